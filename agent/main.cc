@@ -1,0 +1,31 @@
+// kdbg-agent: `serve` runs the node agent; `resolve` runs the resolver once (see --help).
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "agent/resolver/resolve_command.h"
+#include "agent/service/serve_command.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const char* usage =
+      "usage: kdbg-agent <command> [flags]\n"
+      "  serve     run the node agent's gRPC service (kdbg-agent serve --help)\n"
+      "  resolve   resolve a container ID to the Go process to debug, once (kdbg-agent resolve --help)\n"
+      "  version   print the version\n";
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+    std::fputs(usage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  std::string cmd = args[0];
+  args.erase(args.begin());
+  if (cmd == "serve") return kdbg::agent::RunServeCommand(args);
+  if (cmd == "resolve") return kdbg::agent::RunResolveCommand(args);
+  if (cmd == "version") {
+    std::printf("kdbg-agent %s\n", KDBG_VERSION);
+    return 0;
+  }
+  std::fprintf(stderr, "kdbg-agent: unknown command %s\n%s", cmd.c_str(), usage);
+  return 2;
+}

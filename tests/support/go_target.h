@@ -1,0 +1,28 @@
+// A built Go target (tests/targets) running as a plain child process of the test, serving HTTP on
+// a free loopback port. Killed and reaped on destruction.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/child_process.h"
+
+namespace kdbg::testing {
+
+class GoTarget {
+ public:
+  // Starts targets/<name> with HELLO_ADDR=127.0.0.1:<free port> and waits until it answers HTTP.
+  static absl::StatusOr<std::unique_ptr<GoTarget>> Start(const std::string& name);
+
+  pid_t pid() const { return process_->pid(); }
+  int port() const { return port_; }
+  ChildProcess& process() { return *process_; }
+
+ private:
+  GoTarget(std::unique_ptr<ChildProcess> p, int port) : process_(std::move(p)), port_(port) {}
+  std::unique_ptr<ChildProcess> process_;
+  int port_;
+};
+
+}  // namespace kdbg::testing

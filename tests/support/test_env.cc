@@ -1,0 +1,46 @@
+#include "tests/support/test_env.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace kdbg::testing {
+namespace {
+std::string Env(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return (v != nullptr && *v != '\0') ? v : fallback;
+}
+}  // namespace
+
+std::string BinaryDir() { return Env("KDBG_BINARY_DIR", "."); }
+std::string SourceDir() { return Env("KDBG_SOURCE_DIR", "."); }
+std::string FixturesDir() { return Env("KDBG_FIXTURES_DIR", "../shared/fixtures"); }
+std::string TargetPath(const std::string& name) { return BinaryDir() + "/targets/" + name; }
+bool InCi() { return !Env("CI", "").empty(); }
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+std::string MakeTempDir(const std::string& prefix) {
+  std::string tmpl = Env("TMPDIR", "/tmp") + "/" + prefix + "XXXXXX";
+  char* dir = ::mkdtemp(tmpl.data());
+  return dir != nullptr ? std::string(dir) : std::string();
+}
+
+}  // namespace kdbg::testing

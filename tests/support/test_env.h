@@ -1,0 +1,36 @@
+// Where the build put things, and how tests that need real parts behave when those are missing.
+#pragma once
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace kdbg::testing {
+
+// $KDBG_BINARY_DIR / $KDBG_SOURCE_DIR / $KDBG_FIXTURES_DIR, set by ctest (kdbg_add_test).
+std::string BinaryDir();
+std::string SourceDir();
+std::string FixturesDir();
+// Path of a built debug target: BinaryDir()/targets/<name>.
+std::string TargetPath(const std::string& name);
+// True when running in CI ($CI non-empty): real parts must be present there.
+bool InCi();
+// A free TCP port on 127.0.0.1 (bound then released; small race accepted in tests).
+int FreePort();
+// A fresh directory under $TMPDIR, removed by the caller (or left for post-mortem on failure).
+std::string MakeTempDir(const std::string& prefix);
+
+}  // namespace kdbg::testing
+
+// Skips the test when `cond` is false outside CI; fails it in CI, where real parts (root, Delve,
+// containerd) must be present: such tests never silently skip there.
+#define KDBG_REQUIRE_REAL(cond, what)                                            \
+  do {                                                                           \
+    if (!(cond)) {                                                               \
+      if (::kdbg::testing::InCi()) {                                             \
+        FAIL() << "required in CI but missing: " << (what);                      \
+      } else {                                                                   \
+        GTEST_SKIP() << "needs " << (what);                                      \
+      }                                                                          \
+    }                                                                            \
+  } while (false)

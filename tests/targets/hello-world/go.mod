@@ -1,0 +1,3 @@
+module example.com/hello-world
+
+go 1.19
