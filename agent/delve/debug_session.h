@@ -1,0 +1,81 @@
+// The Delve session engine's interface, as the agent service uses it.
+//
+// A DebugSession owns one `dlv attach PID --headless` and the target it is attached to. Whatever
+// ends it (RequestEnd, duration, max hits, target exit, destructor), it ends by the safe sequence of
+// shared/design/DELVE.md: stop continuing, halt only if running, clear every breakpoint, drain a
+// pending SIGTRAP, detach without killing, let Delve exit, check /proc that the target is running
+// and untraced.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "kdbg/v1/types.pb.h"
+
+namespace kdbg::agent {
+
+// Receives a session's events. Called on the session's own thread, never concurrently for one
+// session, and never after the EndedEvent. Must not block for long (hand off to a queue).
+using EventCallback = std::function<void(const kdbg::v1::Event&)>;
+
+struct TraceSpec {
+  std::string session_id;
+  pid_t pid = 0;
+  uint64_t start_time_ticks = 0;  // from the resolver; 0 skips the PID-reuse check
+  std::string script;             // trace script text
+  std::string script_name;        // for "file:line: reason" errors
+  absl::Duration duration = absl::ZeroDuration();  // zero: until RequestEnd
+  int64_t max_hits = 0;           // zero: no cap
+  int max_hits_per_second = 0;    // zero: engine default
+};
+
+struct AttachSpec {
+  std::string session_id;
+  pid_t pid = 0;
+  uint64_t start_time_ticks = 0;
+};
+
+class DebugSession {
+ public:
+  // Ends the session safely if it has not ended yet (blocking until it has).
+  virtual ~DebugSession() = default;
+
+  virtual const std::string& id() const = 0;
+  virtual pid_t target_pid() const = 0;
+  // Attach mode: "127.0.0.1:PORT" of the Delve server, for the tunnel. Empty in trace mode.
+  virtual std::string delve_address() const = 0;
+  virtual int64_t hits() const = 0;
+
+  // Starts the safe end with `reason`. Thread-safe, non-blocking, idempotent (the first reason wins).
+  virtual void RequestEnd(kdbg::v1::EndReason reason) = 0;
+  // Blocks until the session has ended (or `timeout`); returns the EndedEvent it emitted.
+  // DeadlineExceeded if still running.
+  virtual absl::StatusOr<kdbg::v1::EndedEvent> Wait(absl::Duration timeout) = 0;
+  virtual bool Ended() const = 0;
+};
+
+class DebugSessionFactory {
+ public:
+  virtual ~DebugSessionFactory() = default;
+
+  // Attaches Delve, parses and arms the script, emits ArmedEvent and starts the continue loop on the
+  // session's thread. Returns once armed (events keep flowing to `on_event`), or an error that left
+  // nothing behind (no Delve, target untouched):
+  //   InvalidArgument     malformed script ("trace.dlv:3: unknown command \"call\"")
+  //   NotFound            a location Delve cannot find ("trace.dlv:1: location \"nope\" not found")
+  //   FailedPrecondition  Delve refused to attach (its own message: no debug info, already traced)
+  //   Unavailable         Delve did not start or answer
+  virtual absl::StatusOr<std::unique_ptr<DebugSession>> StartTrace(const TraceSpec& spec,
+                                                                   EventCallback on_event) = 0;
+  // Attaches Delve for a remote client and returns once its server answers; emits NoticeEvent
+  // {code:"ready"} then, at the end, EndedEvent. Errors as StartTrace.
+  virtual absl::StatusOr<std::unique_ptr<DebugSession>> StartAttach(const AttachSpec& spec,
+                                                                    EventCallback on_event) = 0;
+};
+
+}  // namespace kdbg::agent
