@@ -11,9 +11,10 @@ if(KDBG_WERROR)
 endif()
 
 # kdbg_add_test(NAME SOURCES... LIBS ...): one gtest binary, tests discovered by ctest.
-# LABELS: unit (hermetic), integration (real Delve/containerd), e2e (whole stack).
+# LABEL: unit (hermetic), integration (real Delve/containerd), e2e (whole stack).
+# PROPERTIES: extra ctest properties for every discovered test (e.g. FIXTURES_REQUIRED).
 function(kdbg_add_test name)
-  cmake_parse_arguments(T "" "LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "" "LABEL;TIMEOUT" "SOURCES;LIBS;PROPERTIES" ${ARGN})
   if(NOT T_LABEL)
     set(T_LABEL unit)
   endif()
@@ -25,5 +26,6 @@ function(kdbg_add_test name)
   gtest_discover_tests(${name}
     PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
                ENVIRONMENT "KDBG_SOURCE_DIR=${PROJECT_SOURCE_DIR};KDBG_BINARY_DIR=${PROJECT_BINARY_DIR};KDBG_FIXTURES_DIR=${KDBG_FIXTURES_DIR}"
+               ${T_PROPERTIES}
     DISCOVERY_TIMEOUT 60)
 endfunction()

@@ -1,0 +1,371 @@
+// The end-to-end suite: the real CLI against the sandbox (controller, two agents, Delve, Go services
+// in containerd containers). Every session end is checked against the real target afterwards.
+#include <signal.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/e2e_harness.h"
+#include "tests/support/http_probe.h"
+#include "tests/support/proc_probe.h"
+#include "tests/support/test_env.h"
+
+namespace kdbg::e2e {
+namespace {
+
+constexpr absl::Duration kArmTimeout = absl::Seconds(30);
+
+class E2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto sb = Sandbox::Load();
+    ASSERT_TRUE(sb.ok()) << sb.status();
+    sb_ = *sb;
+    // A previous test may have killed a daemon or the doomed pod: bring back what is missing.
+    ASSERT_TRUE(sb_.Up().ok());
+  }
+
+  std::string Script(const std::string& name, const std::string& text) {
+    std::string dir = testing::MakeTempDir("kdbg-e2e-script");
+    std::string path = dir + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  std::string TraceScript() { return testing::SourceDir() + "/examples/trace.dlv"; }
+
+  // Sends `n` requests to `url`; returns the client ports used.
+  std::set<int> SendRequests(const std::string& url, int n) {
+    std::set<int> ports;
+    for (int i = 0; i < n; ++i) {
+      auto r = testing::HttpGet("127.0.0.1", Sandbox::PortOf(url), "/", absl::Seconds(10));
+      EXPECT_TRUE(r.ok()) << r.status();
+      if (r.ok()) {
+        EXPECT_EQ(r->status, 200);
+        ports.insert(r->local_port);
+      }
+    }
+    return ports;
+  }
+
+  // Starts `kdbg trace pod/NAME --init SCRIPT -o json` and waits for "armed".
+  std::unique_ptr<KdbgProcess> StartTrace(const std::string& pod, const std::string& script,
+                                          std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"trace", "pod/" + pod, "--init", script, "-o", "json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto p = KdbgProcess::Start(sb_, args, sb_.CliEnv());
+    EXPECT_TRUE(p.ok()) << p.status();
+    if (!p.ok()) return nullptr;
+    auto armed = (*p)->WaitFor("armed", kArmTimeout);
+    EXPECT_TRUE(armed.has_value()) << "no armed event; stderr: " << (*p)->Stderr();
+    if (!armed) {
+      (*p)->Signal(SIGINT);
+      (*p)->Wait(absl::Seconds(20));
+      return nullptr;
+    }
+    return std::move(*p);
+  }
+
+  // Collects hits until `n` arrived; returns the printed r.RemoteAddr client ports.
+  std::set<int> CollectHitPorts(KdbgProcess& p, size_t n) {
+    std::set<int> ports;
+    for (size_t i = 0; i < n; ++i) {
+      auto hit = p.WaitFor("hit", absl::Seconds(20));
+      if (!hit) break;
+      EXPECT_EQ((*hit)["function"], "main.handleSlash");
+      EXPECT_EQ((*hit)["line"], 10);
+      EXPECT_TRUE(absl::EndsWith((*hit)["file"].get<std::string>(), "main.go"));
+      std::string addr = (*hit)["vars"]["r.RemoteAddr"].get<std::string>();
+      absl::string_view v = addr;
+      absl::ConsumePrefix(&v, "\"");
+      absl::ConsumeSuffix(&v, "\"");
+      size_t colon = v.rfind(':');
+      int port = 0;
+      EXPECT_TRUE(colon != absl::string_view::npos && absl::SimpleAtoi(v.substr(colon + 1), &port))
+          << addr;
+      ports.insert(port);
+    }
+    return ports;
+  }
+
+  void ExpectReleased(const std::string& ns, const std::string& pod, const std::string& url) {
+    auto pid = sb_.ContainerPid(ns, pod);
+    ASSERT_TRUE(pid.ok()) << pid.status();
+    EXPECT_EQ(TargetReleased(*pid, url), "");
+  }
+
+  // The audit log has an end line for a session of `pod` whose reason mentions `reason_word`.
+  void ExpectAuditedEnd(const std::string& pod, const std::string& reason_word) {
+    bool found = false;
+    std::string seen;
+    for (int i = 0; i < 50 && !found; ++i) {
+      for (const auto& line : AuditLines(sb_, pod)) {
+        std::string text = absl::AsciiStrToLower(line.dump());
+        if (absl::StrContains(text, "end") &&
+            absl::StrContains(text, absl::AsciiStrToLower(reason_word))) {
+          found = true;
+        }
+        seen = line.dump();
+      }
+      if (!found) absl::SleepFor(absl::Milliseconds(100));
+    }
+    EXPECT_TRUE(found) << "no audit end line for " << pod << " with reason ~" << reason_word
+                       << "; last line: " << seen;
+  }
+
+  Sandbox sb_;
+};
+
+TEST_F(E2eTest, TraceHitsCarryTheClientPorts) {
+  auto p = StartTrace("hello-world", TraceScript());
+  ASSERT_NE(p, nullptr);
+  std::set<int> sent = SendRequests(sb_.Get("HELLO_URL"), 3);
+  std::set<int> printed = CollectHitPorts(*p, 3);
+  EXPECT_EQ(printed, sent);
+  p->Signal(SIGINT);
+  auto ended = p->WaitFor("ended", absl::Seconds(20));
+  ASSERT_TRUE(ended.has_value()) << p->Stderr();
+  EXPECT_EQ((*ended)["hits"], 3);
+  EXPECT_EQ(p->Wait(absl::Seconds(20)), 0) << p->Stderr();
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  ExpectAuditedEnd("hello-world", "");
+}
+
+TEST_F(E2eTest, TextOutputLooksLikeDlvTrace) {
+  auto p = KdbgProcess::Start(sb_, {"trace", "pod/hello-world", "--init", TraceScript(),
+                                    "--max-hits", "1"},
+                              sb_.CliEnv());
+  ASSERT_TRUE(p.ok());
+  // Requests until one lands after the tracepoints are armed (text mode has no armed line).
+  std::string out;
+  int exit_code = -1;
+  std::thread load([&] {
+    for (int i = 0; i < 100; ++i) {
+      (void)testing::HttpGet("127.0.0.1", Sandbox::PortOf(sb_.Get("HELLO_URL")), "/",
+                             absl::Seconds(2));
+      if (::kill((*p)->pid(), 0) != 0) break;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  });
+  exit_code = (*p)->Wait(absl::Seconds(40));
+  load.join();
+  EXPECT_EQ(exit_code, 0) << (*p)->Stderr();
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+}
+
+TEST_F(E2eTest, PodOnNodeBIsServedByNodeBAgent) {
+  auto p = StartTrace("hello-node-b", TraceScript());
+  ASSERT_NE(p, nullptr);
+  auto sessions = RunKdbg(sb_, {"sessions", "-o", "json"}, sb_.CliEnv());
+  EXPECT_EQ(sessions.exit_code, 0) << sessions.err;
+  EXPECT_TRUE(absl::StrContains(sessions.out, "node-b")) << sessions.out;
+  EXPECT_FALSE(absl::StrContains(sessions.out, "node-a")) << sessions.out;
+  std::set<int> sent = SendRequests(sb_.Get("HELLO_NODE_B_URL"), 2);
+  EXPECT_EQ(CollectHitPorts(*p, 2), sent);
+  p->Signal(SIGINT);
+  EXPECT_EQ(p->Wait(absl::Seconds(20)), 0) << p->Stderr();
+  ExpectReleased("default", "hello-node-b", sb_.Get("HELLO_NODE_B_URL"));
+}
+
+TEST_F(E2eTest, ContainerFlagPicksTheNamedContainer) {
+  std::string script = Script("sidecar.dlv", "trace handleStatus main.handleStatus\ncontinue\n");
+  // The sidecar has main.handleStatus; the default container (web, by annotation) does not.
+  auto p = StartTrace("two-containers", script, {"-c", "sidecar"});
+  ASSERT_NE(p, nullptr);
+  SendRequests(sb_.Get("TWO_CONTAINERS_SIDECAR_URL"), 1);
+  auto hit = p->WaitFor("hit", absl::Seconds(20));
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ((*hit)["function"], "main.handleStatus");
+  p->Signal(SIGINT);
+  EXPECT_EQ(p->Wait(absl::Seconds(20)), 0);
+
+  auto web = RunKdbg(sb_, {"trace", "pod/two-containers", "--init", script, "-o", "json"},
+                     sb_.CliEnv());
+  EXPECT_NE(web.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(web.err, "handleStatus")) << web.err;
+  auto pid = sb_.ContainerPid("default", "two-containers", "sidecar");
+  ASSERT_TRUE(pid.ok());
+  EXPECT_EQ(TargetReleased(*pid, sb_.Get("TWO_CONTAINERS_SIDECAR_URL")), "");
+  ExpectReleased("default", "two-containers", sb_.Get("TWO_CONTAINERS_WEB_URL"));
+}
+
+TEST_F(E2eTest, DeniedUserGetsPermissionErrorAndNoSession) {
+  auto r = RunKdbg(sb_, {"trace", "pod/hello-world", "--init", TraceScript(), "-o", "json"},
+                   sb_.CliEnv(/*denied_user=*/true));
+  EXPECT_NE(r.exit_code, 0);
+  std::string err = absl::AsciiStrToLower(r.err);
+  EXPECT_TRUE(absl::StrContains(err, "denied") || absl::StrContains(err, "forbidden") ||
+              absl::StrContains(err, "permission"))
+      << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "\"type\":\"error\"") ||
+              absl::StrContains(r.out, "\"type\": \"error\""))
+      << r.out;
+  auto sessions = RunKdbg(sb_, {"sessions", "-A", "-o", "json"}, sb_.CliEnv());
+  EXPECT_EQ(sessions.exit_code, 0) << sessions.err;
+  EXPECT_FALSE(absl::StrContains(sessions.out, "hello-world")) << sessions.out;
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+}
+
+// ---- the fault matrix: every way a session can end leaves the target running, untraced ----------
+
+TEST_F(E2eTest, CtrlCEndsSafely) {
+  auto p = StartTrace("hello-world", TraceScript());
+  ASSERT_NE(p, nullptr);
+  SendRequests(sb_.Get("HELLO_URL"), 1);
+  ASSERT_TRUE(p->WaitFor("hit", absl::Seconds(20)).has_value());
+  p->Signal(SIGINT);
+  auto ended = p->WaitFor("ended", absl::Seconds(20));
+  ASSERT_TRUE(ended.has_value()) << p->Stderr();
+  EXPECT_EQ(p->Wait(absl::Seconds(20)), 0);
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  ExpectAuditedEnd("hello-world", "client");
+}
+
+TEST_F(E2eTest, SigkillOfCliEndsSafely) {
+  auto p = StartTrace("hello-world", TraceScript());
+  ASSERT_NE(p, nullptr);
+  p->Signal(SIGKILL);
+  p->Wait(absl::Seconds(5));
+  // Requests keep flowing while the agent notices the client is gone and lets go.
+  SendRequests(sb_.Get("HELLO_URL"), 2);
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  ExpectAuditedEnd("hello-world", "gone");
+}
+
+TEST_F(E2eTest, StopFromSecondTerminalEndsSafely) {
+  auto p = StartTrace("hello-world", TraceScript());
+  ASSERT_NE(p, nullptr);
+  auto sessions = RunKdbg(sb_, {"sessions", "-o", "json"}, sb_.CliEnv());
+  ASSERT_EQ(sessions.exit_code, 0) << sessions.err;
+  std::string id;
+  for (absl::string_view line : absl::StrSplit(sessions.out, '\n')) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) continue;
+    if (j.contains("id")) id = j["id"].get<std::string>();
+    if (j.contains("session_id")) id = j["session_id"].get<std::string>();
+  }
+  ASSERT_FALSE(id.empty()) << sessions.out;
+  auto stop = RunKdbg(sb_, {"stop", id}, sb_.CliEnv());
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  auto ended = p->WaitFor("ended", absl::Seconds(20));
+  ASSERT_TRUE(ended.has_value()) << p->Stderr();
+  EXPECT_TRUE(absl::StrContains(absl::AsciiStrToLower((*ended)["reason"].get<std::string>()), "stop"))
+      << ended->dump();
+  p->Wait(absl::Seconds(20));
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  ExpectAuditedEnd("hello-world", "stop");
+}
+
+TEST_F(E2eTest, LeaseExpiryEndsSafely) {
+  auto p = StartTrace("hello-world", TraceScript(), {"--lease", "3s"});
+  ASSERT_NE(p, nullptr);
+  auto ended = p->WaitFor("ended", absl::Seconds(20));
+  ASSERT_TRUE(ended.has_value()) << p->Stderr();
+  EXPECT_TRUE(absl::StrContains(absl::AsciiStrToLower((*ended)["reason"].get<std::string>()), "lease"))
+      << ended->dump();
+  p->Wait(absl::Seconds(20));
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  ExpectAuditedEnd("hello-world", "lease");
+}
+
+TEST_F(E2eTest, ControllerKilledEndsSafely) {
+  auto p = StartTrace("hello-world", TraceScript());
+  ASSERT_NE(p, nullptr);
+  auto pid = sb_.DaemonPid("controller");
+  ASSERT_TRUE(pid.ok());
+  ASSERT_EQ(::kill(*pid, SIGKILL), 0);
+  EXPECT_NE(p->Wait(absl::Seconds(20)), 0) << "the CLI must report the lost controller";
+  SendRequests(sb_.Get("HELLO_URL"), 2);
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  ASSERT_TRUE(sb_.Up().ok());
+}
+
+TEST_F(E2eTest, AgentSigtermEndsSafely) {
+  auto p = StartTrace("hello-world", TraceScript());
+  ASSERT_NE(p, nullptr);
+  auto pid = sb_.DaemonPid("agent-node-a");
+  ASSERT_TRUE(pid.ok());
+  ASSERT_EQ(::kill(*pid, SIGTERM), 0);
+  auto ended = p->WaitFor("ended", absl::Seconds(30));
+  EXPECT_TRUE(ended.has_value()) << p->Stderr();
+  p->Wait(absl::Seconds(20));
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  ASSERT_TRUE(sb_.Up().ok());
+}
+
+TEST_F(E2eTest, AgentSigkillThenRestartEndsSafely) {
+  auto p = StartTrace("hello-world", TraceScript());
+  ASSERT_NE(p, nullptr);
+  auto pid = sb_.DaemonPid("agent-node-a");
+  ASSERT_TRUE(pid.ok());
+  ASSERT_EQ(::kill(*pid, SIGKILL), 0);
+  p->Wait(absl::Seconds(20));
+  SendRequests(sb_.Get("HELLO_URL"), 2);
+  ASSERT_TRUE(sb_.Up().ok());  // the restarted agent ends what the killed one left behind
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+}
+
+TEST_F(E2eTest, TargetExitingMidTraceEndsTheSession) {
+  auto p = StartTrace("doomed", TraceScript());
+  ASSERT_NE(p, nullptr);
+  auto pid = sb_.ContainerPid("default", "doomed");
+  ASSERT_TRUE(pid.ok());
+  ASSERT_EQ(::kill(*pid, SIGTERM), 0);
+  auto ended = p->WaitFor("ended", absl::Seconds(30));
+  ASSERT_TRUE(ended.has_value()) << p->Stderr();
+  EXPECT_TRUE(absl::StrContains(absl::AsciiStrToLower((*ended)["reason"].get<std::string>()), "exit"))
+      << ended->dump();
+  p->Wait(absl::Seconds(20));
+  EXPECT_TRUE(testing::DlvProcessesFor(*pid).empty());
+  ExpectAuditedEnd("doomed", "exit");
+}
+
+// ---- bad input: one clear line, non-zero exit, nothing left behind -------------------------------
+
+struct BadInput {
+  std::string name;
+  std::string pod;
+  std::string script;
+  std::string expect;  // a word the one-line error must contain (case-insensitive)
+  std::string ns = "default";
+};
+
+class E2eBadInputTest : public E2eTest, public ::testing::WithParamInterface<BadInput> {};
+
+TEST_P(E2eBadInputTest, FailsWithOneClearLine) {
+  const BadInput& c = GetParam();
+  std::string script = Script("bad.dlv", c.script);
+  auto r = RunKdbg(sb_, {"trace", "pod/" + c.pod, "-n", c.ns, "--init", script}, sb_.CliEnv());
+  EXPECT_NE(r.exit_code, 0);
+  std::string err(absl::StripAsciiWhitespace(r.err));
+  EXPECT_TRUE(absl::StrContains(absl::AsciiStrToLower(err), c.expect)) << err;
+  auto sessions = RunKdbg(sb_, {"sessions", "-A", "-o", "json"}, sb_.CliEnv());
+  EXPECT_FALSE(absl::StrContains(sessions.out, c.pod)) << sessions.out;
+  if (c.pod == "hello-world") ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    E2e, E2eBadInputTest,
+    ::testing::Values(
+        BadInput{"MalformedScript", "hello-world", "trace handleSlash main.go:10\ncall os.Exit(1)\n",
+                 "bad.dlv:2"},
+        BadInput{"UnknownFunction", "hello-world", "trace main.noSuchFunction\ncontinue\n",
+                 "nosuchfunction"},
+        BadInput{"UnknownPod", "no-such-pod", "trace main.main\n", "not found"},
+        BadInput{"StrippedTarget", "stripped", "trace main.handleSlash\n", "debug info"},
+        BadInput{"NonGoTarget", "not-go", "trace main.main\n", "not a go program"},
+        BadInput{"ProtectedNamespaceIsRefused", "system-hello", "trace main.handleSlash\n",
+                 "kube-system", "kube-system"}),
+    [](const ::testing::TestParamInfo<BadInput>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace kdbg::e2e
