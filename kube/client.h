@@ -19,8 +19,8 @@
 namespace kdbg::kube {
 
 struct ListOptions {
-  std::string label_selector;  // "app=kdbg-agent"
-  std::string field_selector;  // "spec.nodeName=node-a"
+  std::string label_selector = {};  // "app=kdbg-agent"
+  std::string field_selector = {};  // "spec.nodeName=node-a"
 };
 
 class Client {

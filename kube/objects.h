@@ -13,38 +13,38 @@
 namespace kdbg::kube {
 
 struct ContainerSpec {
-  std::string name;
-  std::string image;
+  std::string name = {};
+  std::string image = {};
 };
 
 // containerStatuses[] / initContainerStatuses[] entry.
 struct ContainerStatus {
-  std::string name;
-  std::string container_id;  // "containerd://<hex>", empty while waiting
-  std::string state;         // "running", "waiting", "terminated" (the key present under .state)
-  std::string state_reason;  // waiting/terminated reason, e.g. "CrashLoopBackOff"
+  std::string name = {};
+  std::string container_id = {};  // "containerd://<hex>", empty while waiting
+  std::string state = {};         // "running", "waiting", "terminated" (the key present under .state)
+  std::string state_reason = {};  // waiting/terminated reason, e.g. "CrashLoopBackOff"
   bool ready = false;
   int restart_count = 0;
 };
 
 struct Pod {
-  std::string namespace_;
-  std::string name;
-  std::string uid;
-  std::string resource_version;
-  std::map<std::string, std::string> labels;
-  std::map<std::string, std::string> annotations;
-  std::string node_name;   // spec.nodeName
-  std::string phase;       // status.phase
-  std::string pod_ip;
-  std::string host_ip;
+  std::string namespace_ = {};
+  std::string name = {};
+  std::string uid = {};
+  std::string resource_version = {};
+  std::map<std::string, std::string> labels = {};
+  std::map<std::string, std::string> annotations = {};
+  std::string node_name = {};   // spec.nodeName
+  std::string phase = {};       // status.phase
+  std::string pod_ip = {};
+  std::string host_ip = {};
   bool deleting = false;   // metadata.deletionTimestamp set
-  std::vector<ContainerSpec> containers;
-  std::vector<ContainerSpec> init_containers;
-  std::vector<ContainerStatus> container_statuses;
-  std::vector<ContainerStatus> init_container_statuses;
-  std::vector<std::pair<std::string, std::string>> conditions;  // type -> status ("Ready","True")
-  std::map<std::string, std::string> node_selector;
+  std::vector<ContainerSpec> containers = {};
+  std::vector<ContainerSpec> init_containers = {};
+  std::vector<ContainerStatus> container_statuses = {};
+  std::vector<ContainerStatus> init_container_statuses = {};
+  std::vector<std::pair<std::string, std::string>> conditions = {};  // type -> status ("Ready","True")
+  std::map<std::string, std::string> node_selector = {};
 
   // The container `kdbg -c` means: `name` if non-empty, else the
   // kubectl.kubernetes.io/default-container annotation, else the first container. NotFound lists
@@ -61,9 +61,9 @@ absl::StatusOr<std::vector<Pod>> ParsePodList(absl::string_view json,
                                               std::string* resource_version = nullptr);
 
 struct WatchEvent {
-  std::string type;  // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
+  std::string type = {};  // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
   Pod pod;
-  std::string error_message;  // for ERROR (a Status object)
+  std::string error_message = {};  // for ERROR (a Status object)
   int error_code = 0;
 };
 absl::StatusOr<WatchEvent> ParseWatchEvent(absl::string_view json_line);
@@ -71,38 +71,38 @@ absl::StatusOr<WatchEvent> ParseWatchEvent(absl::string_view json_line);
 // Who the API server says a token belongs to (TokenReview status.user).
 struct UserInfo {
   bool authenticated = false;
-  std::string username;
-  std::string uid;
-  std::vector<std::string> groups;
-  std::map<std::string, std::vector<std::string>> extra;
-  std::string error;  // status.error
+  std::string username = {};
+  std::string uid = {};
+  std::vector<std::string> groups = {};
+  std::map<std::string, std::vector<std::string>> extra = {};
+  std::string error = {};  // status.error
 };
 
 struct ResourceAttributes {
-  std::string namespace_;
-  std::string verb;      // "create", "list", "delete"
-  std::string group;     // "kdbg.io"
-  std::string resource;  // "debugsessions"
-  std::string name;
-  std::string subresource;
+  std::string namespace_ = {};
+  std::string verb = {};      // "create", "list", "delete"
+  std::string group = {};     // "kdbg.io"
+  std::string resource = {};  // "debugsessions"
+  std::string name = {};
+  std::string subresource = {};
 };
 
 struct AccessDecision {
   bool allowed = false;
   bool denied = false;
-  std::string reason;
-  std::string evaluation_error;
+  std::string reason = {};
+  std::string evaluation_error = {};
 };
 
 // A core/v1 Event about an object (what `kubectl describe pod` shows).
 struct EventSpec {
-  std::string namespace_;
+  std::string namespace_ = {};
   std::string involved_kind = "Pod";
-  std::string involved_name;
-  std::string involved_uid;
+  std::string involved_name = {};
+  std::string involved_uid = {};
   std::string type = "Normal";  // or "Warning"
-  std::string reason;           // "DebugSessionStarted", "DebugSessionEnded"
-  std::string message;
+  std::string reason = {};           // "DebugSessionStarted", "DebugSessionEnded"
+  std::string message = {};
   std::string component = "kdbg-controller";
 };
 
