@@ -1,0 +1,24 @@
+#include "controller/agent_channels.h"
+
+#include "grpcpp/create_channel.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace kdbg::controller {
+
+std::shared_ptr<grpc::Channel> AgentChannels::Channel(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  auto it = channels_.find(address);
+  if (it != channels_.end()) return it->second;
+  grpc::ChannelArguments args;
+  if (!server_name_.empty()) args.SetSslTargetNameOverride(server_name_);
+  // Fail fast when an agent is down instead of waiting for it to come back.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  auto channel = grpc::CreateCustomChannel(address, creds_, args);
+  channels_[address] = channel;
+  return channel;
+}
+
+}  // namespace kdbg::controller

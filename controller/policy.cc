@@ -1,0 +1,175 @@
+#include "controller/policy.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "yaml-cpp/yaml.h"
+
+namespace kdbg::controller {
+namespace {
+
+bool Contains(const std::vector<std::string>& v, absl::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+absl::Status ParseDurationKey(const YAML::Node& root, const char* key, absl::Duration* out) {
+  if (!root[key]) return absl::OkStatus();
+  std::string text = root[key].as<std::string>();
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy: ", key, ": \"", text, "\" is not a positive duration like 10m"));
+  }
+  *out = d;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Policy> ParseYaml(absl::string_view yaml, const std::string& own_namespace) {
+  Policy p;
+  YAML::Node root = YAML::Load(std::string(yaml));
+  if (root && !root.IsNull() && !root.IsMap()) {
+    return absl::InvalidArgumentError("policy: the document must be a mapping of keys");
+  }
+  if (root["protectedNamespaces"]) {
+    p.protected_namespaces = root["protectedNamespaces"].as<std::vector<std::string>>();
+  }
+  if (absl::Status s = ParseDurationKey(root, "defaultLease", &p.default_lease); !s.ok()) return s;
+  if (absl::Status s = ParseDurationKey(root, "maxLease", &p.max_lease); !s.ok()) return s;
+  if (root["maxSessionsPerUser"]) p.max_sessions_per_user = root["maxSessionsPerUser"].as<int>();
+  if (root["maxSessions"]) p.max_sessions = root["maxSessions"].as<int>();
+  if (root["allowedScriptCommands"]) {
+    p.allowed_script_commands = root["allowedScriptCommands"].as<std::vector<std::string>>();
+  }
+  if (root["allowedActions"]) p.allowed_actions = root["allowedActions"].as<std::vector<std::string>>();
+  for (const auto& it : root) {
+    static const char* kKnown[] = {"protectedNamespaces", "defaultLease", "maxLease",
+                                   "maxSessionsPerUser", "maxSessions", "allowedScriptCommands",
+                                   "allowedActions"};
+    std::string key = it.first.as<std::string>();
+    if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
+      return absl::InvalidArgumentError(absl::StrCat("policy: unknown key \"", key, "\""));
+    }
+  }
+  if (p.max_sessions_per_user < 1 || p.max_sessions < 1) {
+    return absl::InvalidArgumentError("policy: session limits must be at least 1");
+  }
+  if (p.default_lease > p.max_lease) p.default_lease = p.max_lease;
+  if (!own_namespace.empty() && !Contains(p.protected_namespaces, own_namespace)) {
+    p.protected_namespaces.push_back(own_namespace);
+  }
+  return p;
+}
+
+}  // namespace
+
+Policy DefaultPolicy(const std::string& own_namespace) {
+  Policy p;
+  if (!own_namespace.empty() && !Contains(p.protected_namespaces, own_namespace)) {
+    p.protected_namespaces.push_back(own_namespace);
+  }
+  return p;
+}
+
+absl::StatusOr<Policy> ParsePolicy(absl::string_view yaml, const std::string& own_namespace) {
+  try {
+    return ParseYaml(yaml, own_namespace);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("policy: ", e.what()));
+  }
+}
+
+absl::StatusOr<Policy> LoadPolicyFile(const std::string& path, const std::string& own_namespace) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read the policy file ", path,
+                                            ": check --policy"));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  absl::StatusOr<Policy> p = ParsePolicy(ss.str(), own_namespace);
+  if (!p.ok()) return absl::Status(p.status().code(), absl::StrCat(path, ": ", p.status().message()));
+  return p;
+}
+
+absl::Status CheckNamespace(const Policy& policy, const std::string& ns) {
+  if (Contains(policy.protected_namespaces, ns)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "namespace \"", ns, "\" is protected by the kdbg policy and can never be debugged"));
+  }
+  return absl::OkStatus();
+}
+
+int64_t EffectiveLeaseMs(const Policy& policy, int64_t requested_ms) {
+  int64_t max_ms = absl::ToInt64Milliseconds(policy.max_lease);
+  if (requested_ms <= 0) return std::min(absl::ToInt64Milliseconds(policy.default_lease), max_ms);
+  return std::min(requested_ms, max_ms);
+}
+
+absl::Status CheckScript(const Policy& policy, absl::string_view script,
+                         absl::string_view script_name) {
+  if (policy.allowed_script_commands.empty() && policy.allowed_actions.empty()) {
+    return absl::OkStatus();
+  }
+  std::string name = script_name.empty() ? "script" : std::string(script_name);
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(script, '\n')) {
+    ++line_no;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<absl::string_view> words =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    std::string command(words[0]);
+    if (!policy.allowed_script_commands.empty() &&
+        !Contains(policy.allowed_script_commands, command)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          name, ":", line_no, ": command \"", command, "\" is not allowed by the kdbg policy (allowed: ",
+          absl::StrJoin(policy.allowed_script_commands, ", "), ")"));
+    }
+    if (command == "on" && !policy.allowed_actions.empty()) {
+      std::string action = words.size() > 2 ? std::string(words[2]) : "";
+      if (!Contains(policy.allowed_actions, action)) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            name, ":", line_no, ": \"on ... ", action, "\" is not allowed by the kdbg policy (allowed: ",
+            absl::StrJoin(policy.allowed_actions, ", "), ")"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SessionLimiter::Acquire(const std::string& user) {
+  absl::MutexLock lock(&mu_);
+  if (total_ >= policy_->max_sessions) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the controller already runs ", total_, " debug sessions (policy maxSessions); try later"));
+  }
+  int& mine = per_user_[user];
+  if (mine >= policy_->max_sessions_per_user) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "user \"", user, "\" already has ", mine,
+        " debug sessions (policy maxSessionsPerUser); end one with `kdbg stop`"));
+  }
+  ++mine;
+  ++total_;
+  return absl::OkStatus();
+}
+
+void SessionLimiter::Release(const std::string& user) {
+  absl::MutexLock lock(&mu_);
+  auto it = per_user_.find(user);
+  if (it == per_user_.end()) return;
+  if (--it->second <= 0) per_user_.erase(it);
+  --total_;
+}
+
+int SessionLimiter::Running() const {
+  absl::MutexLock lock(&mu_);
+  return total_;
+}
+
+}  // namespace kdbg::controller

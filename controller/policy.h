@@ -1,0 +1,69 @@
+// The controller's policy, read from a YAML file (all keys optional):
+//
+//   protectedNamespaces: [kube-system, kube-public, kube-node-lease]  # never debugged; the
+//                                   # controller's own namespace is always added
+//   defaultLease: 10m               # lease when the client asks for none
+//   maxLease: 30m                   # longer requests are capped to this
+//   maxSessionsPerUser: 3
+//   maxSessions: 100                # in all, across users, on this controller
+//   allowedScriptCommands: [trace, on, continue]   # first word of each script line; empty: any
+//   allowedActions: [print]         # what may follow `on NAME`; empty: any
+//
+// Durations use Go syntax ("90s", "10m", "1h30m"). Parsing is pure; LoadPolicyFile reads the file.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace kdbg::controller {
+
+struct Policy {
+  std::vector<std::string> protected_namespaces = {"kube-system", "kube-public",
+                                                   "kube-node-lease"};
+  absl::Duration default_lease = absl::Minutes(10);
+  absl::Duration max_lease = absl::Minutes(30);
+  int max_sessions_per_user = 3;
+  int max_sessions = 100;
+  std::vector<std::string> allowed_script_commands;  // empty: any
+  std::vector<std::string> allowed_actions;          // empty: any
+};
+
+// `own_namespace` (kdbg's namespace) is added to the protected namespaces.
+absl::StatusOr<Policy> ParsePolicy(absl::string_view yaml, const std::string& own_namespace);
+absl::StatusOr<Policy> LoadPolicyFile(const std::string& path, const std::string& own_namespace);
+// The defaults, plus `own_namespace` protected.
+Policy DefaultPolicy(const std::string& own_namespace);
+
+// PermissionDenied naming the namespace when it is protected.
+absl::Status CheckNamespace(const Policy& policy, const std::string& ns);
+// The lease to ask the agent for: `requested_ms` (0: the default) capped by the maximum.
+int64_t EffectiveLeaseMs(const Policy& policy, int64_t requested_ms);
+// PermissionDenied "trace.dlv:3: command \"cond\" is not allowed by the kdbg policy (allowed: ...)".
+absl::Status CheckScript(const Policy& policy, absl::string_view script,
+                         absl::string_view script_name);
+
+// Counts running sessions per user and in all against the policy's limits. Thread-safe.
+class SessionLimiter {
+ public:
+  explicit SessionLimiter(const Policy* policy) : policy_(policy) {}
+  // ResourceExhausted when a limit is reached; otherwise counts one session for `user`, to be
+  // given back with Release.
+  absl::Status Acquire(const std::string& user);
+  void Release(const std::string& user);
+  int Running() const;
+
+ private:
+  const Policy* policy_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, int> per_user_ ABSL_GUARDED_BY(mu_);
+  int total_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace kdbg::controller

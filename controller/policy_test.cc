@@ -1,0 +1,86 @@
+#include "controller/policy.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kdbg::controller {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(PolicyTest, DefaultsProtectSystemNamespacesAndOwn) {
+  Policy p = DefaultPolicy("kdbg-system");
+  for (const char* ns : {"kube-system", "kube-public", "kube-node-lease", "kdbg-system"}) {
+    absl::Status s = CheckNamespace(p, ns);
+    EXPECT_TRUE(absl::IsPermissionDenied(s)) << ns;
+    EXPECT_THAT(s.message(), HasSubstr(ns));
+  }
+  EXPECT_TRUE(CheckNamespace(p, "default").ok());
+}
+
+TEST(PolicyTest, ParsesEveryKey) {
+  auto p = ParsePolicy(R"(
+protectedNamespaces: [payments]
+defaultLease: 2m
+maxLease: 5m
+maxSessionsPerUser: 1
+maxSessions: 4
+allowedScriptCommands: [trace, on, continue]
+allowedActions: [print]
+)", "kdbg");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_THAT(p->protected_namespaces, ::testing::ElementsAre("payments", "kdbg"));
+  EXPECT_EQ(p->default_lease, absl::Minutes(2));
+  EXPECT_EQ(p->max_lease, absl::Minutes(5));
+  EXPECT_EQ(p->max_sessions_per_user, 1);
+  EXPECT_EQ(p->max_sessions, 4);
+  EXPECT_TRUE(CheckNamespace(*p, "kube-system").ok()) << "the list replaces the defaults";
+}
+
+TEST(PolicyTest, RejectsBadInput) {
+  EXPECT_THAT(ParsePolicy("maxLease: soon", "").status().message(), HasSubstr("maxLease"));
+  EXPECT_THAT(ParsePolicy("maxLeases: 1m", "").status().message(), HasSubstr("unknown key"));
+  EXPECT_FALSE(ParsePolicy("maxSessions: [1", "").ok());
+  EXPECT_FALSE(ParsePolicy("maxSessions: 0", "").ok());
+  EXPECT_TRUE(absl::IsNotFound(LoadPolicyFile("/nonexistent/policy.yaml", "").status()));
+}
+
+TEST(PolicyTest, LeaseDefaultsAndCaps) {
+  Policy p;
+  p.default_lease = absl::Minutes(10);
+  p.max_lease = absl::Minutes(30);
+  EXPECT_EQ(EffectiveLeaseMs(p, 0), 600000);
+  EXPECT_EQ(EffectiveLeaseMs(p, 5000), 5000);
+  EXPECT_EQ(EffectiveLeaseMs(p, 7200000), 1800000);
+}
+
+TEST(PolicyTest, ScriptCommandsAndActions) {
+  Policy p;
+  const char* kScript = "trace handleSlash main.go:10\n# c\non handleSlash print r.RemoteAddr\ncontinue\n";
+  EXPECT_TRUE(CheckScript(p, kScript, "t.dlv").ok());
+  p.allowed_script_commands = {"trace", "on", "continue"};
+  p.allowed_actions = {"print"};
+  EXPECT_TRUE(CheckScript(p, kScript, "t.dlv").ok());
+  absl::Status s = CheckScript(p, "trace f main.go:1\ncond f x > 1\n", "t.dlv");
+  EXPECT_TRUE(absl::IsPermissionDenied(s));
+  EXPECT_THAT(s.message(), HasSubstr("t.dlv:2: command \"cond\""));
+  s = CheckScript(p, "trace f main.go:1\non f stack\n", "t.dlv");
+  EXPECT_THAT(s.message(), HasSubstr("t.dlv:2"));
+}
+
+TEST(PolicyTest, SessionLimits) {
+  Policy p;
+  p.max_sessions_per_user = 1;
+  p.max_sessions = 2;
+  SessionLimiter l(&p);
+  EXPECT_TRUE(l.Acquire("alice").ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(l.Acquire("alice")));
+  EXPECT_TRUE(l.Acquire("bob").ok());
+  EXPECT_THAT(l.Acquire("carol").message(), HasSubstr("maxSessions"));
+  l.Release("alice");
+  EXPECT_TRUE(l.Acquire("carol").ok());
+  EXPECT_EQ(l.Running(), 2);
+}
+
+}  // namespace
+}  // namespace kdbg::controller

@@ -1,0 +1,464 @@
+#include "controller/relay.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace kdbg::controller {
+namespace {
+
+// The agent's non-OK statuses reach the CLI prefixed with which agent said it.
+grpc::Status LabelAgentStatus(const grpc::Status& s, const std::string& label) {
+  if (s.ok() || s.error_code() == grpc::StatusCode::CANCELLED) return s;
+  std::string msg = s.error_message();
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    msg = absl::StrCat("cannot reach the kdbg agent ", label, ": ", msg);
+  } else {
+    msg = absl::StrCat("agent ", label, ": ", msg);
+  }
+  return grpc::Status(s.error_code(), msg);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// EventRelay
+
+EventRelay::EventRelay(size_t max_buffered, std::function<void(const RelayOutcome&)> on_finished)
+    : max_buffered_(max_buffered < 1 ? 1 : max_buffered), on_finished_(std::move(on_finished)) {}
+
+void EventRelay::Send(v1::Event event) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!cancelled_ && !finish_called_) queue_.push_back(std::move(event));
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void EventRelay::Fail(const grpc::Status& status) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    setup_done_ = true;
+    outcome_.status = status;
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+bool EventRelay::ClientGone() {
+  absl::MutexLock lock(&mu_);
+  return cancelled_;
+}
+
+void EventRelay::StartAgent(const std::string& agent_label, const StartFn& start) {
+  Actions early;
+  bool gone = false;
+  {
+    absl::MutexLock lock(&mu_);
+    setup_done_ = true;
+    agent_label_ = agent_label;
+    if (cancelled_) {
+      outcome_.status = grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+      early = Step();
+      gone = true;
+    } else {
+    agent_starting_ = true;
+    reading_ = true;
+    hold_ = true;
+    outcome_.agent_called = true;
+    }
+  }
+  if (gone) {
+    Run(std::move(early));
+    return;
+  }
+  start(&agent_ctx_, &agent_);
+  agent_.AddHold();
+  agent_.StartRead(&read_buf_);
+  agent_.StartCall();
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    agent_starting_ = false;
+    agent_started_ = true;
+    if (cancelled_ && !agent_cancel_sent_) {
+      agent_cancel_sent_ = true;
+      a.cancel_agent = true;
+    }
+    Actions b = Step();
+    b.cancel_agent = b.cancel_agent || a.cancel_agent;
+    a = std::move(b);
+  }
+  Run(std::move(a));
+}
+
+void EventRelay::OnClientWriteDone(bool ok) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      cancelled_ = true;
+      outcome_.client_gone = true;
+    }
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void EventRelay::OnClientCancel() {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    outcome_.client_gone = true;
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void EventRelay::OnClientDone() {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    server_done_ = true;
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void EventRelay::OnAgentReadDone(bool ok) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    reading_ = false;
+    if (ok) {
+      if (read_buf_.has_hit()) ++outcome_.hits;
+      if (read_buf_.has_armed()) outcome_.host_pid = read_buf_.armed().host_pid();
+      if (read_buf_.has_ended()) {
+        outcome_.ended_seen = true;
+        outcome_.ended = read_buf_.ended();
+        outcome_.hits = read_buf_.ended().hits();
+      }
+      if (!cancelled_) queue_.push_back(std::move(read_buf_));
+      read_buf_.Clear();
+    } else {
+      agent_reads_ended_ = true;
+    }
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void EventRelay::OnAgentDone(const grpc::Status& status) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    agent_done_ = true;
+    outcome_.status = LabelAgentStatus(status, agent_label_);
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+EventRelay::Actions EventRelay::Step() {
+  Actions a;
+  const bool agent_live = agent_started_ && !agent_done_;
+  if (cancelled_) {
+    queue_.clear();
+    if (agent_live && !agent_cancel_sent_) {
+      agent_cancel_sent_ = true;
+      a.cancel_agent = true;
+    }
+  }
+  if (!writing_ && !cancelled_ && !finish_called_ && !queue_.empty()) {
+    write_buf_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    a.write = true;
+  }
+  if (agent_started_ && !agent_reads_ended_ && !reading_ && !cancelled_ &&
+      queue_.size() < max_buffered_) {
+    reading_ = true;
+    a.read = true;
+  }
+  if (hold_ && !agent_starting_ && (agent_reads_ended_ || (cancelled_ && !reading_))) {
+    hold_ = false;
+    a.remove_hold = true;
+  }
+  const bool agent_finished = !agent_starting_ && (!agent_started_ || agent_done_);
+  if (!finish_called_ && setup_done_ && agent_finished && !writing_ &&
+      (cancelled_ || queue_.empty())) {
+    finish_called_ = true;
+    a.finish = true;
+    a.status = outcome_.status;
+  }
+  if (server_done_ && setup_done_ && agent_finished && !destroyed_) {
+    destroyed_ = true;
+    a.destroy = true;
+  }
+  return a;
+}
+
+void EventRelay::Run(Actions a) {
+  if (a.cancel_agent) agent_ctx_.TryCancel();
+  if (a.write) server_.StartWrite(&write_buf_);
+  if (a.read) agent_.StartRead(&read_buf_);
+  if (a.remove_hold) agent_.RemoveHold();
+  if (a.finish) server_.Finish(a.status);
+  if (a.destroy) {
+    RelayOutcome outcome;
+    {
+      absl::MutexLock lock(&mu_);
+      outcome = outcome_;
+    }
+    if (on_finished_) on_finished_(outcome);
+    delete this;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TunnelRelay
+
+TunnelRelay::TunnelRelay(std::function<void(TunnelRelay*, const v1::TunnelFrame&)> on_first_frame,
+                         std::function<void(const RelayOutcome&)> on_finished)
+    : on_first_frame_(std::move(on_first_frame)), on_finished_(std::move(on_finished)) {
+  server_.StartRead(&first_);
+}
+
+void TunnelRelay::Fail(const grpc::Status& status) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    setup_done_ = true;
+    outcome_.status = status;
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void TunnelRelay::StartAgent(const std::string& agent_label, const StartFn& start) {
+  Actions early;
+  bool gone = false;
+  {
+    absl::MutexLock lock(&mu_);
+    setup_done_ = true;
+    agent_label_ = agent_label;
+    if (cancelled_) {
+      outcome_.status = grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+      early = Step();
+      gone = true;
+    } else {
+    agent_starting_ = true;
+    agent_writing_ = true;  // the first frame
+    agent_reading_ = true;
+    hold_ = true;
+    outcome_.agent_called = true;
+    }
+  }
+  if (gone) {
+    Run(std::move(early));
+    return;
+  }
+  start(&agent_ctx_, &agent_);
+  agent_.AddHold();
+  agent_.StartWrite(&first_);
+  agent_.StartRead(&agent_in_);
+  agent_.StartCall();
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    agent_starting_ = false;
+    agent_started_ = true;
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void TunnelRelay::OnClientReadDone(bool ok) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    client_reading_ = false;
+    if (!got_first_) {
+      got_first_ = true;
+      if (!ok) {
+        setup_done_ = true;
+        client_reads_ended_ = true;
+        outcome_.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                       "the tunnel closed before its first frame (session id)");
+      } else {
+        a.first = true;
+      }
+    } else if (ok) {
+      up_pending_ = true;
+    } else {
+      client_reads_ended_ = true;
+    }
+    Actions b = Step();
+    b.first = a.first;
+    a = std::move(b);
+  }
+  Run(std::move(a));
+}
+
+void TunnelRelay::OnClientWriteDone(bool ok) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    client_writing_ = false;
+    if (!ok) {
+      cancelled_ = true;
+      outcome_.client_gone = true;
+    }
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void TunnelRelay::OnClientCancel() {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    outcome_.client_gone = true;
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void TunnelRelay::OnClientDone() {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    server_done_ = true;
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void TunnelRelay::OnAgentReadDone(bool ok) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    agent_reading_ = false;
+    if (ok) {
+      down_pending_ = true;
+    } else {
+      agent_reads_ended_ = true;
+    }
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void TunnelRelay::OnAgentWriteDone(bool ok) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    agent_writing_ = false;
+    (void)ok;  // a failed write means the call is ending: the read side reports it
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void TunnelRelay::OnAgentDone(const grpc::Status& status) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    agent_done_ = true;
+    outcome_.status = LabelAgentStatus(status, agent_label_);
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+TunnelRelay::Actions TunnelRelay::Step() {
+  Actions a;
+  const bool relaying = agent_started_ && !agent_done_;
+  if (cancelled_) {
+    down_pending_ = false;
+    up_pending_ = false;
+    if (relaying && !agent_cancel_sent_) {
+      agent_cancel_sent_ = true;
+      a.cancel_agent = true;
+    }
+  }
+  if (relaying && !cancelled_) {
+    // CLI -> agent.
+    if (up_pending_ && !agent_writing_ && !agent_reads_ended_) {
+      up_out_ = std::move(client_in_);
+      client_in_.Clear();
+      up_pending_ = false;
+      agent_writing_ = true;
+      a.agent_write = true;
+    } else if (up_pending_ && agent_reads_ended_) {
+      up_pending_ = false;  // the agent's side is gone: drop
+    }
+    if (!client_reading_ && !client_reads_ended_ && !up_pending_ && !agent_reads_ended_ &&
+        !finish_called_) {
+      client_reading_ = true;
+      a.server_read = true;
+    }
+    if (client_reads_ended_ && !up_pending_ && !agent_writing_ && !writes_done_sent_ &&
+        !agent_reads_ended_) {
+      writes_done_sent_ = true;
+      a.writes_done = true;
+    }
+    // agent -> CLI.
+    if (down_pending_ && !client_writing_ && !finish_called_) {
+      down_out_ = std::move(agent_in_);
+      agent_in_.Clear();
+      down_pending_ = false;
+      client_writing_ = true;
+      a.server_write = true;
+    }
+    if (!agent_reading_ && !down_pending_ && !agent_reads_ended_) {
+      agent_reading_ = true;
+      a.agent_read = true;
+    }
+  }
+  if (hold_ && !agent_starting_ && !agent_writing_ &&
+      (writes_done_sent_ || cancelled_ || agent_reads_ended_)) {
+    hold_ = false;
+    a.remove_hold = true;
+  }
+  const bool agent_finished = !agent_starting_ && (!agent_started_ || agent_done_);
+  if (!finish_called_ && setup_done_ && agent_finished && !client_writing_ &&
+      (cancelled_ || !down_pending_)) {
+    finish_called_ = true;
+    a.finish = true;
+    a.status = outcome_.status;
+  }
+  if (server_done_ && setup_done_ && agent_finished && !destroyed_) {
+    destroyed_ = true;
+    a.destroy = true;
+  }
+  return a;
+}
+
+void TunnelRelay::Run(Actions a) {
+  if (a.first) on_first_frame_(this, first_);
+  if (a.cancel_agent) agent_ctx_.TryCancel();
+  if (a.agent_write) agent_.StartWrite(&up_out_);
+  if (a.writes_done) agent_.StartWritesDone();
+  if (a.agent_read) agent_.StartRead(&agent_in_);
+  if (a.server_read) server_.StartRead(&client_in_);
+  if (a.server_write) server_.StartWrite(&down_out_);
+  if (a.remove_hold) agent_.RemoveHold();
+  if (a.finish) server_.Finish(a.status);
+  if (a.destroy) {
+    RelayOutcome outcome;
+    {
+      absl::MutexLock lock(&mu_);
+      outcome = outcome_;
+    }
+    if (on_finished_) on_finished_(outcome);
+    delete this;
+  }
+}
+
+}  // namespace kdbg::controller

@@ -1,0 +1,204 @@
+// Stream relays between a CLI's call on the controller and the controller's call on an agent, both
+// on gRPC's callback API (no thread per stream).
+//
+// EventRelay (Trace, Attach): agent -> CLI events through a bounded queue. While the queue holds
+// `max_buffered` events the relay stops reading from the agent, so a slow CLI slows the agent's
+// stream (HTTP/2 flow control) instead of growing memory. TunnelRelay (Tunnel): bytes both ways,
+// at most one frame in flight and one waiting per direction.
+//
+// Ending: when the CLI vanishes (cancel, failed write) the agent call is cancelled at once, which
+// makes the agent end the session safely; when the agent call ends, its status (after the queued
+// events) ends the CLI's call. Both objects delete themselves once both calls are done, after
+// calling `on_finished` (which must not block: it runs on a gRPC thread).
+//
+// Setup (authn, authz, routing) runs elsewhere and then calls exactly one of StartAgent or Fail.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/client_callback.h"
+#include "grpcpp/support/server_callback.h"
+#include "kdbg/v1/types.pb.h"
+
+namespace kdbg::controller {
+
+struct RelayOutcome {
+  grpc::Status status;       // what the CLI got
+  bool client_gone = false;  // the CLI cancelled or stopped reading
+  bool agent_called = false;
+  int64_t hits = 0;          // HitEvents relayed (EndedEvent.hits when the agent sent one)
+  int32_t host_pid = 0;      // from the ArmedEvent
+  bool ended_seen = false;
+  v1::EndedEvent ended;
+};
+
+class EventRelay {
+ public:
+  using StartFn =
+      std::function<void(grpc::ClientContext*, grpc::ClientReadReactor<v1::Event>*)>;
+
+  EventRelay(size_t max_buffered, std::function<void(const RelayOutcome&)> on_finished);
+  grpc::ServerWriteReactor<v1::Event>* reactor() { return &server_; }
+
+  // Queues an event of the controller's own (progress notices). Thread-safe.
+  void Send(v1::Event event);
+  // Setup failed: the CLI gets `status` after the events already queued.
+  void Fail(const grpc::Status& status);
+  // Setup succeeded: `start` must bind the reactor with stub->async()->Trace(ctx, &req, reactor)
+  // (the request must outlive the call). `agent_label` prefixes the agent's error messages.
+  void StartAgent(const std::string& agent_label, const StartFn& start);
+  // True once the CLI went away (setup may stop early).
+  bool ClientGone();
+
+ private:
+  struct Actions {
+    bool write = false, read = false, finish = false, cancel_agent = false, remove_hold = false,
+         destroy = false;
+    grpc::Status status;
+  };
+  class ServerSide : public grpc::ServerWriteReactor<v1::Event> {
+   public:
+    explicit ServerSide(EventRelay* r) : r_(r) {}
+    void OnWriteDone(bool ok) override { r_->OnClientWriteDone(ok); }
+    void OnCancel() override { r_->OnClientCancel(); }
+    void OnDone() override { r_->OnClientDone(); }
+   private:
+    EventRelay* r_;
+  };
+  class AgentSide : public grpc::ClientReadReactor<v1::Event> {
+   public:
+    explicit AgentSide(EventRelay* r) : r_(r) {}
+    void OnReadDone(bool ok) override { r_->OnAgentReadDone(ok); }
+    void OnDone(const grpc::Status& s) override { r_->OnAgentDone(s); }
+   private:
+    EventRelay* r_;
+  };
+
+  void OnClientWriteDone(bool ok);
+  void OnClientCancel();
+  void OnClientDone();
+  void OnAgentReadDone(bool ok);
+  void OnAgentDone(const grpc::Status& status);
+  Actions Step() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Run(Actions a);
+
+  const size_t max_buffered_;
+  std::function<void(const RelayOutcome&)> on_finished_;
+  ServerSide server_{this};
+  AgentSide agent_{this};
+  grpc::ClientContext agent_ctx_;
+  v1::Event read_buf_;
+  v1::Event write_buf_;
+
+  absl::Mutex mu_;
+  std::deque<v1::Event> queue_ ABSL_GUARDED_BY(mu_);
+  std::string agent_label_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool setup_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool agent_starting_ ABSL_GUARDED_BY(mu_) = false;
+  bool agent_started_ ABSL_GUARDED_BY(mu_) = false;
+  bool agent_reads_ended_ ABSL_GUARDED_BY(mu_) = false;
+  bool agent_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool hold_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool agent_cancel_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  bool server_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool destroyed_ ABSL_GUARDED_BY(mu_) = false;
+  RelayOutcome outcome_ ABSL_GUARDED_BY(mu_);
+};
+
+class TunnelRelay {
+ public:
+  using StartFn = std::function<void(
+      grpc::ClientContext*, grpc::ClientBidiReactor<v1::TunnelFrame, v1::TunnelFrame>*)>;
+
+  // `on_first_frame` runs (on a gRPC thread; must not block) once the CLI's first frame, which
+  // names the session, has arrived; it must lead to StartAgent or Fail.
+  TunnelRelay(std::function<void(TunnelRelay*, const v1::TunnelFrame&)> on_first_frame,
+              std::function<void(const RelayOutcome&)> on_finished);
+  grpc::ServerBidiReactor<v1::TunnelFrame, v1::TunnelFrame>* reactor() { return &server_; }
+
+  void Fail(const grpc::Status& status);
+  // Sends the first frame to the agent, then relays both ways.
+  void StartAgent(const std::string& agent_label, const StartFn& start);
+
+ private:
+  struct Actions {
+    bool first = false, server_read = false, server_write = false, agent_read = false,
+         agent_write = false, writes_done = false, finish = false, cancel_agent = false,
+         remove_hold = false, destroy = false;
+    grpc::Status status;
+  };
+  class ServerSide : public grpc::ServerBidiReactor<v1::TunnelFrame, v1::TunnelFrame> {
+   public:
+    explicit ServerSide(TunnelRelay* r) : r_(r) {}
+    void OnReadDone(bool ok) override { r_->OnClientReadDone(ok); }
+    void OnWriteDone(bool ok) override { r_->OnClientWriteDone(ok); }
+    void OnCancel() override { r_->OnClientCancel(); }
+    void OnDone() override { r_->OnClientDone(); }
+   private:
+    TunnelRelay* r_;
+  };
+  class AgentSide : public grpc::ClientBidiReactor<v1::TunnelFrame, v1::TunnelFrame> {
+   public:
+    explicit AgentSide(TunnelRelay* r) : r_(r) {}
+    void OnReadDone(bool ok) override { r_->OnAgentReadDone(ok); }
+    void OnWriteDone(bool ok) override { r_->OnAgentWriteDone(ok); }
+    void OnWritesDoneDone(bool ok) override {}
+    void OnDone(const grpc::Status& s) override { r_->OnAgentDone(s); }
+   private:
+    TunnelRelay* r_;
+  };
+
+  void OnClientReadDone(bool ok);
+  void OnClientWriteDone(bool ok);
+  void OnClientCancel();
+  void OnClientDone();
+  void OnAgentReadDone(bool ok);
+  void OnAgentWriteDone(bool ok);
+  void OnAgentDone(const grpc::Status& status);
+  Actions Step() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Run(Actions a);
+
+  std::function<void(TunnelRelay*, const v1::TunnelFrame&)> on_first_frame_;
+  std::function<void(const RelayOutcome&)> on_finished_;
+  ServerSide server_{this};
+  AgentSide agent_{this};
+  grpc::ClientContext agent_ctx_;
+  v1::TunnelFrame first_;
+  v1::TunnelFrame client_in_, up_out_;     // CLI -> agent
+  v1::TunnelFrame agent_in_, down_out_;    // agent -> CLI
+
+  absl::Mutex mu_;
+  std::string agent_label_ ABSL_GUARDED_BY(mu_);
+  bool got_first_ ABSL_GUARDED_BY(mu_) = false;
+  bool setup_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool agent_starting_ ABSL_GUARDED_BY(mu_) = false;
+  bool agent_started_ ABSL_GUARDED_BY(mu_) = false;
+  bool agent_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool hold_ ABSL_GUARDED_BY(mu_) = false;
+  bool client_reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool client_reads_ended_ ABSL_GUARDED_BY(mu_) = false;
+  bool up_pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool agent_writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool writes_done_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool agent_reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool agent_reads_ended_ ABSL_GUARDED_BY(mu_) = false;
+  bool down_pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool client_writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool agent_cancel_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  bool server_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool destroyed_ ABSL_GUARDED_BY(mu_) = false;
+  RelayOutcome outcome_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kdbg::controller

@@ -1,0 +1,501 @@
+#include "controller/service.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <random>
+#include <set>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "grpcpp/client_context.h"
+
+namespace kdbg::controller {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+absl::Status FromGrpc(const grpc::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+std::string Header(grpc::CallbackServerContext* ctx, const char* key) {
+  const auto& md = ctx->client_metadata();
+  auto it = md.find(key);
+  if (it == md.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+v1::Event Progress(Clock* clock, const std::string& message) {
+  v1::Event e;
+  e.set_time_unix_nanos(absl::ToUnixNanos(clock->Now()));
+  e.mutable_notice()->set_code("progress");
+  e.mutable_notice()->set_message(message);
+  return e;
+}
+
+std::string DecisionOf(const absl::Status& s) {
+  if (s.ok()) return "allowed";
+  switch (s.code()) {
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kResourceExhausted:
+      return "denied";
+    default:
+      return "error";
+  }
+}
+
+absl::Status ValidTarget(const v1::PodTarget& t) {
+  if (t.namespace_().empty() || t.pod().empty()) {
+    return absl::InvalidArgumentError("the request names no pod (namespace and pod are required)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+struct ControllerService::StreamState {
+  std::string mode;  // trace, attach
+  v1::ControllerTraceRequest trace;
+  v1::ControllerAttachRequest attach;
+  AuditRecord record;
+  bool acquired = false;
+  // Live for the agent call's lifetime.
+  std::unique_ptr<v1::Agent::Stub> stub;
+  v1::TraceRequest agent_trace;
+  v1::AttachRequest agent_attach;
+};
+
+std::string ControllerService::NewSessionId() {
+  std::random_device rd;
+  std::string bytes(8, '\0');
+  for (auto& b : bytes) b = static_cast<char>(rd() & 0xff);
+  return absl::BytesToHexString(bytes);
+}
+
+void ControllerService::AuditDecision(AuditRecord record, const absl::Status& status) {
+  record.kind = "decision";
+  record.decision = DecisionOf(status);
+  record.reason = std::string(status.message());
+  d_.auditor->Decision(record);
+}
+
+absl::StatusOr<kube::UserInfo> ControllerService::Authenticate(grpc::CallbackServerContext* ctx) {
+  return d_.auth->Authenticate(Header(ctx, "authorization"));
+}
+
+absl::StatusOr<ControllerService::Target> ControllerService::Locate(const v1::PodTarget& t,
+                                                                   AuditRecord* record) {
+  Target out;
+  absl::StatusOr<kube::Pod> pod = d_.kube->GetPod(t.namespace_(), t.pod());
+  if (absl::IsNotFound(pod.status())) {
+    return absl::NotFoundError(
+        absl::StrCat("pod ", t.namespace_(), "/", t.pod(), " not found"));
+  }
+  if (!pod.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot read pod ", t.namespace_(), "/", t.pod(),
+                                               " from the Kubernetes API: ",
+                                               pod.status().message()));
+  }
+  out.pod = std::move(*pod);
+  record->pod_uid = out.pod.uid;
+  record->node = out.pod.node_name;
+  KDBG_ASSIGN_OR_RETURN(out.ref, TargetFor(out.pod, t.container()));
+  record->container = out.ref.container_name();
+  KDBG_ASSIGN_OR_RETURN(out.agent, d_.agents->ForNode(out.pod.node_name, &out.pod));
+  record->agent = out.agent.pod_name;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trace / Attach
+
+grpc::ServerWriteReactor<v1::Event>* ControllerService::Trace(
+    grpc::CallbackServerContext* ctx, const v1::ControllerTraceRequest* req) {
+  auto state = std::make_shared<StreamState>();
+  state->mode = "trace";
+  state->trace = *req;
+  auto* relay = new EventRelay(options_.max_buffered_events,
+                               [this, state](const RelayOutcome& o) { FinishStream(state, o); });
+  d_.work->Post([this, ctx, relay, state] { SetupStream(ctx, relay, state); });
+  return relay->reactor();
+}
+
+grpc::ServerWriteReactor<v1::Event>* ControllerService::Attach(
+    grpc::CallbackServerContext* ctx, const v1::ControllerAttachRequest* req) {
+  auto state = std::make_shared<StreamState>();
+  state->mode = "attach";
+  state->attach = *req;
+  auto* relay = new EventRelay(options_.max_buffered_events,
+                               [this, state](const RelayOutcome& o) { FinishStream(state, o); });
+  d_.work->Post([this, ctx, relay, state] { SetupStream(ctx, relay, state); });
+  return relay->reactor();
+}
+
+void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay* relay,
+                                    std::shared_ptr<StreamState> state) {
+  const bool trace = state->mode == "trace";
+  const v1::PodTarget& target = trace ? state->trace.target() : state->attach.target();
+  AuditRecord& rec = state->record;
+  rec.rpc = state->mode;
+  rec.mode = state->mode;
+  rec.ns = target.namespace_();
+  rec.pod = target.pod();
+  rec.container = target.container();
+  if (trace) rec.script = state->trace.options().script();
+  auto fail = [&](const absl::Status& s) {
+    AuditDecision(rec, s);
+    relay->Fail(ToGrpc(s));
+  };
+
+  absl::StatusOr<kube::UserInfo> user = Authenticate(ctx);
+  if (!user.ok()) return fail(user.status());
+  rec.user = user->username;
+  rec.groups = user->groups;
+  if (absl::Status s = ValidTarget(target); !s.ok()) return fail(s);
+  if (absl::Status s = d_.auth->Authorize(*user, "create", rec.ns, rec.pod); !s.ok()) {
+    return fail(s);
+  }
+  if (absl::Status s = CheckNamespace(*d_.policy, rec.ns); !s.ok()) return fail(s);
+  if (trace) {
+    if (absl::Status s = CheckScript(*d_.policy, state->trace.options().script(),
+                                     state->trace.options().script_name());
+        !s.ok()) {
+      return fail(s);
+    }
+  }
+  absl::StatusOr<Target> located = Locate(target, &rec);
+  if (!located.ok()) return fail(located.status());
+  if (relay->ClientGone()) return fail(absl::CancelledError("the client went away"));
+  relay->Send(Progress(d_.clock, absl::StrCat("pod ", rec.ns, "/", rec.pod, " on node ", rec.node,
+                                              ", container ", rec.container)));
+  if (absl::Status s = d_.limiter->Acquire(rec.user); !s.ok()) return fail(s);
+  state->acquired = true;
+
+  rec.session_id = NewSessionId();
+  rec.start = d_.clock->Now();
+  const int64_t requested = trace ? state->trace.lease_ms() : state->attach.lease_ms();
+  const int64_t lease_ms = EffectiveLeaseMs(*d_.policy, requested);
+  AuditDecision(rec, absl::OkStatus());
+  d_.auditor->SessionStarted(rec);
+  {
+    absl::MutexLock lock(&mu_);
+    sessions_[rec.session_id] = ActiveSession{rec.session_id, rec.mode, rec.user, rec.ns, rec.pod,
+                                              rec.pod_uid, rec.container, rec.node,
+                                              located->agent};
+  }
+  relay->Send(Progress(d_.clock, absl::StrCat("agent ", located->agent.pod_name, " at ",
+                                              located->agent.address, ", session ",
+                                              rec.session_id)));
+  state->stub = d_.channels->Stub(located->agent.address);
+  std::string label = absl::StrCat(located->agent.pod_name, " (", located->agent.address,
+                                   ", node ", rec.node, ")");
+  if (trace) {
+    v1::TraceRequest& r = state->agent_trace;
+    *r.mutable_target() = located->ref;
+    *r.mutable_options() = state->trace.options();
+    r.set_user(rec.user);
+    r.set_lease_ms(lease_ms);
+    r.set_session_id(rec.session_id);
+    relay->StartAgent(label, [state](grpc::ClientContext* c,
+                                     grpc::ClientReadReactor<v1::Event>* reactor) {
+      state->stub->async()->Trace(c, &state->agent_trace, reactor);
+    });
+  } else {
+    v1::AttachRequest& r = state->agent_attach;
+    *r.mutable_target() = located->ref;
+    r.set_user(rec.user);
+    r.set_lease_ms(lease_ms);
+    r.set_session_id(rec.session_id);
+    relay->StartAgent(label, [state](grpc::ClientContext* c,
+                                     grpc::ClientReadReactor<v1::Event>* reactor) {
+      state->stub->async()->Attach(c, &state->agent_attach, reactor);
+    });
+  }
+}
+
+void ControllerService::FinishStream(const std::shared_ptr<StreamState>& state,
+                                     const RelayOutcome& outcome) {
+  if (!state->acquired) return;  // denied or failed before a session existed
+  d_.limiter->Release(state->record.user);
+  {
+    absl::MutexLock lock(&mu_);
+    sessions_.erase(state->record.session_id);
+  }
+  AuditRecord rec = state->record;
+  rec.end = d_.clock->Now();
+  rec.hits = outcome.hits;
+  rec.pid = outcome.host_pid;
+  if (outcome.ended_seen) {
+    rec.end_reason = v1::EndReason_Name(outcome.ended.reason());
+    rec.reason = outcome.ended.message();
+  } else if (outcome.client_gone) {
+    rec.end_reason = v1::EndReason_Name(v1::END_REASON_CLIENT_GONE);
+    rec.reason = "the client went away";
+  } else {
+    rec.end_reason = v1::EndReason_Name(v1::END_REASON_ERROR);
+    rec.reason = outcome.status.error_message();
+  }
+  d_.auditor->SessionEnded(rec);
+}
+
+int ControllerService::ActiveSessions() {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(sessions_.size());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tunnel
+
+grpc::ServerBidiReactor<v1::TunnelFrame, v1::TunnelFrame>* ControllerService::Tunnel(
+    grpc::CallbackServerContext* ctx) {
+  auto* relay = new TunnelRelay(
+      [this, ctx](TunnelRelay* r, const v1::TunnelFrame& first) {
+        std::string id = first.session_id();
+        d_.work->Post([this, ctx, r, id] { SetupTunnel(ctx, r, id); });
+      },
+      nullptr);
+  return relay->reactor();
+}
+
+void ControllerService::SetupTunnel(grpc::CallbackServerContext* ctx, TunnelRelay* relay,
+                                    const std::string& session_id) {
+  AuditRecord rec;
+  rec.rpc = "tunnel";
+  rec.mode = "attach";
+  rec.session_id = session_id;
+  auto fail = [&](const absl::Status& s) {
+    AuditDecision(rec, s);
+    relay->Fail(ToGrpc(s));
+  };
+  absl::StatusOr<kube::UserInfo> user = Authenticate(ctx);
+  if (!user.ok()) return fail(user.status());
+  rec.user = user->username;
+  rec.groups = user->groups;
+  if (session_id.empty()) {
+    return fail(absl::InvalidArgumentError("the tunnel's first frame names no session"));
+  }
+  ActiveSession session;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(session_id);
+    if (it == sessions_.end() || it->second.mode != "attach") {
+      return fail(absl::NotFoundError(absl::StrCat(
+          "no attach session ", session_id, " on this controller; start one with `kdbg attach`")));
+    }
+    session = it->second;
+  }
+  rec.ns = session.ns;
+  rec.pod = session.pod;
+  rec.container = session.container;
+  rec.node = session.node;
+  rec.agent = session.agent.pod_name;
+  if (session.user != user->username) {
+    return fail(absl::PermissionDeniedError(absl::StrCat(
+        "session ", session_id, " belongs to another user; only its owner may open tunnels")));
+  }
+  if (absl::Status s = d_.auth->Authorize(*user, "create", session.ns, session.pod); !s.ok()) {
+    return fail(s);
+  }
+  AuditDecision(rec, absl::OkStatus());
+  auto stub = std::shared_ptr<v1::Agent::Stub>(d_.channels->Stub(session.agent.address));
+  relay->StartAgent(
+      absl::StrCat(session.agent.pod_name, " (", session.agent.address, ")"),
+      [stub](grpc::ClientContext* c,
+             grpc::ClientBidiReactor<v1::TunnelFrame, v1::TunnelFrame>* reactor) {
+        stub->async()->Tunnel(c, reactor);
+      });
+  // The stub only creates the call; the channel it holds is shared and outlives the call.
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unary calls
+
+grpc::ServerUnaryReactor* ControllerService::Resolve(grpc::CallbackServerContext* ctx,
+                                                     const v1::ControllerResolveRequest* req,
+                                                     v1::ControllerResolveResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  d_.work->Post([this, ctx, req, resp, reactor] {
+    AuditRecord rec;
+    rec.rpc = "resolve";
+    rec.ns = req->target().namespace_();
+    rec.pod = req->target().pod();
+    rec.container = req->target().container();
+    absl::Status s = [&]() -> absl::Status {
+      KDBG_ASSIGN_OR_RETURN(kube::UserInfo user, Authenticate(ctx));
+      rec.user = user.username;
+      rec.groups = user.groups;
+      KDBG_RETURN_IF_ERROR(ValidTarget(req->target()));
+      KDBG_RETURN_IF_ERROR(d_.auth->Authorize(user, "get", rec.ns, rec.pod));
+      KDBG_RETURN_IF_ERROR(CheckNamespace(*d_.policy, rec.ns));
+      KDBG_ASSIGN_OR_RETURN(Target t, Locate(req->target(), &rec));
+      auto stub = d_.channels->Stub(t.agent.address);
+      grpc::ClientContext c;
+      c.set_deadline(absl::ToChronoTime(absl::Now() + options_.agent_call_timeout));
+      v1::ResolveRequest areq;
+      *areq.mutable_target() = t.ref;
+      grpc::Status gs = stub->Resolve(&c, areq, resp->mutable_target());
+      if (!gs.ok()) {
+        return Annotate(FromGrpc(gs), absl::StrCat("agent ", t.agent.pod_name, " (",
+                                                   t.agent.address, ")"));
+      }
+      rec.pid = resp->target().host_pid();
+      resp->set_node_name(t.pod.node_name);
+      resp->set_container(t.ref.container_name());
+      resp->set_agent(t.agent.pod_name);
+      return absl::OkStatus();
+    }();
+    AuditDecision(rec, s);
+    reactor->Finish(ToGrpc(s));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ControllerService::ListSessions(
+    grpc::CallbackServerContext* ctx, const v1::ControllerListSessionsRequest* req,
+    v1::ControllerListSessionsResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  d_.work->Post([this, ctx, req, resp, reactor] {
+    AuditRecord rec;
+    rec.rpc = "list";
+    rec.ns = req->all_namespaces() ? "" : req->namespace_();
+    absl::Status s = [&]() -> absl::Status {
+      KDBG_ASSIGN_OR_RETURN(kube::UserInfo user, Authenticate(ctx));
+      rec.user = user.username;
+      rec.groups = user.groups;
+      if (!req->all_namespaces()) {
+        if (req->namespace_().empty()) {
+          return absl::InvalidArgumentError("name a namespace or ask for all namespaces");
+        }
+        KDBG_RETURN_IF_ERROR(d_.auth->Authorize(user, "list", req->namespace_(), ""));
+      }
+      std::map<std::string, bool> may_list;  // namespace -> allowed
+      for (const AgentEndpoint& agent : d_.agents->ReadyAgents()) {
+        auto stub = d_.channels->Stub(agent.address);
+        grpc::ClientContext c;
+        c.set_deadline(absl::ToChronoTime(absl::Now() + options_.agent_call_timeout));
+        v1::ListSessionsResponse ar;
+        grpc::Status gs = stub->ListSessions(&c, v1::ListSessionsRequest(), &ar);
+        if (!gs.ok()) {
+          log::Warning("cannot list the sessions of an agent",
+                       {{"agent", agent.pod_name}, {"error", gs.error_message()}});
+          continue;
+        }
+        for (const v1::SessionInfo& info : ar.sessions()) {
+          const std::string& ns = info.target().pod_namespace();
+          if (!req->all_namespaces() && ns != req->namespace_()) continue;
+          auto it = may_list.find(ns);
+          if (it == may_list.end()) {
+            bool ok = req->all_namespaces() ? d_.auth->Authorize(user, "list", ns, "").ok() : true;
+            it = may_list.emplace(ns, ok).first;
+          }
+          if (!it->second) continue;
+          v1::ControllerSession* out = resp->add_sessions();
+          *out->mutable_info() = info;
+          out->mutable_target()->set_namespace_(ns);
+          out->mutable_target()->set_pod(info.target().pod_name());
+          out->mutable_target()->set_container(info.target().container_name());
+          out->set_node_name(info.node_name().empty() ? agent.node_name : info.node_name());
+        }
+      }
+      return absl::OkStatus();
+    }();
+    if (!s.ok()) AuditDecision(rec, s);
+    reactor->Finish(ToGrpc(s));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ControllerService::StopSession(
+    grpc::CallbackServerContext* ctx, const v1::ControllerStopSessionRequest* req,
+    v1::ControllerStopSessionResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  d_.work->Post([this, ctx, req, resp, reactor] {
+    AuditRecord rec;
+    rec.rpc = "stop";
+    rec.session_id = req->session_id();
+    absl::Status s = [&]() -> absl::Status {
+      KDBG_ASSIGN_OR_RETURN(kube::UserInfo user, Authenticate(ctx));
+      rec.user = user.username;
+      rec.groups = user.groups;
+      if (req->session_id().empty()) return absl::InvalidArgumentError("no session id given");
+      // Find the agent holding the session: ask every ready agent (sessions may have been opened
+      // through another controller replica).
+      std::optional<AgentEndpoint> holder;
+      v1::SessionInfo info;
+      for (const AgentEndpoint& agent : d_.agents->ReadyAgents()) {
+        auto stub = d_.channels->Stub(agent.address);
+        grpc::ClientContext c;
+        c.set_deadline(absl::ToChronoTime(absl::Now() + options_.agent_call_timeout));
+        v1::ListSessionsResponse ar;
+        if (!stub->ListSessions(&c, v1::ListSessionsRequest(), &ar).ok()) continue;
+        for (const auto& si : ar.sessions()) {
+          if (si.id() == req->session_id()) {
+            holder = agent;
+            info = si;
+          }
+        }
+        if (holder) break;
+      }
+      if (!holder) {
+        return absl::NotFoundError(absl::StrCat("no agent holds session ", req->session_id(),
+                                                "; `kdbg sessions -A` lists the running ones"));
+      }
+      rec.ns = info.target().pod_namespace();
+      rec.pod = info.target().pod_name();
+      rec.container = info.target().container_name();
+      rec.node = holder->node_name;
+      rec.agent = holder->pod_name;
+      KDBG_RETURN_IF_ERROR(d_.auth->Authorize(user, "delete", rec.ns, rec.pod));
+      auto stub = d_.channels->Stub(holder->address);
+      grpc::ClientContext c;
+      c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+      v1::StopSessionRequest areq;
+      areq.set_session_id(req->session_id());
+      v1::StopSessionResponse ar;
+      grpc::Status gs = stub->StopSession(&c, areq, &ar);
+      if (!gs.ok()) return Annotate(FromGrpc(gs), absl::StrCat("agent ", holder->pod_name));
+      *resp->mutable_ended() = ar.ended();
+      return absl::OkStatus();
+    }();
+    AuditDecision(rec, s);
+    reactor->Finish(ToGrpc(s));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ControllerService::Version(grpc::CallbackServerContext* ctx,
+                                                     const v1::ControllerVersionRequest* req,
+                                                     v1::ControllerVersionResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  d_.work->Post([this, ctx, resp, reactor] {
+    resp->mutable_controller()->set_component("kdbg-controller");
+    resp->mutable_controller()->set_version(KDBG_VERSION);
+    absl::StatusOr<kube::UserInfo> user = Authenticate(ctx);
+    if (!user.ok()) {
+      reactor->Finish(ToGrpc(user.status()));
+      return;
+    }
+    for (const AgentEndpoint& agent : d_.agents->ReadyAgents()) {
+      auto stub = d_.channels->Stub(agent.address);
+      grpc::ClientContext c;
+      c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
+      v1::VersionInfo info;
+      if (stub->Version(&c, v1::VersionRequest(), &info).ok()) {
+        if (info.node_name().empty()) info.set_node_name(agent.node_name);
+        *resp->add_agents() = info;
+      }
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+}  // namespace kdbg::controller

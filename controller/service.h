@@ -1,0 +1,108 @@
+// The Controller gRPC service (proto/kdbg/v1/controller.proto) on the callback API.
+//
+// Per call: authenticate (TokenReview), authorize (SubjectAccessReview on debugsessions.kdbg.io),
+// apply policy, re-read the pod, pick the container, find the node's agent, audit, then relay.
+// Everything that blocks runs on the WorkQueue; reactions only move messages.
+//
+// Verbs: Trace, Attach, Tunnel: "create"; Resolve: "get"; ListSessions: "list" per namespace;
+// StopSession: "delete" on the session's pod; Version: authentication only.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "controller/agent_channels.h"
+#include "controller/audit.h"
+#include "controller/auth.h"
+#include "controller/policy.h"
+#include "controller/relay.h"
+#include "controller/routing.h"
+#include "controller/work_queue.h"
+#include "kdbg/v1/controller.grpc.pb.h"
+#include "kube/client.h"
+
+namespace kdbg::controller {
+
+struct ServiceDeps {
+  kube::Client* kube = nullptr;
+  Authorizer* auth = nullptr;
+  AgentDirectory* agents = nullptr;
+  AgentChannels* channels = nullptr;
+  const Policy* policy = nullptr;
+  SessionLimiter* limiter = nullptr;
+  Auditor* auditor = nullptr;
+  WorkQueue* work = nullptr;
+  Clock* clock = nullptr;
+};
+
+struct ServiceOptions {
+  size_t max_buffered_events = 64;  // per Trace/Attach stream
+  absl::Duration agent_call_timeout = absl::Seconds(10);  // unary agent calls
+};
+
+// A session this controller opened and still relays.
+struct ActiveSession {
+  std::string id;
+  std::string mode;  // "trace", "attach"
+  std::string user;
+  std::string ns, pod, pod_uid, container, node;
+  AgentEndpoint agent;
+};
+
+class ControllerService final : public v1::Controller::CallbackService {
+ public:
+  ControllerService(ServiceDeps deps, ServiceOptions options) : d_(deps), options_(options) {}
+
+  grpc::ServerUnaryReactor* Resolve(grpc::CallbackServerContext* ctx,
+                                    const v1::ControllerResolveRequest* req,
+                                    v1::ControllerResolveResponse* resp) override;
+  grpc::ServerWriteReactor<v1::Event>* Trace(grpc::CallbackServerContext* ctx,
+                                             const v1::ControllerTraceRequest* req) override;
+  grpc::ServerWriteReactor<v1::Event>* Attach(grpc::CallbackServerContext* ctx,
+                                              const v1::ControllerAttachRequest* req) override;
+  grpc::ServerBidiReactor<v1::TunnelFrame, v1::TunnelFrame>* Tunnel(
+      grpc::CallbackServerContext* ctx) override;
+  grpc::ServerUnaryReactor* ListSessions(grpc::CallbackServerContext* ctx,
+                                         const v1::ControllerListSessionsRequest* req,
+                                         v1::ControllerListSessionsResponse* resp) override;
+  grpc::ServerUnaryReactor* StopSession(grpc::CallbackServerContext* ctx,
+                                        const v1::ControllerStopSessionRequest* req,
+                                        v1::ControllerStopSessionResponse* resp) override;
+  grpc::ServerUnaryReactor* Version(grpc::CallbackServerContext* ctx,
+                                    const v1::ControllerVersionRequest* req,
+                                    v1::ControllerVersionResponse* resp) override;
+
+  // Sessions currently relayed by this controller (for tests and metrics).
+  int ActiveSessions();
+
+ private:
+  struct StreamState;
+  void SetupStream(grpc::CallbackServerContext* ctx, EventRelay* relay,
+                   std::shared_ptr<StreamState> state);
+  void FinishStream(const std::shared_ptr<StreamState>& state, const RelayOutcome& outcome);
+  void SetupTunnel(grpc::CallbackServerContext* ctx, TunnelRelay* relay,
+                   const std::string& session_id);
+
+  struct Target {
+    kube::Pod pod;
+    v1::TargetRef ref;
+    AgentEndpoint agent;
+  };
+  // Authenticated caller + "get" the pod + container + agent; fills `record` as it goes.
+  absl::StatusOr<Target> Locate(const v1::PodTarget& target, AuditRecord* record);
+  absl::StatusOr<kube::UserInfo> Authenticate(grpc::CallbackServerContext* ctx);
+  void AuditDecision(AuditRecord record, const absl::Status& status);
+  std::string NewSessionId();
+
+  ServiceDeps d_;
+  ServiceOptions options_;
+  absl::Mutex mu_;
+  std::map<std::string, ActiveSession> sessions_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kdbg::controller

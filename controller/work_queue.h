@@ -1,0 +1,38 @@
+// A small fixed pool of threads for work that blocks (Kubernetes API calls, unary agent calls, audit
+// writes), so that gRPC reactions never block.
+//
+// Thread-safe. The destructor runs every task already posted, then joins the threads.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+
+namespace kdbg::controller {
+
+class WorkQueue {
+ public:
+  explicit WorkQueue(int threads);
+  ~WorkQueue();
+  WorkQueue(const WorkQueue&) = delete;
+  WorkQueue& operator=(const WorkQueue&) = delete;
+
+  // Runs `task` on one of the pool's threads, in FIFO order of posting (several run concurrently).
+  void Post(std::function<void()> task);
+
+ private:
+  void Loop();
+  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || !tasks_.empty();
+  }
+
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace kdbg::controller
