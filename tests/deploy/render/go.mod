@@ -1,0 +1,3 @@
+module kdbg-chart-render
+
+go 1.19
