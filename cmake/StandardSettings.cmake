@@ -11,6 +11,8 @@ if(KDBG_WERROR)
 endif()
 
 # kdbg_add_test(NAME SOURCES... LIBS ...): one gtest binary, tests discovered by ctest.
+# Tests find the source, build and fixture directories through tests/support/test_env.h, whose
+# defaults are compiled in (gtest_discover_tests splits a list-valued ENVIRONMENT, so it is not used).
 # LABEL: unit (hermetic), integration (real Delve/containerd), e2e (whole stack).
 # PROPERTIES: extra ctest properties for every discovered test (e.g. FIXTURES_REQUIRED).
 function(kdbg_add_test name)
@@ -25,7 +27,6 @@ function(kdbg_add_test name)
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gmock GTest::gtest_main kdbg_settings kdbg_warnings)
   gtest_discover_tests(${name}
     PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
-               ENVIRONMENT "KDBG_SOURCE_DIR=${PROJECT_SOURCE_DIR};KDBG_BINARY_DIR=${PROJECT_BINARY_DIR};KDBG_FIXTURES_DIR=${KDBG_FIXTURES_DIR}"
                ${T_PROPERTIES}
     DISCOVERY_TIMEOUT 60)
 endfunction()

@@ -41,7 +41,7 @@ int ExitCode(int wait_status) {
 absl::StatusOr<Sandbox> Sandbox::Load() {
   const char* dir = std::getenv("KDBG_SANDBOX_DIR");
   Sandbox sb;
-  sb.dir_ = (dir != nullptr && *dir != '\0') ? dir : "/tmp/kdbg-sandbox";
+  sb.dir_ = (dir != nullptr && *dir != '\0') ? dir : KDBG_E2E_SANDBOX_DIR;
   std::string env = ReadFile(sb.dir_ + "/env");
   if (env.empty()) {
     return absl::FailedPreconditionError(
@@ -108,6 +108,8 @@ absl::StatusOr<pid_t> Sandbox::DaemonPid(const std::string& name) const {
 
 absl::Status Sandbox::Up() const {
   auto out = RunCommand({"env", absl::StrCat("KDBG_SANDBOX_DIR=", dir_),
+                         absl::StrCat("KDBG_SANDBOX_PORT_BASE=", Get("KDBG_SANDBOX_PORT_BASE")),
+                         absl::StrCat("KDBG_BUILD_DIR=", Get("KDBG_BUILD_DIR")),
                          testing::SourceDir() + "/scripts/sandbox", "up"},
                         absl::Seconds(120));
   return out.status();
