@@ -1,0 +1,48 @@
+// The real Resolver: a ProcessTable (live via libproc2, or a recorded /proc tree), runtime state
+// files under a host root, and a BinaryReader (ELF). See resolver.h for the contract.
+//
+// How a container ID becomes a PID (each step adds one line of `evidence`):
+//   1. cgroup: one pass over every process's /proc/PID/cgroup; a process belongs to the container
+//      when any line's path names it (container_ref.h lists the layouts). Monitors (crio-conmon-)
+//      are noted, never targets.
+//   2. runtime state files (runtime_state.h): the init PID each runtime recorded, checked against
+//      the process's start time when the file has one (runc, crun), so a reused PID is rejected.
+//      When no cgroup line names the container (private cgroup namespace) the init PID from these
+//      files, plus the processes sharing its cgroup and descending from it, are the container.
+//   3. shim ancestry: the init's parent: containerd-shim-runc-v2 (its -id may be the pod's sandbox,
+//      not the container), docker-containerd-shim (names the container in its work dir), conmon;
+//      containerd-shim-runsc-v1 / -kata-v2 mean a sandboxed runtime (not debuggable from the host).
+//   4. the target: the init if it is a Go program, else its single Go descendant; `pause`,
+//      shims and monitors never are. Several Go candidates: FailedPrecondition listing them.
+//   5. preconditions, each its own `problem`: zombie, not Go, Go newer than Delve supports, no
+//      DWARF, already traced (names the tracer), Yama ptrace_scope, missing CAP_SYS_PTRACE.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/resolver/binary_info.h"
+#include "agent/resolver/process_table.h"
+#include "agent/resolver/resolver.h"
+
+namespace kdbg::agent {
+
+struct ResolverOptions {
+  // "/proc" selects the live table (libproc2); any other directory a recorded tree.
+  std::string proc_root = "/proc";
+  // The node's root as the agent sees it ("/", or e.g. "/host" when mounted into the pod).
+  std::string host_root = "/";
+  std::string node_name;
+  // Highest Go major.minor the bundled Delve supports (Delve 1.20: "1.20").
+  std::string delve_max_go_version = "1.20";
+  // Extra containerd state directories (containerd's `state = ...`), absolute.
+  std::vector<std::string> containerd_state_dirs;
+  // Overrides for tests; when null, built from the fields above.
+  std::shared_ptr<ProcessTable> process_table;
+  std::shared_ptr<BinaryReader> binary_reader;
+};
+
+std::unique_ptr<Resolver> NewResolver(ResolverOptions options);
+
+}  // namespace kdbg::agent

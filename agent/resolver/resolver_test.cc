@@ -1,0 +1,233 @@
+// The resolver over recorded /proc trees (testdata/make_trees.sh), one per node layout. Binaries
+// come from a fake reader keyed by the exe link's target, so the tests need no real ELF files.
+#include <unistd.h>
+
+#include <map>
+
+#include "absl/strings/str_join.h"
+#include "agent/resolver/new_resolver.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/test_env.h"
+
+namespace kdbg::agent {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+constexpr char kApp[] = "5dd96d5394ca930a854a390ea46f7515a8bc930123eb3251ba20f2708a38fc61";
+
+kdbg::v1::BinaryInfo GoBinary(bool dwarf = true, const char* version = "go1.19.8") {
+  kdbg::v1::BinaryInfo b;
+  b.set_go_version(version);
+  b.set_has_dwarf(dwarf);
+  b.set_module_path("example.com/hello");
+  return b;
+}
+
+class FakeBinaryReader : public BinaryReader {
+ public:
+  std::map<std::string, kdbg::v1::BinaryInfo> by_exe;
+  absl::StatusOr<kdbg::v1::BinaryInfo> Read(const std::string& path) override {
+    char buf[4096];
+    ssize_t n = ::readlink(path.c_str(), buf, sizeof(buf));
+    if (n <= 0) return absl::NotFoundError("no exe link at " + path);
+    auto it = by_exe.find(std::string(buf, n));
+    if (it == by_exe.end()) return kdbg::v1::BinaryInfo();  // some ELF program, not Go
+    return it->second;
+  }
+};
+
+struct Env {
+  std::shared_ptr<FakeBinaryReader> binaries = std::make_shared<FakeBinaryReader>();
+  std::unique_ptr<Resolver> resolver;
+};
+
+Env Make(const std::string& tree) {
+  Env env;
+  env.binaries->by_exe["/hello-world"] = GoBinary();
+  env.binaries->by_exe["/app/server"] = GoBinary();
+  env.binaries->by_exe["/sidecar"] = GoBinary();
+  ResolverOptions o;
+  std::string root = kdbg::testing::SourceDir() + "/agent/resolver/testdata/trees/" + tree;
+  o.proc_root = root + "/proc";
+  o.host_root = root + "/host";
+  o.node_name = "node-a";
+  o.binary_reader = env.binaries;
+  env.resolver = NewResolver(std::move(o));
+  return env;
+}
+
+absl::StatusOr<kdbg::v1::ResolvedTarget> ResolveId(Env& env, const std::string& id) {
+  kdbg::v1::TargetRef ref;
+  ref.set_container_id(id);
+  return env.resolver->Resolve(ref);
+}
+
+TEST(Resolver, ContainerdCgroupfsV1HybridPodShim) {
+  Env env = Make("containerd-cgroupfs-v1");
+  auto t = ResolveId(env, std::string("containerd://") + kApp);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->host_pid(), 4242);
+  EXPECT_EQ(t->container_id(), kApp);
+  EXPECT_EQ(t->runtime(), "containerd");
+  EXPECT_EQ(t->start_time_ticks(), 600u);
+  EXPECT_EQ(t->container_pid_namespace_pid(), 1);
+  EXPECT_EQ(t->node_name(), "node-a");
+  EXPECT_TRUE(t->debuggable()) << t->problem();
+  EXPECT_EQ(t->binary().path(), "/hello-world");
+  std::string ev = absl::StrJoin(t->evidence(), "\n");
+  EXPECT_THAT(ev, HasSubstr("cgroup: 1 of 6 processes name container 5dd96d5394ca (layout cgroupfs, pod a36d0c1d"));
+  EXPECT_THAT(ev, HasSubstr("init.pid -> init pid 4242 (agrees with cgroup)"));
+  EXPECT_THAT(ev, HasSubstr("state.json -> init pid 4242, start time 600 matches"));
+  EXPECT_THAT(ev, HasSubstr("shim: parent 4200 is containerd-shim-runc-v2 -id 1f0c7b4a2d1e (a pod sandbox's shim"));
+  EXPECT_THAT(ev, HasSubstr("target: the init is a Go program (go1.19.8)"));
+  // The pod's sandbox container holds only pause.
+  auto sandbox = ResolveId(env, "1f0c7b4a2d1e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6");
+  EXPECT_EQ(sandbox.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(sandbox.status().message(), HasSubstr("only pause"));
+  // Verify: same process passes; a changed start time (PID reuse) does not.
+  EXPECT_TRUE(env.resolver->Verify(*t).ok());
+  kdbg::v1::ResolvedTarget reused = *t;
+  reused.set_start_time_ticks(599);
+  EXPECT_EQ(env.resolver->Verify(reused).code(), absl::StatusCode::kFailedPrecondition);
+  reused.set_host_pid(31337);
+  EXPECT_EQ(env.resolver->Verify(reused).code(), absl::StatusCode::kNotFound);
+}
+
+TEST(Resolver, CrioSystemdV2ConmonAndTini) {
+  Env env = Make("crio-systemd-v2-tini");
+  auto t = ResolveId(env, std::string("cri-o://") + kApp);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->host_pid(), 3011);
+  EXPECT_EQ(t->runtime(), "cri-o");
+  EXPECT_EQ(t->container_pid_namespace_pid(), 7);
+  EXPECT_TRUE(t->debuggable()) << t->problem();
+  std::string ev = absl::StrJoin(t->evidence(), "\n");
+  EXPECT_THAT(ev, HasSubstr("monitor (conmon) pids 3000"));
+  EXPECT_THAT(ev, HasSubstr("crun: run/crun/" + std::string(kApp) + "/status -> init pid 3010, start time 410 matches"));
+  EXPECT_THAT(ev, HasSubstr("conmon.pid -> monitor pid 3000"));
+  EXPECT_THAT(ev, HasSubstr("monitor: parent 3000 is conmon"));
+  EXPECT_THAT(ev, HasSubstr("init: 3010 (/usr/bin/tini -- /app/server)"));
+  EXPECT_THAT(ev, HasSubstr("target: the only Go program in the container"));
+}
+
+TEST(Resolver, DockerSystemdV1ShellWrapperOldShim) {
+  Env env = Make("docker-systemd-v1");
+  auto t = ResolveId(env, std::string("docker://") + kApp);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->host_pid(), 2002);
+  EXPECT_EQ(t->runtime(), "docker");
+  std::string ev = absl::StrJoin(t->evidence(), "\n");
+  EXPECT_THAT(ev, HasSubstr("docker: var/lib/docker/containers/" + std::string(kApp) + "/config.v2.json -> init pid 2001"));
+  EXPECT_THAT(ev, HasSubstr("shim: parent 2000 is docker-containerd-shim and names this container"));
+}
+
+TEST(Resolver, KindNestedNode) {
+  Env env = Make("kind-nested");
+  auto t = ResolveId(env, kApp);  // bare ID: runtime from the layout is unknown, say so
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->host_pid(), 870);
+  EXPECT_EQ(t->container_pid_namespace_pid(), 1);
+  EXPECT_EQ(t->runtime(), "unknown");
+  EXPECT_THAT(absl::StrJoin(t->evidence(), "\n"), HasSubstr("init: 870 (/hello-world), pid 1 in its namespace"));
+  // The kind node's own ID names every process inside the node container (its init is the
+  // node's containerd here); the shim is never a target.
+  auto node = ResolveId(env, "93529524695bb00d91c1f6dba692ea8d3550c3b94fb2463af7bc9ec82f992d26");
+  ASSERT_TRUE(node.ok()) << node.status();
+  std::string ev = absl::StrJoin(node->evidence(), "\n");
+  EXPECT_THAT(ev, HasSubstr("init: 800 (/usr/local/bin/containerd)"));
+  EXPECT_THAT(ev, HasSubstr("850 (/usr/local/bin/containerd-shim-runc-v2"));
+}
+
+TEST(Resolver, PrivateCgroupNamespaceFallsBackToStateFiles) {
+  Env env = Make("private-cgroupns");
+  auto t = ResolveId(env, std::string("containerd://") + kApp);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->host_pid(), 4243);  // /hello-world behind the shell; 5000 shares "0::/" but is no descendant
+  std::string ev = absl::StrJoin(t->evidence(), "\n");
+  EXPECT_THAT(ev, HasSubstr("none of 5 processes"));
+  EXPECT_THAT(ev, HasSubstr("using init 4242 and its descendants in the same cgroup: pids 4242,4243"));
+}
+
+TEST(Resolver, ReusedPidIsNeverChosen) {
+  Env env = Make("pid-reused");
+  auto t = ResolveId(env, std::string("containerd://") + kApp);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(t.status().message(), HasSubstr("no process of container " + std::string(kApp)));
+}
+
+TEST(Resolver, TwoGoProgramsAreListed) {
+  Env env = Make("two-go-colon");
+  auto t = ResolveId(env, std::string("containerd://") + kApp);
+  ASSERT_EQ(t.status().code(), absl::StatusCode::kFailedPrecondition) << t.status();
+  EXPECT_THAT(std::string(t.status().message()),
+              AllOf(HasSubstr("runs 2 Go programs"), HasSubstr("4250 (/hello-world)"), HasSubstr("4251 (/sidecar)")));
+  // By host PID, either one resolves.
+  kdbg::v1::TargetRef ref;
+  ref.set_host_pid(4251);
+  auto p = env.resolver->Resolve(ref);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->container_id(), kApp);
+  EXPECT_EQ(p->runtime(), "containerd");
+  EXPECT_TRUE(p->debuggable());
+}
+
+TEST(Resolver, Preconditions) {
+  struct Case {
+    const char* tree;
+    const char* problem;
+  } cases[] = {
+      {"traced", "already traced by 4100 (dlv attach 4242 --headless)"},
+      {"zombie", "zombie"},
+      {"yama3", "ptrace_scope=3"},
+      {"nocap", "lacks CAP_SYS_PTRACE and kernel.yama.ptrace_scope=2 requires it"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.tree);
+    Env env = Make(c.tree);
+    auto t = ResolveId(env, std::string("containerd://") + kApp);
+    ASSERT_TRUE(t.ok()) << t.status();
+    EXPECT_EQ(t->host_pid(), 4242);
+    EXPECT_FALSE(t->debuggable());
+    EXPECT_THAT(t->problem(), HasSubstr(c.problem));
+  }
+  Env env = Make("gvisor");
+  auto g = ResolveId(env, std::string("containerd://") + kApp);
+  EXPECT_EQ(g.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(g.status().message(), HasSubstr("containerd-shim-runsc-v1"));
+}
+
+TEST(Resolver, BinaryPreconditions) {
+  struct Case {
+    kdbg::v1::BinaryInfo bin;
+    const char* problem;
+  } cases[] = {
+      {kdbg::v1::BinaryInfo(), "is not a Go program"},
+      {GoBinary(/*dwarf=*/false), "has no debug information"},
+      {GoBinary(true, "go1.22.1"), "built with go1.22.1 but the bundled Delve supports Go up to 1.20"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.problem);
+    Env env = Make("containerd-cgroupfs-v1");
+    env.binaries->by_exe["/hello-world"] = c.bin;
+    auto t = ResolveId(env, kApp);
+    ASSERT_TRUE(t.ok()) << t.status();
+    EXPECT_EQ(t->host_pid(), 4242);
+    EXPECT_FALSE(t->debuggable());
+    EXPECT_THAT(t->problem(), HasSubstr(c.problem));
+  }
+}
+
+TEST(Resolver, BadInput) {
+  Env env = Make("containerd-cgroupfs-v1");
+  EXPECT_EQ(ResolveId(env, "containerd://not-hex").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ResolveId(env, "").status().code(), absl::StatusCode::kInvalidArgument);
+  auto missing = ResolveId(env, "containerd://" + std::string(64, 'a'));
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("searched the cgroup lines of 6 processes"));
+}
+
+}  // namespace
+}  // namespace kdbg::agent
