@@ -1,0 +1,234 @@
+#include "agent/delve/delve_engine.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "agent/delve/delve_session.h"
+#include "agent/delve/go_binary.h"
+#include "agent/delve/safe_end.h"
+#include "agent/delve/trace_script.h"
+#include "common/fd.h"
+#include "common/log.h"
+#include "common/status.h"
+
+namespace kdbg::delve {
+namespace {
+
+std::string Readlink(const std::string& path) {
+  char buf[4096];
+  ssize_t n = ::readlink(path.c_str(), buf, sizeof(buf) - 1);
+  if (n <= 0) return "";
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+// Waits for a process that is not our child to exit (pidfd polls readable when it does).
+bool WaitPidExit(pid_t pid, absl::Duration timeout) {
+  UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!fd.valid()) return errno == ESRCH;
+  pollfd p{fd.get(), POLLIN, 0};
+  int r;
+  do {
+    r = ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  } while (r < 0 && errno == EINTR);
+  return r > 0;
+}
+
+class Factory final : public DelveSessionFactory {
+ public:
+  explicit Factory(DelveOptions o) : options_(std::move(o)) {
+    if (options_.clock == nullptr) options_.clock = RealClock::Get();
+    if (options_.proc == nullptr) options_.proc = std::make_shared<RealProcReader>();
+    if (options_.dialer == nullptr) options_.dialer = std::make_shared<TcpRpcDialer>();
+    ::mkdir(options_.work_dir.c_str(), 0700);
+  }
+
+  const DelveOptions& options() const override { return options_; }
+
+  absl::StatusOr<std::unique_ptr<kdbg::agent::DebugSession>> StartTrace(
+      const kdbg::agent::TraceSpec& spec, kdbg::agent::EventCallback on_event) override {
+    std::string script_name = spec.script_name.empty() ? "trace.dlv" : spec.script_name;
+    KDBG_ASSIGN_OR_RETURN(TraceScript script, ParseTraceScript(spec.script, script_name));
+    KDBG_RETURN_IF_ERROR(CheckTarget(spec.pid, spec.start_time_ticks));
+    SessionConfig c;
+    c.id = SessionId(spec.session_id);
+    c.pid = spec.pid;
+    c.script = std::move(script);
+    c.script_name = script_name;
+    c.duration = spec.duration;
+    c.max_hits = spec.max_hits;
+    int rate = spec.max_hits_per_second > 0 ? spec.max_hits_per_second
+                                            : options_.default_hits_per_second;
+    c.hits_per_second = std::max(1, std::min(rate, options_.max_hits_per_second));
+    return StartSession(std::move(c), std::move(on_event));
+  }
+
+  absl::StatusOr<std::unique_ptr<kdbg::agent::DebugSession>> StartAttach(
+      const kdbg::agent::AttachSpec& spec, kdbg::agent::EventCallback on_event) override {
+    KDBG_RETURN_IF_ERROR(CheckTarget(spec.pid, spec.start_time_ticks));
+    SessionConfig c;
+    c.id = SessionId(spec.session_id);
+    c.pid = spec.pid;
+    c.attach_mode = true;
+    return StartSession(std::move(c), std::move(on_event));
+  }
+
+  std::vector<RecoveredSession> RecoverOrphans() override;
+
+ private:
+  std::string SessionId(const std::string& given) {
+    if (!given.empty()) return given;
+    return absl::StrCat("s", ::getpid(), "-", next_id_.fetch_add(1));
+  }
+
+  absl::StatusOr<std::unique_ptr<kdbg::agent::DebugSession>> StartSession(
+      SessionConfig c, kdbg::agent::EventCallback on_event) {
+    auto session = std::make_unique<DelveSession>(options_, std::move(c), std::move(on_event));
+    KDBG_RETURN_IF_ERROR(session->Start());
+    return std::unique_ptr<kdbg::agent::DebugSession>(std::move(session));
+  }
+
+  // Everything that can be known without touching the target.
+  absl::Status CheckTarget(pid_t pid, uint64_t start_ticks) {
+    ProcReader& proc = *options_.proc;
+    if (pid <= 0) return absl::InvalidArgumentError(absl::StrCat("bad target pid ", pid));
+    auto st = proc.Status(pid);
+    if (!st.ok()) {
+      return absl::NotFoundError(absl::StrCat("process ", pid, " not found: did it exit?"));
+    }
+    if (st->zombie()) {
+      return absl::FailedPreconditionError(absl::StrCat("process ", pid, " is exiting (zombie)"));
+    }
+    if (start_ticks != 0) {
+      auto ticks = proc.StartTicks(pid);
+      if (ticks.ok() && *ticks != start_ticks) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "process ", pid, " is not the process that was resolved (PID reused): resolve again"));
+      }
+    }
+    if (st->tracer_pid != 0) {
+      std::string who;
+      auto cmd = proc.Cmdline(st->tracer_pid);
+      if (cmd.ok() && !cmd->empty()) who = absl::StrCat(" (", absl::StrJoin(*cmd, " "), ")");
+      return absl::FailedPreconditionError(
+          absl::StrCat("process ", pid, " is already traced by pid ", st->tracer_pid, who,
+                       ": detach that debugger first (only one tracer at a time)"));
+    }
+    std::string exe = proc.ExePath(pid);
+    std::string shown = Readlink(exe);
+    if (shown.empty()) shown = exe;
+    auto facts = InspectGoBinary(exe);
+    if (!facts.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat("cannot read the executable of process ",
+                                                        pid, ": ", facts.status().message()));
+    }
+    if (!facts->is_go) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("process ", pid, " (", shown, ") is not a Go program (no .go.buildinfo "
+                       "section or Go runtime symbols): kdbg debugs Go programs only"));
+    }
+    if (!facts->has_debug_info) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "process ", pid, " (", shown, ") has no debug info; Delve would fail with \"could "
+          "not open debug info - debuggee must not be built with 'go run' or -ldflags='-s -w', "
+          "which strip debug info\": rebuild without -ldflags='-s -w'"));
+    }
+    return absl::OkStatus();
+  }
+
+  DelveOptions options_;
+  std::atomic<int> next_id_{1};
+};
+
+std::vector<RecoveredSession> Factory::RecoverOrphans() {
+  std::vector<RecoveredSession> out;
+  ProcReader& proc = *options_.proc;
+  const std::string marker = absl::StrCat("KDBG_DELVE_OWNER=", options_.work_dir);
+  for (pid_t dlv_pid : proc.ListPids()) {
+    auto argv = proc.Cmdline(dlv_pid);
+    if (!argv.ok() || argv->size() < 3) continue;
+    absl::string_view prog = (*argv)[0];
+    if (size_t slash = prog.rfind('/'); slash != absl::string_view::npos) prog.remove_prefix(slash + 1);
+    if (prog != "dlv" || (*argv)[1] != "attach") continue;
+    auto env = proc.Environ(dlv_pid);
+    if (!env.ok()) continue;
+    RecoveredSession rec;
+    bool ours = false;
+    for (const std::string& kv : *env) {
+      if (kv == marker) ours = true;
+      if (absl::StartsWith(kv, "KDBG_SESSION_ID=")) rec.session_id = kv.substr(16);
+    }
+    if (!ours) continue;
+    rec.dlv_pid = dlv_pid;
+    (void)absl::SimpleAtoi((*argv)[2], &rec.target_pid);
+    std::string address;
+    for (size_t i = 3; i < argv->size(); ++i) {
+      absl::string_view a = (*argv)[i];
+      if (absl::ConsumePrefix(&a, "--listen=")) address = std::string(a);
+      if (a == "--listen" && i + 1 < argv->size()) address = (*argv)[i + 1];
+    }
+    std::vector<std::string> problems;
+    SafeEndResult r;
+    auto a = options_.dialer->Dial(address);
+    auto b = options_.dialer->Dial(address);
+    if (a.ok() && b.ok()) {
+      DelveClient main(std::move(*a)), side(std::move(*b));
+      auto st = main.State(/*non_blocking=*/true, options_.attach_timeout);
+      if (!st.ok()) problems.push_back(absl::StrCat("state: ", st.status().message()));
+      SafeEndTimeouts t{options_.halt_timeout, options_.call_timeout};
+      r = RunSafeEnd(main, side, rec.target_pid, proc, *options_.clock, t);
+      problems.insert(problems.end(), r.problems.begin(), r.problems.end());
+    } else {
+      problems.push_back(absl::StrCat("cannot reach Delve at ", address, ": ",
+                                      (a.ok() ? b.status() : a.status()).message()));
+    }
+    if (!WaitPidExit(dlv_pid, options_.detach_timeout)) {
+      auto st = proc.Status(rec.target_pid);
+      if (st.ok() && st->tracer_pid == dlv_pid) {
+        // Still attached and unreachable: SIGTERM lets Delve detach; never SIGKILL it.
+        ::kill(dlv_pid, SIGTERM);
+      } else {
+        ::kill(dlv_pid, SIGTERM);
+      }
+      if (!WaitPidExit(dlv_pid, options_.detach_timeout)) {
+        problems.push_back(absl::StrCat("Delve pid ", dlv_pid, " did not exit"));
+      }
+    }
+    TargetCheck check = CheckTargetReleased(proc, rec.target_pid, absl::Seconds(3));
+    rec.ended.set_reason(kdbg::v1::END_REASON_RECOVERED);
+    rec.ended.set_target_alive(check.alive);
+    rec.ended.set_target_traced(check.traced);
+    if (r.target_exited) rec.ended.set_target_exit_status(r.exit_status);
+    std::string msg = absl::StrCat("recovered Delve pid ", dlv_pid, " left by a previous agent: ",
+                                   check.alive ? (check.traced ? "target still traced"
+                                                               : "target running, detached")
+                                               : "target is gone",
+                                   " (", r.cleared, " breakpoints cleared)");
+    if (!problems.empty()) absl::StrAppend(&msg, "; ", absl::StrJoin(problems, "; "));
+    rec.ended.set_message(msg);
+    log::Warning("recovered leftover delve", {{"session", rec.session_id},
+                                              {"dlv_pid", static_cast<int>(dlv_pid)},
+                                              {"pid", static_cast<int>(rec.target_pid)},
+                                              {"message", msg}});
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<DelveSessionFactory> NewDelveSessionFactory(DelveOptions options) {
+  return std::make_unique<Factory>(std::move(options));
+}
+
+}  // namespace kdbg::delve

@@ -1,0 +1,77 @@
+// The Delve session engine: kdbg's implementation of agent/delve/debug_session.h.
+//
+//   auto factory = kdbg::delve::NewDelveSessionFactory({.dlv_path = "/usr/bin/dlv",
+//                                                      .work_dir = "/var/lib/kdbg/delve"});
+//   factory->RecoverOrphans();            // once at start-up: end what a previous agent left
+//   auto session = factory->StartTrace(spec, on_event);
+//
+// How Delve is run: `dlv attach PID --headless --accept-multiclient --api-version=2
+// --listen=127.0.0.1:PORT`, in its own session (setsid), stdin /dev/null, stdout and stderr to
+// files in work_dir (never pipes: Delve must not get SIGPIPE when the agent dies), with
+// KDBG_DELVE_OWNER=<work_dir> and KDBG_SESSION_ID=<id> in its environment. Those two variables are
+// the durable record of the session: RecoverOrphans() finds every `dlv` carrying this work_dir's
+// marker in /proc, reads the target PID and address from its command line, and ends it by the safe
+// sequence (safe_end.h).
+//
+// If the agent process is killed (SIGKILL, OOM, crash): Delve is deliberately left running. By
+// default no PR_SET_PDEATHSIG is set, because Delve's own SIGTERM path was seen to leave a stale
+// SIGTRAP that killed 3 of 8 targets under load, while a Delve left alone only keeps the target
+// frozen at its next tracepoint hit (with --accept-multiclient it waits for a client). The
+// restarted agent (a DaemonSet restarts it within seconds) calls RecoverOrphans(), which connects,
+// clears every breakpoint and detaches: the target resumes with no int3 left. Delve is never
+// SIGKILLed while attached. Options.parent_death_signal can opt into SIGTERM-on-death instead.
+//
+// Thread safety: the factory is thread-safe; each session runs on its own thread (which spawns
+// Delve, so a parent-death signal, if chosen, fires only when the session thread ends).
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/delve/debug_session.h"
+#include "agent/delve/proc_reader.h"
+#include "agent/delve/rpc_connection.h"
+#include "common/clock.h"
+
+namespace kdbg::delve {
+
+struct DelveOptions {
+  std::string dlv_path = "dlv";
+  // Delve's stdout/stderr per session ("<id>.dlv.log"); also the owner marker used by recovery.
+  std::string work_dir = "/tmp/kdbg-delve";
+  int default_hits_per_second = 100;  // per tracepoint, when the spec asks for 0
+  int max_hits_per_second = 1000;     // upper bound on what a spec may ask
+  absl::Duration attach_timeout = absl::Seconds(30);  // Delve start to first RPC reply
+  absl::Duration call_timeout = absl::Seconds(10);
+  absl::Duration halt_timeout = absl::Milliseconds(200);
+  absl::Duration detach_timeout = absl::Seconds(5);   // Delve's exit after Detach
+  Clock* clock = nullptr;                             // nullptr: RealClock
+  std::shared_ptr<ProcReader> proc;                   // nullptr: RealProcReader("/proc")
+  std::shared_ptr<RpcDialer> dialer;                  // nullptr: TcpRpcDialer
+  int parent_death_signal = 0;                        // see the header comment
+};
+
+// What RecoverOrphans found and did, one per leftover Delve.
+struct RecoveredSession {
+  std::string session_id;  // from the Delve's KDBG_SESSION_ID
+  pid_t dlv_pid = 0;
+  pid_t target_pid = 0;
+  kdbg::v1::EndedEvent ended;  // reason END_REASON_RECOVERED
+};
+
+class DelveSessionFactory : public kdbg::agent::DebugSessionFactory {
+ public:
+  // Finds Delve servers a previous agent with the same work_dir left behind and ends each by the
+  // safe sequence. Blocks (about 100 ms per leftover plus Delve's exit). Call before serving.
+  virtual std::vector<RecoveredSession> RecoverOrphans() = 0;
+  virtual const DelveOptions& options() const = 0;
+};
+
+std::unique_ptr<DelveSessionFactory> NewDelveSessionFactory(DelveOptions options);
+
+}  // namespace kdbg::delve

@@ -1,0 +1,536 @@
+#include "agent/delve/delve_session.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "agent/delve/hit_format.h"
+#include "agent/delve/safe_end.h"
+#include "common/fd.h"
+#include "common/log.h"
+#include "common/status.h"
+
+namespace kdbg::delve {
+
+using kdbg::v1::EndReason;
+using nlohmann::json;
+
+namespace {
+
+// A free loopback port: bind port 0, read it back, release it. Delve binds it a few ms later; a
+// collision shows up as "address already in use" and is retried by the caller.
+absl::StatusOr<int> PickLoopbackPort() {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return ErrnoToStatus(errno, "socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
+    return ErrnoToStatus(errno, "bind 127.0.0.1:0");
+  }
+  socklen_t len = sizeof(addr);
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) < 0) {
+    return ErrnoToStatus(errno, "getsockname");
+  }
+  return ntohs(addr.sin_port);
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Delve's last meaningful output line: its own error message.
+std::string LastDelveMessage(const std::string& log) {
+  std::string last;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || absl::StartsWith(line, "API server listening at")) continue;
+    if (absl::StartsWith(line, "Error: ")) line.remove_prefix(7);
+    last = std::string(line);
+  }
+  return last;
+}
+
+}  // namespace
+
+TargetCheck CheckTargetReleased(ProcReader& proc, pid_t pid, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  TargetCheck out;
+  while (true) {
+    auto st = proc.Status(pid);
+    out.alive = st.ok() && !st->zombie();
+    out.traced = st.ok() && st->tracer_pid != 0;
+    out.stopped = st.ok() && st->stopped();
+    if (!out.alive || (!out.traced && !out.stopped) || absl::Now() >= deadline) return out;
+    absl::SleepFor(absl::Milliseconds(5));  // only at the very end of a session, never in the loop
+  }
+}
+
+DelveSession::DelveSession(const DelveOptions& options, SessionConfig config,
+                           kdbg::agent::EventCallback cb)
+    : options_(options),
+      clock_(*options_.clock),
+      proc_(*options_.proc),
+      config_(std::move(config)),
+      on_event_(std::move(cb)) {}
+
+DelveSession::~DelveSession() {
+  RequestEnd(kdbg::v1::END_REASON_AGENT_SHUTDOWN);
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::Status DelveSession::Start() {
+  thread_ = std::thread([this] { Run(); });
+  setup_done_.WaitForNotification();
+  if (!setup_status_.ok()) {
+    thread_.join();
+    return setup_status_;
+  }
+  return absl::OkStatus();
+}
+
+void DelveSession::RequestEnd(EndReason reason) {
+  absl::MutexLock lock(&mu_);
+  if (ended_ || requested_ != kdbg::v1::END_REASON_UNSPECIFIED) return;
+  requested_ = reason == kdbg::v1::END_REASON_UNSPECIFIED ? kdbg::v1::END_REASON_CLIENT_STOP : reason;
+  if (loop_ready_) main_->Interrupt();
+}
+
+std::optional<EndReason> DelveSession::Requested() {
+  absl::MutexLock lock(&mu_);
+  if (requested_ == kdbg::v1::END_REASON_UNSPECIFIED) return std::nullopt;
+  return requested_;
+}
+
+absl::StatusOr<kdbg::v1::EndedEvent> DelveSession::Wait(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  if (!mu_.AwaitWithTimeout(absl::Condition(&ended_), timeout)) {
+    return absl::DeadlineExceededError(absl::StrCat("session ", config_.id, " still ending"));
+  }
+  return ended_event_;
+}
+
+bool DelveSession::Ended() const {
+  absl::MutexLock lock(&mu_);
+  return ended_;
+}
+
+void DelveSession::Emit(kdbg::v1::Event event) {
+  event.set_session_id(config_.id);
+  event.set_time_unix_nanos(absl::ToUnixNanos(clock_.Now()));
+  if (on_event_) on_event_(event);
+}
+
+void DelveSession::Notice(const std::string& code, const std::string& message) {
+  kdbg::v1::Event e;
+  e.mutable_notice()->set_code(code);
+  e.mutable_notice()->set_message(message);
+  Emit(std::move(e));
+}
+
+void DelveSession::Run() {
+  setup_status_ = Setup();
+  if (!setup_status_.ok()) {
+    CleanupAfterFailedSetup();
+    {
+      absl::MutexLock lock(&mu_);
+      ended_ = true;
+    }
+    setup_done_.Notify();
+    return;
+  }
+  {
+    kdbg::v1::Event e;
+    if (config_.attach_mode) {
+      e.mutable_notice()->set_code("ready");
+      e.mutable_notice()->set_message(
+          absl::StrCat("Delve attached to process ", config_.pid, " and listening at ", address_));
+    } else {
+      *e.mutable_armed() = armed_;
+    }
+    Emit(std::move(e));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    loop_ready_ = true;
+  }
+  setup_done_.Notify();
+  EndReason reason = config_.attach_mode ? AttachLoop() : TraceLoop();
+  Finish(reason);
+}
+
+absl::Status DelveSession::Setup() {
+  start_ = clock_.Now();
+  KDBG_RETURN_IF_ERROR(SpawnAndConnect());
+  absl::Time attached = clock_.Now();
+  armed_.set_host_pid(config_.pid);
+  armed_.set_attach_ms(absl::ToInt64Milliseconds(attached - start_));
+  if (!config_.attach_mode) KDBG_RETURN_IF_ERROR(Arm());
+  // Let the target run: it has been stopped since the attach.
+  KDBG_RETURN_IF_ERROR(main_->Send("RPCServer.Command", DelveClient::CommandParams("continue")));
+  armed_.set_arm_ms(absl::ToInt64Milliseconds(clock_.Now() - attached));
+  return absl::OkStatus();
+}
+
+absl::Status DelveSession::DelveExitError(const std::string& log) {
+  std::string msg = LastDelveMessage(log);
+  if (msg.empty()) msg = "Delve exited without a message";
+  if (absl::StrContains(msg, "address already in use")) return absl::AlreadyExistsError(msg);
+  if (absl::StrContains(msg, "could not attach") || absl::StrContains(msg, "debug info") ||
+      absl::StrContains(msg, "not permitted") || absl::StrContains(msg, "unsupported") ||
+      absl::StrContains(msg, "Go version")) {
+    std::string hint;
+    if (absl::StrContains(msg, "operation not permitted")) {
+      auto st = proc_.Status(config_.pid);
+      if (st.ok() && st->tracer_pid != 0) {
+        hint = absl::StrCat(" (process ", config_.pid, " is already traced by pid ",
+                            st->tracer_pid, ")");
+      } else if (st.ok() && st->zombie()) {
+        hint = absl::StrCat(" (process ", config_.pid, " is exiting)");
+      } else {
+        hint = " (the agent needs CAP_SYS_PTRACE and a ptrace_scope that allows attaching)";
+      }
+    }
+    return absl::FailedPreconditionError(absl::StrCat("Delve: ", msg, hint));
+  }
+  return absl::UnavailableError(absl::StrCat("Delve failed to start: ", msg));
+}
+
+absl::Status DelveSession::SpawnAndConnect() {
+  log_path_ = absl::StrCat(options_.work_dir, "/", config_.id, ".dlv.log");
+  for (int attempt = 0;; ++attempt) {
+    KDBG_ASSIGN_OR_RETURN(int port, PickLoopbackPort());
+    address_ = absl::StrCat("127.0.0.1:", port);
+    SpawnOptions o;
+    o.argv = {options_.dlv_path,       "attach", absl::StrCat(config_.pid), "--headless",
+              "--accept-multiclient", "--api-version=2", absl::StrCat("--listen=", address_)};
+    o.extra_env = {absl::StrCat("KDBG_DELVE_OWNER=", options_.work_dir),
+                   absl::StrCat("KDBG_SESSION_ID=", config_.id)};
+    o.stdout_path = log_path_;
+    o.stderr_to_stdout = true;
+    o.new_session = true;
+    o.parent_death_signal = options_.parent_death_signal;
+    o.sigkill_on_destroy = false;  // never SIGKILL an attached Delve
+    o.destroy_grace = options_.detach_timeout;
+    auto child = ChildProcess::Spawn(o);
+    if (!child.ok()) {
+      return absl::UnavailableError(absl::StrCat("cannot start Delve (", options_.dlv_path,
+                                                 "): ", child.status().message()));
+    }
+    dlv_ = std::move(*child);
+
+    absl::Time deadline = clock_.Now() + options_.attach_timeout;
+    absl::Status result;
+    while (true) {
+      auto conn = options_.dialer->Dial(address_);
+      if (conn.ok()) {
+        auto client = std::make_unique<DelveClient>(std::move(*conn));
+        // The first reply comes once Delve has attached (it listens before attaching).
+        auto st = client->State(/*non_blocking=*/true, options_.attach_timeout);
+        if (st.ok()) {
+          main_ = std::move(client);
+          break;
+        }
+        if (!absl::IsUnavailable(st.status())) {
+          result = absl::UnavailableError(
+              absl::StrCat("Delve did not answer: ", st.status().message()));
+          break;
+        }
+      }
+      if (!dlv_->Running()) {
+        result = DelveExitError(ReadFileOrEmpty(log_path_));
+        break;
+      }
+      if (clock_.Now() >= deadline) {
+        result = absl::UnavailableError(absl::StrCat(
+            "Delve did not answer within ", absl::FormatDuration(options_.attach_timeout),
+            "; its output: ", LastDelveMessage(ReadFileOrEmpty(log_path_))));
+        break;
+      }
+      // Sleeps at most 2 ms, and returns at once when Delve exits.
+      (void)dlv_->Wait(absl::Milliseconds(2));
+    }
+    if (result.ok()) break;
+    if (absl::IsAlreadyExists(result) && attempt < 3) {
+      dlv_.reset();
+      continue;
+    }
+    return result;
+  }
+  auto side = options_.dialer->Dial(address_);
+  if (!side.ok()) return side.status();
+  side_ = std::make_unique<DelveClient>(std::move(*side));
+  log::Info("delve attached", {{"session", config_.id},
+                               {"pid", static_cast<int>(config_.pid)},
+                               {"dlv_pid", static_cast<int>(dlv_->pid())},
+                               {"address", address_}});
+  return absl::OkStatus();
+}
+
+absl::Status DelveSession::Arm() {
+  for (const ScriptBreakpoint& bp : config_.script.breakpoints) {
+    auto where = [&](absl::string_view msg) {
+      return absl::StrCat(config_.script_name, ":", bp.line, ": ", msg);
+    };
+    auto locs = main_->FindLocation(bp.location, options_.call_timeout);
+    if (!locs.ok()) {
+      if (absl::IsUnavailable(locs.status()) || absl::IsDeadlineExceeded(locs.status())) {
+        return locs.status();
+      }
+      return absl::NotFoundError(where(locs.status().message()));
+    }
+    BreakpointRequest req;
+    req.name = bp.name;
+    req.file = locs->front().file;
+    req.line = locs->front().line;
+    req.function = locs->front().function;
+    for (const Location& l : *locs) req.addrs.insert(req.addrs.end(), l.pcs.begin(), l.pcs.end());
+    req.variables = bp.prints;
+    req.stacktrace = bp.stack_depth;
+    req.cond = bp.cond;
+    req.hit_cond = bp.hit_cond;
+    names_.push_back(bp.name);
+    auto created = main_->CreateBreakpoint(req, options_.call_timeout);
+    if (!created.ok()) {
+      if (absl::IsUnavailable(created.status())) return created.status();
+      return absl::InvalidArgumentError(where(created.status().message()));
+    }
+    int id = created->value("id", 0);
+    TracepointState& tp = tracepoints_[id];
+    tp.name = bp.name;
+    tp.script = &bp;
+    kdbg::v1::Tracepoint* t = armed_.add_tracepoints();
+    t->set_name(bp.name);
+    t->set_location(bp.location);
+    t->set_function(created->value("functionName", req.function));
+    t->set_file(created->value("file", req.file));
+    t->set_line(created->value("line", req.line));
+    t->set_script_line(bp.line);
+    t->set_delve_id(id);
+    for (const std::string& p : bp.prints) t->add_print(p);
+    t->set_cond(bp.cond);
+    t->set_stops(bp.stops);
+  }
+  return absl::OkStatus();
+}
+
+bool DelveSession::HandleStop(const json& state) {
+  auto threads = state.find("Threads");
+  if (threads == state.end() || !threads->is_array()) return false;
+  absl::Time now = clock_.Now();
+  for (const json& th : *threads) {
+    auto bp = th.find("breakPoint");
+    if (bp == th.end() || !bp->is_object()) continue;
+    int id = bp->value("id", 0);
+    if (id < 0) {
+      Notice("internal-breakpoint",
+             absl::StrCat("the target stopped at ", bp->value("name", "an internal breakpoint"),
+                          " (goroutine ", th.value("goroutineID", 0), "); continuing"));
+      continue;
+    }
+    auto it = tracepoints_.find(id);
+    if (it == tracepoints_.end()) continue;  // not ours (cannot happen in trace mode)
+    TracepointState& tp = it->second;
+    if (tp.cleared) continue;
+    if (config_.max_hits > 0 && hits_.load() >= config_.max_hits) return true;
+    while (!tp.window.empty() && now - tp.window.front() >= absl::Seconds(1)) tp.window.pop_front();
+    if (static_cast<int>(tp.window.size()) >= config_.hits_per_second) {
+      absl::Status s = main_->ClearBreakpoint(id, options_.call_timeout);
+      tp.cleared = true;
+      Notice("rate-limited",
+             absl::StrCat("tracepoint ", tp.name, " exceeded ", config_.hits_per_second,
+                          " hits per second and was cleared to protect the target",
+                          s.ok() ? "" : absl::StrCat(" (clear failed: ", s.message(), ")")));
+      continue;
+    }
+    tp.window.push_back(now);
+    ++tp.hits;
+    hits_.fetch_add(1);
+    kdbg::v1::Event e;
+    *e.mutable_hit() = BuildHit(th, tp.name, tp.hits);
+    Emit(std::move(e));
+    if (tp.script != nullptr && tp.script->stops && !tp.noticed_stop) {
+      tp.noticed_stop = true;
+      Notice("breakpoint-continued",
+             absl::StrCat("breakpoint ", tp.name,
+                          " does not stop the program in a trace session: reported and continued"));
+    }
+  }
+  return config_.max_hits > 0 && hits_.load() >= config_.max_hits;
+}
+
+EndReason DelveSession::TraceLoop() {
+  absl::Time deadline = config_.duration > absl::ZeroDuration() ? start_ + config_.duration
+                                                                 : absl::InfiniteFuture();
+  int errors = 0;
+  while (true) {
+    if (auto r = Requested()) return *r;
+    absl::Duration timeout = deadline == absl::InfiniteFuture()
+                                 ? absl::InfiniteDuration()
+                                 : std::max(absl::ZeroDuration(), deadline - clock_.Now());
+    auto reply = main_->Receive(timeout);
+    if (!reply.ok()) {
+      const absl::Status& s = reply.status();
+      if (absl::IsCancelled(s)) continue;  // RequestEnd: checked at the top
+      if (absl::IsDeadlineExceeded(s)) {
+        if (clock_.Now() >= deadline) return kdbg::v1::END_REASON_DURATION;
+        continue;
+      }
+      if (auto status = ParseExitedError(std::string(s.message()))) {
+        exit_status_ = *status;
+        return kdbg::v1::END_REASON_TARGET_EXITED;
+      }
+      if (absl::IsUnavailable(s)) {
+        end_detail_ = absl::StrCat("lost Delve: ", s.message());
+        return kdbg::v1::END_REASON_ERROR;
+      }
+      // Delve stopped with an error (e.g. a Cond that cannot be evaluated): report, go on.
+      Notice("continue-error", absl::StrCat("Delve: ", s.message()));
+      if (++errors > 3) {
+        end_detail_ = absl::StrCat("Delve keeps failing to continue: ", s.message());
+        return kdbg::v1::END_REASON_ERROR;
+      }
+    } else {
+      errors = 0;
+      const json& state = reply->contains("State") ? (*reply)["State"] : *reply;
+      if (state.value("exited", false)) {
+        exit_status_ = state.value("exitStatus", 0);
+        return kdbg::v1::END_REASON_TARGET_EXITED;
+      }
+      if (HandleStop(state)) return kdbg::v1::END_REASON_MAX_HITS;
+    }
+    if (auto r = Requested()) return *r;
+    if (clock_.Now() >= deadline) return kdbg::v1::END_REASON_DURATION;
+    absl::Status sent = main_->Send("RPCServer.Command", DelveClient::CommandParams("continue"));
+    if (!sent.ok()) {
+      end_detail_ = absl::StrCat("lost Delve: ", sent.message());
+      return kdbg::v1::END_REASON_ERROR;
+    }
+  }
+}
+
+EndReason DelveSession::AttachLoop() {
+  // The remote client drives Delve; we only watch for the end and for the target's exit.
+  while (true) {
+    if (auto r = Requested()) return *r;
+    if (main_->pending()) {
+      auto reply = main_->Receive(absl::Seconds(1));
+      if (reply.ok()) {
+        const json& state = reply->contains("State") ? (*reply)["State"] : *reply;
+        if (state.value("exited", false)) {
+          exit_status_ = state.value("exitStatus", 0);
+          return kdbg::v1::END_REASON_TARGET_EXITED;
+        }
+      } else if (auto status = ParseExitedError(std::string(reply.status().message()))) {
+        exit_status_ = *status;
+        return kdbg::v1::END_REASON_TARGET_EXITED;
+      } else if (absl::IsUnavailable(reply.status())) {
+        end_detail_ = absl::StrCat("lost Delve: ", reply.status().message());
+        return kdbg::v1::END_REASON_ERROR;
+      }
+    } else {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(this, &DelveSession::RequestedLocked), absl::Seconds(1));
+    }
+    auto st = proc_.Status(config_.pid);
+    if (!st.ok() || st->zombie()) return kdbg::v1::END_REASON_TARGET_EXITED;
+  }
+}
+
+void DelveSession::CleanupAfterFailedSetup() {
+  if (main_ != nullptr && side_ != nullptr) {
+    SafeEndTimeouts t{options_.halt_timeout, options_.call_timeout};
+    SafeEndResult r = RunSafeEnd(*main_, *side_, config_.pid, proc_, clock_, t, names_);
+    for (const std::string& p : r.problems) {
+      log::Warning("safe end after failed setup", {{"session", config_.id}, {"problem", p}});
+    }
+  } else if (main_ != nullptr) {
+    (void)main_->Detach(options_.call_timeout);
+  }
+  if (dlv_ != nullptr && !dlv_->Wait(options_.detach_timeout).ok()) {
+    // Attached without an answering RPC server (should not happen): SIGTERM, never SIGKILL.
+    (void)dlv_->Terminate(options_.detach_timeout, /*kill_after_grace=*/false);
+  }
+  if (dlv_ != nullptr && !dlv_->Running()) ::unlink(log_path_.c_str());
+  if (dlv_ != nullptr && dlv_->Running()) dlv_->Release();
+  (void)CheckTargetReleased(proc_, config_.pid, absl::Seconds(2));
+}
+
+void DelveSession::Finish(EndReason reason) {
+  SafeEndTimeouts t{options_.halt_timeout, options_.call_timeout};
+  SafeEndResult r = RunSafeEnd(*main_, *side_, config_.pid, proc_, clock_, t, names_);
+  if (r.last_stop && !config_.attach_mode && reason != kdbg::v1::END_REASON_MAX_HITS) {
+    // The stop that arrived while ending: its hits happened, report them.
+    const json& state = r.last_stop->contains("State") ? (*r.last_stop)["State"] : *r.last_stop;
+    (void)HandleStop(state);
+  }
+  if (r.target_exited) exit_status_ = r.exit_status;
+  std::vector<std::string> problems = r.problems;
+  if (!end_detail_.empty()) problems.insert(problems.begin(), end_detail_);
+
+  bool dlv_exited = dlv_->Wait(options_.detach_timeout).ok();
+  if (!dlv_exited) {
+    auto st = proc_.Status(config_.pid);
+    bool still_traced = st.ok() && st->tracer_pid == dlv_->pid();
+    // Breakpoints are cleared by now; SIGTERM makes Delve detach. Never SIGKILL an attached Delve.
+    auto t2 = dlv_->Terminate(options_.detach_timeout, /*kill_after_grace=*/!still_traced);
+    if (!t2.ok()) {
+      problems.push_back(absl::StrCat("Delve (pid ", dlv_->pid(),
+                                      ") did not exit; left for recovery"));
+      dlv_->Release();
+    }
+  }
+  TargetCheck check = CheckTargetReleased(proc_, config_.pid, absl::Seconds(3));
+  if (reason == kdbg::v1::END_REASON_TARGET_EXITED || (!check.alive && r.target_exited)) {
+    reason = kdbg::v1::END_REASON_TARGET_EXITED;
+  }
+  if (check.alive && check.traced) problems.push_back("target still traced after detach");
+  if (check.alive && check.stopped) problems.push_back("target still stopped after detach");
+
+  kdbg::v1::EndedEvent ended;
+  ended.set_reason(reason);
+  ended.set_hits(hits_.load());
+  ended.set_target_alive(check.alive);
+  ended.set_target_traced(check.traced);
+  if (exit_status_) ended.set_target_exit_status(*exit_status_);
+  std::string summary;
+  if (reason == kdbg::v1::END_REASON_TARGET_EXITED) {
+    summary = absl::StrCat("target exited",
+                           exit_status_ ? absl::StrCat(" with status ", *exit_status_) : "");
+  } else if (check.alive && !check.traced && !check.stopped) {
+    summary = absl::StrCat("target running, detached cleanly (", r.cleared,
+                           " breakpoints cleared)");
+  } else if (!check.alive) {
+    summary = "target is gone";
+  } else {
+    summary = "target not released";
+  }
+  if (!problems.empty()) absl::StrAppend(&summary, "; ", absl::StrJoin(problems, "; "));
+  ended.set_message(summary);
+  if (problems.empty()) ::unlink(log_path_.c_str());  // keep Delve's output for post-mortems
+  log::Info("delve session ended", {{"session", config_.id},
+                                    {"reason", kdbg::v1::EndReason_Name(reason)},
+                                    {"hits", static_cast<long long>(hits_.load())},
+                                    {"message", summary}});
+  kdbg::v1::Event e;
+  *e.mutable_ended() = ended;
+  Emit(std::move(e));
+  absl::MutexLock lock(&mu_);
+  ended_event_ = ended;
+  ended_ = true;
+  loop_ready_ = false;
+}
+
+}  // namespace kdbg::delve

@@ -1,0 +1,124 @@
+// One Delve session (trace or attach mode): the DebugSession the factory hands out. Internal to
+// kdbg_delve; construct through delve_engine.h.
+//
+// Threads: Start() launches the session thread, which spawns Delve (so an opted-in parent-death
+// signal is tied to the session's lifetime), attaches, arms, runs the continue loop and finally the
+// safe end. Events are emitted on that thread only. RequestEnd/Wait/hits/Ended are thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "agent/delve/delve_engine.h"
+#include "agent/delve/rpc_client.h"
+#include "agent/delve/trace_script.h"
+#include "common/child_process.h"
+
+namespace kdbg::delve {
+
+struct SessionConfig {
+  std::string id;
+  pid_t pid = 0;
+  bool attach_mode = false;
+  TraceScript script;           // trace mode
+  std::string script_name;
+  absl::Duration duration = absl::ZeroDuration();
+  int64_t max_hits = 0;
+  int hits_per_second = 0;      // resolved limit per tracepoint
+};
+
+// Where the target stands after a session, from /proc.
+struct TargetCheck {
+  bool alive = false;
+  bool traced = false;
+  bool stopped = false;
+};
+// Waits up to `timeout` for the target to be untraced and running (detach takes a moment to show).
+TargetCheck CheckTargetReleased(ProcReader& proc, pid_t pid, absl::Duration timeout);
+
+class DelveSession final : public kdbg::agent::DebugSession {
+ public:
+  DelveSession(const DelveOptions& options, SessionConfig config, kdbg::agent::EventCallback cb);
+  ~DelveSession() override;
+
+  // Runs setup on the session thread and waits for it: OK once armed (trace) or ready (attach).
+  // On error nothing is left behind and no event was emitted.
+  absl::Status Start();
+
+  const std::string& id() const override { return config_.id; }
+  pid_t target_pid() const override { return config_.pid; }
+  std::string delve_address() const override { return config_.attach_mode ? address_ : ""; }
+  int64_t hits() const override { return hits_.load(); }
+  void RequestEnd(kdbg::v1::EndReason reason) override;
+  absl::StatusOr<kdbg::v1::EndedEvent> Wait(absl::Duration timeout) override;
+  bool Ended() const override;
+
+ private:
+  struct TracepointState {
+    std::string name;
+    const ScriptBreakpoint* script = nullptr;
+    int64_t hits = 0;
+    std::deque<absl::Time> window;  // hit times in the last second
+    bool cleared = false;
+    bool noticed_stop = false;
+  };
+
+  void Run();
+  absl::Status Setup();
+  absl::Status SpawnAndConnect();
+  absl::Status Arm();
+  kdbg::v1::EndReason TraceLoop();
+  kdbg::v1::EndReason AttachLoop();
+  // Returns true when the session must end (max hits).
+  bool HandleStop(const nlohmann::json& state);
+  void Finish(kdbg::v1::EndReason reason);
+  void CleanupAfterFailedSetup();
+  void Emit(kdbg::v1::Event event);
+  void Notice(const std::string& code, const std::string& message);
+  std::optional<kdbg::v1::EndReason> Requested();
+  bool RequestedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return requested_ != kdbg::v1::END_REASON_UNSPECIFIED;
+  }
+  absl::Status DelveExitError(const std::string& log);
+
+  DelveOptions options_;
+  Clock& clock_;
+  ProcReader& proc_;
+  SessionConfig config_;
+  kdbg::agent::EventCallback on_event_;
+
+  std::unique_ptr<ChildProcess> dlv_;
+  std::string address_;
+  std::string log_path_;
+  std::unique_ptr<DelveClient> main_;  // continue loop
+  std::unique_ptr<DelveClient> side_;  // State and halt while a continue is pending
+  std::map<int, TracepointState> tracepoints_;  // by Delve id
+  std::vector<std::string> names_;
+  kdbg::v1::ArmedEvent armed_;
+  absl::Time start_;
+  std::atomic<int64_t> hits_{0};
+  std::optional<int> exit_status_;
+  std::string end_detail_;
+
+  absl::Notification setup_done_;
+  absl::Status setup_status_;
+  std::thread thread_;
+
+  mutable absl::Mutex mu_;
+  kdbg::v1::EndReason requested_ ABSL_GUARDED_BY(mu_) = kdbg::v1::END_REASON_UNSPECIFIED;
+  bool loop_ready_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  kdbg::v1::EndedEvent ended_event_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kdbg::delve

@@ -1,0 +1,30 @@
+// Turns Delve's JSON (service/api/types.go, API v2) into kdbg events.
+//
+// A thread stopped at a tracepoint, as RPCServer.Command {"Name":"continue"} returns it in
+// State.Threads[] (trimmed):
+//   {"id":4242,"pc":7012345,"file":"/src/hello/main.go","line":10,
+//    "function":{"name":"main.handleSlash",...},"goroutineID":35,
+//    "breakPoint":{"id":1,"name":"handleSlash","continue":true,...},
+//    "breakPointInfo":{"arguments":[{"name":"w","type":"net/http.ResponseWriter","kind":20,...}],
+//                      "variables":[{"name":"r.RemoteAddr","type":"string","kind":24,
+//                                    "value":"127.0.0.1:53422","len":15,...}],
+//                      "stacktrace":[{"pc":..,"file":..,"line":..,"function":{"name":..}}]}}
+#pragma once
+
+#include <string>
+
+#include "kdbg/v1/types.pb.h"
+#include "nlohmann/json.hpp"
+
+namespace kdbg::delve {
+
+// One line, close to `dlv print`: strings quoted ("\"127.0.0.1:53422\""), numbers as is,
+// structs as `T {a: 1, b: "x"}`, pointers as `*T {...}` or `nil`, slices as `[]T len: 2, cap: 4,
+// [1,2]`, unreadable values as `(unreadable <why>)`. Nested values are cut at depth 3.
+std::string FormatVariable(const nlohmann::json& v);
+
+// The HitEvent for one thread at a breakpoint. `tracepoint` is kdbg's name for it.
+kdbg::v1::HitEvent BuildHit(const nlohmann::json& thread, const std::string& tracepoint,
+                            int64_t hit_count);
+
+}  // namespace kdbg::delve

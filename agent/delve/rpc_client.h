@@ -1,0 +1,91 @@
+// A Delve JSON-RPC 2 client (API version 2, "RPCServer.*" methods) over one RpcConnection.
+//
+// Wire format (checked against Delve 1.20.2):
+//   -> {"method":"RPCServer.State","params":[{"NonBlocking":true}],"id":1}
+//   <- {"id":1,"result":{"State":{"Running":false,"Threads":[...],"exited":false,...}},"error":null}
+// An error reply carries `"result":null,"error":"location \"nope\" not found"`.
+//
+// Delve serves one call at a time per connection except Command and State: a halt sent on the
+// connection where a continue is pending is never read. The session therefore holds two clients:
+// one for the continue loop, one for State/halt (see shared/design/DELVE.md).
+//
+// Thread safety: one thread at a time, except Interrupt() (forwarded to the connection).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/delve/rpc_connection.h"
+#include "nlohmann/json.hpp"
+
+namespace kdbg::delve {
+
+// A location as RPCServer.FindLocation reports it.
+struct Location {
+  std::string function;  // "main.handleSlash"
+  std::string file;      // absolute path from DWARF
+  int line = 0;
+  std::vector<uint64_t> pcs;
+};
+
+// What RPCServer.CreateBreakpoint needs; `continue` is always true in kdbg trace sessions.
+struct BreakpointRequest {
+  std::string name;
+  std::vector<uint64_t> addrs;
+  std::string file;
+  int line = 0;
+  std::string function;
+  bool tracepoint = true;            // JSON key "continue" (a "Tracepoint" key is ignored!)
+  std::vector<std::string> variables;  // evaluated at every hit
+  bool load_args = true;
+  int stacktrace = 0;                // frames to collect at every hit
+  std::string cond;
+  std::string hit_cond;              // "> 3", "== 1", "% 2"
+};
+
+class DelveClient {
+ public:
+  explicit DelveClient(std::unique_ptr<RpcConnection> conn) : conn_(std::move(conn)) {}
+
+  // Sends one call and waits for its reply's "result". Delve's "error" string comes back as
+  // Unknown with Delve's text; a lost connection as Unavailable; no reply in time as
+  // DeadlineExceeded (the reply may still come and is then discarded by the next Call).
+  absl::StatusOr<nlohmann::json> Call(const std::string& method, nlohmann::json params,
+                                      absl::Duration timeout);
+  // Asynchronous half of Call, for `continue`: Send, then later Receive (as often as needed until
+  // it stops returning DeadlineExceeded).
+  absl::Status Send(const std::string& method, nlohmann::json params);
+  absl::StatusOr<nlohmann::json> Receive(absl::Duration timeout);
+  bool pending() const { return pending_id_ != 0; }
+
+  // The typed calls the engine uses.
+  absl::StatusOr<nlohmann::json> State(bool non_blocking, absl::Duration timeout);
+  absl::StatusOr<std::vector<Location>> FindLocation(const std::string& loc, absl::Duration timeout);
+  // Returns the created breakpoint (with its "id").
+  absl::StatusOr<nlohmann::json> CreateBreakpoint(const BreakpointRequest& bp,
+                                                  absl::Duration timeout);
+  absl::Status ClearBreakpoint(int id, absl::Duration timeout);
+  absl::Status ClearBreakpointByName(const std::string& name, absl::Duration timeout);
+  // Every breakpoint, including internal ones (id < 0).
+  absl::StatusOr<nlohmann::json> ListBreakpoints(absl::Duration timeout);
+  absl::Status Detach(absl::Duration timeout);
+  static nlohmann::json CommandParams(const std::string& name) { return {{"Name", name}}; }
+
+  void Interrupt() { conn_->Interrupt(); }
+
+ private:
+  absl::StatusOr<nlohmann::json> ReadReply(uint64_t want_id, absl::Duration timeout);
+
+  std::unique_ptr<RpcConnection> conn_;
+  uint64_t next_id_ = 1;
+  uint64_t pending_id_ = 0;
+};
+
+// Serialises a request exactly as Delve expects it (exposed for tests).
+nlohmann::json BreakpointToJson(const BreakpointRequest& bp);
+
+}  // namespace kdbg::delve

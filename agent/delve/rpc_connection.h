@@ -1,0 +1,48 @@
+// The byte boundary between the Delve JSON-RPC client and Delve: one connection carries a stream of
+// JSON objects, each terminated by '\n' (Go's net/rpc/jsonrpc codec writes one json.Encoder value per
+// message, and json.Encoder appends "\n"; JSON strings never contain a raw newline). Example reply:
+//   {"id":1,"result":{"State":{"Running":false,...}},"error":null}\n
+//
+// Real implementation: TcpRpcConnection (loopback TCP, TCP_NODELAY). Tests use
+// agent/delve/testing/fake_delve.h.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace kdbg::delve {
+
+class RpcConnection {
+ public:
+  virtual ~RpcConnection() = default;
+  // Writes one complete message (a JSON object; the newline is added here). Unavailable when the
+  // peer is gone.
+  virtual absl::Status Send(absl::string_view message) = 0;
+  // Returns the next complete message, without its newline. The view points into the
+  // connection's buffer and is valid until the next call on this connection (no copy of the 6-10 KB
+  // continue replies). Errors: DeadlineExceeded after `timeout` (the message stays pending and a
+  // later call returns it), Unavailable when the peer closed, Cancelled when Interrupt() was called.
+  virtual absl::StatusOr<absl::string_view> ReadMessage(absl::Duration timeout) = 0;
+  // Makes a ReadMessage blocked in another thread (or the next one) return Cancelled, once.
+  // Thread-safe; the only method that may be called concurrently with the others.
+  virtual void Interrupt() = 0;
+};
+
+class RpcDialer {
+ public:
+  virtual ~RpcDialer() = default;
+  // Connects to "HOST:PORT". Unavailable when nothing listens there (yet).
+  virtual absl::StatusOr<std::unique_ptr<RpcConnection>> Dial(const std::string& address) = 0;
+};
+
+// Plain TCP to Delve's headless server.
+class TcpRpcDialer final : public RpcDialer {
+ public:
+  absl::StatusOr<std::unique_ptr<RpcConnection>> Dial(const std::string& address) override;
+};
+
+}  // namespace kdbg::delve

@@ -1,0 +1,151 @@
+#include "agent/delve/safe_end.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace kdbg::delve {
+
+using nlohmann::json;
+
+std::optional<int> ParseExitedError(const std::string& message) {
+  size_t at = message.find("has exited with status ");
+  if (at == std::string::npos) return std::nullopt;
+  absl::string_view rest = absl::string_view(message).substr(at + 23);
+  size_t end = 0;
+  while (end < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[end])) || rest[end] == '-')) ++end;
+  int status = 0;
+  if (!absl::SimpleAtoi(rest.substr(0, end), &status)) return std::nullopt;
+  return status;
+}
+
+namespace {
+
+// Reads the pending continue's reply, retrying an interrupt (RequestEnd may arrive meanwhile).
+absl::StatusOr<json> ReceivePending(DelveClient& c, absl::Duration timeout) {
+  while (true) {
+    auto r = c.Receive(timeout);
+    if (r.ok() || !absl::IsCancelled(r.status())) return r;
+  }
+}
+
+// Notes an exit reported either as a State or as Delve's error text.
+bool NoteExit(const absl::StatusOr<json>& r, SafeEndResult* out) {
+  if (r.ok()) {
+    const json& st = r->contains("State") ? (*r)["State"] : *r;
+    if (st.value("exited", false)) {
+      out->target_exited = true;
+      out->exit_status = st.value("exitStatus", 0);
+      return true;
+    }
+    return false;
+  }
+  if (auto status = ParseExitedError(std::string(r.status().message()))) {
+    out->target_exited = true;
+    out->exit_status = *status;
+    return true;
+  }
+  return false;
+}
+
+// Halts through `side` only if Delve says the process runs. Returns whether it halted.
+bool HaltIfRunning(DelveClient& side, const SafeEndTimeouts& t, SafeEndResult* out) {
+  auto st = side.State(/*non_blocking=*/true, t.call);
+  if (!st.ok()) {
+    if (!NoteExit(st, out)) out->problems.push_back(absl::StrCat("state: ", st.status().message()));
+    return false;
+  }
+  if (st->value("exited", false)) {
+    NoteExit(json{{"State", *st}}, out);
+    return false;
+  }
+  if (!st->value("Running", false)) return false;
+  auto h = side.Call("RPCServer.Command", DelveClient::CommandParams("halt"), t.call);
+  if (!h.ok() && !NoteExit(h, out)) {
+    out->problems.push_back(absl::StrCat("halt: ", h.status().message()));
+  }
+  return true;
+}
+
+}  // namespace
+
+SafeEndResult RunSafeEnd(DelveClient& main, DelveClient& side, pid_t target, ProcReader& proc,
+                         Clock& clock, const SafeEndTimeouts& t,
+                         const std::vector<std::string>& extra_names) {
+  SafeEndResult out;
+  // 1-2. Let the pending continue come back by itself; halt only a running process.
+  if (main.pending()) {
+    auto r = ReceivePending(main, t.halt);
+    if (!r.ok() && absl::IsDeadlineExceeded(r.status())) {
+      HaltIfRunning(side, t, &out);
+      r = ReceivePending(main, t.call);
+    }
+    if (r.ok()) {
+      if (!NoteExit(r, &out)) out.last_stop = std::move(*r);
+    } else if (!NoteExit(r, &out)) {
+      out.problems.push_back(absl::StrCat("pending continue: ", r.status().message()));
+    }
+  }
+  // Someone else (a remote client in attach mode) may have the process running.
+  if (!out.target_exited) HaltIfRunning(side, t, &out);
+  if (out.target_exited) {
+    // Nothing left to protect; Detach lets Delve exit.
+    (void)main.Detach(t.call);
+    return out;
+  }
+
+  // 3. Clear every user breakpoint.
+  auto list = main.ListBreakpoints(t.call);
+  if (list.ok()) {
+    for (const json& bp : *list) {
+      int id = bp.value("id", 0);
+      if (id <= 0) continue;
+      absl::Status s = main.ClearBreakpoint(id, t.call);
+      if (s.ok()) {
+        ++out.cleared;
+      } else {
+        out.problems.push_back(absl::StrCat("clear breakpoint ", id, ": ", s.message()));
+      }
+    }
+  } else {
+    out.problems.push_back(absl::StrCat("list breakpoints: ", list.status().message()));
+  }
+  for (const std::string& name : extra_names) (void)main.ClearBreakpointByName(name, t.call);
+
+  // 4. Drain a pending SIGTRAP (a halt that met a stopped thread) before detaching delivers it.
+  for (int attempt = 0; attempt < t.drain_attempts; ++attempt) {
+    auto pending = proc.SigtrapPending(target);
+    if (!pending.ok() || !*pending) break;
+    if (!main.Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok()) break;
+    auto r = ReceivePending(main, t.drain_wait);
+    if (!r.ok() && absl::IsDeadlineExceeded(r.status())) {
+      HaltIfRunning(side, t, &out);
+      r = ReceivePending(main, t.call);
+    }
+    if (NoteExit(r, &out)) return out;
+    if (attempt + 1 == t.drain_attempts) {
+      out.problems.push_back("SIGTRAP still pending after draining");
+    }
+  }
+
+  // 5. Detach without killing.
+  absl::Status d = main.Detach(t.call);
+  if (d.ok()) {
+    out.detached = true;
+  } else {
+    // Detach on an exited process reports the exit.
+    if (auto status = ParseExitedError(std::string(d.message()))) {
+      out.target_exited = true;
+      out.exit_status = *status;
+    } else if (!absl::IsUnavailable(d)) {
+      out.problems.push_back(absl::StrCat("detach: ", d.message()));
+    } else {
+      out.detached = true;  // Delve exits right after answering; a lost reply is still a detach
+    }
+  }
+  (void)clock;
+  return out;
+}
+
+}  // namespace kdbg::delve

@@ -1,0 +1,461 @@
+// The Delve engine against real Delve and real Go targets. Every test ends by checking that the
+// target still answers HTTP, is not traced, and has no `dlv` left attached to it.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/delve/delve_engine.h"
+#include "agent/delve/rpc_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/go_target.h"
+#include "tests/support/http_probe.h"
+#include "tests/support/proc_probe.h"
+#include "tests/support/test_env.h"
+
+namespace kdbg::delve {
+namespace {
+
+using ::testing::HasSubstr;
+using kdbg::testing::GoTarget;
+
+constexpr char kScript[] =
+    "trace handleSlash main.go:10\n"
+    "on handleSlash print r.RemoteAddr\n"
+    "continue\n";
+
+bool HaveDelve() { return ::access("/usr/bin/dlv", X_OK) == 0 && ::geteuid() == 0; }
+
+// Collects a session's events; thread-safe.
+class Events {
+ public:
+  agent::EventCallback Callback() {
+    return [this](const v1::Event& e) {
+      absl::MutexLock lock(&mu_);
+      events_.push_back(e);
+    };
+  }
+  std::vector<v1::Event> All() {
+    absl::MutexLock lock(&mu_);
+    return events_;
+  }
+  std::vector<v1::HitEvent> Hits() {
+    std::vector<v1::HitEvent> out;
+    for (const auto& e : All()) {
+      if (e.has_hit()) out.push_back(e.hit());
+    }
+    return out;
+  }
+  std::vector<v1::NoticeEvent> Notices() {
+    std::vector<v1::NoticeEvent> out;
+    for (const auto& e : All()) {
+      if (e.has_notice()) out.push_back(e.notice());
+    }
+    return out;
+  }
+  // Waits until `n` hits were seen (or 10 s).
+  bool WaitHits(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      size_t c = 0;
+      for (const auto& e : events_) c += e.has_hit();
+      return c >= n;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<v1::Event> events_ ABSL_GUARDED_BY(mu_);
+};
+
+class DelveEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    KDBG_REQUIRE_REAL(HaveDelve(), "root and /usr/bin/dlv");
+    work_dir_ = kdbg::testing::MakeTempDir("kdbg-delve-test");
+    DelveOptions o;
+    o.dlv_path = "/usr/bin/dlv";
+    o.work_dir = work_dir_;
+    factory_ = NewDelveSessionFactory(o);
+  }
+
+  absl::StatusOr<std::unique_ptr<agent::DebugSession>> Trace(pid_t pid, const std::string& script,
+                                                             Events* events,
+                                                             agent::TraceSpec spec = {}) {
+    spec.session_id = spec.session_id.empty() ? "t1" : spec.session_id;
+    spec.pid = pid;
+    spec.script = script;
+    spec.script_name = "trace.dlv";
+    return factory_->StartTrace(spec, events->Callback());
+  }
+
+  // The target survived: it answers, is untraced and no dlv is attached to it.
+  static void ExpectReleased(GoTarget& target) {
+    auto st = kdbg::testing::WaitUntilReleased(target.pid(), 5000);
+    ASSERT_TRUE(st.ok()) << st.status();
+    EXPECT_EQ(st->tracer_pid, 0);
+    EXPECT_NE(st->state, 't');
+    EXPECT_NE(st->state, 'T');
+    EXPECT_EQ(st->shd_pnd & 0x10, 0u);
+    auto r = kdbg::testing::HttpGet("127.0.0.1", target.port());
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(kdbg::testing::DlvProcessesFor(target.pid()).empty());
+    EXPECT_TRUE(target.process().Running());
+  }
+
+  static void ExpectCleanEnd(const v1::EndedEvent& ended) {
+    EXPECT_TRUE(ended.target_alive()) << ended.message();
+    EXPECT_FALSE(ended.target_traced()) << ended.message();
+    EXPECT_THAT(ended.message(), HasSubstr("detached cleanly"));
+  }
+
+  std::string work_dir_;
+  std::unique_ptr<DelveSessionFactory> factory_;
+};
+
+TEST_F(DelveEngineTest, HitsPrintTheClientPortsOfTheRequests) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  auto session = Trace((*target)->pid(), kScript, &events);
+  ASSERT_TRUE(session.ok()) << session.status();
+
+  auto all = events.All();
+  ASSERT_FALSE(all.empty());
+  ASSERT_TRUE(all[0].has_armed());
+  ASSERT_EQ(all[0].armed().tracepoints_size(), 1);
+  const v1::Tracepoint& tp = all[0].armed().tracepoints(0);
+  EXPECT_EQ(tp.name(), "handleSlash");
+  EXPECT_EQ(tp.function(), "main.handleSlash");
+  EXPECT_TRUE(absl::EndsWith(tp.file(), "/main.go")) << tp.file();
+  EXPECT_EQ(tp.line(), 10);
+
+  std::vector<int> ports;
+  for (int i = 0; i < 3; ++i) {
+    auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port());
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 200);
+    ports.push_back(r->local_port);
+  }
+  ASSERT_TRUE(events.WaitHits(3));
+  auto hits = events.Hits();
+  ASSERT_EQ(hits.size(), 3u);
+  for (size_t i = 0; i < hits.size(); ++i) {
+    EXPECT_EQ(hits[i].tracepoint(), "handleSlash");
+    EXPECT_EQ(hits[i].function(), "main.handleSlash");
+    EXPECT_EQ(hits[i].line(), 10);
+    EXPECT_GT(hits[i].goroutine(), 0);
+    EXPECT_EQ(hits[i].hit_count(), static_cast<int64_t>(i + 1));
+    ASSERT_EQ(hits[i].vars_size(), 1);
+    EXPECT_EQ(hits[i].vars(0).name(), "r.RemoteAddr");
+    EXPECT_EQ(hits[i].vars(0).value(), absl::StrCat("\"127.0.0.1:", ports[i], "\""));
+    EXPECT_GE(hits[i].args_size(), 2);  // w, r
+  }
+  EXPECT_EQ((*session)->hits(), 3);
+  (*session)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  auto ended = (*session)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->reason(), v1::END_REASON_CLIENT_STOP);
+  EXPECT_EQ(ended->hits(), 3);
+  ExpectCleanEnd(*ended);
+  EXPECT_TRUE(events.All().back().has_ended());
+  ExpectReleased(**target);
+}
+
+TEST_F(DelveEngineTest, DurationEndsTheSession) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  agent::TraceSpec spec;
+  spec.duration = absl::Milliseconds(500);
+  auto session = Trace((*target)->pid(), kScript, &events, spec);
+  ASSERT_TRUE(session.ok()) << session.status();
+  auto ended = (*session)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->reason(), v1::END_REASON_DURATION);
+  ExpectCleanEnd(*ended);
+  ExpectReleased(**target);
+}
+
+TEST_F(DelveEngineTest, MaxHitsEndsTheSession) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  agent::TraceSpec spec;
+  spec.max_hits = 2;
+  auto session = Trace((*target)->pid(), kScript, &events, spec);
+  ASSERT_TRUE(session.ok()) << session.status();
+  for (int i = 0; i < 3; ++i) {
+    auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port());
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  auto ended = (*session)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->reason(), v1::END_REASON_MAX_HITS);
+  EXPECT_EQ(ended->hits(), 2);
+  EXPECT_EQ(events.Hits().size(), 2u);
+  ExpectCleanEnd(*ended);
+  ExpectReleased(**target);
+}
+
+TEST_F(DelveEngineTest, RateLimitClearsTheTracepointAndTheTargetKeepsServing) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  agent::TraceSpec spec;
+  spec.max_hits_per_second = 5;
+  auto session = Trace((*target)->pid(), kScript, &events, spec);
+  ASSERT_TRUE(session.ok()) << session.status();
+  for (int i = 0; i < 20; ++i) {
+    auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port());
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  bool limited = false;
+  for (const auto& n : events.Notices()) {
+    if (n.code() == "rate-limited") {
+      limited = true;
+      EXPECT_THAT(n.message(), HasSubstr("handleSlash"));
+    }
+  }
+  EXPECT_TRUE(limited);
+  EXPECT_LE(events.Hits().size(), 5u);
+  EXPECT_GE(events.Hits().size(), 1u);
+  EXPECT_FALSE((*session)->Ended());
+  (*session)->RequestEnd(v1::END_REASON_STOP_REQUESTED);
+  auto ended = (*session)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->reason(), v1::END_REASON_STOP_REQUESTED);
+  ExpectCleanEnd(*ended);
+  ExpectReleased(**target);
+}
+
+TEST_F(DelveEngineTest, TargetExitingMidSessionEndsIt) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  auto session = Trace((*target)->pid(), kScript, &events);
+  ASSERT_TRUE(session.ok()) << session.status();
+  ASSERT_EQ(::kill((*target)->pid(), SIGTERM), 0);
+  auto ended = (*session)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->reason(), v1::END_REASON_TARGET_EXITED) << ended->message();
+  EXPECT_FALSE(ended->target_alive());
+  EXPECT_THAT(ended->message(), HasSubstr("target exited"));
+  EXPECT_TRUE(kdbg::testing::DlvProcessesFor((*target)->pid()).empty());
+}
+
+TEST_F(DelveEngineTest, EndsSafelyUnderConcurrentLoad) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  for (int round = 0; round < 3; ++round) {
+    Events events;
+    agent::TraceSpec spec;
+    spec.session_id = absl::StrCat("load", round);
+    spec.max_hits_per_second = 1000;
+    auto session = Trace((*target)->pid(), kScript, &events, spec);
+    ASSERT_TRUE(session.ok()) << session.status();
+    std::atomic<bool> stop{false};
+    std::atomic<int> ok{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c) {
+      clients.emplace_back([&] {
+        while (!stop.load()) {
+          auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(10));
+          if (r.ok() && r->status == 200) ok.fetch_add(1);
+        }
+      });
+    }
+    ASSERT_TRUE(events.WaitHits(20));
+    (*session)->RequestEnd(v1::END_REASON_CLIENT_GONE);
+    auto ended = (*session)->Wait(absl::Seconds(30));
+    absl::SleepFor(absl::Milliseconds(200));  // load keeps running across the detach
+    stop = true;
+    for (auto& t : clients) t.join();
+    ASSERT_TRUE(ended.ok()) << ended.status();
+    EXPECT_EQ(ended->reason(), v1::END_REASON_CLIENT_GONE);
+    ExpectCleanEnd(*ended);
+    EXPECT_GT(ok.load(), 20);
+    ExpectReleased(**target);
+  }
+}
+
+TEST_F(DelveEngineTest, AgentKilledThenRecoveredByANewFactory) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  SpawnOptions o;
+  o.argv = {kdbg::testing::BinaryDir() + "/tests/integration/delve/kdbg_delve_test_agent", "--pid",
+            absl::StrCat((*target)->pid()), "--work-dir", work_dir_};
+  o.capture_stdout = true;
+  auto agent = ChildProcess::Spawn(o);
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  std::string line;
+  char c;
+  while (::read((*agent)->stdout_fd(), &c, 1) == 1 && c != '\n') line.push_back(c);
+  ASSERT_EQ(line, "armed");
+  ASSERT_EQ(::kill((*agent)->pid(), SIGKILL), 0);
+  ASSERT_TRUE((*agent)->Wait(absl::Seconds(5)).ok());
+
+  // Delve outlives the agent, holding the tracepoint: the next request freezes at it.
+  ASSERT_EQ(kdbg::testing::DlvProcessesFor((*target)->pid()).size(), 1u);
+  auto frozen = std::async(std::launch::async, [&] {
+    return kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(30));
+  });
+  EXPECT_EQ(frozen.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+
+  DelveOptions opts;
+  opts.dlv_path = "/usr/bin/dlv";
+  opts.work_dir = work_dir_;
+  auto recovered = NewDelveSessionFactory(opts)->RecoverOrphans();
+  ASSERT_EQ(recovered.size(), 1u);
+  EXPECT_EQ(recovered[0].session_id, "orphan1");
+  EXPECT_EQ(recovered[0].target_pid, (*target)->pid());
+  EXPECT_EQ(recovered[0].ended.reason(), v1::END_REASON_RECOVERED);
+  EXPECT_TRUE(recovered[0].ended.target_alive()) << recovered[0].ended.message();
+  EXPECT_FALSE(recovered[0].ended.target_traced()) << recovered[0].ended.message();
+  auto r = frozen.get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  ExpectReleased(**target);
+  // Nothing left for a second recovery.
+  EXPECT_TRUE(NewDelveSessionFactory(opts)->RecoverOrphans().empty());
+}
+
+TEST_F(DelveEngineTest, AttachModeExposesDelveAndClearsTheRemoteClientsBreakpoints) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  agent::AttachSpec spec;
+  spec.session_id = "a1";
+  spec.pid = (*target)->pid();
+  auto session = factory_->StartAttach(spec, events.Callback());
+  ASSERT_TRUE(session.ok()) << session.status();
+  std::string addr = (*session)->delve_address();
+  ASSERT_TRUE(absl::StartsWith(addr, "127.0.0.1:")) << addr;
+  ASSERT_FALSE(events.Notices().empty());
+  EXPECT_EQ(events.Notices()[0].code(), "ready");
+  // The target runs while nobody drives it.
+  auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port());
+  ASSERT_TRUE(r.ok()) << r.status();
+
+  // A remote client halts, sets a stopping breakpoint and continues, then goes away.
+  {
+    auto conn = TcpRpcDialer().Dial(addr);
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    DelveClient remote(std::move(*conn));
+    ASSERT_TRUE(remote.Call("RPCServer.Command", DelveClient::CommandParams("halt"),
+                            absl::Seconds(10)).ok());
+    auto locs = remote.FindLocation("main.handleSlash", absl::Seconds(10));
+    ASSERT_TRUE(locs.ok()) << locs.status();
+    BreakpointRequest bp;
+    bp.name = "user1";
+    bp.addrs = locs->front().pcs;
+    bp.tracepoint = false;
+    ASSERT_TRUE(remote.CreateBreakpoint(bp, absl::Seconds(10)).ok());
+    ASSERT_TRUE(remote.Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok());
+  }
+  (*session)->RequestEnd(v1::END_REASON_REMOTE_CLIENT_LEFT);
+  auto ended = (*session)->Wait(absl::Seconds(30));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->reason(), v1::END_REASON_REMOTE_CLIENT_LEFT);
+  ExpectCleanEnd(*ended);
+  ExpectReleased(**target);
+}
+
+// ---- bad inputs and failures: each a clear error, the target untouched ----
+
+TEST_F(DelveEngineTest, MalformedScriptIsRefusedWithItsLine) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  auto session = Trace((*target)->pid(), "trace handleSlash main.go:10\ncall os.Exit(1)\n", &events);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(session.status().message(), HasSubstr("trace.dlv:2:"));
+  EXPECT_THAT(session.status().message(), HasSubstr("\"call\""));
+  EXPECT_TRUE(events.All().empty());
+  ExpectReleased(**target);
+}
+
+TEST_F(DelveEngineTest, UnknownLocationIsReportedWithTheScriptLine) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  auto session = Trace((*target)->pid(),
+                       "# probe\ntrace handleSlash main.go:10\ntrace nope main.nosuchfunc\n", &events);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), absl::StatusCode::kNotFound) << session.status();
+  EXPECT_THAT(session.status().message(), HasSubstr("trace.dlv:3: "));
+  EXPECT_THAT(session.status().message(), HasSubstr("main.nosuchfunc"));
+  EXPECT_TRUE(events.All().empty());
+  ExpectReleased(**target);
+}
+
+TEST_F(DelveEngineTest, NonGoTargetIsRefusedBeforeStartingDelve) {
+  SpawnOptions o;
+  o.argv = {kdbg::testing::TargetPath("not-go")};
+  auto child = ChildProcess::Spawn(o);
+  ASSERT_TRUE(child.ok()) << child.status();
+  Events events;
+  auto session = Trace((*child)->pid(), kScript, &events);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(session.status().message(), HasSubstr("not a Go program"));
+  EXPECT_TRUE(kdbg::testing::DlvProcessesFor((*child)->pid()).empty());
+  auto st = kdbg::testing::ReadProcStatus((*child)->pid());
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->tracer_pid, 0);
+}
+
+TEST_F(DelveEngineTest, StrippedBinaryIsRefusedWithDelvesReason) {
+  auto target = GoTarget::Start("hello-world-stripped");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  auto session = Trace((*target)->pid(), kScript, &events);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(session.status().message(), HasSubstr("no debug info"));
+  EXPECT_THAT(session.status().message(), HasSubstr("-ldflags='-s -w'"));
+  ExpectReleased(**target);
+}
+
+TEST_F(DelveEngineTest, AlreadyTracedTargetNamesTheTracer) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events first_events, events;
+  auto first = Trace((*target)->pid(), kScript, &first_events);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto dlvs = kdbg::testing::DlvProcessesFor((*target)->pid());
+  ASSERT_EQ(dlvs.size(), 1u);
+  agent::TraceSpec spec;
+  spec.session_id = "t2";
+  auto second = Trace((*target)->pid(), kScript, &events, spec);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second.status().message(), HasSubstr(absl::StrCat("already traced by pid ", dlvs[0])));
+  (*first)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  auto ended = (*first)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(ended.ok());
+  ExpectCleanEnd(*ended);
+  ExpectReleased(**target);
+}
+
+TEST_F(DelveEngineTest, VanishedTargetIsNotFound) {
+  Events events;
+  auto session = Trace(999999, kScript, &events);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace kdbg::delve
