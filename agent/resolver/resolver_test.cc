@@ -138,7 +138,7 @@ TEST(Resolver, KindNestedNode) {
   ASSERT_TRUE(node.ok()) << node.status();
   std::string ev = absl::StrJoin(node->evidence(), "\n");
   EXPECT_THAT(ev, HasSubstr("init: 800 (/usr/local/bin/containerd)"));
-  EXPECT_THAT(ev, HasSubstr("850 (/usr/local/bin/containerd-shim-runc-v2"));
+  EXPECT_THAT(ev, HasSubstr("850 (/usr/bin/containerd-shim-runc-v2"));
 }
 
 TEST(Resolver, PrivateCgroupNamespaceFallsBackToStateFiles) {
