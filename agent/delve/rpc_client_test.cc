@@ -1,1 +1,140 @@
+#include "agent/delve/rpc_client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "agent/delve/testing/fake_delve.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+namespace kdbg::delve {
+namespace {
+
+using nlohmann::json;
+using testing::FakeDelve;
+using ::testing::HasSubstr;
+
+TEST(BreakpointToJsonTest, TracepointFlagUsesDelvesContinueKey) {
+  BreakpointRequest bp;
+  bp.name = "handleSlash";
+  bp.addrs = {0x6a1b2c, 0x6a1b40};
+  bp.file = "/src/main.go";
+  bp.line = 10;
+  bp.variables = {"r.RemoteAddr"};
+  bp.stacktrace = 5;
+  bp.cond = "r.Method == \"GET\"";
+  bp.hit_cond = "> 2";
+  json j = BreakpointToJson(bp);
+  EXPECT_EQ(j["continue"], true);
+  EXPECT_FALSE(j.contains("Tracepoint"));  // silently ignored by Delve: would make a stopping bp
+  EXPECT_EQ(j["name"], "handleSlash");
+  EXPECT_EQ(j["addrs"], json({0x6a1b2c, 0x6a1b40}));
+  EXPECT_EQ(j["variables"], json({"r.RemoteAddr"}));
+  EXPECT_EQ(j["stacktrace"], 5);
+  EXPECT_EQ(j["Cond"], "r.Method == \"GET\"");
+  EXPECT_EQ(j["HitCond"], "> 2");
+  EXPECT_TRUE(j["LoadArgs"].is_object());
+}
+
+TEST(DelveClientTest, FindLocationAndCreateBreakpoint) {
+  FakeDelve delve;
+  delve.On("RPCServer.FindLocation", [](const json& p) -> absl::StatusOr<json> {
+    if (p["Loc"] != "main.go:10") return absl::UnknownError("location \"x\" not found");
+    EXPECT_EQ(p["Scope"]["GoroutineID"], -1);
+    return json::parse(R"({"Locations":[{"pc":100,"file":"/src/hello/main.go","line":10,
+        "function":{"name":"main.handleSlash"},"pcs":[100,200]}]})");
+  });
+  delve.On("RPCServer.CreateBreakpoint", [](const json& p) -> absl::StatusOr<json> {
+    json bp = p["Breakpoint"];
+    bp["id"] = 1;
+    return json{{"Breakpoint", bp}};
+  });
+  DelveClient client(*delve.Dial("fake"));
+  auto locs = client.FindLocation("main.go:10", absl::Seconds(1));
+  ASSERT_TRUE(locs.ok()) << locs.status();
+  ASSERT_EQ(locs->size(), 1u);
+  EXPECT_EQ((*locs)[0].function, "main.handleSlash");
+  EXPECT_EQ((*locs)[0].file, "/src/hello/main.go");
+  EXPECT_EQ((*locs)[0].pcs, (std::vector<uint64_t>{100, 200}));
+
+  auto missing = client.FindLocation("nope", absl::Seconds(1));
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kUnknown);
+  EXPECT_EQ(missing.status().message(), "location \"x\" not found");
+
+  BreakpointRequest req;
+  req.name = "a";
+  req.addrs = (*locs)[0].pcs;
+  auto bp = client.CreateBreakpoint(req, absl::Seconds(1));
+  ASSERT_TRUE(bp.ok()) << bp.status();
+  EXPECT_EQ((*bp)["id"], 1);
+  EXPECT_EQ(delve.calls().back().second["Breakpoint"]["continue"], true);
+}
+
+TEST(DelveClientTest, PendingContinueIsInterruptibleAndAnsweredByAHaltElsewhere) {
+  FakeDelve delve;
+  DelveClient main(*delve.Dial("fake")), side(*delve.Dial("fake"));
+  ASSERT_TRUE(main.Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok());
+  EXPECT_TRUE(main.pending());
+  main.Interrupt();
+  EXPECT_EQ(main.Receive(absl::Seconds(1)).status().code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(main.pending());
+  EXPECT_EQ(main.Receive(absl::Milliseconds(1)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(side.Call("RPCServer.Command", DelveClient::CommandParams("halt"),
+                        absl::Seconds(1)).ok());
+  auto stop = main.Receive(absl::Seconds(1));
+  ASSERT_TRUE(stop.ok()) << stop.status();
+  EXPECT_EQ((*stop)["State"]["Running"], false);
+  EXPECT_FALSE(main.pending());
+}
+
+// The real TCP connection: framing across partial reads and several messages per read.
+TEST(TcpRpcConnectionTest, SplitsTheStreamIntoMessages) {
+  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(lfd, 1), 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::string big(9000, 'x');
+  std::thread server([&] {
+    int c = ::accept(lfd, nullptr, nullptr);
+    char buf[256];
+    ssize_t n = ::read(c, buf, sizeof(buf));  // the request
+    std::string req(buf, n > 0 ? static_cast<size_t>(n) : 0);
+    EXPECT_EQ(req.back(), '\n');
+    std::string r1 = absl::StrCat(R"({"id":1,"result":{"v":")", big, R"("},"error":null})", "\n");
+    ssize_t w = ::write(c, r1.data(), 100);
+    ::usleep(2000);
+    w = ::write(c, r1.data() + 100, r1.size() - 100);
+    std::string two = "{\"id\":9,\"result\":{},\"error\":null}\n{\"id\":2,\"result\":null,\"error\":\"boom\"}\n";
+    w = ::write(c, two.data(), two.size());
+    (void)w;
+    ::usleep(20000);
+    ::close(c);
+  });
+  auto conn = TcpRpcDialer().Dial(absl::StrCat("127.0.0.1:", ntohs(addr.sin_port)));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  DelveClient client(std::move(*conn));
+  auto r = client.Call("RPCServer.State", json::object(), absl::Seconds(5));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*r)["v"].get<std::string>().size(), big.size());
+  // id 9 is a stale reply and is skipped; id 2 carries Delve's error.
+  auto e = client.Call("RPCServer.State", json::object(), absl::Seconds(5));
+  EXPECT_EQ(e.status().code(), absl::StatusCode::kUnknown);
+  EXPECT_EQ(e.status().message(), "boom");
+  auto gone = client.Call("RPCServer.State", json::object(), absl::Seconds(5));
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kUnavailable);
+  server.join();
+  ::close(lfd);
+}
+
+}  // namespace
+}  // namespace kdbg::delve

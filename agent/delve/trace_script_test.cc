@@ -1,1 +1,95 @@
+#include "agent/delve/trace_script.h"
+
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+namespace kdbg::delve {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(TraceScriptTest, TheStarterScript) {
+  auto s = ParseTraceScript(
+      "trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\ncontinue\n", "trace.dlv");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->breakpoints.size(), 1u);
+  const ScriptBreakpoint& bp = s->breakpoints[0];
+  EXPECT_EQ(bp.name, "handleSlash");
+  EXPECT_TRUE(bp.named);
+  EXPECT_EQ(bp.location, "main.go:10");
+  EXPECT_EQ(bp.line, 1);
+  EXPECT_FALSE(bp.stops);
+  EXPECT_THAT(bp.prints, ElementsAre("r.RemoteAddr"));
+}
+
+TEST(TraceScriptTest, EverySupportedCommand) {
+  auto s = ParseTraceScript(
+      "# comment\n"
+      "\n"
+      "  trace main.handleSlash  \n"
+      "break stop1 main.go:9\n"
+      "on 1 print r.Method\n"
+      "on bp1 print len(r.URL.Path) + 1\n"
+      "on stop1 stack 5\n"
+      "on stop1 stack\n"
+      "cond stop1 r.Method == \"POST\"\n"
+      "cond -hitcount bp1 > 3\n"
+      "c\n"
+      "# trailing comment\n",
+      "x.dlv");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->breakpoints.size(), 2u);
+  const ScriptBreakpoint& a = s->breakpoints[0];
+  EXPECT_EQ(a.name, "bp1");
+  EXPECT_FALSE(a.named);
+  EXPECT_EQ(a.location, "main.handleSlash");
+  EXPECT_EQ(a.line, 3);
+  EXPECT_THAT(a.prints, ElementsAre("r.Method", "len(r.URL.Path) + 1"));
+  EXPECT_EQ(a.hit_cond, "> 3");
+  const ScriptBreakpoint& b = s->breakpoints[1];
+  EXPECT_EQ(b.name, "stop1");
+  EXPECT_TRUE(b.stops);
+  EXPECT_EQ(b.stack_depth, 10);  // the later `on stop1 stack` wins with the default depth
+  EXPECT_EQ(b.cond, "r.Method == \"POST\"");
+}
+
+struct BadCase {
+  const char* script;
+  const char* want;
+};
+
+class TraceScriptErrorTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(TraceScriptErrorTest, RefusedWithFileAndLine) {
+  auto s = ParseTraceScript(GetParam().script, "trace.dlv");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.status().message(), HasSubstr(GetParam().want));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, TraceScriptErrorTest,
+    ::testing::Values(
+        BadCase{"trace a main.go:10\ncall os.Exit(1)\n", "trace.dlv:2: command \"call\" is not allowed"},
+        BadCase{"set x = 1\n", "trace.dlv:1: command \"set\" is not allowed"},
+        BadCase{"restart\n", "trace.dlv:1: command \"restart\" is not allowed"},
+        BadCase{"frobnicate\n", "trace.dlv:1: unknown command \"frobnicate\""},
+        BadCase{"trace\n", "trace.dlv:1: usage: trace [name] <location>"},
+        BadCase{"trace a b c\n", "trace.dlv:1: usage"},
+        BadCase{"trace my_bp main.go:10\n", "trace.dlv:1: bad name \"my_bp\""},
+        BadCase{"trace 12 main.go:10\n", "bad name \"12\""},
+        BadCase{"trace a x.go:1\ntrace a y.go:2\n", "trace.dlv:2: name \"a\" is already used"},
+        BadCase{"on nope print x\n", "trace.dlv:1: no tracepoint or breakpoint \"nope\""},
+        BadCase{"trace a x.go:1\non a print\n", "trace.dlv:2: usage: on <bp> print <expr>"},
+        BadCase{"trace a x.go:1\non a stack lots\n", "bad stack depth \"lots\""},
+        BadCase{"trace a x.go:1\non a locals\n", "`on a locals` is not supported"},
+        BadCase{"trace a x.go:1\ncond -hitcount a ~ 3\n", "bad hit count operator \"~\""},
+        BadCase{"trace a x.go:1\ncond -hitcount a > x\n", "bad hit count \"x\""},
+        BadCase{"trace a x.go:1\ncond a\n", "usage: cond <bp> <expr>"},
+        BadCase{"trace a x.go:1\ncontinue\ntrace b y.go:2\n", "trace.dlv:3: nothing may follow `continue`"},
+        BadCase{"continue now\n", "takes no arguments"},
+        BadCase{"# nothing\n\n", "trace.dlv: no tracepoint"}));
+
+}  // namespace
+}  // namespace kdbg::delve

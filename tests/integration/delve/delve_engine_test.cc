@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <future>
 #include <set>
 #include <thread>
@@ -87,6 +88,11 @@ class DelveEngineTest : public ::testing::Test {
     o.dlv_path = "/usr/bin/dlv";
     o.work_dir = work_dir_;
     factory_ = NewDelveSessionFactory(o);
+  }
+
+  void TearDown() override {
+    // Delve's output stays for post-mortems when a test failed.
+    if (!work_dir_.empty() && !HasFailure()) std::filesystem::remove_all(work_dir_);
   }
 
   absl::StatusOr<std::unique_ptr<agent::DebugSession>> Trace(pid_t pid, const std::string& script,

@@ -1,0 +1,106 @@
+// The safe-end sequence against the scripted fake Delve: which calls are made, in which order,
+// and above all which are not (never halt a stopped process).
+#include "agent/delve/safe_end.h"
+
+#include "agent/delve/testing/fake_delve.h"
+#include "common/testing/fake_clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kdbg::delve {
+namespace {
+
+using nlohmann::json;
+using testing::FakeDelve;
+using testing::FakeProc;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::Not;
+
+class SafeEndTest : public ::testing::Test {
+ protected:
+  SafeEndTest() : main_(*delve_.Dial("fake")), side_(*delve_.Dial("fake")) {
+    t_.halt = absl::Milliseconds(1);
+    t_.drain_wait = absl::Milliseconds(1);
+    t_.call = absl::Seconds(5);
+    delve_.AddBreakpoint(1);
+    delve_.AddBreakpoint(7);  // one a remote client set
+  }
+  SafeEndResult Run() { return RunSafeEnd(main_, side_, 4242, proc_, clock_, t_, {"handleSlash"}); }
+
+  FakeDelve delve_;
+  FakeProc proc_;
+  kdbg::testing::FakeClock clock_;
+  DelveClient main_, side_;
+  SafeEndTimeouts t_;
+};
+
+TEST_F(SafeEndTest, PendingContinueThatReturnsIsNotHalted) {
+  delve_.QueueStop({{"Running", false}, {"Threads", json::array()}});
+  ASSERT_TRUE(main_.Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok());
+  SafeEndResult r = Run();
+  EXPECT_TRUE(r.detached);
+  EXPECT_EQ(r.cleared, 2);
+  EXPECT_TRUE(r.problems.empty());
+  EXPECT_TRUE(delve_.breakpoints().empty());
+  EXPECT_THAT(delve_.methods(),
+              ElementsAre("RPCServer.Command", "RPCServer.State", "RPCServer.ListBreakpoints",
+                          "RPCServer.ClearBreakpoint", "RPCServer.ClearBreakpoint",
+                          "RPCServer.ClearBreakpoint", "RPCServer.Detach"));
+  for (const auto& [method, params] : delve_.calls()) {
+    if (method == "RPCServer.Command") {
+      EXPECT_EQ(params["Name"], "continue");
+    }
+  }
+  EXPECT_EQ(delve_.calls().back().second["Kill"], false);
+}
+
+TEST_F(SafeEndTest, RunningProcessIsHaltedOnTheSecondConnection) {
+  ASSERT_TRUE(main_.Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok());
+  ASSERT_TRUE(delve_.running());
+  SafeEndResult r = Run();
+  EXPECT_TRUE(r.detached);
+  EXPECT_FALSE(delve_.running());
+  auto calls = delve_.calls();
+  ASSERT_GE(calls.size(), 3u);
+  EXPECT_EQ(calls[1].first, "RPCServer.State");
+  EXPECT_EQ(calls[2].first, "RPCServer.Command");
+  EXPECT_EQ(calls[2].second["Name"], "halt");
+  EXPECT_EQ(calls.back().first, "RPCServer.Detach");
+}
+
+TEST_F(SafeEndTest, StoppedProcessIsNeverHalted) {
+  SafeEndResult r = Run();
+  EXPECT_TRUE(r.detached);
+  for (const auto& [method, params] : delve_.calls()) {
+    EXPECT_NE(params.value("Name", ""), "halt") << method;
+  }
+}
+
+TEST_F(SafeEndTest, PendingSigtrapIsDrainedBeforeDetach) {
+  proc_.sigtrap_checks_left_pending = 2;
+  SafeEndResult r = Run();
+  EXPECT_TRUE(r.detached);
+  EXPECT_TRUE(r.problems.empty());
+  int continues = 0, halts = 0;
+  for (const auto& [method, params] : delve_.calls()) {
+    if (params.value("Name", "") == "continue") ++continues;
+    if (params.value("Name", "") == "halt") ++halts;
+  }
+  EXPECT_EQ(continues, 2);
+  EXPECT_EQ(halts, 2);  // each drain continue found the process running, so halting was safe
+  EXPECT_EQ(delve_.methods().back(), "RPCServer.Detach");
+}
+
+TEST_F(SafeEndTest, TargetThatExitedIsOnlyDetached) {
+  delve_.QueueStop({{"Running", false}, {"exited", true}, {"exitStatus", 3}});
+  ASSERT_TRUE(main_.Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok());
+  SafeEndResult r = Run();
+  EXPECT_TRUE(r.target_exited);
+  EXPECT_EQ(r.exit_status, 3);
+  EXPECT_THAT(delve_.methods(), Not(Contains("RPCServer.ListBreakpoints")));
+  EXPECT_EQ(delve_.methods().back(), "RPCServer.Detach");
+}
+
+}  // namespace
+}  // namespace kdbg::delve
