@@ -1,0 +1,40 @@
+# syntax=docker/dockerfile:1
+# kdbg-agent image. Build from the repository root:
+#   docker build -f deploy/images/agent.Dockerfile -t REGISTRY/kdbg-agent:TAG .
+#
+# Debugger: the bundled `dlv` comes from Debian 12's `delve` package (1.20.x), which supports Go up
+# to 1.20. Production needs a Delve new enough for its targets' Go version (Delve refuses newer Go
+# toolchains' binaries): replace it with a newer `dlv` (e.g. `go install
+# github.com/go-delve/delve/cmd/dlv@vX` in a golang build stage, copied to /usr/bin/dlv) when the
+# services you debug are built with a newer Go.
+
+FROM debian:12 AS build
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      cmake g++ make pkg-config libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev \
+      protobuf-compiler libabsl-dev libproc2-dev libcpp-httplib-dev libyaml-cpp-dev \
+      nlohmann-json3-dev libssl-dev libelf-dev libdw-dev libcli11-dev libgtest-dev libgmock-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
+ && cmake --build /build -j"$(nproc)" --target kdbg-agent \
+ && install -D -m 0755 /build/agent/kdbg-agent /out/usr/bin/kdbg-agent
+# The Debian packages that provide the shared libraries the binary links (for the runtime stage).
+RUN ldd /out/usr/bin/kdbg-agent | awk '$3 ~ /^\// {print $3}' | xargs -r realpath \
+      | xargs -r dpkg -S 2>/dev/null | cut -d: -f1 | sort -u >/out/runtime-packages.txt \
+ && test -s /out/runtime-packages.txt
+
+FROM debian:12-slim
+COPY --from=build /out/runtime-packages.txt /tmp/runtime-packages.txt
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      delve ca-certificates $(cat /tmp/runtime-packages.txt) \
+ && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt \
+ && dlv version
+COPY --from=build /out/usr/bin/kdbg-agent /usr/bin/kdbg-agent
+# Runs as root with only CAP_SYS_PTRACE (see the DaemonSet): it attaches to processes of any user.
+USER 0:0
+EXPOSE 7443 7444
+ENTRYPOINT ["/usr/bin/kdbg-agent"]
+CMD ["serve", "--help"]
