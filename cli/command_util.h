@@ -1,0 +1,48 @@
+// Helpers shared by the command implementations (not part of the CLI's interface).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "cli/commands.h"
+#include "kdbg/v1/controller.grpc.pb.h"
+
+namespace kdbg::cli::internal {
+
+// Serialises writes to stdout/stderr from the command's threads; flushes every write.
+class Console {
+ public:
+  Console(const CommandEnv& env, OutputFormat format) : env_(env), format_(format) {}
+  void Out(const std::string& text);
+  void Err(const std::string& text);
+  void Print(const Rendered& r);
+  // One line "kdbg: error: ..." on stderr, an "error" object on stdout with -o json. Returns 1.
+  int Fail(const absl::Status& status);
+  int Fail(const std::string& code, const std::string& message);
+  OutputFormat format() const { return format_; }
+
+ private:
+  const CommandEnv& env_;
+  OutputFormat format_;
+  absl::Mutex mu_;
+};
+
+// Everything a command needs to talk to the controller about one pod.
+struct Connection {
+  std::unique_ptr<Cluster> cluster;
+  kdbg::v1::PodTarget target;   // filled when a TARGET was given
+  std::string token;
+  Endpoint endpoint;
+  std::unique_ptr<kdbg::v1::Controller::Stub> stub;
+};
+
+// Opens the kubeconfig, (when `target` is given) reads the pod and picks the container, gets the
+// token, finds and dials the controller. Prints progress lines on stderr.
+absl::StatusOr<Connection> Connect(const GlobalOptions& g, const TargetOptions* target,
+                                   const CommandEnv& env, Console& console);
+
+absl::Status RpcStatus(const grpc::Status& status, const std::string& what, const Connection& c);
+
+}  // namespace kdbg::cli::internal

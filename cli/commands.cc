@@ -1,0 +1,225 @@
+#include "cli/commands.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cli/command_util.h"
+#include "cli/supervisor.h"
+#include "common/status.h"
+
+namespace kdbg::cli {
+
+using internal::Connection;
+using internal::Console;
+
+namespace {
+
+constexpr absl::Duration kUnaryTimeout = absl::Seconds(30);
+// The controller holds a session for this long without the CLI; the stream renews it.
+constexpr int64_t kLeaseMs = 10 * 60 * 1000;
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read the trace script ", path,
+                                            ": check the path given to --init"));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Basename(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+absl::Status ParseHostPort(const std::string& text, std::string* host, int* port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(text.substr(colon + 1), port) || *port < 0 || *port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\" is not HOST:PORT (e.g. 127.0.0.1:2345)"));
+  }
+  *host = text.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  return absl::OkStatus();
+}
+
+std::string AttachInstructions(const std::string& host, int port, const std::string& pod_ref) {
+  std::string addr = absl::StrCat(host, ":", port);
+  return absl::StrCat(
+      "Delve is listening for you on ", addr, " (tunnelled to ", pod_ref, ").\n",
+      "Connect with:\n",
+      "  dlv connect ", addr, "\n",
+      "or add to .vscode/launch.json:\n",
+      "  {\n",
+      "    \"name\": \"kdbg: ", pod_ref, "\",\n",
+      "    \"type\": \"go\",\n",
+      "    \"request\": \"attach\",\n",
+      "    \"mode\": \"remote\",\n",
+      "    \"host\": \"", host, "\",\n",
+      "    \"port\": ", port, "\n",
+      "  }\n",
+      "When you quit dlv, do not kill the process. Press Ctrl-C here to end the session.\n");
+}
+
+int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const CommandEnv& env) {
+  Console console(env, g.format);
+  auto script = ReadFile(o.init_file);
+  if (!script.ok()) return console.Fail(script.status());
+  auto conn = internal::Connect(g, &o.target, env, console);
+  if (!conn.ok()) return console.Fail(conn.status());
+
+  kdbg::v1::ControllerTraceRequest req;
+  *req.mutable_target() = conn->target;
+  req.mutable_options()->set_script(*script);
+  req.mutable_options()->set_script_name(Basename(o.init_file));
+  req.mutable_options()->set_duration_ms(absl::ToInt64Milliseconds(o.duration));
+  req.mutable_options()->set_max_hits(o.max_hits);
+  req.set_lease_ms(kLeaseMs);
+
+  grpc::ClientContext context;
+  PrepareContext(&context, conn->token);
+  console.Err(absl::StrCat("kdbg: asking the controller at ", conn->endpoint.Describe(),
+                           " to trace\n"));
+  internal::StreamSupervisor supervisor(*conn, &context, env, console);
+  supervisor.Start();
+  auto reader = conn->stub->Trace(&context, req);
+
+  kdbg::v1::Event event;
+  std::optional<kdbg::v1::EndedEvent> ended;
+  bool error_event = false;
+  int64_t hits = 0;
+  while (reader->Read(&event)) {
+    if (!event.session_id().empty()) supervisor.SetSessionId(event.session_id());
+    if (event.has_hit()) ++hits;
+    if (event.has_ended()) ended = event.ended();
+    if (event.has_error()) error_event = true;
+    console.Print(RenderEvent(event, g.format));
+  }
+  grpc::Status status = reader->Finish();
+  supervisor.Finish();
+
+  if (supervisor.forced()) {
+    console.Err("kdbg: quit at once; the agent still ends the session safely on its own\n");
+    return 130;
+  }
+  if (!ended && supervisor.stop_ended()) {
+    ended = supervisor.stop_ended();
+    kdbg::v1::Event e;
+    *e.mutable_ended() = *ended;
+    e.set_time_unix_nanos(absl::ToUnixNanos(absl::Now()));
+    console.Print(RenderEvent(e, g.format));
+  }
+  if (ended) {
+    if (supervisor.stop_requested()) return 0;
+    return CleanEnd(*ended) ? 0 : 1;
+  }
+  if (supervisor.stop_requested()) {
+    kdbg::v1::Event e;
+    e.mutable_ended()->set_reason(kdbg::v1::END_REASON_CLIENT_GONE);
+    e.mutable_ended()->set_hits(hits);
+    e.mutable_ended()->set_message(
+        "stopped before the controller confirmed; the agent ends the session safely when it sees "
+        "the client gone");
+    e.set_time_unix_nanos(absl::ToUnixNanos(absl::Now()));
+    console.Print(RenderEvent(e, g.format));
+    return 0;
+  }
+  if (error_event) return 1;
+  if (!status.ok()) return console.Fail(internal::RpcStatus(status, "trace", *conn));
+  return console.Fail("UNAVAILABLE",
+                      "the controller closed the trace stream without saying why it ended; check "
+                      "`kdbg sessions` and the controller's logs");
+}
+
+int RunResolve(const GlobalOptions& g, const TargetOptions& o, const CommandEnv& env) {
+  Console console(env, g.format);
+  auto conn = internal::Connect(g, &o, env, console);
+  if (!conn.ok()) return console.Fail(conn.status());
+  kdbg::v1::ControllerResolveRequest req;
+  *req.mutable_target() = conn->target;
+  kdbg::v1::ControllerResolveResponse resp;
+  grpc::ClientContext context;
+  PrepareContext(&context, conn->token, kUnaryTimeout);
+  grpc::Status status = conn->stub->Resolve(&context, req, &resp);
+  if (!status.ok()) return console.Fail(internal::RpcStatus(status, "resolve", *conn));
+  console.Out(g.format == OutputFormat::kJson ? ResolveJson(resp, conn->target)
+                                              : ResolveText(resp, conn->target));
+  if (!resp.target().debuggable()) {
+    console.Err(absl::StrCat("kdbg: not debuggable: ", resp.target().problem(), "\n"));
+    return 1;
+  }
+  return 0;
+}
+
+int RunSessions(const GlobalOptions& g, bool all_namespaces, const CommandEnv& env) {
+  Console console(env, g.format);
+  auto conn = internal::Connect(g, nullptr, env, console);
+  if (!conn.ok()) return console.Fail(conn.status());
+  kdbg::v1::ControllerListSessionsRequest req;
+  if (all_namespaces) {
+    req.set_all_namespaces(true);
+  } else {
+    req.set_namespace_(g.namespace_.empty() ? conn->cluster->Namespace() : g.namespace_);
+  }
+  kdbg::v1::ControllerListSessionsResponse resp;
+  grpc::ClientContext context;
+  PrepareContext(&context, conn->token, kUnaryTimeout);
+  grpc::Status status = conn->stub->ListSessions(&context, req, &resp);
+  if (!status.ok()) return console.Fail(internal::RpcStatus(status, "list sessions", *conn));
+  console.Out(g.format == OutputFormat::kJson ? SessionsJson(resp)
+                                              : SessionsText(resp, absl::ToUnixNanos(absl::Now())));
+  return 0;
+}
+
+int RunStop(const GlobalOptions& g, const std::string& session_id, const CommandEnv& env) {
+  Console console(env, g.format);
+  auto conn = internal::Connect(g, nullptr, env, console);
+  if (!conn.ok()) return console.Fail(conn.status());
+  kdbg::v1::ControllerStopSessionRequest req;
+  req.set_session_id(session_id);
+  kdbg::v1::ControllerStopSessionResponse resp;
+  grpc::ClientContext context;
+  PrepareContext(&context, conn->token, kUnaryTimeout);
+  grpc::Status status = conn->stub->StopSession(&context, req, &resp);
+  if (!status.ok()) {
+    return console.Fail(internal::RpcStatus(status, absl::StrCat("stop session ", session_id), *conn));
+  }
+  kdbg::v1::Event e;
+  e.set_session_id(session_id);
+  *e.mutable_ended() = resp.ended();
+  Rendered r = RenderEvent(e, g.format);
+  if (g.format == OutputFormat::kText) {
+    r.out = r.err;  // the answer to `kdbg stop` is the summary itself
+    r.err.clear();
+  }
+  console.Print(r);
+  return 0;
+}
+
+int RunVersion(const GlobalOptions& g, const CommandEnv& env) {
+  Console console(env, OutputFormat::kText);
+  console.Out(VersionText(env.cli_version, nullptr));
+  auto conn = internal::Connect(g, nullptr, env, console);
+  if (!conn.ok()) return console.Fail(conn.status());
+  kdbg::v1::ControllerVersionRequest req;
+  kdbg::v1::ControllerVersionResponse resp;
+  grpc::ClientContext context;
+  PrepareContext(&context, conn->token, kUnaryTimeout);
+  grpc::Status status = conn->stub->Version(&context, req, &resp);
+  if (!status.ok()) return console.Fail(internal::RpcStatus(status, "controller version", *conn));
+  std::string text = VersionText(env.cli_version, &resp);
+  console.Out(text.substr(text.find('\n') + 1));
+  return 0;
+}
+
+}  // namespace kdbg::cli

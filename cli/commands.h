@@ -1,0 +1,78 @@
+// The kdbg commands, as functions of parsed options and an injected environment (output streams,
+// the interrupt pipe, how to open the kubeconfig and reach the controller). Each returns the
+// process exit status: 0 on a clean end, 1 on an error (one line on stderr, and with -o json an
+// "error" object on stdout), 130 after a second Ctrl-C.
+//
+// Threading: a command runs on the calling thread; trace and attach start helper threads (interrupt
+// watcher, listener, one per tunnelled connection) and join them all before returning.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cli/cluster.h"
+#include "cli/controller.h"
+#include "cli/output.h"
+
+namespace kdbg::cli {
+
+struct GlobalOptions {
+  std::string kubeconfig;
+  std::string context;
+  std::string controller;     // --controller, else $KDBG_CONTROLLER
+  std::string controller_ca;  // --controller-ca, else $KDBG_CONTROLLER_CA
+  std::string namespace_;     // -n
+  OutputFormat format = OutputFormat::kText;
+};
+
+struct TargetOptions {
+  std::string target;     // pod/NAME or NAME
+  std::string container;  // -c
+};
+
+struct TraceCommandOptions {
+  TargetOptions target;
+  std::string init_file;
+  absl::Duration duration = absl::ZeroDuration();
+  int64_t max_hits = 0;
+};
+
+struct AttachCommandOptions {
+  TargetOptions target;
+  std::string listen = "127.0.0.1:0";
+  bool headless = false;
+};
+
+struct CommandEnv {
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+  int interrupt_fd = -1;
+  std::string cli_version;
+  std::function<absl::StatusOr<std::unique_ptr<Cluster>>(const GlobalOptions&)> open_cluster;
+  std::function<absl::StatusOr<Endpoint>(const GlobalOptions&, const std::vector<std::string>&)>
+      find_controller;
+  // How long Ctrl-C waits for the session's `ended` event before cancelling the stream.
+  absl::Duration stop_grace = absl::Seconds(5);
+  // attach: start `dlv connect` in the foreground (a terminal and dlv on the PATH); empty: don't.
+  std::string dlv_path;
+};
+
+int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const CommandEnv& env);
+int RunAttach(const GlobalOptions& g, const AttachCommandOptions& o, const CommandEnv& env);
+int RunResolve(const GlobalOptions& g, const TargetOptions& o, const CommandEnv& env);
+int RunSessions(const GlobalOptions& g, bool all_namespaces, const CommandEnv& env);
+int RunStop(const GlobalOptions& g, const std::string& session_id, const CommandEnv& env);
+int RunVersion(const GlobalOptions& g, const CommandEnv& env);
+
+// `kdbg attach`'s instructions: the `dlv connect` command and a VS Code launch.json entry.
+std::string AttachInstructions(const std::string& host, int port, const std::string& pod_ref);
+
+// Parses HOST:PORT (port may be 0). InvalidArgument otherwise.
+absl::Status ParseHostPort(const std::string& text, std::string* host, int* port);
+
+}  // namespace kdbg::cli

@@ -1,0 +1,61 @@
+// Reaching the controller: the address from --controller, else $KDBG_CONTROLLER, else a
+// `kubectl port-forward` to service kdbg-controller in namespace kdbg-system (started here and
+// stopped when the Endpoint is destroyed), over TLS verified against --controller-ca /
+// $KDBG_CONTROLLER_CA (else the system roots), with the user's bearer token on every call.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/child_process.h"
+#include "grpcpp/grpcpp.h"
+#include "kdbg/v1/controller.grpc.pb.h"
+
+namespace kdbg::cli {
+
+inline constexpr char kControllerNamespace[] = "kdbg-system";
+inline constexpr char kControllerService[] = "kdbg-controller";
+inline constexpr int kControllerServicePort = 8443;
+// The name the controller's certificate carries for in-cluster clients (checked when reached
+// through a port-forward, whose address is 127.0.0.1).
+inline constexpr char kControllerTlsName[] = "kdbg-controller.kdbg-system.svc";
+
+struct EndpointOptions {
+  std::string address;                 // --controller, else $KDBG_CONTROLLER; empty: discover
+  std::string kubectl = "kubectl";     // $KDBG_KUBECTL overrides (tests)
+  std::vector<std::string> kubectl_args;  // --kubeconfig/--context for kubectl
+  absl::Duration port_forward_timeout = absl::Seconds(20);
+};
+
+// A reachable controller address; owns the port-forward process if one was needed.
+struct Endpoint {
+  std::string address;    // "host:port"
+  std::string tls_name;   // server name override, empty: the host of `address`
+  std::unique_ptr<ChildProcess> port_forward;
+  std::string Describe() const;
+};
+
+// Parses "Forwarding from 127.0.0.1:41234 -> 8443" (kubectl port-forward's stdout) -> 41234;
+// 0 for any other line.
+int ParsePortForwardLine(const std::string& line);
+
+// Errors: Unavailable when the port-forward fails or times out (kubectl's output quoted).
+absl::StatusOr<Endpoint> FindController(const EndpointOptions& options);
+
+// A TLS channel to the endpoint. Errors: NotFound/InvalidArgument for a bad CA file.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> DialController(const Endpoint& endpoint,
+                                                              const std::string& ca_path);
+
+// Adds "authorization: Bearer <token>" and, when positive, a deadline.
+void PrepareContext(grpc::ClientContext* context, const std::string& token,
+                    absl::Duration timeout = absl::ZeroDuration());
+
+// One line for a failed call: what failed, and what to do.
+std::string DescribeRpcError(const grpc::Status& status, const std::string& what,
+                             const std::string& controller);
+absl::StatusCode ToAbslCode(grpc::StatusCode code);
+
+}  // namespace kdbg::cli

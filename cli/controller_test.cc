@@ -1,0 +1,65 @@
+#include "cli/controller.h"
+
+#include "cli/commands.h"
+#include "gtest/gtest.h"
+
+namespace kdbg::cli {
+namespace {
+
+TEST(ControllerTest, ParsePortForwardLine) {
+  EXPECT_EQ(ParsePortForwardLine("Forwarding from 127.0.0.1:41234 -> 8443"), 41234);
+  EXPECT_EQ(ParsePortForwardLine("Forwarding from [::1]:41234 -> 8443"), 0);
+  EXPECT_EQ(ParsePortForwardLine("Handling connection for 41234"), 0);
+  EXPECT_EQ(ParsePortForwardLine("Forwarding from 127.0.0.1:x -> 8443"), 0);
+}
+
+TEST(ControllerTest, PortForwardThatFailsIsUnavailableWithItsOutput) {
+  EndpointOptions o;
+  o.kubectl = "/bin/sh";
+  o.kubectl_args = {"-c", "echo 'error: services \"kdbg-controller\" not found'; exit 1", "sh"};
+  auto e = FindController(o);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(e.status().message().find("services \"kdbg-controller\" not found"), std::string::npos)
+      << e.status();
+}
+
+TEST(ControllerTest, PortForwardFoundAndOwned) {
+  EndpointOptions o;
+  o.kubectl = "/bin/sh";
+  o.kubectl_args = {"-c", "echo 'Forwarding from 127.0.0.1:40001 -> 8443'; exec sleep 30", "sh"};
+  auto e = FindController(o);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->address, "127.0.0.1:40001");
+  EXPECT_EQ(e->tls_name, kControllerTlsName);
+  ASSERT_NE(e->port_forward, nullptr);
+  EXPECT_TRUE(e->port_forward->Running());
+}
+
+TEST(ControllerTest, ExplicitAddressNeedsNoKubectl) {
+  EndpointOptions o;
+  o.address = "10.0.0.1:8443";
+  o.kubectl = "/nonexistent";
+  auto e = FindController(o);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->address, "10.0.0.1:8443");
+  EXPECT_EQ(e->port_forward, nullptr);
+}
+
+TEST(ControllerTest, HostPortAndInstructions) {
+  std::string host;
+  int port = -1;
+  ASSERT_TRUE(ParseHostPort("127.0.0.1:2345", &host, &port).ok());
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 2345);
+  EXPECT_FALSE(ParseHostPort("2345", &host, &port).ok());
+  EXPECT_FALSE(ParseHostPort("127.0.0.1:99999", &host, &port).ok());
+  std::string text = AttachInstructions("127.0.0.1", 2345, "default/hello-world");
+  EXPECT_NE(text.find("  dlv connect 127.0.0.1:2345\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"request\": \"attach\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"mode\": \"remote\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"port\": 2345"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace kdbg::cli

@@ -1,0 +1,393 @@
+#include "cli/output.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+
+namespace kdbg::cli {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string Basename(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string TimeString(int64_t unix_nanos) {
+  if (unix_nanos == 0) return "";
+  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", absl::FromUnixNanos(unix_nanos), absl::UTCTimeZone());
+}
+
+Json Head(const char* type, const kdbg::v1::Event& event) {
+  Json j;
+  j["type"] = type;
+  if (!event.session_id().empty()) j["session"] = event.session_id();
+  if (event.time_unix_nanos() != 0) j["time"] = TimeString(event.time_unix_nanos());
+  return j;
+}
+
+Json Vars(const google::protobuf::RepeatedPtrField<kdbg::v1::Variable>& vars) {
+  Json j = Json::object();
+  for (const auto& v : vars) j[v.name()] = v.value();
+  return j;
+}
+
+// nlohmann::json throws on invalid UTF-8; values come from the target's memory, so replace.
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+}  // namespace
+
+absl::Status ParseOutputFormat(const std::string& text, OutputFormat* format) {
+  if (text == "text") {
+    *format = OutputFormat::kText;
+  } else if (text == "json") {
+    *format = OutputFormat::kJson;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown output format \"", text, "\": use -o text or -o json"));
+  }
+  return absl::OkStatus();
+}
+
+std::string HitText(const kdbg::v1::HitEvent& hit) {
+  std::vector<std::string> arg_names;
+  for (const auto& a : hit.args()) arg_names.push_back(a.name());
+  std::string out = absl::StrFormat("> goroutine(%d): %s(%s) %s:%d\n", hit.goroutine(),
+                                    hit.function(), absl::StrJoin(arg_names, ", "),
+                                    Basename(hit.file()), hit.line());
+  for (const auto& v : hit.vars()) absl::StrAppend(&out, "\t", v.name(), ": ", v.value(), "\n");
+  return out;
+}
+
+std::string ArmedText(const kdbg::v1::ArmedEvent& armed) {
+  int n = armed.tracepoints_size();
+  std::string out = absl::StrFormat("kdbg: armed %d tracepoint%s on PID %d (attach %d ms, arm %d ms)\n",
+                                    n, n == 1 ? "" : "s", armed.host_pid(), armed.attach_ms(),
+                                    armed.arm_ms());
+  for (const auto& tp : armed.tracepoints()) {
+    absl::StrAppend(&out, "kdbg:   ", tp.name(), " -> ", tp.function(), " ", tp.file(), ":",
+                    tp.line());
+    if (!tp.print().empty()) absl::StrAppend(&out, " print ", absl::StrJoin(tp.print(), ", "));
+    if (!tp.cond().empty()) absl::StrAppend(&out, " if ", tp.cond());
+    absl::StrAppend(&out, "\n");
+  }
+  return out;
+}
+
+std::string NoticeText(const kdbg::v1::NoticeEvent& notice) {
+  if (notice.code() == "progress") return absl::StrCat("kdbg: ", notice.message(), "\n");
+  return absl::StrCat("kdbg: ", notice.code(), ": ", notice.message(), "\n");
+}
+
+std::string EndReasonName(kdbg::v1::EndReason reason) {
+  std::string name = kdbg::v1::EndReason_Name(reason);
+  if (name.empty()) return absl::StrCat("unknown_", static_cast<int>(reason));
+  constexpr absl::string_view kPrefix = "END_REASON_";
+  if (absl::StartsWith(name, kPrefix)) name = name.substr(kPrefix.size());
+  return absl::AsciiStrToLower(name);
+}
+
+std::string EndReasonText(kdbg::v1::EndReason reason) {
+  using kdbg::v1::EndReason;
+  switch (reason) {
+    case kdbg::v1::END_REASON_CLIENT_STOP: return "stopped";
+    case kdbg::v1::END_REASON_DURATION: return "duration elapsed";
+    case kdbg::v1::END_REASON_MAX_HITS: return "max hits reached";
+    case kdbg::v1::END_REASON_STOP_REQUESTED: return "stopped on request";
+    case kdbg::v1::END_REASON_LEASE_EXPIRED: return "lease expired";
+    case kdbg::v1::END_REASON_CLIENT_GONE: return "client connection lost";
+    case kdbg::v1::END_REASON_AGENT_SHUTDOWN: return "agent shut down";
+    case kdbg::v1::END_REASON_TARGET_EXITED: return "target exited";
+    case kdbg::v1::END_REASON_ERROR: return "error";
+    case kdbg::v1::END_REASON_RECOVERED: return "ended by a restarted agent";
+    case kdbg::v1::END_REASON_REMOTE_CLIENT_LEFT: return "debugger client disconnected";
+    default: return EndReasonName(reason);
+  }
+}
+
+bool CleanEnd(const kdbg::v1::EndedEvent& ended) {
+  if (ended.target_traced()) return false;
+  switch (ended.reason()) {
+    case kdbg::v1::END_REASON_CLIENT_STOP:
+    case kdbg::v1::END_REASON_DURATION:
+    case kdbg::v1::END_REASON_MAX_HITS:
+    case kdbg::v1::END_REASON_STOP_REQUESTED:
+    case kdbg::v1::END_REASON_REMOTE_CLIENT_LEFT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string EndedText(const kdbg::v1::EndedEvent& ended) {
+  std::string out = absl::StrCat("kdbg: ended: ", EndReasonText(ended.reason()), "; ", ended.hits(),
+                                 ended.hits() == 1 ? " hit" : " hits");
+  if (!ended.message().empty()) absl::StrAppend(&out, "; ", ended.message());
+  if (ended.reason() == kdbg::v1::END_REASON_TARGET_EXITED) {
+    absl::StrAppend(&out, " (exit status ", ended.target_exit_status(), ")");
+  }
+  if (ended.target_traced()) {
+    absl::StrAppend(&out, "; WARNING: the target is still traced, check it with the on-call runbook");
+  }
+  absl::StrAppend(&out, "\n");
+  return out;
+}
+
+std::string EventJson(const kdbg::v1::Event& event) {
+  switch (event.kind_case()) {
+    case kdbg::v1::Event::kArmed: {
+      const auto& a = event.armed();
+      Json j = Head("armed", event);
+      j["pid"] = a.host_pid();
+      j["attach_ms"] = a.attach_ms();
+      j["arm_ms"] = a.arm_ms();
+      Json tps = Json::array();
+      for (const auto& tp : a.tracepoints()) {
+        Json t;
+        t["name"] = tp.name();
+        t["location"] = tp.location();
+        t["function"] = tp.function();
+        t["file"] = tp.file();
+        t["line"] = tp.line();
+        if (!tp.print().empty()) t["print"] = std::vector<std::string>(tp.print().begin(), tp.print().end());
+        if (!tp.cond().empty()) t["cond"] = tp.cond();
+        tps.push_back(std::move(t));
+      }
+      j["tracepoints"] = std::move(tps);
+      return Dump(j);
+    }
+    case kdbg::v1::Event::kHit: {
+      const auto& h = event.hit();
+      Json j = Head("hit", event);
+      j["tracepoint"] = h.tracepoint();
+      j["goroutine"] = h.goroutine();
+      j["function"] = h.function();
+      j["file"] = h.file();
+      j["line"] = h.line();
+      j["hit_count"] = h.hit_count();
+      j["args"] = Vars(h.args());
+      j["vars"] = Vars(h.vars());
+      return Dump(j);
+    }
+    case kdbg::v1::Event::kEnded: {
+      const auto& e = event.ended();
+      Json j = Head("ended", event);
+      j["reason"] = EndReasonName(e.reason());
+      j["hits"] = e.hits();
+      j["message"] = e.message();
+      j["target_alive"] = e.target_alive();
+      j["target_traced"] = e.target_traced();
+      if (e.reason() == kdbg::v1::END_REASON_TARGET_EXITED) {
+        j["target_exit_status"] = e.target_exit_status();
+      }
+      return Dump(j);
+    }
+    case kdbg::v1::Event::kError: {
+      Json j = Head("error", event);
+      j["code"] = event.error().code();
+      j["message"] = event.error().message();
+      return Dump(j);
+    }
+    default:
+      return "";
+  }
+}
+
+std::string ErrorJson(const std::string& code, const std::string& message) {
+  Json j;
+  j["type"] = "error";
+  j["code"] = code;
+  j["message"] = message;
+  return Dump(j);
+}
+
+Rendered RenderEvent(const kdbg::v1::Event& event, OutputFormat format) {
+  Rendered r;
+  if (event.has_notice()) {
+    r.err = NoticeText(event.notice());
+    return r;
+  }
+  if (format == OutputFormat::kJson) {
+    std::string line = EventJson(event);
+    if (!line.empty()) r.out = line + "\n";
+    // People watching a JSON stream still see why it ended.
+    if (event.has_ended()) r.err = EndedText(event.ended());
+    return r;
+  }
+  switch (event.kind_case()) {
+    case kdbg::v1::Event::kArmed: r.err = ArmedText(event.armed()); break;
+    case kdbg::v1::Event::kHit: r.out = HitText(event.hit()); break;
+    case kdbg::v1::Event::kEnded: r.err = EndedText(event.ended()); break;
+    case kdbg::v1::Event::kError:
+      r.err = absl::StrCat("kdbg: error: ", event.error().message(), " (", event.error().code(), ")\n");
+      break;
+    default: break;
+  }
+  return r;
+}
+
+std::string CodeName(absl::StatusCode code) {
+  std::string name = absl::StatusCodeToString(code);
+  for (char& c : name) c = c == ' ' ? '_' : absl::ascii_toupper(c);
+  return name;
+}
+
+namespace {
+Json ResolveObject(const kdbg::v1::ControllerResolveResponse& r, const kdbg::v1::PodTarget& target) {
+  const auto& t = r.target();
+  Json j;
+  j["type"] = "resolved";
+  j["namespace"] = target.namespace_();
+  j["pod"] = target.pod();
+  j["container"] = r.container().empty() ? target.container() : r.container();
+  j["node"] = r.node_name();
+  j["agent"] = r.agent();
+  j["debuggable"] = t.debuggable();
+  j["problem"] = t.problem();
+  j["host_pid"] = t.host_pid();
+  j["container_id"] = t.container_id();
+  j["runtime"] = t.runtime();
+  Json b;
+  b["path"] = t.binary().path();
+  b["go_version"] = t.binary().go_version();
+  b["module_path"] = t.binary().module_path();
+  b["has_dwarf"] = t.binary().has_dwarf();
+  b["optimized"] = t.binary().optimized();
+  b["stripped"] = t.binary().stripped();
+  j["binary"] = std::move(b);
+  j["evidence"] = std::vector<std::string>(t.evidence().begin(), t.evidence().end());
+  return j;
+}
+}  // namespace
+
+std::string ResolveJson(const kdbg::v1::ControllerResolveResponse& resolved,
+                        const kdbg::v1::PodTarget& target) {
+  return Dump(ResolveObject(resolved, target)) + "\n";
+}
+
+std::string ResolveText(const kdbg::v1::ControllerResolveResponse& r,
+                        const kdbg::v1::PodTarget& target) {
+  const auto& t = r.target();
+  const auto& b = t.binary();
+  std::string out;
+  absl::StrAppend(&out, "pod:        ", target.namespace_(), "/", target.pod(), "\n");
+  absl::StrAppend(&out, "container:  ", r.container().empty() ? target.container() : r.container(),
+                  "\n");
+  absl::StrAppend(&out, "node:       ", r.node_name(), " (agent ", r.agent(), ")\n");
+  absl::StrAppend(&out, "process:    PID ", t.host_pid(), " on the node");
+  if (t.container_pid_namespace_pid() != 0) {
+    absl::StrAppend(&out, ", PID ", t.container_pid_namespace_pid(), " in the container");
+  }
+  absl::StrAppend(&out, "\n");
+  if (!t.cmdline().empty()) absl::StrAppend(&out, "command:    ", absl::StrJoin(t.cmdline(), " "), "\n");
+  absl::StrAppend(&out, "runtime:    ", t.runtime(), " ", t.container_id(), "\n");
+  absl::StrAppend(&out, "binary:     ", b.path(), "\n");
+  absl::StrAppend(&out, "go:         ", b.go_version().empty() ? "not a Go program" : b.go_version(),
+                  b.module_path().empty() ? "" : absl::StrCat(" (", b.module_path(), ")"), "\n");
+  absl::StrAppend(&out, "debug info: ", b.has_dwarf() ? "DWARF" : "no DWARF",
+                  b.optimized() ? ", optimized" : ", not optimized",
+                  b.stripped() ? ", stripped" : "", "\n");
+  if (t.debuggable()) {
+    absl::StrAppend(&out, "debuggable: yes\n");
+  } else {
+    absl::StrAppend(&out, "debuggable: no: ", t.problem(), "\n");
+  }
+  if (!t.evidence().empty()) {
+    absl::StrAppend(&out, "evidence:\n");
+    for (const auto& e : t.evidence()) absl::StrAppend(&out, "  ", e, "\n");
+  }
+  return out;
+}
+
+namespace {
+std::string ModeName(kdbg::v1::SessionMode mode) {
+  switch (mode) {
+    case kdbg::v1::SESSION_MODE_TRACE: return "trace";
+    case kdbg::v1::SESSION_MODE_ATTACH: return "attach";
+    default: return "unknown";
+  }
+}
+
+std::string Age(int64_t start, int64_t now) {
+  if (start == 0 || now < start) return "-";
+  int64_t s = (now - start) / 1000000000;
+  if (s < 120) return absl::StrCat(s, "s");
+  if (s < 7200) return absl::StrCat(s / 60, "m", s % 60, "s");
+  return absl::StrCat(s / 3600, "h", (s % 3600) / 60, "m");
+}
+}  // namespace
+
+std::string SessionsText(const kdbg::v1::ControllerListSessionsResponse& sessions,
+                         int64_t now_unix_nanos) {
+  if (sessions.sessions().empty()) return "No debug sessions.\n";
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"SESSION", "MODE", "NAMESPACE", "POD", "CONTAINER", "NODE", "PID", "USER", "STATE",
+                  "HITS", "AGE"});
+  for (const auto& s : sessions.sessions()) {
+    const auto& i = s.info();
+    rows.push_back({i.id(), ModeName(i.mode()), s.target().namespace_(), s.target().pod(),
+                    s.target().container(), s.node_name().empty() ? i.node_name() : s.node_name(),
+                    absl::StrCat(i.host_pid()), i.user(), i.state(), absl::StrCat(i.hits()),
+                    Age(i.start_unix_nanos(), now_unix_nanos)});
+  }
+  std::vector<size_t> widths(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) {
+      absl::StrAppend(&line, row[c]);
+      if (c + 1 < row.size()) line.append(widths[c] - row[c].size() + 3, ' ');
+    }
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+std::string SessionsJson(const kdbg::v1::ControllerListSessionsResponse& sessions) {
+  std::string out;
+  for (const auto& s : sessions.sessions()) {
+    const auto& i = s.info();
+    Json j;
+    j["type"] = "session";
+    j["id"] = i.id();
+    j["mode"] = ModeName(i.mode());
+    j["namespace"] = s.target().namespace_();
+    j["pod"] = s.target().pod();
+    j["container"] = s.target().container();
+    j["node"] = s.node_name().empty() ? i.node_name() : s.node_name();
+    j["pid"] = i.host_pid();
+    j["user"] = i.user();
+    j["state"] = i.state();
+    j["hits"] = i.hits();
+    j["start"] = TimeString(i.start_unix_nanos());
+    j["lease_expiry"] = TimeString(i.lease_expiry_unix_nanos());
+    absl::StrAppend(&out, Dump(j), "\n");
+  }
+  return out;
+}
+
+std::string VersionText(const std::string& cli_version,
+                        const kdbg::v1::ControllerVersionResponse* controller) {
+  std::string out = absl::StrCat("kdbg ", cli_version, "\n");
+  if (controller == nullptr) return out;
+  absl::StrAppend(&out, "kdbg-controller ", controller->controller().version(), "\n");
+  for (const auto& a : controller->agents()) {
+    absl::StrAppend(&out, "kdbg-agent ", a.version(), " on ", a.node_name().empty() ? "?" : a.node_name(),
+                    " (delve ", a.delve_version().empty() ? "unknown" : a.delve_version(), ")\n");
+  }
+  if (controller->agents().empty()) absl::StrAppend(&out, "no agents registered\n");
+  return out;
+}
+
+}  // namespace kdbg::cli

@@ -1,0 +1,238 @@
+#include "cli/output.h"
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace kdbg::cli {
+namespace {
+
+using nlohmann::json;
+
+kdbg::v1::Event HitEvent() {
+  kdbg::v1::Event e;
+  e.set_session_id("s-1");
+  e.set_time_unix_nanos(1795000000123456789);
+  auto* h = e.mutable_hit();
+  h->set_tracepoint("handleSlash");
+  h->set_goroutine(19);
+  h->set_function("main.handleSlash");
+  h->set_file("/src/hello/main.go");
+  h->set_line(10);
+  h->set_hit_count(2);
+  auto* w = h->add_args();
+  w->set_name("w");
+  w->set_value("net/http.ResponseWriter(*net/http.response) 0xc000132000");
+  auto* r = h->add_args();
+  r->set_name("r");
+  r->set_value("*net/http.Request {Method: \"GET\", ...}");
+  auto* v = h->add_vars();
+  v->set_name("r.RemoteAddr");
+  v->set_value("\"127.0.0.1:53422\"");
+  return e;
+}
+
+TEST(OutputTest, HitTextLooksLikeDlvTrace) {
+  EXPECT_EQ(HitText(HitEvent().hit()),
+            "> goroutine(19): main.handleSlash(w, r) main.go:10\n"
+            "\tr.RemoteAddr: \"127.0.0.1:53422\"\n");
+  Rendered r = RenderEvent(HitEvent(), OutputFormat::kText);
+  EXPECT_EQ(r.out, HitText(HitEvent().hit()));
+  EXPECT_EQ(r.err, "");
+}
+
+TEST(OutputTest, HitJsonFieldByField) {
+  Rendered r = RenderEvent(HitEvent(), OutputFormat::kJson);
+  ASSERT_EQ(r.out.back(), '\n');
+  EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << "one object per line";
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["type"], "hit");
+  EXPECT_EQ(j["session"], "s-1");
+  EXPECT_EQ(j["tracepoint"], "handleSlash");
+  EXPECT_EQ(j["goroutine"], 19);
+  EXPECT_EQ(j["function"], "main.handleSlash");
+  EXPECT_EQ(j["file"], "/src/hello/main.go");
+  EXPECT_EQ(j["line"], 10);
+  EXPECT_EQ(j["hit_count"], 2);
+  EXPECT_EQ(j["args"]["r"], "*net/http.Request {Method: \"GET\", ...}");
+  EXPECT_EQ(j["args"].size(), 2u);
+  EXPECT_EQ(j["vars"]["r.RemoteAddr"], "\"127.0.0.1:53422\"");
+  EXPECT_EQ(j["time"], "2026-11-18T11:06:40.123456789Z");
+}
+
+TEST(OutputTest, InvalidUtf8InValuesStillGivesJson) {
+  kdbg::v1::Event e = HitEvent();
+  e.mutable_hit()->mutable_vars(0)->set_value("\"\xff\xfe\"");
+  json j = json::parse(EventJson(e));
+  EXPECT_EQ(j["type"], "hit");
+}
+
+TEST(OutputTest, ArmedTextAndJson) {
+  kdbg::v1::Event e;
+  e.set_session_id("s-1");
+  auto* a = e.mutable_armed();
+  a->set_host_pid(4242);
+  a->set_attach_ms(80);
+  a->set_arm_ms(3);
+  auto* tp = a->add_tracepoints();
+  tp->set_name("handleSlash");
+  tp->set_location("main.go:10");
+  tp->set_function("main.handleSlash");
+  tp->set_file("/src/hello/main.go");
+  tp->set_line(10);
+  tp->add_print("r.RemoteAddr");
+  Rendered text = RenderEvent(e, OutputFormat::kText);
+  EXPECT_EQ(text.out, "");
+  EXPECT_EQ(text.err,
+            "kdbg: armed 1 tracepoint on PID 4242 (attach 80 ms, arm 3 ms)\n"
+            "kdbg:   handleSlash -> main.handleSlash /src/hello/main.go:10 print r.RemoteAddr\n");
+  json j = json::parse(RenderEvent(e, OutputFormat::kJson).out);
+  EXPECT_EQ(j["type"], "armed");
+  EXPECT_EQ(j["pid"], 4242);
+  EXPECT_EQ(j["attach_ms"], 80);
+  EXPECT_EQ(j["arm_ms"], 3);
+  ASSERT_EQ(j["tracepoints"].size(), 1u);
+  EXPECT_EQ(j["tracepoints"][0]["function"], "main.handleSlash");
+  EXPECT_EQ(j["tracepoints"][0]["file"], "/src/hello/main.go");
+  EXPECT_EQ(j["tracepoints"][0]["line"], 10);
+  EXPECT_EQ(j["tracepoints"][0]["location"], "main.go:10");
+}
+
+TEST(OutputTest, EndedTextAndJsonAndCleanness) {
+  kdbg::v1::Event e;
+  auto* x = e.mutable_ended();
+  x->set_reason(kdbg::v1::END_REASON_MAX_HITS);
+  x->set_hits(3);
+  x->set_message("target running, detached cleanly");
+  x->set_target_alive(true);
+  EXPECT_EQ(EndedText(*x), "kdbg: ended: max hits reached; 3 hits; target running, detached cleanly\n");
+  Rendered r = RenderEvent(e, OutputFormat::kJson);
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["type"], "ended");
+  EXPECT_EQ(j["reason"], "max_hits");
+  EXPECT_EQ(j["hits"], 3);
+  EXPECT_EQ(j["target_alive"], true);
+  EXPECT_EQ(j["target_traced"], false);
+  EXPECT_EQ(r.err, EndedText(*x)) << "people watching JSON still see why it ended";
+  EXPECT_TRUE(CleanEnd(*x));
+  x->set_reason(kdbg::v1::END_REASON_TARGET_EXITED);
+  x->set_target_exit_status(2);
+  EXPECT_FALSE(CleanEnd(*x));
+  EXPECT_NE(EndedText(*x).find("target exited; 3 hits; target running, detached cleanly (exit status 2)"),
+            std::string::npos);
+  x->set_reason(kdbg::v1::END_REASON_DURATION);
+  x->set_target_traced(true);
+  EXPECT_FALSE(CleanEnd(*x)) << "a target left traced is never a clean end";
+  EXPECT_EQ(EndReasonName(kdbg::v1::END_REASON_LEASE_EXPIRED), "lease_expired");
+}
+
+TEST(OutputTest, ErrorAndNotice) {
+  kdbg::v1::Event e;
+  e.mutable_error()->set_code("NOT_FOUND");
+  e.mutable_error()->set_message("location \"x\" not found");
+  json j = json::parse(RenderEvent(e, OutputFormat::kJson).out);
+  EXPECT_EQ(j["type"], "error");
+  EXPECT_EQ(j["code"], "NOT_FOUND");
+  EXPECT_EQ(j["message"], "location \"x\" not found");
+  EXPECT_EQ(RenderEvent(e, OutputFormat::kText).err, "kdbg: error: location \"x\" not found (NOT_FOUND)\n");
+
+  kdbg::v1::Event n;
+  n.mutable_notice()->set_code("progress");
+  n.mutable_notice()->set_message("pod default/hello-world on node node-a");
+  for (auto f : {OutputFormat::kText, OutputFormat::kJson}) {
+    Rendered r = RenderEvent(n, f);
+    EXPECT_EQ(r.out, "") << "notices never reach stdout";
+    EXPECT_EQ(r.err, "kdbg: pod default/hello-world on node node-a\n");
+  }
+  n.mutable_notice()->set_code("rate-limited");
+  n.mutable_notice()->set_message("bp1 cleared");
+  EXPECT_EQ(NoticeText(n.notice()), "kdbg: rate-limited: bp1 cleared\n");
+  EXPECT_EQ(json::parse(ErrorJson("UNAVAILABLE", "x"))["code"], "UNAVAILABLE");
+  EXPECT_EQ(CodeName(absl::StatusCode::kPermissionDenied), "PERMISSION_DENIED");
+  EXPECT_EQ(CodeName(absl::StatusCode::kNotFound), "NOT_FOUND");
+}
+
+TEST(OutputTest, ParseOutputFormat) {
+  OutputFormat f;
+  EXPECT_TRUE(ParseOutputFormat("json", &f).ok());
+  EXPECT_EQ(f, OutputFormat::kJson);
+  EXPECT_TRUE(ParseOutputFormat("text", &f).ok());
+  EXPECT_EQ(f, OutputFormat::kText);
+  EXPECT_EQ(ParseOutputFormat("yaml", &f).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(OutputTest, ResolveTextAndJson) {
+  kdbg::v1::ControllerResolveResponse r;
+  r.set_node_name("node-a");
+  r.set_container("app");
+  r.set_agent("kdbg-agent-x");
+  auto* t = r.mutable_target();
+  t->set_host_pid(4242);
+  t->set_container_id("abc");
+  t->set_runtime("containerd");
+  t->set_debuggable(false);
+  t->set_problem("built with optimizations");
+  t->mutable_binary()->set_go_version("go1.19.8");
+  t->mutable_binary()->set_has_dwarf(true);
+  t->mutable_binary()->set_optimized(true);
+  t->add_evidence("cgroup: /kubepods/x -> pids 4242");
+  kdbg::v1::PodTarget p;
+  p.set_namespace_("default");
+  p.set_pod("hello-world");
+  std::string text = ResolveText(r, p);
+  EXPECT_NE(text.find("pod:        default/hello-world\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("node:       node-a (agent kdbg-agent-x)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("process:    PID 4242 on the node\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("debuggable: no: built with optimizations\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  cgroup: /kubepods/x -> pids 4242\n"), std::string::npos) << text;
+  json j = json::parse(ResolveJson(r, p));
+  EXPECT_EQ(j["pod"], "hello-world");
+  EXPECT_EQ(j["container"], "app");
+  EXPECT_EQ(j["host_pid"], 4242);
+  EXPECT_EQ(j["debuggable"], false);
+  EXPECT_EQ(j["binary"]["go_version"], "go1.19.8");
+  EXPECT_EQ(j["binary"]["optimized"], true);
+  EXPECT_EQ(j["evidence"][0], "cgroup: /kubepods/x -> pids 4242");
+}
+
+TEST(OutputTest, SessionsTableAndJson) {
+  kdbg::v1::ControllerListSessionsResponse resp;
+  EXPECT_EQ(SessionsText(resp, 0), "No debug sessions.\n");
+  EXPECT_EQ(SessionsJson(resp), "");
+  auto* s = resp.add_sessions();
+  s->mutable_info()->set_id("s-1");
+  s->mutable_info()->set_mode(kdbg::v1::SESSION_MODE_TRACE);
+  s->mutable_info()->set_host_pid(4242);
+  s->mutable_info()->set_user("alice");
+  s->mutable_info()->set_state("tracing");
+  s->mutable_info()->set_hits(7);
+  s->mutable_info()->set_start_unix_nanos(1000000000);
+  s->mutable_target()->set_namespace_("default");
+  s->mutable_target()->set_pod("hello-world");
+  s->mutable_target()->set_container("app");
+  s->set_node_name("node-a");
+  std::string text = SessionsText(resp, 91000000000);
+  EXPECT_EQ(text,
+            "SESSION   MODE    NAMESPACE   POD           CONTAINER   NODE     PID    USER    STATE     HITS   AGE\n"
+            "s-1       trace   default     hello-world   app         node-a   4242   alice   tracing   7      90s\n");
+  json j = json::parse(SessionsJson(resp));
+  EXPECT_EQ(j["id"], "s-1");
+  EXPECT_EQ(j["mode"], "trace");
+  EXPECT_EQ(j["node"], "node-a");
+  EXPECT_EQ(j["hits"], 7);
+  EXPECT_EQ(j["user"], "alice");
+}
+
+TEST(OutputTest, VersionText) {
+  kdbg::v1::ControllerVersionResponse v;
+  v.mutable_controller()->set_version("0.1.0");
+  auto* a = v.add_agents();
+  a->set_version("0.1.0");
+  a->set_node_name("node-a");
+  a->set_delve_version("1.20.2");
+  EXPECT_EQ(VersionText("0.1.0", &v),
+            "kdbg 0.1.0\nkdbg-controller 0.1.0\nkdbg-agent 0.1.0 on node-a (delve 1.20.2)\n");
+  EXPECT_EQ(VersionText("0.1.0", nullptr), "kdbg 0.1.0\n");
+}
+
+}  // namespace
+}  // namespace kdbg::cli
