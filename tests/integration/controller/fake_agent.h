@@ -1,0 +1,74 @@
+// An in-process Agent gRPC server over mutual TLS with scripted behaviour, recording what it got.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/server.h"
+#include "kdbg/v1/agent.grpc.pb.h"
+
+namespace kdbg::controller::testing {
+
+struct AgentScript {
+  int hits = 1;                 // HitEvents after the ArmedEvent
+  bool end_by_itself = true;    // send EndedEvent and return; else wait for cancellation
+  int32_t host_pid = 4242;
+};
+
+class FakeAgent final : public v1::Agent::Service {
+ public:
+  // Listens on `address` ("127.0.0.2:PORT") with mTLS credentials.
+  FakeAgent(std::string node, const std::string& address,
+            std::shared_ptr<grpc::ServerCredentials> creds);
+  ~FakeAgent() override;
+  bool ok() const { return server_ != nullptr; }
+
+  void set_script(AgentScript s) {
+    absl::MutexLock lock(&mu_);
+    script_ = s;
+  }
+  std::vector<v1::TraceRequest> traces() {
+    absl::MutexLock lock(&mu_);
+    return traces_;
+  }
+  std::vector<v1::AttachRequest> attaches() {
+    absl::MutexLock lock(&mu_);
+    return attaches_;
+  }
+  int cancelled() const { return cancelled_.load(); }
+  int calls() const { return calls_.load(); }
+  int active() const { return active_.load(); }
+
+  grpc::Status Trace(grpc::ServerContext* ctx, const v1::TraceRequest* req,
+                     grpc::ServerWriter<v1::Event>* writer) override;
+  grpc::Status Attach(grpc::ServerContext* ctx, const v1::AttachRequest* req,
+                      grpc::ServerWriter<v1::Event>* writer) override;
+  grpc::Status Tunnel(grpc::ServerContext* ctx,
+                      grpc::ServerReaderWriter<v1::TunnelFrame, v1::TunnelFrame>* stream) override;
+  grpc::Status ListSessions(grpc::ServerContext* ctx, const v1::ListSessionsRequest* req,
+                            v1::ListSessionsResponse* resp) override;
+  grpc::Status StopSession(grpc::ServerContext* ctx, const v1::StopSessionRequest* req,
+                           v1::StopSessionResponse* resp) override;
+  grpc::Status Version(grpc::ServerContext* ctx, const v1::VersionRequest* req,
+                       v1::VersionInfo* resp) override;
+
+ private:
+  void WaitCancelled(grpc::ServerContext* ctx, const std::string& session_id);
+
+  std::string node_;
+  absl::Mutex mu_;
+  AgentScript script_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::TraceRequest> traces_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::AttachRequest> attaches_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::SessionInfo> sessions_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> stop_requests_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int> cancelled_{0};
+  std::atomic<int> calls_{0};
+  std::atomic<int> active_{0};
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace kdbg::controller::testing
