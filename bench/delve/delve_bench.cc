@@ -1,0 +1,281 @@
+// kdbg-delve-bench: what the Delve engine adds to raw Delve.
+//   time_to_armed_ms  StartTrace() until it returns armed, vs `dlv attach` + State, FindLocation,
+//                     CreateBreakpoint, continue by a minimal client (the baseline)
+//   traced_rps        requests/s the target serves with a tracepoint on its handler printing
+//                     r.RemoteAddr: kdbg's continue loop vs a minimal raw continue loop
+//   untraced_rps      the same target with no debugger
+// Usage: kdbg-delve-bench [--dlv PATH] [--target PATH] [--runs N] [--seconds S] [--connections C]
+// Prints one JSON object: {"metric": {"value", "unit", "baseline", "ratio"}, ...}.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "agent/delve/delve_engine.h"
+#include "agent/delve/proc_reader.h"
+#include "agent/delve/rpc_client.h"
+#include "agent/delve/safe_end.h"
+#include "bench/delve/load_gen.h"
+#include "common/child_process.h"
+#include "nlohmann/json.hpp"
+
+namespace kdbg::bench {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kScript[] =
+    "trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\ncontinue\n";
+
+struct Flags {
+  std::string dlv = "/usr/bin/dlv";
+  std::string target = std::string(KDBG_BENCH_TARGETS_DIR) + "/hello-world";
+  int runs = 5;
+  int seconds = 3;
+  int connections = 2;
+};
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// The baseline client: the fewest calls that arm the tracepoint, as a hand-written script would.
+struct RawDelve {
+  std::unique_ptr<ChildProcess> dlv;
+  std::unique_ptr<delve::RpcConnection> conn;
+  std::string address;
+};
+
+absl::StatusOr<RawDelve> RawAttachAndArm(const Flags& f, pid_t pid) {
+  RawDelve r;
+  r.address = absl::StrCat("127.0.0.1:", FreePort());
+  SpawnOptions o;
+  o.argv = {f.dlv, "attach", absl::StrCat(pid), "--headless", "--accept-multiclient",
+            "--api-version=2", absl::StrCat("--listen=", r.address)};
+  o.new_session = true;
+  o.sigkill_on_destroy = false;
+  auto child = ChildProcess::Spawn(o);
+  if (!child.ok()) return child.status();
+  r.dlv = std::move(*child);
+  delve::TcpRpcDialer dialer;
+  while (true) {
+    auto c = dialer.Dial(r.address);
+    if (c.ok()) {
+      r.conn = std::move(*c);
+      break;
+    }
+    if (!r.dlv->Running()) return absl::UnavailableError("dlv exited");
+    (void)r.dlv->Wait(absl::Milliseconds(2));
+  }
+  auto call = [&](const std::string& req) -> absl::StatusOr<json> {
+    if (auto s = r.conn->Send(req); !s.ok()) return s;
+    auto m = r.conn->ReadMessage(absl::Seconds(30));
+    if (!m.ok()) return m.status();
+    return json::parse(m->begin(), m->end());
+  };
+  auto st = call(R"({"method":"RPCServer.State","params":[{"NonBlocking":true}],"id":1})");
+  if (!st.ok()) return st.status();
+  auto loc = call(
+      R"({"method":"RPCServer.FindLocation","params":[{"Scope":{"GoroutineID":-1},"Loc":"main.go:10"}],"id":2})");
+  if (!loc.ok()) return loc.status();
+  json pcs = (*loc)["result"]["Locations"][0]["pcs"];
+  // The same breakpoint settings as kdbg's, so both sides ask Delve for the same work per hit.
+  delve::BreakpointRequest req;
+  req.name = "handleSlash";
+  req.addrs = pcs.get<std::vector<uint64_t>>();
+  req.variables = {"r.RemoteAddr"};
+  json brk = delve::BreakpointToJson(req);
+  json bp = json::object();
+  bp["method"] = "RPCServer.CreateBreakpoint";
+  bp["params"] = json::array({json{{"Breakpoint", brk}}});
+  bp["id"] = 3;
+  auto created = call(bp.dump());
+  if (!created.ok()) return created.status();
+  if (auto s = r.conn->Send(
+          R"({"method":"RPCServer.Command","params":[{"Name":"continue"}],"id":4})");
+      !s.ok()) {
+    return s;
+  }
+  return r;
+}
+
+// Ends a raw session safely (not measured): fresh connections, the engine's safe-end sequence.
+void RawEnd(RawDelve& r, pid_t pid) {
+  r.conn.reset();  // a continue may still be pending on it; Delve keeps running it
+  delve::TcpRpcDialer dialer;
+  auto a = dialer.Dial(r.address);
+  auto b = dialer.Dial(r.address);
+  if (a.ok() && b.ok()) {
+    delve::DelveClient main(std::move(*a)), side(std::move(*b));
+    delve::RealProcReader proc;
+    (void)delve::RunSafeEnd(main, side, pid, proc, *RealClock::Get(), delve::SafeEndTimeouts{});
+  }
+  (void)r.dlv->Wait(absl::Seconds(10));
+}
+
+json Metric(double value, const char* unit, double baseline) {
+  return {{"value", value}, {"unit", unit}, {"baseline", baseline},
+          {"ratio", baseline > 0 ? value / baseline : 0}};
+}
+
+int Main(const Flags& f) {
+  int port = FreePort();
+  SpawnOptions o;
+  o.argv = {f.target};
+  o.extra_env = {absl::StrCat("HELLO_ADDR=127.0.0.1:", port)};
+  o.destroy_grace = absl::Seconds(2);
+  auto target = ChildProcess::Spawn(o);
+  if (!target.ok()) {
+    std::fprintf(stderr, "cannot start %s: %s\n", f.target.c_str(),
+                 std::string(target.status().message()).c_str());
+    return 1;
+  }
+  pid_t pid = (*target)->pid();
+  // Wait until it serves.
+  for (int i = 0; i < 500 && RunLoad("127.0.0.1", port, 1, absl::Milliseconds(1)).requests == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  absl::Duration load = absl::Seconds(f.seconds);
+
+  delve::DelveOptions opts;
+  opts.dlv_path = f.dlv;
+  opts.work_dir = "/tmp/kdbg-delve-bench";
+  opts.max_hits_per_second = 1000000;
+  auto factory = delve::NewDelveSessionFactory(opts);
+  agent::TraceSpec spec;
+  spec.pid = pid;
+  spec.script = kScript;
+  spec.max_hits_per_second = 1000000;
+
+  // --- time to armed ---
+  std::vector<double> kdbg_ms, raw_ms;
+  for (int i = 0; i < f.runs; ++i) {
+    spec.session_id = absl::StrCat("bench", i);
+    absl::Time t0 = absl::Now();
+    auto s = factory->StartTrace(spec, [](const v1::Event&) {});
+    absl::Time t1 = absl::Now();
+    if (!s.ok()) {
+      std::fprintf(stderr, "StartTrace: %s\n", std::string(s.status().message()).c_str());
+      return 1;
+    }
+    kdbg_ms.push_back(absl::ToDoubleMilliseconds(t1 - t0));
+    (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+    (void)(*s)->Wait(absl::Seconds(30));
+
+    t0 = absl::Now();
+    auto raw = RawAttachAndArm(f, pid);
+    t1 = absl::Now();
+    if (!raw.ok()) {
+      std::fprintf(stderr, "raw: %s\n", std::string(raw.status().message()).c_str());
+      return 1;
+    }
+    raw_ms.push_back(absl::ToDoubleMilliseconds(t1 - t0));
+    RawEnd(*raw, pid);
+  }
+
+  // --- throughput: alternate kdbg / raw / none in short rounds, so that load from other work on
+  // the machine hits all three alike; report medians ---
+  std::vector<double> kdbg_rps, raw_rps, none_rps;
+  std::atomic<int64_t> events{0};
+  std::atomic<int64_t> raw_hits{0};
+  int64_t load_errors = 0;
+  std::string kdbg_end;
+  for (int round = 0; round < f.runs; ++round) {
+    LoadResult none = RunLoad("127.0.0.1", port, f.connections, load);
+    none_rps.push_back(none.rps());
+
+    spec.session_id = absl::StrCat("bench-rps", round);
+    auto s = factory->StartTrace(spec, [&](const v1::Event& e) { events += e.has_hit(); });
+    if (!s.ok()) return 1;
+    LoadResult traced = RunLoad("127.0.0.1", port, f.connections, load);
+    kdbg_rps.push_back(traced.rps());
+    (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+    auto ended = (*s)->Wait(absl::Seconds(30));
+    kdbg_end = ended.ok() ? ended->message() : std::string(ended.status().message());
+
+    auto raw = RawAttachAndArm(f, pid);
+    if (!raw.ok()) return 1;
+    std::atomic<bool> stop{false};
+    std::thread loop([&] {
+      // The minimal loop: wait for the stop, continue again; no parsing.
+      for (int id = 5; !stop.load(); ++id) {
+        auto m = raw->conn->ReadMessage(absl::InfiniteDuration());
+        if (!m.ok()) return;
+        ++raw_hits;
+        if (stop.load()) return;
+        if (!raw->conn
+                 ->Send(absl::StrCat(
+                     R"({"method":"RPCServer.Command","params":[{"Name":"continue"}],"id":)", id,
+                     "}"))
+                 .ok()) {
+          return;
+        }
+      }
+    });
+    LoadResult raw_traced = RunLoad("127.0.0.1", port, f.connections, load);
+    raw_rps.push_back(raw_traced.rps());
+    stop = true;
+    raw->conn->Interrupt();
+    loop.join();
+    RawEnd(*raw, pid);
+    load_errors += none.errors + traced.errors + raw_traced.errors;
+  }
+
+  json out = {
+      {"time_to_armed_ms", Metric(Median(kdbg_ms), "ms", Median(raw_ms))},
+      {"traced_rps", Metric(Median(kdbg_rps), "req/s", Median(raw_rps))},
+      {"untraced_rps",
+       {{"value", Median(none_rps)}, {"unit", "req/s"}, {"baseline", nullptr}, {"ratio", nullptr}}},
+      {"details",
+       {{"time_to_armed_kdbg_ms_runs", kdbg_ms},
+        {"time_to_armed_raw_ms_runs", raw_ms},
+        {"kdbg_hits_emitted", events.load()},
+        {"kdbg_end", kdbg_end},
+        {"traced_rps_kdbg_runs", kdbg_rps},
+        {"traced_rps_raw_runs", raw_rps},
+        {"untraced_rps_runs", none_rps},
+        {"raw_hits", raw_hits.load()},
+        {"load_errors", load_errors},
+        {"connections", f.connections},
+        {"seconds", f.seconds}}}};
+  std::printf("%s\n", out.dump(2).c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace kdbg::bench
+
+int main(int argc, char** argv) {
+  kdbg::bench::Flags f;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--dlv") f.dlv = v;
+    else if (k == "--target") f.target = v;
+    else if (k == "--runs") f.runs = std::atoi(v.c_str());
+    else if (k == "--seconds") f.seconds = std::atoi(v.c_str());
+    else if (k == "--connections") f.connections = std::atoi(v.c_str());
+  }
+  return kdbg::bench::Main(f);
+}
