@@ -25,6 +25,7 @@ const entries = JSON.parse(fs.readFileSync(objectsFile, "utf8"));
 
 // ---- schema validation ---------------------------------------------------------------------------
 const CLUSTER_SCOPED = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass"]);
+// The model class for apiVersion/kind, and the schema's compiled validate function it wraps.
 async function modelFor(apiVersion, kind) {
   if (typeof apiVersion !== "string" || typeof kind !== "string") return undefined;
   const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
@@ -33,15 +34,40 @@ async function modelFor(apiVersion, kind) {
   else file = path.join(modules, "kubernetes-models", group === "" ? "" : group, version, `${kind}.js`);
   if (!fs.existsSync(file)) return undefined;
   const mod = await import(pathToFileURL(file).href);
-  return mod[kind];
+  const schemaRef = fs.readFileSync(file, "utf8").match(/from\s*"(\.[^"]*_schemas\/[^"]+\.js)"/);
+  const schema = schemaRef ? await import(new URL(schemaRef[1], pathToFileURL(file)).href) : undefined;
+  return mod[kind] && { Model: mod[kind], schemaValidate: schema?.validate };
+}
+
+// Unknown fields. The schemas do not forbid them (a misspelt `readOnlyRootFilesytem` would pass), but
+// the compiled validators read every property the schema knows, and every key of free-form maps:
+// validate through a Proxy that records what is read, and report each key that never was.
+function unknownFields(schemaValidate, obj) {
+  const all = new Set(), read = new Set();
+  const track = (v, at) => {
+    if (v === null || typeof v !== "object") return v;
+    for (const k of Object.keys(v)) all.add(`${at}/${k}`);
+    return new Proxy(v, {
+      get(t, k, r) {
+        const x = Reflect.get(t, k, r);
+        if (typeof k !== "string" || !Object.hasOwn(t, k)) return x;
+        read.add(`${at}/${k}`);
+        return track(x, `${at}/${k}`);
+      },
+    });
+  };
+  schemaValidate(track(obj, ""));
+  return [...all].filter((p) => !read.has(p));
 }
 const where = (e) => `${e.source}#${e.doc} ${e.object?.kind ?? "?"}/${e.object?.metadata?.name ?? "?"}`;
 for (const e of entries) {
   const o = e.object;
   if (o === null || typeof o !== "object" || Array.isArray(o)) { problem(where(e), "not an object"); continue; }
-  const Model = await modelFor(o.apiVersion, o.kind);
-  if (!Model) { problem(where(e), `no schema for apiVersion ${o.apiVersion} kind ${o.kind}`); continue; }
-  try { new Model(o).validate(); } catch (err) { problem(where(e), `schema: ${err.message}`); }
+  const found = await modelFor(o.apiVersion, o.kind);
+  if (!found) { problem(where(e), `no schema for apiVersion ${o.apiVersion} kind ${o.kind}`); continue; }
+  try { new found.Model(o).validate(); } catch (err) { problem(where(e), `schema: ${err.message}`); }
+  if (!found.schemaValidate) problem(where(e), "cannot find the compiled schema to check for unknown fields");
+  else for (const p of unknownFields(found.schemaValidate, o)) problem(where(e), `unknown field ${p}`);
   if (!o.metadata?.name) problem(where(e), "metadata.name is missing");
   if (!CLUSTER_SCOPED.has(o.kind) && !o.metadata?.namespace) problem(where(e), "namespaced object without metadata.namespace");
   if (CLUSTER_SCOPED.has(o.kind) && o.metadata?.namespace) problem(where(e), "cluster-scoped object with metadata.namespace");
