@@ -57,6 +57,7 @@ grpc::Status FakeAgent::Trace(grpc::ServerContext* ctx, const v1::TraceRequest* 
   e.mutable_armed()->add_tracepoints()->set_function("main.handleSlash");
   writer->Write(e);
   for (int i = 0; i < script.hits; ++i) {
+    if (script.hit_interval_ms > 0) absl::SleepFor(absl::Milliseconds(script.hit_interval_ms));
     v1::Event h;
     h.set_session_id(req->session_id());
     h.set_time_unix_nanos(absl::GetCurrentTimeNanos());
