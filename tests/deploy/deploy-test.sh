@@ -2,7 +2,7 @@
 # Deploy tests: image files, plain manifests, Helm chart, certificates. ctest runs one case per call:
 #   tests/deploy/deploy-test.sh CASE        (env KDBG_SOURCE_DIR, KDBG_BINARY_DIR; defaults: this repo, build-deploy)
 # Cases: setup, manifests, in-sync, chart-default, chart-custom, chart-required, rejects, certs,
-#        dockerfiles; `regenerate` rewrites deploy/manifests/*.yaml from the chart.
+#        kubectl-dry-run, dockerfiles; `regenerate` rewrites deploy/manifests/*.yaml from the chart.
 # Tools are cached under $KDBG_BINARY_DIR/deploy-test: node_modules (npm, pinned by package-lock.json;
 # reinstalled only when the lock changes) and the chart renderer (Go, from Debian's /usr/share/gocode).
 set -euo pipefail
@@ -26,7 +26,8 @@ setup() {
   fi
   # Go, GOPATH mode over Debian's packages (golang-github-masterminds-sprig-dev,
   # golang-k8s-sigs-yaml-dev); the go.mod next to the source lets GOPATH mode resolve sprig/v3.
-  cp "$HERE/render/main.go" "$HERE/render/go.mod" "$T/gopath/src/kdbg-chart-render/"
+  rm -f "$T/gopath/src/kdbg-chart-render/"*.go
+  cp "$HERE/render/"*.go "$HERE/render/go.mod" "$T/gopath/src/kdbg-chart-render/"
   (cd "$T/gopath/src/kdbg-chart-render" && GO111MODULE=off GOFLAGS= GOPATH="$T/gopath:/usr/share/gocode" \
     GOCACHE="$T/gocache" go build -o "$RENDER" .) \
     || fail "building the chart renderer failed: scripts/deps installs golang-github-masterminds-sprig-dev and golang-k8s-sigs-yaml-dev"
@@ -143,6 +144,34 @@ case ${1:-} in
           console.error("FAIL secret " + n + ": " + JSON.stringify(x && {type: x.type, keys: Object.keys(x.data)})); process.exit(1); } }
       console.log("OK secrets " + want.join(", "));' "$T/certs.json"
     if "$SRC/deploy/certs/make-certs.sh" "$T/certs" >/dev/null 2>&1; then fail "make-certs overwrote an existing CA"; fi ;;
+  kubectl-dry-run)
+    # kubectl's client dry-run needs an API server for discovery even with --validate=false
+    # ("unable to recognize ...: connection refused" without one): give it the discovery-only stub.
+    need_tools
+    command -v kubectl >/dev/null || fail "kubectl is not installed"
+    rm -f "$T/stub.url"
+    "$RENDER" discovery-stub "$T/stub.url" &
+    stub=$!
+    trap 'kill "$stub" 2>/dev/null; wait "$stub" 2>/dev/null || true' EXIT
+    for _ in $(seq 100); do [[ -s $T/stub.url ]] && break; sleep 0.05; done
+    [[ -s $T/stub.url ]] || fail "the discovery stub did not start"
+    url=$(cat "$T/stub.url")
+    kc() { KUBECONFIG=/dev/null kubectl --server "$url" apply --dry-run=client --validate=false "$@" 2>&1; }
+    render --set namespace.create=true --set certificates.certManager.enabled=true >"$T/chart-all.yaml"
+    rm -rf "$T/certs-k"; "$SRC/deploy/certs/make-certs.sh" "$T/certs-k" >/dev/null
+    mapfile -t files < <(find "$SRC/deploy" -name '*.yaml' -not -name values.yaml | sort)
+    for f in "${files[@]}" "$T/chart-all.yaml" "$T/certs-k/secrets.yaml"; do
+      want=$("$RENDER" tojson "$f" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0)).length)')
+      out=$(kc -f "$f") || fail "kubectl apply --dry-run=client -f $f: $out"
+      got=$(grep -c ' (dry run)$' <<<"$out" || true)
+      [[ $got == "$want" ]] || fail "$f: kubectl accepted $got of $want objects: $out"
+      echo "OK kubectl dry-run ${f#"$SRC/"}: $got objects"
+    done
+    # The stub must not make kubectl accept anything: a removed API version is refused.
+    printf 'apiVersion: apps/v1beta2\nkind: DaemonSet\nmetadata: {name: x, namespace: kdbg-system}\n' >"$T/old-api.yaml"
+    if out=$(kc -f "$T/old-api.yaml"); then fail "kubectl accepted apps/v1beta2: $out"; fi
+    grep -q 'no matches for kind "DaemonSet" in version "apps/v1beta2"' <<<"$out" || fail "unexpected refusal: $out"
+    echo "OK kubectl refuses apps/v1beta2" ;;
   dockerfiles) "$HERE/check-dockerfiles.sh" "$SRC" ;;
-  *) echo "usage: $0 setup|manifests|in-sync|chart-default|chart-custom|chart-required|rejects|certs|dockerfiles|regenerate" >&2; exit 2 ;;
+  *) echo "usage: $0 setup|manifests|in-sync|chart-default|chart-custom|chart-required|rejects|certs|kubectl-dry-run|dockerfiles|regenerate" >&2; exit 2 ;;
 esac

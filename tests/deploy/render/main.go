@@ -4,6 +4,7 @@
 //	kdbg-chart-render template --chart DIR [--values FILE]... [--set a.b=v]... [--name NAME]
 //	                           [--namespace NS] [--release-service S] [--show-only templates/F]
 //	kdbg-chart-render tojson FILE...      JSON array of {"source", "doc", "object"} (empty docs dropped)
+//	kdbg-chart-render discovery-stub URL-FILE   API discovery for kubectl's client dry-run (discovery.go)
 //
 // Helm behaviour reproduced (Helm 3, pkg/engine and pkg/releaseutil): Go text/template with sprig's
 // function map (less env/expandenv) plus include, tpl, required, toYaml, fromYaml, toJson, fromJson,
@@ -55,7 +56,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: kdbg-chart-render template|tojson ...")
+		fail("usage: kdbg-chart-render template|tojson|discovery-stub ...")
 	}
 	var err error
 	switch os.Args[1] {
@@ -63,6 +64,8 @@ func main() {
 		err = cmdTemplate(os.Args[2:])
 	case "tojson":
 		err = cmdToJSON(os.Args[2:])
+	case "discovery-stub":
+		err = cmdDiscoveryStub(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q (want template or tojson)", os.Args[1])
 	}
