@@ -55,7 +55,9 @@ AccessDecision AccessRules::Decide(const UserInfo& user, const ResourceAttribute
     std::string subject = Subject(r, user);
     if (subject.empty()) continue;
     d.allowed = true;
-    if (r.namespaces.empty()) {
+    if (!r.binding.empty()) {
+      d.reason = absl::StrCat("RBAC: allowed by ", r.binding, " to ", subject);
+    } else if (r.namespaces.empty() || Has(r.namespaces, "*")) {
       d.reason = absl::StrCat("RBAC: allowed by ClusterRoleBinding \"", r.name,
                               "\" of ClusterRole \"", r.name, "\" to ", subject);
     } else {

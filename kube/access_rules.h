@@ -19,12 +19,15 @@ namespace kdbg::kube {
 
 struct AccessRule {
   std::string name = {};                     // binding/role name shown in reasons
+  // When set, the whole binding description used in the allow reason instead of one derived from
+  // `name`, e.g. `RoleBinding "kdbg-users" of ClusterRole "kdbg-user"`.
+  std::string binding = {};
   std::vector<std::string> users = {};       // usernames; "*" any authenticated user
   std::vector<std::string> groups = {};      // group names
   std::vector<std::string> verbs = {};       // "get", "list", "watch", "create", ...; "*" all
   std::vector<std::string> api_groups = {};  // "" core, "kdbg.io"; "*" all
   std::vector<std::string> resources = {};   // "pods", "pods/log", "debugsessions"; "*" all
-  std::vector<std::string> namespaces = {};  // empty: every namespace (cluster-wide binding)
+  std::vector<std::string> namespaces = {};  // empty or "*": every namespace (cluster-wide)
   std::vector<std::string> resource_names = {};  // empty: any name
   bool deny = false;
   std::string deny_reason = {};
