@@ -74,7 +74,15 @@ case ${1:-} in
     ((${#files[@]} >= 3)) || fail "expected YAML files under deploy/, found ${#files[@]}"
     validate all-deploy -- "${files[@]}"                     # every object of every file: schema
     validate plain --checks kdbg --expect "$HERE/testdata/expect-plain.json" -- \
-      "$SRC/deploy/manifests/kdbg.yaml" "$SRC/deploy/manifests/cert-manager.yaml" ;;
+      "$SRC/deploy/manifests/kdbg.yaml" "$SRC/deploy/manifests/cert-manager.yaml"
+    # The policy keys shipped are ones the controller knows (its parser refuses unknown keys).
+    known=$(sed -n '/kKnown\[\] *=/,/};/p' "$SRC/controller/policy.cc" | grep -oE '"[A-Za-z_]+"' | tr -d '"')
+    [[ -n $known ]] || fail "cannot find the known policy keys (kKnown) in controller/policy.cc"
+    for k in $(node -e 'const e = JSON.parse(require("fs").readFileSync(process.argv[1])).find((e) => e.object.metadata.name === "kdbg-policy");
+                       console.log(Object.keys(e.embedded["policy.yaml"]).join(" "))' "$T/plain.json"); do
+      grep -qx -- "$k" <<<"$known" || fail "policy key $k is not one controller/policy.cc knows: $(echo $known)"
+    done
+    echo "OK policy keys are the controller's" ;;
   chart-default)
     need_tools
     render >"$T/chart-default.yaml"

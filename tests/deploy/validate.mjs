@@ -93,10 +93,11 @@ const DEFAULT_EXPECT = {
   agentTolerations: [{ operator: "Exists" }],
   agentNodeSelector: { "kubernetes.io/os": "linux" },
   controllerNodeSelector: { "kubernetes.io/os": "linux" },
+  // The keys controller/policy.h parses.
   policy: {
-    protected_namespaces: ["kube-system", "kube-public", "kube-node-lease"],
-    max_lease: "30m", max_sessions_per_user: 3, max_sessions: 100,
-    allowed_commands: ["trace", "t", "break", "b", "on", "cond", "continue", "c"],
+    protectedNamespaces: ["kube-system", "kube-public", "kube-node-lease"],
+    defaultLease: "10m", maxLease: "30m", maxSessionsPerUser: 3, maxSessions: 100,
+    allowedScriptCommands: ["trace", "t", "break", "b", "on", "cond", "continue", "c"],
   },
   agentRuntimePaths: ["/run/containerd", "/run/crio"],
   agentResources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "1", memory: "1Gi" } },
@@ -224,7 +225,7 @@ if (checks === "kdbg") {
     expectEq(id, "image", c.image, ex.controllerImage);
     expectEq(id, "args", c.args, ["--listen", "0.0.0.0:7443", "--tls-cert", "/etc/kdbg/tls/tls.crt", "--tls-key", "/etc/kdbg/tls/tls.key",
       "--agent-ca", "/etc/kdbg/tls/ca.crt", "--agent-cert", "/etc/kdbg/tls/tls.crt", "--agent-key", "/etc/kdbg/tls/tls.key",
-      "--agent-port", "7443", "--agent-namespace", ns, "--policy", "/etc/kdbg/policy.yaml",
+      "--agent-server-name", "kdbg-agent", "--agent-port", "7443", "--agent-namespace", ns, "--policy", "/etc/kdbg/policy.yaml",
       "--audit-log", "/var/log/kdbg/audit.log", "--log-format", "json"]);
     expectEq(id, "resources", c.resources, ex.controllerResources);
     const vols = Object.fromEntries((spec.volumes ?? []).map((v) => [v.name, v]));

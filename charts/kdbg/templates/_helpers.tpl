@@ -35,15 +35,20 @@ app.kubernetes.io/component: controller
 {{- toYaml $out -}}
 {{- end }}
 
-{{/* The policy file, one place for its keys (controller/policy.h documents them). */}}
+{{/*
+The policy file, one place for its keys. They are the keys controller/policy.h parses (it refuses
+unknown ones): protectedNamespaces, defaultLease, maxLease, maxSessionsPerUser, maxSessions,
+allowedScriptCommands.
+*/}}
 {{- define "kdbg.policy" -}}
 {{- with .Values.policy -}}
-protected_namespaces:
+protectedNamespaces:
 {{- toYaml (required "policy.protectedNamespaces is required" .protectedNamespaces) | nindent 2 }}
-max_lease: {{ required "policy.maxLease is required" .maxLease | quote }}
-max_sessions_per_user: {{ int .maxSessionsPerUser }}
-max_sessions: {{ int .maxSessions }}
-allowed_commands:
+defaultLease: {{ required "policy.defaultLease is required" .defaultLease | quote }}
+maxLease: {{ required "policy.maxLease is required" .maxLease | quote }}
+maxSessionsPerUser: {{ int .maxSessionsPerUser }}
+maxSessions: {{ int .maxSessions }}
+allowedScriptCommands:
 {{- toYaml (required "policy.allowedCommands is required" .allowedCommands) | nindent 2 }}
 {{- end }}
 {{- end }}
