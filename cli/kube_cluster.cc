@@ -52,11 +52,14 @@ class KubeCluster final : public Cluster {
       std::string token(absl::StripAsciiWhitespace(ss.str()));
       if (!token.empty()) return token;
     }
+    std::string has = !config_.client_cert_pem.empty() || exec_ != nullptr
+                          ? "authenticates with a client certificate only"
+                          : "has no token, tokenFile or exec plugin";
     return absl::FailedPreconditionError(absl::StrCat(
-        "kubeconfig user \"", config_.user_name, "\" (context \"", config_.context_name,
-        "\") authenticates with a client certificate only, and the kdbg controller authenticates "
-        "users by bearer token; use a user with a token, tokenFile or exec plugin (for example "
-        "`kubectl create token NAME` for a service account) via --context or --kubeconfig"));
+        "kubeconfig user \"", config_.user_name, "\" (context \"", config_.context_name, "\") ", has,
+        ", but the kdbg controller authenticates users by bearer token; use a user with a token, "
+        "tokenFile or exec plugin (for example `kubectl create token NAME` for a service account) "
+        "via --context or --kubeconfig"));
   }
 
   std::vector<std::string> KubectlArgs() const override { return kubectl_args_; }
