@@ -17,24 +17,26 @@
 #include "controller/service.h"
 #include "controller/work_queue.h"
 #include "grpcpp/server_builder.h"
-#if __has_include("kube/http_client.h") && __has_include("kube/rest_config.h")
 #include "kube/http_client.h"
 #include "kube/rest_config.h"
-#define KDBG_HAVE_KUBE_HTTP 1
-#endif
 
 namespace kdbg::controller {
 namespace {
 
 absl::StatusOr<std::unique_ptr<kube::Client>> MakeKubeClient(const ControllerFlags& f) {
-#ifdef KDBG_HAVE_KUBE_HTTP
-  absl::StatusOr<kube::RestConfig> config =
-      f.kubeconfig.empty() ? kube::InClusterConfig() : kube::LoadKubeconfig(f.kubeconfig, f.kube_context);
-  if (!config.ok()) return config.status();
-  return kube::NewHttpClient(*config);
-#else
-  return absl::UnimplementedError("this build has no Kubernetes HTTP client");
-#endif
+  absl::StatusOr<kube::RestConfig> config;
+  if (f.kubeconfig.empty()) {
+    config = kube::InClusterConfig(kube::InClusterOptions::FromEnvironment());
+  } else {
+    kube::KubeconfigOptions opts;
+    opts.explicit_path = f.kubeconfig;
+    opts.context = f.kube_context;
+    config = kube::LoadKubeconfig(opts);
+  }
+  if (!config.ok()) {
+    return Annotate(config.status(), "cannot configure the Kubernetes client (--kubeconfig)");
+  }
+  return kube::NewHttpClientOrError(*config, RealClock::Get());
 }
 
 absl::Status Serve(const ControllerFlags& f) {
