@@ -311,6 +311,27 @@ TEST_F(CliTest, SecondCtrlCQuitsAtOnceAndCancelsTheStream) {
   EXPECT_TRUE(ctl_.WaitFor([&] { return ctl_.stream_cancelled; }, absl::Seconds(5)));
 }
 
+TEST_F(CliTest, CtrlCBeforeTheSessionHasAnIdCancelsAndExitsZero) {
+  ctl_.trace_end = FakeController::StreamEnd::kHold;  // no events at all: still attaching
+  Kdbg k({"trace", "pod/hello-world", "--init", script_, "-o", "json"}, Env(), dir_);
+  ASSERT_TRUE(ctl_.WaitFor([&] { return ctl_.stream_open; }, absl::Seconds(10))) << k.err();
+  k.Signal(SIGINT);
+  EXPECT_EQ(k.Finish(), 0) << k.err();
+  EXPECT_TRUE(ctl_.WaitFor([&] { return ctl_.stream_cancelled; }, absl::Seconds(5)));
+  json j = json::parse(k.out());
+  EXPECT_EQ(j["type"], "ended");
+  EXPECT_EQ(j["reason"], "client_gone");
+  absl::MutexLock lock(&ctl_.mu);
+  EXPECT_TRUE(ctl_.stop_requests.empty());
+}
+
+TEST_F(CliTest, InstalledAsKubectlPlugin) {
+  std::string plugin = kdbg::testing::BinaryDir() + "/cli/kubectl-kdbg";
+  auto out = RunCommand({plugin, "trace", "--help"}, absl::Seconds(10), /*merge_stderr=*/false);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(absl::StrContains(*out, "kubectl kdbg trace pod/hello-world --init trace.txt")) << *out;
+}
+
 TEST_F(CliTest, SigkillMidTraceCancelsTheStream) {
   ctl_.trace_events = TraceScript(false);
   ctl_.trace_end = FakeController::StreamEnd::kHold;
