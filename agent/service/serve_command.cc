@@ -1,9 +1,129 @@
-// Placeholder until the agent service lands (issue 5).
+// `kdbg-agent serve`: wires configuration, the engine, the session manager, the gRPC service over
+// mutual TLS and the health endpoint; runs until SIGTERM/SIGINT, then ends every session safely.
 #include "agent/service/serve_command.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
 #include <cstdio>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
+#include "agent/service/agent_config.h"
+#include "agent/service/agent_service.h"
+#include "agent/service/engine.h"
+#include "agent/service/health_server.h"
+#include "agent/service/metrics.h"
+#include "agent/service/session_manager.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/tls.h"
+#include "grpcpp/grpcpp.h"
+
 namespace kdbg::agent {
-int RunServeCommand(const std::vector<std::string>&) {
-  std::fputs("kdbg-agent serve: not implemented yet\n", stderr);
-  return 1;
+
+int RunServeCommand(const std::vector<std::string>& args) {
+  absl::StatusOr<AgentConfig> parsed = ParseAgentConfig(args);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "kdbg-agent serve: %s\n", std::string(parsed.status().message()).c_str());
+    return 2;
+  }
+  const AgentConfig& config = *parsed;
+  if (config.help) {
+    std::fputs(config.help_text.c_str(), stdout);
+    return 0;
+  }
+  log::Level level = log::Level::kInfo;
+  if (!log::ParseLevel(config.log_level, &level)) {
+    std::fprintf(stderr, "kdbg-agent serve: --log-level must be debug, info, warning or error\n");
+    return 2;
+  }
+  log::Configure(level, config.log_format == "json" ? log::Format::kJson : log::Format::kText);
+
+  // SIGTERM/SIGINT are taken by sigwait on this thread only: block them before any thread starts.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto fail = [](const std::string& what, const absl::Status& st) {
+    log::Error(what, {{"error", std::string(st.message())}, {"code", absl::StatusCodeToString(st.code())}});
+    std::fprintf(stderr, "kdbg-agent serve: %s: %s\n", what.c_str(), std::string(st.message()).c_str());
+    return 1;
+  };
+
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
+      tls::MakeServerCredentials({config.tls_cert, config.tls_key, config.tls_ca}, config.allowed_clients);
+  if (!creds.ok()) return fail("cannot load TLS files", creds.status());
+
+  absl::StatusOr<Engine> engine = MakeEngine(config);
+  if (!engine.ok()) return fail("cannot build the engine", engine.status());
+  int recovered = engine->recover ? engine->recover() : 0;
+  log::Info("recovery done", {{"recovered", recovered}});
+
+  AgentMetrics metrics;
+  SessionManager::Options mo;
+  mo.node_name = config.node_name;
+  mo.max_sessions = config.max_sessions;
+  mo.default_lease = config.lease_default;
+  mo.max_lease = config.lease_max;
+  mo.max_hits_per_second = config.max_hits_per_second;
+  SessionManager sessions(mo, engine->resolver.get(), engine->factory.get(), RealClock::Get(), &metrics);
+
+  AgentService::Options so;
+  so.allowed_clients = config.allowed_clients;
+  so.node_name = config.node_name;
+  so.delve_version = engine->delve_version;
+  AgentService service(so, &sessions, engine->resolver.get(), &metrics);
+
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.listen, *creds, &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return fail("cannot serve gRPC", absl::UnavailableError(absl::StrCat(
+                                         "cannot listen on ", config.listen, " (--listen): in use or not an address of this host")));
+  }
+
+  HealthServer health(&metrics, [dlv = config.dlv, proc = config.proc_root] { return CheckAgentReady(dlv, proc); });
+  if (!config.health_listen.empty()) {
+    absl::StatusOr<int> hp = health.Start(config.health_listen);
+    if (!hp.ok()) {
+      server->Shutdown();
+      return fail("cannot serve health", hp.status());
+    }
+  }
+
+  absl::Notification stop_leases;
+  std::thread lease_thread([&] {
+    while (!stop_leases.WaitForNotificationWithTimeout(absl::Milliseconds(250))) sessions.CheckLeases();
+  });
+
+  log::Info("agent serving", {{"listen", config.listen},
+                              {"port", port},
+                              {"node", config.node_name},
+                              {"health", config.health_listen},
+                              {"allowed_clients", absl::StrJoin(config.allowed_clients, ",")},
+                              {"delve", engine->delve_version}});
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log::Info("shutting down: ending every session", {{"signal", sig}, {"sessions", sessions.size()}});
+  int left = sessions.Shutdown(kdbg::v1::END_REASON_AGENT_SHUTDOWN, config.shutdown_grace);
+  if (left > 0) log::Error("sessions still ending at the shutdown deadline", {{"sessions", left}});
+  // Let the streams deliver their EndedEvents, then cancel whatever remains.
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  stop_leases.Notify();
+  lease_thread.join();
+  health.Stop();
+  log::Info("agent stopped", {{"sessions_left", left}});
+  return left == 0 ? 0 : 1;
 }
+
 }  // namespace kdbg::agent

@@ -1,0 +1,63 @@
+// `kdbg-agent serve` configuration: flags, an optional YAML file, defaults.
+//
+// Precedence: flag > YAML file (--config) > default. The YAML file uses the flag names without
+// dashes in front, e.g.
+//
+//   listen: 0.0.0.0:7443
+//   tls-cert: /etc/kdbg/tls/tls.crt
+//   tls-key: /etc/kdbg/tls/tls.key
+//   tls-ca: /etc/kdbg/tls/ca.crt
+//   node-name: node-a
+//   dlv: /usr/bin/dlv
+//   host-root: /host
+//   proc-root: /host/proc
+//   state-dir: /var/lib/kdbg-agent
+//   max-sessions: 16
+//   lease-default: 10m          # absl durations: 30s, 10m, 1h30m
+//   lease-max: 1h
+//   allowed-client: [kdbg-controller]
+//   health-listen: 0.0.0.0:7444 # empty: no HTTP endpoint
+//   log-format: json            # text | json
+//
+// Errors come back as InvalidArgument naming the flag or key; --help is reported via `help`.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace kdbg::agent {
+
+struct AgentConfig {
+  std::string listen = "0.0.0.0:7443";
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  std::string node_name;  // default: $NODE_NAME, else the host name
+  std::string dlv = "/usr/bin/dlv";
+  std::string host_root = "/";
+  std::string proc_root = "/proc";
+  std::string state_dir = "/var/lib/kdbg-agent";
+  std::vector<std::string> containerd_state_dirs;
+  int max_sessions = 16;
+  absl::Duration lease_default = absl::Minutes(10);
+  absl::Duration lease_max = absl::Hours(1);
+  int max_hits_per_second = 0;
+  std::vector<std::string> allowed_clients = {"kdbg-controller"};
+  std::string health_listen = "0.0.0.0:7444";
+  std::string log_format = "text";
+  std::string log_level = "info";
+  absl::Duration shutdown_grace = absl::Seconds(20);
+  bool help = false;
+  std::string help_text;
+};
+
+// Parses `args` (without the "serve" word). Reads the --config file when given.
+absl::StatusOr<AgentConfig> ParseAgentConfig(const std::vector<std::string>& args);
+
+// Applies a YAML document (text) over `config`; exposed for tests.
+absl::Status ApplyYamlConfig(const std::string& yaml_text, AgentConfig* config);
+
+}  // namespace kdbg::agent

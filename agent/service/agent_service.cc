@@ -1,0 +1,504 @@
+#include "agent/service/agent_service.h"
+
+#include <deque>
+#include <functional>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/service/tcp_pump.h"
+#include "common/log.h"
+#include "common/tls.h"
+
+namespace kdbg::agent {
+
+// A few threads for unary calls whose work blocks (the resolver reads /proc).
+class WorkPool {
+ public:
+  explicit WorkPool(int n) {
+    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { Loop(); });
+  }
+  ~WorkPool() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    for (auto& t : threads_) t.join();
+  }
+  void Submit(std::function<void()> fn) {
+    absl::MutexLock lock(&mu_);
+    queue_.push_back(std::move(fn));
+  }
+
+ private:
+  void Loop() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        absl::MutexLock lock(&mu_);
+        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !queue_.empty(); };
+        mu_.Await(absl::Condition(&ready));
+        if (queue_.empty()) return;
+        fn = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      fn();
+    }
+  }
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_;
+};
+
+namespace {
+
+// A stream refused before it started: finishes at once, deletes itself when done.
+class RefusedWriter final : public grpc::ServerWriteReactor<kdbg::v1::Event> {
+ public:
+  explicit RefusedWriter(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+// Drains one session's EventStream into a server stream (Trace or Attach).
+class SessionStreamReactor final : public grpc::ServerWriteReactor<kdbg::v1::Event>,
+                                   public std::enable_shared_from_this<SessionStreamReactor> {
+ public:
+  explicit SessionStreamReactor(std::shared_ptr<Session> session)
+      : session_(std::move(session)), stream_(session_->stream()) {}
+
+  // Called once, right after construction, from the handler.
+  void Begin(std::shared_ptr<SessionStreamReactor> self) {
+    self_ = std::move(self);
+    std::weak_ptr<SessionStreamReactor> weak = self_;
+    stream_->SetWakeup([weak] {
+      if (auto r = weak.lock()) r->MaybeWrite();
+    });
+    MaybeWrite();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      // The write failed: the call is broken (client gone). End the session safely and finish.
+      session_->RequestEnd(kdbg::v1::END_REASON_CLIENT_GONE);
+      {
+        absl::MutexLock lock(&mu_);
+        writing_ = false;
+        if (finished_) return;
+        finished_ = true;
+      }
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+    }
+    MaybeWrite();
+  }
+
+  void OnCancel() override {
+    log::Info("session stream cancelled", {{"session", session_->id()}});
+    session_->RequestEnd(kdbg::v1::END_REASON_CLIENT_GONE);
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || writing_) return;  // a pending write will fail and finish
+      finished_ = true;
+    }
+    Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+  }
+
+  void OnDone() override {
+    stream_->SetWakeup(nullptr);
+    auto keep = std::move(self_);  // may delete this on return
+  }
+
+ private:
+  void MaybeWrite() {
+    EventStream::Item item;
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_ || finished_) return;
+      item = stream_->Pop();
+      if (item.kind == EventStream::Item::Kind::kEmpty) return;
+      if (item.kind == EventStream::Item::Kind::kFinish) {
+        finished_ = true;
+      } else {
+        writing_ = true;
+        current_ = std::move(item.event);
+      }
+    }
+    // gRPC may run reactions inline from these calls: no lock held here.
+    if (item.kind == EventStream::Item::Kind::kFinish) {
+      Finish(item.status);
+    } else {
+      StartWrite(&current_);
+    }
+  }
+
+  const std::shared_ptr<Session> session_;
+  const std::shared_ptr<EventStream> stream_;
+  std::shared_ptr<SessionStreamReactor> self_;
+  absl::Mutex mu_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  kdbg::v1::Event current_;
+};
+
+// One TCP connection to an attach session's Delve server, carried as TunnelFrames.
+class TunnelReactor final : public grpc::ServerBidiReactor<kdbg::v1::TunnelFrame, kdbg::v1::TunnelFrame>,
+                            public std::enable_shared_from_this<TunnelReactor> {
+ public:
+  TunnelReactor(SessionManager* sessions, std::string caller) : sessions_(sessions), caller_(std::move(caller)) {}
+
+  void Begin(std::shared_ptr<TunnelReactor> self) {
+    self_ = std::move(self);
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // The client finished writing (WritesDone) or the call broke: half-close toward Delve.
+      std::shared_ptr<TcpPump> pump;
+      {
+        absl::MutexLock lock(&mu_);
+        pump = pump_;
+      }
+      if (pump != nullptr) {
+        pump->CloseWrite();
+      } else {
+        FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                "the tunnel's first frame must name an attach session (session_id)"));
+      }
+      return;
+    }
+    std::shared_ptr<TcpPump> pump;
+    {
+      absl::MutexLock lock(&mu_);
+      pump = pump_;
+    }
+    if (pump == nullptr) {
+      grpc::Status st = Open(in_.session_id());
+      if (!st.ok()) return FinishOnce(st);
+      absl::MutexLock lock(&mu_);
+      pump = pump_;
+    }
+    if (in_.close_write()) {
+      if (!in_.data().empty()) pump->Send(in_.data());
+      pump->CloseWrite();
+      return;  // nothing more to read from a client that half-closed
+    }
+    // Paused before Send: if Send finds the buffer full, on_send_space (ResumeRead) may fire on the
+    // pump's thread before Send even returns, and must find the flag set.
+    {
+      absl::MutexLock lock(&mu_);
+      read_paused_ = true;
+    }
+    bool room = in_.data().empty() || pump->Send(in_.data());
+    if (room) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (!read_paused_) return;  // already resumed
+        read_paused_ = false;
+      }
+      StartRead(&in_);
+    }
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+    }
+    if (!ok) {
+      Abort("the client went away");
+      return FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+    }
+    MaybeWrite();
+  }
+
+  void OnCancel() override {
+    Abort("tunnel cancelled by the client");
+    // With no write in flight nothing else would finish the call.
+    bool idle;
+    {
+      absl::MutexLock lock(&mu_);
+      idle = !writing_;
+    }
+    if (idle) FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "tunnel cancelled by the client"));
+  }
+
+  void OnDone() override {
+    Abort("tunnel call done");
+    auto keep = std::move(self_);
+  }
+
+ private:
+  grpc::Status Open(const std::string& session_id) {
+    if (session_id.empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "the tunnel's first frame must name an attach session (session_id)");
+    }
+    std::shared_ptr<Session> s = sessions_->Find(session_id);
+    if (s == nullptr) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          absl::StrCat("no session ", session_id, " on this node (it may have ended)"));
+    }
+    if (s->mode() != kdbg::v1::SESSION_MODE_ATTACH) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("session ", session_id, " is a trace session; tunnels need an attach session"));
+    }
+    std::string address = s->delve_address();
+    if (address.empty()) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("session ", session_id, " is not attached yet; wait for its \"ready\" notice"));
+    }
+    std::weak_ptr<TunnelReactor> weak = shared_from_this();
+    TcpPump::Callbacks cb;
+    cb.on_data = [weak] {
+      if (auto r = weak.lock()) r->MaybeWrite();
+    };
+    cb.on_send_space = [weak] {
+      if (auto r = weak.lock()) r->ResumeRead();
+    };
+    auto pump = TcpPump::Start(address, std::move(cb));
+    {
+      absl::MutexLock lock(&mu_);
+      pump_ = pump;
+    }
+    std::weak_ptr<TcpPump> weak_pump = pump;
+    if (!s->AddCloser([weak_pump] {
+          if (auto p = weak_pump.lock()) p->Abort("the debug session ended");
+        })) {
+      pump->Abort("the debug session ended");
+    }
+    log::Info("tunnel opened", {{"session", session_id}, {"caller", caller_}, {"delve", address}});
+    return grpc::Status::OK;
+  }
+
+  void ResumeRead() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!read_paused_ || finished_) return;
+      read_paused_ = false;
+    }
+    StartRead(&in_);
+  }
+
+  void MaybeWrite() {
+    std::shared_ptr<TcpPump> pump;
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_ || finished_ || pump_ == nullptr) return;
+      pump = pump_;
+      TcpPump::Chunk c = pump->Take();
+      if (c.empty) return;
+      if (c.error || c.done) {
+        finished_ = true;
+        final_ = c.error ? grpc::Status(grpc::StatusCode::UNAVAILABLE, c.message) : grpc::Status::OK;
+      } else {
+        writing_ = true;
+        out_.Clear();
+        out_.set_data(std::move(c.data));
+        out_.set_close_write(c.eof);
+      }
+    }
+    bool finish;
+    {
+      absl::MutexLock lock(&mu_);
+      finish = finished_ && !writing_;
+    }
+    if (finish) {
+      Finish(final_);
+    } else {
+      StartWrite(&out_);
+    }
+  }
+
+  void FinishOnce(const grpc::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    Finish(status);
+  }
+
+  void Abort(const std::string& why) {
+    std::shared_ptr<TcpPump> pump;
+    {
+      absl::MutexLock lock(&mu_);
+      pump = pump_;
+    }
+    if (pump != nullptr) pump->Abort(why);
+  }
+
+  SessionManager* const sessions_;
+  const std::string caller_;
+  std::shared_ptr<TunnelReactor> self_;
+  absl::Mutex mu_;
+  std::shared_ptr<TcpPump> pump_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status final_;
+  kdbg::v1::TunnelFrame in_;
+  kdbg::v1::TunnelFrame out_;
+};
+
+}  // namespace
+
+AgentService::AgentService(Options options, SessionManager* sessions, Resolver* resolver, AgentMetrics* metrics)
+    : options_(std::move(options)), sessions_(sessions), resolver_(resolver), metrics_(metrics),
+      pool_(std::make_unique<WorkPool>(options_.resolve_threads)) {}
+
+AgentService::~AgentService() = default;
+
+grpc::Status AgentService::CheckCaller(grpc::CallbackServerContext* ctx, std::string* caller) const {
+  std::shared_ptr<const grpc::AuthContext> auth = ctx->auth_context();
+  tls::PeerIdentity peer;
+  if (auth != nullptr) peer = tls::PeerIdentityFromAuthContext(*auth);
+  *caller = peer.ToString();
+  grpc::Status st = tls::IdentityCheckingProcessor::Check(peer, options_.allowed_clients);
+  if (!st.ok()) log::Warning("call refused", {{"caller", *caller}, {"peer", ctx->peer()}, {"error", st.error_message()}});
+  return st;
+}
+
+grpc::ServerUnaryReactor* AgentService::Resolve(grpc::CallbackServerContext* ctx, const kdbg::v1::ResolveRequest* req,
+                                                kdbg::v1::ResolvedTarget* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  std::string caller;
+  if (grpc::Status st = CheckCaller(ctx, &caller); !st.ok()) {
+    reactor->Finish(st);
+    return reactor;
+  }
+  pool_->Submit([this, req, resp, reactor, caller] {
+    absl::Time t0 = absl::Now();
+    absl::StatusOr<kdbg::v1::ResolvedTarget> r = resolver_->Resolve(req->target());
+    metrics_->ObserveResolve(absl::Now() - t0);
+    log::Info("resolve", {{"caller", caller},
+                          {"container_id", req->target().container_id()},
+                          {"pid", r.ok() ? r->host_pid() : 0},
+                          {"result", r.ok() ? std::string("ok") : r.status().ToString()}});
+    if (r.ok()) {
+      *resp = *r;
+      if (resp->node_name().empty()) resp->set_node_name(options_.node_name);
+    }
+    reactor->Finish(ToGrpcStatus(r.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<kdbg::v1::Event>* AgentService::StartSessionStream(grpc::CallbackServerContext* ctx,
+                                                                            SessionRequest request) {
+  if (grpc::Status st = CheckCaller(ctx, &request.caller); !st.ok()) return new RefusedWriter(st);
+  absl::StatusOr<std::shared_ptr<Session>> s = sessions_->Start(std::move(request));
+  if (!s.ok()) {
+    log::Warning("session refused", {{"error", s.status().ToString()}});
+    return new RefusedWriter(ToGrpcStatus(s.status()));
+  }
+  auto reactor = std::make_shared<SessionStreamReactor>(*s);
+  SessionStreamReactor* raw = reactor.get();
+  raw->Begin(std::move(reactor));
+  return raw;
+}
+
+grpc::ServerWriteReactor<kdbg::v1::Event>* AgentService::Trace(grpc::CallbackServerContext* ctx,
+                                                               const kdbg::v1::TraceRequest* req) {
+  SessionRequest r;
+  r.mode = kdbg::v1::SESSION_MODE_TRACE;
+  r.target = req->target();
+  r.options = req->options();
+  r.user = req->user();
+  r.lease_ms = req->lease_ms();
+  r.session_id = req->session_id();
+  return StartSessionStream(ctx, std::move(r));
+}
+
+grpc::ServerWriteReactor<kdbg::v1::Event>* AgentService::Attach(grpc::CallbackServerContext* ctx,
+                                                                const kdbg::v1::AttachRequest* req) {
+  SessionRequest r;
+  r.mode = kdbg::v1::SESSION_MODE_ATTACH;
+  r.target = req->target();
+  r.user = req->user();
+  r.lease_ms = req->lease_ms();
+  r.session_id = req->session_id();
+  return StartSessionStream(ctx, std::move(r));
+}
+
+grpc::ServerBidiReactor<kdbg::v1::TunnelFrame, kdbg::v1::TunnelFrame>* AgentService::Tunnel(
+    grpc::CallbackServerContext* ctx) {
+  std::string caller;
+  grpc::Status st = CheckCaller(ctx, &caller);
+  auto reactor = std::make_shared<TunnelReactor>(sessions_, caller);
+  TunnelReactor* raw = reactor.get();
+  if (!st.ok()) {
+    // Keep the reactor alive until OnDone, then finish without reading anything.
+    class Refused final : public grpc::ServerBidiReactor<kdbg::v1::TunnelFrame, kdbg::v1::TunnelFrame> {
+     public:
+      explicit Refused(const grpc::Status& s) { Finish(s); }
+      void OnDone() override { delete this; }
+    };
+    return new Refused(st);
+  }
+  raw->Begin(std::move(reactor));
+  return raw;
+}
+
+grpc::ServerUnaryReactor* AgentService::ListSessions(grpc::CallbackServerContext* ctx,
+                                                     const kdbg::v1::ListSessionsRequest*,
+                                                     kdbg::v1::ListSessionsResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  std::string caller;
+  if (grpc::Status st = CheckCaller(ctx, &caller); !st.ok()) {
+    reactor->Finish(st);
+    return reactor;
+  }
+  for (auto& info : sessions_->List()) *resp->add_sessions() = std::move(info);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AgentService::StopSession(grpc::CallbackServerContext* ctx,
+                                                    const kdbg::v1::StopSessionRequest* req,
+                                                    kdbg::v1::StopSessionResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  std::string caller;
+  if (grpc::Status st = CheckCaller(ctx, &caller); !st.ok()) {
+    reactor->Finish(st);
+    return reactor;
+  }
+  std::shared_ptr<Session> s = sessions_->Find(req->session_id());
+  if (s == nullptr) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                 absl::StrCat("no session ", req->session_id(), " on node ", options_.node_name,
+                                              " (it may have ended; kdbg sessions lists the live ones)")));
+    return reactor;
+  }
+  log::Info("session stop requested", {{"session", s->id()}, {"caller", caller}});
+  s->RequestEnd(kdbg::v1::END_REASON_STOP_REQUESTED);
+  s->OnEnded([reactor, resp](const kdbg::v1::EndedEvent& ended) {
+    *resp->mutable_ended() = ended;
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AgentService::Version(grpc::CallbackServerContext* ctx, const kdbg::v1::VersionRequest*,
+                                                kdbg::v1::VersionInfo* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  std::string caller;
+  if (grpc::Status st = CheckCaller(ctx, &caller); !st.ok()) {
+    reactor->Finish(st);
+    return reactor;
+  }
+  resp->set_component("kdbg-agent");
+  resp->set_version(KDBG_VERSION);
+  resp->set_delve_version(options_.delve_version);
+  resp->set_node_name(options_.node_name);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace kdbg::agent

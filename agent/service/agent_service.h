@@ -1,0 +1,67 @@
+// The Agent gRPC service (proto/kdbg/v1/agent.proto) on the callback API.
+//
+// One reactor per call; no reaction blocks. Trace and Attach streams drain their session's
+// EventStream; Tunnel pumps bytes through a TcpPump; Resolve runs the (blocking) resolver on a small
+// worker pool; StopSession finishes when the session's safe end has finished.
+//
+// Every handler re-checks the caller's certificate identity (the server credentials' processor has
+// already refused others before any handler runs; see common/tls.h) and records it in logs.
+//
+// Cancellation: a Trace/Attach call cancelled or broken (client gone, connection lost, deadline)
+// ends its session with END_REASON_CLIENT_GONE at once (OnCancel); the reactor's resources are
+// released in OnDone. A Tunnel cancelled closes its TCP connection.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/resolver/resolver.h"
+#include "agent/service/metrics.h"
+#include "agent/service/session_manager.h"
+#include "kdbg/v1/agent.grpc.pb.h"
+
+namespace kdbg::agent {
+
+class WorkPool;
+
+class AgentService final : public kdbg::v1::Agent::CallbackService {
+ public:
+  struct Options {
+    std::vector<std::string> allowed_clients = {"kdbg-controller"};
+    std::string node_name;
+    std::string delve_version;
+    int resolve_threads = 2;
+  };
+  AgentService(Options options, SessionManager* sessions, Resolver* resolver, AgentMetrics* metrics);
+  ~AgentService() override;
+
+  grpc::ServerUnaryReactor* Resolve(grpc::CallbackServerContext* ctx, const kdbg::v1::ResolveRequest* req,
+                                    kdbg::v1::ResolvedTarget* resp) override;
+  grpc::ServerWriteReactor<kdbg::v1::Event>* Trace(grpc::CallbackServerContext* ctx,
+                                                   const kdbg::v1::TraceRequest* req) override;
+  grpc::ServerWriteReactor<kdbg::v1::Event>* Attach(grpc::CallbackServerContext* ctx,
+                                                    const kdbg::v1::AttachRequest* req) override;
+  grpc::ServerBidiReactor<kdbg::v1::TunnelFrame, kdbg::v1::TunnelFrame>* Tunnel(
+      grpc::CallbackServerContext* ctx) override;
+  grpc::ServerUnaryReactor* ListSessions(grpc::CallbackServerContext* ctx, const kdbg::v1::ListSessionsRequest* req,
+                                         kdbg::v1::ListSessionsResponse* resp) override;
+  grpc::ServerUnaryReactor* StopSession(grpc::CallbackServerContext* ctx, const kdbg::v1::StopSessionRequest* req,
+                                        kdbg::v1::StopSessionResponse* resp) override;
+  grpc::ServerUnaryReactor* Version(grpc::CallbackServerContext* ctx, const kdbg::v1::VersionRequest* req,
+                                    kdbg::v1::VersionInfo* resp) override;
+
+ private:
+  // OK with the caller's identity string, or the status to finish the call with.
+  grpc::Status CheckCaller(grpc::CallbackServerContext* ctx, std::string* caller) const;
+  grpc::ServerWriteReactor<kdbg::v1::Event>* StartSessionStream(grpc::CallbackServerContext* ctx,
+                                                                SessionRequest request);
+
+  const Options options_;
+  SessionManager* const sessions_;
+  Resolver* const resolver_;
+  AgentMetrics* const metrics_;
+  std::unique_ptr<WorkPool> pool_;
+};
+
+}  // namespace kdbg::agent

@@ -1,0 +1,72 @@
+#include "agent/service/engine.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "agent/delve/delve_engine.h"
+#include "agent/resolver/new_resolver.h"
+#include "common/child_process.h"
+#include "common/log.h"
+
+namespace kdbg::agent {
+namespace {
+
+// `dlv version` prints "Delve Debugger\nVersion: 1.20.2\nBuild: $Id: ... $".
+std::string DelveVersion(const std::string& dlv) {
+  absl::StatusOr<std::string> out = RunCommand({dlv, "version"}, absl::Seconds(10));
+  if (!out.ok()) return "";
+  for (absl::string_view line : absl::StrSplit(*out, '\n')) {
+    if (absl::ConsumePrefix(&line, "Version: ")) return std::string(absl::StripAsciiWhitespace(line));
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
+  Engine e;
+  ResolverOptions ro;
+  ro.proc_root = config.proc_root;
+  ro.host_root = config.host_root;
+  ro.node_name = config.node_name;
+  ro.containerd_state_dirs = config.containerd_state_dirs;
+  e.resolver = NewResolver(std::move(ro));
+
+  delve::DelveOptions d;
+  d.dlv_path = config.dlv;
+  d.work_dir = config.state_dir + "/delve";
+  if (config.max_hits_per_second > 0) d.default_hits_per_second = config.max_hits_per_second;
+  std::shared_ptr<delve::DelveSessionFactory> factory(delve::NewDelveSessionFactory(std::move(d)).release());
+  e.recover = [factory] {
+    std::vector<delve::RecoveredSession> found = factory->RecoverOrphans();
+    for (const auto& r : found) {
+      log::Warning("recovered a session left by a previous agent",
+                   {{"session", r.session_id},
+                    {"dlv_pid", static_cast<int>(r.dlv_pid)},
+                    {"pid", static_cast<int>(r.target_pid)},
+                    {"target_alive", r.ended.target_alive()},
+                    {"target_traced", r.ended.target_traced()},
+                    {"message", r.ended.message()}});
+    }
+    return static_cast<int>(found.size());
+  };
+  // The service needs a unique_ptr; the recovery closure shares ownership through this adaptor.
+  class Shared final : public DebugSessionFactory {
+   public:
+    explicit Shared(std::shared_ptr<delve::DelveSessionFactory> f) : f_(std::move(f)) {}
+    absl::StatusOr<std::unique_ptr<DebugSession>> StartTrace(const TraceSpec& s, EventCallback cb) override {
+      return f_->StartTrace(s, std::move(cb));
+    }
+    absl::StatusOr<std::unique_ptr<DebugSession>> StartAttach(const AttachSpec& s, EventCallback cb) override {
+      return f_->StartAttach(s, std::move(cb));
+    }
+
+   private:
+    std::shared_ptr<delve::DelveSessionFactory> f_;
+  };
+  e.factory = std::make_unique<Shared>(factory);
+  e.delve_version = DelveVersion(config.dlv);
+  return e;
+}
+
+}  // namespace kdbg::agent

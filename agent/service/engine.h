@@ -1,0 +1,27 @@
+// The engine behind `kdbg-agent serve`: the real Resolver and Delve session factory, built from the
+// configuration. Kept apart from serve_command.cc so the service library itself depends only on
+// the interfaces (agent/resolver/resolver.h, agent/delve/debug_session.h).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/delve/debug_session.h"
+#include "agent/resolver/resolver.h"
+#include "agent/service/agent_config.h"
+
+namespace kdbg::agent {
+
+struct Engine {
+  std::unique_ptr<Resolver> resolver;
+  std::unique_ptr<DebugSessionFactory> factory;
+  // Ends what a previous agent left behind (Delve servers still attached); returns how many.
+  std::function<int()> recover;
+  std::string delve_version;  // "1.20.2", or empty when `dlv version` failed
+};
+
+absl::StatusOr<Engine> MakeEngine(const AgentConfig& config);
+
+}  // namespace kdbg::agent

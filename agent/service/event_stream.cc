@@ -1,0 +1,83 @@
+#include "agent/service/event_stream.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace kdbg::agent {
+
+void EventStream::Push(kdbg::v1::Event event) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (close_status_.has_value()) return;
+    if (event.has_hit() && queue_.size() >= capacity_) {
+      ++dropped_total_;
+      ++dropped_unreported_;
+      return;
+    }
+    queue_.push_back(std::move(event));
+  }
+  Wake();
+}
+
+void EventStream::Close(grpc::Status status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (close_status_.has_value()) return;
+    close_status_ = std::move(status);
+  }
+  Wake();
+}
+
+EventStream::Item EventStream::Pop() {
+  absl::MutexLock lock(&mu_);
+  Item item;
+  if (dropped_unreported_ > 0 && !queue_.empty()) {
+    item.kind = Item::Kind::kEvent;
+    item.event.set_session_id(queue_.front().session_id());
+    item.event.set_time_unix_nanos(queue_.front().time_unix_nanos());
+    auto* notice = item.event.mutable_notice();
+    notice->set_code("events-dropped");
+    notice->set_message(absl::StrCat(dropped_unreported_,
+                                     " hit events dropped: the client reads slower than hits arrive"));
+    dropped_unreported_ = 0;
+    return item;
+  }
+  if (!queue_.empty()) {
+    item.kind = Item::Kind::kEvent;
+    item.event = std::move(queue_.front());
+    queue_.pop_front();
+    return item;
+  }
+  if (close_status_.has_value()) {
+    item.kind = Item::Kind::kFinish;
+    item.status = *close_status_;
+  }
+  return item;
+}
+
+void EventStream::SetWakeup(std::function<void()> wakeup) {
+  absl::MutexLock lock(&mu_);
+  wakeup_ = std::move(wakeup);
+}
+
+int64_t EventStream::dropped() const {
+  absl::MutexLock lock(&mu_);
+  return dropped_total_;
+}
+
+size_t EventStream::size() const {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+
+void EventStream::Wake() {
+  std::function<void()> wakeup;
+  {
+    absl::MutexLock lock(&mu_);
+    wakeup = wakeup_;
+  }
+  if (wakeup) wakeup();
+}
+
+}  // namespace kdbg::agent

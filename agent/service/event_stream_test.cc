@@ -1,0 +1,70 @@
+#include "agent/service/event_stream.h"
+
+#include "gtest/gtest.h"
+
+namespace kdbg::agent {
+namespace {
+
+kdbg::v1::Event Hit(int n) {
+  kdbg::v1::Event e;
+  e.set_session_id("s1");
+  e.mutable_hit()->set_hit_count(n);
+  return e;
+}
+
+TEST(EventStreamTest, DeliversInOrderThenFinishes) {
+  EventStream s(8);
+  int wakeups = 0;
+  s.SetWakeup([&] { ++wakeups; });
+  kdbg::v1::Event armed;
+  armed.mutable_armed()->set_host_pid(42);
+  s.Push(armed);
+  s.Push(Hit(1));
+  s.Close(grpc::Status::OK);
+  s.Push(Hit(2));  // after Close: ignored
+  EXPECT_EQ(wakeups, 3);
+  auto a = s.Pop();
+  ASSERT_EQ(a.kind, EventStream::Item::Kind::kEvent);
+  EXPECT_EQ(a.event.armed().host_pid(), 42);
+  auto h = s.Pop();
+  ASSERT_EQ(h.kind, EventStream::Item::Kind::kEvent);
+  EXPECT_EQ(h.event.hit().hit_count(), 1);
+  auto f = s.Pop();
+  ASSERT_EQ(f.kind, EventStream::Item::Kind::kFinish);
+  EXPECT_TRUE(f.status.ok());
+  EXPECT_EQ(s.Pop().kind, EventStream::Item::Kind::kFinish);
+}
+
+TEST(EventStreamTest, DropsOnlyHitsPastCapacityAndSaysSo) {
+  EventStream s(2);
+  for (int i = 1; i <= 5; ++i) s.Push(Hit(i));
+  kdbg::v1::Event ended;
+  ended.mutable_ended()->set_hits(5);
+  s.Push(ended);  // control events are never dropped
+  EXPECT_EQ(s.dropped(), 3);
+  auto notice = s.Pop();
+  ASSERT_EQ(notice.kind, EventStream::Item::Kind::kEvent);
+  ASSERT_TRUE(notice.event.has_notice());
+  EXPECT_EQ(notice.event.notice().code(), "events-dropped");
+  EXPECT_EQ(notice.event.notice().message().rfind("3 hit events dropped", 0), 0u) << notice.event.notice().message();
+  EXPECT_EQ(s.Pop().event.hit().hit_count(), 1);
+  EXPECT_EQ(s.Pop().event.hit().hit_count(), 2);
+  EXPECT_TRUE(s.Pop().event.has_ended());
+  EXPECT_EQ(s.Pop().kind, EventStream::Item::Kind::kEmpty);
+}
+
+TEST(EventStreamTest, ErrorStatusComesAfterTheQueuedEvents) {
+  EventStream s(4);
+  kdbg::v1::Event err;
+  err.mutable_error()->set_code("NOT_FOUND");
+  s.Push(err);
+  s.Close(grpc::Status(grpc::StatusCode::NOT_FOUND, "no such container"));
+  s.Close(grpc::Status::OK);  // the first status wins
+  EXPECT_TRUE(s.Pop().event.has_error());
+  auto f = s.Pop();
+  ASSERT_EQ(f.kind, EventStream::Item::Kind::kFinish);
+  EXPECT_EQ(f.status.error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace kdbg::agent

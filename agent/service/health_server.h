@@ -1,0 +1,46 @@
+// The agent's plain-HTTP health and metrics endpoint (cpp-httplib), for kubelet probes and
+// Prometheus. Carries no secrets and takes no actions.
+//
+//   GET /healthz  200 "ok" while the process serves
+//   GET /readyz   200 "ready" when `ready()` is OK, else 503 with its message
+//   GET /metrics  200, Prometheus text format (AgentMetrics::RenderPrometheus)
+//
+// Thread-safe; Start() runs the server on its own thread, Stop() (or the destructor) ends it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "agent/service/metrics.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace kdbg::agent {
+
+class HealthServer {
+ public:
+  HealthServer(AgentMetrics* metrics, std::function<absl::Status()> ready);
+  ~HealthServer();
+
+  // Binds `host_port` ("127.0.0.2:7444"; port 0 picks one) and serves. Returns the bound port.
+  // Errors: InvalidArgument (malformed address), Unavailable (cannot bind).
+  absl::StatusOr<int> Start(const std::string& host_port);
+  void Stop();
+
+ private:
+  AgentMetrics* const metrics_;
+  std::function<absl::Status()> ready_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
+
+// The agent's readiness: `dlv` is an executable file and `proc_root` lists processes.
+absl::Status CheckAgentReady(const std::string& dlv, const std::string& proc_root);
+
+}  // namespace kdbg::agent

@@ -1,0 +1,453 @@
+#include "agent/service/session_manager.h"
+
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/log.h"
+
+namespace kdbg::agent {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+namespace {
+
+std::string ModeName(kdbg::v1::SessionMode mode) {
+  return mode == kdbg::v1::SESSION_MODE_ATTACH ? "attach" : "trace";
+}
+
+std::string CodeName(absl::StatusCode code) {
+  // absl::StatusCodeToString gives "NOT_FOUND" etc., the gRPC-style names ErrorEvent carries.
+  return absl::StatusCodeToString(code);
+}
+
+std::string TargetName(const kdbg::v1::TargetRef& t) {
+  std::string out;
+  if (!t.pod_name().empty()) out = absl::StrCat(t.pod_namespace(), "/", t.pod_name(), " ");
+  if (!t.container_id().empty()) absl::StrAppend(&out, "container ", t.container_id());
+  else absl::StrAppend(&out, "pid ", t.host_pid());
+  return out;
+}
+
+}  // namespace
+
+Session::Session(std::string id, SessionRequest request, absl::Time start, absl::Time lease_expiry,
+                 size_t queue)
+    : id_(std::move(id)), request_(std::move(request)), start_(start), lease_expiry_(lease_expiry),
+      stream_(std::make_shared<EventStream>(queue)) {}
+
+kdbg::v1::SessionInfo Session::Info() const {
+  kdbg::v1::SessionInfo info;
+  info.set_id(id_);
+  info.set_mode(request_.mode);
+  *info.mutable_target() = request_.target;
+  info.set_user(request_.user);
+  info.set_start_unix_nanos(absl::ToUnixNanos(start_));
+  info.set_lease_expiry_unix_nanos(absl::ToUnixNanos(lease_expiry_));
+  info.set_hits(hits_.load());
+  absl::MutexLock lock(&mu_);
+  info.set_host_pid(host_pid_);
+  info.set_state(end_reason_ != kdbg::v1::END_REASON_UNSPECIFIED ? "ending" : state_);
+  return info;
+}
+
+void Session::RequestEnd(kdbg::v1::EndReason reason) {
+  absl::MutexLock lock(&mu_);
+  if (ended_) return;
+  if (end_reason_ == kdbg::v1::END_REASON_UNSPECIFIED) end_reason_ = reason;
+  // The engine's RequestEnd is non-blocking and idempotent; its first reason wins, as ours does.
+  if (debug_ != nullptr) debug_->RequestEnd(end_reason_);
+}
+
+std::string Session::delve_address() const {
+  absl::MutexLock lock(&mu_);
+  return delve_address_;
+}
+
+bool Session::Ended() const {
+  absl::MutexLock lock(&mu_);
+  return ended_;
+}
+
+void Session::OnEnded(std::function<void(const kdbg::v1::EndedEvent&)> fn) {
+  kdbg::v1::EndedEvent ended;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!ended_) {
+      on_ended_.push_back(std::move(fn));
+      return;
+    }
+    ended = ended_event_;
+  }
+  fn(ended);
+}
+
+bool Session::AddCloser(std::function<void()> closer) {
+  absl::MutexLock lock(&mu_);
+  if (ended_ || end_reason_ != kdbg::v1::END_REASON_UNSPECIFIED) return false;
+  closers_.push_back(std::move(closer));
+  return true;
+}
+
+SessionManager::SessionManager(Options options, Resolver* resolver, DebugSessionFactory* factory,
+                               Clock* clock, AgentMetrics* metrics)
+    : options_(std::move(options)), resolver_(resolver), factory_(factory), clock_(clock), metrics_(metrics) {}
+
+SessionManager::~SessionManager() {
+  Shutdown(kdbg::v1::END_REASON_AGENT_SHUTDOWN, absl::InfiniteDuration());
+  absl::MutexLock lock(&mu_);
+  ReapLocked();
+}
+
+std::string SessionManager::NewId() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return absl::StrFormat("%012x", rng() & 0xffffffffffffULL);
+}
+
+absl::StatusOr<std::shared_ptr<Session>> SessionManager::Start(SessionRequest request) {
+  const std::string mode = ModeName(request.mode);
+  if (request.target.container_id().empty() && request.target.host_pid() <= 0) {
+    metrics_->SessionRefused(mode);
+    return absl::InvalidArgumentError("the request names no target: set target.container_id (or host_pid)");
+  }
+  if (request.mode == kdbg::v1::SESSION_MODE_TRACE && request.options.script().empty()) {
+    metrics_->SessionRefused(mode);
+    return absl::InvalidArgumentError("a trace session needs a trace script (options.script is empty)");
+  }
+  absl::Duration lease = request.lease_ms > 0 ? absl::Milliseconds(request.lease_ms) : options_.default_lease;
+  if (lease > options_.max_lease) lease = options_.max_lease;
+  absl::Time now = clock_->Now();
+
+  std::shared_ptr<Session> s;
+  {
+    absl::MutexLock lock(&mu_);
+    ReapLocked();
+    if (draining_) {
+      metrics_->SessionRefused(mode);
+      return absl::UnavailableError("the agent is shutting down and takes no new sessions; retry shortly");
+    }
+    if (static_cast<int>(sessions_.size()) >= options_.max_sessions) {
+      metrics_->SessionRefused(mode);
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "node ", options_.node_name, " already runs its limit of ", options_.max_sessions,
+          " concurrent debug sessions; end one (kdbg stop SESSION-ID) or raise the agent's --max-sessions"));
+    }
+    std::string id = request.session_id.empty() ? NewId() : request.session_id;
+    if (sessions_.count(id) > 0) {
+      metrics_->SessionRefused(mode);
+      return absl::AlreadyExistsError(absl::StrCat("session ", id, " already exists on this node"));
+    }
+    s = std::shared_ptr<Session>(new Session(id, std::move(request), now, now + lease, options_.event_queue_capacity));
+    sessions_[id] = s;
+    ++running_;
+    threads_[id] = std::thread([this, s]() mutable {
+      std::string id = s->id();
+      Run(std::move(s));
+      Retire(id);
+    });
+  }
+  log::Info("session admitted", {{"session", s->id()},
+                                 {"mode", mode},
+                                 {"caller", s->request().caller},
+                                 {"user", s->request().user},
+                                 {"target", TargetName(s->request().target)},
+                                 {"lease_ms", static_cast<long long>(absl::ToInt64Milliseconds(lease))}});
+  return s;
+}
+
+void SessionManager::OnEngineEvent(Session* s, kdbg::v1::Event event) {
+  if (event.session_id().empty()) event.set_session_id(s->id());
+  if (event.time_unix_nanos() == 0) event.set_time_unix_nanos(absl::ToUnixNanos(clock_->Now()));
+  if (event.has_hit()) {
+    ++s->hits_;
+    metrics_->Hit();
+  }
+  int64_t before = s->stream_->dropped();
+  s->stream_->Push(std::move(event));
+  int64_t after = s->stream_->dropped();
+  if (after > before) metrics_->EventsDropped(after - before);
+}
+
+void SessionManager::Run(std::shared_ptr<Session> s) {
+  const SessionRequest& req = s->request();
+  const bool attach = req.mode == kdbg::v1::SESSION_MODE_ATTACH;
+
+  absl::Time t0 = clock_->Now();
+  absl::StatusOr<kdbg::v1::ResolvedTarget> target = resolver_->Resolve(req.target);
+  metrics_->ObserveResolve(clock_->Now() - t0);
+  if (!target.ok()) return Fail(s, target.status(), "resolve");
+  if (!target->debuggable()) {
+    return Fail(s, absl::FailedPreconditionError(absl::StrCat("pid ", target->host_pid(), " cannot be debugged: ",
+                                                              target->problem())),
+                "resolve");
+  }
+  const int32_t pid = target->host_pid();
+  std::string conflict;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pids_.find(pid);
+    if (it == pids_.end()) {
+      pids_[pid] = s->id();
+    } else {
+      const std::string& other = it->second;
+      auto os = sessions_.find(other);
+      std::string who = os != sessions_.end() ? os->second->request().user : "";
+      conflict = absl::StrCat("process ", pid, " already has debug session ", other,
+                              who.empty() ? "" : absl::StrCat(" (user ", who, ")"),
+                              "; only one session per process: stop it (kdbg stop ", other,
+                              ") or wait for it to end");
+    }
+  }
+  if (!conflict.empty()) return Fail(s, absl::AlreadyExistsError(conflict), "claim");
+  {
+    absl::MutexLock lock(&s->mu_);
+    s->host_pid_ = pid;
+  }
+  if (absl::Status v = resolver_->Verify(*target); !v.ok()) return Fail(s, v, "verify");
+
+  // A caller that vanished (or a shutdown) before Delve attached: end without ever attaching.
+  kdbg::v1::EndReason early;
+  {
+    absl::MutexLock lock(&s->mu_);
+    early = s->end_reason_;
+  }
+  if (early != kdbg::v1::END_REASON_UNSPECIFIED) {
+    kdbg::v1::EndedEvent ended;
+    ended.set_reason(early);
+    ended.set_target_alive(true);
+    ended.set_message("ended before Delve attached; the target was never touched");
+    kdbg::v1::Event e;
+    *e.mutable_ended() = ended;
+    OnEngineEvent(s.get(), e);
+    return Finish(s, ended);
+  }
+
+  EventCallback cb = [this, raw = s.get()](const kdbg::v1::Event& e) { OnEngineEvent(raw, e); };
+  absl::Time t1 = clock_->Now();
+  absl::StatusOr<std::unique_ptr<DebugSession>> started;
+  if (attach) {
+    AttachSpec spec;
+    spec.session_id = s->id();
+    spec.pid = pid;
+    spec.start_time_ticks = target->start_time_ticks();
+    started = factory_->StartAttach(spec, cb);
+  } else {
+    TraceSpec spec;
+    spec.session_id = s->id();
+    spec.pid = pid;
+    spec.start_time_ticks = target->start_time_ticks();
+    spec.script = req.options.script();
+    spec.script_name = req.options.script_name().empty() ? "trace.dlv" : req.options.script_name();
+    spec.duration = absl::Milliseconds(req.options.duration_ms());
+    spec.max_hits = req.options.max_hits();
+    spec.max_hits_per_second = req.options.max_hits_per_second() > 0 ? req.options.max_hits_per_second()
+                                                                      : options_.max_hits_per_second;
+    started = factory_->StartTrace(spec, cb);
+  }
+  metrics_->ObserveAttach(clock_->Now() - t1);
+  if (!started.ok()) {
+    metrics_->DelveFailure();
+    return Fail(s, started.status(), "start");
+  }
+  metrics_->SessionStarted();
+  std::string address = (*started)->delve_address();
+  DebugSession* debug = started->get();
+  {
+    absl::MutexLock lock(&s->mu_);
+    s->debug_ = std::move(*started);
+    s->state_ = attach ? "attached" : "tracing";
+    s->delve_address_ = address;
+    if (s->end_reason_ != kdbg::v1::END_REASON_UNSPECIFIED) s->debug_->RequestEnd(s->end_reason_);
+  }
+  log::Info("session started", {{"session", s->id()},
+                                {"mode", ModeName(req.mode)},
+                                {"caller", req.caller},
+                                {"user", req.user},
+                                {"target", TargetName(req.target)},
+                                {"pid", pid},
+                                {"start", absl::FormatTime(absl::RFC3339_full, s->start_, absl::UTCTimeZone())},
+                                {"delve", address}});
+
+  kdbg::v1::EndedEvent ended;
+  for (;;) {
+    absl::StatusOr<kdbg::v1::EndedEvent> r = debug->Wait(absl::Seconds(1));
+    if (r.ok()) {
+      ended = *r;
+      break;
+    }
+    if (r.status().code() != absl::StatusCode::kDeadlineExceeded) {
+      ended.set_reason(kdbg::v1::END_REASON_ERROR);
+      ended.set_message(std::string(r.status().message()));
+      break;
+    }
+  }
+  Finish(s, ended);
+}
+
+void SessionManager::Fail(const std::shared_ptr<Session>& s, const absl::Status& status, const std::string& stage) {
+  const bool refused = status.code() == absl::StatusCode::kAlreadyExists;
+  log::Warning("session failed", {{"session", s->id()},
+                                  {"mode", ModeName(s->mode())},
+                                  {"caller", s->request().caller},
+                                  {"user", s->request().user},
+                                  {"target", TargetName(s->request().target)},
+                                  {"stage", stage},
+                                  {"code", CodeName(status.code())},
+                                  {"error", std::string(status.message())}});
+  kdbg::v1::Event e;
+  e.mutable_error()->set_code(CodeName(status.code()));
+  e.mutable_error()->set_message(std::string(status.message()));
+  OnEngineEvent(s.get(), e);
+  metrics_->SessionEnded(ModeName(s->mode()), refused ? "refused" : "failed", false);
+  kdbg::v1::EndedEvent ended;
+  ended.set_reason(kdbg::v1::END_REASON_ERROR);
+  ended.set_message(std::string(status.message()));
+  ended.set_target_alive(true);
+  {
+    absl::MutexLock lock(&s->mu_);
+    s->ended_ = true;
+    s->ended_event_ = ended;
+  }
+  Remove(s);
+  s->stream_->Close(ToGrpcStatus(status));
+}
+
+void SessionManager::Finish(const std::shared_ptr<Session>& s, const kdbg::v1::EndedEvent& ended) {
+  std::unique_ptr<DebugSession> debug;
+  std::vector<std::function<void()>> closers;
+  std::vector<std::function<void(const kdbg::v1::EndedEvent&)>> on_ended;
+  int32_t pid;
+  {
+    absl::MutexLock lock(&s->mu_);
+    debug = std::move(s->debug_);
+    closers = std::move(s->closers_);
+    on_ended = std::move(s->on_ended_);
+    s->ended_ = true;
+    s->ended_event_ = ended;
+    pid = s->host_pid_;
+  }
+  for (auto& c : closers) c();
+  const bool was_active = debug != nullptr;
+  debug.reset();  // already ended (Wait returned), so this does not block for long
+  metrics_->SessionEnded(ModeName(s->mode()), OutcomeName(ended.reason()), was_active);
+  log::Info("session ended", {{"session", s->id()},
+                              {"mode", ModeName(s->mode())},
+                              {"caller", s->request().caller},
+                              {"user", s->request().user},
+                              {"target", TargetName(s->request().target)},
+                              {"pid", pid},
+                              {"start", absl::FormatTime(absl::RFC3339_full, s->start_, absl::UTCTimeZone())},
+                              {"duration_ms", static_cast<long long>(absl::ToInt64Milliseconds(clock_->Now() - s->start_))},
+                              {"reason", OutcomeName(ended.reason())},
+                              {"hits", static_cast<long long>(ended.hits())},
+                              {"target_alive", ended.target_alive()},
+                              {"target_traced", ended.target_traced()},
+                              {"message", ended.message()}});
+  Remove(s);
+  s->stream_->Close(grpc::Status::OK);
+  for (auto& fn : on_ended) fn(ended);
+}
+
+void SessionManager::Remove(const std::shared_ptr<Session>& s) {
+  std::vector<std::function<void(const kdbg::v1::EndedEvent&)>> on_ended;
+  kdbg::v1::EndedEvent ended;
+  {
+    absl::MutexLock lock(&s->mu_);
+    on_ended = std::move(s->on_ended_);
+    ended = s->ended_event_;
+  }
+  for (auto& fn : on_ended) fn(ended);
+  absl::MutexLock lock(&mu_);
+  sessions_.erase(s->id());
+  int32_t pid = s->Info().host_pid();
+  if (auto it = pids_.find(pid); it != pids_.end() && it->second == s->id()) pids_.erase(it);
+}
+
+void SessionManager::Retire(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  if (auto t = threads_.find(id); t != threads_.end()) {
+    finished_threads_.push_back(std::move(t->second));
+    threads_.erase(t);
+  }
+  --running_;
+}
+
+void SessionManager::ReapLocked() {
+  for (auto& t : finished_threads_) {
+    if (t.joinable()) t.join();
+  }
+  finished_threads_.clear();
+}
+
+std::shared_ptr<Session> SessionManager::Find(const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
+std::vector<kdbg::v1::SessionInfo> SessionManager::List() const {
+  std::vector<std::shared_ptr<Session>> all;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, s] : sessions_) all.push_back(s);
+  }
+  std::vector<kdbg::v1::SessionInfo> out;
+  for (const auto& s : all) {
+    auto info = s->Info();
+    info.set_node_name(options_.node_name);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+int SessionManager::size() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(sessions_.size());
+}
+
+int SessionManager::CheckLeases() {
+  absl::Time now = clock_->Now();
+  std::vector<std::shared_ptr<Session>> expired;
+  {
+    absl::MutexLock lock(&mu_);
+    ReapLocked();
+    for (const auto& [id, s] : sessions_) {
+      if (now >= s->lease_expiry_) expired.push_back(s);
+    }
+  }
+  int n = 0;
+  for (const auto& s : expired) {
+    bool fresh;
+    {
+      absl::MutexLock lock(&s->mu_);
+      fresh = !s->ended_ && s->end_reason_ == kdbg::v1::END_REASON_UNSPECIFIED;
+    }
+    if (!fresh) continue;
+    log::Info("session lease expired", {{"session", s->id()}, {"user", s->request().user}});
+    s->RequestEnd(kdbg::v1::END_REASON_LEASE_EXPIRED);
+    ++n;
+  }
+  return n;
+}
+
+int SessionManager::Shutdown(kdbg::v1::EndReason reason, absl::Duration timeout) {
+  std::vector<std::shared_ptr<Session>> all;
+  {
+    absl::MutexLock lock(&mu_);
+    draining_ = true;
+    for (const auto& [id, s] : sessions_) all.push_back(s);
+  }
+  for (const auto& s : all) s->RequestEnd(reason);
+  all.clear();
+  absl::MutexLock lock(&mu_);
+  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_ == 0; };
+  mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+  ReapLocked();
+  return running_;
+}
+
+}  // namespace kdbg::agent

@@ -1,0 +1,159 @@
+// SessionManager: admits, runs and ends the agent's debug sessions.
+//
+// Each session runs on a thread of its own, which does everything that blocks: resolve the target
+// (Resolver), claim its PID, verify it, start Delve (DebugSessionFactory::StartTrace/StartAttach),
+// then wait for the engine to end the session. The engine's events go into the session's
+// EventStream, which a gRPC reactor drains; the reactor never blocks.
+//
+// Rules enforced here:
+//   - at most `max_sessions` sessions at once on the node: Start fails with ResourceExhausted;
+//   - at most one session per target process: the second gets ErrorEvent + ALREADY_EXISTS on its
+//     stream (the PID is only known after resolution);
+//   - every session holds a lease (request's lease_ms, else default_lease, capped at max_lease);
+//     CheckLeases() ends expired ones with END_REASON_LEASE_EXPIRED;
+//   - Shutdown() refuses new sessions (Unavailable) and ends every session with the given reason.
+//
+// Every way a session ends goes through DebugSession::RequestEnd, so the engine's safe end runs.
+// Thread-safe. The Resolver, factory, clock and metrics must outlive the manager; the destructor
+// ends all sessions (END_REASON_AGENT_SHUTDOWN) and joins their threads.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/delve/debug_session.h"
+#include "agent/resolver/resolver.h"
+#include "agent/service/event_stream.h"
+#include "agent/service/metrics.h"
+#include "common/clock.h"
+#include "kdbg/v1/agent.pb.h"
+
+namespace kdbg::agent {
+
+struct SessionRequest {
+  kdbg::v1::SessionMode mode = kdbg::v1::SESSION_MODE_TRACE;
+  kdbg::v1::TargetRef target;
+  kdbg::v1::TraceOptions options;  // trace mode only
+  std::string user;                // as the controller authenticated them
+  int64_t lease_ms = 0;
+  std::string session_id;          // empty: the manager makes one
+  std::string caller;              // the client certificate's identity ("CN=kdbg-controller")
+};
+
+class SessionManager;
+
+class Session {
+ public:
+  const std::string& id() const { return id_; }
+  kdbg::v1::SessionMode mode() const { return request_.mode; }
+  const SessionRequest& request() const { return request_; }
+  std::shared_ptr<EventStream> stream() const { return stream_; }
+
+  kdbg::v1::SessionInfo Info() const;
+  // Starts the safe end. Non-blocking, idempotent: the first reason wins.
+  void RequestEnd(kdbg::v1::EndReason reason);
+  // "127.0.0.1:PORT" of Delve once an attach session is attached; empty before and in trace mode.
+  std::string delve_address() const;
+  bool Ended() const;
+  // Runs `fn` with the session's EndedEvent once it has ended (at once, on this thread, if it has).
+  // A session that never started reports reason END_REASON_ERROR and the error as message.
+  void OnEnded(std::function<void(const kdbg::v1::EndedEvent&)> fn);
+  // Registers `closer` to run when the session ends (tunnels to its Delve). Returns false, without
+  // running it, when the session has already ended.
+  bool AddCloser(std::function<void()> closer);
+
+ private:
+  friend class SessionManager;
+  Session(std::string id, SessionRequest request, absl::Time start, absl::Time lease_expiry, size_t queue);
+
+  const std::string id_;
+  const SessionRequest request_;
+  const absl::Time start_;
+  const absl::Time lease_expiry_;
+  const std::shared_ptr<EventStream> stream_;
+  std::atomic<int64_t> hits_{0};
+
+  mutable absl::Mutex mu_;
+  std::string state_ = "attaching";
+  int32_t host_pid_ = 0;
+  std::string delve_address_;
+  kdbg::v1::EndReason end_reason_ = kdbg::v1::END_REASON_UNSPECIFIED;
+  std::unique_ptr<DebugSession> debug_;
+  bool ended_ = false;
+  kdbg::v1::EndedEvent ended_event_;
+  std::vector<std::function<void(const kdbg::v1::EndedEvent&)>> on_ended_;
+  std::vector<std::function<void()>> closers_;
+};
+
+class SessionManager {
+ public:
+  struct Options {
+    std::string node_name;
+    int max_sessions = 16;
+    absl::Duration default_lease = absl::Minutes(10);
+    absl::Duration max_lease = absl::Hours(1);
+    size_t event_queue_capacity = 4096;
+    int max_hits_per_second = 0;  // passed to the engine when the request gives none
+  };
+
+  SessionManager(Options options, Resolver* resolver, DebugSessionFactory* factory, Clock* clock,
+                 AgentMetrics* metrics);
+  ~SessionManager();
+  SessionManager(const SessionManager&) = delete;
+  SessionManager& operator=(const SessionManager&) = delete;
+
+  // Admits a session and starts it on its own thread; events then arrive on its stream().
+  // Errors: ResourceExhausted (node limit), AlreadyExists (session id in use), Unavailable
+  // (shutting down), InvalidArgument (no target, or a trace without a script).
+  absl::StatusOr<std::shared_ptr<Session>> Start(SessionRequest request);
+
+  std::shared_ptr<Session> Find(const std::string& id) const;
+  std::vector<kdbg::v1::SessionInfo> List() const;
+  int size() const;
+
+  // Ends every session whose lease has passed; joins finished session threads. Returns how many
+  // sessions it ended.
+  int CheckLeases();
+
+  // Refuses new sessions, ends every running one with `reason`, and waits (real time) up to
+  // `timeout` for them to end. Returns how many are still running.
+  int Shutdown(kdbg::v1::EndReason reason, absl::Duration timeout);
+
+ private:
+  void Run(std::shared_ptr<Session> s);
+  void Fail(const std::shared_ptr<Session>& s, const absl::Status& status, const std::string& stage);
+  void Finish(const std::shared_ptr<Session>& s, const kdbg::v1::EndedEvent& ended);
+  void OnEngineEvent(Session* s, kdbg::v1::Event event);
+  void Remove(const std::shared_ptr<Session>& s);
+  // Last act of a session's thread: hands its std::thread to the reaper.
+  void Retire(const std::string& id);
+  void ReapLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string NewId();
+
+  const Options options_;
+  Resolver* const resolver_;
+  DebugSessionFactory* const factory_;
+  Clock* const clock_;
+  AgentMetrics* const metrics_;
+
+  mutable absl::Mutex mu_;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<std::string, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
+  std::map<int32_t, std::string> pids_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> finished_threads_ ABSL_GUARDED_BY(mu_);
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// absl -> gRPC status (the codes map one to one).
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+}  // namespace kdbg::agent
