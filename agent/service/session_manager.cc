@@ -180,11 +180,6 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
   absl::StatusOr<kdbg::v1::ResolvedTarget> target = resolver_->Resolve(req.target);
   metrics_->ObserveResolve(clock_->Now() - t0);
   if (!target.ok()) return Fail(s, target.status(), "resolve");
-  if (!target->debuggable()) {
-    return Fail(s, absl::FailedPreconditionError(absl::StrCat("pid ", target->host_pid(), " cannot be debugged: ",
-                                                              target->problem())),
-                "resolve");
-  }
   const int32_t pid = target->host_pid();
   std::string conflict;
   {
@@ -206,6 +201,13 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
   {
     absl::MutexLock lock(&s->mu_);
     s->host_pid_ = pid;
+  }
+  // Checked after the claim: a process traced by our own session is "already has a session", which
+  // says more than the resolver's "already traced".
+  if (!target->debuggable()) {
+    return Fail(s, absl::FailedPreconditionError(absl::StrCat("pid ", target->host_pid(), " cannot be debugged: ",
+                                                              target->problem())),
+                "resolve");
   }
   if (absl::Status v = resolver_->Verify(*target); !v.ok()) return Fail(s, v, "verify");
 

@@ -1,0 +1,234 @@
+// A real `kdbg-agent serve` (real TLS, real Delve, real Go target) driven by a test client playing
+// the controller. After every end: target serving, TracerPid 0, no dlv left.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/child_process.h"
+#include "gtest/gtest.h"
+#include "tests/integration/agent/agent_process.h"
+#include "tests/support/certs/test_certs.h"
+#include "tests/support/go_target.h"
+#include "tests/support/http_probe.h"
+#include "tests/support/proc_probe.h"
+#include "tests/support/test_env.h"
+
+namespace kdbg::testing {
+namespace {
+
+constexpr char kScript[] = "trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\ncontinue\n";
+
+bool HaveDelve() { return ::geteuid() == 0 && ::access("/usr/bin/dlv", X_OK) == 0; }
+
+class AgentIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    KDBG_REQUIRE_REAL(HaveDelve(), "root and /usr/bin/dlv");
+    auto pki = TestPki::Create("kdbg-it-ca");
+    ASSERT_TRUE(pki.ok()) << pki.status();
+    pki_ = std::move(*pki);
+    auto ctl = pki_->Issue({"kdbg-controller"});
+    ASSERT_TRUE(ctl.ok()) << ctl.status();
+    controller_ = *ctl;
+    auto t = GoTarget::Start("hello-world");
+    ASSERT_TRUE(t.ok()) << t.status();
+    target_ = std::move(*t);
+  }
+  void StartAgent(AgentProcess::Options o = {}) {
+    auto a = AgentProcess::Start(pki_.get(), o);
+    ASSERT_TRUE(a.ok()) << a.status();
+    agent_ = std::move(*a);
+  }
+  void TearDown() override {
+    if (HasFailure() && agent_ != nullptr) std::fprintf(stderr, "agent log:\n%s\n", agent_->Logs().c_str());
+  }
+
+  kdbg::v1::TraceRequest TraceReq(const std::string& id, int64_t lease_ms = 0) {
+    kdbg::v1::TraceRequest r;
+    r.mutable_target()->set_host_pid(target_->pid());
+    r.mutable_options()->set_script(kScript);
+    r.mutable_options()->set_script_name("trace.dlv");
+    r.set_user("alice");
+    r.set_session_id(id);
+    r.set_lease_ms(lease_ms);
+    return r;
+  }
+  static void Deadline(grpc::ClientContext* ctx, int s = 60) {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(s));
+  }
+  // The target is running, untraced, serving, and no dlv names it.
+  void ExpectReleased() {
+    auto st = WaitUntilReleased(target_->pid(), 10000);
+    ASSERT_TRUE(st.ok()) << st.status();
+    EXPECT_EQ(st->tracer_pid, 0);
+    for (int i = 0; i < 200 && !DlvProcessesFor(target_->pid()).empty(); ++i) absl::SleepFor(absl::Milliseconds(50));
+    EXPECT_TRUE(DlvProcessesFor(target_->pid()).empty());
+    auto r = HttpGet("127.0.0.1", target_->port());
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 200);
+  }
+  // Reads until the EndedEvent; fails if the stream ends first.
+  static kdbg::v1::EndedEvent ReadEnded(grpc::ClientReaderInterface<kdbg::v1::Event>* reader) {
+    kdbg::v1::Event e;
+    while (reader->Read(&e)) {
+      if (e.has_ended()) return e.ended();
+    }
+    ADD_FAILURE() << "stream ended without an EndedEvent: " << reader->Finish().error_message();
+    return {};
+  }
+
+  std::unique_ptr<TestPki> pki_;
+  CertFiles controller_;
+  std::unique_ptr<GoTarget> target_;
+  std::unique_ptr<AgentProcess> agent_;
+};
+
+TEST_F(AgentIntegrationTest, TraceEndToEndGivesTheClientPortsThenCancelEndsSafely) {
+  StartAgent();
+  auto stub = agent_->Stub(&controller_, pki_.get());
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  auto reader = stub->Trace(&ctx, TraceReq("it-trace"));
+  kdbg::v1::Event e;
+  ASSERT_TRUE(reader->Read(&e));
+  ASSERT_TRUE(e.has_armed()) << e.DebugString();
+  EXPECT_EQ(e.armed().host_pid(), target_->pid());
+
+  std::vector<int> ports;
+  for (int i = 0; i < 3; ++i) {
+    auto r = HttpGet("127.0.0.1", target_->port());
+    ASSERT_TRUE(r.ok()) << r.status();
+    ports.push_back(r->local_port);
+  }
+  for (int port : ports) {
+    ASSERT_TRUE(reader->Read(&e));
+    ASSERT_TRUE(e.has_hit()) << e.DebugString();
+    ASSERT_GE(e.hit().vars_size(), 1);
+    EXPECT_EQ(e.hit().vars(0).name(), "r.RemoteAddr");
+    EXPECT_EQ(e.hit().vars(0).value(), absl::StrCat("\"127.0.0.1:", port, "\""));
+  }
+  ctx.TryCancel();
+  while (reader->Read(&e)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  ExpectReleased();
+  EXPECT_TRUE(absl::StrContains(agent_->Logs(), "\"reason\":\"client_gone\"")) << agent_->Logs();
+  EXPECT_TRUE(absl::StrContains(agent_->Logs(), "\"caller\":\"CN=kdbg-controller\""));
+  EXPECT_TRUE(absl::StrContains(agent_->Logs(), "\"user\":\"alice\""));
+}
+
+TEST_F(AgentIntegrationTest, WrongOrMissingCertificatesAreRefusedAndNothingRuns) {
+  StartAgent();
+  auto other = TestPki::Create("evil-ca");
+  ASSERT_TRUE(other.ok());
+  auto foreign = (*other)->Issue({"kdbg-controller"});
+  ASSERT_TRUE(foreign.ok());
+  const CertFiles* foreign_cert = &*foreign;
+  for (const CertFiles* cert : std::vector<const CertFiles*>{nullptr, foreign_cert}) {
+    auto stub = agent_->Stub(cert, pki_.get());
+    grpc::ClientContext ctx;
+    Deadline(&ctx, 10);
+    auto reader = stub->Trace(&ctx, TraceReq("it-refused"));
+    kdbg::v1::Event e;
+    EXPECT_FALSE(reader->Read(&e));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
+  EXPECT_TRUE(DlvProcessesFor(target_->pid()).empty());
+  EXPECT_EQ(ReadProcStatus(target_->pid())->tracer_pid, 0);
+  EXPECT_FALSE(absl::StrContains(agent_->Logs(), "session admitted"));
+}
+
+TEST_F(AgentIntegrationTest, LeaseExpiryEndsTheSessionSafely) {
+  StartAgent();
+  auto stub = agent_->Stub(&controller_, pki_.get());
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  auto reader = stub->Trace(&ctx, TraceReq("it-lease", /*lease_ms=*/1500));
+  kdbg::v1::Event e;
+  ASSERT_TRUE(reader->Read(&e));
+  ASSERT_TRUE(e.has_armed());
+  auto ended = ReadEnded(reader.get());
+  EXPECT_EQ(ended.reason(), kdbg::v1::END_REASON_LEASE_EXPIRED);
+  EXPECT_TRUE(ended.target_alive());
+  EXPECT_FALSE(ended.target_traced());
+  EXPECT_TRUE(reader->Finish().ok());
+  ExpectReleased();
+}
+
+TEST_F(AgentIntegrationTest, SigtermEndsEverySessionAndExits) {
+  StartAgent();
+  auto stub = agent_->Stub(&controller_, pki_.get());
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  auto reader = stub->Trace(&ctx, TraceReq("it-sigterm"));
+  kdbg::v1::Event e;
+  ASSERT_TRUE(reader->Read(&e));
+  ASSERT_TRUE(e.has_armed());
+  ASSERT_TRUE(agent_->process().Signal(SIGTERM).ok());
+  auto ended = ReadEnded(reader.get());
+  EXPECT_EQ(ended.reason(), kdbg::v1::END_REASON_AGENT_SHUTDOWN);
+  auto status = agent_->process().Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << ChildProcess::DescribeWaitStatus(*status);
+  ExpectReleased();
+}
+
+TEST_F(AgentIntegrationTest, SecondSessionOnTheTargetAndOnePastTheNodeLimitAreRefused) {
+  StartAgent({.max_sessions = 1, .lease_default = "10m"});
+  auto stub = agent_->Stub(&controller_, pki_.get());
+  grpc::ClientContext c1;
+  Deadline(&c1);
+  auto r1 = stub->Trace(&c1, TraceReq("it-first"));
+  kdbg::v1::Event e;
+  ASSERT_TRUE(r1->Read(&e));
+  ASSERT_TRUE(e.has_armed());
+
+  grpc::ClientContext c2;
+  Deadline(&c2);
+  auto r2 = stub->Trace(&c2, TraceReq("it-second"));
+  EXPECT_FALSE(r2->Read(&e));
+  grpc::Status s2 = r2->Finish();
+  EXPECT_EQ(s2.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s2.error_message();
+  EXPECT_TRUE(absl::StrContains(s2.error_message(), "limit of 1")) << s2.error_message();
+
+  c1.TryCancel();
+  while (r1->Read(&e)) {
+  }
+  r1->Finish();
+  ExpectReleased();
+}
+
+TEST_F(AgentIntegrationTest, SecondSessionOnTheSameProcessIsRefused) {
+  StartAgent();
+  auto stub = agent_->Stub(&controller_, pki_.get());
+  grpc::ClientContext c1;
+  Deadline(&c1);
+  auto r1 = stub->Trace(&c1, TraceReq("it-one"));
+  kdbg::v1::Event e;
+  ASSERT_TRUE(r1->Read(&e));
+  ASSERT_TRUE(e.has_armed());
+  grpc::ClientContext c2;
+  Deadline(&c2);
+  auto r2 = stub->Trace(&c2, TraceReq("it-two"));
+  ASSERT_TRUE(r2->Read(&e));
+  ASSERT_TRUE(e.has_error()) << e.DebugString();
+  EXPECT_EQ(e.error().code(), "ALREADY_EXISTS");
+  EXPECT_EQ(r2->Finish().error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(DlvProcessesFor(target_->pid()).size(), 1u);
+  c1.TryCancel();
+  while (r1->Read(&e)) {
+  }
+  r1->Finish();
+  ExpectReleased();
+}
+
+}  // namespace
+}  // namespace kdbg::testing

@@ -1,0 +1,77 @@
+#include "tests/integration/agent/agent_process.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/tls.h"
+#include "tests/support/test_env.h"
+
+namespace kdbg::testing {
+
+absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(TestPki* pki, Options options) {
+  std::unique_ptr<AgentProcess> a(new AgentProcess());
+  a->dir_ = MakeTempDir("kdbg-agent-it-");
+  auto server = pki->Issue({"kdbg-agent", {"localhost"}, {"127.0.0.1"}});
+  if (!server.ok()) return server.status();
+  a->port_ = FreePort();
+  a->health_port_ = FreePort();
+  SpawnOptions so;
+  so.argv = {BinaryDir() + "/agent/kdbg-agent", "serve",
+             "--listen", a->address(),
+             "--tls-cert", server->cert_path, "--tls-key", server->key_path, "--tls-ca", pki->ca().cert_path,
+             "--node-name", "node-it", "--state-dir", a->dir_,
+             "--health-listen", absl::StrCat("127.0.0.1:", a->health_port_),
+             "--max-sessions", absl::StrCat(options.max_sessions),
+             "--lease-default", options.lease_default,
+             "--shutdown-grace", "15s", "--log-format", "json"};
+  so.stderr_path = a->dir_ + "/agent.log";
+  so.destroy_grace = absl::Seconds(30);
+  so.sigkill_on_destroy = false;
+  auto p = ChildProcess::Spawn(so);
+  if (!p.ok()) return p.status();
+  a->process_ = std::move(*p);
+
+  // Ready when Version answers over mTLS.
+  auto client = pki->Issue({"kdbg-controller"});
+  if (!client.ok()) return client.status();
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  for (;;) {
+    auto stub = a->Stub(&*client, pki);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    kdbg::v1::VersionInfo v;
+    if (stub->Version(&ctx, {}, &v).ok()) break;
+    if (!a->process_->Running() || absl::Now() > deadline) {
+      return absl::UnavailableError(absl::StrCat("kdbg-agent serve did not come up; its log:\n", a->Logs()));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return a;
+}
+
+AgentProcess::~AgentProcess() {
+  if (process_ != nullptr && process_->Running()) {
+    (void)process_->Terminate(absl::Seconds(30), /*kill_after_grace=*/false);
+  }
+  process_.reset();
+  std::error_code ec;
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir_, ec);
+}
+
+std::string AgentProcess::Logs() const {
+  std::ifstream in(dir_ + "/agent.log");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::unique_ptr<kdbg::v1::Agent::Stub> AgentProcess::Stub(const CertFiles* cert, const TestPki* roots) const {
+  tls::ClientTlsFiles files{roots->ca().cert_path, cert ? cert->cert_path : "", cert ? cert->key_path : ""};
+  auto ch = tls::MakeSecureChannel(address(), files, "localhost");
+  return kdbg::v1::Agent::NewStub(*ch);
+}
+
+}  // namespace kdbg::testing

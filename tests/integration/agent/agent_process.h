@@ -1,0 +1,39 @@
+// A real `kdbg-agent serve` for integration tests: throwaway PKI, free loopback ports, its own
+// state dir, JSON logs in a file; SIGTERM (never SIGKILL while Delve may be attached) on destroy.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/child_process.h"
+#include "kdbg/v1/agent.grpc.pb.h"
+#include "tests/support/certs/test_certs.h"
+
+namespace kdbg::testing {
+
+class AgentProcess {
+ public:
+  struct Options {
+    int max_sessions = 4;
+    std::string lease_default = "10m";
+  };
+  static absl::StatusOr<std::unique_ptr<AgentProcess>> Start(TestPki* pki, Options options);
+  ~AgentProcess();
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  int health_port() const { return health_port_; }
+  ChildProcess& process() { return *process_; }
+  std::string Logs() const;
+  // A stub authenticated with `cert` (nullptr: no client certificate), trusting `roots`' CA.
+  std::unique_ptr<kdbg::v1::Agent::Stub> Stub(const CertFiles* cert, const TestPki* roots) const;
+
+ private:
+  AgentProcess() = default;
+  std::unique_ptr<ChildProcess> process_;
+  std::string dir_;
+  int port_ = 0;
+  int health_port_ = 0;
+};
+
+}  // namespace kdbg::testing
