@@ -179,14 +179,13 @@ std::vector<RecoveredSession> Factory::RecoverOrphans() {
     }
     std::vector<std::string> problems;
     SafeEndResult r;
-    auto a = options_.dialer->Dial(address);
-    auto b = options_.dialer->Dial(address);
+    auto alive = [&proc, dlv_pid] { return proc.Status(dlv_pid).ok(); };
+    auto a = DialReady(*options_.dialer, address, options_.attach_timeout, alive);
+    auto b = a.ok() ? DialReady(*options_.dialer, address, options_.attach_timeout, alive)
+                    : absl::StatusOr<std::unique_ptr<DelveClient>>(a.status());
     if (a.ok() && b.ok()) {
-      DelveClient main(std::move(*a)), side(std::move(*b));
-      auto st = main.State(/*non_blocking=*/true, options_.attach_timeout);
-      if (!st.ok()) problems.push_back(absl::StrCat("state: ", st.status().message()));
       SafeEndTimeouts t{options_.halt_timeout, options_.call_timeout};
-      r = RunSafeEnd(main, side, rec.target_pid, proc, *options_.clock, t);
+      r = RunSafeEnd(**a, **b, rec.target_pid, proc, *options_.clock, t);
       problems.insert(problems.end(), r.problems.begin(), r.problems.end());
     } else {
       problems.push_back(absl::StrCat("cannot reach Delve at ", address, ": ",

@@ -231,36 +231,17 @@ absl::Status DelveSession::SpawnAndConnect() {
     }
     dlv_ = std::move(*child);
 
-    absl::Time deadline = clock_.Now() + options_.attach_timeout;
     absl::Status result;
-    while (true) {
-      auto conn = options_.dialer->Dial(address_);
-      if (conn.ok()) {
-        auto client = std::make_unique<DelveClient>(std::move(*conn));
-        // The first reply comes once Delve has attached (it listens before attaching).
-        auto st = client->State(/*non_blocking=*/true, options_.attach_timeout);
-        if (st.ok()) {
-          main_ = std::move(client);
-          break;
-        }
-        if (!absl::IsUnavailable(st.status())) {
-          result = absl::UnavailableError(
-              absl::StrCat("Delve did not answer: ", st.status().message()));
-          break;
-        }
-      }
-      if (!dlv_->Running()) {
-        result = DelveExitError(ReadFileOrEmpty(log_path_));
-        break;
-      }
-      if (clock_.Now() >= deadline) {
-        result = absl::UnavailableError(absl::StrCat(
-            "Delve did not answer within ", absl::FormatDuration(options_.attach_timeout),
-            "; its output: ", LastDelveMessage(ReadFileOrEmpty(log_path_))));
-        break;
-      }
-      // Sleeps at most 2 ms, and returns at once when Delve exits.
-      (void)dlv_->Wait(absl::Milliseconds(2));
+    ChildProcess* dlv = dlv_.get();
+    auto client = DialReady(*options_.dialer, address_, options_.attach_timeout,
+                            [dlv] { return dlv->Running(); });
+    if (client.ok()) {
+      main_ = std::move(*client);
+    } else if (!dlv_->Running()) {
+      result = DelveExitError(ReadFileOrEmpty(log_path_));
+    } else {
+      result = absl::UnavailableError(absl::StrCat(client.status().message(), "; Delve's output: ",
+                                                   LastDelveMessage(ReadFileOrEmpty(log_path_))));
     }
     if (result.ok()) break;
     if (absl::IsAlreadyExists(result) && attempt < 3) {
@@ -269,9 +250,11 @@ absl::Status DelveSession::SpawnAndConnect() {
     }
     return result;
   }
-  auto side = options_.dialer->Dial(address_);
+  ChildProcess* dlv = dlv_.get();
+  auto side = DialReady(*options_.dialer, address_, options_.attach_timeout,
+                        [dlv] { return dlv->Running(); });
   if (!side.ok()) return side.status();
-  side_ = std::make_unique<DelveClient>(std::move(*side));
+  side_ = std::move(*side);
   log::Info("delve attached", {{"session", config_.id},
                                {"pid", static_cast<int>(config_.pid)},
                                {"dlv_pid", static_cast<int>(dlv_->pid())},
@@ -305,7 +288,9 @@ absl::Status DelveSession::Arm() {
     auto created = main_->CreateBreakpoint(req, options_.call_timeout);
     if (!created.ok()) {
       if (absl::IsUnavailable(created.status())) return created.status();
-      return absl::InvalidArgumentError(where(created.status().message()));
+      std::string msg(created.status().message());
+      if (bp.cond_line != 0) absl::StrAppend(&msg, " (condition set on line ", bp.cond_line, ")");
+      return absl::InvalidArgumentError(where(msg));
     }
     int id = created->value("id", 0);
     TracepointState& tp = tracepoints_[id];
@@ -463,7 +448,10 @@ void DelveSession::CleanupAfterFailedSetup() {
     // Attached without an answering RPC server (should not happen): SIGTERM, never SIGKILL.
     (void)dlv_->Terminate(options_.detach_timeout, /*kill_after_grace=*/false);
   }
-  if (dlv_ != nullptr && !dlv_->Running()) ::unlink(log_path_.c_str());
+  // Keep Delve's output when Delve itself failed; a refused script or location needs no log.
+  if (dlv_ != nullptr && !dlv_->Running() && !absl::IsUnavailable(setup_status_)) {
+    ::unlink(log_path_.c_str());
+  }
   if (dlv_ != nullptr && dlv_->Running()) dlv_->Release();
   (void)CheckTargetReleased(proc_, config_.pid, absl::Seconds(2));
 }

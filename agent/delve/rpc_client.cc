@@ -143,4 +143,34 @@ absl::Status DelveClient::Detach(absl::Duration timeout) {
   return Call("RPCServer.Detach", {{"Kill", false}}, timeout).status();
 }
 
+absl::StatusOr<std::unique_ptr<DelveClient>> DialReady(RpcDialer& dialer, const std::string& address,
+                                                       absl::Duration timeout,
+                                                       const std::function<bool()>& still_alive) {
+  absl::Time deadline = absl::Now() + timeout;
+  absl::Status last = absl::UnavailableError("not tried");
+  int attempts = 0;
+  while (true) {
+    ++attempts;
+    auto conn = dialer.Dial(address);
+    if (conn.ok()) {
+      auto client = std::make_unique<DelveClient>(std::move(*conn));
+      auto st = client->State(/*non_blocking=*/true, std::max(deadline - absl::Now(),
+                                                              absl::Milliseconds(1)));
+      if (st.ok()) return client;
+      last = st.status();
+      if (!absl::IsUnavailable(last)) return last;
+    } else {
+      last = conn.status();
+      if (absl::IsInvalidArgument(last)) return last;
+    }
+    if (still_alive && !still_alive()) return absl::UnavailableError("Delve exited");
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(absl::StrCat("Delve at ", address, " did not answer within ",
+                                                 absl::FormatDuration(timeout), " (", attempts,
+                                                 " attempts; last: ", last.message(), ")"));
+    }
+    absl::SleepFor(absl::Milliseconds(2));  // start-up only, never in the continue loop
+  }
+}
+
 }  // namespace kdbg::delve

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -84,6 +85,16 @@ class DelveClient {
   uint64_t next_id_ = 1;
   uint64_t pending_id_ = 0;
 };
+
+// Connects to Delve at `address` and waits for its first State reply, retrying until `timeout`.
+// Delve accepts a loopback connection only after checking, from /proc/net/tcp, that it comes from
+// its own UID; that check misses connections on busy hosts (seen here with >10,000 sockets in
+// /proc/net/tcp: "closing connection from different user"), so a connection Delve closes before
+// answering is retried with a new one. `still_alive` (may be empty) says whether Delve still runs;
+// when it returns false the wait ends with Unavailable.
+absl::StatusOr<std::unique_ptr<DelveClient>> DialReady(RpcDialer& dialer, const std::string& address,
+                                                       absl::Duration timeout,
+                                                       const std::function<bool()>& still_alive);
 
 // Serialises a request exactly as Delve expects it (exposed for tests).
 nlohmann::json BreakpointToJson(const BreakpointRequest& bp);

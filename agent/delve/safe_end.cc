@@ -1,5 +1,7 @@
 #include "agent/delve/safe_end.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -49,6 +51,12 @@ bool NoteExit(const absl::StatusOr<json>& r, SafeEndResult* out) {
   return false;
 }
 
+bool IsDeadline(const absl::Status& s) { return absl::IsDeadlineExceeded(s); }
+template <typename T>
+bool IsDeadline(const absl::StatusOr<T>& s) {
+  return absl::IsDeadlineExceeded(s.status());
+}
+
 // Halts through `side` only if Delve says the process runs. Returns whether it halted.
 bool HaltIfRunning(DelveClient& side, const SafeEndTimeouts& t, SafeEndResult* out) {
   auto st = side.State(/*non_blocking=*/true, t.call);
@@ -66,6 +74,21 @@ bool HaltIfRunning(DelveClient& side, const SafeEndTimeouts& t, SafeEndResult* o
     out->problems.push_back(absl::StrCat("halt: ", h.status().message()));
   }
   return true;
+}
+
+// Delve answers most calls only while the process is stopped. A remote client (attach mode) may
+// resume it at any moment, even after step 2; then the call waits. Give it a second, halt if the
+// process runs, and ask again (the late answer to the first ask is skipped by id).
+template <typename Fn>
+auto WhileStopped(DelveClient& side, const SafeEndTimeouts& t, SafeEndResult* out, Fn call)
+    -> decltype(call(absl::Seconds(1))) {
+  absl::Duration step = std::min(absl::Seconds(1), t.call);
+  absl::Time deadline = absl::Now() + t.call;
+  while (true) {
+    auto r = call(step);
+    if (!IsDeadline(r) || absl::Now() >= deadline) return r;
+    HaltIfRunning(side, t, out);
+  }
 }
 
 }  // namespace
@@ -96,12 +119,13 @@ SafeEndResult RunSafeEnd(DelveClient& main, DelveClient& side, pid_t target, Pro
   }
 
   // 3. Clear every user breakpoint.
-  auto list = main.ListBreakpoints(t.call);
+  auto list = WhileStopped(side, t, &out, [&](absl::Duration d) { return main.ListBreakpoints(d); });
   if (list.ok()) {
     for (const json& bp : *list) {
       int id = bp.value("id", 0);
       if (id <= 0) continue;
-      absl::Status s = main.ClearBreakpoint(id, t.call);
+      absl::Status s =
+          WhileStopped(side, t, &out, [&](absl::Duration d) { return main.ClearBreakpoint(id, d); });
       if (s.ok()) {
         ++out.cleared;
       } else {
@@ -130,7 +154,7 @@ SafeEndResult RunSafeEnd(DelveClient& main, DelveClient& side, pid_t target, Pro
   }
 
   // 5. Detach without killing.
-  absl::Status d = main.Detach(t.call);
+  absl::Status d = WhileStopped(side, t, &out, [&](absl::Duration to) { return main.Detach(to); });
   if (d.ok()) {
     out.detached = true;
   } else {

@@ -148,11 +148,13 @@ absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
         ScriptBreakpoint* bp = find_bp(ref);
         if (bp == nullptr) return unknown_bp(ref);
         bp->hit_cond = absl::StrCat(op, " ", value);
+        bp->cond_line = line_no;
       } else {
         if (first.empty() || rest.empty()) return error("usage: cond <bp> <expr>");
         ScriptBreakpoint* bp = find_bp(first);
         if (bp == nullptr) return unknown_bp(first);
         bp->cond = std::string(rest);
+        bp->cond_line = line_no;
       }
     } else if (cmd == "continue" || cmd == "c") {
       if (!rest.empty()) return error("`continue` takes no arguments here");

@@ -42,6 +42,7 @@ struct ScriptBreakpoint {
   int stack_depth = 0;   // 0: no stack
   std::string cond;
   std::string hit_cond;  // "> 3"
+  int cond_line = 0;     // script line of the last `cond` for this breakpoint
 };
 
 struct TraceScript {

@@ -378,6 +378,51 @@ TEST_F(DelveEngineTest, AttachModeExposesDelveAndClearsTheRemoteClientsBreakpoin
   ExpectReleased(**target);
 }
 
+TEST_F(DelveEngineTest, ScriptFeaturesStackHitCountAndBreak) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  auto session = Trace((*target)->pid(),
+                       "trace h main.handleSlash\n"
+                       "on h stack 3\n"
+                       "cond -hitcount h > 1\n"
+                       "break b2 main.go:10\n"
+                       "on b2 print r.Method\n"
+                       "on b2 print r.URL.Path\n",
+                       &events);
+  ASSERT_TRUE(session.ok()) << session.status();
+  for (int i = 0; i < 3; ++i) {
+    auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/x");
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  ASSERT_TRUE(events.WaitHits(5));
+  int h = 0, b2 = 0;
+  for (const auto& hit : events.Hits()) {
+    if (hit.tracepoint() == "h") {
+      ++h;
+      ASSERT_GE(hit.stack_size(), 1);
+      EXPECT_LE(hit.stack_size(), 4);
+      EXPECT_EQ(hit.stack(0).function(), "main.handleSlash");
+    } else {
+      ++b2;
+      EXPECT_EQ(hit.tracepoint(), "b2");
+      ASSERT_EQ(hit.vars_size(), 2);
+      EXPECT_EQ(hit.vars(0).value(), "\"GET\"");
+      EXPECT_EQ(hit.vars(1).value(), "\"/x\"");
+    }
+  }
+  EXPECT_EQ(h, 2);  // the first hit fails `> 1`
+  EXPECT_EQ(b2, 3);
+  bool continued = false;
+  for (const auto& n : events.Notices()) continued |= n.code() == "breakpoint-continued";
+  EXPECT_TRUE(continued);
+  (*session)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  auto ended = (*session)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(ended.ok());
+  ExpectCleanEnd(*ended);
+  ExpectReleased(**target);
+}
+
 // ---- bad inputs and failures: each a clear error, the target untouched ----
 
 TEST_F(DelveEngineTest, MalformedScriptIsRefusedWithItsLine) {
@@ -405,6 +450,24 @@ TEST_F(DelveEngineTest, UnknownLocationIsReportedWithTheScriptLine) {
   EXPECT_THAT(session.status().message(), HasSubstr("main.nosuchfunc"));
   EXPECT_TRUE(events.All().empty());
   ExpectReleased(**target);
+}
+
+TEST_F(DelveEngineTest, BadConditionIsRefusedAndLeavesNothingBehind) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  auto session = Trace((*target)->pid(),
+                       "trace handleSlash main.go:10\ncond handleSlash r.RemoteAddr ==\n", &events);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), absl::StatusCode::kInvalidArgument) << session.status();
+  EXPECT_THAT(session.status().message(), HasSubstr("trace.dlv:1: "));
+  EXPECT_THAT(session.status().message(), HasSubstr("condition set on line 2"));
+  ExpectReleased(**target);
+  // The phantom breakpoint a bad Cond leaves in Delve went with Delve: requests are not held.
+  for (int i = 0; i < 3; ++i) {
+    auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(2));
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
 }
 
 TEST_F(DelveEngineTest, NonGoTargetIsRefusedBeforeStartingDelve) {
