@@ -54,6 +54,12 @@ struct DelveOptions {
   std::shared_ptr<ProcReader> proc;                   // nullptr: RealProcReader("/proc")
   std::shared_ptr<RpcDialer> dialer;                  // nullptr: TcpRpcDialer
   int parent_death_signal = 0;                        // see the header comment
+  // Where Delve listens: "127.0.0.1" (the default, as the tunnel expects) or "::1". Delve accepts a
+  // loopback connection only after finding it in /proc/net/tcp (or tcp6) with its own UID; on hosts
+  // with very many IPv4 sockets (seen here above ~10,000 lines) that lookup keeps failing and Delve
+  // closes every connection ("closing connection from different user"). IPv6 loopback is looked up
+  // in /proc/net/tcp6, usually tiny: prefer "::1" on busy nodes. delve_address() is then "[::1]:PORT".
+  std::string listen_host = "127.0.0.1";
 };
 
 // What RecoverOrphans found and did, one per leftover Delve.

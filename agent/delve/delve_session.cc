@@ -28,20 +28,30 @@ namespace {
 
 // A free loopback port: bind port 0, read it back, release it. Delve binds it a few ms later; a
 // collision shows up as "address already in use" and is retried by the caller.
-absl::StatusOr<int> PickLoopbackPort() {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+absl::StatusOr<int> PickLoopbackPort(bool ipv6) {
+  UniqueFd fd(::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return ErrnoToStatus(errno, "socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
-    return ErrnoToStatus(errno, "bind 127.0.0.1:0");
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (ipv6) {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    a6->sin6_family = AF_INET6;
+    a6->sin6_addr = in6addr_loopback;
+    len = sizeof(sockaddr_in6);
+  } else {
+    auto* a4 = reinterpret_cast<sockaddr_in*>(&ss);
+    a4->sin_family = AF_INET;
+    a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof(sockaddr_in);
   }
-  socklen_t len = sizeof(addr);
-  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) < 0) {
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+    return ErrnoToStatus(errno, ipv6 ? "bind [::1]:0" : "bind 127.0.0.1:0");
+  }
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) < 0) {
     return ErrnoToStatus(errno, "getsockname");
   }
-  return ntohs(addr.sin_port);
+  return ipv6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+              : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
 }
 
 std::string ReadFileOrEmpty(const std::string& path) {
@@ -211,8 +221,10 @@ absl::Status DelveSession::DelveExitError(const std::string& log) {
 absl::Status DelveSession::SpawnAndConnect() {
   log_path_ = absl::StrCat(options_.work_dir, "/", config_.id, ".dlv.log");
   for (int attempt = 0;; ++attempt) {
-    KDBG_ASSIGN_OR_RETURN(int port, PickLoopbackPort());
-    address_ = absl::StrCat("127.0.0.1:", port);
+    bool ipv6 = absl::StrContains(options_.listen_host, ':');
+    KDBG_ASSIGN_OR_RETURN(int port, PickLoopbackPort(ipv6));
+    address_ = ipv6 ? absl::StrCat("[", options_.listen_host, "]:", port)
+                    : absl::StrCat(options_.listen_host, ":", port);
     SpawnOptions o;
     o.argv = {options_.dlv_path,       "attach", absl::StrCat(config_.pid), "--headless",
               "--accept-multiclient", "--api-version=2", absl::StrCat("--listen=", address_)};

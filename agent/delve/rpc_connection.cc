@@ -110,20 +110,35 @@ class TcpRpcConnection final : public RpcConnection {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RpcConnection>> TcpRpcDialer::Dial(const std::string& address) {
+  // "127.0.0.1:PORT" or "[::1]:PORT".
   size_t colon = address.rfind(':');
   int port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port)) {
     return absl::InvalidArgumentError(absl::StrCat("bad Delve address \"", address, "\""));
   }
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("bad Delve address \"", address, "\""));
+  std::string host = address.substr(0, colon);
+  sockaddr_storage ss{};
+  socklen_t ss_len = 0;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(static_cast<uint16_t>(port));
+    if (::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &a6->sin6_addr) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("bad Delve address \"", address, "\""));
+    }
+    ss_len = sizeof(sockaddr_in6);
+  } else {
+    auto* a4 = reinterpret_cast<sockaddr_in*>(&ss);
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons(static_cast<uint16_t>(port));
+    if (::inet_pton(AF_INET, host.c_str(), &a4->sin_addr) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("bad Delve address \"", address, "\""));
+    }
+    ss_len = sizeof(sockaddr_in);
   }
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return ErrnoToStatus(errno, "socket");
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), ss_len) < 0) {
     return absl::UnavailableError(
         absl::StrCat("connect to Delve at ", address, ": ", std::strerror(errno)));
   }

@@ -42,6 +42,7 @@ struct Flags {
   int runs = 5;
   int seconds = 3;
   int connections = 2;
+  bool listen_ipv6 = true;  // see DelveOptions::listen_host
 };
 
 int FreePort() {
@@ -70,7 +71,7 @@ struct RawDelve {
 
 absl::StatusOr<RawDelve> RawAttachAndArm(const Flags& f, pid_t pid) {
   RawDelve r;
-  r.address = absl::StrCat("127.0.0.1:", FreePort());
+  r.address = absl::StrCat(f.listen_ipv6 ? "[::1]:" : "127.0.0.1:", FreePort());
   SpawnOptions o;
   o.argv = {f.dlv, "attach", absl::StrCat(pid), "--headless", "--accept-multiclient",
             "--api-version=2", absl::StrCat("--listen=", r.address)};
@@ -163,6 +164,7 @@ int Main(const Flags& f) {
   opts.dlv_path = f.dlv;
   opts.work_dir = "/tmp/kdbg-delve-bench";
   opts.max_hits_per_second = 1000000;
+  opts.listen_host = f.listen_ipv6 ? "::1" : "127.0.0.1";
   auto factory = delve::NewDelveSessionFactory(opts);
   agent::TraceSpec spec;
   spec.pid = pid;
@@ -276,6 +278,7 @@ int main(int argc, char** argv) {
     else if (k == "--runs") f.runs = std::atoi(v.c_str());
     else if (k == "--seconds") f.seconds = std::atoi(v.c_str());
     else if (k == "--connections") f.connections = std::atoi(v.c_str());
+    else if (k == "--listen") f.listen_ipv6 = v != "127.0.0.1";
   }
   return kdbg::bench::Main(f);
 }

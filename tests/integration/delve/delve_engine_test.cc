@@ -87,6 +87,9 @@ class DelveEngineTest : public ::testing::Test {
     DelveOptions o;
     o.dlv_path = "/usr/bin/dlv";
     o.work_dir = work_dir_;
+    // Delve's same-user check fails for IPv4 loopback while this shared machine has >10,000 TCP
+    // sockets (other suites' load); IPv6 loopback is checked in the small /proc/net/tcp6.
+    o.listen_host = "::1";
     factory_ = NewDelveSessionFactory(o);
   }
 
@@ -301,7 +304,7 @@ TEST_F(DelveEngineTest, AgentKilledThenRecoveredByANewFactory) {
   ASSERT_TRUE(target.ok()) << target.status();
   SpawnOptions o;
   o.argv = {kdbg::testing::BinaryDir() + "/tests/integration/delve/kdbg_delve_test_agent", "--pid",
-            absl::StrCat((*target)->pid()), "--work-dir", work_dir_};
+            absl::StrCat((*target)->pid()), "--work-dir", work_dir_, "--listen-host", "::1"};
   o.capture_stdout = true;
   auto agent = ChildProcess::Spawn(o);
   ASSERT_TRUE(agent.ok()) << agent.status();
@@ -322,6 +325,7 @@ TEST_F(DelveEngineTest, AgentKilledThenRecoveredByANewFactory) {
   DelveOptions opts;
   opts.dlv_path = "/usr/bin/dlv";
   opts.work_dir = work_dir_;
+  opts.listen_host = "::1";
   auto recovered = NewDelveSessionFactory(opts)->RecoverOrphans();
   ASSERT_EQ(recovered.size(), 1u);
   EXPECT_EQ(recovered[0].session_id, "orphan1");
@@ -347,7 +351,7 @@ TEST_F(DelveEngineTest, AttachModeExposesDelveAndClearsTheRemoteClientsBreakpoin
   auto session = factory_->StartAttach(spec, events.Callback());
   ASSERT_TRUE(session.ok()) << session.status();
   std::string addr = (*session)->delve_address();
-  ASSERT_TRUE(absl::StartsWith(addr, "127.0.0.1:")) << addr;
+  ASSERT_TRUE(absl::StartsWith(addr, "[::1]:")) << addr;
   ASSERT_FALSE(events.Notices().empty());
   EXPECT_EQ(events.Notices()[0].code(), "ready");
   // The target runs while nobody drives it.
