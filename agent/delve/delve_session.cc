@@ -344,6 +344,7 @@ bool DelveSession::HandleStop(const json& state) {
     if (config_.max_hits > 0 && hits_.load() >= config_.max_hits) return true;
     while (!tp.window.empty() && now - tp.window.front() >= absl::Seconds(1)) tp.window.pop_front();
     if (static_cast<int>(tp.window.size()) >= config_.hits_per_second) {
+      if (ending_) continue;  // Delve is gone: nothing to clear, just drop the excess
       absl::Status s = main_->ClearBreakpoint(id, options_.call_timeout);
       tp.cleared = true;
       Notice("rate-limited",
@@ -473,6 +474,7 @@ void DelveSession::Finish(EndReason reason) {
   SafeEndResult r = RunSafeEnd(*main_, *side_, config_.pid, proc_, clock_, t, names_);
   if (r.last_stop && !config_.attach_mode && reason != kdbg::v1::END_REASON_MAX_HITS) {
     // The stop that arrived while ending: its hits happened, report them.
+    ending_ = true;
     const json& state = r.last_stop->contains("State") ? (*r.last_stop)["State"] : *r.last_stop;
     (void)HandleStop(state);
   }

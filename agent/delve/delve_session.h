@@ -109,6 +109,7 @@ class DelveSession final : public kdbg::agent::DebugSession {
   std::atomic<int64_t> hits_{0};
   std::optional<int> exit_status_;
   std::string end_detail_;
+  bool ending_ = false;  // Finish() reports a last stop after Delve detached
 
   absl::Notification setup_done_;
   absl::Status setup_status_;
