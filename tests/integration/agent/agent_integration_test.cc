@@ -273,10 +273,11 @@ TEST_F(AgentIntegrationTest, DroppedConnectionEndsTheSessionSafely) {
   ExpectReleased();
 }
 
-// DISABLED: through the tunnel `dlv connect` sets the breakpoint (so the RPC bytes flow both ways),
-// but its `continue` never returned within 60 s here; not yet known whether the tunnel, the engine's
-// attach loop (which keeps its own Command pending on Delve) or Delve's multi-client handling is at
-// fault. Run with --gtest_also_run_disabled_tests to reproduce.
+// DISABLED: through the tunnel `dlv connect` sets its breakpoint (RPC bytes flow both ways), but its
+// `continue` does not return within 60 s even with requests sent until dlv exits. Suspect: the
+// engine's attach loop keeps its own Command pending on Delve (agent/delve/delve_session.cc
+// AttachLoop), which may take the stop instead of the remote client. Not resolved yet; run with
+// --gtest_also_run_disabled_tests to reproduce.
 TEST_F(AgentIntegrationTest, DISABLED_DlvConnectThroughTheTunnelBreaksContinuesAndQuits) {
   StartAgent();
   auto stub = agent_->Stub(&controller_, pki_.get());
@@ -308,13 +309,15 @@ TEST_F(AgentIntegrationTest, DISABLED_DlvConnectThroughTheTunnelBreaksContinuesA
   ASSERT_TRUE(dlv.ok()) << dlv.status();
   // A request to hit the breakpoint; it completes once `continue` after `clearall`/`quit -c`.
   std::atomic<bool> served{false};
+  std::atomic<bool> dlv_done{false};
   std::thread client([&] {
-    for (int i = 0; i < 20 && !served; ++i) {
+    for (int i = 0; i < 200 && !dlv_done; ++i) {
       auto r = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(10));
-      served = r.ok() && r->status == 200;
+      if (r.ok() && r->status == 200) served = true;
     }
   });
   auto st = (*dlv)->Wait(absl::Seconds(60));
+  dlv_done = true;
   client.join();
   std::ifstream in(dir + "/out");
   std::stringstream out;
