@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (cmd == "serve") return kdbg::agent::RunServeCommand(args);
   if (cmd == "resolve") return kdbg::agent::RunResolveCommand(args);
+  if (cmd == "guard") return kdbg::agent::RunGuardCommand(args);
   if (cmd == "version") {
     std::printf("kdbg-agent %s\n", KDBG_VERSION);
     return 0;

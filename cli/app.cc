@@ -82,11 +82,15 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
 
   TraceCommandOptions trace;
   std::string duration;
+  std::string lease;
   auto* trace_cmd = app.add_subcommand("trace", "trace functions of a running pod with a trace script");
   add_target(trace_cmd, &trace.target);
   trace_cmd->add_option("--init", trace.init_file, "trace script file")->required();
   trace_cmd->add_option("--duration", duration, "end after this long (30s, 5m, 1h); default: until Ctrl-C");
   trace_cmd->add_option("--max-hits", trace.max_hits, "end after N hits")->check(CLI::NonNegativeNumber);
+  trace_cmd->add_option("--lease", lease,
+                        "hard upper bound on the session, enforced by the agent even if this CLI "
+                        "vanishes (capped by the cluster's policy); default: the cluster's");
   add_output(trace_cmd);
   trace_cmd->footer(absl::StrCat(
       "Examples:\n"
@@ -190,6 +194,12 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
                          << "\" is not a duration like 30s, 5m or 1h30m\n";
         return 2;
       }
+    }
+    if (!lease.empty() &&
+        (!absl::ParseDuration(lease, &trace.lease) || trace.lease <= absl::ZeroDuration())) {
+      *env.command.err << "kdbg: error: --lease \"" << lease
+                       << "\" is not a duration like 30s, 5m or 1h30m\n";
+      return 2;
     }
     return RunTrace(g, trace, cmd);
   }

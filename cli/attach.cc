@@ -126,7 +126,7 @@ int RunAttach(const GlobalOptions& g, const AttachCommandOptions& o, const Comma
 
   kdbg::v1::ControllerAttachRequest req;
   *req.mutable_target() = conn->target;
-  req.set_lease_ms(10 * 60 * 1000);
+  req.set_lease_ms(0);  // the cluster's default lease
   grpc::ClientContext context;
   PrepareContext(&context, conn->token);
   console.Err(absl::StrCat("kdbg: asking the controller at ", conn->endpoint.Describe(),

@@ -19,7 +19,6 @@ namespace {
 
 constexpr absl::Duration kUnaryTimeout = absl::Seconds(30);
 // The controller holds a session for this long without the CLI; the stream renews it.
-constexpr int64_t kLeaseMs = 10 * 60 * 1000;
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -84,7 +83,7 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
   req.mutable_options()->set_script_name(Basename(o.init_file));
   req.mutable_options()->set_duration_ms(absl::ToInt64Milliseconds(o.duration));
   req.mutable_options()->set_max_hits(o.max_hits);
-  req.set_lease_ms(kLeaseMs);
+  req.set_lease_ms(absl::ToInt64Milliseconds(o.lease));
 
   grpc::ClientContext context;
   PrepareContext(&context, conn->token);

@@ -40,6 +40,8 @@ struct TraceCommandOptions {
   std::string init_file;
   absl::Duration duration = absl::ZeroDuration();
   int64_t max_hits = 0;
+  // Upper bound on the session's life whatever happens (--lease); zero: the cluster's default.
+  absl::Duration lease = absl::ZeroDuration();
 };
 
 struct AttachCommandOptions {

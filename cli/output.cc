@@ -218,8 +218,11 @@ Rendered RenderEvent(const kdbg::v1::Event& event, OutputFormat format) {
   if (format == OutputFormat::kJson) {
     std::string line = EventJson(event);
     if (!line.empty()) r.out = line + "\n";
-    // People watching a JSON stream still see why it ended.
+    // People watching a JSON stream still see why it ended, or failed.
     if (event.has_ended()) r.err = EndedText(event.ended());
+    if (event.has_error()) {
+      r.err = absl::StrCat("kdbg: error: ", event.error().message(), " (", event.error().code(), ")\n");
+    }
     return r;
   }
   switch (event.kind_case()) {

@@ -134,6 +134,8 @@ TEST(OutputTest, ErrorAndNotice) {
   EXPECT_EQ(j["code"], "NOT_FOUND");
   EXPECT_EQ(j["message"], "location \"x\" not found");
   EXPECT_EQ(RenderEvent(e, OutputFormat::kText).err, "kdbg: error: location \"x\" not found (NOT_FOUND)\n");
+  // With -o json the one-line reason still goes to stderr, beside the error object on stdout.
+  EXPECT_EQ(RenderEvent(e, OutputFormat::kJson).err, "kdbg: error: location \"x\" not found (NOT_FOUND)\n");
 
   kdbg::v1::Event n;
   n.mutable_notice()->set_code("progress");

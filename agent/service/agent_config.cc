@@ -124,6 +124,9 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::vector<std::string>& arg
   app.add_option("--log-format", c.log_format, "text or json");
   app.add_option("--log-level", c.log_level, "debug, info, warning or error");
   app.add_option("--shutdown-grace", shutdown_grace, "on SIGTERM, how long sessions get to end safely");
+  bool no_guardian = false;
+  app.add_flag("--no-guardian", no_guardian,
+               "do not start the guardian process that ends sessions safely if the agent is killed");
   app.set_help_flag("-h,--help", "print this help");
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
@@ -171,6 +174,7 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::vector<std::string>& arg
   if (!lease_default.empty()) KDBG_RETURN_IF_ERROR(ParseDurationField(lease_default, "--lease-default", &c.lease_default));
   if (!lease_max.empty()) KDBG_RETURN_IF_ERROR(ParseDurationField(lease_max, "--lease-max", &c.lease_max));
   if (!shutdown_grace.empty()) KDBG_RETURN_IF_ERROR(ParseDurationField(shutdown_grace, "--shutdown-grace", &c.shutdown_grace));
+  if (no_guardian) c.guardian = false;
   KDBG_RETURN_IF_ERROR(Validate(&c));
   return c;
 }

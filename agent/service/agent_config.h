@@ -50,6 +50,8 @@ struct AgentConfig {
   std::string log_format = "text";
   std::string log_level = "info";
   absl::Duration shutdown_grace = absl::Seconds(20);
+  // Spawn `kdbg-agent guard`, which ends this agent's sessions safely if the agent dies uncleanly.
+  bool guardian = true;
   bool help = false;
   std::string help_text;
 };

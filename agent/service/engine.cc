@@ -1,11 +1,15 @@
 #include "agent/service/engine.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agent/delve/delve_engine.h"
 #include "agent/resolver/new_resolver.h"
 #include "common/child_process.h"
+#include "common/fd.h"
 #include "common/log.h"
 
 namespace kdbg::agent {
@@ -37,7 +41,11 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
   d.work_dir = config.state_dir + "/delve";
   if (config.max_hits_per_second > 0) d.default_hits_per_second = config.max_hits_per_second;
   std::shared_ptr<delve::DelveSessionFactory> factory(delve::NewDelveSessionFactory(std::move(d)).release());
-  e.recover = [factory] {
+  e.recover = [factory, lock_path = config.state_dir + "/recover.lock"] {
+    // The guardian of a killed agent and its restarted successor may recover at the same moment:
+    // one at a time, so no Delve is ended twice concurrently.
+    UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (lock.valid()) ::flock(lock.get(), LOCK_EX);
     std::vector<delve::RecoveredSession> found = factory->RecoverOrphans();
     for (const auto& r : found) {
       log::Warning("recovered a session left by a previous agent",

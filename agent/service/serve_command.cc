@@ -2,8 +2,11 @@
 // mutual TLS and the health endpoint; runs until SIGTERM/SIGINT, then ends every session safely.
 #include "agent/service/serve_command.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -18,12 +21,73 @@
 #include "agent/service/health_server.h"
 #include "agent/service/metrics.h"
 #include "agent/service/session_manager.h"
+#include "absl/strings/numbers.h"
+#include "common/child_process.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/tls.h"
 #include "grpcpp/grpcpp.h"
 
 namespace kdbg::agent {
+namespace {
+
+// Starts `kdbg-agent guard --parent <us> <our serve args>` in its own session, output to a file in
+// the state directory. Not fatal when it fails: a restarted agent still recovers.
+void StartGuardian(const std::vector<std::string>& serve_args, const std::string& state_dir) {
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0) {
+    log::Warning("no guardian: cannot read /proc/self/exe");
+    return;
+  }
+  SpawnOptions o;
+  o.argv = {std::string(exe, static_cast<size_t>(n)), "guard", "--parent", absl::StrCat(::getpid())};
+  o.argv.insert(o.argv.end(), serve_args.begin(), serve_args.end());
+  o.new_session = true;
+  o.stdout_path = state_dir + "/guard.log";
+  o.stderr_to_stdout = true;
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(o);
+  if (!child.ok()) {
+    log::Warning("no guardian", {{"error", std::string(child.status().message())}});
+    return;
+  }
+  log::Info("guardian started", {{"guard_pid", static_cast<int>((*child)->pid())}});
+  (*child)->Release();  // it must outlive us: that is its whole point
+}
+
+}  // namespace
+
+int RunGuardCommand(const std::vector<std::string>& args) {
+  pid_t parent = 0;
+  if (args.size() < 2 || args[0] != "--parent" || !absl::SimpleAtoi(args[1], &parent) || parent <= 0) {
+    std::fprintf(stderr, "usage: kdbg-agent guard --parent PID SERVE-FLAGS...\n");
+    return 2;
+  }
+  absl::StatusOr<AgentConfig> parsed =
+      ParseAgentConfig(std::vector<std::string>(args.begin() + 2, args.end()));
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "kdbg-agent guard: %s\n", std::string(parsed.status().message()).c_str());
+    return 2;
+  }
+  log::Configure(log::Level::kInfo, parsed->log_format == "json" ? log::Format::kJson : log::Format::kText);
+  // Open the pidfd first: if the agent is already gone, pidfd_open fails and we recover at once.
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, parent, 0));
+  if (pidfd >= 0) {
+    pollfd pfd{pidfd, POLLIN, 0};
+    while (::poll(&pfd, 1, -1) < 0 && errno == EINTR) {
+    }
+    ::close(pidfd);
+  }
+  absl::StatusOr<Engine> engine = MakeEngine(*parsed);
+  if (!engine.ok()) {
+    log::Error("guardian cannot build the engine", {{"error", std::string(engine.status().message())}});
+    return 1;
+  }
+  int recovered = engine->recover ? engine->recover() : 0;
+  log::Info("agent gone: guardian ended what it left", {{"agent_pid", static_cast<int>(parent)},
+                                                         {"recovered", recovered}});
+  return 0;
+}
 
 int RunServeCommand(const std::vector<std::string>& args) {
   absl::StatusOr<AgentConfig> parsed = ParseAgentConfig(args);
@@ -65,6 +129,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   if (!engine.ok()) return fail("cannot build the engine", engine.status());
   int recovered = engine->recover ? engine->recover() : 0;
   log::Info("recovery done", {{"recovered", recovered}});
+  if (config.guardian) StartGuardian(args, config.state_dir);
 
   AgentMetrics metrics;
   SessionManager::Options mo;

@@ -203,15 +203,22 @@ std::optional<nlohmann::json> KdbgProcess::WaitFor(const std::string& type, absl
 void KdbgProcess::Signal(int sig) { (void)child_->Signal(sig); }
 
 int KdbgProcess::Wait(absl::Duration timeout) {
-  // Drain stdout so a full pipe never blocks the CLI while it exits.
-  while (NextJson(absl::Milliseconds(1))) {
-  }
+  // Drains stdout (unparsed, into raw_) so a full pipe never blocks the CLI while it exits.
+  raw_ += buffer_;
+  buffer_.clear();
   absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
-    auto st = child_->Wait(absl::Milliseconds(50));
-    if (st.ok()) return ExitCode(*st);
-    while (NextJson(absl::Milliseconds(1))) {
+    pollfd pfd{child_->stdout_fd(), POLLIN, 0};
+    if (::poll(&pfd, 1, 20) > 0) {
+      char buf[8192];
+      ssize_t n = ::read(child_->stdout_fd(), buf, sizeof(buf));
+      if (n > 0) {
+        raw_.append(buf, static_cast<size_t>(n));
+        continue;
+      }
     }
+    auto st = child_->Wait(absl::Milliseconds(20));
+    if (st.ok()) return ExitCode(*st);
   }
   return -1;
 }

@@ -66,12 +66,15 @@ class KdbgProcess {
   // Waits for exit; returns the exit code (128+signal when killed), -1 on timeout.
   int Wait(absl::Duration timeout);
   std::string Stderr() const;
+  // Everything Wait() drained from stdout without parsing it (text-mode output).
+  const std::string& raw_stdout() const { return raw_; }
   pid_t pid() const { return child_->pid(); }
 
  private:
   std::unique_ptr<ChildProcess> child_;
   std::string stderr_path_;
   std::string buffer_;
+  std::string raw_;
   std::vector<nlohmann::json> seen_;
 };
 

@@ -103,23 +103,22 @@ class E2eTest : public ::testing::Test {
     EXPECT_EQ(TargetReleased(*pid, url), "");
   }
 
-  // The audit log has an end line for a session of `pod` whose reason mentions `reason_word`.
+  // The audit log has a session-end line for `pod` whose end_reason mentions `reason_word`
+  // (END_REASON_STOP_REQUESTED, ...).
   void ExpectAuditedEnd(const std::string& pod, const std::string& reason_word) {
-    bool found = false;
     std::string seen;
-    for (int i = 0; i < 50 && !found; ++i) {
+    for (int i = 0; i < 50; ++i) {
       for (const auto& line : AuditLines(sb_, pod)) {
-        std::string text = absl::AsciiStrToLower(line.dump());
-        if (absl::StrContains(text, "end") &&
-            absl::StrContains(text, absl::AsciiStrToLower(reason_word))) {
-          found = true;
+        if (line.value("kind", "") != "session-end" || line.value("pod", "") != pod) continue;
+        seen = line.value("end_reason", "");
+        if (absl::StrContains(absl::AsciiStrToLower(seen), absl::AsciiStrToLower(reason_word))) {
+          return;
         }
-        seen = line.dump();
       }
-      if (!found) absl::SleepFor(absl::Milliseconds(100));
+      absl::SleepFor(absl::Milliseconds(100));
     }
-    EXPECT_TRUE(found) << "no audit end line for " << pod << " with reason ~" << reason_word
-                       << "; last line: " << seen;
+    ADD_FAILURE() << "no audit session-end line for " << pod << " with reason ~" << reason_word
+                  << "; last end_reason seen: " << seen;
   }
 
   Sandbox sb_;
@@ -137,7 +136,7 @@ TEST_F(E2eTest, TraceHitsCarryTheClientPorts) {
   EXPECT_EQ((*ended)["hits"], 3);
   EXPECT_EQ(p->Wait(absl::Seconds(20)), 0) << p->Stderr();
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
-  ExpectAuditedEnd("hello-world", "");
+  ExpectAuditedEnd("hello-world", "END_REASON");
 }
 
 TEST_F(E2eTest, TextOutputLooksLikeDlvTrace) {
@@ -159,6 +158,9 @@ TEST_F(E2eTest, TextOutputLooksLikeDlvTrace) {
   exit_code = (*p)->Wait(absl::Seconds(40));
   load.join();
   EXPECT_EQ(exit_code, 0) << (*p)->Stderr();
+  const std::string& printed = (*p)->raw_stdout();
+  EXPECT_TRUE(absl::StrContains(printed, "main.handleSlash(w, r) main.go:10")) << printed;
+  EXPECT_TRUE(absl::StrContains(printed, "\tr.RemoteAddr: \"127.0.0.1:")) << printed;
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
 }
 
@@ -227,7 +229,8 @@ TEST_F(E2eTest, CtrlCEndsSafely) {
   ASSERT_TRUE(ended.has_value()) << p->Stderr();
   EXPECT_EQ(p->Wait(absl::Seconds(20)), 0);
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
-  ExpectAuditedEnd("hello-world", "client");
+  // Ctrl-C asks the controller to stop the session (the stream is server-to-client only).
+  ExpectAuditedEnd("hello-world", "stop");
 }
 
 TEST_F(E2eTest, SigkillOfCliEndsSafely) {
@@ -309,8 +312,15 @@ TEST_F(E2eTest, AgentSigkillThenRestartEndsSafely) {
   ASSERT_TRUE(pid.ok());
   ASSERT_EQ(::kill(*pid, SIGKILL), 0);
   p->Wait(absl::Seconds(20));
+  // The agent's guardian ends the orphaned Delve session at once: requests keep being served and
+  // the target is released before any new agent exists.
   SendRequests(sb_.Get("HELLO_URL"), 2);
-  ASSERT_TRUE(sb_.Up().ok());  // the restarted agent ends what the killed one left behind
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  ASSERT_TRUE(sb_.Up().ok());  // the restarted agent serves again
+  auto again = StartTrace("hello-world", TraceScript());
+  ASSERT_NE(again, nullptr);
+  again->Signal(SIGINT);
+  EXPECT_EQ(again->Wait(absl::Seconds(20)), 0);
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
 }
 
@@ -338,6 +348,8 @@ struct BadInput {
   std::string expect;  // a word the one-line error must contain (case-insensitive)
   std::string ns = "default";
 };
+
+void PrintTo(const BadInput& c, std::ostream* os) { *os << c.name; }
 
 class E2eBadInputTest : public E2eTest, public ::testing::WithParamInterface<BadInput> {};
 
