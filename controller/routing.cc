@@ -154,6 +154,9 @@ void AgentDirectory::WatchLoop() {
     }
     kube::ListOptions opts;
     opts.label_selector = options_.label_selector;
+    // Short watch windows: Stop() waits for the current one, and a silently dead connection is
+    // noticed within one window. One request per window is negligible load on the API server.
+    opts.timeout_seconds = 5;
     int events = 0;
     absl::Status s = kube_->WatchPods(options_.ns, opts, rv, [this, &events](const kube::WatchEvent& ev) {
       ++events;
@@ -171,7 +174,7 @@ void AgentDirectory::WatchLoop() {
       return true;
     });
     if (s.ok() && events == 0) {
-      wait(absl::Milliseconds(100));  // the server ended an idle watch: do not spin
+      wait(absl::Milliseconds(100));  // the server ended an idle watch window: do not spin
     } else if (absl::IsOutOfRange(s)) {
       absl::MutexLock lock(&mu_);
       resource_version_.clear();

@@ -21,6 +21,8 @@ namespace kdbg::kube {
 struct ListOptions {
   std::string label_selector = {};  // "app=kdbg-agent"
   std::string field_selector = {};  // "spec.nodeName=node-a"
+  // WatchPods only: the server ends the watch after this long (timeoutSeconds); 0: its default.
+  int timeout_seconds = 0;
 };
 
 class Client {

@@ -179,6 +179,7 @@ class HttpClient final : public Client {
     std::vector<std::pair<std::string, std::string>> extra = {{"watch", "true"},
                                                               {"allowWatchBookmarks", "true"}};
     if (!resource_version.empty()) extra.emplace_back("resourceVersion", resource_version);
+    if (opts.timeout_seconds > 0) extra.emplace_back("timeoutSeconds", absl::StrCat(opts.timeout_seconds));
     std::string path = PodsPath(ns, opts, extra);
     std::string buffer;
     absl::Status stream_status;

@@ -124,6 +124,10 @@ TEST_F(AgentIntegrationTest, TraceEndToEndGivesTheClientPortsThenCancelEndsSafel
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
   ExpectReleased();
+  // The target is released inside Detach, a moment before the session's end is logged.
+  for (int i = 0; i < 100 && !absl::StrContains(agent_->Logs(), "\"reason\":\"client_gone\""); ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
   EXPECT_TRUE(absl::StrContains(agent_->Logs(), "\"reason\":\"client_gone\"")) << agent_->Logs();
   EXPECT_TRUE(absl::StrContains(agent_->Logs(), "\"caller\":\"CN=kdbg-controller\""));
   EXPECT_TRUE(absl::StrContains(agent_->Logs(), "\"user\":\"alice\""));
