@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include "common/child_process.h"
 #include "tests/e2e/e2e_harness.h"
 #include "tests/support/http_probe.h"
 #include "tests/support/proc_probe.h"
@@ -215,6 +216,50 @@ TEST_F(E2eTest, DeniedUserGetsPermissionErrorAndNoSession) {
   EXPECT_EQ(sessions.exit_code, 0) << sessions.err;
   EXPECT_FALSE(absl::StrContains(sessions.out, "hello-world")) << sessions.out;
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+}
+
+TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
+  int port = testing::FreePort();
+  auto attach = KdbgProcess::Start(
+      sb_, {"attach", "pod/hello-world", "--headless", "--listen", absl::StrCat("127.0.0.1:", port)},
+      sb_.CliEnv());
+  ASSERT_TRUE(attach.ok());
+  bool listening = false;
+  for (int i = 0; i < 200 && !listening; ++i) {
+    listening = RunCommand({"bash", "-c", absl::StrCat("exec 3<>/dev/tcp/127.0.0.1/", port)}).ok();
+    if (!listening) absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(listening) << (*attach)->Stderr();
+  // A remote debugging session as a person would type it: break in the handler, see one request,
+  // clear, and quit leaving the process running.
+  std::string commands = Script("dlv-commands",
+                                "break main.handleSlash\ncontinue\nprint r.RemoteAddr\nclearall\nquit -c\n");
+  std::set<int> sent;
+  std::thread request([&] {
+    absl::SleepFor(absl::Seconds(2));
+    sent = SendRequests(sb_.Get("HELLO_URL"), 1);
+  });
+  SpawnOptions o;
+  o.argv = {"dlv", "connect", absl::StrCat("127.0.0.1:", port)};
+  o.stdin_path = commands;
+  o.capture_stdout = true;
+  o.stderr_to_stdout = true;
+  auto dlv = ChildProcess::Spawn(o);
+  ASSERT_TRUE(dlv.ok()) << dlv.status();
+  auto out = (*dlv)->ReadAllStdout(absl::Seconds(30));
+  request.join();
+  ASSERT_TRUE(out.ok()) << out.status();
+  auto st = (*dlv)->Wait(absl::Seconds(10));
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(ChildProcess::DescribeWaitStatus(*st), "exit status 0") << *out;
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(*out, absl::StrCat("\"127.0.0.1:", *sent.begin(), "\"")))
+      << "dlv printed: " << *out;
+  (*attach)->Signal(SIGINT);
+  EXPECT_EQ((*attach)->Wait(absl::Seconds(20)), 0) << (*attach)->Stderr();
+  EXPECT_TRUE(absl::StrContains((*attach)->Stderr(), "detached cleanly")) << (*attach)->Stderr();
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  ExpectAuditedEnd("hello-world", "stop");
 }
 
 // ---- the fault matrix: every way a session can end leaves the target running, untraced ----------
