@@ -333,7 +333,9 @@ grpc::ServerUnaryReactor* ControllerService::Resolve(grpc::CallbackServerContext
       rec.user = user.username;
       rec.groups = user.groups;
       KDBG_RETURN_IF_ERROR(ValidTarget(req->target()));
-      KDBG_RETURN_IF_ERROR(d_.auth->Authorize(user, "get", rec.ns, rec.pod));
+      // Resolve is the dry run of a debug session: whoever may create one may ask what it would
+      // attach to; kdbg-user grants create, list and delete only.
+      KDBG_RETURN_IF_ERROR(d_.auth->Authorize(user, "create", rec.ns, rec.pod));
       KDBG_RETURN_IF_ERROR(CheckNamespace(*d_.policy, rec.ns));
       KDBG_ASSIGN_OR_RETURN(Target t, Locate(req->target(), &rec));
       auto stub = d_.channels->Stub(t.agent.address);

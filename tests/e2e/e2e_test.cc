@@ -218,6 +218,32 @@ TEST_F(E2eTest, DeniedUserGetsPermissionErrorAndNoSession) {
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
 }
 
+TEST_F(E2eTest, ResolveNamesTheContainersProcessAndItsBinary) {
+  auto r = RunKdbg(sb_, {"resolve", "pod/hello-node-b", "-o", "json"}, sb_.CliEnv());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  auto pid = sb_.ContainerPid("default", "hello-node-b");
+  ASSERT_TRUE(pid.ok());
+  EXPECT_EQ(j["type"], "resolved");
+  EXPECT_EQ(j["host_pid"], *pid);
+  EXPECT_EQ(j["node"], "node-b");
+  EXPECT_EQ(j["agent"], "kdbg-agent-node-b");
+  EXPECT_EQ(j["runtime"], "containerd");
+  EXPECT_EQ(j["debuggable"], true) << j["problem"];
+  EXPECT_TRUE(absl::StartsWith(j["binary"]["go_version"].get<std::string>(), "go1.")) << r.out;
+  EXPECT_EQ(j["binary"]["has_dwarf"], true);
+  EXPECT_EQ(j["binary"]["optimized"], false);
+  EXPECT_FALSE(j["evidence"].empty());
+
+  auto stripped = RunKdbg(sb_, {"resolve", "pod/stripped", "-o", "json"}, sb_.CliEnv());
+  auto s = nlohmann::json::parse(stripped.out, nullptr, false);
+  ASSERT_FALSE(s.is_discarded()) << stripped.out << stripped.err;
+  EXPECT_EQ(s["debuggable"], false);
+  EXPECT_TRUE(absl::StrContains(absl::AsciiStrToLower(s["problem"].get<std::string>()), "debug"))
+      << s["problem"];
+}
+
 TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
   int port = testing::FreePort();
   auto attach = KdbgProcess::Start(

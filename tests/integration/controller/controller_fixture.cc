@@ -49,7 +49,7 @@ absl::StatusOr<std::unique_ptr<ControllerFixture>> ControllerFixture::Start(
   kube::AccessRule rule;
   rule.name = "RoleBinding \"debuggers\"";
   rule.users = {"alice"};
-  rule.verbs = {"create", "get", "list", "delete"};
+  rule.verbs = {"create", "list", "delete"};  // exactly kdbg-user
   rule.api_groups = {"kdbg.io"};
   rule.resources = {"debugsessions"};
   rule.namespaces = {"default", "kube-system"};
