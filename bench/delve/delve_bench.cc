@@ -6,6 +6,11 @@
 //   untraced_rps      the same target with no debugger
 // Usage: kdbg-delve-bench [--dlv PATH] [--target PATH] [--runs N] [--seconds S] [--connections C]
 // Prints one JSON object: {"metric": {"value", "unit", "baseline", "ratio"}, ...}.
+// Baselines only, against a target already running (bench/run uses this on the sandbox's pod):
+//   kdbg-delve-bench --pid PID --port PORT [--runs N] [--seconds S] [--latency-requests M]
+// measures, in this order, untraced_rps, raw_time_to_armed_ms, raw_traced_rps and
+// raw_hit_latency_p50_ms / _p99_ms (a request on a fresh connection until the minimal client reads
+// the breakpoint stop), and prints {"metric": {"value", "unit", "runs"}, ...}.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -13,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -43,6 +49,9 @@ struct Flags {
   int seconds = 3;
   int connections = 2;
   bool listen_ipv6 = true;  // see DelveOptions::listen_host
+  pid_t pid = 0;            // > 0: raw baselines only, against this running target
+  int port = 0;             // its HTTP port on 127.0.0.1
+  int latency_requests = 50;
 };
 
 int FreePort() {
@@ -266,6 +275,138 @@ int Main(const Flags& f) {
   return 0;
 }
 
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+// One GET with Connection: close on a fresh loopback connection; returns the fd (-1 on failure).
+int SendOneRequest(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  static const std::string req = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Runs a minimal "stop, continue" loop on an armed raw session until `stop`.
+std::thread RawContinueLoop(RawDelve& raw, std::atomic<bool>& stop, std::atomic<int64_t>& hits) {
+  return std::thread([&] {
+    for (int id = 5; !stop.load(); ++id) {
+      auto m = raw.conn->ReadMessage(absl::InfiniteDuration());
+      if (!m.ok()) return;
+      ++hits;
+      if (stop.load()) return;
+      if (!raw.conn
+               ->Send(absl::StrCat(
+                   R"({"method":"RPCServer.Command","params":[{"Name":"continue"}],"id":)", id,
+                   "}"))
+               .ok()) {
+        return;
+      }
+    }
+  });
+}
+
+int RawOnlyMain(const Flags& f) {
+  const pid_t pid = f.pid;
+  absl::Duration load = absl::Seconds(f.seconds);
+  std::vector<double> none_rps, raw_ms, raw_rps, lat;
+  int64_t load_errors = 0;
+  std::atomic<int64_t> raw_hits{0};
+
+  for (int i = 0; i < f.runs; ++i) {
+    LoadResult none = RunLoad("127.0.0.1", f.port, f.connections, load);
+    none_rps.push_back(none.rps());
+    load_errors += none.errors;
+  }
+
+  for (int i = 0; i < f.runs; ++i) {
+    absl::Time t0 = absl::Now();
+    auto raw = RawAttachAndArm(f, pid);
+    absl::Time t1 = absl::Now();
+    if (!raw.ok()) {
+      std::fprintf(stderr, "raw: %s\n", std::string(raw.status().message()).c_str());
+      return 1;
+    }
+    raw_ms.push_back(absl::ToDoubleMilliseconds(t1 - t0));
+    RawEnd(*raw, pid);
+  }
+
+  for (int i = 0; i < f.runs; ++i) {
+    auto raw = RawAttachAndArm(f, pid);
+    if (!raw.ok()) return 1;
+    std::atomic<bool> stop{false};
+    std::thread loop = RawContinueLoop(*raw, stop, raw_hits);
+    LoadResult r = RunLoad("127.0.0.1", f.port, f.connections, load);
+    raw_rps.push_back(r.rps());
+    load_errors += r.errors;
+    stop = true;
+    raw->conn->Interrupt();
+    loop.join();
+    RawEnd(*raw, pid);
+  }
+
+  {
+    // Request to hit: the minimal client reads the stop that `continue` returns at the breakpoint,
+    // then continues; the HTTP response is read after, outside the measured interval.
+    auto raw = RawAttachAndArm(f, pid);
+    if (!raw.ok()) return 1;
+    for (int i = 0; i < f.latency_requests; ++i) {
+      absl::Time t0 = absl::Now();
+      int fd = SendOneRequest(f.port);
+      if (fd < 0) break;
+      auto m = raw->conn->ReadMessage(absl::Seconds(10));
+      absl::Time t1 = absl::Now();
+      if (!m.ok()) {
+        ::close(fd);
+        break;
+      }
+      lat.push_back(absl::ToDoubleMilliseconds(t1 - t0));
+      (void)raw->conn->Send(absl::StrCat(
+          R"({"method":"RPCServer.Command","params":[{"Name":"continue"}],"id":)", 100 + i, "}"));
+      char tmp[4096];
+      while (::recv(fd, tmp, sizeof(tmp), 0) > 0) {
+      }
+      ::close(fd);
+    }
+    raw->conn->Interrupt();
+    RawEnd(*raw, pid);
+  }
+  if (static_cast<int>(lat.size()) != f.latency_requests) {
+    std::fprintf(stderr, "raw latency: only %zu of %d requests hit\n", lat.size(),
+                 f.latency_requests);
+    return 1;
+  }
+
+  json out = {
+      {"untraced_rps", {{"value", Median(none_rps)}, {"unit", "req/s"}, {"runs", none_rps}}},
+      {"raw_time_to_armed_ms", {{"value", Median(raw_ms)}, {"unit", "ms"}, {"runs", raw_ms}}},
+      {"raw_traced_rps",
+       {{"value", Median(raw_rps)}, {"unit", "req/s"}, {"runs", raw_rps},
+        {"hits", raw_hits.load()}}},
+      {"raw_hit_latency_p50_ms", {{"value", Percentile(lat, 50)}, {"unit", "ms"}}},
+      {"raw_hit_latency_p99_ms", {{"value", Percentile(lat, 99)}, {"unit", "ms"}}},
+      {"raw_hit_latency_runs_ms", lat},
+      {"load_errors", load_errors}};
+  std::printf("%s\n", out.dump(2).c_str());
+  return 0;
+}
+
 }  // namespace
 }  // namespace kdbg::bench
 
@@ -279,6 +420,11 @@ int main(int argc, char** argv) {
     else if (k == "--seconds") f.seconds = std::atoi(v.c_str());
     else if (k == "--connections") f.connections = std::atoi(v.c_str());
     else if (k == "--listen") f.listen_ipv6 = v != "127.0.0.1";
+    else if (k == "--pid") f.pid = std::atoi(v.c_str());
+    else if (k == "--port") f.port = std::atoi(v.c_str());
+    else if (k == "--latency-requests") f.latency_requests = std::atoi(v.c_str());
   }
+  ::signal(SIGPIPE, SIG_IGN);
+  if (f.pid > 0) return f.port > 0 ? kdbg::bench::RawOnlyMain(f) : 2;
   return kdbg::bench::Main(f);
 }

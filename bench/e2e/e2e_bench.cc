@@ -1,0 +1,317 @@
+// kdbg-e2e-bench: the real `kdbg trace` CLI, through controller and agent, against a running target.
+//   time_to_armed_ms    CLI spawned until it prints its `armed` line (median of --runs sessions)
+//   traced_rps          requests/s the target serves while a session traces its handler (median
+//                       of --runs sessions of --seconds each, --connections keep-alive clients)
+//   hit_latency_p50_ms  one request sent on a fresh connection until the CLI prints the `hit`
+//   hit_latency_p99_ms  whose vars["r.RemoteAddr"] is that connection's local address
+//                       (--latency-requests sequential requests, one session)
+// Every session is ended with SIGINT (Ctrl-C) and must print `ended` with target_alive before the
+// next one starts; otherwise the program fails.
+// Usage: kdbg-e2e-bench --kdbg PATH --script FILE --port P [--pod pod/hello-world] [--runs N]
+//          [--seconds S] [--connections C] [--latency-requests M]
+// The CLI reads KUBECONFIG, KDBG_CONTROLLER, KDBG_CONTROLLER_CA from our environment.
+// Prints one JSON object: {"time_to_armed_ms": {"value", "unit", "runs"}, ...}.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "bench/delve/load_gen.h"
+#include "common/child_process.h"
+#include "nlohmann/json.hpp"
+
+namespace kdbg::bench {
+namespace {
+
+using nlohmann::json;
+
+struct Flags {
+  std::string kdbg;
+  std::string script;
+  std::string pod = "pod/hello-world";
+  int port = 0;
+  int runs = 5;
+  int seconds = 3;
+  int connections = 2;
+  int latency_requests = 50;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Nearest-rank percentile.
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+// One `kdbg trace -o json` process and a thread reading its JSON Lines.
+class Session {
+ public:
+  // Spawns the CLI; `started` is the time just before the spawn.
+  static std::unique_ptr<Session> Start(const Flags& f) {
+    auto s = std::unique_ptr<Session>(new Session);
+    SpawnOptions o;
+    o.argv = {f.kdbg, "trace", f.pod, "--init", f.script, "-o", "json"};
+    o.capture_stdout = true;
+    o.stderr_path = "/tmp/kdbg-e2e-bench.stderr";
+    o.destroy_grace = absl::Seconds(15);
+    s->started_ = absl::Now();
+    auto child = ChildProcess::Spawn(o);
+    if (!child.ok()) {
+      std::fprintf(stderr, "cannot run %s: %s\n", f.kdbg.c_str(),
+                   std::string(child.status().message()).c_str());
+      return nullptr;
+    }
+    s->child_ = std::move(*child);
+    s->reader_ = std::thread([p = s.get()] { p->ReadLoop(); });
+    return s;
+  }
+
+  ~Session() {
+    if (child_ && child_->Running()) (void)child_->Signal(SIGINT);
+    if (reader_.joinable()) reader_.join();
+  }
+
+  // Waits for `armed`; returns ms from spawn to it, or -1 (the CLI ended first or timed out).
+  double WaitArmed(absl::Duration timeout) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, absl::ToChronoMilliseconds(timeout), [&] { return armed_ || eof_; });
+    if (!armed_) return -1;
+    return absl::ToDoubleMilliseconds(armed_at_ - started_);
+  }
+
+  // Waits for the hit from `remote_addr`; returns when it was read, or nullopt on timeout.
+  std::optional<absl::Time> WaitHit(const std::string& remote_addr, absl::Duration timeout) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, absl::ToChronoMilliseconds(timeout),
+                 [&] { return hits_by_addr_.count(remote_addr) > 0 || eof_; });
+    auto it = hits_by_addr_.find(remote_addr);
+    if (it == hits_by_addr_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // Ctrl-C, then waits for `ended` and the exit. Returns the `ended` event (empty on failure).
+  json End() {
+    (void)child_->Signal(SIGINT);
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait_for(l, std::chrono::seconds(30), [&] { return eof_; });
+    }
+    (void)child_->Wait(absl::Seconds(10));
+    if (reader_.joinable()) reader_.join();
+    std::lock_guard<std::mutex> l(mu_);
+    return ended_;
+  }
+
+  int64_t hits() {
+    std::lock_guard<std::mutex> l(mu_);
+    return hits_;
+  }
+
+ private:
+  Session() = default;
+
+  void ReadLoop() {
+    std::string buf;
+    char tmp[65536];
+    while (true) {
+      ssize_t n = ::read(child_->stdout_fd(), tmp, sizeof(tmp));
+      if (n <= 0) break;
+      absl::Time now = absl::Now();
+      buf.append(tmp, static_cast<size_t>(n));
+      size_t nl;
+      while ((nl = buf.find('\n')) != std::string::npos) {
+        std::string line = buf.substr(0, nl);
+        buf.erase(0, nl + 1);
+        json e = json::parse(line, nullptr, /*allow_exceptions=*/false);
+        if (!e.is_object()) continue;
+        std::string type = e.value("type", "");
+        std::lock_guard<std::mutex> l(mu_);
+        if (type == "armed") {
+          armed_ = true;
+          armed_at_ = now;
+        } else if (type == "hit") {
+          ++hits_;
+          if (track_addrs_) {
+            auto vars = e.value("vars", json::object());
+            if (vars.is_object() && vars.contains("r.RemoteAddr") &&
+                vars["r.RemoteAddr"].is_string()) {
+              // Printed as a Go string literal: "\"127.0.0.1:53422\"".
+              std::string a = vars["r.RemoteAddr"].get<std::string>();
+              if (a.size() >= 2 && a.front() == '"' && a.back() == '"') a = a.substr(1, a.size() - 2);
+              hits_by_addr_.emplace(a, now);
+            }
+          }
+        } else if (type == "ended") {
+          ended_ = e;
+        }
+        cv_.notify_all();
+      }
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    eof_ = true;
+    cv_.notify_all();
+  }
+
+ public:
+  bool track_addrs_ = false;
+
+ private:
+  std::unique_ptr<ChildProcess> child_;
+  std::thread reader_;
+  absl::Time started_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool armed_ = false;
+  bool eof_ = false;
+  absl::Time armed_at_;
+  int64_t hits_ = 0;
+  std::map<std::string, absl::Time> hits_by_addr_;
+  json ended_;
+};
+
+bool EndedCleanly(const json& ended) {
+  return ended.is_object() && ended.value("target_alive", false) &&
+         !ended.value("target_traced", true);
+}
+
+// One GET on a fresh connection: returns its local "127.0.0.1:port" (fd stays open in *fd).
+std::string ConnectAndSend(int port, int* fd) {
+  *fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(*fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0) return "";
+  int one = 1;
+  ::setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  timeval tv{10, 0};
+  ::setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in local{};
+  socklen_t len = sizeof(local);
+  ::getsockname(*fd, reinterpret_cast<sockaddr*>(&local), &len);
+  return absl::StrCat("127.0.0.1:", ntohs(local.sin_port));
+}
+
+int Fail(const std::string& what) {
+  std::fprintf(stderr, "kdbg-e2e-bench: %s (CLI stderr: /tmp/kdbg-e2e-bench.stderr)\n",
+               what.c_str());
+  return 1;
+}
+
+int Main(const Flags& f) {
+  const std::string req = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  json out = json::object();
+
+  // --- time to armed: one session per run, each ended before the next ---
+  std::vector<double> armed_ms;
+  for (int i = 0; i < f.runs; ++i) {
+    auto s = Session::Start(f);
+    if (!s) return 1;
+    double ms = s->WaitArmed(absl::Seconds(30));
+    if (ms < 0) return Fail("the CLI did not print `armed`");
+    json ended = s->End();
+    if (!EndedCleanly(ended)) return Fail("session did not end cleanly: " + ended.dump());
+    armed_ms.push_back(ms);
+  }
+  out["time_to_armed_ms"] = {{"value", Median(armed_ms)}, {"unit", "ms"}, {"runs", armed_ms}};
+
+  // --- traced throughput: one session per run ---
+  std::vector<double> rps;
+  int64_t hits = 0, errors = 0;
+  for (int i = 0; i < f.runs; ++i) {
+    auto s = Session::Start(f);
+    if (!s) return 1;
+    if (s->WaitArmed(absl::Seconds(30)) < 0) return Fail("the CLI did not print `armed`");
+    LoadResult r = RunLoad("127.0.0.1", f.port, f.connections, absl::Seconds(f.seconds));
+    json ended = s->End();
+    if (!EndedCleanly(ended)) return Fail("session did not end cleanly: " + ended.dump());
+    rps.push_back(r.rps());
+    hits += ended.value("hits", int64_t{0});
+    errors += r.errors;
+  }
+  out["traced_rps"] = {{"value", Median(rps)},
+                       {"unit", "req/s"},
+                       {"runs", rps},
+                       {"hits_reported", hits},
+                       {"load_errors", errors}};
+
+  // --- request-to-hit latency: sequential requests, one session ---
+  std::vector<double> lat;
+  {
+    auto s = Session::Start(f);
+    if (!s) return 1;
+    s->track_addrs_ = true;
+    if (s->WaitArmed(absl::Seconds(30)) < 0) return Fail("the CLI did not print `armed`");
+    for (int i = 0; i < f.latency_requests; ++i) {
+      int fd = -1;
+      std::string addr = ConnectAndSend(f.port, &fd);
+      if (addr.empty()) {
+        ::close(fd);
+        return Fail("cannot connect to the target");
+      }
+      absl::Time t0 = absl::Now();
+      if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+        ::close(fd);
+        return Fail("send failed");
+      }
+      auto hit = s->WaitHit(addr, absl::Seconds(10));
+      char tmp[4096];
+      while (::recv(fd, tmp, sizeof(tmp), 0) > 0) {
+      }
+      ::close(fd);
+      if (!hit) return Fail("no hit printed for " + addr);
+      lat.push_back(absl::ToDoubleMilliseconds(*hit - t0));
+    }
+    json ended = s->End();
+    if (!EndedCleanly(ended)) return Fail("session did not end cleanly: " + ended.dump());
+  }
+  out["hit_latency_p50_ms"] = {{"value", Percentile(lat, 50)}, {"unit", "ms"}};
+  out["hit_latency_p99_ms"] = {{"value", Percentile(lat, 99)}, {"unit", "ms"}};
+  out["hit_latency_runs_ms"] = lat;
+  std::printf("%s\n", out.dump(2).c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace kdbg::bench
+
+int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);
+  kdbg::bench::Flags f;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--kdbg") f.kdbg = v;
+    else if (k == "--script") f.script = v;
+    else if (k == "--pod") f.pod = v;
+    else if (k == "--port") f.port = std::atoi(v.c_str());
+    else if (k == "--runs") f.runs = std::atoi(v.c_str());
+    else if (k == "--seconds") f.seconds = std::atoi(v.c_str());
+    else if (k == "--connections") f.connections = std::atoi(v.c_str());
+    else if (k == "--latency-requests") f.latency_requests = std::atoi(v.c_str());
+  }
+  if (f.kdbg.empty() || f.script.empty() || f.port <= 0) {
+    std::fprintf(stderr, "usage: kdbg-e2e-bench --kdbg PATH --script FILE --port P [--runs N]\n");
+    return 2;
+  }
+  return kdbg::bench::Main(f);
+}
