@@ -88,6 +88,10 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
   trace_cmd->add_option("--init", trace.init_file, "trace script file")->required();
   trace_cmd->add_option("--duration", duration, "end after this long (30s, 5m, 1h); default: until Ctrl-C");
   trace_cmd->add_option("--max-hits", trace.max_hits, "end after N hits")->check(CLI::NonNegativeNumber);
+  trace_cmd->add_option("--rate-limit", trace.rate_limit,
+                        "hits per second a tracepoint may take before it is cleared to protect the "
+                        "service (default: the agent's, 100; at most 1000)")
+      ->check(CLI::NonNegativeNumber);
   trace_cmd->add_option("--lease", lease,
                         "hard upper bound on the session, enforced by the agent even if this CLI "
                         "vanishes (capped by the cluster's policy); default: the cluster's");

@@ -83,6 +83,7 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
   req.mutable_options()->set_script_name(Basename(o.init_file));
   req.mutable_options()->set_duration_ms(absl::ToInt64Milliseconds(o.duration));
   req.mutable_options()->set_max_hits(o.max_hits);
+  req.mutable_options()->set_max_hits_per_second(o.rate_limit);
   req.set_lease_ms(absl::ToInt64Milliseconds(o.lease));
 
   grpc::ClientContext context;

@@ -40,6 +40,8 @@ struct TraceCommandOptions {
   std::string init_file;
   absl::Duration duration = absl::ZeroDuration();
   int64_t max_hits = 0;
+  // Hits per second a tracepoint may take before the agent clears it (--rate-limit); 0: agent's.
+  int rate_limit = 0;
   // Upper bound on the session's life whatever happens (--lease); zero: the cluster's default.
   absl::Duration lease = absl::ZeroDuration();
 };

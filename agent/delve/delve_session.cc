@@ -323,7 +323,7 @@ absl::Status DelveSession::Arm() {
   return absl::OkStatus();
 }
 
-bool DelveSession::HandleStop(const json& state) {
+bool DelveSession::HandleStop(const json& state, std::vector<PendingHit>* hits) {
   auto threads = state.find("Threads");
   if (threads == state.end() || !threads->is_array()) return false;
   absl::Time now = clock_.Now();
@@ -356,9 +356,7 @@ bool DelveSession::HandleStop(const json& state) {
     tp.window.push_back(now);
     ++tp.hits;
     hits_.fetch_add(1);
-    kdbg::v1::Event e;
-    *e.mutable_hit() = BuildHit(th, tp.name, tp.hits);
-    Emit(std::move(e));
+    hits->push_back(PendingHit{&th, tp.name, tp.hits});
     if (tp.script != nullptr && tp.script->stops && !tp.noticed_stop) {
       tp.noticed_stop = true;
       Notice("breakpoint-continued",
@@ -369,10 +367,20 @@ bool DelveSession::HandleStop(const json& state) {
   return config_.max_hits > 0 && hits_.load() >= config_.max_hits;
 }
 
+void DelveSession::EmitHits(std::vector<PendingHit>* hits) {
+  for (const PendingHit& h : *hits) {
+    kdbg::v1::Event e;
+    *e.mutable_hit() = BuildHit(*h.thread, h.tracepoint, h.count);
+    Emit(std::move(e));
+  }
+  hits->clear();
+}
+
 EndReason DelveSession::TraceLoop() {
   absl::Time deadline = config_.duration > absl::ZeroDuration() ? start_ + config_.duration
                                                                  : absl::InfiniteFuture();
   int errors = 0;
+  std::vector<PendingHit> hits;
   while (true) {
     if (auto r = Requested()) return *r;
     absl::Duration timeout = deadline == absl::InfiniteFuture()
@@ -407,11 +415,23 @@ EndReason DelveSession::TraceLoop() {
         exit_status_ = state.value("exitStatus", 0);
         return kdbg::v1::END_REASON_TARGET_EXITED;
       }
-      if (HandleStop(state)) return kdbg::v1::END_REASON_MAX_HITS;
+      bool max_hits = HandleStop(state, &hits);
+      if (max_hits) {
+        EmitHits(&hits);
+        return kdbg::v1::END_REASON_MAX_HITS;
+      }
     }
-    if (auto r = Requested()) return *r;
-    if (clock_.Now() >= deadline) return kdbg::v1::END_REASON_DURATION;
+    if (auto r = Requested()) {
+      EmitHits(&hits);
+      return *r;
+    }
+    if (clock_.Now() >= deadline) {
+      EmitHits(&hits);
+      return kdbg::v1::END_REASON_DURATION;
+    }
+    // Continue first, report second: building and queueing events happens while the target runs.
     absl::Status sent = main_->Send("RPCServer.Command", DelveClient::CommandParams("continue"));
+    EmitHits(&hits);
     if (!sent.ok()) {
       end_detail_ = absl::StrCat("lost Delve: ", sent.message());
       return kdbg::v1::END_REASON_ERROR;
@@ -476,7 +496,9 @@ void DelveSession::Finish(EndReason reason) {
     // The stop that arrived while ending: its hits happened, report them.
     ending_ = true;
     const json& state = r.last_stop->contains("State") ? (*r.last_stop)["State"] : *r.last_stop;
-    (void)HandleStop(state);
+    std::vector<PendingHit> hits;
+    (void)HandleStop(state, &hits);
+    EmitHits(&hits);
   }
   if (r.target_exited) exit_status_ = r.exit_status;
   std::vector<std::string> problems = r.problems;

@@ -80,7 +80,16 @@ class DelveSession final : public kdbg::agent::DebugSession {
   kdbg::v1::EndReason TraceLoop();
   kdbg::v1::EndReason AttachLoop();
   // Returns true when the session must end (max hits).
-  bool HandleStop(const nlohmann::json& state);
+  // A hit counted by HandleStop whose event is built and emitted only after the next continue has
+  // been sent, so the target is stopped no longer than Delve's own client would keep it.
+  struct PendingHit {
+    const nlohmann::json* thread;  // inside the reply being handled; valid for the loop iteration
+    std::string tracepoint;
+    int64_t count;
+  };
+  // Counts the hits of one stop (rate limit, max hits) into `hits`; true when max hits is reached.
+  bool HandleStop(const nlohmann::json& state, std::vector<PendingHit>* hits);
+  void EmitHits(std::vector<PendingHit>* hits);
   void Finish(kdbg::v1::EndReason reason);
   void CleanupAfterFailedSetup();
   void Emit(kdbg::v1::Event event);

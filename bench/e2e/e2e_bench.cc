@@ -70,7 +70,9 @@ class Session {
   static std::unique_ptr<Session> Start(const Flags& f) {
     auto s = std::unique_ptr<Session>(new Session);
     SpawnOptions o;
-    o.argv = {f.kdbg, "trace", f.pod, "--init", f.script, "-o", "json"};
+    // --rate-limit 1000 (the engine's ceiling, above what a traced handler can serve) keeps the
+    // tracepoint armed for every request, as raw Delve's loop does: a like-for-like comparison.
+    o.argv = {f.kdbg, "trace", f.pod, "--init", f.script, "-o", "json", "--rate-limit", "1000"};
     o.capture_stdout = true;
     o.stderr_path = "/tmp/kdbg-e2e-bench.stderr";
     o.destroy_grace = absl::Seconds(15);

@@ -222,7 +222,8 @@ class CliTest : public ::testing::Test {
 
 TEST_F(CliTest, TraceTextLikeDlvTrace) {
   ctl_.trace_events = TraceScript(true);
-  Kdbg k({"trace", "pod/hello-world", "--init", script_, "--duration", "30s", "--max-hits", "2"}, Env(), dir_);
+  Kdbg k({"trace", "pod/hello-world", "--init", script_, "--duration", "30s", "--max-hits", "2",
+          "--rate-limit", "250", "--lease", "90s"}, Env(), dir_);
   EXPECT_EQ(k.Finish(), 0) << k.err();
   EXPECT_EQ(k.out(),
             "> goroutine(19): main.handleSlash(w, r) main.go:10\n"
@@ -246,6 +247,8 @@ TEST_F(CliTest, TraceTextLikeDlvTrace) {
   EXPECT_EQ(req.options().script_name(), "trace.txt");
   EXPECT_EQ(req.options().duration_ms(), 30000);
   EXPECT_EQ(req.options().max_hits(), 2);
+  EXPECT_EQ(req.options().max_hits_per_second(), 250);
+  EXPECT_EQ(req.lease_ms(), 90000);
   EXPECT_EQ(kube_->seen_authorizations().back(), "Bearer good-token");
 }
 
