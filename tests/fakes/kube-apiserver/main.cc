@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   store.Rescan();
   kdbg::kube::stub::ApiStub stub(*config, &store);
   httplib::SSLServer server(cert.c_str(), key.c_str());
+  server.set_tcp_nodelay(true);  // as a real API server answers: no 40 ms delayed-ACK stalls
   if (!server.is_valid()) return Fail("cannot load --tls-cert/--tls-key");
   // Watches hold a thread each for their whole life.
   server.new_task_queue = [] { return new httplib::ThreadPool(64); };
