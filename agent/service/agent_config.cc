@@ -125,6 +125,8 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::vector<std::string>& arg
   app.add_option("--log-level", c.log_level, "debug, info, warning or error");
   app.add_option("--shutdown-grace", shutdown_grace, "on SIGTERM, how long sessions get to end safely");
   bool no_guardian = false;
+  app.add_flag("--allow-host-pid", c.allow_host_pid,
+               "accept targets named by a bare host PID (any process on the node); off by default");
   app.add_flag("--no-guardian", no_guardian,
                "do not start the guardian process that ends sessions safely if the agent is killed");
   app.set_help_flag("-h,--help", "print this help");

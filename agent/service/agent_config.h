@@ -52,6 +52,8 @@ struct AgentConfig {
   absl::Duration shutdown_grace = absl::Seconds(20);
   // Spawn `kdbg-agent guard`, which ends this agent's sessions safely if the agent dies uncleanly.
   bool guardian = true;
+  // Accept targets named by host PID (tests, break-glass use on a node); off in deployments.
+  bool allow_host_pid = false;
   bool help = false;
   std::string help_text;
 };

@@ -373,6 +373,12 @@ grpc::ServerUnaryReactor* AgentService::Resolve(grpc::CallbackServerContext* ctx
     reactor->Finish(st);
     return reactor;
   }
+  if (req->target().container_id().empty() && !options_.allow_host_pid) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                 "this agent resolves containers only: name the target by container "
+                                 "ID (a bare host PID needs the agent's --allow-host-pid)"));
+    return reactor;
+  }
   pool_->Submit([this, req, resp, reactor, caller] {
     absl::Time t0 = absl::Now();
     absl::StatusOr<kdbg::v1::ResolvedTarget> r = resolver_->Resolve(req->target());

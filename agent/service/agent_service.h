@@ -32,6 +32,7 @@ class AgentService final : public kdbg::v1::Agent::CallbackService {
     std::string node_name;
     std::string delve_version;
     int resolve_threads = 2;
+    bool allow_host_pid = true;  // see SessionManager::Options::allow_host_pid
   };
   AgentService(Options options, SessionManager* sessions, Resolver* resolver, AgentMetrics* metrics);
   ~AgentService() override;

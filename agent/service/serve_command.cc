@@ -138,12 +138,14 @@ int RunServeCommand(const std::vector<std::string>& args) {
   mo.default_lease = config.lease_default;
   mo.max_lease = config.lease_max;
   mo.max_hits_per_second = config.max_hits_per_second;
+  mo.allow_host_pid = config.allow_host_pid;
   SessionManager sessions(mo, engine->resolver.get(), engine->factory.get(), RealClock::Get(), &metrics);
 
   AgentService::Options so;
   so.allowed_clients = config.allowed_clients;
   so.node_name = config.node_name;
   so.delve_version = engine->delve_version;
+  so.allow_host_pid = config.allow_host_pid;
   AgentService service(so, &sessions, engine->resolver.get(), &metrics);
 
   grpc::ServerBuilder builder;

@@ -114,6 +114,12 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Start(SessionRequest re
     metrics_->SessionRefused(mode);
     return absl::InvalidArgumentError("the request names no target: set target.container_id (or host_pid)");
   }
+  if (request.target.container_id().empty() && !options_.allow_host_pid) {
+    metrics_->SessionRefused(mode);
+    return absl::PermissionDeniedError(
+        "this agent debugs containers only: name the target by container ID (a bare host PID needs "
+        "the agent's --allow-host-pid)");
+  }
   if (request.mode == kdbg::v1::SESSION_MODE_TRACE && request.options.script().empty()) {
     metrics_->SessionRefused(mode);
     return absl::InvalidArgumentError("a trace session needs a trace script (options.script is empty)");

@@ -102,6 +102,10 @@ class SessionManager {
     absl::Duration max_lease = absl::Hours(1);
     size_t event_queue_capacity = 4096;
     int max_hits_per_second = 0;  // passed to the engine when the request gives none
+    // Targets named by a bare host PID instead of a container ID: any process on the node,
+    // including node daemons and protected namespaces. The controller never sends them; a
+    // deployed agent refuses them (serve's --allow-host-pid, off by default).
+    bool allow_host_pid = true;
   };
 
   SessionManager(Options options, Resolver* resolver, DebugSessionFactory* factory, Clock* clock,

@@ -23,8 +23,9 @@ class SessionManagerTest : public ::testing::Test {
     resolver_.Add("c2", 102);
     resolver_.Add("c3", 103);
   }
-  void Make(int max_sessions = 2) {
+  void Make(int max_sessions = 2, bool allow_host_pid = true) {
     SessionManager::Options o;
+    o.allow_host_pid = allow_host_pid;
     o.node_name = "node-a";
     o.max_sessions = max_sessions;
     o.default_lease = absl::Minutes(10);
@@ -243,6 +244,17 @@ TEST_F(SessionManagerTest, RejectsRequestsWithoutTargetOrScript) {
   auto a = manager_->Start(Trace("c1", "dup"));
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(manager_->Start(Trace("c2", "dup")).status().code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(SessionManagerTest, BareHostPidIsRefusedUnlessAllowed) {
+  Make(/*max_sessions=*/2, /*allow_host_pid=*/false);
+  SessionRequest r = Trace("");
+  r.target.set_host_pid(101);
+  auto refused = manager_->Start(r);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(refused.status().message().find("--allow-host-pid"), std::string::npos);
+  EXPECT_EQ(manager_->List().size(), 0u);
+  EXPECT_TRUE(manager_->Start(Trace("c1")).ok()) << "container IDs are still served";
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(TestPki* pki, 
              "--health-listen", absl::StrCat("127.0.0.1:", a->health_port_),
              "--max-sessions", absl::StrCat(options.max_sessions),
              "--lease-default", options.lease_default,
-             "--shutdown-grace", "15s", "--log-format", "json"};
+             "--shutdown-grace", "15s", "--log-format", "json", "--allow-host-pid"};
   so.stderr_path = a->dir_ + "/agent.log";
   so.destroy_grace = absl::Seconds(30);
   so.sigkill_on_destroy = false;
