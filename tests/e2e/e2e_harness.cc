@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -30,6 +32,31 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// Owns the scratch directory of this test process and removes it at the end of the run.
+class ScratchDirEnvironment : public ::testing::Environment {
+ public:
+  const std::string& dir() {
+    if (dir_.empty()) dir_ = testing::MakeTempDir("kdbg-e2e-");
+    return dir_;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+
+ private:
+  std::string dir_;
+};
+
+ScratchDirEnvironment* Scratch() {
+  // gtest owns and deletes registered environments.
+  static ScratchDirEnvironment* env = static_cast<ScratchDirEnvironment*>(
+      ::testing::AddGlobalTestEnvironment(new ScratchDirEnvironment));
+  return env;
+}
+// Registered before main() runs the tests, so TearDown happens even if no test asked for a path.
+[[maybe_unused]] ScratchDirEnvironment* const kScratchRegistered = Scratch();
+
 int ExitCode(int wait_status) {
   if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
   if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
@@ -37,6 +64,11 @@ int ExitCode(int wait_status) {
 }
 
 }  // namespace
+
+std::string ScratchPath(const std::string& name) {
+  static std::atomic<int> counter{0};
+  return absl::StrCat(Scratch()->dir(), "/", counter.fetch_add(1), "-", name);
+}
 
 absl::StatusOr<Sandbox> Sandbox::Load() {
   const char* dir = std::getenv("KDBG_SANDBOX_DIR");
@@ -129,7 +161,7 @@ int Sandbox::PortOf(const std::string& url) {
 CommandResult RunKdbg(const Sandbox& sb, const std::vector<std::string>& args,
                       const std::vector<std::string>& env, absl::Duration timeout) {
   CommandResult r;
-  std::string err_path = testing::MakeTempDir("kdbg-e2e-err") + "/stderr";
+  std::string err_path = ScratchPath("stderr");
   SpawnOptions o;
   o.argv = {sb.Get("KDBG")};
   o.argv.insert(o.argv.end(), args.begin(), args.end());
@@ -152,7 +184,7 @@ CommandResult RunKdbg(const Sandbox& sb, const std::vector<std::string>& args,
 absl::StatusOr<std::unique_ptr<KdbgProcess>> KdbgProcess::Start(
     const Sandbox& sb, const std::vector<std::string>& args, const std::vector<std::string>& env) {
   auto p = std::make_unique<KdbgProcess>();
-  p->stderr_path_ = testing::MakeTempDir("kdbg-e2e-bg") + "/stderr";
+  p->stderr_path_ = ScratchPath("bg-stderr");
   SpawnOptions o;
   o.argv = {sb.Get("KDBG")};
   o.argv.insert(o.argv.end(), args.begin(), args.end());

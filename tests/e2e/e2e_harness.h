@@ -40,6 +40,10 @@ class Sandbox {
   std::map<std::string, std::string> vars_;
 };
 
+// A fresh path inside this test process's scratch directory, which is removed when the test
+// program ends (a gtest global environment). `name` is a readable suffix.
+std::string ScratchPath(const std::string& name);
+
 struct CommandResult {
   int exit_code = -1;
   std::string out;

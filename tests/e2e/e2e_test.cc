@@ -36,8 +36,7 @@ class E2eTest : public ::testing::Test {
   }
 
   std::string Script(const std::string& name, const std::string& text) {
-    std::string dir = testing::MakeTempDir("kdbg-e2e-script");
-    std::string path = dir + "/" + name;
+    std::string path = ScratchPath(name);
     std::ofstream(path) << text;
     return path;
   }
