@@ -164,11 +164,17 @@ std::vector<RecoveredSession> Factory::RecoverOrphans() {
     if (!env.ok()) continue;
     RecoveredSession rec;
     bool ours = false;
+    pid_t spawner = 0;
     for (const std::string& kv : *env) {
       if (kv == marker) ours = true;
       if (absl::StartsWith(kv, "KDBG_SESSION_ID=")) rec.session_id = kv.substr(16);
+      if (absl::StartsWith(kv, "KDBG_DELVE_PARENT=")) (void)absl::SimpleAtoi(kv.substr(18), &spawner);
     }
     if (!ours) continue;
+    // Only orphans: a Delve still the child of the agent that spawned it belongs to a live session
+    // (a guardian can run while its agent's successor already serves, both on one work_dir).
+    auto dlv_status = proc.Status(dlv_pid);
+    if (spawner > 0 && dlv_status.ok() && dlv_status->ppid == spawner) continue;
     rec.dlv_pid = dlv_pid;
     (void)absl::SimpleAtoi((*argv)[2], &rec.target_pid);
     std::string address;

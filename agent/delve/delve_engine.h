@@ -8,10 +8,11 @@
 // How Delve is run: `dlv attach PID --headless --accept-multiclient --api-version=2
 // --listen=127.0.0.1:PORT`, in its own session (setsid), stdin /dev/null, stdout and stderr to
 // files in work_dir (never pipes: Delve must not get SIGPIPE when the agent dies), with
-// KDBG_DELVE_OWNER=<work_dir> and KDBG_SESSION_ID=<id> in its environment. Those two variables are
-// the durable record of the session: RecoverOrphans() finds every `dlv` carrying this work_dir's
-// marker in /proc, reads the target PID and address from its command line, and ends it by the safe
-// sequence (safe_end.h).
+// KDBG_DELVE_OWNER=<work_dir>, KDBG_SESSION_ID=<id> and KDBG_DELVE_PARENT=<agent pid> in its
+// environment. Those variables are the durable record of the session: RecoverOrphans() finds every
+// `dlv` carrying this work_dir's marker in /proc whose parent is no longer the agent that spawned it
+// (a live agent's sessions are never touched), reads the target PID and address from its command
+// line, and ends it by the safe sequence (safe_end.h).
 //
 // If the agent process is killed (SIGKILL, OOM, crash): Delve is deliberately left running. By
 // default no PR_SET_PDEATHSIG is set, because Delve's own SIGTERM path was seen to leave a stale

@@ -229,7 +229,8 @@ absl::Status DelveSession::SpawnAndConnect() {
     o.argv = {options_.dlv_path,       "attach", absl::StrCat(config_.pid), "--headless",
               "--accept-multiclient", "--api-version=2", absl::StrCat("--listen=", address_)};
     o.extra_env = {absl::StrCat("KDBG_DELVE_OWNER=", options_.work_dir),
-                   absl::StrCat("KDBG_SESSION_ID=", config_.id)};
+                   absl::StrCat("KDBG_SESSION_ID=", config_.id),
+                   absl::StrCat("KDBG_DELVE_PARENT=", ::getpid())};
     o.stdout_path = log_path_;
     o.stderr_to_stdout = true;
     o.new_session = true;

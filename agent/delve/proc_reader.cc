@@ -52,6 +52,8 @@ absl::StatusOr<ProcState> ParseProcStatus(absl::string_view text) {
     if (absl::ConsumePrefix(&v, "State:")) {
       v = absl::StripLeadingAsciiWhitespace(v);
       if (!v.empty()) st.state = v[0];
+    } else if (absl::ConsumePrefix(&v, "PPid:")) {
+      (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(v), &st.ppid);
     } else if (absl::ConsumePrefix(&v, "TracerPid:")) {
       (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(v), &st.tracer_pid);
     } else if (absl::ConsumePrefix(&v, "ShdPnd:")) {

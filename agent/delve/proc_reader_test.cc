@@ -20,6 +20,7 @@ constexpr char kStatus[] =
 TEST(ProcReaderTest, ParsesStatus) {
   auto st = ParseProcStatus(kStatus);
   ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->ppid, 1);
   EXPECT_EQ(st->state, 't');
   EXPECT_TRUE(st->stopped());
   EXPECT_EQ(st->tracer_pid, 4250);

@@ -312,6 +312,16 @@ TEST_F(DelveEngineTest, AgentKilledThenRecoveredByANewFactory) {
   char c;
   while (::read((*agent)->stdout_fd(), &c, 1) == 1 && c != '\n') line.push_back(c);
   ASSERT_EQ(line, "armed");
+
+  DelveOptions opts;
+  opts.dlv_path = "/usr/bin/dlv";
+  opts.work_dir = work_dir_;
+  opts.listen_host = "::1";
+  // While its agent lives, the session is not an orphan: recovery (a guardian's, or a second
+  // agent's on the same work dir) must leave it alone.
+  EXPECT_TRUE(NewDelveSessionFactory(opts)->RecoverOrphans().empty());
+  ASSERT_EQ(kdbg::testing::DlvProcessesFor((*target)->pid()).size(), 1u);
+
   ASSERT_EQ(::kill((*agent)->pid(), SIGKILL), 0);
   ASSERT_TRUE((*agent)->Wait(absl::Seconds(5)).ok());
 
@@ -322,10 +332,6 @@ TEST_F(DelveEngineTest, AgentKilledThenRecoveredByANewFactory) {
   });
   EXPECT_EQ(frozen.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
 
-  DelveOptions opts;
-  opts.dlv_path = "/usr/bin/dlv";
-  opts.work_dir = work_dir_;
-  opts.listen_host = "::1";
   auto recovered = NewDelveSessionFactory(opts)->RecoverOrphans();
   ASSERT_EQ(recovered.size(), 1u);
   EXPECT_EQ(recovered[0].session_id, "orphan1");
