@@ -72,6 +72,8 @@ class E2eTest : public ::testing::Test {
       (*p)->Wait(absl::Seconds(20));
       return nullptr;
     }
+    last_session_ = (*armed).value("session", "");
+    EXPECT_FALSE(last_session_.empty()) << armed->dump();
     return std::move(*p);
   }
 
@@ -103,13 +105,17 @@ class E2eTest : public ::testing::Test {
     EXPECT_EQ(TargetReleased(*pid, url), "");
   }
 
-  // The audit log has a session-end line for `pod` whose end_reason mentions `reason_word`
-  // (END_REASON_STOP_REQUESTED, ...).
-  void ExpectAuditedEnd(const std::string& pod, const std::string& reason_word) {
-    std::string seen;
+  // The audit log has a session-end line for session `session` (of `pod`) whose end_reason mentions
+  // `reason_word` (END_REASON_STOP_REQUESTED, ...). Matching the session keeps earlier tests' lines
+  // for the same pod from satisfying this one.
+  void ExpectAuditedEnd(const std::string& session, const std::string& pod,
+                        const std::string& reason_word) {
+    ASSERT_FALSE(session.empty());
+    std::string seen = "(no session-end line)";
     for (int i = 0; i < 50; ++i) {
-      for (const auto& line : AuditLines(sb_, pod)) {
-        if (line.value("kind", "") != "session-end" || line.value("pod", "") != pod) continue;
+      for (const auto& line : AuditLines(sb_, session)) {
+        if (line.value("kind", "") != "session-end" || line.value("session", "") != session) continue;
+        EXPECT_EQ(line.value("pod", ""), pod);
         seen = line.value("end_reason", "");
         if (absl::StrContains(absl::AsciiStrToLower(seen), absl::AsciiStrToLower(reason_word))) {
           return;
@@ -117,11 +123,12 @@ class E2eTest : public ::testing::Test {
       }
       absl::SleepFor(absl::Milliseconds(100));
     }
-    ADD_FAILURE() << "no audit session-end line for " << pod << " with reason ~" << reason_word
-                  << "; last end_reason seen: " << seen;
+    ADD_FAILURE() << "no audit session-end line for session " << session << " with reason ~"
+                  << reason_word << "; end_reason seen: " << seen;
   }
 
   Sandbox sb_;
+  std::string last_session_;  // of the last StartTrace that armed
 };
 
 TEST_F(E2eTest, TraceHitsCarryTheClientPorts) {
@@ -136,7 +143,7 @@ TEST_F(E2eTest, TraceHitsCarryTheClientPorts) {
   EXPECT_EQ((*ended)["hits"], 3);
   EXPECT_EQ(p->Wait(absl::Seconds(20)), 0) << p->Stderr();
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
-  ExpectAuditedEnd("hello-world", "END_REASON");
+  ExpectAuditedEnd(last_session_, "hello-world", "END_REASON_STOP_REQUESTED");
 }
 
 TEST_F(E2eTest, TextOutputLooksLikeDlvTrace) {
@@ -284,7 +291,12 @@ TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
   EXPECT_EQ((*attach)->Wait(absl::Seconds(20)), 0) << (*attach)->Stderr();
   EXPECT_TRUE(absl::StrContains((*attach)->Stderr(), "detached cleanly")) << (*attach)->Stderr();
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
-  ExpectAuditedEnd("hello-world", "stop");
+  // The progress line "kdbg: agent NAME at ADDR, session ID" names the session.
+  std::string err = (*attach)->Stderr();
+  size_t at = err.find(", session ");
+  ASSERT_NE(at, std::string::npos) << err;
+  std::string session = err.substr(at + 10, err.find('\n', at) - at - 10);
+  ExpectAuditedEnd(session, "hello-world", "stop");
 }
 
 // ---- the fault matrix: every way a session can end leaves the target running, untraced ----------
@@ -300,7 +312,7 @@ TEST_F(E2eTest, CtrlCEndsSafely) {
   EXPECT_EQ(p->Wait(absl::Seconds(20)), 0);
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
   // Ctrl-C asks the controller to stop the session (the stream is server-to-client only).
-  ExpectAuditedEnd("hello-world", "stop");
+  ExpectAuditedEnd(last_session_, "hello-world", "stop");
 }
 
 TEST_F(E2eTest, SigkillOfCliEndsSafely) {
@@ -311,7 +323,7 @@ TEST_F(E2eTest, SigkillOfCliEndsSafely) {
   // Requests keep flowing while the agent notices the client is gone and lets go.
   SendRequests(sb_.Get("HELLO_URL"), 2);
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
-  ExpectAuditedEnd("hello-world", "gone");
+  ExpectAuditedEnd(last_session_, "hello-world", "gone");
 }
 
 TEST_F(E2eTest, StopFromSecondTerminalEndsSafely) {
@@ -335,7 +347,7 @@ TEST_F(E2eTest, StopFromSecondTerminalEndsSafely) {
       << ended->dump();
   p->Wait(absl::Seconds(20));
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
-  ExpectAuditedEnd("hello-world", "stop");
+  ExpectAuditedEnd(last_session_, "hello-world", "stop");
 }
 
 TEST_F(E2eTest, LeaseExpiryEndsSafely) {
@@ -347,7 +359,7 @@ TEST_F(E2eTest, LeaseExpiryEndsSafely) {
       << ended->dump();
   p->Wait(absl::Seconds(20));
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
-  ExpectAuditedEnd("hello-world", "lease");
+  ExpectAuditedEnd(last_session_, "hello-world", "lease");
 }
 
 TEST_F(E2eTest, ControllerKilledEndsSafely) {
@@ -406,7 +418,7 @@ TEST_F(E2eTest, TargetExitingMidTraceEndsTheSession) {
       << ended->dump();
   p->Wait(absl::Seconds(20));
   EXPECT_TRUE(testing::DlvProcessesFor(*pid).empty());
-  ExpectAuditedEnd("doomed", "exit");
+  ExpectAuditedEnd(last_session_, "doomed", "exit");
 }
 
 // ---- bad input: one clear line, non-zero exit, nothing left behind -------------------------------
