@@ -12,7 +12,8 @@ int main(int argc, char** argv) {
   const char* usage =
       "usage: kdbg-agent <command> [flags]\n"
       "  serve     run the node agent's gRPC service (kdbg-agent serve --help)\n"
-      "  resolve   resolve a container ID to the Go process to debug, once (kdbg-agent resolve --help)\n"
+      "  resolve   resolve a container ID to the Go process to debug, once (kdbg-agent resolve "
+      "--help)\n"
       "  version   print the version\n";
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     std::fputs(usage, args.empty() ? stderr : stdout);

@@ -50,10 +50,18 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
   app.require_subcommand(1);
   app.footer(absl::StrCat(
       "Examples:\n"
-      "  ", name, " resolve pod/hello-world\n"
-      "  ", name, " trace pod/hello-world --init trace.txt --duration 30s\n"
-      "  ", name, " attach hello-world -c app\n"
-      "  ", name, " sessions -A\n"
+      "  ",
+      name,
+      " resolve pod/hello-world\n"
+      "  ",
+      name,
+      " trace pod/hello-world --init trace.txt --duration 30s\n"
+      "  ",
+      name,
+      " attach hello-world -c app\n"
+      "  ",
+      name,
+      " sessions -A\n"
       "\nEnvironment: KUBECONFIG, KDBG_CONTROLLER (HOST:PORT), KDBG_CONTROLLER_CA (PEM file)."));
 
   GlobalOptions g;
@@ -70,9 +78,10 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
 
   auto add_target = [&](CLI::App* cmd, TargetOptions* t) {
     cmd->add_option("TARGET", t->target, "pod/NAME or NAME")->required();
-    cmd->add_option("-c,--container", t->container,
-                    "container (else the kubectl.kubernetes.io/default-container annotation, else the "
-                    "first)");
+    cmd->add_option(
+        "-c,--container", t->container,
+        "container (else the kubectl.kubernetes.io/default-container annotation, else the "
+        "first)");
     cmd->add_option("-n,--namespace", g.namespace_, "namespace (else the context's)");
   };
   auto add_output = [&](CLI::App* cmd) {
@@ -83,14 +92,18 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
   TraceCommandOptions trace;
   std::string duration;
   std::string lease;
-  auto* trace_cmd = app.add_subcommand("trace", "trace functions of a running pod with a trace script");
+  auto* trace_cmd =
+      app.add_subcommand("trace", "trace functions of a running pod with a trace script");
   add_target(trace_cmd, &trace.target);
   trace_cmd->add_option("--init", trace.init_file, "trace script file")->required();
-  trace_cmd->add_option("--duration", duration, "end after this long (30s, 5m, 1h); default: until Ctrl-C");
-  trace_cmd->add_option("--max-hits", trace.max_hits, "end after N hits")->check(CLI::NonNegativeNumber);
-  trace_cmd->add_option("--rate-limit", trace.rate_limit,
-                        "hits per second a tracepoint may take before it is cleared to protect the "
-                        "service (default: the agent's, 100; at most 1000)")
+  trace_cmd->add_option("--duration", duration,
+                        "end after this long (30s, 5m, 1h); default: until Ctrl-C");
+  trace_cmd->add_option("--max-hits", trace.max_hits, "end after N hits")
+      ->check(CLI::NonNegativeNumber);
+  trace_cmd
+      ->add_option("--rate-limit", trace.rate_limit,
+                   "hits per second a tracepoint may take before it is cleared to protect the "
+                   "service (default: the agent's, 100; at most 1000)")
       ->check(CLI::NonNegativeNumber);
   trace_cmd->add_option("--lease", lease,
                         "hard upper bound on the session, enforced by the agent even if this CLI "
@@ -103,23 +116,36 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
       "  on handleSlash print r.RemoteAddr\n"
       "  continue\n"
       "  EOF\n"
-      "  ", name, " trace pod/hello-world --init trace.txt\n"
-      "  ", name, " trace hello-world -n shop -c app --init trace.txt --duration 30s --max-hits 100 -o json\n"
-      "Progress goes to stderr, hits to stdout. Ctrl-C ends the session safely; a second Ctrl-C quits at once."));
+      "  ",
+      name,
+      " trace pod/hello-world --init trace.txt\n"
+      "  ",
+      name,
+      " trace hello-world -n shop -c app --init trace.txt --duration 30s --max-hits 100 -o json\n"
+      "Progress goes to stderr, hits to stdout. Ctrl-C ends the session safely; a second Ctrl-C "
+      "quits at once."));
 
   AttachCommandOptions attach;
-  auto* attach_cmd = app.add_subcommand("attach", "open a Delve server session and tunnel it to a local port");
+  auto* attach_cmd =
+      app.add_subcommand("attach", "open a Delve server session and tunnel it to a local port");
   add_target(attach_cmd, &attach.target);
-  attach_cmd->add_option("--listen", attach.listen, "local address (default 127.0.0.1 and a free port)");
+  attach_cmd->add_option("--listen", attach.listen,
+                         "local address (default 127.0.0.1 and a free port)");
   attach_cmd->add_flag("--headless", attach.headless, "do not start `dlv connect`");
   attach_cmd->footer(absl::StrCat(
       "Examples:\n"
-      "  ", name, " attach pod/hello-world\n"
-      "  ", name, " attach hello-world --listen 127.0.0.1:2345 --headless   # then: dlv connect 127.0.0.1:2345\n"
+      "  ",
+      name,
+      " attach pod/hello-world\n"
+      "  ",
+      name,
+      " attach hello-world --listen 127.0.0.1:2345 --headless   # then: dlv connect "
+      "127.0.0.1:2345\n"
       "Closing kdbg (Ctrl-C) ends the session: the agent detaches and the target keeps running."));
 
   TargetOptions resolve;
-  auto* resolve_cmd = app.add_subcommand("resolve", "show what would be debugged and whether it can be");
+  auto* resolve_cmd =
+      app.add_subcommand("resolve", "show what would be debugged and whether it can be");
   add_target(resolve_cmd, &resolve);
   add_output(resolve_cmd);
   resolve_cmd->footer(absl::StrCat("Examples:\n  ", name, " resolve pod/hello-world\n  ", name,
@@ -127,17 +153,21 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
 
   bool all_namespaces = false;
   auto* sessions_cmd = app.add_subcommand("sessions", "list debug sessions");
-  auto* ns_opt = sessions_cmd->add_option("-n,--namespace", g.namespace_, "namespace (else the context's)");
-  sessions_cmd->add_flag("-A,--all-namespaces", all_namespaces, "every namespace")->excludes(ns_opt);
+  auto* ns_opt =
+      sessions_cmd->add_option("-n,--namespace", g.namespace_, "namespace (else the context's)");
+  sessions_cmd->add_flag("-A,--all-namespaces", all_namespaces, "every namespace")
+      ->excludes(ns_opt);
   add_output(sessions_cmd);
-  sessions_cmd->footer(absl::StrCat("Examples:\n  ", name, " sessions\n  ", name, " sessions -A -o json"));
+  sessions_cmd->footer(
+      absl::StrCat("Examples:\n  ", name, " sessions\n  ", name, " sessions -A -o json"));
 
   std::string session_id;
   auto* stop_cmd = app.add_subcommand("stop", "end a debug session safely");
   stop_cmd->add_option("SESSION-ID", session_id, "as `sessions` lists it")->required();
   stop_cmd->footer(absl::StrCat("Examples:\n  ", name, " stop 3f2a9c1e"));
 
-  auto* version_cmd = app.add_subcommand("version", "versions of the CLI, controller, agents and their Delve");
+  auto* version_cmd =
+      app.add_subcommand("version", "versions of the CLI, controller, agents and their Delve");
   version_cmd->footer(absl::StrCat("Examples:\n  ", name, " version"));
 
   for (auto* cmd : {trace_cmd, attach_cmd, resolve_cmd, sessions_cmd, stop_cmd, version_cmd}) {
@@ -193,7 +223,8 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
 
   if (*trace_cmd) {
     if (!duration.empty()) {
-      if (!absl::ParseDuration(duration, &trace.duration) || trace.duration < absl::ZeroDuration()) {
+      if (!absl::ParseDuration(duration, &trace.duration) ||
+          trace.duration < absl::ZeroDuration()) {
         *env.command.err << "kdbg: error: --duration \"" << duration
                          << "\" is not a duration like 30s, 5m or 1h30m\n";
         return 2;

@@ -1,12 +1,10 @@
 // The kdbg command line: CLI11 subcommands over the functions in commands.h.
 //
-//   kdbg trace   TARGET --init FILE [-c NAME] [-n NS] [--duration 30s] [--max-hits N] [-o text|json]
-//   kdbg attach  TARGET [-c NAME] [-n NS] [--listen 127.0.0.1:PORT] [--headless]
-//   kdbg resolve TARGET [-c NAME] [-n NS] [-o text|json]
-//   kdbg sessions [-n NS | -A] [-o text|json]
-//   kdbg stop    SESSION-ID
-//   kdbg version
-//   global: --kubeconfig FILE, --context NAME, --controller HOST:PORT, --controller-ca FILE
+//   kdbg trace   TARGET --init FILE [-c NAME] [-n NS] [--duration 30s] [--max-hits N] [-o
+//   text|json] kdbg attach  TARGET [-c NAME] [-n NS] [--listen 127.0.0.1:PORT] [--headless] kdbg
+//   resolve TARGET [-c NAME] [-n NS] [-o text|json] kdbg sessions [-n NS | -A] [-o text|json] kdbg
+//   stop    SESSION-ID kdbg version global: --kubeconfig FILE, --context NAME, --controller
+//   HOST:PORT, --controller-ca FILE
 //
 // Installed also as `kubectl-kdbg`, so `kubectl kdbg ...` runs it (help then says "kubectl kdbg").
 #pragma once

@@ -20,7 +20,8 @@ CliRun RunWith(std::vector<std::string> argv, bool* opened = nullptr) {
   env.command.err = &err;
   env.command.cli_version = "9.9.9";
   env.getenv = [](const std::string&) { return std::string(); };
-  env.command.open_cluster = [opened](const GlobalOptions&) -> absl::StatusOr<std::unique_ptr<Cluster>> {
+  env.command.open_cluster =
+      [opened](const GlobalOptions&) -> absl::StatusOr<std::unique_ptr<Cluster>> {
     if (opened != nullptr) *opened = true;
     return absl::NotFoundError("no kubeconfig: test");
   };
@@ -47,9 +48,12 @@ TEST(AppTest, KubectlPluginNameInHelp) {
 
 TEST(AppTest, UsageErrorsAreOneLineAndExit2) {
   for (std::vector<std::string> argv :
-       {std::vector<std::string>{"kdbg"}, {"kdbg", "trace", "pod/x"}, {"kdbg", "frobnicate"},
+       {std::vector<std::string>{"kdbg"},
+        {"kdbg", "trace", "pod/x"},
+        {"kdbg", "frobnicate"},
         {"kdbg", "trace", "pod/x", "--init", "f", "-o", "yaml"},
-        {"kdbg", "sessions", "-A", "-n", "x"}, {"kdbg", "trace", "pod/x", "--init", "f", "--duration", "soon"}}) {
+        {"kdbg", "sessions", "-A", "-n", "x"},
+        {"kdbg", "trace", "pod/x", "--init", "f", "--duration", "soon"}}) {
     bool opened = false;
     CliRun r = RunWith(argv, &opened);
     EXPECT_EQ(r.code, 2) << argv.back() << r.err;
@@ -63,7 +67,8 @@ TEST(AppTest, CommandErrorsAreOneLineAndJsonObjects) {
   CliRun r = RunWith({"kdbg", "resolve", "pod/x", "-o", "json"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "kdbg: error: no kubeconfig: test\n");
-  EXPECT_EQ(r.out, "{\"type\":\"error\",\"code\":\"NOT_FOUND\",\"message\":\"no kubeconfig: test\"}\n");
+  EXPECT_EQ(r.out,
+            "{\"type\":\"error\",\"code\":\"NOT_FOUND\",\"message\":\"no kubeconfig: test\"}\n");
   CliRun bad = RunWith({"kdbg", "resolve", "deployment/x"});
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.err.find("kdbg debugs pods"), std::string::npos) << bad.err;
@@ -79,7 +84,8 @@ TEST(AppTest, GlobalFlagsAfterTheCommand) {
 TEST(AppTest, MissingTraceScript) {
   CliRun r = RunWith({"kdbg", "trace", "pod/x", "--init", "/nonexistent/trace.txt"});
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("cannot read the trace script /nonexistent/trace.txt"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot read the trace script /nonexistent/trace.txt"), std::string::npos)
+      << r.err;
 }
 
 }  // namespace

@@ -30,8 +30,8 @@ absl::StatusOr<UniqueFd> Listen(const std::string& host, int port, int* bound_po
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--listen: \"", host, "\" is not an IPv4 address; use 127.0.0.1:PORT"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen: \"", host, "\" is not an IPv4 address; use 127.0.0.1:PORT"));
   }
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return ErrnoToStatus(errno, "socket");
@@ -129,8 +129,8 @@ int RunAttach(const GlobalOptions& g, const AttachCommandOptions& o, const Comma
   req.set_lease_ms(0);  // the cluster's default lease
   grpc::ClientContext context;
   PrepareContext(&context, conn->token);
-  console.Err(absl::StrCat("kdbg: asking the controller at ", conn->endpoint.Describe(),
-                           " to attach\n"));
+  console.Err(
+      absl::StrCat("kdbg: asking the controller at ", conn->endpoint.Describe(), " to attach\n"));
   internal::StreamSupervisor supervisor(*conn, &context, env, console);
   supervisor.Start();
   auto reader = conn->stub->Attach(&context, req);
@@ -225,7 +225,8 @@ int RunAttach(const GlobalOptions& g, const AttachCommandOptions& o, const Comma
   }
   if (ended) return supervisor.stop_requested() || CleanEnd(*ended) ? 0 : 1;
   if (supervisor.stop_requested()) {
-    console.Err("kdbg: ended: stopped; the agent ends the session safely when it sees the client gone\n");
+    console.Err(
+        "kdbg: ended: stopped; the agent ends the session safely when it sees the client gone\n");
     return 0;
   }
   if (error_event) return 1;

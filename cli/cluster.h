@@ -31,10 +31,10 @@ class Cluster {
 };
 
 struct ClusterOptions {
-  std::string kubeconfig;        // --kubeconfig
-  std::string kubeconfig_env;    // $KUBECONFIG (colon-separated files, merged)
-  std::string home;              // $HOME, for ~/.kube/config
-  std::string context;           // --context
+  std::string kubeconfig;      // --kubeconfig
+  std::string kubeconfig_env;  // $KUBECONFIG (colon-separated files, merged)
+  std::string home;            // $HOME, for ~/.kube/config
+  std::string context;         // --context
 };
 
 // Reads the kubeconfig. Errors: NotFound (no kubeconfig), InvalidArgument (malformed, unknown

@@ -56,8 +56,8 @@ absl::StatusOr<Connection> Connect(const GlobalOptions& g, const TargetOptions* 
     std::string ns = g.namespace_.empty() ? c.cluster->Namespace() : g.namespace_;
     auto pod = c.cluster->GetPod(ns, pod_name);
     if (!pod.ok()) {
-      return Annotate(pod.status(), absl::StrCat("reading pod ", ns, "/", pod_name,
-                                                 " from the Kubernetes API"));
+      return Annotate(pod.status(),
+                      absl::StrCat("reading pod ", ns, "/", pod_name, " from the Kubernetes API"));
     }
     KDBG_ASSIGN_OR_RETURN(std::string container, SelectContainer(*pod, target->container));
     c.target.set_namespace_(ns);

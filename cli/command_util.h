@@ -32,7 +32,7 @@ class Console {
 // Everything a command needs to talk to the controller about one pod.
 struct Connection {
   std::unique_ptr<Cluster> cluster;
-  kdbg::v1::PodTarget target;   // filled when a TARGET was given
+  kdbg::v1::PodTarget target;  // filled when a TARGET was given
   std::string token;
   Endpoint endpoint;
   std::unique_ptr<kdbg::v1::Controller::Stub> stub;

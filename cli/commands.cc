@@ -23,8 +23,8 @@ constexpr absl::Duration kUnaryTimeout = absl::Seconds(30);
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read the trace script ", path,
-                                            ": check the path given to --init"));
+    return absl::NotFoundError(
+        absl::StrCat("cannot read the trace script ", path, ": check the path given to --init"));
   }
   std::stringstream ss;
   ss << in.rdbuf();
@@ -40,8 +40,8 @@ std::string Basename(const std::string& path) {
 
 absl::Status ParseHostPort(const std::string& text, std::string* host, int* port) {
   auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(text.substr(colon + 1), port) || *port < 0 || *port > 65535) {
+  if (colon == std::string::npos || colon == 0 || !absl::SimpleAtoi(text.substr(colon + 1), port) ||
+      *port < 0 || *port > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("\"", text, "\" is not HOST:PORT (e.g. 127.0.0.1:2345)"));
   }
@@ -55,18 +55,11 @@ absl::Status ParseHostPort(const std::string& text, std::string* host, int* port
 std::string AttachInstructions(const std::string& host, int port, const std::string& pod_ref) {
   std::string addr = absl::StrCat(host, ":", port);
   return absl::StrCat(
-      "Delve is listening for you on ", addr, " (tunnelled to ", pod_ref, ").\n",
-      "Connect with:\n",
-      "  dlv connect ", addr, "\n",
-      "or add to .vscode/launch.json:\n",
-      "  {\n",
-      "    \"name\": \"kdbg: ", pod_ref, "\",\n",
-      "    \"type\": \"go\",\n",
-      "    \"request\": \"attach\",\n",
-      "    \"mode\": \"remote\",\n",
-      "    \"host\": \"", host, "\",\n",
-      "    \"port\": ", port, "\n",
-      "  }\n",
+      "Delve is listening for you on ", addr, " (tunnelled to ", pod_ref, ").\n", "Connect with:\n",
+      "  dlv connect ", addr, "\n", "or add to .vscode/launch.json:\n", "  {\n",
+      "    \"name\": \"kdbg: ", pod_ref, "\",\n", "    \"type\": \"go\",\n",
+      "    \"request\": \"attach\",\n", "    \"mode\": \"remote\",\n", "    \"host\": \"", host,
+      "\",\n", "    \"port\": ", port, "\n", "  }\n",
       "When you quit dlv, do not kill the process. Press Ctrl-C here to end the session.\n");
 }
 
@@ -88,8 +81,8 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
 
   grpc::ClientContext context;
   PrepareContext(&context, conn->token);
-  console.Err(absl::StrCat("kdbg: asking the controller at ", conn->endpoint.Describe(),
-                           " to trace\n"));
+  console.Err(
+      absl::StrCat("kdbg: asking the controller at ", conn->endpoint.Describe(), " to trace\n"));
   internal::StreamSupervisor supervisor(*conn, &context, env, console);
   supervisor.Start();
   auto reader = conn->stub->Trace(&context, req);
@@ -192,7 +185,8 @@ int RunStop(const GlobalOptions& g, const std::string& session_id, const Command
   PrepareContext(&context, conn->token, kUnaryTimeout);
   grpc::Status status = conn->stub->StopSession(&context, req, &resp);
   if (!status.ok()) {
-    return console.Fail(internal::RpcStatus(status, absl::StrCat("stop session ", session_id), *conn));
+    return console.Fail(
+        internal::RpcStatus(status, absl::StrCat("stop session ", session_id), *conn));
   }
   kdbg::v1::Event e;
   e.set_session_id(session_id);

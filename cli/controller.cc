@@ -49,10 +49,10 @@ absl::StatusOr<Endpoint> FindController(const EndpointOptions& options) {
   spawn.destroy_grace = absl::Seconds(2);
   auto child = ChildProcess::Spawn(spawn);
   if (!child.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "no --controller or $KDBG_CONTROLLER given, and `", options.kubectl,
-        " port-forward` to find the controller in the cluster could not start: ",
-        child.status().message(), "; install kubectl or pass --controller HOST:PORT"));
+    return absl::UnavailableError(
+        absl::StrCat("no --controller or $KDBG_CONTROLLER given, and `", options.kubectl,
+                     " port-forward` to find the controller in the cluster could not start: ",
+                     child.status().message(), "; install kubectl or pass --controller HOST:PORT"));
   }
   std::string output;
   std::string said;  // kubectl's other lines, quoted in the error
@@ -100,7 +100,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> DialController(const Endpoint& en
   return channel;
 }
 
-void PrepareContext(grpc::ClientContext* context, const std::string& token, absl::Duration timeout) {
+void PrepareContext(grpc::ClientContext* context, const std::string& token,
+                    absl::Duration timeout) {
   if (!token.empty()) context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
   if (timeout > absl::ZeroDuration()) {
     context->set_deadline(std::chrono::system_clock::now() +

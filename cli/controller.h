@@ -24,16 +24,16 @@ inline constexpr int kControllerServicePort = 8443;
 inline constexpr char kControllerTlsName[] = "kdbg-controller.kdbg-system.svc";
 
 struct EndpointOptions {
-  std::string address;                 // --controller, else $KDBG_CONTROLLER; empty: discover
-  std::string kubectl = "kubectl";     // $KDBG_KUBECTL overrides (tests)
+  std::string address;                    // --controller, else $KDBG_CONTROLLER; empty: discover
+  std::string kubectl = "kubectl";        // $KDBG_KUBECTL overrides (tests)
   std::vector<std::string> kubectl_args;  // --kubeconfig/--context for kubectl
   absl::Duration port_forward_timeout = absl::Seconds(20);
 };
 
 // A reachable controller address; owns the port-forward process if one was needed.
 struct Endpoint {
-  std::string address;    // "host:port"
-  std::string tls_name;   // server name override, empty: the host of `address`
+  std::string address;   // "host:port"
+  std::string tls_name;  // server name override, empty: the host of `address`
   std::unique_ptr<ChildProcess> port_forward;
   std::string Describe() const;
 };

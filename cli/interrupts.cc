@@ -27,7 +27,8 @@ void OnSignal(int signo) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<InterruptPipe>> InterruptPipe::Install(const std::vector<int>& signals) {
+absl::StatusOr<std::unique_ptr<InterruptPipe>> InterruptPipe::Install(
+    const std::vector<int>& signals) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return ErrnoToStatus(errno, "pipe2");
   UniqueFd r(fds[0]), w(fds[1]);

@@ -56,7 +56,8 @@ class KubeCluster final : public Cluster {
                           ? "authenticates with a client certificate only"
                           : "has no token, tokenFile or exec plugin";
     return absl::FailedPreconditionError(absl::StrCat(
-        "kubeconfig user \"", config_.user_name, "\" (context \"", config_.context_name, "\") ", has,
+        "kubeconfig user \"", config_.user_name, "\" (context \"", config_.context_name, "\") ",
+        has,
         ", but the kdbg controller authenticates users by bearer token; use a user with a token, "
         "tokenFile or exec plugin (for example `kubectl create token NAME` for a service account) "
         "via --context or --kubeconfig"));
@@ -88,8 +89,8 @@ absl::StatusOr<std::unique_ptr<Cluster>> OpenCluster(const ClusterOptions& optio
   }
   std::unique_ptr<kube::ExecCredentialProvider> exec;
   if (config.exec.has_value() && config.bearer_token.empty() && config.token_file.empty()) {
-    exec = std::make_unique<kube::ExecCredentialProvider>(*config.exec, config.server, config.ca_pem,
-                                                          RealClock::Get());
+    exec = std::make_unique<kube::ExecCredentialProvider>(*config.exec, config.server,
+                                                          config.ca_pem, RealClock::Get());
     // One plugin run serves both the API server and the controller: a token is given to the API
     // client directly (the CLI reads one pod, at start); certificates stay with the plugin.
     auto cred = exec->Get();

@@ -23,7 +23,8 @@ std::string Basename(const std::string& path) {
 
 std::string TimeString(int64_t unix_nanos) {
   if (unix_nanos == 0) return "";
-  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", absl::FromUnixNanos(unix_nanos), absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", absl::FromUnixNanos(unix_nanos),
+                          absl::UTCTimeZone());
 }
 
 Json Head(const char* type, const kdbg::v1::Event& event) {
@@ -60,18 +61,18 @@ absl::Status ParseOutputFormat(const std::string& text, OutputFormat* format) {
 std::string HitText(const kdbg::v1::HitEvent& hit) {
   std::vector<std::string> arg_names;
   for (const auto& a : hit.args()) arg_names.push_back(a.name());
-  std::string out = absl::StrFormat("> goroutine(%d): %s(%s) %s:%d\n", hit.goroutine(),
-                                    hit.function(), absl::StrJoin(arg_names, ", "),
-                                    Basename(hit.file()), hit.line());
+  std::string out =
+      absl::StrFormat("> goroutine(%d): %s(%s) %s:%d\n", hit.goroutine(), hit.function(),
+                      absl::StrJoin(arg_names, ", "), Basename(hit.file()), hit.line());
   for (const auto& v : hit.vars()) absl::StrAppend(&out, "\t", v.name(), ": ", v.value(), "\n");
   return out;
 }
 
 std::string ArmedText(const kdbg::v1::ArmedEvent& armed) {
   int n = armed.tracepoints_size();
-  std::string out = absl::StrFormat("kdbg: armed %d tracepoint%s on PID %d (attach %d ms, arm %d ms)\n",
-                                    n, n == 1 ? "" : "s", armed.host_pid(), armed.attach_ms(),
-                                    armed.arm_ms());
+  std::string out =
+      absl::StrFormat("kdbg: armed %d tracepoint%s on PID %d (attach %d ms, arm %d ms)\n", n,
+                      n == 1 ? "" : "s", armed.host_pid(), armed.attach_ms(), armed.arm_ms());
   for (const auto& tp : armed.tracepoints()) {
     absl::StrAppend(&out, "kdbg:   ", tp.name(), " -> ", tp.function(), " ", tp.file(), ":",
                     tp.line());
@@ -98,18 +99,30 @@ std::string EndReasonName(kdbg::v1::EndReason reason) {
 std::string EndReasonText(kdbg::v1::EndReason reason) {
   using kdbg::v1::EndReason;
   switch (reason) {
-    case kdbg::v1::END_REASON_CLIENT_STOP: return "stopped";
-    case kdbg::v1::END_REASON_DURATION: return "duration elapsed";
-    case kdbg::v1::END_REASON_MAX_HITS: return "max hits reached";
-    case kdbg::v1::END_REASON_STOP_REQUESTED: return "stopped on request";
-    case kdbg::v1::END_REASON_LEASE_EXPIRED: return "lease expired";
-    case kdbg::v1::END_REASON_CLIENT_GONE: return "client connection lost";
-    case kdbg::v1::END_REASON_AGENT_SHUTDOWN: return "agent shut down";
-    case kdbg::v1::END_REASON_TARGET_EXITED: return "target exited";
-    case kdbg::v1::END_REASON_ERROR: return "error";
-    case kdbg::v1::END_REASON_RECOVERED: return "ended by a restarted agent";
-    case kdbg::v1::END_REASON_REMOTE_CLIENT_LEFT: return "debugger client disconnected";
-    default: return EndReasonName(reason);
+    case kdbg::v1::END_REASON_CLIENT_STOP:
+      return "stopped";
+    case kdbg::v1::END_REASON_DURATION:
+      return "duration elapsed";
+    case kdbg::v1::END_REASON_MAX_HITS:
+      return "max hits reached";
+    case kdbg::v1::END_REASON_STOP_REQUESTED:
+      return "stopped on request";
+    case kdbg::v1::END_REASON_LEASE_EXPIRED:
+      return "lease expired";
+    case kdbg::v1::END_REASON_CLIENT_GONE:
+      return "client connection lost";
+    case kdbg::v1::END_REASON_AGENT_SHUTDOWN:
+      return "agent shut down";
+    case kdbg::v1::END_REASON_TARGET_EXITED:
+      return "target exited";
+    case kdbg::v1::END_REASON_ERROR:
+      return "error";
+    case kdbg::v1::END_REASON_RECOVERED:
+      return "ended by a restarted agent";
+    case kdbg::v1::END_REASON_REMOTE_CLIENT_LEFT:
+      return "debugger client disconnected";
+    default:
+      return EndReasonName(reason);
   }
 }
 
@@ -135,7 +148,8 @@ std::string EndedText(const kdbg::v1::EndedEvent& ended) {
     absl::StrAppend(&out, " (exit status ", ended.target_exit_status(), ")");
   }
   if (ended.target_traced()) {
-    absl::StrAppend(&out, "; WARNING: the target is still traced, check it with the on-call runbook");
+    absl::StrAppend(&out,
+                    "; WARNING: the target is still traced, check it with the on-call runbook");
   }
   absl::StrAppend(&out, "\n");
   return out;
@@ -157,7 +171,8 @@ std::string EventJson(const kdbg::v1::Event& event) {
         t["function"] = tp.function();
         t["file"] = tp.file();
         t["line"] = tp.line();
-        if (!tp.print().empty()) t["print"] = std::vector<std::string>(tp.print().begin(), tp.print().end());
+        if (!tp.print().empty())
+          t["print"] = std::vector<std::string>(tp.print().begin(), tp.print().end());
         if (!tp.cond().empty()) t["cond"] = tp.cond();
         tps.push_back(std::move(t));
       }
@@ -221,18 +236,27 @@ Rendered RenderEvent(const kdbg::v1::Event& event, OutputFormat format) {
     // People watching a JSON stream still see why it ended, or failed.
     if (event.has_ended()) r.err = EndedText(event.ended());
     if (event.has_error()) {
-      r.err = absl::StrCat("kdbg: error: ", event.error().message(), " (", event.error().code(), ")\n");
+      r.err =
+          absl::StrCat("kdbg: error: ", event.error().message(), " (", event.error().code(), ")\n");
     }
     return r;
   }
   switch (event.kind_case()) {
-    case kdbg::v1::Event::kArmed: r.err = ArmedText(event.armed()); break;
-    case kdbg::v1::Event::kHit: r.out = HitText(event.hit()); break;
-    case kdbg::v1::Event::kEnded: r.err = EndedText(event.ended()); break;
-    case kdbg::v1::Event::kError:
-      r.err = absl::StrCat("kdbg: error: ", event.error().message(), " (", event.error().code(), ")\n");
+    case kdbg::v1::Event::kArmed:
+      r.err = ArmedText(event.armed());
       break;
-    default: break;
+    case kdbg::v1::Event::kHit:
+      r.out = HitText(event.hit());
+      break;
+    case kdbg::v1::Event::kEnded:
+      r.err = EndedText(event.ended());
+      break;
+    case kdbg::v1::Event::kError:
+      r.err =
+          absl::StrCat("kdbg: error: ", event.error().message(), " (", event.error().code(), ")\n");
+      break;
+    default:
+      break;
   }
   return r;
 }
@@ -244,7 +268,8 @@ std::string CodeName(absl::StatusCode code) {
 }
 
 namespace {
-Json ResolveObject(const kdbg::v1::ControllerResolveResponse& r, const kdbg::v1::PodTarget& target) {
+Json ResolveObject(const kdbg::v1::ControllerResolveResponse& r,
+                   const kdbg::v1::PodTarget& target) {
   const auto& t = r.target();
   Json j;
   j["type"] = "resolved";
@@ -290,10 +315,12 @@ std::string ResolveText(const kdbg::v1::ControllerResolveResponse& r,
     absl::StrAppend(&out, ", PID ", t.container_pid_namespace_pid(), " in the container");
   }
   absl::StrAppend(&out, "\n");
-  if (!t.cmdline().empty()) absl::StrAppend(&out, "command:    ", absl::StrJoin(t.cmdline(), " "), "\n");
+  if (!t.cmdline().empty())
+    absl::StrAppend(&out, "command:    ", absl::StrJoin(t.cmdline(), " "), "\n");
   absl::StrAppend(&out, "runtime:    ", t.runtime(), " ", t.container_id(), "\n");
   absl::StrAppend(&out, "binary:     ", b.path(), "\n");
-  absl::StrAppend(&out, "go:         ", b.go_version().empty() ? "not a Go program" : b.go_version(),
+  absl::StrAppend(&out,
+                  "go:         ", b.go_version().empty() ? "not a Go program" : b.go_version(),
                   b.module_path().empty() ? "" : absl::StrCat(" (", b.module_path(), ")"), "\n");
   absl::StrAppend(&out, "debug info: ", b.has_dwarf() ? "DWARF" : "no DWARF",
                   b.optimized() ? ", optimized" : ", not optimized",
@@ -313,9 +340,12 @@ std::string ResolveText(const kdbg::v1::ControllerResolveResponse& r,
 namespace {
 std::string ModeName(kdbg::v1::SessionMode mode) {
   switch (mode) {
-    case kdbg::v1::SESSION_MODE_TRACE: return "trace";
-    case kdbg::v1::SESSION_MODE_ATTACH: return "attach";
-    default: return "unknown";
+    case kdbg::v1::SESSION_MODE_TRACE:
+      return "trace";
+    case kdbg::v1::SESSION_MODE_ATTACH:
+      return "attach";
+    default:
+      return "unknown";
   }
 }
 
@@ -332,8 +362,8 @@ std::string SessionsText(const kdbg::v1::ControllerListSessionsResponse& session
                          int64_t now_unix_nanos) {
   if (sessions.sessions().empty()) return "No debug sessions.\n";
   std::vector<std::vector<std::string>> rows;
-  rows.push_back({"SESSION", "MODE", "NAMESPACE", "POD", "CONTAINER", "NODE", "PID", "USER", "STATE",
-                  "HITS", "AGE"});
+  rows.push_back({"SESSION", "MODE", "NAMESPACE", "POD", "CONTAINER", "NODE", "PID", "USER",
+                  "STATE", "HITS", "AGE"});
   for (const auto& s : sessions.sessions()) {
     const auto& i = s.info();
     rows.push_back({i.id(), ModeName(i.mode()), s.target().namespace_(), s.target().pod(),
@@ -386,8 +416,9 @@ std::string VersionText(const std::string& cli_version,
   if (controller == nullptr) return out;
   absl::StrAppend(&out, "kdbg-controller ", controller->controller().version(), "\n");
   for (const auto& a : controller->agents()) {
-    absl::StrAppend(&out, "kdbg-agent ", a.version(), " on ", a.node_name().empty() ? "?" : a.node_name(),
-                    " (delve ", a.delve_version().empty() ? "unknown" : a.delve_version(), ")\n");
+    absl::StrAppend(&out, "kdbg-agent ", a.version(), " on ",
+                    a.node_name().empty() ? "?" : a.node_name(), " (delve ",
+                    a.delve_version().empty() ? "unknown" : a.delve_version(), ")\n");
   }
   if (controller->agents().empty()) absl::StrAppend(&out, "no agents registered\n");
   return out;

@@ -104,7 +104,8 @@ TEST(OutputTest, EndedTextAndJsonAndCleanness) {
   x->set_hits(3);
   x->set_message("target running, detached cleanly");
   x->set_target_alive(true);
-  EXPECT_EQ(EndedText(*x), "kdbg: ended: max hits reached; 3 hits; target running, detached cleanly\n");
+  EXPECT_EQ(EndedText(*x),
+            "kdbg: ended: max hits reached; 3 hits; target running, detached cleanly\n");
   Rendered r = RenderEvent(e, OutputFormat::kJson);
   json j = json::parse(r.out);
   EXPECT_EQ(j["type"], "ended");
@@ -117,8 +118,9 @@ TEST(OutputTest, EndedTextAndJsonAndCleanness) {
   x->set_reason(kdbg::v1::END_REASON_TARGET_EXITED);
   x->set_target_exit_status(2);
   EXPECT_FALSE(CleanEnd(*x));
-  EXPECT_NE(EndedText(*x).find("target exited; 3 hits; target running, detached cleanly (exit status 2)"),
-            std::string::npos);
+  EXPECT_NE(
+      EndedText(*x).find("target exited; 3 hits; target running, detached cleanly (exit status 2)"),
+      std::string::npos);
   x->set_reason(kdbg::v1::END_REASON_DURATION);
   x->set_target_traced(true);
   EXPECT_FALSE(CleanEnd(*x)) << "a target left traced is never a clean end";
@@ -133,9 +135,11 @@ TEST(OutputTest, ErrorAndNotice) {
   EXPECT_EQ(j["type"], "error");
   EXPECT_EQ(j["code"], "NOT_FOUND");
   EXPECT_EQ(j["message"], "location \"x\" not found");
-  EXPECT_EQ(RenderEvent(e, OutputFormat::kText).err, "kdbg: error: location \"x\" not found (NOT_FOUND)\n");
+  EXPECT_EQ(RenderEvent(e, OutputFormat::kText).err,
+            "kdbg: error: location \"x\" not found (NOT_FOUND)\n");
   // With -o json the one-line reason still goes to stderr, beside the error object on stdout.
-  EXPECT_EQ(RenderEvent(e, OutputFormat::kJson).err, "kdbg: error: location \"x\" not found (NOT_FOUND)\n");
+  EXPECT_EQ(RenderEvent(e, OutputFormat::kJson).err,
+            "kdbg: error: location \"x\" not found (NOT_FOUND)\n");
 
   kdbg::v1::Event n;
   n.mutable_notice()->set_code("progress");
@@ -214,8 +218,10 @@ TEST(OutputTest, SessionsTableAndJson) {
   s->set_node_name("node-a");
   std::string text = SessionsText(resp, 91000000000);
   EXPECT_EQ(text,
-            "SESSION   MODE    NAMESPACE   POD           CONTAINER   NODE     PID    USER    STATE     HITS   AGE\n"
-            "s-1       trace   default     hello-world   app         node-a   4242   alice   tracing   7      90s\n");
+            "SESSION   MODE    NAMESPACE   POD           CONTAINER   NODE     PID    USER    STATE "
+            "    HITS   AGE\n"
+            "s-1       trace   default     hello-world   app         node-a   4242   alice   "
+            "tracing   7      90s\n");
   json j = json::parse(SessionsJson(resp));
   EXPECT_EQ(j["id"], "s-1");
   EXPECT_EQ(j["mode"], "trace");

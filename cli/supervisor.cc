@@ -13,7 +13,9 @@ StreamSupervisor::StreamSupervisor(Connection& connection, grpc::ClientContext* 
 
 StreamSupervisor::~StreamSupervisor() { Finish(); }
 
-void StreamSupervisor::Start() { watcher_ = std::thread([this] { Watch(); }); }
+void StreamSupervisor::Start() {
+  watcher_ = std::thread([this] { Watch(); });
+}
 
 void StreamSupervisor::SetSessionId(const std::string& id) {
   absl::MutexLock lock(&mu_);
@@ -51,7 +53,8 @@ void StreamSupervisor::BeginStop(const std::string& why) {
     cancel_at_ = absl::Now() + env_.stop_grace;
     id = session_id_;
   }
-  console_.Err(absl::StrCat("kdbg: ", why, ": ending the session safely (Ctrl-C again to quit at once)\n"));
+  console_.Err(
+      absl::StrCat("kdbg: ", why, ": ending the session safely (Ctrl-C again to quit at once)\n"));
   if (id.empty()) {
     // Nothing to name yet: cancelling is how the agent learns, and it ends the session safely.
     stream_context_->TryCancel();

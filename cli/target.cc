@@ -68,9 +68,11 @@ absl::StatusOr<std::string> SelectContainer(const kube::Pod& pod, const std::str
         absl::StrCat("pod ", pod_ref, " is being deleted; debug another replica"));
   }
   if (pod.phase == "Pending") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "pod ", pod_ref, " is Pending: its containers are not running yet; wait for it "
-        "(`kubectl get pod ", pod.name, " -n ", pod.namespace_, " -w`)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("pod ", pod_ref,
+                     " is Pending: its containers are not running yet; wait for it "
+                     "(`kubectl get pod ",
+                     pod.name, " -n ", pod.namespace_, " -w`)"));
   }
   if (pod.phase == "Succeeded" || pod.phase == "Failed") {
     return absl::FailedPreconditionError(absl::StrCat("pod ", pod_ref, " has finished (phase ",
@@ -85,11 +87,13 @@ absl::StatusOr<std::string> SelectContainer(const kube::Pod& pod, const std::str
                                                       " has no status yet; wait until it runs"));
   }
   if (status->state != "running") {
-    std::string why = status->state_reason.empty() ? "" : absl::StrCat(" (", status->state_reason, ")");
-    return absl::FailedPreconditionError(absl::StrCat(
-        "container \"", name, "\" of pod ", pod_ref, " is ", status->state.empty() ? "not running" : status->state,
-        why, "; kdbg attaches to running containers only (see `kubectl describe pod ", pod.name,
-        " -n ", pod.namespace_, "`)"));
+    std::string why =
+        status->state_reason.empty() ? "" : absl::StrCat(" (", status->state_reason, ")");
+    return absl::FailedPreconditionError(
+        absl::StrCat("container \"", name, "\" of pod ", pod_ref, " is ",
+                     status->state.empty() ? "not running" : status->state, why,
+                     "; kdbg attaches to running containers only (see `kubectl describe pod ",
+                     pod.name, " -n ", pod.namespace_, "`)"));
   }
   return name;
 }

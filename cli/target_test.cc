@@ -53,7 +53,8 @@ TEST(TargetTest, NotRunning) {
   p.container_statuses[0].state_reason = "CrashLoopBackOff";
   s = SelectContainer(p, "");
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(s.status().message().find("is waiting (CrashLoopBackOff)"), std::string::npos) << s.status();
+  EXPECT_NE(s.status().message().find("is waiting (CrashLoopBackOff)"), std::string::npos)
+      << s.status();
   p.container_statuses[1].state = "terminated";
   p.container_statuses[1].state_reason = "Error";
   s = SelectContainer(p, "sidecar");
@@ -69,8 +70,9 @@ std::string Slurp(const std::string& path) {
 
 // Real pod objects, parsed by the kube library.
 TEST(TargetTest, RealPods) {
-  std::string dir = kdbg::testing::FixturesDir() + "/pods/";
-  auto pending = kube::ParsePod(Slurp(dir + "crio-openshift-init-crashloopbackoff-podinitializing.json"));
+  std::string dir = kdbg::testing::TestdataDir("kube") + "/pods/";
+  auto pending =
+      kube::ParsePod(Slurp(dir + "crio-openshift-init-crashloopbackoff-podinitializing.json"));
   ASSERT_TRUE(pending.ok()) << pending.status();
   auto s = SelectContainer(*pending, "");
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition) << s.status();

@@ -13,6 +13,3 @@ pkg_check_modules(LIBPROC2 REQUIRED IMPORTED_TARGET libproc2)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 pkg_check_modules(LIBELF REQUIRED IMPORTED_TARGET libelf)
 pkg_check_modules(LIBDW REQUIRED IMPORTED_TARGET libdw)
-
-# Real-world Kubernetes objects and cgroup files shared by the whole project.
-set(KDBG_FIXTURES_DIR "${PROJECT_SOURCE_DIR}/../shared/fixtures" CACHE PATH "shared/fixtures directory")

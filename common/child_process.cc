@@ -36,7 +36,8 @@ int OpenForChild(const std::string& path, bool write) {
     ::_exit(127);
   };
   if (o.new_session && ::setsid() < 0) fail(errno);
-  if (o.parent_death_signal != 0 && ::prctl(PR_SET_PDEATHSIG, o.parent_death_signal) < 0) fail(errno);
+  if (o.parent_death_signal != 0 && ::prctl(PR_SET_PDEATHSIG, o.parent_death_signal) < 0)
+    fail(errno);
   // Reset signal dispositions and mask the parent may have changed (e.g. SIGPIPE ignored).
   sigset_t all;
   sigemptyset(&all);
@@ -224,8 +225,8 @@ absl::StatusOr<std::string> RunCommand(const std::vector<std::string>& argv, abs
     absl::string_view last = absl::StripTrailingAsciiWhitespace(out);
     size_t nl = last.rfind('\n');
     if (nl != absl::string_view::npos) last = last.substr(nl + 1);
-    return absl::InternalError(absl::StrCat(argv[0], " failed (",
-                                            ChildProcess::DescribeWaitStatus(status), "): ", last));
+    return absl::InternalError(
+        absl::StrCat(argv[0], " failed (", ChildProcess::DescribeWaitStatus(status), "): ", last));
   }
   return out;
 }

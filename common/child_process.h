@@ -30,8 +30,8 @@ struct SpawnOptions {
   std::string cwd;
   // Standard streams: stdin always /dev/null unless stdin_path is set. stdout/stderr go to the
   // given file (created, truncated, 0600) or /dev/null when empty, unless capture_stdout asks for a
-  // pipe readable through stdout_fd(). Files, not pipes, for long-lived children: a child writing to
-  // a pipe whose reader died gets SIGPIPE (see shared/design/DELVE.md).
+  // pipe readable through stdout_fd(). Files, not pipes, for long-lived children: a child writing
+  // to a pipe whose reader died gets SIGPIPE (see shared/design/DELVE.md).
   std::string stdin_path;
   std::string stdout_path;
   std::string stderr_path;
@@ -43,8 +43,8 @@ struct SpawnOptions {
   // use it spawn from a long-lived thread.
   int parent_death_signal = 0;
   // What the destructor does with a child still running: SIGTERM, wait `destroy_grace`, then
-  // SIGKILL only if `sigkill_on_destroy`. Delve must never be SIGKILLed (it would leave int3s in the
-  // target), so the Delve engine turns this off.
+  // SIGKILL only if `sigkill_on_destroy`. Delve must never be SIGKILLed (it would leave int3s in
+  // the target), so the Delve engine turns this off.
   absl::Duration destroy_grace = absl::Seconds(5);
   bool sigkill_on_destroy = true;
 };

@@ -5,8 +5,8 @@
 #include <atomic>
 
 #include "absl/strings/ascii.h"
-#include "absl/time/clock.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 
 namespace kdbg::log {
@@ -18,10 +18,14 @@ std::atomic<int> g_fd{2};
 
 const char* LevelName(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarning: return "warning";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarning:
+      return "warning";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -51,18 +55,24 @@ std::string FormatRecord(Format format, absl::Time time, Level level, std::strin
     }
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
-  std::string out = absl::StrCat(ts, " ", absl::AsciiStrToUpper(LevelName(level)), " ", std::string(msg));
+  std::string out =
+      absl::StrCat(ts, " ", absl::AsciiStrToUpper(LevelName(level)), " ", std::string(msg));
   for (const Field& f : fields) absl::StrAppend(&out, " ", f.key, "=", TextValue(f));
   out += "\n";
   return out;
 }
 
 bool ParseLevel(std::string_view text, Level* level) {
-  if (text == "debug") *level = Level::kDebug;
-  else if (text == "info") *level = Level::kInfo;
-  else if (text == "warning" || text == "warn") *level = Level::kWarning;
-  else if (text == "error") *level = Level::kError;
-  else return false;
+  if (text == "debug")
+    *level = Level::kDebug;
+  else if (text == "info")
+    *level = Level::kInfo;
+  else if (text == "warning" || text == "warn")
+    *level = Level::kWarning;
+  else if (text == "error")
+    *level = Level::kError;
+  else
+    return false;
   return true;
 }
 

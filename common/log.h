@@ -2,7 +2,8 @@
 //
 //   kdbg::log::Info("session started", {{"session", id}, {"pid", pid}});
 // text:  2026-11-24T10:00:00.123Z INFO session started session=ab12 pid=4242
-// json:  {"ts":"2026-11-24T10:00:00.123Z","level":"info","msg":"session started","session":"ab12","pid":4242}
+// json:  {"ts":"2026-11-24T10:00:00.123Z","level":"info","msg":"session
+// started","session":"ab12","pid":4242}
 //
 // Thread-safe: each record is written with one write(2) to the sink's file descriptor.
 #pragma once
@@ -51,9 +52,17 @@ bool ParseLevel(std::string_view text, Level* level);
 void Configure(Level min_level, Format format, int fd = 2);
 
 void Write(Level level, std::string_view msg, std::initializer_list<Field> fields = {});
-inline void Debug(std::string_view msg, std::initializer_list<Field> f = {}) { Write(Level::kDebug, msg, f); }
-inline void Info(std::string_view msg, std::initializer_list<Field> f = {}) { Write(Level::kInfo, msg, f); }
-inline void Warning(std::string_view msg, std::initializer_list<Field> f = {}) { Write(Level::kWarning, msg, f); }
-inline void Error(std::string_view msg, std::initializer_list<Field> f = {}) { Write(Level::kError, msg, f); }
+inline void Debug(std::string_view msg, std::initializer_list<Field> f = {}) {
+  Write(Level::kDebug, msg, f);
+}
+inline void Info(std::string_view msg, std::initializer_list<Field> f = {}) {
+  Write(Level::kInfo, msg, f);
+}
+inline void Warning(std::string_view msg, std::initializer_list<Field> f = {}) {
+  Write(Level::kWarning, msg, f);
+}
+inline void Error(std::string_view msg, std::initializer_list<Field> f = {}) {
+  Write(Level::kError, msg, f);
+}
 
 }  // namespace kdbg::log

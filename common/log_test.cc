@@ -11,8 +11,9 @@ const absl::Time kTime = absl::FromUnixMillis(1764000000123);
 TEST(Log, TextRecordQuotesValuesWithSpaces) {
   std::string r = FormatRecord(Format::kText, kTime, Level::kWarning, "session ended",
                                {{"session", "ab12"}, {"reason", "lease expired"}, {"pid", 42}});
-  EXPECT_EQ(r, "2025-11-24T16:00:00.123Z WARNING session ended session=ab12 "
-               "reason=\"lease expired\" pid=42\n");
+  EXPECT_EQ(r,
+            "2025-11-24T16:00:00.123Z WARNING session ended session=ab12 "
+            "reason=\"lease expired\" pid=42\n");
 }
 
 TEST(Log, JsonRecordKeepsTypes) {

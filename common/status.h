@@ -12,18 +12,18 @@
 #define KDBG_STATUS_CONCAT_(a, b) KDBG_STATUS_CONCAT_INNER_(a, b)
 
 // Evaluates `expr` (an absl::Status) and returns it from the enclosing function if it is not OK.
-#define KDBG_RETURN_IF_ERROR(expr)                   \
-  do {                                               \
-    ::absl::Status kdbg_status_ = (expr);            \
-    if (!kdbg_status_.ok()) return kdbg_status_;     \
+#define KDBG_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::absl::Status kdbg_status_ = (expr);        \
+    if (!kdbg_status_.ok()) return kdbg_status_; \
   } while (false)
 
 // KDBG_ASSIGN_OR_RETURN(lhs, expr): evaluates `expr` (an absl::StatusOr<T>); on error returns its
 // status, else moves the value into `lhs` (which may be a declaration: `auto x`).
 #define KDBG_ASSIGN_OR_RETURN(lhs, expr) \
   KDBG_ASSIGN_OR_RETURN_IMPL_(KDBG_STATUS_CONCAT_(kdbg_statusor_, __LINE__), lhs, expr)
-#define KDBG_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
-  auto statusor = (expr);                                \
+#define KDBG_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)   \
+  auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 

@@ -14,7 +14,9 @@
 namespace kdbg::tls {
 
 absl::StatusOr<std::string> ReadPemFile(const std::string& path, const std::string& what) {
-  if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is not set: give the path of a PEM file"));
+  if (path.empty())
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " is not set: give the path of a PEM file"));
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int err = errno;
@@ -35,7 +37,8 @@ namespace {
 
 absl::StatusOr<grpc::SslServerCredentialsOptions> ServerOptions(const ServerTlsFiles& files) {
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  KDBG_ASSIGN_OR_RETURN(pair.cert_chain, ReadPemFile(files.cert_path, "server certificate (--tls-cert)"));
+  KDBG_ASSIGN_OR_RETURN(pair.cert_chain,
+                        ReadPemFile(files.cert_path, "server certificate (--tls-cert)"));
   KDBG_ASSIGN_OR_RETURN(pair.private_key, ReadPemFile(files.key_path, "server key (--tls-key)"));
   grpc::SslServerCredentialsOptions opts;
   opts.pem_key_cert_pairs.push_back(std::move(pair));
@@ -47,12 +50,14 @@ absl::StatusOr<grpc::SslServerCredentialsOptions> ServerOptions(const ServerTlsF
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const ServerTlsFiles& files, const std::vector<std::string>& allowed_identities) {
   KDBG_ASSIGN_OR_RETURN(auto opts, ServerOptions(files));
-  KDBG_ASSIGN_OR_RETURN(opts.pem_root_certs, ReadPemFile(files.client_ca_path, "client CA (--tls-ca)"));
+  KDBG_ASSIGN_OR_RETURN(opts.pem_root_certs,
+                        ReadPemFile(files.client_ca_path, "client CA (--tls-ca)"));
   opts.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   std::shared_ptr<grpc::ServerCredentials> creds = grpc::SslServerCredentials(opts);
   if (creds == nullptr) return absl::InternalError("grpc::SslServerCredentials returned null");
   if (!allowed_identities.empty()) {
-    creds->SetAuthMetadataProcessor(std::make_shared<IdentityCheckingProcessor>(allowed_identities));
+    creds->SetAuthMetadataProcessor(
+        std::make_shared<IdentityCheckingProcessor>(allowed_identities));
   }
   return creds;
 }
@@ -70,15 +75,19 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeClientCredentials(
     const ClientTlsFiles& files) {
   grpc::SslCredentialsOptions opts;
   if (!files.ca_path.empty()) {
-    KDBG_ASSIGN_OR_RETURN(opts.pem_root_certs, ReadPemFile(files.ca_path, "CA certificate (--tls-ca)"));
+    KDBG_ASSIGN_OR_RETURN(opts.pem_root_certs,
+                          ReadPemFile(files.ca_path, "CA certificate (--tls-ca)"));
   }
   if (files.cert_path.empty() != files.key_path.empty()) {
     return absl::InvalidArgumentError(
-        "a client certificate needs both its certificate and its key file (--tls-cert and --tls-key)");
+        "a client certificate needs both its certificate and its key file (--tls-cert and "
+        "--tls-key)");
   }
   if (!files.cert_path.empty()) {
-    KDBG_ASSIGN_OR_RETURN(opts.pem_cert_chain, ReadPemFile(files.cert_path, "client certificate (--tls-cert)"));
-    KDBG_ASSIGN_OR_RETURN(opts.pem_private_key, ReadPemFile(files.key_path, "client key (--tls-key)"));
+    KDBG_ASSIGN_OR_RETURN(opts.pem_cert_chain,
+                          ReadPemFile(files.cert_path, "client certificate (--tls-cert)"));
+    KDBG_ASSIGN_OR_RETURN(opts.pem_private_key,
+                          ReadPemFile(files.key_path, "client key (--tls-key)"));
   }
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::SslCredentials(opts);
   if (creds == nullptr) return absl::InternalError("grpc::SslCredentials returned null");
@@ -138,9 +147,10 @@ grpc::Status IdentityCheckingProcessor::Check(const PeerIdentity& peer,
   for (const auto& name : allowed) {
     if (peer.Names(name)) return grpc::Status::OK;
   }
-  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                      absl::StrCat("client certificate ", peer.ToString(), " does not name an allowed identity (",
-                                   absl::StrJoin(allowed, ", "), ")"));
+  return grpc::Status(
+      grpc::StatusCode::PERMISSION_DENIED,
+      absl::StrCat("client certificate ", peer.ToString(), " does not name an allowed identity (",
+                   absl::StrJoin(allowed, ", "), ")"));
 }
 
 grpc::Status IdentityCheckingProcessor::Process(const InputMetadata&, grpc::AuthContext* context,

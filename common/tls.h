@@ -56,15 +56,14 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeClientCredentials(
 // A channel to `target` ("127.0.0.2:7443") with those credentials. `server_name` (optional)
 // overrides the name checked against the server certificate's SANs (GRPC_SSL_TARGET_NAME_OVERRIDE),
 // for servers reached by IP whose certificate names them by DNS.
-absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeSecureChannel(const std::string& target,
-                                                                 const ClientTlsFiles& files,
-                                                                 const std::string& server_name = "");
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeSecureChannel(
+    const std::string& target, const ClientTlsFiles& files, const std::string& server_name = "");
 
 // The identity a peer proved with its certificate.
 struct PeerIdentity {
-  std::string common_name;         // subject CN ("kdbg-controller"), empty if none
-  std::vector<std::string> sans;   // every SAN gRPC reports (DNS, URI, IP, email)
-  bool authenticated = false;      // the transport is TLS and a client certificate was verified
+  std::string common_name;        // subject CN ("kdbg-controller"), empty if none
+  std::vector<std::string> sans;  // every SAN gRPC reports (DNS, URI, IP, email)
+  bool authenticated = false;     // the transport is TLS and a client certificate was verified
 
   // "CN=kdbg-controller" or "CN=x SAN=a,b"; "unauthenticated" when not authenticated.
   std::string ToString() const;
@@ -78,7 +77,8 @@ PeerIdentity PeerIdentityFromAuthContext(const grpc::AuthContext& context);
 // names none of `allowed`) before the call reaches a handler. Non-blocking, thread-safe.
 class IdentityCheckingProcessor final : public grpc::AuthMetadataProcessor {
  public:
-  explicit IdentityCheckingProcessor(std::vector<std::string> allowed) : allowed_(std::move(allowed)) {}
+  explicit IdentityCheckingProcessor(std::vector<std::string> allowed)
+      : allowed_(std::move(allowed)) {}
   bool IsBlocking() const override { return false; }
   grpc::Status Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,
                        OutputMetadata* consumed_auth_metadata,

@@ -40,8 +40,8 @@ class TlsTest : public ::testing::Test {
     auto server = pki_->Issue({"kdbg-agent", {"localhost", "agent.node-a"}, {"127.0.0.1"}});
     ASSERT_TRUE(server.ok()) << server.status();
     server_cert_ = *server;
-    auto creds = MakeServerCredentials({server_cert_.cert_path, server_cert_.key_path, pki_->ca().cert_path},
-                                       {"kdbg-controller"});
+    auto creds = MakeServerCredentials(
+        {server_cert_.cert_path, server_cert_.key_path, pki_->ca().cert_path}, {"kdbg-controller"});
     ASSERT_TRUE(creds.ok()) << creds.status();
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", *creds, &port_);
@@ -56,7 +56,8 @@ class TlsTest : public ::testing::Test {
 
   grpc::Status CallVersion(const ClientTlsFiles& files, const std::string& server_name = "") {
     auto channel = MakeSecureChannel("127.0.0.1:" + std::to_string(port_), files, server_name);
-    if (!channel.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, std::string(channel.status().message()));
+    if (!channel.ok())
+      return grpc::Status(grpc::StatusCode::INTERNAL, std::string(channel.status().message()));
     auto stub = kdbg::v1::Agent::NewStub(*channel);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));

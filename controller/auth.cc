@@ -29,15 +29,15 @@ absl::StatusOr<kube::UserInfo> Authorizer::Authenticate(absl::string_view author
   KDBG_ASSIGN_OR_RETURN(std::string token, ParseBearer(authorization_header));
   absl::StatusOr<kube::UserInfo> user = kube_->ReviewToken(token);
   if (!user.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot authenticate: the TokenReview failed (", user.status().message(),
-        "); check that the controller reaches the Kubernetes API server"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot authenticate: the TokenReview failed (", user.status().message(),
+                     "); check that the controller reaches the Kubernetes API server"));
   }
   if (!user->authenticated) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "the Kubernetes API server rejected the token",
-        user->error.empty() ? "" : absl::StrCat(": ", user->error),
-        "; refresh your kubeconfig credentials"));
+    return absl::UnauthenticatedError(
+        absl::StrCat("the Kubernetes API server rejected the token",
+                     user->error.empty() ? "" : absl::StrCat(": ", user->error),
+                     "; refresh your kubeconfig credentials"));
   }
   return user;
 }
@@ -52,14 +52,15 @@ absl::Status Authorizer::Authorize(const kube::UserInfo& user, const std::string
   attrs.name = name;
   absl::StatusOr<kube::AccessDecision> decision = kube_->ReviewAccess(user, attrs);
   if (!decision.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot authorize: the SubjectAccessReview failed (", decision.status().message(), ")"));
+    return absl::UnavailableError(absl::StrCat("cannot authorize: the SubjectAccessReview failed (",
+                                               decision.status().message(), ")"));
   }
   if (decision->allowed) return absl::OkStatus();
-  std::string what = absl::StrCat("user \"", user.username, "\" may not ", verb, " ", kResource,
-                                  ".", kGroup);
+  std::string what =
+      absl::StrCat("user \"", user.username, "\" may not ", verb, " ", kResource, ".", kGroup);
   if (!name.empty()) absl::StrAppend(&what, " \"", name, "\"");
-  absl::StrAppend(&what, ns.empty() ? " at cluster scope" : absl::StrCat(" in namespace \"", ns, "\""));
+  absl::StrAppend(&what,
+                  ns.empty() ? " at cluster scope" : absl::StrCat(" in namespace \"", ns, "\""));
   std::string reason = decision->reason;
   if (reason.empty()) reason = decision->evaluation_error;
   if (reason.empty()) reason = "no RBAC rule allows it";

@@ -36,8 +36,8 @@ class Authorizer {
 
   // SubjectAccessReview for `verb` on debugsessions.kdbg.io `name` in `ns` (name may be empty).
   // PermissionDenied carries the reviewer's reason; Unavailable when the review failed.
-  absl::Status Authorize(const kube::UserInfo& user, const std::string& verb,
-                         const std::string& ns, const std::string& name);
+  absl::Status Authorize(const kube::UserInfo& user, const std::string& verb, const std::string& ns,
+                         const std::string& name);
 
  private:
   kube::Client* kube_;

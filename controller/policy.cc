@@ -45,10 +45,11 @@ absl::StatusOr<Policy> ParseYaml(absl::string_view yaml, const std::string& own_
   if (root["allowedScriptCommands"]) {
     p.allowed_script_commands = root["allowedScriptCommands"].as<std::vector<std::string>>();
   }
-  if (root["allowedActions"]) p.allowed_actions = root["allowedActions"].as<std::vector<std::string>>();
+  if (root["allowedActions"])
+    p.allowed_actions = root["allowedActions"].as<std::vector<std::string>>();
   for (const auto& it : root) {
     static const char* kKnown[] = {"protectedNamespaces", "defaultLease", "maxLease",
-                                   "maxSessionsPerUser", "maxSessions", "allowedScriptCommands",
+                                   "maxSessionsPerUser",  "maxSessions",  "allowedScriptCommands",
                                    "allowedActions"};
     std::string key = it.first.as<std::string>();
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
@@ -86,13 +87,14 @@ absl::StatusOr<Policy> ParsePolicy(absl::string_view yaml, const std::string& ow
 absl::StatusOr<Policy> LoadPolicyFile(const std::string& path, const std::string& own_namespace) {
   std::ifstream in(path);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read the policy file ", path,
-                                            ": check --policy"));
+    return absl::NotFoundError(
+        absl::StrCat("cannot read the policy file ", path, ": check --policy"));
   }
   std::stringstream ss;
   ss << in.rdbuf();
   absl::StatusOr<Policy> p = ParsePolicy(ss.str(), own_namespace);
-  if (!p.ok()) return absl::Status(p.status().code(), absl::StrCat(path, ": ", p.status().message()));
+  if (!p.ok())
+    return absl::Status(p.status().code(), absl::StrCat(path, ": ", p.status().message()));
   return p;
 }
 
@@ -126,16 +128,18 @@ absl::Status CheckScript(const Policy& policy, absl::string_view script,
     std::string command(words[0]);
     if (!policy.allowed_script_commands.empty() &&
         !Contains(policy.allowed_script_commands, command)) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          name, ":", line_no, ": command \"", command, "\" is not allowed by the kdbg policy (allowed: ",
-          absl::StrJoin(policy.allowed_script_commands, ", "), ")"));
+      return absl::PermissionDeniedError(
+          absl::StrCat(name, ":", line_no, ": command \"", command,
+                       "\" is not allowed by the kdbg policy (allowed: ",
+                       absl::StrJoin(policy.allowed_script_commands, ", "), ")"));
     }
     if (command == "on" && !policy.allowed_actions.empty()) {
       std::string action = words.size() > 2 ? std::string(words[2]) : "";
       if (!Contains(policy.allowed_actions, action)) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            name, ":", line_no, ": \"on ... ", action, "\" is not allowed by the kdbg policy (allowed: ",
-            absl::StrJoin(policy.allowed_actions, ", "), ")"));
+        return absl::PermissionDeniedError(
+            absl::StrCat(name, ":", line_no, ": \"on ... ", action,
+                         "\" is not allowed by the kdbg policy (allowed: ",
+                         absl::StrJoin(policy.allowed_actions, ", "), ")"));
       }
     }
   }
@@ -150,9 +154,9 @@ absl::Status SessionLimiter::Acquire(const std::string& user) {
   }
   int& mine = per_user_[user];
   if (mine >= policy_->max_sessions_per_user) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "user \"", user, "\" already has ", mine,
-        " debug sessions (policy maxSessionsPerUser); end one with `kdbg stop`"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("user \"", user, "\" already has ", mine,
+                     " debug sessions (policy maxSessionsPerUser); end one with `kdbg stop`"));
   }
   ++mine;
   ++total_;

@@ -25,8 +25,7 @@
 namespace kdbg::controller {
 
 struct Policy {
-  std::vector<std::string> protected_namespaces = {"kube-system", "kube-public",
-                                                   "kube-node-lease"};
+  std::vector<std::string> protected_namespaces = {"kube-system", "kube-public", "kube-node-lease"};
   absl::Duration default_lease = absl::Minutes(10);
   absl::Duration max_lease = absl::Minutes(30);
   int max_sessions_per_user = 3;
@@ -45,7 +44,8 @@ Policy DefaultPolicy(const std::string& own_namespace);
 absl::Status CheckNamespace(const Policy& policy, const std::string& ns);
 // The lease to ask the agent for: `requested_ms` (0: the default) capped by the maximum.
 int64_t EffectiveLeaseMs(const Policy& policy, int64_t requested_ms);
-// PermissionDenied "trace.dlv:3: command \"cond\" is not allowed by the kdbg policy (allowed: ...)".
+// PermissionDenied "trace.dlv:3: command \"cond\" is not allowed by the kdbg policy (allowed:
+// ...)".
 absl::Status CheckScript(const Policy& policy, absl::string_view script,
                          absl::string_view script_name);
 

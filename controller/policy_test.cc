@@ -27,7 +27,8 @@ maxSessionsPerUser: 1
 maxSessions: 4
 allowedScriptCommands: [trace, on, continue]
 allowedActions: [print]
-)", "kdbg");
+)",
+                       "kdbg");
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_THAT(p->protected_namespaces, ::testing::ElementsAre("payments", "kdbg"));
   EXPECT_EQ(p->default_lease, absl::Minutes(2));
@@ -56,7 +57,8 @@ TEST(PolicyTest, LeaseDefaultsAndCaps) {
 
 TEST(PolicyTest, ScriptCommandsAndActions) {
   Policy p;
-  const char* kScript = "trace handleSlash main.go:10\n# c\non handleSlash print r.RemoteAddr\ncontinue\n";
+  const char* kScript =
+      "trace handleSlash main.go:10\n# c\non handleSlash print r.RemoteAddr\ncontinue\n";
   EXPECT_TRUE(CheckScript(p, kScript, "t.dlv").ok());
   p.allowed_script_commands = {"trace", "on", "continue"};
   p.allowed_actions = {"print"};

@@ -64,10 +64,10 @@ void EventRelay::StartAgent(const std::string& agent_label, const StartFn& start
       early = Step();
       gone = true;
     } else {
-    agent_starting_ = true;
-    reading_ = true;
-    hold_ = true;
-    outcome_.agent_called = true;
+      agent_starting_ = true;
+      reading_ = true;
+      hold_ = true;
+      outcome_.agent_called = true;
     }
   }
   if (gone) {
@@ -251,11 +251,11 @@ void TunnelRelay::StartAgent(const std::string& agent_label, const StartFn& star
       early = Step();
       gone = true;
     } else {
-    agent_starting_ = true;
-    agent_writing_ = true;  // the first frame
-    agent_reading_ = true;
-    hold_ = true;
-    outcome_.agent_called = true;
+      agent_starting_ = true;
+      agent_writing_ = true;  // the first frame
+      agent_reading_ = true;
+      hold_ = true;
+      outcome_.agent_called = true;
     }
   }
   if (gone) {

@@ -31,16 +31,15 @@ struct RelayOutcome {
   grpc::Status status;       // what the CLI got
   bool client_gone = false;  // the CLI cancelled or stopped reading
   bool agent_called = false;
-  int64_t hits = 0;          // HitEvents relayed (EndedEvent.hits when the agent sent one)
-  int32_t host_pid = 0;      // from the ArmedEvent
+  int64_t hits = 0;      // HitEvents relayed (EndedEvent.hits when the agent sent one)
+  int32_t host_pid = 0;  // from the ArmedEvent
   bool ended_seen = false;
   v1::EndedEvent ended;
 };
 
 class EventRelay {
  public:
-  using StartFn =
-      std::function<void(grpc::ClientContext*, grpc::ClientReadReactor<v1::Event>*)>;
+  using StartFn = std::function<void(grpc::ClientContext*, grpc::ClientReadReactor<v1::Event>*)>;
 
   EventRelay(size_t max_buffered, std::function<void(const RelayOutcome&)> on_finished);
   grpc::ServerWriteReactor<v1::Event>* reactor() { return &server_; }
@@ -67,6 +66,7 @@ class EventRelay {
     void OnWriteDone(bool ok) override { r_->OnClientWriteDone(ok); }
     void OnCancel() override { r_->OnClientCancel(); }
     void OnDone() override { r_->OnClientDone(); }
+
    private:
     EventRelay* r_;
   };
@@ -75,6 +75,7 @@ class EventRelay {
     explicit AgentSide(EventRelay* r) : r_(r) {}
     void OnReadDone(bool ok) override { r_->OnAgentReadDone(ok); }
     void OnDone(const grpc::Status& s) override { r_->OnAgentDone(s); }
+
    private:
     EventRelay* r_;
   };
@@ -116,8 +117,8 @@ class EventRelay {
 
 class TunnelRelay {
  public:
-  using StartFn = std::function<void(
-      grpc::ClientContext*, grpc::ClientBidiReactor<v1::TunnelFrame, v1::TunnelFrame>*)>;
+  using StartFn = std::function<void(grpc::ClientContext*,
+                                     grpc::ClientBidiReactor<v1::TunnelFrame, v1::TunnelFrame>*)>;
 
   // `on_first_frame` runs (on a gRPC thread; must not block) once the CLI's first frame, which
   // names the session, has arrived; it must lead to StartAgent or Fail.
@@ -143,6 +144,7 @@ class TunnelRelay {
     void OnWriteDone(bool ok) override { r_->OnClientWriteDone(ok); }
     void OnCancel() override { r_->OnClientCancel(); }
     void OnDone() override { r_->OnClientDone(); }
+
    private:
     TunnelRelay* r_;
   };
@@ -153,6 +155,7 @@ class TunnelRelay {
     void OnWriteDone(bool ok) override { r_->OnAgentWriteDone(ok); }
     void OnWritesDoneDone(bool ok) override {}
     void OnDone(const grpc::Status& s) override { r_->OnAgentDone(s); }
+
    private:
     TunnelRelay* r_;
   };
@@ -173,8 +176,8 @@ class TunnelRelay {
   AgentSide agent_{this};
   grpc::ClientContext agent_ctx_;
   v1::TunnelFrame first_;
-  v1::TunnelFrame client_in_, up_out_;     // CLI -> agent
-  v1::TunnelFrame agent_in_, down_out_;    // agent -> CLI
+  v1::TunnelFrame client_in_, up_out_;   // CLI -> agent
+  v1::TunnelFrame agent_in_, down_out_;  // agent -> CLI
 
   absl::Mutex mu_;
   std::string agent_label_ ABSL_GUARDED_BY(mu_);

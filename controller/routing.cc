@@ -70,14 +70,16 @@ absl::StatusOr<v1::TargetRef> TargetFor(const kube::Pod& pod, absl::string_view 
     if (s.name == wanted) status = &s;
   }
   if (status == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "container \"", wanted, "\" of pod ", name, " has not started yet (phase ", pod.phase, ")"));
+    return absl::FailedPreconditionError(absl::StrCat("container \"", wanted, "\" of pod ", name,
+                                                      " has not started yet (phase ", pod.phase,
+                                                      ")"));
   }
   if (status->state != "running") {
-    std::string reason = status->state_reason.empty() ? "" : absl::StrCat(": ", status->state_reason);
-    return absl::FailedPreconditionError(absl::StrCat(
-        "container \"", wanted, "\" of pod ", name, " is ", status->state, reason,
-        "; only a running container can be debugged"));
+    std::string reason =
+        status->state_reason.empty() ? "" : absl::StrCat(": ", status->state_reason);
+    return absl::FailedPreconditionError(
+        absl::StrCat("container \"", wanted, "\" of pod ", name, " is ", status->state, reason,
+                     "; only a running container can be debugged"));
   }
   if (status->container_id.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -158,21 +160,22 @@ void AgentDirectory::WatchLoop() {
     // noticed within one window. One request per window is negligible load on the API server.
     opts.timeout_seconds = 5;
     int events = 0;
-    absl::Status s = kube_->WatchPods(options_.ns, opts, rv, [this, &events](const kube::WatchEvent& ev) {
-      ++events;
-      absl::MutexLock lock(&mu_);
-      if (stop_) return false;
-      if (ev.type == "ADDED" || ev.type == "MODIFIED") {
-        agents_[ev.pod.name] = ev.pod;
-      } else if (ev.type == "DELETED") {
-        agents_.erase(ev.pod.name);
-      } else if (ev.type == "ERROR") {
-        resource_version_.clear();  // re-list
-        return false;
-      }
-      if (!ev.pod.resource_version.empty()) resource_version_ = ev.pod.resource_version;
-      return true;
-    });
+    absl::Status s =
+        kube_->WatchPods(options_.ns, opts, rv, [this, &events](const kube::WatchEvent& ev) {
+          ++events;
+          absl::MutexLock lock(&mu_);
+          if (stop_) return false;
+          if (ev.type == "ADDED" || ev.type == "MODIFIED") {
+            agents_[ev.pod.name] = ev.pod;
+          } else if (ev.type == "DELETED") {
+            agents_.erase(ev.pod.name);
+          } else if (ev.type == "ERROR") {
+            resource_version_.clear();  // re-list
+            return false;
+          }
+          if (!ev.pod.resource_version.empty()) resource_version_ = ev.pod.resource_version;
+          return true;
+        });
     if (s.ok() && events == 0) {
       wait(absl::Milliseconds(100));  // the server ended an idle watch window: do not spin
     } else if (absl::IsOutOfRange(s)) {
@@ -209,9 +212,9 @@ absl::StatusOr<AgentEndpoint> AgentDirectory::ForNode(const std::string& node,
     opts.field_selector = absl::StrCat("spec.nodeName=", node);
     absl::StatusOr<std::vector<kube::Pod>> pods = kube_->ListPods(options_.ns, opts);
     if (!pods.ok()) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot find the kdbg agent of node ", node, ": listing agent pods failed (",
-          pods.status().message(), ")"));
+      return absl::UnavailableError(absl::StrCat("cannot find the kdbg agent of node ", node,
+                                                 ": listing agent pods failed (",
+                                                 pods.status().message(), ")"));
     }
     candidates.clear();
     for (auto& p : *pods) {
@@ -230,15 +233,16 @@ absl::StatusOr<AgentEndpoint> AgentDirectory::ForNode(const std::string& node,
   if (target != nullptr) {
     auto os = target->node_selector.find(kOsLabel);
     if (os != target->node_selector.end() && os->second != "linux") {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "node ", node, " is not a Linux node (the pod selects ", kOsLabel, "=", os->second,
-          "); kdbg debugs Go processes on Linux nodes only"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("node ", node, " is not a Linux node (the pod selects ", kOsLabel, "=",
+                       os->second, "); kdbg debugs Go processes on Linux nodes only"));
     }
   }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "no kdbg agent runs on node ", node, " (no pod labelled ", options_.label_selector,
-      " in namespace ", options_.ns, " on that node); check the kdbg-agent DaemonSet's "
-      "tolerations and nodeSelector"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("no kdbg agent runs on node ", node, " (no pod labelled ",
+                   options_.label_selector, " in namespace ", options_.ns,
+                   " on that node); check the kdbg-agent DaemonSet's "
+                   "tolerations and nodeSelector"));
 }
 
 std::vector<AgentEndpoint> AgentDirectory::ReadyAgents() {

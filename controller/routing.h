@@ -32,9 +32,9 @@ bool PodIsReady(const kube::Pod& pod);
 absl::StatusOr<v1::TargetRef> TargetFor(const kube::Pod& pod, absl::string_view container);
 
 struct AgentEndpoint {
-  std::string pod_name;   // "kdbg-agent-x7k2p"
+  std::string pod_name;  // "kdbg-agent-x7k2p"
   std::string node_name;
-  std::string address;    // "10.0.3.17:7443"
+  std::string address;  // "10.0.3.17:7443"
 };
 
 class AgentDirectory {

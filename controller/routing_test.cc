@@ -8,8 +8,8 @@
 namespace kdbg::controller {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::AgentPod;
+using ::testing::HasSubstr;
 using testing::RunningPod;
 
 TEST(TargetForTest, PicksFlagThenAnnotationThenFirst) {
@@ -85,10 +85,12 @@ TEST_F(DirectoryTest, WatchKeepsTheCacheCurrent) {
   ASSERT_TRUE(dir_.Start().ok());
   EXPECT_EQ(dir_.ReadyAgents().size(), 1u);
   kube_.AddPod(AgentPod("node-b", "127.0.0.3"));
-  for (int i = 0; i < 200 && dir_.ReadyAgents().size() < 2; ++i) absl::SleepFor(absl::Milliseconds(10));
+  for (int i = 0; i < 200 && dir_.ReadyAgents().size() < 2; ++i)
+    absl::SleepFor(absl::Milliseconds(10));
   EXPECT_EQ(dir_.ReadyAgents().size(), 2u);
   ASSERT_TRUE(kube_.DeletePod("kdbg-system", "kdbg-agent-node-a").ok());
-  for (int i = 0; i < 200 && dir_.ReadyAgents().size() > 1; ++i) absl::SleepFor(absl::Milliseconds(10));
+  for (int i = 0; i < 200 && dir_.ReadyAgents().size() > 1; ++i)
+    absl::SleepFor(absl::Milliseconds(10));
   ASSERT_EQ(dir_.ReadyAgents().size(), 1u);
   EXPECT_EQ(dir_.ReadyAgents()[0].node_name, "node-b");
   kube_.EndWatches();

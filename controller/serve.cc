@@ -46,9 +46,8 @@ absl::Status Serve(const ControllerFlags& f) {
     KDBG_ASSIGN_OR_RETURN(policy, LoadPolicyFile(f.policy_file, f.agent_namespace));
   }
   KDBG_ASSIGN_OR_RETURN(std::unique_ptr<FileAuditSink> audit, FileAuditSink::Open(f.audit_log));
-  KDBG_ASSIGN_OR_RETURN(
-      std::shared_ptr<grpc::ServerCredentials> server_creds,
-      tls::MakeServerCredentialsNoClientCert({f.tls_cert, f.tls_key, ""}));
+  KDBG_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> server_creds,
+                        tls::MakeServerCredentialsNoClientCert({f.tls_cert, f.tls_key, ""}));
   KDBG_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> agent_creds,
                         tls::MakeClientCredentials({f.agent_ca, f.agent_cert, f.agent_key}));
 
@@ -61,7 +60,7 @@ absl::Status Serve(const ControllerFlags& f) {
   AgentChannels channels(agent_creds, f.agent_server_name);
   SessionLimiter limiter(&policy);
   Auditor auditor(audit.get(), kube.get(), &work, RealClock::Get());
-  ServiceDeps deps{kube.get(), &auth,    &agents, &channels, &policy,
+  ServiceDeps deps{kube.get(), &auth,    &agents, &channels,       &policy,
                    &limiter,   &auditor, &work,   RealClock::Get()};
   ServiceOptions options;
   options.max_buffered_events = static_cast<size_t>(f.max_buffered_events);
@@ -72,8 +71,8 @@ absl::Status Serve(const ControllerFlags& f) {
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", f.listen,
-                                               " (address in use? check --listen)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", f.listen, " (address in use? check --listen)"));
   }
   log::Info("kdbg-controller serving", {{"listen", f.listen},
                                         {"agents", f.agent_namespace + " " + f.agent_selector},
@@ -109,7 +108,8 @@ int ServeMain(int argc, char** argv) {
   app.add_option("--tls-cert", f.tls_cert, "server certificate (PEM) shown to CLIs")->required();
   app.add_option("--tls-key", f.tls_key, "its private key (PEM)")->required();
   app.add_option("--agent-ca", f.agent_ca, "CA that agent certificates chain to")->required();
-  app.add_option("--agent-cert", f.agent_cert, "client certificate presented to agents")->required();
+  app.add_option("--agent-cert", f.agent_cert, "client certificate presented to agents")
+      ->required();
   app.add_option("--agent-key", f.agent_key, "its private key")->required();
   app.add_option("--agent-server-name", f.agent_server_name,
                  "name checked on agent certificates (default: the agent pod's IP)");

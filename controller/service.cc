@@ -92,17 +92,16 @@ absl::StatusOr<kube::UserInfo> ControllerService::Authenticate(grpc::CallbackSer
 }
 
 absl::StatusOr<ControllerService::Target> ControllerService::Locate(const v1::PodTarget& t,
-                                                                   AuditRecord* record) {
+                                                                    AuditRecord* record) {
   Target out;
   absl::StatusOr<kube::Pod> pod = d_.kube->GetPod(t.namespace_(), t.pod());
   if (absl::IsNotFound(pod.status())) {
-    return absl::NotFoundError(
-        absl::StrCat("pod ", t.namespace_(), "/", t.pod(), " not found"));
+    return absl::NotFoundError(absl::StrCat("pod ", t.namespace_(), "/", t.pod(), " not found"));
   }
   if (!pod.ok()) {
-    return absl::UnavailableError(absl::StrCat("cannot read pod ", t.namespace_(), "/", t.pod(),
-                                               " from the Kubernetes API: ",
-                                               pod.status().message()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot read pod ", t.namespace_(), "/", t.pod(),
+                     " from the Kubernetes API: ", pod.status().message()));
   }
   out.pod = std::move(*pod);
   record->pod_uid = out.pod.uid;
@@ -187,16 +186,16 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
   d_.auditor->SessionStarted(rec);
   {
     absl::MutexLock lock(&mu_);
-    sessions_[rec.session_id] = ActiveSession{rec.session_id, rec.mode, rec.user, rec.ns, rec.pod,
-                                              rec.pod_uid, rec.container, rec.node,
-                                              located->agent};
+    sessions_[rec.session_id] =
+        ActiveSession{rec.session_id, rec.mode,      rec.user, rec.ns,        rec.pod,
+                      rec.pod_uid,    rec.container, rec.node, located->agent};
   }
-  relay->Send(Progress(d_.clock, absl::StrCat("agent ", located->agent.pod_name, " at ",
-                                              located->agent.address, ", session ",
-                                              rec.session_id)));
+  relay->Send(
+      Progress(d_.clock, absl::StrCat("agent ", located->agent.pod_name, " at ",
+                                      located->agent.address, ", session ", rec.session_id)));
   state->stub = d_.channels->Stub(located->agent.address);
-  std::string label = absl::StrCat(located->agent.pod_name, " (", located->agent.address,
-                                   ", node ", rec.node, ")");
+  std::string label =
+      absl::StrCat(located->agent.pod_name, " (", located->agent.address, ", node ", rec.node, ")");
   if (trace) {
     v1::TraceRequest& r = state->agent_trace;
     *r.mutable_target() = located->ref;
@@ -204,20 +203,20 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
     r.set_user(rec.user);
     r.set_lease_ms(lease_ms);
     r.set_session_id(rec.session_id);
-    relay->StartAgent(label, [state](grpc::ClientContext* c,
-                                     grpc::ClientReadReactor<v1::Event>* reactor) {
-      state->stub->async()->Trace(c, &state->agent_trace, reactor);
-    });
+    relay->StartAgent(label,
+                      [state](grpc::ClientContext* c, grpc::ClientReadReactor<v1::Event>* reactor) {
+                        state->stub->async()->Trace(c, &state->agent_trace, reactor);
+                      });
   } else {
     v1::AttachRequest& r = state->agent_attach;
     *r.mutable_target() = located->ref;
     r.set_user(rec.user);
     r.set_lease_ms(lease_ms);
     r.set_session_id(rec.session_id);
-    relay->StartAgent(label, [state](grpc::ClientContext* c,
-                                     grpc::ClientReadReactor<v1::Event>* reactor) {
-      state->stub->async()->Attach(c, &state->agent_attach, reactor);
-    });
+    relay->StartAgent(label,
+                      [state](grpc::ClientContext* c, grpc::ClientReadReactor<v1::Event>* reactor) {
+                        state->stub->async()->Attach(c, &state->agent_attach, reactor);
+                      });
   }
 }
 
@@ -306,12 +305,11 @@ void ControllerService::SetupTunnel(grpc::CallbackServerContext* ctx, TunnelRela
   }
   AuditDecision(rec, absl::OkStatus());
   auto stub = std::shared_ptr<v1::Agent::Stub>(d_.channels->Stub(session.agent.address));
-  relay->StartAgent(
-      absl::StrCat(session.agent.pod_name, " (", session.agent.address, ")"),
-      [stub](grpc::ClientContext* c,
-             grpc::ClientBidiReactor<v1::TunnelFrame, v1::TunnelFrame>* reactor) {
-        stub->async()->Tunnel(c, reactor);
-      });
+  relay->StartAgent(absl::StrCat(session.agent.pod_name, " (", session.agent.address, ")"),
+                    [stub](grpc::ClientContext* c,
+                           grpc::ClientBidiReactor<v1::TunnelFrame, v1::TunnelFrame>* reactor) {
+                      stub->async()->Tunnel(c, reactor);
+                    });
   // The stub only creates the call; the channel it holds is shared and outlives the call.
 }
 
@@ -345,8 +343,8 @@ grpc::ServerUnaryReactor* ControllerService::Resolve(grpc::CallbackServerContext
       *areq.mutable_target() = t.ref;
       grpc::Status gs = stub->Resolve(&c, areq, resp->mutable_target());
       if (!gs.ok()) {
-        return Annotate(FromGrpc(gs), absl::StrCat("agent ", t.agent.pod_name, " (",
-                                                   t.agent.address, ")"));
+        return Annotate(FromGrpc(gs),
+                        absl::StrCat("agent ", t.agent.pod_name, " (", t.agent.address, ")"));
       }
       rec.pid = resp->target().host_pid();
       resp->set_node_name(t.pod.node_name);

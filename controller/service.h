@@ -41,7 +41,7 @@ struct ServiceDeps {
 };
 
 struct ServiceOptions {
-  size_t max_buffered_events = 64;  // per Trace/Attach stream
+  size_t max_buffered_events = 64;                        // per Trace/Attach stream
   absl::Duration agent_call_timeout = absl::Seconds(10);  // unary agent calls
 };
 

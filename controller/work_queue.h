@@ -1,5 +1,5 @@
-// A small fixed pool of threads for work that blocks (Kubernetes API calls, unary agent calls, audit
-// writes), so that gRPC reactions never block.
+// A small fixed pool of threads for work that blocks (Kubernetes API calls, unary agent calls,
+// audit writes), so that gRPC reactions never block.
 //
 // Thread-safe. The destructor runs every task already posted, then joins the threads.
 #pragma once

@@ -76,8 +76,7 @@ std::string ForbiddenMessage(const UserInfo& user, const ResourceAttributes& a,
   std::string msg = a.name.empty() ? absl::StrCat(resource, " is forbidden: ")
                                    : absl::StrCat(resource, " \"", a.name, "\" is forbidden: ");
   std::string full = a.subresource.empty() ? a.resource : a.resource + "/" + a.subresource;
-  absl::StrAppend(&msg, "User \"", user.username, "\" cannot ", a.verb, " resource \"", full,
-                  "\"");
+  absl::StrAppend(&msg, "User \"", user.username, "\" cannot ", a.verb, " resource \"", full, "\"");
   absl::StrAppend(&msg, " in API group \"", a.group, "\"");
   if (a.namespace_.empty()) {
     absl::StrAppend(&msg, " at the cluster scope");

@@ -1,7 +1,8 @@
 // A small RBAC-like rule set: who may do which verbs on which resources, in which namespaces.
 // Used by the in-memory fake client and the API stub to answer SubjectAccessReviews and to
 // authorize requests, with reasons worded like the real RBAC authorizer's:
-//   allowed: `RBAC: allowed by ClusterRoleBinding "debuggers" of ClusterRole "debuggers" to User "alice"`
+//   allowed: `RBAC: allowed by ClusterRoleBinding "debuggers" of ClusterRole "debuggers" to User
+//   "alice"`
 //            `RBAC: allowed by RoleBinding "debuggers/default" of Role "debuggers" to Group "sre"`
 //   no rule matched: allowed=false, denied=false, reason "" (RBAC has "no opinion"; the real
 //            authorizer gives no reason either)
@@ -18,16 +19,16 @@
 namespace kdbg::kube {
 
 struct AccessRule {
-  std::string name = {};                     // binding/role name shown in reasons
+  std::string name = {};  // binding/role name shown in reasons
   // When set, the whole binding description used in the allow reason instead of one derived from
   // `name`, e.g. `RoleBinding "kdbg-users" of ClusterRole "kdbg-user"`.
   std::string binding = {};
-  std::vector<std::string> users = {};       // usernames; "*" any authenticated user
-  std::vector<std::string> groups = {};      // group names
-  std::vector<std::string> verbs = {};       // "get", "list", "watch", "create", ...; "*" all
-  std::vector<std::string> api_groups = {};  // "" core, "kdbg.io"; "*" all
-  std::vector<std::string> resources = {};   // "pods", "pods/log", "debugsessions"; "*" all
-  std::vector<std::string> namespaces = {};  // empty or "*": every namespace (cluster-wide)
+  std::vector<std::string> users = {};           // usernames; "*" any authenticated user
+  std::vector<std::string> groups = {};          // group names
+  std::vector<std::string> verbs = {};           // "get", "list", "watch", "create", ...; "*" all
+  std::vector<std::string> api_groups = {};      // "" core, "kdbg.io"; "*" all
+  std::vector<std::string> resources = {};       // "pods", "pods/log", "debugsessions"; "*" all
+  std::vector<std::string> namespaces = {};      // empty or "*": every namespace (cluster-wide)
   std::vector<std::string> resource_names = {};  // empty: any name
   bool deny = false;
   std::string deny_reason = {};
@@ -48,8 +49,9 @@ class AccessRules {
 };
 
 // The API server's 403 message for a request the user may not make:
-//   pods "x" is forbidden: User "u" cannot get resource "pods" in API group "" in the namespace "ns"
-//   pods is forbidden: User "u" cannot list resource "pods" in API group "" at the cluster scope
+//   pods "x" is forbidden: User "u" cannot get resource "pods" in API group "" in the namespace
+//   "ns" pods is forbidden: User "u" cannot list resource "pods" in API group "" at the cluster
+//   scope
 // `reason` (when non-empty) is appended after ": ", as the API server does.
 std::string ForbiddenMessage(const UserInfo& user, const ResourceAttributes& attrs,
                              const std::string& reason);

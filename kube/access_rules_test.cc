@@ -26,28 +26,43 @@ ResourceAttributes Attrs(std::string ns, std::string verb, std::string group, st
 
 AccessRules Rules() {
   AccessRules rules;
-  rules.Add({.name = "debuggers", .users = {"alice"}, .verbs = {"create"}, .api_groups = {"kdbg.io"},
-             .resources = {"debugsessions"}, .namespaces = {"default"}});
-  rules.Add({.name = "pod-readers", .groups = {"sre"}, .verbs = {"get", "list", "watch"},
-             .api_groups = {""}, .resources = {"pods"}});
-  rules.Add({.name = "no-prod", .groups = {"contractors"}, .verbs = {"*"}, .api_groups = {"*"},
-             .resources = {"*"}, .namespaces = {"prod"}, .deny = true,
+  rules.Add({.name = "debuggers",
+             .users = {"alice"},
+             .verbs = {"create"},
+             .api_groups = {"kdbg.io"},
+             .resources = {"debugsessions"},
+             .namespaces = {"default"}});
+  rules.Add({.name = "pod-readers",
+             .groups = {"sre"},
+             .verbs = {"get", "list", "watch"},
+             .api_groups = {""},
+             .resources = {"pods"}});
+  rules.Add({.name = "no-prod",
+             .groups = {"contractors"},
+             .verbs = {"*"},
+             .api_groups = {"*"},
+             .resources = {"*"},
+             .namespaces = {"prod"},
+             .deny = true,
              .deny_reason = "contractors may not touch prod"});
   return rules;
 }
 
 TEST(AccessRulesTest, AllowedByRoleBindingWithRbacReason) {
-  auto d = Rules().Decide(User("alice"), Attrs("default", "create", "kdbg.io", "debugsessions", "p"));
+  auto d =
+      Rules().Decide(User("alice"), Attrs("default", "create", "kdbg.io", "debugsessions", "p"));
   EXPECT_TRUE(d.allowed);
-  EXPECT_EQ(d.reason,
-            "RBAC: allowed by RoleBinding \"debuggers/default\" of Role \"debuggers\" to User \"alice\"");
+  EXPECT_EQ(
+      d.reason,
+      "RBAC: allowed by RoleBinding \"debuggers/default\" of Role \"debuggers\" to User \"alice\"");
 }
 
 TEST(AccessRulesTest, AllowedByClusterRoleBindingToGroup) {
   auto d = Rules().Decide(User("bob", {"sre"}), Attrs("kube-system", "get", "", "pods", "x"));
   EXPECT_TRUE(d.allowed);
-  EXPECT_EQ(d.reason, "RBAC: allowed by ClusterRoleBinding \"pod-readers\" of ClusterRole "
-                      "\"pod-readers\" to Group \"sre\"");
+  EXPECT_EQ(d.reason,
+            "RBAC: allowed by ClusterRoleBinding \"pod-readers\" of ClusterRole "
+            "\"pod-readers\" to Group \"sre\"");
 }
 
 TEST(AccessRulesTest, NoMatchingRuleIsNoOpinion) {
@@ -62,7 +77,10 @@ TEST(AccessRulesTest, NoMatchingRuleIsNoOpinion) {
 
 TEST(AccessRulesTest, DenyRuleWins) {
   auto rules = Rules();
-  rules.Add({.name = "all", .groups = {"contractors"}, .verbs = {"*"}, .api_groups = {"*"},
+  rules.Add({.name = "all",
+             .groups = {"contractors"},
+             .verbs = {"*"},
+             .api_groups = {"*"},
              .resources = {"*"}});
   auto d = rules.Decide(User("carl", {"contractors"}), Attrs("prod", "get", "", "pods"));
   EXPECT_FALSE(d.allowed);
@@ -78,9 +96,10 @@ TEST(ForbiddenMessageTest, MatchesApiServerWording) {
   EXPECT_EQ(ForbiddenMessage(User("u"), Attrs("", "list", "", "pods"), ""),
             "pods is forbidden: User \"u\" cannot list resource \"pods\" in API group \"\" at the "
             "cluster scope");
-  EXPECT_EQ(ForbiddenMessage(User("u"), Attrs("ns", "create", "kdbg.io", "debugsessions"), "why"),
-            "debugsessions.kdbg.io is forbidden: User \"u\" cannot create resource \"debugsessions\" "
-            "in API group \"kdbg.io\" in the namespace \"ns\": why");
+  EXPECT_EQ(
+      ForbiddenMessage(User("u"), Attrs("ns", "create", "kdbg.io", "debugsessions"), "why"),
+      "debugsessions.kdbg.io is forbidden: User \"u\" cannot create resource \"debugsessions\" "
+      "in API group \"kdbg.io\" in the namespace \"ns\": why");
 }
 
 }  // namespace

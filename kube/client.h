@@ -5,7 +5,8 @@
 // Errors map the API's Status responses to absl codes:
 //   401 -> Unauthenticated, 403 -> PermissionDenied (message: the API server's), 404 -> NotFound,
 //   409 -> AlreadyExists/Aborted, 410 -> OutOfRange (watch resourceVersion too old),
-//   429 -> ResourceExhausted, 5xx and connection failures -> Unavailable, timeouts -> DeadlineExceeded.
+//   429 -> ResourceExhausted, 5xx and connection failures -> Unavailable, timeouts ->
+//   DeadlineExceeded.
 // Thread-safe.
 #pragma once
 

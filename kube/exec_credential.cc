@@ -110,19 +110,20 @@ int ExecCredentialProvider::runs() const {
 
 absl::StatusOr<ExecCredential> ExecCredentialProvider::Run() {
   std::string plugin = absl::StrCat("exec plugin \"", config_.command, "\"");
-  std::string hint = config_.install_hint.empty()
-                         ? std::string()
-                         : absl::StrCat("; ", absl::StripTrailingAsciiWhitespace(config_.install_hint));
+  std::string hint =
+      config_.install_hint.empty()
+          ? std::string()
+          : absl::StrCat("; ", absl::StripTrailingAsciiWhitespace(config_.install_hint));
   if (config_.interactive_mode == "Always") {
     return absl::FailedPreconditionError(absl::StrCat(
-        plugin, " requires an interactive terminal (interactiveMode: Always), which kdbg does not "
-                "give plugins; log in with the plugin first or use a non-interactive user"));
+        plugin,
+        " requires an interactive terminal (interactiveMode: Always), which kdbg does not "
+        "give plugins; log in with the plugin first or use a non-interactive user"));
   }
   std::string api_version =
       config_.api_version.empty() ? "client.authentication.k8s.io/v1" : config_.api_version;
-  json info = {{"apiVersion", api_version},
-               {"kind", "ExecCredential"},
-               {"spec", {{"interactive", false}}}};
+  json info = {
+      {"apiVersion", api_version}, {"kind", "ExecCredential"}, {"spec", {{"interactive", false}}}};
   if (config_.provide_cluster_info) {
     info["spec"]["cluster"] = {{"server", server_},
                                {"certificate-authority-data", absl::Base64Escape(ca_pem_)}};
@@ -163,14 +164,14 @@ absl::StatusOr<ExecCredential> ExecCredentialProvider::Run() {
     std::stringstream ss;
     ss << err_in.rdbuf();
     std::string last = LastLine(ss.str());
-    return absl::UnauthenticatedError(absl::StrCat(
-        plugin, " failed (", ChildProcess::DescribeWaitStatus(*wait), ")",
-        last.empty() ? "" : ": ", last, hint));
+    return absl::UnauthenticatedError(absl::StrCat(plugin, " failed (",
+                                                   ChildProcess::DescribeWaitStatus(*wait), ")",
+                                                   last.empty() ? "" : ": ", last, hint));
   }
   auto cred = ParseExecCredential(*out, api_version);
   if (!cred.ok()) {
-    return absl::UnauthenticatedError(absl::StrCat(plugin, " printed an unusable credential: ",
-                                                   cred.status().message()));
+    return absl::UnauthenticatedError(
+        absl::StrCat(plugin, " printed an unusable credential: ", cred.status().message()));
   }
   return cred;
 }

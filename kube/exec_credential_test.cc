@@ -22,7 +22,7 @@ constexpr char kV1[] = "client.authentication.k8s.io/v1";
 constexpr char kV1beta1[] = "client.authentication.k8s.io/v1beta1";
 
 std::string Fixture(const std::string& name) {
-  std::ifstream in(kdbg::testing::FixturesDir() + "/execcredential/" + name);
+  std::ifstream in(kdbg::testing::TestdataDir("kube") + "/execcredential/" + name);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -40,15 +40,14 @@ TEST(ParseExecCredentialTest, DocumentedExamples) {
   // 2018-03-05T17:30:20-08:00 == 2018-03-06T01:30:20Z
   EXPECT_EQ(absl::ToUnixSeconds(*exp->expiry), 1520299820);
 
-  auto beta = ParseExecCredential(Fixture("execcredential-v1beta1-token-with-expiry.docs.json"),
-                                  kV1beta1);
+  auto beta =
+      ParseExecCredential(Fixture("execcredential-v1beta1-token-with-expiry.docs.json"), kV1beta1);
   ASSERT_TRUE(beta.ok()) << beta.status();
   EXPECT_EQ(beta->token, "my-bearer-token");
 
   auto cert = ParseExecCredential(Fixture("execcredential-v1-client-certificate.docs.json"), kV1);
   ASSERT_TRUE(cert.ok()) << cert.status();
-  EXPECT_EQ(cert->client_cert_pem,
-            "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----");
+  EXPECT_EQ(cert->client_cert_pem, "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----");
   EXPECT_THAT(cert->client_key_pem, HasSubstr("BEGIN RSA PRIVATE KEY"));
 }
 
@@ -144,7 +143,8 @@ echo '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredentia
 
 TEST_F(ExecPluginTest, FailingPluginNamesItStderrAndInstallHint) {
   ExecConfig cfg;
-  cfg.command = Script("echo 'noise' >&2\necho 'error: SSO session expired, run aws sso login' >&2\nexit 3\n");
+  cfg.command = Script(
+      "echo 'noise' >&2\necho 'error: SSO session expired, run aws sso login' >&2\nexit 3\n");
   cfg.api_version = kV1;
   cfg.install_hint = "Install the plugin from https://example.com\n";
   ExecCredentialProvider provider(cfg, "", "", &clock_);

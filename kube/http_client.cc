@@ -160,10 +160,10 @@ class HttpClient final : public Client {
   }
 
   absl::StatusOr<Pod> GetPod(const std::string& ns, const std::string& name) override {
-    KDBG_ASSIGN_OR_RETURN(Response r,
-                          Call("GET", absl::StrCat("/api/v1/namespaces/", UrlEncode(ns), "/pods/",
-                                                   UrlEncode(name)),
-                               "", true));
+    KDBG_ASSIGN_OR_RETURN(
+        Response r,
+        Call("GET", absl::StrCat("/api/v1/namespaces/", UrlEncode(ns), "/pods/", UrlEncode(name)),
+             "", true));
     return ParsePod(r.body);
   }
 
@@ -179,7 +179,8 @@ class HttpClient final : public Client {
     std::vector<std::pair<std::string, std::string>> extra = {{"watch", "true"},
                                                               {"allowWatchBookmarks", "true"}};
     if (!resource_version.empty()) extra.emplace_back("resourceVersion", resource_version);
-    if (opts.timeout_seconds > 0) extra.emplace_back("timeoutSeconds", absl::StrCat(opts.timeout_seconds));
+    if (opts.timeout_seconds > 0)
+      extra.emplace_back("timeoutSeconds", absl::StrCat(opts.timeout_seconds));
     std::string path = PodsPath(ns, opts, extra);
     std::string buffer;
     absl::Status stream_status;
@@ -245,17 +246,16 @@ class HttpClient final : public Client {
 
   absl::StatusOr<AccessDecision> ReviewAccess(const UserInfo& user,
                                               const ResourceAttributes& a) override {
-    json attrs = {{"namespace", a.namespace_}, {"verb", a.verb},         {"group", a.group},
-                  {"resource", a.resource},    {"name", a.name},         {"subresource", a.subresource}};
+    json attrs = {{"namespace", a.namespace_}, {"verb", a.verb}, {"group", a.group},
+                  {"resource", a.resource},    {"name", a.name}, {"subresource", a.subresource}};
     json spec = {{"resourceAttributes", attrs}, {"user", user.username}, {"groups", user.groups}};
     if (!user.uid.empty()) spec["uid"] = user.uid;
     if (!user.extra.empty()) spec["extra"] = user.extra;
-    json body = {{"apiVersion", "authorization.k8s.io/v1"},
-                 {"kind", "SubjectAccessReview"},
-                 {"spec", spec}};
-    KDBG_ASSIGN_OR_RETURN(Response r,
-                          Call("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
-                               body.dump(), true));
+    json body = {
+        {"apiVersion", "authorization.k8s.io/v1"}, {"kind", "SubjectAccessReview"}, {"spec", spec}};
+    KDBG_ASSIGN_OR_RETURN(
+        Response r,
+        Call("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body.dump(), true));
     KDBG_ASSIGN_OR_RETURN(json j, ParseJson(r.body, "SubjectAccessReview response"));
     AccessDecision d;
     try {
@@ -299,8 +299,8 @@ class HttpClient final : public Client {
  private:
   std::string PodsPath(const std::string& ns, const ListOptions& opts,
                        const std::vector<std::pair<std::string, std::string>>& extra) {
-    std::string path = ns.empty() ? "/api/v1/pods"
-                                  : absl::StrCat("/api/v1/namespaces/", UrlEncode(ns), "/pods");
+    std::string path =
+        ns.empty() ? "/api/v1/pods" : absl::StrCat("/api/v1/namespaces/", UrlEncode(ns), "/pods");
     std::vector<std::pair<std::string, std::string>> q;
     if (!opts.label_selector.empty()) q.emplace_back("labelSelector", opts.label_selector);
     if (!opts.field_selector.empty()) q.emplace_back("fieldSelector", opts.field_selector);
@@ -362,8 +362,7 @@ class HttpClient final : public Client {
       if (!creds.cert_pem.empty()) {
         KDBG_ASSIGN_OR_RETURN(auto certs, ParseCerts(creds.cert_pem, "client certificate"));
         KDBG_ASSIGN_OR_RETURN(KeyPtr key, ParseKey(creds.key_pem));
-        ssl = std::make_unique<httplib::SSLClient>(url_.host, url_.port, certs[0].get(),
-                                                   key.get());
+        ssl = std::make_unique<httplib::SSLClient>(url_.host, url_.port, certs[0].get(), key.get());
       } else {
         ssl = std::make_unique<httplib::SSLClient>(url_.host, url_.port);
       }
@@ -411,8 +410,7 @@ class HttpClient final : public Client {
   }
 
   httplib::Headers HeadersFor(const Credentials& creds) {
-    httplib::Headers h = {{"Accept", "application/json"},
-                          {"User-Agent", "kdbg/" KDBG_VERSION}};
+    httplib::Headers h = {{"Accept", "application/json"}, {"User-Agent", "kdbg/" KDBG_VERSION}};
     if (!creds.token.empty()) h.emplace("Authorization", "Bearer " + creds.token);
     return h;
   }
@@ -449,11 +447,10 @@ class HttpClient final : public Client {
       KDBG_ASSIGN_OR_RETURN(Credentials creds, GetCredentials());
       KDBG_ASSIGN_OR_RETURN(auto cli, Acquire(creds, config_.timeout));
       absl::Time started = absl::Now();
-      httplib::Result res =
-          method == "GET"
-              ? cli->Get((url_.prefix + path).c_str(), HeadersFor(creds))
-              : cli->Post((url_.prefix + path).c_str(), HeadersFor(creds), body,
-                          "application/json");
+      httplib::Result res = method == "GET"
+                                ? cli->Get((url_.prefix + path).c_str(), HeadersFor(creds))
+                                : cli->Post((url_.prefix + path).c_str(), HeadersFor(creds), body,
+                                            "application/json");
       if (!res) {
         last = TransportError(res.error(), started);
         if (last.code() == absl::StatusCode::kDeadlineExceeded) return last;
@@ -488,19 +485,18 @@ class HttpClient final : public Client {
     int http_status = 0;
     std::string error_body;
     absl::Time started = absl::Now();
-    auto res = cli->Get(
-        (url_.prefix + path).c_str(), HeadersFor(creds),
-        [&](const httplib::Response& resp) {
-          http_status = resp.status;
-          return true;
-        },
-        [&](const char* data, size_t len) {
-          if (http_status < 200 || http_status >= 300) {
-            error_body.append(data, len);
-            return true;
-          }
-          return receiver(data, len);
-        });
+    auto res = cli->Get((url_.prefix + path).c_str(), HeadersFor(creds),
+                        [&](const httplib::Response& resp) {
+                          http_status = resp.status;
+                          return true;
+                        },
+                        [&](const char* data, size_t len) {
+                          if (http_status < 200 || http_status >= 300) {
+                            error_body.append(data, len);
+                            return true;
+                          }
+                          return receiver(data, len);
+                        });
     if (http_status != 0 && (http_status < 200 || http_status >= 300)) {
       return StatusFromResponse(http_status, error_body);
     }
@@ -534,8 +530,7 @@ class BrokenClient final : public Client {
     return s_;
   }
   absl::StatusOr<UserInfo> ReviewToken(const std::string&) override { return s_; }
-  absl::StatusOr<AccessDecision> ReviewAccess(const UserInfo&,
-                                              const ResourceAttributes&) override {
+  absl::StatusOr<AccessDecision> ReviewAccess(const UserInfo&, const ResourceAttributes&) override {
     return s_;
   }
   absl::Status CreateEvent(const EventSpec&) override { return s_; }

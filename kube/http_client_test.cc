@@ -19,7 +19,7 @@ namespace {
 using ::testing::HasSubstr;
 
 std::string Fixture(const std::string& rel) {
-  std::ifstream in(kdbg::testing::FixturesDir() + "/" + rel);
+  std::ifstream in(kdbg::testing::TestdataDir("kube") + "/" + rel);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -32,11 +32,13 @@ TEST(StatusFromResponseTest, RealStatusBodies) {
   auto fb = StatusFromResponse(403, Fixture("status/403-forbidden-patch-named-pod-2018.json"));
   EXPECT_EQ(fb.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(fb.message(), HasSubstr("pods \"pod-labeler-c7b4fd44d-mr8qh\" is forbidden"));
-  auto br = StatusFromResponse(400, Fixture("status/400-badrequest-field-label-not-supported.json"));
+  auto br =
+      StatusFromResponse(400, Fixture("status/400-badrequest-field-label-not-supported.json"));
   EXPECT_EQ(br.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(br.message(), "field label not supported: metadata.nam");
-  EXPECT_EQ(StatusFromResponse(401, R"({"kind":"Status","message":"Unauthorized","code":401})").code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(
+      StatusFromResponse(401, R"({"kind":"Status","message":"Unauthorized","code":401})").code(),
+      absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(StatusFromResponse(409, R"({"reason":"AlreadyExists","message":"x"})").code(),
             absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(StatusFromResponse(409, R"({"reason":"Conflict","message":"x"})").code(),
@@ -131,14 +133,14 @@ TEST_F(HttpClientTest, RetriesIdempotentCallsWithBackoff) {
 
 TEST_F(HttpClientTest, GivesUpAfterThreeAttemptsKeepingTheMessage) {
   std::atomic<int> calls{0};
-  server_.server().Get(R"(/api/v1/namespaces/default/pods/x)",
-                       [&](const httplib::Request&, httplib::Response& res) {
-                         ++calls;
-                         res.status = 429;
-                         res.set_header("Retry-After", "1");
-                         res.set_content(R"({"kind":"Status","message":"Too many requests","code":429})",
-                                         "application/json");
-                       });
+  server_.server().Get(
+      R"(/api/v1/namespaces/default/pods/x)", [&](const httplib::Request&, httplib::Response& res) {
+        ++calls;
+        res.status = 429;
+        res.set_header("Retry-After", "1");
+        res.set_content(R"({"kind":"Status","message":"Too many requests","code":429})",
+                        "application/json");
+      });
   absl::Time t0 = clock_.Now();
   auto s = NewClient()->GetPod("default", "x");
   EXPECT_EQ(s.status().code(), absl::StatusCode::kResourceExhausted);
@@ -171,24 +173,24 @@ TEST_F(HttpClientTest, EventsAreNotRetried) {
 
 TEST_F(HttpClientTest, WatchStreamsLinesAndMaps410) {
   std::string text = Fixture("watch/pods-watch-kind-containerd-added-modified-deleted.jsonl");
-  server_.server().Get("/api/v1/namespaces/default/pods",
-                       [&](const httplib::Request& req, httplib::Response& res) {
-                         if (req.get_param_value("resourceVersion") == "1") {
-                           res.status = 410;
-                           res.set_content(R"json({"kind":"Status","message":"too old resource version: 1 (744176)","reason":"Expired","code":410})json",
-                                           "application/json");
-                           return;
-                         }
-                         res.set_chunked_content_provider(
-                             "application/json", [text](size_t, httplib::DataSink& sink) {
-                               // Split mid-line to exercise reassembly.
-                               size_t half = text.size() / 2;
-                               sink.write(text.data(), half);
-                               sink.write(text.data() + half, text.size() - half);
-                               sink.done();
-                               return true;
-                             });
-                       });
+  server_.server().Get("/api/v1/namespaces/default/pods", [&](const httplib::Request& req,
+                                                              httplib::Response& res) {
+    if (req.get_param_value("resourceVersion") == "1") {
+      res.status = 410;
+      res.set_content(
+          R"json({"kind":"Status","message":"too old resource version: 1 (744176)","reason":"Expired","code":410})json",
+          "application/json");
+      return;
+    }
+    res.set_chunked_content_provider("application/json", [text](size_t, httplib::DataSink& sink) {
+      // Split mid-line to exercise reassembly.
+      size_t half = text.size() / 2;
+      sink.write(text.data(), half);
+      sink.write(text.data() + half, text.size() - half);
+      sink.done();
+      return true;
+    });
+  });
   auto client = NewClient();
   std::vector<std::string> types;
   auto s = client->WatchPods("default", {}, "744000", [&](const WatchEvent& ev) {

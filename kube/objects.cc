@@ -65,7 +65,8 @@ std::vector<ContainerStatus> Statuses(const json& status, const char* key) {
         }
       }
     }
-    if (const json* r = Member(c, "ready"); r != nullptr && r->is_boolean()) s.ready = r->get<bool>();
+    if (const json* r = Member(c, "ready"); r != nullptr && r->is_boolean())
+      s.ready = r->get<bool>();
     if (const json* n = Member(c, "restartCount"); n != nullptr && n->is_number_integer()) {
       s.restart_count = n->get<int>();
     }
@@ -137,8 +138,8 @@ absl::StatusOr<std::vector<Pod>> PodListFromJson(const nlohmann::json& j,
   if (!j.is_object()) return absl::InvalidArgumentError("pod list: expected a JSON object");
   std::string kind = Str(j, "kind");
   if (!kind.empty() && kind != "PodList" && kind != "List") {
-    return absl::InvalidArgumentError(absl::StrCat("pod list: object is a ", kind,
-                                                   ", not a PodList or List"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("pod list: object is a ", kind, ", not a PodList or List"));
   }
   const json* items = Member(j, "items");
   if (items != nullptr && !items->is_array()) {
@@ -218,8 +219,8 @@ absl::StatusOr<const ContainerSpec*> Pod::PickContainer(absl::string_view wanted
   for (const ContainerSpec& c : containers) names.push_back(c.name);
   for (const ContainerSpec& c : init_containers) names.push_back(c.name + " (init)");
   return absl::NotFoundError(absl::StrCat("container \"", name, "\" not found in pod ", namespace_,
-                                          "/", this->name, "; its containers: ",
-                                          absl::StrJoin(names, ", ")));
+                                          "/", this->name,
+                                          "; its containers: ", absl::StrJoin(names, ", ")));
 }
 
 const ContainerStatus* Pod::StatusOf(absl::string_view container) const {

@@ -1,5 +1,5 @@
 // The parts of Kubernetes objects kdbg reads, parsed from the API's JSON (real shapes: see
-// shared/fixtures/pods, lists, watch, status, authn, authz).
+// kube/testdata/pods, lists, watch, status, authn, authz).
 #pragma once
 
 #include <map>
@@ -21,7 +21,7 @@ struct ContainerSpec {
 struct ContainerStatus {
   std::string name = {};
   std::string container_id = {};  // "containerd://<hex>", empty while waiting
-  std::string state = {};         // "running", "waiting", "terminated" (the key present under .state)
+  std::string state = {};  // "running", "waiting", "terminated" (the key present under .state)
   std::string state_reason = {};  // waiting/terminated reason, e.g. "CrashLoopBackOff"
   bool ready = false;
   int restart_count = 0;
@@ -34,16 +34,17 @@ struct Pod {
   std::string resource_version = {};
   std::map<std::string, std::string> labels = {};
   std::map<std::string, std::string> annotations = {};
-  std::string node_name = {};   // spec.nodeName
-  std::string phase = {};       // status.phase
+  std::string node_name = {};  // spec.nodeName
+  std::string phase = {};      // status.phase
   std::string pod_ip = {};
   std::string host_ip = {};
-  bool deleting = false;   // metadata.deletionTimestamp set
+  bool deleting = false;  // metadata.deletionTimestamp set
   std::vector<ContainerSpec> containers = {};
   std::vector<ContainerSpec> init_containers = {};
   std::vector<ContainerStatus> container_statuses = {};
   std::vector<ContainerStatus> init_container_statuses = {};
-  std::vector<std::pair<std::string, std::string>> conditions = {};  // type -> status ("Ready","True")
+  std::vector<std::pair<std::string, std::string>> conditions =
+      {};  // type -> status ("Ready","True")
   std::map<std::string, std::string> node_selector = {};
 
   // The container `kdbg -c` means: `name` if non-empty, else the
@@ -101,7 +102,7 @@ struct EventSpec {
   std::string involved_name = {};
   std::string involved_uid = {};
   std::string type = "Normal";  // or "Warning"
-  std::string reason = {};           // "DebugSessionStarted", "DebugSessionEnded"
+  std::string reason = {};      // "DebugSessionStarted", "DebugSessionEnded"
   std::string message = {};
   std::string component = "kdbg-controller";
 };

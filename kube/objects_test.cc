@@ -1,4 +1,4 @@
-// Parses every real Pod, list and watch fixture in shared/fixtures.
+// Parses every real Pod, list and watch fixture in kube/testdata.
 #include "kube/objects.h"
 
 #include <dirent.h>
@@ -20,7 +20,7 @@ using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
 std::string ReadFixture(const std::string& rel) {
-  std::ifstream in(kdbg::testing::FixturesDir() + "/" + rel);
+  std::ifstream in(kdbg::testing::TestdataDir("kube") + "/" + rel);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -28,7 +28,7 @@ std::string ReadFixture(const std::string& rel) {
 
 std::vector<std::string> FixtureFiles(const std::string& dir, const std::string& suffix) {
   std::vector<std::string> out;
-  DIR* d = opendir((kdbg::testing::FixturesDir() + "/" + dir).c_str());
+  DIR* d = opendir((kdbg::testing::TestdataDir("kube") + "/" + dir).c_str());
   if (d == nullptr) return out;
   while (dirent* e = readdir(d)) {
     std::string name = e->d_name;
@@ -53,7 +53,8 @@ TEST(ParsePodTest, EveryPodFixtureParses) {
 }
 
 TEST(ParsePodTest, CrashLoopInitContainerAndWaitingContainers) {
-  auto pod = ParsePod(ReadFixture("pods/crio-openshift-init-crashloopbackoff-podinitializing.json"));
+  auto pod =
+      ParsePod(ReadFixture("pods/crio-openshift-init-crashloopbackoff-podinitializing.json"));
   ASSERT_TRUE(pod.ok()) << pod.status();
   EXPECT_EQ(pod->namespace_, "di-288312");
   EXPECT_EQ(pod->name, "vsystem-867f4b77cc-pqcns");
@@ -170,7 +171,8 @@ TEST(ParsePodListTest, EveryListFixtureParses) {
 
 TEST(ParsePodListTest, ResourceVersionAndLabels) {
   std::string rv;
-  auto pods = ParsePodList(ReadFixture("lists/podlist-raw-api-labelselector-rancher-2018.json"), &rv);
+  auto pods =
+      ParsePodList(ReadFixture("lists/podlist-raw-api-labelselector-rancher-2018.json"), &rv);
   ASSERT_TRUE(pods.ok()) << pods.status();
   EXPECT_EQ(rv, "6237");
   ASSERT_THAT(*pods, SizeIs(1));

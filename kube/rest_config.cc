@@ -36,8 +36,8 @@ struct MergedConfig {
 absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read ", what, " \"", path,
-                                            "\": no such file or not readable"));
+    return absl::NotFoundError(
+        absl::StrCat("cannot read ", what, " \"", path, "\": no such file or not readable"));
   }
   std::stringstream ss;
   ss << in.rdbuf();
@@ -111,8 +111,8 @@ absl::StatusOr<std::string> DataOrFile(const Entry& e, const char* data_key, con
   if (!data.empty()) {
     std::string decoded;
     if (!absl::Base64Unescape(data, &decoded)) {
-      return absl::InvalidArgumentError(absl::StrCat("kubeconfig ", e.file, ": ", data_key,
-                                                     " is not valid base64"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("kubeconfig ", e.file, ": ", data_key, " is not valid base64"));
     }
     return decoded;
   }
@@ -120,9 +120,8 @@ absl::StatusOr<std::string> DataOrFile(const Entry& e, const char* data_key, con
   if (path.empty()) return std::string();
   auto content = ReadFile(Resolve(e.base_dir, path), what);
   if (!content.ok()) {
-    return absl::Status(content.status().code(),
-                        absl::StrCat(content.status().message(), " (", file_key, " in ", e.file,
-                                     ")"));
+    return absl::Status(content.status().code(), absl::StrCat(content.status().message(), " (",
+                                                              file_key, " in ", e.file, ")"));
   }
   return content;
 }
@@ -138,10 +137,11 @@ absl::StatusOr<ExecConfig> ParseExec(const Entry& user, const YAML::Node& exec) 
   if (c.api_version != "client.authentication.k8s.io/v1" &&
       c.api_version != "client.authentication.k8s.io/v1beta1") {
     // client-go dropped v1alpha1 in Kubernetes 1.24; plugins that still print it need upgrading.
-    return absl::FailedPreconditionError(absl::StrCat(
-        "kubeconfig ", user.file, ": exec plugin \"", c.command, "\" uses apiVersion \"",
-        c.api_version, "\"; only client.authentication.k8s.io/v1 and v1beta1 are supported "
-        "(upgrade the plugin and regenerate the kubeconfig)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("kubeconfig ", user.file, ": exec plugin \"", c.command,
+                     "\" uses apiVersion \"", c.api_version,
+                     "\"; only client.authentication.k8s.io/v1 and v1beta1 are supported "
+                     "(upgrade the plugin and regenerate the kubeconfig)"));
   }
   c.install_hint = Scalar(exec, "installHint");
   c.interactive_mode = Scalar(exec, "interactiveMode");
@@ -171,9 +171,9 @@ absl::StatusOr<RestConfig> ResolveContext(const MergedConfig& cfg, const std::st
   }
   auto ctx = cfg.contexts.find(context_name);
   if (ctx == cfg.contexts.end()) {
-    return absl::NotFoundError(absl::StrCat("context \"", context_name, "\" not found in kubeconfig ",
-                                            files, " (known contexts: ",
-                                            absl::StrJoin(Names(cfg.contexts), ", "), ")"));
+    return absl::NotFoundError(
+        absl::StrCat("context \"", context_name, "\" not found in kubeconfig ", files,
+                     " (known contexts: ", absl::StrJoin(Names(cfg.contexts), ", "), ")"));
   }
   RestConfig rc;
   rc.context_name = context_name;
@@ -182,8 +182,8 @@ absl::StatusOr<RestConfig> ResolveContext(const MergedConfig& cfg, const std::st
     rc.user_name = Scalar(ctx->second.node, "user");
     rc.namespace_ = Scalar(ctx->second.node, "namespace");
     if (rc.cluster_name.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "context \"", context_name, "\" in ", ctx->second.file, " names no cluster"));
+      return absl::FailedPreconditionError(absl::StrCat("context \"", context_name, "\" in ",
+                                                        ctx->second.file, " names no cluster"));
     }
     auto cluster = cfg.clusters.find(rc.cluster_name);
     if (cluster == cfg.clusters.end()) {
@@ -193,9 +193,8 @@ absl::StatusOr<RestConfig> ResolveContext(const MergedConfig& cfg, const std::st
     }
     rc.server = Scalar(cluster->second.node, "server");
     if (rc.server.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cluster \"", rc.cluster_name, "\" in ", cluster->second.file,
-                       " has no server"));
+      return absl::FailedPreconditionError(absl::StrCat("cluster \"", rc.cluster_name, "\" in ",
+                                                        cluster->second.file, " has no server"));
     }
     // client-go accepts "host:port" and assumes https.
     if (!absl::StrContains(rc.server, "://")) rc.server = absl::StrCat("https://", rc.server);
@@ -204,8 +203,8 @@ absl::StatusOr<RestConfig> ResolveContext(const MergedConfig& cfg, const std::st
     KDBG_ASSIGN_OR_RETURN(rc.ca_pem, DataOrFile(cluster->second, "certificate-authority-data",
                                                 "certificate-authority", "certificate-authority"));
     if (rc.user_name.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "context \"", context_name, "\" in ", ctx->second.file, " names no user"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("context \"", context_name, "\" in ", ctx->second.file, " names no user"));
     }
     auto user = cfg.users.find(rc.user_name);
     if (user == cfg.users.end()) {
@@ -218,25 +217,27 @@ absl::StatusOr<RestConfig> ResolveContext(const MergedConfig& cfg, const std::st
     if (std::string tf = Scalar(u.node, "tokenFile"); !tf.empty()) {
       rc.token_file = Resolve(u.base_dir, tf);
     }
-    KDBG_ASSIGN_OR_RETURN(rc.client_cert_pem, DataOrFile(u, "client-certificate-data",
-                                                          "client-certificate",
-                                                          "client-certificate"));
+    KDBG_ASSIGN_OR_RETURN(
+        rc.client_cert_pem,
+        DataOrFile(u, "client-certificate-data", "client-certificate", "client-certificate"));
     KDBG_ASSIGN_OR_RETURN(rc.client_key_pem,
                           DataOrFile(u, "client-key-data", "client-key", "client-key"));
     if (rc.client_cert_pem.empty() != rc.client_key_pem.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "user \"", rc.user_name, "\" in ", u.file,
-          " has a client certificate without a key, or a key without a certificate"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("user \"", rc.user_name, "\" in ", u.file,
+                       " has a client certificate without a key, or a key without a certificate"));
     }
     if (YAML::Node exec = u.node["exec"]; exec && exec.IsMap()) {
       KDBG_ASSIGN_OR_RETURN(rc.exec, ParseExec(u, exec));
     }
-    if (YAML::Node ap = u.node["auth-provider"]; ap && ap.IsMap() && rc.bearer_token.empty() &&
-        rc.token_file.empty() && rc.client_cert_pem.empty() && !rc.exec.has_value()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "user \"", rc.user_name, "\" in ", u.file, " authenticates with auth-provider \"",
-          Scalar(ap, "name"), "\", which kdbg (like kubectl 1.26+) does not support; use an "
-          "exec plugin such as kubelogin instead"));
+    if (YAML::Node ap = u.node["auth-provider"];
+        ap && ap.IsMap() && rc.bearer_token.empty() && rc.token_file.empty() &&
+        rc.client_cert_pem.empty() && !rc.exec.has_value()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("user \"", rc.user_name, "\" in ", u.file,
+                       " authenticates with auth-provider \"", Scalar(ap, "name"),
+                       "\", which kdbg (like kubectl 1.26+) does not support; use an "
+                       "exec plugin such as kubelogin instead"));
     }
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
@@ -272,9 +273,9 @@ absl::StatusOr<RestConfig> LoadKubeconfig(const KubeconfigOptions& options) {
     std::ifstream probe(path);
     if (!probe) {
       if (must_exist) {
-        return absl::NotFoundError(
-            absl::StrCat("kubeconfig \"", path, "\" (from --kubeconfig) does not exist or is not "
-                         "readable"));
+        return absl::NotFoundError(absl::StrCat("kubeconfig \"", path,
+                                                "\" (from --kubeconfig) does not exist or is not "
+                                                "readable"));
       }
       continue;  // kubectl skips missing entries of $KUBECONFIG
     }
@@ -312,8 +313,8 @@ absl::StatusOr<RestConfig> InClusterConfig(const InClusterOptions& options) {
     return absl::FailedPreconditionError(absl::StrCat(
         token.status().message(), "; is automountServiceAccountToken disabled for this pod?"));
   }
-  KDBG_ASSIGN_OR_RETURN(rc.ca_pem, ReadFile(absl::StrCat(options.root, "/ca.crt"),
-                                            "service-account CA"));
+  KDBG_ASSIGN_OR_RETURN(rc.ca_pem,
+                        ReadFile(absl::StrCat(options.root, "/ca.crt"), "service-account CA"));
   auto ns = ReadFile(absl::StrCat(options.root, "/namespace"), "service-account namespace");
   if (ns.ok()) rc.namespace_ = std::string(absl::StripAsciiWhitespace(*ns));
   rc.context_name = "in-cluster";

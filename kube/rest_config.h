@@ -6,7 +6,8 @@
 //   apiVersion: v1
 //   kind: Config
 //   current-context: dev
-//   clusters: [{name: c, cluster: {server: https://1.2.3.4:6443, certificate-authority-data: LS0t..,
+//   clusters: [{name: c, cluster: {server: https://1.2.3.4:6443, certificate-authority-data:
+//   LS0t..,
 //               certificate-authority: ca.pem, insecure-skip-tls-verify: false}}]
 //   contexts: [{name: dev, context: {cluster: c, user: u, namespace: team}}]
 //   users:    [{name: u, user: {token: ..., tokenFile: ..., client-certificate(-data): ...,

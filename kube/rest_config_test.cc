@@ -1,4 +1,4 @@
-// Kubeconfig loading against every real kubeconfig in shared/fixtures/kubeconfig, merging of
+// Kubeconfig loading against every real kubeconfig in kube/testdata/kubeconfig, merging of
 // several files, and in-cluster configuration.
 #include "kube/rest_config.h"
 
@@ -21,7 +21,7 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 std::string Fixture(const std::string& rel) {
-  std::ifstream in(kdbg::testing::FixturesDir() + "/kubeconfig/" + rel);
+  std::ifstream in(kdbg::testing::TestdataDir("kube") + "/kubeconfig/" + rel);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -195,8 +195,8 @@ TEST_F(KubeconfigTest, UsersOnlyFileHasNoContext) {
 }
 
 TEST_F(KubeconfigTest, EveryFixtureGivesTheSameAnswerAsYamlAndJson) {
-  for (const auto& e : std::filesystem::directory_iterator(kdbg::testing::FixturesDir() +
-                                                           "/kubeconfig")) {
+  for (const auto& e :
+       std::filesystem::directory_iterator(kdbg::testing::TestdataDir("kube") + "/kubeconfig")) {
     std::string name = e.path().filename();
     if (!absl::EndsWith(name, ".yaml")) continue;
     std::string json_name = name.substr(0, name.size() - 5) + ".json";
@@ -247,14 +247,14 @@ contexts:
   KubeconfigOptions opts{.kubeconfig_env = dir_ + "/missing.yaml:" + a + ":" + b};
   auto rc = LoadKubeconfig(opts);
   ASSERT_TRUE(rc.ok()) << rc.status();
-  EXPECT_EQ(rc->context_name, "dev");  // current-context only set by b
+  EXPECT_EQ(rc->context_name, "dev");           // current-context only set by b
   EXPECT_EQ(rc->server, "https://first:6443");  // context "dev" from a, cluster "shared" from a
   EXPECT_EQ(rc->bearer_token, "from-a");
   EXPECT_EQ(rc->namespace_, "team-a");
   opts.context = "prod";
   rc = LoadKubeconfig(opts);
   ASSERT_TRUE(rc.ok()) << rc.status();
-  EXPECT_EQ(rc->server, "https://other:6443");  // trailing slash dropped
+  EXPECT_EQ(rc->server, "https://other:6443");     // trailing slash dropped
   EXPECT_EQ(rc->token_file, dir_ + "/bob.token");  // relative to b.yaml
 
   // Order matters: b first.
@@ -332,21 +332,22 @@ TEST_F(KubeconfigTest, InClusterConfig) {
   Write("sa/token", "sa-token\n");
   Write("sa/ca.crt", kCaPem);
   Write("sa/namespace", "kdbg-system");
-  auto rc = InClusterConfig({.root = dir_ + "/sa", .service_host = "10.96.0.1",
-                             .service_port = "443"});
+  auto rc =
+      InClusterConfig({.root = dir_ + "/sa", .service_host = "10.96.0.1", .service_port = "443"});
   ASSERT_TRUE(rc.ok()) << rc.status();
   EXPECT_EQ(rc->server, "https://10.96.0.1:443");
   EXPECT_EQ(rc->token_file, dir_ + "/sa/token");
   EXPECT_EQ(rc->ca_pem, kCaPem);
   EXPECT_EQ(rc->namespace_, "kdbg-system");
-  auto v6 = InClusterConfig({.root = dir_ + "/sa", .service_host = "fd00::1", .service_port = "6443"});
+  auto v6 =
+      InClusterConfig({.root = dir_ + "/sa", .service_host = "fd00::1", .service_port = "6443"});
   ASSERT_TRUE(v6.ok());
   EXPECT_EQ(v6->server, "https://[fd00::1]:6443");
 
   auto not_in_pod = InClusterConfig({.root = dir_ + "/sa"});
   EXPECT_EQ(not_in_pod.status().code(), absl::StatusCode::kFailedPrecondition);
-  auto no_token = InClusterConfig({.root = dir_ + "/none", .service_host = "h",
-                                   .service_port = "1"});
+  auto no_token =
+      InClusterConfig({.root = dir_ + "/none", .service_host = "h", .service_port = "1"});
   ASSERT_EQ(no_token.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(no_token.status().message(), HasSubstr("automountServiceAccountToken"));
 }

@@ -163,8 +163,7 @@ bool PodFieldSelector::Matches(const Pod& pod) const {
   return true;
 }
 
-absl::StatusOr<PodSelector> PodSelector::Parse(absl::string_view labels,
-                                               absl::string_view fields) {
+absl::StatusOr<PodSelector> PodSelector::Parse(absl::string_view labels, absl::string_view fields) {
   PodSelector sel;
   KDBG_ASSIGN_OR_RETURN(sel.labels_, LabelSelector::Parse(labels));
   KDBG_ASSIGN_OR_RETURN(sel.fields_, PodFieldSelector::Parse(fields));

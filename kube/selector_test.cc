@@ -5,7 +5,8 @@
 namespace kdbg::kube {
 namespace {
 
-std::map<std::string, std::string> L(std::initializer_list<std::pair<const std::string, std::string>> l) {
+std::map<std::string, std::string> L(
+    std::initializer_list<std::pair<const std::string, std::string>> l) {
   return l;
 }
 

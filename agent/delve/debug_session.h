@@ -1,8 +1,8 @@
 // The Delve session engine's interface, as the agent service uses it.
 //
 // A DebugSession owns one `dlv attach PID --headless` and the target it is attached to. Whatever
-// ends it (RequestEnd, duration, max hits, target exit, destructor), it ends by the safe sequence of
-// shared/design/DELVE.md: stop continuing, halt only if running, clear every breakpoint, drain a
+// ends it (RequestEnd, duration, max hits, target exit, destructor), it ends by the safe sequence
+// of shared/design/DELVE.md: stop continuing, halt only if running, clear every breakpoint, drain a
 // pending SIGTRAP, detach without killing, let Delve exit, check /proc that the target is running
 // and untraced.
 #pragma once
@@ -26,12 +26,12 @@ using EventCallback = std::function<void(const kdbg::v1::Event&)>;
 struct TraceSpec {
   std::string session_id;
   pid_t pid = 0;
-  uint64_t start_time_ticks = 0;  // from the resolver; 0 skips the PID-reuse check
-  std::string script;             // trace script text
-  std::string script_name;        // for "file:line: reason" errors
+  uint64_t start_time_ticks = 0;                   // from the resolver; 0 skips the PID-reuse check
+  std::string script;                              // trace script text
+  std::string script_name;                         // for "file:line: reason" errors
   absl::Duration duration = absl::ZeroDuration();  // zero: until RequestEnd
-  int64_t max_hits = 0;           // zero: no cap
-  int max_hits_per_second = 0;    // zero: engine default
+  int64_t max_hits = 0;                            // zero: no cap
+  int max_hits_per_second = 0;                     // zero: engine default
 };
 
 struct AttachSpec {
@@ -52,7 +52,8 @@ class DebugSession {
   virtual std::string delve_address() const = 0;
   virtual int64_t hits() const = 0;
 
-  // Starts the safe end with `reason`. Thread-safe, non-blocking, idempotent (the first reason wins).
+  // Starts the safe end with `reason`. Thread-safe, non-blocking, idempotent (the first reason
+  // wins).
   virtual void RequestEnd(kdbg::v1::EndReason reason) = 0;
   // Blocks until the session has ended (or `timeout`); returns the EndedEvent it emitted.
   // DeadlineExceeded if still running.
@@ -64,9 +65,9 @@ class DebugSessionFactory {
  public:
   virtual ~DebugSessionFactory() = default;
 
-  // Attaches Delve, parses and arms the script, emits ArmedEvent and starts the continue loop on the
-  // session's thread. Returns once armed (events keep flowing to `on_event`), or an error that left
-  // nothing behind (no Delve, target untouched):
+  // Attaches Delve, parses and arms the script, emits ArmedEvent and starts the continue loop on
+  // the session's thread. Returns once armed (events keep flowing to `on_event`), or an error that
+  // left nothing behind (no Delve, target untouched):
   //   InvalidArgument     malformed script ("trace.dlv:3: unknown command \"call\"")
   //   NotFound            a location Delve cannot find ("trace.dlv:1: location \"nope\" not found")
   //   FailedPrecondition  Delve refused to attach (its own message: no debug info, already traced)

@@ -67,8 +67,8 @@ class Factory final : public DelveSessionFactory {
     c.script_name = script_name;
     c.duration = spec.duration;
     c.max_hits = spec.max_hits;
-    int rate = spec.max_hits_per_second > 0 ? spec.max_hits_per_second
-                                            : options_.default_hits_per_second;
+    int rate =
+        spec.max_hits_per_second > 0 ? spec.max_hits_per_second : options_.default_hits_per_second;
     c.hits_per_second = std::max(1, std::min(rate, options_.max_hits_per_second));
     return StartSession(std::move(c), std::move(on_event));
   }
@@ -134,12 +134,14 @@ class Factory final : public DelveSessionFactory {
     }
     if (!facts->is_go) {
       return absl::FailedPreconditionError(
-          absl::StrCat("process ", pid, " (", shown, ") is not a Go program (no .go.buildinfo "
+          absl::StrCat("process ", pid, " (", shown,
+                       ") is not a Go program (no .go.buildinfo "
                        "section or Go runtime symbols): kdbg debugs Go programs only"));
     }
     if (!facts->has_debug_info) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "process ", pid, " (", shown, ") has no debug info; Delve would fail with \"could "
+          "process ", pid, " (", shown,
+          ") has no debug info; Delve would fail with \"could "
           "not open debug info - debuggee must not be built with 'go run' or -ldflags='-s -w', "
           "which strip debug info\": rebuild without -ldflags='-s -w'"));
     }
@@ -158,7 +160,8 @@ std::vector<RecoveredSession> Factory::RecoverOrphans() {
     auto argv = proc.Cmdline(dlv_pid);
     if (!argv.ok() || argv->size() < 3) continue;
     absl::string_view prog = (*argv)[0];
-    if (size_t slash = prog.rfind('/'); slash != absl::string_view::npos) prog.remove_prefix(slash + 1);
+    if (size_t slash = prog.rfind('/'); slash != absl::string_view::npos)
+      prog.remove_prefix(slash + 1);
     if (prog != "dlv" || (*argv)[1] != "attach") continue;
     auto env = proc.Environ(dlv_pid);
     if (!env.ok()) continue;
@@ -168,7 +171,8 @@ std::vector<RecoveredSession> Factory::RecoverOrphans() {
     for (const std::string& kv : *env) {
       if (kv == marker) ours = true;
       if (absl::StartsWith(kv, "KDBG_SESSION_ID=")) rec.session_id = kv.substr(16);
-      if (absl::StartsWith(kv, "KDBG_DELVE_PARENT=")) (void)absl::SimpleAtoi(kv.substr(18), &spawner);
+      if (absl::StartsWith(kv, "KDBG_DELVE_PARENT="))
+        (void)absl::SimpleAtoi(kv.substr(18), &spawner);
     }
     if (!ours) continue;
     // Only orphans: a Delve still the child of the agent that spawned it belongs to a live session
@@ -214,11 +218,11 @@ std::vector<RecoveredSession> Factory::RecoverOrphans() {
     rec.ended.set_target_alive(check.alive);
     rec.ended.set_target_traced(check.traced);
     if (r.target_exited) rec.ended.set_target_exit_status(r.exit_status);
-    std::string msg = absl::StrCat("recovered Delve pid ", dlv_pid, " left by a previous agent: ",
-                                   check.alive ? (check.traced ? "target still traced"
-                                                               : "target running, detached")
-                                               : "target is gone",
-                                   " (", r.cleared, " breakpoints cleared)");
+    std::string msg = absl::StrCat(
+        "recovered Delve pid ", dlv_pid, " left by a previous agent: ",
+        check.alive ? (check.traced ? "target still traced" : "target running, detached")
+                    : "target is gone",
+        " (", r.cleared, " breakpoints cleared)");
     if (!problems.empty()) absl::StrAppend(&msg, "; ", absl::StrJoin(problems, "; "));
     rec.ended.set_message(msg);
     log::Warning("recovered leftover delve", {{"session", rec.session_id},

@@ -10,8 +10,8 @@
 // files in work_dir (never pipes: Delve must not get SIGPIPE when the agent dies), with
 // KDBG_DELVE_OWNER=<work_dir>, KDBG_SESSION_ID=<id> and KDBG_DELVE_PARENT=<agent pid> in its
 // environment. Those variables are the durable record of the session: RecoverOrphans() finds every
-// `dlv` carrying this work_dir's marker in /proc whose parent is no longer the agent that spawned it
-// (a live agent's sessions are never touched), reads the target PID and address from its command
+// `dlv` carrying this work_dir's marker in /proc whose parent is no longer the agent that spawned
+// it (a live agent's sessions are never touched), reads the target PID and address from its command
 // line, and ends it by the safe sequence (safe_end.h).
 //
 // If the agent process is killed (SIGKILL, OOM, crash): Delve is deliberately left running. By
@@ -45,21 +45,22 @@ struct DelveOptions {
   std::string dlv_path = "dlv";
   // Delve's stdout/stderr per session ("<id>.dlv.log"); also the owner marker used by recovery.
   std::string work_dir = "/tmp/kdbg-delve";
-  int default_hits_per_second = 100;  // per tracepoint, when the spec asks for 0
-  int max_hits_per_second = 1000;     // upper bound on what a spec may ask
+  int default_hits_per_second = 100;                  // per tracepoint, when the spec asks for 0
+  int max_hits_per_second = 1000;                     // upper bound on what a spec may ask
   absl::Duration attach_timeout = absl::Seconds(30);  // Delve start to first RPC reply
   absl::Duration call_timeout = absl::Seconds(10);
   absl::Duration halt_timeout = absl::Milliseconds(200);
-  absl::Duration detach_timeout = absl::Seconds(5);   // Delve's exit after Detach
-  Clock* clock = nullptr;                             // nullptr: RealClock
-  std::shared_ptr<ProcReader> proc;                   // nullptr: RealProcReader("/proc")
-  std::shared_ptr<RpcDialer> dialer;                  // nullptr: TcpRpcDialer
-  int parent_death_signal = 0;                        // see the header comment
+  absl::Duration detach_timeout = absl::Seconds(5);  // Delve's exit after Detach
+  Clock* clock = nullptr;                            // nullptr: RealClock
+  std::shared_ptr<ProcReader> proc;                  // nullptr: RealProcReader("/proc")
+  std::shared_ptr<RpcDialer> dialer;                 // nullptr: TcpRpcDialer
+  int parent_death_signal = 0;                       // see the header comment
   // Where Delve listens: "127.0.0.1" (the default, as the tunnel expects) or "::1". Delve accepts a
   // loopback connection only after finding it in /proc/net/tcp (or tcp6) with its own UID; on hosts
   // with very many IPv4 sockets (seen here above ~10,000 lines) that lookup keeps failing and Delve
   // closes every connection ("closing connection from different user"). IPv6 loopback is looked up
-  // in /proc/net/tcp6, usually tiny: prefer "::1" on busy nodes. delve_address() is then "[::1]:PORT".
+  // in /proc/net/tcp6, usually tiny: prefer "::1" on busy nodes. delve_address() is then
+  // "[::1]:PORT".
   std::string listen_host = "127.0.0.1";
 };
 

@@ -114,7 +114,8 @@ absl::Status DelveSession::Start() {
 void DelveSession::RequestEnd(EndReason reason) {
   absl::MutexLock lock(&mu_);
   if (ended_ || requested_ != kdbg::v1::END_REASON_UNSPECIFIED) return;
-  requested_ = reason == kdbg::v1::END_REASON_UNSPECIFIED ? kdbg::v1::END_REASON_CLIENT_STOP : reason;
+  requested_ =
+      reason == kdbg::v1::END_REASON_UNSPECIFIED ? kdbg::v1::END_REASON_CLIENT_STOP : reason;
   if (loop_ready_) main_->Interrupt();
 }
 
@@ -205,8 +206,8 @@ absl::Status DelveSession::DelveExitError(const std::string& log) {
     if (absl::StrContains(msg, "operation not permitted")) {
       auto st = proc_.Status(config_.pid);
       if (st.ok() && st->tracer_pid != 0) {
-        hint = absl::StrCat(" (process ", config_.pid, " is already traced by pid ",
-                            st->tracer_pid, ")");
+        hint = absl::StrCat(" (process ", config_.pid, " is already traced by pid ", st->tracer_pid,
+                            ")");
       } else if (st.ok() && st->zombie()) {
         hint = absl::StrCat(" (process ", config_.pid, " is exiting)");
       } else {
@@ -226,8 +227,9 @@ absl::Status DelveSession::SpawnAndConnect() {
     address_ = ipv6 ? absl::StrCat("[", options_.listen_host, "]:", port)
                     : absl::StrCat(options_.listen_host, ":", port);
     SpawnOptions o;
-    o.argv = {options_.dlv_path,       "attach", absl::StrCat(config_.pid), "--headless",
-              "--accept-multiclient", "--api-version=2", absl::StrCat("--listen=", address_)};
+    o.argv = {
+        options_.dlv_path,      "attach",          absl::StrCat(config_.pid),          "--headless",
+        "--accept-multiclient", "--api-version=2", absl::StrCat("--listen=", address_)};
     o.extra_env = {absl::StrCat("KDBG_DELVE_OWNER=", options_.work_dir),
                    absl::StrCat("KDBG_SESSION_ID=", config_.id),
                    absl::StrCat("KDBG_DELVE_PARENT=", ::getpid())};
@@ -239,8 +241,8 @@ absl::Status DelveSession::SpawnAndConnect() {
     o.destroy_grace = options_.detach_timeout;
     auto child = ChildProcess::Spawn(o);
     if (!child.ok()) {
-      return absl::UnavailableError(absl::StrCat("cannot start Delve (", options_.dlv_path,
-                                                 "): ", child.status().message()));
+      return absl::UnavailableError(
+          absl::StrCat("cannot start Delve (", options_.dlv_path, "): ", child.status().message()));
     }
     dlv_ = std::move(*child);
 
@@ -378,8 +380,8 @@ void DelveSession::EmitHits(std::vector<PendingHit>* hits) {
 }
 
 EndReason DelveSession::TraceLoop() {
-  absl::Time deadline = config_.duration > absl::ZeroDuration() ? start_ + config_.duration
-                                                                 : absl::InfiniteFuture();
+  absl::Time deadline =
+      config_.duration > absl::ZeroDuration() ? start_ + config_.duration : absl::InfiniteFuture();
   int errors = 0;
   std::vector<PendingHit> hits;
   while (true) {
@@ -512,8 +514,8 @@ void DelveSession::Finish(EndReason reason) {
     // Breakpoints are cleared by now; SIGTERM makes Delve detach. Never SIGKILL an attached Delve.
     auto t2 = dlv_->Terminate(options_.detach_timeout, /*kill_after_grace=*/!still_traced);
     if (!t2.ok()) {
-      problems.push_back(absl::StrCat("Delve (pid ", dlv_->pid(),
-                                      ") did not exit; left for recovery"));
+      problems.push_back(
+          absl::StrCat("Delve (pid ", dlv_->pid(), ") did not exit; left for recovery"));
       dlv_->Release();
     }
   }
@@ -535,8 +537,8 @@ void DelveSession::Finish(EndReason reason) {
     summary = absl::StrCat("target exited",
                            exit_status_ ? absl::StrCat(" with status ", *exit_status_) : "");
   } else if (check.alive && !check.traced && !check.stopped) {
-    summary = absl::StrCat("target running, detached cleanly (", r.cleared,
-                           " breakpoints cleared)");
+    summary =
+        absl::StrCat("target running, detached cleanly (", r.cleared, " breakpoints cleared)");
   } else if (!check.alive) {
     summary = "target is gone";
   } else {

@@ -30,11 +30,11 @@ struct SessionConfig {
   std::string id;
   pid_t pid = 0;
   bool attach_mode = false;
-  TraceScript script;           // trace mode
+  TraceScript script;  // trace mode
   std::string script_name;
   absl::Duration duration = absl::ZeroDuration();
   int64_t max_hits = 0;
-  int hits_per_second = 0;      // resolved limit per tracepoint
+  int hits_per_second = 0;  // resolved limit per tracepoint
 };
 
 // Where the target stands after a session, from /proc.
@@ -109,8 +109,8 @@ class DelveSession final : public kdbg::agent::DebugSession {
   std::unique_ptr<ChildProcess> dlv_;
   std::string address_;
   std::string log_path_;
-  std::unique_ptr<DelveClient> main_;  // continue loop
-  std::unique_ptr<DelveClient> side_;  // State and halt while a continue is pending
+  std::unique_ptr<DelveClient> main_;           // continue loop
+  std::unique_ptr<DelveClient> side_;           // State and halt while a continue is pending
   std::map<int, TracepointState> tracepoints_;  // by Delve id
   std::vector<std::string> names_;
   kdbg::v1::ArmedEvent armed_;

@@ -11,8 +11,20 @@ using nlohmann::json;
 
 // reflect.Kind values Delve reports in "kind".
 enum Kind {
-  kBool = 1, kInt = 2, kUintptr = 12, kFloat64 = 14, kComplex128 = 16, kArray = 17, kChan = 18,
-  kFunc = 19, kInterface = 20, kMap = 21, kPtr = 22, kSlice = 23, kString = 24, kStruct = 25,
+  kBool = 1,
+  kInt = 2,
+  kUintptr = 12,
+  kFloat64 = 14,
+  kComplex128 = 16,
+  kArray = 17,
+  kChan = 18,
+  kFunc = 19,
+  kInterface = 20,
+  kMap = 21,
+  kPtr = 22,
+  kSlice = 23,
+  kString = 24,
+  kStruct = 25,
   kUnsafePointer = 26,
 };
 
@@ -20,11 +32,21 @@ std::string Quote(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char buf[8];
@@ -49,7 +71,8 @@ std::string Children(const json& v, int depth, bool with_names, int64_t total) {
     if (with_names) absl::StrAppend(&out, ch[i].value("name", ""), ": ");
     out += Format(ch[i], depth + 1);
   }
-  if (total > static_cast<int64_t>(n)) absl::StrAppend(&out, n > 0 ? ", " : "", "...+", total - static_cast<int64_t>(n), " more");
+  if (total > static_cast<int64_t>(n))
+    absl::StrAppend(&out, n > 0 ? ", " : "", "...+", total - static_cast<int64_t>(n), " more");
   return out;
 }
 

@@ -8,8 +8,9 @@ namespace {
 using nlohmann::json;
 
 TEST(FormatVariableTest, Scalars) {
-  EXPECT_EQ(FormatVariable({{"kind", 24}, {"type", "string"}, {"value", "127.0.0.1:53422"}, {"len", 15}}),
-            "\"127.0.0.1:53422\"");
+  EXPECT_EQ(
+      FormatVariable({{"kind", 24}, {"type", "string"}, {"value", "127.0.0.1:53422"}, {"len", 15}}),
+      "\"127.0.0.1:53422\"");
   EXPECT_EQ(FormatVariable({{"kind", 24}, {"value", "a\"b\n"}, {"len", 4}}), "\"a\\\"b\\n\"");
   EXPECT_EQ(FormatVariable({{"kind", 24}, {"value", "abc"}, {"len", 10}}), "\"abc\"...+7 more");
   EXPECT_EQ(FormatVariable({{"kind", 2}, {"type", "int"}, {"value", "42"}}), "42");
@@ -19,15 +20,21 @@ TEST(FormatVariableTest, Scalars) {
 }
 
 TEST(FormatVariableTest, Composites) {
-  json st = {{"kind", 25}, {"type", "main.T"}, {"len", 3},
-             {"children", {{{"name", "A"}, {"kind", 2}, {"value", "1"}},
-                           {{"name", "B"}, {"kind", 24}, {"value", "x"}, {"len", 1}}}}};
+  json st = {{"kind", 25},
+             {"type", "main.T"},
+             {"len", 3},
+             {"children",
+              {{{"name", "A"}, {"kind", 2}, {"value", "1"}},
+               {{"name", "B"}, {"kind", 24}, {"value", "x"}, {"len", 1}}}}};
   EXPECT_EQ(FormatVariable(st), "main.T {A: 1, B: \"x\", ...+1 more}");
   json ptr = {{"kind", 22}, {"type", "*main.T"}, {"children", {st}}};
   EXPECT_EQ(FormatVariable(ptr), "*main.T {A: 1, B: \"x\", ...+1 more}");
   json nilptr = {{"kind", 22}, {"type", "*main.T"}, {"children", {{{"kind", 0}, {"addr", 0}}}}};
   EXPECT_EQ(FormatVariable(nilptr), "nil");
-  json slice = {{"kind", 23}, {"type", "[]int"}, {"len", 2}, {"cap", 4},
+  json slice = {{"kind", 23},
+                {"type", "[]int"},
+                {"len", 2},
+                {"cap", 4},
                 {"children", {{{"kind", 2}, {"value", "1"}}, {{"kind", 2}, {"value", "2"}}}}};
   EXPECT_EQ(FormatVariable(slice), "[]int len: 2, cap: 4, [1, 2]");
 }

@@ -107,7 +107,8 @@ absl::StatusOr<bool> RealProcReader::SigtrapPending(pid_t pid) {
 }
 
 absl::StatusOr<uint64_t> RealProcReader::StartTicks(pid_t pid) {
-  KDBG_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(absl::StrCat(root_, "/", pid, "/stat"), pid));
+  KDBG_ASSIGN_OR_RETURN(std::string text,
+                        ReadSmallFile(absl::StrCat(root_, "/", pid, "/stat"), pid));
   return ParseStartTicks(text);
 }
 

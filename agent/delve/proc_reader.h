@@ -22,11 +22,11 @@
 namespace kdbg::delve {
 
 struct ProcState {
-  char state = '?';        // R S D T t Z X
-  pid_t ppid = 0;          // "PPid:"
+  char state = '?';  // R S D T t Z X
+  pid_t ppid = 0;    // "PPid:"
   pid_t tracer_pid = 0;
-  uint64_t shd_pnd = 0;    // shared pending signals, bit (signo-1)
-  uint64_t sig_pnd = 0;    // this thread's pending signals
+  uint64_t shd_pnd = 0;  // shared pending signals, bit (signo-1)
+  uint64_t sig_pnd = 0;  // this thread's pending signals
   bool stopped() const { return state == 'T' || state == 't'; }
   bool zombie() const { return state == 'Z' || state == 'X'; }
 };

@@ -76,7 +76,9 @@ TEST_F(ProcTreeTest, SigtrapPendingOnOneThreadOnly) {
 }
 
 TEST_F(ProcTreeTest, CmdlineEnvironAndPids) {
-  Write("77/cmdline", std::string("dlv\0attach\0" "42\0--listen=127.0.0.1:4000\0", 38));
+  Write("77/cmdline", std::string("dlv\0attach\0"
+                                  "42\0--listen=127.0.0.1:4000\0",
+                                  38));
   Write("77/environ", std::string("A=1\0KDBG_SESSION_ID=s1\0", 23));
   Write("self/status", "State:\tR\n");
   RealProcReader proc(root_);

@@ -30,12 +30,11 @@ absl::StatusOr<json> DelveClient::ReadReply(uint64_t want_id, absl::Duration tim
     json reply = json::parse(msg.begin(), msg.end(), nullptr, /*allow_exceptions=*/false);
     if (reply.is_discarded() || !reply.is_object()) {
       pending_id_ = 0;
-      return absl::InternalError(absl::StrCat("Delve sent a reply that is not JSON: ",
-                                              msg.substr(0, 200)));
+      return absl::InternalError(
+          absl::StrCat("Delve sent a reply that is not JSON: ", msg.substr(0, 200)));
     }
     auto id_it = reply.find("id");
-    if (id_it == reply.end() || !id_it->is_number_unsigned() ||
-        id_it->get<uint64_t>() != want_id) {
+    if (id_it == reply.end() || !id_it->is_number_unsigned() || id_it->get<uint64_t>() != want_id) {
       continue;  // a late reply to a call that timed out earlier
     }
     pending_id_ = 0;
@@ -58,8 +57,8 @@ absl::StatusOr<json> DelveClient::Call(const std::string& method, json params,
   while (!r.ok() && absl::IsCancelled(r.status())) r = Receive(timeout);
   if (!r.ok() && absl::IsDeadlineExceeded(r.status())) {
     pending_id_ = 0;
-    return absl::DeadlineExceededError(absl::StrCat("Delve did not answer ", method, " within ",
-                                                    absl::FormatDuration(timeout)));
+    return absl::DeadlineExceededError(
+        absl::StrCat("Delve did not answer ", method, " within ", absl::FormatDuration(timeout)));
   }
   return r;
 }
@@ -72,12 +71,12 @@ absl::StatusOr<json> DelveClient::State(bool non_blocking, absl::Duration timeou
 
 absl::StatusOr<std::vector<Location>> DelveClient::FindLocation(const std::string& loc,
                                                                 absl::Duration timeout) {
-  KDBG_ASSIGN_OR_RETURN(
-      json r, Call("RPCServer.FindLocation",
-                   {{"Scope", {{"GoroutineID", -1}, {"Frame", 0}, {"DeferredCall", 0}}},
-                    {"Loc", loc},
-                    {"IncludeNonExecutableLines", false}},
-                   timeout));
+  KDBG_ASSIGN_OR_RETURN(json r,
+                        Call("RPCServer.FindLocation",
+                             {{"Scope", {{"GoroutineID", -1}, {"Frame", 0}, {"DeferredCall", 0}}},
+                              {"Loc", loc},
+                              {"IncludeNonExecutableLines", false}},
+                             timeout));
   std::vector<Location> out;
   for (const json& l : r.value("Locations", json::array())) {
     Location x;
@@ -97,8 +96,11 @@ absl::StatusOr<std::vector<Location>> DelveClient::FindLocation(const std::strin
 }
 
 json BreakpointToJson(const BreakpointRequest& bp) {
-  json j = {{"name", bp.name}, {"addrs", bp.addrs},     {"file", bp.file},
-            {"line", bp.line}, {"continue", bp.tracepoint}};
+  json j = {{"name", bp.name},
+            {"addrs", bp.addrs},
+            {"file", bp.file},
+            {"line", bp.line},
+            {"continue", bp.tracepoint}};
   if (!bp.addrs.empty()) j["addr"] = bp.addrs.front();
   if (!bp.function.empty()) j["functionName"] = bp.function;
   if (!bp.variables.empty()) j["variables"] = bp.variables;
@@ -119,9 +121,8 @@ json BreakpointToJson(const BreakpointRequest& bp) {
 
 absl::StatusOr<json> DelveClient::CreateBreakpoint(const BreakpointRequest& bp,
                                                    absl::Duration timeout) {
-  KDBG_ASSIGN_OR_RETURN(json r,
-                        Call("RPCServer.CreateBreakpoint", {{"Breakpoint", BreakpointToJson(bp)}},
-                             timeout));
+  KDBG_ASSIGN_OR_RETURN(
+      json r, Call("RPCServer.CreateBreakpoint", {{"Breakpoint", BreakpointToJson(bp)}}, timeout));
   if (!r.contains("Breakpoint")) return absl::InternalError("CreateBreakpoint: no Breakpoint");
   return std::move(r["Breakpoint"]);
 }
@@ -143,7 +144,8 @@ absl::Status DelveClient::Detach(absl::Duration timeout) {
   return Call("RPCServer.Detach", {{"Kill", false}}, timeout).status();
 }
 
-absl::StatusOr<std::unique_ptr<DelveClient>> DialReady(RpcDialer& dialer, const std::string& address,
+absl::StatusOr<std::unique_ptr<DelveClient>> DialReady(RpcDialer& dialer,
+                                                       const std::string& address,
                                                        absl::Duration timeout,
                                                        const std::function<bool()>& still_alive) {
   absl::Time deadline = absl::Now() + timeout;
@@ -154,8 +156,8 @@ absl::StatusOr<std::unique_ptr<DelveClient>> DialReady(RpcDialer& dialer, const 
     auto conn = dialer.Dial(address);
     if (conn.ok()) {
       auto client = std::make_unique<DelveClient>(std::move(*conn));
-      auto st = client->State(/*non_blocking=*/true, std::max(deadline - absl::Now(),
-                                                              absl::Milliseconds(1)));
+      auto st = client->State(/*non_blocking=*/true,
+                              std::max(deadline - absl::Now(), absl::Milliseconds(1)));
       if (st.ok()) return client;
       last = st.status();
       if (!absl::IsUnavailable(last)) return last;

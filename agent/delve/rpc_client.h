@@ -2,7 +2,8 @@
 //
 // Wire format (checked against Delve 1.20.2):
 //   -> {"method":"RPCServer.State","params":[{"NonBlocking":true}],"id":1}
-//   <- {"id":1,"result":{"State":{"Running":false,"Threads":[...],"exited":false,...}},"error":null}
+//   <-
+//   {"id":1,"result":{"State":{"Running":false,"Threads":[...],"exited":false,...}},"error":null}
 // An error reply carries `"result":null,"error":"location \"nope\" not found"`.
 //
 // Delve serves one call at a time per connection except Command and State: a halt sent on the
@@ -40,12 +41,12 @@ struct BreakpointRequest {
   std::string file;
   int line = 0;
   std::string function;
-  bool tracepoint = true;            // JSON key "continue" (a "Tracepoint" key is ignored!)
+  bool tracepoint = true;              // JSON key "continue" (a "Tracepoint" key is ignored!)
   std::vector<std::string> variables;  // evaluated at every hit
   bool load_args = true;
-  int stacktrace = 0;                // frames to collect at every hit
+  int stacktrace = 0;  // frames to collect at every hit
   std::string cond;
-  std::string hit_cond;              // "> 3", "== 1", "% 2"
+  std::string hit_cond;  // "> 3", "== 1", "% 2"
 };
 
 class DelveClient {
@@ -65,7 +66,8 @@ class DelveClient {
 
   // The typed calls the engine uses.
   absl::StatusOr<nlohmann::json> State(bool non_blocking, absl::Duration timeout);
-  absl::StatusOr<std::vector<Location>> FindLocation(const std::string& loc, absl::Duration timeout);
+  absl::StatusOr<std::vector<Location>> FindLocation(const std::string& loc,
+                                                     absl::Duration timeout);
   // Returns the created breakpoint (with its "id").
   absl::StatusOr<nlohmann::json> CreateBreakpoint(const BreakpointRequest& bp,
                                                   absl::Duration timeout);
@@ -92,7 +94,8 @@ class DelveClient {
 // /proc/net/tcp: "closing connection from different user"), so a connection Delve closes before
 // answering is retried with a new one. `still_alive` (may be empty) says whether Delve still runs;
 // when it returns false the wait ends with Unavailable.
-absl::StatusOr<std::unique_ptr<DelveClient>> DialReady(RpcDialer& dialer, const std::string& address,
+absl::StatusOr<std::unique_ptr<DelveClient>> DialReady(RpcDialer& dialer,
+                                                       const std::string& address,
                                                        absl::Duration timeout,
                                                        const std::function<bool()>& still_alive);
 

@@ -85,8 +85,8 @@ TEST(DelveClientTest, PendingContinueIsInterruptibleAndAnsweredByAHaltElsewhere)
   EXPECT_TRUE(main.pending());
   EXPECT_EQ(main.Receive(absl::Milliseconds(1)).status().code(),
             absl::StatusCode::kDeadlineExceeded);
-  ASSERT_TRUE(side.Call("RPCServer.Command", DelveClient::CommandParams("halt"),
-                        absl::Seconds(1)).ok());
+  ASSERT_TRUE(
+      side.Call("RPCServer.Command", DelveClient::CommandParams("halt"), absl::Seconds(1)).ok());
   auto stop = main.Receive(absl::Seconds(1));
   ASSERT_TRUE(stop.ok()) << stop.status();
   EXPECT_EQ((*stop)["State"]["Running"], false);
@@ -114,7 +114,8 @@ TEST(TcpRpcConnectionTest, SplitsTheStreamIntoMessages) {
     ssize_t w = ::write(c, r1.data(), 100);
     ::usleep(2000);
     w = ::write(c, r1.data() + 100, r1.size() - 100);
-    std::string two = "{\"id\":9,\"result\":{},\"error\":null}\n{\"id\":2,\"result\":null,\"error\":\"boom\"}\n";
+    std::string two =
+        "{\"id\":9,\"result\":{},\"error\":null}\n{\"id\":2,\"result\":null,\"error\":\"boom\"}\n";
     w = ::write(c, two.data(), two.size());
     (void)w;
     ::usleep(20000);

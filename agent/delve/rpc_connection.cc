@@ -84,9 +84,9 @@ class TcpRpcConnection final : public RpcConnection {
       if (n <= 0) {
         buffer_.resize(old);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        return absl::UnavailableError(n == 0 ? "Delve closed the connection"
-                                             : absl::StrCat("Delve connection lost: ",
-                                                            std::strerror(errno)));
+        return absl::UnavailableError(
+            n == 0 ? "Delve closed the connection"
+                   : absl::StrCat("Delve connection lost: ", std::strerror(errno)));
       }
       buffer_.resize(old + static_cast<size_t>(n));
     }

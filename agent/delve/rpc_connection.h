@@ -1,6 +1,7 @@
 // The byte boundary between the Delve JSON-RPC client and Delve: one connection carries a stream of
-// JSON objects, each terminated by '\n' (Go's net/rpc/jsonrpc codec writes one json.Encoder value per
-// message, and json.Encoder appends "\n"; JSON strings never contain a raw newline). Example reply:
+// JSON objects, each terminated by '\n' (Go's net/rpc/jsonrpc codec writes one json.Encoder value
+// per message, and json.Encoder appends "\n"; JSON strings never contain a raw newline). Example
+// reply:
 //   {"id":1,"result":{"State":{"Running":false,...}},"error":null}\n
 //
 // Real implementation: TcpRpcConnection (loopback TCP, TCP_NODELAY). Tests use
@@ -25,7 +26,8 @@ class RpcConnection {
   // Returns the next complete message, without its newline. The view points into the
   // connection's buffer and is valid until the next call on this connection (no copy of the 6-10 KB
   // continue replies). Errors: DeadlineExceeded after `timeout` (the message stays pending and a
-  // later call returns it), Unavailable when the peer closed, Cancelled when Interrupt() was called.
+  // later call returns it), Unavailable when the peer closed, Cancelled when Interrupt() was
+  // called.
   virtual absl::StatusOr<absl::string_view> ReadMessage(absl::Duration timeout) = 0;
   // Makes a ReadMessage blocked in another thread (or the next one) return Cancelled, once.
   // Thread-safe; the only method that may be called concurrently with the others.

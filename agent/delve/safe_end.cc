@@ -16,7 +16,9 @@ std::optional<int> ParseExitedError(const std::string& message) {
   if (at == std::string::npos) return std::nullopt;
   absl::string_view rest = absl::string_view(message).substr(at + 23);
   size_t end = 0;
-  while (end < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[end])) || rest[end] == '-')) ++end;
+  while (end < rest.size() &&
+         (std::isdigit(static_cast<unsigned char>(rest[end])) || rest[end] == '-'))
+    ++end;
   int status = 0;
   if (!absl::SimpleAtoi(rest.substr(0, end), &status)) return std::nullopt;
   return status;
@@ -119,13 +121,14 @@ SafeEndResult RunSafeEnd(DelveClient& main, DelveClient& side, pid_t target, Pro
   }
 
   // 3. Clear every user breakpoint.
-  auto list = WhileStopped(side, t, &out, [&](absl::Duration d) { return main.ListBreakpoints(d); });
+  auto list =
+      WhileStopped(side, t, &out, [&](absl::Duration d) { return main.ListBreakpoints(d); });
   if (list.ok()) {
     for (const json& bp : *list) {
       int id = bp.value("id", 0);
       if (id <= 0) continue;
-      absl::Status s =
-          WhileStopped(side, t, &out, [&](absl::Duration d) { return main.ClearBreakpoint(id, d); });
+      absl::Status s = WhileStopped(side, t, &out,
+                                    [&](absl::Duration d) { return main.ClearBreakpoint(id, d); });
       if (s.ok()) {
         ++out.cleared;
       } else {

@@ -2,7 +2,8 @@
 // The sequence survived 40 of 40 runs under load here (shared/design/DELVE.md):
 //   1. stop issuing continues; wait up to `halt_timeout` for a pending continue to return;
 //   2. only if it did not and Delve says the process is running, halt on the second connection
-//      (never halt a stopped process: the SIGTRAP would stay pending and kill the target at detach);
+//      (never halt a stopped process: the SIGTRAP would stay pending and kill the target at
+//      detach);
 //   3. clear every breakpoint with id > 0, including those a remote client set;
 //   4. while SIGTRAP is pending (ShdPnd or a thread's SigPnd bit 0x10): continue, give it ~50 ms to
 //      be consumed, halt only if still running, check again;
@@ -25,8 +26,8 @@
 namespace kdbg::delve {
 
 struct SafeEndTimeouts {
-  absl::Duration halt = absl::Milliseconds(200);   // wait for a pending continue before halting
-  absl::Duration call = absl::Seconds(10);         // any other Delve call
+  absl::Duration halt = absl::Milliseconds(200);  // wait for a pending continue before halting
+  absl::Duration call = absl::Seconds(10);        // any other Delve call
   absl::Duration drain_wait = absl::Milliseconds(50);
   int drain_attempts = 5;
 };
@@ -35,7 +36,7 @@ struct SafeEndResult {
   bool target_exited = false;
   int exit_status = 0;
   bool detached = false;
-  int cleared = 0;            // breakpoints cleared
+  int cleared = 0;                    // breakpoints cleared
   std::vector<std::string> problems;  // what went wrong on the way (empty on a clean end)
   // The stop that a pending continue returned, if it returned during step 1 (the caller may still
   // report its hits).

@@ -11,10 +11,10 @@ namespace kdbg::delve {
 namespace {
 
 using nlohmann::json;
-using testing::FakeDelve;
-using testing::FakeProc;
 using ::testing::Contains;
 using ::testing::ElementsAre;
+using testing::FakeDelve;
+using testing::FakeProc;
 using ::testing::Not;
 
 class SafeEndTest : public ::testing::Test {

@@ -24,21 +24,81 @@ bool ValidName(absl::string_view name) {
 absl::string_view NextWord(absl::string_view* rest) {
   *rest = absl::StripLeadingAsciiWhitespace(*rest);
   size_t end = 0;
-  while (end < rest->size() && !absl::ascii_isspace(static_cast<unsigned char>((*rest)[end]))) ++end;
+  while (end < rest->size() && !absl::ascii_isspace(static_cast<unsigned char>((*rest)[end])))
+    ++end;
   absl::string_view word = rest->substr(0, end);
   *rest = absl::StripLeadingAsciiWhitespace(rest->substr(end));
   return word;
 }
 
 bool IsRefusedCommand(absl::string_view cmd) {
-  static const char* const kRefused[] = {
-      "call", "set", "restart", "r", "rebuild", "exit", "quit", "q", "kill", "step", "s", "next",
-      "n", "stepout", "so", "step-instruction", "si", "rev", "rewind", "checkpoint", "check",
-      "dump", "source", "transcript", "print", "p", "display", "goroutine", "gr", "frame", "up",
-      "down", "deferred", "config", "clear", "clearall", "toggle", "condition", "watch",
-      "restart", "disassemble", "locals", "args", "vars", "regs", "stack", "bt", "list", "ls",
-      "threads", "thread", "tr", "goroutines", "grs", "funcs", "types", "sources", "libraries",
-      "examinemem", "x", "edit", "ed", "breakpoints", "bp", "whatis", "help", "h"};
+  static const char* const kRefused[] = {"call",
+                                         "set",
+                                         "restart",
+                                         "r",
+                                         "rebuild",
+                                         "exit",
+                                         "quit",
+                                         "q",
+                                         "kill",
+                                         "step",
+                                         "s",
+                                         "next",
+                                         "n",
+                                         "stepout",
+                                         "so",
+                                         "step-instruction",
+                                         "si",
+                                         "rev",
+                                         "rewind",
+                                         "checkpoint",
+                                         "check",
+                                         "dump",
+                                         "source",
+                                         "transcript",
+                                         "print",
+                                         "p",
+                                         "display",
+                                         "goroutine",
+                                         "gr",
+                                         "frame",
+                                         "up",
+                                         "down",
+                                         "deferred",
+                                         "config",
+                                         "clear",
+                                         "clearall",
+                                         "toggle",
+                                         "condition",
+                                         "watch",
+                                         "restart",
+                                         "disassemble",
+                                         "locals",
+                                         "args",
+                                         "vars",
+                                         "regs",
+                                         "stack",
+                                         "bt",
+                                         "list",
+                                         "ls",
+                                         "threads",
+                                         "thread",
+                                         "tr",
+                                         "goroutines",
+                                         "grs",
+                                         "funcs",
+                                         "types",
+                                         "sources",
+                                         "libraries",
+                                         "examinemem",
+                                         "x",
+                                         "edit",
+                                         "ed",
+                                         "breakpoints",
+                                         "bp",
+                                         "whatis",
+                                         "help",
+                                         "h"};
   for (const char* r : kRefused) {
     if (cmd == r) return true;
   }
@@ -94,8 +154,8 @@ absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
         bp.name = absl::StrCat("bp", script.breakpoints.size() + 1);
       } else if (args.size() == 2) {
         if (!ValidName(args[0])) {
-          return error(absl::StrCat("bad name \"", args[0],
-                                    "\": use letters and digits, not only digits"));
+          return error(
+              absl::StrCat("bad name \"", args[0], "\": use letters and digits, not only digits"));
         }
         bp.name = std::string(args[0]);
         bp.named = true;
@@ -110,7 +170,8 @@ absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
     } else if (cmd == "on") {
       absl::string_view ref = NextWord(&rest);
       absl::string_view what = NextWord(&rest);
-      if (ref.empty() || what.empty()) return error("usage: on <bp> print <expr> | on <bp> stack [depth]");
+      if (ref.empty() || what.empty())
+        return error("usage: on <bp> print <expr> | on <bp> stack [depth]");
       ScriptBreakpoint* bp = find_bp(ref);
       if (bp == nullptr) return unknown_bp(ref);
       if (what == "print" || what == "p") {
@@ -139,8 +200,8 @@ absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
         }
         if (op != "==" && op != "!=" && op != "<" && op != "<=" && op != ">" && op != ">=" &&
             op != "%") {
-          return error(absl::StrCat("bad hit count operator \"", op,
-                                    "\": use one of == != < <= > >= %"));
+          return error(
+              absl::StrCat("bad hit count operator \"", op, "\": use one of == != < <= > >= %"));
         }
         if (!absl::SimpleAtoi(n, &value) || value < 0) {
           return error(absl::StrCat("bad hit count \"", n, "\": use a non-negative number"));
@@ -164,8 +225,8 @@ absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
                                 "\" is not allowed in a trace script (it could stop or change the "
                                 "target); allowed: trace, break, on, cond, continue"));
     } else {
-      return error(absl::StrCat("unknown command \"", cmd,
-                                "\"; allowed: trace, break, on, cond, continue"));
+      return error(
+          absl::StrCat("unknown command \"", cmd, "\"; allowed: trace, break, on, cond, continue"));
     }
   }
   if (script.breakpoints.empty()) {

@@ -6,12 +6,13 @@
 //   # a comment                      (also empty lines)
 //   trace [name] <location>          a tracepoint (alias: t)
 //   break [name] <location>          a breakpoint; in a trace session it never stops the program:
-//                                    it is reported like a tracepoint and the program goes on (alias: b)
-//   on <bp> print <expr>             evaluate <expr> at every hit of <bp> (several allowed, in order)
-//   on <bp> stack [depth]            collect the goroutine's stack (depth frames, default 10)
-//   cond <bp> <expr>                 only hits where <expr> is true
-//   cond -hitcount <bp> <op> <n>     only hits whose count satisfies <op> <n> (== != < <= > >= %)
-//   continue                         (alias: c) optional; nothing but comments may follow it
+//                                    it is reported like a tracepoint and the program goes on
+//                                    (alias: b)
+//   on <bp> print <expr>             evaluate <expr> at every hit of <bp> (several allowed, in
+//   order) on <bp> stack [depth]            collect the goroutine's stack (depth frames, default
+//   10) cond <bp> <expr>                 only hits where <expr> is true cond -hitcount <bp> <op>
+//   <n>     only hits whose count satisfies <op> <n> (== != < <= > >= %) continue (alias: c)
+//   optional; nothing but comments may follow it
 // <bp> is a name given to trace/break, or the 1-based number of a trace/break line, as Delve
 // numbers them. Names are letters and digits, not all digits (Delve's rule). Locations are Delve's:
 // `main.go:10`, `handleSlash`, `main.handleSlash`, `pkg/file.go:12`, `*0x4a1b2c`.
@@ -39,7 +40,7 @@ struct ScriptBreakpoint {
   int line = 0;          // script line of the trace/break command
   bool stops = false;    // declared with `break`
   std::vector<std::string> prints;
-  int stack_depth = 0;   // 0: no stack
+  int stack_depth = 0;  // 0: no stack
   std::string cond;
   std::string hit_cond;  // "> 3"
   int cond_line = 0;     // script line of the last `cond` for this breakpoint
@@ -51,7 +52,6 @@ struct TraceScript {
 
 // Errors: InvalidArgument "<script_name>:<line>: <reason>"; a script without any trace/break is
 // refused too ("<script_name>: no tracepoint: add a line like `trace main.go:10`").
-absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
-                                             absl::string_view script_name);
+absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text, absl::string_view script_name);
 
 }  // namespace kdbg::delve

@@ -71,7 +71,8 @@ TEST_P(TraceScriptErrorTest, RefusedWithFileAndLine) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, TraceScriptErrorTest,
     ::testing::Values(
-        BadCase{"trace a main.go:10\ncall os.Exit(1)\n", "trace.dlv:2: command \"call\" is not allowed"},
+        BadCase{"trace a main.go:10\ncall os.Exit(1)\n",
+                "trace.dlv:2: command \"call\" is not allowed"},
         BadCase{"set x = 1\n", "trace.dlv:1: command \"set\" is not allowed"},
         BadCase{"restart\n", "trace.dlv:1: command \"restart\" is not allowed"},
         BadCase{"frobnicate\n", "trace.dlv:1: unknown command \"frobnicate\""},
@@ -87,7 +88,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"trace a x.go:1\ncond -hitcount a ~ 3\n", "bad hit count operator \"~\""},
         BadCase{"trace a x.go:1\ncond -hitcount a > x\n", "bad hit count \"x\""},
         BadCase{"trace a x.go:1\ncond a\n", "usage: cond <bp> <expr>"},
-        BadCase{"trace a x.go:1\ncontinue\ntrace b y.go:2\n", "trace.dlv:3: nothing may follow `continue`"},
+        BadCase{"trace a x.go:1\ncontinue\ntrace b y.go:2\n",
+                "trace.dlv:3: nothing may follow `continue`"},
         BadCase{"continue now\n", "takes no arguments"},
         BadCase{"# nothing\n\n", "trace.dlv: no tracepoint"}));
 

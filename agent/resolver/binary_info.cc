@@ -69,7 +69,8 @@ class ElfBinaryReader : public BinaryReader {
     }
     size_t shstrndx = 0;
     if (elf_getshdrstrndx(elf.get(), &shstrndx) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": no section name table (", elf_errmsg(-1), ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": no section name table (", elf_errmsg(-1), ")"));
     }
     kdbg::v1::BinaryInfo info;
     bool has_symtab = false;
@@ -115,7 +116,8 @@ class ElfBinaryReader : public BinaryReader {
     if (have_buildinfo && absl::StrContains(gcflags, "-N")) {
       info.set_optimized(!SaysNoOptimisation(gcflags));
     } else if (!producer.empty()) {
-      info.set_optimized(!SaysNoOptimisation(producer.substr(std::min(producer.size(), producer.find(';')))));
+      info.set_optimized(
+          !SaysNoOptimisation(producer.substr(std::min(producer.size(), producer.find(';')))));
     } else {
       info.set_optimized(true);  // go build's default
     }

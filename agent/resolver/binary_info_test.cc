@@ -48,13 +48,16 @@ TEST(ElfBinaryReader, CProgramIsNotGo) {
 TEST(ElfBinaryReader, Errors) {
   auto reader = NewElfBinaryReader();
   EXPECT_EQ(reader->Read("/nonexistent/x").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(reader->Read(kdbg::testing::SourceDir() + "/agent/resolver/CMakeLists.txt").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      reader->Read(kdbg::testing::SourceDir() + "/agent/resolver/CMakeLists.txt").status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ParseGoBuildInfo, InlineFormat) {
-  std::string mod = std::string(16, 'x') + "path\texample.com/hello\nmod\texample.com/hello\t(devel)\t\n"
-                    "build\t-gcflags=\"all=-N -l\"\n" + std::string(16, 'y');
+  std::string mod = std::string(16, 'x') +
+                    "path\texample.com/hello\nmod\texample.com/hello\t(devel)\t\n"
+                    "build\t-gcflags=\"all=-N -l\"\n" +
+                    std::string(16, 'y');
   std::string s("\xff Go buildinf:", 14);
   s += '\x08';
   s += '\x02';

@@ -101,17 +101,17 @@ absl::StatusOr<ContainerRef> ParseContainerRef(absl::string_view text) {
     if (scheme == "containerd" || scheme == "cri-o" || scheme == "docker") {
       ref.runtime = std::string(scheme);
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown container runtime \"", scheme, "\" in container ID \"", text,
-          "\": expected containerd://, cri-o:// or docker:// followed by the hex ID"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown container runtime \"", scheme, "\" in container ID \"", text,
+                       "\": expected containerd://, cri-o:// or docker:// followed by the hex ID"));
     }
     rest = rest.substr(sep + 3);
   }
   std::string id = absl::AsciiStrToLower(rest);
   if (id.size() < 12 || id.size() > 64 || !IsHex(id)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "malformed container ID \"", text,
-        "\": expected <runtime>://<64 hex> as in the pod's status.containerStatuses[].containerID"));
+    return absl::InvalidArgumentError(absl::StrCat("malformed container ID \"", text,
+                                                   "\": expected <runtime>://<64 hex> as in the "
+                                                   "pod's status.containerStatuses[].containerID"));
   }
   ref.id = std::move(id);
   return ref;

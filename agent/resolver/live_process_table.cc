@@ -29,8 +29,8 @@ class LiveProcessTable : public ProcessTable {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (info_ == nullptr) {
-        enum pids_item items[kNumItems] = {PIDS_ID_PID, PIDS_ID_PPID, PIDS_TICS_BEGAN, PIDS_STATE,
-                                          PIDS_CMD,    PIDS_CMDLINE_V, PIDS_EXE};
+        enum pids_item items[kNumItems] = {PIDS_ID_PID, PIDS_ID_PPID,   PIDS_TICS_BEGAN, PIDS_STATE,
+                                           PIDS_CMD,    PIDS_CMDLINE_V, PIDS_EXE};
         if (int rc = procps_pids_new(&info_, items, kNumItems); rc < 0) {
           info_ = nullptr;
           return absl::InternalError(absl::StrCat("libproc2: procps_pids_new failed (", rc, ")"));
@@ -50,7 +50,8 @@ class LiveProcessTable : public ProcessTable {
       // libproc2 gives "-" / "[comm]" for unreadable values; keep "" for those.
       char** argv = PIDS_VAL(kCmdline, strv, s, info_);
       for (char** a = argv; a != nullptr && *a != nullptr; ++a) info.cmdline.emplace_back(*a);
-      if (info.cmdline.size() == 1 && info.cmdline[0] == "[" + info.comm + "]") info.cmdline.clear();
+      if (info.cmdline.size() == 1 && info.cmdline[0] == "[" + info.comm + "]")
+        info.cmdline.clear();
       const char* exe = PIDS_VAL(kExe, str, s, info_);
       info.exe = (exe != nullptr && absl::string_view(exe) != "-") ? exe : "";
     }

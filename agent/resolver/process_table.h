@@ -11,8 +11,8 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 
@@ -25,10 +25,10 @@ struct ProcessInfo {
   char state = '?';               // R, S, D, T, t, Z, X, I
   std::string comm;               // /proc/PID/stat field 2, without the parentheses
   std::vector<std::string> cmdline;
-  std::string cgroup;             // /proc/PID/cgroup, verbatim
-  std::vector<pid_t> nspid;       // "NSpid:" outermost first; the last is the PID in its namespace
-  pid_t tracer_pid = 0;           // "TracerPid:"
-  std::string exe;                // readlink(/proc/PID/exe); "" when unreadable (kernel thread, EACCES)
+  std::string cgroup;        // /proc/PID/cgroup, verbatim
+  std::vector<pid_t> nspid;  // "NSpid:" outermost first; the last is the PID in its namespace
+  pid_t tracer_pid = 0;      // "TracerPid:"
+  std::string exe;           // readlink(/proc/PID/exe); "" when unreadable (kernel thread, EACCES)
 };
 
 // Parsers of the real formats; pure.
@@ -45,9 +45,9 @@ class ProcessTable {
   virtual ~ProcessTable() = default;
 
   // Calls `fn(pid, cgroup_text)` for every process (not thread) whose cgroup file is readable.
-  // Processes that vanish during the scan are skipped. Error only if the table itself is unreadable.
-  virtual absl::Status ScanCgroups(
-      const std::function<void(pid_t, absl::string_view)>& fn) = 0;
+  // Processes that vanish during the scan are skipped. Error only if the table itself is
+  // unreadable.
+  virtual absl::Status ScanCgroups(const std::function<void(pid_t, absl::string_view)>& fn) = 0;
 
   // Everything ProcessInfo holds for one process. NotFound when it does not exist (or vanished).
   virtual absl::StatusOr<ProcessInfo> Inspect(pid_t pid) = 0;

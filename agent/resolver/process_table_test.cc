@@ -31,7 +31,8 @@ TEST(ParseStatus, TracerAndNestedNamespaces) {
 }
 
 TEST(ParseCmdline, NulSeparated) {
-  EXPECT_EQ(ParseCmdline(std::string("/bin/sh\0-c\0a b\0", 14)), (std::vector<std::string>{"/bin/sh", "-c", "a b"}));
+  EXPECT_EQ(ParseCmdline(std::string("/bin/sh\0-c\0a b\0", 14)),
+            (std::vector<std::string>{"/bin/sh", "-c", "a b"}));
   EXPECT_EQ(ParseCmdline(std::string("x\0y", 3)), (std::vector<std::string>{"x", "y"}));
   EXPECT_TRUE(ParseCmdline("").empty());
 }
@@ -43,7 +44,9 @@ std::string Tree(const std::string& name) {
 TEST(DirProcessTable, ScansAndInspectsARecordedTree) {
   auto table = NewDirProcessTable(Tree("kind-nested") + "/");
   std::map<pid_t, std::string> seen;
-  ASSERT_TRUE(table->ScanCgroups([&](pid_t pid, absl::string_view text) { seen[pid] = std::string(text); }).ok());
+  ASSERT_TRUE(
+      table->ScanCgroups([&](pid_t pid, absl::string_view text) { seen[pid] = std::string(text); })
+          .ok());
   EXPECT_EQ(seen.size(), 5u);  // "self" and "sys" are not processes
   ASSERT_TRUE(seen.count(870));
   EXPECT_NE(seen[870].find("/kubepods/besteffort/pod"), std::string::npos);

@@ -17,18 +17,24 @@ int RunResolveCommand(const std::vector<std::string>& args) {
   std::string container_id, container_name, output = "text";
   int pid = 0;
   ResolverOptions opts;
-  app.add_option("--container-id", container_id,
-                 "as in the pod's status: containerd://<64 hex>, cri-o://..., docker://..., or bare hex");
+  app.add_option(
+      "--container-id", container_id,
+      "as in the pod's status: containerd://<64 hex>, cri-o://..., docker://..., or bare hex");
   app.add_option("--container-name", container_name, "the container's name (informational)");
   app.add_option("--pid", pid, "a host PID instead of a container ID");
-  app.add_option("--proc-root", opts.proc_root, "the /proc to read (a recorded tree for tests)")->capture_default_str();
-  app.add_option("--host-root", opts.host_root, "the node's root, for runtime state files")->capture_default_str();
+  app.add_option("--proc-root", opts.proc_root, "the /proc to read (a recorded tree for tests)")
+      ->capture_default_str();
+  app.add_option("--host-root", opts.host_root, "the node's root, for runtime state files")
+      ->capture_default_str();
   app.add_option("--containerd-state", opts.containerd_state_dirs,
                  "extra containerd state directories (containerd's `state` setting)");
   app.add_option("--node-name", opts.node_name, "this node's name (reported)");
-  app.add_option("--delve-max-go", opts.delve_max_go_version, "newest Go major.minor the bundled Delve supports")
+  app.add_option("--delve-max-go", opts.delve_max_go_version,
+                 "newest Go major.minor the bundled Delve supports")
       ->capture_default_str();
-  app.add_option("-o,--output", output, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+  app.add_option("-o,--output", output, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   std::vector<std::string> rev(args.rbegin(), args.rend());
   try {
     app.parse(rev);
@@ -49,7 +55,8 @@ int RunResolveCommand(const std::vector<std::string>& args) {
     if (output == "json") {
       std::printf("%s\n", ResolveErrorToJson(target.status()).dump().c_str());
     }
-    std::fprintf(stderr, "kdbg-agent resolve: %s\n", std::string(target.status().message()).c_str());
+    std::fprintf(stderr, "kdbg-agent resolve: %s\n",
+                 std::string(target.status().message()).c_str());
     return 1;
   }
   if (output == "json") {

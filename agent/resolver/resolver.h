@@ -1,7 +1,8 @@
-// Resolver: from a container ID (as Kubernetes reports it) or a host PID to the Go process to debug.
+// Resolver: from a container ID (as Kubernetes reports it) or a host PID to the Go process to
+// debug.
 //
-// Implementations: the real one (resolver.cc, built from a ProcessTable and runtime state files under
-// a host root) and fakes for tests of the layers above (agent/resolver/testing/).
+// Implementations: the real one (resolver.cc, built from a ProcessTable and runtime state files
+// under a host root) and fakes for tests of the layers above (agent/resolver/testing/).
 #pragma once
 
 #include "absl/status/statusor.h"

@@ -78,10 +78,16 @@ TEST(Resolver, ContainerdCgroupfsV1HybridPodShim) {
   EXPECT_TRUE(t->debuggable()) << t->problem();
   EXPECT_EQ(t->binary().path(), "/hello-world");
   std::string ev = absl::StrJoin(t->evidence(), "\n");
-  EXPECT_THAT(ev, HasSubstr("cgroup: 1 of 6 processes name container 5dd96d5394ca (layout cgroupfs, pod a36d0c1d"));
+  EXPECT_THAT(
+      ev,
+      HasSubstr(
+          "cgroup: 1 of 6 processes name container 5dd96d5394ca (layout cgroupfs, pod a36d0c1d"));
   EXPECT_THAT(ev, HasSubstr("init.pid -> init pid 4242 (agrees with cgroup)"));
   EXPECT_THAT(ev, HasSubstr("state.json -> init pid 4242, start time 600 matches"));
-  EXPECT_THAT(ev, HasSubstr("shim: parent 4200 is containerd-shim-runc-v2 -id 1f0c7b4a2d1e (a pod sandbox's shim"));
+  EXPECT_THAT(
+      ev,
+      HasSubstr(
+          "shim: parent 4200 is containerd-shim-runc-v2 -id 1f0c7b4a2d1e (a pod sandbox's shim"));
   EXPECT_THAT(ev, HasSubstr("target: the init is a Go program (go1.19.8)"));
   // The pod's sandbox container holds only pause.
   auto sandbox = ResolveId(env, "1f0c7b4a2d1e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6");
@@ -106,7 +112,8 @@ TEST(Resolver, CrioSystemdV2ConmonAndTini) {
   EXPECT_TRUE(t->debuggable()) << t->problem();
   std::string ev = absl::StrJoin(t->evidence(), "\n");
   EXPECT_THAT(ev, HasSubstr("monitor (conmon) pids 3000"));
-  EXPECT_THAT(ev, HasSubstr("crun: run/crun/" + std::string(kApp) + "/status -> init pid 3010, start time 410 matches"));
+  EXPECT_THAT(ev, HasSubstr("crun: run/crun/" + std::string(kApp) +
+                            "/status -> init pid 3010, start time 410 matches"));
   EXPECT_THAT(ev, HasSubstr("conmon.pid -> monitor pid 3000"));
   EXPECT_THAT(ev, HasSubstr("monitor: parent 3000 is conmon"));
   EXPECT_THAT(ev, HasSubstr("init: 3010 (/usr/bin/tini -- /app/server)"));
@@ -120,8 +127,10 @@ TEST(Resolver, DockerSystemdV1ShellWrapperOldShim) {
   EXPECT_EQ(t->host_pid(), 2002);
   EXPECT_EQ(t->runtime(), "docker");
   std::string ev = absl::StrJoin(t->evidence(), "\n");
-  EXPECT_THAT(ev, HasSubstr("docker: var/lib/docker/containers/" + std::string(kApp) + "/config.v2.json -> init pid 2001"));
-  EXPECT_THAT(ev, HasSubstr("shim: parent 2000 is docker-containerd-shim and names this container"));
+  EXPECT_THAT(ev, HasSubstr("docker: var/lib/docker/containers/" + std::string(kApp) +
+                            "/config.v2.json -> init pid 2001"));
+  EXPECT_THAT(ev,
+              HasSubstr("shim: parent 2000 is docker-containerd-shim and names this container"));
 }
 
 TEST(Resolver, KindNestedNode) {
@@ -131,7 +140,8 @@ TEST(Resolver, KindNestedNode) {
   EXPECT_EQ(t->host_pid(), 870);
   EXPECT_EQ(t->container_pid_namespace_pid(), 1);
   EXPECT_EQ(t->runtime(), "unknown");
-  EXPECT_THAT(absl::StrJoin(t->evidence(), "\n"), HasSubstr("init: 870 (/hello-world), pid 1 in its namespace"));
+  EXPECT_THAT(absl::StrJoin(t->evidence(), "\n"),
+              HasSubstr("init: 870 (/hello-world), pid 1 in its namespace"));
   // The kind node's own ID names every process inside the node container (its init is the
   // node's containerd here); the shim is never a target.
   auto node = ResolveId(env, "93529524695bb00d91c1f6dba692ea8d3550c3b94fb2463af7bc9ec82f992d26");
@@ -145,10 +155,12 @@ TEST(Resolver, PrivateCgroupNamespaceFallsBackToStateFiles) {
   Env env = Make("private-cgroupns");
   auto t = ResolveId(env, std::string("containerd://") + kApp);
   ASSERT_TRUE(t.ok()) << t.status();
-  EXPECT_EQ(t->host_pid(), 4243);  // /hello-world behind the shell; 5000 shares "0::/" but is no descendant
+  EXPECT_EQ(t->host_pid(),
+            4243);  // /hello-world behind the shell; 5000 shares "0::/" but is no descendant
   std::string ev = absl::StrJoin(t->evidence(), "\n");
   EXPECT_THAT(ev, HasSubstr("none of 5 processes"));
-  EXPECT_THAT(ev, HasSubstr("using init 4242 and its descendants in the same cgroup: pids 4242,4243"));
+  EXPECT_THAT(ev,
+              HasSubstr("using init 4242 and its descendants in the same cgroup: pids 4242,4243"));
 }
 
 TEST(Resolver, ReusedPidIsNeverChosen) {
@@ -163,7 +175,8 @@ TEST(Resolver, TwoGoProgramsAreListed) {
   auto t = ResolveId(env, std::string("containerd://") + kApp);
   ASSERT_EQ(t.status().code(), absl::StatusCode::kFailedPrecondition) << t.status();
   EXPECT_THAT(std::string(t.status().message()),
-              AllOf(HasSubstr("runs 2 Go programs"), HasSubstr("4250 (/hello-world)"), HasSubstr("4251 (/sidecar)")));
+              AllOf(HasSubstr("runs 2 Go programs"), HasSubstr("4250 (/hello-world)"),
+                    HasSubstr("4251 (/sidecar)")));
   // By host PID, either one resolves.
   kdbg::v1::TargetRef ref;
   ref.set_host_pid(4251);
@@ -206,7 +219,8 @@ TEST(Resolver, BinaryPreconditions) {
   } cases[] = {
       {kdbg::v1::BinaryInfo(), "is not a Go program"},
       {GoBinary(/*dwarf=*/false), "has no debug information"},
-      {GoBinary(true, "go1.22.1"), "built with go1.22.1 but the bundled Delve supports Go up to 1.20"},
+      {GoBinary(true, "go1.22.1"),
+       "built with go1.22.1 but the bundled Delve supports Go up to 1.20"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.problem);
@@ -222,7 +236,8 @@ TEST(Resolver, BinaryPreconditions) {
 
 TEST(Resolver, BadInput) {
   Env env = Make("containerd-cgroupfs-v1");
-  EXPECT_EQ(ResolveId(env, "containerd://not-hex").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ResolveId(env, "containerd://not-hex").status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ResolveId(env, "").status().code(), absl::StatusCode::kInvalidArgument);
   auto missing = ResolveId(env, "containerd://" + std::string(64, 'a'));
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);

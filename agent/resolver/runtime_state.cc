@@ -101,13 +101,15 @@ std::vector<StateFact> RuntimeStateReader::Lookup(const std::string& id) const {
   for (const std::string& rel : runc_files) {
     nlohmann::json j = ReadJson(Abs(rel));
     pid_t pid = JsonNumber<int>(j, "init_process_pid");
-    if (pid > 0) facts.push_back({rel, "runc", pid, JsonNumber<uint64_t>(j, "init_process_start"), false, ""});
+    if (pid > 0)
+      facts.push_back({rel, "runc", pid, JsonNumber<uint64_t>(j, "init_process_start"), false, ""});
   }
   {
     std::string rel = absl::StrCat("run/crun/", id, "/status");
     nlohmann::json j = ReadJson(Abs(rel));
     pid_t pid = JsonNumber<int>(j, "pid");
-    if (pid > 0) facts.push_back({rel, "crun", pid, JsonNumber<uint64_t>(j, "process-start-time"), false, ""});
+    if (pid > 0)
+      facts.push_back({rel, "crun", pid, JsonNumber<uint64_t>(j, "process-start-time"), false, ""});
   }
   for (const char* base : {"run/containers/storage/overlay-containers/",
                            "var/lib/containers/storage/overlay-containers/"}) {
@@ -127,7 +129,8 @@ std::vector<StateFact> RuntimeStateReader::Lookup(const std::string& id) const {
     std::string rel = absl::StrCat("run/containerd/runsc/", ns, "/", id);
     if (Exists(Abs(rel))) facts.push_back({rel, "containerd", 0, 0, false, "gvisor"});
   }
-  for (std::string rel : {absl::StrCat("run/kata-containers/", id), absl::StrCat("run/vc/sbs/", id)}) {
+  for (std::string rel :
+       {absl::StrCat("run/kata-containers/", id), absl::StrCat("run/vc/sbs/", id)}) {
     if (Exists(Abs(rel))) facts.push_back({rel, "containerd", 0, 0, false, "kata"});
   }
   return facts;

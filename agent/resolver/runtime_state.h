@@ -26,12 +26,12 @@
 namespace kdbg::agent {
 
 struct StateFact {
-  std::string source;         // the file read, relative to the host root
-  std::string runtime;        // "containerd", "runc", "crun", "cri-o", "docker"
-  pid_t pid = 0;              // the container's init as the host sees it; 0 if not given
-  uint64_t start_ticks = 0;   // runc/crun's record of the init's start time; 0 if not given
-  bool monitor = false;       // conmon.pid: the PID is the monitor's, not the container's
-  std::string sandbox;        // "gvisor", "kata" when the container runs in a sandbox
+  std::string source;        // the file read, relative to the host root
+  std::string runtime;       // "containerd", "runc", "crun", "cri-o", "docker"
+  pid_t pid = 0;             // the container's init as the host sees it; 0 if not given
+  uint64_t start_ticks = 0;  // runc/crun's record of the init's start time; 0 if not given
+  bool monitor = false;      // conmon.pid: the PID is the monitor's, not the container's
+  std::string sandbox;       // "gvisor", "kata" when the container runs in a sandbox
 };
 
 class RuntimeStateReader {

@@ -13,9 +13,10 @@ nlohmann::json ResolvedTargetToJson(const kdbg::v1::ResolvedTarget& t) {
   j["runtime"] = t.runtime();
   j["evidence"] = std::vector<std::string>(t.evidence().begin(), t.evidence().end());
   const kdbg::v1::BinaryInfo& b = t.binary();
-  j["binary"] = {{"path", b.path()},         {"go_version", b.go_version()}, {"module_path", b.module_path()},
-                 {"build_id", b.build_id()}, {"has_dwarf", b.has_dwarf()},   {"optimized", b.optimized()},
-                 {"stripped", b.stripped()}};
+  j["binary"] = {
+      {"path", b.path()},         {"go_version", b.go_version()}, {"module_path", b.module_path()},
+      {"build_id", b.build_id()}, {"has_dwarf", b.has_dwarf()},   {"optimized", b.optimized()},
+      {"stripped", b.stripped()}};
   j["debuggable"] = t.debuggable();
   j["problem"] = t.problem();
   j["start_time_ticks"] = t.start_time_ticks();
@@ -36,13 +37,17 @@ nlohmann::json ResolveErrorToJson(const absl::Status& status) {
 
 std::string ResolvedTargetToText(const kdbg::v1::ResolvedTarget& t) {
   const kdbg::v1::BinaryInfo& b = t.binary();
-  std::string s = absl::StrCat("pid ", t.host_pid(), " (", t.container_pid_namespace_pid(), " in its container)  ",
-                               absl::StrJoin(t.cmdline(), " "), "\n");
-  absl::StrAppend(&s, "container ", t.container_id().empty() ? "-" : t.container_id(), "  runtime ", t.runtime(), "\n");
+  std::string s = absl::StrCat("pid ", t.host_pid(), " (", t.container_pid_namespace_pid(),
+                               " in its container)  ", absl::StrJoin(t.cmdline(), " "), "\n");
+  absl::StrAppend(&s, "container ", t.container_id().empty() ? "-" : t.container_id(), "  runtime ",
+                  t.runtime(), "\n");
   absl::StrAppend(&s, "binary ", b.path(), "  ", b.go_version().empty() ? "not Go" : b.go_version(),
-                  b.module_path().empty() ? "" : "  " + b.module_path(), "  dwarf=", b.has_dwarf() ? "yes" : "no",
-                  " optimized=", b.optimized() ? "yes" : "no", " stripped=", b.stripped() ? "yes" : "no", "\n");
-  absl::StrAppend(&s, t.debuggable() ? "debuggable: yes\n" : absl::StrCat("debuggable: no: ", t.problem(), "\n"));
+                  b.module_path().empty() ? "" : "  " + b.module_path(),
+                  "  dwarf=", b.has_dwarf() ? "yes" : "no",
+                  " optimized=", b.optimized() ? "yes" : "no",
+                  " stripped=", b.stripped() ? "yes" : "no", "\n");
+  absl::StrAppend(&s, t.debuggable() ? "debuggable: yes\n"
+                                     : absl::StrCat("debuggable: no: ", t.problem(), "\n"));
   absl::StrAppend(&s, "evidence:\n");
   for (const std::string& e : t.evidence()) absl::StrAppend(&s, "  - ", e, "\n");
   return s;

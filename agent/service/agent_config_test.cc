@@ -9,9 +9,10 @@ namespace kdbg::agent {
 namespace {
 
 TEST(AgentConfigTest, DefaultsAndFlags) {
-  auto c = ParseAgentConfig({"--listen", "127.0.0.2:7443", "--node-name", "node-a", "--tls-cert", "a.crt",
-                             "--allowed-client", "ctl-a", "--allowed-client", "ctl-b", "--lease-default", "90s",
-                             "--log-format", "json", "--max-sessions", "3"});
+  auto c =
+      ParseAgentConfig({"--listen", "127.0.0.2:7443", "--node-name", "node-a", "--tls-cert",
+                        "a.crt", "--allowed-client", "ctl-a", "--allowed-client", "ctl-b",
+                        "--lease-default", "90s", "--log-format", "json", "--max-sessions", "3"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->listen, "127.0.0.2:7443");
   EXPECT_EQ(c->node_name, "node-a");

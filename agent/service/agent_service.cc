@@ -37,7 +37,8 @@ class WorkPool {
       std::function<void()> fn;
       {
         absl::MutexLock lock(&mu_);
-        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !queue_.empty(); };
+        auto ready = [this]()
+                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !queue_.empty(); };
         mu_.Await(absl::Condition(&ready));
         if (queue_.empty()) return;
         fn = std::move(queue_.front());
@@ -147,10 +148,12 @@ class SessionStreamReactor final : public grpc::ServerWriteReactor<kdbg::v1::Eve
 };
 
 // One TCP connection to an attach session's Delve server, carried as TunnelFrames.
-class TunnelReactor final : public grpc::ServerBidiReactor<kdbg::v1::TunnelFrame, kdbg::v1::TunnelFrame>,
-                            public std::enable_shared_from_this<TunnelReactor> {
+class TunnelReactor final
+    : public grpc::ServerBidiReactor<kdbg::v1::TunnelFrame, kdbg::v1::TunnelFrame>,
+      public std::enable_shared_from_this<TunnelReactor> {
  public:
-  TunnelReactor(SessionManager* sessions, std::string caller) : sessions_(sessions), caller_(std::move(caller)) {}
+  TunnelReactor(SessionManager* sessions, std::string caller)
+      : sessions_(sessions), caller_(std::move(caller)) {}
 
   void Begin(std::shared_ptr<TunnelReactor> self) {
     self_ = std::move(self);
@@ -168,8 +171,9 @@ class TunnelReactor final : public grpc::ServerBidiReactor<kdbg::v1::TunnelFrame
       if (pump != nullptr) {
         pump->CloseWrite();
       } else {
-        FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                "the tunnel's first frame must name an attach session (session_id)"));
+        FinishOnce(
+            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                         "the tunnel's first frame must name an attach session (session_id)"));
       }
       return;
     }
@@ -226,7 +230,8 @@ class TunnelReactor final : public grpc::ServerBidiReactor<kdbg::v1::TunnelFrame
       absl::MutexLock lock(&mu_);
       idle = !writing_;
     }
-    if (idle) FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "tunnel cancelled by the client"));
+    if (idle)
+      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "tunnel cancelled by the client"));
   }
 
   void OnDone() override {
@@ -242,17 +247,20 @@ class TunnelReactor final : public grpc::ServerBidiReactor<kdbg::v1::TunnelFrame
     }
     std::shared_ptr<Session> s = sessions_->Find(session_id);
     if (s == nullptr) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                          absl::StrCat("no session ", session_id, " on this node (it may have ended)"));
+      return grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          absl::StrCat("no session ", session_id, " on this node (it may have ended)"));
     }
     if (s->mode() != kdbg::v1::SESSION_MODE_ATTACH) {
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          absl::StrCat("session ", session_id, " is a trace session; tunnels need an attach session"));
+                          absl::StrCat("session ", session_id,
+                                       " is a trace session; tunnels need an attach session"));
     }
     std::string address = s->delve_address();
     if (address.empty()) {
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          absl::StrCat("session ", session_id, " is not attached yet; wait for its \"ready\" notice"));
+                          absl::StrCat("session ", session_id,
+                                       " is not attached yet; wait for its \"ready\" notice"));
     }
     std::weak_ptr<TunnelReactor> weak = shared_from_this();
     TcpPump::Callbacks cb;
@@ -296,7 +304,8 @@ class TunnelReactor final : public grpc::ServerBidiReactor<kdbg::v1::TunnelFrame
       if (c.empty) return;
       if (c.error || c.done) {
         finished_ = true;
-        final_ = c.error ? grpc::Status(grpc::StatusCode::UNAVAILABLE, c.message) : grpc::Status::OK;
+        final_ =
+            c.error ? grpc::Status(grpc::StatusCode::UNAVAILABLE, c.message) : grpc::Status::OK;
       } else {
         writing_ = true;
         out_.Clear();
@@ -349,23 +358,31 @@ class TunnelReactor final : public grpc::ServerBidiReactor<kdbg::v1::TunnelFrame
 
 }  // namespace
 
-AgentService::AgentService(Options options, SessionManager* sessions, Resolver* resolver, AgentMetrics* metrics)
-    : options_(std::move(options)), sessions_(sessions), resolver_(resolver), metrics_(metrics),
+AgentService::AgentService(Options options, SessionManager* sessions, Resolver* resolver,
+                           AgentMetrics* metrics)
+    : options_(std::move(options)),
+      sessions_(sessions),
+      resolver_(resolver),
+      metrics_(metrics),
       pool_(std::make_unique<WorkPool>(options_.resolve_threads)) {}
 
 AgentService::~AgentService() = default;
 
-grpc::Status AgentService::CheckCaller(grpc::CallbackServerContext* ctx, std::string* caller) const {
+grpc::Status AgentService::CheckCaller(grpc::CallbackServerContext* ctx,
+                                       std::string* caller) const {
   std::shared_ptr<const grpc::AuthContext> auth = ctx->auth_context();
   tls::PeerIdentity peer;
   if (auth != nullptr) peer = tls::PeerIdentityFromAuthContext(*auth);
   *caller = peer.ToString();
   grpc::Status st = tls::IdentityCheckingProcessor::Check(peer, options_.allowed_clients);
-  if (!st.ok()) log::Warning("call refused", {{"caller", *caller}, {"peer", ctx->peer()}, {"error", st.error_message()}});
+  if (!st.ok())
+    log::Warning("call refused",
+                 {{"caller", *caller}, {"peer", ctx->peer()}, {"error", st.error_message()}});
   return st;
 }
 
-grpc::ServerUnaryReactor* AgentService::Resolve(grpc::CallbackServerContext* ctx, const kdbg::v1::ResolveRequest* req,
+grpc::ServerUnaryReactor* AgentService::Resolve(grpc::CallbackServerContext* ctx,
+                                                const kdbg::v1::ResolveRequest* req,
                                                 kdbg::v1::ResolvedTarget* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   std::string caller;
@@ -374,9 +391,10 @@ grpc::ServerUnaryReactor* AgentService::Resolve(grpc::CallbackServerContext* ctx
     return reactor;
   }
   if (req->target().container_id().empty() && !options_.allow_host_pid) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                                 "this agent resolves containers only: name the target by container "
-                                 "ID (a bare host PID needs the agent's --allow-host-pid)"));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                     "this agent resolves containers only: name the target by container "
+                     "ID (a bare host PID needs the agent's --allow-host-pid)"));
     return reactor;
   }
   pool_->Submit([this, req, resp, reactor, caller] {
@@ -396,8 +414,8 @@ grpc::ServerUnaryReactor* AgentService::Resolve(grpc::CallbackServerContext* ctx
   return reactor;
 }
 
-grpc::ServerWriteReactor<kdbg::v1::Event>* AgentService::StartSessionStream(grpc::CallbackServerContext* ctx,
-                                                                            SessionRequest request) {
+grpc::ServerWriteReactor<kdbg::v1::Event>* AgentService::StartSessionStream(
+    grpc::CallbackServerContext* ctx, SessionRequest request) {
   if (grpc::Status st = CheckCaller(ctx, &request.caller); !st.ok()) return new RefusedWriter(st);
   absl::StatusOr<std::shared_ptr<Session>> s = sessions_->Start(std::move(request));
   if (!s.ok()) {
@@ -422,8 +440,8 @@ grpc::ServerWriteReactor<kdbg::v1::Event>* AgentService::Trace(grpc::CallbackSer
   return StartSessionStream(ctx, std::move(r));
 }
 
-grpc::ServerWriteReactor<kdbg::v1::Event>* AgentService::Attach(grpc::CallbackServerContext* ctx,
-                                                                const kdbg::v1::AttachRequest* req) {
+grpc::ServerWriteReactor<kdbg::v1::Event>* AgentService::Attach(
+    grpc::CallbackServerContext* ctx, const kdbg::v1::AttachRequest* req) {
   SessionRequest r;
   r.mode = kdbg::v1::SESSION_MODE_ATTACH;
   r.target = req->target();
@@ -441,7 +459,8 @@ grpc::ServerBidiReactor<kdbg::v1::TunnelFrame, kdbg::v1::TunnelFrame>* AgentServ
   TunnelReactor* raw = reactor.get();
   if (!st.ok()) {
     // Keep the reactor alive until OnDone, then finish without reading anything.
-    class Refused final : public grpc::ServerBidiReactor<kdbg::v1::TunnelFrame, kdbg::v1::TunnelFrame> {
+    class Refused final
+        : public grpc::ServerBidiReactor<kdbg::v1::TunnelFrame, kdbg::v1::TunnelFrame> {
      public:
       explicit Refused(const grpc::Status& s) { Finish(s); }
       void OnDone() override { delete this; }
@@ -477,9 +496,10 @@ grpc::ServerUnaryReactor* AgentService::StopSession(grpc::CallbackServerContext*
   }
   std::shared_ptr<Session> s = sessions_->Find(req->session_id());
   if (s == nullptr) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                 absl::StrCat("no session ", req->session_id(), " on node ", options_.node_name,
-                                              " (it may have ended; kdbg sessions lists the live ones)")));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::NOT_FOUND,
+                     absl::StrCat("no session ", req->session_id(), " on node ", options_.node_name,
+                                  " (it may have ended; kdbg sessions lists the live ones)")));
     return reactor;
   }
   log::Info("session stop requested", {{"session", s->id()}, {"caller", caller}});
@@ -491,7 +511,8 @@ grpc::ServerUnaryReactor* AgentService::StopSession(grpc::CallbackServerContext*
   return reactor;
 }
 
-grpc::ServerUnaryReactor* AgentService::Version(grpc::CallbackServerContext* ctx, const kdbg::v1::VersionRequest*,
+grpc::ServerUnaryReactor* AgentService::Version(grpc::CallbackServerContext* ctx,
+                                                const kdbg::v1::VersionRequest*,
                                                 kdbg::v1::VersionInfo* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   std::string caller;

@@ -1,8 +1,8 @@
 // The Agent gRPC service (proto/kdbg/v1/agent.proto) on the callback API.
 //
 // One reactor per call; no reaction blocks. Trace and Attach streams drain their session's
-// EventStream; Tunnel pumps bytes through a TcpPump; Resolve runs the (blocking) resolver on a small
-// worker pool; StopSession finishes when the session's safe end has finished.
+// EventStream; Tunnel pumps bytes through a TcpPump; Resolve runs the (blocking) resolver on a
+// small worker pool; StopSession finishes when the session's safe end has finished.
 //
 // Every handler re-checks the caller's certificate identity (the server credentials' processor has
 // already refused others before any handler runs; see common/tls.h) and records it in logs.
@@ -34,10 +34,12 @@ class AgentService final : public kdbg::v1::Agent::CallbackService {
     int resolve_threads = 2;
     bool allow_host_pid = true;  // see SessionManager::Options::allow_host_pid
   };
-  AgentService(Options options, SessionManager* sessions, Resolver* resolver, AgentMetrics* metrics);
+  AgentService(Options options, SessionManager* sessions, Resolver* resolver,
+               AgentMetrics* metrics);
   ~AgentService() override;
 
-  grpc::ServerUnaryReactor* Resolve(grpc::CallbackServerContext* ctx, const kdbg::v1::ResolveRequest* req,
+  grpc::ServerUnaryReactor* Resolve(grpc::CallbackServerContext* ctx,
+                                    const kdbg::v1::ResolveRequest* req,
                                     kdbg::v1::ResolvedTarget* resp) override;
   grpc::ServerWriteReactor<kdbg::v1::Event>* Trace(grpc::CallbackServerContext* ctx,
                                                    const kdbg::v1::TraceRequest* req) override;
@@ -45,11 +47,14 @@ class AgentService final : public kdbg::v1::Agent::CallbackService {
                                                     const kdbg::v1::AttachRequest* req) override;
   grpc::ServerBidiReactor<kdbg::v1::TunnelFrame, kdbg::v1::TunnelFrame>* Tunnel(
       grpc::CallbackServerContext* ctx) override;
-  grpc::ServerUnaryReactor* ListSessions(grpc::CallbackServerContext* ctx, const kdbg::v1::ListSessionsRequest* req,
+  grpc::ServerUnaryReactor* ListSessions(grpc::CallbackServerContext* ctx,
+                                         const kdbg::v1::ListSessionsRequest* req,
                                          kdbg::v1::ListSessionsResponse* resp) override;
-  grpc::ServerUnaryReactor* StopSession(grpc::CallbackServerContext* ctx, const kdbg::v1::StopSessionRequest* req,
+  grpc::ServerUnaryReactor* StopSession(grpc::CallbackServerContext* ctx,
+                                        const kdbg::v1::StopSessionRequest* req,
                                         kdbg::v1::StopSessionResponse* resp) override;
-  grpc::ServerUnaryReactor* Version(grpc::CallbackServerContext* ctx, const kdbg::v1::VersionRequest* req,
+  grpc::ServerUnaryReactor* Version(grpc::CallbackServerContext* ctx,
+                                    const kdbg::v1::VersionRequest* req,
                                     kdbg::v1::VersionInfo* resp) override;
 
  private:

@@ -105,13 +105,15 @@ class AgentServiceTest : public ::testing::Test {
     SessionManager::Options mo;
     mo.node_name = "node-a";
     mo.max_sessions = max_sessions;
-    manager_ = std::make_unique<SessionManager>(mo, &resolver_, &factory_, RealClock::Get(), &metrics_);
+    manager_ =
+        std::make_unique<SessionManager>(mo, &resolver_, &factory_, RealClock::Get(), &metrics_);
     AgentService::Options so;
     so.node_name = "node-a";
     so.delve_version = "1.20.2";
     service_ = std::make_unique<AgentService>(so, manager_.get(), &resolver_, &metrics_);
-    auto creds = tls::MakeServerCredentials({server_cert_->cert_path, server_cert_->key_path, pki_->ca().cert_path},
-                                            {"kdbg-controller"});
+    auto creds = tls::MakeServerCredentials(
+        {server_cert_->cert_path, server_cert_->key_path, pki_->ca().cert_path},
+        {"kdbg-controller"});
     ASSERT_TRUE(creds.ok()) << creds.status();
     grpc::ServerBuilder b;
     b.AddListeningPort("127.0.0.1:0", *creds, &port_);
@@ -127,7 +129,8 @@ class AgentServiceTest : public ::testing::Test {
     manager_.reset();
   }
 
-  std::unique_ptr<kdbg::v1::Agent::Stub> Stub(const CertFiles* cert, const TestPki* roots = nullptr) {
+  std::unique_ptr<kdbg::v1::Agent::Stub> Stub(const CertFiles* cert,
+                                              const TestPki* roots = nullptr) {
     tls::ClientTlsFiles files{(roots ? roots : pki_)->ca().cert_path, cert ? cert->cert_path : "",
                               cert ? cert->key_path : ""};
     auto ch = tls::MakeSecureChannel("127.0.0.1:" + std::to_string(port_), files, "localhost");
@@ -140,7 +143,8 @@ class AgentServiceTest : public ::testing::Test {
   static kdbg::v1::TraceRequest TraceReq(const std::string& container, const std::string& id) {
     kdbg::v1::TraceRequest r;
     r.mutable_target()->set_container_id(container);
-    r.mutable_options()->set_script("trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\ncontinue\n");
+    r.mutable_options()->set_script(
+        "trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\ncontinue\n");
     r.set_user("alice");
     r.set_session_id(id);
     return r;
@@ -299,7 +303,8 @@ TEST_F(AgentServiceTest, LimitsAreRefusedClearly) {
   EXPECT_FALSE(r2->Read(&e));
   grpc::Status st = r2->Finish();
   EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_NE(st.error_message().find("limit of 1 concurrent debug sessions"), std::string::npos) << st.error_message();
+  EXPECT_NE(st.error_message().find("limit of 1 concurrent debug sessions"), std::string::npos)
+      << st.error_message();
   c1.TryCancel();
   while (r1->Read(&e)) {
   }

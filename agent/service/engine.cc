@@ -20,7 +20,8 @@ std::string DelveVersion(const std::string& dlv) {
   absl::StatusOr<std::string> out = RunCommand({dlv, "version"}, absl::Seconds(10));
   if (!out.ok()) return "";
   for (absl::string_view line : absl::StrSplit(*out, '\n')) {
-    if (absl::ConsumePrefix(&line, "Version: ")) return std::string(absl::StripAsciiWhitespace(line));
+    if (absl::ConsumePrefix(&line, "Version: "))
+      return std::string(absl::StripAsciiWhitespace(line));
   }
   return "";
 }
@@ -40,7 +41,8 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
   d.dlv_path = config.dlv;
   d.work_dir = config.state_dir + "/delve";
   if (config.max_hits_per_second > 0) d.default_hits_per_second = config.max_hits_per_second;
-  std::shared_ptr<delve::DelveSessionFactory> factory(delve::NewDelveSessionFactory(std::move(d)).release());
+  std::shared_ptr<delve::DelveSessionFactory> factory(
+      delve::NewDelveSessionFactory(std::move(d)).release());
   e.recover = [factory, lock_path = config.state_dir + "/recover.lock"] {
     // The guardian of a killed agent and its restarted successor may recover at the same moment:
     // one at a time, so no Delve is ended twice concurrently.
@@ -62,10 +64,12 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
   class Shared final : public DebugSessionFactory {
    public:
     explicit Shared(std::shared_ptr<delve::DelveSessionFactory> f) : f_(std::move(f)) {}
-    absl::StatusOr<std::unique_ptr<DebugSession>> StartTrace(const TraceSpec& s, EventCallback cb) override {
+    absl::StatusOr<std::unique_ptr<DebugSession>> StartTrace(const TraceSpec& s,
+                                                             EventCallback cb) override {
       return f_->StartTrace(s, std::move(cb));
     }
-    absl::StatusOr<std::unique_ptr<DebugSession>> StartAttach(const AttachSpec& s, EventCallback cb) override {
+    absl::StatusOr<std::unique_ptr<DebugSession>> StartAttach(const AttachSpec& s,
+                                                              EventCallback cb) override {
       return f_->StartAttach(s, std::move(cb));
     }
 

@@ -46,7 +46,8 @@ TEST(EventStreamTest, DropsOnlyHitsPastCapacityAndSaysSo) {
   ASSERT_EQ(notice.kind, EventStream::Item::Kind::kEvent);
   ASSERT_TRUE(notice.event.has_notice());
   EXPECT_EQ(notice.event.notice().code(), "events-dropped");
-  EXPECT_EQ(notice.event.notice().message().rfind("3 hit events dropped", 0), 0u) << notice.event.notice().message();
+  EXPECT_EQ(notice.event.notice().message().rfind("3 hit events dropped", 0), 0u)
+      << notice.event.notice().message();
   EXPECT_EQ(s.Pop().event.hit().hit_count(), 1);
   EXPECT_EQ(s.Pop().event.hit().hit_count(), 2);
   EXPECT_TRUE(s.Pop().event.has_ended());

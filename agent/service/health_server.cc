@@ -36,7 +36,8 @@ absl::StatusOr<int> HealthServer::Start(const std::string& host_port) {
   size_t colon = host_port.rfind(':');
   int port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(host_port.substr(colon + 1), &port)) {
-    return absl::InvalidArgumentError(absl::StrCat("--health-listen \"", host_port, "\" is not HOST:PORT"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--health-listen \"", host_port, "\" is not HOST:PORT"));
   }
   std::string host = host_port.substr(0, colon);
   if (port == 0) {
@@ -59,11 +60,13 @@ void HealthServer::Stop() {
 
 absl::Status CheckAgentReady(const std::string& dlv, const std::string& proc_root) {
   if (::access(dlv.c_str(), X_OK) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat("Delve not found or not executable at ", dlv, " (--dlv)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("Delve not found or not executable at ", dlv, " (--dlv)"));
   }
   DIR* d = ::opendir(proc_root.c_str());
   if (d == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot read the process table at ", proc_root, " (--proc-root)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read the process table at ", proc_root, " (--proc-root)"));
   }
   bool any = false;
   while (dirent* e = ::readdir(d)) {
@@ -73,7 +76,9 @@ absl::Status CheckAgentReady(const std::string& dlv, const std::string& proc_roo
     }
   }
   ::closedir(d);
-  if (!any) return absl::FailedPreconditionError(absl::StrCat(proc_root, " lists no processes (--proc-root)"));
+  if (!any)
+    return absl::FailedPreconditionError(
+        absl::StrCat(proc_root, " lists no processes (--proc-root)"));
   return absl::OkStatus();
 }
 

@@ -51,7 +51,8 @@ void AgentMetrics::SessionStarted() {
   ++active_;
 }
 
-void AgentMetrics::SessionEnded(const std::string& mode, const std::string& outcome, bool was_active) {
+void AgentMetrics::SessionEnded(const std::string& mode, const std::string& outcome,
+                                bool was_active) {
   absl::MutexLock lock(&mu_);
   if (was_active) --active_;
   ++totals_[{mode, outcome}];
@@ -99,20 +100,26 @@ std::string AgentMetrics::RenderPrometheus() const {
     absl::MutexLock lock(&mu_);
     Header(&out, "kdbg_agent_sessions_active", "gauge", "Sessions currently running on this node.");
     absl::StrAppend(&out, "kdbg_agent_sessions_active ", active_, "\n");
-    Header(&out, "kdbg_agent_sessions_total", "counter", "Sessions by mode and outcome (end reason, refused, failed).");
+    Header(&out, "kdbg_agent_sessions_total", "counter",
+           "Sessions by mode and outcome (end reason, refused, failed).");
     for (const auto& [key, n] : totals_) {
-      absl::StrAppend(&out, "kdbg_agent_sessions_total{mode=\"", key.first, "\",outcome=\"", key.second, "\"} ", n, "\n");
+      absl::StrAppend(&out, "kdbg_agent_sessions_total{mode=\"", key.first, "\",outcome=\"",
+                      key.second, "\"} ", n, "\n");
     }
     Header(&out, "kdbg_agent_hits_total", "counter", "Tracepoint hits emitted by all sessions.");
     absl::StrAppend(&out, "kdbg_agent_hits_total ", hits_, "\n");
-    Header(&out, "kdbg_agent_events_dropped_total", "counter", "Hit events dropped because a client read too slowly.");
+    Header(&out, "kdbg_agent_events_dropped_total", "counter",
+           "Hit events dropped because a client read too slowly.");
     absl::StrAppend(&out, "kdbg_agent_events_dropped_total ", dropped_, "\n");
-    Header(&out, "kdbg_agent_delve_failures_total", "counter", "Sessions Delve failed to start, attach or arm.");
+    Header(&out, "kdbg_agent_delve_failures_total", "counter",
+           "Sessions Delve failed to start, attach or arm.");
     absl::StrAppend(&out, "kdbg_agent_delve_failures_total ", delve_failures_, "\n");
   }
-  Header(&out, "kdbg_agent_resolve_seconds", "histogram", "Time to resolve a container to its process.");
+  Header(&out, "kdbg_agent_resolve_seconds", "histogram",
+         "Time to resolve a container to its process.");
   resolve_.Render("kdbg_agent_resolve_seconds", &out);
-  Header(&out, "kdbg_agent_attach_seconds", "histogram", "Time from session start to armed (trace) or ready (attach).");
+  Header(&out, "kdbg_agent_attach_seconds", "histogram",
+         "Time from session start to armed (trace) or ready (attach).");
   attach_.Render("kdbg_agent_attach_seconds", &out);
   return out;
 }

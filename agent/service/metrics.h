@@ -25,7 +25,8 @@ namespace kdbg::agent {
 
 class Histogram {
  public:
-  explicit Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
+  explicit Histogram(std::vector<double> bounds)
+      : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
   void Observe(double value);
   // Appends the _bucket/_sum/_count lines for `name`.
   void Render(const std::string& name, std::string* out) const;

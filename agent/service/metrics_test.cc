@@ -6,7 +6,9 @@
 namespace kdbg::agent {
 namespace {
 
-bool Has(const std::string& text, const std::string& line) { return text.find(line + "\n") != std::string::npos; }
+bool Has(const std::string& text, const std::string& line) {
+  return text.find(line + "\n") != std::string::npos;
+}
 
 TEST(MetricsTest, RendersPrometheusText) {
   AgentMetrics m;

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
@@ -21,7 +22,6 @@
 #include "agent/service/health_server.h"
 #include "agent/service/metrics.h"
 #include "agent/service/session_manager.h"
-#include "absl/strings/numbers.h"
 #include "common/child_process.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -41,7 +41,8 @@ void StartGuardian(const std::vector<std::string>& serve_args, const std::string
     return;
   }
   SpawnOptions o;
-  o.argv = {std::string(exe, static_cast<size_t>(n)), "guard", "--parent", absl::StrCat(::getpid())};
+  o.argv = {std::string(exe, static_cast<size_t>(n)), "guard", "--parent",
+            absl::StrCat(::getpid())};
   o.argv.insert(o.argv.end(), serve_args.begin(), serve_args.end());
   o.new_session = true;
   o.stdout_path = state_dir + "/guard.log";
@@ -59,7 +60,8 @@ void StartGuardian(const std::vector<std::string>& serve_args, const std::string
 
 int RunGuardCommand(const std::vector<std::string>& args) {
   pid_t parent = 0;
-  if (args.size() < 2 || args[0] != "--parent" || !absl::SimpleAtoi(args[1], &parent) || parent <= 0) {
+  if (args.size() < 2 || args[0] != "--parent" || !absl::SimpleAtoi(args[1], &parent) ||
+      parent <= 0) {
     std::fprintf(stderr, "usage: kdbg-agent guard --parent PID SERVE-FLAGS...\n");
     return 2;
   }
@@ -69,7 +71,8 @@ int RunGuardCommand(const std::vector<std::string>& args) {
     std::fprintf(stderr, "kdbg-agent guard: %s\n", std::string(parsed.status().message()).c_str());
     return 2;
   }
-  log::Configure(log::Level::kInfo, parsed->log_format == "json" ? log::Format::kJson : log::Format::kText);
+  log::Configure(log::Level::kInfo,
+                 parsed->log_format == "json" ? log::Format::kJson : log::Format::kText);
   // Open the pidfd first: if the agent is already gone, pidfd_open fails and we recover at once.
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, parent, 0));
   if (pidfd >= 0) {
@@ -80,12 +83,13 @@ int RunGuardCommand(const std::vector<std::string>& args) {
   }
   absl::StatusOr<Engine> engine = MakeEngine(*parsed);
   if (!engine.ok()) {
-    log::Error("guardian cannot build the engine", {{"error", std::string(engine.status().message())}});
+    log::Error("guardian cannot build the engine",
+               {{"error", std::string(engine.status().message())}});
     return 1;
   }
   int recovered = engine->recover ? engine->recover() : 0;
-  log::Info("agent gone: guardian ended what it left", {{"agent_pid", static_cast<int>(parent)},
-                                                         {"recovered", recovered}});
+  log::Info("agent gone: guardian ended what it left",
+            {{"agent_pid", static_cast<int>(parent)}, {"recovered", recovered}});
   return 0;
 }
 
@@ -116,13 +120,15 @@ int RunServeCommand(const std::vector<std::string>& args) {
   ::signal(SIGPIPE, SIG_IGN);
 
   auto fail = [](const std::string& what, const absl::Status& st) {
-    log::Error(what, {{"error", std::string(st.message())}, {"code", absl::StatusCodeToString(st.code())}});
-    std::fprintf(stderr, "kdbg-agent serve: %s: %s\n", what.c_str(), std::string(st.message()).c_str());
+    log::Error(what, {{"error", std::string(st.message())},
+                      {"code", absl::StatusCodeToString(st.code())}});
+    std::fprintf(stderr, "kdbg-agent serve: %s: %s\n", what.c_str(),
+                 std::string(st.message()).c_str());
     return 1;
   };
 
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
-      tls::MakeServerCredentials({config.tls_cert, config.tls_key, config.tls_ca}, config.allowed_clients);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = tls::MakeServerCredentials(
+      {config.tls_cert, config.tls_key, config.tls_ca}, config.allowed_clients);
   if (!creds.ok()) return fail("cannot load TLS files", creds.status());
 
   absl::StatusOr<Engine> engine = MakeEngine(config);
@@ -139,7 +145,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   mo.max_lease = config.lease_max;
   mo.max_hits_per_second = config.max_hits_per_second;
   mo.allow_host_pid = config.allow_host_pid;
-  SessionManager sessions(mo, engine->resolver.get(), engine->factory.get(), RealClock::Get(), &metrics);
+  SessionManager sessions(mo, engine->resolver.get(), engine->factory.get(), RealClock::Get(),
+                          &metrics);
 
   AgentService::Options so;
   so.allowed_clients = config.allowed_clients;
@@ -155,10 +162,12 @@ int RunServeCommand(const std::vector<std::string>& args) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return fail("cannot serve gRPC", absl::UnavailableError(absl::StrCat(
-                                         "cannot listen on ", config.listen, " (--listen): in use or not an address of this host")));
+                                         "cannot listen on ", config.listen,
+                                         " (--listen): in use or not an address of this host")));
   }
 
-  HealthServer health(&metrics, [dlv = config.dlv, proc = config.proc_root] { return CheckAgentReady(dlv, proc); });
+  HealthServer health(
+      &metrics, [dlv = config.dlv, proc = config.proc_root] { return CheckAgentReady(dlv, proc); });
   if (!config.health_listen.empty()) {
     absl::StatusOr<int> hp = health.Start(config.health_listen);
     if (!hp.ok()) {
@@ -169,7 +178,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
 
   absl::Notification stop_leases;
   std::thread lease_thread([&] {
-    while (!stop_leases.WaitForNotificationWithTimeout(absl::Milliseconds(250))) sessions.CheckLeases();
+    while (!stop_leases.WaitForNotificationWithTimeout(absl::Milliseconds(250)))
+      sessions.CheckLeases();
   });
 
   log::Info("agent serving", {{"listen", config.listen},
@@ -181,7 +191,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  log::Info("shutting down: ending every session", {{"signal", sig}, {"sessions", sessions.size()}});
+  log::Info("shutting down: ending every session",
+            {{"signal", sig}, {"sessions", sessions.size()}});
   int left = sessions.Shutdown(kdbg::v1::END_REASON_AGENT_SHUTDOWN, config.shutdown_grace);
   if (left > 0) log::Error("sessions still ending at the shutdown deadline", {{"sessions", left}});
   // Let the streams deliver their EndedEvents, then cancel whatever remains.

@@ -28,8 +28,10 @@ std::string CodeName(absl::StatusCode code) {
 std::string TargetName(const kdbg::v1::TargetRef& t) {
   std::string out;
   if (!t.pod_name().empty()) out = absl::StrCat(t.pod_namespace(), "/", t.pod_name(), " ");
-  if (!t.container_id().empty()) absl::StrAppend(&out, "container ", t.container_id());
-  else absl::StrAppend(&out, "pid ", t.host_pid());
+  if (!t.container_id().empty())
+    absl::StrAppend(&out, "container ", t.container_id());
+  else
+    absl::StrAppend(&out, "pid ", t.host_pid());
   return out;
 }
 
@@ -37,7 +39,10 @@ std::string TargetName(const kdbg::v1::TargetRef& t) {
 
 Session::Session(std::string id, SessionRequest request, absl::Time start, absl::Time lease_expiry,
                  size_t queue)
-    : id_(std::move(id)), request_(std::move(request)), start_(start), lease_expiry_(lease_expiry),
+    : id_(std::move(id)),
+      request_(std::move(request)),
+      start_(start),
+      lease_expiry_(lease_expiry),
       stream_(std::make_shared<EventStream>(queue)) {}
 
 kdbg::v1::SessionInfo Session::Info() const {
@@ -95,7 +100,11 @@ bool Session::AddCloser(std::function<void()> closer) {
 
 SessionManager::SessionManager(Options options, Resolver* resolver, DebugSessionFactory* factory,
                                Clock* clock, AgentMetrics* metrics)
-    : options_(std::move(options)), resolver_(resolver), factory_(factory), clock_(clock), metrics_(metrics) {}
+    : options_(std::move(options)),
+      resolver_(resolver),
+      factory_(factory),
+      clock_(clock),
+      metrics_(metrics) {}
 
 SessionManager::~SessionManager() {
   Shutdown(kdbg::v1::END_REASON_AGENT_SHUTDOWN, absl::InfiniteDuration());
@@ -112,7 +121,8 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Start(SessionRequest re
   const std::string mode = ModeName(request.mode);
   if (request.target.container_id().empty() && request.target.host_pid() <= 0) {
     metrics_->SessionRefused(mode);
-    return absl::InvalidArgumentError("the request names no target: set target.container_id (or host_pid)");
+    return absl::InvalidArgumentError(
+        "the request names no target: set target.container_id (or host_pid)");
   }
   if (request.target.container_id().empty() && !options_.allow_host_pid) {
     metrics_->SessionRefused(mode);
@@ -122,9 +132,11 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Start(SessionRequest re
   }
   if (request.mode == kdbg::v1::SESSION_MODE_TRACE && request.options.script().empty()) {
     metrics_->SessionRefused(mode);
-    return absl::InvalidArgumentError("a trace session needs a trace script (options.script is empty)");
+    return absl::InvalidArgumentError(
+        "a trace session needs a trace script (options.script is empty)");
   }
-  absl::Duration lease = request.lease_ms > 0 ? absl::Milliseconds(request.lease_ms) : options_.default_lease;
+  absl::Duration lease =
+      request.lease_ms > 0 ? absl::Milliseconds(request.lease_ms) : options_.default_lease;
   if (lease > options_.max_lease) lease = options_.max_lease;
   absl::Time now = clock_->Now();
 
@@ -134,20 +146,23 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Start(SessionRequest re
     ReapLocked();
     if (draining_) {
       metrics_->SessionRefused(mode);
-      return absl::UnavailableError("the agent is shutting down and takes no new sessions; retry shortly");
+      return absl::UnavailableError(
+          "the agent is shutting down and takes no new sessions; retry shortly");
     }
     if (static_cast<int>(sessions_.size()) >= options_.max_sessions) {
       metrics_->SessionRefused(mode);
       return absl::ResourceExhaustedError(absl::StrCat(
           "node ", options_.node_name, " already runs its limit of ", options_.max_sessions,
-          " concurrent debug sessions; end one (kdbg stop SESSION-ID) or raise the agent's --max-sessions"));
+          " concurrent debug sessions; end one (kdbg stop SESSION-ID) or raise the agent's "
+          "--max-sessions"));
     }
     std::string id = request.session_id.empty() ? NewId() : request.session_id;
     if (sessions_.count(id) > 0) {
       metrics_->SessionRefused(mode);
       return absl::AlreadyExistsError(absl::StrCat("session ", id, " already exists on this node"));
     }
-    s = std::shared_ptr<Session>(new Session(id, std::move(request), now, now + lease, options_.event_queue_capacity));
+    s = std::shared_ptr<Session>(
+        new Session(id, std::move(request), now, now + lease, options_.event_queue_capacity));
     sessions_[id] = s;
     ++running_;
     threads_[id] = std::thread([this, s]() mutable {
@@ -156,12 +171,13 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Start(SessionRequest re
       Retire(id);
     });
   }
-  log::Info("session admitted", {{"session", s->id()},
-                                 {"mode", mode},
-                                 {"caller", s->request().caller},
-                                 {"user", s->request().user},
-                                 {"target", TargetName(s->request().target)},
-                                 {"lease_ms", static_cast<long long>(absl::ToInt64Milliseconds(lease))}});
+  log::Info("session admitted",
+            {{"session", s->id()},
+             {"mode", mode},
+             {"caller", s->request().caller},
+             {"user", s->request().user},
+             {"target", TargetName(s->request().target)},
+             {"lease_ms", static_cast<long long>(absl::ToInt64Milliseconds(lease))}});
   return s;
 }
 
@@ -211,8 +227,9 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
   // Checked after the claim: a process traced by our own session is "already has a session", which
   // says more than the resolver's "already traced".
   if (!target->debuggable()) {
-    return Fail(s, absl::FailedPreconditionError(absl::StrCat("pid ", target->host_pid(), " cannot be debugged: ",
-                                                              target->problem())),
+    return Fail(s,
+                absl::FailedPreconditionError(absl::StrCat(
+                    "pid ", target->host_pid(), " cannot be debugged: ", target->problem())),
                 "resolve");
   }
   if (absl::Status v = resolver_->Verify(*target); !v.ok()) return Fail(s, v, "verify");
@@ -252,8 +269,9 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
     spec.script_name = req.options.script_name().empty() ? "trace.dlv" : req.options.script_name();
     spec.duration = absl::Milliseconds(req.options.duration_ms());
     spec.max_hits = req.options.max_hits();
-    spec.max_hits_per_second = req.options.max_hits_per_second() > 0 ? req.options.max_hits_per_second()
-                                                                      : options_.max_hits_per_second;
+    spec.max_hits_per_second = req.options.max_hits_per_second() > 0
+                                   ? req.options.max_hits_per_second()
+                                   : options_.max_hits_per_second;
     started = factory_->StartTrace(spec, cb);
   }
   metrics_->ObserveAttach(clock_->Now() - t1);
@@ -271,14 +289,15 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
     s->delve_address_ = address;
     if (s->end_reason_ != kdbg::v1::END_REASON_UNSPECIFIED) s->debug_->RequestEnd(s->end_reason_);
   }
-  log::Info("session started", {{"session", s->id()},
-                                {"mode", ModeName(req.mode)},
-                                {"caller", req.caller},
-                                {"user", req.user},
-                                {"target", TargetName(req.target)},
-                                {"pid", pid},
-                                {"start", absl::FormatTime(absl::RFC3339_full, s->start_, absl::UTCTimeZone())},
-                                {"delve", address}});
+  log::Info("session started",
+            {{"session", s->id()},
+             {"mode", ModeName(req.mode)},
+             {"caller", req.caller},
+             {"user", req.user},
+             {"target", TargetName(req.target)},
+             {"pid", pid},
+             {"start", absl::FormatTime(absl::RFC3339_full, s->start_, absl::UTCTimeZone())},
+             {"delve", address}});
 
   kdbg::v1::EndedEvent ended;
   for (;;) {
@@ -296,7 +315,8 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
   Finish(s, ended);
 }
 
-void SessionManager::Fail(const std::shared_ptr<Session>& s, const absl::Status& status, const std::string& stage) {
+void SessionManager::Fail(const std::shared_ptr<Session>& s, const absl::Status& status,
+                          const std::string& stage) {
   const bool refused = status.code() == absl::StatusCode::kAlreadyExists;
   log::Warning("session failed", {{"session", s->id()},
                                   {"mode", ModeName(s->mode())},
@@ -342,19 +362,21 @@ void SessionManager::Finish(const std::shared_ptr<Session>& s, const kdbg::v1::E
   const bool was_active = debug != nullptr;
   debug.reset();  // already ended (Wait returned), so this does not block for long
   metrics_->SessionEnded(ModeName(s->mode()), OutcomeName(ended.reason()), was_active);
-  log::Info("session ended", {{"session", s->id()},
-                              {"mode", ModeName(s->mode())},
-                              {"caller", s->request().caller},
-                              {"user", s->request().user},
-                              {"target", TargetName(s->request().target)},
-                              {"pid", pid},
-                              {"start", absl::FormatTime(absl::RFC3339_full, s->start_, absl::UTCTimeZone())},
-                              {"duration_ms", static_cast<long long>(absl::ToInt64Milliseconds(clock_->Now() - s->start_))},
-                              {"reason", OutcomeName(ended.reason())},
-                              {"hits", static_cast<long long>(ended.hits())},
-                              {"target_alive", ended.target_alive()},
-                              {"target_traced", ended.target_traced()},
-                              {"message", ended.message()}});
+  log::Info("session ended",
+            {{"session", s->id()},
+             {"mode", ModeName(s->mode())},
+             {"caller", s->request().caller},
+             {"user", s->request().user},
+             {"target", TargetName(s->request().target)},
+             {"pid", pid},
+             {"start", absl::FormatTime(absl::RFC3339_full, s->start_, absl::UTCTimeZone())},
+             {"duration_ms",
+              static_cast<long long>(absl::ToInt64Milliseconds(clock_->Now() - s->start_))},
+             {"reason", OutcomeName(ended.reason())},
+             {"hits", static_cast<long long>(ended.hits())},
+             {"target_alive", ended.target_alive()},
+             {"target_traced", ended.target_traced()},
+             {"message", ended.message()}});
   Remove(s);
   s->stream_->Close(grpc::Status::OK);
   for (auto& fn : on_ended) fn(ended);

@@ -44,8 +44,8 @@ struct SessionRequest {
   kdbg::v1::TraceOptions options;  // trace mode only
   std::string user;                // as the controller authenticated them
   int64_t lease_ms = 0;
-  std::string session_id;          // empty: the manager makes one
-  std::string caller;              // the client certificate's identity ("CN=kdbg-controller")
+  std::string session_id;  // empty: the manager makes one
+  std::string caller;      // the client certificate's identity ("CN=kdbg-controller")
 };
 
 class SessionManager;
@@ -72,7 +72,8 @@ class Session {
 
  private:
   friend class SessionManager;
-  Session(std::string id, SessionRequest request, absl::Time start, absl::Time lease_expiry, size_t queue);
+  Session(std::string id, SessionRequest request, absl::Time start, absl::Time lease_expiry,
+          size_t queue);
 
   const std::string id_;
   const SessionRequest request_;
@@ -133,7 +134,8 @@ class SessionManager {
 
  private:
   void Run(std::shared_ptr<Session> s);
-  void Fail(const std::shared_ptr<Session>& s, const absl::Status& status, const std::string& stage);
+  void Fail(const std::shared_ptr<Session>& s, const absl::Status& status,
+            const std::string& stage);
   void Finish(const std::shared_ptr<Session>& s, const kdbg::v1::EndedEvent& ended);
   void OnEngineEvent(Session* s, kdbg::v1::Event event);
   void Remove(const std::shared_ptr<Session>& s);

@@ -36,7 +36,8 @@ class SessionManagerTest : public ::testing::Test {
     SessionRequest r;
     r.mode = kdbg::v1::SESSION_MODE_TRACE;
     r.target.set_container_id(container);
-    r.options.set_script("trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\ncontinue\n");
+    r.options.set_script(
+        "trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\ncontinue\n");
     r.user = "alice";
     r.caller = "CN=kdbg-controller";
     r.session_id = id;
@@ -112,7 +113,8 @@ TEST_F(SessionManagerTest, NodeLimitIsResourceExhausted) {
   auto c = manager_->Start(Trace("c3"));
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_NE(c.status().message().find("limit of 2 concurrent"), absl::string_view::npos) << c.status();
+  EXPECT_NE(c.status().message().find("limit of 2 concurrent"), absl::string_view::npos)
+      << c.status();
   EXPECT_EQ(metrics_.total("trace", "refused"), 1);
   // Once one ends, a new one fits.
   StreamReader reader((*a)->stream());
@@ -135,8 +137,9 @@ TEST_F(SessionManagerTest, SecondSessionOnTheSameProcessIsRefused) {
   ASSERT_EQ(err.kind, Kind::kEvent);
   ASSERT_TRUE(err.event.has_error());
   EXPECT_EQ(err.event.error().code(), "ALREADY_EXISTS");
-  EXPECT_NE(err.event.error().message().find("process 101 already has debug session first (user alice)"),
-            std::string::npos)
+  EXPECT_NE(
+      err.event.error().message().find("process 101 already has debug session first (user alice)"),
+      std::string::npos)
       << err.event.error().message();
   auto fin = rb.Next();
   ASSERT_EQ(fin.kind, Kind::kFinish);
@@ -169,7 +172,8 @@ TEST_F(SessionManagerTest, LeaseIsCappedAtTheMaximum) {
   auto s = manager_->Start(r);
   ASSERT_TRUE(s.ok());
   auto info = (*s)->Info();
-  EXPECT_EQ(info.lease_expiry_unix_nanos() - info.start_unix_nanos(), absl::ToInt64Nanoseconds(absl::Minutes(30)));
+  EXPECT_EQ(info.lease_expiry_unix_nanos() - info.start_unix_nanos(),
+            absl::ToInt64Nanoseconds(absl::Minutes(30)));
 }
 
 TEST_F(SessionManagerTest, ResolveFailureIsAnErrorEventAndStatus) {
@@ -191,7 +195,8 @@ TEST_F(SessionManagerTest, ResolveFailureIsAnErrorEventAndStatus) {
 TEST_F(SessionManagerTest, EngineStartFailureCountsAsDelveFailure) {
   Make();
   FakeDebugSessionFactory::Options o;
-  o.start_error = absl::FailedPreconditionError("could not attach to pid 101: operation not permitted");
+  o.start_error =
+      absl::FailedPreconditionError("could not attach to pid 101: operation not permitted");
   factory_.set_options(o);
   auto s = manager_->Start(Trace("c1"));
   ASSERT_TRUE(s.ok());
@@ -200,7 +205,8 @@ TEST_F(SessionManagerTest, EngineStartFailureCountsAsDelveFailure) {
   ASSERT_TRUE(err.event.has_error());
   EXPECT_EQ(err.event.error().code(), "FAILED_PRECONDITION");
   EXPECT_EQ(reader.Next().status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_NE(metrics_.RenderPrometheus().find("kdbg_agent_delve_failures_total 1\n"), std::string::npos);
+  EXPECT_NE(metrics_.RenderPrometheus().find("kdbg_agent_delve_failures_total 1\n"),
+            std::string::npos);
 }
 
 TEST_F(SessionManagerTest, ShutdownEndsEverySessionAndRefusesNewOnes) {

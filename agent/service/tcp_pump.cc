@@ -49,7 +49,8 @@ int ConnectTo(const std::string& host_port, std::string* error) {
 }  // namespace
 
 TcpPump::TcpPump(std::string host_port, Callbacks callbacks)
-    : host_port_(std::move(host_port)), callbacks_(std::move(callbacks)),
+    : host_port_(std::move(host_port)),
+      callbacks_(std::move(callbacks)),
       wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 std::shared_ptr<TcpPump> TcpPump::Start(const std::string& host_port, Callbacks callbacks) {
@@ -155,8 +156,9 @@ void TcpPump::Run() {
     }
     if (!peer_open && shut_wr) return PushTerminal(false, "");
 
-    pollfd fds[2] = {{sock.get(), static_cast<short>((want_read ? POLLIN : 0) | (want_write ? POLLOUT : 0)), 0},
-                     {wake_fd_.get(), POLLIN, 0}};
+    pollfd fds[2] = {
+        {sock.get(), static_cast<short>((want_read ? POLLIN : 0) | (want_write ? POLLOUT : 0)), 0},
+        {wake_fd_.get(), POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return PushTerminal(true, absl::StrCat("poll: ", std::strerror(errno)));
@@ -188,7 +190,8 @@ void TcpPump::Run() {
         }
         Notify();
       } else if (errno != EAGAIN && errno != EINTR) {
-        return PushTerminal(true, absl::StrCat("connection to Delve at ", host_port_, ": ", std::strerror(errno)));
+        return PushTerminal(
+            true, absl::StrCat("connection to Delve at ", host_port_, ": ", std::strerror(errno)));
       }
     } else if (!want_read && (fds[0].revents & (POLLERR | POLLHUP)) && !want_write) {
       // Nothing to read or write but the socket broke: report it rather than spin.
@@ -202,7 +205,8 @@ void TcpPump::Run() {
       }
       ssize_t n = ::send(sock.get(), pending.data(), pending.size(), MSG_NOSIGNAL);
       if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        return PushTerminal(true, absl::StrCat("sending to Delve at ", host_port_, ": ", std::strerror(errno)));
+        return PushTerminal(
+            true, absl::StrCat("sending to Delve at ", host_port_, ": ", std::strerror(errno)));
       }
       if (n > 0) {
         absl::MutexLock lock(&mu_);

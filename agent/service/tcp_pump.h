@@ -2,13 +2,14 @@
 // of its own with poll(2), so the gRPC tunnel reactor never blocks on the socket.
 //
 // Bytes from the client go in through Send() (bounded: Send returns false when the outbound
-// buffer is over its high-water mark, and on_send_space fires once it drains). Bytes from Delve come
-// out as Chunks through Take(); at most kMaxInbound bytes wait there before the pump stops reading,
-// so a slow client slows Delve instead of growing memory.
+// buffer is over its high-water mark, and on_send_space fires once it drains). Bytes from Delve
+// come out as Chunks through Take(); at most kMaxInbound bytes wait there before the pump stops
+// reading, so a slow client slows Delve instead of growing memory.
 //
 // Ends: CloseWrite() half-closes toward Delve (shutdown(SHUT_WR)) once everything queued is sent;
-// Delve's EOF becomes a Chunk with `eof`; both directions closed gives a Chunk with `done`; a socket
-// error or Abort() gives a Chunk with `error`. After `done` or `error` nothing else comes out.
+// Delve's EOF becomes a Chunk with `eof`; both directions closed gives a Chunk with `done`; a
+// socket error or Abort() gives a Chunk with `error`. After `done` or `error` nothing else comes
+// out.
 //
 // Thread-safe. Callbacks run on the pump's thread with no lock held. The pump's (detached) thread
 // holds a reference to it, so the object lives until that thread has closed the socket and exited.

@@ -59,16 +59,16 @@ int main(int argc, char** argv) {
   SessionManager manager(mo, &resolver, &factory, RealClock::Get(), &metrics);
   AgentService::Options so;
   AgentService service(so, &manager, &resolver, &metrics);
-  auto creds = tls::MakeServerCredentials({server_cert->cert_path, server_cert->key_path, (*pki)->ca().cert_path},
-                                          {"kdbg-controller"});
+  auto creds = tls::MakeServerCredentials(
+      {server_cert->cert_path, server_cert->key_path, (*pki)->ca().cert_path}, {"kdbg-controller"});
   grpc::ServerBuilder b;
   int port = 0;
   b.AddListeningPort("127.0.0.1:0", *creds, &port);
   b.RegisterService(&service);
   auto server = b.BuildAndStart();
-  auto channel = tls::MakeSecureChannel(absl::StrCat("127.0.0.1:", port),
-                                        {(*pki)->ca().cert_path, client_cert->cert_path, client_cert->key_path},
-                                        "localhost");
+  auto channel = tls::MakeSecureChannel(
+      absl::StrCat("127.0.0.1:", port),
+      {(*pki)->ca().cert_path, client_cert->cert_path, client_cert->key_path}, "localhost");
   auto stub = kdbg::v1::Agent::NewStub(*channel);
   auto request = [](const std::string& container, const std::string& id) {
     kdbg::v1::TraceRequest r;
@@ -111,7 +111,8 @@ int main(int argc, char** argv) {
   absl::Time t0 = absl::Now();
   for (int i = 1; i <= sessions; ++i) {
     ctxs.push_back(std::make_unique<grpc::ClientContext>());
-    readers.push_back(stub->Trace(ctxs.back().get(), request(absl::StrCat("c", i), absl::StrCat("s", i))));
+    readers.push_back(
+        stub->Trace(ctxs.back().get(), request(absl::StrCat("c", i), absl::StrCat("s", i))));
   }
   int armed = 0;
   for (auto& r : readers) {
@@ -138,12 +139,14 @@ int main(int argc, char** argv) {
   std::printf("| sessions armed | %d of %d | |\n", armed, sessions);
   std::printf("| time to arm all (fake engine) | %.0f | ms |\n", start_all_ms);
   std::printf("| time for all to end after cancel | %.0f | ms |\n", end_all_ms);
-  std::printf("| RSS growth for %d sessions | %ld | KiB (%.1f per session) |\n", sessions, rss1 - rss0,
-              static_cast<double>(rss1 - rss0) / sessions);
-  std::printf("| threads for %d sessions | %ld (from %ld) | threads |\n", sessions, threads1, threads0);
-  std::printf("{\"agent_events_per_s\":%.0f,\"agent_sessions\":%d,\"agent_rss_kib_per_session\":%.1f,"
-              "\"agent_threads_per_session\":%.2f}\n",
-              events_per_s, sessions, static_cast<double>(rss1 - rss0) / sessions,
-              static_cast<double>(threads1 - threads0) / sessions);
+  std::printf("| RSS growth for %d sessions | %ld | KiB (%.1f per session) |\n", sessions,
+              rss1 - rss0, static_cast<double>(rss1 - rss0) / sessions);
+  std::printf("| threads for %d sessions | %ld (from %ld) | threads |\n", sessions, threads1,
+              threads0);
+  std::printf(
+      "{\"agent_events_per_s\":%.0f,\"agent_sessions\":%d,\"agent_rss_kib_per_session\":%.1f,"
+      "\"agent_threads_per_session\":%.2f}\n",
+      events_per_s, sessions, static_cast<double>(rss1 - rss0) / sessions,
+      static_cast<double>(threads1 - threads0) / sessions);
   return armed == sessions ? 0 : 1;
 }

@@ -177,7 +177,8 @@ int main(int argc, char** argv) {
   auto d = direct.Take();
   auto r = relay.Take();
   std::printf(
-      "{\"streams\":%d,\"events_per_stream\":%d,\"interval_ms\":%d,\"completed\":%s,\"failed\":%d,\"events\":%zu,"
+      "{\"streams\":%d,\"events_per_stream\":%d,\"interval_ms\":%d,\"completed\":%s,\"failed\":%d,"
+      "\"events\":%zu,"
       "\"rss_kb_before\":%ld,\"rss_kb_peak\":%ld,\"threads_before\":%ld,\"threads_peak\":%ld,"
       "\"direct_p50_us\":%ld,\"direct_p99_us\":%ld,\"relay_p50_us\":%ld,\"relay_p99_us\":%ld,"
       "\"added_p50_us\":%ld,\"added_p99_us\":%ld,\"relay_wall_s\":%.2f}\n",

@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -82,8 +82,13 @@ absl::StatusOr<RawDelve> RawAttachAndArm(const Flags& f, pid_t pid) {
   RawDelve r;
   r.address = absl::StrCat(f.listen_ipv6 ? "[::1]:" : "127.0.0.1:", FreePort());
   SpawnOptions o;
-  o.argv = {f.dlv, "attach", absl::StrCat(pid), "--headless", "--accept-multiclient",
-            "--api-version=2", absl::StrCat("--listen=", r.address)};
+  o.argv = {f.dlv,
+            "attach",
+            absl::StrCat(pid),
+            "--headless",
+            "--accept-multiclient",
+            "--api-version=2",
+            absl::StrCat("--listen=", r.address)};
   o.new_session = true;
   o.sigkill_on_destroy = false;
   auto child = ChildProcess::Spawn(o);
@@ -123,8 +128,8 @@ absl::StatusOr<RawDelve> RawAttachAndArm(const Flags& f, pid_t pid) {
   bp["id"] = 3;
   auto created = call(bp.dump());
   if (!created.ok()) return created.status();
-  if (auto s = r.conn->Send(
-          R"({"method":"RPCServer.Command","params":[{"Name":"continue"}],"id":4})");
+  if (auto s =
+          r.conn->Send(R"({"method":"RPCServer.Command","params":[{"Name":"continue"}],"id":4})");
       !s.ok()) {
     return s;
   }
@@ -146,7 +151,9 @@ void RawEnd(RawDelve& r, pid_t pid) {
 }
 
 json Metric(double value, const char* unit, double baseline) {
-  return {{"value", value}, {"unit", unit}, {"baseline", baseline},
+  return {{"value", value},
+          {"unit", unit},
+          {"baseline", baseline},
           {"ratio", baseline > 0 ? value / baseline : 0}};
 }
 
@@ -164,7 +171,8 @@ int Main(const Flags& f) {
   }
   pid_t pid = (*target)->pid();
   // Wait until it serves.
-  for (int i = 0; i < 500 && RunLoad("127.0.0.1", port, 1, absl::Milliseconds(1)).requests == 0; ++i) {
+  for (int i = 0; i < 500 && RunLoad("127.0.0.1", port, 1, absl::Milliseconds(1)).requests == 0;
+       ++i) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   absl::Duration load = absl::Seconds(f.seconds);
@@ -397,7 +405,9 @@ int RawOnlyMain(const Flags& f) {
       {"untraced_rps", {{"value", Median(none_rps)}, {"unit", "req/s"}, {"runs", none_rps}}},
       {"raw_time_to_armed_ms", {{"value", Median(raw_ms)}, {"unit", "ms"}, {"runs", raw_ms}}},
       {"raw_traced_rps",
-       {{"value", Median(raw_rps)}, {"unit", "req/s"}, {"runs", raw_rps},
+       {{"value", Median(raw_rps)},
+        {"unit", "req/s"},
+        {"runs", raw_rps},
         {"hits", raw_hits.load()}}},
       {"raw_hit_latency_p50_ms", {{"value", Percentile(lat, 50)}, {"unit", "ms"}}},
       {"raw_hit_latency_p99_ms", {{"value", Percentile(lat, 99)}, {"unit", "ms"}}},
@@ -414,15 +424,24 @@ int main(int argc, char** argv) {
   kdbg::bench::Flags f;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--dlv") f.dlv = v;
-    else if (k == "--target") f.target = v;
-    else if (k == "--runs") f.runs = std::atoi(v.c_str());
-    else if (k == "--seconds") f.seconds = std::atoi(v.c_str());
-    else if (k == "--connections") f.connections = std::atoi(v.c_str());
-    else if (k == "--listen") f.listen_ipv6 = v != "127.0.0.1";
-    else if (k == "--pid") f.pid = std::atoi(v.c_str());
-    else if (k == "--port") f.port = std::atoi(v.c_str());
-    else if (k == "--latency-requests") f.latency_requests = std::atoi(v.c_str());
+    if (k == "--dlv")
+      f.dlv = v;
+    else if (k == "--target")
+      f.target = v;
+    else if (k == "--runs")
+      f.runs = std::atoi(v.c_str());
+    else if (k == "--seconds")
+      f.seconds = std::atoi(v.c_str());
+    else if (k == "--connections")
+      f.connections = std::atoi(v.c_str());
+    else if (k == "--listen")
+      f.listen_ipv6 = v != "127.0.0.1";
+    else if (k == "--pid")
+      f.pid = std::atoi(v.c_str());
+    else if (k == "--port")
+      f.port = std::atoi(v.c_str());
+    else if (k == "--latency-requests")
+      f.latency_requests = std::atoi(v.c_str());
   }
   ::signal(SIGPIPE, SIG_IGN);
   if (f.pid > 0) return f.port > 0 ? kdbg::bench::RawOnlyMain(f) : 2;

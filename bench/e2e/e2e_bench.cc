@@ -1,4 +1,5 @@
-// kdbg-e2e-bench: the real `kdbg trace` CLI, through controller and agent, against a running target.
+// kdbg-e2e-bench: the real `kdbg trace` CLI, through controller and agent, against a running
+// target.
 //   time_to_armed_ms    CLI spawned until it prints its `armed` line (median of --runs sessions)
 //   traced_rps          requests/s the target serves while a session traces its handler (median
 //                       of --runs sessions of --seconds each, --connections keep-alive clients)
@@ -159,7 +160,8 @@ class Session {
                 vars["r.RemoteAddr"].is_string()) {
               // Printed as a Go string literal: "\"127.0.0.1:53422\"".
               std::string a = vars["r.RemoteAddr"].get<std::string>();
-              if (a.size() >= 2 && a.front() == '"' && a.back() == '"') a = a.substr(1, a.size() - 2);
+              if (a.size() >= 2 && a.front() == '"' && a.back() == '"')
+                a = a.substr(1, a.size() - 2);
               hits_by_addr_.emplace(a, now);
             }
           }
@@ -302,14 +304,22 @@ int main(int argc, char** argv) {
   kdbg::bench::Flags f;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--kdbg") f.kdbg = v;
-    else if (k == "--script") f.script = v;
-    else if (k == "--pod") f.pod = v;
-    else if (k == "--port") f.port = std::atoi(v.c_str());
-    else if (k == "--runs") f.runs = std::atoi(v.c_str());
-    else if (k == "--seconds") f.seconds = std::atoi(v.c_str());
-    else if (k == "--connections") f.connections = std::atoi(v.c_str());
-    else if (k == "--latency-requests") f.latency_requests = std::atoi(v.c_str());
+    if (k == "--kdbg")
+      f.kdbg = v;
+    else if (k == "--script")
+      f.script = v;
+    else if (k == "--pod")
+      f.pod = v;
+    else if (k == "--port")
+      f.port = std::atoi(v.c_str());
+    else if (k == "--runs")
+      f.runs = std::atoi(v.c_str());
+    else if (k == "--seconds")
+      f.seconds = std::atoi(v.c_str());
+    else if (k == "--connections")
+      f.connections = std::atoi(v.c_str());
+    else if (k == "--latency-requests")
+      f.latency_requests = std::atoi(v.c_str());
   }
   if (f.kdbg.empty() || f.script.empty() || f.port <= 0) {
     std::fprintf(stderr, "usage: kdbg-e2e-bench --kdbg PATH --script FILE --port P [--runs N]\n");

@@ -149,7 +149,9 @@ int main(int argc, char** argv) {
     resolve.push_back(Ms(t2 - t1));
   }
   std::fprintf(stderr, "bench_resolve: %d processes, %d rounds\n", procs, rounds);
-  std::printf("{\"resolve_ms\": {\"value\": %.3f, \"unit\": \"ms\", \"baseline\": %.3f, \"processes\": %d}}\n",
-              Median(resolve), Median(base), procs);
+  std::printf(
+      "{\"resolve_ms\": {\"value\": %.3f, \"unit\": \"ms\", \"baseline\": %.3f, \"processes\": "
+      "%d}}\n",
+      Median(resolve), Median(base), procs);
   return 0;
 }

@@ -126,8 +126,8 @@ absl::StatusOr<std::vector<Pod>> FakeClient::ListPods(const std::string& ns,
                                                       std::string* resource_version) {
   absl::MutexLock lock(&mu_);
   KDBG_RETURN_IF_ERROR(BeginCall(Method::kListPods));
-  KDBG_ASSIGN_OR_RETURN(PodSelector sel, PodSelector::Parse(opts.label_selector,
-                                                            opts.field_selector));
+  KDBG_ASSIGN_OR_RETURN(PodSelector sel,
+                        PodSelector::Parse(opts.label_selector, opts.field_selector));
   std::vector<Pod> out;
   for (const auto& [key, pod] : pods_) {
     if ((ns.empty() || key.first == ns) && sel.Matches(pod)) out.push_back(pod);
@@ -158,8 +158,8 @@ absl::Status FakeClient::WatchPods(const std::string& ns, const ListOptions& opt
       return absl::InvalidArgumentError(
           absl::StrCat("invalid resourceVersion \"", resource_version, "\""));
     } else if (from < first_version_) {
-      return absl::OutOfRangeError(absl::StrCat("too old resource version: ", from, " (",
-                                                first_version_, ")"));
+      return absl::OutOfRangeError(
+          absl::StrCat("too old resource version: ", from, " (", first_version_, ")"));
     }
   }
   for (const WatchEvent& ev : initial) {

@@ -77,8 +77,11 @@ TEST(FakeClientTest, InjectedErrorsAreReturnedOnceInOrder) {
 TEST(FakeClientTest, TokensAndAccessReviews) {
   FakeClient kube;
   kube.AddToken("t-alice", {.username = "alice", .groups = {"sre"}});
-  kube.AddRule({.name = "debuggers", .groups = {"sre"}, .verbs = {"create"},
-                .api_groups = {"kdbg.io"}, .resources = {"debugsessions"},
+  kube.AddRule({.name = "debuggers",
+                .groups = {"sre"},
+                .verbs = {"create"},
+                .api_groups = {"kdbg.io"},
+                .resources = {"debugsessions"},
                 .namespaces = {"default"}});
   auto alice = kube.ReviewToken("t-alice");
   ASSERT_TRUE(alice.ok());
@@ -90,13 +93,17 @@ TEST(FakeClientTest, TokensAndAccessReviews) {
   EXPECT_FALSE(nobody->error.empty());
   EXPECT_THAT(kube.reviewed_tokens(), ElementsAre("t-alice", "bogus"));
 
-  ResourceAttributes attrs{.namespace_ = "default", .verb = "create", .group = "kdbg.io",
-                           .resource = "debugsessions", .name = "hello"};
+  ResourceAttributes attrs{.namespace_ = "default",
+                           .verb = "create",
+                           .group = "kdbg.io",
+                           .resource = "debugsessions",
+                           .name = "hello"};
   auto d = kube.ReviewAccess(*alice, attrs);
   ASSERT_TRUE(d.ok());
   EXPECT_TRUE(d->allowed);
-  EXPECT_EQ(d->reason,
-            "RBAC: allowed by RoleBinding \"debuggers/default\" of Role \"debuggers\" to Group \"sre\"");
+  EXPECT_EQ(
+      d->reason,
+      "RBAC: allowed by RoleBinding \"debuggers/default\" of Role \"debuggers\" to Group \"sre\"");
   attrs.namespace_ = "prod";
   EXPECT_FALSE(kube.ReviewAccess(*alice, attrs)->allowed);
   ASSERT_THAT(kube.access_reviews(), SizeIs(2));
@@ -122,10 +129,12 @@ TEST(FakeClientTest, WatchReplaysChangesAfterVersion) {
 
   // From "": the current state as ADDED.
   seen.clear();
-  ASSERT_TRUE(kube.WatchPods("", {}, "", [&](const WatchEvent& ev) {
-                    seen.push_back(ev.type + " " + ev.pod.name);
-                    return true;
-                  }).ok());
+  ASSERT_TRUE(kube.WatchPods("", {}, "",
+                             [&](const WatchEvent& ev) {
+                               seen.push_back(ev.type + " " + ev.pod.name);
+                               return true;
+                             })
+                  .ok());
   EXPECT_THAT(seen, ElementsAre("ADDED a", "ADDED c"));
   EXPECT_EQ(kube.WatchPods("", {}, "5", [](const WatchEvent&) { return true; }).code(),
             absl::StatusCode::kOutOfRange);

@@ -76,8 +76,8 @@ absl::StatusOr<Sandbox> Sandbox::Load() {
   sb.dir_ = (dir != nullptr && *dir != '\0') ? dir : KDBG_E2E_SANDBOX_DIR;
   std::string env = ReadFile(sb.dir_ + "/env");
   if (env.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no sandbox at ", sb.dir_, " (", sb.dir_, "/env missing): scripts/sandbox up"));
+    return absl::FailedPreconditionError(absl::StrCat("no sandbox at ", sb.dir_, " (", sb.dir_,
+                                                      "/env missing): scripts/sandbox up"));
   }
   for (absl::string_view line : absl::StrSplit(env, '\n')) {
     if (!absl::ConsumePrefix(&line, "export ")) continue;
@@ -119,10 +119,9 @@ absl::StatusOr<pid_t> Sandbox::ContainerPid(const std::string& ns, const std::st
   }
   absl::string_view bare = id;
   absl::ConsumePrefix(&bare, "containerd://");
-  KDBG_ASSIGN_OR_RETURN(
-      std::string out,
-      RunCommand({"ctr", "--address", dir_ + "/containerd/containerd.sock", "-n", "k8s.io", "task",
-                  "ls"}));
+  KDBG_ASSIGN_OR_RETURN(std::string out,
+                        RunCommand({"ctr", "--address", dir_ + "/containerd/containerd.sock", "-n",
+                                    "k8s.io", "task", "ls"}));
   for (absl::string_view line : absl::StrSplit(out, '\n')) {
     std::vector<absl::string_view> cols = absl::StrSplit(line, ' ', absl::SkipWhitespace());
     pid_t pid;
@@ -133,7 +132,8 @@ absl::StatusOr<pid_t> Sandbox::ContainerPid(const std::string& ns, const std::st
 
 absl::StatusOr<pid_t> Sandbox::DaemonPid(const std::string& name) const {
   pid_t pid;
-  std::string text(absl::StripAsciiWhitespace(ReadFile(absl::StrCat(dir_, "/pids/", name, ".pid"))));
+  std::string text(
+      absl::StripAsciiWhitespace(ReadFile(absl::StrCat(dir_, "/pids/", name, ".pid"))));
   if (!absl::SimpleAtoi(text, &pid)) return absl::NotFoundError(absl::StrCat("no pid for ", name));
   return pid;
 }
@@ -222,7 +222,8 @@ std::optional<nlohmann::json> KdbgProcess::NextJson(absl::Duration timeout) {
   }
 }
 
-std::optional<nlohmann::json> KdbgProcess::WaitFor(const std::string& type, absl::Duration timeout) {
+std::optional<nlohmann::json> KdbgProcess::WaitFor(const std::string& type,
+                                                   absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     auto j = NextJson(deadline - absl::Now());

@@ -1,5 +1,5 @@
-// Harness of the end-to-end suite: the sandbox's env file, the real `kdbg` CLI run in the foreground
-// or the background, and the checks every session end must pass against the real target.
+// Harness of the end-to-end suite: the sandbox's env file, the real `kdbg` CLI run in the
+// foreground or the background, and the checks every session end must pass against the real target.
 #pragma once
 
 #include <sys/types.h>

@@ -1,5 +1,6 @@
-// The end-to-end suite: the real CLI against the sandbox (controller, two agents, Delve, Go services
-// in containerd containers). Every session end is checked against the real target afterwards.
+// The end-to-end suite: the real CLI against the sandbox (controller, two agents, Delve, Go
+// services in containerd containers). Every session end is checked against the real target
+// afterwards.
 #include <signal.h>
 
 #include <fstream>
@@ -10,11 +11,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "gtest/gtest.h"
 #include "common/child_process.h"
+#include "gtest/gtest.h"
 #include "tests/e2e/e2e_harness.h"
 #include "tests/support/http_probe.h"
 #include "tests/support/proc_probe.h"
@@ -114,7 +115,8 @@ class E2eTest : public ::testing::Test {
     std::string seen = "(no session-end line)";
     for (int i = 0; i < 50; ++i) {
       for (const auto& line : AuditLines(sb_, session)) {
-        if (line.value("kind", "") != "session-end" || line.value("session", "") != session) continue;
+        if (line.value("kind", "") != "session-end" || line.value("session", "") != session)
+          continue;
         EXPECT_EQ(line.value("pod", ""), pod);
         seen = line.value("end_reason", "");
         if (absl::StrContains(absl::AsciiStrToLower(seen), absl::AsciiStrToLower(reason_word))) {
@@ -147,9 +149,8 @@ TEST_F(E2eTest, TraceHitsCarryTheClientPorts) {
 }
 
 TEST_F(E2eTest, TextOutputLooksLikeDlvTrace) {
-  auto p = KdbgProcess::Start(sb_, {"trace", "pod/hello-world", "--init", TraceScript(),
-                                    "--max-hits", "1"},
-                              sb_.CliEnv());
+  auto p = KdbgProcess::Start(
+      sb_, {"trace", "pod/hello-world", "--init", TraceScript(), "--max-hits", "1"}, sb_.CliEnv());
   ASSERT_TRUE(p.ok());
   // Requests until one lands after the tracepoints are armed (text mode has no armed line).
   std::string out;
@@ -197,8 +198,8 @@ TEST_F(E2eTest, ContainerFlagPicksTheNamedContainer) {
   p->Signal(SIGINT);
   EXPECT_EQ(p->Wait(absl::Seconds(20)), 0);
 
-  auto web = RunKdbg(sb_, {"trace", "pod/two-containers", "--init", script, "-o", "json"},
-                     sb_.CliEnv());
+  auto web =
+      RunKdbg(sb_, {"trace", "pod/two-containers", "--init", script, "-o", "json"}, sb_.CliEnv());
   EXPECT_NE(web.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(web.err, "handleStatus")) << web.err;
   auto pid = sb_.ContainerPid("default", "two-containers", "sidecar");
@@ -253,7 +254,8 @@ TEST_F(E2eTest, ResolveNamesTheContainersProcessAndItsBinary) {
 TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
   int port = testing::FreePort();
   auto attach = KdbgProcess::Start(
-      sb_, {"attach", "pod/hello-world", "--headless", "--listen", absl::StrCat("127.0.0.1:", port)},
+      sb_,
+      {"attach", "pod/hello-world", "--headless", "--listen", absl::StrCat("127.0.0.1:", port)},
       sb_.CliEnv());
   ASSERT_TRUE(attach.ok());
   bool listening = false;
@@ -264,8 +266,8 @@ TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
   ASSERT_TRUE(listening) << (*attach)->Stderr();
   // A remote debugging session as a person would type it: break in the handler, see one request,
   // clear, and quit leaving the process running.
-  std::string commands = Script("dlv-commands",
-                                "break main.handleSlash\ncontinue\nprint r.RemoteAddr\nclearall\nquit -c\n");
+  std::string commands = Script(
+      "dlv-commands", "break main.handleSlash\ncontinue\nprint r.RemoteAddr\nclearall\nquit -c\n");
   std::set<int> sent;
   std::thread request([&] {
     absl::SleepFor(absl::Seconds(2));
@@ -343,7 +345,8 @@ TEST_F(E2eTest, StopFromSecondTerminalEndsSafely) {
   EXPECT_EQ(stop.exit_code, 0) << stop.err;
   auto ended = p->WaitFor("ended", absl::Seconds(20));
   ASSERT_TRUE(ended.has_value()) << p->Stderr();
-  EXPECT_TRUE(absl::StrContains(absl::AsciiStrToLower((*ended)["reason"].get<std::string>()), "stop"))
+  EXPECT_TRUE(
+      absl::StrContains(absl::AsciiStrToLower((*ended)["reason"].get<std::string>()), "stop"))
       << ended->dump();
   p->Wait(absl::Seconds(20));
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
@@ -355,7 +358,8 @@ TEST_F(E2eTest, LeaseExpiryEndsSafely) {
   ASSERT_NE(p, nullptr);
   auto ended = p->WaitFor("ended", absl::Seconds(20));
   ASSERT_TRUE(ended.has_value()) << p->Stderr();
-  EXPECT_TRUE(absl::StrContains(absl::AsciiStrToLower((*ended)["reason"].get<std::string>()), "lease"))
+  EXPECT_TRUE(
+      absl::StrContains(absl::AsciiStrToLower((*ended)["reason"].get<std::string>()), "lease"))
       << ended->dump();
   p->Wait(absl::Seconds(20));
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
@@ -414,14 +418,16 @@ TEST_F(E2eTest, TargetExitingMidTraceEndsTheSession) {
   ASSERT_EQ(::kill(*pid, SIGTERM), 0);
   auto ended = p->WaitFor("ended", absl::Seconds(30));
   ASSERT_TRUE(ended.has_value()) << p->Stderr();
-  EXPECT_TRUE(absl::StrContains(absl::AsciiStrToLower((*ended)["reason"].get<std::string>()), "exit"))
+  EXPECT_TRUE(
+      absl::StrContains(absl::AsciiStrToLower((*ended)["reason"].get<std::string>()), "exit"))
       << ended->dump();
   p->Wait(absl::Seconds(20));
   EXPECT_TRUE(testing::DlvProcessesFor(*pid).empty());
   ExpectAuditedEnd(last_session_, "doomed", "exit");
 }
 
-// ---- bad input: one clear line, non-zero exit, nothing left behind -------------------------------
+// ---- bad input: one clear line, non-zero exit, nothing left behind
+// -------------------------------
 
 struct BadInput {
   std::string name;
@@ -449,16 +455,16 @@ TEST_P(E2eBadInputTest, FailsWithOneClearLine) {
 
 INSTANTIATE_TEST_SUITE_P(
     E2e, E2eBadInputTest,
-    ::testing::Values(
-        BadInput{"MalformedScript", "hello-world", "trace handleSlash main.go:10\ncall os.Exit(1)\n",
-                 "bad.dlv:2"},
-        BadInput{"UnknownFunction", "hello-world", "trace main.noSuchFunction\ncontinue\n",
-                 "nosuchfunction"},
-        BadInput{"UnknownPod", "no-such-pod", "trace main.main\n", "not found"},
-        BadInput{"StrippedTarget", "stripped", "trace main.handleSlash\n", "debug info"},
-        BadInput{"NonGoTarget", "not-go", "trace main.main\n", "not a go program"},
-        BadInput{"ProtectedNamespaceIsRefused", "system-hello", "trace main.handleSlash\n",
-                 "kube-system", "kube-system"}),
+    ::testing::Values(BadInput{"MalformedScript", "hello-world",
+                               "trace handleSlash main.go:10\ncall os.Exit(1)\n", "bad.dlv:2"},
+                      BadInput{"UnknownFunction", "hello-world",
+                               "trace main.noSuchFunction\ncontinue\n", "nosuchfunction"},
+                      BadInput{"UnknownPod", "no-such-pod", "trace main.main\n", "not found"},
+                      BadInput{"StrippedTarget", "stripped", "trace main.handleSlash\n",
+                               "debug info"},
+                      BadInput{"NonGoTarget", "not-go", "trace main.main\n", "not a go program"},
+                      BadInput{"ProtectedNamespaceIsRefused", "system-hello",
+                               "trace main.handleSlash\n", "kube-system", "kube-system"}),
     [](const ::testing::TestParamInfo<BadInput>& info) { return info.param.name; });
 
 }  // namespace

@@ -85,8 +85,8 @@ absl::Status WaitForHttp(const std::string& host, int port, absl::Duration timeo
     last = r.ok() ? absl::UnavailableError(absl::StrCat("HTTP ", r->status)) : r.status();
     absl::SleepFor(absl::Milliseconds(20));
   }
-  return absl::DeadlineExceededError(absl::StrCat("target at ", host, ":", port,
-                                                  " never answered: ", last.message()));
+  return absl::DeadlineExceededError(
+      absl::StrCat("target at ", host, ":", port, " never answered: ", last.message()));
 }
 
 }  // namespace kdbg::testing

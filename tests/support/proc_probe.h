@@ -12,7 +12,7 @@
 namespace kdbg::testing {
 
 struct ProcStatus {
-  char state = '?';     // "State:" first letter: R, S, D, T (stopped), t (tracing stop), Z, X
+  char state = '?';      // "State:" first letter: R, S, D, T (stopped), t (tracing stop), Z, X
   pid_t tracer_pid = 0;  // "TracerPid:"
   uint64_t shd_pnd = 0;  // "ShdPnd:" pending signals, bit (sig-1)
 };

@@ -21,13 +21,12 @@ std::string Env(const char* name, const char* fallback) {
 #ifndef KDBG_DEFAULT_BINARY_DIR
 #define KDBG_DEFAULT_BINARY_DIR "."
 #endif
-#ifndef KDBG_DEFAULT_FIXTURES_DIR
-#define KDBG_DEFAULT_FIXTURES_DIR "../shared/fixtures"
-#endif
 
 std::string BinaryDir() { return Env("KDBG_BINARY_DIR", KDBG_DEFAULT_BINARY_DIR); }
 std::string SourceDir() { return Env("KDBG_SOURCE_DIR", KDBG_DEFAULT_SOURCE_DIR); }
-std::string FixturesDir() { return Env("KDBG_FIXTURES_DIR", KDBG_DEFAULT_FIXTURES_DIR); }
+std::string TestdataDir(const std::string& component) {
+  return SourceDir() + "/" + component + "/testdata";
+}
 std::string TargetPath(const std::string& name) { return BinaryDir() + "/targets/" + name; }
 bool InCi() { return !Env("CI", "").empty(); }
 

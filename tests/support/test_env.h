@@ -7,10 +7,13 @@
 
 namespace kdbg::testing {
 
-// $KDBG_BINARY_DIR / $KDBG_SOURCE_DIR / $KDBG_FIXTURES_DIR, set by ctest (kdbg_add_test).
+// $KDBG_BINARY_DIR / $KDBG_SOURCE_DIR, else the build's own directories (compiled in).
 std::string BinaryDir();
 std::string SourceDir();
-std::string FixturesDir();
+// Real-world samples of a component's formats, kept beside its tests with their SOURCES.md:
+// TestdataDir("kube") is SourceDir()/kube/testdata. Nothing a test reads lives outside the
+// repository.
+std::string TestdataDir(const std::string& component);
 // Path of a built debug target: BinaryDir()/targets/<name>.
 std::string TargetPath(const std::string& name);
 // True when running in CI ($CI non-empty): real parts must be present there.
@@ -24,13 +27,13 @@ std::string MakeTempDir(const std::string& prefix);
 
 // Skips the test when `cond` is false outside CI; fails it in CI, where real parts (root, Delve,
 // containerd) must be present: such tests never silently skip there.
-#define KDBG_REQUIRE_REAL(cond, what)                                            \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      if (::kdbg::testing::InCi()) {                                             \
-        FAIL() << "required in CI but missing: " << (what);                      \
-      } else {                                                                   \
-        GTEST_SKIP() << "needs " << (what);                                      \
-      }                                                                          \
-    }                                                                            \
+#define KDBG_REQUIRE_REAL(cond, what)                       \
+  do {                                                      \
+    if (!(cond)) {                                          \
+      if (::kdbg::testing::InCi()) {                        \
+        FAIL() << "required in CI but missing: " << (what); \
+      } else {                                              \
+        GTEST_SKIP() << "needs " << (what);                 \
+      }                                                     \
+    }                                                       \
   } while (false)

@@ -98,7 +98,8 @@ void FakeDelve::Handle(Conn* conn, const std::string& message) {
     }
     auto it = handlers_.find(method);
     if (it == handlers_.end()) {
-      conn->Push(reply(id, absl::UnimplementedError(absl::StrCat("fake: no handler for ", method))));
+      conn->Push(
+          reply(id, absl::UnimplementedError(absl::StrCat("fake: no handler for ", method))));
       return;
     }
     handler = it->second;

@@ -11,8 +11,14 @@ class FakeDebugSession final : public DebugSession {
  public:
   FakeDebugSession(FakeDebugSessionFactory* factory, std::string id, pid_t pid, bool attach,
                    std::string address, int64_t auto_hits, bool endless, EventCallback cb)
-      : factory_(factory), id_(std::move(id)), pid_(pid), attach_(attach),
-        address_(std::move(address)), pending_hits_(auto_hits), endless_(endless), cb_(std::move(cb)) {
+      : factory_(factory),
+        id_(std::move(id)),
+        pid_(pid),
+        attach_(attach),
+        address_(std::move(address)),
+        pending_hits_(auto_hits),
+        endless_(endless),
+        cb_(std::move(cb)) {
     factory_->Register(this);
     thread_ = std::thread([this] { Run(); });
   }
@@ -76,7 +82,9 @@ class FakeDebugSession final : public DebugSession {
       kdbg::v1::EndReason reason;
       {
         absl::MutexLock lock(&mu_);
-        auto ready = [this] { return end_reason_ != kdbg::v1::END_REASON_UNSPECIFIED || pending_hits_ > 0 || endless_; };
+        auto ready = [this] {
+          return end_reason_ != kdbg::v1::END_REASON_UNSPECIFIED || pending_hits_ > 0 || endless_;
+        };
         mu_.Await(absl::Condition(&ready));
         reason = end_reason_;
         if (reason == kdbg::v1::END_REASON_UNSPECIFIED) {
@@ -134,8 +142,8 @@ class FakeDebugSession final : public DebugSession {
   std::thread thread_;
 };
 
-absl::StatusOr<std::unique_ptr<DebugSession>> FakeDebugSessionFactory::StartTrace(const TraceSpec& spec,
-                                                                                  EventCallback on_event) {
+absl::StatusOr<std::unique_ptr<DebugSession>> FakeDebugSessionFactory::StartTrace(
+    const TraceSpec& spec, EventCallback on_event) {
   Options o;
   {
     absl::MutexLock lock(&mu_);
@@ -145,12 +153,13 @@ absl::StatusOr<std::unique_ptr<DebugSession>> FakeDebugSessionFactory::StartTrac
   if (o.start_delay > absl::ZeroDuration()) absl::SleepFor(o.start_delay);
   if (!o.start_error.ok()) return o.start_error;
   ++started_;
-  return std::unique_ptr<DebugSession>(new FakeDebugSession(this, spec.session_id, spec.pid, false, "",
-                                                            o.auto_hits, o.endless_hits, std::move(on_event)));
+  return std::unique_ptr<DebugSession>(new FakeDebugSession(this, spec.session_id, spec.pid, false,
+                                                            "", o.auto_hits, o.endless_hits,
+                                                            std::move(on_event)));
 }
 
-absl::StatusOr<std::unique_ptr<DebugSession>> FakeDebugSessionFactory::StartAttach(const AttachSpec& spec,
-                                                                                   EventCallback on_event) {
+absl::StatusOr<std::unique_ptr<DebugSession>> FakeDebugSessionFactory::StartAttach(
+    const AttachSpec& spec, EventCallback on_event) {
   Options o;
   {
     absl::MutexLock lock(&mu_);
@@ -159,8 +168,8 @@ absl::StatusOr<std::unique_ptr<DebugSession>> FakeDebugSessionFactory::StartAtta
   if (o.start_delay > absl::ZeroDuration()) absl::SleepFor(o.start_delay);
   if (!o.start_error.ok()) return o.start_error;
   ++started_;
-  return std::unique_ptr<DebugSession>(new FakeDebugSession(this, spec.session_id, spec.pid, true,
-                                                            o.delve_address, 0, false, std::move(on_event)));
+  return std::unique_ptr<DebugSession>(new FakeDebugSession(
+      this, spec.session_id, spec.pid, true, o.delve_address, 0, false, std::move(on_event)));
 }
 
 bool FakeDebugSessionFactory::InjectHits(const std::string& session_id, int n) {
@@ -171,7 +180,8 @@ bool FakeDebugSessionFactory::InjectHits(const std::string& session_id, int n) {
   return true;
 }
 
-bool FakeDebugSessionFactory::EndFromEngine(const std::string& session_id, kdbg::v1::EndReason reason) {
+bool FakeDebugSessionFactory::EndFromEngine(const std::string& session_id,
+                                            kdbg::v1::EndReason reason) {
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(session_id);
   if (it == sessions_.end()) return false;

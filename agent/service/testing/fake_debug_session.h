@@ -1,7 +1,7 @@
 // FakeDebugSessionFactory: sessions that behave like the Delve engine's at its interface, with no
-// Delve. Each session runs its own thread, emits ArmedEvent (trace) or NoticeEvent "ready" (attach),
-// then whatever hits the test injects (or `auto_hits` right away, or an endless stream with
-// `endless_hits`), and on RequestEnd an EndedEvent {reason, hits, target_alive: true,
+// Delve. Each session runs its own thread, emits ArmedEvent (trace) or NoticeEvent "ready"
+// (attach), then whatever hits the test injects (or `auto_hits` right away, or an endless stream
+// with `endless_hits`), and on RequestEnd an EndedEvent {reason, hits, target_alive: true,
 // target_traced: false}. StartTrace/StartAttach fail with `start_error` when it is set.
 //
 // Thread-safe. The factory must outlive its sessions.
@@ -23,10 +23,10 @@ class FakeDebugSession;
 class FakeDebugSessionFactory final : public DebugSessionFactory {
  public:
   struct Options {
-    absl::Status start_error;     // returned by StartTrace/StartAttach when not OK
-    std::string delve_address;    // attach mode: what delve_address() returns
-    int64_t auto_hits = 0;        // hits emitted right after arming
-    bool endless_hits = false;    // emit hits as fast as possible until ended (benchmarks)
+    absl::Status start_error;   // returned by StartTrace/StartAttach when not OK
+    std::string delve_address;  // attach mode: what delve_address() returns
+    int64_t auto_hits = 0;      // hits emitted right after arming
+    bool endless_hits = false;  // emit hits as fast as possible until ended (benchmarks)
     absl::Duration start_delay = absl::ZeroDuration();  // StartTrace blocks this long (real time)
   };
   FakeDebugSessionFactory() = default;
@@ -37,8 +37,10 @@ class FakeDebugSessionFactory final : public DebugSessionFactory {
     options_ = std::move(options);
   }
 
-  absl::StatusOr<std::unique_ptr<DebugSession>> StartTrace(const TraceSpec& spec, EventCallback on_event) override;
-  absl::StatusOr<std::unique_ptr<DebugSession>> StartAttach(const AttachSpec& spec, EventCallback on_event) override;
+  absl::StatusOr<std::unique_ptr<DebugSession>> StartTrace(const TraceSpec& spec,
+                                                           EventCallback on_event) override;
+  absl::StatusOr<std::unique_ptr<DebugSession>> StartAttach(const AttachSpec& spec,
+                                                            EventCallback on_event) override;
 
   // Emits `n` hits on the live session `session_id`; false if there is none.
   bool InjectHits(const std::string& session_id, int n);

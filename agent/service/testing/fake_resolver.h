@@ -48,7 +48,8 @@ class FakeResolver final : public Resolver {
     if (auto e = errors_.find(target.container_id()); e != errors_.end()) return e->second;
     auto it = targets_.find(target.container_id());
     if (it == targets_.end()) {
-      return absl::NotFoundError(absl::StrCat("no process of container ", target.container_id(), " on this node"));
+      return absl::NotFoundError(
+          absl::StrCat("no process of container ", target.container_id(), " on this node"));
     }
     return it->second;
   }

@@ -26,8 +26,8 @@ std::string Now() {
 
 std::string StatusJson(int code, const std::string& reason, const std::string& message,
                        const std::string& name, const std::string& kind) {
-  json s = {{"kind", "Status"},     {"apiVersion", "v1"}, {"metadata", json::object()},
-            {"status", "Failure"},  {"message", message}, {"reason", reason},
+  json s = {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},
+            {"status", "Failure"}, {"message", message}, {"reason", reason},
             {"code", code}};
   if (!kind.empty()) {
     s["details"] = json::object();
@@ -54,8 +54,9 @@ bool ApiStub::Authorize(const UserInfo& user, const ResourceAttributes& attrs,
                         httplib::Response& res) {
   AccessDecision d = config_.rules.Decide(user, attrs);
   if (d.allowed) return true;
-  Reply(res, 403, StatusJson(403, "Forbidden", ForbiddenMessage(user, attrs, d.reason), attrs.name,
-                             attrs.resource));
+  Reply(res, 403,
+        StatusJson(403, "Forbidden", ForbiddenMessage(user, attrs, d.reason), attrs.name,
+                   attrs.resource));
   return false;
 }
 
@@ -69,20 +70,22 @@ void ApiStub::Register(httplib::Server& server) {
   server.Get("/api/v1/pods", [this](const httplib::Request& req, httplib::Response& res) {
     ListOrWatchPods("", req, res);
   });
-  server.Post("/apis/authentication.k8s.io/v1/tokenreviews",
-              [this](const httplib::Request& req, httplib::Response& res) { TokenReview(req, res); });
-  server.Post("/apis/authorization.k8s.io/v1/subjectaccessreviews",
-              [this](const httplib::Request& req, httplib::Response& res) {
-                AccessReview(req, res);
-              });
-  server.Post(R"(/api/v1/namespaces/([^/]+)/events)",
-              [this](const httplib::Request& req, httplib::Response& res) { CreateEvent(req, res); });
+  server.Post(
+      "/apis/authentication.k8s.io/v1/tokenreviews",
+      [this](const httplib::Request& req, httplib::Response& res) { TokenReview(req, res); });
+  server.Post(
+      "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+      [this](const httplib::Request& req, httplib::Response& res) { AccessReview(req, res); });
+  server.Post(
+      R"(/api/v1/namespaces/([^/]+)/events)",
+      [this](const httplib::Request& req, httplib::Response& res) { CreateEvent(req, res); });
   server.Get(R"(/api/v1/namespaces/([^/]+)/events)",
              [this](const httplib::Request& req, httplib::Response& res) { ListEvents(req, res); });
   // Everything else: the API server's 404 for an unknown path.
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 404 && res.body.empty()) {
-      Reply(res, 404, StatusJson(404, "NotFound", "the server could not find the requested resource"));
+      Reply(res, 404,
+            StatusJson(404, "NotFound", "the server could not find the requested resource"));
     }
   });
 }
@@ -97,8 +100,8 @@ void ApiStub::GetPod(const httplib::Request& req, httplib::Response& res) {
   store_->Rescan();
   auto pod = store_->Get(ns, name);
   if (!pod.has_value()) {
-    Reply(res, 404, StatusJson(404, "NotFound", absl::StrCat("pods \"", name, "\" not found"), name,
-                               "pods"));
+    Reply(res, 404,
+          StatusJson(404, "NotFound", absl::StrCat("pods \"", name, "\" not found"), name, "pods"));
     return;
   }
   Reply(res, 200, pod->object.dump());
@@ -146,8 +149,9 @@ void ApiStub::ListOrWatchPods(const std::string& ns, const httplib::Request& req
       }
     }
   } else if (!absl::SimpleAtoi(rv_param, &from)) {
-    Reply(res, 400, StatusJson(400, "BadRequest",
-                               absl::StrCat("invalid resource version \"", rv_param, "\"")));
+    Reply(
+        res, 400,
+        StatusJson(400, "BadRequest", absl::StrCat("invalid resource version \"", rv_param, "\"")));
     return;
   }
   int timeout_seconds = 0;
@@ -163,40 +167,38 @@ void ApiStub::ListOrWatchPods(const std::string& ns, const httplib::Request& req
   };
   auto state = std::make_shared<WatchState>(WatchState{from, std::move(initial)});
   PodSelector selector = *sel;
-  res.set_chunked_content_provider(
-      "application/json",
-      [this, state, selector, ns, deadline](size_t, httplib::DataSink& sink) {
-        if (state->done || stopping_ || absl::Now() >= deadline || !sink.is_writable()) {
-          sink.done();
-          return true;
-        }
-        std::vector<PodChange> changes;
-        absl::Status s = store_->ChangesSince(state->last, &changes);
-        if (!s.ok()) {
-          json ev = {{"type", "ERROR"},
-                     {"object", json::parse(StatusJson(410, "Expired", std::string(s.message())))}};
-          state->pending.push_back(ev.dump() + "\n");
-          state->done = true;
-        }
-        for (const PodChange& c : changes) {
-          state->last = c.version;
-          if (!ns.empty() && c.pod.pod.namespace_ != ns) continue;
-          if (!selector.Matches(c.pod.pod)) continue;
-          state->pending.push_back(json({{"type", c.type}, {"object", c.pod.object}}).dump() +
-                                   "\n");
-        }
-        if (state->pending.empty()) {
-          // Nothing to send: wait (bounded, so shutdown and disconnects are noticed), rescanning
-          // the directory for files added meanwhile.
-          if (!store_->WaitForChange(state->last, absl::Milliseconds(200))) store_->Rescan();
-          return true;
-        }
-        for (const std::string& line : state->pending) {
-          if (!sink.write(line.data(), line.size())) return false;
-        }
-        state->pending.clear();
-        return true;
-      });
+  res.set_chunked_content_provider("application/json", [this, state, selector, ns, deadline](
+                                                           size_t, httplib::DataSink& sink) {
+    if (state->done || stopping_ || absl::Now() >= deadline || !sink.is_writable()) {
+      sink.done();
+      return true;
+    }
+    std::vector<PodChange> changes;
+    absl::Status s = store_->ChangesSince(state->last, &changes);
+    if (!s.ok()) {
+      json ev = {{"type", "ERROR"},
+                 {"object", json::parse(StatusJson(410, "Expired", std::string(s.message())))}};
+      state->pending.push_back(ev.dump() + "\n");
+      state->done = true;
+    }
+    for (const PodChange& c : changes) {
+      state->last = c.version;
+      if (!ns.empty() && c.pod.pod.namespace_ != ns) continue;
+      if (!selector.Matches(c.pod.pod)) continue;
+      state->pending.push_back(json({{"type", c.type}, {"object", c.pod.object}}).dump() + "\n");
+    }
+    if (state->pending.empty()) {
+      // Nothing to send: wait (bounded, so shutdown and disconnects are noticed), rescanning
+      // the directory for files added meanwhile.
+      if (!store_->WaitForChange(state->last, absl::Milliseconds(200))) store_->Rescan();
+      return true;
+    }
+    for (const std::string& line : state->pending) {
+      if (!sink.write(line.data(), line.size())) return false;
+    }
+    state->pending.clear();
+    return true;
+  });
 }
 
 void ApiStub::TokenReview(const httplib::Request& req, httplib::Response& res) {
@@ -238,10 +240,10 @@ void ApiStub::TokenReview(const httplib::Request& req, httplib::Response& res) {
 void ApiStub::AccessReview(const httplib::Request& req, httplib::Response& res) {
   const UserInfo* caller = Authenticate(req, res);
   if (caller == nullptr) return;
-  if (!Authorize(*caller,
-                 {.verb = "create", .group = "authorization.k8s.io",
-                  .resource = "subjectaccessreviews"},
-                 res)) {
+  if (!Authorize(
+          *caller,
+          {.verb = "create", .group = "authorization.k8s.io", .resource = "subjectaccessreviews"},
+          res)) {
     return;
   }
   auto body = ParseJson(req.body, "SubjectAccessReview");

@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
   server.new_task_queue = [] { return new httplib::ThreadPool(64); };
   stub.Register(server);
 
-  int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
+  int bound =
+      port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
   if (bound <= 0) return Fail(absl::StrCat("cannot listen on ", listen));
   if (!port_file.empty()) {
     std::string tmp = port_file + ".tmp";

@@ -128,8 +128,8 @@ std::optional<StoredPod> PodStore::Get(const std::string& ns, const std::string&
 absl::Status PodStore::ChangesSince(long after, std::vector<PodChange>* out) const {
   absl::MutexLock lock(&mu_);
   if (after < oldest_) {
-    return absl::OutOfRangeError(absl::StrCat("too old resource version: ", after, " (", oldest_,
-                                              ")"));
+    return absl::OutOfRangeError(
+        absl::StrCat("too old resource version: ", after, " (", oldest_, ")"));
   }
   for (const PodChange& c : changes_) {
     if (c.version > after) out->push_back(c);

@@ -85,8 +85,8 @@ absl::StatusOr<StubConfig> ParseStubConfig(absl::string_view text, const std::st
         rule.deny_reason = Str(r, "reason");
         if (rule.verbs.empty() || rule.resources.empty() ||
             (rule.users.empty() && rule.groups.empty())) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "stub config: rules[", i, "] needs subjects, verbs and resources"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("stub config: rules[", i, "] needs subjects, verbs and resources"));
         }
         cfg.rules.Add(std::move(rule));
         ++i;

@@ -10,15 +10,15 @@
 #include <atomic>
 #include <thread>
 
+#include <fstream>
+#include <sstream>
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/child_process.h"
 #include "common/tls.h"
-#include "tests/integration/agent/tcp_helpers.h"
-#include <fstream>
-#include <sstream>
 #include "gtest/gtest.h"
 #include "tests/integration/agent/agent_process.h"
+#include "tests/integration/agent/tcp_helpers.h"
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/go_target.h"
 #include "tests/support/http_probe.h"
@@ -28,7 +28,8 @@
 namespace kdbg::testing {
 namespace {
 
-constexpr char kScript[] = "trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\ncontinue\n";
+constexpr char kScript[] =
+    "trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\ncontinue\n";
 
 bool HaveDelve() { return ::geteuid() == 0 && ::access("/usr/bin/dlv", X_OK) == 0; }
 
@@ -52,7 +53,8 @@ class AgentIntegrationTest : public ::testing::Test {
     agent_ = std::move(*a);
   }
   void TearDown() override {
-    if (HasFailure() && agent_ != nullptr) std::fprintf(stderr, "agent log:\n%s\n", agent_->Logs().c_str());
+    if (HasFailure() && agent_ != nullptr)
+      std::fprintf(stderr, "agent log:\n%s\n", agent_->Logs().c_str());
   }
 
   kdbg::v1::TraceRequest TraceReq(const std::string& id, int64_t lease_ms = 0) {
@@ -73,7 +75,8 @@ class AgentIntegrationTest : public ::testing::Test {
     auto st = WaitUntilReleased(target_->pid(), 10000);
     ASSERT_TRUE(st.ok()) << st.status();
     EXPECT_EQ(st->tracer_pid, 0);
-    for (int i = 0; i < 200 && !DlvProcessesFor(target_->pid()).empty(); ++i) absl::SleepFor(absl::Milliseconds(50));
+    for (int i = 0; i < 200 && !DlvProcessesFor(target_->pid()).empty(); ++i)
+      absl::SleepFor(absl::Milliseconds(50));
     EXPECT_TRUE(DlvProcessesFor(target_->pid()).empty());
     auto r = HttpGet("127.0.0.1", target_->port());
     ASSERT_TRUE(r.ok()) << r.status();
@@ -125,7 +128,8 @@ TEST_F(AgentIntegrationTest, TraceEndToEndGivesTheClientPortsThenCancelEndsSafel
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
   ExpectReleased();
   // The target is released inside Detach, a moment before the session's end is logged.
-  for (int i = 0; i < 100 && !absl::StrContains(agent_->Logs(), "\"reason\":\"client_gone\""); ++i) {
+  for (int i = 0; i < 100 && !absl::StrContains(agent_->Logs(), "\"reason\":\"client_gone\"");
+       ++i) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   EXPECT_TRUE(absl::StrContains(agent_->Logs(), "\"reason\":\"client_gone\"")) << agent_->Logs();
@@ -185,7 +189,8 @@ TEST_F(AgentIntegrationTest, SigtermEndsEverySessionAndExits) {
   EXPECT_EQ(ended.reason(), kdbg::v1::END_REASON_AGENT_SHUTDOWN);
   auto status = agent_->process().Wait(absl::Seconds(30));
   ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << ChildProcess::DescribeWaitStatus(*status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+      << ChildProcess::DescribeWaitStatus(*status);
   ExpectReleased();
 }
 
@@ -277,8 +282,8 @@ TEST_F(AgentIntegrationTest, DroppedConnectionEndsTheSessionSafely) {
   ExpectReleased();
 }
 
-// DISABLED: through the tunnel `dlv connect` sets its breakpoint (RPC bytes flow both ways), but its
-// `continue` does not return within 60 s even with requests sent until dlv exits. Suspect: the
+// DISABLED: through the tunnel `dlv connect` sets its breakpoint (RPC bytes flow both ways), but
+// its `continue` does not return within 60 s even with requests sent until dlv exits. Suspect: the
 // engine's attach loop keeps its own Command pending on Delve (agent/delve/delve_session.cc
 // AttachLoop), which may take the stop instead of the remote client. Not resolved yet; run with
 // --gtest_also_run_disabled_tests to reproduce.
@@ -327,7 +332,9 @@ TEST_F(AgentIntegrationTest, DISABLED_DlvConnectThroughTheTunnelBreaksContinuesA
   std::stringstream out;
   out << in.rdbuf();
   ASSERT_TRUE(st.ok()) << st.status() << "\n" << out.str();
-  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << ChildProcess::DescribeWaitStatus(*st) << "\n" << out.str();
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0)
+      << ChildProcess::DescribeWaitStatus(*st) << "\n"
+      << out.str();
   EXPECT_TRUE(absl::StrContains(out.str(), "Breakpoint 1 set at")) << out.str();
   EXPECT_TRUE(absl::StrContains(out.str(), "main.handleSlash()")) << out.str();
   EXPECT_TRUE(served);

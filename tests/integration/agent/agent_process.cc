@@ -19,14 +19,31 @@ absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(TestPki* pki, 
   a->port_ = FreePort();
   a->health_port_ = FreePort();
   SpawnOptions so;
-  so.argv = {BinaryDir() + "/agent/kdbg-agent", "serve",
-             "--listen", a->address(),
-             "--tls-cert", server->cert_path, "--tls-key", server->key_path, "--tls-ca", pki->ca().cert_path,
-             "--node-name", "node-it", "--state-dir", a->dir_,
-             "--health-listen", absl::StrCat("127.0.0.1:", a->health_port_),
-             "--max-sessions", absl::StrCat(options.max_sessions),
-             "--lease-default", options.lease_default,
-             "--shutdown-grace", "15s", "--log-format", "json", "--allow-host-pid"};
+  so.argv = {BinaryDir() + "/agent/kdbg-agent",
+             "serve",
+             "--listen",
+             a->address(),
+             "--tls-cert",
+             server->cert_path,
+             "--tls-key",
+             server->key_path,
+             "--tls-ca",
+             pki->ca().cert_path,
+             "--node-name",
+             "node-it",
+             "--state-dir",
+             a->dir_,
+             "--health-listen",
+             absl::StrCat("127.0.0.1:", a->health_port_),
+             "--max-sessions",
+             absl::StrCat(options.max_sessions),
+             "--lease-default",
+             options.lease_default,
+             "--shutdown-grace",
+             "15s",
+             "--log-format",
+             "json",
+             "--allow-host-pid"};
   so.stderr_path = a->dir_ + "/agent.log";
   so.destroy_grace = absl::Seconds(30);
   so.sigkill_on_destroy = false;
@@ -45,7 +62,8 @@ absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(TestPki* pki, 
     kdbg::v1::VersionInfo v;
     if (stub->Version(&ctx, {}, &v).ok()) break;
     if (!a->process_->Running() || absl::Now() > deadline) {
-      return absl::UnavailableError(absl::StrCat("kdbg-agent serve did not come up; its log:\n", a->Logs()));
+      return absl::UnavailableError(
+          absl::StrCat("kdbg-agent serve did not come up; its log:\n", a->Logs()));
     }
     absl::SleepFor(absl::Milliseconds(50));
   }
@@ -68,8 +86,10 @@ std::string AgentProcess::Logs() const {
   return ss.str();
 }
 
-std::unique_ptr<kdbg::v1::Agent::Stub> AgentProcess::Stub(const CertFiles* cert, const TestPki* roots) const {
-  tls::ClientTlsFiles files{roots->ca().cert_path, cert ? cert->cert_path : "", cert ? cert->key_path : ""};
+std::unique_ptr<kdbg::v1::Agent::Stub> AgentProcess::Stub(const CertFiles* cert,
+                                                          const TestPki* roots) const {
+  tls::ClientTlsFiles files{roots->ca().cert_path, cert ? cert->cert_path : "",
+                            cert ? cert->key_path : ""};
   auto ch = tls::MakeSecureChannel(address(), files, "localhost");
   return kdbg::v1::Agent::NewStub(*ch);
 }

@@ -118,7 +118,8 @@ void TcpProxy::Run() {
       for (int i = 0; i < 2 && !done; ++i) {
         if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
         ssize_t n = ::recv(p[i].fd, buf, sizeof(buf), 0);
-        if (n <= 0 || ::send(p[1 - i].fd, buf, static_cast<size_t>(n), MSG_NOSIGNAL) < 0) done = true;
+        if (n <= 0 || ::send(p[1 - i].fd, buf, static_cast<size_t>(n), MSG_NOSIGNAL) < 0)
+          done = true;
       }
       if (done) break;
     }

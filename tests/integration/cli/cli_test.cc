@@ -44,7 +44,8 @@ std::string ReadFileText(const std::string& path) {
 // `kdbg ARGS` running, stdout read line by line, stderr to a file.
 class Kdbg {
  public:
-  Kdbg(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& dir) {
+  Kdbg(const std::vector<std::string>& args, const std::vector<std::string>& env,
+       const std::string& dir) {
     err_path_ = dir + "/stderr-" + std::to_string(counter_++);
     SpawnOptions o;
     o.argv = {kdbg::testing::BinaryDir() + "/cli/kdbg"};
@@ -72,7 +73,8 @@ class Kdbg {
       absl::Duration left = deadline - absl::Now();
       if (left <= absl::ZeroDuration() || child_ == nullptr) return std::nullopt;
       pollfd p{child_->stdout_fd(), POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) <= 0) return std::nullopt;
+      if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) <= 0)
+        return std::nullopt;
       char b[4096];
       ssize_t n = ::read(child_->stdout_fd(), b, sizeof b);
       if (n <= 0) return std::nullopt;
@@ -169,15 +171,18 @@ class CliTest : public ::testing::Test {
     auto pki = kdbg::testing::TestPki::Create("kdbg-cli-test-ca");
     ASSERT_TRUE(pki.ok()) << pki.status();
     pki_ = std::move(*pki);
-    auto cert = pki_->Issue({"kdbg-controller", {"localhost", "kdbg-controller.kdbg-system.svc"}, {"127.0.0.1"}});
+    auto cert = pki_->Issue(
+        {"kdbg-controller", {"localhost", "kdbg-controller.kdbg-system.svc"}, {"127.0.0.1"}});
     ASSERT_TRUE(cert.ok()) << cert.status();
     cert_ = *cert;
     kube_ = std::make_unique<KubeStub>(cert_.cert_path, cert_.key_path);
     kube_->AllowToken("good-token");
-    kube_->AddPod("default", "hello-world", PodJson("default", "hello-world", {"sidecar", "app"}, "app"));
+    kube_->AddPod("default", "hello-world",
+                  PodJson("default", "hello-world", {"sidecar", "app"}, "app"));
     kube_->AddPod("shop", "web-0", PodJson("shop", "web-0", {"web", "envoy"}));
     kube_->AddPod("default", "pending", PodJson("default", "pending", {"app"}, "", "Pending"));
-    kube_->AddPod("default", "crashing", PodJson("default", "crashing", {"app"}, "", "Running", "waiting"));
+    kube_->AddPod("default", "crashing",
+                  PodJson("default", "crashing", {"app"}, "", "Running", "waiting"));
     ctl_.version_response.mutable_controller()->set_version("0.1.0");
     auto* agent = ctl_.version_response.add_agents();
     agent->set_version("0.1.0");
@@ -187,7 +192,8 @@ class CliTest : public ::testing::Test {
     dir_ = kdbg::testing::MakeTempDir("kdbg-cli-it");
     WriteKubeconfig("config", R"({"token": "good-token"})");
     script_ = dir_ + "/trace.txt";
-    WriteFile(script_, "trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\ncontinue\n");
+    WriteFile(script_,
+              "trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\ncontinue\n");
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -197,13 +203,18 @@ class CliTest : public ::testing::Test {
         {"apiVersion", "v1"},
         {"kind", "Config"},
         {"current-context", "test"},
-        {"clusters", {{{"name", "c"}, {"cluster", {{"server", kube_->server()}, {"certificate-authority", pki_->ca().cert_path}}}}}},
-        {"contexts", {{{"name", "test"}, {"context", {{"cluster", "c"}, {"user", "u"}, {"namespace", ns}}}}}},
+        {"clusters",
+         {{{"name", "c"},
+           {"cluster",
+            {{"server", kube_->server()}, {"certificate-authority", pki_->ca().cert_path}}}}}},
+        {"contexts",
+         {{{"name", "test"}, {"context", {{"cluster", "c"}, {"user", "u"}, {"namespace", ns}}}}}},
         {"users", {{{"name", "u"}, {"user", json::parse(user_json)}}}}};
     WriteFile(dir_ + "/" + name, cfg.dump(2));
   }
 
-  std::vector<std::string> Env(const std::string& kubeconfig = "config", bool with_controller = true) {
+  std::vector<std::string> Env(const std::string& kubeconfig = "config",
+                               bool with_controller = true) {
     std::vector<std::string> env = {absl::StrCat("PATH=", std::getenv("PATH")), "HOME=" + dir_,
                                     "KUBECONFIG=" + dir_ + "/" + kubeconfig,
                                     "KDBG_CONTROLLER_CA=" + pki_->ca().cert_path};
@@ -223,7 +234,8 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, TraceTextLikeDlvTrace) {
   ctl_.trace_events = TraceScript(true);
   Kdbg k({"trace", "pod/hello-world", "--init", script_, "--duration", "30s", "--max-hits", "2",
-          "--rate-limit", "250", "--lease", "90s"}, Env(), dir_);
+          "--rate-limit", "250", "--lease", "90s"},
+         Env(), dir_);
   EXPECT_EQ(k.Finish(), 0) << k.err();
   EXPECT_EQ(k.out(),
             "> goroutine(19): main.handleSlash(w, r) main.go:10\n"
@@ -231,11 +243,19 @@ TEST_F(CliTest, TraceTextLikeDlvTrace) {
             "> goroutine(20): main.handleSlash(w, r) main.go:10\n"
             "\tr.RemoteAddr: \"127.0.0.1:53421\"\n");
   std::string err = k.err();
-  EXPECT_TRUE(absl::StrContains(err, "kdbg: pod default/hello-world container app on node node-a\n")) << err;
+  EXPECT_TRUE(
+      absl::StrContains(err, "kdbg: pod default/hello-world container app on node node-a\n"))
+      << err;
   EXPECT_TRUE(absl::StrContains(err, "kdbg: Delve attached to PID 4242 in 81 ms\n")) << err;
-  EXPECT_TRUE(absl::StrContains(err, "kdbg: armed 1 tracepoint on PID 4242 (attach 81 ms, arm 4 ms)\n")) << err;
-  EXPECT_TRUE(absl::StrContains(err, "kdbg:   handleSlash -> main.handleSlash /src/hello-world/main.go:10")) << err;
-  EXPECT_TRUE(absl::StrContains(err, "kdbg: ended: max hits reached; 2 hits; target running, detached cleanly\n")) << err;
+  EXPECT_TRUE(
+      absl::StrContains(err, "kdbg: armed 1 tracepoint on PID 4242 (attach 81 ms, arm 4 ms)\n"))
+      << err;
+  EXPECT_TRUE(
+      absl::StrContains(err, "kdbg:   handleSlash -> main.handleSlash /src/hello-world/main.go:10"))
+      << err;
+  EXPECT_TRUE(absl::StrContains(
+      err, "kdbg: ended: max hits reached; 2 hits; target running, detached cleanly\n"))
+      << err;
 
   absl::MutexLock lock(&ctl_.mu);
   ASSERT_EQ(ctl_.trace_requests.size(), 1u);
@@ -310,7 +330,8 @@ TEST_F(CliTest, SecondCtrlCQuitsAtOnceAndCancelsTheStream) {
   k.Signal(SIGINT);
   EXPECT_EQ(k.Finish(), 130) << k.err();
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
-  EXPECT_TRUE(absl::StrContains(k.err(), "quit at once; the agent still ends the session safely")) << k.err();
+  EXPECT_TRUE(absl::StrContains(k.err(), "quit at once; the agent still ends the session safely"))
+      << k.err();
   EXPECT_TRUE(ctl_.WaitFor([&] { return ctl_.stream_cancelled; }, absl::Seconds(5)));
 }
 
@@ -332,7 +353,8 @@ TEST_F(CliTest, InstalledAsKubectlPlugin) {
   std::string plugin = kdbg::testing::BinaryDir() + "/cli/kubectl-kdbg";
   auto out = RunCommand({plugin, "trace", "--help"}, absl::Seconds(10), /*merge_stderr=*/false);
   ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_TRUE(absl::StrContains(*out, "kubectl kdbg trace pod/hello-world --init trace.txt")) << *out;
+  EXPECT_TRUE(absl::StrContains(*out, "kubectl kdbg trace pod/hello-world --init trace.txt"))
+      << *out;
 }
 
 TEST_F(CliTest, SigkillMidTraceCancelsTheStream) {
@@ -380,7 +402,9 @@ TEST_F(CliTest, PodProblemsAreClearOneLineErrors) {
       {{"resolve", "pod/pending"}, "FAILED_PRECONDITION", "is Pending"},
       {{"resolve", "pod/crashing"}, "FAILED_PRECONDITION", "is waiting (CrashLoopBackOff)"},
       {{"resolve", "pod/hello-world", "-c", "db"}, "NOT_FOUND", "its containers are: sidecar, app"},
-      {{"resolve", "web-0", "-n", "shop", "-c", "x"}, "NOT_FOUND", "its containers are: web, envoy"},
+      {{"resolve", "web-0", "-n", "shop", "-c", "x"},
+       "NOT_FOUND",
+       "its containers are: web, envoy"},
   };
   for (const auto& c : cases) {
     auto args = c.args;
@@ -395,10 +419,12 @@ TEST_F(CliTest, PodProblemsAreClearOneLineErrors) {
   }
   Kdbg forbidden({"resolve", "pod/hello-world"}, Env("bob"), dir_);
   EXPECT_EQ(forbidden.Finish(), 1);
-  EXPECT_TRUE(absl::StrContains(forbidden.err(), "pods \"hello-world\" is forbidden: User \"bob\" cannot get resource"))
+  EXPECT_TRUE(absl::StrContains(
+      forbidden.err(), "pods \"hello-world\" is forbidden: User \"bob\" cannot get resource"))
       << "the API server's own answer: " << forbidden.err();
   absl::MutexLock lock(&ctl_.mu);
-  EXPECT_TRUE(ctl_.resolve_requests.empty()) << "nothing reaches the controller for a pod the user cannot use";
+  EXPECT_TRUE(ctl_.resolve_requests.empty())
+      << "nothing reaches the controller for a pod the user cannot use";
 }
 
 TEST_F(CliTest, ResolveSessionsStopVersion) {
@@ -445,26 +471,35 @@ TEST_F(CliTest, ResolveSessionsStopVersion) {
 
   Kdbg stop({"stop", "t-9"}, Env(), dir_);
   EXPECT_EQ(stop.Finish(), 0) << stop.err();
-  EXPECT_EQ(stop.out(), "kdbg: ended: stopped on request; 5 hits; target running, detached cleanly\n");
+  EXPECT_EQ(stop.out(),
+            "kdbg: ended: stopped on request; 5 hits; target running, detached cleanly\n");
   Kdbg missing({"stop", "missing"}, Env(), dir_);
   EXPECT_EQ(missing.Finish(), 1);
   EXPECT_TRUE(absl::StrContains(missing.err(), "session missing not found")) << missing.err();
 
   Kdbg v({"version"}, Env(), dir_);
   EXPECT_EQ(v.Finish(), 0) << v.err();
-  EXPECT_EQ(v.out(), absl::StrCat("kdbg ", KDBG_VERSION,
-                                  "\nkdbg-controller 0.1.0\nkdbg-agent 0.1.0 on node-a (delve 1.20.2)\n"));
+  EXPECT_EQ(v.out(),
+            absl::StrCat("kdbg ", KDBG_VERSION,
+                         "\nkdbg-controller 0.1.0\nkdbg-agent 0.1.0 on node-a (delve 1.20.2)\n"));
 }
 
 TEST_F(CliTest, ExecPluginRunsOnceAndItsTokenReachesBoth) {
   ctl_.resolve_response.mutable_target()->set_debuggable(true);
   std::string plugin = dir_ + "/plugin.sh";
-  WriteFile(plugin, absl::StrCat(
-      "#!/bin/sh\necho run >> ", dir_, "/plugin-runs\n",
-      "cat <<EOF\n{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
-      "\"status\":{\"token\":\"good-token\",\"expirationTimestamp\":\"2099-01-01T00:00:00Z\"}}\nEOF\n"), 0700);
-  WriteKubeconfig("exec", absl::StrCat(R"({"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": ")",
-                                       plugin, R"(", "interactiveMode": "Never"}})"));
+  WriteFile(
+      plugin,
+      absl::StrCat(
+          "#!/bin/sh\necho run >> ", dir_, "/plugin-runs\n",
+          "cat "
+          "<<EOF\n{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+          "\"status\":{\"token\":\"good-token\",\"expirationTimestamp\":\"2099-01-01T00:00:00Z\"}}"
+          "\nEOF\n"),
+      0700);
+  WriteKubeconfig(
+      "exec",
+      absl::StrCat(R"({"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": ")",
+                   plugin, R"(", "interactiveMode": "Never"}})"));
   Kdbg k({"sessions"}, Env("exec"), dir_);
   EXPECT_EQ(k.Finish(), 0) << k.err();
   EXPECT_EQ(ReadFileText(dir_ + "/plugin-runs"), "run\n");
@@ -481,20 +516,23 @@ TEST_F(CliTest, ExecPluginRunsOnceAndItsTokenReachesBoth) {
 TEST_F(CliTest, ClientCertificateUsersAreToldTheyNeedAToken) {
   auto user = pki_->Issue({"alice"});
   ASSERT_TRUE(user.ok());
-  WriteKubeconfig("cert", absl::StrCat(R"({"client-certificate": ")", user->cert_path, R"(", "client-key": ")",
-                                       user->key_path, R"("})"));
+  WriteKubeconfig("cert", absl::StrCat(R"({"client-certificate": ")", user->cert_path,
+                                       R"(", "client-key": ")", user->key_path, R"("})"));
   Kdbg k({"sessions", "-o", "json"}, Env("cert"), dir_);
   EXPECT_EQ(k.Finish(), 1);
-  EXPECT_TRUE(absl::StrContains(k.err(), "authenticates with a client certificate only")) << k.err();
+  EXPECT_TRUE(absl::StrContains(k.err(), "authenticates with a client certificate only"))
+      << k.err();
   EXPECT_EQ(json::parse(k.out())["code"], "FAILED_PRECONDITION");
 }
 
 TEST_F(CliTest, PortForwardDiscoveryStartsAndStopsKubectl) {
   std::string kubectl = dir_ + "/kubectl";
-  WriteFile(kubectl, absl::StrCat("#!/bin/sh\necho \"$@\" > ", dir_, "/kubectl-args\necho $$ > ", dir_,
-                                  "/kubectl-pid\necho 'Forwarding from 127.0.0.1:", server_->port(),
-                                  " -> 8443'\necho 'Forwarding from [::1]:", server_->port(),
-                                  " -> 8443'\nexec sleep 60\n"), 0700);
+  WriteFile(kubectl,
+            absl::StrCat("#!/bin/sh\necho \"$@\" > ", dir_, "/kubectl-args\necho $$ > ", dir_,
+                         "/kubectl-pid\necho 'Forwarding from 127.0.0.1:", server_->port(),
+                         " -> 8443'\necho 'Forwarding from [::1]:", server_->port(),
+                         " -> 8443'\nexec sleep 60\n"),
+            0700);
   auto env = Env("config", /*with_controller=*/false);
   env.push_back("KDBG_KUBECTL=" + kubectl);
   Kdbg k({"sessions", "--context", "test"}, env, dir_);
@@ -521,7 +559,8 @@ int Connect(int port) {
 
 TEST_F(CliTest, AttachTunnelsEachConnectionAndCtrlCEndsIt) {
   int port = kdbg::testing::FreePort();
-  Kdbg k({"attach", "pod/hello-world", "--listen", absl::StrCat("127.0.0.1:", port), "--headless"}, Env(), dir_);
+  Kdbg k({"attach", "pod/hello-world", "--listen", absl::StrCat("127.0.0.1:", port), "--headless"},
+         Env(), dir_);
   auto line = k.ReadLineContaining("dlv connect");
   ASSERT_TRUE(line) << k.err();
   EXPECT_EQ(*line, absl::StrCat("  dlv connect 127.0.0.1:", port));
@@ -551,10 +590,11 @@ TEST_F(CliTest, AttachTunnelsEachConnectionAndCtrlCEndsIt) {
 // Kubeconfig handling through the kube library, on the shared real-world files.
 TEST(KubeconfigFixturesTest, ContextsNamespacesTokensAndMerging) {
   std::string dir = kdbg::testing::MakeTempDir("kdbg-cli-kubeconfig");
-  std::string fixtures = kdbg::testing::FixturesDir() + "/kubeconfig/";
+  std::string fixtures = kdbg::testing::TestdataDir("kube") + "/kubeconfig/";
   fs::create_directories(dir + "/testns");
   WriteFile(dir + "/testns/ca.pem", "");  // referenced relative to the file; never used here
-  fs::copy_file(fixtures + "bearer-token-multi-context-oidc-authprovider.yaml", dir + "/multi.yaml");
+  fs::copy_file(fixtures + "bearer-token-multi-context-oidc-authprovider.yaml",
+                dir + "/multi.yaml");
   fs::copy_file(fixtures + "client-certificate-data-kubeadm-admin.yaml", dir + "/cert.yaml");
 
   ClusterOptions o;
@@ -582,7 +622,8 @@ TEST(KubeconfigFixturesTest, ContextsNamespacesTokensAndMerging) {
   ASSERT_TRUE(c.ok()) << c.status();
   auto token = (*c)->BearerToken();
   EXPECT_EQ(token.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(absl::StrContains(token.status().message(), "client certificate only")) << token.status();
+  EXPECT_TRUE(absl::StrContains(token.status().message(), "client certificate only"))
+      << token.status();
   m.context = "testns/172-28-128-4:8443/user";  // a context from the second file
   c = OpenCluster(m);
   ASSERT_TRUE(c.ok()) << c.status();

@@ -21,7 +21,8 @@ bool FakeController::WaitFor(const std::function<bool()>& pred, absl::Duration t
 
 grpc::Status FakeController::CheckToken(grpc::ServerContext* c) {
   auto it = c->client_metadata().find("authorization");
-  std::string got = it == c->client_metadata().end() ? "" : std::string(it->second.data(), it->second.size());
+  std::string got =
+      it == c->client_metadata().end() ? "" : std::string(it->second.data(), it->second.size());
   if (got != "Bearer " + token) {
     absl::MutexLock lock(&mu);
     rejected_tokens.push_back(got);
@@ -30,7 +31,8 @@ grpc::Status FakeController::CheckToken(grpc::ServerContext* c) {
   return grpc::Status::OK;
 }
 
-grpc::Status FakeController::Stream(grpc::ServerContext* c, grpc::ServerWriter<kdbg::v1::Event>* writer,
+grpc::Status FakeController::Stream(grpc::ServerContext* c,
+                                    grpc::ServerWriter<kdbg::v1::Event>* writer,
                                     const std::vector<kdbg::v1::Event>& events, StreamEnd end) {
   {
     absl::MutexLock lock(&mu);
@@ -71,7 +73,8 @@ grpc::Status FakeController::Stream(grpc::ServerContext* c, grpc::ServerWriter<k
   return grpc::Status::OK;
 }
 
-grpc::Status FakeController::Resolve(grpc::ServerContext* c, const kdbg::v1::ControllerResolveRequest* req,
+grpc::Status FakeController::Resolve(grpc::ServerContext* c,
+                                     const kdbg::v1::ControllerResolveRequest* req,
                                      kdbg::v1::ControllerResolveResponse* resp) {
   if (auto s = CheckToken(c); !s.ok()) return s;
   absl::MutexLock lock(&mu);
@@ -80,7 +83,8 @@ grpc::Status FakeController::Resolve(grpc::ServerContext* c, const kdbg::v1::Con
   return grpc::Status::OK;
 }
 
-grpc::Status FakeController::Trace(grpc::ServerContext* c, const kdbg::v1::ControllerTraceRequest* req,
+grpc::Status FakeController::Trace(grpc::ServerContext* c,
+                                   const kdbg::v1::ControllerTraceRequest* req,
                                    grpc::ServerWriter<kdbg::v1::Event>* writer) {
   if (auto s = CheckToken(c); !s.ok()) return s;
   {
@@ -90,7 +94,8 @@ grpc::Status FakeController::Trace(grpc::ServerContext* c, const kdbg::v1::Contr
   return Stream(c, writer, trace_events, trace_end);
 }
 
-grpc::Status FakeController::Attach(grpc::ServerContext* c, const kdbg::v1::ControllerAttachRequest* req,
+grpc::Status FakeController::Attach(grpc::ServerContext* c,
+                                    const kdbg::v1::ControllerAttachRequest* req,
                                     grpc::ServerWriter<kdbg::v1::Event>* writer) {
   if (auto s = CheckToken(c); !s.ok()) return s;
   {
@@ -108,9 +113,11 @@ grpc::Status FakeController::Attach(grpc::ServerContext* c, const kdbg::v1::Cont
   return Stream(c, writer, {progress, ready}, StreamEnd::kHold);
 }
 
-// Stands in for Delve: answers each chunk with "echo:" + chunk, and half-closes when the client does.
+// Stands in for Delve: answers each chunk with "echo:" + chunk, and half-closes when the client
+// does.
 grpc::Status FakeController::Tunnel(
-    grpc::ServerContext* c, grpc::ServerReaderWriter<kdbg::v1::TunnelFrame, kdbg::v1::TunnelFrame>* stream) {
+    grpc::ServerContext* c,
+    grpc::ServerReaderWriter<kdbg::v1::TunnelFrame, kdbg::v1::TunnelFrame>* stream) {
   if (auto s = CheckToken(c); !s.ok()) return s;
   kdbg::v1::TunnelFrame frame;
   if (!stream->Read(&frame) || frame.session_id() != "a-1") {
@@ -170,7 +177,8 @@ grpc::Status FakeController::StopSession(grpc::ServerContext* c,
   return grpc::Status::OK;
 }
 
-grpc::Status FakeController::Version(grpc::ServerContext* c, const kdbg::v1::ControllerVersionRequest*,
+grpc::Status FakeController::Version(grpc::ServerContext* c,
+                                     const kdbg::v1::ControllerVersionRequest*,
                                      kdbg::v1::ControllerVersionResponse* resp) {
   if (auto s = CheckToken(c); !s.ok()) return s;
   *resp = version_response;

@@ -16,8 +16,8 @@ namespace kdbg::cli::testing {
 class FakeController final : public kdbg::v1::Controller::Service {
  public:
   enum class StreamEnd {
-    kReturn,        // send the scripted events, then end the stream
-    kHold,          // after them, hold until StopSession (-> ended STOP_REQUESTED) or cancellation
+    kReturn,  // send the scripted events, then end the stream
+    kHold,    // after them, hold until StopSession (-> ended STOP_REQUESTED) or cancellation
   };
 
   std::string token = "good-token";
@@ -49,11 +49,14 @@ class FakeController final : public kdbg::v1::Controller::Service {
                      grpc::ServerWriter<kdbg::v1::Event>* writer) override;
   grpc::Status Attach(grpc::ServerContext* c, const kdbg::v1::ControllerAttachRequest* req,
                       grpc::ServerWriter<kdbg::v1::Event>* writer) override;
-  grpc::Status Tunnel(grpc::ServerContext* c,
-                      grpc::ServerReaderWriter<kdbg::v1::TunnelFrame, kdbg::v1::TunnelFrame>* stream) override;
-  grpc::Status ListSessions(grpc::ServerContext* c, const kdbg::v1::ControllerListSessionsRequest* req,
+  grpc::Status Tunnel(
+      grpc::ServerContext* c,
+      grpc::ServerReaderWriter<kdbg::v1::TunnelFrame, kdbg::v1::TunnelFrame>* stream) override;
+  grpc::Status ListSessions(grpc::ServerContext* c,
+                            const kdbg::v1::ControllerListSessionsRequest* req,
                             kdbg::v1::ControllerListSessionsResponse* resp) override;
-  grpc::Status StopSession(grpc::ServerContext* c, const kdbg::v1::ControllerStopSessionRequest* req,
+  grpc::Status StopSession(grpc::ServerContext* c,
+                           const kdbg::v1::ControllerStopSessionRequest* req,
                            kdbg::v1::ControllerStopSessionResponse* resp) override;
   grpc::Status Version(grpc::ServerContext* c, const kdbg::v1::ControllerVersionRequest* req,
                        kdbg::v1::ControllerVersionResponse* resp) override;

@@ -12,7 +12,7 @@ namespace kdbg::cli::testing {
 KubeStub::KubeStub(const std::string& cert_path, const std::string& key_path)
     : server_(std::make_unique<httplib::SSLServer>(cert_path.c_str(), key_path.c_str())) {
   server_->Get(R"(/api/v1/namespaces/([^/]+)/pods/([^/]+))", [this](const httplib::Request& req,
-                                                                   httplib::Response& res) {
+                                                                    httplib::Response& res) {
     std::string auth = req.get_header_value("Authorization");
     absl::MutexLock l(&mu_);
     seen_.push_back(auth);
@@ -20,26 +20,33 @@ KubeStub::KubeStub(const std::string& cert_path, const std::string& key_path)
     auto it = allowed_.find(token);
     if (it == allowed_.end() && allowed_.count("") == 0) {
       res.status = 401;
-      res.set_content(R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401})" "\n",
-                      "application/json");
+      res.set_content(
+          R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401})"
+          "\n",
+          "application/json");
       return;
     }
     std::string ns = req.matches[1], name = req.matches[2];
     if (it != allowed_.end() && !it->second) {
       res.status = 403;
-      res.set_content(absl::StrCat(
-          R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \")", name,
-          R"(\" is forbidden: User \"bob\" cannot get resource \"pods\" in API group \"\" in the namespace \")", ns,
-          R"(\"","reason":"Forbidden","details":{"name":")", name, R"(","kind":"pods"},"code":403})", "\n"),
+      res.set_content(
+          absl::StrCat(
+              R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \")",
+              name,
+              R"(\" is forbidden: User \"bob\" cannot get resource \"pods\" in API group \"\" in the namespace \")",
+              ns, R"(\"","reason":"Forbidden","details":{"name":")", name,
+              R"(","kind":"pods"},"code":403})", "\n"),
           "application/json");
       return;
     }
     auto pod = pods_.find(ns + "/" + name);
     if (pod == pods_.end()) {
       res.status = 404;
-      res.set_content(absl::StrCat(
-          R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \")", name,
-          R"(\" not found","reason":"NotFound","details":{"name":")", name, R"(","kind":"pods"},"code":404})", "\n"),
+      res.set_content(
+          absl::StrCat(
+              R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \")",
+              name, R"(\" not found","reason":"NotFound","details":{"name":")", name,
+              R"(","kind":"pods"},"code":404})", "\n"),
           "application/json");
       return;
     }
@@ -55,16 +62,20 @@ KubeStub::~KubeStub() {
   thread_.join();
 }
 
-std::string PodJson(const std::string& ns, const std::string& name, const std::vector<std::string>& containers,
+std::string PodJson(const std::string& ns, const std::string& name,
+                    const std::vector<std::string>& containers,
                     const std::string& default_container, const std::string& phase,
                     const std::string& first_state) {
   nlohmann::json pod;
   pod["kind"] = "Pod";
   pod["apiVersion"] = "v1";
-  pod["metadata"] = {{"name", name}, {"namespace", ns}, {"uid", "0f6c3e6e-1111-4222-8333-444455556666"},
+  pod["metadata"] = {{"name", name},
+                     {"namespace", ns},
+                     {"uid", "0f6c3e6e-1111-4222-8333-444455556666"},
                      {"resourceVersion", "1234"}};
   if (!default_container.empty()) {
-    pod["metadata"]["annotations"] = {{"kubectl.kubernetes.io/default-container", default_container}};
+    pod["metadata"]["annotations"] = {
+        {"kubectl.kubernetes.io/default-container", default_container}};
   }
   pod["spec"]["nodeName"] = "node-a";
   pod["spec"]["containers"] = nlohmann::json::array();
@@ -73,7 +84,8 @@ std::string PodJson(const std::string& ns, const std::string& name, const std::v
   bool first = true;
   for (const auto& c : containers) {
     pod["spec"]["containers"].push_back({{"name", c}, {"image", "example/" + c}});
-    nlohmann::json st = {{"name", c}, {"ready", true}, {"restartCount", 0}, {"image", "example/" + c}};
+    nlohmann::json st = {
+        {"name", c}, {"ready", true}, {"restartCount", 0}, {"image", "example/" + c}};
     std::string state = first ? first_state : "running";
     if (state == "running") {
       st["containerID"] = "containerd://" + std::string(64, 'a');

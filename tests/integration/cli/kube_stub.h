@@ -24,13 +24,22 @@ class KubeStub {
   std::string server() const { return "https://127.0.0.1:" + std::to_string(port_); }
 
   // tokens: "" accepts any client (e.g. certificate users).
-  void AllowToken(const std::string& token) { absl::MutexLock l(&mu_); allowed_[token] = true; }
-  void DenyToken(const std::string& token) { absl::MutexLock l(&mu_); allowed_[token] = false; }
+  void AllowToken(const std::string& token) {
+    absl::MutexLock l(&mu_);
+    allowed_[token] = true;
+  }
+  void DenyToken(const std::string& token) {
+    absl::MutexLock l(&mu_);
+    allowed_[token] = false;
+  }
   void AddPod(const std::string& ns, const std::string& name, const std::string& json) {
     absl::MutexLock l(&mu_);
     pods_[ns + "/" + name] = json;
   }
-  std::vector<std::string> seen_authorizations() { absl::MutexLock l(&mu_); return seen_; }
+  std::vector<std::string> seen_authorizations() {
+    absl::MutexLock l(&mu_);
+    return seen_;
+  }
 
  private:
   std::unique_ptr<httplib::SSLServer> server_;
@@ -44,7 +53,8 @@ class KubeStub {
 
 // A pod JSON as the API server returns it: Running, the given containers running (or the first one
 // in `state`), with an optional default-container annotation.
-std::string PodJson(const std::string& ns, const std::string& name, const std::vector<std::string>& containers,
+std::string PodJson(const std::string& ns, const std::string& name,
+                    const std::vector<std::string>& containers,
                     const std::string& default_container = "", const std::string& phase = "Running",
                     const std::string& first_state = "running");
 

@@ -28,10 +28,10 @@ absl::StatusOr<std::unique_ptr<ControllerFixture>> ControllerFixture::Start(
                         tls::MakeServerCredentials({agent_cert.cert_path, agent_cert.key_path, ca},
                                                    {"kdbg-controller"}));
   f->agent_port_ = kdbg::testing::FreePort();
-  f->agent_a_ = std::make_unique<FakeAgent>(
-      "node-a", absl::StrCat("127.0.0.2:", f->agent_port_), f->agent_creds_);
-  f->agent_b_ = std::make_unique<FakeAgent>(
-      "node-b", absl::StrCat("127.0.0.3:", f->agent_port_), f->agent_creds_);
+  f->agent_a_ = std::make_unique<FakeAgent>("node-a", absl::StrCat("127.0.0.2:", f->agent_port_),
+                                            f->agent_creds_);
+  f->agent_b_ = std::make_unique<FakeAgent>("node-b", absl::StrCat("127.0.0.3:", f->agent_port_),
+                                            f->agent_creds_);
   if (!f->agent_a_->ok() || !f->agent_b_->ok()) {
     return absl::UnavailableError("cannot start the fake agents on 127.0.0.2/.3");
   }
@@ -68,23 +68,23 @@ absl::StatusOr<std::unique_ptr<ControllerFixture>> ControllerFixture::Start(
   f->work_ = std::make_unique<WorkQueue>(options.workers);
   f->auth_ = std::make_unique<Authorizer>(&f->kube_);
   f->agents_ = std::make_unique<AgentDirectory>(
-      &f->kube_, AgentDirectory::Options{"kdbg-system", "app.kubernetes.io/name=kdbg-agent",
-                                         f->agent_port_});
+      &f->kube_,
+      AgentDirectory::Options{"kdbg-system", "app.kubernetes.io/name=kdbg-agent", f->agent_port_});
   KDBG_ASSIGN_OR_RETURN(auto client_creds,
-                        tls::MakeClientCredentials({ca, f->controller_cert_.cert_path,
-                                                    f->controller_cert_.key_path}));
+                        tls::MakeClientCredentials(
+                            {ca, f->controller_cert_.cert_path, f->controller_cert_.key_path}));
   f->channels_ = std::make_unique<AgentChannels>(client_creds, "kdbg-agent");
   f->limiter_ = std::make_unique<SessionLimiter>(&f->policy_);
   f->auditor_ = std::make_unique<Auditor>(f->sink_.get(), &f->kube_, f->work_.get(), &f->clock_);
-  ServiceDeps deps{&f->kube_,         f->auth_.get(),    f->agents_.get(),
-                   f->channels_.get(), &f->policy_,       f->limiter_.get(),
-                   f->auditor_.get(),  f->work_.get(),    &f->clock_};
+  ServiceDeps deps{&f->kube_,          f->auth_.get(), f->agents_.get(),
+                   f->channels_.get(), &f->policy_,    f->limiter_.get(),
+                   f->auditor_.get(),  f->work_.get(), &f->clock_};
   ServiceOptions so;
   so.max_buffered_events = options.max_buffered_events;
   f->service_ = std::make_unique<ControllerService>(deps, so);
-  KDBG_ASSIGN_OR_RETURN(auto server_creds, tls::MakeServerCredentialsNoClientCert(
-                                               {f->controller_cert_.cert_path,
-                                                f->controller_cert_.key_path, ""}));
+  KDBG_ASSIGN_OR_RETURN(auto server_creds,
+                        tls::MakeServerCredentialsNoClientCert(
+                            {f->controller_cert_.cert_path, f->controller_cert_.key_path, ""}));
   grpc::ServerBuilder b;
   b.AddListeningPort("127.0.0.1:0", server_creds, &f->controller_port_);
   b.RegisterService(f->service_.get());

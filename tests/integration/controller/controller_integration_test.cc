@@ -3,8 +3,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "controller/testing/pods.h"
 #include "absl/time/clock.h"
+#include "controller/testing/pods.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/controller/controller_fixture.h"
@@ -166,8 +166,8 @@ TEST_F(ControllerIntegrationTest, NoAgentOnTheNode) {
 }
 
 TEST_F(ControllerIntegrationTest, ApiServerUnreachable) {
-  f_->kube().SetPersistentError(Method::kReviewToken,
-                                absl::UnavailableError("dial tcp 10.96.0.1:443: connection refused"));
+  f_->kube().SetPersistentError(
+      Method::kReviewToken, absl::UnavailableError("dial tcp 10.96.0.1:443: connection refused"));
   TraceResult r = Trace("t-alice", "default", "web-a");
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(r.status.error_message(), HasSubstr("connection refused"));

@@ -72,9 +72,10 @@ grpc::Status FakeAgent::Trace(grpc::ServerContext* ctx, const v1::TraceRequest* 
   }
   {
     absl::MutexLock lock(&mu_);
-    sessions_.erase(std::remove_if(sessions_.begin(), sessions_.end(),
-                                   [&](const v1::SessionInfo& s) { return s.id() == req->session_id(); }),
-                    sessions_.end());
+    sessions_.erase(
+        std::remove_if(sessions_.begin(), sessions_.end(),
+                       [&](const v1::SessionInfo& s) { return s.id() == req->session_id(); }),
+        sessions_.end());
   }
   --active_;
   if (ctx->IsCancelled()) return grpc::Status::CANCELLED;

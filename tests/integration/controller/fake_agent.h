@@ -13,10 +13,10 @@
 namespace kdbg::controller::testing {
 
 struct AgentScript {
-  int hits = 1;                 // HitEvents after the ArmedEvent
-  bool end_by_itself = true;    // send EndedEvent and return; else wait for cancellation
+  int hits = 1;               // HitEvents after the ArmedEvent
+  bool end_by_itself = true;  // send EndedEvent and return; else wait for cancellation
   int32_t host_pid = 4242;
-  int hit_interval_ms = 0;      // pause before each HitEvent (benchmarks: a steady rate)
+  int hit_interval_ms = 0;  // pause before each HitEvent (benchmarks: a steady rate)
 };
 
 class FakeAgent final : public v1::Agent::Service {

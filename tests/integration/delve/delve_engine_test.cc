@@ -26,8 +26,8 @@
 namespace kdbg::delve {
 namespace {
 
-using ::testing::HasSubstr;
 using kdbg::testing::GoTarget;
+using ::testing::HasSubstr;
 
 constexpr char kScript[] =
     "trace handleSlash main.go:10\n"
@@ -303,8 +303,13 @@ TEST_F(DelveEngineTest, AgentKilledThenRecoveredByANewFactory) {
   auto target = GoTarget::Start("hello-world");
   ASSERT_TRUE(target.ok()) << target.status();
   SpawnOptions o;
-  o.argv = {kdbg::testing::BinaryDir() + "/tests/integration/delve/kdbg_delve_test_agent", "--pid",
-            absl::StrCat((*target)->pid()), "--work-dir", work_dir_, "--listen-host", "::1"};
+  o.argv = {kdbg::testing::BinaryDir() + "/tests/integration/delve/kdbg_delve_test_agent",
+            "--pid",
+            absl::StrCat((*target)->pid()),
+            "--work-dir",
+            work_dir_,
+            "--listen-host",
+            "::1"};
   o.capture_stdout = true;
   auto agent = ChildProcess::Spawn(o);
   ASSERT_TRUE(agent.ok()) << agent.status();
@@ -369,8 +374,9 @@ TEST_F(DelveEngineTest, AttachModeExposesDelveAndClearsTheRemoteClientsBreakpoin
     auto conn = TcpRpcDialer().Dial(addr);
     ASSERT_TRUE(conn.ok()) << conn.status();
     DelveClient remote(std::move(*conn));
-    ASSERT_TRUE(remote.Call("RPCServer.Command", DelveClient::CommandParams("halt"),
-                            absl::Seconds(10)).ok());
+    ASSERT_TRUE(
+        remote.Call("RPCServer.Command", DelveClient::CommandParams("halt"), absl::Seconds(10))
+            .ok());
     auto locs = remote.FindLocation("main.handleSlash", absl::Seconds(10));
     ASSERT_TRUE(locs.ok()) << locs.status();
     BreakpointRequest bp;
@@ -439,7 +445,8 @@ TEST_F(DelveEngineTest, MalformedScriptIsRefusedWithItsLine) {
   auto target = GoTarget::Start("hello-world");
   ASSERT_TRUE(target.ok()) << target.status();
   Events events;
-  auto session = Trace((*target)->pid(), "trace handleSlash main.go:10\ncall os.Exit(1)\n", &events);
+  auto session =
+      Trace((*target)->pid(), "trace handleSlash main.go:10\ncall os.Exit(1)\n", &events);
   ASSERT_FALSE(session.ok());
   EXPECT_EQ(session.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(session.status().message(), HasSubstr("trace.dlv:2:"));
@@ -452,8 +459,9 @@ TEST_F(DelveEngineTest, UnknownLocationIsReportedWithTheScriptLine) {
   auto target = GoTarget::Start("hello-world");
   ASSERT_TRUE(target.ok()) << target.status();
   Events events;
-  auto session = Trace((*target)->pid(),
-                       "# probe\ntrace handleSlash main.go:10\ntrace nope main.nosuchfunc\n", &events);
+  auto session =
+      Trace((*target)->pid(), "# probe\ntrace handleSlash main.go:10\ntrace nope main.nosuchfunc\n",
+            &events);
   ASSERT_FALSE(session.ok());
   EXPECT_EQ(session.status().code(), absl::StatusCode::kNotFound) << session.status();
   EXPECT_THAT(session.status().message(), HasSubstr("trace.dlv:3: "));
@@ -521,7 +529,8 @@ TEST_F(DelveEngineTest, AlreadyTracedTargetNamesTheTracer) {
   auto second = Trace((*target)->pid(), kScript, &events, spec);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(second.status().message(), HasSubstr(absl::StrCat("already traced by pid ", dlvs[0])));
+  EXPECT_THAT(second.status().message(),
+              HasSubstr(absl::StrCat("already traced by pid ", dlvs[0])));
   (*first)->RequestEnd(v1::END_REASON_CLIENT_STOP);
   auto ended = (*first)->Wait(absl::Seconds(20));
   ASSERT_TRUE(ended.ok());

@@ -89,28 +89,40 @@ class StubEnv {
     std::string d = dir_ + "/";
     std::ofstream(d + "san.ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
     for (auto& argv : std::vector<std::vector<std::string>>{
-             {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
-              "/CN=kdbg-test-ca", "-keyout", d + "ca.key", "-out", d + "ca.crt"},
-             {"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=kube-apiserver",
-              "-keyout", d + "server.key", "-out", d + "server.csr"},
+             {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+              "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=kdbg-test-ca",
+              "-keyout", d + "ca.key", "-out", d + "ca.crt"},
+             {"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+              "-nodes", "-subj", "/CN=kube-apiserver", "-keyout", d + "server.key", "-out",
+              d + "server.csr"},
              {"openssl", "x509", "-req", "-in", d + "server.csr", "-CA", d + "ca.crt", "-CAkey",
               d + "ca.key", "-CAcreateserial", "-days", "2", "-extfile", d + "san.ext", "-out",
               d + "server.crt"},
-             {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
-              "/CN=other-ca", "-keyout", d + "other.key", "-out", d + "other.crt"}}) {
+             {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+              "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=other-ca",
+              "-keyout", d + "other.key", "-out", d + "other.crt"}}) {
       if (auto s = run(argv); !s.ok()) return s;
     }
     std::ofstream(d + "stub.yaml") << kConfig;
-    std::string fixtures = kdbg::testing::FixturesDir() + "/pods/";
+    std::string fixtures = kdbg::testing::TestdataDir("kube") + "/pods/";
     std::filesystem::copy_file(fixtures + "docker-minikube-simple.json", d + "pods/myapp.json");
-    std::filesystem::copy_file(fixtures + "containerd-aks-kube-proxy-hostnetwork-init-container.json",
-                               d + "pods/kube-proxy.json");
+    std::filesystem::copy_file(
+        fixtures + "containerd-aks-kube-proxy-hostnetwork-init-container.json",
+        d + "pods/kube-proxy.json");
     std::filesystem::copy_file(fixtures + "containerd-aks-ama-logs-daemonset-3-containers.json",
                                d + "pods/ama-logs.json");
     SpawnOptions opts;
     opts.argv = {kdbg::testing::BinaryDir() + "/tests/fakes/kube-apiserver/kube-apiserver-stub",
-                 "--config", d + "stub.yaml", "--tls-cert", d + "server.crt", "--tls-key",
-                 d + "server.key", "--listen", "127.0.0.1:0", "--port-file", d + "port"};
+                 "--config",
+                 d + "stub.yaml",
+                 "--tls-cert",
+                 d + "server.crt",
+                 "--tls-key",
+                 d + "server.key",
+                 "--listen",
+                 "127.0.0.1:0",
+                 "--port-file",
+                 d + "port"};
     opts.stdout_path = d + "stub.out";
     opts.stderr_path = d + "stub.err";
     auto child = ChildProcess::Spawn(opts);
@@ -232,8 +244,8 @@ TEST_F(KubeStubTest, ListWithSelectors) {
   EXPECT_EQ((*by_label)[0].name, "kube-proxy-fqhfk");
 
   const Pod& ama = (*ks)[0].name == "ama-logs-24r5w" ? (*ks)[0] : (*ks)[1];
-  auto by_node = alice->ListPods("", {"", "spec.nodeName=" + ama.node_name +
-                                              ",metadata.name=ama-logs-24r5w"});
+  auto by_node =
+      alice->ListPods("", {"", "spec.nodeName=" + ama.node_name + ",metadata.name=ama-logs-24r5w"});
   ASSERT_TRUE(by_node.ok()) << by_node.status();
   ASSERT_EQ(by_node->size(), 1u);
   auto by_phase = alice->ListPods("default", {"", "status.phase!=Running"});
@@ -269,13 +281,17 @@ TEST_F(KubeStubTest, SubjectAccessReview) {
   auto controller = As("controller-token");
   auto alice = controller->ReviewToken("alice-token");
   ASSERT_TRUE(alice.ok());
-  ResourceAttributes attrs{.namespace_ = "default", .verb = "create", .group = "kdbg.io",
-                           .resource = "debugsessions", .name = "myapp"};
+  ResourceAttributes attrs{.namespace_ = "default",
+                           .verb = "create",
+                           .group = "kdbg.io",
+                           .resource = "debugsessions",
+                           .name = "myapp"};
   auto allowed = controller->ReviewAccess(*alice, attrs);
   ASSERT_TRUE(allowed.ok()) << allowed.status();
   EXPECT_TRUE(allowed->allowed);
-  EXPECT_EQ(allowed->reason, "RBAC: allowed by RoleBinding \"kdbg-users\" of ClusterRole "
-                             "\"kdbg-user\" to User \"alice@example.com\"");
+  EXPECT_EQ(allowed->reason,
+            "RBAC: allowed by RoleBinding \"kdbg-users\" of ClusterRole "
+            "\"kdbg-user\" to User \"alice@example.com\"");
   attrs.namespace_ = "kube-system";
   auto other_ns = controller->ReviewAccess(*alice, attrs);
   ASSERT_TRUE(other_ns.ok());
@@ -302,13 +318,14 @@ TEST_F(KubeStubTest, EventsAreStored) {
   httplib::SSLClient raw("127.0.0.1", env->port());
   raw.set_ca_cert_path((env->dir() + "/ca.crt").c_str());
   raw.enable_server_certificate_verification(true);
-  auto res = raw.Get("/api/v1/namespaces/default/events",
-                     {{"Authorization", "Bearer controller-token"}});
+  auto res =
+      raw.Get("/api/v1/namespaces/default/events", {{"Authorization", "Bearer controller-token"}});
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 200);
   EXPECT_THAT(res->body, HasSubstr(R"("reason":"DebugSessionStarted")"));
   EXPECT_THAT(res->body, HasSubstr(R"("name":"myapp.)"));
-  auto unknown = raw.Get("/apis/kdbg.io/v1/nothing", {{"Authorization", "Bearer controller-token"}});
+  auto unknown =
+      raw.Get("/apis/kdbg.io/v1/nothing", {{"Authorization", "Bearer controller-token"}});
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 404);
   EXPECT_THAT(unknown->body, HasSubstr(R"("reason":"NotFound")"));
@@ -326,7 +343,8 @@ TEST_F(KubeStubTest, WatchSeesPodFileAddedModifiedDeleted) {
     });
     EXPECT_TRUE(s.ok()) << s;
   });
-  std::string pod = ReadFile(kdbg::testing::FixturesDir() + "/pods/docker-gke-node-simple.json");
+  std::string pod =
+      ReadFile(kdbg::testing::TestdataDir("kube") + "/pods/docker-gke-node-simple.json");
   std::string path = env->dir() + "/pods/added.json";
   WriteFile(path, pod);
   // Give the watch a moment to report ADDED before the next change (events are ordered anyway).
@@ -357,7 +375,8 @@ kind: Config
 current-context: stub
 clusters:
 - name: stub
-  cluster: {server: "https://127.0.0.1:)", env->port(), R"(", certificate-authority: ca.crt}
+  cluster: {server: "https://127.0.0.1:)",
+                                            env->port(), R"(", certificate-authority: ca.crt}
 contexts:
 - name: stub
   context: {cluster: stub, user: alice, namespace: default}
@@ -366,7 +385,8 @@ users:
   user:
     exec:
       apiVersion: client.authentication.k8s.io/v1
-      command: )", plugin, R"(
+      command: )",
+                                            plugin, R"(
       interactiveMode: Never
 )");
   auto rc = LoadKubeconfig({.explicit_path = kubeconfig});

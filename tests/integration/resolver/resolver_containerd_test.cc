@@ -44,7 +44,8 @@ class ResolverContainerdTest : public ::testing::Test {
   }
 
   // Runs `target` (a built program) as a container's init, or behind `sh -c` when `shell`.
-  pid_t RunTarget(const std::string& id, const std::string& pod, const std::string& target, bool shell = false) {
+  pid_t RunTarget(const std::string& id, const std::string& pod, const std::string& target,
+                  bool shell = false) {
     ContainerSpec spec;
     spec.id = id;
     spec.pod_uid = pod;
@@ -107,9 +108,10 @@ TEST_F(ResolverContainerdTest, GoBinaryAsInit) {
   EXPECT_TRUE(resolver_->Verify(*t).ok());
 
   // The command-line contract, as the end-to-end checks read it.
-  auto out = RunCommand({kdbg::testing::BinaryDir() + "/agent/kdbg-agent", "resolve", "--container-id",
-                         "containerd://" + id, "--containerd-state", fixture_->state_dir(), "-o", "json"},
-                        absl::Seconds(30), /*merge_stderr=*/false);
+  auto out =
+      RunCommand({kdbg::testing::BinaryDir() + "/agent/kdbg-agent", "resolve", "--container-id",
+                  "containerd://" + id, "--containerd-state", fixture_->state_dir(), "-o", "json"},
+                 absl::Seconds(30), /*merge_stderr=*/false);
   ASSERT_TRUE(out.ok()) << out.status();
   nlohmann::json j = nlohmann::json::parse(*out);
   EXPECT_EQ(j["host_pid"], init);
@@ -138,7 +140,8 @@ TEST_F(ResolverContainerdTest, GoBinaryBehindShell) {
   auto child = kdbg::testing::ReadProcStatus(t->host_pid());
   ASSERT_TRUE(child.ok());
   std::string ev = absl::StrJoin(t->evidence(), "\n");
-  EXPECT_THAT(ev, HasSubstr(absl::StrCat("init: ", init, " (/bin/sh -c /hello-world; echo exited)")));
+  EXPECT_THAT(ev,
+              HasSubstr(absl::StrCat("init: ", init, " (/bin/sh -c /hello-world; echo exited)")));
   EXPECT_THAT(ev, HasSubstr("target: the only Go program in the container"));
   ASSERT_TRUE(fixture_->Remove(id).ok());
 }
@@ -172,8 +175,8 @@ TEST_F(ResolverContainerdTest, NonGoContainer) {
   EXPECT_EQ(t->host_pid(), init);
   EXPECT_FALSE(t->debuggable());
   EXPECT_THAT(t->problem(), HasSubstr("is not a Go program"));
-  auto out = RunCommand({kdbg::testing::BinaryDir() + "/agent/kdbg-agent", "resolve", "--container-id", id,
-                         "--containerd-state", fixture_->state_dir()});
+  auto out = RunCommand({kdbg::testing::BinaryDir() + "/agent/kdbg-agent", "resolve",
+                         "--container-id", id, "--containerd-state", fixture_->state_dir()});
   EXPECT_FALSE(out.ok());  // exits non-zero with the reason
   EXPECT_THAT(std::string(out.status().message()), HasSubstr("not a Go program"));
   ASSERT_TRUE(fixture_->Remove(id).ok());
@@ -189,7 +192,8 @@ TEST_F(ResolverContainerdTest, StrippedGoBinary) {
   EXPECT_FALSE(t->debuggable());
   EXPECT_TRUE(t->binary().stripped());
   EXPECT_FALSE(t->binary().has_dwarf());
-  EXPECT_THAT(t->problem(), HasSubstr("has no debug information (stripped): rebuild without -ldflags='-s -w'"));
+  EXPECT_THAT(t->problem(),
+              HasSubstr("has no debug information (stripped): rebuild without -ldflags='-s -w'"));
   ASSERT_TRUE(fixture_->Remove(id).ok());
 }
 

@@ -35,7 +35,8 @@ absl::Status WriteFile(const std::string& path, const std::string& text) {
 
 std::string FileStem(const std::string& cn) {
   std::string out;
-  for (char c : cn) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '_';
+  for (char c : cn)
+    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '_';
   return out;
 }
 
@@ -61,7 +62,8 @@ absl::Status Openssl(std::vector<std::string> args) {
 
 absl::StatusOr<std::unique_ptr<TestPki>> TestPki::Create(const std::string& ca_common_name) {
   const char* tmp = std::getenv("TMPDIR");
-  std::string tmpl = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/kdbg-pki-XXXXXX");
+  std::string tmpl =
+      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/kdbg-pki-XXXXXX");
   if (::mkdtemp(tmpl.data()) == nullptr) return ErrnoToStatus(errno, "mkdtemp for the test PKI");
   std::string dir = tmpl;
   // Owns the directory from here on, so a failure below still removes it.
@@ -99,16 +101,17 @@ absl::StatusOr<CertFiles> TestPki::Issue(const CertSpec& spec) {
       "keyUsage = critical, digitalSignature, keyEncipherment\n"
       "extendedKeyUsage = serverAuth, clientAuth\n"
       "authorityKeyIdentifier = keyid\n";
-  if (!sans.empty()) absl::StrAppend(&ext_text, "subjectAltName = ", absl::StrJoin(sans, ","), "\n");
+  if (!sans.empty())
+    absl::StrAppend(&ext_text, "subjectAltName = ", absl::StrJoin(sans, ","), "\n");
   KDBG_RETURN_IF_ERROR(WriteFile(ext, ext_text));
 
   KDBG_RETURN_IF_ERROR(Openssl({"req", "-config", dir_ + "/openssl.cnf", "-new", "-newkey", "ec",
                                 "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
                                 out.key_path, "-out", csr, "-subj", "/CN=" + spec.common_name}));
-  KDBG_RETURN_IF_ERROR(Openssl({"x509", "-req", "-in", csr, "-CA", ca_.cert_path, "-CAkey",
-                                ca_.key_path, "-set_serial", absl::StrCat(1000 + serial_), "-days",
-                                absl::StrCat(spec.valid_days), "-extfile", ext, "-out",
-                                out.cert_path}));
+  KDBG_RETURN_IF_ERROR(
+      Openssl({"x509", "-req", "-in", csr, "-CA", ca_.cert_path, "-CAkey", ca_.key_path,
+               "-set_serial", absl::StrCat(1000 + serial_), "-days", absl::StrCat(spec.valid_days),
+               "-extfile", ext, "-out", out.cert_path}));
   ++serial_;
   KDBG_ASSIGN_OR_RETURN(out.cert_pem, ReadFile(out.cert_path));
   KDBG_ASSIGN_OR_RETURN(out.key_pem, ReadFile(out.key_path));

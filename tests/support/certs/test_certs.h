@@ -2,9 +2,9 @@
 // command-line tool in a fresh temporary directory that the TestPki object removes when destroyed.
 //
 //     auto pki = kdbg::testing::TestPki::Create("kdbg-test-ca");          // CA: CN=kdbg-test-ca
-//     auto agent = (*pki)->Issue({"kdbg-agent", {"localhost", "node-a"}, {"127.0.0.1", "127.0.0.2"}});
-//     auto ctl = (*pki)->Issue({"kdbg-controller"});
-//     agent->cert_path, agent->key_path, (*pki)->ca().cert_path  -> files for grpc / httplib
+//     auto agent = (*pki)->Issue({"kdbg-agent", {"localhost", "node-a"}, {"127.0.0.1",
+//     "127.0.0.2"}}); auto ctl = (*pki)->Issue({"kdbg-controller"}); agent->cert_path,
+//     agent->key_path, (*pki)->ca().cert_path  -> files for grpc / httplib
 //
 // Every leaf certificate carries extendedKeyUsage serverAuth + clientAuth, so one certificate can
 // serve either side; a second TestPki gives an unrelated CA ("another CA's certificate" tests).
@@ -52,7 +52,8 @@ class TestPki {
  public:
   // Makes a temporary directory and a self-signed CA (CN = `ca_common_name`) in it.
   // Errors: Internal when openssl fails (its output quoted), NotFound when openssl is missing.
-  static absl::StatusOr<std::unique_ptr<TestPki>> Create(const std::string& ca_common_name = "kdbg-test-ca");
+  static absl::StatusOr<std::unique_ptr<TestPki>> Create(
+      const std::string& ca_common_name = "kdbg-test-ca");
 
   // Removes the directory and everything in it.
   ~TestPki();

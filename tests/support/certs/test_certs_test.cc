@@ -35,8 +35,11 @@ TEST(TestPkiTest, IssuesCertificatesThatVerifyAgainstTheirCaOnly) {
             std::string::npos)
       << text;
 
-  EXPECT_TRUE(RunCommand({"openssl", "verify", "-CAfile", (*pki)->ca().cert_path, server->cert_path}).ok());
-  EXPECT_FALSE(RunCommand({"openssl", "verify", "-CAfile", (*other)->ca().cert_path, server->cert_path}).ok());
+  EXPECT_TRUE(
+      RunCommand({"openssl", "verify", "-CAfile", (*pki)->ca().cert_path, server->cert_path}).ok());
+  EXPECT_FALSE(
+      RunCommand({"openssl", "verify", "-CAfile", (*other)->ca().cert_path, server->cert_path})
+          .ok());
 }
 
 TEST(TestPkiTest, CertificateWithoutSansHasOnlyACommonName) {

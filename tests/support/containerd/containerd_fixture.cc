@@ -51,8 +51,8 @@ bool ContainerdFixture::Available() {
 std::string ContainerdFixture::NewContainerId() { return RandomHex(64); }
 std::string ContainerdFixture::NewPodUid() {
   std::string h = RandomHex(32);
-  return absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4), "-", h.substr(16, 4), "-",
-                      h.substr(20));
+  return absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4), "-",
+                      h.substr(16, 4), "-", h.substr(20));
 }
 
 absl::StatusOr<std::unique_ptr<ContainerdFixture>> ContainerdFixture::Start() {
@@ -74,15 +74,16 @@ absl::StatusOr<std::unique_ptr<ContainerdFixture>> ContainerdFixture::Start() {
   absl::Status last;
   while (absl::Now() < deadline) {
     if (!f->containerd_->Running()) {
-      return absl::UnavailableError(absl::StrCat("containerd exited at start; see ", dir, "/containerd.log"));
+      return absl::UnavailableError(
+          absl::StrCat("containerd exited at start; see ", dir, "/containerd.log"));
     }
     auto v = f->Ctr({"version"});
     if (v.ok()) return f;
     last = v.status();
     absl::SleepFor(absl::Milliseconds(100));
   }
-  return absl::DeadlineExceededError(absl::StrCat("containerd did not answer within 20s (", last.message(),
-                                                  "); see ", dir, "/containerd.log"));
+  return absl::DeadlineExceededError(absl::StrCat(
+      "containerd did not answer within 20s (", last.message(), "); see ", dir, "/containerd.log"));
 }
 
 absl::StatusOr<std::string> ContainerdFixture::Ctr(std::vector<std::string> args) {
@@ -98,13 +99,15 @@ absl::StatusOr<pid_t> ContainerdFixture::Run(const ContainerSpec& spec) {
   for (const auto& [src, dst] : spec.files) {
     std::filesystem::path to = rootfs + dst;
     std::filesystem::create_directories(to.parent_path(), ec);
-    if (!std::filesystem::copy_file(src, to, std::filesystem::copy_options::overwrite_existing, ec)) {
+    if (!std::filesystem::copy_file(src, to, std::filesystem::copy_options::overwrite_existing,
+                                    ec)) {
       return absl::InternalError(absl::StrCat("copy ", src, " into the rootfs: ", ec.message()));
     }
     ::chmod(to.c_str(), 0755);
   }
-  std::vector<std::string> args = {"run", "-d", "--net-host", "--cgroup",
-                                   absl::StrCat("/kubepods/besteffort/pod", spec.pod_uid, "/", spec.id)};
+  std::vector<std::string> args = {
+      "run", "-d", "--net-host", "--cgroup",
+      absl::StrCat("/kubepods/besteffort/pod", spec.pod_uid, "/", spec.id)};
   for (const std::string& e : spec.env) {
     args.push_back("--env");
     args.push_back(e);
@@ -115,12 +118,15 @@ absl::StatusOr<pid_t> ContainerdFixture::Run(const ContainerSpec& spec) {
   args.push_back(spec.id);
   args.insert(args.end(), spec.args.begin(), spec.args.end());
   containers_.push_back(spec.id);
-  if (std::find(pod_uids_.begin(), pod_uids_.end(), spec.pod_uid) == pod_uids_.end()) pod_uids_.push_back(spec.pod_uid);
+  if (std::find(pod_uids_.begin(), pod_uids_.end(), spec.pod_uid) == pod_uids_.end())
+    pod_uids_.push_back(spec.pod_uid);
   KDBG_RETURN_IF_ERROR(Ctr(args).status());
-  std::string pidfile = absl::StrCat(state_dir(), "/io.containerd.runtime.v2.task/k8s.io/", spec.id, "/init.pid");
+  std::string pidfile =
+      absl::StrCat(state_dir(), "/io.containerd.runtime.v2.task/k8s.io/", spec.id, "/init.pid");
   std::ifstream in(pidfile);
   pid_t pid = 0;
-  if (!(in >> pid) || pid <= 0) return absl::InternalError(absl::StrCat("no init.pid at ", pidfile));
+  if (!(in >> pid) || pid <= 0)
+    return absl::InternalError(absl::StrCat("no init.pid at ", pidfile));
   return pid;
 }
 
@@ -143,7 +149,8 @@ ContainerdFixture::~ContainerdFixture() {
       pid_t pid = std::atoi(e->d_name);
       if (pid <= 0) continue;
       std::string cmd = ReadCmdline(pid);
-      if (absl::StrContains(cmd, "containerd-shim") && absl::StrContains(cmd, socket())) ::kill(pid, SIGKILL);
+      if (absl::StrContains(cmd, "containerd-shim") && absl::StrContains(cmd, socket()))
+        ::kill(pid, SIGKILL);
     }
     ::closedir(d);
   }
@@ -151,7 +158,8 @@ ContainerdFixture::~ContainerdFixture() {
   for (const std::string& uid : pod_uids_) {
     if (DIR* d = ::opendir("/sys/fs/cgroup")) {
       while (dirent* e = ::readdir(d)) {
-        std::string base = absl::StrCat("/sys/fs/cgroup/", e->d_name, "/kubepods/besteffort/pod", uid);
+        std::string base =
+            absl::StrCat("/sys/fs/cgroup/", e->d_name, "/kubepods/besteffort/pod", uid);
         ::rmdir(base.c_str());
       }
       ::closedir(d);
