@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/target.h"
+#include "common/grpc_status.h"
 #include "common/status.h"
 
 namespace kdbg::cli::internal {
@@ -40,7 +41,7 @@ int Console::Fail(const absl::Status& status) {
 }
 
 absl::Status RpcStatus(const grpc::Status& status, const std::string& what, const Connection& c) {
-  return absl::Status(ToAbslCode(status.error_code()),
+  return absl::Status(FromGrpcCode(status.error_code()),
                       DescribeRpcError(status, what, c.endpoint.Describe()));
 }
 

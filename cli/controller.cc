@@ -109,8 +109,6 @@ void PrepareContext(grpc::ClientContext* context, const std::string& token,
   }
 }
 
-absl::StatusCode ToAbslCode(grpc::StatusCode code) { return static_cast<absl::StatusCode>(code); }
-
 std::string DescribeRpcError(const grpc::Status& status, const std::string& what,
                              const std::string& controller) {
   std::string msg = status.error_message();

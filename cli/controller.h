@@ -56,6 +56,5 @@ void PrepareContext(grpc::ClientContext* context, const std::string& token,
 // One line for a failed call: what failed, and what to do.
 std::string DescribeRpcError(const grpc::Status& status, const std::string& what,
                              const std::string& controller);
-absl::StatusCode ToAbslCode(grpc::StatusCode code);
 
 }  // namespace kdbg::cli

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/pidfd.h"
 #include "common/status.h"
 
 extern char** environ;
@@ -113,7 +114,8 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnOpt
     ::waitpid(pid, &status, 0);
     return ErrnoToStatus(child_errno, absl::StrCat("cannot run ", o.argv[0]));
   }
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  // No pidfd (kernel < 5.3): Wait() polls instead.
+  UniqueFd pidfd = PidfdOpen(pid).value_or(UniqueFd());
   return std::unique_ptr<ChildProcess>(
       new ChildProcess(pid, std::move(pidfd), std::move(out_read), o));
 }
@@ -160,8 +162,7 @@ absl::StatusOr<int> ChildProcess::Wait(absl::Duration timeout) {
       return absl::DeadlineExceededError(absl::StrCat("process ", pid_, " still running"));
     }
     if (pidfd_.valid()) {
-      struct pollfd pfd = {pidfd_.get(), POLLIN, 0};
-      ::poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+      PidfdWaitExit(pidfd_.get(), left + absl::Milliseconds(1));
     } else {
       ::usleep(2000);  // kernels without pidfd_open (< 5.3)
     }

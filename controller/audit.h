@@ -21,7 +21,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/fd.h"
-#include "controller/work_queue.h"
+#include "common/work_queue.h"
 #include "kube/client.h"
 
 namespace kdbg::controller {

@@ -3,27 +3,17 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <random>
 #include <set>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "common/log.h"
+#include "common/session_id.h"
 #include "common/status.h"
 #include "grpcpp/client_context.h"
 
 namespace kdbg::controller {
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
-
-absl::Status FromGrpc(const grpc::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
 
 std::string Header(grpc::CallbackServerContext* ctx, const char* key) {
   const auto& md = ctx->client_metadata();
@@ -72,13 +62,6 @@ struct ControllerService::StreamState {
   v1::TraceRequest agent_trace;
   v1::AttachRequest agent_attach;
 };
-
-std::string ControllerService::NewSessionId() {
-  std::random_device rd;
-  std::string bytes(8, '\0');
-  for (auto& b : bytes) b = static_cast<char>(rd() & 0xff);
-  return absl::BytesToHexString(bytes);
-}
 
 void ControllerService::AuditDecision(AuditRecord record, const absl::Status& status) {
   record.kind = "decision";
@@ -151,7 +134,7 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
   if (trace) rec.script = state->trace.options().script();
   auto fail = [&](const absl::Status& s) {
     AuditDecision(rec, s);
-    relay->Fail(ToGrpc(s));
+    relay->Fail(ToGrpcStatus(s));
   };
 
   absl::StatusOr<kube::UserInfo> user = Authenticate(ctx);
@@ -272,7 +255,7 @@ void ControllerService::SetupTunnel(grpc::CallbackServerContext* ctx, TunnelRela
   rec.session_id = session_id;
   auto fail = [&](const absl::Status& s) {
     AuditDecision(rec, s);
-    relay->Fail(ToGrpc(s));
+    relay->Fail(ToGrpcStatus(s));
   };
   absl::StatusOr<kube::UserInfo> user = Authenticate(ctx);
   if (!user.ok()) return fail(user.status());
@@ -343,7 +326,7 @@ grpc::ServerUnaryReactor* ControllerService::Resolve(grpc::CallbackServerContext
       *areq.mutable_target() = t.ref;
       grpc::Status gs = stub->Resolve(&c, areq, resp->mutable_target());
       if (!gs.ok()) {
-        return Annotate(FromGrpc(gs),
+        return Annotate(FromGrpcStatus(gs),
                         absl::StrCat("agent ", t.agent.pod_name, " (", t.agent.address, ")"));
       }
       rec.pid = resp->target().host_pid();
@@ -353,7 +336,7 @@ grpc::ServerUnaryReactor* ControllerService::Resolve(grpc::CallbackServerContext
       return absl::OkStatus();
     }();
     AuditDecision(rec, s);
-    reactor->Finish(ToGrpc(s));
+    reactor->Finish(ToGrpcStatus(s));
   });
   return reactor;
 }
@@ -408,7 +391,7 @@ grpc::ServerUnaryReactor* ControllerService::ListSessions(
       return absl::OkStatus();
     }();
     if (!s.ok()) AuditDecision(rec, s);
-    reactor->Finish(ToGrpc(s));
+    reactor->Finish(ToGrpcStatus(s));
   });
   return reactor;
 }
@@ -461,12 +444,12 @@ grpc::ServerUnaryReactor* ControllerService::StopSession(
       areq.set_session_id(req->session_id());
       v1::StopSessionResponse ar;
       grpc::Status gs = stub->StopSession(&c, areq, &ar);
-      if (!gs.ok()) return Annotate(FromGrpc(gs), absl::StrCat("agent ", holder->pod_name));
+      if (!gs.ok()) return Annotate(FromGrpcStatus(gs), absl::StrCat("agent ", holder->pod_name));
       *resp->mutable_ended() = ar.ended();
       return absl::OkStatus();
     }();
     AuditDecision(rec, s);
-    reactor->Finish(ToGrpc(s));
+    reactor->Finish(ToGrpcStatus(s));
   });
   return reactor;
 }
@@ -480,7 +463,7 @@ grpc::ServerUnaryReactor* ControllerService::Version(grpc::CallbackServerContext
     resp->mutable_controller()->set_version(KDBG_VERSION);
     absl::StatusOr<kube::UserInfo> user = Authenticate(ctx);
     if (!user.ok()) {
-      reactor->Finish(ToGrpc(user.status()));
+      reactor->Finish(ToGrpcStatus(user.status()));
       return;
     }
     for (const AgentEndpoint& agent : d_.agents->ReadyAgents()) {

@@ -16,13 +16,13 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/work_queue.h"
 #include "controller/agent_channels.h"
 #include "controller/audit.h"
 #include "controller/auth.h"
 #include "controller/policy.h"
 #include "controller/relay.h"
 #include "controller/routing.h"
-#include "controller/work_queue.h"
 #include "kdbg/v1/controller.grpc.pb.h"
 #include "kube/client.h"
 
@@ -97,7 +97,6 @@ class ControllerService final : public v1::Controller::CallbackService {
   absl::StatusOr<Target> Locate(const v1::PodTarget& target, AuditRecord* record);
   absl::StatusOr<kube::UserInfo> Authenticate(grpc::CallbackServerContext* ctx);
   void AuditDecision(AuditRecord record, const absl::Status& status);
-  std::string NewSessionId();
 
   ServiceDeps d_;
   ServiceOptions options_;

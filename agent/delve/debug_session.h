@@ -23,10 +23,14 @@ namespace kdbg::agent {
 // session, and never after the EndedEvent. Must not block for long (hand off to a queue).
 using EventCallback = std::function<void(const kdbg::v1::Event&)>;
 
+// The target as the resolver found and verified it (agent/resolver/resolver.h): engines take these
+// facts and never inspect the target again. The caller verifies the target (Resolver::Verify)
+// just before starting a session.
 struct TraceSpec {
-  std::string session_id;
-  pid_t pid = 0;
-  uint64_t start_time_ticks = 0;                   // from the resolver; 0 skips the PID-reuse check
+  std::string session_id;                          // empty: one is generated
+  pid_t pid = 0;                                   // ResolvedTarget.host_pid
+  uint64_t start_time_ticks = 0;                   // ResolvedTarget.start_time_ticks
+  kdbg::v1::BinaryInfo binary;                     // ResolvedTarget.binary
   std::string script;                              // trace script text
   std::string script_name;                         // for "file:line: reason" errors
   absl::Duration duration = absl::ZeroDuration();  // zero: until RequestEnd
@@ -38,6 +42,7 @@ struct AttachSpec {
   std::string session_id;
   pid_t pid = 0;
   uint64_t start_time_ticks = 0;
+  kdbg::v1::BinaryInfo binary;
 };
 
 class DebugSession {
@@ -70,8 +75,11 @@ class DebugSessionFactory {
   // left nothing behind (no Delve, target untouched):
   //   InvalidArgument     malformed script ("trace.dlv:3: unknown command \"call\"")
   //   NotFound            a location Delve cannot find ("trace.dlv:1: location \"nope\" not found")
-  //   FailedPrecondition  Delve refused to attach (its own message: no debug info, already traced)
-  //   Unavailable         Delve did not start or answer
+  //   FailedPrecondition  the binary facts rule Delve out (not Go, no debug info), or Delve refused
+  //   to
+  //                       attach (its own message: already traced, not permitted)
+  //   Unavailable         Delve did not start or answer (the message carries Delve's own output and
+  //                       exit status)
   virtual absl::StatusOr<std::unique_ptr<DebugSession>> StartTrace(const TraceSpec& spec,
                                                                    EventCallback on_event) = 0;
   // Attaches Delve for a remote client and returns once its server answers; emits NoticeEvent

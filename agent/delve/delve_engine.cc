@@ -1,12 +1,9 @@
 #include "agent/delve/delve_engine.h"
 
-#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 
 #include "absl/strings/match.h"
@@ -15,40 +12,22 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "agent/delve/delve_session.h"
-#include "agent/delve/go_binary.h"
 #include "agent/delve/safe_end.h"
 #include "agent/delve/trace_script.h"
 #include "common/fd.h"
 #include "common/log.h"
+#include "common/pidfd.h"
+#include "common/session_id.h"
 #include "common/status.h"
 
 namespace kdbg::delve {
 namespace {
 
-std::string Readlink(const std::string& path) {
-  char buf[4096];
-  ssize_t n = ::readlink(path.c_str(), buf, sizeof(buf) - 1);
-  if (n <= 0) return "";
-  return std::string(buf, static_cast<size_t>(n));
-}
-
-// Waits for a process that is not our child to exit (pidfd polls readable when it does).
-bool WaitPidExit(pid_t pid, absl::Duration timeout) {
-  UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (!fd.valid()) return errno == ESRCH;
-  pollfd p{fd.get(), POLLIN, 0};
-  int r;
-  do {
-    r = ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
-  } while (r < 0 && errno == EINTR);
-  return r > 0;
-}
-
 class Factory final : public DelveSessionFactory {
  public:
   explicit Factory(DelveOptions o) : options_(std::move(o)) {
     if (options_.clock == nullptr) options_.clock = RealClock::Get();
-    if (options_.proc == nullptr) options_.proc = std::make_shared<RealProcReader>();
+    if (options_.proc == nullptr) options_.proc = NewProcReader();
     if (options_.dialer == nullptr) options_.dialer = std::make_shared<TcpRpcDialer>();
     ::mkdir(options_.work_dir.c_str(), 0700);
   }
@@ -59,9 +38,9 @@ class Factory final : public DelveSessionFactory {
       const kdbg::agent::TraceSpec& spec, kdbg::agent::EventCallback on_event) override {
     std::string script_name = spec.script_name.empty() ? "trace.dlv" : spec.script_name;
     KDBG_ASSIGN_OR_RETURN(TraceScript script, ParseTraceScript(spec.script, script_name));
-    KDBG_RETURN_IF_ERROR(CheckTarget(spec.pid, spec.start_time_ticks));
+    KDBG_RETURN_IF_ERROR(CheckTarget(spec.pid, spec.binary));
     SessionConfig c;
-    c.id = SessionId(spec.session_id);
+    c.id = spec.session_id.empty() ? NewSessionId() : spec.session_id;
     c.pid = spec.pid;
     c.script = std::move(script);
     c.script_name = script_name;
@@ -75,9 +54,9 @@ class Factory final : public DelveSessionFactory {
 
   absl::StatusOr<std::unique_ptr<kdbg::agent::DebugSession>> StartAttach(
       const kdbg::agent::AttachSpec& spec, kdbg::agent::EventCallback on_event) override {
-    KDBG_RETURN_IF_ERROR(CheckTarget(spec.pid, spec.start_time_ticks));
+    KDBG_RETURN_IF_ERROR(CheckTarget(spec.pid, spec.binary));
     SessionConfig c;
-    c.id = SessionId(spec.session_id);
+    c.id = spec.session_id.empty() ? NewSessionId() : spec.session_id;
     c.pid = spec.pid;
     c.attach_mode = true;
     return StartSession(std::move(c), std::move(on_event));
@@ -86,11 +65,6 @@ class Factory final : public DelveSessionFactory {
   std::vector<RecoveredSession> RecoverOrphans() override;
 
  private:
-  std::string SessionId(const std::string& given) {
-    if (!given.empty()) return given;
-    return absl::StrCat("s", ::getpid(), "-", next_id_.fetch_add(1));
-  }
-
   absl::StatusOr<std::unique_ptr<kdbg::agent::DebugSession>> StartSession(
       SessionConfig c, kdbg::agent::EventCallback on_event) {
     auto session = std::make_unique<DelveSession>(options_, std::move(c), std::move(on_event));
@@ -98,50 +72,22 @@ class Factory final : public DelveSessionFactory {
     return std::unique_ptr<kdbg::agent::DebugSession>(std::move(session));
   }
 
-  // Everything that can be known without touching the target.
-  absl::Status CheckTarget(pid_t pid, uint64_t start_ticks) {
-    ProcReader& proc = *options_.proc;
+  // What the resolver's facts rule out before Delve is started (Delve attaches to a C program built
+  // with -g, and fails late, after stopping the target, on a binary without DWARF). The process
+  // itself (alive, same start time, not traced) was verified by the caller through the resolver.
+  static absl::Status CheckTarget(pid_t pid, const kdbg::v1::BinaryInfo& binary) {
     if (pid <= 0) return absl::InvalidArgumentError(absl::StrCat("bad target pid ", pid));
-    auto st = proc.Status(pid);
-    if (!st.ok()) {
-      return absl::NotFoundError(absl::StrCat("process ", pid, " not found: did it exit?"));
-    }
-    if (st->zombie()) {
-      return absl::FailedPreconditionError(absl::StrCat("process ", pid, " is exiting (zombie)"));
-    }
-    if (start_ticks != 0) {
-      auto ticks = proc.StartTicks(pid);
-      if (ticks.ok() && *ticks != start_ticks) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "process ", pid, " is not the process that was resolved (PID reused): resolve again"));
-      }
-    }
-    if (st->tracer_pid != 0) {
-      std::string who;
-      auto cmd = proc.Cmdline(st->tracer_pid);
-      if (cmd.ok() && !cmd->empty()) who = absl::StrCat(" (", absl::StrJoin(*cmd, " "), ")");
+    std::string shown = binary.path().empty() ? "" : absl::StrCat(" (", binary.path(), ")");
+    if (binary.go_version().empty()) {
       return absl::FailedPreconditionError(
-          absl::StrCat("process ", pid, " is already traced by pid ", st->tracer_pid, who,
-                       ": detach that debugger first (only one tracer at a time)"));
+          absl::StrCat("process ", pid, shown,
+                       " is not a Go program (the resolver found no Go build information): kdbg "
+                       "debugs Go programs only"));
     }
-    std::string exe = proc.ExePath(pid);
-    std::string shown = Readlink(exe);
-    if (shown.empty()) shown = exe;
-    auto facts = InspectGoBinary(exe);
-    if (!facts.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat("cannot read the executable of process ",
-                                                        pid, ": ", facts.status().message()));
-    }
-    if (!facts->is_go) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("process ", pid, " (", shown,
-                       ") is not a Go program (no .go.buildinfo "
-                       "section or Go runtime symbols): kdbg debugs Go programs only"));
-    }
-    if (!facts->has_debug_info) {
+    if (!binary.has_dwarf()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "process ", pid, " (", shown,
-          ") has no debug info; Delve would fail with \"could "
+          "process ", pid, shown,
+          " has no debug info; Delve would fail with \"could "
           "not open debug info - debuggee must not be built with 'go run' or -ldflags='-s -w', "
           "which strip debug info\": rebuild without -ldflags='-s -w'"));
     }
@@ -149,7 +95,6 @@ class Factory final : public DelveSessionFactory {
   }
 
   DelveOptions options_;
-  std::atomic<int> next_id_{1};
 };
 
 std::vector<RecoveredSession> Factory::RecoverOrphans() {

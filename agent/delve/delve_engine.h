@@ -35,9 +35,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/delve/debug_session.h"
-#include "agent/delve/proc_reader.h"
 #include "agent/delve/rpc_connection.h"
 #include "common/clock.h"
+#include "common/proc_reader.h"
 
 namespace kdbg::delve {
 
@@ -52,9 +52,11 @@ struct DelveOptions {
   absl::Duration halt_timeout = absl::Milliseconds(200);
   absl::Duration detach_timeout = absl::Seconds(5);  // Delve's exit after Detach
   Clock* clock = nullptr;                            // nullptr: RealClock
-  std::shared_ptr<ProcReader> proc;                  // nullptr: RealProcReader("/proc")
-  std::shared_ptr<RpcDialer> dialer;                 // nullptr: TcpRpcDialer
-  int parent_death_signal = 0;                       // see the header comment
+  // The /proc the resolver reads (the agent passes the same reader, so --proc-root applies to
+  // both); nullptr: NewProcReader("/proc").
+  std::shared_ptr<ProcReader> proc;
+  std::shared_ptr<RpcDialer> dialer;  // nullptr: TcpRpcDialer
+  int parent_death_signal = 0;        // see the header comment
   // Where Delve listens: "127.0.0.1" (the default, as the tunnel expects) or "::1". Delve accepts a
   // loopback connection only after finding it in /proc/net/tcp (or tcp6) with its own UID; on hosts
   // with very many IPv4 sockets (seen here above ~10,000 lines) that lookup keeps failing and Delve

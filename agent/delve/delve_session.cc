@@ -196,8 +196,17 @@ absl::Status DelveSession::Setup() {
 }
 
 absl::Status DelveSession::DelveExitError(const std::string& log) {
+  // Delve's own words: its last output line, how it ended, and where its whole output is.
+  std::string how = "ended";
+  if (absl::StatusOr<int> ws = dlv_->Wait(absl::Seconds(1)); ws.ok()) {
+    how = ChildProcess::DescribeWaitStatus(*ws);
+  }
   std::string msg = LastDelveMessage(log);
-  if (msg.empty()) msg = "Delve exited without a message";
+  if (msg.empty()) {
+    return absl::UnavailableError(absl::StrCat("Delve failed to start: Delve ", how,
+                                               " without any output (its log ", log_path_,
+                                               " is empty)"));
+  }
   if (absl::StrContains(msg, "address already in use")) return absl::AlreadyExistsError(msg);
   if (absl::StrContains(msg, "could not attach") || absl::StrContains(msg, "debug info") ||
       absl::StrContains(msg, "not permitted") || absl::StrContains(msg, "unsupported") ||
@@ -216,7 +225,8 @@ absl::Status DelveSession::DelveExitError(const std::string& log) {
     }
     return absl::FailedPreconditionError(absl::StrCat("Delve: ", msg, hint));
   }
-  return absl::UnavailableError(absl::StrCat("Delve failed to start: ", msg));
+  return absl::UnavailableError(absl::StrCat("Delve failed to start: ", msg, " (Delve ", how,
+                                             "; its output is in ", log_path_, ")"));
 }
 
 absl::Status DelveSession::SpawnAndConnect() {

@@ -18,9 +18,9 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "agent/delve/proc_reader.h"
 #include "agent/delve/rpc_client.h"
 #include "common/clock.h"
+#include "common/proc_reader.h"
 #include "nlohmann/json.hpp"
 
 namespace kdbg::delve {

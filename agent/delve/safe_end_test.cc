@@ -17,6 +17,12 @@ using testing::FakeDelve;
 using testing::FakeProc;
 using ::testing::Not;
 
+TEST(ParseExitedError, DelvesExitMessages) {
+  EXPECT_EQ(ParseExitedError("Process 4242 has exited with status 2"), 2);
+  EXPECT_EQ(ParseExitedError("Process 4242 has exited with status -1"), -1);
+  EXPECT_FALSE(ParseExitedError("location \"x\" not found").has_value());
+}
+
 class SafeEndTest : public ::testing::Test {
  protected:
   SafeEndTest() : main_(*delve_.Dial("fake")), side_(*delve_.Dial("fake")) {

@@ -1,5 +1,7 @@
-// The real Resolver: a ProcessTable (live via libproc2, or a recorded /proc tree), runtime state
-// files under a host root, and a BinaryReader (ELF). See resolver.h for the contract.
+// The real Resolver: the /proc reader (common/proc_reader.h: the live /proc, the host's /proc
+// mounted elsewhere, or a recorded tree), runtime state files under a host root, and the Go-binary
+// inspector (agent/gobinary). See resolver.h for the contract. It is the only component that
+// inspects a target: engines take its ResolvedTarget (PID, start time, binary facts).
 //
 // How a container ID becomes a PID (each step adds one line of `evidence`):
 //   1. cgroup: one pass over every process's /proc/PID/cgroup; a process belongs to the container
@@ -22,14 +24,14 @@
 #include <string>
 #include <vector>
 
-#include "agent/resolver/binary_info.h"
-#include "agent/resolver/process_table.h"
+#include "agent/gobinary/go_binary.h"
 #include "agent/resolver/resolver.h"
+#include "common/proc_reader.h"
 
 namespace kdbg::agent {
 
 struct ResolverOptions {
-  // "/proc" selects the live table (libproc2); any other directory a recorded tree.
+  // The /proc to read: "/proc", the host's /proc mounted elsewhere, or a recorded tree.
   std::string proc_root = "/proc";
   // The node's root as the agent sees it ("/", or e.g. "/host" when mounted into the pod).
   std::string host_root = "/";
@@ -39,8 +41,8 @@ struct ResolverOptions {
   // Extra containerd state directories (containerd's `state = ...`), absolute.
   std::vector<std::string> containerd_state_dirs;
   // Overrides for tests; when null, built from the fields above.
-  std::shared_ptr<ProcessTable> process_table;
-  std::shared_ptr<BinaryReader> binary_reader;
+  std::shared_ptr<ProcReader> proc;
+  std::shared_ptr<gobinary::Inspector> binary_inspector;
 };
 
 std::unique_ptr<Resolver> NewResolver(ResolverOptions options);

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "absl/strings/str_join.h"
+#include "agent/gobinary/testing/fake_inspector.h"
 #include "agent/resolver/new_resolver.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -18,43 +19,26 @@ using ::testing::HasSubstr;
 
 constexpr char kApp[] = "5dd96d5394ca930a854a390ea46f7515a8bc930123eb3251ba20f2708a38fc61";
 
-kdbg::v1::BinaryInfo GoBinary(bool dwarf = true, const char* version = "go1.19.8") {
-  kdbg::v1::BinaryInfo b;
-  b.set_go_version(version);
-  b.set_has_dwarf(dwarf);
-  b.set_module_path("example.com/hello");
-  return b;
-}
-
-class FakeBinaryReader : public BinaryReader {
- public:
-  std::map<std::string, kdbg::v1::BinaryInfo> by_exe;
-  absl::StatusOr<kdbg::v1::BinaryInfo> Read(const std::string& path) override {
-    char buf[4096];
-    ssize_t n = ::readlink(path.c_str(), buf, sizeof(buf));
-    if (n <= 0) return absl::NotFoundError("no exe link at " + path);
-    auto it = by_exe.find(std::string(buf, n));
-    if (it == by_exe.end()) return kdbg::v1::BinaryInfo();  // some ELF program, not Go
-    return it->second;
-  }
-};
+using gobinary::GoBinaryFacts;
+using gobinary::testing::FakeInspector;
+using gobinary::testing::GoFacts;
 
 struct Env {
-  std::shared_ptr<FakeBinaryReader> binaries = std::make_shared<FakeBinaryReader>();
+  std::shared_ptr<FakeInspector> binaries = std::make_shared<FakeInspector>();
   std::unique_ptr<Resolver> resolver;
 };
 
 Env Make(const std::string& tree) {
   Env env;
-  env.binaries->by_exe["/hello-world"] = GoBinary();
-  env.binaries->by_exe["/app/server"] = GoBinary();
-  env.binaries->by_exe["/sidecar"] = GoBinary();
+  env.binaries->Set("/hello-world", GoFacts());
+  env.binaries->Set("/app/server", GoFacts());
+  env.binaries->Set("/sidecar", GoFacts());
   ResolverOptions o;
   std::string root = kdbg::testing::SourceDir() + "/agent/resolver/testdata/trees/" + tree;
   o.proc_root = root + "/proc";
   o.host_root = root + "/host";
   o.node_name = "node-a";
-  o.binary_reader = env.binaries;
+  o.binary_inspector = env.binaries;
   env.resolver = NewResolver(std::move(o));
   return env;
 }
@@ -214,24 +198,34 @@ TEST(Resolver, Preconditions) {
 
 TEST(Resolver, BinaryPreconditions) {
   struct Case {
-    kdbg::v1::BinaryInfo bin;
+    GoBinaryFacts bin;
     const char* problem;
   } cases[] = {
-      {kdbg::v1::BinaryInfo(), "is not a Go program"},
-      {GoBinary(/*dwarf=*/false), "has no debug information"},
-      {GoBinary(true, "go1.22.1"),
+      {GoBinaryFacts(), "is not a Go program"},
+      {GoFacts(/*dwarf=*/false), "has no debug information"},
+      {GoFacts(true, "go1.22.1"),
        "built with go1.22.1 but the bundled Delve supports Go up to 1.20"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.problem);
     Env env = Make("containerd-cgroupfs-v1");
-    env.binaries->by_exe["/hello-world"] = c.bin;
+    env.binaries->Set("/hello-world", c.bin);
     auto t = ResolveId(env, kApp);
     ASSERT_TRUE(t.ok()) << t.status();
     EXPECT_EQ(t->host_pid(), 4242);
     EXPECT_FALSE(t->debuggable());
     EXPECT_THAT(t->problem(), HasSubstr(c.problem));
   }
+}
+
+TEST(Resolver, ContainerStillStartingIsRetryableNeverATarget) {
+  // runc's own init is a Go program: before its exec it must not pass for the container's.
+  Env env = Make("runc-init-starting");
+  env.binaries->Set("/usr/bin/runc", GoFacts());
+  auto t = ResolveId(env, kApp);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(t.status().message(), HasSubstr("is still starting"));
+  EXPECT_THAT(t.status().message(), HasSubstr("4242 (runc init)"));
 }
 
 TEST(Resolver, BadInput) {

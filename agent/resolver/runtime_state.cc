@@ -6,7 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "agent/resolver/process_table.h"
+#include "common/proc_reader.h"
 #include "nlohmann/json.hpp"
 
 namespace kdbg::agent {

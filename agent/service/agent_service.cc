@@ -1,8 +1,6 @@
 #include "agent/service/agent_service.h"
 
-#include <deque>
 #include <functional>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,46 +10,6 @@
 #include "common/tls.h"
 
 namespace kdbg::agent {
-
-// A few threads for unary calls whose work blocks (the resolver reads /proc).
-class WorkPool {
- public:
-  explicit WorkPool(int n) {
-    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { Loop(); });
-  }
-  ~WorkPool() {
-    {
-      absl::MutexLock lock(&mu_);
-      stop_ = true;
-    }
-    for (auto& t : threads_) t.join();
-  }
-  void Submit(std::function<void()> fn) {
-    absl::MutexLock lock(&mu_);
-    queue_.push_back(std::move(fn));
-  }
-
- private:
-  void Loop() {
-    for (;;) {
-      std::function<void()> fn;
-      {
-        absl::MutexLock lock(&mu_);
-        auto ready = [this]()
-                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !queue_.empty(); };
-        mu_.Await(absl::Condition(&ready));
-        if (queue_.empty()) return;
-        fn = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      fn();
-    }
-  }
-  absl::Mutex mu_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::thread> threads_;
-};
 
 namespace {
 
@@ -364,7 +322,7 @@ AgentService::AgentService(Options options, SessionManager* sessions, Resolver* 
       sessions_(sessions),
       resolver_(resolver),
       metrics_(metrics),
-      pool_(std::make_unique<WorkPool>(options_.resolve_threads)) {}
+      pool_(std::make_unique<WorkQueue>(options_.resolve_threads)) {}
 
 AgentService::~AgentService() = default;
 
@@ -397,7 +355,7 @@ grpc::ServerUnaryReactor* AgentService::Resolve(grpc::CallbackServerContext* ctx
                      "ID (a bare host PID needs the agent's --allow-host-pid)"));
     return reactor;
   }
-  pool_->Submit([this, req, resp, reactor, caller] {
+  pool_->Post([this, req, resp, reactor, caller] {
     absl::Time t0 = absl::Now();
     absl::StatusOr<kdbg::v1::ResolvedTarget> r = resolver_->Resolve(req->target());
     metrics_->ObserveResolve(absl::Now() - t0);

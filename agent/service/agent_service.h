@@ -19,11 +19,10 @@
 #include "agent/resolver/resolver.h"
 #include "agent/service/metrics.h"
 #include "agent/service/session_manager.h"
+#include "common/work_queue.h"
 #include "kdbg/v1/agent.grpc.pb.h"
 
 namespace kdbg::agent {
-
-class WorkPool;
 
 class AgentService final : public kdbg::v1::Agent::CallbackService {
  public:
@@ -67,7 +66,7 @@ class AgentService final : public kdbg::v1::Agent::CallbackService {
   SessionManager* const sessions_;
   Resolver* const resolver_;
   AgentMetrics* const metrics_;
-  std::unique_ptr<WorkPool> pool_;
+  std::unique_ptr<WorkQueue> pool_;  // unary calls that block (the resolver reads /proc)
 };
 
 }  // namespace kdbg::agent

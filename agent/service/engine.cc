@@ -11,6 +11,7 @@
 #include "common/child_process.h"
 #include "common/fd.h"
 #include "common/log.h"
+#include "common/proc_reader.h"
 
 namespace kdbg::agent {
 namespace {
@@ -30,8 +31,11 @@ std::string DelveVersion(const std::string& dlv) {
 
 absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
   Engine e;
+  // One /proc reader, rooted at --proc-root, for the resolver and the Delve engine alike.
+  std::shared_ptr<ProcReader> proc(NewProcReader(config.proc_root));
   ResolverOptions ro;
   ro.proc_root = config.proc_root;
+  ro.proc = proc;
   ro.host_root = config.host_root;
   ro.node_name = config.node_name;
   ro.containerd_state_dirs = config.containerd_state_dirs;
@@ -40,6 +44,7 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
   delve::DelveOptions d;
   d.dlv_path = config.dlv;
   d.work_dir = config.state_dir + "/delve";
+  d.proc = proc;
   if (config.max_hits_per_second > 0) d.default_hits_per_second = config.max_hits_per_second;
   std::shared_ptr<delve::DelveSessionFactory> factory(
       delve::NewDelveSessionFactory(std::move(d)).release());

@@ -2,10 +2,8 @@
 // mutual TLS and the health endpoint; runs until SIGTERM/SIGINT, then ends every session safely.
 #include "agent/service/serve_command.h"
 
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -25,6 +23,7 @@
 #include "common/child_process.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/pidfd.h"
 #include "common/tls.h"
 #include "grpcpp/grpcpp.h"
 
@@ -74,12 +73,8 @@ int RunGuardCommand(const std::vector<std::string>& args) {
   log::Configure(log::Level::kInfo,
                  parsed->log_format == "json" ? log::Format::kJson : log::Format::kText);
   // Open the pidfd first: if the agent is already gone, pidfd_open fails and we recover at once.
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, parent, 0));
-  if (pidfd >= 0) {
-    pollfd pfd{pidfd, POLLIN, 0};
-    while (::poll(&pfd, 1, -1) < 0 && errno == EINTR) {
-    }
-    ::close(pidfd);
+  if (absl::StatusOr<UniqueFd> pidfd = PidfdOpen(parent); pidfd.ok()) {
+    PidfdWaitExit(pidfd->get(), absl::InfiniteDuration());
   }
   absl::StatusOr<Engine> engine = MakeEngine(*parsed);
   if (!engine.ok()) {

@@ -1,18 +1,12 @@
 #include "agent/service/session_manager.h"
 
-#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "common/log.h"
+#include "common/session_id.h"
 
 namespace kdbg::agent {
-
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
 
 namespace {
 
@@ -112,11 +106,6 @@ SessionManager::~SessionManager() {
   ReapLocked();
 }
 
-std::string SessionManager::NewId() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return absl::StrFormat("%012x", rng() & 0xffffffffffffULL);
-}
-
 absl::StatusOr<std::shared_ptr<Session>> SessionManager::Start(SessionRequest request) {
   const std::string mode = ModeName(request.mode);
   if (request.target.container_id().empty() && request.target.host_pid() <= 0) {
@@ -156,7 +145,7 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Start(SessionRequest re
           " concurrent debug sessions; end one (kdbg stop SESSION-ID) or raise the agent's "
           "--max-sessions"));
     }
-    std::string id = request.session_id.empty() ? NewId() : request.session_id;
+    std::string id = request.session_id.empty() ? NewSessionId() : request.session_id;
     if (sessions_.count(id) > 0) {
       metrics_->SessionRefused(mode);
       return absl::AlreadyExistsError(absl::StrCat("session ", id, " already exists on this node"));
@@ -259,12 +248,14 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
     spec.session_id = s->id();
     spec.pid = pid;
     spec.start_time_ticks = target->start_time_ticks();
+    spec.binary = target->binary();
     started = factory_->StartAttach(spec, cb);
   } else {
     TraceSpec spec;
     spec.session_id = s->id();
     spec.pid = pid;
     spec.start_time_ticks = target->start_time_ticks();
+    spec.binary = target->binary();
     spec.script = req.options.script();
     spec.script_name = req.options.script_name().empty() ? "trace.dlv" : req.options.script_name();
     spec.duration = absl::Milliseconds(req.options.duration_ms());

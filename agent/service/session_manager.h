@@ -34,6 +34,7 @@
 #include "agent/service/event_stream.h"
 #include "agent/service/metrics.h"
 #include "common/clock.h"
+#include "common/grpc_status.h"
 #include "kdbg/v1/agent.pb.h"
 
 namespace kdbg::agent {
@@ -142,7 +143,6 @@ class SessionManager {
   // Last act of a session's thread: hands its std::thread to the reaper.
   void Retire(const std::string& id);
   void ReapLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::string NewId();
 
   const Options options_;
   Resolver* const resolver_;
@@ -159,7 +159,7 @@ class SessionManager {
   int running_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// absl -> gRPC status (the codes map one to one).
-grpc::Status ToGrpcStatus(const absl::Status& status);
+// absl -> gRPC status at this service's edge: the one mapping in common/grpc_status.h.
+using ::kdbg::ToGrpcStatus;
 
 }  // namespace kdbg::agent

@@ -27,12 +27,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/delve/delve_engine.h"
-#include "agent/delve/proc_reader.h"
 #include "agent/delve/rpc_client.h"
 #include "agent/delve/safe_end.h"
 #include "bench/delve/load_gen.h"
 #include "common/child_process.h"
+#include "common/proc_reader.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/resolved_target.h"
 
 namespace kdbg::bench {
 namespace {
@@ -144,8 +145,8 @@ void RawEnd(RawDelve& r, pid_t pid) {
   auto b = dialer.Dial(r.address);
   if (a.ok() && b.ok()) {
     delve::DelveClient main(std::move(*a)), side(std::move(*b));
-    delve::RealProcReader proc;
-    (void)delve::RunSafeEnd(main, side, pid, proc, *RealClock::Get(), delve::SafeEndTimeouts{});
+    std::unique_ptr<ProcReader> proc = NewProcReader();
+    (void)delve::RunSafeEnd(main, side, pid, *proc, *RealClock::Get(), delve::SafeEndTimeouts{});
   }
   (void)r.dlv->Wait(absl::Seconds(10));
 }
@@ -184,7 +185,12 @@ int Main(const Flags& f) {
   opts.listen_host = f.listen_ipv6 ? "::1" : "127.0.0.1";
   auto factory = delve::NewDelveSessionFactory(opts);
   agent::TraceSpec spec;
-  spec.pid = pid;
+  // The resolver's facts, as the agent hands them to the engine (not timed: the agent resolves
+  // before it starts Delve, and time_to_armed measures the engine).
+  if (absl::Status s = kdbg::testing::ResolveInto(pid, &spec); !s.ok()) {
+    std::fprintf(stderr, "resolve: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
   spec.script = kScript;
   spec.max_hits_per_second = 1000000;
 

@@ -6,7 +6,7 @@ FROM debian:12 AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       cmake g++ make pkg-config libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev \
-      protobuf-compiler libabsl-dev libproc2-dev libcpp-httplib-dev libyaml-cpp-dev \
+      protobuf-compiler libabsl-dev libcpp-httplib-dev libyaml-cpp-dev \
       nlohmann-json3-dev libssl-dev libelf-dev libdw-dev libcli11-dev libgtest-dev libgmock-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

@@ -2,7 +2,8 @@
 // Requests are answered at once by the handler registered for their method; a `continue` is
 // answered from a queue of canned stops and, when the queue is empty, held (the process "runs")
 // until a `halt` arrives on any connection, exactly as Delve answers a pending continue only when
-// the process stops. Records every call for assertions. Thread-safe.
+// the process stops. Records every call for assertions. Thread-safe. (The /proc fake is
+// common/testing/fake_proc_reader.h.)
 #pragma once
 
 #include <deque>
@@ -14,8 +15,8 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
-#include "agent/delve/proc_reader.h"
 #include "agent/delve/rpc_connection.h"
+#include "common/testing/fake_proc_reader.h"
 #include "nlohmann/json.hpp"
 
 namespace kdbg::delve::testing {
@@ -96,33 +97,7 @@ class FakeDelve : public RpcDialer {
   json held_id_;
 };
 
-// A ProcReader over canned values, for the SIGTRAP-drain and release checks.
-class FakeProc : public ProcReader {
- public:
-  absl::Mutex mu;
-  ProcState state{'S', 0, 0, 0};
-  int sigtrap_checks_left_pending = 0;  // SigtrapPending answers true this many times
-  absl::StatusOr<ProcState> Status(pid_t) override {
-    absl::MutexLock l(&mu);
-    return state;
-  }
-  absl::StatusOr<bool> SigtrapPending(pid_t) override {
-    absl::MutexLock l(&mu);
-    if (sigtrap_checks_left_pending > 0) {
-      --sigtrap_checks_left_pending;
-      return true;
-    }
-    return false;
-  }
-  absl::StatusOr<uint64_t> StartTicks(pid_t) override { return 1; }
-  absl::StatusOr<std::vector<std::string>> Cmdline(pid_t) override {
-    return std::vector<std::string>{};
-  }
-  absl::StatusOr<std::vector<std::string>> Environ(pid_t) override {
-    return std::vector<std::string>{};
-  }
-  std::vector<pid_t> ListPids() override { return {}; }
-  std::string ExePath(pid_t) override { return "/nonexistent"; }
-};
+// The /proc fake is common's: any PID exists (sleeping) unless a test says otherwise.
+using FakeProc = ::kdbg::testing::FakeProcReader;
 
 }  // namespace kdbg::delve::testing

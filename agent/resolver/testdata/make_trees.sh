@@ -137,4 +137,13 @@ proc yama3 4242 4200 S 600 0 "4242	1" /hello-world "$(v2 /kubepods/besteffort/po
 proc nocap 4242 4200 S 600 0 "4242	1" /hello-world "$(v2 /kubepods/besteffort/pod$POD/$A)" /hello-world
 hostfacts yama3 3 000001ffffffffff
 hostfacts nocap 2 00000000a80425fb
+
+# 9. A container still starting: its init is still runc's own re-exec ("runc init", a Go program
+#    itself, comm "runc:[2:INIT]" on a real node), not yet the container's program.
+T=runc-init-starting
+proc $T 1 0 S 10 0 1 /usr/lib/systemd/systemd "$(v2 /init.scope)" /sbin/init
+proc $T 4200 1 S 500 0 4200 /usr/bin/containerd-shim-runc-v2 "$(v2 /system.slice/containerd.service)" $SHIM
+proc $T 4210 4200 S 510 0 "4210	1" /pause "$(v2 /kubepods/besteffort/pod$POD/$S)" /pause
+proc $T 4242 4200 S 600 0 "4242	1" /usr/bin/runc "$(v2 /kubepods/besteffort/pod$POD/$A)" runc init
+hostfacts $T 1 000001ffffffffff
 echo done

@@ -21,6 +21,7 @@
 #include "tests/support/go_target.h"
 #include "tests/support/http_probe.h"
 #include "tests/support/proc_probe.h"
+#include "tests/support/resolved_target.h"
 #include "tests/support/test_env.h"
 
 namespace kdbg::delve {
@@ -102,7 +103,8 @@ class DelveEngineTest : public ::testing::Test {
                                                              Events* events,
                                                              agent::TraceSpec spec = {}) {
     spec.session_id = spec.session_id.empty() ? "t1" : spec.session_id;
-    spec.pid = pid;
+    // As the agent does: the resolver finds, checks and verifies the target; the engine takes it.
+    if (absl::Status s = kdbg::testing::ResolveInto(pid, &spec); !s.ok()) return s;
     spec.script = script;
     spec.script_name = "trace.dlv";
     return factory_->StartTrace(spec, events->Callback());
@@ -358,7 +360,7 @@ TEST_F(DelveEngineTest, AttachModeExposesDelveAndClearsTheRemoteClientsBreakpoin
   Events events;
   agent::AttachSpec spec;
   spec.session_id = "a1";
-  spec.pid = (*target)->pid();
+  ASSERT_TRUE(kdbg::testing::ResolveInto((*target)->pid(), &spec).ok());
   auto session = factory_->StartAttach(spec, events.Callback());
   ASSERT_TRUE(session.ok()) << session.status();
   std::string addr = (*session)->delve_address();
@@ -498,6 +500,13 @@ TEST_F(DelveEngineTest, NonGoTargetIsRefusedBeforeStartingDelve) {
   ASSERT_FALSE(session.ok());
   EXPECT_EQ(session.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(session.status().message(), HasSubstr("not a Go program"));
+  // The engine refuses the resolver's facts on its own too (no Go version: not Go).
+  agent::TraceSpec direct;
+  direct.pid = (*child)->pid();
+  direct.script = kScript;
+  auto refused = factory_->StartTrace(direct, events.Callback());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("not a Go program"));
   EXPECT_TRUE(kdbg::testing::DlvProcessesFor((*child)->pid()).empty());
   auto st = kdbg::testing::ReadProcStatus((*child)->pid());
   ASSERT_TRUE(st.ok());
@@ -529,8 +538,7 @@ TEST_F(DelveEngineTest, AlreadyTracedTargetNamesTheTracer) {
   auto second = Trace((*target)->pid(), kScript, &events, spec);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(second.status().message(),
-              HasSubstr(absl::StrCat("already traced by pid ", dlvs[0])));
+  EXPECT_THAT(second.status().message(), HasSubstr(absl::StrCat("already traced by ", dlvs[0])));
   (*first)->RequestEnd(v1::END_REASON_CLIENT_STOP);
   auto ended = (*first)->Wait(absl::Seconds(20));
   ASSERT_TRUE(ended.ok());

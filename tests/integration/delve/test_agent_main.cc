@@ -8,6 +8,7 @@
 #include <string>
 
 #include "agent/delve/delve_engine.h"
+#include "tests/support/resolved_target.h"
 
 int main(int argc, char** argv) {
   pid_t pid = 0;
@@ -25,7 +26,10 @@ int main(int argc, char** argv) {
   auto factory = kdbg::delve::NewDelveSessionFactory(o);
   kdbg::agent::TraceSpec spec;
   spec.session_id = "orphan1";
-  spec.pid = pid;
+  if (absl::Status s = kdbg::testing::ResolveInto(pid, &spec); !s.ok()) {
+    std::printf("error %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
   spec.script = "trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\ncontinue\n";
   auto session = factory->StartTrace(spec, [](const kdbg::v1::Event&) {});
   if (!session.ok()) {

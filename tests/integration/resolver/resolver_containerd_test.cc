@@ -65,12 +65,13 @@ class ResolverContainerdTest : public ::testing::Test {
   absl::StatusOr<kdbg::v1::ResolvedTarget> Resolve(const std::string& id) {
     kdbg::v1::TargetRef ref;
     ref.set_container_id("containerd://" + id);
-    // A shell wrapper forks its child just after start: give it a moment to appear.
+    // A container still starting is Unavailable (its init is still `runc init`) and a shell
+    // wrapper forks its child just after start: retry those, as a caller would, for up to 10 s.
     absl::StatusOr<kdbg::v1::ResolvedTarget> t;
-    for (int i = 0; i < 50; ++i) {
+    for (int i = 0; i < 100; ++i) {
       t = resolver_->Resolve(ref);
       if (t.ok() && !t->binary().go_version().empty()) break;
-      if (!t.ok() && t.status().code() != absl::StatusCode::kNotFound) break;
+      if (!t.ok() && !absl::IsNotFound(t.status()) && !absl::IsUnavailable(t.status())) break;
       absl::SleepFor(absl::Milliseconds(100));
     }
     return t;

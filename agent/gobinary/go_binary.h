@@ -1,0 +1,130 @@
+// kdbg's one reader of Go executables (library kdbg_gobinary, on elfutils' libelf and libdw): what
+// a program is (Go or not, which Go, how it was built, whether it can be debugged) and where its
+// functions are. The resolver (agent/resolver) is its only caller for a live target; engines take
+// the resolver's answer instead of reading the binary again. DWARF queries (types, variables,
+// locations) live beside it in agent/gobinary/dwarf*.{h,cc}, on GoBinary::dwarf().
+//
+// Callers pass /proc/PID/exe for a live process (the kernel resolves it across mount namespaces,
+// even after the file was replaced or deleted), or any path to an executable.
+//
+// Sources, all in the ELF file (formats quoted in build_info.h):
+//   .go.buildinfo       Go version, main module path, build settings (-gcflags, -ldflags, ...)
+//   .gopclntab          present in every Go binary, even stripped ones
+//   .note.go.buildid    the Go build ID;  .note.gnu.build-id  the GNU build ID (hex)
+//   .debug_info / .zdebug_info  DWARF; the main package's DW_AT_producer names the compiler
+//                       version and flags ("Go cmd/compile go1.19.8; -N -l")
+//   .symtab             absent when stripped (-ldflags=-s, strip); its STT_FUNC entries are the
+//                       functions (Go names: "main.main", "net/http.(*conn).serve",
+//                       "main.(*Server).handle.func1")
+//   PT_LOAD segments    map a function's virtual address to its offset in the file (uprobes)
+//
+//   auto bin = kdbg::gobinary::GoBinary::Open("/proc/4242/exe");
+//   if (!bin.ok()) return bin.status();
+//   if (!(*bin)->facts().is_go) ...;
+//   KDBG_ASSIGN_OR_RETURN(FunctionSymbol f, (*bin)->FindFunction("main.handler"));
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+// elfutils' handles, declared here so users of this header need not include libelf or libdw.
+struct Elf;
+struct Dwarf;
+
+namespace kdbg::gobinary {
+
+// What the ELF file says about the program. Everything is read when the file is opened.
+struct GoBinaryFacts {
+  bool is_go = false;       // .go.buildinfo, .gopclntab or a runtime.main symbol
+  std::string go_version;   // "go1.26.8"; "" for non-Go programs (and Go < 1.18 without DWARF)
+  std::string module_path;  // "example.com/hello"
+  // Build settings as `go version -m` prints them, unquoted: {"-gcflags", "all=-N -l"}, ...
+  std::vector<std::pair<std::string, std::string>> build_settings;
+  std::string build_id;      // Go build ID (.note.go.buildid); "" when absent
+  std::string gnu_build_id;  // lower-case hex (.note.gnu.build-id); "" when absent
+  bool has_dwarf = false;    // .debug_info or .zdebug_info
+  std::string producer;      // DW_AT_producer of the main package's unit (else the first Go one)
+  bool optimized = true;     // false when built with -N (gcflags or producer say so)
+  bool stripped = false;     // no .symtab
+};
+
+// One function in the symbol table.
+struct FunctionSymbol {
+  std::string name;      // "main.handler", "net/http.(*ServeMux).ServeHTTP"
+  uint64_t address = 0;  // virtual address of the entry (st_value)
+  uint64_t size = 0;     // bytes (st_size)
+};
+
+// An opened executable. Thread-safe: all methods are const and may be called concurrently (the
+// symbol table and DWARF handle are loaded once, on first use).
+class GoBinary {
+ public:
+  // Opens and reads the facts of the ELF file at `path`. Errors: NotFound / PermissionDenied when
+  // the file cannot be opened, InvalidArgument when it is not an ELF file.
+  static absl::StatusOr<std::unique_ptr<GoBinary>> Open(const std::string& path);
+  ~GoBinary();
+  GoBinary(const GoBinary&) = delete;
+  GoBinary& operator=(const GoBinary&) = delete;
+
+  const std::string& path() const { return path_; }
+  const GoBinaryFacts& facts() const { return facts_; }
+
+  // Every STT_FUNC symbol with a name and a non-zero address, sorted by address. Empty when
+  // stripped.
+  const std::vector<FunctionSymbol>& Functions() const;
+  // Calls `fn` for each function whose name starts with `prefix` ("" for all), in address order,
+  // until `fn` returns false.
+  void ForEachFunction(absl::string_view prefix,
+                       const std::function<bool(const FunctionSymbol&)>& fn) const;
+  // The function named exactly `name`. NotFound naming the function (and, when stripped,
+  // FailedPrecondition: there is no symbol table to look in).
+  absl::StatusOr<FunctionSymbol> FindFunction(absl::string_view name) const;
+  // The function whose [address, address + size) holds `pc`. NotFound otherwise.
+  absl::StatusOr<FunctionSymbol> FunctionAt(uint64_t pc) const;
+  // The offset in the file of virtual address `address` (through the PT_LOAD segment holding it),
+  // as uprobes want it. NotFound when no loaded segment holds the address.
+  absl::StatusOr<uint64_t> FileOffset(uint64_t address) const;
+
+  // elfutils' handles, for the readers in this library (dwarf*.cc). elf() is never null; dwarf()
+  // is null when the binary has no DWARF. Both live as long as this object.
+  ::Elf* elf() const { return elf_; }
+  ::Dwarf* dwarf() const;
+
+ private:
+  GoBinary(std::string path, int fd, ::Elf* elf);
+  absl::Status ReadFacts();
+  void LoadFunctions() const;
+
+  std::string path_;
+  int fd_ = -1;
+  ::Elf* elf_ = nullptr;
+  GoBinaryFacts facts_;
+  mutable std::once_flag functions_once_;
+  mutable std::vector<FunctionSymbol> functions_;
+  mutable std::once_flag dwarf_once_;
+  mutable ::Dwarf* dwarf_ = nullptr;
+};
+
+// Just the facts of the file at `path` (opens, reads, closes). Errors as GoBinary::Open.
+absl::StatusOr<GoBinaryFacts> InspectGoBinary(const std::string& path);
+
+// The inspector as an injectable dependency, so the resolver's tests can describe binaries
+// without building them (agent/gobinary/testing/fake_inspector.h).
+class Inspector {
+ public:
+  virtual ~Inspector() = default;
+  // Errors as GoBinary::Open. Thread-safe.
+  virtual absl::StatusOr<GoBinaryFacts> Inspect(const std::string& path) = 0;
+};
+
+// The real one: InspectGoBinary.
+std::unique_ptr<Inspector> NewElfInspector();
+
+}  // namespace kdbg::gobinary

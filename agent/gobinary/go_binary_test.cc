@@ -1,0 +1,152 @@
+// The inspector on real executables: the Go test targets as production builds them (with and
+// without optimisation, stripped) and a C program with debug info.
+#include "agent/gobinary/go_binary.h"
+
+#include "absl/strings/match.h"
+#include "agent/gobinary/build_info.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/test_env.h"
+
+namespace kdbg::gobinary {
+namespace {
+
+using kdbg::testing::TargetPath;
+using ::testing::HasSubstr;
+
+std::unique_ptr<GoBinary> OpenTarget(const std::string& name) {
+  auto bin = GoBinary::Open(TargetPath(name));
+  EXPECT_TRUE(bin.ok()) << bin.status();
+  return bin.ok() ? *std::move(bin) : nullptr;
+}
+
+void ExpectGoVersion(const GoBinaryFacts& f) {
+  EXPECT_TRUE(f.is_go);
+  EXPECT_TRUE(absl::StartsWith(f.go_version, "go1.")) << f.go_version;
+  EXPECT_TRUE(ParseGoVersion(f.go_version).has_value()) << f.go_version;
+}
+
+// The three builds of the same program: what each says about itself.
+TEST(GoBinary, DebugOptimisedAndStrippedBuilds) {
+  struct Case {
+    const char* target;
+    bool has_dwarf, optimized, stripped;
+  } cases[] = {
+      {"hello-world", true, false, false},  // -gcflags='all=-N -l'
+      {"hello-world-optimized", true, true, false},
+      {"hello-world-stripped", false, true, true},  // -ldflags='-s -w'
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.target);
+    auto bin = OpenTarget(c.target);
+    ASSERT_NE(bin, nullptr);
+    const GoBinaryFacts& f = bin->facts();
+    ExpectGoVersion(f);
+    EXPECT_FALSE(f.module_path.empty());
+    EXPECT_FALSE(f.build_id.empty());  // the Go build ID survives -s -w
+    EXPECT_EQ(f.build_id.find('\0'), std::string::npos);
+    EXPECT_EQ(f.has_dwarf, c.has_dwarf);
+    EXPECT_EQ(f.optimized, c.optimized);
+    EXPECT_EQ(f.stripped, c.stripped);
+    EXPECT_EQ(bin->dwarf() != nullptr, c.has_dwarf);
+    EXPECT_EQ(bin->Functions().empty(), c.stripped);
+    if (c.has_dwarf) {
+      EXPECT_THAT(f.producer, HasSubstr("Go cmd/compile " + f.go_version));
+    }
+  }
+}
+
+TEST(GoBinary, DebugBuildRecordsItsGcflags) {
+  auto bin = OpenTarget("hello-world");
+  ASSERT_NE(bin, nullptr);
+  bool gcflags = false;
+  for (const auto& [k, v] : bin->facts().build_settings) {
+    gcflags |= (k == "-gcflags" && v == "all=-N -l");
+  }
+  EXPECT_TRUE(gcflags);
+}
+
+TEST(GoBinary, StrippedBuildHasNoSymbolsToLookIn) {
+  auto bin = OpenTarget("hello-world-stripped");
+  ASSERT_NE(bin, nullptr);
+  auto fn = bin->FindFunction("main.main");
+  EXPECT_EQ(fn.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(fn.status().message(), HasSubstr("stripped"));
+}
+
+TEST(GoBinary, CProgramIsNotGo) {
+  auto bin = OpenTarget("not-go");
+  ASSERT_NE(bin, nullptr);
+  EXPECT_FALSE(bin->facts().is_go);
+  EXPECT_EQ(bin->facts().go_version, "");
+  EXPECT_TRUE(bin->facts().has_dwarf);
+  EXPECT_TRUE(bin->FindFunction("main").ok());
+}
+
+TEST(GoBinary, FunctionSymbols) {
+  auto bin = OpenTarget("hello-world");
+  ASSERT_NE(bin, nullptr);
+  auto handler = bin->FindFunction("main.handleSlash");
+  ASSERT_TRUE(handler.ok()) << handler.status();
+  EXPECT_NE(handler->address, 0u);
+  EXPECT_GT(handler->size, 0u);
+  auto at = bin->FunctionAt(handler->address + handler->size / 2);
+  ASSERT_TRUE(at.ok()) << at.status();
+  EXPECT_EQ(at->name, "main.handleSlash");
+  EXPECT_EQ(bin->FunctionAt(0).status().code(), absl::StatusCode::kNotFound);
+  auto missing = bin->FindFunction("main.noSuchFunction");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("main.noSuchFunction"));
+
+  std::vector<std::string> mains;
+  bin->ForEachFunction("main.", [&](const FunctionSymbol& f) {
+    mains.push_back(f.name);
+    return true;
+  });
+  EXPECT_THAT(mains, ::testing::IsSupersetOf({"main.main", "main.handleSlash", "main.listenAddr"}));
+  int seen = 0;
+  bin->ForEachFunction("", [&](const FunctionSymbol&) { return ++seen < 3; });
+  EXPECT_EQ(seen, 3);
+  EXPECT_GT(bin->Functions().size(), 1000u);  // the runtime's functions too
+}
+
+TEST(GoBinary, FileOffsetOfAFunctionHoldsItsCode) {
+  auto bin = OpenTarget("hello-world");
+  ASSERT_NE(bin, nullptr);
+  auto fn = bin->FindFunction("main.main");
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  auto off = bin->FileOffset(fn->address);
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_LT(*off, fn->address);  // Go's text starts at 0x401000, file offset 0x1000
+  EXPECT_EQ(fn->address - *off, 0x400000u);
+  EXPECT_EQ(bin->FileOffset(1).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(GoBinary, DwarfHandleForTheReadersBesideIt) {
+  auto bin = OpenTarget("hello-world");
+  ASSERT_NE(bin, nullptr);
+  EXPECT_NE(bin->elf(), nullptr);
+  EXPECT_NE(bin->dwarf(), nullptr);
+  EXPECT_EQ(bin->dwarf(), bin->dwarf());  // opened once
+}
+
+TEST(GoBinary, Errors) {
+  EXPECT_EQ(GoBinary::Open("/nonexistent/x").status().code(), absl::StatusCode::kNotFound);
+  auto text = GoBinary::Open(kdbg::testing::SourceDir() + "/agent/gobinary/CMakeLists.txt");
+  EXPECT_EQ(text.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(text.status().message(), HasSubstr("is not an ELF file"));
+}
+
+TEST(ElfInspector, SameFactsAsGoBinary) {
+  auto facts = NewElfInspector()->Inspect(TargetPath("hello-world"));
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  auto bin = OpenTarget("hello-world");
+  ASSERT_NE(bin, nullptr);
+  EXPECT_EQ(facts->build_id, bin->facts().build_id);
+  EXPECT_EQ(facts->go_version, bin->facts().go_version);
+  EXPECT_EQ(NewElfInspector()->Inspect("/nonexistent/x").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace kdbg::gobinary
