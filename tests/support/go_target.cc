@@ -8,14 +8,33 @@
 namespace kdbg::testing {
 
 absl::StatusOr<std::unique_ptr<GoTarget>> GoTarget::Start(const std::string& name) {
-  int port = FreePort();
-  SpawnOptions o;
-  o.argv = {TargetPath(name)};
-  o.extra_env = {absl::StrCat("HELLO_ADDR=127.0.0.1:", port)};
-  o.destroy_grace = absl::Seconds(2);
-  KDBG_ASSIGN_OR_RETURN(auto child, ChildProcess::Spawn(o));
-  KDBG_RETURN_IF_ERROR(WaitForHttp("127.0.0.1", port, absl::Seconds(10)));
-  return std::unique_ptr<GoTarget>(new GoTarget(std::move(child), port));
+  absl::Status last;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    // A port picked in advance can be taken before the target binds it: the target then exits at
+    // once (and whatever answers on the port is not it). Then try another port.
+    int port = FreePort();
+    SpawnOptions o;
+    o.argv = {TargetPath(name)};
+    o.extra_env = {absl::StrCat("HELLO_ADDR=127.0.0.1:", port)};
+    o.destroy_grace = absl::Seconds(2);
+    KDBG_ASSIGN_OR_RETURN(auto child, ChildProcess::Spawn(o));
+    absl::Time deadline = absl::Now() + absl::Seconds(10);
+    last = absl::DeadlineExceededError(absl::StrCat(name, " never answered on port ", port));
+    while (absl::Now() < deadline && child->Running()) {
+      auto r = HttpGet("127.0.0.1", port, "/", absl::Seconds(1));
+      if (r.ok() && r->status == 200 && child->Running()) {
+        return std::unique_ptr<GoTarget>(new GoTarget(std::move(child), port));
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    if (!child->Running()) {
+      auto status = child->Wait(absl::ZeroDuration());
+      last = absl::UnavailableError(absl::StrCat(
+          name, " exited at start (", status.ok() ? ChildProcess::DescribeWaitStatus(*status) : "",
+          "; port ", port, " taken?)"));
+    }
+  }
+  return last;
 }
 
 }  // namespace kdbg::testing

@@ -50,7 +50,10 @@ class ResolverContainerdTest : public ::testing::Test {
     spec.id = id;
     spec.pod_uid = pod;
     spec.files = {{TargetPath(target), "/" + target}};
-    spec.env = {absl::StrCat("HELLO_ADDR=127.0.0.1:", kdbg::testing::FreePort())};
+    // The containers share the host's network and nothing here connects to them: port 0 lets the
+    // kernel pick, where a port picked in advance could be taken meanwhile (the target would then
+    // exit at once and the container vanish under the test).
+    spec.env = {"HELLO_ADDR=127.0.0.1:0"};
     if (shell) {
       spec.files.push_back({"/bin/busybox", "/bin/sh"});
       spec.args = {"/bin/sh", "-c", absl::StrCat("/", target, "; echo exited")};
