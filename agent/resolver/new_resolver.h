@@ -3,7 +3,8 @@
 // inspector (agent/gobinary). See resolver.h for the contract. It is the only component that
 // inspects a target: engines take its ResolvedTarget (PID, start time, binary facts).
 //
-// How a container ID becomes a PID (each step adds one line of `evidence`):
+// How a container ID becomes a PID (each step adds one line of `evidence`; steps 1 to 4 are the
+// functions of resolve_steps.h, each with its own test):
 //   1. cgroup: one pass over every process's /proc/PID/cgroup; a process belongs to the container
 //      when any line's path names it (container_ref.h lists the layouts). Monitors (crio-conmon-)
 //      are noted, never targets.
@@ -15,7 +16,9 @@
 //      not the container), docker-containerd-shim (names the container in its work dir), conmon;
 //      containerd-shim-runsc-v1 / -kata-v2 mean a sandboxed runtime (not debuggable from the host).
 //   4. the target: the init if it is a Go program, else its single Go descendant; `pause`,
-//      shims and monitors never are. Several Go candidates: FailedPrecondition listing them.
+//      shims and monitors never are. Several Go candidates: FailedPrecondition listing them. A
+//      container still starting (a member is still `runc init`, itself a Go program) is
+//      Unavailable: retry, never a target.
 //   5. preconditions, each its own `problem`: zombie, not Go, Go newer than Delve supports, no
 //      DWARF, already traced (names the tracer), Yama ptrace_scope, missing CAP_SYS_PTRACE.
 #pragma once

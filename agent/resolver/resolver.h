@@ -1,8 +1,9 @@
 // Resolver: from a container ID (as Kubernetes reports it) or a host PID to the Go process to
 // debug.
 //
-// Implementations: the real one (resolver.cc, built from a ProcessTable and runtime state files
-// under a host root) and fakes for tests of the layers above (agent/resolver/testing/).
+// Implementations: the real one (resolver.cc, built from the /proc reader, runtime state files
+// under a host root and the Go-binary inspector; new_resolver.h) and a fake for tests of the layers
+// above (agent/service/testing/fake_resolver.h).
 #pragma once
 
 #include "absl/status/statusor.h"
@@ -20,6 +21,8 @@ class Resolver {
   //   NotFound         no process of that container on this node (message names what was searched)
   //   FailedPrecondition  several Go candidates (message lists them), or the container only holds
   //                    `pause` / a monitor
+  //   Unavailable      the container is still starting (its init is still the runtime's own
+  //                    `runc init`): retry in a moment
   // Thread-safe.
   virtual absl::StatusOr<kdbg::v1::ResolvedTarget> Resolve(const kdbg::v1::TargetRef& target) = 0;
 

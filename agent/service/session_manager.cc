@@ -173,6 +173,19 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Start(SessionRequest re
 void SessionManager::OnEngineEvent(Session* s, kdbg::v1::Event event) {
   if (event.session_id().empty()) event.set_session_id(s->id());
   if (event.time_unix_nanos() == 0) event.set_time_unix_nanos(absl::ToUnixNanos(clock_->Now()));
+  absl::MutexLock deliver(&s->deliver_mu_);
+  {
+    absl::MutexLock lock(&s->mu_);
+    bool ready = event.has_notice() && event.notice().code() == "ready";
+    if (!s->engine_recorded_ && (ready || !s->held_events_.empty())) {
+      s->held_events_.push_back(std::move(event));
+      return;
+    }
+  }
+  Deliver(s, std::move(event));
+}
+
+void SessionManager::Deliver(Session* s, kdbg::v1::Event event) {
   if (event.has_hit()) {
     ++s->hits_;
     metrics_->Hit();
@@ -274,11 +287,21 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
   std::string address = (*started)->delve_address();
   DebugSession* debug = started->get();
   {
-    absl::MutexLock lock(&s->mu_);
-    s->debug_ = std::move(*started);
-    s->state_ = attach ? "attached" : "tracing";
-    s->delve_address_ = address;
-    if (s->end_reason_ != kdbg::v1::END_REASON_UNSPECIFIED) s->debug_->RequestEnd(s->end_reason_);
+    absl::MutexLock deliver(&s->deliver_mu_);
+    std::vector<kdbg::v1::Event> held;
+    {
+      absl::MutexLock lock(&s->mu_);
+      s->debug_ = std::move(*started);
+      s->state_ = attach ? "attached" : "tracing";
+      s->delve_address_ = address;
+      if (s->end_reason_ != kdbg::v1::END_REASON_UNSPECIFIED) {
+        s->debug_->RequestEnd(s->end_reason_);
+      }
+      s->engine_recorded_ = true;
+      held.swap(s->held_events_);
+    }
+    // Now the session is attached: what the engine said meanwhile goes out, in order.
+    for (kdbg::v1::Event& e : held) Deliver(s.get(), std::move(e));
   }
   log::Info("session started",
             {{"session", s->id()},

@@ -83,6 +83,14 @@ class Session {
   const std::shared_ptr<EventStream> stream_;
   std::atomic<int64_t> hits_{0};
 
+  // Delivery of the engine's events, in order. The engine emits "ready" before StartAttach returns,
+  // i.e. before the session has recorded its Delve address: a client that reacts to "ready" by
+  // opening a tunnel must find the session attached, so "ready" (and what follows it) is held
+  // until the engine is recorded (SessionManager::RecordEngine).
+  absl::Mutex deliver_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  bool engine_recorded_ = false;              // under mu_
+  std::vector<kdbg::v1::Event> held_events_;  // under mu_
+
   mutable absl::Mutex mu_;
   std::string state_ = "attaching";
   int32_t host_pid_ = 0;
@@ -139,6 +147,8 @@ class SessionManager {
             const std::string& stage);
   void Finish(const std::shared_ptr<Session>& s, const kdbg::v1::EndedEvent& ended);
   void OnEngineEvent(Session* s, kdbg::v1::Event event);
+  // Pushes one event to the session's stream (counting hits and drops). Caller holds deliver_mu_.
+  void Deliver(Session* s, kdbg::v1::Event event);
   void Remove(const std::shared_ptr<Session>& s);
   // Last act of a session's thread: hands its std::thread to the reaper.
   void Retire(const std::string& id);
