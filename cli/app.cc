@@ -108,6 +108,11 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
   trace_cmd->add_option("--lease", lease,
                         "hard upper bound on the session, enforced by the agent even if this CLI "
                         "vanishes (capped by the cluster's policy); default: the cluster's");
+  const char* kDebugBinaryHelp =
+      "the unstripped binary of the target's very build (same Go build ID), for a target built "
+      "with -ldflags='-s -w': sent to the pod's agent, which has Delve read symbols from it and "
+      "deletes it when the session ends";
+  trace_cmd->add_option("--debug-binary", trace.debug_binary, kDebugBinaryHelp);
   add_output(trace_cmd);
   trace_cmd->footer(absl::StrCat(
       "Examples:\n"
@@ -122,6 +127,9 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
       "  ",
       name,
       " trace hello-world -n shop -c app --init trace.txt --duration 30s --max-hits 100 -o json\n"
+      "  ",
+      name,
+      " trace pod/api-0 --init trace.txt --debug-binary ./api.debug   # stripped image\n"
       "Progress goes to stderr, hits to stdout. Ctrl-C ends the session safely; a second Ctrl-C "
       "quits at once."));
 
@@ -132,6 +140,7 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
   attach_cmd->add_option("--listen", attach.listen,
                          "local address (default 127.0.0.1 and a free port)");
   attach_cmd->add_flag("--headless", attach.headless, "do not start `dlv connect`");
+  attach_cmd->add_option("--debug-binary", attach.debug_binary, kDebugBinaryHelp);
   attach_cmd->footer(absl::StrCat(
       "Examples:\n"
       "  ",

@@ -127,6 +127,11 @@ int RunAttach(const GlobalOptions& g, const AttachCommandOptions& o, const Comma
   kdbg::v1::ControllerAttachRequest req;
   *req.mutable_target() = conn->target;
   req.set_lease_ms(0);  // the cluster's default lease
+  if (!o.debug_binary.empty()) {
+    auto uploaded = internal::UploadDebugBinary(o.debug_binary, *conn, env, console);
+    if (!uploaded.ok()) return console.Fail(uploaded.status());
+    req.set_debug_binary_id(uploaded->upload_id());
+  }
   grpc::ClientContext context;
   PrepareContext(&context, conn->token);
   console.Err(

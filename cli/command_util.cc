@@ -1,7 +1,19 @@
 #include "cli/command_util.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <thread>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "cli/interrupts.h"
 #include "cli/target.h"
+#include "common/byte_size.h"
+#include "common/fd.h"
 #include "common/grpc_status.h"
 #include "common/status.h"
 
@@ -43,6 +55,86 @@ int Console::Fail(const absl::Status& status) {
 absl::Status RpcStatus(const grpc::Status& status, const std::string& what, const Connection& c) {
   return absl::Status(FromGrpcCode(status.error_code()),
                       DescribeRpcError(status, what, c.endpoint.Describe()));
+}
+
+absl::StatusOr<kdbg::v1::DebugBinaryUploaded> UploadDebugBinary(const std::string& path,
+                                                                const Connection& conn,
+                                                                const CommandEnv& env,
+                                                                Console& console) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    return Annotate(ErrnoToStatus(errno, absl::StrCat("open ", path)),
+                    "--debug-binary: cannot read the file");
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--debug-binary ", path, " is not a regular file"));
+  }
+  if (st.st_size == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--debug-binary ", path, " is empty"));
+  }
+  const std::string name =
+      path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+  console.Err(absl::StrCat("kdbg: sending debug binary ", name, " (", HumanSize(st.st_size),
+                           ") for pod ", conn.target.namespace_(), "/", conn.target.pod(), "\n"));
+
+  grpc::ClientContext context;
+  PrepareContext(&context, conn.token);
+  kdbg::v1::DebugBinaryUploaded resp;
+  std::unique_ptr<grpc::ClientWriter<kdbg::v1::ControllerDebugBinaryChunk>> writer =
+      conn.stub->UploadDebugBinary(&context, &resp);
+  std::atomic<bool> done{false};
+  std::atomic<bool> interrupted{false};
+  std::thread watcher([&] {
+    while (!done.load()) {
+      if (WaitInterrupt(env.interrupt_fd, absl::Milliseconds(100)) != 0) {
+        interrupted = true;
+        context.TryCancel();
+        return;
+      }
+    }
+  });
+
+  kdbg::v1::ControllerDebugBinaryChunk chunk;
+  *chunk.mutable_target() = conn.target;
+  chunk.mutable_header()->set_file_name(name);
+  chunk.mutable_header()->set_size(st.st_size);
+  bool ok = writer->Write(chunk);
+  std::vector<char> buf(kUploadChunkBytes);
+  int64_t sent = 0;
+  absl::Status read_error;
+  while (ok && sent < st.st_size) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      read_error = ErrnoToStatus(errno, absl::StrCat("read ", path));
+      break;
+    }
+    if (n == 0) break;  // the file shrank: the agent refuses the short upload
+    chunk.Clear();
+    chunk.set_data(buf.data(), static_cast<size_t>(n));
+    ok = writer->Write(chunk);
+    sent += n;
+  }
+  if (!read_error.ok()) {
+    context.TryCancel();
+  } else if (ok) {
+    writer->WritesDone();
+  }
+  grpc::Status status = writer->Finish();
+  done = true;
+  watcher.join();
+  if (interrupted.load()) {
+    return absl::CancelledError(
+        "interrupted while sending the debug binary: the upload was cancelled, the agent keeps "
+        "nothing of it and no session was started");
+  }
+  if (!read_error.ok()) return Annotate(read_error, "--debug-binary");
+  if (!status.ok()) return RpcStatus(status, "send the debug binary", conn);
+  console.Err(absl::StrCat("kdbg: debug binary accepted: build ID ", resp.build_id(), " (",
+                           resp.go_version(), ") matches the target\n"));
+  return resp;
 }
 
 absl::StatusOr<Connection> Connect(const GlobalOptions& g, const TargetOptions* target,

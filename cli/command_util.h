@@ -45,4 +45,18 @@ absl::StatusOr<Connection> Connect(const GlobalOptions& g, const TargetOptions* 
 
 absl::Status RpcStatus(const grpc::Status& status, const std::string& what, const Connection& c);
 
+// The largest data message of an upload: well under gRPC's default 4 MiB message cap.
+inline constexpr size_t kUploadChunkBytes = size_t{1} << 20;
+
+// `--debug-binary FILE`: streams FILE to the pod's agent through the controller (header first,
+// then chunks of kUploadChunkBytes) and returns the agent's answer, whose upload_id the Trace or
+// Attach request then names. Ctrl-C or SIGTERM (env.interrupt_fd) cancels the upload; the agent
+// then deletes what it received. Errors: NotFound / PermissionDenied for an unreadable FILE,
+// InvalidArgument for an empty one or a directory, the controller's and agent's refusals (cap,
+// build ID, not Go), Cancelled when interrupted.
+absl::StatusOr<kdbg::v1::DebugBinaryUploaded> UploadDebugBinary(const std::string& path,
+                                                                const Connection& conn,
+                                                                const CommandEnv& env,
+                                                                Console& console);
+
 }  // namespace kdbg::cli::internal

@@ -78,6 +78,11 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
   req.mutable_options()->set_max_hits(o.max_hits);
   req.mutable_options()->set_max_hits_per_second(o.rate_limit);
   req.set_lease_ms(absl::ToInt64Milliseconds(o.lease));
+  if (!o.debug_binary.empty()) {
+    auto uploaded = internal::UploadDebugBinary(o.debug_binary, *conn, env, console);
+    if (!uploaded.ok()) return console.Fail(uploaded.status());
+    req.set_debug_binary_id(uploaded->upload_id());
+  }
 
   grpc::ClientContext context;
   PrepareContext(&context, conn->token);

@@ -44,12 +44,15 @@ struct TraceCommandOptions {
   int rate_limit = 0;
   // Upper bound on the session's life whatever happens (--lease); zero: the cluster's default.
   absl::Duration lease = absl::ZeroDuration();
+  // --debug-binary: the unstripped binary of a stripped target's build (sent to its agent).
+  std::string debug_binary;
 };
 
 struct AttachCommandOptions {
   TargetOptions target;
   std::string listen = "127.0.0.1:0";
   bool headless = false;
+  std::string debug_binary;  // as TraceCommandOptions::debug_binary
 };
 
 struct CommandEnv {

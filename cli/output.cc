@@ -290,7 +290,9 @@ Json ResolveObject(const kdbg::v1::ControllerResolveResponse& r,
   b["has_dwarf"] = t.binary().has_dwarf();
   b["optimized"] = t.binary().optimized();
   b["stripped"] = t.binary().stripped();
+  b["build_id"] = t.binary().build_id();
   j["binary"] = std::move(b);
+  j["needs_debug_binary"] = t.needs_debug_binary();
   j["evidence"] = std::vector<std::string>(t.evidence().begin(), t.evidence().end());
   return j;
 }
@@ -325,6 +327,12 @@ std::string ResolveText(const kdbg::v1::ControllerResolveResponse& r,
   absl::StrAppend(&out, "debug info: ", b.has_dwarf() ? "DWARF" : "no DWARF",
                   b.optimized() ? ", optimized" : ", not optimized",
                   b.stripped() ? ", stripped" : "", "\n");
+  if (!b.build_id().empty()) absl::StrAppend(&out, "build id:   ", b.build_id(), "\n");
+  if (t.needs_debug_binary()) {
+    absl::StrAppend(&out,
+                    "symbols:    none in the image; pass the unstripped binary whose build ID "
+                    "is the one above with --debug-binary FILE\n");
+  }
   if (t.debuggable()) {
     absl::StrAppend(&out, "debuggable: yes\n");
   } else {

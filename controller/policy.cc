@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/byte_size.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kdbg::controller {
@@ -47,10 +48,19 @@ absl::StatusOr<Policy> ParseYaml(absl::string_view yaml, const std::string& own_
   }
   if (root["allowedActions"])
     p.allowed_actions = root["allowedActions"].as<std::vector<std::string>>();
+  if (root["maxDebugBinarySize"]) {
+    std::string text = root["maxDebugBinarySize"].as<std::string>();
+    absl::StatusOr<int64_t> size = ParseByteSize(text);
+    if (!size.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("policy: maxDebugBinarySize: ", size.status().message()));
+    }
+    p.max_debug_binary_size = *size;
+  }
   for (const auto& it : root) {
-    static const char* kKnown[] = {"protectedNamespaces", "defaultLease", "maxLease",
-                                   "maxSessionsPerUser",  "maxSessions",  "allowedScriptCommands",
-                                   "allowedActions"};
+    static const char* kKnown[] = {
+        "protectedNamespaces", "defaultLease",          "maxLease",       "maxSessionsPerUser",
+        "maxSessions",         "allowedScriptCommands", "allowedActions", "maxDebugBinarySize"};
     std::string key = it.first.as<std::string>();
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
       return absl::InvalidArgumentError(absl::StrCat("policy: unknown key \"", key, "\""));
@@ -102,6 +112,26 @@ absl::Status CheckNamespace(const Policy& policy, const std::string& ns) {
   if (Contains(policy.protected_namespaces, ns)) {
     return absl::PermissionDeniedError(absl::StrCat(
         "namespace \"", ns, "\" is protected by the kdbg policy and can never be debugged"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckDebugBinarySize(const Policy& policy, int64_t size, absl::string_view file_name) {
+  std::string name =
+      file_name.empty() ? "the debug binary" : absl::StrCat("debug binary ", file_name);
+  if (size <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": the upload announced no size"));
+  }
+  if (policy.max_debug_binary_size <= 0) {
+    return absl::ResourceExhaustedError(
+        "debug binary uploads are turned off by the kdbg policy (maxDebugBinarySize: 0)");
+  }
+  if (size > policy.max_debug_binary_size) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        name, " is ", HumanSize(size), ", larger than the kdbg policy's cap of ",
+        HumanSize(policy.max_debug_binary_size),
+        " (maxDebugBinarySize); nothing was uploaded and no session started: ask the cluster's "
+        "kdbg admins to raise the cap"));
   }
   return absl::OkStatus();
 }

@@ -8,6 +8,8 @@
 //   maxSessions: 100                # in all, across users, on this controller
 //   allowedScriptCommands: [trace, on, continue]   # first word of each script line; empty: any
 //   allowedActions: [print]         # what may follow `on NAME`; empty: any
+//   maxDebugBinarySize: 512Mi       # largest `--debug-binary` upload (bytes, or Ki/Mi/Gi/k/M/G);
+//                                   # 0 refuses every upload
 //
 // Durations use Go syntax ("90s", "10m", "1h30m"). Parsing is pure; LoadPolicyFile reads the file.
 #pragma once
@@ -30,8 +32,9 @@ struct Policy {
   absl::Duration max_lease = absl::Minutes(30);
   int max_sessions_per_user = 3;
   int max_sessions = 100;
-  std::vector<std::string> allowed_script_commands;  // empty: any
-  std::vector<std::string> allowed_actions;          // empty: any
+  std::vector<std::string> allowed_script_commands;    // empty: any
+  std::vector<std::string> allowed_actions;            // empty: any
+  int64_t max_debug_binary_size = int64_t{512} << 20;  // bytes; 0: uploads refused
 };
 
 // `own_namespace` (kdbg's namespace) is added to the protected namespaces.
@@ -48,6 +51,10 @@ int64_t EffectiveLeaseMs(const Policy& policy, int64_t requested_ms);
 // ...)".
 absl::Status CheckScript(const Policy& policy, absl::string_view script,
                          absl::string_view script_name);
+
+// ResourceExhausted naming the cap when `size` bytes exceed maxDebugBinarySize (or uploads are
+// off); InvalidArgument for a size that is not positive.
+absl::Status CheckDebugBinarySize(const Policy& policy, int64_t size, absl::string_view file_name);
 
 // Counts running sessions per user and in all against the policy's limits. Thread-safe.
 class SessionLimiter {

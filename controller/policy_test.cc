@@ -84,5 +84,30 @@ TEST(PolicyTest, SessionLimits) {
   EXPECT_EQ(l.Running(), 2);
 }
 
+TEST(PolicyTest, DebugBinaryCap) {
+  Policy d = DefaultPolicy("kdbg");
+  EXPECT_EQ(d.max_debug_binary_size, int64_t{512} << 20);
+  EXPECT_TRUE(CheckDebugBinarySize(d, int64_t{512} << 20, "api.debug").ok());
+  absl::Status over = CheckDebugBinarySize(d, (int64_t{512} << 20) + 1, "api.debug");
+  EXPECT_TRUE(absl::IsResourceExhausted(over));
+  EXPECT_THAT(over.message(),
+              HasSubstr("debug binary api.debug is 512.0 MiB, larger than the kdbg policy's cap "
+                        "of 512 MiB (maxDebugBinarySize); nothing was uploaded"));
+
+  auto p = ParsePolicy("maxDebugBinarySize: 64Mi\n", "kdbg");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->max_debug_binary_size, int64_t{64} << 20);
+  EXPECT_THAT(CheckDebugBinarySize(*p, int64_t{100} << 20, "x").message(),
+              HasSubstr("is 100 MiB, larger than the kdbg policy's cap of 64 MiB"));
+  auto off = ParsePolicy("maxDebugBinarySize: 0\n", "kdbg");
+  ASSERT_TRUE(off.ok());
+  EXPECT_THAT(CheckDebugBinarySize(*off, 10, "x").message(), HasSubstr("turned off"));
+  EXPECT_TRUE(absl::IsInvalidArgument(CheckDebugBinarySize(d, 0, "x")));
+  auto bad = ParsePolicy("maxDebugBinarySize: lots\n", "kdbg");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("policy: maxDebugBinarySize: \"lots\" is not a size"));
+}
+
 }  // namespace
 }  // namespace kdbg::controller

@@ -186,6 +186,7 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
     r.set_user(rec.user);
     r.set_lease_ms(lease_ms);
     r.set_session_id(rec.session_id);
+    r.set_debug_binary_id(state->trace.debug_binary_id());
     relay->StartAgent(label,
                       [state](grpc::ClientContext* c, grpc::ClientReadReactor<v1::Event>* reactor) {
                         state->stub->async()->Trace(c, &state->agent_trace, reactor);
@@ -196,6 +197,7 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
     r.set_user(rec.user);
     r.set_lease_ms(lease_ms);
     r.set_session_id(rec.session_id);
+    r.set_debug_binary_id(state->attach.debug_binary_id());
     relay->StartAgent(label,
                       [state](grpc::ClientContext* c, grpc::ClientReadReactor<v1::Event>* reactor) {
                         state->stub->async()->Attach(c, &state->agent_attach, reactor);
@@ -294,6 +296,66 @@ void ControllerService::SetupTunnel(grpc::CallbackServerContext* ctx, TunnelRela
                       stub->async()->Tunnel(c, reactor);
                     });
   // The stub only creates the call; the channel it holds is shared and outlives the call.
+}
+
+// ---------------------------------------------------------------------------------------------
+// UploadDebugBinary
+
+grpc::ServerReadReactor<v1::ControllerDebugBinaryChunk>* ControllerService::UploadDebugBinary(
+    grpc::CallbackServerContext* ctx, v1::DebugBinaryUploaded* resp) {
+  auto* relay = new UploadRelay(
+      resp,
+      [this, ctx](UploadRelay* r, const v1::ControllerDebugBinaryChunk& first) {
+        d_.work->Post([this, ctx, r, first] { SetupUpload(ctx, r, first); });
+      },
+      nullptr);
+  return relay->reactor();
+}
+
+void ControllerService::SetupUpload(grpc::CallbackServerContext* ctx, UploadRelay* relay,
+                                    const v1::ControllerDebugBinaryChunk& first) {
+  AuditRecord rec;
+  rec.rpc = "upload-debug-binary";
+  rec.ns = first.target().namespace_();
+  rec.pod = first.target().pod();
+  rec.container = first.target().container();
+  rec.script = absl::StrCat("debug binary ", first.header().file_name(), " (",
+                            first.header().size(), " bytes)");
+  auto fail = [&](const absl::Status& s) {
+    AuditDecision(rec, s);
+    relay->Fail(ToGrpcStatus(s));
+  };
+  // Exactly the checks of a session (it is the first step of one), before any byte is read.
+  absl::StatusOr<kube::UserInfo> user = Authenticate(ctx);
+  if (!user.ok()) return fail(user.status());
+  rec.user = user->username;
+  rec.groups = user->groups;
+  if (absl::Status s = ValidTarget(first.target()); !s.ok()) return fail(s);
+  if (absl::Status s = d_.auth->Authorize(*user, "create", rec.ns, rec.pod); !s.ok()) {
+    return fail(s);
+  }
+  if (absl::Status s = CheckNamespace(*d_.policy, rec.ns); !s.ok()) return fail(s);
+  if (absl::Status s =
+          CheckDebugBinarySize(*d_.policy, first.header().size(), first.header().file_name());
+      !s.ok()) {
+    return fail(s);
+  }
+  absl::StatusOr<Target> located = Locate(first.target(), &rec);
+  if (!located.ok()) return fail(located.status());
+  AuditDecision(rec, absl::OkStatus());
+  v1::DebugBinaryChunk agent_first;
+  *agent_first.mutable_target() = located->ref;
+  agent_first.set_user(rec.user);
+  *agent_first.mutable_header() = first.header();
+  agent_first.set_max_size(d_.policy->max_debug_binary_size);
+  auto stub = std::shared_ptr<v1::Agent::Stub>(d_.channels->Stub(located->agent.address));
+  relay->StartAgent(
+      absl::StrCat(located->agent.pod_name, " (", located->agent.address, ", node ", rec.node, ")"),
+      std::move(agent_first),
+      [stub](grpc::ClientContext* c, v1::DebugBinaryUploaded* r,
+             grpc::ClientWriteReactor<v1::DebugBinaryChunk>* reactor) {
+        stub->async()->UploadDebugBinary(c, r, reactor);
+      });
 }
 
 // ---------------------------------------------------------------------------------------------

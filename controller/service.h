@@ -4,8 +4,8 @@
 // apply policy, re-read the pod, pick the container, find the node's agent, audit, then relay.
 // Everything that blocks runs on the WorkQueue; reactions only move messages.
 //
-// Verbs: Trace, Attach, Tunnel: "create"; Resolve: "get"; ListSessions: "list" per namespace;
-// StopSession: "delete" on the session's pod; Version: authentication only.
+// Verbs: Trace, Attach, Tunnel, UploadDebugBinary: "create"; Resolve: "create"; ListSessions:
+// "list" per namespace; StopSession: "delete" on the session's pod; Version: authentication only.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +23,7 @@
 #include "controller/policy.h"
 #include "controller/relay.h"
 #include "controller/routing.h"
+#include "controller/upload_relay.h"
 #include "kdbg/v1/controller.grpc.pb.h"
 #include "kube/client.h"
 
@@ -67,6 +68,8 @@ class ControllerService final : public v1::Controller::CallbackService {
                                               const v1::ControllerAttachRequest* req) override;
   grpc::ServerBidiReactor<v1::TunnelFrame, v1::TunnelFrame>* Tunnel(
       grpc::CallbackServerContext* ctx) override;
+  grpc::ServerReadReactor<v1::ControllerDebugBinaryChunk>* UploadDebugBinary(
+      grpc::CallbackServerContext* ctx, v1::DebugBinaryUploaded* resp) override;
   grpc::ServerUnaryReactor* ListSessions(grpc::CallbackServerContext* ctx,
                                          const v1::ControllerListSessionsRequest* req,
                                          v1::ControllerListSessionsResponse* resp) override;
@@ -87,6 +90,8 @@ class ControllerService final : public v1::Controller::CallbackService {
   void FinishStream(const std::shared_ptr<StreamState>& state, const RelayOutcome& outcome);
   void SetupTunnel(grpc::CallbackServerContext* ctx, TunnelRelay* relay,
                    const std::string& session_id);
+  void SetupUpload(grpc::CallbackServerContext* ctx, UploadRelay* relay,
+                   const v1::ControllerDebugBinaryChunk& first);
 
   struct Target {
     kube::Pod pod;

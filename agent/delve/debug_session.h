@@ -36,6 +36,10 @@ struct TraceSpec {
   absl::Duration duration = absl::ZeroDuration();  // zero: until RequestEnd
   int64_t max_hits = 0;                            // zero: no cap
   int max_hits_per_second = 0;                     // zero: engine default
+  // Symbols and DWARF from this file, the unstripped binary of a stripped target's build (already
+  // checked to carry the target's build ID). The engine gives Delve EXECUTABLE.dlv/ as its config
+  // home (agent/delve/separate_debug_info.h) and removes that directory when the session ends.
+  std::string executable;
 };
 
 struct AttachSpec {
@@ -43,6 +47,7 @@ struct AttachSpec {
   pid_t pid = 0;
   uint64_t start_time_ticks = 0;
   kdbg::v1::BinaryInfo binary;
+  std::string executable;  // as TraceSpec::executable
 };
 
 class DebugSession {

@@ -38,10 +38,11 @@ class Factory final : public DelveSessionFactory {
       const kdbg::agent::TraceSpec& spec, kdbg::agent::EventCallback on_event) override {
     std::string script_name = spec.script_name.empty() ? "trace.dlv" : spec.script_name;
     KDBG_ASSIGN_OR_RETURN(TraceScript script, ParseTraceScript(spec.script, script_name));
-    KDBG_RETURN_IF_ERROR(CheckTarget(spec.pid, spec.binary));
+    KDBG_RETURN_IF_ERROR(CheckTarget(spec.pid, spec.binary, spec.executable));
     SessionConfig c;
     c.id = spec.session_id.empty() ? NewSessionId() : spec.session_id;
     c.pid = spec.pid;
+    c.executable = spec.executable;
     c.script = std::move(script);
     c.script_name = script_name;
     c.duration = spec.duration;
@@ -54,10 +55,11 @@ class Factory final : public DelveSessionFactory {
 
   absl::StatusOr<std::unique_ptr<kdbg::agent::DebugSession>> StartAttach(
       const kdbg::agent::AttachSpec& spec, kdbg::agent::EventCallback on_event) override {
-    KDBG_RETURN_IF_ERROR(CheckTarget(spec.pid, spec.binary));
+    KDBG_RETURN_IF_ERROR(CheckTarget(spec.pid, spec.binary, spec.executable));
     SessionConfig c;
     c.id = spec.session_id.empty() ? NewSessionId() : spec.session_id;
     c.pid = spec.pid;
+    c.executable = spec.executable;
     c.attach_mode = true;
     return StartSession(std::move(c), std::move(on_event));
   }
@@ -75,7 +77,10 @@ class Factory final : public DelveSessionFactory {
   // What the resolver's facts rule out before Delve is started (Delve attaches to a C program built
   // with -g, and fails late, after stopping the target, on a binary without DWARF). The process
   // itself (alive, same start time, not traced) was verified by the caller through the resolver.
-  static absl::Status CheckTarget(pid_t pid, const kdbg::v1::BinaryInfo& binary) {
+  // `executable`, when given, supplies the DWARF (a stripped target's unstripped build, checked by
+  // the agent for ELF, Go, DWARF and the target's build ID when it was uploaded).
+  static absl::Status CheckTarget(pid_t pid, const kdbg::v1::BinaryInfo& binary,
+                                  const std::string& executable) {
     if (pid <= 0) return absl::InvalidArgumentError(absl::StrCat("bad target pid ", pid));
     std::string shown = binary.path().empty() ? "" : absl::StrCat(" (", binary.path(), ")");
     if (binary.go_version().empty()) {
@@ -84,7 +89,7 @@ class Factory final : public DelveSessionFactory {
                        " is not a Go program (the resolver found no Go build information): kdbg "
                        "debugs Go programs only"));
     }
-    if (!binary.has_dwarf()) {
+    if (!binary.has_dwarf() && executable.empty()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "process ", pid, shown,
           " has no debug info; Delve would fail with \"could "

@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "agent/delve/hit_format.h"
 #include "agent/delve/safe_end.h"
+#include "agent/delve/separate_debug_info.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -99,6 +100,7 @@ DelveSession::DelveSession(const DelveOptions& options, SessionConfig config,
 DelveSession::~DelveSession() {
   RequestEnd(kdbg::v1::END_REASON_AGENT_SHUTDOWN);
   if (thread_.joinable()) thread_.join();
+  if (!symbols_dir_.empty()) RemoveSeparateDebugInfo(symbols_dir_);  // Delve has exited
 }
 
 absl::Status DelveSession::Start() {
@@ -243,6 +245,13 @@ absl::Status DelveSession::SpawnAndConnect() {
     o.extra_env = {absl::StrCat("KDBG_DELVE_OWNER=", options_.work_dir),
                    absl::StrCat("KDBG_SESSION_ID=", config_.id),
                    absl::StrCat("KDBG_DELVE_PARENT=", ::getpid())};
+    if (!config_.executable.empty()) {
+      // Symbols from the debug binary (separate_debug_info.h: `dlv attach PID EXE` ignores EXE).
+      symbols_dir_ = SeparateDebugInfoDir(config_.executable);
+      KDBG_RETURN_IF_ERROR(
+          PrepareSeparateDebugInfo(symbols_dir_, config_.executable, proc_.ExePath(config_.pid)));
+      o.extra_env.push_back(absl::StrCat("XDG_CONFIG_HOME=", symbols_dir_));
+    }
     o.stdout_path = log_path_;
     o.stderr_to_stdout = true;
     o.new_session = true;

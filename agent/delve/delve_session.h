@@ -29,6 +29,7 @@ namespace kdbg::delve {
 struct SessionConfig {
   std::string id;
   pid_t pid = 0;
+  std::string executable;  // symbols from here (separate_debug_info.h), not /proc/PID/exe
   bool attach_mode = false;
   TraceScript script;  // trace mode
   std::string script_name;
@@ -109,8 +110,9 @@ class DelveSession final : public kdbg::agent::DebugSession {
   std::unique_ptr<ChildProcess> dlv_;
   std::string address_;
   std::string log_path_;
-  std::unique_ptr<DelveClient> main_;           // continue loop
-  std::unique_ptr<DelveClient> side_;           // State and halt while a continue is pending
+  std::string symbols_dir_;            // Delve's XDG_CONFIG_HOME when reading a debug binary
+  std::unique_ptr<DelveClient> main_;  // continue loop
+  std::unique_ptr<DelveClient> side_;  // State and halt while a continue is pending
   std::map<int, TracepointState> tracepoints_;  // by Delve id
   std::vector<std::string> names_;
   kdbg::v1::ArmedEvent armed_;

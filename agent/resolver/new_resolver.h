@@ -50,4 +50,8 @@ struct ResolverOptions {
 
 std::unique_ptr<Resolver> NewResolver(ResolverOptions options);
 
+// The inspector's facts as BinaryInfo (everything but `path`): what Resolve reports for a target,
+// and what the agent checks an uploaded debug binary with.
+kdbg::v1::BinaryInfo ToBinaryInfo(const gobinary::GoBinaryFacts& facts);
+
 }  // namespace kdbg::agent

@@ -108,12 +108,7 @@ class ResolverImpl : public Resolver {
     absl::StatusOr<gobinary::GoBinaryFacts> b = binaries_->Inspect(table_->ExePath(p.pid));
     kdbg::v1::BinaryInfo info;
     if (b.ok()) {
-      info.set_go_version(b->go_version);
-      info.set_module_path(b->module_path);
-      info.set_build_id(b->build_id);
-      info.set_has_dwarf(b->has_dwarf);
-      info.set_optimized(b->optimized);
-      info.set_stripped(b->stripped);
+      info = ToBinaryInfo(*b);
     } else if (error != nullptr) {
       *error = std::string(b.status().message());
     }
@@ -144,13 +139,18 @@ class ResolverImpl : public Resolver {
                        " but the bundled Delve supports Go up to ", opts_.delve_max_go_version,
                        ": upgrade the agent to one bundling a newer Delve");
     }
-    if (problem.empty() && !bin.has_dwarf()) {
-      problem = absl::StrCat("process ", p.pid, " (", bin.path(), ") has no debug information",
-                             bin.stripped() ? " (stripped)" : "",
-                             ": rebuild without -ldflags='-s -w' (and without strip), ideally with "
-                             "go build -gcflags='all=-N -l', and redeploy");
-    }
     if (problem.empty()) problem = PtraceProblem();
+    // Last: the one problem an upload can fix (`--debug-binary`, same build ID).
+    if (problem.empty() && !bin.has_dwarf()) {
+      problem = absl::StrCat(
+          "process ", p.pid, " (", bin.path(), ") has no debug information",
+          bin.stripped() ? " (stripped, -ldflags='-s -w')" : "", "; its Go build ID is ",
+          bin.build_id().empty() ? "unknown" : bin.build_id(),
+          ": pass the unstripped binary of the same build with --debug-binary FILE "
+          "(`go tool buildid FILE` must print that ID), or rebuild without -ldflags='-s -w' and "
+          "redeploy");
+      out->set_needs_debug_binary(!bin.build_id().empty());
+    }
     if (problem.empty() && bin.optimized()) {
       out->add_evidence(
           "note: optimised build (no -gcflags='all=-N -l'): some variables and lines may be "
@@ -254,6 +254,17 @@ class ResolverImpl : public Resolver {
 };
 
 }  // namespace
+
+kdbg::v1::BinaryInfo ToBinaryInfo(const gobinary::GoBinaryFacts& facts) {
+  kdbg::v1::BinaryInfo info;
+  info.set_go_version(facts.go_version);
+  info.set_module_path(facts.module_path);
+  info.set_build_id(facts.build_id);
+  info.set_has_dwarf(facts.has_dwarf);
+  info.set_optimized(facts.optimized);
+  info.set_stripped(facts.stripped);
+  return info;
+}
 
 std::unique_ptr<Resolver> NewResolver(ResolverOptions options) {
   return std::make_unique<ResolverImpl>(std::move(options));

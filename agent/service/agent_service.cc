@@ -314,6 +314,145 @@ class TunnelReactor final
   kdbg::v1::TunnelFrame out_;
 };
 
+// Receives one `--debug-binary` upload: header (target, user, size, cap), then data chunks.
+class UploadReactor final : public grpc::ServerReadReactor<kdbg::v1::DebugBinaryChunk>,
+                            public std::enable_shared_from_this<UploadReactor> {
+ public:
+  UploadReactor(DebugBinaryStore* store, Resolver* resolver, WorkQueue* pool, bool allow_host_pid,
+                std::string caller, kdbg::v1::DebugBinaryUploaded* resp)
+      : store_(store),
+        resolver_(resolver),
+        pool_(pool),
+        allow_host_pid_(allow_host_pid),
+        caller_(std::move(caller)),
+        resp_(resp) {}
+
+  void Begin(std::shared_ptr<UploadReactor> self) {
+    self_ = std::move(self);
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!header_seen_) {
+      header_seen_ = true;
+      if (!ok) {
+        return FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                       "the upload sent no header (target and size)"));
+      }
+      return Header();
+    }
+    if (!ok) {
+      // The client half-closed (all sent) or the call broke; OnCancel handles the latter.
+      {
+        absl::MutexLock lock(&mu_);
+        if (finished_) return;
+      }
+      std::shared_ptr<UploadReactor> self = shared_from_this();
+      pool_->Post([self] { self->Commit(); });
+      return;
+    }
+    absl::Status st = upload_->Append(in_.data());
+    if (!st.ok()) return FinishOnce(ToGrpcStatus(st));
+    StartRead(&in_);
+  }
+
+  void OnCancel() override {
+    log::Info("debug binary upload cancelled", {{"caller", caller_}});
+    FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "the upload was cancelled"));
+  }
+
+  void OnDone() override {
+    auto keep = std::move(self_);  // the last reference may go with a pool task; upload_ then
+                                   // deletes an uncommitted file
+  }
+
+ private:
+  void Header() {
+    const kdbg::v1::DebugBinaryChunk& h = in_;
+    if (store_ == nullptr) {
+      return FinishOnce(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                     "this agent takes no debug binaries"));
+    }
+    if (h.target().container_id().empty() && (h.target().host_pid() <= 0 || !allow_host_pid_)) {
+      return FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                     "the upload's header names no target container"));
+    }
+    target_ = h.target();
+    header_ = h.header();
+    max_size_ = h.max_size();
+    owner_ = DebugBinaryStore::Owner{h.user(), DebugBinaryTargetKey(h.target())};
+    // The target's build ID first (the resolver blocks): a missing target refuses the upload
+    // before any byte is stored.
+    std::shared_ptr<UploadReactor> self = shared_from_this();
+    pool_->Post([self] { self->ResolveAndOpen(); });
+  }
+
+  void ResolveAndOpen() {
+    absl::StatusOr<kdbg::v1::ResolvedTarget> t = resolver_->Resolve(target_);
+    if (!t.ok()) return FinishOnce(ToGrpcStatus(t.status()));
+    if (!t->debuggable() && !t->needs_debug_binary()) {
+      // A debug binary cannot help (not Go, Go version, ptrace...): say so before any byte moves.
+      return FinishOnce(grpc::Status(
+          grpc::StatusCode::FAILED_PRECONDITION,
+          absl::StrCat("pid ", t->host_pid(),
+                       " cannot be debugged, with or without a debug binary: ", t->problem())));
+    }
+    target_build_id_ = t->binary().build_id();
+    target_desc_ = absl::StrCat("pid ", t->host_pid(), " (", t->binary().path(), ")");
+    absl::StatusOr<std::unique_ptr<DebugBinaryStore::Upload>> u =
+        store_->Begin(header_, max_size_, owner_);
+    if (!u.ok()) return FinishOnce(ToGrpcStatus(u.status()));
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;  // cancelled meanwhile: `u` goes, and its file with it
+      upload_ = *std::move(u);
+    }
+    StartRead(&in_);
+  }
+
+  void Commit() {
+    absl::StatusOr<kdbg::v1::DebugBinaryUploaded> r =
+        upload_->Commit(target_build_id_, target_desc_);
+    log::Info("debug binary upload",
+              {{"caller", caller_},
+               {"user", owner_.user},
+               {"target", owner_.target},
+               {"file", header_.file_name()},
+               {"result", r.ok() ? std::string("ok") : r.status().ToString()}});
+    if (!r.ok()) return FinishOnce(ToGrpcStatus(r.status()));
+    *resp_ = *r;
+    FinishOnce(grpc::Status::OK);
+  }
+
+  void FinishOnce(const grpc::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    Finish(status);
+  }
+
+  DebugBinaryStore* const store_;
+  Resolver* const resolver_;
+  WorkQueue* const pool_;
+  const bool allow_host_pid_;
+  const std::string caller_;
+  kdbg::v1::DebugBinaryUploaded* const resp_;
+  std::shared_ptr<UploadReactor> self_;
+  kdbg::v1::DebugBinaryChunk in_;
+  bool header_seen_ = false;
+  kdbg::v1::TargetRef target_;
+  kdbg::v1::DebugBinaryHeader header_;
+  int64_t max_size_ = 0;
+  DebugBinaryStore::Owner owner_;
+  std::string target_build_id_;
+  std::string target_desc_;
+  std::unique_ptr<DebugBinaryStore::Upload> upload_;
+  absl::Mutex mu_;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 }  // namespace
 
 AgentService::AgentService(Options options, SessionManager* sessions, Resolver* resolver,
@@ -395,6 +534,7 @@ grpc::ServerWriteReactor<kdbg::v1::Event>* AgentService::Trace(grpc::CallbackSer
   r.user = req->user();
   r.lease_ms = req->lease_ms();
   r.session_id = req->session_id();
+  r.debug_binary_id = req->debug_binary_id();
   return StartSessionStream(ctx, std::move(r));
 }
 
@@ -406,6 +546,7 @@ grpc::ServerWriteReactor<kdbg::v1::Event>* AgentService::Attach(
   r.user = req->user();
   r.lease_ms = req->lease_ms();
   r.session_id = req->session_id();
+  r.debug_binary_id = req->debug_binary_id();
   return StartSessionStream(ctx, std::move(r));
 }
 
@@ -425,6 +566,24 @@ grpc::ServerBidiReactor<kdbg::v1::TunnelFrame, kdbg::v1::TunnelFrame>* AgentServ
     };
     return new Refused(st);
   }
+  raw->Begin(std::move(reactor));
+  return raw;
+}
+
+grpc::ServerReadReactor<kdbg::v1::DebugBinaryChunk>* AgentService::UploadDebugBinary(
+    grpc::CallbackServerContext* ctx, kdbg::v1::DebugBinaryUploaded* resp) {
+  std::string caller;
+  if (grpc::Status st = CheckCaller(ctx, &caller); !st.ok()) {
+    class Refused final : public grpc::ServerReadReactor<kdbg::v1::DebugBinaryChunk> {
+     public:
+      explicit Refused(const grpc::Status& s) { Finish(s); }
+      void OnDone() override { delete this; }
+    };
+    return new Refused(st);
+  }
+  auto reactor = std::make_shared<UploadReactor>(options_.debug_binaries, resolver_, pool_.get(),
+                                                 options_.allow_host_pid, std::move(caller), resp);
+  UploadReactor* raw = reactor.get();
   raw->Begin(std::move(reactor));
   return raw;
 }

@@ -32,6 +32,9 @@ class AgentService final : public kdbg::v1::Agent::CallbackService {
     std::string delve_version;
     int resolve_threads = 2;
     bool allow_host_pid = true;  // see SessionManager::Options::allow_host_pid
+    // Where UploadDebugBinary stores files (the same store the SessionManager claims them from);
+    // null: uploads are refused.
+    DebugBinaryStore* debug_binaries = nullptr;
   };
   AgentService(Options options, SessionManager* sessions, Resolver* resolver,
                AgentMetrics* metrics);
@@ -46,6 +49,10 @@ class AgentService final : public kdbg::v1::Agent::CallbackService {
                                                     const kdbg::v1::AttachRequest* req) override;
   grpc::ServerBidiReactor<kdbg::v1::TunnelFrame, kdbg::v1::TunnelFrame>* Tunnel(
       grpc::CallbackServerContext* ctx) override;
+  // The header is checked and the target resolved (its build ID) before any data is read; the
+  // file is written as chunks arrive and checked (ELF, Go, DWARF, build ID) on the work pool.
+  grpc::ServerReadReactor<kdbg::v1::DebugBinaryChunk>* UploadDebugBinary(
+      grpc::CallbackServerContext* ctx, kdbg::v1::DebugBinaryUploaded* resp) override;
   grpc::ServerUnaryReactor* ListSessions(grpc::CallbackServerContext* ctx,
                                          const kdbg::v1::ListSessionsRequest* req,
                                          kdbg::v1::ListSessionsResponse* resp) override;

@@ -83,6 +83,11 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
   };
   e.factory = std::make_unique<Shared>(factory);
   e.delve_version = DelveVersion(config.dlv);
+  e.inspect_binary = [](const std::string& path) -> absl::StatusOr<kdbg::v1::BinaryInfo> {
+    absl::StatusOr<gobinary::GoBinaryFacts> facts = gobinary::InspectGoBinary(path);
+    if (!facts.ok()) return facts.status();
+    return ToBinaryInfo(*facts);
+  };
   return e;
 }
 

@@ -20,6 +20,8 @@ struct Engine {
   // Ends what a previous agent left behind (Delve servers still attached); returns how many.
   std::function<int()> recover;
   std::string delve_version;  // "1.20.2", or empty when `dlv version` failed
+  // ELF facts of a file (Go version, build ID, DWARF): checks `--debug-binary` uploads.
+  std::function<absl::StatusOr<kdbg::v1::BinaryInfo>(const std::string& path)> inspect_binary;
 };
 
 absl::StatusOr<Engine> MakeEngine(const AgentConfig& config);

@@ -132,6 +132,16 @@ int RunServeCommand(const std::vector<std::string>& args) {
   log::Info("recovery done", {{"recovered", recovered}});
   if (config.guardian) StartGuardian(args, config.state_dir);
 
+  // After recovery (no earlier Delve reads them any more): whatever uploads an earlier agent left
+  // are deleted.
+  int stale = 0;
+  absl::StatusOr<std::unique_ptr<DebugBinaryStore>> debug_binaries = DebugBinaryStore::Open(
+      {.dir = config.state_dir + "/debug-binaries", .inspect = engine->inspect_binary}, &stale);
+  if (!debug_binaries.ok())
+    return fail("cannot prepare the debug-binary directory", debug_binaries.status());
+  log::Info("debug-binary directory ready",
+            {{"dir", (*debug_binaries)->dir()}, {"stale_removed", stale}});
+
   AgentMetrics metrics;
   SessionManager::Options mo;
   mo.node_name = config.node_name;
@@ -140,6 +150,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   mo.max_lease = config.lease_max;
   mo.max_hits_per_second = config.max_hits_per_second;
   mo.allow_host_pid = config.allow_host_pid;
+  mo.debug_binaries = debug_binaries->get();
   SessionManager sessions(mo, engine->resolver.get(), engine->factory.get(), RealClock::Get(),
                           &metrics);
 
@@ -148,6 +159,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   so.node_name = config.node_name;
   so.delve_version = engine->delve_version;
   so.allow_host_pid = config.allow_host_pid;
+  so.debug_binaries = debug_binaries->get();
   AgentService service(so, &sessions, engine->resolver.get(), &metrics);
 
   grpc::ServerBuilder builder;
@@ -173,8 +185,10 @@ int RunServeCommand(const std::vector<std::string>& args) {
 
   absl::Notification stop_leases;
   std::thread lease_thread([&] {
-    while (!stop_leases.WaitForNotificationWithTimeout(absl::Milliseconds(250)))
+    while (!stop_leases.WaitForNotificationWithTimeout(absl::Milliseconds(250))) {
       sessions.CheckLeases();
+      (*debug_binaries)->ExpireUnclaimed();
+    }
   });
 
   log::Info("agent serving", {{"listen", config.listen},

@@ -31,6 +31,11 @@ std::string TargetName(const kdbg::v1::TargetRef& t) {
 
 }  // namespace
 
+std::string DebugBinaryTargetKey(const kdbg::v1::TargetRef& target) {
+  if (!target.container_id().empty()) return target.container_id();
+  return absl::StrCat("pid ", target.host_pid());
+}
+
 Session::Session(std::string id, SessionRequest request, absl::Time start, absl::Time lease_expiry,
                  size_t queue)
     : id_(std::move(id)),
@@ -124,6 +129,20 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Start(SessionRequest re
     return absl::InvalidArgumentError(
         "a trace session needs a trace script (options.script is empty)");
   }
+  std::shared_ptr<DebugBinary> debug_binary;
+  if (!request.debug_binary_id.empty()) {
+    if (options_.debug_binaries == nullptr) {
+      metrics_->SessionRefused(mode);
+      return absl::FailedPreconditionError("this agent takes no debug binaries");
+    }
+    absl::StatusOr<std::shared_ptr<DebugBinary>> claimed = options_.debug_binaries->Claim(
+        request.debug_binary_id, {request.user, DebugBinaryTargetKey(request.target)});
+    if (!claimed.ok()) {
+      metrics_->SessionRefused(mode);
+      return claimed.status();
+    }
+    debug_binary = *std::move(claimed);  // deleted on any refusal below, or when the session ends
+  }
   absl::Duration lease =
       request.lease_ms > 0 ? absl::Milliseconds(request.lease_ms) : options_.default_lease;
   if (lease > options_.max_lease) lease = options_.max_lease;
@@ -152,6 +171,7 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Start(SessionRequest re
     }
     s = std::shared_ptr<Session>(
         new Session(id, std::move(request), now, now + lease, options_.event_queue_capacity));
+    s->debug_binary_ = std::move(debug_binary);
     sessions_[id] = s;
     ++running_;
     threads_[id] = std::thread([this, s]() mutable {
@@ -226,9 +246,26 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
     absl::MutexLock lock(&s->mu_);
     s->host_pid_ = pid;
   }
+  // Owned by the session until Fail/Finish release it (and its file): no copy is kept here.
+  const DebugBinary* debug_binary;
+  {
+    absl::MutexLock lock(&s->mu_);
+    debug_binary = s->debug_binary_.get();
+  }
+  if (debug_binary != nullptr && debug_binary->build_id() != target->binary().build_id()) {
+    // Checked at upload too; the target may have been replaced by another build since.
+    return Fail(s,
+                absl::FailedPreconditionError(absl::StrCat(
+                    "the debug binary has Go build ID ", debug_binary->build_id(),
+                    " but the target, pid ", pid, " (", target->binary().path(), "), has build ID ",
+                    target->binary().build_id().empty() ? "(none)" : target->binary().build_id(),
+                    ": pass the unstripped binary of the very build the target runs")),
+                "resolve");
+  }
   // Checked after the claim: a process traced by our own session is "already has a session", which
-  // says more than the resolver's "already traced".
-  if (!target->debuggable()) {
+  // says more than the resolver's "already traced". A stripped target is debuggable with the
+  // unstripped binary of its build.
+  if (!target->debuggable() && !(debug_binary != nullptr && target->needs_debug_binary())) {
     return Fail(s,
                 absl::FailedPreconditionError(absl::StrCat(
                     "pid ", target->host_pid(), " cannot be debugged: ", target->problem())),
@@ -262,6 +299,7 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
     spec.pid = pid;
     spec.start_time_ticks = target->start_time_ticks();
     spec.binary = target->binary();
+    if (debug_binary != nullptr) spec.executable = debug_binary->path();
     started = factory_->StartAttach(spec, cb);
   } else {
     TraceSpec spec;
@@ -276,6 +314,7 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
     spec.max_hits_per_second = req.options.max_hits_per_second() > 0
                                    ? req.options.max_hits_per_second()
                                    : options_.max_hits_per_second;
+    if (debug_binary != nullptr) spec.executable = debug_binary->path();
     started = factory_->StartTrace(spec, cb);
   }
   metrics_->ObserveAttach(clock_->Now() - t1);
@@ -349,11 +388,14 @@ void SessionManager::Fail(const std::shared_ptr<Session>& s, const absl::Status&
   ended.set_reason(kdbg::v1::END_REASON_ERROR);
   ended.set_message(std::string(status.message()));
   ended.set_target_alive(true);
+  std::shared_ptr<DebugBinary> debug_binary;
   {
     absl::MutexLock lock(&s->mu_);
     s->ended_ = true;
     s->ended_event_ = ended;
+    debug_binary = std::move(s->debug_binary_);
   }
+  debug_binary.reset();  // no Delve reads it any more: the file is deleted (if last reference)
   Remove(s);
   s->stream_->Close(ToGrpcStatus(status));
 }
@@ -362,10 +404,12 @@ void SessionManager::Finish(const std::shared_ptr<Session>& s, const kdbg::v1::E
   std::unique_ptr<DebugSession> debug;
   std::vector<std::function<void()>> closers;
   std::vector<std::function<void(const kdbg::v1::EndedEvent&)>> on_ended;
+  std::shared_ptr<DebugBinary> debug_binary;
   int32_t pid;
   {
     absl::MutexLock lock(&s->mu_);
     debug = std::move(s->debug_);
+    debug_binary = std::move(s->debug_binary_);
     closers = std::move(s->closers_);
     on_ended = std::move(s->on_ended_);
     s->ended_ = true;
@@ -374,7 +418,8 @@ void SessionManager::Finish(const std::shared_ptr<Session>& s, const kdbg::v1::E
   }
   for (auto& c : closers) c();
   const bool was_active = debug != nullptr;
-  debug.reset();  // already ended (Wait returned), so this does not block for long
+  debug.reset();         // already ended (Wait returned), so this does not block for long
+  debug_binary.reset();  // Delve has exited: the uploaded file is deleted
   metrics_->SessionEnded(ModeName(s->mode()), OutcomeName(ended.reason()), was_active);
   log::Info("session ended",
             {{"session", s->id()},

@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "agent/delve/debug_session.h"
 #include "agent/resolver/resolver.h"
+#include "agent/service/debug_binary_store.h"
 #include "agent/service/event_stream.h"
 #include "agent/service/metrics.h"
 #include "common/clock.h"
@@ -47,7 +48,14 @@ struct SessionRequest {
   int64_t lease_ms = 0;
   std::string session_id;  // empty: the manager makes one
   std::string caller;      // the client certificate's identity ("CN=kdbg-controller")
+  // An upload in Options::debug_binaries (same user and target) for a stripped target: claimed by
+  // Start, its build ID checked against the target's, handed to Delve, deleted when the session
+  // ends however it ends.
+  std::string debug_binary_id;
 };
+
+// The key DebugBinaryStore::Owner uses for a target: its container ID, else "pid N".
+std::string DebugBinaryTargetKey(const kdbg::v1::TargetRef& target);
 
 class SessionManager;
 
@@ -101,6 +109,7 @@ class Session {
   kdbg::v1::EndedEvent ended_event_;
   std::vector<std::function<void(const kdbg::v1::EndedEvent&)>> on_ended_;
   std::vector<std::function<void()>> closers_;
+  std::shared_ptr<DebugBinary> debug_binary_;  // released (file deleted) when the session ends
 };
 
 class SessionManager {
@@ -116,6 +125,9 @@ class SessionManager {
     // including node daemons and protected namespaces. The controller never sends them; a
     // deployed agent refuses them (serve's --allow-host-pid, off by default).
     bool allow_host_pid = true;
+    // Where `--debug-binary` uploads wait for their session; null: requests naming one are
+    // refused.
+    DebugBinaryStore* debug_binaries = nullptr;
   };
 
   SessionManager(Options options, Resolver* resolver, DebugSessionFactory* factory, Clock* clock,
@@ -126,7 +138,8 @@ class SessionManager {
 
   // Admits a session and starts it on its own thread; events then arrive on its stream().
   // Errors: ResourceExhausted (node limit), AlreadyExists (session id in use), Unavailable
-  // (shutting down), InvalidArgument (no target, or a trace without a script).
+  // (shutting down), InvalidArgument (no target, or a trace without a script), NotFound /
+  // PermissionDenied (a debug_binary_id this store cannot hand to this user and target).
   absl::StatusOr<std::shared_ptr<Session>> Start(SessionRequest request);
 
   std::shared_ptr<Session> Find(const std::string& id) const;

@@ -3,6 +3,7 @@
 // afterwards.
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
@@ -12,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/child_process.h"
@@ -429,6 +431,160 @@ TEST_F(E2eTest, TargetExitingMidTraceEndsTheSession) {
 // ---- bad input: one clear line, non-zero exit, nothing left behind
 // -------------------------------
 
+// --debug-binary: pod/stripped runs hello-world-stripped, `objcopy --strip-all` of
+// hello-world-optimized (one build, so one Go build ID).
+class E2eDebugBinaryTest : public E2eTest {
+ protected:
+  std::string UploadDir(const std::string& node) const {
+    return absl::StrCat(sb_.dir(), "/agent-", node, "/debug-binaries");
+  }
+  std::vector<std::string> UploadsLeft() const {
+    std::vector<std::string> out;
+    for (const char* node : {"node-a", "node-b"}) {
+      std::error_code ec;
+      for (const auto& e : std::filesystem::directory_iterator(UploadDir(node), ec)) {
+        out.push_back(e.path().string());
+      }
+    }
+    return out;
+  }
+  // Uploads go within moments of the end (the session's thread deletes the file after Delve exits).
+  void ExpectNoUploadLeft() {
+    for (int i = 0; i < 100 && !UploadsLeft().empty(); ++i) absl::SleepFor(absl::Milliseconds(50));
+    EXPECT_TRUE(UploadsLeft().empty()) << absl::StrJoin(UploadsLeft(), ", ");
+  }
+  void ExpectNoSession() {
+    auto sessions = RunKdbg(sb_, {"sessions", "-A", "-o", "json"}, sb_.CliEnv());
+    EXPECT_FALSE(absl::StrContains(sessions.out, "stripped")) << sessions.out;
+    ExpectReleased("default", "stripped", sb_.Get("STRIPPED_URL"));
+  }
+  std::string StrippedScript() {
+    return Script("stripped.dlv",
+                  "trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\n");
+  }
+  // A sparse file of `bytes` (no disk used): the header announces its size.
+  std::string SparseFile(const std::string& name, int64_t bytes) {
+    std::string path = ScratchPath(name);
+    std::ofstream(path).close();
+    std::filesystem::resize_file(path, static_cast<uintmax_t>(bytes));
+    return path;
+  }
+};
+
+TEST_F(E2eDebugBinaryTest, ResolveNamesTheBuildIdAndTheOption) {
+  auto r = RunKdbg(sb_, {"resolve", "pod/stripped"}, sb_.CliEnv());
+  EXPECT_NE(r.exit_code, 0);
+  auto id = RunCommand(
+      {"/usr/local/go/bin/go", "tool", "buildid", testing::TargetPath("hello-world-optimized")},
+      absl::Seconds(30));
+  ASSERT_TRUE(id.ok()) << id.status();
+  std::string build_id(absl::StripAsciiWhitespace(*id));
+  EXPECT_TRUE(absl::StrContains(r.out, absl::StrCat("build id:   ", build_id))) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "--debug-binary FILE")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.err, absl::StrCat("its Go build ID is ", build_id))) << r.err;
+  auto j = RunKdbg(sb_, {"resolve", "pod/stripped", "-o", "json"}, sb_.CliEnv());
+  auto parsed = nlohmann::json::parse(j.out, nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded()) << j.out;
+  EXPECT_EQ(parsed["needs_debug_binary"], true);
+  EXPECT_EQ(parsed["binary"]["build_id"], build_id);
+  EXPECT_EQ(parsed["binary"]["stripped"], true);
+}
+
+TEST_F(E2eDebugBinaryTest, StrippedPodTracedWithItsUnstrippedBuildPrintsRealValues) {
+  auto p = StartTrace("stripped", StrippedScript(),
+                      {"--debug-binary", testing::TargetPath("hello-world-optimized")});
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(absl::StrContains(p->Stderr(), "kdbg: debug binary accepted: build ID "))
+      << p->Stderr();
+  EXPECT_EQ(UploadsLeft().size(), 1u);  // in use by the session
+  std::set<int> sent = SendRequests(sb_.Get("STRIPPED_URL"), 3);
+  std::set<int> printed;
+  for (int i = 0; i < 3; ++i) {
+    auto hit = p->WaitFor("hit", absl::Seconds(20));
+    ASSERT_TRUE(hit.has_value()) << p->Stderr();
+    EXPECT_EQ((*hit)["function"], "main.handleSlash");
+    std::string addr = (*hit)["vars"]["r.RemoteAddr"].get<std::string>();
+    int port = 0;
+    size_t colon = addr.rfind(':');
+    ASSERT_NE(colon, std::string::npos) << addr;
+    EXPECT_TRUE(absl::SimpleAtoi(absl::StripSuffix(addr.substr(colon + 1), "\""), &port)) << addr;
+    printed.insert(port);
+  }
+  EXPECT_EQ(printed, sent);
+  p->Signal(SIGINT);
+  EXPECT_EQ(p->Wait(absl::Seconds(30)), 0) << p->Stderr();
+  ExpectReleased("default", "stripped", sb_.Get("STRIPPED_URL"));
+  ExpectNoUploadLeft();
+}
+
+TEST_F(E2eDebugBinaryTest, BadDebugBinariesFailWithOneClearLineAndLeaveNothing) {
+  struct Case {
+    std::string name, file, expect;
+  } cases[] = {
+      {"another build", testing::TargetPath("hello-world"), "has go build id "},
+      {"not go", testing::TargetPath("not-go"), "is not a go program"},
+      {"not elf", Script("notes.txt", "just text\n"), "is not an elf executable"},
+      {"stripped too", testing::TargetPath("hello-world-stripped"), "no debug info (dwarf) either"},
+      {"over the cap", SparseFile("huge.debug", (int64_t{512} << 20) + 1),
+       "larger than the kdbg policy's cap of 512 mib (maxdebugbinarysize)"},
+      {"missing", "/nonexistent/app.debug", "--debug-binary: cannot read the file"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto r = RunKdbg(
+        sb_, {"trace", "pod/stripped", "--init", StrippedScript(), "--debug-binary", c.file},
+        sb_.CliEnv());
+    EXPECT_EQ(r.exit_code, 1);
+    std::string err = absl::AsciiStrToLower(r.err);
+    EXPECT_TRUE(absl::StrContains(err, c.expect)) << r.err;
+    EXPECT_TRUE(absl::StrContains(r.err, "kdbg: error: ")) << r.err;
+    ExpectNoUploadLeft();
+  }
+  ExpectNoSession();
+}
+
+TEST_F(E2eDebugBinaryTest, CliKilledMidUploadLeavesNothing) {
+  // Large enough (a sparse 400 MiB of zeros, under the cap) to be mid-upload when killed.
+  std::string big = SparseFile("big.debug", int64_t{400} << 20);
+  auto p = KdbgProcess::Start(
+      sb_, {"trace", "pod/stripped", "--init", StrippedScript(), "--debug-binary", big},
+      sb_.CliEnv());
+  ASSERT_TRUE(p.ok());
+  bool partial_seen = false;
+  for (int i = 0; i < 400 && !partial_seen; ++i) {
+    for (const std::string& f : UploadsLeft()) partial_seen |= absl::EndsWith(f, ".partial");
+    if (!partial_seen) absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(partial_seen) << "the upload never started: " << (*p)->Stderr();
+  (*p)->Signal(SIGKILL);
+  EXPECT_EQ((*p)->Wait(absl::Seconds(10)), 128 + SIGKILL);
+  ExpectNoUploadLeft();
+  ExpectNoSession();
+}
+
+TEST_F(E2eDebugBinaryTest, CtrlCMidUploadCancelsItAndLeavesNothing) {
+  std::string big = SparseFile("big2.debug", int64_t{400} << 20);
+  auto p = KdbgProcess::Start(
+      sb_, {"trace", "pod/stripped", "--init", StrippedScript(), "--debug-binary", big},
+      sb_.CliEnv());
+  ASSERT_TRUE(p.ok());
+  bool partial_seen = false;
+  for (int i = 0; i < 400 && !partial_seen; ++i) {
+    for (const std::string& f : UploadsLeft()) partial_seen |= absl::EndsWith(f, ".partial");
+    if (!partial_seen) absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(partial_seen) << "the upload never started: " << (*p)->Stderr();
+  (*p)->Signal(SIGINT);
+  int code = (*p)->Wait(absl::Seconds(20));
+  EXPECT_EQ(code, 1) << (*p)->Stderr();
+  // Interrupted mid-upload, or (on a fast machine) the agent refused the complete zeros first.
+  EXPECT_TRUE(absl::StrContains((*p)->Stderr(), "interrupted while sending the debug binary") ||
+              absl::StrContains((*p)->Stderr(), "is not an ELF executable"))
+      << (*p)->Stderr();
+  ExpectNoUploadLeft();
+  ExpectNoSession();
+}
+
 struct BadInput {
   std::string name;
   std::string pod;
@@ -461,7 +617,7 @@ INSTANTIATE_TEST_SUITE_P(
                                "trace main.noSuchFunction\ncontinue\n", "nosuchfunction"},
                       BadInput{"UnknownPod", "no-such-pod", "trace main.main\n", "not found"},
                       BadInput{"StrippedTarget", "stripped", "trace main.handleSlash\n",
-                               "debug info"},
+                               "--debug-binary file"},
                       BadInput{"NonGoTarget", "not-go", "trace main.main\n", "not a go program"},
                       BadInput{"ProtectedNamespaceIsRefused", "system-hello",
                                "trace main.handleSlash\n", "kube-system", "kube-system"}),

@@ -14,6 +14,7 @@ namespace kdbg::testing {
 absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(TestPki* pki, Options options) {
   std::unique_ptr<AgentProcess> a(new AgentProcess());
   a->dir_ = MakeTempDir("kdbg-agent-it-");
+  a->state_dir_ = options.state_dir.empty() ? a->dir_ : options.state_dir;
   auto server = pki->Issue({"kdbg-agent", {"localhost"}, {"127.0.0.1"}});
   if (!server.ok()) return server.status();
   a->port_ = FreePort();
@@ -32,7 +33,7 @@ absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(TestPki* pki, 
              "--node-name",
              "node-it",
              "--state-dir",
-             a->dir_,
+             a->state_dir_,
              "--health-listen",
              absl::StrCat("127.0.0.1:", a->health_port_),
              "--max-sessions",

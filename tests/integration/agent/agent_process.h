@@ -17,12 +17,14 @@ class AgentProcess {
   struct Options {
     int max_sessions = 4;
     std::string lease_default = "10m";
+    std::string state_dir{};  // empty: a fresh one, removed with the agent (on success)
   };
   static absl::StatusOr<std::unique_ptr<AgentProcess>> Start(TestPki* pki, Options options);
   ~AgentProcess();
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   int health_port() const { return health_port_; }
+  const std::string& state_dir() const { return state_dir_; }
   ChildProcess& process() { return *process_; }
   std::string Logs() const;
   // A stub authenticated with `cert` (nullptr: no client certificate), trusting `roots`' CA.
@@ -32,6 +34,7 @@ class AgentProcess {
   AgentProcess() = default;
   std::unique_ptr<ChildProcess> process_;
   std::string dir_;
+  std::string state_dir_;
   int port_ = 0;
   int health_port_ = 0;
 };

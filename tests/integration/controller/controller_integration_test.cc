@@ -318,5 +318,107 @@ TEST_F(ControllerIntegrationTest, ListAndStopSessions) {
   EXPECT_EQ(vresp.agents_size(), 2);
 }
 
+// `--debug-binary`: authorized and capped from the header alone, then relayed in chunks.
+class ControllerUploadTest : public ControllerIntegrationTest {
+ protected:
+  grpc::Status Upload(const std::string& token, const std::string& pod, int64_t announced,
+                      int64_t send, size_t chunk, v1::DebugBinaryUploaded* resp,
+                      bool cancel_midway = false) {
+    auto ctx = ControllerFixture::Context(token);
+    auto w = stub_->UploadDebugBinary(ctx.get(), resp);
+    v1::ControllerDebugBinaryChunk c;
+    c.mutable_target()->set_namespace_("default");
+    c.mutable_target()->set_pod(pod);
+    c.mutable_header()->set_file_name("app.debug");
+    c.mutable_header()->set_size(announced);
+    bool ok = w->Write(c);
+    for (int64_t sent = 0; ok && sent < send; sent += chunk) {
+      if (cancel_midway && sent >= send / 2) {
+        ctx->TryCancel();
+        break;
+      }
+      v1::ControllerDebugBinaryChunk d;
+      d.set_data(std::string(std::min<int64_t>(chunk, send - sent), 'x'));
+      ok = w->Write(d);
+    }
+    if (ok && !cancel_midway) w->WritesDone();
+    return w->Finish();
+  }
+};
+
+TEST_F(ControllerUploadTest, ChunksReachThePodsAgentWithUserTargetAndCap) {
+  v1::DebugBinaryUploaded resp;
+  const int64_t size = 3 * (1 << 20) + 12345;  // several chunks, the last one short
+  grpc::Status st = Upload("t-alice", "web-b", size, size, 1 << 20, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.upload_id(), "upload-1");
+  EXPECT_EQ(f_->agent_a().calls(), 0);
+  auto ups = f_->agent_b().uploads();
+  ASSERT_EQ(ups.size(), 1u);
+  EXPECT_EQ(ups[0].first.target().container_id(), "containerd://" + std::string(64, 'a'));
+  EXPECT_EQ(ups[0].first.user(), "alice");
+  EXPECT_EQ(ups[0].first.header().file_name(), "app.debug");
+  EXPECT_EQ(ups[0].first.header().size(), size);
+  EXPECT_EQ(ups[0].first.max_size(), int64_t{512} << 20);
+  EXPECT_TRUE(ups[0].first.data().empty());
+  EXPECT_EQ(ups[0].bytes, size);
+  EXPECT_LE(ups[0].largest_chunk, size_t{1} << 20);
+  auto lines = AuditLines(1);
+  ASSERT_GE(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["rpc"], "upload-debug-binary");
+  EXPECT_EQ(lines[0]["decision"], "allowed");
+
+  // The session then names the upload; the agent gets it.
+  auto ctx = ControllerFixture::Context("t-alice");
+  v1::ControllerTraceRequest req;
+  req.mutable_target()->set_namespace_("default");
+  req.mutable_target()->set_pod("web-b");
+  req.mutable_options()->set_script("trace handleSlash main.go:10\n");
+  req.set_debug_binary_id(resp.upload_id());
+  auto reader = stub_->Trace(ctx.get(), req);
+  v1::Event e;
+  while (reader->Read(&e)) {
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  ASSERT_EQ(f_->agent_b().traces().size(), 1u);
+  EXPECT_EQ(f_->agent_b().traces()[0].debug_binary_id(), "upload-1");
+}
+
+TEST_F(ControllerUploadTest, RefusedBeforeAnyByteReachesAnAgent) {
+  v1::DebugBinaryUploaded resp;
+  grpc::Status denied = Upload("t-bob", "web-a", 4096, 4096, 1024, &resp);
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status nobody = Upload("", "web-a", 4096, 4096, 1024, &resp);
+  EXPECT_EQ(nobody.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  grpc::Status huge = Upload("t-alice", "web-a", (int64_t{512} << 20) + 1, 4096, 1024, &resp);
+  EXPECT_EQ(huge.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(huge.error_message(),
+              HasSubstr("larger than the kdbg policy's cap of 512 MiB (maxDebugBinarySize)"));
+  grpc::Status gone = Upload("t-alice", "no-such-pod", 4096, 4096, 1024, &resp);
+  EXPECT_EQ(gone.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(f_->agent_a().calls() + f_->agent_b().calls(), 0);
+}
+
+TEST_F(ControllerUploadTest, CutOffAndCancelledUploadsReachTheAgentAsSuch) {
+  v1::DebugBinaryUploaded resp;
+  grpc::Status cut = Upload("t-alice", "web-a", 8192, 4096, 1024, &resp);
+  EXPECT_EQ(cut.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(cut.error_message(), "cut off");  // the agent's refusal, unchanged
+  grpc::Status cancelled =
+      Upload("t-alice", "web-a", 8 << 20, 8 << 20, 1 << 20, &resp, /*cancel_midway=*/true);
+  EXPECT_EQ(cancelled.error_code(), grpc::StatusCode::CANCELLED);
+  std::vector<FakeAgent::Upload> ups;
+  for (int i = 0; i < 500; ++i) {
+    ups = f_->agent_a().uploads();
+    if (ups.size() >= 2) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(ups.size(), 2u);
+  EXPECT_EQ(ups[0].bytes, 4096);
+  EXPECT_FALSE(ups[0].cancelled);
+  EXPECT_TRUE(ups[1].cancelled) << "the controller must cancel the agent's call";
+  EXPECT_LT(ups[1].bytes, int64_t{8} << 20);
+}
+
 }  // namespace
 }  // namespace kdbg::controller::testing

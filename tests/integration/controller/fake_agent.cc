@@ -34,6 +34,34 @@ void FakeAgent::WaitCancelled(grpc::ServerContext* ctx, const std::string& sessi
   ++cancelled_;
 }
 
+grpc::Status FakeAgent::UploadDebugBinary(grpc::ServerContext* ctx,
+                                          grpc::ServerReader<v1::DebugBinaryChunk>* reader,
+                                          v1::DebugBinaryUploaded* resp) {
+  ++calls_;
+  Upload u;
+  v1::DebugBinaryChunk c;
+  if (!reader->Read(&u.first)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no header");
+  }
+  while (reader->Read(&c)) {
+    u.bytes += static_cast<int64_t>(c.data().size());
+    u.largest_chunk = std::max(u.largest_chunk, c.data().size());
+  }
+  u.cancelled = ctx->IsCancelled();
+  {
+    absl::MutexLock lock(&mu_);
+    uploads_.push_back(u);
+  }
+  if (u.cancelled) return grpc::Status::CANCELLED;
+  if (u.bytes != u.first.header().size()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "cut off");
+  }
+  resp->set_upload_id("upload-1");
+  resp->set_build_id("fake/build/id");
+  resp->set_size(u.bytes);
+  return grpc::Status::OK;
+}
+
 grpc::Status FakeAgent::Trace(grpc::ServerContext* ctx, const v1::TraceRequest* req,
                               grpc::ServerWriter<v1::Event>* writer) {
   ++calls_;

@@ -39,6 +39,17 @@ class FakeAgent final : public v1::Agent::Service {
     absl::MutexLock lock(&mu_);
     return attaches_;
   }
+  // UploadDebugBinary: the first message as received, bytes and chunk sizes after it, how it ended.
+  struct Upload {
+    v1::DebugBinaryChunk first;
+    int64_t bytes = 0;
+    size_t largest_chunk = 0;
+    bool cancelled = false;
+  };
+  std::vector<Upload> uploads() {
+    absl::MutexLock lock(&mu_);
+    return uploads_;
+  }
   int cancelled() const { return cancelled_.load(); }
   int calls() const { return calls_.load(); }
   int active() const { return active_.load(); }
@@ -49,6 +60,9 @@ class FakeAgent final : public v1::Agent::Service {
                       grpc::ServerWriter<v1::Event>* writer) override;
   grpc::Status Tunnel(grpc::ServerContext* ctx,
                       grpc::ServerReaderWriter<v1::TunnelFrame, v1::TunnelFrame>* stream) override;
+  grpc::Status UploadDebugBinary(grpc::ServerContext* ctx,
+                                 grpc::ServerReader<v1::DebugBinaryChunk>* reader,
+                                 v1::DebugBinaryUploaded* resp) override;
   grpc::Status ListSessions(grpc::ServerContext* ctx, const v1::ListSessionsRequest* req,
                             v1::ListSessionsResponse* resp) override;
   grpc::Status StopSession(grpc::ServerContext* ctx, const v1::StopSessionRequest* req,
@@ -66,6 +80,7 @@ class FakeAgent final : public v1::Agent::Service {
   std::vector<v1::AttachRequest> attaches_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::SessionInfo> sessions_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> stop_requests_ ABSL_GUARDED_BY(mu_);
+  std::vector<Upload> uploads_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> cancelled_{0};
   std::atomic<int> calls_{0};
   std::atomic<int> active_{0};

@@ -196,8 +196,14 @@ TEST_F(ResolverContainerdTest, StrippedGoBinary) {
   EXPECT_FALSE(t->debuggable());
   EXPECT_TRUE(t->binary().stripped());
   EXPECT_FALSE(t->binary().has_dwarf());
+  EXPECT_FALSE(t->binary().build_id().empty());
+  EXPECT_TRUE(t->needs_debug_binary());
   EXPECT_THAT(t->problem(),
-              HasSubstr("has no debug information (stripped): rebuild without -ldflags='-s -w'"));
+              HasSubstr(absl::StrCat("has no debug information (stripped, -ldflags='-s -w'); its "
+                                     "Go build ID is ",
+                                     t->binary().build_id(),
+                                     ": pass the unstripped binary of the same build with "
+                                     "--debug-binary FILE")));
   ASSERT_TRUE(fixture_->Remove(id).ok());
 }
 
