@@ -12,6 +12,13 @@
 #include "absl/time/time.h"
 
 namespace kdbg::cli {
+
+namespace {
+constexpr char kAllowUnsupportedGoHelp[] =
+    "attach even if the target's Go version is outside the bundled Delve's supported range "
+    "(shown by `resolve`); undefined behaviour: values may be missing or wrong, and every line "
+    "printed is marked";
+}  // namespace
 namespace {
 
 std::string FindOnPath(const std::string& name, const std::string& path) {
@@ -113,6 +120,8 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
       "with -ldflags='-s -w': sent to the pod's agent, which has Delve read symbols from it and "
       "deletes it when the session ends";
   trace_cmd->add_option("--debug-binary", trace.debug_binary, kDebugBinaryHelp);
+  trace_cmd->add_flag("--allow-unsupported-go", trace.allow_unsupported_go,
+                      kAllowUnsupportedGoHelp);
   add_output(trace_cmd);
   trace_cmd->footer(absl::StrCat(
       "Examples:\n"
@@ -141,6 +150,8 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
                          "local address (default 127.0.0.1 and a free port)");
   attach_cmd->add_flag("--headless", attach.headless, "do not start `dlv connect`");
   attach_cmd->add_option("--debug-binary", attach.debug_binary, kDebugBinaryHelp);
+  attach_cmd->add_flag("--allow-unsupported-go", attach.allow_unsupported_go,
+                       kAllowUnsupportedGoHelp);
   attach_cmd->footer(absl::StrCat(
       "Examples:\n"
       "  ",

@@ -132,6 +132,7 @@ int RunAttach(const GlobalOptions& g, const AttachCommandOptions& o, const Comma
     if (!uploaded.ok()) return console.Fail(uploaded.status());
     req.set_debug_binary_id(uploaded->upload_id());
   }
+  req.set_allow_unsupported_go(o.allow_unsupported_go);
   grpc::ClientContext context;
   PrepareContext(&context, conn->token);
   console.Err(

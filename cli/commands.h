@@ -46,6 +46,8 @@ struct TraceCommandOptions {
   absl::Duration lease = absl::ZeroDuration();
   // --debug-binary: the unstripped binary of a stripped target's build (sent to its agent).
   std::string debug_binary;
+  // Trace a target built with a Go outside the bundled Delve's range (--allow-unsupported-go).
+  bool allow_unsupported_go = false;
 };
 
 struct AttachCommandOptions {
@@ -53,6 +55,7 @@ struct AttachCommandOptions {
   std::string listen = "127.0.0.1:0";
   bool headless = false;
   std::string debug_binary;  // as TraceCommandOptions::debug_binary
+  bool allow_unsupported_go = false;  // as TraceCommandOptions
 };
 
 struct CommandEnv {

@@ -32,6 +32,7 @@ Json Head(const char* type, const kdbg::v1::Event& event) {
   j["type"] = type;
   if (!event.session_id().empty()) j["session"] = event.session_id();
   if (event.time_unix_nanos() != 0) j["time"] = TimeString(event.time_unix_nanos());
+  if (!event.unsupported_go().empty()) j["unsupported_go"] = event.unsupported_go();
   return j;
 }
 
@@ -224,7 +225,37 @@ std::string ErrorJson(const std::string& code, const std::string& message) {
   return Dump(j);
 }
 
+namespace {
+// Prefixes every line of `text` with `mark`.
+std::string MarkLines(const std::string& text, absl::string_view mark) {
+  if (text.empty()) return text;
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    size_t end = nl == std::string::npos ? text.size() : nl + 1;
+    absl::StrAppend(&out, mark, absl::string_view(text).substr(start, end - start));
+    start = end;
+  }
+  return out;
+}
+Rendered RenderUnmarked(const kdbg::v1::Event& event, OutputFormat format);
+}  // namespace
+
 Rendered RenderEvent(const kdbg::v1::Event& event, OutputFormat format) {
+  Rendered r = RenderUnmarked(event, format);
+  if (event.unsupported_go().empty()) return r;
+  // A session forced onto a Go version outside the bundled Delve's range: every line says so (JSON
+  // lines carry "unsupported_go" instead of a prefix, so they stay JSON).
+  if (format == OutputFormat::kText) r.out = MarkLines(r.out, kUnsupportedGoMark);
+  r.err = MarkLines(r.err, kUnsupportedGoMark);
+  if (event.has_armed())
+    r.err += MarkLines(absl::StrCat("kdbg: ", event.unsupported_go(), "\n"), kUnsupportedGoMark);
+  return r;
+}
+
+namespace {
+Rendered RenderUnmarked(const kdbg::v1::Event& event, OutputFormat format) {
   Rendered r;
   if (event.has_notice()) {
     r.err = NoticeText(event.notice());
@@ -260,6 +291,7 @@ Rendered RenderEvent(const kdbg::v1::Event& event, OutputFormat format) {
   }
   return r;
 }
+}  // namespace
 
 std::string CodeName(absl::StatusCode code) {
   std::string name = absl::StatusCodeToString(code);
@@ -293,6 +325,9 @@ Json ResolveObject(const kdbg::v1::ControllerResolveResponse& r,
   b["build_id"] = t.binary().build_id();
   j["binary"] = std::move(b);
   j["needs_debug_binary"] = t.needs_debug_binary();
+  j["delve_version"] = t.delve_version();
+  j["supported_go"] = t.supported_go();
+  j["go_supported"] = t.go_supported();
   j["evidence"] = std::vector<std::string>(t.evidence().begin(), t.evidence().end());
   return j;
 }
@@ -324,6 +359,11 @@ std::string ResolveText(const kdbg::v1::ControllerResolveResponse& r,
   absl::StrAppend(&out,
                   "go:         ", b.go_version().empty() ? "not a Go program" : b.go_version(),
                   b.module_path().empty() ? "" : absl::StrCat(" (", b.module_path(), ")"), "\n");
+  if (!t.supported_go().empty()) {
+    absl::StrAppend(&out, "delve:      ", t.delve_version(), "; bundled Delve supports ",
+                    t.supported_go(), "; ", b.go_version(),
+                    t.go_supported() ? " is supported" : " is NOT supported", "\n");
+  }
   absl::StrAppend(&out, "debug info: ", b.has_dwarf() ? "DWARF" : "no DWARF",
                   b.optimized() ? ", optimized" : ", not optimized",
                   b.stripped() ? ", stripped" : "", "\n");

@@ -41,6 +41,10 @@ struct Rendered {
   std::string err;  // stderr
 };
 
+// The prefix of every line printed for an event of a session outside the bundled Delve's supported
+// Go range (Event.unsupported_go, --allow-unsupported-go); JSON lines carry "unsupported_go".
+inline constexpr char kUnsupportedGoMark[] = "[unsupported Go] ";
+
 // Renders one stream event in the given format.
 Rendered RenderEvent(const kdbg::v1::Event& event, OutputFormat format);
 

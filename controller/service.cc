@@ -194,6 +194,7 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
   } else {
     v1::AttachRequest& r = state->agent_attach;
     *r.mutable_target() = located->ref;
+    r.set_allow_unsupported_go(state->attach.allow_unsupported_go());
     r.set_user(rec.user);
     r.set_lease_ms(lease_ms);
     r.set_session_id(rec.session_id);

@@ -40,6 +40,10 @@ struct TraceSpec {
   // checked to carry the target's build ID). The engine gives Delve EXECUTABLE.dlv/ as its config
   // home (agent/delve/separate_debug_info.h) and removes that directory when the session ends.
   std::string executable;
+  // binary.go_version picks the bundled Delve; outside every Delve's supported range the start
+  // fails (FailedPrecondition) unless allow_unsupported_go (--allow-unsupported-go), which marks
+  // every event (Event.unsupported_go).
+  bool allow_unsupported_go = false;
 };
 
 struct AttachSpec {
@@ -48,6 +52,7 @@ struct AttachSpec {
   uint64_t start_time_ticks = 0;
   kdbg::v1::BinaryInfo binary;
   std::string executable;  // as TraceSpec::executable
+  bool allow_unsupported_go = false;  // as TraceSpec
 };
 
 class DebugSession {

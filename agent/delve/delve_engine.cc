@@ -40,6 +40,8 @@ class Factory final : public DelveSessionFactory {
     KDBG_ASSIGN_OR_RETURN(TraceScript script, ParseTraceScript(spec.script, script_name));
     KDBG_RETURN_IF_ERROR(CheckTarget(spec.pid, spec.binary, spec.executable));
     SessionConfig c;
+    KDBG_RETURN_IF_ERROR(
+        ChooseDelve(spec.binary.go_version(), spec.allow_unsupported_go, &c));
     c.id = spec.session_id.empty() ? NewSessionId() : spec.session_id;
     c.pid = spec.pid;
     c.executable = spec.executable;
@@ -57,6 +59,8 @@ class Factory final : public DelveSessionFactory {
       const kdbg::agent::AttachSpec& spec, kdbg::agent::EventCallback on_event) override {
     KDBG_RETURN_IF_ERROR(CheckTarget(spec.pid, spec.binary, spec.executable));
     SessionConfig c;
+    KDBG_RETURN_IF_ERROR(
+        ChooseDelve(spec.binary.go_version(), spec.allow_unsupported_go, &c));
     c.id = spec.session_id.empty() ? NewSessionId() : spec.session_id;
     c.pid = spec.pid;
     c.executable = spec.executable;
@@ -72,6 +76,24 @@ class Factory final : public DelveSessionFactory {
     auto session = std::make_unique<DelveSession>(options_, std::move(c), std::move(on_event));
     KDBG_RETURN_IF_ERROR(session->Start());
     return std::unique_ptr<kdbg::agent::DebugSession>(std::move(session));
+  }
+
+  // The Delve for a target built with `go_version`: the newest bundled one supporting it. Outside
+  // every range: FailedPrecondition saying what to do, or, when the user allowed it, the nearest
+  // Delve with every event marked.
+  absl::Status ChooseDelve(const std::string& go_version, bool allow_unsupported,
+                           SessionConfig* c) {
+    c->dlv_path = options_.dlv_path;
+    if (options_.delves.empty()) return absl::OkStatus();
+    GoSupport s = CheckGoSupport(options_.delves, go_version);
+    if (go_version.empty()) s.supported = true;  // unknown: the newest, no claim
+    if (s.delve != nullptr) c->dlv_path = s.delve->path;
+    if (s.supported) return absl::OkStatus();
+    if (!allow_unsupported) return absl::FailedPreconditionError(s.message);
+    c->unsupported_go =
+        absl::StrCat("UNSUPPORTED: ", go_version, " is outside Delve ", s.delve->version,
+                     "'s supported range ", s.delve->go.ToString(), " (--allow-unsupported-go)");
+    return absl::OkStatus();
   }
 
   // What the resolver's facts rule out before Delve is started (Delve attaches to a C program built

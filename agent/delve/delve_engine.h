@@ -1,6 +1,6 @@
 // The Delve session engine: kdbg's implementation of agent/delve/debug_session.h.
 //
-//   auto factory = kdbg::delve::NewDelveSessionFactory({.dlv_path = "/usr/bin/dlv",
+//   auto factory = kdbg::delve::NewDelveSessionFactory({.delves = {*ProbeDelve(".../v1.27.2/dlv")},
 //                                                      .work_dir = "/var/lib/kdbg/delve"});
 //   factory->RecoverOrphans();            // once at start-up: end what a previous agent left
 //   auto session = factory->StartTrace(spec, on_event);
@@ -35,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/delve/debug_session.h"
+#include "agent/delve/delve_versions.h"
 #include "agent/delve/rpc_connection.h"
 #include "common/clock.h"
 #include "common/proc_reader.h"
@@ -42,6 +43,9 @@
 namespace kdbg::delve {
 
 struct DelveOptions {
+  // The bundled Delves (delve_versions.h): each session uses the newest that supports the target's
+  // Go version (TraceSpec.go_version). Empty: dlv_path for every target, without a Go check.
+  std::vector<DelveBinary> delves;
   std::string dlv_path = "dlv";
   // Delve's stdout/stderr per session ("<id>.dlv.log"); also the owner marker used by recovery.
   std::string work_dir = "/tmp/kdbg-delve";

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <deque>
 #include <fstream>
 #include <sstream>
 
@@ -14,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agent/delve/hit_format.h"
+#include "agent/delve/json_access.h"
 #include "agent/delve/safe_end.h"
 #include "agent/delve/separate_debug_info.h"
 #include "common/fd.h"
@@ -142,6 +144,7 @@ bool DelveSession::Ended() const {
 
 void DelveSession::Emit(kdbg::v1::Event event) {
   event.set_session_id(config_.id);
+  if (!config_.unsupported_go.empty()) event.set_unsupported_go(config_.unsupported_go);
   event.set_time_unix_nanos(absl::ToUnixNanos(clock_.Now()));
   if (on_event_) on_event_(event);
 }
@@ -240,7 +243,7 @@ absl::Status DelveSession::SpawnAndConnect() {
                     : absl::StrCat(options_.listen_host, ":", port);
     SpawnOptions o;
     o.argv = {
-        options_.dlv_path,      "attach",          absl::StrCat(config_.pid),          "--headless",
+        config_.dlv_path,       "attach",          absl::StrCat(config_.pid),          "--headless",
         "--accept-multiclient", "--api-version=2", absl::StrCat("--listen=", address_)};
     o.extra_env = {absl::StrCat("KDBG_DELVE_OWNER=", options_.work_dir),
                    absl::StrCat("KDBG_SESSION_ID=", config_.id),
@@ -261,7 +264,7 @@ absl::Status DelveSession::SpawnAndConnect() {
     auto child = ChildProcess::Spawn(o);
     if (!child.ok()) {
       return absl::UnavailableError(
-          absl::StrCat("cannot start Delve (", options_.dlv_path, "): ", child.status().message()));
+          absl::StrCat("cannot start Delve (", config_.dlv_path, "): ", child.status().message()));
     }
     dlv_ = std::move(*child);
 
@@ -326,16 +329,16 @@ absl::Status DelveSession::Arm() {
       if (bp.cond_line != 0) absl::StrAppend(&msg, " (condition set on line ", bp.cond_line, ")");
       return absl::InvalidArgumentError(where(msg));
     }
-    int id = created->value("id", 0);
+    int id = static_cast<int>(jsonx::Int(*created, "id"));
     TracepointState& tp = tracepoints_[id];
     tp.name = bp.name;
     tp.script = &bp;
     kdbg::v1::Tracepoint* t = armed_.add_tracepoints();
     t->set_name(bp.name);
     t->set_location(bp.location);
-    t->set_function(created->value("functionName", req.function));
-    t->set_file(created->value("file", req.file));
-    t->set_line(created->value("line", req.line));
+    t->set_function(jsonx::Str(*created, "functionName", req.function));
+    t->set_file(jsonx::Str(*created, "file", req.file));
+    t->set_line(static_cast<int32_t>(jsonx::Int(*created, "line", req.line)));
     t->set_script_line(bp.line);
     t->set_delve_id(id);
     for (const std::string& p : bp.prints) t->add_print(p);
@@ -346,17 +349,17 @@ absl::Status DelveSession::Arm() {
 }
 
 bool DelveSession::HandleStop(const json& state, std::vector<PendingHit>* hits) {
-  auto threads = state.find("Threads");
-  if (threads == state.end() || !threads->is_array()) return false;
+  const json& threads = jsonx::Arr(state, "Threads");
   absl::Time now = clock_.Now();
-  for (const json& th : *threads) {
-    auto bp = th.find("breakPoint");
-    if (bp == th.end() || !bp->is_object()) continue;
-    int id = bp->value("id", 0);
+  for (const json& th : threads) {
+    const json& bp = jsonx::Obj(th, "breakPoint");
+    if (!bp.is_object()) continue;
+    int id = static_cast<int>(jsonx::Int(bp, "id"));
     if (id < 0) {
-      Notice("internal-breakpoint",
-             absl::StrCat("the target stopped at ", bp->value("name", "an internal breakpoint"),
-                          " (goroutine ", th.value("goroutineID", 0), "); continuing"));
+      Notice(
+          "internal-breakpoint",
+          absl::StrCat("the target stopped at ", jsonx::Str(bp, "name", "an internal breakpoint"),
+                       " (goroutine ", jsonx::Int(th, "goroutineID"), "); continuing"));
       continue;
     }
     auto it = tracepoints_.find(id);
@@ -378,7 +381,7 @@ bool DelveSession::HandleStop(const json& state, std::vector<PendingHit>* hits) 
     tp.window.push_back(now);
     ++tp.hits;
     hits_.fetch_add(1);
-    hits->push_back(PendingHit{&th, tp.name, tp.hits});
+    hits->push_back(PendingHit{&th, tp.name, tp.hits, &tp});
     if (tp.script != nullptr && tp.script->stops && !tp.noticed_stop) {
       tp.noticed_stop = true;
       Notice("breakpoint-continued",
@@ -393,6 +396,16 @@ void DelveSession::EmitHits(std::vector<PendingHit>* hits) {
   for (const PendingHit& h : *hits) {
     kdbg::v1::Event e;
     *e.mutable_hit() = BuildHit(*h.thread, h.tracepoint, h.count);
+    // Delve names an expression it could not evaluate after the part that failed ("r" for
+    // "r.RemoteAddr"): the script's own expressions, in order, are the names users wrote.
+    const ScriptBreakpoint* sb = h.state->script;
+    if (sb != nullptr && static_cast<size_t>(e.hit().vars_size()) == sb->prints.size()) {
+      for (size_t i = 0; i < sb->prints.size(); ++i) {
+        e.mutable_hit()->mutable_vars(static_cast<int>(i))->set_name(sb->prints[i]);
+      }
+    }
+    MarkOptimizedOut(jsonx::Bool(jsonx::Obj(*h.thread, "function"), "optimized"),
+                     &h.state->known_names, e.mutable_hit());
     Emit(std::move(e));
   }
   hits->clear();
@@ -401,7 +414,7 @@ void DelveSession::EmitHits(std::vector<PendingHit>* hits) {
 EndReason DelveSession::TraceLoop() {
   absl::Time deadline =
       config_.duration > absl::ZeroDuration() ? start_ + config_.duration : absl::InfiniteFuture();
-  int errors = 0;
+  std::deque<absl::Time> error_window;  // continue errors in the last second
   std::vector<PendingHit> hits;
   while (true) {
     if (auto r = Requested()) return *r;
@@ -424,17 +437,26 @@ EndReason DelveSession::TraceLoop() {
         end_detail_ = absl::StrCat("lost Delve: ", s.message());
         return kdbg::v1::END_REASON_ERROR;
       }
-      // Delve stopped with an error (e.g. a Cond that cannot be evaluated): report, go on.
-      Notice("continue-error", absl::StrCat("Delve: ", s.message()));
-      if (++errors > 3) {
-        end_detail_ = absl::StrCat("Delve keeps failing to continue: ", s.message());
+      // Delve stopped with an error (a Cond that cannot be evaluated, or an "Internal debugger
+      // error" of a Delve reading a value it does not understand): that stop's hit is lost, the
+      // session goes on. Only errors arriving faster than the hit-rate limit (a Delve failing at
+      // every step, not at a hit) end it, as the limit protects the target.
+      Notice("continue-error", absl::StrCat("a hit was lost: Delve could not report this stop (",
+                                            s.message(), "); continuing"));
+      absl::Time now = clock_.Now();
+      while (!error_window.empty() && now - error_window.front() >= absl::Seconds(1)) {
+        error_window.pop_front();
+      }
+      error_window.push_back(now);
+      if (static_cast<int>(error_window.size()) > std::max(4, config_.hits_per_second)) {
+        end_detail_ = absl::StrCat("Delve fails to continue faster than ", config_.hits_per_second,
+                                   " times per second: ", s.message());
         return kdbg::v1::END_REASON_ERROR;
       }
     } else {
-      errors = 0;
       const json& state = reply->contains("State") ? (*reply)["State"] : *reply;
-      if (state.value("exited", false)) {
-        exit_status_ = state.value("exitStatus", 0);
+      if (jsonx::Bool(state, "exited")) {
+        exit_status_ = static_cast<int>(jsonx::Int(state, "exitStatus"));
         return kdbg::v1::END_REASON_TARGET_EXITED;
       }
       bool max_hits = HandleStop(state, &hits);
@@ -469,8 +491,8 @@ EndReason DelveSession::AttachLoop() {
       auto reply = main_->Receive(absl::Seconds(1));
       if (reply.ok()) {
         const json& state = reply->contains("State") ? (*reply)["State"] : *reply;
-        if (state.value("exited", false)) {
-          exit_status_ = state.value("exitStatus", 0);
+        if (jsonx::Bool(state, "exited")) {
+          exit_status_ = static_cast<int>(jsonx::Int(state, "exitStatus"));
           return kdbg::v1::END_REASON_TARGET_EXITED;
         }
       } else if (auto status = ParseExitedError(std::string(reply.status().message()))) {

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +29,8 @@ namespace kdbg::delve {
 
 struct SessionConfig {
   std::string id;
+  std::string dlv_path;        // the Delve chosen for this target
+  std::string unsupported_go;  // non-empty: set on every event (Event.unsupported_go)
   pid_t pid = 0;
   std::string executable;  // symbols from here (separate_debug_info.h), not /proc/PID/exe
   bool attach_mode = false;
@@ -72,6 +75,10 @@ class DelveSession final : public kdbg::agent::DebugSession {
     std::deque<absl::Time> window;  // hit times in the last second
     bool cleared = false;
     bool noticed_stop = false;
+    // Names that had a value at an earlier hit of this tracepoint (arguments, printed
+    // identifiers): at another PC of an optimized function, Delve's "could not find symbol value
+    // for NAME" then means the compiler kept no value there (e.g. a second inlined call site).
+    std::set<std::string> known_names;
   };
 
   void Run();
@@ -87,6 +94,7 @@ class DelveSession final : public kdbg::agent::DebugSession {
     const nlohmann::json* thread;  // inside the reply being handled; valid for the loop iteration
     std::string tracepoint;
     int64_t count;
+    TracepointState* state;
   };
   // Counts the hits of one stop (rate limit, max hits) into `hits`; true when max hits is reached.
   bool HandleStop(const nlohmann::json& state, std::vector<PendingHit>* hits);

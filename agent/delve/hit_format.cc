@@ -2,11 +2,20 @@
 
 #include <cstdio>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "agent/delve/json_access.h"
 
 namespace kdbg::delve {
 namespace {
 
+using jsonx::Arr;
+using jsonx::Bool;
+using jsonx::Int;
+using jsonx::Obj;
+using jsonx::Str;
+using jsonx::Uint;
 using nlohmann::json;
 
 // reflect.Kind values Delve reports in "kind".
@@ -64,11 +73,11 @@ std::string Format(const json& v, int depth);
 
 std::string Children(const json& v, int depth, bool with_names, int64_t total) {
   std::string out;
-  const json& ch = v.contains("children") && v["children"].is_array() ? v["children"] : json();
-  size_t n = ch.is_array() ? ch.size() : 0;
+  const json& ch = Arr(v, "children");
+  size_t n = ch.size();
   for (size_t i = 0; i < n; ++i) {
     if (i > 0) out += ", ";
-    if (with_names) absl::StrAppend(&out, ch[i].value("name", ""), ": ");
+    if (with_names) absl::StrAppend(&out, Str(ch[i], "name"), ": ");
     out += Format(ch[i], depth + 1);
   }
   if (total > static_cast<int64_t>(n))
@@ -78,14 +87,22 @@ std::string Children(const json& v, int depth, bool with_names, int64_t total) {
 
 std::string Format(const json& v, int depth) {
   if (!v.is_object()) return "";
-  std::string unreadable = v.value("unreadable", "");
-  if (!unreadable.empty()) return absl::StrCat("(unreadable ", unreadable, ")");
-  int kind = v.value("kind", 0);
-  std::string type = v.value("type", "");
-  std::string value = v.value("value", "");
-  int64_t len = v.value("len", int64_t{0});
-  const json& ch = v.contains("children") && v["children"].is_array() ? v["children"] : json();
-  size_t nch = ch.is_array() ? ch.size() : 0;
+  std::string unreadable = Str(v, "unreadable");
+  if (!unreadable.empty()) {
+    // Delve's two words for "optimized code keeps no value here": an empty DWARF location
+    // expression, or a location list with no entry covering this PC.
+    if (absl::StrContains(unreadable, "empty OP stack") ||
+        absl::StrContains(unreadable, "could not find loclist entry")) {
+      return std::string(kOptimizedOut);
+    }
+    return absl::StrCat("(unreadable ", unreadable, ")");
+  }
+  int64_t kind = Int(v, "kind");
+  std::string type = Str(v, "type");
+  std::string value = Str(v, "value");
+  int64_t len = Int(v, "len");
+  const json& ch = Arr(v, "children");
+  size_t nch = ch.size();
   if (depth > 3) return kind == kString ? Quote(value) : absl::StrCat(type, " {...}");
   switch (kind) {
     case kString: {
@@ -97,16 +114,16 @@ std::string Format(const json& v, int depth) {
     }
     case kPtr:
       if (nch == 0) return absl::StrCat("(", type, ")(nil)");
-      if (ch[0].value("addr", uint64_t{0}) == 0 && ch[0].value("kind", 0) == 0) return "nil";
-      if (ch[0].value("onlyAddr", false)) {
-        return absl::StrCat("(", type, ")(0x", absl::Hex(ch[0].value("addr", uint64_t{0})), ")");
+      if (Uint(ch[0], "addr") == 0 && Int(ch[0], "kind") == 0) return "nil";
+      if (Bool(ch[0], "onlyAddr")) {
+        return absl::StrCat("(", type, ")(0x", absl::Hex(Uint(ch[0], "addr")), ")");
       }
       return absl::StrCat("*", Format(ch[0], depth + 1));
     case kStruct:
       return absl::StrCat(type, " {", Children(v, depth, true, len), "}");
     case kSlice:
     case kArray:
-      return absl::StrCat(type, " len: ", len, ", cap: ", v.value("cap", int64_t{0}), ", [",
+      return absl::StrCat(type, " len: ", len, ", cap: ", Int(v, "cap"), ", [",
                           Children(v, depth, false, len), "]");
     case kMap: {
       std::string out = absl::StrCat(type, " [");
@@ -118,7 +135,7 @@ std::string Format(const json& v, int depth) {
       return out + "]";
     }
     case kInterface:
-      if (nch == 0 || (ch[0].value("kind", 0) == 0 && ch[0].value("addr", uint64_t{0}) == 0)) {
+      if (nch == 0 || (Int(ch[0], "kind") == 0 && Uint(ch[0], "addr") == 0)) {
         return absl::StrCat(type, " nil");
       }
       return absl::StrCat(type, "(", Format(ch[0], depth + 1), ")");
@@ -130,12 +147,18 @@ std::string Format(const json& v, int depth) {
   }
 }
 
-void AddVariables(const json& list, google::protobuf::RepeatedPtrField<kdbg::v1::Variable>* out) {
+// Delve's api.Variable flags (service/api/types.go).
+constexpr int64_t kVariableReturnArgument = 1 << 4;
+
+void AddVariables(const json& list, google::protobuf::RepeatedPtrField<kdbg::v1::Variable>* out,
+                  bool skip_return_values = false) {
   if (!list.is_array()) return;
   for (const json& v : list) {
+    // At function entry the results are not computed yet: dlv trace does not show them either.
+    if (skip_return_values && (Int(v, "flags") & kVariableReturnArgument) != 0) continue;
     kdbg::v1::Variable* pv = out->Add();
-    pv->set_name(v.value("name", ""));
-    pv->set_type(v.value("type", ""));
+    pv->set_name(Str(v, "name"));
+    pv->set_type(Str(v, "type"));
     pv->set_value(Format(v, 0));
   }
 }
@@ -147,34 +170,40 @@ std::string FormatVariable(const json& v) { return Format(v, 0); }
 kdbg::v1::HitEvent BuildHit(const json& thread, const std::string& tracepoint, int64_t hit_count) {
   kdbg::v1::HitEvent hit;
   hit.set_tracepoint(tracepoint);
-  hit.set_goroutine(thread.value("goroutineID", int64_t{0}));
-  if (thread.contains("function") && thread["function"].is_object()) {
-    hit.set_function(thread["function"].value("name", ""));
-  }
-  hit.set_file(thread.value("file", ""));
-  hit.set_line(thread.value("line", 0));
+  hit.set_goroutine(Int(thread, "goroutineID"));
+  hit.set_function(Str(Obj(thread, "function"), "name"));
+  hit.set_file(Str(thread, "file"));
+  hit.set_line(static_cast<int32_t>(Int(thread, "line")));
   hit.set_hit_count(hit_count);
-  auto info = thread.find("breakPointInfo");
-  if (info != thread.end() && info->is_object()) {
-    if (info->contains("arguments")) AddVariables((*info)["arguments"], hit.mutable_args());
-    if (info->contains("variables")) AddVariables((*info)["variables"], hit.mutable_vars());
-    auto st = info->find("stacktrace");
-    if (st != info->end() && st->is_array()) {
-      for (const json& f : *st) {
-        kdbg::v1::StackFrame* pf = hit.add_stack();
-        if (f.contains("function") && f["function"].is_object()) {
-          pf->set_function(f["function"].value("name", ""));
-        }
-        pf->set_file(f.value("file", ""));
-        pf->set_line(f.value("line", 0));
-        pf->set_pc(f.value("pc", uint64_t{0}));
-      }
-    }
-    if (hit.goroutine() == 0 && info->contains("goroutine") && (*info)["goroutine"].is_object()) {
-      hit.set_goroutine((*info)["goroutine"].value("id", int64_t{0}));
-    }
+  const json& info = Obj(thread, "breakPointInfo");
+  AddVariables(Arr(info, "arguments"), hit.mutable_args(), /*skip_return_values=*/true);
+  AddVariables(Arr(info, "variables"), hit.mutable_vars());
+  for (const json& f : Arr(info, "stacktrace")) {
+    kdbg::v1::StackFrame* pf = hit.add_stack();
+    pf->set_function(Str(Obj(f, "function"), "name"));
+    pf->set_file(Str(f, "file"));
+    pf->set_line(static_cast<int32_t>(Int(f, "line")));
+    pf->set_pc(Uint(f, "pc"));
   }
+  if (hit.goroutine() == 0) hit.set_goroutine(Int(Obj(info, "goroutine"), "id"));
   return hit;
+}
+
+void MarkOptimizedOut(bool optimized, std::set<std::string>* known, kdbg::v1::HitEvent* hit) {
+  const std::string kNotFound = "could not find symbol value for ";
+  for (const kdbg::v1::Variable& a : hit->args()) known->insert(a.name());
+  for (kdbg::v1::Variable& v : *hit->mutable_vars()) {
+    const std::string& value = v.value();
+    if (!absl::StartsWith(value, "(unreadable ")) {
+      known->insert(v.name());
+      continue;
+    }
+    size_t at = value.find(kNotFound);
+    if (!optimized || at == std::string::npos) continue;
+    absl::string_view missing = absl::string_view(value).substr(at + kNotFound.size());
+    absl::ConsumeSuffix(&missing, ")");
+    if (missing == v.name() && known->count(v.name()) > 0) v.set_value(kOptimizedOut);
+  }
 }
 
 }  // namespace kdbg::delve

@@ -11,6 +11,7 @@
 //                      "stacktrace":[{"pc":..,"file":..,"line":..,"function":{"name":..}}]}}
 #pragma once
 
+#include <set>
 #include <string>
 
 #include "kdbg/v1/types.pb.h"
@@ -18,13 +19,26 @@
 
 namespace kdbg::delve {
 
+// What is printed for a value optimized code does not keep at the hit's PC.
+inline constexpr char kOptimizedOut[] = "<optimized out>";
+
 // One line, close to `dlv print`: strings quoted ("\"127.0.0.1:53422\""), numbers as is,
 // structs as `T {a: 1, b: "x"}`, pointers as `*T {...}` or `nil`, slices as `[]T len: 2, cap: 4,
-// [1,2]`, unreadable values as `(unreadable <why>)`. Nested values are cut at depth 3.
+// [1,2]`, unreadable values as `(unreadable <why>)`, except Delve's "empty OP stack" and "could not
+// find loclist entry" (no value at this PC in optimized code): `<optimized out>`. Nested values are
+// cut at depth 3.
 std::string FormatVariable(const nlohmann::json& v);
 
-// The HitEvent for one thread at a breakpoint. `tracepoint` is kdbg's name for it.
+// The HitEvent for one thread at a breakpoint. `tracepoint` is kdbg's name for it. Arguments that
+// are results (flag VariableReturnArgument) are left out: at entry they hold nothing yet.
 kdbg::v1::HitEvent BuildHit(const nlohmann::json& thread, const std::string& tracepoint,
                             int64_t hit_count);
+
+// Optimized code: an argument or a printed identifier Delve "could not find" at this hit, although
+// it had a value at an earlier hit of the same tracepoint (`known`, updated here with every name
+// that has one now), is printed as <optimized out>: the compiler kept no value at this PC (a
+// second inlined call site, a register reused). `optimized` is Delve's function.optimized.
+// Anything else Delve could not evaluate keeps its reason.
+void MarkOptimizedOut(bool optimized, std::set<std::string>* known, kdbg::v1::HitEvent* hit);
 
 }  // namespace kdbg::delve

@@ -1,5 +1,7 @@
 #include "agent/delve/hit_format.h"
 
+#include <set>
+
 #include "gtest/gtest.h"
 
 namespace kdbg::delve {
@@ -63,6 +65,82 @@ TEST(BuildHitTest, FromAContinueReplyThread) {
   ASSERT_EQ(hit.stack_size(), 2);
   EXPECT_EQ(hit.stack(1).function(), "net/http.HandlerFunc.ServeHTTP");
   EXPECT_EQ(hit.stack(1).line(), 2109);
+}
+
+TEST(FormatVariableTest, OptimizedOutAndReturnValues) {
+  // Delve's words for "no value at this PC": an empty location expression, no loclist entry.
+  EXPECT_EQ(FormatVariable({{"kind", 22}, {"unreadable", "empty OP stack"}}), "<optimized out>");
+  EXPECT_EQ(FormatVariable({{"kind", 22},
+                            {"unreadable",
+                             "could not find loclist entry at 0x2f68a for address "
+                             "0x621711"}}),
+            "<optimized out>");
+  json th = json::parse(R"({"function":{"name":"main.f","optimized":true},
+    "breakPointInfo":{"arguments":[{"name":"n","kind":2,"value":"7","flags":40},
+      {"name":"~r0","kind":2,"value":"","unreadable":"empty OP stack","flags":16}]}})");
+  v1::HitEvent hit = BuildHit(th, "f", 1);
+  ASSERT_EQ(hit.args_size(), 1);  // the result is left out at entry
+  EXPECT_EQ(hit.args(0).name(), "n");
+}
+
+TEST(FormatVariableTest, HostileValuesNeverThrow) {
+  // Every field of another type than Delve 1.20-1.27 sends.
+  json v = json::parse(R"({"kind":"string","type":7,"value":{"a":1},"len":"3","cap":[1],
+    "unreadable":false,"children":"none"})");
+  EXPECT_NO_THROW(FormatVariable(v));
+  json kids = json::parse(R"({"kind":25,"type":"T","len":2,
+    "children":[5,"x",null,{"name":3,"kind":2,"value":"1"}]})");
+  EXPECT_NO_THROW(FormatVariable(kids));
+  json ptr = json::parse(R"({"kind":22,"type":"*T","children":[{"addr":"0x1","kind":"x",
+    "onlyAddr":"yes"}]})");
+  EXPECT_NO_THROW(FormatVariable(ptr));
+  json map = json::parse(R"({"kind":21,"type":"map[string]int","len":-5,"children":[1]})");
+  EXPECT_NO_THROW(FormatVariable(map));
+  EXPECT_EQ(FormatVariable(json("just a string")), "");
+  EXPECT_EQ(FormatVariable(json::array()), "");
+}
+
+TEST(BuildHitTest, HostileThreadNeverThrows) {
+  json th = json::parse(R"({"goroutineID":"35","line":"ten","file":["x"],
+    "function":"main.handleSlash",
+    "breakPointInfo":{"arguments":{"w":1},"variables":[1,"x",{"name":["r"],"kind":24}],
+      "stacktrace":"deep","goroutine":[]},"newTopLevelField":{"a":[1,2,3]}})");
+  v1::HitEvent hit;
+  EXPECT_NO_THROW(hit = BuildHit(th, "handleSlash", 1));
+  EXPECT_EQ(hit.goroutine(), 0);
+  EXPECT_EQ(hit.line(), 0);
+  EXPECT_EQ(hit.function(), "");
+  EXPECT_EQ(hit.args_size(), 0);
+  EXPECT_EQ(hit.vars_size(), 3);
+  EXPECT_EQ(hit.stack_size(), 0);
+  EXPECT_NO_THROW(BuildHit(json(nullptr), "x", 1));
+  EXPECT_NO_THROW(BuildHit(json::array({1, 2}), "x", 1));
+}
+
+TEST(MarkOptimizedOutTest, KnownNameMissingAtAnotherPcOfAnOptimizedFunction) {
+  std::set<std::string> known;
+  v1::HitEvent first;
+  first.add_args()->set_name("x");
+  auto* seen = first.add_vars();
+  seen->set_name("x");
+  seen->set_value("7");
+  MarkOptimizedOut(true, &known, &first);
+  EXPECT_EQ(first.vars(0).value(), "7");
+  v1::HitEvent second;  // the second inlined call site: Delve cannot find x
+  auto* lost = second.add_vars();
+  lost->set_name("x");
+  lost->set_value("(unreadable eval error: could not find symbol value for x)");
+  auto* typo = second.add_vars();
+  typo->set_name("y");
+  typo->set_value("(unreadable eval error: could not find symbol value for y)");
+  v1::HitEvent not_optimized = second;
+  MarkOptimizedOut(true, &known, &second);
+  EXPECT_EQ(second.vars(0).value(), "<optimized out>");
+  // Never seen: a typo or a name that does not exist keeps Delve's reason.
+  EXPECT_EQ(second.vars(1).value(), "(unreadable eval error: could not find symbol value for y)");
+  MarkOptimizedOut(false, &known, &not_optimized);
+  EXPECT_EQ(not_optimized.vars(0).value(),
+            "(unreadable eval error: could not find symbol value for x)");
 }
 
 }  // namespace

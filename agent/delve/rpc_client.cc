@@ -1,6 +1,7 @@
 #include "agent/delve/rpc_client.h"
 
 #include "absl/strings/str_cat.h"
+#include "agent/delve/json_access.h"
 #include "common/status.h"
 
 namespace kdbg::delve {
@@ -14,7 +15,8 @@ absl::Status DelveClient::Send(const std::string& method, json params) {
   }
   uint64_t id = next_id_++;
   json req = {{"method", method}, {"params", json::array({std::move(params)})}, {"id", id}};
-  KDBG_RETURN_IF_ERROR(conn_->Send(req.dump()));
+  // `replace`: a string that is not valid UTF-8 (from a script) must not make dump() throw.
+  KDBG_RETURN_IF_ERROR(conn_->Send(req.dump(-1, ' ', false, json::error_handler_t::replace)));
   pending_id_ = id;
   return absl::OkStatus();
 }
@@ -42,6 +44,9 @@ absl::StatusOr<json> DelveClient::ReadReply(uint64_t want_id, absl::Duration tim
     if (err != reply.end() && err->is_string()) {
       return absl::UnknownError(err->get<std::string>());
     }
+    if (err != reply.end() && !err->is_null()) {  // another shape than Delve's string: keep it
+      return absl::UnknownError(err->dump(-1, ' ', false, json::error_handler_t::replace));
+    }
     auto res = reply.find("result");
     if (res == reply.end()) return json::object();
     return std::move(*res);
@@ -65,8 +70,11 @@ absl::StatusOr<json> DelveClient::Call(const std::string& method, json params,
 
 absl::StatusOr<json> DelveClient::State(bool non_blocking, absl::Duration timeout) {
   KDBG_ASSIGN_OR_RETURN(json r, Call("RPCServer.State", {{"NonBlocking", non_blocking}}, timeout));
-  if (!r.contains("State")) return absl::InternalError("Delve's State reply has no State");
-  return std::move(r["State"]);
+  auto st = r.is_object() ? r.find("State") : r.end();
+  if (st == r.end() || !st->is_object()) {
+    return absl::InternalError("Delve's State reply has no State object");
+  }
+  return std::move(*st);
 }
 
 absl::StatusOr<std::vector<Location>> DelveClient::FindLocation(const std::string& loc,
@@ -78,17 +86,18 @@ absl::StatusOr<std::vector<Location>> DelveClient::FindLocation(const std::strin
                               {"IncludeNonExecutableLines", false}},
                              timeout));
   std::vector<Location> out;
-  for (const json& l : r.value("Locations", json::array())) {
+  for (const json& l : jsonx::Arr(r, "Locations")) {
     Location x;
-    x.file = l.value("file", "");
-    x.line = l.value("line", 0);
-    if (l.contains("function") && l["function"].is_object()) {
-      x.function = l["function"].value("name", "");
+    x.file = jsonx::Str(l, "file");
+    x.line = static_cast<int>(jsonx::Int(l, "line"));
+    x.function = jsonx::Str(jsonx::Obj(l, "function"), "name");
+    for (const json& pc : jsonx::Arr(l, "pcs")) {
+      if (uint64_t v = jsonx::UintValue(pc); v != 0) x.pcs.push_back(v);
     }
-    if (l.contains("pcs") && l["pcs"].is_array()) {
-      for (const json& pc : l["pcs"]) x.pcs.push_back(pc.get<uint64_t>());
+    if (x.pcs.empty()) {
+      if (uint64_t v = jsonx::Uint(l, "pc"); v != 0) x.pcs.push_back(v);
     }
-    if (x.pcs.empty() && l.contains("pc")) x.pcs.push_back(l["pc"].get<uint64_t>());
+    if (x.pcs.empty()) continue;  // nothing to break on
     out.push_back(std::move(x));
   }
   if (out.empty()) return absl::NotFoundError(absl::StrCat("location \"", loc, "\" not found"));
@@ -123,8 +132,11 @@ absl::StatusOr<json> DelveClient::CreateBreakpoint(const BreakpointRequest& bp,
                                                    absl::Duration timeout) {
   KDBG_ASSIGN_OR_RETURN(
       json r, Call("RPCServer.CreateBreakpoint", {{"Breakpoint", BreakpointToJson(bp)}}, timeout));
-  if (!r.contains("Breakpoint")) return absl::InternalError("CreateBreakpoint: no Breakpoint");
-  return std::move(r["Breakpoint"]);
+  auto created = r.is_object() ? r.find("Breakpoint") : r.end();
+  if (created == r.end() || !created->is_object()) {
+    return absl::InternalError("CreateBreakpoint: no Breakpoint object in Delve's reply");
+  }
+  return std::move(*created);
 }
 
 absl::Status DelveClient::ClearBreakpoint(int id, absl::Duration timeout) {
@@ -137,7 +149,7 @@ absl::Status DelveClient::ClearBreakpointByName(const std::string& name, absl::D
 
 absl::StatusOr<json> DelveClient::ListBreakpoints(absl::Duration timeout) {
   KDBG_ASSIGN_OR_RETURN(json r, Call("RPCServer.ListBreakpoints", {{"All", true}}, timeout));
-  return r.value("Breakpoints", json::array());
+  return jsonx::Arr(r, "Breakpoints");
 }
 
 absl::Status DelveClient::Detach(absl::Duration timeout) {

@@ -93,6 +93,56 @@ TEST(DelveClientTest, PendingContinueIsInterruptibleAndAnsweredByAHaltElsewhere)
   EXPECT_FALSE(main.pending());
 }
 
+// A newer (or broken) Delve: fields of other types, unknown fields, missing objects. No call may
+// throw; each either ignores what it does not know or fails with a status.
+TEST(DelveClientTest, HostileRepliesNeverThrow) {
+  FakeDelve delve;
+  delve.On("RPCServer.FindLocation", [](const json& p) -> absl::StatusOr<json> {
+    if (p["Loc"] == "obj") return json{{"Locations", {{"a", 1}}}};  // an object, not an array
+    if (p["Loc"] == "nopcs") {
+      return json::parse(R"({"Locations":[{"pc":"x","pcs":["a",-1,null],"line":"ten",
+          "file":7,"function":"main.f"}]})");
+    }
+    // Unknown fields everywhere, numbers as floats: what matters is still read.
+    return json::parse(R"({"Locations":[{"pc":100,"pcs":[100.0,200],"line":10.0,
+        "file":"/src/main.go","function":{"name":"main.f","newField":[1,2]},"future":{"x":1}}],
+        "SubstitutePathWarning":"", "extra":true})");
+  });
+  delve.On("RPCServer.CreateBreakpoint", [](const json&) -> absl::StatusOr<json> {
+    return json{{"Breakpoint", json::array({1, 2})}};
+  });
+  delve.On("RPCServer.ListBreakpoints", [](const json&) -> absl::StatusOr<json> {
+    return json{{"Breakpoints", "none"}};
+  });
+  delve.On("RPCServer.State", [](const json&) -> absl::StatusOr<json> {
+    return json{{"State", "running"}};
+  });
+  DelveClient client(*delve.Dial("fake"));
+  auto obj = client.FindLocation("obj", absl::Seconds(1));
+  EXPECT_EQ(obj.status().code(), absl::StatusCode::kNotFound);
+  auto nopcs = client.FindLocation("nopcs", absl::Seconds(1));
+  EXPECT_EQ(nopcs.status().code(), absl::StatusCode::kNotFound);  // nothing to break on
+  auto ok = client.FindLocation("main.f", absl::Seconds(1));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ((*ok)[0].pcs, (std::vector<uint64_t>{200}));  // 100.0 is not a PC Delve would send
+  EXPECT_EQ((*ok)[0].line, 10);
+  EXPECT_EQ((*ok)[0].function, "main.f");
+  BreakpointRequest req;
+  req.name = "a";
+  req.addrs = {200};
+  auto bp = client.CreateBreakpoint(req, absl::Seconds(1));
+  EXPECT_EQ(bp.status().code(), absl::StatusCode::kInternal);
+  auto list = client.ListBreakpoints(absl::Seconds(1));
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_TRUE(list->is_array());
+  EXPECT_TRUE(list->empty());
+  auto st = client.State(/*non_blocking=*/true, absl::Seconds(1));
+  EXPECT_EQ(st.status().code(), absl::StatusCode::kInternal);
+  // A method this Delve does not have: its error, as a status.
+  auto unknown = client.Call("RPCServer.NoSuchMethod", json::object(), absl::Seconds(1));
+  EXPECT_FALSE(unknown.ok());
+}
+
 // The real TCP connection: framing across partial reads and several messages per read.
 TEST(TcpRpcConnectionTest, SplitsTheStreamIntoMessages) {
   int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -117,6 +167,10 @@ TEST(TcpRpcConnectionTest, SplitsTheStreamIntoMessages) {
     std::string two =
         "{\"id\":9,\"result\":{},\"error\":null}\n{\"id\":2,\"result\":null,\"error\":\"boom\"}\n";
     w = ::write(c, two.data(), two.size());
+    // Hostile: an id of another type (skipped as stale), then an error that is an object.
+    std::string odd =
+        "{\"id\":\"3\",\"result\":{}}\n{\"id\":3,\"result\":{},\"error\":{\"code\":-32601}}\n";
+    w = ::write(c, odd.data(), odd.size());
     (void)w;
     ::usleep(20000);
     ::close(c);
@@ -131,6 +185,9 @@ TEST(TcpRpcConnectionTest, SplitsTheStreamIntoMessages) {
   auto e = client.Call("RPCServer.State", json::object(), absl::Seconds(5));
   EXPECT_EQ(e.status().code(), absl::StatusCode::kUnknown);
   EXPECT_EQ(e.status().message(), "boom");
+  auto odd = client.Call("RPCServer.State", json::object(), absl::Seconds(5));
+  EXPECT_EQ(odd.status().code(), absl::StatusCode::kUnknown);
+  EXPECT_EQ(odd.status().message(), "{\"code\":-32601}");
   auto gone = client.Call("RPCServer.State", json::object(), absl::Seconds(5));
   EXPECT_EQ(gone.status().code(), absl::StatusCode::kUnavailable);
   server.join();

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "agent/delve/json_access.h"
 
 namespace kdbg::delve {
 
@@ -38,9 +39,9 @@ absl::StatusOr<json> ReceivePending(DelveClient& c, absl::Duration timeout) {
 bool NoteExit(const absl::StatusOr<json>& r, SafeEndResult* out) {
   if (r.ok()) {
     const json& st = r->contains("State") ? (*r)["State"] : *r;
-    if (st.value("exited", false)) {
+    if (jsonx::Bool(st, "exited")) {
       out->target_exited = true;
-      out->exit_status = st.value("exitStatus", 0);
+      out->exit_status = static_cast<int>(jsonx::Int(st, "exitStatus"));
       return true;
     }
     return false;
@@ -125,7 +126,7 @@ SafeEndResult RunSafeEnd(DelveClient& main, DelveClient& side, pid_t target, Pro
       WhileStopped(side, t, &out, [&](absl::Duration d) { return main.ListBreakpoints(d); });
   if (list.ok()) {
     for (const json& bp : *list) {
-      int id = bp.value("id", 0);
+      int id = static_cast<int>(jsonx::Int(bp, "id"));
       if (id <= 0) continue;
       absl::Status s = WhileStopped(side, t, &out,
                                     [&](absl::Duration d) { return main.ClearBreakpoint(id, d); });

@@ -32,7 +32,8 @@ TEST(GoBinary, DebugOptimisedAndStrippedBuilds) {
     const char* target;
     bool has_dwarf, optimized, stripped;
   } cases[] = {
-      {"hello-world", true, false, false},  // -gcflags='all=-N -l'
+      {"hello-world-nol", true, false, false},  // -gcflags='all=-N -l'
+      {"hello-world", true, true, false},       // Go's default build, as production builds it
       {"hello-world-optimized", true, true, false},
       {"hello-world-stripped", false, true, true},  // -ldflags='-s -w'
   };
@@ -57,13 +58,31 @@ TEST(GoBinary, DebugOptimisedAndStrippedBuilds) {
 }
 
 TEST(GoBinary, DebugBuildRecordsItsGcflags) {
-  auto bin = OpenTarget("hello-world");
+  auto bin = OpenTarget("hello-world-nol");
   ASSERT_NE(bin, nullptr);
   bool gcflags = false;
   for (const auto& [k, v] : bin->facts().build_settings) {
     gcflags |= (k == "-gcflags" && v == "all=-N -l");
   }
   EXPECT_TRUE(gcflags);
+}
+
+// The Go versions of the support matrix (tests/targets/CMakeLists.txt).
+TEST(GoBinary, GoVersionsOfTheMatrixBuilds) {
+  struct Case {
+    const char* target;
+    const char* prefix;
+  } cases[] = {{"hello-world", "go1.26."},
+               {"hello-world-go127", "go1.27.3"},
+               {"hello-world-go119", "go1.19."}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.target);
+    auto bin = OpenTarget(c.target);
+    ASSERT_NE(bin, nullptr);
+    EXPECT_TRUE(absl::StartsWith(bin->facts().go_version, c.prefix)) << bin->facts().go_version;
+    EXPECT_TRUE(bin->facts().has_dwarf);
+    EXPECT_TRUE(bin->facts().optimized);
+  }
 }
 
 TEST(GoBinary, StrippedBuildHasNoSymbolsToLookIn) {

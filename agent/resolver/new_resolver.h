@@ -23,6 +23,7 @@
 //      DWARF, already traced (names the tracer), Yama ptrace_scope, missing CAP_SYS_PTRACE.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,14 +34,24 @@
 
 namespace kdbg::agent {
 
+// What the bundled Delve(s) say about one Go version (fills ResolvedTarget's delve_version,
+// supported_go, go_supported, go_support_problem).
+struct GoVersionCheck {
+  bool supported = true;
+  std::string delve_version;  // the Delve that would attach: "1.27.2"
+  std::string supported_go;   // "Go 1.24-1.27 (Delve 1.26.2: Go 1.24-1.26, ...)"
+  std::string problem;        // when !supported: what to do
+};
+
 struct ResolverOptions {
   // The /proc to read: "/proc", the host's /proc mounted elsewhere, or a recorded tree.
   std::string proc_root = "/proc";
   // The node's root as the agent sees it ("/", or e.g. "/host" when mounted into the pod).
   std::string host_root = "/";
   std::string node_name;
-  // Highest Go major.minor the bundled Delve supports (Delve 1.20: "1.20").
-  std::string delve_max_go_version = "1.20";
+  // What the bundled Delve(s) say about a Go version (the agent wires in agent/delve's
+  // CheckGoSupport); unset: no check.
+  std::function<GoVersionCheck(const std::string& go_version)> check_go_version;
   // Extra containerd state directories (containerd's `state = ...`), absolute.
   std::vector<std::string> containerd_state_dirs;
   // Overrides for tests; when null, built from the fields above.

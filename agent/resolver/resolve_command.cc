@@ -29,9 +29,6 @@ int RunResolveCommand(const std::vector<std::string>& args) {
   app.add_option("--containerd-state", opts.containerd_state_dirs,
                  "extra containerd state directories (containerd's `state` setting)");
   app.add_option("--node-name", opts.node_name, "this node's name (reported)");
-  app.add_option("--delve-max-go", opts.delve_max_go_version,
-                 "newest Go major.minor the bundled Delve supports")
-      ->capture_default_str();
   app.add_option("-o,--output", output, "text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();

@@ -132,15 +132,10 @@ class ResolverImpl : public Resolver {
                              ") is not a Go program: kdbg debugs Go programs only")
               : absl::StrCat("cannot read the executable of process ", p.pid, ": ", bin_error);
     }
-    if (problem.empty() &&
-        gobinary::GoVersionNewerThan(bin.go_version(), opts_.delve_max_go_version)) {
-      problem =
-          absl::StrCat("the program was built with ", bin.go_version(),
-                       " but the bundled Delve supports Go up to ", opts_.delve_max_go_version,
-                       ": upgrade the agent to one bundling a newer Delve");
-    }
     if (problem.empty()) problem = PtraceProblem();
-    // Last: the one problem an upload can fix (`--debug-binary`, same build ID).
+    // The two problems a user can act on come last, so neither hides another: missing debug info
+    // (an upload fixes it: `--debug-binary`, same build ID), then the Go version
+    // (--allow-unsupported-go overrides it).
     if (problem.empty() && !bin.has_dwarf()) {
       problem = absl::StrCat(
           "process ", p.pid, " (", bin.path(), ") has no debug information",
@@ -150,6 +145,16 @@ class ResolverImpl : public Resolver {
           "(`go tool buildid FILE` must print that ID), or rebuild without -ldflags='-s -w' and "
           "redeploy");
       out->set_needs_debug_binary(!bin.build_id().empty());
+    }
+    if (!bin.go_version().empty() && opts_.check_go_version) {
+      GoVersionCheck go = opts_.check_go_version(bin.go_version());
+      out->set_delve_version(go.delve_version);
+      out->set_supported_go(go.supported_go);
+      out->set_go_supported(go.supported);
+      out->set_go_support_problem(go.problem);
+      if (problem.empty() && !go.supported) problem = go.problem;
+    } else {
+      out->set_go_supported(!bin.go_version().empty());
     }
     if (problem.empty() && bin.optimized()) {
       out->add_evidence(

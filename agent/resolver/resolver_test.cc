@@ -39,6 +39,15 @@ Env Make(const std::string& tree) {
   o.host_root = root + "/host";
   o.node_name = "node-a";
   o.binary_inspector = env.binaries;
+  // A stand-in for the bundled Delves' check (agent/delve/delve_versions.h, tested there).
+  o.check_go_version = [](const std::string& go_version) {
+    GoVersionCheck c;
+    c.delve_version = "9.9.9";
+    c.supported_go = "Go 1.19-1.21";
+    c.supported = go_version.rfind("go1.19", 0) == 0;
+    if (!c.supported) c.problem = "built with " + go_version + ", outside Go 1.19-1.21";
+    return c;
+  };
   env.resolver = NewResolver(std::move(o));
   return env;
 }
@@ -203,8 +212,7 @@ TEST(Resolver, BinaryPreconditions) {
   } cases[] = {
       {GoBinaryFacts(), "is not a Go program"},
       {GoFacts(/*dwarf=*/false), "has no debug information"},
-      {GoFacts(true, "go1.22.1"),
-       "built with go1.22.1 but the bundled Delve supports Go up to 1.20"},
+      {GoFacts(true, "go1.22.1"), "built with go1.22.1, outside Go 1.19-1.21"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.problem);
@@ -216,6 +224,31 @@ TEST(Resolver, BinaryPreconditions) {
     EXPECT_FALSE(t->debuggable());
     EXPECT_THAT(t->problem(), HasSubstr(c.problem));
   }
+}
+
+TEST(Resolver, GoVersionBesideTheBundledDelvesRange) {
+  Env env = Make("containerd-cgroupfs-v1");
+  auto ok = ResolveId(env, kApp);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_TRUE(ok->go_supported());
+  EXPECT_EQ(ok->delve_version(), "9.9.9");
+  EXPECT_EQ(ok->supported_go(), "Go 1.19-1.21");
+  EXPECT_EQ(ok->go_support_problem(), "");
+  // Outside the range: not debuggable, and the problem is the Go version alone (the one problem
+  // --allow-unsupported-go may override).
+  env.binaries->Set("/hello-world", GoFacts(true, "go1.26.8"));
+  auto out = ResolveId(env, kApp);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_FALSE(out->go_supported());
+  EXPECT_FALSE(out->debuggable());
+  EXPECT_EQ(out->problem(), "built with go1.26.8, outside Go 1.19-1.21");
+  EXPECT_EQ(out->problem(), out->go_support_problem());
+  // Another problem first: it is the one reported, so the override cannot skip it.
+  env.binaries->Set("/hello-world", GoFacts(/*dwarf=*/false, "go1.26.8"));
+  auto both = ResolveId(env, kApp);
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_FALSE(both->debuggable());
+  EXPECT_NE(both->problem(), both->go_support_problem());
 }
 
 TEST(Resolver, ContainerStillStartingIsRetryableNeverATarget) {

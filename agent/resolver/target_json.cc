@@ -19,6 +19,9 @@ nlohmann::json ResolvedTargetToJson(const kdbg::v1::ResolvedTarget& t) {
       {"stripped", b.stripped()}};
   j["debuggable"] = t.debuggable();
   j["problem"] = t.problem();
+  j["delve_version"] = t.delve_version();
+  j["supported_go"] = t.supported_go();
+  j["go_supported"] = t.go_supported();
   j["start_time_ticks"] = t.start_time_ticks();
   j["cmdline"] = std::vector<std::string>(t.cmdline().begin(), t.cmdline().end());
   j["node_name"] = t.node_name();
@@ -46,6 +49,10 @@ std::string ResolvedTargetToText(const kdbg::v1::ResolvedTarget& t) {
                   "  dwarf=", b.has_dwarf() ? "yes" : "no",
                   " optimized=", b.optimized() ? "yes" : "no",
                   " stripped=", b.stripped() ? "yes" : "no", "\n");
+  if (!t.supported_go().empty()) {
+    absl::StrAppend(&s, "delve ", t.delve_version(), "  bundled Delve supports ", t.supported_go(),
+                    "  go supported=", t.go_supported() ? "yes" : "no", "\n");
+  }
   absl::StrAppend(&s, t.debuggable() ? "debuggable: yes\n"
                                      : absl::StrCat("debuggable: no: ", t.problem(), "\n"));
   absl::StrAppend(&s, "evidence:\n");

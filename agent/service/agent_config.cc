@@ -127,7 +127,9 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::vector<std::string>& arg
   app.add_option("--tls-ca", c.tls_ca, "CA that client certificates must chain to (PEM)");
   app.add_option("--node-name", c.node_name,
                  "this node's name (default $NODE_NAME, else the host name)");
-  app.add_option("--dlv", c.dlv, "path of the dlv binary");
+  app.add_option(
+      "--dlv", c.dlv,
+      "the bundled Delve binaries, comma-separated (picked per target by its Go version)");
   app.add_option("--host-root", c.host_root, "the node's root as the agent sees it");
   app.add_option("--proc-root", c.proc_root, "the node's /proc as the agent sees it");
   app.add_option("--state-dir", c.state_dir,

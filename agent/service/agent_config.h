@@ -8,7 +8,7 @@
 //   tls-key: /etc/kdbg/tls/tls.key
 //   tls-ca: /etc/kdbg/tls/ca.crt
 //   node-name: node-a
-//   dlv: /usr/bin/dlv
+//   dlv: /usr/lib/kdbg/delve/v1.26.2/dlv,/usr/lib/kdbg/delve/v1.27.2/dlv
 //   host-root: /host
 //   proc-root: /host/proc
 //   state-dir: /var/lib/kdbg-agent
@@ -36,7 +36,9 @@ struct AgentConfig {
   std::string tls_key;
   std::string tls_ca;
   std::string node_name;  // default: $NODE_NAME, else the host name
-  std::string dlv = "/usr/bin/dlv";
+  // The bundled Delve binaries, comma-separated; the agent picks per target by its Go version
+  // (agent/delve/delve_versions.h). Where the agent image installs them (scripts/delve's layout).
+  std::string dlv = "/usr/lib/kdbg/delve/v1.26.2/dlv,/usr/lib/kdbg/delve/v1.27.2/dlv";
   std::string host_root = "/";
   std::string proc_root = "/proc";
   std::string state_dir = "/var/lib/kdbg-agent";

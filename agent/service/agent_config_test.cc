@@ -22,7 +22,7 @@ TEST(AgentConfigTest, DefaultsAndFlags) {
   EXPECT_EQ(c->lease_max, absl::Hours(1));
   EXPECT_EQ(c->log_format, "json");
   EXPECT_EQ(c->max_sessions, 3);
-  EXPECT_EQ(c->dlv, "/usr/bin/dlv");
+  EXPECT_EQ(c->dlv, "/usr/lib/kdbg/delve/v1.26.2/dlv,/usr/lib/kdbg/delve/v1.27.2/dlv");
 
   auto d = ParseAgentConfig({"--node-name", "n"});
   ASSERT_TRUE(d.ok());

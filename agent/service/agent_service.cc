@@ -543,6 +543,7 @@ grpc::ServerWriteReactor<kdbg::v1::Event>* AgentService::Attach(
   SessionRequest r;
   r.mode = kdbg::v1::SESSION_MODE_ATTACH;
   r.target = req->target();
+  r.options.set_allow_unsupported_go(req->allow_unsupported_go());
   r.user = req->user();
   r.lease_ms = req->lease_ms();
   r.session_id = req->session_id();

@@ -4,9 +4,11 @@
 #include <sys/file.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agent/delve/delve_engine.h"
+#include "agent/delve/delve_versions.h"
 #include "agent/resolver/new_resolver.h"
 #include "common/child_process.h"
 #include "common/fd.h"
@@ -14,26 +16,38 @@
 #include "common/proc_reader.h"
 
 namespace kdbg::agent {
-namespace {
-
-// `dlv version` prints "Delve Debugger\nVersion: 1.20.2\nBuild: $Id: ... $".
-std::string DelveVersion(const std::string& dlv) {
-  absl::StatusOr<std::string> out = RunCommand({dlv, "version"}, absl::Seconds(10));
-  if (!out.ok()) return "";
-  for (absl::string_view line : absl::StrSplit(*out, '\n')) {
-    if (absl::ConsumePrefix(&line, "Version: "))
-      return std::string(absl::StripAsciiWhitespace(line));
-  }
-  return "";
-}
-
-}  // namespace
+namespace {}  // namespace
 
 absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
   Engine e;
   // One /proc reader, rooted at --proc-root, for the resolver and the Delve engine alike.
   std::shared_ptr<ProcReader> proc(NewProcReader(config.proc_root));
+  // Every bundled Delve, with the Go range its version supports (delve_versions.h).
+  std::vector<delve::DelveBinary> delves;
+  std::vector<std::string> versions;
+  for (absl::string_view path : absl::StrSplit(config.dlv, ',', absl::SkipWhitespace())) {
+    std::string p(absl::StripAsciiWhitespace(path));
+    absl::StatusOr<delve::DelveBinary> d = delve::ProbeDelve(p);
+    if (!d.ok()) {
+      // Not fatal here: /readyz reports the missing Delve (CheckAgentReady) and sessions fail with
+      // "cannot start Delve"; a Delve of unknown version is not used.
+      log::Error("bundled Delve unusable",
+                 {{"dlv", p}, {"error", std::string(d.status().message())}});
+      continue;
+    }
+    versions.push_back(d->version);
+    delves.push_back(*std::move(d));
+  }
   ResolverOptions ro;
+  ro.check_go_version = [delves](const std::string& go_version) {
+    delve::GoSupport s = delve::CheckGoSupport(delves, go_version);
+    GoVersionCheck c;
+    c.supported = s.supported;
+    c.delve_version = s.delve != nullptr ? s.delve->version : "";
+    c.supported_go = s.range;
+    c.problem = s.message;
+    return c;
+  };
   ro.proc_root = config.proc_root;
   ro.proc = proc;
   ro.host_root = config.host_root;
@@ -42,7 +56,8 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
   e.resolver = NewResolver(std::move(ro));
 
   delve::DelveOptions d;
-  d.dlv_path = config.dlv;
+  d.delves = delves;
+  d.dlv_path = delves.empty() ? config.dlv : delves.back().path;
   d.work_dir = config.state_dir + "/delve";
   d.proc = proc;
   if (config.max_hits_per_second > 0) d.default_hits_per_second = config.max_hits_per_second;
@@ -82,7 +97,7 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
     std::shared_ptr<delve::DelveSessionFactory> f_;
   };
   e.factory = std::make_unique<Shared>(factory);
-  e.delve_version = DelveVersion(config.dlv);
+  e.delve_version = absl::StrJoin(versions, ",");
   e.inspect_binary = [](const std::string& path) -> absl::StatusOr<kdbg::v1::BinaryInfo> {
     absl::StatusOr<gobinary::GoBinaryFacts> facts = gobinary::InspectGoBinary(path);
     if (!facts.ok()) return facts.status();

@@ -7,6 +7,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "httplib.h"
 
 namespace kdbg::agent {
@@ -59,9 +61,12 @@ void HealthServer::Stop() {
 }
 
 absl::Status CheckAgentReady(const std::string& dlv, const std::string& proc_root) {
-  if (::access(dlv.c_str(), X_OK) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("Delve not found or not executable at ", dlv, " (--dlv)"));
+  for (absl::string_view one : absl::StrSplit(dlv, ',', absl::SkipWhitespace())) {
+    std::string path(absl::StripAsciiWhitespace(one));
+    if (::access(path.c_str(), X_OK) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("Delve not found or not executable at ", path, " (--dlv)"));
+    }
   }
   DIR* d = ::opendir(proc_root.c_str());
   if (d == nullptr) {

@@ -41,6 +41,8 @@ class HealthServer {
 };
 
 // The agent's readiness: `dlv` is an executable file and `proc_root` lists processes.
+// `dlv` may list several Delve binaries, comma-separated (the bundled versions): each must be
+// executable.
 absl::Status CheckAgentReady(const std::string& dlv, const std::string& proc_root);
 
 }  // namespace kdbg::agent

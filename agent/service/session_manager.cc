@@ -264,8 +264,13 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
   }
   // Checked after the claim: a process traced by our own session is "already has a session", which
   // says more than the resolver's "already traced". A stripped target is debuggable with the
-  // unstripped binary of its build.
-  if (!target->debuggable() && !(debug_binary != nullptr && target->needs_debug_binary())) {
+  // unstripped binary of its build. A Go version outside the bundled Delve's range is the one
+  // problem the user may override (--allow-unsupported-go); the session's every event is then
+  // marked.
+  const bool go_override = !target->go_supported() && req.options.allow_unsupported_go() &&
+                           target->problem() == target->go_support_problem();
+  if (!target->debuggable() && !(debug_binary != nullptr && target->needs_debug_binary()) &&
+      !go_override) {
     return Fail(s,
                 absl::FailedPreconditionError(absl::StrCat(
                     "pid ", target->host_pid(), " cannot be debugged: ", target->problem())),
@@ -300,6 +305,7 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
     spec.start_time_ticks = target->start_time_ticks();
     spec.binary = target->binary();
     if (debug_binary != nullptr) spec.executable = debug_binary->path();
+    spec.allow_unsupported_go = req.options.allow_unsupported_go();
     started = factory_->StartAttach(spec, cb);
   } else {
     TraceSpec spec;
@@ -307,6 +313,7 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
     spec.pid = pid;
     spec.start_time_ticks = target->start_time_ticks();
     spec.binary = target->binary();
+    spec.allow_unsupported_go = req.options.allow_unsupported_go();
     spec.script = req.options.script();
     spec.script_name = req.options.script_name().empty() ? "trace.dlv" : req.options.script_name();
     spec.duration = absl::Milliseconds(req.options.duration_ms());

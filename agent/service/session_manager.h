@@ -43,7 +43,7 @@ namespace kdbg::agent {
 struct SessionRequest {
   kdbg::v1::SessionMode mode = kdbg::v1::SESSION_MODE_TRACE;
   kdbg::v1::TargetRef target;
-  kdbg::v1::TraceOptions options;  // trace mode only
+  kdbg::v1::TraceOptions options;  // trace mode; attach mode uses only allow_unsupported_go
   std::string user;                // as the controller authenticated them
   int64_t lease_ms = 0;
   std::string session_id;  // empty: the manager makes one

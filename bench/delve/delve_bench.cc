@@ -34,6 +34,7 @@
 #include "common/proc_reader.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/resolved_target.h"
+#include "tests/support/test_env.h"
 
 namespace kdbg::bench {
 namespace {
@@ -44,7 +45,7 @@ constexpr char kScript[] =
     "trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\ncontinue\n";
 
 struct Flags {
-  std::string dlv = "/usr/bin/dlv";
+  std::string dlv = kdbg::testing::BundledDelvePath();  // the newest bundled Delve
   std::string target = std::string(KDBG_BENCH_TARGETS_DIR) + "/hello-world";
   int runs = 5;
   int seconds = 3;

@@ -2,11 +2,16 @@
 # kdbg-agent image. Build from the repository root:
 #   docker build -f deploy/images/agent.Dockerfile -t REGISTRY/kdbg-agent:TAG .
 #
-# Debugger: the bundled `dlv` comes from Debian 12's `delve` package (1.20.x), which supports Go up
-# to 1.20. Production needs a Delve new enough for its targets' Go version (Delve refuses newer Go
-# toolchains' binaries): replace it with a newer `dlv` (e.g. `go install
-# github.com/go-delve/delve/cmd/dlv@vX` in a golang build stage, copied to /usr/bin/dlv) when the
-# services you debug are built with a newer Go.
+# Debugger: the bundled Delve builds (tools/delve/vX.Y.Z: 1.26.2 for Go 1.24-1.26, 1.27.2 for Go
+# 1.25-1.27; see docs/delve-engine.md), built by scripts/delve from the Go module proxy with Go 1.26,
+# pinned and checksummed by the checked-in go.sum, CGO_ENABLED=0 (static), installed under
+# /usr/lib/kdbg/delve/vX.Y.Z/dlv (the agent's default --dlv list).
+
+FROM golang:1.26-bookworm AS delve
+WORKDIR /src
+COPY tools/delve tools/delve
+COPY scripts/delve scripts/delve
+RUN KDBG_CACHE_DIR=/out/usr/lib/kdbg KDBG_GO=/usr/local/go/bin/go scripts/delve
 
 FROM debian:12 AS build
 RUN apt-get update \
@@ -29,9 +34,9 @@ FROM debian:12-slim
 COPY --from=build /out/runtime-packages.txt /tmp/runtime-packages.txt
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      delve ca-certificates $(cat /tmp/runtime-packages.txt) \
- && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt \
- && dlv version
+      ca-certificates $(cat /tmp/runtime-packages.txt) \
+ && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt
+COPY --from=delve /out/usr/lib/kdbg/delve /usr/lib/kdbg/delve
 COPY --from=build /out/usr/bin/kdbg-agent /usr/bin/kdbg-agent
 # Runs as root with only CAP_SYS_PTRACE (see the DaemonSet): it attaches to processes of any user.
 USER 0:0

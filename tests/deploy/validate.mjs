@@ -185,7 +185,7 @@ if (checks === "kdbg") {
     expectEq(id, "args", c.args, ["serve", "--listen", "0.0.0.0:7443", "--node-name", "$(NODE_NAME)",
       "--tls-cert", "/etc/kdbg/tls/tls.crt", "--tls-key", "/etc/kdbg/tls/tls.key", "--tls-ca", "/etc/kdbg/tls/ca.crt",
       "--allowed-client", "kdbg-controller", "--state-dir", "/var/lib/kdbg-agent", "--health-listen", "0.0.0.0:7444",
-      "--log-format", "json", "--dlv", "/usr/bin/dlv", "--host-root", "/host"]);
+      "--log-format", "json", "--dlv", "/usr/lib/kdbg/delve/v1.26.2/dlv,/usr/lib/kdbg/delve/v1.27.2/dlv", "--host-root", "/host"]);
     const envNode = (c.env ?? []).find((e) => e.name === "NODE_NAME");
     expectEq(id, "env NODE_NAME source", envNode?.valueFrom?.fieldRef?.fieldPath, "spec.nodeName");
     const port = (name) => (c.ports ?? []).find((p) => p.name === name);

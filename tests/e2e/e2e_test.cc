@@ -240,9 +240,14 @@ TEST_F(E2eTest, ResolveNamesTheContainersProcessAndItsBinary) {
   EXPECT_EQ(j["agent"], "kdbg-agent-node-b");
   EXPECT_EQ(j["runtime"], "containerd");
   EXPECT_EQ(j["debuggable"], true) << j["problem"];
-  EXPECT_TRUE(absl::StartsWith(j["binary"]["go_version"].get<std::string>(), "go1.")) << r.out;
+  EXPECT_TRUE(absl::StartsWith(j["binary"]["go_version"].get<std::string>(), "go1.26")) << r.out;
   EXPECT_EQ(j["binary"]["has_dwarf"], true);
-  EXPECT_EQ(j["binary"]["optimized"], false);
+  EXPECT_EQ(j["binary"]["optimized"], true);  // built as production builds it
+  // The target's Go version beside the bundled Delves' range, and the Delve that would attach.
+  EXPECT_EQ(j["go_supported"], true);
+  EXPECT_EQ(j["delve_version"], "1.27.2");
+  EXPECT_EQ(j["supported_go"],
+            "Go 1.24-1.27 (Delve 1.26.2: Go 1.24-1.26, Delve 1.27.2: Go 1.25-1.27)");
   EXPECT_FALSE(j["evidence"].empty());
 
   auto stripped = RunKdbg(sb_, {"resolve", "pod/stripped", "-o", "json"}, sb_.CliEnv());
@@ -251,6 +256,62 @@ TEST_F(E2eTest, ResolveNamesTheContainersProcessAndItsBinary) {
   EXPECT_EQ(s["debuggable"], false);
   EXPECT_TRUE(absl::StrContains(absl::AsciiStrToLower(s["problem"].get<std::string>()), "debug"))
       << s["problem"];
+
+  // An old service: its Go version is shown outside the range, with what to do.
+  auto old = RunKdbg(sb_, {"resolve", "pod/old-go"}, sb_.CliEnv());
+  EXPECT_NE(old.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(old.out, "go:         go1.19")) << old.out;
+  EXPECT_TRUE(absl::StrContains(old.out,
+                                "delve:      1.26.2; bundled Delve supports Go 1.24-1.27 "
+                                "(Delve 1.26.2: Go 1.24-1.26, Delve 1.27.2: Go 1.25-1.27); "
+                                "go1.19"))
+      << old.out;
+  EXPECT_TRUE(absl::StrContains(old.out, "is NOT supported")) << old.out;
+  EXPECT_TRUE(absl::StrContains(old.err, "--allow-unsupported-go")) << old.err;
+}
+
+// --allow-unsupported-go on the Go 1.19 service: traced with the nearest Delve, and every line of
+// output says it is outside the supported range, in text and in JSON.
+TEST_F(E2eTest, UnsupportedGoWithTheOverrideMarksEveryLine) {
+  for (const char* format : {"text", "json"}) {
+    SCOPED_TRACE(format);
+    auto p = KdbgProcess::Start(sb_,
+                                {"trace", "pod/old-go", "--init", TraceScript(), "--max-hits", "1",
+                                 "--allow-unsupported-go", "-o", format},
+                                sb_.CliEnv());
+    ASSERT_TRUE(p.ok());
+    std::thread load([&] {
+      for (int i = 0; i < 100; ++i) {
+        (void)testing::HttpGet("127.0.0.1", Sandbox::PortOf(sb_.Get("OLD_GO_URL")), "/",
+                               absl::Seconds(2));
+        if (::kill((*p)->pid(), 0) != 0) break;
+        absl::SleepFor(absl::Milliseconds(100));
+      }
+    });
+    int exit_code = (*p)->Wait(absl::Seconds(40));
+    load.join();
+    EXPECT_EQ(exit_code, 0) << (*p)->Stderr();
+    std::string out = (*p)->raw_stdout();
+    std::string err = (*p)->Stderr();
+    ASSERT_FALSE(out.empty()) << err;
+    for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
+      if (std::string(format) == "text") {
+        EXPECT_TRUE(absl::StartsWith(line, "[unsupported Go] ")) << line;
+      } else {
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        ASSERT_FALSE(j.is_discarded()) << line;
+        EXPECT_TRUE(absl::StartsWith(j.value("unsupported_go", ""), "UNSUPPORTED: go1.19")) << line;
+      }
+    }
+    EXPECT_TRUE(absl::StrContains(out, "r.RemoteAddr")) << out;
+    // stderr: every kdbg line of the session is marked too.
+    for (absl::string_view line : absl::StrSplit(err, '\n', absl::SkipEmpty())) {
+      if (absl::StrContains(line, "armed") || absl::StrContains(line, "ended")) {
+        EXPECT_TRUE(absl::StartsWith(line, "[unsupported Go] ")) << line;
+      }
+    }
+    ExpectReleased("default", "old-go", sb_.Get("OLD_GO_URL"));
+  }
 }
 
 TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
@@ -276,7 +337,7 @@ TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
     sent = SendRequests(sb_.Get("HELLO_URL"), 1);
   });
   SpawnOptions o;
-  o.argv = {"dlv", "connect", absl::StrCat("127.0.0.1:", port)};
+  o.argv = {testing::BundledDelvePath(), "connect", absl::StrCat("127.0.0.1:", port)};
   o.stdin_path = commands;
   o.capture_stdout = true;
   o.stderr_to_stdout = true;
@@ -607,6 +668,7 @@ TEST_P(E2eBadInputTest, FailsWithOneClearLine) {
   auto sessions = RunKdbg(sb_, {"sessions", "-A", "-o", "json"}, sb_.CliEnv());
   EXPECT_FALSE(absl::StrContains(sessions.out, c.pod)) << sessions.out;
   if (c.pod == "hello-world") ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  if (c.pod == "old-go") ExpectReleased("default", "old-go", sb_.Get("OLD_GO_URL"));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -619,6 +681,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"StrippedTarget", "stripped", "trace main.handleSlash\n",
                                "--debug-binary file"},
                       BadInput{"NonGoTarget", "not-go", "trace main.main\n", "not a go program"},
+                      BadInput{"GoVersionOutsideTheRange", "old-go", "trace main.handleSlash\n",
+                               "outside the bundled delve's supported range go 1.24-1.27"},
                       BadInput{"ProtectedNamespaceIsRefused", "system-hello",
                                "trace main.handleSlash\n", "kube-system", "kube-system"}),
     [](const ::testing::TestParamInfo<BadInput>& info) { return info.param.name; });

@@ -7,6 +7,8 @@
 
 #include <cstdlib>
 
+#include "absl/strings/str_split.h"
+
 namespace kdbg::testing {
 namespace {
 std::string Env(const char* name, const char* fallback) {
@@ -28,6 +30,37 @@ std::string TestdataDir(const std::string& component) {
   return SourceDir() + "/" + component + "/testdata";
 }
 std::string TargetPath(const std::string& name) { return BinaryDir() + "/targets/" + name; }
+#ifndef KDBG_BUNDLED_DELVE_VERSIONS
+#define KDBG_BUNDLED_DELVE_VERSIONS ""
+#endif
+#ifndef KDBG_DEFAULT_CACHE_DIR
+#define KDBG_DEFAULT_CACHE_DIR "/var/cache/kdbg"
+#endif
+
+std::vector<std::string> BundledDelveVersions() {
+  return absl::StrSplit(KDBG_BUNDLED_DELVE_VERSIONS, ',', absl::SkipEmpty());
+}
+std::string BundledDelvePath(const std::string& version) {
+  std::string v = version;
+  if (v.empty()) {
+    std::vector<std::string> all = BundledDelveVersions();
+    v = all.empty() ? "none" : all.back();
+  }
+  return Env("KDBG_CACHE_DIR", KDBG_DEFAULT_CACHE_DIR) + "/delve/" + v + "/dlv";
+}
+std::vector<std::string> BundledDelvePaths() {
+  std::vector<std::string> out;
+  for (const std::string& v : BundledDelveVersions()) out.push_back(BundledDelvePath(v));
+  return out;
+}
+bool HaveBundledDelve() {
+  std::vector<std::string> paths = BundledDelvePaths();
+  if (paths.empty()) return false;
+  for (const std::string& p : paths) {
+    if (::access(p.c_str(), X_OK) != 0) return false;
+  }
+  return true;
+}
 bool InCi() { return !Env("CI", "").empty(); }
 
 int FreePort() {

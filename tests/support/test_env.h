@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -16,6 +17,17 @@ std::string SourceDir();
 std::string TestdataDir(const std::string& component);
 // Path of a built debug target: BinaryDir()/targets/<name>.
 std::string TargetPath(const std::string& name);
+// The Delve builds kdbg bundles, oldest first, as scripts/delve builds them from
+// tools/delve/vX.Y.Z:
+// {"v1.26.2", "v1.27.2"}.
+std::vector<std::string> BundledDelveVersions();
+// ${KDBG_CACHE_DIR:-/var/cache/kdbg}/delve/<version>/dlv; "" means the newest bundled version.
+// Tests and benchmarks use these, never a Delve from the system.
+std::string BundledDelvePath(const std::string& version = "");
+// Every bundled Delve's path, oldest first (the agent's --dlv list, comma-joined by the caller).
+std::vector<std::string> BundledDelvePaths();
+// True when every bundled Delve is built and executable (scripts/delve builds them).
+bool HaveBundledDelve();
 // True when running in CI ($CI non-empty): real parts must be present there.
 bool InCi();
 // A free TCP port on 127.0.0.1 (bound then released; small race accepted in tests).

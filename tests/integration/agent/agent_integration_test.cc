@@ -31,12 +31,12 @@ namespace {
 constexpr char kScript[] =
     "trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\ncontinue\n";
 
-bool HaveDelve() { return ::geteuid() == 0 && ::access("/usr/bin/dlv", X_OK) == 0; }
+bool HaveDelve() { return ::geteuid() == 0 && HaveBundledDelve(); }
 
 class AgentIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    KDBG_REQUIRE_REAL(HaveDelve(), "root and /usr/bin/dlv");
+    KDBG_REQUIRE_REAL(HaveDelve(), "root and the bundled Delve (scripts/delve)");
     auto pki = TestPki::Create("kdbg-it-ca");
     ASSERT_TRUE(pki.ok()) << pki.status();
     pki_ = std::move(*pki);
@@ -309,7 +309,7 @@ TEST_F(AgentIntegrationTest, DISABLED_DlvConnectThroughTheTunnelBreaksContinuesA
     cmds << "break main.handleSlash\ncontinue\nclearall\nquit -c\n";
   }
   SpawnOptions so;
-  so.argv = {"/usr/bin/dlv", "connect", absl::StrCat("127.0.0.1:", bridge.port())};
+  so.argv = {BundledDelvePath(), "connect", absl::StrCat("127.0.0.1:", bridge.port())};
   so.stdin_path = dir + "/stdin";
   so.stdout_path = dir + "/out";
   so.stderr_to_stdout = true;

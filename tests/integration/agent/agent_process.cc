@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/tls.h"
 #include "tests/support/test_env.h"
@@ -44,7 +45,9 @@ absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(TestPki* pki, 
              "15s",
              "--log-format",
              "json",
-             "--allow-host-pid"};
+             "--allow-host-pid",
+             "--dlv",
+             absl::StrJoin(BundledDelvePaths(), ",")};
   so.stderr_path = a->dir_ + "/agent.log";
   so.destroy_grace = absl::Seconds(30);
   so.sigkill_on_destroy = false;

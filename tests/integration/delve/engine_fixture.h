@@ -1,0 +1,138 @@
+// The engine integration tests' shared fixture: real bundled Delve, a factory on a temporary work
+// directory, an event collector, and the checks that a target was released unharmed.
+#pragma once
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "agent/delve/delve_engine.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/go_target.h"
+#include "tests/support/http_probe.h"
+#include "tests/support/proc_probe.h"
+#include "tests/support/resolved_target.h"
+#include "tests/support/test_env.h"
+
+namespace kdbg::delve {
+
+using kdbg::testing::GoTarget;
+using ::testing::HasSubstr;
+
+inline bool HaveDelve() { return kdbg::testing::HaveBundledDelve() && ::geteuid() == 0; }
+
+// Every bundled Delve, probed as the agent does (delve_versions.h).
+inline std::vector<DelveBinary> BundledDelves() {
+  std::vector<DelveBinary> out;
+  for (const std::string& p : kdbg::testing::BundledDelvePaths()) {
+    auto d = ProbeDelve(p);
+    EXPECT_TRUE(d.ok()) << d.status();
+    if (d.ok()) out.push_back(*d);
+  }
+  return out;
+}
+
+// Collects a session's events; thread-safe.
+class Events {
+ public:
+  agent::EventCallback Callback() {
+    return [this](const v1::Event& e) {
+      absl::MutexLock lock(&mu_);
+      events_.push_back(e);
+    };
+  }
+  std::vector<v1::Event> All() {
+    absl::MutexLock lock(&mu_);
+    return events_;
+  }
+  std::vector<v1::HitEvent> Hits() {
+    std::vector<v1::HitEvent> out;
+    for (const auto& e : All()) {
+      if (e.has_hit()) out.push_back(e.hit());
+    }
+    return out;
+  }
+  std::vector<v1::NoticeEvent> Notices() {
+    std::vector<v1::NoticeEvent> out;
+    for (const auto& e : All()) {
+      if (e.has_notice()) out.push_back(e.notice());
+    }
+    return out;
+  }
+  // Waits until `n` hits were seen (or 10 s).
+  bool WaitHits(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      size_t c = 0;
+      for (const auto& e : events_) c += e.has_hit();
+      return c >= n;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<v1::Event> events_ ABSL_GUARDED_BY(mu_);
+};
+
+class DelveEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    KDBG_REQUIRE_REAL(HaveDelve(), "root and the bundled Delve (scripts/delve)");
+    work_dir_ = kdbg::testing::MakeTempDir("kdbg-delve-test");
+    DelveOptions o;
+    o.delves = BundledDelves();
+    o.work_dir = work_dir_;
+    // Delve's same-user check fails for IPv4 loopback while this shared machine has >10,000 TCP
+    // sockets (other suites' load); IPv6 loopback is checked in the small /proc/net/tcp6.
+    o.listen_host = "::1";
+    factory_ = NewDelveSessionFactory(o);
+  }
+
+  void TearDown() override {
+    // Delve's output stays for post-mortems when a test failed.
+    if (!work_dir_.empty() && !HasFailure()) std::filesystem::remove_all(work_dir_);
+  }
+
+  absl::StatusOr<std::unique_ptr<agent::DebugSession>> Trace(pid_t pid, const std::string& script,
+                                                             Events* events,
+                                                             agent::TraceSpec spec = {}) {
+    spec.session_id = spec.session_id.empty() ? "t1" : spec.session_id;
+    // As the agent does: the resolver finds, checks and verifies the target; the engine takes it.
+    if (absl::Status s = kdbg::testing::ResolveInto(pid, &spec); !s.ok()) return s;
+    spec.script = script;
+    spec.script_name = "trace.dlv";
+    return factory_->StartTrace(spec, events->Callback());
+  }
+
+  // The target survived: it answers, is untraced and no dlv is attached to it.
+  static void ExpectReleased(GoTarget& target) {
+    auto st = kdbg::testing::WaitUntilReleased(target.pid(), 5000);
+    ASSERT_TRUE(st.ok()) << st.status();
+    EXPECT_EQ(st->tracer_pid, 0);
+    EXPECT_NE(st->state, 't');
+    EXPECT_NE(st->state, 'T');
+    EXPECT_EQ(st->shd_pnd & 0x10, 0u);
+    auto r = kdbg::testing::HttpGet("127.0.0.1", target.port());
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(kdbg::testing::DlvProcessesFor(target.pid()).empty());
+    EXPECT_TRUE(target.process().Running());
+  }
+
+  static void ExpectCleanEnd(const v1::EndedEvent& ended) {
+    EXPECT_TRUE(ended.target_alive()) << ended.message();
+    EXPECT_FALSE(ended.target_traced()) << ended.message();
+    EXPECT_THAT(ended.message(), HasSubstr("detached cleanly"));
+  }
+
+  std::string work_dir_;
+  std::unique_ptr<DelveSessionFactory> factory_;
+};
+
+}  // namespace kdbg::delve
