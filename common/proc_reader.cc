@@ -76,6 +76,8 @@ absl::StatusOr<ProcStatus> ParseProcStatus(absl::string_view text) {
       if (!v.empty()) st.state = v[0];
     } else if (absl::ConsumePrefix(&v, "PPid:")) {
       (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(v), &st.ppid);
+    } else if (absl::ConsumePrefix(&v, "Tgid:")) {
+      (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(v), &st.tgid);
     } else if (absl::ConsumePrefix(&v, "TracerPid:")) {
       (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(v), &st.tracer_pid);
     } else if (absl::ConsumePrefix(&v, "ShdPnd:")) {
@@ -174,6 +176,7 @@ class DirProcReader final : public ProcReader {
     if (auto s = ReadSmallFile(base + "status"); s.ok()) {
       if (auto st = ParseProcStatus(*s); st.ok()) {
         info.tracer_pid = st->tracer_pid;
+        info.tgid = st->tgid;
         info.nspid = std::move(st->nspid);
       }
     }

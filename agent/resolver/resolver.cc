@@ -67,7 +67,13 @@ class ResolverImpl : public Resolver {
     }
     if (p.tracer_pid != 0) {
       std::string tracer = absl::StrCat("PID ", p.tracer_pid);
-      if (auto t = table_->Inspect(p.tracer_pid); t.ok()) tracer = Describe(*t);
+      if (auto t = table_->Inspect(p.tracer_pid); t.ok()) {
+        // TracerPid names the tracing thread; name its process (Delve traces from a thread).
+        if (t->tgid > 0 && t->tgid != t->pid) {
+          if (auto g = table_->Inspect(t->tgid); g.ok()) t = std::move(g);
+        }
+        tracer = Describe(*t);
+      }
       return absl::StrCat("process ", p.pid, " is already traced by ", tracer,
                           ": only one debugger can attach; end that session (or detach it) first");
     }

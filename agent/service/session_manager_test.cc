@@ -105,6 +105,57 @@ TEST_F(SessionManagerTest, TraceRunsArmedHitsEndedAndRecordsIt) {
   EXPECT_EQ(factory_.trace_specs()[0].start_time_ticks, 1101u);
 }
 
+TEST_F(SessionManagerTest, GoOutsideTheRangeIsRefusedUnlessAllowed) {
+  kdbg::v1::ResolvedTarget old;
+  old.set_host_pid(104);
+  old.set_container_id("old");
+  old.set_start_time_ticks(1104);
+  old.mutable_binary()->set_go_version("go1.19.8");
+  old.mutable_binary()->set_has_dwarf(true);
+  old.set_go_supported(false);
+  old.set_go_support_problem("built with go1.19.8, outside Go 1.24-1.27");
+  old.set_problem(old.go_support_problem());
+  old.set_debuggable(false);
+  resolver_.AddTarget(old);
+  old.set_container_id("old-stripped");
+  old.set_host_pid(105);
+  old.set_problem("process 105 (/x) has no debug information");
+  resolver_.AddTarget(old);
+  Make(4);
+  auto refused_with = [&](SessionRequest r, const std::string& message) {
+    auto s = manager_->Start(std::move(r));
+    ASSERT_TRUE(s.ok()) << s.status();
+    StreamReader reader((*s)->stream());
+    auto err = reader.Next();
+    ASSERT_TRUE(err.event.has_error()) << err.event.DebugString();
+    EXPECT_EQ(err.event.error().code(), "FAILED_PRECONDITION");
+    EXPECT_EQ(err.event.error().message(), message);
+    auto fin = reader.Next();
+    ASSERT_EQ(fin.kind, Kind::kFinish);
+    EXPECT_EQ(fin.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  };
+  refused_with(Trace("old", "s-old-1"),
+               "pid 104 cannot be debugged: built with go1.19.8, outside Go 1.24-1.27");
+  EXPECT_EQ(factory_.started(), 0);
+  // The override covers the Go version only: another problem still refuses.
+  SessionRequest stripped = Trace("old-stripped", "s-old-2");
+  stripped.options.set_allow_unsupported_go(true);
+  refused_with(stripped, "pid 105 cannot be debugged: process 105 (/x) has no debug information");
+  EXPECT_EQ(factory_.started(), 0);
+
+  SessionRequest allowed = Trace("old", "s-old-3");
+  allowed.options.set_allow_unsupported_go(true);
+  auto s = manager_->Start(allowed);
+  ASSERT_TRUE(s.ok()) << s.status();
+  StreamReader reader((*s)->stream());
+  auto armed = reader.Next();
+  ASSERT_TRUE(armed.event.has_armed()) << armed.event.DebugString();
+  ASSERT_EQ(factory_.trace_specs().size(), 1u);
+  EXPECT_TRUE(factory_.trace_specs()[0].allow_unsupported_go);
+  EXPECT_EQ(factory_.trace_specs()[0].go_version, "go1.19.8");
+  manager_->Shutdown(kdbg::v1::END_REASON_AGENT_SHUTDOWN, absl::Seconds(5));
+}
+
 TEST_F(SessionManagerTest, NodeLimitIsResourceExhausted) {
   Make(/*max_sessions=*/2);
   auto a = manager_->Start(Trace("c1"));

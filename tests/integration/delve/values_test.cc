@@ -141,13 +141,24 @@ TEST_F(ValuesTest, MethodWithAPointerReceiver) {
 }
 
 TEST_F(ValuesTest, Closure) {
+  // The compiler also inlines a copy of the closure into handleValues: Delve breaks there too
+  // (hit function main.handleValues, where k is not kept) and in the closure's own frame.
   auto hits =
       Run("trace greet main.handleValues.func1\n"
           "on greet print k\n",
           1);
-  ASSERT_EQ(hits["greet"].size(), 1u);
-  EXPECT_EQ(hits["greet"][0].function(), "main.handleValues.func1");
-  EXPECT_EQ(Var(hits["greet"][0], "k"), "7");
+  int own_frame = 0;
+  for (const auto& h : hits["greet"]) {
+    if (h.function() == "main.handleValues.func1") {
+      ++own_frame;
+      EXPECT_EQ(Var(h, "k"), "7");
+    } else {
+      EXPECT_EQ(h.function(), "main.handleValues");  // the inlined copy
+      EXPECT_THAT(Var(h, "k"), AnyOf("7", "<optimized out>",
+                                     "(unreadable eval error: could not find symbol value for k)"));
+    }
+  }
+  EXPECT_EQ(own_frame, 1);
 }
 
 TEST_F(ValuesTest, InlinedFunctionHitsAtEveryCallSite) {
@@ -162,6 +173,41 @@ TEST_F(ValuesTest, InlinedFunctionHitsAtEveryCallSite) {
   EXPECT_EQ(Var(hits["double"][0], "x"), "7");
   EXPECT_THAT(Var(hits["double"][1], "x"), AnyOf("8", "<optimized out>"));
   EXPECT_NE(Var(hits["double"][1], "x"), "");
+}
+
+TEST_F(ValuesTest, InsideAnOptimizedFunctionAValueIsRealOrOptimizedOut) {
+  // Inside handleSlash (main.go:11, the Fprintf line). Where Delve says "could not find loclist
+  // entry" kdbg prints <optimized out> (hit_format_test); the -N -l build always has the value.
+  for (const char* build : {"hello-world", "hello-world-nol"}) {
+    SCOPED_TRACE(build);
+    auto t = GoTarget::Start(build);
+    ASSERT_TRUE(t.ok()) << t.status();
+    Events events;
+    auto session = Trace((*t)->pid(),
+                         "trace body main.go:11\n"
+                         "on body print r.RemoteAddr\n",
+                         &events);
+    ASSERT_TRUE(session.ok()) << session.status();
+    auto r = kdbg::testing::HttpGet("127.0.0.1", (*t)->port());
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_TRUE(events.WaitHits(1));
+    auto hits = events.Hits();
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].line(), 11);
+    std::string want = absl::StrCat("\"127.0.0.1:", r->local_port, "\"");
+    if (std::string(build) == "hello-world") {
+      // Whether the optimized code keeps `r` at this PC depends on the compiler's register
+      // allocation: either the real value or <optimized out>, never empty or another value.
+      EXPECT_THAT(Var(hits[0], "r.RemoteAddr"), AnyOf(want, "<optimized out>"));
+    } else {
+      EXPECT_EQ(Var(hits[0], "r.RemoteAddr"), want);
+    }
+    (*session)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+    auto ended = (*session)->Wait(absl::Seconds(20));
+    ASSERT_TRUE(ended.ok()) << ended.status();
+    ExpectCleanEnd(*ended);
+    ExpectReleased(**t);
+  }
 }
 
 TEST_F(ValuesTest, RemoteAddrThroughTheResponseWriterInterface) {

@@ -100,9 +100,9 @@ TEST_F(ResolverContainerdTest, GoBinaryAsInit) {
   EXPECT_EQ(t->container_pid_namespace_pid(), 1);
   EXPECT_TRUE(t->debuggable()) << t->problem();
   EXPECT_EQ(t->binary().path(), "/hello-world");
-  EXPECT_EQ(t->binary().go_version().substr(0, 6), "go1.19");
+  EXPECT_EQ(t->binary().go_version().substr(0, 6), "go1.26");
   EXPECT_TRUE(t->binary().has_dwarf());
-  EXPECT_FALSE(t->binary().optimized());
+  EXPECT_TRUE(t->binary().optimized());  // built as production builds it (-N -l: binary_info_test)
   std::string ev = absl::StrJoin(t->evidence(), "\n");
   EXPECT_THAT(ev, HasSubstr(absl::StrCat("cgroup: 1 of ")));
   EXPECT_THAT(ev, HasSubstr("pod " + pod));
@@ -124,7 +124,7 @@ TEST_F(ResolverContainerdTest, GoBinaryAsInit) {
   EXPECT_TRUE(j["evidence"].is_array());
   EXPECT_EQ(j["binary"]["path"], "/hello-world");
   EXPECT_EQ(j["binary"]["has_dwarf"], true);
-  EXPECT_EQ(j["binary"]["optimized"], false);
+  EXPECT_EQ(j["binary"]["optimized"], true);
 
   ASSERT_TRUE(fixture_->Remove(id).ok());
   EXPECT_EQ(resolver_->Verify(*t).code(), absl::StatusCode::kNotFound);
