@@ -3,15 +3,13 @@
 #   docker build -f deploy/images/agent.Dockerfile -t REGISTRY/kdbg-agent:TAG .
 #
 # Debugger: the bundled Delve builds (tools/delve/vX.Y.Z: 1.26.2 for Go 1.24-1.26, 1.27.2 for Go
-# 1.25-1.27; see docs/delve-engine.md), built by scripts/delve from the Go module proxy with Go 1.26,
-# pinned and checksummed by the checked-in go.sum, CGO_ENABLED=0 (static), installed under
-# /usr/lib/kdbg/delve/vX.Y.Z/dlv (the agent's default --dlv list).
-
-FROM golang:1.26-bookworm AS delve
-WORKDIR /src
-COPY tools/delve tools/delve
-COPY scripts/delve scripts/delve
-RUN KDBG_CACHE_DIR=/out/usr/lib/kdbg KDBG_GO=/usr/local/go/bin/go scripts/delve
+# 1.25-1.27; see docs/delve-engine.md), each a Delve new enough for its targets' Go version. Debian
+# 12 has no Go that can build them (Delve must be built with Go >= 1.25 to read DWARF 5), so they
+# are built on the build host by scripts/delve from the Go module proxy (pinned and checksummed by
+# the checked-in go.sum, CGO_ENABLED=0: static) into the build context first:
+#   KDBG_CACHE_DIR=$PWD/.kdbg-image scripts/delve
+#   docker build -f deploy/images/agent.Dockerfile -t REGISTRY/kdbg-agent:TAG .
+# and installed under /usr/lib/kdbg/delve/vX.Y.Z/dlv (the agent's default --dlv list).
 
 FROM debian:12 AS build
 RUN apt-get update \
@@ -36,7 +34,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates $(cat /tmp/runtime-packages.txt) \
  && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt
-COPY --from=delve /out/usr/lib/kdbg/delve /usr/lib/kdbg/delve
+COPY .kdbg-image/delve /usr/lib/kdbg/delve
 COPY --from=build /out/usr/bin/kdbg-agent /usr/bin/kdbg-agent
 # Runs as root with only CAP_SYS_PTRACE (see the DaemonSet): it attaches to processes of any user.
 USER 0:0

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Static checks of deploy/images/*.Dockerfile (no Docker engine here to build them):
 # Debian 12 bases, only known instructions, the CMake targets they build exist, every apt package
-# they install exists in Debian 12, the agent image bundles Delve from Debian and notes the Go
-# version caveat, entrypoints and users are what the manifests expect.
+# they install exists in Debian 12, the agent image bundles the Delve builds of scripts/delve (not
+# Debian's delve 1.20, which cannot read Go >= 1.25 binaries) and notes the Go version caveat,
+# entrypoints and users are what the manifests expect.
 set -euo pipefail
 SRC=${1:?usage: check-dockerfiles.sh SOURCE_DIR}
 D=$SRC/deploy/images
@@ -40,8 +41,12 @@ for f in "$D"/*.Dockerfile; do
   grep -qE '^ENTRYPOINT \["/usr/bin/kdbg-(agent|controller)"\]' <<<"$text" || fail "$name: ENTRYPOINT must be the kdbg binary"
   echo "OK $name: $(grep -c '^FROM' <<<"$text") stages, packages checked: $(wc -w <<<"$pkgs")"
 done
-sed -e '/^[[:space:]]*#/d' "$D/agent.Dockerfile" | sed -e ':a' -e '/\\$/N; s/\\\n/ /; ta' \
-  | grep -qE 'apt-get install .* delve( |$)' || fail "agent.Dockerfile must install Debian's delve"
+text=$(sed -e '/^[[:space:]]*#/d' "$D/agent.Dockerfile" | sed -e ':a' -e '/\\$/N; s/\\\n/ /; ta')
+grep -qE 'apt-get install .* delve( |$)' <<<"$text" && fail "agent.Dockerfile must not install Debian's delve (1.20: Go <= 1.20)"
+grep -qE '^COPY \.kdbg-image/delve /usr/lib/kdbg/delve$' <<<"$text" ||
+  fail "agent.Dockerfile must install the scripts/delve builds under /usr/lib/kdbg/delve"
+grep -q 'KDBG_CACHE_DIR=$PWD/.kdbg-image scripts/delve' "$D/agent.Dockerfile" ||
+  fail "agent.Dockerfile must say how the Delve builds get into the context"
 grep -qi 'Delve new enough' "$D/agent.Dockerfile" || fail "agent.Dockerfile must note the Delve/Go version caveat"
 grep -q '^USER 65532:65532' "$D/controller.Dockerfile" || fail "controller image must run as 65532 like its Deployment"
 grep -q 'kdbg-agent' "$D/agent.Dockerfile" && grep -q '/usr/bin/kdbg-agent' "$D/agent.Dockerfile" || fail "agent binary path"
