@@ -41,8 +41,8 @@ namespace kdbg {
 struct ProcStatus {
   char state = '?';  // R S D T t Z X I
   pid_t ppid = 0;
-  pid_t tgid = 0;        // the process of this thread
-  pid_t tracer_pid = 0;  // a thread ID: Delve traces from one of its threads, not its main one
+  pid_t tgid = 0;            // the process of this thread
+  pid_t tracer_pid = 0;      // a thread ID: Delve traces from one of its threads, not its main one
   uint64_t shd_pnd = 0;      // the process's pending signals, bit (signo-1)
   uint64_t sig_pnd = 0;      // this thread's pending signals
   std::vector<pid_t> nspid;  // outermost first; the last is the PID in its own namespace

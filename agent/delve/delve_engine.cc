@@ -40,8 +40,7 @@ class Factory final : public DelveSessionFactory {
     KDBG_ASSIGN_OR_RETURN(TraceScript script, ParseTraceScript(spec.script, script_name));
     KDBG_RETURN_IF_ERROR(CheckTarget(spec.pid, spec.binary, spec.executable));
     SessionConfig c;
-    KDBG_RETURN_IF_ERROR(
-        ChooseDelve(spec.binary.go_version(), spec.allow_unsupported_go, &c));
+    KDBG_RETURN_IF_ERROR(ChooseDelve(spec.binary.go_version(), spec.allow_unsupported_go, &c));
     c.id = spec.session_id.empty() ? NewSessionId() : spec.session_id;
     c.pid = spec.pid;
     c.executable = spec.executable;
@@ -59,8 +58,7 @@ class Factory final : public DelveSessionFactory {
       const kdbg::agent::AttachSpec& spec, kdbg::agent::EventCallback on_event) override {
     KDBG_RETURN_IF_ERROR(CheckTarget(spec.pid, spec.binary, spec.executable));
     SessionConfig c;
-    KDBG_RETURN_IF_ERROR(
-        ChooseDelve(spec.binary.go_version(), spec.allow_unsupported_go, &c));
+    KDBG_RETURN_IF_ERROR(ChooseDelve(spec.binary.go_version(), spec.allow_unsupported_go, &c));
     c.id = spec.session_id.empty() ? NewSessionId() : spec.session_id;
     c.pid = spec.pid;
     c.executable = spec.executable;

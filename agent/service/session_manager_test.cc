@@ -152,7 +152,7 @@ TEST_F(SessionManagerTest, GoOutsideTheRangeIsRefusedUnlessAllowed) {
   ASSERT_TRUE(armed.event.has_armed()) << armed.event.DebugString();
   ASSERT_EQ(factory_.trace_specs().size(), 1u);
   EXPECT_TRUE(factory_.trace_specs()[0].allow_unsupported_go);
-  EXPECT_EQ(factory_.trace_specs()[0].go_version, "go1.19.8");
+  EXPECT_EQ(factory_.trace_specs()[0].binary.go_version(), "go1.19.8");
   manager_->Shutdown(kdbg::v1::END_REASON_AGENT_SHUTDOWN, absl::Seconds(5));
 }
 
