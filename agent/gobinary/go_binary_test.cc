@@ -122,7 +122,8 @@ TEST(GoBinary, FunctionSymbols) {
     mains.push_back(f.name);
     return true;
   });
-  EXPECT_THAT(mains, ::testing::IsSupersetOf({"main.main", "main.handleSlash", "main.listenAddr"}));
+  // main.listenAddr is inlined into main.main by the optimized build: no symbol of its own.
+  EXPECT_THAT(mains, ::testing::IsSupersetOf({"main.main", "main.handleSlash"}));
   int seen = 0;
   bin->ForEachFunction("", [&](const FunctionSymbol&) { return ++seen < 3; });
   EXPECT_EQ(seen, 3);
