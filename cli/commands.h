@@ -54,7 +54,7 @@ struct AttachCommandOptions {
   TargetOptions target;
   std::string listen = "127.0.0.1:0";
   bool headless = false;
-  std::string debug_binary;  // as TraceCommandOptions::debug_binary
+  std::string debug_binary;           // as TraceCommandOptions::debug_binary
   bool allow_unsupported_go = false;  // as TraceCommandOptions
 };
 

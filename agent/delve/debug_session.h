@@ -51,7 +51,7 @@ struct AttachSpec {
   pid_t pid = 0;
   uint64_t start_time_ticks = 0;
   kdbg::v1::BinaryInfo binary;
-  std::string executable;  // as TraceSpec::executable
+  std::string executable;             // as TraceSpec::executable
   bool allow_unsupported_go = false;  // as TraceSpec
 };
 
