@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -71,6 +72,11 @@ void RemoveSeparateDebugInfo(const std::string& dir) {
   ::rmdir(debug.c_str());
   ::unlink((dir + "/dlv/config.yml").c_str());
   ::rmdir((dir + "/dlv").c_str());
+  // Delve >= 1.2x built with Go >= 1.23 writes Go telemetry counters under its config home
+  // ($XDG_CONFIG_HOME/go/telemetry/local/dlv@...count): remove that tree too (symlinks inside are
+  // removed, never followed).
+  std::error_code ec;
+  std::filesystem::remove_all(dir + "/go", ec);
   ::rmdir(dir.c_str());
 }
 

@@ -582,7 +582,7 @@ TEST_F(E2eDebugBinaryTest, BadDebugBinariesFailWithOneClearLineAndLeaveNothing) 
   struct Case {
     std::string name, file, expect;
   } cases[] = {
-      {"another build", testing::TargetPath("hello-world"), "has go build id "},
+      {"another build", testing::TargetPath("hello-world-nol"), "has go build id "},
       {"not go", testing::TargetPath("not-go"), "is not a go program"},
       {"not elf", Script("notes.txt", "just text\n"), "is not an elf executable"},
       {"stripped too", testing::TargetPath("hello-world-stripped"), "no debug info (dwarf) either"},

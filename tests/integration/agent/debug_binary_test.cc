@@ -240,8 +240,8 @@ TEST_F(DebugBinaryTest, WithoutADebugBinaryTheRefusalNamesTheBuildIdAndTheOption
 
 TEST_F(DebugBinaryTest, BadUploadsAreRefusedPreciselyAndLeaveNothing) {
   kdbg::v1::DebugBinaryUploaded up;
-  // Another build: hello-world (-N -l) has another build ID than the target's.
-  grpc::Status other = Upload(Slurp(TargetPath("hello-world")), &up);
+  // Another build: hello-world-nol (-N -l) has another build ID than the target's.
+  grpc::Status other = Upload(Slurp(TargetPath("hello-world-nol")), &up);
   EXPECT_EQ(other.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(other.error_message(),
               ::testing::ContainsRegex("debug binary hello.debug has Go build ID [^ ]+ but the "
