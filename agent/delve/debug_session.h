@@ -40,6 +40,10 @@ struct TraceSpec {
   // checked to carry the target's build ID). The engine gives Delve EXECUTABLE.dlv/ as its config
   // home (agent/delve/separate_debug_info.h) and removes that directory when the session ends.
   std::string executable;
+  // What the request itself asked for (max_hits_per_second may hold the agent's Delve default):
+  // zero lets the eBPF engine use its own, higher default.
+  int requested_hits_per_second = 0;
+  std::string engine;  // "auto" (or empty), "ebpf", "delve": see agent/service/engine.h
 };
 
 struct AttachSpec {

@@ -1,0 +1,98 @@
+// The eBPF engine's target: functions whose parameters cover every kind of value the engine reads
+// (strings, integers, booleans, pointers, slices, field chains through pointers and interfaces),
+// and a deep recursion that grows the goroutine's stack. Every request to /order calls
+// main.handleOrder once; /recurse?n=N calls main.recurse N+1 times.
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+)
+
+type Customer struct {
+	Name  string
+	Tier  int8
+	Email string
+}
+
+type Order struct {
+	ID       int64
+	Customer *Customer
+	Items    []string
+	Paid     bool
+	Note     string
+	Weight   uint16
+}
+
+// Describer is satisfied by *Order and label, so an interface parameter has two dynamic types.
+type Describer interface{ Describe() string }
+
+type label struct {
+	Text string
+	N    int
+}
+
+func (o *Order) Describe() string { return o.Note }
+func (l label) Describe() string  { return l.Text }
+
+var sink int
+
+//go:noinline
+func handleOrder(w io.Writer, o *Order, d Describer, tag string, qty int, urgent bool) int {
+	fmt.Fprintf(w, "order %d for %s: %d x %d items (%s)\n", o.ID, o.Customer.Name, qty, len(o.Items), tag)
+	if urgent {
+		sink++
+	}
+	return qty * len(o.Items)
+}
+
+// recurse keeps a large frame so that deep recursion grows the goroutine's stack many times.
+//
+//go:noinline
+func recurse(n int, pad [64]int64) int {
+	if n <= 0 {
+		return int(pad[0])
+	}
+	pad[n%64]++
+	return recurse(n-1, pad) + 1
+}
+
+func serveOrder(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	id, _ := strconv.ParseInt(q.Get("id"), 10, 64)
+	qty, _ := strconv.Atoi(q.Get("qty"))
+	name := q.Get("name")
+	var c *Customer
+	if name != "" {
+		c = &Customer{Name: name, Tier: int8(len(name) % 5), Email: name + "@example.com"}
+	} else {
+		c = &Customer{}
+	}
+	o := &Order{ID: id, Customer: c, Items: strings.Split(q.Get("items"), ","), Paid: q.Get("paid") == "1",
+		Note: q.Get("note"), Weight: uint16(id * 3)}
+	var d Describer = o
+	if q.Get("label") != "" {
+		d = label{Text: q.Get("label"), N: int(id)}
+	}
+	handleOrder(w, o, d, q.Get("tag"), qty, q.Get("urgent") == "1")
+}
+
+func serveRecurse(w http.ResponseWriter, r *http.Request) {
+	n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+	fmt.Fprintf(w, "%d\n", recurse(n, [64]int64{}))
+}
+
+func main() {
+	addr := os.Getenv("HELLO_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:8090"
+	}
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	http.HandleFunc("/order", serveOrder)
+	http.HandleFunc("/recurse", serveRecurse)
+	http.ListenAndServe(addr, nil)
+}
