@@ -79,7 +79,8 @@ class EbpfSession final : public DebugSession {
                                                    : options_.default_hits_per_second;
     rate_ = std::min(rate, options_.max_hits_per_second);
     pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, spec_.pid, 0)));
-    if (!pidfd_.valid()) return absl::NotFoundError(absl::StrCat("process ", spec_.pid, " is gone"));
+    if (!pidfd_.valid())
+      return absl::NotFoundError(absl::StrCat("process ", spec_.pid, " is gone"));
     for (uint32_t i = 0; i < plan.probes.size(); ++i) {
       const ProbePlan& pp = plan.probes[i];
       kdbg_probe p{};
@@ -142,8 +143,8 @@ class EbpfSession final : public DebugSession {
   absl::StatusOr<kdbg::v1::EndedEvent> Wait(absl::Duration timeout) override {
     absl::MutexLock lock(&mu_);
     if (!mu_.AwaitWithTimeout(absl::Condition(&ended_), timeout)) {
-      return absl::DeadlineExceededError(absl::StrCat("session ", spec_.session_id,
-                                                      " still ending"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("session ", spec_.session_id, " still ending"));
     }
     return ended_event_;
   }
@@ -228,19 +229,18 @@ class EbpfSession final : public DebugSession {
       if (!st.ok()) continue;
       ProbeState& ps = probes_[i];
       if (st->drops > ps.drops_reported) {
-        Notice("dropped",
-               absl::StrCat(st->drops - ps.drops_reported, " hits of tracepoint ",
-                            ps.plan.tracepoint,
-                            " were lost: the agent fell behind (ring buffer full); ", st->drops,
-                            " lost in total"));
+        Notice("dropped", absl::StrCat(st->drops - ps.drops_reported, " hits of tracepoint ",
+                                       ps.plan.tracepoint,
+                                       " were lost: the agent fell behind (ring buffer full); ",
+                                       st->drops, " lost in total"));
         ps.drops_reported = st->drops;
       }
     }
   }
 
   EndReason Loop() {
-    absl::Time deadline = spec_.duration > absl::ZeroDuration() ? start_ + spec_.duration
-                                                                 : absl::InfiniteFuture();
+    absl::Time deadline =
+        spec_.duration > absl::ZeroDuration() ? start_ + spec_.duration : absl::InfiniteFuture();
     absl::Time next_drop_check = absl::Now() + absl::Seconds(1);
     bool max_reached = false;
     std::function<void(const kdbg_record&, size_t)> cb = [&](const kdbg_record& r, size_t n) {

@@ -28,7 +28,7 @@ namespace kdbg::ebpf {
 struct EbpfOptions {
   int default_hits_per_second = 10000;  // per probe, when the request asks for none
   int max_hits_per_second = 100000;
-  int poll_timeout_ms = 2;             // bounds hit -> event latency when below the wake-up mark
+  int poll_timeout_ms = 2;  // bounds hit -> event latency when below the wake-up mark
   size_t ring_bytes = 8u << 20;
   std::string proc_root = "/proc";
 };

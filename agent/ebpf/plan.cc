@@ -86,9 +86,9 @@ absl::StatusOr<std::vector<kdbg_op>> Word(const Place& p, uint64_t offset, uint6
     }
     // CFA = RSP + 8 at the probe (before the prologue pushes anything).
     ops.push_back(Op(KDBG_OP_REG, KDBG_RSP));
-    ops.push_back(Op(KDBG_OP_LOAD, static_cast<uint8_t>(size),
-                     static_cast<int32_t>(8 + at.piece.cfa_offset +
-                                          static_cast<int64_t>(offset - at.offset))));
+    ops.push_back(Op(
+        KDBG_OP_LOAD, static_cast<uint8_t>(size),
+        static_cast<int32_t>(8 + at.piece.cfa_offset + static_cast<int64_t>(offset - at.offset))));
     return ops;
   }
   return absl::UnimplementedError(
@@ -184,9 +184,9 @@ class Compiler {
   absl::StatusOr<std::vector<Alt>> Interface(Alt a, const std::string& field,
                                              const std::string& so_far) {
     if (a.type.empty_interface) {
-      return absl::UnimplementedError(absl::StrCat(
-          so_far, " is an empty interface (", a.type.name,
-          "): its dynamic type cannot be matched by itab; use the Delve engine"));
+      return absl::UnimplementedError(
+          absl::StrCat(so_far, " is an empty interface (", a.type.name,
+                       "): its dynamic type cannot be matched by itab; use the Delve engine"));
     }
     std::vector<gobinary::Itab> itabs = dwarf_.ItabsFor(a.type.name);
     if (itabs.empty()) {
@@ -357,8 +357,7 @@ absl::StatusOr<Expr> ParseExpr(absl::string_view text) {
   for (absl::string_view part : absl::StrSplit(s, '.')) {
     if (!IsIdent(part)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("`", text,
-                       "` is not a parameter, a field chain (a.b.c) or len() of one"));
+          absl::StrCat("`", text, "` is not a parameter, a field chain (a.b.c) or len() of one"));
     }
     e.path.emplace_back(part);
   }
@@ -492,9 +491,9 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       pp.args.push_back(std::move(meta));
     }
     if (pp.ops.size() > KDBG_MAX_OPS) {
-      return absl::InvalidArgumentError(where(
-          bp.line, absl::StrCat("tracepoint ", bp.name, " needs ", pp.ops.size(),
-                                " read steps; the eBPF engine allows ", KDBG_MAX_OPS)));
+      return absl::InvalidArgumentError(
+          where(bp.line, absl::StrCat("tracepoint ", bp.name, " needs ", pp.ops.size(),
+                                      " read steps; the eBPF engine allows ", KDBG_MAX_OPS)));
     }
     plan.probes.push_back(std::move(pp));
   }
@@ -563,7 +562,8 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v) {
     }
     case SlotFormat::kSigned: {
       int64_t x = static_cast<int64_t>(raw);
-      if (bits < 64 && (raw >> (bits - 1)) & 1) x = static_cast<int64_t>(raw | ~((uint64_t{1} << bits) - 1));
+      if (bits < 64 && (raw >> (bits - 1)) & 1)
+        x = static_cast<int64_t>(raw | ~((uint64_t{1} << bits) - 1));
       return absl::StrCat(x);
     }
     case SlotFormat::kUnsigned:

@@ -3,9 +3,9 @@
 // registers and the target's memory and writes one record per hit to the ring buffer. It never
 // writes to the target. Compiled by clang at build time and embedded in the agent (loader.cc).
 #define __KDBG_BPF__ 1
+#include <bpf/bpf_helpers.h>
 #include <linux/bpf.h>
 #include <linux/types.h>
-#include <bpf/bpf_helpers.h>
 
 #include "probe_abi.h"
 
@@ -41,8 +41,8 @@ struct {
 const volatile __u64 wakeup_bytes = 256 << 10;
 
 struct run_ctx {
-  struct kdbg_probe *probe;
-  struct kdbg_record *rec;
+  struct kdbg_probe* probe;
+  struct kdbg_record* rec;
   __u64 regs[32];  // struct pt_regs's KDBG_NREGS words, then zeros
   __u64 acc;
   __u32 status;  // of the current alternative: OK while it runs
@@ -50,14 +50,14 @@ struct run_ctx {
   __u32 slot;
 };
 
-static long run_op(__u32 i, void *data) {
-  struct run_ctx *c = data;
+static long run_op(__u32 i, void* data) {
+  struct run_ctx* c = data;
   // Masks keep every index provably in bounds for the verifier (KDBG_MAX_OPS is a power of two).
   __u32 k = i & (KDBG_MAX_OPS - 1);
   if (k >= c->probe->nops) return 1;
-  struct kdbg_op *op = &c->probe->ops[k];
+  struct kdbg_op* op = &c->probe->ops[k];
   __u32 slot = op->slot & (KDBG_MAX_SLOTS - 1);
-  struct kdbg_slot *s = &c->rec->slots[slot];
+  struct kdbg_slot* s = &c->rec->slots[slot];
   switch (op->code) {
     case KDBG_OP_ALT:
       c->slot = slot;
@@ -87,10 +87,18 @@ static long run_op(__u32 i, void *data) {
         return 0;
       }
       switch (op->a) {
-        case 1: err = bpf_probe_read_user(&v, 1, (void *)addr); break;
-        case 2: err = bpf_probe_read_user(&v, 2, (void *)addr); break;
-        case 4: err = bpf_probe_read_user(&v, 4, (void *)addr); break;
-        default: err = bpf_probe_read_user(&v, 8, (void *)addr); break;
+        case 1:
+          err = bpf_probe_read_user(&v, 1, (void*)addr);
+          break;
+        case 2:
+          err = bpf_probe_read_user(&v, 2, (void*)addr);
+          break;
+        case 4:
+          err = bpf_probe_read_user(&v, 4, (void*)addr);
+          break;
+        default:
+          err = bpf_probe_read_user(&v, 8, (void*)addr);
+          break;
       }
       if (err) {
         c->status = KDBG_SLOT_FAULT;
@@ -117,7 +125,7 @@ static long run_op(__u32 i, void *data) {
     case KDBG_OP_STR: {
       __u64 n = s->w1;
       if (n > KDBG_STR_MAX) n = KDBG_STR_MAX;
-      if (n > 0 && bpf_probe_read_user(s->str, n & (2 * KDBG_STR_MAX - 1), (void *)s->w0)) {
+      if (n > 0 && bpf_probe_read_user(s->str, n & (2 * KDBG_STR_MAX - 1), (void*)s->w0)) {
         c->status = KDBG_SLOT_FAULT;
         c->skip = 1;
         n = 0;
@@ -133,39 +141,38 @@ static long run_op(__u32 i, void *data) {
 
 // GCRA: equivalent to a token bucket of burst_ns/interval_ns tokens refilled one per interval_ns,
 // kept in one word so concurrent CPUs can update it with compare-and-swap.
-static int over_rate(struct kdbg_probe *p, struct kdbg_probe_state *st, __u64 now) {
+static int over_rate(struct kdbg_probe* p, struct kdbg_probe_state* st, __u64 now) {
   if (p->interval_ns == 0) return 0;
   for (int attempt = 0; attempt < 4; attempt++) {
     __u64 old = st->tat;
     __u64 tat = old > now ? old : now;
-    if (tat - now > p->burst_ns) return 1;
+    if (tat - now >= p->burst_ns) return 1;
     if (__sync_val_compare_and_swap(&st->tat, old, tat + p->interval_ns) == old) return 0;
   }
   return 0;  // heavy contention: let this one through rather than disarm on a race
 }
 
-static void submit(struct kdbg_record *rec, __u64 size) {
-  __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
-                    ? BPF_RB_FORCE_WAKEUP
-                    : BPF_RB_NO_WAKEUP;
+static void submit(struct kdbg_record* rec, __u64 size) {
+  __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+                                                                              : BPF_RB_NO_WAKEUP;
   if (size > sizeof(*rec)) size = sizeof(*rec);
   if (bpf_ringbuf_output(&events, rec, size, flags)) {
-    struct kdbg_probe_state *st = bpf_map_lookup_elem(&state, &rec->probe);
+    struct kdbg_probe_state* st = bpf_map_lookup_elem(&state, &rec->probe);
     if (st) __sync_fetch_and_add(&st->drops, 1);
   }
 }
 
 SEC("uprobe")
-int kdbg_probe(struct pt_regs *ctx) {
+int kdbg_probe(struct pt_regs* ctx) {
   __u32 idx = (__u32)bpf_get_attach_cookie(ctx);
   __u32 zero = 0;
-  struct kdbg_probe *p = bpf_map_lookup_elem(&probes, &idx);
-  struct kdbg_probe_state *st = bpf_map_lookup_elem(&state, &idx);
+  struct kdbg_probe* p = bpf_map_lookup_elem(&probes, &idx);
+  struct kdbg_probe_state* st = bpf_map_lookup_elem(&state, &idx);
   if (!p || !st) return 0;
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   if ((pid_tgid >> 32) != p->tgid) return 0;
   if (st->disarmed) return 0;
-  struct kdbg_record *rec = bpf_map_lookup_elem(&scratch, &zero);
+  struct kdbg_record* rec = bpf_map_lookup_elem(&scratch, &zero);
   if (!rec) return 0;
   struct run_ctx c = {};
   if (bpf_probe_read_kernel(c.regs, KDBG_NREGS * sizeof(__u64), ctx)) return 0;
@@ -191,7 +198,7 @@ int kdbg_probe(struct pt_regs *ctx) {
   }
   rec->kind = KDBG_REC_HIT;
   __u64 g = c.regs[KDBG_R14];
-  if (g) bpf_probe_read_user(&rec->goid, sizeof(rec->goid), (void *)(g + p->goid_offset));
+  if (g) bpf_probe_read_user(&rec->goid, sizeof(rec->goid), (void*)(g + p->goid_offset));
   __u32 nslots = p->nslots;
   if (nslots > KDBG_MAX_SLOTS) nslots = KDBG_MAX_SLOTS;
   for (int i = 0; i < KDBG_MAX_SLOTS; i++) {

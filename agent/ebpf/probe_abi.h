@@ -32,8 +32,8 @@ typedef __u64 kdbg_u64;
 #endif
 
 #define KDBG_MAX_PROBES 64
-#define KDBG_MAX_OPS 128
-#define KDBG_MAX_SLOTS 16  // a power of two
+#define KDBG_MAX_OPS 256
+#define KDBG_MAX_SLOTS 32  // a power of two
 // Delve's tracepoint LoadConfig reads at most 64 bytes of a string (MaxStringLen: 64).
 #define KDBG_STR_MAX 64
 
@@ -112,8 +112,26 @@ struct kdbg_record {
 
 // x86-64 struct pt_regs, as 8-byte words (arch/x86/include/asm/ptrace.h).
 enum kdbg_x86_reg {
-  KDBG_R15 = 0, KDBG_R14 = 1, KDBG_R13 = 2, KDBG_R12 = 3, KDBG_RBP = 4, KDBG_RBX = 5,
-  KDBG_R11 = 6, KDBG_R10 = 7, KDBG_R9 = 8, KDBG_R8 = 9, KDBG_RAX = 10, KDBG_RCX = 11,
-  KDBG_RDX = 12, KDBG_RSI = 13, KDBG_RDI = 14, KDBG_ORIG_RAX = 15, KDBG_RIP = 16, KDBG_CS = 17,
-  KDBG_EFLAGS = 18, KDBG_RSP = 19, KDBG_SS = 20, KDBG_NREGS = 21,
+  KDBG_R15 = 0,
+  KDBG_R14 = 1,
+  KDBG_R13 = 2,
+  KDBG_R12 = 3,
+  KDBG_RBP = 4,
+  KDBG_RBX = 5,
+  KDBG_R11 = 6,
+  KDBG_R10 = 7,
+  KDBG_R9 = 8,
+  KDBG_R8 = 9,
+  KDBG_RAX = 10,
+  KDBG_RCX = 11,
+  KDBG_RDX = 12,
+  KDBG_RSI = 13,
+  KDBG_RDI = 14,
+  KDBG_ORIG_RAX = 15,
+  KDBG_RIP = 16,
+  KDBG_CS = 17,
+  KDBG_EFLAGS = 18,
+  KDBG_RSP = 19,
+  KDBG_SS = 20,
+  KDBG_NREGS = 21,
 };

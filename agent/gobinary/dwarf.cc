@@ -11,8 +11,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/status.h"
 
 namespace kdbg::gobinary {
@@ -59,8 +59,9 @@ class LibdwReader final : public DwarfReader {
     dwarf_ = dwarf_begin_elf(elf_, DWARF_C_READ, nullptr);
     if (dwarf_ == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(
-          path, " has no DWARF debug info (built with -ldflags='-s -w' or -w?): values cannot be "
-                "read without it"));
+          path,
+          " has no DWARF debug info (built with -ldflags='-s -w' or -w?): values cannot be "
+          "read without it"));
     }
     Index();
     return absl::OkStatus();
@@ -129,8 +130,8 @@ class LibdwReader final : public DwarfReader {
       size_t nops = 0;
       int n = dwarf_getlocation_addr(&attr, pc, &ops, &nops, 1);
       if (n <= 0) {
-        return absl::NotFoundError(absl::StrCat("parameter ", param, " is not available at 0x",
-                                                absl::Hex(pc)));
+        return absl::NotFoundError(
+            absl::StrCat("parameter ", param, " is not available at 0x", absl::Hex(pc)));
       }
       return Pieces(ops, nops, param);
     } while (dwarf_siblingof(&child, &child) == 0);
@@ -216,7 +217,8 @@ class LibdwReader final : public DwarfReader {
         return vaddr - ph.p_vaddr + ph.p_offset;
       }
     }
-    return absl::OutOfRangeError(absl::StrCat("0x", absl::Hex(vaddr), " is not in executable code"));
+    return absl::OutOfRangeError(
+        absl::StrCat("0x", absl::Hex(vaddr), " is not in executable code"));
   }
 
   absl::StatusOr<std::string> CodeBytes(uint64_t vaddr, size_t n) override {
@@ -271,9 +273,15 @@ class LibdwReader final : public DwarfReader {
       case DW_ATE_boolean:
         return GoKind::kBool;
       case DW_ATE_signed:
-        return size == 1 ? GoKind::kInt8 : size == 2 ? GoKind::kInt16 : size == 4 ? GoKind::kInt32 : GoKind::kInt64;
+        return size == 1   ? GoKind::kInt8
+               : size == 2 ? GoKind::kInt16
+               : size == 4 ? GoKind::kInt32
+                           : GoKind::kInt64;
       case DW_ATE_unsigned:
-        return size == 1 ? GoKind::kUint8 : size == 2 ? GoKind::kUint16 : size == 4 ? GoKind::kUint32 : GoKind::kUint64;
+        return size == 1   ? GoKind::kUint8
+               : size == 2 ? GoKind::kUint16
+               : size == 4 ? GoKind::kUint32
+                           : GoKind::kUint64;
       default:
         return GoKind::kInvalid;
     }

@@ -75,18 +75,18 @@ struct TypeInfo {
   GoKind kind = GoKind::kInvalid;
   std::string name;  // Go's spelling: "*net/http.Request", "[]string", "main.Describer"
   uint64_t size = 0;
-  TypeId elem = 0;              // pointer target
+  TypeId elem = 0;               // pointer target
   bool empty_interface = false;  // interface{} / any (eface: type word, not itab)
-  std::vector<Member> members;  // structs (string, slice and interface headers too)
+  std::vector<Member> members;   // structs (string, slice and interface headers too)
 };
 
 // Where one piece of a value lives at a PC.
 struct Piece {
   enum class Where { kRegister, kStack };
   Where where = Where::kRegister;
-  int dwarf_reg = 0;        // kRegister: DWARF register number (0 RAX, 1 RDX, 2 RCX, 3 RBX, ...)
-  int64_t cfa_offset = 0;   // kStack: the value is at CFA + cfa_offset
-  uint64_t size = 0;        // bytes; 0 when the expression had no DW_OP_piece (whole value)
+  int dwarf_reg = 0;       // kRegister: DWARF register number (0 RAX, 1 RDX, 2 RCX, 3 RBX, ...)
+  int64_t cfa_offset = 0;  // kStack: the value is at CFA + cfa_offset
+  uint64_t size = 0;       // bytes; 0 when the expression had no DW_OP_piece (whole value)
 };
 
 struct Parameter {

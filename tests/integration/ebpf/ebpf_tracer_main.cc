@@ -1,6 +1,6 @@
-// kdbg_ebpf_test_tracer PID SCRIPT_FILE: runs one eBPF trace session on PID and prints every event
-// as one JSON line on stdout until stdin closes or it is killed. The SIGKILL test kills it while
-// probes are armed, as the kernel would see an agent killed outright.
+// kdbg_ebpf_test_tracer PID SCRIPT_FILE SECONDS: runs one eBPF trace session on PID and prints
+// every event as one JSON line on stdout for SECONDS (or until killed). The SIGKILL test kills it
+// while probes are armed, as the kernel would see an agent killed outright.
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,8 +11,8 @@
 #include "google/protobuf/util/json_util.h"
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s PID SCRIPT_FILE\n", argv[0]);
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: %s PID SCRIPT_FILE SECONDS\n", argv[0]);
     return 2;
   }
   std::ifstream in(argv[2]);
@@ -34,9 +34,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(session.status().message()).c_str());
     return 1;
   }
-  char c;
-  while (::read(0, &c, 1) > 0) {
-  }
+  ::sleep(static_cast<unsigned>(std::atoi(argv[3])));
   (*session)->RequestEnd(kdbg::v1::END_REASON_CLIENT_STOP);
   (void)(*session)->Wait(absl::Seconds(10));
   return 0;
