@@ -188,6 +188,12 @@ class Compiler {
           absl::StrCat(so_far, " is an empty interface (", a.type.name,
                        "): its dynamic type cannot be matched by itab; use the Delve engine"));
     }
+    if (dwarf_.IsPie()) {
+      return absl::UnimplementedError(
+          absl::StrCat(so_far,
+                       " is an interface in a position-independent executable: itab addresses move "
+                       "with the load address; use the Delve engine"));
+    }
     std::vector<gobinary::Itab> itabs = dwarf_.ItabsFor(a.type.name);
     if (itabs.empty()) {
       return absl::InvalidArgumentError(

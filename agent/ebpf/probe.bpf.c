@@ -1,11 +1,14 @@
 // The one BPF program behind every kdbg uprobe. Attached to each probe address with the probe's
 // index as its BPF cookie; runs the probe's read-step program (probe_abi.h) over the saved
 // registers and the target's memory and writes one record per hit to the ring buffer. It never
-// writes to the target. Compiled by clang at build time and embedded in the agent (loader.cc).
+// writes to the target. Compiled by clang at build time and embedded in the agent (bpf_probes.cc).
 #define __KDBG_BPF__ 1
-#include <bpf/bpf_helpers.h>
-#include <linux/bpf.h>
+// Order matters: the kernel's types before libbpf's helper declarations.
+// clang-format off
 #include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+// clang-format on
 
 #include "probe_abi.h"
 

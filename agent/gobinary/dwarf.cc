@@ -221,6 +221,11 @@ class LibdwReader final : public DwarfReader {
         absl::StrCat("0x", absl::Hex(vaddr), " is not in executable code"));
   }
 
+  bool IsPie() override {
+    GElf_Ehdr eh;
+    return gelf_getehdr(elf_, &eh) != nullptr && eh.e_type == ET_DYN;
+  }
+
   absl::StatusOr<std::string> CodeBytes(uint64_t vaddr, size_t n) override {
     KDBG_ASSIGN_OR_RETURN(uint64_t off, FileOffset(vaddr));
     std::string out(n, '\0');

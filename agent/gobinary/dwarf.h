@@ -135,6 +135,8 @@ class DwarfReader {
   // The file offset of virtual address `vaddr` in an executable PT_LOAD segment (what uprobes
   // take); OutOfRange if no such segment maps it.
   virtual absl::StatusOr<uint64_t> FileOffset(uint64_t vaddr) = 0;
+  // True for a position-independent executable (ET_DYN): its addresses move by the load bias.
+  virtual bool IsPie() = 0;
   // Up to `n` bytes of the file at virtual address `vaddr`.
   virtual absl::StatusOr<std::string> CodeBytes(uint64_t vaddr, size_t n) = 0;
   // The first line-table row flagged prologue_end in [fn.entry, fn.end), if any.
