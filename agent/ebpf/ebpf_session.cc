@@ -13,13 +13,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
-#include "agent/delve/proc_reader.h"
 #include "agent/delve/trace_script.h"
 #include "agent/ebpf/bpf_probes.h"
 #include "agent/ebpf/plan.h"
 #include "agent/gobinary/dwarf.h"
 #include "common/fd.h"
 #include "common/log.h"
+#include "common/proc_reader.h"
 #include "common/status.h"
 
 namespace kdbg::ebpf {
@@ -46,7 +46,10 @@ struct ProbeState {
 class EbpfSession final : public DebugSession {
  public:
   EbpfSession(const TraceSpec& spec, EventCallback cb, const EbpfOptions& options)
-      : spec_(spec), on_event_(std::move(cb)), options_(options), proc_(options.proc_root) {}
+      : spec_(spec),
+        on_event_(std::move(cb)),
+        options_(options),
+        proc_(NewProcReader(options.proc_root)) {}
 
   ~EbpfSession() override {
     RequestEnd(kdbg::v1::END_REASON_AGENT_SHUTDOWN);
@@ -63,12 +66,12 @@ class EbpfSession final : public DebugSession {
                         : absl::StrCat(spec_.script_name, ": ", why->reason));
     }
     if (spec_.start_time_ticks != 0) {
-      auto ticks = proc_.StartTicks(spec_.pid);
+      auto ticks = proc_->StartTicks(spec_.pid);
       if (!ticks.ok() || *ticks != spec_.start_time_ticks) {
         return absl::NotFoundError(absl::StrCat("process ", spec_.pid, " is gone"));
       }
     }
-    exe_ = proc_.ExePath(spec_.pid);
+    exe_ = proc_->ExePath(spec_.pid);
     KDBG_ASSIGN_OR_RETURN(std::unique_ptr<gobinary::DwarfReader> dwarf,
                           gobinary::DwarfReader::Open(exe_));
     KDBG_ASSIGN_OR_RETURN(Plan plan, CompilePlan(script, spec_.script_name, *dwarf));
@@ -293,7 +296,7 @@ class EbpfSession final : public DebugSession {
     bpf_.reset();  // closes the program, maps and ring buffer
 
     bool alive = !TargetExited();
-    auto st = proc_.Status(spec_.pid);
+    auto st = proc_->Status(spec_.pid);
     bool traced = alive && st.ok() && st->tracer_pid != 0;
     if (!alive) reason = kdbg::v1::END_REASON_TARGET_EXITED;
     kdbg::v1::EndedEvent ended;
@@ -321,7 +324,7 @@ class EbpfSession final : public DebugSession {
   TraceSpec spec_;
   EventCallback on_event_;
   EbpfOptions options_;
-  delve::RealProcReader proc_;
+  std::unique_ptr<ProcReader> proc_;
   std::string exe_;
   std::unique_ptr<BpfProbes> bpf_;
   std::vector<ProbeState> probes_;

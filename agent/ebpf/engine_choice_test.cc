@@ -29,8 +29,8 @@ class FakeSession : public agent::DebugSession {
 class FakeFactory : public agent::DebugSessionFactory {
  public:
   explicit FakeFactory(absl::Status result) : result_(std::move(result)) {}
-  absl::StatusOr<std::unique_ptr<agent::DebugSession>> StartTrace(const agent::TraceSpec&,
-                                                                   agent::EventCallback cb) override {
+  absl::StatusOr<std::unique_ptr<agent::DebugSession>> StartTrace(
+      const agent::TraceSpec&, agent::EventCallback cb) override {
     ++traces;
     if (!result_.ok()) return result_;
     kdbg::v1::Event e;
@@ -57,7 +57,7 @@ struct ChoiceRun {
 };
 
 ChoiceRun Start(const std::string& engine, absl::Status ebpf_result,
-          const std::string& script = "trace h main.f\n") {
+                const std::string& script = "trace h main.f\n") {
   ChoiceRun r;
   r.delve = std::make_shared<FakeFactory>(absl::OkStatus());
   r.ebpf = std::make_shared<FakeFactory>(std::move(ebpf_result));
@@ -66,7 +66,8 @@ ChoiceRun Start(const std::string& engine, absl::Status ebpf_result,
   spec.engine = engine;
   spec.script = script;
   spec.script_name = "t.dlv";
-  r.status = f->StartTrace(spec, [&r](const kdbg::v1::Event& e) { r.events.push_back(e); }).status();
+  r.status =
+      f->StartTrace(spec, [&r](const kdbg::v1::Event& e) { r.events.push_back(e); }).status();
   return r;
 }
 

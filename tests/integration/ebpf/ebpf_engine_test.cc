@@ -21,6 +21,7 @@
 #include "agent/ebpf/ebpf_session.h"
 #include "agent/ebpf/plan.h"
 #include "agent/gobinary/dwarf.h"
+#include "agent/gobinary/go_binary.h"
 #include "common/child_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -444,9 +445,21 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
       "/order?id=-12&items=x&qty=-3&label=" + std::string(80, 'q') + "&tag=" + std::string(70, 'z'),
       "/order?id=99999999999&name=%22quoted%22%0Aline&items=&tag=%E2%82%AC&label=x",
   };
+  // The resolver's facts, as the session manager hands them to the engines (read here directly:
+  // the resolver's gate on the bundled Delve's Go range is not what this test is about).
+  auto facts = gobinary::InspectGoBinary(absl::StrCat("/proc/", (*t)->pid(), "/exe"));
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  v1::BinaryInfo binary;
+  binary.set_path(absl::StrCat("/proc/", (*t)->pid(), "/exe"));
+  binary.set_go_version(facts->go_version);
+  binary.set_build_id(facts->build_id);
+  binary.set_has_dwarf(facts->has_dwarf);
+  binary.set_optimized(facts->optimized);
+  binary.set_stripped(facts->stripped);
   auto run = [&](agent::DebugSessionFactory& f) {
     Events ev;
     agent::TraceSpec spec = Spec((*t)->pid(), script);
+    spec.binary = binary;
     spec.max_hits_per_second = 100;
     auto s = f.StartTrace(spec, ev.Callback());
     EXPECT_TRUE(s.ok()) << s.status();
