@@ -72,8 +72,10 @@ class EbpfSession final : public DebugSession {
       }
     }
     exe_ = proc_->ExePath(spec_.pid);
-    KDBG_ASSIGN_OR_RETURN(std::unique_ptr<gobinary::DwarfReader> dwarf,
-                          gobinary::DwarfReader::Open(exe_));
+    // A stripped target's symbols come from its --debug-binary (build ID already checked).
+    KDBG_ASSIGN_OR_RETURN(
+        std::unique_ptr<gobinary::DwarfReader> dwarf,
+        gobinary::DwarfReader::Open(spec_.executable.empty() ? exe_ : spec_.executable));
     KDBG_ASSIGN_OR_RETURN(Plan plan, CompilePlan(script, spec_.script_name, *dwarf));
     dwarf.reset();
     KDBG_ASSIGN_OR_RETURN(bpf_, BpfProbes::Load(options_.ring_bytes));
