@@ -110,8 +110,13 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
   trace_cmd
       ->add_option("--rate-limit", trace.rate_limit,
                    "hits per second a tracepoint may take before it is cleared to protect the "
-                   "service (default: the agent's, 100; at most 1000)")
+                   "service (default: Delve 100, at most 1000; eBPF 10000, at most 100000)")
       ->check(CLI::NonNegativeNumber);
+  trace_cmd
+      ->add_option("--engine", trace.engine,
+                   "auto (default): eBPF uprobes when the whole script qualifies (function "
+                   "entries, printed parameters and fields), else Delve; ebpf; delve")
+      ->check(CLI::IsMember({"auto", "ebpf", "delve"}));
   trace_cmd->add_option("--lease", lease,
                         "hard upper bound on the session, enforced by the agent even if this CLI "
                         "vanishes (capped by the cluster's policy); default: the cluster's");

@@ -78,6 +78,7 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
   req.mutable_options()->set_max_hits(o.max_hits);
   req.mutable_options()->set_max_hits_per_second(o.rate_limit);
   req.mutable_options()->set_allow_unsupported_go(o.allow_unsupported_go);
+  req.mutable_options()->set_engine(o.engine);
   req.set_lease_ms(absl::ToInt64Milliseconds(o.lease));
   if (!o.debug_binary.empty()) {
     auto uploaded = internal::UploadDebugBinary(o.debug_binary, *conn, env, console);

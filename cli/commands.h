@@ -42,6 +42,7 @@ struct TraceCommandOptions {
   int64_t max_hits = 0;
   // Hits per second a tracepoint may take before the agent clears it (--rate-limit); 0: agent's.
   int rate_limit = 0;
+  std::string engine = "auto";  // auto, ebpf, delve
   // Upper bound on the session's life whatever happens (--lease); zero: the cluster's default.
   absl::Duration lease = absl::ZeroDuration();
   // --debug-binary: the unstripped binary of a stripped target's build (sent to its agent).

@@ -74,6 +74,13 @@ std::string ArmedText(const kdbg::v1::ArmedEvent& armed) {
   std::string out =
       absl::StrFormat("kdbg: armed %d tracepoint%s on PID %d (attach %d ms, arm %d ms)\n", n,
                       n == 1 ? "" : "s", armed.host_pid(), armed.attach_ms(), armed.arm_ms());
+  if (armed.engine() == "ebpf") {
+    absl::StrAppend(&out, "kdbg: engine ebpf (uprobes; the target is never stopped)\n");
+  } else if (!armed.engine().empty()) {
+    absl::StrAppend(&out, "kdbg: engine delve (every hit stops the target for about 1 ms)",
+                    armed.engine_note().empty() ? "" : absl::StrCat("; ", armed.engine_note()),
+                    "\n");
+  }
   for (const auto& tp : armed.tracepoints()) {
     absl::StrAppend(&out, "kdbg:   ", tp.name(), " -> ", tp.function(), " ", tp.file(), ":",
                     tp.line());
@@ -164,6 +171,8 @@ std::string EventJson(const kdbg::v1::Event& event) {
       j["pid"] = a.host_pid();
       j["attach_ms"] = a.attach_ms();
       j["arm_ms"] = a.arm_ms();
+      if (!a.engine().empty()) j["engine"] = a.engine();
+      if (!a.engine_note().empty()) j["engine_note"] = a.engine_note();
       Json tps = Json::array();
       for (const auto& tp : a.tracepoints()) {
         Json t;

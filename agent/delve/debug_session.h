@@ -44,6 +44,10 @@ struct TraceSpec {
   // fails (FailedPrecondition) unless allow_unsupported_go (--allow-unsupported-go), which marks
   // every event (Event.unsupported_go).
   bool allow_unsupported_go = false;
+  // What the request itself asked for (max_hits_per_second may hold the agent's Delve default):
+  // zero lets the eBPF engine use its own, higher default.
+  int requested_hits_per_second = 0;
+  std::string engine;  // "auto" (or empty), "ebpf", "delve": see agent/service/engine.h
 };
 
 struct AttachSpec {

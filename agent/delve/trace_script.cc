@@ -177,12 +177,14 @@ absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
       if (what == "print" || what == "p") {
         if (rest.empty()) return error("usage: on <bp> print <expr>");
         bp->prints.emplace_back(rest);
+        bp->print_lines.push_back(line_no);
       } else if (what == "stack" || what == "bt") {
         int depth = 10;
         if (!rest.empty() && (!absl::SimpleAtoi(rest, &depth) || depth < 1 || depth > 100)) {
           return error(absl::StrCat("bad stack depth \"", rest, "\": use a number from 1 to 100"));
         }
         bp->stack_depth = depth;
+        bp->stack_line = line_no;
       } else {
         return error(absl::StrCat("`on ", ref, " ", what,
                                   "` is not supported: use `on <bp> print <expr>` or "

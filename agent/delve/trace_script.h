@@ -40,7 +40,9 @@ struct ScriptBreakpoint {
   int line = 0;          // script line of the trace/break command
   bool stops = false;    // declared with `break`
   std::vector<std::string> prints;
-  int stack_depth = 0;  // 0: no stack
+  std::vector<int> print_lines;  // script line of each `on <bp> print`, same order as prints
+  int stack_depth = 0;           // 0: no stack
+  int stack_line = 0;            // script line of `on <bp> stack`
   std::string cond;
   std::string hit_cond;  // "> 3"
   int cond_line = 0;     // script line of the last `cond` for this breakpoint

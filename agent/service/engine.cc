@@ -9,6 +9,8 @@
 #include "absl/strings/strip.h"
 #include "agent/delve/delve_engine.h"
 #include "agent/delve/delve_versions.h"
+#include "agent/ebpf/ebpf_session.h"
+#include "agent/ebpf/engine_choice.h"
 #include "agent/resolver/new_resolver.h"
 #include "common/child_process.h"
 #include "common/fd.h"
@@ -80,23 +82,12 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
     }
     return static_cast<int>(found.size());
   };
-  // The service needs a unique_ptr; the recovery closure shares ownership through this adaptor.
-  class Shared final : public DebugSessionFactory {
-   public:
-    explicit Shared(std::shared_ptr<delve::DelveSessionFactory> f) : f_(std::move(f)) {}
-    absl::StatusOr<std::unique_ptr<DebugSession>> StartTrace(const TraceSpec& s,
-                                                             EventCallback cb) override {
-      return f_->StartTrace(s, std::move(cb));
-    }
-    absl::StatusOr<std::unique_ptr<DebugSession>> StartAttach(const AttachSpec& s,
-                                                              EventCallback cb) override {
-      return f_->StartAttach(s, std::move(cb));
-    }
-
-   private:
-    std::shared_ptr<delve::DelveSessionFactory> f_;
-  };
-  e.factory = std::make_unique<Shared>(factory);
+  // Trace sessions run on the eBPF engine when the script qualifies (or as --engine asks), else
+  // on Delve; attach sessions on Delve (agent/ebpf/engine_choice.h).
+  ebpf::EbpfOptions eo;
+  eo.proc_root = config.proc_root;
+  std::shared_ptr<DebugSessionFactory> ebpf_factory(ebpf::NewEbpfSessionFactory(eo).release());
+  e.factory = ebpf::NewEngineChoosingFactory(factory, std::move(ebpf_factory));
   e.delve_version = absl::StrJoin(versions, ",");
   e.inspect_binary = [](const std::string& path) -> absl::StatusOr<kdbg::v1::BinaryInfo> {
     absl::StatusOr<gobinary::GoBinaryFacts> facts = gobinary::InspectGoBinary(path);

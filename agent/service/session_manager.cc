@@ -322,6 +322,8 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
                                    ? req.options.max_hits_per_second()
                                    : options_.max_hits_per_second;
     if (debug_binary != nullptr) spec.executable = debug_binary->path();
+    spec.requested_hits_per_second = req.options.max_hits_per_second();
+    spec.engine = req.options.engine();
     started = factory_->StartTrace(spec, cb);
   }
   metrics_->ObserveAttach(clock_->Now() - t1);

@@ -9,7 +9,10 @@
 // Every session is ended with SIGINT (Ctrl-C) and must print `ended` with target_alive before the
 // next one starts; otherwise the program fails.
 // Usage: kdbg-e2e-bench --kdbg PATH --script FILE --port P [--pod pod/hello-world] [--runs N]
-//          [--seconds S] [--connections C] [--latency-requests M]
+//          [--seconds S] [--connections C] [--latency-requests M] [--engine auto|ebpf|delve]
+//          [--rate-limit N]
+// With --engine, every `armed` must name that engine; traced_rps also reports the hits the
+// sessions carried per second (events_per_s) and the hits they reported dropped.
 // The CLI reads KUBECONFIG, KDBG_CONTROLLER, KDBG_CONTROLLER_CA from our environment.
 // Prints one JSON object: {"time_to_armed_ms": {"value", "unit", "runs"}, ...}.
 #include <arpa/inet.h>
@@ -49,6 +52,8 @@ struct Flags {
   int seconds = 3;
   int connections = 2;
   int latency_requests = 50;
+  std::string engine;     // --engine for the CLI (empty: the CLI's default)
+  int rate_limit = 1000;  // --rate-limit for the CLI
 };
 
 double Median(std::vector<double> v) {
@@ -73,7 +78,13 @@ class Session {
     SpawnOptions o;
     // --rate-limit 1000 (the engine's ceiling, above what a traced handler can serve) keeps the
     // tracepoint armed for every request, as raw Delve's loop does: a like-for-like comparison.
-    o.argv = {f.kdbg, "trace", f.pod, "--init", f.script, "-o", "json", "--rate-limit", "1000"};
+    o.argv = {f.kdbg,   "trace",        f.pod,
+              "--init", f.script,       "-o",
+              "json",   "--rate-limit", absl::StrCat(f.rate_limit)};
+    if (!f.engine.empty()) {
+      o.argv.push_back("--engine");
+      o.argv.push_back(f.engine);
+    }
     o.capture_stdout = true;
     o.stderr_path = "/tmp/kdbg-e2e-bench.stderr";
     o.destroy_grace = absl::Seconds(15);
@@ -92,6 +103,11 @@ class Session {
   ~Session() {
     if (child_ && child_->Running()) (void)child_->Signal(SIGINT);
     if (reader_.joinable()) reader_.join();
+  }
+
+  std::string engine() {
+    std::lock_guard<std::mutex> l(mu_);
+    return engine_;
   }
 
   // Waits for `armed`; returns ms from spawn to it, or -1 (the CLI ended first or timed out).
@@ -152,6 +168,7 @@ class Session {
         if (type == "armed") {
           armed_ = true;
           armed_at_ = now;
+          engine_ = e.value("engine", "");
         } else if (type == "hit") {
           ++hits_;
           if (track_addrs_) {
@@ -186,6 +203,7 @@ class Session {
   std::mutex mu_;
   std::condition_variable cv_;
   bool armed_ = false;
+  std::string engine_;
   bool eof_ = false;
   absl::Time armed_at_;
   int64_t hits_ = 0;
@@ -233,6 +251,9 @@ int Main(const Flags& f) {
     if (!s) return 1;
     double ms = s->WaitArmed(absl::Seconds(30));
     if (ms < 0) return Fail("the CLI did not print `armed`");
+    if (!f.engine.empty() && f.engine != "auto" && s->engine() != f.engine) {
+      return Fail("the session runs on engine \"" + s->engine() + "\", not " + f.engine);
+    }
     json ended = s->End();
     if (!EndedCleanly(ended)) return Fail("session did not end cleanly: " + ended.dump());
     armed_ms.push_back(ms);
@@ -240,8 +261,8 @@ int Main(const Flags& f) {
   out["time_to_armed_ms"] = {{"value", Median(armed_ms)}, {"unit", "ms"}, {"runs", armed_ms}};
 
   // --- traced throughput: one session per run ---
-  std::vector<double> rps;
-  int64_t hits = 0, errors = 0;
+  std::vector<double> rps, events_per_s;
+  int64_t hits = 0, errors = 0, dropped = 0;
   for (int i = 0; i < f.runs; ++i) {
     auto s = Session::Start(f);
     if (!s) return 1;
@@ -251,12 +272,22 @@ int Main(const Flags& f) {
     if (!EndedCleanly(ended)) return Fail("session did not end cleanly: " + ended.dump());
     rps.push_back(r.rps());
     hits += ended.value("hits", int64_t{0});
+    events_per_s.push_back(static_cast<double>(ended.value("hits", int64_t{0})) / f.seconds);
+    // The eBPF engine's end message: "...; uprobes detached (N hits dropped)".
+    std::string msg = ended.value("message", "");
+    size_t p = msg.find(" hits dropped)");
+    if (p != std::string::npos) {
+      size_t b = msg.rfind('(', p);
+      if (b != std::string::npos) dropped += std::atoll(msg.substr(b + 1, p - b - 1).c_str());
+    }
     errors += r.errors;
   }
   out["traced_rps"] = {{"value", Median(rps)},
                        {"unit", "req/s"},
                        {"runs", rps},
                        {"hits_reported", hits},
+                       {"events_per_s", Median(events_per_s)},
+                       {"dropped", dropped},
                        {"load_errors", errors}};
 
   // --- request-to-hit latency: sequential requests, one session ---
@@ -320,6 +351,10 @@ int main(int argc, char** argv) {
       f.connections = std::atoi(v.c_str());
     else if (k == "--latency-requests")
       f.latency_requests = std::atoi(v.c_str());
+    else if (k == "--engine")
+      f.engine = v;
+    else if (k == "--rate-limit")
+      f.rate_limit = std::atoi(v.c_str());
   }
   if (f.kdbg.empty() || f.script.empty() || f.port <= 0) {
     std::fprintf(stderr, "usage: kdbg-e2e-bench --kdbg PATH --script FILE --port P [--runs N]\n");

@@ -1,7 +1,7 @@
 // What kdbg prints for the values of a modern Go program: real bundled Delve attached to
-// tests/targets/values built as production builds it (Go 1.26, default flags: optimized, inlined).
-// One request to GET /values?n=7&name=alice passes known values through every kind of function;
-// each test checks the printed values, then that the target was released unharmed.
+// tests/targets/modern-values built as production builds it (Go 1.26, default flags: optimized,
+// inlined). One request to GET /values?n=7&name=alice passes known values through every kind of
+// function; each test checks the printed values, then that the target was released unharmed.
 #include <map>
 
 #include "absl/strings/match.h"
@@ -19,8 +19,8 @@ class ValuesTest : public DelveEngineTest {
   // Traces `script` on a fresh optimized `values` target, sends GET /values?n=7&name=alice, waits
   // for `want_hits` hits, ends the session cleanly and checks the target was released. Returns
   // the hits by tracepoint name, in order.
-  std::map<std::string, std::vector<v1::HitEvent>> Run(const std::string& script, size_t want_hits,
-                                                       const std::string& target = "values") {
+  std::map<std::string, std::vector<v1::HitEvent>> Run(
+      const std::string& script, size_t want_hits, const std::string& target = "modern-values") {
     std::map<std::string, std::vector<v1::HitEvent>> by_name;
     auto t = GoTarget::Start(target);
     EXPECT_TRUE(t.ok()) << t.status();

@@ -1,109 +1,98 @@
-// values: a small HTTP service whose handler passes known values through the kinds of functions a
-// modern Go build produces, so tests can check what kdbg prints for each on an optimized binary.
-// GET /values?n=N&name=S calls, in this order (GET / only answers "ok"):
-//
-//	describe(order)                  interface argument (fmt.Stringer holding *Order)
-//	process(order, note, n)          *Order (fields through a pointer), string, int, slice, map
-//	sum[int](xs), sum[float64](fs)   a generic function, two instantiations
-//	counter.Add(n)                   a method with a pointer receiver
-//	the closure in handleValues      captures `name`, takes n (main.handleValues.func1)
-//	double(n) at two call sites      inlined by the compiler
-//
-// Every function but double is marked //go:noinline so each has its own frame to trace.
+// The eBPF engine's target: functions whose parameters cover every kind of value the engine reads
+// (strings, integers, booleans, pointers, slices, field chains through pointers and interfaces),
+// and a deep recursion that grows the goroutine's stack. Every request to /order calls
+// main.handleOrder once; /recurse?n=N calls main.recurse N+1 times.
 package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 )
 
-type Order struct {
-	ID       int
-	Customer string
-	Items    []string
-	Prices   map[string]int
-}
-
-func (o *Order) String() string { return fmt.Sprintf("order %d for %s", o.ID, o.Customer) }
-
-type Counter struct {
-	Total int
+type Customer struct {
 	Name  string
+	Tier  int8
+	Email string
 }
 
-//go:noinline
-func (c *Counter) Add(n int) int {
-	c.Total += n
-	return c.Total
+type Order struct {
+	ID       int64
+	Customer *Customer
+	Items    []string
+	Paid     bool
+	Note     string
+	Weight   uint16
 }
 
-//go:noinline
-func describe(s fmt.Stringer) string { return s.String() }
+// Describer is satisfied by *Order and label, so an interface parameter has two dynamic types.
+type Describer interface{ Describe() string }
+
+type label struct {
+	Text string
+	N    int
+}
+
+func (o *Order) Describe() string { return o.Note }
+func (l label) Describe() string  { return l.Text }
+
+var sink int
 
 //go:noinline
-func process(o *Order, note string, n int) int {
-	total := 0
-	for _, it := range o.Items {
-		total += o.Prices[it]
+func handleOrder(w io.Writer, o *Order, d Describer, tag string, qty int, urgent bool) int {
+	fmt.Fprintf(w, "order %d for %s: %d x %d items (%s)\n", o.ID, o.Customer.Name, qty, len(o.Items), tag)
+	if urgent {
+		sink++
 	}
-	return total*n + len(note)
+	return qty * len(o.Items)
 }
 
-type Number interface{ ~int | ~float64 }
-
-//go:noinline
-func sum[T Number](xs []T) T {
-	var s T
-	for _, x := range xs {
-		s += x
-	}
-	return s
-}
-
-// apply calls f through a func value, so the closure keeps its own frame (handleValues.func1).
+// recurse keeps a large frame so that deep recursion grows the goroutine's stack many times.
 //
 //go:noinline
-func apply(f func(int) string, k int) string { return f(k) }
+func recurse(n int, pad [64]int64) int {
+	if n <= 0 {
+		return int(pad[0])
+	}
+	pad[n%64]++
+	return recurse(n-1, pad) + 1
+}
 
-// double is small enough to be inlined at both of its call sites.
-func double(x int) int { return x * 2 }
+func serveOrder(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	id, _ := strconv.ParseInt(q.Get("id"), 10, 64)
+	qty, _ := strconv.Atoi(q.Get("qty"))
+	name := q.Get("name")
+	var c *Customer
+	if name != "" {
+		c = &Customer{Name: name, Tier: int8(len(name) % 5), Email: name + "@example.com"}
+	} else {
+		c = &Customer{}
+	}
+	o := &Order{ID: id, Customer: c, Items: strings.Split(q.Get("items"), ","), Paid: q.Get("paid") == "1",
+		Note: q.Get("note"), Weight: uint16(id * 3)}
+	var d Describer = o
+	if q.Get("label") != "" {
+		d = label{Text: q.Get("label"), N: int(id)}
+	}
+	handleOrder(w, o, d, q.Get("tag"), qty, q.Get("urgent") == "1")
+}
 
-var counter = &Counter{Name: "requests"}
-
-func handleValues(w http.ResponseWriter, r *http.Request) {
+func serveRecurse(w http.ResponseWriter, r *http.Request) {
 	n, _ := strconv.Atoi(r.URL.Query().Get("n"))
-	name := r.URL.Query().Get("name")
-	order := &Order{
-		ID:       n,
-		Customer: name,
-		Items:    []string{"apple", "pear", "fig"},
-		Prices:   map[string]int{"apple": 3, "pear": 5, "fig": 7},
-	}
-	d := describe(order)
-	p := process(order, "note-"+name, n)
-	si := sum([]int{n, 2, 3})
-	sf := sum([]float64{1.5, float64(n)})
-	c := counter.Add(n)
-	greet := func(k int) string {
-		return fmt.Sprintf("%s#%d", name, k)
-	}
-	g := apply(greet, n)
-	a := double(n)
-	b := double(n + 1)
-	fmt.Fprintf(w, "%s %d %d %g %d %s %d %d\n", d, p, si, sf, c, g, a, b)
+	fmt.Fprintf(w, "%d\n", recurse(n, [64]int64{}))
 }
 
 func main() {
-	addr := os.Getenv("HELLO_ADDR") // the tests' convention (tests/support/go_target.h)
+	addr := os.Getenv("HELLO_ADDR")
 	if addr == "" {
-		addr = ":8081"
+		addr = "127.0.0.1:8090"
 	}
-	http.HandleFunc("/values", handleValues)
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	if err := http.ListenAndServe(addr, nil); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	http.HandleFunc("/order", serveOrder)
+	http.HandleFunc("/recurse", serveRecurse)
+	http.ListenAndServe(addr, nil)
 }

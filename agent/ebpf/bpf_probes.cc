@@ -1,0 +1,200 @@
+#include "agent/ebpf/bpf_probes.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "agent/ebpf/probe_bpf_object.h"
+
+namespace kdbg::ebpf {
+namespace {
+
+// libbpf's messages (the verifier log among them) go to the process-wide print callback; keep the
+// last lines so a failed load can say why.
+std::mutex g_log_mu;
+std::string* g_log = new std::string();
+
+int LibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  // The verifier's log comes in one call and may be long: keep its end.
+  std::vector<char> buf(1 << 20);
+  int n = std::vsnprintf(buf.data(), buf.size(), fmt, args);
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  g_log->append(buf.data(), n < 0 ? 0 : std::min<size_t>(static_cast<size_t>(n), buf.size() - 1));
+  if (g_log->size() > (1 << 20)) g_log->erase(0, g_log->size() - (1 << 20));
+  return 0;
+}
+
+std::string TakeLog() {
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  std::string out;
+  out.swap(*g_log);
+  if (getenv("KDBG_EBPF_DEBUG") != nullptr) std::fputs(out.c_str(), stderr);
+  // A verifier rejection: its last words come right before libbpf's end marker.
+  absl::string_view s = absl::StripTrailingAsciiWhitespace(out);
+  size_t end = s.find("-- END PROG LOAD LOG --");
+  if (end != absl::string_view::npos) {
+    absl::string_view v = absl::StripTrailingAsciiWhitespace(s.substr(0, end));
+    size_t nl = v.rfind('\n');
+    return absl::StrCat("verifier: ", nl == absl::string_view::npos ? v : v.substr(nl + 1));
+  }
+  // Otherwise the last non-empty line says most.
+  size_t nl = s.rfind('\n');
+  return std::string(nl == absl::string_view::npos ? s : s.substr(nl + 1));
+}
+
+absl::Status ErrnoStatus(int err, const std::string& what) {
+  std::string msg = absl::StrCat(what, ": ", std::strerror(err));
+  std::string log = TakeLog();
+  if (!log.empty()) absl::StrAppend(&msg, " (libbpf: ", log, ")");
+  if (err == EPERM || err == EACCES) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        msg, "; the agent needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) for the eBPF engine"));
+  }
+  return absl::UnavailableError(msg);
+}
+
+}  // namespace
+
+absl::Status CheckNodeSupport() {
+  if (::access("/sys/bus/event_source/devices/uprobe/type", R_OK) != 0) {
+    return absl::UnavailableError(
+        "this kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe missing: "
+        "CONFIG_UPROBE_EVENTS off?); the eBPF engine cannot run on this node");
+  }
+  return absl::OkStatus();
+}
+
+struct BpfProbes::Impl {
+  bpf_object* obj = nullptr;
+  bpf_program* prog = nullptr;
+  int probes_fd = -1;
+  int state_fd = -1;
+  ring_buffer* rb = nullptr;
+  std::vector<bpf_link*> links = std::vector<bpf_link*>(KDBG_MAX_PROBES, nullptr);
+  const std::function<void(const kdbg_record&, size_t)>* cb = nullptr;
+
+  static int OnSample(void* ctx, void* data, size_t size) {
+    auto* self = static_cast<Impl*>(ctx);
+    if (size < offsetof(kdbg_record, slots) || self->cb == nullptr) return 0;
+    kdbg_record rec;
+    std::memset(&rec, 0, sizeof(rec));
+    std::memcpy(&rec, data, std::min(size, sizeof(rec)));
+    (*self->cb)(rec, size);
+    return 0;
+  }
+
+  ~Impl() {
+    for (bpf_link*& l : links) {
+      if (l != nullptr) bpf_link__destroy(l);
+      l = nullptr;
+    }
+    if (rb != nullptr) ring_buffer__free(rb);
+    if (obj != nullptr) bpf_object__close(obj);
+  }
+};
+
+absl::StatusOr<std::unique_ptr<BpfProbes>> BpfProbes::Load(size_t ring_bytes) {
+  static std::once_flag once;
+  std::call_once(once, [] { libbpf_set_print(LibbpfPrint); });
+  absl::Status support = CheckNodeSupport();
+  if (!support.ok()) return support;
+  std::unique_ptr<BpfProbes> p(new BpfProbes());
+  p->impl_ = std::make_unique<Impl>();
+  Impl& m = *p->impl_;
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "kdbg_probe");
+  m.obj = bpf_object__open_mem(kProbeBpfObject, kProbeBpfObjectSize, &opts);
+  if (m.obj == nullptr) return ErrnoStatus(errno, "open the embedded BPF object");
+  bpf_map* events = bpf_object__find_map_by_name(m.obj, "events");
+  if (events == nullptr) return absl::InternalError("BPF object has no events map");
+  bpf_map__set_max_entries(events, static_cast<uint32_t>(ring_bytes));
+  if (int err = bpf_object__load(m.obj); err != 0) {
+    return ErrnoStatus(-err, "load the BPF program (kernel >= 5.17 with BTF needed)");
+  }
+  m.prog = bpf_object__find_program_by_name(m.obj, "kdbg_probe");
+  m.probes_fd = bpf_object__find_map_fd_by_name(m.obj, "probes");
+  m.state_fd = bpf_object__find_map_fd_by_name(m.obj, "state");
+  if (m.prog == nullptr || m.probes_fd < 0 || m.state_fd < 0) {
+    return absl::InternalError("BPF object lacks its program or maps");
+  }
+  m.rb = ring_buffer__new(bpf_map__fd(events), &Impl::OnSample, &m, nullptr);
+  if (m.rb == nullptr) return ErrnoStatus(errno, "open the ring buffer");
+  return p;
+}
+
+BpfProbes::~BpfProbes() = default;
+
+absl::Status BpfProbes::Configure(uint32_t index, const kdbg_probe& probe) {
+  if (index >= KDBG_MAX_PROBES) return absl::OutOfRangeError("probe index");
+  if (bpf_map_update_elem(impl_->probes_fd, &index, &probe, BPF_ANY) != 0) {
+    return ErrnoStatus(errno, "write the probe program");
+  }
+  kdbg_probe_state zero{};
+  if (bpf_map_update_elem(impl_->state_fd, &index, &zero, BPF_ANY) != 0) {
+    return ErrnoStatus(errno, "reset the probe state");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BpfProbes::Attach(uint32_t index, const std::string& binary, uint64_t file_offset,
+                               pid_t pid) {
+  if (index >= KDBG_MAX_PROBES) return absl::OutOfRangeError("probe index");
+  LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = index, .retprobe = false);
+  bpf_link* link = bpf_program__attach_uprobe_opts(impl_->prog, pid, binary.c_str(),
+                                                   static_cast<size_t>(file_offset), &o);
+  if (link == nullptr) {
+    return ErrnoStatus(errno, absl::StrCat("attach a uprobe to ", binary, " at offset 0x",
+                                           absl::Hex(file_offset)));
+  }
+  if (impl_->links[index] != nullptr) bpf_link__destroy(impl_->links[index]);
+  impl_->links[index] = link;
+  return absl::OkStatus();
+}
+
+void BpfProbes::Detach(uint32_t index) {
+  if (index >= KDBG_MAX_PROBES || impl_->links[index] == nullptr) return;
+  bpf_link__destroy(impl_->links[index]);
+  impl_->links[index] = nullptr;
+}
+
+void BpfProbes::DetachAll() {
+  for (uint32_t i = 0; i < KDBG_MAX_PROBES; ++i) Detach(i);
+}
+
+int BpfProbes::attached() const {
+  int n = 0;
+  for (bpf_link* l : impl_->links) n += l != nullptr;
+  return n;
+}
+
+absl::StatusOr<int> BpfProbes::Poll(
+    int timeout_ms, const std::function<void(const kdbg_record&, size_t)>& on_record) {
+  impl_->cb = &on_record;
+  int n = ring_buffer__poll(impl_->rb, timeout_ms);
+  // The program wakes us only past a fill threshold: drain what else is there.
+  int m = n >= 0 ? ring_buffer__consume(impl_->rb) : 0;
+  impl_->cb = nullptr;
+  if (n == -EINTR) return m < 0 ? 0 : m;
+  if (n < 0) return ErrnoStatus(-n, "poll the ring buffer");
+  if (m < 0) return ErrnoStatus(-m, "consume the ring buffer");
+  return n + m;
+}
+
+absl::StatusOr<kdbg_probe_state> BpfProbes::State(uint32_t index) {
+  kdbg_probe_state st{};
+  if (bpf_map_lookup_elem(impl_->state_fd, &index, &st) != 0) {
+    return ErrnoStatus(errno, "read the probe state");
+  }
+  return st;
+}
+
+}  // namespace kdbg::ebpf

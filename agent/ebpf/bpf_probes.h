@@ -1,0 +1,62 @@
+// The BPF side of the eBPF engine: loads the embedded program (probe.bpf.c) with libbpf, fills
+// the per-probe read programs, attaches uprobes, consumes the ring buffer and detaches.
+//
+// Attachment is by perf_event_open on the uprobe PMU (/sys/bus/event_source/devices/uprobe),
+// through /proc/PID/exe (works for a binary visible only in the target's mount namespace), for the
+// target's PID. Links are never pinned and legacy tracefs uprobe_events are never used (Load
+// refuses a kernel without the uprobe PMU rather than let libbpf fall back to them), so the kernel
+// removes every probe when this object's file descriptors close, including when the agent is
+// SIGKILLed.
+//
+// Thread safety: Poll and the destructor from one thread (the session's); other calls before
+// Poll starts or from that same thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/ebpf/probe_abi.h"
+
+namespace kdbg::ebpf {
+
+class BpfProbes {
+ public:
+  // Checks the node (uprobe PMU, BPF allowed), loads and verifies the program. Errors:
+  //   Unavailable         no uprobe PMU / BPF refused by the kernel (with the kernel's words)
+  //   PermissionDenied    the agent lacks CAP_BPF/CAP_PERFMON (or CAP_SYS_ADMIN)
+  static absl::StatusOr<std::unique_ptr<BpfProbes>> Load(size_t ring_bytes = 8u << 20);
+  // Detaches every probe and frees the program and maps.
+  ~BpfProbes();
+
+  // Writes probe `index`'s program (before Attach).
+  absl::Status Configure(uint32_t index, const kdbg_probe& probe);
+  // Attaches probe `index` at `file_offset` of `binary` (use /proc/PID/exe) for process `pid`.
+  absl::Status Attach(uint32_t index, const std::string& binary, uint64_t file_offset, pid_t pid);
+  // Detaches probe `index` (no-op if not attached).
+  void Detach(uint32_t index);
+  void DetachAll();
+  int attached() const;
+
+  // Waits up to `timeout_ms` for records, then consumes all that are ready; calls `on_record` for
+  // each (the pointer is valid during the call only). Returns the number consumed or an error.
+  absl::StatusOr<int> Poll(int timeout_ms,
+                           const std::function<void(const kdbg_record&, size_t)>& on_record);
+
+  // The BPF program's counters for probe `index`.
+  absl::StatusOr<kdbg_probe_state> State(uint32_t index);
+
+ private:
+  BpfProbes() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Why this node cannot run the eBPF engine, or OK. Cheap (reads sysfs); used by `auto`.
+absl::Status CheckNodeSupport();
+
+}  // namespace kdbg::ebpf

@@ -1,0 +1,374 @@
+#include "agent/ebpf/ebpf_session.h"
+
+#include <poll.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "agent/delve/trace_script.h"
+#include "agent/ebpf/bpf_probes.h"
+#include "agent/ebpf/plan.h"
+#include "agent/gobinary/dwarf.h"
+#include "common/fd.h"
+#include "common/log.h"
+#include "common/proc_reader.h"
+#include "common/status.h"
+
+namespace kdbg::ebpf {
+namespace {
+
+using agent::DebugSession;
+using agent::EventCallback;
+using agent::TraceSpec;
+using kdbg::v1::EndReason;
+
+int64_t MonotonicNanos() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+struct ProbeState {
+  ProbePlan plan;
+  int64_t hits = 0;
+  bool disarmed = false;
+  uint64_t drops_reported = 0;
+};
+
+class EbpfSession final : public DebugSession {
+ public:
+  EbpfSession(const TraceSpec& spec, EventCallback cb, const EbpfOptions& options)
+      : spec_(spec),
+        on_event_(std::move(cb)),
+        options_(options),
+        proc_(NewProcReader(options.proc_root)) {}
+
+  ~EbpfSession() override {
+    RequestEnd(kdbg::v1::END_REASON_AGENT_SHUTDOWN);
+    if (thread_.joinable()) thread_.join();
+  }
+
+  absl::Status Start() {
+    absl::Time t0 = absl::Now();
+    KDBG_ASSIGN_OR_RETURN(delve::TraceScript script,
+                          delve::ParseTraceScript(spec_.script, spec_.script_name));
+    if (auto why = CheckScript(script)) {
+      return absl::UnimplementedError(
+          why->line > 0 ? absl::StrCat(spec_.script_name, ":", why->line, ": ", why->reason)
+                        : absl::StrCat(spec_.script_name, ": ", why->reason));
+    }
+    if (spec_.start_time_ticks != 0) {
+      auto ticks = proc_->StartTicks(spec_.pid);
+      if (!ticks.ok() || *ticks != spec_.start_time_ticks) {
+        return absl::NotFoundError(absl::StrCat("process ", spec_.pid, " is gone"));
+      }
+    }
+    exe_ = proc_->ExePath(spec_.pid);
+    // A stripped target's symbols come from its --debug-binary (build ID already checked).
+    KDBG_ASSIGN_OR_RETURN(
+        std::unique_ptr<gobinary::DwarfReader> dwarf,
+        gobinary::DwarfReader::Open(spec_.executable.empty() ? exe_ : spec_.executable));
+    KDBG_ASSIGN_OR_RETURN(Plan plan, CompilePlan(script, spec_.script_name, *dwarf));
+    dwarf.reset();
+    KDBG_ASSIGN_OR_RETURN(bpf_, BpfProbes::Load(options_.ring_bytes));
+    absl::Time t1 = absl::Now();
+    int rate = spec_.requested_hits_per_second > 0 ? spec_.requested_hits_per_second
+                                                   : options_.default_hits_per_second;
+    rate_ = std::min(rate, options_.max_hits_per_second);
+    pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, spec_.pid, 0)));
+    if (!pidfd_.valid())
+      return absl::NotFoundError(absl::StrCat("process ", spec_.pid, " is gone"));
+    for (uint32_t i = 0; i < plan.probes.size(); ++i) {
+      const ProbePlan& pp = plan.probes[i];
+      kdbg_probe p{};
+      p.tgid = static_cast<uint32_t>(spec_.pid);
+      p.check_flags = pp.check_flags ? 1 : 0;
+      p.nops = static_cast<uint32_t>(pp.ops.size());
+      p.nslots = static_cast<uint32_t>(pp.vars.size() + pp.args.size());
+      p.interval_ns = 1000000000ull / static_cast<uint64_t>(rate_);
+      p.burst_ns = p.interval_ns * static_cast<uint64_t>(rate_);  // one second's worth
+      p.goid_offset = static_cast<uint32_t>(plan.goid_offset);
+      for (size_t k = 0; k < pp.ops.size(); ++k) p.ops[k] = pp.ops[k];
+      KDBG_RETURN_IF_ERROR(bpf_->Configure(i, p));
+      ProbeState st;
+      st.plan = pp;
+      probes_.push_back(std::move(st));
+    }
+    for (uint32_t i = 0; i < probes_.size(); ++i) {
+      absl::Status s = bpf_->Attach(i, exe_, probes_[i].plan.file_offset, spec_.pid);
+      if (!s.ok()) {
+        bpf_.reset();  // detaches what was attached
+        return s;
+      }
+    }
+    armed_.set_host_pid(spec_.pid);
+    armed_.set_attach_ms(absl::ToInt64Milliseconds(t1 - t0));
+    armed_.set_arm_ms(absl::ToInt64Milliseconds(absl::Now() - t1));
+    armed_.set_engine("ebpf");
+    for (const ProbeState& ps : probes_) {
+      kdbg::v1::Tracepoint* t = armed_.add_tracepoints();
+      t->set_name(ps.plan.tracepoint);
+      t->set_location(ps.plan.location);
+      t->set_function(ps.plan.function.name);
+      t->set_file(ps.plan.file);
+      t->set_line(ps.plan.line);
+      t->set_script_line(ps.plan.script_line);
+      for (const Slot& v : ps.plan.vars) t->add_print(v.name);
+    }
+    mono_to_unix_ = absl::ToUnixNanos(absl::Now()) - MonotonicNanos();
+    start_ = absl::Now();
+    log::Info("ebpf session armed", {{"session", spec_.session_id},
+                                     {"pid", static_cast<int>(spec_.pid)},
+                                     {"probes", static_cast<int>(probes_.size())},
+                                     {"rate", rate_}});
+    thread_ = std::thread([this] { Run(); });
+    return absl::OkStatus();
+  }
+
+  const std::string& id() const override { return spec_.session_id; }
+  pid_t target_pid() const override { return spec_.pid; }
+  std::string delve_address() const override { return ""; }
+  int64_t hits() const override { return hits_.load(); }
+
+  void RequestEnd(EndReason reason) override {
+    absl::MutexLock lock(&mu_);
+    if (ended_ || requested_ != kdbg::v1::END_REASON_UNSPECIFIED) return;
+    requested_ =
+        reason == kdbg::v1::END_REASON_UNSPECIFIED ? kdbg::v1::END_REASON_CLIENT_STOP : reason;
+  }
+
+  absl::StatusOr<kdbg::v1::EndedEvent> Wait(absl::Duration timeout) override {
+    absl::MutexLock lock(&mu_);
+    if (!mu_.AwaitWithTimeout(absl::Condition(&ended_), timeout)) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("session ", spec_.session_id, " still ending"));
+    }
+    return ended_event_;
+  }
+
+  bool Ended() const override {
+    absl::MutexLock lock(&mu_);
+    return ended_;
+  }
+
+ private:
+  void Emit(kdbg::v1::Event e, int64_t unix_nanos = 0) {
+    e.set_session_id(spec_.session_id);
+    e.set_time_unix_nanos(unix_nanos != 0 ? unix_nanos : absl::ToUnixNanos(absl::Now()));
+    if (on_event_) on_event_(e);
+  }
+
+  void Notice(const std::string& code, const std::string& message) {
+    kdbg::v1::Event e;
+    e.mutable_notice()->set_code(code);
+    e.mutable_notice()->set_message(message);
+    Emit(std::move(e));
+  }
+
+  std::optional<EndReason> Requested() {
+    absl::MutexLock lock(&mu_);
+    if (requested_ == kdbg::v1::END_REASON_UNSPECIFIED) return std::nullopt;
+    return requested_;
+  }
+
+  bool TargetExited() {
+    pollfd p{pidfd_.get(), POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+  }
+
+  // Returns true when the session must end (max hits reached).
+  bool OnRecord(const kdbg_record& rec, size_t size) {
+    if (rec.probe >= probes_.size()) return false;
+    ProbeState& ps = probes_[rec.probe];
+    if (rec.kind == KDBG_REC_RATE_LIMITED) {
+      if (!ps.disarmed) {
+        ps.disarmed = true;
+        bpf_->Detach(rec.probe);
+        Notice("rate-limited",
+               absl::StrCat("tracepoint ", ps.plan.tracepoint, " exceeded ", rate_,
+                            " hits per second and was disarmed to protect the target"));
+      }
+      return false;
+    }
+    if (spec_.max_hits > 0 && hits_.load() >= spec_.max_hits) return true;
+    size_t have = (size - offsetof(kdbg_record, slots)) / sizeof(kdbg_slot);
+    ++ps.hits;
+    hits_.fetch_add(1);
+    kdbg::v1::Event e;
+    kdbg::v1::HitEvent* hit = e.mutable_hit();
+    hit->set_tracepoint(ps.plan.tracepoint);
+    hit->set_goroutine(static_cast<int64_t>(rec.goid));
+    hit->set_function(ps.plan.function.name);
+    hit->set_file(ps.plan.file);
+    hit->set_line(ps.plan.line);
+    hit->set_hit_count(ps.hits);
+    size_t slot = 0;
+    auto add = [&](const Slot& s, google::protobuf::RepeatedPtrField<kdbg::v1::Variable>* out) {
+      kdbg::v1::Variable* v = out->Add();
+      v->set_name(s.name);
+      v->set_type(s.type);
+      if (slot < have && slot < KDBG_MAX_SLOTS) {
+        v->set_value(FormatSlot(s, rec.slots[slot]));
+      } else {
+        v->set_value("(unreadable record truncated)");
+      }
+      ++slot;
+    };
+    for (const Slot& s : ps.plan.vars) add(s, hit->mutable_vars());
+    for (const Slot& s : ps.plan.args) add(s, hit->mutable_args());
+    Emit(std::move(e), mono_to_unix_ + static_cast<int64_t>(rec.ktime_ns));
+    return spec_.max_hits > 0 && hits_.load() >= spec_.max_hits;
+  }
+
+  void ReportDrops() {
+    for (uint32_t i = 0; i < probes_.size(); ++i) {
+      auto st = bpf_->State(i);
+      if (!st.ok()) continue;
+      ProbeState& ps = probes_[i];
+      if (st->drops > ps.drops_reported) {
+        Notice("dropped", absl::StrCat(st->drops - ps.drops_reported, " hits of tracepoint ",
+                                       ps.plan.tracepoint,
+                                       " were lost: the agent fell behind (ring buffer full); ",
+                                       st->drops, " lost in total"));
+        ps.drops_reported = st->drops;
+      }
+    }
+  }
+
+  EndReason Loop() {
+    absl::Time deadline =
+        spec_.duration > absl::ZeroDuration() ? start_ + spec_.duration : absl::InfiniteFuture();
+    absl::Time next_drop_check = absl::Now() + absl::Seconds(1);
+    bool max_reached = false;
+    std::function<void(const kdbg_record&, size_t)> cb = [&](const kdbg_record& r, size_t n) {
+      if (!max_reached && OnRecord(r, n)) max_reached = true;
+    };
+    while (true) {
+      if (auto r = Requested()) return *r;
+      if (max_reached) return kdbg::v1::END_REASON_MAX_HITS;
+      absl::Time now = absl::Now();
+      if (now >= deadline) return kdbg::v1::END_REASON_DURATION;
+      if (TargetExited()) {
+        (void)bpf_->Poll(0, cb);  // what it did before exiting
+        return kdbg::v1::END_REASON_TARGET_EXITED;
+      }
+      if (now >= next_drop_check) {
+        ReportDrops();
+        next_drop_check = now + absl::Seconds(1);
+      }
+      auto n = bpf_->Poll(options_.poll_timeout_ms, cb);
+      if (!n.ok()) {
+        end_detail_ = std::string(n.status().message());
+        return kdbg::v1::END_REASON_ERROR;
+      }
+    }
+  }
+
+  void Run() {
+    {
+      kdbg::v1::Event e;
+      *e.mutable_armed() = armed_;
+      Emit(std::move(e));
+    }
+    EndReason reason = Loop();
+    Finish(reason);
+  }
+
+  void Finish(EndReason reason) {
+    // Records already in the ring buffer are hits that happened: report them (except past
+    // --max-hits), then detach every probe.
+    if (reason != kdbg::v1::END_REASON_MAX_HITS) {
+      std::function<void(const kdbg_record&, size_t)> cb = [&](const kdbg_record& r, size_t n) {
+        (void)OnRecord(r, n);
+      };
+      (void)bpf_->Poll(0, cb);
+    }
+    bpf_->DetachAll();
+    ReportDrops();
+    uint64_t drops = 0;
+    for (const ProbeState& ps : probes_) drops += ps.drops_reported;
+    bpf_.reset();  // closes the program, maps and ring buffer
+
+    bool alive = !TargetExited();
+    auto st = proc_->Status(spec_.pid);
+    bool traced = alive && st.ok() && st->tracer_pid != 0;
+    if (!alive) reason = kdbg::v1::END_REASON_TARGET_EXITED;
+    kdbg::v1::EndedEvent ended;
+    ended.set_reason(reason);
+    ended.set_hits(hits_.load());
+    ended.set_target_alive(alive);
+    ended.set_target_traced(traced);
+    std::string summary = alive ? "target running, never stopped; uprobes detached"
+                                : "target exited; uprobes detached";
+    absl::StrAppend(&summary, " (", drops, " hits dropped)");
+    if (!end_detail_.empty()) absl::StrAppend(&summary, "; ", end_detail_);
+    ended.set_message(summary);
+    log::Info("ebpf session ended", {{"session", spec_.session_id},
+                                     {"reason", kdbg::v1::EndReason_Name(reason)},
+                                     {"hits", static_cast<long long>(hits_.load())},
+                                     {"dropped", static_cast<long long>(drops)}});
+    kdbg::v1::Event e;
+    *e.mutable_ended() = ended;
+    Emit(std::move(e));
+    absl::MutexLock lock(&mu_);
+    ended_event_ = ended;
+    ended_ = true;
+  }
+
+  TraceSpec spec_;
+  EventCallback on_event_;
+  EbpfOptions options_;
+  std::unique_ptr<ProcReader> proc_;
+  std::string exe_;
+  std::unique_ptr<BpfProbes> bpf_;
+  std::vector<ProbeState> probes_;
+  UniqueFd pidfd_;
+  int rate_ = 0;
+  int64_t mono_to_unix_ = 0;
+  absl::Time start_;
+  kdbg::v1::ArmedEvent armed_;
+  std::atomic<int64_t> hits_{0};
+  std::string end_detail_;
+  std::thread thread_;
+
+  mutable absl::Mutex mu_;
+  EndReason requested_ ABSL_GUARDED_BY(mu_) = kdbg::v1::END_REASON_UNSPECIFIED;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  kdbg::v1::EndedEvent ended_event_ ABSL_GUARDED_BY(mu_);
+};
+
+class EbpfFactory final : public agent::DebugSessionFactory {
+ public:
+  explicit EbpfFactory(EbpfOptions o) : options_(std::move(o)) {}
+
+  absl::StatusOr<std::unique_ptr<DebugSession>> StartTrace(const TraceSpec& spec,
+                                                           EventCallback on_event) override {
+    auto s = std::make_unique<EbpfSession>(spec, std::move(on_event), options_);
+    KDBG_RETURN_IF_ERROR(s->Start());
+    return std::unique_ptr<DebugSession>(std::move(s));
+  }
+
+  absl::StatusOr<std::unique_ptr<DebugSession>> StartAttach(const agent::AttachSpec&,
+                                                            EventCallback) override {
+    return absl::UnimplementedError("attach mode runs on Delve only");
+  }
+
+ private:
+  EbpfOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<agent::DebugSessionFactory> NewEbpfSessionFactory(EbpfOptions options) {
+  return std::make_unique<EbpfFactory>(std::move(options));
+}
+
+}  // namespace kdbg::ebpf

@@ -1,0 +1,586 @@
+#include "agent/ebpf/plan.h"
+
+#include <cctype>
+#include <cstdio>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/status.h"
+
+namespace kdbg::ebpf {
+namespace {
+
+using gobinary::GoKind;
+using gobinary::Piece;
+using gobinary::TypeInfo;
+
+bool IsIdent(absl::string_view s) {
+  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  }
+  return true;
+}
+
+// A function name, not file:line or *address.
+bool IsFunctionLocation(absl::string_view loc) {
+  if (loc.empty() || loc[0] == '*' || absl::StrContains(loc, ':') || absl::StrContains(loc, ' ')) {
+    return false;
+  }
+  return !absl::EndsWith(loc, ".go");
+}
+
+constexpr int kDwarfToPtRegs[16] = {KDBG_RAX, KDBG_RDX, KDBG_RCX, KDBG_RBX, KDBG_RSI, KDBG_RDI,
+                                    KDBG_RBP, KDBG_RSP, KDBG_R8,  KDBG_R9,  KDBG_R10, KDBG_R11,
+                                    KDBG_R12, KDBG_R13, KDBG_R14, KDBG_R15};
+
+kdbg_op Op(uint8_t code, uint8_t a = 0, int32_t off = 0, uint64_t imm = 0) {
+  kdbg_op op{};
+  op.code = code;
+  op.a = a;
+  op.off = off;
+  op.imm = imm;
+  return op;
+}
+
+// Where a value lives: in memory (ops leave its base address in acc; the value starts `offset`
+// bytes after it), or in registers / stack slots given by DWARF pieces.
+struct Place {
+  bool memory = false;
+  std::vector<kdbg_op> base;
+  int64_t offset = 0;
+  struct At {
+    uint64_t offset;  // within the value
+    Piece piece;
+  };
+  std::vector<At> pieces;
+};
+
+// An alternative: the ops leading to it (guards included), where the value is, and its type.
+struct Alt {
+  std::vector<kdbg_op> prefix;
+  Place place;
+  TypeInfo type;
+};
+
+// Ops that leave the `size`-byte word at `offset` within the value in acc.
+absl::StatusOr<std::vector<kdbg_op>> Word(const Place& p, uint64_t offset, uint64_t size) {
+  std::vector<kdbg_op> ops;
+  if (p.memory) {
+    ops = p.base;
+    ops.push_back(Op(KDBG_OP_LOAD, static_cast<uint8_t>(size),
+                     static_cast<int32_t>(p.offset + static_cast<int64_t>(offset))));
+    return ops;
+  }
+  for (const Place::At& at : p.pieces) {
+    uint64_t psize = at.piece.size == 0 ? 8 : at.piece.size;
+    if (offset < at.offset || offset + size > at.offset + psize) continue;
+    if (at.piece.where == Piece::Where::kRegister) {
+      if (offset != at.offset || at.piece.dwarf_reg < 0 || at.piece.dwarf_reg >= 16) break;
+      ops.push_back(Op(KDBG_OP_REG, static_cast<uint8_t>(kDwarfToPtRegs[at.piece.dwarf_reg])));
+      return ops;
+    }
+    // CFA = RSP + 8 at the probe (before the prologue pushes anything).
+    ops.push_back(Op(KDBG_OP_REG, KDBG_RSP));
+    ops.push_back(Op(
+        KDBG_OP_LOAD, static_cast<uint8_t>(size),
+        static_cast<int32_t>(8 + at.piece.cfa_offset + static_cast<int64_t>(offset - at.offset))));
+    return ops;
+  }
+  return absl::UnimplementedError(
+      absl::StrCat("bytes ", offset, "..", offset + size, " are not in one register or slot"));
+}
+
+// The place of a member at `offset` within the value at `p`.
+Place Sub(const Place& p, uint64_t offset, uint64_t size) {
+  Place out = p;
+  if (p.memory) {
+    out.offset += static_cast<int64_t>(offset);
+    return out;
+  }
+  out.pieces.clear();
+  for (const Place::At& at : p.pieces) {
+    uint64_t psize = at.piece.size == 0 ? 8 : at.piece.size;
+    if (at.offset + psize <= offset || at.offset >= offset + size) continue;
+    Place::At a = at;
+    if (a.offset < offset) {
+      // Only a stack piece can be split: its slot's address moves.
+      a.piece.cfa_offset += static_cast<int64_t>(offset - a.offset);
+      a.piece.size = psize - (offset - a.offset);
+      a.offset = 0;
+    } else {
+      a.offset -= offset;
+    }
+    out.pieces.push_back(a);
+  }
+  return out;
+}
+
+// The value the pointer word at `p` points to.
+absl::StatusOr<Place> Deref(const Place& p) {
+  KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> ops, Word(p, 0, 8));
+  Place out;
+  out.memory = true;
+  out.base = std::move(ops);
+  return out;
+}
+
+class Compiler {
+ public:
+  Compiler(gobinary::DwarfReader& dwarf) : dwarf_(dwarf) {}
+
+  // Applies `.field` to every alternative; alternatives whose type lacks the field are dropped
+  // (after an interface step) or an error (before one).
+  absl::StatusOr<std::vector<Alt>> Field(std::vector<Alt> alts, const std::string& field,
+                                         const std::string& so_far) {
+    std::vector<Alt> out;
+    std::string last_error;
+    for (Alt& a : alts) {
+      auto r = FieldOne(std::move(a), field, so_far);
+      if (!r.ok()) {
+        last_error = std::string(r.status().message());
+        continue;
+      }
+      for (Alt& x : *r) out.push_back(std::move(x));
+    }
+    if (out.empty()) return absl::InvalidArgumentError(last_error);
+    return out;
+  }
+
+ private:
+  absl::StatusOr<std::vector<Alt>> FieldOne(Alt a, const std::string& field,
+                                            const std::string& so_far) {
+    if (a.type.kind == GoKind::kPtr) {
+      KDBG_ASSIGN_OR_RETURN(TypeInfo elem, dwarf_.Type(a.type.elem));
+      if (elem.kind != GoKind::kStruct) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(so_far, " is ", a.type.name, ": a pointer to a non-struct has no fields"));
+      }
+      KDBG_ASSIGN_OR_RETURN(Place p, Deref(a.place));
+      a.place = std::move(p);
+      a.type = std::move(elem);
+    }
+    if (a.type.kind == GoKind::kInterface) return Interface(std::move(a), field, so_far);
+    if (a.type.kind != GoKind::kStruct) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(so_far, " is ", a.type.name, ", which has no field ", field));
+    }
+    for (const gobinary::Member& m : a.type.members) {
+      if (m.name != field) continue;
+      KDBG_ASSIGN_OR_RETURN(TypeInfo mt, dwarf_.Type(m.type));
+      a.place = Sub(a.place, m.offset, mt.size);
+      a.type = std::move(mt);
+      return std::vector<Alt>{std::move(a)};
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat(so_far, " is ", a.type.name, ", which has no field ", field));
+  }
+
+  // One alternative per itab of the interface: guard on the itab word, then the concrete value.
+  absl::StatusOr<std::vector<Alt>> Interface(Alt a, const std::string& field,
+                                             const std::string& so_far) {
+    if (a.type.empty_interface) {
+      return absl::UnimplementedError(
+          absl::StrCat(so_far, " is an empty interface (", a.type.name,
+                       "): its dynamic type cannot be matched by itab; use the Delve engine"));
+    }
+    if (dwarf_.IsPie()) {
+      return absl::UnimplementedError(
+          absl::StrCat(so_far,
+                       " is an interface in a position-independent executable: itab addresses move "
+                       "with the load address; use the Delve engine"));
+    }
+    std::vector<gobinary::Itab> itabs = dwarf_.ItabsFor(a.type.name);
+    if (itabs.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(so_far, " is ", a.type.name, ": no type in the binary implements it"));
+    }
+    KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> tab, Word(a.place, 0, 8));
+    KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> data, Word(a.place, 8, 8));
+    std::vector<Alt> out;
+    std::string last_error;
+    for (const gobinary::Itab& itab : itabs) {
+      auto ct = dwarf_.TypeByName(itab.concrete);
+      if (!ct.ok()) continue;
+      Alt c;
+      c.prefix = a.prefix;
+      c.prefix.insert(c.prefix.end(), tab.begin(), tab.end());
+      c.prefix.push_back(Op(KDBG_OP_GUARD, 0, 0, itab.address));
+      c.place.memory = true;
+      c.place.base = data;
+      if (ct->kind == GoKind::kPtr) {
+        // Pointer-shaped: the data word is the pointer itself.
+        auto elem = dwarf_.Type(ct->elem);
+        if (!elem.ok()) continue;
+        c.type = *elem;
+      } else {
+        c.type = *ct;  // the data word points to a copy of the value
+      }
+      auto r = FieldOne(std::move(c), field, absl::StrCat(so_far, ".(", itab.concrete, ")"));
+      if (!r.ok()) {
+        last_error = std::string(r.status().message());
+        continue;
+      }
+      for (Alt& x : *r) out.push_back(std::move(x));
+    }
+    if (out.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("no type implementing ", a.type.name, " has a field ", field,
+                       last_error.empty() ? "" : absl::StrCat(" (", last_error, ")")));
+    }
+    return out;
+  }
+
+  gobinary::DwarfReader& dwarf_;
+};
+
+absl::StatusOr<SlotFormat> ScalarFormat(const TypeInfo& t, int* size) {
+  *size = static_cast<int>(t.size == 0 ? 8 : t.size);
+  switch (t.kind) {
+    case GoKind::kString:
+      return SlotFormat::kString;
+    case GoKind::kBool:
+      return SlotFormat::kBool;
+    case GoKind::kInt:
+    case GoKind::kInt8:
+    case GoKind::kInt16:
+    case GoKind::kInt32:
+    case GoKind::kInt64:
+      return SlotFormat::kSigned;
+    case GoKind::kUint:
+    case GoKind::kUint8:
+    case GoKind::kUint16:
+    case GoKind::kUint32:
+    case GoKind::kUint64:
+    case GoKind::kUintptr:
+      return SlotFormat::kUnsigned;
+    case GoKind::kPtr:
+    case GoKind::kUnsafePointer:
+      return SlotFormat::kPointer;
+    default:
+      return absl::UnimplementedError(absl::StrCat(
+          t.name, " values (kind ", static_cast<int>(t.kind),
+          ") are not read by the eBPF engine: print a string, integer, boolean or pointer field "
+          "of it, or use the Delve engine"));
+  }
+}
+
+// Appends the ops of one slot: every alternative, in order.
+absl::Status EmitSlot(const std::vector<Alt>& alts, bool len, uint16_t slot,
+                      std::vector<kdbg_op>* ops, Slot* meta) {
+  bool first = true;
+  for (const Alt& a : alts) {
+    std::vector<kdbg_op> body = a.prefix;
+    SlotFormat f;
+    int size = 8;
+    std::string type = a.type.name;
+    if (len) {
+      if (a.type.kind != GoKind::kString && a.type.kind != GoKind::kSlice) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("len() of ", a.type.name, ": only strings and slices"));
+      }
+      KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w, Word(a.place, 8, 8));
+      body.insert(body.end(), w.begin(), w.end());
+      body.push_back(Op(KDBG_OP_STORE, 0));
+      f = SlotFormat::kSigned;
+      type = "int";
+    } else {
+      KDBG_ASSIGN_OR_RETURN(f, ScalarFormat(a.type, &size));
+      KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w0,
+                            Word(a.place, 0, f == SlotFormat::kString ? 8 : size));
+      body.insert(body.end(), w0.begin(), w0.end());
+      body.push_back(Op(KDBG_OP_STORE, 0));
+      if (f == SlotFormat::kString) {
+        KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w1, Word(a.place, 8, 8));
+        body.insert(body.end(), w1.begin(), w1.end());
+        body.push_back(Op(KDBG_OP_STORE, 1));
+        body.push_back(Op(KDBG_OP_STR));
+      }
+    }
+    if (first) {
+      meta->format = f;
+      meta->size = size;
+      meta->type = type;
+      first = false;
+    } else if (meta->format != f || meta->size != size) {
+      continue;  // a dynamic type whose field differs in kind: not compiled
+    }
+    kdbg_op alt = Op(KDBG_OP_ALT);
+    alt.slot = slot;
+    ops->push_back(alt);
+    for (kdbg_op& o : body) {
+      o.slot = slot;
+      ops->push_back(o);
+    }
+    kdbg_op end = Op(KDBG_OP_END);
+    end.slot = slot;
+    ops->push_back(end);
+  }
+  return absl::OkStatus();
+}
+
+// The probe address: the JBE of the stack check when the prologue is one Go emits.
+struct ProbeSite {
+  uint64_t address;
+  bool check_flags;
+};
+
+ProbeSite FindProbeSite(gobinary::DwarfReader& dwarf, const gobinary::Function& fn) {
+  auto bytes = dwarf.CodeBytes(fn.entry, 32);
+  if (!bytes.ok()) return {fn.entry, false};
+  const std::string& b = *bytes;
+  auto at = [&](size_t i, absl::string_view pat) {
+    return b.size() >= i + pat.size() && b.compare(i, pat.size(), pat.data(), pat.size()) == 0;
+  };
+  size_t i = 0;
+  if (at(0, "\x49\x3b\x66\x10")) {  // CMPQ SP, 16(R14)
+    i = 4;
+  } else if (at(0, "\x4c\x8d\x64\x24") && at(5, "\x4d\x3b\x66\x10")) {  // LEAQ -N(SP), R12 (disp8)
+    i = 9;
+  } else if (at(0, "\x4c\x8d\xa4\x24") && at(8, "\x4d\x3b\x66\x10")) {  // (disp32)
+    i = 12;
+  } else {
+    return {fn.entry, false};
+  }
+  if (at(i, "\x76") || at(i, "\x0f\x86")) return {fn.entry + i, true};  // JBE rel8 / rel32
+  return {fn.entry, false};
+}
+
+}  // namespace
+
+absl::StatusOr<Expr> ParseExpr(absl::string_view text) {
+  absl::string_view s = absl::StripAsciiWhitespace(text);
+  Expr e;
+  if (absl::ConsumePrefix(&s, "len(")) {
+    if (!absl::ConsumeSuffix(&s, ")")) return absl::InvalidArgumentError("unbalanced len(");
+    e.len = true;
+    s = absl::StripAsciiWhitespace(s);
+  }
+  for (absl::string_view part : absl::StrSplit(s, '.')) {
+    if (!IsIdent(part)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("`", text, "` is not a parameter, a field chain (a.b.c) or len() of one"));
+    }
+    e.path.emplace_back(part);
+  }
+  return e;
+}
+
+std::optional<Disqualification> CheckScript(const delve::TraceScript& script) {
+  for (const delve::ScriptBreakpoint& bp : script.breakpoints) {
+    if (!IsFunctionLocation(bp.location)) {
+      return Disqualification{bp.line, absl::StrCat("location ", bp.location,
+                                                    " is not a function entry (eBPF traces "
+                                                    "`trace [name] FUNCTION` only)")};
+    }
+    if (!bp.cond.empty()) {
+      return Disqualification{bp.cond_line, "conditions (`cond`) run on Delve"};
+    }
+    if (!bp.hit_cond.empty()) {
+      return Disqualification{bp.cond_line, "hit-count conditions run on Delve"};
+    }
+    if (bp.stack_depth > 0) {
+      return Disqualification{bp.stack_line, "stacks (`on .. stack`) run on Delve"};
+    }
+    for (size_t i = 0; i < bp.prints.size(); ++i) {
+      int line = i < bp.print_lines.size() ? bp.print_lines[i] : bp.line;
+      auto e = ParseExpr(bp.prints[i]);
+      if (!e.ok()) return Disqualification{line, std::string(e.status().message())};
+    }
+    if (bp.prints.size() > KDBG_MAX_SLOTS / 2) {
+      return Disqualification{bp.line, absl::StrCat("more than ", KDBG_MAX_SLOTS / 2,
+                                                    " print expressions on one tracepoint")};
+    }
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_view script_name,
+                                 gobinary::DwarfReader& dwarf) {
+  if (script.breakpoints.size() > KDBG_MAX_PROBES) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(script_name, ": more than ", KDBG_MAX_PROBES, " tracepoints"));
+  }
+  Plan plan;
+  KDBG_ASSIGN_OR_RETURN(plan.goid_offset, dwarf.GoidOffset());
+  Compiler compiler(dwarf);
+  for (const delve::ScriptBreakpoint& bp : script.breakpoints) {
+    auto where = [&](int line, absl::string_view msg) {
+      return absl::StrCat(script_name, ":", line, ": ", msg);
+    };
+    ProbePlan pp;
+    pp.tracepoint = bp.name;
+    pp.location = bp.location;
+    pp.script_line = bp.line;
+    auto fn = dwarf.FindFunction(bp.location);
+    if (!fn.ok() && !absl::StrContains(bp.location, ".")) {
+      fn = dwarf.FindFunction(absl::StrCat("main.", bp.location));  // Delve's shorthand
+    }
+    if (!fn.ok()) {
+      return absl::NotFoundError(
+          where(bp.line, absl::StrCat("location \"", bp.location, "\" not found")));
+    }
+    pp.function = *fn;
+    ProbeSite site = FindProbeSite(dwarf, pp.function);
+    pp.address = site.address;
+    pp.check_flags = site.check_flags;
+    KDBG_ASSIGN_OR_RETURN(pp.file_offset, dwarf.FileOffset(pp.address));
+    pp.file = pp.function.file;
+    pp.line = pp.function.line;
+    auto pe = dwarf.PrologueEnd(pp.function);
+    if (pe.ok() && pe->has_value()) {
+      auto pos = dwarf.LineAt(**pe);
+      if (pos.ok()) {
+        pp.file = pos->first;
+        pp.line = pos->second;
+      }
+    }
+    // The parameters' alternatives, by name.
+    auto param = [&](const std::string& name) -> absl::StatusOr<Alt> {
+      for (const gobinary::Parameter& p : pp.function.params) {
+        if (p.name != name || p.is_return) continue;
+        KDBG_ASSIGN_OR_RETURN(std::vector<Piece> pieces,
+                              dwarf.ParameterAt(pp.function, name, pp.address));
+        Alt a;
+        KDBG_ASSIGN_OR_RETURN(a.type, dwarf.Type(p.type));
+        uint64_t off = 0;
+        for (const Piece& pc : pieces) {
+          a.place.pieces.push_back(Place::At{off, pc});
+          off += pc.size == 0 ? a.type.size : pc.size;
+        }
+        return a;
+      }
+      return absl::InvalidArgumentError(absl::StrCat(pp.function.name, " has no parameter ", name,
+                                                     " (the eBPF engine reads parameters only)"));
+    };
+    uint16_t slot = 0;
+    for (size_t i = 0; i < bp.prints.size(); ++i) {
+      int line = i < bp.print_lines.size() ? bp.print_lines[i] : bp.line;
+      auto fail = [&](const absl::Status& s) {
+        return absl::Status(s.code(), where(line, absl::StrCat(bp.prints[i], ": ", s.message())));
+      };
+      auto e = ParseExpr(bp.prints[i]);
+      if (!e.ok()) return fail(e.status());
+      auto root = param(e->path[0]);
+      if (!root.ok()) return fail(root.status());
+      std::vector<Alt> alts{std::move(*root)};
+      std::string so_far = e->path[0];
+      for (size_t k = 1; k < e->path.size(); ++k) {
+        auto next = compiler.Field(std::move(alts), e->path[k], so_far);
+        if (!next.ok()) return fail(next.status());
+        alts = std::move(*next);
+        so_far = absl::StrCat(so_far, ".", e->path[k]);
+      }
+      Slot meta;
+      meta.name = bp.prints[i];
+      absl::Status s = EmitSlot(alts, e->len, slot++, &pp.ops, &meta);
+      if (!s.ok()) return fail(s);
+      pp.vars.push_back(std::move(meta));
+    }
+    // Arguments like Delve's: the scalar parameters (strings, numbers, booleans, pointers).
+    for (const gobinary::Parameter& p : pp.function.params) {
+      if (p.is_return || slot >= KDBG_MAX_SLOTS) continue;
+      auto a = param(p.name);
+      if (!a.ok()) continue;
+      int size = 8;
+      if (!ScalarFormat(a->type, &size).ok()) continue;
+      Slot meta;
+      meta.name = p.name;
+      std::vector<kdbg_op> ops;
+      if (!EmitSlot({*a}, false, slot, &ops, &meta).ok()) continue;
+      ++slot;
+      pp.ops.insert(pp.ops.end(), ops.begin(), ops.end());
+      pp.args.push_back(std::move(meta));
+    }
+    if (pp.ops.size() > KDBG_MAX_OPS) {
+      return absl::InvalidArgumentError(
+          where(bp.line, absl::StrCat("tracepoint ", bp.name, " needs ", pp.ops.size(),
+                                      " read steps; the eBPF engine allows ", KDBG_MAX_OPS)));
+    }
+    plan.probes.push_back(std::move(pp));
+  }
+  return plan;
+}
+
+namespace {
+
+std::string Quote(absl::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+          out += buf;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string FormatSlot(const Slot& slot, const kdbg_slot& v) {
+  switch (v.status) {
+    case KDBG_SLOT_OK:
+      break;
+    case KDBG_SLOT_NIL:
+      return "(unreadable nil pointer dereference)";
+    case KDBG_SLOT_FAULT:
+      return absl::StrCat("(unreadable could not read memory at 0x", absl::Hex(v.w0), ")");
+    case KDBG_SLOT_NO_TYPE:
+      return absl::StrCat("(unreadable dynamic type with itab 0x", absl::Hex(v.w0),
+                          " not compiled)");
+    default:
+      return "(unreadable not evaluated)";
+  }
+  int bits = slot.size * 8;
+  uint64_t raw = v.w0;
+  if (bits < 64) raw &= (uint64_t{1} << bits) - 1;
+  switch (slot.format) {
+    case SlotFormat::kString: {
+      size_t n = v.n > KDBG_STR_MAX ? KDBG_STR_MAX : v.n;
+      std::string s = Quote(absl::string_view(v.str, n));
+      if (v.w1 > n) absl::StrAppend(&s, "...+", v.w1 - n, " more");
+      return s;
+    }
+    case SlotFormat::kSigned: {
+      int64_t x = static_cast<int64_t>(raw);
+      if (bits < 64 && (raw >> (bits - 1)) & 1)
+        x = static_cast<int64_t>(raw | ~((uint64_t{1} << bits) - 1));
+      return absl::StrCat(x);
+    }
+    case SlotFormat::kUnsigned:
+      return absl::StrCat(raw);
+    case SlotFormat::kBool:
+      return (raw & 0xff) != 0 ? "true" : "false";
+    case SlotFormat::kPointer:
+      if (raw == 0) return "nil";
+      return absl::StrCat("(", slot.type, ")(0x", absl::Hex(raw), ")");
+  }
+  return "";
+}
+
+}  // namespace kdbg::ebpf

@@ -1,0 +1,91 @@
+// From a trace script to uprobe programs: which scripts the eBPF engine can run (qualification),
+// and the compilation of each tracepoint's print expressions into the read steps the BPF program
+// interprets (probe_abi.h), with the probe address.
+//
+// Qualifies: every tracepoint is a function entry (`trace [name] FUNCTION`: `handleOrder`,
+// `main.handleOrder`, `net/http.(*conn).serve`), no `cond`, no `cond -hitcount`, no `on .. stack`,
+// and every `on .. print` expression is
+//   expr := IDENT ( "." IDENT )*  |  "len(" expr ")"
+// where IDENT starts at a parameter and each `.field` goes through a struct, a pointer to a struct
+// or a non-empty interface (one alternative per itab symbol of that interface), ending on a string,
+// integer, boolean or pointer; len() of a string or slice. Anything else runs on Delve, and the
+// Disqualification says which script line and why.
+//
+// Where the probe goes (shared/design/EBPF.md): Go functions begin with a stack check
+//   [LEAQ -N(SP), R12]  CMPQ SP|R12, 16(R14)   JBE morestack
+// The probe sits on the JBE (decoded from these exact encodings, so at an instruction boundary)
+// and the BPF program ignores hits where CF|ZF is set (the function is about to grow its stack and
+// will be entered again): one event per call. A function without a recognised check is probed at
+// its entry PC (an instruction boundary by definition). At both places nothing has been spilled
+// yet and CFA = RSP + 8.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/delve/trace_script.h"
+#include "agent/ebpf/probe_abi.h"
+#include "agent/gobinary/dwarf.h"
+
+namespace kdbg::ebpf {
+
+struct Disqualification {
+  int line = 0;  // script line that keeps the script off eBPF (0: the whole script)
+  std::string reason;
+};
+
+// Without the binary: the script's shape. nullopt when it qualifies.
+std::optional<Disqualification> CheckScript(const delve::TraceScript& script);
+
+// A parsed print expression.
+struct Expr {
+  bool len = false;
+  std::vector<std::string> path;  // "o", "Customer", "Name"
+};
+absl::StatusOr<Expr> ParseExpr(absl::string_view text);
+
+// How the agent turns a filled slot back into text, like `dlv print`.
+enum class SlotFormat { kString, kSigned, kUnsigned, kBool, kPointer };
+
+struct Slot {
+  std::string name;  // the expression as written, or the parameter's name
+  std::string type;  // Go type name: "string", "int", "*main.Order"
+  SlotFormat format = SlotFormat::kSigned;
+  int size = 8;  // bytes of the integer (sign/zero extension from the register word)
+};
+
+struct ProbePlan {
+  std::string tracepoint;  // the script's name for it
+  std::string location;    // as written
+  int script_line = 0;
+  gobinary::Function function;
+  std::string file;  // where Delve would report the hit: the first statement after the prologue
+  int line = 0;
+  uint64_t address = 0;      // virtual address of the probe
+  uint64_t file_offset = 0;  // what the uprobe takes
+  bool check_flags = false;  // the probe is on the stack-check JBE
+  std::vector<kdbg_op> ops;
+  std::vector<Slot> vars;  // the print expressions, slots 0..vars.size()-1
+  std::vector<Slot> args;  // parameters printed like Delve's args, the following slots
+};
+
+struct Plan {
+  std::vector<ProbePlan> probes;
+  uint64_t goid_offset = 0;
+};
+
+// Compiles a qualifying script against the binary. Errors name the script line:
+//   NotFound          "trace.dlv:1: location \"nope\" not found"
+//   InvalidArgument   "trace.dlv:2: o.Nope: *main.Order has no field Nope"
+//   Unimplemented     "trace.dlv:2: d.x: ..." (a value this engine cannot read)
+absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_view script_name,
+                                 gobinary::DwarfReader& dwarf);
+
+// Formats one slot of a record: "\"127.0.0.1:5\"...+3 more", "42", "true", "(*main.T)(0xc000..)",
+// or "(unreadable ...)".
+std::string FormatSlot(const Slot& slot, const kdbg_slot& value);
+
+}  // namespace kdbg::ebpf

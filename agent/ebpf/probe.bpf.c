@@ -1,0 +1,220 @@
+// The one BPF program behind every kdbg uprobe. Attached to each probe address with the probe's
+// index as its BPF cookie; runs the probe's read-step program (probe_abi.h) over the saved
+// registers and the target's memory and writes one record per hit to the ring buffer. It never
+// writes to the target. Compiled by clang at build time and embedded in the agent (bpf_probes.cc).
+#define __KDBG_BPF__ 1
+// Order matters: the kernel's types before libbpf's helper declarations.
+// clang-format off
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+// clang-format on
+
+#include "probe_abi.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, KDBG_MAX_PROBES);
+  __type(key, __u32);
+  __type(value, struct kdbg_probe);
+} probes SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, KDBG_MAX_PROBES);
+  __type(key, __u32);
+  __type(value, struct kdbg_probe_state);
+} state SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct kdbg_record);
+} scratch SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 4 << 20);  // replaced by the loader
+} events SEC(".maps");
+
+// Wake the consumer only once this much is waiting; it also polls with a short timeout.
+const volatile __u64 wakeup_bytes = 256 << 10;
+
+struct run_ctx {
+  struct kdbg_probe* probe;
+  struct kdbg_record* rec;
+  __u64 regs[32];  // struct pt_regs's KDBG_NREGS words, then zeros
+  __u64 acc;
+  __u32 status;  // of the current alternative: OK while it runs
+  __u32 skip;    // the current alternative is skipped (slot already filled) or has failed
+  __u32 slot;
+};
+
+static long run_op(__u32 i, void* data) {
+  struct run_ctx* c = data;
+  // Masks keep every index provably in bounds for the verifier (KDBG_MAX_OPS is a power of two).
+  __u32 k = i & (KDBG_MAX_OPS - 1);
+  if (k >= c->probe->nops) return 1;
+  struct kdbg_op* op = &c->probe->ops[k];
+  __u32 slot = op->slot & (KDBG_MAX_SLOTS - 1);
+  struct kdbg_slot* s = &c->rec->slots[slot];
+  switch (op->code) {
+    case KDBG_OP_ALT:
+      c->slot = slot;
+      c->skip = s->status == KDBG_SLOT_OK;
+      c->status = KDBG_SLOT_OK;
+      return 0;
+    case KDBG_OP_END:
+      if (s->status != KDBG_SLOT_OK) s->status = c->status;
+      c->skip = 1;
+      return 0;
+    default:
+      break;
+  }
+  if (c->skip) return 0;
+  switch (op->code) {
+    case KDBG_OP_REG:
+      c->acc = c->regs[op->a & 31];
+      break;
+    case KDBG_OP_LOAD: {
+      __u64 addr = c->acc + (__s64)op->off;
+      __u64 v = 0;
+      long err;
+      if (c->acc == 0) {
+        c->status = KDBG_SLOT_NIL;
+        s->w0 = i;
+        c->skip = 1;
+        return 0;
+      }
+      switch (op->a) {
+        case 1:
+          err = bpf_probe_read_user(&v, 1, (void*)addr);
+          break;
+        case 2:
+          err = bpf_probe_read_user(&v, 2, (void*)addr);
+          break;
+        case 4:
+          err = bpf_probe_read_user(&v, 4, (void*)addr);
+          break;
+        default:
+          err = bpf_probe_read_user(&v, 8, (void*)addr);
+          break;
+      }
+      if (err) {
+        c->status = KDBG_SLOT_FAULT;
+        s->w0 = addr;
+        c->skip = 1;
+        return 0;
+      }
+      c->acc = v;
+      break;
+    }
+    case KDBG_OP_GUARD:
+      if (c->acc != op->imm) {
+        c->status = KDBG_SLOT_NO_TYPE;
+        s->w0 = c->acc;
+        c->skip = 1;
+      }
+      break;
+    case KDBG_OP_STORE:
+      if (op->a == 0)
+        s->w0 = c->acc;
+      else
+        s->w1 = c->acc;
+      break;
+    case KDBG_OP_STR: {
+      __u64 n = s->w1;
+      if (n > KDBG_STR_MAX) n = KDBG_STR_MAX;
+      if (n > 0 && bpf_probe_read_user(s->str, n & (2 * KDBG_STR_MAX - 1), (void*)s->w0)) {
+        c->status = KDBG_SLOT_FAULT;
+        c->skip = 1;
+        n = 0;
+      }
+      s->n = n;
+      break;
+    }
+    default:
+      break;
+  }
+  return 0;
+}
+
+// GCRA: equivalent to a token bucket of burst_ns/interval_ns tokens refilled one per interval_ns,
+// kept in one word so concurrent CPUs can update it with compare-and-swap.
+static int over_rate(struct kdbg_probe* p, struct kdbg_probe_state* st, __u64 now) {
+  if (p->interval_ns == 0) return 0;
+  for (int attempt = 0; attempt < 4; attempt++) {
+    __u64 old = st->tat;
+    __u64 tat = old > now ? old : now;
+    if (tat - now >= p->burst_ns) return 1;
+    if (__sync_val_compare_and_swap(&st->tat, old, tat + p->interval_ns) == old) return 0;
+  }
+  return 0;  // heavy contention: let this one through rather than disarm on a race
+}
+
+static void submit(struct kdbg_record* rec, __u64 size) {
+  __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+                                                                              : BPF_RB_NO_WAKEUP;
+  if (size > sizeof(*rec)) size = sizeof(*rec);
+  if (bpf_ringbuf_output(&events, rec, size, flags)) {
+    struct kdbg_probe_state* st = bpf_map_lookup_elem(&state, &rec->probe);
+    if (st) __sync_fetch_and_add(&st->drops, 1);
+  }
+}
+
+SEC("uprobe")
+int kdbg_probe(struct pt_regs* ctx) {
+  __u32 idx = (__u32)bpf_get_attach_cookie(ctx);
+  __u32 zero = 0;
+  struct kdbg_probe* p = bpf_map_lookup_elem(&probes, &idx);
+  struct kdbg_probe_state* st = bpf_map_lookup_elem(&state, &idx);
+  if (!p || !st) return 0;
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  if ((pid_tgid >> 32) != p->tgid) return 0;
+  if (st->disarmed) return 0;
+  struct kdbg_record* rec = bpf_map_lookup_elem(&scratch, &zero);
+  if (!rec) return 0;
+  struct run_ctx c = {};
+  if (bpf_probe_read_kernel(c.regs, KDBG_NREGS * sizeof(__u64), ctx)) return 0;
+  // On the JBE after `CMPQ SP, 16(R14)`: CF or ZF set means the jump to morestack is taken and the
+  // function will run again from its entry on a bigger stack; report only the run that proceeds.
+  if (p->check_flags && (c.regs[KDBG_EFLAGS] & 0x41)) {
+    __sync_fetch_and_add(&st->skipped, 1);
+    return 0;
+  }
+  __sync_fetch_and_add(&st->hits, 1);
+  __u64 now = bpf_ktime_get_ns();
+  rec->ktime_ns = now;
+  rec->probe = idx;
+  rec->tid = (__u32)pid_tgid;
+  rec->goid = 0;
+  rec->nslots = 0;
+  if (over_rate(p, st, now)) {
+    if (__sync_val_compare_and_swap(&st->disarmed, 0, 1) == 0) {
+      rec->kind = KDBG_REC_RATE_LIMITED;
+      submit(rec, __builtin_offsetof(struct kdbg_record, slots));
+    }
+    return 0;
+  }
+  rec->kind = KDBG_REC_HIT;
+  __u64 g = c.regs[KDBG_R14];
+  if (g) bpf_probe_read_user(&rec->goid, sizeof(rec->goid), (void*)(g + p->goid_offset));
+  __u32 nslots = p->nslots;
+  if (nslots > KDBG_MAX_SLOTS) nslots = KDBG_MAX_SLOTS;
+  for (int i = 0; i < KDBG_MAX_SLOTS; i++) {
+    rec->slots[i].status = KDBG_SLOT_UNSET;
+    rec->slots[i].n = 0;
+    rec->slots[i].w0 = 0;
+    rec->slots[i].w1 = 0;
+  }
+  rec->nslots = nslots;
+  c.probe = p;
+  c.rec = rec;
+  c.skip = 1;
+  bpf_loop(KDBG_MAX_OPS, run_op, &c, 0);
+  submit(rec, __builtin_offsetof(struct kdbg_record, slots) + nslots * sizeof(struct kdbg_slot));
+  return 0;
+}

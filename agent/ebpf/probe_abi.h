@@ -1,0 +1,137 @@
+// The contract between the BPF program (probe.bpf.c) and the agent (loader.cc): map layouts, the
+// read-step "bytecode" a probe runs at each hit, and the records it writes to the ring buffer.
+// Included by both sides, so it uses only fixed-width types and no C++.
+//
+// A probe's program is a flat list of ops evaluated in order by one bounded loop. Each printed
+// value has a slot in the record. A value is computed by one or more alternatives (an interface
+// step yields one alternative per concrete type the agent knows); the first alternative that runs
+// to its END without failing fills the slot:
+//   ALT slot            start an alternative for `slot` (skipped if the slot is already filled)
+//   REG a               acc = saved register number a (index into x86-64 struct pt_regs)
+//   LOAD a=size, off    acc = zero-extended `size` bytes of user memory at acc+off
+//                       (status NIL if acc is 0, FAULT if unreadable)
+//   GUARD imm           fail this alternative unless acc == imm (itab of the concrete type)
+//   STORE a=word        slot.w[a] = acc
+//   STR                 copy min(slot.w1, KDBG_STR_MAX) bytes from slot.w0 into slot.str
+//   END slot            if nothing failed, the slot is filled (status OK); else keep the status
+#pragma once
+
+#ifndef __KDBG_BPF__
+#include <stdint.h>
+typedef uint8_t kdbg_u8;
+typedef uint16_t kdbg_u16;
+typedef uint32_t kdbg_u32;
+typedef int32_t kdbg_s32;
+typedef uint64_t kdbg_u64;
+#else
+typedef __u8 kdbg_u8;
+typedef __u16 kdbg_u16;
+typedef __u32 kdbg_u32;
+typedef __s32 kdbg_s32;
+typedef __u64 kdbg_u64;
+#endif
+
+#define KDBG_MAX_PROBES 64
+#define KDBG_MAX_OPS 256
+#define KDBG_MAX_SLOTS 32  // a power of two
+// Delve's tracepoint LoadConfig reads at most 64 bytes of a string (MaxStringLen: 64).
+#define KDBG_STR_MAX 64
+
+enum kdbg_op_code {
+  KDBG_OP_NOP = 0,
+  KDBG_OP_ALT = 1,
+  KDBG_OP_REG = 2,
+  KDBG_OP_LOAD = 3,
+  KDBG_OP_GUARD = 4,
+  KDBG_OP_STORE = 5,
+  KDBG_OP_STR = 6,
+  KDBG_OP_END = 7,
+};
+
+// Slot status, as the record carries it.
+enum kdbg_slot_status {
+  KDBG_SLOT_UNSET = 0,    // never evaluated (program error)
+  KDBG_SLOT_OK = 1,       //
+  KDBG_SLOT_NIL = 2,      // a pointer on the way was nil (w0: the failing op's index)
+  KDBG_SLOT_FAULT = 3,    // user memory unreadable (w0: the address)
+  KDBG_SLOT_NO_TYPE = 4,  // an interface held a dynamic type the agent did not compile (w0: itab)
+};
+
+struct kdbg_op {
+  kdbg_u8 code;
+  kdbg_u8 a;
+  kdbg_u16 slot;
+  kdbg_s32 off;
+  kdbg_u64 imm;
+};
+
+// Value of the `probes` array map, one per armed uprobe (index = the link's BPF cookie).
+struct kdbg_probe {
+  kdbg_u32 tgid;         // only hits of this process (host PID namespace)
+  kdbg_u32 check_flags;  // probe sits on the stack-check JBE: ignore hits where CF|ZF is set
+  kdbg_u32 nops;
+  kdbg_u32 nslots;
+  kdbg_u64 interval_ns;  // token bucket (GCRA): one token per interval_ns ...
+  kdbg_u64 burst_ns;     // ... and at most burst_ns/interval_ns tokens banked; 0: no limit
+  kdbg_u32 goid_offset;  // offset of runtime.g.goid; R14 holds the current g
+  kdbg_u32 pad;
+  struct kdbg_op ops[KDBG_MAX_OPS];
+};
+
+// Value of the `state` array map (same index): written by the BPF program.
+struct kdbg_probe_state {
+  kdbg_u64 tat;       // GCRA theoretical arrival time (ns, bpf_ktime_get_ns)
+  kdbg_u64 disarmed;  // 1 once the probe went over its rate; later hits return at once
+  kdbg_u64 hits;      // hits that passed the filters (before the rate check)
+  kdbg_u64 drops;     // records lost because the ring buffer was full
+  kdbg_u64 skipped;   // hits on the JBE where the stack will grow (the function re-enters)
+};
+
+enum kdbg_record_kind {
+  KDBG_REC_HIT = 1,
+  KDBG_REC_RATE_LIMITED = 2,  // the probe went over its rate and disarmed itself
+};
+
+struct kdbg_slot {
+  kdbg_u64 w0;
+  kdbg_u64 w1;
+  kdbg_u32 status;
+  kdbg_u32 n;  // bytes copied into str
+  char str[KDBG_STR_MAX];
+};
+
+struct kdbg_record {
+  kdbg_u64 ktime_ns;
+  kdbg_u32 kind;
+  kdbg_u32 probe;
+  kdbg_u64 goid;
+  kdbg_u32 tid;
+  kdbg_u32 nslots;
+  struct kdbg_slot slots[KDBG_MAX_SLOTS];
+};
+
+// x86-64 struct pt_regs, as 8-byte words (arch/x86/include/asm/ptrace.h).
+enum kdbg_x86_reg {
+  KDBG_R15 = 0,
+  KDBG_R14 = 1,
+  KDBG_R13 = 2,
+  KDBG_R12 = 3,
+  KDBG_RBP = 4,
+  KDBG_RBX = 5,
+  KDBG_R11 = 6,
+  KDBG_R10 = 7,
+  KDBG_R9 = 8,
+  KDBG_R8 = 9,
+  KDBG_RAX = 10,
+  KDBG_RCX = 11,
+  KDBG_RDX = 12,
+  KDBG_RSI = 13,
+  KDBG_RDI = 14,
+  KDBG_ORIG_RAX = 15,
+  KDBG_RIP = 16,
+  KDBG_CS = 17,
+  KDBG_EFLAGS = 18,
+  KDBG_RSP = 19,
+  KDBG_SS = 20,
+  KDBG_NREGS = 21,
+};

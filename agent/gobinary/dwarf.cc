@@ -1,0 +1,440 @@
+#include "agent/gobinary/dwarf.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/status.h"
+
+namespace kdbg::gobinary {
+namespace {
+
+constexpr int kDwAtGoKind = 0x2900;
+
+const char* Name(Dwarf_Die* die) {
+  const char* n = dwarf_diename(die);
+  return n == nullptr ? "" : n;
+}
+
+uint64_t UdataAttr(Dwarf_Die* die, int at, uint64_t dflt = 0) {
+  Dwarf_Attribute attr;
+  Dwarf_Word v;
+  if (dwarf_attr(die, at, &attr) == nullptr || dwarf_formudata(&attr, &v) != 0) return dflt;
+  return v;
+}
+
+bool TypeRef(Dwarf_Die* die, Dwarf_Die* out) {
+  Dwarf_Attribute attr;
+  return dwarf_attr(die, DW_AT_type, &attr) != nullptr && dwarf_formref_die(&attr, out) != nullptr;
+}
+
+class LibdwReader final : public DwarfReader {
+ public:
+  ~LibdwReader() override {
+    if (dwarf_ != nullptr) dwarf_end(dwarf_);
+    if (elf_ != nullptr) elf_end(elf_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  absl::Status Init(const std::string& path) {
+    path_ = path;
+    elf_version(EV_CURRENT);
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) {
+      return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+    }
+    elf_ = elf_begin(fd_, ELF_C_READ_MMAP, nullptr);
+    if (elf_ == nullptr || elf_kind(elf_) != ELF_K_ELF) {
+      return absl::InvalidArgumentError(absl::StrCat(path, " is not an ELF file"));
+    }
+    dwarf_ = dwarf_begin_elf(elf_, DWARF_C_READ, nullptr);
+    if (dwarf_ == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path,
+          " has no DWARF debug info (built with -ldflags='-s -w' or -w?): values cannot be "
+          "read without it"));
+    }
+    Index();
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Function> FindFunction(absl::string_view name) override {
+    auto it = functions_.find(name);
+    if (it == functions_.end()) {
+      return absl::NotFoundError(absl::StrCat("function ", name, " not found"));
+    }
+    Dwarf_Die die;
+    if (dwarf_offdie(dwarf_, it->second, &die) == nullptr) return absl::InternalError("bad DIE");
+    Function fn;
+    fn.name = std::string(name);
+    Dwarf_Addr lo = 0, hi = 0;
+    if (dwarf_lowpc(&die, &lo) != 0 || dwarf_highpc(&die, &hi) != 0) {
+      return absl::NotFoundError(absl::StrCat("function ", name, " has no code (inlined only?)"));
+    }
+    fn.entry = lo;
+    fn.end = hi;
+    Dwarf_Die cu;
+    if (dwarf_diecu(&die, &cu, nullptr, nullptr) != nullptr) {
+      Dwarf_Line* line = dwarf_getsrc_die(&cu, lo);
+      if (line != nullptr) {
+        const char* f = dwarf_linesrc(line, nullptr, nullptr);
+        if (f != nullptr) fn.file = f;
+        dwarf_lineno(line, &fn.line);
+      }
+    }
+    Dwarf_Die child;
+    if (dwarf_child(&die, &child) == 0) {
+      do {
+        if (dwarf_tag(&child) != DW_TAG_formal_parameter) continue;
+        Parameter p;
+        p.name = Name(&child);
+        Dwarf_Die t;
+        if (TypeRef(&child, &t)) p.type = dwarf_dieoffset(&t);
+        Dwarf_Attribute vp;
+        bool flag = false;
+        if (dwarf_attr(&child, DW_AT_variable_parameter, &vp) != nullptr) {
+          dwarf_formflag(&vp, &flag);
+        }
+        p.is_return = flag;
+        fn.params.push_back(std::move(p));
+      } while (dwarf_siblingof(&child, &child) == 0);
+    }
+    return fn;
+  }
+
+  absl::StatusOr<std::vector<Piece>> ParameterAt(const Function& fn, absl::string_view param,
+                                                 uint64_t pc) override {
+    auto it = functions_.find(fn.name);
+    Dwarf_Die die;
+    if (it == functions_.end() || dwarf_offdie(dwarf_, it->second, &die) == nullptr) {
+      return absl::NotFoundError(absl::StrCat("function ", fn.name, " not found"));
+    }
+    Dwarf_Die child;
+    if (dwarf_child(&die, &child) != 0) return absl::NotFoundError("no parameters");
+    do {
+      if (dwarf_tag(&child) != DW_TAG_formal_parameter || param != Name(&child)) continue;
+      Dwarf_Attribute attr;
+      if (dwarf_attr(&child, DW_AT_location, &attr) == nullptr) {
+        return absl::NotFoundError(absl::StrCat("parameter ", param, " has no location"));
+      }
+      Dwarf_Op* ops = nullptr;
+      size_t nops = 0;
+      int n = dwarf_getlocation_addr(&attr, pc, &ops, &nops, 1);
+      if (n <= 0) {
+        return absl::NotFoundError(
+            absl::StrCat("parameter ", param, " is not available at 0x", absl::Hex(pc)));
+      }
+      return Pieces(ops, nops, param);
+    } while (dwarf_siblingof(&child, &child) == 0);
+    return absl::NotFoundError(absl::StrCat(fn.name, " has no parameter ", param));
+  }
+
+  absl::StatusOr<TypeInfo> Type(TypeId id) override {
+    Dwarf_Die die;
+    if (dwarf_offdie(dwarf_, id, &die) == nullptr) {
+      return absl::InternalError(absl::StrCat("no type DIE at ", id));
+    }
+    // A typedef without a Go kind only renames (main.Describer -> main.Describer of kind 20).
+    std::string outer_name;
+    for (int i = 0; i < 8 && dwarf_tag(&die) == DW_TAG_typedef; ++i) {
+      if (outer_name.empty()) outer_name = Name(&die);
+      if (UdataAttr(&die, kDwAtGoKind) != 0) break;
+      Dwarf_Die next;
+      if (!TypeRef(&die, &next)) break;
+      die = next;
+    }
+    TypeInfo t;
+    t.id = dwarf_dieoffset(&die);
+    t.name = outer_name.empty() ? Name(&die) : outer_name;
+    t.kind = static_cast<GoKind>(UdataAttr(&die, kDwAtGoKind));
+    t.size = UdataAttr(&die, DW_AT_byte_size);
+    int tag = dwarf_tag(&die);
+    if (tag == DW_TAG_typedef) {
+      // An interface: the header struct beneath holds the layout.
+      Dwarf_Die hdr;
+      if (TypeRef(&die, &hdr)) {
+        t.empty_interface = absl::StrContains(Name(&hdr), "eface");
+        t.size = UdataAttr(&hdr, DW_AT_byte_size);
+        Members(&hdr, &t);
+      }
+      if (t.kind == GoKind::kInvalid) t.kind = GoKind::kInterface;
+      return t;
+    }
+    if (tag == DW_TAG_pointer_type) {
+      Dwarf_Die e;
+      if (TypeRef(&die, &e)) t.elem = dwarf_dieoffset(&e);
+      if (t.kind == GoKind::kInvalid) t.kind = GoKind::kPtr;
+      if (t.size == 0) t.size = 8;
+    } else if (tag == DW_TAG_structure_type) {
+      Members(&die, &t);
+      if (t.kind == GoKind::kInvalid) t.kind = GoKind::kStruct;
+    } else if (tag == DW_TAG_base_type && t.kind == GoKind::kInvalid) {
+      t.kind = BaseKind(&die);
+    }
+    return t;
+  }
+
+  absl::StatusOr<TypeInfo> TypeByName(absl::string_view name) override {
+    auto it = types_.find(name);
+    if (it == types_.end()) return absl::NotFoundError(absl::StrCat("type ", name, " not found"));
+    return Type(it->second);
+  }
+
+  std::vector<Itab> ItabsFor(absl::string_view interface_name) override {
+    LoadSymbols();
+    std::vector<Itab> out;
+    for (const Itab& i : itabs_) {
+      if (i.interface == interface_name) out.push_back(i);
+    }
+    return out;
+  }
+
+  absl::StatusOr<uint64_t> GoidOffset() override {
+    KDBG_ASSIGN_OR_RETURN(TypeInfo g, TypeByName("runtime.g"));
+    for (const Member& m : g.members) {
+      if (m.name == "goid") return m.offset;
+    }
+    return absl::NotFoundError("runtime.g has no goid field");
+  }
+
+  absl::StatusOr<uint64_t> FileOffset(uint64_t vaddr) override {
+    size_t n = 0;
+    if (elf_getphdrnum(elf_, &n) != 0) return absl::InternalError("no program headers");
+    for (size_t i = 0; i < n; ++i) {
+      GElf_Phdr ph;
+      if (gelf_getphdr(elf_, static_cast<int>(i), &ph) == nullptr) continue;
+      if (ph.p_type != PT_LOAD || (ph.p_flags & PF_X) == 0) continue;
+      if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz) {
+        return vaddr - ph.p_vaddr + ph.p_offset;
+      }
+    }
+    return absl::OutOfRangeError(
+        absl::StrCat("0x", absl::Hex(vaddr), " is not in executable code"));
+  }
+
+  bool IsPie() override {
+    GElf_Ehdr eh;
+    return gelf_getehdr(elf_, &eh) != nullptr && eh.e_type == ET_DYN;
+  }
+
+  absl::StatusOr<std::string> CodeBytes(uint64_t vaddr, size_t n) override {
+    KDBG_ASSIGN_OR_RETURN(uint64_t off, FileOffset(vaddr));
+    std::string out(n, '\0');
+    ssize_t got = ::pread(fd_, out.data(), n, static_cast<off_t>(off));
+    if (got < 0) return absl::InternalError(absl::StrCat("read ", path_, ": ", strerror(errno)));
+    out.resize(static_cast<size_t>(got));
+    return out;
+  }
+
+  absl::StatusOr<std::optional<uint64_t>> PrologueEnd(const Function& fn) override {
+    auto it = functions_.find(fn.name);
+    Dwarf_Die die, cu;
+    if (it == functions_.end() || dwarf_offdie(dwarf_, it->second, &die) == nullptr ||
+        dwarf_diecu(&die, &cu, nullptr, nullptr) == nullptr) {
+      return absl::NotFoundError(absl::StrCat("function ", fn.name, " not found"));
+    }
+    Dwarf_Lines* lines = nullptr;
+    size_t n = 0;
+    if (dwarf_getsrclines(&cu, &lines, &n) != 0) return absl::InternalError("no line table");
+    for (size_t i = 0; i < n; ++i) {
+      Dwarf_Line* l = dwarf_onesrcline(lines, i);
+      Dwarf_Addr a = 0;
+      bool pe = false;
+      if (l == nullptr || dwarf_lineaddr(l, &a) != 0) continue;
+      if (a < fn.entry || a >= fn.end) continue;
+      if (dwarf_lineprologueend(l, &pe) == 0 && pe) return std::optional<uint64_t>(a);
+    }
+    return std::optional<uint64_t>();
+  }
+
+  absl::StatusOr<std::pair<std::string, int>> LineAt(uint64_t pc) override {
+    Dwarf_Die cu;
+    if (dwarf_addrdie(dwarf_, pc, &cu) == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no compile unit covers 0x", absl::Hex(pc)));
+    }
+    Dwarf_Line* line = dwarf_getsrc_die(&cu, pc);
+    if (line == nullptr) return absl::NotFoundError(absl::StrCat("no line for 0x", absl::Hex(pc)));
+    std::pair<std::string, int> out;
+    const char* f = dwarf_linesrc(line, nullptr, nullptr);
+    if (f != nullptr) out.first = f;
+    dwarf_lineno(line, &out.second);
+    return out;
+  }
+
+ private:
+  static GoKind BaseKind(Dwarf_Die* die) {
+    uint64_t enc = UdataAttr(die, DW_AT_encoding);
+    uint64_t size = UdataAttr(die, DW_AT_byte_size);
+    switch (enc) {
+      case DW_ATE_boolean:
+        return GoKind::kBool;
+      case DW_ATE_signed:
+        return size == 1   ? GoKind::kInt8
+               : size == 2 ? GoKind::kInt16
+               : size == 4 ? GoKind::kInt32
+                           : GoKind::kInt64;
+      case DW_ATE_unsigned:
+        return size == 1   ? GoKind::kUint8
+               : size == 2 ? GoKind::kUint16
+               : size == 4 ? GoKind::kUint32
+                           : GoKind::kUint64;
+      default:
+        return GoKind::kInvalid;
+    }
+  }
+
+  static void Members(Dwarf_Die* die, TypeInfo* t) {
+    Dwarf_Die m;
+    if (dwarf_child(die, &m) != 0) return;
+    do {
+      if (dwarf_tag(&m) != DW_TAG_member) continue;
+      Member mem;
+      mem.name = Name(&m);
+      mem.offset = UdataAttr(&m, DW_AT_data_member_location);
+      Dwarf_Die mt;
+      if (TypeRef(&m, &mt)) mem.type = dwarf_dieoffset(&mt);
+      t->members.push_back(std::move(mem));
+    } while (dwarf_siblingof(&m, &m) == 0);
+  }
+
+  static absl::StatusOr<std::vector<Piece>> Pieces(Dwarf_Op* ops, size_t nops,
+                                                   absl::string_view param) {
+    std::vector<Piece> out;
+    Piece cur;
+    bool have = false;
+    for (size_t i = 0; i < nops; ++i) {
+      uint8_t op = ops[i].atom;
+      if (op >= DW_OP_reg0 && op <= DW_OP_reg31) {
+        cur = Piece{Piece::Where::kRegister, op - DW_OP_reg0, 0, 0};
+        have = true;
+      } else if (op == DW_OP_regx) {
+        cur = Piece{Piece::Where::kRegister, static_cast<int>(ops[i].number), 0, 0};
+        have = true;
+      } else if (op == DW_OP_call_frame_cfa) {
+        cur = Piece{Piece::Where::kStack, 0, 0, 0};
+        have = true;
+      } else if (op == DW_OP_fbreg) {
+        // Go's frame base is DW_OP_call_frame_cfa.
+        cur = Piece{Piece::Where::kStack, 0, static_cast<int64_t>(ops[i].number), 0};
+        have = true;
+      } else if (op == DW_OP_consts || op == DW_OP_constu) {
+        if (i + 1 < nops && ops[i + 1].atom == DW_OP_plus && cur.where == Piece::Where::kStack) {
+          cur.cfa_offset += static_cast<int64_t>(ops[i].number);
+          ++i;
+        } else {
+          return absl::UnimplementedError(
+              absl::StrCat("parameter ", param, ": DWARF location uses a constant"));
+        }
+      } else if (op == DW_OP_plus_uconst && cur.where == Piece::Where::kStack) {
+        cur.cfa_offset += static_cast<int64_t>(ops[i].number);
+      } else if (op == DW_OP_piece) {
+        if (!have) {
+          return absl::NotFoundError(
+              absl::StrCat("parameter ", param, " is partly optimized away here"));
+        }
+        cur.size = ops[i].number;
+        out.push_back(cur);
+        have = false;
+      } else {
+        return absl::UnimplementedError(absl::StrCat(
+            "parameter ", param, ": DWARF location operation 0x", absl::Hex(op), " not supported"));
+      }
+    }
+    if (have) out.push_back(cur);
+    if (out.empty()) {
+      return absl::NotFoundError(absl::StrCat("parameter ", param, " is optimized away here"));
+    }
+    return out;
+  }
+
+  void Index() {
+    Dwarf_Off off = 0, next = 0;
+    size_t hsize = 0;
+    while (dwarf_nextcu(dwarf_, off, &next, &hsize, nullptr, nullptr, nullptr) == 0) {
+      Dwarf_Die cu;
+      if (dwarf_offdie(dwarf_, off + hsize, &cu) != nullptr) {
+        Dwarf_Die d;
+        if (dwarf_child(&cu, &d) == 0) {
+          do {
+            int tag = dwarf_tag(&d);
+            const char* n = dwarf_diename(&d);
+            if (n == nullptr) continue;
+            if (tag == DW_TAG_subprogram) {
+              if (dwarf_hasattr(&d, DW_AT_low_pc)) functions_.emplace(n, dwarf_dieoffset(&d));
+            } else if (tag == DW_TAG_base_type || tag == DW_TAG_pointer_type ||
+                       tag == DW_TAG_structure_type || tag == DW_TAG_typedef ||
+                       tag == DW_TAG_array_type) {
+              types_.emplace(n, dwarf_dieoffset(&d));
+            }
+          } while (dwarf_siblingof(&d, &d) == 0);
+        }
+      }
+      off = next;
+    }
+  }
+
+  void LoadSymbols() {
+    if (symbols_loaded_) return;
+    symbols_loaded_ = true;
+    Elf_Scn* scn = nullptr;
+    while ((scn = elf_nextscn(elf_, scn)) != nullptr) {
+      GElf_Shdr sh;
+      if (gelf_getshdr(scn, &sh) == nullptr || sh.sh_type != SHT_SYMTAB) continue;
+      Elf_Data* data = elf_getdata(scn, nullptr);
+      if (data == nullptr || sh.sh_entsize == 0) continue;
+      size_t count = sh.sh_size / sh.sh_entsize;
+      for (size_t i = 0; i < count; ++i) {
+        GElf_Sym sym;
+        if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr) continue;
+        const char* n = elf_strptr(elf_, sh.sh_link, sym.st_name);
+        if (n == nullptr) continue;
+        absl::string_view name(n);
+        if (!absl::ConsumePrefix(&name, "go:itab.") && !absl::ConsumePrefix(&name, "go.itab.")) {
+          continue;
+        }
+        // The concrete type may itself contain commas (generic instantiations): split at the
+        // last one.
+        size_t comma = name.rfind(',');
+        if (comma == absl::string_view::npos) continue;
+        itabs_.push_back(Itab{std::string(name.substr(0, comma)),
+                              std::string(name.substr(comma + 1)), sym.st_value});
+      }
+    }
+  }
+
+  std::string path_;
+  int fd_ = -1;
+  Elf* elf_ = nullptr;
+  Dwarf* dwarf_ = nullptr;
+  absl::flat_hash_map<std::string, Dwarf_Off> functions_;
+  absl::flat_hash_map<std::string, Dwarf_Off> types_;
+  bool symbols_loaded_ = false;
+  std::vector<Itab> itabs_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DwarfReader>> DwarfReader::Open(const std::string& path) {
+  auto r = std::make_unique<LibdwReader>();
+  absl::Status s = r->Init(path);
+  if (!s.ok()) return s;
+  return std::unique_ptr<DwarfReader>(std::move(r));
+}
+
+std::string DwarfRegisterName(int reg) {
+  static const char* const kNames[] = {"rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp",
+                                       "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+  if (reg < 0 || reg >= 16) return "";
+  return kNames[reg];
+}
+
+}  // namespace kdbg::gobinary

@@ -1,0 +1,151 @@
+// DWARF queries on a Go executable, for engines that read the target's memory themselves (the eBPF
+// engine): functions and their parameters' locations at a PC, type layouts, itab symbols, the
+// goroutine id's offset in runtime.g, and the bytes and file offsets of code. Built on libdw and
+// libelf (elfutils); part of the one Go-binary inspector (library kdbg_gobinary).
+//
+// What Go 1.17+ (amd64, register ABI) writes and this reader relies on, from a Go 1.26 binary:
+//   DW_TAG_subprogram  DW_AT_name "main.handleOrder", DW_AT_low_pc 0x621b60, DW_AT_high_pc 492,
+//                      DW_AT_frame_base (DW_OP_call_frame_cfa)
+//     DW_TAG_formal_parameter "tag", DW_AT_location (location list):
+//       [0x0, 0x85)   DW_OP_reg8 (r8); DW_OP_piece: 8; DW_OP_reg9 (r9); DW_OP_piece: 8
+//       [0x85, 0x1ec) DW_OP_fbreg: 40; DW_OP_piece: 8; DW_OP_fbreg: 48; DW_OP_piece: 8
+//   Types carry DW_AT_go_kind (0x2900, reflect.Kind): string is a struct {str *uint8; len int}
+//   of kind 24; a slice a struct {array; len; cap} of kind 23; an interface a DW_TAG_typedef of
+//   kind 20 to runtime.iface {tab; data} or runtime.eface {_type; data}; a named interface may be
+//   a typedef (no kind) of that typedef.
+//   Symbols: "go:itab.*main.Order,main.Describer" (Go >= 1.20; "go.itab." before) at the itab's
+//   address.
+//
+// Thread safety: none; one reader per thread (open one per session).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace kdbg::gobinary {
+
+// reflect.Kind, as DW_AT_go_kind carries it.
+enum class GoKind : int {
+  kInvalid = 0,
+  kBool = 1,
+  kInt = 2,
+  kInt8 = 3,
+  kInt16 = 4,
+  kInt32 = 5,
+  kInt64 = 6,
+  kUint = 7,
+  kUint8 = 8,
+  kUint16 = 9,
+  kUint32 = 10,
+  kUint64 = 11,
+  kUintptr = 12,
+  kFloat32 = 13,
+  kFloat64 = 14,
+  kComplex64 = 15,
+  kComplex128 = 16,
+  kArray = 17,
+  kChan = 18,
+  kFunc = 19,
+  kInterface = 20,
+  kMap = 21,
+  kPtr = 22,
+  kSlice = 23,
+  kString = 24,
+  kStruct = 25,
+  kUnsafePointer = 26,
+};
+
+using TypeId = uint64_t;  // the DIE offset of a type
+
+struct Member {
+  std::string name;
+  uint64_t offset = 0;
+  TypeId type = 0;
+};
+
+struct TypeInfo {
+  TypeId id = 0;
+  GoKind kind = GoKind::kInvalid;
+  std::string name;  // Go's spelling: "*net/http.Request", "[]string", "main.Describer"
+  uint64_t size = 0;
+  TypeId elem = 0;               // pointer target
+  bool empty_interface = false;  // interface{} / any (eface: type word, not itab)
+  std::vector<Member> members;   // structs (string, slice and interface headers too)
+};
+
+// Where one piece of a value lives at a PC.
+struct Piece {
+  enum class Where { kRegister, kStack };
+  Where where = Where::kRegister;
+  int dwarf_reg = 0;       // kRegister: DWARF register number (0 RAX, 1 RDX, 2 RCX, 3 RBX, ...)
+  int64_t cfa_offset = 0;  // kStack: the value is at CFA + cfa_offset
+  uint64_t size = 0;       // bytes; 0 when the expression had no DW_OP_piece (whole value)
+};
+
+struct Parameter {
+  std::string name;
+  TypeId type = 0;
+  bool is_return = false;  // DW_AT_variable_parameter 1 (Go's results)
+};
+
+struct Function {
+  std::string name;
+  uint64_t entry = 0;  // DW_AT_low_pc
+  uint64_t end = 0;    // DW_AT_high_pc as an address
+  std::string file;
+  int line = 0;  // the line of the entry PC in the line table
+  std::vector<Parameter> params;
+};
+
+struct Itab {
+  std::string concrete;   // "*main.Order"
+  std::string interface;  // "main.Describer"
+  uint64_t address = 0;
+};
+
+class DwarfReader {
+ public:
+  // FailedPrecondition when the file has no DWARF (stripped: -ldflags=-w), NotFound/Internal when
+  // it cannot be read.
+  static absl::StatusOr<std::unique_ptr<DwarfReader>> Open(const std::string& path);
+  virtual ~DwarfReader() = default;
+
+  // By Go's full name ("main.handleOrder", "net/http.(*conn).serve"). NotFound if absent.
+  virtual absl::StatusOr<Function> FindFunction(absl::string_view name) = 0;
+  // The pieces of `param` of `fn` at `pc`; NotFound when the location list has no entry for pc
+  // (the value is not available there), Unimplemented for DWARF operations this reader does not
+  // evaluate.
+  virtual absl::StatusOr<std::vector<Piece>> ParameterAt(const Function& fn,
+                                                         absl::string_view param, uint64_t pc) = 0;
+  // Typedefs without a Go kind are followed; a typedef of kind interface is the interface.
+  virtual absl::StatusOr<TypeInfo> Type(TypeId id) = 0;
+  // By Go name ("*main.Order", "main.label"). NotFound if the binary has no such type.
+  virtual absl::StatusOr<TypeInfo> TypeByName(absl::string_view name) = 0;
+  // Every itab symbol for `interface_name`.
+  virtual std::vector<Itab> ItabsFor(absl::string_view interface_name) = 0;
+  // Offset of `goid` in runtime.g.
+  virtual absl::StatusOr<uint64_t> GoidOffset() = 0;
+  // The file offset of virtual address `vaddr` in an executable PT_LOAD segment (what uprobes
+  // take); OutOfRange if no such segment maps it.
+  virtual absl::StatusOr<uint64_t> FileOffset(uint64_t vaddr) = 0;
+  // True for a position-independent executable (ET_DYN): its addresses move by the load bias.
+  virtual bool IsPie() = 0;
+  // Up to `n` bytes of the file at virtual address `vaddr`.
+  virtual absl::StatusOr<std::string> CodeBytes(uint64_t vaddr, size_t n) = 0;
+  // The first line-table row flagged prologue_end in [fn.entry, fn.end), if any.
+  virtual absl::StatusOr<std::optional<uint64_t>> PrologueEnd(const Function& fn) = 0;
+  // The source position of `pc` in the line table: {file, line}; NotFound if none.
+  virtual absl::StatusOr<std::pair<std::string, int>> LineAt(uint64_t pc) = 0;
+};
+
+// DWARF register number -> the amd64 register's name ("rax"); "" if unknown.
+std::string DwarfRegisterName(int reg);
+
+}  // namespace kdbg::gobinary

@@ -1,0 +1,242 @@
+// kdbg-ebpf-bench: the eBPF engine's own costs, on the values target (tests/targets/values) run as
+// a child of this program on a loopback port.
+//   cost_per_hit_us   (traced - untraced) time of one request making --calls calls of the traced
+//                     function (main.recurse, one integer printed), divided by --calls; runs
+//                     interleaved, medians
+//   events_per_s      hits delivered per second during the traced runs (every call an event), with
+//                     the hits dropped counted by the BPF program (must be 0)
+//   time_to_armed_ms  the engine alone: StartTrace until armed (DWARF, compile, load, attach)
+// With --http-target (the sample service, optimised), against the same process in the same run:
+//   traced_rps        requests/s with every request traced (handleSlash, r.RemoteAddr and
+//                     r.Method printed, events consumed by this process), median of --runs runs
+//                     of --seconds, interleaved with untraced runs (the baseline)
+//   hit_latency_p50/p99_ms  one request on a fresh connection until its hit event arrives
+// Usage: kdbg-ebpf-bench --target PATH [--http-target PATH] [--runs N] [--calls C] [--seconds S]
+// Prints one JSON object.
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "agent/ebpf/ebpf_session.h"
+#include "bench/delve/load_gen.h"
+#include "common/child_process.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/http_probe.h"
+#include "tests/support/test_env.h"
+
+namespace kdbg::bench {
+namespace {
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+int Fail(const std::string& why) {
+  std::fprintf(stderr, "kdbg-ebpf-bench: %s\n", why.c_str());
+  return 1;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t rank = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size()) + 0.999999);
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+// Throughput and latency of the sample service with every request traced.
+int HttpMain(const std::string& target, int runs, int seconds, nlohmann::json* out) {
+  int port = kdbg::testing::FreePort();
+  SpawnOptions o;
+  o.argv = {target};
+  o.extra_env = {absl::StrCat("HELLO_ADDR=127.0.0.1:", port)};
+  auto child = ChildProcess::Spawn(o);
+  if (!child.ok()) return Fail(std::string(child.status().message()));
+  if (!kdbg::testing::WaitForHttp("127.0.0.1", port, absl::Seconds(10)).ok()) {
+    return Fail("http target did not answer");
+  }
+  auto factory = kdbg::ebpf::NewEbpfSessionFactory({});
+  std::atomic<int64_t> hits{0};
+  std::atomic<int64_t> last_hit_ns{0};
+  auto start = [&](const std::string& id) {
+    kdbg::agent::TraceSpec spec;
+    spec.session_id = id;
+    spec.pid = (*child)->pid();
+    spec.script =
+        "trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\n"
+        "on handleSlash print r.Method\n";
+    spec.script_name = "bench.dlv";
+    spec.requested_hits_per_second = 100000;
+    return factory->StartTrace(spec, [&](const kdbg::v1::Event& e) {
+      if (e.has_hit()) {
+        last_hit_ns.store(absl::GetCurrentTimeNanos());
+        hits.fetch_add(1);
+      }
+    });
+  };
+  std::vector<double> untraced, traced;
+  int64_t traced_requests = 0, traced_hits = 0, dropped = 0;
+  for (int run = 0; run < runs; ++run) {
+    untraced.push_back(RunLoad("127.0.0.1", port, 2, absl::Seconds(seconds)).rps());
+    int64_t before = hits.load();
+    auto s = start(absl::StrCat("rps-", run));
+    if (!s.ok()) return Fail(std::string(s.status().message()));
+    LoadResult r = RunLoad("127.0.0.1", port, 2, absl::Seconds(seconds));
+    traced.push_back(r.rps());
+    absl::SleepFor(absl::Milliseconds(200));
+    (*s)->RequestEnd(kdbg::v1::END_REASON_CLIENT_STOP);
+    auto ended = (*s)->Wait(absl::Seconds(10));
+    if (!ended.ok()) return Fail("session did not end");
+    traced_requests += r.requests;
+    traced_hits += hits.load() - before;
+    const std::string& m = ended->message();
+    size_t p = m.find(" hits dropped)");
+    size_t b = p == std::string::npos ? p : m.rfind('(', p);
+    if (b != std::string::npos) dropped += std::atoll(m.substr(b + 1, p - b - 1).c_str());
+  }
+  std::vector<double> lat;
+  {
+    auto s = start("latency");
+    if (!s.ok()) return Fail(std::string(s.status().message()));
+    for (int i = 0; i < 200; ++i) {
+      int64_t n = hits.load();
+      absl::Time t0 = absl::Now();
+      auto r = kdbg::testing::HttpGet("127.0.0.1", port, "/");
+      if (!r.ok()) return Fail("latency request failed");
+      for (int k = 0; k < 2000 && hits.load() == n; ++k) absl::SleepFor(absl::Microseconds(50));
+      if (hits.load() == n) return Fail("no hit for a latency request");
+      lat.push_back((static_cast<double>(last_hit_ns.load()) - absl::ToUnixNanos(t0)) / 1e6);
+    }
+    (*s)->RequestEnd(kdbg::v1::END_REASON_CLIENT_STOP);
+    (void)(*s)->Wait(absl::Seconds(10));
+  }
+  (void)(*child)->Terminate(absl::Seconds(2));
+  (*out)["ebpf_engine_traced_rps"] = {
+      {"value", Median(traced)},
+      {"unit", "req/s"},
+      {"baseline", Median(untraced)},
+      {"ratio", Median(untraced) > 0 ? Median(traced) / Median(untraced) : 0}};
+  (*out)["ebpf_engine_hit_latency_p50_ms"] = {{"value", Percentile(lat, 50)}, {"unit", "ms"}};
+  (*out)["ebpf_engine_hit_latency_p99_ms"] = {{"value", Percentile(lat, 99)}, {"unit", "ms"}};
+  (*out)["details"]["http"] = {{"untraced_rps_runs", untraced},
+                               {"traced_rps_runs", traced},
+                               {"traced_requests", traced_requests},
+                               {"traced_hits", traced_hits},
+                               {"dropped", dropped},
+                               {"seconds", seconds}};
+  return 0;
+}
+
+int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
+  int port = kdbg::testing::FreePort();
+  SpawnOptions o;
+  o.argv = {target};
+  o.extra_env = {absl::StrCat("HELLO_ADDR=127.0.0.1:", port)};
+  auto child = ChildProcess::Spawn(o);
+  if (!child.ok()) return Fail(std::string(child.status().message()));
+  if (!kdbg::testing::WaitForHttp("127.0.0.1", port, absl::Seconds(10)).ok()) {
+    return Fail("target did not answer");
+  }
+  const std::string path = absl::StrCat("/recurse?n=", calls - 1);
+  auto timed = [&]() -> double {
+    absl::Time t0 = absl::Now();
+    auto r = kdbg::testing::HttpGet("127.0.0.1", port, path, absl::Seconds(60));
+    if (!r.ok() || r->status != 200) return -1;
+    return absl::ToDoubleMicroseconds(absl::Now() - t0);
+  };
+  for (int i = 0; i < 3; ++i) timed();  // warm up: grow and shrink stacks, fault pages in
+
+  auto factory = kdbg::ebpf::NewEbpfSessionFactory({});
+  std::vector<double> untraced, traced, armed, eps;
+  int64_t dropped = 0, missing = 0;
+  for (int run = 0; run < runs; ++run) {
+    double u = timed();
+    if (u < 0) return Fail("untraced request failed");
+    untraced.push_back(u);
+
+    std::atomic<int64_t> hits{0};
+    std::atomic<int64_t> last_hit_ns{0};
+    kdbg::agent::TraceSpec spec;
+    spec.session_id = absl::StrCat("bench-", run);
+    spec.pid = (*child)->pid();
+    spec.script = "trace main.recurse\non 1 print n\n";
+    spec.script_name = "bench.dlv";
+    spec.requested_hits_per_second = 100000;
+    absl::Time a0 = absl::Now();
+    auto s = factory->StartTrace(spec, [&](const kdbg::v1::Event& e) {
+      if (e.has_hit()) {
+        hits.fetch_add(1);
+        last_hit_ns.store(absl::GetCurrentTimeNanos());
+      }
+    });
+    if (!s.ok()) return Fail(std::string(s.status().message()));
+    armed.push_back(absl::ToDoubleMilliseconds(absl::Now() - a0));
+    absl::Time t0 = absl::Now();
+    double t = timed();
+    if (t < 0) return Fail("traced request failed");
+    traced.push_back(t);
+    for (int i = 0; i < 500 && hits.load() < calls; ++i) absl::SleepFor(absl::Milliseconds(10));
+    double secs = (static_cast<double>(last_hit_ns.load()) - absl::ToUnixNanos(t0)) / 1e9;
+    if (secs > 0) eps.push_back(static_cast<double>(hits.load()) / secs);
+    (*s)->RequestEnd(kdbg::v1::END_REASON_CLIENT_STOP);
+    auto ended = (*s)->Wait(absl::Seconds(10));
+    if (!ended.ok()) return Fail("session did not end");
+    const std::string& m = ended->message();
+    size_t p = m.find(" hits dropped)");
+    size_t b = p == std::string::npos ? p : m.rfind('(', p);
+    if (b != std::string::npos) dropped += std::atoll(m.substr(b + 1, p - b - 1).c_str());
+    missing += calls - hits.load();
+  }
+  (void)(*child)->Terminate(absl::Seconds(2));
+  double cost = (Median(traced) - Median(untraced)) / calls;
+  nlohmann::json& o2 = *out;
+  o2.update({{"ebpf_cost_per_hit_us", {{"value", cost}, {"unit", "us"}}},
+             {"ebpf_events_per_s", {{"value", Median(eps)}, {"unit", "events/s"}}},
+             {"ebpf_engine_time_to_armed_ms", {{"value", Median(armed)}, {"unit", "ms"}}},
+             {"details",
+              {{"calls_per_request", calls},
+               {"runs", runs},
+               {"untraced_request_us", untraced},
+               {"traced_request_us", traced},
+               {"events_per_s_runs", eps},
+               {"dropped", dropped},
+               {"missing_events", missing}}}});
+  return dropped == 0 && missing == 0 ? 0 : Fail("events were dropped or missing");
+}
+
+}  // namespace
+}  // namespace kdbg::bench
+
+int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);
+  std::string target, http_target;
+  int runs = 5, calls = 50000, seconds = 2;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--target") target = v;
+    if (k == "--runs") runs = std::atoi(v.c_str());
+    if (k == "--calls") calls = std::atoi(v.c_str());
+    if (k == "--http-target") http_target = v;
+    if (k == "--seconds") seconds = std::atoi(v.c_str());
+  }
+  if (target.empty()) {
+    std::fprintf(stderr, "usage: kdbg-ebpf-bench --target PATH [--runs N] [--calls C]\n");
+    return 2;
+  }
+  nlohmann::json out = nlohmann::json::object();
+  int rc = kdbg::bench::Main(target, runs, calls, &out);
+  if (rc == 0 && !http_target.empty()) {
+    nlohmann::json details = out["details"];
+    rc = kdbg::bench::HttpMain(http_target, runs, seconds, &out);
+    details["http"] = out["details"]["http"];
+    out["details"] = details;
+  }
+  std::printf("%s\n", out.dump(2).c_str());
+  return rc;
+}
