@@ -146,9 +146,9 @@ void DelveSession::Emit(kdbg::v1::Event event) {
   if (on_event_) on_event_(event);
 }
 
-void DelveSession::Notice(const std::string& code, const std::string& message) {
+void DelveSession::Notice(kdbg::v1::NoticeKind kind, const std::string& message) {
   kdbg::v1::Event e;
-  e.mutable_notice()->set_code(code);
+  e.mutable_notice()->set_kind(kind);
   e.mutable_notice()->set_message(message);
   Emit(std::move(e));
 }
@@ -167,7 +167,7 @@ void DelveSession::Run() {
   {
     kdbg::v1::Event e;
     if (config_.attach_mode) {
-      e.mutable_notice()->set_code("ready");
+      e.mutable_notice()->set_kind(kdbg::v1::NOTICE_KIND_READY);
       e.mutable_notice()->set_message(
           absl::StrCat("Delve attached to process ", config_.pid, " and listening at ", address_));
     } else {
@@ -354,7 +354,7 @@ bool DelveSession::HandleStop(const json& state, std::vector<PendingHit>* hits) 
     if (bp == th.end() || !bp->is_object()) continue;
     int id = bp->value("id", 0);
     if (id < 0) {
-      Notice("internal-breakpoint",
+      Notice(kdbg::v1::NOTICE_KIND_INTERNAL_BREAKPOINT,
              absl::StrCat("the target stopped at ", bp->value("name", "an internal breakpoint"),
                           " (goroutine ", th.value("goroutineID", 0), "); continuing"));
       continue;
@@ -369,7 +369,7 @@ bool DelveSession::HandleStop(const json& state, std::vector<PendingHit>* hits) 
       if (ending_) continue;  // Delve is gone: nothing to clear, just drop the excess
       absl::Status s = main_->ClearBreakpoint(id, options_.call_timeout);
       tp.cleared = true;
-      Notice("rate-limited",
+      Notice(kdbg::v1::NOTICE_KIND_RATE_LIMITED,
              absl::StrCat("tracepoint ", tp.name, " exceeded ", config_.hits_per_second,
                           " hits per second and was cleared to protect the target",
                           s.ok() ? "" : absl::StrCat(" (clear failed: ", s.message(), ")")));
@@ -381,7 +381,7 @@ bool DelveSession::HandleStop(const json& state, std::vector<PendingHit>* hits) 
     hits->push_back(PendingHit{&th, tp.name, tp.hits});
     if (tp.script != nullptr && tp.script->stops && !tp.noticed_stop) {
       tp.noticed_stop = true;
-      Notice("breakpoint-continued",
+      Notice(kdbg::v1::NOTICE_KIND_BREAKPOINT_CONTINUED,
              absl::StrCat("breakpoint ", tp.name,
                           " does not stop the program in a trace session: reported and continued"));
     }
@@ -425,7 +425,7 @@ EndReason DelveSession::TraceLoop() {
         return kdbg::v1::END_REASON_ERROR;
       }
       // Delve stopped with an error (e.g. a Cond that cannot be evaluated): report, go on.
-      Notice("continue-error", absl::StrCat("Delve: ", s.message()));
+      Notice(kdbg::v1::NOTICE_KIND_CONTINUE_ERROR, absl::StrCat("Delve: ", s.message()));
       if (++errors > 3) {
         end_detail_ = absl::StrCat("Delve keeps failing to continue: ", s.message());
         return kdbg::v1::END_REASON_ERROR;
