@@ -196,7 +196,7 @@ void SessionManager::OnEngineEvent(Session* s, kdbg::v1::Event event) {
   absl::MutexLock deliver(&s->deliver_mu_);
   {
     absl::MutexLock lock(&s->mu_);
-    bool ready = event.has_notice() && event.notice().code() == "ready";
+    bool ready = event.has_notice() && event.notice().kind() == kdbg::v1::NOTICE_KIND_READY;
     if (!s->engine_recorded_ && (ready || !s->held_events_.empty())) {
       s->held_events_.push_back(std::move(event));
       return;
