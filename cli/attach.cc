@@ -197,7 +197,8 @@ int RunAttach(const GlobalOptions& g, const AttachCommandOptions& o, const Comma
     if (event.has_ended()) ended = event.ended();
     if (event.has_error()) error_event = true;
     console.Print(RenderEvent(event, OutputFormat::kText));
-    bool ready = (event.has_notice() && event.notice().code() == "ready") || event.has_armed();
+    bool ready = (event.has_notice() && event.notice().kind() == kdbg::v1::NOTICE_KIND_READY) ||
+                 event.has_armed();
     if (ready && !serving && !session_id.empty()) {
       serving = true;
       start_serving();

@@ -16,6 +16,7 @@
 #include "common/fd.h"
 #include "common/grpc_status.h"
 #include "common/status.h"
+#include "kube/containers.h"
 
 namespace kdbg::cli::internal {
 
@@ -152,7 +153,9 @@ absl::StatusOr<Connection> Connect(const GlobalOptions& g, const TargetOptions* 
       return Annotate(pod.status(),
                       absl::StrCat("reading pod ", ns, "/", pod_name, " from the Kubernetes API"));
     }
-    KDBG_ASSIGN_OR_RETURN(std::string container, SelectContainer(*pod, target->container));
+    KDBG_ASSIGN_OR_RETURN(kube::SelectedContainer chosen,
+                          kube::SelectContainer(*pod, target->container));
+    const std::string& container = chosen.name;
     c.target.set_namespace_(ns);
     c.target.set_pod(pod_name);
     c.target.set_container(container);

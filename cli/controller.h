@@ -11,17 +11,18 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/child_process.h"
+#include "common/defaults.h"
 #include "grpcpp/grpcpp.h"
 #include "kdbg/v1/controller.grpc.pb.h"
 
 namespace kdbg::cli {
 
-inline constexpr char kControllerNamespace[] = "kdbg-system";
-inline constexpr char kControllerService[] = "kdbg-controller";
-inline constexpr int kControllerServicePort = 8443;
-// The name the controller's certificate carries for in-cluster clients (checked when reached
-// through a port-forward, whose address is 127.0.0.1).
-inline constexpr char kControllerTlsName[] = "kdbg-controller.kdbg-system.svc";
+// Where the controller is discovered (common/defaults.h: the Service the chart installs). The TLS
+// name is checked when the controller is reached through a port-forward (address 127.0.0.1).
+inline constexpr const char* kControllerNamespace = defaults::kNamespace;
+inline constexpr const char* kControllerService = defaults::kControllerService;
+inline constexpr int kControllerServicePort = defaults::kControllerServicePort;
+inline constexpr const char* kControllerTlsName = defaults::kControllerTlsName;
 
 struct EndpointOptions {
   std::string address;                    // --controller, else $KDBG_CONTROLLER; empty: discover
@@ -38,7 +39,7 @@ struct Endpoint {
   std::string Describe() const;
 };
 
-// Parses "Forwarding from 127.0.0.1:41234 -> 8443" (kubectl port-forward's stdout) -> 41234;
+// Parses "Forwarding from 127.0.0.1:41234 -> 7443" (kubectl port-forward's stdout) -> 41234;
 // 0 for any other line.
 int ParsePortForwardLine(const std::string& line);
 

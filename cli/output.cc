@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "proto/words.h"
 
 namespace kdbg::cli {
 namespace {
@@ -92,8 +93,10 @@ std::string ArmedText(const kdbg::v1::ArmedEvent& armed) {
 }
 
 std::string NoticeText(const kdbg::v1::NoticeEvent& notice) {
-  if (notice.code() == "progress") return absl::StrCat("kdbg: ", notice.message(), "\n");
-  return absl::StrCat("kdbg: ", notice.code(), ": ", notice.message(), "\n");
+  if (notice.kind() == kdbg::v1::NOTICE_KIND_PROGRESS) {
+    return absl::StrCat("kdbg: ", notice.message(), "\n");
+  }
+  return absl::StrCat("kdbg: ", kdbg::v1::Word(notice.kind()), ": ", notice.message(), "\n");
 }
 
 std::string EndReasonName(kdbg::v1::EndReason reason) {
@@ -395,16 +398,7 @@ std::string ResolveText(const kdbg::v1::ControllerResolveResponse& r,
 }
 
 namespace {
-std::string ModeName(kdbg::v1::SessionMode mode) {
-  switch (mode) {
-    case kdbg::v1::SESSION_MODE_TRACE:
-      return "trace";
-    case kdbg::v1::SESSION_MODE_ATTACH:
-      return "attach";
-    default:
-      return "unknown";
-  }
-}
+using kdbg::v1::Word;
 
 std::string Age(int64_t start, int64_t now) {
   if (start == 0 || now < start) return "-";
@@ -423,9 +417,9 @@ std::string SessionsText(const kdbg::v1::ControllerListSessionsResponse& session
                   "STATE", "HITS", "AGE"});
   for (const auto& s : sessions.sessions()) {
     const auto& i = s.info();
-    rows.push_back({i.id(), ModeName(i.mode()), s.target().namespace_(), s.target().pod(),
+    rows.push_back({i.id(), Word(i.mode()), s.target().namespace_(), s.target().pod(),
                     s.target().container(), s.node_name().empty() ? i.node_name() : s.node_name(),
-                    absl::StrCat(i.host_pid()), i.user(), i.state(), absl::StrCat(i.hits()),
+                    absl::StrCat(i.host_pid()), i.user(), Word(i.state()), absl::StrCat(i.hits()),
                     Age(i.start_unix_nanos(), now_unix_nanos)});
   }
   std::vector<size_t> widths(rows[0].size(), 0);
@@ -451,14 +445,14 @@ std::string SessionsJson(const kdbg::v1::ControllerListSessionsResponse& session
     Json j;
     j["type"] = "session";
     j["id"] = i.id();
-    j["mode"] = ModeName(i.mode());
+    j["mode"] = Word(i.mode());
     j["namespace"] = s.target().namespace_();
     j["pod"] = s.target().pod();
     j["container"] = s.target().container();
     j["node"] = s.node_name().empty() ? i.node_name() : s.node_name();
     j["pid"] = i.host_pid();
     j["user"] = i.user();
-    j["state"] = i.state();
+    j["state"] = Word(i.state());
     j["hits"] = i.hits();
     j["start"] = TimeString(i.start_unix_nanos());
     j["lease_expiry"] = TimeString(i.lease_expiry_unix_nanos());

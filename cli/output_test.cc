@@ -142,14 +142,14 @@ TEST(OutputTest, ErrorAndNotice) {
             "kdbg: error: location \"x\" not found (NOT_FOUND)\n");
 
   kdbg::v1::Event n;
-  n.mutable_notice()->set_code("progress");
+  n.mutable_notice()->set_kind(kdbg::v1::NOTICE_KIND_PROGRESS);
   n.mutable_notice()->set_message("pod default/hello-world on node node-a");
   for (auto f : {OutputFormat::kText, OutputFormat::kJson}) {
     Rendered r = RenderEvent(n, f);
     EXPECT_EQ(r.out, "") << "notices never reach stdout";
     EXPECT_EQ(r.err, "kdbg: pod default/hello-world on node node-a\n");
   }
-  n.mutable_notice()->set_code("rate-limited");
+  n.mutable_notice()->set_kind(kdbg::v1::NOTICE_KIND_RATE_LIMITED);
   n.mutable_notice()->set_message("bp1 cleared");
   EXPECT_EQ(NoticeText(n.notice()), "kdbg: rate-limited: bp1 cleared\n");
   EXPECT_EQ(json::parse(ErrorJson("UNAVAILABLE", "x"))["code"], "UNAVAILABLE");
@@ -209,7 +209,7 @@ TEST(OutputTest, SessionsTableAndJson) {
   s->mutable_info()->set_mode(kdbg::v1::SESSION_MODE_TRACE);
   s->mutable_info()->set_host_pid(4242);
   s->mutable_info()->set_user("alice");
-  s->mutable_info()->set_state("tracing");
+  s->mutable_info()->set_state(kdbg::v1::SESSION_STATE_TRACING);
   s->mutable_info()->set_hits(7);
   s->mutable_info()->set_start_unix_nanos(1000000000);
   s->mutable_target()->set_namespace_("default");

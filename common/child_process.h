@@ -31,7 +31,7 @@ struct SpawnOptions {
   // Standard streams: stdin always /dev/null unless stdin_path is set. stdout/stderr go to the
   // given file (created, truncated, 0600) or /dev/null when empty, unless capture_stdout asks for a
   // pipe readable through stdout_fd(). Files, not pipes, for long-lived children: a child writing
-  // to a pipe whose reader died gets SIGPIPE (see shared/design/DELVE.md).
+  // to a pipe whose reader died gets SIGPIPE (see docs/delve-engine.md).
   std::string stdin_path;
   std::string stdout_path;
   std::string stderr_path;

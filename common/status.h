@@ -22,10 +22,13 @@
 // status, else moves the value into `lhs` (which may be a declaration: `auto x`).
 #define KDBG_ASSIGN_OR_RETURN(lhs, expr) \
   KDBG_ASSIGN_OR_RETURN_IMPL_(KDBG_STATUS_CONCAT_(kdbg_statusor_, __LINE__), lhs, expr)
+// `statusor` and `lhs` name or declare variables, so they cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define KDBG_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)   \
   auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 namespace kdbg {
 

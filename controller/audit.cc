@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "nlohmann/json.hpp"
+#include "proto/words.h"
 
 namespace kdbg::controller {
 namespace {
@@ -36,7 +37,7 @@ std::string FormatAuditLine(const AuditRecord& r, absl::Time now) {
   j["agent"] = r.agent;
   j["session"] = r.session_id;
   j["pid"] = r.pid;
-  j["mode"] = r.mode;
+  j["mode"] = r.mode == v1::SESSION_MODE_UNSPECIFIED ? std::string() : v1::Word(r.mode);
   j["script"] = r.script;
   j["start"] = TimeText(r.start);
   j["end"] = TimeText(r.end);
@@ -69,8 +70,8 @@ void Auditor::Decision(const AuditRecord& record) {
 
 void Auditor::SessionStarted(const AuditRecord& r) {
   PostEvent(r, "DebugSessionStarted",
-            absl::StrCat("kdbg ", r.mode, " session ", r.session_id, " started by ", r.user,
-                         " on container ", r.container, " (node ", r.node, ")"));
+            absl::StrCat("kdbg ", v1::Word(r.mode), " session ", r.session_id, " started by ",
+                         r.user, " on container ", r.container, " (node ", r.node, ")"));
 }
 
 void Auditor::SessionEnded(const AuditRecord& r) {
@@ -78,9 +79,10 @@ void Auditor::SessionEnded(const AuditRecord& r) {
   line.kind = "session-end";
   sink_->Write(FormatAuditLine(line, clock_->Now()));
   PostEvent(r, "DebugSessionEnded",
-            absl::StrCat("kdbg ", r.mode, " session ", r.session_id, " of ", r.user, " ended: ",
-                         r.end_reason, r.reason.empty() ? "" : absl::StrCat(" (", r.reason, ")"),
-                         ", ", r.hits, " hits"));
+            absl::StrCat("kdbg ", v1::Word(r.mode), " session ", r.session_id, " of ", r.user,
+                         " ended: ", r.end_reason,
+                         r.reason.empty() ? "" : absl::StrCat(" (", r.reason, ")"), ", ", r.hits,
+                         " hits"));
 }
 
 void Auditor::PostEvent(const AuditRecord& r, const std::string& reason,

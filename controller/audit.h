@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/fd.h"
 #include "common/work_queue.h"
+#include "kdbg/v1/types.pb.h"
 #include "kube/client.h"
 
 namespace kdbg::controller {
@@ -41,8 +42,8 @@ struct AuditRecord {
   std::string agent;
   std::string session_id;
   int64_t pid = 0;
-  std::string mode;    // trace, attach
-  std::string script;  // the trace script's text
+  v1::SessionMode mode = v1::SESSION_MODE_UNSPECIFIED;  // written as its word, "" if unspecified
+  std::string script;                                   // the trace script's text
   absl::Time start = absl::InfinitePast();
   absl::Time end = absl::InfinitePast();
   int64_t hits = 0;

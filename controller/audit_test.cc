@@ -48,7 +48,7 @@ TEST(AuditTest, FileSinkAppendsAndAuditorPostsEvents) {
     Auditor auditor(sink->get(), &kube, &work, &clock);
     AuditRecord r;
     r.rpc = "trace";
-    r.mode = "trace";
+    r.mode = v1::SESSION_MODE_TRACE;
     r.user = "alice";
     r.ns = "default";
     r.pod = "hello-world";

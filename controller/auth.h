@@ -4,7 +4,8 @@
 // metadata. The controller never decides identity or rights itself: it asks the API server.
 // Rights are expressed on the virtual resource `debugsessions` in group `kdbg.io`:
 //   Trace, Attach (and the Tunnel of an attach session): verb "create", the pod's namespace + name
-//   Resolve: verb "get" (reads facts about the target, changes nothing)
+//   Resolve: verb "create" too (the dry run of a session: whoever may debug the pod may ask what
+//   kdbg would attach to; the kdbg-user role grants create, list and delete only)
 //   ListSessions: verb "list" per namespace; StopSession: verb "delete" on the session's pod.
 //
 // Thread-safe (the kube::Client is). Calls block on the API server: never call from a reaction.

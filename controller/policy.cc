@@ -9,6 +9,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/byte_size.h"
+#include "common/status.h"
+#include "script/trace_script.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kdbg::controller {
@@ -27,6 +29,25 @@ absl::Status ParseDurationKey(const YAML::Node& root, const char* key, absl::Dur
         absl::StrCat("policy: ", key, ": \"", text, "\" is not a positive duration like 10m"));
   }
   *out = d;
+  return absl::OkStatus();
+}
+
+// Policy lists name trace-script words; aliases ("t", "bt") become the canonical words the parser
+// reports, so `[t]` allows `trace` and `[trace]` allows `t`. Unknown words are refused (a typo
+// would otherwise forbid a command silently).
+absl::Status Canonicalize(const char* key, std::string (*canonical)(absl::string_view),
+                          std::vector<std::string>* words) {
+  std::vector<std::string> out;
+  for (const std::string& w : *words) {
+    std::string c = canonical(w);
+    if (c.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("policy: ", key, ": \"", w,
+                                                     "\" is not a trace-script word (see ",
+                                                     "docs/trace-scripts.md)"));
+    }
+    if (!Contains(out, c)) out.push_back(std::move(c));
+  }
+  *words = std::move(out);
   return absl::OkStatus();
 }
 
@@ -66,6 +87,10 @@ absl::StatusOr<Policy> ParseYaml(absl::string_view yaml, const std::string& own_
       return absl::InvalidArgumentError(absl::StrCat("policy: unknown key \"", key, "\""));
     }
   }
+  KDBG_RETURN_IF_ERROR(
+      Canonicalize("allowedScriptCommands", &script::CanonicalCommand, &p.allowed_script_commands));
+  KDBG_RETURN_IF_ERROR(
+      Canonicalize("allowedActions", &script::CanonicalAction, &p.allowed_actions));
   if (p.max_sessions_per_user < 1 || p.max_sessions < 1) {
     return absl::InvalidArgumentError("policy: session limits must be at least 1");
   }
@@ -148,29 +173,24 @@ absl::Status CheckScript(const Policy& policy, absl::string_view script,
     return absl::OkStatus();
   }
   std::string name = script_name.empty() ? "script" : std::string(script_name);
-  int line_no = 0;
-  for (absl::string_view line : absl::StrSplit(script, '\n')) {
-    ++line_no;
-    line = absl::StripAsciiWhitespace(line);
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<absl::string_view> words =
-        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    std::string command(words[0]);
+  // The agent's own grammar: aliases (t, b, c, p, bt, condition) are judged as the commands they
+  // are, and a script the agent would refuse is refused here with the same message.
+  KDBG_ASSIGN_OR_RETURN(script::TraceScript parsed, script::ParseTraceScript(script, name));
+  for (const script::ScriptCommand& c : parsed.commands) {
     if (!policy.allowed_script_commands.empty() &&
-        !Contains(policy.allowed_script_commands, command)) {
+        !Contains(policy.allowed_script_commands, c.command)) {
+      std::string alias = c.word == c.command ? "" : absl::StrCat(" (", c.command, ")");
       return absl::PermissionDeniedError(
-          absl::StrCat(name, ":", line_no, ": command \"", command,
-                       "\" is not allowed by the kdbg policy (allowed: ",
+          absl::StrCat(name, ":", c.line, ": command \"", c.word, "\"", alias,
+                       " is not allowed by the kdbg policy (allowed: ",
                        absl::StrJoin(policy.allowed_script_commands, ", "), ")"));
     }
-    if (command == "on" && !policy.allowed_actions.empty()) {
-      std::string action = words.size() > 2 ? std::string(words[2]) : "";
-      if (!Contains(policy.allowed_actions, action)) {
-        return absl::PermissionDeniedError(
-            absl::StrCat(name, ":", line_no, ": \"on ... ", action,
-                         "\" is not allowed by the kdbg policy (allowed: ",
-                         absl::StrJoin(policy.allowed_actions, ", "), ")"));
-      }
+    if (c.command == "on" && !policy.allowed_actions.empty() &&
+        !Contains(policy.allowed_actions, c.action)) {
+      return absl::PermissionDeniedError(
+          absl::StrCat(name, ":", c.line, ": \"on ... ", c.action_word,
+                       "\" is not allowed by the kdbg policy (allowed: ",
+                       absl::StrJoin(policy.allowed_actions, ", "), ")"));
     }
   }
   return absl::OkStatus();

@@ -6,10 +6,15 @@
 //   maxLease: 30m                   # longer requests are capped to this
 //   maxSessionsPerUser: 3
 //   maxSessions: 100                # in all, across users, on this controller
-//   allowedScriptCommands: [trace, on, continue]   # first word of each script line; empty: any
+//   allowedScriptCommands: [trace, on, continue]   # script commands allowed; empty: any
 //   allowedActions: [print]         # what may follow `on NAME`; empty: any
 //   maxDebugBinarySize: 512Mi       # largest `--debug-binary` upload (bytes, or Ki/Mi/Gi/k/M/G);
 //                                   # 0 refuses every upload
+//
+// Scripts are judged with the agent's own parser (script/trace_script.h): an alias counts as its
+// command (`t` is `trace`, `b` is `break`, `c` is `continue`, `condition` is `cond`; actions `p` is
+// `print`, `bt` is `stack`); the policy's lists may use either spelling and are stored canonical.
+// A word that is not part of the grammar is refused when the policy is parsed.
 //
 // Durations use Go syntax ("90s", "10m", "1h30m"). Parsing is pure; LoadPolicyFile reads the file.
 #pragma once
@@ -23,17 +28,18 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/defaults.h"
 
 namespace kdbg::controller {
 
 struct Policy {
   std::vector<std::string> protected_namespaces = {"kube-system", "kube-public", "kube-node-lease"};
-  absl::Duration default_lease = absl::Minutes(10);
-  absl::Duration max_lease = absl::Minutes(30);
+  absl::Duration default_lease = defaults::kDefaultLease;
+  absl::Duration max_lease = defaults::kMaxLease;
   int max_sessions_per_user = 3;
   int max_sessions = 100;
-  std::vector<std::string> allowed_script_commands;    // empty: any
-  std::vector<std::string> allowed_actions;            // empty: any
+  std::vector<std::string> allowed_script_commands;    // canonical commands; empty: any
+  std::vector<std::string> allowed_actions;            // canonical `on` actions; empty: any
   int64_t max_debug_binary_size = int64_t{512} << 20;  // bytes; 0: uploads refused
 };
 
@@ -47,8 +53,10 @@ Policy DefaultPolicy(const std::string& own_namespace);
 absl::Status CheckNamespace(const Policy& policy, const std::string& ns);
 // The lease to ask the agent for: `requested_ms` (0: the default) capped by the maximum.
 int64_t EffectiveLeaseMs(const Policy& policy, int64_t requested_ms);
-// PermissionDenied "trace.dlv:3: command \"cond\" is not allowed by the kdbg policy (allowed:
-// ...)".
+// Parses the script with the agent's grammar and judges each command. PermissionDenied
+// "trace.dlv:3: command \"cond\" is not allowed by the kdbg policy (allowed: ...)" (an alias is
+// named with its command: `command "b" (break)`); InvalidArgument with the parser's message for a
+// script the agent would refuse. With no restriction in the policy, OK without parsing.
 absl::Status CheckScript(const Policy& policy, absl::string_view script,
                          absl::string_view script_name);
 

@@ -70,6 +70,37 @@ TEST(PolicyTest, ScriptCommandsAndActions) {
   EXPECT_THAT(s.message(), HasSubstr("t.dlv:2"));
 }
 
+// The policy judges the agent's grammar: aliases are the commands they stand for.
+TEST(PolicyTest, AliasesAreJudgedAsTheirCommands) {
+  Policy p;
+  p.allowed_script_commands = {"trace", "on", "continue"};
+  p.allowed_actions = {"print"};
+  EXPECT_TRUE(CheckScript(p, "t f main.go:1\non f p x\nc\n", "t.dlv").ok());
+  absl::Status s = CheckScript(p, "t f main.go:1\nb g main.go:2\n", "t.dlv");
+  EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr("t.dlv:2: command \"b\" (break) is not allowed"));
+  s = CheckScript(p, "t f main.go:1\non f bt\n", "t.dlv");
+  EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr("t.dlv:2: \"on ... bt\""));
+  s = CheckScript(p, "t f main.go:1\ncondition f x > 1\n", "t.dlv");
+  EXPECT_THAT(s.message(), HasSubstr("command \"condition\" (cond)"));
+  // A script the agent would refuse is refused here, with the agent's message.
+  s = CheckScript(p, "t f main.go:1\ncall os.Exit(1)\n", "t.dlv");
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr("t.dlv:2: command \"call\" is not allowed"));
+}
+
+TEST(PolicyTest, PolicyWordsAreCanonicalized) {
+  auto p = ParsePolicy("allowedScriptCommands: [t, trace, on, b, c]\nallowedActions: [bt]\n", "");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_THAT(p->allowed_script_commands,
+              ::testing::ElementsAre("trace", "on", "break", "continue"));
+  EXPECT_THAT(p->allowed_actions, ::testing::ElementsAre("stack"));
+  EXPECT_TRUE(CheckScript(*p, "trace f main.go:1\non f stack\ncontinue\n", "t.dlv").ok());
+  EXPECT_THAT(ParsePolicy("allowedScriptCommands: [trac]\n", "").status().message(),
+              HasSubstr("\"trac\" is not a trace-script word"));
+}
+
 TEST(PolicyTest, SessionLimits) {
   Policy p;
   p.max_sessions_per_user = 1;

@@ -4,17 +4,14 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "kube/containers.h"
 
 namespace kdbg::controller {
 namespace {
 
-constexpr char kDefaultContainerAnnotation[] = "kubectl.kubernetes.io/default-container";
 constexpr char kOsLabel[] = "kubernetes.io/os";
-
-std::string PodName(const kube::Pod& pod) { return absl::StrCat(pod.namespace_, "/", pod.name); }
 
 }  // namespace
 
@@ -27,67 +24,10 @@ bool PodIsReady(const kube::Pod& pod) {
 }
 
 absl::StatusOr<v1::TargetRef> TargetFor(const kube::Pod& pod, absl::string_view container) {
-  const std::string name = PodName(pod);
-  if (pod.node_name.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("pod ", name, " is not scheduled on a node yet (phase ", pod.phase, ")"));
-  }
-  if (pod.deleting) {
-    return absl::FailedPreconditionError(absl::StrCat("pod ", name, " is being deleted"));
-  }
-  if (pod.phase == "Succeeded" || pod.phase == "Failed") {
-    return absl::FailedPreconditionError(
-        absl::StrCat("pod ", name, " has finished (phase ", pod.phase, "): nothing runs to debug"));
-  }
-  std::string wanted(container);
-  if (wanted.empty()) {
-    auto it = pod.annotations.find(kDefaultContainerAnnotation);
-    if (it != pod.annotations.end() && !it->second.empty()) wanted = it->second;
-  }
-  if (wanted.empty()) {
-    if (pod.containers.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat("pod ", name, " has no containers"));
-    }
-    wanted = pod.containers.front().name;
-  }
-  bool known = std::any_of(pod.containers.begin(), pod.containers.end(),
-                           [&](const kube::ContainerSpec& c) { return c.name == wanted; });
-  const std::vector<kube::ContainerStatus>* statuses = &pod.container_statuses;
-  if (!known) {
-    // Native sidecars (init containers with restartPolicy Always) run for the pod's lifetime.
-    bool init = std::any_of(pod.init_containers.begin(), pod.init_containers.end(),
-                            [&](const kube::ContainerSpec& c) { return c.name == wanted; });
-    if (!init) {
-      std::vector<std::string> names;
-      for (const auto& c : pod.containers) names.push_back(c.name);
-      return absl::NotFoundError(absl::StrCat("pod ", name, " has no container \"", wanted,
-                                              "\"; its containers: ", absl::StrJoin(names, ", ")));
-    }
-    statuses = &pod.init_container_statuses;
-  }
-  const kube::ContainerStatus* status = nullptr;
-  for (const auto& s : *statuses) {
-    if (s.name == wanted) status = &s;
-  }
-  if (status == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat("container \"", wanted, "\" of pod ", name,
-                                                      " has not started yet (phase ", pod.phase,
-                                                      ")"));
-  }
-  if (status->state != "running") {
-    std::string reason =
-        status->state_reason.empty() ? "" : absl::StrCat(": ", status->state_reason);
-    return absl::FailedPreconditionError(
-        absl::StrCat("container \"", wanted, "\" of pod ", name, " is ", status->state, reason,
-                     "; only a running container can be debugged"));
-  }
-  if (status->container_id.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "container \"", wanted, "\" of pod ", name, " has no container ID yet; retry in a moment"));
-  }
+  KDBG_ASSIGN_OR_RETURN(kube::SelectedContainer chosen, kube::SelectContainer(pod, container));
   v1::TargetRef ref;
-  ref.set_container_id(status->container_id);
-  ref.set_container_name(wanted);
+  ref.set_container_id(chosen.container_id);
+  ref.set_container_name(chosen.name);
   ref.set_pod_namespace(pod.namespace_);
   ref.set_pod_name(pod.name);
   ref.set_pod_uid(pod.uid);

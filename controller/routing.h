@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/defaults.h"
 #include "kdbg/v1/types.pb.h"
 #include "kube/client.h"
 
@@ -24,11 +25,9 @@ namespace kdbg::controller {
 // Ready: phase Running, not being deleted, condition Ready=True.
 bool PodIsReady(const kube::Pod& pod);
 
-// The TargetRef for `container` of `pod` ("" picks the kubectl.kubernetes.io/default-container
-// annotation, else the first container). Errors name the pod and say what to do:
-//   FailedPrecondition  pod not scheduled / pending / being deleted, container waiting (its
-//                       reason, e.g. CrashLoopBackOff) or terminated, no container ID yet
-//   NotFound            no such container (lists the pod's containers)
+// The TargetRef for `container` of `pod`, chosen by kube::SelectContainer (kube/containers.h: the
+// same rule the CLI applies; its errors, FailedPrecondition and NotFound, are returned as they
+// are).
 absl::StatusOr<v1::TargetRef> TargetFor(const kube::Pod& pod, absl::string_view container);
 
 struct AgentEndpoint {
@@ -40,9 +39,9 @@ struct AgentEndpoint {
 class AgentDirectory {
  public:
   struct Options {
-    std::string ns = "kdbg";
-    std::string label_selector = "app.kubernetes.io/name=kdbg-agent";
-    int port = 7443;
+    std::string ns = defaults::kNamespace;
+    std::string label_selector = defaults::kAgentSelector;
+    int port = defaults::kAgentPort;
   };
   // `kube` must outlive the directory.
   AgentDirectory(kube::Client* kube, Options options);

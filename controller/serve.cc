@@ -102,6 +102,22 @@ int ServeMain(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  std::optional<int> exit_status;
+  ControllerFlags f = ParseControllerFlags(argc, argv, &exit_status);
+  if (exit_status.has_value()) return *exit_status;
+  log::Level level;
+  if (!log::ParseLevel(f.log_level, &level)) level = log::Level::kInfo;
+  log::Configure(level, f.log_format == "json" ? log::Format::kJson : log::Format::kText);
+  absl::Status s = Serve(f);
+  if (!s.ok()) {
+    log::Error("kdbg-controller failed", {{"error", std::string(s.message())}});
+    return 1;
+  }
+  return 0;
+}
+
+ControllerFlags ParseControllerFlags(int argc, const char* const* argv,
+                                     std::optional<int>* exit_status) {
   ControllerFlags f;
   CLI::App app{"kdbg-controller: authenticates, authorizes, routes and relays kdbg sessions"};
   app.add_option("--listen", f.listen, "address:port for kdbg CLIs (TLS)");
@@ -127,17 +143,9 @@ int ServeMain(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    *exit_status = app.exit(e);
   }
-  log::Level level;
-  if (!log::ParseLevel(f.log_level, &level)) level = log::Level::kInfo;
-  log::Configure(level, f.log_format == "json" ? log::Format::kJson : log::Format::kText);
-  absl::Status s = Serve(f);
-  if (!s.ok()) {
-    log::Error("kdbg-controller failed", {{"error", std::string(s.message())}});
-    return 1;
-  }
-  return 0;
+  return f;
 }
 
 }  // namespace kdbg::controller

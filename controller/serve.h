@@ -1,18 +1,22 @@
 // kdbg-controller's command line: flags, wiring of the libraries, the gRPC server, signals.
 #pragma once
 
+#include <optional>
 #include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/defaults.h"
 
 namespace kdbg::controller {
 
 struct ControllerFlags {
-  std::string listen = "0.0.0.0:7444";
+  std::string listen = absl::StrCat("0.0.0.0:", defaults::kControllerPort);
   std::string tls_cert, tls_key;                // served to CLIs
   std::string agent_ca, agent_cert, agent_key;  // mutual TLS to the agents
   std::string agent_server_name;                // name checked on agent certificates
-  int agent_port = 7443;
-  std::string agent_namespace = "kdbg-system";
-  std::string agent_selector = "app.kubernetes.io/name=kdbg-agent";
+  int agent_port = defaults::kAgentPort;
+  std::string agent_namespace = defaults::kNamespace;
+  std::string agent_selector = defaults::kAgentSelector;
   std::string kubeconfig;  // empty: in-cluster
   std::string kube_context;
   std::string policy_file;  // empty: the built-in defaults
@@ -25,5 +29,10 @@ struct ControllerFlags {
 
 // Parses flags, runs the server until SIGTERM/SIGINT. Returns the process exit status.
 int ServeMain(int argc, char** argv);
+
+// kdbg-controller's command line (argv[0] is the program) over the defaults above. On --help or a
+// usage error CLI11 prints its text and `*exit_status` is set (the flags are then meaningless).
+ControllerFlags ParseControllerFlags(int argc, const char* const* argv,
+                                     std::optional<int>* exit_status);
 
 }  // namespace kdbg::controller

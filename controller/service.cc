@@ -11,6 +11,7 @@
 #include "common/session_id.h"
 #include "common/status.h"
 #include "grpcpp/client_context.h"
+#include "proto/words.h"
 
 namespace kdbg::controller {
 namespace {
@@ -25,7 +26,7 @@ std::string Header(grpc::CallbackServerContext* ctx, const char* key) {
 v1::Event Progress(Clock* clock, const std::string& message) {
   v1::Event e;
   e.set_time_unix_nanos(absl::ToUnixNanos(clock->Now()));
-  e.mutable_notice()->set_code("progress");
+  e.mutable_notice()->set_kind(v1::NOTICE_KIND_PROGRESS);
   e.mutable_notice()->set_message(message);
   return e;
 }
@@ -52,7 +53,7 @@ absl::Status ValidTarget(const v1::PodTarget& t) {
 }  // namespace
 
 struct ControllerService::StreamState {
-  std::string mode;  // trace, attach
+  v1::SessionMode mode = v1::SESSION_MODE_UNSPECIFIED;
   v1::ControllerTraceRequest trace;
   v1::ControllerAttachRequest attach;
   AuditRecord record;
@@ -102,7 +103,7 @@ absl::StatusOr<ControllerService::Target> ControllerService::Locate(const v1::Po
 grpc::ServerWriteReactor<v1::Event>* ControllerService::Trace(
     grpc::CallbackServerContext* ctx, const v1::ControllerTraceRequest* req) {
   auto state = std::make_shared<StreamState>();
-  state->mode = "trace";
+  state->mode = v1::SESSION_MODE_TRACE;
   state->trace = *req;
   auto* relay = new EventRelay(options_.max_buffered_events,
                                [this, state](const RelayOutcome& o) { FinishStream(state, o); });
@@ -113,7 +114,7 @@ grpc::ServerWriteReactor<v1::Event>* ControllerService::Trace(
 grpc::ServerWriteReactor<v1::Event>* ControllerService::Attach(
     grpc::CallbackServerContext* ctx, const v1::ControllerAttachRequest* req) {
   auto state = std::make_shared<StreamState>();
-  state->mode = "attach";
+  state->mode = v1::SESSION_MODE_ATTACH;
   state->attach = *req;
   auto* relay = new EventRelay(options_.max_buffered_events,
                                [this, state](const RelayOutcome& o) { FinishStream(state, o); });
@@ -123,10 +124,10 @@ grpc::ServerWriteReactor<v1::Event>* ControllerService::Attach(
 
 void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay* relay,
                                     std::shared_ptr<StreamState> state) {
-  const bool trace = state->mode == "trace";
+  const bool trace = state->mode == v1::SESSION_MODE_TRACE;
   const v1::PodTarget& target = trace ? state->trace.target() : state->attach.target();
   AuditRecord& rec = state->record;
-  rec.rpc = state->mode;
+  rec.rpc = v1::Word(state->mode);
   rec.mode = state->mode;
   rec.ns = target.namespace_();
   rec.pod = target.pod();
@@ -254,7 +255,7 @@ void ControllerService::SetupTunnel(grpc::CallbackServerContext* ctx, TunnelRela
                                     const std::string& session_id) {
   AuditRecord rec;
   rec.rpc = "tunnel";
-  rec.mode = "attach";
+  rec.mode = v1::SESSION_MODE_ATTACH;
   rec.session_id = session_id;
   auto fail = [&](const absl::Status& s) {
     AuditDecision(rec, s);
@@ -271,7 +272,7 @@ void ControllerService::SetupTunnel(grpc::CallbackServerContext* ctx, TunnelRela
   {
     absl::MutexLock lock(&mu_);
     auto it = sessions_.find(session_id);
-    if (it == sessions_.end() || it->second.mode != "attach") {
+    if (it == sessions_.end() || it->second.mode != v1::SESSION_MODE_ATTACH) {
       return fail(absl::NotFoundError(absl::StrCat(
           "no attach session ", session_id, " on this controller; start one with `kdbg attach`")));
     }

@@ -49,7 +49,7 @@ struct ServiceOptions {
 // A session this controller opened and still relays.
 struct ActiveSession {
   std::string id;
-  std::string mode;  // "trace", "attach"
+  v1::SessionMode mode = v1::SESSION_MODE_UNSPECIFIED;
   std::string user;
   std::string ns, pod, pod_uid, container, node;
   AgentEndpoint agent;
@@ -98,7 +98,8 @@ class ControllerService final : public v1::Controller::CallbackService {
     v1::TargetRef ref;
     AgentEndpoint agent;
   };
-  // Authenticated caller + "get" the pod + container + agent; fills `record` as it goes.
+  // Re-reads the pod (with the controller's own credentials), picks the container and the agent;
+  // fills `record` as it goes.
   absl::StatusOr<Target> Locate(const v1::PodTarget& target, AuditRecord* record);
   absl::StatusOr<kube::UserInfo> Authenticate(grpc::CallbackServerContext* ctx);
   void AuditDecision(AuditRecord record, const absl::Status& status);

@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "kube/objects_json.h"
 
@@ -43,7 +42,9 @@ std::vector<ContainerSpec> Containers(const json& spec, const char* key) {
   std::vector<ContainerSpec> out;
   const json* list = Member(spec, key);
   if (list == nullptr || !list->is_array()) return out;
-  for (const json& c : *list) out.push_back({Str(c, "name"), Str(c, "image")});
+  for (const json& c : *list) {
+    out.push_back({Str(c, "name"), Str(c, "image"), Str(c, "restartPolicy")});
+  }
   return out;
 }
 
@@ -192,35 +193,6 @@ absl::StatusOr<WatchEvent> ParseWatchEvent(absl::string_view json_line) {
   if (!pod.ok()) return Annotate(pod.status(), absl::StrCat("watch event ", ev.type));
   ev.pod = std::move(*pod);
   return ev;
-}
-
-absl::StatusOr<const ContainerSpec*> Pod::PickContainer(absl::string_view wanted) const {
-  std::string name(wanted);
-  if (name.empty()) {
-    auto it = annotations.find("kubectl.kubernetes.io/default-container");
-    if (it != annotations.end()) name = it->second;
-  }
-  if (name.empty()) {
-    if (containers.empty()) {
-      return absl::NotFoundError(
-          absl::StrCat("pod ", namespace_, "/", this->name, " has no containers"));
-    }
-    return &containers.front();
-  }
-  for (const ContainerSpec& c : containers) {
-    if (c.name == name) return &c;
-  }
-  // Init containers (including native sidecars, restartPolicy: Always) can be debugged too when
-  // named explicitly.
-  for (const ContainerSpec& c : init_containers) {
-    if (c.name == name) return &c;
-  }
-  std::vector<std::string> names;
-  for (const ContainerSpec& c : containers) names.push_back(c.name);
-  for (const ContainerSpec& c : init_containers) names.push_back(c.name + " (init)");
-  return absl::NotFoundError(absl::StrCat("container \"", name, "\" not found in pod ", namespace_,
-                                          "/", this->name,
-                                          "; its containers: ", absl::StrJoin(names, ", ")));
 }
 
 const ContainerStatus* Pod::StatusOf(absl::string_view container) const {

@@ -15,6 +15,9 @@ namespace kdbg::kube {
 struct ContainerSpec {
   std::string name = {};
   std::string image = {};
+  // spec.initContainers[].restartPolicy: "Always" marks a native sidecar (Kubernetes 1.28+), which
+  // runs for the pod's lifetime; empty for classic init containers and for app containers.
+  std::string restart_policy = {};
 };
 
 // containerStatuses[] / initContainerStatuses[] entry.
@@ -47,10 +50,8 @@ struct Pod {
       {};  // type -> status ("Ready","True")
   std::map<std::string, std::string> node_selector = {};
 
-  // The container `kdbg -c` means: `name` if non-empty, else the
-  // kubectl.kubernetes.io/default-container annotation, else the first container. NotFound lists
-  // the pod's container names.
-  absl::StatusOr<const ContainerSpec*> PickContainer(absl::string_view name) const;
+  // The status of a container or init container by name; nullptr when the kubelet has reported
+  // none. (Which container `-c` means is kube::SelectContainer, kube/containers.h.)
   const ContainerStatus* StatusOf(absl::string_view container) const;
   bool Ready() const;
 };

@@ -110,40 +110,9 @@ TEST(ParsePodTest, NativeSidecarInitContainers) {
   EXPECT_EQ(sidecar->state, "running");
   EXPECT_TRUE(sidecar->ready);
   EXPECT_EQ(pod->StatusOf("init")->state_reason, "Completed");
-  // An init container may be picked by name.
-  auto c = pod->PickContainer("sidecar");
-  ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ((*c)->name, "sidecar");
-}
-
-TEST(PickContainerTest, ExplicitThenAnnotationThenFirst) {
-  auto pod = ParsePod(ReadFixture("pods/crio-openshift-prometheus-7-containers.json"));
-  ASSERT_TRUE(pod.ok()) << pod.status();
-  auto first = pod->PickContainer("");
-  ASSERT_TRUE(first.ok());
-  EXPECT_EQ((*first)->name, "prometheus");
-  auto named = pod->PickContainer("thanos-sidecar");
-  ASSERT_TRUE(named.ok());
-  EXPECT_EQ((*named)->name, "thanos-sidecar");
-
-  pod->annotations["kubectl.kubernetes.io/default-container"] = "config-reloader";
-  auto annotated = pod->PickContainer("");
-  ASSERT_TRUE(annotated.ok());
-  EXPECT_EQ((*annotated)->name, "config-reloader");
-  // An explicit name wins over the annotation.
-  EXPECT_EQ((*pod->PickContainer("kube-rbac-proxy"))->name, "kube-rbac-proxy");
-
-  auto missing = pod->PickContainer("nginx");
-  ASSERT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(missing.status().message(), HasSubstr("container \"nginx\" not found"));
-  EXPECT_THAT(missing.status().message(), HasSubstr("prometheus, config-reloader, thanos-sidecar"));
-}
-
-TEST(PickContainerTest, AnnotationNamingAMissingContainerIsNotFound) {
-  auto pod = ParsePod(ReadFixture("pods/docker-minikube-simple.json"));
-  ASSERT_TRUE(pod.ok());
-  pod->annotations["kubectl.kubernetes.io/default-container"] = "gone";
-  EXPECT_EQ(pod->PickContainer("").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(pod->init_containers[0].restart_policy, "");
+  EXPECT_EQ(pod->init_containers[1].name, "sidecar");
+  EXPECT_EQ(pod->init_containers[1].restart_policy, "Always");
 }
 
 TEST(ParsePodTest, RejectsGarbageAndOtherKinds) {

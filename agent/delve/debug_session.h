@@ -2,7 +2,7 @@
 //
 // A DebugSession owns one `dlv attach PID --headless` and the target it is attached to. Whatever
 // ends it (RequestEnd, duration, max hits, target exit, destructor), it ends by the safe sequence
-// of shared/design/DELVE.md: stop continuing, halt only if running, clear every breakpoint, drain a
+// of docs/delve-engine.md: stop continuing, halt only if running, clear every breakpoint, drain a
 // pending SIGTRAP, detach without killing, let Delve exit, check /proc that the target is running
 // and untraced.
 #pragma once
@@ -97,7 +97,7 @@ class DebugSessionFactory {
   virtual absl::StatusOr<std::unique_ptr<DebugSession>> StartTrace(const TraceSpec& spec,
                                                                    EventCallback on_event) = 0;
   // Attaches Delve for a remote client and returns once its server answers; emits NoticeEvent
-  // {code:"ready"} then, at the end, EndedEvent. Errors as StartTrace.
+  // {kind: NOTICE_KIND_READY} then, at the end, EndedEvent. Errors as StartTrace.
   virtual absl::StatusOr<std::unique_ptr<DebugSession>> StartAttach(const AttachSpec& spec,
                                                                     EventCallback on_event) = 0;
 };

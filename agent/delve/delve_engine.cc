@@ -172,13 +172,8 @@ std::vector<RecoveredSession> Factory::RecoverOrphans() {
                                       (a.ok() ? b.status() : a.status()).message()));
     }
     if (!WaitPidExit(dlv_pid, options_.detach_timeout)) {
-      auto st = proc.Status(rec.target_pid);
-      if (st.ok() && st->tracer_pid == dlv_pid) {
-        // Still attached and unreachable: SIGTERM lets Delve detach; never SIGKILL it.
-        ::kill(dlv_pid, SIGTERM);
-      } else {
-        ::kill(dlv_pid, SIGTERM);
-      }
+      // Attached or not, SIGTERM: an attached Delve detaches on it; never SIGKILL it.
+      ::kill(dlv_pid, SIGTERM);
       if (!WaitPidExit(dlv_pid, options_.detach_timeout)) {
         problems.push_back(absl::StrCat("Delve pid ", dlv_pid, " did not exit"));
       }

@@ -149,9 +149,9 @@ void DelveSession::Emit(kdbg::v1::Event event) {
   if (on_event_) on_event_(event);
 }
 
-void DelveSession::Notice(const std::string& code, const std::string& message) {
+void DelveSession::Notice(kdbg::v1::NoticeKind kind, const std::string& message) {
   kdbg::v1::Event e;
-  e.mutable_notice()->set_code(code);
+  e.mutable_notice()->set_kind(kind);
   e.mutable_notice()->set_message(message);
   Emit(std::move(e));
 }
@@ -170,7 +170,7 @@ void DelveSession::Run() {
   {
     kdbg::v1::Event e;
     if (config_.attach_mode) {
-      e.mutable_notice()->set_code("ready");
+      e.mutable_notice()->set_kind(kdbg::v1::NOTICE_KIND_READY);
       e.mutable_notice()->set_message(
           absl::StrCat("Delve attached to process ", config_.pid, " and listening at ", address_));
     } else {
@@ -357,7 +357,7 @@ bool DelveSession::HandleStop(const json& state, std::vector<PendingHit>* hits) 
     int id = static_cast<int>(jsonx::Int(bp, "id"));
     if (id < 0) {
       Notice(
-          "internal-breakpoint",
+          kdbg::v1::NOTICE_KIND_INTERNAL_BREAKPOINT,
           absl::StrCat("the target stopped at ", jsonx::Str(bp, "name", "an internal breakpoint"),
                        " (goroutine ", jsonx::Int(th, "goroutineID"), "); continuing"));
       continue;
@@ -372,7 +372,7 @@ bool DelveSession::HandleStop(const json& state, std::vector<PendingHit>* hits) 
       if (ending_) continue;  // Delve is gone: nothing to clear, just drop the excess
       absl::Status s = main_->ClearBreakpoint(id, options_.call_timeout);
       tp.cleared = true;
-      Notice("rate-limited",
+      Notice(kdbg::v1::NOTICE_KIND_RATE_LIMITED,
              absl::StrCat("tracepoint ", tp.name, " exceeded ", config_.hits_per_second,
                           " hits per second and was cleared to protect the target",
                           s.ok() ? "" : absl::StrCat(" (clear failed: ", s.message(), ")")));
@@ -384,7 +384,7 @@ bool DelveSession::HandleStop(const json& state, std::vector<PendingHit>* hits) 
     hits->push_back(PendingHit{&th, tp.name, tp.hits, &tp});
     if (tp.script != nullptr && tp.script->stops && !tp.noticed_stop) {
       tp.noticed_stop = true;
-      Notice("breakpoint-continued",
+      Notice(kdbg::v1::NOTICE_KIND_BREAKPOINT_CONTINUED,
              absl::StrCat("breakpoint ", tp.name,
                           " does not stop the program in a trace session: reported and continued"));
     }
@@ -441,8 +441,9 @@ EndReason DelveSession::TraceLoop() {
       // error" of a Delve reading a value it does not understand): that stop's hit is lost, the
       // session goes on. Only errors arriving faster than the hit-rate limit (a Delve failing at
       // every step, not at a hit) end it, as the limit protects the target.
-      Notice("continue-error", absl::StrCat("a hit was lost: Delve could not report this stop (",
-                                            s.message(), "); continuing"));
+      Notice(kdbg::v1::NOTICE_KIND_CONTINUE_ERROR,
+             absl::StrCat("a hit was lost: Delve could not report this stop (", s.message(),
+                          "); continuing"));
       absl::Time now = clock_.Now();
       while (!error_window.empty() && now - error_window.front() >= absl::Seconds(1)) {
         error_window.pop_front();

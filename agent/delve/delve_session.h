@@ -102,7 +102,7 @@ class DelveSession final : public kdbg::agent::DebugSession {
   void Finish(kdbg::v1::EndReason reason);
   void CleanupAfterFailedSetup();
   void Emit(kdbg::v1::Event event);
-  void Notice(const std::string& code, const std::string& message);
+  void Notice(kdbg::v1::NoticeKind kind, const std::string& message);
   std::optional<kdbg::v1::EndReason> Requested();
   bool RequestedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return requested_ != kdbg::v1::END_REASON_UNSPECIFIED;

@@ -8,7 +8,7 @@
 //
 // Delve serves one call at a time per connection except Command and State: a halt sent on the
 // connection where a continue is pending is never read. The session therefore holds two clients:
-// one for the continue loop, one for State/halt (see shared/design/DELVE.md).
+// one for the continue loop, one for State/halt (see docs/delve-engine.md).
 //
 // Thread safety: one thread at a time, except Interrupt() (forwarded to the connection).
 #pragma once

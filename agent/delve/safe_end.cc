@@ -83,13 +83,17 @@ bool HaltIfRunning(DelveClient& side, const SafeEndTimeouts& t, SafeEndResult* o
 // resume it at any moment, even after step 2; then the call waits. Give it a second, halt if the
 // process runs, and ask again (the late answer to the first ask is skipped by id).
 template <typename Fn>
-auto WhileStopped(DelveClient& side, const SafeEndTimeouts& t, SafeEndResult* out, Fn call)
-    -> decltype(call(absl::Seconds(1))) {
+auto WhileStopped(DelveClient& side, const Clock& clock, const SafeEndTimeouts& t,
+                  SafeEndResult* out, Fn call) -> decltype(call(absl::Seconds(1))) {
   absl::Duration step = std::min(absl::Seconds(1), t.call);
-  absl::Time deadline = absl::Now() + t.call;
-  while (true) {
+  absl::Time deadline = clock.Now() + t.call;
+  // Each call waits up to `step` of real time on its socket; the attempt bound keeps the loop
+  // finite even under a clock that does not move (a test's FakeClock).
+  absl::Duration remainder;
+  const int64_t max_attempts = absl::IDivDuration(t.call, step, &remainder) + 1;
+  for (int64_t attempt = 1;; ++attempt) {
     auto r = call(step);
-    if (!IsDeadline(r) || absl::Now() >= deadline) return r;
+    if (!IsDeadline(r) || clock.Now() >= deadline || attempt >= max_attempts) return r;
     HaltIfRunning(side, t, out);
   }
 }
@@ -123,12 +127,12 @@ SafeEndResult RunSafeEnd(DelveClient& main, DelveClient& side, pid_t target, Pro
 
   // 3. Clear every user breakpoint.
   auto list =
-      WhileStopped(side, t, &out, [&](absl::Duration d) { return main.ListBreakpoints(d); });
+      WhileStopped(side, clock, t, &out, [&](absl::Duration d) { return main.ListBreakpoints(d); });
   if (list.ok()) {
     for (const json& bp : *list) {
       int id = static_cast<int>(jsonx::Int(bp, "id"));
       if (id <= 0) continue;
-      absl::Status s = WhileStopped(side, t, &out,
+      absl::Status s = WhileStopped(side, clock, t, &out,
                                     [&](absl::Duration d) { return main.ClearBreakpoint(id, d); });
       if (s.ok()) {
         ++out.cleared;
@@ -158,7 +162,8 @@ SafeEndResult RunSafeEnd(DelveClient& main, DelveClient& side, pid_t target, Pro
   }
 
   // 5. Detach without killing.
-  absl::Status d = WhileStopped(side, t, &out, [&](absl::Duration to) { return main.Detach(to); });
+  absl::Status d =
+      WhileStopped(side, clock, t, &out, [&](absl::Duration to) { return main.Detach(to); });
   if (d.ok()) {
     out.detached = true;
   } else {
@@ -172,7 +177,6 @@ SafeEndResult RunSafeEnd(DelveClient& main, DelveClient& side, pid_t target, Pro
       out.detached = true;  // Delve exits right after answering; a lost reply is still a detach
     }
   }
-  (void)clock;
   return out;
 }
 

@@ -1,5 +1,5 @@
 // The safe end of a Delve session, shared by live sessions and by recovery after an agent restart.
-// The sequence survived 40 of 40 runs under load here (shared/design/DELVE.md):
+// The sequence survived 40 of 40 runs under load here (docs/delve-engine.md, "The safe end"):
 //   1. stop issuing continues; wait up to `halt_timeout` for a pending continue to return;
 //   2. only if it did not and Delve says the process is running, halt on the second connection
 //      (never halt a stopped process: the SIGTRAP would stay pending and kill the target at

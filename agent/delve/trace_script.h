@@ -1,59 +1,13 @@
-// Trace scripts: the subset of Delve's terminal commands that makes sense for tracing a live
-// service. Headless Delve ignores `--init`, so kdbg parses the script itself and turns it into
-// JSON-RPC calls. A pure parser: text in, plan out; no Delve involved.
-//
-// Accepted, one command per line (leading/trailing blanks ignored):
-//   # a comment                      (also empty lines)
-//   trace [name] <location>          a tracepoint (alias: t)
-//   break [name] <location>          a breakpoint; in a trace session it never stops the program:
-//                                    it is reported like a tracepoint and the program goes on
-//                                    (alias: b)
-//   on <bp> print <expr>             evaluate <expr> at every hit of <bp> (several allowed, in
-//   order) on <bp> stack [depth]            collect the goroutine's stack (depth frames, default
-//   10) cond <bp> <expr>                 only hits where <expr> is true cond -hitcount <bp> <op>
-//   <n>     only hits whose count satisfies <op> <n> (== != < <= > >= %) continue (alias: c)
-//   optional; nothing but comments may follow it
-// <bp> is a name given to trace/break, or the 1-based number of a trace/break line, as Delve
-// numbers them. Names are letters and digits, not all digits (Delve's rule). Locations are Delve's:
-// `main.go:10`, `handleSlash`, `main.handleSlash`, `pkg/file.go:12`, `*0x4a1b2c`.
-//
-// The script users start with:
-//   trace handleSlash main.go:10
-//   on handleSlash print r.RemoteAddr
-//   continue
-//
-// Anything else (call, set, restart, print at top level, ...) is refused with "file:line: reason".
+// The trace-script grammar lives in script/trace_script.h (library kdbg_script), shared with the
+// controller's policy check. These names keep the engine's spelling (delve::TraceScript, ...).
 #pragma once
 
-#include <string>
-#include <vector>
-
-#include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
+#include "script/trace_script.h"
 
 namespace kdbg::delve {
 
-struct ScriptBreakpoint {
-  std::string name;      // as given, or generated: "bp1", "bp2", ... (the line's number)
-  bool named = false;    // the script gave the name
-  std::string location;  // as written
-  int line = 0;          // script line of the trace/break command
-  bool stops = false;    // declared with `break`
-  std::vector<std::string> prints;
-  std::vector<int> print_lines;  // script line of each `on <bp> print`, same order as prints
-  int stack_depth = 0;           // 0: no stack
-  int stack_line = 0;            // script line of `on <bp> stack`
-  std::string cond;
-  std::string hit_cond;  // "> 3"
-  int cond_line = 0;     // script line of the last `cond` for this breakpoint
-};
-
-struct TraceScript {
-  std::vector<ScriptBreakpoint> breakpoints;
-};
-
-// Errors: InvalidArgument "<script_name>:<line>: <reason>"; a script without any trace/break is
-// refused too ("<script_name>: no tracepoint: add a line like `trace main.go:10`").
-absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text, absl::string_view script_name);
+using script::ParseTraceScript;
+using script::ScriptBreakpoint;
+using script::TraceScript;
 
 }  // namespace kdbg::delve

@@ -166,9 +166,9 @@ class EbpfSession final : public DebugSession {
     if (on_event_) on_event_(e);
   }
 
-  void Notice(const std::string& code, const std::string& message) {
+  void Notice(kdbg::v1::NoticeKind kind, const std::string& message) {
     kdbg::v1::Event e;
-    e.mutable_notice()->set_code(code);
+    e.mutable_notice()->set_kind(kind);
     e.mutable_notice()->set_message(message);
     Emit(std::move(e));
   }
@@ -192,7 +192,7 @@ class EbpfSession final : public DebugSession {
       if (!ps.disarmed) {
         ps.disarmed = true;
         bpf_->Detach(rec.probe);
-        Notice("rate-limited",
+        Notice(kdbg::v1::NOTICE_KIND_RATE_LIMITED,
                absl::StrCat("tracepoint ", ps.plan.tracepoint, " exceeded ", rate_,
                             " hits per second and was disarmed to protect the target"));
       }
@@ -234,10 +234,11 @@ class EbpfSession final : public DebugSession {
       if (!st.ok()) continue;
       ProbeState& ps = probes_[i];
       if (st->drops > ps.drops_reported) {
-        Notice("dropped", absl::StrCat(st->drops - ps.drops_reported, " hits of tracepoint ",
-                                       ps.plan.tracepoint,
-                                       " were lost: the agent fell behind (ring buffer full); ",
-                                       st->drops, " lost in total"));
+        Notice(
+            kdbg::v1::NOTICE_KIND_EVENTS_DROPPED,
+            absl::StrCat(st->drops - ps.drops_reported, " hits of tracepoint ", ps.plan.tracepoint,
+                         " were lost: the agent fell behind (ring buffer full); ", st->drops,
+                         " lost in total"));
         ps.drops_reported = st->drops;
       }
     }

@@ -9,10 +9,10 @@
 // Limits: --max-hits and --duration end the session; the rate limit is a token bucket per probe in
 // the BPF program (a probe over its rate disarms itself; the session detaches it and emits a
 // NoticeEvent{code:"rate-limited"}); records lost to a full ring buffer are counted by the BPF
-// program and reported (NoticeEvent{code:"dropped"} and the EndedEvent's message).
-// Every end (RequestEnd, duration, max hits, target exit, destructor) detaches every probe by
-// closing their file descriptors; an agent killed outright leaves nothing either (the kernel closes
-// them). Attach mode is Delve's only: StartAttach returns Unimplemented.
+// program and reported (NoticeEvent{kind: NOTICE_KIND_EVENTS_DROPPED} and the EndedEvent's
+// message). Every end (RequestEnd, duration, max hits, target exit, destructor) detaches every
+// probe by closing their file descriptors; an agent killed outright leaves nothing either (the
+// kernel closes them). Attach mode is Delve's only: StartAttach returns Unimplemented.
 //
 // Thread safety: the factory and the DebugSession methods are thread-safe; events are emitted on
 // the session's own thread.

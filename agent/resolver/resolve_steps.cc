@@ -294,12 +294,15 @@ absl::StatusOr<Choice> ChooseTarget(const ProcessInfo& init,
   }
   if (go.size() > 1) {
     std::vector<std::string> list;
+    list.reserve(go.size());
     for (const Choice& c : go) {
       list.push_back(absl::StrCat(Describe(*c.target), " ", c.binary.go_version()));
     }
     return absl::FailedPreconditionError(
         absl::StrCat("container ", ShortId(full_id), " runs ", go.size(),
-                     " Go programs; debug one by host PID (--pid): ", absl::StrJoin(list, "; ")));
+                     " Go programs; kdbg debugs a container with one Go program (an admin can "
+                     "inspect these with `kdbg-agent resolve --pid PID` on the node): ",
+                     absl::StrJoin(list, "; ")));
   }
   if (go.size() == 1) {
     evidence->push_back(absl::StrCat("target: the only Go program in the container (",

@@ -84,7 +84,7 @@ class ResolverImpl : public Resolver {
   std::string PtraceProblem() {
     int scope = -1;
     if (auto s = table_->ReadFile("sys/kernel/yama/ptrace_scope"); s.ok()) {
-      absl::SimpleAtoi(absl::StripAsciiWhitespace(*s), &scope);
+      if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*s), &scope)) scope = -1;
     }
     if (scope >= 3) {
       return "ptrace is disabled on this node (kernel.yama.ptrace_scope=3, which only a reboot "

@@ -129,7 +129,7 @@ std::vector<StateFact> RuntimeStateReader::Lookup(const std::string& id) const {
     std::string rel = absl::StrCat("run/containerd/runsc/", ns, "/", id);
     if (Exists(Abs(rel))) facts.push_back({rel, "containerd", 0, 0, false, "gvisor"});
   }
-  for (std::string rel :
+  for (const std::string& rel :
        {absl::StrCat("run/kata-containers/", id), absl::StrCat("run/vc/sbs/", id)}) {
     if (Exists(Abs(rel))) facts.push_back({rel, "containerd", 0, 0, false, "kata"});
   }

@@ -26,12 +26,14 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/defaults.h"
 
 namespace kdbg::agent {
 
 struct AgentConfig {
-  std::string listen = "0.0.0.0:7443";
+  std::string listen = absl::StrCat("0.0.0.0:", defaults::kAgentPort);
   std::string tls_cert;
   std::string tls_key;
   std::string tls_ca;
@@ -44,11 +46,11 @@ struct AgentConfig {
   std::string state_dir = "/var/lib/kdbg-agent";
   std::vector<std::string> containerd_state_dirs;
   int max_sessions = 16;
-  absl::Duration lease_default = absl::Minutes(10);
-  absl::Duration lease_max = absl::Hours(1);
+  absl::Duration lease_default = defaults::kDefaultLease;
+  absl::Duration lease_max = defaults::kAgentMaxLease;
   int max_hits_per_second = 0;
-  std::vector<std::string> allowed_clients = {"kdbg-controller"};
-  std::string health_listen = "0.0.0.0:7444";
+  std::vector<std::string> allowed_clients = {defaults::kControllerClientName};
+  std::string health_listen = absl::StrCat("0.0.0.0:", defaults::kAgentHealthPort);
   std::string log_format = "text";
   std::string log_level = "info";
   absl::Duration shutdown_grace = absl::Seconds(20);

@@ -352,7 +352,7 @@ TEST_F(AgentServiceTest, TunnelCarriesBytesBothWaysAndHalfCloses) {
   kdbg::v1::Event e;
   ASSERT_TRUE(attach->Read(&e));
   ASSERT_TRUE(e.has_notice());
-  EXPECT_EQ(e.notice().code(), "ready");
+  EXPECT_EQ(e.notice().kind(), kdbg::v1::NOTICE_KIND_READY);
 
   grpc::ClientContext tc;
   Deadline(&tc);

@@ -37,7 +37,7 @@ EventStream::Item EventStream::Pop() {
     item.event.set_session_id(queue_.front().session_id());
     item.event.set_time_unix_nanos(queue_.front().time_unix_nanos());
     auto* notice = item.event.mutable_notice();
-    notice->set_code("events-dropped");
+    notice->set_kind(kdbg::v1::NOTICE_KIND_EVENTS_DROPPED);
     notice->set_message(absl::StrCat(
         dropped_unreported_, " hit events dropped: the client reads slower than hits arrive"));
     dropped_unreported_ = 0;

@@ -4,8 +4,8 @@
 //
 // Control events (armed, notice, ended, error) are always queued. Hit events past `capacity` are
 // dropped and counted; the next event the consumer pops after a drop is a NoticeEvent
-// {code: "events-dropped", message: "N hit events dropped: the client reads slower than hits
-// arrive"}.
+// {kind: NOTICE_KIND_EVENTS_DROPPED, message: "N hit events dropped: the client reads slower than
+// hits arrive"}.
 //
 // Thread safety: all methods are thread-safe. The wakeup callback runs on the producer's thread
 // after Push/Close with no lock of this object held, so it may call Pop() and gRPC reactor methods.

@@ -45,7 +45,7 @@ TEST(EventStreamTest, DropsOnlyHitsPastCapacityAndSaysSo) {
   auto notice = s.Pop();
   ASSERT_EQ(notice.kind, EventStream::Item::Kind::kEvent);
   ASSERT_TRUE(notice.event.has_notice());
-  EXPECT_EQ(notice.event.notice().code(), "events-dropped");
+  EXPECT_EQ(notice.event.notice().kind(), kdbg::v1::NOTICE_KIND_EVENTS_DROPPED);
   EXPECT_EQ(notice.event.notice().message().rfind("3 hit events dropped", 0), 0u)
       << notice.event.notice().message();
   EXPECT_EQ(s.Pop().event.hit().hit_count(), 1);

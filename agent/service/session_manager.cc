@@ -5,14 +5,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/session_id.h"
+#include "proto/words.h"
 
 namespace kdbg::agent {
 
 namespace {
 
-std::string ModeName(kdbg::v1::SessionMode mode) {
-  return mode == kdbg::v1::SESSION_MODE_ATTACH ? "attach" : "trace";
-}
+using kdbg::v1::Word;
 
 std::string CodeName(absl::StatusCode code) {
   // absl::StatusCodeToString gives "NOT_FOUND" etc., the gRPC-style names ErrorEvent carries.
@@ -55,7 +54,8 @@ kdbg::v1::SessionInfo Session::Info() const {
   info.set_hits(hits_.load());
   absl::MutexLock lock(&mu_);
   info.set_host_pid(host_pid_);
-  info.set_state(end_reason_ != kdbg::v1::END_REASON_UNSPECIFIED ? "ending" : state_);
+  info.set_state(end_reason_ != kdbg::v1::END_REASON_UNSPECIFIED ? kdbg::v1::SESSION_STATE_ENDING
+                                                                 : state_);
   return info;
 }
 
@@ -112,7 +112,7 @@ SessionManager::~SessionManager() {
 }
 
 absl::StatusOr<std::shared_ptr<Session>> SessionManager::Start(SessionRequest request) {
-  const std::string mode = ModeName(request.mode);
+  const std::string mode = Word(request.mode);
   if (request.target.container_id().empty() && request.target.host_pid() <= 0) {
     metrics_->SessionRefused(mode);
     return absl::InvalidArgumentError(
@@ -196,7 +196,7 @@ void SessionManager::OnEngineEvent(Session* s, kdbg::v1::Event event) {
   absl::MutexLock deliver(&s->deliver_mu_);
   {
     absl::MutexLock lock(&s->mu_);
-    bool ready = event.has_notice() && event.notice().code() == "ready";
+    bool ready = event.has_notice() && event.notice().kind() == kdbg::v1::NOTICE_KIND_READY;
     if (!s->engine_recorded_ && (ready || !s->held_events_.empty())) {
       s->held_events_.push_back(std::move(event));
       return;
@@ -340,7 +340,7 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
     {
       absl::MutexLock lock(&s->mu_);
       s->debug_ = std::move(*started);
-      s->state_ = attach ? "attached" : "tracing";
+      s->state_ = attach ? kdbg::v1::SESSION_STATE_ATTACHED : kdbg::v1::SESSION_STATE_TRACING;
       s->delve_address_ = address;
       if (s->end_reason_ != kdbg::v1::END_REASON_UNSPECIFIED) {
         s->debug_->RequestEnd(s->end_reason_);
@@ -353,7 +353,7 @@ void SessionManager::Run(std::shared_ptr<Session> s) {
   }
   log::Info("session started",
             {{"session", s->id()},
-             {"mode", ModeName(req.mode)},
+             {"mode", Word(req.mode)},
              {"caller", req.caller},
              {"user", req.user},
              {"target", TargetName(req.target)},
@@ -381,7 +381,7 @@ void SessionManager::Fail(const std::shared_ptr<Session>& s, const absl::Status&
                           const std::string& stage) {
   const bool refused = status.code() == absl::StatusCode::kAlreadyExists;
   log::Warning("session failed", {{"session", s->id()},
-                                  {"mode", ModeName(s->mode())},
+                                  {"mode", Word(s->mode())},
                                   {"caller", s->request().caller},
                                   {"user", s->request().user},
                                   {"target", TargetName(s->request().target)},
@@ -392,7 +392,7 @@ void SessionManager::Fail(const std::shared_ptr<Session>& s, const absl::Status&
   e.mutable_error()->set_code(CodeName(status.code()));
   e.mutable_error()->set_message(std::string(status.message()));
   OnEngineEvent(s.get(), e);
-  metrics_->SessionEnded(ModeName(s->mode()), refused ? "refused" : "failed", false);
+  metrics_->SessionEnded(Word(s->mode()), refused ? "refused" : "failed", false);
   kdbg::v1::EndedEvent ended;
   ended.set_reason(kdbg::v1::END_REASON_ERROR);
   ended.set_message(std::string(status.message()));
@@ -429,10 +429,10 @@ void SessionManager::Finish(const std::shared_ptr<Session>& s, const kdbg::v1::E
   const bool was_active = debug != nullptr;
   debug.reset();         // already ended (Wait returned), so this does not block for long
   debug_binary.reset();  // Delve has exited: the uploaded file is deleted
-  metrics_->SessionEnded(ModeName(s->mode()), OutcomeName(ended.reason()), was_active);
+  metrics_->SessionEnded(Word(s->mode()), OutcomeName(ended.reason()), was_active);
   log::Info("session ended",
             {{"session", s->id()},
-             {"mode", ModeName(s->mode())},
+             {"mode", Word(s->mode())},
              {"caller", s->request().caller},
              {"user", s->request().user},
              {"target", TargetName(s->request().target)},

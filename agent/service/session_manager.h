@@ -100,7 +100,7 @@ class Session {
   std::vector<kdbg::v1::Event> held_events_;  // under mu_
 
   mutable absl::Mutex mu_;
-  std::string state_ = "attaching";
+  kdbg::v1::SessionState state_ = kdbg::v1::SESSION_STATE_ATTACHING;
   int32_t host_pid_ = 0;
   std::string delve_address_;
   kdbg::v1::EndReason end_reason_ = kdbg::v1::END_REASON_UNSPECIFIED;

@@ -82,7 +82,7 @@ TEST_F(SessionManagerTest, TraceRunsArmedHitsEndedAndRecordsIt) {
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0].id(), "sess-1");
   EXPECT_EQ(listed[0].host_pid(), 101);
-  EXPECT_EQ(listed[0].state(), "tracing");
+  EXPECT_EQ(listed[0].state(), kdbg::v1::SESSION_STATE_TRACING);
   EXPECT_EQ(listed[0].node_name(), "node-a");
   EXPECT_EQ(listed[0].user(), "alice");
   EXPECT_EQ(listed[0].lease_expiry_unix_nanos() - listed[0].start_unix_nanos(),

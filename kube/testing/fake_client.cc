@@ -3,7 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
-#include "kube/selector.h"
+#include "kube/testing/selector.h"
 
 namespace kdbg::kube::testing {
 

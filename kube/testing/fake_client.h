@@ -34,8 +34,8 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "kube/access_rules.h"
 #include "kube/client.h"
+#include "kube/testing/access_rules.h"
 
 namespace kdbg::kube::testing {
 

@@ -2,7 +2,7 @@
 # Deploy tests: image files, plain manifests, Helm chart, certificates. ctest runs one case per call:
 #   tests/deploy/deploy-test.sh CASE        (env KDBG_SOURCE_DIR, KDBG_BINARY_DIR; defaults: this repo, build-deploy)
 # Cases: setup, manifests, in-sync, chart-default, chart-custom, chart-required, rejects, certs,
-#        kubectl-dry-run, dockerfiles; `regenerate` rewrites deploy/manifests/*.yaml from the chart.
+#        kubectl-dry-run, dockerfiles, defaults; `regenerate` rewrites deploy/manifests/*.yaml from the chart.
 # Tools are cached under $KDBG_BINARY_DIR/deploy-test: node_modules (npm, pinned by package-lock.json;
 # reinstalled only when the lock changes) and the chart renderer (Go, from Debian's /usr/share/gocode).
 set -euo pipefail
@@ -87,6 +87,14 @@ case ${1:-} in
     need_tools
     render >"$T/chart-default.yaml"
     validate chart-default --checks kdbg -- "$T/chart-default.yaml" ;;
+  defaults)
+    # The chart as installed with its default values, checked against the binaries' defaults
+    # (common/defaults.h through each binary's own parsers; tests/unit/defaults).
+    need_tools
+    check=$BIN/tests/unit/defaults/kdbg_check_defaults
+    [[ -x $check ]] || fail "$check is not built (cmake --build build --target kdbg_check_defaults)"
+    render --set certificates.certManager.enabled=true >"$T/chart-defaults.yaml"
+    "$check" "$T/chart-defaults.yaml" ;;
   chart-custom)
     need_tools
     render -f "$HERE/testdata/values-custom.yaml" --set images.agent.tag=1.2.3-debug \
@@ -181,5 +189,5 @@ case ${1:-} in
     grep -q 'no matches for kind "DaemonSet" in version "apps/v1beta2"' <<<"$out" || fail "unexpected refusal: $out"
     echo "OK kubectl refuses apps/v1beta2" ;;
   dockerfiles) "$HERE/check-dockerfiles.sh" "$SRC" ;;
-  *) echo "usage: $0 setup|manifests|in-sync|chart-default|chart-custom|chart-required|rejects|certs|kubectl-dry-run|dockerfiles|regenerate" >&2; exit 2 ;;
+  *) echo "usage: $0 setup|manifests|in-sync|chart-default|chart-custom|chart-required|rejects|certs|kubectl-dry-run|dockerfiles|defaults|regenerate" >&2; exit 2 ;;
 esac

@@ -65,7 +65,7 @@ class FakeDebugSession final : public DebugSession {
   void Run() {
     kdbg::v1::Event first = NewEvent();
     if (attach_) {
-      first.mutable_notice()->set_code("ready");
+      first.mutable_notice()->set_kind(kdbg::v1::NOTICE_KIND_READY);
       first.mutable_notice()->set_message(absl::StrCat("Delve listening at ", address_));
     } else {
       auto* armed = first.mutable_armed();

@@ -6,7 +6,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "kube/objects_json.h"
-#include "kube/selector.h"
+#include "kube/testing/selector.h"
 
 namespace kdbg::kube::stub {
 namespace {

@@ -7,8 +7,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "kube/access_rules.h"
 #include "kube/objects.h"
+#include "kube/testing/access_rules.h"
 
 namespace kdbg::kube::stub {
 

@@ -300,7 +300,7 @@ TEST_F(AgentIntegrationTest, DISABLED_DlvConnectThroughTheTunnelBreaksContinuesA
   kdbg::v1::Event e;
   ASSERT_TRUE(attach->Read(&e));
   ASSERT_TRUE(e.has_notice()) << e.DebugString();
-  ASSERT_EQ(e.notice().code(), "ready");
+  ASSERT_EQ(e.notice().kind(), kdbg::v1::NOTICE_KIND_READY);
 
   TunnelBridge bridge(stub.get(), "it-attach");
   std::string dir = MakeTempDir("kdbg-dlv-connect-");

@@ -120,7 +120,7 @@ kdbg::v1::Event Ev(const std::string& session) {
 std::vector<kdbg::v1::Event> TraceScript(bool with_end) {
   std::vector<kdbg::v1::Event> v;
   auto p = Ev("t-1");
-  p.mutable_notice()->set_code("progress");
+  p.mutable_notice()->set_kind(kdbg::v1::NOTICE_KIND_PROGRESS);
   p.mutable_notice()->set_message("Delve attached to PID 4242 in 81 ms");
   v.push_back(p);
   auto a = Ev("t-1");
@@ -539,7 +539,7 @@ TEST_F(CliTest, PortForwardDiscoveryStartsAndStopsKubectl) {
   // The certificate names kdbg-controller.kdbg-system.svc: checked although reached on 127.0.0.1.
   EXPECT_EQ(k.Finish(), 0) << k.err();
   EXPECT_EQ(ReadFileText(dir_ + "/kubectl-args"),
-            "--context test port-forward -n kdbg-system service/kdbg-controller :8443\n");
+            "--context test port-forward -n kdbg-system service/kdbg-controller :443\n");
   std::string pid = std::string(absl::StripAsciiWhitespace(ReadFileText(dir_ + "/kubectl-pid")));
   EXPECT_FALSE(fs::exists("/proc/" + pid)) << "kubectl port-forward left running";
 }

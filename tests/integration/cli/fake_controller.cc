@@ -104,11 +104,11 @@ grpc::Status FakeController::Attach(grpc::ServerContext* c,
   }
   kdbg::v1::Event progress;
   progress.set_session_id("a-1");
-  progress.mutable_notice()->set_code("progress");
+  progress.mutable_notice()->set_kind(kdbg::v1::NOTICE_KIND_PROGRESS);
   progress.mutable_notice()->set_message("Delve attached to PID 4242");
   kdbg::v1::Event ready;
   ready.set_session_id("a-1");
-  ready.mutable_notice()->set_code("ready");
+  ready.mutable_notice()->set_kind(kdbg::v1::NOTICE_KIND_READY);
   ready.mutable_notice()->set_message("Delve server ready");
   return Stream(c, writer, {progress, ready}, StreamEnd::kHold);
 }

@@ -74,7 +74,7 @@ TEST_F(ControllerIntegrationTest, AllowedUserReachesTheAgentOfThePodsNodeOnly) {
   TraceResult r = Trace("t-alice", "default", "web-b");
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   ASSERT_EQ(r.events.size(), 5u);
-  EXPECT_EQ(r.events[0].notice().code(), "progress");
+  EXPECT_EQ(r.events[0].notice().kind(), kdbg::v1::NOTICE_KIND_PROGRESS);
   EXPECT_THAT(r.events[0].notice().message(), HasSubstr("node-b"));
   EXPECT_THAT(r.events[1].notice().message(), HasSubstr("kdbg-agent-node-b"));
   EXPECT_TRUE(r.events[2].has_armed());
@@ -226,7 +226,7 @@ TEST_F(ControllerIntegrationTest, AttachThenTunnelRelaysBytesBothWays) {
   v1::Event e;
   std::string session;
   while (attach->Read(&e)) {
-    if (e.has_notice() && e.notice().code() == "ready") {
+    if (e.has_notice() && e.notice().kind() == kdbg::v1::NOTICE_KIND_READY) {
       session = e.session_id();
       break;
     }

@@ -125,7 +125,7 @@ grpc::Status FakeAgent::Attach(grpc::ServerContext* ctx, const v1::AttachRequest
   }
   v1::Event ready;
   ready.set_session_id(req->session_id());
-  ready.mutable_notice()->set_code("ready");
+  ready.mutable_notice()->set_kind(kdbg::v1::NOTICE_KIND_READY);
   writer->Write(ready);
   WaitCancelled(ctx, req->session_id());
   if (ctx->IsCancelled()) return grpc::Status::CANCELLED;

@@ -135,7 +135,7 @@ TEST_F(DelveEngineTest, RateLimitClearsTheTracepointAndTheTargetKeepsServing) {
   }
   bool limited = false;
   for (const auto& n : events.Notices()) {
-    if (n.code() == "rate-limited") {
+    if (n.kind() == kdbg::v1::NOTICE_KIND_RATE_LIMITED) {
       limited = true;
       EXPECT_THAT(n.message(), HasSubstr("handleSlash"));
     }
@@ -269,7 +269,7 @@ TEST_F(DelveEngineTest, AttachModeExposesDelveAndClearsTheRemoteClientsBreakpoin
   std::string addr = (*session)->delve_address();
   ASSERT_TRUE(absl::StartsWith(addr, "[::1]:")) << addr;
   ASSERT_FALSE(events.Notices().empty());
-  EXPECT_EQ(events.Notices()[0].code(), "ready");
+  EXPECT_EQ(events.Notices()[0].kind(), v1::NOTICE_KIND_READY);
   // The target runs while nobody drives it.
   auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port());
   ASSERT_TRUE(r.ok()) << r.status();
@@ -337,7 +337,8 @@ TEST_F(DelveEngineTest, ScriptFeaturesStackHitCountAndBreak) {
   EXPECT_EQ(h, 2);  // the first hit fails `> 1`
   EXPECT_EQ(b2, 3);
   bool continued = false;
-  for (const auto& n : events.Notices()) continued |= n.code() == "breakpoint-continued";
+  for (const auto& n : events.Notices())
+    continued |= n.kind() == kdbg::v1::NOTICE_KIND_BREAKPOINT_CONTINUED;
   EXPECT_TRUE(continued);
   (*session)->RequestEnd(v1::END_REASON_CLIENT_STOP);
   auto ended = (*session)->Wait(absl::Seconds(20));

@@ -296,7 +296,7 @@ TEST(EbpfEngineTest, ProbeOverItsRateIsDisarmedWithANotice) {
   EXPECT_GE(ev.Hits().size(), 50u);
   EXPECT_LE(ev.Hits().size(), 55u);
   bool noticed = false;
-  for (const auto& n : ev.Notices()) noticed |= n.code() == "rate-limited";
+  for (const auto& n : ev.Notices()) noticed |= n.kind() == kdbg::v1::NOTICE_KIND_RATE_LIMITED;
   EXPECT_TRUE(noticed);
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.recurse"));
 }

@@ -4,7 +4,7 @@
 // (task kill + rm, container rm), then containerd (SIGTERM), then any shim left serving our
 // socket (by PID), the pod cgroups it created, and the temp dir.
 //
-// Needs root, containerd, ctr and runc (ENVIRONMENT.md). Not thread-safe.
+// Needs root, containerd, ctr and runc (installed by scripts/deps). Not thread-safe.
 #pragma once
 
 #include <sys/types.h>

@@ -1,9 +1,9 @@
-#include "agent/delve/trace_script.h"
+#include "script/trace_script.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace kdbg::delve {
+namespace kdbg::script {
 namespace {
 
 using ::testing::ElementsAre;
@@ -54,6 +54,40 @@ TEST(TraceScriptTest, EverySupportedCommand) {
   EXPECT_EQ(b.cond, "r.Method == \"POST\"");
 }
 
+TEST(TraceScriptTest, CommandsAreRecordedInCanonicalWords) {
+  auto s = ParseTraceScript(
+      "t a main.go:10\nb x.go:2\non a p r.Host\non 2 bt 3\ncondition a x > 1\n"
+      "cond -hitcount 2 == 1\nc\n",
+      "x.dlv");
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::vector<std::string> words, commands, actions;
+  for (const ScriptCommand& c : s->commands) {
+    words.push_back(c.word);
+    commands.push_back(c.command);
+    actions.push_back(c.action);
+  }
+  EXPECT_THAT(words, ElementsAre("t", "b", "on", "on", "condition", "cond", "c"));
+  EXPECT_THAT(commands, ElementsAre("trace", "break", "on", "on", "cond", "cond", "continue"));
+  EXPECT_THAT(actions, ElementsAre("", "", "print", "stack", "", "", ""));
+  EXPECT_EQ(s->commands[3].line, 4);
+  EXPECT_EQ(s->commands[3].action_word, "bt");
+  EXPECT_TRUE(s->breakpoints[1].stops);
+  EXPECT_THAT(s->breakpoints[0].prints, ElementsAre("r.Host"));
+  EXPECT_EQ(s->breakpoints[1].stack_depth, 3);
+}
+
+TEST(TraceScriptTest, CanonicalWords) {
+  EXPECT_EQ(CanonicalCommand("t"), "trace");
+  EXPECT_EQ(CanonicalCommand("b"), "break");
+  EXPECT_EQ(CanonicalCommand("c"), "continue");
+  EXPECT_EQ(CanonicalCommand("condition"), "cond");
+  EXPECT_EQ(CanonicalCommand("on"), "on");
+  EXPECT_EQ(CanonicalCommand("call"), "");
+  EXPECT_EQ(CanonicalAction("p"), "print");
+  EXPECT_EQ(CanonicalAction("bt"), "stack");
+  EXPECT_EQ(CanonicalAction("locals"), "");
+}
+
 struct BadCase {
   const char* script;
   const char* want;
@@ -94,4 +128,4 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"# nothing\n\n", "trace.dlv: no tracepoint"}));
 
 }  // namespace
-}  // namespace kdbg::delve
+}  // namespace kdbg::script

@@ -1,4 +1,4 @@
-#include "kube/access_rules.h"
+#include "kube/testing/access_rules.h"
 
 #include "gtest/gtest.h"
 

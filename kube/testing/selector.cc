@@ -1,4 +1,4 @@
-#include "kube/selector.h"
+#include "kube/testing/selector.h"
 
 #include <algorithm>
 

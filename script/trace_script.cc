@@ -1,4 +1,4 @@
-#include "agent/delve/trace_script.h"
+#include "script/trace_script.h"
 
 #include <cctype>
 
@@ -8,7 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
-namespace kdbg::delve {
+namespace kdbg::script {
 namespace {
 
 bool ValidName(absl::string_view name) {
@@ -107,6 +107,21 @@ bool IsRefusedCommand(absl::string_view cmd) {
 
 }  // namespace
 
+std::string CanonicalCommand(absl::string_view word) {
+  if (word == "trace" || word == "t") return "trace";
+  if (word == "break" || word == "b") return "break";
+  if (word == "on") return "on";
+  if (word == "cond" || word == "condition") return "cond";
+  if (word == "continue" || word == "c") return "continue";
+  return "";
+}
+
+std::string CanonicalAction(absl::string_view word) {
+  if (word == "print" || word == "p") return "print";
+  if (word == "stack" || word == "bt") return "stack";
+  return "";
+}
+
 absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
                                              absl::string_view script_name) {
   TraceScript script;
@@ -143,12 +158,20 @@ absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
     }
     absl::string_view rest = line;
     absl::string_view cmd = NextWord(&rest);
+    const std::string command = CanonicalCommand(cmd);
+    if (!command.empty()) {
+      ScriptCommand record;
+      record.line = line_no;
+      record.word = std::string(cmd);
+      record.command = command;
+      script.commands.push_back(std::move(record));
+    }
 
-    if (cmd == "trace" || cmd == "t" || cmd == "break" || cmd == "b") {
+    if (command == "trace" || command == "break") {
       std::vector<absl::string_view> args = absl::StrSplit(rest, ' ', absl::SkipWhitespace());
       ScriptBreakpoint bp;
       bp.line = line_no;
-      bp.stops = cmd == "break" || cmd == "b";
+      bp.stops = command == "break";
       if (args.size() == 1) {
         bp.location = std::string(args[0]);
         bp.name = absl::StrCat("bp", script.breakpoints.size() + 1);
@@ -167,18 +190,21 @@ absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
         return error(absl::StrCat("name \"", bp.name, "\" is already used"));
       }
       script.breakpoints.push_back(std::move(bp));
-    } else if (cmd == "on") {
+    } else if (command == "on") {
       absl::string_view ref = NextWord(&rest);
       absl::string_view what = NextWord(&rest);
       if (ref.empty() || what.empty())
         return error("usage: on <bp> print <expr> | on <bp> stack [depth]");
       ScriptBreakpoint* bp = find_bp(ref);
       if (bp == nullptr) return unknown_bp(ref);
-      if (what == "print" || what == "p") {
+      const std::string action = CanonicalAction(what);
+      script.commands.back().action = action;
+      script.commands.back().action_word = std::string(what);
+      if (action == "print") {
         if (rest.empty()) return error("usage: on <bp> print <expr>");
         bp->prints.emplace_back(rest);
         bp->print_lines.push_back(line_no);
-      } else if (what == "stack" || what == "bt") {
+      } else if (action == "stack") {
         int depth = 10;
         if (!rest.empty() && (!absl::SimpleAtoi(rest, &depth) || depth < 1 || depth > 100)) {
           return error(absl::StrCat("bad stack depth \"", rest, "\": use a number from 1 to 100"));
@@ -190,7 +216,7 @@ absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
                                   "` is not supported: use `on <bp> print <expr>` or "
                                   "`on <bp> stack [depth]`"));
       }
-    } else if (cmd == "cond" || cmd == "condition") {
+    } else if (command == "cond") {
       absl::string_view first = NextWord(&rest);
       if (first == "-hitcount") {
         absl::string_view ref = NextWord(&rest);
@@ -219,7 +245,7 @@ absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
         bp->cond = std::string(rest);
         bp->cond_line = line_no;
       }
-    } else if (cmd == "continue" || cmd == "c") {
+    } else if (command == "continue") {
       if (!rest.empty()) return error("`continue` takes no arguments here");
       continue_line = line_no;
     } else if (IsRefusedCommand(cmd)) {
@@ -238,4 +264,4 @@ absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
   return script;
 }
 
-}  // namespace kdbg::delve
+}  // namespace kdbg::script
