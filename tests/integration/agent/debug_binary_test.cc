@@ -153,6 +153,9 @@ class DebugBinaryTest : public ::testing::Test {
     r.mutable_options()->set_script(
         "trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\n");
     r.mutable_options()->set_script_name("trace.dlv");
+    // This suite proves Delve's use of the upload; `auto` would pick the eBPF engine for this
+    // script (it reads the upload's DWARF itself: tests/integration/ebpf).
+    r.mutable_options()->set_engine("delve");
     r.set_user("alice");
     r.set_session_id(id);
     r.set_debug_binary_id(upload);
