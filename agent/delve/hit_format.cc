@@ -37,38 +37,6 @@ enum Kind {
   kUnsafePointer = 26,
 };
 
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  return out + "\"";
-}
-
 std::string Format(const json& v, int depth);
 
 std::string Children(const json& v, int depth, bool with_names, int64_t total) {
@@ -103,10 +71,10 @@ std::string Format(const json& v, int depth) {
   int64_t len = Int(v, "len");
   const json& ch = Arr(v, "children");
   size_t nch = ch.size();
-  if (depth > 3) return kind == kString ? Quote(value) : absl::StrCat(type, " {...}");
+  if (depth > 3) return kind == kString ? QuoteGoString(value) : absl::StrCat(type, " {...}");
   switch (kind) {
     case kString: {
-      std::string s = Quote(value);
+      std::string s = QuoteGoString(value);
       if (len > static_cast<int64_t>(value.size())) {
         absl::StrAppend(&s, "...+", len - static_cast<int64_t>(value.size()), " more");
       }
@@ -164,6 +132,38 @@ void AddVariables(const json& list, google::protobuf::RepeatedPtrField<kdbg::v1:
 }
 
 }  // namespace
+
+std::string QuoteGoString(absl::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+          out += buf;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out + "\"";
+}
 
 std::string FormatVariable(const json& v) { return Format(v, 0); }
 

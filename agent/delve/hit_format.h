@@ -14,6 +14,8 @@
 #include <set>
 #include <string>
 
+#include "absl/strings/string_view.h"
+
 #include "kdbg/v1/types.pb.h"
 #include "nlohmann/json.hpp"
 
@@ -28,6 +30,11 @@ inline constexpr char kOptimizedOut[] = "<optimized out>";
 // find loclist entry" (no value at this PC in optimized code): `<optimized out>`. Nested values are
 // cut at depth 3.
 std::string FormatVariable(const nlohmann::json& v);
+
+// A Go string as Delve prints it: double-quoted, with \" \\ \n \t \r escaped and other control
+// bytes as \xNN; UTF-8 passes through. The eBPF engine formats its strings with this too, so both
+// engines print the same bytes the same way.
+std::string QuoteGoString(absl::string_view s);
 
 // The HitEvent for one thread at a breakpoint. `tracepoint` is kdbg's name for it. Arguments that
 // are results (flag VariableReturnArgument) are left out: at entry they hold nothing yet.

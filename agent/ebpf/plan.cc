@@ -1,5 +1,7 @@
 #include "agent/ebpf/plan.h"
 
+#include "agent/delve/hit_format.h"
+
 #include <cctype>
 #include <cstdio>
 
@@ -506,42 +508,6 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
   return plan;
 }
 
-namespace {
-
-std::string Quote(absl::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  return out + "\"";
-}
-
-}  // namespace
-
 std::string FormatSlot(const Slot& slot, const kdbg_slot& v) {
   switch (v.status) {
     case KDBG_SLOT_OK:
@@ -562,7 +528,7 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v) {
   switch (slot.format) {
     case SlotFormat::kString: {
       size_t n = v.n > KDBG_STR_MAX ? KDBG_STR_MAX : v.n;
-      std::string s = Quote(absl::string_view(v.str, n));
+      std::string s = delve::QuoteGoString(absl::string_view(v.str, n));
       if (v.w1 > n) absl::StrAppend(&s, "...+", v.w1 - n, " more");
       return s;
     }
