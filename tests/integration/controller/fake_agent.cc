@@ -47,6 +47,11 @@ grpc::Status FakeAgent::UploadDebugBinary(grpc::ServerContext* ctx,
     u.bytes += static_cast<int64_t>(c.data().size());
     u.largest_chunk = std::max(u.largest_chunk, c.data().size());
   }
+  // A cancelled call ends Read() at once, but the sync server may report IsCancelled() a moment
+  // later: a short upload waits for it (bounded) before it is called cut off rather than cancelled.
+  for (int i = 0; i < 200 && !ctx->IsCancelled() && u.bytes != u.first.header().size(); ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
   u.cancelled = ctx->IsCancelled();
   {
     absl::MutexLock lock(&mu_);
