@@ -1,7 +1,6 @@
 #include "agent/ebpf/ebpf_session.h"
 
 #include <poll.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include "agent/gobinary/dwarf.h"
 #include "common/fd.h"
 #include "common/log.h"
+#include "common/pidfd.h"
 #include "common/proc_reader.h"
 #include "common/status.h"
 
@@ -83,9 +83,8 @@ class EbpfSession final : public DebugSession {
     int rate = spec_.requested_hits_per_second > 0 ? spec_.requested_hits_per_second
                                                    : options_.default_hits_per_second;
     rate_ = std::min(rate, options_.max_hits_per_second);
-    pidfd_ = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, spec_.pid, 0)));
-    if (!pidfd_.valid())
-      return absl::NotFoundError(absl::StrCat("process ", spec_.pid, " is gone"));
+    // The one pidfd helper (common/pidfd.h): NotFound when the target is already gone.
+    KDBG_ASSIGN_OR_RETURN(pidfd_, PidfdOpen(spec_.pid));
     for (uint32_t i = 0; i < plan.probes.size(); ++i) {
       const ProbePlan& pp = plan.probes[i];
       kdbg_probe p{};
