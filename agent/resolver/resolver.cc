@@ -80,8 +80,25 @@ class ResolverImpl : public Resolver {
     return "";
   }
 
-  // Problems of the agent's own environment: Yama and capabilities. Empty when unknown.
-  std::string PtraceProblem() {
+  // The first field (real) and the others (effective, saved, filesystem) of a status file's
+  // "Uid:\t65532\t65532\t65532\t65532" line; empty when there is none.
+  static std::vector<uint64_t> StatusUids(absl::string_view status) {
+    std::vector<uint64_t> uids;
+    for (absl::string_view line : absl::StrSplit(status, '\n')) {
+      if (!absl::ConsumePrefix(&line, "Uid:")) continue;
+      for (absl::string_view f : absl::StrSplit(line, '\t', absl::SkipWhitespace())) {
+        uint64_t v = 0;
+        if (absl::SimpleAtoi(absl::StripAsciiWhitespace(f), &v)) uids.push_back(v);
+      }
+    }
+    return uids;
+  }
+
+  // Problems of the agent's own environment for target `p`: Yama and capabilities. Empty when
+  // unknown. A target of another UID needs, beside ptrace, CAP_DAC_READ_SEARCH (Delve opens its
+  // /proc/PID/auxv, mode 0400 owned by that UID) and CAP_KILL (Delve stops its threads with
+  // tgkill(SIGSTOP)); without CAP_KILL Delve attaches, then cannot halt the target to detach.
+  std::string PtraceProblem(const ProcessInfo& p) {
     int scope = -1;
     if (auto s = table_->ReadFile("sys/kernel/yama/ptrace_scope"); s.ok()) {
       if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*s), &scope)) scope = -1;
@@ -91,20 +108,42 @@ class ResolverImpl : public Resolver {
              "resets): "
              "no debugger can attach here";
     }
-    bool cap = true;
+    constexpr int kCapDacReadSearch = 2, kCapKill = 5, kCapSysPtrace = 19;
+    uint64_t caps = ~0ull;  // unknown: assume present
+    std::vector<uint64_t> own_uids;
     if (auto s = table_->ReadFile("self/status"); s.ok()) {
+      own_uids = StatusUids(*s);
       for (absl::string_view line : absl::StrSplit(*s, '\n')) {
         if (absl::ConsumePrefix(&line, "CapEff:")) {
-          uint64_t caps = 0;
-          if (absl::SimpleHexAtoi(absl::StripAsciiWhitespace(line), &caps)) cap = (caps >> 19) & 1;
+          uint64_t v = 0;
+          if (absl::SimpleHexAtoi(absl::StripAsciiWhitespace(line), &v)) caps = v;
         }
       }
     }
-    if (!cap) {
+    auto has = [caps](int bit) { return ((caps >> bit) & 1) != 0; };
+    if (!has(kCapSysPtrace)) {
       return absl::StrCat(
           "the agent lacks CAP_SYS_PTRACE",
           scope >= 1 ? absl::StrCat(" and kernel.yama.ptrace_scope=", scope, " requires it") : "",
           ": add SYS_PTRACE to the agent's securityContext.capabilities.add");
+    }
+    uint64_t own_uid = own_uids.size() > 1 ? own_uids[1] : 0;  // effective; the agent runs as root
+    std::vector<uint64_t> uids;
+    if (auto s = table_->ReadFile(absl::StrCat(p.pid, "/status")); s.ok()) uids = StatusUids(*s);
+    bool other_uid =
+        std::any_of(uids.begin(), uids.end(), [own_uid](uint64_t u) { return u != own_uid; });
+    if (other_uid) {
+      std::vector<std::string> missing;
+      if (!has(kCapDacReadSearch)) missing.push_back("CAP_DAC_READ_SEARCH");
+      if (!has(kCapKill)) missing.push_back("CAP_KILL");
+      if (!missing.empty()) {
+        return absl::StrCat(
+            "process ", p.pid, " runs as UID ", uids.front(), " and the agent (UID ", own_uid,
+            ") lacks ", absl::StrJoin(missing, " and "),
+            ", which Delve needs beside ptrace for a process of another user (to read its "
+            "/proc/PID/auxv and to stop its threads): add DAC_READ_SEARCH and KILL to the "
+            "agent's securityContext.capabilities.add (the shipped DaemonSet has them)");
+      }
     }
     return "";
   }
@@ -138,7 +177,7 @@ class ResolverImpl : public Resolver {
                              ") is not a Go program: kdbg debugs Go programs only")
               : absl::StrCat("cannot read the executable of process ", p.pid, ": ", bin_error);
     }
-    if (problem.empty()) problem = PtraceProblem();
+    if (problem.empty()) problem = PtraceProblem(p);
     // The two problems a user can act on come last, so neither hides another: missing debug info
     // (an upload fixes it: `--debug-binary`, same build ID), then the Go version
     // (--allow-unsupported-go overrides it).

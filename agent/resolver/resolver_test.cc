@@ -189,6 +189,9 @@ TEST(Resolver, Preconditions) {
       {"zombie", "zombie"},
       {"yama3", "ptrace_scope=3"},
       {"nocap", "lacks CAP_SYS_PTRACE and kernel.yama.ptrace_scope=2 requires it"},
+      {"otheruid",
+       "process 4242 runs as UID 65532 and the agent (UID 0) lacks CAP_DAC_READ_SEARCH and "
+       "CAP_KILL, which Delve needs"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.tree);
@@ -198,6 +201,13 @@ TEST(Resolver, Preconditions) {
     EXPECT_EQ(t->host_pid(), 4242);
     EXPECT_FALSE(t->debuggable());
     EXPECT_THAT(t->problem(), HasSubstr(c.problem));
+  }
+  {
+    // The same target with the capabilities the shipped DaemonSet grants.
+    Env caps = Make("otheruid-caps");
+    auto t = ResolveId(caps, std::string("containerd://") + kApp);
+    ASSERT_TRUE(t.ok()) << t.status();
+    EXPECT_TRUE(t->debuggable()) << t->problem();
   }
   Env env = Make("gvisor");
   auto g = ResolveId(env, std::string("containerd://") + kApp);

@@ -121,8 +121,9 @@ proc $T 4251 4242 S 611 0 "4251	6" /sidecar "$(v1 $C)" /sidecar
 hostfacts $T 1 000001ffffffffff
 
 # 8. Preconditions: the same pod shape with a traced target (TracerPid), a zombie, pause only,
-#    a gVisor shim, Yama scope 3 and no CAP_SYS_PTRACE.
-for T in traced zombie pause-only gvisor yama3 nocap; do
+#    a gVisor shim, Yama scope 3, no CAP_SYS_PTRACE, and a target running as UID 65532 beside
+#    an agent without (otheruid) and with (otheruid-caps) CAP_DAC_READ_SEARCH and CAP_KILL.
+for T in traced zombie pause-only gvisor yama3 nocap otheruid otheruid-caps; do
   proc $T 1 0 S 10 0 1 /usr/lib/systemd/systemd "$(v2 /init.scope)" /sbin/init
   proc $T 4100 1 S 400 0 4100 /usr/bin/dlv "$(v2 /user.slice)" dlv attach 4242 --headless
   shim=$SHIM; [ $T = gvisor ] && shim="/usr/bin/containerd-shim-runsc-v1 -namespace k8s.io -id $S"
@@ -137,6 +138,12 @@ proc yama3 4242 4200 S 600 0 "4242	1" /hello-world "$(v2 /kubepods/besteffort/po
 proc nocap 4242 4200 S 600 0 "4242	1" /hello-world "$(v2 /kubepods/besteffort/pod$POD/$A)" /hello-world
 hostfacts yama3 3 000001ffffffffff
 hostfacts nocap 2 00000000a80425fb
+for T in otheruid otheruid-caps; do
+  proc $T 4242 4200 S 600 0 "4242	1" /hello-world "$(v2 /kubepods/besteffort/pod$POD/$A)" /hello-world
+  sed -i 's/^Uid:.*/Uid:\t65532\t65532\t65532\t65532/; s/^Gid:.*/Gid:\t65532\t65532\t65532\t65532/' trees/$T/proc/4242/status
+done
+hostfacts otheruid 1 0000000000080000
+hostfacts otheruid-caps 1 0000000000080024
 
 # 9. A container still starting: its init is still runc's own re-exec ("runc init", a Go program
 #    itself, comm "runc:[2:INIT]" on a real node), not yet the container's program.
