@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "agent/delve/json_access.h"
+#include "agent/gobinary/go_kind.h"
 
 namespace kdbg::delve {
 namespace {
@@ -18,24 +19,7 @@ using jsonx::Str;
 using jsonx::Uint;
 using nlohmann::json;
 
-// reflect.Kind values Delve reports in "kind".
-enum Kind {
-  kBool = 1,
-  kInt = 2,
-  kUintptr = 12,
-  kFloat64 = 14,
-  kComplex128 = 16,
-  kArray = 17,
-  kChan = 18,
-  kFunc = 19,
-  kInterface = 20,
-  kMap = 21,
-  kPtr = 22,
-  kSlice = 23,
-  kString = 24,
-  kStruct = 25,
-  kUnsafePointer = 26,
-};
+using gobinary::GoKind;
 
 std::string Format(const json& v, int depth);
 
@@ -65,35 +49,36 @@ std::string Format(const json& v, int depth) {
     }
     return absl::StrCat("(unreadable ", unreadable, ")");
   }
-  int64_t kind = Int(v, "kind");
+  GoKind kind = gobinary::GoKindFromNumber(Int(v, "kind"));
   std::string type = Str(v, "type");
   std::string value = Str(v, "value");
   int64_t len = Int(v, "len");
   const json& ch = Arr(v, "children");
   size_t nch = ch.size();
-  if (depth > 3) return kind == kString ? QuoteGoString(value) : absl::StrCat(type, " {...}");
+  if (depth > 3)
+    return kind == GoKind::kString ? QuoteGoString(value) : absl::StrCat(type, " {...}");
   switch (kind) {
-    case kString: {
+    case GoKind::kString: {
       std::string s = QuoteGoString(value);
       if (len > static_cast<int64_t>(value.size())) {
         absl::StrAppend(&s, "...+", len - static_cast<int64_t>(value.size()), " more");
       }
       return s;
     }
-    case kPtr:
+    case GoKind::kPtr:
       if (nch == 0) return absl::StrCat("(", type, ")(nil)");
       if (Uint(ch[0], "addr") == 0 && Int(ch[0], "kind") == 0) return "nil";
       if (Bool(ch[0], "onlyAddr")) {
         return absl::StrCat("(", type, ")(0x", absl::Hex(Uint(ch[0], "addr")), ")");
       }
       return absl::StrCat("*", Format(ch[0], depth + 1));
-    case kStruct:
+    case GoKind::kStruct:
       return absl::StrCat(type, " {", Children(v, depth, true, len), "}");
-    case kSlice:
-    case kArray:
+    case GoKind::kSlice:
+    case GoKind::kArray:
       return absl::StrCat(type, " len: ", len, ", cap: ", Int(v, "cap"), ", [",
                           Children(v, depth, false, len), "]");
-    case kMap: {
+    case GoKind::kMap: {
       std::string out = absl::StrCat(type, " [");
       for (size_t i = 0; i + 1 < nch; i += 2) {
         if (i > 0) out += ", ";
@@ -102,15 +87,15 @@ std::string Format(const json& v, int depth) {
       if (len > static_cast<int64_t>(nch / 2)) absl::StrAppend(&out, nch > 0 ? ", " : "", "...");
       return out + "]";
     }
-    case kInterface:
+    case GoKind::kInterface:
       if (nch == 0 || (Int(ch[0], "kind") == 0 && Uint(ch[0], "addr") == 0)) {
         return absl::StrCat(type, " nil");
       }
       return absl::StrCat(type, "(", Format(ch[0], depth + 1), ")");
-    case kFunc:
+    case GoKind::kFunc:
       return value.empty() ? "nil" : value;
     default:
-      if (value.empty() && kind == 0) return "(invalid)";
+      if (value.empty() && kind == GoKind::kInvalid) return "(invalid)";
       return value;
   }
 }

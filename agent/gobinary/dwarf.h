@@ -28,39 +28,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/gobinary/go_kind.h"
 
 namespace kdbg::gobinary {
-
-// reflect.Kind, as DW_AT_go_kind carries it.
-enum class GoKind : int {
-  kInvalid = 0,
-  kBool = 1,
-  kInt = 2,
-  kInt8 = 3,
-  kInt16 = 4,
-  kInt32 = 5,
-  kInt64 = 6,
-  kUint = 7,
-  kUint8 = 8,
-  kUint16 = 9,
-  kUint32 = 10,
-  kUint64 = 11,
-  kUintptr = 12,
-  kFloat32 = 13,
-  kFloat64 = 14,
-  kComplex64 = 15,
-  kComplex128 = 16,
-  kArray = 17,
-  kChan = 18,
-  kFunc = 19,
-  kInterface = 20,
-  kMap = 21,
-  kPtr = 22,
-  kSlice = 23,
-  kString = 24,
-  kStruct = 25,
-  kUnsafePointer = 26,
-};
 
 using TypeId = uint64_t;  // the DIE offset of a type
 
