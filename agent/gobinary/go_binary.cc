@@ -107,15 +107,19 @@ absl::Status GoBinary::ReadFacts() {
     // Older or unusual Go builds without the sections: the runtime's entry point gives them away.
     facts_.is_go = FindFunction("runtime.main").ok();
   }
-  if (facts_.has_dwarf && dwarf() != nullptr) facts_.producer = MainProducer(dwarf());
   // Go before 1.18 has no inline build info: the compiler's DWARF producer still names it.
-  if (facts_.go_version.empty()) facts_.go_version = GoVersionFromProducer(facts_.producer);
+  if (facts_.go_version.empty()) facts_.go_version = GoVersionFromProducer(Producer());
   if (!facts_.go_version.empty()) facts_.is_go = true;
   std::string gcflags = build_info ? build_info->Setting("-gcflags") : "";
+  // `go build` records every build setting, "-compiler" always and "-gcflags" whenever given (on
+  // the command line or in GOFLAGS): then the settings alone answer, without the DWARF.
+  bool go_build_settings = build_info && !build_info->Setting("-compiler").empty();
   if (FlagsDisableOptimization(gcflags)) {
     facts_.optimized = false;
-  } else if (size_t semi = facts_.producer.find(';'); semi != std::string::npos) {
-    facts_.optimized = !FlagsDisableOptimization(absl::string_view(facts_.producer).substr(semi));
+  } else if (go_build_settings) {
+    facts_.optimized = true;
+  } else if (size_t semi = Producer().find(';'); semi != std::string::npos) {
+    facts_.optimized = !FlagsDisableOptimization(absl::string_view(Producer()).substr(semi));
   } else {
     facts_.optimized = true;  // go build's default
   }
@@ -127,6 +131,13 @@ Dwarf* GoBinary::dwarf() const {
     if (facts_.has_dwarf) dwarf_ = dwarf_begin_elf(elf_, DWARF_C_READ, nullptr);
   });
   return dwarf_;
+}
+
+const std::string& GoBinary::Producer() const {
+  std::call_once(producer_once_, [this] {
+    if (dwarf() != nullptr) producer_ = MainProducer(dwarf());
+  });
+  return producer_;
 }
 
 void GoBinary::LoadFunctions() const {

@@ -12,7 +12,11 @@
 //   .gopclntab          present in every Go binary, even stripped ones
 //   .note.go.buildid    the Go build ID;  .note.gnu.build-id  the GNU build ID (hex)
 //   .debug_info / .zdebug_info  DWARF; the main package's DW_AT_producer names the compiler
-//                       version and flags ("Go cmd/compile go1.19.8; -N -l")
+//                       version and flags ("Go cmd/compile go1.19.8; -N -l"). Read only when the
+//                       sections above cannot answer (Go < 1.18, or no `go build` settings): Go
+//                       compresses its DWARF (SHF_COMPRESSED, zlib) and libdw inflates every
+//                       debug section when it opens them, about 20 ms for a 8 MB program, the
+//                       larger part of a container's resolution.
 //   .symtab             absent when stripped (-ldflags=-s, strip); its STT_FUNC entries are the
 //                       functions (Go names: "main.main", "net/http.(*conn).serve",
 //                       "main.(*Server).handle.func1")
@@ -50,9 +54,10 @@ struct GoBinaryFacts {
   std::string build_id;      // Go build ID (.note.go.buildid); "" when absent
   std::string gnu_build_id;  // lower-case hex (.note.gnu.build-id); "" when absent
   bool has_dwarf = false;    // .debug_info or .zdebug_info
-  std::string producer;      // DW_AT_producer of the main package's unit (else the first Go one)
-  bool optimized = true;     // false when built with -N (gcflags or producer say so)
-  bool stripped = false;     // no .symtab
+  // False when built with -N: the "-gcflags" build setting says so; without `go build` settings
+  // (no "-compiler" setting: Go < 1.18, other build systems) the DWARF producer does.
+  bool optimized = true;
+  bool stripped = false;  // no .symtab
 };
 
 // One function in the symbol table.
@@ -96,6 +101,9 @@ class GoBinary {
   // is null when the binary has no DWARF. Both live as long as this object.
   ::Elf* elf() const { return elf_; }
   ::Dwarf* dwarf() const;
+  // DW_AT_producer of the main package's compile unit (else the first unit's that has one), read
+  // on first use (it loads the DWARF); "" without DWARF.
+  const std::string& Producer() const;
 
  private:
   GoBinary(std::string path, int fd, ::Elf* elf);
@@ -110,6 +118,8 @@ class GoBinary {
   mutable std::vector<FunctionSymbol> functions_;
   mutable std::once_flag dwarf_once_;
   mutable ::Dwarf* dwarf_ = nullptr;
+  mutable std::once_flag producer_once_;
+  mutable std::string producer_;
 };
 
 // Just the facts of the file at `path` (opens, reads, closes). Errors as GoBinary::Open.

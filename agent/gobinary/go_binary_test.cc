@@ -52,9 +52,26 @@ TEST(GoBinary, DebugOptimisedAndStrippedBuilds) {
     EXPECT_EQ(bin->dwarf() != nullptr, c.has_dwarf);
     EXPECT_EQ(bin->Functions().empty(), c.stripped);
     if (c.has_dwarf) {
-      EXPECT_THAT(f.producer, HasSubstr("Go cmd/compile " + f.go_version));
+      EXPECT_THAT(bin->Producer(), HasSubstr("Go cmd/compile " + f.go_version));
     }
   }
+}
+
+// Without `go build`'s settings (.go.buildinfo removed) the DWARF producer names the Go version
+// and the flags; with them, the facts come from the settings alone and the producer is read only
+// when asked for.
+TEST(GoBinary, WithoutBuildSettingsTheDwarfProducerAnswers) {
+  auto bin = OpenTarget("hello-world-nol-nobuildinfo");
+  ASSERT_NE(bin, nullptr);
+  const GoBinaryFacts& f = bin->facts();
+  EXPECT_TRUE(f.build_settings.empty());
+  EXPECT_TRUE(f.module_path.empty());
+  ExpectGoVersion(f);
+  EXPECT_THAT(bin->Producer(), HasSubstr("-N -l"));
+  EXPECT_FALSE(f.optimized);
+  auto full = OpenTarget("hello-world-nol");
+  ASSERT_NE(full, nullptr);
+  EXPECT_EQ(f.go_version, full->facts().go_version);
 }
 
 TEST(GoBinary, DebugBuildRecordsItsGcflags) {

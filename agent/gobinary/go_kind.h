@@ -43,7 +43,7 @@ enum class GoKind : int {
 // Go, a corrupt input) is kInvalid.
 constexpr GoKind GoKindFromNumber(int64_t n) {
   return n >= 0 && n <= static_cast<int64_t>(GoKind::kUnsafePointer) ? static_cast<GoKind>(n)
-                                                                       : GoKind::kInvalid;
+                                                                     : GoKind::kInvalid;
 }
 
 }  // namespace kdbg::gobinary
