@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace kdbg::agent {
 namespace {
@@ -173,6 +174,25 @@ bool CgroupIsNamespaceRoot(absl::string_view text) {
     if (l.path != "/") return false;
   }
   return true;
+}
+
+std::string NodePodCgroupRoot(absl::string_view self_cgroup) {
+  for (const CgroupLine& l : ParseCgroupFile(self_cgroup)) {
+    std::string root;
+    for (absl::string_view seg : absl::StrSplit(l.path, '/', absl::SkipEmpty())) {
+      absl::StrAppend(&root, "/", seg);
+      if (absl::StartsWith(seg, "kubepods")) return root;
+    }
+  }
+  return "";
+}
+
+bool CgroupFileUnder(absl::string_view cgroup_file, absl::string_view root) {
+  for (const CgroupLine& l : ParseCgroupFile(cgroup_file)) {
+    absl::string_view path = l.path;
+    if (absl::ConsumePrefix(&path, root) && (path.empty() || path[0] == '/')) return true;
+  }
+  return false;
 }
 
 }  // namespace kdbg::agent

@@ -74,4 +74,15 @@ bool SameContainerId(absl::string_view wanted, absl::string_view full_id);
 // container ("0::/" only, or every line "/").
 bool CgroupIsNamespaceRoot(absl::string_view text);
 
+// The pod cgroup root of the node a process runs on, from that process's own cgroup file (the
+// agent's /proc/self/cgroup): the path up to and including its first segment that starts with
+// "kubepods" ("/kubepods", "/kubepods.slice", "/kdbg-node-a/kubepods" under a kubelet
+// `cgroupRoot`, "/docker/<node>/kubepods" in a kind node), from the first line that has one.
+// "" when no line has one (not a pod, or a private cgroup namespace: "0::/").
+std::string NodePodCgroupRoot(absl::string_view self_cgroup);
+
+// True when a line of `cgroup_file` has a path equal to `root` or below it. Every pod of a node
+// lies below that node's pod cgroup root; pods of another kubelet sharing the machine do not.
+bool CgroupFileUnder(absl::string_view cgroup_file, absl::string_view root);
+
 }  // namespace kdbg::agent

@@ -202,3 +202,34 @@ TEST(ParseContainerRef, EveryContainerIdInPodFixtures) {
 
 }  // namespace
 }  // namespace kdbg::agent
+
+namespace kdbg::agent {
+namespace {
+
+TEST(NodePodCgroupRoot, FromTheAgentsOwnCgroup) {
+  EXPECT_EQ(NodePodCgroupRoot("12:pids:/kubepods/besteffort/pod1/abc\n0::/\n"), "/kubepods");
+  EXPECT_EQ(NodePodCgroupRoot("0::/kubepods.slice/kubepods-burstable.slice/x.scope\n"),
+            "/kubepods.slice");
+  EXPECT_EQ(NodePodCgroupRoot("11:pids:/kdbg-node-a/kubepods/burstable/pod1/abc\n"),
+            "/kdbg-node-a/kubepods");
+  EXPECT_EQ(NodePodCgroupRoot("12:pids:/docker/9352/kubepods/besteffort/pod1/abc\n"),
+            "/docker/9352/kubepods");
+  EXPECT_EQ(NodePodCgroupRoot("0::/\n"), "");
+  EXPECT_EQ(NodePodCgroupRoot("0::/user.slice/user-0.slice/session-1.scope\n"), "");
+  EXPECT_EQ(NodePodCgroupRoot(""), "");
+}
+
+TEST(CgroupFileUnder, WholeSegmentsOnly) {
+  EXPECT_TRUE(CgroupFileUnder("11:pids:/kdbg-node-a/kubepods/besteffort/pod1/abc\n",
+                              "/kdbg-node-a/kubepods"));
+  EXPECT_FALSE(CgroupFileUnder("11:pids:/kdbg-node-b/kubepods/besteffort/pod1/abc\n",
+                               "/kdbg-node-a/kubepods"));
+  EXPECT_FALSE(CgroupFileUnder("0::/kubepods2/x\n", "/kubepods"));
+  EXPECT_TRUE(CgroupFileUnder("0::/kubepods\n", "/kubepods"));
+  EXPECT_TRUE(
+      CgroupFileUnder("0::/kubepods.slice/kubepods-besteffort.slice/y\n", "/kubepods.slice"));
+  EXPECT_FALSE(CgroupFileUnder("", "/kubepods"));
+}
+
+}  // namespace
+}  // namespace kdbg::agent

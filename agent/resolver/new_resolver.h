@@ -19,6 +19,7 @@
 //      shims and monitors never are. Several Go candidates: FailedPrecondition listing them. A
 //      container still starting (a member is still `runc init`, itself a Go program) is
 //      Unavailable: retry, never a target.
+//   (then: the container must be one of this node's pods, see ResolverOptions::only_own_node_pods)
 //   5. preconditions, each its own `problem`: zombie, not Go, Go newer than Delve supports, no
 //      DWARF, already traced (names the tracer), Yama ptrace_scope, missing CAP_SYS_PTRACE.
 #pragma once
@@ -54,6 +55,12 @@ struct ResolverOptions {
   std::function<GoVersionCheck(const std::string& go_version)> check_go_version;
   // Extra containerd state directories (containerd's `state = ...`), absolute.
   std::vector<std::string> containerd_state_dirs;
+  // Resolve only processes of this node's pods: those below the pod cgroup root that the
+  // resolving process's own cgroup (<proc_root>/self/cgroup) names (container_ref.h,
+  // NodePodCgroupRoot). On a real node every pod is below it; on one machine hosting several
+  // kubelets (each with its own `cgroupRoot`), an agent refuses the other nodes' containers. No
+  // effect when the resolver does not run in a pod (no "kubepods" in its own cgroup).
+  bool only_own_node_pods = true;
   // Overrides for tests; when null, built from the fields above.
   std::shared_ptr<ProcReader> proc;
   std::shared_ptr<gobinary::Inspector> binary_inspector;

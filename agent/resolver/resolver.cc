@@ -26,6 +26,11 @@ class ResolverImpl : public Resolver {
     binaries_ = opts_.binary_inspector
                     ? opts_.binary_inspector
                     : std::shared_ptr<gobinary::Inspector>(gobinary::NewElfInspector());
+    if (opts_.only_own_node_pods) {
+      if (auto self = table_->ReadFile("self/cgroup"); self.ok()) {
+        node_pod_cgroup_ = NodePodCgroupRoot(*self);
+      }
+    }
   }
 
   absl::StatusOr<kdbg::v1::ResolvedTarget> Resolve(const kdbg::v1::TargetRef& ref) override {
@@ -216,6 +221,7 @@ class ResolverImpl : public Resolver {
       return absl::NotFoundError(
           absl::StrCat("process ", pid, " not found under ", table_->root()));
     }
+    KDBG_RETURN_IF_ERROR(CheckOwnNode(*p, absl::StrCat("process ", pid)));
     kdbg::v1::ResolvedTarget out;
     out.set_runtime("unknown");
     out.add_evidence(absl::StrCat("pid: given ", Describe(*p)));
@@ -279,6 +285,18 @@ class ResolverImpl : public Resolver {
                        "; is the pod running on this node, and is the container started?"));
     }
 
+    // Only this node's pods (one machine may host several kubelets).
+    for (pid_t m : members) {
+      if (const ProcessInfo* p = procs.Get(m)) {
+        KDBG_RETURN_IF_ERROR(CheckOwnNode(*p, absl::StrCat("container ", ShortId(full_id))));
+        if (!node_pod_cgroup_.empty()) {
+          evidence.push_back(
+              absl::StrCat("node: below this node's pod cgroups ", node_pod_cgroup_));
+        }
+        break;
+      }
+    }
+
     // 3. classify the members, find the container's init and its parent.
     KDBG_ASSIGN_OR_RETURN(Classified classified,
                           ClassifyMembers(members, procs, full_id, &evidence));
@@ -297,7 +315,23 @@ class ResolverImpl : public Resolver {
     return out;
   }
 
+  // NotFound when `p` is not one of this node's pods (node_pod_cgroup_ set and not above it).
+  absl::Status CheckOwnNode(const ProcessInfo& p, const std::string& what) {
+    if (node_pod_cgroup_.empty() || CgroupFileUnder(p.cgroup, node_pod_cgroup_)) {
+      return absl::OkStatus();
+    }
+    std::string where = ParseCgroupFile(p.cgroup).empty()
+                            ? std::string("no cgroup")
+                            : absl::StrCat("cgroup ", ParseCgroupFile(p.cgroup).front().path);
+    return absl::NotFoundError(absl::StrCat(
+        what, " is not on this node", opts_.node_name.empty() ? "" : " (" + opts_.node_name + ")",
+        ": process ", p.pid, " is in ", where, ", outside this node's pod cgroups ",
+        node_pod_cgroup_,
+        " (another kubelet on the same machine runs it; its node's agent debugs it)"));
+  }
+
   ResolverOptions opts_;
+  std::string node_pod_cgroup_;  // "" = no restriction
   RuntimeStateReader state_;
   std::shared_ptr<ProcReader> table_;
   std::shared_ptr<gobinary::Inspector> binaries_;

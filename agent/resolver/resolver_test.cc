@@ -180,6 +180,33 @@ TEST(Resolver, TwoGoProgramsAreListed) {
   EXPECT_TRUE(p->debuggable());
 }
 
+// One machine, two kubelets: the agent (a pod of node-a) resolves node-a's container and refuses
+// node-b's, by container ID and by PID, naming both cgroups.
+TEST(Resolver, OnlyThisNodesPods) {
+  Env env = Make("two-kubelets");
+  auto a = ResolveId(env, std::string("containerd://") + kApp);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->host_pid(), 4242);
+  EXPECT_THAT(absl::StrJoin(a->evidence(), "\n"),
+              HasSubstr("node: below this node's pod cgroups /kdbg-node-a/kubepods"));
+  constexpr char kOther[] = "d6d725b909f37c3e232aadfbafa950a58bfe7baa579ba8c47a12be88bb921607";
+  auto b = ResolveId(env, std::string("containerd://") + kOther);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(b.status().message(),
+              HasSubstr("container d6d725b909f3 is not on this node (node-a): process 4342 is in "
+                        "cgroup /kdbg-node-b/kubepods/besteffort/pod"));
+  EXPECT_THAT(b.status().message(),
+              HasSubstr("outside this node's pod cgroups /kdbg-node-a/kubepods"));
+  kdbg::v1::TargetRef ref;
+  ref.set_host_pid(4342);
+  auto p = env.resolver->Resolve(ref);
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(p.status().message(), HasSubstr("process 4342 is not on this node"));
+  ref.set_host_pid(4242);
+  EXPECT_TRUE(env.resolver->Resolve(ref).ok());
+}
+
 TEST(Resolver, Preconditions) {
   struct Case {
     const char* tree;

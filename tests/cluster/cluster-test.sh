@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # End-to-end checks of kdbg on the real cluster (scripts/cluster up + install + samples), run by
 # ctest (label `cluster`, tests/cluster/CMakeLists.txt). Each check exits non-zero with a message
-# naming what differed. Every kdbg run is bounded (--duration, --max-hits, timeout).
+# naming what differed. Every kdbg run is bounded (--duration, timeout, bounded loops), and every
+# background CLI is ended with Ctrl-C on exit, pass or fail.
 #
-#   cluster-test.sh resolve   kdbg resolve of the sample pod on each node: the agent of that node
-#                             answers, with the container's real host PID
-#   cluster-test.sh trace     a trace of each sample pod as the allowed user: armed, one hit from a
-#                             real request, ended with the target running and detached
-#   cluster-test.sh denied    the denied user is refused by the controller's SubjectAccessReview;
-#                             no Delve was started
+#   resolve    kdbg resolve of the sample pod on each node: the agent of that node answers, with
+#              the container's real host PID
+#   trace      a trace of each sample pod as the allowed user: hits streamed, Ctrl-C ends it, the
+#              target released (running, TracerPid 0, no Delve), audit line and pod Events
+#   attach     kdbg attach + a real `dlv connect` through the tunnel, on each node's pod
+#   sessions   kdbg sessions lists a trace, the denied user cannot stop it, kdbg stop ends it
+#   denied     the denied user is refused by the controller's SubjectAccessReview; no Delve started
+#   isolation  each node's agent resolves only its own node's pods (one machine, two kubelets)
+#   demo       scripts/demo --cluster, the README's demo, against this cluster
+#   manifests  helm uninstall, kubectl apply of deploy/manifests unchanged, then resolve, trace
+#              and isolation again
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DIR=${KDBG_CLUSTER_DIR:-/tmp/kdbg-cluster}
@@ -173,24 +179,168 @@ cmd_trace() {
 }
 
 cmd_denied() {
-  local pod node ip dlv_before dlv_after rc=0
+  local pod node ip rc=0 cid pid
   read -r pod node ip < <(sample_pods)
-  dlv_before=$(pgrep -c -x dlv || true)
+  cid=$(admin -n default get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}')
+  pid=$(host_pid "$node" "${cid#containerd://}")
+  local audit_before
+  audit_before=$(audit_log | wc -l)
   KUBECONFIG=$KUBECONFIG_DENIED timeout 60 "$KDBG" trace "pod/$pod" --init "$ROOT/examples/trace.dlv" \
     --max-hits 1 --duration 10s >"$WORK/out" 2>"$WORK/err" || rc=$?
   ((rc != 0)) || fail "the denied user could trace pod/$pod"
   grep -q 'could not reach the controller' "$WORK/err" && fail "the denied user did not reach the controller: $(cat "$WORK/err")"
-  # The controller's SubjectAccessReview answer, as the real API server gave it.
+  # The controller's SubjectAccessReview answer, as the real API server gave it; the user name
+  # came from the real TokenReview of bob's bearer token.
   grep -q 'permission denied: user "bob@example.com" may not create debugsessions.kdbg.io' "$WORK/err" ||
     fail "denied user's error does not say why: $(cat "$WORK/err")"
-  dlv_after=$(pgrep -c -x dlv || true)
-  [[ $dlv_after == "$dlv_before" ]] || fail "a Delve started for the denied user ($dlv_before -> $dlv_after)"
+  # No Delve for the target, no session: the audit trail has the denial and nothing after it.
+  pgrep -af "dlv.* attach $pid( |$)" && fail "a Delve attached to PID $pid for the denied user"
+  audit_log | tail -n +$((audit_before + 1)) >"$WORK/audit"
+  grep '"user":"bob@example.com"' "$WORK/audit" | grep -q '"decision":"denied"' ||
+    fail "no audit line for bob's denial: $(cat "$WORK/audit")"
+  grep -q '"kind":"session-end"' "$WORK/audit" && fail "a session ran for the denied user: $(cat "$WORK/audit")"
+  [[ $(grep -c "\"pid\":$pid\b" "$WORK/audit") == 0 ]] || fail "the denial reached the agent (audit names PID $pid)"
   echo "cluster-test: denied user refused: $(tail -1 "$WORK/err")"
+}
+
+# kdbg attach of each sample pod as the allowed user: a Delve server tunnelled to a local port,
+# driven by a real `dlv connect` (the newest bundled Delve as client): break in the handler, one
+# real request, print who sent it, clear, quit leaving it running; Ctrl-C ends the attach.
+cmd_attach() {
+  check_two_nodes
+  local dlv
+  dlv=$("$ROOT/scripts/delve" paths | tail -1)
+  [[ -x $dlv ]] || fail "no bundled Delve to connect with ($dlv): run scripts/delve"
+  local pod node ip
+  while read -r pod node ip; do
+    local port=$((20000 + RANDOM % 20000)) before i
+    before=$(restarts "$pod")
+    "$KDBG" attach "pod/$pod" --headless --listen "127.0.0.1:$port" >"$WORK/attach.out" 2>"$WORK/attach.err" &
+    local apid=$!
+    BG+=($apid)
+    for ((i = 0; i < 120; i++)); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+      kill -0 $apid 2>/dev/null || break
+      sleep 0.5
+    done
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || fail "attach of pod/$pod never listened on $port: $(cat "$WORK/attach.err")"
+    # A request once the breakpoint is set (the kubelet's readiness probe, also from the host's
+    # bridge address, may be the first to hit it: either is a real request through the pod).
+    ( sleep 3; curl -s -m 20 -o /dev/null "http://$ip:8080/" ) &
+    local cpid=$!
+    BG+=($cpid)
+    printf 'break main.handleSlash\ncontinue\nprint r.RemoteAddr\nclearall\nquit -c\n' |
+      timeout 60 "$dlv" connect "127.0.0.1:$port" >"$WORK/dlv.out" 2>&1 || fail "dlv connect through the tunnel to pod/$pod failed: $(cat "$WORK/dlv.out")"
+    wait $cpid || true
+    grep -qE '"10\.244\.[0-9]+\.1:[0-9]+"' "$WORK/dlv.out" || fail "dlv did not print r.RemoteAddr: $(cat "$WORK/dlv.out")"
+    kill -INT $apid  # Ctrl-C
+    for ((i = 0; i < 60; i++)); do kill -0 $apid 2>/dev/null || break; sleep 0.5; done
+    local rc=0
+    kill -0 $apid 2>/dev/null && { kill -9 $apid; fail "kdbg attach did not end within 30 s of Ctrl-C"; }
+    wait $apid || rc=$?
+    ((rc == 0)) || fail "kdbg attach pod/$pod exited $rc after Ctrl-C: $(cat "$WORK/attach.err")"
+    grep -q 'detached cleanly' "$WORK/attach.err" || fail "attach of pod/$pod not released cleanly: $(cat "$WORK/attach.err")"
+    expect_released "$pod" "$node" "$ip" "$before"
+    local session
+    session=$(session_of "$WORK/attach.err")
+    expect_audited "$session" "$pod" "CLIENT_STOP|STOP_REQUESTED"
+    echo "cluster-test: attach pod/$pod on $node: dlv connect printed $(grep -oE '"10\.244\.[0-9]+\.1:[0-9]+"' "$WORK/dlv.out" | head -1), Ctrl-C, released"
+  done < <(sample_pods)
+}
+
+# `kdbg sessions` lists a running trace, `kdbg stop ID` from a second terminal ends it: the trace's
+# CLI reports the stop, the target is released.
+cmd_sessions() {
+  local pod node ip before
+  read -r pod node ip < <(sample_pods)
+  before=$(restarts "$pod")
+  : >"$WORK/out"
+  "$KDBG" trace "pod/$pod" --init "$ROOT/examples/trace.dlv" --duration 120s -o json >"$WORK/out" 2>"$WORK/err" &
+  local kpid=$! i
+  BG+=($kpid)
+  wait_line "$WORK/out" '"type":"armed"' $kpid 60 || fail "trace of pod/$pod never armed: $(cat "$WORK/err")"
+  local session list
+  session=$(session_of "$WORK/err")
+  list=$(timeout 60 "$KDBG" sessions -o json) || fail "kdbg sessions failed"
+  grep -q "$session" <<<"$list" || fail "kdbg sessions does not list $session: $list"
+  grep "$session" <<<"$list" | grep -q "$pod" || fail "kdbg sessions: $session without its pod: $list"
+  # The denied user sees no sessions to stop, and cannot stop alice's.
+  if KUBECONFIG=$KUBECONFIG_DENIED timeout 60 "$KDBG" stop "$session" >"$WORK/stop.bob" 2>&1; then
+    fail "the denied user stopped alice's session: $(cat "$WORK/stop.bob")"
+  fi
+  timeout 60 "$KDBG" stop "$session" >"$WORK/stop.out" 2>&1 || fail "kdbg stop $session: $(cat "$WORK/stop.out")"
+  for ((i = 0; i < 60; i++)); do kill -0 $kpid 2>/dev/null || break; sleep 0.5; done
+  kill -0 $kpid 2>/dev/null && fail "the trace did not end within 30 s of kdbg stop"
+  wait $kpid || true
+  grep '"type":"ended"' "$WORK/out" | grep -qi 'stop' || fail "the trace did not report the stop: $(cat "$WORK/out")"
+  expect_released "$pod" "$node" "$ip" "$before"
+  expect_audited "$session" "$pod" STOP_REQUESTED
+  list=$(timeout 60 "$KDBG" sessions -o json) || fail "kdbg sessions failed"
+  grep -q "$session" <<<"$list" && fail "session $session still listed after kdbg stop: $list"
+  echo "cluster-test: sessions listed $session, bob could not stop it, kdbg stop ended it, released"
+}
+
+# Per-node isolation on one machine: each agent resolves its own node's sample and refuses the
+# other node's (the resolver scopes itself to its own kubelet's pod cgroups), as `kdbg-agent
+# resolve` inside the agent's own pod shows; each agent keeps its state in its own directory.
+cmd_isolation() {
+  check_two_nodes
+  local pod node ip agent other_cid own_cid other out
+  while read -r pod node ip; do
+    agent=$(admin -n kdbg-system get pods -l app.kubernetes.io/name=kdbg-agent \
+      --field-selector "spec.nodeName=$node" -o jsonpath='{.items[0].metadata.name}')
+    [[ -n $agent ]] || fail "no agent on $node"
+    own_cid=$(admin -n default get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}')
+    other=$(sample_pods | awk -v n="$node" '$2 != n {print $1; exit}')
+    other_cid=$(admin -n default get pod "$other" -o jsonpath='{.status.containerStatuses[0].containerID}')
+    out=$(admin -n kdbg-system exec "$agent" -- kdbg-agent resolve --container-id "$own_cid" \
+      --host-root /host --node-name "$node" 2>&1) || fail "agent $agent on $node cannot resolve its own pod/$pod: $out"
+    grep -q "node: below this node's pod cgroups /kdbg-$node/kubepods" <<<"$out" ||
+      fail "agent $agent on $node: no node scope in the evidence: $out"
+    if out=$(admin -n kdbg-system exec "$agent" -- kdbg-agent resolve --container-id "$other_cid" \
+      --host-root /host --node-name "$node" 2>&1); then
+      fail "agent $agent on $node resolved pod/$other of another node: $out"
+    fi
+    grep -q "is not on this node ($node): process [0-9]* is in cgroup /kdbg-node-[ab]/kubepods/.*outside this node's pod cgroups /kdbg-$node/kubepods" <<<"$out" ||
+      fail "agent $agent on $node refused pod/$other without saying why: $out"
+    [[ -f /var/lib/kdbg-agent/$node/recover.lock ]] || fail "agent on $node has no state in /var/lib/kdbg-agent/$node"
+    echo "cluster-test: agent $agent on $node resolves pod/$pod, refuses pod/$other: $(head -1 <<<"${out#*: }")"
+  done < <(sample_pods)
+}
+
+# The README's demo, run against this cluster (scripts/demo --cluster): it must end 0, show a
+# trace hit, the resolve and the dlv session, and leave the cluster up as it found it.
+cmd_demo() {
+  check_two_nodes
+  KDBG_DEMO_NO_BUILD=1 timeout 600 "$ROOT/scripts/demo" --cluster >"$WORK/demo.out" 2>&1 ||
+    fail "scripts/demo --cluster failed: $(tail -30 "$WORK/demo.out")"
+  grep -q 'handleSlash' "$WORK/demo.out" || fail "the demo showed no trace hit: $(cat "$WORK/demo.out")"
+  grep -q 'debuggable: yes' "$WORK/demo.out" || fail "the demo's resolve did not show a debuggable target: $(cat "$WORK/demo.out")"
+  grep -qE 'dlv> .*10\.244\.[0-9]+\.1:[0-9]+' "$WORK/demo.out" || fail "the demo's dlv session printed no r.RemoteAddr: $(cat "$WORK/demo.out")"
+  "$ROOT/scripts/cluster" status >/dev/null 2>&1 || fail "the demo took down a cluster it did not bring up"
+  echo "cluster-test: scripts/demo --cluster: trace, resolve and dlv connect shown, cluster left up"
+}
+
+# The second install path: helm uninstall, then `kubectl apply -f deploy/manifests/kdbg.yaml`
+# unchanged (scripts/cluster install-manifests), and the product works through it.
+cmd_manifests() {
+  "$ROOT/scripts/cluster" uninstall || fail "scripts/cluster uninstall failed"
+  "$ROOT/scripts/cluster" install-manifests || fail "scripts/cluster install-manifests failed"
+  admin -n kdbg-system get ds kdbg-agent -o jsonpath='{.metadata.labels.app\.kubernetes\.io/managed-by}' |
+    grep -qx kubectl || fail "the agent DaemonSet is not the one kubectl applied"
+  cmd_resolve
+  cmd_trace
+  cmd_isolation
 }
 
 case ${1:-} in
   resolve) cmd_resolve ;;
   trace) cmd_trace ;;
+  attach) cmd_attach ;;
+  sessions) cmd_sessions ;;
   denied) cmd_denied ;;
-  *) echo "usage: $0 resolve|trace|denied" >&2; exit 2 ;;
+  isolation) cmd_isolation ;;
+  demo) cmd_demo ;;
+  manifests) cmd_manifests ;;
+  *) echo "usage: $0 resolve|trace|attach|sessions|denied|isolation|demo|manifests" >&2; exit 2 ;;
 esac

@@ -145,6 +145,17 @@ done
 hostfacts otheruid 1 0000000000080000
 hostfacts otheruid-caps 1 0000000000080024
 
+# 8b. One machine hosting two kubelets (scripts/cluster: cgroupRoot /kdbg-node-a, /kdbg-node-b):
+#     the agent (self) is a pod of node-a; the app container A runs on node-a, B on node-b.
+T=two-kubelets
+proc $T 1 0 S 10 0 1 /usr/lib/systemd/systemd "$(v1 /init.scope)" /sbin/init
+proc $T 4200 1 S 500 0 4200 /usr/bin/containerd-shim-runc-v2 "$(v1 /)" $SHIM
+proc $T 4242 4200 S 600 0 "4242	1" /hello-world "$(v1 /kdbg-node-a/kubepods/besteffort/pod$POD/$A)" /hello-world
+proc $T 4300 1 S 700 0 4300 /usr/bin/containerd-shim-runc-v2 "$(v1 /)" $SHIM
+proc $T 4342 4300 S 800 0 "4342	1" /hello-world "$(v1 /kdbg-node-b/kubepods/besteffort/pod$POD/$B)" /hello-world
+hostfacts $T 1 000001ffffffffff
+v1 /kdbg-node-a/kubepods/burstable/pod0c8f9b3e-7d1a-4f5e-9b2c-3a4d5e6f7a8b/7e1d2c3b4a5968778695a4b3c2d1e0f9e8d7c6b5a49382716051f2e3d4c5b6a7 > trees/$T/proc/self/cgroup
+
 # 9. A container still starting: its init is still runc's own re-exec ("runc init", a Go program
 #    itself, comm "runc:[2:INIT]" on a real node), not yet the container's program.
 T=runc-init-starting
