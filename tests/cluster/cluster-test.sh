@@ -118,10 +118,10 @@ audit_log() {
 expect_audited() {  # session pod reason
   local i
   for ((i = 0; i < 40; i++)); do
-    audit_log | grep "\"session\":\"$1\"" | grep '"kind":"session-end"' | grep -qE "\"end_reason\":\"END_REASON_($3)\"" && break
+    audit_log | grep "\"session\":\"$1\"" | grep '"kind":"session-end"' | grep -E "\"end_reason\":\"END_REASON_($3)\"" >/dev/null && break
     sleep 0.25
   done
-  audit_log | grep "\"session\":\"$1\"" | grep '"kind":"session-end"' | grep -qE "\"end_reason\":\"END_REASON_($3)\"" ||
+  audit_log | grep "\"session\":\"$1\"" | grep '"kind":"session-end"' | grep -E "\"end_reason\":\"END_REASON_($3)\"" >/dev/null ||
     fail "no audit session-end line with END_REASON_$3 for session $1: $(audit_log | grep "$1" | tail -2)"
   local events
   for ((i = 0; i < 40; i++)); do
@@ -156,10 +156,10 @@ cmd_trace() {
       sleep 0.5
     done
     (($(grep -c '"type":"hit"' "$WORK/out") >= 2)) || { kill $kpid 2>/dev/null; fail "fewer than 2 hits streamed for pod/$pod: $(cat "$WORK/out" "$WORK/err")"; }
-    grep '"type":"hit"' "$WORK/out" | head -1 | grep -q '"function":"main.handleSlash"' ||
+    grep '"type":"hit"' "$WORK/out" | head -1 | grep '"function":"main.handleSlash"' >/dev/null ||
       fail "hit not in main.handleSlash: $(head -3 "$WORK/out")"
     # r.RemoteAddr: the host's address on this node's bridge, as the pod saw the request.
-    grep '"type":"hit"' "$WORK/out" | head -1 | grep -qE '"r.RemoteAddr":"\\"10\.244\.[0-9]+\.1:[0-9]+\\""' ||
+    grep '"type":"hit"' "$WORK/out" | head -1 | grep -E '"r.RemoteAddr":"\\"10\.244\.[0-9]+\.1:[0-9]+\\""' >/dev/null ||
       fail "hit does not print r.RemoteAddr of the host's request: $(grep -m1 '"type":"hit"' "$WORK/out")"
     kill -INT $kpid
     local rc=0
@@ -168,8 +168,8 @@ cmd_trace() {
     wait $kpid || rc=$?
     ((rc == 0)) || fail "kdbg trace pod/$pod exited $rc after Ctrl-C: $(cat "$WORK/err")"
     grep -q '"type":"ended"' "$WORK/out" || fail "no ended event: $(cat "$WORK/out")"
-    grep '"type":"ended"' "$WORK/out" | grep -q '"target_alive":true' || fail "ended: target not alive: $(grep '"type":"ended"' "$WORK/out")"
-    grep '"type":"ended"' "$WORK/out" | grep -q '"target_traced":false' || fail "ended: target still traced: $(grep '"type":"ended"' "$WORK/out")"
+    grep '"type":"ended"' "$WORK/out" | grep '"target_alive":true' >/dev/null || fail "ended: target not alive: $(grep '"type":"ended"' "$WORK/out")"
+    grep '"type":"ended"' "$WORK/out" | grep '"target_traced":false' >/dev/null || fail "ended: target still traced: $(grep '"type":"ended"' "$WORK/out")"
     expect_released "$pod" "$node" "$ip" "$before"
     local session
     session=$(session_of "$WORK/err")
@@ -196,7 +196,7 @@ cmd_denied() {
   # No Delve for the target, no session: the audit trail has the denial and nothing after it.
   pgrep -af "dlv.* attach $pid( |$)" && fail "a Delve attached to PID $pid for the denied user"
   audit_log | tail -n +$((audit_before + 1)) >"$WORK/audit"
-  grep '"user":"bob@example.com"' "$WORK/audit" | grep -q '"decision":"denied"' ||
+  grep '"user":"bob@example.com"' "$WORK/audit" | grep '"decision":"denied"' >/dev/null ||
     fail "no audit line for bob's denial: $(cat "$WORK/audit")"
   grep -q '"kind":"session-end"' "$WORK/audit" && fail "a session ran for the denied user: $(cat "$WORK/audit")"
   [[ $(grep -c "\"pid\":$pid\b" "$WORK/audit") == 0 ]] || fail "the denial reached the agent (audit names PID $pid)"
@@ -263,7 +263,7 @@ cmd_sessions() {
   session=$(session_of "$WORK/err")
   list=$(timeout 60 "$KDBG" sessions -o json) || fail "kdbg sessions failed"
   grep -q "$session" <<<"$list" || fail "kdbg sessions does not list $session: $list"
-  grep "$session" <<<"$list" | grep -q "$pod" || fail "kdbg sessions: $session without its pod: $list"
+  grep "$session" <<<"$list" | grep "$pod" >/dev/null || fail "kdbg sessions: $session without its pod: $list"
   # The denied user sees no sessions to stop, and cannot stop alice's.
   if KUBECONFIG=$KUBECONFIG_DENIED timeout 60 "$KDBG" stop "$session" >"$WORK/stop.bob" 2>&1; then
     fail "the denied user stopped alice's session: $(cat "$WORK/stop.bob")"
@@ -272,7 +272,7 @@ cmd_sessions() {
   for ((i = 0; i < 60; i++)); do kill -0 $kpid 2>/dev/null || break; sleep 0.5; done
   kill -0 $kpid 2>/dev/null && fail "the trace did not end within 30 s of kdbg stop"
   wait $kpid || true
-  grep '"type":"ended"' "$WORK/out" | grep -qi 'stop' || fail "the trace did not report the stop: $(cat "$WORK/out")"
+  grep '"type":"ended"' "$WORK/out" | grep -i 'stop' >/dev/null || fail "the trace did not report the stop: $(cat "$WORK/out")"
   expect_released "$pod" "$node" "$ip" "$before"
   expect_audited "$session" "$pod" STOP_REQUESTED
   list=$(timeout 60 "$KDBG" sessions -o json) || fail "kdbg sessions failed"
