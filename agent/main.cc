@@ -4,7 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "agent/delve/delve_versions.h"
 #include "agent/resolver/resolve_command.h"
+#include "agent/service/agent_config.h"
 #include "agent/service/serve_command.h"
 
 int main(int argc, char** argv) {
@@ -22,7 +24,14 @@ int main(int argc, char** argv) {
   std::string cmd = args[0];
   args.erase(args.begin());
   if (cmd == "serve") return kdbg::agent::RunServeCommand(args);
-  if (cmd == "resolve") return kdbg::agent::RunResolveCommand(args);
+  if (cmd == "resolve") {
+    // The preflight shows the Go-version gate of the Delves `serve` would use (same default).
+    return kdbg::agent::RunResolveCommand(
+        args, kdbg::agent::AgentConfig{}.dlv,
+        [](const std::string& dlv, std::vector<std::string>* problems) {
+          return kdbg::delve::NewGoVersionCheck(kdbg::delve::ProbeDelves(dlv, problems));
+        });
+  }
   if (cmd == "guard") return kdbg::agent::RunGuardCommand(args);
   if (cmd == "version") {
     std::printf("kdbg-agent %s\n", KDBG_VERSION);

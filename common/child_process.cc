@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
@@ -62,6 +63,17 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnOpt
     env_strings = *o.env;
   } else {
     for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  }
+  // An extra entry replaces an inherited one of the same name: with both, Go programs (Delve)
+  // read the first and C's getenv the first too, so appending alone would not override.
+  for (const std::string& kv : o.extra_env) {
+    std::string prefix = kv.substr(0, kv.find('=') + 1);
+    env_strings.erase(std::remove_if(env_strings.begin(), env_strings.end(),
+                                     [&](const std::string& e) {
+                                       return !prefix.empty() &&
+                                              e.compare(0, prefix.size(), prefix) == 0;
+                                     }),
+                      env_strings.end());
   }
   for (const std::string& kv : o.extra_env) env_strings.push_back(kv);
   std::vector<char*> envp;
@@ -214,9 +226,11 @@ std::string ChildProcess::DescribeWaitStatus(int s) {
 }
 
 absl::StatusOr<std::string> RunCommand(const std::vector<std::string>& argv, absl::Duration timeout,
-                                       bool merge_stderr) {
+                                       bool merge_stderr,
+                                       const std::vector<std::string>& extra_env) {
   SpawnOptions o;
   o.argv = argv;
+  o.extra_env = extra_env;
   o.capture_stdout = true;
   o.stderr_to_stdout = merge_stderr;
   KDBG_ASSIGN_OR_RETURN(auto child, ChildProcess::Spawn(o));

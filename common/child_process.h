@@ -25,7 +25,8 @@ struct SpawnOptions {
   std::vector<std::string> argv;
   // Replaces the environment when set; otherwise the child inherits ours.
   std::optional<std::vector<std::string>> env;
-  // Extra "KEY=VALUE" entries added to the (inherited or given) environment.
+  // Extra "KEY=VALUE" entries added to the (inherited or given) environment; each replaces an
+  // entry of the same KEY there.
   std::vector<std::string> extra_env;
   std::string cwd;
   // Standard streams: stdin always /dev/null unless stdin_path is set. stdout/stderr go to the
@@ -96,10 +97,12 @@ class ChildProcess {
   bool sigkill_on_destroy_;
 };
 
-// Runs a program to completion and returns its stdout (stderr merged when `merge_stderr`).
-// Non-zero exit is an Internal error quoting the output's last line. For short helper commands.
+// Runs a program to completion and returns its stdout (stderr merged when `merge_stderr`), with
+// `extra_env` ("NAME=value") added to our environment. Non-zero exit is an Internal error quoting
+// the output's last line. For short helper commands.
 absl::StatusOr<std::string> RunCommand(const std::vector<std::string>& argv,
                                        absl::Duration timeout = absl::Seconds(30),
-                                       bool merge_stderr = true);
+                                       bool merge_stderr = true,
+                                       const std::vector<std::string>& extra_env = {});
 
 }  // namespace kdbg

@@ -101,5 +101,15 @@ TEST(RunCommand, ReportsFailureWithLastLine) {
       << bad.status();
 }
 
+TEST(RunCommand, ExtraEnvironmentReplacesAnInheritedEntry) {
+  // Both C's getenv and Go's os.Getenv read the first of two entries: an extra one must replace.
+  ASSERT_EQ(::setenv("KDBG_CHILD_TEST_VAR", "inherited", 1), 0);
+  auto out = RunCommand({"sh", "-c", "env | grep '^KDBG_CHILD_TEST_VAR='"}, absl::Seconds(10), true,
+                        {"KDBG_CHILD_TEST_VAR=extra"});
+  ::unsetenv("KDBG_CHILD_TEST_VAR");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, "KDBG_CHILD_TEST_VAR=extra\n");
+}
+
 }  // namespace
 }  // namespace kdbg

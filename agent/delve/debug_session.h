@@ -38,7 +38,8 @@ struct TraceSpec {
   int max_hits_per_second = 0;                     // zero: engine default
   // Symbols and DWARF from this file, the unstripped binary of a stripped target's build (already
   // checked to carry the target's build ID). The engine gives Delve EXECUTABLE.dlv/ as its config
-  // home (agent/delve/separate_debug_info.h) and removes that directory when the session ends.
+  // home (agent/delve/delve_home.h, separate_debug_info.h) and removes that directory when the
+  // session ends.
   std::string executable;
   // binary.go_version picks the bundled Delve; outside every Delve's supported range the start
   // fails (FailedPrecondition) unless allow_unsupported_go (--allow-unsupported-go), which marks

@@ -1,16 +1,19 @@
 #include "agent/delve/delve_engine.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "agent/delve/delve_home.h"
 #include "agent/delve/delve_session.h"
 #include "agent/delve/safe_end.h"
 #include "agent/delve/trace_script.h"
@@ -67,6 +70,7 @@ class Factory final : public DelveSessionFactory {
   }
 
   std::vector<RecoveredSession> RecoverOrphans() override;
+  void SweepDelveHomes(const std::set<std::string>& live);
 
  private:
   absl::StatusOr<std::unique_ptr<kdbg::agent::DebugSession>> StartSession(
@@ -126,6 +130,7 @@ std::vector<RecoveredSession> Factory::RecoverOrphans() {
   std::vector<RecoveredSession> out;
   ProcReader& proc = *options_.proc;
   const std::string marker = absl::StrCat("KDBG_DELVE_OWNER=", options_.work_dir);
+  std::set<std::string> live;  // sessions whose Delve still has its agent
   for (pid_t dlv_pid : proc.ListPids()) {
     auto argv = proc.Cmdline(dlv_pid);
     if (!argv.ok() || argv->size() < 3) continue;
@@ -148,7 +153,10 @@ std::vector<RecoveredSession> Factory::RecoverOrphans() {
     // Only orphans: a Delve still the child of the agent that spawned it belongs to a live session
     // (a guardian can run while its agent's successor already serves, both on one work_dir).
     auto dlv_status = proc.Status(dlv_pid);
-    if (spawner > 0 && dlv_status.ok() && dlv_status->ppid == spawner) continue;
+    if (spawner > 0 && dlv_status.ok() && dlv_status->ppid == spawner) {
+      live.insert(rec.session_id);
+      continue;
+    }
     rec.dlv_pid = dlv_pid;
     (void)absl::SimpleAtoi((*argv)[2], &rec.target_pid);
     std::string address;
@@ -196,7 +204,25 @@ std::vector<RecoveredSession> Factory::RecoverOrphans() {
                                               {"message", msg}});
     out.push_back(std::move(rec));
   }
+  SweepDelveHomes(live);
   return out;
+}
+
+void Factory::SweepDelveHomes(const std::set<std::string>& live) {
+  // Config homes (delve_home.h) a killed agent left; a live session's stays.
+  DIR* d = ::opendir(options_.work_dir.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> stale;
+  while (dirent* e = ::readdir(d)) {
+    absl::string_view name = e->d_name;
+    if (!absl::ConsumeSuffix(&name, kDelveHomeSuffix) || name.empty()) continue;
+    if (live.count(std::string(name)) == 0) stale.push_back(e->d_name);
+  }
+  ::closedir(d);
+  for (const std::string& name : stale) {
+    RemoveDelveHome(absl::StrCat(options_.work_dir, "/", name));
+    log::Info("stale Delve home removed", {{"path", absl::StrCat(options_.work_dir, "/", name)}});
+  }
 }
 
 }  // namespace

@@ -14,10 +14,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/delve/delve_home.h"
 #include "agent/delve/hit_format.h"
 #include "agent/delve/json_access.h"
 #include "agent/delve/safe_end.h"
-#include "agent/delve/separate_debug_info.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -102,7 +102,7 @@ DelveSession::DelveSession(const DelveOptions& options, SessionConfig config,
 DelveSession::~DelveSession() {
   RequestEnd(kdbg::v1::END_REASON_AGENT_SHUTDOWN);
   if (thread_.joinable()) thread_.join();
-  if (!symbols_dir_.empty()) RemoveSeparateDebugInfo(symbols_dir_);  // Delve has exited
+  RemoveHome();
 }
 
 absl::Status DelveSession::Start() {
@@ -248,13 +248,14 @@ absl::Status DelveSession::SpawnAndConnect() {
     o.extra_env = {absl::StrCat("KDBG_DELVE_OWNER=", options_.work_dir),
                    absl::StrCat("KDBG_SESSION_ID=", config_.id),
                    absl::StrCat("KDBG_DELVE_PARENT=", ::getpid())};
-    if (!config_.executable.empty()) {
-      // Symbols from the debug binary (separate_debug_info.h: `dlv attach PID EXE` ignores EXE).
-      symbols_dir_ = SeparateDebugInfoDir(config_.executable);
-      KDBG_RETURN_IF_ERROR(
-          PrepareSeparateDebugInfo(symbols_dir_, config_.executable, proc_.ExePath(config_.pid)));
-      o.extra_env.push_back(absl::StrCat("XDG_CONFIG_HOME=", symbols_dir_));
-    }
+    // Delve's own config home: Go telemetry off, nothing written outside the session's files,
+    // and, with a debug binary, the symbols from it (delve_home.h, separate_debug_info.h:
+    // `dlv attach PID EXE` ignores EXE).
+    home_dir_ = DelveHomeDir(options_.work_dir, config_.id, config_.executable);
+    KDBG_RETURN_IF_ERROR(
+        PrepareDelveHome(home_dir_, config_.executable,
+                         config_.executable.empty() ? std::string() : proc_.ExePath(config_.pid)));
+    for (std::string& e : DelveHomeEnv(home_dir_)) o.extra_env.push_back(std::move(e));
     o.stdout_path = log_path_;
     o.stderr_to_stdout = true;
     o.new_session = true;
@@ -337,6 +338,10 @@ absl::Status DelveSession::Arm() {
     t->set_name(bp.name);
     t->set_location(bp.location);
     t->set_function(jsonx::Str(*created, "functionName", req.function));
+    // The traced functions: Delve's reply says "(multiple functions)" for a closure with an
+    // inlined copy; FindLocation names each location's function.
+    tp.functions.insert(t->function());
+    for (const Location& l : *locs) tp.functions.insert(l.function);
     t->set_file(jsonx::Str(*created, "file", req.file));
     t->set_line(static_cast<int32_t>(jsonx::Int(*created, "line", req.line)));
     t->set_script_line(bp.line);
@@ -404,11 +409,41 @@ void DelveSession::EmitHits(std::vector<PendingHit>* hits) {
         e.mutable_hit()->mutable_vars(static_cast<int>(i))->set_name(sb->prints[i]);
       }
     }
-    MarkOptimizedOut(jsonx::Bool(jsonx::Obj(*h.thread, "function"), "optimized"),
-                     &h.state->known_names, e.mutable_hit());
+    TracepointState* tp = h.state;
+    MarkOptimizedOut(
+        jsonx::Bool(jsonx::Obj(*h.thread, "function"), "optimized"), &tp->known_names,
+        [this, tp](const std::string& name) { return Declares(*tp, name); }, e.mutable_hit());
     Emit(std::move(e));
   }
   hits->clear();
+}
+
+bool DelveSession::Declares(TracepointState& tp, const std::string& name) {
+  if (!tp.declared.has_value()) {
+    tp.declared.emplace();
+    if (!dwarf_tried_) {
+      // Off the hot path: only once a printed name is missing at a hit, while the target runs.
+      dwarf_tried_ = true;
+      std::string path =
+          config_.executable.empty() ? proc_.ExePath(config_.pid) : config_.executable;
+      auto reader = gobinary::DwarfReader::Open(path);
+      if (reader.ok()) {
+        dwarf_ = std::move(*reader);
+      } else {
+        log::Warning("cannot read DWARF to tell optimized-out values",
+                     {{"session", config_.id}, {"error", std::string(reader.status().message())}});
+      }
+    }
+    for (const std::string& function : tp.functions) {
+      if (dwarf_ == nullptr) break;
+      auto fn = dwarf_->FindFunction(function);
+      if (!fn.ok()) continue;  // "(multiple functions)", or inlined only
+      for (const gobinary::Parameter& p : fn->params) {
+        if (!p.is_return) tp.declared->insert(p.name);
+      }
+    }
+  }
+  return tp.declared->count(name) > 0;
 }
 
 EndReason DelveSession::TraceLoop() {
@@ -531,7 +566,15 @@ void DelveSession::CleanupAfterFailedSetup() {
     ::unlink(log_path_.c_str());
   }
   if (dlv_ != nullptr && dlv_->Running()) dlv_->Release();
+  RemoveHome();
   (void)CheckTargetReleased(proc_, config_.pid, absl::Seconds(2));
+}
+
+void DelveSession::RemoveHome() {
+  // Delve read its config and telemetry mode at start-up; a Delve left for recovery needs neither.
+  if (home_dir_.empty()) return;
+  RemoveDelveHome(home_dir_);
+  home_dir_.clear();
 }
 
 void DelveSession::Finish(EndReason reason) {
@@ -561,6 +604,7 @@ void DelveSession::Finish(EndReason reason) {
       dlv_->Release();
     }
   }
+  RemoveHome();
   TargetCheck check = CheckTargetReleased(proc_, config_.pid, absl::Seconds(3));
   if (reason == kdbg::v1::END_REASON_TARGET_EXITED || (!check.alive && r.target_exited)) {
     reason = kdbg::v1::END_REASON_TARGET_EXITED;

@@ -23,6 +23,7 @@
 #include "agent/delve/delve_engine.h"
 #include "agent/delve/rpc_client.h"
 #include "agent/delve/trace_script.h"
+#include "agent/gobinary/dwarf.h"
 #include "common/child_process.h"
 
 namespace kdbg::delve {
@@ -79,6 +80,9 @@ class DelveSession final : public kdbg::agent::DebugSession {
     // identifiers): at another PC of an optimized function, Delve's "could not find symbol value
     // for NAME" then means the compiler kept no value there (e.g. a second inlined call site).
     std::set<std::string> known_names;
+    std::set<std::string> functions;  // the traced function(s), for `declared`
+    // Its parameters, from DWARF, read at the first name Delve could not find (else never).
+    std::optional<std::set<std::string>> declared;
   };
 
   void Run();
@@ -101,6 +105,8 @@ class DelveSession final : public kdbg::agent::DebugSession {
   void EmitHits(std::vector<PendingHit>* hits);
   void Finish(kdbg::v1::EndReason reason);
   void CleanupAfterFailedSetup();
+  void RemoveHome();
+  bool Declares(TracepointState& tp, const std::string& name);
   void Emit(kdbg::v1::Event event);
   void Notice(kdbg::v1::NoticeKind kind, const std::string& message);
   std::optional<kdbg::v1::EndReason> Requested();
@@ -118,9 +124,11 @@ class DelveSession final : public kdbg::agent::DebugSession {
   std::unique_ptr<ChildProcess> dlv_;
   std::string address_;
   std::string log_path_;
-  std::string symbols_dir_;            // Delve's XDG_CONFIG_HOME when reading a debug binary
-  std::unique_ptr<DelveClient> main_;  // continue loop
-  std::unique_ptr<DelveClient> side_;  // State and halt while a continue is pending
+  std::string home_dir_;                          // Delve's XDG_CONFIG_HOME (delve_home.h)
+  std::unique_ptr<DelveClient> main_;             // continue loop
+  std::unique_ptr<DelveClient> side_;             // State and halt while a continue is pending
+  std::unique_ptr<gobinary::DwarfReader> dwarf_;  // opened on demand by Declares()
+  bool dwarf_tried_ = false;
   std::map<int, TracepointState> tracepoints_;  // by Delve id
   std::vector<std::string> names_;
   kdbg::v1::ArmedEvent armed_;

@@ -70,7 +70,12 @@ std::string ParseDelveVersion(absl::string_view output) {
 }
 
 absl::StatusOr<DelveBinary> ProbeDelve(const std::string& path) {
-  absl::StatusOr<std::string> out = RunCommand({path, "version"}, absl::Seconds(10));
+  // Delve's main starts Go telemetry and its config loader before any command: with a config
+  // home under /dev/null nothing can be created (no counters, no crash-monitor child, no default
+  // config.yml in the agent's $HOME), and `dlv version` still answers (delve_home.h).
+  absl::StatusOr<std::string> out =
+      RunCommand({path, "version"}, absl::Seconds(10), /*merge_stderr=*/true,
+                 {"XDG_CONFIG_HOME=/dev/null", "GOTELEMETRY=off"});
   if (!out.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot run Delve (", path, " version): ", out.status().message()));
@@ -87,6 +92,33 @@ absl::StatusOr<DelveBinary> ProbeDelve(const std::string& path) {
   }
   d.go = *range;
   return d;
+}
+
+std::vector<DelveBinary> ProbeDelves(absl::string_view dlv_list,
+                                     std::vector<std::string>* problems) {
+  std::vector<DelveBinary> out;
+  for (absl::string_view path : absl::StrSplit(dlv_list, ',', absl::SkipWhitespace())) {
+    absl::StatusOr<DelveBinary> d = ProbeDelve(std::string(absl::StripAsciiWhitespace(path)));
+    if (d.ok()) {
+      out.push_back(*std::move(d));
+    } else if (problems != nullptr) {
+      problems->push_back(std::string(d.status().message()));
+    }
+  }
+  return out;
+}
+
+std::function<agent::GoVersionCheck(const std::string& go_version)> NewGoVersionCheck(
+    std::vector<DelveBinary> delves) {
+  return [delves = std::move(delves)](const std::string& go_version) {
+    GoSupport s = CheckGoSupport(delves, go_version);
+    agent::GoVersionCheck c;
+    c.supported = s.supported;
+    c.delve_version = s.delve != nullptr ? s.delve->version : "";
+    c.supported_go = s.range;
+    c.problem = s.message;
+    return c;
+  };
 }
 
 GoSupport CheckGoSupport(const std::vector<DelveBinary>& delves, absl::string_view go_version) {

@@ -16,12 +16,14 @@
 //   Build: $Id: ... $
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/resolver/new_resolver.h"
 
 namespace kdbg::delve {
 
@@ -46,6 +48,16 @@ std::optional<GoRange> SupportedGoOf(absl::string_view delve_version);
 std::optional<int> GoMinor(absl::string_view go_version);
 // Parses `dlv version` output (above) into the version ("1.27.2"); empty if absent.
 std::string ParseDelveVersion(absl::string_view output);
+
+// Probes every path of a comma-separated `--dlv` list; a path that cannot be used is left out and
+// its error appended to `problems`.
+std::vector<DelveBinary> ProbeDelves(absl::string_view dlv_list,
+                                     std::vector<std::string>* problems);
+
+// The resolver's Go-version gate for these Delves (CheckGoSupport as a GoVersionCheck): what
+// `kdbg-agent serve` and `kdbg-agent resolve` both give the resolver.
+std::function<agent::GoVersionCheck(const std::string& go_version)> NewGoVersionCheck(
+    std::vector<DelveBinary> delves);
 
 // Runs `PATH version` and fills a DelveBinary. FailedPrecondition when the file does not run or its
 // version is not one this kdbg knows the Go range of.

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -174,20 +175,35 @@ kdbg::v1::HitEvent BuildHit(const json& thread, const std::string& tracepoint, i
   return hit;
 }
 
-void MarkOptimizedOut(bool optimized, std::set<std::string>* known, kdbg::v1::HitEvent* hit) {
+std::string RootIdentifier(absl::string_view expression) {
+  auto ident = [](char c, bool first) {
+    return c == '_' || absl::ascii_isalpha(static_cast<unsigned char>(c)) ||
+           (!first && absl::ascii_isdigit(static_cast<unsigned char>(c)));
+  };
+  size_t n = 0;
+  while (n < expression.size() && ident(expression[n], n == 0)) ++n;
+  return std::string(expression.substr(0, n));
+}
+
+void MarkOptimizedOut(bool optimized, std::set<std::string>* known,
+                      const std::function<bool(const std::string&)>& declared,
+                      kdbg::v1::HitEvent* hit) {
   const std::string kNotFound = "could not find symbol value for ";
   for (const kdbg::v1::Variable& a : hit->args()) known->insert(a.name());
   for (kdbg::v1::Variable& v : *hit->mutable_vars()) {
     const std::string& value = v.value();
     if (!absl::StartsWith(value, "(unreadable ")) {
       known->insert(v.name());
+      if (std::string root = RootIdentifier(v.name()); !root.empty()) known->insert(root);
       continue;
     }
     size_t at = value.find(kNotFound);
     if (!optimized || at == std::string::npos) continue;
     absl::string_view missing = absl::string_view(value).substr(at + kNotFound.size());
     absl::ConsumeSuffix(&missing, ")");
-    if (missing == v.name() && known->count(v.name()) > 0) v.set_value(kOptimizedOut);
+    std::string root = RootIdentifier(v.name());
+    if (root.empty() || missing != root) continue;
+    if (known->count(root) > 0 || (declared && declared(root))) v.set_value(kOptimizedOut);
   }
 }
 

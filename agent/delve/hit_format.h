@@ -11,6 +11,7 @@
 //                      "stacktrace":[{"pc":..,"file":..,"line":..,"function":{"name":..}}]}}
 #pragma once
 
+#include <functional>
 #include <set>
 #include <string>
 
@@ -41,11 +42,23 @@ std::string QuoteGoString(absl::string_view s);
 kdbg::v1::HitEvent BuildHit(const nlohmann::json& thread, const std::string& tracepoint,
                             int64_t hit_count);
 
-// Optimized code: an argument or a printed identifier Delve "could not find" at this hit, although
-// it had a value at an earlier hit of the same tracepoint (`known`, updated here with every name
-// that has one now), is printed as <optimized out>: the compiler kept no value at this PC (a
-// second inlined call site, a register reused). `optimized` is Delve's function.optimized.
-// Anything else Delve could not evaluate keeps its reason.
-void MarkOptimizedOut(bool optimized, std::set<std::string>* known, kdbg::v1::HitEvent* hit);
+// Optimized code: a printed expression whose root identifier (`k` of `k`, `r` of `r.RemoteAddr`)
+// Delve "could not find" at this hit ("(unreadable eval error: could not find symbol value for
+// k)") is printed as <optimized out> when the compiler kept no value at this PC, which is so when
+// the name is
+//   - declared by the traced function (`declared(name)`: its parameters, from DWARF): the first
+//     inlined copy of a closure, where Go writes no DWARF for the inlined body, or
+//   - known: it had a value at an earlier hit of the same tracepoint (`known`, updated here with
+//     every name that has one now; a second inlined call site, a register reused).
+// `optimized` is Delve's function.optimized; `declared` may be empty (no DWARF at hand) and is
+// asked only for a missing, unknown name. Anything else Delve could not evaluate (a typo, a name
+// the function does not have) keeps its reason.
+void MarkOptimizedOut(bool optimized, std::set<std::string>* known,
+                      const std::function<bool(const std::string&)>& declared,
+                      kdbg::v1::HitEvent* hit);
+
+// The identifier an expression starts with ("r" for "r.RemoteAddr", "xs" for "xs[1]"); empty if
+// it starts with anything else ("*p", "len(s)").
+std::string RootIdentifier(absl::string_view expression);
 
 }  // namespace kdbg::delve

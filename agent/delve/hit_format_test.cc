@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace kdbg::delve {
@@ -124,7 +125,7 @@ TEST(MarkOptimizedOutTest, KnownNameMissingAtAnotherPcOfAnOptimizedFunction) {
   auto* seen = first.add_vars();
   seen->set_name("x");
   seen->set_value("7");
-  MarkOptimizedOut(true, &known, &first);
+  MarkOptimizedOut(true, &known, {}, &first);
   EXPECT_EQ(first.vars(0).value(), "7");
   v1::HitEvent second;  // the second inlined call site: Delve cannot find x
   auto* lost = second.add_vars();
@@ -134,13 +135,65 @@ TEST(MarkOptimizedOutTest, KnownNameMissingAtAnotherPcOfAnOptimizedFunction) {
   typo->set_name("y");
   typo->set_value("(unreadable eval error: could not find symbol value for y)");
   v1::HitEvent not_optimized = second;
-  MarkOptimizedOut(true, &known, &second);
+  MarkOptimizedOut(true, &known, {}, &second);
   EXPECT_EQ(second.vars(0).value(), "<optimized out>");
   // Never seen: a typo or a name that does not exist keeps Delve's reason.
   EXPECT_EQ(second.vars(1).value(), "(unreadable eval error: could not find symbol value for y)");
-  MarkOptimizedOut(false, &known, &not_optimized);
+  MarkOptimizedOut(false, &known, {}, &not_optimized);
   EXPECT_EQ(not_optimized.vars(0).value(),
             "(unreadable eval error: could not find symbol value for x)");
+}
+
+TEST(MarkOptimizedOutTest, NameTheTracedFunctionDeclaresIsOptimizedOutAtItsFirstHit) {
+  // The first inlined copy of a closure (main.handleValues.func1 inlined into handleValues): Go
+  // writes no DWARF for it, so Delve finds no `k` there, although func1 declares it.
+  auto declared = [](const std::string& n) { return n == "k"; };
+  std::set<std::string> known;
+  v1::HitEvent hit;
+  for (const char* name : {"k", "k.field", "missing"}) {
+    auto* v = hit.add_vars();
+    v->set_name(name);
+    v->set_value(absl::StrCat("(unreadable eval error: could not find symbol value for ",
+                              RootIdentifier(name), ")"));
+  }
+  auto* other = hit.add_vars();  // another failure of a declared name keeps its reason
+  other->set_name("k");
+  other->set_value("(unreadable read out of bounds)");
+  v1::HitEvent unoptimized = hit;
+  MarkOptimizedOut(true, &known, declared, &hit);
+  EXPECT_EQ(hit.vars(0).value(), "<optimized out>");
+  EXPECT_EQ(hit.vars(1).value(), "<optimized out>");
+  EXPECT_EQ(hit.vars(2).value(),
+            "(unreadable eval error: could not find symbol value for missing)");
+  EXPECT_EQ(hit.vars(3).value(), "(unreadable read out of bounds)");
+  MarkOptimizedOut(false, &known, declared, &unoptimized);
+  EXPECT_EQ(unoptimized.vars(0).value(),
+            "(unreadable eval error: could not find symbol value for k)");
+}
+
+TEST(MarkOptimizedOutTest, KnownRootOfAFieldChain) {
+  std::set<std::string> known;
+  v1::HitEvent first;
+  auto* v = first.add_vars();
+  v->set_name("r.RemoteAddr");
+  v->set_value("\"127.0.0.1:1\"");
+  MarkOptimizedOut(true, &known, {}, &first);
+  v1::HitEvent second;
+  v = second.add_vars();
+  v->set_name("r.RemoteAddr");
+  v->set_value("(unreadable eval error: could not find symbol value for r)");
+  MarkOptimizedOut(true, &known, {}, &second);
+  EXPECT_EQ(second.vars(0).value(), "<optimized out>");
+}
+
+TEST(RootIdentifierTest, LeadingIdentifierOnly) {
+  EXPECT_EQ(RootIdentifier("r.RemoteAddr"), "r");
+  EXPECT_EQ(RootIdentifier("xs[1]"), "xs");
+  EXPECT_EQ(RootIdentifier("_x9"), "_x9");
+  EXPECT_EQ(RootIdentifier("k"), "k");
+  EXPECT_EQ(RootIdentifier("*p"), "");
+  EXPECT_EQ(RootIdentifier("9x"), "");
+  EXPECT_EQ(RootIdentifier(""), "");
 }
 
 }  // namespace

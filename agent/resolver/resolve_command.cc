@@ -11,7 +11,8 @@
 
 namespace kdbg::agent {
 
-int RunResolveCommand(const std::vector<std::string>& args) {
+int RunResolveCommand(const std::vector<std::string>& args, const std::string& default_dlv,
+                      const GoVersionCheckFactory& go_check) {
   CLI::App app{"Resolve a container ID (or host PID) to the Go process to debug, and say why.",
                "kdbg-agent resolve"};
   std::string container_id, container_name, output = "text";
@@ -29,6 +30,13 @@ int RunResolveCommand(const std::vector<std::string>& args) {
   app.add_option("--containerd-state", opts.containerd_state_dirs,
                  "extra containerd state directories (containerd's `state` setting)");
   app.add_option("--node-name", opts.node_name, "this node's name (reported)");
+  std::string dlv = default_dlv;
+  if (go_check) {
+    app.add_option("--dlv", dlv,
+                   "the bundled Delve builds, comma-separated, as `serve --dlv`: the target's Go "
+                   "version is checked against their supported range")
+        ->capture_default_str();
+  }
   app.add_option("-o,--output", output, "text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
@@ -46,6 +54,13 @@ int RunResolveCommand(const std::vector<std::string>& args) {
   ref.set_container_id(container_id);
   ref.set_container_name(container_name);
   ref.set_host_pid(pid);
+  if (go_check && !dlv.empty()) {
+    std::vector<std::string> problems;
+    opts.check_go_version = go_check(dlv, &problems);
+    for (const std::string& p : problems) {
+      std::fprintf(stderr, "kdbg-agent resolve: bundled Delve unusable: %s\n", p.c_str());
+    }
+  }
   std::unique_ptr<Resolver> resolver = NewResolver(std::move(opts));
   absl::StatusOr<kdbg::v1::ResolvedTarget> target = resolver->Resolve(ref);
   if (!target.ok()) {

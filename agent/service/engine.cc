@@ -25,31 +25,17 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
   // One /proc reader, rooted at --proc-root, for the resolver and the Delve engine alike.
   std::shared_ptr<ProcReader> proc(NewProcReader(config.proc_root));
   // Every bundled Delve, with the Go range its version supports (delve_versions.h).
-  std::vector<delve::DelveBinary> delves;
-  std::vector<std::string> versions;
-  for (absl::string_view path : absl::StrSplit(config.dlv, ',', absl::SkipWhitespace())) {
-    std::string p(absl::StripAsciiWhitespace(path));
-    absl::StatusOr<delve::DelveBinary> d = delve::ProbeDelve(p);
-    if (!d.ok()) {
-      // Not fatal here: /readyz reports the missing Delve (CheckAgentReady) and sessions fail with
-      // "cannot start Delve"; a Delve of unknown version is not used.
-      log::Error("bundled Delve unusable",
-                 {{"dlv", p}, {"error", std::string(d.status().message())}});
-      continue;
-    }
-    versions.push_back(d->version);
-    delves.push_back(*std::move(d));
+  std::vector<std::string> problems;
+  std::vector<delve::DelveBinary> delves = delve::ProbeDelves(config.dlv, &problems);
+  for (const std::string& p : problems) {
+    // Not fatal here: /readyz reports the missing Delve (CheckAgentReady) and sessions fail with
+    // "cannot start Delve"; a Delve of unknown version is not used.
+    log::Error("bundled Delve unusable", {{"error", p}});
   }
+  std::vector<std::string> versions;
+  for (const delve::DelveBinary& d : delves) versions.push_back(d.version);
   ResolverOptions ro;
-  ro.check_go_version = [delves](const std::string& go_version) {
-    delve::GoSupport s = delve::CheckGoSupport(delves, go_version);
-    GoVersionCheck c;
-    c.supported = s.supported;
-    c.delve_version = s.delve != nullptr ? s.delve->version : "";
-    c.supported_go = s.range;
-    c.problem = s.message;
-    return c;
-  };
+  ro.check_go_version = delve::NewGoVersionCheck(delves);
   ro.proc_root = config.proc_root;
   ro.proc = proc;
   ro.host_root = config.host_root;

@@ -5,17 +5,22 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/delve/delve_engine.h"
 #include "agent/delve/rpc_client.h"
+#include "common/child_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/delve/engine_fixture.h"
@@ -83,6 +88,109 @@ TEST_F(DelveEngineTest, HitsPrintTheClientPortsOfTheRequests) {
   ExpectCleanEnd(*ended);
   EXPECT_TRUE(events.All().back().has_ended());
   ExpectReleased(**target);
+}
+
+// Every file under `dir`, relative ("" when `dir` is empty or missing).
+std::vector<std::string> FilesUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    out.push_back(std::filesystem::relative(it->path(), dir).string());
+  }
+  return out;
+}
+
+// Processes whose command line contains `text` (Go telemetry's crash monitor is
+// `dlv "** telemetry **"`).
+std::vector<pid_t> ProcessesWith(const std::string& text) {
+  std::vector<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(e.path().filename().string(), &pid)) continue;
+    std::ifstream in(e.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (absl::StrContains(cmdline, text)) out.push_back(pid);
+  }
+  return out;
+}
+
+// Sets an environment variable for one test (unset when `value` is null), restoring it after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value != nullptr) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+TEST_F(DelveEngineTest, DelveWritesNothingOutsideTheSessionsFiles) {
+  // Delve 1.27.2 starts Go telemetry (counter files under $HOME/.config/go/telemetry, a
+  // `dlv "** telemetry **"` crash-monitor process) and writes a default
+  // $HOME/.config/dlv/config.yml unless its config home says otherwise. The control run shows this
+  // HOME would catch that.
+  std::string home = kdbg::testing::MakeTempDir("kdbg-delve-home");
+  ScopedEnv home_env("HOME", home.c_str());
+  ScopedEnv xdg_env("XDG_CONFIG_HOME", nullptr);
+  {
+    // Its own HOME: its crash monitor may still write there after `dlv version` returned.
+    std::string control_home = kdbg::testing::MakeTempDir("kdbg-delve-home-control");
+    auto control = RunCommand({kdbg::testing::BundledDelvePath(), "version"}, absl::Seconds(30),
+                              true, {"HOME=" + control_home});
+    ASSERT_TRUE(control.ok()) << control.status();
+    EXPECT_THAT(FilesUnder(control_home), ::testing::Contains(".config/go/telemetry/local"));
+    std::error_code ec;
+    std::filesystem::remove_all(control_home, ec);
+  }
+  // The agent's start-up probe of each bundled Delve writes nothing either.
+  ASSERT_FALSE(BundledDelves().empty());
+  EXPECT_THAT(FilesUnder(home), ::testing::IsEmpty());
+
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  std::vector<pid_t> monitors_before = ProcessesWith("** telemetry **");
+  Events events;
+  auto session = Trace((*target)->pid(), kScript, &events);
+  ASSERT_TRUE(session.ok()) << session.status();
+  // While Delve runs: its config home is the session's, with telemetry off.
+  const std::string session_home = work_dir_ + "/t1.home";
+  std::ifstream mode(session_home + "/go/telemetry/mode");
+  std::string mode_text((std::istreambuf_iterator<char>(mode)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(mode_text, "off\n");
+  std::vector<pid_t> dlv = kdbg::testing::DlvProcessesFor((*target)->pid());
+  ASSERT_EQ(dlv.size(), 1u);
+  std::ifstream environ(absl::StrCat("/proc/", dlv[0], "/environ"));
+  std::string env((std::istreambuf_iterator<char>(environ)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(env, HasSubstr(absl::StrCat("XDG_CONFIG_HOME=", session_home, std::string(1, '\0'))));
+  EXPECT_THAT(env, HasSubstr("GOTELEMETRY=off"));
+  EXPECT_EQ(ProcessesWith("** telemetry **"), monitors_before);  // no crash monitor started
+
+  auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port());
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(events.WaitHits(1));
+  (*session)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  auto ended = (*session)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  ExpectCleanEnd(*ended);
+  ExpectReleased(**target);
+  EXPECT_THAT(FilesUnder(home), ::testing::IsEmpty());
+  // The session's files are gone too (its Delve log is deleted after a clean end).
+  EXPECT_THAT(FilesUnder(work_dir_), ::testing::IsEmpty());
 }
 
 TEST_F(DelveEngineTest, DurationEndsTheSession) {
@@ -231,6 +339,7 @@ TEST_F(DelveEngineTest, AgentKilledThenRecoveredByANewFactory) {
   // agent's on the same work dir) must leave it alone.
   EXPECT_TRUE(NewDelveSessionFactory(opts)->RecoverOrphans().empty());
   ASSERT_EQ(kdbg::testing::DlvProcessesFor((*target)->pid()).size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(work_dir_ + "/orphan1.home"));  // a live session's home
 
   ASSERT_EQ(::kill((*agent)->pid(), SIGKILL), 0);
   ASSERT_TRUE((*agent)->Wait(absl::Seconds(5)).ok());
@@ -253,7 +362,8 @@ TEST_F(DelveEngineTest, AgentKilledThenRecoveredByANewFactory) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
   ExpectReleased(**target);
-  // Nothing left for a second recovery.
+  // Nothing left for a second recovery, nor of the orphan's config home (delve_home.h).
+  EXPECT_FALSE(std::filesystem::exists(work_dir_ + "/orphan1.home"));
   EXPECT_TRUE(NewDelveSessionFactory(opts)->RecoverOrphans().empty());
 }
 

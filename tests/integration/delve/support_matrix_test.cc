@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/gobinary/go_binary.h"
+#include "common/child_process.h"
+#include "nlohmann/json.hpp"
 #include "tests/integration/delve/engine_fixture.h"
 
 namespace kdbg::delve {
@@ -146,6 +148,69 @@ TEST_F(DelveEngineTest, Go119WithTheOverrideIsTracedAndEveryEventMarked) {
   ASSERT_GE(all.size(), 3u);  // armed, hit, ended
   for (const v1::Event& e : all) EXPECT_EQ(e.unsupported_go(), mark) << e.DebugString();
   ExpectReleased(**t);
+}
+
+// The agent's own preflight (`kdbg-agent resolve`, run on a node by hand) shows the same Go gate
+// as `kdbg resolve`: the target's Go version beside the bundled Delves' range, the Delve that
+// would attach, and outside the range the refusal saying what to do (exit status 1).
+TEST(AgentResolveGoGateTest, ShowsTheGoVersionBesideTheBundledDelvesRange) {
+  KDBG_REQUIRE_REAL(HaveDelve(), "root and the bundled Delve (scripts/delve)");
+  const std::string agent = kdbg::testing::BinaryDir() + "/agent/kdbg-agent";
+  const std::string dlv = absl::StrJoin(kdbg::testing::BundledDelvePaths(), ",");
+  struct Case {
+    const char* target;
+    bool supported;
+    const char* delve;
+  };
+  for (const Case& c :
+       {Case{"hello-world", true, "1.27.2"}, Case{"hello-world-go119", false, "1.26.2"}}) {
+    SCOPED_TRACE(c.target);
+    std::string go = GoVersionOf(c.target);
+    auto t = GoTarget::Start(c.target);
+    ASSERT_TRUE(t.ok()) << t.status();
+    // Both outputs with the exit status: 1 when not debuggable (the refusal on stderr).
+    auto run = [&](const std::string& flags) {
+      auto out = RunCommand({"sh", "-c",
+                             absl::StrCat(agent, " resolve --pid ", (*t)->pid(), " --dlv ", dlv,
+                                          flags, "; echo \"exit=$?\"")},
+                            absl::Seconds(30), /*merge_stderr=*/flags.empty());
+      EXPECT_TRUE(out.ok()) << out.status();
+      return out.ok() ? *out : std::string();
+    };
+    std::string text = run("");
+    std::string json_out = run(" -o json");
+    EXPECT_THAT(text,
+                HasSubstr(absl::StrCat("binary ", kdbg::testing::TargetPath(c.target), "  ", go)));
+    EXPECT_THAT(text, HasSubstr(absl::StrCat(
+                          "delve ", c.delve,
+                          "  bundled Delve supports Go 1.24-1.27 (Delve 1.26.2: Go 1.24-1.26, "
+                          "Delve 1.27.2: Go 1.25-1.27)  go supported=",
+                          c.supported ? "yes" : "no")));
+    if (c.supported) {
+      EXPECT_THAT(text, HasSubstr("debuggable: yes"));
+      EXPECT_THAT(text, HasSubstr("exit=0"));
+      EXPECT_THAT(json_out, HasSubstr("exit=0"));
+    } else {
+      std::string refusal = absl::StrCat(
+          "the program was built with ", go,
+          ", outside the bundled Delve's supported range Go 1.24-1.27 (Delve 1.26.2: Go 1.24-1.26, "
+          "Delve 1.27.2: Go 1.25-1.27): rebuild the service with a supported Go, or pass "
+          "--allow-unsupported-go to try anyway with Delve 1.26.2");
+      EXPECT_THAT(text, HasSubstr("debuggable: no: " + refusal));
+      EXPECT_THAT(text, HasSubstr("kdbg-agent resolve: not debuggable: " + refusal));
+      EXPECT_THAT(text, HasSubstr("exit=1"));
+      EXPECT_THAT(json_out, HasSubstr("exit=1"));
+    }
+    json_out = json_out.substr(0, json_out.find("exit="));
+    auto parsed = nlohmann::json::parse(json_out, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(parsed.is_object()) << json_out;
+    EXPECT_EQ(parsed.value("delve_version", ""), c.delve);
+    EXPECT_EQ(parsed.value("go_supported", !c.supported), c.supported);
+    EXPECT_THAT(parsed.value("supported_go", ""),
+                HasSubstr("Go 1.24-1.27 (Delve 1.26.2: Go "
+                          "1.24-1.26, Delve 1.27.2: Go 1.25-1.27)"));
+    EXPECT_THAT(parsed.dump(), HasSubstr(go));
+  }
 }
 
 }  // namespace

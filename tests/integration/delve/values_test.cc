@@ -142,23 +142,27 @@ TEST_F(ValuesTest, MethodWithAPointerReceiver) {
 
 TEST_F(ValuesTest, Closure) {
   // The compiler also inlines a copy of the closure into handleValues: Delve breaks there too
-  // (hit function main.handleValues, where k is not kept) and in the closure's own frame.
+  // (hit function main.handleValues) and in the closure's own frame. Go writes no DWARF for the
+  // inlined copy, so Delve "could not find symbol value for k" there, at the first hit of the
+  // session: func1 declares k, so kdbg prints <optimized out>, never Delve's error.
   auto hits =
       Run("trace greet main.handleValues.func1\n"
           "on greet print k\n",
-          1);
+          2);
   int own_frame = 0;
+  int inlined = 0;
   for (const auto& h : hits["greet"]) {
     if (h.function() == "main.handleValues.func1") {
       ++own_frame;
       EXPECT_EQ(Var(h, "k"), "7");
     } else {
       EXPECT_EQ(h.function(), "main.handleValues");  // the inlined copy
-      EXPECT_THAT(Var(h, "k"), AnyOf("7", "<optimized out>",
-                                     "(unreadable eval error: could not find symbol value for k)"));
+      EXPECT_THAT(Var(h, "k"), AnyOf("7", "<optimized out>"));
+      ++inlined;
     }
   }
   EXPECT_EQ(own_frame, 1);
+  EXPECT_EQ(inlined, 1);  // the case this test is about: it must have happened
 }
 
 TEST_F(ValuesTest, InlinedFunctionHitsAtEveryCallSite) {
