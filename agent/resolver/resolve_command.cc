@@ -1,6 +1,7 @@
 // `kdbg-agent resolve`: runs the resolver once and prints the target with its evidence.
 #include "agent/resolver/resolve_command.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "CLI/CLI.hpp"
@@ -56,9 +57,20 @@ int RunResolveCommand(const std::vector<std::string>& args, const std::string& d
   ref.set_host_pid(pid);
   if (go_check && !dlv.empty()) {
     std::vector<std::string> problems;
-    opts.check_go_version = go_check(dlv, &problems);
+    auto check = go_check(dlv, &problems);
     for (const std::string& p : problems) {
       std::fprintf(stderr, "kdbg-agent resolve: bundled Delve unusable: %s\n", p.c_str());
+    }
+    // Off the agent's image (no Delve at the default paths) the rest of the preflight still
+    // answers; it says the Go version was not checked.
+    size_t listed = std::count(dlv.begin(), dlv.end(), ',') + 1;
+    if (problems.size() < listed) {
+      opts.check_go_version = std::move(check);
+    } else {
+      std::fprintf(stderr,
+                   "kdbg-agent resolve: no usable Delve in --dlv %s: the target's Go version is "
+                   "not checked against a supported range\n",
+                   dlv.c_str());
     }
   }
   std::unique_ptr<Resolver> resolver = NewResolver(std::move(opts));
