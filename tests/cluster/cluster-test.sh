@@ -12,6 +12,7 @@
 #   sessions   kdbg sessions lists a trace, the denied user cannot stop it, kdbg stop ends it
 #   denied     the denied user is refused by the controller's SubjectAccessReview; no Delve started
 #   isolation  each node's agent resolves only its own node's pods (one machine, two kubelets)
+#   faults     mid-trace: the CLI SIGKILLed, the agent's pod deleted, the controller's pod deleted
 #   demo       scripts/demo --cluster, the README's demo, against this cluster
 #   manifests  helm uninstall, kubectl apply of deploy/manifests unchanged, then resolve, trace
 #              and isolation again
@@ -308,6 +309,76 @@ cmd_isolation() {
   done < <(sample_pods)
 }
 
+# Starts `kdbg trace` of pod $1 (JSON to $WORK/out, progress to $WORK/err) and waits until it is
+# armed; sets KPID.
+start_trace() {  # pod
+  : >"$WORK/out"
+  "$KDBG" trace "pod/$1" --init "$ROOT/examples/trace.dlv" --duration 120s -o json >"$WORK/out" 2>"$WORK/err" &
+  KPID=$!
+  BG+=($KPID)
+  wait_line "$WORK/out" '"type":"armed"' $KPID 60 || fail "trace of pod/$1 never armed: $(cat "$WORK/err")"
+}
+
+# The fault paths that a real cluster drives differently from the sandbox, each on a live trace of
+# a sample pod: the CLI killed (SIGKILL), the agent's pod deleted (the kubelet's SIGTERM, then a new
+# agent from the DaemonSet), the controller's pod deleted (its Deployment makes another). After each
+# the target is released: running, untraced, not restarted, answering.
+cmd_faults() {
+  check_two_nodes
+  local pod node ip before session i agent ctl
+  read -r pod node ip < <(sample_pods)
+
+  # 1. kill -9 of the CLI: the agent sees its client gone and lets go.
+  before=$(restarts "$pod")
+  start_trace "$pod"
+  session=$(session_of "$WORK/err")
+  kill -9 $KPID
+  wait $KPID 2>/dev/null || true
+  curl -s -m 2 -o /dev/null "http://$ip:8080/" || true
+  expect_released "$pod" "$node" "$ip" "$before"
+  expect_audited "$session" "$pod" CLIENT_GONE
+  echo "cluster-test: faults: CLI SIGKILLed mid-trace: pod/$pod released, audited CLIENT_GONE"
+
+  # 2. the agent's pod deleted mid-trace: SIGTERM from the kubelet, sessions ended safely within
+  #    the grace period; the CLI is told; the DaemonSet's new agent serves the next session.
+  agent=$(admin -n kdbg-system get pods -l app.kubernetes.io/name=kdbg-agent \
+    --field-selector "spec.nodeName=$node" -o jsonpath='{.items[0].metadata.name}')
+  before=$(restarts "$pod")
+  start_trace "$pod"
+  session=$(session_of "$WORK/err")
+  admin -n kdbg-system delete pod "$agent" --wait=false >/dev/null
+  for ((i = 0; i < 120; i++)); do kill -0 $KPID 2>/dev/null || break; sleep 0.5; done
+  kill -0 $KPID 2>/dev/null && fail "the trace did not end within 60 s of deleting agent $agent: $(cat "$WORK/err")"
+  wait $KPID || true
+  grep '"type":"ended"' "$WORK/out" | grep -E 'AGENT_SHUTDOWN|agent' >/dev/null ||
+    fail "the CLI was not told the agent shut down: $(tail -3 "$WORK/out") $(tail -3 "$WORK/err")"
+  expect_released "$pod" "$node" "$ip" "$before"
+  expect_audited "$session" "$pod" "AGENT_SHUTDOWN|CLIENT_GONE|ERROR"
+  admin -n kdbg-system rollout status ds/kdbg-agent --timeout=120s >/dev/null ||
+    fail "the agent DaemonSet did not recover after deleting $agent"
+  echo "cluster-test: faults: agent pod $agent deleted mid-trace: pod/$pod released, CLI told"
+
+  # 3. the controller's pod deleted mid-trace: the agent loses its client and lets go (the audit
+  #    log lived in that pod's emptyDir: gone with it, as values.yaml warns).
+  ctl=$(admin -n kdbg-system get pods -l app.kubernetes.io/name=kdbg-controller -o jsonpath='{.items[0].metadata.name}')
+  before=$(restarts "$pod")
+  start_trace "$pod"
+  admin -n kdbg-system delete pod "$ctl" --wait=false >/dev/null
+  for ((i = 0; i < 120; i++)); do kill -0 $KPID 2>/dev/null || break; sleep 0.5; done
+  kill -0 $KPID 2>/dev/null && fail "the trace did not end within 60 s of deleting controller $ctl: $(cat "$WORK/err")"
+  wait $KPID || true
+  expect_released "$pod" "$node" "$ip" "$before"
+  admin -n kdbg-system rollout status deploy/kdbg-controller --timeout=120s >/dev/null ||
+    fail "the controller Deployment did not recover after deleting $ctl"
+  # The next session works through the new controller.
+  start_trace "$pod"
+  kill -INT $KPID
+  for ((i = 0; i < 60; i++)); do kill -0 $KPID 2>/dev/null || break; sleep 0.5; done
+  wait $KPID || fail "trace through the new controller failed: $(cat "$WORK/err")"
+  expect_released "$pod" "$node" "$ip" "$before"
+  echo "cluster-test: faults: controller pod $ctl deleted mid-trace: pod/$pod released; a new session works"
+}
+
 # The README's demo, run against this cluster (scripts/demo --cluster): it must end 0, show a
 # trace hit, the resolve and the dlv session, and leave the cluster up as it found it.
 cmd_demo() {
@@ -340,7 +411,8 @@ case ${1:-} in
   sessions) cmd_sessions ;;
   denied) cmd_denied ;;
   isolation) cmd_isolation ;;
+  faults) cmd_faults ;;
   demo) cmd_demo ;;
   manifests) cmd_manifests ;;
-  *) echo "usage: $0 resolve|trace|attach|sessions|denied|isolation|demo|manifests" >&2; exit 2 ;;
+  *) echo "usage: $0 resolve|trace|attach|sessions|denied|isolation|faults|demo|manifests" >&2; exit 2 ;;
 esac
