@@ -1,5 +1,7 @@
 #include "cli/controller.h"
 
+#include <csignal>
+
 #include <poll.h>
 #include <unistd.h>
 
@@ -46,6 +48,9 @@ absl::StatusOr<Endpoint> FindController(const EndpointOptions& options) {
   spawn.capture_stdout = true;
   spawn.stderr_to_stdout = true;
   spawn.new_session = true;  // our Ctrl-C handling decides when it stops, not the terminal
+  // A CLI killed outright (SIGKILL, OOM) must not leave its port-forward running: the commands
+  // call this from the main thread, which lives as long as the CLI.
+  spawn.parent_death_signal = SIGTERM;
   spawn.destroy_grace = absl::Seconds(2);
   auto child = ChildProcess::Spawn(spawn);
   if (!child.ok()) {

@@ -332,8 +332,14 @@ cmd_faults() {
   before=$(restarts "$pod")
   start_trace "$pod"
   session=$(session_of "$WORK/err")
+  local forward
+  forward=$(pgrep -P $KPID -f 'port-forward' || true)
+  [[ -n $forward ]] || fail "no kubectl port-forward child of the CLI ($KPID)"
   kill -9 $KPID
   wait $KPID 2>/dev/null || true
+  # Its kubectl port-forward goes with it (PR_SET_PDEATHSIG), not left running.
+  for ((i = 0; i < 20; i++)); do kill -0 "$forward" 2>/dev/null || break; sleep 0.25; done
+  kill -0 "$forward" 2>/dev/null && { kill "$forward"; fail "the SIGKILLed CLI left its kubectl port-forward ($forward) running"; }
   curl -s -m 2 -o /dev/null "http://$ip:8080/" || true
   expect_released "$pod" "$node" "$ip" "$before"
   expect_audited "$session" "$pod" CLIENT_GONE
