@@ -375,6 +375,12 @@ class HttpClient final : public Client {
           X509_STORE* store = X509_STORE_new();
           for (const auto& ca : cas) X509_STORE_add_cert(store, ca.get());
           ssl->set_ca_cert_store(store);  // owned by the SSL context from here on
+          // Trust the kubeconfig's CA only, as kubectl does. Without a CA path httplib's
+          // load_certs() also adds the system bundle (SSL_CTX_set_default_verify_paths) to this
+          // store: every public CA trusted for the API server, and ~25 ms of CPU per client
+          // (OpenSSL 3 parsing ~140 PEM certificates; 60% of `kdbg trace`'s CPU before it calls
+          // the controller). An issuer directory that does not exist adds nothing.
+          ssl->set_ca_cert_path("", "/nonexistent/kdbg-kubeconfig-ca-only");
         }
       }
       cli = std::move(ssl);

@@ -1,6 +1,13 @@
 // kdbg-e2e-bench: the real `kdbg trace` CLI, through controller and agent, against a running
 // target.
-//   time_to_armed_ms    CLI spawned until it prints its `armed` line (median of --runs sessions)
+//   time_to_armed_ms    CLI spawned until it prints its `armed` line (median of --runs sessions),
+//                       with "breakdown": the median of each stage (ms): 1_cli_kubeconfig_get_pod
+//                       (spawn until the CLI's own "pod ... on node" line), 2_controller_authn_
+//                       authz_pod (until the controller's progress line), 3_agent_call_admitted
+//                       (until the "agent ..., session" line), 4_agent_resolve_engine_choice
+//                       (until Delve is started: armed.time - attach_ms - arm_ms), 5_delve_attach
+//                       (attach_ms: Delve spawned until its first RPC answer), 6_arm_and_continue
+//                       (arm_ms), 7_armed_event_to_cli (armed.time until the CLI printed it)
 //   traced_rps          requests/s the target serves while a session traces its handler (median
 //                       of --runs sessions of --seconds each, --connections keep-alive clients)
 //   hit_latency_p50_ms  one request sent on a fresh connection until the CLI prints the `hit`
@@ -28,12 +35,14 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "bench/delve/load_gen.h"
 #include "common/child_process.h"
 #include "nlohmann/json.hpp"
@@ -86,7 +95,10 @@ class Session {
       o.argv.push_back(f.engine);
     }
     o.capture_stdout = true;
-    o.stderr_path = "/tmp/kdbg-e2e-bench.stderr";
+    // stderr through the same pipe: its progress lines time the stages of time_to_armed (the
+    // non-JSON lines are copied to /tmp/kdbg-e2e-bench.stderr).
+    o.stderr_to_stdout = true;
+    s->stderr_copy_ = std::fopen("/tmp/kdbg-e2e-bench.stderr", "w");
     o.destroy_grace = absl::Seconds(15);
     s->started_ = absl::Now();
     auto child = ChildProcess::Spawn(o);
@@ -103,6 +115,26 @@ class Session {
   ~Session() {
     if (child_ && child_->Running()) (void)child_->Signal(SIGINT);
     if (reader_.joinable()) reader_.join();
+    if (stderr_copy_ != nullptr) std::fclose(stderr_copy_);
+  }
+
+  // Where time_to_armed went, in ms, from the lines the CLI printed and the `armed` event (see
+  // the header); empty if a mark is missing.
+  std::map<std::string, double> Breakdown() {
+    std::lock_guard<std::mutex> l(mu_);
+    std::map<std::string, double> b;
+    if (!armed_ || !cli_pod_at_ || !controller_at_ || !agent_at_ || !armed_agent_time_) return b;
+    auto ms = [](absl::Duration d) { return absl::ToDoubleMilliseconds(d); };
+    absl::Time engine_start =
+        *armed_agent_time_ - absl::Milliseconds(armed_attach_ms_ + armed_arm_ms_);
+    b["1_cli_kubeconfig_get_pod"] = ms(*cli_pod_at_ - started_);
+    b["2_controller_authn_authz_pod"] = ms(*controller_at_ - *cli_pod_at_);
+    b["3_agent_call_admitted"] = ms(*agent_at_ - *controller_at_);
+    b["4_agent_resolve_engine_choice"] = ms(engine_start - *agent_at_);
+    b["5_delve_attach"] = static_cast<double>(armed_attach_ms_);
+    b["6_arm_and_continue"] = static_cast<double>(armed_arm_ms_);
+    b["7_armed_event_to_cli"] = ms(armed_at_ - *armed_agent_time_);
+    return b;
   }
 
   std::string engine() {
@@ -162,13 +194,23 @@ class Session {
         std::string line = buf.substr(0, nl);
         buf.erase(0, nl + 1);
         json e = json::parse(line, nullptr, /*allow_exceptions=*/false);
-        if (!e.is_object()) continue;
+        if (!e.is_object()) {
+          NoteStderr(line, now);
+          continue;
+        }
         std::string type = e.value("type", "");
         std::lock_guard<std::mutex> l(mu_);
         if (type == "armed") {
           armed_ = true;
           armed_at_ = now;
           engine_ = e.value("engine", "");
+          armed_attach_ms_ = e.value("attach_ms", int64_t{0});
+          armed_arm_ms_ = e.value("arm_ms", int64_t{0});
+          absl::Time t;
+          std::string err;
+          if (absl::ParseTime(absl::RFC3339_full, e.value("time", ""), &t, &err)) {
+            armed_agent_time_ = t;
+          }
         } else if (type == "hit") {
           ++hits_;
           if (track_addrs_) {
@@ -193,6 +235,25 @@ class Session {
     cv_.notify_all();
   }
 
+  // The CLI's stderr lines that mark the stages (cli/commands.cc, controller/service.cc):
+  //   kdbg: pod default/hello-world container hello-world on node node-a     (CLI read the pod)
+  //   kdbg: pod default/hello-world on node node-a, container hello-world    (controller: authn,
+  //                                                                           authz, pod read)
+  //   kdbg: agent kdbg-agent-node-a at 127.0.0.2:17443, session 5374bc6e...  (agent admitted it)
+  void NoteStderr(const std::string& line, absl::Time now) {
+    if (stderr_copy_ != nullptr) std::fprintf(stderr_copy_, "%s\n", line.c_str());
+    std::lock_guard<std::mutex> l(mu_);
+    if (line.rfind("kdbg: pod ", 0) == 0 && line.find(" on node ") != std::string::npos) {
+      if (line.find(", container ") != std::string::npos) {
+        if (!controller_at_) controller_at_ = now;
+      } else if (!cli_pod_at_) {
+        cli_pod_at_ = now;
+      }
+    } else if (line.rfind("kdbg: agent ", 0) == 0 && !agent_at_) {
+      agent_at_ = now;
+    }
+  }
+
  public:
   bool track_addrs_ = false;
 
@@ -209,6 +270,9 @@ class Session {
   int64_t hits_ = 0;
   std::map<std::string, absl::Time> hits_by_addr_;
   json ended_;
+  std::FILE* stderr_copy_ = nullptr;
+  std::optional<absl::Time> cli_pod_at_, controller_at_, agent_at_, armed_agent_time_;
+  int64_t armed_attach_ms_ = 0, armed_arm_ms_ = 0;
 };
 
 bool EndedCleanly(const json& ended) {
@@ -246,11 +310,13 @@ int Main(const Flags& f) {
 
   // --- time to armed: one session per run, each ended before the next ---
   std::vector<double> armed_ms;
+  std::map<std::string, std::vector<double>> stages;
   for (int i = 0; i < f.runs; ++i) {
     auto s = Session::Start(f);
     if (!s) return 1;
     double ms = s->WaitArmed(absl::Seconds(30));
     if (ms < 0) return Fail("the CLI did not print `armed`");
+    for (const auto& [stage, v] : s->Breakdown()) stages[stage].push_back(v);
     if (!f.engine.empty() && f.engine != "auto" && s->engine() != f.engine) {
       return Fail("the session runs on engine \"" + s->engine() + "\", not " + f.engine);
     }
@@ -258,7 +324,16 @@ int Main(const Flags& f) {
     if (!EndedCleanly(ended)) return Fail("session did not end cleanly: " + ended.dump());
     armed_ms.push_back(ms);
   }
-  out["time_to_armed_ms"] = {{"value", Median(armed_ms)}, {"unit", "ms"}, {"runs", armed_ms}};
+  json breakdown = json::object(), breakdown_runs = json::object();
+  for (const auto& [stage, v] : stages) {
+    breakdown[stage] = Median(v);
+    breakdown_runs[stage] = v;
+  }
+  out["time_to_armed_ms"] = {{"value", Median(armed_ms)},
+                             {"unit", "ms"},
+                             {"runs", armed_ms},
+                             {"breakdown", breakdown},
+                             {"breakdown_runs", breakdown_runs}};
 
   // --- traced throughput: one session per run ---
   std::vector<double> rps, events_per_s;

@@ -584,6 +584,66 @@ TEST_F(E2eDebugBinaryTest, StrippedPodTracedWithItsUnstrippedBuildPrintsRealValu
   ExpectNoUploadLeft();
 }
 
+TEST_F(E2eDebugBinaryTest, AttachWithTheUnstrippedBuildLetsDlvConnectBreakByFunctionName) {
+  // The stripped pod has no symbols of its own: a remote `dlv connect` finds main.handleSlash, sets
+  // a breakpoint by that name, stops a real request there and prints its r.RemoteAddr only
+  // because the agent's Delve reads the uploaded unstripped build.
+  int port = testing::FreePort();
+  auto attach = KdbgProcess::Start(
+      sb_,
+      {"attach", "pod/stripped", "--headless", "--listen", absl::StrCat("127.0.0.1:", port),
+       "--debug-binary", testing::TargetPath("hello-world-optimized")},
+      sb_.CliEnv());
+  ASSERT_TRUE(attach.ok());
+  bool listening = false;
+  for (int i = 0; i < 200 && !listening; ++i) {
+    listening = RunCommand({"bash", "-c", absl::StrCat("exec 3<>/dev/tcp/127.0.0.1/", port)}).ok();
+    if (!listening) absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(listening) << (*attach)->Stderr();
+  // The CLI listens at once; the upload and the build-ID check finish meanwhile.
+  for (int i = 0; i < 300 && !absl::StrContains((*attach)->Stderr(), "debug binary accepted");
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(absl::StrContains((*attach)->Stderr(), "kdbg: debug binary accepted: build ID "))
+      << (*attach)->Stderr();
+  // In use while the session runs: the upload and Delve's config home beside it.
+  EXPECT_FALSE(UploadsLeft().empty());
+  std::string commands = Script("dlv-stripped-commands",
+                                "funcs ^main\\.handleSlash$\nbreak main.handleSlash\ncontinue\n"
+                                "print r.RemoteAddr\nclearall\nquit -c\n");
+  std::set<int> sent;
+  std::thread request([&] {
+    absl::SleepFor(absl::Seconds(2));
+    sent = SendRequests(sb_.Get("STRIPPED_URL"), 1);
+  });
+  SpawnOptions o;
+  o.argv = {testing::BundledDelvePath(), "connect", absl::StrCat("127.0.0.1:", port)};
+  o.stdin_path = commands;
+  o.capture_stdout = true;
+  o.stderr_to_stdout = true;
+  o.extra_env = {"XDG_CONFIG_HOME=" + ScratchPath("dlv-client-config")};  // the client's history
+  auto dlv = ChildProcess::Spawn(o);
+  ASSERT_TRUE(dlv.ok()) << dlv.status();
+  auto out = (*dlv)->ReadAllStdout(absl::Seconds(30));
+  request.join();
+  ASSERT_TRUE(out.ok()) << out.status();
+  auto st = (*dlv)->Wait(absl::Seconds(10));
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(ChildProcess::DescribeWaitStatus(*st), "exit status 0") << *out;
+  EXPECT_TRUE(absl::StrContains(*out, "Breakpoint 1 set at ")) << *out;
+  EXPECT_TRUE(absl::StrContains(*out, "main.handleSlash() ")) << *out;
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(*out, absl::StrCat("\"127.0.0.1:", *sent.begin(), "\"")))
+      << "dlv printed: " << *out;
+  (*attach)->Signal(SIGINT);
+  EXPECT_EQ((*attach)->Wait(absl::Seconds(20)), 0) << (*attach)->Stderr();
+  EXPECT_TRUE(absl::StrContains((*attach)->Stderr(), "detached cleanly")) << (*attach)->Stderr();
+  ExpectReleased("default", "stripped", sb_.Get("STRIPPED_URL"));
+  ExpectNoUploadLeft();  // the upload and its config home are deleted at the session's end
+}
+
 TEST_F(E2eDebugBinaryTest, BadDebugBinariesFailWithOneClearLineAndLeaveNothing) {
   struct Case {
     std::string name, file, expect;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -402,6 +403,32 @@ TEST_F(KubeStubTest, WrongCaFailsVerification) {
   auto pod = NewHttpClient(rc, RealClock::Get())->GetPod("default", "myapp");
   ASSERT_EQ(pod.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(pod.status().message(), HasSubstr("TLS verification"));
+}
+
+TEST_F(KubeStubTest, WithItsOwnCaTheSystemBundleIsNotTrusted) {
+  // The stub's CA in the system bundle (OpenSSL's default verify file, SSL_CERT_FILE), another CA
+  // in the kubeconfig: as kubectl, only the kubeconfig's CA is trusted, so the server is refused.
+  // (httplib adds the system bundle unless given a CA path: every public CA was trusted, and its
+  // parsing cost ~25 ms of CPU per client.)
+  const char* old = std::getenv("SSL_CERT_FILE");
+  std::string saved = old != nullptr ? old : "";
+  ::setenv("SSL_CERT_FILE", (env->dir() + "/ca.crt").c_str(), 1);
+  RestConfig rc = env->Config("alice-token");
+  rc.ca_pem = ReadFile(env->dir() + "/other.crt");
+  auto pod = NewHttpClient(rc, RealClock::Get())->GetPod("default", "myapp");
+  // Control: with no CA of its own the client uses the system bundle, which now holds the stub's.
+  RestConfig system = env->Config("alice-token");
+  system.ca_pem.clear();
+  auto via_system = NewHttpClient(system, RealClock::Get())->GetPod("default", "myapp");
+  if (old != nullptr) {
+    ::setenv("SSL_CERT_FILE", saved.c_str(), 1);
+  } else {
+    ::unsetenv("SSL_CERT_FILE");
+  }
+  ASSERT_EQ(pod.status().code(), absl::StatusCode::kUnavailable) << pod.status();
+  EXPECT_THAT(pod.status().message(), HasSubstr("TLS verification"));
+  ASSERT_TRUE(via_system.ok()) << via_system.status();
+  EXPECT_EQ(via_system->name, "myapp");
 }
 
 TEST_F(KubeStubTest, UnreachableServerIsUnavailableQuickly) {
