@@ -12,7 +12,8 @@
 #   sessions   kdbg sessions lists a trace, the denied user cannot stop it, kdbg stop ends it
 #   denied     the denied user is refused by the controller's SubjectAccessReview; no Delve started
 #   isolation  each node's agent resolves only its own node's pods (one machine, two kubelets)
-#   faults     mid-trace: the CLI SIGKILLed, the agent's pod deleted, the controller's pod deleted
+#   faults     mid-trace: the CLI SIGKILLed, the agent's pod deleted, the controller's pod deleted,
+#              the traced pod itself deleted
 #   demo       scripts/demo --cluster, the README's demo, against this cluster
 #   manifests  helm uninstall, kubectl apply of deploy/manifests unchanged, then resolve, trace
 #              and isolation again
@@ -383,6 +384,28 @@ cmd_faults() {
   wait $KPID || fail "trace through the new controller failed: $(cat "$WORK/err")"
   expect_released "$pod" "$node" "$ip" "$before"
   echo "cluster-test: faults: controller pod $ctl deleted mid-trace: pod/$pod released; a new session works"
+
+  # 4. the traced pod itself deleted (a rollout, a scale-down): the kubelet's SIGTERM reaches the
+  #    target through the trace, it exits within its grace period (5 s), the session ends with the
+  #    target's exit, no Delve is left, and the Deployment's replacement comes up.
+  local cid pid t0
+  cid=$(admin -n default get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}')
+  pid=$(host_pid "$node" "${cid#containerd://}")
+  start_trace "$pod"
+  t0=$SECONDS
+  admin -n default delete pod "$pod" --wait=false >/dev/null
+  for ((i = 0; i < 60; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  kill -0 "$pid" 2>/dev/null && fail "the traced target (PID $pid) was still running 15 s after its pod was deleted: $(tail -3 "$WORK/err")"
+  for ((i = 0; i < 60; i++)); do kill -0 $KPID 2>/dev/null || break; sleep 0.5; done
+  kill -0 $KPID 2>/dev/null && fail "the trace did not end after its target's pod was deleted: $(cat "$WORK/err")"
+  wait $KPID || true
+  grep '"type":"ended"' "$WORK/out" | grep '"reason":"target_exited"' >/dev/null ||
+    fail "the trace did not end with the target's exit: $(tail -2 "$WORK/out") $(tail -2 "$WORK/err")"
+  pgrep -af "dlv.* attach $pid( |$)" && fail "a Delve for the deleted pod's PID $pid is left"
+  admin -n default rollout status deploy/hello-world --timeout=120s >/dev/null ||
+    fail "deploy/hello-world did not recover after deleting pod/$pod"
+  check_two_nodes
+  echo "cluster-test: faults: traced pod/$pod deleted: target exited in $((SECONDS - t0)) s ($(grep -o '"message":"[^"]*"' "$WORK/out" | tail -1)), session ended, replacement ready"
 }
 
 # The README's demo, run against this cluster (scripts/demo --cluster): it must end 0, show a
