@@ -2,19 +2,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "kube/names.h"
 
 namespace kdbg::cli {
-namespace {
-
-bool ValidName(const std::string& name) {
-  if (name.empty() || name.size() > 253) return false;
-  for (char c : name) {
-    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '.')) return false;
-  }
-  return absl::ascii_isalnum(name.front()) && absl::ascii_isalnum(name.back());
-}
-
-}  // namespace
 
 absl::StatusOr<std::string> ParseTarget(const std::string& target) {
   std::string name = target;
@@ -28,7 +18,7 @@ absl::StatusOr<std::string> ParseTarget(const std::string& target) {
           "`kubectl get pods -l ...`)"));
     }
   }
-  if (!ValidName(name)) {
+  if (!kube::IsDns1123Subdomain(name)) {
     return absl::InvalidArgumentError(
         absl::StrCat("target \"", target, "\": \"", name, "\" is not a valid pod name"));
   }

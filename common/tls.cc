@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/grpc_limits.h"
 #include "common/status.h"
 #include "grpc/grpc_security_constants.h"
 
@@ -100,6 +101,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeSecureChannel(const std::stri
   KDBG_ASSIGN_OR_RETURN(auto creds, MakeClientCredentials(files));
   grpc::ChannelArguments args;
   if (!server_name.empty()) args.SetSslTargetNameOverride(server_name);
+  ApplyGrpcLimits(&args);
   return grpc::CreateCustomChannel(target, creds, args);
 }
 

@@ -1,5 +1,6 @@
 #include "controller/agent_channels.h"
 
+#include "common/grpc_limits.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/support/channel_arguments.h"
 
@@ -11,6 +12,7 @@ std::shared_ptr<grpc::Channel> AgentChannels::Channel(const std::string& address
   if (it != channels_.end()) return it->second;
   grpc::ChannelArguments args;
   if (!server_name_.empty()) args.SetSslTargetNameOverride(server_name_);
+  ApplyGrpcLimits(&args);
   // Fail fast when an agent is down instead of waiting for it to come back.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);

@@ -6,6 +6,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "common/grpc_limits.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/tls.h"
@@ -68,6 +69,7 @@ absl::Status Serve(const ControllerFlags& f) {
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(f.listen, server_creds);
+  ApplyGrpcLimits(&builder);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr) {

@@ -11,6 +11,7 @@
 #include "common/session_id.h"
 #include "common/status.h"
 #include "grpcpp/client_context.h"
+#include "kube/names.h"
 #include "proto/words.h"
 
 namespace kdbg::controller {
@@ -47,7 +48,11 @@ absl::Status ValidTarget(const v1::PodTarget& t) {
   if (t.namespace_().empty() || t.pod().empty()) {
     return absl::InvalidArgumentError("the request names no pod (namespace and pod are required)");
   }
-  return absl::OkStatus();
+  // Before any API call, authorization or audit line: a name is what the API server accepts,
+  // never a path ("../secrets") or a megabyte.
+  KDBG_RETURN_IF_ERROR(kube::ValidateObjectName("namespace", t.namespace_()));
+  KDBG_RETURN_IF_ERROR(kube::ValidateObjectName("pod", t.pod()));
+  return kube::ValidateObjectName("container", t.container());
 }
 
 }  // namespace

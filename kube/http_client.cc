@@ -222,26 +222,7 @@ class HttpClient final : public Client {
                  {"spec", {{"token", token}}}};
     KDBG_ASSIGN_OR_RETURN(
         Response r, Call("POST", "/apis/authentication.k8s.io/v1/tokenreviews", body.dump(), true));
-    KDBG_ASSIGN_OR_RETURN(json j, ParseJson(r.body, "TokenReview response"));
-    UserInfo u;
-    try {
-      const json& st = j.at("status");
-      u.authenticated = st.value("authenticated", false);
-      u.error = st.value("error", "");
-      if (auto it = st.find("user"); it != st.end() && it->is_object()) {
-        u.username = it->value("username", "");
-        u.uid = it->value("uid", "");
-        if (auto g = it->find("groups"); g != it->end() && g->is_array()) {
-          u.groups = g->get<std::vector<std::string>>();
-        }
-        if (auto e = it->find("extra"); e != it->end() && e->is_object()) {
-          u.extra = e->get<std::map<std::string, std::vector<std::string>>>();
-        }
-      }
-    } catch (const std::exception& e) {
-      return absl::InternalError(absl::StrCat("unexpected TokenReview response: ", e.what()));
-    }
-    return u;
+    return ParseTokenReview(r.body);
   }
 
   absl::StatusOr<AccessDecision> ReviewAccess(const UserInfo& user,
@@ -256,19 +237,7 @@ class HttpClient final : public Client {
     KDBG_ASSIGN_OR_RETURN(
         Response r,
         Call("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body.dump(), true));
-    KDBG_ASSIGN_OR_RETURN(json j, ParseJson(r.body, "SubjectAccessReview response"));
-    AccessDecision d;
-    try {
-      const json& st = j.at("status");
-      d.allowed = st.value("allowed", false);
-      d.denied = st.value("denied", false);
-      d.reason = st.value("reason", "");
-      d.evaluation_error = st.value("evaluationError", "");
-    } catch (const std::exception& e) {
-      return absl::InternalError(
-          absl::StrCat("unexpected SubjectAccessReview response: ", e.what()));
-    }
-    return d;
+    return ParseSubjectAccessReview(r.body);
   }
 
   absl::Status CreateEvent(const EventSpec& e) override {

@@ -195,6 +195,44 @@ absl::StatusOr<WatchEvent> ParseWatchEvent(absl::string_view json_line) {
   return ev;
 }
 
+absl::StatusOr<UserInfo> ParseTokenReview(absl::string_view json_text) {
+  KDBG_ASSIGN_OR_RETURN(json j, ParseJson(json_text, "TokenReview response"));
+  UserInfo u;
+  try {
+    const json& st = j.at("status");
+    u.authenticated = st.value("authenticated", false);
+    u.error = st.value("error", "");
+    if (auto it = st.find("user"); it != st.end() && it->is_object()) {
+      u.username = it->value("username", "");
+      u.uid = it->value("uid", "");
+      if (auto g = it->find("groups"); g != it->end() && g->is_array()) {
+        u.groups = g->get<std::vector<std::string>>();
+      }
+      if (auto e = it->find("extra"); e != it->end() && e->is_object()) {
+        u.extra = e->get<std::map<std::string, std::vector<std::string>>>();
+      }
+    }
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("unexpected TokenReview response: ", e.what()));
+  }
+  return u;
+}
+
+absl::StatusOr<AccessDecision> ParseSubjectAccessReview(absl::string_view json_text) {
+  KDBG_ASSIGN_OR_RETURN(json j, ParseJson(json_text, "SubjectAccessReview response"));
+  AccessDecision d;
+  try {
+    const json& st = j.at("status");
+    d.allowed = st.value("allowed", false);
+    d.denied = st.value("denied", false);
+    d.reason = st.value("reason", "");
+    d.evaluation_error = st.value("evaluationError", "");
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("unexpected SubjectAccessReview response: ", e.what()));
+  }
+  return d;
+}
+
 const ContainerStatus* Pod::StatusOf(absl::string_view container) const {
   for (const ContainerStatus& s : container_statuses) {
     if (s.name == container) return &s;

@@ -96,6 +96,15 @@ struct AccessDecision {
   std::string evaluation_error = {};
 };
 
+// The status of a TokenReview response ({"kind":"TokenReview","status":{"authenticated":true,
+// "user":{"username":"...","uid":"...","groups":[...],"extra":{...}},"error":"..."}}; see
+// kube/testdata/authn). InvalidArgument when not JSON, Internal "unexpected TokenReview response"
+// when a field has another type than the API's.
+absl::StatusOr<UserInfo> ParseTokenReview(absl::string_view json);
+// The status of a SubjectAccessReview response ({"status":{"allowed":false,"denied":true,
+// "reason":"...","evaluationError":"..."}}; see kube/testdata/authz). Errors as ParseTokenReview.
+absl::StatusOr<AccessDecision> ParseSubjectAccessReview(absl::string_view json);
+
 // A core/v1 Event about an object (what `kubectl describe pod` shows).
 struct EventSpec {
   std::string namespace_ = {};

@@ -147,6 +147,15 @@ absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
     return error(absl::StrCat("no tracepoint or breakpoint \"", ref,
                               "\": define it with `trace` or `break` on an earlier line"));
   };
+  auto too_long = [&](absl::string_view expr) {
+    return error(absl::StrCat("expression of ", expr.size(), " bytes; the limit is ",
+                              kMaxExpressionBytes, ": print a shorter expression"));
+  };
+  if (text.size() > kMaxScriptBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(script_name, ": ", text.size(), " bytes; a trace script may hold at most ",
+                     kMaxScriptBytes, " bytes: trace fewer places in one session"));
+  }
 
   for (absl::string_view raw : absl::StrSplit(text, '\n')) {
     ++line_no;
@@ -186,6 +195,11 @@ absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
       } else {
         return error(absl::StrCat("usage: ", cmd, " [name] <location>"));
       }
+      if (script.breakpoints.size() >= kMaxTracepoints) {
+        return error(absl::StrCat("more than ", kMaxTracepoints,
+                                  " tracepoints and breakpoints: trace fewer places in one "
+                                  "session"));
+      }
       if (find_bp(bp.name) != nullptr) {
         return error(absl::StrCat("name \"", bp.name, "\" is already used"));
       }
@@ -202,6 +216,7 @@ absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
       script.commands.back().action_word = std::string(what);
       if (action == "print") {
         if (rest.empty()) return error("usage: on <bp> print <expr>");
+        if (rest.size() > kMaxExpressionBytes) return too_long(rest);
         bp->prints.emplace_back(rest);
         bp->print_lines.push_back(line_no);
       } else if (action == "stack") {
@@ -240,6 +255,7 @@ absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
         bp->cond_line = line_no;
       } else {
         if (first.empty() || rest.empty()) return error("usage: cond <bp> <expr>");
+        if (rest.size() > kMaxExpressionBytes) return too_long(rest);
         ScriptBreakpoint* bp = find_bp(first);
         if (bp == nullptr) return unknown_bp(first);
         bp->cond = std::string(rest);

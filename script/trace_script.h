@@ -28,8 +28,15 @@
 //   continue
 //
 // Anything else (call, set, restart, print at top level, ...) is refused with "file:line: reason".
+//
+// Bounds (a script comes from a user through the controller to an agent running as root; the
+// parser refuses, with InvalidArgument naming the bound, before anything is resolved or started):
+// at most kMaxScriptBytes of text, kMaxTracepoints trace/break lines, kMaxExpressionBytes per
+// `print` or `cond` expression. The gRPC message cap (common/limits.h) stops larger requests
+// earlier still.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -37,6 +44,10 @@
 #include "absl/strings/string_view.h"
 
 namespace kdbg::script {
+
+inline constexpr size_t kMaxScriptBytes = 64 * 1024;
+inline constexpr size_t kMaxTracepoints = 100;
+inline constexpr size_t kMaxExpressionBytes = 1024;
 
 struct ScriptBreakpoint {
   std::string name;      // as given, or generated: "bp1", "bp2", ... (the line's number)

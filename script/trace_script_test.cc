@@ -1,5 +1,8 @@
 #include "script/trace_script.h"
 
+#include <string>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -126,6 +129,54 @@ INSTANTIATE_TEST_SUITE_P(
                 "trace.dlv:3: nothing may follow `continue`"},
         BadCase{"continue now\n", "takes no arguments"},
         BadCase{"# nothing\n\n", "trace.dlv: no tracepoint"}));
+
+// The bounds: each is refused with InvalidArgument naming the limit, and the largest allowed input
+// still parses (a bound that is off by one either way fails here).
+TEST(TraceScriptTest, BoundsAreEnforcedAndNamed) {
+  std::string at_limit;
+  for (size_t i = 1; i <= kMaxTracepoints; ++i) at_limit += absl::StrCat("trace main.f", i, "\n");
+  ASSERT_TRUE(ParseTraceScript(at_limit, "t.dlv").ok());
+  auto over = ParseTraceScript(at_limit + "trace main.g\n", "t.dlv");
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(over.status().message(),
+              HasSubstr(absl::StrCat("t.dlv:", kMaxTracepoints + 1, ": more than ", kMaxTracepoints,
+                                     " tracepoints")));
+  // 10,000 tracepoints: refused at the first one past the limit, not after parsing them all.
+  std::string many;
+  for (int i = 1; i <= 10000; ++i) absl::StrAppend(&many, "t main.f", i, "\n");
+  EXPECT_THAT(ParseTraceScript(many, "t.dlv").status().message(), HasSubstr("t.dlv: 1"));
+
+  const std::string expr(kMaxExpressionBytes, 'x');
+  EXPECT_TRUE(
+      ParseTraceScript("trace a main.f\non a print " + expr + "\ncond a " + expr, "t.dlv").ok());
+  const std::string mb(1 << 20, 'x');  // an expression of 1 MB: past the script's bound already
+  EXPECT_THAT(
+      ParseTraceScript("trace a main.f\non a print " + mb + "\n", "t.dlv").status().message(),
+      HasSubstr("bytes; a trace script may hold at most"));
+  for (const std::string& line : {"on a print " + expr + "y", "cond a " + expr + "y",
+                                  "on a print " + mb.substr(0, kMaxScriptBytes - 100)}) {
+    auto s = ParseTraceScript("trace a main.f\n" + line + "\n", "t.dlv");
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(
+        s.status().message(),
+        HasSubstr(absl::StrCat("t.dlv:2: expression of ", line.size() - line.find(' ', 5) - 1,
+                               " bytes; the limit is ", kMaxExpressionBytes)));
+  }
+  // A script of 100 MB, and one byte over the limit.
+  for (size_t size : {kMaxScriptBytes + 1, size_t{100} << 20}) {
+    std::string big = "trace a main.f\n";
+    big.resize(size, '#');
+    auto s = ParseTraceScript(big, "big.dlv");
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(
+        s.status().message(),
+        HasSubstr(absl::StrCat("big.dlv: ", size, " bytes; a trace script may hold at most ",
+                               kMaxScriptBytes, " bytes")));
+  }
+  std::string max_size = "trace a main.f\n";
+  max_size.resize(kMaxScriptBytes, '#');
+  EXPECT_TRUE(ParseTraceScript(max_size, "t.dlv").ok());
+}
 
 }  // namespace
 }  // namespace kdbg::script

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <limits>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -30,28 +32,63 @@ bool Exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-pid_t ReadPidFile(const std::string& path) {
-  auto text = ReadSmallFile(path);
-  int pid = 0;
-  if (!text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid)) return 0;
-  return pid;
-}
-
-nlohmann::json ReadJson(const std::string& path) {
-  auto text = ReadSmallFile(path);
-  if (!text.ok()) return nlohmann::json();
-  return nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-}
-
-template <typename T>
-T JsonNumber(const nlohmann::json& j, const char* key) {
+// A JSON integer in [0, max]; 0 for anything else (a float, a negative or too large number: a
+// float or out-of-range conversion would be undefined behaviour).
+uint64_t JsonUint(const nlohmann::json& j, const char* key, uint64_t max) {
   if (!j.is_object()) return 0;
   auto it = j.find(key);
-  if (it == j.end() || !it->is_number()) return 0;
-  return it->get<T>();
+  if (it == j.end()) return 0;
+  if (it->is_number_unsigned()) {
+    uint64_t v = it->get<uint64_t>();
+    return v <= max ? v : 0;
+  }
+  if (it->is_number_integer()) {
+    int64_t v = it->get<int64_t>();
+    return v >= 0 && static_cast<uint64_t>(v) <= max ? static_cast<uint64_t>(v) : 0;
+  }
+  return 0;
+}
+
+constexpr uint64_t kMaxPid = std::numeric_limits<pid_t>::max();
+constexpr uint64_t kMaxTicks = std::numeric_limits<uint64_t>::max();
+
+StateFileValues ReadStateFile(StateFileKind kind, const std::string& path) {
+  auto text = ReadSmallFile(path);
+  if (!text.ok()) return {};
+  return ParseStateFile(kind, *text);
 }
 
 }  // namespace
+
+StateFileValues ParseStateFile(StateFileKind kind, absl::string_view text) {
+  StateFileValues out;
+  if (kind == StateFileKind::kPidFile) {
+    int pid = 0;
+    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &pid) && pid > 0) out.pid = pid;
+    return out;
+  }
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  switch (kind) {
+    case StateFileKind::kRuncState:
+      out.pid = static_cast<pid_t>(JsonUint(j, "init_process_pid", kMaxPid));
+      out.start_ticks = JsonUint(j, "init_process_start", kMaxTicks);
+      break;
+    case StateFileKind::kCrunStatus:
+      out.pid = static_cast<pid_t>(JsonUint(j, "pid", kMaxPid));
+      out.start_ticks = JsonUint(j, "process-start-time", kMaxTicks);
+      break;
+    case StateFileKind::kDockerConfig:
+      if (j.is_object()) {
+        if (auto st = j.find("State"); st != j.end()) {
+          out.pid = static_cast<pid_t>(JsonUint(*st, "Pid", kMaxPid));
+        }
+      }
+      break;
+    case StateFileKind::kPidFile:
+      break;
+  }
+  return out;
+}
 
 RuntimeStateReader::RuntimeStateReader(std::string host_root, std::vector<std::string> extra)
     : host_root_(std::move(host_root)), extra_state_dirs_(std::move(extra)) {
@@ -67,7 +104,7 @@ std::vector<StateFact> RuntimeStateReader::Lookup(const std::string& id) const {
   std::vector<StateFact> facts;
   auto add_pidfile = [&](const std::string& abs, const std::string& shown, const char* runtime,
                          bool monitor) {
-    if (pid_t pid = ReadPidFile(abs); pid > 0) {
+    if (pid_t pid = ReadStateFile(StateFileKind::kPidFile, abs).pid; pid > 0) {
       StateFact f{shown, runtime, pid, 0, monitor, ""};
       facts.push_back(f);
     }
@@ -99,17 +136,13 @@ std::vector<StateFact> RuntimeStateReader::Lookup(const std::string& id) const {
   runc_files.push_back(absl::StrCat("run/runc/", id, "/state.json"));
   runc_files.push_back(absl::StrCat("run/docker/runtime-runc/moby/", id, "/state.json"));
   for (const std::string& rel : runc_files) {
-    nlohmann::json j = ReadJson(Abs(rel));
-    pid_t pid = JsonNumber<int>(j, "init_process_pid");
-    if (pid > 0)
-      facts.push_back({rel, "runc", pid, JsonNumber<uint64_t>(j, "init_process_start"), false, ""});
+    StateFileValues v = ReadStateFile(StateFileKind::kRuncState, Abs(rel));
+    if (v.pid > 0) facts.push_back({rel, "runc", v.pid, v.start_ticks, false, ""});
   }
   {
     std::string rel = absl::StrCat("run/crun/", id, "/status");
-    nlohmann::json j = ReadJson(Abs(rel));
-    pid_t pid = JsonNumber<int>(j, "pid");
-    if (pid > 0)
-      facts.push_back({rel, "crun", pid, JsonNumber<uint64_t>(j, "process-start-time"), false, ""});
+    StateFileValues v = ReadStateFile(StateFileKind::kCrunStatus, Abs(rel));
+    if (v.pid > 0) facts.push_back({rel, "crun", v.pid, v.start_ticks, false, ""});
   }
   for (const char* base : {"run/containers/storage/overlay-containers/",
                            "var/lib/containers/storage/overlay-containers/"}) {
@@ -119,11 +152,8 @@ std::vector<StateFact> RuntimeStateReader::Lookup(const std::string& id) const {
   }
   {
     std::string rel = absl::StrCat("var/lib/docker/containers/", id, "/config.v2.json");
-    nlohmann::json j = ReadJson(Abs(rel));
-    if (j.is_object() && j.contains("State")) {
-      pid_t pid = JsonNumber<int>(j["State"], "Pid");
-      if (pid > 0) facts.push_back({rel, "docker", pid, 0, false, ""});
-    }
+    StateFileValues v = ReadStateFile(StateFileKind::kDockerConfig, Abs(rel));
+    if (v.pid > 0) facts.push_back({rel, "docker", v.pid, 0, false, ""});
   }
   for (const std::string& ns : SubDirs(Abs("run/containerd/runsc"))) {
     std::string rel = absl::StrCat("run/containerd/runsc/", ns, "/", id);

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
+
 namespace kdbg::agent {
 
 struct StateFact {
@@ -33,6 +35,21 @@ struct StateFact {
   bool monitor = false;      // conmon.pid: the PID is the monitor's, not the container's
   std::string sandbox;       // "gvisor", "kata" when the container runs in a sandbox
 };
+
+// The pure parsers behind Lookup, one per file format above. Never fail: a file that is not what
+// its format says (not a number, not JSON, a PID that is not a positive int, a start time that is
+// not a non-negative integer) gives 0 for that value.
+enum class StateFileKind {
+  kPidFile,      // containerd init.pid, CRI-O pidfile / conmon.pid: "4242\n"
+  kRuncState,    // runc state.json: init_process_pid, init_process_start
+  kCrunStatus,   // crun status: pid, process-start-time
+  kDockerConfig  // Docker config.v2.json: State.Pid
+};
+struct StateFileValues {
+  pid_t pid = 0;
+  uint64_t start_ticks = 0;
+};
+StateFileValues ParseStateFile(StateFileKind kind, absl::string_view text);
 
 class RuntimeStateReader {
  public:

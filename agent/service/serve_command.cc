@@ -22,6 +22,7 @@
 #include "agent/service/session_manager.h"
 #include "common/child_process.h"
 #include "common/clock.h"
+#include "common/grpc_limits.h"
 #include "common/log.h"
 #include "common/pidfd.h"
 #include "common/tls.h"
@@ -165,6 +166,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(config.listen, *creds, &port);
+  ApplyGrpcLimits(&builder);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_limits.h"
 #include "common/status.h"
 #include "common/tls.h"
 #include "controller/testing/pods.h"
@@ -87,6 +88,7 @@ absl::StatusOr<std::unique_ptr<ControllerFixture>> ControllerFixture::Start(
                             {f->controller_cert_.cert_path, f->controller_cert_.key_path, ""}));
   grpc::ServerBuilder b;
   b.AddListeningPort("127.0.0.1:0", server_creds, &f->controller_port_);
+  ApplyGrpcLimits(&b);  // as controller/serve.cc
   b.RegisterService(f->service_.get());
   f->server_ = b.BuildAndStart();
   if (f->server_ == nullptr) return absl::UnavailableError("cannot start the controller");
