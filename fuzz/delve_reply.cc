@@ -40,7 +40,8 @@ void Hits(const json& state) {
   std::set<std::string> known;
   for (const json& th : kdbg::delve::jsonx::Arr(state, "Threads")) {
     kdbg::v1::HitEvent hit = kdbg::delve::BuildHit(th, "tp", 1);
-    kdbg::delve::MarkOptimizedOut(true, &known, &hit);
+    kdbg::delve::MarkOptimizedOut(
+        true, &known, [](const std::string& name) { return name == "r"; }, &hit);
   }
 }
 
