@@ -8,6 +8,7 @@
 // Prints one JSON object: {"metric": {"value", "unit", "baseline", "ratio"}, ...}.
 // Baselines only, against a target already running (bench/run uses this on the sandbox's pod):
 //   kdbg-delve-bench --pid PID --port PORT [--runs N] [--seconds S] [--latency-requests M]
+//                    [--armed-only 1]   (only raw_time_to_armed_ms: bench/run interleaves it)
 // measures, in this order, untraced_rps, raw_time_to_armed_ms, raw_traced_rps and
 // raw_hit_latency_p50_ms / _p99_ms (a request on a fresh connection until the minimal client reads
 // the breakpoint stop), and prints {"metric": {"value", "unit", "runs"}, ...}.
@@ -27,6 +28,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/delve/delve_engine.h"
+#include "agent/delve/delve_home.h"
 #include "agent/delve/rpc_client.h"
 #include "agent/delve/safe_end.h"
 #include "bench/delve/load_gen.h"
@@ -54,6 +56,7 @@ struct Flags {
   pid_t pid = 0;            // > 0: raw baselines only, against this running target
   int port = 0;             // its HTTP port on 127.0.0.1
   int latency_requests = 50;
+  bool armed_only = false;  // --armed-only 1: with --pid, raw_time_to_armed_ms only
 };
 
 int FreePort() {
@@ -96,6 +99,11 @@ absl::StatusOr<RawDelve> RawAttachAndArm(const Flags& f, pid_t pid) {
             absl::StrCat("--listen=", r.address)};
   o.new_session = true;
   o.sigkill_on_destroy = false;
+  // The same Delve configured as the agent configures it (delve_home.h): Go telemetry off, so the
+  // baseline does not pay for a crash-monitor process kdbg's Delve does not start.
+  const std::string home = "/tmp/kdbg-delve-bench-raw-home";
+  if (absl::Status h = delve::PrepareDelveHome(home, "", ""); !h.ok()) return h;
+  o.extra_env = delve::DelveHomeEnv(home);
   auto child = ChildProcess::Spawn(o);
   if (!child.ok()) return child.status();
   r.dlv = std::move(*child);
@@ -350,7 +358,7 @@ int RawOnlyMain(const Flags& f) {
   int64_t load_errors = 0;
   std::atomic<int64_t> raw_hits{0};
 
-  for (int i = 0; i < f.runs; ++i) {
+  for (int i = 0; i < f.runs && !f.armed_only; ++i) {
     LoadResult none = RunLoad("127.0.0.1", f.port, f.connections, load);
     none_rps.push_back(none.rps());
     load_errors += none.errors;
@@ -368,6 +376,16 @@ int RawOnlyMain(const Flags& f) {
     raw_attach_ms.push_back(raw->attach_ms);
     raw_arm_ms.push_back(raw->arm_ms);
     RawEnd(*raw, pid);
+  }
+  if (f.armed_only) {
+    json out = {{"raw_time_to_armed_ms",
+                 {{"value", Median(raw_ms)},
+                  {"unit", "ms"},
+                  {"runs", raw_ms},
+                  {"breakdown_runs",
+                   {{"5_delve_attach", raw_attach_ms}, {"6_arm_and_continue", raw_arm_ms}}}}}};
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
   }
 
   for (int i = 0; i < f.runs; ++i) {
@@ -464,6 +482,8 @@ int main(int argc, char** argv) {
       f.port = std::atoi(v.c_str());
     else if (k == "--latency-requests")
       f.latency_requests = std::atoi(v.c_str());
+    else if (k == "--armed-only")
+      f.armed_only = v == "1" || v == "true";
   }
   ::signal(SIGPIPE, SIG_IGN);
   if (f.pid > 0) return f.port > 0 ? kdbg::bench::RawOnlyMain(f) : 2;

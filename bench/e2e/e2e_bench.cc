@@ -61,8 +61,9 @@ struct Flags {
   int seconds = 3;
   int connections = 2;
   int latency_requests = 50;
-  std::string engine;     // --engine for the CLI (empty: the CLI's default)
-  int rate_limit = 1000;  // --rate-limit for the CLI
+  std::string engine;       // --engine for the CLI (empty: the CLI's default)
+  int rate_limit = 1000;    // --rate-limit for the CLI
+  bool armed_only = false;  // --armed-only 1: time_to_armed_ms only (bench/run interleaves it)
 };
 
 double Median(std::vector<double> v) {
@@ -334,6 +335,10 @@ int Main(const Flags& f) {
                              {"runs", armed_ms},
                              {"breakdown", breakdown},
                              {"breakdown_runs", breakdown_runs}};
+  if (f.armed_only) {
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
 
   // --- traced throughput: one session per run ---
   std::vector<double> rps, events_per_s;
@@ -430,6 +435,8 @@ int main(int argc, char** argv) {
       f.engine = v;
     else if (k == "--rate-limit")
       f.rate_limit = std::atoi(v.c_str());
+    else if (k == "--armed-only")
+      f.armed_only = v == "1" || v == "true";
   }
   if (f.kdbg.empty() || f.script.empty() || f.port <= 0) {
     std::fprintf(stderr, "usage: kdbg-e2e-bench --kdbg PATH --script FILE --port P [--runs N]\n");
