@@ -76,6 +76,9 @@ double Median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+// The raw Delve's config home (removed when the program ends).
+constexpr char kRawDelveHome[] = "/tmp/kdbg-delve-bench-raw-home";
+
 // The baseline client: the fewest calls that arm the tracepoint, as a hand-written script would.
 struct RawDelve {
   std::unique_ptr<ChildProcess> dlv;
@@ -101,9 +104,8 @@ absl::StatusOr<RawDelve> RawAttachAndArm(const Flags& f, pid_t pid) {
   o.sigkill_on_destroy = false;
   // The same Delve configured as the agent configures it (delve_home.h): Go telemetry off, so the
   // baseline does not pay for a crash-monitor process kdbg's Delve does not start.
-  const std::string home = "/tmp/kdbg-delve-bench-raw-home";
-  if (absl::Status h = delve::PrepareDelveHome(home, "", ""); !h.ok()) return h;
-  o.extra_env = delve::DelveHomeEnv(home);
+  if (absl::Status h = delve::PrepareDelveHome(kRawDelveHome, "", ""); !h.ok()) return h;
+  o.extra_env = delve::DelveHomeEnv(kRawDelveHome);
   auto child = ChildProcess::Spawn(o);
   if (!child.ok()) return child.status();
   r.dlv = std::move(*child);
@@ -486,6 +488,7 @@ int main(int argc, char** argv) {
       f.armed_only = v == "1" || v == "true";
   }
   ::signal(SIGPIPE, SIG_IGN);
-  if (f.pid > 0) return f.port > 0 ? kdbg::bench::RawOnlyMain(f) : 2;
-  return kdbg::bench::Main(f);
+  int rc = f.pid > 0 ? (f.port > 0 ? kdbg::bench::RawOnlyMain(f) : 2) : kdbg::bench::Main(f);
+  kdbg::delve::RemoveDelveHome(kdbg::bench::kRawDelveHome);  // the raw Delve's config home
+  return rc;
 }
