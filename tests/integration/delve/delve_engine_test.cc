@@ -145,17 +145,29 @@ TEST_F(DelveEngineTest, DelveWritesNothingOutsideTheSessionsFiles) {
   // $HOME/.config/dlv/config.yml unless its config home says otherwise. The control run shows this
   // HOME would catch that.
   std::string home = kdbg::testing::MakeTempDir("kdbg-delve-home");
+  std::string control_home = kdbg::testing::MakeTempDir("kdbg-delve-home-control");
+  const std::vector<pid_t> monitors_at_start = ProcessesWith("** telemetry **");
+  struct Cleanup {
+    std::vector<std::string> dirs;
+    std::vector<pid_t> monitors;
+    ~Cleanup() {
+      // The control's crash monitor may still write into its HOME for a moment after `dlv
+      // version` returned: wait (bounded) until it is gone, then remove both directories.
+      for (int i = 0; i < 100 && ProcessesWith("** telemetry **") != monitors; ++i) {
+        absl::SleepFor(absl::Milliseconds(50));
+      }
+      std::error_code ec;
+      for (const std::string& d : dirs) std::filesystem::remove_all(d, ec);
+    }
+  } cleanup{{home, control_home}, monitors_at_start};
   ScopedEnv home_env("HOME", home.c_str());
   ScopedEnv xdg_env("XDG_CONFIG_HOME", nullptr);
   {
     // Its own HOME: its crash monitor may still write there after `dlv version` returned.
-    std::string control_home = kdbg::testing::MakeTempDir("kdbg-delve-home-control");
     auto control = RunCommand({kdbg::testing::BundledDelvePath(), "version"}, absl::Seconds(30),
                               true, {"HOME=" + control_home});
     ASSERT_TRUE(control.ok()) << control.status();
     EXPECT_THAT(FilesUnder(control_home), ::testing::Contains(".config/go/telemetry/local"));
-    std::error_code ec;
-    std::filesystem::remove_all(control_home, ec);
   }
   // The agent's start-up probe of each bundled Delve writes nothing either.
   ASSERT_FALSE(BundledDelves().empty());
