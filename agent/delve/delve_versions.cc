@@ -128,6 +128,7 @@ GoSupport CheckGoSupport(const std::vector<DelveBinary>& delves, absl::string_vi
     return s;
   }
   std::vector<const DelveBinary*> sorted;
+  sorted.reserve(delves.size());
   for (const DelveBinary& d : delves) sorted.push_back(&d);
   std::sort(sorted.begin(), sorted.end(), [](const DelveBinary* a, const DelveBinary* b) {
     return a->go.max_minor < b->go.max_minor;
@@ -135,6 +136,7 @@ GoSupport CheckGoSupport(const std::vector<DelveBinary>& delves, absl::string_vi
   GoRange all{sorted.front()->go.min_minor, sorted.back()->go.max_minor};
   for (const DelveBinary* d : sorted) all.min_minor = std::min(all.min_minor, d->go.min_minor);
   std::vector<std::string> each;
+  each.reserve(sorted.size());
   for (const DelveBinary* d : sorted) {
     each.push_back(absl::StrCat("Delve ", d->version, ": ", d->go.ToString()));
   }

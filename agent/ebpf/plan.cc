@@ -166,7 +166,7 @@ class Compiler {
       a.place = std::move(p);
       a.type = std::move(elem);
     }
-    if (a.type.kind == GoKind::kInterface) return Interface(std::move(a), field, so_far);
+    if (a.type.kind == GoKind::kInterface) return Interface(a, field, so_far);
     if (a.type.kind != GoKind::kStruct) {
       return absl::InvalidArgumentError(
           absl::StrCat(so_far, " is ", a.type.name, ", which has no field ", field));
@@ -183,7 +183,7 @@ class Compiler {
   }
 
   // One alternative per itab of the interface: guard on the itab word, then the concrete value.
-  absl::StatusOr<std::vector<Alt>> Interface(Alt a, const std::string& field,
+  absl::StatusOr<std::vector<Alt>> Interface(const Alt& a, const std::string& field,
                                              const std::string& so_far) {
     if (a.type.empty_interface) {
       return absl::UnimplementedError(

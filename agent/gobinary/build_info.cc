@@ -91,9 +91,7 @@ std::optional<BuildInfo> ParseGoBuildInfo(absl::string_view s) {
   for (absl::string_view line : absl::StrSplit(mod, '\n')) {
     std::vector<absl::string_view> f = absl::StrSplit(line, absl::MaxSplits('\t', 2));
     if (f.size() < 2) continue;
-    if (f[0] == "mod") {
-      info.module_path = std::string(f[1]);
-    } else if (f[0] == "path" && info.module_path.empty()) {
+    if (f[0] == "mod" || (f[0] == "path" && info.module_path.empty())) {
       info.module_path = std::string(f[1]);
     } else if (f[0] == "build") {
       absl::string_view kv = line.substr(6);  // after "build\t"

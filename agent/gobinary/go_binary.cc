@@ -114,14 +114,11 @@ absl::Status GoBinary::ReadFacts() {
   // `go build` records every build setting, "-compiler" always and "-gcflags" whenever given (on
   // the command line or in GOFLAGS): then the settings alone answer, without the DWARF.
   bool go_build_settings = build_info && !build_info->Setting("-compiler").empty();
-  if (FlagsDisableOptimization(gcflags)) {
-    facts_.optimized = false;
-  } else if (go_build_settings) {
-    facts_.optimized = true;
-  } else if (size_t semi = Producer().find(';'); semi != std::string::npos) {
-    facts_.optimized = !FlagsDisableOptimization(absl::string_view(Producer()).substr(semi));
-  } else {
-    facts_.optimized = true;  // go build's default
+  facts_.optimized = !FlagsDisableOptimization(gcflags);  // go build's default: optimised
+  if (facts_.optimized && !go_build_settings) {
+    if (size_t semi = Producer().find(';'); semi != std::string::npos) {
+      facts_.optimized = !FlagsDisableOptimization(absl::string_view(Producer()).substr(semi));
+    }
   }
   return absl::OkStatus();
 }

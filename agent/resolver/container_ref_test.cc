@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/test_env.h"
@@ -180,7 +181,7 @@ TEST(ParseContainerRef, EveryContainerIdInPodFixtures) {
       for (const auto& cs : pod["status"][list]) {
         if (!cs.contains("containerID")) continue;
         std::string cid = cs["containerID"];
-        SCOPED_TRACE(n + ": " + cid);
+        SCOPED_TRACE(absl::StrCat(n, ": ", cid));
         auto r = ParseContainerRef(cid);
         ASSERT_TRUE(r.ok()) << r.status();
         EXPECT_EQ(r->id.size(), 64u);

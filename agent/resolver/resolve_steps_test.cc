@@ -30,7 +30,7 @@ class Node {
     proc.any_pid_status.reset();
   }
   void Add(pid_t pid, pid_t ppid, uint64_t start, std::vector<std::string> argv,
-           const std::string& cgroup, std::string comm = "") {
+           const std::string& cgroup, const std::string& comm = "") {
     FakeProcess p;
     p.info.start_time_ticks = start;
     p.info.comm = comm.empty() && !argv.empty() ? argv[0].substr(argv[0].rfind('/') + 1) : comm;
@@ -61,7 +61,7 @@ std::unique_ptr<Node> PodNode() {
 ProcessInfo Proc(std::vector<std::string> argv, std::string comm = "") {
   ProcessInfo p;
   p.pid = 7;
-  p.comm = comm;
+  p.comm = std::move(comm);
   p.cmdline = std::move(argv);
   return p;
 }

@@ -81,7 +81,7 @@ class DebugBinaryStoreTest : public ::testing::Test {
   absl::StatusOr<kdbg::v1::DebugBinaryUploaded> UploadAll(const std::string& content,
                                                           const std::string& target_id,
                                                           size_t chunk = 7) {
-    auto u = store_->Begin(Header(content.size()), 0, owner_);
+    auto u = store_->Begin(Header(static_cast<int64_t>(content.size())), 0, owner_);
     if (!u.ok()) return u.status();
     for (size_t i = 0; i < content.size(); i += chunk) {
       absl::Status st = (*u)->Append(absl::string_view(content).substr(i, chunk));

@@ -176,7 +176,8 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Start(SessionRequest re
     ++running_;
     threads_[id] = std::thread([this, s]() mutable {
       std::string id = s->id();
-      Run(std::move(s));
+      Run(s);
+      s.reset();  // the session is released before it is retired, as when Run took it
       Retire(id);
     });
   }
@@ -216,7 +217,7 @@ void SessionManager::Deliver(Session* s, kdbg::v1::Event event) {
   if (after > before) metrics_->EventsDropped(after - before);
 }
 
-void SessionManager::Run(std::shared_ptr<Session> s) {
+void SessionManager::Run(const std::shared_ptr<Session>& s) {
   const SessionRequest& req = s->request();
   const bool attach = req.mode == kdbg::v1::SESSION_MODE_ATTACH;
 

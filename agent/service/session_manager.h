@@ -155,7 +155,7 @@ class SessionManager {
   int Shutdown(kdbg::v1::EndReason reason, absl::Duration timeout);
 
  private:
-  void Run(std::shared_ptr<Session> s);
+  void Run(const std::shared_ptr<Session>& s);
   void Fail(const std::shared_ptr<Session>& s, const absl::Status& status,
             const std::string& stage);
   void Finish(const std::shared_ptr<Session>& s, const kdbg::v1::EndedEvent& ended);

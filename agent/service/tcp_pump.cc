@@ -59,7 +59,7 @@ std::shared_ptr<TcpPump> TcpPump::Start(const std::string& host_port, Callbacks 
   return pump;
 }
 
-bool TcpPump::Send(std::string data) {
+bool TcpPump::Send(const std::string& data) {
   bool room;
   {
     absl::MutexLock lock(&mu_);

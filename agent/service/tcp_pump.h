@@ -51,7 +51,7 @@ class TcpPump : public std::enable_shared_from_this<TcpPump> {
   ~TcpPump() = default;
 
   // Queues bytes toward Delve. Returns false when the caller should pause until on_send_space.
-  bool Send(std::string data);
+  bool Send(const std::string& data);
   void CloseWrite();
   // Closes the connection now; the thread exits. `why` becomes the error Chunk's message.
   void Abort(const std::string& why);

@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
       if (e.has_hit()) ++received;
     }
     double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-    events_per_s = received / elapsed;
+    events_per_s = static_cast<double>(received) / elapsed;
     emitted_per_s = static_cast<double>(metrics.hits()) / elapsed;
     ctx.TryCancel();
     while (reader->Read(&e)) {

@@ -104,7 +104,7 @@ class Reader : public grpc::ClientReadReactor<v1::Event> {
 int64_t Pct(std::vector<int64_t> v, double p) {
   if (v.empty()) return -1;
   std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
 std::atomic<long> peak_threads{0}, peak_rss{0};

@@ -41,6 +41,7 @@
 namespace kdbg::bench {
 namespace {
 
+using kdbg::testing::FreePort;
 using nlohmann::json;
 
 constexpr char kScript[] =
@@ -58,18 +59,6 @@ struct Flags {
   int latency_requests = 50;
   bool armed_only = false;  // --armed-only 1: with --pid, raw_time_to_armed_ms only
 };
-
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -462,7 +451,20 @@ int RawOnlyMain(const Flags& f) {
 }  // namespace
 }  // namespace kdbg::bench
 
+// No exception leaves the benchmark (nlohmann::json and the standard library may throw): it
+// prints what failed and exits 1.
+int Main(int argc, char** argv);
+
 int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", argv[0], e.what());
+    return 1;
+  }
+}
+
+int Main(int argc, char** argv) {
   kdbg::bench::Flags f;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];

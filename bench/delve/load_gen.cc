@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <string>
@@ -71,6 +72,7 @@ LoadResult RunLoad(const std::string& host, int port, int connections, absl::Dur
   absl::Time start = absl::Now();
   absl::Time end = start + duration;
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(std::max(connections, 0)));
   const std::string req = absl::StrCat("GET / HTTP/1.1\r\nHost: ", host, "\r\n\r\n");
   for (int i = 0; i < connections; ++i) {
     threads.emplace_back([&] {

@@ -410,7 +410,20 @@ int Main(const Flags& f) {
 }  // namespace
 }  // namespace kdbg::bench
 
+// No exception leaves the benchmark (nlohmann::json and the standard library may throw): it
+// prints what failed and exits 1.
+int Main(int argc, char** argv);
+
 int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", argv[0], e.what());
+    return 1;
+  }
+}
+
+int Main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   kdbg::bench::Flags f;
   for (int i = 1; i + 1 < argc; i += 2) {
