@@ -33,6 +33,7 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
     log::Error("bundled Delve unusable", {{"error", p}});
   }
   std::vector<std::string> versions;
+  versions.reserve(delves.size());
   for (const delve::DelveBinary& d : delves) versions.push_back(d.version);
   ResolverOptions ro;
   ro.check_go_version = delve::NewGoVersionCheck(delves);
