@@ -323,7 +323,7 @@ class ControllerUploadTest : public ControllerIntegrationTest {
  protected:
   grpc::Status Upload(const std::string& token, const std::string& pod, int64_t announced,
                       int64_t send, size_t chunk, v1::DebugBinaryUploaded* resp,
-                      bool cancel_midway = false) {
+                      FakeAgent* cancel_midway = nullptr) {
     auto ctx = ControllerFixture::Context(token);
     auto w = stub_->UploadDebugBinary(ctx.get(), resp);
     v1::ControllerDebugBinaryChunk c;
@@ -331,9 +331,15 @@ class ControllerUploadTest : public ControllerIntegrationTest {
     c.mutable_target()->set_pod(pod);
     c.mutable_header()->set_file_name("app.debug");
     c.mutable_header()->set_size(announced);
+    const int calls_before = cancel_midway != nullptr ? cancel_midway->calls() : 0;
     bool ok = w->Write(c);
     for (int64_t sent = 0; ok && sent < send; sent += chunk) {
-      if (cancel_midway && sent >= send / 2) {
+      if (cancel_midway != nullptr && sent >= send / 2) {
+        // Cancel only once the controller has opened the agent's call: a cancel that overtakes it
+        // (a loaded machine) rightly never reaches the agent, and there is nothing to observe.
+        for (int i = 0; i < 1000 && cancel_midway->calls() == calls_before; ++i) {
+          absl::SleepFor(absl::Milliseconds(10));
+        }
         ctx->TryCancel();
         break;
       }
@@ -405,7 +411,7 @@ TEST_F(ControllerUploadTest, CutOffAndCancelledUploadsReachTheAgentAsSuch) {
   EXPECT_EQ(cut.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(cut.error_message(), "cut off");  // the agent's refusal, unchanged
   grpc::Status cancelled =
-      Upload("t-alice", "web-a", 8 << 20, 8 << 20, 1 << 20, &resp, /*cancel_midway=*/true);
+      Upload("t-alice", "web-a", 8 << 20, 8 << 20, 1 << 20, &resp, &f_->agent_a());
   EXPECT_EQ(cancelled.error_code(), grpc::StatusCode::CANCELLED);
   std::vector<FakeAgent::Upload> ups;
   for (int i = 0; i < 500; ++i) {
