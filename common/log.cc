@@ -33,7 +33,10 @@ const char* LevelName(Level level) {
 std::string TextValue(const Field& f) {
   if (const auto* s = std::get_if<std::string>(&f.value)) {
     bool quote = s->empty() || s->find_first_of(" \t\"=") != std::string::npos;
-    return quote ? nlohmann::json(*s).dump() : *s;
+    // `replace`: a value that is not UTF-8 (a hostile Delve's reply quoted in a notice) must not
+    // make dump() throw: that would end the agent.
+    return quote ? nlohmann::json(*s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                 : *s;
   }
   if (const auto* i = std::get_if<int64_t>(&f.value)) return absl::StrCat(*i);
   if (const auto* d = std::get_if<double>(&f.value)) return absl::StrCat(*d);

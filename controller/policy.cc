@@ -169,13 +169,15 @@ int64_t EffectiveLeaseMs(const Policy& policy, int64_t requested_ms) {
 
 absl::Status CheckScript(const Policy& policy, absl::string_view script,
                          absl::string_view script_name) {
+  std::string name = script_name.empty() ? "script" : std::string(script_name);
+  // The agent's own grammar, always: a script the agent would refuse (malformed, or past the
+  // grammar's bounds: 64 KiB, 100 tracepoints, 1 KiB expressions) is refused here with the same
+  // message, before any pod is read or any agent is called; aliases (t, b, c, p, bt, condition)
+  // are judged as the commands they are.
+  KDBG_ASSIGN_OR_RETURN(script::TraceScript parsed, script::ParseTraceScript(script, name));
   if (policy.allowed_script_commands.empty() && policy.allowed_actions.empty()) {
     return absl::OkStatus();
   }
-  std::string name = script_name.empty() ? "script" : std::string(script_name);
-  // The agent's own grammar: aliases (t, b, c, p, bt, condition) are judged as the commands they
-  // are, and a script the agent would refuse is refused here with the same message.
-  KDBG_ASSIGN_OR_RETURN(script::TraceScript parsed, script::ParseTraceScript(script, name));
   for (const script::ScriptCommand& c : parsed.commands) {
     if (!policy.allowed_script_commands.empty() &&
         !Contains(policy.allowed_script_commands, c.command)) {

@@ -56,7 +56,7 @@ int64_t EffectiveLeaseMs(const Policy& policy, int64_t requested_ms);
 // Parses the script with the agent's grammar and judges each command. PermissionDenied
 // "trace.dlv:3: command \"cond\" is not allowed by the kdbg policy (allowed: ...)" (an alias is
 // named with its command: `command "b" (break)`); InvalidArgument with the parser's message for a
-// script the agent would refuse. With no restriction in the policy, OK without parsing.
+// script the agent would refuse (always parsed, restrictions or not: the grammar's bounds apply).
 absl::Status CheckScript(const Policy& policy, absl::string_view script,
                          absl::string_view script_name);
 

@@ -1,5 +1,7 @@
 #include "controller/policy.h"
 
+#include <string>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -60,6 +62,11 @@ TEST(PolicyTest, ScriptCommandsAndActions) {
   const char* kScript =
       "trace handleSlash main.go:10\n# c\non handleSlash print r.RemoteAddr\ncontinue\n";
   EXPECT_TRUE(CheckScript(p, kScript, "t.dlv").ok());
+  // Without restrictions the grammar still applies: refused here, before any agent is called.
+  EXPECT_EQ(CheckScript(p, "call os.Exit(1)\n", "t.dlv").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckScript(p, std::string(1 << 20, '#'), "t.dlv").code(),
+            absl::StatusCode::kInvalidArgument);
   p.allowed_script_commands = {"trace", "on", "continue"};
   p.allowed_actions = {"print"};
   EXPECT_TRUE(CheckScript(p, kScript, "t.dlv").ok());

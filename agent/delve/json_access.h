@@ -4,7 +4,8 @@
 // escaping the continue loop would leave breakpoints in the target. Every access in agent/delve
 // goes through these: each returns `fallback` when `j` is not an object, the key is missing or its
 // value has another type. Numbers of any JSON number type are converted (a float to an integer by
-// truncation). Unknown keys are simply never read.
+// truncation; a float out of the integer's range, or NaN, is `fallback`: converting it would be
+// undefined behaviour, found by fuzz/delve_reply.cc). Unknown keys are simply never read.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +33,10 @@ inline int64_t Int(const json& j, const char* key, int64_t fallback = 0) {
   if (v == nullptr || !v->is_number()) return fallback;
   if (v->is_number_unsigned()) return static_cast<int64_t>(v->get<uint64_t>());
   if (v->is_number_integer()) return v->get<int64_t>();
-  return static_cast<int64_t>(v->get<double>());
+  const double d = v->get<double>();
+  // [-2^63, 2^63): the doubles that truncate to an int64_t (the comparison is false for NaN).
+  return d >= -9223372036854775808.0 && d < 9223372036854775808.0 ? static_cast<int64_t>(d)
+                                                                  : fallback;
 }
 
 inline uint64_t Uint(const json& j, const char* key, uint64_t fallback = 0) {
@@ -40,7 +44,9 @@ inline uint64_t Uint(const json& j, const char* key, uint64_t fallback = 0) {
   if (v == nullptr || !v->is_number()) return fallback;
   if (v->is_number_unsigned()) return v->get<uint64_t>();
   if (v->is_number_integer()) return static_cast<uint64_t>(v->get<int64_t>());
-  return static_cast<uint64_t>(v->get<double>());
+  const double d = v->get<double>();
+  // (-1, 2^64): the doubles that truncate to a uint64_t.
+  return d > -1.0 && d < 18446744073709551616.0 ? static_cast<uint64_t>(d) : fallback;
 }
 
 inline bool Bool(const json& j, const char* key, bool fallback = false) {

@@ -166,6 +166,8 @@ int main(int argc, char** argv) {
     r->ctx.AddMetadata("authorization", "Bearer t-alice");
     r->req.mutable_target()->set_namespace_("default");
     r->req.mutable_target()->set_pod("web-a");
+    r->req.mutable_options()->set_script(
+        "trace handleSlash main.go:10\n");  // parsed by the controller
     stub->async()->Trace(&r->ctx, &r->req, r.get());
     r->Go();
     readers.push_back(std::move(r));

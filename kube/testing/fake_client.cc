@@ -46,6 +46,14 @@ void FakeClient::AddToken(const std::string& token, UserInfo user) {
   tokens_[token] = std::move(user);
 }
 
+void FakeClient::AddRejectedToken(const std::string& token, const std::string& error) {
+  absl::MutexLock lock(&mu_);
+  UserInfo user;
+  user.authenticated = false;
+  user.error = error;
+  tokens_[token] = std::move(user);
+}
+
 void FakeClient::AddRule(AccessRule rule) {
   absl::MutexLock lock(&mu_);
   rules_.Add(std::move(rule));

@@ -52,6 +52,9 @@ class FakeClient final : public Client {
   // Removes a pod; records DELETED. NotFound if absent.
   absl::Status DeletePod(const std::string& ns, const std::string& name);
   void AddToken(const std::string& token, UserInfo user);
+  // A token the API server knows but refuses (expired, revoked): the TokenReview answers
+  // authenticated=false with `error` ("token has expired").
+  void AddRejectedToken(const std::string& token, const std::string& error);
   void AddRule(AccessRule rule);
   void InjectError(Method method, absl::Status status);
   void SetPersistentError(Method method, absl::Status status);

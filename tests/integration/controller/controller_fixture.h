@@ -41,6 +41,9 @@ class ControllerFixture {
 
   // A stub for the controller over TLS (verifying its certificate).
   std::unique_ptr<v1::Controller::Stub> NewStub();
+  // The same over a channel without kdbg's message caps (common/grpc_limits.h): a hostile client
+  // that sends messages of any size.
+  std::unique_ptr<v1::Controller::Stub> NewUncappedStub();
   // A stub straight to the agent of `node` (mutual TLS with the controller's certificate), for
   // baselines that bypass the controller.
   std::unique_ptr<v1::Agent::Stub> DirectAgentStub(const std::string& node);

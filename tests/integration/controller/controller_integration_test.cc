@@ -3,6 +3,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "controller/testing/pods.h"
 #include "gmock/gmock.h"
@@ -155,6 +156,67 @@ TEST_F(ControllerIntegrationTest, ProtectedNamespaceIsRefusedEvenWithRbac) {
   EXPECT_THAT(lines[0]["reason"].get<std::string>(), HasSubstr("protected"));
 }
 
+// Hostile requests (docs/security-model.md, "Bad input at every edge"): each is refused with its
+// own code and message before any pod is read or any agent is called, and leaves no session.
+TEST_F(ControllerIntegrationTest, HostileRequestsAreRefusedBeforeAnyPodReadOrAgentCall) {
+  f_->kube().AddPod(RunningPod("shop", "api", "node-a"));  // alice may not debug in "shop"
+  f_->kube().AddRejectedToken("t-expired", "token has expired (exp 2026-12-01T00:00:00Z)");
+  std::string many;  // 10,000 tracepoints in 40,000 bytes: under the size bound
+  for (int i = 1; i <= 10000; ++i) many += "t f\n";
+  const std::string mb_expr =
+      "trace h main.f\non h print " + std::string(1 << 20, 'x') + "\n";  // an expression of 1 MB
+  struct Case {
+    const char* name;
+    std::string token, ns, pod, script;
+    grpc::StatusCode code;
+    const char* want;
+  } cases[] = {
+      {"expired token", "t-expired", "default", "web-a", "trace main.f\n",
+       grpc::StatusCode::UNAUTHENTICATED, "token has expired"},
+      {"forged token", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.", "default", "web-a",
+       "trace main.f\n", grpc::StatusCode::UNAUTHENTICATED, ""},
+      {"pod in a namespace the user may not debug", "t-alice", "shop", "api", "trace main.f\n",
+       grpc::StatusCode::PERMISSION_DENIED, "shop"},
+      {"path in the pod name", "t-alice", "default", "../../secrets/x", "trace main.f\n",
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "pod \"../../secrets/x\" is not a valid Kubernetes name"},
+      {"path in the namespace", "t-alice", "..", "web-a", "trace main.f\n",
+       grpc::StatusCode::INVALID_ARGUMENT, "namespace \"..\" is not a valid Kubernetes name"},
+      {"10,000 tracepoints", "t-alice", "default", "web-a", many,
+       grpc::StatusCode::INVALID_ARGUMENT, "script:101: more than 100 tracepoints"},
+      {"an expression of 1 MB", "t-alice", "default", "web-a", mb_expr,
+       grpc::StatusCode::INVALID_ARGUMENT, "a trace script may hold at most 65536 bytes"},
+  };
+  for (const Case& c : cases) {
+    TraceResult r = Trace(c.token, c.ns, c.pod, c.script);
+    EXPECT_EQ(r.status.error_code(), c.code) << c.name << ": " << r.status.error_message();
+    EXPECT_THAT(r.status.error_message(), HasSubstr(c.want)) << c.name;
+    EXPECT_TRUE(r.events.empty()) << c.name;
+  }
+  // A 100 MB trace script: gRPC's receive cap (common/grpc_limits.h) refuses it before the handler,
+  // so not even an audit line is written for it.
+  auto hostile = f_->NewUncappedStub();
+  ASSERT_NE(hostile, nullptr);
+  auto ctx = ControllerFixture::Context("t-alice");
+  v1::ControllerTraceRequest req;
+  req.mutable_target()->set_namespace_("default");
+  req.mutable_target()->set_pod("web-a");
+  req.mutable_options()->set_script(std::string(100 << 20, '#'));
+  auto reader = hostile->Trace(ctx.get(), req);
+  v1::Event e;
+  EXPECT_FALSE(reader->Read(&e));
+  grpc::Status big = reader->Finish();
+  EXPECT_EQ(big.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << big.error_message();
+
+  EXPECT_EQ(f_->kube().calls(Method::kGetPod), 0);
+  EXPECT_EQ(f_->agent_a().calls() + f_->agent_b().calls(), 0);
+  EXPECT_EQ(f_->service().ActiveSessions(), 0);
+  EXPECT_TRUE(f_->kube().events().empty());
+  auto lines = AuditLines(std::size(cases));
+  ASSERT_EQ(lines.size(), std::size(cases));
+  for (const auto& line : lines) EXPECT_NE(line["decision"], "allowed") << line.dump();
+}
+
 TEST_F(ControllerIntegrationTest, NoAgentOnTheNode) {
   TraceResult r = Trace("t-alice", "default", "web-c");
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
@@ -198,6 +260,7 @@ TEST_F(ControllerIntegrationTest, ClientVanishingCancelsTheAgentCall) {
   v1::ControllerTraceRequest req;
   req.mutable_target()->set_namespace_("default");
   req.mutable_target()->set_pod("web-a");
+  req.mutable_options()->set_script("trace handleSlash main.go:10\n");
   auto reader = stub_->Trace(ctx.get(), req);
   v1::Event e;
   int got = 0;
@@ -277,6 +340,7 @@ TEST_F(ControllerIntegrationTest, ListAndStopSessions) {
   v1::ControllerTraceRequest req;
   req.mutable_target()->set_namespace_("default");
   req.mutable_target()->set_pod("web-b");
+  req.mutable_options()->set_script("trace handleSlash main.go:10\n");
   auto reader = stub_->Trace(ctx.get(), req);
   v1::Event e;
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(reader->Read(&e));
