@@ -23,9 +23,9 @@ extern char** environ;
 namespace kdbg {
 namespace {
 
-int OpenForChild(const std::string& path, bool write) {
+int OpenForChild(const std::string& path, bool write, bool append = false) {
   const char* p = path.empty() ? "/dev/null" : path.c_str();
-  int flags = write ? (O_WRONLY | O_CREAT | O_TRUNC) : O_RDONLY;
+  int flags = write ? (O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)) : O_RDONLY;
   return ::open(p, flags | O_CLOEXEC, 0600);
 }
 
@@ -38,6 +38,12 @@ int OpenForChild(const std::string& path, bool write) {
     ::_exit(127);
   };
   if (o.new_session && ::setsid() < 0) fail(errno);
+  for (const std::string& procs : o.join_cgroup_procs) {
+    int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) fail(errno);
+    if (::write(fd, "0", 1) != 1) fail(errno);
+    ::close(fd);
+  }
   if (o.parent_death_signal != 0 && ::prctl(PR_SET_PDEATHSIG, o.parent_death_signal) < 0)
     fail(errno);
   // Reset signal dispositions and mask the parent may have changed (e.g. SIGPIPE ignored).
@@ -93,7 +99,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnOpt
     out_read.Reset(p[0]);
     out_write.Reset(p[1]);
   } else {
-    out_write.Reset(OpenForChild(o.stdout_path, true));
+    out_write.Reset(OpenForChild(o.stdout_path, true, o.append_output));
     if (!out_write.valid()) return ErrnoToStatus(errno, absl::StrCat("open ", o.stdout_path));
   }
   UniqueFd err_write;
@@ -101,7 +107,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnOpt
     err_write.Reset(::dup(out_write.get()));
     ::fcntl(err_write.get(), F_SETFD, FD_CLOEXEC);
   } else {
-    err_write.Reset(OpenForChild(o.stderr_path, true));
+    err_write.Reset(OpenForChild(o.stderr_path, true, o.append_output));
   }
   if (!err_write.valid()) return ErrnoToStatus(errno, absl::StrCat("open ", o.stderr_path));
 

@@ -37,12 +37,17 @@ struct SpawnOptions {
   std::string stdout_path;
   std::string stderr_path;
   bool capture_stdout = false;
+  bool append_output = false;  // stdout_path/stderr_path appended to, not truncated
   bool stderr_to_stdout = false;
   // setsid() in the child: it leaves our process group, so a terminal's Ctrl-C does not reach it.
   bool new_session = false;
   // PR_SET_PDEATHSIG in the child. Fires when the *thread* that called Spawn exits, so callers that
   // use it spawn from a long-lived thread.
   int parent_death_signal = 0;
+  // cgroup.procs files (one per hierarchy) the child writes "0" to before exec, so it runs in
+  // those cgroups rather than ours (agent/service/agent_cgroup.h: Delve and the guardian outside
+  // the agent container's cgroup). A failed write fails the spawn with its errno.
+  std::vector<std::string> join_cgroup_procs;
   // What the destructor does with a child still running: SIGTERM, wait `destroy_grace`, then
   // SIGKILL only if `sigkill_on_destroy`. Delve must never be SIGKILLed (it would leave int3s in
   // the target), so the Delve engine turns this off.

@@ -68,6 +68,10 @@ struct DelveOptions {
   // in /proc/net/tcp6, usually tiny: prefer "::1" on busy nodes. delve_address() is then
   // "[::1]:PORT".
   std::string listen_host = "127.0.0.1";
+  // cgroup.procs files each Delve joins before exec (SpawnOptions::join_cgroup_procs): the agent
+  // puts Delve outside its own container's cgroup, so a container kill does not SIGKILL an
+  // attached Delve (agent/service/agent_cgroup.h). Empty: Delve stays in the agent's cgroup.
+  std::vector<std::string> join_cgroup_procs;
 };
 
 // What RecoverOrphans found and did, one per leftover Delve.

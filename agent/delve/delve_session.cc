@@ -260,6 +260,7 @@ absl::Status DelveSession::SpawnAndConnect() {
     o.stderr_to_stdout = true;
     o.new_session = true;
     o.parent_death_signal = options_.parent_death_signal;
+    o.join_cgroup_procs = options_.join_cgroup_procs;
     o.sigkill_on_destroy = false;  // never SIGKILL an attached Delve
     o.destroy_grace = options_.detach_timeout;
     auto child = ChildProcess::Spawn(o);

@@ -12,6 +12,7 @@
 #include "agent/ebpf/ebpf_session.h"
 #include "agent/ebpf/engine_choice.h"
 #include "agent/resolver/new_resolver.h"
+#include "agent/service/agent_cgroup.h"
 #include "common/child_process.h"
 #include "common/fd.h"
 #include "common/log.h"
@@ -44,7 +45,22 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
   ro.containerd_state_dirs = config.containerd_state_dirs;
   e.resolver = NewResolver(std::move(ro));
 
+  // Delve and the guardian outside the agent container's cgroup (agent_cgroup.h).
+  absl::StatusOr<std::string> self_cgroup = proc->ReadFile("self/cgroup");
+  absl::StatusOr<std::vector<std::string>> outside =
+      self_cgroup.ok()
+          ? PrepareOutsideContainerCgroup(config.host_root + "/sys/fs/cgroup", *self_cgroup)
+          : absl::StatusOr<std::vector<std::string>>(self_cgroup.status());
+  if (outside.ok()) {
+    e.outside_cgroup_procs = *outside;
+  } else {
+    log::Error(
+        "Delve and the guardian stay in the agent container's cgroup: a kill of the whole "
+        "container (OOM, runtime) would take them with it",
+        {{"error", std::string(outside.status().message())}});
+  }
   delve::DelveOptions d;
+  d.join_cgroup_procs = e.outside_cgroup_procs;
   d.delves = delves;
   d.dlv_path = delves.empty() ? config.dlv : delves.back().path;
   d.work_dir = config.state_dir + "/delve";

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "agent/delve/debug_session.h"
@@ -22,6 +23,10 @@ struct Engine {
   std::string delve_version;  // "1.20.2", or empty when `dlv version` failed
   // ELF facts of a file (Go version, build ID, DWARF): checks `--debug-binary` uploads.
   std::function<absl::StatusOr<kdbg::v1::BinaryInfo>(const std::string& path)> inspect_binary;
+  // The cgroup.procs files of the cgroup outside the agent's container where Delve and the
+  // guardian run (agent/service/agent_cgroup.h); empty when the agent is not in a pod or could
+  // not create it (then logged: a container kill takes Delve and the guardian with it).
+  std::vector<std::string> outside_cgroup_procs;
 };
 
 absl::StatusOr<Engine> MakeEngine(const AgentConfig& config);

@@ -33,7 +33,8 @@ namespace {
 
 // Starts `kdbg-agent guard --parent <us> <our serve args>` in its own session, output to a file in
 // the state directory. Not fatal when it fails: a restarted agent still recovers.
-void StartGuardian(const std::vector<std::string>& serve_args, const std::string& state_dir) {
+void StartGuardian(const std::vector<std::string>& serve_args, const std::string& state_dir,
+                   const std::vector<std::string>& outside_cgroup_procs) {
   char exe[4096];
   ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   if (n <= 0) {
@@ -45,14 +46,18 @@ void StartGuardian(const std::vector<std::string>& serve_args, const std::string
             absl::StrCat(::getpid())};
   o.argv.insert(o.argv.end(), serve_args.begin(), serve_args.end());
   o.new_session = true;
+  // Outside the container's cgroup: a kill of the whole container must not take it along.
+  o.join_cgroup_procs = outside_cgroup_procs;
   o.stdout_path = state_dir + "/guard.log";
+  o.append_output = true;  // what the previous guardian recovered stays readable
   o.stderr_to_stdout = true;
   absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(o);
   if (!child.ok()) {
     log::Warning("no guardian", {{"error", std::string(child.status().message())}});
     return;
   }
-  log::Info("guardian started", {{"guard_pid", static_cast<int>((*child)->pid())}});
+  log::Info("guardian started", {{"guard_pid", static_cast<int>((*child)->pid())},
+                                 {"outside_container_cgroup", !outside_cgroup_procs.empty()}});
   (*child)->Release();  // it must outlive us: that is its whole point
 }
 
@@ -131,7 +136,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   if (!engine.ok()) return fail("cannot build the engine", engine.status());
   int recovered = engine->recover ? engine->recover() : 0;
   log::Info("recovery done", {{"recovered", recovered}});
-  if (config.guardian) StartGuardian(args, config.state_dir);
+  if (config.guardian) StartGuardian(args, config.state_dir, engine->outside_cgroup_procs);
 
   // After recovery (no earlier Delve reads them any more): whatever uploads an earlier agent left
   // are deleted.

@@ -14,6 +14,8 @@
 #   isolation  each node's agent resolves only its own node's pods (one machine, two kubelets)
 #   faults     mid-trace: the CLI SIGKILLed, the agent's pod deleted, the controller's pod deleted,
 #              the traced pod itself deleted
+#   container-kill  mid-trace under request load: every process of the agent's container SIGKILLed
+#              at once; Delve and the guardian live outside its cgroup, the guardian ends the session
 #   demo       scripts/demo --cluster, the README's demo, against this cluster
 #   manifests  helm uninstall, kubectl apply of deploy/manifests unchanged, then resolve, trace
 #              and isolation again
@@ -408,6 +410,107 @@ cmd_faults() {
   echo "cluster-test: faults: traced pod/$pod deleted: target exited in $((SECONDS - t0)) s ($(grep -o '"message":"[^"]*"' "$WORK/out" | tail -1)), session ended, replacement ready"
 }
 
+# The agent pod of node $1, and its container's host PID.
+agent_of() { admin -n kdbg-system get pods -l app.kubernetes.io/name=kdbg-agent --field-selector "spec.nodeName=$1" -o jsonpath='{.items[0].metadata.name}'; }
+agent_restarts() { admin -n kdbg-system get pod "$1" -o jsonpath='{.status.containerStatuses[0].restartCount}'; }
+agent_host_pid() {  # node agent-pod
+  local cid
+  cid=$(admin -n kdbg-system get pod "$2" -o jsonpath='{.status.containerStatuses[0].containerID}')
+  host_pid "$1" "${cid#containerd://}"
+}
+
+# A bounded request loop against a pod (at most $2 requests, 5 per second, each at most 5 s):
+# one line per request, "epoch-seconds http-code time" in $WORK/load. Sets LOADPID.
+start_load() {  # ip count
+  : >"$WORK/load"
+  (
+    for ((n = 0; n < $2; n++)); do
+      printf '%s %s\n' "$(date +%s.%N)" "$(curl -s -m 5 -o /dev/null -w '%{http_code} %{time_total}' "http://$1:8080/")" >>"$WORK/load"
+      sleep 0.2
+    done
+  ) &
+  LOADPID=$!
+  BG+=($LOADPID)
+}
+# Every request the loop sent after epoch $1 was answered (200 within its 5 s): the target kept
+# serving through the fault. Prints how many.
+expect_served_after() {  # epoch
+  local total bad
+  total=$(awk -v t="$1" '$1 >= t' "$WORK/load" | wc -l)
+  bad=$(awk -v t="$1" '$1 >= t && $2 != 200' "$WORK/load")
+  ((total > 0)) || fail "no request sent after the fault"
+  [[ -z $bad ]] || fail "the target did not answer every request after the fault: $bad"
+  echo "$total"
+}
+
+# Waits until the target is released: State not t, TracerPid 0, no Delve naming it; prints the
+# seconds since epoch $3.
+wait_released() {  # node-pid dummy epoch
+  local i st
+  for ((i = 0; i < 600; i++)); do
+    st=$(awk '/^State:/ {s=$2} /^TracerPid:/ {t=$2} END {print s, t}' "/proc/$1/status")
+    [[ $st == [RSD]" 0" ]] && ! pgrep -f "dlv.* attach $1( |$)" >/dev/null && break
+    sleep 0.1
+  done
+  awk -v a="$3" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}'
+}
+
+# Case 3 of the fault matrix: every process of the agent's container SIGKILLed at once (what the
+# OOM killer's group kill or `runc kill --all` does) while a sample is traced under a bounded
+# request loop. Delve and the guardian run outside the container's cgroup (<pod cgroup
+# root>/kdbg-agent), so neither dies with it: the guardian sees the agent die and ends the session
+# by the safe sequence. The target keeps answering every request, is not restarted, TracerPid 0, no
+# Delve; the guardian's log records the session ended RECOVERED; the controller's audit trail ends
+# the session (the agent's stream broke: ERROR, naming the agent); the container restarts.
+cmd_container_kill() {
+  check_two_nodes
+  local pod node ip before agent agent_before apid cg tpid dlvpid session t0 served took
+  read -r pod node ip < <(sample_pods)
+  agent=$(agent_of "$node")
+  agent_before=$(agent_restarts "$agent")
+  before=$(restarts "$pod")
+  start_trace "$pod"
+  session=$(session_of "$WORK/err")
+  tpid=$(host_pid "$node" "$(admin -n default get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}' | sed 's|containerd://||')")
+  dlvpid=$(pgrep -f "dlv.* attach $tpid( |$)" | head -1)
+  [[ -n $dlvpid ]] || fail "no Delve attached to PID $tpid while tracing"
+  apid=$(agent_host_pid "$node" "$agent")
+  cg=$(awk -F: '$2 == "devices" {print $3}' "/proc/$apid/cgroup")
+  [[ $cg == */kubepods/* ]] || fail "agent PID $apid is not in a pod cgroup: $cg"
+  # The fix under test: Delve (and the guardian) are not in the agent container's cgroup.
+  grep -qx "$dlvpid" "/sys/fs/cgroup/devices$cg/cgroup.procs" && fail "Delve $dlvpid is in the agent container's cgroup $cg"
+  grep -q ":devices:/kdbg-$node/kubepods/kdbg-agent$" "/proc/$dlvpid/cgroup" ||
+    fail "Delve $dlvpid is not in /kdbg-$node/kubepods/kdbg-agent: $(grep devices "/proc/$dlvpid/cgroup")"
+  local guard
+  guard=$(pgrep -f "kdbg-agent guard --parent $apid( |$)" | head -1)
+  [[ -n $guard ]] || fail "no guardian for agent PID $apid"
+  grep -qx "$guard" "/sys/fs/cgroup/devices$cg/cgroup.procs" && fail "the guardian $guard is in the agent container's cgroup"
+  start_load "$ip" 300
+  sleep 2
+  local procs
+  procs=$(cat "/sys/fs/cgroup/devices$cg/cgroup.procs" | tr '\n' ' ')
+  t0=$(date +%s.%N)
+  # shellcheck disable=SC2086
+  kill -9 $procs
+  took=$(wait_released "$tpid" x "$t0")
+  sleep 3  # requests keep flowing after the release
+  kill "$LOADPID" 2>/dev/null || true
+  wait "$LOADPID" 2>/dev/null || true
+  served=$(expect_served_after "$t0")
+  kill -0 "$dlvpid" 2>/dev/null && fail "Delve $dlvpid still runs after the container kill"
+  for ((i = 0; i < 120; i++)); do kill -0 $KPID 2>/dev/null || break; sleep 0.5; done
+  kill -0 $KPID 2>/dev/null && fail "the trace did not end within 60 s of the container kill: $(cat "$WORK/err")"
+  wait $KPID || true
+  expect_released "$pod" "$node" "$ip" "$before"
+  grep "\"session\":\"$session\"" "/var/lib/kdbg-agent/$node/guard.log" | grep -q 'recovered a session' ||
+    fail "the guardian's log has no recovery of session $session: $(tail -3 "/var/lib/kdbg-agent/$node/guard.log")"
+  expect_audited "$session" "$pod" "ERROR|AGENT_SHUTDOWN|RECOVERED"
+  admin -n kdbg-system wait --for=condition=Ready "pod/$agent" --timeout=120s >/dev/null ||
+    fail "agent $agent not ready again after its container was killed"
+  (($(agent_restarts "$agent") == agent_before + 1)) || fail "agent $agent's container did not restart once"
+  echo "cluster-test: container-kill: every process of agent $agent's container SIGKILLed mid-trace: pod/$pod released in ${took} s, $served requests after the kill all answered, guardian recovered session $session"
+}
+
 # The README's demo, run against this cluster (scripts/demo --cluster): it must end 0, show a
 # trace hit, the resolve and the dlv session, and leave the cluster up as it found it.
 cmd_demo() {
@@ -441,7 +544,8 @@ case ${1:-} in
   denied) cmd_denied ;;
   isolation) cmd_isolation ;;
   faults) cmd_faults ;;
+  container-kill) cmd_container_kill ;;
   demo) cmd_demo ;;
   manifests) cmd_manifests ;;
-  *) echo "usage: $0 resolve|trace|attach|sessions|denied|isolation|faults|demo|manifests" >&2; exit 2 ;;
+  *) echo "usage: $0 resolve|trace|attach|sessions|denied|isolation|faults|container-kill|demo|manifests" >&2; exit 2 ;;
 esac
