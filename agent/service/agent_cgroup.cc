@@ -83,7 +83,7 @@ absl::StatusOr<std::vector<std::string>> PrepareOutsideContainerCgroup(
     while (dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
       if (name == "." || name == "..") continue;
-      std::string path = cgroup_fs + "/" + name;
+      std::string path = absl::StrCat(cgroup_fs, "/", name);
       struct stat st;
       if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;  // cpu -> cpu,cpuacct
       if (IsFile(path + "/cgroup.procs")) hierarchies.push_back(path);
