@@ -16,6 +16,7 @@
 #              the traced pod itself deleted
 #   container-kill  mid-trace under request load: every process of the agent's container SIGKILLed
 #              at once; Delve and the guardian live outside its cgroup, the guardian ends the session
+#   rollout    mid-trace under request load: helm upgrade changes the agent's pod template
 #   demo       scripts/demo --cluster, the README's demo, against this cluster
 #   manifests  helm uninstall, kubectl apply of deploy/manifests unchanged, then resolve, trace
 #              and isolation again
@@ -511,6 +512,38 @@ cmd_container_kill() {
   echo "cluster-test: container-kill: every process of agent $agent's container SIGKILLed mid-trace: pod/$pod released in ${took} s, $served requests after the kill all answered, guardian recovered session $session"
 }
 
+# Case 2 of the fault matrix: a DaemonSet rollout mid-trace (`helm upgrade` changing the agent's
+# pod template: an annotation), under a bounded request loop. The old agent gets the kubelet's
+# SIGTERM and ends the session safely within its grace period; the CLI is told; the target keeps
+# answering every request; the new agents are ready.
+cmd_rollout() {
+  check_two_nodes
+  local pod node ip before session t0 took served tpid
+  read -r pod node ip < <(sample_pods)
+  before=$(restarts "$pod")
+  tpid=$(host_pid "$node" "$(admin -n default get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}' | sed 's|containerd://||')")
+  start_trace "$pod"
+  session=$(session_of "$WORK/err")
+  start_load "$ip" 300
+  sleep 2
+  t0=$(date +%s.%N)
+  "$HELM" --kubeconfig "$KUBECONFIG_ADMIN" upgrade kdbg "$ROOT/charts/kdbg" -n kdbg-system --reuse-values \
+    --set-string "agent.podAnnotations.kdbg-test/rollout=$(date +%s)" >/dev/null || fail "helm upgrade failed"
+  for ((i = 0; i < 120; i++)); do kill -0 $KPID 2>/dev/null || break; sleep 0.5; done
+  kill -0 $KPID 2>/dev/null && fail "the trace did not end within 60 s of the rollout: $(cat "$WORK/err")"
+  took=$(wait_released "$tpid" x "$t0")
+  wait $KPID || true
+  grep '"type":"ended"' "$WORK/out" | grep -E 'AGENT_SHUTDOWN|agent' >/dev/null ||
+    fail "the CLI was not told the agent shut down: $(tail -3 "$WORK/out") $(tail -3 "$WORK/err")"
+  admin -n kdbg-system rollout status ds/kdbg-agent --timeout=120s >/dev/null || fail "the agent rollout did not finish"
+  kill "$LOADPID" 2>/dev/null || true
+  wait "$LOADPID" 2>/dev/null || true
+  served=$(expect_served_after "$t0")
+  expect_released "$pod" "$node" "$ip" "$before"
+  expect_audited "$session" "$pod" "AGENT_SHUTDOWN|CLIENT_GONE|ERROR"
+  echo "cluster-test: rollout: helm upgrade of the agent's pod template mid-trace: pod/$pod released in ${took} s after the upgrade began, $served requests after it all answered"
+}
+
 # The README's demo, run against this cluster (scripts/demo --cluster): it must end 0, show a
 # trace hit, the resolve and the dlv session, and leave the cluster up as it found it.
 cmd_demo() {
@@ -545,7 +578,8 @@ case ${1:-} in
   isolation) cmd_isolation ;;
   faults) cmd_faults ;;
   container-kill) cmd_container_kill ;;
+  rollout) cmd_rollout ;;
   demo) cmd_demo ;;
   manifests) cmd_manifests ;;
-  *) echo "usage: $0 resolve|trace|attach|sessions|denied|isolation|faults|container-kill|demo|manifests" >&2; exit 2 ;;
+  *) echo "usage: $0 resolve|trace|attach|sessions|denied|isolation|faults|container-kill|rollout|demo|manifests" >&2; exit 2 ;;
 esac
