@@ -108,8 +108,9 @@ TEST_P(HostileDelveTest, SessionEndsWithAnErrorAndTheTargetIsReleased) {
   factory_ = NewDelveSessionFactory(o);
 
   Events events;
-  auto session = Trace((*target)->pid(),
-                       "trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\n", &events);
+  auto session =
+      Trace((*target)->pid(), "trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\n",
+            &events);
   ASSERT_TRUE(session.ok()) << session.status();
   // Armed and tracing; one real hit first, so a continue is pending when Delve turns hostile.
   ASSERT_TRUE(kdbg::testing::HttpGet("127.0.0.1", (*target)->port()).ok());
