@@ -15,6 +15,7 @@
 #include "agent/delve/trace_script.h"
 #include "agent/ebpf/bpf_probes.h"
 #include "agent/ebpf/plan.h"
+#include "agent/gobinary/build_info.h"
 #include "agent/gobinary/dwarf.h"
 #include "common/fd.h"
 #include "common/log.h"
@@ -64,6 +65,14 @@ class EbpfSession final : public DebugSession {
       return absl::UnimplementedError(
           why->line > 0 ? absl::StrCat(spec_.script_name, ":", why->line, ": ", why->reason)
                         : absl::StrCat(spec_.script_name, ": ", why->reason));
+    }
+    // Go's register ABI (arguments in registers, R14 = the current g) came with Go 1.17 on
+    // amd64; the bundled Delve's Go range does not apply to this engine.
+    if (std::optional<gobinary::GoVersion> v = gobinary::ParseGoVersion(spec_.binary.go_version());
+        v.has_value() && v->major == 1 && v->minor < 17) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the target was built with ", spec_.binary.go_version(),
+                       "; the eBPF engine needs Go 1.17 or newer (register ABI)"));
     }
     if (spec_.start_time_ticks != 0) {
       auto ticks = proc_->StartTicks(spec_.pid);

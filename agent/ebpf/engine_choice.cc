@@ -46,7 +46,11 @@ class Choosing final : public agent::DebugSessionFactory {
     if (s.ok() || absl::IsNotFound(s.status())) return s;
     std::string note = absl::StrCat("eBPF engine not used: ", s.status().message());
     log::Info("engine auto: delve", {{"session", spec.session_id}, {"why", note}});
-    return delve_->StartTrace(spec, Stamp(std::move(cb), "delve", note));
+    auto d = delve_->StartTrace(spec, Stamp(std::move(cb), "delve", note));
+    if (d.ok()) return d;
+    // Neither engine runs it: both reasons (e.g. a Go version outside Delve's range, and the
+    // script line that keeps eBPF out).
+    return absl::Status(d.status().code(), absl::StrCat(d.status().message(), " (", note, ")"));
   }
 
   absl::StatusOr<std::unique_ptr<DebugSession>> StartAttach(const agent::AttachSpec& spec,

@@ -4,7 +4,10 @@
 //          cannot run it).
 //   auto   (also empty) the eBPF engine when the whole script qualifies and the node supports
 //          it, else Delve. A script Delve would refuse the same way (malformed, unknown location)
-//          is refused at once.
+//          is refused at once. When Delve refuses too (e.g. a Go version outside the bundled
+//          Delve's range), the error gives both reasons: "<Delve's> (eBPF engine not used: ...)".
+// The bundled Delve's Go range gates the Delve engine only (the session manager lets an
+// unsupported Go through when the session may run on eBPF); the eBPF engine needs Go >= 1.17.
 // The ArmedEvent says which engine runs (`engine`) and, when auto chose Delve, why
 // (`engine_note`, e.g. "trace.dlv:3: conditions (`cond`) run on Delve"). Attach sessions always
 // run on Delve.

@@ -57,9 +57,10 @@ struct ChoiceRun {
 };
 
 ChoiceRun Start(const std::string& engine, absl::Status ebpf_result,
-                const std::string& script = "trace h main.f\n") {
+                const std::string& script = "trace h main.f\n",
+                absl::Status delve_result = absl::OkStatus()) {
   ChoiceRun r;
-  r.delve = std::make_shared<FakeFactory>(absl::OkStatus());
+  r.delve = std::make_shared<FakeFactory>(std::move(delve_result));
   r.ebpf = std::make_shared<FakeFactory>(std::move(ebpf_result));
   auto f = NewEngineChoosingFactory(r.delve, r.ebpf);
   agent::TraceSpec spec;
@@ -87,6 +88,20 @@ TEST(EngineChoiceTest, AutoFallsBackToDelveWithTheReason) {
   EXPECT_THAT(r.events[0].armed().engine_note(), HasSubstr("t.dlv:2: conditions"));
   ChoiceRun node = Start("auto", absl::UnavailableError("this kernel has no uprobe PMU"));
   EXPECT_EQ(node.delve->traces, 1);
+}
+
+// A Go version outside the bundled Delve's range refuses Delve only: auto on a script eBPF
+// cannot run gives both reasons.
+TEST(EngineChoiceTest, AutoWhenNeitherEngineRunsGivesBothReasons) {
+  ChoiceRun r = Start("auto", absl::UnimplementedError("t.dlv:1: location main.go:1 ..."),
+                      "trace h main.go:1\n",
+                      absl::FailedPreconditionError("built with go1.19.8, outside Go 1.24-1.27"));
+  EXPECT_TRUE(absl::IsFailedPrecondition(r.status)) << r.status;
+  EXPECT_EQ(r.status.message(),
+            "built with go1.19.8, outside Go 1.24-1.27 (eBPF engine not used: t.dlv:1: location "
+            "main.go:1 ...)");
+  EXPECT_EQ(r.ebpf->traces, 1);
+  EXPECT_EQ(r.delve->traces, 1);
 }
 
 TEST(EngineChoiceTest, AutoRefusesWhatDelveWouldRefuseToo) {

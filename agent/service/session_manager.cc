@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/session_id.h"
@@ -267,9 +268,13 @@ void SessionManager::Run(const std::shared_ptr<Session>& s) {
   // says more than the resolver's "already traced". A stripped target is debuggable with the
   // unstripped binary of its build. A Go version outside the bundled Delve's range is the one
   // problem the user may override (--allow-unsupported-go); the session's every event is then
-  // marked.
-  const bool go_override = !target->go_supported() && req.options.allow_unsupported_go() &&
-                           target->problem() == target->go_support_problem();
+  // marked. That range is Delve's: a trace session that may run on the eBPF engine (--engine auto
+  // or ebpf) goes on to the engines, which apply their own Go requirements (the Delve engine
+  // refuses the same version with the same words; agent/ebpf/engine_choice.h).
+  const bool go_problem_only =
+      !target->go_supported() && target->problem() == target->go_support_problem();
+  const bool may_run_ebpf = !attach && absl::AsciiStrToLower(req.options.engine()) != "delve";
+  const bool go_override = go_problem_only && (req.options.allow_unsupported_go() || may_run_ebpf);
   if (!target->debuggable() && !(debug_binary != nullptr && target->needs_debug_binary()) &&
       !go_override) {
     return Fail(s,

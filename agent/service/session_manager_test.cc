@@ -134,11 +134,18 @@ TEST_F(SessionManagerTest, GoOutsideTheRangeIsRefusedUnlessAllowed) {
     ASSERT_EQ(fin.kind, Kind::kFinish);
     EXPECT_EQ(fin.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   };
-  refused_with(Trace("old", "s-old-1"),
-               "pid 104 cannot be debugged: built with go1.19.8, outside Go 1.24-1.27");
+  // The range is the bundled Delve's: it refuses a session that can only run on Delve.
+  SessionRequest on_delve = Trace("old", "s-old-1");
+  on_delve.options.set_engine("delve");
+  refused_with(on_delve, "pid 104 cannot be debugged: built with go1.19.8, outside Go 1.24-1.27");
+  SessionRequest attach = Trace("old", "s-old-4");
+  attach.mode = kdbg::v1::SESSION_MODE_ATTACH;
+  refused_with(attach, "pid 104 cannot be debugged: built with go1.19.8, outside Go 1.24-1.27");
   EXPECT_EQ(factory_.started(), 0);
-  // The override covers the Go version only: another problem still refuses.
+  // The override covers the Go version only: another problem still refuses, whatever the engine.
   SessionRequest stripped = Trace("old-stripped", "s-old-2");
+  refused_with(stripped, "pid 105 cannot be debugged: process 105 (/x) has no debug information");
+  stripped.session_id = "s-old-5";
   stripped.options.set_allow_unsupported_go(true);
   refused_with(stripped, "pid 105 cannot be debugged: process 105 (/x) has no debug information");
   EXPECT_EQ(factory_.started(), 0);
@@ -153,6 +160,41 @@ TEST_F(SessionManagerTest, GoOutsideTheRangeIsRefusedUnlessAllowed) {
   ASSERT_EQ(factory_.trace_specs().size(), 1u);
   EXPECT_TRUE(factory_.trace_specs()[0].allow_unsupported_go);
   EXPECT_EQ(factory_.trace_specs()[0].binary.go_version(), "go1.19.8");
+  manager_->Shutdown(kdbg::v1::END_REASON_AGENT_SHUTDOWN, absl::Seconds(5));
+}
+
+// A trace session that may run on eBPF (--engine auto, the default, or ebpf) is not held to the
+// bundled Delve's Go range: the engines decide (the Delve engine refuses the version itself).
+TEST_F(SessionManagerTest, GoOutsideDelvesRangeGoesOnToTheEbpfEngine) {
+  kdbg::v1::ResolvedTarget old;
+  old.set_host_pid(104);
+  old.set_container_id("old");
+  old.set_start_time_ticks(1104);
+  old.mutable_binary()->set_go_version("go1.19.8");
+  old.mutable_binary()->set_has_dwarf(true);
+  old.set_go_supported(false);
+  old.set_go_support_problem("built with go1.19.8, outside Go 1.24-1.27");
+  old.set_problem(old.go_support_problem());
+  old.set_debuggable(false);
+  resolver_.AddTarget(old);
+  Make(4);
+  for (const std::string engine : {"", "auto", "ebpf"}) {
+    SessionRequest r = Trace("old", "s-ebpf-" + engine);
+    r.options.set_engine(engine);
+    auto s = manager_->Start(r);
+    ASSERT_TRUE(s.ok()) << s.status();
+    StreamReader reader((*s)->stream());
+    auto armed = reader.Next();
+    ASSERT_TRUE(armed.event.has_armed()) << engine << ": " << armed.event.DebugString();
+    (*s)->RequestEnd(kdbg::v1::END_REASON_STOP_REQUESTED);
+    ReadToEnd(reader);
+  }
+  ASSERT_EQ(factory_.trace_specs().size(), 3u);
+  for (const auto& spec : factory_.trace_specs()) {
+    EXPECT_FALSE(spec.allow_unsupported_go);  // nothing marked: Delve still refuses it
+    EXPECT_EQ(spec.binary.go_version(), "go1.19.8");
+  }
+  EXPECT_EQ(factory_.trace_specs()[2].engine, "ebpf");
   manager_->Shutdown(kdbg::v1::END_REASON_AGENT_SHUTDOWN, absl::Seconds(5));
 }
 
