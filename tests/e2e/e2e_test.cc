@@ -367,6 +367,143 @@ TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
 
 // ---- the fault matrix: every way a session can end leaves the target running, untraced ----------
 
+// File descriptors of `pid` that hold a BPF program, map or link, or a perf event (a uprobe of
+// the eBPF engine is a perf event with a BPF program attached): the agent holds none outside an
+// eBPF session, and the kernel removes a uprobe when its last descriptor closes.
+int BpfDescriptors(pid_t pid) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/fd"), ec)) {
+    std::error_code lec;
+    std::string target = std::filesystem::read_symlink(e.path(), lec).string();
+    if (absl::StartsWith(target, "anon_inode:[perf_event]") ||
+        absl::StartsWith(target, "anon_inode:bpf")) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+constexpr char kFunctionScript[] =
+    "trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\n";
+
+// `--engine auto` (the default) on a script of function entries: the CLI says the eBPF engine
+// runs, hits stream with their values, the target is never ptraced, and Ctrl-C leaves no uprobe
+// (no BPF or perf-event descriptor left in the agent, none in tracefs) and the target serving.
+TEST_F(E2eTest, EngineAutoRunsEbpfOnAFunctionScriptAndCtrlCLeavesNoUprobe) {
+  auto agent = sb_.DaemonPid("agent-node-a");
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  ASSERT_EQ(BpfDescriptors(*agent), 0);
+  auto target = sb_.ContainerPid("default", "hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  std::string script = Script("function.dlv", kFunctionScript);
+  auto p = KdbgProcess::Start(
+      sb_, {"trace", "pod/hello-world", "--init", script, "--engine", "auto"}, sb_.CliEnv());
+  ASSERT_TRUE(p.ok()) << p.status();
+  for (int i = 0; i < 300 && !absl::StrContains((*p)->Stderr(), "kdbg: engine"); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(
+      absl::StrContains((*p)->Stderr(), "kdbg: engine ebpf (uprobes; the target is never stopped)"))
+      << (*p)->Stderr();
+  EXPECT_GT(BpfDescriptors(*agent), 0) << "the uprobe is not held by the agent";
+  std::set<int> sent = SendRequests(sb_.Get("HELLO_URL"), 3);
+  auto status = testing::ReadProcStatus(*target);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->tracer_pid, 0) << "the eBPF engine never ptraces the target";
+  absl::SleepFor(absl::Seconds(1));  // the hits reach the CLI
+  (*p)->Signal(SIGINT);
+  EXPECT_EQ((*p)->Wait(absl::Seconds(20)), 0) << (*p)->Stderr();
+  const std::string& out = (*p)->raw_stdout();
+  EXPECT_TRUE(absl::StrContains(out, "main.handleSlash(")) << out;
+  for (int port : sent) {
+    EXPECT_TRUE(absl::StrContains(out, absl::StrCat("\tr.RemoteAddr: \"127.0.0.1:", port, "\"\n")))
+        << port << " not in:\n"
+        << out;
+  }
+  EXPECT_TRUE(absl::StrContains((*p)->Stderr(), "uprobes detached")) << (*p)->Stderr();
+  for (int i = 0; i < 100 && BpfDescriptors(*agent) != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(BpfDescriptors(*agent), 0) << "a uprobe is still attached";
+  std::ifstream legacy_file("/sys/kernel/tracing/uprobe_events");
+  std::string legacy(std::istreambuf_iterator<char>(legacy_file), {});
+  EXPECT_FALSE(absl::StrContains(legacy, absl::StrCat("/proc/", *target))) << legacy;
+  EXPECT_EQ(SendRequests(sb_.Get("HELLO_URL"), 3).size(), 3u);
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+}
+
+// `--engine auto` on a script with a file:line location: Delve runs, and the CLI names the line
+// that kept eBPF out (text on stderr, `engine`/`engine_note` in the JSON armed line).
+TEST_F(E2eTest, EngineAutoOnALineScriptRunsDelveAndNamesTheLine) {
+  auto p = StartTrace("hello-world", TraceScript(), {"--engine", "auto"});
+  ASSERT_NE(p, nullptr);
+  const nlohmann::json* armed = nullptr;
+  for (const auto& j : p->seen()) {
+    if (j.value("type", "") == "armed") armed = &j;
+  }
+  ASSERT_NE(armed, nullptr);
+  EXPECT_EQ(armed->value("engine", ""), "delve") << armed->dump();
+  EXPECT_TRUE(
+      absl::StrContains(armed->value("engine_note", ""), "eBPF engine not used: trace.dlv:2: "))
+      << armed->dump();
+  std::set<int> sent = SendRequests(sb_.Get("HELLO_URL"), 1);
+  EXPECT_EQ(CollectHitPorts(*p, 1), sent);
+  p->Signal(SIGINT);
+  EXPECT_EQ(p->Wait(absl::Seconds(20)), 0) << p->Stderr();
+  EXPECT_TRUE(absl::StrContains(
+      p->Stderr(),
+      "kdbg: engine delve (every hit stops the target for about 1 ms); eBPF engine not used: "
+      "trace.dlv:2: "))
+      << p->Stderr();
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+}
+
+// `--engine ebpf` on a script the eBPF engine cannot run: refused with the line and the reason,
+// no session, nothing attached.
+TEST_F(E2eTest, EngineEbpfRefusesANonQualifyingScriptWithTheReason) {
+  auto agent = sb_.DaemonPid("agent-node-a");
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  auto r = RunKdbg(sb_, {"trace", "pod/hello-world", "--init", TraceScript(), "--engine", "ebpf"},
+                   sb_.CliEnv());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(r.err, "trace.dlv:2: ")) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "Delve")) << r.err;
+  EXPECT_FALSE(absl::StrContains(r.err, "armed")) << r.err;
+  EXPECT_EQ(BpfDescriptors(*agent), 0);
+  auto sessions = RunKdbg(sb_, {"sessions", "-o", "json"}, sb_.CliEnv());
+  EXPECT_EQ(sessions.exit_code, 0) << sessions.err;
+  EXPECT_FALSE(absl::StrContains(sessions.out, "hello-world")) << sessions.out;
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+}
+
+// The bundled Delve's Go range gates the Delve engine only: the Go 1.19 service (outside every
+// bundled Delve's range, with the register ABI the eBPF engine needs) is traced on eBPF without
+// --allow-unsupported-go, and refused on Delve with what to do.
+TEST_F(E2eTest, GoOutsideDelvesRangeIsTracedOnEbpf) {
+  std::string script = Script("old-function.dlv", kFunctionScript);
+  auto p = StartTrace("old-go", script);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->seen().back().value("engine", ""), "ebpf") << p->seen().back().dump();
+  std::set<int> sent = SendRequests(sb_.Get("OLD_GO_URL"), 1);
+  auto hit = p->WaitFor("hit", absl::Seconds(20));
+  ASSERT_TRUE(hit.has_value()) << p->Stderr();
+  EXPECT_EQ((*hit)["vars"]["r.RemoteAddr"],
+            absl::StrCat("\"127.0.0.1:", sent.empty() ? 0 : *sent.begin(), "\""));
+  EXPECT_FALSE(hit->contains("unsupported_go")) << hit->dump();
+  p->Signal(SIGINT);
+  EXPECT_EQ(p->Wait(absl::Seconds(20)), 0) << p->Stderr();
+  ExpectReleased("default", "old-go", sb_.Get("OLD_GO_URL"));
+
+  auto delve =
+      RunKdbg(sb_, {"trace", "pod/old-go", "--init", script, "--engine", "delve"}, sb_.CliEnv());
+  EXPECT_NE(delve.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(delve.err, "go1.19")) << delve.err;
+  EXPECT_TRUE(absl::StrContains(delve.err, "--allow-unsupported-go")) << delve.err;
+  ExpectReleased("default", "old-go", sb_.Get("OLD_GO_URL"));
+}
+
 TEST_F(E2eTest, CtrlCEndsSafely) {
   auto p = StartTrace("hello-world", TraceScript());
   ASSERT_NE(p, nullptr);
