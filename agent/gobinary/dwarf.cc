@@ -2,12 +2,9 @@
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
-#include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
-#include <unistd.h>
 
 #include <cstring>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
@@ -39,27 +36,13 @@ bool TypeRef(Dwarf_Die* die, Dwarf_Die* out) {
 
 class LibdwReader final : public DwarfReader {
  public:
-  ~LibdwReader() override {
-    if (dwarf_ != nullptr) dwarf_end(dwarf_);
-    if (elf_ != nullptr) elf_end(elf_);
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  absl::Status Init(const std::string& path) {
-    path_ = path;
-    elf_version(EV_CURRENT);
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) {
-      return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
-    }
-    elf_ = elf_begin(fd_, ELF_C_READ_MMAP, nullptr);
-    if (elf_ == nullptr || elf_kind(elf_) != ELF_K_ELF) {
-      return absl::InvalidArgumentError(absl::StrCat(path, " is not an ELF file"));
-    }
-    dwarf_ = dwarf_begin_elf(elf_, DWARF_C_READ, nullptr);
+  // On `bin`'s ELF and DWARF handles (GoBinary owns them).
+  absl::Status Init(std::shared_ptr<const GoBinary> bin) {
+    bin_ = std::move(bin);
+    dwarf_ = bin_->dwarf();
     if (dwarf_ == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(
-          path,
+          bin_->path(),
           " has no DWARF debug info (built with -ldflags='-s -w' or -w?): values cannot be "
           "read without it"));
     }
@@ -207,32 +190,13 @@ class LibdwReader final : public DwarfReader {
   }
 
   absl::StatusOr<uint64_t> FileOffset(uint64_t vaddr) override {
-    size_t n = 0;
-    if (elf_getphdrnum(elf_, &n) != 0) return absl::InternalError("no program headers");
-    for (size_t i = 0; i < n; ++i) {
-      GElf_Phdr ph;
-      if (gelf_getphdr(elf_, static_cast<int>(i), &ph) == nullptr) continue;
-      if (ph.p_type != PT_LOAD || (ph.p_flags & PF_X) == 0) continue;
-      if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz) {
-        return vaddr - ph.p_vaddr + ph.p_offset;
-      }
-    }
-    return absl::OutOfRangeError(
-        absl::StrCat("0x", absl::Hex(vaddr), " is not in executable code"));
+    return bin_->CodeFileOffset(vaddr);
   }
 
-  bool IsPie() override {
-    GElf_Ehdr eh;
-    return gelf_getehdr(elf_, &eh) != nullptr && eh.e_type == ET_DYN;
-  }
+  bool IsPie() override { return bin_->IsPie(); }
 
   absl::StatusOr<std::string> CodeBytes(uint64_t vaddr, size_t n) override {
-    KDBG_ASSIGN_OR_RETURN(uint64_t off, FileOffset(vaddr));
-    std::string out(n, '\0');
-    ssize_t got = ::pread(fd_, out.data(), n, static_cast<off_t>(off));
-    if (got < 0) return absl::InternalError(absl::StrCat("read ", path_, ": ", strerror(errno)));
-    out.resize(static_cast<size_t>(got));
-    return out;
+    return bin_->CodeBytes(vaddr, n);
   }
 
   absl::StatusOr<std::optional<uint64_t>> PrologueEnd(const Function& fn) override {
@@ -385,36 +349,22 @@ class LibdwReader final : public DwarfReader {
   void LoadSymbols() {
     if (symbols_loaded_) return;
     symbols_loaded_ = true;
-    Elf_Scn* scn = nullptr;
-    while ((scn = elf_nextscn(elf_, scn)) != nullptr) {
-      GElf_Shdr sh;
-      if (gelf_getshdr(scn, &sh) == nullptr || sh.sh_type != SHT_SYMTAB) continue;
-      Elf_Data* data = elf_getdata(scn, nullptr);
-      if (data == nullptr || sh.sh_entsize == 0) continue;
-      size_t count = sh.sh_size / sh.sh_entsize;
-      for (size_t i = 0; i < count; ++i) {
-        GElf_Sym sym;
-        if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr) continue;
-        const char* n = elf_strptr(elf_, sh.sh_link, sym.st_name);
-        if (n == nullptr) continue;
-        absl::string_view name(n);
-        if (!absl::ConsumePrefix(&name, "go:itab.") && !absl::ConsumePrefix(&name, "go.itab.")) {
-          continue;
-        }
+    for (const char* prefix : {"go:itab.", "go.itab."}) {
+      for (const FunctionSymbol& sym : bin_->DataSymbols(prefix)) {
+        absl::string_view name(sym.name);
+        name.remove_prefix(std::strlen(prefix));
         // The concrete type may itself contain commas (generic instantiations): split at the
         // last one.
         size_t comma = name.rfind(',');
         if (comma == absl::string_view::npos) continue;
         itabs_.push_back(Itab{std::string(name.substr(0, comma)),
-                              std::string(name.substr(comma + 1)), sym.st_value});
+                              std::string(name.substr(comma + 1)), sym.address});
       }
     }
   }
 
-  std::string path_;
-  int fd_ = -1;
-  Elf* elf_ = nullptr;
-  Dwarf* dwarf_ = nullptr;
+  std::shared_ptr<const GoBinary> bin_;
+  Dwarf* dwarf_ = nullptr;  // bin_'s
   absl::flat_hash_map<std::string, Dwarf_Off> functions_;
   absl::flat_hash_map<std::string, Dwarf_Off> types_;
   bool symbols_loaded_ = false;
@@ -423,11 +373,17 @@ class LibdwReader final : public DwarfReader {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<DwarfReader>> DwarfReader::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<DwarfReader>> DwarfReader::On(
+    std::shared_ptr<const GoBinary> binary) {
+  if (binary == nullptr) return absl::InvalidArgumentError("DwarfReader::On: no binary");
   auto r = std::make_unique<LibdwReader>();
-  absl::Status s = r->Init(path);
-  if (!s.ok()) return s;
+  KDBG_RETURN_IF_ERROR(r->Init(std::move(binary)));
   return std::unique_ptr<DwarfReader>(std::move(r));
+}
+
+absl::StatusOr<std::unique_ptr<DwarfReader>> DwarfReader::Open(const std::string& path) {
+  KDBG_ASSIGN_OR_RETURN(std::unique_ptr<GoBinary> bin, GoBinary::Open(path));
+  return On(std::shared_ptr<const GoBinary>(std::move(bin)));
 }
 
 std::string DwarfRegisterName(int reg) {

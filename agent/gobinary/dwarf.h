@@ -16,7 +16,8 @@
 //   Symbols: "go:itab.*main.Order,main.Describer" (Go >= 1.20; "go.itab." before) at the itab's
 //   address.
 //
-// Thread safety: none; one reader per thread (open one per session).
+// Thread safety: none; one reader per thread (open one per session), and readers sharing one
+// GoBinary must not run concurrently (libdw).
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/gobinary/go_binary.h"
 #include "agent/gobinary/go_kind.h"
 
 namespace kdbg::gobinary {
@@ -82,8 +84,10 @@ struct Itab {
 
 class DwarfReader {
  public:
-  // FailedPrecondition when the file has no DWARF (stripped: -ldflags=-w), NotFound/Internal when
-  // it cannot be read.
+  // On an opened binary: uses the GoBinary's ELF and DWARF handles (no second reader of the
+  // file), and keeps it alive. FailedPrecondition when it has no DWARF (stripped: -ldflags=-w).
+  static absl::StatusOr<std::unique_ptr<DwarfReader>> On(std::shared_ptr<const GoBinary> binary);
+  // GoBinary::Open(path), then On: errors as both.
   static absl::StatusOr<std::unique_ptr<DwarfReader>> Open(const std::string& path);
   virtual ~DwarfReader() = default;
 

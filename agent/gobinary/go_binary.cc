@@ -212,6 +212,57 @@ absl::StatusOr<uint64_t> GoBinary::FileOffset(uint64_t address) const {
       absl::StrCat("address 0x", absl::Hex(address), " is in no loaded segment of ", path_));
 }
 
+absl::StatusOr<uint64_t> GoBinary::CodeFileOffset(uint64_t address) const {
+  size_t n = 0;
+  if (elf_getphdrnum(elf_, &n) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(path_, ": no program headers"));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    GElf_Phdr ph;
+    if (gelf_getphdr(elf_, static_cast<int>(i), &ph) == nullptr) continue;
+    if (ph.p_type != PT_LOAD || (ph.p_flags & PF_X) == 0) continue;
+    if (address >= ph.p_vaddr && address < ph.p_vaddr + ph.p_filesz) {
+      return address - ph.p_vaddr + ph.p_offset;
+    }
+  }
+  return absl::OutOfRangeError(
+      absl::StrCat("0x", absl::Hex(address), " is not in executable code of ", path_));
+}
+
+absl::StatusOr<std::string> GoBinary::CodeBytes(uint64_t address, size_t n) const {
+  KDBG_ASSIGN_OR_RETURN(uint64_t off, CodeFileOffset(address));
+  size_t size = 0;
+  const char* raw = elf_rawfile(elf_, &size);
+  if (raw == nullptr || off > size) {
+    return absl::InternalError(absl::StrCat("read ", path_, ": ", elf_errmsg(-1)));
+  }
+  return std::string(raw + off, std::min(n, static_cast<size_t>(size - off)));
+}
+
+bool GoBinary::IsPie() const {
+  GElf_Ehdr eh;
+  return gelf_getehdr(elf_, &eh) != nullptr && eh.e_type == ET_DYN;
+}
+
+std::vector<FunctionSymbol> GoBinary::DataSymbols(absl::string_view prefix) const {
+  std::vector<FunctionSymbol> out;
+  for (Elf_Scn* scn = elf_nextscn(elf_, nullptr); scn != nullptr; scn = elf_nextscn(elf_, scn)) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type != SHT_SYMTAB) continue;
+    Elf_Data* data = elf_getdata(scn, nullptr);
+    size_t n = shdr.sh_entsize ? shdr.sh_size / shdr.sh_entsize : 0;
+    for (size_t i = 0; data != nullptr && i < n; ++i) {
+      GElf_Sym sym;
+      if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr) continue;
+      if (GELF_ST_TYPE(sym.st_info) == STT_FUNC) continue;
+      const char* name = elf_strptr(elf_, shdr.sh_link, sym.st_name);
+      if (name == nullptr || !absl::StartsWith(name, prefix)) continue;
+      out.push_back({name, sym.st_value, sym.st_size});
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<GoBinaryFacts> InspectGoBinary(const std::string& path) {
   KDBG_ASSIGN_OR_RETURN(std::unique_ptr<GoBinary> bin, GoBinary::Open(path));
   return bin->facts();

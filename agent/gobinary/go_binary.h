@@ -96,9 +96,19 @@ class GoBinary {
   // The offset in the file of virtual address `address` (through the PT_LOAD segment holding it),
   // as uprobes want it. NotFound when no loaded segment holds the address.
   absl::StatusOr<uint64_t> FileOffset(uint64_t address) const;
+  // As FileOffset, for an executable segment only (where a uprobe may go); OutOfRange otherwise.
+  absl::StatusOr<uint64_t> CodeFileOffset(uint64_t address) const;
+  // Up to `n` bytes of the file at virtual address `address` of an executable segment.
+  absl::StatusOr<std::string> CodeBytes(uint64_t address, size_t n) const;
+  // True for a position-independent executable (ET_DYN): its addresses move by the load bias.
+  bool IsPie() const;
+  // Every symbol that is not a function (STT_OBJECT and others) whose name starts with `prefix`,
+  // read from .symtab on each call: "go:itab.*main.Order,main.Describer" at the itab's address.
+  std::vector<FunctionSymbol> DataSymbols(absl::string_view prefix) const;
 
   // elfutils' handles, for the readers in this library (dwarf*.cc). elf() is never null; dwarf()
-  // is null when the binary has no DWARF. Both live as long as this object.
+  // is null when the binary has no DWARF. Both live as long as this object. libdw queries on
+  // dwarf() are not thread-safe: one DwarfReader at a time per GoBinary.
   ::Elf* elf() const { return elf_; }
   ::Dwarf* dwarf() const;
   // DW_AT_producer of the main package's compile unit (else the first unit's that has one), read

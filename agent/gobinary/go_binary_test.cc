@@ -2,6 +2,7 @@
 // without optimisation, stripped) and a C program with debug info.
 #include "agent/gobinary/go_binary.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "agent/gobinary/build_info.h"
 #include "gmock/gmock.h"
@@ -157,6 +158,32 @@ TEST(GoBinary, FileOffsetOfAFunctionHoldsItsCode) {
   EXPECT_LT(*off, fn->address);  // Go's text starts at 0x401000, file offset 0x1000
   EXPECT_EQ(fn->address - *off, 0x400000u);
   EXPECT_EQ(bin->FileOffset(1).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(GoBinary, CodeBytesItabSymbolsAndPie) {
+  auto bin = OpenTarget("hello-world");
+  ASSERT_NE(bin, nullptr);
+  auto fn = bin->FindFunction("main.handleSlash");
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  EXPECT_EQ(*bin->CodeFileOffset(fn->address), *bin->FileOffset(fn->address));
+  auto code = bin->CodeBytes(fn->address, 4);
+  ASSERT_TRUE(code.ok()) << code.status();
+  ASSERT_EQ(code->size(), 4u);
+  // Go 1.26 amd64 functions with a frame begin with the stack check: CMPQ SP, 16(R14) (or LEAQ
+  // first for big frames): 49 3b 66 10 / 4c 8d 64 24.
+  EXPECT_TRUE(*code == "\x49\x3b\x66\x10" || *code == "\x4c\x8d\x64\x24")
+      << absl::BytesToHexString(*code);
+  EXPECT_FALSE(bin->IsPie());
+  // Read-only data is not code: no uprobe may go there.
+  std::vector<FunctionSymbol> itabs = bin->DataSymbols("go:itab.");
+  ASSERT_FALSE(itabs.empty());
+  EXPECT_EQ(bin->CodeFileOffset(itabs[0].address).status().code(), absl::StatusCode::kOutOfRange);
+  bool response_writer = false;
+  for (const FunctionSymbol& s : itabs) {
+    EXPECT_TRUE(absl::StartsWith(s.name, "go:itab.")) << s.name;
+    if (s.name == "go:itab.*net/http.response,net/http.ResponseWriter") response_writer = true;
+  }
+  EXPECT_TRUE(response_writer);
 }
 
 TEST(GoBinary, DwarfHandleForTheReadersBesideIt) {
