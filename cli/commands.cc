@@ -79,6 +79,7 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
   req.mutable_options()->set_max_hits_per_second(o.rate_limit);
   req.mutable_options()->set_allow_unsupported_go(o.allow_unsupported_go);
   req.mutable_options()->set_engine(o.engine);
+  req.mutable_options()->set_batch_events(true);  // unpacked below
   req.set_lease_ms(absl::ToInt64Milliseconds(o.lease));
   if (!o.debug_binary.empty()) {
     auto uploaded = internal::UploadDebugBinary(o.debug_binary, *conn, env, console);
@@ -100,6 +101,18 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
   int64_t hits = 0;
   while (reader->Read(&event)) {
     if (!event.session_id().empty()) supervisor.SetSessionId(event.session_id());
+    if (event.has_batch()) {
+      // Hits the agent sent as one message: printed with one write.
+      Rendered all;
+      for (const kdbg::v1::Event& e : event.batch().events()) {
+        if (e.has_hit()) ++hits;
+        Rendered r = RenderEvent(e, g.format);
+        all.out += r.out;
+        all.err += r.err;
+      }
+      console.Print(all);
+      continue;
+    }
     if (event.has_hit()) ++hits;
     if (event.has_ended()) ended = event.ended();
     if (event.has_error()) error_event = true;

@@ -25,7 +25,9 @@ class SessionStreamReactor final : public grpc::ServerWriteReactor<kdbg::v1::Eve
                                    public std::enable_shared_from_this<SessionStreamReactor> {
  public:
   explicit SessionStreamReactor(std::shared_ptr<Session> session)
-      : session_(std::move(session)), stream_(session_->stream()) {}
+      : session_(std::move(session)),
+        stream_(session_->stream()),
+        batch_(session_->request().options.batch_events()) {}
 
   // Called once, right after construction, from the handler.
   void Begin(std::shared_ptr<SessionStreamReactor> self) {
@@ -79,7 +81,8 @@ class SessionStreamReactor final : public grpc::ServerWriteReactor<kdbg::v1::Eve
     {
       absl::MutexLock lock(&mu_);
       if (writing_ || finished_) return;
-      item = stream_->Pop();
+      // Hits that queued while the last write was in flight go out as one message.
+      item = batch_ ? stream_->PopBatch(kMaxBatch) : stream_->Pop();
       if (item.kind == EventStream::Item::Kind::kEmpty) return;
       if (item.kind == EventStream::Item::Kind::kFinish) {
         finished_ = true;
@@ -96,8 +99,11 @@ class SessionStreamReactor final : public grpc::ServerWriteReactor<kdbg::v1::Eve
     }
   }
 
+  static constexpr size_t kMaxBatch = 256;  // hits per message (~50 KB)
+
   const std::shared_ptr<Session> session_;
   const std::shared_ptr<EventStream> stream_;
+  const bool batch_;  // the caller takes Event.batch (TraceOptions.batch_events)
   std::shared_ptr<SessionStreamReactor> self_;
   absl::Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,5 +1,6 @@
 #include "agent/service/event_stream.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +32,30 @@ void EventStream::Close(grpc::Status status) {
 
 EventStream::Item EventStream::Pop() {
   absl::MutexLock lock(&mu_);
+  return PopLocked();
+}
+
+EventStream::Item EventStream::PopBatch(size_t max_hits) {
+  absl::MutexLock lock(&mu_);
+  if (dropped_unreported_ > 0 || queue_.size() < 2 || !queue_[0].has_hit() ||
+      !queue_[1].has_hit() || max_hits < 2) {
+    return PopLocked();
+  }
+  Item item;
+  item.kind = Item::Kind::kEvent;
+  item.event.set_session_id(queue_.front().session_id());
+  item.event.set_time_unix_nanos(queue_.front().time_unix_nanos());
+  auto* events = item.event.mutable_batch()->mutable_events();
+  events->Reserve(static_cast<int>(std::min(max_hits, queue_.size())));
+  while (!queue_.empty() && queue_.front().has_hit() &&
+         static_cast<size_t>(events->size()) < max_hits) {
+    *events->Add() = std::move(queue_.front());
+    queue_.pop_front();
+  }
+  return item;
+}
+
+EventStream::Item EventStream::PopLocked() {
   Item item;
   if (dropped_unreported_ > 0 && !queue_.empty()) {
     item.kind = Item::Kind::kEvent;

@@ -41,6 +41,11 @@ class EventStream {
   };
   // Consumer side: the next event, else Finish once closed and drained, else Empty.
   Item Pop();
+  // As Pop, for a caller that takes batches (TraceOptions.batch_events): when the head of the
+  // queue is a hit, it and the hits right behind it (at most `max_hits` in all) come as one Event
+  // whose `batch` holds them in order (session_id and time of the first); a lone hit comes as
+  // itself.
+  Item PopBatch(size_t max_hits);
 
   // Replaces the consumer's wakeup (nullptr detaches it); called after every Push/Close.
   void SetWakeup(std::function<void()> wakeup);
@@ -49,14 +54,15 @@ class EventStream {
 
  private:
   void Wake();
+  Item PopLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t capacity_;
   mutable absl::Mutex mu_;
-  std::deque<kdbg::v1::Event> queue_;
-  std::optional<grpc::Status> close_status_;
-  int64_t dropped_total_ = 0;
-  int64_t dropped_unreported_ = 0;
-  std::function<void()> wakeup_;
+  std::deque<kdbg::v1::Event> queue_ ABSL_GUARDED_BY(mu_);
+  std::optional<grpc::Status> close_status_ ABSL_GUARDED_BY(mu_);
+  int64_t dropped_total_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t dropped_unreported_ ABSL_GUARDED_BY(mu_) = 0;
+  std::function<void()> wakeup_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kdbg::agent

@@ -54,6 +54,33 @@ TEST(EventStreamTest, DropsOnlyHitsPastCapacityAndSaysSo) {
   EXPECT_EQ(s.Pop().kind, EventStream::Item::Kind::kEmpty);
 }
 
+TEST(EventStreamTest, PopBatchPacksConsecutiveHitsInOrder) {
+  EventStream s(16);
+  kdbg::v1::Event armed;
+  armed.mutable_armed()->set_host_pid(42);
+  s.Push(armed);
+  for (int i = 1; i <= 5; ++i) s.Push(Hit(i));
+  kdbg::v1::Event notice;
+  notice.mutable_notice()->set_message("n");
+  s.Push(notice);
+  s.Push(Hit(6));
+  s.Close(grpc::Status::OK);
+  EXPECT_TRUE(s.PopBatch(3).event.has_armed());  // control events come alone
+  auto b1 = s.PopBatch(3);
+  ASSERT_TRUE(b1.event.has_batch()) << b1.event.DebugString();
+  EXPECT_EQ(b1.event.session_id(), "s1");
+  ASSERT_EQ(b1.event.batch().events_size(), 3);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(b1.event.batch().events(i).hit().hit_count(), i + 1);
+  auto b2 = s.PopBatch(3);
+  ASSERT_EQ(b2.event.batch().events_size(), 2);
+  EXPECT_EQ(b2.event.batch().events(1).hit().hit_count(), 5);
+  EXPECT_TRUE(s.PopBatch(3).event.has_notice());  // a batch never crosses another event
+  auto lone = s.PopBatch(3);
+  ASSERT_TRUE(lone.event.has_hit());  // a lone hit comes as itself
+  EXPECT_EQ(lone.event.hit().hit_count(), 6);
+  EXPECT_EQ(s.PopBatch(3).kind, EventStream::Item::Kind::kFinish);
+}
+
 TEST(EventStreamTest, ErrorStatusComesAfterTheQueuedEvents) {
   EventStream s(4);
   kdbg::v1::Event err;

@@ -272,6 +272,39 @@ TEST_F(CliTest, TraceTextLikeDlvTrace) {
   EXPECT_EQ(kube_->seen_authorizations().back(), "Bearer good-token");
 }
 
+// The CLI asks for batches (TraceOptions.batch_events) and prints a batch's hits exactly as it
+// prints the same hits sent one by one, in text and in JSON.
+TEST_F(CliTest, BatchedHitsPrintLikeSingleOnes) {
+  std::vector<kdbg::v1::Event> single = TraceScript(true);
+  std::vector<kdbg::v1::Event> batched;
+  kdbg::v1::Event batch = Ev("t-1");
+  for (const auto& e : single) {
+    if (e.has_hit()) {
+      *batch.mutable_batch()->add_events() = e;
+    } else {
+      if (batch.batch().events_size() > 0) batched.push_back(batch);
+      batch.clear_batch();
+      batched.push_back(e);
+    }
+  }
+  ASSERT_EQ(batched.size(), 4u);  // progress, armed, one batch of 2 hits, ended
+  for (const char* format : {"text", "json"}) {
+    SCOPED_TRACE(format);
+    ctl_.trace_events = single;
+    Kdbg one({"trace", "pod/hello-world", "--init", script_, "-o", format}, Env(), dir_);
+    EXPECT_EQ(one.Finish(), 0) << one.err();
+    ctl_.trace_events = batched;
+    Kdbg b({"trace", "pod/hello-world", "--init", script_, "-o", format}, Env(), dir_);
+    EXPECT_EQ(b.Finish(), 0) << b.err();
+    EXPECT_EQ(b.out(), one.out());
+    EXPECT_TRUE(absl::StrContains(b.out(), "127.0.0.1:53421")) << b.out();
+    EXPECT_EQ(b.err(), one.err());
+  }
+  absl::MutexLock lock(&ctl_.mu);
+  ASSERT_FALSE(ctl_.trace_requests.empty());
+  EXPECT_TRUE(ctl_.trace_requests.back().options().batch_events());
+}
+
 TEST_F(CliTest, TraceJsonFieldByField) {
   ctl_.trace_events = TraceScript(true);
   Kdbg k({"trace", "hello-world", "--init", script_, "-o", "json", "-c", "sidecar"}, Env(), dir_);
