@@ -4,7 +4,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -104,6 +106,12 @@ class EbpfSession final : public DebugSession {
       p.interval_ns = 1000000000ull / static_cast<uint64_t>(rate_);
       p.burst_ns = p.interval_ns * static_cast<uint64_t>(rate_);  // one second's worth
       p.goid_offset = static_cast<uint32_t>(plan.goid_offset);
+      p.cond_op = pp.cond_op;
+      p.cond_kind = pp.cond_kind;
+      p.cond_slot = pp.cond_slot;
+      p.cond_shift = pp.cond_shift;
+      p.cond_imm = pp.cond_imm;
+      std::memcpy(p.cond_str, pp.cond_str.data(), std::min(pp.cond_str.size(), sizeof(p.cond_str)));
       for (size_t k = 0; k < pp.ops.size(); ++k) p.ops[k] = pp.ops[k];
       KDBG_RETURN_IF_ERROR(bpf_->Configure(i, p));
       ProbeState st;
@@ -130,6 +138,7 @@ class EbpfSession final : public DebugSession {
       t->set_line(ps.plan.line);
       t->set_script_line(ps.plan.script_line);
       for (const Slot& v : ps.plan.vars) t->add_print(v.name);
+      t->set_cond(ps.plan.cond);
     }
     mono_to_unix_ = absl::ToUnixNanos(absl::Now()) - MonotonicNanos();
     start_ = absl::Now();

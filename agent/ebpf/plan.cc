@@ -3,10 +3,12 @@
 #include "agent/delve/hit_format.h"
 
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -352,6 +354,61 @@ ProbeSite FindProbeSite(gobinary::DwarfReader& dwarf, const gobinary::Function& 
   return {fn.entry, false};
 }
 
+// The comparison of `c` with a value read as `value` describes, exactly as Go compares them;
+// Unimplemented when Go would not compare them this way (Delve then evaluates it).
+absl::Status CompileComparison(const Cond& c, const Slot& value, ProbePlan* pp) {
+  auto mismatch = [&](absl::string_view constant) {
+    return absl::UnimplementedError(absl::StrCat("compares a ", value.type, " with ", constant,
+                                                 ": the BPF program does not evaluate it"));
+  };
+  const bool equality = c.op == KDBG_COND_EQ || c.op == KDBG_COND_NE;
+  pp->cond_op = c.op;
+  pp->cond_shift = static_cast<uint32_t>(64 - 8 * value.size);
+  switch (value.format) {
+    case SlotFormat::kString:
+      if (c.literal != Cond::Literal::kString || !equality) return mismatch("that constant");
+      pp->cond_kind = KDBG_COND_STRING;
+      pp->cond_imm = c.string_value.size();
+      pp->cond_str = c.string_value;
+      pp->cond_shift = 0;
+      return absl::OkStatus();
+    case SlotFormat::kBool:
+      if (c.literal != Cond::Literal::kBool || !equality) return mismatch("that constant");
+      pp->cond_kind = KDBG_COND_UNSIGNED;
+      pp->cond_imm = c.bool_value ? 1 : 0;
+      return absl::OkStatus();
+    case SlotFormat::kPointer:
+      if (c.literal != Cond::Literal::kNil || !equality) return mismatch("that constant");
+      pp->cond_kind = KDBG_COND_UNSIGNED;
+      pp->cond_imm = 0;
+      return absl::OkStatus();
+    case SlotFormat::kSigned: {
+      if (c.literal != Cond::Literal::kInt) return mismatch("a non-integer");
+      const int bits = value.size * 8;
+      const int64_t max = bits >= 64 ? INT64_MAX : (int64_t{1} << (bits - 1)) - 1;
+      const int64_t min = bits >= 64 ? INT64_MIN : -(int64_t{1} << (bits - 1));
+      if ((!c.negative && c.uint_value > static_cast<uint64_t>(max)) || c.int_value < min) {
+        return mismatch("a constant out of its range");
+      }
+      pp->cond_kind = KDBG_COND_SIGNED;
+      pp->cond_imm = static_cast<uint64_t>(c.int_value);
+      return absl::OkStatus();
+    }
+    case SlotFormat::kUnsigned: {
+      if (c.literal != Cond::Literal::kInt) return mismatch("a non-integer");
+      const int bits = value.size * 8;
+      const uint64_t max = bits >= 64 ? UINT64_MAX : (uint64_t{1} << bits) - 1;
+      if ((c.negative && c.uint_value != 0) || c.uint_value > max) {
+        return mismatch("a constant out of its range");
+      }
+      pp->cond_kind = KDBG_COND_UNSIGNED;
+      pp->cond_imm = c.uint_value;
+      return absl::OkStatus();
+    }
+  }
+  return mismatch("that constant");
+}
+
 }  // namespace
 
 absl::StatusOr<Expr> ParseExpr(absl::string_view text) {
@@ -372,6 +429,83 @@ absl::StatusOr<Expr> ParseExpr(absl::string_view text) {
   return e;
 }
 
+absl::StatusOr<Cond> ParseCond(absl::string_view text) {
+  auto not_exact = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "condition `", absl::StripAsciiWhitespace(text), "` ", why,
+        ": the BPF program evaluates only VALUE OP CONSTANT (VALUE as in `print`, OP one of == != "
+        "< <= > >=, CONSTANT an integer, true, false, nil or a string of at most ",
+        KDBG_STR_MAX, " bytes without escapes)"));
+  };
+  absl::string_view s = absl::StripAsciiWhitespace(text);
+  Cond c;
+  c.literal = Cond::Literal::kBool;
+  c.bool_value = false;
+  absl::string_view lhs = s, rhs;
+  if (absl::ConsumePrefix(&lhs, "!")) {
+    c.op = KDBG_COND_EQ;  // !x  ==  x == false
+  } else if (size_t i = s.find_first_of("=!<>"); i != absl::string_view::npos) {
+    lhs = s.substr(0, i);
+    absl::string_view rest = s.substr(i);
+    if (absl::ConsumePrefix(&rest, "==")) {
+      c.op = KDBG_COND_EQ;
+    } else if (absl::ConsumePrefix(&rest, "!=")) {
+      c.op = KDBG_COND_NE;
+    } else if (absl::ConsumePrefix(&rest, "<=")) {
+      c.op = KDBG_COND_LE;
+    } else if (absl::ConsumePrefix(&rest, ">=")) {
+      c.op = KDBG_COND_GE;
+    } else if (absl::ConsumePrefix(&rest, "<")) {
+      c.op = KDBG_COND_LT;
+    } else if (absl::ConsumePrefix(&rest, ">")) {
+      c.op = KDBG_COND_GT;
+    } else {
+      return not_exact("has an operator other than a comparison");
+    }
+    rhs = absl::StripAsciiWhitespace(rest);
+    if (rhs.empty()) return not_exact("has nothing to compare with");
+  } else {
+    c.op = KDBG_COND_NE;  // x  ==  x != false
+  }
+  auto e = ParseExpr(lhs);
+  if (!e.ok()) return not_exact("does not compare a parameter, a field chain or len() of one");
+  c.operand = *std::move(e);
+  if (rhs.empty()) return c;
+  if (rhs == "true" || rhs == "false") {
+    c.literal = Cond::Literal::kBool;
+    c.bool_value = rhs == "true";
+  } else if (rhs == "nil") {
+    c.literal = Cond::Literal::kNil;
+  } else if (rhs.size() >= 2 && rhs.front() == '"' && rhs.back() == '"') {
+    absl::string_view body = rhs.substr(1, rhs.size() - 2);
+    if (absl::StrContains(body, "\\") || absl::StrContains(body, "\"")) {
+      return not_exact("has a string constant with escapes or quotes");
+    }
+    if (body.size() > KDBG_STR_MAX) {
+      return not_exact(absl::StrCat("has a string constant longer than ", KDBG_STR_MAX, " bytes"));
+    }
+    c.literal = Cond::Literal::kString;
+    c.string_value = std::string(body);
+  } else {
+    absl::string_view digits = rhs;
+    c.negative = absl::ConsumePrefix(&digits, "-");
+    uint64_t v = 0;
+    bool ok = false;
+    if (absl::ConsumePrefix(&digits, "0x") || absl::ConsumePrefix(&digits, "0X")) {
+      ok = !digits.empty() && absl::SimpleHexAtoi(digits, &v);
+    } else {
+      ok = !digits.empty() && std::isdigit(static_cast<unsigned char>(digits[0])) &&
+           absl::SimpleAtoi(digits, &v);
+    }
+    if (!ok) return not_exact("compares with something other than a constant");
+    if (c.negative && v > uint64_t{1} << 63) return not_exact("has a constant out of range");
+    c.literal = Cond::Literal::kInt;
+    c.uint_value = v;
+    c.int_value = c.negative ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
+  }
+  return c;
+}
+
 std::optional<Disqualification> CheckScript(const delve::TraceScript& script) {
   for (const delve::ScriptBreakpoint& bp : script.breakpoints) {
     if (!IsFunctionLocation(bp.location)) {
@@ -380,7 +514,8 @@ std::optional<Disqualification> CheckScript(const delve::TraceScript& script) {
                                                     "`trace [name] FUNCTION` only)")};
     }
     if (!bp.cond.empty()) {
-      return Disqualification{bp.cond_line, "conditions (`cond`) run on Delve"};
+      auto c = ParseCond(bp.cond);
+      if (!c.ok()) return Disqualification{bp.cond_line, std::string(c.status().message())};
     }
     if (!bp.hit_cond.empty()) {
       return Disqualification{bp.cond_line, "hit-count conditions run on Delve"};
@@ -459,6 +594,17 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       return absl::InvalidArgumentError(absl::StrCat(pp.function.name, " has no parameter ", name,
                                                      " (the eBPF engine reads parameters only)"));
     };
+    // The alternatives of a parsed expression: its parameter, then each field.
+    auto alternatives = [&](const Expr& e) -> absl::StatusOr<std::vector<Alt>> {
+      KDBG_ASSIGN_OR_RETURN(Alt root, param(e.path[0]));
+      std::vector<Alt> alts{std::move(root)};
+      std::string so_far = e.path[0];
+      for (size_t k = 1; k < e.path.size(); ++k) {
+        KDBG_ASSIGN_OR_RETURN(alts, compiler.Field(std::move(alts), e.path[k], so_far));
+        so_far = absl::StrCat(so_far, ".", e.path[k]);
+      }
+      return alts;
+    };
     uint16_t slot = 0;
     for (size_t i = 0; i < bp.prints.size(); ++i) {
       int line = i < bp.print_lines.size() ? bp.print_lines[i] : bp.line;
@@ -467,25 +613,19 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       };
       auto e = ParseExpr(bp.prints[i]);
       if (!e.ok()) return fail(e.status());
-      auto root = param(e->path[0]);
-      if (!root.ok()) return fail(root.status());
-      std::vector<Alt> alts{std::move(*root)};
-      std::string so_far = e->path[0];
-      for (size_t k = 1; k < e->path.size(); ++k) {
-        auto next = compiler.Field(std::move(alts), e->path[k], so_far);
-        if (!next.ok()) return fail(next.status());
-        alts = std::move(*next);
-        so_far = absl::StrCat(so_far, ".", e->path[k]);
-      }
+      auto alts = alternatives(*e);
+      if (!alts.ok()) return fail(alts.status());
       Slot meta;
       meta.name = bp.prints[i];
-      absl::Status s = EmitSlot(alts, e->len, slot++, &pp.ops, &meta);
+      absl::Status s = EmitSlot(*alts, e->len, slot++, &pp.ops, &meta);
       if (!s.ok()) return fail(s);
       pp.vars.push_back(std::move(meta));
     }
-    // Arguments like Delve's: the scalar parameters (strings, numbers, booleans, pointers).
+    // Arguments like Delve's: the scalar parameters (strings, numbers, booleans, pointers). The
+    // condition's value takes the last slot.
+    const uint16_t max_slots = bp.cond.empty() ? KDBG_MAX_SLOTS : KDBG_MAX_SLOTS - 1;
     for (const gobinary::Parameter& p : pp.function.params) {
-      if (p.is_return || slot >= KDBG_MAX_SLOTS) continue;
+      if (p.is_return || slot >= max_slots) continue;
       auto a = param(p.name);
       if (!a.ok()) continue;
       int size = 8;
@@ -497,6 +637,23 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       ++slot;
       pp.ops.insert(pp.ops.end(), ops.begin(), ops.end());
       pp.args.push_back(std::move(meta));
+    }
+    if (!bp.cond.empty()) {
+      auto fail = [&](const absl::Status& s) {
+        return absl::Status(s.code(),
+                            where(bp.cond_line, absl::StrCat("cond ", bp.cond, ": ", s.message())));
+      };
+      auto c = ParseCond(bp.cond);
+      if (!c.ok()) return fail(absl::UnimplementedError(c.status().message()));
+      auto alts = alternatives(c->operand);
+      if (!alts.ok()) return fail(alts.status());
+      Slot meta;
+      absl::Status s = EmitSlot(*alts, c->operand.len, slot, &pp.ops, &meta);
+      if (!s.ok()) return fail(s);
+      s = CompileComparison(*c, meta, &pp);
+      if (!s.ok()) return fail(s);
+      pp.cond = bp.cond;
+      pp.cond_slot = slot;
     }
     if (pp.ops.size() > KDBG_MAX_OPS) {
       return absl::InvalidArgumentError(

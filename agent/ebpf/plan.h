@@ -3,9 +3,13 @@
 // interprets (probe_abi.h), with the probe address.
 //
 // Qualifies: every tracepoint is a function entry (`trace [name] FUNCTION`: `handleOrder`,
-// `main.handleOrder`, `net/http.(*conn).serve`), no `cond`, no `cond -hitcount`, no `on .. stack`,
-// and every `on .. print` expression is
+// `main.handleOrder`, `net/http.(*conn).serve`), no `cond -hitcount`, no `on .. stack`, every
+// `on .. print` expression is
 //   expr := IDENT ( "." IDENT )*  |  "len(" expr ")"
+// and every `cond` is one the BPF program evaluates exactly (ParseCond):
+//   cond := expr OP constant  |  expr  |  "!" expr          OP := == != < <= > >=
+// against an integer (decimal or 0x hex, in the value's range), true/false, nil (pointers, == and
+// != only) or a string literal of at most 64 bytes (== and != only).
 // where IDENT starts at a parameter and each `.field` goes through a struct, a pointer to a struct
 // or a non-empty interface (one alternative per itab symbol of that interface), ending on a string,
 // integer, boolean or pointer; len() of a string or slice. Anything else runs on Delve, and the
@@ -47,6 +51,22 @@ struct Expr {
 };
 absl::StatusOr<Expr> ParseExpr(absl::string_view text);
 
+// A parsed condition: `operand op constant`. A bare `expr` is `expr != false`, `!expr` is
+// `expr == false` (booleans only; checked against the type when compiled).
+struct Cond {
+  enum class Literal { kInt, kBool, kNil, kString };
+  Expr operand;
+  kdbg_cond_op op = KDBG_COND_NE;
+  Literal literal = Literal::kBool;
+  int64_t int_value = 0;  // kInt (kUint64 constants above INT64_MAX: uint_value)
+  uint64_t uint_value = 0;
+  bool negative = false;  // kInt: the constant was written with a minus sign
+  bool bool_value = false;
+  std::string string_value;  // kString, unquoted
+};
+// InvalidArgument saying why the condition is not one the BPF program evaluates exactly.
+absl::StatusOr<Cond> ParseCond(absl::string_view text);
+
 // How the agent turns a filled slot back into text, like `dlv print`.
 enum class SlotFormat { kString, kSigned, kUnsigned, kBool, kPointer };
 
@@ -70,6 +90,15 @@ struct ProbePlan {
   std::vector<kdbg_op> ops;
   std::vector<Slot> vars;  // the print expressions, slots 0..vars.size()-1
   std::vector<Slot> args;  // parameters printed like Delve's args, the following slots
+  std::string cond;        // as written ("" for none)
+  // The condition's comparison (cond_op KDBG_COND_NONE: none), as kdbg_probe carries it; its value
+  // is computed into slot cond_slot (after vars and args: not in the record).
+  kdbg_cond_op cond_op = KDBG_COND_NONE;
+  kdbg_cond_kind cond_kind = KDBG_COND_SIGNED;
+  uint32_t cond_slot = 0;
+  uint32_t cond_shift = 0;
+  uint64_t cond_imm = 0;
+  std::string cond_str;
 };
 
 struct Plan {

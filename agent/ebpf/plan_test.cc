@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace kdbg::ebpf {
@@ -42,7 +43,10 @@ TEST(EbpfPlanTest, DisqualificationNamesTheLine) {
   } cases[] = {
       {"trace h main.go:10\n", 1, "not a function entry"},
       {"trace h *0x401000\n", 1, "not a function entry"},
-      {"trace h main.f\ncond h x > 1\n", 2, "cond"},
+      {"trace h main.f\ncond h x > 1 && y < 2\n", 2, "condition `x > 1 && y < 2`"},
+      {"trace h main.f\ncond h f(x) == 1\n", 2, "condition"},
+      {"trace h main.f\ncond h s == \"a\\n\"\n", 2, "escapes"},
+      {"trace h main.f\ncond h x == y\n", 2, "other than a constant"},
       {"trace h main.f\ncond -hitcount h > 1\n", 2, "hit-count"},
       {"trace h main.f\non h stack 3\n", 2, "stack"},
       {"trace h main.f\non h print o.ID\non h print m[\"k\"]\n", 3, "not a parameter"},
@@ -53,6 +57,49 @@ TEST(EbpfPlanTest, DisqualificationNamesTheLine) {
     EXPECT_EQ(d->line, c.line) << c.script;
     EXPECT_NE(d->reason.find(c.reason), std::string::npos) << d->reason;
   }
+}
+
+TEST(EbpfPlanTest, QualifyingConditions) {
+  EXPECT_EQ(CheckScript(Parse("trace h main.handleOrder\ncond h o.ID == 2\n")), std::nullopt);
+  EXPECT_EQ(CheckScript(Parse("trace h main.f\ncond h !o.Paid\n")), std::nullopt);
+  EXPECT_EQ(CheckScript(Parse("trace h main.f\ncond h len(tag) >= 3\n")), std::nullopt);
+}
+
+TEST(EbpfPlanTest, ParsesConditions) {
+  auto eq = ParseCond(" o.Customer.Name == \"a b == c\" ");
+  ASSERT_TRUE(eq.ok()) << eq.status();
+  EXPECT_EQ(eq->operand.path, (std::vector<std::string>{"o", "Customer", "Name"}));
+  EXPECT_EQ(eq->op, KDBG_COND_EQ);
+  EXPECT_EQ(eq->literal, Cond::Literal::kString);
+  EXPECT_EQ(eq->string_value, "a b == c");
+  auto lt = ParseCond("len(o.Items)<-0x10");
+  ASSERT_TRUE(lt.ok()) << lt.status();
+  EXPECT_TRUE(lt->operand.len);
+  EXPECT_EQ(lt->op, KDBG_COND_LT);
+  EXPECT_EQ(lt->literal, Cond::Literal::kInt);
+  EXPECT_EQ(lt->int_value, -16);
+  auto big = ParseCond("x >= 18446744073709551615");
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_EQ(big->op, KDBG_COND_GE);
+  EXPECT_EQ(big->uint_value, UINT64_MAX);
+  auto bare = ParseCond("o.Paid");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->op, KDBG_COND_NE);
+  EXPECT_EQ(bare->literal, Cond::Literal::kBool);
+  EXPECT_FALSE(bare->bool_value);
+  auto neg = ParseCond("!o.Paid");
+  ASSERT_TRUE(neg.ok());
+  EXPECT_EQ(neg->op, KDBG_COND_EQ);
+  auto nil = ParseCond("o.Customer != nil");
+  ASSERT_TRUE(nil.ok());
+  EXPECT_EQ(nil->op, KDBG_COND_NE);
+  EXPECT_EQ(nil->literal, Cond::Literal::kNil);
+  for (const char* bad : {"a || b", "a == ", "a = 1", "a == 1.5", "a == 'x'", "x[0] == 1", "a == b",
+                          "a ==  -", "a == \"x\\\"y\""}) {
+    EXPECT_FALSE(ParseCond(bad).ok()) << bad;
+  }
+  EXPECT_FALSE(ParseCond(absl::StrCat("s == \"", std::string(65, 'x'), "\"")).ok());
+  EXPECT_TRUE(ParseCond(absl::StrCat("s == \"", std::string(64, 'x'), "\"")).ok());
 }
 
 kdbg_slot Ok(uint64_t w0, uint64_t w1 = 0, const std::string& s = "") {

@@ -142,6 +142,50 @@ static long run_op(__u32 i, void* data) {
   return 0;
 }
 
+// Whether the probe's condition holds for the values in `rec` (probe_abi.h). A value that could
+// not be read passes: Delve reports such a hit too, with the evaluation error.
+static int cond_holds(struct kdbg_probe* p, struct kdbg_record* rec) {
+  struct kdbg_slot* s = &rec->slots[p->cond_slot & (KDBG_MAX_SLOTS - 1)];
+  if (s->status != KDBG_SLOT_OK) return 1;
+  int cmp;
+  if (p->cond_kind == KDBG_COND_STRING) {
+    // A constant is at most KDBG_STR_MAX bytes: equal lengths mean every byte was copied.
+    int eq = s->w1 == p->cond_imm && s->n == p->cond_imm;
+    for (int i = 0; eq && i < KDBG_STR_MAX; i++) {
+      if (i >= s->n) break;
+      if (s->str[i] != p->cond_str[i]) eq = 0;
+    }
+    cmp = eq ? 0 : 1;
+  } else {
+    __u32 shift = p->cond_shift & 63;
+    if (p->cond_kind == KDBG_COND_SIGNED) {
+      __s64 a = ((__s64)(s->w0 << shift)) >> shift;
+      __s64 b = (__s64)p->cond_imm;
+      cmp = a < b ? -1 : (a > b ? 1 : 0);
+    } else {
+      __u64 a = (s->w0 << shift) >> shift;
+      __u64 b = p->cond_imm;
+      cmp = a < b ? -1 : (a > b ? 1 : 0);
+    }
+  }
+  switch (p->cond_op) {
+    case KDBG_COND_EQ:
+      return cmp == 0;
+    case KDBG_COND_NE:
+      return cmp != 0;
+    case KDBG_COND_LT:
+      return cmp < 0;
+    case KDBG_COND_LE:
+      return cmp <= 0;
+    case KDBG_COND_GT:
+      return cmp > 0;
+    case KDBG_COND_GE:
+      return cmp >= 0;
+    default:
+      return 1;
+  }
+}
+
 // GCRA: equivalent to a token bucket of burst_ns/interval_ns tokens refilled one per interval_ns,
 // kept in one word so concurrent CPUs can update it with compare-and-swap.
 static int over_rate(struct kdbg_probe* p, struct kdbg_probe_state* st, __u64 now) {
@@ -215,6 +259,10 @@ int kdbg_probe(struct pt_regs* ctx) {
   c.rec = rec;
   c.skip = 1;
   bpf_loop(KDBG_MAX_OPS, run_op, &c, 0);
+  if (p->cond_op != KDBG_COND_NONE && !cond_holds(p, rec)) {
+    __sync_fetch_and_add(&st->cond_false, 1);
+    return 0;
+  }
   submit(rec, __builtin_offsetof(struct kdbg_record, slots) + nslots * sizeof(struct kdbg_slot));
   return 0;
 }

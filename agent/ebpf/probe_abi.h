@@ -14,6 +14,10 @@
 //   STORE a=word        slot.w[a] = acc
 //   STR                 copy min(slot.w1, KDBG_STR_MAX) bytes from slot.w0 into slot.str
 //   END slot            if nothing failed, the slot is filled (status OK); else keep the status
+//
+// A probe with a condition (`cond NAME VALUE OP CONSTANT`) computes VALUE into slot `cond_slot`
+// (past the slots the record carries) and writes a record only when the comparison holds, or when
+// VALUE could not be read (Delve too reports the hit when its condition fails to evaluate).
 #pragma once
 
 #ifndef __KDBG_BPF__
@@ -65,6 +69,24 @@ struct kdbg_op {
   kdbg_u64 imm;
 };
 
+// The comparison of a condition.
+enum kdbg_cond_op {
+  KDBG_COND_NONE = 0,  // no condition
+  KDBG_COND_EQ = 1,
+  KDBG_COND_NE = 2,
+  KDBG_COND_LT = 3,
+  KDBG_COND_LE = 4,
+  KDBG_COND_GT = 5,
+  KDBG_COND_GE = 6,
+};
+
+// How the condition's slot is compared with the constant.
+enum kdbg_cond_kind {
+  KDBG_COND_SIGNED = 0,    // w0's low (64 - cond_shift) bits, sign-extended, vs (s64)cond_imm
+  KDBG_COND_UNSIGNED = 1,  // w0's low (64 - cond_shift) bits vs cond_imm
+  KDBG_COND_STRING = 2,    // length w1 == cond_imm and the bytes equal cond_str (EQ/NE only)
+};
+
 // Value of the `probes` array map, one per armed uprobe (index = the link's BPF cookie).
 struct kdbg_probe {
   kdbg_u32 tgid;         // only hits of this process (host PID namespace)
@@ -74,17 +96,24 @@ struct kdbg_probe {
   kdbg_u64 interval_ns;  // token bucket (GCRA): one token per interval_ns ...
   kdbg_u64 burst_ns;     // ... and at most burst_ns/interval_ns tokens banked; 0: no limit
   kdbg_u32 goid_offset;  // offset of runtime.g.goid; R14 holds the current g
+  kdbg_u32 cond_op;      // enum kdbg_cond_op
+  kdbg_u32 cond_kind;    // enum kdbg_cond_kind
+  kdbg_u32 cond_slot;    // the slot the condition's value is computed into
+  kdbg_u32 cond_shift;   // 64 - 8 * the value's size in bytes
   kdbg_u32 pad;
+  kdbg_u64 cond_imm;  // the constant (two's complement), or the string's length
+  char cond_str[KDBG_STR_MAX];
   struct kdbg_op ops[KDBG_MAX_OPS];
 };
 
 // Value of the `state` array map (same index): written by the BPF program.
 struct kdbg_probe_state {
-  kdbg_u64 tat;       // GCRA theoretical arrival time (ns, bpf_ktime_get_ns)
-  kdbg_u64 disarmed;  // 1 once the probe went over its rate; later hits return at once
-  kdbg_u64 hits;      // hits that passed the filters (before the rate check)
-  kdbg_u64 drops;     // records lost because the ring buffer was full
-  kdbg_u64 skipped;   // hits on the JBE where the stack will grow (the function re-enters)
+  kdbg_u64 tat;         // GCRA theoretical arrival time (ns, bpf_ktime_get_ns)
+  kdbg_u64 disarmed;    // 1 once the probe went over its rate; later hits return at once
+  kdbg_u64 hits;        // hits that passed the filters (before the rate check)
+  kdbg_u64 drops;       // records lost because the ring buffer was full
+  kdbg_u64 skipped;     // hits on the JBE where the stack will grow (the function re-enters)
+  kdbg_u64 cond_false;  // hits whose condition did not hold (no record)
 };
 
 enum kdbg_record_kind {

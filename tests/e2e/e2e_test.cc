@@ -81,14 +81,15 @@ class E2eTest : public ::testing::Test {
     return std::move(*p);
   }
 
-  // Collects hits until `n` arrived; returns the printed r.RemoteAddr client ports.
-  std::set<int> CollectHitPorts(KdbgProcess& p, size_t n) {
+  // Collects hits until `n` arrived; returns the printed r.RemoteAddr client ports. `line` 0: any
+  // line (the eBPF engine reports the first statement after the prologue).
+  std::set<int> CollectHitPorts(KdbgProcess& p, size_t n, int line = 10) {
     std::set<int> ports;
     for (size_t i = 0; i < n; ++i) {
       auto hit = p.WaitFor("hit", absl::Seconds(20));
       if (!hit) break;
       EXPECT_EQ((*hit)["function"], "main.handleSlash");
-      EXPECT_EQ((*hit)["line"], 10);
+      if (line != 0) EXPECT_EQ((*hit)["line"], line);
       EXPECT_TRUE(absl::EndsWith((*hit)["file"].get<std::string>(), "main.go"));
       std::string addr = (*hit)["vars"]["r.RemoteAddr"].get<std::string>();
       absl::string_view v = addr;
@@ -502,6 +503,42 @@ TEST_F(E2eTest, GoOutsideDelvesRangeIsTracedOnEbpf) {
   EXPECT_TRUE(absl::StrContains(delve.err, "go1.19")) << delve.err;
   EXPECT_TRUE(absl::StrContains(delve.err, "--allow-unsupported-go")) << delve.err;
   ExpectReleased("default", "old-go", sb_.Get("OLD_GO_URL"));
+}
+
+// `cond` through the whole product: an exact condition runs in the BPF program (eBPF engine, only
+// matching hits reach the CLI); one the BPF program cannot evaluate exactly sends the script to
+// Delve with the line and the reason printed.
+TEST_F(E2eTest, EngineAutoRunsExactConditionsInBpfAndOthersOnDelve) {
+  std::string exact = Script("cond-exact.dlv",
+                             "trace handleSlash main.handleSlash\n"
+                             "on handleSlash print r.RemoteAddr\n"
+                             "cond handleSlash r.Method == \"GET\"\n");
+  auto p = StartTrace("hello-world", exact);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->seen().back().value("engine", ""), "ebpf") << p->seen().back().dump();
+  std::set<int> sent = SendRequests(sb_.Get("HELLO_URL"), 2);
+  EXPECT_EQ(CollectHitPorts(*p, 2, /*line=*/0), sent);
+  p->Signal(SIGINT);
+  EXPECT_EQ(p->Wait(absl::Seconds(20)), 0) << p->Stderr();
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+
+  std::string other = Script("cond-other.dlv",
+                             "trace handleSlash main.handleSlash\n"
+                             "on handleSlash print r.RemoteAddr\n"
+                             "cond handleSlash r.Method == \"GET\" || r.ContentLength > 0\n");
+  auto d = StartTrace("hello-world", other);
+  ASSERT_NE(d, nullptr);
+  const nlohmann::json& armed = d->seen().back();
+  EXPECT_EQ(armed.value("engine", ""), "delve") << armed.dump();
+  EXPECT_TRUE(absl::StrContains(armed.value("engine_note", ""),
+                                "cond-other.dlv:3: condition `r.Method == \"GET\" || "
+                                "r.ContentLength > 0`"))
+      << armed.dump();
+  sent = SendRequests(sb_.Get("HELLO_URL"), 1);
+  EXPECT_EQ(CollectHitPorts(*d, 1), sent);
+  d->Signal(SIGINT);
+  EXPECT_EQ(d->Wait(absl::Seconds(20)), 0) << d->Stderr();
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
 }
 
 TEST_F(E2eTest, CtrlCEndsSafely) {

@@ -199,6 +199,102 @@ TEST(EbpfEngineTest, HitsCarryParameterFieldAndInterfaceValues) {
 namespace kdbg::ebpf {
 namespace {
 
+// Runs `script` (printing o.ID first) against /order requests with `queries`; returns the o.ID
+// of every hit, in order. The condition is evaluated by the BPF program: a hit that does not
+// match never leaves the kernel.
+std::vector<std::string> IdsOfHits(const std::string& script,
+                                   const std::vector<std::string>& queries,
+                                   std::string* armed_cond = nullptr) {
+  auto t = GoTarget::Start("values");
+  EXPECT_TRUE(t.ok()) << t.status();
+  if (!t.ok()) return {};
+  Events ev;
+  auto factory = NewEbpfSessionFactory({});
+  auto s = factory->StartTrace(Spec((*t)->pid(), script), ev.Callback());
+  EXPECT_TRUE(s.ok()) << s.status();
+  if (!s.ok()) return {};
+  for (const std::string& q : queries) Get(**t, "/order?" + q);
+  absl::SleepFor(absl::Milliseconds(200));  // the engine polls every 2 ms
+  (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  auto ended = (*s)->Wait(absl::Seconds(10));
+  EXPECT_TRUE(ended.ok());
+  auto all = ev.All();
+  if (armed_cond != nullptr && !all.empty() && all.front().has_armed()) {
+    *armed_cond = all.front().armed().tracepoints(0).cond();
+  }
+  std::vector<std::string> ids;
+  for (const auto& h : ev.Hits()) ids.push_back(h.vars(0).value());
+  ExpectReleased(**t, 0);
+  return ids;
+}
+
+TEST(EbpfEngineTest, ConditionsRunInTheBpfProgramExactlyAsGoComparesThem) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  const std::string head = "trace h main.handleOrder\non h print o.ID\n";
+  std::string armed;
+  // Strings: equal length and bytes; a longer string with the same first bytes does not match.
+  EXPECT_THAT(
+      IdsOfHits(head + "cond h o.Customer.Name == \"ann\"\n",
+                {"id=1&name=ann", "id=2&name=bob", "id=3&name=annx", "id=4", "id=5&name=ann"},
+                &armed),
+      ::testing::ElementsAre("1", "5"));
+  EXPECT_EQ(armed, "o.Customer.Name == \"ann\"");
+  std::string z64(64, 'z');
+  EXPECT_THAT(IdsOfHits(head + "cond h tag == \"" + z64 + "\"\n",
+                        {"id=1&tag=" + z64, "id=2&tag=" + z64 + "zzzzzz", "id=3&tag=" + z64}),
+              ::testing::ElementsAre("1", "3"));
+  EXPECT_THAT(IdsOfHits(head + "cond h tag != \"\"\n", {"id=1", "id=2&tag=x"}),
+              ::testing::ElementsAre("2"));
+  // Signed integers (int64, int8 through a pointer, int in a register), unsigned (uint16).
+  EXPECT_THAT(IdsOfHits(head + "cond h o.ID < -5\n", {"id=-12", "id=3", "id=-5", "id=-6"}),
+              ::testing::ElementsAre("-12", "-6"));
+  EXPECT_THAT(IdsOfHits(head + "cond h o.Customer.Tier >= 3\n",
+                        {"id=1&name=abc", "id=2&name=abcd", "id=3&name=a"}),
+              ::testing::ElementsAre("1", "2"));
+  EXPECT_THAT(IdsOfHits(head + "cond h qty == -2\n", {"id=1&qty=-2", "id=2&qty=2"}),
+              ::testing::ElementsAre("1"));
+  EXPECT_THAT(IdsOfHits(head + "cond h o.Weight >= 30\n", {"id=9", "id=10", "id=11", "id=-1"}),
+              ::testing::ElementsAre("10", "11", "-1"));  // uint16(-3) = 65533
+  // Booleans, len(), nil.
+  EXPECT_THAT(IdsOfHits(head + "cond h o.Paid\n", {"id=1&paid=1", "id=2", "id=3&paid=1"}),
+              ::testing::ElementsAre("1", "3"));
+  EXPECT_THAT(IdsOfHits(head + "cond h !urgent\n", {"id=1&urgent=1", "id=2"}),
+              ::testing::ElementsAre("2"));
+  EXPECT_THAT(IdsOfHits(head + "cond h len(o.Items) > 2\n", {"id=1&items=a,b,c", "id=2&items=a"}),
+              ::testing::ElementsAre("1"));
+  EXPECT_THAT(IdsOfHits(head + "cond h o.Customer == nil\n", {"id=1", "id=2"}),
+              ::testing::IsEmpty());
+}
+
+// A condition the BPF program cannot evaluate exactly keeps the script off eBPF, naming the line
+// and why (with `auto` the session runs on Delve with that reason).
+TEST(EbpfEngineTest, ConditionsItCannotEvaluateExactlyAreRefusedWithTheReason) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto factory = NewEbpfSessionFactory({});
+  struct Case {
+    std::string cond;
+    std::string reason;
+  } cases[] = {
+      {"o.ID > 1 || o.Paid", "t.dlv:3: condition `o.ID > 1 || o.Paid`"},
+      {"o.Customer.Name == tag", "t.dlv:3: condition `o.Customer.Name == tag`"},
+      {"o.Customer.Tier > 200",
+       "t.dlv:3: cond o.Customer.Tier > 200: compares a int8 with a "
+       "constant out of its range"},
+      {"o.Customer.Name < \"b\"", "t.dlv:3: cond o.Customer.Name < \"b\": compares a string"},
+  };
+  for (const Case& c : cases) {
+    auto s = factory->StartTrace(
+        Spec((*t)->pid(), "trace h main.handleOrder\non h print o.ID\ncond h " + c.cond + "\n"),
+        nullptr);
+    ASSERT_FALSE(s.ok()) << c.cond;
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kUnimplemented) << s.status();
+    EXPECT_THAT(std::string(s.status().message()), HasSubstr(c.reason));
+  }
+  ExpectReleased(**t, 0);
+}
+
 TEST(EbpfEngineTest, DeepRecursionGivesOneEventPerCall) {
   KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
   auto t = GoTarget::Start("values");
