@@ -9,7 +9,7 @@
 // The bundled Delve's Go range gates the Delve engine only (the session manager lets an
 // unsupported Go through when the session may run on eBPF); the eBPF engine needs Go >= 1.17.
 // The ArmedEvent says which engine runs (`engine`) and, when auto chose Delve, why
-// (`engine_note`, e.g. "trace.dlv:3: conditions (`cond`) run on Delve"). Attach sessions always
+// (`engine_note`, e.g. "trace.dlv:3: stacks (`on .. stack`) run on Delve"). Attach sessions always
 // run on Delve.
 //
 // Thread safety: as the wrapped factories (both are thread-safe).
