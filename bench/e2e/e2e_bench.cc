@@ -17,7 +17,7 @@
 // next one starts; otherwise the program fails.
 // Usage: kdbg-e2e-bench --kdbg PATH --script FILE --port P [--pod pod/hello-world] [--runs N]
 //          [--seconds S] [--connections C] [--latency-requests M] [--engine auto|ebpf|delve]
-//          [--rate-limit N]
+//          [--rate-limit N] [--interleave-untraced 1]
 // With --engine, every `armed` must name that engine; traced_rps also reports the hits the
 // sessions carried per second (events_per_s) and the hits they reported dropped.
 // The CLI reads KUBECONFIG, KDBG_CONTROLLER, KDBG_CONTROLLER_CA from our environment.
@@ -64,6 +64,9 @@ struct Flags {
   std::string engine;       // --engine for the CLI (empty: the CLI's default)
   int rate_limit = 1000;    // --rate-limit for the CLI
   bool armed_only = false;  // --armed-only 1: time_to_armed_ms only (bench/run interleaves it)
+  // --interleave-untraced 1: before each traced run, the same load with no session (the
+  // untraced_rps baseline, measured under the same machine load as the traced runs).
+  bool interleave_untraced = false;
 };
 
 double Median(std::vector<double> v) {
@@ -348,9 +351,14 @@ int Main(const Flags& f) {
   }
 
   // --- traced throughput: one session per run ---
-  std::vector<double> rps, events_per_s;
+  std::vector<double> rps, events_per_s, untraced;
   int64_t hits = 0, errors = 0, dropped = 0;
   for (int i = 0; i < f.runs; ++i) {
+    if (f.interleave_untraced) {
+      LoadResult u = RunLoad("127.0.0.1", f.port, f.connections, absl::Seconds(f.seconds));
+      untraced.push_back(u.rps());
+      errors += u.errors;
+    }
     auto s = Session::Start(f);
     if (!s) return 1;
     if (s->WaitArmed(absl::Seconds(30)) < 0) return Fail("the CLI did not print `armed`");
@@ -376,6 +384,9 @@ int Main(const Flags& f) {
                        {"events_per_s", Median(events_per_s)},
                        {"dropped", dropped},
                        {"load_errors", errors}};
+  if (f.interleave_untraced) {
+    out["untraced_rps"] = {{"value", Median(untraced)}, {"unit", "req/s"}, {"runs", untraced}};
+  }
 
   // --- request-to-hit latency: sequential requests, one session ---
   std::vector<double> lat;
@@ -451,6 +462,8 @@ int Main(int argc, char** argv) {
       f.connections = std::atoi(v.c_str());
     else if (k == "--latency-requests")
       f.latency_requests = std::atoi(v.c_str());
+    else if (k == "--interleave-untraced")
+      f.interleave_untraced = v == "1";
     else if (k == "--engine")
       f.engine = v;
     else if (k == "--rate-limit")
