@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "agent/service/testing/fake_debug_session.h"
 #include "agent/service/testing/fake_resolver.h"
 #include "agent/service/testing/stream_reader.h"
@@ -176,10 +177,16 @@ TEST_F(SessionManagerTest, GoOutsideDelvesRangeGoesOnToTheEbpfEngine) {
   old.set_go_support_problem("built with go1.19.8, outside Go 1.24-1.27");
   old.set_problem(old.go_support_problem());
   old.set_debuggable(false);
-  resolver_.AddTarget(old);
+  // One process per session: a session's claim on its process outlives its stream's end briefly.
+  for (int i = 0; i < 3; ++i) {
+    old.set_host_pid(110 + i);
+    old.set_container_id(absl::StrCat("old-", i));
+    resolver_.AddTarget(old);
+  }
   Make(4);
+  int i = 0;
   for (const std::string engine : {"", "auto", "ebpf"}) {
-    SessionRequest r = Trace("old", "s-ebpf-" + engine);
+    SessionRequest r = Trace(absl::StrCat("old-", i++), "s-ebpf-" + engine);
     r.options.set_engine(engine);
     auto s = manager_->Start(r);
     ASSERT_TRUE(s.ok()) << s.status();
