@@ -4,6 +4,8 @@
 // the same target on Delve with Delve's reason; `auto` on a script eBPF cannot run gives both.
 #include <unistd.h>
 
+#include <vector>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -71,6 +73,13 @@ class EngineGoGateTest : public ::testing::Test {
     EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::FAILED_PRECONDITION);
     return message;
   }
+  std::vector<kdbg::v1::SessionInfo> Sessions() {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    kdbg::v1::ListSessionsResponse r;
+    EXPECT_TRUE(stub_->ListSessions(&ctx, {}, &r).ok());
+    return {r.sessions().begin(), r.sessions().end()};
+  }
   void ExpectReleased() {
     auto st = WaitUntilReleased(target_->pid(), 10000);
     ASSERT_TRUE(st.ok()) << st.status();
@@ -110,10 +119,21 @@ TEST_F(EngineGoGateTest, GoOutsideDelvesRangeRunsOnEbpf) {
     ASSERT_GE(e.hit().vars_size(), 1);
     EXPECT_EQ(e.hit().vars(0).value(), absl::StrCat("\"127.0.0.1:", r->local_port, "\""));
     EXPECT_TRUE(e.unsupported_go().empty());
-    ctx.TryCancel();
+    // Stopped as `kdbg stop` does; the next session may start once this one is gone.
+    grpc::ClientContext stop_ctx;
+    stop_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    kdbg::v1::StopSessionRequest stop;
+    stop.set_session_id("gate-" + engine);
+    kdbg::v1::StopSessionResponse stopped;
+    ASSERT_TRUE(stub_->StopSession(&stop_ctx, stop, &stopped).ok());
+    EXPECT_TRUE(stopped.ended().target_alive());
+    EXPECT_FALSE(stopped.ended().target_traced());
     while (reader->Read(&e)) {
     }
+    EXPECT_TRUE(reader->Finish().ok());
     ExpectReleased();
+    for (int i = 0; i < 100 && !Sessions().empty(); ++i) absl::SleepFor(absl::Milliseconds(50));
+    EXPECT_TRUE(Sessions().empty());
   }
 }
 

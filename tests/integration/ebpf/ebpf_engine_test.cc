@@ -462,8 +462,8 @@ TEST(EbpfEngineTest, ErrorsNameTheLineAndLeaveNothing) {
        "t.dlv:2: nope: main.handleOrder has no parameter nope"},
       {"trace h main.handleOrder\non h print o.Items\n", absl::StatusCode::kUnimplemented,
        "t.dlv:2: o.Items: []string values"},
-      {"trace h main.handleOrder\ncond h qty > 1\n", absl::StatusCode::kUnimplemented,
-       "t.dlv:2: conditions"},
+      {"trace h main.handleOrder\ncond h qty > 1 && urgent\n", absl::StatusCode::kUnimplemented,
+       "t.dlv:2: condition `qty > 1 && urgent`"},
       {"trace h main.go:48\n", absl::StatusCode::kUnimplemented, "t.dlv:1: location main.go:48"},
   };
   for (const Case& c : cases) {
