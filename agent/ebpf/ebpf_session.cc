@@ -180,7 +180,23 @@ class EbpfSession final : public DebugSession {
   void Emit(kdbg::v1::Event e, int64_t unix_nanos = 0) {
     e.set_session_id(spec_.session_id);
     e.set_time_unix_nanos(unix_nanos != 0 ? unix_nanos : absl::ToUnixNanos(absl::Now()));
-    if (on_event_) on_event_(e);
+    if (holding_) {
+      held_.push_back(std::move(e));
+    } else if (on_event_) {
+      on_event_(e);
+    }
+  }
+
+  // The events of one ring-buffer poll are built first and handed on together, so the stream to
+  // the caller finds them queued and sends them as one batch (Event.batch) rather than racing
+  // each event's own write.
+  void Hold() { holding_ = true; }
+  void Release() {
+    holding_ = false;
+    for (const kdbg::v1::Event& e : held_) {
+      if (on_event_) on_event_(e);
+    }
+    held_.clear();
   }
 
   void Notice(kdbg::v1::NoticeKind kind, const std::string& message) {
@@ -282,7 +298,9 @@ class EbpfSession final : public DebugSession {
         ReportDrops();
         next_drop_check = now + absl::Seconds(1);
       }
+      Hold();
       auto n = bpf_->Poll(options_.poll_timeout_ms, cb);
+      Release();
       if (!n.ok()) {
         end_detail_ = std::string(n.status().message());
         return kdbg::v1::END_REASON_ERROR;
@@ -355,6 +373,8 @@ class EbpfSession final : public DebugSession {
   kdbg::v1::ArmedEvent armed_;
   std::atomic<int64_t> hits_{0};
   std::string end_detail_;
+  bool holding_ = false;               // session thread only
+  std::vector<kdbg::v1::Event> held_;  // session thread only
   std::thread thread_;
 
   mutable absl::Mutex mu_;
