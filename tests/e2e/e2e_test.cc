@@ -89,7 +89,9 @@ class E2eTest : public ::testing::Test {
       auto hit = p.WaitFor("hit", absl::Seconds(20));
       if (!hit) break;
       EXPECT_EQ((*hit)["function"], "main.handleSlash");
-      if (line != 0) EXPECT_EQ((*hit)["line"], line);
+      if (line != 0) {
+        EXPECT_EQ((*hit)["line"], line);
+      }
       EXPECT_TRUE(absl::EndsWith((*hit)["file"].get<std::string>(), "main.go"));
       std::string addr = (*hit)["vars"]["r.RemoteAddr"].get<std::string>();
       absl::string_view v = addr;
