@@ -155,7 +155,11 @@ if (checks === "kdbg") {
       if (!c.resources?.requests?.cpu || !c.resources?.requests?.memory || !c.resources?.limits?.cpu || !c.resources?.limits?.memory) problem(cid, "needs cpu and memory requests and limits");
       for (const m of c.volumeMounts ?? []) {
         if (!hostPathVols.has(m.name)) continue;
-        const writable = hostPathVols.get(m.name) === "/var/lib/kdbg-agent" || (isAgent && m.mountPath === "/var/lib/kdbg-agent");
+        // The agent writes its state dir, and /sys/fs/cgroup: Delve and the guardian join
+        // <pod cgroup root>/kdbg-agent, outside the agent container's cgroup, so a kill of the whole
+        // container does not take an attached Delve with it (docs/delve-engine.md).
+        const writable = hostPathVols.get(m.name) === "/var/lib/kdbg-agent" ||
+          (isAgent && (m.mountPath === "/var/lib/kdbg-agent" || m.mountPath === "/host/sys/fs/cgroup"));
         if (!writable && m.readOnly !== true) problem(cid, `host path ${hostPathVols.get(m.name)} is mounted writable`);
       }
     }
@@ -205,7 +209,11 @@ if (checks === "kdbg") {
       const m = mounts[`/host${p}`];
       if (!m) { problem(id, `host ${p} is not mounted at /host${p}`); continue; }
       expectEq(id, `volume of /host${p}`, vols[m.name]?.hostPath?.path, p);
-      if (m.readOnly !== true) problem(id, `/host${p} must be read-only`);
+      if (p === "/sys/fs/cgroup") {
+        if (m.readOnly === true) problem(id, "/host/sys/fs/cgroup must be writable (Delve and the guardian leave the container's cgroup)");
+      } else if (m.readOnly !== true) {
+        problem(id, `/host${p} must be read-only`);
+      }
     }
     const hostPaths = (spec.volumes ?? []).filter((v) => v.hostPath).map((v) => v.hostPath.path).sort();
     expectEq(id, "host paths", hostPaths, ["/sys/fs/cgroup", "/var/lib/kdbg-agent", ...ex.agentRuntimePaths].sort());
