@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "agent/delve/delve_engine.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -17,6 +16,7 @@
 #include "tests/support/http_probe.h"
 #include "tests/support/proc_probe.h"
 #include "tests/support/resolved_target.h"
+#include "tests/support/session_events.h"
 #include "tests/support/test_env.h"
 
 namespace kdbg::delve {
@@ -37,48 +37,7 @@ inline std::vector<DelveBinary> BundledDelves() {
   return out;
 }
 
-// Collects a session's events; thread-safe.
-class Events {
- public:
-  agent::EventCallback Callback() {
-    return [this](const v1::Event& e) {
-      absl::MutexLock lock(&mu_);
-      events_.push_back(e);
-    };
-  }
-  std::vector<v1::Event> All() {
-    absl::MutexLock lock(&mu_);
-    return events_;
-  }
-  std::vector<v1::HitEvent> Hits() {
-    std::vector<v1::HitEvent> out;
-    for (const auto& e : All()) {
-      if (e.has_hit()) out.push_back(e.hit());
-    }
-    return out;
-  }
-  std::vector<v1::NoticeEvent> Notices() {
-    std::vector<v1::NoticeEvent> out;
-    for (const auto& e : All()) {
-      if (e.has_notice()) out.push_back(e.notice());
-    }
-    return out;
-  }
-  // Waits until `n` hits were seen (or 10 s).
-  bool WaitHits(size_t n) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      size_t c = 0;
-      for (const auto& e : events_) c += e.has_hit();
-      return c >= n;
-    };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<v1::Event> events_ ABSL_GUARDED_BY(mu_);
-};
+using Events = kdbg::testing::SessionEvents;
 
 class DelveEngineTest : public ::testing::Test {
  protected:

@@ -15,7 +15,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/mutex.h"
 #include "agent/delve/delve_engine.h"
 #include "agent/ebpf/bpf_probes.h"
 #include "agent/ebpf/ebpf_session.h"
@@ -28,6 +27,7 @@
 #include "tests/support/go_target.h"
 #include "tests/support/http_probe.h"
 #include "tests/support/proc_probe.h"
+#include "tests/support/session_events.h"
 #include "tests/support/test_env.h"
 
 namespace kdbg::ebpf {
@@ -38,46 +38,7 @@ using ::testing::HasSubstr;
 
 bool HaveBpf() { return ::geteuid() == 0 && CheckNodeSupport().ok(); }
 
-class Events {
- public:
-  agent::EventCallback Callback() {
-    return [this](const v1::Event& e) {
-      absl::MutexLock lock(&mu_);
-      events_.push_back(e);
-    };
-  }
-  std::vector<v1::Event> All() {
-    absl::MutexLock lock(&mu_);
-    return events_;
-  }
-  std::vector<v1::HitEvent> Hits() {
-    std::vector<v1::HitEvent> out;
-    for (const auto& e : All()) {
-      if (e.has_hit()) out.push_back(e.hit());
-    }
-    return out;
-  }
-  std::vector<v1::NoticeEvent> Notices() {
-    std::vector<v1::NoticeEvent> out;
-    for (const auto& e : All()) {
-      if (e.has_notice()) out.push_back(e.notice());
-    }
-    return out;
-  }
-  bool WaitHits(size_t n, absl::Duration timeout = absl::Seconds(10)) {
-    absl::MutexLock lock(&mu_);
-    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      size_t c = 0;
-      for (const auto& e : events_) c += e.has_hit();
-      return c >= n;
-    };
-    return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<v1::Event> events_ ABSL_GUARDED_BY(mu_);
-};
+using Events = kdbg::testing::SessionEvents;
 
 std::string Get(const GoTarget& t, const std::string& path) {
   auto r = kdbg::testing::HttpGet("127.0.0.1", t.port(), path);
