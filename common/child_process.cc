@@ -81,12 +81,14 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const SpawnOpt
                                      }),
                       env_strings.end());
   }
-  for (const std::string& kv : o.extra_env) env_strings.push_back(kv);
+  env_strings.insert(env_strings.end(), o.extra_env.begin(), o.extra_env.end());
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (std::string& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::vector<std::string> argv_strings = o.argv;
   std::vector<char*> argv;
+  argv.reserve(argv_strings.size() + 1);
   for (std::string& s : argv_strings) argv.push_back(s.data());
   argv.push_back(nullptr);
 

@@ -76,8 +76,22 @@ void ControllerService::AuditDecision(AuditRecord record, const absl::Status& st
   d_.auditor->Decision(record);
 }
 
-absl::StatusOr<kube::UserInfo> ControllerService::Authenticate(grpc::CallbackServerContext* ctx) {
-  return d_.auth->Authenticate(Header(ctx, "authorization"));
+absl::StatusOr<kube::UserInfo> ControllerService::AuthenticateInto(grpc::CallbackServerContext* ctx,
+                                                                   AuditRecord* record) {
+  KDBG_ASSIGN_OR_RETURN(kube::UserInfo user, d_.auth->Authenticate(Header(ctx, "authorization")));
+  record->user = user.username;
+  record->groups = user.groups;
+  return user;
+}
+
+absl::StatusOr<kube::UserInfo> ControllerService::AdmitSession(grpc::CallbackServerContext* ctx,
+                                                               const v1::PodTarget& target,
+                                                               AuditRecord* record) {
+  KDBG_ASSIGN_OR_RETURN(kube::UserInfo user, AuthenticateInto(ctx, record));
+  KDBG_RETURN_IF_ERROR(ValidTarget(target));
+  KDBG_RETURN_IF_ERROR(d_.auth->Authorize(user, "create", target.namespace_(), target.pod()));
+  KDBG_RETURN_IF_ERROR(CheckNamespace(*d_.policy, target.namespace_()));
+  return user;
 }
 
 absl::StatusOr<ControllerService::Target> ControllerService::Locate(const v1::PodTarget& t,
@@ -143,15 +157,7 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
     relay->Fail(ToGrpcStatus(s));
   };
 
-  absl::StatusOr<kube::UserInfo> user = Authenticate(ctx);
-  if (!user.ok()) return fail(user.status());
-  rec.user = user->username;
-  rec.groups = user->groups;
-  if (absl::Status s = ValidTarget(target); !s.ok()) return fail(s);
-  if (absl::Status s = d_.auth->Authorize(*user, "create", rec.ns, rec.pod); !s.ok()) {
-    return fail(s);
-  }
-  if (absl::Status s = CheckNamespace(*d_.policy, rec.ns); !s.ok()) return fail(s);
+  if (absl::Status s = AdmitSession(ctx, target, &rec).status(); !s.ok()) return fail(s);
   if (trace) {
     if (absl::Status s = CheckScript(*d_.policy, state->trace.options().script(),
                                      state->trace.options().script_name());
@@ -266,10 +272,8 @@ void ControllerService::SetupTunnel(grpc::CallbackServerContext* ctx, TunnelRela
     AuditDecision(rec, s);
     relay->Fail(ToGrpcStatus(s));
   };
-  absl::StatusOr<kube::UserInfo> user = Authenticate(ctx);
+  absl::StatusOr<kube::UserInfo> user = AuthenticateInto(ctx, &rec);
   if (!user.ok()) return fail(user.status());
-  rec.user = user->username;
-  rec.groups = user->groups;
   if (session_id.empty()) {
     return fail(absl::InvalidArgumentError("the tunnel's first frame names no session"));
   }
@@ -333,15 +337,7 @@ void ControllerService::SetupUpload(grpc::CallbackServerContext* ctx, UploadRela
     relay->Fail(ToGrpcStatus(s));
   };
   // Exactly the checks of a session (it is the first step of one), before any byte is read.
-  absl::StatusOr<kube::UserInfo> user = Authenticate(ctx);
-  if (!user.ok()) return fail(user.status());
-  rec.user = user->username;
-  rec.groups = user->groups;
-  if (absl::Status s = ValidTarget(first.target()); !s.ok()) return fail(s);
-  if (absl::Status s = d_.auth->Authorize(*user, "create", rec.ns, rec.pod); !s.ok()) {
-    return fail(s);
-  }
-  if (absl::Status s = CheckNamespace(*d_.policy, rec.ns); !s.ok()) return fail(s);
+  if (absl::Status s = AdmitSession(ctx, first.target(), &rec).status(); !s.ok()) return fail(s);
   if (absl::Status s =
           CheckDebugBinarySize(*d_.policy, first.header().size(), first.header().file_name());
       !s.ok()) {
@@ -379,14 +375,9 @@ grpc::ServerUnaryReactor* ControllerService::Resolve(grpc::CallbackServerContext
     rec.pod = req->target().pod();
     rec.container = req->target().container();
     absl::Status s = [&]() -> absl::Status {
-      KDBG_ASSIGN_OR_RETURN(kube::UserInfo user, Authenticate(ctx));
-      rec.user = user.username;
-      rec.groups = user.groups;
-      KDBG_RETURN_IF_ERROR(ValidTarget(req->target()));
       // Resolve is the dry run of a debug session: whoever may create one may ask what it would
       // attach to; kdbg-user grants create, list and delete only.
-      KDBG_RETURN_IF_ERROR(d_.auth->Authorize(user, "create", rec.ns, rec.pod));
-      KDBG_RETURN_IF_ERROR(CheckNamespace(*d_.policy, rec.ns));
+      KDBG_RETURN_IF_ERROR(AdmitSession(ctx, req->target(), &rec).status());
       KDBG_ASSIGN_OR_RETURN(Target t, Locate(req->target(), &rec));
       auto stub = d_.channels->Stub(t.agent.address);
       grpc::ClientContext c;
@@ -419,9 +410,7 @@ grpc::ServerUnaryReactor* ControllerService::ListSessions(
     rec.rpc = "list";
     rec.ns = req->all_namespaces() ? "" : req->namespace_();
     absl::Status s = [&]() -> absl::Status {
-      KDBG_ASSIGN_OR_RETURN(kube::UserInfo user, Authenticate(ctx));
-      rec.user = user.username;
-      rec.groups = user.groups;
+      KDBG_ASSIGN_OR_RETURN(kube::UserInfo user, AuthenticateInto(ctx, &rec));
       if (!req->all_namespaces()) {
         if (req->namespace_().empty()) {
           return absl::InvalidArgumentError("name a namespace or ask for all namespaces");
@@ -474,9 +463,7 @@ grpc::ServerUnaryReactor* ControllerService::StopSession(
     rec.rpc = "stop";
     rec.session_id = req->session_id();
     absl::Status s = [&]() -> absl::Status {
-      KDBG_ASSIGN_OR_RETURN(kube::UserInfo user, Authenticate(ctx));
-      rec.user = user.username;
-      rec.groups = user.groups;
+      KDBG_ASSIGN_OR_RETURN(kube::UserInfo user, AuthenticateInto(ctx, &rec));
       if (req->session_id().empty()) return absl::InvalidArgumentError("no session id given");
       // Find the agent holding the session: ask every ready agent (sessions may have been opened
       // through another controller replica).
@@ -530,7 +517,7 @@ grpc::ServerUnaryReactor* ControllerService::Version(grpc::CallbackServerContext
   d_.work->Post([this, ctx, resp, reactor] {
     resp->mutable_controller()->set_component("kdbg-controller");
     resp->mutable_controller()->set_version(KDBG_VERSION);
-    absl::StatusOr<kube::UserInfo> user = Authenticate(ctx);
+    absl::StatusOr<kube::UserInfo> user = d_.auth->Authenticate(Header(ctx, "authorization"));
     if (!user.ok()) {
       reactor->Finish(ToGrpcStatus(user.status()));
       return;

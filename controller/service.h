@@ -101,7 +101,14 @@ class ControllerService final : public v1::Controller::CallbackService {
   // Re-reads the pod (with the controller's own credentials), picks the container and the agent;
   // fills `record` as it goes.
   absl::StatusOr<Target> Locate(const v1::PodTarget& target, AuditRecord* record);
-  absl::StatusOr<kube::UserInfo> Authenticate(grpc::CallbackServerContext* ctx);
+  // Authenticates the caller's bearer token (TokenReview) and records who it is in `record`.
+  absl::StatusOr<kube::UserInfo> AuthenticateInto(grpc::CallbackServerContext* ctx,
+                                                  AuditRecord* record);
+  // The admission of everything that starts or prepares a session on `target` (Trace, Attach,
+  // UploadDebugBinary, Resolve), in this order: authenticate into `record`, validate the names,
+  // authorize "create" on the pod, check the policy's namespaces.
+  absl::StatusOr<kube::UserInfo> AdmitSession(grpc::CallbackServerContext* ctx,
+                                              const v1::PodTarget& target, AuditRecord* record);
   void AuditDecision(AuditRecord record, const absl::Status& status);
 
   ServiceDeps d_;

@@ -138,7 +138,7 @@ class LibdwReader final : public DwarfReader {
     TypeInfo t;
     t.id = dwarf_dieoffset(&die);
     t.name = outer_name.empty() ? Name(&die) : outer_name;
-    t.kind = static_cast<GoKind>(UdataAttr(&die, kDwAtGoKind));
+    t.kind = GoKindFromNumber(static_cast<int64_t>(UdataAttr(&die, kDwAtGoKind)));
     t.size = UdataAttr(&die, DW_AT_byte_size);
     int tag = dwarf_tag(&die);
     if (tag == DW_TAG_typedef) {
