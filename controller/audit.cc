@@ -19,30 +19,77 @@ std::string TimeText(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
 }
 
+std::string Name(std::string_view text) { return AuditText(text, kAuditNameBytes); }
+
+// The 3-byte UTF-8 forms of U+202A..U+202E and U+2066..U+2069 (E2 80 AA..AE, E2 81 A6..A9).
+bool IsBidiControl(std::string_view s, size_t i) {
+  if (i + 2 >= s.size() || static_cast<unsigned char>(s[i]) != 0xE2) return false;
+  auto b1 = static_cast<unsigned char>(s[i + 1]);
+  auto b2 = static_cast<unsigned char>(s[i + 2]);
+  return (b1 == 0x80 && b2 >= 0xAA && b2 <= 0xAE) || (b1 == 0x81 && b2 >= 0xA6 && b2 <= 0xA9);
+}
+
 }  // namespace
+
+std::string AuditText(std::string_view text, size_t max_bytes, bool keep_newlines) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size() && i < max_bytes) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (keep_newlines && (c == '\n' || c == '\t')) {
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
+    } else if (c == 0xC2 && i + 1 < text.size() &&
+               static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) <= 0x9F) {
+      absl::StrAppend(&out, "\\u00", absl::Hex(static_cast<unsigned char>(text[i + 1])));
+      ++i;
+    } else if (IsBidiControl(text, i)) {
+      unsigned code = ((static_cast<unsigned char>(text[i + 1]) & 0x3Fu) << 6) |
+                      (static_cast<unsigned char>(text[i + 2]) & 0x3Fu) | 0x2000u;
+      absl::StrAppend(&out, "\\u", absl::Hex(code, absl::kZeroPad4));
+      i += 2;
+    } else {
+      out += static_cast<char>(c);
+    }
+    ++i;
+  }
+  if (i < text.size()) absl::StrAppend(&out, "...(", text.size() - i, " more bytes)");
+  return out;
+}
 
 std::string FormatAuditLine(const AuditRecord& r, absl::Time now) {
   nlohmann::ordered_json j;
   j["ts"] = TimeText(now);
-  j["kind"] = r.kind;
-  j["rpc"] = r.rpc;
-  j["decision"] = r.decision;
-  j["reason"] = r.reason;
-  j["user"] = r.user;
-  j["groups"] = r.groups;
-  j["namespace"] = r.ns;
-  j["pod"] = r.pod;
-  j["container"] = r.container;
-  j["node"] = r.node;
-  j["agent"] = r.agent;
-  j["session"] = r.session_id;
+  j["kind"] = Name(r.kind);
+  j["rpc"] = Name(r.rpc);
+  j["decision"] = Name(r.decision);
+  j["reason"] = AuditText(r.reason, kAuditReasonBytes);
+  j["user"] = Name(r.user);
+  nlohmann::json groups = nlohmann::json::array();
+  for (size_t g = 0; g < r.groups.size() && g < kAuditMaxGroups; ++g) {
+    groups.push_back(Name(r.groups[g]));
+  }
+  if (r.groups.size() > kAuditMaxGroups) {
+    groups.push_back(absl::StrCat("...(", r.groups.size() - kAuditMaxGroups, " more groups)"));
+  }
+  j["groups"] = std::move(groups);
+  j["namespace"] = Name(r.ns);
+  j["pod"] = Name(r.pod);
+  j["container"] = Name(r.container);
+  j["node"] = Name(r.node);
+  j["agent"] = Name(r.agent);
+  j["session"] = Name(r.session_id);
   j["pid"] = r.pid;
   j["mode"] = r.mode == v1::SESSION_MODE_UNSPECIFIED ? std::string() : v1::Word(r.mode);
-  j["script"] = r.script;
+  j["script"] = AuditText(r.script, kAuditScriptBytes, /*keep_newlines=*/true);
   j["start"] = TimeText(r.start);
   j["end"] = TimeText(r.end);
   j["hits"] = r.hits;
-  j["end_reason"] = r.end_reason;
+  j["end_reason"] = Name(r.end_reason);
   // Replace invalid UTF-8 (a script is user text) instead of throwing.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -70,19 +117,22 @@ void Auditor::Decision(const AuditRecord& record) {
 
 void Auditor::SessionStarted(const AuditRecord& r) {
   PostEvent(r, "DebugSessionStarted",
-            absl::StrCat("kdbg ", v1::Word(r.mode), " session ", r.session_id, " started by ",
-                         r.user, " on container ", r.container, " (node ", r.node, ")"));
+            absl::StrCat("kdbg ", v1::Word(r.mode), " session ", Name(r.session_id), " started by ",
+                         Name(r.user), " on container ", Name(r.container), " (node ", Name(r.node),
+                         ")"));
 }
 
 void Auditor::SessionEnded(const AuditRecord& r) {
   AuditRecord line = r;
   line.kind = "session-end";
   sink_->Write(FormatAuditLine(line, clock_->Now()));
-  PostEvent(r, "DebugSessionEnded",
-            absl::StrCat("kdbg ", v1::Word(r.mode), " session ", r.session_id, " of ", r.user,
-                         " ended: ", r.end_reason,
-                         r.reason.empty() ? "" : absl::StrCat(" (", r.reason, ")"), ", ", r.hits,
-                         " hits"));
+  PostEvent(
+      r, "DebugSessionEnded",
+      absl::StrCat(
+          "kdbg ", v1::Word(r.mode), " session ", Name(r.session_id), " of ", Name(r.user),
+          " ended: ", Name(r.end_reason),
+          r.reason.empty() ? "" : absl::StrCat(" (", AuditText(r.reason, kAuditReasonBytes), ")"),
+          ", ", r.hits, " hits"));
 }
 
 void Auditor::PostEvent(const AuditRecord& r, const std::string& reason,

@@ -8,12 +8,18 @@
 //    "mode":"trace","script":"trace handleSlash main.go:10\n...","start":"...","end":"",
 //    "hits":0,"end_reason":""}
 // kind: "decision" (allowed or denied, for every RPC that names a target) or "session-end".
+//
+// Every text field may be hostile: a refused request is audited with the names it carried, before
+// (and because) they failed validation, and the user, reason and script come from elsewhere. Each
+// is written through AuditText: control characters escaped, lengths bounded, so a line is one line
+// of bounded size whatever the request held (a pod named "x\n{...}" or a megabyte of name).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -50,7 +56,20 @@ struct AuditRecord {
   std::string end_reason;  // END_REASON_... name, or the relay's status
 };
 
-// One JSON object, no trailing newline. `now` is the record's "ts".
+// Bounds of AuditText per field.
+inline constexpr size_t kAuditNameBytes = 256;  // user, group, namespace, pod, ...; DNS-1123 is 253
+inline constexpr size_t kAuditReasonBytes = 4096;
+inline constexpr size_t kAuditScriptBytes = 64 * 1024;  // script::kMaxScriptBytes
+inline constexpr size_t kAuditMaxGroups = 64;
+
+// `text` made safe to store: each byte below 0x20 and DEL as `\xNN` (with `keep_newlines`, '\n'
+// and '\t' stay: a script's lines), a backslash as `\\`, C1 controls (U+0080..U+009F) and the
+// bidirectional overrides and isolates (U+202A..U+202E, U+2066..U+2069) as `\uNNNN`; cut after
+// `max_bytes` bytes of input with "...(N more bytes)". Other bytes as they are (invalid UTF-8 is
+// replaced by U+FFFD when the line is written).
+std::string AuditText(std::string_view text, size_t max_bytes, bool keep_newlines = false);
+
+// One JSON object, no trailing newline, every text through AuditText. `now` is the record's "ts".
 std::string FormatAuditLine(const AuditRecord& record, absl::Time now);
 
 // Where audit lines go. Thread-safe.

@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -33,6 +34,50 @@ TEST(AuditTest, LineHasEveryField) {
   EXPECT_EQ(j["end"], "");
   for (const char* k : {"container", "node", "pid", "mode", "hits", "end_reason", "session"}) {
     EXPECT_TRUE(j.contains(k)) << k;
+  }
+}
+
+TEST(AuditTest, HostileTextIsEscapedAndBounded) {
+  // What a refused request carries into its decision line: names that failed validation.
+  AuditRecord r;
+  r.rpc = "trace";
+  r.decision = "denied";
+  r.user = "eve\xE2\x80\xAEgnp.exe";  // U+202E RIGHT-TO-LEFT OVERRIDE
+  r.groups.assign(1000, "g");
+  r.ns = "default\n{\"decision\":\"allowed\"}";
+  r.pod = "../x\x1b[2J\x07\x7f\\" + std::string(1 << 20, 'a');
+  r.container =
+      "c\xC2\x9B"
+      "31m";  // U+009B, the C1 control sequence introducer
+  r.reason = std::string(1 << 20, 'r');
+  r.script = "trace f main.go:10\n\tprint x\x1b]0;owned\x07\n" + std::string(1 << 20, 's');
+  std::string line = FormatAuditLine(r, absl::FromUnixSeconds(1700000001));
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_LT(line.size(), kAuditScriptBytes + kAuditReasonBytes + 10 * 1024);
+  auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["user"], "eve\\u202egnp.exe");
+  EXPECT_EQ(j["namespace"], "default\\x0a{\"decision\":\"allowed\"}");
+  EXPECT_EQ(j["decision"], "denied");
+  std::string pod = j["pod"];
+  EXPECT_THAT(pod, ::testing::StartsWith("../x\\x1b[2J\\x07\\x7f\\\\aaaa"));
+  EXPECT_THAT(pod, ::testing::EndsWith(
+                       absl::StrCat("...(", (1 << 20) + 11 - kAuditNameBytes, " more bytes)")));
+  EXPECT_EQ(j["container"], "c\\u009b31m");
+  EXPECT_THAT(std::string(j["reason"]), ::testing::EndsWith(" more bytes)"));
+  std::string script = j["script"];
+  EXPECT_THAT(script,
+              ::testing::StartsWith("trace f main.go:10\n\tprint x\\x1b]0;owned\\x07\nssss"));
+  EXPECT_THAT(script, ::testing::EndsWith(" more bytes)"));
+  ASSERT_EQ(j["groups"].size(), kAuditMaxGroups + 1);
+  EXPECT_EQ(j["groups"][kAuditMaxGroups], "...(936 more groups)");
+  for (const auto& [key, value] : j.items()) {
+    if (!value.is_string()) continue;
+    for (char c : std::string(value)) {
+      if (key != "script") {
+        EXPECT_FALSE(c >= 0 && c < 0x20) << key << " holds a control byte";
+      }
+      EXPECT_NE(c, 0x1b) << key;
+    }
   }
 }
 
