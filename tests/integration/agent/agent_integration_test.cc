@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <random>
 #include <thread>
 
 #include <fstream>
@@ -340,6 +341,124 @@ TEST_F(AgentIntegrationTest, DlvConnectThroughTheTunnelBreaksContinuesAndQuits) 
   EXPECT_TRUE(absl::StrContains(out.str(), "main.handleSlash()")) << out.str();
   EXPECT_TRUE(served);
   // The session is still attached; ending the attach stream releases the target.
+  ctx.TryCancel();
+  while (attach->Read(&e)) {
+  }
+  attach->Finish();
+  ExpectReleased();
+}
+
+}  // namespace
+}  // namespace kdbg::testing
+
+namespace kdbg::testing {
+namespace {
+
+// Bytes from a fixed seed, so a failure replays.
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>(gen() & 0xff);
+  return out;
+}
+
+// One Tunnel call: a first frame naming `session_id` and carrying `data`; the client half-closes
+// at once (`half_close`) or once a reply line came back. Returns what came back and the status.
+struct TunnelResult {
+  std::string data;
+  grpc::Status status;
+};
+TunnelResult TunnelOnce(kdbg::v1::Agent::Stub* stub, const std::string& session_id,
+                        const std::string& data, bool half_close, int deadline_s) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(deadline_s));
+  auto stream = stub->Tunnel(&ctx);
+  kdbg::v1::TunnelFrame f;
+  f.set_session_id(session_id);
+  f.set_data(data);
+  stream->Write(f);
+  TunnelResult out;
+  kdbg::v1::TunnelFrame in;
+  bool closed = half_close && stream->WritesDone();
+  while (stream->Read(&in)) {
+    out.data += in.data();
+    // A JSON-RPC reply is one line: half-close once it is complete so the call ends.
+    if (!closed && absl::StrContains(out.data, "\n")) closed = stream->WritesDone();
+  }
+  out.status = stream->Finish();
+  return out;
+}
+
+// Hostile tunnel clients (issue 18): random bytes as the session name and as the bytes for Delve.
+// Refused before any Delve starts, or closed by Delve; the attach session survives the garbage (a
+// well-formed JSON-RPC call through a new tunnel still gets its answer), and ending it releases
+// the target.
+TEST_F(AgentIntegrationTest, TunnelOfRandomBytesIsRefusedOrClosedAndLeavesNothing) {
+  StartAgent();
+  auto stub = agent_->Stub(&controller_, pki_.get());
+
+  // 1. No session yet: random bytes as the session name and the payload are refused, nothing runs.
+  TunnelResult r = TunnelOnce(stub.get(), RandomBytes(64, 1), RandomBytes(4096, 2), false, 20);
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_TRUE(r.status.error_code() == grpc::StatusCode::NOT_FOUND ||
+              r.status.error_code() == grpc::StatusCode::INVALID_ARGUMENT)
+      << r.status.error_code() << " " << r.status.error_message();
+  EXPECT_TRUE(r.data.empty());
+  EXPECT_TRUE(DlvProcessesFor(target_->pid()).empty());
+
+  // 2. Random bytes straight at the agent's TLS port: the connection is closed, the agent lives.
+  {
+    int port = std::stoi(agent_->address().substr(agent_->address().rfind(':') + 1));
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+    std::string junk = RandomBytes(16 * 1024, 3);
+    (void)!::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
+    pollfd p{fd, POLLIN, 0};
+    bool closed = false;
+    for (int i = 0; i < 100 && !closed; ++i) {  // 10 s
+      if (::poll(&p, 1, 100) > 0) {
+        char buf[4096];
+        ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+        closed = n <= 0;
+      }
+    }
+    ::close(fd);
+    EXPECT_TRUE(closed) << "the agent kept a connection that sent 16 KiB of random bytes";
+  }
+
+  // 3. An attach session, then random bytes into its Delve through the tunnel.
+  grpc::ClientContext ctx;
+  Deadline(&ctx, 120);
+  kdbg::v1::AttachRequest req;
+  req.mutable_target()->set_host_pid(target_->pid());
+  req.set_user("mallory");
+  req.set_session_id("it-attach-junk");
+  auto attach = stub->Attach(&ctx, req);
+  kdbg::v1::Event e;
+  ASSERT_TRUE(attach->Read(&e));
+  ASSERT_TRUE(e.has_notice()) << e.DebugString();
+  ASSERT_EQ(e.notice().kind(), kdbg::v1::NOTICE_KIND_READY);
+  for (uint32_t seed = 10; seed < 13; ++seed) {
+    TunnelResult junk = TunnelOnce(stub.get(), "it-attach-junk", RandomBytes(64 * 1024, seed),
+                                   /*half_close=*/false, 30);
+    // Delve closes a connection it cannot decode; either way the call ends, well before 30 s.
+    EXPECT_NE(junk.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+        << "seed " << seed << ": " << junk.status.error_message();
+  }
+  // The session survived: a well-formed call through a new tunnel is answered.
+  TunnelResult good = TunnelOnce(
+      stub.get(), "it-attach-junk",
+      "{\"method\":\"RPCServer.State\",\"params\":[{\"NonBlocking\":true}],\"id\":7}\n", false, 30);
+  EXPECT_TRUE(absl::StrContains(good.data, "\"id\":7"))
+      << good.data << " " << good.status.error_message();
+  auto served = HttpGet("127.0.0.1", target_->port());
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(served->status, 200);
   ctx.TryCancel();
   while (attach->Read(&e)) {
   }
