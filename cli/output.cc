@@ -132,6 +132,8 @@ std::string EndReasonText(kdbg::v1::EndReason reason) {
       return "ended by a restarted agent";
     case kdbg::v1::END_REASON_REMOTE_CLIENT_LEFT:
       return "debugger client disconnected";
+    case kdbg::v1::END_REASON_STOP_LIMIT:
+      return "target stopped too long for its liveness probe";
     default:
       return EndReasonName(reason);
   }
@@ -341,6 +343,16 @@ Json ResolveObject(const kdbg::v1::ControllerResolveResponse& r,
   j["supported_go"] = t.supported_go();
   j["go_supported"] = t.go_supported();
   j["evidence"] = std::vector<std::string>(t.evidence().begin(), t.evidence().end());
+  if (r.has_stop_budget()) {
+    const auto& sb = r.stop_budget();
+    Json l;
+    l["probe"] = sb.probe();
+    l["budget_ms"] = sb.budget_ms();
+    l["max_stop_ms"] = sb.max_stop_ms();
+    l["share_percent"] = sb.share_percent();
+    l["summary"] = sb.summary();
+    j["liveness"] = std::move(l);
+  }
   return j;
 }
 }  // namespace
@@ -380,6 +392,7 @@ std::string ResolveText(const kdbg::v1::ControllerResolveResponse& r,
                   b.optimized() ? ", optimized" : ", not optimized",
                   b.stripped() ? ", stripped" : "", "\n");
   if (!b.build_id().empty()) absl::StrAppend(&out, "build id:   ", b.build_id(), "\n");
+  if (r.has_stop_budget()) absl::StrAppend(&out, "liveness:   ", r.stop_budget().summary(), "\n");
   if (t.needs_debug_binary()) {
     absl::StrAppend(&out,
                     "symbols:    none in the image; pass the unstripped binary whose build ID "
@@ -467,9 +480,16 @@ std::string VersionText(const std::string& cli_version,
   if (controller == nullptr) return out;
   absl::StrAppend(&out, "kdbg-controller ", controller->controller().version(), "\n");
   for (const auto& a : controller->agents()) {
-    absl::StrAppend(&out, "kdbg-agent ", a.version(), " on ",
+    absl::StrAppend(&out, "kdbg-agent ", a.version().empty() ? "?" : a.version(), " on ",
                     a.node_name().empty() ? "?" : a.node_name(), " (delve ",
-                    a.delve_version().empty() ? "unknown" : a.delve_version(), ")\n");
+                    a.delve_version().empty() ? "unknown" : a.delve_version(), ")");
+    if (!a.pod_name().empty()) absl::StrAppend(&out, " pod ", a.pod_name());
+    if (!a.cannot_debug().empty()) {
+      absl::StrAppend(&out, ": CANNOT DEBUG: ", a.cannot_debug());
+    } else if (!a.ebpf_unavailable().empty()) {
+      absl::StrAppend(&out, "; eBPF engine unavailable: ", a.ebpf_unavailable());
+    }
+    absl::StrAppend(&out, "\n");
   }
   if (controller->agents().empty()) absl::StrAppend(&out, "no agents registered\n");
   return out;

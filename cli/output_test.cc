@@ -181,10 +181,15 @@ TEST(OutputTest, ResolveTextAndJson) {
   t->mutable_binary()->set_has_dwarf(true);
   t->mutable_binary()->set_optimized(true);
   t->add_evidence("cgroup: /kubepods/x -> pids 4242");
+  r.mutable_stop_budget()->set_probe("httpGet :8080/ every 2s, timeout 1s, failure threshold 3");
+  r.mutable_stop_budget()->set_max_stop_ms(2500);
+  r.mutable_stop_budget()->set_summary("liveness probe httpGet :8080/ ...");
   kdbg::v1::PodTarget p;
   p.set_namespace_("default");
   p.set_pod("hello-world");
   std::string text = ResolveText(r, p);
+  EXPECT_NE(text.find("liveness:   liveness probe httpGet :8080/ ...\n"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("pod:        default/hello-world\n"), std::string::npos) << text;
   EXPECT_NE(text.find("node:       node-a (agent kdbg-agent-x)\n"), std::string::npos) << text;
   EXPECT_NE(text.find("process:    PID 4242 on the node\n"), std::string::npos) << text;
@@ -198,6 +203,8 @@ TEST(OutputTest, ResolveTextAndJson) {
   EXPECT_EQ(j["binary"]["go_version"], "go1.19.8");
   EXPECT_EQ(j["binary"]["optimized"], true);
   EXPECT_EQ(j["evidence"][0], "cgroup: /kubepods/x -> pids 4242");
+  EXPECT_EQ(j["liveness"]["max_stop_ms"], 2500);
+  EXPECT_EQ(j["liveness"]["probe"], "httpGet :8080/ every 2s, timeout 1s, failure threshold 3");
 }
 
 TEST(OutputTest, SessionsTableAndJson) {
@@ -239,6 +246,17 @@ TEST(OutputTest, VersionText) {
   a->set_delve_version("1.20.2");
   EXPECT_EQ(VersionText("0.1.0", &v),
             "kdbg 0.1.0\nkdbg-controller 0.1.0\nkdbg-agent 0.1.0 on node-a (delve 1.20.2)\n");
+  auto* b = v.add_agents();
+  b->set_version("0.1.0");
+  b->set_node_name("node-b");
+  b->set_pod_name("kdbg-agent-x");
+  b->set_cannot_debug("Delve not found or not executable at /nope (--dlv)");
+  a->set_ebpf_unavailable("no uprobe PMU");
+  EXPECT_EQ(VersionText("0.1.0", &v),
+            "kdbg 0.1.0\nkdbg-controller 0.1.0\n"
+            "kdbg-agent 0.1.0 on node-a (delve 1.20.2); eBPF engine unavailable: no uprobe PMU\n"
+            "kdbg-agent 0.1.0 on node-b (delve unknown) pod kdbg-agent-x: CANNOT DEBUG: Delve not "
+            "found or not executable at /nope (--dlv)\n");
   EXPECT_EQ(VersionText("0.1.0", nullptr), "kdbg 0.1.0\n");
 }
 

@@ -78,10 +78,19 @@ absl::StatusOr<Policy> ParseYaml(absl::string_view yaml, const std::string& own_
     }
     p.max_debug_binary_size = *size;
   }
+  if (root["livenessStopSharePercent"]) {
+    p.liveness_stop_share_percent = root["livenessStopSharePercent"].as<int>();
+    if (p.liveness_stop_share_percent < 1 || p.liveness_stop_share_percent > 90) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("policy: livenessStopSharePercent: ", p.liveness_stop_share_percent,
+                       " is not a share from 1 to 90 (percent of the liveness probe's budget)"));
+    }
+  }
   for (const auto& it : root) {
     static const char* kKnown[] = {
-        "protectedNamespaces", "defaultLease",          "maxLease",       "maxSessionsPerUser",
-        "maxSessions",         "allowedScriptCommands", "allowedActions", "maxDebugBinarySize"};
+        "protectedNamespaces", "defaultLease",       "maxLease",
+        "maxSessionsPerUser",  "maxSessions",        "allowedScriptCommands",
+        "allowedActions",      "maxDebugBinarySize", "livenessStopSharePercent"};
     std::string key = it.first.as<std::string>();
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
       return absl::InvalidArgumentError(absl::StrCat("policy: unknown key \"", key, "\""));

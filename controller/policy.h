@@ -10,6 +10,9 @@
 //   allowedActions: [print]         # what may follow `on NAME`; empty: any
 //   maxDebugBinarySize: 512Mi       # largest `--debug-binary` upload (bytes, or Ki/Mi/Gi/k/M/G);
 //                                   # 0 refuses every upload
+//   livenessStopSharePercent: 50    # a stop (breakpoint, halt) may last this share of what the
+//                                   # target container's liveness probe tolerates (kube/probes.h)
+//                                   # before the agent resumes it; 1..90
 //
 // Scripts are judged with the agent's own parser (script/trace_script.h): an alias counts as its
 // command (`t` is `trace`, `b` is `break`, `c` is `continue`, `condition` is `cond`; actions `p` is
@@ -29,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/defaults.h"
+#include "kube/probes.h"
 
 namespace kdbg::controller {
 
@@ -41,6 +45,7 @@ struct Policy {
   std::vector<std::string> allowed_script_commands;    // canonical commands; empty: any
   std::vector<std::string> allowed_actions;            // canonical `on` actions; empty: any
   int64_t max_debug_binary_size = int64_t{512} << 20;  // bytes; 0: uploads refused
+  int liveness_stop_share_percent = kube::kDefaultStopSharePercent;
 };
 
 // `own_namespace` (kdbg's namespace) is added to the protected namespaces.

@@ -147,5 +147,17 @@ TEST(PolicyTest, DebugBinaryCap) {
               HasSubstr("policy: maxDebugBinarySize: \"lots\" is not a size"));
 }
 
+TEST(PolicyTest, LivenessStopShare) {
+  EXPECT_EQ(DefaultPolicy("kdbg").liveness_stop_share_percent, 50);
+  auto p = ParsePolicy("livenessStopSharePercent: 30\n", "kdbg");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->liveness_stop_share_percent, 30);
+  for (const char* bad : {"livenessStopSharePercent: 0\n", "livenessStopSharePercent: 95\n"}) {
+    auto b = ParsePolicy(bad, "kdbg");
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_THAT(b.status().message(), HasSubstr("is not a share from 1 to 90"));
+  }
+}
+
 }  // namespace
 }  // namespace kdbg::controller

@@ -132,7 +132,8 @@ void AgentDirectory::WatchLoop() {
 AgentEndpoint AgentDirectory::EndpointOf(const kube::Pod& pod) const {
   std::string ip = pod.pod_ip.empty() ? pod.host_ip : pod.pod_ip;
   std::string host = absl::StrContains(ip, ':') ? absl::StrCat("[", ip, "]") : ip;
-  return AgentEndpoint{pod.name, pod.node_name, absl::StrCat(host, ":", options_.port)};
+  return AgentEndpoint{pod.name, pod.node_name, absl::StrCat(host, ":", options_.port),
+                       PodIsReady(pod)};
 }
 
 absl::StatusOr<AgentEndpoint> AgentDirectory::ForNode(const std::string& node,
@@ -197,6 +198,19 @@ std::vector<AgentEndpoint> AgentDirectory::ReadyAgents() {
   for (const auto& [name, pod] : agents_) {
     if (PodIsReady(pod)) out.push_back(EndpointOf(pod));
   }
+  return out;
+}
+
+std::vector<AgentEndpoint> AgentDirectory::AllAgents() {
+  bool listed;
+  {
+    absl::MutexLock lock(&mu_);
+    listed = listed_;
+  }
+  if (!listed) (void)Relist();
+  std::vector<AgentEndpoint> out;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [name, pod] : agents_) out.push_back(EndpointOf(pod));
   return out;
 }
 

@@ -34,6 +34,7 @@ struct AgentEndpoint {
   std::string pod_name;  // "kdbg-agent-x7k2p"
   std::string node_name;
   std::string address;  // "10.0.3.17:7443"
+  bool ready = true;    // the pod's Ready condition
 };
 
 class AgentDirectory {
@@ -58,6 +59,8 @@ class AgentDirectory {
   absl::StatusOr<AgentEndpoint> ForNode(const std::string& node, const kube::Pod* target);
   // Every ready agent known (from the cache; lists once when the cache is empty).
   std::vector<AgentEndpoint> ReadyAgents();
+  // Every agent pod known, ready or not (`ready` says which).
+  std::vector<AgentEndpoint> AllAgents();
 
  private:
   absl::Status Relist();

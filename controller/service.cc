@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "grpcpp/client_context.h"
 #include "kube/names.h"
+#include "kube/probes.h"
 #include "proto/words.h"
 
 namespace kdbg::controller {
@@ -22,6 +23,20 @@ std::string Header(grpc::CallbackServerContext* ctx, const char* key) {
   auto it = md.find(key);
   if (it == md.end()) return "";
   return std::string(it->second.data(), it->second.size());
+}
+
+// The target container's liveness probe and the stop limit the policy derives from it.
+v1::StopBudget StopBudgetProto(const kube::Pod& pod, const std::string& container,
+                               const Policy& policy) {
+  kube::StopBudget b = kube::StopBudgetOf(pod, container, policy.liveness_stop_share_percent);
+  v1::StopBudget out;
+  out.set_has_liveness_probe(b.has_liveness_probe);
+  out.set_probe(b.probe);
+  out.set_budget_ms(absl::ToInt64Milliseconds(b.budget));
+  out.set_max_stop_ms(absl::ToInt64Milliseconds(b.max_stop));
+  out.set_share_percent(b.share_percent);
+  out.set_summary(b.summary);
+  return out;
 }
 
 v1::Event Progress(Clock* clock, const std::string& message) {
@@ -111,7 +126,20 @@ absl::StatusOr<ControllerService::Target> ControllerService::Locate(const v1::Po
   record->node = out.pod.node_name;
   KDBG_ASSIGN_OR_RETURN(out.ref, TargetFor(out.pod, t.container()));
   record->container = out.ref.container_name();
-  KDBG_ASSIGN_OR_RETURN(out.agent, d_.agents->ForNode(out.pod.node_name, &out.pod));
+  absl::StatusOr<AgentEndpoint> agent = d_.agents->ForNode(out.pod.node_name, &out.pod);
+  if (absl::IsUnavailable(agent.status())) {
+    // Say why a not-ready agent cannot debug, in its own words (Version answers while not ready).
+    for (const AgentEndpoint& a : d_.agents->AllAgents()) {
+      if (a.node_name != out.pod.node_name || a.ready) continue;
+      v1::VersionInfo info = AgentVersion(a);
+      if (!info.cannot_debug().empty()) {
+        return absl::UnavailableError(absl::StrCat(agent.status().message(), ": agent ", a.pod_name,
+                                                   " cannot debug: ", info.cannot_debug()));
+      }
+    }
+  }
+  if (!agent.ok()) return agent.status();
+  out.agent = std::move(*agent);
   record->agent = out.agent.pod_name;
   return out;
 }
@@ -170,6 +198,8 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
   if (relay->ClientGone()) return fail(absl::CancelledError("the client went away"));
   relay->Send(Progress(d_.clock, absl::StrCat("pod ", rec.ns, "/", rec.pod, " on node ", rec.node,
                                               ", container ", rec.container)));
+  const v1::StopBudget budget = StopBudgetProto(located->pod, rec.container, *d_.policy);
+  if (!trace || budget.has_liveness_probe()) relay->Send(Progress(d_.clock, budget.summary()));
   if (absl::Status s = d_.limiter->Acquire(rec.user); !s.ok()) return fail(s);
   state->acquired = true;
 
@@ -199,6 +229,7 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
     r.set_lease_ms(lease_ms);
     r.set_session_id(rec.session_id);
     r.set_debug_binary_id(state->trace.debug_binary_id());
+    r.set_max_stop_ms(budget.max_stop_ms());
     relay->StartAgent(label,
                       [state](grpc::ClientContext* c, grpc::ClientReadReactor<v1::Event>* reactor) {
                         state->stub->async()->Trace(c, &state->agent_trace, reactor);
@@ -211,6 +242,7 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
     r.set_lease_ms(lease_ms);
     r.set_session_id(rec.session_id);
     r.set_debug_binary_id(state->attach.debug_binary_id());
+    r.set_max_stop_ms(budget.max_stop_ms());
     relay->StartAgent(label,
                       [state](grpc::ClientContext* c, grpc::ClientReadReactor<v1::Event>* reactor) {
                         state->stub->async()->Attach(c, &state->agent_attach, reactor);
@@ -393,6 +425,7 @@ grpc::ServerUnaryReactor* ControllerService::Resolve(grpc::CallbackServerContext
       resp->set_node_name(t.pod.node_name);
       resp->set_container(t.ref.container_name());
       resp->set_agent(t.agent.pod_name);
+      *resp->mutable_stop_budget() = StopBudgetProto(t.pod, t.ref.container_name(), *d_.policy);
       return absl::OkStatus();
     }();
     AuditDecision(rec, s);
@@ -510,6 +543,27 @@ grpc::ServerUnaryReactor* ControllerService::StopSession(
   return reactor;
 }
 
+v1::VersionInfo ControllerService::AgentVersion(const AgentEndpoint& agent) {
+  auto stub = d_.channels->Stub(agent.address);
+  grpc::ClientContext c;
+  c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
+  v1::VersionInfo info;
+  grpc::Status st = stub->Version(&c, v1::VersionRequest(), &info);
+  if (!st.ok()) {
+    info.Clear();
+    info.set_component("kdbg-agent");
+    info.set_cannot_debug(
+        absl::StrCat("does not answer at ", agent.address, " (", st.error_message(), ")"));
+  }
+  if (info.node_name().empty()) info.set_node_name(agent.node_name);
+  info.set_pod_name(agent.pod_name);
+  info.set_ready(agent.ready);
+  if (!agent.ready && info.cannot_debug().empty()) {
+    info.set_cannot_debug("its pod is not ready");
+  }
+  return info;
+}
+
 grpc::ServerUnaryReactor* ControllerService::Version(grpc::CallbackServerContext* ctx,
                                                      const v1::ControllerVersionRequest* req,
                                                      v1::ControllerVersionResponse* resp) {
@@ -522,15 +576,8 @@ grpc::ServerUnaryReactor* ControllerService::Version(grpc::CallbackServerContext
       reactor->Finish(ToGrpcStatus(user.status()));
       return;
     }
-    for (const AgentEndpoint& agent : d_.agents->ReadyAgents()) {
-      auto stub = d_.channels->Stub(agent.address);
-      grpc::ClientContext c;
-      c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
-      v1::VersionInfo info;
-      if (stub->Version(&c, v1::VersionRequest(), &info).ok()) {
-        if (info.node_name().empty()) info.set_node_name(agent.node_name);
-        *resp->add_agents() = info;
-      }
+    for (const AgentEndpoint& agent : d_.agents->AllAgents()) {
+      *resp->add_agents() = AgentVersion(agent);
     }
     reactor->Finish(grpc::Status::OK);
   });

@@ -109,6 +109,9 @@ class ControllerService final : public v1::Controller::CallbackService {
   // authorize "create" on the pod, check the policy's namespaces.
   absl::StatusOr<kube::UserInfo> AdmitSession(grpc::CallbackServerContext* ctx,
                                               const v1::PodTarget& target, AuditRecord* record);
+  // The agent's Version answer (3 s at most), with its pod, readiness and, when it cannot debug,
+  // why (its own words, or that it does not answer).
+  v1::VersionInfo AgentVersion(const AgentEndpoint& agent);
   void AuditDecision(AuditRecord record, const absl::Status& status);
 
   ServiceDeps d_;

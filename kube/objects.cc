@@ -38,12 +38,56 @@ std::map<std::string, std::string> StrMap(const json& j, const char* key) {
   return out;
 }
 
+// An integer member, or `fallback` when absent, null or not a positive integer.
+int PositiveInt(const json& j, const char* key, int fallback) {
+  const json* m = Member(j, key);
+  if (m == nullptr || !m->is_number_integer()) return fallback;
+  int64_t v = m->get<int64_t>();
+  return v > 0 && v <= (int64_t{1} << 30) ? static_cast<int>(v) : fallback;
+}
+
+// "9999" or "http": a probe's port is an int or a named container port.
+std::string Port(const json& handler) {
+  const json* p = Member(handler, "port");
+  if (p == nullptr) return "";
+  if (p->is_number_integer()) return std::to_string(p->get<int64_t>());
+  return p->is_string() ? p->get<std::string>() : "";
+}
+
+std::optional<Probe> ParseProbe(const json& c, const char* key) {
+  const json* p = Member(c, key);
+  if (p == nullptr || !p->is_object()) return std::nullopt;
+  Probe out;
+  out.period_seconds = PositiveInt(*p, "periodSeconds", out.period_seconds);
+  out.timeout_seconds = PositiveInt(*p, "timeoutSeconds", out.timeout_seconds);
+  out.failure_threshold = PositiveInt(*p, "failureThreshold", out.failure_threshold);
+  if (const json* h = Member(*p, "httpGet"); h != nullptr) {
+    out.handler = absl::StrCat("httpGet :", Port(*h), Str(*h, "path"));
+  } else if (const json* t = Member(*p, "tcpSocket"); t != nullptr) {
+    out.handler = absl::StrCat("tcpSocket :", Port(*t));
+  } else if (const json* g = Member(*p, "grpc"); g != nullptr) {
+    out.handler = absl::StrCat("grpc :", Port(*g));
+  } else if (const json* e = Member(*p, "exec"); e != nullptr) {
+    out.handler = "exec";
+    if (const json* cmd = Member(*e, "command"); cmd != nullptr && cmd->is_array()) {
+      for (const json& w : *cmd) {
+        if (w.is_string()) absl::StrAppend(&out.handler, " ", w.get<std::string>());
+      }
+    }
+    if (out.handler.size() > 60) out.handler = out.handler.substr(0, 57) + "...";
+  } else {
+    out.handler = "probe";
+  }
+  return out;
+}
+
 std::vector<ContainerSpec> Containers(const json& spec, const char* key) {
   std::vector<ContainerSpec> out;
   const json* list = Member(spec, key);
   if (list == nullptr || !list->is_array()) return out;
   for (const json& c : *list) {
-    out.push_back({Str(c, "name"), Str(c, "image"), Str(c, "restartPolicy")});
+    out.push_back(
+        {Str(c, "name"), Str(c, "image"), Str(c, "restartPolicy"), ParseProbe(c, "livenessProbe")});
   }
   return out;
 }

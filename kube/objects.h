@@ -12,12 +12,26 @@
 
 namespace kdbg::kube {
 
+// A container's probe (spec.containers[].livenessProbe), with the API's defaults for fields the
+// object leaves out: {"httpGet":{"path":"/healthz","port":9999,"scheme":"HTTP"},
+// "initialDelaySeconds":10,"timeoutSeconds":1,"periodSeconds":60,"successThreshold":1,
+// "failureThreshold":3}.
+struct Probe {
+  // "httpGet :9999/healthz", "httpGet :http/info", "tcpSocket :8080", "grpc :9090",
+  // "exec /bin/bash -c /opt/livenessprobe.sh" (the command's words, cut at 60 characters).
+  std::string handler = {};
+  int period_seconds = 10;
+  int timeout_seconds = 1;
+  int failure_threshold = 3;
+};
+
 struct ContainerSpec {
   std::string name = {};
   std::string image = {};
   // spec.initContainers[].restartPolicy: "Always" marks a native sidecar (Kubernetes 1.28+), which
   // runs for the pod's lifetime; empty for classic init containers and for app containers.
   std::string restart_policy = {};
+  std::optional<Probe> liveness_probe = std::nullopt;
 };
 
 // containerStatuses[] / initContainerStatuses[] entry.

@@ -49,6 +49,10 @@ struct TraceSpec {
   // zero lets the eBPF engine use its own, higher default.
   int requested_hits_per_second = 0;
   std::string engine;  // "auto" (or empty), "ebpf", "delve": see agent/service/engine.h
+  // The target's stop limit (kube/probes.h, from its liveness probe): the Delve engine ends the
+  // session (END_REASON_STOP_LIMIT) when the target was held stopped longer than this in total
+  // within any window of twice its length. Zero: no limit.
+  absl::Duration max_stop = absl::ZeroDuration();
 };
 
 struct AttachSpec {
@@ -58,6 +62,10 @@ struct AttachSpec {
   kdbg::v1::BinaryInfo binary;
   std::string executable;             // as TraceSpec::executable
   bool allow_unsupported_go = false;  // as TraceSpec
+  // The target's stop limit: a stop the remote client holds longer is ended by a continue (every
+  // breakpoint kept, NOTICE_KIND_STOP_LIMIT); later stops nobody asked for are continued at once
+  // until the client sends a request, when the target is halted for it. Zero: no limit.
+  absl::Duration max_stop = absl::ZeroDuration();
 };
 
 class DebugSession {
@@ -79,6 +87,9 @@ class DebugSession {
   // DeadlineExceeded if still running.
   virtual absl::StatusOr<kdbg::v1::EndedEvent> Wait(absl::Duration timeout) = 0;
   virtual bool Ended() const = 0;
+  // Attach mode: the remote client sent a request (the tunnel saw bytes toward Delve).
+  // Thread-safe, non-blocking.
+  virtual void NoteClientActivity() {}
 };
 
 class DebugSessionFactory {

@@ -51,6 +51,7 @@ class Factory final : public DelveSessionFactory {
     c.script_name = script_name;
     c.duration = spec.duration;
     c.max_hits = spec.max_hits;
+    c.max_stop = spec.max_stop;
     int rate =
         spec.max_hits_per_second > 0 ? spec.max_hits_per_second : options_.default_hits_per_second;
     c.hits_per_second = std::max(1, std::min(rate, options_.max_hits_per_second));
@@ -66,6 +67,7 @@ class Factory final : public DelveSessionFactory {
     c.pid = spec.pid;
     c.executable = spec.executable;
     c.attach_mode = true;
+    c.max_stop = spec.max_stop;
     return StartSession(std::move(c), std::move(on_event));
   }
 

@@ -452,12 +452,19 @@ EndReason DelveSession::TraceLoop() {
       config_.duration > absl::ZeroDuration() ? start_ + config_.duration : absl::InfiniteFuture();
   std::deque<absl::Time> error_window;  // continue errors in the last second
   std::vector<PendingHit> hits;
+  // The stop limit: how long each stop was held (reply received to next continue sent) in the
+  // last 2 * max_stop, and their sum.
+  const bool limited = config_.max_stop > absl::ZeroDuration();
+  std::deque<std::pair<absl::Time, absl::Duration>> holds;
+  absl::Duration held_in_window = absl::ZeroDuration();
+  absl::Time stopped_at = absl::InfinitePast();
   while (true) {
     if (auto r = Requested()) return *r;
     absl::Duration timeout = deadline == absl::InfiniteFuture()
                                  ? absl::InfiniteDuration()
                                  : std::max(absl::ZeroDuration(), deadline - clock_.Now());
     auto reply = main_->Receive(timeout);
+    stopped_at = clock_.Now();
     if (!reply.ok()) {
       const absl::Status& s = reply.status();
       if (absl::IsCancelled(s)) continue;  // RequestEnd: checked at the top
@@ -512,26 +519,71 @@ EndReason DelveSession::TraceLoop() {
     }
     // Continue first, report second: building and queueing events happens while the target runs.
     absl::Status sent = main_->Send("RPCServer.Command", DelveClient::CommandParams("continue"));
+    if (limited) {
+      absl::Time now = clock_.Now();
+      holds.emplace_back(now, now - stopped_at);
+      held_in_window += now - stopped_at;
+      while (!holds.empty() && now - holds.front().first > 2 * config_.max_stop) {
+        held_in_window -= holds.front().second;
+        holds.pop_front();
+      }
+    }
     EmitHits(&hits);
     if (!sent.ok()) {
       end_detail_ = absl::StrCat("lost Delve: ", sent.message());
       return kdbg::v1::END_REASON_ERROR;
     }
+    if (limited && held_in_window > config_.max_stop) {
+      end_detail_ = absl::StrCat(
+          "the target was held stopped ", absl::FormatDuration(held_in_window), " within ",
+          absl::FormatDuration(2 * config_.max_stop),
+          ", more than its liveness probe safely allows (", absl::FormatDuration(config_.max_stop),
+          "): the session ended to protect it");
+      return kdbg::v1::END_REASON_STOP_LIMIT;
+    }
   }
 }
 
 EndReason DelveSession::AttachLoop() {
-  // The remote client drives Delve; we only watch for the end and for the target's exit.
+  // The remote client drives Delve; we watch for the end, for the target's exit and, with a stop
+  // limit, for a stop held longer than the target's liveness probe safely allows.
+  const bool limited = config_.max_stop > absl::ZeroDuration();
+  const absl::Duration tick =
+      limited ? std::clamp(config_.max_stop / 10, absl::Milliseconds(20), absl::Seconds(1))
+              : absl::Seconds(1);
+  std::optional<absl::Time> stopped_since;  // first tick the target was seen stopped
+  bool resumed = false;                     // our continue runs the target while the client is away
+  bool halted_for = false;                  // the client came back and we halted the target for it
+  int64_t activity_at_resume = 0;
+  int64_t passed = 0;  // stops continued at once while the client was away
   while (true) {
     if (auto r = Requested()) return *r;
     if (main_->pending()) {
-      auto reply = main_->Receive(absl::Seconds(1));
+      auto reply = main_->Receive(tick);
       if (reply.ok()) {
         const json& state = reply->contains("State") ? (*reply)["State"] : *reply;
         if (jsonx::Bool(state, "exited")) {
           exit_status_ = static_cast<int>(jsonx::Int(state, "exitStatus"));
           return kdbg::v1::END_REASON_TARGET_EXITED;
         }
+        if (resumed && !halted_for && client_activity_.load() == activity_at_resume) {
+          // A stop nobody is at (a breakpoint hit while the client is away): continue at once,
+          // so the target keeps answering its probes. The breakpoints stay.
+          ++passed;
+          if (absl::Status sent =
+                  main_->Send("RPCServer.Command", DelveClient::CommandParams("continue"));
+              !sent.ok()) {
+            end_detail_ = absl::StrCat("lost Delve: ", sent.message());
+            return kdbg::v1::END_REASON_ERROR;
+          }
+          continue;
+        }
+        if (resumed) {
+          log::Info("stop limit: the remote client is back",
+                    {{"session", config_.id}, {"stops_continued", static_cast<long long>(passed)}});
+        }
+        resumed = false;  // this stop is the client's (its halt, or its request waited for it)
+        halted_for = false;
       } else if (auto status = ParseExitedError(std::string(reply.status().message()))) {
         exit_status_ = *status;
         return kdbg::v1::END_REASON_TARGET_EXITED;
@@ -541,10 +593,60 @@ EndReason DelveSession::AttachLoop() {
       }
     } else {
       absl::MutexLock lock(&mu_);
-      mu_.AwaitWithTimeout(absl::Condition(this, &DelveSession::RequestedLocked), absl::Seconds(1));
+      mu_.AwaitWithTimeout(absl::Condition(this, &DelveSession::RequestedLocked), tick);
     }
     auto st = proc_.Status(config_.pid);
     if (!st.ok() || st->zombie()) return kdbg::v1::END_REASON_TARGET_EXITED;
+    if (!limited) continue;
+    if (resumed && !halted_for && main_->pending() &&
+        client_activity_.load() != activity_at_resume) {
+      // The client is back while we run the target for it: its request may need the target
+      // stopped (Delve serves it only then), so halt it, as `dlv connect` does on connecting.
+      halted_for = true;
+      auto halted = side_->Call("RPCServer.Command", DelveClient::CommandParams("halt"),
+                                options_.call_timeout);
+      if (!halted.ok()) {
+        log::Warning("stop limit: halt for the returning client failed",
+                     {{"session", config_.id}, {"error", std::string(halted.status().message())}});
+      }
+      continue;
+    }
+    if (!st->stopped() || main_->pending()) {
+      stopped_since.reset();
+      continue;
+    }
+    absl::Time now = clock_.Now();
+    if (!stopped_since) stopped_since = now;
+    if (now - *stopped_since < config_.max_stop) continue;
+    // Delve's own view: a target it is running for the client (a step) is left alone.
+    auto state = side_->State(/*non_blocking=*/true, options_.call_timeout);
+    if (!state.ok()) {
+      stopped_since.reset();
+      continue;
+    }
+    if (jsonx::Bool(*state, "Running") || jsonx::Bool(*state, "exited")) {
+      stopped_since.reset();
+      continue;
+    }
+    absl::Duration held = now - *stopped_since;
+    if (absl::Status sent =
+            main_->Send("RPCServer.Command", DelveClient::CommandParams("continue"));
+        !sent.ok()) {
+      end_detail_ = absl::StrCat("lost Delve: ", sent.message());
+      return kdbg::v1::END_REASON_ERROR;
+    }
+    resumed = true;
+    halted_for = false;
+    activity_at_resume = client_activity_.load();
+    stopped_since.reset();
+    Notice(kdbg::v1::NOTICE_KIND_STOP_LIMIT,
+           absl::StrCat("the target was stopped for ",
+                        absl::FormatDuration(absl::Trunc(held, absl::Milliseconds(100))),
+                        ", the longest stop its liveness probe safely allows (",
+                        absl::FormatDuration(config_.max_stop),
+                        "): kdbg resumed it so the kubelet does not restart the pod; every "
+                        "breakpoint is kept. Breakpoint stops are continued at once until the "
+                        "debugger client sends its next command, which halts the target first"));
   }
 }
 

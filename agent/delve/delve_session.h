@@ -40,6 +40,8 @@ struct SessionConfig {
   absl::Duration duration = absl::ZeroDuration();
   int64_t max_hits = 0;
   int hits_per_second = 0;  // resolved limit per tracepoint
+  // The target's stop limit (debug_session.h, AttachSpec/TraceSpec::max_stop); zero: none.
+  absl::Duration max_stop = absl::ZeroDuration();
 };
 
 // Where the target stands after a session, from /proc.
@@ -67,6 +69,7 @@ class DelveSession final : public kdbg::agent::DebugSession {
   void RequestEnd(kdbg::v1::EndReason reason) override;
   absl::StatusOr<kdbg::v1::EndedEvent> Wait(absl::Duration timeout) override;
   bool Ended() const override;
+  void NoteClientActivity() override { client_activity_.fetch_add(1); }
 
  private:
   struct TracepointState {
@@ -134,6 +137,7 @@ class DelveSession final : public kdbg::agent::DebugSession {
   kdbg::v1::ArmedEvent armed_;
   absl::Time start_;
   std::atomic<int64_t> hits_{0};
+  std::atomic<int64_t> client_activity_{0};  // requests the remote client sent (attach mode)
   std::optional<int> exit_status_;
   std::string end_detail_;
   bool ending_ = false;  // Finish() reports a last stop after Delve detached

@@ -68,6 +68,13 @@ struct ResolverOptions {
 
 std::unique_ptr<Resolver> NewResolver(ResolverOptions options);
 
+// Why no process on this node can be debugged by this agent, from `proc`'s
+// sys/kernel/yama/ptrace_scope ("3": ptrace disabled until reboot; absent without Yama) and
+// self/status ("CapEff:\t00000000a80425fb": CAP_SYS_PTRACE is bit 19); empty when nothing rules
+// it out (or the files cannot be read). Each target's own problems (another UID, already traced)
+// are Resolve's.
+std::string NodePtraceProblem(ProcReader& proc);
+
 // The inspector's facts as BinaryInfo (everything but `path`): what Resolve reports for a target,
 // and what the agent checks an uploaded debug binary with.
 kdbg::v1::BinaryInfo ToBinaryInfo(const gobinary::GoBinaryFacts& facts);

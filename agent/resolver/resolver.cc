@@ -18,6 +18,43 @@
 namespace kdbg::agent {
 namespace {
 
+constexpr int kCapSysPtrace = 19;
+
+// CapEff of a status file ("CapEff:\t000001ffffffffff"); all bits set when absent (unknown).
+uint64_t EffectiveCaps(absl::string_view status) {
+  for (absl::string_view line : absl::StrSplit(status, '\n')) {
+    if (absl::ConsumePrefix(&line, "CapEff:")) {
+      uint64_t v = 0;
+      if (absl::SimpleHexAtoi(absl::StripAsciiWhitespace(line), &v)) return v;
+    }
+  }
+  return ~0ull;
+}
+
+}  // namespace
+
+std::string NodePtraceProblem(ProcReader& proc) {
+  int scope = -1;
+  if (auto s = proc.ReadFile("sys/kernel/yama/ptrace_scope"); s.ok()) {
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*s), &scope)) scope = -1;
+  }
+  if (scope >= 3) {
+    return "ptrace is disabled on this node (kernel.yama.ptrace_scope=3, which only a reboot "
+           "resets): no debugger can attach here";
+  }
+  uint64_t caps = ~0ull;
+  if (auto s = proc.ReadFile("self/status"); s.ok()) caps = EffectiveCaps(*s);
+  if (((caps >> kCapSysPtrace) & 1) == 0) {
+    return absl::StrCat(
+        "the agent lacks CAP_SYS_PTRACE",
+        scope >= 1 ? absl::StrCat(" and kernel.yama.ptrace_scope=", scope, " requires it") : "",
+        ": add SYS_PTRACE to the agent's securityContext.capabilities.add");
+  }
+  return "";
+}
+
+namespace {
+
 class ResolverImpl : public Resolver {
  public:
   explicit ResolverImpl(ResolverOptions o)
@@ -104,34 +141,15 @@ class ResolverImpl : public Resolver {
   // /proc/PID/auxv, mode 0400 owned by that UID) and CAP_KILL (Delve stops its threads with
   // tgkill(SIGSTOP)); without CAP_KILL Delve attaches, then cannot halt the target to detach.
   std::string PtraceProblem(const ProcessInfo& p) {
-    int scope = -1;
-    if (auto s = table_->ReadFile("sys/kernel/yama/ptrace_scope"); s.ok()) {
-      if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*s), &scope)) scope = -1;
-    }
-    if (scope >= 3) {
-      return "ptrace is disabled on this node (kernel.yama.ptrace_scope=3, which only a reboot "
-             "resets): "
-             "no debugger can attach here";
-    }
-    constexpr int kCapDacReadSearch = 2, kCapKill = 5, kCapSysPtrace = 19;
+    if (std::string node = NodePtraceProblem(*table_); !node.empty()) return node;
+    constexpr int kCapDacReadSearch = 2, kCapKill = 5;
     uint64_t caps = ~0ull;  // unknown: assume present
     std::vector<uint64_t> own_uids;
     if (auto s = table_->ReadFile("self/status"); s.ok()) {
       own_uids = StatusUids(*s);
-      for (absl::string_view line : absl::StrSplit(*s, '\n')) {
-        if (absl::ConsumePrefix(&line, "CapEff:")) {
-          uint64_t v = 0;
-          if (absl::SimpleHexAtoi(absl::StripAsciiWhitespace(line), &v)) caps = v;
-        }
-      }
+      caps = EffectiveCaps(*s);
     }
     auto has = [caps](int bit) { return ((caps >> bit) & 1) != 0; };
-    if (!has(kCapSysPtrace)) {
-      return absl::StrCat(
-          "the agent lacks CAP_SYS_PTRACE",
-          scope >= 1 ? absl::StrCat(" and kernel.yama.ptrace_scope=", scope, " requires it") : "",
-          ": add SYS_PTRACE to the agent's securityContext.capabilities.add");
-    }
     uint64_t own_uid = own_uids.size() > 1 ? own_uids[1] : 0;  // effective; the agent runs as root
     std::vector<uint64_t> uids;
     if (auto s = table_->ReadFile(absl::StrCat(p.pid, "/status")); s.ok()) uids = StatusUids(*s);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/gobinary/testing/fake_inspector.h"
 #include "agent/resolver/new_resolver.h"
+#include "common/testing/fake_proc_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_env.h"
@@ -205,6 +206,22 @@ TEST(Resolver, OnlyThisNodesPods) {
   EXPECT_THAT(p.status().message(), HasSubstr("process 4342 is not on this node"));
   ref.set_host_pid(4242);
   EXPECT_TRUE(env.resolver->Resolve(ref).ok());
+}
+
+// What the agent's readiness reports (agent/service/engine.h): nothing on the node can be traced.
+TEST(Resolver, NodePtraceProblem) {
+  kdbg::testing::FakeProcReader proc;
+  // The agent's CapEff as the shipped DaemonSet grants it (SYS_PTRACE is bit 19), no Yama.
+  proc.files["self/status"] = "Name:\tkdbg-agent\nCapEff:\t00000000a80c25fb\n";
+  EXPECT_EQ(NodePtraceProblem(proc), "");
+  proc.files["sys/kernel/yama/ptrace_scope"] = "1\n";
+  EXPECT_EQ(NodePtraceProblem(proc), "");
+  proc.files["self/status"] = "CapEff:\t00000000a80425fb\n";  // the runtime's defaults
+  EXPECT_EQ(NodePtraceProblem(proc),
+            "the agent lacks CAP_SYS_PTRACE and kernel.yama.ptrace_scope=1 requires it: add "
+            "SYS_PTRACE to the agent's securityContext.capabilities.add");
+  proc.files["sys/kernel/yama/ptrace_scope"] = "3\n";
+  EXPECT_THAT(NodePtraceProblem(proc), HasSubstr("kernel.yama.ptrace_scope=3"));
 }
 
 TEST(Resolver, Preconditions) {

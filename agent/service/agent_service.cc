@@ -159,10 +159,13 @@ class TunnelReactor final
     }
     // Paused before Send: if Send finds the buffer full, on_send_space (ResumeRead) may fire on the
     // pump's thread before Send even returns, and must find the flag set.
+    std::shared_ptr<Session> session;
     {
       absl::MutexLock lock(&mu_);
       read_paused_ = true;
+      session = session_.lock();
     }
+    if (session != nullptr && !in_.data().empty()) session->NoteClientActivity();
     bool room = in_.data().empty() || pump->Send(in_.data());
     if (room) {
       {
@@ -238,6 +241,7 @@ class TunnelReactor final
     {
       absl::MutexLock lock(&mu_);
       pump_ = pump;
+      session_ = s;
     }
     std::weak_ptr<TcpPump> weak_pump = pump;
     if (!s->AddCloser([weak_pump] {
@@ -312,6 +316,9 @@ class TunnelReactor final
   std::shared_ptr<TunnelReactor> self_;
   absl::Mutex mu_;
   std::shared_ptr<TcpPump> pump_ ABSL_GUARDED_BY(mu_);
+  // The attach session the tunnel serves: told of every request the client sends (its stop limit
+  // halts a target the agent resumed once the client is back, delve_session.h).
+  std::weak_ptr<Session> session_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
@@ -541,6 +548,7 @@ grpc::ServerWriteReactor<kdbg::v1::Event>* AgentService::Trace(grpc::CallbackSer
   r.lease_ms = req->lease_ms();
   r.session_id = req->session_id();
   r.debug_binary_id = req->debug_binary_id();
+  r.max_stop_ms = req->max_stop_ms();
   return StartSessionStream(ctx, std::move(r));
 }
 
@@ -554,6 +562,7 @@ grpc::ServerWriteReactor<kdbg::v1::Event>* AgentService::Attach(
   r.lease_ms = req->lease_ms();
   r.session_id = req->session_id();
   r.debug_binary_id = req->debug_binary_id();
+  r.max_stop_ms = req->max_stop_ms();
   return StartSessionStream(ctx, std::move(r));
 }
 
@@ -648,6 +657,12 @@ grpc::ServerUnaryReactor* AgentService::Version(grpc::CallbackServerContext* ctx
   resp->set_version(KDBG_VERSION);
   resp->set_delve_version(options_.delve_version);
   resp->set_node_name(options_.node_name);
+  if (options_.ready) {
+    if (absl::Status ready = options_.ready(); !ready.ok()) {
+      resp->set_cannot_debug(std::string(ready.message()));
+    }
+  }
+  if (options_.ebpf_problem) resp->set_ebpf_unavailable(options_.ebpf_problem());
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -35,6 +35,10 @@ class AgentService final : public kdbg::v1::Agent::CallbackService {
     // Where UploadDebugBinary stores files (the same store the SessionManager claims them from);
     // null: uploads are refused.
     DebugBinaryStore* debug_binaries = nullptr;
+    // What Version reports: why the agent cannot debug (its readiness, CheckAgentReady) and why
+    // the eBPF engine cannot run here (EbpfProblem); unset: nothing reported.
+    std::function<absl::Status()> ready;
+    std::function<std::string()> ebpf_problem;
   };
   AgentService(Options options, SessionManager* sessions, Resolver* resolver,
                AgentMetrics* metrics);

@@ -9,10 +9,12 @@
 #include "absl/strings/strip.h"
 #include "agent/delve/delve_engine.h"
 #include "agent/delve/delve_versions.h"
+#include "agent/ebpf/bpf_probes.h"
 #include "agent/ebpf/ebpf_session.h"
 #include "agent/ebpf/engine_choice.h"
 #include "agent/resolver/new_resolver.h"
 #include "agent/service/agent_cgroup.h"
+#include "agent/service/health_server.h"
 #include "common/child_process.h"
 #include "common/fd.h"
 #include "common/log.h"
@@ -44,6 +46,17 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
   ro.node_name = config.node_name;
   ro.containerd_state_dirs = config.containerd_state_dirs;
   e.resolver = NewResolver(std::move(ro));
+  e.ready = [dlv = config.dlv, root = config.proc_root, proc]() -> absl::Status {
+    if (absl::Status s = CheckAgentReady(dlv, root); !s.ok()) return s;
+    if (std::string problem = NodePtraceProblem(*proc); !problem.empty()) {
+      return absl::FailedPreconditionError(problem);
+    }
+    return absl::OkStatus();
+  };
+  e.ebpf_problem = [] {
+    absl::Status s = ebpf::CheckNodeSupport();
+    return s.ok() ? std::string() : std::string(s.message());
+  };
 
   // Delve and the guardian outside the agent container's cgroup (agent_cgroup.h).
   absl::StatusOr<std::string> self_cgroup = proc->ReadFile("self/cgroup");

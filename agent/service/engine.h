@@ -27,6 +27,13 @@ struct Engine {
   // guardian run (agent/service/agent_cgroup.h); empty when the agent is not in a pod or could
   // not create it (then logged: a container kill takes Delve and the guardian with it).
   std::vector<std::string> outside_cgroup_procs;
+  // Whether the agent can debug, for /readyz and Version: CheckAgentReady (Delve, /proc) and
+  // ptrace permitted (agent/resolver NodePtraceProblem: CAP_SYS_PTRACE, and
+  // kernel.yama.ptrace_scope below 3 where Yama exists). FailedPrecondition saying what to do.
+  std::function<absl::Status()> ready;
+  // Why the eBPF engine cannot run on this node (agent/ebpf CheckNodeSupport), or empty. Not a
+  // readiness condition: Delve still debugs.
+  std::function<std::string()> ebpf_problem;
 };
 
 absl::StatusOr<Engine> MakeEngine(const AgentConfig& config);

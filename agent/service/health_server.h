@@ -40,9 +40,9 @@ class HealthServer {
   std::thread thread_;
 };
 
-// The agent's readiness: `dlv` is an executable file and `proc_root` lists processes.
-// `dlv` may list several Delve binaries, comma-separated (the bundled versions): each must be
-// executable.
+// The service's part of the agent's readiness: `dlv` is an executable file and `proc_root` lists
+// processes. `dlv` may list several Delve binaries, comma-separated (the bundled versions): each
+// must be executable. The engine adds the ptrace check (engine.h, Engine::ready).
 absl::Status CheckAgentReady(const std::string& dlv, const std::string& proc_root);
 
 }  // namespace kdbg::agent

@@ -166,6 +166,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   so.delve_version = engine->delve_version;
   so.allow_host_pid = config.allow_host_pid;
   so.debug_binaries = debug_binaries->get();
+  so.ready = engine->ready;
+  so.ebpf_problem = engine->ebpf_problem;
   AgentService service(so, &sessions, engine->resolver.get(), &metrics);
 
   grpc::ServerBuilder builder;
@@ -180,8 +182,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
                                          " (--listen): in use or not an address of this host")));
   }
 
-  HealthServer health(
-      &metrics, [dlv = config.dlv, proc = config.proc_root] { return CheckAgentReady(dlv, proc); });
+  HealthServer health(&metrics, engine->ready);
   if (!config.health_listen.empty()) {
     absl::StatusOr<int> hp = health.Start(config.health_listen);
     if (!hp.ok()) {

@@ -73,6 +73,11 @@ std::string Session::delve_address() const {
   return delve_address_;
 }
 
+void Session::NoteClientActivity() {
+  absl::MutexLock lock(&mu_);
+  if (debug_ != nullptr) debug_->NoteClientActivity();
+}
+
 bool Session::Ended() const {
   absl::MutexLock lock(&mu_);
   return ended_;
@@ -312,6 +317,7 @@ void SessionManager::Run(const std::shared_ptr<Session>& s) {
     spec.binary = target->binary();
     if (debug_binary != nullptr) spec.executable = debug_binary->path();
     spec.allow_unsupported_go = req.options.allow_unsupported_go();
+    spec.max_stop = absl::Milliseconds(req.max_stop_ms);
     started = factory_->StartAttach(spec, cb);
   } else {
     TraceSpec spec;
@@ -320,6 +326,7 @@ void SessionManager::Run(const std::shared_ptr<Session>& s) {
     spec.start_time_ticks = target->start_time_ticks();
     spec.binary = target->binary();
     spec.allow_unsupported_go = req.options.allow_unsupported_go();
+    spec.max_stop = absl::Milliseconds(req.max_stop_ms);
     spec.script = req.options.script();
     spec.script_name = req.options.script_name().empty() ? "trace.dlv" : req.options.script_name();
     spec.duration = absl::Milliseconds(req.options.duration_ms());

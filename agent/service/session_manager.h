@@ -52,6 +52,8 @@ struct SessionRequest {
   // Start, its build ID checked against the target's, handed to Delve, deleted when the session
   // ends however it ends.
   std::string debug_binary_id;
+  // The target's stop limit (AttachRequest/TraceRequest.max_stop_ms); 0: none.
+  int64_t max_stop_ms = 0;
 };
 
 // The key DebugBinaryStore::Owner uses for a target: its container ID, else "pid N".
@@ -72,6 +74,9 @@ class Session {
   // "127.0.0.1:PORT" of Delve once an attach session is attached; empty before and in trace mode.
   std::string delve_address() const;
   bool Ended() const;
+  // Attach mode: the remote client sent a request through a tunnel (DebugSession::
+  // NoteClientActivity). Thread-safe, non-blocking.
+  void NoteClientActivity();
   // Runs `fn` with the session's EndedEvent once it has ended (at once, on this thread, if it has).
   // A session that never started reports reason END_REASON_ERROR and the error as message.
   void OnEnded(std::function<void(const kdbg::v1::EndedEvent&)> fn);

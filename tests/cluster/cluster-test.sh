@@ -17,6 +17,15 @@
 #   container-kill  mid-trace under request load: every process of the agent's container SIGKILLed
 #              at once; Delve and the guardian live outside its cgroup, the guardian ends the session
 #   rollout    mid-trace under request load: helm upgrade changes the agent's pod template
+#   liveness   a breakpoint held by a remote dlv in a pod with a tight liveness probe: the agent
+#              resumes it within the probe's budget, the pod is not restarted
+#   readiness  an agent without its Delve is not ready; kdbg version and kdbg resolve say why
+#   kubelet-restart  mid-trace under load: the target node's kubelet restarted (the session goes
+#              on), then the controller node's (the CLI's port-forward is cut)
+#   drain      mid-trace under load: the other node drained; the session goes on
+#   attach-faults  kdbg attach with a dlv client connected, under load: the CLI SIGKILLed, the agent
+#              pod deleted, the agent container SIGKILLed, the kubelet restarted, the controller
+#              pod deleted
 #   demo       scripts/demo --cluster, the README's demo, against this cluster
 #   manifests  helm uninstall, kubectl apply of deploy/manifests unchanged, then resolve, trace
 #              and isolation again
@@ -28,8 +37,10 @@ DIR=${KDBG_CLUSTER_DIR:-/tmp/kdbg-cluster}
 . "$DIR/env"
 WORK=$(mktemp -d)
 BG=()  # background kdbg/dlv/load processes: ended (Ctrl-C first, so sessions end safely) on exit
+ON_EXIT=()  # commands that put the cluster back as a check found it, run on exit (pass or fail)
 cleanup() {
-  local p
+  local p c
+  for c in "${ON_EXIT[@]}"; do eval "$c" || true; done
   for p in "${BG[@]}"; do kill -INT "$p" 2>/dev/null || true; done
   for p in "${BG[@]}"; do timeout 30 tail --pid="$p" -f /dev/null 2>/dev/null || kill -9 "$p" 2>/dev/null || true; done
   rm -rf "$WORK"
@@ -544,6 +555,386 @@ cmd_rollout() {
   echo "cluster-test: rollout: helm upgrade of the agent's pod template mid-trace: pod/$pod released in ${took} s after the upgrade began, $served requests after it all answered"
 }
 
+# The liveness-probe budget (kube/probes.h): a pod of the sample image with a tight liveness probe
+# (httpGet / every 2 s, timeout 1 s, failure threshold 2: the kubelet restarts it after a stop of
+# 3 s; kdbg's default share, 50%, resumes a stop after 1.5 s). `kdbg resolve` shows the probe;
+# `kdbg attach` says the budget; a remote `dlv connect` through the tunnel stops the target at a
+# breakpoint in the probe's own handler and holds it 15 s; the agent resumes it (the CLI is told),
+# the breakpoint's later stops are continued at once, the client's next command halts the target
+# for it and finds its breakpoint kept. Under a bounded request loop every request is answered and
+# the pod's restart count stays 0, also 10 s after the session.
+cmd_liveness() {
+  local dlv image pod=kdbg-liveness node=node-a ip port before i
+  dlv=$("$ROOT/scripts/delve" paths | tail -1)
+  [[ -x $dlv ]] || fail "no bundled Delve to connect with ($dlv): run scripts/delve"
+  image=$(admin -n default get deploy hello-world -o jsonpath='{.spec.template.spec.containers[0].image}')
+  admin -n default delete pod "$pod" --ignore-not-found --wait=true --timeout=60s >/dev/null
+  admin apply -f - >/dev/null <<YAML || fail "cannot create pod/$pod"
+apiVersion: v1
+kind: Pod
+metadata: {name: $pod, namespace: default, labels: {app: kdbg-liveness}}
+spec:
+  nodeName: $node
+  terminationGracePeriodSeconds: 5
+  containers:
+    - name: hello-world
+      image: $image
+      imagePullPolicy: Never
+      env: [{name: HELLO_ADDR, value: ":8080"}]
+      ports: [{name: http, containerPort: 8080}]
+      livenessProbe:
+        httpGet: {path: /, port: http}
+        periodSeconds: 2
+        timeoutSeconds: 1
+        failureThreshold: 2
+YAML
+  admin -n default wait --for=condition=Ready "pod/$pod" --timeout=120s >/dev/null || fail "pod/$pod not ready"
+  ip=$(admin -n default get pod "$pod" -o jsonpath='{.status.podIP}')
+  before=$(restarts "$pod")
+  [[ $before == 0 ]] || fail "pod/$pod restarted before the test: $before"
+  local out
+  out=$(timeout 60 "$KDBG" resolve "pod/$pod" 2>&1) || fail "kdbg resolve pod/$pod: $out"
+  grep -q 'liveness:   liveness probe httpGet :http/ every 2s, timeout 1s, failure threshold 2: the kubelet restarts the container after a stop of 3s; kdbg resumes a stop after 1.5s (50%)' <<<"$out" ||
+    fail "kdbg resolve does not show the liveness budget: $out"
+
+  port=$((20000 + RANDOM % 20000))
+  "$KDBG" attach "pod/$pod" --headless --listen "127.0.0.1:$port" >"$WORK/attach.out" 2>"$WORK/attach.err" &
+  local apid=$!
+  BG+=($apid)
+  for ((i = 0; i < 120; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    kill -0 $apid 2>/dev/null || break
+    sleep 0.5
+  done
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || fail "attach of pod/$pod never listened on $port: $(cat "$WORK/attach.err")"
+  grep -q 'the kubelet restarts the container after a stop of 3s; kdbg resumes a stop after 1.5s' "$WORK/attach.err" ||
+    fail "kdbg attach did not show the liveness budget: $(cat "$WORK/attach.err")"
+  start_load "$ip" 150
+  local t0
+  t0=$(date +%s.%N)
+  # break, continue (the next request or probe stops there), then hold the stop for 15 s; then
+  # list the breakpoints (the agent halts the target for this command), clear and leave.
+  { printf 'break main.handleSlash\ncontinue\n'; sleep 15; printf 'breakpoints\nclearall\nquit -c\n'; } |
+    timeout 90 "$dlv" connect "127.0.0.1:$port" >"$WORK/dlv.out" 2>&1 || fail "dlv connect to pod/$pod failed: $(cat "$WORK/dlv.out")"
+  grep -qE '> \[Breakpoint 1\] main\.handleSlash\(\)' "$WORK/dlv.out" || fail "dlv never stopped at the breakpoint: $(cat "$WORK/dlv.out")"
+  # `breakpoints` after the hold: still set, and hit again while the client was away (each of those
+  # stops continued at once by the agent): "Breakpoint 1 (enabled) at 0x... for main.handleSlash() ./main.go:8 (N)".
+  local bphits
+  bphits=$(sed -n 's/^Breakpoint 1 (enabled) at .*main\.handleSlash().* (\([0-9]*\))$/\1/p' "$WORK/dlv.out")
+  [[ -n $bphits ]] || fail "the client's breakpoint was not kept: $(cat "$WORK/dlv.out")"
+  ((bphits >= 3)) || fail "the breakpoint was hit only $bphits times while the client held/was away: $(cat "$WORK/dlv.out")"
+  grep -q 'stop-limit' "$WORK/attach.err" || fail "the CLI was not told of the resume: $(cat "$WORK/attach.err")"
+  grep -q 'every breakpoint is kept' "$WORK/attach.err" || fail "the CLI was not told why: $(cat "$WORK/attach.err")"
+  sleep 3
+  kill "$LOADPID" 2>/dev/null || true
+  wait "$LOADPID" 2>/dev/null || true
+  local served
+  served=$(expect_served_after "$t0")
+  kill -INT $apid
+  for ((i = 0; i < 60; i++)); do kill -0 $apid 2>/dev/null || break; sleep 0.5; done
+  kill -0 $apid 2>/dev/null && { kill -9 $apid; fail "kdbg attach did not end within 30 s of Ctrl-C"; }
+  wait $apid || fail "kdbg attach pod/$pod failed: $(cat "$WORK/attach.err")"
+  expect_released "$pod" "$node" "$ip" "$before"
+  local session
+  session=$(session_of "$WORK/attach.err")
+  expect_audited "$session" "$pod" "CLIENT_STOP|STOP_REQUESTED"
+  sleep 10  # past three budgets: a probe failure count left behind would restart it now
+  [[ $(restarts "$pod") == 0 ]] || fail "pod/$pod was restarted by its liveness probe: $(admin -n default describe pod "$pod" | tail -8)"
+  admin -n default delete pod "$pod" --wait=false >/dev/null
+  echo "cluster-test: liveness: a breakpoint held 15 s in pod/$pod (budget 3 s): resumed by the agent ($(grep -c 'stop-limit' "$WORK/attach.err") notice(s)), $served requests all answered, restart count 0, breakpoint kept and hit $bphits times"
+}
+
+# Agent readiness reflects whether it can debug: `helm upgrade` points the agents at a Delve that
+# is not there; the DaemonSet replaces one agent (maxUnavailable 1), which stays not ready, so the
+# rollout stops there. `kdbg version` names that agent pod and why it cannot debug, the other agent
+# is listed as able; `kdbg resolve` of the sample on that node fails naming the agent and why. Then
+# the chart's value is put back and every agent is ready again.
+cmd_readiness() {
+  check_two_nodes
+  local orig broken=/usr/lib/kdbg/delve/v0.0.0/dlv bad="" bad_node="" i out pod node ip
+  orig=$("$HELM" --kubeconfig "$KUBECONFIG_ADMIN" get values kdbg -n kdbg-system --all -o json |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["agent"]["dlvPath"])') || fail "helm get values failed"
+  [[ -n $orig ]] || fail "no agent.dlvPath in the release's values"
+  restore_dlv() {
+    "$HELM" --kubeconfig "$KUBECONFIG_ADMIN" upgrade kdbg "$ROOT/charts/kdbg" -n kdbg-system --reuse-values \
+      --set-string "agent.dlvPath=$orig" >/dev/null &&
+      admin -n kdbg-system rollout status ds/kdbg-agent --timeout=180s >/dev/null
+  }
+  ON_EXIT+=(restore_dlv)
+  "$HELM" --kubeconfig "$KUBECONFIG_ADMIN" upgrade kdbg "$ROOT/charts/kdbg" -n kdbg-system --reuse-values \
+    --set-string "agent.dlvPath=$broken" >/dev/null || fail "helm upgrade failed"
+  for ((i = 0; i < 120; i++)); do
+    read -r bad bad_node < <(admin -n kdbg-system get pods -l app.kubernetes.io/name=kdbg-agent -o json |
+      python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["items"]:
+    args = p["spec"]["containers"][0].get("args", [])
+    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))
+    running = any("running" in s.get("state", {}) for s in p.get("status", {}).get("containerStatuses", []))
+    if sys.argv[1] in args and running and not ready:
+        print(p["metadata"]["name"], p["spec"]["nodeName"])
+        break' "$broken") || true
+    [[ -n $bad ]] && break
+    sleep 1
+  done
+  [[ -n $bad ]] || fail "no agent pod with Delve at $broken came up running and not ready: $(admin -n kdbg-system get pods -o wide)"
+  sleep 3  # the controller's watch sees the pod
+  out=$(timeout 60 "$KDBG" version 2>&1) || fail "kdbg version failed: $out"
+  grep -qF "on $bad_node (delve unknown) pod $bad: CANNOT DEBUG: Delve not found or not executable at $broken (--dlv)" <<<"$out" ||
+    fail "kdbg version does not name agent $bad and why it cannot debug: $out"
+  local able why
+  why=$(grep -o 'CANNOT DEBUG: .*' <<<"$out" | head -1)
+  able=$(grep '^kdbg-agent ' <<<"$out" | grep -vc 'CANNOT DEBUG' || true)
+  ((able == 1)) || fail "kdbg version should list the other agent as able to debug: $out"
+  read -r pod node ip < <(sample_pods | awk -v n="$bad_node" '$2 == n')
+  if out=$(timeout 60 "$KDBG" resolve "pod/$pod" 2>&1); then fail "kdbg resolve of pod/$pod on $bad_node succeeded: $out"; fi
+  grep -qF "agent $bad cannot debug: Delve not found or not executable at $broken (--dlv)" <<<"$out" ||
+    fail "kdbg resolve does not name the agent that cannot debug and why: $out"
+  restore_dlv || fail "could not put agent.dlvPath back to $orig"
+  ON_EXIT=()
+  out=$(timeout 60 "$KDBG" version 2>&1) || fail "kdbg version failed: $out"
+  grep -q 'CANNOT DEBUG' <<<"$out" && fail "an agent still cannot debug after the fix: $out"
+  timeout 60 "$KDBG" resolve "pod/$pod" >/dev/null 2>&1 || fail "kdbg resolve pod/$pod failed after the fix"
+  echo "cluster-test: readiness: agent $bad on $bad_node without Delve: not ready, named by kdbg version and kdbg resolve ($why); fixed, ready again"
+}
+
+# The node of the controller's pod.
+controller_node() {
+  admin -n kdbg-system get pods -l app.kubernetes.io/name=kdbg-controller -o jsonpath='{.items[0].spec.nodeName}'
+}
+
+# A session's target keeps serving through a fault that does not touch kdbg: the trace goes on
+# (hits after the fault), then Ctrl-C ends it: released, not restarted, audited.
+expect_trace_survives() {  # pod node ip restarts-before t0 what
+  local n0 i
+  n0=$(grep -c '"type":"hit"' "$WORK/out")
+  for ((i = 0; i < 40; i++)); do
+    (($(grep -c '"type":"hit"' "$WORK/out") > n0)) && break
+    kill -0 $KPID 2>/dev/null || fail "the trace ended after $6: $(tail -3 "$WORK/out") $(tail -3 "$WORK/err")"
+    sleep 0.5
+  done
+  (($(grep -c '"type":"hit"' "$WORK/out") > n0)) || fail "no hit streamed after $6: $(tail -3 "$WORK/err")"
+  kill "$LOADPID" 2>/dev/null || true
+  wait "$LOADPID" 2>/dev/null || true
+  SERVED=$(expect_served_after "$5")
+  local session
+  session=$(session_of "$WORK/err")
+  kill -INT $KPID
+  for ((i = 0; i < 60; i++)); do kill -0 $KPID 2>/dev/null || break; sleep 0.5; done
+  kill -0 $KPID 2>/dev/null && fail "kdbg did not end within 30 s of Ctrl-C after $6"
+  wait $KPID || fail "kdbg trace failed after $6: $(tail -3 "$WORK/err")"
+  expect_released "$1" "$2" "$3" "$4"
+  expect_audited "$session" "$1" "CLIENT_STOP|STOP_REQUESTED"
+}
+
+# Case 5 of the fault matrix: a node's kubelet restarted mid-trace (as `systemctl restart kubelet`
+# or a kubelet upgrade does; its pods keep running). (a) the kubelet of the traced pod's node,
+# under a bounded request loop: the trace goes on, every request is answered; Ctrl-C ends it,
+# released, not restarted, audited. (b) the kubelet of the controller's node, whose restart cuts
+# the CLI's port-forward (it runs through that kubelet): the session ends (the controller sees its
+# client gone), the target is released.
+cmd_kubelet_restart() {
+  check_two_nodes
+  local pod node ip before t0 took tpid ctl_node
+  ctl_node=$(controller_node)
+  read -r pod node ip < <(sample_pods | awk -v n="$ctl_node" '$2 != n')
+  [[ -n $pod ]] || fail "no sample pod outside the controller's node $ctl_node"
+  before=$(restarts "$pod")
+  start_trace "$pod"
+  start_load "$ip" 300
+  sleep 2
+  t0=$(date +%s.%N)
+  "$ROOT/scripts/cluster" restart-kubelet "$node" >"$WORK/restart.out" 2>&1 || fail "scripts/cluster restart-kubelet $node: $(tail -5 "$WORK/restart.out")"
+  expect_trace_survives "$pod" "$node" "$ip" "$before" "$t0" "kubelet-$node restarted"
+  echo "cluster-test: kubelet-restart: kubelet of $node restarted mid-trace of pod/$pod: the trace went on, $SERVED requests all answered, released after Ctrl-C"
+
+  # (b) the controller's node: the CLI's port-forward goes through that kubelet.
+  read -r pod node ip < <(sample_pods | awk -v n="$ctl_node" '$2 == n')
+  before=$(restarts "$pod")
+  tpid=$(host_pid "$node" "$(admin -n default get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}' | sed 's|containerd://||')")
+  start_trace "$pod"
+  local session
+  session=$(session_of "$WORK/err")
+  start_load "$ip" 300
+  sleep 2
+  t0=$(date +%s.%N)
+  "$ROOT/scripts/cluster" restart-kubelet "$ctl_node" >"$WORK/restart.out" 2>&1 || fail "scripts/cluster restart-kubelet $ctl_node: $(tail -5 "$WORK/restart.out")"
+  sleep 5
+  took=""
+  if kill -0 $KPID 2>/dev/null; then
+    # The port-forward survived the restart: the session is still there; end it by Ctrl-C.
+    kill -INT $KPID
+  fi
+  for ((i = 0; i < 120; i++)); do kill -0 $KPID 2>/dev/null || break; sleep 0.5; done
+  kill -0 $KPID 2>/dev/null && fail "the trace did not end within 60 s after kubelet-$ctl_node restarted: $(tail -3 "$WORK/err")"
+  wait $KPID || true
+  took=$(wait_released "$tpid" x "$t0")
+  kill "$LOADPID" 2>/dev/null || true
+  wait "$LOADPID" 2>/dev/null || true
+  SERVED=$(expect_served_after "$t0")
+  expect_released "$pod" "$node" "$ip" "$before"
+  expect_audited "$session" "$pod" "CLIENT_GONE|CLIENT_STOP|STOP_REQUESTED"
+  echo "cluster-test: kubelet-restart: kubelet of the controller's node $ctl_node restarted mid-trace of pod/$pod: session ended ($(audit_log | grep "\"session\":\"$session\"" | grep -o '"end_reason":"[A-Z_]*"' | tail -1)), released ${took} s after the restart, $SERVED requests all answered"
+}
+
+# Case 6 of the fault matrix: a node drained (`kubectl drain`, DaemonSets ignored) while a pod on
+# another node is traced under a bounded request loop: the drained node's sample is evicted, the
+# trace on the other node goes on, every request to it is answered; then the node is uncordoned
+# and the Deployment spreads again. The controller's node is the one kept (draining it is case 4).
+cmd_drain() {
+  check_two_nodes
+  local pod node ip before t0 ctl_node drained
+  ctl_node=$(controller_node)
+  read -r pod node ip < <(sample_pods | awk -v n="$ctl_node" '$2 == n')
+  drained=$(sample_pods | awk -v n="$ctl_node" '$2 != n {print $2; exit}')
+  [[ -n $pod && -n $drained ]] || fail "need a sample on the controller's node $ctl_node and one elsewhere"
+  before=$(restarts "$pod")
+  start_trace "$pod"
+  start_load "$ip" 300
+  sleep 2
+  t0=$(date +%s.%N)
+  ON_EXIT+=("admin uncordon $drained >/dev/null")
+  admin drain "$drained" --ignore-daemonsets --delete-emptydir-data --timeout=120s >"$WORK/drain.out" 2>&1 ||
+    fail "kubectl drain $drained failed: $(tail -5 "$WORK/drain.out")"
+  [[ -z $(sample_pods | awk -v n="$drained" '$2 == n') ]] || fail "a sample pod is still on the drained node $drained"
+  expect_trace_survives "$pod" "$node" "$ip" "$before" "$t0" "$drained was drained"
+  admin uncordon "$drained" >/dev/null || fail "kubectl uncordon $drained failed"
+  ON_EXIT=()
+  admin -n default rollout status deploy/hello-world --timeout=120s >/dev/null || fail "deploy/hello-world did not recover after the drain"
+  local i
+  for ((i = 0; i < 60; i++)); do
+    [[ $(sample_pods | awk '{print $2}' | sort -u | tr '\n' ' ') == "node-a node-b " ]] && break
+    sleep 1
+  done
+  check_two_nodes
+  echo "cluster-test: drain: $drained drained while pod/$pod on $node was traced: the trace went on, $SERVED requests all answered, released after Ctrl-C; uncordoned, samples spread again"
+}
+
+# `kdbg attach --headless` of pod $1 with a real `dlv connect` through the tunnel that sets a
+# tracepoint in the handler and continues (the target runs, each request prints on the client) and
+# stays connected for up to $2 seconds. Sets APID (the CLI), DPID (the dlv client), APORT.
+start_attach_client() {  # pod seconds
+  local i dlv
+  dlv=$("$ROOT/scripts/delve" paths | tail -1)
+  APORT=$((20000 + RANDOM % 20000))
+  "$KDBG" attach "pod/$1" --headless --listen "127.0.0.1:$APORT" >"$WORK/attach.out" 2>"$WORK/attach.err" &
+  APID=$!
+  BG+=($APID)
+  for ((i = 0; i < 120; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$APORT") 2>/dev/null && break
+    kill -0 $APID 2>/dev/null || break
+    sleep 0.5
+  done
+  (exec 3<>"/dev/tcp/127.0.0.1/$APORT") 2>/dev/null || fail "attach of pod/$1 never listened: $(cat "$WORK/attach.err")"
+  { printf 'trace main.handleSlash\ncontinue\n'; sleep "$2"; } |
+    timeout $(($2 + 30)) "$dlv" connect "127.0.0.1:$APORT" >"$WORK/dlv.out" 2>&1 &
+  DPID=$!
+  BG+=($DPID)
+  for ((i = 0; i < 40; i++)); do
+    grep -q '> goroutine(.*main\.handleSlash' "$WORK/dlv.out" && return 0
+    curl -s -m 2 -o /dev/null "http://$(admin -n default get pod "$1" -o jsonpath='{.status.podIP}'):8080/" || true
+    sleep 0.5
+  done
+  fail "the dlv client's tracepoint never printed a request: $(cat "$WORK/dlv.out")"
+}
+
+# Case 7 of the fault matrix: the faults during `kdbg attach` with a remote dlv client connected
+# (tracing the handler, its continue pending), each under a bounded request loop: every request
+# answered, then the target released (running, TracerPid 0, no Delve), not restarted, the session's
+# end audited. (1) the CLI SIGKILLed; (2) the agent's pod deleted; (3) every process of the agent's
+# container SIGKILLed; (4) the kubelet of the target's node restarted (the session goes on: the
+# client keeps tracing, then Ctrl-C ends it); (5) the controller's pod deleted (last: its audit log
+# goes with it).
+cmd_attach_faults() {
+  check_two_nodes
+  local pod node ip before session t0 took served tpid agent cg procs i ctl_node
+  ctl_node=$(controller_node)
+  read -r pod node ip < <(sample_pods | awk -v n="$ctl_node" '$2 != n')
+  [[ -n $pod ]] || fail "no sample pod outside the controller's node $ctl_node"
+  tpid=$(host_pid "$node" "$(admin -n default get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}' | sed 's|containerd://||')")
+  attach_fault_end() {  # what reasons
+    for ((i = 0; i < 120; i++)); do kill -0 $APID 2>/dev/null || break; sleep 0.5; done
+    kill -0 $APID 2>/dev/null && fail "kdbg attach did not end within 60 s after $1: $(tail -3 "$WORK/attach.err")"
+    wait $APID 2>/dev/null || true
+    took=$(wait_released "$tpid" x "$t0")
+    kill "$LOADPID" 2>/dev/null || true
+    wait "$LOADPID" 2>/dev/null || true
+    served=$(expect_served_after "$t0")
+    for ((i = 0; i < 60; i++)); do kill -0 $DPID 2>/dev/null || break; sleep 0.5; done
+    kill $DPID 2>/dev/null || true
+    expect_released "$pod" "$node" "$ip" "$before"
+    [[ -z $2 ]] || expect_audited "$session" "$pod" "$2"
+    echo "cluster-test: attach-faults: $1 with dlv connected: pod/$pod released in ${took} s, $served requests all answered$([[ -z $2 ]] || echo ", audited $(audit_log | grep "\"session\":\"$session\"" | grep -o '"end_reason":"[A-Z_]*"' | tail -1)")"
+  }
+
+  # (1) the CLI SIGKILLed.
+  before=$(restarts "$pod")
+  start_attach_client "$pod" 120
+  session=$(session_of "$WORK/attach.err")
+  start_load "$ip" 300
+  sleep 2
+  t0=$(date +%s.%N)
+  kill -9 $APID
+  attach_fault_end "the CLI SIGKILLed" CLIENT_GONE
+
+  # (2) the agent's pod deleted.
+  agent=$(agent_of "$node")
+  start_attach_client "$pod" 120
+  session=$(session_of "$WORK/attach.err")
+  start_load "$ip" 300
+  sleep 2
+  t0=$(date +%s.%N)
+  admin -n kdbg-system delete pod "$agent" --wait=false >/dev/null
+  attach_fault_end "agent pod $agent deleted" "AGENT_SHUTDOWN|CLIENT_GONE|ERROR"
+  admin -n kdbg-system rollout status ds/kdbg-agent --timeout=120s >/dev/null || fail "the agent DaemonSet did not recover"
+
+  # (3) every process of the agent's container SIGKILLed (the OOM group kill).
+  agent=$(agent_of "$node")
+  admin -n kdbg-system wait --for=condition=Ready "pod/$agent" --timeout=120s >/dev/null || fail "agent $agent not ready"
+  start_attach_client "$pod" 120
+  session=$(session_of "$WORK/attach.err")
+  cg=$(awk -F: '$2 == "devices" {print $3}' "/proc/$(agent_host_pid "$node" "$agent")/cgroup")
+  start_load "$ip" 300
+  sleep 2
+  procs=$(tr '\n' ' ' <"/sys/fs/cgroup/devices$cg/cgroup.procs")
+  t0=$(date +%s.%N)
+  # shellcheck disable=SC2086
+  kill -9 $procs
+  attach_fault_end "every process of agent $agent's container SIGKILLed" "ERROR|AGENT_SHUTDOWN|RECOVERED"
+  grep "\"session\":\"$session\"" "/var/lib/kdbg-agent/$node/guard.log" | grep -q 'recovered a session' ||
+    fail "the guardian did not recover attach session $session: $(tail -3 "/var/lib/kdbg-agent/$node/guard.log")"
+  admin -n kdbg-system wait --for=condition=Ready "pod/$agent" --timeout=120s >/dev/null || fail "agent $agent not ready again"
+
+  # (4) the kubelet of the target's node restarted: the session goes on.
+  start_attach_client "$pod" 120
+  session=$(session_of "$WORK/attach.err")
+  start_load "$ip" 300
+  sleep 2
+  t0=$(date +%s.%N)
+  "$ROOT/scripts/cluster" restart-kubelet "$node" >"$WORK/restart.out" 2>&1 || fail "restart-kubelet $node: $(tail -5 "$WORK/restart.out")"
+  local n0
+  n0=$(grep -c '> goroutine(.*main\.handleSlash' "$WORK/dlv.out")
+  for ((i = 0; i < 40; i++)); do
+    (($(grep -c '> goroutine(.*main\.handleSlash' "$WORK/dlv.out") > n0)) && break
+    sleep 0.5
+  done
+  (($(grep -c '> goroutine(.*main\.handleSlash' "$WORK/dlv.out") > n0)) || fail "the dlv client traced nothing after kubelet-$node restarted: $(tail -3 "$WORK/dlv.out")"
+  kill -0 $APID 2>/dev/null || fail "kdbg attach ended when kubelet-$node restarted: $(tail -3 "$WORK/attach.err")"
+  kill -INT $APID
+  attach_fault_end "kubelet-$node restarted (session went on; Ctrl-C)" "CLIENT_STOP|STOP_REQUESTED"
+
+  # (5) the controller's pod deleted.
+  local ctl
+  ctl=$(admin -n kdbg-system get pods -l app.kubernetes.io/name=kdbg-controller -o jsonpath='{.items[0].metadata.name}')
+  start_attach_client "$pod" 120
+  start_load "$ip" 300
+  sleep 2
+  t0=$(date +%s.%N)
+  admin -n kdbg-system delete pod "$ctl" --wait=false >/dev/null
+  attach_fault_end "controller pod $ctl deleted" ""
+  admin -n kdbg-system rollout status deploy/kdbg-controller --timeout=120s >/dev/null || fail "the controller did not recover"
+}
+
 # The README's demo, run against this cluster (scripts/demo --cluster): it must end 0, show a
 # trace hit, the resolve and the dlv session, and leave the cluster up as it found it.
 cmd_demo() {
@@ -579,7 +970,12 @@ case ${1:-} in
   faults) cmd_faults ;;
   container-kill) cmd_container_kill ;;
   rollout) cmd_rollout ;;
+  liveness) cmd_liveness ;;
+  readiness) cmd_readiness ;;
+  kubelet-restart) cmd_kubelet_restart ;;
+  drain) cmd_drain ;;
+  attach-faults) cmd_attach_faults ;;
   demo) cmd_demo ;;
   manifests) cmd_manifests ;;
-  *) echo "usage: $0 resolve|trace|attach|sessions|denied|isolation|faults|container-kill|rollout|demo|manifests" >&2; exit 2 ;;
+  *) echo "usage: $0 resolve|trace|attach|sessions|denied|isolation|faults|container-kill|rollout|liveness|readiness|kubelet-restart|drain|attach-faults|demo|manifests" >&2; exit 2 ;;
 esac

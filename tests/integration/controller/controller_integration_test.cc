@@ -280,6 +280,43 @@ TEST_F(ControllerIntegrationTest, ClientVanishingCancelsTheAgentCall) {
   EXPECT_EQ(lines[1]["end_reason"], "END_REASON_CLIENT_GONE");
 }
 
+// The target container's liveness probe (kube/probes.h): the user is told the budget, the agent
+// gets the stop limit (the policy's default share, 50%), and resolve shows it.
+TEST_F(ControllerIntegrationTest, LivenessProbeBudgetReachesTheUserAndTheAgent) {
+  kube::Pod pod = RunningPod("default", "web-live", "node-b");
+  pod.containers[0].liveness_probe = kube::Probe{"httpGet :8080/healthz", 2, 1, 3};
+  f_->kube().AddPod(pod);
+  const std::string summary =
+      "liveness probe httpGet :8080/healthz every 2s, timeout 1s, failure threshold 3: the kubelet "
+      "restarts the container after a stop of 5s; kdbg resumes a stop after 2.5s (50%)";
+  TraceResult r = Trace("t-alice", "default", "web-live");
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  bool told = false;
+  for (const auto& e : r.events) told |= e.has_notice() && e.notice().message() == summary;
+  EXPECT_TRUE(told) << "no progress line with the liveness budget";
+  auto traces = f_->agent_b().traces();
+  ASSERT_EQ(traces.size(), 1u);
+  EXPECT_EQ(traces[0].max_stop_ms(), 2500);
+
+  auto ctx = ControllerFixture::Context("t-alice");
+  v1::ControllerResolveRequest rreq;
+  rreq.mutable_target()->set_namespace_("default");
+  rreq.mutable_target()->set_pod("web-live");
+  v1::ControllerResolveResponse resp;
+  grpc::Status st = stub_->Resolve(ctx.get(), rreq, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.stop_budget().max_stop_ms(), 2500);
+  EXPECT_EQ(resp.stop_budget().budget_ms(), 5000);
+  EXPECT_EQ(resp.stop_budget().summary(), summary);
+
+  // A pod without a probe: no limit for the agent, no line in a trace.
+  TraceResult plain = Trace("t-alice", "default", "web-b");
+  ASSERT_TRUE(plain.status.ok()) << plain.status.error_message();
+  traces = f_->agent_b().traces();
+  ASSERT_EQ(traces.size(), 2u);
+  EXPECT_EQ(traces[1].max_stop_ms(), 0);
+}
+
 TEST_F(ControllerIntegrationTest, AttachThenTunnelRelaysBytesBothWays) {
   auto actx = ControllerFixture::Context("t-alice");
   v1::ControllerAttachRequest areq;

@@ -121,6 +121,15 @@ grpc::Status FakeAgent::Trace(grpc::ServerContext* ctx, const v1::TraceRequest* 
   return grpc::Status::OK;
 }
 
+grpc::Status FakeAgent::Resolve(grpc::ServerContext*, const v1::ResolveRequest*,
+                                v1::ResolvedTarget* resp) {
+  calls_.fetch_add(1);
+  absl::MutexLock lock(&mu_);
+  resp->set_host_pid(script_.host_pid);
+  resp->set_debuggable(true);
+  return grpc::Status::OK;
+}
+
 grpc::Status FakeAgent::Attach(grpc::ServerContext* ctx, const v1::AttachRequest* req,
                                grpc::ServerWriter<v1::Event>* writer) {
   ++calls_;

@@ -54,6 +54,9 @@ class FakeAgent final : public v1::Agent::Service {
   int calls() const { return calls_.load(); }
   int active() const { return active_.load(); }
 
+  // A debuggable target with the script's host_pid.
+  grpc::Status Resolve(grpc::ServerContext* ctx, const v1::ResolveRequest* req,
+                       v1::ResolvedTarget* resp) override;
   grpc::Status Trace(grpc::ServerContext* ctx, const v1::TraceRequest* req,
                      grpc::ServerWriter<v1::Event>* writer) override;
   grpc::Status Attach(grpc::ServerContext* ctx, const v1::AttachRequest* req,

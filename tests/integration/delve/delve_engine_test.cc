@@ -430,6 +430,106 @@ TEST_F(DelveEngineTest, AttachModeExposesDelveAndClearsTheRemoteClientsBreakpoin
   ExpectReleased(**target);
 }
 
+// The stop limit (a tight liveness probe's budget, kube/probes.h): a remote client stops the
+// target at its breakpoint and holds it. The engine resumes it after max_stop, says so, keeps the
+// client's breakpoint, continues the stops nobody is at while the client is away, and halts the
+// target for the client's next request.
+TEST_F(DelveEngineTest, AttachStopLimitResumesAHeldStopAndKeepsTheBreakpoints) {
+  auto target = GoTarget::Start("hello-world-nol");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  agent::AttachSpec spec;
+  spec.session_id = "limit1";
+  spec.max_stop = absl::Seconds(1);
+  ASSERT_TRUE(kdbg::testing::ResolveInto((*target)->pid(), &spec).ok());
+  auto session = factory_->StartAttach(spec, events.Callback());
+  ASSERT_TRUE(session.ok()) << session.status();
+  auto stop_limits = [&] {
+    int n = 0;
+    for (const auto& notice : events.Notices()) n += notice.kind() == v1::NOTICE_KIND_STOP_LIMIT;
+    return n;
+  };
+  auto conn = TcpRpcDialer().Dial((*session)->delve_address());
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  DelveClient remote(std::move(*conn));
+  ASSERT_TRUE(
+      remote.Call("RPCServer.Command", DelveClient::CommandParams("halt"), absl::Seconds(10)).ok());
+  auto locs = remote.FindLocation("main.handleSlash", absl::Seconds(10));
+  ASSERT_TRUE(locs.ok()) << locs.status();
+  BreakpointRequest bp;
+  bp.name = "user1";
+  bp.addrs = locs->front().pcs;
+  bp.tracepoint = false;
+  ASSERT_TRUE(remote.CreateBreakpoint(bp, absl::Seconds(10)).ok());
+  (*session)->NoteClientActivity();
+  ASSERT_TRUE(remote.Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok());
+  // A request stops at the breakpoint; the client holds the stop. The engine resumes it after
+  // about a second, so the request is answered although nobody continued.
+  absl::Time t0 = absl::Now();
+  auto held = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(15));
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_EQ(held->status, 200);
+  absl::Duration took = absl::Now() - t0;
+  EXPECT_GE(took, absl::Milliseconds(900));
+  EXPECT_LT(took, absl::Seconds(5));
+  auto stopped_reply = remote.Receive(absl::Seconds(5));  // the client's continue ended there
+  ASSERT_TRUE(stopped_reply.ok()) << stopped_reply.status();
+  ASSERT_EQ(stop_limits(), 1);
+  EXPECT_THAT(events.Notices().back().message(), HasSubstr("every breakpoint is kept"));
+  // While the client is away the breakpoint's stops are continued at once: requests are answered
+  // quickly, and no further notice is needed.
+  for (int i = 0; i < 5; ++i) {
+    absl::Time t = absl::Now();
+    auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(5));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_LT(absl::Now() - t, absl::Milliseconds(800));
+  }
+  // The client is back (a request through its tunnel): the engine halts the target for it; its
+  // breakpoint is still there; the stop it now holds is resumed again after the limit.
+  (*session)->NoteClientActivity();
+  bool stopped = false;
+  for (int i = 0; i < 300 && !stopped; ++i) {
+    auto st = kdbg::testing::ReadProcStatus((*target)->pid());
+    stopped = st.ok() && st->state == 't';
+    if (!stopped) absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(stopped) << "the target was not halted for the returning client";
+  auto list = remote.ListBreakpoints(absl::Seconds(10));
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_THAT(list->dump(), HasSubstr("\"user1\""));
+  absl::SleepFor(absl::Milliseconds(2500));
+  EXPECT_EQ(stop_limits(), 2);
+  auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(5));
+  ASSERT_TRUE(r.ok()) << r.status();
+
+  (*session)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  auto ended = (*session)->Wait(absl::Seconds(30));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  ExpectCleanEnd(*ended);
+  ExpectReleased(**target);
+}
+
+// The stop limit in trace mode: a limit shorter than the agent's own handling of one hit (1 us)
+// ends the session at the first hit, safely, with END_REASON_STOP_LIMIT and why.
+TEST_F(DelveEngineTest, TraceStopLimitEndsTheSession) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  agent::TraceSpec spec;
+  spec.max_stop = absl::Microseconds(1);
+  auto session = Trace((*target)->pid(), "trace main.handleSlash\n", &events, spec);
+  ASSERT_TRUE(session.ok()) << session.status();
+  auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port());
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto ended = (*session)->Wait(absl::Seconds(30));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->reason(), v1::END_REASON_STOP_LIMIT) << ended->message();
+  EXPECT_THAT(ended->message(), HasSubstr("more than its liveness probe safely allows"));
+  EXPECT_TRUE(ended->target_alive());
+  EXPECT_FALSE(ended->target_traced());
+  ExpectReleased(**target);
+}
+
 TEST_F(DelveEngineTest, ScriptFeaturesStackHitCountAndBreak) {
   // Inside the function (main.go:11) optimized code keeps no `r` (values_test.cc checks that it
   // prints <optimized out>): this test of the script features uses the -N -l build.
