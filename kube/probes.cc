@@ -15,8 +15,8 @@ StopBudget StopBudgetOf(const ContainerSpec& container, int share_percent) {
   }
   const Probe& p = *container.liveness_probe;
   out.has_liveness_probe = true;
-  out.probe = absl::StrCat(p.handler, " every ", p.period_seconds, "s, timeout ",
-                           p.timeout_seconds, "s, failure threshold ", p.failure_threshold);
+  out.probe = absl::StrCat(p.handler, " every ", p.period_seconds, "s, timeout ", p.timeout_seconds,
+                           "s, failure threshold ", p.failure_threshold);
   out.budget = absl::Seconds(int64_t{p.failure_threshold - 1} * p.period_seconds) +
                absl::Seconds(p.timeout_seconds);
   out.max_stop = out.budget * out.share_percent / 100;
