@@ -486,6 +486,8 @@ std::string VersionText(const std::string& cli_version,
     if (!a.pod_name().empty()) absl::StrAppend(&out, " pod ", a.pod_name());
     if (!a.cannot_debug().empty()) {
       absl::StrAppend(&out, ": CANNOT DEBUG: ", a.cannot_debug());
+    } else if (!a.ready() && !a.pod_name().empty()) {
+      absl::StrAppend(&out, ": not ready yet");
     } else if (!a.ebpf_unavailable().empty()) {
       absl::StrAppend(&out, "; eBPF engine unavailable: ", a.ebpf_unavailable());
     }

@@ -131,10 +131,13 @@ absl::StatusOr<ControllerService::Target> ControllerService::Locate(const v1::Po
     // Say why a not-ready agent cannot debug, in its own words (Version answers while not ready).
     for (const AgentEndpoint& a : d_.agents->AllAgents()) {
       if (a.node_name != out.pod.node_name || a.ready) continue;
-      v1::VersionInfo info = AgentVersion(a);
-      if (!info.cannot_debug().empty()) {
-        return absl::UnavailableError(absl::StrCat(agent.status().message(), ": agent ", a.pod_name,
-                                                   " cannot debug: ", info.cannot_debug()));
+      bool answered = false;
+      v1::VersionInfo info = AgentVersion(a, &answered);
+      if (answered && !info.cannot_debug().empty()) {
+        // Not Unavailable (retry later): this agent says it cannot debug until someone fixes it.
+        return absl::FailedPreconditionError(absl::StrCat(agent.status().message(), ": agent ",
+                                                          a.pod_name,
+                                                          " cannot debug: ", info.cannot_debug()));
       }
     }
   }
@@ -543,7 +546,7 @@ grpc::ServerUnaryReactor* ControllerService::StopSession(
   return reactor;
 }
 
-v1::VersionInfo ControllerService::AgentVersion(const AgentEndpoint& agent) {
+v1::VersionInfo ControllerService::AgentVersion(const AgentEndpoint& agent, bool* answered) {
   auto stub = d_.channels->Stub(agent.address);
   grpc::ClientContext c;
   c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
@@ -558,9 +561,7 @@ v1::VersionInfo ControllerService::AgentVersion(const AgentEndpoint& agent) {
   if (info.node_name().empty()) info.set_node_name(agent.node_name);
   info.set_pod_name(agent.pod_name);
   info.set_ready(agent.ready);
-  if (!agent.ready && info.cannot_debug().empty()) {
-    info.set_cannot_debug("its pod is not ready");
-  }
+  if (answered != nullptr) *answered = st.ok();
   return info;
 }
 

@@ -110,8 +110,8 @@ class ControllerService final : public v1::Controller::CallbackService {
   absl::StatusOr<kube::UserInfo> AdmitSession(grpc::CallbackServerContext* ctx,
                                               const v1::PodTarget& target, AuditRecord* record);
   // The agent's Version answer (3 s at most), with its pod, readiness and, when it cannot debug,
-  // why (its own words, or that it does not answer).
-  v1::VersionInfo AgentVersion(const AgentEndpoint& agent);
+  // why (its own words, or that it does not answer; `answered` says which).
+  v1::VersionInfo AgentVersion(const AgentEndpoint& agent, bool* answered = nullptr);
   void AuditDecision(AuditRecord record, const absl::Status& status);
 
   ServiceDeps d_;

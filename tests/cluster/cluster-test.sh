@@ -607,7 +607,8 @@ YAML
     sleep 0.5
   done
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || fail "attach of pod/$pod never listened on $port: $(cat "$WORK/attach.err")"
-  grep -q 'the kubelet restarts the container after a stop of 3s; kdbg resumes a stop after 1.5s' "$WORK/attach.err" ||
+  # (the CLI listens at once; the controller's progress lines come as it sets the session up)
+  wait_line "$WORK/attach.err" 'the kubelet restarts the container after a stop of 3s; kdbg resumes a stop after 1.5s' $apid 60 ||
     fail "kdbg attach did not show the liveness budget: $(cat "$WORK/attach.err")"
   start_load "$ip" 150
   local t0
@@ -657,7 +658,7 @@ cmd_readiness() {
   [[ -n $orig ]] || fail "no agent.dlvPath in the release's values"
   restore_dlv() {
     "$HELM" --kubeconfig "$KUBECONFIG_ADMIN" upgrade kdbg "$ROOT/charts/kdbg" -n kdbg-system --reuse-values \
-      --set-string "agent.dlvPath=$orig" >/dev/null &&
+      --set-string "agent.dlvPath=${orig//,/\\,}" >/dev/null &&
       admin -n kdbg-system rollout status ds/kdbg-agent --timeout=180s >/dev/null
   }
   ON_EXIT+=(restore_dlv)
@@ -857,6 +858,7 @@ cmd_attach_faults() {
     kill -0 $APID 2>/dev/null && fail "kdbg attach did not end within 60 s after $1: $(tail -3 "$WORK/attach.err")"
     wait $APID 2>/dev/null || true
     took=$(wait_released "$tpid" x "$t0")
+    sleep 3  # requests keep flowing after the release
     kill "$LOADPID" 2>/dev/null || true
     wait "$LOADPID" 2>/dev/null || true
     served=$(expect_served_after "$t0")
