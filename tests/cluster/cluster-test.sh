@@ -866,7 +866,7 @@ cmd_attach_faults() {
     kill $DPID 2>/dev/null || true
     expect_released "$pod" "$node" "$ip" "$before"
     [[ -z $2 ]] || expect_audited "$session" "$pod" "$2"
-    echo "cluster-test: attach-faults: $1 with dlv connected: pod/$pod released in ${took} s, $served requests all answered$([[ -z $2 ]] || echo ", audited $(audit_log | grep "\"session\":\"$session\"" | grep -o '"end_reason":"[A-Z_]*"' | tail -1)")"
+    echo "cluster-test: attach-faults: $1 with dlv connected: pod/$pod released in ${took} s, $served requests all answered$([[ -z $2 ]] || echo ", audited $(audit_log | grep "\"session\":\"$session\"" | grep '"kind":"session-end"' | grep -o '"end_reason":"[A-Z_]*"' | tail -1)")"
   }
 
   # (1) the CLI SIGKILLed.
