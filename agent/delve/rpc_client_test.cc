@@ -194,5 +194,28 @@ TEST(TcpRpcConnectionTest, SplitsTheStreamIntoMessages) {
   ::close(lfd);
 }
 
+// A Delve that accepts but never reads: Send gives up after the dialer's send timeout instead of
+// blocking the session's thread forever once the socket buffers are full.
+TEST(TcpRpcConnectionTest, SendToAPeerThatNeverReadsTimesOut) {
+  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(lfd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ASSERT_EQ(::listen(lfd, 1), 0);  // accepted by the kernel, never read
+  auto conn =
+      TcpRpcDialer(absl::Milliseconds(200)).Dial(absl::StrCat("127.0.0.1:", ntohs(addr.sin_port)));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  std::string big(64 << 20, 'x');  // far more than loopback's socket buffers
+  absl::Time start = absl::Now();
+  absl::Status s = (*conn)->Send(big);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  ::close(lfd);
+}
+
 }  // namespace
 }  // namespace kdbg::delve

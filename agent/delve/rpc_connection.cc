@@ -34,6 +34,10 @@ class TcpRpcConnection final : public RpcConnection {
       ssize_t n = ::send(fd_.get(), out_.data() + sent, out_.size() - sent, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {  // SO_SNDTIMEO passed without progress
+          return absl::DeadlineExceededError(
+              "Delve stopped reading its connection (a request could not be sent in time)");
+        }
         return absl::UnavailableError(
             absl::StrCat("Delve connection lost while sending: ", std::strerror(errno)));
       }
@@ -138,6 +142,10 @@ absl::StatusOr<std::unique_ptr<RpcConnection>> TcpRpcDialer::Dial(const std::str
   }
   UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return ErrnoToStatus(errno, "socket");
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(absl::ToInt64Seconds(send_timeout_));
+  tv.tv_usec = static_cast<suseconds_t>(absl::ToInt64Microseconds(send_timeout_) % 1000000);
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));  // also bounds connect(2)
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), ss_len) < 0) {
     return absl::UnavailableError(
         absl::StrCat("connect to Delve at ", address, ": ", std::strerror(errno)));

@@ -41,10 +41,18 @@ class RpcDialer {
   virtual absl::StatusOr<std::unique_ptr<RpcConnection>> Dial(const std::string& address) = 0;
 };
 
-// Plain TCP to Delve's headless server.
+// Plain TCP to Delve's headless server. Connecting and every Send are bounded by `send_timeout`
+// (SO_SNDTIMEO): a Delve that stops reading makes Send fail with DeadlineExceeded instead of
+// blocking the session's thread; reads are bounded by ReadMessage's own timeout.
 class TcpRpcDialer final : public RpcDialer {
  public:
+  static constexpr absl::Duration kDefaultSendTimeout = absl::Seconds(10);
+  explicit TcpRpcDialer(absl::Duration send_timeout = kDefaultSendTimeout)
+      : send_timeout_(send_timeout) {}
   absl::StatusOr<std::unique_ptr<RpcConnection>> Dial(const std::string& address) override;
+
+ private:
+  absl::Duration send_timeout_;
 };
 
 }  // namespace kdbg::delve
