@@ -1,4 +1,5 @@
 // The controller end to end over real gRPC and TLS, against fake agents and the in-memory API.
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -315,6 +316,66 @@ TEST_F(ControllerIntegrationTest, LivenessProbeBudgetReachesTheUserAndTheAgent) 
   traces = f_->agent_b().traces();
   ASSERT_EQ(traces.size(), 2u);
   EXPECT_EQ(traces[1].max_stop_ms(), 0);
+}
+
+// This process's resident set (the controller, the fake agents and the client all live here).
+int64_t RssBytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  }
+  return -1;
+}
+
+// Back-pressure of the per-stream cap (issue 18): an agent with 64 MiB of hits for a client that
+// stops reading. The controller's queue (max_buffered_events, 64) stops reading from the agent, so
+// HTTP/2 flow control stops the agent's writes: memory stays bounded, nothing is dropped on the
+// way (the agent, not the relay, is where hits are dropped and reported; EventStreamTest), and
+// once the client reads again every hit arrives, in order.
+TEST_F(ControllerIntegrationTest, SlowReaderStallsTheAgentAndMemoryStaysBounded) {
+  constexpr int kHits = 16000;
+  constexpr size_t kHitBytes = 4096;  // 64 MiB in all
+  AgentScript script;
+  script.hits = kHits;
+  script.hit_bytes = kHitBytes;
+  f_->agent_a().set_script(script);
+  auto ctx = ControllerFixture::Context("t-alice");
+  v1::ControllerTraceRequest req;
+  req.mutable_target()->set_namespace_("default");
+  req.mutable_target()->set_pod("web-a");
+  req.mutable_options()->set_script("trace handleSlash main.go:10\n");
+  const int64_t rss_before = RssBytes();
+  auto reader = stub_->Trace(ctx.get(), req);
+  v1::Event e;
+  ASSERT_TRUE(reader->Read(&e));  // the first progress notice: the call is set up
+  // Not reading now. Wait until the agent's writes stop advancing (bounded: 10 s).
+  int64_t written = -1;
+  for (int i = 0; i < 100; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    int64_t now = f_->agent_a().hits_written();
+    if (now == written && now > 0) break;
+    written = now;
+  }
+  const int64_t rss_stalled = RssBytes();
+  EXPECT_GT(written, 0);
+  EXPECT_LT(written, kHits / 2) << "the agent wrote on although the client read nothing";
+  EXPECT_LT(rss_stalled - rss_before, int64_t{40} << 20)
+      << "memory grew by " << (rss_stalled - rss_before) << " bytes for a client reading nothing";
+  std::printf("stalled: agent wrote %lld of %d hits, RSS +%lld KiB\n",
+              static_cast<long long>(written), kHits,
+              static_cast<long long>((rss_stalled - rss_before) >> 10));
+  int64_t hits = 0;
+  bool in_order = true;
+  while (reader->Read(&e)) {
+    if (!e.has_hit()) continue;
+    ++hits;
+    in_order = in_order && e.hit().hit_count() == hits;
+    EXPECT_EQ(e.hit().function().size(), kHitBytes);
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(hits, kHits);
+  EXPECT_TRUE(in_order);
 }
 
 TEST_F(ControllerIntegrationTest, AttachThenTunnelRelaysBytesBothWays) {

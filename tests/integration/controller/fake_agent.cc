@@ -96,7 +96,9 @@ grpc::Status FakeAgent::Trace(grpc::ServerContext* ctx, const v1::TraceRequest* 
     h.set_time_unix_nanos(absl::GetCurrentTimeNanos());
     h.mutable_hit()->set_tracepoint("handleSlash");
     h.mutable_hit()->set_hit_count(i + 1);
+    if (script.hit_bytes > 0) h.mutable_hit()->set_function(std::string(script.hit_bytes, 'f'));
     if (!writer->Write(h)) break;
+    ++hits_written_;
   }
   v1::EndReason reason = v1::END_REASON_MAX_HITS;
   if (!script.end_by_itself) {

@@ -17,6 +17,7 @@ struct AgentScript {
   bool end_by_itself = true;  // send EndedEvent and return; else wait for cancellation
   int32_t host_pid = 4242;
   int hit_interval_ms = 0;  // pause before each HitEvent (benchmarks: a steady rate)
+  size_t hit_bytes = 0;     // each HitEvent carries this many bytes (in `function`)
 };
 
 class FakeAgent final : public v1::Agent::Service {
@@ -53,6 +54,8 @@ class FakeAgent final : public v1::Agent::Service {
   int cancelled() const { return cancelled_.load(); }
   int calls() const { return calls_.load(); }
   int active() const { return active_.load(); }
+  // HitEvents whose Write returned (gRPC took them: sent or within the flow-control window).
+  int64_t hits_written() const { return hits_written_.load(); }
 
   // A debuggable target with the script's host_pid.
   grpc::Status Resolve(grpc::ServerContext* ctx, const v1::ResolveRequest* req,
@@ -77,6 +80,7 @@ class FakeAgent final : public v1::Agent::Service {
   void WaitCancelled(grpc::ServerContext* ctx, const std::string& session_id);
 
   std::string node_;
+  std::atomic<int64_t> hits_written_{0};
   absl::Mutex mu_;
   AgentScript script_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::TraceRequest> traces_ ABSL_GUARDED_BY(mu_);
