@@ -13,7 +13,7 @@ struct CliRun {
   std::string err;
 };
 
-CliRun RunWith(std::vector<std::string> argv, bool* opened = nullptr) {
+CliRun RunWith(const std::vector<std::string>& argv, bool* opened = nullptr) {
   std::ostringstream out, err;
   AppEnv env;
   env.command.out = &out;

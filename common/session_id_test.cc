@@ -20,6 +20,7 @@ TEST(NewSessionId, UniqueAcrossThreads) {
   absl::Mutex mu;
   std::set<std::string> ids;
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 1000; ++i) {

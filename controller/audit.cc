@@ -38,9 +38,7 @@ std::string AuditText(std::string_view text, size_t max_bytes, bool keep_newline
     auto c = static_cast<unsigned char>(text[i]);
     if (c == '\\') {
       out += "\\\\";
-    } else if (keep_newlines && (c == '\n' || c == '\t')) {
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
+    } else if ((c < 0x20 && !(keep_newlines && (c == '\n' || c == '\t'))) || c == 0x7f) {
       absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
     } else if (c == 0xC2 && i + 1 < text.size() &&
                static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
@@ -76,7 +74,7 @@ std::string FormatAuditLine(const AuditRecord& r, absl::Time now) {
   if (r.groups.size() > kAuditMaxGroups) {
     groups.push_back(absl::StrCat("...(", r.groups.size() - kAuditMaxGroups, " more groups)"));
   }
-  j["groups"] = std::move(groups);
+  j["groups"] = groups;
   j["namespace"] = Name(r.ns);
   j["pod"] = Name(r.pod);
   j["container"] = Name(r.container);

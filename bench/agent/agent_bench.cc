@@ -40,8 +40,11 @@ int main(int argc, char** argv) {
   double seconds = 3;
   int sessions = 100;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::string(argv[i]) == "--seconds") absl::SimpleAtod(argv[i + 1], &seconds);
-    if (std::string(argv[i]) == "--sessions") absl::SimpleAtoi(argv[i + 1], &sessions);
+    if ((std::string(argv[i]) == "--seconds" && !absl::SimpleAtod(argv[i + 1], &seconds)) ||
+        (std::string(argv[i]) == "--sessions" && !absl::SimpleAtoi(argv[i + 1], &sessions))) {
+      std::fprintf(stderr, "%s takes a number, not \"%s\"\n", argv[i], argv[i + 1]);
+      return 2;
+    }
   }
   log::Configure(log::Level::kError, log::Format::kText);
   auto pki = kdbg::testing::TestPki::Create("bench-ca");

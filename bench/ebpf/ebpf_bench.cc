@@ -111,7 +111,9 @@ int HttpMain(const std::string& target, int runs, int seconds, nlohmann::json* o
       if (!r.ok()) return Fail("latency request failed");
       for (int k = 0; k < 2000 && hits.load() == n; ++k) absl::SleepFor(absl::Microseconds(50));
       if (hits.load() == n) return Fail("no hit for a latency request");
-      lat.push_back((static_cast<double>(last_hit_ns.load()) - absl::ToUnixNanos(t0)) / 1e6);
+      lat.push_back(
+          (static_cast<double>(last_hit_ns.load()) - static_cast<double>(absl::ToUnixNanos(t0))) /
+          1e6);
     }
     (*s)->RequestEnd(kdbg::v1::END_REASON_CLIENT_STOP);
     (void)(*s)->Wait(absl::Seconds(10));
@@ -182,7 +184,9 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
     if (t < 0) return Fail("traced request failed");
     traced.push_back(t);
     for (int i = 0; i < 500 && hits.load() < calls; ++i) absl::SleepFor(absl::Milliseconds(10));
-    double secs = (static_cast<double>(last_hit_ns.load()) - absl::ToUnixNanos(t0)) / 1e9;
+    double secs =
+        (static_cast<double>(last_hit_ns.load()) - static_cast<double>(absl::ToUnixNanos(t0))) /
+        1e9;
     if (secs > 0) eps.push_back(static_cast<double>(hits.load()) / secs);
     (*s)->RequestEnd(kdbg::v1::END_REASON_CLIENT_STOP);
     auto ended = (*s)->Wait(absl::Seconds(10));
@@ -210,10 +214,7 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
   return dropped == 0 && missing == 0 ? 0 : Fail("events were dropped or missing");
 }
 
-}  // namespace
-}  // namespace kdbg::bench
-
-int main(int argc, char** argv) {
+int RunMain(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   std::string target, http_target;
   int runs = 5, calls = 50000, seconds = 2;
@@ -239,4 +240,16 @@ int main(int argc, char** argv) {
   }
   std::printf("%s\n", out.dump(2).c_str());
   return rc;
+}
+
+}  // namespace
+}  // namespace kdbg::bench
+
+int main(int argc, char** argv) {
+  try {
+    return kdbg::bench::RunMain(argc, argv);
+  } catch (...) {  // nlohmann's, when a result cannot be written: nothing crosses main
+    std::fprintf(stderr, "kdbg-ebpf-bench: an exception ended the benchmark\n");
+    return 1;
+  }
 }
