@@ -33,7 +33,7 @@ void EventRelay::Send(v1::Event event) {
     if (!cancelled_ && !finish_called_) queue_.push_back(std::move(event));
     a = Step();
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 void EventRelay::Fail(const grpc::Status& status) {
@@ -44,7 +44,7 @@ void EventRelay::Fail(const grpc::Status& status) {
     outcome_.status = status;
     a = Step();
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 bool EventRelay::ClientGone() {
@@ -71,7 +71,7 @@ void EventRelay::StartAgent(const std::string& agent_label, const StartFn& start
     }
   }
   if (gone) {
-    Run(std::move(early));
+    Run(early);
     return;
   }
   start(&agent_ctx_, &agent_);
@@ -91,7 +91,7 @@ void EventRelay::StartAgent(const std::string& agent_label, const StartFn& start
     b.cancel_agent = b.cancel_agent || a.cancel_agent;
     a = std::move(b);
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 void EventRelay::OnClientWriteDone(bool ok) {
@@ -105,7 +105,7 @@ void EventRelay::OnClientWriteDone(bool ok) {
     }
     a = Step();
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 void EventRelay::OnClientCancel() {
@@ -116,7 +116,7 @@ void EventRelay::OnClientCancel() {
     outcome_.client_gone = true;
     a = Step();
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 void EventRelay::OnClientDone() {
@@ -126,7 +126,7 @@ void EventRelay::OnClientDone() {
     server_done_ = true;
     a = Step();
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 void EventRelay::OnAgentReadDone(bool ok) {
@@ -150,7 +150,7 @@ void EventRelay::OnAgentReadDone(bool ok) {
     }
     a = Step();
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 void EventRelay::OnAgentDone(const grpc::Status& status) {
@@ -161,7 +161,7 @@ void EventRelay::OnAgentDone(const grpc::Status& status) {
     outcome_.status = LabelAgentStatus(status, agent_label_);
     a = Step();
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 EventRelay::Actions EventRelay::Step() {
@@ -203,7 +203,7 @@ EventRelay::Actions EventRelay::Step() {
   return a;
 }
 
-void EventRelay::Run(Actions a) {
+void EventRelay::Run(const Actions& a) {
   if (a.cancel_agent) agent_ctx_.TryCancel();
   if (a.write) server_.StartWrite(&write_buf_);
   if (a.read) agent_.StartRead(&read_buf_);
@@ -237,7 +237,7 @@ void TunnelRelay::Fail(const grpc::Status& status) {
     outcome_.status = status;
     a = Step();
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 void TunnelRelay::StartAgent(const std::string& agent_label, const StartFn& start) {
@@ -260,7 +260,7 @@ void TunnelRelay::StartAgent(const std::string& agent_label, const StartFn& star
     }
   }
   if (gone) {
-    Run(std::move(early));
+    Run(early);
     return;
   }
   start(&agent_ctx_, &agent_);
@@ -275,7 +275,7 @@ void TunnelRelay::StartAgent(const std::string& agent_label, const StartFn& star
     agent_started_ = true;
     a = Step();
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 void TunnelRelay::OnClientReadDone(bool ok) {
@@ -302,7 +302,7 @@ void TunnelRelay::OnClientReadDone(bool ok) {
     b.first = a.first;
     a = std::move(b);
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 void TunnelRelay::OnClientWriteDone(bool ok) {
@@ -316,7 +316,7 @@ void TunnelRelay::OnClientWriteDone(bool ok) {
     }
     a = Step();
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 void TunnelRelay::OnClientCancel() {
@@ -327,7 +327,7 @@ void TunnelRelay::OnClientCancel() {
     outcome_.client_gone = true;
     a = Step();
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 void TunnelRelay::OnClientDone() {
@@ -337,7 +337,7 @@ void TunnelRelay::OnClientDone() {
     server_done_ = true;
     a = Step();
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 void TunnelRelay::OnAgentReadDone(bool ok) {
@@ -352,7 +352,7 @@ void TunnelRelay::OnAgentReadDone(bool ok) {
     }
     a = Step();
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 void TunnelRelay::OnAgentWriteDone(bool ok) {
@@ -363,7 +363,7 @@ void TunnelRelay::OnAgentWriteDone(bool ok) {
     (void)ok;  // a failed write means the call is ending: the read side reports it
     a = Step();
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 void TunnelRelay::OnAgentDone(const grpc::Status& status) {
@@ -374,7 +374,7 @@ void TunnelRelay::OnAgentDone(const grpc::Status& status) {
     outcome_.status = LabelAgentStatus(status, agent_label_);
     a = Step();
   }
-  Run(std::move(a));
+  Run(a);
 }
 
 TunnelRelay::Actions TunnelRelay::Step() {
@@ -441,7 +441,7 @@ TunnelRelay::Actions TunnelRelay::Step() {
   return a;
 }
 
-void TunnelRelay::Run(Actions a) {
+void TunnelRelay::Run(const Actions& a) {
   if (a.first) on_first_frame_(this, first_);
   if (a.cancel_agent) agent_ctx_.TryCancel();
   if (a.agent_write) agent_.StartWrite(&up_out_);

@@ -86,7 +86,7 @@ class EventRelay {
   void OnAgentReadDone(bool ok);
   void OnAgentDone(const grpc::Status& status);
   Actions Step() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Run(Actions a);
+  void Run(const Actions& a);
 
   const size_t max_buffered_;
   std::function<void(const RelayOutcome&)> on_finished_;
@@ -168,7 +168,7 @@ class TunnelRelay {
   void OnAgentWriteDone(bool ok);
   void OnAgentDone(const grpc::Status& status);
   Actions Step() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Run(Actions a);
+  void Run(const Actions& a);
 
   std::function<void(TunnelRelay*, const v1::TunnelFrame&)> on_first_frame_;
   std::function<void(const RelayOutcome&)> on_finished_;

@@ -173,7 +173,7 @@ grpc::ServerWriteReactor<v1::Event>* ControllerService::Attach(
 }
 
 void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay* relay,
-                                    std::shared_ptr<StreamState> state) {
+                                    const std::shared_ptr<StreamState>& state) {
   const bool trace = state->mode == v1::SESSION_MODE_TRACE;
   const v1::PodTarget& target = trace ? state->trace.target() : state->attach.target();
   AuditRecord& rec = state->record;
@@ -290,7 +290,7 @@ grpc::ServerBidiReactor<v1::TunnelFrame, v1::TunnelFrame>* ControllerService::Tu
     grpc::CallbackServerContext* ctx) {
   auto* relay = new TunnelRelay(
       [this, ctx](TunnelRelay* r, const v1::TunnelFrame& first) {
-        std::string id = first.session_id();
+        const std::string& id = first.session_id();
         d_.work->Post([this, ctx, r, id] { SetupTunnel(ctx, r, id); });
       },
       nullptr);

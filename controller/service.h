@@ -86,7 +86,7 @@ class ControllerService final : public v1::Controller::CallbackService {
  private:
   struct StreamState;
   void SetupStream(grpc::CallbackServerContext* ctx, EventRelay* relay,
-                   std::shared_ptr<StreamState> state);
+                   const std::shared_ptr<StreamState>& state);
   void FinishStream(const std::shared_ptr<StreamState>& state, const RelayOutcome& outcome);
   void SetupTunnel(grpc::CallbackServerContext* ctx, TunnelRelay* relay,
                    const std::string& session_id);

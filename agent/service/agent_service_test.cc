@@ -17,10 +17,12 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "tests/support/certs/test_certs.h"
+#include "tests/support/grpc_calls.h"
 
 namespace kdbg::agent {
 namespace {
 
+using kdbg::testing::CancelAndDrain;
 using kdbg::testing::CertFiles;
 using kdbg::testing::TestPki;
 using testing::FakeDebugSessionFactory;
@@ -251,10 +253,8 @@ TEST_F(AgentServiceTest, DroppedConnectionEndsTheSession) {
     kdbg::v1::Event e;
     ASSERT_TRUE(reader->Read(&e));
     ASSERT_TRUE(e.has_armed());
-    ctx.TryCancel();  // the channel goes away with the stub: the call is torn down
-    while (reader->Read(&e)) {
-    }
-    reader->Finish();
+    // the channel goes away with the stub: the call is torn down
+    CancelAndDrain(&ctx, reader.get());
   }
   EXPECT_TRUE(WaitFor([&] { return factory_.live() == 0 && manager_->size() == 0; }));
   ASSERT_EQ(factory_.end_reasons().size(), 1u);
@@ -308,10 +308,7 @@ TEST_F(AgentServiceTest, LimitsAreRefusedClearly) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_NE(st.error_message().find("limit of 1 concurrent debug sessions"), std::string::npos)
       << st.error_message();
-  c1.TryCancel();
-  while (r1->Read(&e)) {
-  }
-  r1->Finish();
+  CancelAndDrain(&c1, r1.get());
 }
 
 TEST_F(AgentServiceTest, SecondSessionOnTheSameTargetGetsErrorEventAndAlreadyExists) {
@@ -332,10 +329,7 @@ TEST_F(AgentServiceTest, SecondSessionOnTheSameTargetGetsErrorEventAndAlreadyExi
   EXPECT_FALSE(r2->Read(&e));
   EXPECT_EQ(r2->Finish().error_code(), grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_EQ(factory_.started(), 1);
-  c1.TryCancel();
-  while (r1->Read(&e)) {
-  }
-  r1->Finish();
+  CancelAndDrain(&c1, r1.get());
 }
 
 TEST_F(AgentServiceTest, TunnelCarriesBytesBothWaysAndHalfCloses) {
@@ -396,10 +390,7 @@ TEST_F(AgentServiceTest, TunnelCarriesBytesBothWaysAndHalfCloses) {
   }
   EXPECT_EQ(bad->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
 
-  ac.TryCancel();
-  while (attach->Read(&e)) {
-  }
-  attach->Finish();
+  CancelAndDrain(&ac, attach.get());
   EXPECT_TRUE(WaitFor([&] { return factory_.live() == 0; }));
 }
 

@@ -22,6 +22,7 @@
 #include "tests/integration/agent/tcp_helpers.h"
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/go_target.h"
+#include "tests/support/grpc_calls.h"
 #include "tests/support/http_probe.h"
 #include "tests/support/proc_probe.h"
 #include "tests/support/test_env.h"
@@ -123,10 +124,7 @@ TEST_F(AgentIntegrationTest, TraceEndToEndGivesTheClientPortsThenCancelEndsSafel
     EXPECT_EQ(e.hit().vars(0).name(), "r.RemoteAddr");
     EXPECT_EQ(e.hit().vars(0).value(), absl::StrCat("\"127.0.0.1:", port, "\""));
   }
-  ctx.TryCancel();
-  while (reader->Read(&e)) {
-  }
-  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_EQ(CancelAndDrain(&ctx, reader.get()).error_code(), grpc::StatusCode::CANCELLED);
   ExpectReleased();
   // The target is released inside Detach, a moment before the session's end is logged.
   for (int i = 0; i < 100 && !absl::StrContains(agent_->Logs(), "\"reason\":\"client_gone\"");
@@ -213,10 +211,7 @@ TEST_F(AgentIntegrationTest, SecondSessionOnTheTargetAndOnePastTheNodeLimitAreRe
   EXPECT_EQ(s2.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s2.error_message();
   EXPECT_TRUE(absl::StrContains(s2.error_message(), "limit of 1")) << s2.error_message();
 
-  c1.TryCancel();
-  while (r1->Read(&e)) {
-  }
-  r1->Finish();
+  CancelAndDrain(&c1, r1.get());
   ExpectReleased();
 }
 
@@ -237,10 +232,7 @@ TEST_F(AgentIntegrationTest, SecondSessionOnTheSameProcessIsRefused) {
   EXPECT_EQ(e.error().code(), "ALREADY_EXISTS");
   EXPECT_EQ(r2->Finish().error_code(), grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_EQ(DlvProcessesFor(target_->pid()).size(), 1u);
-  c1.TryCancel();
-  while (r1->Read(&e)) {
-  }
-  r1->Finish();
+  CancelAndDrain(&c1, r1.get());
   ExpectReleased();
 }
 
@@ -276,10 +268,7 @@ TEST_F(AgentIntegrationTest, DroppedConnectionEndsTheSessionSafely) {
   }
   EXPECT_TRUE(ended) << agent_->Logs();
   EXPECT_TRUE(absl::StrContains(agent_->Logs(), "\"reason\":\"client_gone\""));
-  ctx.TryCancel();
-  while (reader->Read(&e)) {
-  }
-  reader->Finish();
+  CancelAndDrain(&ctx, reader.get());
   ExpectReleased();
 }
 
@@ -341,10 +330,7 @@ TEST_F(AgentIntegrationTest, DlvConnectThroughTheTunnelBreaksContinuesAndQuits) 
   EXPECT_TRUE(absl::StrContains(out.str(), "main.handleSlash()")) << out.str();
   EXPECT_TRUE(served);
   // The session is still attached; ending the attach stream releases the target.
-  ctx.TryCancel();
-  while (attach->Read(&e)) {
-  }
-  attach->Finish();
+  CancelAndDrain(&ctx, attach.get());
   ExpectReleased();
 }
 
@@ -459,10 +445,7 @@ TEST_F(AgentIntegrationTest, TunnelOfRandomBytesIsRefusedOrClosedAndLeavesNothin
   auto served = HttpGet("127.0.0.1", target_->port());
   ASSERT_TRUE(served.ok()) << served.status();
   EXPECT_EQ(served->status, 200);
-  ctx.TryCancel();
-  while (attach->Read(&e)) {
-  }
-  attach->Finish();
+  CancelAndDrain(&ctx, attach.get());
   ExpectReleased();
 }
 
