@@ -33,7 +33,7 @@ struct ExecCredential {
 
 // Parses a plugin's stdout. InvalidArgument for bad JSON, a wrong kind or apiVersion, or no
 // credential in status.
-absl::StatusOr<ExecCredential> ParseExecCredential(absl::string_view json,
+absl::StatusOr<ExecCredential> ParseExecCredential(absl::string_view text,
                                                    absl::string_view expected_api_version);
 
 class ExecCredentialProvider {

@@ -422,10 +422,9 @@ class HttpClient final : public Client {
       KDBG_ASSIGN_OR_RETURN(Credentials creds, GetCredentials());
       KDBG_ASSIGN_OR_RETURN(auto cli, Acquire(creds, config_.timeout));
       absl::Time started = absl::Now();
-      httplib::Result res = method == "GET"
-                                ? cli->Get((url_.prefix + path).c_str(), HeadersFor(creds))
-                                : cli->Post((url_.prefix + path).c_str(), HeadersFor(creds), body,
-                                            "application/json");
+      httplib::Result res = method == "GET" ? cli->Get(url_.prefix + path, HeadersFor(creds))
+                                            : cli->Post(url_.prefix + path, HeadersFor(creds), body,
+                                                        "application/json");
       if (!res) {
         last = TransportError(res.error(), started);
         if (last.code() == absl::StatusCode::kDeadlineExceeded) return last;
@@ -460,18 +459,19 @@ class HttpClient final : public Client {
     int http_status = 0;
     std::string error_body;
     absl::Time started = absl::Now();
-    auto res = cli->Get((url_.prefix + path).c_str(), HeadersFor(creds),
-                        [&](const httplib::Response& resp) {
-                          http_status = resp.status;
-                          return true;
-                        },
-                        [&](const char* data, size_t len) {
-                          if (http_status < 200 || http_status >= 300) {
-                            error_body.append(data, len);
-                            return true;
-                          }
-                          return receiver(data, len);
-                        });
+    auto res = cli->Get(
+        url_.prefix + path, HeadersFor(creds),
+        [&](const httplib::Response& resp) {
+          http_status = resp.status;
+          return true;
+        },
+        [&](const char* data, size_t len) {
+          if (http_status < 200 || http_status >= 300) {
+            error_body.append(data, len);
+            return true;
+          }
+          return receiver(data, len);
+        });
     if (http_status != 0 && (http_status < 200 || http_status >= 300)) {
       return StatusFromResponse(http_status, error_body);
     }
