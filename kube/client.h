@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "kube/objects.h"
+#include "kube/workloads.h"
 
 namespace kdbg::kube {
 
@@ -39,6 +40,12 @@ class Client {
   virtual absl::Status WatchPods(const std::string& ns, const ListOptions& opts,
                                  const std::string& resource_version,
                                  const std::function<bool(const WatchEvent&)>& on_event) = 0;
+
+  // GET the workload's object (kube/workloads.h: WorkloadPath) and read its pod selector; the API
+  // server's 403/404 come back as PermissionDenied/NotFound with its message
+  // (`deployments.apps "web" not found`).
+  virtual absl::StatusOr<Workload> GetWorkload(WorkloadKind kind, const std::string& ns,
+                                               const std::string& name) = 0;
 
   // POST /apis/authentication.k8s.io/v1/tokenreviews
   virtual absl::StatusOr<UserInfo> ReviewToken(const std::string& token) = 0;

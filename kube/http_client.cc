@@ -167,6 +167,13 @@ class HttpClient final : public Client {
     return ParsePod(r.body);
   }
 
+  absl::StatusOr<Workload> GetWorkload(WorkloadKind kind, const std::string& ns,
+                                       const std::string& name) override {
+    KDBG_ASSIGN_OR_RETURN(
+        Response r, Call("GET", WorkloadPath(kind, UrlEncode(ns), UrlEncode(name)), "", true));
+    return ParseWorkload(kind, r.body);
+  }
+
   absl::StatusOr<std::vector<Pod>> ListPods(const std::string& ns, const ListOptions& opts,
                                             std::string* resource_version) override {
     KDBG_ASSIGN_OR_RETURN(Response r, Call("GET", PodsPath(ns, opts, {}), "", true));
@@ -496,6 +503,10 @@ class BrokenClient final : public Client {
  public:
   explicit BrokenClient(absl::Status s) : s_(std::move(s)) {}
   absl::StatusOr<Pod> GetPod(const std::string&, const std::string&) override { return s_; }
+  absl::StatusOr<Workload> GetWorkload(WorkloadKind, const std::string&,
+                                       const std::string&) override {
+    return s_;
+  }
   absl::StatusOr<std::vector<Pod>> ListPods(const std::string&, const ListOptions&,
                                             std::string*) override {
     return s_;

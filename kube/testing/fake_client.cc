@@ -121,6 +121,34 @@ absl::Status FakeClient::BeginCall(Method method) {
   return s;
 }
 
+void FakeClient::AddWorkload(Workload workload) {
+  absl::MutexLock lock(&mu_);
+  workloads_[{workload.kind, workload.namespace_, workload.name}] = std::move(workload);
+}
+
+absl::Status FakeClient::AddWorkloadJson(WorkloadKind kind, absl::string_view json) {
+  KDBG_ASSIGN_OR_RETURN(Workload w, ParseWorkload(kind, json));
+  if (w.namespace_.empty()) w.namespace_ = "default";
+  AddWorkload(std::move(w));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Workload> FakeClient::GetWorkload(WorkloadKind kind, const std::string& ns,
+                                                 const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  KDBG_RETURN_IF_ERROR(BeginCall(Method::kGetWorkload));
+  auto it = workloads_.find({kind, ns, name});
+  if (it == workloads_.end()) {
+    // The API server's words: `deployments.apps "web" not found`, `jobs.batch "x" not found`.
+    std::string resource = WorkloadPath(kind, "", "");
+    resource = resource.substr(resource.rfind("//") + 2);
+    resource.pop_back();
+    std::string group = kind == WorkloadKind::kJob ? "batch" : "apps";
+    return absl::NotFoundError(absl::StrCat(resource, ".", group, " \"", name, "\" not found"));
+  }
+  return it->second;
+}
+
 absl::StatusOr<Pod> FakeClient::GetPod(const std::string& ns, const std::string& name) {
   absl::MutexLock lock(&mu_);
   KDBG_RETURN_IF_ERROR(BeginCall(Method::kGetPod));

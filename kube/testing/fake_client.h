@@ -29,6 +29,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -41,7 +42,15 @@ namespace kdbg::kube::testing {
 
 class FakeClient final : public Client {
  public:
-  enum class Method { kGetPod, kListPods, kWatchPods, kReviewToken, kReviewAccess, kCreateEvent };
+  enum class Method {
+    kGetPod,
+    kListPods,
+    kWatchPods,
+    kReviewToken,
+    kReviewAccess,
+    kCreateEvent,
+    kGetWorkload
+  };
 
   // --- State set up by tests ---
   // Adds or replaces (same namespace/name) a pod; records ADDED or MODIFIED for watchers. The
@@ -51,6 +60,10 @@ class FakeClient final : public Client {
   absl::Status AddPodJson(absl::string_view json);
   // Removes a pod; records DELETED. NotFound if absent.
   absl::Status DeletePod(const std::string& ns, const std::string& name);
+  // Adds or replaces a workload (GetWorkload of an unknown one: NotFound as the API words it).
+  void AddWorkload(Workload workload);
+  // Parses the object (e.g. a fixture of kube/testdata/workloads) and adds it.
+  absl::Status AddWorkloadJson(WorkloadKind kind, absl::string_view json);
   void AddToken(const std::string& token, UserInfo user);
   // A token the API server knows but refuses (expired, revoked): the TokenReview answers
   // authenticated=false with `error` ("token has expired").
@@ -75,6 +88,8 @@ class FakeClient final : public Client {
   absl::StatusOr<Pod> GetPod(const std::string& ns, const std::string& name) override;
   absl::StatusOr<std::vector<Pod>> ListPods(const std::string& ns, const ListOptions& opts,
                                             std::string* resource_version = nullptr) override;
+  absl::StatusOr<Workload> GetWorkload(WorkloadKind kind, const std::string& ns,
+                                       const std::string& name) override;
   absl::Status WatchPods(const std::string& ns, const ListOptions& opts,
                          const std::string& resource_version,
                          const std::function<bool(const WatchEvent&)>& on_event) override;
@@ -94,6 +109,8 @@ class FakeClient final : public Client {
 
   mutable absl::Mutex mu_;
   std::map<std::pair<std::string, std::string>, Pod> pods_ ABSL_GUARDED_BY(mu_);
+  std::map<std::tuple<WorkloadKind, std::string, std::string>, Workload> workloads_
+      ABSL_GUARDED_BY(mu_);
   std::map<std::string, UserInfo> tokens_ ABSL_GUARDED_BY(mu_);
   AccessRules rules_ ABSL_GUARDED_BY(mu_);
   std::map<Method, std::deque<absl::Status>> injected_ ABSL_GUARDED_BY(mu_);

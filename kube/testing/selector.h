@@ -1,8 +1,7 @@
-// Label and field selectors, as the API server evaluates them for ?labelSelector= and
-// ?fieldSelector=. Shared by the in-memory fake client and the API stub.
+// Field selectors (and label selectors, the one grammar of kube/selector.h), as the API server
+// evaluates them for ?labelSelector= and ?fieldSelector=. Shared by the in-memory fake client and
+// the API stub.
 //
-// Label selector grammar (k8s.io/apimachinery/pkg/labels), comma-separated requirements, all ANDed:
-//   app=web   app==web   app!=web   tier in (frontend, backend)   env notin (prod)   app   !app
 // Field selectors for pods support exactly the fields kdbg uses, with = / == / !=:
 //   metadata.name, metadata.namespace, spec.nodeName, status.phase
 // Anything else is InvalidArgument "field label not supported: <field>" (the API server's words).
@@ -15,26 +14,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "kube/objects.h"
+#include "kube/selector.h"
 
 namespace kdbg::kube {
-
-struct LabelRequirement {
-  enum class Op { kEquals, kNotEquals, kIn, kNotIn, kExists, kDoesNotExist };
-  std::string key;
-  Op op = Op::kEquals;
-  std::vector<std::string> values;
-};
-
-class LabelSelector {
- public:
-  // Empty text selects everything. InvalidArgument names the offending requirement.
-  static absl::StatusOr<LabelSelector> Parse(absl::string_view text);
-  bool Matches(const std::map<std::string, std::string>& labels) const;
-  const std::vector<LabelRequirement>& requirements() const { return reqs_; }
-
- private:
-  std::vector<LabelRequirement> reqs_;
-};
 
 class PodFieldSelector {
  public:
