@@ -42,4 +42,8 @@ inline constexpr absl::Duration kMaxLease = absl::Minutes(30);
 inline constexpr absl::Duration kAgentMaxLease = absl::Hours(1);
 static_assert(kDefaultLease <= kMaxLease && kMaxLease <= kAgentMaxLease);
 
+// Sessions over several pods (`kdbg trace deploy/NAME`, `-l`): at most this many pods per session
+// unless the policy says otherwise (policy key maxPodsPerSession; `--max-pods N` chooses fewer).
+inline constexpr int kMaxPodsPerSession = 10;
+
 }  // namespace kdbg::defaults

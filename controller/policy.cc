@@ -64,6 +64,7 @@ absl::StatusOr<Policy> ParseYaml(absl::string_view yaml, const std::string& own_
   if (absl::Status s = ParseDurationKey(root, "maxLease", &p.max_lease); !s.ok()) return s;
   if (root["maxSessionsPerUser"]) p.max_sessions_per_user = root["maxSessionsPerUser"].as<int>();
   if (root["maxSessions"]) p.max_sessions = root["maxSessions"].as<int>();
+  if (root["maxPodsPerSession"]) p.max_pods_per_session = root["maxPodsPerSession"].as<int>();
   if (root["allowedScriptCommands"]) {
     p.allowed_script_commands = root["allowedScriptCommands"].as<std::vector<std::string>>();
   }
@@ -90,7 +91,8 @@ absl::StatusOr<Policy> ParseYaml(absl::string_view yaml, const std::string& own_
     static const char* kKnown[] = {
         "protectedNamespaces", "defaultLease",       "maxLease",
         "maxSessionsPerUser",  "maxSessions",        "allowedScriptCommands",
-        "allowedActions",      "maxDebugBinarySize", "livenessStopSharePercent"};
+        "allowedActions",      "maxDebugBinarySize", "livenessStopSharePercent",
+        "maxPodsPerSession"};
     std::string key = it.first.as<std::string>();
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
       return absl::InvalidArgumentError(absl::StrCat("policy: unknown key \"", key, "\""));
@@ -102,6 +104,9 @@ absl::StatusOr<Policy> ParseYaml(absl::string_view yaml, const std::string& own_
       Canonicalize("allowedActions", &script::CanonicalAction, &p.allowed_actions));
   if (p.max_sessions_per_user < 1 || p.max_sessions < 1) {
     return absl::InvalidArgumentError("policy: session limits must be at least 1");
+  }
+  if (p.max_pods_per_session < 1) {
+    return absl::InvalidArgumentError("policy: maxPodsPerSession must be at least 1");
   }
   if (p.default_lease > p.max_lease) p.default_lease = p.max_lease;
   if (!own_namespace.empty() && !Contains(p.protected_namespaces, own_namespace)) {
@@ -235,6 +240,15 @@ void SessionLimiter::Release(const std::string& user) {
 int SessionLimiter::Running() const {
   absl::MutexLock lock(&mu_);
   return total_;
+}
+
+absl::Status CheckPodCount(const Policy& policy, int pods, absl::string_view selection) {
+  if (pods <= policy.max_pods_per_session) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(selection, " has ", pods,
+                                                   " running pods; the kdbg policy allows at most ",
+                                                   policy.max_pods_per_session,
+                                                   " per session (maxPodsPerSession): choose fewer "
+                                                   "with --max-pods N or a narrower -l selector"));
 }
 
 }  // namespace kdbg::controller

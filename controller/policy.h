@@ -8,6 +8,8 @@
 //   maxSessions: 100                # in all, across users, on this controller
 //   allowedScriptCommands: [trace, on, continue]   # script commands allowed; empty: any
 //   allowedActions: [print]         # what may follow `on NAME`; empty: any
+//   maxPodsPerSession: 10           # pods one `kdbg trace deploy/NAME` / `-l` session may span
+//                                   # (default: common/defaults.h kMaxPodsPerSession)
 //   maxDebugBinarySize: 512Mi       # largest `--debug-binary` upload (bytes, or Ki/Mi/Gi/k/M/G);
 //                                   # 0 refuses every upload
 //   livenessStopSharePercent: 50    # a stop (breakpoint, halt) may last this share of what the
@@ -46,6 +48,7 @@ struct Policy {
   std::vector<std::string> allowed_actions;            // canonical `on` actions; empty: any
   int64_t max_debug_binary_size = int64_t{512} << 20;  // bytes; 0: uploads refused
   int liveness_stop_share_percent = kube::kDefaultStopSharePercent;
+  int max_pods_per_session = defaults::kMaxPodsPerSession;
 };
 
 // `own_namespace` (kdbg's namespace) is added to the protected namespaces.
@@ -68,6 +71,11 @@ absl::Status CheckScript(const Policy& policy, absl::string_view script,
 // ResourceExhausted naming the cap when `size` bytes exceed maxDebugBinarySize (or uploads are
 // off); InvalidArgument for a size that is not positive.
 absl::Status CheckDebugBinarySize(const Policy& policy, int64_t size, absl::string_view file_name);
+
+// ResourceExhausted when a session over several pods names more than maxPodsPerSession pods:
+// "deployment/web has 14 running pods; the kdbg policy allows at most 10 per session
+// (maxPodsPerSession): choose fewer with --max-pods N or a narrower -l selector".
+absl::Status CheckPodCount(const Policy& policy, int pods, absl::string_view selection);
 
 // Counts running sessions per user and in all against the policy's limits. Thread-safe.
 class SessionLimiter {

@@ -161,3 +161,24 @@ TEST(PolicyTest, LivenessStopShare) {
 
 }  // namespace
 }  // namespace kdbg::controller
+
+namespace kdbg::controller {
+namespace {
+
+TEST(PolicyTest, MaxPodsPerSession) {
+  Policy d = DefaultPolicy("kdbg-system");
+  EXPECT_EQ(d.max_pods_per_session, defaults::kMaxPodsPerSession);
+  auto p = ParsePolicy("maxPodsPerSession: 3\n", "kdbg-system");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->max_pods_per_session, 3);
+  EXPECT_FALSE(ParsePolicy("maxPodsPerSession: 0\n", "kdbg-system").ok());
+  EXPECT_TRUE(CheckPodCount(*p, 3, "deployment/web").ok());
+  absl::Status s = CheckPodCount(*p, 4, "deployment/web");
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(s.message(),
+            "deployment/web has 4 running pods; the kdbg policy allows at most 3 per session "
+            "(maxPodsPerSession): choose fewer with --max-pods N or a narrower -l selector");
+}
+
+}  // namespace
+}  // namespace kdbg::controller

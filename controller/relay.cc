@@ -3,9 +3,7 @@
 #include "absl/strings/str_cat.h"
 
 namespace kdbg::controller {
-namespace {
 
-// The agent's non-OK statuses reach the CLI prefixed with which agent said it.
 grpc::Status LabelAgentStatus(const grpc::Status& s, const std::string& label) {
   if (s.ok() || s.error_code() == grpc::StatusCode::CANCELLED) return s;
   std::string msg = s.error_message();
@@ -17,8 +15,6 @@ grpc::Status LabelAgentStatus(const grpc::Status& s, const std::string& label) {
   }
   return grpc::Status(s.error_code(), msg);
 }
-
-}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // EventRelay

@@ -27,6 +27,11 @@
 
 namespace kdbg::controller {
 
+// An agent's non-OK status as the CLI gets it, prefixed with which agent said it ("agent LABEL:
+// ..." or, when it could not be reached, "cannot reach the kdbg agent LABEL: ..."); OK and
+// CANCELLED unchanged.
+grpc::Status LabelAgentStatus(const grpc::Status& s, const std::string& label);
+
 struct RelayOutcome {
   grpc::Status status;       // what the CLI got
   bool client_gone = false;  // the CLI cancelled or stopped reading

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <set>
+#include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
@@ -152,6 +154,7 @@ absl::StatusOr<ControllerService::Target> ControllerService::Locate(const v1::Po
 
 grpc::ServerWriteReactor<v1::Event>* ControllerService::Trace(
     grpc::CallbackServerContext* ctx, const v1::ControllerTraceRequest* req) {
+  if (req->pods_size() > 0) return TraceMany(ctx, req);
   auto state = std::make_shared<StreamState>();
   state->mode = v1::SESSION_MODE_TRACE;
   state->trace = *req;
@@ -281,6 +284,222 @@ void ControllerService::FinishStream(const std::shared_ptr<StreamState>& state,
 int ControllerService::ActiveSessions() {
   absl::MutexLock lock(&mu_);
   return static_cast<int>(sessions_.size());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trace over several pods
+
+struct ControllerService::FanoutState {
+  v1::ControllerTraceRequest req;
+  std::string id;
+  AuditRecord record;  // the session's: user, namespace, selection, script
+  bool acquired = false;
+  struct Part {
+    std::unique_ptr<v1::Agent::Stub> stub;
+    v1::TraceRequest agent_req;
+    AuditRecord record;
+    AgentEndpoint agent;
+    bool started = false;
+  };
+  // Sized once (the agent calls keep pointers to agent_req); a part is written by the setup task
+  // before it starts and read after it ended (MergeRelay's lock orders the two).
+  std::vector<Part> parts;
+};
+
+grpc::ServerWriteReactor<v1::Event>* ControllerService::TraceMany(
+    grpc::CallbackServerContext* ctx, const v1::ControllerTraceRequest* req) {
+  auto state = std::make_shared<FanoutState>();
+  state->req = *req;
+  state->id = NewSessionId();
+  state->parts.resize(static_cast<size_t>(req->pods_size()));
+  std::vector<std::string> pods(req->pods().begin(), req->pods().end());
+  MergeRelay::Callbacks cb;
+  cb.on_hit_limit = [this, state] {
+    d_.work->Post([this, state] {
+      std::vector<std::pair<AgentEndpoint, std::string>> live;
+      for (const FanoutState::Part& p : state->parts) {
+        if (p.started) live.emplace_back(p.agent, p.agent_req.session_id());
+      }
+      StopParts(live);
+    });
+  };
+  cb.on_part_done = [this, state](const PartOutcome& p) { PartEnded(state, p); };
+  cb.on_finished = [this, state](const MergeOutcome&) { FinishFanout(state); };
+  auto* relay = new MergeRelay(options_.max_buffered_events, state->id, std::move(pods),
+                               req->options().max_hits(), std::move(cb));
+  d_.work->Post([this, ctx, relay, state] { SetupFanout(ctx, relay, state); });
+  return relay->reactor();
+}
+
+void ControllerService::SetupFanout(grpc::CallbackServerContext* ctx, MergeRelay* relay,
+                                    const std::shared_ptr<FanoutState>& state) {
+  const v1::ControllerTraceRequest& req = state->req;
+  AuditRecord& rec = state->record;
+  rec.rpc = "trace";
+  rec.mode = v1::SESSION_MODE_TRACE;
+  rec.ns = req.target().namespace_();
+  rec.pod = req.selection();
+  rec.container = req.target().container();
+  rec.script = req.options().script();
+  auto fail = [&](const absl::Status& s) {
+    AuditDecision(rec, s);
+    relay->Fail(ToGrpcStatus(s));
+  };
+  absl::StatusOr<kube::UserInfo> user = Authenticate(ctx);
+  if (!user.ok()) return fail(user.status());
+  rec.user = user->username;
+  rec.groups = user->groups;
+  if (!req.target().pod().empty()) {
+    return fail(absl::InvalidArgumentError("a request names either one pod or a list of pods"));
+  }
+  if (absl::Status s = kube::ValidateObjectName("namespace", rec.ns); !s.ok()) return fail(s);
+  if (absl::Status s = kube::ValidateObjectName("container", rec.container); !s.ok()) {
+    return fail(s);
+  }
+  std::set<std::string> seen;
+  for (const std::string& pod : req.pods()) {
+    if (absl::Status s = kube::ValidateObjectName("pod", pod); !s.ok()) return fail(s);
+    if (!seen.insert(pod).second) {
+      return fail(absl::InvalidArgumentError(absl::StrCat("pod ", pod, " is named twice")));
+    }
+  }
+  if (rec.pod.empty()) rec.pod = absl::StrCat(req.pods_size(), " pods");
+  if (rec.pod.size() > 256) rec.pod.resize(256);
+  if (absl::Status s = CheckNamespace(*d_.policy, rec.ns); !s.ok()) return fail(s);
+  if (absl::Status s = CheckPodCount(*d_.policy, req.pods_size(), rec.pod); !s.ok()) {
+    return fail(s);
+  }
+  if (absl::Status s = CheckScript(*d_.policy, req.options().script(), req.options().script_name());
+      !s.ok()) {
+    return fail(s);
+  }
+  if (relay->ClientGone()) return fail(absl::CancelledError("the client went away"));
+  if (absl::Status s = d_.limiter->Acquire(rec.user); !s.ok()) return fail(s);
+  state->acquired = true;
+  rec.session_id = state->id;
+  rec.start = d_.clock->Now();
+  const int64_t lease_ms = EffectiveLeaseMs(*d_.policy, req.lease_ms());
+  {
+    absl::MutexLock lock(&mu_);
+    sessions_[state->id] = ActiveSession{
+        state->id, rec.mode, rec.user, rec.ns, rec.pod, "", rec.container, "", AgentEndpoint{}};
+  }
+  relay->Send(Progress(
+      d_.clock,
+      absl::StrCat("session ", state->id, ": ", rec.pod, ", ", req.pods_size(),
+                   req.pods_size() == 1 ? " pod" : " pods", " in namespace ", rec.ns,
+                   ", one part per pod; the set is fixed now (pods created later do not join)")));
+  int64_t per_pod = req.max_hits_per_pod();
+  if (per_pod <= 0 || (req.options().max_hits() > 0 && req.options().max_hits() < per_pod)) {
+    per_pod = req.options().max_hits();
+  }
+  for (size_t i = 0; i < state->parts.size(); ++i) {
+    const std::string& pod = req.pods(static_cast<int>(i));
+    FanoutState::Part& part = state->parts[i];
+    AuditRecord prec = rec;
+    prec.pod = pod;
+    prec.session_id = absl::StrCat(state->id, "-", i + 1);
+    if (absl::Status s = d_.auth->Authorize(*user, "create", rec.ns, pod); !s.ok()) {
+      AuditDecision(prec, s);
+      relay->FailPart(i, s);
+      continue;
+    }
+    v1::PodTarget t;
+    t.set_namespace_(rec.ns);
+    t.set_pod(pod);
+    t.set_container(rec.container);
+    absl::StatusOr<Target> located = Locate(t, &prec);
+    if (!located.ok()) {
+      AuditDecision(prec, located.status());
+      relay->FailPart(i, located.status());
+      continue;
+    }
+    if (relay->ClientGone()) {
+      relay->FailPart(i, absl::CancelledError("the client went away"), "error");
+      continue;
+    }
+    prec.start = d_.clock->Now();
+    AuditDecision(prec, absl::OkStatus());
+    d_.auditor->SessionStarted(prec);
+    part.record = prec;
+    part.agent = located->agent;
+    part.started = true;
+    v1::Event progress = Progress(
+        d_.clock, absl::StrCat("node ", prec.node, ", container ", prec.container, ", agent ",
+                               located->agent.pod_name, ", part ", prec.session_id));
+    progress.set_pod(pod);
+    relay->Send(std::move(progress));
+    part.stub = d_.channels->Stub(located->agent.address);
+    v1::TraceRequest& r = part.agent_req;
+    *r.mutable_target() = located->ref;
+    *r.mutable_options() = req.options();
+    r.mutable_options()->set_max_hits(per_pod);
+    r.set_user(rec.user);
+    r.set_lease_ms(lease_ms);
+    r.set_session_id(prec.session_id);
+    std::string label = absl::StrCat(located->agent.pod_name, " (", located->agent.address,
+                                     ", node ", prec.node, ")");
+    relay->StartPart(
+        i, prec.node, prec.session_id, label,
+        [state, i](grpc::ClientContext* c, grpc::ClientReadReactor<v1::Event>* reactor) {
+          FanoutState::Part& p = state->parts[i];
+          p.stub->async()->Trace(c, &p.agent_req, reactor);
+        });
+  }
+  relay->SetupDone();
+}
+
+void ControllerService::PartEnded(const std::shared_ptr<FanoutState>& state,
+                                  const PartOutcome& part) {
+  const FanoutState::Part& p = state->parts[part.index];
+  if (!p.started) return;  // refused parts were audited as decisions
+  AuditRecord rec = p.record;
+  rec.end = d_.clock->Now();
+  rec.hits = part.hits;
+  rec.pid = part.host_pid;
+  if (part.ended_seen) {
+    rec.end_reason = v1::EndReason_Name(part.ended.reason());
+    rec.reason = part.ended.message();
+  } else {
+    rec.end_reason = v1::EndReason_Name(v1::END_REASON_ERROR);
+    rec.reason = part.message;
+  }
+  d_.auditor->SessionEnded(rec);
+}
+
+void ControllerService::FinishFanout(const std::shared_ptr<FanoutState>& state) {
+  if (!state->acquired) return;
+  d_.limiter->Release(state->record.user);
+  absl::MutexLock lock(&mu_);
+  sessions_.erase(state->id);
+}
+
+std::vector<v1::EndedEvent> ControllerService::StopParts(
+    const std::vector<std::pair<AgentEndpoint, std::string>>& parts) {
+  std::vector<v1::EndedEvent> ended(parts.size());
+  std::vector<std::thread> threads;
+  threads.reserve(parts.size());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    threads.emplace_back([this, &parts, &ended, i] {
+      auto stub = d_.channels->Stub(parts[i].first.address);
+      grpc::ClientContext c;
+      c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+      v1::StopSessionRequest req;
+      req.set_session_id(parts[i].second);
+      v1::StopSessionResponse resp;
+      grpc::Status gs = stub->StopSession(&c, req, &resp);
+      if (gs.ok()) {
+        ended[i] = resp.ended();
+      } else {
+        log::Warning("cannot stop a part of a session",
+                     {{"session", parts[i].second}, {"error", gs.error_message()}});
+        ended[i].set_reason(v1::END_REASON_ERROR);
+        ended[i].set_message(gs.error_message());
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  return ended;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -502,9 +721,12 @@ grpc::ServerUnaryReactor* ControllerService::StopSession(
       KDBG_ASSIGN_OR_RETURN(kube::UserInfo user, AuthenticateInto(ctx, &rec));
       if (req->session_id().empty()) return absl::InvalidArgumentError("no session id given");
       // Find the agent holding the session: ask every ready agent (sessions may have been opened
-      // through another controller replica).
+      // through another controller replica). A session over several pods is held in parts,
+      // "<id>-1", "<id>-2", ..., each on its pod's agent: stopping <id> stops them all.
       std::optional<AgentEndpoint> holder;
       v1::SessionInfo info;
+      std::vector<std::pair<AgentEndpoint, v1::SessionInfo>> parts;
+      const std::string part_prefix = absl::StrCat(req->session_id(), "-");
       for (const AgentEndpoint& agent : d_.agents->ReadyAgents()) {
         auto stub = d_.channels->Stub(agent.address);
         grpc::ClientContext c;
@@ -515,9 +737,47 @@ grpc::ServerUnaryReactor* ControllerService::StopSession(
           if (si.id() == req->session_id()) {
             holder = agent;
             info = si;
+          } else if (absl::StartsWith(si.id(), part_prefix)) {
+            parts.emplace_back(agent, si);
           }
         }
         if (holder) break;
+      }
+      if (!holder && !parts.empty()) {
+        rec.ns = parts[0].second.target().pod_namespace();
+        rec.pod = absl::StrCat(parts.size(), " pods");
+        std::vector<std::pair<AgentEndpoint, std::string>> allowed;
+        std::vector<std::string> pods;
+        for (const auto& [agent, si] : parts) {
+          KDBG_RETURN_IF_ERROR(d_.auth->Authorize(user, "delete", si.target().pod_namespace(),
+                                                  si.target().pod_name()));
+          allowed.emplace_back(agent, si.id());
+          pods.push_back(si.target().pod_name());
+        }
+        std::vector<v1::EndedEvent> ended = StopParts(allowed);
+        v1::EndedEvent* out = resp->mutable_ended();
+        out->set_reason(v1::END_REASON_STOP_REQUESTED);
+        bool alive = true, traced = false;
+        for (size_t i = 0; i < ended.size(); ++i) {
+          v1::PodOutcome* o = out->add_pods();
+          o->set_pod(pods[i]);
+          o->set_node(allowed[i].first.node_name);
+          o->set_session_id(allowed[i].second);
+          o->set_outcome("ended");
+          o->set_reason(ended[i].reason());
+          o->set_hits(ended[i].hits());
+          o->set_message(ended[i].message());
+          o->set_target_alive(ended[i].target_alive());
+          o->set_target_traced(ended[i].target_traced());
+          out->set_hits(out->hits() + ended[i].hits());
+          alive = alive && ended[i].target_alive();
+          traced = traced || ended[i].target_traced();
+        }
+        out->set_target_alive(alive);
+        out->set_target_traced(traced);
+        out->set_message(absl::StrCat(ended.size(), " parts stopped",
+                                      traced ? "; a target is still traced" : ""));
+        return absl::OkStatus();
       }
       if (!holder) {
         return absl::NotFoundError(absl::StrCat("no agent holds session ", req->session_id(),

@@ -20,6 +20,7 @@
 #include "controller/agent_channels.h"
 #include "controller/audit.h"
 #include "controller/auth.h"
+#include "controller/merge_relay.h"
 #include "controller/policy.h"
 #include "controller/relay.h"
 #include "controller/routing.h"
@@ -85,6 +86,18 @@ class ControllerService final : public v1::Controller::CallbackService {
 
  private:
   struct StreamState;
+  struct FanoutState;
+  // Sessions over several pods (ControllerTraceRequest.pods): one part per pod, merged.
+  grpc::ServerWriteReactor<v1::Event>* TraceMany(grpc::CallbackServerContext* ctx,
+                                                 const v1::ControllerTraceRequest* req);
+  void SetupFanout(grpc::CallbackServerContext* ctx, MergeRelay* relay,
+                   const std::shared_ptr<FanoutState>& state);
+  void PartEnded(const std::shared_ptr<FanoutState>& state, const PartOutcome& part);
+  void FinishFanout(const std::shared_ptr<FanoutState>& state);
+  // Asks each part's agent to stop it (in parallel, bounded by agent_call_timeout); the answers'
+  // EndedEvents, in the parts' order.
+  std::vector<v1::EndedEvent> StopParts(
+      const std::vector<std::pair<AgentEndpoint, std::string>>& parts);
   void SetupStream(grpc::CallbackServerContext* ctx, EventRelay* relay,
                    const std::shared_ptr<StreamState>& state);
   void FinishStream(const std::shared_ptr<StreamState>& state, const RelayOutcome& outcome);

@@ -57,7 +57,9 @@ struct Token {
   size_t start = 0;  // offset in the input
 };
 
-bool Special(char c) { return c == '!' || c == '=' || c == '(' || c == ')' || c == ',' || c == '>' || c == '<'; }
+bool Special(char c) {
+  return c == '!' || c == '=' || c == '(' || c == ')' || c == ',' || c == '>' || c == '<';
+}
 
 std::vector<Token> Lex(absl::string_view s) {
   std::vector<Token> out;
@@ -87,7 +89,8 @@ std::vector<Token> Lex(absl::string_view s) {
       ++i;
     } else {
       size_t j = i;
-      while (j < s.size() && !Special(s[j]) && !absl::ascii_isspace(static_cast<unsigned char>(s[j]))) {
+      while (j < s.size() && !Special(s[j]) &&
+             !absl::ascii_isspace(static_cast<unsigned char>(s[j]))) {
         ++j;
       }
       t.text = std::string(s.substr(i, j - i));
@@ -238,7 +241,8 @@ absl::StatusOr<LabelSelector> LabelSelector::FromJson(absl::string_view json) {
   if (auto ml = j.find("matchLabels"); ml != j.end() && !ml->is_null()) {
     if (!ml->is_object()) return bad("matchLabels is not an object");
     for (auto it = ml->begin(); it != ml->end(); ++it) {
-      if (!it.value().is_string()) return bad(absl::StrCat("matchLabels.", it.key(), " is not a string"));
+      if (!it.value().is_string())
+        return bad(absl::StrCat("matchLabels.", it.key(), " is not a string"));
       LabelRequirement r{it.key(), LabelRequirement::Op::kEquals, {it.value().get<std::string>()}};
       std::string text = absl::StrCat(r.key, "=", r.values[0]);
       KDBG_RETURN_IF_ERROR(CheckKey(r.key, text));
@@ -271,7 +275,8 @@ absl::StatusOr<LabelSelector> LabelSelector::FromJson(absl::string_view json) {
       if (auto vals = e.find("values"); vals != e.end() && !vals->is_null()) {
         if (!vals->is_array()) return bad(absl::StrCat("values of key ", r.key, " is not a list"));
         for (const Json& v : *vals) {
-          if (!v.is_string()) return bad(absl::StrCat("a value of key ", r.key, " is not a string"));
+          if (!v.is_string())
+            return bad(absl::StrCat("a value of key ", r.key, " is not a string"));
           r.values.push_back(v.get<std::string>());
         }
       }

@@ -18,13 +18,29 @@ struct KindInfo {
 };
 
 constexpr KindInfo kKinds[] = {
-    {WorkloadKind::kDeployment, "deployment", "Deployment", "apps/v1", "deployments",
+    {WorkloadKind::kDeployment,
+     "deployment",
+     "Deployment",
+     "apps/v1",
+     "deployments",
      {"deploy", "deployment", "deployments"}},
-    {WorkloadKind::kStatefulSet, "statefulset", "StatefulSet", "apps/v1", "statefulsets",
+    {WorkloadKind::kStatefulSet,
+     "statefulset",
+     "StatefulSet",
+     "apps/v1",
+     "statefulsets",
      {"sts", "statefulset", "statefulsets"}},
-    {WorkloadKind::kDaemonSet, "daemonset", "DaemonSet", "apps/v1", "daemonsets",
+    {WorkloadKind::kDaemonSet,
+     "daemonset",
+     "DaemonSet",
+     "apps/v1",
+     "daemonsets",
      {"ds", "daemonset", "daemonsets"}},
-    {WorkloadKind::kReplicaSet, "replicaset", "ReplicaSet", "apps/v1", "replicasets",
+    {WorkloadKind::kReplicaSet,
+     "replicaset",
+     "ReplicaSet",
+     "apps/v1",
+     "replicasets",
      {"rs", "replicaset", "replicasets"}},
     {WorkloadKind::kJob, "job", "Job", "batch/v1", "jobs", {"job", "jobs", "job"}},
 };
@@ -63,8 +79,8 @@ absl::StatusOr<Workload> ParseWorkload(WorkloadKind kind, absl::string_view json
     return absl::InvalidArgumentError(absl::StrCat("the API's ", k.api_kind, " is not JSON"));
   }
   if (j.contains("kind") && j["kind"].is_string() && j["kind"] != k.api_kind) {
-    return absl::InvalidArgumentError(absl::StrCat("expected a ", k.api_kind, ", the API returned a ",
-                                                   j["kind"].get<std::string>()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected a ", k.api_kind, ", the API returned a ", j["kind"].get<std::string>()));
   }
   Workload w;
   w.kind = kind;
@@ -90,8 +106,9 @@ absl::StatusOr<Workload> ParseWorkload(WorkloadKind kind, absl::string_view json
   if (!sel.ok()) return Annotate(sel.status(), absl::StrCat(ref, " spec.selector"));
   if (sel->Empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(ref, " has an empty spec.selector, which would select every pod of the "
-                          "namespace; name the pods with -l instead"));
+        absl::StrCat(ref,
+                     " has an empty spec.selector, which would select every pod of the "
+                     "namespace; name the pods with -l instead"));
   }
   w.selector = std::move(*sel);
   return w;

@@ -2,11 +2,11 @@
 // them, where the API serves them, and the pod selector read from their spec.
 //
 //   kind         kubectl names (case-insensitive)                 API path
-//   Deployment   deploy, deployment, deployments                  /apis/apps/v1/namespaces/NS/deployments/NAME
-//   StatefulSet  sts, statefulset, statefulsets                   /apis/apps/v1/namespaces/NS/statefulsets/NAME
-//   DaemonSet    ds, daemonset, daemonsets                        /apis/apps/v1/namespaces/NS/daemonsets/NAME
-//   ReplicaSet   rs, replicaset, replicasets                      /apis/apps/v1/namespaces/NS/replicasets/NAME
-//   Job          job, jobs                                        /apis/batch/v1/namespaces/NS/jobs/NAME
+//   Deployment   deploy, deployment, deployments /apis/apps/v1/namespaces/NS/deployments/NAME
+//   StatefulSet  sts, statefulset, statefulsets /apis/apps/v1/namespaces/NS/statefulsets/NAME
+//   DaemonSet    ds, daemonset, daemonsets /apis/apps/v1/namespaces/NS/daemonsets/NAME ReplicaSet
+//   rs, replicaset, replicasets                      /apis/apps/v1/namespaces/NS/replicasets/NAME
+//   Job          job, jobs /apis/batch/v1/namespaces/NS/jobs/NAME
 //
 // The object's pods are the pods of its namespace matching spec.selector (matchLabels and
 // matchExpressions; kube/selector.h), as `kubectl logs deploy/NAME` finds them:

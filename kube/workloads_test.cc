@@ -39,18 +39,21 @@ TEST(WorkloadsTest, KindsAsKubectlNamesThem) {
 }
 
 TEST(WorkloadsTest, ParsesTheSelectorOfEachKind) {
-  auto d = ParseWorkload(WorkloadKind::kDeployment, Fixture("deployment-apps-v1-web-3-replicas.json"));
+  auto d =
+      ParseWorkload(WorkloadKind::kDeployment, Fixture("deployment-apps-v1-web-3-replicas.json"));
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->name, "web");
   EXPECT_EQ(d->namespace_, "shop");
   EXPECT_EQ(d->replicas, 3);
   EXPECT_EQ(d->selector.ToString(), "app=web");
 
-  auto s = ParseWorkload(WorkloadKind::kStatefulSet, Fixture("statefulset-apps-v1-match-expressions.json"));
+  auto s = ParseWorkload(WorkloadKind::kStatefulSet,
+                         Fixture("statefulset-apps-v1-match-expressions.json"));
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->selector.ToString(), "tier=backend,app.kubernetes.io/name in (ledger),!canary");
 
-  auto ds = ParseWorkload(WorkloadKind::kDaemonSet, Fixture("daemonset-apps-v1-node-exporter.json"));
+  auto ds =
+      ParseWorkload(WorkloadKind::kDaemonSet, Fixture("daemonset-apps-v1-node-exporter.json"));
   ASSERT_TRUE(ds.ok()) << ds.status();
   EXPECT_EQ(ds->replicas, -1);
   EXPECT_EQ(ds->selector.ToString(),
@@ -63,13 +66,16 @@ TEST(WorkloadsTest, ParsesTheSelectorOfEachKind) {
 }
 
 TEST(WorkloadsTest, RefusesOtherKindsAndEmptySelectors) {
-  auto wrong = ParseWorkload(WorkloadKind::kStatefulSet, Fixture("deployment-apps-v1-web-3-replicas.json"));
+  auto wrong =
+      ParseWorkload(WorkloadKind::kStatefulSet, Fixture("deployment-apps-v1-web-3-replicas.json"));
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(wrong.status().message(), ::testing::HasSubstr("expected a StatefulSet"));
-  auto empty = ParseWorkload(WorkloadKind::kDeployment,
-                             R"({"kind":"Deployment","metadata":{"name":"all"},"spec":{"selector":{}}})");
+  auto empty =
+      ParseWorkload(WorkloadKind::kDeployment,
+                    R"({"kind":"Deployment","metadata":{"name":"all"},"spec":{"selector":{}}})");
   EXPECT_THAT(empty.status().message(), ::testing::HasSubstr("would select every pod"));
-  auto none = ParseWorkload(WorkloadKind::kDeployment, R"({"kind":"Deployment","metadata":{"name":"x"},"spec":{}})");
+  auto none = ParseWorkload(WorkloadKind::kDeployment,
+                            R"({"kind":"Deployment","metadata":{"name":"x"},"spec":{}})");
   EXPECT_THAT(none.status().message(), ::testing::HasSubstr("deployment/x has no spec.selector"));
   EXPECT_FALSE(ParseWorkload(WorkloadKind::kJob, "not json").ok());
 }

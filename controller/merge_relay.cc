@@ -1,0 +1,463 @@
+#include "controller/merge_relay.h"
+
+#include <map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "controller/relay.h"
+
+namespace kdbg::controller {
+
+std::string ClassifyPartFailure(absl::StatusCode code, const std::string& message) {
+  if (code == absl::StatusCode::kPermissionDenied || code == absl::StatusCode::kUnauthenticated) {
+    return "denied";
+  }
+  if (absl::StrContains(message, "is not a Go program")) return "not-go";
+  if (absl::StrContains(message, "--debug-binary")) return "stripped";
+  if (absl::StrContains(message, "supported range")) return "unsupported-go";
+  if (absl::StrContains(message, "no kdbg agent") ||
+      absl::StrContains(message, "cannot reach the kdbg agent")) {
+    return "no-agent";
+  }
+  if (code == absl::StatusCode::kNotFound) return "not-found";
+  if (absl::StrContains(message, "not running") || absl::StrContains(message, "terminated")) {
+    return "not-running";
+  }
+  return "error";
+}
+
+namespace {
+
+absl::StatusCode CodeFromName(const std::string& name) {
+  for (int c = 0; c <= 16; ++c) {
+    auto code = static_cast<absl::StatusCode>(c);
+    if (absl::StatusCodeToString(code) == name) return code;
+  }
+  return absl::StatusCode::kUnknown;
+}
+
+
+}  // namespace
+
+v1::EndedEvent BuildSummary(const MergeOutcome& outcome) {
+  v1::EndedEvent e;
+  e.set_hits(outcome.hits);
+  int ended = 0, failed = 0;
+  bool alive = true, traced = false, same = true;
+  v1::EndReason shared = v1::END_REASON_UNSPECIFIED;
+  for (const PartOutcome& p : outcome.parts) {
+    v1::PodOutcome* o = e.add_pods();
+    o->set_pod(p.pod);
+    o->set_node(p.node);
+    o->set_session_id(p.session_id);
+    o->set_hits(p.hits);
+    if (p.ended_seen) {
+      ++ended;
+      o->set_outcome("ended");
+      o->set_reason(p.ended.reason());
+      o->set_message(p.ended.message());
+      o->set_target_alive(p.ended.target_alive());
+      o->set_target_traced(p.ended.target_traced());
+      alive = alive && p.ended.target_alive();
+      traced = traced || p.ended.target_traced();
+      if (shared == v1::END_REASON_UNSPECIFIED) shared = p.ended.reason();
+      same = same && shared == p.ended.reason();
+    } else {
+      ++failed;
+      o->set_outcome("failed");
+      o->set_failure(p.failure.empty() ? "error" : p.failure);
+      o->set_message(p.message);
+    }
+  }
+  if (outcome.hit_limit_reached) {
+    e.set_reason(v1::END_REASON_MAX_HITS);
+  } else if (ended == 0) {
+    e.set_reason(v1::END_REASON_ERROR);
+  } else if (same) {
+    e.set_reason(shared);
+  } else {
+    e.set_reason(outcome.last_reason);
+  }
+  e.set_target_alive(ended > 0 && alive);
+  e.set_target_traced(traced);
+  std::vector<std::string> parts;
+  if (ended > 0) parts.push_back(absl::StrCat(ended, " ended"));
+  if (failed > 0) parts.push_back(absl::StrCat(failed, " failed"));
+  std::string msg = absl::StrCat(outcome.parts.size(), outcome.parts.size() == 1 ? " pod: " : " pods: ",
+                                 absl::StrJoin(parts, ", "));
+  if (ended > 0 && !traced && alive) absl::StrAppend(&msg, "; every target running, detached");
+  if (traced) absl::StrAppend(&msg, "; a target is still traced");
+  e.set_message(msg);
+  return e;
+}
+
+struct MergeRelay::Part {
+  class Reactor : public grpc::ClientReadReactor<v1::Event> {
+   public:
+    Reactor(MergeRelay* r, size_t i) : r_(r), i_(i) {}
+    void OnReadDone(bool ok) override { r_->OnPartRead(i_, ok); }
+    void OnDone(const grpc::Status& s) override { r_->OnPartDone(i_, s); }
+
+   private:
+    MergeRelay* r_;
+    size_t i_;
+  };
+  Part(MergeRelay* r, size_t i) : reactor(r, i) {}
+
+  Reactor reactor;
+  grpc::ClientContext ctx;
+  v1::Event read_buf;
+  std::string label;
+  bool resolved = false;  // setup started or failed it
+  bool starting = false, started = false, reading = false, reads_ended = false, done = false,
+       hold = false, cancel_sent = false, error_seen = false, done_reported = false;
+  PartOutcome out;
+};
+
+MergeRelay::MergeRelay(size_t max_buffered, std::string session_id, std::vector<std::string> pods,
+                       int64_t max_hits_total, Callbacks callbacks)
+    : max_buffered_(max_buffered < 1 ? 1 : max_buffered),
+      session_id_(std::move(session_id)),
+      max_hits_total_(max_hits_total),
+      cb_(std::move(callbacks)) {
+  for (size_t i = 0; i < pods.size(); ++i) {
+    parts_.push_back(std::make_unique<Part>(this, i));
+    parts_.back()->out.pod = pods[i];
+    parts_.back()->out.index = i;
+  }
+}
+
+void MergeRelay::Send(v1::Event event) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    event.set_session_id(session_id_);
+    if (!cancelled_ && !finish_called_) queue_.push_back(std::move(event));
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void MergeRelay::Fail(const grpc::Status& status) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    setup_done_ = true;
+    failed_ = true;
+    outcome_.status = status;
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+bool MergeRelay::ClientGone() {
+  absl::MutexLock lock(&mu_);
+  return cancelled_;
+}
+
+void MergeRelay::QueuePartFailure(Part& p, const std::string& code, const std::string& message,
+                                  const std::string& failure) {
+  p.out.failed = true;
+  p.out.failure = failure;
+  p.out.failure_code = code;
+  p.out.message = message;
+  if (cancelled_) return;
+  v1::Event e;
+  e.set_session_id(session_id_);
+  e.set_pod(p.out.pod);
+  e.mutable_error()->set_code(code);
+  e.mutable_error()->set_message(message);
+  e.mutable_error()->set_failure(failure);
+  queue_.push_back(std::move(e));
+}
+
+void MergeRelay::FailPart(size_t i, const absl::Status& why, const std::string& failure) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    Part& p = *parts_[i];
+    p.resolved = true;
+    std::string msg(why.message());
+    QueuePartFailure(p, absl::StatusCodeToString(why.code()), msg,
+                     failure.empty() ? ClassifyPartFailure(why.code(), msg) : failure);
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void MergeRelay::StartPart(size_t i, const std::string& node, const std::string& part_session_id,
+                           const std::string& label, const StartFn& start) {
+  Part& p = *parts_[i];
+  Actions early;
+  bool gone = false;
+  {
+    absl::MutexLock lock(&mu_);
+    p.resolved = true;
+    p.label = label;
+    p.out.node = node;
+    p.out.session_id = part_session_id;
+    if (cancelled_) {
+      QueuePartFailure(p, "CANCELLED", "the client went away", "error");
+      early = Step();
+      gone = true;
+    } else {
+      p.starting = true;
+      p.reading = true;
+      p.hold = true;
+      p.out.started = true;
+    }
+  }
+  if (gone) {
+    Run(std::move(early));
+    return;
+  }
+  start(&p.ctx, &p.reactor);
+  p.reactor.AddHold();
+  p.reactor.StartRead(&p.read_buf);
+  p.reactor.StartCall();
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    p.starting = false;
+    p.started = true;
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void MergeRelay::SetupDone() {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    setup_done_ = true;
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void MergeRelay::OnClientWriteDone(bool ok) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      cancelled_ = true;
+      outcome_.client_gone = true;
+    }
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void MergeRelay::OnClientCancel() {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    outcome_.client_gone = true;
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void MergeRelay::OnClientDone() {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    server_done_ = true;
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+bool MergeRelay::Admit(Part& p, v1::Event* e) {
+  e->set_session_id(session_id_);
+  e->set_pod(p.out.pod);
+  auto admit_hit = [&]() -> bool {
+    if (max_hits_total_ > 0 && outcome_.hits >= max_hits_total_) {
+      outcome_.hit_limit_reached = true;
+      return false;
+    }
+    ++outcome_.hits;
+    ++p.out.hits;
+    if (max_hits_total_ > 0 && outcome_.hits >= max_hits_total_) outcome_.hit_limit_reached = true;
+    return true;
+  };
+  if (e->has_batch()) {
+    v1::EventBatch kept;
+    for (v1::Event& inner : *e->mutable_batch()->mutable_events()) {
+      if (inner.has_hit() && !admit_hit()) continue;
+      inner.set_session_id(session_id_);
+      inner.set_pod(p.out.pod);
+      *kept.add_events() = std::move(inner);
+    }
+    if (kept.events().empty()) return false;
+    *e->mutable_batch() = std::move(kept);
+    return true;
+  }
+  if (e->has_hit()) return admit_hit();
+  if (e->has_armed()) {
+    p.out.armed = true;
+    p.out.host_pid = e->armed().host_pid();
+  }
+  if (e->has_ended()) {
+    p.out.ended_seen = true;
+    p.out.ended = e->ended();
+    outcome_.last_reason = e->ended().reason();
+  }
+  if (e->has_error()) {
+    p.error_seen = true;
+    std::string failure =
+        ClassifyPartFailure(CodeFromName(e->error().code()), e->error().message());
+    e->mutable_error()->set_failure(failure);
+    p.out.failed = true;
+    p.out.failure = failure;
+    p.out.failure_code = e->error().code();
+    p.out.message = e->error().message();
+  }
+  return true;
+}
+
+void MergeRelay::OnPartRead(size_t i, bool ok) {
+  Part& p = *parts_[i];
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    p.reading = false;
+    if (ok) {
+      if (Admit(p, &p.read_buf) && !cancelled_) queue_.push_back(std::move(p.read_buf));
+      p.read_buf.Clear();
+    } else {
+      p.reads_ended = true;
+    }
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+void MergeRelay::OnPartDone(size_t i, const grpc::Status& status) {
+  Part& p = *parts_[i];
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    p.done = true;
+    if (!p.out.ended_seen && !p.error_seen) {
+      if (status.ok()) {
+        QueuePartFailure(p, "UNAVAILABLE",
+                         absl::StrCat("agent ", p.label,
+                                      " closed the stream without saying how the part ended"),
+                         "error");
+      } else {
+        grpc::Status labelled = LabelAgentStatus(status, p.label);
+        auto code = static_cast<absl::StatusCode>(labelled.error_code());
+        QueuePartFailure(p, absl::StatusCodeToString(code), labelled.error_message(),
+                         ClassifyPartFailure(code, labelled.error_message()));
+      }
+    }
+    a = Step();
+  }
+  Run(std::move(a));
+}
+
+bool MergeRelay::AllPartsFinished() const {
+  for (const auto& p : parts_) {
+    if (!p->resolved || p->starting || (p->started && !p->done)) return false;
+  }
+  return true;
+}
+
+MergeRelay::Actions MergeRelay::Step() {
+  Actions a;
+  if (cancelled_) {
+    queue_.clear();
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      Part& p = *parts_[i];
+      if (p.started && !p.done && !p.cancel_sent) {
+        p.cancel_sent = true;
+        a.cancel.push_back(i);
+      }
+    }
+  }
+  if (outcome_.hit_limit_reached && !hit_limit_called_ && !cancelled_) {
+    hit_limit_called_ = true;
+    a.hit_limit = true;
+  }
+  for (size_t i = 0; i < parts_.size(); ++i) {
+    Part& p = *parts_[i];
+    if (p.done && !p.done_reported) {
+      p.done_reported = true;
+      a.done.push_back(i);
+    }
+  }
+  const bool all = failed_ || (setup_done_ && AllPartsFinished());
+  if (all && !failed_ && !cancelled_ && !summary_queued_) {
+    summary_queued_ = true;
+    for (const auto& p : parts_) outcome_.parts.push_back(p->out);
+    v1::Event e;
+    e.set_session_id(session_id_);
+    *e.mutable_ended() = BuildSummary(outcome_);
+    queue_.push_back(std::move(e));
+  }
+  if (!writing_ && !cancelled_ && !finish_called_ && !queue_.empty()) {
+    write_buf_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    a.write = true;
+  }
+  for (size_t i = 0; i < parts_.size(); ++i) {
+    Part& p = *parts_[i];
+    if (p.started && !p.reads_ended && !p.reading && !cancelled_ &&
+        queue_.size() < max_buffered_) {
+      p.reading = true;
+      a.read.push_back(i);
+    }
+    if (p.hold && !p.starting && (p.reads_ended || (cancelled_ && !p.reading))) {
+      p.hold = false;
+      a.remove_hold.push_back(i);
+    }
+  }
+  if (!finish_called_ && all && !writing_ && (cancelled_ || queue_.empty())) {
+    finish_called_ = true;
+    a.finish = true;
+    a.status = outcome_.status;
+  }
+  if (server_done_ && all && !destroyed_) {
+    destroyed_ = true;
+    a.destroy = true;
+  }
+  return a;
+}
+
+void MergeRelay::Run(Actions a) {
+  for (size_t i : a.cancel) parts_[i]->ctx.TryCancel();
+  if (a.write) server_.StartWrite(&write_buf_);
+  for (size_t i : a.read) parts_[i]->reactor.StartRead(&parts_[i]->read_buf);
+  for (size_t i : a.remove_hold) parts_[i]->reactor.RemoveHold();
+  if (a.hit_limit && cb_.on_hit_limit) cb_.on_hit_limit();
+  if (cb_.on_part_done) {
+    for (size_t i : a.done) {
+      PartOutcome out;
+      {
+        absl::MutexLock lock(&mu_);
+        out = parts_[i]->out;
+      }
+      cb_.on_part_done(out);
+    }
+  }
+  if (a.finish) server_.Finish(a.status);
+  if (a.destroy) {
+    MergeOutcome outcome;
+    {
+      absl::MutexLock lock(&mu_);
+      outcome = outcome_;
+      if (outcome.parts.empty()) {
+        for (const auto& p : parts_) outcome.parts.push_back(p->out);
+      }
+    }
+    if (cb_.on_finished) cb_.on_finished(outcome);
+    delete this;
+  }
+}
+
+}  // namespace kdbg::controller

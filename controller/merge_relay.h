@@ -1,0 +1,160 @@
+// MergeRelay: one CLI Trace call fed by several agent Trace calls, one per pod ("part"), for a
+// session over several pods (`kdbg trace deploy/NAME`, `-l SELECTOR`); gRPC callback API, no
+// thread per stream, like EventRelay (relay.h).
+//
+// Every event read from a part is stamped with the part's pod (Event.pod) and the session's ID
+// (the part's own agent session is "<session>-<n>") and queued for the CLI. The queue is bounded:
+// while it holds `max_buffered` events no part is read, so a slow CLI slows every agent's stream
+// (HTTP/2 flow control) instead of growing memory.
+//
+// Parts are independent: a part that fails (setup refused it: FailPart; or the agent refused or
+// lost it: its ErrorEvent or non-OK status) yields one per-pod ErrorEvent with `failure` set, and
+// the others go on. When setup is done and every part has ended, the closing EndedEvent
+// (Event.pod empty, BuildSummary) is sent, then the call ends OK.
+//
+// Ending: the CLI gone (cancel, failed write) cancels every part's agent call at once (each agent
+// then ends its part safely). The total hit limit (`max_hits_total`, > 0), once reached, drops
+// further hits and calls `on_hit_limit` once, which must make the parts end (the service asks
+// their agents to stop them). The object deletes itself once the CLI's call and every agent call
+// are done, after `on_finished` (must not block: it runs on a gRPC thread). `on_part_done` runs
+// once per part as it ends (for the audit), also on a gRPC thread.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/support/client_callback.h"
+#include "grpcpp/support/server_callback.h"
+#include "kdbg/v1/types.pb.h"
+
+namespace kdbg::controller {
+
+// How one part went.
+struct PartOutcome {
+  size_t index = 0;  // in the request's list of pods
+  std::string pod;
+  std::string node;
+  std::string session_id;  // the part's session on its agent
+  bool started = false;    // an agent call was made
+  bool armed = false;
+  int32_t host_pid = 0;
+  int64_t hits = 0;
+  bool ended_seen = false;
+  v1::EndedEvent ended;
+  bool failed = false;  // never armed, or the agent call failed without an EndedEvent
+  std::string failure;  // ErrorEvent.failure word
+  std::string failure_code;
+  std::string message;
+};
+
+struct MergeOutcome {
+  grpc::Status status;  // what the CLI got
+  bool client_gone = false;
+  bool hit_limit_reached = false;
+  int64_t hits = 0;  // hits relayed in all
+  v1::EndReason last_reason = v1::END_REASON_UNSPECIFIED;  // of the part that ended last
+  std::vector<PartOutcome> parts;
+};
+
+// The one word for why a part failed, from the status or ErrorEvent that said so:
+// PERMISSION_DENIED -> "denied", NOT_FOUND -> "not-found", and by the agent's own words
+// ("... is not a Go program" -> "not-go", "--debug-binary" -> "stripped", "outside the bundled
+// Delve's supported range" -> "unsupported-go", "not running"/"terminated" -> "not-running",
+// "no kdbg agent"/"cannot reach the kdbg agent" -> "no-agent"); anything else "error".
+std::string ClassifyPartFailure(absl::StatusCode code, const std::string& message);
+
+// The closing EndedEvent of a session over several pods: hits in all, one PodOutcome per part,
+// target_alive (every ended part's target alive) and target_traced (any), a message counting the
+// parts ("3 pods: 2 ended, 1 failed"), and the reason: max_hits when the total limit was reached,
+// else the reason every ended part shares, else the reason of the part that ended last; error
+// when no part ever armed.
+v1::EndedEvent BuildSummary(const MergeOutcome& outcome);
+
+class MergeRelay {
+ public:
+  using StartFn = std::function<void(grpc::ClientContext*, grpc::ClientReadReactor<v1::Event>*)>;
+  struct Callbacks {
+    std::function<void()> on_hit_limit;
+    std::function<void(const PartOutcome&)> on_part_done;
+    std::function<void(const MergeOutcome&)> on_finished;
+  };
+
+  MergeRelay(size_t max_buffered, std::string session_id, std::vector<std::string> pods,
+             int64_t max_hits_total, Callbacks callbacks);
+  grpc::ServerWriteReactor<v1::Event>* reactor() { return &server_; }
+
+  // Queues an event of the controller's own (progress notices; stamped with the session ID).
+  void Send(v1::Event event);
+  // The whole session failed before any part started: the CLI gets `status`. Thread-safe.
+  void Fail(const grpc::Status& status);
+  // Part `i` will not start: a per-pod ErrorEvent (failure: ClassifyPartFailure unless given).
+  void FailPart(size_t i, const absl::Status& why, const std::string& failure = "");
+  // Part `i` starts: `start` binds the reactor with stub->async()->Trace(ctx, &req, reactor) (the
+  // request must outlive the call). `label` prefixes the agent's errors.
+  void StartPart(size_t i, const std::string& node, const std::string& part_session_id,
+                 const std::string& label, const StartFn& start);
+  // Every part has been started or failed; the session ends when they have all ended.
+  void SetupDone();
+  bool ClientGone();
+
+ private:
+  struct Part;
+  struct Actions {
+    bool write = false, finish = false, destroy = false, hit_limit = false;
+    std::vector<size_t> read, cancel, remove_hold, done;
+    grpc::Status status;
+  };
+  class ServerSide : public grpc::ServerWriteReactor<v1::Event> {
+   public:
+    explicit ServerSide(MergeRelay* r) : r_(r) {}
+    void OnWriteDone(bool ok) override { r_->OnClientWriteDone(ok); }
+    void OnCancel() override { r_->OnClientCancel(); }
+    void OnDone() override { r_->OnClientDone(); }
+
+   private:
+    MergeRelay* r_;
+  };
+
+  void OnClientWriteDone(bool ok);
+  void OnClientCancel();
+  void OnClientDone();
+  void OnPartRead(size_t i, bool ok);
+  void OnPartDone(size_t i, const grpc::Status& status);
+  // Stamps and counts an event read from part `i`; false to drop it.
+  bool Admit(Part& p, v1::Event* event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void QueuePartFailure(Part& p, const std::string& code, const std::string& message,
+                        const std::string& failure) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool AllPartsFinished() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Actions Step() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Run(Actions a);
+
+  const size_t max_buffered_;
+  const std::string session_id_;
+  const int64_t max_hits_total_;
+  Callbacks cb_;
+  ServerSide server_{this};
+  std::vector<std::unique_ptr<Part>> parts_;
+  v1::Event write_buf_;
+
+  absl::Mutex mu_;
+  std::deque<v1::Event> queue_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool setup_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool failed_ ABSL_GUARDED_BY(mu_) = false;  // Fail(): no summary
+  bool summary_queued_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  bool server_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool destroyed_ ABSL_GUARDED_BY(mu_) = false;
+  bool hit_limit_called_ ABSL_GUARDED_BY(mu_) = false;
+  MergeOutcome outcome_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kdbg::controller

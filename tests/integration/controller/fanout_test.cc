@@ -1,0 +1,293 @@
+// Sessions over several pods (ControllerTraceRequest.pods) through the real controller over gRPC
+// and TLS: one part per pod on that pod's node's fake agent, merged into one stream.
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "controller/testing/pods.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/controller/controller_fixture.h"
+#include "tests/support/test_env.h"
+
+namespace kdbg::controller::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Merged {
+  std::vector<v1::Event> events;
+  grpc::Status status;
+  // Per pod: the events carrying it.
+  std::vector<v1::Event> Of(const std::string& pod) const {
+    std::vector<v1::Event> out;
+    for (const v1::Event& e : events) {
+      if (e.pod() == pod) out.push_back(e);
+    }
+    return out;
+  }
+  int Hits() const {
+    int n = 0;
+    for (const v1::Event& e : events) {
+      n += e.has_hit() ? 1 : 0;
+      for (const v1::Event& b : e.batch().events()) n += b.has_hit() ? 1 : 0;
+    }
+    return n;
+  }
+};
+
+class FanoutTest : public ::testing::Test {
+ protected:
+  void Start(ControllerFixtureOptions options = {}) {
+    auto f = ControllerFixture::Start(std::move(options));
+    KDBG_REQUIRE_REAL(f.ok(), "openssl and loopback addresses 127.0.0.2/.3: " +
+                                  std::string(f.ok() ? "" : f.status().message()));
+    f_ = std::move(*f);
+    stub_ = f_->NewStub();
+    // web-d may not be debugged by alice: one SubjectAccessReview per pod says so.
+    f_->kube().AddPod(RunningPod("default", "web-d", "node-a"));
+    kube::AccessRule deny;
+    deny.name = "deny-web-d";
+    deny.users = {"alice"};
+    deny.verbs = {"create"};
+    deny.api_groups = {"kdbg.io"};
+    deny.resources = {"debugsessions"};
+    deny.resource_names = {"web-d"};
+    deny.deny = true;
+    deny.deny_reason = "web-d handles payments";
+    f_->kube().AddRule(deny);
+  }
+
+  v1::ControllerTraceRequest Request(std::vector<std::string> pods, int64_t max_hits = 0) {
+    v1::ControllerTraceRequest req;
+    req.mutable_target()->set_namespace_("default");
+    for (const std::string& p : pods) req.add_pods(p);
+    req.set_selection("-l app=web");
+    req.mutable_options()->set_script("trace handleSlash main.go:10\n");
+    req.mutable_options()->set_max_hits(max_hits);
+    return req;
+  }
+
+  Merged Run(const v1::ControllerTraceRequest& req, grpc::ClientContext* ctx,
+             const std::function<void(const v1::Event&)>& on_event = nullptr) {
+    auto reader = stub_->Trace(ctx, req);
+    Merged m;
+    v1::Event e;
+    while (reader->Read(&e)) {
+      m.events.push_back(e);
+      if (on_event) on_event(e);
+    }
+    m.status = reader->Finish();
+    return m;
+  }
+
+  void WaitIdle() {
+    for (int i = 0; i < 500 && f_->service().ActiveSessions() > 0; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    EXPECT_EQ(f_->service().ActiveSessions(), 0);
+  }
+
+  std::unique_ptr<ControllerFixture> f_;
+  std::unique_ptr<v1::Controller::Stub> stub_;
+};
+
+TEST_F(FanoutTest, OnePartPerPodOnItsNodesAgentMergedAndSummarized) {
+  Start();
+  auto ctx = ControllerFixture::Context("t-alice");
+  Merged m = Run(Request({"web-a", "web-b", "web-c", "web-d"}), ctx.get());
+  ASSERT_TRUE(m.status.ok()) << m.status.error_message();
+
+  // Each agent got exactly its node's pod, as part <id>-<n> of one session.
+  auto a = f_->agent_a().traces();
+  auto b = f_->agent_b().traces();
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(a[0].target().pod_name(), "web-a");
+  EXPECT_EQ(b[0].target().pod_name(), "web-b");
+  const std::string id = m.events.front().session_id();
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(a[0].session_id(), id + "-1");
+  EXPECT_EQ(b[0].session_id(), id + "-2");
+  for (const v1::Event& e : m.events) EXPECT_EQ(e.session_id(), id) << e.DebugString();
+
+  // Every event of a part carries its pod: armed, hit, ended for the two that ran.
+  for (const std::string pod : {"web-a", "web-b"}) {
+    auto ev = m.Of(pod);
+    int armed = 0, hits = 0, ended = 0;
+    for (const v1::Event& e : ev) {
+      armed += e.has_armed();
+      hits += e.has_hit();
+      ended += e.has_ended();
+    }
+    EXPECT_EQ(armed, 1) << pod;
+    EXPECT_EQ(hits, 1) << pod;
+    EXPECT_EQ(ended, 1) << pod;
+  }
+  // The two that could not run: one failed line each, with the reason as one word.
+  auto failed = [&](const std::string& pod) {
+    for (const v1::Event& e : m.Of(pod)) {
+      if (e.has_error()) return e.error();
+    }
+    ADD_FAILURE() << "no failed line for " << pod;
+    return v1::ErrorEvent();
+  };
+  EXPECT_EQ(failed("web-c").failure(), "no-agent");
+  EXPECT_EQ(failed("web-d").failure(), "denied");
+  EXPECT_EQ(failed("web-d").code(), "PERMISSION_DENIED");
+  EXPECT_THAT(failed("web-d").message(), HasSubstr("web-d handles payments"));
+
+  // The closing summary: the last event, no pod, per pod how it ended.
+  const v1::Event& last = m.events.back();
+  ASSERT_TRUE(last.has_ended());
+  EXPECT_TRUE(last.pod().empty());
+  const v1::EndedEvent& s = last.ended();
+  EXPECT_EQ(s.hits(), 2);
+  EXPECT_EQ(s.reason(), v1::END_REASON_MAX_HITS);  // what both parts ended by
+  ASSERT_EQ(s.pods_size(), 4);
+  EXPECT_EQ(s.pods(0).pod(), "web-a");
+  EXPECT_EQ(s.pods(0).outcome(), "ended");
+  EXPECT_EQ(s.pods(0).node(), "node-a");
+  EXPECT_EQ(s.pods(0).hits(), 1);
+  EXPECT_EQ(s.pods(0).session_id(), id + "-1");
+  EXPECT_EQ(s.pods(1).outcome(), "ended");
+  EXPECT_EQ(s.pods(2).outcome(), "failed");
+  EXPECT_EQ(s.pods(2).failure(), "no-agent");
+  EXPECT_EQ(s.pods(3).failure(), "denied");
+  EXPECT_EQ(s.message(), "4 pods: 2 ended, 2 failed; every target running, detached");
+
+  // Audit: a decision per pod, a session end per part that ran; Events on the pods that ran.
+  std::vector<nlohmann::json> lines;
+  for (int i = 0; i < 500 && lines.size() < 6; ++i) {
+    lines = f_->AuditLines();
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  int allowed = 0, denied = 0, errors = 0, ends = 0;
+  for (const auto& l : lines) {
+    if (l["kind"] == "session-end") ++ends;
+    if (l["decision"] == "allowed") ++allowed;
+    if (l["decision"] == "denied") ++denied;
+    if (l["decision"] == "error") ++errors;
+  }
+  EXPECT_EQ(allowed, 2);
+  EXPECT_EQ(denied, 1);
+  EXPECT_EQ(errors, 1);  // web-c: no agent on node-c
+  EXPECT_EQ(ends, 2);
+  WaitIdle();
+}
+
+TEST_F(FanoutTest, PolicyCapRefusesAboveItNamingMaxPods) {
+  ControllerFixtureOptions o;
+  o.policy.max_pods_per_session = 2;
+  Start(o);
+  auto ctx = ControllerFixture::Context("t-alice");
+  Merged m = Run(Request({"web-a", "web-b", "web-c"}), ctx.get());
+  EXPECT_EQ(m.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(m.status.error_message(), HasSubstr("-l app=web has 3 running pods"));
+  EXPECT_THAT(m.status.error_message(), HasSubstr("--max-pods N"));
+  EXPECT_EQ(f_->agent_a().calls() + f_->agent_b().calls(), 0);
+  WaitIdle();
+}
+
+TEST_F(FanoutTest, TotalMaxHitsEndsEveryPartAndCountsOnlyThatMany) {
+  Start();
+  AgentScript script;
+  script.hits = 50;
+  script.hit_interval_ms = 5;
+  script.end_by_itself = false;  // runs until stopped
+  f_->agent_a().set_script(script);
+  f_->agent_b().set_script(script);
+  auto ctx = ControllerFixture::Context("t-alice");
+  Merged m = Run(Request({"web-a", "web-b"}, /*max_hits=*/7), ctx.get());
+  ASSERT_TRUE(m.status.ok()) << m.status.error_message();
+  EXPECT_EQ(m.Hits(), 7);
+  const v1::EndedEvent& s = m.events.back().ended();
+  EXPECT_EQ(s.reason(), v1::END_REASON_MAX_HITS);
+  EXPECT_EQ(s.hits(), 7);
+  EXPECT_EQ(s.pods(0).hits() + s.pods(1).hits(), 7);
+  // Both parts ended by the agents' own stop (not by a cancelled call).
+  EXPECT_EQ(s.pods(0).reason(), v1::END_REASON_STOP_REQUESTED);
+  EXPECT_EQ(s.pods(1).reason(), v1::END_REASON_STOP_REQUESTED);
+  EXPECT_EQ(f_->agent_a().cancelled() + f_->agent_b().cancelled(), 0);
+  WaitIdle();
+}
+
+TEST_F(FanoutTest, StopSessionStopsEveryPart) {
+  Start();
+  AgentScript script;
+  script.hits = 0;
+  script.end_by_itself = false;
+  f_->agent_a().set_script(script);
+  f_->agent_b().set_script(script);
+  auto ctx = ControllerFixture::Context("t-alice");
+  std::atomic<int> armed{0};
+  std::string id;
+  absl::Mutex mu;
+  Merged m;
+  std::thread t([&] {
+    m = Run(Request({"web-a", "web-b"}), ctx.get(), [&](const v1::Event& e) {
+      absl::MutexLock lock(&mu);
+      id = e.session_id();
+      if (e.has_armed()) ++armed;
+    });
+  });
+  for (int i = 0; i < 500 && armed.load() < 2; ++i) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_EQ(armed.load(), 2);
+  v1::ControllerStopSessionRequest sreq;
+  {
+    absl::MutexLock lock(&mu);
+    sreq.set_session_id(id);
+  }
+  v1::ControllerStopSessionResponse sresp;
+  auto sctx = ControllerFixture::Context("t-alice");
+  grpc::Status st = stub_->StopSession(sctx.get(), sreq, &sresp);
+  t.join();
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(sresp.ended().reason(), v1::END_REASON_STOP_REQUESTED);
+  EXPECT_EQ(sresp.ended().pods_size(), 2);
+  ASSERT_TRUE(m.status.ok()) << m.status.error_message();
+  EXPECT_EQ(m.events.back().ended().reason(), v1::END_REASON_STOP_REQUESTED);
+  EXPECT_EQ(m.events.back().ended().pods_size(), 2);
+  WaitIdle();
+}
+
+TEST_F(FanoutTest, ClientGoneCancelsEveryPart) {
+  Start();
+  AgentScript script;
+  script.hits = 0;
+  script.end_by_itself = false;
+  f_->agent_a().set_script(script);
+  f_->agent_b().set_script(script);
+  auto ctx = ControllerFixture::Context("t-alice");
+  int armed = 0;
+  Merged m = Run(Request({"web-a", "web-b"}), ctx.get(), [&](const v1::Event& e) {
+    if (e.has_armed() && ++armed == 2) ctx->TryCancel();
+  });
+  EXPECT_EQ(m.status.error_code(), grpc::StatusCode::CANCELLED);
+  for (int i = 0; i < 500 && f_->agent_a().cancelled() + f_->agent_b().cancelled() < 2; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(f_->agent_a().cancelled(), 1);
+  EXPECT_EQ(f_->agent_b().cancelled(), 1);
+  WaitIdle();
+}
+
+TEST_F(FanoutTest, RefusesBadListsBeforeAnyAgentCall) {
+  Start();
+  auto ctx = ControllerFixture::Context("t-alice");
+  Merged twice = Run(Request({"web-a", "web-a"}), ctx.get());
+  EXPECT_EQ(twice.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  auto ctx2 = ControllerFixture::Context("t-alice");
+  Merged bad = Run(Request({"web-a", "../etc"}), ctx2.get());
+  EXPECT_EQ(bad.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  auto ctx3 = ControllerFixture::Context("t-alice");
+  auto req = Request({"web-a"});
+  req.mutable_target()->set_namespace_("kube-system");
+  Merged prot = Run(req, ctx3.get());
+  EXPECT_EQ(prot.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(f_->agent_a().calls() + f_->agent_b().calls(), 0);
+}
+
+}  // namespace
+}  // namespace kdbg::controller::testing
