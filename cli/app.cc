@@ -84,7 +84,12 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
                  "$KDBG_CONTROLLER_CA, else the system roots)");
 
   auto add_target = [&](CLI::App* cmd, TargetOptions* t) {
-    cmd->add_option("TARGET", t->target, "pod/NAME or NAME")->required();
+    cmd->add_option("TARGET", t->target,
+                    "pod/NAME or NAME; trace also takes deploy/NAME, statefulset/NAME, "
+                    "daemonset/NAME, replicaset/NAME, job/NAME");
+    cmd->add_option("-l,--selector", t->selector,
+                    "label selector, as kubectl's (app=web,tier in (a,b),!canary), instead of "
+                    "TARGET: every Running pod it selects");
     cmd->add_option(
         "-c,--container", t->container,
         "container (else the kubectl.kubernetes.io/default-container annotation, else the "
@@ -105,8 +110,19 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
   trace_cmd->add_option("--init", trace.init_file, "trace script file")->required();
   trace_cmd->add_option("--duration", duration,
                         "end after this long (30s, 5m, 1h); default: until Ctrl-C");
-  trace_cmd->add_option("--max-hits", trace.max_hits, "end after N hits")
+  trace_cmd
+      ->add_option("--max-hits", trace.max_hits,
+                   "end after N hits (a workload or -l: in total, over every pod)")
       ->check(CLI::NonNegativeNumber);
+  trace_cmd
+      ->add_option("--max-hits-per-pod", trace.max_hits_per_pod,
+                   "a workload or -l: end each pod's part after N hits")
+      ->check(CLI::NonNegativeNumber);
+  trace_cmd
+      ->add_option("--max-pods", trace.target.max_pods,
+                   "a workload or -l: trace at most N of its Running pods, spread over nodes "
+                   "(the cluster's policy caps a session, default 10)")
+      ->check(CLI::PositiveNumber);
   trace_cmd
       ->add_option("--rate-limit", trace.rate_limit,
                    "hits per second a tracepoint may take before it is cleared to protect the "
@@ -144,6 +160,12 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
       "  ",
       name,
       " trace pod/api-0 --init trace.txt --debug-binary ./api.debug   # stripped image\n"
+      "  ",
+      name,
+      " trace deploy/web --init trace.txt --max-pods 3   # every replica, one stream\n"
+      "  ",
+      name,
+      " trace -l 'app=web,tier in (api)' --init trace.txt -o json\n"
       "Progress goes to stderr, hits to stdout. Ctrl-C ends the session safely; a second Ctrl-C "
       "quits at once."));
 

@@ -69,9 +69,9 @@ TEST(AppTest, CommandErrorsAreOneLineAndJsonObjects) {
   EXPECT_EQ(r.err, "kdbg: error: no kubeconfig: test\n");
   EXPECT_EQ(r.out,
             "{\"type\":\"error\",\"code\":\"NOT_FOUND\",\"message\":\"no kubeconfig: test\"}\n");
-  CliRun bad = RunWith({"kdbg", "resolve", "deployment/x"});
+  CliRun bad = RunWith({"kdbg", "resolve", "cronjob/x"});
   EXPECT_EQ(bad.code, 1);
-  EXPECT_NE(bad.err.find("kdbg debugs pods"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("kdbg does not trace a \"cronjob\""), std::string::npos) << bad.err;
   EXPECT_EQ(bad.out, "");
 }
 

@@ -120,7 +120,7 @@ int RunAttach(const GlobalOptions& g, const AttachCommandOptions& o, const Comma
   int bound_port = 0;
   auto listener = Listen(host, port, &bound_port);
   if (!listener.ok()) return console.Fail(listener.status());
-  auto conn = internal::Connect(g, &o.target, env, console);
+  auto conn = internal::Connect(g, &o.target, env, console, "attach");
   if (!conn.ok()) return console.Fail(conn.status());
   std::string pod_ref = absl::StrCat(conn->target.namespace_(), "/", conn->target.pod());
 

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "kube/objects.h"
+#include "kube/workloads.h"
 
 namespace kdbg::cli {
 
@@ -23,6 +24,13 @@ class Cluster {
   // GET /api/v1/namespaces/{ns}/pods/{name} with the user's credentials; the API server's errors
   // (Forbidden, NotFound) come back with its message.
   virtual absl::StatusOr<kube::Pod> GetPod(const std::string& ns, const std::string& name) = 0;
+  // GET the workload (kube/workloads.h) with the user's credentials; the API server's errors as
+  // GetPod's.
+  virtual absl::StatusOr<kube::Workload> GetWorkload(kube::WorkloadKind kind, const std::string& ns,
+                                                     const std::string& name) = 0;
+  // GET /api/v1/namespaces/{ns}/pods?labelSelector=... with the user's credentials.
+  virtual absl::StatusOr<std::vector<kube::Pod>> ListPods(const std::string& ns,
+                                                          const std::string& label_selector) = 0;
   // The user's bearer token (static token, tokenFile, or an exec plugin's, refreshed when it
   // expires). FailedPrecondition for users authenticated by client certificates only.
   virtual absl::StatusOr<std::string> BearerToken() = 0;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "cli/interrupts.h"
 #include "cli/target.h"
 #include "common/byte_size.h"
@@ -139,14 +140,53 @@ absl::StatusOr<kdbg::v1::DebugBinaryUploaded> UploadDebugBinary(const std::strin
 }
 
 absl::StatusOr<Connection> Connect(const GlobalOptions& g, const TargetOptions* target,
-                                   const CommandEnv& env, Console& console) {
+                                   const CommandEnv& env, Console& console,
+                                   const std::string& one_pod_command) {
   Connection c;
-  std::string pod_name;
+  TargetSpec spec;
   if (target != nullptr) {
-    KDBG_ASSIGN_OR_RETURN(pod_name, ParseTarget(target->target));
+    KDBG_ASSIGN_OR_RETURN(spec, ParseTargetSpec(target->target, target->selector));
+    if (target->max_pods < 0) {
+      return absl::InvalidArgumentError("--max-pods must be at least 1");
+    }
   }
   KDBG_ASSIGN_OR_RETURN(c.cluster, env.open_cluster(g));
-  if (target != nullptr) {
+  if (target != nullptr && spec.kind != TargetSpec::Kind::kPod) {
+    std::string ns = g.namespace_.empty() ? c.cluster->Namespace() : g.namespace_;
+    KDBG_ASSIGN_OR_RETURN(PodSet set, ListTargetPods(*c.cluster, ns, spec));
+    std::vector<std::string> names;
+    for (const kube::Pod& p : set.pods) {
+      names.push_back(absl::StrCat("pod/", p.name, " (node ",
+                                   p.node_name.empty() ? "unscheduled" : p.node_name, ")"));
+    }
+    if (!one_pod_command.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kdbg ", one_pod_command, " works on one pod; ", set.selection, " has ", set.pods.size(),
+          set.pods.size() == 1 ? " running pod: " : " running pods: ", absl::StrJoin(names, ", "),
+          ". Choose one, e.g. `kdbg ", one_pod_command, " pod/", set.pods.front().name, " -n ", ns,
+          "`"));
+    }
+    c.many = true;
+    c.selection = set.selection;
+    c.pods = ChoosePods(set.pods, target->max_pods);
+    c.target.set_namespace_(ns);
+    c.target.set_container(target->container);
+    console.Err(absl::StrCat("kdbg: ", set.selection, " in namespace ", ns, ": ", set.pods.size(),
+                             set.pods.size() == 1 ? " running pod: " : " running pods: ",
+                             absl::StrJoin(names, ", "), "\n"));
+    if (c.pods.size() < set.pods.size()) {
+      std::vector<std::string> chosen;
+      for (const kube::Pod& p : c.pods) chosen.push_back(p.name);
+      console.Err(absl::StrCat("kdbg: tracing ", c.pods.size(), " of them (--max-pods ",
+                               target->max_pods,
+                               ", spread over nodes): ", absl::StrJoin(chosen, ", "), "\n"));
+    }
+    if (!set.skipped.empty()) {
+      console.Err(
+          absl::StrCat("kdbg: not traced (not Running): ", absl::StrJoin(set.skipped, ", "), "\n"));
+    }
+  } else if (target != nullptr) {
+    const std::string& pod_name = spec.name;
     std::string ns = g.namespace_.empty() ? c.cluster->Namespace() : g.namespace_;
     auto pod = c.cluster->GetPod(ns, pod_name);
     if (!pod.ok()) {

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -32,16 +33,25 @@ class Console {
 // Everything a command needs to talk to the controller about one pod.
 struct Connection {
   std::unique_ptr<Cluster> cluster;
-  kdbg::v1::PodTarget target;  // filled when a TARGET was given
+  kdbg::v1::PodTarget target;  // filled when a TARGET was given (pod empty for several pods)
+  // A workload or selector (deploy/NAME, -l): the pods chosen (Running, at most --max-pods) and
+  // what the user named ("deployment/web").
+  bool many = false;
+  std::vector<kube::Pod> pods;
+  std::string selection;
   std::string token;
   Endpoint endpoint;
   std::unique_ptr<kdbg::v1::Controller::Stub> stub;
 };
 
-// Opens the kubeconfig, (when `target` is given) reads the pod and picks the container, gets the
-// token, finds and dials the controller. Prints progress lines on stderr.
+// Opens the kubeconfig, (when `target` is given) reads the pod and picks the container — or, for a
+// workload or selector, lists its Running pods with the user's credentials and chooses at most
+// --max-pods — gets the token, finds and dials the controller. Prints progress lines on stderr.
+// `one_pod_command` ("attach", "resolve"): a workload or selector is refused with InvalidArgument
+// naming the pods to choose from.
 absl::StatusOr<Connection> Connect(const GlobalOptions& g, const TargetOptions* target,
-                                   const CommandEnv& env, Console& console);
+                                   const CommandEnv& env, Console& console,
+                                   const std::string& one_pod_command = "");
 
 absl::Status RpcStatus(const grpc::Status& status, const std::string& what, const Connection& c);
 

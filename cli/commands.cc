@@ -81,6 +81,20 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
   req.mutable_options()->set_engine(o.engine);
   req.mutable_options()->set_batch_events(true);  // unpacked below
   req.set_lease_ms(absl::ToInt64Milliseconds(o.lease));
+  if (conn->many) {
+    // One session over several pods: the controller authorizes each and opens one part per pod.
+    for (const kube::Pod& p : conn->pods) req.add_pods(p.name);
+    req.set_selection(conn->selection);
+    req.set_max_hits_per_pod(o.max_hits_per_pod);
+    if (!o.debug_binary.empty()) {
+      return console.Fail(absl::InvalidArgumentError(
+          absl::StrCat("--debug-binary works with one pod; trace one of ", conn->selection,
+                       "'s pods as pod/NAME (they run the same build)")));
+    }
+  } else if (o.max_hits_per_pod > 0) {
+    return console.Fail(absl::InvalidArgumentError(
+        "--max-hits-per-pod is for a workload or -l selector; for one pod use --max-hits"));
+  }
   if (!o.debug_binary.empty()) {
     auto uploaded = internal::UploadDebugBinary(o.debug_binary, *conn, env, console);
     if (!uploaded.ok()) return console.Fail(uploaded.status());
@@ -99,6 +113,9 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
   std::optional<kdbg::v1::EndedEvent> ended;
   bool error_event = false;
   int64_t hits = 0;
+  // Several pods: each part's ended and failed lines carry its pod; the session's own end is the
+  // closing EndedEvent without one.
+  bool part_failed = false;
   while (reader->Read(&event)) {
     if (!event.session_id().empty()) supervisor.SetSessionId(event.session_id());
     if (event.has_batch()) {
@@ -114,8 +131,8 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
       continue;
     }
     if (event.has_hit()) ++hits;
-    if (event.has_ended()) ended = event.ended();
-    if (event.has_error()) error_event = true;
+    if (event.has_ended() && event.pod().empty()) ended = event.ended();
+    if (event.has_error()) (event.pod().empty() ? error_event : part_failed) = true;
     console.Print(RenderEvent(event, g.format));
   }
   grpc::Status status = reader->Finish();
@@ -131,6 +148,16 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
     *e.mutable_ended() = *ended;
     e.set_time_unix_nanos(absl::ToUnixNanos(absl::Now()));
     console.Print(RenderEvent(e, g.format));
+  }
+  if (ended && conn->many) {
+    // Several pods: 0 only when every pod armed and every part ended cleanly (the summary says
+    // which did not).
+    if (part_failed || ended->target_traced()) return 1;
+    for (const kdbg::v1::PodOutcome& p : ended->pods()) {
+      if (p.outcome() != "ended") return 1;
+    }
+    if (supervisor.stop_requested()) return 0;
+    return CleanEnd(*ended) ? 0 : 1;
   }
   if (ended) {
     if (supervisor.stop_requested()) return 0;
@@ -156,7 +183,7 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
 
 int RunResolve(const GlobalOptions& g, const TargetOptions& o, const CommandEnv& env) {
   Console console(env, g.format);
-  auto conn = internal::Connect(g, &o, env, console);
+  auto conn = internal::Connect(g, &o, env, console, "resolve");
   if (!conn.ok()) return console.Fail(conn.status());
   kdbg::v1::ControllerResolveRequest req;
   *req.mutable_target() = conn->target;

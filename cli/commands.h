@@ -31,15 +31,18 @@ struct GlobalOptions {
 };
 
 struct TargetOptions {
-  std::string target;     // pod/NAME or NAME
+  std::string target;     // pod/NAME, NAME, deploy/NAME, statefulset/NAME, ... (cli/target.h)
   std::string container;  // -c
+  std::string selector;   // -l: a label selector instead of TARGET
+  int max_pods = 0;       // --max-pods: trace at most this many of the pods (0: all)
 };
 
 struct TraceCommandOptions {
   TargetOptions target;
   std::string init_file;
   absl::Duration duration = absl::ZeroDuration();
-  int64_t max_hits = 0;
+  int64_t max_hits = 0;          // a workload or selector: in total, over every pod
+  int64_t max_hits_per_pod = 0;  // --max-hits-per-pod: a workload or selector, each pod's part
   // Hits per second a tracepoint may take before the agent clears it (--rate-limit); 0: agent's.
   int rate_limit = 0;
   std::string engine = "auto";  // auto, ebpf, delve

@@ -33,6 +33,18 @@ class KubeCluster final : public Cluster {
     return client_->GetPod(ns, name);
   }
 
+  absl::StatusOr<kube::Workload> GetWorkload(kube::WorkloadKind kind, const std::string& ns,
+                                             const std::string& name) override {
+    return client_->GetWorkload(kind, ns, name);
+  }
+
+  absl::StatusOr<std::vector<kube::Pod>> ListPods(const std::string& ns,
+                                                  const std::string& label_selector) override {
+    kube::ListOptions o;
+    o.label_selector = label_selector;
+    return client_->ListPods(ns, o);
+  }
+
   absl::StatusOr<std::string> BearerToken() override {
     // The plugin first: config_.bearer_token may hold its earlier token, which can expire.
     if (exec_ != nullptr) {

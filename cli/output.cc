@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "proto/words.h"
@@ -32,6 +34,7 @@ Json Head(const char* type, const kdbg::v1::Event& event) {
   Json j;
   j["type"] = type;
   if (!event.session_id().empty()) j["session"] = event.session_id();
+  if (!event.pod().empty()) j["pod"] = event.pod();
   if (event.time_unix_nanos() != 0) j["time"] = TimeString(event.time_unix_nanos());
   if (!event.unsupported_go().empty()) j["unsupported_go"] = event.unsupported_go();
   return j;
@@ -165,6 +168,19 @@ std::string EndedText(const kdbg::v1::EndedEvent& ended) {
                     "; WARNING: the target is still traced, check it with the on-call runbook");
   }
   absl::StrAppend(&out, "\n");
+  for (const kdbg::v1::PodOutcome& p : ended.pods()) {
+    absl::StrAppend(&out, "kdbg:   pod/", p.pod(), p.node().empty() ? "" : " (", p.node(),
+                    p.node().empty() ? "" : ")", ": ");
+    if (p.outcome() == "failed") {
+      absl::StrAppend(&out, "failed (", p.failure(), ")");
+    } else {
+      absl::StrAppend(&out, EndReasonText(p.reason()));
+    }
+    absl::StrAppend(&out, ", ", p.hits(), p.hits() == 1 ? " hit" : " hits");
+    if (!p.message().empty()) absl::StrAppend(&out, "; ", p.message());
+    if (p.target_traced()) absl::StrAppend(&out, "; WARNING: the target is still traced");
+    absl::StrAppend(&out, "\n");
+  }
   return out;
 }
 
@@ -218,10 +234,33 @@ std::string EventJson(const kdbg::v1::Event& event) {
       if (e.reason() == kdbg::v1::END_REASON_TARGET_EXITED) {
         j["target_exit_status"] = e.target_exit_status();
       }
+      if (e.pods_size() > 0) {
+        Json pods = Json::array();
+        for (const kdbg::v1::PodOutcome& p : e.pods()) {
+          Json o;
+          o["pod"] = p.pod();
+          if (!p.node().empty()) o["node"] = p.node();
+          o["outcome"] = p.outcome();
+          if (p.outcome() == "failed") {
+            o["failure"] = p.failure();
+          } else {
+            o["reason"] = EndReasonName(p.reason());
+            o["target_alive"] = p.target_alive();
+            o["target_traced"] = p.target_traced();
+          }
+          o["hits"] = p.hits();
+          o["message"] = p.message();
+          if (!p.session_id().empty()) o["session"] = p.session_id();
+          pods.push_back(std::move(o));
+        }
+        j["pods"] = std::move(pods);
+      }
       return Dump(j);
     }
     case kdbg::v1::Event::kError: {
-      Json j = Head("error", event);
+      // A pod's part that failed in a session over several pods: "failed" (the session goes on).
+      Json j = Head(event.pod().empty() ? "error" : "failed", event);
+      if (!event.error().failure().empty()) j["failure"] = event.error().failure();
       j["code"] = event.error().code();
       j["message"] = event.error().message();
       return Dump(j);
@@ -254,10 +293,30 @@ std::string MarkLines(const std::string& text, absl::string_view mark) {
   return out;
 }
 Rendered RenderUnmarked(const kdbg::v1::Event& event, OutputFormat format);
+// "kdbg: X" -> "kdbg: POD: X", line by line (other lines get "POD " in front).
+std::string PodLines(const std::string& text, const std::string& pod) {
+  if (text.empty()) return text;
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    if (absl::ConsumePrefix(&line, "kdbg: ")) {
+      absl::StrAppend(&out, "kdbg: ", pod, ": ", line, "\n");
+    } else {
+      absl::StrAppend(&out, pod, " ", line, "\n");
+    }
+  }
+  return out;
+}
 }  // namespace
 
 Rendered RenderEvent(const kdbg::v1::Event& event, OutputFormat format) {
   Rendered r = RenderUnmarked(event, format);
+  if (!event.pod().empty()) {
+    // A part of a session over several pods: every line names its pod ("pod/web-1 > goroutine..."
+    // on stdout, "kdbg: pod/web-1: armed ..." on stderr); JSON lines carry "pod" instead.
+    const std::string pod = absl::StrCat("pod/", event.pod());
+    if (format == OutputFormat::kText) r.out = MarkLines(r.out, absl::StrCat(pod, " "));
+    r.err = PodLines(r.err, pod);
+  }
   if (event.unsupported_go().empty()) return r;
   // A session forced onto a Go version outside the bundled Delve's range: every line says so (JSON
   // lines carry "unsupported_go" instead of a prefix, so they stay JSON).
@@ -269,6 +328,13 @@ Rendered RenderEvent(const kdbg::v1::Event& event, OutputFormat format) {
 }
 
 namespace {
+std::string ErrorText(const kdbg::v1::Event& event) {
+  const kdbg::v1::ErrorEvent& e = event.error();
+  if (event.pod().empty()) return absl::StrCat("kdbg: error: ", e.message(), " (", e.code(), ")\n");
+  return absl::StrCat("kdbg: failed (", e.failure().empty() ? "error" : e.failure(),
+                      "): ", e.message(), " (", e.code(), "); the other pods go on\n");
+}
+
 Rendered RenderUnmarked(const kdbg::v1::Event& event, OutputFormat format) {
   Rendered r;
   if (event.has_notice()) {
@@ -280,10 +346,7 @@ Rendered RenderUnmarked(const kdbg::v1::Event& event, OutputFormat format) {
     if (!line.empty()) r.out = line + "\n";
     // People watching a JSON stream still see why it ended, or failed.
     if (event.has_ended()) r.err = EndedText(event.ended());
-    if (event.has_error()) {
-      r.err =
-          absl::StrCat("kdbg: error: ", event.error().message(), " (", event.error().code(), ")\n");
-    }
+    if (event.has_error()) r.err = ErrorText(event);
     return r;
   }
   switch (event.kind_case()) {
@@ -297,8 +360,7 @@ Rendered RenderUnmarked(const kdbg::v1::Event& event, OutputFormat format) {
       r.err = EndedText(event.ended());
       break;
     case kdbg::v1::Event::kError:
-      r.err =
-          absl::StrCat("kdbg: error: ", event.error().message(), " (", event.error().code(), ")\n");
+      r.err = ErrorText(event);
       break;
     default:
       break;

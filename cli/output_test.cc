@@ -262,3 +262,75 @@ TEST(OutputTest, VersionText) {
 
 }  // namespace
 }  // namespace kdbg::cli
+
+namespace kdbg::cli {
+namespace {
+
+TEST(OutputTest, PartsOfSeveralPodsNameTheirPod) {
+  kdbg::v1::Event hit = HitEvent();
+  hit.set_pod("web-1");
+  Rendered r = RenderEvent(hit, OutputFormat::kText);
+  EXPECT_EQ(r.out,
+            "pod/web-1 > goroutine(19): main.handleSlash(w, r) main.go:10\n"
+            "pod/web-1 \tr.RemoteAddr: \"127.0.0.1:53422\"\n");
+  json j = json::parse(RenderEvent(hit, OutputFormat::kJson).out);
+  EXPECT_EQ(j["pod"], "web-1");
+  EXPECT_EQ(j["type"], "hit");
+
+  kdbg::v1::Event armed;
+  armed.set_pod("web-1");
+  armed.mutable_armed()->set_host_pid(42);
+  EXPECT_EQ(RenderEvent(armed, OutputFormat::kText).err.rfind("kdbg: pod/web-1: armed 0 ", 0), 0u);
+
+  kdbg::v1::Event failed;
+  failed.set_pod("web-2");
+  failed.mutable_error()->set_code("FAILED_PRECONDITION");
+  failed.mutable_error()->set_message("/app (PID 9) is not a Go program");
+  failed.mutable_error()->set_failure("not-go");
+  Rendered f = RenderEvent(failed, OutputFormat::kText);
+  EXPECT_EQ(f.err,
+            "kdbg: pod/web-2: failed (not-go): /app (PID 9) is not a Go program "
+            "(FAILED_PRECONDITION); the other pods go on\n");
+  json fj = json::parse(RenderEvent(failed, OutputFormat::kJson).out);
+  EXPECT_EQ(fj["type"], "failed");
+  EXPECT_EQ(fj["pod"], "web-2");
+  EXPECT_EQ(fj["failure"], "not-go");
+}
+
+TEST(OutputTest, ClosingSummarySaysPerPodHowItEnded) {
+  kdbg::v1::Event e;
+  e.set_session_id("s");
+  auto* s = e.mutable_ended();
+  s->set_reason(kdbg::v1::END_REASON_CLIENT_STOP);
+  s->set_hits(3);
+  s->set_message("2 pods: 1 ended, 1 failed; every target running, detached");
+  s->set_target_alive(true);
+  auto* a = s->add_pods();
+  a->set_pod("web-1");
+  a->set_node("node-a");
+  a->set_outcome("ended");
+  a->set_reason(kdbg::v1::END_REASON_CLIENT_STOP);
+  a->set_hits(3);
+  a->set_target_alive(true);
+  a->set_message("target running, detached cleanly");
+  auto* b = s->add_pods();
+  b->set_pod("web-2");
+  b->set_outcome("failed");
+  b->set_failure("denied");
+  b->set_message("RBAC: no");
+  EXPECT_EQ(RenderEvent(e, OutputFormat::kText).err,
+            "kdbg: ended: stopped; 3 hits; 2 pods: 1 ended, 1 failed; every target running, "
+            "detached\n"
+            "kdbg:   pod/web-1 (node-a): stopped, 3 hits; target running, detached cleanly\n"
+            "kdbg:   pod/web-2: failed (denied), 0 hits; RBAC: no\n");
+  json j = json::parse(RenderEvent(e, OutputFormat::kJson).out);
+  ASSERT_EQ(j["pods"].size(), 2u);
+  EXPECT_EQ(j["pods"][0]["reason"], "client_stop");
+  EXPECT_EQ(j["pods"][0]["hits"], 3);
+  EXPECT_EQ(j["pods"][1]["outcome"], "failed");
+  EXPECT_EQ(j["pods"][1]["failure"], "denied");
+  EXPECT_FALSE(j.contains("pod"));
+}
+
+}  // namespace
+}  // namespace kdbg::cli

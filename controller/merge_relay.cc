@@ -37,7 +37,6 @@ absl::StatusCode CodeFromName(const std::string& name) {
   return absl::StatusCode::kUnknown;
 }
 
-
 }  // namespace
 
 v1::EndedEvent BuildSummary(const MergeOutcome& outcome) {
@@ -84,8 +83,9 @@ v1::EndedEvent BuildSummary(const MergeOutcome& outcome) {
   std::vector<std::string> parts;
   if (ended > 0) parts.push_back(absl::StrCat(ended, " ended"));
   if (failed > 0) parts.push_back(absl::StrCat(failed, " failed"));
-  std::string msg = absl::StrCat(outcome.parts.size(), outcome.parts.size() == 1 ? " pod: " : " pods: ",
-                                 absl::StrJoin(parts, ", "));
+  std::string msg =
+      absl::StrCat(outcome.parts.size(),
+                   outcome.parts.size() == 1 ? " pod: " : " pods: ", absl::StrJoin(parts, ", "));
   if (ended > 0 && !traced && alive) absl::StrAppend(&msg, "; every target running, detached");
   if (traced) absl::StrAppend(&msg, "; a target is still traced");
   e.set_message(msg);
@@ -344,10 +344,10 @@ void MergeRelay::OnPartDone(size_t i, const grpc::Status& status) {
     p.done = true;
     if (!p.out.ended_seen && !p.error_seen) {
       if (status.ok()) {
-        QueuePartFailure(p, "UNAVAILABLE",
-                         absl::StrCat("agent ", p.label,
-                                      " closed the stream without saying how the part ended"),
-                         "error");
+        QueuePartFailure(
+            p, "UNAVAILABLE",
+            absl::StrCat("agent ", p.label, " closed the stream without saying how the part ended"),
+            "error");
       } else {
         grpc::Status labelled = LabelAgentStatus(status, p.label);
         auto code = static_cast<absl::StatusCode>(labelled.error_code());
@@ -407,8 +407,7 @@ MergeRelay::Actions MergeRelay::Step() {
   }
   for (size_t i = 0; i < parts_.size(); ++i) {
     Part& p = *parts_[i];
-    if (p.started && !p.reads_ended && !p.reading && !cancelled_ &&
-        queue_.size() < max_buffered_) {
+    if (p.started && !p.reads_ended && !p.reading && !cancelled_ && queue_.size() < max_buffered_) {
       p.reading = true;
       a.read.push_back(i);
     }

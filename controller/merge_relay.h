@@ -58,7 +58,7 @@ struct MergeOutcome {
   grpc::Status status;  // what the CLI got
   bool client_gone = false;
   bool hit_limit_reached = false;
-  int64_t hits = 0;  // hits relayed in all
+  int64_t hits = 0;                                        // hits relayed in all
   v1::EndReason last_reason = v1::END_REASON_UNSPECIFIED;  // of the part that ended last
   std::vector<PartOutcome> parts;
 };

@@ -8,9 +8,10 @@ namespace {
 TEST(MergeRelayTest, ClassifiesPartFailuresByTheAgentsOwnWords) {
   using absl::StatusCode;
   EXPECT_EQ(ClassifyPartFailure(StatusCode::kPermissionDenied, "RBAC: ..."), "denied");
-  EXPECT_EQ(ClassifyPartFailure(StatusCode::kFailedPrecondition,
-                                "/app (PID 4242) is not a Go program: kdbg debugs Go programs only"),
-            "not-go");
+  EXPECT_EQ(
+      ClassifyPartFailure(StatusCode::kFailedPrecondition,
+                          "/app (PID 4242) is not a Go program: kdbg debugs Go programs only"),
+      "not-go");
   EXPECT_EQ(ClassifyPartFailure(StatusCode::kFailedPrecondition,
                                 "no DWARF (stripped, -ldflags='-s -w'); ...: pass the unstripped "
                                 "binary of the same build with --debug-binary FILE"),
