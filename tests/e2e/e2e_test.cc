@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -667,6 +668,125 @@ TEST_F(E2eTest, TargetExitingMidTraceEndsTheSession) {
 
 // --debug-binary: pod/stripped runs hello-world-stripped, `objcopy --strip-all` of
 // hello-world-optimized (one build, so one Go build ID).
+// ---- Sessions over several pods: deploy/hello selects hello-world (node-a) and hello-node-b
+// (node-b); -l may add the not-Go pod.
+
+TEST_F(E2eTest, TraceDeployReachesEveryReplicaOnBothNodesInOneStream) {
+  auto p = KdbgProcess::Start(sb_, {"trace", "deploy/hello", "--init", TraceScript(), "-o", "json"},
+                              sb_.CliEnv());
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::set<std::string> armed;
+  for (int i = 0; i < 2; ++i) {
+    auto a = (*p)->WaitFor("armed", kArmTimeout);
+    ASSERT_TRUE(a.has_value()) << (*p)->Stderr();
+    armed.insert(a->value("pod", ""));
+  }
+  EXPECT_EQ(armed, (std::set<std::string>{"hello-world", "hello-node-b"}));
+  std::set<int> sent_a = SendRequests(sb_.Get("HELLO_URL"), 2);
+  std::set<int> sent_b = SendRequests(sb_.Get("HELLO_NODE_B_URL"), 2);
+  std::map<std::string, std::set<int>> printed;
+  for (int i = 0; i < 4; ++i) {
+    auto hit = (*p)->WaitFor("hit", absl::Seconds(20));
+    ASSERT_TRUE(hit.has_value()) << (*p)->Stderr();
+    std::string addr = (*hit)["vars"]["r.RemoteAddr"].get<std::string>();
+    int port = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(
+        addr.substr(addr.rfind(':') + 1, addr.size() - addr.rfind(':') - 2), &port))
+        << addr;
+    printed[hit->value("pod", "")].insert(port);
+  }
+  EXPECT_EQ(printed["hello-world"], sent_a);
+  EXPECT_EQ(printed["hello-node-b"], sent_b);
+  (*p)->Signal(SIGINT);  // Ctrl-C: kdbg stop of the session, which stops every part
+  std::optional<nlohmann::json> summary;
+  for (int i = 0; i < 4 && !summary; ++i) {
+    auto ended = (*p)->WaitFor("ended", absl::Seconds(20));
+    ASSERT_TRUE(ended.has_value()) << (*p)->Stderr();
+    if (!ended->contains("pod")) summary = ended;  // the per-pod ended lines carry their pod
+  }
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_EQ((*summary)["hits"], 4);
+  ASSERT_EQ((*summary)["pods"].size(), 2u) << summary->dump();
+  for (const auto& pod : (*summary)["pods"]) {
+    EXPECT_EQ(pod["outcome"], "ended") << pod.dump();
+    EXPECT_EQ(pod["hits"], 2) << pod.dump();
+    EXPECT_EQ(pod["target_traced"], false);
+  }
+  EXPECT_EQ((*p)->Wait(absl::Seconds(20)), 0) << (*p)->Stderr();
+  EXPECT_TRUE(absl::StrContains((*p)->Stderr(), "deployment/hello in namespace default: 2 running"))
+      << (*p)->Stderr();
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  ExpectReleased("default", "hello-node-b", sb_.Get("HELLO_NODE_B_URL"));
+  std::string id = summary->value("session", "");
+  ExpectAuditedEnd(id + "-1", "hello-node-b", "stop");  // parts in name order
+  ExpectAuditedEnd(id + "-2", "hello-world", "stop");
+}
+
+TEST_F(E2eTest, SelectorWithANonGoPodTracesTheOthersAndSaysWhy) {
+  auto p = KdbgProcess::Start(sb_,
+                              {"trace", "-l", "app in (hello-world, not-go)", "--init",
+                               TraceScript(), "--duration", "8s", "-o", "json"},
+                              sb_.CliEnv());
+  ASSERT_TRUE(p.ok()) << p.status();
+  auto failed = (*p)->WaitFor("failed", kArmTimeout);
+  ASSERT_TRUE(failed.has_value()) << (*p)->Stderr();
+  EXPECT_EQ((*failed)["pod"], "not-go");
+  EXPECT_EQ((*failed)["failure"], "not-go") << failed->dump();
+  bool armed = false;
+  for (const auto& j : (*p)->seen()) armed = armed || j.value("type", "") == "armed";
+  if (!armed) armed = (*p)->WaitFor("armed", kArmTimeout).has_value();
+  ASSERT_TRUE(armed) << (*p)->Stderr();
+  SendRequests(sb_.Get("HELLO_URL"), 1);
+  auto hit = (*p)->WaitFor("hit", absl::Seconds(20));
+  ASSERT_TRUE(hit.has_value()) << (*p)->Stderr();
+  EXPECT_EQ((*hit)["pod"], "hello-world");
+  std::optional<nlohmann::json> summary;
+  for (int i = 0; i < 3 && !summary; ++i) {
+    auto ended = (*p)->WaitFor("ended", absl::Seconds(30));
+    ASSERT_TRUE(ended.has_value()) << (*p)->Stderr();
+    if (!ended->contains("pod")) summary = ended;
+  }
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_EQ((*summary)["reason"], "duration");
+  ASSERT_EQ((*summary)["pods"].size(), 2u);
+  EXPECT_EQ((*summary)["pods"][0]["pod"], "hello-world");
+  EXPECT_EQ((*summary)["pods"][0]["outcome"], "ended");
+  EXPECT_EQ((*summary)["pods"][1]["pod"], "not-go");
+  EXPECT_EQ((*summary)["pods"][1]["failure"], "not-go");
+  EXPECT_EQ((*p)->Wait(absl::Seconds(20)), 1) << "a pod failed: exit 1";
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+}
+
+TEST_F(E2eTest, CliKilledEndsEveryPartSafely) {
+  auto p = KdbgProcess::Start(sb_, {"trace", "deploy/hello", "--init", TraceScript(), "-o", "json"},
+                              sb_.CliEnv());
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE((*p)->WaitFor("armed", kArmTimeout).has_value()) << (*p)->Stderr();
+  ASSERT_TRUE((*p)->WaitFor("armed", kArmTimeout).has_value()) << (*p)->Stderr();
+  (*p)->Signal(SIGKILL);
+  (*p)->Wait(absl::Seconds(5));
+  SendRequests(sb_.Get("HELLO_URL"), 2);
+  SendRequests(sb_.Get("HELLO_NODE_B_URL"), 2);
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  ExpectReleased("default", "hello-node-b", sb_.Get("HELLO_NODE_B_URL"));
+}
+
+TEST_F(E2eTest, AttachAndResolveOfAWorkloadNameThePodsToChooseFrom) {
+  for (const char* cmd : {"attach", "resolve"}) {
+    auto r = RunKdbg(sb_, {cmd, "deploy/hello"}, sb_.CliEnv());
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_TRUE(absl::StrContains(
+        r.err, absl::StrCat("kdbg ", cmd,
+                            " works on one pod; deployment/hello has 2 running pods: "
+                            "pod/hello-node-b (node node-b), pod/hello-world (node "
+                            "node-a)")))
+        << r.err;
+  }
+  auto missing = RunKdbg(sb_, {"trace", "deploy/nope", "--init", TraceScript()}, sb_.CliEnv());
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(missing.err, "deployments.apps \"nope\" not found")) << missing.err;
+}
+
 class E2eDebugBinaryTest : public E2eTest {
  protected:
   std::string UploadDir(const std::string& node) const {

@@ -1,10 +1,14 @@
 #include "tests/fakes/kube-apiserver/api_stub.h"
 
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "kube/names.h"
 #include "kube/objects_json.h"
 #include "kube/testing/selector.h"
 
@@ -70,6 +74,9 @@ void ApiStub::Register(httplib::Server& server) {
   server.Get("/api/v1/pods", [this](const httplib::Request& req, httplib::Response& res) {
     ListOrWatchPods("", req, res);
   });
+  server.Get(
+      R"(/apis/(apps|batch)/v1/namespaces/([^/]+)/([^/]+)/([^/]+))",
+      [this](const httplib::Request& req, httplib::Response& res) { GetWorkload(req, res); });
   server.Post(
       "/apis/authentication.k8s.io/v1/tokenreviews",
       [this](const httplib::Request& req, httplib::Response& res) { TokenReview(req, res); });
@@ -105,6 +112,36 @@ void ApiStub::GetPod(const httplib::Request& req, httplib::Response& res) {
     return;
   }
   Reply(res, 200, pod->object.dump());
+}
+
+void ApiStub::GetWorkload(const httplib::Request& req, httplib::Response& res) {
+  const UserInfo* user = Authenticate(req, res);
+  if (user == nullptr) return;
+  std::string group = req.matches[1], ns = req.matches[2], resource = req.matches[3],
+              name = req.matches[4];
+  if (!Authorize(
+          *user,
+          {.namespace_ = ns, .verb = "get", .group = group, .resource = resource, .name = name},
+          res)) {
+    return;
+  }
+  std::string body;
+  if (!config_.workloads_dir.empty() && kube::IsDns1123Subdomain(name) &&
+      kube::IsDns1123Label(ns) && kube::IsDns1123Label(resource)) {
+    std::ifstream in(
+        absl::StrCat(config_.workloads_dir, "/", resource, ".", ns, ".", name, ".json"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    body = ss.str();
+  }
+  if (body.empty()) {
+    Reply(
+        res, 404,
+        StatusJson(404, "NotFound", absl::StrCat(resource, ".", group, " \"", name, "\" not found"),
+                   name, resource));
+    return;
+  }
+  Reply(res, 200, body);
 }
 
 void ApiStub::ListOrWatchPods(const std::string& ns, const httplib::Request& req,

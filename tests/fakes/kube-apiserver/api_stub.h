@@ -28,6 +28,7 @@ class ApiStub {
   // True if allowed; else writes the 403 Status.
   bool Authorize(const UserInfo& user, const ResourceAttributes& attrs, httplib::Response& res);
   void GetPod(const httplib::Request& req, httplib::Response& res);
+  void GetWorkload(const httplib::Request& req, httplib::Response& res);
   void ListOrWatchPods(const std::string& ns, const httplib::Request& req, httplib::Response& res);
   void TokenReview(const httplib::Request& req, httplib::Response& res);
   void AccessReview(const httplib::Request& req, httplib::Response& res);

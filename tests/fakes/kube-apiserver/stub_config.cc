@@ -39,6 +39,10 @@ absl::StatusOr<StubConfig> ParseStubConfig(absl::string_view text, const std::st
     if (!cfg.pods_dir.empty() && cfg.pods_dir[0] != '/') {
       cfg.pods_dir = absl::StrCat(base_dir, "/", cfg.pods_dir);
     }
+    cfg.workloads_dir = Str(root, "workloads_dir");
+    if (!cfg.workloads_dir.empty() && cfg.workloads_dir[0] != '/') {
+      cfg.workloads_dir = absl::StrCat(base_dir, "/", cfg.workloads_dir);
+    }
     if (YAML::Node users = root["users"]; users && users.IsSequence()) {
       for (const YAML::Node& u : users) {
         UserInfo info;

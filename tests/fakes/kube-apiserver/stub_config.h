@@ -14,6 +14,9 @@ namespace kdbg::kube::stub {
 
 struct StubConfig {
   std::string pods_dir;
+  // Workload objects served read-only: <workloads_dir>/<resource>.<namespace>.<name>.json
+  // ("deployments.default.hello.json"); empty: none (every GET is 404).
+  std::string workloads_dir;
   std::map<std::string, UserInfo> users;  // bearer token -> user (authenticated)
   AccessRules rules;
 };
