@@ -979,5 +979,6 @@ case ${1:-} in
   attach-faults) cmd_attach_faults ;;
   demo) cmd_demo ;;
   manifests) cmd_manifests ;;
-  *) echo "usage: $0 resolve|trace|attach|sessions|denied|isolation|faults|container-kill|rollout|liveness|readiness|kubelet-restart|drain|attach-faults|demo|manifests" >&2; exit 2 ;;
+  fanout-*) . "$ROOT/tests/cluster/fanout-cases.sh"; "cmd_${1//-/_}" ;;  # sessions over several pods
+  *) echo "usage: $0 resolve|trace|attach|sessions|denied|isolation|faults|container-kill|rollout|liveness|readiness|kubelet-restart|drain|attach-faults|demo|manifests|fanout-trace|fanout-ends" >&2; exit 2 ;;
 esac
