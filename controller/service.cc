@@ -345,10 +345,8 @@ void ControllerService::SetupFanout(grpc::CallbackServerContext* ctx, MergeRelay
     AuditDecision(rec, s);
     relay->Fail(ToGrpcStatus(s));
   };
-  absl::StatusOr<kube::UserInfo> user = Authenticate(ctx);
+  absl::StatusOr<kube::UserInfo> user = AuthenticateInto(ctx, &rec);
   if (!user.ok()) return fail(user.status());
-  rec.user = user->username;
-  rec.groups = user->groups;
   if (!req.target().pod().empty()) {
     return fail(absl::InvalidArgumentError("a request names either one pod or a list of pods"));
   }

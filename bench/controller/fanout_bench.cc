@@ -136,8 +136,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (int i = 0; i < 10; ++i) {
-    (*f)->kube().AddPod(kdbg::controller::testing::RunningPod(
-        "default", "p" + std::to_string(i), i % 2 == 0 ? "node-a" : "node-b"));
+    (*f)->kube().AddPod(kdbg::controller::testing::RunningPod("default", "p" + std::to_string(i),
+                                                              i % 2 == 0 ? "node-a" : "node-b"));
   }
   auto stub = (*f)->NewStub();
   AgentScript hold;
@@ -155,8 +155,8 @@ int main(int argc, char** argv) {
       fan.push_back(TimeToArmed(stub.get(), pods));
     }
     double v = Median(fan), b = Median(one);
-    tta += std::string(pods == 1 ? "" : ",") + "\"" + std::to_string(pods) + "\":{\"value\":" +
-           std::to_string(v) + ",\"baseline\":" + std::to_string(b) +
+    tta += std::string(pods == 1 ? "" : ",") + "\"" + std::to_string(pods) +
+           "\":{\"value\":" + std::to_string(v) + ",\"baseline\":" + std::to_string(b) +
            ",\"ratio\":" + std::to_string(b > 0 ? v / b : 0) + "}";
   }
   tta += "}";
