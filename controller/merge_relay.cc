@@ -387,7 +387,7 @@ MergeRelay::Actions MergeRelay::Step() {
     Part& p = *parts_[i];
     if (p.done && !p.done_reported) {
       p.done_reported = true;
-      a.done.push_back(i);
+      a.done.push_back(p.out);
     }
   }
   const bool all = failed_ || (setup_done_ && AllPartsFinished());
@@ -421,10 +421,8 @@ MergeRelay::Actions MergeRelay::Step() {
     a.finish = true;
     a.status = outcome_.status;
   }
-  if (server_done_ && all && !destroyed_) {
-    destroyed_ = true;
-    a.destroy = true;
-  }
+  finished_ = server_done_ && all;
+  ++inflight_;
   return a;
 }
 
@@ -435,25 +433,24 @@ void MergeRelay::Run(Actions a) {
   for (size_t i : a.remove_hold) parts_[i]->reactor.RemoveHold();
   if (a.hit_limit && cb_.on_hit_limit) cb_.on_hit_limit();
   if (cb_.on_part_done) {
-    for (size_t i : a.done) {
-      PartOutcome out;
-      {
-        absl::MutexLock lock(&mu_);
-        out = parts_[i]->out;
-      }
-      cb_.on_part_done(out);
-    }
+    for (const PartOutcome& out : a.done) cb_.on_part_done(out);
   }
   if (a.finish) server_.Finish(a.status);
-  if (a.destroy) {
-    MergeOutcome outcome;
-    {
-      absl::MutexLock lock(&mu_);
+  MergeOutcome outcome;
+  bool destroy = false;
+  {
+    absl::MutexLock lock(&mu_);
+    --inflight_;
+    if (finished_ && inflight_ == 0 && !destroyed_) {
+      destroyed_ = true;
+      destroy = true;
       outcome = outcome_;
       if (outcome.parts.empty()) {
         for (const auto& p : parts_) outcome.parts.push_back(p->out);
       }
     }
+  }
+  if (destroy) {
     if (cb_.on_finished) cb_.on_finished(outcome);
     delete this;
   }

@@ -106,9 +106,12 @@ class MergeRelay {
 
  private:
   struct Part;
+  // What to do after the lock is released. Run() touches `this` only while it counts as in
+  // flight; the relay is deleted by the last Run() once nothing else can reach it.
   struct Actions {
-    bool write = false, finish = false, destroy = false, hit_limit = false;
-    std::vector<size_t> read, cancel, remove_hold, done;
+    bool write = false, finish = false, hit_limit = false;
+    std::vector<size_t> read, cancel, remove_hold;
+    std::vector<PartOutcome> done;  // copies: the callbacks never read the relay
     grpc::Status status;
   };
   class ServerSide : public grpc::ServerWriteReactor<v1::Event> {
@@ -153,6 +156,8 @@ class MergeRelay {
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
   bool server_done_ ABSL_GUARDED_BY(mu_) = false;
   bool destroyed_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;  // the CLI's call and every part are done
+  int inflight_ ABSL_GUARDED_BY(mu_) = 0;       // Step() results not yet Run()
   bool hit_limit_called_ ABSL_GUARDED_BY(mu_) = false;
   MergeOutcome outcome_ ABSL_GUARDED_BY(mu_);
 };
