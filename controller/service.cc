@@ -427,11 +427,19 @@ void ControllerService::SetupFanout(grpc::CallbackServerContext* ctx, MergeRelay
                                located->agent.pod_name, ", part ", prec.session_id));
     progress.set_pod(pod);
     relay->Send(std::move(progress));
+    // Each pod's own liveness probe bounds how long Delve may hold it stopped (as for one pod).
+    const v1::StopBudget budget = StopBudgetProto(located->pod, prec.container, *d_.policy);
+    if (budget.has_liveness_probe()) {
+      v1::Event b = Progress(d_.clock, budget.summary());
+      b.set_pod(pod);
+      relay->Send(std::move(b));
+    }
     part.stub = d_.channels->Stub(located->agent.address);
     v1::TraceRequest& r = part.agent_req;
     *r.mutable_target() = located->ref;
     *r.mutable_options() = req.options();
     r.mutable_options()->set_max_hits(per_pod);
+    r.set_max_stop_ms(budget.max_stop_ms());
     r.set_user(rec.user);
     r.set_lease_ms(lease_ms);
     r.set_session_id(prec.session_id);
