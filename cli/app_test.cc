@@ -30,7 +30,7 @@ CliRun RunWith(const std::vector<std::string>& argv, bool* opened = nullptr) {
 }
 
 TEST(AppTest, HelpForEveryCommandHasExamples) {
-  for (std::string cmd : {"trace", "attach", "resolve", "sessions", "stop", "version"}) {
+  for (std::string cmd : {"trace", "attach", "funcs", "resolve", "sessions", "stop", "version"}) {
     CliRun r = RunWith({"kdbg", cmd, "--help"});
     EXPECT_EQ(r.code, 0) << cmd;
     EXPECT_NE(r.out.find("Examples:"), std::string::npos) << cmd << ": " << r.out;
@@ -53,7 +53,13 @@ TEST(AppTest, UsageErrorsAreOneLineAndExit2) {
         {"kdbg", "frobnicate"},
         {"kdbg", "trace", "pod/x", "--init", "f", "-o", "yaml"},
         {"kdbg", "sessions", "-A", "-n", "x"},
-        {"kdbg", "trace", "pod/x", "--init", "f", "--duration", "soon"}}) {
+        {"kdbg", "trace", "pod/x", "--init", "f", "--duration", "soon"},
+        {"kdbg", "trace", "pod/x", "main", "--init", "f"},
+        {"kdbg", "trace", "pod/x", "--init", "f", "--print", "r"},
+        {"kdbg", "trace", "pod/x", "main", "--max-funcs", "101"},
+        {"kdbg", "trace", "pod/x", "main", "--stats", "-o", "json"},
+        {"kdbg", "funcs"},
+        {"kdbg", "sessions", "-o", "xml"}}) {
     bool opened = false;
     CliRun r = RunWith(argv, &opened);
     EXPECT_EQ(r.code, 2) << argv.back() << r.err;
@@ -79,6 +85,18 @@ TEST(AppTest, GlobalFlagsAfterTheCommand) {
   CliRun r = RunWith({"kdbg", "sessions", "--kubeconfig", "/x", "--context", "c", "-A"});
   EXPECT_EQ(r.code, 1) << r.err;  // parsed, then failed in open_cluster
   EXPECT_EQ(r.err, "kdbg: error: no kubeconfig: test\n");
+}
+
+// --print repeats, one expression each: a REGEXP after it stays the REGEXP.
+TEST(AppTest, PrintIsRepeatableAndTakesOneWordEach) {
+  for (std::vector<std::string> argv :
+       {std::vector<std::string>{"kdbg", "trace", "pod/x", "main", "--print", "a", "--print", "b"},
+        {"kdbg", "trace", "pod/x", "--print", "a", "main", "--stack", "3"}}) {
+    bool opened = false;
+    CliRun r = RunWith(argv, &opened);
+    EXPECT_EQ(r.code, 1) << r.err;  // parsed, then failed in open_cluster
+    EXPECT_TRUE(opened) << r.err;
+  }
 }
 
 TEST(AppTest, MissingTraceScript) {

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/command_util.h"
 #include "cli/commands.h"
+#include "cli/ide_config.h"
 #include "cli/supervisor.h"
 #include "common/fd.h"
 #include "common/status.h"
@@ -120,9 +121,16 @@ int RunAttach(const GlobalOptions& g, const AttachCommandOptions& o, const Comma
   int bound_port = 0;
   auto listener = Listen(host, port, &bound_port);
   if (!listener.ok()) return console.Fail(listener.status());
+  IdeFiles ide;  // cli/ide_config.h
+  ide.vscode = o.vscode;
+  ide.goland = o.goland;
+  std::string source_dir = internal::AttachSourceDir(o, console);
+  ide.dir = source_dir.empty() ? "." : source_dir;
+  if (auto s = internal::CheckIdeFiles(ide); !s.ok()) return console.Fail(s);
   auto conn = internal::Connect(g, &o.target, env, console, "attach");
   if (!conn.ok()) return console.Fail(conn.status());
   std::string pod_ref = absl::StrCat(conn->target.namespace_(), "/", conn->target.pod());
+  std::optional<SourceMapping> mapping = internal::AttachSourceMapping(source_dir, *conn, console);
 
   kdbg::v1::ControllerAttachRequest req;
   *req.mutable_target() = conn->target;
@@ -168,7 +176,15 @@ int RunAttach(const GlobalOptions& g, const AttachCommandOptions& o, const Comma
       }
     });
     std::string addr = absl::StrCat(host, ":", bound_port);
-    console.Out(AttachInstructions(host, bound_port, pod_ref));
+    std::string config_name = absl::StrCat("kdbg: ", pod_ref);
+    console.Out(AttachInstructions(host, bound_port, pod_ref,
+                                   VsCodeConfiguration(config_name, host, bound_port, mapping)));
+    if (ide.vscode || ide.goland) {
+      absl::StatusOr<std::string> said = WriteIdeFiles(ide, pod_ref, host, bound_port, mapping);
+      console.Err(said.ok() ? *said
+                            : absl::StrCat("kdbg: could not write the IDE configuration: ",
+                                           said.status().message(), "\n"));
+    }
     if (!o.headless && !env.dlv_path.empty()) {
       supervisor.IgnoreSigint(true);
       console.Err("kdbg: starting dlv connect; quit dlv to end the session\n");

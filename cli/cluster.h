@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "kube/client.h"
 #include "kube/objects.h"
 #include "kube/workloads.h"
 
@@ -36,6 +37,9 @@ class Cluster {
   virtual absl::StatusOr<std::string> BearerToken() = 0;
   // "--kubeconfig", FILE, "--context", NAME: as many as were given to kdbg.
   virtual std::vector<std::string> KubectlArgs() const = 0;
+  // The API client with the user's credentials, for read-only listing (shell completion:
+  // cli/completion.h); null when there is none (test doubles).
+  virtual kube::Client* Api() { return nullptr; }
 };
 
 struct ClusterOptions {

@@ -5,9 +5,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "cli/command_util.h"
+#include "cli/quick_trace.h"
+#include "cli/sessions_view.h"
 #include "cli/supervisor.h"
+#include "cli/trace_stats.h"
 #include "common/status.h"
 
 namespace kdbg::cli {
@@ -52,28 +56,40 @@ absl::Status ParseHostPort(const std::string& text, std::string* host, int* port
   return absl::OkStatus();
 }
 
-std::string AttachInstructions(const std::string& host, int port, const std::string& pod_ref) {
+std::string AttachInstructions(const std::string& host, int port, const std::string& pod_ref,
+                               const std::string& vscode_configuration) {
   std::string addr = absl::StrCat(host, ":", port);
-  return absl::StrCat(
-      "Delve is listening for you on ", addr, " (tunnelled to ", pod_ref, ").\n", "Connect with:\n",
-      "  dlv connect ", addr, "\n", "or add to .vscode/launch.json:\n", "  {\n",
-      "    \"name\": \"kdbg: ", pod_ref, "\",\n", "    \"type\": \"go\",\n",
-      "    \"request\": \"attach\",\n", "    \"mode\": \"remote\",\n", "    \"host\": \"", host,
-      "\",\n", "    \"port\": ", port, "\n", "  }\n",
-      "When you quit dlv, do not kill the process. Press Ctrl-C here to end the session.\n");
+  std::string indented;
+  for (absl::string_view line : absl::StrSplit(vscode_configuration, '\n')) {
+    absl::StrAppend(&indented, "  ", line, "\n");
+  }
+  return absl::StrCat("Delve is listening for you on ", addr, " (tunnelled to ", pod_ref, ").\n",
+                      "Connect with:\n", "  dlv connect ", addr, "\n",
+                      "or add to .vscode/launch.json (kdbg attach --vscode writes it):\n", indented,
+                      "When you quit dlv, do not kill the process. Press Ctrl-C here to end the "
+                      "session.\n");
 }
 
 int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const CommandEnv& env) {
   Console console(env, g.format);
-  auto script = ReadFile(o.init_file);
-  if (!script.ok()) return console.Fail(script.status());
+  absl::StatusOr<std::string> script;
+  std::string script_name = "quick-trace";
+  if (!o.init_file.empty()) {
+    script = ReadFile(o.init_file);
+    if (!script.ok()) return console.Fail(script.status());
+    script_name = Basename(o.init_file);
+  }
   auto conn = internal::Connect(g, &o.target, env, console);
   if (!conn.ok()) return console.Fail(conn.status());
+  if (o.init_file.empty()) {
+    script = internal::ExpandQuickTrace(o, *conn, console);  // cli/quick_trace.h
+    if (!script.ok()) return console.Fail(script.status());
+  }
 
   kdbg::v1::ControllerTraceRequest req;
   *req.mutable_target() = conn->target;
   req.mutable_options()->set_script(*script);
-  req.mutable_options()->set_script_name(Basename(o.init_file));
+  req.mutable_options()->set_script_name(script_name);
   req.mutable_options()->set_duration_ms(absl::ToInt64Milliseconds(o.duration));
   req.mutable_options()->set_max_hits(o.max_hits);
   req.mutable_options()->set_max_hits_per_second(o.rate_limit);
@@ -116,6 +132,8 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
   // Several pods: each part's ended and failed lines carry its pod; the session's own end is the
   // closing EndedEvent without one.
   bool part_failed = false;
+  std::unique_ptr<internal::StatsPrinter> stats;  // --stats: cli/trace_stats.h
+  if (o.stats) stats = std::make_unique<internal::StatsPrinter>(console, o.stats_terminal);
   while (reader->Read(&event)) {
     if (!event.session_id().empty()) supervisor.SetSessionId(event.session_id());
     if (event.has_batch()) {
@@ -123,6 +141,7 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
       Rendered all;
       for (const kdbg::v1::Event& e : event.batch().events()) {
         if (e.has_hit()) ++hits;
+        if (stats != nullptr && stats->Feed(e)) continue;
         Rendered r = RenderEvent(e, g.format);
         all.out += r.out;
         all.err += r.err;
@@ -133,10 +152,12 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
     if (event.has_hit()) ++hits;
     if (event.has_ended() && event.pod().empty()) ended = event.ended();
     if (event.has_error()) (event.pod().empty() ? error_event : part_failed) = true;
+    if (stats != nullptr && stats->Feed(event)) continue;
     console.Print(RenderEvent(event, g.format));
   }
   grpc::Status status = reader->Finish();
   supervisor.Finish();
+  if (stats != nullptr) stats->Finish();
 
   if (supervisor.forced()) {
     console.Err("kdbg: quit at once; the agent still ends the session safely on its own\n");
@@ -201,7 +222,8 @@ int RunResolve(const GlobalOptions& g, const TargetOptions& o, const CommandEnv&
   return 0;
 }
 
-int RunSessions(const GlobalOptions& g, bool all_namespaces, const CommandEnv& env) {
+int RunSessions(const GlobalOptions& g, const SessionsCommandOptions& o, const CommandEnv& env) {
+  const bool all_namespaces = o.all_namespaces;
   Console console(env, g.format);
   auto conn = internal::Connect(g, nullptr, env, console);
   if (!conn.ok()) return console.Fail(conn.status());
@@ -216,8 +238,7 @@ int RunSessions(const GlobalOptions& g, bool all_namespaces, const CommandEnv& e
   PrepareContext(&context, conn->token, kUnaryTimeout);
   grpc::Status status = conn->stub->ListSessions(&context, req, &resp);
   if (!status.ok()) return console.Fail(internal::RpcStatus(status, "list sessions", *conn));
-  console.Out(g.format == OutputFormat::kJson ? SessionsJson(resp)
-                                              : SessionsText(resp, absl::ToUnixNanos(absl::Now())));
+  PrintSessions(resp, o, req.namespace_(), absl::ToUnixNanos(absl::Now()), console);
   return 0;
 }
 

@@ -52,6 +52,16 @@ struct TraceCommandOptions {
   std::string debug_binary;
   // Trace a target built with a Go outside the bundled Delve's range (--allow-unsupported-go).
   bool allow_unsupported_go = false;
+  // Quick trace (cli/quick_trace.h), when no --init: every function matching `regexp`, each with
+  // the `prints` (--print) and a stack of `stack_depth` frames (--stack); at most max_funcs.
+  std::string regexp;
+  std::vector<std::string> prints;
+  int stack_depth = 0;
+  int max_funcs = 20;
+  // --stats (cli/trace_stats.h): a live view instead of one line per hit; redrawn in place when
+  // stdout is a terminal (stats_terminal).
+  bool stats = false;
+  bool stats_terminal = false;
 };
 
 struct AttachCommandOptions {
@@ -60,6 +70,11 @@ struct AttachCommandOptions {
   bool headless = false;
   std::string debug_binary;           // as TraceCommandOptions::debug_binary
   bool allow_unsupported_go = false;  // as TraceCommandOptions
+  // IDE configurations (cli/ide_config.h): write .vscode/launch.json (--vscode) and a GoLand run
+  // configuration (--goland); the checkout to map the build's paths to (--source DIR).
+  bool vscode = false;
+  bool goland = false;
+  std::string source;
 };
 
 struct CommandEnv {
@@ -79,12 +94,19 @@ struct CommandEnv {
 int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const CommandEnv& env);
 int RunAttach(const GlobalOptions& g, const AttachCommandOptions& o, const CommandEnv& env);
 int RunResolve(const GlobalOptions& g, const TargetOptions& o, const CommandEnv& env);
-int RunSessions(const GlobalOptions& g, bool all_namespaces, const CommandEnv& env);
+struct SessionsCommandOptions {
+  bool all_namespaces = false;  // -A
+  std::string output;           // -o: "" (table), wide, json, yaml (cli/sessions_view.h)
+  bool no_headers = false;      // --no-headers
+};
+int RunSessions(const GlobalOptions& g, const SessionsCommandOptions& o, const CommandEnv& env);
 int RunStop(const GlobalOptions& g, const std::string& session_id, const CommandEnv& env);
 int RunVersion(const GlobalOptions& g, const CommandEnv& env);
 
-// `kdbg attach`'s instructions: the `dlv connect` command and a VS Code launch.json entry.
-std::string AttachInstructions(const std::string& host, int port, const std::string& pod_ref);
+// `kdbg attach`'s instructions: the `dlv connect` command and a VS Code launch.json entry
+// (`vscode_configuration`: the JSON object, cli/ide_config.h).
+std::string AttachInstructions(const std::string& host, int port, const std::string& pod_ref,
+                               const std::string& vscode_configuration);
 
 // Parses HOST:PORT (port may be 0). InvalidArgument otherwise.
 absl::Status ParseHostPort(const std::string& text, std::string* host, int* port);

@@ -1,6 +1,7 @@
 #include "cli/controller.h"
 
 #include "cli/commands.h"
+#include "cli/ide_config.h"
 #include "gtest/gtest.h"
 
 namespace kdbg::cli {
@@ -54,11 +55,15 @@ TEST(ControllerTest, HostPortAndInstructions) {
   EXPECT_EQ(port, 2345);
   EXPECT_FALSE(ParseHostPort("2345", &host, &port).ok());
   EXPECT_FALSE(ParseHostPort("127.0.0.1:99999", &host, &port).ok());
-  std::string text = AttachInstructions("127.0.0.1", 2345, "default/hello-world");
+  std::string text =
+      AttachInstructions("127.0.0.1", 2345, "default/hello-world",
+                         VsCodeConfiguration("kdbg: default/hello-world", "127.0.0.1", 2345,
+                                             SourceMapping{"/home/me/hello", "/src/hello"}));
   EXPECT_NE(text.find("  dlv connect 127.0.0.1:2345\n"), std::string::npos) << text;
   EXPECT_NE(text.find("\"request\": \"attach\""), std::string::npos) << text;
   EXPECT_NE(text.find("\"mode\": \"remote\""), std::string::npos) << text;
-  EXPECT_NE(text.find("\"port\": 2345"), std::string::npos) << text;
+  EXPECT_NE(text.find("    \"port\": 2345,\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("    \"substitutePath\": [\n"), std::string::npos) << text;
 }
 
 }  // namespace

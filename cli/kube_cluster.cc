@@ -77,6 +77,8 @@ class KubeCluster final : public Cluster {
 
   std::vector<std::string> KubectlArgs() const override { return kubectl_args_; }
 
+  kube::Client* Api() override { return client_.get(); }
+
  private:
   kube::RestConfig config_;
   std::unique_ptr<kube::ExecCredentialProvider> exec_;

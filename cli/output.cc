@@ -70,6 +70,20 @@ std::string HitText(const kdbg::v1::HitEvent& hit) {
       absl::StrFormat("> goroutine(%d): %s(%s) %s:%d\n", hit.goroutine(), hit.function(),
                       absl::StrJoin(arg_names, ", "), Basename(hit.file()), hit.line());
   for (const auto& v : hit.vars()) absl::StrAppend(&out, "\t", v.name(), ": ", v.value(), "\n");
+  // A tracepoint with nothing to print (a quick trace, a bare `trace F`) shows its arguments'
+  // values instead, as `dlv trace` does in its header.
+  if (hit.vars().empty()) {
+    for (const auto& a : hit.args()) {
+      if (!a.value().empty()) absl::StrAppend(&out, "\t", a.name(), ": ", a.value(), "\n");
+    }
+  }
+  if (!hit.stack().empty()) {
+    absl::StrAppend(&out, "\tstack:\n");
+    for (int i = 0; i < hit.stack_size(); ++i) {
+      const auto& f = hit.stack(i);
+      absl::StrAppendFormat(&out, "\t%4d  %s %s:%d\n", i, f.function(), f.file(), f.line());
+    }
+  }
   return out;
 }
 
@@ -221,6 +235,17 @@ std::string EventJson(const kdbg::v1::Event& event) {
       j["hit_count"] = h.hit_count();
       j["args"] = Vars(h.args());
       j["vars"] = Vars(h.vars());
+      if (!h.stack().empty()) {
+        Json frames = Json::array();
+        for (const auto& f : h.stack()) {
+          Json fj;
+          fj["function"] = f.function();
+          fj["file"] = f.file();
+          fj["line"] = f.line();
+          frames.push_back(std::move(fj));
+        }
+        j["stack"] = std::move(frames);
+      }
       return Dump(j);
     }
     case kdbg::v1::Event::kEnded: {
@@ -468,47 +493,6 @@ std::string ResolveText(const kdbg::v1::ControllerResolveResponse& r,
   if (!t.evidence().empty()) {
     absl::StrAppend(&out, "evidence:\n");
     for (const auto& e : t.evidence()) absl::StrAppend(&out, "  ", e, "\n");
-  }
-  return out;
-}
-
-namespace {
-using kdbg::v1::Word;
-
-std::string Age(int64_t start, int64_t now) {
-  if (start == 0 || now < start) return "-";
-  int64_t s = (now - start) / 1000000000;
-  if (s < 120) return absl::StrCat(s, "s");
-  if (s < 7200) return absl::StrCat(s / 60, "m", s % 60, "s");
-  return absl::StrCat(s / 3600, "h", (s % 3600) / 60, "m");
-}
-}  // namespace
-
-std::string SessionsText(const kdbg::v1::ControllerListSessionsResponse& sessions,
-                         int64_t now_unix_nanos) {
-  if (sessions.sessions().empty()) return "No debug sessions.\n";
-  std::vector<std::vector<std::string>> rows;
-  rows.push_back({"SESSION", "MODE", "NAMESPACE", "POD", "CONTAINER", "NODE", "PID", "USER",
-                  "STATE", "HITS", "AGE"});
-  for (const auto& s : sessions.sessions()) {
-    const auto& i = s.info();
-    rows.push_back({i.id(), Word(i.mode()), s.target().namespace_(), s.target().pod(),
-                    s.target().container(), s.node_name().empty() ? i.node_name() : s.node_name(),
-                    absl::StrCat(i.host_pid()), i.user(), Word(i.state()), absl::StrCat(i.hits()),
-                    Age(i.start_unix_nanos(), now_unix_nanos)});
-  }
-  std::vector<size_t> widths(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t c = 0; c < row.size(); ++c) {
-      absl::StrAppend(&line, row[c]);
-      if (c + 1 < row.size()) line.append(widths[c] - row[c].size() + 3, ' ');
-    }
-    absl::StrAppend(&out, line, "\n");
   }
   return out;
 }

@@ -73,9 +73,7 @@ std::string ResolveText(const kdbg::v1::ControllerResolveResponse& resolved,
                         const kdbg::v1::PodTarget& target);
 std::string ResolveJson(const kdbg::v1::ControllerResolveResponse& resolved,
                         const kdbg::v1::PodTarget& target);
-// `kdbg sessions`: a table with a header line, or one JSON object per session.
-std::string SessionsText(const kdbg::v1::ControllerListSessionsResponse& sessions,
-                         int64_t now_unix_nanos);
+// `kdbg sessions -o json`: one JSON object per session (the table and YAML: cli/sessions_view.h).
 std::string SessionsJson(const kdbg::v1::ControllerListSessionsResponse& sessions);
 // `kdbg version`.
 std::string VersionText(const std::string& cli_version,

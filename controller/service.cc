@@ -662,6 +662,41 @@ grpc::ServerUnaryReactor* ControllerService::Resolve(grpc::CallbackServerContext
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ControllerService::ListFunctions(
+    grpc::CallbackServerContext* ctx, const v1::ControllerListFunctionsRequest* req,
+    v1::FunctionList* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  d_.work->Post([this, ctx, req, resp, reactor] {
+    AuditRecord rec;
+    rec.rpc = "funcs";
+    rec.ns = req->target().namespace_();
+    rec.pod = req->target().pod();
+    rec.container = req->target().container();
+    absl::Status s = [&]() -> absl::Status {
+      // Like Resolve: whoever may create a session on the pod may see what it could trace.
+      KDBG_RETURN_IF_ERROR(AdmitSession(ctx, req->target(), &rec).status());
+      KDBG_ASSIGN_OR_RETURN(Target t, Locate(req->target(), &rec));
+      auto stub = d_.channels->Stub(t.agent.address);
+      grpc::ClientContext c;
+      c.set_deadline(absl::ToChronoTime(absl::Now() + options_.agent_call_timeout));
+      v1::ListFunctionsRequest areq;
+      *areq.mutable_target() = t.ref;
+      *areq.mutable_query() = req->query();
+      areq.set_user(rec.user);
+      grpc::Status gs = stub->ListFunctions(&c, areq, resp);
+      if (!gs.ok()) {
+        return Annotate(FromGrpcStatus(gs),
+                        absl::StrCat("agent ", t.agent.pod_name, " (", t.agent.address, ")"));
+      }
+      rec.pid = resp->host_pid();
+      return absl::OkStatus();
+    }();
+    AuditDecision(rec, s);
+    reactor->Finish(ToGrpcStatus(s));
+  });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* ControllerService::ListSessions(
     grpc::CallbackServerContext* ctx, const v1::ControllerListSessionsRequest* req,
     v1::ControllerListSessionsResponse* resp) {

@@ -4,7 +4,8 @@
 // apply policy, re-read the pod, pick the container, find the node's agent, audit, then relay.
 // Everything that blocks runs on the WorkQueue; reactions only move messages.
 //
-// Verbs: Trace, Attach, Tunnel, UploadDebugBinary: "create"; Resolve: "create"; ListSessions:
+// Verbs: Trace, Attach, Tunnel, UploadDebugBinary: "create"; Resolve, ListFunctions: "create";
+// ListSessions:
 // "list" per namespace; StopSession: "delete" on the session's pod; Version: authentication only.
 #pragma once
 
@@ -80,6 +81,11 @@ class ControllerService final : public v1::Controller::CallbackService {
   grpc::ServerUnaryReactor* Version(grpc::CallbackServerContext* ctx,
                                     const v1::ControllerVersionRequest* req,
                                     v1::ControllerVersionResponse* resp) override;
+  // `kdbg funcs` and quick trace: checked exactly as Resolve (the dry run of a session), audited
+  // as rpc "funcs", relayed to the pod's agent.
+  grpc::ServerUnaryReactor* ListFunctions(grpc::CallbackServerContext* ctx,
+                                          const v1::ControllerListFunctionsRequest* req,
+                                          v1::FunctionList* resp) override;
 
   // Sessions currently relayed by this controller (for tests and metrics).
   int ActiveSessions();

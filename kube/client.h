@@ -54,6 +54,12 @@ class Client {
                                                       const ResourceAttributes& attrs) = 0;
   // POST /api/v1/namespaces/{ns}/events
   virtual absl::Status CreateEvent(const EventSpec& event) = 0;
+
+  // GET /api/v1/namespaces: the names, sorted (the CLI's shell completion). Unimplemented unless a
+  // client overrides it (the HTTP client does).
+  virtual absl::StatusOr<std::vector<std::string>> ListNamespaces() {
+    return absl::UnimplementedError("this client cannot list namespaces");
+  }
 };
 
 }  // namespace kdbg::kube

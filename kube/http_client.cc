@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -245,6 +246,21 @@ class HttpClient final : public Client {
         Response r,
         Call("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body.dump(), true));
     return ParseSubjectAccessReview(r.body);
+  }
+
+  absl::StatusOr<std::vector<std::string>> ListNamespaces() override {
+    KDBG_ASSIGN_OR_RETURN(Response r, Call("GET", "/api/v1/namespaces", "", true));
+    KDBG_ASSIGN_OR_RETURN(json list, ParseJson(r.body, "NamespaceList"));
+    std::vector<std::string> names;
+    if (list.contains("items") && list["items"].is_array()) {
+      for (const json& item : list["items"]) {
+        if (!item.contains("metadata") || !item["metadata"].is_object()) continue;
+        auto name = item["metadata"].find("name");
+        if (name != item["metadata"].end() && name->is_string()) names.push_back(*name);
+      }
+    }
+    std::sort(names.begin(), names.end());
+    return names;
   }
 
   absl::Status CreateEvent(const EventSpec& e) override {

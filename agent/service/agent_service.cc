@@ -524,6 +524,63 @@ grpc::ServerUnaryReactor* AgentService::Resolve(grpc::CallbackServerContext* ctx
   return reactor;
 }
 
+grpc::ServerUnaryReactor* AgentService::ListFunctions(grpc::CallbackServerContext* ctx,
+                                                      const kdbg::v1::ListFunctionsRequest* req,
+                                                      kdbg::v1::FunctionList* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  std::string caller;
+  if (grpc::Status st = CheckCaller(ctx, &caller); !st.ok()) {
+    reactor->Finish(st);
+    return reactor;
+  }
+  if (!options_.list_functions) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                 "this agent cannot list a target's functions"));
+    return reactor;
+  }
+  if (req->target().container_id().empty() && !options_.allow_host_pid) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                     "this agent resolves containers only: name the target by container "
+                     "ID (a bare host PID needs the agent's --allow-host-pid)"));
+    return reactor;
+  }
+  pool_->Post([this, req, resp, reactor, caller] {
+    absl::Status s = [&]() -> absl::Status {
+      absl::StatusOr<kdbg::v1::ResolvedTarget> r = resolver_->Resolve(req->target());
+      if (!r.ok()) return r.status();
+      if (r->binary().go_version().empty() && r->binary().path().empty()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("pid ", r->host_pid(), " has no executable to read: ", r->problem()));
+      }
+      kdbg::v1::FunctionQuery q = req->query();
+      if (q.limit() <= 0 || q.limit() > kMaxFunctionsPerCall) q.set_limit(kMaxFunctionsPerCall);
+      absl::StatusOr<kdbg::v1::FunctionList> list = options_.list_functions(*r, q);
+      if (!list.ok()) return list.status();
+      // The executable read must be the resolved process's, not a PID reused meanwhile. (Not
+      // Verify: a target traced by another session still has functions to list.)
+      absl::StatusOr<kdbg::v1::ResolvedTarget> again = resolver_->Resolve(req->target());
+      if (!again.ok()) return again.status();
+      if (again->host_pid() != r->host_pid() ||
+          again->start_time_ticks() != r->start_time_ticks()) {
+        return absl::UnavailableError(
+            absl::StrCat("the container's process changed while its functions were read (pid ",
+                         r->host_pid(), " -> ", again->host_pid(), "): try again"));
+      }
+      *resp = *std::move(list);
+      return absl::OkStatus();
+    }();
+    log::Info("list functions", {{"caller", caller},
+                                 {"user", req->user()},
+                                 {"container_id", req->target().container_id()},
+                                 {"regexp", req->query().regexp()},
+                                 {"matches", static_cast<int>(resp->total())},
+                                 {"result", s.ok() ? std::string("ok") : s.ToString()}});
+    reactor->Finish(ToGrpcStatus(s));
+  });
+  return reactor;
+}
+
 grpc::ServerWriteReactor<kdbg::v1::Event>* AgentService::StartSessionStream(
     grpc::CallbackServerContext* ctx, SessionRequest request) {
   if (grpc::Status st = CheckCaller(ctx, &request.caller); !st.ok()) return new RefusedWriter(st);

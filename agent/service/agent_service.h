@@ -12,6 +12,7 @@
 // released in OnDone. A Tunnel cancelled closes its TCP connection.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,11 @@ class AgentService final : public kdbg::v1::Agent::CallbackService {
     // the eBPF engine cannot run here (EbpfProblem); unset: nothing reported.
     std::function<absl::Status()> ready;
     std::function<std::string()> ebpf_problem;
+    // ListFunctions: the functions of a resolved target's executable (Engine::list_functions);
+    // null: the call is refused (UNIMPLEMENTED).
+    std::function<absl::StatusOr<kdbg::v1::FunctionList>(const kdbg::v1::ResolvedTarget&,
+                                                         const kdbg::v1::FunctionQuery&)>
+        list_functions;
   };
   AgentService(Options options, SessionManager* sessions, Resolver* resolver,
                AgentMetrics* metrics);
@@ -66,6 +72,13 @@ class AgentService final : public kdbg::v1::Agent::CallbackService {
   grpc::ServerUnaryReactor* Version(grpc::CallbackServerContext* ctx,
                                     const kdbg::v1::VersionRequest* req,
                                     kdbg::v1::VersionInfo* resp) override;
+  // Resolves the target as Resolve does, lists its executable's functions (Options::
+  // list_functions, on the work pool), then resolves again (a process replaced meanwhile is
+  // refused, UNAVAILABLE). At most kMaxFunctionsPerCall per answer; `total` counts them all.
+  grpc::ServerUnaryReactor* ListFunctions(grpc::CallbackServerContext* ctx,
+                                          const kdbg::v1::ListFunctionsRequest* req,
+                                          kdbg::v1::FunctionList* resp) override;
+  static constexpr int64_t kMaxFunctionsPerCall = 20000;
 
  private:
   // OK with the caller's identity string, or the status to finish the call with.

@@ -115,6 +115,7 @@ class AgentServiceTest : public ::testing::Test {
     AgentService::Options so;
     so.node_name = "node-a";
     so.delve_version = "1.20.2";
+    so.list_functions = list_functions_;
     service_ = std::make_unique<AgentService>(so, manager_.get(), &resolver_, &metrics_);
     auto creds = tls::MakeServerCredentials(
         {server_cert_->cert_path, server_cert_->key_path, pki_->ca().cert_path},
@@ -163,6 +164,9 @@ class AgentServiceTest : public ::testing::Test {
   static CertFiles* foreign_;
 
   FakeResolver resolver_;
+  std::function<absl::StatusOr<kdbg::v1::FunctionList>(const kdbg::v1::ResolvedTarget&,
+                                                       const kdbg::v1::FunctionQuery&)>
+      list_functions_;
   FakeDebugSessionFactory factory_;
   AgentMetrics metrics_;
   std::unique_ptr<SessionManager> manager_;
@@ -459,6 +463,67 @@ TEST_F(AgentServiceTest, ResolveAndVersion) {
   stop.set_session_id("nope");
   kdbg::v1::StopSessionResponse resp;
   EXPECT_EQ(stub->StopSession(&sc, stop, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// ListFunctions: the resolved target's process is what the lister reads; the limit is clamped; a
+// process replaced while it was read is refused; an agent without a lister says so.
+TEST_F(AgentServiceTest, ListFunctionsReadsTheResolvedProcessAndRefusesAReplacedOne) {
+  std::vector<std::pair<int, int64_t>> seen;  // pid, limit
+  bool replace = false;
+  list_functions_ =
+      [&](const kdbg::v1::ResolvedTarget& t,
+          const kdbg::v1::FunctionQuery& q) -> absl::StatusOr<kdbg::v1::FunctionList> {
+    seen.emplace_back(t.host_pid(), q.limit());
+    if (replace) resolver_.Add("c2", 202);  // the container restarted meanwhile
+    kdbg::v1::FunctionList l;
+    l.add_functions()->set_name("main.handleSlash");
+    l.set_total(1);
+    l.set_host_pid(t.host_pid());
+    return l;
+  };
+  Start();
+  auto stub = Stub(controller_);
+  kdbg::v1::ListFunctionsRequest req;
+  req.mutable_target()->set_container_id("c2");
+  req.mutable_query()->set_regexp("handle");
+  req.mutable_query()->set_limit(1000000);
+  kdbg::v1::FunctionList list;
+  grpc::ClientContext c1;
+  Deadline(&c1);
+  grpc::Status st = stub->ListFunctions(&c1, req, &list);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(list.functions(0).name(), "main.handleSlash");
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first, 102);
+  EXPECT_EQ(seen[0].second, AgentService::kMaxFunctionsPerCall);
+  replace = true;
+  grpc::ClientContext c2;
+  Deadline(&c2);
+  st = stub->ListFunctions(&c2, req, &list);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(st.error_message().find("the container's process changed while its functions were "
+                                    "read (pid 102 -> 202)"),
+            std::string::npos)
+      << st.error_message();
+  grpc::ClientContext c3;
+  Deadline(&c3);
+  req.mutable_target()->set_container_id("missing");
+  EXPECT_EQ(stub->ListFunctions(&c3, req, &list).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext c4;
+  Deadline(&c4);
+  EXPECT_EQ(Stub(stranger_)->ListFunctions(&c4, req, &list).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(AgentServiceTest, ListFunctionsWithoutAListerIsUnimplemented) {
+  Start();
+  grpc::ClientContext c;
+  Deadline(&c);
+  kdbg::v1::ListFunctionsRequest req;
+  req.mutable_target()->set_container_id("c1");
+  kdbg::v1::FunctionList list;
+  EXPECT_EQ(Stub(controller_)->ListFunctions(&c, req, &list).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
 }
 
 TEST(HealthServerTest, ServesHealthReadinessAndMetrics) {

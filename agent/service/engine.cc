@@ -4,6 +4,7 @@
 #include <sys/file.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -12,6 +13,9 @@
 #include "agent/ebpf/bpf_probes.h"
 #include "agent/ebpf/ebpf_session.h"
 #include "agent/ebpf/engine_choice.h"
+#include "agent/gobinary/dwarf.h"
+#include "agent/gobinary/function_match.h"
+#include "agent/gobinary/go_binary.h"
 #include "agent/resolver/new_resolver.h"
 #include "agent/service/agent_cgroup.h"
 #include "agent/service/health_server.h"
@@ -19,6 +23,7 @@
 #include "common/fd.h"
 #include "common/log.h"
 #include "common/proc_reader.h"
+#include "common/status.h"
 
 namespace kdbg::agent {
 namespace {}  // namespace
@@ -109,6 +114,42 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
     absl::StatusOr<gobinary::GoBinaryFacts> facts = gobinary::InspectGoBinary(path);
     if (!facts.ok()) return facts.status();
     return ToBinaryInfo(*facts);
+  };
+  e.list_functions =
+      [proc_root = config.proc_root](
+          const kdbg::v1::ResolvedTarget& target,
+          const kdbg::v1::FunctionQuery& query) -> absl::StatusOr<kdbg::v1::FunctionList> {
+    std::string exe = absl::StrCat(proc_root, "/", target.host_pid(), "/exe");
+    KDBG_ASSIGN_OR_RETURN(std::unique_ptr<gobinary::GoBinary> bin, gobinary::GoBinary::Open(exe));
+    gobinary::FunctionQuery q;
+    q.regexp = query.regexp();
+    q.offset = query.offset();
+    q.limit = query.limit();
+    q.exclude_runtime = query.exclude_runtime();
+    KDBG_ASSIGN_OR_RETURN(gobinary::FunctionMatches m, gobinary::MatchFunctions(*bin, q));
+    kdbg::v1::FunctionList list;
+    for (const gobinary::FunctionSymbol& f : m.functions) {
+      kdbg::v1::FunctionInfo* info = list.add_functions();
+      info->set_name(f.name);
+      info->set_address(f.address);
+      info->set_size(f.size);
+    }
+    if (query.with_source() && !m.functions.empty()) {
+      // Where each function was compiled, from the DWARF of the same opened binary.
+      std::shared_ptr<const gobinary::GoBinary> shared(std::move(bin));
+      absl::StatusOr<std::unique_ptr<gobinary::DwarfReader>> dwarf =
+          gobinary::DwarfReader::On(shared);
+      for (int i = 0; dwarf.ok() && i < list.functions_size() && i < 100; ++i) {
+        absl::StatusOr<gobinary::Function> fn = (*dwarf)->FindFunction(list.functions(i).name());
+        if (!fn.ok()) continue;
+        list.mutable_functions(i)->set_file(fn->file);
+        list.mutable_functions(i)->set_line(fn->line);
+      }
+    }
+    list.set_total(m.total);
+    list.set_host_pid(target.host_pid());
+    list.set_binary(target.binary().path());
+    return list;
   };
   return e;
 }

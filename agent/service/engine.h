@@ -34,6 +34,11 @@ struct Engine {
   // Why the eBPF engine cannot run on this node (agent/ebpf CheckNodeSupport), or empty. Not a
   // readiness condition: Delve still debugs.
   std::function<std::string()> ebpf_problem;
+  // The functions of a resolved target's executable matching a query (`kdbg funcs`, quick trace):
+  // <proc_root>/PID/exe through the Go-binary inspector (agent/gobinary/function_match.h).
+  std::function<absl::StatusOr<kdbg::v1::FunctionList>(const kdbg::v1::ResolvedTarget&,
+                                                       const kdbg::v1::FunctionQuery&)>
+      list_functions;
 };
 
 absl::StatusOr<Engine> MakeEngine(const AgentConfig& config);

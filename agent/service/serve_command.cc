@@ -168,6 +168,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   so.debug_binaries = debug_binaries->get();
   so.ready = engine->ready;
   so.ebpf_problem = engine->ebpf_problem;
+  so.list_functions = engine->list_functions;
   AgentService service(so, &sessions, engine->resolver.get(), &metrics);
 
   grpc::ServerBuilder builder;

@@ -70,7 +70,7 @@ case ${1:-} in
     echo "OK deploy/manifests match the chart" ;;
   manifests)
     need_tools
-    mapfile -t files < <(find "$SRC/deploy" -name '*.yaml' -not -name values.yaml | sort)
+    mapfile -t files < <(find "$SRC/deploy" -name '*.yaml' -not -name values.yaml -not -path '*/krew/*' | sort)  # krew/: a plugin manifest, tests/unit/krew
     ((${#files[@]} >= 3)) || fail "expected YAML files under deploy/, found ${#files[@]}"
     validate all-deploy -- "${files[@]}"                     # every object of every file: schema
     validate plain --checks kdbg --expect "$HERE/testdata/expect-plain.json" -- \
@@ -175,7 +175,7 @@ case ${1:-} in
     kc() { KUBECONFIG=/dev/null kubectl --server "$url" apply --dry-run=client --validate=false "$@" 2>&1; }
     render --set namespace.create=true --set certificates.certManager.enabled=true >"$T/chart-all.yaml"
     rm -rf "$T/certs-k"; "$SRC/deploy/certs/make-certs.sh" "$T/certs-k" >/dev/null
-    mapfile -t files < <(find "$SRC/deploy" -name '*.yaml' -not -name values.yaml | sort)
+    mapfile -t files < <(find "$SRC/deploy" -name '*.yaml' -not -name values.yaml -not -path '*/krew/*' | sort)  # krew/: a plugin manifest, tests/unit/krew
     for f in "${files[@]}" "$T/chart-all.yaml" "$T/certs-k/secrets.yaml"; do
       want=$("$RENDER" tojson "$f" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0)).length)')
       out=$(kc -f "$f") || fail "kubectl apply --dry-run=client -f $f: $out"

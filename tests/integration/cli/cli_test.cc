@@ -272,6 +272,213 @@ TEST_F(CliTest, TraceTextLikeDlvTrace) {
   EXPECT_EQ(kube_->seen_authorizations().back(), "Bearer good-token");
 }
 
+// `kdbg trace TARGET REGEXP`: the CLI lists the matching functions (runtime left out) on the
+// target, then sends an ordinary script for them, with --print and --stack, to Trace.
+TEST_F(CliTest, QuickTraceSendsTheScriptOfTheMatchingFunctions) {
+  ctl_.trace_events = TraceScript(true);
+  ctl_.functions = {"main.handleOrder", "main.handleSlash", "main.main", "runtime.handleX"};
+  Kdbg k({"trace", "pod/hello-world", "handle", "--print", "r.URL.Path", "--stack", "3"}, Env(),
+         dir_);
+  EXPECT_EQ(k.Finish(), 0) << k.err();
+  EXPECT_TRUE(absl::StrContains(
+      k.err(), "kdbg: \"handle\" matches 2 functions: main.handleOrder, main.handleSlash\n"))
+      << k.err();
+  absl::MutexLock lock(&ctl_.mu);
+  ASSERT_EQ(ctl_.functions_requests.size(), 1u);
+  const auto& list = ctl_.functions_requests[0];
+  EXPECT_EQ(list.target().pod(), "hello-world");
+  EXPECT_EQ(list.target().container(), "app");
+  EXPECT_EQ(list.query().regexp(), "handle");
+  EXPECT_TRUE(list.query().exclude_runtime());
+  ASSERT_EQ(ctl_.trace_requests.size(), 1u);
+  EXPECT_EQ(ctl_.trace_requests[0].options().script(),
+            "# kdbg trace handle\n"
+            "trace handleOrder main.handleOrder\n"
+            "on handleOrder print r.URL.Path\n"
+            "on handleOrder stack 3\n"
+            "trace handleSlash main.handleSlash\n"
+            "on handleSlash print r.URL.Path\n"
+            "on handleSlash stack 3\n");
+  EXPECT_EQ(ctl_.trace_requests[0].options().script_name(), "quick-trace");
+}
+
+// Too many matches, none, or only runtime ones: one clear line, exit 1, and no Trace call (no
+// session is ever started).
+TEST_F(CliTest, QuickTraceRefusalsStartNoSession) {
+  for (int i = 0; i < 30; ++i) ctl_.functions.push_back(absl::StrCat("main.f", 100 + i));
+  ctl_.functions.push_back("runtime.mallocgc");
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  } cases[] = {
+      {{"main.f1"},
+       "\"main.f1\" matches 30 functions of pod/hello-world; a quick trace arms at most 20"},
+      {{"main.f1", "--max-funcs", "5"}, "the first 10: main.f100, main.f101,"},
+      {{"nothing"}, "no function of pod/hello-world matches \"nothing\""},
+      {{"mallocgc"}, "matches only functions of the Go runtime (1, e.g. runtime.mallocgc)"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"trace", "pod/hello-world"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    Kdbg k(args, Env(), dir_);
+    EXPECT_EQ(k.Finish(), 1) << k.err();
+    EXPECT_TRUE(absl::StrContains(k.err(), c.message)) << k.err();
+    EXPECT_TRUE(absl::StrContains(k.err(), "kdbg: error: ")) << k.err();
+  }
+  ctl_.trace_events = TraceScript(true);
+  Kdbg ok({"trace", "pod/hello-world", "main.f1", "--max-funcs", "30", "--max-hits", "1"}, Env(),
+          dir_);
+  EXPECT_EQ(ok.Finish(), 0) << ok.err();
+  absl::MutexLock lock(&ctl_.mu);
+  EXPECT_EQ(ctl_.trace_requests.size(), 1u) << "only the last run may trace";
+}
+
+// `kdbg funcs`: names on stdout one per line (a pager's input), the count on stderr; paging and
+// the runtime flag reach the controller.
+TEST_F(CliTest, FuncsListsPagesAndFilters) {
+  ctl_.functions = {"main.a", "main.b", "main.c", "runtime.main"};
+  Kdbg all({"funcs", "pod/hello-world"}, Env(), dir_);
+  EXPECT_EQ(all.Finish(), 0) << all.err();
+  EXPECT_EQ(all.out(), "main.a\nmain.b\nmain.c\n");
+  EXPECT_TRUE(
+      absl::StrContains(all.err(), "kdbg: 3 functions (runtime packages left out: --runtime)\n"))
+      << all.err();
+  Kdbg page({"funcs", "pod/hello-world", "main.", "--offset", "1", "--limit", "1", "--runtime"},
+            Env(), dir_);
+  EXPECT_EQ(page.Finish(), 0) << page.err();
+  EXPECT_EQ(page.out(), "main.b\n");
+  EXPECT_TRUE(absl::StrContains(
+      page.err(), "kdbg: 3 functions match \"main.\"; shown 2-2: --offset 2 for the next"))
+      << page.err();
+  Kdbg json({"funcs", "pod/hello-world", "runtime", "--runtime", "-o", "json"}, Env(), dir_);
+  EXPECT_EQ(json.Finish(), 0) << json.err();
+  EXPECT_TRUE(absl::StrContains(json.out(), "\"name\":\"runtime.main\"")) << json.out();
+  absl::MutexLock lock(&ctl_.mu);
+  ASSERT_EQ(ctl_.functions_requests.size(), 3u);
+  EXPECT_TRUE(ctl_.functions_requests[0].query().exclude_runtime());
+  EXPECT_EQ(ctl_.functions_requests[1].query().offset(), 1);
+  EXPECT_EQ(ctl_.functions_requests[1].query().limit(), 1);
+  EXPECT_FALSE(ctl_.functions_requests[1].query().exclude_runtime());
+}
+
+// `kdbg sessions` like `kubectl get`: the table, -o wide, --no-headers, -o yaml, and kubectl's
+// words for an empty list.
+TEST_F(CliTest, SessionsPrintLikeKubectlGet) {
+  Kdbg none({"sessions"}, Env(), dir_);
+  EXPECT_EQ(none.Finish(), 0) << none.err();
+  EXPECT_EQ(none.out(), "");
+  EXPECT_TRUE(absl::StrContains(none.err(), "No debug sessions found in default namespace.\n"))
+      << none.err();
+  auto* s = ctl_.sessions_response.add_sessions();
+  s->mutable_info()->set_id("t-9");
+  s->mutable_info()->set_mode(kdbg::v1::SESSION_MODE_TRACE);
+  s->mutable_info()->set_user("alice");
+  s->mutable_target()->set_namespace_("default");
+  s->mutable_target()->set_pod("hello-world");
+  s->mutable_target()->set_container("app");
+  s->set_node_name("node-a");
+  Kdbg table({"sessions"}, Env(), dir_);
+  EXPECT_EQ(table.Finish(), 0) << table.err();
+  EXPECT_TRUE(absl::StartsWith(table.out(), "SESSION   MODE    NAMESPACE   POD           STATE"))
+      << table.out();
+  EXPECT_FALSE(absl::StrContains(table.out(), "node-a")) << table.out();
+  Kdbg wide({"sessions", "-o", "wide", "--no-headers"}, Env(), dir_);
+  EXPECT_EQ(wide.Finish(), 0) << wide.err();
+  EXPECT_TRUE(absl::StartsWith(wide.out(), "t-9   trace   default   hello-world   app   node-a"))
+      << wide.out();
+  EXPECT_TRUE(absl::StrContains(wide.out(), "alice")) << wide.out();
+  Kdbg yaml({"sessions", "-A", "-o", "yaml"}, Env(), dir_);
+  EXPECT_EQ(yaml.Finish(), 0) << yaml.err();
+  EXPECT_TRUE(absl::StartsWith(yaml.out(), "- type: \"session\"\n  id: \"t-9\"\n")) << yaml.out();
+  Kdbg bad({"sessions", "-o", "xml"}, Env(), dir_);
+  EXPECT_EQ(bad.Finish(), 2);
+}
+
+// --stats off a terminal: no hit lines, the block as plain lines at the end (and every 5 s);
+// on a terminal (a pty from script(1)) the block is redrawn in place with ANSI cursor moves.
+TEST_F(CliTest, StatsViewPlainOffATerminalAndRedrawnOnOne) {
+  ctl_.trace_events = TraceScript(true);
+  Kdbg plain({"trace", "pod/hello-world", "--init", script_, "--stats"}, Env(), dir_);
+  EXPECT_EQ(plain.Finish(), 0) << plain.err();
+  EXPECT_FALSE(absl::StrContains(plain.out(), "> goroutine")) << plain.out();
+  EXPECT_TRUE(absl::StrContains(plain.out(), "kdbg stats: engine ")) << plain.out();
+  EXPECT_TRUE(absl::StrContains(plain.out(), ", 2 hits, ")) << plain.out();
+  EXPECT_TRUE(absl::StrContains(plain.out(), "r.RemoteAddr   ")) << plain.out();
+  EXPECT_FALSE(absl::StrContains(plain.out(), "\x1b[")) << plain.out();
+  EXPECT_TRUE(absl::StrContains(plain.err(), "kdbg: ended: ")) << plain.err();
+
+  ctl_.trace_end = FakeController::StreamEnd::kHold;
+  std::string cmd = absl::StrCat("exec ", kdbg::testing::BinaryDir(),
+                                 "/cli/kdbg trace pod/hello-world --init ", script_, " --stats");
+  SpawnOptions o;
+  o.argv = {"script", "-qefc", cmd, "/dev/null"};
+  o.env = Env();
+  o.capture_stdout = true;
+  o.stderr_path = dir_ + "/tty-stderr";
+  auto child = ChildProcess::Spawn(o);
+  ASSERT_TRUE(child.ok()) << child.status();
+  ASSERT_TRUE(ctl_.WaitFor([&] { return ctl_.stream_open; }, absl::Seconds(20)));
+  absl::SleepFor(absl::Milliseconds(2500));  // two redraws
+  // Ctrl-C to kdbg itself, the only process script(1) started on the pty.
+  std::string children =
+      ReadFileText(absl::StrCat("/proc/", (*child)->pid(), "/task/", (*child)->pid(), "/children"));
+  pid_t kdbg_pid = std::atoi(children.c_str());
+  ASSERT_GT(kdbg_pid, 0) << children;
+  ASSERT_EQ(::kill(kdbg_pid, SIGINT), 0);
+  auto out = (*child)->ReadAllStdout(absl::Seconds(20));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(absl::StrContains(*out, "\x1b[")) << *out;
+  EXPECT_TRUE(absl::StrContains(*out, "kdbg stats: engine ")) << *out;
+  EXPECT_TRUE(absl::StrContains(*out, "ended: stopped on request")) << *out;
+  auto st = (*child)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(ChildProcess::DescribeWaitStatus(*st), "exit status 0") << *out;
+  absl::MutexLock lock(&ctl_.mu);
+  EXPECT_EQ(ctl_.stop_requests.size(), 1u) << "Ctrl-C ends the session as without --stats";
+}
+
+// Shell completion the way bash runs it: the script from `kdbg completion bash` sourced in a
+// subshell, its function called with COMP_WORDS/COMP_CWORD set, against the API stub (with the
+// user's kubeconfig token) and the controller; a slow API costs the shell at most about a second.
+TEST_F(CliTest, BashCompletionOffersNamespacesPodsWorkloadsContainersAndSessions) {
+  nlohmann::json web = json::parse(PodJson("shop", "web-7d9f8c-x2k9p", {"web", "envoy"}));
+  web["metadata"]["labels"] = {{"pod-template-hash", "7d9f8c"}};
+  kube_->AddPod("shop", "web-7d9f8c-x2k9p", web.dump());
+  auto* s = ctl_.sessions_response.add_sessions();
+  s->mutable_info()->set_id("3f2a9c1e");
+  std::string bin_dir = kdbg::testing::BinaryDir() + "/cli";
+  auto complete = [&](const std::string& words, int cword) {
+    SpawnOptions o;
+    o.argv = {"bash", "-c",
+              absl::StrCat("source <(kdbg completion bash) && COMP_WORDS=(", words,
+                           ") && COMP_CWORD=", cword,
+                           " && _kdbg_complete && printf '%s\\n' \"${COMPREPLY[@]}\"")};
+    std::vector<std::string> env = Env();
+    env[0] = absl::StrCat("PATH=", bin_dir, ":", std::getenv("PATH"));
+    o.env = env;
+    o.capture_stdout = true;
+    o.stderr_path = dir_ + "/complete-stderr";
+    auto child = ChildProcess::Spawn(o);
+    EXPECT_TRUE(child.ok()) << child.status();
+    if (!child.ok()) return std::string();
+    auto out = (*child)->ReadAllStdout(absl::Seconds(20));
+    (void)(*child)->Wait(absl::Seconds(10));
+    return out.ok() ? *out : std::string();
+  };
+  EXPECT_EQ(complete("kdbg tr", 1), "trace\n");
+  EXPECT_EQ(complete("kdbg trace -n ''", 3), "default\nshop\n");
+  EXPECT_EQ(complete("kdbg trace -n shop ''", 4), "deploy/web\nweb-0\nweb-7d9f8c-x2k9p\n");
+  EXPECT_EQ(complete("kdbg trace pod/h", 2), "pod/hello-world\n");
+  EXPECT_EQ(complete("kdbg trace -n shop web-0 -c ''", 6), "envoy\nweb\n");
+  EXPECT_EQ(complete("kdbg stop ''", 2), "3f2a9c1e\n");
+  EXPECT_EQ(complete("kdbg sessions -o y", 3), "yaml\n");
+  EXPECT_TRUE(absl::StrContains(kube_->seen_authorizations().back(), "Bearer good-token"));
+  kube_->SetListDelay(5000);
+  absl::Time t0 = absl::Now();
+  EXPECT_EQ(complete("kdbg trace ''", 2), "");
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(3)) << "the shell waited too long";
+}
+
 // The CLI asks for batches (TraceOptions.batch_events) and prints a batch's hits exactly as it
 // prints the same hits sent one by one, in text and in JSON.
 TEST_F(CliTest, BatchedHitsPrintLikeSingleOnes) {

@@ -83,6 +83,25 @@ grpc::Status FakeController::Resolve(grpc::ServerContext* c,
   return grpc::Status::OK;
 }
 
+grpc::Status FakeController::ListFunctions(grpc::ServerContext* c,
+                                           const kdbg::v1::ControllerListFunctionsRequest* req,
+                                           kdbg::v1::FunctionList* resp) {
+  if (auto s = CheckToken(c); !s.ok()) return s;
+  absl::MutexLock lock(&mu);
+  functions_requests.push_back(*req);
+  std::vector<std::string> matches;
+  for (const std::string& f : functions) {
+    if (req->query().exclude_runtime() && f.rfind("runtime.", 0) == 0) continue;
+    if (f.find(req->query().regexp()) != std::string::npos) matches.push_back(f);
+  }
+  resp->set_total(static_cast<int64_t>(matches.size()));
+  for (size_t i = static_cast<size_t>(req->query().offset()); i < matches.size(); ++i) {
+    if (req->query().limit() > 0 && resp->functions_size() >= req->query().limit()) break;
+    resp->add_functions()->set_name(matches[i]);
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status FakeController::Trace(grpc::ServerContext* c,
                                    const kdbg::v1::ControllerTraceRequest* req,
                                    grpc::ServerWriter<kdbg::v1::Event>* writer) {

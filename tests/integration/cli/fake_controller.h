@@ -27,6 +27,9 @@ class FakeController final : public kdbg::v1::Controller::Service {
   kdbg::v1::ControllerResolveResponse resolve_response;
   kdbg::v1::ControllerListSessionsResponse sessions_response;
   kdbg::v1::ControllerVersionResponse version_response;
+  // ListFunctions answers from this list: the regexp is matched as a plain substring, runtime
+  // exclusion drops names starting with "runtime.", offset and limit apply.
+  std::vector<std::string> functions;
 
   // Recorded.
   absl::Mutex mu;
@@ -35,6 +38,7 @@ class FakeController final : public kdbg::v1::Controller::Service {
   std::vector<kdbg::v1::ControllerResolveRequest> resolve_requests ABSL_GUARDED_BY(mu);
   std::vector<kdbg::v1::ControllerListSessionsRequest> list_requests ABSL_GUARDED_BY(mu);
   std::vector<std::string> stop_requests ABSL_GUARDED_BY(mu);
+  std::vector<kdbg::v1::ControllerListFunctionsRequest> functions_requests ABSL_GUARDED_BY(mu);
   std::vector<std::string> rejected_tokens ABSL_GUARDED_BY(mu);
   bool stream_cancelled ABSL_GUARDED_BY(mu) = false;
   bool stream_open ABSL_GUARDED_BY(mu) = false;
@@ -60,6 +64,9 @@ class FakeController final : public kdbg::v1::Controller::Service {
                            kdbg::v1::ControllerStopSessionResponse* resp) override;
   grpc::Status Version(grpc::ServerContext* c, const kdbg::v1::ControllerVersionRequest* req,
                        kdbg::v1::ControllerVersionResponse* resp) override;
+  grpc::Status ListFunctions(grpc::ServerContext* c,
+                             const kdbg::v1::ControllerListFunctionsRequest* req,
+                             kdbg::v1::FunctionList* resp) override;
 
  private:
   grpc::Status CheckToken(grpc::ServerContext* c);

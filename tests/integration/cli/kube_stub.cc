@@ -52,6 +52,36 @@ KubeStub::KubeStub(const std::string& cert_path, const std::string& key_path)
     }
     res.set_content(pod->second, "application/json");
   });
+  // Lists for the shell completion: every namespace that has a pod, a namespace's pods.
+  auto list = [this](const httplib::Request& req, httplib::Response& res) {
+    int delay = 0;
+    {
+      absl::MutexLock l(&mu_);
+      seen_.push_back(req.get_header_value("Authorization"));
+      delay = list_delay_ms_;
+    }
+    if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    absl::MutexLock l(&mu_);
+    nlohmann::json items = nlohmann::json::array();
+    std::string ns = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
+    std::string last_ns;
+    for (const auto& [key, json] : pods_) {
+      std::string pod_ns = key.substr(0, key.find('/'));
+      if (ns.empty()) {
+        if (pod_ns != last_ns) items.push_back({{"metadata", {{"name", pod_ns}}}});
+        last_ns = pod_ns;
+      } else if (pod_ns == ns) {
+        items.push_back(nlohmann::json::parse(json));
+      }
+    }
+    nlohmann::json out = {{"kind", ns.empty() ? "NamespaceList" : "PodList"},
+                          {"apiVersion", "v1"},
+                          {"metadata", {{"resourceVersion", "99"}}},
+                          {"items", items}};
+    res.set_content(out.dump(), "application/json");
+  };
+  server_->Get(R"(/api/v1/namespaces)", list);
+  server_->Get(R"(/api/v1/namespaces/([^/]+)/pods)", list);
   port_ = server_->bind_to_any_port("127.0.0.1");
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -1,4 +1,5 @@
 // A minimal in-process Kubernetes API for the CLI's tests: HTTPS on 127.0.0.1, GET of single pods,
+// lists of namespaces and of a namespace's pods (shell completion),
 // bearer tokens checked like an API server with RBAC (401 unknown token, 403 Status with the
 // server's message for a token without rights).
 #pragma once
@@ -36,6 +37,12 @@ class KubeStub {
     absl::MutexLock l(&mu_);
     pods_[ns + "/" + name] = json;
   }
+  // Lists (GET /api/v1/namespaces, /api/v1/namespaces/NS/pods) answer after this long: a slow
+  // cluster for the completion's time budget.
+  void SetListDelay(int ms) {
+    absl::MutexLock l(&mu_);
+    list_delay_ms_ = ms;
+  }
   std::vector<std::string> seen_authorizations() {
     absl::MutexLock l(&mu_);
     return seen_;
@@ -49,6 +56,7 @@ class KubeStub {
   std::map<std::string, bool> allowed_;
   std::map<std::string, std::string> pods_;
   std::vector<std::string> seen_;
+  int list_delay_ms_ = 0;
 };
 
 // A pod JSON as the API server returns it: Running, the given containers running (or the first one
