@@ -446,6 +446,12 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
     return 0;
   }
   if (*trace_cmd) {
+    // With -l the one positional given is the REGEXP (there is no TARGET).
+    if (!trace.target.selector.empty() && trace.regexp.empty() && !trace.target.target.empty() &&
+        trace.init_file.empty()) {
+      trace.regexp = trace.target.target;
+      trace.target.target.clear();
+    }
     if (trace.init_file.empty() == trace.regexp.empty()) {
       *env.command.err << "kdbg: error: "
                        << (trace.init_file.empty()

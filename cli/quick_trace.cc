@@ -113,6 +113,8 @@ absl::StatusOr<kdbg::v1::FunctionList> ListFunctions(const Connection& conn,
                                                      const kdbg::v1::FunctionQuery& query) {
   kdbg::v1::ControllerListFunctionsRequest req;
   *req.mutable_target() = conn.target;
+  // A workload or -l selector: its pods run the same build; the first one's symbols stand for all.
+  if (conn.many && !conn.pods.empty()) req.mutable_target()->set_pod(conn.pods.front().name);
   *req.mutable_query() = query;
   kdbg::v1::FunctionList resp;
   grpc::ClientContext context;
@@ -122,7 +124,10 @@ absl::StatusOr<kdbg::v1::FunctionList> ListFunctions(const Connection& conn,
   return resp;
 }
 
-std::string PodRef(const kdbg::v1::PodTarget& t) { return absl::StrCat("pod/", t.pod()); }
+std::string PodRef(const Connection& c) {
+  if (c.many) return c.selection;
+  return absl::StrCat("pod/", c.target.pod());
+}
 
 }  // namespace
 
@@ -134,7 +139,7 @@ absl::StatusOr<std::string> ExpandQuickTrace(const TraceCommandOptions& o, const
   q.set_exclude_runtime(true);
   absl::StatusOr<kdbg::v1::FunctionList> list = ListFunctions(conn, q);
   if (!list.ok()) return list.status();
-  std::string target = PodRef(conn.target);
+  std::string target = PodRef(conn);
   if (list->total() == 0) {
     q.set_exclude_runtime(false);
     q.set_limit(1);
