@@ -93,6 +93,66 @@ TEST(OutputTest, InvalidUtf8InValuesStillGivesJson) {
   EXPECT_EQ(j["type"], "hit");
 }
 
+// The hit's JSON line is written directly (the hot path); it must be byte for byte what
+// nlohmann::ordered_json prints for the same object (the generic path, replace on bad UTF-8).
+TEST(OutputTest, HitJsonIsByteForByteWhatNlohmannPrints) {
+  using OJson = nlohmann::ordered_json;
+  auto generic = [](const kdbg::v1::Event& e, const std::string& time) {
+    const auto& h = e.hit();
+    OJson j;
+    j["type"] = "hit";
+    j["session"] = e.session_id();
+    if (!time.empty()) j["time"] = time;
+    if (!e.unsupported_go().empty()) j["unsupported_go"] = e.unsupported_go();
+    j["tracepoint"] = h.tracepoint();
+    j["goroutine"] = h.goroutine();
+    j["function"] = h.function();
+    j["file"] = h.file();
+    j["line"] = h.line();
+    j["hit_count"] = h.hit_count();
+    j["args"] = OJson::object();
+    for (const auto& v : h.args()) j["args"][v.name()] = v.value();
+    j["vars"] = OJson::object();
+    for (const auto& v : h.vars()) j["vars"][v.name()] = v.value();
+    return j.dump(-1, ' ', false, OJson::error_handler_t::replace);
+  };
+  const std::vector<std::string> values = {"\"127.0.0.1:53422\"",
+                                           "tab\there \"q\" back\\slash",
+                                           std::string("nul\0x\x01\x1f\x7f", 9),
+                                           "\b\f\n\r",
+                                           "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                                           "bad \xff\xfe end",
+                                           "trunc \xe2\x82",
+                                           "overlong \xc0\xaf",
+                                           "surrogate \xed\xa0\x80",
+                                           ""};
+  for (const std::string& value : values) {
+    kdbg::v1::Event e = HitEvent();
+    e.mutable_hit()->mutable_vars(0)->set_value(value);
+    e.mutable_hit()->mutable_args(0)->set_name(value);
+    EXPECT_EQ(EventJson(e), generic(e, "2026-11-18T11:06:40.123456789Z")) << value;
+  }
+  kdbg::v1::Event e = HitEvent();
+  e.set_unsupported_go("go1.30 outside 1.24-1.27");
+  EXPECT_EQ(EventJson(e), generic(e, "2026-11-18T11:06:40.123456789Z"));
+  // Times: trailing zeros of the fraction dropped, none when whole, before 1970.
+  for (auto [nanos, text] : std::vector<std::pair<int64_t, std::string>>{
+           {1795000000000000000, "2026-11-18T11:06:40Z"},
+           {1795000000100000000, "2026-11-18T11:06:40.1Z"},
+           {1795000001000000001, "2026-11-18T11:06:41.000000001Z"},
+           {-1, "1969-12-31T23:59:59.999999999Z"}}) {
+    kdbg::v1::Event t = HitEvent();
+    t.set_time_unix_nanos(nanos);
+    EXPECT_EQ(EventJson(t), generic(t, text)) << nanos;
+  }
+  // A repeated variable name: first place, last value (the generic path).
+  kdbg::v1::Event d = HitEvent();
+  auto* again = d.mutable_hit()->add_vars();
+  again->set_name("r.RemoteAddr");
+  again->set_value("\"second\"");
+  EXPECT_EQ(EventJson(d), generic(d, "2026-11-18T11:06:40.123456789Z"));
+}
+
 TEST(OutputTest, ArmedTextAndJson) {
   kdbg::v1::Event e;
   e.set_session_id("s-1");

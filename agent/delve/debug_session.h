@@ -12,6 +12,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -20,8 +22,35 @@
 namespace kdbg::agent {
 
 // Receives a session's events. Called on the session's own thread, never concurrently for one
-// session, and never after the EndedEvent. Must not block for long (hand off to a queue).
-using EventCallback = std::function<void(const kdbg::v1::Event&)>;
+// session, and never after the EndedEvent. Must not block for long (hand off to a queue). The
+// event is the callee's (engines move it in: no copy per hit).
+using EventCallback = std::function<void(kdbg::v1::Event)>;
+
+// Marks events that an engine emits together (the hits of one ring-buffer poll): while an
+// EventBunch lives on a thread, a consumer of the EventCallback may defer waking its reader
+// (EventBunch::Defer) until the outermost bunch on that thread ends, so the reader finds them all
+// queued and sends them as one message instead of the first alone. Not copyable; thread-local.
+class EventBunch {
+ public:
+  EventBunch() { ++depth_; }
+  ~EventBunch() {
+    if (--depth_ > 0) return;
+    std::vector<std::function<void()>> run;
+    run.swap(pending_);
+    for (auto& wake : run) wake();
+  }
+  EventBunch(const EventBunch&) = delete;
+  EventBunch& operator=(const EventBunch&) = delete;
+
+  // True while a bunch lives on this thread.
+  static bool Active() { return depth_ > 0; }
+  // Runs `wake` when the outermost bunch on this thread ends. Requires Active().
+  static void Defer(std::function<void()> wake) { pending_.push_back(std::move(wake)); }
+
+ private:
+  static inline thread_local int depth_ = 0;
+  static inline thread_local std::vector<std::function<void()>> pending_;
+};
 
 // The target as the resolver found and verified it (agent/resolver/resolver.h): engines take these
 // facts and never inspect the target again. The caller verifies the target (Resolver::Verify)

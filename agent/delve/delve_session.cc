@@ -146,7 +146,7 @@ void DelveSession::Emit(kdbg::v1::Event event) {
   event.set_session_id(config_.id);
   if (!config_.unsupported_go.empty()) event.set_unsupported_go(config_.unsupported_go);
   event.set_time_unix_nanos(absl::ToUnixNanos(clock_.Now()));
-  if (on_event_) on_event_(event);
+  if (on_event_) on_event_(std::move(event));
 }
 
 void DelveSession::Notice(kdbg::v1::NoticeKind kind, const std::string& message) {
@@ -399,6 +399,7 @@ bool DelveSession::HandleStop(const json& state, std::vector<PendingHit>* hits) 
 }
 
 void DelveSession::EmitHits(std::vector<PendingHit>* hits) {
+  agent::EventBunch bunch;  // one stop's hits reach the caller as one message
   for (const PendingHit& h : *hits) {
     kdbg::v1::Event e;
     *e.mutable_hit() = BuildHit(*h.thread, h.tracepoint, h.count);

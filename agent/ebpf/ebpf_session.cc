@@ -183,7 +183,7 @@ class EbpfSession final : public DebugSession {
     if (holding_) {
       held_.push_back(std::move(e));
     } else if (on_event_) {
-      on_event_(e);
+      on_event_(std::move(e));
     }
   }
 
@@ -193,8 +193,9 @@ class EbpfSession final : public DebugSession {
   void Hold() { holding_ = true; }
   void Release() {
     holding_ = false;
-    for (const kdbg::v1::Event& e : held_) {
-      if (on_event_) on_event_(e);
+    agent::EventBunch bunch;  // the stream wakes its writer once, after the last of them
+    for (kdbg::v1::Event& e : held_) {
+      if (on_event_) on_event_(std::move(e));
     }
     held_.clear();
   }

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "agent/delve/debug_session.h"
 
 namespace kdbg::agent {
 
@@ -17,6 +18,19 @@ void EventStream::Push(kdbg::v1::Event event) {
       return;
     }
     queue_.push_back(std::move(event));
+    if (EventBunch::Active()) {
+      // The engine is handing on a bunch of events: one wakeup after the last of them.
+      if (wake_deferred_) return;
+      wake_deferred_ = true;
+      EventBunch::Defer([this] {
+        {
+          absl::MutexLock lock(&mu_);
+          wake_deferred_ = false;
+        }
+        Wake();
+      });
+      return;
+    }
   }
   Wake();
 }

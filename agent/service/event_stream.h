@@ -9,6 +9,8 @@
 //
 // Thread safety: all methods are thread-safe. The wakeup callback runs on the producer's thread
 // after Push/Close with no lock of this object held, so it may call Pop() and gRPC reactor methods.
+// A Push while an EventBunch (agent/delve/debug_session.h) lives on the producer's thread wakes
+// the consumer only once, when the bunch ends (the stream must outlive the bunch).
 #pragma once
 
 #include <cstddef>
@@ -63,6 +65,7 @@ class EventStream {
   int64_t dropped_total_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t dropped_unreported_ ABSL_GUARDED_BY(mu_) = 0;
   std::function<void()> wakeup_ ABSL_GUARDED_BY(mu_);
+  bool wake_deferred_ ABSL_GUARDED_BY(mu_) = false;  // an EventBunch will wake the consumer
 };
 
 }  // namespace kdbg::agent

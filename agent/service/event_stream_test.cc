@@ -1,5 +1,6 @@
 #include "agent/service/event_stream.h"
 
+#include "agent/delve/debug_session.h"
 #include "gtest/gtest.h"
 
 namespace kdbg::agent {
@@ -79,6 +80,31 @@ TEST(EventStreamTest, PopBatchPacksConsecutiveHitsInOrder) {
   ASSERT_TRUE(lone.event.has_hit());  // a lone hit comes as itself
   EXPECT_EQ(lone.event.hit().hit_count(), 6);
   EXPECT_EQ(s.PopBatch(3).kind, EventStream::Item::Kind::kFinish);
+}
+
+TEST(EventStreamTest, AnEventBunchWakesTheConsumerOnceAfterItsLastEvent) {
+  EventStream s(16);
+  int wakeups = 0;
+  size_t queued_at_wakeup = 0;
+  s.SetWakeup([&] {
+    ++wakeups;
+    queued_at_wakeup = s.size();
+  });
+  {
+    EventBunch outer;
+    {
+      EventBunch inner;  // nested: only the outermost end wakes
+      for (int i = 1; i <= 3; ++i) s.Push(Hit(i));
+    }
+    s.Push(Hit(4));
+    EXPECT_EQ(wakeups, 0);
+  }
+  EXPECT_EQ(wakeups, 1);
+  EXPECT_EQ(queued_at_wakeup, 4u);
+  auto b = s.PopBatch(16);
+  ASSERT_EQ(b.event.batch().events_size(), 4);
+  s.Push(Hit(5));  // no bunch: woken at once
+  EXPECT_EQ(wakeups, 2);
 }
 
 TEST(EventStreamTest, ErrorStatusComesAfterTheQueuedEvents) {

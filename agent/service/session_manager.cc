@@ -306,7 +306,7 @@ void SessionManager::Run(const std::shared_ptr<Session>& s) {
     return Finish(s, ended);
   }
 
-  EventCallback cb = [this, raw = s.get()](const kdbg::v1::Event& e) { OnEngineEvent(raw, e); };
+  EventCallback cb = [this, raw = s.get()](kdbg::v1::Event e) { OnEngineEvent(raw, std::move(e)); };
   absl::Time t1 = clock_->Now();
   absl::StatusOr<std::unique_ptr<DebugSession>> started;
   if (attach) {

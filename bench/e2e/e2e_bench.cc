@@ -43,6 +43,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/delve/cpu_split.h"
 #include "bench/delve/load_gen.h"
 #include "common/child_process.h"
 #include "nlohmann/json.hpp"
@@ -67,6 +68,9 @@ struct Flags {
   // --interleave-untraced 1: before each traced run, the same load with no session (the
   // untraced_rps baseline, measured under the same machine load as the traced runs).
   bool interleave_untraced = false;
+  // Process trees whose CPU the traced runs account for (0: not accounted): --target-pid,
+  // --agent-pid, --controller-pid; the CLI and this process (the load generator) always.
+  pid_t target_pid = 0, agent_pid = 0, controller_pid = 0;
 };
 
 double Median(std::vector<double> v) {
@@ -181,6 +185,8 @@ class Session {
     std::lock_guard<std::mutex> l(mu_);
     return hits_;
   }
+
+  pid_t cli_pid() const { return child_->pid(); }
 
  private:
   Session() = default;
@@ -353,16 +359,37 @@ int Main(const Flags& f) {
   // --- traced throughput: one session per run ---
   std::vector<double> rps, events_per_s, untraced;
   int64_t hits = 0, errors = 0, dropped = 0;
+  // CPU seconds per process tree summed over the runs (SampleCpu's names + "machine_busy").
+  std::map<std::string, double> cpu_traced, cpu_untraced;
+  double cpu_traced_requests = 0, cpu_untraced_requests = 0, cpu_traced_wall = 0,
+         cpu_untraced_wall = 0;
   for (int i = 0; i < f.runs; ++i) {
     if (f.interleave_untraced) {
+      std::map<std::string, pid_t> trees = {{"target", f.target_pid}};
+      CpuSample before = SampleCpu(trees);
       LoadResult u = RunLoad("127.0.0.1", f.port, f.connections, absl::Seconds(f.seconds));
+      CpuSample after = SampleCpu(trees);
+      for (const auto& [k, v] : after.seconds) cpu_untraced[k] += v - before.seconds[k];
+      cpu_untraced["machine_busy"] += after.machine_busy - before.machine_busy;
+      cpu_untraced_requests += static_cast<double>(u.requests);
+      cpu_untraced_wall += u.seconds;
       untraced.push_back(u.rps());
       errors += u.errors;
     }
     auto s = Session::Start(f);
     if (!s) return 1;
     if (s->WaitArmed(absl::Seconds(30)) < 0) return Fail("the CLI did not print `armed`");
+    std::map<std::string, pid_t> trees = {{"target", f.target_pid},
+                                          {"agent", f.agent_pid},
+                                          {"controller", f.controller_pid},
+                                          {"cli", s->cli_pid()}};
+    CpuSample before = SampleCpu(trees);
     LoadResult r = RunLoad("127.0.0.1", f.port, f.connections, absl::Seconds(f.seconds));
+    CpuSample after = SampleCpu(trees);
+    for (const auto& [k, v] : after.seconds) cpu_traced[k] += v - before.seconds[k];
+    cpu_traced["machine_busy"] += after.machine_busy - before.machine_busy;
+    cpu_traced_requests += static_cast<double>(r.requests);
+    cpu_traced_wall += r.seconds;
     json ended = s->End();
     if (!EndedCleanly(ended)) return Fail("session did not end cleanly: " + ended.dump());
     rps.push_back(r.rps());
@@ -384,8 +411,30 @@ int Main(const Flags& f) {
                        {"events_per_s", Median(events_per_s)},
                        {"dropped", dropped},
                        {"load_errors", errors}};
+  // Where the CPU went, in microseconds per request served: each named process tree, "bench"
+  // (this process: the load generator and the CLI output reader), "others" (the rest of the
+  // machine's busy time: other users of the shared machine, unattributed kernel work), and the
+  // machine's busy cores over the runs (2 = both cores saturated).
+  auto split = [](const std::map<std::string, double>& cpu, double requests, double wall) {
+    json j = json::object();
+    double named = 0;
+    for (const auto& [k, v] : cpu) {
+      if (k == "machine_busy") continue;
+      named += v;
+      j[k] = requests > 0 ? v / requests * 1e6 : 0;
+    }
+    double busy = cpu.count("machine_busy") ? cpu.at("machine_busy") : 0;
+    j["others"] = requests > 0 ? (busy - named) / requests * 1e6 : 0;
+    j["machine_busy_cores"] = wall > 0 ? busy / wall : 0;
+    return j;
+  };
+  out["traced_rps"]["cpu_us_per_request"] = split(cpu_traced, cpu_traced_requests, cpu_traced_wall);
   if (f.interleave_untraced) {
-    out["untraced_rps"] = {{"value", Median(untraced)}, {"unit", "req/s"}, {"runs", untraced}};
+    out["untraced_rps"] = {
+        {"value", Median(untraced)},
+        {"unit", "req/s"},
+        {"runs", untraced},
+        {"cpu_us_per_request", split(cpu_untraced, cpu_untraced_requests, cpu_untraced_wall)}};
   }
 
   // --- request-to-hit latency: sequential requests, one session ---
@@ -468,6 +517,12 @@ int Main(int argc, char** argv) {
       f.engine = v;
     else if (k == "--rate-limit")
       f.rate_limit = std::atoi(v.c_str());
+    else if (k == "--target-pid")
+      f.target_pid = static_cast<pid_t>(std::atoi(v.c_str()));
+    else if (k == "--agent-pid")
+      f.agent_pid = static_cast<pid_t>(std::atoi(v.c_str()));
+    else if (k == "--controller-pid")
+      f.controller_pid = static_cast<pid_t>(std::atoi(v.c_str()));
     else if (k == "--armed-only")
       f.armed_only = v == "1" || v == "true";
   }
