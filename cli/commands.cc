@@ -140,7 +140,7 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
       // Hits the agent sent as one message: printed with one write.
       Rendered all;
       for (const kdbg::v1::Event& e : event.batch().events()) {
-        if (e.has_hit()) ++hits;
+        if (e.has_hit() && !e.hit().returned()) ++hits;
         if (stats != nullptr && stats->Feed(e)) continue;
         Rendered r = RenderEvent(e, g.format);
         all.out += r.out;
@@ -149,7 +149,7 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
       console.Print(all);
       continue;
     }
-    if (event.has_hit()) ++hits;
+    if (event.has_hit() && !event.hit().returned()) ++hits;
     if (event.has_ended() && event.pod().empty()) ended = event.ended();
     if (event.has_error()) (event.pod().empty() ? error_event : part_failed) = true;
     if (stats != nullptr && stats->Feed(event)) continue;

@@ -194,6 +194,14 @@ absl::Status ParseOutputFormat(const std::string& text, OutputFormat* format) {
 }
 
 std::string HitText(const kdbg::v1::HitEvent& hit) {
+  if (hit.returned()) {
+    // As `dlv trace` prints a return: ">> goroutine(1): main.fncall1 => (1)", values joined by ",".
+    std::vector<std::string> values;
+    values.reserve(static_cast<size_t>(hit.results_size()));
+    for (const auto& r : hit.results()) values.push_back(r.value());
+    return absl::StrFormat(">> goroutine(%d): %s => (%s)\n", hit.goroutine(), hit.function(),
+                           absl::StrJoin(values, ","));
+  }
   std::vector<std::string> arg_names;
   for (const auto& a : hit.args()) arg_names.push_back(a.name());
   std::string out =
@@ -333,12 +341,17 @@ namespace {
 // case (a repeated variable name) must take the generic path.
 std::string HitJsonDirect(const kdbg::v1::Event& event) {
   const auto& h = event.hit();
+  if (!h.stack().empty()) return "";  // rare: the generic path writes the frames
   std::string out;
   out.reserve(256);
   out.append("{\"type\":\"hit\"");
   if (!event.session_id().empty()) {
     out.append(",\"session\":");
     AppendJsonString(&out, event.session_id());
+  }
+  if (!event.pod().empty()) {
+    out.append(",\"pod\":");
+    AppendJsonString(&out, event.pod());
   }
   if (event.time_unix_nanos() != 0) {
     out.append(",\"time\":");
@@ -358,6 +371,10 @@ std::string HitJsonDirect(const kdbg::v1::Event& event) {
   if (!AppendVarsObject(&out, h.args())) return "";
   out.append(",\"vars\":");
   if (!AppendVarsObject(&out, h.vars())) return "";
+  if (h.returned()) {
+    out.append(",\"returned\":true,\"results\":");
+    if (!AppendVarsObject(&out, h.results())) return "";
+  }
   out.push_back('}');
   return out;
 }
@@ -414,6 +431,10 @@ std::string EventJson(const kdbg::v1::Event& event) {
           frames.push_back(std::move(fj));
         }
         j["stack"] = std::move(frames);
+      }
+      if (h.returned()) {
+        j["returned"] = true;
+        j["results"] = Vars(h.results());
       }
       return Dump(j);
     }

@@ -114,6 +114,11 @@ TEST(OutputTest, HitJsonIsByteForByteWhatNlohmannPrints) {
     for (const auto& v : h.args()) j["args"][v.name()] = v.value();
     j["vars"] = OJson::object();
     for (const auto& v : h.vars()) j["vars"][v.name()] = v.value();
+    if (h.returned()) {
+      j["returned"] = true;
+      j["results"] = OJson::object();
+      for (const auto& v : h.results()) j["results"][v.name()] = v.value();
+    }
     return j.dump(-1, ' ', false, OJson::error_handler_t::replace);
   };
   const std::vector<std::string> values = {"\"127.0.0.1:53422\"",
@@ -145,6 +150,19 @@ TEST(OutputTest, HitJsonIsByteForByteWhatNlohmannPrints) {
     t.set_time_unix_nanos(nanos);
     EXPECT_EQ(EventJson(t), generic(t, text)) << nanos;
   }
+  // A return: `returned` and the results after vars.
+  kdbg::v1::Event ret = HitEvent();
+  ret.mutable_hit()->clear_args();
+  ret.mutable_hit()->clear_vars();
+  ret.mutable_hit()->set_returned(true);
+  auto* r0 = ret.mutable_hit()->add_results();
+  r0->set_name("~r0");
+  r0->set_value("\"first!\"");
+  auto* r1 = ret.mutable_hit()->add_results();
+  r1->set_name("~r1");
+  r1->set_value("4");
+  EXPECT_EQ(EventJson(ret), generic(ret, "2026-11-18T11:06:40.123456789Z"));
+  EXPECT_EQ(HitText(ret.hit()), ">> goroutine(19): main.handleSlash => (\"first!\",4)\n");
   // A repeated variable name: first place, last value (the generic path).
   kdbg::v1::Event d = HitEvent();
   auto* again = d.mutable_hit()->add_vars();

@@ -134,7 +134,8 @@ bool StatsPrinter::Feed(const kdbg::v1::Event& event) {
   absl::MutexLock lock(&mu_);
   if (event.has_armed()) stats_.OnArmed(event.armed());
   if (event.has_hit()) {
-    stats_.OnHit(event.hit(), absl::Now());
+    // A return (HitEvent.returned) is the same call's second event: counted once, at entry.
+    if (!event.hit().returned()) stats_.OnHit(event.hit(), absl::Now());
     return true;
   }
   return false;

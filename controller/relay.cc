@@ -131,8 +131,11 @@ void EventRelay::OnAgentReadDone(bool ok) {
     absl::MutexLock lock(&mu_);
     reading_ = false;
     if (ok) {
-      if (read_buf_.has_hit()) ++outcome_.hits;
-      for (const v1::Event& e : read_buf_.batch().events()) outcome_.hits += e.has_hit() ? 1 : 0;
+      // Calls, not returns (HitEvent.returned), as the agent counts them.
+      if (read_buf_.has_hit() && !read_buf_.hit().returned()) ++outcome_.hits;
+      for (const v1::Event& e : read_buf_.batch().events()) {
+        outcome_.hits += e.has_hit() && !e.hit().returned() ? 1 : 0;
+      }
       if (read_buf_.has_armed()) outcome_.host_pid = read_buf_.armed().host_pid();
       if (read_buf_.has_ended()) {
         outcome_.ended_seen = true;

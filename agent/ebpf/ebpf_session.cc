@@ -42,6 +42,7 @@ int64_t MonotonicNanos() {
 struct ProbeState {
   ProbePlan plan;
   int64_t hits = 0;
+  int64_t returns = 0;  // an entry probe: the returns its return probes reported
   bool disarmed = false;
   uint64_t drops_reported = 0;
 };
@@ -102,7 +103,9 @@ class EbpfSession final : public DebugSession {
       p.tgid = static_cast<uint32_t>(spec_.pid);
       p.check_flags = pp.check_flags ? 1 : 0;
       p.nops = static_cast<uint32_t>(pp.ops.size());
-      p.nslots = static_cast<uint32_t>(pp.vars.size() + pp.args.size());
+      uint32_t read_results = 0;
+      for (const Slot& r : pp.results) read_results += r.unread.empty() ? 1 : 0;
+      p.nslots = static_cast<uint32_t>(pp.vars.size() + pp.args.size() + read_results);
       p.interval_ns = 1000000000ull / static_cast<uint64_t>(rate_);
       p.burst_ns = p.interval_ns * static_cast<uint64_t>(rate_);  // one second's worth
       p.goid_offset = static_cast<uint32_t>(plan.goid_offset);
@@ -130,6 +133,7 @@ class EbpfSession final : public DebugSession {
     armed_.set_arm_ms(absl::ToInt64Milliseconds(absl::Now() - t1));
     armed_.set_engine("ebpf");
     for (const ProbeState& ps : probes_) {
+      if (ps.plan.is_return) continue;  // part of its tracepoint
       kdbg::v1::Tracepoint* t = armed_.add_tracepoints();
       t->set_name(ps.plan.tracepoint);
       t->set_location(ps.plan.location);
@@ -223,18 +227,27 @@ class EbpfSession final : public DebugSession {
     if (rec.probe >= probes_.size()) return false;
     ProbeState& ps = probes_[rec.probe];
     if (rec.kind == KDBG_REC_RATE_LIMITED) {
-      if (!ps.disarmed) {
-        ps.disarmed = true;
-        bpf_->Detach(rec.probe);
+      // The tracepoint's entry and return probes go together.
+      const size_t group = ps.plan.is_return ? ps.plan.entry : rec.probe;
+      if (!probes_[group].disarmed) {
         Notice(kdbg::v1::NOTICE_KIND_RATE_LIMITED,
                absl::StrCat("tracepoint ", ps.plan.tracepoint, " exceeded ", rate_,
                             " hits per second and was disarmed to protect the target"));
+      }
+      for (uint32_t i = 0; i < probes_.size(); ++i) {
+        ProbeState& other = probes_[i];
+        if ((i == group || (other.plan.is_return && other.plan.entry == group)) &&
+            !other.disarmed) {
+          other.disarmed = true;
+          bpf_->Detach(i);
+        }
       }
       return false;
     }
     if (spec_.max_hits > 0 && hits_.load() >= spec_.max_hits) return true;
     size_t have = (size - offsetof(kdbg_record, slots)) / sizeof(kdbg_slot);
     ++ps.hits;
+    if (ps.plan.is_return) return OnReturn(rec, have, ps);
     hits_.fetch_add(1);
     kdbg::v1::Event e;
     kdbg::v1::HitEvent* hit = e.mutable_hit();
@@ -260,6 +273,36 @@ class EbpfSession final : public DebugSession {
     for (const Slot& s : ps.plan.args) add(s, hit->mutable_args());
     Emit(std::move(e), mono_to_unix_ + static_cast<int64_t>(rec.ktime_ns));
     return spec_.max_hits > 0 && hits_.load() >= spec_.max_hits;
+  }
+
+  // A record of a return probe: a HitEvent with `returned` and the results. Returns do not count
+  // as hits (--max-hits and the session's total count calls).
+  bool OnReturn(const kdbg_record& rec, size_t have, const ProbeState& ps) {
+    const int64_t count = ++probes_[ps.plan.entry].returns;
+    kdbg::v1::Event e;
+    kdbg::v1::HitEvent* hit = e.mutable_hit();
+    hit->set_tracepoint(ps.plan.tracepoint);
+    hit->set_goroutine(static_cast<int64_t>(rec.goid));
+    hit->set_function(ps.plan.function.name);
+    hit->set_file(ps.plan.file);
+    hit->set_line(ps.plan.line);
+    hit->set_hit_count(count);  // this tracepoint's returns so far
+    hit->set_returned(true);
+    size_t slot = 0;
+    for (const Slot& s : ps.plan.results) {
+      kdbg::v1::Variable* v = hit->add_results();
+      v->set_name(s.name);
+      v->set_type(s.type);
+      if (!s.unread.empty()) {
+        v->set_value(s.unread);
+        continue;
+      }
+      v->set_value(slot < have && slot < KDBG_MAX_SLOTS ? FormatSlot(s, rec.slots[slot])
+                                                        : "(unreadable record truncated)");
+      ++slot;
+    }
+    Emit(std::move(e), mono_to_unix_ + static_cast<int64_t>(rec.ktime_ns));
+    return false;
   }
 
   void ReportDrops() {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/ebpf/ret_sites.h"
 #include "common/status.h"
 
 namespace kdbg::ebpf {
@@ -325,6 +326,146 @@ absl::Status EmitSlot(const std::vector<Alt>& alts, bool len, uint16_t slot,
     ops->push_back(end);
   }
   return absl::OkStatus();
+}
+
+// Go's ABIInternal integer registers in assignment order, as DWARF numbers them: RAX, RBX, RCX,
+// RDI, RSI, R8, R9, R10, R11 (src/cmd/compile/abi-internal.md).
+constexpr int kAbiIntRegs[] = {0, 3, 2, 5, 4, 8, 9, 10, 11};
+constexpr int kAbiIntRegCount = 9;
+
+// How many integer registers ABIInternal gives a value of this type; -1 when this engine does not
+// follow its assignment (structs, arrays, complex values: their register use depends on their
+// fields), 0 for floats (they take floating-point registers).
+int AbiIntRegs(const TypeInfo& t) {
+  switch (t.kind) {
+    case GoKind::kString:
+    case GoKind::kInterface:
+      return 2;
+    case GoKind::kSlice:
+      return 3;
+    case GoKind::kFloat32:
+    case GoKind::kFloat64:
+      return 0;
+    case GoKind::kBool:
+    case GoKind::kInt:
+    case GoKind::kInt8:
+    case GoKind::kInt16:
+    case GoKind::kInt32:
+    case GoKind::kInt64:
+    case GoKind::kUint:
+    case GoKind::kUint8:
+    case GoKind::kUint16:
+    case GoKind::kUint32:
+    case GoKind::kUint64:
+    case GoKind::kUintptr:
+    case GoKind::kPtr:
+    case GoKind::kUnsafePointer:
+    case GoKind::kChan:
+    case GoKind::kMap:
+    case GoKind::kFunc:
+      return 1;
+    default:
+      return -1;
+  }
+}
+
+// The return probes of `entry` (plan.h): one per RET of its function, reading its results. Empty
+// when the function has no results.
+absl::StatusOr<std::vector<ProbePlan>> CompileReturns(gobinary::DwarfReader& dwarf,
+                                                      const ProbePlan& entry, size_t entry_index) {
+  const gobinary::Function& fn = entry.function;
+  std::vector<const gobinary::Parameter*> results;
+  for (const gobinary::Parameter& p : fn.params) {
+    if (p.is_return) results.push_back(&p);
+  }
+  std::vector<ProbePlan> out;
+  if (results.empty() || fn.end <= fn.entry) return out;
+  KDBG_ASSIGN_OR_RETURN(std::string code, dwarf.CodeBytes(fn.entry, fn.end - fn.entry));
+  if (code.size() != fn.end - fn.entry) {
+    return absl::OutOfRangeError(absl::StrCat("the code of ", fn.name, " is not all in the file"));
+  }
+  KDBG_ASSIGN_OR_RETURN(std::vector<uint64_t> sites, FindReturnSites(code, fn.entry));
+  for (uint64_t site : sites) {
+    ProbePlan rp;
+    rp.tracepoint = entry.tracepoint;
+    rp.location = entry.location;
+    rp.script_line = entry.script_line;
+    rp.function = fn;
+    rp.address = site;
+    KDBG_ASSIGN_OR_RETURN(rp.file_offset, dwarf.FileOffset(site));
+    rp.file = entry.file;
+    rp.line = entry.line;
+    if (auto pos = dwarf.LineAt(site); pos.ok()) {
+      rp.file = pos->first;
+      rp.line = pos->second;
+    }
+    rp.is_return = true;
+    rp.entry = entry_index;
+    int next_reg = 0;       // the next ABIInternal integer register
+    bool abi_known = true;  // false past a result whose register use this engine cannot tell
+    uint16_t slot = 0;
+    for (const gobinary::Parameter* p : results) {
+      Slot meta;
+      meta.name = p->name;
+      auto type = dwarf.Type(p->type);
+      if (!type.ok()) {
+        meta.unread = "(unreadable type unknown)";
+        abi_known = false;
+        rp.results.push_back(std::move(meta));
+        continue;
+      }
+      meta.type = type->name;
+      const int regs = AbiIntRegs(*type);
+      Alt a;
+      a.type = *type;
+      bool located = false;
+      auto pieces = dwarf.ParameterAt(fn, p->name, site);
+      if (pieces.ok() && !pieces->empty()) {
+        uint64_t off = 0;
+        for (const Piece& pc : *pieces) {
+          a.place.pieces.push_back(Place::At{off, pc});
+          off += pc.size == 0 ? a.type.size : pc.size;
+        }
+        located = true;
+      } else if (abi_known && regs > 0 && next_reg + regs <= kAbiIntRegCount) {
+        // No DWARF location at the RET: at a RET the ABI itself says where the results are.
+        for (int r = 0; r < regs; ++r) {
+          Piece pc;
+          pc.where = Piece::Where::kRegister;
+          pc.dwarf_reg = kAbiIntRegs[next_reg + r];
+          pc.size = regs == 1 ? a.type.size : 8;
+          a.place.pieces.push_back(Place::At{static_cast<uint64_t>(8 * r), pc});
+        }
+        located = true;
+      }
+      // A value that does not fit the registers left goes to the stack, and the next results
+      // still take registers (abi-internal.md); one this engine cannot follow ends the fallback.
+      if (regs < 0) {
+        abi_known = false;
+      } else if (next_reg + regs <= kAbiIntRegCount) {
+        next_reg += regs;
+      }
+      if (!located) {
+        meta.unread = "<optimized out>";
+        rp.results.push_back(std::move(meta));
+        continue;
+      }
+      std::vector<kdbg_op> ops;
+      absl::Status s = EmitSlot({a}, false, slot, &ops, &meta);
+      if (!s.ok()) {
+        meta.unread =
+            absl::StrCat("(unreadable ", type->name, " results are not read by the eBPF engine)");
+        rp.results.push_back(std::move(meta));
+        continue;
+      }
+      ++slot;
+      rp.ops.insert(rp.ops.end(), ops.begin(), ops.end());
+      rp.results.push_back(std::move(meta));
+    }
+    if (rp.ops.size() > KDBG_MAX_OPS) continue;  // cannot happen with scalar results
+    out.push_back(std::move(rp));
+  }
+  return out;
 }
 
 // The probe address: the JBE of the stack check when the prologue is one Go emits.
@@ -660,7 +801,18 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
           where(bp.line, absl::StrCat("tracepoint ", bp.name, " needs ", pp.ops.size(),
                                       " read steps; the eBPF engine allows ", KDBG_MAX_OPS)));
     }
+    const size_t entry_index = plan.probes.size();
+    std::vector<ProbePlan> returns;
+    if (pp.cond.empty()) {
+      // A tracepoint with a condition reports the calls that match it, and no returns (a RET
+      // probe cannot tell which call it ends).
+      auto r = CompileReturns(dwarf, pp, entry_index);
+      if (r.ok()) returns = std::move(*r);
+    }
     plan.probes.push_back(std::move(pp));
+    if (plan.probes.size() + returns.size() <= KDBG_MAX_PROBES) {
+      for (ProbePlan& rp : returns) plan.probes.push_back(std::move(rp));
+    }
   }
   return plan;
 }

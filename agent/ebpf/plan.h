@@ -15,6 +15,13 @@
 // integer, boolean or pointer; len() of a string or slice. Anything else runs on Delve, and the
 // Disqualification says which script line and why.
 //
+// Return values: a tracepoint without `cond` on a function with results also gets one probe on
+// each RET instruction of the function (ret_sites.h: decoded, never uretprobes). At a RET the
+// frame is gone (CFA = RSP + 8 again) and Go's ABIInternal holds the results in RAX, RBX, RCX,
+// RDI, RSI, R8-R11 in order (a string takes two); each result is read from its DWARF location at
+// that PC, else from that assignment; a result of a type this engine does not read prints
+// `(unreadable ...)`. No RET decoded (or decoding failed): no return events for it.
+//
 // Where the probe goes (shared/design/EBPF.md): Go functions begin with a stack check
 //   [LEAQ -N(SP), R12]  CMPQ SP|R12, 16(R14)   JBE morestack
 // The probe sits on the JBE (decoded from these exact encodings, so at an instruction boundary)
@@ -75,6 +82,8 @@ struct Slot {
   std::string type;  // Go type name: "string", "int", "*main.Order"
   SlotFormat format = SlotFormat::kSigned;
   int size = 8;  // bytes of the integer (sign/zero extension from the register word)
+  // Non-empty: a result this engine does not read; printed as this text and given no record slot.
+  std::string unread;
 };
 
 struct ProbePlan {
@@ -90,7 +99,13 @@ struct ProbePlan {
   std::vector<kdbg_op> ops;
   std::vector<Slot> vars;  // the print expressions, slots 0..vars.size()-1
   std::vector<Slot> args;  // parameters printed like Delve's args, the following slots
-  std::string cond;        // as written ("" for none)
+  // A return probe (on one RET of the function, see ret_sites.h): `results` in order, the slots
+  // from 0 (those without `unread`); vars, args and cond are empty; `entry` is the index of the
+  // tracepoint's entry probe in Plan::probes.
+  bool is_return = false;
+  size_t entry = 0;
+  std::vector<Slot> results;
+  std::string cond;  // as written ("" for none)
   // The condition's comparison (cond_op KDBG_COND_NONE: none), as kdbg_probe carries it; its value
   // is computed into slot cond_slot (after vars and args: not in the record).
   kdbg_cond_op cond_op = KDBG_COND_NONE;

@@ -113,20 +113,20 @@ kdbg_slot Ok(uint64_t w0, uint64_t w1 = 0, const std::string& s = "") {
 }
 
 TEST(EbpfPlanTest, FormatsLikeDelve) {
-  Slot str{"r.RemoteAddr", "string", SlotFormat::kString, 8};
+  Slot str{"r.RemoteAddr", "string", SlotFormat::kString, 8, ""};
   EXPECT_EQ(FormatSlot(str, Ok(0x1000, 15, "127.0.0.1:53422")), "\"127.0.0.1:53422\"");
   EXPECT_EQ(FormatSlot(str, Ok(0x1000, 2, "a\"")), "\"a\\\"\"");
   std::string long64(64, 'x');
   EXPECT_EQ(FormatSlot(str, Ok(0x1000, 100, long64)), "\"" + long64 + "\"...+36 more");
-  Slot i8{"t", "int8", SlotFormat::kSigned, 1};
+  Slot i8{"t", "int8", SlotFormat::kSigned, 1, ""};
   EXPECT_EQ(FormatSlot(i8, Ok(0xffffffffffffff85)), "-123");
   EXPECT_EQ(FormatSlot(i8, Ok(0x1234505)), "5");  // garbage above the register's low byte
-  Slot u16{"w", "uint16", SlotFormat::kUnsigned, 2};
+  Slot u16{"w", "uint16", SlotFormat::kUnsigned, 2, ""};
   EXPECT_EQ(FormatSlot(u16, Ok(0xabcd0102)), "258");
-  Slot b{"ok", "bool", SlotFormat::kBool, 1};
+  Slot b{"ok", "bool", SlotFormat::kBool, 1, ""};
   EXPECT_EQ(FormatSlot(b, Ok(1)), "true");
   EXPECT_EQ(FormatSlot(b, Ok(0x100)), "false");
-  Slot p{"o", "*main.Order", SlotFormat::kPointer, 8};
+  Slot p{"o", "*main.Order", SlotFormat::kPointer, 8, ""};
   EXPECT_EQ(FormatSlot(p, Ok(0xc000012345)), "(*main.Order)(0xc000012345)");
   EXPECT_EQ(FormatSlot(p, Ok(0)), "nil");
   kdbg_slot nil{};

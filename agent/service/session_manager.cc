@@ -213,7 +213,7 @@ void SessionManager::OnEngineEvent(Session* s, kdbg::v1::Event event) {
 }
 
 void SessionManager::Deliver(Session* s, kdbg::v1::Event event) {
-  if (event.has_hit()) {
+  if (event.has_hit() && !event.hit().returned()) {  // a return is not a hit
     ++s->hits_;
     metrics_->Hit();
   }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -15,19 +16,28 @@ namespace kdbg::testing {
 class SessionEvents {
  public:
   agent::EventCallback Callback() {
-    return [this](const v1::Event& e) {
+    return [this](v1::Event e) {
       absl::MutexLock lock(&mu_);
-      events_.push_back(e);
+      events_.push_back(std::move(e));
     };
   }
   std::vector<v1::Event> All() {
     absl::MutexLock lock(&mu_);
     return events_;
   }
+  // The calls (HitEvent without `returned`), in order.
   std::vector<v1::HitEvent> Hits() {
     std::vector<v1::HitEvent> out;
     for (const auto& e : All()) {
-      if (e.has_hit()) out.push_back(e.hit());
+      if (e.has_hit() && !e.hit().returned()) out.push_back(e.hit());
+    }
+    return out;
+  }
+  // The returns (HitEvent.returned), in order.
+  std::vector<v1::HitEvent> Returns() {
+    std::vector<v1::HitEvent> out;
+    for (const auto& e : All()) {
+      if (e.has_hit() && e.hit().returned()) out.push_back(e.hit());
     }
     return out;
   }
@@ -38,12 +48,12 @@ class SessionEvents {
     }
     return out;
   }
-  // Waits until `n` hits were seen; false after `timeout`.
-  bool WaitHits(size_t n, absl::Duration timeout = absl::Seconds(10)) {
+  // Waits until `n` calls (or, with `returns`, `n` returns) were seen; false after `timeout`.
+  bool WaitHits(size_t n, absl::Duration timeout = absl::Seconds(10), bool returns = false) {
     absl::MutexLock lock(&mu_);
     auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       size_t c = 0;
-      for (const auto& e : events_) c += e.has_hit();
+      for (const auto& e : events_) c += e.has_hit() && e.hit().returned() == returns;
       return c >= n;
     };
     return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);

@@ -14,8 +14,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/delve/delve_engine.h"
+#include "agent/delve/delve_home.h"
+#include "agent/delve/hit_format.h"
+#include "agent/delve/rpc_client.h"
+#include "agent/delve/rpc_connection.h"
 #include "agent/ebpf/bpf_probes.h"
 #include "agent/ebpf/ebpf_session.h"
 #include "agent/ebpf/plan.h"
@@ -270,6 +275,7 @@ TEST(EbpfEngineTest, DeepRecursionGivesOneEventPerCall) {
   // each growth re-enters recurse from its entry.
   EXPECT_FALSE(Get(**t, "/recurse?n=20000").empty());
   ASSERT_TRUE(ev.WaitHits(20001));
+  ASSERT_TRUE(ev.WaitHits(20001, absl::Seconds(10), /*returns=*/true));
   absl::SleepFor(absl::Milliseconds(100));
   (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
   auto ended = (*s)->Wait(absl::Seconds(10));
@@ -282,6 +288,18 @@ TEST(EbpfEngineTest, DeepRecursionGivesOneEventPerCall) {
     ASSERT_EQ(hits[i].vars(0).value(), absl::StrCat(20000 - static_cast<int>(i))) << i;
     ASSERT_EQ(hits[i].goroutine(), hits[0].goroutine());
   }
+  // And exactly one return per call (uprobes on recurse's RETs: the stack copies of each growth
+  // change nothing), innermost first: recurse(0) returns pad[0], which the calls with n = 64, 128,
+  // ..., 19968 incremented (312), and each caller returns that plus one.
+  auto returns = ev.Returns();
+  ASSERT_EQ(returns.size(), 20001u) << "one return event per call";
+  for (size_t i = 0; i < returns.size(); ++i) {
+    ASSERT_EQ(returns[i].results_size(), 1) << i;
+    ASSERT_EQ(returns[i].results(0).value(), absl::StrCat(312 + i)) << i;
+    ASSERT_EQ(returns[i].goroutine(), hits[0].goroutine());
+    ASSERT_EQ(returns[i].function(), "main.recurse");
+  }
+  EXPECT_EQ(returns.back().hit_count(), 20001);
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.recurse"));
 }
 
@@ -573,6 +591,180 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
   }
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.handleOrder"));
   std::filesystem::remove_all(work);
+}
+
+// Return values: the eBPF engine's return events against Delve's own return tracing (what `dlv
+// trace` does: a traceReturn breakpoint on every address RPCServer.FunctionReturnLocations gives,
+// the results from the stopped thread's ReturnValues) on the same binary, with the same requests.
+// Each request returns from main.handleOrder (int), then from main.summarize (string, int, bool;
+// two RETs: qty < 0 takes the other one).
+const std::vector<std::string>& ReturnRequests() {
+  static const std::vector<std::string> r = {
+      "/order?id=1&items=a,b&tag=first&qty=2",
+      "/order?id=2&items=x&tag=t&qty=-3",
+      "/order?id=3&items=a,b,c&tag=" + std::string(70, 'z') + "&qty=1",
+  };
+  return r;
+}
+// What they return, as `dlv trace` prints it after "=> ".
+const std::vector<std::string>& ExpectedReturnLines() {
+  static const std::vector<std::string> r = {
+      "main.handleOrder => (4)",
+      "main.summarize => (\"first!\",4,true)",
+      "main.handleOrder => (-3)",
+      "main.summarize => (\"negative\",3,false)",
+      "main.handleOrder => (3)",
+      absl::StrCat("main.summarize => (\"", std::string(64, 'z'), "\"...+7 more,2,false)"),
+  };
+  return r;
+}
+
+std::string ReturnLine(const std::string& function, const std::vector<std::string>& values) {
+  return absl::StrCat(function, " => (", absl::StrJoin(values, ","), ")");
+}
+
+// The eBPF engine's return lines for ReturnRequests() on `target`.
+std::vector<std::string> EbpfReturnLines(const GoTarget& t) {
+  const size_t want = 2 * ReturnRequests().size();
+  Events ev;
+  auto factory = NewEbpfSessionFactory({});
+  auto s = factory->StartTrace(Spec(t.pid(), "trace h main.handleOrder\ntrace s main.summarize\n"),
+                               ev.Callback());
+  EXPECT_TRUE(s.ok()) << s.status();
+  if (!s.ok()) return {};
+  for (const std::string& r : ReturnRequests()) Get(t, r);
+  EXPECT_TRUE(ev.WaitHits(want, absl::Seconds(10), /*returns=*/true));
+  (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  auto ended = (*s)->Wait(absl::Seconds(10));
+  EXPECT_TRUE(ended.ok());
+  if (ended.ok()) {
+    EXPECT_EQ(ended->hits(), static_cast<int64_t>(want)) << "returns are not hits";
+  }
+  std::vector<std::string> lines;
+  for (const v1::HitEvent& r : ev.Returns()) {
+    std::vector<std::string> values;
+    for (const v1::Variable& v : r.results()) values.push_back(v.value());
+    lines.push_back(ReturnLine(r.function(), values));
+  }
+  return lines;
+}
+
+// Delve's, driven as `dlv trace` drives it; the target runs on, released, afterwards.
+std::vector<std::string> DelveReturnLines(const GoTarget& t, const std::string& dlv) {
+  const size_t want = 2 * ReturnRequests().size();
+  std::vector<std::string> lines;
+  std::string home = kdbg::testing::MakeTempDir("ebpf-ret-delve");
+  EXPECT_TRUE(delve::PrepareDelveHome(home, "", "").ok());
+  std::string address = absl::StrCat("127.0.0.1:", kdbg::testing::FreePort());
+  SpawnOptions o;
+  o.argv = {dlv,          "attach",          absl::StrCat(t.pid()),
+            "--headless", "--api-version=2", absl::StrCat("--listen=", address)};
+  o.new_session = true;
+  o.extra_env = delve::DelveHomeEnv(home);
+  auto child = ChildProcess::Spawn(o);
+  EXPECT_TRUE(child.ok()) << child.status();
+  if (!child.ok()) return lines;
+  delve::TcpRpcDialer dialer;
+  std::unique_ptr<delve::RpcConnection> conn;
+  for (int i = 0; i < 3000 && conn == nullptr && (*child)->Running(); ++i) {
+    auto c = dialer.Dial(address);
+    if (c.ok()) {
+      conn = std::move(*c);
+    } else {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  }
+  EXPECT_NE(conn, nullptr) << "dlv attach did not listen";
+  if (conn == nullptr) return lines;  // the child's destructor ends Delve
+  delve::DelveClient client(std::move(conn));
+  bool armed = true;
+  for (const char* fn : {"main.handleOrder", "main.summarize"}) {
+    auto addrs =
+        client.Call("RPCServer.FunctionReturnLocations", {{"FnName", fn}}, absl::Seconds(30));
+    EXPECT_TRUE(addrs.ok()) << addrs.status();
+    if (!addrs.ok()) armed = false;
+    for (const auto& a : addrs.ok() ? (*addrs)["Addrs"] : nlohmann::json::array()) {
+      nlohmann::json bp = {{"addr", a},
+                           {"traceReturn", true},
+                           {"LoadArgs",
+                            {{"FollowPointers", false},
+                             {"MaxVariableRecurse", 1},
+                             {"MaxStringLen", 64},
+                             {"MaxArrayValues", 16},
+                             {"MaxStructFields", 3}}}};
+      auto created =
+          client.Call("RPCServer.CreateBreakpoint", {{"Breakpoint", bp}}, absl::Seconds(30));
+      EXPECT_TRUE(created.ok()) << created.status();
+      if (!created.ok()) armed = false;
+    }
+  }
+  std::thread load;
+  if (armed) {
+    load = std::thread([&] {
+      for (const std::string& r : ReturnRequests()) Get(t, r);
+    });
+  }
+  while (armed && lines.size() < want) {
+    auto stop = client.Call("RPCServer.Command", delve::DelveClient::CommandParams("continue"),
+                            absl::Seconds(30));
+    if (!stop.ok()) {
+      ADD_FAILURE() << stop.status();
+      break;
+    }
+    for (const auto& th : (*stop)["State"]["Threads"]) {
+      if (!th.contains("ReturnValues") || !th["ReturnValues"].is_array()) continue;
+      std::vector<std::string> values;
+      for (const auto& v : th["ReturnValues"]) values.push_back(delve::FormatVariable(v));
+      lines.push_back(ReturnLine(th["function"]["name"].get<std::string>(), values));
+    }
+  }
+  // Detach clears the breakpoints and lets the target run on (stopped at the last return).
+  EXPECT_TRUE(client.Call("RPCServer.Detach", {{"Kill", false}}, absl::Seconds(30)).ok());
+  if (load.joinable()) load.join();
+  EXPECT_TRUE((*child)->Wait(absl::Seconds(20)).ok());
+  std::filesystem::remove_all(home);
+  return lines;
+}
+
+// Built with -N -l, Delve finds every result at the RETs: the eBPF engine prints the same.
+TEST(EbpfEngineTest, ReturnValuesEqualWhatDelvePrints) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  std::string dlv = ModernDelve();
+  KDBG_REQUIRE_REAL(!dlv.empty(), "a Delve built for Go 1.26 (scripts/deps; or $KDBG_DLV)");
+  auto t = GoTarget::Start("values-nol");
+  ASSERT_TRUE(t.ok()) << t.status();
+  std::vector<std::string> ebpf = EbpfReturnLines(**t);
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.summarize"));
+  std::vector<std::string> delve = DelveReturnLines(**t, dlv);
+  EXPECT_EQ(ebpf, delve);
+  EXPECT_EQ(ebpf, ExpectedReturnLines()) << "equal to Delve's, and right";
+  ExpectReleased(**t, 0);
+}
+
+// Go 1.26 optimized (the default build): Go's DWARF has no location for the results at the RETs,
+// so Delve 1.27 prints `<optimized out>` for each; at a RET Go's register ABI says where they
+// are, and the eBPF engine reads them there. Where Delve prints a value, both agree.
+TEST(EbpfEngineTest, ReturnValuesOnAnOptimizedTargetComeFromTheRegisterAbi) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  std::string dlv = ModernDelve();
+  KDBG_REQUIRE_REAL(!dlv.empty(), "a Delve built for Go 1.26 (scripts/deps; or $KDBG_DLV)");
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  std::vector<std::string> ebpf = EbpfReturnLines(**t);
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.summarize"));
+  EXPECT_EQ(ebpf, ExpectedReturnLines());
+  std::vector<std::string> delve = DelveReturnLines(**t, dlv);
+  ASSERT_EQ(delve.size(), ebpf.size());
+  for (size_t i = 0; i < delve.size(); ++i) {
+    // Per value: Delve's `<optimized out>` or the same text.
+    std::string d = delve[i].substr(delve[i].find("=> (") + 4);
+    std::string e = ebpf[i].substr(ebpf[i].find("=> (") + 4);
+    EXPECT_EQ(delve[i].substr(0, delve[i].find(" =>")), ebpf[i].substr(0, ebpf[i].find(" =>")));
+    if (!absl::StrContains(d, "<optimized out>")) {
+      EXPECT_EQ(d, e) << i;
+    }
+  }
+  ExpectReleased(**t, 0);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // The eBPF engine's target: functions whose parameters cover every kind of value the engine reads
 // (strings, integers, booleans, pointers, slices, field chains through pointers and interfaces),
 // and a deep recursion that grows the goroutine's stack. Every request to /order calls
-// main.handleOrder once; /recurse?n=N calls main.recurse N+1 times.
+// main.handleOrder and main.summarize once; /recurse?n=N calls main.recurse N+1 times.
 package main
 
 import (
@@ -61,6 +61,17 @@ func recurse(n int, pad [64]int64) int {
 	return recurse(n-1, pad) + 1
 }
 
+// summarize has results of each kind the eBPF engine reads, and two returns (its RETs are the
+// return probes' sites).
+//
+//go:noinline
+func summarize(tag string, qty int) (string, int, bool) {
+	if qty < 0 {
+		return "negative", -qty, false
+	}
+	return tag + "!", qty * 2, qty > 1
+}
+
 func serveOrder(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	id, _ := strconv.ParseInt(q.Get("id"), 10, 64)
@@ -79,6 +90,9 @@ func serveOrder(w http.ResponseWriter, r *http.Request) {
 		d = label{Text: q.Get("label"), N: int(id)}
 	}
 	handleOrder(w, o, d, q.Get("tag"), qty, q.Get("urgent") == "1")
+	if s, n, ok := summarize(q.Get("tag"), qty); ok {
+		sink += n + len(s)
+	}
 }
 
 func serveRecurse(w http.ResponseWriter, r *http.Request) {
