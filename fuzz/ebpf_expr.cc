@@ -34,6 +34,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!script.ok()) return 0;
   if (kdbg::ebpf::CheckScript(*script).has_value()) return 0;
   auto plan = kdbg::ebpf::CompilePlan(*script, "fuzz.dlv", *dwarf);
-  if (plan.ok() && plan->probes.size() != script->breakpoints.size()) std::abort();
+  if (!plan.ok()) return 0;
+  // One entry probe per tracepoint; each return probe belongs to an entry probe of its tracepoint.
+  size_t entries = 0;
+  for (const kdbg::ebpf::ProbePlan& p : plan->probes) {
+    if (!p.is_return) {
+      ++entries;
+      continue;
+    }
+    if (p.entry >= plan->probes.size() || plan->probes[p.entry].is_return ||
+        plan->probes[p.entry].tracepoint != p.tracepoint) {
+      std::abort();
+    }
+  }
+  if (entries != script->breakpoints.size()) std::abort();
   return 0;
 }
