@@ -274,11 +274,14 @@ void MergeRelay::OnClientDone() {
 bool MergeRelay::Admit(Part& p, v1::Event* e) {
   e->set_session_id(session_id_);
   e->set_pod(p.out.pod);
-  auto admit_hit = [&]() -> bool {
+  // A return (HitEvent.returned) is not a hit: it is not counted, and passes while the total
+  // limit is not reached, as the agent counts calls only.
+  auto admit_hit = [&](const v1::HitEvent& hit) -> bool {
     if (max_hits_total_ > 0 && outcome_.hits >= max_hits_total_) {
       outcome_.hit_limit_reached = true;
       return false;
     }
+    if (hit.returned()) return true;
     ++outcome_.hits;
     ++p.out.hits;
     if (max_hits_total_ > 0 && outcome_.hits >= max_hits_total_) outcome_.hit_limit_reached = true;
@@ -287,7 +290,7 @@ bool MergeRelay::Admit(Part& p, v1::Event* e) {
   if (e->has_batch()) {
     v1::EventBatch kept;
     for (v1::Event& inner : *e->mutable_batch()->mutable_events()) {
-      if (inner.has_hit() && !admit_hit()) continue;
+      if (inner.has_hit() && !admit_hit(inner.hit())) continue;
       inner.set_session_id(session_id_);
       inner.set_pod(p.out.pod);
       *kept.add_events() = std::move(inner);
@@ -296,7 +299,7 @@ bool MergeRelay::Admit(Part& p, v1::Event* e) {
     *e->mutable_batch() = std::move(kept);
     return true;
   }
-  if (e->has_hit()) return admit_hit();
+  if (e->has_hit()) return admit_hit(e->hit());
   if (e->has_armed()) {
     p.out.armed = true;
     p.out.host_pid = e->armed().host_pid();
