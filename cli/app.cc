@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "cli/completion.h"
 #include "cli/quick_trace.h"
+#include "cli/target.h"
 
 namespace kdbg::cli {
 
@@ -444,6 +445,16 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
     }
     *env.command.out << *script;
     return 0;
+  }
+  // A command that debugs something needs TARGET or -l: a usage error (exit 2), in the words of
+  // the one target grammar (cli/target.h).
+  for (auto [sub, t] : {std::pair{trace_cmd, &trace.target}, std::pair{attach_cmd, &attach.target},
+                        std::pair{funcs_cmd, &funcs.target}, std::pair{resolve_cmd, &resolve}}) {
+    if (*sub && t->target.empty() && t->selector.empty()) {
+      *env.command.err << "kdbg: error: " << ParseTargetSpec("", "").status().message() << " (see "
+                       << name << " " << sub->get_name() << " --help)\n";
+      return 2;
+    }
   }
   if (*trace_cmd) {
     // With -l the one positional given is the REGEXP (there is no TARGET).

@@ -132,7 +132,8 @@ TEST(Completion, TheCommandLinesOwnCommandsAndFlags) {
     EXPECT_THAT(commands, HasSubstr(c));
   }
   EXPECT_THAT(commands, ::testing::Not(HasSubstr("__complete")));
-  EXPECT_THAT(run({"kdbg", "__complete", "trace", "--ma"}), "--max-funcs\n--max-hits\n");
+  EXPECT_EQ(run({"kdbg", "__complete", "trace", "--ma"}),
+            "--max-funcs\n--max-hits\n--max-hits-per-pod\n--max-pods\n");
   EXPECT_EQ(run({"kdbg", "__complete", "sessions", "-o", ""}), "json\ntext\nwide\nyaml\n");
   EXPECT_EQ(run({"kdbg", "__complete", "trace", "pod/x", "--engine", "e"}), "ebpf\n");
   EXPECT_EQ(run({"kdbg", "__complete", "trace", ""}), "") << "no cluster: no pods, no error";
