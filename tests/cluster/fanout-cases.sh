@@ -39,7 +39,7 @@ fanout_wait() {  # seconds
 }
 
 # The closing summary (the ended line without "pod").
-fanout_summary() { grep '"type":"ended"' "$WORK/fout" | grep -v '"pod":' | tail -1; }
+fanout_summary() { grep '"type":"ended"' "$WORK/fout" | grep '"pods":\[' | tail -1 || true; }
 
 # Both replicas released, with the restart counts taken before.
 fanout_released() {  # "pod node ip restarts" lines
