@@ -390,6 +390,7 @@ MergeRelay::Actions MergeRelay::Step() {
     Part& p = *parts_[i];
     if (p.done && !p.done_reported) {
       p.done_reported = true;
+      p.out.client_gone = p.cancel_sent && outcome_.client_gone;
       a.done.push_back(p.out);
     }
   }

@@ -48,8 +48,9 @@ struct PartOutcome {
   int64_t hits = 0;
   bool ended_seen = false;
   v1::EndedEvent ended;
-  bool failed = false;  // never armed, or the agent call failed without an EndedEvent
-  std::string failure;  // ErrorEvent.failure word
+  bool client_gone = false;  // ended because the CLI went away (its agent call was cancelled)
+  bool failed = false;       // never armed, or the agent call failed without an EndedEvent
+  std::string failure;       // ErrorEvent.failure word
   std::string failure_code;
   std::string message;
 };

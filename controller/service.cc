@@ -256,6 +256,25 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
   }
 }
 
+namespace {
+// The audit's end of a session or of one part of it: the agent's EndedEvent when it sent one, else
+// CLIENT_GONE when the CLI went away (the relay cancelled the agent call), else ERROR with what
+// the call said.
+void SetEndReason(const v1::EndedEvent* ended, bool client_gone, const std::string& error,
+                  AuditRecord* rec) {
+  if (ended != nullptr) {
+    rec->end_reason = v1::EndReason_Name(ended->reason());
+    rec->reason = ended->message();
+  } else if (client_gone) {
+    rec->end_reason = v1::EndReason_Name(v1::END_REASON_CLIENT_GONE);
+    rec->reason = "the client went away";
+  } else {
+    rec->end_reason = v1::EndReason_Name(v1::END_REASON_ERROR);
+    rec->reason = error;
+  }
+}
+}  // namespace
+
 void ControllerService::FinishStream(const std::shared_ptr<StreamState>& state,
                                      const RelayOutcome& outcome) {
   if (!state->acquired) return;  // denied or failed before a session existed
@@ -268,16 +287,8 @@ void ControllerService::FinishStream(const std::shared_ptr<StreamState>& state,
   rec.end = d_.clock->Now();
   rec.hits = outcome.hits;
   rec.pid = outcome.host_pid;
-  if (outcome.ended_seen) {
-    rec.end_reason = v1::EndReason_Name(outcome.ended.reason());
-    rec.reason = outcome.ended.message();
-  } else if (outcome.client_gone) {
-    rec.end_reason = v1::EndReason_Name(v1::END_REASON_CLIENT_GONE);
-    rec.reason = "the client went away";
-  } else {
-    rec.end_reason = v1::EndReason_Name(v1::END_REASON_ERROR);
-    rec.reason = outcome.status.error_message();
-  }
+  SetEndReason(outcome.ended_seen ? &outcome.ended : nullptr, outcome.client_gone,
+               outcome.status.error_message(), &rec);
   d_.auditor->SessionEnded(rec);
 }
 
@@ -463,13 +474,7 @@ void ControllerService::PartEnded(const std::shared_ptr<FanoutState>& state,
   rec.end = d_.clock->Now();
   rec.hits = part.hits;
   rec.pid = part.host_pid;
-  if (part.ended_seen) {
-    rec.end_reason = v1::EndReason_Name(part.ended.reason());
-    rec.reason = part.ended.message();
-  } else {
-    rec.end_reason = v1::EndReason_Name(v1::END_REASON_ERROR);
-    rec.reason = part.message;
-  }
+  SetEndReason(part.ended_seen ? &part.ended : nullptr, part.client_gone, part.message, &rec);
   d_.auditor->SessionEnded(rec);
 }
 

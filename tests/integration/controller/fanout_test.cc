@@ -1,5 +1,6 @@
 // Sessions over several pods (ControllerTraceRequest.pods) through the real controller over gRPC
 // and TLS: one part per pod on that pod's node's fake agent, merged into one stream.
+#include <map>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -271,6 +272,19 @@ TEST_F(FanoutTest, ClientGoneCancelsEveryPart) {
   EXPECT_EQ(f_->agent_a().cancelled(), 1);
   EXPECT_EQ(f_->agent_b().cancelled(), 1);
   WaitIdle();
+  // Each part's end is audited, and as the client going away (as a single-pod session's is).
+  std::map<std::string, std::string> ends;  // part session -> end_reason
+  for (int i = 0; i < 500 && ends.size() < 2; ++i) {
+    ends.clear();
+    for (const auto& l : f_->AuditLines()) {
+      if (l["kind"] == "session-end") ends[l["session"]] = l["end_reason"];
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(ends.size(), 2u);
+  for (const auto& [session, reason] : ends) {
+    EXPECT_EQ(reason, "END_REASON_CLIENT_GONE") << session;
+  }
 }
 
 TEST_F(FanoutTest, RefusesBadListsBeforeAnyAgentCall) {
