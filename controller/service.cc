@@ -72,6 +72,33 @@ absl::Status ValidTarget(const v1::PodTarget& t) {
   return kube::ValidateObjectName("container", t.container());
 }
 
+// The audit's end of a session or of one part of it: the agent's EndedEvent when it sent one, else
+// CLIENT_GONE when the CLI went away (the relay cancelled the agent call), else ERROR with what
+// the call said.
+void SetEndReason(const v1::EndedEvent* ended, bool client_gone, const std::string& error,
+                  AuditRecord* rec) {
+  if (ended != nullptr) {
+    rec->end_reason = v1::EndReason_Name(ended->reason());
+    rec->reason = ended->message();
+  } else if (client_gone) {
+    rec->end_reason = v1::EndReason_Name(v1::END_REASON_CLIENT_GONE);
+    rec->reason = "the client went away";
+  } else {
+    rec->end_reason = v1::EndReason_Name(v1::END_REASON_ERROR);
+    rec->reason = error;
+  }
+}
+
+// An audit record of `rpc` about `target`, the pod as the user named it (Locate adds what the
+// controller found).
+AuditRecord RecordFor(std::string rpc, const v1::PodTarget& target) {
+  AuditRecord rec;
+  rec.rpc = std::move(rpc);
+  rec.ns = target.namespace_();
+  rec.pod = target.pod();
+  rec.container = target.container();
+  return rec;
+}
 }  // namespace
 
 struct ControllerService::StreamState {
@@ -180,11 +207,8 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
   const bool trace = state->mode == v1::SESSION_MODE_TRACE;
   const v1::PodTarget& target = trace ? state->trace.target() : state->attach.target();
   AuditRecord& rec = state->record;
-  rec.rpc = v1::Word(state->mode);
+  rec = RecordFor(v1::Word(state->mode), target);
   rec.mode = state->mode;
-  rec.ns = target.namespace_();
-  rec.pod = target.pod();
-  rec.container = target.container();
   if (trace) rec.script = state->trace.options().script();
   auto fail = [&](const absl::Status& s) {
     AuditDecision(rec, s);
@@ -255,25 +279,6 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
                       });
   }
 }
-
-namespace {
-// The audit's end of a session or of one part of it: the agent's EndedEvent when it sent one, else
-// CLIENT_GONE when the CLI went away (the relay cancelled the agent call), else ERROR with what
-// the call said.
-void SetEndReason(const v1::EndedEvent* ended, bool client_gone, const std::string& error,
-                  AuditRecord* rec) {
-  if (ended != nullptr) {
-    rec->end_reason = v1::EndReason_Name(ended->reason());
-    rec->reason = ended->message();
-  } else if (client_gone) {
-    rec->end_reason = v1::EndReason_Name(v1::END_REASON_CLIENT_GONE);
-    rec->reason = "the client went away";
-  } else {
-    rec->end_reason = v1::EndReason_Name(v1::END_REASON_ERROR);
-    rec->reason = error;
-  }
-}
-}  // namespace
 
 void ControllerService::FinishStream(const std::shared_ptr<StreamState>& state,
                                      const RelayOutcome& outcome) {
@@ -590,11 +595,7 @@ grpc::ServerReadReactor<v1::ControllerDebugBinaryChunk>* ControllerService::Uplo
 
 void ControllerService::SetupUpload(grpc::CallbackServerContext* ctx, UploadRelay* relay,
                                     const v1::ControllerDebugBinaryChunk& first) {
-  AuditRecord rec;
-  rec.rpc = "upload-debug-binary";
-  rec.ns = first.target().namespace_();
-  rec.pod = first.target().pod();
-  rec.container = first.target().container();
+  AuditRecord rec = RecordFor("upload-debug-binary", first.target());
   rec.script = absl::StrCat("debug binary ", first.header().file_name(), " (",
                             first.header().size(), " bytes)");
   auto fail = [&](const absl::Status& s) {
@@ -629,36 +630,23 @@ void ControllerService::SetupUpload(grpc::CallbackServerContext* ctx, UploadRela
 // ---------------------------------------------------------------------------------------------
 // Unary calls
 
-grpc::ServerUnaryReactor* ControllerService::Resolve(grpc::CallbackServerContext* ctx,
-                                                     const v1::ControllerResolveRequest* req,
-                                                     v1::ControllerResolveResponse* resp) {
+grpc::ServerUnaryReactor* ControllerService::PodAgentCall(grpc::CallbackServerContext* ctx,
+                                                          const v1::PodTarget* target,
+                                                          std::string rpc, AgentCallFn call) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  d_.work->Post([this, ctx, req, resp, reactor] {
-    AuditRecord rec;
-    rec.rpc = "resolve";
-    rec.ns = req->target().namespace_();
-    rec.pod = req->target().pod();
-    rec.container = req->target().container();
+  d_.work->Post([this, ctx, target, rpc = std::move(rpc), call = std::move(call), reactor] {
+    AuditRecord rec = RecordFor(rpc, *target);
     absl::Status s = [&]() -> absl::Status {
-      // Resolve is the dry run of a debug session: whoever may create one may ask what it would
-      // attach to; kdbg-user grants create, list and delete only.
-      KDBG_RETURN_IF_ERROR(AdmitSession(ctx, req->target(), &rec).status());
-      KDBG_ASSIGN_OR_RETURN(Target t, Locate(req->target(), &rec));
+      KDBG_RETURN_IF_ERROR(AdmitSession(ctx, *target, &rec).status());
+      KDBG_ASSIGN_OR_RETURN(Target t, Locate(*target, &rec));
       auto stub = d_.channels->Stub(t.agent.address);
       grpc::ClientContext c;
       c.set_deadline(absl::ToChronoTime(absl::Now() + options_.agent_call_timeout));
-      v1::ResolveRequest areq;
-      *areq.mutable_target() = t.ref;
-      grpc::Status gs = stub->Resolve(&c, areq, resp->mutable_target());
+      grpc::Status gs = call(*stub, &c, t, &rec);
       if (!gs.ok()) {
         return Annotate(FromGrpcStatus(gs),
                         absl::StrCat("agent ", t.agent.pod_name, " (", t.agent.address, ")"));
       }
-      rec.pid = resp->target().host_pid();
-      resp->set_node_name(t.pod.node_name);
-      resp->set_container(t.ref.container_name());
-      resp->set_agent(t.agent.pod_name);
-      *resp->mutable_stop_budget() = StopBudgetProto(t.pod, t.ref.container_name(), *d_.policy);
       return absl::OkStatus();
     }();
     AuditDecision(rec, s);
@@ -667,39 +655,43 @@ grpc::ServerUnaryReactor* ControllerService::Resolve(grpc::CallbackServerContext
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ControllerService::Resolve(grpc::CallbackServerContext* ctx,
+                                                     const v1::ControllerResolveRequest* req,
+                                                     v1::ControllerResolveResponse* resp) {
+  // Resolve is the dry run of a debug session: whoever may create one may ask what it would
+  // attach to; kdbg-user grants create, list and delete only.
+  return PodAgentCall(ctx, &req->target(), "resolve",
+                      [this, resp](v1::Agent::Stub& stub, grpc::ClientContext* c, const Target& t,
+                                   AuditRecord* rec) {
+                        v1::ResolveRequest areq;
+                        *areq.mutable_target() = t.ref;
+                        grpc::Status gs = stub.Resolve(c, areq, resp->mutable_target());
+                        if (!gs.ok()) return gs;
+                        rec->pid = resp->target().host_pid();
+                        resp->set_node_name(t.pod.node_name);
+                        resp->set_container(t.ref.container_name());
+                        resp->set_agent(t.agent.pod_name);
+                        *resp->mutable_stop_budget() =
+                            StopBudgetProto(t.pod, t.ref.container_name(), *d_.policy);
+                        return gs;
+                      });
+}
+
 grpc::ServerUnaryReactor* ControllerService::ListFunctions(
     grpc::CallbackServerContext* ctx, const v1::ControllerListFunctionsRequest* req,
     v1::FunctionList* resp) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  d_.work->Post([this, ctx, req, resp, reactor] {
-    AuditRecord rec;
-    rec.rpc = "funcs";
-    rec.ns = req->target().namespace_();
-    rec.pod = req->target().pod();
-    rec.container = req->target().container();
-    absl::Status s = [&]() -> absl::Status {
-      // Like Resolve: whoever may create a session on the pod may see what it could trace.
-      KDBG_RETURN_IF_ERROR(AdmitSession(ctx, req->target(), &rec).status());
-      KDBG_ASSIGN_OR_RETURN(Target t, Locate(req->target(), &rec));
-      auto stub = d_.channels->Stub(t.agent.address);
-      grpc::ClientContext c;
-      c.set_deadline(absl::ToChronoTime(absl::Now() + options_.agent_call_timeout));
-      v1::ListFunctionsRequest areq;
-      *areq.mutable_target() = t.ref;
-      *areq.mutable_query() = req->query();
-      areq.set_user(rec.user);
-      grpc::Status gs = stub->ListFunctions(&c, areq, resp);
-      if (!gs.ok()) {
-        return Annotate(FromGrpcStatus(gs),
-                        absl::StrCat("agent ", t.agent.pod_name, " (", t.agent.address, ")"));
-      }
-      rec.pid = resp->host_pid();
-      return absl::OkStatus();
-    }();
-    AuditDecision(rec, s);
-    reactor->Finish(ToGrpcStatus(s));
-  });
-  return reactor;
+  // Like Resolve: whoever may create a session on the pod may see what it could trace.
+  return PodAgentCall(ctx, &req->target(), "funcs",
+                      [req, resp](v1::Agent::Stub& stub, grpc::ClientContext* c, const Target& t,
+                                  AuditRecord* rec) {
+                        v1::ListFunctionsRequest areq;
+                        *areq.mutable_target() = t.ref;
+                        *areq.mutable_query() = req->query();
+                        areq.set_user(rec->user);
+                        grpc::Status gs = stub.ListFunctions(c, areq, resp);
+                        if (gs.ok()) rec->pid = resp->host_pid();
+                        return gs;
+                      });
 }
 
 grpc::ServerUnaryReactor* ControllerService::ListSessions(

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -128,6 +129,16 @@ class ControllerService final : public v1::Controller::CallbackService {
   // authorize "create" on the pod, check the policy's namespaces.
   absl::StatusOr<kube::UserInfo> AdmitSession(grpc::CallbackServerContext* ctx,
                                               const v1::PodTarget& target, AuditRecord* record);
+  // A unary call about one pod answered by its agent, on the work queue: admitted as a session
+  // would be (AdmitSession), the pod located, `call` made once to its agent within
+  // agent_call_timeout (it fills the response and adds what it learned to the record; an agent's
+  // error is annotated with the agent's name), the decision audited as `rpc`. `target` must
+  // outlive the call (it is in the request).
+  using AgentCallFn = std::function<grpc::Status(v1::Agent::Stub&, grpc::ClientContext*,
+                                                 const Target&, AuditRecord*)>;
+  grpc::ServerUnaryReactor* PodAgentCall(grpc::CallbackServerContext* ctx,
+                                         const v1::PodTarget* target, std::string rpc,
+                                         AgentCallFn call);
   // The agent's Version answer (3 s at most), with its pod, readiness and, when it cannot debug,
   // why (its own words, or that it does not answer; `answered` says which).
   v1::VersionInfo AgentVersion(const AgentEndpoint& agent, bool* answered = nullptr);
