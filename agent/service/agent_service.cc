@@ -491,6 +491,13 @@ grpc::Status AgentService::CheckCaller(grpc::CallbackServerContext* ctx,
   return st;
 }
 
+grpc::Status AgentService::CheckTargetKind(const kdbg::v1::TargetRef& target) const {
+  if (!target.container_id().empty() || options_.allow_host_pid) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                      "this agent resolves containers only: name the target by container ID (a "
+                      "bare host PID needs the agent's --allow-host-pid)");
+}
+
 grpc::ServerUnaryReactor* AgentService::Resolve(grpc::CallbackServerContext* ctx,
                                                 const kdbg::v1::ResolveRequest* req,
                                                 kdbg::v1::ResolvedTarget* resp) {
@@ -500,11 +507,8 @@ grpc::ServerUnaryReactor* AgentService::Resolve(grpc::CallbackServerContext* ctx
     reactor->Finish(st);
     return reactor;
   }
-  if (req->target().container_id().empty() && !options_.allow_host_pid) {
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                     "this agent resolves containers only: name the target by container "
-                     "ID (a bare host PID needs the agent's --allow-host-pid)"));
+  if (grpc::Status st = CheckTargetKind(req->target()); !st.ok()) {
+    reactor->Finish(st);
     return reactor;
   }
   pool_->Post([this, req, resp, reactor, caller] {
@@ -538,11 +542,8 @@ grpc::ServerUnaryReactor* AgentService::ListFunctions(grpc::CallbackServerContex
                                  "this agent cannot list a target's functions"));
     return reactor;
   }
-  if (req->target().container_id().empty() && !options_.allow_host_pid) {
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                     "this agent resolves containers only: name the target by container "
-                     "ID (a bare host PID needs the agent's --allow-host-pid)"));
+  if (grpc::Status st = CheckTargetKind(req->target()); !st.ok()) {
+    reactor->Finish(st);
     return reactor;
   }
   pool_->Post([this, req, resp, reactor, caller] {

@@ -83,6 +83,9 @@ class AgentService final : public kdbg::v1::Agent::CallbackService {
  private:
   // OK with the caller's identity string, or the status to finish the call with.
   grpc::Status CheckCaller(grpc::CallbackServerContext* ctx, std::string* caller) const;
+  // OK for a target named by container ID, or by bare host PID when --allow-host-pid; else
+  // PERMISSION_DENIED saying so (Resolve, ListFunctions; sessions check in the SessionManager).
+  grpc::Status CheckTargetKind(const kdbg::v1::TargetRef& target) const;
   grpc::ServerWriteReactor<kdbg::v1::Event>* StartSessionStream(grpc::CallbackServerContext* ctx,
                                                                 SessionRequest request);
 
