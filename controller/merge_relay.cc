@@ -112,6 +112,7 @@ struct MergeRelay::Part {
   bool resolved = false;  // setup started or failed it
   bool starting = false, started = false, reading = false, reads_ended = false, done = false,
        hold = false, cancel_sent = false, error_seen = false, done_reported = false;
+  std::string stop_error;  // why its agent could not stop it (then its call is cancelled)
   PartOutcome out;
 };
 
@@ -172,6 +173,20 @@ void MergeRelay::QueuePartFailure(Part& p, const std::string& code, const std::s
   queue_.push_back(std::move(e));
 }
 
+void MergeRelay::EndPartHere(Part& p, v1::EndReason reason, const std::string& message) {
+  p.out.ended_seen = true;
+  p.out.ended.set_reason(reason);
+  p.out.ended.set_hits(p.out.hits);
+  p.out.ended.set_message(message);
+  outcome_.last_reason = reason;
+  if (cancelled_) return;
+  v1::Event e;
+  e.set_session_id(session_id_);
+  e.set_pod(p.out.pod);
+  *e.mutable_ended() = p.out.ended;
+  queue_.push_back(std::move(e));
+}
+
 void MergeRelay::FailPart(size_t i, const absl::Status& why, const std::string& failure) {
   Actions a;
   {
@@ -199,6 +214,14 @@ void MergeRelay::StartPart(size_t i, const std::string& node, const std::string&
     p.out.session_id = part_session_id;
     if (cancelled_) {
       QueuePartFailure(p, "CANCELLED", "the client went away", "error");
+      p.cancel_sent = true;  // audited as the client going away
+      p.done = true;
+      early = Step();
+      gone = true;
+    } else if (outcome_.hit_limit_reached) {
+      EndPartHere(p, v1::END_REASON_MAX_HITS,
+                  "not started: the session's --max-hits was reached before this part started");
+      p.done = true;
       early = Step();
       gone = true;
     } else {
@@ -345,7 +368,13 @@ void MergeRelay::OnPartDone(size_t i, const grpc::Status& status) {
   {
     absl::MutexLock lock(&mu_);
     p.done = true;
-    if (!p.out.ended_seen && !p.error_seen) {
+    if (!p.out.ended_seen && !p.error_seen && p.out.stop_cancelled) {
+      EndPartHere(p, v1::END_REASON_MAX_HITS,
+                  absl::StrCat("the session's --max-hits was reached; agent ", p.label,
+                               " could not stop the part (", p.stop_error,
+                               "), so its call was cancelled: the agent ends it as for a lost "
+                               "client (detaches, target left running; not confirmed by it)"));
+    } else if (!p.out.ended_seen && !p.error_seen) {
       if (status.ok()) {
         QueuePartFailure(
             p, "UNAVAILABLE",
@@ -359,6 +388,27 @@ void MergeRelay::OnPartDone(size_t i, const grpc::Status& status) {
       }
     }
     a = Step();
+  }
+  Run(std::move(a));
+}
+
+void MergeRelay::OnStopped(const StopFailures& failed) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    stop_pending_ = false;
+    for (const auto& [i, why] : failed) {
+      if (i >= parts_.size()) continue;
+      Part& p = *parts_[i];
+      if (!p.started || p.done || p.cancel_sent) continue;
+      p.cancel_sent = true;
+      p.stop_error = why;
+      p.out.stop_cancelled = true;
+      a.cancel.push_back(i);
+    }
+    Actions more = Step();
+    more.cancel.insert(more.cancel.end(), a.cancel.begin(), a.cancel.end());
+    a = std::move(more);
   }
   Run(std::move(a));
 }
@@ -385,6 +435,10 @@ MergeRelay::Actions MergeRelay::Step() {
   if (outcome_.hit_limit_reached && !hit_limit_called_ && !cancelled_) {
     hit_limit_called_ = true;
     a.hit_limit = true;
+    if (cb_.on_hit_limit) stop_pending_ = true;  // the relay lives until `stopped` is called
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      if (parts_[i]->started && !parts_[i]->done) a.running.push_back(i);
+    }
   }
   for (size_t i = 0; i < parts_.size(); ++i) {
     Part& p = *parts_[i];
@@ -435,29 +489,45 @@ void MergeRelay::Run(Actions a) {
   if (a.write) server_.StartWrite(&write_buf_);
   for (size_t i : a.read) parts_[i]->reactor.StartRead(&parts_[i]->read_buf);
   for (size_t i : a.remove_hold) parts_[i]->reactor.RemoveHold();
-  if (a.hit_limit && cb_.on_hit_limit) cb_.on_hit_limit();
+  if (a.hit_limit && cb_.on_hit_limit) {
+    cb_.on_hit_limit(std::move(a.running), [this](const StopFailures& f) { OnStopped(f); });
+  }
   if (cb_.on_part_done) {
     for (const PartOutcome& out : a.done) cb_.on_part_done(out);
   }
   if (a.finish) server_.Finish(a.status);
+  // on_finished runs once, by the Run() that finds the end with nothing else in flight; it stays
+  // in flight meanwhile. The relay is deleted once nothing is in flight, on_finished ran and
+  // on_hit_limit's `stopped` was called. Deciding and counting happen under one lock, so no Run()
+  // touches the relay after another decided to delete it.
   MergeOutcome outcome;
-  bool destroy = false;
+  bool report = false, destroy = false;
   {
     absl::MutexLock lock(&mu_);
     --inflight_;
-    if (finished_ && inflight_ == 0 && !destroyed_) {
-      destroyed_ = true;
-      destroy = true;
+    if (finished_ && inflight_ == 0 && !reported_) {
+      reported_ = true;
+      report = true;
+      ++inflight_;
       outcome = outcome_;
       if (outcome.parts.empty()) {
         for (const auto& p : parts_) outcome.parts.push_back(p->out);
       }
+    } else if (reported_ && inflight_ == 0 && !stop_pending_ && !destroyed_) {
+      destroyed_ = true;
+      destroy = true;
     }
   }
-  if (destroy) {
+  if (report) {
     if (cb_.on_finished) cb_.on_finished(outcome);
-    delete this;
+    absl::MutexLock lock(&mu_);
+    --inflight_;
+    if (inflight_ == 0 && !stop_pending_ && !destroyed_) {
+      destroyed_ = true;
+      destroy = true;
+    }
   }
+  if (destroy) delete this;
 }
 
 }  // namespace kdbg::controller

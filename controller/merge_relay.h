@@ -14,10 +14,14 @@
 //
 // Ending: the CLI gone (cancel, failed write) cancels every part's agent call at once (each agent
 // then ends its part safely). The total hit limit (`max_hits_total`, > 0), once reached, drops
-// further hits and calls `on_hit_limit` once, which must make the parts end (the service asks
-// their agents to stop them). The object deletes itself once the CLI's call and every agent call
-// are done, after `on_finished` (must not block: it runs on a gRPC thread). `on_part_done` runs
-// once per part as it ends (for the audit), also on a gRPC thread.
+// further hits and calls `on_hit_limit` once with the parts then running, which must make them
+// end (the service asks their agents to stop them) and then call its `stopped` argument once
+// with the parts it could not stop: the relay cancels those parts' agent calls (the agent's safe
+// end on a lost client; the part's end is then MAX_HITS, with the reason the stop failed). A
+// part whose setup reaches StartPart after the limit is not started. The object deletes itself
+// once the CLI's call and every agent call are done and `stopped` was called, after
+// `on_finished` (must not block: it runs on a gRPC thread). `on_part_done` runs once per part as
+// it ends (for the audit), also on a gRPC thread.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +29,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -49,8 +54,11 @@ struct PartOutcome {
   bool ended_seen = false;
   v1::EndedEvent ended;
   bool client_gone = false;  // ended because the CLI went away (its agent call was cancelled)
-  bool failed = false;       // never armed, or the agent call failed without an EndedEvent
-  std::string failure;       // ErrorEvent.failure word
+  // Its agent could not stop it at the total hit limit, so its call was cancelled; `ended` is
+  // then the relay's own (MAX_HITS, saying why), not the agent's.
+  bool stop_cancelled = false;
+  bool failed = false;  // never armed, or the agent call failed without an EndedEvent
+  std::string failure;  // ErrorEvent.failure word
   std::string failure_code;
   std::string message;
 };
@@ -81,8 +89,12 @@ v1::EndedEvent BuildSummary(const MergeOutcome& outcome);
 class MergeRelay {
  public:
   using StartFn = std::function<void(grpc::ClientContext*, grpc::ClientReadReactor<v1::Event>*)>;
+  // Parts that could not be stopped: index, and why (the agent's error).
+  using StopFailures = std::vector<std::pair<size_t, std::string>>;
+  using StoppedFn = std::function<void(const StopFailures&)>;
   struct Callbacks {
-    std::function<void()> on_hit_limit;
+    // (running parts, stopped): see the file comment. `stopped` may be called on any thread.
+    std::function<void(std::vector<size_t>, StoppedFn)> on_hit_limit;
     std::function<void(const PartOutcome&)> on_part_done;
     std::function<void(const MergeOutcome&)> on_finished;
   };
@@ -111,7 +123,7 @@ class MergeRelay {
   // flight; the relay is deleted by the last Run() once nothing else can reach it.
   struct Actions {
     bool write = false, finish = false, hit_limit = false;
-    std::vector<size_t> read, cancel, remove_hold;
+    std::vector<size_t> read, cancel, remove_hold, running;  // running: for on_hit_limit
     std::vector<PartOutcome> done;  // copies: the callbacks never read the relay
     grpc::Status status;
   };
@@ -131,8 +143,12 @@ class MergeRelay {
   void OnClientDone();
   void OnPartRead(size_t i, bool ok);
   void OnPartDone(size_t i, const grpc::Status& status);
+  void OnStopped(const StopFailures& failed);
   // Stamps and counts an event read from part `i`; false to drop it.
   bool Admit(Part& p, v1::Event* event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The part ends with the relay's own EndedEvent (queued for the CLI, with its pod).
+  void EndPartHere(Part& p, v1::EndReason reason, const std::string& message)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void QueuePartFailure(Part& p, const std::string& code, const std::string& message,
                         const std::string& failure) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AllPartsFinished() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -157,8 +173,10 @@ class MergeRelay {
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
   bool server_done_ ABSL_GUARDED_BY(mu_) = false;
   bool destroyed_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;  // the CLI's call and every part are done
-  int inflight_ ABSL_GUARDED_BY(mu_) = 0;       // Step() results not yet Run()
+  bool reported_ ABSL_GUARDED_BY(mu_) = false;      // on_finished called (or being called)
+  bool stop_pending_ ABSL_GUARDED_BY(mu_) = false;  // on_hit_limit's `stopped` not yet called
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;      // the CLI's call and every part are done
+  int inflight_ ABSL_GUARDED_BY(mu_) = 0;           // Step() results not yet Run()
   bool hit_limit_called_ ABSL_GUARDED_BY(mu_) = false;
   MergeOutcome outcome_ ABSL_GUARDED_BY(mu_);
 };

@@ -330,13 +330,24 @@ grpc::ServerWriteReactor<v1::Event>* ControllerService::TraceMany(
   state->parts.resize(static_cast<size_t>(req->pods_size()));
   std::vector<std::string> pods(req->pods().begin(), req->pods().end());
   MergeRelay::Callbacks cb;
-  cb.on_hit_limit = [this, state] {
-    d_.work->Post([this, state] {
+  // The total --max-hits reached: each running part's agent is asked to stop it; a part whose
+  // agent cannot (unreachable, no answer within agent_call_timeout, no such session yet) has its
+  // call cancelled by the relay, which its agent ends as a lost client's: never left tracing.
+  cb.on_hit_limit = [this, state](std::vector<size_t> running, MergeRelay::StoppedFn stopped) {
+    d_.work->Post([this, state, running = std::move(running), stopped = std::move(stopped)] {
       std::vector<std::pair<AgentEndpoint, std::string>> live;
-      for (const FanoutState::Part& p : state->parts) {
-        if (p.started) live.emplace_back(p.agent, p.agent_req.session_id());
+      for (size_t i : running) {
+        const FanoutState::Part& p = state->parts[i];  // started: written before StartPart
+        live.emplace_back(p.agent, p.agent_req.session_id());
       }
-      StopParts(live);
+      std::vector<absl::StatusOr<v1::EndedEvent>> ended =
+          StopParts(live, options_.agent_call_timeout);
+      MergeRelay::StopFailures failed;
+      for (size_t k = 0; k < ended.size(); ++k) {
+        if (!ended[k].ok())
+          failed.emplace_back(running[k], std::string(ended[k].status().message()));
+      }
+      stopped(failed);
     });
   };
   cb.on_part_done = [this, state](const PartOutcome& p) { PartEnded(state, p); };
@@ -490,16 +501,16 @@ void ControllerService::FinishFanout(const std::shared_ptr<FanoutState>& state) 
   sessions_.erase(state->id);
 }
 
-std::vector<v1::EndedEvent> ControllerService::StopParts(
-    const std::vector<std::pair<AgentEndpoint, std::string>>& parts) {
-  std::vector<v1::EndedEvent> ended(parts.size());
+std::vector<absl::StatusOr<v1::EndedEvent>> ControllerService::StopParts(
+    const std::vector<std::pair<AgentEndpoint, std::string>>& parts, absl::Duration timeout) {
+  std::vector<absl::StatusOr<v1::EndedEvent>> ended(parts.size());
   std::vector<std::thread> threads;
   threads.reserve(parts.size());
   for (size_t i = 0; i < parts.size(); ++i) {
-    threads.emplace_back([this, &parts, &ended, i] {
+    threads.emplace_back([this, &parts, &ended, timeout, i] {
       auto stub = d_.channels->Stub(parts[i].first.address);
       grpc::ClientContext c;
-      c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+      c.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
       v1::StopSessionRequest req;
       req.set_session_id(parts[i].second);
       v1::StopSessionResponse resp;
@@ -509,8 +520,7 @@ std::vector<v1::EndedEvent> ControllerService::StopParts(
       } else {
         log::Warning("cannot stop a part of a session",
                      {{"session", parts[i].second}, {"error", gs.error_message()}});
-        ended[i].set_reason(v1::END_REASON_ERROR);
-        ended[i].set_message(gs.error_message());
+        ended[i] = FromGrpcStatus(gs);
       }
     });
   }
@@ -792,7 +802,16 @@ grpc::ServerUnaryReactor* ControllerService::StopSession(
           allowed.emplace_back(agent, si.id());
           pods.push_back(si.target().pod_name());
         }
-        std::vector<v1::EndedEvent> ended = StopParts(allowed);
+        std::vector<absl::StatusOr<v1::EndedEvent>> answers = StopParts(allowed, absl::Seconds(30));
+        std::vector<v1::EndedEvent> ended(answers.size());
+        for (size_t i = 0; i < answers.size(); ++i) {
+          if (answers[i].ok()) {
+            ended[i] = *answers[i];
+          } else {
+            ended[i].set_reason(v1::END_REASON_ERROR);
+            ended[i].set_message(std::string(answers[i].status().message()));
+          }
+        }
         v1::EndedEvent* out = resp->mutable_ended();
         out->set_reason(v1::END_REASON_STOP_REQUESTED);
         bool alive = true, traced = false;

@@ -101,10 +101,10 @@ class ControllerService final : public v1::Controller::CallbackService {
                    const std::shared_ptr<FanoutState>& state);
   void PartEnded(const std::shared_ptr<FanoutState>& state, const PartOutcome& part);
   void FinishFanout(const std::shared_ptr<FanoutState>& state);
-  // Asks each part's agent to stop it (in parallel, bounded by agent_call_timeout); the answers'
-  // EndedEvents, in the parts' order.
-  std::vector<v1::EndedEvent> StopParts(
-      const std::vector<std::pair<AgentEndpoint, std::string>>& parts);
+  // Asks each part's agent to stop it (in parallel, each call bounded by `timeout`); the answers'
+  // EndedEvents, or the calls' errors, in the parts' order.
+  std::vector<absl::StatusOr<v1::EndedEvent>> StopParts(
+      const std::vector<std::pair<AgentEndpoint, std::string>>& parts, absl::Duration timeout);
   void SetupStream(grpc::CallbackServerContext* ctx, EventRelay* relay,
                    const std::shared_ptr<StreamState>& state);
   void FinishStream(const std::shared_ptr<StreamState>& state, const RelayOutcome& outcome);

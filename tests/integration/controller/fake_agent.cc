@@ -180,6 +180,9 @@ grpc::Status FakeAgent::ListSessions(grpc::ServerContext*, const v1::ListSession
 grpc::Status FakeAgent::StopSession(grpc::ServerContext*, const v1::StopSessionRequest* req,
                                     v1::StopSessionResponse* resp) {
   absl::MutexLock lock(&mu_);
+  if (script_.stop_fails) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake agent: StopSession fails");
+  }
   stop_requests_.push_back(req->session_id());
   resp->mutable_ended()->set_reason(v1::END_REASON_STOP_REQUESTED);
   return grpc::Status::OK;

@@ -18,6 +18,7 @@ struct AgentScript {
   int32_t host_pid = 4242;
   int hit_interval_ms = 0;  // pause before each HitEvent (benchmarks: a steady rate)
   size_t hit_bytes = 0;     // each HitEvent carries this many bytes (in `function`)
+  bool stop_fails = false;  // StopSession answers UNAVAILABLE and stops nothing
 };
 
 class FakeAgent final : public v1::Agent::Service {

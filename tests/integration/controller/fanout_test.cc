@@ -214,6 +214,58 @@ TEST_F(FanoutTest, TotalMaxHitsEndsEveryPartAndCountsOnlyThatMany) {
   WaitIdle();
 }
 
+// The total reached, agent A cannot stop its part (StopSession fails): the relay cancels that
+// part's agent call (the agent's safe end on a lost client) instead of leaving it tracing until
+// the CLI, the duration or the lease ends it; the part ends MAX_HITS, in the stream and the audit.
+TEST_F(FanoutTest, TotalMaxHitsCancelsAPartItsAgentCannotStop) {
+  Start();
+  AgentScript script;
+  script.hits = 50;
+  script.hit_interval_ms = 5;
+  script.end_by_itself = false;  // runs until stopped or cancelled
+  AgentScript failing = script;
+  failing.stop_fails = true;
+  f_->agent_a().set_script(failing);
+  f_->agent_b().set_script(script);
+  auto ctx = ControllerFixture::Context("t-alice");
+  // Without the fallback part A runs until this deadline.
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  Merged m = Run(Request({"web-a", "web-b"}, /*max_hits=*/7), ctx.get());
+  ASSERT_TRUE(m.status.ok()) << m.status.error_message();
+  EXPECT_EQ(m.Hits(), 7);
+  EXPECT_EQ(f_->agent_a().cancelled(), 1);
+  EXPECT_EQ(f_->agent_b().cancelled(), 0);
+  const v1::EndedEvent& s = m.events.back().ended();
+  EXPECT_EQ(s.reason(), v1::END_REASON_MAX_HITS);
+  ASSERT_EQ(s.pods_size(), 2);
+  EXPECT_EQ(s.pods(0).outcome(), "ended");
+  EXPECT_EQ(s.pods(0).reason(), v1::END_REASON_MAX_HITS);
+  EXPECT_THAT(s.pods(0).message(), HasSubstr("StopSession fails"));
+  EXPECT_THAT(s.pods(0).message(), HasSubstr("its call was cancelled"));
+  EXPECT_EQ(s.pods(1).reason(), v1::END_REASON_STOP_REQUESTED);
+  // The stream has web-a's own ended line.
+  int a_ended = 0;
+  for (const v1::Event& e : m.Of("web-a")) {
+    if (e.has_ended()) {
+      ++a_ended;
+      EXPECT_EQ(e.ended().reason(), v1::END_REASON_MAX_HITS);
+    }
+  }
+  EXPECT_EQ(a_ended, 1);
+  WaitIdle();
+  const std::string id = m.events.back().session_id();
+  std::map<std::string, std::string> ends;  // part session -> end_reason
+  for (int i = 0; i < 500 && ends.size() < 2; ++i) {
+    ends.clear();
+    for (const auto& l : f_->AuditLines()) {
+      if (l["kind"] == "session-end") ends[l["session"]] = l["end_reason"];
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(ends[id + "-1"], "END_REASON_MAX_HITS");
+  EXPECT_EQ(ends[id + "-2"], "END_REASON_STOP_REQUESTED");
+}
+
 TEST_F(FanoutTest, StopSessionStopsEveryPart) {
   Start();
   AgentScript script;
