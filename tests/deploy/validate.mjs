@@ -97,6 +97,7 @@ const DEFAULT_EXPECT = {
   policy: {
     protectedNamespaces: ["kube-system", "kube-public", "kube-node-lease"],
     defaultLease: "10m", maxLease: "30m", maxSessionsPerUser: 3, maxSessions: 100,
+    maxPodsPerSession: 10,
     allowedScriptCommands: ["trace", "t", "break", "b", "on", "cond", "continue", "c"],
   },
   agentRuntimePaths: ["/run/containerd", "/run/crio"],

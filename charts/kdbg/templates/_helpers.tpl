@@ -48,6 +48,7 @@ defaultLease: {{ required "policy.defaultLease is required" .defaultLease | quot
 maxLease: {{ required "policy.maxLease is required" .maxLease | quote }}
 maxSessionsPerUser: {{ int .maxSessionsPerUser }}
 maxSessions: {{ int .maxSessions }}
+maxPodsPerSession: {{ int (required "policy.maxPodsPerSession is required" .maxPodsPerSession) }}
 allowedScriptCommands:
 {{- toYaml (required "policy.allowedCommands is required" .allowedCommands) | nindent 2 }}
 {{- end }}

@@ -3,6 +3,7 @@
 #include <map>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -179,6 +180,12 @@ void Check(const Install& in, std::vector<std::string>* problems) {
   differs("maxSessionsPerUser", absl::StrCat(shipped->max_sessions_per_user),
           absl::StrCat(builtin.max_sessions_per_user));
   differs("maxSessions", absl::StrCat(shipped->max_sessions), absl::StrCat(builtin.max_sessions));
+  // Explicit in the shipped policy (ParsePolicy would fill in the built-in one when absent).
+  if (!absl::StrContains(Str((*policy_cm)["data"]["policy.yaml"]), "maxPodsPerSession:")) {
+    problem(absl::StrCat(Id(*policy_cm), ": the policy does not state maxPodsPerSession"));
+  }
+  differs("maxPodsPerSession", absl::StrCat(shipped->max_pods_per_session),
+          absl::StrCat(builtin.max_pods_per_session));
   differs("protectedNamespaces", absl::StrJoin(shipped->protected_namespaces, ","),
           absl::StrJoin(builtin.protected_namespaces, ","));
   if (agent->lease_max < shipped->max_lease) {

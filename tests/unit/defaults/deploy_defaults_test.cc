@@ -82,6 +82,16 @@ TEST_F(DeployDefaultsTest, PolicyLeaseCapsDifferingFromTheController) {
   EXPECT_THAT(problems, ::testing::Contains(HasSubstr("the agent caps leases at 1h")));
 }
 
+TEST_F(DeployDefaultsTest, PolicyPodCapDifferingFromTheControllerOrMissing) {
+  std::string broken = ReplaceOnce(manifests_, "maxPodsPerSession: 10", "maxPodsPerSession: 12");
+  EXPECT_THAT(CheckDeployDefaults({broken}),
+              ElementsAre(HasSubstr("maxPodsPerSession is 12, the controller's built-in default "
+                                    "is 10")));
+  broken = ReplaceOnce(manifests_, "    maxPodsPerSession: 10\n", "");
+  EXPECT_THAT(CheckDeployDefaults({broken}),
+              ElementsAre(HasSubstr("the policy does not state maxPodsPerSession")));
+}
+
 TEST_F(DeployDefaultsTest, CertificateWithoutTheNameTheCliChecks) {
   std::string broken = ReplaceOnce(cert_manager_, "    - kdbg-controller.kdbg-system.svc\n", "");
   EXPECT_THAT(CheckDeployDefaults({manifests_, broken}),
