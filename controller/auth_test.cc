@@ -1,5 +1,6 @@
 #include "controller/auth.h"
 
+#include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kube/testing/fake_client.h"
@@ -35,7 +36,8 @@ class AuthorizerTest : public ::testing::Test {
     kube_.AddRule(rule);
   }
   kube::testing::FakeClient kube_;
-  Authorizer auth_{&kube_};
+  kdbg::testing::FakeClock clock_;
+  Authorizer auth_{&kube_, &clock_};
 };
 
 TEST_F(AuthorizerTest, AcceptsKnownTokenAndAsksRbac) {
@@ -66,6 +68,85 @@ TEST_F(AuthorizerTest, ApiServerDownIsUnavailable) {
   auto user = auth_.Authenticate("Bearer t-alice");
   EXPECT_TRUE(absl::IsUnavailable(user.status()));
   EXPECT_THAT(user.status().message(), HasSubstr("connection refused"));
+}
+
+TEST_F(AuthorizerTest, AcceptedTokenIsReusedForTheTtlThenAskedAgain) {
+  ASSERT_TRUE(auth_.Authenticate("Bearer t-alice").ok());
+  clock_.Advance(absl::Seconds(9));
+  auto again = auth_.Authenticate("Bearer t-alice");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->username, "alice");
+  EXPECT_EQ(again->groups, std::vector<std::string>{"sre"});
+  EXPECT_EQ(kube_.calls(kube::testing::FakeClient::Method::kReviewToken), 1);
+  clock_.Advance(absl::Seconds(1));  // 10 s: expired
+  ASSERT_TRUE(auth_.Authenticate("Bearer t-alice").ok());
+  EXPECT_EQ(kube_.calls(kube::testing::FakeClient::Method::kReviewToken), 2);
+}
+
+TEST_F(AuthorizerTest, RejectedTokensAndFailedReviewsAreNeverCached) {
+  kube_.AddRejectedToken("t-old", "token has expired");
+  EXPECT_TRUE(absl::IsUnauthenticated(auth_.Authenticate("Bearer t-old").status()));
+  EXPECT_TRUE(absl::IsUnauthenticated(auth_.Authenticate("Bearer t-old").status()));
+  EXPECT_EQ(kube_.calls(kube::testing::FakeClient::Method::kReviewToken), 2);
+  kube_.InjectError(kube::testing::FakeClient::Method::kReviewToken,
+                    absl::UnavailableError("connection refused"));
+  EXPECT_TRUE(absl::IsUnavailable(auth_.Authenticate("Bearer t-alice").status()));
+  ASSERT_TRUE(auth_.Authenticate("Bearer t-alice").ok());  // asked again, not the failure
+  EXPECT_EQ(kube_.calls(kube::testing::FakeClient::Method::kReviewToken), 4);
+}
+
+TEST_F(AuthorizerTest, AllowedDecisionIsReusedOnlyForTheSameQuestion) {
+  auto user = auth_.Authenticate("Bearer t-alice");
+  ASSERT_TRUE(user.ok());
+  ASSERT_TRUE(auth_.Authorize(*user, "create", "default", "hello-world").ok());
+  ASSERT_TRUE(auth_.Authorize(*user, "create", "default", "hello-world").ok());
+  EXPECT_EQ(kube_.access_reviews().size(), 1u);
+  // Another pod, verb or group set is another question.
+  ASSERT_TRUE(auth_.Authorize(*user, "create", "default", "other").ok());
+  EXPECT_FALSE(auth_.Authorize(*user, "delete", "default", "hello-world").ok());
+  kube::UserInfo more = *user;
+  more.groups.push_back("system:masters");
+  ASSERT_TRUE(auth_.Authorize(more, "create", "default", "hello-world").ok());
+  EXPECT_EQ(kube_.access_reviews().size(), 4u);
+  clock_.Advance(absl::Seconds(10));
+  ASSERT_TRUE(auth_.Authorize(*user, "create", "default", "hello-world").ok());
+  EXPECT_EQ(kube_.access_reviews().size(), 5u);
+}
+
+TEST_F(AuthorizerTest, DenialIsAskedAgainSoARightJustGrantedWorksAtOnce) {
+  auto user = auth_.Authenticate("Bearer t-alice");
+  ASSERT_TRUE(user.ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(auth_.Authorize(*user, "create", "payments", "api")));
+  kube::AccessRule rule;
+  rule.name = "payments-debuggers";
+  rule.users = {"alice"};
+  rule.verbs = {"create"};
+  rule.api_groups = {"kdbg.io"};
+  rule.resources = {"debugsessions"};
+  rule.namespaces = {"payments"};
+  kube_.AddRule(rule);
+  EXPECT_TRUE(auth_.Authorize(*user, "create", "payments", "api").ok());
+  EXPECT_EQ(kube_.access_reviews().size(), 2u);
+}
+
+TEST(AuthorizerCacheTest, ZeroTtlAsksEveryTimeAndTheCacheIsBounded) {
+  kube::testing::FakeClient kube;
+  kube::UserInfo bob;
+  bob.authenticated = true;
+  bob.username = "bob";
+  for (int i = 0; i < 5; ++i) kube.AddToken(absl::StrCat("t", i), bob);
+  kdbg::testing::FakeClock clock;
+  Authorizer uncached(&kube, &clock, AuthCacheOptions{absl::ZeroDuration(), 16});
+  ASSERT_TRUE(uncached.Authenticate("Bearer t0").ok());
+  ASSERT_TRUE(uncached.Authenticate("Bearer t0").ok());
+  EXPECT_EQ(kube.calls(kube::testing::FakeClient::Method::kReviewToken), 2);
+
+  Authorizer small(&kube, &clock, AuthCacheOptions{absl::Seconds(10), 2});
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(small.Authenticate(absl::StrCat("Bearer t", i)).ok());
+  EXPECT_EQ(kube.calls(kube::testing::FakeClient::Method::kReviewToken), 7);
+  // t4 was stored last, after the full cache was emptied: still cached.
+  ASSERT_TRUE(small.Authenticate("Bearer t4").ok());
+  EXPECT_EQ(kube.calls(kube::testing::FakeClient::Method::kReviewToken), 7);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/grpc_limits.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -52,8 +53,13 @@ absl::Status Serve(const ControllerFlags& f) {
   KDBG_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> agent_creds,
                         tls::MakeClientCredentials({f.agent_ca, f.agent_cert, f.agent_key}));
 
+  absl::Duration auth_ttl;
+  if (!absl::ParseDuration(f.auth_cache_ttl, &auth_ttl) || auth_ttl < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("--auth-cache-ttl \"", f.auth_cache_ttl,
+                                                   "\" is not a duration such as 10s, 1m or 0s"));
+  }
   WorkQueue work(f.workers);
-  Authorizer auth(kube.get());
+  Authorizer auth(kube.get(), RealClock::Get(), AuthCacheOptions{auth_ttl});
   AgentDirectory agents(kube.get(), {f.agent_namespace, f.agent_selector, f.agent_port});
   if (absl::Status s = agents.Start(); !s.ok()) {
     log::Warning("cannot list the agents yet; retrying", {{"error", std::string(s.message())}});
@@ -138,6 +144,8 @@ ControllerFlags ParseControllerFlags(int argc, const char* const* argv,
   app.add_option("--context", f.kube_context, "kubeconfig context");
   app.add_option("--policy", f.policy_file, "policy YAML (docs/controller.md)");
   app.add_option("--audit-log", f.audit_log, "audit log file (JSON Lines, appended)");
+  app.add_option("--auth-cache-ttl", f.auth_cache_ttl,
+                 "reuse accepted tokens and allowed reviews this long (e.g. 10s; 0s: never)");
   app.add_option("--workers", f.workers, "threads for API and agent calls");
   app.add_option("--max-buffered-events", f.max_buffered_events, "per stream");
   app.add_option("--log-level", f.log_level, "debug, info, warning, error");

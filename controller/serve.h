@@ -23,6 +23,8 @@ struct ControllerFlags {
   std::string audit_log = "/var/log/kdbg/audit.log";
   std::string log_level = "info";
   std::string log_format = "text";
+  // How long accepted tokens and allowed decisions are reused (controller/auth.h); "0s": never.
+  std::string auth_cache_ttl = "10s";
   int workers = 8;
   int max_buffered_events = 64;
 };
