@@ -5,7 +5,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/defaults.h"
+#include "controller/auth.h"
 
 namespace kdbg::controller {
 
@@ -24,7 +26,7 @@ struct ControllerFlags {
   std::string log_level = "info";
   std::string log_format = "text";
   // How long accepted tokens and allowed decisions are reused (controller/auth.h); "0s": never.
-  std::string auth_cache_ttl = "10s";
+  std::string auth_cache_ttl = absl::FormatDuration(AuthCacheOptions{}.ttl);
   int workers = 8;
   int max_buffered_events = 64;
 };
