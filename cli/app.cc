@@ -96,11 +96,13 @@ void InstallDefaults(AppEnv* env) {
   }
   if (!cmd.find_controller) {
     std::string kubectl = env->getenv("KDBG_KUBECTL");
-    cmd.find_controller = [kubectl](const GlobalOptions& g, const std::vector<std::string>& args) {
+    cmd.find_controller = [kubectl](const GlobalOptions& g, const std::vector<std::string>& args,
+                                    std::function<bool()> give_up) {
       EndpointOptions o;
       o.address = g.controller;
       if (!kubectl.empty()) o.kubectl = kubectl;
       o.kubectl_args = args;
+      o.give_up = std::move(give_up);
       return FindController(o);
     };
   }

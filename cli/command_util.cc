@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -185,10 +186,37 @@ absl::StatusOr<Connection> Connect(const GlobalOptions& g, const TargetOptions* 
       console.Err(
           absl::StrCat("kdbg: not traced (not Running): ", absl::StrJoin(set.skipped, ", "), "\n"));
     }
-  } else if (target != nullptr) {
+  }
+  // One pod: its read (the user's credentials) runs on a thread while this thread finds and dials
+  // the controller, so that the API round trip and the controller's TLS handshake (or the
+  // port-forward's start) overlap. Errors are reported in the order the user expects: the pod,
+  // then the credentials, then the controller.
+  std::string ns = g.namespace_.empty() ? c.cluster->Namespace() : g.namespace_;
+  std::atomic<bool> pod_failed{false};
+  std::future<absl::StatusOr<kube::Pod>> pod_read;
+  if (target != nullptr && !c.many) {
+    pod_read = std::async(std::launch::async,
+                          [cluster = c.cluster.get(), ns, name = spec.name, &pod_failed] {
+                            absl::StatusOr<kube::Pod> pod = cluster->GetPod(ns, name);
+                            if (!pod.ok()) pod_failed.store(true);
+                            return pod;
+                          });
+  }
+  absl::StatusOr<std::string> token = c.cluster->BearerToken();
+  absl::StatusOr<Endpoint> endpoint = absl::CancelledError("not reached");
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = absl::CancelledError("not reached");
+  if (token.ok()) {
+    endpoint = env.find_controller(g, c.cluster->KubectlArgs(),
+                                   [&pod_failed] { return pod_failed.load(); });
+  }
+  if (endpoint.ok()) {
+    channel = DialController(*endpoint, g.controller_ca);
+    // Starts the TCP and TLS handshake now, on gRPC's threads, instead of at the first call.
+    if (channel.ok()) (*channel)->GetState(/*try_to_connect=*/true);
+  }
+  if (pod_read.valid()) {
     const std::string& pod_name = spec.name;
-    std::string ns = g.namespace_.empty() ? c.cluster->Namespace() : g.namespace_;
-    auto pod = c.cluster->GetPod(ns, pod_name);
+    absl::StatusOr<kube::Pod> pod = pod_read.get();
     if (!pod.ok()) {
       return Annotate(pod.status(),
                       absl::StrCat("reading pod ", ns, "/", pod_name, " from the Kubernetes API"));
@@ -202,12 +230,12 @@ absl::StatusOr<Connection> Connect(const GlobalOptions& g, const TargetOptions* 
     console.Err(absl::StrCat("kdbg: pod ", ns, "/", pod_name, " container ", container, " on node ",
                              pod->node_name.empty() ? "(unscheduled)" : pod->node_name, "\n"));
   }
-  KDBG_ASSIGN_OR_RETURN(c.token, c.cluster->BearerToken());
-  auto endpoint = env.find_controller(g, c.cluster->KubectlArgs());
+  if (!token.ok()) return token.status();
+  c.token = std::move(*token);
   if (!endpoint.ok()) return endpoint.status();
   c.endpoint = std::move(*endpoint);
-  KDBG_ASSIGN_OR_RETURN(auto channel, DialController(c.endpoint, g.controller_ca));
-  c.stub = kdbg::v1::Controller::NewStub(channel);
+  if (!channel.ok()) return channel.status();
+  c.stub = kdbg::v1::Controller::NewStub(*channel);
   return c;
 }
 

@@ -83,7 +83,10 @@ struct CommandEnv {
   int interrupt_fd = -1;
   std::string cli_version;
   std::function<absl::StatusOr<std::unique_ptr<Cluster>>(const GlobalOptions&)> open_cluster;
-  std::function<absl::StatusOr<Endpoint>(const GlobalOptions&, const std::vector<std::string>&)>
+  // Finds the controller (a port-forward unless --controller); `give_up` as EndpointOptions's.
+  // Called from the main thread only (a port-forward's parent-death signal follows its thread).
+  std::function<absl::StatusOr<Endpoint>(const GlobalOptions&, const std::vector<std::string>&,
+                                         std::function<bool()> give_up)>
       find_controller;
   // How long Ctrl-C waits for the session's `ended` event before cancelling the stream.
   absl::Duration stop_grace = absl::Seconds(5);

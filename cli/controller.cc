@@ -77,11 +77,16 @@ absl::StatusOr<Endpoint> FindController(const EndpointOptions& options) {
       }
       if (!line.empty()) absl::StrAppend(&said, line, " ");
     }
+    if (options.give_up && options.give_up()) {
+      return absl::CancelledError("stopped waiting for the controller's port-forward");
+    }
     absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) break;
+    if (options.give_up) left = std::min(left, absl::Milliseconds(20));
     pollfd p{fd, POLLIN, 0};
     int r = ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
     if (r < 0 && errno == EINTR) continue;
+    if (r == 0 && options.give_up && absl::Now() < deadline) continue;
     if (r <= 0) break;
     char buf[4096];
     ssize_t n = ::read(fd, buf, sizeof buf);

@@ -4,6 +4,7 @@
 // $KDBG_CONTROLLER_CA (else the system roots), with the user's bearer token on every call.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,10 @@ struct EndpointOptions {
   std::string kubectl = "kubectl";        // $KDBG_KUBECTL overrides (tests)
   std::vector<std::string> kubectl_args;  // --kubeconfig/--context for kubectl
   absl::Duration port_forward_timeout = absl::Seconds(20);
+  // Polled while waiting for the port-forward (every ~20 ms): true abandons the wait (Cancelled,
+  // the port-forward stopped), e.g. once the pod read running beside it has failed, so that
+  // the user hears about their pod at once rather than after the port-forward's timeout.
+  std::function<bool()> give_up;
 };
 
 // A reachable controller address; owns the port-forward process if one was needed.

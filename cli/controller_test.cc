@@ -1,5 +1,9 @@
 #include "cli/controller.h"
 
+#include <signal.h>
+
+#include <fstream>
+
 #include "cli/commands.h"
 #include "cli/ide_config.h"
 #include "gtest/gtest.h"
@@ -35,6 +39,36 @@ TEST(ControllerTest, PortForwardFoundAndOwned) {
   EXPECT_EQ(e->tls_name, kControllerTlsName);
   ASSERT_NE(e->port_forward, nullptr);
   EXPECT_TRUE(e->port_forward->Running());
+}
+
+TEST(ControllerTest, GiveUpAbandonsASlowPortForwardAndStopsIt) {
+  EndpointOptions o;
+  o.kubectl = "/bin/sh";
+  o.kubectl_args = {"-c", "echo $$ > \"$0\"; exec sleep 30",
+                    ::testing::TempDir() + "/give_up_pf.pid"};
+  const absl::Time start = absl::Now();
+  o.give_up = [start] { return absl::Now() - start > absl::Milliseconds(200); };
+  auto e = FindController(o);
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), absl::StatusCode::kCancelled) << e.status();
+  EXPECT_LT(took, absl::Seconds(5)) << "waited for the port-forward's 20 s timeout";
+  std::ifstream in(::testing::TempDir() + "/give_up_pf.pid");
+  int pid = 0;
+  ASSERT_TRUE(in >> pid);
+  // The port-forward is stopped (SIGTERM, then reaped by its owner) when the wait is abandoned.
+  EXPECT_NE(::kill(pid, 0), 0) << "port-forward " << pid << " still running";
+}
+
+TEST(ControllerTest, GiveUpNeverTrueWaitsForThePortForward) {
+  EndpointOptions o;
+  o.kubectl = "/bin/sh";
+  o.kubectl_args = {
+      "-c", "sleep 0.3; echo 'Forwarding from 127.0.0.1:40002 -> 8443'; exec sleep 30", "sh"};
+  o.give_up = [] { return false; };
+  auto e = FindController(o);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->address, "127.0.0.1:40002");
 }
 
 TEST(ControllerTest, ExplicitAddressNeedsNoKubectl) {
