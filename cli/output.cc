@@ -284,7 +284,7 @@ std::string EndReasonText(kdbg::v1::EndReason reason) {
     case kdbg::v1::END_REASON_ERROR:
       return "error";
     case kdbg::v1::END_REASON_RECOVERED:
-      return "ended by a restarted agent";
+      return "the agent died; its guardian or restarted agent ended the session safely";
     case kdbg::v1::END_REASON_REMOTE_CLIENT_LEFT:
       return "debugger client disconnected";
     case kdbg::v1::END_REASON_STOP_LIMIT:

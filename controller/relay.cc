@@ -43,6 +43,8 @@ void EventRelay::Fail(const grpc::Status& status) {
   Run(a);
 }
 
+void EventRelay::OnAgentLost(LostFn lost) { lost_ = std::move(lost); }
+
 bool EventRelay::ClientGone() {
   absl::MutexLock lock(&mu_);
   return cancelled_;
@@ -131,6 +133,7 @@ void EventRelay::OnAgentReadDone(bool ok) {
     absl::MutexLock lock(&mu_);
     reading_ = false;
     if (ok) {
+      agent_spoke_ = true;
       // Calls, not returns (HitEvent.returned), as the agent counts them.
       if (read_buf_.has_hit() && !read_buf_.hit().returned()) ++outcome_.hits;
       for (const v1::Event& e : read_buf_.batch().events()) {
@@ -154,10 +157,36 @@ void EventRelay::OnAgentReadDone(bool ok) {
 
 void EventRelay::OnAgentDone(const grpc::Status& status) {
   Actions a;
+  bool ask = false;
+  grpc::Status labelled;
   {
     absl::MutexLock lock(&mu_);
     agent_done_ = true;
     outcome_.status = LabelAgentStatus(status, agent_label_);
+    if (lost_ && status.error_code() == grpc::StatusCode::UNAVAILABLE && agent_spoke_ &&
+        !outcome_.ended_seen && !cancelled_) {
+      asking_ = true;  // holds the CLI's call (and this object) until OnLostAnswered
+      ask = true;
+      labelled = outcome_.status;
+    }
+    a = Step();
+  }
+  Run(a);
+  if (ask) lost_(labelled, [this](std::optional<v1::Event> e) { OnLostAnswered(std::move(e)); });
+}
+
+void EventRelay::OnLostAnswered(std::optional<v1::Event> ended) {
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    asking_ = false;
+    if (ended.has_value() && ended->has_ended()) {
+      if (ended->ended().hits() == 0) ended->mutable_ended()->set_hits(outcome_.hits);
+      outcome_.ended_seen = true;
+      outcome_.ended = ended->ended();
+      outcome_.status = grpc::Status::OK;
+      if (!cancelled_) queue_.push_back(std::move(*ended));
+    }
     a = Step();
   }
   Run(a);
@@ -188,7 +217,7 @@ EventRelay::Actions EventRelay::Step() {
     hold_ = false;
     a.remove_hold = true;
   }
-  const bool agent_finished = !agent_starting_ && (!agent_started_ || agent_done_);
+  const bool agent_finished = !agent_starting_ && !asking_ && (!agent_started_ || agent_done_);
   if (!finish_called_ && setup_done_ && agent_finished && !writing_ &&
       (cancelled_ || queue_.empty())) {
     finish_called_ = true;

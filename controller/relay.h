@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
@@ -59,6 +60,18 @@ class EventRelay {
   // True once the CLI went away (setup may stop early).
   bool ClientGone();
 
+  // Called when the agent's call fails UNAVAILABLE after the agent sent at least one event, with
+  // no EndedEvent and the CLI still there: the agent died mid-session (its container killed) and
+  // someone else (its guardian, its restarted successor) may know how the session ended. `lost`
+  // runs on a gRPC thread (it must post its work, not block) and must call `done` exactly once:
+  // with an Event carrying that EndedEvent (relayed to the CLI; its call then ends OK and the
+  // outcome is that end, hits counted here when it has none) or nullopt (the agent's status
+  // stands). The CLI's call stays open until `done`; events may be Sent meanwhile. Set before
+  // StartAgent.
+  using DoneFn = std::function<void(std::optional<v1::Event> ended)>;
+  using LostFn = std::function<void(const grpc::Status& agent_status, DoneFn done)>;
+  void OnAgentLost(LostFn lost);
+
  private:
   struct Actions {
     bool write = false, read = false, finish = false, cancel_agent = false, remove_hold = false,
@@ -90,11 +103,13 @@ class EventRelay {
   void OnClientDone();
   void OnAgentReadDone(bool ok);
   void OnAgentDone(const grpc::Status& status);
+  void OnLostAnswered(std::optional<v1::Event> ended);
   Actions Step() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run(const Actions& a);
 
   const size_t max_buffered_;
   std::function<void(const RelayOutcome&)> on_finished_;
+  LostFn lost_;
   ServerSide server_{this};
   AgentSide agent_{this};
   grpc::ClientContext agent_ctx_;
@@ -111,6 +126,8 @@ class EventRelay {
   bool agent_started_ ABSL_GUARDED_BY(mu_) = false;
   bool agent_reads_ended_ ABSL_GUARDED_BY(mu_) = false;
   bool agent_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool agent_spoke_ ABSL_GUARDED_BY(mu_) = false;  // at least one event came from the agent
+  bool asking_ ABSL_GUARDED_BY(mu_) = false;       // `lost_` called, `done` not yet
   bool hold_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool agent_cancel_sent_ ABSL_GUARDED_BY(mu_) = false;

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -249,6 +251,16 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
       Progress(d_.clock, absl::StrCat("agent ", located->agent.pod_name, " at ",
                                       located->agent.address, ", session ", rec.session_id)));
   state->stub = d_.channels->Stub(located->agent.address);
+  relay->OnAgentLost(
+      [this, state, relay](const grpc::Status& agent_status, EventRelay::DoneFn done) {
+        relay->Send(Progress(
+            d_.clock, absl::StrCat(agent_status.error_message(), "; asking the kdbg agent on node ",
+                                   state->record.node, " how session ", state->record.session_id,
+                                   " ended (its guardian or restarted agent ends it safely)")));
+        d_.work->Post([this, state, done = std::move(done)]() mutable {
+          AskRecoveredEnd(state, 0, std::move(done));
+        });
+      });
   std::string label =
       absl::StrCat(located->agent.pod_name, " (", located->agent.address, ", node ", rec.node, ")");
   if (trace) {
@@ -295,6 +307,60 @@ void ControllerService::FinishStream(const std::shared_ptr<StreamState>& state,
   SetEndReason(outcome.ended_seen ? &outcome.ended : nullptr, outcome.client_gone,
                outcome.status.error_message(), &rec);
   d_.auditor->SessionEnded(rec);
+}
+
+void ControllerService::AskRecoveredEnd(const std::shared_ptr<StreamState>& state, int attempt,
+                                        EventRelay::DoneFn done) {
+  const AuditRecord& rec = state->record;
+  const int attempts =
+      std::max<int64_t>(1, options_.recovered_end_wait /
+                               std::max(options_.recovered_end_interval, absl::Milliseconds(1)));
+  if (attempt > 0) absl::SleepFor(options_.recovered_end_interval);
+  std::string why;
+  absl::StatusOr<AgentEndpoint> agent = d_.agents->ForNode(rec.node, nullptr);
+  if (agent.ok()) {
+    auto stub = d_.channels->Stub(agent->address);
+    grpc::ClientContext c;
+    c.set_deadline(absl::ToChronoTime(
+        absl::Now() + std::min(options_.agent_call_timeout, options_.recovered_end_interval * 4)));
+    v1::StopSessionRequest req;
+    req.set_session_id(rec.session_id);
+    v1::StopSessionResponse resp;
+    grpc::Status gs = stub->StopSession(&c, req, &resp);
+    if (gs.ok() && resp.ended().reason() == v1::END_REASON_RECOVERED) {
+      log::Info("a session whose agent died was ended by its guardian or restarted agent",
+                {{"session", rec.session_id},
+                 {"agent", agent->pod_name},
+                 {"attempt", attempt},
+                 {"message", resp.ended().message()}});
+      v1::Event e;
+      e.set_time_unix_nanos(absl::ToUnixNanos(d_.clock->Now()));
+      e.set_session_id(rec.session_id);
+      *e.mutable_ended() = resp.ended();
+      return done(std::move(e));
+    }
+    if (gs.ok() || gs.error_code() == grpc::StatusCode::NOT_FOUND) {
+      // An agent that answers without a recorded end: the session is not one it recovered (it
+      // ended it itself, or stopped it now); the broken stream stays the audited end.
+      log::Warning(
+          "the node's agent has no recovered end for a session whose stream broke",
+          {{"session", rec.session_id},
+           {"agent", agent->pod_name},
+           {"answer", gs.ok() ? v1::EndReason_Name(resp.ended().reason()) : gs.error_message()}});
+      return done(std::nullopt);
+    }
+    why = gs.error_message();
+  } else {
+    why = std::string(agent.status().message());
+  }
+  if (attempt + 1 >= attempts) {
+    log::Warning("no agent told how a session whose stream broke ended",
+                 {{"session", rec.session_id}, {"node", rec.node}, {"last_error", why}});
+    return done(std::nullopt);
+  }
+  d_.work->Post([this, state, attempt, done = std::move(done)]() mutable {
+    AskRecoveredEnd(state, attempt + 1, std::move(done));
+  });
 }
 
 int ControllerService::ActiveSessions() {

@@ -47,6 +47,12 @@ struct ServiceDeps {
 struct ServiceOptions {
   size_t max_buffered_events = 64;                        // per Trace/Attach stream
   absl::Duration agent_call_timeout = absl::Seconds(10);  // unary agent calls
+  // When an agent dies mid-session (its stream breaks, UNAVAILABLE), how long the controller keeps
+  // asking the node's agent (StopSession of the session's ID, every recovered_end_interval) for
+  // the end its guardian or its restarted successor recorded (agent/service/recovered_sessions.h)
+  // before auditing ERROR. Covers the container's restart.
+  absl::Duration recovered_end_wait = absl::Seconds(30);
+  absl::Duration recovered_end_interval = absl::Milliseconds(500);
 };
 
 // A session this controller opened and still relays.
@@ -108,6 +114,10 @@ class ControllerService final : public v1::Controller::CallbackService {
   void SetupStream(grpc::CallbackServerContext* ctx, EventRelay* relay,
                    const std::shared_ptr<StreamState>& state);
   void FinishStream(const std::shared_ptr<StreamState>& state, const RelayOutcome& outcome);
+  // One attempt (on the work queue) to learn from the node's agent how a session whose agent died
+  // ended (ServiceOptions::recovered_end_wait); posts the next attempt, or calls `done`.
+  void AskRecoveredEnd(const std::shared_ptr<StreamState>& state, int attempt,
+                       EventRelay::DoneFn done);
   void SetupTunnel(grpc::CallbackServerContext* ctx, TunnelRelay* relay,
                    const std::string& session_id);
   void SetupUpload(grpc::CallbackServerContext* ctx, UploadRelay* relay,

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/service/recovered_sessions.h"
 #include "agent/service/tcp_pump.h"
 #include "common/log.h"
 #include "common/tls.h"
@@ -686,6 +687,16 @@ grpc::ServerUnaryReactor* AgentService::StopSession(grpc::CallbackServerContext*
     return reactor;
   }
   std::shared_ptr<Session> s = sessions_->Find(req->session_id());
+  if (s == nullptr && !options_.recovered_sessions.empty()) {
+    if (std::optional<kdbg::v1::EndedEvent> ended =
+            RecoveredSessions(options_.recovered_sessions).Find(req->session_id())) {
+      log::Info("stop of a recovered session: answered with its recorded end",
+                {{"session", req->session_id()}, {"caller", caller}});
+      *resp->mutable_ended() = *ended;
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+  }
   if (s == nullptr) {
     reactor->Finish(
         grpc::Status(grpc::StatusCode::NOT_FOUND,

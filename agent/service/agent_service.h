@@ -45,6 +45,11 @@ class AgentService final : public kdbg::v1::Agent::CallbackService {
     std::function<absl::StatusOr<kdbg::v1::FunctionList>(const kdbg::v1::ResolvedTarget&,
                                                          const kdbg::v1::FunctionQuery&)>
         list_functions;
+    // The directory of recovered sessions' ends (recovered_sessions.h): StopSession of a session
+    // this agent does not run answers with its recorded end (reason END_REASON_RECOVERED), so
+    // the controller learns how a killed agent's session ended. Empty: NOT_FOUND as for any
+    // unknown session.
+    std::string recovered_sessions;
   };
   AgentService(Options options, SessionManager* sessions, Resolver* resolver,
                AgentMetrics* metrics);

@@ -8,9 +8,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "agent/service/health_server.h"
+#include "agent/service/recovered_sessions.h"
 #include "agent/service/testing/fake_debug_session.h"
 #include "agent/service/testing/fake_resolver.h"
 #include "common/tls.h"
@@ -18,6 +20,7 @@
 #include "httplib.h"
 #include "tests/support/certs/test_certs.h"
 #include "tests/support/grpc_calls.h"
+#include "tests/support/test_env.h"
 
 namespace kdbg::agent {
 namespace {
@@ -116,6 +119,7 @@ class AgentServiceTest : public ::testing::Test {
     so.node_name = "node-a";
     so.delve_version = "1.20.2";
     so.list_functions = list_functions_;
+    so.recovered_sessions = recovered_dir_;
     service_ = std::make_unique<AgentService>(so, manager_.get(), &resolver_, &metrics_);
     auto creds = tls::MakeServerCredentials(
         {server_cert_->cert_path, server_cert_->key_path, pki_->ca().cert_path},
@@ -167,6 +171,7 @@ class AgentServiceTest : public ::testing::Test {
   std::function<absl::StatusOr<kdbg::v1::FunctionList>(const kdbg::v1::ResolvedTarget&,
                                                        const kdbg::v1::FunctionQuery&)>
       list_functions_;
+  std::string recovered_dir_;
   FakeDebugSessionFactory factory_;
   AgentMetrics metrics_;
   std::unique_ptr<SessionManager> manager_;
@@ -463,6 +468,34 @@ TEST_F(AgentServiceTest, ResolveAndVersion) {
   stop.set_session_id("nope");
   kdbg::v1::StopSessionResponse resp;
   EXPECT_EQ(stub->StopSession(&sc, stop, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// A session a killed agent left, ended by its guardian: StopSession of its ID answers with the
+// recorded end (how the controller learns it), and an ID with no record is still NOT_FOUND.
+TEST_F(AgentServiceTest, StopOfARecoveredSessionAnswersItsRecordedEnd) {
+  recovered_dir_ = kdbg::testing::MakeTempDir("agent-recovered");
+  kdbg::v1::EndedEvent rec;
+  rec.set_reason(kdbg::v1::END_REASON_RECOVERED);
+  rec.set_target_alive(true);
+  rec.set_message("the agent's guardian recovered Delve pid 7: target running, detached");
+  ASSERT_TRUE(RecoveredSessions(recovered_dir_).Record("3f9c0a7d12e4b856", rec).ok());
+  Start();
+  auto stub = Stub(controller_);
+  grpc::ClientContext sc;
+  Deadline(&sc);
+  kdbg::v1::StopSessionRequest stop;
+  stop.set_session_id("3f9c0a7d12e4b856");
+  kdbg::v1::StopSessionResponse resp;
+  ASSERT_TRUE(stub->StopSession(&sc, stop, &resp).ok());
+  EXPECT_EQ(resp.ended().reason(), kdbg::v1::END_REASON_RECOVERED);
+  EXPECT_TRUE(resp.ended().target_alive());
+  EXPECT_FALSE(resp.ended().target_traced());
+  EXPECT_EQ(resp.ended().message(), rec.message());
+  grpc::ClientContext nc;
+  Deadline(&nc);
+  stop.set_session_id("0000000000000000");
+  EXPECT_EQ(stub->StopSession(&nc, stop, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  std::filesystem::remove_all(recovered_dir_);
 }
 
 // ListFunctions: the resolved target's process is what the lister reads; the limit is clamped; a

@@ -19,6 +19,7 @@
 #include "agent/resolver/new_resolver.h"
 #include "agent/service/agent_cgroup.h"
 #include "agent/service/health_server.h"
+#include "agent/service/recovered_sessions.h"
 #include "common/child_process.h"
 #include "common/fd.h"
 #include "common/log.h"
@@ -86,7 +87,9 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
   if (config.max_hits_per_second > 0) d.default_hits_per_second = config.max_hits_per_second;
   std::shared_ptr<delve::DelveSessionFactory> factory(
       delve::NewDelveSessionFactory(std::move(d)).release());
-  e.recover = [factory, lock_path = config.state_dir + "/recover.lock"] {
+  e.recovered_dir = config.state_dir + "/recovered";
+  e.recover = [factory, lock_path = config.state_dir + "/recover.lock",
+               records = RecoveredSessions(e.recovered_dir)](const std::string& by) {
     // The guardian of a killed agent and its restarted successor may recover at the same moment:
     // one at a time, so no Delve is ended twice concurrently.
     UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
@@ -100,7 +103,14 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
                     {"target_alive", r.ended.target_alive()},
                     {"target_traced", r.ended.target_traced()},
                     {"message", r.ended.message()}});
+      kdbg::v1::EndedEvent ended = r.ended;
+      ended.set_message(absl::StrCat(by, " ", ended.message()));
+      if (absl::Status s = records.Record(r.session_id, ended); !s.ok()) {
+        log::Error("cannot record a recovered session's end: the controller will audit it ERROR",
+                   {{"session", r.session_id}, {"error", std::string(s.message())}});
+      }
     }
+    records.Sweep(absl::Now(), kRecoveredSessionTtl);
     return static_cast<int>(found.size());
   };
   // Trace sessions run on the eBPF engine when the script qualifies (or as --engine asks), else

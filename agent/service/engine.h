@@ -18,8 +18,12 @@ namespace kdbg::agent {
 struct Engine {
   std::unique_ptr<Resolver> resolver;
   std::unique_ptr<DebugSessionFactory> factory;
-  // Ends what a previous agent left behind (Delve servers still attached); returns how many.
-  std::function<int()> recover;
+  // Ends what a previous agent left behind (Delve servers still attached) and records each end in
+  // `recovered` (recovered_sessions.h) with `by` (who ended it: "the agent's guardian", "the
+  // restarted agent") in its message; returns how many.
+  std::function<int(const std::string& by)> recover;
+  // Where recovered sessions' ends are kept: <state_dir>/recovered.
+  std::string recovered_dir;
   std::string delve_version;  // "1.20.2", or empty when `dlv version` failed
   // ELF facts of a file (Go version, build ID, DWARF): checks `--debug-binary` uploads.
   std::function<absl::StatusOr<kdbg::v1::BinaryInfo>(const std::string& path)> inspect_binary;

@@ -88,7 +88,7 @@ int RunGuardCommand(const std::vector<std::string>& args) {
                {{"error", std::string(engine.status().message())}});
     return 1;
   }
-  int recovered = engine->recover ? engine->recover() : 0;
+  int recovered = engine->recover ? engine->recover("the agent's guardian") : 0;
   log::Info("agent gone: guardian ended what it left",
             {{"agent_pid", static_cast<int>(parent)}, {"recovered", recovered}});
   return 0;
@@ -134,7 +134,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
 
   absl::StatusOr<Engine> engine = MakeEngine(config);
   if (!engine.ok()) return fail("cannot build the engine", engine.status());
-  int recovered = engine->recover ? engine->recover() : 0;
+  int recovered = engine->recover ? engine->recover("the restarted agent") : 0;
   log::Info("recovery done", {{"recovered", recovered}});
   if (config.guardian) StartGuardian(args, config.state_dir, engine->outside_cgroup_procs);
 
@@ -169,6 +169,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   so.ready = engine->ready;
   so.ebpf_problem = engine->ebpf_problem;
   so.list_functions = engine->list_functions;
+  so.recovered_sessions = engine->recovered_dir;
   AgentService service(so, &sessions, engine->resolver.get(), &metrics);
 
   grpc::ServerBuilder builder;

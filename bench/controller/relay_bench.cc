@@ -133,7 +133,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fixture: %s\n", std::string(f.status().message()).c_str());
     return 1;
   }
-  (*f)->agent_a().set_script({events, true, 4242, interval_ms});
+  kdbg::controller::testing::AgentScript script;
+  script.hits = events;
+  script.hit_interval_ms = interval_ms;
+  (*f)->agent_a().set_script(script);
 
   // Baseline: straight to the agent.
   Collector direct;

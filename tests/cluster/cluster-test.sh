@@ -472,8 +472,9 @@ wait_released() {  # node-pid dummy epoch
 # request loop. Delve and the guardian run outside the container's cgroup (<pod cgroup
 # root>/kdbg-agent), so neither dies with it: the guardian sees the agent die and ends the session
 # by the safe sequence. The target keeps answering every request, is not restarted, TracerPid 0, no
-# Delve; the guardian's log records the session ended RECOVERED; the controller's audit trail ends
-# the session (the agent's stream broke: ERROR, naming the agent); the container restarts.
+# Delve; the guardian's log records the session ended RECOVERED; the controller, whose stream from
+# the agent broke, asks the restarted agent how it ended: the CLI's `ended` event and the audit
+# trail say RECOVERED with the guardian's words; the container restarts.
 cmd_container_kill() {
   check_two_nodes
   local pod node ip before agent agent_before apid cg tpid dlvpid session t0 served took
@@ -516,11 +517,16 @@ cmd_container_kill() {
   expect_released "$pod" "$node" "$ip" "$before"
   grep "\"session\":\"$session\"" "/var/lib/kdbg-agent/$node/guard.log" | grep -q 'recovered a session' ||
     fail "the guardian's log has no recovery of session $session: $(tail -3 "/var/lib/kdbg-agent/$node/guard.log")"
-  expect_audited "$session" "$pod" "ERROR|AGENT_SHUTDOWN|RECOVERED"
+  # The controller asked the restarted agent how the session ended: the CLI and the audit have the
+  # guardian's end, not the broken stream.
+  grep '"type":"ended"' "$WORK/out" | grep '"reason":"recovered"' | grep '"target_traced":false' |
+    grep -q "the agent's guardian recovered Delve" ||
+    fail "the CLI was not told the guardian ended the session: $(grep '"type":"ended"' "$WORK/out") $(tail -3 "$WORK/err")"
+  expect_audited "$session" "$pod" RECOVERED
   admin -n kdbg-system wait --for=condition=Ready "pod/$agent" --timeout=120s >/dev/null ||
     fail "agent $agent not ready again after its container was killed"
   (($(agent_restarts "$agent") == agent_before + 1)) || fail "agent $agent's container did not restart once"
-  echo "cluster-test: container-kill: every process of agent $agent's container SIGKILLed mid-trace: pod/$pod released in ${took} s, $served requests after the kill all answered, guardian recovered session $session"
+  echo "cluster-test: container-kill: every process of agent $agent's container SIGKILLed mid-trace: pod/$pod released in ${took} s, $served requests after the kill all answered, guardian recovered session $session, CLI and audit say RECOVERED"
 }
 
 # Case 2 of the fault matrix: a DaemonSet rollout mid-trace (`helm upgrade` changing the agent's
@@ -902,7 +908,9 @@ cmd_attach_faults() {
   t0=$(date +%s.%N)
   # shellcheck disable=SC2086
   kill -9 $procs
-  attach_fault_end "every process of agent $agent's container SIGKILLed" "ERROR|AGENT_SHUTDOWN|RECOVERED"
+  attach_fault_end "every process of agent $agent's container SIGKILLed" RECOVERED
+  grep -q "kdbg: ended: the agent died; its guardian or restarted agent ended the session safely.*the agent's guardian recovered Delve" "$WORK/attach.err" ||
+    fail "kdbg attach did not say the guardian ended the session: $(tail -3 "$WORK/attach.err")"
   grep "\"session\":\"$session\"" "/var/lib/kdbg-agent/$node/guard.log" | grep -q 'recovered a session' ||
     fail "the guardian did not recover attach session $session: $(tail -3 "/var/lib/kdbg-agent/$node/guard.log")"
   admin -n kdbg-system wait --for=condition=Ready "pod/$agent" --timeout=120s >/dev/null || fail "agent $agent not ready again"

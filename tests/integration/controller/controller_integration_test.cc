@@ -255,8 +255,65 @@ TEST_F(ControllerIntegrationTest, AgentUnreachable) {
   EXPECT_EQ(events[1].reason, "DebugSessionEnded");
 }
 
+// The agent's container killed mid-trace: its stream breaks (UNAVAILABLE, no EndedEvent). The
+// controller asks the node's agent, while it restarts (two refused calls), how the session ended:
+// the end the guardian recorded (RECOVERED, target released) reaches the CLI, whose call ends OK,
+// and the audit. The hits relayed before the kill are the session's.
+TEST_F(ControllerIntegrationTest, AgentKilledMidTraceIsAuditedAsItsGuardianEndedIt) {
+  AgentScript script;
+  script.hits = 2;
+  script.die = true;
+  script.stop_unavailable = 2;
+  script.recovered_message =
+      "the agent's guardian recovered Delve pid 7 left by a previous agent: target running, "
+      "detached (1 breakpoints cleared)";
+  f_->agent_a().set_script(script);
+  TraceResult r = Trace("t-alice", "default", "web-a");
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  ASSERT_FALSE(r.events.empty());
+  const v1::Event& last = r.events.back();
+  ASSERT_TRUE(last.has_ended());
+  EXPECT_EQ(last.ended().reason(), v1::END_REASON_RECOVERED);
+  EXPECT_EQ(last.ended().hits(), 2);
+  EXPECT_TRUE(last.ended().target_alive());
+  EXPECT_FALSE(last.ended().target_traced());
+  EXPECT_EQ(last.ended().message(), script.recovered_message);
+  bool told = false;  // the CLI hears that the stream broke and what the controller does about it
+  for (const v1::Event& e : r.events) {
+    told = told || absl::StrContains(e.notice().message(), "asking the kdbg agent on node node-a");
+  }
+  EXPECT_TRUE(told);
+  const auto traces = f_->agent_a().traces();
+  ASSERT_EQ(traces.size(), 1u);
+  EXPECT_EQ(f_->agent_a().stop_requests(), std::vector<std::string>(3, traces[0].session_id()));
+  auto lines = AuditLines(2);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1]["kind"], "session-end");
+  EXPECT_EQ(lines[1]["end_reason"], "END_REASON_RECOVERED");
+  EXPECT_EQ(lines[1]["reason"], script.recovered_message);
+  EXPECT_EQ(lines[1]["hits"], 2);
+  EXPECT_EQ(f_->service().ActiveSessions(), 0);
+}
+
+// The same break with no recorded end (the node's agent answers, but did not recover this
+// session): the broken stream is the end, ERROR, as before, after one question.
+TEST_F(ControllerIntegrationTest, AgentStreamBrokenWithoutARecordedEndIsAnError) {
+  AgentScript script;
+  script.die = true;
+  f_->agent_a().set_script(script);
+  TraceResult r = Trace("t-alice", "default", "web-a");
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(r.status.error_message(), HasSubstr("kdbg-agent-node-a"));
+  EXPECT_EQ(f_->agent_a().stop_requests().size(), 1u);
+  auto lines = AuditLines(2);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1]["end_reason"], "END_REASON_ERROR");
+}
+
 TEST_F(ControllerIntegrationTest, ClientVanishingCancelsTheAgentCall) {
-  f_->agent_a().set_script({/*hits=*/1, /*end_by_itself=*/false});
+  AgentScript script;
+  script.end_by_itself = false;
+  f_->agent_a().set_script(script);
   auto ctx = ControllerFixture::Context("t-alice");
   v1::ControllerTraceRequest req;
   req.mutable_target()->set_namespace_("default");
@@ -433,7 +490,10 @@ TEST_F(ControllerIntegrationTest, AttachThenTunnelRelaysBytesBothWays) {
 }
 
 TEST_F(ControllerIntegrationTest, ListAndStopSessions) {
-  f_->agent_b().set_script({0, false});
+  AgentScript script;
+  script.hits = 0;
+  script.end_by_itself = false;
+  f_->agent_b().set_script(script);
   auto ctx = ControllerFixture::Context("t-alice");
   v1::ControllerTraceRequest req;
   req.mutable_target()->set_namespace_("default");

@@ -100,6 +100,12 @@ grpc::Status FakeAgent::Trace(grpc::ServerContext* ctx, const v1::TraceRequest* 
     if (!writer->Write(h)) break;
     ++hits_written_;
   }
+  if (script.die) {
+    absl::MutexLock lock(&mu_);
+    sessions_.clear();
+    --active_;
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "Socket closed");
+  }
   v1::EndReason reason = v1::END_REASON_MAX_HITS;
   if (!script.end_by_itself) {
     WaitCancelled(ctx, req->session_id());
@@ -184,6 +190,16 @@ grpc::Status FakeAgent::StopSession(grpc::ServerContext*, const v1::StopSessionR
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake agent: StopSession fails");
   }
   stop_requests_.push_back(req->session_id());
+  if (script_.stop_unavailable > 0) {
+    --script_.stop_unavailable;
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection refused");
+  }
+  if (!script_.recovered_message.empty()) {
+    resp->mutable_ended()->set_reason(v1::END_REASON_RECOVERED);
+    resp->mutable_ended()->set_target_alive(true);
+    resp->mutable_ended()->set_message(script_.recovered_message);
+    return grpc::Status::OK;
+  }
   resp->mutable_ended()->set_reason(v1::END_REASON_STOP_REQUESTED);
   return grpc::Status::OK;
 }

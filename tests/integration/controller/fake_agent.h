@@ -19,6 +19,14 @@ struct AgentScript {
   int hit_interval_ms = 0;  // pause before each HitEvent (benchmarks: a steady rate)
   size_t hit_bytes = 0;     // each HitEvent carries this many bytes (in `function`)
   bool stop_fails = false;  // StopSession answers UNAVAILABLE and stops nothing
+  // After the hits, Trace fails UNAVAILABLE without an EndedEvent, as the call does when the
+  // agent's container is killed.
+  bool die = false;
+  // StopSession: the first `stop_unavailable` calls fail UNAVAILABLE (the agent restarting); then
+  // it answers END_REASON_RECOVERED with recovered_message when set (the end the killed agent's
+  // guardian recorded), else END_REASON_STOP_REQUESTED.
+  int stop_unavailable = 0;
+  std::string recovered_message;
 };
 
 class FakeAgent final : public v1::Agent::Service {
@@ -36,6 +44,10 @@ class FakeAgent final : public v1::Agent::Service {
   std::vector<v1::TraceRequest> traces() {
     absl::MutexLock lock(&mu_);
     return traces_;
+  }
+  std::vector<std::string> stop_requests() {
+    absl::MutexLock lock(&mu_);
+    return stop_requests_;
   }
   std::vector<v1::AttachRequest> attaches() {
     absl::MutexLock lock(&mu_);
