@@ -103,7 +103,7 @@ int RecoveredSessions::Sweep(absl::Time now, absl::Duration max_age) const {
     const bool tmp = absl::StartsWith(name, ".") && absl::EndsWith(name, ".tmp");
     if (!record && !tmp) continue;
     std::string path = absl::StrCat(dir_, "/", name);
-    struct stat st{};
+    struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) continue;
     if (absl::FromTimeT(st.st_mtime) < now - max_age) old.push_back(std::move(path));
   }

@@ -26,8 +26,7 @@ TEST(RecoveredSessionsTest, RecordedEndIsFoundByItsSessionIdOnly) {
   const std::string root = kdbg::testing::MakeTempDir("recovered");
   RecoveredSessions records(root + "/recovered");  // created by the first Record
   EXPECT_FALSE(records.Find("3f9c0a7d12e4b856").has_value());
-  ASSERT_TRUE(records.Record("3f9c0a7d12e4b856", Recovered("the agent's guardian recovered"))
-                  .ok());
+  ASSERT_TRUE(records.Record("3f9c0a7d12e4b856", Recovered("the agent's guardian recovered")).ok());
   std::optional<kdbg::v1::EndedEvent> got = records.Find("3f9c0a7d12e4b856");
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->reason(), kdbg::v1::END_REASON_RECOVERED);
@@ -35,7 +34,7 @@ TEST(RecoveredSessionsTest, RecordedEndIsFoundByItsSessionIdOnly) {
   EXPECT_FALSE(got->target_traced());
   EXPECT_EQ(got->message(), "the agent's guardian recovered");
   EXPECT_FALSE(records.Find("0000000000000000").has_value());
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((root + "/recovered").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   // No temporary file left; a second record of the same session replaces the first.
@@ -53,7 +52,8 @@ TEST(RecoveredSessionsTest, RecordedEndIsFoundByItsSessionIdOnly) {
 TEST(RecoveredSessionsTest, IdsThatCouldBePathsAreRefusedAndGarbageIsNotAnEnd) {
   const std::string root = kdbg::testing::MakeTempDir("recovered");
   RecoveredSessions records(root);
-  for (const std::string& bad : std::vector<std::string>{"", "../x", "a/b", ".hidden", std::string(65, 'a'), "a b"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "../x", "a/b", ".hidden", std::string(65, 'a'), "a b"}) {
     EXPECT_EQ(records.Record(bad, Recovered("x")).code(), absl::StatusCode::kInvalidArgument)
         << bad;
     EXPECT_FALSE(records.Find(bad).has_value()) << bad;
@@ -72,7 +72,7 @@ TEST(RecoveredSessionsTest, SweepDeletesOnlyOldRecords) {
   ASSERT_TRUE(records.Record("old", Recovered("old")).ok());
   ASSERT_TRUE(records.Record("new", Recovered("new")).ok());
   const absl::Time now = absl::Now();
-  struct utimbuf two_hours_ago{};
+  struct utimbuf two_hours_ago {};
   two_hours_ago.actime = two_hours_ago.modtime = absl::ToTimeT(now - absl::Hours(2));
   ASSERT_EQ(::utime((root + "/old.ended").c_str(), &two_hours_ago), 0);
   EXPECT_EQ(records.Sweep(now, kRecoveredSessionTtl), 1);

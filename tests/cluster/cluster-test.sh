@@ -340,8 +340,10 @@ start_trace() {  # pod
 # the target is released: running, untraced, not restarted, answering.
 cmd_faults() {
   check_two_nodes
-  local pod node ip before session i agent ctl
+  local pod node ip before session i agent ctl tpid t0 took
   read -r pod node ip < <(sample_pods)
+  # Time to release (the fault to TracerPid 0 with no Delve left) for each fault below.
+  tpid=$(host_pid "$node" "$(admin -n default get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}' | sed 's|containerd://||')")
 
   # 1. kill -9 of the CLI: the agent sees its client gone and lets go.
   before=$(restarts "$pod")
@@ -350,7 +352,9 @@ cmd_faults() {
   local forward
   forward=$(pgrep -P $KPID -f 'port-forward' || true)
   [[ -n $forward ]] || fail "no kubectl port-forward child of the CLI ($KPID)"
+  t0=$(date +%s.%N)
   kill -9 $KPID
+  took=$(wait_released "$tpid" x "$t0")
   wait $KPID 2>/dev/null || true
   # Its kubectl port-forward goes with it (PR_SET_PDEATHSIG), not left running.
   for ((i = 0; i < 20; i++)); do kill -0 "$forward" 2>/dev/null || break; sleep 0.25; done
@@ -358,7 +362,7 @@ cmd_faults() {
   curl -s -m 2 -o /dev/null "http://$ip:8080/" || true
   expect_released "$pod" "$node" "$ip" "$before"
   expect_audited "$session" "$pod" CLIENT_GONE
-  echo "cluster-test: faults: CLI SIGKILLed mid-trace: pod/$pod released, audited CLIENT_GONE"
+  echo "cluster-test: faults: CLI SIGKILLed mid-trace: pod/$pod released in ${took} s, audited CLIENT_GONE"
 
   # 2. the agent's pod deleted mid-trace: SIGTERM from the kubelet, sessions ended safely within
   #    the grace period; the CLI is told; the DaemonSet's new agent serves the next session.
@@ -367,7 +371,9 @@ cmd_faults() {
   before=$(restarts "$pod")
   start_trace "$pod"
   session=$(session_of "$WORK/err")
+  t0=$(date +%s.%N)
   admin -n kdbg-system delete pod "$agent" --wait=false >/dev/null
+  took=$(wait_released "$tpid" x "$t0")
   for ((i = 0; i < 120; i++)); do kill -0 $KPID 2>/dev/null || break; sleep 0.5; done
   kill -0 $KPID 2>/dev/null && fail "the trace did not end within 60 s of deleting agent $agent: $(cat "$WORK/err")"
   wait $KPID || true
@@ -377,14 +383,16 @@ cmd_faults() {
   expect_audited "$session" "$pod" "AGENT_SHUTDOWN|CLIENT_GONE|ERROR"
   admin -n kdbg-system rollout status ds/kdbg-agent --timeout=120s >/dev/null ||
     fail "the agent DaemonSet did not recover after deleting $agent"
-  echo "cluster-test: faults: agent pod $agent deleted mid-trace: pod/$pod released, CLI told"
+  echo "cluster-test: faults: agent pod $agent deleted mid-trace: pod/$pod released in ${took} s, CLI told, audited $(audit_log | grep "\"session\":\"$session\"" | grep '"kind":"session-end"' | grep -o '"end_reason":"[A-Z_]*"' | tail -1)"
 
   # 3. the controller's pod deleted mid-trace: the agent loses its client and lets go (the audit
   #    log lived in that pod's emptyDir: gone with it, as values.yaml warns).
   ctl=$(admin -n kdbg-system get pods -l app.kubernetes.io/name=kdbg-controller -o jsonpath='{.items[0].metadata.name}')
   before=$(restarts "$pod")
   start_trace "$pod"
+  t0=$(date +%s.%N)
   admin -n kdbg-system delete pod "$ctl" --wait=false >/dev/null
+  took=$(wait_released "$tpid" x "$t0")
   for ((i = 0; i < 120; i++)); do kill -0 $KPID 2>/dev/null || break; sleep 0.5; done
   kill -0 $KPID 2>/dev/null && fail "the trace did not end within 60 s of deleting controller $ctl: $(cat "$WORK/err")"
   wait $KPID || true
@@ -397,7 +405,7 @@ cmd_faults() {
   for ((i = 0; i < 60; i++)); do kill -0 $KPID 2>/dev/null || break; sleep 0.5; done
   wait $KPID || fail "trace through the new controller failed: $(cat "$WORK/err")"
   expect_released "$pod" "$node" "$ip" "$before"
-  echo "cluster-test: faults: controller pod $ctl deleted mid-trace: pod/$pod released; a new session works"
+  echo "cluster-test: faults: controller pod $ctl deleted mid-trace: pod/$pod released in ${took} s; a new session works"
 
   # 4. the traced pod itself deleted (a rollout, a scale-down): the kubelet's SIGTERM reaches the
   #    target through the trace, it exits within its grace period (5 s), the session ends with the

@@ -1,5 +1,7 @@
 #include "tests/support/go_target.h"
 
+#include <fstream>
+
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "tests/support/http_probe.h"
@@ -8,6 +10,15 @@
 namespace kdbg::testing {
 
 absl::StatusOr<std::unique_ptr<GoTarget>> GoTarget::Start(const std::string& name) {
+  return StartWith(name, false);
+}
+
+absl::StatusOr<std::unique_ptr<GoTarget>> GoTarget::StartInPidNamespace(const std::string& name) {
+  return StartWith(name, true);
+}
+
+absl::StatusOr<std::unique_ptr<GoTarget>> GoTarget::StartWith(const std::string& name,
+                                                              bool pid_namespace) {
   absl::Status last;
   for (int attempt = 0; attempt < 3; ++attempt) {
     // A port picked in advance can be taken before the target binds it: the target then exits at
@@ -15,6 +26,9 @@ absl::StatusOr<std::unique_ptr<GoTarget>> GoTarget::Start(const std::string& nam
     int port = FreePort();
     SpawnOptions o;
     o.argv = {TargetPath(name)};
+    if (pid_namespace) {
+      o.argv.insert(o.argv.begin(), {"unshare", "--fork", "--pid", "--kill-child=KILL"});
+    }
     o.extra_env = {absl::StrCat("HELLO_ADDR=127.0.0.1:", port)};
     o.destroy_grace = absl::Seconds(2);
     KDBG_ASSIGN_OR_RETURN(auto child, ChildProcess::Spawn(o));
@@ -23,7 +37,16 @@ absl::StatusOr<std::unique_ptr<GoTarget>> GoTarget::Start(const std::string& nam
     while (absl::Now() < deadline && child->Running()) {
       auto r = HttpGet("127.0.0.1", port, "/", absl::Seconds(1));
       if (r.ok() && r->status == 200 && child->Running()) {
-        return std::unique_ptr<GoTarget>(new GoTarget(std::move(child), port));
+        std::unique_ptr<GoTarget> t(new GoTarget(std::move(child), port));
+        if (pid_namespace) {
+          // unshare's only child: /proc/<unshare>/task/<unshare>/children.
+          std::ifstream f(absl::StrCat("/proc/", t->process_->pid(), "/task/", t->process_->pid(),
+                                       "/children"));
+          if (!(f >> t->target_pid_) || t->target_pid_ <= 0) {
+            return absl::InternalError(absl::StrCat("no child of unshare ", t->process_->pid()));
+          }
+        }
+        return t;
       }
       absl::SleepFor(absl::Milliseconds(20));
     }

@@ -294,6 +294,96 @@ TEST_F(DelveEngineTest, TargetExitingMidSessionEndsIt) {
   EXPECT_FALSE(ended->target_alive());
   EXPECT_THAT(ended->message(), HasSubstr("target exited"));
   EXPECT_TRUE(kdbg::testing::DlvProcessesFor((*target)->pid()).empty());
+  // As without kdbg: Go's default SIGTERM handling kills the process by the signal (143 for a
+  // container runtime), not exit status 2.
+  absl::StatusOr<int> status = (*target)->process().Wait(absl::Seconds(10));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGTERM)
+      << ChildProcess::DescribeWaitStatus(*status);
+}
+
+// SIGTERM (the kubelet stopping the pod) while the target is traced under request load, so it
+// arrives while Delve holds a tracepoint stop: the target still dies by SIGTERM, as Go's default
+// handling does without a debugger, and the session ends TARGET_EXITED. Three targets.
+TEST_F(DelveEngineTest, SigtermUnderLoadKillsTheTargetByTheSignal) {
+  for (int round = 0; round < 3; ++round) {
+    auto target = GoTarget::Start("hello-world");
+    ASSERT_TRUE(target.ok()) << target.status();
+    Events events;
+    agent::TraceSpec spec;
+    spec.session_id = absl::StrCat("sigterm", round);
+    spec.max_hits_per_second = 1000;
+    auto session = Trace((*target)->pid(), kScript, &events, spec);
+    ASSERT_TRUE(session.ok()) << session.status();
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c) {
+      clients.emplace_back([&] {
+        while (!stop.load()) {
+          (void)kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(2));
+        }
+      });
+    }
+    ASSERT_TRUE(events.WaitHits(10));
+    ASSERT_EQ(::kill((*target)->pid(), SIGTERM), 0);
+    auto ended = (*session)->Wait(absl::Seconds(20));
+    absl::StatusOr<int> status = (*target)->process().Wait(absl::Seconds(10));
+    stop = true;
+    for (auto& t : clients) t.join();
+    ASSERT_TRUE(ended.ok()) << ended.status();
+    EXPECT_EQ(ended->reason(), v1::END_REASON_TARGET_EXITED) << ended->message();
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGTERM)
+        << "round " << round << ": " << ChildProcess::DescribeWaitStatus(*status) << "; "
+        << ended->message();
+    EXPECT_TRUE(kdbg::testing::DlvProcessesFor((*target)->pid()).empty());
+  }
+}
+
+// In a container the target is PID 1 of its PID namespace, and the kernel drops a signal sent to
+// a namespace's init while its disposition is SIG_DFL. Go's runtime, dying of SIGTERM, restores
+// SIG_DFL and re-raises it (dropped), then falls back to exit(2): a Go service stopped by the
+// kubelet exits with status 2 with or without kdbg (measured: `unshare -fp hello-world`, SIGTERM:
+// exit 2; the same binary outside a namespace: killed by SIGTERM, 143). So the status 2 seen on the
+// cluster is not kdbg's: this test shows a traced PID 1 under load ends exactly as an untraced one.
+TEST_F(DelveEngineTest, SigtermToAContainersPidOneEndsAsWithoutADebugger) {
+  auto baseline = GoTarget::StartInPidNamespace("hello-world");
+  KDBG_REQUIRE_REAL(baseline.ok(),
+                    std::string("unshare --pid (root): ") +
+                        std::string(baseline.ok() ? "" : baseline.status().message()));
+  ASSERT_EQ(::kill((*baseline)->pid(), SIGTERM), 0);
+  absl::StatusOr<int> untraced = (*baseline)->process().Wait(absl::Seconds(10));
+  ASSERT_TRUE(untraced.ok()) << untraced.status();
+
+  auto target = GoTarget::StartInPidNamespace("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  agent::TraceSpec spec;
+  spec.session_id = "sigterm-pid1";
+  spec.max_hits_per_second = 1000;
+  auto session = Trace((*target)->pid(), kScript, &events, spec);
+  ASSERT_TRUE(session.ok()) << session.status();
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&] {
+      while (!stop.load()) {
+        (void)kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(2));
+      }
+    });
+  }
+  ASSERT_TRUE(events.WaitHits(10));
+  ASSERT_EQ(::kill((*target)->pid(), SIGTERM), 0);
+  auto ended = (*session)->Wait(absl::Seconds(20));
+  absl::StatusOr<int> traced = (*target)->process().Wait(absl::Seconds(10));
+  stop = true;
+  for (auto& t : clients) t.join();
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->reason(), v1::END_REASON_TARGET_EXITED) << ended->message();
+  ASSERT_TRUE(traced.ok()) << traced.status();
+  EXPECT_EQ(*traced, *untraced) << "traced: " << ChildProcess::DescribeWaitStatus(*traced)
+                                << ", untraced: " << ChildProcess::DescribeWaitStatus(*untraced);
+  EXPECT_TRUE(kdbg::testing::DlvProcessesFor((*target)->pid()).empty());
 }
 
 TEST_F(DelveEngineTest, EndsSafelyUnderConcurrentLoad) {
