@@ -634,12 +634,22 @@ TEST_F(E2eTest, AgentSigkillThenRestartEndsSafely) {
   auto pid = sb_.DaemonPid("agent-node-a");
   ASSERT_TRUE(pid.ok());
   ASSERT_EQ(::kill(*pid, SIGKILL), 0);
-  p->Wait(absl::Seconds(20));
   // The agent's guardian ends the orphaned Delve session at once: requests keep being served and
   // the target is released before any new agent exists.
   SendRequests(sb_.Get("HELLO_URL"), 2);
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
   ASSERT_TRUE(sb_.Up().ok());  // the restarted agent serves again
+  // The controller, whose stream from the agent broke, asks the restarted agent how the session
+  // ended: the guardian's recorded end reaches the CLI and the audit.
+  auto ended = p->WaitFor("ended", absl::Seconds(40));
+  ASSERT_TRUE(ended.has_value()) << p->Stderr();
+  EXPECT_EQ((*ended)["reason"], "recovered") << ended->dump();
+  EXPECT_EQ((*ended)["target_traced"], false) << ended->dump();
+  EXPECT_TRUE(
+      absl::StrContains((*ended)["message"].get<std::string>(), "the agent's guardian recovered"))
+      << ended->dump();
+  EXPECT_NE(p->Wait(absl::Seconds(20)), 0) << "a killed agent is not a clean end";
+  ExpectAuditedEnd(last_session_, "hello-world", "recovered");
   auto again = StartTrace("hello-world", TraceScript());
   ASSERT_NE(again, nullptr);
   again->Signal(SIGINT);
