@@ -39,16 +39,23 @@ TEST(WorkloadsTest, KindsAsKubectlNamesThem) {
 }
 
 TEST(WorkloadsTest, ParsesTheSelectorOfEachKind) {
-  auto d =
-      ParseWorkload(WorkloadKind::kDeployment, Fixture("deployment-apps-v1-web-3-replicas.json"));
+  auto d = ParseWorkload(WorkloadKind::kDeployment, Fixture("deployment-apps-v1-hello-world.json"));
   ASSERT_TRUE(d.ok()) << d.status();
-  EXPECT_EQ(d->name, "web");
-  EXPECT_EQ(d->namespace_, "shop");
-  EXPECT_EQ(d->replicas, 3);
-  EXPECT_EQ(d->selector.ToString(), "app=web");
+  EXPECT_EQ(d->name, "hello-world");
+  EXPECT_EQ(d->namespace_, "default");
+  EXPECT_EQ(d->replicas, 2);
+  EXPECT_EQ(d->selector.ToString(), "app=hello-world");
+
+  // The ReplicaSet the Deployment made: its selector adds the template hash.
+  auto rs =
+      ParseWorkload(WorkloadKind::kReplicaSet, Fixture("replicaset-apps-v1-hello-world.json"));
+  ASSERT_TRUE(rs.ok()) << rs.status();
+  EXPECT_EQ(rs->name, "hello-world-59786b7d48");
+  EXPECT_EQ(rs->replicas, 2);
+  EXPECT_EQ(rs->selector.ToString(), "app=hello-world,pod-template-hash=59786b7d48");
 
   auto s = ParseWorkload(WorkloadKind::kStatefulSet,
-                         Fixture("statefulset-apps-v1-match-expressions.json"));
+                         Fixture("statefulset-apps-v1-ledger-match-expressions.json"));
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->selector.ToString(), "tier=backend,app.kubernetes.io/name in (ledger),!canary");
 
@@ -59,15 +66,15 @@ TEST(WorkloadsTest, ParsesTheSelectorOfEachKind) {
   EXPECT_EQ(ds->selector.ToString(),
             "app.kubernetes.io/component=exporter,app.kubernetes.io/name=node-exporter");
 
-  auto j = ParseWorkload(WorkloadKind::kJob, Fixture("job-batch-v1-controller-uid.json"));
+  auto j = ParseWorkload(WorkloadKind::kJob, Fixture("job-batch-v1-reindex-controller-uid.json"));
   ASSERT_TRUE(j.ok()) << j.status();
   EXPECT_EQ(j->selector.ToString(),
-            "batch.kubernetes.io/controller-uid=9a4c3e2b-1f0d-4c6b-8a7e-5d2f1b0c9e83");
+            "batch.kubernetes.io/controller-uid=983ce0ea-45f6-4d5d-9606-c62b4c2c173b");
 }
 
 TEST(WorkloadsTest, RefusesOtherKindsAndEmptySelectors) {
   auto wrong =
-      ParseWorkload(WorkloadKind::kStatefulSet, Fixture("deployment-apps-v1-web-3-replicas.json"));
+      ParseWorkload(WorkloadKind::kStatefulSet, Fixture("deployment-apps-v1-hello-world.json"));
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(wrong.status().message(), ::testing::HasSubstr("expected a StatefulSet"));
   auto empty =
@@ -83,12 +90,12 @@ TEST(WorkloadsTest, RefusesOtherKindsAndEmptySelectors) {
 TEST(WorkloadsTest, FakeClientServesWorkloadsWithTheApiServersNotFound) {
   testing::FakeClient kube;
   ASSERT_TRUE(kube.AddWorkloadJson(WorkloadKind::kDeployment,
-                                   Fixture("deployment-apps-v1-web-3-replicas.json"))
+                                   Fixture("deployment-apps-v1-hello-world.json"))
                   .ok());
-  auto w = kube.GetWorkload(WorkloadKind::kDeployment, "shop", "web");
+  auto w = kube.GetWorkload(WorkloadKind::kDeployment, "default", "hello-world");
   ASSERT_TRUE(w.ok()) << w.status();
-  EXPECT_EQ(w->selector.ToString(), "app=web");
-  auto missing = kube.GetWorkload(WorkloadKind::kDeployment, "shop", "nope");
+  EXPECT_EQ(w->selector.ToString(), "app=hello-world");
+  auto missing = kube.GetWorkload(WorkloadKind::kDeployment, "default", "nope");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(missing.status().message(), "deployments.apps \"nope\" not found");
   EXPECT_EQ(kube.GetWorkload(WorkloadKind::kJob, "shop", "x").status().message(),
