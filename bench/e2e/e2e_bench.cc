@@ -22,6 +22,20 @@
 // sessions carried per second (events_per_s) and the hits they reported dropped.
 // The CLI reads KUBECONFIG, KDBG_CONTROLLER, KDBG_CONTROLLER_CA from our environment.
 // Prints one JSON object: {"time_to_armed_ms": {"value", "unit", "runs"}, ...}.
+//
+// Sessions over several pods (--fanout-pods 1,3,10 --fanout-target deploy/bench --pod-ports
+// NAME=PORT,...; --pod is the single-pod baseline, one of those pods; --controller-pid):
+//   fanout_time_to_armed_ms.<n>  `kdbg trace TARGET --max-pods n` spawned until it printed n
+//                       `armed` lines (median of --runs); baseline: time_to_armed of --pod, the
+//                       single-pod path, in the same rounds (each round: the single pod, then
+//                       each n)
+//   fanout_events_per_s  hits/s the CLI printed from a session over the largest n <= 3 pods, each
+//                       loaded by --connections clients for --seconds; baseline: the same from
+//                       --pod alone under the same load per pod
+//   fanout_controller_kib_per_part  the controller's VmRSS with the largest n's parts armed minus
+//                       just before that session, per part; baseline: the same for --pod alone
+// One session of each kind runs first, uncounted (warm-up). Every session must end with every
+// part ended and no target traced.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -41,6 +55,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/delve/cpu_split.h"
@@ -71,6 +86,10 @@ struct Flags {
   // Process trees whose CPU the traced runs account for (0: not accounted): --target-pid,
   // --agent-pid, --controller-pid; the CLI and this process (the load generator) always.
   pid_t target_pid = 0, agent_pid = 0, controller_pid = 0;
+  // Sessions over several pods (see the header).
+  std::vector<int> fanout_pods;
+  std::string fanout_target;
+  std::map<std::string, int> pod_ports;  // pod name -> its port
 };
 
 double Median(std::vector<double> v) {
@@ -90,14 +109,16 @@ double Percentile(std::vector<double> v, double p) {
 class Session {
  public:
   // Spawns the CLI; `started` is the time just before the spawn.
-  static std::unique_ptr<Session> Start(const Flags& f) {
+  // `target` and `extra` (CLI flags) replace f.pod when given.
+  static std::unique_ptr<Session> Start(const Flags& f, const std::string& target = "",
+                                        const std::vector<std::string>& extra = {}) {
     auto s = std::unique_ptr<Session>(new Session);
     SpawnOptions o;
     // --rate-limit 1000 (the engine's ceiling, above what a traced handler can serve) keeps the
     // tracepoint armed for every request, as raw Delve's loop does: a like-for-like comparison.
-    o.argv = {f.kdbg,   "trace",        f.pod,
-              "--init", f.script,       "-o",
-              "json",   "--rate-limit", absl::StrCat(f.rate_limit)};
+    o.argv = {f.kdbg, "trace",        target.empty() ? f.pod : target, "--init", f.script, "-o",
+              "json", "--rate-limit", absl::StrCat(f.rate_limit)};
+    o.argv.insert(o.argv.end(), extra.begin(), extra.end());
     if (!f.engine.empty()) {
       o.argv.push_back("--engine");
       o.argv.push_back(f.engine);
@@ -156,6 +177,19 @@ class Session {
     cv_.wait_for(l, absl::ToChronoMilliseconds(timeout), [&] { return armed_ || eof_; });
     if (!armed_) return -1;
     return absl::ToDoubleMilliseconds(armed_at_ - started_);
+  }
+
+  // Waits for `n` `armed` lines (a session over n pods); returns ms from spawn to the last, or -1.
+  double WaitArmedCount(size_t n, absl::Duration timeout) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, absl::ToChronoMilliseconds(timeout),
+                 [&] { return armed_pods_.size() >= n || eof_; });
+    if (armed_pods_.size() < n) return -1;
+    return absl::ToDoubleMilliseconds(armed_at_ - started_);
+  }
+  std::vector<std::string> armed_pods() {
+    std::lock_guard<std::mutex> l(mu_);
+    return armed_pods_;
   }
 
   // Waits for the hit from `remote_addr`; returns when it was read, or nullopt on timeout.
@@ -220,6 +254,7 @@ class Session {
         if (type == "armed") {
           armed_ = true;
           armed_at_ = now;
+          armed_pods_.push_back(e.value("pod", ""));
           engine_ = e.value("engine", "");
           armed_attach_ms_ = e.value("attach_ms", int64_t{0});
           armed_arm_ms_ = e.value("arm_ms", int64_t{0});
@@ -241,7 +276,7 @@ class Session {
               hits_by_addr_.emplace(a, now);
             }
           }
-        } else if (type == "ended") {
+        } else if (type == "ended" && !e.contains("pod")) {  // a part's own: not the end
           ended_ = e;
         }
         cv_.notify_all();
@@ -281,6 +316,7 @@ class Session {
   std::mutex mu_;
   std::condition_variable cv_;
   bool armed_ = false;
+  std::vector<std::string> armed_pods_;
   std::string engine_;
   bool eof_ = false;
   absl::Time armed_at_;
@@ -321,7 +357,144 @@ int Fail(const std::string& what) {
   return 1;
 }
 
+// The controller's resident memory (VmRSS, KiB), 0 if unreadable.
+int64_t RssKib(pid_t pid) {
+  std::FILE* in = std::fopen(absl::StrCat("/proc/", pid, "/status").c_str(), "r");
+  if (in == nullptr) return 0;
+  char line[256];
+  int64_t kib = 0;
+  while (std::fgets(line, sizeof(line), in) != nullptr) {
+    if (std::sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
+  }
+  std::fclose(in);
+  return kib;
+}
+
+// A session over several pods ended with every part ended and no target traced.
+bool EveryPartEndedCleanly(const json& ended, size_t pods) {
+  if (!ended.is_object() || ended.value("target_traced", true)) return false;
+  const json& parts = ended.contains("pods") ? ended["pods"] : json::array();
+  if (!parts.is_array() || parts.size() != pods) return false;
+  for (const json& p : parts) {
+    if (p.value("outcome", "") != "ended" || p.value("target_traced", true)) return false;
+  }
+  return true;
+}
+
+// Loads each pod's port with `connections` clients for `seconds`, in parallel.
+void LoadPods(const Flags& f, const std::vector<std::string>& pods) {
+  std::vector<std::thread> t;
+  for (const std::string& pod : pods) {
+    int port = f.pod_ports.count(pod) ? f.pod_ports.at(pod) : 0;
+    if (port == 0) continue;
+    t.emplace_back(
+        [&f, port] { RunLoad("127.0.0.1", port, f.connections, absl::Seconds(f.seconds)); });
+  }
+  for (std::thread& th : t) th.join();
+}
+
+int FanoutMain(const Flags& f) {
+  json out = json::object();
+  const std::string single = f.pod.substr(f.pod.find('/') + 1);
+  std::vector<double> base_ms, base_kib;
+  std::map<int, std::vector<double>> ms_by_n, kib_by_n;
+  // Warm-up, not counted: one session of each kind first (the controller's channels to both
+  // agents, its allocator's arenas, the page cache of every target's binary).
+  for (const auto& [target, n] : std::vector<std::pair<std::string, int>>{
+           {"", 1}, {f.fanout_target, f.fanout_pods.empty() ? 1 : f.fanout_pods.back()}}) {
+    auto s = target.empty() ? Session::Start(f)
+                            : Session::Start(f, target, {"--max-pods", absl::StrCat(n)});
+    if (!s || s->WaitArmedCount(static_cast<size_t>(n), absl::Seconds(120)) < 0) {
+      return Fail("warm-up session not armed");
+    }
+    s->End();
+  }
+  for (int run = 0; run < f.runs; ++run) {
+    {
+      int64_t before = RssKib(f.controller_pid);
+      auto s = Session::Start(f);
+      if (!s) return 1;
+      double ms = s->WaitArmed(absl::Seconds(30));
+      if (ms < 0) return Fail("the single-pod baseline did not print `armed`");
+      base_kib.push_back(static_cast<double>(RssKib(f.controller_pid) - before));
+      json ended = s->End();
+      if (!EndedCleanly(ended)) return Fail("session did not end cleanly: " + ended.dump());
+      base_ms.push_back(ms);
+    }
+    for (int n : f.fanout_pods) {
+      int64_t before = RssKib(f.controller_pid);
+      auto s = Session::Start(f, f.fanout_target, {"--max-pods", absl::StrCat(n)});
+      if (!s) return 1;
+      double ms = s->WaitArmedCount(static_cast<size_t>(n), absl::Seconds(120));
+      if (ms < 0) return Fail(absl::StrCat("fewer than ", n, " parts armed"));
+      kib_by_n[n].push_back(static_cast<double>(RssKib(f.controller_pid) - before) / n);
+      json ended = s->End();
+      if (!EveryPartEndedCleanly(ended, static_cast<size_t>(n))) {
+        return Fail("a part did not end cleanly: " + ended.dump());
+      }
+      ms_by_n[n].push_back(ms);
+    }
+  }
+  const double base = Median(base_ms);
+  json armed = json::object();
+  for (const auto& [n, v] : ms_by_n) {
+    armed[absl::StrCat(n)] = {{"value", Median(v)},
+                              {"unit", "ms"},
+                              {"runs", v},
+                              {"baseline", base},
+                              {"ratio", base > 0 ? Median(v) / base : 0}};
+  }
+  out["fanout_time_to_armed_ms"] = armed;
+  out["single_pod_time_to_armed_ms"] = {{"value", base}, {"unit", "ms"}, {"runs", base_ms}};
+  const int most = f.fanout_pods.empty() ? 1 : f.fanout_pods.back();
+  const double base_kib_med = Median(base_kib);
+  out["fanout_controller_kib_per_part"] = {{"value", Median(kib_by_n[most])},
+                                           {"unit", "KiB"},
+                                           {"pods", most},
+                                           {"runs", kib_by_n[most]},
+                                           {"baseline", base_kib_med},
+                                           {"baseline_runs", base_kib}};
+
+  // Merged events/s: the largest n <= 3, each of its pods under the same load as --pod alone.
+  int merged_n = 1;
+  for (int n : f.fanout_pods) {
+    if (n <= 3) merged_n = std::max(merged_n, n);
+  }
+  std::vector<double> single_eps, merged_eps;
+  for (int run = 0; run < f.runs; ++run) {
+    {
+      auto s = Session::Start(f);
+      if (!s || s->WaitArmed(absl::Seconds(30)) < 0) return Fail("baseline not armed");
+      int64_t h0 = s->hits();
+      LoadPods(f, {single});
+      single_eps.push_back(static_cast<double>(s->hits() - h0) / f.seconds);
+      json ended = s->End();
+      if (!EndedCleanly(ended)) return Fail("session did not end cleanly: " + ended.dump());
+    }
+    auto s = Session::Start(f, f.fanout_target, {"--max-pods", absl::StrCat(merged_n)});
+    if (!s || s->WaitArmedCount(static_cast<size_t>(merged_n), absl::Seconds(60)) < 0) {
+      return Fail("merged session not armed");
+    }
+    int64_t h0 = s->hits();
+    LoadPods(f, s->armed_pods());
+    merged_eps.push_back(static_cast<double>(s->hits() - h0) / f.seconds);
+    json ended = s->End();
+    if (!EveryPartEndedCleanly(ended, static_cast<size_t>(merged_n))) {
+      return Fail("a part did not end cleanly: " + ended.dump());
+    }
+  }
+  out["fanout_events_per_s"] = {{"value", Median(merged_eps)},
+                                {"unit", "events/s"},
+                                {"pods", merged_n},
+                                {"runs", merged_eps},
+                                {"baseline", Median(single_eps)},
+                                {"baseline_runs", single_eps}};
+  std::printf("%s\n", out.dump(2).c_str());
+  return 0;
+}
+
 int Main(const Flags& f) {
+  if (!f.fanout_pods.empty()) return FanoutMain(f);
   const std::string req = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   json out = json::object();
 
@@ -525,6 +698,23 @@ int Main(int argc, char** argv) {
       f.controller_pid = static_cast<pid_t>(std::atoi(v.c_str()));
     else if (k == "--armed-only")
       f.armed_only = v == "1" || v == "true";
+    else if (k == "--fanout-target")
+      f.fanout_target = v;
+    else if (k == "--fanout-pods") {
+      for (const std::string& n : std::vector<std::string>(absl::StrSplit(v, ',')))
+        f.fanout_pods.push_back(std::atoi(n.c_str()));
+      std::sort(f.fanout_pods.begin(), f.fanout_pods.end());
+    } else if (k == "--pod-ports") {
+      for (const std::string& kv :
+           std::vector<std::string>(absl::StrSplit(v, ',', absl::SkipEmpty()))) {
+        std::pair<std::string, std::string> p = absl::StrSplit(kv, '=');
+        f.pod_ports[p.first] = std::atoi(p.second.c_str());
+      }
+    }
+  }
+  if (!f.fanout_pods.empty() && (f.fanout_target.empty() || f.controller_pid == 0)) {
+    std::fprintf(stderr, "--fanout-pods needs --fanout-target and --controller-pid\n");
+    return 2;
   }
   if (f.kdbg.empty() || f.script.empty() || f.port <= 0) {
     std::fprintf(stderr, "usage: kdbg-e2e-bench --kdbg PATH --script FILE --port P [--runs N]\n");
