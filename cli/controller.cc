@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/grpc_status.h"
 #include "common/status.h"
 #include "common/tls.h"
 
@@ -124,6 +125,12 @@ std::string DescribeRpcError(const grpc::Status& status, const std::string& what
   std::string msg = status.error_message();
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
+      if (AnsweredByKdbg(status)) {
+        // The controller answered: what it could not reach (an agent, the API server) is in its
+        // own words, and it is worth retrying once that is back.
+        return absl::StrCat(what, ": ", msg, " (the controller at ", controller,
+                            " answered; retry when that is fixed)");
+      }
       return absl::StrCat(what, ": cannot reach the controller at ", controller, " (", msg,
                           "); check --controller / $KDBG_CONTROLLER and --controller-ca");
     case grpc::StatusCode::UNAUTHENTICATED:

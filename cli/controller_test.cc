@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/ide_config.h"
+#include "common/grpc_status.h"
 #include "gtest/gtest.h"
 
 namespace kdbg::cli {
@@ -69,6 +70,18 @@ TEST(ControllerTest, GiveUpNeverTrueWaitsForThePortForward) {
   auto e = FindController(o);
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_EQ(e->address, "127.0.0.1:40002");
+}
+
+TEST(ControllerTest, UnavailableAnsweredByTheControllerIsNotWordedAsUnreachable) {
+  grpc::Status answered = ToGrpcStatus(absl::UnavailableError("no ready kdbg agent on node n2"));
+  std::string text = DescribeRpcError(answered, "trace", "127.0.0.1:7444");
+  EXPECT_EQ(text,
+            "trace: no ready kdbg agent on node n2 (the controller at 127.0.0.1:7444 answered; "
+            "retry when that is fixed)");
+  grpc::Status transport(grpc::StatusCode::UNAVAILABLE, "failed to connect to all addresses");
+  EXPECT_FALSE(AnsweredByKdbg(transport));
+  text = DescribeRpcError(transport, "trace", "127.0.0.1:7444");
+  EXPECT_NE(text.find("cannot reach the controller at 127.0.0.1:7444"), std::string::npos) << text;
 }
 
 TEST(ControllerTest, ExplicitAddressNeedsNoKubectl) {

@@ -16,7 +16,11 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   int c = static_cast<int>(status.code());
   grpc::StatusCode code =
       c >= 0 && c <= 16 ? static_cast<grpc::StatusCode>(c) : grpc::StatusCode::UNKNOWN;
-  return grpc::Status(code, std::string(status.message()));
+  return grpc::Status(code, std::string(status.message()), kAnsweredByKdbg);
+}
+
+bool AnsweredByKdbg(const grpc::Status& status) {
+  return !status.ok() && status.error_details() == kAnsweredByKdbg;
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {

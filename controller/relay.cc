@@ -1,6 +1,7 @@
 #include "controller/relay.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 
 namespace kdbg::controller {
 
@@ -13,7 +14,7 @@ grpc::Status LabelAgentStatus(const grpc::Status& s, const std::string& label) {
   } else {
     msg = absl::StrCat("agent ", label, ": ", msg);
   }
-  return grpc::Status(s.error_code(), msg);
+  return grpc::Status(s.error_code(), msg, kAnsweredByKdbg);
 }
 
 // ---------------------------------------------------------------------------------------------

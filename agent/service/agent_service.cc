@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/service/recovered_sessions.h"
 #include "agent/service/tcp_pump.h"
+#include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/tls.h"
 
@@ -273,8 +274,8 @@ class TunnelReactor final
       if (c.empty) return;
       if (c.error || c.done) {
         finished_ = true;
-        final_ =
-            c.error ? grpc::Status(grpc::StatusCode::UNAVAILABLE, c.message) : grpc::Status::OK;
+        final_ = c.error ? grpc::Status(grpc::StatusCode::UNAVAILABLE, c.message, kAnsweredByKdbg)
+                         : grpc::Status::OK;
       } else {
         writing_ = true;
         out_.Clear();

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/grpc_status.h"
 #include "controller/testing/pods.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -234,6 +235,8 @@ TEST_F(ControllerIntegrationTest, ApiServerUnreachable) {
   TraceResult r = Trace("t-alice", "default", "web-a");
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(r.status.error_message(), HasSubstr("connection refused"));
+  // Over real gRPC: the CLI can tell this answer from a controller it cannot reach.
+  EXPECT_TRUE(AnsweredByKdbg(r.status));
   auto lines = AuditLines(1);
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0]["decision"], "error");
@@ -244,6 +247,7 @@ TEST_F(ControllerIntegrationTest, AgentUnreachable) {
   TraceResult r = Trace("t-alice", "default", "web-c");
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(r.status.error_message(), HasSubstr("kdbg-agent-node-c"));
+  EXPECT_TRUE(AnsweredByKdbg(r.status));
   EXPECT_THAT(r.status.error_message(), HasSubstr("127.0.0.4"));
   auto lines = AuditLines(2);
   ASSERT_EQ(lines.size(), 2u);
