@@ -862,20 +862,23 @@ start_attach_client() {  # pod seconds
 # goes with it).
 cmd_attach_faults() {
   check_two_nodes
-  local pod node ip before session t0 took served tpid agent cg procs i ctl_node
+  local pod node ip before session t0 took served tpid agent cg procs i ctl_node t_served=""
   ctl_node=$(controller_node)
   read -r pod node ip < <(sample_pods | awk -v n="$ctl_node" '$2 != n')
   [[ -n $pod ]] || fail "no sample pod outside the controller's node $ctl_node"
   tpid=$(host_pid "$node" "$(admin -n default get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}' | sed 's|containerd://||')")
   attach_fault_end() {  # what reasons
+    # Time to release first (the fault at $t0 to TracerPid 0, no Delve): the CLI may end later
+    # (after a container kill it waits for the restarted agent's answer).
+    took=$(wait_released "$tpid" x "$t0")
     for ((i = 0; i < 120; i++)); do kill -0 $APID 2>/dev/null || break; sleep 0.5; done
     kill -0 $APID 2>/dev/null && fail "kdbg attach did not end within 60 s after $1: $(tail -3 "$WORK/attach.err")"
     wait $APID 2>/dev/null || true
-    took=$(wait_released "$tpid" x "$t0")
     sleep 3  # requests keep flowing after the release
     kill "$LOADPID" 2>/dev/null || true
     wait "$LOADPID" 2>/dev/null || true
-    served=$(expect_served_after "$t0")
+    served=$(expect_served_after "${t_served:-$t0}")
+    t_served=""
     for ((i = 0; i < 60; i++)); do kill -0 $DPID 2>/dev/null || break; sleep 0.5; done
     kill $DPID 2>/dev/null || true
     expect_released "$pod" "$node" "$ip" "$before"
@@ -929,6 +932,7 @@ cmd_attach_faults() {
   start_load "$ip" 300
   sleep 2
   t0=$(date +%s.%N)
+  t_served=$t0  # every request from the restart on must be answered
   "$ROOT/scripts/cluster" restart-kubelet "$node" >"$WORK/restart.out" 2>&1 || fail "restart-kubelet $node: $(tail -5 "$WORK/restart.out")"
   local n0
   n0=$(grep -c '> goroutine(.*main\.handleSlash' "$WORK/dlv.out")
@@ -938,8 +942,9 @@ cmd_attach_faults() {
   done
   (($(grep -c '> goroutine(.*main\.handleSlash' "$WORK/dlv.out") > n0)) || fail "the dlv client traced nothing after kubelet-$node restarted: $(tail -3 "$WORK/dlv.out")"
   kill -0 $APID 2>/dev/null || fail "kdbg attach ended when kubelet-$node restarted: $(tail -3 "$WORK/attach.err")"
+  t0=$(date +%s.%N)  # released counted from the Ctrl-C
   kill -INT $APID
-  attach_fault_end "kubelet-$node restarted (session went on; Ctrl-C)" "CLIENT_STOP|STOP_REQUESTED"
+  attach_fault_end "kubelet-$node restarted (session went on; released from the Ctrl-C)" "CLIENT_STOP|STOP_REQUESTED"
 
   # (5) the controller's pod deleted.
   local ctl
