@@ -245,6 +245,7 @@ void MergeRelay::StartPart(size_t i, const std::string& node, const std::string&
     p.starting = false;
     p.started = true;
     a = Step();
+    if (p.out.stop_cancelled && !p.done) a.cancel.push_back(i);  // OnStopped ran meanwhile
   }
   Run(std::move(a));
 }
@@ -400,11 +401,12 @@ void MergeRelay::OnStopped(const StopFailures& failed) {
     for (const auto& [i, why] : failed) {
       if (i >= parts_.size()) continue;
       Part& p = *parts_[i];
-      if (!p.started || p.done || p.cancel_sent) continue;
+      if (!(p.started || p.starting) || p.done || p.cancel_sent) continue;
       p.cancel_sent = true;
       p.stop_error = why;
       p.out.stop_cancelled = true;
-      a.cancel.push_back(i);
+      // A part still starting is cancelled by StartPart once its call is made.
+      if (p.started) a.cancel.push_back(i);
     }
     Actions more = Step();
     more.cancel.insert(more.cancel.end(), a.cancel.begin(), a.cancel.end());
@@ -436,8 +438,10 @@ MergeRelay::Actions MergeRelay::Step() {
     hit_limit_called_ = true;
     a.hit_limit = true;
     if (cb_.on_hit_limit) stop_pending_ = true;  // the relay lives until `stopped` is called
+    // A part between StartPart's two halves (starting) counts: its call is being made.
     for (size_t i = 0; i < parts_.size(); ++i) {
-      if (parts_[i]->started && !parts_[i]->done) a.running.push_back(i);
+      const Part& p = *parts_[i];
+      if ((p.started || p.starting) && !p.done) a.running.push_back(i);
     }
   }
   for (size_t i = 0; i < parts_.size(); ++i) {
