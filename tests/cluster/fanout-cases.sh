@@ -6,7 +6,8 @@
 #                 its pod, Ctrl-C: every part ends by the safe end on its node, summary per pod,
 #                 both targets released (running, TracerPid 0, no Delve, not restarted), each part
 #                 audited
-#   fanout-ends   the other ends, each on a live two-node session: --duration, kdbg stop of the
+#   fanout-ends   the other ends, each on a live two-node session: --duration, the total
+#                 --max-hits reached (hits from both pods' requests), kdbg stop of the
 #                 session from another CLI, lease expiry, the CLI SIGKILLed, the controller's pod
 #                 deleted; after each, both targets released and each part's end audited with its
 #                 reason (after the controller's pod is deleted, by each agent's log: the audit
@@ -105,6 +106,25 @@ cmd_fanout_ends() {
   fanout_released "$pods"
   fanout_parts_audited DURATION
   echo "cluster-test: fanout-ends: --duration: both parts ended, released, audited DURATION"
+
+  # The total --max-hits: the controller counts hits over both pods, drops the rest and stops
+  # every part through its agent.
+  pods=$(fanout_pods_with_restarts)
+  fanout_start --max-hits 3 --duration 120s
+  local pod node ip before i
+  for ((i = 0; i < 40; i++)); do
+    kill -0 $KPID 2>/dev/null || break
+    while read -r pod node ip before; do curl -s -m 2 "http://$ip:8080/" >/dev/null || true; done <<<"$pods"
+    sleep 0.5
+  done
+  fanout_wait 60
+  ((FRC == 0)) || fail "--max-hits 3: exit $FRC: $(tail -5 "$WORK/ferr")"
+  summary=$(fanout_summary)
+  grep -q '"reason":"max_hits"' <<<"$summary" || fail "--max-hits 3: summary: $summary"
+  (($(grep -c '"type":"hit"' "$WORK/fout") == 3)) || fail "--max-hits 3: $(grep -c '"type":"hit"' "$WORK/fout") hits printed"
+  fanout_released "$pods"
+  fanout_parts_audited "STOP_REQUESTED|MAX_HITS"
+  echo "cluster-test: fanout-ends: --max-hits 3 over both pods: 3 hits, both parts stopped, released, audited"
 
   # kdbg stop SESSION from another CLI: every part stopped.
   pods=$(fanout_pods_with_restarts)
