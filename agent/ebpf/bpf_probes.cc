@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <gelf.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "agent/ebpf/probe_bpf_object.h"
+#include "agent/gobinary/go_binary.h"
 
 namespace kdbg::ebpf {
 namespace {
@@ -57,8 +59,14 @@ absl::Status ErrnoStatus(int err, const std::string& what) {
   std::string log = TakeLog();
   if (!log.empty()) absl::StrAppend(&msg, " (libbpf: ", log, ")");
   if (err == EPERM || err == EACCES) {
+    // Loading needs CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN); a uprobe through perf_event_open
+    // needs CAP_SYS_ADMIN since the kernel change "perf: Require CAP_SYS_ADMIN for uprobes"
+    // (2025, also in stable kernels): with CAP_PERFMON alone the kernel answers EACCES (measured
+    // on Linux 6.18).
     return absl::PermissionDeniedError(absl::StrCat(
-        msg, "; the agent needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) for the eBPF engine"));
+        msg,
+        "; the eBPF engine needs CAP_SYS_ADMIN in the agent (current kernels refuse uprobes to "
+        "CAP_PERFMON), or CAP_BPF and CAP_PERFMON on kernels before that change"));
   }
   return absl::UnavailableError(msg);
 }
@@ -195,6 +203,29 @@ absl::StatusOr<kdbg_probe_state> BpfProbes::State(uint32_t index) {
     return ErrnoStatus(errno, "read the probe state");
   }
   return st;
+}
+
+absl::Status SelfTest() {
+  static const absl::Status* const kResult = [] {
+    // Loading alone proves little: the kernel checks the uprobe's own permission at attach.
+    absl::StatusOr<std::unique_ptr<BpfProbes>> probes = BpfProbes::Load(4096);
+    if (!probes.ok()) return new absl::Status(probes.status());
+    // The entry point of this very executable: an instruction boundary, run once at start-up
+    // and never again. The probe is for this process only and is removed at once.
+    const std::string self = "/proc/self/exe";
+    absl::StatusOr<std::unique_ptr<gobinary::GoBinary>> bin = gobinary::GoBinary::Open(self);
+    if (!bin.ok()) return new absl::Status(bin.status());
+    GElf_Ehdr ehdr;
+    if (gelf_getehdr((*bin)->elf(), &ehdr) == nullptr) {
+      return new absl::Status(absl::InternalError("cannot read the agent's own ELF header"));
+    }
+    absl::StatusOr<uint64_t> offset = (*bin)->CodeFileOffset(ehdr.e_entry);
+    if (!offset.ok()) return new absl::Status(offset.status());
+    absl::Status attached = (*probes)->Attach(0, self, *offset, ::getpid());
+    (*probes)->DetachAll();
+    return new absl::Status(attached);
+  }();
+  return *kResult;
 }
 
 }  // namespace kdbg::ebpf

@@ -28,7 +28,8 @@ class BpfProbes {
  public:
   // Checks the node (uprobe PMU, BPF allowed), loads and verifies the program. Errors:
   //   Unavailable         no uprobe PMU / BPF refused by the kernel (with the kernel's words)
-  //   PermissionDenied    the agent lacks CAP_BPF/CAP_PERFMON (or CAP_SYS_ADMIN)
+  //   PermissionDenied    the agent lacks CAP_BPF/CAP_PERFMON (or CAP_SYS_ADMIN); Attach: lacks
+  //                       CAP_SYS_ADMIN on a kernel that wants it for uprobes (SelfTest)
   static absl::StatusOr<std::unique_ptr<BpfProbes>> Load(size_t ring_bytes = 8u << 20);
   // Detaches every probe and frees the program and maps.
   ~BpfProbes();
@@ -58,5 +59,15 @@ class BpfProbes {
 
 // Why this node cannot run the eBPF engine, or OK. Cheap (reads sysfs); used by `auto`.
 absl::Status CheckNodeSupport();
+
+// Whether this process can run the eBPF engine here, tried for real on the first call and
+// remembered (a process's capabilities, seccomp filter and kernel do not change under it): loads
+// the program and attaches one uprobe to this process's own executable at its ELF entry point
+// (an instruction boundary that never runs again), for this process only, then detaches it.
+// OK, or the error Load/Attach gave, with the kernel's words: Unavailable (no uprobe PMU, BPF
+// refused) or PermissionDenied (e.g. a kernel that wants CAP_SYS_ADMIN for uprobes and an agent
+// with only CAP_BPF + CAP_PERFMON: "attach a uprobe to /proc/self/exe at offset 0x...: Permission
+// denied ..."). Thread-safe.
+absl::Status SelfTest();
 
 }  // namespace kdbg::ebpf

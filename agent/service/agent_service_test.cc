@@ -563,7 +563,9 @@ TEST(HealthServerTest, ServesHealthReadinessAndMetrics) {
   AgentMetrics metrics;
   metrics.Hit();
   absl::Status ready = absl::FailedPreconditionError("Delve not found at /nope (--dlv)");
-  HealthServer health(&metrics, [&] { return ready; });
+  std::string ebpf;
+  HealthServer health(
+      &metrics, [&] { return ready; }, [&] { return ebpf; });
   auto port = health.Start("127.0.0.1:0");
   ASSERT_TRUE(port.ok()) << port.status();
   httplib::Client client("127.0.0.1", *port);
@@ -578,6 +580,13 @@ TEST(HealthServerTest, ServesHealthReadinessAndMetrics) {
   r = client.Get("/readyz");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "ready\n");
+  // A node where the eBPF engine cannot run stays ready (Delve runs) and says why.
+  ebpf = "attach a uprobe to /proc/self/exe at offset 0x1040: Permission denied";
+  r = client.Get("/readyz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "ready; eBPF engine unavailable: " + ebpf + "\n");
   auto m = client.Get("/metrics");
   ASSERT_TRUE(m);
   EXPECT_NE(m->body.find("kdbg_agent_hits_total 1\n"), std::string::npos) << m->body;

@@ -59,8 +59,11 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
     }
     return absl::OkStatus();
   };
+  // Tried for real once (a uprobe on the agent's own executable), so `kdbg version` and /readyz
+  // say what a session would meet: a kernel that wants CAP_SYS_ADMIN for uprobes, a seccomp
+  // filter, a missing uprobe PMU (agent/ebpf/bpf_probes.h, SelfTest).
   e.ebpf_problem = [] {
-    absl::Status s = ebpf::CheckNodeSupport();
+    absl::Status s = ebpf::SelfTest();
     return s.ok() ? std::string() : std::string(s.message());
   };
 

@@ -13,15 +13,22 @@
 
 namespace kdbg::agent {
 
-HealthServer::HealthServer(AgentMetrics* metrics, std::function<absl::Status()> ready)
-    : metrics_(metrics), ready_(std::move(ready)), server_(std::make_unique<httplib::Server>()) {
+HealthServer::HealthServer(AgentMetrics* metrics, std::function<absl::Status()> ready,
+                           std::function<std::string()> ebpf_problem)
+    : metrics_(metrics),
+      ready_(std::move(ready)),
+      ebpf_problem_(std::move(ebpf_problem)),
+      server_(std::make_unique<httplib::Server>()) {
   server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
   server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     absl::Status st = ready_ ? ready_() : absl::OkStatus();
     if (st.ok()) {
-      res.set_content("ready\n", "text/plain");
+      std::string ebpf = ebpf_problem_ ? ebpf_problem_() : std::string();
+      res.set_content(
+          ebpf.empty() ? "ready\n" : absl::StrCat("ready; eBPF engine unavailable: ", ebpf, "\n"),
+          "text/plain");
     } else {
       res.status = 503;
       res.set_content(absl::StrCat("not ready: ", st.message(), "\n"), "text/plain");

@@ -25,7 +25,11 @@ namespace kdbg::agent {
 
 class HealthServer {
  public:
-  HealthServer(AgentMetrics* metrics, std::function<absl::Status()> ready);
+  // /readyz answers 200 "ready\n" when `ready` is OK, else 503 "not ready: MESSAGE\n". When
+  // `ebpf_problem` (optional) returns text, the 200 body says so without failing readiness
+  // (sessions then run on Delve): "ready; eBPF engine unavailable: TEXT\n".
+  HealthServer(AgentMetrics* metrics, std::function<absl::Status()> ready,
+               std::function<std::string()> ebpf_problem = nullptr);
   ~HealthServer();
 
   // Binds `host_port` ("127.0.0.2:7444"; port 0 picks one) and serves. Returns the bound port.
@@ -36,6 +40,7 @@ class HealthServer {
  private:
   AgentMetrics* const metrics_;
   std::function<absl::Status()> ready_;
+  std::function<std::string()> ebpf_problem_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };

@@ -184,7 +184,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
                                          " (--listen): in use or not an address of this host")));
   }
 
-  HealthServer health(&metrics, engine->ready);
+  HealthServer health(&metrics, engine->ready, engine->ebpf_problem);
   if (!config.health_listen.empty()) {
     absl::StatusOr<int> hp = health.Start(config.health_listen);
     if (!hp.ok()) {
@@ -201,6 +201,13 @@ int RunServeCommand(const std::vector<std::string>& args) {
     }
   });
 
+  if (std::string ebpf = engine->ebpf_problem ? engine->ebpf_problem() : std::string();
+      !ebpf.empty()) {
+    log::Warning("eBPF engine unavailable on this node: trace sessions run on Delve",
+                 {{"error", ebpf}});
+  } else {
+    log::Info("eBPF engine available (a test uprobe attached and detached)");
+  }
   log::Info("agent serving", {{"listen", config.listen},
                               {"port", port},
                               {"node", config.node_name},

@@ -67,13 +67,15 @@ bool ReadResponse(int fd, std::string* buf) {
 
 }  // namespace
 
-LoadResult RunLoad(const std::string& host, int port, int connections, absl::Duration duration) {
+LoadResult RunLoad(const std::string& host, int port, int connections, absl::Duration duration,
+                   bool keep_alive) {
   std::atomic<int64_t> requests{0}, errors{0};
   absl::Time start = absl::Now();
   absl::Time end = start + duration;
   std::vector<std::thread> threads;
   threads.reserve(static_cast<size_t>(std::max(connections, 0)));
-  const std::string req = absl::StrCat("GET / HTTP/1.1\r\nHost: ", host, "\r\n\r\n");
+  const std::string req = absl::StrCat("GET / HTTP/1.1\r\nHost: ", host, "\r\n",
+                                       keep_alive ? "" : "Connection: close\r\n", "\r\n");
   for (int i = 0; i < connections; ++i) {
     threads.emplace_back([&] {
       int fd = -1;
@@ -96,6 +98,10 @@ LoadResult RunLoad(const std::string& host, int port, int connections, absl::Dur
           continue;
         }
         requests.fetch_add(1);
+        if (!keep_alive) {
+          ::close(fd);
+          fd = -1;
+        }
       }
       if (fd >= 0) ::close(fd);
     });

@@ -15,6 +15,10 @@ struct LoadResult {
   double rps() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
 };
 
-LoadResult RunLoad(const std::string& host, int port, int connections, absl::Duration duration);
+// `keep_alive` false: every request on a new connection (`Connection: close`, then closed), as
+// load generators without keep-alive (`ab` without -k) send it: the server pays accept, a new
+// goroutine and the socket's teardown per request, about 10x the CPU of a keep-alive request here.
+LoadResult RunLoad(const std::string& host, int port, int connections, absl::Duration duration,
+                   bool keep_alive = true);
 
 }  // namespace kdbg::bench

@@ -18,12 +18,15 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/ebpf/ebpf_session.h"
+#include "bench/delve/cpu_split.h"
 #include "bench/delve/load_gen.h"
 #include "common/child_process.h"
 #include "nlohmann/json.hpp"
@@ -50,7 +53,33 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
-// Throughput and latency of the sample service with every request traced.
+// One load shape of the HTTP runs.
+struct HttpLoad {
+  std::string name;  // key in details.http
+  bool keep_alive;
+};
+
+// CPU microseconds per request of the target and of this process (load generator + the engine's
+// event consumer) over one run, and of everything else on the machine (other users: noise).
+struct RunCpu {
+  double target_us = 0, bench_us = 0, others_us = 0;
+};
+
+RunCpu CpuPerRequest(const CpuSample& a, const CpuSample& b, int64_t requests) {
+  RunCpu c;
+  if (requests <= 0) return c;
+  auto d = [&](const std::string& k) { return b.seconds.at(k) - a.seconds.at(k); };
+  const double n = static_cast<double>(requests);
+  c.target_us = d("target") * 1e6 / n;
+  c.bench_us = d("bench") * 1e6 / n;
+  c.others_us = (b.machine_busy - a.machine_busy - d("target") - d("bench")) * 1e6 / n;
+  return c;
+}
+
+// Throughput and latency of the sample service with every request traced, under two loads: 2
+// keep-alive connections back to back (a trivial handler: ~20 us of CPU per request, the worst
+// case for any per-request cost) and a new connection per request (~10x the CPU per request, the
+// shape of the experiment in ../shared/design/EBPF.md, whose untraced server did ~8,700 req/s).
 int HttpMain(const std::string& target, int runs, int seconds, nlohmann::json* out) {
   int port = kdbg::testing::FreePort();
   SpawnOptions o;
@@ -80,25 +109,78 @@ int HttpMain(const std::string& target, int runs, int seconds, nlohmann::json* o
       }
     });
   };
-  std::vector<double> untraced, traced;
-  int64_t traced_requests = 0, traced_hits = 0, dropped = 0;
-  for (int run = 0; run < runs; ++run) {
-    untraced.push_back(RunLoad("127.0.0.1", port, 2, absl::Seconds(seconds)).rps());
-    int64_t before = hits.load();
-    auto s = start(absl::StrCat("rps-", run));
-    if (!s.ok()) return Fail(std::string(s.status().message()));
-    LoadResult r = RunLoad("127.0.0.1", port, 2, absl::Seconds(seconds));
-    traced.push_back(r.rps());
-    absl::SleepFor(absl::Milliseconds(200));
-    (*s)->RequestEnd(kdbg::v1::END_REASON_CLIENT_STOP);
-    auto ended = (*s)->Wait(absl::Seconds(10));
-    if (!ended.ok()) return Fail("session did not end");
-    traced_requests += r.requests;
-    traced_hits += hits.load() - before;
-    const std::string& m = ended->message();
-    size_t p = m.find(" hits dropped)");
-    size_t b = p == std::string::npos ? p : m.rfind('(', p);
-    if (b != std::string::npos) dropped += std::atoll(m.substr(b + 1, p - b - 1).c_str());
+  const std::map<std::string, pid_t> trees = {{"target", (*child)->pid()}};
+  const std::vector<HttpLoad> loads = {{"keep_alive", true}, {"connection_per_request", false}};
+  for (const HttpLoad& load : loads) {
+    std::vector<double> untraced, traced;
+    std::vector<RunCpu> cpu_untraced, cpu_traced;
+    int64_t traced_requests = 0, traced_hits = 0, dropped = 0;
+    for (int run = 0; run < runs; ++run) {
+      CpuSample u0 = SampleCpu(trees);
+      LoadResult ur = RunLoad("127.0.0.1", port, 2, absl::Seconds(seconds), load.keep_alive);
+      CpuSample u1 = SampleCpu(trees);
+      untraced.push_back(ur.rps());
+      cpu_untraced.push_back(CpuPerRequest(u0, u1, ur.requests));
+      int64_t before = hits.load();
+      auto s = start(absl::StrCat(load.name, "-", run));
+      if (!s.ok()) return Fail(std::string(s.status().message()));
+      // StartTrace returns armed; the load starts after it, so arming is not in the run.
+      CpuSample t0 = SampleCpu(trees);
+      LoadResult r = RunLoad("127.0.0.1", port, 2, absl::Seconds(seconds), load.keep_alive);
+      absl::SleepFor(absl::Milliseconds(200));  // the last events reach the consumer
+      CpuSample t1 = SampleCpu(trees);
+      traced.push_back(r.rps());
+      cpu_traced.push_back(CpuPerRequest(t0, t1, r.requests));
+      (*s)->RequestEnd(kdbg::v1::END_REASON_CLIENT_STOP);
+      auto ended = (*s)->Wait(absl::Seconds(10));
+      if (!ended.ok()) return Fail("session did not end");
+      traced_requests += r.requests;
+      traced_hits += hits.load() - before;
+      const std::string& m = ended->message();
+      size_t p = m.find(" hits dropped)");
+      size_t b = p == std::string::npos ? p : m.rfind('(', p);
+      if (b != std::string::npos) dropped += std::atoll(m.substr(b + 1, p - b - 1).c_str());
+    }
+    auto med = [](const std::vector<RunCpu>& v, double RunCpu::*f) {
+      std::vector<double> x;
+      for (const RunCpu& c : v) x.push_back(c.*f);
+      return Median(x);
+    };
+    const double tu = med(cpu_untraced, &RunCpu::target_us),
+                 tt = med(cpu_traced, &RunCpu::target_us);
+    const double bu = med(cpu_untraced, &RunCpu::bench_us), bt = med(cpu_traced, &RunCpu::bench_us);
+    const std::string key = load.keep_alive ? "ebpf_engine_traced_rps"
+                                            : "ebpf_engine_traced_rps_connection_per_request";
+    (*out)[key] = {{"value", Median(traced)},
+                   {"unit", "req/s"},
+                   {"baseline", Median(untraced)},
+                   {"ratio", Median(untraced) > 0 ? Median(traced) / Median(untraced) : 0}};
+    (*out)["details"]["http"][load.name] = {
+        {"untraced_rps_runs", untraced},
+        {"traced_rps_runs", traced},
+        {"traced_requests", traced_requests},
+        {"traced_hits", traced_hits},
+        {"dropped", dropped},
+        {"seconds", seconds},
+        // Medians over the runs, microseconds of CPU per request served (one event each when
+        // traced): the target's (its threads take the uprobe trap and run the BPF program) and
+        // this process's (load generator; when traced also the engine's ring-buffer consumer
+        // building each event). The differences are the per-event cost split.
+        {"cpu_us_per_request",
+         {{"target_untraced", tu},
+          {"target_traced", tt},
+          {"bench_untraced", bu},
+          {"bench_traced", bt},
+          {"others_untraced", med(cpu_untraced, &RunCpu::others_us)},
+          {"others_traced", med(cpu_traced, &RunCpu::others_us)}}},
+        {"per_event_cpu_us",
+         {{"in_target_trap_and_bpf", tt - tu},
+          {"consumer", bt - bu},
+          {"total", tt - tu + bt - bu}}}};
+    if (traced_hits != traced_requests) {
+      return Fail(absl::StrCat(load.name, ": ", traced_hits, " hits for ", traced_requests,
+                               " traced requests (", dropped, " dropped)"));
+    }
   }
   std::vector<double> lat;
   {
@@ -119,19 +201,8 @@ int HttpMain(const std::string& target, int runs, int seconds, nlohmann::json* o
     (void)(*s)->Wait(absl::Seconds(10));
   }
   (void)(*child)->Terminate(absl::Seconds(2));
-  (*out)["ebpf_engine_traced_rps"] = {
-      {"value", Median(traced)},
-      {"unit", "req/s"},
-      {"baseline", Median(untraced)},
-      {"ratio", Median(untraced) > 0 ? Median(traced) / Median(untraced) : 0}};
   (*out)["ebpf_engine_hit_latency_p50_ms"] = {{"value", Percentile(lat, 50)}, {"unit", "ms"}};
   (*out)["ebpf_engine_hit_latency_p99_ms"] = {{"value", Percentile(lat, 99)}, {"unit", "ms"}};
-  (*out)["details"]["http"] = {{"untraced_rps_runs", untraced},
-                               {"traced_rps_runs", traced},
-                               {"traced_requests", traced_requests},
-                               {"traced_hits", traced_hits},
-                               {"dropped", dropped},
-                               {"seconds", seconds}};
   return 0;
 }
 
@@ -155,60 +226,80 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
   for (int i = 0; i < 3; ++i) timed();  // warm up: grow and shrink stacks, fault pages in
 
   auto factory = kdbg::ebpf::NewEbpfSessionFactory({});
-  std::vector<double> untraced, traced, armed, eps;
+  // Two scripts on the same function: the entry alone (a condition that always holds: a
+  // tracepoint with `cond` has no return probes) and entry + return (main.recurse returns an int:
+  // one more uprobe on each RET, one more event per call).
+  struct Variant {
+    const char* script;
+    bool returns;
+    std::vector<double> traced, eps;
+  };
+  std::vector<Variant> variants = {
+      {"trace main.recurse\ncond 1 n >= 0\non 1 print n\n", false, {}, {}},
+      {"trace main.recurse\non 1 print n\n", true, {}, {}}};
+  std::vector<double> untraced, armed;
   int64_t dropped = 0, missing = 0;
   for (int run = 0; run < runs; ++run) {
     double u = timed();
     if (u < 0) return Fail("untraced request failed");
     untraced.push_back(u);
-
-    std::atomic<int64_t> hits{0};
-    std::atomic<int64_t> last_hit_ns{0};
-    kdbg::agent::TraceSpec spec;
-    spec.session_id = absl::StrCat("bench-", run);
-    spec.pid = (*child)->pid();
-    spec.script = "trace main.recurse\non 1 print n\n";
-    spec.script_name = "bench.dlv";
-    spec.requested_hits_per_second = 100000;
-    absl::Time a0 = absl::Now();
-    auto s = factory->StartTrace(spec, [&](const kdbg::v1::Event& e) {
-      if (e.has_hit()) {
-        hits.fetch_add(1);
+    for (Variant& v : variants) {
+      std::atomic<int64_t> hits{0}, returns{0};
+      std::atomic<int64_t> last_hit_ns{0};
+      kdbg::agent::TraceSpec spec;
+      spec.session_id = absl::StrCat("bench-", run, v.returns ? "-ret" : "");
+      spec.pid = (*child)->pid();
+      spec.script = v.script;
+      spec.script_name = "bench.dlv";
+      spec.requested_hits_per_second = 100000;
+      absl::Time a0 = absl::Now();
+      auto s = factory->StartTrace(spec, [&](const kdbg::v1::Event& e) {
+        if (!e.has_hit()) return;
+        (e.hit().returned() ? returns : hits).fetch_add(1);
         last_hit_ns.store(absl::GetCurrentTimeNanos());
+      });
+      if (!s.ok()) return Fail(std::string(s.status().message()));
+      if (!v.returns) armed.push_back(absl::ToDoubleMilliseconds(absl::Now() - a0));
+      const int64_t want_returns = v.returns ? calls : 0;
+      absl::Time t0 = absl::Now();
+      double t = timed();
+      if (t < 0) return Fail("traced request failed");
+      v.traced.push_back(t);
+      for (int i = 0; i < 500 && (hits.load() < calls || returns.load() < want_returns); ++i) {
+        absl::SleepFor(absl::Milliseconds(10));
       }
-    });
-    if (!s.ok()) return Fail(std::string(s.status().message()));
-    armed.push_back(absl::ToDoubleMilliseconds(absl::Now() - a0));
-    absl::Time t0 = absl::Now();
-    double t = timed();
-    if (t < 0) return Fail("traced request failed");
-    traced.push_back(t);
-    for (int i = 0; i < 500 && hits.load() < calls; ++i) absl::SleepFor(absl::Milliseconds(10));
-    double secs =
-        (static_cast<double>(last_hit_ns.load()) - static_cast<double>(absl::ToUnixNanos(t0))) /
-        1e9;
-    if (secs > 0) eps.push_back(static_cast<double>(hits.load()) / secs);
-    (*s)->RequestEnd(kdbg::v1::END_REASON_CLIENT_STOP);
-    auto ended = (*s)->Wait(absl::Seconds(10));
-    if (!ended.ok()) return Fail("session did not end");
-    const std::string& m = ended->message();
-    size_t p = m.find(" hits dropped)");
-    size_t b = p == std::string::npos ? p : m.rfind('(', p);
-    if (b != std::string::npos) dropped += std::atoll(m.substr(b + 1, p - b - 1).c_str());
-    missing += calls - hits.load();
+      double secs =
+          (static_cast<double>(last_hit_ns.load()) - static_cast<double>(absl::ToUnixNanos(t0))) /
+          1e9;
+      if (secs > 0) v.eps.push_back(static_cast<double>(hits.load() + returns.load()) / secs);
+      (*s)->RequestEnd(kdbg::v1::END_REASON_CLIENT_STOP);
+      auto ended = (*s)->Wait(absl::Seconds(10));
+      if (!ended.ok()) return Fail("session did not end");
+      const std::string& m = ended->message();
+      size_t p = m.find(" hits dropped)");
+      size_t b = p == std::string::npos ? p : m.rfind('(', p);
+      if (b != std::string::npos) dropped += std::atoll(m.substr(b + 1, p - b - 1).c_str());
+      missing += std::abs(calls - hits.load()) + std::abs(want_returns - returns.load());
+    }
   }
   (void)(*child)->Terminate(absl::Seconds(2));
-  double cost = (Median(traced) - Median(untraced)) / calls;
+  const Variant& entry = variants[0];
+  const Variant& with_ret = variants[1];
   nlohmann::json& o2 = *out;
-  o2.update({{"ebpf_cost_per_hit_us", {{"value", cost}, {"unit", "us"}}},
-             {"ebpf_events_per_s", {{"value", Median(eps)}, {"unit", "events/s"}}},
+  o2.update({{"ebpf_cost_per_hit_us",
+              {{"value", (Median(entry.traced) - Median(untraced)) / calls}, {"unit", "us"}}},
+             {"ebpf_cost_per_call_with_return_us",
+              {{"value", (Median(with_ret.traced) - Median(untraced)) / calls}, {"unit", "us"}}},
+             {"ebpf_events_per_s", {{"value", Median(entry.eps)}, {"unit", "events/s"}}},
              {"ebpf_engine_time_to_armed_ms", {{"value", Median(armed)}, {"unit", "ms"}}},
              {"details",
               {{"calls_per_request", calls},
                {"runs", runs},
                {"untraced_request_us", untraced},
-               {"traced_request_us", traced},
-               {"events_per_s_runs", eps},
+               {"traced_request_us", entry.traced},
+               {"traced_with_return_request_us", with_ret.traced},
+               {"events_per_s_runs", entry.eps},
+               {"events_per_s_with_return_runs", with_ret.eps},
                {"dropped", dropped},
                {"missing_events", missing}}}});
   return dropped == 0 && missing == 0 ? 0 : Fail("events were dropped or missing");

@@ -1001,5 +1001,6 @@ case ${1:-} in
   demo) cmd_demo ;;
   manifests) cmd_manifests ;;
   fanout-*) . "$ROOT/tests/cluster/fanout-cases.sh"; "cmd_${1//-/_}" ;;  # sessions over several pods
-  *) echo "usage: $0 resolve|trace|attach|sessions|denied|isolation|faults|container-kill|rollout|liveness|readiness|kubelet-restart|drain|attach-faults|demo|manifests|fanout-trace|fanout-ends|fanout-pod-gone" >&2; exit 2 ;;
+  ebpf-*) . "$ROOT/tests/cluster/ebpf-cases.sh"; "cmd_${1//-/_}" ;;  # the eBPF engine (its own file)
+  *) echo "usage: $0 resolve|trace|attach|sessions|denied|isolation|faults|container-kill|rollout|liveness|readiness|kubelet-restart|drain|attach-faults|demo|manifests|fanout-trace|fanout-ends|fanout-pod-gone|ebpf-trace" >&2; exit 2 ;;
 esac

@@ -152,7 +152,7 @@ if (checks === "kdbg") {
       if (sc.allowPrivilegeEscalation !== false) problem(cid, "allowPrivilegeEscalation must be false");
       if (sc.readOnlyRootFilesystem !== true) problem(cid, "readOnlyRootFilesystem must be true");
       expectEq(cid, "capabilities.drop", sc.capabilities?.drop, ["ALL"]);
-      expectEq(cid, "capabilities.add", sc.capabilities?.add ?? [], isAgent ? ["SYS_PTRACE", "DAC_READ_SEARCH", "KILL", "BPF", "PERFMON"] : []);
+      expectEq(cid, "capabilities.add", sc.capabilities?.add ?? [], isAgent ? ["SYS_PTRACE", "DAC_READ_SEARCH", "KILL", "SYS_ADMIN"] : []);
       if (!c.resources?.requests?.cpu || !c.resources?.requests?.memory || !c.resources?.limits?.cpu || !c.resources?.limits?.memory) problem(cid, "needs cpu and memory requests and limits");
       for (const m of c.volumeMounts ?? []) {
         if (!hostPathVols.has(m.name)) continue;

@@ -349,6 +349,97 @@ TEST(EbpfEngineTest, SigkilledTracerLeavesNoProbe) {
   std::filesystem::remove_all(dir);
 }
 
+// The agent's capabilities as the chart grants them (charts/kdbg, agent.ebpf): the tracer runs as
+// root with only those capabilities in its bounding set (setpriv), as runc starts the agent.
+// CAP_BPF + CAP_PERFMON (what the chart granted before) load the program, but current kernels
+// refuse the uprobe without CAP_SYS_ADMIN ("perf: Require CAP_SYS_ADMIN for uprobes", 2025): the
+// agent's self-test says so with the kernel's words. With CAP_SYS_ADMIN it passes, and a real trace
+// of a target running as another user arms and reports hits.
+std::string RunLimited(const std::string& caps, const std::vector<std::string>& args,
+                       int* exit_code) {
+  std::string dir = kdbg::testing::MakeTempDir("ebpf-caps");
+  SpawnOptions o;
+  o.argv = {"setpriv",
+            "--bounding-set",
+            "-all," + caps,
+            "--inh-caps",
+            "-all",
+            "--",
+            kdbg::testing::BinaryDir() + "/tests/integration/ebpf/kdbg_ebpf_test_tracer"};
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  o.stdout_path = dir + "/out";
+  o.stderr_to_stdout = true;
+  auto p = ChildProcess::Spawn(o);
+  EXPECT_TRUE(p.ok()) << p.status();
+  *exit_code = -1;
+  if (p.ok()) {
+    auto rc = (*p)->Wait(absl::Seconds(60));
+    EXPECT_TRUE(rc.ok()) << rc.status();
+    if (rc.ok()) *exit_code = *rc;
+  }
+  std::ifstream f(dir + "/out");
+  std::string out(std::istreambuf_iterator<char>(f), {});
+  std::filesystem::remove_all(dir);
+  return out;
+}
+
+TEST(EbpfEngineTest, TheChartsCapabilitiesRunTheEngine) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  KDBG_REQUIRE_REAL(::access("/usr/bin/setpriv", X_OK) == 0, "setpriv (util-linux)");
+  int rc = 0;
+  std::string out =
+      RunLimited("+sys_ptrace,+dac_read_search,+kill,+bpf,+perfmon", {"--self-test"}, &rc);
+  // A kernel older than the change still takes CAP_PERFMON: then the self-test passes.
+  if (rc != 0) {
+    EXPECT_THAT(out, HasSubstr("attach a uprobe to /proc/self/exe at offset 0x"));
+    EXPECT_THAT(out, HasSubstr("Permission denied"));
+    EXPECT_THAT(out, HasSubstr("CAP_SYS_ADMIN"));
+  } else {
+    EXPECT_EQ(out, "ok\n");
+  }
+  const std::string chart = "+sys_ptrace,+dac_read_search,+kill,+sys_admin";
+  out = RunLimited(chart, {"--self-test"}, &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(out, "ok\n");
+
+  // A target of another user (65534, nobody), traced with the chart's capabilities.
+  // Its own copy, readable by that user wherever the build directory is.
+  std::string dir = kdbg::testing::MakeTempDir("ebpf-caps-target");
+  namespace fs = std::filesystem;
+  fs::copy_file(kdbg::testing::BinaryDir() + "/targets/values", dir + "/values");
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  fs::permissions(dir + "/values", fs::perms::owner_all | fs::perms::group_read |
+                                       fs::perms::group_exec | fs::perms::others_read |
+                                       fs::perms::others_exec);
+  int port = kdbg::testing::FreePort();
+  SpawnOptions t;
+  t.argv = {"setpriv", "--reuid",        "65534", "--regid",
+            "65534",   "--clear-groups", "--",    dir + "/values"};
+  t.extra_env = {absl::StrCat("HELLO_ADDR=127.0.0.1:", port)};
+  auto target = ChildProcess::Spawn(t);
+  ASSERT_TRUE(target.ok()) << target.status();
+  ASSERT_TRUE(kdbg::testing::WaitForHttp("127.0.0.1", port, absl::Seconds(10)).ok());
+  std::string script = dir + "/t.dlv";
+  std::ofstream(script) << "trace h main.handleOrder\non h print tag\n";
+  std::thread load([&] {
+    for (int i = 0; i < 40; ++i) {
+      (void)kdbg::testing::HttpGet("127.0.0.1", port, absl::StrCat("/order?id=", i, "&tag=caps"));
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  });
+  out = RunLimited(chart, {absl::StrCat((*target)->pid()), script, "3"}, &rc);
+  load.join();
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_THAT(out, HasSubstr("\"armed\""));
+  EXPECT_THAT(out, HasSubstr("caps"));  // a hit's tag
+  auto st = kdbg::testing::ReadProcStatus((*target)->pid());
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->tracer_pid, 0);
+  (void)(*target)->Terminate(absl::Seconds(2));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(EbpfEngineTest, ProbeOverItsRateIsDisarmedWithANotice) {
   KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
   auto t = GoTarget::Start("values");

@@ -1,0 +1,157 @@
+# The non-stopping eBPF engine on the real cluster, sourced by tests/cluster/cluster-test.sh for the
+# checks named ebpf-*; uses its helpers (admin, sample_pods, wait_line, expect_released, restarts,
+# expect_audited, agent_of, agent_host_pid, start_load, expect_served_after, host_pid, fail, BG,
+# WORK).
+#
+#   ebpf-trace  every agent says the eBPF engine is available (`kdbg version`); a sample pod traced
+#               with `--engine ebpf` (function entry, r.RemoteAddr and r.Method printed) under a
+#               bounded request loop: the engine is eBPF, the values are the host's requests, the
+#               target is never ptraced (TracerPid sampled every 0.1 s: 0 throughout) and the
+#               kernel shows the uprobe (`bpftool perf show`: the agent's perf event on
+#               /proc/PID/exe, int3 at the probed address in the target's memory); then the agent's
+#               pod deleted and at once every process of its container SIGKILLed mid-trace: the
+#               kernel removes the uprobe (no perf event left, the original byte back), the target
+#               keeps answering every request, its restart count is unchanged, the CLI ends, the
+#               controller audits the session's end; the replacement agent is ready and says
+#               eBPF is available.
+
+# The perf events carrying a uprobe on /proc/$1/exe, one "pid fd offset" line each (bpftool perf
+# show -j: [{"pid":4242,"fd":12,"prog_id":57,"fd_type":"uprobe","filename":"/proc/77/exe",
+# "offset":1234}, ...]; the filename is the path the agent attached through).
+ebpf_uprobes_on() {  # target-pid
+  bpftool -j perf show 2>/dev/null |
+    python3 -c '
+import json, sys
+want = "/proc/%s/exe" % sys.argv[1]
+for e in json.load(sys.stdin) or []:
+    if e.get("fd_type") == "uprobe" and e.get("filename") == want:
+        print(e["pid"], e["fd"], e["offset"])
+' "$1"
+}
+
+# The byte at file offset $2 of $1's executable, read from the process's memory (its r-xp mapping
+# of that file), as two hex digits: cc while a uprobe sits there.
+ebpf_code_byte() {  # target-pid file-offset
+  local addr
+  addr=$(python3 - "$1" "$2" <<'EOF'
+import os, sys
+pid, off = sys.argv[1], int(sys.argv[2])
+exe = os.readlink("/proc/%s/exe" % pid)
+for line in open("/proc/%s/maps" % pid):
+    f = line.split()
+    if len(f) < 6 or "x" not in f[1] or f[5] != exe:
+        continue
+    start, end = (int(x, 16) for x in f[0].split("-"))
+    moff = int(f[2], 16)
+    if moff <= off < moff + (end - start):
+        print(start + off - moff)
+        break
+EOF
+)
+  [[ -n $addr ]] || fail "file offset $2 is not in an executable mapping of PID $1"
+  dd if="/proc/$1/mem" bs=1 count=1 skip="$addr" iflag=skip_bytes status=none | od -An -tx1 | tr -d ' \n'
+}
+
+# Every agent answers `kdbg version` without an "eBPF engine unavailable" note.
+ebpf_expect_available() {
+  local v
+  v=$(timeout 60 "$KDBG" version 2>&1) || fail "kdbg version: $v"
+  (($(grep -c '^kdbg-agent ' <<<"$v") >= 2)) || fail "kdbg version lists fewer than 2 agents: $v"
+  grep -q 'eBPF engine unavailable' <<<"$v" && fail "an agent says the eBPF engine cannot run: $v"
+  return 0
+}
+
+cmd_ebpf_trace() {
+  check_two_nodes
+  ebpf_expect_available
+  local pod node ip before agent apid cg tpid session t0 served i
+  read -r pod node ip < <(sample_pods)
+  agent=$(agent_of "$node")
+  before=$(restarts "$pod")
+  tpid=$(host_pid "$node" "$(admin -n default get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}' | sed 's|containerd://||')")
+  [[ -n $tpid ]] || fail "no host PID for pod/$pod"
+  printf 'trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\non handleSlash print r.Method\n' >"$WORK/ebpf.dlv"
+  : >"$WORK/out"
+  "$KDBG" trace "pod/$pod" --init "$WORK/ebpf.dlv" --engine ebpf --duration 120s -o json \
+    >"$WORK/out" 2>"$WORK/err" &
+  KPID=$!
+  BG+=($KPID)
+  wait_line "$WORK/out" '"type":"armed"' $KPID 60 || fail "--engine ebpf never armed on pod/$pod: $(cat "$WORK/err")"
+  session=$(session_of "$WORK/err")
+  grep -q '"engine":"ebpf"' "$WORK/out" || fail "the armed event does not name the eBPF engine: $(grep '"type":"armed"' "$WORK/out")"
+  # TracerPid of the target every 0.1 s until told to stop: any non-zero value is written down.
+  : >"$WORK/tracer"
+  (
+    while [[ ! -e $WORK/tracer.stop ]]; do
+      awk '/^TracerPid:/ && $2 != 0 {print $2}' "/proc/$tpid/status" >>"$WORK/tracer" 2>/dev/null || true
+      sleep 0.1
+    done
+  ) &
+  local tracer_loop=$!
+  BG+=($tracer_loop)
+  start_load "$ip" 200
+  for ((i = 0; i < 40; i++)); do
+    (($(grep -c '"type":"hit"' "$WORK/out") >= 5)) && break
+    kill -0 $KPID 2>/dev/null || break
+    sleep 0.5
+  done
+  (($(grep -c '"type":"hit"' "$WORK/out") >= 5)) || fail "fewer than 5 hits streamed on eBPF: $(tail -5 "$WORK/out") $(tail -5 "$WORK/err")"
+  local hit
+  hit=$(grep -m1 '"type":"hit"' "$WORK/out")
+  grep -q '"function":"main.handleSlash"' <<<"$hit" || fail "hit not in main.handleSlash: $hit"
+  grep -qE '"r.RemoteAddr":"\\"10\.244\.[0-9]+\.1:[0-9]+\\""' <<<"$hit" || fail "hit does not print r.RemoteAddr of the host's request: $hit"
+  grep -q '"r.Method":"\\"GET\\""' <<<"$hit" || fail "hit does not print r.Method \"GET\": $hit"
+  # The kernel's view: the agent holds a uprobe perf event on the target, and the target's code
+  # has the int3 at that offset.
+  local probes off apid_probe
+  probes=$(ebpf_uprobes_on "$tpid")
+  [[ -n $probes ]] || fail "bpftool perf show lists no uprobe on /proc/$tpid/exe while tracing"
+  read -r apid_probe _ off <<<"$(head -1 <<<"$probes")"
+  apid=$(agent_host_pid "$node" "$agent")
+  [[ $apid_probe == "$apid" ]] || fail "the uprobe on /proc/$tpid/exe is held by PID $apid_probe, not the agent ($apid)"
+  [[ $(ebpf_code_byte "$tpid" "$off") == cc ]] || fail "no int3 at file offset $off of PID $tpid while traced"
+  # Mid-trace: the agent's pod deleted and, before it can end anything, every process of its
+  # container SIGKILLed.
+  cg=$(awk -F: '$2 == "devices" {print $3}' "/proc/$apid/cgroup")
+  [[ $cg == */kubepods/* ]] || fail "agent PID $apid is not in a pod cgroup: $cg"
+  local procs
+  procs=$(tr '\n' ' ' <"/sys/fs/cgroup/devices$cg/cgroup.procs")
+  t0=$(date +%s.%N)
+  admin -n kdbg-system delete pod "$agent" --wait=false >/dev/null
+  # shellcheck disable=SC2086
+  kill -9 $procs
+  for ((i = 0; i < 100; i++)); do
+    [[ -z $(ebpf_uprobes_on "$tpid") ]] && break
+    sleep 0.1
+  done
+  [[ -z $(ebpf_uprobes_on "$tpid") ]] || fail "a uprobe on /proc/$tpid/exe is left 10 s after the agent was killed: $(ebpf_uprobes_on "$tpid")"
+  local took
+  took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+  [[ $(ebpf_code_byte "$tpid" "$off") != cc ]] || fail "the int3 at file offset $off of PID $tpid is left after the agent was killed"
+  for ((i = 0; i < 120; i++)); do kill -0 $KPID 2>/dev/null || break; sleep 0.5; done
+  kill -0 $KPID 2>/dev/null && fail "the trace did not end within 60 s of the agent's kill: $(tail -3 "$WORK/err")"
+  wait $KPID || true
+  sleep 2  # requests keep flowing after the kill
+  kill "$LOADPID" 2>/dev/null || true
+  wait "$LOADPID" 2>/dev/null || true
+  touch "$WORK/tracer.stop"
+  wait $tracer_loop 2>/dev/null || true
+  [[ -s $WORK/tracer ]] && fail "the target was ptraced during the eBPF session: TracerPid $(sort -u "$WORK/tracer" | tr '\n' ' ')"
+  served=$(expect_served_after "$t0")
+  local all
+  all=$(wc -l <"$WORK/load")
+  [[ -z $(awk '$2 != 200' "$WORK/load") ]] || fail "the target did not answer every request: $(awk '$2 != 200' "$WORK/load" | head -3)"
+  expect_released "$pod" "$node" "$ip" "$before"
+  expect_audited "$session" "$pod" "ERROR|AGENT_SHUTDOWN|RECOVERED"
+  # The DaemonSet's replacement agent, ready and able to run eBPF.
+  local old=$agent
+  for ((i = 0; i < 120; i++)); do
+    agent=$(agent_of "$node" 2>/dev/null || true)
+    [[ -n $agent && $agent != "$old" ]] && admin -n kdbg-system wait --for=condition=Ready "pod/$agent" --timeout=1s >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  admin -n kdbg-system wait --for=condition=Ready "pod/$agent" --timeout=30s >/dev/null ||
+    fail "no ready replacement agent on $node"
+  ebpf_expect_available
+  echo "cluster-test: ebpf-trace pod/$pod on $node: $(grep -c '"type":"hit"' "$WORK/out") hits on eBPF, TracerPid 0 throughout, agent pod deleted + container SIGKILLed: uprobe gone in ${took} s, $served requests after the kill ($all in all) answered, restarts unchanged, session $session audited"
+}
