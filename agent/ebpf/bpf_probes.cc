@@ -3,12 +3,15 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <gelf.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <vector>
 
@@ -16,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "agent/ebpf/probe_bpf_object.h"
 #include "agent/gobinary/go_binary.h"
+#include "common/status.h"
 
 namespace kdbg::ebpf {
 namespace {
@@ -203,6 +207,27 @@ absl::StatusOr<kdbg_probe_state> BpfProbes::State(uint32_t index) {
     return ErrnoStatus(errno, "read the probe state");
   }
   return st;
+}
+
+absl::Status ClearUprobe(const std::string& exe, uint64_t file_offset, pid_t pid) {
+  KDBG_RETURN_IF_ERROR(CheckNodeSupport());
+  std::ifstream type_file("/sys/bus/event_source/devices/uprobe/type");
+  int type = -1;
+  if (!(type_file >> type)) return absl::UnavailableError("cannot read the uprobe PMU's type");
+  perf_event_attr attr{};
+  attr.size = sizeof(attr);
+  attr.type = static_cast<uint32_t>(type);
+  attr.config1 = reinterpret_cast<uint64_t>(exe.c_str());  // uprobe path
+  attr.config2 = file_offset;                              // uprobe offset
+  long fd = ::syscall(SYS_perf_event_open, &attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ESRCH) return absl::NotFoundError(absl::StrCat("process ", pid, " is gone"));
+    return ErrnoStatus(err, absl::StrCat("place a uprobe on ", exe, " at offset 0x",
+                                         absl::Hex(file_offset), " to clear it"));
+  }
+  ::close(static_cast<int>(fd));
+  return absl::OkStatus();
 }
 
 absl::Status SelfTest() {

@@ -60,6 +60,18 @@ class BpfProbes {
 // Why this node cannot run the eBPF engine, or OK. Cheap (reads sysfs); used by `auto`.
 absl::Status CheckNodeSupport();
 
+// Places and at once removes a uprobe at `file_offset` of `exe` (use /proc/PID/exe) for process
+// `pid`, through the uprobe PMU and without a program. Its use: a uprobe left behind. When the
+// process that attached a uprobe is SIGKILLed while it is detaching it (a pod deleted, then
+// killed, during the graceful end), the kernel's removal of the int3 from the target can be cut
+// short by that fatal signal: the kernel's uprobe stays with no consumer and the int3 stays in the
+// target's code (the target still runs correctly, at the cost of a trap per call; measured on the
+// cluster, Linux 6.18: the byte stayed 0xcc with no perf event or BPF link left anywhere). A new
+// registration at the same place and its clean removal restore the original instruction. Harmless
+// when nothing is left (the int3 goes in and out). `file_offset` must be where the engine placed a
+// probe (an instruction boundary). Errors: the kernel's (NotFound: the process is gone).
+absl::Status ClearUprobe(const std::string& exe, uint64_t file_offset, pid_t pid);
+
 // Whether this process can run the eBPF engine here, tried for real on the first call and
 // remembered (a process's capabilities, seccomp filter and kernel do not change under it): loads
 // the program and attaches one uprobe to this process's own executable at its ELF entry point

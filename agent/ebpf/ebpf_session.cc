@@ -7,9 +7,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -121,10 +124,12 @@ class EbpfSession final : public DebugSession {
       st.plan = pp;
       probes_.push_back(std::move(st));
     }
+    WriteRecord();
     for (uint32_t i = 0; i < probes_.size(); ++i) {
       absl::Status s = bpf_->Attach(i, exe_, probes_[i].plan.file_offset, spec_.pid);
       if (!s.ok()) {
         bpf_.reset();  // detaches what was attached
+        RemoveRecord();
         return s;
       }
     }
@@ -202,6 +207,33 @@ class EbpfSession final : public DebugSession {
       if (on_event_) on_event_(std::move(e));
     }
     held_.clear();
+  }
+
+  // The probes about to be attached, for ClearLeftProbes should this agent be killed before they
+  // are all detached. Best effort: without a record a kill still detaches (the kernel closes the
+  // descriptors); only a kill during the detach itself needs it.
+  std::string RecordPath() const {
+    return options_.record_dir.empty()
+               ? std::string()
+               : absl::StrCat(options_.record_dir, "/", spec_.session_id, ".probes");
+  }
+  void WriteRecord() {
+    const std::string path = RecordPath();
+    if (path.empty()) return;
+    auto ticks = proc_->StartTicks(spec_.pid);
+    std::error_code ec;
+    std::filesystem::create_directories(options_.record_dir, ec);
+    std::ofstream out(path, std::ios::trunc);
+    for (const ProbeState& ps : probes_) {
+      out << spec_.pid << " " << (ticks.ok() ? *ticks : 0) << " " << ps.plan.file_offset << "\n";
+    }
+    out.flush();
+    if (!out) log::Warning("cannot record the session's probes", {{"path", path}});
+  }
+  void RemoveRecord() {
+    const std::string path = RecordPath();
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove(path, ec);
   }
 
   void Notice(kdbg::v1::NoticeKind kind, const std::string& message) {
@@ -375,7 +407,8 @@ class EbpfSession final : public DebugSession {
     ReportDrops();
     uint64_t drops = 0;
     for (const ProbeState& ps : probes_) drops += ps.drops_reported;
-    bpf_.reset();  // closes the program, maps and ring buffer
+    bpf_.reset();    // closes the program, maps and ring buffer
+    RemoveRecord();  // every probe detached
 
     bool alive = !TargetExited();
     auto st = proc_->Status(spec_.pid);
@@ -448,6 +481,36 @@ class EbpfFactory final : public agent::DebugSessionFactory {
 };
 
 }  // namespace
+
+int ClearLeftProbes(const EbpfOptions& options) {
+  if (options.record_dir.empty()) return 0;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(options.record_dir, ec), end;
+  if (ec) return 0;  // no directory: nothing was recorded
+  std::unique_ptr<ProcReader> proc(NewProcReader(options.proc_root));
+  int cleared = 0;
+  for (; it != end; it.increment(ec)) {
+    const std::string path = it->path().string();
+    if (!absl::EndsWith(path, ".probes")) continue;
+    std::ifstream in(path);
+    int64_t pid = 0;
+    uint64_t ticks = 0, offset = 0;
+    while (in >> pid >> ticks >> offset) {
+      auto now = proc->StartTicks(static_cast<pid_t>(pid));
+      if (!now.ok() || *now != ticks) continue;  // that process is gone: nothing to clear
+      const pid_t p = static_cast<pid_t>(pid);
+      absl::Status s = ClearUprobe(proc->ExePath(p), offset, p);
+      if (s.ok()) ++cleared;
+      log::Warning("cleared a uprobe a killed agent may have left",
+                   {{"record", path},
+                    {"pid", static_cast<int>(p)},
+                    {"offset", static_cast<long long>(offset)},
+                    {"result", s.ok() ? std::string("ok") : std::string(s.message())}});
+    }
+    std::filesystem::remove(path, ec);
+  }
+  return cleared;
+}
 
 std::unique_ptr<agent::DebugSessionFactory> NewEbpfSessionFactory(EbpfOptions options) {
   return std::make_unique<EbpfFactory>(std::move(options));

@@ -31,7 +31,19 @@ struct EbpfOptions {
   int poll_timeout_ms = 2;  // bounds hit -> event latency when below the wake-up mark
   size_t ring_bytes = 8u << 20;
   std::string proc_root = "/proc";
+  // Where each session writes down the probes it attaches, before attaching them: one file per
+  // session, <session id>.probes, a line "PID START_TICKS FILE_OFFSET" per probe, removed once
+  // every probe is detached. What a killed agent leaves there, ClearLeftProbes clears. Empty: no
+  // records (tests, benchmarks).
+  std::string record_dir;
 };
+
+// For an agent that was killed (run by its guardian, and by the next agent before it serves):
+// every record in options.record_dir is a session that did not finish detaching; each of its
+// probes is cleared (ClearUprobe, bpf_probes.h: a kill during the kernel's removal can leave the
+// int3 in the target) if its process still runs (same start time), and the record is deleted.
+// Returns the number of probes cleared.
+int ClearLeftProbes(const EbpfOptions& options);
 
 // StartTrace errors (nothing is left attached after any of them):
 //   InvalidArgument / NotFound  the script (file:line: reason), as the Delve engine words them

@@ -90,13 +90,23 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
   if (config.max_hits_per_second > 0) d.default_hits_per_second = config.max_hits_per_second;
   std::shared_ptr<delve::DelveSessionFactory> factory(
       delve::NewDelveSessionFactory(std::move(d)).release());
+  // Trace sessions run on the eBPF engine when the script qualifies (or as --engine asks), else
+  // on Delve; attach sessions on Delve (agent/ebpf/engine_choice.h). Each eBPF session records
+  // its probes under the state directory, so a killed agent's are cleared by recovery.
+  ebpf::EbpfOptions eo;
+  eo.proc_root = config.proc_root;
+  eo.record_dir = config.state_dir + "/ebpf";
   e.recovered_dir = config.state_dir + "/recovered";
-  e.recover = [factory, lock_path = config.state_dir + "/recover.lock",
+  e.recover = [factory, eo, lock_path = config.state_dir + "/recover.lock",
                records = RecoveredSessions(e.recovered_dir)](const std::string& by) {
     // The guardian of a killed agent and its restarted successor may recover at the same moment:
     // one at a time, so no Delve is ended twice concurrently.
     UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (lock.valid()) ::flock(lock.get(), LOCK_EX);
+    if (int cleared = ebpf::ClearLeftProbes(eo); cleared > 0) {
+      log::Warning("cleared the uprobes of eBPF sessions a previous agent left",
+                   {{"probes", cleared}});
+    }
     std::vector<delve::RecoveredSession> found = factory->RecoverOrphans();
     for (const auto& r : found) {
       log::Warning("recovered a session left by a previous agent",
@@ -116,10 +126,6 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
     records.Sweep(absl::Now(), kRecoveredSessionTtl);
     return static_cast<int>(found.size());
   };
-  // Trace sessions run on the eBPF engine when the script qualifies (or as --engine asks), else
-  // on Delve; attach sessions on Delve (agent/ebpf/engine_choice.h).
-  ebpf::EbpfOptions eo;
-  eo.proc_root = config.proc_root;
   std::shared_ptr<DebugSessionFactory> ebpf_factory(ebpf::NewEbpfSessionFactory(eo).release());
   e.factory = ebpf::NewEngineChoosingFactory(factory, std::move(ebpf_factory));
   e.delve_version = absl::StrJoin(versions, ",");

@@ -52,6 +52,20 @@ EOF
   dd if="/proc/$1/mem" bs=1 count=1 skip="$addr" iflag=skip_bytes status=none | od -An -tx1 | tr -d ' \n'
 }
 
+# What the kernel still has, for a failure message: BPF links, perf events with a program, and
+# the processes holding a perf event or BPF link descriptor.
+ebpf_kernel_state() {
+  echo "bpftool link show:"; bpftool link show 2>&1 | head -20
+  echo "bpftool perf show:"; bpftool perf show 2>&1 | head -20
+  echo "holders:"
+  local f
+  for f in /proc/[0-9]*/fd/*; do
+    case $(readlink "$f" 2>/dev/null) in
+      *perf_event* | *bpf-link* | *bpf_link*) echo "$f -> $(readlink "$f") ($(tr '\0' ' ' <"${f%/fd/*}/cmdline" 2>/dev/null | cut -c1-80))" ;;
+    esac
+  done 2>/dev/null | head -20
+}
+
 # Every agent answers `kdbg version` without an "eBPF engine unavailable" note.
 ebpf_expect_available() {
   local v
@@ -81,8 +95,10 @@ cmd_ebpf_trace() {
   grep -q '"engine":"ebpf"' "$WORK/out" || fail "the armed event does not name the eBPF engine: $(grep '"type":"armed"' "$WORK/out")"
   # TracerPid of the target every 0.1 s until told to stop: any non-zero value is written down.
   : >"$WORK/tracer"
+  ON_EXIT+=("touch '$WORK/tracer.stop'")  # a failing check still ends the loop at once
   (
-    while [[ ! -e $WORK/tracer.stop ]]; do
+    for ((n = 0; n < 1800; n++)); do  # at most ~3 min
+      [[ -e $WORK/tracer.stop ]] && break
       awk '/^TracerPid:/ && $2 != 0 {print $2}' "/proc/$tpid/status" >>"$WORK/tracer" 2>/dev/null || true
       sleep 0.1
     done
@@ -124,10 +140,17 @@ cmd_ebpf_trace() {
     [[ -z $(ebpf_uprobes_on "$tpid") ]] && break
     sleep 0.1
   done
-  [[ -z $(ebpf_uprobes_on "$tpid") ]] || fail "a uprobe on /proc/$tpid/exe is left 10 s after the agent was killed: $(ebpf_uprobes_on "$tpid")"
+  [[ -z $(ebpf_uprobes_on "$tpid") ]] || fail "a uprobe on /proc/$tpid/exe is left 10 s after the agent was killed: $(ebpf_uprobes_on "$tpid"); $(ebpf_kernel_state)"
+  # The kernel removes the breakpoint when the last reference to the perf event goes (the dead
+  # agent's descriptors, then the BPF link's deferred release): bounded wait for the byte.
+  for ((i = 0; i < 100; i++)); do
+    [[ $(ebpf_code_byte "$tpid" "$off") != cc ]] && break
+    sleep 0.1
+  done
   local took
   took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
-  [[ $(ebpf_code_byte "$tpid" "$off") != cc ]] || fail "the int3 at file offset $off of PID $tpid is left after the agent was killed"
+  [[ $(ebpf_code_byte "$tpid" "$off") != cc ]] ||
+    fail "the int3 at file offset $off of PID $tpid is left 10 s after the agent was killed; agent PID $apid: $(grep -E '^(State|Name)' "/proc/$apid/status" 2>&1 | tr '\n' ' '); $(ebpf_kernel_state)"
   for ((i = 0; i < 120; i++)); do kill -0 $KPID 2>/dev/null || break; sleep 0.5; done
   kill -0 $KPID 2>/dev/null && fail "the trace did not end within 60 s of the agent's kill: $(tail -3 "$WORK/err")"
   wait $KPID || true

@@ -440,6 +440,44 @@ TEST(EbpfEngineTest, TheChartsCapabilitiesRunTheEngine) {
   std::filesystem::remove_all(dir);
 }
 
+// A killed agent's records: each session writes down its probes before attaching them and removes
+// the record once they are detached; ClearLeftProbes places and removes each recorded probe whose
+// process still runs (the kernel restores the instruction a kill during the detach can leave as
+// int3), skips a process that is gone or another process with that PID, and deletes the records.
+TEST(EbpfEngineTest, ClearLeftProbesClearsWhatARecordNames) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  std::string dir = kdbg::testing::MakeTempDir("ebpf-records");
+  EbpfOptions o;
+  o.record_dir = dir;
+  auto factory = NewEbpfSessionFactory(o);
+  Events ev;
+  auto s = factory->StartTrace(Spec((*t)->pid(), kOrderScript), ev.Callback());
+  ASSERT_TRUE(s.ok()) << s.status();
+  const std::string record = dir + "/ebpf-test.probes";
+  std::ifstream in(record);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line)) << "no record while armed";
+  std::vector<std::string> f = absl::StrSplit(line, ' ');
+  ASSERT_EQ(f.size(), 3u) << line;
+  EXPECT_EQ(f[0], absl::StrCat((*t)->pid()));
+  (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  ASSERT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
+  EXPECT_FALSE(std::filesystem::exists(record)) << "the record outlived a clean detach";
+
+  // What a killed agent leaves: the record (a live process, then a gone one).
+  const uint64_t probe = ProbeAddress((*t)->pid(), "main.handleOrder");
+  std::ofstream(dir + "/killed.probes") << line << "\n"
+                                        << "999999999 1 " << f[2] << "\n";
+  EXPECT_EQ(ClearLeftProbes(o), 1);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/killed.probes"));
+  EXPECT_THAT(Get(**t, "/order?id=1&tag=after"), HasSubstr("order"));
+  ExpectReleased(**t, probe);
+  EXPECT_EQ(ClearLeftProbes(o), 0);  // nothing left to clear
+  std::filesystem::remove_all(dir);
+}
+
 TEST(EbpfEngineTest, ProbeOverItsRateIsDisarmedWithANotice) {
   KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
   auto t = GoTarget::Start("values");
