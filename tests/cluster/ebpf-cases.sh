@@ -176,5 +176,8 @@ cmd_ebpf_trace() {
   admin -n kdbg-system wait --for=condition=Ready "pod/$agent" --timeout=30s >/dev/null ||
     fail "no ready replacement agent on $node"
   ebpf_expect_available
-  echo "cluster-test: ebpf-trace pod/$pod on $node: $(grep -c '"type":"hit"' "$WORK/out") hits on eBPF, TracerPid 0 throughout, agent pod deleted + container SIGKILLed: uprobe gone in ${took} s, $served requests after the kill ($all in all) answered, restarts unchanged, session $session audited"
+  # How often the guardian had to clear a probe a kill during the detach left (informative).
+  local cleared
+  cleared=$(grep -c 'cleared a uprobe' "/var/lib/kdbg-agent/$node/guard.log" 2>/dev/null || true)
+  echo "cluster-test: ebpf-trace pod/$pod on $node: $(grep -c '"type":"hit"' "$WORK/out") hits on eBPF, TracerPid 0 throughout, agent pod deleted + container SIGKILLed: uprobe gone in ${took} s (guardian cleared ${cleared:-0} recorded probes), $served requests after the kill ($all in all) answered, restarts unchanged, session $session audited"
 }
