@@ -213,7 +213,8 @@ class EbpfSession final : public DebugSession {
   // are all detached. Best effort: without a record a kill still detaches (the kernel closes the
   // descriptors); only a kill during the detach itself needs it.
   std::string RecordPath() const {
-    return options_.record_dir.empty()
+    return options_.record_dir.empty() || spec_.session_id.empty() ||
+                   absl::StrContains(spec_.session_id, '/')
                ? std::string()
                : absl::StrCat(options_.record_dir, "/", spec_.session_id, ".probes");
   }
