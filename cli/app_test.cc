@@ -47,7 +47,7 @@ TEST(AppTest, KubectlPluginNameInHelp) {
 }
 
 TEST(AppTest, UsageErrorsAreOneLineAndExit2) {
-  for (std::vector<std::string> argv :
+  for (const std::vector<std::string>& argv :
        {std::vector<std::string>{"kdbg"},
         {"kdbg", "trace", "pod/x"},
         {"kdbg", "frobnicate"},

@@ -113,7 +113,7 @@ TEST(Completion, ScriptsCallTheHiddenCommandUnderATimeout) {
 
 // Through the command line itself: its commands and flags, no cluster needed for them.
 TEST(Completion, TheCommandLinesOwnCommandsAndFlags) {
-  auto run = [](std::vector<std::string> argv) {
+  auto run = [](const std::vector<std::string>& argv) {
     std::ostringstream out, err;
     AppEnv env;
     env.command.out = &out;

@@ -123,7 +123,7 @@ TEST(OutputTest, HitJsonIsByteForByteWhatNlohmannPrints) {
   };
   const std::vector<std::string> values = {"\"127.0.0.1:53422\"",
                                            "tab\there \"q\" back\\slash",
-                                           std::string("nul\0x\x01\x1f\x7f", 9),
+                                           std::string("nul\0x\x01\x1f\x7f\0", 9),
                                            "\b\f\n\r",
                                            "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
                                            "bad \xff\xfe end",

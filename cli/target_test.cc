@@ -65,6 +65,7 @@ TEST(TargetTest, ChoosePodsSpreadsOverNodes) {
                                  P("b1", "node-b")};
   auto names = [](const std::vector<kube::Pod>& v) {
     std::vector<std::string> n;
+    n.reserve(v.size());
     for (const auto& p : v) n.push_back(p.name);
     return n;
   };

@@ -94,7 +94,7 @@ double EventsPerSecond(v1::Controller::Stub* stub, int pods, int64_t* hits_out) 
   }
   (void)reader->Finish();
   *hits_out = hits;
-  return hits / absl::ToDoubleSeconds(absl::Now() - t0);
+  return static_cast<double>(hits) / absl::ToDoubleSeconds(absl::Now() - t0);
 }
 
 // KB of RSS per stream while `n` streams of `pods` parts each are held open.
