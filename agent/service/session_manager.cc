@@ -203,7 +203,8 @@ void SessionManager::OnEngineEvent(Session* s, kdbg::v1::Event event) {
   absl::MutexLock deliver(&s->deliver_mu_);
   {
     absl::MutexLock lock(&s->mu_);
-    bool ready = event.has_notice() && event.notice().kind() == kdbg::v1::NOTICE_KIND_READY;
+    bool ready = (event.has_notice() && event.notice().kind() == kdbg::v1::NOTICE_KIND_READY) ||
+                 event.has_armed();
     if (!s->engine_recorded_ && (ready || !s->held_events_.empty())) {
       s->held_events_.push_back(std::move(event));
       return;

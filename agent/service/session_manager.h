@@ -96,10 +96,11 @@ class Session {
   const std::shared_ptr<EventStream> stream_;
   std::atomic<int64_t> hits_{0};
 
-  // Delivery of the engine's events, in order. The engine emits "ready" before StartAttach returns,
-  // i.e. before the session has recorded its Delve address: a client that reacts to "ready" by
-  // opening a tunnel must find the session attached, so "ready" (and what follows it) is held
-  // until the engine is recorded (SessionManager::RecordEngine).
+  // Delivery of the engine's events, in order. The engine emits "ready" (attach) or "armed"
+  // (trace) before StartAttach/StartTrace returns, i.e. before the session has recorded its Delve
+  // address and its state: a client that reacts to "ready" by opening a tunnel must find the
+  // session attached, and one that lists sessions after "armed" must see it tracing, so "ready" and
+  // "armed" (and what follows them) are held until the engine is recorded (in SessionManager::Run).
   absl::Mutex deliver_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   bool engine_recorded_ = false;              // under mu_
   std::vector<kdbg::v1::Event> held_events_;  // under mu_
