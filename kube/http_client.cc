@@ -11,6 +11,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -127,6 +128,55 @@ absl::StatusCode CodeForHttp(int http, const std::string& reason) {
 }
 
 bool Retryable(int http) { return http == 429 || http >= 500; }
+
+// Holds one request of `cli` to a deadline for the whole call. httplib bounds each socket read and
+// write (set_read_timeout: a server that sends one byte every few seconds resets it every time),
+// never a whole response, so a trickling API server could hold a call for ever. Past `deadline`
+// this stops the request with ClientImpl::stop(), httplib's thread-safe way to end a request in
+// flight (it shuts the socket down; the request fails at its next read or write), repeated every
+// 50 ms until the call returns: a stop() that lands between two of the client's requests only
+// closes an idle socket. stop() waits on the client's socket mutex, which httplib holds while it
+// connects and, over TLS, handshakes: those two steps stay bounded per step by the connection
+// timeout only. One thread per call, idle until the deadline (a few tens of microseconds against
+// a call's milliseconds). Wall time on purpose: sockets run on real time, whatever the Clock says.
+class CallDeadline {
+ public:
+  CallDeadline(httplib::ClientImpl* cli, absl::Time deadline)
+      : thread_([this, cli, deadline] { Watch(cli, deadline); }) {}
+  ~CallDeadline() {
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+    }
+    thread_.join();
+  }
+  CallDeadline(const CallDeadline&) = delete;
+  CallDeadline& operator=(const CallDeadline&) = delete;
+
+  // Whether the deadline passed and the request was stopped.
+  bool fired() const {
+    absl::MutexLock lock(&mu_);
+    return fired_;
+  }
+
+ private:
+  void Watch(httplib::ClientImpl* cli, absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    absl::Time next = deadline;
+    while (!mu_.AwaitWithDeadline(absl::Condition(&done_), next)) {
+      fired_ = true;
+      mu_.Unlock();
+      cli->stop();
+      mu_.Lock();
+      next = absl::Now() + absl::Milliseconds(50);
+    }
+  }
+
+  mutable absl::Mutex mu_;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool fired_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: starts once the members it reads exist
+};
 
 std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
@@ -413,13 +463,15 @@ class HttpClient final : public Client {
     return h;
   }
 
+  absl::Status DeadlineError() const {
+    return absl::DeadlineExceededError(absl::StrCat("Kubernetes API at ", config_.server,
+                                                    " did not answer within ",
+                                                    absl::FormatDuration(config_.timeout)));
+  }
+
   // `started` is wall time on purpose: socket timeouts run on real time, whatever clock_ says.
   absl::Status TransportError(httplib::Error err, absl::Time started) {
-    if (absl::Now() - started >= config_.timeout) {
-      return absl::DeadlineExceededError(absl::StrCat("Kubernetes API at ", config_.server,
-                                                      " did not answer within ",
-                                                      absl::FormatDuration(config_.timeout)));
-    }
+    if (absl::Now() - started >= config_.timeout) return DeadlineError();
     if (err == httplib::Error::SSLServerVerification) {
       return absl::UnavailableError(absl::StrCat(
           "TLS verification of the Kubernetes API at ", config_.server,
@@ -431,10 +483,13 @@ class HttpClient final : public Client {
                                                config_.server, ": ", httplib::to_string(err)));
   }
 
-  // One request with retries (when `retry`) and one credential refresh after a 401.
+  // One request with retries (when `retry`) and one credential refresh after a 401, all within
+  // config_.timeout of wall time from the first attempt (CallDeadline), however the server paces
+  // its bytes.
   absl::StatusOr<Response> Call(const std::string& method, const std::string& path,
                                 const std::string& body, bool retry) {
     const int max_attempts = retry ? 3 : 1;
+    const absl::Time deadline = absl::Now() + config_.timeout;
     bool refreshed = false;
     absl::Status last;
     for (int attempt = 0; attempt < max_attempts; ++attempt) {
@@ -442,19 +497,33 @@ class HttpClient final : public Client {
         absl::Duration backoff = absl::Milliseconds(100) * (1 << (attempt - 1));
         clock_->SleepFor(backoff);
       }
+      if (absl::Now() >= deadline) {
+        absl::Status out = DeadlineError();
+        if (!last.ok())
+          out =
+              absl::DeadlineExceededError(absl::StrCat(out.message(), "; last: ", last.message()));
+        return out;
+      }
       KDBG_ASSIGN_OR_RETURN(Credentials creds, GetCredentials());
       KDBG_ASSIGN_OR_RETURN(auto cli, Acquire(creds, config_.timeout));
       absl::Time started = absl::Now();
-      httplib::Result res = method == "GET" ? cli->Get(url_.prefix + path, HeadersFor(creds))
-                                            : cli->Post(url_.prefix + path, HeadersFor(creds), body,
-                                                        "application/json");
+      httplib::Result res{nullptr, httplib::Error::Unknown};
+      bool stopped = false;
+      {
+        CallDeadline watch(cli.get(), deadline);
+        res = method == "GET"
+                  ? cli->Get(url_.prefix + path, HeadersFor(creds))
+                  : cli->Post(url_.prefix + path, HeadersFor(creds), body, "application/json");
+        stopped = watch.fired();
+      }
       if (!res) {
+        if (stopped) return DeadlineError();
         last = TransportError(res.error(), started);
         if (last.code() == absl::StatusCode::kDeadlineExceeded) return last;
         continue;
       }
       Response r{res->status, res->body, res->get_header_value("Retry-After")};
-      Release(std::move(cli), creds);
+      if (!stopped) Release(std::move(cli), creds);  // a stopped client's socket is shut
       if (r.status >= 200 && r.status < 300) return r;
       absl::Status s = StatusFromResponse(r.status, r.body);
       if (r.status == 401 && exec_ != nullptr && !refreshed) {

@@ -9,7 +9,11 @@
 // - Errors: the API's Status (message kept verbatim) maps to absl codes as kube/client.h lists;
 //   400/422 -> InvalidArgument, 409 -> AlreadyExists (reason AlreadyExists) else Aborted, other
 //   5xx -> Unavailable. Unreachable server -> Unavailable naming the server; a call slower than
-//   RestConfig::timeout -> DeadlineExceeded.
+//   RestConfig::timeout -> DeadlineExceeded. That timeout bounds the whole call, retries included,
+//   even against a server that trickles its headers or body a byte at a time (the request is
+//   stopped at the deadline); only TCP connect and the TLS handshake are bounded per step instead
+//   (min(timeout, 10 s) each). Watches are not held to it (a watch lasts as long as the server's
+//   timeoutSeconds; each read is bounded by max(timeout, 10 min)).
 // - Retries: GetPod, ListPods, ReviewToken and ReviewAccess (reviews create nothing) are retried
 //   up to 3 attempts on 429, 5xx and connection errors, with backoff 100 ms, 200 ms (or the
 //   server's Retry-After, capped at 2 s), slept on the injected Clock. CreateEvent and WatchPods

@@ -2,11 +2,17 @@
 // covered by tests/integration/kube against the API stub), with a FakeClock for backoff.
 #include "kube/http_client.h"
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "absl/time/clock.h"
 #include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -221,6 +227,113 @@ TEST_F(HttpClientTest, WatchErrorEventIsOutOfRange) {
   });
   auto s = NewClient()->WatchPods("", {}, "5", [](const WatchEvent&) { return true; });
   EXPECT_EQ(s.code(), absl::StatusCode::kOutOfRange);
+}
+
+// A hostile API server on 127.0.0.1:<port 0>: it accepts one connection, reads the request, then
+// writes `head` at once and `trickle` one byte every 100 ms (each byte resets httplib's per-read
+// timeout), until the client closes or 15 s have passed.
+class TricklingServer {
+ public:
+  TricklingServer(std::string head, std::string trickle)
+      : head_(std::move(head)), trickle_(std::move(trickle)) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), len) != 0 ||
+        ::listen(listen_fd_, 4) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+      ADD_FAILURE() << "cannot listen on loopback";
+      return;
+    }
+    port_ = ntohs(sa.sin_port);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~TricklingServer() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int bytes_trickled() const { return trickled_.load(); }
+
+ private:
+  void Run() {
+    const absl::Time end = absl::Now() + absl::Seconds(15);
+    pollfd p{listen_fd_, POLLIN, 0};
+    while (!stop_ && absl::Now() < end && ::poll(&p, 1, 100) <= 0) {
+    }
+    if (stop_ || absl::Now() >= end) return;
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) return;
+    std::string request;
+    char buf[4096];
+    pollfd c{fd, POLLIN, 0};
+    while (request.find("\r\n\r\n") == std::string::npos && absl::Now() < end && !stop_) {
+      if (::poll(&c, 1, 100) <= 0) continue;
+      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      request.append(buf, static_cast<size_t>(n));
+    }
+    bool open =
+        ::send(fd, head_.data(), head_.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head_.size());
+    for (size_t i = 0; open && i < trickle_.size() && !stop_ && absl::Now() < end; ++i) {
+      open = ::send(fd, &trickle_[i], 1, MSG_NOSIGNAL) == 1;
+      if (open) ++trickled_;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    ::close(fd);
+  }
+
+  const std::string head_;
+  const std::string trickle_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> trickled_{0};
+  std::thread thread_;
+};
+
+// Issue 18: the API call's deadline (here 1 s) bounds the whole call although every read gets a
+// byte within 100 ms, in the headers and in the body; without it the call lasted until the server
+// gave up (15 s).
+TEST(HttpClientDeadlineTest, ServerTricklingHeadersOrBodyIsCutAtTheWholeCallDeadline) {
+  const std::string body = Fixture("pods/docker-minikube-simple.json");
+  struct Case {
+    const char* name;
+    std::string head;
+    std::string trickle;
+  };
+  std::vector<Case> cases = {
+      {"headers", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Pad: ",
+       std::string(140, 'a') + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+           body},
+      {"body",
+       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n",
+       body},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TricklingServer server(c.head, c.trickle);
+    kdbg::testing::FakeClock clock;
+    RestConfig rc;
+    rc.server = server.url();
+    rc.bearer_token = "tok";
+    rc.timeout = absl::Seconds(1);
+    auto client = NewHttpClient(rc, &clock);
+    absl::Time t0 = absl::Now();
+    auto pod = client->GetPod("default", "myapp");
+    absl::Duration took = absl::Now() - t0;
+    EXPECT_EQ(pod.status().code(), absl::StatusCode::kDeadlineExceeded) << pod.status();
+    EXPECT_THAT(pod.status().message(), HasSubstr("did not answer within 1s"));
+    EXPECT_GE(took, absl::Milliseconds(950));
+    EXPECT_LT(took, absl::Milliseconds(2500)) << "the whole-call deadline was not enforced";
+    // The server was still sending when it was cut: the call was not just slow, it was stopped.
+    EXPECT_GE(server.bytes_trickled(), 3);
+    EXPECT_LT(static_cast<size_t>(server.bytes_trickled()), c.trickle.size());
+  }
 }
 
 TEST(HttpClientConfigTest, BadServerAndUnreachable) {
