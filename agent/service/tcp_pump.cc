@@ -106,6 +106,16 @@ TcpPump::Chunk TcpPump::Take() {
   return c;
 }
 
+size_t TcpPump::pending_inbound() const {
+  absl::MutexLock lock(&mu_);
+  return inbound_bytes_;
+}
+
+size_t TcpPump::pending_outbound() const {
+  absl::MutexLock lock(&mu_);
+  return outbound_.size();
+}
+
 void TcpPump::Wake() {
   uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));

@@ -56,6 +56,10 @@ class TcpPump : public std::enable_shared_from_this<TcpPump> {
   // Closes the connection now; the thread exits. `why` becomes the error Chunk's message.
   void Abort(const std::string& why);
   Chunk Take();
+  // Bytes from Delve waiting for Take() (under kMaxInbound + kReadSize), and bytes queued toward
+  // Delve (under kMaxOutbound plus the last Send's size, for a caller that pauses on false).
+  size_t pending_inbound() const;
+  size_t pending_outbound() const;
 
  private:
   TcpPump(std::string host_port, Callbacks callbacks);
@@ -68,7 +72,7 @@ class TcpPump : public std::enable_shared_from_this<TcpPump> {
   const Callbacks callbacks_;
   UniqueFd wake_fd_;  // eventfd
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::string outbound_ ABSL_GUARDED_BY(mu_);
   bool close_write_ ABSL_GUARDED_BY(mu_) = false;
   bool aborted_ ABSL_GUARDED_BY(mu_) = false;
