@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -32,7 +33,7 @@ std::vector<std::string> FixtureFiles(const std::string& dir, const std::string&
   if (d == nullptr) return out;
   while (dirent* e = readdir(d)) {
     std::string name = e->d_name;
-    if (absl::EndsWith(name, suffix)) out.push_back(dir + "/" + name);
+    if (absl::EndsWith(name, suffix)) out.push_back(absl::StrCat(dir, "/", name));
   }
   closedir(d);
   return out;

@@ -157,6 +157,7 @@ absl::StatusOr<ExecConfig> ParseExec(const Entry& user, const YAML::Node& exec) 
 
 std::vector<std::string> Names(const std::map<std::string, Entry>& m) {
   std::vector<std::string> out;
+  out.reserve(m.size());
   for (const auto& [name, e] : m) out.push_back(name);
   return out;
 }
