@@ -10,6 +10,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/service/session_manager.h"
 #include "common/status.h"
 #include "yaml-cpp/yaml.h"
 
@@ -31,6 +32,8 @@ absl::Status Validate(AgentConfig* c) {
         absl::StrCat("--log-format must be text or json, not \"", c->log_format, "\""));
   }
   if (c->max_sessions < 1) return absl::InvalidArgumentError("--max-sessions must be at least 1");
+  if (c->event_queue < 0 || c->event_queue > 1000000)
+    return absl::InvalidArgumentError("--event-queue must be between 0 (the default) and 1000000");
   if (c->lease_default > c->lease_max) {
     return absl::InvalidArgumentError("--lease-default must not exceed --lease-max");
   }
@@ -60,7 +63,7 @@ absl::Status ApplyYamlConfig(const std::string& yaml_text, AgentConfig* c) {
                                                "lease-max",      "max-hits-per-second",
                                                "allowed-client", "health-listen",
                                                "log-format",     "log-level",
-                                               "shutdown-grace"};
+                                               "shutdown-grace", "event-queue"};
   try {
     YAML::Node root = YAML::Load(yaml_text);
     if (root.IsNull()) return absl::OkStatus();
@@ -98,6 +101,7 @@ absl::Status ApplyYamlConfig(const std::string& yaml_text, AgentConfig* c) {
     list("containerd-state-dir", &c->containerd_state_dirs);
     if (root["max-sessions"]) c->max_sessions = root["max-sessions"].as<int>();
     if (root["max-hits-per-second"]) c->max_hits_per_second = root["max-hits-per-second"].as<int>();
+    if (root["event-queue"]) c->event_queue = root["event-queue"].as<int>();
     list("allowed-client", &c->allowed_clients);
     str("health-listen", &c->health_listen);
     str("log-format", &c->log_format);
@@ -142,6 +146,9 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::vector<std::string>& arg
   app.add_option("--lease-max", lease_max, "longest lease a request may ask for (e.g. 1h)");
   app.add_option("--max-hits-per-second", c.max_hits_per_second,
                  "default hit-rate limit per session (0: engine default)");
+  app.add_option("--event-queue", c.event_queue,
+                 absl::StrCat("events a session holds for a slow client before it drops hits (0: ",
+                              SessionManager::Options{}.event_queue_capacity, ")"));
   app.add_option("--allowed-client", c.allowed_clients,
                  "client certificate identity (CN or SAN) admitted (repeatable)");
   app.add_option("--health-listen", c.health_listen,
@@ -196,6 +203,7 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::vector<std::string>& arg
     pick(c.max_sessions, from_file.max_sessions, defaults.max_sessions, "--max-sessions");
     pick(c.max_hits_per_second, from_file.max_hits_per_second, defaults.max_hits_per_second,
          "--max-hits-per-second");
+    pick(c.event_queue, from_file.event_queue, defaults.event_queue, "--event-queue");
     pick(c.allowed_clients, from_file.allowed_clients, defaults.allowed_clients,
          "--allowed-client");
     pick(c.health_listen, from_file.health_listen, defaults.health_listen, "--health-listen");

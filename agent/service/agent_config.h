@@ -49,6 +49,9 @@ struct AgentConfig {
   absl::Duration lease_default = defaults::kDefaultLease;
   absl::Duration lease_max = defaults::kAgentMaxLease;
   int max_hits_per_second = 0;
+  // Events a session holds for a client that reads slowly; hits past it are dropped and counted
+  // (agent/service/event_stream.h). 0: SessionManager::Options' default.
+  int event_queue = 0;
   std::vector<std::string> allowed_clients = {defaults::kControllerClientName};
   std::string health_listen = absl::StrCat("0.0.0.0:", defaults::kAgentHealthPort);
   std::string log_format = "text";

@@ -27,6 +27,14 @@ TEST(AgentConfigTest, DefaultsAndFlags) {
   auto d = ParseAgentConfig({"--node-name", "n"});
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->allowed_clients, (std::vector<std::string>{"kdbg-controller"}));
+  EXPECT_EQ(d->event_queue, 0);
+
+  auto q = ParseAgentConfig({"--node-name", "n", "--event-queue", "16"});
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_EQ(q->event_queue, 16);
+  auto bad = ParseAgentConfig({"--node-name", "n", "--event-queue", "-1"});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("--event-queue"), std::string::npos) << bad.status();
 }
 
 TEST(AgentConfigTest, YamlFileWithFlagsWinning) {

@@ -155,6 +155,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   mo.default_lease = config.lease_default;
   mo.max_lease = config.lease_max;
   mo.max_hits_per_second = config.max_hits_per_second;
+  if (config.event_queue > 0) mo.event_queue_capacity = static_cast<size_t>(config.event_queue);
   mo.allow_host_pid = config.allow_host_pid;
   mo.debug_binaries = debug_binaries->get();
   SessionManager sessions(mo, engine->resolver.get(), engine->factory.get(), RealClock::Get(),

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/child_process.h"
 #include "common/tls.h"
@@ -446,6 +447,104 @@ TEST_F(AgentIntegrationTest, TunnelOfRandomBytesIsRefusedOrClosedAndLeavesNothin
   ASSERT_TRUE(served.ok()) << served.status();
   EXPECT_EQ(served->status, 200);
   CancelAndDrain(&ctx, attach.get());
+  ExpectReleased();
+}
+
+}  // namespace
+}  // namespace kdbg::testing
+
+namespace kdbg::testing {
+namespace {
+
+// Issue 18: a consumer slower than the hits, with real Delve and the real stream. The agent (here
+// a 16-event queue) drops hits rather than buffer them or hold the target, says so in the stream
+// (NOTICE_KIND_EVENTS_DROPPED "N hit events dropped: ..."), and counts them: the hits received
+// plus those reported dropped are the engine's hits, and /metrics agrees. The session ends at its
+// --max-hits and the target is released.
+TEST_F(AgentIntegrationTest, SlowConsumerIsToldOfDroppedHitsThroughTheRealStream) {
+  StartAgent({.event_queue = 16});
+  // A client window that stays at HTTP/2's 64 KiB (no BDP growth): once it is full, what the agent
+  // cannot hand to the transport waits in its own queue, as for a consumer on a slow link.
+  tls::ClientTlsFiles files{pki_->ca().cert_path, controller_.cert_path, controller_.key_path};
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  auto creds = tls::MakeClientCredentials(files);
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  auto stub = kdbg::v1::Agent::NewStub(grpc::CreateCustomChannel(agent_->address(), *creds, args));
+
+  constexpr int kMaxHits = 1500;
+  kdbg::v1::TraceRequest req = TraceReq("it-slow-consumer");
+  req.mutable_options()->set_max_hits(kMaxHits);
+  req.mutable_options()->set_max_hits_per_second(1000);  // the agent's cap; the load stays under
+  grpc::ClientContext ctx;
+  Deadline(&ctx, 180);
+  auto reader = stub->Trace(&ctx, req);
+  kdbg::v1::Event e;
+  ASSERT_TRUE(reader->Read(&e));
+  ASSERT_TRUE(e.has_armed()) << e.DebugString();
+
+  // The consumer reads nothing while requests hit the tracepoint (one at a time, paced under the
+  // rate limit; bounded by count and 90 s) until the agent ends the session at its max hits.
+  std::atomic<bool> stop{false};
+  std::atomic<int> served{0};
+  std::thread load([&] {
+    const absl::Time end = absl::Now() + absl::Seconds(90);
+    for (int i = 0; i < 20000 && !stop && absl::Now() < end; ++i) {
+      auto r = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(10));
+      if (r.ok() && r->status == 200) ++served;
+      absl::SleepFor(absl::Microseconds(1500));
+    }
+  });
+  bool ended = false;
+  for (int i = 0; i < 1000 && !ended; ++i) {  // 100 s
+    ended = absl::StrContains(agent_->Logs(), "\"msg\":\"session ended\"");
+    if (!ended) absl::SleepFor(absl::Milliseconds(100));
+  }
+  stop = true;
+  load.join();
+  ASSERT_TRUE(ended) << "the session did not reach " << kMaxHits << " hits; " << served
+                     << " requests served\n"
+                     << agent_->Logs();
+
+  // Now the consumer reads everything the agent kept.
+  int64_t received = 0, reported_dropped = 0, last_count = 0, notices = 0;
+  kdbg::v1::EndedEvent end_event;
+  bool got_ended = false;
+  while (reader->Read(&e)) {
+    if (e.has_hit()) {
+      ++received;
+      EXPECT_GT(e.hit().hit_count(), last_count) << "hits out of order";
+      last_count = e.hit().hit_count();
+    } else if (e.has_notice() && e.notice().kind() == kdbg::v1::NOTICE_KIND_EVENTS_DROPPED) {
+      ++notices;
+      int64_t n = 0;
+      EXPECT_TRUE(
+          absl::SimpleAtoi(e.notice().message().substr(0, e.notice().message().find(' ')), &n))
+          << e.notice().message();
+      EXPECT_TRUE(absl::StrContains(e.notice().message(), "hit events dropped"))
+          << e.notice().message();
+      reported_dropped += n;
+    } else if (e.has_ended()) {
+      got_ended = true;
+      end_event = e.ended();
+    }
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  ASSERT_TRUE(got_ended);
+  EXPECT_EQ(end_event.reason(), kdbg::v1::END_REASON_MAX_HITS) << end_event.DebugString();
+  EXPECT_EQ(end_event.hits(), kMaxHits);
+  EXPECT_GT(notices, 0) << "no drop was reported; received " << received;
+  EXPECT_GT(reported_dropped, 0);
+  EXPECT_EQ(received + reported_dropped, end_event.hits())
+      << received << " received, " << reported_dropped << " reported dropped";
+  // What the agent holds is bounded: far fewer hits reached the consumer than the engine saw.
+  EXPECT_LT(received, kMaxHits / 2);
+  auto metrics = HttpGet("127.0.0.1", agent_->health_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_TRUE(absl::StrContains(metrics->body,
+                                absl::StrCat("kdbg_agent_events_dropped_total ", reported_dropped)))
+      << metrics->body;
   ExpectReleased();
 }
 

@@ -48,6 +48,10 @@ absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(TestPki* pki, 
              "--allow-host-pid",
              "--dlv",
              absl::StrJoin(BundledDelvePaths(), ",")};
+  if (options.event_queue > 0) {
+    so.argv.push_back("--event-queue");
+    so.argv.push_back(absl::StrCat(options.event_queue));
+  }
   so.stderr_path = a->dir_ + "/agent.log";
   so.destroy_grace = absl::Seconds(30);
   so.sigkill_on_destroy = false;

@@ -18,6 +18,7 @@ class AgentProcess {
     int max_sessions = 4;
     std::string lease_default = "10m";
     std::string state_dir{};  // empty: a fresh one, removed with the agent (on success)
+    int event_queue = 0;      // --event-queue (0: the agent's default)
   };
   static absl::StatusOr<std::unique_ptr<AgentProcess>> Start(TestPki* pki, Options options);
   ~AgentProcess();
