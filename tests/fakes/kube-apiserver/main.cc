@@ -22,9 +22,7 @@ int Fail(const std::string& msg) {
   return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   CLI::App app{"Kubernetes API stub for kdbg tests and the sandbox"};
   std::string config_path, cert, key, listen = "127.0.0.1:0", port_file;
   app.add_option("--config", config_path, "YAML or JSON config (README.md)")->required();
@@ -81,4 +79,14 @@ int main(int argc, char** argv) {
   waiter.detach();
   bool ok = server.listen_after_bind();
   return ok ? 0 : Fail("server stopped with an error");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {  // CLI11, std::thread: nothing else throws here
+    return Fail(e.what());
+  }
 }

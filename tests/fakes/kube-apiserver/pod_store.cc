@@ -21,7 +21,8 @@ std::vector<std::string> JsonFiles(const std::string& dir) {
   if (d == nullptr) return out;
   while (dirent* e = readdir(d)) {
     std::string name = e->d_name;
-    if (absl::EndsWith(name, ".json") && name[0] != '.') out.push_back(dir + "/" + name);
+    if (absl::EndsWith(name, ".json") && name[0] != '.')
+      out.push_back(absl::StrCat(dir, "/", name));
   }
   closedir(d);
   return out;

@@ -20,6 +20,9 @@
 
 namespace kdbg::kube::stub {
 
+// Exempt from bugprone-exception-escape: nlohmann::json's noexcept destructor may allocate
+// (bad_alloc ends the process, as anywhere).
+// NOLINTNEXTLINE(bugprone-exception-escape)
 struct StoredPod {
   nlohmann::json object;  // as served: metadata.resourceVersion set to the store's version
   Pod pod;                // parsed, for selectors
@@ -50,7 +53,7 @@ class PodStore {
   bool WaitForChange(long after, absl::Duration timeout) const;
 
  private:
-  void Record(const std::string& type, StoredPod pod) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Record(const std::string& type, StoredPod sp) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string dir_;
   mutable absl::Mutex mu_;
