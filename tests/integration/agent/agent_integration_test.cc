@@ -50,7 +50,7 @@ class AgentIntegrationTest : public ::testing::Test {
     ASSERT_TRUE(t.ok()) << t.status();
     target_ = std::move(*t);
   }
-  void StartAgent(AgentProcess::Options o = {}) {
+  void StartAgent(const AgentProcess::Options& o = {}) {
     auto a = AgentProcess::Start(pki_.get(), o);
     ASSERT_TRUE(a.ok()) << a.status();
     agent_ = std::move(*a);

@@ -12,7 +12,8 @@
 
 namespace kdbg::testing {
 
-absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(TestPki* pki, Options options) {
+absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(TestPki* pki,
+                                                                  const Options& options) {
   std::unique_ptr<AgentProcess> a(new AgentProcess());
   a->dir_ = MakeTempDir("kdbg-agent-it-");
   a->state_dir_ = options.state_dir.empty() ? a->dir_ : options.state_dir;

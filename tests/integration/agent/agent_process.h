@@ -20,7 +20,7 @@ class AgentProcess {
     std::string state_dir{};  // empty: a fresh one, removed with the agent (on success)
     int event_queue = 0;      // --event-queue (0: the agent's default)
   };
-  static absl::StatusOr<std::unique_ptr<AgentProcess>> Start(TestPki* pki, Options options);
+  static absl::StatusOr<std::unique_ptr<AgentProcess>> Start(TestPki* pki, const Options& options);
   ~AgentProcess();
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }

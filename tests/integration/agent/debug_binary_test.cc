@@ -119,7 +119,8 @@ class DebugBinaryTest : public ::testing::Test {
     grpc::ClientContext ctx;
     Deadline(&ctx);
     auto w = stub_->UploadDebugBinary(&ctx, out);
-    bool ok = w->Write(Header(announced < 0 ? content.size() : announced, max_size));
+    bool ok = w->Write(
+        Header(announced < 0 ? static_cast<int64_t>(content.size()) : announced, max_size));
     for (size_t i = 0; ok && i < content.size(); i += kChunk) {
       kdbg::v1::DebugBinaryChunk c;
       c.set_data(content.substr(i, kChunk));
@@ -264,7 +265,8 @@ TEST_F(DebugBinaryTest, BadUploadsAreRefusedPreciselyAndLeaveNothing) {
   EXPECT_THAT(cap.error_message(), HasSubstr("(4 KiB) is larger than the cap of 1 KiB"));
   // Cut off: fewer bytes than announced, then the end of the stream.
   std::string bytes = Slurp(unstripped_);
-  grpc::Status cut = Upload(bytes.substr(0, 3 * kChunk / 2), &up, bytes.size());
+  grpc::Status cut =
+      Upload(bytes.substr(0, 3 * kChunk / 2), &up, static_cast<int64_t>(bytes.size()));
   EXPECT_EQ(cut.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(cut.error_message(), HasSubstr(absl::StrCat("was cut off after ", 3 * kChunk / 2,
                                                           " of ", bytes.size(), " bytes")));
