@@ -13,7 +13,7 @@
 
 namespace kdbg::testing {
 
-int ListenLoopback(int* port);  // returns the listening fd
+int ListenLoopback(int* port);  // returns the listening fd; -1 (port 0) if loopback fails
 
 class TunnelBridge {
  public:
