@@ -17,7 +17,7 @@
 namespace kdbg::controller::testing {
 
 absl::StatusOr<std::unique_ptr<ControllerFixture>> ControllerFixture::Start(
-    ControllerFixtureOptions options) {
+    const ControllerFixtureOptions& options) {
   std::unique_ptr<ControllerFixture> f(new ControllerFixture());
   KDBG_ASSIGN_OR_RETURN(f->pki_, kdbg::testing::TestPki::Create("kdbg-controller-test-ca"));
   KDBG_ASSIGN_OR_RETURN(kdbg::testing::CertFiles agent_cert,

@@ -29,7 +29,7 @@ struct ControllerFixtureOptions {
 class ControllerFixture {
  public:
   static absl::StatusOr<std::unique_ptr<ControllerFixture>> Start(
-      ControllerFixtureOptions options = {});
+      const ControllerFixtureOptions& options = {});
   ~ControllerFixture();
 
   kube::testing::FakeClient& kube() { return kube_; }

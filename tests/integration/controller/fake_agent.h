@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -39,7 +40,7 @@ class FakeAgent final : public v1::Agent::Service {
 
   void set_script(AgentScript s) {
     absl::MutexLock lock(&mu_);
-    script_ = s;
+    script_ = std::move(s);
   }
   std::vector<v1::TraceRequest> traces() {
     absl::MutexLock lock(&mu_);
