@@ -40,8 +40,8 @@ struct Merged {
 
 class FanoutTest : public ::testing::Test {
  protected:
-  void Start(ControllerFixtureOptions options = {}) {
-    auto f = ControllerFixture::Start(std::move(options));
+  void Start(const ControllerFixtureOptions& options = {}) {
+    auto f = ControllerFixture::Start(options);
     KDBG_REQUIRE_REAL(f.ok(), "openssl and loopback addresses 127.0.0.2/.3: " +
                                   std::string(f.ok() ? "" : f.status().message()));
     f_ = std::move(*f);
@@ -60,7 +60,7 @@ class FanoutTest : public ::testing::Test {
     f_->kube().AddRule(deny);
   }
 
-  v1::ControllerTraceRequest Request(std::vector<std::string> pods, int64_t max_hits = 0) {
+  v1::ControllerTraceRequest Request(const std::vector<std::string>& pods, int64_t max_hits = 0) {
     v1::ControllerTraceRequest req;
     req.mutable_target()->set_namespace_("default");
     for (const std::string& p : pods) req.add_pods(p);

@@ -317,6 +317,7 @@ TEST_F(DelveEngineTest, SigtermUnderLoadKillsTheTargetByTheSignal) {
     ASSERT_TRUE(session.ok()) << session.status();
     std::atomic<bool> stop{false};
     std::vector<std::thread> clients;
+    clients.reserve(4);
     for (int c = 0; c < 4; ++c) {
       clients.emplace_back([&] {
         while (!stop.load()) {
@@ -365,6 +366,7 @@ TEST_F(DelveEngineTest, SigtermToAContainersPidOneEndsAsWithoutADebugger) {
   ASSERT_TRUE(session.ok()) << session.status();
   std::atomic<bool> stop{false};
   std::vector<std::thread> clients;
+  clients.reserve(4);
   for (int c = 0; c < 4; ++c) {
     clients.emplace_back([&] {
       while (!stop.load()) {
@@ -399,6 +401,7 @@ TEST_F(DelveEngineTest, EndsSafelyUnderConcurrentLoad) {
     std::atomic<bool> stop{false};
     std::atomic<int> ok{0};
     std::vector<std::thread> clients;
+    clients.reserve(4);
     for (int c = 0; c < 4; ++c) {
       clients.emplace_back([&] {
         while (!stop.load()) {
