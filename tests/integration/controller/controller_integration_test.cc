@@ -559,7 +559,8 @@ class ControllerUploadTest : public ControllerIntegrationTest {
     c.mutable_header()->set_size(announced);
     const int calls_before = cancel_midway != nullptr ? cancel_midway->calls() : 0;
     bool ok = w->Write(c);
-    for (int64_t sent = 0; ok && sent < send; sent += chunk) {
+    const auto step = static_cast<int64_t>(chunk);
+    for (int64_t sent = 0; ok && sent < send; sent += step) {
       if (cancel_midway != nullptr && sent >= send / 2) {
         // Cancel only once the controller has opened the agent's call: a cancel that overtakes it
         // (a loaded machine) rightly never reaches the agent, and there is nothing to observe.
@@ -570,7 +571,7 @@ class ControllerUploadTest : public ControllerIntegrationTest {
         break;
       }
       v1::ControllerDebugBinaryChunk d;
-      d.set_data(std::string(std::min<int64_t>(chunk, send - sent), 'x'));
+      d.set_data(std::string(static_cast<size_t>(std::min(step, send - sent)), 'x'));
       ok = w->Write(d);
     }
     if (ok && !cancel_midway) w->WritesDone();

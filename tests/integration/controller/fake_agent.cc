@@ -11,7 +11,7 @@ FakeAgent::FakeAgent(std::string node, const std::string& address,
                      std::shared_ptr<grpc::ServerCredentials> creds)
     : node_(std::move(node)) {
   grpc::ServerBuilder b;
-  b.AddListeningPort(address, creds);
+  b.AddListeningPort(address, std::move(creds));
   b.RegisterService(this);
   server_ = b.BuildAndStart();
 }

@@ -86,7 +86,7 @@ class StubEnv {
   absl::Status Start() {
     dir_ = kdbg::testing::MakeTempDir("kdbg-kube-stub-");
     std::filesystem::create_directories(dir_ + "/pods");
-    auto run = [&](std::vector<std::string> argv) { return RunCommand(argv).status(); };
+    auto run = [&](const std::vector<std::string>& argv) { return RunCommand(argv).status(); };
     std::string d = dir_ + "/";
     std::ofstream(d + "san.ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
     for (auto& argv : std::vector<std::vector<std::string>>{
@@ -317,7 +317,7 @@ TEST_F(KubeStubTest, EventsAreStored) {
   EXPECT_EQ(As("bob-token")->CreateEvent(ev).code(), absl::StatusCode::kPermissionDenied);
 
   httplib::SSLClient raw("127.0.0.1", env->port());
-  raw.set_ca_cert_path((env->dir() + "/ca.crt").c_str());
+  raw.set_ca_cert_path(env->dir() + "/ca.crt");
   raw.enable_server_certificate_verification(true);
   auto res =
       raw.Get("/api/v1/namespaces/default/events", {{"Authorization", "Bearer controller-token"}});
