@@ -1002,5 +1002,5 @@ case ${1:-} in
   manifests) cmd_manifests ;;
   fanout-*) . "$ROOT/tests/cluster/fanout-cases.sh"; "cmd_${1//-/_}" ;;  # sessions over several pods
   ebpf-*) . "$ROOT/tests/cluster/ebpf-cases.sh"; "cmd_${1//-/_}" ;;  # the eBPF engine (its own file)
-  *) echo "usage: $0 resolve|trace|attach|sessions|denied|isolation|faults|container-kill|rollout|liveness|readiness|kubelet-restart|drain|attach-faults|demo|manifests|fanout-trace|fanout-ends|fanout-pod-gone|ebpf-trace" >&2; exit 2 ;;
+  *) echo "usage: $0 resolve|trace|attach|sessions|denied|isolation|faults|container-kill|rollout|liveness|readiness|kubelet-restart|drain|attach-faults|demo|manifests|fanout-trace|fanout-ends|fanout-pod-gone|ebpf-trace|ebpf-off" >&2; exit 2 ;;
 esac

@@ -3,6 +3,7 @@
 # expect_audited, agent_of, agent_host_pid, start_load, expect_served_after, host_pid, fail, BG,
 # WORK).
 #
+#   ebpf-off    the chart with agent.ebpf=false: version, --engine ebpf and auto say why (below)
 #   ebpf-trace  every agent says the eBPF engine is available (`kdbg version`); a sample pod traced
 #               with `--engine ebpf` (function entry, r.RemoteAddr and r.Method printed) under a
 #               bounded request loop: the engine is eBPF, the values are the host's requests, the
@@ -180,4 +181,67 @@ cmd_ebpf_trace() {
   local cleared
   cleared=$(grep -c 'cleared a uprobe' "/var/lib/kdbg-agent/$node/guard.log" 2>/dev/null || true)
   echo "cluster-test: ebpf-trace pod/$pod on $node: $(grep -c '"type":"hit"' "$WORK/out") hits on eBPF, TracerPid 0 throughout, agent pod deleted + container SIGKILLed: uprobe gone in ${took} s (guardian cleared ${cleared:-0} recorded probes), $served requests after the kill ($all in all) answered, restarts unchanged, session $session audited"
+}
+
+# ebpf-off: the chart installed with agent.ebpf=false (no CAP_SYS_ADMIN, nor BPF/PERFMON): every
+# agent says why the eBPF engine cannot run (`kdbg version`: the kernel's refusal of its self-test,
+# here loading the program: "Operation not permitted"),
+# `--engine ebpf` is refused with those words and leaves no session, `--engine auto` runs the same
+# script on Delve and says which reason kept eBPF out; the chart is put back (agent.ebpf=true) and
+# the agents say eBPF is available again.
+ebpf_set_chart() {  # true|false
+  "$HELM" --kubeconfig "$KUBECONFIG_ADMIN" upgrade kdbg "$ROOT/charts/kdbg" -n kdbg-system --reuse-values \
+    --set "agent.ebpf=$1" >/dev/null || fail "helm upgrade --set agent.ebpf=$1 failed"
+  admin -n kdbg-system rollout status ds/kdbg-agent --timeout=120s >/dev/null ||
+    fail "the agents did not roll out with agent.ebpf=$1"
+}
+
+cmd_ebpf_off() {
+  check_two_nodes
+  local pod node ip v rc i
+  read -r pod node ip < <(sample_pods)
+  ON_EXIT+=("ebpf_set_chart true")
+  ebpf_set_chart false
+  for ((i = 0; i < 60; i++)); do
+    v=$(timeout 60 "$KDBG" version 2>&1 || true)
+    (($(grep -cE 'eBPF engine unavailable: .*(Operation not permitted|Permission denied)' <<<"$v") >= 2)) && break
+    sleep 1
+  done
+  (($(grep -cE 'eBPF engine unavailable: .*(Operation not permitted|Permission denied)' <<<"$v") >= 2)) ||
+    fail "kdbg version does not say, for both agents, that the eBPF engine cannot run: $v"
+  grep -q 'CAP_SYS_ADMIN' <<<"$v" || fail "kdbg version does not name CAP_SYS_ADMIN: $v"
+  printf 'trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\n' >"$WORK/ebpf.dlv"
+  rc=0
+  timeout 60 "$KDBG" trace "pod/$pod" --init "$WORK/ebpf.dlv" --engine ebpf --duration 10s -o json \
+    >"$WORK/out" 2>"$WORK/err" || rc=$?
+  ((rc != 0)) || fail "--engine ebpf without CAP_SYS_ADMIN succeeded: $(cat "$WORK/out")"
+  grep -qE 'Operation not permitted|Permission denied' "$WORK/err" || fail "--engine ebpf refused without the kernel's words: $(cat "$WORK/err")"
+  local list
+  list=$(timeout 60 "$KDBG" sessions -o json) || fail "kdbg sessions failed"
+  grep -q "$pod" <<<"$list" && fail "a session on pod/$pod is left after the refusal: $list"
+  : >"$WORK/out"
+  "$KDBG" trace "pod/$pod" --init "$WORK/ebpf.dlv" --engine auto --duration 60s -o json \
+    >"$WORK/out" 2>"$WORK/err" &
+  KPID=$!
+  BG+=($KPID)
+  wait_line "$WORK/out" '"type":"armed"' $KPID 60 || fail "--engine auto never armed: $(cat "$WORK/err")"
+  grep '"type":"armed"' "$WORK/out" | grep -q '"engine":"delve"' || fail "auto did not fall back to Delve: $(grep armed "$WORK/out")"
+  grep '"type":"armed"' "$WORK/out" | grep -qE 'Operation not permitted|Permission denied' || fail "auto's armed line does not say why eBPF was not used: $(grep armed "$WORK/out")"
+  for ((i = 0; i < 20; i++)); do
+    grep -q '"type":"hit"' "$WORK/out" && break
+    curl -s -m 2 "http://$ip:8080/" >/dev/null || true
+    sleep 0.5
+  done
+  grep -q '"type":"hit"' "$WORK/out" || fail "no hit on Delve: $(tail -3 "$WORK/out")"
+  kill -INT $KPID
+  for ((i = 0; i < 60; i++)); do kill -0 $KPID 2>/dev/null || break; sleep 0.5; done
+  wait $KPID || true
+  ebpf_set_chart true
+  for ((i = 0; i < 60; i++)); do
+    v=$(timeout 60 "$KDBG" version 2>&1 || true)
+    (($(grep -c '^kdbg-agent ' <<<"$v") >= 2)) && ! grep -q 'not ready\|eBPF engine unavailable' <<<"$v" && break
+    sleep 1
+  done
+  ebpf_expect_available
+  echo "cluster-test: ebpf-off: agent.ebpf=false: kdbg version names the refusal for both agents, --engine ebpf refused with the kernel's words, auto ran on Delve saying why; agent.ebpf=true: available again"
 }
