@@ -89,7 +89,7 @@ TEST(AppTest, GlobalFlagsAfterTheCommand) {
 
 // --print repeats, one expression each: a REGEXP after it stays the REGEXP.
 TEST(AppTest, PrintIsRepeatableAndTakesOneWordEach) {
-  for (std::vector<std::string> argv :
+  for (const std::vector<std::string>& argv :
        {std::vector<std::string>{"kdbg", "trace", "pod/x", "main", "--print", "a", "--print", "b"},
         {"kdbg", "trace", "pod/x", "--print", "a", "main", "--stack", "3"}}) {
     bool opened = false;

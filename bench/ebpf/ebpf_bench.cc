@@ -144,6 +144,7 @@ int HttpMain(const std::string& target, int runs, int seconds, nlohmann::json* o
     }
     auto med = [](const std::vector<RunCpu>& v, double RunCpu::*f) {
       std::vector<double> x;
+      x.reserve(v.size());
       for (const RunCpu& c : v) x.push_back(c.*f);
       return Median(x);
     };
