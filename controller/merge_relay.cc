@@ -488,7 +488,7 @@ MergeRelay::Actions MergeRelay::Step() {
   return a;
 }
 
-void MergeRelay::Run(const Actions& a) {
+void MergeRelay::Run(Actions a) {
   for (size_t i : a.cancel) parts_[i]->ctx.TryCancel();
   if (a.write) server_.StartWrite(&write_buf_);
   for (size_t i : a.read) parts_[i]->reactor.StartRead(&parts_[i]->read_buf);

@@ -153,7 +153,7 @@ class MergeRelay {
                         const std::string& failure) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AllPartsFinished() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Actions Step() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Run(const Actions& a);
+  void Run(Actions a);
 
   const size_t max_buffered_;
   const std::string session_id_;

@@ -312,9 +312,9 @@ void ControllerService::FinishStream(const std::shared_ptr<StreamState>& state,
 void ControllerService::AskRecoveredEnd(const std::shared_ptr<StreamState>& state, int attempt,
                                         EventRelay::DoneFn done) {
   const AuditRecord& rec = state->record;
-  const int attempts =
+  const int attempts = static_cast<int>(
       std::max<int64_t>(1, options_.recovered_end_wait /
-                               std::max(options_.recovered_end_interval, absl::Milliseconds(1)));
+                               std::max(options_.recovered_end_interval, absl::Milliseconds(1))));
   if (attempt > 0) absl::SleepFor(options_.recovered_end_interval);
   std::string why;
   absl::StatusOr<AgentEndpoint> agent = d_.agents->ForNode(rec.node, nullptr);
