@@ -118,6 +118,18 @@ expect_released() {  # pod node ip restarts-before
 }
 restarts() { admin -n default get pod "$1" -o jsonpath='{.status.containerStatuses[0].restartCount}'; }
 
+# Waits (60 s at most) until a deleted sample pod's object is gone: a pod deleted by a case stays
+# listed by sample_pods while it terminates, after its replacement is Ready, and the next case
+# could pick it (cluster.container-kill failed so in a CI run: "pods ... not found").
+wait_pod_gone() {  # pod
+  local i
+  for ((i = 0; i < 120; i++)); do
+    [[ -z $(admin -n default get pod "$1" --ignore-not-found -o name) ]] && return 0
+    sleep 0.5
+  done
+  fail "pod/$1 was still listed 60 s after its deletion"
+}
+
 # The session ID from the CLI's progress line "kdbg: agent NAME at ADDR, session ID".
 session_of() { sed -n 's/.*, session \([0-9a-f]*\)$/\1/p' "$1" | head -1; }
 
@@ -426,6 +438,7 @@ cmd_faults() {
   pgrep -af "dlv.* attach $pid( |$)" && fail "a Delve for the deleted pod's PID $pid is left"
   admin -n default rollout status deploy/hello-world --timeout=120s >/dev/null ||
     fail "deploy/hello-world did not recover after deleting pod/$pod"
+  wait_pod_gone "$pod"
   check_two_nodes
   echo "cluster-test: faults: traced pod/$pod deleted: target exited in $((SECONDS - t0)) s ($(grep -o '"message":"[^"]*"' "$WORK/out" | tail -1)), session ended, replacement ready"
 }

@@ -223,6 +223,7 @@ cmd_fanout_pod_gone() {
   # The replacement pod comes up and does not join.
   admin -n default rollout status deploy/hello-world --timeout=120s >/dev/null ||
     fail "deploy/hello-world did not recover after deleting pod/$gone"
+  wait_pod_gone "$gone"
   local new
   new=$(sample_pods | awk -v k="$keep" '$1 != k {print $1}')
   [[ -n $new ]] || fail "no replacement pod for pod/$gone"
