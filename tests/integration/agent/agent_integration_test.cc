@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include "absl/strings/match.h"
@@ -333,6 +334,7 @@ TEST_F(AgentIntegrationTest, DlvConnectThroughTheTunnelBreaksContinuesAndQuits) 
   // The session is still attached; ending the attach stream releases the target.
   CancelAndDrain(&ctx, attach.get());
   ExpectReleased();
+  if (!HasFailure()) std::filesystem::remove_all(dir);  // kept for post-mortem on failure
 }
 
 }  // namespace
