@@ -80,7 +80,8 @@ RunCpu CpuPerRequest(const CpuSample& a, const CpuSample& b, int64_t requests) {
 // Throughput and latency of the sample service with every request traced, under two loads: 2
 // keep-alive connections back to back (a trivial handler: ~20 us of CPU per request, the worst
 // case for any per-request cost) and a new connection per request (~10x the CPU per request, the
-// shape of the experiment in ../shared/design/EBPF.md, whose untraced server did ~8,700 req/s).
+// shape of the design experiment docs/ebpf-engine.md compares with, whose untraced server did
+// ~8,700 req/s).
 int HttpMain(const std::string& target, int runs, int seconds, nlohmann::json* out) {
   int port = kdbg::testing::FreePort();
   SpawnOptions o;
