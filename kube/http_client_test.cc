@@ -236,18 +236,11 @@ class TricklingServer {
  public:
   TricklingServer(std::string head, std::string trickle)
       : head_(std::move(head)), trickle_(std::move(trickle)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), len) != 0 ||
-        ::listen(listen_fd_, 4) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    listen_fd_ = ::kdbg::testing::ListenLoopback(&port_);
+    if (listen_fd_ < 0) {
       ADD_FAILURE() << "cannot listen on loopback";
       return;
     }
-    port_ = ntohs(sa.sin_port);
     thread_ = std::thread([this] { Run(); });
   }
   ~TricklingServer() {

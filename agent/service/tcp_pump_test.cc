@@ -17,6 +17,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_env.h"
 
 namespace kdbg::agent {
 namespace {
@@ -42,17 +43,8 @@ int64_t FirstMismatch(const std::string& data, size_t offset) {
 class Peer {
  public:
   Peer() {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), len) != 0 ||
-        ::listen(listen_fd_, 1) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-      ADD_FAILURE() << "cannot listen on loopback";
-    }
-    port_ = ntohs(sa.sin_port);
+    listen_fd_ = ::kdbg::testing::ListenLoopback(&port_);
+    if (listen_fd_ < 0) ADD_FAILURE() << "cannot listen on loopback";
   }
   ~Peer() {
     stop_ = true;

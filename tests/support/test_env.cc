@@ -1,5 +1,6 @@
 #include "tests/support/test_env.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -77,6 +78,22 @@ int FreePort() {
   }
   ::close(fd);
   return port;
+}
+
+int ListenLoopback(int* port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd, 4) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    *port = 0;
+    return -1;
+  }
+  *port = ntohs(a.sin_port);
+  return fd;
 }
 
 std::string MakeTempDir(const std::string& prefix) {

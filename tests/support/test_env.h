@@ -32,6 +32,9 @@ bool HaveBundledDelve();
 bool InCi();
 // A free TCP port on 127.0.0.1 (bound then released; small race accepted in tests).
 int FreePort();
+// A socket listening on 127.0.0.1 at a kernel-chosen port (backlog 4), close-on-exec: the fd, and
+// the port in *port; -1 (and port 0) when loopback cannot listen.
+int ListenLoopback(int* port);
 // A fresh directory under $TMPDIR, removed by the caller (or left for post-mortem on failure).
 std::string MakeTempDir(const std::string& prefix);
 

@@ -10,10 +10,9 @@
 #include <thread>
 
 #include "kdbg/v1/agent.grpc.pb.h"
+#include "tests/support/test_env.h"  // ListenLoopback
 
 namespace kdbg::testing {
-
-int ListenLoopback(int* port);  // returns the listening fd; -1 (port 0) if loopback fails
 
 class TunnelBridge {
  public:
