@@ -643,7 +643,7 @@ EndReason DelveSession::AttachLoop() {
     Notice(kdbg::v1::NOTICE_KIND_STOP_LIMIT,
            absl::StrCat("the target was stopped for ",
                         absl::FormatDuration(absl::Trunc(held, absl::Milliseconds(100))),
-                        ", the longest stop its liveness probe safely allows (",
+                        ", the longest stop the pod's liveness probe safely allows (",
                         absl::FormatDuration(config_.max_stop),
                         "): kdbg resumed it so the kubelet does not restart the pod; every "
                         "breakpoint is kept. Breakpoint stops are continued at once until the "

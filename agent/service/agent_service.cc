@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/service/debug_protocol.h"
 #include "agent/service/recovered_sessions.h"
 #include "agent/service/tcp_pump.h"
 #include "common/grpc_status.h"
@@ -168,7 +169,20 @@ class TunnelReactor final
       session = session_.lock();
     }
     if (session != nullptr && !in_.data().empty()) session->NoteClientActivity();
-    bool room = in_.data().empty() || pump->Send(in_.data());
+    // The filter may answer a request itself (a stop-limit notice, debug_protocol.h): its reply
+    // goes to the client, the request goes nowhere.
+    std::string data = std::move(*in_.mutable_data());
+    bool replied;
+    {
+      absl::MutexLock lock(&mu_);
+      filter_.FromClient(&data);
+      data.insert(0, filter_.TakeForDelve());
+      std::string replies = filter_.TakeReplies();
+      replied = !replies.empty();
+      injected_ += replies;
+    }
+    if (replied) MaybeWrite();
+    bool room = data.empty() || pump->Send(data);
     if (room) {
       {
         absl::MutexLock lock(&mu_);
@@ -205,7 +219,32 @@ class TunnelReactor final
 
   void OnDone() override {
     Abort("tunnel call done");
+    std::shared_ptr<Session> session;
+    int listener;
+    {
+      absl::MutexLock lock(&mu_);
+      session = session_.lock();
+      listener = listener_;
+    }
+    if (session != nullptr && listener != 0) session->RemoveStopLimitListener(listener);
     auto keep = std::move(self_);
+  }
+
+  // The session resumed a stop past its limit: the client is told between two messages
+  // (debug_protocol.h), now if it can be.
+  void TellClient(const std::string& text) {
+    bool now;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      std::string bytes = filter_.Notify(text);
+      now = !bytes.empty();
+      injected_ += bytes;
+      log::Info("tunnel: stop-limit notice for the remote client",
+                {{"protocol", DebugProtocolName(filter_.protocol())},
+                 {"delivery", now ? "sent" : "at its next message boundary or request"}});
+    }
+    if (now) MaybeWrite();
   }
 
  private:
@@ -245,6 +284,13 @@ class TunnelReactor final
       pump_ = pump;
       session_ = s;
     }
+    int listener = s->AddStopLimitListener([weak](const std::string& text) {
+      if (auto r = weak.lock()) r->TellClient(text);
+    });
+    {
+      absl::MutexLock lock(&mu_);
+      listener_ = listener;
+    }
     std::weak_ptr<TcpPump> weak_pump = pump;
     if (!s->AddCloser([weak_pump] {
           if (auto p = weak_pump.lock()) p->Abort("the debug session ended");
@@ -266,28 +312,39 @@ class TunnelReactor final
 
   void MaybeWrite() {
     std::shared_ptr<TcpPump> pump;
+    std::string to_delve;
+    bool finish = false;
     {
       absl::MutexLock lock(&mu_);
       if (writing_ || finished_ || pump_ == nullptr) return;
       pump = pump_;
-      TcpPump::Chunk c = pump->Take();
-      if (c.empty) return;
-      if (c.error || c.done) {
-        finished_ = true;
-        final_ = c.error ? grpc::Status(grpc::StatusCode::UNAVAILABLE, c.message, kAnsweredByKdbg)
-                         : grpc::Status::OK;
-      } else {
+      if (!injected_.empty()) {
+        // Made here (debug_protocol.h), at a message boundary: due before anything later from
+        // Delve.
         writing_ = true;
         out_.Clear();
-        out_.set_data(std::move(c.data));
-        out_.set_close_write(c.eof);
+        out_.set_data(std::exchange(injected_, {}));
+      } else {
+        TcpPump::Chunk c = pump->Take();
+        if (c.empty) return;
+        if (!c.data.empty()) {
+          filter_.FromDelve(&c.data);
+          to_delve = filter_.TakeForDelve();
+        }
+        if (c.error || c.done) {
+          finished_ = true;
+          finish = true;
+          final_ = c.error ? grpc::Status(grpc::StatusCode::UNAVAILABLE, c.message, kAnsweredByKdbg)
+                           : grpc::Status::OK;
+        } else {
+          writing_ = true;
+          out_.Clear();
+          out_.set_data(std::move(c.data));
+          out_.set_close_write(c.eof);
+        }
       }
     }
-    bool finish;
-    {
-      absl::MutexLock lock(&mu_);
-      finish = finished_ && !writing_;
-    }
+    if (!to_delve.empty()) pump->Send(to_delve);
     if (finish) {
       Finish(final_);
     } else {
@@ -324,6 +381,10 @@ class TunnelReactor final
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  // The debugger protocol on this connection, and what kdbg says to the client in it.
+  DebugTunnelFilter filter_ ABSL_GUARDED_BY(mu_);
+  std::string injected_ ABSL_GUARDED_BY(mu_);  // for the client, made by filter_, not sent yet
+  int listener_ ABSL_GUARDED_BY(mu_) = 0;      // Session::AddStopLimitListener's id
   grpc::Status final_;
   kdbg::v1::TunnelFrame in_;
   kdbg::v1::TunnelFrame out_;

@@ -103,6 +103,18 @@ bool Session::AddCloser(std::function<void()> closer) {
   return true;
 }
 
+int Session::AddStopLimitListener(std::function<void(const std::string&)> fn) {
+  absl::MutexLock lock(&mu_);
+  int id = ++next_listener_id_;
+  stop_limit_listeners_.emplace(id, std::move(fn));
+  return id;
+}
+
+void Session::RemoveStopLimitListener(int id) {
+  absl::MutexLock lock(&mu_);
+  stop_limit_listeners_.erase(id);
+}
+
 SessionManager::SessionManager(Options options, Resolver* resolver, DebugSessionFactory* factory,
                                Clock* clock, AgentMetrics* metrics)
     : options_(std::move(options)),
@@ -200,6 +212,21 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Start(SessionRequest re
 void SessionManager::OnEngineEvent(Session* s, kdbg::v1::Event event) {
   if (event.session_id().empty()) event.set_session_id(s->id());
   if (event.time_unix_nanos() == 0) event.set_time_unix_nanos(absl::ToUnixNanos(clock_->Now()));
+  if (event.has_notice() && event.notice().kind() == kdbg::v1::NOTICE_KIND_STOP_LIMIT) {
+    // The remote clients are told too, through their tunnels (debug_protocol.h).
+    const kdbg::v1::TargetRef& t = s->request().target;
+    std::string text = absl::StrCat(
+        "kdbg: ",
+        t.pod_name().empty() ? ""
+                             : absl::StrCat("pod ", t.pod_namespace(), "/", t.pod_name(), ": "),
+        event.notice().message());
+    std::vector<std::function<void(const std::string&)>> listeners;
+    {
+      absl::MutexLock lock(&s->mu_);
+      for (const auto& [id, fn] : s->stop_limit_listeners_) listeners.push_back(fn);
+    }
+    for (const auto& fn : listeners) fn(text);
+  }
   absl::MutexLock deliver(&s->deliver_mu_);
   {
     absl::MutexLock lock(&s->mu_);

@@ -80,6 +80,12 @@ class Session {
   // Runs `fn` with the session's EndedEvent once it has ended (at once, on this thread, if it has).
   // A session that never started reports reason END_REASON_ERROR and the error as message.
   void OnEnded(std::function<void(const kdbg::v1::EndedEvent&)> fn);
+  // Attach mode: `fn` runs with the text for a remote client each time the engine resumes a stop
+  // held past the stop limit (NOTICE_KIND_STOP_LIMIT, "kdbg: pod NS/NAME: the target was stopped
+  // for ..."), from now on, on the session's thread, with no lock of the session held; it must not
+  // block (the tunnels hand it to their reactor). Returns an id for RemoveStopLimitListener.
+  int AddStopLimitListener(std::function<void(const std::string&)> fn);
+  void RemoveStopLimitListener(int id);
   // Registers `closer` to run when the session ends (tunnels to its Delve). Returns false, without
   // running it, when the session has already ended.
   bool AddCloser(std::function<void()> closer);
@@ -115,6 +121,8 @@ class Session {
   kdbg::v1::EndedEvent ended_event_;
   std::vector<std::function<void(const kdbg::v1::EndedEvent&)>> on_ended_;
   std::vector<std::function<void()>> closers_;
+  std::map<int, std::function<void(const std::string&)>> stop_limit_listeners_;
+  int next_listener_id_ = 0;
   std::shared_ptr<DebugBinary> debug_binary_;  // released (file deleted) when the session ends
 };
 

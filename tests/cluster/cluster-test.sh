@@ -641,8 +641,10 @@ YAML
   local t0
   t0=$(date +%s.%N)
   # break, continue (the next request or probe stops there), then hold the stop for 15 s; then
-  # list the breakpoints (the agent halts the target for this command), clear and leave.
-  { printf 'break main.handleSlash\ncontinue\n'; sleep 15; printf 'breakpoints\nclearall\nquit -c\n'; } |
+  # list the breakpoints twice: the first command after the resume is answered by kdbg with why
+  # (dlv prints "Command failed: kdbg: ..."; the agent halts the target for the client), the
+  # second runs; clear and leave.
+  { printf 'break main.handleSlash\ncontinue\n'; sleep 15; printf 'breakpoints\nbreakpoints\nclearall\nquit -c\n'; } |
     timeout 90 "$dlv" connect "127.0.0.1:$port" >"$WORK/dlv.out" 2>&1 || fail "dlv connect to pod/$pod failed: $(cat "$WORK/dlv.out")"
   grep -qE '> \[Breakpoint 1\] main\.handleSlash\(\)' "$WORK/dlv.out" || fail "dlv never stopped at the breakpoint: $(cat "$WORK/dlv.out")"
   # `breakpoints` after the hold: still set, and hit again while the client was away (each of those
@@ -651,6 +653,8 @@ YAML
   bphits=$(sed -n 's/^Breakpoint 1 (enabled) at .*main\.handleSlash().* (\([0-9]*\))$/\1/p' "$WORK/dlv.out")
   [[ -n $bphits ]] || fail "the client's breakpoint was not kept: $(cat "$WORK/dlv.out")"
   ((bphits >= 3)) || fail "the breakpoint was hit only $bphits times while the client held/was away: $(cat "$WORK/dlv.out")"
+  grep -q "Command failed: kdbg: pod default/$pod: the target was stopped for .*every breakpoint is kept" "$WORK/dlv.out" ||
+    fail "the dlv client was not told why its stop was resumed: $(cat "$WORK/dlv.out")"
   grep -q 'stop-limit' "$WORK/attach.err" || fail "the CLI was not told of the resume: $(cat "$WORK/attach.err")"
   grep -q 'every breakpoint is kept' "$WORK/attach.err" || fail "the CLI was not told why: $(cat "$WORK/attach.err")"
   sleep 3
@@ -669,7 +673,7 @@ YAML
   sleep 10  # past three budgets: a probe failure count left behind would restart it now
   [[ $(restarts "$pod") == 0 ]] || fail "pod/$pod was restarted by its liveness probe: $(admin -n default describe pod "$pod" | tail -8)"
   admin -n default delete pod "$pod" --wait=false >/dev/null
-  echo "cluster-test: liveness: a breakpoint held 15 s in pod/$pod (budget 3 s): resumed by the agent ($(grep -c 'stop-limit' "$WORK/attach.err") notice(s)), $served requests all answered, restart count 0, breakpoint kept and hit $bphits times"
+  echo "cluster-test: liveness: a breakpoint held 15 s in pod/$pod (budget 3 s): resumed by the agent ($(grep -c 'stop-limit' "$WORK/attach.err") notice(s), the dlv client told by its next command), $served requests all answered, restart count 0, breakpoint kept and hit $bphits times"
 }
 
 # Agent readiness reflects whether it can debug: `helm upgrade` points the agents at a Delve that

@@ -18,14 +18,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "tests/e2e/dap_client.h"
 #include "tests/e2e/e2e_harness.h"
+#include "tests/support/dap_client.h"
 #include "tests/support/http_probe.h"
 #include "tests/support/proc_probe.h"
 #include "tests/support/test_env.h"
 
 namespace kdbg::e2e {
 namespace {
+
+using ::kdbg::testing::ApplySubstitutePath;
+using ::kdbg::testing::DapClient;
 
 class ErgoE2eTest : public ::testing::Test {
  protected:

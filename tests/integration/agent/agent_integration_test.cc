@@ -1,28 +1,35 @@
 // A real `kdbg-agent serve` (real TLS, real Delve, real Go target) driven by a test client playing
 // the controller. After every end: target serving, TracerPid 0, no dlv left.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
 #include <random>
 #include <thread>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/child_process.h"
+#include "common/fd.h"
 #include "common/tls.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/agent/agent_process.h"
 #include "tests/integration/agent/tcp_helpers.h"
 #include "tests/support/certs/test_certs.h"
+#include "tests/support/dap_client.h"
 #include "tests/support/go_target.h"
 #include "tests/support/grpc_calls.h"
 #include "tests/support/http_probe.h"
@@ -332,6 +339,222 @@ TEST_F(AgentIntegrationTest, DlvConnectThroughTheTunnelBreaksContinuesAndQuits) 
   EXPECT_TRUE(absl::StrContains(out.str(), "main.handleSlash()")) << out.str();
   EXPECT_TRUE(served);
   // The session is still attached; ending the attach stream releases the target.
+  CancelAndDrain(&ctx, attach.get());
+  ExpectReleased();
+  if (!HasFailure()) std::filesystem::remove_all(dir);  // kept for post-mortem on failure
+}
+
+// Reads the attach stream until a notice of `kind`; nullopt if the stream ends first.
+std::optional<kdbg::v1::NoticeEvent> ReadNotice(
+    grpc::ClientReaderInterface<kdbg::v1::Event>* reader, kdbg::v1::NoticeKind kind) {
+  kdbg::v1::Event e;
+  while (reader->Read(&e)) {
+    if (e.has_notice() && e.notice().kind() == kind) return e.notice();
+  }
+  return std::nullopt;
+}
+
+// Issue #16: a remote client holding a stop past the target's stop limit is told why kdbg
+// resumed it, in its own protocol, through the tunnel (agent/service/debug_protocol.h). DAP (VS
+// Code's remote attach): an `output` event naming the stop, the budget and the pod's liveness
+// probe, then `continued` with allThreadsContinued, between two of Delve's messages. The target
+// runs on; the CLI gets its stop-limit notice as before; the session stays attached.
+TEST_F(AgentIntegrationTest, DapClientHoldingAStopPastTheLimitIsToldWhyAndSeesTheTargetRun) {
+  StartAgent();
+  auto stub = agent_->Stub(&controller_, pki_.get());
+  grpc::ClientContext ctx;
+  Deadline(&ctx, 120);
+  kdbg::v1::AttachRequest req;
+  req.mutable_target()->set_host_pid(target_->pid());
+  req.mutable_target()->set_pod_namespace("default");
+  req.mutable_target()->set_pod_name("hello-world");
+  req.set_user("bob");
+  req.set_session_id("it-limit-dap");
+  req.set_max_stop_ms(2000);  // room for the pause and stack below under load
+  auto attach = stub->Attach(&ctx, req);
+  kdbg::v1::Event e;
+  ASSERT_TRUE(attach->Read(&e));
+  ASSERT_EQ(e.notice().kind(), kdbg::v1::NOTICE_KIND_READY) << e.DebugString();
+
+  TunnelBridge bridge(stub.get(), "it-limit-dap");
+  auto dap = DapClient::Connect("127.0.0.1", bridge.port());
+  ASSERT_TRUE(dap.ok()) << dap.status();
+  ASSERT_TRUE(dap->Request("initialize", {{"adapterID", "go"},
+                                          {"pathFormat", "path"},
+                                          {"linesStartAt1", true},
+                                          {"columnsStartAt1", true}})
+                  .ok());
+  ASSERT_TRUE(dap->Request("attach", {{"request", "attach"}, {"mode", "remote"}}).ok());
+  std::string source = SourceDir() + "/tests/targets/hello-world/main.go";
+  auto bp = dap->Request("setBreakpoints",
+                         {{"source", {{"path", source}}}, {"breakpoints", {{{"line", 11}}}}});
+  ASSERT_TRUE(bp.ok()) << bp.status();
+  ASSERT_TRUE((*bp)["body"]["breakpoints"][0].value("verified", false)) << bp->dump();
+  ASSERT_TRUE(dap->Request("configurationDone", nlohmann::json::object()).ok());
+
+  // A request stops at the breakpoint; the IDE shows the stop and the user does nothing.
+  absl::StatusOr<HttpResult> held;
+  absl::Duration held_for;
+  std::thread request([&] {
+    absl::Time t0 = absl::Now();
+    held = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(30));
+    held_for = absl::Now() - t0;
+  });
+  absl::Cleanup join = [&] {
+    if (request.joinable()) request.join();
+  };
+  auto stopped = dap->WaitEvent("stopped", absl::Seconds(20));
+  ASSERT_TRUE(stopped.has_value()) << agent_->Logs();
+  EXPECT_EQ((*stopped)["body"]["reason"], "breakpoint") << stopped->dump();
+  // Delve writes output events of its own (its console greeting): kdbg's is the one from kdbg.
+  std::optional<nlohmann::json> output;
+  for (absl::Time end = absl::Now() + absl::Seconds(10); absl::Now() < end;) {
+    output = dap->WaitEvent("output", end - absl::Now());
+    if (!output.has_value() || absl::StartsWith((*output)["body"].value("output", ""), "kdbg: ")) {
+      break;
+    }
+  }
+  auto continued = dap->WaitEvent("continued", absl::Seconds(10));
+  request.join();
+  ASSERT_TRUE(output.has_value()) << agent_->Logs();
+  EXPECT_EQ((*output)["body"]["category"], "important") << output->dump();
+  std::string text = (*output)["body"]["output"].get<std::string>();
+  EXPECT_THAT(text,
+              ::testing::HasSubstr("kdbg: pod default/hello-world: the target was stopped for 2"));
+  EXPECT_THAT(text,
+              ::testing::HasSubstr("the longest stop the pod's liveness probe safely allows (2s)"));
+  EXPECT_THAT(text, ::testing::HasSubstr("every breakpoint is kept"));
+  ASSERT_TRUE(continued.has_value()) << agent_->Logs();
+  EXPECT_EQ((*continued)["body"]["allThreadsContinued"], true) << continued->dump();
+  EXPECT_EQ((*continued)["body"]["threadId"], (*stopped)["body"]["threadId"]);
+  // The held request was answered although nobody continued: the target runs.
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_EQ(held->status, 200);
+  // (about the limit: the agent counts from the first of its ticks that saw the target stopped)
+  EXPECT_GE(held_for, absl::Milliseconds(1000));
+  // The CLI was told too, with the same facts.
+  auto notice = ReadNotice(attach.get(), kdbg::v1::NOTICE_KIND_STOP_LIMIT);
+  ASSERT_TRUE(notice.has_value());
+  EXPECT_THAT(text, ::testing::HasSubstr(notice->message()));
+  // While the IDE sends nothing, stops at its breakpoint are continued at once.
+  for (int i = 0; i < 3; ++i) {
+    absl::Time t = absl::Now();
+    auto r = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(5));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_LT(absl::Now() - t, absl::Milliseconds(800));
+  }
+  // The session is still attached, and the DAP conversation goes on: the user pauses the program
+  // the IDE shows running (kdbg halts the target for the returning client; Delve, which never knew
+  // it ran, answers without a stopped event: the tunnel adds it), then looks at a stack.
+  grpc::ClientContext lctx;
+  Deadline(&lctx, 10);
+  kdbg::v1::ListSessionsResponse list;
+  ASSERT_TRUE(stub->ListSessions(&lctx, {}, &list).ok());
+  ASSERT_EQ(list.sessions_size(), 1);
+  EXPECT_EQ(list.sessions(0).state(), kdbg::v1::SESSION_STATE_ATTACHED) << list.DebugString();
+  ASSERT_TRUE(dap->Request("pause", {{"threadId", (*stopped)["body"]["threadId"]}}).ok());
+  auto paused = dap->WaitEvent("stopped", absl::Seconds(10));
+  ASSERT_TRUE(paused.has_value()) << agent_->Logs();
+  EXPECT_EQ((*paused)["body"]["reason"], "pause") << paused->dump();
+  auto threads = dap->Request("threads", nlohmann::json::object());
+  ASSERT_TRUE(threads.ok()) << threads.status();
+  ASSERT_FALSE((*threads)["body"]["threads"].empty()) << threads->dump();
+  auto frames = dap->Request("stackTrace",
+                             {{"threadId", (*threads)["body"]["threads"][0]["id"]}, {"levels", 1}});
+  ASSERT_TRUE(frames.ok()) << frames.status();
+  EXPECT_FALSE((*frames)["body"]["stackFrames"].empty()) << frames->dump();
+  EXPECT_TRUE(dap->Request("disconnect", {{"terminateDebuggee", false}}).ok());
+  CancelAndDrain(&ctx, attach.get());
+  ExpectReleased();
+}
+
+// The same for `dlv connect` (JSON-RPC, no server push): the user's next command after the resume
+// is answered by kdbg with the explanation (dlv prints "Command failed: kdbg: ..."), and not run;
+// the commands after it work as ever, with the user's breakpoint still set.
+TEST_F(AgentIntegrationTest, DlvConnectHoldingAStopPastTheLimitIsToldWhyByItsNextCommand) {
+  StartAgent();
+  auto stub = agent_->Stub(&controller_, pki_.get());
+  grpc::ClientContext ctx;
+  Deadline(&ctx, 120);
+  kdbg::v1::AttachRequest req;
+  req.mutable_target()->set_host_pid(target_->pid());
+  req.mutable_target()->set_pod_namespace("default");
+  req.mutable_target()->set_pod_name("hello-world");
+  req.set_user("bob");
+  req.set_session_id("it-limit-dlv");
+  req.set_max_stop_ms(1500);
+  auto attach = stub->Attach(&ctx, req);
+  kdbg::v1::Event e;
+  ASSERT_TRUE(attach->Read(&e));
+  ASSERT_EQ(e.notice().kind(), kdbg::v1::NOTICE_KIND_READY) << e.DebugString();
+
+  TunnelBridge bridge(stub.get(), "it-limit-dlv");
+  std::string dir = MakeTempDir("kdbg-dlv-limit-");
+  // dlv reads its commands from a FIFO the test writes when it chooses (the user at the prompt).
+  std::string fifo = dir + "/stdin";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  UniqueFd commands(::open(fifo.c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(commands.valid());
+  auto type = [&](const std::string& line) {
+    ASSERT_EQ(::write(commands.get(), line.data(), line.size()), static_cast<ssize_t>(line.size()));
+  };
+  auto output = [&] {
+    std::ifstream in(dir + "/out");
+    std::stringstream out;
+    out << in.rdbuf();
+    return out.str();
+  };
+  auto wait_for = [&](const std::string& what) {
+    for (int i = 0; i < 300 && !absl::StrContains(output(), what); ++i) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return absl::StrContains(output(), what);
+  };
+  SpawnOptions so;
+  so.argv = {BundledDelvePath(), "connect", absl::StrCat("127.0.0.1:", bridge.port())};
+  so.stdin_path = fifo;
+  so.stdout_path = dir + "/out";
+  so.stderr_to_stdout = true;
+  so.extra_env = {"TERM=dumb"};
+  auto dlv = ChildProcess::Spawn(so);
+  ASSERT_TRUE(dlv.ok()) << dlv.status();
+  type("break main.handleSlash\ncontinue\n");
+  ASSERT_TRUE(wait_for("Breakpoint 1 set at")) << output();
+  absl::StatusOr<HttpResult> held;
+  std::thread request(
+      [&] { held = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(30)); });
+  absl::Cleanup join = [&] {
+    if (request.joinable()) request.join();
+  };
+  ASSERT_TRUE(wait_for("> [Breakpoint 1] main.handleSlash()")) << output();
+  // The user sits at the prompt past the limit: the agent resumes the target.
+  auto notice = ReadNotice(attach.get(), kdbg::v1::NOTICE_KIND_STOP_LIMIT);
+  request.join();
+  ASSERT_TRUE(notice.has_value());
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_EQ(held->status, 200);
+  // The next command gets the explanation instead of running; the ones after it work as ever (the
+  // user's breakpoint is there), and quitting leaves the target running. Typed at once: each
+  // command of a client the agent halted the target for starts the limit again.
+  type("continue\nbreakpoints\nclearall\nquit -c\n");
+  auto st = (*dlv)->Wait(absl::Seconds(30));
+  std::string out = output();
+  ASSERT_TRUE(st.ok()) << st.status() << "\n" << out;
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0)
+      << ChildProcess::DescribeWaitStatus(*st) << "\n"
+      << out;
+  EXPECT_THAT(out,
+              ::testing::HasSubstr(
+                  "Command failed: kdbg: pod default/hello-world: the target was stopped for"));
+  EXPECT_THAT(
+      out, ::testing::HasSubstr("the longest stop the pod's liveness probe safely allows (1.5s)"));
+  EXPECT_THAT(out, ::testing::HasSubstr("every breakpoint is kept"));
+  EXPECT_THAT(out,
+              ::testing::HasSubstr("kdbg answered this request itself; it did not reach Delve"));
+  EXPECT_THAT(out, ::testing::ContainsRegex("Breakpoint 1 \\(enabled\\) at .*main.handleSlash"));
+  EXPECT_THAT(out, ::testing::HasSubstr("Breakpoint 1 cleared at"));
+  auto r = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(5));
+  ASSERT_TRUE(r.ok()) << r.status();
   CancelAndDrain(&ctx, attach.get());
   ExpectReleased();
   if (!HasFailure()) std::filesystem::remove_all(dir);  // kept for post-mortem on failure

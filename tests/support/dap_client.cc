@@ -1,4 +1,4 @@
-#include "tests/e2e/dap_client.h"
+#include "tests/support/dap_client.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -13,7 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-namespace kdbg::e2e {
+namespace kdbg::testing {
 
 absl::StatusOr<DapClient> DapClient::Connect(const std::string& host, int port) {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -130,4 +130,4 @@ std::string ApplySubstitutePath(const nlohmann::json& configuration, const std::
   return path;
 }
 
-}  // namespace kdbg::e2e
+}  // namespace kdbg::testing

@@ -15,7 +15,7 @@
 #include "common/fd.h"
 #include "nlohmann/json.hpp"
 
-namespace kdbg::e2e {
+namespace kdbg::testing {
 
 class DapClient {
  public:
@@ -45,4 +45,4 @@ class DapClient {
 // by `to`; no rule: the path unchanged.
 std::string ApplySubstitutePath(const nlohmann::json& configuration, const std::string& path);
 
-}  // namespace kdbg::e2e
+}  // namespace kdbg::testing
