@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <sstream>
@@ -448,6 +449,45 @@ bool DelveSession::Declares(TracepointState& tp, const std::string& name) {
   return tp.declared->count(name) > 0;
 }
 
+bool DelveSession::MayContinueUnparsed(absl::string_view reply, absl::Time deadline) {
+  // Go's jsonrpc codec and Delve's api.State write a stop as (other layouts take the slow path)
+  //   {"id":9,"result":{"State":{"Running":false,...,"Threads":[{...,"breakPoint":{"id":1,...},
+  //    ...}],"NextInProgress":false,"WatchOutOfScope":null,"exited":false,"exitStatus":0,
+  //    "When":""}},"error":null}
+  // Inside a JSON string every '"' is escaped, so `"exited":` and `"breakPoint":{` can only be
+  // keys; the last `"exited":` is the State's own (no thread or breakpoint has one).
+  if (!absl::EndsWith(reply, ",\"error\":null}")) return false;
+  constexpr absl::string_view kExited = "\"exited\":";
+  size_t exited = reply.rfind(kExited);
+  if (exited == absl::string_view::npos ||
+      !absl::StartsWith(reply.substr(exited + kExited.size()), "false")) {
+    return false;
+  }
+  // At most this many hits in the stop: every thread at a breakpoint, plus `currentThread`'s copy
+  // of one of them. (memmem: string_view::find stops at every '"' of the 6-10 KB.)
+  constexpr absl::string_view kAtBreakpoint = "\"breakPoint\":{";
+  int64_t at_breakpoints = 0;
+  for (const char* p = reply.data(); p < reply.data() + reply.size(); ++at_breakpoints) {
+    const void* found = ::memmem(p, static_cast<size_t>(reply.data() + reply.size() - p),
+                                 kAtBreakpoint.data(), kAtBreakpoint.size());
+    if (found == nullptr) break;
+    p = static_cast<const char*>(found) + kAtBreakpoint.size();
+  }
+  if (config_.max_hits > 0 && hits_.load() + at_breakpoints >= config_.max_hits) return false;
+  absl::Time now = clock_.Now();
+  for (const auto& entry : tracepoints_) {
+    const TracepointState& tp = entry.second;
+    if (tp.cleared) continue;
+    int64_t in_window = static_cast<int64_t>(tp.window.size());
+    for (absl::Time t : tp.window) {
+      if (now - t < absl::Seconds(1)) break;
+      --in_window;
+    }
+    if (in_window + at_breakpoints > config_.hits_per_second) return false;  // may be cleared
+  }
+  return !Requested().has_value() && now < deadline;
+}
+
 EndReason DelveSession::TraceLoop() {
   absl::Time deadline =
       config_.duration > absl::ZeroDuration() ? start_ + config_.duration : absl::InfiniteFuture();
@@ -459,13 +499,33 @@ EndReason DelveSession::TraceLoop() {
   std::deque<std::pair<absl::Time, absl::Duration>> holds;
   absl::Duration held_in_window = absl::ZeroDuration();
   absl::Time stopped_at = absl::InfinitePast();
+  auto send_continue = [&]() {
+    absl::Status sent = main_->Send("RPCServer.Command", DelveClient::CommandParams("continue"));
+    if (limited) {
+      absl::Time now = clock_.Now();
+      holds.emplace_back(now, now - stopped_at);
+      held_in_window += now - stopped_at;
+      while (!holds.empty() && now - holds.front().first > 2 * config_.max_stop) {
+        held_in_window -= holds.front().second;
+        holds.pop_front();
+      }
+    }
+    return sent;
+  };
   while (true) {
     if (auto r = Requested()) return *r;
     absl::Duration timeout = deadline == absl::InfiniteFuture()
                                  ? absl::InfiniteDuration()
                                  : std::max(absl::ZeroDuration(), deadline - clock_.Now());
-    auto reply = main_->Receive(timeout);
+    absl::StatusOr<absl::string_view> text = main_->ReceiveUnparsed(timeout);
     stopped_at = clock_.Now();
+    // Continue first, then parse, when nothing in this stop can change whether to continue (not
+    // exited, no error, the rate limit and max hits cannot be reached by its hits, no end asked):
+    // the target then stays stopped only as long as Delve's own client would keep it. Else the
+    // stop is parsed and judged first, as below.
+    std::optional<absl::Status> sent;
+    if (text.ok() && MayContinueUnparsed(*text, deadline)) sent = send_continue();
+    absl::StatusOr<json> reply = text.ok() ? DelveClient::ParseReply(*text) : text.status();
     if (!reply.ok()) {
       const absl::Status& s = reply.status();
       if (absl::IsCancelled(s)) continue;  // RequestEnd: checked at the top
@@ -510,28 +570,22 @@ EndReason DelveSession::TraceLoop() {
         return kdbg::v1::END_REASON_MAX_HITS;
       }
     }
-    if (auto r = Requested()) {
-      EmitHits(&hits);
-      return *r;
-    }
-    if (clock_.Now() >= deadline) {
-      EmitHits(&hits);
-      return kdbg::v1::END_REASON_DURATION;
-    }
-    // Continue first, report second: building and queueing events happens while the target runs.
-    absl::Status sent = main_->Send("RPCServer.Command", DelveClient::CommandParams("continue"));
-    if (limited) {
-      absl::Time now = clock_.Now();
-      holds.emplace_back(now, now - stopped_at);
-      held_in_window += now - stopped_at;
-      while (!holds.empty() && now - holds.front().first > 2 * config_.max_stop) {
-        held_in_window -= holds.front().second;
-        holds.pop_front();
+    if (!sent.has_value()) {
+      if (auto r = Requested()) {
+        EmitHits(&hits);
+        return *r;
       }
+      if (clock_.Now() >= deadline) {
+        EmitHits(&hits);
+        return kdbg::v1::END_REASON_DURATION;
+      }
+      // Continue first, report second: building and queueing events happens while the target
+      // runs.
+      sent = send_continue();
     }
     EmitHits(&hits);
-    if (!sent.ok()) {
-      end_detail_ = absl::StrCat("lost Delve: ", sent.message());
+    if (!sent->ok()) {
+      end_detail_ = absl::StrCat("lost Delve: ", sent->message());
       return kdbg::v1::END_REASON_ERROR;
     }
     if (limited && held_in_window > config_.max_stop) {

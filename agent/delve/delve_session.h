@@ -93,6 +93,9 @@ class DelveSession final : public kdbg::agent::DebugSession {
   absl::Status SpawnAndConnect();
   absl::Status Arm();
   kdbg::v1::EndReason TraceLoop();
+  // Whether the stop in `reply` (unparsed, ReceiveUnparsed) may be continued before it is parsed:
+  // no error, not exited, and its hits can reach neither the rate limit nor max hits.
+  bool MayContinueUnparsed(absl::string_view reply, absl::Time deadline);
   kdbg::v1::EndReason AttachLoop();
   // Returns true when the session must end (max hits).
   // A hit counted by HandleStop whose event is built and emitted only after the next continue has

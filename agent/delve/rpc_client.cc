@@ -1,6 +1,10 @@
 #include "agent/delve/rpc_client.h"
 
+#include <cstdint>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "agent/delve/json_access.h"
 #include "common/status.h"
 
@@ -22,6 +26,11 @@ absl::Status DelveClient::Send(const std::string& method, json params) {
 }
 
 absl::StatusOr<json> DelveClient::Receive(absl::Duration timeout) {
+  KDBG_ASSIGN_OR_RETURN(absl::string_view reply, ReceiveUnparsed(timeout));
+  return ParseReply(reply);
+}
+
+absl::StatusOr<absl::string_view> DelveClient::ReceiveUnparsed(absl::Duration timeout) {
   if (pending_id_ == 0) return absl::FailedPreconditionError("no Delve call pending");
   return ReadReply(pending_id_, timeout);
 }
@@ -47,33 +56,63 @@ bool KeepInReply(int /*depth*/, json::parse_event_t event, json& parsed) {
   return true;
 }
 
+// A reply's "id". Go's jsonrpc codec writes it first, `{"id":12,"result":...`: read without
+// parsing the reply; any other layout is parsed. kNotJson: not a JSON object; kNoId: no unsigned
+// "id".
+constexpr int64_t kNotJson = -1;
+constexpr int64_t kNoId = -2;
+int64_t ReplyId(absl::string_view msg) {
+  absl::string_view rest = msg;
+  if (absl::ConsumePrefix(&rest, "{\"id\":")) {
+    int64_t id = 0;
+    size_t n = 0;
+    while (n < rest.size() && n < 18 && absl::ascii_isdigit(static_cast<unsigned char>(rest[n]))) {
+      id = id * 10 + (rest[n] - '0');
+      ++n;
+    }
+    if (n > 0 && n < rest.size() && rest[n] == ',') return id;
+  }
+  json reply = json::parse(msg.begin(), msg.end(), nullptr, /*allow_exceptions=*/false);
+  if (reply.is_discarded() || !reply.is_object()) return kNotJson;
+  auto id = reply.find("id");
+  if (id == reply.end() || !id->is_number_unsigned() ||
+      id->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+    return kNoId;
+  }
+  return static_cast<int64_t>(id->get<uint64_t>());
+}
+
 }  // namespace
 
-absl::StatusOr<json> DelveClient::ReadReply(uint64_t want_id, absl::Duration timeout) {
+absl::StatusOr<absl::string_view> DelveClient::ReadReply(uint64_t want_id, absl::Duration timeout) {
   while (true) {
     KDBG_ASSIGN_OR_RETURN(absl::string_view msg, conn_->ReadMessage(timeout));
-    json reply = json::parse(msg.begin(), msg.end(), KeepInReply, /*allow_exceptions=*/false);
-    if (reply.is_discarded() || !reply.is_object()) {
-      pending_id_ = 0;
-      return absl::InternalError(
-          absl::StrCat("Delve sent a reply that is not JSON: ", msg.substr(0, 200)));
-    }
-    auto id_it = reply.find("id");
-    if (id_it == reply.end() || !id_it->is_number_unsigned() || id_it->get<uint64_t>() != want_id) {
-      continue;  // a late reply to a call that timed out earlier
-    }
+    int64_t id = ReplyId(msg);
+    // Not JSON: this call's (ParseReply says so); another id or none: a late reply to a call that
+    // timed out earlier.
+    if (id != kNotJson && id != static_cast<int64_t>(want_id)) continue;
     pending_id_ = 0;
-    auto err = reply.find("error");
-    if (err != reply.end() && err->is_string()) {
-      return absl::UnknownError(err->get<std::string>());
-    }
-    if (err != reply.end() && !err->is_null()) {  // another shape than Delve's string: keep it
-      return absl::UnknownError(err->dump(-1, ' ', false, json::error_handler_t::replace));
-    }
-    auto res = reply.find("result");
-    if (res == reply.end()) return json::object();
-    return std::move(*res);
+    return msg;
   }
+}
+
+absl::StatusOr<json> DelveClient::ParseReply(absl::string_view reply_text) {
+  json reply =
+      json::parse(reply_text.begin(), reply_text.end(), KeepInReply, /*allow_exceptions=*/false);
+  if (reply.is_discarded() || !reply.is_object()) {
+    return absl::InternalError(
+        absl::StrCat("Delve sent a reply that is not JSON: ", reply_text.substr(0, 200)));
+  }
+  auto err = reply.find("error");
+  if (err != reply.end() && err->is_string()) {
+    return absl::UnknownError(err->get<std::string>());
+  }
+  if (err != reply.end() && !err->is_null()) {  // another shape than Delve's string: keep it
+    return absl::UnknownError(err->dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+  auto res = reply.find("result");
+  if (res == reply.end()) return json::object();
+  return std::move(*res);
 }
 
 absl::StatusOr<json> DelveClient::Call(const std::string& method, json params,

@@ -219,6 +219,51 @@ TEST(TcpRpcConnectionTest, SplitsTheStreamIntoMessages) {
   ::close(lfd);
 }
 
+// The continue loop's order: a stop is received unparsed (late replies skipped by the id Go's
+// codec writes first), the next continue is sent, then the stop is parsed from the same view.
+TEST(TcpRpcConnectionTest, AStopStaysReadableAfterTheNextContinueIsSent) {
+  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(lfd, 1), 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string stop =
+      R"({"id":1,"result":{"State":{"Running":false,"Threads":[{"pid":7,"goroutineID":5,)"
+      R"("breakPoint":{"id":1}}],"exited":false}},"error":null})";
+  std::string second_request;
+  std::thread server([&] {
+    int c = ::accept(lfd, nullptr, nullptr);
+    char buf[256];
+    ssize_t n = ::read(c, buf, sizeof(buf));  // the first continue
+    std::string replies = absl::StrCat(R"({"id":12,"result":{},"error":null})", "\n", stop, "\n");
+    ssize_t w = ::write(c, replies.data(), replies.size());
+    (void)w;
+    n = ::read(c, buf, sizeof(buf));  // the second continue
+    second_request.assign(buf, n > 0 ? static_cast<size_t>(n) : 0);
+    ::close(c);
+  });
+  auto conn = TcpRpcDialer().Dial(absl::StrCat("127.0.0.1:", ntohs(addr.sin_port)));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  DelveClient client(std::move(*conn));
+  ASSERT_TRUE(client.Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok());
+  auto text = client.ReceiveUnparsed(absl::Seconds(5));
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text, stop);  // id 12 skipped, the stop as Delve wrote it
+  EXPECT_FALSE(client.pending());
+  ASSERT_TRUE(client.Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok());
+  auto parsed = DelveClient::ParseReply(*text);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ((*parsed)["State"]["Threads"][0]["breakPoint"]["id"], 1);
+  EXPECT_EQ((*parsed)["State"]["exited"], false);
+  server.join();
+  EXPECT_EQ(second_request,
+            "{\"id\":2,\"method\":\"RPCServer.Command\",\"params\":[{\"Name\":\"continue\"}]}\n");
+  ::close(lfd);
+}
+
 // A Delve that accepts but never reads: Send gives up after the dialer's send timeout instead of
 // blocking the session's thread forever once the socket buffers are full.
 TEST(TcpRpcConnectionTest, SendToAPeerThatNeverReadsTimesOut) {

@@ -24,9 +24,10 @@ class RpcConnection {
   // peer is gone.
   virtual absl::Status Send(absl::string_view message) = 0;
   // Returns the next complete message, without its newline. The view points into the
-  // connection's buffer and is valid until the next call on this connection (no copy of the 6-10 KB
-  // continue replies). Errors: DeadlineExceeded after `timeout` (the message stays pending and a
-  // later call returns it), Unavailable when the peer closed, Cancelled when Interrupt() was
+  // connection's buffer and is valid until the next ReadMessage on this connection (no copy of the
+  // 6-10 KB continue replies; a Send leaves it valid: the continue loop sends the next continue
+  // before it parses a stop). Errors: DeadlineExceeded after `timeout` (the message stays pending
+  // and a later call returns it), Unavailable when the peer closed, Cancelled when Interrupt() was
   // called.
   virtual absl::StatusOr<absl::string_view> ReadMessage(absl::Duration timeout) = 0;
   // Makes a ReadMessage blocked in another thread (or the next one) return Cancelled, once.
