@@ -11,6 +11,7 @@
 #include "agent/delve/testing/fake_delve.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_env.h"
 
 namespace kdbg::delve {
 namespace {
@@ -222,14 +223,9 @@ TEST(TcpRpcConnectionTest, SplitsTheStreamIntoMessages) {
 // The continue loop's order: a stop is received unparsed (late replies skipped by the id Go's
 // codec writes first), the next continue is sent, then the stop is parsed from the same view.
 TEST(TcpRpcConnectionTest, AStopStaysReadableAfterTheNextContinueIsSent) {
-  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(::listen(lfd, 1), 0);
-  socklen_t len = sizeof(addr);
-  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = 0;
+  int lfd = kdbg::testing::ListenLoopback(&port);
+  ASSERT_GE(lfd, 0);
   const std::string stop =
       R"({"id":1,"result":{"State":{"Running":false,"Threads":[{"pid":7,"goroutineID":5,)"
       R"("breakPoint":{"id":1}}],"exited":false}},"error":null})";
@@ -245,7 +241,7 @@ TEST(TcpRpcConnectionTest, AStopStaysReadableAfterTheNextContinueIsSent) {
     second_request.assign(buf, n > 0 ? static_cast<size_t>(n) : 0);
     ::close(c);
   });
-  auto conn = TcpRpcDialer().Dial(absl::StrCat("127.0.0.1:", ntohs(addr.sin_port)));
+  auto conn = TcpRpcDialer().Dial(absl::StrCat("127.0.0.1:", port));
   ASSERT_TRUE(conn.ok()) << conn.status();
   DelveClient client(std::move(*conn));
   ASSERT_TRUE(client.Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok());
