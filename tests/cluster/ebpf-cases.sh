@@ -19,15 +19,19 @@
 # The perf events carrying a uprobe on /proc/$1/exe, one "pid fd offset" line each (bpftool perf
 # show -j: [{"pid":4242,"fd":12,"prog_id":57,"fd_type":"uprobe","filename":"/proc/77/exe",
 # "offset":1234}, ...]; the filename is the path the agent attached through).
+# A failing or missing bpftool fails the check with its own words (scripts/deps installs it).
 ebpf_uprobes_on() {  # target-pid
-  bpftool -j perf show 2>/dev/null |
-    python3 -c '
+  local json
+  command -v bpftool >/dev/null || fail "bpftool is not installed (scripts/deps installs Debian's bpftool)"
+  json=$(bpftool -j perf show 2>"$WORK/bpftool.err") || fail "bpftool perf show failed: $(cat "$WORK/bpftool.err")"
+  [[ -n $json ]] || fail "bpftool perf show printed nothing: $(cat "$WORK/bpftool.err")"
+  python3 -c '
 import json, sys
 want = "/proc/%s/exe" % sys.argv[1]
-for e in json.load(sys.stdin) or []:
+for e in json.loads(sys.argv[2]) or []:
     if e.get("fd_type") == "uprobe" and e.get("filename") == want:
         print(e["pid"], e["fd"], e["offset"])
-' "$1"
+' "$1" "$json"
 }
 
 # The byte at file offset $2 of $1's executable, read from the process's memory (its r-xp mapping
@@ -137,11 +141,13 @@ cmd_ebpf_trace() {
   admin -n kdbg-system delete pod "$agent" --wait=false >/dev/null
   # shellcheck disable=SC2086
   kill -9 $procs
+  local left  # an assignment, so that a failing bpftool ends the check (set -e)
   for ((i = 0; i < 100; i++)); do
-    [[ -z $(ebpf_uprobes_on "$tpid") ]] && break
+    left=$(ebpf_uprobes_on "$tpid")
+    [[ -z $left ]] && break
     sleep 0.1
   done
-  [[ -z $(ebpf_uprobes_on "$tpid") ]] || fail "a uprobe on /proc/$tpid/exe is left 10 s after the agent was killed: $(ebpf_uprobes_on "$tpid"); $(ebpf_kernel_state)"
+  [[ -z $left ]] || fail "a uprobe on /proc/$tpid/exe is left 10 s after the agent was killed: $left; $(ebpf_kernel_state)"
   # The kernel removes the breakpoint when the last reference to the perf event goes (the dead
   # agent's descriptors, then the BPF link's deferred release): bounded wait for the byte.
   for ((i = 0; i < 100; i++)); do
