@@ -231,6 +231,12 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
                    "service (default: Delve 100, at most 1000; eBPF 10000, at most 100000)")
       ->check(CLI::NonNegativeNumber);
   trace_cmd
+      ->add_option("--rate-limit-total", trace.rate_limit_total,
+                   "a workload or -l: show at most N hits per second over every pod together; "
+                   "the controller counts the hits over it and says how many (each pod's own "
+                   "--rate-limit still applies)")
+      ->check(CLI::NonNegativeNumber);
+  trace_cmd
       ->add_option("--engine", trace.engine,
                    "auto (default): eBPF uprobes when the whole script qualifies (function "
                    "entries, printed parameters and fields), else Delve; ebpf; delve")

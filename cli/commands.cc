@@ -102,6 +102,7 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
     for (const kube::Pod& p : conn->pods) req.add_pods(p.name);
     req.set_selection(conn->selection);
     req.set_max_hits_per_pod(o.max_hits_per_pod);
+    req.set_max_hits_per_second_total(o.rate_limit_total);
     if (!o.debug_binary.empty()) {
       return console.Fail(absl::InvalidArgumentError(
           absl::StrCat("--debug-binary works with one pod; trace one of ", conn->selection,
@@ -110,6 +111,9 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
   } else if (o.max_hits_per_pod > 0) {
     return console.Fail(absl::InvalidArgumentError(
         "--max-hits-per-pod is for a workload or -l selector; for one pod use --max-hits"));
+  } else if (o.rate_limit_total > 0) {
+    return console.Fail(absl::InvalidArgumentError(
+        "--rate-limit-total is for a workload or -l selector; for one pod use --rate-limit"));
   }
   if (!o.debug_binary.empty()) {
     auto uploaded = internal::UploadDebugBinary(o.debug_binary, *conn, env, console);

@@ -45,6 +45,8 @@ struct TraceCommandOptions {
   int64_t max_hits_per_pod = 0;  // --max-hits-per-pod: a workload or selector, each pod's part
   // Hits per second a tracepoint may take before the agent clears it (--rate-limit); 0: agent's.
   int rate_limit = 0;
+  // A workload or selector: hits per second relayed over every pod (--rate-limit-total); 0: none.
+  int rate_limit_total = 0;
   std::string engine = "auto";  // auto, ebpf, delve
   // Upper bound on the session's life whatever happens (--lease); zero: the cluster's default.
   absl::Duration lease = absl::ZeroDuration();

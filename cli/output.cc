@@ -329,6 +329,9 @@ std::string EndedText(const kdbg::v1::EndedEvent& ended) {
       absl::StrAppend(&out, EndReasonText(p.reason()));
     }
     absl::StrAppend(&out, ", ", p.hits(), p.hits() == 1 ? " hit" : " hits");
+    if (p.hits_over_total_rate() > 0) {
+      absl::StrAppend(&out, " (", p.hits_over_total_rate(), " more over the total rate)");
+    }
     if (!p.message().empty()) absl::StrAppend(&out, "; ", p.message());
     if (p.target_traced()) absl::StrAppend(&out, "; WARNING: the target is still traced");
     absl::StrAppend(&out, "\n");
@@ -449,6 +452,7 @@ std::string EventJson(const kdbg::v1::Event& event) {
       if (e.reason() == kdbg::v1::END_REASON_TARGET_EXITED) {
         j["target_exit_status"] = e.target_exit_status();
       }
+      if (e.hits_over_total_rate() > 0) j["hits_over_total_rate"] = e.hits_over_total_rate();
       if (e.pods_size() > 0) {
         Json pods = Json::array();
         for (const kdbg::v1::PodOutcome& p : e.pods()) {
@@ -464,6 +468,7 @@ std::string EventJson(const kdbg::v1::Event& event) {
             o["target_traced"] = p.target_traced();
           }
           o["hits"] = p.hits();
+          if (p.hits_over_total_rate() > 0) o["hits_over_total_rate"] = p.hits_over_total_rate();
           o["message"] = p.message();
           if (!p.session_id().empty()) o["session"] = p.session_id();
           pods.push_back(std::move(o));

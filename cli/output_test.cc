@@ -430,5 +430,49 @@ TEST(OutputTest, ClosingSummarySaysPerPodHowItEnded) {
   EXPECT_FALSE(j.contains("pod"));
 }
 
+// --rate-limit-total: the notice on stderr (both formats), the counts in the summary (text: the
+// controller's message and each pod's line; JSON: "hits_over_total_rate").
+TEST(OutputTest, HitsOverTheTotalRateAreSaidAndCounted) {
+  kdbg::v1::Event n;
+  n.set_session_id("s");
+  n.mutable_notice()->set_kind(kdbg::v1::NOTICE_KIND_TOTAL_RATE_LIMITED);
+  n.mutable_notice()->set_message("12 hits not relayed: over the session's total rate of 5 hits/s");
+  for (OutputFormat f : {OutputFormat::kText, OutputFormat::kJson}) {
+    Rendered r = RenderEvent(n, f);
+    EXPECT_EQ(r.err,
+              "kdbg: total-rate-limited: 12 hits not relayed: over the session's total rate of 5 "
+              "hits/s\n");
+    EXPECT_EQ(r.out, "");
+  }
+  kdbg::v1::Event e;
+  e.set_session_id("s");
+  auto* s = e.mutable_ended();
+  s->set_reason(kdbg::v1::END_REASON_CLIENT_STOP);
+  s->set_hits(10);
+  s->set_hits_over_total_rate(50);
+  s->set_message("2 pods: 2 ended; 50 hits not relayed: over the total rate of 5 hits/s");
+  auto* a = s->add_pods();
+  a->set_pod("web-1");
+  a->set_outcome("ended");
+  a->set_reason(kdbg::v1::END_REASON_CLIENT_STOP);
+  a->set_hits(6);
+  a->set_hits_over_total_rate(50);
+  auto* b = s->add_pods();
+  b->set_pod("web-2");
+  b->set_outcome("ended");
+  b->set_reason(kdbg::v1::END_REASON_CLIENT_STOP);
+  b->set_hits(4);
+  EXPECT_EQ(RenderEvent(e, OutputFormat::kText).err,
+            "kdbg: ended: stopped; 10 hits; 2 pods: 2 ended; 50 hits not relayed: over the total "
+            "rate of 5 hits/s\n"
+            "kdbg:   pod/web-1: stopped, 6 hits (50 more over the total rate)\n"
+            "kdbg:   pod/web-2: stopped, 4 hits\n");
+  json j = json::parse(RenderEvent(e, OutputFormat::kJson).out);
+  EXPECT_EQ(j["hits"], 10);
+  EXPECT_EQ(j["hits_over_total_rate"], 50);
+  EXPECT_EQ(j["pods"][0]["hits_over_total_rate"], 50);
+  EXPECT_FALSE(j["pods"][1].contains("hits_over_total_rate"));
+}
+
 }  // namespace
 }  // namespace kdbg::cli

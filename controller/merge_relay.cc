@@ -51,6 +51,7 @@ v1::EndedEvent BuildSummary(const MergeOutcome& outcome) {
     o->set_node(p.node);
     o->set_session_id(p.session_id);
     o->set_hits(p.hits);
+    o->set_hits_over_total_rate(p.hits_over_total_rate);
     if (p.ended_seen) {
       ++ended;
       o->set_outcome("ended");
@@ -88,8 +89,24 @@ v1::EndedEvent BuildSummary(const MergeOutcome& outcome) {
                    outcome.parts.size() == 1 ? " pod: " : " pods: ", absl::StrJoin(parts, ", "));
   if (ended > 0 && !traced && alive) absl::StrAppend(&msg, "; every target running, detached");
   if (traced) absl::StrAppend(&msg, "; a target is still traced");
+  if (outcome.hits_over_total_rate > 0) {
+    e.set_hits_over_total_rate(outcome.hits_over_total_rate);
+    absl::StrAppend(&msg, "; ", outcome.hits_over_total_rate,
+                    outcome.hits_over_total_rate == 1 ? " hit" : " hits",
+                    " not relayed: over the total rate of ", outcome.max_hits_per_second_total,
+                    " hits/s (--rate-limit-total)");
+  }
   e.set_message(msg);
   return e;
+}
+
+std::string StopCancelledMessage(v1::EndReason reason, const std::string& agent,
+                                 const std::string& why) {
+  return absl::StrCat(reason == v1::END_REASON_MAX_HITS ? "the session's --max-hits was reached"
+                                                        : "stopped on request (kdbg stop)",
+                      "; agent ", agent, " could not stop the part (", why,
+                      "), so its call was cancelled: the agent ends it as for a lost client "
+                      "(detaches, target left running; not confirmed by it)");
 }
 
 struct MergeRelay::Part {
@@ -111,17 +128,23 @@ struct MergeRelay::Part {
   std::string label;
   bool resolved = false;  // setup started or failed it
   bool starting = false, started = false, reading = false, reads_ended = false, done = false,
-       hold = false, cancel_sent = false, error_seen = false, done_reported = false;
+       hold = false, cancel_sent = false, error_seen = false, done_reported = false, spoke = false,
+       asking = false;     // asking: on_part_lost called, its `done` not yet
   std::string stop_error;  // why its agent could not stop it (then its call is cancelled)
+  v1::EndReason stop_reason = v1::END_REASON_UNSPECIFIED;  // MAX_HITS or STOP_REQUESTED
+  grpc::Status lost_status;  // the broken call's status while asking how the part ended
   PartOutcome out;
 };
 
 MergeRelay::MergeRelay(size_t max_buffered, std::string session_id, std::vector<std::string> pods,
-                       int64_t max_hits_total, Callbacks callbacks)
+                       Limits limits, Clock* clock, Callbacks callbacks)
     : max_buffered_(max_buffered < 1 ? 1 : max_buffered),
       session_id_(std::move(session_id)),
-      max_hits_total_(max_hits_total),
-      cb_(std::move(callbacks)) {
+      max_hits_total_(limits.max_hits_total),
+      clock_(clock),
+      cb_(std::move(callbacks)),
+      rate_(clock, limits.max_hits_per_second_total) {
+  outcome_.max_hits_per_second_total = rate_.per_second();
   for (size_t i = 0; i < pods.size(); ++i) {
     parts_.push_back(std::make_unique<Part>(this, i));
     parts_.back()->out.pod = pods[i];
@@ -224,6 +247,12 @@ void MergeRelay::StartPart(size_t i, const std::string& node, const std::string&
       p.done = true;
       early = Step();
       gone = true;
+    } else if (stop_requested_) {
+      EndPartHere(p, v1::END_REASON_STOP_REQUESTED,
+                  "not started: the session was stopped (kdbg stop) before this part started");
+      p.done = true;
+      early = Step();
+      gone = true;
     } else {
       p.starting = true;
       p.reading = true;
@@ -306,6 +335,10 @@ bool MergeRelay::Admit(Part& p, v1::Event* e) {
       return false;
     }
     if (hit.returned()) return true;
+    if (!rate_.Admit()) {
+      ++p.out.hits_over_total_rate;
+      return false;
+    }
     ++outcome_.hits;
     ++p.out.hits;
     if (max_hits_total_ > 0 && outcome_.hits >= max_hits_total_) outcome_.hit_limit_reached = true;
@@ -346,6 +379,17 @@ bool MergeRelay::Admit(Part& p, v1::Event* e) {
   return true;
 }
 
+void MergeRelay::QueueRateNotice(bool flush) {
+  std::optional<std::string> notice = rate_.Notice(flush);
+  if (!notice.has_value() || cancelled_) return;
+  v1::Event e;
+  e.set_session_id(session_id_);
+  e.set_time_unix_nanos(absl::ToUnixNanos(clock_->Now()));
+  e.mutable_notice()->set_kind(v1::NOTICE_KIND_TOTAL_RATE_LIMITED);
+  e.mutable_notice()->set_message(*std::move(notice));
+  queue_.push_back(std::move(e));
+}
+
 void MergeRelay::OnPartRead(size_t i, bool ok) {
   Part& p = *parts_[i];
   Actions a;
@@ -353,7 +397,10 @@ void MergeRelay::OnPartRead(size_t i, bool ok) {
     absl::MutexLock lock(&mu_);
     p.reading = false;
     if (ok) {
-      if (Admit(p, &p.read_buf) && !cancelled_) queue_.push_back(std::move(p.read_buf));
+      p.spoke = true;
+      const bool keep = Admit(p, &p.read_buf);
+      QueueRateNotice(/*flush=*/false);
+      if (keep && !cancelled_) queue_.push_back(std::move(p.read_buf));
       p.read_buf.Clear();
     } else {
       p.reads_ended = true;
@@ -370,11 +417,13 @@ void MergeRelay::OnPartDone(size_t i, const grpc::Status& status) {
     absl::MutexLock lock(&mu_);
     p.done = true;
     if (!p.out.ended_seen && !p.error_seen && p.out.stop_cancelled) {
-      EndPartHere(p, v1::END_REASON_MAX_HITS,
-                  absl::StrCat("the session's --max-hits was reached; agent ", p.label,
-                               " could not stop the part (", p.stop_error,
-                               "), so its call was cancelled: the agent ends it as for a lost "
-                               "client (detaches, target left running; not confirmed by it)"));
+      EndPartHere(p, p.stop_reason, StopCancelledMessage(p.stop_reason, p.label, p.stop_error));
+    } else if (cb_.on_part_lost && !p.error_seen && !p.cancel_sent &&
+               AgentLostMidSession(status, p.spoke, p.out.ended_seen, cancelled_)) {
+      // Held open (AllPartsFinished) until OnPartLostAnswered.
+      p.asking = true;
+      p.lost_status = LabelAgentStatus(status, p.label);
+      a.lost.emplace_back(i, p.lost_status);
     } else if (!p.out.ended_seen && !p.error_seen) {
       if (status.ok()) {
         QueuePartFailure(
@@ -388,22 +437,63 @@ void MergeRelay::OnPartDone(size_t i, const grpc::Status& status) {
                          ClassifyPartFailure(code, labelled.error_message()));
       }
     }
+    Actions more = Step();
+    more.lost = std::move(a.lost);
+    a = std::move(more);
+  }
+  Run(std::move(a));
+}
+
+void MergeRelay::OnPartLostAnswered(size_t i, std::optional<v1::Event> ended) {
+  Part& p = *parts_[i];
+  Actions a;
+  {
+    absl::MutexLock lock(&mu_);
+    p.asking = false;
+    if (TakeRecoveredEnd(&ended, p.out.hits)) {
+      p.out.ended_seen = true;
+      p.out.ended = ended->ended();
+      outcome_.last_reason = ended->ended().reason();
+      if (!cancelled_) {
+        ended->set_session_id(session_id_);
+        ended->set_pod(p.out.pod);
+        queue_.push_back(*std::move(ended));
+      }
+    } else {
+      auto code = static_cast<absl::StatusCode>(p.lost_status.error_code());
+      QueuePartFailure(p, absl::StatusCodeToString(code), p.lost_status.error_message(),
+                       ClassifyPartFailure(code, p.lost_status.error_message()));
+    }
     a = Step();
   }
   Run(std::move(a));
 }
 
-void MergeRelay::OnStopped(const StopFailures& failed) {
+MergeRelay::StoppedFn MergeRelay::BeginStop(std::optional<size_t> only,
+                                            std::vector<size_t>* running) {
+  absl::MutexLock lock(&mu_);
+  ++stops_pending_;  // the relay lives until the returned function is called
+  if (!only.has_value()) stop_requested_ = true;
+  for (size_t i = 0; i < parts_.size(); ++i) {
+    const Part& p = *parts_[i];
+    if (only.has_value() && *only != i) continue;
+    if ((p.started || p.starting) && !p.done) running->push_back(i);
+  }
+  return [this](const StopFailures& f) { OnStopped(f, v1::END_REASON_STOP_REQUESTED); };
+}
+
+void MergeRelay::OnStopped(const StopFailures& failed, v1::EndReason reason) {
   Actions a;
   {
     absl::MutexLock lock(&mu_);
-    stop_pending_ = false;
+    --stops_pending_;
     for (const auto& [i, why] : failed) {
       if (i >= parts_.size()) continue;
       Part& p = *parts_[i];
       if (!(p.started || p.starting) || p.done || p.cancel_sent) continue;
       p.cancel_sent = true;
       p.stop_error = why;
+      p.stop_reason = reason;
       p.out.stop_cancelled = true;
       // A part still starting is cancelled by StartPart once its call is made.
       if (p.started) a.cancel.push_back(i);
@@ -417,7 +507,7 @@ void MergeRelay::OnStopped(const StopFailures& failed) {
 
 bool MergeRelay::AllPartsFinished() const {
   for (const auto& p : parts_) {
-    if (!p->resolved || p->starting || (p->started && !p->done)) return false;
+    if (!p->resolved || p->starting || (p->started && !p->done) || p->asking) return false;
   }
   return true;
 }
@@ -437,7 +527,7 @@ MergeRelay::Actions MergeRelay::Step() {
   if (outcome_.hit_limit_reached && !hit_limit_called_ && !cancelled_) {
     hit_limit_called_ = true;
     a.hit_limit = true;
-    if (cb_.on_hit_limit) stop_pending_ = true;  // the relay lives until `stopped` is called
+    if (cb_.on_hit_limit) ++stops_pending_;  // the relay lives until `stopped` is called
     // A part between StartPart's two halves (starting) counts: its call is being made.
     for (size_t i = 0; i < parts_.size(); ++i) {
       const Part& p = *parts_[i];
@@ -446,7 +536,7 @@ MergeRelay::Actions MergeRelay::Step() {
   }
   for (size_t i = 0; i < parts_.size(); ++i) {
     Part& p = *parts_[i];
-    if (p.done && !p.done_reported) {
+    if (p.done && !p.asking && !p.done_reported) {
       p.done_reported = true;
       p.out.client_gone = p.cancel_sent && outcome_.client_gone;
       a.done.push_back(p.out);
@@ -455,6 +545,8 @@ MergeRelay::Actions MergeRelay::Step() {
   const bool all = failed_ || (setup_done_ && AllPartsFinished());
   if (all && !failed_ && !cancelled_ && !summary_queued_) {
     summary_queued_ = true;
+    QueueRateNotice(/*flush=*/true);  // the notices add up to the summary's count
+    outcome_.hits_over_total_rate = rate_.over();
     for (const auto& p : parts_) outcome_.parts.push_back(p->out);
     v1::Event e;
     e.set_session_id(session_id_);
@@ -494,7 +586,14 @@ void MergeRelay::Run(Actions a) {
   for (size_t i : a.read) parts_[i]->reactor.StartRead(&parts_[i]->read_buf);
   for (size_t i : a.remove_hold) parts_[i]->reactor.RemoveHold();
   if (a.hit_limit && cb_.on_hit_limit) {
-    cb_.on_hit_limit(std::move(a.running), [this](const StopFailures& f) { OnStopped(f); });
+    cb_.on_hit_limit(std::move(a.running),
+                     [this](const StopFailures& f) { OnStopped(f, v1::END_REASON_MAX_HITS); });
+  }
+  // Each asked part holds the relay (AllPartsFinished) until its `done` is called.
+  for (auto& [i, status] : a.lost) {
+    cb_.on_part_lost(i, status, [this, i = i](std::optional<v1::Event> e) {
+      OnPartLostAnswered(i, std::move(e));
+    });
   }
   if (cb_.on_part_done) {
     for (const PartOutcome& out : a.done) cb_.on_part_done(out);
@@ -502,8 +601,8 @@ void MergeRelay::Run(Actions a) {
   if (a.finish) server_.Finish(a.status);
   // on_finished runs once, by the Run() that finds the end with nothing else in flight; it stays
   // in flight meanwhile. The relay is deleted once nothing is in flight, on_finished ran and
-  // on_hit_limit's `stopped` was called. Deciding and counting happen under one lock, so no Run()
-  // touches the relay after another decided to delete it.
+  // every `stopped` (on_hit_limit's, BeginStop's) was called. Deciding and counting happen under
+  // one lock, so no Run() touches the relay after another decided to delete it.
   MergeOutcome outcome;
   bool report = false, destroy = false;
   {
@@ -517,7 +616,7 @@ void MergeRelay::Run(Actions a) {
       if (outcome.parts.empty()) {
         for (const auto& p : parts_) outcome.parts.push_back(p->out);
       }
-    } else if (reported_ && inflight_ == 0 && !stop_pending_ && !destroyed_) {
+    } else if (reported_ && inflight_ == 0 && stops_pending_ == 0 && !destroyed_) {
       destroyed_ = true;
       destroy = true;
     }
@@ -526,7 +625,7 @@ void MergeRelay::Run(Actions a) {
     if (cb_.on_finished) cb_.on_finished(outcome);
     absl::MutexLock lock(&mu_);
     --inflight_;
-    if (inflight_ == 0 && !stop_pending_ && !destroyed_) {
+    if (inflight_ == 0 && stops_pending_ == 0 && !destroyed_) {
       destroyed_ = true;
       destroy = true;
     }

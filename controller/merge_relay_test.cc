@@ -77,5 +77,34 @@ TEST(MergeRelayTest, SummaryReasonAndCounts) {
   EXPECT_EQ(s.message(), "1 pod: 1 failed");
 }
 
+TEST(MergeRelayTest, SummaryCountsTheHitsOverTheTotalRate) {
+  MergeOutcome o;
+  o.hits = 10;
+  o.max_hits_per_second_total = 5;
+  o.hits_over_total_rate = 7;
+  o.parts = {Ended("a", v1::END_REASON_DURATION, 6), Ended("b", v1::END_REASON_DURATION, 4)};
+  o.parts[0].hits_over_total_rate = 7;
+  v1::EndedEvent s = BuildSummary(o);
+  EXPECT_EQ(s.hits(), 10);
+  EXPECT_EQ(s.hits_over_total_rate(), 7);
+  EXPECT_EQ(s.pods(0).hits_over_total_rate(), 7);
+  EXPECT_EQ(s.pods(1).hits_over_total_rate(), 0);
+  EXPECT_EQ(s.message(),
+            "2 pods: 2 ended; every target running, detached; 7 hits not relayed: over the total "
+            "rate of 5 hits/s (--rate-limit-total)");
+  o.hits_over_total_rate = 0;  // none over: nothing said
+  EXPECT_EQ(BuildSummary(o).message(), "2 pods: 2 ended; every target running, detached");
+}
+
+TEST(MergeRelayTest, APartItsAgentCouldNotStopSaysWhyAndHow) {
+  EXPECT_EQ(StopCancelledMessage(v1::END_REASON_STOP_REQUESTED, "kdbg-agent-x", "deadline"),
+            "stopped on request (kdbg stop); agent kdbg-agent-x could not stop the part "
+            "(deadline), so its call was cancelled: the agent ends it as for a lost client "
+            "(detaches, target left running; not confirmed by it)");
+  EXPECT_EQ(StopCancelledMessage(v1::END_REASON_MAX_HITS, "a", "b")
+                .rfind("the session's --max-hits was reached; agent a", 0),
+            0u);
+}
+
 }  // namespace
 }  // namespace kdbg::controller

@@ -17,6 +17,18 @@ grpc::Status LabelAgentStatus(const grpc::Status& s, const std::string& label) {
   return grpc::Status(s.error_code(), msg, kAnsweredByKdbg);
 }
 
+bool AgentLostMidSession(const grpc::Status& agent_status, bool agent_spoke, bool ended_seen,
+                         bool client_gone) {
+  return agent_status.error_code() == grpc::StatusCode::UNAVAILABLE && agent_spoke && !ended_seen &&
+         !client_gone;
+}
+
+bool TakeRecoveredEnd(std::optional<v1::Event>* answer, int64_t relayed) {
+  if (!answer->has_value() || !(*answer)->has_ended()) return false;
+  if ((*answer)->ended().hits() == 0) (*answer)->mutable_ended()->set_hits(relayed);
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // EventRelay
 
@@ -164,8 +176,7 @@ void EventRelay::OnAgentDone(const grpc::Status& status) {
     absl::MutexLock lock(&mu_);
     agent_done_ = true;
     outcome_.status = LabelAgentStatus(status, agent_label_);
-    if (lost_ && status.error_code() == grpc::StatusCode::UNAVAILABLE && agent_spoke_ &&
-        !outcome_.ended_seen && !cancelled_) {
+    if (lost_ && AgentLostMidSession(status, agent_spoke_, outcome_.ended_seen, cancelled_)) {
       asking_ = true;  // holds the CLI's call (and this object) until OnLostAnswered
       ask = true;
       labelled = outcome_.status;
@@ -181,8 +192,7 @@ void EventRelay::OnLostAnswered(std::optional<v1::Event> ended) {
   {
     absl::MutexLock lock(&mu_);
     asking_ = false;
-    if (ended.has_value() && ended->has_ended()) {
-      if (ended->ended().hits() == 0) ended->mutable_ended()->set_hits(outcome_.hits);
+    if (TakeRecoveredEnd(&ended, outcome_.hits)) {
       outcome_.ended_seen = true;
       outcome_.ended = ended->ended();
       outcome_.status = grpc::Status::OK;

@@ -33,6 +33,17 @@ namespace kdbg::controller {
 // CANCELLED unchanged.
 grpc::Status LabelAgentStatus(const grpc::Status& s, const std::string& label);
 
+// An agent call that ended as a killed agent's does: UNAVAILABLE after the agent sent at least one
+// event (`agent_spoke`), with no EndedEvent and the CLI still there. Someone else (the agent's
+// guardian, its restarted successor) may then know how the session ended: the relays (EventRelay,
+// MergeRelay per part) hold the CLI's call open and ask (ServiceOptions::recovered_end_wait).
+bool AgentLostMidSession(const grpc::Status& agent_status, bool agent_spoke, bool ended_seen,
+                         bool client_gone);
+// The answer to that question: true when `answer` carries an EndedEvent, which becomes the
+// session's (or part's) end; its hits are `relayed` (the hits the relay passed before the break)
+// when it counts none.
+bool TakeRecoveredEnd(std::optional<v1::Event>* answer, int64_t relayed);
+
 struct RelayOutcome {
   grpc::Status status;       // what the CLI got
   bool client_gone = false;  // the CLI cancelled or stopped reading

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
@@ -89,6 +90,35 @@ void SetEndReason(const v1::EndedEvent* ended, bool client_gone, const std::stri
     rec->end_reason = v1::EndReason_Name(v1::END_REASON_ERROR);
     rec->reason = error;
   }
+}
+
+// A part's end as `kdbg stop` reports it.
+void SetEnded(const v1::EndedEvent& ended, v1::PodOutcome* o) {
+  o->set_reason(ended.reason());
+  o->set_hits(ended.hits());
+  o->set_message(ended.message());
+  o->set_target_alive(ended.target_alive());
+  o->set_target_traced(ended.target_traced());
+}
+
+// `kdbg stop`'s answer for a session over several pods: every part it stopped.
+v1::EndedEvent StoppedParts(const std::vector<v1::PodOutcome>& parts) {
+  v1::EndedEvent out;
+  out.set_reason(v1::END_REASON_STOP_REQUESTED);
+  bool alive = true, traced = false;
+  for (const v1::PodOutcome& part : parts) {
+    v1::PodOutcome* o = out.add_pods();
+    *o = part;
+    o->set_outcome("ended");
+    out.set_hits(out.hits() + o->hits());
+    alive = alive && o->target_alive();
+    traced = traced || o->target_traced();
+  }
+  out.set_target_alive(alive);
+  out.set_target_traced(traced);
+  out.set_message(absl::StrCat(parts.size(), parts.size() == 1 ? " part stopped" : " parts stopped",
+                               traced ? "; a target is still traced" : ""));
+  return out;
 }
 
 // An audit record of `rpc` about `target`, the pod as the user named it (Locate adds what the
@@ -253,13 +283,8 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
   state->stub = d_.channels->Stub(located->agent.address);
   relay->OnAgentLost(
       [this, state, relay](const grpc::Status& agent_status, EventRelay::DoneFn done) {
-        relay->Send(Progress(
-            d_.clock, absl::StrCat(agent_status.error_message(), "; asking the kdbg agent on node ",
-                                   state->record.node, " how session ", state->record.session_id,
-                                   " ended (its guardian or restarted agent ends it safely)")));
-        d_.work->Post([this, state, done = std::move(done)]() mutable {
-          AskRecoveredEnd(state, 0, std::move(done));
-        });
+        relay->Send(LostAgentNotice(agent_status, state->record.node, state->record.session_id));
+        AskRecoveredEnd(state->record.session_id, state->record.node, std::move(done));
       });
   std::string label =
       absl::StrCat(located->agent.pod_name, " (", located->agent.address, ", node ", rec.node, ")");
@@ -309,9 +334,24 @@ void ControllerService::FinishStream(const std::shared_ptr<StreamState>& state,
   d_.auditor->SessionEnded(rec);
 }
 
-void ControllerService::AskRecoveredEnd(const std::shared_ptr<StreamState>& state, int attempt,
+v1::Event ControllerService::LostAgentNotice(const grpc::Status& agent_status,
+                                             const std::string& node,
+                                             const std::string& session_id) {
+  return Progress(
+      d_.clock, absl::StrCat(agent_status.error_message(), "; asking the kdbg agent on node ", node,
+                             " how session ", session_id,
+                             " ended (its guardian or restarted agent ends it safely)"));
+}
+
+void ControllerService::AskRecoveredEnd(std::string session_id, std::string node,
                                         EventRelay::DoneFn done) {
-  const AuditRecord& rec = state->record;
+  d_.work->Post([this, session_id = std::move(session_id), node = std::move(node),
+                 done = std::move(done)]() mutable {
+    AskRecoveredEndOnce(LostSession{std::move(session_id), std::move(node)}, 0, std::move(done));
+  });
+}
+
+void ControllerService::AskRecoveredEndOnce(LostSession rec, int attempt, EventRelay::DoneFn done) {
   const int attempts = static_cast<int>(
       std::max<int64_t>(1, options_.recovered_end_wait /
                                std::max(options_.recovered_end_interval, absl::Milliseconds(1))));
@@ -358,8 +398,8 @@ void ControllerService::AskRecoveredEnd(const std::shared_ptr<StreamState>& stat
                  {{"session", rec.session_id}, {"node", rec.node}, {"last_error", why}});
     return done(std::nullopt);
   }
-  d_.work->Post([this, state, attempt, done = std::move(done)]() mutable {
-    AskRecoveredEnd(state, attempt + 1, std::move(done));
+  d_.work->Post([this, rec = std::move(rec), attempt, done = std::move(done)]() mutable {
+    AskRecoveredEndOnce(std::move(rec), attempt + 1, std::move(done));
   });
 }
 
@@ -386,6 +426,9 @@ struct ControllerService::FanoutState {
   // Sized once (the agent calls keep pointers to agent_req); a part is written by the setup task
   // before it starts and read after it ended (MergeRelay's lock orders the two).
   std::vector<Part> parts;
+  // For `kdbg stop` (StopFanout): set while the relay runs the session, cleared by its
+  // on_finished, both under the service's mu_ (so StopFanout reaches only a live relay).
+  MergeRelay* relay = nullptr;
 };
 
 grpc::ServerWriteReactor<v1::Event>* ControllerService::TraceMany(
@@ -418,8 +461,25 @@ grpc::ServerWriteReactor<v1::Event>* ControllerService::TraceMany(
   };
   cb.on_part_done = [this, state](const PartOutcome& p) { PartEnded(state, p); };
   cb.on_finished = [this, state](const MergeOutcome&) { FinishFanout(state); };
-  auto* relay = new MergeRelay(options_.max_buffered_events, state->id, std::move(pods),
-                               req->options().max_hits(), std::move(cb));
+  // A part whose agent died mid-stream: as for one pod, its guardian or restarted agent may have
+  // recorded how it ended (StartPart was called, so the part's record and request are written).
+  cb.on_part_lost = [this, state](size_t i, const grpc::Status& status, EventRelay::DoneFn done) {
+    const FanoutState::Part& p = state->parts[i];
+    v1::Event notice = LostAgentNotice(status, p.record.node, p.agent_req.session_id());
+    notice.set_pod(p.record.pod);
+    MergeRelay* r = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      r = state->relay;  // alive: the part holds it open until `done`
+    }
+    if (r != nullptr) r->Send(std::move(notice));
+    AskRecoveredEnd(p.agent_req.session_id(), p.record.node, std::move(done));
+  };
+  MergeRelay::Limits limits;
+  limits.max_hits_total = req->options().max_hits();
+  limits.max_hits_per_second_total = req->max_hits_per_second_total();
+  auto* relay = new MergeRelay(options_.max_buffered_events, state->id, std::move(pods), limits,
+                               d_.clock, std::move(cb));
   d_.work->Post([this, ctx, relay, state] { SetupFanout(ctx, relay, state); });
   return relay->reactor();
 }
@@ -454,6 +514,9 @@ void ControllerService::SetupFanout(grpc::CallbackServerContext* ctx, MergeRelay
       return fail(absl::InvalidArgumentError(absl::StrCat("pod ", pod, " is named twice")));
     }
   }
+  if (req.max_hits_per_second_total() < 0) {
+    return fail(absl::InvalidArgumentError("the total hit rate (--rate-limit-total) is negative"));
+  }
   if (rec.pod.empty()) rec.pod = absl::StrCat(req.pods_size(), " pods");
   if (rec.pod.size() > 256) rec.pod.resize(256);
   if (absl::Status s = CheckNamespace(*d_.policy, rec.ns); !s.ok()) return fail(s);
@@ -474,12 +537,18 @@ void ControllerService::SetupFanout(grpc::CallbackServerContext* ctx, MergeRelay
     absl::MutexLock lock(&mu_);
     sessions_[state->id] = ActiveSession{
         state->id, rec.mode, rec.user, rec.ns, rec.pod, "", rec.container, "", AgentEndpoint{}};
+    fanouts_[state->id] = state;
+    state->relay = relay;
   }
   relay->Send(Progress(
       d_.clock,
       absl::StrCat("session ", state->id, ": ", rec.pod, ", ", req.pods_size(),
                    req.pods_size() == 1 ? " pod" : " pods", " in namespace ", rec.ns,
-                   ", one part per pod; the set is fixed now (pods created later do not join)")));
+                   ", one part per pod; the set is fixed now (pods created later do not join)",
+                   req.max_hits_per_second_total() > 0
+                       ? absl::StrCat("; at most ", req.max_hits_per_second_total(),
+                                      " hits/s relayed over every pod (--rate-limit-total)")
+                       : "")));
   int64_t per_pod = req.max_hits_per_pod();
   if (per_pod <= 0 || (req.options().max_hits() > 0 && req.options().max_hits() < per_pod)) {
     per_pod = req.options().max_hits();
@@ -561,10 +630,80 @@ void ControllerService::PartEnded(const std::shared_ptr<FanoutState>& state,
 }
 
 void ControllerService::FinishFanout(const std::shared_ptr<FanoutState>& state) {
-  if (!state->acquired) return;
+  {
+    absl::MutexLock lock(&mu_);
+    state->relay = nullptr;  // StopFanout no longer reaches it
+    if (!state->acquired) return;
+    fanouts_.erase(state->id);
+    sessions_.erase(state->id);
+  }
   d_.limiter->Release(state->record.user);
-  absl::MutexLock lock(&mu_);
-  sessions_.erase(state->id);
+}
+
+std::optional<absl::Status> ControllerService::StopFanout(const kube::UserInfo& user,
+                                                          const std::string& id, AuditRecord* rec,
+                                                          v1::EndedEvent* out) {
+  std::shared_ptr<FanoutState> state;
+  std::optional<size_t> only;  // "<session>-<n>": that part alone
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = fanouts_.find(id);
+    const size_t dash = id.rfind('-');
+    size_t n = 0;
+    if (it == fanouts_.end() && dash != std::string::npos &&
+        absl::SimpleAtoi(absl::string_view(id).substr(dash + 1), &n) && n >= 1) {
+      it = fanouts_.find(id.substr(0, dash));
+      if (it != fanouts_.end() && n <= it->second->parts.size()) only = n - 1;
+    }
+    if (it == fanouts_.end() || it->second->relay == nullptr) return std::nullopt;
+    state = it->second;
+  }
+  // Written before the relay existed: read freely.
+  const v1::ControllerTraceRequest& req = state->req;
+  rec->ns = req.target().namespace_();
+  rec->pod = only.has_value() ? req.pods(static_cast<int>(*only)) : state->record.pod;
+  for (int i = 0; i < req.pods_size(); ++i) {
+    if (only.has_value() && static_cast<size_t>(i) != *only) continue;
+    KDBG_RETURN_IF_ERROR(d_.auth->Authorize(user, "delete", rec->ns, req.pods(i)));
+  }
+  MergeRelay::StoppedFn stopped;
+  std::vector<size_t> running;
+  {
+    absl::MutexLock lock(&mu_);
+    if (state->relay == nullptr) {  // ended meanwhile
+      *out = StoppedParts({});
+      return absl::OkStatus();
+    }
+    stopped = state->relay->BeginStop(only, &running);
+  }
+  // The running parts' agents and sessions were written before they started (the relay's lock
+  // orders that write before BeginStop's answer).
+  std::vector<std::pair<AgentEndpoint, std::string>> live;
+  for (size_t i : running) {
+    live.emplace_back(state->parts[i].agent, state->parts[i].agent_req.session_id());
+  }
+  std::vector<absl::StatusOr<v1::EndedEvent>> answers = StopParts(live, absl::Seconds(30));
+  MergeRelay::StopFailures failed;
+  std::vector<v1::PodOutcome> parts(running.size());
+  for (size_t k = 0; k < running.size(); ++k) {
+    const FanoutState::Part& p = state->parts[running[k]];
+    parts[k].set_pod(p.record.pod);
+    parts[k].set_node(p.record.node);
+    parts[k].set_session_id(p.agent_req.session_id());
+    if (answers[k].ok()) {
+      SetEnded(*answers[k], &parts[k]);
+      continue;
+    }
+    // Cancelled by the relay: its agent ends it as a lost client's (not confirmed by it).
+    std::string why(answers[k].status().message());
+    parts[k].set_reason(v1::END_REASON_STOP_REQUESTED);
+    parts[k].set_message(
+        StopCancelledMessage(v1::END_REASON_STOP_REQUESTED, p.agent.pod_name, why));
+    failed.emplace_back(running[k], std::move(why));
+  }
+  stopped(failed);
+  *out = StoppedParts(parts);
+  return absl::OkStatus();
 }
 
 std::vector<absl::StatusOr<v1::EndedEvent>> ControllerService::StopParts(
@@ -834,6 +973,13 @@ grpc::ServerUnaryReactor* ControllerService::StopSession(
     absl::Status s = [&]() -> absl::Status {
       KDBG_ASSIGN_OR_RETURN(kube::UserInfo user, AuthenticateInto(ctx, &rec));
       if (req->session_id().empty()) return absl::InvalidArgumentError("no session id given");
+      // A session over several pods this controller relays: stopped through its relay, which
+      // cancels a part its agent cannot stop.
+      if (std::optional<absl::Status> s =
+              StopFanout(user, req->session_id(), &rec, resp->mutable_ended());
+          s.has_value()) {
+        return *s;
+      }
       // Find the agent holding the session: ask every ready agent (sessions may have been opened
       // through another controller replica). A session over several pods is held in parts,
       // "<id>-1", "<id>-2", ..., each on its pod's agent: stopping <id> stops them all.
@@ -868,38 +1014,22 @@ grpc::ServerUnaryReactor* ControllerService::StopSession(
           allowed.emplace_back(agent, si.id());
           pods.push_back(si.target().pod_name());
         }
+        // Relayed by another controller replica: a part its agent cannot stop goes on until the
+        // CLI, --duration or the lease ends it (that replica's relay holds its call).
         std::vector<absl::StatusOr<v1::EndedEvent>> answers = StopParts(allowed, absl::Seconds(30));
-        std::vector<v1::EndedEvent> ended(answers.size());
+        std::vector<v1::PodOutcome> stopped(answers.size());
         for (size_t i = 0; i < answers.size(); ++i) {
+          stopped[i].set_pod(pods[i]);
+          stopped[i].set_node(allowed[i].first.node_name);
+          stopped[i].set_session_id(allowed[i].second);
           if (answers[i].ok()) {
-            ended[i] = *answers[i];
+            SetEnded(*answers[i], &stopped[i]);
           } else {
-            ended[i].set_reason(v1::END_REASON_ERROR);
-            ended[i].set_message(std::string(answers[i].status().message()));
+            stopped[i].set_reason(v1::END_REASON_ERROR);
+            stopped[i].set_message(std::string(answers[i].status().message()));
           }
         }
-        v1::EndedEvent* out = resp->mutable_ended();
-        out->set_reason(v1::END_REASON_STOP_REQUESTED);
-        bool alive = true, traced = false;
-        for (size_t i = 0; i < ended.size(); ++i) {
-          v1::PodOutcome* o = out->add_pods();
-          o->set_pod(pods[i]);
-          o->set_node(allowed[i].first.node_name);
-          o->set_session_id(allowed[i].second);
-          o->set_outcome("ended");
-          o->set_reason(ended[i].reason());
-          o->set_hits(ended[i].hits());
-          o->set_message(ended[i].message());
-          o->set_target_alive(ended[i].target_alive());
-          o->set_target_traced(ended[i].target_traced());
-          out->set_hits(out->hits() + ended[i].hits());
-          alive = alive && ended[i].target_alive();
-          traced = traced || ended[i].target_traced();
-        }
-        out->set_target_alive(alive);
-        out->set_target_traced(traced);
-        out->set_message(absl::StrCat(ended.size(), " parts stopped",
-                                      traced ? "; a target is still traced" : ""));
+        *resp->mutable_ended() = StoppedParts(stopped);
         return absl::OkStatus();
       }
       if (!holder) {

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
@@ -107,6 +108,11 @@ class ControllerService final : public v1::Controller::CallbackService {
                    const std::shared_ptr<FanoutState>& state);
   void PartEnded(const std::shared_ptr<FanoutState>& state, const PartOutcome& part);
   void FinishFanout(const std::shared_ptr<FanoutState>& state);
+  // `kdbg stop` of session `id` (or of its part "<id>-<n>") when this controller relays it: checks
+  // "delete" on its pods, asks the running parts' agents to stop them and has the relay cancel the
+  // parts they could not stop (those end STOP_REQUESTED, saying so). nullopt: not relayed here.
+  std::optional<absl::Status> StopFanout(const kube::UserInfo& user, const std::string& id,
+                                         AuditRecord* rec, v1::EndedEvent* out);
   // Asks each part's agent to stop it (in parallel, each call bounded by `timeout`); the answers'
   // EndedEvents, or the calls' errors, in the parts' order.
   std::vector<absl::StatusOr<v1::EndedEvent>> StopParts(
@@ -114,10 +120,18 @@ class ControllerService final : public v1::Controller::CallbackService {
   void SetupStream(grpc::CallbackServerContext* ctx, EventRelay* relay,
                    const std::shared_ptr<StreamState>& state);
   void FinishStream(const std::shared_ptr<StreamState>& state, const RelayOutcome& outcome);
-  // One attempt (on the work queue) to learn from the node's agent how a session whose agent died
-  // ended (ServiceOptions::recovered_end_wait); posts the next attempt, or calls `done`.
-  void AskRecoveredEnd(const std::shared_ptr<StreamState>& state, int attempt,
-                       EventRelay::DoneFn done);
+  // A session (or a part of one) whose agent died mid-stream (AgentLostMidSession, relay.h): the
+  // notice that says so and what the controller does; then AskRecoveredEnd learns from the node's
+  // agent how it ended (ServiceOptions::recovered_end_wait), on the work queue, and calls `done`
+  // once with that end (RECOVERED) or nullopt.
+  v1::Event LostAgentNotice(const grpc::Status& agent_status, const std::string& node,
+                            const std::string& session_id);
+  void AskRecoveredEnd(std::string session_id, std::string node, EventRelay::DoneFn done);
+  struct LostSession {
+    std::string session_id, node;
+  };
+  // One attempt; posts the next one, or calls `done`.
+  void AskRecoveredEndOnce(LostSession rec, int attempt, EventRelay::DoneFn done);
   void SetupTunnel(grpc::CallbackServerContext* ctx, TunnelRelay* relay,
                    const std::string& session_id);
   void SetupUpload(grpc::CallbackServerContext* ctx, UploadRelay* relay,
@@ -158,6 +172,7 @@ class ControllerService final : public v1::Controller::CallbackService {
   ServiceOptions options_;
   absl::Mutex mu_;
   std::map<std::string, ActiveSession> sessions_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<FanoutState>> fanouts_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kdbg::controller

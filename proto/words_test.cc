@@ -17,6 +17,7 @@ TEST(WordsTest, EveryValueHasItsWord) {
   EXPECT_EQ(Word(NOTICE_KIND_PROGRESS), "progress");
   EXPECT_EQ(Word(NOTICE_KIND_READY), "ready");
   EXPECT_EQ(Word(NOTICE_KIND_RATE_LIMITED), "rate-limited");
+  EXPECT_EQ(Word(NOTICE_KIND_TOTAL_RATE_LIMITED), "total-rate-limited");
   EXPECT_EQ(Word(NOTICE_KIND_EVENTS_DROPPED), "events-dropped");
   EXPECT_EQ(Word(NOTICE_KIND_BREAKPOINT_CONTINUED), "breakpoint-continued");
   EXPECT_EQ(Word(NOTICE_KIND_INTERNAL_BREAKPOINT), "internal-breakpoint");

@@ -7,7 +7,8 @@
 #                 both targets released (running, TracerPid 0, no Delve, not restarted), each part
 #                 audited
 #   fanout-ends   the other ends, each on a live two-node session: --duration, the total
-#                 --max-hits reached (hits from both pods' requests), kdbg stop of the
+#                 --max-hits reached (hits from both pods' requests), the total rate
+#                 (--rate-limit-total: at most its worth shown, the rest counted), kdbg stop of the
 #                 session from another CLI, lease expiry, the CLI SIGKILLed, the controller's pod
 #                 deleted; after each, both targets released and each part's end audited with its
 #                 reason (after the controller's pod is deleted, by each agent's log: the audit
@@ -125,6 +126,37 @@ cmd_fanout_ends() {
   fanout_released "$pods"
   fanout_parts_audited "STOP_REQUESTED|MAX_HITS"
   echo "cluster-test: fanout-ends: --max-hits 3 over both pods: 3 hits, both parts stopped, released, audited"
+
+  # The total rate (--rate-limit-total 2): both pods' requests together exceed it; the stream
+  # shows at most 2 a second (plus the first second's 2) and counts the rest, in notices on stderr
+  # that add up to the summary's count; every request is shown or counted.
+  pods=$(fanout_pods_with_restarts)
+  fanout_start --rate-limit-total 2 --duration 120s
+  local t0=$SECONDS sent=0
+  for ((i = 0; i < 10; i++)); do
+    while read -r pod node ip before; do
+      curl -s -m 2 "http://$ip:8080/" >/dev/null && sent=$((sent + 1))
+    done <<<"$pods"
+    sleep 0.1
+  done
+  sleep 2
+  kill -INT $KPID
+  fanout_wait 60
+  local took=$((SECONDS - t0 + 1))
+  ((FRC == 0)) || fail "--rate-limit-total 2: exit $FRC: $(tail -5 "$WORK/ferr")"
+  summary=$(fanout_summary)
+  local shown over noticed
+  shown=$(grep -c '"type":"hit"' "$WORK/fout" || true)
+  over=$(sed -n 's/.*"hits_over_total_rate":\([0-9]*\).*"pods".*/\1/p' <<<"$summary")
+  [[ -n $over ]] || fail "--rate-limit-total 2: no hits_over_total_rate in the summary: $summary"
+  noticed=$(sed -n 's/^kdbg: total-rate-limited: \([0-9]*\) hits\{0,1\} not relayed.*/\1/p' "$WORK/ferr" | awk '{s += $1} END {print s + 0}')
+  ((shown + over == sent)) || fail "--rate-limit-total 2: $shown shown + $over counted != $sent requests: $summary"
+  ((shown <= 2 * (took + 1))) || fail "--rate-limit-total 2: $shown hits shown in ${took} s"
+  ((over > 0)) || fail "--rate-limit-total 2: nothing over the rate with $sent requests: $summary"
+  ((noticed == over)) || fail "--rate-limit-total 2: notices say ${noticed:-0}, the summary $over: $(grep total-rate "$WORK/ferr")"
+  fanout_released "$pods"
+  fanout_parts_audited "CLIENT_STOP|STOP_REQUESTED"
+  echo "cluster-test: fanout-ends: --rate-limit-total 2 over both pods: $sent requests, $shown shown in ${took} s, $over counted over the rate (notices agree), released, audited"
 
   # kdbg stop SESSION from another CLI: every part stopped.
   pods=$(fanout_pods_with_restarts)

@@ -732,6 +732,74 @@ TEST_F(E2eTest, TraceDeployReachesEveryReplicaOnBothNodesInOneStream) {
   ExpectAuditedEnd(id + "-2", "hello-world", "stop");
 }
 
+// --rate-limit-total over both replicas, real agents: the two pods' hits together exceed it; the
+// stream shows at most the total's worth for the time the session ran, and the rest is counted:
+// the notices on stderr add up to the summary's count, and every request is either shown or
+// counted.
+TEST_F(E2eTest, TotalRateOverBothReplicasShowsAtMostItAndCountsTheRest) {
+  constexpr int kRate = 3;
+  constexpr int kPerPod = 12;
+  auto p = KdbgProcess::Start(sb_,
+                              {"trace", "deploy/hello", "--init", TraceScript(), "-o", "json",
+                               "--rate-limit-total", absl::StrCat(kRate)},
+                              sb_.CliEnv());
+  ASSERT_TRUE(p.ok()) << p.status();
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE((*p)->WaitFor("armed", kArmTimeout).has_value()) << (*p)->Stderr();
+  }
+  const absl::Time start = absl::Now();
+  // 50 requests/s per pod: well under each pod's own --rate-limit (which would clear the
+  // tracepoint), far over the total.
+  auto send = [&](const std::string& url) {
+    for (int i = 0; i < kPerPod; ++i) {
+      SendRequests(url, 1);
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  };
+  std::thread b([&] { send(sb_.Get("HELLO_NODE_B_URL")); });
+  send(sb_.Get("HELLO_URL"));
+  b.join();
+  absl::SleepFor(absl::Seconds(1));  // the last hits reach the controller
+  (*p)->Signal(SIGINT);
+  std::optional<nlohmann::json> summary;
+  for (int i = 0; i < 4 && !summary; ++i) {
+    auto ended = (*p)->WaitFor("ended", absl::Seconds(20));
+    ASSERT_TRUE(ended.has_value()) << (*p)->Stderr();
+    if (!ended->contains("pods")) continue;
+    summary = ended;
+  }
+  ASSERT_TRUE(summary.has_value());
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  EXPECT_EQ((*p)->Wait(absl::Seconds(20)), 0) << (*p)->Stderr();
+  int shown = 0;
+  for (const auto& j : (*p)->seen()) shown += j.value("type", "") == "hit" ? 1 : 0;
+  const int64_t over = summary->value("hits_over_total_rate", int64_t{0});
+  EXPECT_EQ((*summary)["hits"], shown);
+  EXPECT_EQ(shown + over, 2 * kPerPod) << summary->dump();  // every request shown or counted
+  EXPECT_GE(shown, kRate);                                  // the first second's worth
+  EXPECT_LE(shown, kRate * (seconds + 1)) << seconds << " s";
+  EXPECT_GT(over, 0) << "the requests came faster than " << kRate << "/s";
+  int64_t per_pod = 0;
+  for (const auto& pod : (*summary)["pods"]) per_pod += pod.value("hits_over_total_rate", 0);
+  EXPECT_EQ(per_pod, over);
+  // The notices (stderr, both formats) add up to the summary's count.
+  int64_t noticed = 0;
+  const std::string marker = "kdbg: total-rate-limited: ";
+  const std::string err = (*p)->Stderr();
+  for (size_t at = err.find(marker); at != std::string::npos; at = err.find(marker, at + 1)) {
+    int64_t n = 0;
+    const size_t from = at + marker.size();
+    ASSERT_TRUE(absl::SimpleAtoi(err.substr(from, err.find(' ', from) - from), &n)) << err;
+    noticed += n;
+  }
+  EXPECT_EQ(noticed, over) << err;
+  EXPECT_TRUE(absl::StrContains(
+      err, absl::StrCat("not relayed: over the total rate of ", kRate, " hits/s")))
+      << err;
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  ExpectReleased("default", "hello-node-b", sb_.Get("HELLO_NODE_B_URL"));
+}
+
 TEST_F(E2eTest, SelectorWithANonGoPodTracesTheOthersAndSaysWhy) {
   auto p = KdbgProcess::Start(sb_,
                               {"trace", "-l", "app in (hello-world, not-go)", "--init",

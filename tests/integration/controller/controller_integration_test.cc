@@ -264,13 +264,7 @@ TEST_F(ControllerIntegrationTest, AgentUnreachable) {
 // the end the guardian recorded (RECOVERED, target released) reaches the CLI, whose call ends OK,
 // and the audit. The hits relayed before the kill are the session's.
 TEST_F(ControllerIntegrationTest, AgentKilledMidTraceIsAuditedAsItsGuardianEndedIt) {
-  AgentScript script;
-  script.hits = 2;
-  script.die = true;
-  script.stop_unavailable = 2;
-  script.recovered_message =
-      "the agent's guardian recovered Delve pid 7 left by a previous agent: target running, "
-      "detached (1 breakpoints cleared)";
+  const AgentScript script = KilledMidTrace();
   f_->agent_a().set_script(script);
   TraceResult r = Trace("t-alice", "default", "web-a");
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();

@@ -30,6 +30,20 @@ struct AgentScript {
   std::string recovered_message;
 };
 
+// An agent killed mid-trace (its container): 2 hits, then the stream breaks (UNAVAILABLE, no
+// EndedEvent); its restart refuses two StopSession calls, then answers the end its guardian
+// recorded (RECOVERED, target running).
+inline AgentScript KilledMidTrace() {
+  AgentScript script;
+  script.hits = 2;
+  script.die = true;
+  script.stop_unavailable = 2;
+  script.recovered_message =
+      "the agent's guardian recovered Delve pid 7 left by a previous agent: target running, "
+      "detached (1 breakpoints cleared)";
+  return script;
+}
+
 class FakeAgent final : public v1::Agent::Service {
  public:
   // Listens on `address` ("127.0.0.2:PORT") with mTLS credentials.

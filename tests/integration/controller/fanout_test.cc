@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "controller/testing/pods.h"
@@ -83,6 +84,69 @@ class FanoutTest : public ::testing::Test {
     return m;
   }
 
+  // An agent whose parts arm and then run until stopped or cancelled.
+  static AgentScript UntilStopped() {
+    AgentScript script;
+    script.hits = 0;
+    script.end_by_itself = false;
+    return script;
+  }
+  // Runs `req` on a thread until every part armed (the session's ID in session_); Join() returns
+  // the stream. `on_event` sees each event too (on that thread).
+  void StartArmed(const v1::ControllerTraceRequest& req, grpc::ClientContext* ctx,
+                  const std::function<void(const v1::Event&)>& on_event = nullptr) {
+    bg_ctx_ = ctx;
+    bg_ = std::thread([this, req, ctx, on_event] {
+      bg_result_ = Run(req, ctx, [&](const v1::Event& e) {
+        {
+          absl::MutexLock lock(&bg_mu_);
+          session_ = e.session_id();
+        }
+        if (e.has_armed()) ++bg_armed_;
+        if (on_event) on_event(e);
+      });
+    });
+    for (int i = 0; i < 500 && bg_armed_.load() < req.pods_size(); ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    ASSERT_EQ(bg_armed_.load(), req.pods_size());
+  }
+  void TearDown() override {
+    if (!bg_.joinable()) return;  // a test that failed before Join()
+    bg_ctx_->TryCancel();
+    bg_.join();
+  }
+  Merged Join() {
+    bg_.join();
+    return bg_result_;
+  }
+  std::string Session() {
+    absl::MutexLock lock(&bg_mu_);
+    return session_;
+  }
+  // `kdbg stop ID` as alice.
+  v1::ControllerStopSessionResponse Stop(const std::string& id) {
+    v1::ControllerStopSessionRequest sreq;
+    sreq.set_session_id(id);
+    v1::ControllerStopSessionResponse sresp;
+    auto sctx = ControllerFixture::Context("t-alice");
+    grpc::Status st = stub_->StopSession(sctx.get(), sreq, &sresp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return sresp;
+  }
+  // Part session -> its audited session-end line, once `n` parts have one.
+  std::map<std::string, nlohmann::json> AuditedEnds(size_t n) {
+    std::map<std::string, nlohmann::json> ends;
+    for (int i = 0; i < 500 && ends.size() < n; ++i) {
+      ends.clear();
+      for (const auto& l : f_->AuditLines()) {
+        if (l["kind"] == "session-end") ends[l["session"]] = l;
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return ends;
+  }
+
   void WaitIdle() {
     for (int i = 0; i < 500 && f_->service().ActiveSessions() > 0; ++i) {
       absl::SleepFor(absl::Milliseconds(10));
@@ -92,6 +156,12 @@ class FanoutTest : public ::testing::Test {
 
   std::unique_ptr<ControllerFixture> f_;
   std::unique_ptr<v1::Controller::Stub> stub_;
+  std::thread bg_;
+  grpc::ClientContext* bg_ctx_ = nullptr;
+  std::atomic<int> bg_armed_{0};
+  Merged bg_result_;
+  absl::Mutex bg_mu_;
+  std::string session_ ABSL_GUARDED_BY(bg_mu_);
 };
 
 TEST_F(FanoutTest, OnePartPerPodOnItsNodesAgentMergedAndSummarized) {
@@ -254,49 +324,19 @@ TEST_F(FanoutTest, TotalMaxHitsCancelsAPartItsAgentCannotStop) {
   EXPECT_EQ(a_ended, 1);
   WaitIdle();
   const std::string id = m.events.back().session_id();
-  std::map<std::string, std::string> ends;  // part session -> end_reason
-  for (int i = 0; i < 500 && ends.size() < 2; ++i) {
-    ends.clear();
-    for (const auto& l : f_->AuditLines()) {
-      if (l["kind"] == "session-end") ends[l["session"]] = l["end_reason"];
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  EXPECT_EQ(ends[id + "-1"], "END_REASON_MAX_HITS");
-  EXPECT_EQ(ends[id + "-2"], "END_REASON_STOP_REQUESTED");
+  auto ends = AuditedEnds(2);
+  EXPECT_EQ(ends[id + "-1"]["end_reason"], "END_REASON_MAX_HITS");
+  EXPECT_EQ(ends[id + "-2"]["end_reason"], "END_REASON_STOP_REQUESTED");
 }
 
 TEST_F(FanoutTest, StopSessionStopsEveryPart) {
   Start();
-  AgentScript script;
-  script.hits = 0;
-  script.end_by_itself = false;
-  f_->agent_a().set_script(script);
-  f_->agent_b().set_script(script);
+  f_->agent_a().set_script(UntilStopped());
+  f_->agent_b().set_script(UntilStopped());
   auto ctx = ControllerFixture::Context("t-alice");
-  std::atomic<int> armed{0};
-  std::string id;
-  absl::Mutex mu;
-  Merged m;
-  std::thread t([&] {
-    m = Run(Request({"web-a", "web-b"}), ctx.get(), [&](const v1::Event& e) {
-      absl::MutexLock lock(&mu);
-      id = e.session_id();
-      if (e.has_armed()) ++armed;
-    });
-  });
-  for (int i = 0; i < 500 && armed.load() < 2; ++i) absl::SleepFor(absl::Milliseconds(10));
-  ASSERT_EQ(armed.load(), 2);
-  v1::ControllerStopSessionRequest sreq;
-  {
-    absl::MutexLock lock(&mu);
-    sreq.set_session_id(id);
-  }
-  v1::ControllerStopSessionResponse sresp;
-  auto sctx = ControllerFixture::Context("t-alice");
-  grpc::Status st = stub_->StopSession(sctx.get(), sreq, &sresp);
-  t.join();
-  ASSERT_TRUE(st.ok()) << st.error_message();
+  StartArmed(Request({"web-a", "web-b"}), ctx.get());
+  v1::ControllerStopSessionResponse sresp = Stop(Session());
+  Merged m = Join();
   EXPECT_EQ(sresp.ended().reason(), v1::END_REASON_STOP_REQUESTED);
   EXPECT_EQ(sresp.ended().pods_size(), 2);
   ASSERT_TRUE(m.status.ok()) << m.status.error_message();
@@ -305,13 +345,170 @@ TEST_F(FanoutTest, StopSessionStopsEveryPart) {
   WaitIdle();
 }
 
-TEST_F(FanoutTest, ClientGoneCancelsEveryPart) {
+// `kdbg stop SESSION` while agent A cannot stop its part (StopSession fails): as at the total hit
+// limit, the relay cancels that part's agent call (the agent's safe end on a lost client) instead
+// of leaving it tracing until Ctrl-C, --duration or the lease; the part ends STOP_REQUESTED, saying
+// so, in the stop's answer, the stream and the audit.
+TEST_F(FanoutTest, StopSessionCancelsAPartItsAgentCannotStop) {
+  Start();
+  AgentScript failing = UntilStopped();
+  failing.stop_fails = true;
+  f_->agent_a().set_script(failing);
+  f_->agent_b().set_script(UntilStopped());
+  auto ctx = ControllerFixture::Context("t-alice");
+  // Without the fallback part A runs until this deadline.
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  StartArmed(Request({"web-a", "web-b"}), ctx.get());
+  const std::string id = Session();
+  v1::ControllerStopSessionResponse sresp = Stop(id);
+  Merged m = Join();
+  // The stop's answer: both parts stopped, A by its cancelled call.
+  ASSERT_EQ(sresp.ended().pods_size(), 2);
+  EXPECT_EQ(sresp.ended().pods(0).pod(), "web-a");
+  EXPECT_EQ(sresp.ended().pods(0).reason(), v1::END_REASON_STOP_REQUESTED);
+  EXPECT_THAT(sresp.ended().pods(0).message(), HasSubstr("StopSession fails"));
+  EXPECT_THAT(sresp.ended().pods(0).message(), HasSubstr("its call was cancelled"));
+  EXPECT_EQ(sresp.ended().pods(1).reason(), v1::END_REASON_STOP_REQUESTED);
+  // The stream ended at once, not at the deadline.
+  ASSERT_TRUE(m.status.ok()) << m.status.error_message();
+  EXPECT_EQ(f_->agent_a().cancelled(), 1);
+  EXPECT_EQ(f_->agent_b().cancelled(), 0);
+  const v1::EndedEvent& s = m.events.back().ended();
+  EXPECT_EQ(s.reason(), v1::END_REASON_STOP_REQUESTED);
+  ASSERT_EQ(s.pods_size(), 2);
+  EXPECT_EQ(s.pods(0).outcome(), "ended");
+  EXPECT_EQ(s.pods(0).reason(), v1::END_REASON_STOP_REQUESTED);
+  EXPECT_THAT(s.pods(0).message(), HasSubstr("stopped on request (kdbg stop)"));
+  EXPECT_THAT(s.pods(0).message(), HasSubstr("its call was cancelled"));
+  EXPECT_EQ(s.pods(1).reason(), v1::END_REASON_STOP_REQUESTED);
+  WaitIdle();
+  auto ends = AuditedEnds(2);
+  EXPECT_EQ(ends[id + "-1"]["end_reason"], "END_REASON_STOP_REQUESTED");
+  EXPECT_EQ(ends[id + "-2"]["end_reason"], "END_REASON_STOP_REQUESTED");
+}
+
+// `kdbg stop SESSION-2` stops that part alone, through the relay; the other goes on.
+TEST_F(FanoutTest, StopOfOnePartStopsItAlone) {
+  Start();
+  f_->agent_a().set_script(UntilStopped());
+  f_->agent_b().set_script(UntilStopped());
+  auto ctx = ControllerFixture::Context("t-alice");
+  std::atomic<int> ended_b{0};
+  StartArmed(Request({"web-a", "web-b"}), ctx.get(), [&](const v1::Event& e) {
+    if (e.has_ended() && e.pod() == "web-b") ++ended_b;
+  });
+  v1::ControllerStopSessionResponse one = Stop(Session() + "-2");
+  ASSERT_EQ(one.ended().pods_size(), 1);
+  EXPECT_EQ(one.ended().pods(0).pod(), "web-b");
+  for (int i = 0; i < 500 && ended_b.load() == 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(ended_b.load(), 1);
+  EXPECT_EQ(f_->agent_a().stop_requests().size(), 0u);  // web-a still tracing
+  v1::ControllerStopSessionResponse rest = Stop(Session());
+  ASSERT_EQ(rest.ended().pods_size(), 1);  // only web-a was still running
+  EXPECT_EQ(rest.ended().pods(0).pod(), "web-a");
+  Merged m = Join();
+  ASSERT_TRUE(m.status.ok()) << m.status.error_message();
+  EXPECT_EQ(m.events.back().ended().reason(), v1::END_REASON_STOP_REQUESTED);
+  WaitIdle();
+}
+
+// --rate-limit-total over two pods whose hits exceed it. The fixture's controller clock stands
+// still, so the relay's bucket holds its first second's worth and never refills: exactly that many
+// hits are relayed, every other one is counted, said in notices and in the summary, per pod and
+// in all (every hit either relayed or counted).
+TEST_F(FanoutTest, TotalRateRelaysAtMostItOverEveryPodAndCountsTheRest) {
   Start();
   AgentScript script;
-  script.hits = 0;
-  script.end_by_itself = false;
+  script.hits = 30;
   f_->agent_a().set_script(script);
   f_->agent_b().set_script(script);
+  auto ctx = ControllerFixture::Context("t-alice");
+  v1::ControllerTraceRequest req = Request({"web-a", "web-b"});
+  req.set_max_hits_per_second_total(10);
+  Merged m = Run(req, ctx.get());
+  ASSERT_TRUE(m.status.ok()) << m.status.error_message();
+  EXPECT_EQ(m.Hits(), 10);
+  int64_t noticed = 0;
+  bool announced = false;
+  for (const v1::Event& e : m.events) {
+    announced = announced ||
+                absl::StrContains(e.notice().message(), "at most 10 hits/s relayed over every pod");
+    if (e.notice().kind() != v1::NOTICE_KIND_TOTAL_RATE_LIMITED) continue;
+    EXPECT_TRUE(e.pod().empty());
+    EXPECT_THAT(e.notice().message(), HasSubstr("not relayed: over the session's total rate of 10 "
+                                                "hits/s (--rate-limit-total"));
+    int64_t n = 0;
+    ASSERT_TRUE(
+        absl::SimpleAtoi(e.notice().message().substr(0, e.notice().message().find(' ')), &n))
+        << e.notice().message();
+    noticed += n;
+  }
+  EXPECT_TRUE(announced);
+  EXPECT_EQ(noticed, 50);
+  const v1::EndedEvent& s = m.events.back().ended();
+  EXPECT_EQ(s.hits(), 10);
+  EXPECT_EQ(s.hits_over_total_rate(), 50);
+  ASSERT_EQ(s.pods_size(), 2);
+  EXPECT_EQ(s.pods(0).hits() + s.pods(1).hits(), 10);
+  EXPECT_EQ(s.pods(0).hits_over_total_rate() + s.pods(1).hits_over_total_rate(), 50);
+  EXPECT_EQ(s.pods(0).hits() + s.pods(0).hits_over_total_rate(), 30);
+  EXPECT_THAT(s.message(), HasSubstr("50 hits not relayed: over the total rate of 10 hits/s"));
+  // Each agent's own limit is untouched: they got no rate from the total.
+  for (const auto& t : f_->agent_a().traces()) EXPECT_EQ(t.options().max_hits_per_second(), 0);
+  WaitIdle();
+}
+
+// A part whose agent is killed mid-trace (its stream breaks, UNAVAILABLE, no EndedEvent): as for
+// one pod, the controller asks that node's agent, while it restarts, how the part ended; the end
+// the guardian recorded (RECOVERED) is the part's, in the stream, the summary and the audit, and
+// the other part is untouched.
+TEST_F(FanoutTest, AgentKilledMidTraceIsAuditedAsItsGuardianEndedThePart) {
+  Start();
+  const AgentScript dying = KilledMidTrace();
+  f_->agent_a().set_script(dying);
+  AgentScript script;
+  script.hits = 1;
+  f_->agent_b().set_script(script);
+  auto ctx = ControllerFixture::Context("t-alice");
+  Merged m = Run(Request({"web-a", "web-b"}), ctx.get());
+  ASSERT_TRUE(m.status.ok()) << m.status.error_message();
+  int a_ended = 0;
+  bool told = false;
+  for (const v1::Event& e : m.Of("web-a")) {
+    told = told || absl::StrContains(e.notice().message(), "asking the kdbg agent on node node-a");
+    EXPECT_FALSE(e.has_error()) << e.DebugString();
+    if (!e.has_ended()) continue;
+    ++a_ended;
+    EXPECT_EQ(e.ended().reason(), v1::END_REASON_RECOVERED);
+    EXPECT_EQ(e.ended().hits(), 2);
+    EXPECT_EQ(e.ended().message(), dying.recovered_message);
+  }
+  EXPECT_EQ(a_ended, 1);
+  EXPECT_TRUE(told);
+  const v1::EndedEvent& s = m.events.back().ended();
+  ASSERT_EQ(s.pods_size(), 2);
+  EXPECT_EQ(s.pods(0).outcome(), "ended");
+  EXPECT_EQ(s.pods(0).reason(), v1::END_REASON_RECOVERED);
+  EXPECT_EQ(s.pods(0).hits(), 2);
+  EXPECT_TRUE(s.pods(0).target_alive());
+  EXPECT_EQ(s.pods(1).reason(), v1::END_REASON_MAX_HITS);
+  EXPECT_EQ(s.message(), "2 pods: 2 ended; every target running, detached");
+  const auto traces = f_->agent_a().traces();
+  ASSERT_EQ(traces.size(), 1u);
+  EXPECT_EQ(f_->agent_a().stop_requests(), std::vector<std::string>(3, traces[0].session_id()));
+  WaitIdle();
+  auto ends = AuditedEnds(2);
+  ASSERT_EQ(ends.count(traces[0].session_id()), 1u);
+  const nlohmann::json& a = ends[traces[0].session_id()];
+  EXPECT_EQ(a["end_reason"], "END_REASON_RECOVERED");
+  EXPECT_EQ(a["reason"], dying.recovered_message);
+  EXPECT_EQ(a["hits"], 2);
+}
+
+TEST_F(FanoutTest, ClientGoneCancelsEveryPart) {
+  Start();
+  f_->agent_a().set_script(UntilStopped());
+  f_->agent_b().set_script(UntilStopped());
   auto ctx = ControllerFixture::Context("t-alice");
   int armed = 0;
   Merged m = Run(Request({"web-a", "web-b"}), ctx.get(), [&](const v1::Event& e) {
@@ -325,17 +522,10 @@ TEST_F(FanoutTest, ClientGoneCancelsEveryPart) {
   EXPECT_EQ(f_->agent_b().cancelled(), 1);
   WaitIdle();
   // Each part's end is audited, and as the client going away (as a single-pod session's is).
-  std::map<std::string, std::string> ends;  // part session -> end_reason
-  for (int i = 0; i < 500 && ends.size() < 2; ++i) {
-    ends.clear();
-    for (const auto& l : f_->AuditLines()) {
-      if (l["kind"] == "session-end") ends[l["session"]] = l["end_reason"];
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  auto ends = AuditedEnds(2);
   ASSERT_EQ(ends.size(), 2u);
-  for (const auto& [session, reason] : ends) {
-    EXPECT_EQ(reason, "END_REASON_CLIENT_GONE") << session;
+  for (const auto& [session, line] : ends) {
+    EXPECT_EQ(line["end_reason"], "END_REASON_CLIENT_GONE") << session;
   }
 }
 
