@@ -679,6 +679,7 @@ std::optional<absl::Status> ControllerService::StopFanout(const kube::UserInfo& 
   // The running parts' agents and sessions were written before they started (the relay's lock
   // orders that write before BeginStop's answer).
   std::vector<std::pair<AgentEndpoint, std::string>> live;
+  live.reserve(running.size());
   for (size_t i : running) {
     live.emplace_back(state->parts[i].agent, state->parts[i].agent_req.session_id());
   }
