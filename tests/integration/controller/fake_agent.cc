@@ -34,6 +34,12 @@ void FakeAgent::WaitCancelled(grpc::ServerContext* ctx, const std::string& sessi
   ++cancelled_;
 }
 
+int FakeAgent::AwaitCancelled(int n, absl::Duration timeout) const {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (cancelled_.load() < n && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  return cancelled_.load();
+}
+
 grpc::Status FakeAgent::UploadDebugBinary(grpc::ServerContext* ctx,
                                           grpc::ServerReader<v1::DebugBinaryChunk>* reader,
                                           v1::DebugBinaryUploaded* resp) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "kdbg/v1/agent.grpc.pb.h"
 
@@ -80,6 +81,10 @@ class FakeAgent final : public v1::Agent::Service {
     return uploads_;
   }
   int cancelled() const { return cancelled_.load(); }
+  // Waits until at least `n` calls have been cancelled or `timeout` passes; returns cancelled().
+  // The agent hears a cancellation a moment after the controller ends its side, so a test checks
+  // the count through this, never right after the controller returns.
+  int AwaitCancelled(int n, absl::Duration timeout) const;
   int calls() const { return calls_.load(); }
   int active() const { return active_.load(); }
   // HitEvents whose Write returned (gRPC took them: sent or within the flow-control window).

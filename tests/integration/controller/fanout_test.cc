@@ -303,7 +303,7 @@ TEST_F(FanoutTest, TotalMaxHitsCancelsAPartItsAgentCannotStop) {
   Merged m = Run(Request({"web-a", "web-b"}, /*max_hits=*/7), ctx.get());
   ASSERT_TRUE(m.status.ok()) << m.status.error_message();
   EXPECT_EQ(m.Hits(), 7);
-  EXPECT_EQ(f_->agent_a().cancelled(), 1);
+  EXPECT_EQ(f_->agent_a().AwaitCancelled(1, absl::Seconds(5)), 1);
   EXPECT_EQ(f_->agent_b().cancelled(), 0);
   const v1::EndedEvent& s = m.events.back().ended();
   EXPECT_EQ(s.reason(), v1::END_REASON_MAX_HITS);
@@ -372,9 +372,7 @@ TEST_F(FanoutTest, StopSessionCancelsAPartItsAgentCannotStop) {
   // The stream ended at once, not at the deadline. The fake agent sees its call cancelled a
   // moment after the controller ends the stream: wait for it (bounded).
   ASSERT_TRUE(m.status.ok()) << m.status.error_message();
-  for (int i = 0; i < 500 && f_->agent_a().cancelled() == 0; ++i)
-    absl::SleepFor(absl::Milliseconds(10));
-  EXPECT_EQ(f_->agent_a().cancelled(), 1);
+  EXPECT_EQ(f_->agent_a().AwaitCancelled(1, absl::Seconds(5)), 1);
   EXPECT_EQ(f_->agent_b().cancelled(), 0);
   const v1::EndedEvent& s = m.events.back().ended();
   EXPECT_EQ(s.reason(), v1::END_REASON_STOP_REQUESTED);
@@ -518,11 +516,8 @@ TEST_F(FanoutTest, ClientGoneCancelsEveryPart) {
     if (e.has_armed() && ++armed == 2) ctx->TryCancel();
   });
   EXPECT_EQ(m.status.error_code(), grpc::StatusCode::CANCELLED);
-  for (int i = 0; i < 500 && f_->agent_a().cancelled() + f_->agent_b().cancelled() < 2; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  EXPECT_EQ(f_->agent_a().cancelled(), 1);
-  EXPECT_EQ(f_->agent_b().cancelled(), 1);
+  EXPECT_EQ(f_->agent_a().AwaitCancelled(1, absl::Seconds(5)), 1);
+  EXPECT_EQ(f_->agent_b().AwaitCancelled(1, absl::Seconds(5)), 1);
   WaitIdle();
   // Each part's end is audited, and as the client going away (as a single-pod session's is).
   auto ends = AuditedEnds(2);
