@@ -613,6 +613,10 @@ EndReason DelveSession::AttachLoop() {
   int64_t passed = 0;  // stops continued at once while the client was away
   while (true) {
     if (auto r = Requested()) return *r;
+    // The client's activity before this tick's wait. A resume below counts from this value, not
+    // from the moment it is sent: a request the tunnel noted just before our continue may reach
+    // Delve after it, and would wait for a stop nobody makes unless we halt for it.
+    const int64_t activity_at_top = client_activity_.load();
     if (main_->pending()) {
       auto reply = main_->Receive(tick);
       if (reply.ok()) {
@@ -692,7 +696,7 @@ EndReason DelveSession::AttachLoop() {
     }
     resumed = true;
     halted_for = false;
-    activity_at_resume = client_activity_.load();
+    activity_at_resume = activity_at_top;
     stopped_since.reset();
     Notice(kdbg::v1::NOTICE_KIND_STOP_LIMIT,
            absl::StrCat("the target was stopped for ",
