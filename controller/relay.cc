@@ -36,24 +36,16 @@ EventRelay::EventRelay(size_t max_buffered, std::function<void(const RelayOutcom
     : max_buffered_(max_buffered < 1 ? 1 : max_buffered), on_finished_(std::move(on_finished)) {}
 
 void EventRelay::Send(v1::Event event) {
-  Actions a;
-  {
-    absl::MutexLock lock(&mu_);
+  Update([&] {
     if (!cancelled_ && !finish_called_) queue_.push_back(std::move(event));
-    a = Step();
-  }
-  Run(a);
+  });
 }
 
 void EventRelay::Fail(const grpc::Status& status) {
-  Actions a;
-  {
-    absl::MutexLock lock(&mu_);
+  Update([&] {
     setup_done_ = true;
     outcome_.status = status;
-    a = Step();
-  }
-  Run(a);
+  });
 }
 
 void EventRelay::OnAgentLost(LostFn lost) { lost_ = std::move(lost); }
@@ -106,44 +98,28 @@ void EventRelay::StartAgent(const std::string& agent_label, const StartFn& start
 }
 
 void EventRelay::OnClientWriteDone(bool ok) {
-  Actions a;
-  {
-    absl::MutexLock lock(&mu_);
+  Update([&] {
     writing_ = false;
     if (!ok) {
       cancelled_ = true;
       outcome_.client_gone = true;
     }
-    a = Step();
-  }
-  Run(a);
+  });
 }
 
 void EventRelay::OnClientCancel() {
-  Actions a;
-  {
-    absl::MutexLock lock(&mu_);
+  Update([&] {
     cancelled_ = true;
     outcome_.client_gone = true;
-    a = Step();
-  }
-  Run(a);
+  });
 }
 
 void EventRelay::OnClientDone() {
-  Actions a;
-  {
-    absl::MutexLock lock(&mu_);
-    server_done_ = true;
-    a = Step();
-  }
-  Run(a);
+  Update([&] { server_done_ = true; });
 }
 
 void EventRelay::OnAgentReadDone(bool ok) {
-  Actions a;
-  {
-    absl::MutexLock lock(&mu_);
+  Update([&] {
     reading_ = false;
     if (ok) {
       agent_spoke_ = true;
@@ -163,17 +139,13 @@ void EventRelay::OnAgentReadDone(bool ok) {
     } else {
       agent_reads_ended_ = true;
     }
-    a = Step();
-  }
-  Run(a);
+  });
 }
 
 void EventRelay::OnAgentDone(const grpc::Status& status) {
-  Actions a;
   bool ask = false;
   grpc::Status labelled;
-  {
-    absl::MutexLock lock(&mu_);
+  Update([&] {
     agent_done_ = true;
     outcome_.status = LabelAgentStatus(status, agent_label_);
     if (lost_ && AgentLostMidSession(status, agent_spoke_, outcome_.ended_seen, cancelled_)) {
@@ -181,16 +153,12 @@ void EventRelay::OnAgentDone(const grpc::Status& status) {
       ask = true;
       labelled = outcome_.status;
     }
-    a = Step();
-  }
-  Run(a);
+  });
   if (ask) lost_(labelled, [this](std::optional<v1::Event> e) { OnLostAnswered(std::move(e)); });
 }
 
 void EventRelay::OnLostAnswered(std::optional<v1::Event> ended) {
-  Actions a;
-  {
-    absl::MutexLock lock(&mu_);
+  Update([&] {
     asking_ = false;
     if (TakeRecoveredEnd(&ended, outcome_.hits)) {
       outcome_.ended_seen = true;
@@ -198,9 +166,7 @@ void EventRelay::OnLostAnswered(std::optional<v1::Event> ended) {
       outcome_.status = grpc::Status::OK;
       if (!cancelled_) queue_.push_back(std::move(*ended));
     }
-    a = Step();
-  }
-  Run(a);
+  });
 }
 
 EventRelay::Actions EventRelay::Step() {
@@ -269,14 +235,10 @@ TunnelRelay::TunnelRelay(std::function<void(TunnelRelay*, const v1::TunnelFrame&
 }
 
 void TunnelRelay::Fail(const grpc::Status& status) {
-  Actions a;
-  {
-    absl::MutexLock lock(&mu_);
+  Update([&] {
     setup_done_ = true;
     outcome_.status = status;
-    a = Step();
-  }
-  Run(a);
+  });
 }
 
 void TunnelRelay::StartAgent(const std::string& agent_label, const StartFn& start) {
@@ -307,14 +269,10 @@ void TunnelRelay::StartAgent(const std::string& agent_label, const StartFn& star
   agent_.StartWrite(&first_);
   agent_.StartRead(&agent_in_);
   agent_.StartCall();
-  Actions a;
-  {
-    absl::MutexLock lock(&mu_);
+  Update([&] {
     agent_starting_ = false;
     agent_started_ = true;
-    a = Step();
-  }
-  Run(a);
+  });
 }
 
 void TunnelRelay::OnClientReadDone(bool ok) {
@@ -345,75 +303,49 @@ void TunnelRelay::OnClientReadDone(bool ok) {
 }
 
 void TunnelRelay::OnClientWriteDone(bool ok) {
-  Actions a;
-  {
-    absl::MutexLock lock(&mu_);
+  Update([&] {
     client_writing_ = false;
     if (!ok) {
       cancelled_ = true;
       outcome_.client_gone = true;
     }
-    a = Step();
-  }
-  Run(a);
+  });
 }
 
 void TunnelRelay::OnClientCancel() {
-  Actions a;
-  {
-    absl::MutexLock lock(&mu_);
+  Update([&] {
     cancelled_ = true;
     outcome_.client_gone = true;
-    a = Step();
-  }
-  Run(a);
+  });
 }
 
 void TunnelRelay::OnClientDone() {
-  Actions a;
-  {
-    absl::MutexLock lock(&mu_);
-    server_done_ = true;
-    a = Step();
-  }
-  Run(a);
+  Update([&] { server_done_ = true; });
 }
 
 void TunnelRelay::OnAgentReadDone(bool ok) {
-  Actions a;
-  {
-    absl::MutexLock lock(&mu_);
+  Update([&] {
     agent_reading_ = false;
     if (ok) {
       down_pending_ = true;
     } else {
       agent_reads_ended_ = true;
     }
-    a = Step();
-  }
-  Run(a);
+  });
 }
 
 void TunnelRelay::OnAgentWriteDone(bool ok) {
-  Actions a;
-  {
-    absl::MutexLock lock(&mu_);
+  Update([&] {
     agent_writing_ = false;
     (void)ok;  // a failed write means the call is ending: the read side reports it
-    a = Step();
-  }
-  Run(a);
+  });
 }
 
 void TunnelRelay::OnAgentDone(const grpc::Status& status) {
-  Actions a;
-  {
-    absl::MutexLock lock(&mu_);
+  Update([&] {
     agent_done_ = true;
     outcome_.status = LabelAgentStatus(status, agent_label_);
-    a = Step();
-  }
-  Run(a);
+  });
 }
 
 TunnelRelay::Actions TunnelRelay::Step() {

@@ -117,6 +117,18 @@ class EventRelay {
   void OnLostAnswered(std::optional<v1::Event> ended);
   Actions Step() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run(const Actions& a);
+  // The shape of every callback: `change` the state under mu_, decide what follows (Step), and do
+  // it after unlocking (Run), so that no gRPC call is ever made under the lock.
+  template <typename Change>
+  void Update(Change&& change) ABSL_LOCKS_EXCLUDED(mu_) {
+    Actions a;
+    {
+      absl::MutexLock lock(&mu_);
+      change();
+      a = Step();
+    }
+    Run(a);
+  }
 
   const size_t max_buffered_;
   std::function<void(const RelayOutcome&)> on_finished_;
@@ -202,6 +214,18 @@ class TunnelRelay {
   void OnAgentDone(const grpc::Status& status);
   Actions Step() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run(const Actions& a);
+  // The shape of every callback: `change` the state under mu_, decide what follows (Step), and do
+  // it after unlocking (Run), so that no gRPC call is ever made under the lock.
+  template <typename Change>
+  void Update(Change&& change) ABSL_LOCKS_EXCLUDED(mu_) {
+    Actions a;
+    {
+      absl::MutexLock lock(&mu_);
+      change();
+      a = Step();
+    }
+    Run(a);
+  }
 
   std::function<void(TunnelRelay*, const v1::TunnelFrame&)> on_first_frame_;
   std::function<void(const RelayOutcome&)> on_finished_;
