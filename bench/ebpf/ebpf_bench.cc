@@ -12,19 +12,29 @@
 //                     r.Method printed, events consumed by this process), median of --runs runs
 //                     of --seconds, interleaved with untraced runs (the baseline)
 //   hit_latency_p50/p99_ms  one request on a fresh connection until its hit event arrives
+//   per_event_cpu_us.in_target_kernel / in_target_user  the target's extra CPU per traced request
+//                     split into system time (the uprobe trap, the BPF program) and user time
 // Usage: kdbg-ebpf-bench --target PATH [--http-target PATH] [--runs N] [--calls C] [--seconds S]
+//        [--http-loads all|keep_alive] [--http-only 0|1] [--idle-probe 0|1]
+// --http-only 1 skips the values target's runs; --http-loads keep_alive runs only that load;
+// --idle-probe 1: the traced HTTP runs arm a probe on main.main (it never runs again) instead of
+// the handler, so the target's CPU shows what an attached probe costs with no hit at all (session
+// 7: nothing measurable, see bench/README.md).
 // Prints one JSON object.
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/ebpf/ebpf_session.h"
 #include "bench/delve/cpu_split.h"
@@ -54,6 +64,21 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
+// The target's system CPU seconds so far (/proc/PID/stat field 15, stime, in clock ticks: see
+// bench/delve/cpu_split.h for the format); 0 if it is gone.
+double SystemCpuSeconds(pid_t pid) {
+  std::ifstream f(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!std::getline(f, line)) return 0;
+  size_t paren = line.rfind(')');  // the command name may hold spaces
+  if (paren == std::string::npos) return 0;
+  std::vector<std::string> fields = absl::StrSplit(line.substr(paren + 2), ' ');
+  // fields[0] is field 3 (state): field 15 is fields[12].
+  if (fields.size() < 13) return 0;
+  return static_cast<double>(std::atoll(fields[12].c_str())) /
+         static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 // One load shape of the HTTP runs.
 struct HttpLoad {
   std::string name;  // key in details.http
@@ -62,16 +87,30 @@ struct HttpLoad {
 
 // CPU microseconds per request of the target and of this process (load generator + the engine's
 // event consumer) over one run, and of everything else on the machine (other users: noise).
+// target_sys_us: the target's share in the kernel (stime).
 struct RunCpu {
-  double target_us = 0, bench_us = 0, others_us = 0;
+  double target_us = 0, target_sys_us = 0, bench_us = 0, others_us = 0;
 };
 
-RunCpu CpuPerRequest(const CpuSample& a, const CpuSample& b, int64_t requests) {
+// A CPU sample with the target's system time.
+struct Sample {
+  CpuSample cpu;
+  double target_sys = 0;
+};
+
+Sample TakeSample(const std::map<std::string, pid_t>& trees) {
+  return {SampleCpu(trees), SystemCpuSeconds(trees.at("target"))};
+}
+
+RunCpu CpuPerRequest(const Sample& sa, const Sample& sb, int64_t requests) {
   RunCpu c;
   if (requests <= 0) return c;
+  const CpuSample& a = sa.cpu;
+  const CpuSample& b = sb.cpu;
   auto d = [&](const std::string& k) { return b.seconds.at(k) - a.seconds.at(k); };
   const double n = static_cast<double>(requests);
   c.target_us = d("target") * 1e6 / n;
+  c.target_sys_us = (sb.target_sys - sa.target_sys) * 1e6 / n;
   c.bench_us = d("bench") * 1e6 / n;
   c.others_us = (b.machine_busy - a.machine_busy - d("target") - d("bench")) * 1e6 / n;
   return c;
@@ -82,7 +121,8 @@ RunCpu CpuPerRequest(const CpuSample& a, const CpuSample& b, int64_t requests) {
 // case for any per-request cost) and a new connection per request (~10x the CPU per request, the
 // shape of the design experiment docs/ebpf-engine.md compares with, whose untraced server did
 // ~8,700 req/s).
-int HttpMain(const std::string& target, int runs, int seconds, nlohmann::json* out) {
+int HttpMain(const std::string& target, int runs, int seconds, const std::vector<HttpLoad>& loads,
+             bool idle_probe, nlohmann::json* out) {
   int port = kdbg::testing::FreePort();
   SpawnOptions o;
   o.argv = {target};
@@ -99,9 +139,10 @@ int HttpMain(const std::string& target, int runs, int seconds, nlohmann::json* o
     kdbg::agent::TraceSpec spec;
     spec.session_id = id;
     spec.pid = (*child)->pid();
-    spec.script =
-        "trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\n"
-        "on handleSlash print r.Method\n";
+    spec.script = idle_probe && id != "latency"
+                      ? "trace m main.main\n"
+                      : "trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\n"
+                        "on handleSlash print r.Method\n";
     spec.script_name = "bench.dlv";
     spec.requested_hits_per_second = 100000;
     return factory->StartTrace(spec, [&](const kdbg::v1::Event& e) {
@@ -112,25 +153,24 @@ int HttpMain(const std::string& target, int runs, int seconds, nlohmann::json* o
     });
   };
   const std::map<std::string, pid_t> trees = {{"target", (*child)->pid()}};
-  const std::vector<HttpLoad> loads = {{"keep_alive", true}, {"connection_per_request", false}};
   for (const HttpLoad& load : loads) {
     std::vector<double> untraced, traced;
     std::vector<RunCpu> cpu_untraced, cpu_traced;
     int64_t traced_requests = 0, traced_hits = 0, dropped = 0;
     for (int run = 0; run < runs; ++run) {
-      CpuSample u0 = SampleCpu(trees);
+      Sample u0 = TakeSample(trees);
       LoadResult ur = RunLoad("127.0.0.1", port, 2, absl::Seconds(seconds), load.keep_alive);
-      CpuSample u1 = SampleCpu(trees);
+      Sample u1 = TakeSample(trees);
       untraced.push_back(ur.rps());
       cpu_untraced.push_back(CpuPerRequest(u0, u1, ur.requests));
       int64_t before = hits.load();
       auto s = start(absl::StrCat(load.name, "-", run));
       if (!s.ok()) return Fail(std::string(s.status().message()));
       // StartTrace returns armed; the load starts after it, so arming is not in the run.
-      CpuSample t0 = SampleCpu(trees);
+      Sample t0 = TakeSample(trees);
       LoadResult r = RunLoad("127.0.0.1", port, 2, absl::Seconds(seconds), load.keep_alive);
       absl::SleepFor(absl::Milliseconds(200));  // the last events reach the consumer
-      CpuSample t1 = SampleCpu(trees);
+      Sample t1 = TakeSample(trees);
       traced.push_back(r.rps());
       cpu_traced.push_back(CpuPerRequest(t0, t1, r.requests));
       (*s)->RequestEnd(kdbg::v1::END_REASON_CLIENT_STOP);
@@ -152,6 +192,8 @@ int HttpMain(const std::string& target, int runs, int seconds, nlohmann::json* o
     const double tu = med(cpu_untraced, &RunCpu::target_us),
                  tt = med(cpu_traced, &RunCpu::target_us);
     const double bu = med(cpu_untraced, &RunCpu::bench_us), bt = med(cpu_traced, &RunCpu::bench_us);
+    const double su = med(cpu_untraced, &RunCpu::target_sys_us),
+                 st = med(cpu_traced, &RunCpu::target_sys_us);
     const std::string key = load.keep_alive ? "ebpf_engine_traced_rps"
                                             : "ebpf_engine_traced_rps_connection_per_request";
     (*out)[key] = {{"value", Median(traced)},
@@ -172,15 +214,19 @@ int HttpMain(const std::string& target, int runs, int seconds, nlohmann::json* o
         {"cpu_us_per_request",
          {{"target_untraced", tu},
           {"target_traced", tt},
+          {"target_system_untraced", su},
+          {"target_system_traced", st},
           {"bench_untraced", bu},
           {"bench_traced", bt},
           {"others_untraced", med(cpu_untraced, &RunCpu::others_us)},
           {"others_traced", med(cpu_traced, &RunCpu::others_us)}}},
         {"per_event_cpu_us",
          {{"in_target_trap_and_bpf", tt - tu},
+          {"in_target_kernel", st - su},
+          {"in_target_user", (tt - st) - (tu - su)},
           {"consumer", bt - bu},
           {"total", tt - tu + bt - bu}}}};
-    if (traced_hits != traced_requests) {
+    if (traced_hits != (idle_probe ? 0 : traced_requests)) {
       return Fail(absl::StrCat(load.name, ": ", traced_hits, " hits for ", traced_requests,
                                " traced requests (", dropped, " dropped)"));
     }
@@ -329,23 +375,31 @@ int RunMain(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   std::string target, http_target;
   int runs = 5, calls = 50000, seconds = 2;
+  bool http_only = false, idle_probe = false;
+  std::vector<HttpLoad> loads = {{"keep_alive", true}, {"connection_per_request", false}};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
+    if (k == "--http-loads" && v == "keep_alive") loads.resize(1);
+    if (k == "--http-only") http_only = v == "1";
+    if (k == "--idle-probe") idle_probe = v == "1";
     if (k == "--target") target = v;
     if (k == "--runs") runs = std::atoi(v.c_str());
     if (k == "--calls") calls = std::atoi(v.c_str());
     if (k == "--http-target") http_target = v;
     if (k == "--seconds") seconds = std::atoi(v.c_str());
   }
-  if (target.empty()) {
-    std::fprintf(stderr, "usage: kdbg-ebpf-bench --target PATH [--runs N] [--calls C]\n");
+  if (target.empty() || (http_only && http_target.empty())) {
+    std::fprintf(stderr,
+                 "usage: kdbg-ebpf-bench --target PATH [--runs N] [--calls C] [--http-target PATH"
+                 " [--seconds S] [--http-loads all|keep_alive] [--http-only 0|1]"
+                 " [--idle-probe 0|1]]\n");
     return 2;
   }
   nlohmann::json out = nlohmann::json::object();
-  int rc = kdbg::bench::Main(target, runs, calls, &out);
+  int rc = http_only ? 0 : kdbg::bench::Main(target, runs, calls, &out);
   if (rc == 0 && !http_target.empty()) {
     nlohmann::json details = out["details"];
-    rc = kdbg::bench::HttpMain(http_target, runs, seconds, &out);
+    rc = kdbg::bench::HttpMain(http_target, runs, seconds, loads, idle_probe, &out);
     details["http"] = out["details"]["http"];
     out["details"] = details;
   }
