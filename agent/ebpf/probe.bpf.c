@@ -40,7 +40,8 @@ struct {
   __uint(max_entries, 4 << 20);  // replaced by the loader
 } events SEC(".maps");
 
-// Wake the consumer only once this much is waiting; it also polls with a short timeout.
+// Wake the consumer each time another this much is waiting; it also polls with a short timeout,
+// which bounds the delay of an event that no wake-up follows.
 const volatile __u64 wakeup_bytes = 256 << 10;
 
 struct run_ctx {
@@ -199,10 +200,17 @@ static int over_rate(struct kdbg_probe* p, struct kdbg_probe_state* st, __u64 no
   return 0;  // heavy contention: let this one through rather than disarm on a race
 }
 
+// A wake-up is an irq_work: a self-IPI, which in a VM is an APIC write that exits to the
+// hypervisor (~1 us). Wake only when this record takes the backlog past a multiple of
+// wakeup_bytes, not on every record above it: once per wakeup_bytes of records however slow the
+// consumer, and a wake-up missed in a race (two CPUs reading the same backlog) is made good by
+// the next multiple or by the consumer's poll timeout.
 static void submit(struct kdbg_record* rec, __u64 size) {
-  __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-                                                                              : BPF_RB_NO_WAKEUP;
   if (size > sizeof(*rec)) size = sizeof(*rec);
+  __u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+  __u64 flags = wakeup_bytes && avail / wakeup_bytes != (avail + size) / wakeup_bytes
+                    ? BPF_RB_FORCE_WAKEUP
+                    : BPF_RB_NO_WAKEUP;
   if (bpf_ringbuf_output(&events, rec, size, flags)) {
     struct kdbg_probe_state* st = bpf_map_lookup_elem(&state, &rec->probe);
     if (st) __sync_fetch_and_add(&st->drops, 1);
