@@ -8,10 +8,16 @@
 // Prints one JSON object: {"metric": {"value", "unit", "baseline", "ratio"}, ...}.
 // Baselines only, against a target already running (bench/run uses this on the sandbox's pod):
 //   kdbg-delve-bench --pid PID --port PORT [--runs N] [--seconds S] [--latency-requests M]
-//                    [--armed-only 1]   (only raw_time_to_armed_ms: bench/run interleaves it)
+//                    [--armed-only 1 | --traced-only 1 | --untraced-only 1]
 // measures, in this order, untraced_rps, raw_time_to_armed_ms, raw_traced_rps and
 // raw_hit_latency_p50_ms / _p99_ms (a request on a fresh connection until the minimal client reads
-// the breakpoint stop), and prints {"metric": {"value", "unit", "runs"}, ...}.
+// the breakpoint stop), and prints {"metric": {"value", "unit", "runs"}, ...}. --armed-only: only
+// raw_time_to_armed_ms; --traced-only: only raw_traced_rps and the hit latency; --untraced-only:
+// only untraced_rps (bench/run interleaves the first two with kdbg's, round by round).
+// Hits are counted as the agent counts them: one per thread stopped at the tracepoint in a stop
+// (one stop can carry several); raw_traced_rps.stops counts the stops.
+// The raw client arms every location FindLocation returns (as the agent does):
+// raw_traced_rps.locations and .pcs say how many.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -27,6 +33,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "agent/delve/delve_engine.h"
 #include "agent/delve/delve_home.h"
 #include "agent/delve/rpc_client.h"
@@ -57,7 +64,9 @@ struct Flags {
   pid_t pid = 0;            // > 0: raw baselines only, against this running target
   int port = 0;             // its HTTP port on 127.0.0.1
   int latency_requests = 50;
-  bool armed_only = false;  // --armed-only 1: with --pid, raw_time_to_armed_ms only
+  bool armed_only = false;     // --armed-only 1: with --pid, raw_time_to_armed_ms only
+  bool traced_only = false;    // --traced-only 1: with --pid, raw_traced_rps and latency only
+  bool untraced_only = false;  // --untraced-only 1: with --pid, untraced_rps only
 };
 
 double Median(std::vector<double> v) {
@@ -73,8 +82,10 @@ struct RawDelve {
   std::unique_ptr<ChildProcess> dlv;
   std::unique_ptr<delve::RpcConnection> conn;
   std::string address;
-  double attach_ms = 0;  // spawned until State answered (what kdbg's ArmedEvent.attach_ms counts)
-  double arm_ms = 0;     // then FindLocation, CreateBreakpoint, continue sent (arm_ms)
+  double attach_ms = 0;   // spawned until State answered (what kdbg's ArmedEvent.attach_ms counts)
+  double arm_ms = 0;      // then FindLocation, CreateBreakpoint, continue sent (arm_ms)
+  int64_t locations = 0;  // FindLocation's locations, all armed
+  int64_t pcs = 0;        // their addresses
 };
 
 absl::StatusOr<RawDelve> RawAttachAndArm(const Flags& f, pid_t pid) {
@@ -121,11 +132,17 @@ absl::StatusOr<RawDelve> RawAttachAndArm(const Flags& f, pid_t pid) {
   auto loc = call(
       R"({"method":"RPCServer.FindLocation","params":[{"Scope":{"GoroutineID":-1},"Loc":"main.go:10"}],"id":2})");
   if (!loc.ok()) return loc.status();
-  json pcs = (*loc)["result"]["Locations"][0]["pcs"];
-  // The same breakpoint settings as kdbg's, so both sides ask Delve for the same work per hit.
+  // The same breakpoint settings as kdbg's, so both sides ask Delve for the same work per hit:
+  // every address of every location (agent/delve/delve_session.cc arms them all).
   delve::BreakpointRequest req;
   req.name = "handleSlash";
-  req.addrs = pcs.get<std::vector<uint64_t>>();
+  for (const json& l : (*loc)["result"]["Locations"]) {
+    auto pcs = l["pcs"].get<std::vector<uint64_t>>();
+    req.addrs.insert(req.addrs.end(), pcs.begin(), pcs.end());
+    ++r.locations;
+  }
+  r.pcs = static_cast<int64_t>(req.addrs.size());
+  if (req.addrs.empty()) return absl::NotFoundError("main.go:10: no address");
   req.variables = {"r.RemoteAddr"};
   json brk = delve::BreakpointToJson(req);
   json bp = json::object();
@@ -155,6 +172,51 @@ void RawEnd(RawDelve& r, pid_t pid) {
     (void)delve::RunSafeEnd(main, side, pid, *proc, *RealClock::Get(), delve::SafeEndTimeouts{});
   }
   (void)r.dlv->Wait(absl::Seconds(10));
+}
+
+// Hits in one stop, counted as the agent counts them (DelveSession::HandleStop): the threads of
+// State.Threads stopped at a breakpoint. Delve writes `"currentThread"` (a copy of one of them)
+// before `"Threads":[`, and inside a JSON string every '"' is escaped, so `"breakPoint":{` after
+// it can only be a thread's key. (The raw side has one breakpoint, so every such thread is ours.)
+int64_t HitsInStop(absl::string_view reply) {
+  constexpr absl::string_view kThreads = "\"Threads\":[";
+  constexpr absl::string_view kAtBreakpoint = "\"breakPoint\":{";
+  size_t p = reply.find(kThreads);
+  if (p == absl::string_view::npos) return 0;
+  // memmem, as the agent's count (string_view::find stops at every '"' of the 6-10 KB).
+  const char* end = reply.data() + reply.size();
+  int64_t hits = 0;
+  for (const char* at = reply.data() + p; at < end; ++hits) {
+    const void* found =
+        ::memmem(at, static_cast<size_t>(end - at), kAtBreakpoint.data(), kAtBreakpoint.size());
+    if (found == nullptr) break;
+    at = static_cast<const char*>(found) + kAtBreakpoint.size();
+  }
+  return hits;
+}
+
+// Runs a minimal "stop, continue" loop on an armed raw session until `stop`. It continues first,
+// then counts the stop's hits (HitsInStop: a substring count, no parse) while the target runs.
+std::thread RawContinueLoop(RawDelve& raw, std::atomic<bool>& stop, std::atomic<int64_t>& hits,
+                            std::atomic<int64_t>& stops) {
+  return std::thread([&] {
+    for (int id = 5; !stop.load(); ++id) {
+      auto m = raw.conn->ReadMessage(absl::InfiniteDuration());
+      if (!m.ok()) return;
+      ++stops;
+      if (stop.load()) {
+        hits += HitsInStop(*m);
+        return;
+      }
+      bool sent =
+          raw.conn
+              ->Send(absl::StrCat(
+                  R"({"method":"RPCServer.Command","params":[{"Name":"continue"}],"id":)", id, "}"))
+              .ok();
+      hits += HitsInStop(*m);  // valid until the next ReadMessage
+      if (!sent) return;
+    }
+  });
 }
 
 json Metric(double value, const char* unit, double baseline) {
@@ -230,7 +292,7 @@ int Main(const Flags& f) {
   // the machine hits all three alike; report medians ---
   std::vector<double> kdbg_rps, raw_rps, none_rps;
   std::atomic<int64_t> events{0};
-  std::atomic<int64_t> raw_hits{0};
+  std::atomic<int64_t> raw_hits{0}, raw_stops{0};
   int64_t load_errors = 0;
   std::string kdbg_end;
   for (int round = 0; round < f.runs; ++round) {
@@ -249,22 +311,7 @@ int Main(const Flags& f) {
     auto raw = RawAttachAndArm(f, pid);
     if (!raw.ok()) return 1;
     std::atomic<bool> stop{false};
-    std::thread loop([&] {
-      // The minimal loop: wait for the stop, continue again; no parsing.
-      for (int id = 5; !stop.load(); ++id) {
-        auto m = raw->conn->ReadMessage(absl::InfiniteDuration());
-        if (!m.ok()) return;
-        ++raw_hits;
-        if (stop.load()) return;
-        if (!raw->conn
-                 ->Send(absl::StrCat(
-                     R"({"method":"RPCServer.Command","params":[{"Name":"continue"}],"id":)", id,
-                     "}"))
-                 .ok()) {
-          return;
-        }
-      }
-    });
+    std::thread loop = RawContinueLoop(*raw, stop, raw_hits, raw_stops);
     LoadResult raw_traced = RunLoad("127.0.0.1", port, f.connections, load);
     raw_rps.push_back(raw_traced.rps());
     stop = true;
@@ -288,6 +335,7 @@ int Main(const Flags& f) {
         {"traced_rps_raw_runs", raw_rps},
         {"untraced_rps_runs", none_rps},
         {"raw_hits", raw_hits.load()},
+        {"raw_stops", raw_stops.load()},
         {"load_errors", load_errors},
         {"connections", f.connections},
         {"seconds", f.seconds}}}};
@@ -323,39 +371,28 @@ int SendOneRequest(int port) {
   return fd;
 }
 
-// Runs a minimal "stop, continue" loop on an armed raw session until `stop`.
-std::thread RawContinueLoop(RawDelve& raw, std::atomic<bool>& stop, std::atomic<int64_t>& hits) {
-  return std::thread([&] {
-    for (int id = 5; !stop.load(); ++id) {
-      auto m = raw.conn->ReadMessage(absl::InfiniteDuration());
-      if (!m.ok()) return;
-      ++hits;
-      if (stop.load()) return;
-      if (!raw.conn
-               ->Send(absl::StrCat(
-                   R"({"method":"RPCServer.Command","params":[{"Name":"continue"}],"id":)", id,
-                   "}"))
-               .ok()) {
-        return;
-      }
-    }
-  });
-}
-
 int RawOnlyMain(const Flags& f) {
   const pid_t pid = f.pid;
   absl::Duration load = absl::Seconds(f.seconds);
+  // Which parts run (at most one of the --*-only flags; none: all, in this order).
+  const bool untraced = !f.armed_only && !f.traced_only;
+  const bool armed = !f.traced_only && !f.untraced_only;
+  const bool traced = !f.armed_only && !f.untraced_only;
   std::vector<double> none_rps, raw_ms, raw_rps, lat, raw_attach_ms, raw_arm_ms;
-  int64_t load_errors = 0;
-  std::atomic<int64_t> raw_hits{0};
+  int64_t load_errors = 0, locations = 0, pcs = 0;
+  std::atomic<int64_t> raw_hits{0}, raw_stops{0};
+  json out = json::object();
 
-  for (int i = 0; i < f.runs && !f.armed_only; ++i) {
+  for (int i = 0; i < f.runs && untraced; ++i) {
     LoadResult none = RunLoad("127.0.0.1", f.port, f.connections, load);
     none_rps.push_back(none.rps());
     load_errors += none.errors;
   }
+  if (untraced) {
+    out["untraced_rps"] = {{"value", Median(none_rps)}, {"unit", "req/s"}, {"runs", none_rps}};
+  }
 
-  for (int i = 0; i < f.runs; ++i) {
+  for (int i = 0; i < f.runs && armed; ++i) {
     absl::Time t0 = absl::Now();
     auto raw = RawAttachAndArm(f, pid);
     absl::Time t1 = absl::Now();
@@ -368,22 +405,32 @@ int RawOnlyMain(const Flags& f) {
     raw_arm_ms.push_back(raw->arm_ms);
     RawEnd(*raw, pid);
   }
-  if (f.armed_only) {
-    json out = {{"raw_time_to_armed_ms",
-                 {{"value", Median(raw_ms)},
-                  {"unit", "ms"},
-                  {"runs", raw_ms},
-                  {"breakdown_runs",
-                   {{"5_delve_attach", raw_attach_ms}, {"6_arm_and_continue", raw_arm_ms}}}}}};
+  if (armed) {
+    out["raw_time_to_armed_ms"] = {
+        {"value", Median(raw_ms)},
+        {"unit", "ms"},
+        {"runs", raw_ms},
+        {"breakdown",
+         {{"5_delve_attach", Median(raw_attach_ms)}, {"6_arm_and_continue", Median(raw_arm_ms)}}},
+        {"breakdown_runs",
+         {{"5_delve_attach", raw_attach_ms}, {"6_arm_and_continue", raw_arm_ms}}}};
+  }
+  if (!traced) {
+    if (untraced) out["load_errors"] = load_errors;
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
 
   for (int i = 0; i < f.runs; ++i) {
     auto raw = RawAttachAndArm(f, pid);
-    if (!raw.ok()) return 1;
+    if (!raw.ok()) {
+      std::fprintf(stderr, "raw: %s\n", std::string(raw.status().message()).c_str());
+      return 1;
+    }
+    locations = raw->locations;
+    pcs = raw->pcs;
     std::atomic<bool> stop{false};
-    std::thread loop = RawContinueLoop(*raw, stop, raw_hits);
+    std::thread loop = RawContinueLoop(*raw, stop, raw_hits, raw_stops);
     LoadResult r = RunLoad("127.0.0.1", f.port, f.connections, load);
     raw_rps.push_back(r.rps());
     load_errors += r.errors;
@@ -425,25 +472,17 @@ int RawOnlyMain(const Flags& f) {
     return 1;
   }
 
-  json out = {
-      {"untraced_rps", {{"value", Median(none_rps)}, {"unit", "req/s"}, {"runs", none_rps}}},
-      {"raw_time_to_armed_ms",
-       {{"value", Median(raw_ms)},
-        {"unit", "ms"},
-        {"runs", raw_ms},
-        {"breakdown",
-         {{"5_delve_attach", Median(raw_attach_ms)}, {"6_arm_and_continue", Median(raw_arm_ms)}}},
-        {"breakdown_runs",
-         {{"5_delve_attach", raw_attach_ms}, {"6_arm_and_continue", raw_arm_ms}}}}},
-      {"raw_traced_rps",
-       {{"value", Median(raw_rps)},
-        {"unit", "req/s"},
-        {"runs", raw_rps},
-        {"hits", raw_hits.load()}}},
-      {"raw_hit_latency_p50_ms", {{"value", Percentile(lat, 50)}, {"unit", "ms"}}},
-      {"raw_hit_latency_p99_ms", {{"value", Percentile(lat, 99)}, {"unit", "ms"}}},
-      {"raw_hit_latency_runs_ms", lat},
-      {"load_errors", load_errors}};
+  out["raw_traced_rps"] = {{"value", Median(raw_rps)},
+                           {"unit", "req/s"},
+                           {"runs", raw_rps},
+                           {"hits", raw_hits.load()},
+                           {"stops", raw_stops.load()},
+                           {"locations", locations},
+                           {"pcs", pcs}};
+  out["raw_hit_latency_p50_ms"] = {{"value", Percentile(lat, 50)}, {"unit", "ms"}};
+  out["raw_hit_latency_p99_ms"] = {{"value", Percentile(lat, 99)}, {"unit", "ms"}};
+  out["raw_hit_latency_runs_ms"] = lat;
+  out["load_errors"] = load_errors;
   std::printf("%s\n", out.dump(2).c_str());
   return 0;
 }
@@ -488,6 +527,14 @@ int Main(int argc, char** argv) {
       f.latency_requests = std::atoi(v.c_str());
     else if (k == "--armed-only")
       f.armed_only = v == "1" || v == "true";
+    else if (k == "--traced-only")
+      f.traced_only = v == "1" || v == "true";
+    else if (k == "--untraced-only")
+      f.untraced_only = v == "1" || v == "true";
+  }
+  if ((f.armed_only ? 1 : 0) + (f.traced_only ? 1 : 0) + (f.untraced_only ? 1 : 0) > 1) {
+    std::fprintf(stderr, "at most one of --armed-only, --traced-only, --untraced-only\n");
+    return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
   int rc = f.pid > 0 ? (f.port > 0 ? kdbg::bench::RawOnlyMain(f) : 2) : kdbg::bench::Main(f);

@@ -17,7 +17,9 @@
 // next one starts; otherwise the program fails.
 // Usage: kdbg-e2e-bench --kdbg PATH --script FILE --port P [--pod pod/hello-world] [--runs N]
 //          [--seconds S] [--connections C] [--latency-requests M] [--engine auto|ebpf|delve]
-//          [--rate-limit N] [--interleave-untraced 1]
+//          [--rate-limit N] [--interleave-untraced 1] [--armed-only 1 | --traced-only 1]
+// --armed-only: time_to_armed_ms only; --traced-only: traced_rps and the hit latency only
+// (bench/run interleaves both with the raw-Delve baseline's, round by round).
 // With --engine, every `armed` must name that engine; traced_rps also reports the hits the
 // sessions carried per second (events_per_s) and the hits they reported dropped.
 // The CLI reads KUBECONFIG, KDBG_CONTROLLER, KDBG_CONTROLLER_CA from our environment.
@@ -77,9 +79,10 @@ struct Flags {
   int seconds = 3;
   int connections = 2;
   int latency_requests = 50;
-  std::string engine;       // --engine for the CLI (empty: the CLI's default)
-  int rate_limit = 1000;    // --rate-limit for the CLI
-  bool armed_only = false;  // --armed-only 1: time_to_armed_ms only (bench/run interleaves it)
+  std::string engine;        // --engine for the CLI (empty: the CLI's default)
+  int rate_limit = 1000;     // --rate-limit for the CLI
+  bool armed_only = false;   // --armed-only 1: time_to_armed_ms only (bench/run interleaves it)
+  bool traced_only = false;  // --traced-only 1: traced_rps and hit latency only (the same)
   // --interleave-untraced 1: before each traced run, the same load with no session (the
   // untraced_rps baseline, measured under the same machine load as the traced runs).
   bool interleave_untraced = false;
@@ -501,7 +504,7 @@ int Main(const Flags& f) {
   // --- time to armed: one session per run, each ended before the next ---
   std::vector<double> armed_ms;
   std::map<std::string, std::vector<double>> stages;
-  for (int i = 0; i < f.runs; ++i) {
+  for (int i = 0; i < f.runs && !f.traced_only; ++i) {
     auto s = Session::Start(f);
     if (!s) return 1;
     double ms = s->WaitArmed(absl::Seconds(30));
@@ -519,11 +522,13 @@ int Main(const Flags& f) {
     breakdown[stage] = Median(v);
     breakdown_runs[stage] = v;
   }
-  out["time_to_armed_ms"] = {{"value", Median(armed_ms)},
-                             {"unit", "ms"},
-                             {"runs", armed_ms},
-                             {"breakdown", breakdown},
-                             {"breakdown_runs", breakdown_runs}};
+  if (!f.traced_only) {
+    out["time_to_armed_ms"] = {{"value", Median(armed_ms)},
+                               {"unit", "ms"},
+                               {"runs", armed_ms},
+                               {"breakdown", breakdown},
+                               {"breakdown_runs", breakdown_runs}};
+  }
   if (f.armed_only) {
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
@@ -698,6 +703,8 @@ int Main(int argc, char** argv) {
       f.controller_pid = static_cast<pid_t>(std::atoi(v.c_str()));
     else if (k == "--armed-only")
       f.armed_only = v == "1" || v == "true";
+    else if (k == "--traced-only")
+      f.traced_only = v == "1" || v == "true";
     else if (k == "--fanout-target")
       f.fanout_target = v;
     else if (k == "--fanout-pods") {
@@ -714,6 +721,10 @@ int Main(int argc, char** argv) {
   }
   if (!f.fanout_pods.empty() && (f.fanout_target.empty() || f.controller_pid == 0)) {
     std::fprintf(stderr, "--fanout-pods needs --fanout-target and --controller-pid\n");
+    return 2;
+  }
+  if (f.armed_only && f.traced_only) {
+    std::fprintf(stderr, "--armed-only and --traced-only exclude each other\n");
     return 2;
   }
   if (f.kdbg.empty() || f.script.empty() || f.port <= 0) {
