@@ -54,6 +54,20 @@ struct RelayOutcome {
   v1::EndedEvent ended;
 };
 
+// The shape of every relay callback: `change` the relay's state under `mu`, decide what follows
+// (`step` returns the actions), and do it after unlocking (`run`), so that no gRPC call is ever
+// made under the lock. `run` may delete the relay: nothing touches it afterwards.
+template <typename Change, typename Step, typename Run>
+void ChangeThenAct(absl::Mutex& mu, Change&& change, Step&& step, Run&& run) {
+  decltype(step()) actions;
+  {
+    absl::MutexLock lock(&mu);
+    change();
+    actions = step();
+  }
+  run(actions);
+}
+
 class EventRelay {
  public:
   using StartFn = std::function<void(grpc::ClientContext*, grpc::ClientReadReactor<v1::Event>*)>;
@@ -117,17 +131,11 @@ class EventRelay {
   void OnLostAnswered(std::optional<v1::Event> ended);
   Actions Step() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run(const Actions& a);
-  // The shape of every callback: `change` the state under mu_, decide what follows (Step), and do
-  // it after unlocking (Run), so that no gRPC call is ever made under the lock.
+  // Every callback: ChangeThenAct with this relay's mu_, Step and Run.
   template <typename Change>
   void Update(Change&& change) ABSL_LOCKS_EXCLUDED(mu_) {
-    Actions a;
-    {
-      absl::MutexLock lock(&mu_);
-      change();
-      a = Step();
-    }
-    Run(a);
+    ChangeThenAct(
+        mu_, change, [this] { return Step(); }, [this](const Actions& a) { Run(a); });
   }
 
   const size_t max_buffered_;
@@ -214,17 +222,11 @@ class TunnelRelay {
   void OnAgentDone(const grpc::Status& status);
   Actions Step() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run(const Actions& a);
-  // The shape of every callback: `change` the state under mu_, decide what follows (Step), and do
-  // it after unlocking (Run), so that no gRPC call is ever made under the lock.
+  // Every callback: ChangeThenAct with this relay's mu_, Step and Run.
   template <typename Change>
   void Update(Change&& change) ABSL_LOCKS_EXCLUDED(mu_) {
-    Actions a;
-    {
-      absl::MutexLock lock(&mu_);
-      change();
-      a = Step();
-    }
-    Run(a);
+    ChangeThenAct(
+        mu_, change, [this] { return Step(); }, [this](const Actions& a) { Run(a); });
   }
 
   std::function<void(TunnelRelay*, const v1::TunnelFrame&)> on_first_frame_;
