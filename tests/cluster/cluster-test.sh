@@ -65,7 +65,31 @@ host_pid() {  # node container_id
 check_two_nodes() {
   local nodes
   nodes=$(sample_pods | awk '{print $2}' | sort -u | tr '\n' ' ')
-  [[ $nodes == "node-a node-b " ]] || fail "sample pods should run on node-a and node-b, they run on: $nodes"
+  [[ $nodes == "node-a node-b " ]] || {
+    cluster_state >&2
+    fail "sample pods should run on node-a and node-b, they run on: $nodes"
+  }
+}
+
+# What a failed check needs to be understood from a CI log alone: the nodes, the sample
+# Deployment's objects, recent Events, which cluster components still run, and the tails of the
+# control plane's logs.
+cluster_state() {
+  local f
+  echo "---- cluster state ($(date -u +%T))"
+  admin get nodes -o wide 2>&1 || true
+  admin -n default get deploy,rs,pods -o wide 2>&1 || true
+  admin get events -A --sort-by=.lastTimestamp 2>&1 | tail -40 || true
+  for f in "$DIR"/pids/*.pid; do
+    [[ -e $f ]] || continue
+    if kill -0 "$(cat "$f")" 2>/dev/null; then echo "$(basename "$f" .pid): running"; else echo "$(basename "$f" .pid): STOPPED"; fi
+  done
+  for f in kube-controller-manager kube-scheduler kubelet-node-b; do
+    [[ -f $DIR/logs/$f.log ]] || continue
+    echo "---- last lines of $f.log"
+    grep -v '^I' "$DIR/logs/$f.log" | tail -15
+  done
+  echo "---- end of cluster state"
 }
 
 cmd_resolve() {
