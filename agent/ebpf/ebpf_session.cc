@@ -118,7 +118,16 @@ class EbpfSession final : public DebugSession {
       p.cond_shift = pp.cond_shift;
       p.cond_imm = pp.cond_imm;
       std::memcpy(p.cond_str, pp.cond_str.data(), std::min(pp.cond_str.size(), sizeof(p.cond_str)));
-      for (size_t k = 0; k < pp.ops.size(); ++k) p.ops[k] = pp.ops[k];
+      p.nused = std::max(p.nslots, pp.cond_op != KDBG_COND_NONE ? pp.cond_slot + 1 : 0);
+      for (size_t k = 0; k < pp.ops.size(); ++k) {
+        p.ops[k] = pp.ops[k];
+        // The program resets slots [0, nused) only: a step naming another would read the
+        // status an earlier hit left there.
+        if (p.ops[k].slot >= p.nused || p.nused > KDBG_MAX_SLOTS) {
+          return absl::InternalError(absl::StrCat("tracepoint ", pp.tracepoint, ": read step ", k,
+                                                  " names slot ", p.ops[k].slot, " of ", p.nused));
+        }
+      }
       KDBG_RETURN_IF_ERROR(bpf_->Configure(i, p));
       ProbeState st;
       st.plan = pp;

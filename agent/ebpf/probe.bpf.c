@@ -256,7 +256,11 @@ int kdbg_probe(struct pt_regs* ctx) {
   if (g) bpf_probe_read_user(&rec->goid, sizeof(rec->goid), (void*)(g + p->goid_offset));
   __u32 nslots = p->nslots;
   if (nslots > KDBG_MAX_SLOTS) nslots = KDBG_MAX_SLOTS;
+  // Only the slots the ops name: a slot is 88 bytes, and resetting all 32 at every hit was 16%
+  // of this program's time in a profile of the HTTP case.
+  __u32 nused = p->nused;
   for (int i = 0; i < KDBG_MAX_SLOTS; i++) {
+    if (i >= nused) break;
     rec->slots[i].status = KDBG_SLOT_UNSET;
     rec->slots[i].n = 0;
     rec->slots[i].w0 = 0;
