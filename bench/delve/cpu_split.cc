@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 namespace kdbg::bench {
@@ -14,7 +15,8 @@ namespace {
 
 struct Stat {
   pid_t ppid = 0;
-  double cpu = 0;  // seconds
+  double cpu = 0;     // seconds
+  std::string comm;  // field 2 without its parentheses
 };
 
 // Parses /proc/PID/stat; false if the process is gone.
@@ -23,7 +25,9 @@ bool ReadStat(pid_t pid, Stat* out) {
   std::string line;
   if (!std::getline(f, line)) return false;
   size_t close = line.rfind(')');  // the command may hold spaces and parentheses
-  if (close == std::string::npos) return false;
+  size_t open = line.find('(');
+  if (close == std::string::npos || open == std::string::npos || open > close) return false;
+  out->comm = line.substr(open + 1, close - open - 1);
   std::istringstream rest(line.substr(close + 2));
   std::vector<std::string> fields;  // fields 3.. (state, ppid, ...)
   std::string w;
@@ -37,7 +41,7 @@ bool ReadStat(pid_t pid, Stat* out) {
 
 }  // namespace
 
-double TreeCpuSeconds(pid_t pid) {
+TreeCpu TreeCpuSecondsWithin(pid_t pid, const std::string& comm) {
   std::map<pid_t, Stat> all;
   if (DIR* d = ::opendir("/proc")) {
     while (dirent* e = ::readdir(d)) {
@@ -49,19 +53,23 @@ double TreeCpuSeconds(pid_t pid) {
     }
     ::closedir(d);
   }
-  if (all.count(pid) == 0) return 0;
-  double total = 0;
-  std::vector<pid_t> todo = {pid};
+  TreeCpu out;
+  if (all.count(pid) == 0) return out;
+  std::vector<std::pair<pid_t, bool>> todo = {{pid, false}};  // (process, under a `comm`)
   while (!todo.empty()) {
-    pid_t p = todo.back();
+    auto [p, under] = todo.back();
     todo.pop_back();
-    total += all[p].cpu;
+    under = under || (!comm.empty() && all[p].comm == comm);
+    out.total += all[p].cpu;
+    if (under) out.named += all[p].cpu;
     for (const auto& [child, s] : all) {
-      if (s.ppid == p) todo.push_back(child);
+      if (s.ppid == p) todo.emplace_back(child, under);
     }
   }
-  return total;
+  return out;
 }
+
+double TreeCpuSeconds(pid_t pid) { return TreeCpuSecondsWithin(pid, "").total; }
 
 double MachineBusySeconds() {
   std::ifstream f("/proc/stat");
@@ -78,15 +86,44 @@ double MachineBusySeconds() {
   return busy / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-CpuSample SampleCpu(const std::map<std::string, pid_t>& trees) {
+CpuSample SampleCpu(const std::map<std::string, pid_t>& trees,
+                    const std::map<std::string, std::string>& carve) {
   CpuSample s;
-  for (const auto& [name, pid] : trees) s.seconds[name] = pid > 0 ? TreeCpuSeconds(pid) : 0;
+  for (const auto& [name, pid] : trees) {
+    auto c = carve.find(name);
+    TreeCpu t = pid > 0 ? TreeCpuSecondsWithin(pid, c == carve.end() ? "" : c->second) : TreeCpu{};
+    s.seconds[name] = t.total - t.named;
+    if (c != carve.end()) s.seconds[c->second] += t.named;
+  }
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);
   s.seconds["bench"] = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                        static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
   s.machine_busy = MachineBusySeconds();
   return s;
+}
+
+void CpuTotals::Add(const CpuSample& before, const CpuSample& after, double requests_served,
+                    double wall_seconds) {
+  for (const auto& [k, v] : after.seconds) {
+    auto b = before.seconds.find(k);
+    seconds[k] += v - (b == before.seconds.end() ? 0 : b->second);
+  }
+  machine_busy += after.machine_busy - before.machine_busy;
+  requests += requests_served;
+  wall += wall_seconds;
+}
+
+std::map<std::string, double> CpuTotals::MicrosPerRequest() const {
+  std::map<std::string, double> out;
+  double named = 0;
+  for (const auto& [k, v] : seconds) {
+    named += v;
+    out[k] = requests > 0 ? v / requests * 1e6 : 0;
+  }
+  out["others"] = requests > 0 ? (machine_busy - named) / requests * 1e6 : 0;
+  out["machine_busy_cores"] = wall > 0 ? machine_busy / wall : 0;
+  return out;
 }
 
 }  // namespace kdbg::bench

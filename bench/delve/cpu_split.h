@@ -18,6 +18,14 @@ namespace kdbg::bench {
 // CPU seconds (user + system) used so far by `pid` and its live descendants; 0 if it is gone.
 double TreeCpuSeconds(pid_t pid);
 
+// As TreeCpuSeconds, and `named`: the part of it in processes whose command name (/proc/PID/stat
+// field 2, "dlv" above) is `comm`, with their descendants. An empty `comm` names none.
+struct TreeCpu {
+  double total = 0;
+  double named = 0;
+};
+TreeCpu TreeCpuSecondsWithin(pid_t pid, const std::string& comm);
+
 // CPU seconds the whole machine was busy so far (every CPU: all but idle and iowait).
 double MachineBusySeconds();
 
@@ -26,6 +34,22 @@ struct CpuSample {
   std::map<std::string, double> seconds;  // name -> CPU seconds (trees, "bench" = this process)
   double machine_busy = 0;
 };
-CpuSample SampleCpu(const std::map<std::string, pid_t>& trees);
+// `carve` (tree name -> command name) splits a tree: e.g. {"agent": "dlv"} counts the agent's
+// Delve processes as "dlv" and the rest of its tree as "agent".
+CpuSample SampleCpu(const std::map<std::string, pid_t>& trees,
+                    const std::map<std::string, std::string>& carve = {});
+
+// Samples' differences summed over runs, per request served.
+struct CpuTotals {
+  std::map<std::string, double> seconds;  // name -> CPU seconds
+  double machine_busy = 0, requests = 0, wall = 0;
+
+  void Add(const CpuSample& before, const CpuSample& after, double requests_served,
+           double wall_seconds);
+  // Microseconds of CPU per request for each name, "others" (the rest of the machine's busy time:
+  // other users of the shared machine, unattributed kernel work) and "machine_busy_cores" (not per
+  // request: the machine's busy cores over the runs, 2 = both cores of this machine saturated).
+  std::map<std::string, double> MicrosPerRequest() const;
+};
 
 }  // namespace kdbg::bench

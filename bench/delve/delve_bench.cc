@@ -29,6 +29,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -38,6 +40,7 @@
 #include "agent/delve/delve_home.h"
 #include "agent/delve/rpc_client.h"
 #include "agent/delve/safe_end.h"
+#include "bench/delve/cpu_split.h"
 #include "bench/delve/load_gen.h"
 #include "common/child_process.h"
 #include "common/proc_reader.h"
@@ -421,6 +424,8 @@ int RawOnlyMain(const Flags& f) {
     return 0;
   }
 
+  // The same split as kdbg-e2e-bench's: "bench" is the load generator and the raw continue loop.
+  CpuTotals cpu;
   for (int i = 0; i < f.runs; ++i) {
     auto raw = RawAttachAndArm(f, pid);
     if (!raw.ok()) {
@@ -431,7 +436,10 @@ int RawOnlyMain(const Flags& f) {
     pcs = raw->pcs;
     std::atomic<bool> stop{false};
     std::thread loop = RawContinueLoop(*raw, stop, raw_hits, raw_stops);
+    const std::map<std::string, pid_t> trees = {{"target", pid}, {"dlv", raw->dlv->pid()}};
+    CpuSample before = SampleCpu(trees);
     LoadResult r = RunLoad("127.0.0.1", f.port, f.connections, load);
+    cpu.Add(before, SampleCpu(trees), static_cast<double>(r.requests), r.seconds);
     raw_rps.push_back(r.rps());
     load_errors += r.errors;
     stop = true;
@@ -478,7 +486,8 @@ int RawOnlyMain(const Flags& f) {
                            {"hits", raw_hits.load()},
                            {"stops", raw_stops.load()},
                            {"locations", locations},
-                           {"pcs", pcs}};
+                           {"pcs", pcs},
+                           {"cpu_us_per_request", cpu.MicrosPerRequest()}};
   out["raw_hit_latency_p50_ms"] = {{"value", Percentile(lat, 50)}, {"unit", "ms"}};
   out["raw_hit_latency_p99_ms"] = {{"value", Percentile(lat, 99)}, {"unit", "ms"}};
   out["raw_hit_latency_runs_ms"] = lat;

@@ -537,20 +537,15 @@ int Main(const Flags& f) {
   // --- traced throughput: one session per run ---
   std::vector<double> rps, events_per_s, untraced;
   int64_t hits = 0, errors = 0, dropped = 0;
-  // CPU seconds per process tree summed over the runs (SampleCpu's names + "machine_busy").
-  std::map<std::string, double> cpu_traced, cpu_untraced;
-  double cpu_traced_requests = 0, cpu_untraced_requests = 0, cpu_traced_wall = 0,
-         cpu_untraced_wall = 0;
+  // CPU per process tree over the runs; the agent's Delve apart from the agent ("dlv").
+  CpuTotals cpu_traced, cpu_untraced;
+  const std::map<std::string, std::string> carve = {{"agent", "dlv"}};
   for (int i = 0; i < f.runs; ++i) {
     if (f.interleave_untraced) {
       std::map<std::string, pid_t> trees = {{"target", f.target_pid}};
       CpuSample before = SampleCpu(trees);
       LoadResult u = RunLoad("127.0.0.1", f.port, f.connections, absl::Seconds(f.seconds));
-      CpuSample after = SampleCpu(trees);
-      for (const auto& [k, v] : after.seconds) cpu_untraced[k] += v - before.seconds[k];
-      cpu_untraced["machine_busy"] += after.machine_busy - before.machine_busy;
-      cpu_untraced_requests += static_cast<double>(u.requests);
-      cpu_untraced_wall += u.seconds;
+      cpu_untraced.Add(before, SampleCpu(trees), static_cast<double>(u.requests), u.seconds);
       untraced.push_back(u.rps());
       errors += u.errors;
     }
@@ -561,13 +556,9 @@ int Main(const Flags& f) {
                                           {"agent", f.agent_pid},
                                           {"controller", f.controller_pid},
                                           {"cli", s->cli_pid()}};
-    CpuSample before = SampleCpu(trees);
+    CpuSample before = SampleCpu(trees, carve);
     LoadResult r = RunLoad("127.0.0.1", f.port, f.connections, absl::Seconds(f.seconds));
-    CpuSample after = SampleCpu(trees);
-    for (const auto& [k, v] : after.seconds) cpu_traced[k] += v - before.seconds[k];
-    cpu_traced["machine_busy"] += after.machine_busy - before.machine_busy;
-    cpu_traced_requests += static_cast<double>(r.requests);
-    cpu_traced_wall += r.seconds;
+    cpu_traced.Add(before, SampleCpu(trees, carve), static_cast<double>(r.requests), r.seconds);
     json ended = s->End();
     if (!EndedCleanly(ended)) return Fail("session did not end cleanly: " + ended.dump());
     rps.push_back(r.rps());
@@ -589,30 +580,16 @@ int Main(const Flags& f) {
                        {"events_per_s", Median(events_per_s)},
                        {"dropped", dropped},
                        {"load_errors", errors}};
-  // Where the CPU went, in microseconds per request served: each named process tree, "bench"
-  // (this process: the load generator and the CLI output reader), "others" (the rest of the
-  // machine's busy time: other users of the shared machine, unattributed kernel work), and the
-  // machine's busy cores over the runs (2 = both cores saturated).
-  auto split = [](const std::map<std::string, double>& cpu, double requests, double wall) {
-    json j = json::object();
-    double named = 0;
-    for (const auto& [k, v] : cpu) {
-      if (k == "machine_busy") continue;
-      named += v;
-      j[k] = requests > 0 ? v / requests * 1e6 : 0;
-    }
-    double busy = cpu.count("machine_busy") ? cpu.at("machine_busy") : 0;
-    j["others"] = requests > 0 ? (busy - named) / requests * 1e6 : 0;
-    j["machine_busy_cores"] = wall > 0 ? busy / wall : 0;
-    return j;
-  };
-  out["traced_rps"]["cpu_us_per_request"] = split(cpu_traced, cpu_traced_requests, cpu_traced_wall);
+  // Where the CPU went, in microseconds per request served: each named process tree ("dlv": the
+  // agent's Delve, "agent": the rest of its tree), "bench" (this process: the load generator and
+  // the CLI output reader), "others" and the machine's busy cores (CpuTotals).
+  out["traced_rps"]["cpu_us_per_request"] = cpu_traced.MicrosPerRequest();
   if (f.interleave_untraced) {
     out["untraced_rps"] = {
         {"value", Median(untraced)},
         {"unit", "req/s"},
         {"runs", untraced},
-        {"cpu_us_per_request", split(cpu_untraced, cpu_untraced_requests, cpu_untraced_wall)}};
+        {"cpu_us_per_request", cpu_untraced.MicrosPerRequest()}};
   }
 
   // --- request-to-hit latency: sequential requests, one session ---
