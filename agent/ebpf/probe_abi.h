@@ -101,7 +101,7 @@ struct kdbg_probe {
   kdbg_u32 cond_slot;    // the slot the condition's value is computed into
   kdbg_u32 cond_shift;   // 64 - 8 * the value's size in bytes
   kdbg_u32 nused;        // slots any op names (< nused): the program resets only these per hit
-  kdbg_u64 cond_imm;  // the constant (two's complement), or the string's length
+  kdbg_u64 cond_imm;     // the constant (two's complement), or the string's length
   char cond_str[KDBG_STR_MAX];
   struct kdbg_op ops[KDBG_MAX_OPS];
 };

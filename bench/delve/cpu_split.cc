@@ -15,7 +15,7 @@ namespace {
 
 struct Stat {
   pid_t ppid = 0;
-  double cpu = 0;     // seconds
+  double cpu = 0;    // seconds
   std::string comm;  // field 2 without its parentheses
 };
 

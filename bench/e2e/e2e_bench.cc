@@ -585,11 +585,10 @@ int Main(const Flags& f) {
   // the CLI output reader), "others" and the machine's busy cores (CpuTotals).
   out["traced_rps"]["cpu_us_per_request"] = cpu_traced.MicrosPerRequest();
   if (f.interleave_untraced) {
-    out["untraced_rps"] = {
-        {"value", Median(untraced)},
-        {"unit", "req/s"},
-        {"runs", untraced},
-        {"cpu_us_per_request", cpu_untraced.MicrosPerRequest()}};
+    out["untraced_rps"] = {{"value", Median(untraced)},
+                           {"unit", "req/s"},
+                           {"runs", untraced},
+                           {"cpu_us_per_request", cpu_untraced.MicrosPerRequest()}};
   }
 
   // --- request-to-hit latency: sequential requests, one session ---
