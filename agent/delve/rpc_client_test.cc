@@ -76,31 +76,6 @@ TEST(DelveClientTest, FindLocationAndCreateBreakpoint) {
   EXPECT_EQ(delve.calls().back().second["Breakpoint"]["continue"], true);
 }
 
-TEST(DelveClientTest, StopReplyKeepsOnlyThreadsAtABreakpoint) {
-  FakeDelve delve;
-  delve.QueueStop(json::parse(R"({"Running":false,"exited":false,
-        "currentThread":{"pid":7,"goroutineID":5,"breakPoint":{"id":1}},
-        "SelectedGoroutine":{"id":5,"currentLoc":{"pc":1}},
-        "Threads":[
-          {"pid":6,"pc":10,"function":{"name":"runtime.futex"},"goroutineID":0,"breakPoint":null},
-          {"pid":7,"pc":20,"function":{"name":"main.f","optimized":true},"goroutineID":5,
-           "breakPoint":{"id":1,"name":"f"},"breakPointInfo":{"arguments":[{"name":"n"}]}},
-          {"pid":8,"pc":30,"goroutineID":9,"breakPoint":null}]})"));
-  DelveClient client(*delve.Dial("fake"));
-  auto r =
-      client.Call("RPCServer.Command", DelveClient::CommandParams("continue"), absl::Seconds(1));
-  ASSERT_TRUE(r.ok()) << r.status();
-  const json& state = (*r)["State"];
-  EXPECT_FALSE(state.contains("currentThread"));
-  EXPECT_FALSE(state.contains("SelectedGoroutine"));
-  EXPECT_EQ(state["Running"], false);
-  ASSERT_EQ(state["Threads"].size(), 1u);
-  EXPECT_EQ(state["Threads"][0]["pid"], 7);
-  EXPECT_EQ(state["Threads"][0]["breakPoint"]["name"], "f");
-  EXPECT_EQ(state["Threads"][0]["breakPointInfo"]["arguments"][0]["name"], "n");
-  EXPECT_EQ(state["Threads"][0]["function"]["optimized"], true);
-}
-
 TEST(DelveClientTest, PendingContinueIsInterruptibleAndAnsweredByAHaltElsewhere) {
   FakeDelve delve;
   DelveClient main(*delve.Dial("fake")), side(*delve.Dial("fake"));
