@@ -449,7 +449,8 @@ bool DelveSession::Declares(TracepointState& tp, const std::string& name) {
   return tp.declared->count(name) > 0;
 }
 
-bool DelveSession::MayContinueUnparsed(absl::string_view reply, absl::Time deadline) {
+bool DelveSession::MayContinueUnparsed(absl::string_view reply, absl::Time deadline,
+                                       int64_t* bound) {
   // Go's jsonrpc codec and Delve's api.State write a stop as (other layouts take the slow path)
   //   {"id":9,"result":{"State":{"Running":false,...,"Threads":[{...,"breakPoint":{"id":1,...},
   //    ...}],"NextInProgress":false,"WatchOutOfScope":null,"exited":false,"exitStatus":0,
@@ -473,8 +474,15 @@ bool DelveSession::MayContinueUnparsed(absl::string_view reply, absl::Time deadl
     if (found == nullptr) break;
     p = static_cast<const char*>(found) + kAtBreakpoint.size();
   }
-  if (config_.max_hits > 0 && hits_.load() + at_breakpoints >= config_.max_hits) return false;
+  *bound = at_breakpoints;
+  // Hits still queued to the worker are not counted yet (or are, twice, for a moment: an upper
+  // bound either way).
+  const int64_t queued = queued_bound_.load();
+  if (config_.max_hits > 0 && hits_.load() + queued + at_breakpoints >= config_.max_hits) {
+    return false;
+  }
   absl::Time now = clock_.Now();
+  absl::MutexLock lock(&state_mu_);
   for (const auto& entry : tracepoints_) {
     const TracepointState& tp = entry.second;
     if (tp.cleared) continue;
@@ -483,9 +491,54 @@ bool DelveSession::MayContinueUnparsed(absl::string_view reply, absl::Time deadl
       if (now - t < absl::Seconds(1)) break;
       --in_window;
     }
-    if (in_window + at_breakpoints > config_.hits_per_second) return false;  // may be cleared
+    if (in_window + queued + at_breakpoints > config_.hits_per_second) return false;  // may clear
   }
   return !Requested().has_value() && now < deadline;
+}
+
+void DelveSession::QueueStop(absl::string_view text, int64_t bound) {
+  queued_bound_.fetch_add(bound);
+  absl::MutexLock lock(&work_mu_);
+  queued_.push_back(QueuedStop{std::string(text), bound});
+}
+
+void DelveSession::DrainStops() {
+  absl::MutexLock lock(&work_mu_);
+  work_mu_.Await(absl::Condition(this, &DelveSession::WorkDoneLocked));
+}
+
+void DelveSession::StopWorker() {
+  std::vector<PendingHit> hits;
+  while (true) {
+    QueuedStop stop;
+    {
+      absl::MutexLock lock(&work_mu_);
+      work_mu_.Await(absl::Condition(this, &DelveSession::WorkReadyLocked));
+      if (queued_.empty()) return;  // asked to stop, nothing left
+      stop = std::move(queued_.front());
+      queued_.pop_front();
+      worker_busy_ = true;
+    }
+    absl::StatusOr<json> reply = DelveClient::ParseReply(stop.text);
+    if (reply.ok()) {
+      const json& state = reply->contains("State") ? (*reply)["State"] : *reply;
+      bool max_hits = false;
+      {
+        absl::MutexLock lock(&state_mu_);
+        max_hits = HandleStop(state, &hits);
+      }
+      queued_bound_.fetch_sub(stop.bound);  // after HandleStop counted them: never undercounted
+      if (max_hits) worker_max_hits_.store(true);
+      EmitHits(&hits);
+    } else {
+      queued_bound_.fetch_sub(stop.bound);
+      Notice(kdbg::v1::NOTICE_KIND_CONTINUE_ERROR,
+             absl::StrCat("a hit was lost: its stop could not be read (", reply.status().message(),
+                          ")"));
+    }
+    absl::MutexLock lock(&work_mu_);
+    worker_busy_ = false;
+  }
 }
 
 EndReason DelveSession::TraceLoop() {
@@ -512,91 +565,120 @@ EndReason DelveSession::TraceLoop() {
     }
     return sent;
   };
-  while (true) {
-    if (auto r = Requested()) return *r;
-    absl::Duration timeout = deadline == absl::InfiniteFuture()
-                                 ? absl::InfiniteDuration()
-                                 : std::max(absl::ZeroDuration(), deadline - clock_.Now());
-    absl::StatusOr<absl::string_view> text = main_->ReceiveUnparsed(timeout);
-    stopped_at = clock_.Now();
-    // Continue first, then parse, when nothing in this stop can change whether to continue (not
-    // exited, no error, the rate limit and max hits cannot be reached by its hits, no end asked):
-    // the target then stays stopped only as long as Delve's own client would keep it. Else the
-    // stop is parsed and judged first, as below.
-    std::optional<absl::Status> sent;
-    if (text.ok() && MayContinueUnparsed(*text, deadline)) sent = send_continue();
-    absl::StatusOr<json> reply = text.ok() ? DelveClient::ParseReply(*text) : text.status();
-    if (!reply.ok()) {
-      const absl::Status& s = reply.status();
-      if (absl::IsCancelled(s)) continue;  // RequestEnd: checked at the top
-      if (absl::IsDeadlineExceeded(s)) {
-        if (clock_.Now() >= deadline) return kdbg::v1::END_REASON_DURATION;
+  auto over_stop_limit = [&]() {
+    if (!limited || held_in_window <= config_.max_stop) return false;
+    end_detail_ =
+        absl::StrCat("the target was held stopped ", absl::FormatDuration(held_in_window),
+                     " within ", absl::FormatDuration(2 * config_.max_stop),
+                     ", more than its liveness probe safely allows (",
+                     absl::FormatDuration(config_.max_stop), "): the session ended to protect it");
+    return true;
+  };
+  // The stop worker runs while this loop does; every return drains it first, so each queued
+  // stop's hits are emitted before the session's end.
+  std::thread worker([this] { StopWorker(); });
+  const EndReason reason = [&]() -> EndReason {
+    while (true) {
+      if (auto r = Requested()) return *r;
+      absl::Duration timeout = deadline == absl::InfiniteFuture()
+                                   ? absl::InfiniteDuration()
+                                   : std::max(absl::ZeroDuration(), deadline - clock_.Now());
+      absl::StatusOr<absl::string_view> text = main_->ReceiveUnparsed(timeout);
+      stopped_at = clock_.Now();
+      // Continue first, then parse, when nothing in this stop can change whether to continue (not
+      // exited, no error, the rate limit and max hits cannot be reached by its hits, no end asked):
+      // the target then stays stopped only as long as Delve's own client would keep it. Else the
+      // stop is parsed and judged first, as below.
+      std::optional<absl::Status> sent;
+      int64_t bound = 0;
+      if (text.ok() && MayContinueUnparsed(*text, deadline, &bound)) sent = send_continue();
+      if (sent.has_value() && sent->ok()) {
+        // The target runs again: the worker reads this stop while this thread waits for the next.
+        QueueStop(*text, bound);
+        if (over_stop_limit()) return kdbg::v1::END_REASON_STOP_LIMIT;
         continue;
       }
-      if (auto status = ParseExitedError(std::string(s.message()))) {
-        exit_status_ = *status;
-        return kdbg::v1::END_REASON_TARGET_EXITED;
+      // Everything else is handled here, after the worker's last stop (events in order, one thread
+      // at a time, and the counts it keeps up to date).
+      DrainStops();
+      if (worker_max_hits_.load()) return kdbg::v1::END_REASON_MAX_HITS;
+      absl::StatusOr<json> reply = text.ok() ? DelveClient::ParseReply(*text) : text.status();
+      if (!reply.ok()) {
+        const absl::Status& s = reply.status();
+        if (absl::IsCancelled(s)) continue;  // RequestEnd: checked at the top
+        if (absl::IsDeadlineExceeded(s)) {
+          if (clock_.Now() >= deadline) return kdbg::v1::END_REASON_DURATION;
+          continue;
+        }
+        if (auto status = ParseExitedError(std::string(s.message()))) {
+          exit_status_ = *status;
+          return kdbg::v1::END_REASON_TARGET_EXITED;
+        }
+        if (absl::IsUnavailable(s)) {
+          end_detail_ = absl::StrCat("lost Delve: ", s.message());
+          return kdbg::v1::END_REASON_ERROR;
+        }
+        // Delve stopped with an error (a Cond that cannot be evaluated, or an "Internal debugger
+        // error" of a Delve reading a value it does not understand): that stop's hit is lost, the
+        // session goes on. Only errors arriving faster than the hit-rate limit (a Delve failing at
+        // every step, not at a hit) end it, as the limit protects the target.
+        Notice(kdbg::v1::NOTICE_KIND_CONTINUE_ERROR,
+               absl::StrCat("a hit was lost: Delve could not report this stop (", s.message(),
+                            "); continuing"));
+        absl::Time now = clock_.Now();
+        while (!error_window.empty() && now - error_window.front() >= absl::Seconds(1)) {
+          error_window.pop_front();
+        }
+        error_window.push_back(now);
+        if (static_cast<int>(error_window.size()) > std::max(4, config_.hits_per_second)) {
+          end_detail_ = absl::StrCat("Delve fails to continue faster than ",
+                                     config_.hits_per_second, " times per second: ", s.message());
+          return kdbg::v1::END_REASON_ERROR;
+        }
+      } else {
+        const json& state = reply->contains("State") ? (*reply)["State"] : *reply;
+        if (jsonx::Bool(state, "exited")) {
+          exit_status_ = static_cast<int>(jsonx::Int(state, "exitStatus"));
+          return kdbg::v1::END_REASON_TARGET_EXITED;
+        }
+        bool max_hits = false;
+        {
+          absl::MutexLock lock(&state_mu_);
+          max_hits = HandleStop(state, &hits);
+        }
+        if (max_hits) {
+          EmitHits(&hits);
+          return kdbg::v1::END_REASON_MAX_HITS;
+        }
       }
-      if (absl::IsUnavailable(s)) {
-        end_detail_ = absl::StrCat("lost Delve: ", s.message());
+      if (!sent.has_value()) {
+        if (auto r = Requested()) {
+          EmitHits(&hits);
+          return *r;
+        }
+        if (clock_.Now() >= deadline) {
+          EmitHits(&hits);
+          return kdbg::v1::END_REASON_DURATION;
+        }
+        // Continue first, report second: building and queueing events happens while the target
+        // runs.
+        sent = send_continue();
+      }
+      EmitHits(&hits);
+      if (!sent->ok()) {
+        end_detail_ = absl::StrCat("lost Delve: ", sent->message());
         return kdbg::v1::END_REASON_ERROR;
       }
-      // Delve stopped with an error (a Cond that cannot be evaluated, or an "Internal debugger
-      // error" of a Delve reading a value it does not understand): that stop's hit is lost, the
-      // session goes on. Only errors arriving faster than the hit-rate limit (a Delve failing at
-      // every step, not at a hit) end it, as the limit protects the target.
-      Notice(kdbg::v1::NOTICE_KIND_CONTINUE_ERROR,
-             absl::StrCat("a hit was lost: Delve could not report this stop (", s.message(),
-                          "); continuing"));
-      absl::Time now = clock_.Now();
-      while (!error_window.empty() && now - error_window.front() >= absl::Seconds(1)) {
-        error_window.pop_front();
-      }
-      error_window.push_back(now);
-      if (static_cast<int>(error_window.size()) > std::max(4, config_.hits_per_second)) {
-        end_detail_ = absl::StrCat("Delve fails to continue faster than ", config_.hits_per_second,
-                                   " times per second: ", s.message());
-        return kdbg::v1::END_REASON_ERROR;
-      }
-    } else {
-      const json& state = reply->contains("State") ? (*reply)["State"] : *reply;
-      if (jsonx::Bool(state, "exited")) {
-        exit_status_ = static_cast<int>(jsonx::Int(state, "exitStatus"));
-        return kdbg::v1::END_REASON_TARGET_EXITED;
-      }
-      bool max_hits = HandleStop(state, &hits);
-      if (max_hits) {
-        EmitHits(&hits);
-        return kdbg::v1::END_REASON_MAX_HITS;
-      }
+      if (over_stop_limit()) return kdbg::v1::END_REASON_STOP_LIMIT;
     }
-    if (!sent.has_value()) {
-      if (auto r = Requested()) {
-        EmitHits(&hits);
-        return *r;
-      }
-      if (clock_.Now() >= deadline) {
-        EmitHits(&hits);
-        return kdbg::v1::END_REASON_DURATION;
-      }
-      // Continue first, report second: building and queueing events happens while the target
-      // runs.
-      sent = send_continue();
-    }
-    EmitHits(&hits);
-    if (!sent->ok()) {
-      end_detail_ = absl::StrCat("lost Delve: ", sent->message());
-      return kdbg::v1::END_REASON_ERROR;
-    }
-    if (limited && held_in_window > config_.max_stop) {
-      end_detail_ = absl::StrCat(
-          "the target was held stopped ", absl::FormatDuration(held_in_window), " within ",
-          absl::FormatDuration(2 * config_.max_stop),
-          ", more than its liveness probe safely allows (", absl::FormatDuration(config_.max_stop),
-          "): the session ended to protect it");
-      return kdbg::v1::END_REASON_STOP_LIMIT;
-    }
+  }();
+  DrainStops();
+  {
+    absl::MutexLock lock(&work_mu_);
+    worker_stop_ = true;
   }
+  worker.join();
+  return reason;
 }
 
 EndReason DelveSession::AttachLoop() {

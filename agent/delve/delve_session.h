@@ -3,7 +3,9 @@
 //
 // Threads: Start() launches the session thread, which spawns Delve (so an opted-in parent-death
 // signal is tied to the session's lifetime), attaches, arms, runs the continue loop and finally the
-// safe end. Events are emitted on that thread only. RequestEnd/Wait/hits/Ended are thread-safe.
+// safe end. In trace mode a stop worker thread parses the stops the loop continued unparsed and
+// emits their hits; events come from one thread at a time (the worker between drains, the session
+// thread only once the worker is drained). RequestEnd/Wait/hits/Ended are thread-safe.
 #pragma once
 
 #include <sys/types.h>
@@ -94,8 +96,26 @@ class DelveSession final : public kdbg::agent::DebugSession {
   absl::Status Arm();
   kdbg::v1::EndReason TraceLoop();
   // Whether the stop in `reply` (unparsed, ReceiveUnparsed) may be continued before it is parsed:
-  // no error, not exited, and its hits can reach neither the rate limit nor max hits.
-  bool MayContinueUnparsed(absl::string_view reply, absl::Time deadline);
+  // no error, not exited, and its hits, with those of the stops still queued to the worker, can
+  // reach neither the rate limit nor max hits. `*bound`: an upper bound of its hits.
+  bool MayContinueUnparsed(absl::string_view reply, absl::Time deadline, int64_t* bound);
+  // The stop worker: parses each queued stop, counts its hits (HandleStop) and emits them while
+  // the loop thread waits for the next stop. MayContinueUnparsed's bound keeps every queued stop
+  // below max hits and every rate limit, so the worker never calls Delve.
+  struct QueuedStop {
+    std::string text;
+    int64_t bound = 0;
+  };
+  void StopWorker();
+  void QueueStop(absl::string_view text, int64_t bound);
+  // Returns once every queued stop is handled and its hits emitted.
+  void DrainStops();
+  bool WorkReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(work_mu_) {
+    return worker_stop_ || !queued_.empty();
+  }
+  bool WorkDoneLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(work_mu_) {
+    return queued_.empty() && !worker_busy_;
+  }
   kdbg::v1::EndReason AttachLoop();
   // Returns true when the session must end (max hits).
   // A hit counted by HandleStop whose event is built and emitted only after the next continue has
@@ -135,7 +155,10 @@ class DelveSession final : public kdbg::agent::DebugSession {
   std::unique_ptr<DelveClient> side_;             // State and halt while a continue is pending
   std::unique_ptr<gobinary::DwarfReader> dwarf_;  // opened on demand by Declares()
   bool dwarf_tried_ = false;
-  std::map<int, TracepointState> tracepoints_;  // by Delve id
+  // By Delve id. Its entries' counts, windows and `cleared` are under state_mu_ once the trace loop
+  // runs (the worker's HandleStop, the loop's MayContinueUnparsed).
+  std::map<int, TracepointState> tracepoints_;
+  absl::Mutex state_mu_;
   std::vector<std::string> names_;
   kdbg::v1::ArmedEvent armed_;
   absl::Time start_;
@@ -148,6 +171,13 @@ class DelveSession final : public kdbg::agent::DebugSession {
   absl::Notification setup_done_;
   absl::Status setup_status_;
   std::thread thread_;
+
+  mutable absl::Mutex work_mu_;
+  std::deque<QueuedStop> queued_ ABSL_GUARDED_BY(work_mu_);
+  bool worker_busy_ ABSL_GUARDED_BY(work_mu_) = false;
+  bool worker_stop_ ABSL_GUARDED_BY(work_mu_) = false;
+  std::atomic<int64_t> queued_bound_{0};      // the bounds of the stops queued or being handled
+  std::atomic<bool> worker_max_hits_{false};  // cannot happen (the bound): handled if it does
 
   mutable absl::Mutex mu_;
   kdbg::v1::EndReason requested_ ABSL_GUARDED_BY(mu_) = kdbg::v1::END_REASON_UNSPECIFIED;

@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "agent/delve/delve_engine.h"
 #include "agent/delve/rpc_client.h"
 #include "common/child_process.h"
@@ -246,6 +247,50 @@ TEST_F(DelveEngineTest, MaxHitsEndsTheSession) {
   EXPECT_EQ(ended->reason(), v1::END_REASON_MAX_HITS);
   EXPECT_EQ(ended->hits(), 2);
   EXPECT_EQ(events.Hits().size(), 2u);
+  ExpectCleanEnd(*ended);
+  ExpectReleased(**target);
+}
+
+// The loop only receives, decides and continues: reporting a stop (parse, count, events) happens
+// on another thread, so a slow reader of the events never keeps the target stopped. Here the
+// first hit's event is held: the requests after it are still answered, and every hit arrives,
+// in order, once it is let go.
+TEST_F(DelveEngineTest, TheTargetRunsOnWhileAHitIsStillBeingReported) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  absl::Notification let_go;
+  std::atomic<int> held{0};
+  auto record = events.Callback();
+  agent::EventCallback cb = [&](v1::Event e) {
+    if (e.has_hit() && held.fetch_add(1) == 0) {
+      (void)let_go.WaitForNotificationWithTimeout(absl::Seconds(30));
+    }
+    record(std::move(e));
+  };
+  agent::TraceSpec spec;
+  spec.session_id = "t1";
+  ASSERT_TRUE(kdbg::testing::ResolveInto((*target)->pid(), &spec).ok());
+  spec.script = kScript;
+  spec.script_name = "trace.dlv";
+  auto session = factory_->StartTrace(spec, cb);
+  ASSERT_TRUE(session.ok()) << session.status();
+  for (int i = 0; i < 4; ++i) {
+    // Before the worker, the second request stayed stopped at the tracepoint until the first
+    // hit's event was taken.
+    auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(5));
+    ASSERT_TRUE(r.ok()) << "request " << i << ": " << r.status();
+  }
+  EXPECT_TRUE(events.Hits().empty());  // the first is still held, the rest queued behind it
+  let_go.Notify();
+  for (int i = 0; i < 100 && events.Hits().size() < 4; ++i) absl::SleepFor(absl::Milliseconds(50));
+  std::vector<v1::HitEvent> hits = events.Hits();
+  ASSERT_EQ(hits.size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(hits[i].hit_count(), i + 1);
+  (*session)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  auto ended = (*session)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->hits(), 4);
   ExpectCleanEnd(*ended);
   ExpectReleased(**target);
 }
