@@ -478,6 +478,10 @@ bool DelveSession::MayContinueUnparsed(absl::string_view reply, absl::Time deadl
   // Hits still queued to the worker are not counted yet (or are, twice, for a moment: an upper
   // bound either way).
   const int64_t queued = queued_bound_.load();
+  // A worker this far behind (a starved CPU) is waited for: the slow path drains it while the
+  // target is stopped, so the backlog, and that wait, stay a few stops long.
+  constexpr int64_t kMaxQueuedHits = 16;
+  if (queued >= kMaxQueuedHits) return false;
   if (config_.max_hits > 0 && hits_.load() + queued + at_breakpoints >= config_.max_hits) {
     return false;
   }

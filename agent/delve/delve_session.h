@@ -96,8 +96,9 @@ class DelveSession final : public kdbg::agent::DebugSession {
   absl::Status Arm();
   kdbg::v1::EndReason TraceLoop();
   // Whether the stop in `reply` (unparsed, ReceiveUnparsed) may be continued before it is parsed:
-  // no error, not exited, and its hits, with those of the stops still queued to the worker, can
-  // reach neither the rate limit nor max hits. `*bound`: an upper bound of its hits.
+  // no error, not exited, the worker less than 16 hits behind, and its hits, with those of the
+  // stops still queued to the worker, can reach neither the rate limit nor max hits. `*bound`: an
+  // upper bound of its hits.
   bool MayContinueUnparsed(absl::string_view reply, absl::Time deadline, int64_t* bound);
   // The stop worker: parses each queued stop, counts its hits (HandleStop) and emits them while
   // the loop thread waits for the next stop. MayContinueUnparsed's bound keeps every queued stop
