@@ -356,6 +356,7 @@ absl::Status DelveSession::Arm() {
 }
 
 bool DelveSession::HandleStop(const json& state, std::vector<PendingHit>* hits) {
+  absl::MutexLock lock(&state_mu_);
   const json& threads = jsonx::Arr(state, "Threads");
   absl::Time now = clock_.Now();
   for (const json& th : threads) {
@@ -525,12 +526,8 @@ void DelveSession::StopWorker() {
     }
     absl::StatusOr<json> reply = DelveClient::ParseReply(stop.text);
     if (reply.ok()) {
-      const json& state = reply->contains("State") ? (*reply)["State"] : *reply;
-      bool max_hits = false;
-      {
-        absl::MutexLock lock(&state_mu_);
-        max_hits = HandleStop(state, &hits);
-      }
+      const json& state = DelveClient::StopState(*reply);
+      const bool max_hits = HandleStop(state, &hits);
       queued_bound_.fetch_sub(stop.bound);  // after HandleStop counted them: never undercounted
       if (max_hits) worker_max_hits_.store(true);
       EmitHits(&hits);
@@ -640,17 +637,12 @@ EndReason DelveSession::TraceLoop() {
           return kdbg::v1::END_REASON_ERROR;
         }
       } else {
-        const json& state = reply->contains("State") ? (*reply)["State"] : *reply;
+        const json& state = DelveClient::StopState(*reply);
         if (jsonx::Bool(state, "exited")) {
           exit_status_ = static_cast<int>(jsonx::Int(state, "exitStatus"));
           return kdbg::v1::END_REASON_TARGET_EXITED;
         }
-        bool max_hits = false;
-        {
-          absl::MutexLock lock(&state_mu_);
-          max_hits = HandleStop(state, &hits);
-        }
-        if (max_hits) {
+        if (HandleStop(state, &hits)) {
           EmitHits(&hits);
           return kdbg::v1::END_REASON_MAX_HITS;
         }
@@ -706,7 +698,7 @@ EndReason DelveSession::AttachLoop() {
     if (main_->pending()) {
       auto reply = main_->Receive(tick);
       if (reply.ok()) {
-        const json& state = reply->contains("State") ? (*reply)["State"] : *reply;
+        const json& state = DelveClient::StopState(*reply);
         if (jsonx::Bool(state, "exited")) {
           exit_status_ = static_cast<int>(jsonx::Int(state, "exitStatus"));
           return kdbg::v1::END_REASON_TARGET_EXITED;
@@ -831,7 +823,7 @@ void DelveSession::Finish(EndReason reason) {
   if (r.last_stop && !config_.attach_mode && reason != kdbg::v1::END_REASON_MAX_HITS) {
     // The stop that arrived while ending: its hits happened, report them.
     ending_ = true;
-    const json& state = r.last_stop->contains("State") ? (*r.last_stop)["State"] : *r.last_stop;
+    const json& state = DelveClient::StopState(*r.last_stop);
     std::vector<PendingHit> hits;
     (void)HandleStop(state, &hits);
     EmitHits(&hits);

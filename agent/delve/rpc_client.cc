@@ -115,6 +115,10 @@ absl::StatusOr<json> DelveClient::Call(const std::string& method, json params,
   return r;
 }
 
+const json& DelveClient::StopState(const json& reply) {
+  return reply.contains("State") ? reply["State"] : reply;
+}
+
 absl::StatusOr<json> DelveClient::State(bool non_blocking, absl::Duration timeout) {
   KDBG_ASSIGN_OR_RETURN(json r, Call("RPCServer.State", {{"NonBlocking", non_blocking}}, timeout));
   auto st = r.is_object() ? r.find("State") : r.end();

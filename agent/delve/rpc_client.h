@@ -68,6 +68,10 @@ class DelveClient {
   // was most of the time the target stayed stopped for the agent) and parses after continuing.
   absl::StatusOr<absl::string_view> ReceiveUnparsed(absl::Duration timeout);
   static absl::StatusOr<nlohmann::json> ParseReply(absl::string_view reply_text);
+  // The api.State of a command's reply (continue, halt): Delve's RPCServer.Command answers
+  // {"State": {"Running": false, "Threads": [...], "exited": false, ...}}; a reply without that
+  // key is taken as the State itself.
+  static const nlohmann::json& StopState(const nlohmann::json& reply);
   bool pending() const { return pending_id_ != 0; }
 
   // The typed calls the engine uses.

@@ -38,7 +38,7 @@ absl::StatusOr<json> ReceivePending(DelveClient& c, absl::Duration timeout) {
 // Notes an exit reported either as a State or as Delve's error text.
 bool NoteExit(const absl::StatusOr<json>& r, SafeEndResult* out) {
   if (r.ok()) {
-    const json& st = r->contains("State") ? (*r)["State"] : *r;
+    const json& st = DelveClient::StopState(*r);
     if (jsonx::Bool(st, "exited")) {
       out->target_exited = true;
       out->exit_status = static_cast<int>(jsonx::Int(st, "exitStatus"));
