@@ -29,6 +29,9 @@ struct EbpfOptions {
   int default_hits_per_second = 10000;  // per probe, when the request asks for none
   int max_hits_per_second = 100000;
   int poll_timeout_ms = 2;  // bounds hit -> event latency when below the wake-up mark
+  // Hits are handed to the stream at most once per this interval (one message to the caller);
+  // a hit after a quiet interval goes at once. See EbpfSession::ReleaseDue.
+  int batch_interval_ms = 10;
   size_t ring_bytes = 8u << 20;
   std::string proc_root = "/proc";
   // Where each session writes down the probes it attaches, before attaching them: one file per

@@ -9,14 +9,16 @@
 //                       (attach_ms: Delve spawned until its first RPC answer), 6_arm_and_continue
 //                       (arm_ms), 7_armed_event_to_cli (armed.time until the CLI printed it)
 //   traced_rps          requests/s the target serves while a session traces its handler (median
-//                       of --runs sessions of --seconds each, --connections keep-alive clients)
+//                       of --runs sessions of --seconds each, --connections keep-alive clients;
+//                       --keep-alive 0: a connection per request)
 //   hit_latency_p50_ms  one request sent on a fresh connection until the CLI prints the `hit`
 //   hit_latency_p99_ms  whose vars["r.RemoteAddr"] is that connection's local address
 //                       (--latency-requests sequential requests, one session)
 // Every session is ended with SIGINT (Ctrl-C) and must print `ended` with target_alive before the
 // next one starts; otherwise the program fails.
 // Usage: kdbg-e2e-bench --kdbg PATH --script FILE --port P [--pod pod/hello-world] [--runs N]
-//          [--seconds S] [--connections C] [--latency-requests M] [--engine auto|ebpf|delve]
+//          [--seconds S] [--connections C] [--keep-alive 0|1] [--latency-requests M]
+//          [--engine auto|ebpf|delve]
 //          [--rate-limit N] [--interleave-untraced 1] [--armed-only 1 | --traced-only 1]
 // --armed-only: time_to_armed_ms only; --traced-only: traced_rps and the hit latency only
 // (bench/run interleaves both with the raw-Delve baseline's, round by round).
@@ -78,6 +80,9 @@ struct Flags {
   int runs = 5;
   int seconds = 3;
   int connections = 2;
+  // --keep-alive 0: traced_rps's load opens a connection per request (bench/delve/load_gen.h)
+  // instead of keeping its connections alive (the worst case for a per-request tracer).
+  bool keep_alive = true;
   int latency_requests = 50;
   std::string engine;        // --engine for the CLI (empty: the CLI's default)
   int rate_limit = 1000;     // --rate-limit for the CLI
@@ -544,7 +549,8 @@ int Main(const Flags& f) {
     if (f.interleave_untraced) {
       std::map<std::string, pid_t> trees = {{"target", f.target_pid}};
       CpuSample before = SampleCpu(trees);
-      LoadResult u = RunLoad("127.0.0.1", f.port, f.connections, absl::Seconds(f.seconds));
+      LoadResult u =
+          RunLoad("127.0.0.1", f.port, f.connections, absl::Seconds(f.seconds), f.keep_alive);
       cpu_untraced.Add(before, SampleCpu(trees), static_cast<double>(u.requests), u.seconds);
       untraced.push_back(u.rps());
       errors += u.errors;
@@ -557,7 +563,8 @@ int Main(const Flags& f) {
                                           {"controller", f.controller_pid},
                                           {"cli", s->cli_pid()}};
     CpuSample before = SampleCpu(trees, carve);
-    LoadResult r = RunLoad("127.0.0.1", f.port, f.connections, absl::Seconds(f.seconds));
+    LoadResult r =
+        RunLoad("127.0.0.1", f.port, f.connections, absl::Seconds(f.seconds), f.keep_alive);
     cpu_traced.Add(before, SampleCpu(trees, carve), static_cast<double>(r.requests), r.seconds);
     json ended = s->End();
     if (!EndedCleanly(ended)) return Fail("session did not end cleanly: " + ended.dump());
@@ -663,6 +670,8 @@ int Main(int argc, char** argv) {
       f.seconds = std::atoi(v.c_str());
     else if (k == "--connections")
       f.connections = std::atoi(v.c_str());
+    else if (k == "--keep-alive")
+      f.keep_alive = v != "0";
     else if (k == "--latency-requests")
       f.latency_requests = std::atoi(v.c_str());
     else if (k == "--interleave-untraced")

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/delve/debug_session.h"
 
@@ -18,8 +19,14 @@ class SessionEvents {
   agent::EventCallback Callback() {
     return [this](v1::Event e) {
       absl::MutexLock lock(&mu_);
+      if (e.has_hit() && !e.hit().returned()) call_arrivals_.push_back(absl::Now());
       events_.push_back(std::move(e));
     };
+  }
+  // When each call (as Hits() lists them) was handed to the callback.
+  std::vector<absl::Time> CallArrivals() {
+    absl::MutexLock lock(&mu_);
+    return call_arrivals_;
   }
   std::vector<v1::Event> All() {
     absl::MutexLock lock(&mu_);
@@ -62,6 +69,7 @@ class SessionEvents {
  private:
   absl::Mutex mu_;
   std::vector<v1::Event> events_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::Time> call_arrivals_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kdbg::testing

@@ -548,6 +548,57 @@ TEST(EbpfEngineTest, MaxHitsAndDurationEndTheSession) {
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.recurse"));
 }
 
+// Hits go to the stream in batches at most once per batch interval (each message costs the
+// agent, controller and CLI far more than a hit in it), and a hit after a quiet interval at once.
+TEST(EbpfEngineTest, HitsGoOutAtMostOncePerBatchIntervalAndALoneHitAtOnce) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EbpfOptions o;
+  o.batch_interval_ms = 200;
+  const absl::Duration interval = absl::Milliseconds(o.batch_interval_ms);
+  Events ev;
+  auto factory = NewEbpfSessionFactory(o);
+  auto s = factory->StartTrace(Spec((*t)->pid(), "trace h main.handleOrder\non h print tag\n"),
+                               ev.Callback());
+  ASSERT_TRUE(s.ok()) << s.status();
+  // Quiet for longer than the interval: the next hit goes at once (the poll's 2 ms, not 200).
+  absl::SleepFor(interval + absl::Milliseconds(100));
+  EXPECT_FALSE(Get(**t, "/order?tag=lone").empty());
+  const absl::Time answered = absl::Now();
+  ASSERT_TRUE(ev.WaitHits(1));
+  EXPECT_LT(ev.CallArrivals()[0] - answered, interval / 2)
+      << "a hit after a quiet interval waited for the batch interval";
+  // Requests back to back: their hits arrive in a few hand-offs, each `interval` after the last.
+  absl::SleepFor(interval + absl::Milliseconds(100));
+  constexpr int kRequests = 40;
+  const absl::Time first_sent = absl::Now();
+  for (int i = 0; i < kRequests; ++i)
+    EXPECT_FALSE(Get(**t, absl::StrCat("/order?tag=b", i)).empty());
+  const absl::Duration sending = absl::Now() - first_sent;
+  ASSERT_TRUE(ev.WaitHits(1 + kRequests));
+  (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  ASSERT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
+  auto hits = ev.Hits();
+  ASSERT_EQ(hits.size(), 1u + kRequests);
+  for (int i = 0; i < kRequests; ++i) {
+    ASSERT_EQ(hits[1 + i].vars(0).value(), absl::StrCat("\"b", i, "\"")) << "in order, none lost";
+  }
+  // A hand-off delivers its hits within microseconds; the next one comes `interval` later.
+  std::vector<absl::Time> at = ev.CallArrivals();
+  int handoffs = 1;
+  for (size_t i = 2; i < at.size(); ++i) {
+    if (at[i] - at[i - 1] > absl::Milliseconds(1)) {
+      ++handoffs;
+      EXPECT_GT(at[i] - at[i - 1], interval - absl::Milliseconds(20)) << "hit " << i;
+    }
+  }
+  absl::Duration rest;
+  EXPECT_LE(handoffs, absl::IDivDuration(sending, interval, &rest) + 2)
+      << kRequests << " requests sent in " << sending;
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.handleOrder"));
+}
+
 TEST(EbpfEngineTest, TargetExitEndsTheSession) {
   KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
   auto t = GoTarget::Start("values");
