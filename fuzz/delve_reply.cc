@@ -45,10 +45,28 @@ void Hits(const json& state) {
   }
 }
 
+// ParseStopReply against ParseReply on each line: whatever the full parse accepts, the parse
+// without the State's copies accepts too, and it reads the same threads.
+void StopReplyAgrees(absl::string_view bytes) {
+  using kdbg::delve::DelveClient;
+  for (absl::string_view line : absl::StrSplit(bytes, '\n')) {
+    absl::StatusOr<json> whole = DelveClient::ParseReply(line);
+    if (!whole.ok()) continue;
+    absl::StatusOr<json> stop = DelveClient::ParseStopReply(line);
+    if (!stop.ok()) __builtin_trap();
+    const json& a = DelveClient::StopState(*whole);
+    const json& b = DelveClient::StopState(*stop);
+    if (a.is_object() != b.is_object()) __builtin_trap();
+    if (a.is_object() && a.contains("Threads") != b.contains("Threads")) __builtin_trap();
+    if (a.is_object() && a.contains("Threads") && a["Threads"] != b["Threads"]) __builtin_trap();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::string_view bytes(reinterpret_cast<const char*>(data), size);
+  StopReplyAgrees(bytes);
   kdbg::delve::DelveClient client(std::make_unique<LinesConnection>(bytes));
   const absl::Duration t = absl::Milliseconds(1);
   if (auto st = client.State(true, t); st.ok()) Hits(*st);

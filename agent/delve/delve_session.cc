@@ -524,7 +524,7 @@ void DelveSession::StopWorker() {
       queued_.pop_front();
       worker_busy_ = true;
     }
-    absl::StatusOr<json> reply = DelveClient::ParseReply(stop.text);
+    absl::StatusOr<json> reply = DelveClient::ParseStopReply(stop.text);
     if (reply.ok()) {
       const json& state = DelveClient::StopState(*reply);
       const bool max_hits = HandleStop(state, &hits);
@@ -603,7 +603,7 @@ EndReason DelveSession::TraceLoop() {
       // at a time, and the counts it keeps up to date).
       DrainStops();
       if (worker_max_hits_.load()) return kdbg::v1::END_REASON_MAX_HITS;
-      absl::StatusOr<json> reply = text.ok() ? DelveClient::ParseReply(*text) : text.status();
+      absl::StatusOr<json> reply = text.ok() ? DelveClient::ParseStopReply(*text) : text.status();
       if (!reply.ok()) {
         const absl::Status& s = reply.status();
         if (absl::IsCancelled(s)) continue;  // RequestEnd: checked at the top

@@ -1,6 +1,9 @@
 #include "agent/delve/rpc_client.h"
 
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -75,6 +78,120 @@ absl::StatusOr<absl::string_view> DelveClient::ReadReply(uint64_t want_id, absl:
     pending_id_ = 0;
     return msg;
   }
+}
+
+namespace {
+
+// JSON text (RFC 8259) scanned without building anything, for WithoutStateMembers. Each returns
+// the index just past what it skipped, or npos when the text ends first or breaks the grammar
+// (brackets that do not match, a member without its ':').
+constexpr size_t kBad = absl::string_view::npos;
+
+size_t SkipSpace(absl::string_view t, size_t i) {
+  while (i < t.size() && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r')) ++i;
+  return i;
+}
+
+// The string whose opening quote is t[i].
+size_t SkipString(absl::string_view t, size_t i) {
+  if (i >= t.size() || t[i] != '"') return kBad;
+  for (++i; i < t.size(); ++i) {
+    if (t[i] == '\\') {
+      ++i;  // the escaped character: \" and \\ never end or start anything
+    } else if (t[i] == '"') {
+      return i + 1;
+    }
+  }
+  return kBad;
+}
+
+// The value that starts at t[i]: a string, an object or array with everything in it, or a
+// number / true / false / null (up to the next delimiter).
+size_t SkipValue(absl::string_view t, size_t i) {
+  if (i >= t.size()) return kBad;
+  if (t[i] == '"') return SkipString(t, i);
+  if (t[i] != '{' && t[i] != '[') {
+    size_t j = i;
+    while (j < t.size() && t[j] != ',' && t[j] != '}' && t[j] != ']' && t[j] != ' ' &&
+           t[j] != '\t' && t[j] != '\n' && t[j] != '\r' && t[j] != '"' && t[j] != '{' &&
+           t[j] != '[' && t[j] != ':') {
+      ++j;
+    }
+    return j == i ? kBad : j;
+  }
+  std::string closers;  // the brackets still open, innermost last
+  while (i < t.size()) {
+    const char c = t[i];
+    if (c == '"') {
+      i = SkipString(t, i);
+      if (i == kBad) return kBad;
+      continue;
+    }
+    if (c == '{' || c == '[') {
+      closers.push_back(c == '{' ? '}' : ']');
+    } else if (c == '}' || c == ']') {
+      if (closers.empty() || closers.back() != c) return kBad;
+      closers.pop_back();
+      if (closers.empty()) return i + 1;
+    }
+    ++i;
+  }
+  return kBad;
+}
+
+}  // namespace
+
+std::optional<std::string> DelveClient::WithoutStateMembers(
+    absl::string_view t, std::initializer_list<absl::string_view> names) {
+  // Go's jsonrpc codec: {"id":12,"result":{"State":{...}},"error":null}
+  absl::string_view rest = t;
+  if (!absl::ConsumePrefix(&rest, "{\"id\":")) return std::nullopt;
+  while (!rest.empty() && absl::ascii_isdigit(static_cast<unsigned char>(rest.front()))) {
+    rest.remove_prefix(1);
+  }
+  if (!absl::ConsumePrefix(&rest, ",\"result\":{\"State\":{")) return std::nullopt;
+  const size_t open = t.size() - rest.size();  // just past the State's '{'
+  std::vector<absl::string_view> kept;
+  bool cut = false;
+  size_t i = SkipSpace(t, open);
+  if (i < t.size() && t[i] == '}') return std::nullopt;  // an empty State: nothing to cut
+  while (true) {
+    const size_t member = i;
+    const size_t key_end = SkipString(t, i);
+    if (key_end == kBad) return std::nullopt;
+    const absl::string_view key = t.substr(member + 1, key_end - member - 2);
+    i = SkipSpace(t, key_end);
+    if (i >= t.size() || t[i] != ':') return std::nullopt;
+    const size_t value_end = SkipValue(t, SkipSpace(t, i + 1));
+    if (value_end == kBad) return std::nullopt;
+    bool drop = false;
+    for (absl::string_view n : names) drop = drop || key == n;
+    if (drop) {
+      cut = true;
+    } else {
+      kept.push_back(t.substr(member, value_end - member));
+    }
+    i = SkipSpace(t, value_end);
+    if (i >= t.size()) return std::nullopt;
+    if (t[i] == '}') break;
+    if (t[i] != ',') return std::nullopt;
+    i = SkipSpace(t, i + 1);
+  }
+  if (!cut) return std::nullopt;
+  std::string out(t.substr(0, open));
+  out.reserve(t.size());
+  for (size_t k = 0; k < kept.size(); ++k) {
+    if (k > 0) out.push_back(',');
+    out.append(kept[k].data(), kept[k].size());
+  }
+  out.append(t.data() + i, t.size() - i);
+  return out;
+}
+
+absl::StatusOr<json> DelveClient::ParseStopReply(absl::string_view reply_text) {
+  std::optional<std::string> cut =
+      WithoutStateMembers(reply_text, {"currentThread", "currentGoroutine"});
+  return ParseReply(cut.has_value() ? absl::string_view(*cut) : reply_text);
 }
 
 absl::StatusOr<json> DelveClient::ParseReply(absl::string_view reply_text) {
