@@ -113,6 +113,25 @@ static long run_op(__u32 i, void* data) {
       c->acc = v;
       break;
     }
+    case KDBG_OP_LOAD2: {
+      __u64 addr = c->acc + (__s64)op->off;
+      __u64 pair[2] = {0, 0};
+      if (c->acc == 0) {
+        c->status = KDBG_SLOT_NIL;
+        s->w0 = i;
+        c->skip = 1;
+        return 0;
+      }
+      if (bpf_probe_read_user(pair, sizeof(pair), (void*)addr)) {
+        c->status = KDBG_SLOT_FAULT;
+        s->w0 = addr;
+        c->skip = 1;
+        return 0;
+      }
+      s->w0 = pair[0];
+      s->w1 = pair[1];
+      break;
+    }
     case KDBG_OP_GUARD:
       if (c->acc != op->imm) {
         c->status = KDBG_SLOT_NO_TYPE;

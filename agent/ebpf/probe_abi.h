@@ -12,6 +12,8 @@
 //                       (status NIL if acc is 0, FAULT if unreadable)
 //   GUARD imm           fail this alternative unless acc == imm (itab of the concrete type)
 //   STORE a=word        slot.w[a] = acc
+//   LOAD2 off           slot.w0, slot.w1 = the two 8-byte words at acc+off, in one read (a
+//                       string's or slice's pointer and length; NIL / FAULT as LOAD)
 //   STR                 copy min(slot.w1, KDBG_STR_MAX) bytes from slot.w0 into slot.str
 //   END slot            if nothing failed, the slot is filled (status OK); else keep the status
 //
@@ -50,6 +52,7 @@ enum kdbg_op_code {
   KDBG_OP_STORE = 5,
   KDBG_OP_STR = 6,
   KDBG_OP_END = 7,
+  KDBG_OP_LOAD2 = 8,
 };
 
 // Slot status, as the record carries it.
