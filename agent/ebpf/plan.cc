@@ -295,22 +295,23 @@ absl::Status EmitSlot(const std::vector<Alt>& alts, bool len, uint16_t slot,
       type = "int";
     } else {
       KDBG_ASSIGN_OR_RETURN(f, ScalarFormat(a.type, &size));
-      KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w0,
-                            Word(a.place, 0, f == SlotFormat::kString ? 8 : size));
       if (f == SlotFormat::kString && a.place.memory) {
         // Pointer and length in one read, after one walk of the chain that leads to them.
         body.insert(body.end(), a.place.base.begin(), a.place.base.end());
         body.push_back(Op(KDBG_OP_LOAD2, 0, static_cast<int32_t>(a.place.offset)));
         body.push_back(Op(KDBG_OP_STR));
       } else {
+        // A scalar, or a string whose two words are in registers or stack slots.
+        KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w0,
+                              Word(a.place, 0, f == SlotFormat::kString ? 8 : size));
         body.insert(body.end(), w0.begin(), w0.end());
         body.push_back(Op(KDBG_OP_STORE, 0));
-      }
-      if (f == SlotFormat::kString && !a.place.memory) {
-        KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w1, Word(a.place, 8, 8));
-        body.insert(body.end(), w1.begin(), w1.end());
-        body.push_back(Op(KDBG_OP_STORE, 1));
-        body.push_back(Op(KDBG_OP_STR));
+        if (f == SlotFormat::kString) {
+          KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w1, Word(a.place, 8, 8));
+          body.insert(body.end(), w1.begin(), w1.end());
+          body.push_back(Op(KDBG_OP_STORE, 1));
+          body.push_back(Op(KDBG_OP_STR));
+        }
       }
     }
     if (first) {

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -27,6 +28,7 @@
 #include "agent/gobinary/dwarf.h"
 #include "agent/gobinary/go_binary.h"
 #include "common/child_process.h"
+#include "common/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/go_target.h"
@@ -66,14 +68,27 @@ std::pair<int, int> CodeByte(pid_t pid, uint64_t vaddr) {
   return {live, file};
 }
 
+// The plan the engine compiles for `script` against the target's binary.
+absl::StatusOr<Plan> PlanFor(pid_t pid, const std::string& script) {
+  KDBG_ASSIGN_OR_RETURN(auto dwarf,
+                        gobinary::DwarfReader::Open(absl::StrCat("/proc/", pid, "/exe")));
+  KDBG_ASSIGN_OR_RETURN(auto parsed, delve::ParseTraceScript(script, "t"));
+  return CompilePlan(parsed, "t", *dwarf);
+}
+
 // Where the engine puts the probe of `function` in the target.
 uint64_t ProbeAddress(pid_t pid, const std::string& function) {
-  auto dwarf = gobinary::DwarfReader::Open(absl::StrCat("/proc/", pid, "/exe"));
-  if (!dwarf.ok()) return 0;
-  auto script = delve::ParseTraceScript(absl::StrCat("trace ", function, "\n"), "t");
-  if (!script.ok()) return 0;
-  auto plan = CompilePlan(*script, "t", **dwarf);
+  auto plan = PlanFor(pid, absl::StrCat("trace ", function, "\n"));
   return plan.ok() ? plan->probes[0].address : 0;
+}
+
+// The op codes the probe's program runs for `slot`, in order.
+std::vector<int> SlotOps(const ProbePlan& probe, uint16_t slot) {
+  std::vector<int> out;
+  for (const kdbg_op& op : probe.ops) {
+    if (op.slot == slot) out.push_back(op.code);
+  }
+  return out;
 }
 
 void ExpectReleased(const GoTarget& t, uint64_t probe_vaddr) {
@@ -121,6 +136,16 @@ TEST(EbpfEngineTest, HitsCarryParameterFieldAndInterfaceValues) {
   // Armed: the probe's int3 is in the target's code, and nobody ptraces it.
   EXPECT_EQ(CodeByte((*t)->pid(), probe).first, 0xcc);
   EXPECT_EQ(kdbg::testing::ReadProcStatus((*t)->pid())->tracer_pid, 0);
+  // A string in memory (o.Customer.Name, slot 2) is read with its pointer and length in one
+  // read after one walk of the chain; a string parameter in registers (tag, slot 0) reads none.
+  auto plan = PlanFor((*t)->pid(), kOrderScript);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const std::vector<int> name_ops = SlotOps(plan->probes[0], 2);
+  EXPECT_EQ(std::count(name_ops.begin(), name_ops.end(), KDBG_OP_LOAD2), 1);
+  EXPECT_EQ(std::count(name_ops.begin(), name_ops.end(), KDBG_OP_STORE), 0);
+  EXPECT_EQ(SlotOps(plan->probes[0], 0),
+            (std::vector<int>{KDBG_OP_ALT, KDBG_OP_REG, KDBG_OP_STORE, KDBG_OP_REG, KDBG_OP_STORE,
+                              KDBG_OP_STR, KDBG_OP_END}));
   Get(**t, "/order?id=7&name=ann&items=a,b,c&paid=1&tag=first&qty=2&label=lbl");
   Get(**t, "/order?id=-12&items=x&tag=" + std::string(70, 'z'));
   ASSERT_TRUE(ev.WaitHits(2));
@@ -180,7 +205,7 @@ std::vector<std::string> IdsOfHits(const std::string& script,
   EXPECT_TRUE(s.ok()) << s.status();
   if (!s.ok()) return {};
   for (const std::string& q : queries) Get(**t, "/order?" + q);
-  absl::SleepFor(absl::Milliseconds(200));  // the engine polls every 2 ms
+  absl::SleepFor(absl::Milliseconds(200));  // hits leave the engine within 10 ms
   (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
   auto ended = (*s)->Wait(absl::Seconds(10));
   EXPECT_TRUE(ended.ok());
