@@ -336,16 +336,21 @@ absl::Status DelveSession::Arm() {
     TracepointState& tp = tracepoints_[id];
     tp.name = bp.name;
     tp.script = &bp;
+    // Delve's hit counts restart in a renewed breakpoint: only those no condition reads are
+    // renewed.
+    tp.renewable = options_.renew_after_goroutines > 0 && bp.hit_cond.empty() &&
+                   !absl::StrContains(bp.cond, "bphitcount");
+    tp.request = std::move(req);
     kdbg::v1::Tracepoint* t = armed_.add_tracepoints();
     t->set_name(bp.name);
     t->set_location(bp.location);
-    t->set_function(jsonx::Str(*created, "functionName", req.function));
+    t->set_function(jsonx::Str(*created, "functionName", tp.request.function));
     // The traced functions: Delve's reply says "(multiple functions)" for a closure with an
     // inlined copy; FindLocation names each location's function.
     tp.functions.insert(t->function());
     for (const Location& l : *locs) tp.functions.insert(l.function);
-    t->set_file(jsonx::Str(*created, "file", req.file));
-    t->set_line(static_cast<int32_t>(jsonx::Int(*created, "line", req.line)));
+    t->set_file(jsonx::Str(*created, "file", tp.request.file));
+    t->set_line(static_cast<int32_t>(jsonx::Int(*created, "line", tp.request.line)));
     t->set_script_line(bp.line);
     t->set_delve_id(id);
     for (const std::string& p : bp.prints) t->add_print(p);
@@ -374,6 +379,14 @@ bool DelveSession::HandleStop(const json& state, std::vector<PendingHit>* hits) 
     if (it == tracepoints_.end()) continue;  // not ours (cannot happen in trace mode)
     TracepointState& tp = it->second;
     if (tp.cleared) continue;
+    if (tp.renewable && !tp.renew) {
+      const json& counts = jsonx::Obj(bp, "hitCount");
+      if (counts.is_object() &&
+          counts.size() > static_cast<size_t>(options_.renew_after_goroutines)) {
+        tp.renew = true;
+        renew_pending_.store(true);
+      }
+    }
     if (config_.max_hits > 0 && hits_.load() >= config_.max_hits) return true;
     while (!tp.window.empty() && now - tp.window.front() >= absl::Seconds(1)) tp.window.pop_front();
     if (static_cast<int>(tp.window.size()) >= config_.hits_per_second) {
@@ -422,6 +435,54 @@ void DelveSession::EmitHits(std::vector<PendingHit>* hits) {
   hits->clear();
 }
 
+absl::Status DelveSession::RenewGrownBreakpoints() {
+  if (!renew_pending_.exchange(false)) return absl::OkStatus();
+  absl::MutexLock lock(&state_mu_);
+  for (auto it = tracepoints_.begin(); it != tracepoints_.end();) {
+    auto next = std::next(it);
+    TracepointState& tp = it->second;
+    if (!tp.renew || tp.cleared) {
+      it = next;
+      continue;
+    }
+    tp.renew = false;
+    const int old_id = it->first;
+    // Delve refuses a second breakpoint at an address that has one: clear, then create. A thread
+    // stopped at the old one still steps over the new one at its address when continued (Delve
+    // steps every thread whose CurrentBreakpoint is set, over whatever breakpoint is there now), so
+    // no call is reported twice and none is missed: the target runs no code in between.
+    if (absl::Status s = main_->ClearBreakpoint(old_id, options_.call_timeout); !s.ok()) {
+      tp.renewable = false;  // the old breakpoint stays and keeps working, only larger stops
+      log::Warning(
+          "cannot renew a tracepoint's breakpoint; it stays as it is",
+          {{"session", config_.id}, {"tracepoint", tp.name}, {"error", std::string(s.message())}});
+      it = next;
+      continue;
+    }
+    auto created = main_->CreateBreakpoint(tp.request, options_.call_timeout);
+    if (!created.ok()) {
+      tp.cleared = true;
+      return absl::InternalError(absl::StrCat(
+          "tracepoint ", tp.name, " could not be set again after its breakpoint was renewed (",
+          created.status().message(), ")"));
+    }
+    const int new_id = static_cast<int>(jsonx::Int(*created, "id"));
+    // Re-keyed in place: PendingHits of this stop point at the same TracepointState.
+    auto node = tracepoints_.extract(it);
+    node.key() = new_id;
+    tracepoints_.insert(std::move(node));
+    ++renewals_;
+    log::Debug("renewed a tracepoint's breakpoint",
+               {{"session", config_.id},
+                {"tracepoint", tp.name},
+                {"old_id", old_id},
+                {"new_id", new_id},
+                {"renewals", static_cast<long long>(renewals_)}});
+    it = next;
+  }
+  return absl::OkStatus();
+}
+
 bool DelveSession::Declares(TracepointState& tp, const std::string& name) {
   if (!tp.declared.has_value()) {
     tp.declared.emplace();
@@ -459,6 +520,7 @@ bool DelveSession::MayContinueUnparsed(absl::string_view reply, absl::Time deadl
   // Inside a JSON string every '"' is escaped, so `"exited":` and `"breakPoint":{` can only be
   // keys; the last `"exited":` is the State's own (no thread or breakpoint has one).
   if (!absl::EndsWith(reply, ",\"error\":null}")) return false;
+  if (renew_pending_.load()) return false;  // renewed while this stop holds the target
   constexpr absl::string_view kExited = "\"exited\":";
   size_t exited = reply.rfind(kExited);
   if (exited == absl::string_view::npos ||
@@ -655,6 +717,11 @@ EndReason DelveSession::TraceLoop() {
         if (clock_.Now() >= deadline) {
           EmitHits(&hits);
           return kdbg::v1::END_REASON_DURATION;
+        }
+        if (absl::Status renewed = RenewGrownBreakpoints(); !renewed.ok()) {
+          EmitHits(&hits);
+          end_detail_ = std::string(renewed.message());
+          return kdbg::v1::END_REASON_ERROR;
         }
         // Continue first, report second: building and queueing events happens while the target
         // runs.
@@ -876,6 +943,7 @@ void DelveSession::Finish(EndReason reason) {
   log::Info("delve session ended", {{"session", config_.id},
                                     {"reason", kdbg::v1::EndReason_Name(reason)},
                                     {"hits", static_cast<long long>(hits_.load())},
+                                    {"breakpoints_renewed", static_cast<long long>(renewals_)},
                                     {"message", summary}});
   kdbg::v1::Event e;
   *e.mutable_ended() = ended;

@@ -77,6 +77,11 @@ class DelveSession final : public kdbg::agent::DebugSession {
   struct TracepointState {
     std::string name;
     const ScriptBreakpoint* script = nullptr;
+    BreakpointRequest request;  // as created by Arm; renewals recreate it from this
+    // Renewable: no condition of it reads Delve's hit counts. `renew`: its per-goroutine hit map
+    // outgrew DelveOptions::renew_after_goroutines; the loop renews it at its next stop.
+    bool renewable = false;
+    bool renew = false;
     int64_t hits = 0;
     std::deque<absl::Time> window;  // hit times in the last second
     bool cleared = false;
@@ -96,9 +101,9 @@ class DelveSession final : public kdbg::agent::DebugSession {
   absl::Status Arm();
   kdbg::v1::EndReason TraceLoop();
   // Whether the stop in `reply` (unparsed, ReceiveUnparsed) may be continued before it is parsed:
-  // no error, not exited, the worker less than 16 hits behind, and its hits, with those of the
-  // stops still queued to the worker, can reach neither the rate limit nor max hits. `*bound`: an
-  // upper bound of its hits.
+  // no error, not exited, no breakpoint to renew, the worker less than 16 hits behind, and its
+  // hits, with those of the stops still queued to the worker, can reach neither the rate limit nor
+  // max hits. `*bound`: an upper bound of its hits.
   bool MayContinueUnparsed(absl::string_view reply, absl::Time deadline, int64_t* bound);
   // The stop worker: parses each queued stop, counts its hits (HandleStop) and emits them while
   // the loop thread waits for the next stop. MayContinueUnparsed's bound keeps every queued stop
@@ -130,6 +135,10 @@ class DelveSession final : public kdbg::agent::DebugSession {
   // Counts the hits of one stop (rate limit, max hits) into `hits`; true when max hits is reached.
   bool HandleStop(const nlohmann::json& state, std::vector<PendingHit>* hits);
   void EmitHits(std::vector<PendingHit>* hits);
+  // Clears and recreates each tracepoint marked `renew` (the loop thread, the target stopped, the
+  // worker drained: no queued stop names an old breakpoint id). Not OK when a breakpoint was
+  // cleared and could not be created again: the session must end, that tracepoint is gone.
+  absl::Status RenewGrownBreakpoints();
   void Finish(kdbg::v1::EndReason reason);
   void CleanupAfterFailedSetup();
   void RemoveHome();
@@ -179,6 +188,8 @@ class DelveSession final : public kdbg::agent::DebugSession {
   bool worker_stop_ ABSL_GUARDED_BY(work_mu_) = false;
   std::atomic<int64_t> queued_bound_{0};      // the bounds of the stops queued or being handled
   std::atomic<bool> worker_max_hits_{false};  // cannot happen (the bound): handled if it does
+  std::atomic<bool> renew_pending_{false};    // some tracepoint is marked `renew`
+  int64_t renewals_ = 0;                      // breakpoints renewed (the loop thread)
 
   mutable absl::Mutex mu_;
   kdbg::v1::EndReason requested_ ABSL_GUARDED_BY(mu_) = kdbg::v1::END_REASON_UNSPECIFIED;

@@ -9,11 +9,15 @@
 // Baselines only, against a target already running (bench/run uses this on the sandbox's pod):
 //   kdbg-delve-bench --pid PID --port PORT [--runs N] [--seconds S] [--latency-requests M]
 //                    [--armed-only 1 | --traced-only 1 | --untraced-only 1]
+//                    [--keep-alive 0|1] [--segments K]
 // measures, in this order, untraced_rps, raw_time_to_armed_ms, raw_traced_rps and
 // raw_hit_latency_p50_ms / _p99_ms (a request on a fresh connection until the minimal client reads
 // the breakpoint stop), and prints {"metric": {"value", "unit", "runs"}, ...}. --armed-only: only
 // raw_time_to_armed_ms; --traced-only: only raw_traced_rps and the hit latency; --untraced-only:
 // only untraced_rps (bench/run interleaves the first two with kdbg's, round by round).
+// --keep-alive 0: the traced loads open a connection per request (a new goroutine per request in
+// the target); --segments K: each traced run is K loads of --seconds in one Delve session, and
+// raw_traced_rps.segments_rps holds each segment's median (how a long session's rate changes).
 // Hits are counted as the agent counts them: one per thread stopped at the tracepoint in a stop
 // (one stop can carry several); raw_traced_rps.stops counts the stops.
 // The raw client arms every location FindLocation returns (as the agent does):
@@ -67,6 +71,10 @@ struct Flags {
   pid_t pid = 0;            // > 0: raw baselines only, against this running target
   int port = 0;             // its HTTP port on 127.0.0.1
   int latency_requests = 50;
+  bool keep_alive = true;  // --keep-alive 0: traced loads open a connection per request
+  // --segments K (with --pid --traced-only): each traced run is K loads of --seconds back to back
+  // in one Delve session; raw_traced_rps.segments_rps holds each segment's median req/s.
+  int segments = 1;
   bool armed_only = false;     // --armed-only 1: with --pid, raw_time_to_armed_ms only
   bool traced_only = false;    // --traced-only 1: with --pid, raw_traced_rps and latency only
   bool untraced_only = false;  // --untraced-only 1: with --pid, untraced_rps only
@@ -426,6 +434,7 @@ int RawOnlyMain(const Flags& f) {
 
   // The same split as kdbg-e2e-bench's: "bench" is the load generator and the raw continue loop.
   CpuTotals cpu;
+  SegmentedLoad segmented(f.segments);
   for (int i = 0; i < f.runs; ++i) {
     auto raw = RawAttachAndArm(f, pid);
     if (!raw.ok()) {
@@ -438,7 +447,7 @@ int RawOnlyMain(const Flags& f) {
     std::thread loop = RawContinueLoop(*raw, stop, raw_hits, raw_stops);
     const std::map<std::string, pid_t> trees = {{"target", pid}, {"dlv", raw->dlv->pid()}};
     CpuSample before = SampleCpu(trees);
-    LoadResult r = RunLoad("127.0.0.1", f.port, f.connections, load);
+    LoadResult r = segmented.Run("127.0.0.1", f.port, f.connections, load, f.keep_alive);
     cpu.Add(before, SampleCpu(trees), static_cast<double>(r.requests), r.seconds);
     raw_rps.push_back(r.rps());
     load_errors += r.errors;
@@ -448,7 +457,7 @@ int RawOnlyMain(const Flags& f) {
     RawEnd(*raw, pid);
   }
 
-  {
+  if (f.latency_requests > 0) {
     // Request to hit: the minimal client reads the stop that `continue` returns at the breakpoint,
     // then continues; the HTTP response is read after, outside the measured interval.
     auto raw = RawAttachAndArm(f, pid);
@@ -485,9 +494,11 @@ int RawOnlyMain(const Flags& f) {
                            {"runs", raw_rps},
                            {"hits", raw_hits.load()},
                            {"stops", raw_stops.load()},
+                           {"keep_alive", f.keep_alive},
                            {"locations", locations},
                            {"pcs", pcs},
                            {"cpu_us_per_request", cpu.MicrosPerRequest()}};
+  if (segmented.segments() > 1) out["raw_traced_rps"]["segments_rps"] = segmented.Medians();
   out["raw_hit_latency_p50_ms"] = {{"value", Percentile(lat, 50)}, {"unit", "ms"}};
   out["raw_hit_latency_p99_ms"] = {{"value", Percentile(lat, 99)}, {"unit", "ms"}};
   out["raw_hit_latency_runs_ms"] = lat;
@@ -534,6 +545,10 @@ int Main(int argc, char** argv) {
       f.port = std::atoi(v.c_str());
     else if (k == "--latency-requests")
       f.latency_requests = std::atoi(v.c_str());
+    else if (k == "--keep-alive")
+      f.keep_alive = v != "0";
+    else if (k == "--segments")
+      f.segments = std::max(1, std::atoi(v.c_str()));
     else if (k == "--armed-only")
       f.armed_only = v == "1" || v == "true";
     else if (k == "--traced-only")

@@ -114,4 +114,27 @@ LoadResult RunLoad(const std::string& host, int port, int connections, absl::Dur
   return r;
 }
 
+LoadResult SegmentedLoad::Run(const std::string& host, int port, int connections,
+                              absl::Duration duration, bool keep_alive) {
+  LoadResult total;
+  for (std::vector<double>& by_run : rps_) {
+    LoadResult part = RunLoad(host, port, connections, duration, keep_alive);
+    by_run.push_back(part.rps());
+    total.requests += part.requests;
+    total.errors += part.errors;
+    total.seconds += part.seconds;
+  }
+  return total;
+}
+
+std::vector<double> SegmentedLoad::Medians() const {
+  std::vector<double> out;
+  out.reserve(rps_.size());
+  for (std::vector<double> v : rps_) {
+    std::sort(v.begin(), v.end());
+    out.push_back(v.empty() ? 0 : v[v.size() / 2]);  // the upper median, as the bench programs
+  }
+  return out;
+}
+
 }  // namespace kdbg::bench

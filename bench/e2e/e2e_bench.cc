@@ -10,14 +10,16 @@
 //                       (arm_ms), 7_armed_event_to_cli (armed.time until the CLI printed it)
 //   traced_rps          requests/s the target serves while a session traces its handler (median
 //                       of --runs sessions of --seconds each, --connections keep-alive clients;
-//                       --keep-alive 0: a connection per request)
+//                       --keep-alive 0: a connection per request; --segments K: each session
+//                       K loads of --seconds back to back, each one's median in segments_rps)
 //   hit_latency_p50_ms  one request sent on a fresh connection until the CLI prints the `hit`
 //   hit_latency_p99_ms  whose vars["r.RemoteAddr"] is that connection's local address
 //                       (--latency-requests sequential requests, one session)
 // Every session is ended with SIGINT (Ctrl-C) and must print `ended` with target_alive before the
 // next one starts; otherwise the program fails.
 // Usage: kdbg-e2e-bench --kdbg PATH --script FILE --port P [--pod pod/hello-world] [--runs N]
-//          [--seconds S] [--connections C] [--keep-alive 0|1] [--latency-requests M]
+//          [--seconds S] [--connections C] [--keep-alive 0|1] [--segments K]
+//          [--latency-requests M]
 //          [--engine auto|ebpf|delve]
 //          [--rate-limit N] [--interleave-untraced 1] [--armed-only 1 | --traced-only 1]
 // --armed-only: time_to_armed_ms only; --traced-only: traced_rps and the hit latency only
@@ -83,6 +85,9 @@ struct Flags {
   // --keep-alive 0: traced_rps's load opens a connection per request (bench/delve/load_gen.h)
   // instead of keeping its connections alive (the worst case for a per-request tracer).
   bool keep_alive = true;
+  // --segments K: each traced session is K loads of --seconds back to back;
+  // traced_rps.segments_rps holds each segment's median req/s (how a long session's rate changes).
+  int segments = 1;
   int latency_requests = 50;
   std::string engine;        // --engine for the CLI (empty: the CLI's default)
   int rate_limit = 1000;     // --rate-limit for the CLI
@@ -545,6 +550,7 @@ int Main(const Flags& f) {
   // CPU per process tree over the runs; the agent's Delve apart from the agent ("dlv").
   CpuTotals cpu_traced, cpu_untraced;
   const std::map<std::string, std::string> carve = {{"agent", "dlv"}};
+  SegmentedLoad segmented(f.segments);
   for (int i = 0; i < f.runs; ++i) {
     if (f.interleave_untraced) {
       std::map<std::string, pid_t> trees = {{"target", f.target_pid}};
@@ -564,13 +570,13 @@ int Main(const Flags& f) {
                                           {"cli", s->cli_pid()}};
     CpuSample before = SampleCpu(trees, carve);
     LoadResult r =
-        RunLoad("127.0.0.1", f.port, f.connections, absl::Seconds(f.seconds), f.keep_alive);
+        segmented.Run("127.0.0.1", f.port, f.connections, absl::Seconds(f.seconds), f.keep_alive);
     cpu_traced.Add(before, SampleCpu(trees, carve), static_cast<double>(r.requests), r.seconds);
     json ended = s->End();
     if (!EndedCleanly(ended)) return Fail("session did not end cleanly: " + ended.dump());
     rps.push_back(r.rps());
     hits += ended.value("hits", int64_t{0});
-    events_per_s.push_back(static_cast<double>(ended.value("hits", int64_t{0})) / f.seconds);
+    events_per_s.push_back(static_cast<double>(ended.value("hits", int64_t{0})) / r.seconds);
     // The eBPF engine's end message: "...; uprobes detached (N hits dropped)".
     std::string msg = ended.value("message", "");
     size_t p = msg.find(" hits dropped)");
@@ -591,6 +597,7 @@ int Main(const Flags& f) {
   // agent's Delve, "agent": the rest of its tree), "bench" (this process: the load generator and
   // the CLI output reader), "others" and the machine's busy cores (CpuTotals).
   out["traced_rps"]["cpu_us_per_request"] = cpu_traced.MicrosPerRequest();
+  if (segmented.segments() > 1) out["traced_rps"]["segments_rps"] = segmented.Medians();
   if (f.interleave_untraced) {
     out["untraced_rps"] = {{"value", Median(untraced)},
                            {"unit", "req/s"},
@@ -600,7 +607,7 @@ int Main(const Flags& f) {
 
   // --- request-to-hit latency: sequential requests, one session ---
   std::vector<double> lat;
-  {
+  if (f.latency_requests > 0) {
     auto s = Session::Start(f);
     if (!s) return 1;
     s->track_addrs_ = true;
@@ -672,6 +679,8 @@ int Main(int argc, char** argv) {
       f.connections = std::atoi(v.c_str());
     else if (k == "--keep-alive")
       f.keep_alive = v != "0";
+    else if (k == "--segments")
+      f.segments = std::max(1, std::atoi(v.c_str()));
     else if (k == "--latency-requests")
       f.latency_requests = std::atoi(v.c_str());
     else if (k == "--interleave-untraced")
