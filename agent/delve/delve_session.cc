@@ -447,6 +447,7 @@ absl::Status DelveSession::RenewGrownBreakpoints() {
     }
     tp.renew = false;
     const int old_id = it->first;
+    const absl::Time began = clock_.Now();
     // Delve refuses a second breakpoint at an address that has one: clear, then create. A thread
     // stopped at the old one still steps over the new one at its address when continued (Delve
     // steps every thread whose CurrentBreakpoint is set, over whatever breakpoint is there now), so
@@ -477,6 +478,7 @@ absl::Status DelveSession::RenewGrownBreakpoints() {
                 {"tracepoint", tp.name},
                 {"old_id", old_id},
                 {"new_id", new_id},
+                {"took_ms", absl::ToDoubleMilliseconds(clock_.Now() - began)},
                 {"renewals", static_cast<long long>(renewals_)}});
     it = next;
   }
