@@ -1,11 +1,13 @@
 #include "agent/delve/rpc_client.h"
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "agent/delve/json_access.h"
@@ -101,14 +103,29 @@ size_t SkipSpace(absl::string_view t, size_t i) {
   return i;
 }
 
+// Characters the scans stop at: inside a string, '"' and '\\'; between strings, '"' and brackets.
+// Every other byte is skipped by a table lookup (a stop's 4-60 KB are mostly string contents).
+struct ScanTables {
+  bool in_string[256] = {};
+  bool structural[256] = {};
+  constexpr ScanTables() {
+    in_string[static_cast<unsigned char>('"')] = in_string[static_cast<unsigned char>('\\')] = true;
+    for (char c : {'"', '{', '}', '[', ']'}) structural[static_cast<unsigned char>(c)] = true;
+  }
+};
+constexpr ScanTables kScan;
+
 // The string whose opening quote is t[i].
 size_t SkipString(absl::string_view t, size_t i) {
   if (i >= t.size() || t[i] != '"') return kBad;
-  for (++i; i < t.size(); ++i) {
+  const size_t n = t.size();
+  for (++i; i < n; ++i) {
+    while (i < n && !kScan.in_string[static_cast<unsigned char>(t[i])]) ++i;
+    if (i >= n) break;
     if (t[i] == '\\') {
       ++i;  // the escaped character: \" and \\ never end or start anything
-    } else if (t[i] == '"') {
-      return i + 1;
+    } else {
+      return i + 1;  // the closing '"'
     }
   }
   return kBad;
@@ -125,7 +142,10 @@ size_t SkipValue(absl::string_view t, size_t i) {
     return end == absl::string_view::npos ? t.size() : end;
   }
   std::string closers;  // the brackets still open, innermost last
-  while (i < t.size()) {
+  const size_t n = t.size();
+  while (i < n) {
+    while (i < n && !kScan.structural[static_cast<unsigned char>(t[i])]) ++i;
+    if (i >= n) break;
     const char c = t[i];
     if (c == '"') {
       i = SkipString(t, i);
@@ -134,7 +154,7 @@ size_t SkipValue(absl::string_view t, size_t i) {
     }
     if (c == '{' || c == '[') {
       closers.push_back(c == '{' ? '}' : ']');
-    } else if (c == '}' || c == ']') {
+    } else {
       if (closers.empty() || closers.back() != c) return kBad;
       closers.pop_back();
       if (closers.empty()) return i + 1;
@@ -144,16 +164,79 @@ size_t SkipValue(absl::string_view t, size_t i) {
   return kBad;
 }
 
+// Scans the array that opens at t[i], Delve's api.State.Threads, e.g.
+//   [{"id":25806,...,"breakPoint":{"id":1,...},"breakPointInfo":{...}},{"id":25801,...}]
+// and appends to `*out` the array of its elements that are objects whose "breakPoint" member (the
+// last, as nlohmann keeps the last of duplicate keys) is an object: the threads stopped at a
+// breakpoint (Delve omits an idle thread's "breakPoint"). `*dropped`: some element was left out.
+// Returns the index past the array's ']'; kBad when the text breaks the grammar, or a key in an
+// element is written with an escape (the parse would decode it; this scan compares raw text).
+size_t ThreadsAtBreakpoints(absl::string_view t, size_t i, std::string* out, bool* dropped) {
+  i = SkipSpace(t, i + 1);  // past the '['
+  if (i < t.size() && t[i] == ']') {
+    out->append("[]");
+    return i + 1;
+  }
+  out->push_back('[');
+  bool first = true;
+  while (true) {
+    const size_t element = i;
+    size_t end = kBad;
+    bool at_breakpoint = false;
+    if (element < t.size() && t[element] == '{') {
+      size_t j = SkipSpace(t, element + 1);
+      while (j < t.size() && t[j] != '}') {
+        const size_t key_end = SkipString(t, j);
+        if (key_end == kBad) return kBad;
+        const absl::string_view key = t.substr(j + 1, key_end - j - 2);
+        if (absl::StrContains(key, '\\')) return kBad;
+        j = SkipSpace(t, key_end);
+        if (j >= t.size() || t[j] != ':') return kBad;
+        const size_t value = SkipSpace(t, j + 1);
+        const size_t value_end = SkipValue(t, value);
+        if (value_end == kBad) return kBad;
+        if (key == "breakPoint") at_breakpoint = t[value] == '{';
+        j = SkipSpace(t, value_end);
+        if (j >= t.size()) return kBad;
+        if (t[j] == '}') break;
+        if (t[j] != ',') return kBad;
+        j = SkipSpace(t, j + 1);
+      }
+      if (j >= t.size()) return kBad;
+      end = j + 1;
+    } else {
+      end = SkipValue(t, element);
+      if (end == kBad) return kBad;
+    }
+    if (at_breakpoint) {
+      if (!first) out->push_back(',');
+      first = false;
+      out->append(t.data() + element, end - element);
+    } else {
+      *dropped = true;
+    }
+    i = SkipSpace(t, end);
+    if (i >= t.size()) return kBad;
+    if (t[i] == ']') break;
+    if (t[i] != ',') return kBad;
+    i = SkipSpace(t, i + 1);
+  }
+  out->push_back(']');
+  return i + 1;
+}
+
 }  // namespace
 
 std::optional<std::string> DelveClient::WithoutStateMembers(
-    absl::string_view t, std::initializer_list<absl::string_view> names) {
+    absl::string_view t, std::initializer_list<absl::string_view> names,
+    bool only_threads_at_breakpoints) {
   // Go's jsonrpc codec: {"id":12,"result":{"State":{...}},"error":null}
   absl::string_view rest = t;
   if (!ConsumeLeadingId(&rest).has_value()) return std::nullopt;
   if (!absl::ConsumePrefix(&rest, "\"result\":{\"State\":{")) return std::nullopt;
   const size_t open = t.size() - rest.size();  // just past the State's '{'
   std::vector<absl::string_view> kept;
+  std::deque<std::string> rewritten;  // members rebuilt here (Threads), `kept` points into them
   bool cut = false;
   size_t i = SkipSpace(t, open);
   if (i < t.size() && t[i] == '}') return std::nullopt;  // an empty State: nothing to cut
@@ -164,14 +247,31 @@ std::optional<std::string> DelveClient::WithoutStateMembers(
     const absl::string_view key = t.substr(member + 1, key_end - member - 2);
     i = SkipSpace(t, key_end);
     if (i >= t.size() || t[i] != ':') return std::nullopt;
-    const size_t value_end = SkipValue(t, SkipSpace(t, i + 1));
-    if (value_end == kBad) return std::nullopt;
+    const size_t value = SkipSpace(t, i + 1);
     bool drop = false;
     for (absl::string_view n : names) drop = drop || key == n;
-    if (drop) {
-      cut = true;
+    size_t value_end = kBad;
+    if (!drop && only_threads_at_breakpoints && key == "Threads" && value < t.size() &&
+        t[value] == '[') {
+      std::string threads(t.substr(member, value - member));  // `"Threads":`
+      bool dropped = false;
+      value_end = ThreadsAtBreakpoints(t, value, &threads, &dropped);
+      if (value_end == kBad) return std::nullopt;
+      if (dropped) {
+        cut = true;
+        rewritten.push_back(std::move(threads));
+        kept.push_back(rewritten.back());
+      } else {
+        kept.push_back(t.substr(member, value_end - member));
+      }
     } else {
-      kept.push_back(t.substr(member, value_end - member));
+      value_end = SkipValue(t, value);
+      if (value_end == kBad) return std::nullopt;
+      if (drop) {
+        cut = true;
+      } else {
+        kept.push_back(t.substr(member, value_end - member));
+      }
     }
     i = SkipSpace(t, value_end);
     if (i >= t.size()) return std::nullopt;
@@ -191,8 +291,8 @@ std::optional<std::string> DelveClient::WithoutStateMembers(
 }
 
 absl::StatusOr<json> DelveClient::ParseStopReply(absl::string_view reply_text) {
-  std::optional<std::string> cut =
-      WithoutStateMembers(reply_text, {"currentThread", "currentGoroutine"});
+  std::optional<std::string> cut = WithoutStateMembers(
+      reply_text, {"currentThread", "currentGoroutine"}, /*only_threads_at_breakpoints=*/true);
   return ParseReply(cut.has_value() ? absl::string_view(*cut) : reply_text);
 }
 

@@ -70,17 +70,23 @@ class DelveClient {
   // was most of the time the target stayed stopped for the agent) and parses after continuing.
   absl::StatusOr<absl::string_view> ReceiveUnparsed(absl::Duration timeout);
   static absl::StatusOr<nlohmann::json> ParseReply(absl::string_view reply_text);
-  // ParseReply for a command's reply (a stop), without the State's "currentThread" and
-  // "currentGoroutine": copies of a thread and goroutine that "Threads" holds in full, nearly half
-  // of a stop's bytes, which nothing in a stop's handling reads. They are cut from the text before
-  // parsing (WithoutStateMembers); a reply of another layout is parsed whole.
+  // ParseReply for a command's reply (a stop), for counting and reporting its hits: without the
+  // State's "currentThread" and "currentGoroutine" (copies of a thread and goroutine that
+  // "Threads" holds in full, nearly half of a stop's bytes) and without the threads that are not
+  // at a breakpoint (~260 bytes each, one per OS thread of the target: GOMAXPROCS and more). Both
+  // are cut from the text before parsing (WithoutStateMembers); a reply of another layout is
+  // parsed whole.
   static absl::StatusOr<nlohmann::json> ParseStopReply(absl::string_view reply_text);
-  // `reply_text` without the named members of its result's State object, when it has Go's
-  // jsonrpc layout `{"id":N,"result":{"State":{...}},...}` and is well-formed JSON as far as the
-  // State's end; otherwise nullopt. The scan is JSON's own grammar: strings (with their escapes),
-  // objects and arrays skipped whole, so a name inside a string value never matches.
+  // `reply_text` without the named members of its result's State object and, with
+  // `only_threads_at_breakpoints`, with only the elements of its "Threads" array that are objects
+  // whose "breakPoint" is an object, when it has Go's jsonrpc layout
+  // `{"id":N,"result":{"State":{...}},...}` and is well-formed JSON as far as the State's end;
+  // otherwise (or when nothing was cut) nullopt. The scan is JSON's own grammar: strings (with
+  // their escapes), objects and arrays skipped whole, so a name inside a string value never
+  // matches; a thread with an escaped key leaves the reply to the full parse.
   static std::optional<std::string> WithoutStateMembers(
-      absl::string_view reply_text, std::initializer_list<absl::string_view> names);
+      absl::string_view reply_text, std::initializer_list<absl::string_view> names,
+      bool only_threads_at_breakpoints = false);
   // The api.State of a command's reply (continue, halt): Delve's RPCServer.Command answers
   // {"State": {"Running": false, "Threads": [...], "exited": false, ...}}; a reply without that
   // key is taken as the State itself.

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -144,13 +146,67 @@ TEST(DelveClientTest, HostileRepliesNeverThrow) {
   EXPECT_FALSE(unknown.ok());
 }
 
-// ParseReply's result without the State's copies, as ParseStopReply must give it.
+// ParseReply's result without the State's copies and its threads not at a breakpoint, as
+// ParseStopReply must give it.
 json WithoutCopies(json reply) {
   if (reply.contains("State") && reply["State"].is_object()) {
-    reply["State"].erase("currentThread");
-    reply["State"].erase("currentGoroutine");
+    json& state = reply["State"];
+    state.erase("currentThread");
+    state.erase("currentGoroutine");
+    if (state.contains("Threads") && state["Threads"].is_array()) {
+      json kept = json::array();
+      for (const json& th : state["Threads"]) {
+        if (th.is_object() && th.contains("breakPoint") && th["breakPoint"].is_object()) {
+          kept.push_back(th);
+        }
+      }
+      state["Threads"] = kept;
+    }
   }
   return reply;
+}
+
+TEST(DelveClientTest, StopReplyKeepsOnlyTheThreadsAtABreakpoint) {
+  // A real stop (Delve 1.27.2, the optimized sample service at main.go:10): four threads, one at
+  // the breakpoint; only that one is parsed, and it is the same as in the full parse.
+  std::ifstream in(kdbg::testing::SourceDir() + "/fuzz/corpus/delve_reply/delve-1.27-stop.jsonl");
+  std::string real;
+  std::getline(in, real);
+  ASSERT_FALSE(real.empty());
+  auto whole = DelveClient::ParseReply(real);
+  auto stop = DelveClient::ParseStopReply(real);
+  ASSERT_TRUE(whole.ok() && stop.ok());
+  ASSERT_EQ((*whole)["State"]["Threads"].size(), 4u);
+  ASSERT_EQ((*stop)["State"]["Threads"].size(), 1u);
+  EXPECT_EQ((*stop)["State"]["Threads"][0], (*whole)["State"]["Threads"][2]);
+  EXPECT_EQ(*stop, WithoutCopies(*whole));
+  // Kept: a thread whose last "breakPoint" is an object. Left out: none, null, a number, an
+  // earlier object overridden by null, elements that are not objects.
+  const std::string r =
+      R"({"id":3,"result":{"State":{"Threads":[{"id":1},{"id":2,"breakPoint":null},)"
+      R"({"id":3,"breakPoint":{"id":1},"x":"\"breakPoint\":{"},{"id":4,"breakPoint":7},)"
+      R"({"id":5,"breakPoint":{"id":1},"breakPoint":null},{"id":6,"breakPoint":null,)"
+      R"("breakPoint":{"id":2}},5,"s",[{"breakPoint":{}}],{}],"exited":false}},"error":null})";
+  auto a = DelveClient::ParseReply(r), b = DelveClient::ParseStopReply(r);
+  ASSERT_TRUE(a.ok() && b.ok()) << r;
+  EXPECT_EQ(*b, WithoutCopies(*a));
+  ASSERT_EQ((*b)["State"]["Threads"].size(), 2u);
+  EXPECT_EQ((*b)["State"]["Threads"][0]["id"], 3);
+  EXPECT_EQ((*b)["State"]["Threads"][1]["id"], 6);
+  // Every thread at a breakpoint, or none in an empty array: nothing to cut.
+  for (const std::string& kept :
+       {std::string(R"({"id":3,"result":{"State":{"Threads":[{"breakPoint":{}}]}},"error":null})"),
+        std::string(R"({"id":3,"result":{"State":{"Threads":[]}},"error":null})")}) {
+    EXPECT_FALSE(DelveClient::WithoutStateMembers(kept, {}, true)) << kept;
+  }
+  // A key written with an escape ("\u0062reakPoint" is "breakPoint" once decoded): the raw scan
+  // cannot tell, so the reply is parsed whole, and that thread is still there.
+  const std::string escaped =
+      R"({"id":3,"result":{"State":{"Threads":[{"id":1},{"\u0062reakPoint":{"id":1}}]}},"error":null})";
+  EXPECT_FALSE(DelveClient::WithoutStateMembers(escaped, {}, true));
+  auto e = DelveClient::ParseStopReply(escaped);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ((*e)["State"]["Threads"].size(), 2u);
 }
 
 TEST(DelveClientTest, StopReplyIsParsedWithoutTheStatesCopiesOfAThread) {
