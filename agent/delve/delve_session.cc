@@ -384,7 +384,6 @@ bool DelveSession::HandleStop(const json& state, std::vector<PendingHit>* hits) 
       if (counts.is_object() &&
           counts.size() > static_cast<size_t>(options_.renew_after_goroutines)) {
         tp.renew = true;
-        renew_pending_.store(true);
       }
     }
     if (config_.max_hits > 0 && hits_.load() >= config_.max_hits) return true;
@@ -436,7 +435,6 @@ void DelveSession::EmitHits(std::vector<PendingHit>* hits) {
 }
 
 absl::Status DelveSession::RenewGrownBreakpoints() {
-  if (!renew_pending_.exchange(false)) return absl::OkStatus();
   absl::MutexLock lock(&state_mu_);
   for (auto it = tracepoints_.begin(); it != tracepoints_.end();) {
     auto next = std::next(it);
@@ -522,7 +520,6 @@ bool DelveSession::MayContinueUnparsed(absl::string_view reply, absl::Time deadl
   // Inside a JSON string every '"' is escaped, so `"exited":` and `"breakPoint":{` can only be
   // keys; the last `"exited":` is the State's own (no thread or breakpoint has one).
   if (!absl::EndsWith(reply, ",\"error\":null}")) return false;
-  if (renew_pending_.load()) return false;  // renewed while this stop holds the target
   constexpr absl::string_view kExited = "\"exited\":";
   size_t exited = reply.rfind(kExited);
   if (exited == absl::string_view::npos ||
@@ -555,6 +552,7 @@ bool DelveSession::MayContinueUnparsed(absl::string_view reply, absl::Time deadl
   for (const auto& entry : tracepoints_) {
     const TracepointState& tp = entry.second;
     if (tp.cleared) continue;
+    if (tp.renew) return false;  // renewed while this stop holds the target
     int64_t in_window = static_cast<int64_t>(tp.window.size());
     for (absl::Time t : tp.window) {
       if (now - t < absl::Seconds(1)) break;

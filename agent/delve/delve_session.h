@@ -165,8 +165,8 @@ class DelveSession final : public kdbg::agent::DebugSession {
   std::unique_ptr<DelveClient> side_;             // State and halt while a continue is pending
   std::unique_ptr<gobinary::DwarfReader> dwarf_;  // opened on demand by Declares()
   bool dwarf_tried_ = false;
-  // By Delve id. Its entries' counts, windows and `cleared` are under state_mu_ once the trace loop
-  // runs (the worker's HandleStop, the loop's MayContinueUnparsed).
+  // By Delve id. Its entries' counts, windows, `cleared` and `renew` are under state_mu_ once the
+  // trace loop runs (the worker's HandleStop, the loop's MayContinueUnparsed and renewals).
   std::map<int, TracepointState> tracepoints_;
   absl::Mutex state_mu_;
   std::vector<std::string> names_;
@@ -188,7 +188,6 @@ class DelveSession final : public kdbg::agent::DebugSession {
   bool worker_stop_ ABSL_GUARDED_BY(work_mu_) = false;
   std::atomic<int64_t> queued_bound_{0};      // the bounds of the stops queued or being handled
   std::atomic<bool> worker_max_hits_{false};  // cannot happen (the bound): handled if it does
-  std::atomic<bool> renew_pending_{false};    // some tracepoint is marked `renew`
   int64_t renewals_ = 0;                      // breakpoints renewed (the loop thread)
 
   mutable absl::Mutex mu_;

@@ -164,6 +164,30 @@ size_t SkipValue(absl::string_view t, size_t i) {
   return kBad;
 }
 
+// Visits the members of the object whose '{' is t[open]: `member(key, member_start, value_start)`
+// scans one member's value and returns the index just past it (kBad to stop). Returns the index of
+// the object's '}', or kBad when the text breaks the grammar or `member` stopped.
+template <typename MemberFn>
+size_t ScanMembers(absl::string_view t, size_t open, MemberFn&& member) {
+  size_t i = SkipSpace(t, open + 1);
+  if (i < t.size() && t[i] == '}') return i;
+  while (true) {
+    const size_t start = i;
+    const size_t key_end = SkipString(t, i);
+    if (key_end == kBad) return kBad;
+    const absl::string_view key = t.substr(start + 1, key_end - start - 2);
+    i = SkipSpace(t, key_end);
+    if (i >= t.size() || t[i] != ':') return kBad;
+    const size_t value_end = member(key, start, SkipSpace(t, i + 1));
+    if (value_end == kBad) return kBad;
+    i = SkipSpace(t, value_end);
+    if (i >= t.size()) return kBad;
+    if (t[i] == '}') return i;
+    if (t[i] != ',') return kBad;
+    i = SkipSpace(t, i + 1);
+  }
+}
+
 // Scans the array that opens at t[i], Delve's api.State.Threads, e.g.
 //   [{"id":25806,...,"breakPoint":{"id":1,...},"breakPointInfo":{...}},{"id":25801,...}]
 // and appends to `*out` the array of its elements that are objects whose "breakPoint" member (the
@@ -184,26 +208,15 @@ size_t ThreadsAtBreakpoints(absl::string_view t, size_t i, std::string* out, boo
     size_t end = kBad;
     bool at_breakpoint = false;
     if (element < t.size() && t[element] == '{') {
-      size_t j = SkipSpace(t, element + 1);
-      while (j < t.size() && t[j] != '}') {
-        const size_t key_end = SkipString(t, j);
-        if (key_end == kBad) return kBad;
-        const absl::string_view key = t.substr(j + 1, key_end - j - 2);
-        if (absl::StrContains(key, '\\')) return kBad;
-        j = SkipSpace(t, key_end);
-        if (j >= t.size() || t[j] != ':') return kBad;
-        const size_t value = SkipSpace(t, j + 1);
-        const size_t value_end = SkipValue(t, value);
-        if (value_end == kBad) return kBad;
-        if (key == "breakPoint") at_breakpoint = t[value] == '{';
-        j = SkipSpace(t, value_end);
-        if (j >= t.size()) return kBad;
-        if (t[j] == '}') break;
-        if (t[j] != ',') return kBad;
-        j = SkipSpace(t, j + 1);
-      }
-      if (j >= t.size()) return kBad;
-      end = j + 1;
+      const size_t close =
+          ScanMembers(t, element, [&](absl::string_view key, size_t, size_t value) -> size_t {
+            if (absl::StrContains(key, '\\')) return kBad;
+            const size_t value_end = SkipValue(t, value);
+            if (value_end != kBad && key == "breakPoint") at_breakpoint = t[value] == '{';
+            return value_end;
+          });
+      if (close == kBad) return kBad;
+      end = close + 1;
     } else {
       end = SkipValue(t, element);
       if (end == kBad) return kBad;
@@ -234,59 +247,46 @@ std::optional<std::string> DelveClient::WithoutStateMembers(
   absl::string_view rest = t;
   if (!ConsumeLeadingId(&rest).has_value()) return std::nullopt;
   if (!absl::ConsumePrefix(&rest, "\"result\":{\"State\":{")) return std::nullopt;
-  const size_t open = t.size() - rest.size();  // just past the State's '{'
+  const size_t open = t.size() - rest.size() - 1;  // the State's '{'
   std::vector<absl::string_view> kept;
   std::deque<std::string> rewritten;  // members rebuilt here (Threads), `kept` points into them
   bool cut = false;
-  size_t i = SkipSpace(t, open);
-  if (i < t.size() && t[i] == '}') return std::nullopt;  // an empty State: nothing to cut
-  while (true) {
-    const size_t member = i;
-    const size_t key_end = SkipString(t, i);
-    if (key_end == kBad) return std::nullopt;
-    const absl::string_view key = t.substr(member + 1, key_end - member - 2);
-    i = SkipSpace(t, key_end);
-    if (i >= t.size() || t[i] != ':') return std::nullopt;
-    const size_t value = SkipSpace(t, i + 1);
-    bool drop = false;
-    for (absl::string_view n : names) drop = drop || key == n;
-    size_t value_end = kBad;
-    if (!drop && only_threads_at_breakpoints && key == "Threads" && value < t.size() &&
-        t[value] == '[') {
-      std::string threads(t.substr(member, value - member));  // `"Threads":`
-      bool dropped = false;
-      value_end = ThreadsAtBreakpoints(t, value, &threads, &dropped);
-      if (value_end == kBad) return std::nullopt;
-      if (dropped) {
-        cut = true;
-        rewritten.push_back(std::move(threads));
-        kept.push_back(rewritten.back());
-      } else {
-        kept.push_back(t.substr(member, value_end - member));
-      }
-    } else {
-      value_end = SkipValue(t, value);
-      if (value_end == kBad) return std::nullopt;
-      if (drop) {
-        cut = true;
-      } else {
-        kept.push_back(t.substr(member, value_end - member));
-      }
-    }
-    i = SkipSpace(t, value_end);
-    if (i >= t.size()) return std::nullopt;
-    if (t[i] == '}') break;
-    if (t[i] != ',') return std::nullopt;
-    i = SkipSpace(t, i + 1);
-  }
-  if (!cut) return std::nullopt;
-  std::string out(t.substr(0, open));
+  const size_t close =
+      ScanMembers(t, open, [&](absl::string_view key, size_t member, size_t value) -> size_t {
+        bool drop = false;
+        for (absl::string_view n : names) drop = drop || key == n;
+        if (!drop && only_threads_at_breakpoints && key == "Threads" && value < t.size() &&
+            t[value] == '[') {
+          std::string threads(t.substr(member, value - member));  // `"Threads":`
+          bool dropped = false;
+          const size_t value_end = ThreadsAtBreakpoints(t, value, &threads, &dropped);
+          if (value_end == kBad) return kBad;
+          if (dropped) {
+            cut = true;
+            rewritten.push_back(std::move(threads));
+            kept.push_back(rewritten.back());
+          } else {
+            kept.push_back(t.substr(member, value_end - member));
+          }
+          return value_end;
+        }
+        const size_t value_end = SkipValue(t, value);
+        if (value_end == kBad) return kBad;
+        if (drop) {
+          cut = true;
+        } else {
+          kept.push_back(t.substr(member, value_end - member));
+        }
+        return value_end;
+      });
+  if (close == kBad || !cut) return std::nullopt;
+  std::string out(t.substr(0, open + 1));
   out.reserve(t.size());
   for (size_t k = 0; k < kept.size(); ++k) {
     if (k > 0) out.push_back(',');
     out.append(kept[k].data(), kept[k].size());
   }
-  out.append(t.data() + i, t.size() - i);
+  out.append(t.data() + close, t.size() - close);
   return out;
 }
 

@@ -148,7 +148,7 @@ TEST(DelveClientTest, HostileRepliesNeverThrow) {
 
 // ParseReply's result without the State's copies and its threads not at a breakpoint, as
 // ParseStopReply must give it.
-json WithoutCopies(json reply) {
+json AsStopParsed(json reply) {
   if (reply.contains("State") && reply["State"].is_object()) {
     json& state = reply["State"];
     state.erase("currentThread");
@@ -179,7 +179,7 @@ TEST(DelveClientTest, StopReplyKeepsOnlyTheThreadsAtABreakpoint) {
   ASSERT_EQ((*whole)["State"]["Threads"].size(), 4u);
   ASSERT_EQ((*stop)["State"]["Threads"].size(), 1u);
   EXPECT_EQ((*stop)["State"]["Threads"][0], (*whole)["State"]["Threads"][2]);
-  EXPECT_EQ(*stop, WithoutCopies(*whole));
+  EXPECT_EQ(*stop, AsStopParsed(*whole));
   // Kept: a thread whose last "breakPoint" is an object. Left out: none, null, a number, an
   // earlier object overridden by null, elements that are not objects.
   const std::string r =
@@ -189,7 +189,7 @@ TEST(DelveClientTest, StopReplyKeepsOnlyTheThreadsAtABreakpoint) {
       R"("breakPoint":{"id":2}},5,"s",[{"breakPoint":{}}],{}],"exited":false}},"error":null})";
   auto a = DelveClient::ParseReply(r), b = DelveClient::ParseStopReply(r);
   ASSERT_TRUE(a.ok() && b.ok()) << r;
-  EXPECT_EQ(*b, WithoutCopies(*a));
+  EXPECT_EQ(*b, AsStopParsed(*a));
   ASSERT_EQ((*b)["State"]["Threads"].size(), 2u);
   EXPECT_EQ((*b)["State"]["Threads"][0]["id"], 3);
   EXPECT_EQ((*b)["State"]["Threads"][1]["id"], 6);
@@ -229,7 +229,7 @@ TEST(DelveClientTest, StopReplyIsParsedWithoutTheStatesCopiesOfAThread) {
   auto stop = DelveClient::ParseStopReply(real);
   ASSERT_TRUE(whole.ok()) << whole.status();
   ASSERT_TRUE(stop.ok()) << stop.status();
-  EXPECT_EQ(*stop, WithoutCopies(*whole));
+  EXPECT_EQ(*stop, AsStopParsed(*whole));
   EXPECT_EQ((*stop)["State"]["Threads"][0]["breakPointInfo"]["variables"][0]["value"],
             "\"currentGoroutine\":{\\");
   // The members cut first, last, or as the only ones; spaces where Go writes none.
@@ -244,7 +244,7 @@ TEST(DelveClientTest, StopReplyIsParsedWithoutTheStatesCopiesOfAThread) {
       }) {
     auto a = DelveClient::ParseReply(r), b = DelveClient::ParseStopReply(r);
     ASSERT_TRUE(a.ok() && b.ok()) << r;
-    EXPECT_EQ(*b, WithoutCopies(*a)) << r;
+    EXPECT_EQ(*b, AsStopParsed(*a)) << r;
     EXPECT_TRUE(DelveClient::WithoutStateMembers(r, {"currentThread", "currentGoroutine"}));
   }
   // Other layouts, and text that breaks JSON's grammar before the State's end, are parsed whole:
