@@ -13,6 +13,7 @@ pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 pkg_check_modules(LIBELF REQUIRED IMPORTED_TARGET libelf)
 pkg_check_modules(LIBDW REQUIRED IMPORTED_TARGET libdw)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)  # Go's regexp syntax (kdbg funcs, quick trace)
+include(${CMAKE_CURRENT_LIST_DIR}/StaticGrpc.cmake)  # kdbg_link_grpc_statically (the CLI)
 
 # kdbg_allocator: jemalloc in place of glibc's malloc for the shipped programs (kdbg-agent,
 # kdbg-controller, kdbg) and the benchmarks that host the engines in process. Each hit allocates
