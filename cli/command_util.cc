@@ -21,6 +21,12 @@
 #include "kube/containers.h"
 
 namespace kdbg::cli::internal {
+namespace {
+// How long Connect drives the controller's handshake ahead of the first call (ConnectAhead): a
+// handshake on loopback or a port-forward takes milliseconds; a controller that does not answer
+// is the first call's to report.
+constexpr absl::Duration kConnectAheadLimit = absl::Seconds(2);
+}  // namespace
 
 void Console::Out(const std::string& text) {
   if (text.empty()) return;
@@ -211,8 +217,13 @@ absl::StatusOr<Connection> Connect(const GlobalOptions& g, const TargetOptions* 
   }
   if (endpoint.ok()) {
     channel = DialController(*endpoint, g.controller_ca);
-    // Starts the TCP and TLS handshake now, on gRPC's threads, instead of at the first call.
-    if (channel.ok()) (*channel)->GetState(/*try_to_connect=*/true);
+    // The TCP and TLS handshake now, while the pod read runs, instead of at the first call; not
+    // past a failed pod read (its error comes first). Longer than the read only by what the
+    // first call would wait anyway.
+    if (channel.ok()) {
+      (void)ConnectAhead(**channel, kConnectAheadLimit,
+                         [&pod_failed] { return !pod_failed.load(); });
+    }
   }
   if (pod_read.valid()) {
     const std::string& pod_name = spec.name;

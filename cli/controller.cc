@@ -111,6 +111,23 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> DialController(const Endpoint& en
   return channel;
 }
 
+grpc_connectivity_state ConnectAhead(grpc::Channel& channel, absl::Duration limit,
+                                     const std::function<bool()>& keep_going) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (true) {
+    grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
+    if (state == GRPC_CHANNEL_READY || state == GRPC_CHANNEL_TRANSIENT_FAILURE ||
+        state == GRPC_CHANNEL_SHUTDOWN || !keep_going()) {
+      return state;
+    }
+    absl::Time now = absl::Now();
+    if (now >= deadline) return state;
+    // Returns early on a state change; polls the channel's socket meanwhile.
+    channel.WaitForStateChange(state,
+                               absl::ToChronoTime(std::min(deadline, now + absl::Milliseconds(2))));
+  }
+}
+
 void PrepareContext(grpc::ClientContext* context, const std::string& token,
                     absl::Duration timeout) {
   if (!token.empty()) context->AddMetadata("authorization", absl::StrCat("Bearer ", token));

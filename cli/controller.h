@@ -55,6 +55,16 @@ absl::StatusOr<Endpoint> FindController(const EndpointOptions& options);
 absl::StatusOr<std::shared_ptr<grpc::Channel>> DialController(const Endpoint& endpoint,
                                                               const std::string& ca_path);
 
+// Drives `channel`'s connection (TCP connect, TLS handshake) until the channel is READY, fails
+// (TRANSIENT_FAILURE, SHUTDOWN), `keep_going` returns false, or `limit` passes; returns the last
+// state seen. Why: gRPC's synchronous API (Debian's 1.51, epoll1 poller) watches a channel's socket
+// only while a thread waits inside gRPC, so GetState(true) alone starts the TCP connect and nothing
+// more: the TLS handshake then begins with the first RPC (seen with strace: ClientHello sent
+// 14 ms after the connect, just after the pod read it was meant to overlap). Waiting here, in
+// slices of at most 2 ms, lets the handshake run while another thread does other work.
+grpc_connectivity_state ConnectAhead(grpc::Channel& channel, absl::Duration limit,
+                                     const std::function<bool()>& keep_going);
+
 // Adds "authorization: Bearer <token>" and, when positive, a deadline.
 void PrepareContext(grpc::ClientContext* context, const std::string& token,
                     absl::Duration timeout = absl::ZeroDuration());

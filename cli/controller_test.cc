@@ -1,12 +1,19 @@
 #include "cli/controller.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "cli/commands.h"
 #include "cli/ide_config.h"
 #include "common/grpc_status.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 
 namespace kdbg::cli {
@@ -17,6 +24,62 @@ TEST(ControllerTest, ParsePortForwardLine) {
   EXPECT_EQ(ParsePortForwardLine("Forwarding from [::1]:41234 -> 8443"), 0);
   EXPECT_EQ(ParsePortForwardLine("Handling connection for 41234"), 0);
   EXPECT_EQ(ParsePortForwardLine("Forwarding from 127.0.0.1:x -> 8443"), 0);
+}
+
+// ConnectAhead against a real gRPC server on loopback.
+std::unique_ptr<grpc::Server> StartLoopbackServer(grpc::Service* service, int* port) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
+  builder.RegisterService(service);
+  return builder.BuildAndStart();
+}
+
+TEST(ControllerTest, ConnectAheadLeavesTheChannelReady) {
+  int port = 0;
+  v1::Controller::Service unimplemented;  // a server needs one service; only the connection counts
+  std::unique_ptr<grpc::Server> server = StartLoopbackServer(&unimplemented, &port);
+  ASSERT_NE(server, nullptr);
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  EXPECT_EQ(ConnectAhead(*channel, absl::Seconds(10), [] { return true; }), GRPC_CHANNEL_READY);
+  EXPECT_EQ(channel->GetState(/*try_to_connect=*/false), GRPC_CHANNEL_READY);
+  server->Shutdown();
+}
+
+TEST(ControllerTest, ConnectAheadReturnsOnAFailedConnectBeforeItsLimit) {
+  // A port nobody listens on: bound, never listened.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", ntohs(a.sin_port)),
+                                     grpc::InsecureChannelCredentials());
+  absl::Time start = absl::Now();
+  EXPECT_EQ(ConnectAhead(*channel, absl::Seconds(20), [] { return true; }),
+            GRPC_CHANNEL_TRANSIENT_FAILURE);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  ::close(fd);
+}
+
+TEST(ControllerTest, ConnectAheadStopsWhenTheCallerNoLongerWaits) {
+  int port = 0;
+  v1::Controller::Service unimplemented;
+  std::unique_ptr<grpc::Server> server = StartLoopbackServer(&unimplemented, &port);
+  ASSERT_NE(server, nullptr);
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  int asked = 0;
+  grpc_connectivity_state s = ConnectAhead(*channel, absl::Seconds(10), [&asked] {
+    ++asked;
+    return false;
+  });
+  EXPECT_EQ(asked, 1);
+  EXPECT_NE(s, GRPC_CHANNEL_READY);  // returned before any wait
+  server->Shutdown();
 }
 
 TEST(ControllerTest, PortForwardThatFailsIsUnavailableWithItsOutput) {
