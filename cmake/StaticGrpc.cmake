@@ -16,8 +16,9 @@
 # --start-group, with the third-party archives, followed by the rest of the closure's items
 # (ROOT's INTERFACE libraries and imported targets other than the six above).
 
-# The libraries linked from their archives: Debian's names (pkg-config --static --libs).
-set(_KDBG_STATIC_GRPC_NAMES "^(grpc\\+\\+|grpc|gpr|upb|address_sorting|re2|cares|protobuf|absl_.*)$")
+# The libraries linked from their archives: Debian's names (pkg-config --static --libs). Also
+# tests/unit/lint/static_cli.sh's list of what the CLI must not load (tests/unit/lint/CMakeLists).
+set(KDBG_STATIC_GRPC_NAMES "^(grpc\\+\\+|grpc|gpr|upb|address_sorting|re2|cares|protobuf|absl_.*)$")
 # Imported targets those archives replace.
 set(_KDBG_STATIC_GRPC_TARGETS "^(gRPC::|protobuf::|absl::|PkgConfig::RE2$)")
 
@@ -75,7 +76,7 @@ function(kdbg_link_grpc_statically exe root)
   set(archives "")
   set(shared "")
   foreach(name IN LISTS KDBG_GRPC_STATIC_STATIC_LIBRARIES)
-    if(name MATCHES "${_KDBG_STATIC_GRPC_NAMES}")
+    if(name MATCHES "${KDBG_STATIC_GRPC_NAMES}")
       string(MAKE_C_IDENTIFIER "KDBG_ARCHIVE_${name}" var)
       find_library(${var} NAMES lib${name}.a REQUIRED)
       list(APPEND archives ${${var}})

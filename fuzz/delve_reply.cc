@@ -45,14 +45,12 @@ void Hits(const json& state) {
   }
 }
 
-// The threads of a parsed State that HandleStop reads: objects whose "breakPoint" is an object.
+// The threads of a parsed State that HandleStop reads (DelveClient::AtBreakpoint).
 json AtBreakpoints(const json& threads) {
   json out = json::array();
   if (!threads.is_array()) return threads;
   for (const json& th : threads) {
-    if (th.is_object() && th.contains("breakPoint") && th["breakPoint"].is_object()) {
-      out.push_back(th);
-    }
+    if (kdbg::delve::DelveClient::AtBreakpoint(th)) out.push_back(th);
   }
   return out;
 }

@@ -365,8 +365,8 @@ bool DelveSession::HandleStop(const json& state, std::vector<PendingHit>* hits) 
   const json& threads = jsonx::Arr(state, "Threads");
   absl::Time now = clock_.Now();
   for (const json& th : threads) {
+    if (!DelveClient::AtBreakpoint(th)) continue;
     const json& bp = jsonx::Obj(th, "breakPoint");
-    if (!bp.is_object()) continue;
     int id = static_cast<int>(jsonx::Int(bp, "id"));
     if (id < 0) {
       Notice(

@@ -339,6 +339,10 @@ const json& DelveClient::StopState(const json& reply) {
   return reply.contains("State") ? reply["State"] : reply;
 }
 
+bool DelveClient::AtBreakpoint(const json& thread) {
+  return jsonx::Obj(thread, "breakPoint").is_object();
+}
+
 absl::StatusOr<json> DelveClient::State(bool non_blocking, absl::Duration timeout) {
   KDBG_ASSIGN_OR_RETURN(json r, Call("RPCServer.State", {{"NonBlocking", non_blocking}}, timeout));
   auto st = r.is_object() ? r.find("State") : r.end();

@@ -91,6 +91,9 @@ class DelveClient {
   // {"State": {"Running": false, "Threads": [...], "exited": false, ...}}; a reply without that
   // key is taken as the State itself.
   static const nlohmann::json& StopState(const nlohmann::json& reply);
+  // A thread of a State that a stop's handling reads: an object whose "breakPoint" is an object
+  // (Delve omits an idle thread's). ParseStopReply keeps exactly these of "Threads".
+  static bool AtBreakpoint(const nlohmann::json& thread);
   bool pending() const { return pending_id_ != 0; }
 
   // The typed calls the engine uses.

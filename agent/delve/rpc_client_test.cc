@@ -156,9 +156,7 @@ json AsStopParsed(json reply) {
     if (state.contains("Threads") && state["Threads"].is_array()) {
       json kept = json::array();
       for (const json& th : state["Threads"]) {
-        if (th.is_object() && th.contains("breakPoint") && th["breakPoint"].is_object()) {
-          kept.push_back(th);
-        }
+        if (DelveClient::AtBreakpoint(th)) kept.push_back(th);
       }
       state["Threads"] = kept;
     }
