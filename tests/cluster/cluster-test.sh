@@ -123,6 +123,19 @@ wait_line() {  # file regex pid seconds
   grep -qE "$2" "$1"
 }
 
+# `kdbg attach --headless` of pod $1 on a port the kernel picks (--listen 127.0.0.1:0: a port we
+# chose could be taken by any socket, the kernel's ephemeral ones included), in the background.
+# Waits for the CLI's "Delve is listening for you on 127.0.0.1:PORT" line, which it prints once the
+# session serves. Sets APID (the CLI) and APORT; fails with the CLI's stderr if it never serves.
+attach_headless() {  # pod
+  "$KDBG" attach "pod/$1" --headless --listen "127.0.0.1:0" >"$WORK/attach.out" 2>"$WORK/attach.err" &
+  APID=$!
+  BG+=($APID)
+  wait_line "$WORK/attach.out" '^Delve is listening for you on 127\.0\.0\.1:[0-9]+ ' $APID 60 ||
+    fail "attach of pod/$1 never listened: $(cat "$WORK/attach.err")"
+  APORT=$(sed -nE 's/^Delve is listening for you on 127\.0\.0\.1:([0-9]+) .*/\1/p' "$WORK/attach.out" | head -1)
+}
+
 # The checks every session end must pass, against the real process: it answers HTTP, is not
 # stopped, no tracer (TracerPid 0), no Delve names its PID, the container did not restart.
 expect_released() {  # pod node ip restarts-before
@@ -265,17 +278,10 @@ cmd_attach() {
   [[ -x $dlv ]] || fail "no bundled Delve to connect with ($dlv): run scripts/delve"
   local pod node ip
   while read -r pod node ip; do
-    local port=$((20000 + RANDOM % 20000)) before i
+    local before i
     before=$(restarts "$pod")
-    "$KDBG" attach "pod/$pod" --headless --listen "127.0.0.1:$port" >"$WORK/attach.out" 2>"$WORK/attach.err" &
-    local apid=$!
-    BG+=($apid)
-    for ((i = 0; i < 120; i++)); do
-      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-      kill -0 $apid 2>/dev/null || break
-      sleep 0.5
-    done
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || fail "attach of pod/$pod never listened on $port: $(cat "$WORK/attach.err")"
+    attach_headless "$pod"
+    local apid=$APID port=$APORT
     # A request once the breakpoint is set (the kubelet's readiness probe, also from the host's
     # bridge address, may be the first to hit it: either is a real request through the pod).
     ( sleep 3; curl -s -m 20 -o /dev/null "http://$ip:8080/" ) &
@@ -648,17 +654,10 @@ YAML
   grep -q 'liveness:   liveness probe httpGet :http/ every 2s, timeout 1s, failure threshold 2: the kubelet restarts the container after a stop of 3s; kdbg resumes a stop after 1.5s (50%)' <<<"$out" ||
     fail "kdbg resolve does not show the liveness budget: $out"
 
-  port=$((20000 + RANDOM % 20000))
-  "$KDBG" attach "pod/$pod" --headless --listen "127.0.0.1:$port" >"$WORK/attach.out" 2>"$WORK/attach.err" &
-  local apid=$!
-  BG+=($apid)
-  for ((i = 0; i < 120; i++)); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    kill -0 $apid 2>/dev/null || break
-    sleep 0.5
-  done
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || fail "attach of pod/$pod never listened on $port: $(cat "$WORK/attach.err")"
-  # (the CLI listens at once; the controller's progress lines come as it sets the session up)
+  attach_headless "$pod"
+  local apid=$APID
+  port=$APORT
+  # (the controller's progress lines came as it set the session up, before the CLI served)
   wait_line "$WORK/attach.err" 'the kubelet restarts the container after a stop of 3s; kdbg resumes a stop after 1.5s' $apid 60 ||
     fail "kdbg attach did not show the liveness budget: $(cat "$WORK/attach.err")"
   start_load "$ip" 150
@@ -872,16 +871,7 @@ cmd_drain() {
 start_attach_client() {  # pod seconds
   local i dlv
   dlv=$("$ROOT/scripts/delve" paths | tail -1)
-  APORT=$((20000 + RANDOM % 20000))
-  "$KDBG" attach "pod/$1" --headless --listen "127.0.0.1:$APORT" >"$WORK/attach.out" 2>"$WORK/attach.err" &
-  APID=$!
-  BG+=($APID)
-  for ((i = 0; i < 120; i++)); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$APORT") 2>/dev/null && break
-    kill -0 $APID 2>/dev/null || break
-    sleep 0.5
-  done
-  (exec 3<>"/dev/tcp/127.0.0.1/$APORT") 2>/dev/null || fail "attach of pod/$1 never listened: $(cat "$WORK/attach.err")"
+  attach_headless "$1"
   { printf 'trace main.handleSlash\ncontinue\n'; sleep "$2"; } |
     timeout $(($2 + 30)) "$dlv" connect "127.0.0.1:$APORT" >"$WORK/dlv.out" 2>&1 &
   DPID=$!
