@@ -128,6 +128,10 @@ wait_line() {  # file regex pid seconds
 # Waits for the CLI's "Delve is listening for you on 127.0.0.1:PORT" line, which it prints once the
 # session serves. Sets APID (the CLI) and APORT; fails with the CLI's stderr if it never serves.
 attach_headless() {  # pod
+  # Emptied here, not only by the redirection below: that runs in the forked child, and a read of
+  # the file before it would find the previous attach's line and port.
+  : >"$WORK/attach.out"
+  : >"$WORK/attach.err"
   "$KDBG" attach "pod/$1" --headless --listen "127.0.0.1:0" >"$WORK/attach.out" 2>"$WORK/attach.err" &
   APID=$!
   BG+=($APID)
@@ -872,6 +876,7 @@ start_attach_client() {  # pod seconds
   local i dlv
   dlv=$("$ROOT/scripts/delve" paths | tail -1)
   attach_headless "$1"
+  : >"$WORK/dlv.out"  # not the previous case's: the wait below reads it
   { printf 'trace main.handleSlash\ncontinue\n'; sleep "$2"; } |
     timeout $(($2 + 30)) "$dlv" connect "127.0.0.1:$APORT" >"$WORK/dlv.out" 2>&1 &
   DPID=$!
