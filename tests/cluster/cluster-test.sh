@@ -123,21 +123,30 @@ wait_line() {  # file regex pid seconds
   grep -qE "$2" "$1"
 }
 
+# Starts `kdbg ARGS...` in the background, stdout to OUT and stderr to ERR, both emptied first by
+# this shell: the redirection runs in the forked child, so a wait that reads OUT before the child
+# truncates it would find the previous run's lines. Sets BGPID; the exit trap ends it (Ctrl-C).
+kdbg_bg() {  # out err args...
+  local out=$1 err=$2
+  shift 2
+  : >"$out"
+  : >"$err"
+  "$KDBG" "$@" >"$out" 2>"$err" &
+  BGPID=$!
+  BG+=($BGPID)
+}
+
 # `kdbg attach --headless` of pod $1 on a port the kernel picks (--listen 127.0.0.1:0: a port we
 # chose could be taken by any socket, the kernel's ephemeral ones included), in the background.
 # Waits for the CLI's "Delve is listening for you on 127.0.0.1:PORT" line, which it prints once the
 # session serves. Sets APID (the CLI) and APORT; fails with the CLI's stderr if it never serves.
 attach_headless() {  # pod
-  # Emptied here, not only by the redirection below: that runs in the forked child, and a read of
-  # the file before it would find the previous attach's line and port.
-  : >"$WORK/attach.out"
-  : >"$WORK/attach.err"
-  "$KDBG" attach "pod/$1" --headless --listen "127.0.0.1:0" >"$WORK/attach.out" 2>"$WORK/attach.err" &
-  APID=$!
-  BG+=($APID)
-  wait_line "$WORK/attach.out" '^Delve is listening for you on 127\.0\.0\.1:[0-9]+ ' $APID 60 ||
+  local line='^Delve is listening for you on 127\.0\.0\.1:([0-9]+) '
+  kdbg_bg "$WORK/attach.out" "$WORK/attach.err" attach "pod/$1" --headless --listen 127.0.0.1:0
+  APID=$BGPID
+  wait_line "$WORK/attach.out" "$line" $APID 60 ||
     fail "attach of pod/$1 never listened: $(cat "$WORK/attach.err")"
-  APORT=$(sed -nE 's/^Delve is listening for you on 127\.0\.0\.1:([0-9]+) .*/\1/p' "$WORK/attach.out" | head -1)
+  APORT=$(sed -nE "s/$line.*/\\1/p" "$WORK/attach.out" | head -1)
 }
 
 # The checks every session end must pass, against the real process: it answers HTTP, is not
@@ -210,13 +219,10 @@ cmd_trace() {
   check_two_nodes
   local pod node ip
   while read -r pod node ip; do
-    : >"$WORK/out"
     local before
     before=$(restarts "$pod")
-    "$KDBG" trace "pod/$pod" --init "$ROOT/examples/trace.dlv" --duration 120s -o json \
-      >"$WORK/out" 2>"$WORK/err" &
-    local kpid=$! i
-    BG+=($kpid)
+    kdbg_bg "$WORK/out" "$WORK/err" trace "pod/$pod" --init "$ROOT/examples/trace.dlv" --duration 120s -o json
+    local kpid=$BGPID i
     wait_line "$WORK/out" '"type":"armed"' $kpid 60 || { kill $kpid 2>/dev/null; fail "trace of pod/$pod never armed: $(cat "$WORK/err")"; }
     for ((i = 0; i < 40; i++)); do
       (($(grep -c '"type":"hit"' "$WORK/out") >= 2)) && break
@@ -316,10 +322,8 @@ cmd_sessions() {
   local pod node ip before
   read -r pod node ip < <(sample_pods)
   before=$(restarts "$pod")
-  : >"$WORK/out"
-  "$KDBG" trace "pod/$pod" --init "$ROOT/examples/trace.dlv" --duration 120s -o json >"$WORK/out" 2>"$WORK/err" &
-  local kpid=$! i
-  BG+=($kpid)
+  kdbg_bg "$WORK/out" "$WORK/err" trace "pod/$pod" --init "$ROOT/examples/trace.dlv" --duration 120s -o json
+  local kpid=$BGPID i
   wait_line "$WORK/out" '"type":"armed"' $kpid 60 || fail "trace of pod/$pod never armed: $(cat "$WORK/err")"
   local session list
   session=$(session_of "$WORK/err")
@@ -373,10 +377,8 @@ cmd_isolation() {
 # Starts `kdbg trace` of pod $1 (JSON to $WORK/out, progress to $WORK/err) and waits until it is
 # armed; sets KPID.
 start_trace() {  # pod
-  : >"$WORK/out"
-  "$KDBG" trace "pod/$1" --init "$ROOT/examples/trace.dlv" --duration 120s -o json >"$WORK/out" 2>"$WORK/err" &
-  KPID=$!
-  BG+=($KPID)
+  kdbg_bg "$WORK/out" "$WORK/err" trace "pod/$1" --init "$ROOT/examples/trace.dlv" --duration 120s -o json
+  KPID=$BGPID
   wait_line "$WORK/out" '"type":"armed"' $KPID 60 || fail "trace of pod/$1 never armed: $(cat "$WORK/err")"
 }
 

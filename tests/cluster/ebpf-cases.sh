@@ -90,11 +90,8 @@ cmd_ebpf_trace() {
   tpid=$(host_pid "$node" "$(admin -n default get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}' | sed 's|containerd://||')")
   [[ -n $tpid ]] || fail "no host PID for pod/$pod"
   printf 'trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\non handleSlash print r.Method\n' >"$WORK/ebpf.dlv"
-  : >"$WORK/out"
-  "$KDBG" trace "pod/$pod" --init "$WORK/ebpf.dlv" --engine ebpf --duration 120s -o json \
-    >"$WORK/out" 2>"$WORK/err" &
-  KPID=$!
-  BG+=($KPID)
+  kdbg_bg "$WORK/out" "$WORK/err" trace "pod/$pod" --init "$WORK/ebpf.dlv" --engine ebpf --duration 120s -o json
+  KPID=$BGPID
   wait_line "$WORK/out" '"type":"armed"' $KPID 60 || fail "--engine ebpf never armed on pod/$pod: $(cat "$WORK/err")"
   session=$(session_of "$WORK/err")
   grep -q '"engine":"ebpf"' "$WORK/out" || fail "the armed event does not name the eBPF engine: $(grep '"type":"armed"' "$WORK/out")"
@@ -225,11 +222,8 @@ cmd_ebpf_off() {
   local list
   list=$(timeout 60 "$KDBG" sessions -o json) || fail "kdbg sessions failed"
   grep -q "$pod" <<<"$list" && fail "a session on pod/$pod is left after the refusal: $list"
-  : >"$WORK/out"
-  "$KDBG" trace "pod/$pod" --init "$WORK/ebpf.dlv" --engine auto --duration 60s -o json \
-    >"$WORK/out" 2>"$WORK/err" &
-  KPID=$!
-  BG+=($KPID)
+  kdbg_bg "$WORK/out" "$WORK/err" trace "pod/$pod" --init "$WORK/ebpf.dlv" --engine auto --duration 60s -o json
+  KPID=$BGPID
   wait_line "$WORK/out" '"type":"armed"' $KPID 60 || fail "--engine auto never armed: $(cat "$WORK/err")"
   grep '"type":"armed"' "$WORK/out" | grep -q '"engine":"delve"' || fail "auto did not fall back to Delve: $(grep armed "$WORK/out")"
   grep '"type":"armed"' "$WORK/out" | grep -qE 'Operation not permitted|Permission denied' || fail "auto's armed line does not say why eBPF was not used: $(grep armed "$WORK/out")"

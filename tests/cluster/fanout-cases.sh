@@ -20,11 +20,8 @@
 
 # Starts `kdbg trace deploy/hello-world ARGS...` in the background; waits until both parts armed.
 fanout_start() {
-  : >"$WORK/fout"
-  "$KDBG" trace deploy/hello-world --init "$ROOT/examples/trace.dlv" -o json "$@" \
-    >"$WORK/fout" 2>"$WORK/ferr" &
-  KPID=$!
-  BG+=($KPID)
+  kdbg_bg "$WORK/fout" "$WORK/ferr" trace deploy/hello-world --init "$ROOT/examples/trace.dlv" -o json "$@"
+  KPID=$BGPID
   local i
   for ((i = 0; i < 120; i++)); do
     (($(grep -c '"type":"armed"' "$WORK/fout") >= 2)) && break
