@@ -19,6 +19,7 @@
 #include "absl/synchronization/notification.h"
 #include "agent/delve/trace_script.h"
 #include "agent/ebpf/bpf_probes.h"
+#include "agent/ebpf/hand_off_pacer.h"
 #include "agent/ebpf/plan.h"
 #include "agent/gobinary/build_info.h"
 #include "agent/gobinary/dwarf.h"
@@ -56,7 +57,9 @@ class EbpfSession final : public DebugSession {
       : spec_(spec),
         on_event_(std::move(cb)),
         options_(options),
-        proc_(NewProcReader(options.proc_root)) {}
+        proc_(NewProcReader(options.proc_root)),
+        pacer_(absl::Milliseconds(options.batch_interval_ms),
+               absl::Milliseconds(options.max_batch_interval_ms)) {}
 
   ~EbpfSession() override {
     RequestEnd(kdbg::v1::END_REASON_AGENT_SHUTDOWN);
@@ -208,32 +211,34 @@ class EbpfSession final : public DebugSession {
 
   // The events of ring-buffer polls are built first and handed on together, so the stream to
   // the caller finds them queued and sends them as one batch (Event.batch) rather than racing
-  // each event's own write. Hits are held across polls until options_.batch_interval_ms has
-  // passed since the last hand-off (ReleaseDue): every message costs each of agent, controller
-  // and CLI far more than a hit in it (~400 us of CPU in all here against ~10 us per hit), so at
-  // most one message per interval goes out, however many hits; a hit after a quiet interval, and
-  // any other event, goes at once.
+  // each event's own write. Hits are held across polls until the pacer's interval has passed
+  // since the last hand-off (ReleaseDue; options_.batch_interval_ms, longer for busy
+  // tracepoints: hand_off_pacer.h): every message costs each of agent, controller and CLI far
+  // more than a hit in it, so at most one message per interval goes out, however many hits; a
+  // hit after a quiet interval, and any other event, goes at once.
   void Hold() { holding_ = true; }
-  void Release() {
+  void Release(absl::Time now) {
     holding_ = false;
     held_control_ = false;
+    pacer_.HandedOn(now, held_.size());
     agent::EventBunch bunch;  // the stream wakes its writer once, after the last of them
     for (kdbg::v1::Event& e : held_) {
       if (on_event_) on_event_(std::move(e));
     }
     held_.clear();
   }
-  static constexpr size_t kMaxHeld = 1024;  // hand off sooner rather than hold more
-  absl::Duration BatchInterval() const { return absl::Milliseconds(options_.batch_interval_ms); }
-  bool ReleaseDue(absl::Time now, absl::Time last_release) const {
+  // Hand off sooner rather than hold more: ~0.5 MB of the usual hits, one message
+  // (agent_service.cc's kMaxBatch).
+  static constexpr size_t kMaxHeld = 2048;
+  bool ReleaseDue(absl::Time now, absl::Time last_release, absl::Duration interval) const {
     return held_control_ || held_.size() >= kMaxHeld ||
-           (!held_.empty() && now - last_release >= BatchInterval());
+           (!held_.empty() && now - last_release >= interval);
   }
   // The next poll's timeout: the usual one, or less when held hits fall due sooner.
-  int PollTimeoutMs(absl::Time now, absl::Time last_release) const {
+  int PollTimeoutMs(absl::Time now, absl::Time last_release, absl::Duration interval) const {
     if (held_.empty()) return options_.poll_timeout_ms;
     int64_t due_ms =
-        absl::ToInt64Milliseconds(last_release + BatchInterval() - now + absl::Microseconds(999));
+        absl::ToInt64Milliseconds(last_release + interval - now + absl::Microseconds(999));
     return static_cast<int>(std::clamp<int64_t>(due_ms, 0, options_.poll_timeout_ms));
   }
 
@@ -405,9 +410,9 @@ class EbpfSession final : public DebugSession {
         next_drop_check = now + absl::Seconds(1);
       }
       Hold();
-      auto n = bpf_->Poll(PollTimeoutMs(now, last_release), cb);
-      if (absl::Time after = absl::Now(); ReleaseDue(after, last_release)) {
-        Release();
+      auto n = bpf_->Poll(PollTimeoutMs(now, last_release, pacer_.Interval(now)), cb);
+      if (absl::Time after = absl::Now(); ReleaseDue(after, last_release, pacer_.Interval(after))) {
+        Release(after);
         last_release = after;
       }
       if (!n.ok()) {
@@ -424,7 +429,7 @@ class EbpfSession final : public DebugSession {
       Emit(std::move(e));
     }
     EndReason reason = Loop();
-    Release();  // hits still held by the loop go first
+    Release(absl::Now());  // hits still held by the loop go first
     Finish(reason);
   }
 
@@ -487,6 +492,7 @@ class EbpfSession final : public DebugSession {
   bool holding_ = false;               // session thread only
   bool held_control_ = false;          // held_ has an event that is not a hit (session thread)
   std::vector<kdbg::v1::Event> held_;  // session thread only
+  HandOffPacer pacer_;                 // session thread only
   std::thread thread_;
 
   mutable absl::Mutex mu_;

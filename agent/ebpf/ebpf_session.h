@@ -29,9 +29,12 @@ struct EbpfOptions {
   int default_hits_per_second = 10000;  // per probe, when the request asks for none
   int max_hits_per_second = 100000;
   int poll_timeout_ms = 2;  // bounds hit -> event latency when below the wake-up mark
-  // Hits are handed to the stream at most once per this interval (one message to the caller);
-  // a hit after a quiet interval goes at once. See EbpfSession::ReleaseDue.
+  // Hits are handed to the stream at most once per interval (one message to the caller); a hit
+  // after a quiet interval goes at once (EbpfSession::ReleaseDue). The interval is
+  // batch_interval_ms up to 1,000 hits/s, longer in proportion above, at most
+  // max_batch_interval_ms (hand_off_pacer.h).
   int batch_interval_ms = 10;
+  int max_batch_interval_ms = 50;
   size_t ring_bytes = 8u << 20;
   std::string proc_root = "/proc";
   // Where each session writes down the probes it attaches, before attaching them: one file per

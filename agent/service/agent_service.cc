@@ -85,7 +85,7 @@ class SessionStreamReactor final : public grpc::ServerWriteReactor<kdbg::v1::Eve
       absl::MutexLock lock(&mu_);
       if (writing_ || finished_) return;
       // Hits that queued while the last write was in flight go out as one message.
-      item = batch_ ? stream_->PopBatch(kMaxBatch) : stream_->Pop();
+      item = batch_ ? stream_->PopBatch(kMaxBatch, kMaxBatchBytes) : stream_->Pop();
       if (item.kind == EventStream::Item::Kind::kEmpty) return;
       if (item.kind == EventStream::Item::Kind::kFinish) {
         finished_ = true;
@@ -102,7 +102,11 @@ class SessionStreamReactor final : public grpc::ServerWriteReactor<kdbg::v1::Eve
     }
   }
 
-  static constexpr size_t kMaxBatch = 256;  // hits per message (~50 KB)
+  // Hits per message: the eBPF engine hands on up to 2,048 at a time (~0.5 MB of the usual
+  // hits), one message; Delve's hits can be far larger (arguments, stacks), hence the bytes bound,
+  // well below the 4 MiB a message may carry (common/grpc_limits.h).
+  static constexpr size_t kMaxBatch = 2048;
+  static constexpr size_t kMaxBatchBytes = 1 << 20;
 
   const std::shared_ptr<Session> session_;
   const std::shared_ptr<EventStream> stream_;

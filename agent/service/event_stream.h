@@ -44,10 +44,10 @@ class EventStream {
   // Consumer side: the next event, else Finish once closed and drained, else Empty.
   Item Pop();
   // As Pop, for a caller that takes batches (TraceOptions.batch_events): when the head of the
-  // queue is a hit, it and the hits right behind it (at most `max_hits` in all) come as one Event
-  // whose `batch` holds them in order (session_id and time of the first); a lone hit comes as
-  // itself.
-  Item PopBatch(size_t max_hits);
+  // queue is a hit, it and the hits right behind it (at most `max_hits` in all, and no more than
+  // `max_bytes` of them serialized unless the first alone is larger) come as one Event whose
+  // `batch` holds them in order (session_id and time of the first); a lone hit comes as itself.
+  Item PopBatch(size_t max_hits, size_t max_bytes);
 
   // Replaces the consumer's wakeup (nullptr detaches it); called after every Push/Close.
   void SetWakeup(std::function<void()> wakeup);

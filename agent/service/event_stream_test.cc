@@ -6,6 +6,8 @@
 namespace kdbg::agent {
 namespace {
 
+constexpr size_t kAnySize = size_t{1} << 30;
+
 kdbg::v1::Event Hit(int n) {
   kdbg::v1::Event e;
   e.set_session_id("s1");
@@ -66,20 +68,41 @@ TEST(EventStreamTest, PopBatchPacksConsecutiveHitsInOrder) {
   s.Push(notice);
   s.Push(Hit(6));
   s.Close(grpc::Status::OK);
-  EXPECT_TRUE(s.PopBatch(3).event.has_armed());  // control events come alone
-  auto b1 = s.PopBatch(3);
+  EXPECT_TRUE(s.PopBatch(3, kAnySize).event.has_armed());  // control events come alone
+  auto b1 = s.PopBatch(3, kAnySize);
   ASSERT_TRUE(b1.event.has_batch()) << b1.event.DebugString();
   EXPECT_EQ(b1.event.session_id(), "s1");
   ASSERT_EQ(b1.event.batch().events_size(), 3);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(b1.event.batch().events(i).hit().hit_count(), i + 1);
-  auto b2 = s.PopBatch(3);
+  auto b2 = s.PopBatch(3, kAnySize);
   ASSERT_EQ(b2.event.batch().events_size(), 2);
   EXPECT_EQ(b2.event.batch().events(1).hit().hit_count(), 5);
-  EXPECT_TRUE(s.PopBatch(3).event.has_notice());  // a batch never crosses another event
-  auto lone = s.PopBatch(3);
+  EXPECT_TRUE(s.PopBatch(3, kAnySize).event.has_notice());  // a batch never crosses another event
+  auto lone = s.PopBatch(3, kAnySize);
   ASSERT_TRUE(lone.event.has_hit());  // a lone hit comes as itself
   EXPECT_EQ(lone.event.hit().hit_count(), 6);
-  EXPECT_EQ(s.PopBatch(3).kind, EventStream::Item::Kind::kFinish);
+  EXPECT_EQ(s.PopBatch(3, kAnySize).kind, EventStream::Item::Kind::kFinish);
+}
+
+TEST(EventStreamTest, PopBatchKeepsABatchWithinItsBytesUnlessOneHitIsLarger) {
+  EventStream s(16);
+  auto big = [](int n, size_t bytes) {
+    kdbg::v1::Event e = Hit(n);
+    e.mutable_hit()->add_args()->set_value(std::string(bytes, 'x'));
+    return e;
+  };
+  for (int i = 1; i <= 4; ++i) s.Push(big(i, 1000));  // ~1,020 bytes each in a batch
+  s.Push(big(5, 5000));
+  s.Push(big(6, 1000));
+  auto b1 = s.PopBatch(16, 2500);
+  ASSERT_EQ(b1.event.batch().events_size(), 2) << "two fit in 2,500 bytes, three do not";
+  EXPECT_LE(b1.event.batch().ByteSizeLong(), 2500u);
+  EXPECT_EQ(s.PopBatch(16, 2500).event.batch().events_size(), 2);
+  // The 5,000-byte hit alone is over the bound: it goes, alone, as itself.
+  auto lone = s.PopBatch(16, 2500);
+  ASSERT_TRUE(lone.event.has_hit()) << lone.event.ShortDebugString().substr(0, 200);
+  EXPECT_EQ(lone.event.hit().hit_count(), 5);
+  EXPECT_EQ(s.PopBatch(16, 2500).event.hit().hit_count(), 6);
 }
 
 TEST(EventStreamTest, AnEventBunchWakesTheConsumerOnceAfterItsLastEvent) {
@@ -101,7 +124,7 @@ TEST(EventStreamTest, AnEventBunchWakesTheConsumerOnceAfterItsLastEvent) {
   }
   EXPECT_EQ(wakeups, 1);
   EXPECT_EQ(queued_at_wakeup, 4u);
-  auto b = s.PopBatch(16);
+  auto b = s.PopBatch(16, kAnySize);
   ASSERT_EQ(b.event.batch().events_size(), 4);
   s.Push(Hit(5));  // no bunch: woken at once
   EXPECT_EQ(wakeups, 2);

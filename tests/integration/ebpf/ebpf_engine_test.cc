@@ -624,6 +624,62 @@ TEST(EbpfEngineTest, HitsGoOutAtMostOncePerBatchIntervalAndALoneHitAtOnce) {
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.handleOrder"));
 }
 
+// A busy tracepoint's hits go out less often (hand_off_pacer.h): at thousands of hits a second
+// the interval grows from batch_interval_ms to max_batch_interval_ms, and no hit is lost.
+TEST(EbpfEngineTest, ABusyTracepointsHitsGoOutAtTheLongerInterval) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EbpfOptions o;
+  o.batch_interval_ms = 10;
+  o.max_batch_interval_ms = 60;
+  Events ev;
+  auto factory = NewEbpfSessionFactory(o);
+  agent::TraceSpec spec = Spec((*t)->pid(), "trace main.recurse\n");
+  spec.requested_hits_per_second = 100000;  // not disarmed at these rates
+  auto s = factory->StartTrace(spec, ev.Callback());
+  ASSERT_TRUE(s.ok()) << s.status();
+  // A request every 4 ms for a second (fewer when one takes longer), each 51 calls: ~12,000
+  // hits a second, and as many returns.
+  constexpr int kCalls = 51;
+  const absl::Time start = absl::Now();
+  int requests = 0;
+  while (absl::Now() - start < absl::Seconds(1)) {
+    ASSERT_FALSE(Get(**t, absl::StrCat("/recurse?n=", kCalls - 1)).empty());
+    ++requests;
+    absl::SleepFor(start + requests * absl::Milliseconds(4) - absl::Now());
+  }
+  const absl::Duration sending = absl::Now() - start;
+  ASSERT_TRUE(ev.WaitHits(kCalls * requests)) << requests << " requests";
+  (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  auto ended = (*s)->Wait(absl::Seconds(10));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->hits(), kCalls * requests) << "every call counted once";
+  EXPECT_EQ(ev.Hits().size(), static_cast<size_t>(kCalls * requests)) << "and delivered";
+  const double rate = kCalls * requests / absl::ToDoubleSeconds(sending);
+  ASSERT_GT(rate, 3000) << "too few hits a second to test the pacing: " << requests
+                        << " requests in " << sending;
+  // Hand-offs (gaps over 1 ms between arrivals) once the rate is known (after 0.5 s): the
+  // interval is 10 ms * rate / 1,000, at most 60 ms, far above the 10 ms of a fixed interval.
+  std::vector<absl::Time> at = ev.CallArrivals();
+  std::vector<absl::Duration> gaps;
+  for (size_t i = 1; i < at.size(); ++i) {
+    if (at[i] - at[i - 1] > absl::Milliseconds(1) && at[i - 1] - at[0] > absl::Milliseconds(500) &&
+        at[i] - at[0] < sending) {
+      gaps.push_back(at[i] - at[i - 1]);
+    }
+  }
+  ASSERT_GE(gaps.size(), 3u) << "hand-offs in the busy half second";
+  std::sort(gaps.begin(), gaps.end());
+  const absl::Duration median = gaps[gaps.size() / 2];
+  const absl::Duration expected =
+      std::min(absl::Milliseconds(60), absl::Milliseconds(10) * (rate / 1000));
+  EXPECT_GT(median, expected * 0.6) << rate << " hits/s, " << gaps.size() << " hand-offs";
+  EXPECT_LT(median, absl::Milliseconds(60) + absl::Milliseconds(30))
+      << "held longer than the longest interval";
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.recurse"));
+}
+
 TEST(EbpfEngineTest, TargetExitEndsTheSession) {
   KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
   auto t = GoTarget::Start("values");
