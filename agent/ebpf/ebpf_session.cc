@@ -227,8 +227,8 @@ class EbpfSession final : public DebugSession {
     }
     held_.clear();
   }
-  // Hand off sooner rather than hold more: ~0.5 MB of the usual hits, one message
-  // (agent_service.cc's kMaxBatch).
+  // Hand off sooner rather than hold more (~0.5 MB of the usual hits; agent_service.cc's
+  // kMaxBatch).
   static constexpr size_t kMaxHeld = 2048;
   bool ReleaseDue(absl::Time now, absl::Time last_release, absl::Duration interval) const {
     return held_control_ || held_.size() >= kMaxHeld ||

@@ -102,11 +102,13 @@ class SessionStreamReactor final : public grpc::ServerWriteReactor<kdbg::v1::Eve
     }
   }
 
-  // Hits per message: the eBPF engine hands on up to 2,048 at a time (~0.5 MB of the usual
-  // hits), one message; Delve's hits can be far larger (arguments, stacks), hence the bytes bound,
-  // well below the 4 MiB a message may carry (common/grpc_limits.h).
+  // Hits per message: the eBPF engine hands on up to 2,048 at a time (hand_off_pacer.h), a
+  // busy tracepoint's ~1,000 (~250 KB) every 50 ms. The bytes bound keeps a message well below
+  // the 4 MiB one may carry (common/grpc_limits.h) whatever its hits hold (Delve's carry
+  // arguments and stacks), and the controller's memory per stream bounded: it buffers up to
+  // --max-buffered-events (64) messages for a slow CLI, 16 MiB at this size.
   static constexpr size_t kMaxBatch = 2048;
-  static constexpr size_t kMaxBatchBytes = 1 << 20;
+  static constexpr size_t kMaxBatchBytes = 256 << 10;
 
   const std::shared_ptr<Session> session_;
   const std::shared_ptr<EventStream> stream_;
