@@ -12,9 +12,8 @@
 //
 // where rate = the hits handed on in the last kRateWindow, per second. At 1,000 hits/s and below
 // a hit waits at most `base` (10 ms in the agent); at 5,000/s and above, `max` (50 ms): well
-// under what anyone reading the stream can tell apart, at a tenth of the messages a fixed 10 ms
-// would send at 25,000 hits/s. A hit after a quiet interval still goes at once
-// (EbpfSession::ReleaseDue).
+// under what anyone reading the stream can tell apart, at a fifth of the hand-offs a fixed 10 ms
+// would make. A hit after a quiet interval still goes at once (EbpfSession::ReleaseDue).
 //
 // Not thread-safe: the session's own thread owns it.
 #pragma once

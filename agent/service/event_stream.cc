@@ -1,6 +1,5 @@
 #include "agent/service/event_stream.h"
 
-#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -51,27 +50,26 @@ EventStream::Item EventStream::Pop() {
 
 EventStream::Item EventStream::PopBatch(size_t max_hits, size_t max_bytes) {
   absl::MutexLock lock(&mu_);
-  if (dropped_unreported_ > 0 || queue_.size() < 2 || !queue_[0].has_hit() ||
-      !queue_[1].has_hit() || max_hits < 2) {
-    return PopLocked();
+  if (dropped_unreported_ > 0) return PopLocked();
+  // How many hits at the head go together: at most max_hits, and within max_bytes unless the
+  // first alone is larger. A hit's size in the batch is its own plus a tag and a length (at
+  // most 1 + 5 bytes).
+  size_t n = 0;
+  size_t bytes = 0;
+  while (n < queue_.size() && n < max_hits && queue_[n].has_hit()) {
+    const size_t size = queue_[n].ByteSizeLong() + 6;
+    if (n > 0 && bytes + size > max_bytes) break;
+    bytes += size;
+    ++n;
   }
-  // The size of a hit in the batch: its own plus a tag and a length (at most 1 + 5 bytes).
-  auto size_in_batch = [](const kdbg::v1::Event& e) { return e.ByteSizeLong() + 6; };
-  size_t bytes = size_in_batch(queue_[0]);
-  if (bytes + size_in_batch(queue_[1]) > max_bytes) return PopLocked();  // the first alone
+  if (n < 2) return PopLocked();  // a lone hit comes as itself
   Item item;
   item.kind = Item::Kind::kEvent;
   item.event.set_session_id(queue_.front().session_id());
   item.event.set_time_unix_nanos(queue_.front().time_unix_nanos());
   auto* events = item.event.mutable_batch()->mutable_events();
-  events->Reserve(static_cast<int>(std::min(max_hits, queue_.size())));
-  *events->Add() = std::move(queue_.front());
-  queue_.pop_front();
-  while (!queue_.empty() && queue_.front().has_hit() &&
-         static_cast<size_t>(events->size()) < max_hits) {
-    const size_t size = size_in_batch(queue_.front());
-    if (bytes + size > max_bytes) break;
-    bytes += size;
+  events->Reserve(static_cast<int>(n));
+  for (size_t i = 0; i < n; ++i) {
     *events->Add() = std::move(queue_.front());
     queue_.pop_front();
   }
