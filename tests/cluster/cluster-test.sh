@@ -755,7 +755,8 @@ for p in json.load(sys.stdin)["items"]:
   ON_EXIT=()
   out=$(timeout 60 "$KDBG" version 2>&1) || fail "kdbg version failed: $out"
   grep -q 'CANNOT DEBUG' <<<"$out" && fail "an agent still cannot debug after the fix: $out"
-  timeout 60 "$KDBG" resolve "pod/$pod" >/dev/null 2>&1 || fail "kdbg resolve pod/$pod failed after the fix"
+  out=$(timeout 60 "$KDBG" resolve "pod/$pod" 2>&1) ||
+    fail "kdbg resolve pod/$pod failed after the fix: $out; agent pods: $(admin -n kdbg-system get pods -o wide)"
   echo "cluster-test: readiness: agent $bad on $bad_node without Delve: not ready, named by kdbg version and kdbg resolve ($why); fixed, ready again"
 }
 
