@@ -116,6 +116,11 @@ absl::Status DelveSession::Start() {
   return absl::OkStatus();
 }
 
+void DelveSession::NoteClientActivity() {
+  last_activity_unix_nanos_.store(absl::ToUnixNanos(clock_.Now()));
+  client_activity_.fetch_add(1);
+}
+
 void DelveSession::RequestEnd(EndReason reason) {
   absl::MutexLock lock(&mu_);
   if (ended_ || requested_ != kdbg::v1::END_REASON_UNSPECIFIED) return;
@@ -751,9 +756,15 @@ EndReason DelveSession::AttachLoop() {
   const absl::Duration tick =
       limited ? std::clamp(config_.max_stop / 10, absl::Milliseconds(20), absl::Seconds(1))
               : absl::Seconds(1);
+  // A request noted this shortly before our resume may still be on its way to Delve (the tunnel
+  // notes a frame before its pump writes it; Delve serves it once it holds the target): after the
+  // resume it would wait for a stop nobody makes, so the target is halted for it as for a
+  // returning client. A request that was in fact served costs one more held stop.
+  const absl::Duration in_flight = std::min(config_.max_stop / 2, absl::Seconds(1));
   std::optional<absl::Time> stopped_since;  // first tick the target was seen stopped
   bool resumed = false;                     // our continue runs the target while the client is away
   bool halted_for = false;                  // the client came back and we halted the target for it
+  bool client_may_wait = false;             // a request noted within `in_flight` of our resume
   int64_t activity_at_resume = 0;
   int64_t passed = 0;  // stops continued at once while the client was away
   while (true) {
@@ -770,7 +781,8 @@ EndReason DelveSession::AttachLoop() {
           exit_status_ = static_cast<int>(jsonx::Int(state, "exitStatus"));
           return kdbg::v1::END_REASON_TARGET_EXITED;
         }
-        if (resumed && !halted_for && client_activity_.load() == activity_at_resume) {
+        if (resumed && !halted_for && !client_may_wait &&
+            client_activity_.load() == activity_at_resume) {
           // A stop nobody is at (a breakpoint hit while the client is away): continue at once,
           // so the target keeps answering its probes. The breakpoints stay.
           ++passed;
@@ -788,6 +800,7 @@ EndReason DelveSession::AttachLoop() {
         }
         resumed = false;  // this stop is the client's (its halt, or its request waited for it)
         halted_for = false;
+        client_may_wait = false;
       } else if (auto status = ParseExitedError(std::string(reply.status().message()))) {
         exit_status_ = *status;
         return kdbg::v1::END_REASON_TARGET_EXITED;
@@ -803,9 +816,10 @@ EndReason DelveSession::AttachLoop() {
     if (!st.ok() || st->zombie()) return kdbg::v1::END_REASON_TARGET_EXITED;
     if (!limited) continue;
     if (resumed && !halted_for && main_->pending() &&
-        client_activity_.load() != activity_at_resume) {
-      // The client is back while we run the target for it: its request may need the target
-      // stopped (Delve serves it only then), so halt it, as `dlv connect` does on connecting.
+        (client_may_wait || client_activity_.load() != activity_at_resume)) {
+      // The client is back while we run the target for it (or its last request may still be
+      // waiting): its request may need the target stopped (Delve serves it only then), so halt
+      // it, as `dlv connect` does on connecting.
       halted_for = true;
       auto halted = side_->Call("RPCServer.Command", DelveClient::CommandParams("halt"),
                                 options_.call_timeout);
@@ -842,6 +856,12 @@ EndReason DelveSession::AttachLoop() {
     resumed = true;
     halted_for = false;
     activity_at_resume = activity_at_top;
+    client_may_wait = now - absl::FromUnixNanos(last_activity_unix_nanos_.load()) < in_flight;
+    if (client_may_wait) {
+      log::Info(
+          "stop limit: a request of the remote client may still be on its way; halting for it",
+          {{"session", config_.id}});
+    }
     stopped_since.reset();
     Notice(kdbg::v1::NOTICE_KIND_STOP_LIMIT,
            absl::StrCat("the target was stopped for ",

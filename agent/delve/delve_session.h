@@ -71,7 +71,8 @@ class DelveSession final : public kdbg::agent::DebugSession {
   void RequestEnd(kdbg::v1::EndReason reason) override;
   absl::StatusOr<kdbg::v1::EndedEvent> Wait(absl::Duration timeout) override;
   bool Ended() const override;
-  void NoteClientActivity() override { client_activity_.fetch_add(1); }
+  // Thread-safe: counts the request and keeps when it was noted (AttachLoop's stop limit).
+  void NoteClientActivity() override;
 
  private:
   struct TracepointState {
@@ -174,6 +175,7 @@ class DelveSession final : public kdbg::agent::DebugSession {
   absl::Time start_;
   std::atomic<int64_t> hits_{0};
   std::atomic<int64_t> client_activity_{0};  // requests the remote client sent (attach mode)
+  std::atomic<int64_t> last_activity_unix_nanos_{0};  // when the last of them was noted (clock_)
   std::optional<int> exit_status_;
   std::string end_detail_;
   bool ending_ = false;  // Finish() reports a last stop after Delve detached

@@ -657,6 +657,79 @@ TEST_F(DelveEngineTest, AttachStopLimitResumesAHeldStopAndKeepsTheBreakpoints) {
   ExpectReleased(**target);
 }
 
+// A request the client sent just before the stop limit resumed its halt, which reaches Delve
+// only after the resume (the tunnel notes a frame before its pump writes it; CI's c35 saw a
+// FindLocation wait 10 s for a stop nobody made): the engine halts the target for it, and Delve
+// answers it. Each round notes one request 700 ms into a held halt, sends it once the resume
+// has happened, and judges only a round where the note fell 150-450 ms before the resume (before
+// the engine's last 100 ms tick, within its 500 ms window); such a request is otherwise never
+// answered. A round this machine times otherwise brings the client back and is not counted.
+TEST_F(DelveEngineTest, AttachStopLimitHaltsForARequestNotedJustBeforeTheResume) {
+  auto target = GoTarget::Start("hello-world-nol");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  agent::AttachSpec spec;
+  spec.session_id = "limit2";
+  spec.max_stop = absl::Seconds(1);
+  ASSERT_TRUE(kdbg::testing::ResolveInto((*target)->pid(), &spec).ok());
+  auto session = factory_->StartAttach(spec, events.Callback());
+  ASSERT_TRUE(session.ok()) << session.status();
+  auto stop_limits = [&] {
+    int n = 0;
+    for (const auto& notice : events.Notices()) n += notice.kind() == v1::NOTICE_KIND_STOP_LIMIT;
+    return n;
+  };
+  auto await_stop_limits = [&](int n) {
+    for (int i = 0; i < 1000 && stop_limits() < n; ++i) absl::SleepFor(absl::Milliseconds(5));
+    return stop_limits() >= n;
+  };
+  const nlohmann::json find_params = {
+      {"Scope", {{"GoroutineID", -1}, {"Frame", 0}, {"DeferredCall", 0}}},
+      {"Loc", "main.handleSlash"},
+      {"IncludeNonExecutableLines", false}};
+  auto conn = TcpRpcDialer().Dial((*session)->delve_address());
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  DelveClient remote(std::move(*conn));
+  int judged = 0;
+  for (int round = 0; round < 6 && judged < 2; ++round) {
+    // The client halts the target and holds it (no request while it holds it).
+    (*session)->NoteClientActivity();
+    ASSERT_TRUE(
+        remote.Call("RPCServer.Command", DelveClient::CommandParams("halt"), absl::Seconds(10))
+            .ok());
+    const int before = stop_limits();
+    absl::SleepFor(absl::Milliseconds(700));
+    const absl::Time noted = absl::Now();
+    (*session)->NoteClientActivity();
+    ASSERT_TRUE(await_stop_limits(before + 1)) << "the stop limit did not resume the halt";
+    const absl::Duration gap = absl::Now() - noted;
+    // The request the note was for, reaching Delve after the resume.
+    ASSERT_TRUE(remote.Send("RPCServer.FindLocation", find_params).ok());
+    auto found = remote.Receive(absl::Seconds(3));
+    if (gap >= absl::Milliseconds(150) && gap <= absl::Milliseconds(450)) {
+      ++judged;
+      ASSERT_TRUE(found.ok()) << "round " << round << ", the request noted " << gap
+                              << " before the resume: " << found.status();
+    } else if (!found.ok()) {
+      // Outside the window: the client's next request brings it back (the engine halts for it).
+      (*session)->NoteClientActivity();
+      found = remote.Receive(absl::Seconds(10));
+      ASSERT_TRUE(found.ok()) << found.status();
+    }
+    EXPECT_THAT(found->dump(), HasSubstr("main.handleSlash"));
+    // The stop the engine made for the request is the client's, and the limit resumes it too.
+    ASSERT_TRUE(await_stop_limits(before + 2)) << "the stop held for the request was not resumed";
+  }
+  EXPECT_GE(judged, 1) << "no round noted its request 150-450 ms before the resume";
+  auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(5));
+  ASSERT_TRUE(r.ok()) << r.status();
+  (*session)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  auto ended = (*session)->Wait(absl::Seconds(30));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  ExpectCleanEnd(*ended);
+  ExpectReleased(**target);
+}
+
 // The stop limit in trace mode: a limit shorter than the agent's own handling of one hit (1 us)
 // ends the session at the first hit, safely, with END_REASON_STOP_LIMIT and why.
 TEST_F(DelveEngineTest, TraceStopLimitEndsTheSession) {
