@@ -22,6 +22,7 @@
 #include "common/fd.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/thread_name.h"
 
 namespace kdbg::delve {
 
@@ -163,6 +164,7 @@ void DelveSession::Notice(kdbg::v1::NoticeKind kind, const std::string& message)
 }
 
 void DelveSession::Run() {
+  SetCurrentThreadName("kdbg-delve-loop");
   setup_status_ = Setup();
   if (!setup_status_.ok()) {
     CleanupAfterFailedSetup();
@@ -580,6 +582,7 @@ void DelveSession::DrainStops() {
 }
 
 void DelveSession::StopWorker() {
+  SetCurrentThreadName("kdbg-stop-work");
   std::vector<PendingHit> hits;
   while (true) {
     QueuedStop stop;

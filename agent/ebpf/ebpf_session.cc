@@ -28,6 +28,7 @@
 #include "common/pidfd.h"
 #include "common/proc_reader.h"
 #include "common/status.h"
+#include "common/thread_name.h"
 
 namespace kdbg::ebpf {
 namespace {
@@ -423,6 +424,7 @@ class EbpfSession final : public DebugSession {
   }
 
   void Run() {
+    SetCurrentThreadName("kdbg-ebpf-poll");
     {
       kdbg::v1::Event e;
       *e.mutable_armed() = armed_;
