@@ -660,7 +660,7 @@ TEST_F(DelveEngineTest, AttachStopLimitResumesAHeldStopAndKeepsTheBreakpoints) {
 // A request the client sent just before the stop limit resumed its halt, which reaches Delve
 // only after the resume (the tunnel notes a frame before its pump writes it; CI's c35 saw a
 // FindLocation wait 10 s for a stop nobody made): the engine halts the target for it, and Delve
-// answers it. Each round notes one request 700 ms into a held halt, sends it once the resume
+// answers it. Each round notes one request 800 ms into a held halt, sends it once the resume
 // has happened, and judges only a round where the note fell 150-450 ms before the resume (before
 // the engine's last 100 ms tick, within its 500 ms window); such a request is otherwise never
 // answered. A round this machine times otherwise brings the client back and is not counted.
@@ -698,7 +698,9 @@ TEST_F(DelveEngineTest, AttachStopLimitHaltsForARequestNotedJustBeforeTheResume)
         remote.Call("RPCServer.Command", DelveClient::CommandParams("halt"), absl::Seconds(10))
             .ok());
     const int before = stop_limits();
-    absl::SleepFor(absl::Milliseconds(700));
+    // The engine resumes 1.0-1.1 s after the halt (its 100 ms ticks): the note falls ~200-300 ms
+    // before.
+    absl::SleepFor(absl::Milliseconds(800));
     const absl::Time noted = absl::Now();
     (*session)->NoteClientActivity();
     ASSERT_TRUE(await_stop_limits(before + 1)) << "the stop limit did not resume the halt";
