@@ -477,7 +477,9 @@ MergeRelay::StoppedFn MergeRelay::BeginStop(std::optional<size_t> only,
   for (size_t i = 0; i < parts_.size(); ++i) {
     const Part& p = *parts_[i];
     if (only.has_value() && *only != i) continue;
-    if ((p.started || p.starting) && !p.done) running->push_back(i);
+    // A part whose EndedEvent came has ended on its agent, though its call may still be closing
+    // (done comes with the call's OnDone): it is not stopped again, nor listed as stopped.
+    if ((p.started || p.starting) && !p.done && !p.out.ended_seen) running->push_back(i);
   }
   return [this](const StopFailures& f) { OnStopped(f, v1::END_REASON_STOP_REQUESTED); };
 }

@@ -149,7 +149,8 @@ class MergeRelay {
   // Every part has been started or failed; the session ends when they have all ended.
   void SetupDone();
   bool ClientGone();
-  // `kdbg stop`: the parts running now (all, or only part `only`) go into `running`; the caller
+  // `kdbg stop`: the parts running now (all, or only part `only`; not one whose EndedEvent came,
+  // even while its call is closing) go into `running`; the caller
   // asks their agents to stop them and then must call the returned function once (any thread)
   // with the ones it could not stop, whose calls the relay then cancels (their end: STOP_REQUESTED,
   // StopCancelledMessage). Stopping the whole session also keeps parts not yet started from

@@ -132,6 +132,9 @@ grpc::Status FakeAgent::Trace(grpc::ServerContext* ctx, const v1::TraceRequest* 
   end.mutable_ended()->set_hits(script.hits);
   end.mutable_ended()->set_target_alive(true);
   writer->Write(end);
+  if (script.linger_after_end_ms > 0) {
+    absl::SleepFor(absl::Milliseconds(script.linger_after_end_ms));
+  }
   return grpc::Status::OK;
 }
 

@@ -29,6 +29,9 @@ struct AgentScript {
   // guardian recorded), else END_REASON_STOP_REQUESTED.
   int stop_unavailable = 0;
   std::string recovered_message;
+  // After its EndedEvent the call stays open this long before it returns: the relay reads the end
+  // well before the call is done, as under load.
+  int linger_after_end_ms = 0;
 };
 
 // An agent killed mid-trace (its container): 2 hits, then the stream breaks (UNAVAILABLE, no

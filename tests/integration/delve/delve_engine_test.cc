@@ -571,50 +571,71 @@ TEST_F(DelveEngineTest, AttachModeExposesDelveAndClearsTheRemoteClientsBreakpoin
   ExpectReleased(**target);
 }
 
+// An attach session with a 1 s stop limit (a tight liveness probe's budget, kube/probes.h) on
+// hello-world-nol, and a debugger client connected to its Delve. Not movable: the session's
+// callback holds `events`.
+struct StopLimitedAttach {
+  std::unique_ptr<GoTarget> target;
+  Events events;
+  std::unique_ptr<agent::DebugSession> session;
+  std::unique_ptr<DelveClient> remote;
+
+  // The stop-limit notices so far.
+  int StopLimits() {
+    int n = 0;
+    for (const auto& notice : events.Notices()) n += notice.kind() == v1::NOTICE_KIND_STOP_LIMIT;
+    return n;
+  }
+};
+
+void StartStopLimitedAttach(DelveSessionFactory& factory, const std::string& id,
+                            StopLimitedAttach* a) {
+  auto target = GoTarget::Start("hello-world-nol");
+  ASSERT_TRUE(target.ok()) << target.status();
+  a->target = std::move(*target);
+  agent::AttachSpec spec;
+  spec.session_id = id;
+  spec.max_stop = absl::Seconds(1);
+  ASSERT_TRUE(kdbg::testing::ResolveInto(a->target->pid(), &spec).ok());
+  auto session = factory.StartAttach(spec, a->events.Callback());
+  ASSERT_TRUE(session.ok()) << session.status();
+  a->session = std::move(*session);
+  auto conn = TcpRpcDialer().Dial(a->session->delve_address());
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  a->remote = std::make_unique<DelveClient>(std::move(*conn));
+}
+
 // The stop limit (a tight liveness probe's budget, kube/probes.h): a remote client stops the
 // target at its breakpoint and holds it. The engine resumes it after max_stop, says so, keeps the
 // client's breakpoint, continues the stops nobody is at while the client is away, and halts the
 // target for the client's next request.
 TEST_F(DelveEngineTest, AttachStopLimitResumesAHeldStopAndKeepsTheBreakpoints) {
-  auto target = GoTarget::Start("hello-world-nol");
-  ASSERT_TRUE(target.ok()) << target.status();
-  Events events;
-  agent::AttachSpec spec;
-  spec.session_id = "limit1";
-  spec.max_stop = absl::Seconds(1);
-  ASSERT_TRUE(kdbg::testing::ResolveInto((*target)->pid(), &spec).ok());
-  auto session = factory_->StartAttach(spec, events.Callback());
-  ASSERT_TRUE(session.ok()) << session.status();
-  auto stop_limits = [&] {
-    int n = 0;
-    for (const auto& notice : events.Notices()) n += notice.kind() == v1::NOTICE_KIND_STOP_LIMIT;
-    return n;
-  };
-  auto conn = TcpRpcDialer().Dial((*session)->delve_address());
-  ASSERT_TRUE(conn.ok()) << conn.status();
-  DelveClient remote(std::move(*conn));
+  StopLimitedAttach a;
+  ASSERT_NO_FATAL_FAILURE(StartStopLimitedAttach(*factory_, "limit1", &a));
+  DelveClient& remote = *a.remote;
+  auto stop_limits = [&] { return a.StopLimits(); };
   // Each request of the client is noted first, as the tunnel notes every frame it forwards. On a
   // loaded machine the setup below can itself outlast the 1 s limit; the engine then resumes the
   // client's halt and halts again for its next request, so notices are counted from the continue.
-  (*session)->NoteClientActivity();
+  a.session->NoteClientActivity();
   ASSERT_TRUE(
       remote.Call("RPCServer.Command", DelveClient::CommandParams("halt"), absl::Seconds(10)).ok());
-  (*session)->NoteClientActivity();
+  a.session->NoteClientActivity();
   auto locs = remote.FindLocation("main.handleSlash", absl::Seconds(10));
   ASSERT_TRUE(locs.ok()) << locs.status();
   BreakpointRequest bp;
   bp.name = "user1";
   bp.addrs = locs->front().pcs;
   bp.tracepoint = false;
-  (*session)->NoteClientActivity();
+  a.session->NoteClientActivity();
   ASSERT_TRUE(remote.CreateBreakpoint(bp, absl::Seconds(10)).ok());
-  (*session)->NoteClientActivity();
+  a.session->NoteClientActivity();
   const int limits_before = stop_limits();
   ASSERT_TRUE(remote.Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok());
   // A request stops at the breakpoint; the client holds the stop. The engine resumes it after
   // about a second, so the request is answered although nobody continued.
   absl::Time t0 = absl::Now();
-  auto held = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(15));
+  auto held = kdbg::testing::HttpGet("127.0.0.1", a.target->port(), "/", absl::Seconds(15));
   ASSERT_TRUE(held.ok()) << held.status();
   EXPECT_EQ(held->status, 200);
   absl::Duration took = absl::Now() - t0;
@@ -623,21 +644,21 @@ TEST_F(DelveEngineTest, AttachStopLimitResumesAHeldStopAndKeepsTheBreakpoints) {
   auto stopped_reply = remote.Receive(absl::Seconds(5));  // the client's continue ended there
   ASSERT_TRUE(stopped_reply.ok()) << stopped_reply.status();
   ASSERT_EQ(stop_limits(), limits_before + 1);
-  EXPECT_THAT(events.Notices().back().message(), HasSubstr("every breakpoint is kept"));
+  EXPECT_THAT(a.events.Notices().back().message(), HasSubstr("every breakpoint is kept"));
   // While the client is away the breakpoint's stops are continued at once: requests are answered
   // quickly, and no further notice is needed.
   for (int i = 0; i < 5; ++i) {
     absl::Time t = absl::Now();
-    auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(5));
+    auto r = kdbg::testing::HttpGet("127.0.0.1", a.target->port(), "/", absl::Seconds(5));
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_LT(absl::Now() - t, absl::Milliseconds(800));
   }
   // The client is back (a request through its tunnel): the engine halts the target for it; its
   // breakpoint is still there; the stop it now holds is resumed again after the limit.
-  (*session)->NoteClientActivity();
+  a.session->NoteClientActivity();
   bool stopped = false;
   for (int i = 0; i < 300 && !stopped; ++i) {
-    auto st = kdbg::testing::ReadProcStatus((*target)->pid());
+    auto st = kdbg::testing::ReadProcStatus(a.target->pid());
     stopped = st.ok() && st->state == 't';
     if (!stopped) absl::SleepFor(absl::Milliseconds(10));
   }
@@ -647,14 +668,10 @@ TEST_F(DelveEngineTest, AttachStopLimitResumesAHeldStopAndKeepsTheBreakpoints) {
   EXPECT_THAT(list->dump(), HasSubstr("\"user1\""));
   absl::SleepFor(absl::Milliseconds(2500));
   EXPECT_EQ(stop_limits(), limits_before + 2);
-  auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(5));
+  auto r = kdbg::testing::HttpGet("127.0.0.1", a.target->port(), "/", absl::Seconds(5));
   ASSERT_TRUE(r.ok()) << r.status();
 
-  (*session)->RequestEnd(v1::END_REASON_CLIENT_STOP);
-  auto ended = (*session)->Wait(absl::Seconds(30));
-  ASSERT_TRUE(ended.ok()) << ended.status();
-  ExpectCleanEnd(*ended);
-  ExpectReleased(**target);
+  EndCleanly(*a.session, *a.target, v1::END_REASON_CLIENT_STOP);
 }
 
 // A request the client sent just before the stop limit resumed its halt, which reaches Delve
@@ -665,20 +682,10 @@ TEST_F(DelveEngineTest, AttachStopLimitResumesAHeldStopAndKeepsTheBreakpoints) {
 // the engine's last 100 ms tick, within its 500 ms window); such a request is otherwise never
 // answered. A round this machine times otherwise brings the client back and is not counted.
 TEST_F(DelveEngineTest, AttachStopLimitHaltsForARequestNotedJustBeforeTheResume) {
-  auto target = GoTarget::Start("hello-world-nol");
-  ASSERT_TRUE(target.ok()) << target.status();
-  Events events;
-  agent::AttachSpec spec;
-  spec.session_id = "limit2";
-  spec.max_stop = absl::Seconds(1);
-  ASSERT_TRUE(kdbg::testing::ResolveInto((*target)->pid(), &spec).ok());
-  auto session = factory_->StartAttach(spec, events.Callback());
-  ASSERT_TRUE(session.ok()) << session.status();
-  auto stop_limits = [&] {
-    int n = 0;
-    for (const auto& notice : events.Notices()) n += notice.kind() == v1::NOTICE_KIND_STOP_LIMIT;
-    return n;
-  };
+  StopLimitedAttach a;
+  ASSERT_NO_FATAL_FAILURE(StartStopLimitedAttach(*factory_, "limit2", &a));
+  DelveClient& remote = *a.remote;
+  auto stop_limits = [&] { return a.StopLimits(); };
   auto await_stop_limits = [&](int n) {
     for (int i = 0; i < 1000 && stop_limits() < n; ++i) absl::SleepFor(absl::Milliseconds(5));
     return stop_limits() >= n;
@@ -687,13 +694,10 @@ TEST_F(DelveEngineTest, AttachStopLimitHaltsForARequestNotedJustBeforeTheResume)
       {"Scope", {{"GoroutineID", -1}, {"Frame", 0}, {"DeferredCall", 0}}},
       {"Loc", "main.handleSlash"},
       {"IncludeNonExecutableLines", false}};
-  auto conn = TcpRpcDialer().Dial((*session)->delve_address());
-  ASSERT_TRUE(conn.ok()) << conn.status();
-  DelveClient remote(std::move(*conn));
   int judged = 0;
   for (int round = 0; round < 6 && judged < 2; ++round) {
     // The client halts the target and holds it (no request while it holds it).
-    (*session)->NoteClientActivity();
+    a.session->NoteClientActivity();
     ASSERT_TRUE(
         remote.Call("RPCServer.Command", DelveClient::CommandParams("halt"), absl::Seconds(10))
             .ok());
@@ -702,7 +706,7 @@ TEST_F(DelveEngineTest, AttachStopLimitHaltsForARequestNotedJustBeforeTheResume)
     // before.
     absl::SleepFor(absl::Milliseconds(800));
     const absl::Time noted = absl::Now();
-    (*session)->NoteClientActivity();
+    a.session->NoteClientActivity();
     ASSERT_TRUE(await_stop_limits(before + 1)) << "the stop limit did not resume the halt";
     const absl::Duration gap = absl::Now() - noted;
     // The request the note was for, reaching Delve after the resume.
@@ -714,7 +718,7 @@ TEST_F(DelveEngineTest, AttachStopLimitHaltsForARequestNotedJustBeforeTheResume)
                               << " before the resume: " << found.status();
     } else if (!found.ok()) {
       // Outside the window: the client's next request brings it back (the engine halts for it).
-      (*session)->NoteClientActivity();
+      a.session->NoteClientActivity();
       found = remote.Receive(absl::Seconds(10));
       ASSERT_TRUE(found.ok()) << found.status();
     }
@@ -723,13 +727,9 @@ TEST_F(DelveEngineTest, AttachStopLimitHaltsForARequestNotedJustBeforeTheResume)
     ASSERT_TRUE(await_stop_limits(before + 2)) << "the stop held for the request was not resumed";
   }
   EXPECT_GE(judged, 1) << "no round noted its request 150-450 ms before the resume";
-  auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(5));
+  auto r = kdbg::testing::HttpGet("127.0.0.1", a.target->port(), "/", absl::Seconds(5));
   ASSERT_TRUE(r.ok()) << r.status();
-  (*session)->RequestEnd(v1::END_REASON_CLIENT_STOP);
-  auto ended = (*session)->Wait(absl::Seconds(30));
-  ASSERT_TRUE(ended.ok()) << ended.status();
-  ExpectCleanEnd(*ended);
-  ExpectReleased(**target);
+  EndCleanly(*a.session, *a.target, v1::END_REASON_CLIENT_STOP);
 }
 
 // The stop limit in trace mode: a limit shorter than the agent's own handling of one hit (1 us)

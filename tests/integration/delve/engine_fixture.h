@@ -90,6 +90,15 @@ class DelveEngineTest : public ::testing::Test {
     EXPECT_THAT(ended.message(), HasSubstr("detached cleanly"));
   }
 
+  // Ends `session` for `reason` and expects a clean end that released `target`.
+  static void EndCleanly(agent::DebugSession& session, GoTarget& target, v1::EndReason reason) {
+    session.RequestEnd(reason);
+    auto ended = session.Wait(absl::Seconds(30));
+    ASSERT_TRUE(ended.ok()) << ended.status();
+    ExpectCleanEnd(*ended);
+    ExpectReleased(target);
+  }
+
   std::string work_dir_;
   std::unique_ptr<DelveSessionFactory> factory_;
 };
