@@ -332,7 +332,6 @@ class Session {
     return rate_limited_;
   }
 
- public:
   bool track_addrs_ = false;
 
  private:
