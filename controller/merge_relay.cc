@@ -469,6 +469,13 @@ void MergeRelay::OnPartLostAnswered(size_t i, std::optional<v1::Event> ended) {
   Run(std::move(a));
 }
 
+bool MergeRelay::Running(const Part& p) {
+  // A part between StartPart's two halves (starting) counts: its call is being made. One whose
+  // EndedEvent came has ended on its agent, though its call may still be closing (`done` comes
+  // with the call's OnDone): it is not stopped again.
+  return (p.started || p.starting) && !p.done && !p.out.ended_seen;
+}
+
 MergeRelay::StoppedFn MergeRelay::BeginStop(std::optional<size_t> only,
                                             std::vector<size_t>* running) {
   absl::MutexLock lock(&mu_);
@@ -477,9 +484,7 @@ MergeRelay::StoppedFn MergeRelay::BeginStop(std::optional<size_t> only,
   for (size_t i = 0; i < parts_.size(); ++i) {
     const Part& p = *parts_[i];
     if (only.has_value() && *only != i) continue;
-    // A part whose EndedEvent came has ended on its agent, though its call may still be closing
-    // (done comes with the call's OnDone): it is not stopped again, nor listed as stopped.
-    if ((p.started || p.starting) && !p.done && !p.out.ended_seen) running->push_back(i);
+    if (Running(p)) running->push_back(i);
   }
   return [this](const StopFailures& f) { OnStopped(f, v1::END_REASON_STOP_REQUESTED); };
 }
@@ -530,10 +535,8 @@ MergeRelay::Actions MergeRelay::Step() {
     hit_limit_called_ = true;
     a.hit_limit = true;
     if (cb_.on_hit_limit) ++stops_pending_;  // the relay lives until `stopped` is called
-    // A part between StartPart's two halves (starting) counts: its call is being made.
     for (size_t i = 0; i < parts_.size(); ++i) {
-      const Part& p = *parts_[i];
-      if ((p.started || p.starting) && !p.done) a.running.push_back(i);
+      if (Running(*parts_[i])) a.running.push_back(i);
     }
   }
   for (size_t i = 0; i < parts_.size(); ++i) {

@@ -149,13 +149,12 @@ class MergeRelay {
   // Every part has been started or failed; the session ends when they have all ended.
   void SetupDone();
   bool ClientGone();
-  // `kdbg stop`: the parts running now (all, or only part `only`; not one whose EndedEvent came,
-  // even while its call is closing) go into `running`; the caller
-  // asks their agents to stop them and then must call the returned function once (any thread)
-  // with the ones it could not stop, whose calls the relay then cancels (their end: STOP_REQUESTED,
-  // StopCancelledMessage). Stopping the whole session also keeps parts not yet started from
-  // starting. Until then the relay stays alive, so the caller must know it is alive when it calls
-  // BeginStop (the service: before `on_finished`). Never calls back.
+  // `kdbg stop`: the parts running now (all, or only part `only`; Running) go into `running`; the
+  // caller asks their agents to stop them and then must call the returned function once (any
+  // thread) with the ones it could not stop, whose calls the relay then cancels (their end:
+  // STOP_REQUESTED, StopCancelledMessage). Stopping the whole session also keeps parts not yet
+  // started from starting. Until then the relay stays alive, so the caller must know it is alive
+  // when it calls BeginStop (the service: before `on_finished`). Never calls back.
   StoppedFn BeginStop(std::optional<size_t> only, std::vector<size_t>* running);
 
  private:
@@ -197,6 +196,8 @@ class MergeRelay {
   void QueuePartFailure(Part& p, const std::string& code, const std::string& message,
                         const std::string& failure) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AllPartsFinished() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a stop (`kdbg stop`, the session's --max-hits) must still reach part `p`'s agent.
+  static bool Running(const Part& p);
   Actions Step() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run(Actions a);
 

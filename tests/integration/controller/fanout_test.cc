@@ -422,6 +422,28 @@ TEST_F(FanoutTest, StopOfOnePartStopsItAlone) {
   WaitIdle();
 }
 
+// The session's --max-hits stops only the parts still running, as `kdbg stop` does: web-b sent
+// its hit and its end, and its call stays open 1.5 s more; the limit, reached by web-a's hits
+// meanwhile, asks web-a's agent alone to stop.
+TEST_F(FanoutTest, MaxHitsStopsOnlyThePartsStillRunning) {
+  Start();
+  AgentScript a = UntilStopped();
+  a.hits = 2;
+  a.hit_interval_ms = 300;
+  f_->agent_a().set_script(a);
+  AgentScript b;
+  b.hits = 1;
+  b.linger_after_end_ms = 1500;
+  f_->agent_b().set_script(b);
+  auto ctx = ControllerFixture::Context("t-alice");
+  Merged m = Run(Request({"web-a", "web-b"}, /*max_hits=*/3), ctx.get());
+  ASSERT_TRUE(m.status.ok()) << m.status.error_message();
+  EXPECT_EQ(m.Hits(), 3);
+  EXPECT_EQ(f_->agent_a().stop_requests().size(), 1u);
+  EXPECT_EQ(f_->agent_b().stop_requests().size(), 0u);
+  WaitIdle();
+}
+
 // --rate-limit-total over two pods whose hits exceed it. The fixture's controller clock stands
 // still, so the relay's bucket holds its first second's worth and never refills: exactly that many
 // hits are relayed, every other one is counted, said in notices and in the summary, per pod and
