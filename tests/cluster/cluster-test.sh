@@ -429,8 +429,7 @@ cmd_faults() {
     fail "the CLI was not told the agent shut down: $(tail -3 "$WORK/out") $(tail -3 "$WORK/err")"
   expect_released "$pod" "$node" "$ip" "$before"
   expect_audited "$session" "$pod" "AGENT_SHUTDOWN|CLIENT_GONE|ERROR"
-  admin -n kdbg-system rollout status ds/kdbg-agent --timeout=120s >/dev/null ||
-    fail "the agent DaemonSet did not recover after deleting $agent"
+  agents_settled || fail "the agent DaemonSet did not recover after deleting $agent"
   echo "cluster-test: faults: agent pod $agent deleted mid-trace: pod/$pod released in ${took} s, CLI told, audited $(audit_log | grep "\"session\":\"$session\"" | grep '"kind":"session-end"' | grep -o '"end_reason":"[A-Z_]*"' | tail -1)"
 
   # 3. the controller's pod deleted mid-trace: the agent loses its client and lets go (the audit
@@ -486,6 +485,55 @@ agent_host_pid() {  # node agent-pod
   local cid
   cid=$(admin -n kdbg-system get pod "$2" -o jsonpath='{.status.containerStatuses[0].containerID}')
   host_pid "$1" "${cid#containerd://}"
+}
+
+# Waits (at most 120 s) until the agent DaemonSet has settled: its current generation rolled out,
+# and each node has exactly one agent pod, Ready and not being deleted. Returns 1, saying why on
+# stderr, if it does not (no `fail`: restore steps run from the exit trap call it too).
+# `kubectl rollout status ds/...` alone does not wait for that: the DaemonSet controller judges a
+# node by its oldest agent pod (updateDaemonSetStatus, pkg/controller/daemon/daemon_controller.go,
+# Kubernetes 1.36), a deleted pod stays Ready until its container stops (seconds, for an agent
+# ending a session), and the replacement is created as soon as the old pod is being deleted. So a
+# node whose old pod still terminates counts as updated and available while its new agent is not
+# ready yet, and `agent_of` may name the old pod.
+agents_settled() {
+  local i why
+  for ((i = 0; i < 240; i++)); do
+    why=$({ admin -n kdbg-system get ds kdbg-agent -o json && admin -n kdbg-system get pods \
+      -l app.kubernetes.io/name=kdbg-agent -o json; } | python3 -c '
+import json, sys
+text, dec, docs, at = sys.stdin.read(), json.JSONDecoder(), [], 0
+while len(docs) < 2:
+    while at < len(text) and text[at].isspace():
+        at += 1
+    doc, at = dec.raw_decode(text, at)
+    docs.append(doc)
+ds, pods = docs[0], docs[1]["items"]
+st = ds.get("status", {})
+want = st.get("desiredNumberScheduled", 0)
+if want == 0:
+    print("no agent pod scheduled")
+elif ds["metadata"]["generation"] > st.get("observedGeneration", 0):
+    print("generation %d not observed yet" % ds["metadata"]["generation"])
+elif st.get("updatedNumberScheduled", 0) < want or st.get("numberAvailable", 0) < want:
+    print("%d of %d updated, %d available" % (st.get("updatedNumberScheduled", 0), want, st.get("numberAvailable", 0)))
+else:
+    deleting = [p["metadata"]["name"] for p in pods if p["metadata"].get("deletionTimestamp")]
+    unready = [p["metadata"]["name"] for p in pods if not any(
+        c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))]
+    nodes = {p["spec"].get("nodeName") for p in pods}
+    if deleting:
+        print("still terminating: " + " ".join(deleting))
+    elif unready:
+        print("not ready: " + " ".join(unready))
+    elif len(pods) != want or len(nodes) != want:
+        print("%d agent pods on %d nodes, %d wanted" % (len(pods), len(nodes), want))
+') || why="cannot read the agent DaemonSet and its pods"
+    [[ -z $why ]] && return 0
+    sleep 0.5
+  done
+  echo "cluster-test: the agent pods did not settle within 120 s ($why): $(admin -n kdbg-system get pods -o wide)" >&2
+  return 1
 }
 
 # A bounded request loop against a pod (at most $2 requests, 5 per second, each at most 5 s):
@@ -609,7 +657,7 @@ cmd_rollout() {
   wait $KPID || true
   grep '"type":"ended"' "$WORK/out" | grep -E 'AGENT_SHUTDOWN|agent' >/dev/null ||
     fail "the CLI was not told the agent shut down: $(tail -3 "$WORK/out") $(tail -3 "$WORK/err")"
-  admin -n kdbg-system rollout status ds/kdbg-agent --timeout=120s >/dev/null || fail "the agent rollout did not finish"
+  agents_settled || fail "the agent rollout did not finish"
   kill "$LOADPID" 2>/dev/null || true
   wait "$LOADPID" 2>/dev/null || true
   served=$(expect_served_after "$t0")
@@ -718,8 +766,7 @@ cmd_readiness() {
   [[ -n $orig ]] || fail "no agent.dlvPath in the release's values"
   restore_dlv() {
     "$HELM" --kubeconfig "$KUBECONFIG_ADMIN" upgrade kdbg "$ROOT/charts/kdbg" -n kdbg-system --reuse-values \
-      --set-string "agent.dlvPath=${orig//,/\\,}" >/dev/null &&
-      admin -n kdbg-system rollout status ds/kdbg-agent --timeout=180s >/dev/null
+      --set-string "agent.dlvPath=${orig//,/\\,}" >/dev/null && agents_settled
   }
   ON_EXIT+=(restore_dlv)
   "$HELM" --kubeconfig "$KUBECONFIG_ADMIN" upgrade kdbg "$ROOT/charts/kdbg" -n kdbg-system --reuse-values \
@@ -944,7 +991,7 @@ cmd_attach_faults() {
   t0=$(date +%s.%N)
   admin -n kdbg-system delete pod "$agent" --wait=false >/dev/null
   attach_fault_end "agent pod $agent deleted" "AGENT_SHUTDOWN|CLIENT_GONE|ERROR"
-  admin -n kdbg-system rollout status ds/kdbg-agent --timeout=120s >/dev/null || fail "the agent DaemonSet did not recover"
+  agents_settled || fail "the agent DaemonSet did not recover"
 
   # (3) every process of the agent's container SIGKILLed (the OOM group kill).
   agent=$(agent_of "$node")

@@ -195,8 +195,7 @@ cmd_ebpf_trace() {
 ebpf_set_chart() {  # true|false
   "$HELM" --kubeconfig "$KUBECONFIG_ADMIN" upgrade kdbg "$ROOT/charts/kdbg" -n kdbg-system --reuse-values \
     --set "agent.ebpf=$1" >/dev/null || fail "helm upgrade --set agent.ebpf=$1 failed"
-  admin -n kdbg-system rollout status ds/kdbg-agent --timeout=120s >/dev/null ||
-    fail "the agents did not roll out with agent.ebpf=$1"
+  agents_settled || fail "the agents did not roll out with agent.ebpf=$1"
 }
 
 cmd_ebpf_off() {
