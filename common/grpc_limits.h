@@ -4,7 +4,7 @@
 // RESOURCE_EXHAUSTED ("Received message larger than max") before any handler runs.
 //
 // The largest legitimate messages, all well under it: a debug-binary chunk (1 MiB,
-// kUploadChunkBytes in cli/command_util.h), a tunnel frame (TcpPump::kReadSize, 64 KiB), a trace
+// kUploadChunkBytes in cli/command_util.h), a tunnel frame (StreamPump::kReadSize, 64 KiB), a trace
 // request (its script is at most script::kMaxScriptBytes, 64 KiB).
 #pragma once
 

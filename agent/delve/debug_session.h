@@ -104,8 +104,9 @@ class DebugSession {
 
   virtual const std::string& id() const = 0;
   virtual pid_t target_pid() const = 0;
-  // Attach mode: "127.0.0.1:PORT" of the Delve server, for the tunnel ("[::1]:PORT" when the engine
-  // is configured to listen on IPv6 loopback, see delve_engine.h). Empty in trace mode.
+  // Attach mode: where the Delve server listens, for the tunnel, as common/stream_connect.h takes
+  // it ("unix:<work_dir>/<session>.sock" for the Delve engine, see delve_engine.h). Empty in trace
+  // mode.
   virtual std::string delve_address() const = 0;
   virtual int64_t hits() const = 0;
 

@@ -31,8 +31,10 @@ class Factory final : public DelveSessionFactory {
   explicit Factory(DelveOptions o) : options_(std::move(o)) {
     if (options_.clock == nullptr) options_.clock = RealClock::Get();
     if (options_.proc == nullptr) options_.proc = NewProcReader();
-    if (options_.dialer == nullptr) options_.dialer = std::make_shared<TcpRpcDialer>();
+    if (options_.dialer == nullptr) options_.dialer = std::make_shared<SocketRpcDialer>();
+    // The agent's alone: Delve's sockets are here, and their only guard is this mode.
     ::mkdir(options_.work_dir.c_str(), 0700);
+    ::chmod(options_.work_dir.c_str(), 0700);
   }
 
   const DelveOptions& options() const override { return options_; }
@@ -72,7 +74,7 @@ class Factory final : public DelveSessionFactory {
   }
 
   std::vector<RecoveredSession> RecoverOrphans() override;
-  void SweepDelveHomes(const std::set<std::string>& live);
+  void SweepSessionFiles(const std::set<std::string>& live);
 
  private:
   absl::StatusOr<std::unique_ptr<kdbg::agent::DebugSession>> StartSession(
@@ -186,6 +188,7 @@ std::vector<RecoveredSession> Factory::RecoverOrphans() {
       ::kill(dlv_pid, SIGTERM);
       if (!WaitPidExit(dlv_pid, options_.detach_timeout)) {
         problems.push_back(absl::StrCat("Delve pid ", dlv_pid, " did not exit"));
+        live.insert(rec.session_id);  // its socket stays for the next recovery
       }
     }
     TargetCheck check = CheckTargetReleased(proc, rec.target_pid, absl::Seconds(3));
@@ -206,24 +209,32 @@ std::vector<RecoveredSession> Factory::RecoverOrphans() {
                                               {"message", msg}});
     out.push_back(std::move(rec));
   }
-  SweepDelveHomes(live);
+  SweepSessionFiles(live);
   return out;
 }
 
-void Factory::SweepDelveHomes(const std::set<std::string>& live) {
-  // Config homes (delve_home.h) a killed agent left; a live session's stays.
+void Factory::SweepSessionFiles(const std::set<std::string>& live) {
+  // Config homes (delve_home.h) a killed agent left, and sockets a killed Delve left; a live
+  // session's stay, and so does the socket of a Delve still running.
   DIR* d = ::opendir(options_.work_dir.c_str());
   if (d == nullptr) return;
-  std::vector<std::string> stale;
+  std::vector<std::string> homes, sockets;
   while (dirent* e = ::readdir(d)) {
     absl::string_view name = e->d_name;
-    if (!absl::ConsumeSuffix(&name, kDelveHomeSuffix) || name.empty()) continue;
-    if (live.count(std::string(name)) == 0) stale.push_back(e->d_name);
+    std::vector<std::string>* stale = nullptr;
+    if (absl::ConsumeSuffix(&name, kDelveHomeSuffix)) stale = &homes;
+    if (absl::ConsumeSuffix(&name, kDelveSocketSuffix)) stale = &sockets;
+    if (stale == nullptr || name.empty() || live.count(std::string(name)) > 0) continue;
+    stale->push_back(absl::StrCat(options_.work_dir, "/", e->d_name));
   }
   ::closedir(d);
-  for (const std::string& name : stale) {
-    RemoveDelveHome(absl::StrCat(options_.work_dir, "/", name));
-    log::Info("stale Delve home removed", {{"path", absl::StrCat(options_.work_dir, "/", name)}});
+  for (const std::string& path : homes) {
+    RemoveDelveHome(path);
+    log::Info("stale Delve home removed", {{"path", path}});
+  }
+  for (const std::string& path : sockets) {
+    ::unlink(path.c_str());
+    log::Info("stale Delve socket removed", {{"path", path}});
   }
 }
 

@@ -6,13 +6,23 @@
 //   auto session = factory->StartTrace(spec, on_event);
 //
 // How Delve is run: `dlv attach PID --headless --accept-multiclient --api-version=2
-// --listen=127.0.0.1:PORT`, in its own session (setsid), stdin /dev/null, stdout and stderr to
-// files in work_dir (never pipes: Delve must not get SIGPIPE when the agent dies), with
-// KDBG_DELVE_OWNER=<work_dir>, KDBG_SESSION_ID=<id> and KDBG_DELVE_PARENT=<agent pid> in its
+// --listen=unix:<work_dir>/<session>.sock`, in its own session (setsid), stdin /dev/null, stdout
+// and stderr to files in work_dir (never pipes: Delve must not get SIGPIPE when the agent dies),
+// with KDBG_DELVE_OWNER=<work_dir>, KDBG_SESSION_ID=<id> and KDBG_DELVE_PARENT=<agent pid> in its
 // environment. Those variables are the durable record of the session: RecoverOrphans() finds every
 // `dlv` carrying this work_dir's marker in /proc whose parent is no longer the agent that spawned
 // it (a live agent's sessions are never touched), reads the target PID and address from its command
 // line, and ends it by the safe sequence (safe_end.h).
+//
+// Why a Unix socket: Delve's API has no authentication, and whoever reaches it drives the target
+// (read and write memory, call functions, stop it). On TCP loopback it was reachable by a
+// `kubectl port-forward` into the agent pod (pods/portforward in kdbg-system, which the CLI's
+// default way to the controller needs) and by any process of the node's UID 0 in that network
+// namespace; Delve's own guard there (the connection's UID from /proc/net/tcp) fails on busy nodes
+// (seen here above ~10,000 sockets) and then refuses the agent itself. A socket file in work_dir
+// (mode 0700, the agent's) is reachable by root on the node and the agent only: port-forward
+// carries TCP, and other users cannot enter the directory. Its path must fit a socket address
+// (107 bytes: a session fails with FailedPrecondition naming --state-dir otherwise).
 //
 // If the agent process is killed (SIGKILL, OOM, crash): Delve is deliberately left running. By
 // default no PR_SET_PDEATHSIG is set, because Delve's own SIGTERM path was seen to leave a stale
@@ -47,7 +57,8 @@ struct DelveOptions {
   // Go version (TraceSpec.go_version). Empty: dlv_path for every target, without a Go check.
   std::vector<DelveBinary> delves;
   std::string dlv_path = "dlv";
-  // Delve's stdout/stderr per session ("<id>.dlv.log"); also the owner marker used by recovery.
+  // Delve's stdout/stderr per session ("<id>.dlv.log"), its socket ("<id>.sock") and config home
+  // ("<id>.home"); also the owner marker used by recovery. Created with mode 0700.
   std::string work_dir = "/tmp/kdbg-delve";
   int default_hits_per_second = 100;                  // per tracepoint, when the spec asks for 0
   int max_hits_per_second = 1000;                     // upper bound on what a spec may ask
@@ -59,15 +70,8 @@ struct DelveOptions {
   // The /proc the resolver reads (the agent passes the same reader, so --proc-root applies to
   // both); nullptr: NewProcReader("/proc").
   std::shared_ptr<ProcReader> proc;
-  std::shared_ptr<RpcDialer> dialer;  // nullptr: TcpRpcDialer
+  std::shared_ptr<RpcDialer> dialer;  // nullptr: SocketRpcDialer
   int parent_death_signal = 0;        // see the header comment
-  // Where Delve listens: "127.0.0.1" (the default, as the tunnel expects) or "::1". Delve accepts a
-  // loopback connection only after finding it in /proc/net/tcp (or tcp6) with its own UID; on hosts
-  // with very many IPv4 sockets (seen here above ~10,000 lines) that lookup keeps failing and Delve
-  // closes every connection ("closing connection from different user"). IPv6 loopback is looked up
-  // in /proc/net/tcp6, usually tiny: prefer "::1" on busy nodes. delve_address() is then
-  // "[::1]:PORT".
-  std::string listen_host = "127.0.0.1";
   // cgroup.procs files each Delve joins before exec (SpawnOptions::join_cgroup_procs): the agent
   // puts Delve outside its own container's cgroup, so a container kill does not SIGKILL an
   // attached Delve (agent/service/agent_cgroup.h). Empty: Delve stays in the agent's cgroup.

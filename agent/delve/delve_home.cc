@@ -29,6 +29,10 @@ std::string DelveHomeDir(const std::string& work_dir, const std::string& session
   return absl::StrCat(work_dir, "/", session_id, kDelveHomeSuffix);
 }
 
+std::string DelveSocketPath(const std::string& work_dir, const std::string& session_id) {
+  return absl::StrCat(work_dir, "/", session_id, kDelveSocketSuffix);
+}
+
 absl::Status PrepareDelveHome(const std::string& dir, const std::string& executable,
                               const std::string& target_exe) {
   if (!executable.empty()) {

@@ -27,6 +27,12 @@ namespace kdbg::delve {
 
 // The suffix of the homes under the engine's work directory (RecoverOrphans sweeps them).
 inline constexpr char kDelveHomeSuffix[] = ".home";
+// The suffix of the Unix sockets Delve serves on, WORK_DIR/SESSION.sock (`dlv attach ...
+// --listen=unix:WORK_DIR/SESSION.sock`); RecoverOrphans sweeps those a killed Delve left.
+inline constexpr char kDelveSocketSuffix[] = ".sock";
+
+// The socket session `session_id`'s Delve listens on.
+std::string DelveSocketPath(const std::string& work_dir, const std::string& session_id);
 
 // The home of session `session_id`: SeparateDebugInfoDir(executable) when `executable` (a debug
 // binary) is given, else WORK_DIR/SESSION.home.

@@ -1,11 +1,7 @@
 #include "agent/delve/delve_session.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <deque>
 #include <fstream>
 #include <sstream>
@@ -19,9 +15,9 @@
 #include "agent/delve/hit_format.h"
 #include "agent/delve/json_access.h"
 #include "agent/delve/safe_end.h"
-#include "common/fd.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/stream_connect.h"
 #include "common/thread_name.h"
 
 namespace kdbg::delve {
@@ -30,34 +26,6 @@ using kdbg::v1::EndReason;
 using nlohmann::json;
 
 namespace {
-
-// A free loopback port: bind port 0, read it back, release it. Delve binds it a few ms later; a
-// collision shows up as "address already in use" and is retried by the caller.
-absl::StatusOr<int> PickLoopbackPort(bool ipv6) {
-  UniqueFd fd(::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return ErrnoToStatus(errno, "socket");
-  sockaddr_storage ss{};
-  socklen_t len;
-  if (ipv6) {
-    auto* a6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    a6->sin6_family = AF_INET6;
-    a6->sin6_addr = in6addr_loopback;
-    len = sizeof(sockaddr_in6);
-  } else {
-    auto* a4 = reinterpret_cast<sockaddr_in*>(&ss);
-    a4->sin_family = AF_INET;
-    a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    len = sizeof(sockaddr_in);
-  }
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) < 0) {
-    return ErrnoToStatus(errno, ipv6 ? "bind [::1]:0" : "bind 127.0.0.1:0");
-  }
-  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) < 0) {
-    return ErrnoToStatus(errno, "getsockname");
-  }
-  return ipv6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
-              : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-}
 
 std::string ReadFileOrEmpty(const std::string& path) {
   std::ifstream in(path);
@@ -204,8 +172,30 @@ absl::Status DelveSession::Setup() {
   if (!config_.attach_mode) KDBG_RETURN_IF_ERROR(Arm());
   // Let the target run: it has been stopped since the attach.
   KDBG_RETURN_IF_ERROR(main_->Send("RPCServer.Command", DelveClient::CommandParams("continue")));
+  if (config_.attach_mode) KDBG_RETURN_IF_ERROR(AwaitRunning());
   armed_.set_arm_ms(absl::ToInt64Milliseconds(clock_.Now() - attached));
   return absl::OkStatus();
+}
+
+absl::Status DelveSession::AwaitRunning() {
+  // Delve's halt of a target that is not running does nothing. A remote client's first request is
+  // often a halt (`dlv connect` sends one); had it reached Delve before the continue above took
+  // effect, the target would run on and the client wait for a stop nobody makes. Seen once Delve
+  // served on a Unix socket: a client dialing right after StartAttach returned lost its halt in
+  // 1 run of 3-5 (DelveEngineTest.AttachStopLimitHaltsForARequestNotedJustBeforeTheResume). So
+  // the session is ready only once Delve says it runs the target (or the target ended at once).
+  const absl::Time deadline = absl::Now() + options_.call_timeout;
+  while (true) {
+    auto state = side_->State(/*non_blocking=*/true, options_.call_timeout);
+    if (!state.ok()) return state.status();
+    if (jsonx::Bool(*state, "Running") || jsonx::Bool(*state, "exited")) return absl::OkStatus();
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(absl::StrCat("Delve did not run the target within ",
+                                                 absl::FormatDuration(options_.call_timeout),
+                                                 " of its continue"));
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
 }
 
 absl::Status DelveSession::DelveExitError(const std::string& log) {
@@ -220,7 +210,6 @@ absl::Status DelveSession::DelveExitError(const std::string& log) {
                                                " without any output (its log ", log_path_,
                                                " is empty)"));
   }
-  if (absl::StrContains(msg, "address already in use")) return absl::AlreadyExistsError(msg);
   if (absl::StrContains(msg, "could not attach") || absl::StrContains(msg, "debug info") ||
       absl::StrContains(msg, "not permitted") || absl::StrContains(msg, "unsupported") ||
       absl::StrContains(msg, "Go version")) {
@@ -244,58 +233,55 @@ absl::Status DelveSession::DelveExitError(const std::string& log) {
 
 absl::Status DelveSession::SpawnAndConnect() {
   log_path_ = absl::StrCat(options_.work_dir, "/", config_.id, ".dlv.log");
-  for (int attempt = 0;; ++attempt) {
-    bool ipv6 = absl::StrContains(options_.listen_host, ':');
-    KDBG_ASSIGN_OR_RETURN(int port, PickLoopbackPort(ipv6));
-    address_ = ipv6 ? absl::StrCat("[", options_.listen_host, "]:", port)
-                    : absl::StrCat(options_.listen_host, ":", port);
-    SpawnOptions o;
-    o.argv = {
-        config_.dlv_path,       "attach",          absl::StrCat(config_.pid),          "--headless",
-        "--accept-multiclient", "--api-version=2", absl::StrCat("--listen=", address_)};
-    o.extra_env = {absl::StrCat("KDBG_DELVE_OWNER=", options_.work_dir),
-                   absl::StrCat("KDBG_SESSION_ID=", config_.id),
-                   absl::StrCat("KDBG_DELVE_PARENT=", ::getpid())};
-    // Delve's own config home: Go telemetry off, nothing written outside the session's files,
-    // and, with a debug binary, the symbols from it (delve_home.h, separate_debug_info.h:
-    // `dlv attach PID EXE` ignores EXE).
-    home_dir_ = DelveHomeDir(options_.work_dir, config_.id, config_.executable);
-    KDBG_RETURN_IF_ERROR(
-        PrepareDelveHome(home_dir_, config_.executable,
-                         config_.executable.empty() ? std::string() : proc_.ExePath(config_.pid)));
-    for (std::string& e : DelveHomeEnv(home_dir_)) o.extra_env.push_back(std::move(e));
-    o.stdout_path = log_path_;
-    o.stderr_to_stdout = true;
-    o.new_session = true;
-    o.parent_death_signal = options_.parent_death_signal;
-    o.join_cgroup_procs = options_.join_cgroup_procs;
-    o.sigkill_on_destroy = false;  // never SIGKILL an attached Delve
-    o.destroy_grace = options_.detach_timeout;
-    auto child = ChildProcess::Spawn(o);
-    if (!child.ok()) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot start Delve (", config_.dlv_path, "): ", child.status().message()));
-    }
-    dlv_ = std::move(*child);
-
-    absl::Status result;
+  // Delve serves on a Unix socket in the work directory (mode 0700, the agent's own): the pod's
+  // network, a `kubectl port-forward` into the agent pod (TCP ports only) and other users of the
+  // node cannot reach it; only root there and the agent can. delve_engine.h, "How Delve is run".
+  const std::string socket_path = DelveSocketPath(options_.work_dir, config_.id);
+  if (absl::Status fits = CheckUnixSocketPath(socket_path); !fits.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot give Delve a socket: ", fits.message(),
+                     "; start the agent with a shorter --state-dir"));
+  }
+  ::unlink(socket_path.c_str());  // a stale one would make Delve's listen fail
+  address_ = absl::StrCat("unix:", socket_path);
+  SpawnOptions o;
+  o.argv = {
+      config_.dlv_path,       "attach",          absl::StrCat(config_.pid),          "--headless",
+      "--accept-multiclient", "--api-version=2", absl::StrCat("--listen=", address_)};
+  o.extra_env = {absl::StrCat("KDBG_DELVE_OWNER=", options_.work_dir),
+                 absl::StrCat("KDBG_SESSION_ID=", config_.id),
+                 absl::StrCat("KDBG_DELVE_PARENT=", ::getpid())};
+  // Delve's own config home: Go telemetry off, nothing written outside the session's files,
+  // and, with a debug binary, the symbols from it (delve_home.h, separate_debug_info.h:
+  // `dlv attach PID EXE` ignores EXE).
+  home_dir_ = DelveHomeDir(options_.work_dir, config_.id, config_.executable);
+  KDBG_RETURN_IF_ERROR(
+      PrepareDelveHome(home_dir_, config_.executable,
+                       config_.executable.empty() ? std::string() : proc_.ExePath(config_.pid)));
+  for (std::string& e : DelveHomeEnv(home_dir_)) o.extra_env.push_back(std::move(e));
+  o.stdout_path = log_path_;
+  o.stderr_to_stdout = true;
+  o.new_session = true;
+  o.parent_death_signal = options_.parent_death_signal;
+  o.join_cgroup_procs = options_.join_cgroup_procs;
+  o.sigkill_on_destroy = false;  // never SIGKILL an attached Delve
+  o.destroy_grace = options_.detach_timeout;
+  auto child = ChildProcess::Spawn(o);
+  if (!child.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot start Delve (", config_.dlv_path, "): ", child.status().message()));
+  }
+  dlv_ = std::move(*child);
+  {
     ChildProcess* dlv = dlv_.get();
     auto client = DialReady(*options_.dialer, address_, options_.attach_timeout,
                             [dlv] { return dlv->Running(); });
-    if (client.ok()) {
-      main_ = std::move(*client);
-    } else if (!dlv_->Running()) {
-      result = DelveExitError(ReadFileOrEmpty(log_path_));
-    } else {
-      result = absl::UnavailableError(absl::StrCat(client.status().message(), "; Delve's output: ",
-                                                   LastDelveMessage(ReadFileOrEmpty(log_path_))));
+    if (!client.ok()) {
+      if (!dlv_->Running()) return DelveExitError(ReadFileOrEmpty(log_path_));
+      return absl::UnavailableError(absl::StrCat(client.status().message(), "; Delve's output: ",
+                                                 LastDelveMessage(ReadFileOrEmpty(log_path_))));
     }
-    if (result.ok()) break;
-    if (absl::IsAlreadyExists(result) && attempt < 3) {
-      dlv_.reset();
-      continue;
-    }
-    return result;
+    main_ = std::move(*client);
   }
   ChildProcess* dlv = dlv_.get();
   auto side = DialReady(*options_.dialer, address_, options_.attach_timeout,
@@ -897,6 +883,7 @@ void DelveSession::CleanupAfterFailedSetup() {
   }
   if (dlv_ != nullptr && dlv_->Running()) dlv_->Release();
   RemoveHome();
+  RemoveSocket();
   (void)CheckTargetReleased(proc_, config_.pid, absl::Seconds(2));
 }
 
@@ -905,6 +892,15 @@ void DelveSession::RemoveHome() {
   if (home_dir_.empty()) return;
   RemoveDelveHome(home_dir_);
   home_dir_.clear();
+}
+
+void DelveSession::RemoveSocket() {
+  // Delve unlinks its socket when it stops serving; one it could not (it was killed) is removed
+  // here. A Delve still running (left for recovery, which dials this socket) keeps it.
+  absl::string_view path = address_;
+  if (!absl::ConsumePrefix(&path, "unix:")) return;
+  if (dlv_ != nullptr && dlv_->Running()) return;
+  ::unlink(std::string(path).c_str());
 }
 
 void DelveSession::Finish(EndReason reason) {
@@ -935,6 +931,7 @@ void DelveSession::Finish(EndReason reason) {
     }
   }
   RemoveHome();
+  RemoveSocket();
   TargetCheck check = CheckTargetReleased(proc_, config_.pid, absl::Seconds(3));
   if (reason == kdbg::v1::END_REASON_TARGET_EXITED || (!check.alive && r.target_exited)) {
     reason = kdbg::v1::END_REASON_TARGET_EXITED;

@@ -99,6 +99,7 @@ class DelveSession final : public kdbg::agent::DebugSession {
   void Run();
   absl::Status Setup();
   absl::Status SpawnAndConnect();
+  absl::Status AwaitRunning();  // attach mode: Setup's continue in effect
   absl::Status Arm();
   kdbg::v1::EndReason TraceLoop();
   // Whether the stop in `reply` (unparsed, ReceiveUnparsed) may be continued before it is parsed:
@@ -143,6 +144,7 @@ class DelveSession final : public kdbg::agent::DebugSession {
   void Finish(kdbg::v1::EndReason reason);
   void CleanupAfterFailedSetup();
   void RemoveHome();
+  void RemoveSocket();
   bool Declares(TracepointState& tp, const std::string& name);
   void Emit(kdbg::v1::Event event);
   void Notice(kdbg::v1::NoticeKind kind, const std::string& message);

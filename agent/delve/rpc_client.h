@@ -121,12 +121,13 @@ class DelveClient {
   uint64_t pending_id_ = 0;
 };
 
-// Connects to Delve at `address` and waits for its first State reply, retrying until `timeout`.
-// Delve accepts a loopback connection only after checking, from /proc/net/tcp, that it comes from
-// its own UID; that check misses connections on busy hosts (seen here with >10,000 sockets in
-// /proc/net/tcp: "closing connection from different user"), so a connection Delve closes before
-// answering is retried with a new one. `still_alive` (may be empty) says whether Delve still runs;
-// when it returns false the wait ends with Unavailable.
+// Connects to Delve at `address` and waits for its first State reply, retrying until `timeout`
+// (Delve's socket appears a while after it starts). A connection Delve closes before answering is
+// retried with a new one: on TCP loopback Delve first checks, from /proc/net/tcp, that it comes
+// from its own UID, and that check misses connections on busy hosts (seen here with >10,000
+// sockets: "closing connection from different user"); the agent's Unix sockets skip that check.
+// `still_alive` (may be empty) says whether Delve still runs; when it returns false the wait ends
+// with Unavailable.
 absl::StatusOr<std::unique_ptr<DelveClient>> DialReady(RpcDialer& dialer,
                                                        const std::string& address,
                                                        absl::Duration timeout,

@@ -270,7 +270,7 @@ TEST(DelveClientTest, StopReplyIsParsedWithoutTheStatesCopiesOfAThread) {
 }
 
 // The real TCP connection: framing across partial reads and several messages per read.
-TEST(TcpRpcConnectionTest, SplitsTheStreamIntoMessages) {
+TEST(SocketRpcConnectionTest, SplitsTheStreamIntoMessages) {
   int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -301,7 +301,7 @@ TEST(TcpRpcConnectionTest, SplitsTheStreamIntoMessages) {
     ::usleep(20000);
     ::close(c);
   });
-  auto conn = TcpRpcDialer().Dial(absl::StrCat("127.0.0.1:", ntohs(addr.sin_port)));
+  auto conn = SocketRpcDialer().Dial(absl::StrCat("127.0.0.1:", ntohs(addr.sin_port)));
   ASSERT_TRUE(conn.ok()) << conn.status();
   DelveClient client(std::move(*conn));
   auto r = client.Call("RPCServer.State", json::object(), absl::Seconds(5));
@@ -322,7 +322,7 @@ TEST(TcpRpcConnectionTest, SplitsTheStreamIntoMessages) {
 
 // The continue loop's order: a stop is received unparsed (late replies skipped by the id Go's
 // codec writes first), the next continue is sent, then the stop is parsed from the same view.
-TEST(TcpRpcConnectionTest, AStopStaysReadableAfterTheNextContinueIsSent) {
+TEST(SocketRpcConnectionTest, AStopStaysReadableAfterTheNextContinueIsSent) {
   int port = 0;
   int lfd = kdbg::testing::ListenLoopback(&port);
   ASSERT_GE(lfd, 0);
@@ -341,7 +341,7 @@ TEST(TcpRpcConnectionTest, AStopStaysReadableAfterTheNextContinueIsSent) {
     second_request.assign(buf, n > 0 ? static_cast<size_t>(n) : 0);
     ::close(c);
   });
-  auto conn = TcpRpcDialer().Dial(absl::StrCat("127.0.0.1:", port));
+  auto conn = SocketRpcDialer().Dial(absl::StrCat("127.0.0.1:", port));
   ASSERT_TRUE(conn.ok()) << conn.status();
   DelveClient client(std::move(*conn));
   ASSERT_TRUE(client.Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok());
@@ -362,7 +362,7 @@ TEST(TcpRpcConnectionTest, AStopStaysReadableAfterTheNextContinueIsSent) {
 
 // A Delve that accepts but never reads: Send gives up after the dialer's send timeout instead of
 // blocking the session's thread forever once the socket buffers are full.
-TEST(TcpRpcConnectionTest, SendToAPeerThatNeverReadsTimesOut) {
+TEST(SocketRpcConnectionTest, SendToAPeerThatNeverReadsTimesOut) {
   int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(lfd, 0);
   sockaddr_in addr{};
@@ -372,8 +372,8 @@ TEST(TcpRpcConnectionTest, SendToAPeerThatNeverReadsTimesOut) {
   socklen_t len = sizeof(addr);
   ASSERT_EQ(::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   ASSERT_EQ(::listen(lfd, 1), 0);  // accepted by the kernel, never read
-  auto conn =
-      TcpRpcDialer(absl::Milliseconds(200)).Dial(absl::StrCat("127.0.0.1:", ntohs(addr.sin_port)));
+  auto conn = SocketRpcDialer(absl::Milliseconds(200))
+                  .Dial(absl::StrCat("127.0.0.1:", ntohs(addr.sin_port)));
   ASSERT_TRUE(conn.ok()) << conn.status();
   std::string big(64 << 20, 'x');  // far more than loopback's socket buffers
   absl::Time start = absl::Now();

@@ -1,8 +1,5 @@
 #include "agent/delve/rpc_connection.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -11,17 +8,17 @@
 #include <cerrno>
 #include <cstring>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/fd.h"
 #include "common/status.h"
+#include "common/stream_connect.h"
 
 namespace kdbg::delve {
 namespace {
 
-class TcpRpcConnection final : public RpcConnection {
+class SocketRpcConnection final : public RpcConnection {
  public:
-  TcpRpcConnection(UniqueFd fd, UniqueFd wake) : fd_(std::move(fd)), wake_(std::move(wake)) {
+  SocketRpcConnection(UniqueFd fd, UniqueFd wake) : fd_(std::move(fd)), wake_(std::move(wake)) {
     buffer_.reserve(16 * 1024);
   }
 
@@ -113,48 +110,17 @@ class TcpRpcConnection final : public RpcConnection {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<RpcConnection>> TcpRpcDialer::Dial(const std::string& address) {
-  // "127.0.0.1:PORT" or "[::1]:PORT".
-  size_t colon = address.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port)) {
-    return absl::InvalidArgumentError(absl::StrCat("bad Delve address \"", address, "\""));
-  }
-  std::string host = address.substr(0, colon);
-  sockaddr_storage ss{};
-  socklen_t ss_len = 0;
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    auto* a6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons(static_cast<uint16_t>(port));
-    if (::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &a6->sin6_addr) != 1) {
-      return absl::InvalidArgumentError(absl::StrCat("bad Delve address \"", address, "\""));
+absl::StatusOr<std::unique_ptr<RpcConnection>> SocketRpcDialer::Dial(const std::string& address) {
+  absl::StatusOr<UniqueFd> fd = ConnectStream(address, send_timeout_);
+  if (!fd.ok()) {
+    if (absl::IsUnavailable(fd.status())) {
+      return absl::UnavailableError(absl::StrCat("Delve: ", fd.status().message()));
     }
-    ss_len = sizeof(sockaddr_in6);
-  } else {
-    auto* a4 = reinterpret_cast<sockaddr_in*>(&ss);
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons(static_cast<uint16_t>(port));
-    if (::inet_pton(AF_INET, host.c_str(), &a4->sin_addr) != 1) {
-      return absl::InvalidArgumentError(absl::StrCat("bad Delve address \"", address, "\""));
-    }
-    ss_len = sizeof(sockaddr_in);
+    return fd.status();
   }
-  UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return ErrnoToStatus(errno, "socket");
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(absl::ToInt64Seconds(send_timeout_));
-  tv.tv_usec = static_cast<suseconds_t>(absl::ToInt64Microseconds(send_timeout_) % 1000000);
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));  // also bounds connect(2)
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), ss_len) < 0) {
-    return absl::UnavailableError(
-        absl::StrCat("connect to Delve at ", address, ": ", std::strerror(errno)));
-  }
-  int one = 1;
-  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake.valid()) return ErrnoToStatus(errno, "eventfd");
-  return std::unique_ptr<RpcConnection>(new TcpRpcConnection(std::move(fd), std::move(wake)));
+  return std::unique_ptr<RpcConnection>(new SocketRpcConnection(std::move(*fd), std::move(wake)));
 }
 
 }  // namespace kdbg::delve

@@ -4,8 +4,8 @@
 // reply:
 //   {"id":1,"result":{"State":{"Running":false,...}},"error":null}\n
 //
-// Real implementation: TcpRpcConnection (loopback TCP, TCP_NODELAY). Tests use
-// agent/delve/testing/fake_delve.h.
+// Real implementation: SocketRpcDialer (the Unix socket the agent's Delve listens on, or TCP with
+// TCP_NODELAY: common/stream_connect.h). Tests use agent/delve/testing/fake_delve.h.
 #pragma once
 
 #include <memory>
@@ -38,17 +38,18 @@ class RpcConnection {
 class RpcDialer {
  public:
   virtual ~RpcDialer() = default;
-  // Connects to "HOST:PORT". Unavailable when nothing listens there (yet).
+  // Connects to `address` ("unix:PATH", "HOST:PORT": common/stream_connect.h). Unavailable when
+  // nothing listens there (yet).
   virtual absl::StatusOr<std::unique_ptr<RpcConnection>> Dial(const std::string& address) = 0;
 };
 
-// Plain TCP to Delve's headless server. Connecting and every Send are bounded by `send_timeout`
+// A socket to Delve's headless server. Connecting and every Send are bounded by `send_timeout`
 // (SO_SNDTIMEO): a Delve that stops reading makes Send fail with DeadlineExceeded instead of
 // blocking the session's thread; reads are bounded by ReadMessage's own timeout.
-class TcpRpcDialer final : public RpcDialer {
+class SocketRpcDialer final : public RpcDialer {
  public:
   static constexpr absl::Duration kDefaultSendTimeout = absl::Seconds(10);
-  explicit TcpRpcDialer(absl::Duration send_timeout = kDefaultSendTimeout)
+  explicit SocketRpcDialer(absl::Duration send_timeout = kDefaultSendTimeout)
       : send_timeout_(send_timeout) {}
   absl::StatusOr<std::unique_ptr<RpcConnection>> Dial(const std::string& address) override;
 

@@ -7,7 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/service/debug_protocol.h"
 #include "agent/service/recovered_sessions.h"
-#include "agent/service/tcp_pump.h"
+#include "agent/service/stream_pump.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/tls.h"
@@ -136,7 +136,7 @@ class TunnelReactor final
   void OnReadDone(bool ok) override {
     if (!ok) {
       // The client finished writing (WritesDone) or the call broke: half-close toward Delve.
-      std::shared_ptr<TcpPump> pump;
+      std::shared_ptr<StreamPump> pump;
       {
         absl::MutexLock lock(&mu_);
         pump = pump_;
@@ -150,7 +150,7 @@ class TunnelReactor final
       }
       return;
     }
-    std::shared_ptr<TcpPump> pump;
+    std::shared_ptr<StreamPump> pump;
     {
       absl::MutexLock lock(&mu_);
       pump = pump_;
@@ -277,14 +277,14 @@ class TunnelReactor final
                                        " is not attached yet; wait for its \"ready\" notice"));
     }
     std::weak_ptr<TunnelReactor> weak = shared_from_this();
-    TcpPump::Callbacks cb;
+    StreamPump::Callbacks cb;
     cb.on_data = [weak] {
       if (auto r = weak.lock()) r->MaybeWrite();
     };
     cb.on_send_space = [weak] {
       if (auto r = weak.lock()) r->ResumeRead();
     };
-    auto pump = TcpPump::Start(address, std::move(cb));
+    auto pump = StreamPump::Start(address, std::move(cb));
     {
       absl::MutexLock lock(&mu_);
       pump_ = pump;
@@ -297,7 +297,7 @@ class TunnelReactor final
       absl::MutexLock lock(&mu_);
       listener_ = listener;
     }
-    std::weak_ptr<TcpPump> weak_pump = pump;
+    std::weak_ptr<StreamPump> weak_pump = pump;
     if (!s->AddCloser([weak_pump] {
           if (auto p = weak_pump.lock()) p->Abort("the debug session ended");
         })) {
@@ -317,7 +317,7 @@ class TunnelReactor final
   }
 
   void MaybeWrite() {
-    std::shared_ptr<TcpPump> pump;
+    std::shared_ptr<StreamPump> pump;
     std::string to_delve;
     bool finish = false;
     {
@@ -331,7 +331,7 @@ class TunnelReactor final
         out_.Clear();
         out_.set_data(std::exchange(injected_, {}));
       } else {
-        TcpPump::Chunk c = pump->Take();
+        StreamPump::Chunk c = pump->Take();
         if (c.empty) return;
         if (!c.data.empty()) {
           filter_.FromDelve(&c.data);
@@ -368,7 +368,7 @@ class TunnelReactor final
   }
 
   void Abort(const std::string& why) {
-    std::shared_ptr<TcpPump> pump;
+    std::shared_ptr<StreamPump> pump;
     {
       absl::MutexLock lock(&mu_);
       pump = pump_;
@@ -380,7 +380,7 @@ class TunnelReactor final
   const std::string caller_;
   std::shared_ptr<TunnelReactor> self_;
   absl::Mutex mu_;
-  std::shared_ptr<TcpPump> pump_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<StreamPump> pump_ ABSL_GUARDED_BY(mu_);
   // The attach session the tunnel serves: told of every request the client sends (its stop limit
   // halts a target the agent resumed once the client is back, delve_session.h).
   std::weak_ptr<Session> session_ ABSL_GUARDED_BY(mu_);

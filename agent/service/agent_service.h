@@ -1,7 +1,7 @@
 // The Agent gRPC service (proto/kdbg/v1/agent.proto) on the callback API.
 //
 // One reactor per call; no reaction blocks. Trace and Attach streams drain their session's
-// EventStream; Tunnel pumps bytes through a TcpPump; Resolve runs the (blocking) resolver on a
+// EventStream; Tunnel pumps bytes through a StreamPump; Resolve runs the (blocking) resolver on a
 // small worker pool; StopSession finishes when the session's safe end has finished.
 //
 // Every handler re-checks the caller's certificate identity (the server credentials' processor has

@@ -67,9 +67,11 @@ struct Flags {
   int runs = 5;
   int seconds = 3;
   int connections = 2;
-  bool listen_ipv6 = true;  // see DelveOptions::listen_host
-  pid_t pid = 0;            // > 0: raw baselines only, against this running target
-  int port = 0;             // its HTTP port on 127.0.0.1
+  // Raw Delve's --listen: [::1] (its same-user check then reads the small /proc/net/tcp6; IPv4's
+  // fails on a host with >10,000 sockets). kdbg's engine serves Delve on a Unix socket.
+  bool listen_ipv6 = true;
+  pid_t pid = 0;  // > 0: raw baselines only, against this running target
+  int port = 0;   // its HTTP port on 127.0.0.1
   int latency_requests = 50;
   bool keep_alive = true;  // --keep-alive 0: traced loads open a connection per request
   // --segments K (with --pid --traced-only): each traced run is K loads of --seconds back to back
@@ -120,7 +122,7 @@ absl::StatusOr<RawDelve> RawAttachAndArm(const Flags& f, pid_t pid) {
   auto child = ChildProcess::Spawn(o);
   if (!child.ok()) return child.status();
   r.dlv = std::move(*child);
-  delve::TcpRpcDialer dialer;
+  delve::SocketRpcDialer dialer;
   while (true) {
     auto c = dialer.Dial(r.address);
     if (c.ok()) {
@@ -174,7 +176,7 @@ absl::StatusOr<RawDelve> RawAttachAndArm(const Flags& f, pid_t pid) {
 // Ends a raw session safely (not measured): fresh connections, the engine's safe-end sequence.
 void RawEnd(RawDelve& r, pid_t pid) {
   r.conn.reset();  // a continue may still be pending on it; Delve keeps running it
-  delve::TcpRpcDialer dialer;
+  delve::SocketRpcDialer dialer;
   auto a = dialer.Dial(r.address);
   auto b = dialer.Dial(r.address);
   if (a.ok() && b.ok()) {
@@ -261,7 +263,6 @@ int Main(const Flags& f) {
   opts.dlv_path = f.dlv;
   opts.work_dir = "/tmp/kdbg-delve-bench";
   opts.max_hits_per_second = 1000000;
-  opts.listen_host = f.listen_ipv6 ? "::1" : "127.0.0.1";
   auto factory = delve::NewDelveSessionFactory(opts);
   agent::TraceSpec spec;
   // The resolver's facts, as the agent hands them to the engine (not timed: the agent resolves

@@ -8,7 +8,8 @@
 #              the container's real host PID
 #   trace      a trace of each sample pod as the allowed user: hits streamed, Ctrl-C ends it, the
 #              target released (running, TracerPid 0, no Delve), audit line and pod Events
-#   attach     kdbg attach + a real `dlv connect` through the tunnel, on each node's pod
+#   attach     kdbg attach + a real `dlv connect` through the tunnel, on each node's pod; Delve on
+#              a Unix socket: no TCP listener in the agent pod but its gRPC and health ports
 #   sessions   kdbg sessions lists a trace, the denied user cannot stop it, kdbg stop ends it
 #   denied     the denied user is refused by the controller's SubjectAccessReview; no Delve started
 #   isolation  each node's agent resolves only its own node's pods (one machine, two kubelets)
@@ -147,6 +148,35 @@ attach_headless() {  # pod
   wait_line "$WORK/attach.out" "$line" $APID 60 ||
     fail "attach of pod/$1 never listened: $(cat "$WORK/attach.err")"
   APORT=$(sed -nE "s/$line.*/\\1/p" "$WORK/attach.out" | head -1)
+}
+
+# The TCP ports listening in the network namespace of host process $1, decimal, one per line: the
+# LISTEN rows (st 0A) of /proc/PID/net/tcp and tcp6 ("  0: 00000000:1D13 00000000:0000 0A ...").
+tcp_listen_ports() {  # host-pid
+  local _ local_addr st
+  while read -r _ local_addr _ st _; do
+    [[ $st == 0A ]] && echo $((16#${local_addr##*:}))
+  done < <(tail -q -n +2 "/proc/$1/net/tcp" "/proc/$1/net/tcp6") | sort -un | tr '\n' ' '
+}
+
+# Delve serves an attach session on a Unix socket, never on TCP (docs/delve-engine.md): in the
+# agent pod's network namespace, which Delve shares, only the agent's gRPC and health ports
+# listen, so a `kubectl port-forward` to the agent pod has nothing of Delve's to reach.
+expect_no_delve_port() {  # pod node
+  local cid pid agent apid dlvpid ports
+  cid=$(admin -n default get pod "$1" -o jsonpath='{.status.containerStatuses[0].containerID}')
+  pid=$(host_pid "$2" "${cid#containerd://}")
+  dlvpid=$(pgrep -f "dlv.* attach $pid( |$)" | head -1)
+  [[ -n $dlvpid ]] || fail "no Delve attached to pod/$1 (PID $pid) during its attach session"
+  pgrep -af "dlv.* attach $pid( |$)" | grep -q -- "--listen=unix:/var/lib/kdbg-agent/delve/" ||
+    fail "Delve of pod/$1 does not listen on the agent's Unix socket: $(pgrep -af "dlv.* attach $pid( |$)")"
+  agent=$(agent_of "$2")
+  apid=$(agent_host_pid "$2" "$agent")
+  [[ $(readlink "/proc/$dlvpid/ns/net") == $(readlink "/proc/$apid/ns/net") ]] ||
+    fail "Delve (PID $dlvpid) is not in agent $agent's network namespace"
+  ports=$(tcp_listen_ports "$apid")
+  [[ $ports == "7443 7444 " ]] ||
+    fail "agent pod $agent listens on TCP ports $ports during an attach session, not only 7443 (gRPC) and 7444 (health)"
 }
 
 # The checks every session end must pass, against the real process: it answers HTTP, is not
@@ -292,6 +322,7 @@ cmd_attach() {
     before=$(restarts "$pod")
     attach_headless "$pod"
     local apid=$APID port=$APORT
+    expect_no_delve_port "$pod" "$node"
     # A request once the breakpoint is set (the kubelet's readiness probe, also from the host's
     # bridge address, may be the first to hit it: either is a real request through the pod).
     ( sleep 3; curl -s -m 20 -o /dev/null "http://$ip:8080/" ) &
@@ -312,7 +343,7 @@ cmd_attach() {
     local session
     session=$(session_of "$WORK/attach.err")
     expect_audited "$session" "$pod" "CLIENT_STOP|STOP_REQUESTED"
-    echo "cluster-test: attach pod/$pod on $node: dlv connect printed $(grep -oE '"10\.244\.[0-9]+\.1:[0-9]+"' "$WORK/dlv.out" | head -1), Ctrl-C, released"
+    echo "cluster-test: attach pod/$pod on $node: Delve on a Unix socket (agent pod TCP listeners: 7443 7444 only), dlv connect printed $(grep -oE '"10\.244\.[0-9]+\.1:[0-9]+"' "$WORK/dlv.out" | head -1), Ctrl-C, released"
   done < <(sample_pods)
 }
 

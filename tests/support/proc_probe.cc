@@ -1,7 +1,9 @@
 #include "tests/support/proc_probe.h"
 
 #include <dirent.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -55,6 +57,36 @@ std::vector<pid_t> DlvProcessesFor(pid_t pid) {
     if (match) out.push_back(p);
   }
   ::closedir(d);
+  return out;
+}
+
+std::vector<std::string> TcpListenersOf(pid_t pid) {
+  std::vector<std::string> held;  // "INODE" of every socket the process holds
+  if (DIR* d = ::opendir(absl::StrCat("/proc/", pid, "/fd").c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      char link[64] = {};
+      std::string path = absl::StrCat("/proc/", pid, "/fd/", e->d_name);
+      ssize_t n = ::readlink(path.c_str(), link, sizeof(link) - 1);
+      absl::string_view target(link, n > 0 ? static_cast<size_t>(n) : 0);
+      if (absl::ConsumePrefix(&target, "socket:[") && absl::ConsumeSuffix(&target, "]")) {
+        held.emplace_back(target);
+      }
+    }
+    ::closedir(d);
+  }
+  std::vector<std::string> out;
+  for (const char* table : {"tcp", "tcp6"}) {
+    std::ifstream in(absl::StrCat("/proc/", pid, "/net/", table));
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (f.size() < 10 || f[3] != "0A") continue;
+      if (std::find(held.begin(), held.end(), f[9]) != held.end()) {
+        out.push_back(absl::StrCat(table, " ", f[9]));
+      }
+    }
+  }
   return out;
 }
 

@@ -24,6 +24,14 @@ absl::StatusOr<ProcStatus> ReadProcStatus(pid_t pid);
 // when pid is 0.
 std::vector<pid_t> DlvProcessesFor(pid_t pid);
 
+// The TCP sockets in LISTEN state that process `pid` holds open, as "tcp INODE" / "tcp6 INODE"
+// lines: its /proc/PID/fd links ("socket:[INODE]") matched against the LISTEN rows (st 0A) of
+// /proc/PID/net/tcp and tcp6, its own network namespace's tables:
+//   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+//   0: 0100007F:8E3B 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 52817
+//   ...
+std::vector<std::string> TcpListenersOf(pid_t pid);
+
 // Waits up to `timeout` for `pid` to be untraced and not stopped; returns its last status.
 absl::StatusOr<ProcStatus> WaitUntilReleased(pid_t pid, int timeout_ms = 5000);
 

@@ -481,8 +481,6 @@ TEST_F(DelveEngineTest, AgentKilledThenRecoveredByANewFactory) {
             absl::StrCat((*target)->pid()),
             "--work-dir",
             work_dir_,
-            "--listen-host",
-            "::1",
             "--dlv",
             kdbg::testing::BundledDelvePath()};
   o.capture_stdout = true;
@@ -496,12 +494,12 @@ TEST_F(DelveEngineTest, AgentKilledThenRecoveredByANewFactory) {
   DelveOptions opts;
   opts.delves = BundledDelves();
   opts.work_dir = work_dir_;
-  opts.listen_host = "::1";
   // While its agent lives, the session is not an orphan: recovery (a guardian's, or a second
   // agent's on the same work dir) must leave it alone.
   EXPECT_TRUE(NewDelveSessionFactory(opts)->RecoverOrphans().empty());
   ASSERT_EQ(kdbg::testing::DlvProcessesFor((*target)->pid()).size(), 1u);
-  EXPECT_TRUE(std::filesystem::exists(work_dir_ + "/orphan1.home"));  // a live session's home
+  EXPECT_TRUE(std::filesystem::exists(work_dir_ + "/orphan1.home"));     // a live session's home
+  EXPECT_TRUE(std::filesystem::is_socket(work_dir_ + "/orphan1.sock"));  // and its Delve's socket
 
   ASSERT_EQ(::kill((*agent)->pid(), SIGKILL), 0);
   ASSERT_TRUE((*agent)->Wait(absl::Seconds(5)).ok());
@@ -513,6 +511,8 @@ TEST_F(DelveEngineTest, AgentKilledThenRecoveredByANewFactory) {
   });
   EXPECT_EQ(frozen.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
 
+  // A socket a killed Delve could not remove (no Delve of that session runs) is swept.
+  std::ofstream(work_dir_ + "/ghost.sock") << "";
   auto recovered = NewDelveSessionFactory(opts)->RecoverOrphans();
   ASSERT_EQ(recovered.size(), 1u);
   EXPECT_EQ(recovered[0].session_id, "orphan1");
@@ -524,8 +524,11 @@ TEST_F(DelveEngineTest, AgentKilledThenRecoveredByANewFactory) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
   ExpectReleased(**target);
-  // Nothing left for a second recovery, nor of the orphan's config home (delve_home.h).
+  // Nothing left for a second recovery, nor of the orphan's config home (delve_home.h) and
+  // socket, nor the stale socket. Recovery reached the orphan's Delve through its socket.
   EXPECT_FALSE(std::filesystem::exists(work_dir_ + "/orphan1.home"));
+  EXPECT_FALSE(std::filesystem::exists(work_dir_ + "/orphan1.sock"));
+  EXPECT_FALSE(std::filesystem::exists(work_dir_ + "/ghost.sock"));
   EXPECT_TRUE(NewDelveSessionFactory(opts)->RecoverOrphans().empty());
 }
 
@@ -538,8 +541,16 @@ TEST_F(DelveEngineTest, AttachModeExposesDelveAndClearsTheRemoteClientsBreakpoin
   ASSERT_TRUE(kdbg::testing::ResolveInto((*target)->pid(), &spec).ok());
   auto session = factory_->StartAttach(spec, events.Callback());
   ASSERT_TRUE(session.ok()) << session.status();
+  // Delve serves on a Unix socket in the engine's work directory (mode 0700), never on TCP: a
+  // `kubectl port-forward` into the agent's pod reaches TCP ports only (delve_engine.h).
   std::string addr = (*session)->delve_address();
-  ASSERT_TRUE(absl::StartsWith(addr, "[::1]:")) << addr;
+  const std::string socket_path = work_dir_ + "/a1.sock";
+  ASSERT_EQ(addr, "unix:" + socket_path);
+  EXPECT_TRUE(std::filesystem::is_socket(socket_path));
+  EXPECT_EQ(std::filesystem::status(work_dir_).permissions(), std::filesystem::perms::owner_all);
+  std::vector<pid_t> dlv = kdbg::testing::DlvProcessesFor((*target)->pid());
+  ASSERT_EQ(dlv.size(), 1u);
+  EXPECT_THAT(kdbg::testing::TcpListenersOf(dlv[0]), ::testing::IsEmpty());
   ASSERT_FALSE(events.Notices().empty());
   EXPECT_EQ(events.Notices()[0].kind(), v1::NOTICE_KIND_READY);
   // The target runs while nobody drives it.
@@ -548,7 +559,7 @@ TEST_F(DelveEngineTest, AttachModeExposesDelveAndClearsTheRemoteClientsBreakpoin
 
   // A remote client halts, sets a stopping breakpoint and continues, then goes away.
   {
-    auto conn = TcpRpcDialer().Dial(addr);
+    auto conn = SocketRpcDialer().Dial(addr);
     ASSERT_TRUE(conn.ok()) << conn.status();
     DelveClient remote(std::move(*conn));
     ASSERT_TRUE(
@@ -569,6 +580,7 @@ TEST_F(DelveEngineTest, AttachModeExposesDelveAndClearsTheRemoteClientsBreakpoin
   EXPECT_EQ(ended->reason(), v1::END_REASON_REMOTE_CLIENT_LEFT);
   ExpectCleanEnd(*ended);
   ExpectReleased(**target);
+  EXPECT_FALSE(std::filesystem::exists(socket_path));
 }
 
 // An attach session with a 1 s stop limit (a tight liveness probe's budget, kube/probes.h) on
@@ -600,7 +612,7 @@ void StartStopLimitedAttach(DelveSessionFactory& factory, const std::string& id,
   auto session = factory.StartAttach(spec, a->events.Callback());
   ASSERT_TRUE(session.ok()) << session.status();
   a->session = std::move(*session);
-  auto conn = TcpRpcDialer().Dial(a->session->delve_address());
+  auto conn = SocketRpcDialer().Dial(a->session->delve_address());
   ASSERT_TRUE(conn.ok()) << conn.status();
   a->remote = std::make_unique<DelveClient>(std::move(*conn));
 }
@@ -963,6 +975,32 @@ TEST_F(DelveEngineTest, NonGoTargetIsRefusedBeforeStartingDelve) {
   auto st = kdbg::testing::ReadProcStatus((*child)->pid());
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->tracer_pid, 0);
+}
+
+// Delve's socket path (<work_dir>/<session>.sock) must fit a socket address: a work directory too
+// long for it is refused before Delve starts, naming the agent's flag, and leaves nothing behind.
+TEST_F(DelveEngineTest, AWorkDirTooLongForDelvesSocketIsRefusedBeforeDelveStarts) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  std::string long_dir = work_dir_ + "/" + std::string(120 - work_dir_.size(), 'd');
+  DelveOptions o;
+  o.delves = BundledDelves();
+  o.work_dir = long_dir;
+  auto factory = NewDelveSessionFactory(o);
+  agent::TraceSpec spec;
+  spec.session_id = "t1";
+  ASSERT_TRUE(kdbg::testing::ResolveInto((*target)->pid(), &spec).ok());
+  spec.script = kScript;
+  Events events;
+  auto session = factory->StartTrace(spec, events.Callback());
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(session.status().message(),
+              HasSubstr("over the 107 a socket address holds; start the agent with a shorter "
+                        "--state-dir"));
+  EXPECT_TRUE(kdbg::testing::DlvProcessesFor((*target)->pid()).empty());
+  EXPECT_THAT(FilesUnder(long_dir), ::testing::IsEmpty());
+  ExpectReleased(**target);
 }
 
 TEST_F(DelveEngineTest, StrippedBinaryIsRefusedWithDelvesReason) {

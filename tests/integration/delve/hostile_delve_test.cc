@@ -91,7 +91,7 @@ class HostileDialer final : public RpcDialer {
   }
 
  private:
-  TcpRpcDialer real_;
+  SocketRpcDialer real_;
   std::shared_ptr<Switch> switch_;
 };
 

@@ -14,18 +14,15 @@
 int main(int argc, char** argv) {
   pid_t pid = 0;
   std::string work_dir;
-  std::string listen_host = "127.0.0.1";
   std::string dlv = "dlv";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--pid") == 0) pid = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--work-dir") == 0) work_dir = argv[i + 1];
-    if (std::strcmp(argv[i], "--listen-host") == 0) listen_host = argv[i + 1];
     if (std::strcmp(argv[i], "--dlv") == 0) dlv = argv[i + 1];
   }
   kdbg::delve::DelveOptions o;
   o.dlv_path = dlv;
   o.work_dir = work_dir;
-  o.listen_host = listen_host;
   auto factory = kdbg::delve::NewDelveSessionFactory(o);
   kdbg::agent::TraceSpec spec;
   spec.session_id = "orphan1";

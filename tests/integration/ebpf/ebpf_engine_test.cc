@@ -935,7 +935,7 @@ std::vector<std::string> DelveReturnLines(const GoTarget& t, const std::string& 
   auto child = ChildProcess::Spawn(o);
   EXPECT_TRUE(child.ok()) << child.status();
   if (!child.ok()) return lines;
-  delve::TcpRpcDialer dialer;
+  delve::SocketRpcDialer dialer;
   std::unique_ptr<delve::RpcConnection> conn;
   for (int i = 0; i < 3000 && conn == nullptr && (*child)->Running(); ++i) {
     auto c = dialer.Dial(address);

@@ -1,8 +1,5 @@
-#include "agent/service/tcp_pump.h"
+#include "agent/service/stream_pump.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -12,54 +9,23 @@
 #include <cerrno>
 #include <cstring>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/stream_connect.h"
 
 namespace kdbg::agent {
-namespace {
 
-int ConnectTo(const std::string& host_port, std::string* error) {
-  size_t colon = host_port.rfind(':');
-  int port = 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  if (colon == std::string::npos || !absl::SimpleAtoi(host_port.substr(colon + 1), &port) ||
-      ::inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
-    *error = absl::StrCat("bad Delve address \"", host_port, "\" (want IPv4:PORT)");
-    return -1;
-  }
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *error = absl::StrCat("socket: ", std::strerror(errno));
-    return -1;
-  }
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    *error = absl::StrCat("connect to Delve at ", host_port, ": ", std::strerror(errno));
-    ::close(fd);
-    return -1;
-  }
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  int nonblocking = 1;
-  ::ioctl(fd, FIONBIO, &nonblocking);
-  return fd;
-}
-
-}  // namespace
-
-TcpPump::TcpPump(std::string host_port, Callbacks callbacks)
-    : host_port_(std::move(host_port)),
+StreamPump::StreamPump(std::string address, Callbacks callbacks)
+    : address_(std::move(address)),
       callbacks_(std::move(callbacks)),
       wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
-std::shared_ptr<TcpPump> TcpPump::Start(const std::string& host_port, Callbacks callbacks) {
-  std::shared_ptr<TcpPump> pump(new TcpPump(host_port, std::move(callbacks)));
+std::shared_ptr<StreamPump> StreamPump::Start(const std::string& address, Callbacks callbacks) {
+  std::shared_ptr<StreamPump> pump(new StreamPump(address, std::move(callbacks)));
   std::thread([pump] { pump->Run(); }).detach();
   return pump;
 }
 
-bool TcpPump::Send(const std::string& data) {
+bool StreamPump::Send(const std::string& data) {
   bool room;
   {
     absl::MutexLock lock(&mu_);
@@ -72,7 +38,7 @@ bool TcpPump::Send(const std::string& data) {
   return room;
 }
 
-void TcpPump::CloseWrite() {
+void StreamPump::CloseWrite() {
   {
     absl::MutexLock lock(&mu_);
     close_write_ = true;
@@ -80,7 +46,7 @@ void TcpPump::CloseWrite() {
   Wake();
 }
 
-void TcpPump::Abort(const std::string& why) {
+void StreamPump::Abort(const std::string& why) {
   {
     absl::MutexLock lock(&mu_);
     if (aborted_) return;
@@ -90,7 +56,7 @@ void TcpPump::Abort(const std::string& why) {
   Wake();
 }
 
-TcpPump::Chunk TcpPump::Take() {
+StreamPump::Chunk StreamPump::Take() {
   Chunk c;
   bool resumed = false;
   {
@@ -106,26 +72,26 @@ TcpPump::Chunk TcpPump::Take() {
   return c;
 }
 
-size_t TcpPump::pending_inbound() const {
+size_t StreamPump::pending_inbound() const {
   absl::MutexLock lock(&mu_);
   return inbound_bytes_;
 }
 
-size_t TcpPump::pending_outbound() const {
+size_t StreamPump::pending_outbound() const {
   absl::MutexLock lock(&mu_);
   return outbound_.size();
 }
 
-void TcpPump::Wake() {
+void StreamPump::Wake() {
   uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
 }
 
-void TcpPump::Notify() {
+void StreamPump::Notify() {
   if (callbacks_.on_data) callbacks_.on_data();
 }
 
-void TcpPump::PushTerminal(bool error, const std::string& message) {
+void StreamPump::PushTerminal(bool error, const std::string& message) {
   {
     absl::MutexLock lock(&mu_);
     if (terminal_) return;
@@ -140,10 +106,14 @@ void TcpPump::PushTerminal(bool error, const std::string& message) {
   Notify();
 }
 
-void TcpPump::Run() {
-  std::string error;
-  UniqueFd sock(ConnectTo(host_port_, &error));
-  if (!sock.valid()) return PushTerminal(true, error);
+void StreamPump::Run() {
+  absl::StatusOr<UniqueFd> connected = ConnectStream(address_, absl::ZeroDuration());
+  if (!connected.ok()) {
+    return PushTerminal(true, absl::StrCat("Delve: ", connected.status().message()));
+  }
+  UniqueFd sock = std::move(*connected);
+  int nonblocking = 1;
+  ::ioctl(sock.get(), FIONBIO, &nonblocking);
 
   bool peer_open = true;  // Delve may still send
   bool shut_wr = false;   // we half-closed toward Delve
@@ -201,11 +171,11 @@ void TcpPump::Run() {
         Notify();
       } else if (errno != EAGAIN && errno != EINTR) {
         return PushTerminal(
-            true, absl::StrCat("connection to Delve at ", host_port_, ": ", std::strerror(errno)));
+            true, absl::StrCat("connection to Delve at ", address_, ": ", std::strerror(errno)));
       }
     } else if (!want_read && (fds[0].revents & (POLLERR | POLLHUP)) && !want_write) {
       // Nothing to read or write but the socket broke: report it rather than spin.
-      return PushTerminal(true, absl::StrCat("connection to Delve at ", host_port_, " broke"));
+      return PushTerminal(true, absl::StrCat("connection to Delve at ", address_, " broke"));
     }
     if (want_write && (fds[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
       std::string pending;
@@ -216,7 +186,7 @@ void TcpPump::Run() {
       ssize_t n = ::send(sock.get(), pending.data(), pending.size(), MSG_NOSIGNAL);
       if (n < 0 && errno != EAGAIN && errno != EINTR) {
         return PushTerminal(
-            true, absl::StrCat("sending to Delve at ", host_port_, ": ", std::strerror(errno)));
+            true, absl::StrCat("sending to Delve at ", address_, ": ", std::strerror(errno)));
       }
       if (n > 0) {
         absl::MutexLock lock(&mu_);

@@ -1,5 +1,6 @@
-// TcpPump: one TCP connection (to an attach session's Delve server), pumped both ways by a thread
-// of its own with poll(2), so the gRPC tunnel reactor never blocks on the socket.
+// StreamPump: one stream connection to an attach session's Delve server (its Unix socket, or a TCP
+// address: common/stream_connect.h), pumped both ways by a thread of its own with poll(2), so the
+// gRPC tunnel reactor never blocks on the socket.
 //
 // Bytes from the client go in through Send() (bounded: Send returns false when the outbound
 // buffer is over its high-water mark, and on_send_space fires once it drains). Bytes from Delve
@@ -26,7 +27,7 @@
 
 namespace kdbg::agent {
 
-class TcpPump : public std::enable_shared_from_this<TcpPump> {
+class StreamPump : public std::enable_shared_from_this<StreamPump> {
  public:
   static constexpr size_t kMaxOutbound = 1 << 20;
   static constexpr size_t kMaxInbound = 1 << 20;
@@ -45,10 +46,10 @@ class TcpPump : public std::enable_shared_from_this<TcpPump> {
     std::string message;
   };
 
-  // Starts the pump thread, which connects to `host_port` ("127.0.0.1:PORT"); a failed connect
-  // comes out as an error Chunk naming the address.
-  static std::shared_ptr<TcpPump> Start(const std::string& host_port, Callbacks callbacks);
-  ~TcpPump() = default;
+  // Starts the pump thread, which connects to `address` ("unix:PATH" or "HOST:PORT", as
+  // ConnectStream takes it); a failed connect comes out as an error Chunk naming the address.
+  static std::shared_ptr<StreamPump> Start(const std::string& address, Callbacks callbacks);
+  ~StreamPump() = default;
 
   // Queues bytes toward Delve. Returns false when the caller should pause until on_send_space.
   bool Send(const std::string& data);
@@ -62,13 +63,13 @@ class TcpPump : public std::enable_shared_from_this<TcpPump> {
   size_t pending_outbound() const;
 
  private:
-  TcpPump(std::string host_port, Callbacks callbacks);
+  StreamPump(std::string address, Callbacks callbacks);
   void Run();
   void Wake();
   void PushTerminal(bool error, const std::string& message);
   void Notify();
 
-  const std::string host_port_;
+  const std::string address_;
   const Callbacks callbacks_;
   UniqueFd wake_fd_;  // eventfd
 

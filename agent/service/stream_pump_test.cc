@@ -1,8 +1,8 @@
-// TcpPump against a loopback peer playing Delve (issue 18: the tunnel's 1 MiB queues with a slow
+// StreamPump against a loopback peer playing Delve (issue 18: the tunnel's 1 MiB queues with a slow
 // reader on either side). A fast side is back-pressured rather than buffered: the pump holds at
 // most its high-water mark plus one read (or one Send), the peer's writes stall in the kernel, and
 // every byte still arrives, in order, once the slow side reads.
-#include "agent/service/tcp_pump.h"
+#include "agent/service/stream_pump.h"
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -93,7 +93,7 @@ bool Settles(const std::atomic<size_t>& value, absl::Duration limit) {
 // Delve floods 32 MiB toward a client that reads nothing: the pump stops reading at its 1 MiB
 // mark, so Delve's writes stall in the kernel; once the client reads, every byte arrives in order,
 // then the EOF.
-TEST(TcpPumpTest, SlowClientStopsThePumpReadingAndDelveIsBackPressuredNothingLost) {
+TEST(StreamPumpTest, SlowClientStopsThePumpReadingAndDelveIsBackPressuredNothingLost) {
   constexpr size_t kTotal = 32u << 20;
   Peer delve;
   std::atomic<size_t> sent{0};
@@ -116,9 +116,9 @@ TEST(TcpPumpTest, SlowClientStopsThePumpReadingAndDelveIsBackPressuredNothingLos
     }
   });
   std::atomic<int> notified{0};
-  TcpPump::Callbacks cb;
+  StreamPump::Callbacks cb;
   cb.on_data = [&] { ++notified; };
-  auto pump = TcpPump::Start(delve.address(), cb);
+  auto pump = StreamPump::Start(delve.address(), cb);
 
   // 1. Nobody takes: Delve's writes stall well short of the total.
   ASSERT_TRUE(Settles(sent, absl::Seconds(20))) << "Delve kept sending: " << sent;
@@ -126,15 +126,15 @@ TEST(TcpPumpTest, SlowClientStopsThePumpReadingAndDelveIsBackPressuredNothingLos
   EXPECT_LT(stalled_at, kTotal / 2) << "the pump kept reading for a client that reads nothing";
 
   // 2. What the pump holds is bounded by its mark plus one read.
-  EXPECT_GE(pump->pending_inbound(), TcpPump::kMaxInbound);
-  EXPECT_LT(pump->pending_inbound(), TcpPump::kMaxInbound + TcpPump::kReadSize);
+  EXPECT_GE(pump->pending_inbound(), StreamPump::kMaxInbound);
+  EXPECT_LT(pump->pending_inbound(), StreamPump::kMaxInbound + StreamPump::kReadSize);
   size_t offset = 0;
 
   // 3. The client reads (1 MiB at a time, pausing between): everything arrives, in order, then EOF.
   bool eof = false;
   const absl::Time end = absl::Now() + absl::Seconds(60);
   while (!eof && absl::Now() < end) {
-    TcpPump::Chunk c = pump->Take();
+    StreamPump::Chunk c = pump->Take();
     if (c.empty) {
       absl::SleepFor(absl::Milliseconds(1));
       continue;
@@ -154,7 +154,7 @@ TEST(TcpPumpTest, SlowClientStopsThePumpReadingAndDelveIsBackPressuredNothingLos
   EXPECT_GT(notified.load(), 0);
   pump->CloseWrite();
   // Both directions closed: the pump ends cleanly.
-  TcpPump::Chunk last;
+  StreamPump::Chunk last;
   for (int i = 0; i < 1000 && last.empty; ++i) {
     last = pump->Take();
     if (last.empty) absl::SleepFor(absl::Milliseconds(10));
@@ -165,7 +165,7 @@ TEST(TcpPumpTest, SlowClientStopsThePumpReadingAndDelveIsBackPressuredNothingLos
 // A client floods 32 MiB toward a Delve that reads nothing for a while: Send() says "pause" once
 // the kernel's buffers and the pump's 1 MiB are full, on_send_space fires only after Delve reads,
 // and Delve receives every byte in order, then the half-close.
-TEST(TcpPumpTest, SlowDelveMakesSendPauseUntilSpaceNothingLost) {
+TEST(StreamPumpTest, SlowDelveMakesSendPauseUntilSpaceNothingLost) {
   constexpr size_t kTotal = 32u << 20;
   constexpr size_t kPiece = 64 * 1024;
   Peer delve;
@@ -195,12 +195,12 @@ TEST(TcpPumpTest, SlowDelveMakesSendPauseUntilSpaceNothingLost) {
   });
   absl::Mutex mu;
   bool space = false;
-  TcpPump::Callbacks cb;
+  StreamPump::Callbacks cb;
   cb.on_send_space = [&] {
     absl::MutexLock lock(&mu);
     space = true;
   };
-  auto pump = TcpPump::Start(delve.address(), cb);
+  auto pump = StreamPump::Start(delve.address(), cb);
 
   // 1. Delve reads nothing: Send() asks the client to pause once the kernel's buffers and the
   // pump's 1 MiB are full. on_send_space may still fire while the kernel's buffers grow (that
@@ -214,7 +214,7 @@ TEST(TcpPumpTest, SlowDelveMakesSendPauseUntilSpaceNothingLost) {
       queued += kPiece;
     }
     ASSERT_TRUE(paused) << "Send() never pushed back after " << queued << " bytes";
-    EXPECT_LE(pump->pending_outbound(), TcpPump::kMaxOutbound + kPiece);
+    EXPECT_LE(pump->pending_outbound(), StreamPump::kMaxOutbound + kPiece);
     absl::SleepFor(absl::Milliseconds(300));
     absl::MutexLock lock(&mu);
     held = !space;
@@ -222,8 +222,8 @@ TEST(TcpPumpTest, SlowDelveMakesSendPauseUntilSpaceNothingLost) {
   }
   ASSERT_TRUE(held) << "on_send_space kept firing while Delve read nothing";
   EXPECT_LT(queued, kTotal / 2);
-  EXPECT_GE(pump->pending_outbound(), TcpPump::kMaxOutbound / 2);
-  EXPECT_LE(pump->pending_outbound(), TcpPump::kMaxOutbound + kPiece);
+  EXPECT_GE(pump->pending_outbound(), StreamPump::kMaxOutbound / 2);
+  EXPECT_LE(pump->pending_outbound(), StreamPump::kMaxOutbound + kPiece);
   EXPECT_EQ(received.load(), 0u);
 
   // 2. Delve reads slowly: the client resumes only on on_send_space, and sends the rest the same
@@ -245,7 +245,7 @@ TEST(TcpPumpTest, SlowDelveMakesSendPauseUntilSpaceNothingLost) {
     }
     if (!room) {
       ++pauses;
-      EXPECT_LE(pump->pending_outbound(), TcpPump::kMaxOutbound + kPiece);
+      EXPECT_LE(pump->pending_outbound(), StreamPump::kMaxOutbound + kPiece);
     }
   }
   ASSERT_EQ(queued, kTotal);
