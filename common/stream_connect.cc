@@ -24,8 +24,8 @@ namespace {
 constexpr absl::string_view kUnixPrefix = "unix:";
 
 absl::Status BadAddress(absl::string_view address) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "bad address \"", address, "\" (want unix:PATH, IPV4:PORT or [IPV6]:PORT)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("bad address \"", address, "\" (want unix:PATH, IPV4:PORT or [IPV6]:PORT)"));
 }
 
 }  // namespace
@@ -57,8 +57,8 @@ absl::StatusOr<UniqueFd> ConnectStream(absl::string_view address, absl::Duration
   } else {
     size_t colon = address.rfind(':');
     int port = 0;
-    if (colon == absl::string_view::npos ||
-        !absl::SimpleAtoi(address.substr(colon + 1), &port) || port <= 0 || port > 65535) {
+    if (colon == absl::string_view::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
+        port <= 0 || port > 65535) {
       return BadAddress(address);
     }
     std::string host(address.substr(0, colon));
@@ -87,8 +87,7 @@ absl::StatusOr<UniqueFd> ConnectStream(absl::string_view address, absl::Duration
     ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   }
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), ss_len) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("connect to ", address, ": ", std::strerror(errno)));
+    return absl::UnavailableError(absl::StrCat("connect to ", address, ": ", std::strerror(errno)));
   }
   if (tcp) {
     int one = 1;

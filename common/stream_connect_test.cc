@@ -51,7 +51,8 @@ TEST(StreamConnectTest, ConnectsToIpv4AndIpv6Loopback) {
   int port = 0;
   UniqueFd v4(testing::ListenLoopback(&port));
   ASSERT_TRUE(v4.valid());
-  absl::StatusOr<UniqueFd> fd = ConnectStream("127.0.0.1:" + std::to_string(port), absl::Seconds(5));
+  absl::StatusOr<UniqueFd> fd =
+      ConnectStream("127.0.0.1:" + std::to_string(port), absl::Seconds(5));
   ASSERT_TRUE(fd.ok()) << fd.status();
   ExpectConnected(v4.get(), *fd);
   int nodelay = 0;
@@ -99,7 +100,8 @@ TEST(StreamConnectTest, RefusesMalformedAddressesAndOverlongPaths) {
   absl::Status over = CheckUnixSocketPath(longest + "x");
   EXPECT_TRUE(absl::IsInvalidArgument(over));
   EXPECT_NE(over.message().find("is 108 bytes, over the 107"), std::string::npos) << over;
-  EXPECT_TRUE(absl::IsInvalidArgument(ConnectStream("unix:" + longest + "x", absl::Seconds(1)).status()));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(ConnectStream("unix:" + longest + "x", absl::Seconds(1)).status()));
 }
 
 }  // namespace
