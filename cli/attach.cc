@@ -18,6 +18,7 @@
 #include "cli/ide_config.h"
 #include "cli/supervisor.h"
 #include "common/fd.h"
+#include "common/peer_uid.h"
 #include "common/status.h"
 
 namespace kdbg::cli {
@@ -47,6 +48,30 @@ absl::StatusOr<UniqueFd> Listen(const std::string& host, int port, int* bound_po
   ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
   *bound_port = ntohs(addr.sin_port);
   return fd;
+}
+
+// As Delve's own loopback listener does: on a loopback address only this user's processes may
+// drive the debugger through the tunnel. Another user of the same machine (a shared bastion host)
+// could otherwise connect to the port and drive the production process with this user's rights.
+// Not on other addresses: there the peer may be another host, and the user chose to expose the
+// port.
+absl::Status CheckPeerIsThisUser(int fd) {
+  absl::StatusOr<uid_t> uid = LoopbackPeerUid(fd);
+  if (!uid.ok()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot tell which user connected (", uid.status().message(), ")"));
+  }
+  if (*uid != ::geteuid()) {
+    return absl::PermissionDeniedError(absl::StrCat("it came from UID ", *uid,
+                                                    "; only your own (UID ", ::geteuid(),
+                                                    ") may debug through this session"));
+  }
+  return absl::OkStatus();
+}
+
+bool IsLoopback(const std::string& host) {
+  in_addr a{};
+  return ::inet_pton(AF_INET, host.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
 // One tunnelled TCP connection.
@@ -120,6 +145,7 @@ int RunAttach(const GlobalOptions& g, const AttachCommandOptions& o, const Comma
   if (auto s = ParseHostPort(o.listen, &host, &port); !s.ok()) return console.Fail(s);
   int bound_port = 0;
   auto listener = Listen(host, port, &bound_port);
+  const bool loopback = IsLoopback(host);
   if (!listener.ok()) return console.Fail(listener.status());
   IdeFiles ide;  // cli/ide_config.h
   ide.vscode = o.vscode;
@@ -164,6 +190,11 @@ int RunAttach(const GlobalOptions& g, const AttachCommandOptions& o, const Comma
         if (::poll(&p, 1, 100) <= 0) continue;
         int fd = ::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) continue;
+        if (absl::Status who = loopback ? CheckPeerIsThisUser(fd) : absl::OkStatus(); !who.ok()) {
+          ::close(fd);
+          console.Err(absl::StrCat("kdbg: refused a debugger connection: ", who.message(), "\n"));
+          continue;
+        }
         auto t = std::make_unique<Tunnel>();
         t->socket.Reset(fd);
         PrepareContext(&t->context, conn->token);

@@ -332,6 +332,21 @@ TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
     if (!listening) absl::SleepFor(absl::Milliseconds(100));
   }
   ASSERT_TRUE(listening) << (*attach)->Stderr();
+  // Another user of this machine is refused, as Delve's own loopback listener refuses one: the
+  // connection closes at once (`cat` sees EOF; a tunnelled one would wait for Delve), the CLI says
+  // why, and the session goes on for its owner.
+  auto other = RunCommand({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash",
+                           "-c", absl::StrCat("exec 3<>/dev/tcp/127.0.0.1/", port, "; cat <&3")},
+                          absl::Seconds(10));
+  ASSERT_TRUE(other.ok()) << other.status() << "\n" << (*attach)->Stderr();
+  EXPECT_EQ(*other, "");
+  const std::string refused =
+      "kdbg: refused a debugger connection: it came from UID 65534; only your own (UID 0) may "
+      "debug through this session";
+  for (int i = 0; i < 50 && !absl::StrContains((*attach)->Stderr(), refused); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(absl::StrContains((*attach)->Stderr(), refused)) << (*attach)->Stderr();
   // A remote debugging session as a person would type it: break in the handler, see one request,
   // clear, and quit leaving the process running.
   std::string commands = Script(
