@@ -26,7 +26,8 @@ absl::StatusOr<uid_t> LoopbackPeerUid(int accepted_fd) {
     return absl::FailedPreconditionError("not a connected IPv4 TCP socket");
   }
   UniqueFd nl(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-  if (!nl.valid()) return absl::UnavailableError(ErrnoToStatus(errno, "sock_diag socket").message());
+  if (!nl.valid())
+    return absl::UnavailableError(ErrnoToStatus(errno, "sock_diag socket").message());
   timeval tv{2, 0};  // the kernel answers at once; bound a reply that never comes
   ::setsockopt(nl.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 
@@ -50,8 +51,8 @@ absl::StatusOr<uid_t> LoopbackPeerUid(int accepted_fd) {
   msg.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (::sendto(nl.get(), &msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&kernel),
-               sizeof kernel) < 0) {
+  if (::sendto(nl.get(), &msg, sizeof msg, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) <
+      0) {
     return absl::UnavailableError(ErrnoToStatus(errno, "sock_diag request").message());
   }
   alignas(nlmsghdr) char buf[8192];

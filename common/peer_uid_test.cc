@@ -2,10 +2,10 @@
 // process running as another UID (root only: changing UID needs it).
 #include "common/peer_uid.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "common/fd.h"
@@ -50,7 +50,8 @@ TEST(PeerUidTest, AnotherUsersConnectionIsTheirUid) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     // Only async-signal-safe calls here: become nobody, connect, wait for the parent to close.
-    if (::setresgid(kNobody, kNobody, kNobody) != 0 || ::setresuid(kNobody, kNobody, kNobody) != 0) {
+    if (::setresgid(kNobody, kNobody, kNobody) != 0 ||
+        ::setresuid(kNobody, kNobody, kNobody) != 0) {
       ::_exit(2);
     }
     int fd = ConnectLoopback(port);
