@@ -96,4 +96,15 @@ absl::StatusOr<UniqueFd> ConnectStream(absl::string_view address, absl::Duration
   return fd;
 }
 
+bool UnixSocketServed(absl::string_view path) {
+  if (!CheckUnixSocketPath(path).ok()) return false;
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  std::memcpy(un.sun_path, path.data(), path.size());
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd.valid()) return true;  // cannot tell: keep it
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&un), sizeof un) == 0) return true;
+  return errno != ECONNREFUSED && errno != ENOENT;
+}
+
 }  // namespace kdbg

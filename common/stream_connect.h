@@ -34,4 +34,9 @@ absl::Status CheckUnixSocketPath(absl::string_view path);
 //   Unavailable      nothing accepts there ("connect to ADDRESS: Connection refused")
 absl::StatusOr<UniqueFd> ConnectStream(absl::string_view address, absl::Duration send_timeout);
 
+// Whether a server accepts connections on the Unix socket at `path`: false only when nobody
+// listens there (connect(2) answers ECONNREFUSED: a socket file left by a killed server, or not a
+// socket at all; or ENOENT); true otherwise, including a server too busy to accept at once.
+bool UnixSocketServed(absl::string_view path);
+
 }  // namespace kdbg

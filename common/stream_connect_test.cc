@@ -10,6 +10,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -73,6 +74,27 @@ TEST(StreamConnectTest, ConnectsToIpv4AndIpv6Loopback) {
   fd = ConnectStream("[::1]:" + std::to_string(ntohs(a6.sin6_port)), absl::Seconds(5));
   ASSERT_TRUE(fd.ok()) << fd.status();
   ExpectConnected(v6.get(), *fd);
+}
+
+TEST(StreamConnectTest, UnixSocketServedOnlyWhileSomethingListens) {
+  std::string dir = testing::MakeTempDir("stream-connect");
+  std::string path = dir + "/d.sock";
+  {
+    UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un un{};
+    un.sun_family = AF_UNIX;
+    std::strncpy(un.sun_path, path.c_str(), sizeof(un.sun_path) - 1);
+    ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&un), sizeof(un)), 0);
+    ASSERT_EQ(::listen(listener.get(), 4), 0);
+    EXPECT_TRUE(UnixSocketServed(path));
+  }
+  // The listener closed; its socket file stays (as a killed server's does).
+  ASSERT_TRUE(std::filesystem::is_socket(path));
+  EXPECT_FALSE(UnixSocketServed(path));
+  std::ofstream(dir + "/file.sock") << "";
+  EXPECT_FALSE(UnixSocketServed(dir + "/file.sock"));
+  EXPECT_FALSE(UnixSocketServed(dir + "/none.sock"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(StreamConnectTest, NothingListeningIsUnavailable) {

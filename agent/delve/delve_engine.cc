@@ -22,6 +22,7 @@
 #include "common/pidfd.h"
 #include "common/session_id.h"
 #include "common/status.h"
+#include "common/stream_connect.h"
 
 namespace kdbg::delve {
 namespace {
@@ -215,7 +216,7 @@ std::vector<RecoveredSession> Factory::RecoverOrphans() {
 
 void Factory::SweepSessionFiles(const std::set<std::string>& live) {
   // Config homes (delve_home.h) a killed agent left, and sockets a killed Delve left; a live
-  // session's stay, and so does the socket of a Delve still running.
+  // session's stay, and so does any socket a Delve still serves.
   DIR* d = ::opendir(options_.work_dir.c_str());
   if (d == nullptr) return;
   std::vector<std::string> homes, sockets;
@@ -233,6 +234,9 @@ void Factory::SweepSessionFiles(const std::set<std::string>& live) {
     log::Info("stale Delve home removed", {{"path", path}});
   }
   for (const std::string& path : sockets) {
+    // Only one nobody serves: a Delve that another agent on this work_dir started after the /proc
+    // scan above (a successor serving while a guardian recovers) listens on its socket already.
+    if (UnixSocketServed(path)) continue;
     ::unlink(path.c_str());
     log::Info("stale Delve socket removed", {{"path", path}});
   }
