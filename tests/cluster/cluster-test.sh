@@ -155,7 +155,7 @@ attach_headless() {  # pod
 tcp_listen_ports() {  # host-pid
   local _ local_addr st
   while read -r _ local_addr _ st _; do
-    [[ $st == 0A ]] && echo $((16#${local_addr##*:}))
+    if [[ $st == 0A ]]; then echo $((16#${local_addr##*:})); fi
   done < <(tail -q -n +2 "/proc/$1/net/tcp" "/proc/$1/net/tcp6") | sort -un | tr '\n' ' '
 }
 
@@ -172,7 +172,7 @@ expect_no_delve_port() {  # pod node
     fail "Delve of pod/$1 does not listen on the agent's Unix socket: $(pgrep -af "dlv.* attach $pid( |$)")"
   agent=$(agent_of "$2")
   apid=$(agent_host_pid "$2" "$agent")
-  [[ $(readlink "/proc/$dlvpid/ns/net") == $(readlink "/proc/$apid/ns/net") ]] ||
+  [[ $(readlink "/proc/$dlvpid/ns/net") == "$(readlink "/proc/$apid/ns/net")" ]] ||
     fail "Delve (PID $dlvpid) is not in agent $agent's network namespace"
   ports=$(tcp_listen_ports "$apid")
   [[ $ports == "7443 7444 " ]] ||
