@@ -32,6 +32,10 @@ absl::Status Validate(AgentConfig* c) {
         absl::StrCat("--log-format must be text or json, not \"", c->log_format, "\""));
   }
   if (c->max_sessions < 1) return absl::InvalidArgumentError("--max-sessions must be at least 1");
+  if (c->delve_max_hits_per_second < 0) {
+    return absl::InvalidArgumentError(
+        "--delve-max-hits-per-second must be 0 (the engine's ceiling, 1000) or more");
+  }
   if (c->event_queue < 0 || c->event_queue > 1000000)
     return absl::InvalidArgumentError("--event-queue must be between 0 (the default) and 1000000");
   if (c->lease_default > c->lease_max) {
@@ -54,16 +58,27 @@ absl::Status Validate(AgentConfig* c) {
 }  // namespace
 
 absl::Status ApplyYamlConfig(const std::string& yaml_text, AgentConfig* c) {
-  static const std::set<std::string> kKnown = {"listen",         "tls-cert",
-                                               "tls-key",        "tls-ca",
-                                               "node-name",      "dlv",
-                                               "host-root",      "proc-root",
-                                               "state-dir",      "containerd-state-dir",
-                                               "max-sessions",   "lease-default",
-                                               "lease-max",      "max-hits-per-second",
-                                               "allowed-client", "health-listen",
-                                               "log-format",     "log-level",
-                                               "shutdown-grace", "event-queue"};
+  static const std::set<std::string> kKnown = {"listen",
+                                               "tls-cert",
+                                               "tls-key",
+                                               "tls-ca",
+                                               "node-name",
+                                               "dlv",
+                                               "host-root",
+                                               "proc-root",
+                                               "state-dir",
+                                               "containerd-state-dir",
+                                               "max-sessions",
+                                               "lease-default",
+                                               "lease-max",
+                                               "max-hits-per-second",
+                                               "allowed-client",
+                                               "health-listen",
+                                               "log-format",
+                                               "log-level",
+                                               "shutdown-grace",
+                                               "event-queue",
+                                               "delve-max-hits-per-second"};
   try {
     YAML::Node root = YAML::Load(yaml_text);
     if (root.IsNull()) return absl::OkStatus();
@@ -102,6 +117,9 @@ absl::Status ApplyYamlConfig(const std::string& yaml_text, AgentConfig* c) {
     if (root["max-sessions"]) c->max_sessions = root["max-sessions"].as<int>();
     if (root["max-hits-per-second"]) c->max_hits_per_second = root["max-hits-per-second"].as<int>();
     if (root["event-queue"]) c->event_queue = root["event-queue"].as<int>();
+    if (root["delve-max-hits-per-second"]) {
+      c->delve_max_hits_per_second = root["delve-max-hits-per-second"].as<int>();
+    }
     list("allowed-client", &c->allowed_clients);
     str("health-listen", &c->health_listen);
     str("log-format", &c->log_format);
@@ -146,6 +164,8 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::vector<std::string>& arg
   app.add_option("--lease-max", lease_max, "longest lease a request may ask for (e.g. 1h)");
   app.add_option("--max-hits-per-second", c.max_hits_per_second,
                  "default hit-rate limit per session (0: engine default)");
+  app.add_option("--delve-max-hits-per-second", c.delve_max_hits_per_second,
+                 "most hits per second per tracepoint a Delve session may ask (0: 1000)");
   app.add_option("--event-queue", c.event_queue,
                  absl::StrCat("events a session holds for a slow client before it drops hits (0: ",
                               SessionManager::Options{}.event_queue_capacity, ")"));
@@ -204,6 +224,8 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::vector<std::string>& arg
     pick(c.max_hits_per_second, from_file.max_hits_per_second, defaults.max_hits_per_second,
          "--max-hits-per-second");
     pick(c.event_queue, from_file.event_queue, defaults.event_queue, "--event-queue");
+    pick(c.delve_max_hits_per_second, from_file.delve_max_hits_per_second,
+         defaults.delve_max_hits_per_second, "--delve-max-hits-per-second");
     pick(c.allowed_clients, from_file.allowed_clients, defaults.allowed_clients,
          "--allowed-client");
     pick(c.health_listen, from_file.health_listen, defaults.health_listen, "--health-listen");

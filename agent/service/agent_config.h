@@ -49,6 +49,9 @@ struct AgentConfig {
   absl::Duration lease_default = defaults::kDefaultLease;
   absl::Duration lease_max = defaults::kAgentMaxLease;
   int max_hits_per_second = 0;
+  // The most hits per second per tracepoint a Delve session may ask for (each hit stops the
+  // target, ~1 ms here); a request above it gets this. 0: the engine's (DelveOptions, 1,000).
+  int delve_max_hits_per_second = 0;
   // Events a session holds for a client that reads slowly; hits past it are dropped and counted
   // (agent/service/event_stream.h). 0: SessionManager::Options' default.
   int event_queue = 0;

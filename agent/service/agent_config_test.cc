@@ -29,6 +29,14 @@ TEST(AgentConfigTest, DefaultsAndFlags) {
   EXPECT_EQ(d->allowed_clients, (std::vector<std::string>{"kdbg-controller"}));
   EXPECT_EQ(d->event_queue, 0);
 
+  EXPECT_EQ(d->delve_max_hits_per_second, 0);
+  auto cap = ParseAgentConfig({"--node-name", "n", "--delve-max-hits-per-second", "5000"});
+  ASSERT_TRUE(cap.ok()) << cap.status();
+  EXPECT_EQ(cap->delve_max_hits_per_second, 5000);
+  auto negative = ParseAgentConfig({"--node-name", "n", "--delve-max-hits-per-second", "-1"});
+  EXPECT_NE(negative.status().message().find("--delve-max-hits-per-second"), std::string::npos)
+      << negative.status();
+
   auto q = ParseAgentConfig({"--node-name", "n", "--event-queue", "16"});
   ASSERT_TRUE(q.ok()) << q.status();
   EXPECT_EQ(q->event_queue, 16);

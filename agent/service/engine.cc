@@ -88,6 +88,9 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
   d.work_dir = config.state_dir + "/delve";
   d.proc = proc;
   if (config.max_hits_per_second > 0) d.default_hits_per_second = config.max_hits_per_second;
+  if (config.delve_max_hits_per_second > 0) {
+    d.max_hits_per_second = config.delve_max_hits_per_second;
+  }
   std::shared_ptr<delve::DelveSessionFactory> factory(
       delve::NewDelveSessionFactory(std::move(d)).release());
   // Trace sessions run on the eBPF engine when the script qualifies (or as --engine asks), else
