@@ -127,9 +127,9 @@ class Session {
                                         const std::vector<std::string>& extra = {}) {
     auto s = std::unique_ptr<Session>(new Session);
     SpawnOptions o;
-    // --rate-limit 1000 (the Delve engine's ceiling, just above what a traced handler serves here)
-    // keeps the tracepoint armed for every request, as raw Delve's loop does, unless a burst
-    // passes it (RateLimited: that run is run again).
+    // --rate-limit (bench/run: 100000, with its agents' --delve-max-hits-per-second as high;
+    // default 1000, the production agent's ceiling) keeps the tracepoint armed for every request,
+    // as raw Delve's loop does, unless a burst passes it (RateLimited: that run is run again).
     o.argv = {f.kdbg, "trace",        target.empty() ? f.pod : target, "--init", f.script, "-o",
               "json", "--rate-limit", absl::StrCat(f.rate_limit)};
     o.argv.insert(o.argv.end(), extra.begin(), extra.end());
