@@ -32,15 +32,24 @@ void ExpectConnected(int listener, UniqueFd& client) {
   EXPECT_EQ(c, 'r');
 }
 
-TEST(StreamConnectTest, ConnectsToAUnixSocket) {
-  std::string dir = testing::MakeTempDir("stream-connect");
-  std::string path = dir + "/d.sock";
+// A Unix socket listening at `path` (invalid if it cannot be made).
+UniqueFd ListenUnix(const std::string& path) {
   UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un un{};
   un.sun_family = AF_UNIX;
   std::strncpy(un.sun_path, path.c_str(), sizeof(un.sun_path) - 1);
-  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&un), sizeof(un)), 0);
-  ASSERT_EQ(::listen(listener.get(), 4), 0);
+  if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&un), sizeof(un)) != 0 ||
+      ::listen(listener.get(), 4) != 0) {
+    listener.Reset();
+  }
+  return listener;
+}
+
+TEST(StreamConnectTest, ConnectsToAUnixSocket) {
+  std::string dir = testing::MakeTempDir("stream-connect");
+  std::string path = dir + "/d.sock";
+  UniqueFd listener = ListenUnix(path);
+  ASSERT_TRUE(listener.valid()) << std::strerror(errno);
 
   absl::StatusOr<UniqueFd> fd = ConnectStream("unix:" + path, absl::Seconds(5));
   ASSERT_TRUE(fd.ok()) << fd.status();
@@ -80,12 +89,8 @@ TEST(StreamConnectTest, UnixSocketServedOnlyWhileSomethingListens) {
   std::string dir = testing::MakeTempDir("stream-connect");
   std::string path = dir + "/d.sock";
   {
-    UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un un{};
-    un.sun_family = AF_UNIX;
-    std::strncpy(un.sun_path, path.c_str(), sizeof(un.sun_path) - 1);
-    ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&un), sizeof(un)), 0);
-    ASSERT_EQ(::listen(listener.get(), 4), 0);
+    UniqueFd listener = ListenUnix(path);
+    ASSERT_TRUE(listener.valid()) << std::strerror(errno);
     EXPECT_TRUE(UnixSocketServed(path));
   }
   // The listener closed; its socket file stays (as a killed server's does).
