@@ -28,6 +28,14 @@ absl::Status BadAddress(absl::string_view address) {
       absl::StrCat("bad address \"", address, "\" (want unix:PATH, IPV4:PORT or [IPV6]:PORT)"));
 }
 
+// The address of the Unix socket at `path` (which CheckUnixSocketPath accepted).
+sockaddr_un UnixAddress(absl::string_view path) {
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  std::memcpy(un.sun_path, path.data(), path.size());
+  return un;
+}
+
 }  // namespace
 
 size_t MaxUnixSocketPath() { return sizeof(sockaddr_un::sun_path) - 1; }
@@ -49,9 +57,8 @@ absl::StatusOr<UniqueFd> ConnectStream(absl::string_view address, absl::Duration
   if (absl::StartsWith(address, kUnixPrefix)) {
     absl::string_view path = address.substr(kUnixPrefix.size());
     KDBG_RETURN_IF_ERROR(CheckUnixSocketPath(path));
-    auto* un = reinterpret_cast<sockaddr_un*>(&ss);
-    un->sun_family = AF_UNIX;
-    std::memcpy(un->sun_path, path.data(), path.size());
+    sockaddr_un un = UnixAddress(path);
+    std::memcpy(&ss, &un, sizeof un);
     ss_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
     tcp = false;
   } else {
@@ -98,9 +105,7 @@ absl::StatusOr<UniqueFd> ConnectStream(absl::string_view address, absl::Duration
 
 bool UnixSocketServed(absl::string_view path) {
   if (!CheckUnixSocketPath(path).ok()) return false;
-  sockaddr_un un{};
-  un.sun_family = AF_UNIX;
-  std::memcpy(un.sun_path, path.data(), path.size());
+  sockaddr_un un = UnixAddress(path);
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd.valid()) return true;  // cannot tell: keep it
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&un), sizeof un) == 0) return true;

@@ -189,7 +189,6 @@ std::vector<RecoveredSession> Factory::RecoverOrphans() {
       ::kill(dlv_pid, SIGTERM);
       if (!WaitPidExit(dlv_pid, options_.detach_timeout)) {
         problems.push_back(absl::StrCat("Delve pid ", dlv_pid, " did not exit"));
-        live.insert(rec.session_id);  // its socket stays for the next recovery
       }
     }
     TargetCheck check = CheckTargetReleased(proc, rec.target_pid, absl::Seconds(3));

@@ -272,20 +272,16 @@ absl::Status DelveSession::SpawnAndConnect() {
         absl::StrCat("cannot start Delve (", config_.dlv_path, "): ", child.status().message()));
   }
   dlv_ = std::move(*child);
-  {
-    ChildProcess* dlv = dlv_.get();
-    auto client = DialReady(*options_.dialer, address_, options_.attach_timeout,
-                            [dlv] { return dlv->Running(); });
-    if (!client.ok()) {
-      if (!dlv_->Running()) return DelveExitError(ReadFileOrEmpty(log_path_));
-      return absl::UnavailableError(absl::StrCat(client.status().message(), "; Delve's output: ",
-                                                 LastDelveMessage(ReadFileOrEmpty(log_path_))));
-    }
-    main_ = std::move(*client);
-  }
   ChildProcess* dlv = dlv_.get();
-  auto side = DialReady(*options_.dialer, address_, options_.attach_timeout,
-                        [dlv] { return dlv->Running(); });
+  auto alive = [dlv] { return dlv->Running(); };
+  auto client = DialReady(*options_.dialer, address_, options_.attach_timeout, alive);
+  if (!client.ok()) {
+    if (!dlv_->Running()) return DelveExitError(ReadFileOrEmpty(log_path_));
+    return absl::UnavailableError(absl::StrCat(client.status().message(), "; Delve's output: ",
+                                               LastDelveMessage(ReadFileOrEmpty(log_path_))));
+  }
+  main_ = std::move(*client);
+  auto side = DialReady(*options_.dialer, address_, options_.attach_timeout, alive);
   if (!side.ok()) return side.status();
   side_ = std::move(*side);
   log::Info("delve attached", {{"session", config_.id},
@@ -897,10 +893,8 @@ void DelveSession::RemoveHome() {
 void DelveSession::RemoveSocket() {
   // Delve unlinks its socket when it stops serving; one it could not (it was killed) is removed
   // here. A Delve still running (left for recovery, which dials this socket) keeps it.
-  absl::string_view path = address_;
-  if (!absl::ConsumePrefix(&path, "unix:")) return;
   if (dlv_ != nullptr && dlv_->Running()) return;
-  ::unlink(std::string(path).c_str());
+  ::unlink(DelveSocketPath(options_.work_dir, config_.id).c_str());
 }
 
 void DelveSession::Finish(EndReason reason) {

@@ -2,6 +2,7 @@
 // target still answers HTTP, is not traced, and has no `dlv` left attached to it.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -547,7 +548,6 @@ TEST_F(DelveEngineTest, AttachModeExposesDelveAndClearsTheRemoteClientsBreakpoin
   const std::string socket_path = work_dir_ + "/a1.sock";
   ASSERT_EQ(addr, "unix:" + socket_path);
   EXPECT_TRUE(std::filesystem::is_socket(socket_path));
-  EXPECT_EQ(std::filesystem::status(work_dir_).permissions(), std::filesystem::perms::owner_all);
   std::vector<pid_t> dlv = kdbg::testing::DlvProcessesFor((*target)->pid());
   ASSERT_EQ(dlv.size(), 1u);
   EXPECT_THAT(kdbg::testing::TcpListenersOf(dlv[0]), ::testing::IsEmpty());
@@ -975,6 +975,27 @@ TEST_F(DelveEngineTest, NonGoTargetIsRefusedBeforeStartingDelve) {
   auto st = kdbg::testing::ReadProcStatus((*child)->pid());
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->tracer_pid, 0);
+}
+
+// The work directory holds Delve's sockets, whose only guard is its mode: the engine makes it the
+// agent's alone, also when it existed wider before (an older agent's, or made by hand).
+TEST_F(DelveEngineTest, TheWorkDirIsMadeTheAgentsAlone) {
+  namespace fs = std::filesystem;
+  const std::string wide = work_dir_ + "/wide";
+  ASSERT_EQ(::mkdir(wide.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(wide.c_str(), 0755), 0);  // whatever the umask
+  ASSERT_EQ(fs::status(wide).permissions(), fs::perms::owner_all | fs::perms::group_read |
+                                                fs::perms::group_exec | fs::perms::others_read |
+                                                fs::perms::others_exec);
+  DelveOptions o;
+  o.delves = BundledDelves();
+  o.work_dir = wide;
+  auto factory = NewDelveSessionFactory(o);
+  EXPECT_EQ(fs::status(wide).permissions(), fs::perms::owner_all);
+  const std::string fresh = work_dir_ + "/fresh";
+  o.work_dir = fresh;
+  factory = NewDelveSessionFactory(o);
+  EXPECT_EQ(fs::status(fresh).permissions(), fs::perms::owner_all);
 }
 
 // Delve's socket path (<work_dir>/<session>.sock) must fit a socket address: a work directory too
