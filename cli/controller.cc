@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -154,8 +155,14 @@ std::string DescribeRpcError(const grpc::Status& status, const std::string& what
       return absl::StrCat(what, ": the controller did not accept your credentials (", msg,
                           "); refresh them (e.g. log in again) and retry");
     case grpc::StatusCode::PERMISSION_DENIED:
+      // The hint only for RBAC's answer on the resource itself ("user "bob" may not create
+      // debugsessions.kdbg.io "web-1" in namespace "shop": ..."); the controller's other refusals
+      // (a protected namespace, the policy's attach rule, another user's session) say what to do.
       return absl::StrCat(what, ": permission denied: ", msg,
-                          "; ask for the `create debugsessions.kdbg.io` right in that namespace");
+                          absl::StrContains(msg, " may not create debugsessions.kdbg.io ")
+                              ? "; ask for the `create debugsessions.kdbg.io` right in that "
+                                "namespace (ClusterRole kdbg-user, or kdbg-tracer to trace only)"
+                              : "");
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return absl::StrCat(what, ": the controller at ", controller, " did not answer in time (",
                           msg, ")");

@@ -147,6 +147,26 @@ TEST(ControllerTest, UnavailableAnsweredByTheControllerIsNotWordedAsUnreachable)
   EXPECT_NE(text.find("cannot reach the controller at 127.0.0.1:7444"), std::string::npos) << text;
 }
 
+TEST(ControllerTest, PermissionDeniedNamesTheRightOnlyForTheResourceItself) {
+  grpc::Status rbac = ToGrpcStatus(absl::PermissionDeniedError(
+      "user \"bob\" may not create debugsessions.kdbg.io \"web-1\" in namespace \"shop\": no "
+      "RBAC rule allows it"));
+  EXPECT_EQ(DescribeRpcError(rbac, "trace", "127.0.0.1:7444"),
+            "trace: permission denied: user \"bob\" may not create debugsessions.kdbg.io \"web-1\" "
+            "in namespace \"shop\": no RBAC rule allows it; ask for the `create "
+            "debugsessions.kdbg.io` right in that namespace (ClusterRole kdbg-user, or kdbg-tracer "
+            "to trace only)");
+  grpc::Status sub = ToGrpcStatus(absl::PermissionDeniedError(
+      "user \"bob\" may not create debugsessions.kdbg.io/attach \"web-1\" in namespace \"shop\": "
+      "no RBAC rule allows it; the kdbg policy gives `kdbg attach` ..."));
+  EXPECT_EQ(DescribeRpcError(sub, "attach", "127.0.0.1:7444"),
+            absl::StrCat("attach: permission denied: ", sub.error_message()));
+  grpc::Status ns = ToGrpcStatus(absl::PermissionDeniedError(
+      "namespace \"kube-system\" is protected by the kdbg policy and can never be debugged"));
+  EXPECT_EQ(DescribeRpcError(ns, "trace", "127.0.0.1:7444"),
+            absl::StrCat("trace: permission denied: ", ns.error_message()));
+}
+
 TEST(ControllerTest, ExplicitAddressNeedsNoKubectl) {
   EndpointOptions o;
   o.address = "10.0.0.1:8443";

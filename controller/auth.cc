@@ -41,7 +41,7 @@ void AppendField(std::string* key, absl::string_view field) {
 }
 
 std::string AccessKey(const kube::UserInfo& user, const std::string& verb, const std::string& ns,
-                      const std::string& name) {
+                      const std::string& name, const std::string& subresource) {
   std::string key;
   AppendField(&key, user.username);
   AppendField(&key, user.uid);
@@ -56,6 +56,7 @@ std::string AccessKey(const kube::UserInfo& user, const std::string& verb, const
   AppendField(&key, verb);
   AppendField(&key, ns);
   AppendField(&key, name);
+  AppendField(&key, subresource);
   return key;
 }
 
@@ -108,8 +109,9 @@ absl::StatusOr<kube::UserInfo> Authorizer::Authenticate(absl::string_view author
 }
 
 absl::Status Authorizer::Authorize(const kube::UserInfo& user, const std::string& verb,
-                                   const std::string& ns, const std::string& name) {
-  const std::string key = AccessKey(user, verb, ns, name);
+                                   const std::string& ns, const std::string& name,
+                                   const std::string& subresource) {
+  const std::string key = AccessKey(user, verb, ns, name, subresource);
   {
     absl::MutexLock lock(&mu_);
     bool allowed = false;
@@ -121,6 +123,7 @@ absl::Status Authorizer::Authorize(const kube::UserInfo& user, const std::string
   attrs.group = kGroup;
   attrs.resource = kResource;
   attrs.name = name;
+  attrs.subresource = subresource;
   absl::StatusOr<kube::AccessDecision> decision = kube_->ReviewAccess(user, attrs);
   if (!decision.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot authorize: the SubjectAccessReview failed (",
@@ -131,8 +134,9 @@ absl::Status Authorizer::Authorize(const kube::UserInfo& user, const std::string
     Store(&allowed_, key, true);
     return absl::OkStatus();
   }
-  std::string what =
-      absl::StrCat("user \"", user.username, "\" may not ", verb, " ", kResource, ".", kGroup);
+  // "user "bob" may not create debugsessions.kdbg.io/attach "web-1" in namespace "shop": ..."
+  std::string what = absl::StrCat("user \"", user.username, "\" may not ", verb, " ", kResource,
+                                  ".", kGroup, subresource.empty() ? "" : "/", subresource);
   if (!name.empty()) absl::StrAppend(&what, " \"", name, "\"");
   absl::StrAppend(&what,
                   ns.empty() ? " at cluster scope" : absl::StrCat(" in namespace \"", ns, "\""));

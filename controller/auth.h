@@ -37,6 +37,9 @@ namespace kdbg::controller {
 
 inline constexpr char kGroup[] = "kdbg.io";
 inline constexpr char kResource[] = "debugsessions";
+// The subresource `kdbg attach` also needs when the policy says `attach: rbac`
+// (`create debugsessions/attach`, like kubectl's `pods/exec` beside `pods`).
+inline constexpr char kAttachSubresource[] = "attach";
 
 // Extracts the token from an "authorization" header value "Bearer <token>" (scheme
 // case-insensitive). Unauthenticated when empty or of another scheme.
@@ -59,10 +62,11 @@ class Authorizer {
   // Unavailable: the API server could not be asked.
   absl::StatusOr<kube::UserInfo> Authenticate(absl::string_view authorization_header);
 
-  // SubjectAccessReview for `verb` on debugsessions.kdbg.io `name` in `ns` (name may be empty).
-  // PermissionDenied carries the reviewer's reason; Unavailable when the review failed.
+  // SubjectAccessReview for `verb` on debugsessions.kdbg.io `name` in `ns` (name may be empty),
+  // or on its `subresource` when one is given. PermissionDenied carries the reviewer's reason;
+  // Unavailable when the review failed.
   absl::Status Authorize(const kube::UserInfo& user, const std::string& verb, const std::string& ns,
-                         const std::string& name);
+                         const std::string& name, const std::string& subresource = "");
 
  private:
   template <typename T>

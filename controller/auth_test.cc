@@ -129,6 +129,32 @@ TEST_F(AuthorizerTest, DenialIsAskedAgainSoARightJustGrantedWorksAtOnce) {
   EXPECT_EQ(kube_.access_reviews().size(), 2u);
 }
 
+TEST_F(AuthorizerTest, ASubresourceIsItsOwnQuestion) {
+  auto user = auth_.Authenticate("Bearer t-alice");
+  ASSERT_TRUE(user.ok());
+  ASSERT_TRUE(auth_.Authorize(*user, "create", "default", "hello-world").ok());
+  // `debugsessions` does not grant `debugsessions/attach` (RBAC matches subresources exactly),
+  // and the cached answer for the resource is not reused for it.
+  absl::Status s = auth_.Authorize(*user, "create", "default", "hello-world", kAttachSubresource);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(s.message(), HasSubstr("user \"alice\" may not create debugsessions.kdbg.io/attach "
+                                     "\"hello-world\" in namespace \"default\""));
+  auto reviews = kube_.access_reviews();
+  ASSERT_EQ(reviews.size(), 2u);
+  EXPECT_EQ(reviews[0].second.subresource, "");
+  EXPECT_EQ(reviews[1].second.resource, "debugsessions");
+  EXPECT_EQ(reviews[1].second.subresource, "attach");
+  kube_.AddRule({.name = "attachers",
+                 .users = {"alice"},
+                 .verbs = {"create"},
+                 .api_groups = {"kdbg.io"},
+                 .resources = {"debugsessions/attach"},
+                 .namespaces = {"default"}});
+  EXPECT_TRUE(auth_.Authorize(*user, "create", "default", "hello-world", kAttachSubresource).ok());
+  EXPECT_TRUE(auth_.Authorize(*user, "create", "default", "hello-world", kAttachSubresource).ok());
+  EXPECT_EQ(kube_.access_reviews().size(), 3u);
+}
+
 TEST(AuthorizerCacheTest, ZeroTtlAsksEveryTimeAndTheCacheIsBounded) {
   kube::testing::FakeClient kube;
   kube::UserInfo bob;

@@ -87,12 +87,32 @@ absl::StatusOr<Policy> ParseYaml(absl::string_view yaml, const std::string& own_
                        " is not a share from 1 to 90 (percent of the liveness probe's budget)"));
     }
   }
+  if (root["attach"]) {
+    const std::string word = root["attach"].as<std::string>();
+    bool known = false;
+    for (AttachRule r : {AttachRule::kAllowed, AttachRule::kRbac, AttachRule::kDenied}) {
+      if (word == AttachRuleWord(r)) {
+        p.attach = r;
+        known = true;
+      }
+    }
+    if (!known) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("policy: attach: \"", word, "\" is not one of allowed, rbac, denied"));
+    }
+  }
   for (const auto& it : root) {
-    static const char* kKnown[] = {
-        "protectedNamespaces", "defaultLease",       "maxLease",
-        "maxSessionsPerUser",  "maxSessions",        "allowedScriptCommands",
-        "allowedActions",      "maxDebugBinarySize", "livenessStopSharePercent",
-        "maxPodsPerSession"};
+    static const char* kKnown[] = {"protectedNamespaces",
+                                   "defaultLease",
+                                   "maxLease",
+                                   "maxSessionsPerUser",
+                                   "maxSessions",
+                                   "allowedScriptCommands",
+                                   "allowedActions",
+                                   "maxDebugBinarySize",
+                                   "livenessStopSharePercent",
+                                   "maxPodsPerSession",
+                                   "attach"};
     std::string key = it.first.as<std::string>();
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
       return absl::InvalidArgumentError(absl::StrCat("policy: unknown key \"", key, "\""));
@@ -116,6 +136,18 @@ absl::StatusOr<Policy> ParseYaml(absl::string_view yaml, const std::string& own_
 }
 
 }  // namespace
+
+absl::string_view AttachRuleWord(AttachRule rule) {
+  switch (rule) {
+    case AttachRule::kAllowed:
+      return "allowed";
+    case AttachRule::kRbac:
+      return "rbac";
+    case AttachRule::kDenied:
+      return "denied";
+  }
+  return "allowed";
+}
 
 Policy DefaultPolicy(const std::string& own_namespace) {
   Policy p;
@@ -153,6 +185,13 @@ absl::Status CheckNamespace(const Policy& policy, const std::string& ns) {
         "namespace \"", ns, "\" is protected by the kdbg policy and can never be debugged"));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckAttachAllowed(const Policy& policy) {
+  if (policy.attach != AttachRule::kDenied) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      "kdbg attach is turned off by the kdbg policy (attach: denied): trace the service with "
+      "`kdbg trace` instead, or ask the cluster's kdbg admins");
 }
 
 absl::Status CheckDebugBinarySize(const Policy& policy, int64_t size, absl::string_view file_name) {

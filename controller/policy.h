@@ -15,6 +15,11 @@
 //   livenessStopSharePercent: 50    # a stop (breakpoint, halt) may last this share of what the
 //                                   # target container's liveness probe tolerates (kube/probes.h)
 //                                   # before the agent resumes it; 1..90
+//   attach: allowed                 # who may `kdbg attach` (a full debugger: memory writes,
+//                                   # function calls, none of the script lists above apply):
+//                                   # allowed: whoever may create the debugsession (the default);
+//                                   # rbac: they also need `create` on debugsessions/attach for the
+//                                   # pod (RBAC, per namespace); denied: nobody, trace only
 //
 // Scripts are judged with the agent's own parser (script/trace_script.h): an alias counts as its
 // command (`t` is `trace`, `b` is `break`, `c` is `continue`, `condition` is `cond`; actions `p` is
@@ -38,6 +43,11 @@
 
 namespace kdbg::controller {
 
+// Who may open `kdbg attach` sessions (policy key `attach`).
+enum class AttachRule { kAllowed, kRbac, kDenied };
+// The policy word of `rule`: "allowed", "rbac", "denied".
+absl::string_view AttachRuleWord(AttachRule rule);
+
 struct Policy {
   std::vector<std::string> protected_namespaces = {"kube-system", "kube-public", "kube-node-lease"};
   absl::Duration default_lease = defaults::kDefaultLease;
@@ -49,6 +59,7 @@ struct Policy {
   int64_t max_debug_binary_size = int64_t{512} << 20;  // bytes; 0: uploads refused
   int liveness_stop_share_percent = kube::kDefaultStopSharePercent;
   int max_pods_per_session = defaults::kMaxPodsPerSession;
+  AttachRule attach = AttachRule::kAllowed;
 };
 
 // `own_namespace` (kdbg's namespace) is added to the protected namespaces.
@@ -67,6 +78,11 @@ int64_t EffectiveLeaseMs(const Policy& policy, int64_t requested_ms);
 // script the agent would refuse (always parsed, restrictions or not: the grammar's bounds apply).
 absl::Status CheckScript(const Policy& policy, absl::string_view script,
                          absl::string_view script_name);
+
+// PermissionDenied when the policy allows no attach at all (`attach: denied`): "kdbg attach is
+// turned off by the kdbg policy (attach: denied): ...". The `rbac` rule's SubjectAccessReview is
+// the caller's (controller/auth.h kAttachSubresource).
+absl::Status CheckAttachAllowed(const Policy& policy);
 
 // ResourceExhausted naming the cap when `size` bytes exceed maxDebugBinarySize (or uploads are
 // off); InvalidArgument for a size that is not positive.

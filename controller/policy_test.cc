@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -178,6 +179,28 @@ TEST(PolicyTest, MaxPodsPerSession) {
   EXPECT_EQ(s.message(),
             "deployment/web has 4 running pods; the kdbg policy allows at most 3 per session "
             "(maxPodsPerSession): choose fewer with --max-pods N or a narrower -l selector");
+}
+
+TEST(PolicyTest, AttachRule) {
+  EXPECT_EQ(DefaultPolicy("kdbg-system").attach, AttachRule::kAllowed);
+  EXPECT_TRUE(CheckAttachAllowed(DefaultPolicy("kdbg-system")).ok());
+  for (AttachRule rule : {AttachRule::kAllowed, AttachRule::kRbac, AttachRule::kDenied}) {
+    auto p = ParsePolicy(absl::StrCat("attach: ", AttachRuleWord(rule), "\n"), "kdbg-system");
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_EQ(p->attach, rule);
+    EXPECT_EQ(CheckAttachAllowed(*p).ok(), rule != AttachRule::kDenied);
+  }
+  auto denied = ParsePolicy("attach: denied\n", "kdbg-system");
+  ASSERT_TRUE(denied.ok());
+  absl::Status s = CheckAttachAllowed(*denied);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(s.message(),
+            "kdbg attach is turned off by the kdbg policy (attach: denied): trace the service with "
+            "`kdbg trace` instead, or ask the cluster's kdbg admins");
+  auto bad = ParsePolicy("attach: sometimes\n", "kdbg-system");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().message(),
+            "policy: attach: \"sometimes\" is not one of allowed, rbac, denied");
 }
 
 }  // namespace

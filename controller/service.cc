@@ -170,6 +170,18 @@ absl::StatusOr<kube::UserInfo> ControllerService::AdmitSession(grpc::CallbackSer
   return user;
 }
 
+absl::Status ControllerService::AdmitAttach(const kube::UserInfo& user, const std::string& ns,
+                                            const std::string& pod) {
+  KDBG_RETURN_IF_ERROR(CheckAttachAllowed(*d_.policy));
+  if (d_.policy->attach != AttachRule::kRbac) return absl::OkStatus();
+  absl::Status s = d_.auth->Authorize(user, "create", ns, pod, kAttachSubresource);
+  if (!absl::IsPermissionDenied(s)) return s;
+  return absl::PermissionDeniedError(absl::StrCat(
+      s.message(),
+      "; the kdbg policy gives `kdbg attach` (a full debugger) only to users granted that "
+      "subresource (attach: rbac): ask for the kdbg-user role, or trace with `kdbg trace`"));
+}
+
 absl::StatusOr<ControllerService::Target> ControllerService::Locate(const v1::PodTarget& t,
                                                                     AuditRecord* record) {
   Target out;
@@ -247,7 +259,13 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
     relay->Fail(ToGrpcStatus(s));
   };
 
-  if (absl::Status s = AdmitSession(ctx, target, &rec).status(); !s.ok()) return fail(s);
+  absl::StatusOr<kube::UserInfo> user = AdmitSession(ctx, target, &rec);
+  if (!user.ok()) return fail(user.status());
+  if (!trace) {
+    if (absl::Status s = AdmitAttach(*user, target.namespace_(), target.pod()); !s.ok()) {
+      return fail(s);
+    }
+  }
   if (trace) {
     if (absl::Status s = CheckScript(*d_.policy, state->trace.options().script(),
                                      state->trace.options().script_name());
@@ -785,6 +803,7 @@ void ControllerService::SetupTunnel(grpc::CallbackServerContext* ctx, TunnelRela
   if (absl::Status s = d_.auth->Authorize(*user, "create", session.ns, session.pod); !s.ok()) {
     return fail(s);
   }
+  if (absl::Status s = AdmitAttach(*user, session.ns, session.pod); !s.ok()) return fail(s);
   AuditDecision(rec, absl::OkStatus());
   auto stub = std::shared_ptr<v1::Agent::Stub>(d_.channels->Stub(session.agent.address));
   relay->StartAgent(absl::StrCat(session.agent.pod_name, " (", session.agent.address, ")"),

@@ -153,6 +153,10 @@ class ControllerService final : public v1::Controller::CallbackService {
   // authorize "create" on the pod, check the policy's namespaces.
   absl::StatusOr<kube::UserInfo> AdmitSession(grpc::CallbackServerContext* ctx,
                                               const v1::PodTarget& target, AuditRecord* record);
+  // What an attach session (its start and each tunnel) needs beyond AdmitSession: the policy's
+  // `attach` rule, and for `rbac` the caller's `create` on debugsessions/attach for the pod.
+  absl::Status AdmitAttach(const kube::UserInfo& user, const std::string& ns,
+                           const std::string& pod);
   // A unary call about one pod answered by its agent, on the work queue: admitted as a session
   // would be (AdmitSession), the pod located, `call` made once to its agent within
   // agent_call_timeout (it fills the response and adds what it learned to the record; an agent's

@@ -12,6 +12,9 @@
 #              a Unix socket: no TCP listener in the agent pod but its gRPC and health ports
 #   sessions   kdbg sessions lists a trace, the denied user cannot stop it, kdbg stop ends it
 #   denied     the denied user is refused by the controller's SubjectAccessReview; no Delve started
+#   attach-rbac  under the policy's `attach: rbac` (helm upgrade): bob, bound to ClusterRole
+#              kdbg-tracer, traces but is refused `kdbg attach` by the SubjectAccessReview of
+#              debugsessions/attach (no Delve started); alice (kdbg-user) attaches
 #   isolation  each node's agent resolves only its own node's pods (one machine, two kubelets)
 #   faults     mid-trace: the CLI SIGKILLed, the agent's pod deleted, the controller's pod deleted,
 #              the traced pod itself deleted
@@ -306,6 +309,79 @@ cmd_denied() {
   grep -q '"kind":"session-end"' "$WORK/audit" && fail "a session ran for the denied user: $(cat "$WORK/audit")"
   [[ $(grep -c "\"pid\":$pid\b" "$WORK/audit") == 0 ]] || fail "the denial reached the agent (audit names PID $pid)"
   echo "cluster-test: denied user refused: $(tail -1 "$WORK/err")"
+}
+
+# The controller Deployment rolled out and alone: one Ready controller pod, none terminating (a
+# port-forward to the Service may otherwise pick the old pod, which still runs the old policy).
+controller_settled() {
+  local i pods
+  admin -n kdbg-system rollout status deploy/kdbg-controller --timeout=120s >/dev/null || return 1
+  for ((i = 0; i < 120; i++)); do
+    pods=$(admin -n kdbg-system get pods -l app.kubernetes.io/name=kdbg-controller \
+      -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.metadata.deletionTimestamp}{"\n"}{end}')
+    [[ $(wc -l <<<"$pods") == 1 && $pods != *" "?* ]] && return 0
+    sleep 0.5
+  done
+  echo "cluster-test: the controller did not settle within 60 s: $pods" >&2
+  return 1
+}
+
+# Sets the policy's `attach` rule by a helm upgrade (the policy's checksum rolls the controller).
+set_attach_policy() {  # allowed|rbac|denied
+  "$HELM" --kubeconfig "$KUBECONFIG_ADMIN" upgrade kdbg "$ROOT/charts/kdbg" -n kdbg-system \
+    --reuse-values --set "policy.attach=$1" >/dev/null && controller_settled
+}
+
+# A trace-only user under `attach: rbac`: bob, bound in `default` to the chart's ClusterRole
+# kdbg-tracer (debugsessions without debugsessions/attach), traces a sample pod, and is refused
+# `kdbg attach` by the real API server's answer for the subresource: no Delve for the pod, nothing
+# left. alice (kdbg-user, which grants the subresource) attaches and lets go. The policy and the
+# binding are put back on exit, pass or fail.
+cmd_attach_rbac() {
+  local pod node ip cid pid before rc=0 i
+  read -r pod node ip < <(sample_pods)
+  cid=$(admin -n default get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}')
+  pid=$(host_pid "$node" "${cid#containerd://}")
+  before=$(restarts "$pod")
+  ON_EXIT+=("admin -n default delete rolebinding kdbg-test-tracer --ignore-not-found >/dev/null")
+  admin -n default create rolebinding kdbg-test-tracer --clusterrole=kdbg-tracer \
+    --user=bob@example.com >/dev/null || fail "cannot bind bob to kdbg-tracer"
+  ON_EXIT+=("set_attach_policy allowed || echo 'cluster-test: could not put policy.attach back to allowed' >&2")
+  set_attach_policy rbac || fail "helm upgrade to policy.attach=rbac failed"
+  admin -n kdbg-system get configmap kdbg-policy -o jsonpath='{.data.policy\.yaml}' | grep -qx 'attach: "rbac"' ||
+    fail "the policy ConfigMap does not say attach: rbac"
+
+  # bob traces (one hit: a request, or the kubelet's readiness probe).
+  ( for ((i = 0; i < 20; i++)); do curl -s -m 2 -o /dev/null "http://$ip:8080/" || true; sleep 1; done ) &
+  BG+=($!)
+  KUBECONFIG=$KUBECONFIG_DENIED timeout 90 "$KDBG" trace "pod/$pod" --init "$ROOT/examples/trace.dlv" \
+    --max-hits 1 --duration 30s -o json >"$WORK/out" 2>"$WORK/err" || rc=$?
+  ((rc == 0)) || fail "the trace-only user could not trace pod/$pod (exit $rc): $(cat "$WORK/err")"
+  grep -q '"type":"hit"' "$WORK/out" || fail "bob's trace streamed no hit: $(cat "$WORK/out" "$WORK/err")"
+  expect_released "$pod" "$node" "$ip" "$before"
+
+  # bob may not attach: the controller's second SubjectAccessReview, as the API server answered it.
+  rc=0
+  KUBECONFIG=$KUBECONFIG_DENIED timeout 60 "$KDBG" attach "pod/$pod" --headless --listen 127.0.0.1:0 \
+    >"$WORK/out" 2>"$WORK/err" || rc=$?
+  ((rc != 0)) || fail "the trace-only user could attach to pod/$pod: $(cat "$WORK/out")"
+  grep -q "user \"bob@example.com\" may not create debugsessions.kdbg.io/attach \"$pod\" in namespace \"default\"" "$WORK/err" ||
+    fail "bob's refusal does not name the subresource: $(cat "$WORK/err")"
+  grep -q '(attach: rbac)' "$WORK/err" || fail "bob's refusal does not name the policy rule: $(cat "$WORK/err")"
+  grep -q 'Delve is listening' "$WORK/out" && fail "a Delve served bob: $(cat "$WORK/out")"
+  pgrep -af "dlv.* attach $pid( |$)" && fail "a Delve attached to PID $pid for bob"
+
+  # alice, bound to kdbg-user, attaches.
+  attach_headless "$pod"
+  kill -INT $APID
+  for ((i = 0; i < 60; i++)); do kill -0 $APID 2>/dev/null || break; sleep 0.5; done
+  kill -0 $APID 2>/dev/null && { kill -9 $APID; fail "kdbg attach did not end within 30 s of Ctrl-C"; }
+  rc=0
+  wait $APID || rc=$?
+  ((rc == 0)) || fail "alice's kdbg attach pod/$pod exited $rc after Ctrl-C: $(cat "$WORK/attach.err")"
+  grep -q 'detached cleanly' "$WORK/attach.err" || fail "alice's attach not released cleanly: $(cat "$WORK/attach.err")"
+  expect_released "$pod" "$node" "$ip" "$before"
+  echo "cluster-test: attach-rbac: bob (kdbg-tracer) traced pod/$pod and was refused attach: $(tail -1 "$WORK/err"); alice (kdbg-user) attached"
 }
 
 # kdbg attach of each sample pod as the allowed user: a Delve server tunnelled to a local port,
@@ -1106,6 +1182,7 @@ case ${1:-} in
   attach) cmd_attach ;;
   sessions) cmd_sessions ;;
   denied) cmd_denied ;;
+  attach-rbac) cmd_attach_rbac ;;
   isolation) cmd_isolation ;;
   faults) cmd_faults ;;
   container-kill) cmd_container_kill ;;
@@ -1119,5 +1196,5 @@ case ${1:-} in
   manifests) cmd_manifests ;;
   fanout-*) . "$ROOT/tests/cluster/fanout-cases.sh"; "cmd_${1//-/_}" ;;  # sessions over several pods
   ebpf-*) . "$ROOT/tests/cluster/ebpf-cases.sh"; "cmd_${1//-/_}" ;;  # the eBPF engine (its own file)
-  *) echo "usage: $0 resolve|trace|attach|sessions|denied|isolation|faults|container-kill|rollout|liveness|readiness|kubelet-restart|drain|attach-faults|demo|manifests|fanout-trace|fanout-ends|fanout-pod-gone|ebpf-trace|ebpf-off" >&2; exit 2 ;;
+  *) echo "usage: $0 resolve|trace|attach|sessions|denied|attach-rbac|isolation|faults|container-kill|rollout|liveness|readiness|kubelet-restart|drain|attach-faults|demo|manifests|fanout-trace|fanout-ends|fanout-pod-gone|ebpf-trace|ebpf-off" >&2; exit 2 ;;
 esac

@@ -99,6 +99,7 @@ const DEFAULT_EXPECT = {
     defaultLease: "10m", maxLease: "30m", maxSessionsPerUser: 3, maxSessions: 100,
     maxPodsPerSession: 10,
     allowedScriptCommands: ["trace", "t", "break", "b", "on", "cond", "continue", "c"],
+    attach: "allowed",
   },
   agentRuntimePaths: ["/run/containerd", "/run/crio"],
   agentResources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "1", memory: "1Gi" } },
@@ -269,11 +270,15 @@ if (checks === "kdbg") {
     expectEq("ClusterRoleBinding/kdbg-controller", "roleRef", crb.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "kdbg-controller" });
     expectEq("ClusterRoleBinding/kdbg-controller", "subjects", crb.subjects, [{ kind: "ServiceAccount", name: "kdbg-controller", namespace: ns }]);
   }
-  const ur = find("ClusterRole", "kdbg-user");
-  if (ex.userRole) {
-    if (!ur) problem("install", "ClusterRole/kdbg-user is missing");
-    else expectEq("ClusterRole/kdbg-user", "rules", normRules(ur.rules), ["kdbg.io|debugsessions|create", "kdbg.io|debugsessions|delete", "kdbg.io|debugsessions|list"]);
-  } else if (ur) problem("ClusterRole/kdbg-user", "present although userRole.create is off");
+  const sessionRules = ["kdbg.io|debugsessions|create", "kdbg.io|debugsessions|delete", "kdbg.io|debugsessions|list"];
+  const userRoles = { "kdbg-user": [...sessionRules, "kdbg.io|debugsessions/attach|create"].sort(), "kdbg-tracer": sessionRules };
+  for (const [name, want] of Object.entries(userRoles)) {
+    const ur = find("ClusterRole", name);
+    if (ex.userRole) {
+      if (!ur) problem("install", `ClusterRole/${name} is missing`);
+      else expectEq(`ClusterRole/${name}`, "rules", normRules(ur.rules), want);
+    } else if (ur) problem(`ClusterRole/${name}`, "present although userRole.create is off");
+  }
   for (const o of objs.filter((o) => o?.kind === "ClusterRole" || o?.kind === "Role")) {
     for (const r of normRules(o.rules)) if (r.includes("*")) problem(`${o.kind}/${o.metadata?.name}`, `wildcard rule ${r}`);
   }

@@ -38,7 +38,7 @@ app.kubernetes.io/component: controller
 {{/*
 The policy file, one place for its keys. They are the keys controller/policy.h parses (it refuses
 unknown ones): protectedNamespaces, defaultLease, maxLease, maxSessionsPerUser, maxSessions,
-allowedScriptCommands.
+allowedScriptCommands, attach.
 */}}
 {{- define "kdbg.policy" -}}
 {{- with .Values.policy -}}
@@ -51,5 +51,6 @@ maxSessions: {{ int .maxSessions }}
 maxPodsPerSession: {{ int (required "policy.maxPodsPerSession is required" .maxPodsPerSession) }}
 allowedScriptCommands:
 {{- toYaml (required "policy.allowedCommands is required" .allowedCommands) | nindent 2 }}
+attach: {{ required "policy.attach is required (allowed, rbac or denied)" .attach | quote }}
 {{- end }}
 {{- end }}

@@ -49,6 +49,38 @@ class ControllerIntegrationTest : public ::testing::Test {
     return r;
   }
 
+  // A new controller (and fake agents) with `options`, in place of SetUp's.
+  void Restart(const ControllerFixtureOptions& options) {
+    f_.reset();
+    auto f = ControllerFixture::Start(options);
+    ASSERT_TRUE(f.ok()) << f.status();
+    f_ = std::move(*f);
+    stub_ = f_->NewStub();
+  }
+
+  // An Attach call on `pod` in `default` read until its READY notice (the session's ID returned)
+  // or its end (the status returned, and `ctx` is done).
+  struct AttachResult {
+    std::string session;
+    grpc::Status status;
+  };
+  AttachResult Attach(grpc::ClientContext* ctx, const std::string& pod) {
+    v1::ControllerAttachRequest req;
+    req.mutable_target()->set_namespace_("default");
+    req.mutable_target()->set_pod(pod);
+    auto reader = stub_->Attach(ctx, req);
+    v1::Event e;
+    while (reader->Read(&e)) {
+      if (e.has_notice() && e.notice().kind() == kdbg::v1::NOTICE_KIND_READY) {
+        AttachResult r{e.session_id(), grpc::Status::OK};
+        ctx->TryCancel();
+        reader->Finish();
+        return r;
+      }
+    }
+    return AttachResult{"", reader->Finish()};
+  }
+
   // Waits (bounded) until the audit log has `n` lines.
   std::vector<nlohmann::json> AuditLines(size_t n) {
     std::vector<nlohmann::json> lines;
@@ -132,6 +164,60 @@ TEST_F(ControllerIntegrationTest, DeniedUserGetsTheReviewersReason) {
   EXPECT_EQ(lines[0]["user"], "bob");
   EXPECT_EQ(lines[0]["pod"], "web-a");
   EXPECT_TRUE(f_->kube().events().empty()) << "no session, no pod Event";
+}
+
+// `attach: denied`: no attach for anyone, before any pod is read or agent called; trace goes on.
+TEST_F(ControllerIntegrationTest, AttachTurnedOffByPolicyStartsNothing) {
+  ControllerFixtureOptions o;
+  o.policy.attach = AttachRule::kDenied;
+  Restart(o);
+  auto ctx = ControllerFixture::Context("t-alice");
+  AttachResult r = Attach(ctx.get(), "web-a");
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(r.status.error_message(),
+            "kdbg attach is turned off by the kdbg policy (attach: denied): trace the service with "
+            "`kdbg trace` instead, or ask the cluster's kdbg admins");
+  EXPECT_EQ(f_->agent_a().calls(), 0);
+  EXPECT_EQ(f_->kube().calls(Method::kGetPod), 0);
+  auto lines = AuditLines(1);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["decision"], "denied");
+  EXPECT_EQ(lines[0]["mode"], "attach");
+  TraceResult t = Trace("t-alice", "default", "web-a");
+  EXPECT_TRUE(t.status.ok()) << t.status.error_message();
+}
+
+// `attach: rbac`: `create debugsessions` lets alice trace, not attach; attach needs
+// `create debugsessions/attach` for the pod, and works once she is granted it.
+TEST_F(ControllerIntegrationTest, AttachUnderTheRbacRuleNeedsTheAttachSubresource) {
+  ControllerFixtureOptions o;
+  o.policy.attach = AttachRule::kRbac;
+  Restart(o);
+  auto ctx = ControllerFixture::Context("t-alice");
+  AttachResult r = Attach(ctx.get(), "web-a");
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(r.status.error_message(),
+              HasSubstr("user \"alice\" may not create debugsessions.kdbg.io/attach \"web-a\" in "
+                        "namespace \"default\""));
+  EXPECT_THAT(r.status.error_message(), HasSubstr("(attach: rbac): ask for the kdbg-user role"));
+  EXPECT_EQ(f_->agent_a().calls(), 0);
+  EXPECT_EQ(f_->agent_a().attaches().size(), 0u);
+  auto reviews = f_->kube().access_reviews();
+  ASSERT_EQ(reviews.size(), 2u);
+  EXPECT_EQ(reviews[1].second.subresource, "attach");
+  TraceResult t = Trace("t-alice", "default", "web-a");
+  EXPECT_TRUE(t.status.ok()) << t.status.error_message();
+
+  f_->kube().AddRule({.name = "RoleBinding \"attachers\"",
+                      .users = {"alice"},
+                      .verbs = {"create"},
+                      .api_groups = {"kdbg.io"},
+                      .resources = {"debugsessions/attach"},
+                      .namespaces = {"default"}});
+  auto granted = ControllerFixture::Context("t-alice");
+  r = Attach(granted.get(), "web-a");
+  EXPECT_FALSE(r.session.empty()) << r.status.error_message();
+  EXPECT_EQ(f_->agent_a().attaches().size(), 1u);
 }
 
 TEST_F(ControllerIntegrationTest, RejectedOrMissingTokenIsUnauthenticated) {

@@ -186,6 +186,8 @@ void Check(const Install& in, std::vector<std::string>* problems) {
   }
   differs("maxPodsPerSession", absl::StrCat(shipped->max_pods_per_session),
           absl::StrCat(builtin.max_pods_per_session));
+  differs("attach", std::string(controller::AttachRuleWord(shipped->attach)),
+          std::string(controller::AttachRuleWord(builtin.attach)));
   differs("protectedNamespaces", absl::StrJoin(shipped->protected_namespaces, ","),
           absl::StrJoin(builtin.protected_namespaces, ","));
   if (agent->lease_max < shipped->max_lease) {
