@@ -162,7 +162,8 @@ int RunAttach(const GlobalOptions& g, const AttachCommandOptions& o, const Comma
   *req.mutable_target() = conn->target;
   req.set_lease_ms(0);  // the cluster's default lease
   if (!o.debug_binary.empty()) {
-    auto uploaded = internal::UploadDebugBinary(o.debug_binary, *conn, env, console);
+    auto uploaded = internal::UploadDebugBinary(kdbg::v1::SESSION_MODE_ATTACH, o.debug_binary,
+                                                *conn, env, console);
     if (!uploaded.ok()) return console.Fail(uploaded.status());
     req.set_debug_binary_id(uploaded->upload_id());
   }

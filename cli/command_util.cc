@@ -66,7 +66,8 @@ absl::Status RpcStatus(const grpc::Status& status, const std::string& what, cons
                       DescribeRpcError(status, what, c.endpoint.Describe()));
 }
 
-absl::StatusOr<kdbg::v1::DebugBinaryUploaded> UploadDebugBinary(const std::string& path,
+absl::StatusOr<kdbg::v1::DebugBinaryUploaded> UploadDebugBinary(kdbg::v1::SessionMode mode,
+                                                                const std::string& path,
                                                                 const Connection& conn,
                                                                 const CommandEnv& env,
                                                                 Console& console) {
@@ -109,6 +110,7 @@ absl::StatusOr<kdbg::v1::DebugBinaryUploaded> UploadDebugBinary(const std::strin
   *chunk.mutable_target() = conn.target;
   chunk.mutable_header()->set_file_name(name);
   chunk.mutable_header()->set_size(st.st_size);
+  chunk.set_mode(mode);
   bool ok = writer->Write(chunk);
   std::vector<char> buf(kUploadChunkBytes);
   int64_t sent = 0;

@@ -59,12 +59,14 @@ absl::Status RpcStatus(const grpc::Status& status, const std::string& what, cons
 inline constexpr size_t kUploadChunkBytes = size_t{1} << 20;
 
 // `--debug-binary FILE`: streams FILE to the pod's agent through the controller (header first,
-// then chunks of kUploadChunkBytes) and returns the agent's answer, whose upload_id the Trace or
-// Attach request then names. Ctrl-C or SIGTERM (env.interrupt_fd) cancels the upload; the agent
-// then deletes what it received. Errors: NotFound / PermissionDenied for an unreadable FILE,
-// InvalidArgument for an empty one or a directory, the controller's and agent's refusals (cap,
-// build ID, not Go), Cancelled when interrupted.
-absl::StatusOr<kdbg::v1::DebugBinaryUploaded> UploadDebugBinary(const std::string& path,
+// naming the session `mode` it prepares, so that an attach the policy refuses is refused before
+// any byte is sent; then chunks of kUploadChunkBytes) and returns the agent's answer, whose
+// upload_id the Trace or Attach request then names. Ctrl-C or SIGTERM (env.interrupt_fd) cancels
+// the upload; the agent then deletes what it received. Errors: NotFound / PermissionDenied for an
+// unreadable FILE, InvalidArgument for an empty one or a directory, the controller's and agent's
+// refusals (cap, build ID, not Go), Cancelled when interrupted.
+absl::StatusOr<kdbg::v1::DebugBinaryUploaded> UploadDebugBinary(kdbg::v1::SessionMode mode,
+                                                                const std::string& path,
                                                                 const Connection& conn,
                                                                 const CommandEnv& env,
                                                                 Console& console);

@@ -118,7 +118,8 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
         "--rate-limit-total is for a workload or -l selector; for one pod use --rate-limit"));
   }
   if (!o.debug_binary.empty()) {
-    auto uploaded = internal::UploadDebugBinary(o.debug_binary, *conn, env, console);
+    auto uploaded = internal::UploadDebugBinary(kdbg::v1::SESSION_MODE_TRACE, o.debug_binary, *conn,
+                                                env, console);
     if (!uploaded.ok()) return console.Fail(uploaded.status());
     req.set_debug_binary_id(uploaded->upload_id());
   }

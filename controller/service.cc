@@ -838,7 +838,14 @@ void ControllerService::SetupUpload(grpc::CallbackServerContext* ctx, UploadRela
     relay->Fail(ToGrpcStatus(s));
   };
   // Exactly the checks of a session (it is the first step of one), before any byte is read.
-  if (absl::Status s = AdmitSession(ctx, first.target(), &rec).status(); !s.ok()) return fail(s);
+  absl::StatusOr<kube::UserInfo> user = AdmitSession(ctx, first.target(), &rec);
+  if (!user.ok()) return fail(user.status());
+  if (first.mode() == v1::SESSION_MODE_ATTACH) {
+    if (absl::Status s = AdmitAttach(*user, first.target().namespace_(), first.target().pod());
+        !s.ok()) {
+      return fail(s);
+    }
+  }
   if (absl::Status s =
           CheckDebugBinarySize(*d_.policy, first.header().size(), first.header().file_name());
       !s.ok()) {

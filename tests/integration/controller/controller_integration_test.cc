@@ -626,7 +626,8 @@ class ControllerUploadTest : public ControllerIntegrationTest {
  protected:
   grpc::Status Upload(const std::string& token, const std::string& pod, int64_t announced,
                       int64_t send, size_t chunk, v1::DebugBinaryUploaded* resp,
-                      FakeAgent* cancel_midway = nullptr) {
+                      FakeAgent* cancel_midway = nullptr,
+                      v1::SessionMode mode = v1::SESSION_MODE_TRACE) {
     auto ctx = ControllerFixture::Context(token);
     auto w = stub_->UploadDebugBinary(ctx.get(), resp);
     v1::ControllerDebugBinaryChunk c;
@@ -634,6 +635,7 @@ class ControllerUploadTest : public ControllerIntegrationTest {
     c.mutable_target()->set_pod(pod);
     c.mutable_header()->set_file_name("app.debug");
     c.mutable_header()->set_size(announced);
+    c.set_mode(mode);
     const int calls_before = cancel_midway != nullptr ? cancel_midway->calls() : 0;
     bool ok = w->Write(c);
     const auto step = static_cast<int64_t>(chunk);
@@ -692,6 +694,24 @@ TEST_F(ControllerUploadTest, ChunksReachThePodsAgentWithUserTargetAndCap) {
   ASSERT_TRUE(reader->Finish().ok());
   ASSERT_EQ(f_->agent_b().traces().size(), 1u);
   EXPECT_EQ(f_->agent_b().traces()[0].debug_binary_id(), "upload-1");
+}
+
+// An upload for an attach the policy refuses is refused from its header: no byte reaches an agent.
+TEST_F(ControllerUploadTest, AnUploadForAnAttachThePolicyRefusesIsRefusedFromItsHeader) {
+  ControllerFixtureOptions o;
+  o.policy.attach = AttachRule::kRbac;
+  Restart(o);
+  v1::DebugBinaryUploaded resp;
+  grpc::Status st =
+      Upload("t-alice", "web-a", 4096, 4096, 1024, &resp, nullptr, v1::SESSION_MODE_ATTACH);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(st.error_message(), HasSubstr("debugsessions.kdbg.io/attach \"web-a\""));
+  EXPECT_EQ(f_->agent_a().calls(), 0);
+  EXPECT_TRUE(f_->agent_a().uploads().empty());
+  // The same upload for a trace goes through: alice may trace.
+  st = Upload("t-alice", "web-a", 4096, 4096, 1024, &resp);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(f_->agent_a().uploads().size(), 1u);
 }
 
 TEST_F(ControllerUploadTest, RefusedBeforeAnyByteReachesAnAgent) {
