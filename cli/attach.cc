@@ -285,7 +285,9 @@ int RunAttach(const GlobalOptions& g, const AttachCommandOptions& o, const Comma
     return 0;
   }
   if (error_event) return 1;
-  if (!status.ok()) return console.Fail(internal::RpcStatus(status, "attach", *conn));
+  if (!status.ok()) {
+    return console.Fail(internal::RpcStatus(status, "attach", *conn, supervisor.session_id()));
+  }
   return console.Fail("UNAVAILABLE", "the controller closed the attach stream without saying why");
 }
 

@@ -61,9 +61,10 @@ int Console::Fail(const absl::Status& status) {
   return Fail(CodeName(status.code()), std::string(status.message()));
 }
 
-absl::Status RpcStatus(const grpc::Status& status, const std::string& what, const Connection& c) {
+absl::Status RpcStatus(const grpc::Status& status, const std::string& what, const Connection& c,
+                       const std::string& session_id) {
   return absl::Status(FromGrpcCode(status.error_code()),
-                      DescribeRpcError(status, what, c.endpoint.Describe()));
+                      DescribeRpcError(status, what, c.endpoint.Describe(), session_id));
 }
 
 absl::StatusOr<kdbg::v1::DebugBinaryUploaded> UploadDebugBinary(kdbg::v1::SessionMode mode,

@@ -53,7 +53,8 @@ absl::StatusOr<Connection> Connect(const GlobalOptions& g, const TargetOptions* 
                                    const CommandEnv& env, Console& console,
                                    const std::string& one_pod_command = "");
 
-absl::Status RpcStatus(const grpc::Status& status, const std::string& what, const Connection& c);
+absl::Status RpcStatus(const grpc::Status& status, const std::string& what, const Connection& c,
+                       const std::string& session_id = "");
 
 // The largest data message of an upload: well under gRPC's default 4 MiB message cap.
 inline constexpr size_t kUploadChunkBytes = size_t{1} << 20;

@@ -213,7 +213,9 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
     return 0;
   }
   if (error_event) return 1;
-  if (!status.ok()) return console.Fail(internal::RpcStatus(status, "trace", *conn));
+  if (!status.ok()) {
+    return console.Fail(internal::RpcStatus(status, "trace", *conn, supervisor.session_id()));
+  }
   return console.Fail("UNAVAILABLE",
                       "the controller closed the trace stream without saying why it ended; check "
                       "`kdbg sessions` and the controller's logs");

@@ -139,7 +139,7 @@ void PrepareContext(grpc::ClientContext* context, const std::string& token,
 }
 
 std::string DescribeRpcError(const grpc::Status& status, const std::string& what,
-                             const std::string& controller) {
+                             const std::string& controller, const std::string& session_id) {
   std::string msg = status.error_message();
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
@@ -148,6 +148,14 @@ std::string DescribeRpcError(const grpc::Status& status, const std::string& what
         // own words, and it is worth retrying once that is back.
         return absl::StrCat(what, ": ", msg, " (the controller at ", controller,
                             " answered; retry when that is fixed)");
+      }
+      if (!session_id.empty()) {
+        // e.g. "keepalive watchdog timeout" after a network cut, "Socket closed" after a crash.
+        return absl::StrCat(what, ": lost the controller at ", controller, " during session ",
+                            session_id, " (", msg,
+                            "); the controller ends the session once it sees this connection "
+                            "gone (after a network cut, within about 20 s) and the agent "
+                            "releases the target: check with `kdbg sessions`");
       }
       return absl::StrCat(what, ": cannot reach the controller at ", controller, " (", msg,
                           "); check --controller / $KDBG_CONTROLLER and --controller-ca");

@@ -69,8 +69,10 @@ grpc_connectivity_state ConnectAhead(grpc::Channel& channel, absl::Duration limi
 void PrepareContext(grpc::ClientContext* context, const std::string& token,
                     absl::Duration timeout = absl::ZeroDuration());
 
-// One line for a failed call: what failed, and what to do.
+// One line for a failed call: what failed, and what to do. `session_id`: the session the call's
+// stream had started (a transport failure then means the controller was lost mid-session, not
+// that it cannot be reached).
 std::string DescribeRpcError(const grpc::Status& status, const std::string& what,
-                             const std::string& controller);
+                             const std::string& controller, const std::string& session_id = "");
 
 }  // namespace kdbg::cli

@@ -145,6 +145,13 @@ TEST(ControllerTest, UnavailableAnsweredByTheControllerIsNotWordedAsUnreachable)
   EXPECT_FALSE(AnsweredByKdbg(transport));
   text = DescribeRpcError(transport, "trace", "127.0.0.1:7444");
   EXPECT_NE(text.find("cannot reach the controller at 127.0.0.1:7444"), std::string::npos) << text;
+  // The same failure once the stream had named its session: the controller was lost mid-session.
+  grpc::Status cut(grpc::StatusCode::UNAVAILABLE, "keepalive watchdog timeout");
+  EXPECT_EQ(DescribeRpcError(cut, "trace", "127.0.0.1:7444", "3f2a9c41d0e8b7a6"),
+            "trace: lost the controller at 127.0.0.1:7444 during session 3f2a9c41d0e8b7a6 "
+            "(keepalive watchdog timeout); the controller ends the session once it sees this "
+            "connection gone (after a network cut, within about 20 s) and the agent releases the "
+            "target: check with `kdbg sessions`");
 }
 
 TEST(ControllerTest, PermissionDeniedNamesTheRightOnlyForTheResourceItself) {

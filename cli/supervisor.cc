@@ -22,6 +22,11 @@ void StreamSupervisor::SetSessionId(const std::string& id) {
   session_id_ = id;
 }
 
+std::string StreamSupervisor::session_id() {
+  absl::MutexLock lock(&mu_);
+  return session_id_;
+}
+
 void StreamSupervisor::IgnoreSigint(bool ignore) {
   absl::MutexLock lock(&mu_);
   ignore_sigint_ = ignore;

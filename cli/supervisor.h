@@ -24,6 +24,8 @@ class StreamSupervisor {
 
   void Start();
   void SetSessionId(const std::string& id);
+  // The last session ID the stream named ("" before its first).
+  std::string session_id();
   // As a first Ctrl-C, with `why` printed ("dlv exited").
   void RequestStop(const std::string& why);
   // While true, SIGINT is left to a foreground child (dlv); SIGTERM still stops.

@@ -16,8 +16,6 @@ std::shared_ptr<grpc::Channel> AgentChannels::Channel(const std::string& address
   // Fail fast when an agent is down instead of waiting for it to come back.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   auto channel = grpc::CreateCustomChannel(address, creds_, args);
   channels_[address] = channel;
   return channel;

@@ -19,14 +19,18 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/child_process.h"
+#include "common/grpc_limits.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_harness.h"
 #include "tests/support/http_probe.h"
 #include "tests/support/proc_probe.h"
+#include "tests/support/tcp_proxy.h"
 #include "tests/support/test_env.h"
 
 namespace kdbg::e2e {
 namespace {
+
+using ::kdbg::testing::TcpProxy;
 
 constexpr absl::Duration kArmTimeout = absl::Seconds(30);
 
@@ -576,6 +580,37 @@ TEST_F(E2eTest, SigkillOfCliEndsSafely) {
   p->Wait(absl::Seconds(5));
   // Requests keep flowing while the agent notices the client is gone and lets go.
   SendRequests(sb_.Get("HELLO_URL"), 2);
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  ExpectAuditedEnd(last_session_, "hello-world", "gone");
+}
+
+// A network cut between the CLI and the controller mid-trace (the link goes silent: no FIN, no RST;
+// a laptop's VPN dropped): both ends' keepalive PINGs go unanswered. The controller ends the
+// session (the agent lets the real target go, audited as the client gone) and the CLI says it lost
+// the controller, each within kKeepaliveTime + kKeepaliveTimeout, long before the lease's end.
+TEST_F(E2eTest, NetworkCutBetweenCliAndControllerEndsSafely) {
+  const std::string controller = sb_.Get("KDBG_CONTROLLER");
+  int controller_port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(controller.substr(controller.rfind(':') + 1), &controller_port))
+      << controller;
+  TcpProxy proxy(controller_port);
+  auto p = StartTrace("hello-world", TraceScript(),
+                      {"--controller", absl::StrCat("127.0.0.1:", proxy.port())});
+  ASSERT_NE(p, nullptr);
+  SendRequests(sb_.Get("HELLO_URL"), 1);
+  ASSERT_TRUE(p->WaitFor("hit", absl::Seconds(20)).has_value()) << p->Stderr();
+  const absl::Time cut = absl::Now();
+  proxy.Freeze();
+  SendRequests(sb_.Get("HELLO_URL"), 2);  // hits the CLI will never see
+  EXPECT_NE(p->Wait(absl::Seconds(60)), 0) << "the CLI must say it lost the controller";
+  const absl::Duration took = absl::Now() - cut;
+  std::printf("the CLI gave up %.1f s after the cut: %s\n", absl::ToDoubleSeconds(took),
+              p->Stderr().c_str());
+  EXPECT_LE(took, kKeepaliveTime * 2 + kKeepaliveTimeout + absl::Seconds(10));
+  EXPECT_TRUE(absl::StrContains(
+      p->Stderr(), absl::StrCat("trace: lost the controller at 127.0.0.1:", proxy.port(),
+                                " during session ", last_session_)))
+      << p->Stderr();
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
   ExpectAuditedEnd(last_session_, "hello-world", "gone");
 }

@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/child_process.h"
 #include "common/fd.h"
+#include "common/grpc_limits.h"
 #include "common/tls.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -34,6 +35,7 @@
 #include "tests/support/grpc_calls.h"
 #include "tests/support/http_probe.h"
 #include "tests/support/proc_probe.h"
+#include "tests/support/tcp_proxy.h"
 #include "tests/support/test_env.h"
 
 namespace kdbg::testing {
@@ -62,6 +64,21 @@ class AgentIntegrationTest : public ::testing::Test {
     auto a = AgentProcess::Start(pki_.get(), o);
     ASSERT_TRUE(a.ok()) << a.status();
     agent_ = std::move(*a);
+  }
+  // A TcpProxy in front of the agent's gRPC port, and a stub through it as the controller (its
+  // certificate) on a channel without keepalive of its own.
+  std::unique_ptr<TcpProxy> ProxyToAgent() {
+    return std::make_unique<TcpProxy>(
+        std::stoi(agent_->address().substr(agent_->address().rfind(':') + 1)));
+  }
+  std::unique_ptr<kdbg::v1::Agent::Stub> StubThrough(const TcpProxy& proxy) {
+    tls::ClientTlsFiles files{pki_->ca().cert_path, controller_.cert_path, controller_.key_path};
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("localhost");
+    auto creds = tls::MakeClientCredentials(files);
+    if (!creds.ok()) return nullptr;
+    return kdbg::v1::Agent::NewStub(
+        grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", proxy.port()), *creds, args));
   }
   void TearDown() override {
     if (HasFailure() && agent_ != nullptr)
@@ -253,22 +270,16 @@ namespace {
 
 TEST_F(AgentIntegrationTest, DroppedConnectionEndsTheSessionSafely) {
   StartAgent();
-  int agent_port = std::stoi(agent_->address().substr(agent_->address().rfind(':') + 1));
-  TcpProxy proxy(agent_port);
-  tls::ClientTlsFiles files{pki_->ca().cert_path, controller_.cert_path, controller_.key_path};
-  grpc::ChannelArguments args;
-  args.SetSslTargetNameOverride("localhost");
-  auto creds = tls::MakeClientCredentials(files);
-  ASSERT_TRUE(creds.ok());
-  auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", proxy.port()), *creds, args);
-  auto stub = kdbg::v1::Agent::NewStub(channel);
+  auto proxy = ProxyToAgent();
+  auto stub = StubThrough(*proxy);
+  ASSERT_NE(stub, nullptr);
   grpc::ClientContext ctx;
   Deadline(&ctx);
   auto reader = stub->Trace(&ctx, TraceReq("it-drop"));
   kdbg::v1::Event e;
   ASSERT_TRUE(reader->Read(&e));
   ASSERT_TRUE(e.has_armed());
-  proxy.Sever();
+  proxy->Sever();
   // The agent sees the connection die and ends the session without any word from the client.
   bool ended = false;
   for (int i = 0; i < 200 && !ended; ++i) {
@@ -279,6 +290,49 @@ TEST_F(AgentIntegrationTest, DroppedConnectionEndsTheSessionSafely) {
   EXPECT_TRUE(absl::StrContains(agent_->Logs(), "\"reason\":\"client_gone\""));
   CancelAndDrain(&ctx, reader.get());
   ExpectReleased();
+}
+
+// A network cut between controller and agent (the link goes silent: no FIN, no RST) during an idle
+// attach session, the case nothing else would notice before the lease ends: the agent's own
+// keepalive PINGs go unanswered, gRPC gives the connection up, and the agent ends the session
+// (client_gone) and releases the target within kKeepaliveTime + kKeepaliveTimeout (20 s).
+TEST_F(AgentIntegrationTest, SilentNetworkCutEndsAnIdleAttachWithinTheKeepalive) {
+  StartAgent();
+  auto proxy = ProxyToAgent();
+  auto stub = StubThrough(*proxy);  // no keepalive of its own: the agent must notice by itself
+  ASSERT_NE(stub, nullptr);
+  grpc::ClientContext ctx;
+  Deadline(&ctx, 120);
+  kdbg::v1::AttachRequest req;
+  req.mutable_target()->set_host_pid(target_->pid());
+  req.set_user("bob");
+  req.set_session_id("it-cut");
+  auto attach = stub->Attach(&ctx, req);
+  kdbg::v1::Event e;
+  bool ready = false;
+  while (!ready && attach->Read(&e)) {
+    ready = e.has_notice() && e.notice().kind() == kdbg::v1::NOTICE_KIND_READY;
+  }
+  ASSERT_TRUE(ready);
+  ASSERT_EQ(DlvProcessesFor(target_->pid()).size(), 1u);
+  const absl::Time cut = absl::Now();
+  proxy->Freeze();
+  bool ended = false;
+  while (!ended && absl::Now() - cut < absl::Seconds(45)) {
+    ended = absl::StrContains(agent_->Logs(), "\"msg\":\"session ended\"");
+    if (!ended) absl::SleepFor(absl::Milliseconds(100));
+  }
+  const absl::Duration took = absl::Now() - cut;
+  ASSERT_TRUE(ended) << "the agent did not notice the cut in 45 s: " << agent_->Logs();
+  std::printf("session ended %.1f s after the cut\n", absl::ToDoubleSeconds(took));
+  EXPECT_LE(took, kKeepaliveTime * 2 + kKeepaliveTimeout + absl::Seconds(5));
+  EXPECT_TRUE(absl::StrContains(agent_->Logs(), "\"reason\":\"client_gone\"")) << agent_->Logs();
+  ExpectReleased();
+  ctx.TryCancel();
+  proxy->Sever();
+  while (attach->Read(&e)) {
+  }
+  attach->Finish();
 }
 
 // `dlv connect` through the agent's Tunnel: break, continue until a request stops there, clear

@@ -8,19 +8,6 @@
 
 namespace kdbg::testing {
 
-static int ConnectLoopback(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 TunnelBridge::TunnelBridge(kdbg::v1::Agent::Stub* stub, std::string session_id)
     : stub_(stub), session_id_(std::move(session_id)) {
   listen_fd_ = ListenLoopback(&port_);
@@ -64,56 +51,6 @@ void TunnelBridge::Run() {
   down.join();
   status_ = stream->Finish();
   ::close(c);
-}
-
-TcpProxy::TcpProxy(int target_port) : target_port_(target_port) {
-  listen_fd_ = ListenLoopback(&port_);
-  thread_ = std::thread([this] { Run(); });
-}
-
-TcpProxy::~TcpProxy() {
-  stop_ = true;
-  ::shutdown(listen_fd_, SHUT_RDWR);
-  Sever();
-  thread_.join();
-  ::close(listen_fd_);
-}
-
-void TcpProxy::Sever() {
-  int a = client_fd_.exchange(-1), b = server_fd_.exchange(-1);
-  if (a >= 0) ::shutdown(a, SHUT_RDWR);
-  if (b >= 0) ::shutdown(b, SHUT_RDWR);
-}
-
-void TcpProxy::Run() {
-  while (!stop_) {
-    int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) return;
-    int s = ConnectLoopback(target_port_);
-    if (s < 0) {
-      ::close(c);
-      continue;
-    }
-    client_fd_ = c;
-    server_fd_ = s;
-    char buf[65536];
-    for (;;) {
-      pollfd p[2] = {{c, POLLIN, 0}, {s, POLLIN, 0}};
-      if (::poll(p, 2, 200) < 0) break;
-      if (client_fd_ < 0) break;
-      bool done = false;
-      for (int i = 0; i < 2 && !done; ++i) {
-        if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        ssize_t n = ::recv(p[i].fd, buf, sizeof(buf), 0);
-        if (n <= 0 || ::send(p[1 - i].fd, buf, static_cast<size_t>(n), MSG_NOSIGNAL) < 0)
-          done = true;
-      }
-      if (done) break;
-    }
-    Sever();
-    ::close(c);
-    ::close(s);
-  }
 }
 
 }  // namespace kdbg::testing

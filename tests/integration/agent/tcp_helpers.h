@@ -1,10 +1,8 @@
 // Loopback TCP helpers for the agent's integration tests.
 //   TunnelBridge: a local listener whose one accepted connection is carried over the agent's Tunnel
 //     RPC to a session's Delve (what `kdbg attach` does), so `dlv connect 127.0.0.1:PORT` works.
-//   TcpProxy: forwards one connection to a target and can sever it (a dropped network link).
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -30,25 +28,6 @@ class TunnelBridge {
   int port_ = 0;
   grpc::ClientContext ctx_;
   grpc::Status status_;
-  std::thread thread_;
-};
-
-class TcpProxy {
- public:
-  explicit TcpProxy(int target_port);
-  ~TcpProxy();
-  int port() const { return port_; }
-  // Closes both sides of every forwarded connection at once (no FIN from the real client).
-  void Sever();
-
- private:
-  void Run();
-  int target_port_;
-  int listen_fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> client_fd_{-1};
-  std::atomic<int> server_fd_{-1};
   std::thread thread_;
 };
 

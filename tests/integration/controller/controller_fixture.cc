@@ -122,6 +122,15 @@ std::unique_ptr<v1::Controller::Stub> ControllerFixture::NewUncappedStub() {
       grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", controller_port_), *creds, args));
 }
 
+std::unique_ptr<v1::Controller::Stub> ControllerFixture::NewStubAt(int port) {
+  auto creds = tls::MakeClientCredentials({pki_->ca().cert_path, "", ""});
+  if (!creds.ok()) return nullptr;
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  return v1::Controller::NewStub(
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), *creds, args));
+}
+
 std::unique_ptr<v1::Agent::Stub> ControllerFixture::DirectAgentStub(const std::string& node) {
   return channels_->Stub(absl::StrCat(node == "node-a" ? "127.0.0.2:" : "127.0.0.3:", agent_port_));
 }

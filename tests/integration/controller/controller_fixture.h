@@ -44,6 +44,10 @@ class ControllerFixture {
   // The same over a channel without kdbg's message caps (common/grpc_limits.h): a hostile client
   // that sends messages of any size.
   std::unique_ptr<v1::Controller::Stub> NewUncappedStub();
+  // A stub to 127.0.0.1:`port` (a TcpProxy in front of controller_port()) over a channel without
+  // keepalive of its own: a client that would never notice a cut.
+  std::unique_ptr<v1::Controller::Stub> NewStubAt(int port);
+  int controller_port() const { return controller_port_; }
   // A stub straight to the agent of `node` (mutual TLS with the controller's certificate), for
   // baselines that bypass the controller.
   std::unique_ptr<v1::Agent::Stub> DirectAgentStub(const std::string& node);

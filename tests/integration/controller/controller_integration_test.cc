@@ -6,11 +6,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/grpc_limits.h"
 #include "common/grpc_status.h"
 #include "controller/testing/pods.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/controller/controller_fixture.h"
+#include "tests/support/tcp_proxy.h"
 #include "tests/support/test_env.h"
 
 namespace kdbg::controller::testing {
@@ -18,6 +20,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using Method = kube::testing::FakeClient::Method;
+using ::kdbg::testing::TcpProxy;
 
 struct TraceResult {
   std::vector<v1::Event> events;
@@ -568,6 +571,45 @@ TEST_F(ControllerIntegrationTest, AttachThenTunnelRelaysBytesBothWays) {
   actx->TryCancel();
   attach->Finish();
   EXPECT_EQ(f_->agent_a().attaches().size(), 1u);
+}
+
+// A network cut between the CLI and the controller (the link goes silent: no FIN, no RST; a
+// laptop's VPN dropped) during a trace without hits: the controller's keepalive PINGs to the CLI go
+// unanswered, gRPC fails the call, and the controller cancels the agent's call (which ends the
+// session and releases the target) within kKeepaliveTime + kKeepaliveTimeout, not at the lease's
+// end. The client has no keepalive of its own, and its deadline (sent to the server) is far off.
+TEST_F(ControllerIntegrationTest, SilentCutFromTheCliCancelsTheAgentsCallWithinTheKeepalive) {
+  AgentScript script;
+  script.hits = 0;
+  script.end_by_itself = false;
+  f_->agent_a().set_script(script);
+  TcpProxy proxy(f_->controller_port());
+  auto stub = f_->NewStubAt(proxy.port());
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer t-alice");
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(300));
+  v1::ControllerTraceRequest req;
+  req.mutable_target()->set_namespace_("default");
+  req.mutable_target()->set_pod("web-a");
+  req.mutable_options()->set_script("trace handleSlash main.go:10\n");
+  auto reader = stub->Trace(&ctx, req);
+  v1::Event e;
+  bool armed = false;
+  while (!armed && reader->Read(&e)) armed = e.has_armed();
+  ASSERT_TRUE(armed);
+  ASSERT_EQ(f_->agent_a().active(), 1);
+  const absl::Time cut = absl::Now();
+  proxy.Freeze();
+  EXPECT_EQ(f_->agent_a().AwaitCancelled(1, absl::Seconds(45)), 1)
+      << "the agent's call outlived a silent CLI by 45 s";
+  const absl::Duration took = absl::Now() - cut;
+  std::printf("the agent's call was cancelled %.1f s after the cut\n", absl::ToDoubleSeconds(took));
+  EXPECT_LE(took, kKeepaliveTime * 2 + kKeepaliveTimeout + absl::Seconds(5));
+  ctx.TryCancel();
+  proxy.Sever();
+  while (reader->Read(&e)) {
+  }
+  reader->Finish();
 }
 
 TEST_F(ControllerIntegrationTest, ListAndStopSessions) {
