@@ -18,6 +18,9 @@
 #   isolation  each node's agent resolves only its own node's pods (one machine, two kubelets)
 #   faults     mid-trace: the CLI SIGKILLed, the agent's pod deleted, the controller's pod deleted,
 #              the traced pod itself deleted
+#   network-cut  mid-trace under request load: every packet between the controller's pod and the
+#              traced pod's agent dropped (iptables in the agent pod's network namespace: no FIN, no
+#              RST); keepalive ends the session and releases the target within ~20 s, the CLI is told
 #   container-kill  mid-trace under request load: every process of the agent's container SIGKILLed
 #              at once; Delve and the guardian live outside its cgroup, the guardian ends the session
 #   rollout    mid-trace under request load: helm upgrade changes the agent's pod template
@@ -679,6 +682,81 @@ wait_released() {  # node-pid dummy epoch
   awk -v a="$3" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}'
 }
 
+# Every packet between the controller's pod and the agent pod of the traced pod's node dropped, in
+# the agent pod's own network namespace (`iptables -j DROP` both ways, through nsenter: no FIN, no
+# RST reaches either end, as across a cut link or a lost node). Neither end hears anything; the
+# agent's keepalive PINGs (common/grpc_limits.h: every 10 s, 10 s to answer) go unanswered, gRPC
+# fails its call and the agent ends the session: the target, traced under a bounded request loop,
+# is released within ~20 s (not at the lease's end), every request answered, no restart. The
+# controller's own keepalive fails its side alike and the CLI ends with a word of it. The rules
+# are removed on exit, pass or fail.
+cut_rules() {  # -I|-D agent-host-pid ip...
+  local op=$1 pid=$2 peer
+  shift 2
+  for peer in "$@"; do
+    nsenter -t "$pid" -n iptables "$op" INPUT -s "$peer" -j DROP &&
+      nsenter -t "$pid" -n iptables "$op" OUTPUT -d "$peer" -j DROP || return 1
+  done
+}
+# The IPv4 addresses connected to the agent's gRPC port in its network namespace (the controller
+# replicas that call it), from `ss` ("0 0 [::ffff:10.244.2.2]:7443 [::ffff:10.244.1.3]:39556").
+agent_peers() {  # agent-host-pid
+  nsenter -t "$1" -n ss -Htn state established '( sport = :7443 )' | awk '{print $4}' |
+    sed -E 's/^\[(::ffff:)?//; s/\]?:[0-9]+$//' | sort -u
+}
+cmd_network_cut() {
+  check_two_nodes
+  local pod node ip before tpid agent apid ctl_ip t0 took served i
+  read -r pod node ip < <(sample_pods)
+  before=$(restarts "$pod")
+  tpid=$(host_pid "$node" "$(admin -n default get pod "$pod" -o jsonpath='{.status.containerStatuses[0].containerID}' | sed 's|containerd://||')")
+  agent=$(agent_of "$node")
+  apid=$(agent_host_pid "$node" "$agent")
+  [[ -n $apid ]] || fail "no host PID for agent $agent"
+  start_trace "$pod"
+  start_load "$ip" 300
+  # Past the first keepalive PING (10 s): the cut meets the steady state, not a fresh connection.
+  sleep 12
+  grep -q '"type":"hit"' "$WORK/out" || fail "no hit before the cut: $(cat "$WORK/out" "$WORK/err")"
+  # The controller as the agent sees it: the peers of its gRPC port (a controller pod being
+  # replaced may still be listed by the API, under another IP).
+  ctl_ip=$(agent_peers "$apid" | tr '\n' ' ')
+  [[ -n ${ctl_ip// /} ]] || fail "no connection to agent $agent's gRPC port during the trace"
+  ON_EXIT+=("cut_rules -D $apid $ctl_ip 2>/dev/null")
+  t0=$(date +%s.%N)
+  # shellcheck disable=SC2086  # one or more addresses
+  cut_rules -I "$apid" $ctl_ip || fail "cannot cut the agent's link to $ctl_ip with iptables"
+  took=$(wait_released "$tpid" x "$t0")
+  [[ $(awk -v t="$took" 'BEGIN {print (t <= 35)}') == 1 ]] ||
+    fail "pod/$pod not released within 35 s of the cut (${took} s): $(tail -3 "$WORK/err")"
+  for ((i = 0; i < 120; i++)); do kill -0 $KPID 2>/dev/null || break; sleep 0.5; done
+  kill -0 $KPID 2>/dev/null && fail "the trace did not end within 60 s of the release: $(cat "$WORK/err")"
+  wait $KPID || true
+  grep -E '"type":"(ended|error)"' "$WORK/out" >/dev/null || grep -q 'kdbg: error' "$WORK/err" ||
+    fail "the CLI was not told the session ended: $(tail -3 "$WORK/out") $(tail -3 "$WORK/err")"
+  local told
+  told=$({ grep -E '"type":"(ended|error)"' "$WORK/out"; grep 'kdbg: error' "$WORK/err"; } | tail -1 | cut -c1-240)
+  # shellcheck disable=SC2086
+  cut_rules -D "$apid" $ctl_ip || fail "cannot remove the cut's iptables rules"
+  kill "$LOADPID" 2>/dev/null || true
+  wait "$LOADPID" 2>/dev/null || true
+  served=$(expect_served_after "$t0")
+  expect_released "$pod" "$node" "$ip" "$before"
+  grep -q '"reason":"client_gone"' <(admin -n kdbg-system logs "$agent" --tail=200 | grep '"session ended"') ||
+    fail "the agent's log has no session ended for the lost client: $(admin -n kdbg-system logs "$agent" --tail=20)"
+  # The next session works through the same agent once the link is back (the controller's
+  # channel reconnects: a connect attempt begun during the cut gives up within 5 s).
+  for ((i = 0; i < 30; i++)); do
+    "$KDBG" resolve "pod/$pod" >/dev/null 2>"$WORK/resolve.err" && break
+    sleep 1
+  done
+  ((i < 30)) || fail "the agent is not reachable 30 s after the link came back: $(cat "$WORK/resolve.err")"
+  start_trace "$pod"
+  kill -INT $KPID
+  wait $KPID || true
+  echo "cluster-test: network-cut: controller ($ctl_ip) <-> agent $agent link dropped mid-trace: pod/$pod released in ${took} s, $served requests after the cut all answered; the CLI was told: $told"
+}
+
 # Case 3 of the fault matrix: every process of the agent's container SIGKILLed at once (what the
 # OOM killer's group kill or `runc kill --all` does) while a sample is traced under a bounded
 # request loop. Delve and the guardian run outside the container's cgroup (<pod cgroup
@@ -1185,6 +1263,7 @@ case ${1:-} in
   attach-rbac) cmd_attach_rbac ;;
   isolation) cmd_isolation ;;
   faults) cmd_faults ;;
+  network-cut) cmd_network_cut ;;
   container-kill) cmd_container_kill ;;
   rollout) cmd_rollout ;;
   liveness) cmd_liveness ;;
@@ -1196,5 +1275,5 @@ case ${1:-} in
   manifests) cmd_manifests ;;
   fanout-*) . "$ROOT/tests/cluster/fanout-cases.sh"; "cmd_${1//-/_}" ;;  # sessions over several pods
   ebpf-*) . "$ROOT/tests/cluster/ebpf-cases.sh"; "cmd_${1//-/_}" ;;  # the eBPF engine (its own file)
-  *) echo "usage: $0 resolve|trace|attach|sessions|denied|attach-rbac|isolation|faults|container-kill|rollout|liveness|readiness|kubelet-restart|drain|attach-faults|demo|manifests|fanout-trace|fanout-ends|fanout-pod-gone|ebpf-trace|ebpf-off" >&2; exit 2 ;;
+  *) echo "usage: $0 resolve|trace|attach|sessions|denied|attach-rbac|isolation|faults|network-cut|container-kill|rollout|liveness|readiness|kubelet-restart|drain|attach-faults|demo|manifests|fanout-trace|fanout-ends|fanout-pod-gone|ebpf-trace|ebpf-off" >&2; exit 2 ;;
 esac
