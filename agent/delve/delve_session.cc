@@ -183,12 +183,19 @@ absl::Status DelveSession::AwaitRunning() {
   // effect, the target would run on and the client wait for a stop nobody makes. Seen once Delve
   // served on a Unix socket: a client dialing right after StartAttach returned lost its halt in
   // 1 run of 3-5 (DelveEngineTest.AttachStopLimitHaltsForARequestNotedJustBeforeTheResume). So
-  // the session is ready only once Delve says it runs the target (or the target ended at once).
+  // the session is ready only once the target runs again (or is gone).
+  //
+  // Judged from /proc, never by asking Delve: its `State` (even non-blocking) takes the lock its
+  // continue holds for as long as the target runs when it comes between the two first steps of
+  // that continue (Debugger.Command, service/debugger/debugger.go, Delve 1.26/1.27: lock the
+  // target, then mark it running), and a target without breakpoints may never stop again. Seen
+  // on the cluster (c53): "Delve did not answer RPCServer.State within 10s". The thread-group
+  // leader leaves its tracing stop (state `t`) when Delve resumes the threads, which it does
+  // after marking the target running; from then on a halt stops it.
   const absl::Time deadline = absl::Now() + options_.call_timeout;
   while (true) {
-    auto state = side_->State(/*non_blocking=*/true, options_.call_timeout);
-    if (!state.ok()) return state.status();
-    if (jsonx::Bool(*state, "Running") || jsonx::Bool(*state, "exited")) return absl::OkStatus();
+    absl::StatusOr<ProcStatus> st = proc_.Status(config_.pid);
+    if (!st.ok() || !st->stopped()) return absl::OkStatus();  // running, or gone (Run sees it)
     if (absl::Now() >= deadline) {
       return absl::UnavailableError(absl::StrCat("Delve did not run the target within ",
                                                  absl::FormatDuration(options_.call_timeout),

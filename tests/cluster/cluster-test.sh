@@ -865,6 +865,10 @@ cmd_liveness() {
   [[ -x $dlv ]] || fail "no bundled Delve to connect with ($dlv): run scripts/delve"
   image=$(admin -n default get deploy hello-world -o jsonpath='{.spec.template.spec.containers[0].image}')
   admin -n default delete pod "$pod" --ignore-not-found --wait=true --timeout=60s >/dev/null
+  # Gone on exit, pass or fail: a bare pod left behind would block the next check's `kubectl drain`
+  # (c53: this check failed, then cluster.drain did on "cannot delete Pods that declare no
+  # controller: default/kdbg-liveness").
+  ON_EXIT+=("admin -n default delete pod $pod --ignore-not-found --wait=true --timeout=60s >/dev/null")
   admin apply -f - >/dev/null <<YAML || fail "cannot create pod/$pod"
 apiVersion: v1
 kind: Pod
