@@ -84,6 +84,15 @@ class ControllerIntegrationTest : public ::testing::Test {
     return AttachResult{"", reader->Finish()};
   }
 
+  // A controller restarted under the policy's attach rule `rule`, and alice's Attach of web-a.
+  AttachResult AttachUnder(AttachRule rule) {
+    ControllerFixtureOptions o;
+    o.policy.attach = rule;
+    Restart(o);
+    auto ctx = ControllerFixture::Context("t-alice");
+    return Attach(ctx.get(), "web-a");
+  }
+
   // Waits (bounded) until the audit log has `n` lines.
   std::vector<nlohmann::json> AuditLines(size_t n) {
     std::vector<nlohmann::json> lines;
@@ -171,11 +180,7 @@ TEST_F(ControllerIntegrationTest, DeniedUserGetsTheReviewersReason) {
 
 // `attach: denied`: no attach for anyone, before any pod is read or agent called; trace goes on.
 TEST_F(ControllerIntegrationTest, AttachTurnedOffByPolicyStartsNothing) {
-  ControllerFixtureOptions o;
-  o.policy.attach = AttachRule::kDenied;
-  Restart(o);
-  auto ctx = ControllerFixture::Context("t-alice");
-  AttachResult r = Attach(ctx.get(), "web-a");
+  AttachResult r = AttachUnder(AttachRule::kDenied);
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(r.status.error_message(),
             "kdbg attach is turned off by the kdbg policy (attach: denied): trace the service with "
@@ -193,11 +198,7 @@ TEST_F(ControllerIntegrationTest, AttachTurnedOffByPolicyStartsNothing) {
 // `attach: rbac`: `create debugsessions` lets alice trace, not attach; attach needs
 // `create debugsessions/attach` for the pod, and works once she is granted it.
 TEST_F(ControllerIntegrationTest, AttachUnderTheRbacRuleNeedsTheAttachSubresource) {
-  ControllerFixtureOptions o;
-  o.policy.attach = AttachRule::kRbac;
-  Restart(o);
-  auto ctx = ControllerFixture::Context("t-alice");
-  AttachResult r = Attach(ctx.get(), "web-a");
+  AttachResult r = AttachUnder(AttachRule::kRbac);
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(r.status.error_message(),
               HasSubstr("user \"alice\" may not create debugsessions.kdbg.io/attach \"web-a\" in "
