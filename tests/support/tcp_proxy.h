@@ -23,8 +23,6 @@ class TcpProxy {
   int port() const { return port_; }
   void Sever();
   void Freeze();
-  // Bytes carried so far, both ways.
-  long long carried() const { return carried_.load(); }
 
  private:
   void Run();
@@ -33,7 +31,6 @@ class TcpProxy {
   int port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<bool> frozen_{false};
-  std::atomic<long long> carried_{0};
   std::atomic<int> client_fd_{-1};
   std::atomic<int> server_fd_{-1};
   std::thread thread_;
