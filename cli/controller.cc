@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -163,14 +162,9 @@ std::string DescribeRpcError(const grpc::Status& status, const std::string& what
       return absl::StrCat(what, ": the controller did not accept your credentials (", msg,
                           "); refresh them (e.g. log in again) and retry");
     case grpc::StatusCode::PERMISSION_DENIED:
-      // The hint only for RBAC's answer on the resource itself ("user "bob" may not create
-      // debugsessions.kdbg.io "web-1" in namespace "shop": ..."); the controller's other refusals
-      // (a protected namespace, the policy's attach rule, another user's session) say what to do.
-      return absl::StrCat(what, ": permission denied: ", msg,
-                          absl::StrContains(msg, " may not create debugsessions.kdbg.io ")
-                              ? "; ask for the `create debugsessions.kdbg.io` right in that "
-                                "namespace (ClusterRole kdbg-user, or kdbg-tracer to trace only)"
-                              : "");
+      // The controller's refusal says what to do (the right to ask for, the policy rule, the
+      // protected namespace): nothing is added here.
+      return absl::StrCat(what, ": permission denied: ", msg);
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return absl::StrCat(what, ": the controller at ", controller, " did not answer in time (",
                           msg, ")");

@@ -154,15 +154,15 @@ TEST(ControllerTest, UnavailableAnsweredByTheControllerIsNotWordedAsUnreachable)
             "target: check with `kdbg sessions`");
 }
 
-TEST(ControllerTest, PermissionDeniedNamesTheRightOnlyForTheResourceItself) {
+// The controller's refusals carry what to do (ControllerIntegrationTest.DeniedUser...): the CLI
+// adds nothing, so no hint is doubled or given where it does not apply.
+TEST(ControllerTest, PermissionDeniedIsTheControllersOwnWords) {
   grpc::Status rbac = ToGrpcStatus(absl::PermissionDeniedError(
       "user \"bob\" may not create debugsessions.kdbg.io \"web-1\" in namespace \"shop\": no "
-      "RBAC rule allows it"));
+      "RBAC rule allows it; ask for the `create debugsessions.kdbg.io` right in that namespace "
+      "(ClusterRole kdbg-user, or kdbg-tracer to trace only)"));
   EXPECT_EQ(DescribeRpcError(rbac, "trace", "127.0.0.1:7444"),
-            "trace: permission denied: user \"bob\" may not create debugsessions.kdbg.io \"web-1\" "
-            "in namespace \"shop\": no RBAC rule allows it; ask for the `create "
-            "debugsessions.kdbg.io` right in that namespace (ClusterRole kdbg-user, or kdbg-tracer "
-            "to trace only)");
+            absl::StrCat("trace: permission denied: ", rbac.error_message()));
   grpc::Status sub = ToGrpcStatus(absl::PermissionDeniedError(
       "user \"bob\" may not create debugsessions.kdbg.io/attach \"web-1\" in namespace \"shop\": "
       "no RBAC rule allows it; the kdbg policy gives `kdbg attach` ..."));

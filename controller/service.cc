@@ -165,7 +165,16 @@ absl::StatusOr<kube::UserInfo> ControllerService::AdmitSession(grpc::CallbackSer
                                                                AuditRecord* record) {
   KDBG_ASSIGN_OR_RETURN(kube::UserInfo user, AuthenticateInto(ctx, record));
   KDBG_RETURN_IF_ERROR(ValidTarget(target));
-  KDBG_RETURN_IF_ERROR(d_.auth->Authorize(user, "create", target.namespace_(), target.pod()));
+  // Each admission step says what to do about its own refusal (AdmitAttach likewise).
+  if (absl::Status s = d_.auth->Authorize(user, "create", target.namespace_(), target.pod());
+      absl::IsPermissionDenied(s)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(s.message(),
+                     "; ask for the `create debugsessions.kdbg.io` right in that namespace "
+                     "(ClusterRole kdbg-user, or kdbg-tracer to trace only)"));
+  } else if (!s.ok()) {
+    return s;
+  }
   KDBG_RETURN_IF_ERROR(CheckNamespace(*d_.policy, target.namespace_()));
   return user;
 }
@@ -261,18 +270,10 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
 
   absl::StatusOr<kube::UserInfo> user = AdmitSession(ctx, target, &rec);
   if (!user.ok()) return fail(user.status());
-  if (!trace) {
-    if (absl::Status s = AdmitAttach(*user, target.namespace_(), target.pod()); !s.ok()) {
-      return fail(s);
-    }
-  }
-  if (trace) {
-    if (absl::Status s = CheckScript(*d_.policy, state->trace.options().script(),
-                                     state->trace.options().script_name());
-        !s.ok()) {
-      return fail(s);
-    }
-  }
+  absl::Status admitted = trace ? CheckScript(*d_.policy, state->trace.options().script(),
+                                              state->trace.options().script_name())
+                                : AdmitAttach(*user, target.namespace_(), target.pod());
+  if (!admitted.ok()) return fail(admitted);
   absl::StatusOr<Target> located = Locate(target, &rec);
   if (!located.ok()) return fail(located.status());
   if (relay->ClientGone()) return fail(absl::CancelledError("the client went away"));

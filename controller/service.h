@@ -150,7 +150,8 @@ class ControllerService final : public v1::Controller::CallbackService {
                                                   AuditRecord* record);
   // The admission of everything that starts or prepares a session on `target` (Trace, Attach,
   // UploadDebugBinary, Resolve), in this order: authenticate into `record`, validate the names,
-  // authorize "create" on the pod, check the policy's namespaces.
+  // authorize "create" on the pod (RBAC's refusal followed by the right to ask for), check the
+  // policy's namespaces.
   absl::StatusOr<kube::UserInfo> AdmitSession(grpc::CallbackServerContext* ctx,
                                               const v1::PodTarget& target, AuditRecord* record);
   // What an attach session (its start and each tunnel) needs beyond AdmitSession: the policy's
