@@ -112,23 +112,23 @@ std::unique_ptr<v1::Controller::Stub> ControllerFixture::NewStub() {
   return v1::Controller::NewStub(channel_);
 }
 
-std::unique_ptr<v1::Controller::Stub> ControllerFixture::NewUncappedStub() {
+std::unique_ptr<v1::Controller::Stub> ControllerFixture::BareStub(int port,
+                                                                  grpc::ChannelArguments args) {
   auto creds = tls::MakeClientCredentials({pki_->ca().cert_path, "", ""});
   if (!creds.ok()) return nullptr;
-  grpc::ChannelArguments args;
-  args.SetSslTargetNameOverride("localhost");
-  args.SetMaxSendMessageSize(-1);
-  return v1::Controller::NewStub(
-      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", controller_port_), *creds, args));
-}
-
-std::unique_ptr<v1::Controller::Stub> ControllerFixture::NewStubAt(int port) {
-  auto creds = tls::MakeClientCredentials({pki_->ca().cert_path, "", ""});
-  if (!creds.ok()) return nullptr;
-  grpc::ChannelArguments args;
   args.SetSslTargetNameOverride("localhost");
   return v1::Controller::NewStub(
       grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), *creds, args));
+}
+
+std::unique_ptr<v1::Controller::Stub> ControllerFixture::NewUncappedStub() {
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(-1);
+  return BareStub(controller_port_, args);
+}
+
+std::unique_ptr<v1::Controller::Stub> ControllerFixture::NewStubAt(int port) {
+  return BareStub(port, grpc::ChannelArguments());
 }
 
 std::unique_ptr<v1::Agent::Stub> ControllerFixture::DirectAgentStub(const std::string& node) {

@@ -12,6 +12,7 @@
 #include "common/testing/fake_clock.h"
 #include "controller/service.h"
 #include "grpcpp/server.h"
+#include "grpcpp/support/channel_arguments.h"
 #include "kdbg/v1/controller.grpc.pb.h"
 #include "kube/testing/fake_client.h"
 #include "nlohmann/json.hpp"
@@ -58,6 +59,9 @@ class ControllerFixture {
 
  private:
   ControllerFixture() = default;
+  // A stub to 127.0.0.1:`port` verifying the controller's certificate, on a channel with `args`
+  // only (none of ApplyGrpcLimits': no caps, no keepalive).
+  std::unique_ptr<v1::Controller::Stub> BareStub(int port, grpc::ChannelArguments args);
 
   std::unique_ptr<kdbg::testing::TestPki> pki_;
   kdbg::testing::CertFiles controller_cert_;
