@@ -714,6 +714,9 @@ cmd_network_cut() {
   apid=$(agent_host_pid "$node" "$agent")
   [[ -n $apid ]] || fail "no host PID for agent $agent"
   start_trace "$pod"
+  local session
+  session=$(session_of "$WORK/err")
+  [[ -n $session ]] || fail "no session ID in the CLI's output: $(cat "$WORK/err")"
   start_load "$ip" 300
   # Past the first keepalive PING (10 s): the cut meets the steady state, not a fresh connection.
   sleep 12
@@ -742,8 +745,10 @@ cmd_network_cut() {
   wait "$LOADPID" 2>/dev/null || true
   served=$(expect_served_after "$t0")
   expect_released "$pod" "$node" "$ip" "$before"
-  grep -q '"reason":"client_gone"' <(admin -n kdbg-system logs "$agent" --tail=200 | grep '"session ended"') ||
-    fail "the agent's log has no session ended for the lost client: $(admin -n kdbg-system logs "$agent" --tail=20)"
+  # This session's end, as the agent saw it: its client gone (not a stop asked for).
+  admin -n kdbg-system logs "$agent" | grep '"msg":"session ended"' | grep "\"session\":\"$session\"" |
+    grep -q '"reason":"client_gone"' ||
+    fail "the agent's log does not end session $session for a lost client: $(admin -n kdbg-system logs "$agent" --tail=20)"
   # The next session works through the same agent once the link is back (the controller's
   # channel reconnects: a connect attempt begun during the cut gives up within 5 s).
   for ((i = 0; i < 30; i++)); do
