@@ -95,6 +95,14 @@ class AgentIntegrationTest : public ::testing::Test {
     r.set_lease_ms(lease_ms);
     return r;
   }
+  // An Attach of the target by `user` as session `id`.
+  kdbg::v1::AttachRequest AttachReq(const std::string& id, const std::string& user = "bob") {
+    kdbg::v1::AttachRequest r;
+    r.mutable_target()->set_host_pid(target_->pid());
+    r.set_user(user);
+    r.set_session_id(id);
+    return r;
+  }
   static void Deadline(grpc::ClientContext* ctx, int s = 60) {
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(s));
   }
@@ -303,10 +311,7 @@ TEST_F(AgentIntegrationTest, SilentNetworkCutEndsAnIdleAttachWithinTheKeepalive)
   ASSERT_NE(stub, nullptr);
   grpc::ClientContext ctx;
   Deadline(&ctx, 120);
-  kdbg::v1::AttachRequest req;
-  req.mutable_target()->set_host_pid(target_->pid());
-  req.set_user("bob");
-  req.set_session_id("it-cut");
+  kdbg::v1::AttachRequest req = AttachReq("it-cut");
   auto attach = stub->Attach(&ctx, req);
   kdbg::v1::Event e;
   bool ready = false;
@@ -344,10 +349,7 @@ TEST_F(AgentIntegrationTest, DlvConnectThroughTheTunnelBreaksContinuesAndQuits) 
   auto stub = agent_->Stub(&controller_, pki_.get());
   grpc::ClientContext ctx;
   Deadline(&ctx, 120);
-  kdbg::v1::AttachRequest req;
-  req.mutable_target()->set_host_pid(target_->pid());
-  req.set_user("bob");
-  req.set_session_id("it-attach");
+  kdbg::v1::AttachRequest req = AttachReq("it-attach");
   auto attach = stub->Attach(&ctx, req);
   kdbg::v1::Event e;
   ASSERT_TRUE(attach->Read(&e));
@@ -418,12 +420,9 @@ TEST_F(AgentIntegrationTest, DapClientHoldingAStopPastTheLimitIsToldWhyAndSeesTh
   auto stub = agent_->Stub(&controller_, pki_.get());
   grpc::ClientContext ctx;
   Deadline(&ctx, 120);
-  kdbg::v1::AttachRequest req;
-  req.mutable_target()->set_host_pid(target_->pid());
+  kdbg::v1::AttachRequest req = AttachReq("it-limit-dap");
   req.mutable_target()->set_pod_namespace("default");
   req.mutable_target()->set_pod_name("hello-world");
-  req.set_user("bob");
-  req.set_session_id("it-limit-dap");
   req.set_max_stop_ms(2000);  // room for the pause and stack below under load
   auto attach = stub->Attach(&ctx, req);
   kdbg::v1::Event e;
@@ -530,12 +529,9 @@ TEST_F(AgentIntegrationTest, DlvConnectHoldingAStopPastTheLimitIsToldWhyByItsNex
   auto stub = agent_->Stub(&controller_, pki_.get());
   grpc::ClientContext ctx;
   Deadline(&ctx, 120);
-  kdbg::v1::AttachRequest req;
-  req.mutable_target()->set_host_pid(target_->pid());
+  kdbg::v1::AttachRequest req = AttachReq("it-limit-dlv");
   req.mutable_target()->set_pod_namespace("default");
   req.mutable_target()->set_pod_name("hello-world");
-  req.set_user("bob");
-  req.set_session_id("it-limit-dlv");
   req.set_max_stop_ms(1500);
   auto attach = stub->Attach(&ctx, req);
   kdbg::v1::Event e;
@@ -700,10 +696,7 @@ TEST_F(AgentIntegrationTest, TunnelOfRandomBytesIsRefusedOrClosedAndLeavesNothin
   // 3. An attach session, then random bytes into its Delve through the tunnel.
   grpc::ClientContext ctx;
   Deadline(&ctx, 120);
-  kdbg::v1::AttachRequest req;
-  req.mutable_target()->set_host_pid(target_->pid());
-  req.set_user("mallory");
-  req.set_session_id("it-attach-junk");
+  kdbg::v1::AttachRequest req = AttachReq("it-attach-junk", "mallory");
   auto attach = stub->Attach(&ctx, req);
   kdbg::v1::Event e;
   ASSERT_TRUE(attach->Read(&e));
