@@ -110,9 +110,7 @@ class EbpfSession final : public DebugSession {
       p.tgid = static_cast<uint32_t>(spec_.pid);
       p.check_flags = pp.check_flags ? 1 : 0;
       p.nops = static_cast<uint32_t>(pp.ops.size());
-      uint32_t read_results = 0;
-      for (const Slot& r : pp.results) read_results += r.unread.empty() ? 1 : 0;
-      p.nslots = static_cast<uint32_t>(pp.vars.size() + pp.args.size() + read_results);
+      p.nslots = pp.RecordSlots();
       p.interval_ns = 1000000000ull / static_cast<uint64_t>(rate_);
       p.burst_ns = p.interval_ns * static_cast<uint64_t>(rate_);  // one second's worth
       p.goid_offset = static_cast<uint32_t>(plan.goid_offset);
@@ -329,6 +327,10 @@ class EbpfSession final : public DebugSession {
       kdbg::v1::Variable* v = out->Add();
       v->set_name(s.name);
       v->set_type(s.type);
+      if (!s.unread.empty()) {
+        v->set_value(s.unread);  // no slot
+        return;
+      }
       if (slot < have && slot < KDBG_MAX_SLOTS) {
         v->set_value(FormatSlot(s, rec.slots[slot]));
       } else {

@@ -2,6 +2,7 @@
 
 #include "agent/delve/hit_format.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
@@ -266,17 +267,43 @@ absl::StatusOr<SlotFormat> ScalarFormat(const TypeInfo& t, int* size) {
     case GoKind::kPtr:
     case GoKind::kUnsafePointer:
       return SlotFormat::kPointer;
+    case GoKind::kInterface:
+      if (!t.empty_interface) return SlotFormat::kInterface;
+      return absl::UnimplementedError(
+          absl::StrCat(t.name,
+                       " is an empty interface: its dynamic type is not read by the eBPF engine; "
+                       "use the Delve engine"));
     default:
       return absl::UnimplementedError(absl::StrCat(
           t.name, " values (kind ", static_cast<int>(t.kind),
-          ") are not read by the eBPF engine: print a string, integer, boolean or pointer field "
-          "of it, or use the Delve engine"));
+          ") are not read by the eBPF engine: print a string, integer, boolean, pointer or "
+          "interface field of it, or use the Delve engine"));
   }
 }
 
+// The dynamic types an interface slot of `interface_name` may hold, by itab (Slot::dynamic_types).
+std::vector<DynamicType> DynamicTypesOf(gobinary::DwarfReader& dwarf,
+                                        const std::string& interface_name) {
+  std::vector<DynamicType> out;
+  for (const gobinary::Itab& itab : dwarf.ItabsFor(interface_name)) {
+    DynamicType d;
+    d.itab = itab.address;
+    d.name = itab.concrete;
+    if (absl::StartsWith(d.name, "*")) {
+      d.kind = GoKind::kPtr;
+    } else if (auto t = dwarf.TypeByName(d.name); t.ok()) {
+      d.kind = t->kind;
+    }
+    out.push_back(std::move(d));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const DynamicType& a, const DynamicType& b) { return a.itab < b.itab; });
+  return out;
+}
+
 // Appends the ops of one slot: every alternative, in order.
-absl::Status EmitSlot(const std::vector<Alt>& alts, bool len, uint16_t slot,
-                      std::vector<kdbg_op>* ops, Slot* meta) {
+absl::Status EmitSlot(gobinary::DwarfReader& dwarf, const std::vector<Alt>& alts, bool len,
+                      uint16_t slot, std::vector<kdbg_op>* ops, Slot* meta) {
   bool first = true;
   for (const Alt& a : alts) {
     std::vector<kdbg_op> body = a.prefix;
@@ -295,31 +322,40 @@ absl::Status EmitSlot(const std::vector<Alt>& alts, bool len, uint16_t slot,
       type = "int";
     } else {
       KDBG_ASSIGN_OR_RETURN(f, ScalarFormat(a.type, &size));
-      if (f == SlotFormat::kString && a.place.memory) {
-        // Pointer and length in one read, after one walk of the chain that leads to them.
+      if (f == SlotFormat::kInterface && dwarf.IsPie()) {
+        return absl::UnimplementedError(absl::StrCat(
+            a.type.name,
+            " is an interface in a position-independent executable: itab addresses move with the "
+            "load address; use the Delve engine"));
+      }
+      // Strings and interfaces are two words: {pointer, length}, {itab, data}.
+      const bool two_words = f == SlotFormat::kString || f == SlotFormat::kInterface;
+      if (two_words && a.place.memory) {
+        // Both words in one read, after one walk of the chain that leads to them.
         body.insert(body.end(), a.place.base.begin(), a.place.base.end());
         body.push_back(Op(KDBG_OP_LOAD2, 0, static_cast<int32_t>(a.place.offset)));
-        body.push_back(Op(KDBG_OP_STR));
       } else {
-        // A scalar, or a string whose two words are in registers or stack slots.
-        KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w0,
-                              Word(a.place, 0, f == SlotFormat::kString ? 8 : size));
+        // A scalar, or two words in registers or stack slots.
+        KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w0, Word(a.place, 0, two_words ? 8 : size));
         body.insert(body.end(), w0.begin(), w0.end());
         body.push_back(Op(KDBG_OP_STORE, 0));
-        if (f == SlotFormat::kString) {
+        if (two_words) {
           KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w1, Word(a.place, 8, 8));
           body.insert(body.end(), w1.begin(), w1.end());
           body.push_back(Op(KDBG_OP_STORE, 1));
-          body.push_back(Op(KDBG_OP_STR));
         }
       }
+      if (f == SlotFormat::kString) body.push_back(Op(KDBG_OP_STR));
     }
     if (first) {
       meta->format = f;
       meta->size = size;
       meta->type = type;
+      if (f == SlotFormat::kInterface) meta->dynamic_types = DynamicTypesOf(dwarf, type);
       first = false;
-    } else if (meta->format != f || meta->size != size) {
+    } else if (meta->format != f || meta->size != size ||
+               ((f == SlotFormat::kPointer || f == SlotFormat::kInterface) && meta->type != type)) {
+      // Pointers and interfaces print their type: alternatives must agree on it.
       continue;  // a dynamic type whose field differs in kind: not compiled
     }
     kdbg_op alt = Op(KDBG_OP_ALT);
@@ -459,7 +495,7 @@ absl::StatusOr<std::vector<ProbePlan>> CompileReturns(gobinary::DwarfReader& dwa
         continue;
       }
       std::vector<kdbg_op> ops;
-      absl::Status s = EmitSlot({a}, false, slot, &ops, &meta);
+      absl::Status s = EmitSlot(dwarf, {a}, false, slot, &ops, &meta);
       if (!s.ok()) {
         meta.unread =
             absl::StrCat("(unreadable ", type->name, " results are not read by the eBPF engine)");
@@ -527,9 +563,12 @@ absl::Status CompileComparison(const Cond& c, const Slot& value, ProbePlan* pp) 
       pp->cond_imm = c.bool_value ? 1 : 0;
       return absl::OkStatus();
     case SlotFormat::kPointer:
+    case SlotFormat::kInterface:
+      // An interface is nil exactly when its itab word (w0) is 0.
       if (c.literal != Cond::Literal::kNil || !equality) return mismatch("that constant");
       pp->cond_kind = KDBG_COND_UNSIGNED;
       pp->cond_imm = 0;
+      if (value.format == SlotFormat::kInterface) pp->cond_shift = 0;
       return absl::OkStatus();
     case SlotFormat::kSigned: {
       if (c.literal != Cond::Literal::kInt) return mismatch("a non-integer");
@@ -766,26 +805,42 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       if (!alts.ok()) return fail(alts.status());
       Slot meta;
       meta.name = bp.prints[i];
-      absl::Status s = EmitSlot(*alts, e->len, slot++, &pp.ops, &meta);
+      absl::Status s = EmitSlot(dwarf, *alts, e->len, slot++, &pp.ops, &meta);
       if (!s.ok()) return fail(s);
       pp.vars.push_back(std::move(meta));
     }
-    // Arguments like Delve's: the scalar parameters (strings, numbers, booleans, pointers). The
-    // condition's value takes the last slot.
+    // Arguments like Delve's: every parameter, in order. Strings, numbers, booleans, pointers and
+    // interfaces are read; the others say why not. The condition's value takes the last slot.
     const uint16_t max_slots = bp.cond.empty() ? KDBG_MAX_SLOTS : KDBG_MAX_SLOTS - 1;
     for (const gobinary::Parameter& p : pp.function.params) {
-      if (p.is_return || slot >= max_slots) continue;
-      auto a = param(p.name);
-      if (!a.ok()) continue;
-      int size = 8;
-      if (!ScalarFormat(a->type, &size).ok()) continue;
+      if (p.is_return) continue;
       Slot meta;
       meta.name = p.name;
+      auto a = param(p.name);
+      if (!a.ok()) {
+        // NotFound: no location list entry covers the probe's PC (what Delve calls "could not
+        // find loclist entry", printed <optimized out> by both engines).
+        meta.unread = absl::IsNotFound(a.status())
+                          ? std::string(delve::kOptimizedOut)
+                          : absl::StrCat("(unreadable ", a.status().message(), ")");
+        pp.args.push_back(std::move(meta));
+        continue;
+      }
+      meta.type = a->type.name;
       std::vector<kdbg_op> ops;
-      if (!EmitSlot({*a}, false, slot, &ops, &meta).ok()) continue;
+      Slot read = meta;
+      absl::Status s = slot < max_slots ? EmitSlot(dwarf, {*a}, false, slot, &ops, &read)
+                                        : absl::ResourceExhaustedError("past the record's slots");
+      if (!s.ok()) {
+        meta.unread = absl::StrCat("(unreadable ", a->type.name,
+                                   " values are not read by the eBPF engine; --engine delve reads "
+                                   "them)");
+        pp.args.push_back(std::move(meta));
+        continue;
+      }
       ++slot;
       pp.ops.insert(pp.ops.end(), ops.begin(), ops.end());
-      pp.args.push_back(std::move(meta));
+      pp.args.push_back(std::move(read));
     }
     if (!bp.cond.empty()) {
       auto fail = [&](const absl::Status& s) {
@@ -797,7 +852,7 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       auto alts = alternatives(c->operand);
       if (!alts.ok()) return fail(alts.status());
       Slot meta;
-      absl::Status s = EmitSlot(*alts, c->operand.len, slot, &pp.ops, &meta);
+      absl::Status s = EmitSlot(dwarf, *alts, c->operand.len, slot, &pp.ops, &meta);
       if (!s.ok()) return fail(s);
       s = CompileComparison(*c, meta, &pp);
       if (!s.ok()) return fail(s);
@@ -862,8 +917,31 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v) {
     case SlotFormat::kPointer:
       if (raw == 0) return "nil";
       return absl::StrCat("(", slot.type, ")(0x", absl::Hex(raw), ")");
+    case SlotFormat::kInterface: {
+      if (v.w0 == 0) return absl::StrCat(slot.type, " nil");
+      auto it = std::lower_bound(slot.dynamic_types.begin(), slot.dynamic_types.end(), v.w0,
+                                 [](const DynamicType& d, uint64_t itab) { return d.itab < itab; });
+      if (it == slot.dynamic_types.end() || it->itab != v.w0) {
+        // An itab made at run time (an interface-to-interface conversion): no symbol names it.
+        return absl::StrCat(slot.type, "((unreadable dynamic type with itab 0x", absl::Hex(v.w0),
+                            ", not among the binary's itab symbols))");
+      }
+      if (it->kind == GoKind::kPtr) {
+        if (v.w1 == 0) return absl::StrCat(slot.type, "(nil)");
+        return absl::StrCat(slot.type, "((", it->name, ")(0x", absl::Hex(v.w1), "))");
+      }
+      return absl::StrCat(slot.type, "(", it->name,
+                          it->kind == GoKind::kStruct ? " {...})" : " ...)");
+    }
   }
   return "";
+}
+
+uint32_t ProbePlan::RecordSlots() const {
+  uint32_t n = static_cast<uint32_t>(vars.size());
+  for (const Slot& s : args) n += s.unread.empty() ? 1 : 0;
+  for (const Slot& s : results) n += s.unread.empty() ? 1 : 0;
+  return n;
 }
 
 }  // namespace kdbg::ebpf

@@ -12,7 +12,9 @@
 // != only) or a string literal of at most 64 bytes (== and != only).
 // where IDENT starts at a parameter and each `.field` goes through a struct, a pointer to a struct
 // or a non-empty interface (one alternative per itab symbol of that interface), ending on a string,
-// integer, boolean or pointer; len() of a string or slice. Anything else runs on Delve, and the
+// integer, boolean, pointer or non-empty interface (its itab and data words; the itab symbols name
+// the dynamic type); len() of a string or slice. A hit's args are every parameter: those of other
+// types carry a Slot::unread text instead of a slot. Anything else runs on Delve, and the
 // Disqualification says which script line and why.
 //
 // Return values: a tracepoint without `cond` on a function with results also gets one probe on
@@ -74,16 +76,28 @@ struct Cond {
 // InvalidArgument saying why the condition is not one the BPF program evaluates exactly.
 absl::StatusOr<Cond> ParseCond(absl::string_view text);
 
-// How the agent turns a filled slot back into text, like `dlv print`.
-enum class SlotFormat { kString, kSigned, kUnsigned, kBool, kPointer };
+// How the agent turns a filled slot back into text, like `dlv print`. kInterface: a non-empty
+// interface's two words, w0 the itab (0: nil), w1 the data word.
+enum class SlotFormat { kString, kSigned, kUnsigned, kBool, kPointer, kInterface };
+
+// A dynamic type an interface slot may hold, from the binary's itab symbols
+// ("go:itab.*net/http.response,io.Writer" at 0x724e80: {0x724e80, "*net/http.response", kPtr}).
+struct DynamicType {
+  uint64_t itab = 0;
+  std::string name;
+  gobinary::GoKind kind = gobinary::GoKind::kInvalid;  // kInvalid: not in the DWARF
+};
 
 struct Slot {
   std::string name;  // the expression as written, or the parameter's name
   std::string type;  // Go type name: "string", "int", "*main.Order"
   SlotFormat format = SlotFormat::kSigned;
   int size = 8;  // bytes of the integer (sign/zero extension from the register word)
-  // Non-empty: a result this engine does not read; printed as this text and given no record slot.
+  // Non-empty: a value this engine does not read (an argument or result of a type it does not
+  // read, or one optimized out at the probe); printed as this text and given no record slot.
   std::string unread;
+  // kInterface: every itab of the interface the binary's symbols name, sorted by address.
+  std::vector<DynamicType> dynamic_types;
 };
 
 struct ProbePlan {
@@ -98,7 +112,9 @@ struct ProbePlan {
   bool check_flags = false;  // the probe is on the stack-check JBE
   std::vector<kdbg_op> ops;
   std::vector<Slot> vars;  // the print expressions, slots 0..vars.size()-1
-  std::vector<Slot> args;  // parameters printed like Delve's args, the following slots
+  // Every parameter, in order, as Delve lists a function's arguments; those without `unread` take
+  // the following slots.
+  std::vector<Slot> args;
   // A return probe (on one RET of the function, see ret_sites.h): `results` in order, the slots
   // from 0 (those without `unread`); vars, args and cond are empty; `entry` is the index of the
   // tracepoint's entry probe in Plan::probes.
@@ -114,6 +130,9 @@ struct ProbePlan {
   uint32_t cond_shift = 0;
   uint64_t cond_imm = 0;
   std::string cond_str;
+
+  // The slots a record of this probe carries: vars, then the args and results that are read.
+  uint32_t RecordSlots() const;
 };
 
 struct Plan {
@@ -128,8 +147,11 @@ struct Plan {
 absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_view script_name,
                                  gobinary::DwarfReader& dwarf);
 
-// Formats one slot of a record: "\"127.0.0.1:5\"...+3 more", "42", "true", "(*main.T)(0xc000..)",
-// or "(unreadable ...)".
+// Formats one slot of a record as the Delve engine prints the same value (agent/delve/
+// hit_format.h): "\"127.0.0.1:5\"...+3 more", "42", "true", "(*main.T)(0xc000..)", "nil",
+// interfaces "io.Writer((*net/http.response)(0xc000..))", "main.Describer(nil)" (a nil *T in
+// it), "error nil"; or "(unreadable ...)". A dynamic type that is not a pointer is named, its
+// value elided: "main.Describer(main.label {...})", "error(syscall.Errno ...)".
 std::string FormatSlot(const Slot& slot, const kdbg_slot& value);
 
 }  // namespace kdbg::ebpf

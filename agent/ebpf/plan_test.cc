@@ -112,26 +112,72 @@ kdbg_slot Ok(uint64_t w0, uint64_t w1 = 0, const std::string& s = "") {
   return v;
 }
 
+Slot MakeSlot(const std::string& name, const std::string& type, SlotFormat format, int size) {
+  Slot s;
+  s.name = name;
+  s.type = type;
+  s.format = format;
+  s.size = size;
+  return s;
+}
+
 TEST(EbpfPlanTest, FormatsLikeDelve) {
-  Slot str{"r.RemoteAddr", "string", SlotFormat::kString, 8, ""};
+  Slot str = MakeSlot("r.RemoteAddr", "string", SlotFormat::kString, 8);
   EXPECT_EQ(FormatSlot(str, Ok(0x1000, 15, "127.0.0.1:53422")), "\"127.0.0.1:53422\"");
   EXPECT_EQ(FormatSlot(str, Ok(0x1000, 2, "a\"")), "\"a\\\"\"");
   std::string long64(64, 'x');
   EXPECT_EQ(FormatSlot(str, Ok(0x1000, 100, long64)), "\"" + long64 + "\"...+36 more");
-  Slot i8{"t", "int8", SlotFormat::kSigned, 1, ""};
+  Slot i8 = MakeSlot("t", "int8", SlotFormat::kSigned, 1);
   EXPECT_EQ(FormatSlot(i8, Ok(0xffffffffffffff85)), "-123");
   EXPECT_EQ(FormatSlot(i8, Ok(0x1234505)), "5");  // garbage above the register's low byte
-  Slot u16{"w", "uint16", SlotFormat::kUnsigned, 2, ""};
+  Slot u16 = MakeSlot("w", "uint16", SlotFormat::kUnsigned, 2);
   EXPECT_EQ(FormatSlot(u16, Ok(0xabcd0102)), "258");
-  Slot b{"ok", "bool", SlotFormat::kBool, 1, ""};
+  Slot b = MakeSlot("ok", "bool", SlotFormat::kBool, 1);
   EXPECT_EQ(FormatSlot(b, Ok(1)), "true");
   EXPECT_EQ(FormatSlot(b, Ok(0x100)), "false");
-  Slot p{"o", "*main.Order", SlotFormat::kPointer, 8, ""};
+  Slot p = MakeSlot("o", "*main.Order", SlotFormat::kPointer, 8);
   EXPECT_EQ(FormatSlot(p, Ok(0xc000012345)), "(*main.Order)(0xc000012345)");
   EXPECT_EQ(FormatSlot(p, Ok(0)), "nil");
   kdbg_slot nil{};
   nil.status = KDBG_SLOT_NIL;
   EXPECT_EQ(FormatSlot(str, nil), "(unreadable nil pointer dereference)");
+}
+
+// Interfaces as the Delve engine prints them (agent/delve/hit_format.cc on Delve's api.Variable:
+// "io.Writer((*net/http.response)(0xc000...))", "error nil", "main.Describer(nil)"), the dynamic
+// type found by its itab; a type that is not a pointer is named, its value elided.
+TEST(EbpfPlanTest, FormatsInterfacesByTheirItab) {
+  Slot d = MakeSlot("d", "main.Describer", SlotFormat::kInterface, 16);
+  d.dynamic_types = {{0x724e80, "*main.Order", gobinary::GoKind::kPtr},
+                     {0x725060, "main.label", gobinary::GoKind::kStruct},
+                     {0x7251a0, "main.code", gobinary::GoKind::kInt}};
+  EXPECT_EQ(FormatSlot(d, Ok(0, 0)), "main.Describer nil");
+  EXPECT_EQ(FormatSlot(d, Ok(0x724e80, 0xc000012345)),
+            "main.Describer((*main.Order)(0xc000012345))");
+  EXPECT_EQ(FormatSlot(d, Ok(0x724e80, 0)), "main.Describer(nil)");
+  EXPECT_EQ(FormatSlot(d, Ok(0x725060, 0xc0000aa000)), "main.Describer(main.label {...})");
+  EXPECT_EQ(FormatSlot(d, Ok(0x7251a0, 0xc0000aa000)), "main.Describer(main.code ...)");
+  EXPECT_EQ(FormatSlot(d, Ok(0x725061, 0xc0000aa000)),
+            "main.Describer((unreadable dynamic type with itab 0x725061, not among the binary's "
+            "itab symbols))");
+  kdbg_slot fault{};
+  fault.status = KDBG_SLOT_FAULT;
+  fault.w0 = 0x10;
+  EXPECT_EQ(FormatSlot(d, fault), "(unreadable could not read memory at 0x10)");
+}
+
+// The record carries vars, then the args and results that are read; an unread one takes no slot.
+TEST(EbpfPlanTest, RecordSlotsSkipUnreadValues) {
+  ProbePlan pp;
+  pp.vars = {MakeSlot("r.Host", "string", SlotFormat::kString, 16)};
+  pp.args = {MakeSlot("w", "io.Writer", SlotFormat::kInterface, 16),
+             MakeSlot("o", "main.Order", SlotFormat::kSigned, 8),
+             MakeSlot("n", "int", SlotFormat::kSigned, 8)};
+  pp.args[1].unread = "(unreadable main.Order values are not read by the eBPF engine)";
+  EXPECT_EQ(pp.RecordSlots(), 3u);
+  pp.results = {MakeSlot("~r0", "int", SlotFormat::kSigned, 8)};
+  pp.results.push_back(pp.args[1]);
+  EXPECT_EQ(pp.RecordSlots(), 4u);
 }
 
 }  // namespace

@@ -41,7 +41,10 @@ namespace kdbg::ebpf {
 namespace {
 
 using kdbg::testing::GoTarget;
+using ::testing::Contains;
+using ::testing::Each;
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 bool HaveBpf() { return ::geteuid() == 0 && CheckNodeSupport().ok(); }
 
@@ -121,7 +124,8 @@ constexpr char kOrderScript[] =
     "on h print o.Paid\n"
     "on h print o.Weight\n"
     "on h print o.Customer.Tier\n"
-    "on h print d.Text\n";
+    "on h print d.Text\n"
+    "on h print d\n";
 
 TEST(EbpfEngineTest, HitsCarryParameterFieldAndInterfaceValues) {
   KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
@@ -171,12 +175,17 @@ TEST(EbpfEngineTest, HitsCarryParameterFieldAndInterfaceValues) {
   EXPECT_THAT(
       vars(hits[0]),
       ::testing::ElementsAre("tag=\"first\"", "o.ID=7", "o.Customer.Name=\"ann\"", "len(o.Items)=3",
-                             "o.Paid=true", "o.Weight=21", "o.Customer.Tier=3", "d.Text=\"lbl\""));
-  EXPECT_THAT(vars(hits[1]),
-              ::testing::ElementsAre(absl::StrCat("tag=\"", std::string(64, 'z'), "\"...+6 more"),
-                                     "o.ID=-12", "o.Customer.Name=\"\"", "len(o.Items)=1",
-                                     "o.Paid=false", "o.Weight=65500", "o.Customer.Tier=0",
-                                     HasSubstr("d.Text=(unreadable")));
+                             "o.Paid=true", "o.Weight=21", "o.Customer.Tier=3", "d.Text=\"lbl\"",
+                             "d=main.Describer(main.label {...})"));
+  // An interface printed: its dynamic type by its itab; a pointer's address, as Delve's
+  // arguments show it (Delve's `print` would follow the pointer).
+  EXPECT_THAT(
+      vars(hits[1]),
+      ::testing::ElementsAre(
+          absl::StrCat("tag=\"", std::string(64, 'z'), "\"...+6 more"), "o.ID=-12",
+          "o.Customer.Name=\"\"", "len(o.Items)=1", "o.Paid=false", "o.Weight=65500",
+          "o.Customer.Tier=0", HasSubstr("d.Text=(unreadable"),
+          ::testing::MatchesRegex(R"(d=main\.Describer\(\(\*main\.Order\)\(0x[0-9a-f]+\)\))")));
   EXPECT_GT(hits[0].goroutine(), 0);
   EXPECT_EQ(hits[0].function(), "main.handleOrder");
   EXPECT_EQ(hits[0].hit_count(), 1);
@@ -254,6 +263,11 @@ TEST(EbpfEngineTest, ConditionsRunInTheBpfProgramExactlyAsGoComparesThem) {
   EXPECT_THAT(IdsOfHits(head + "cond h len(o.Items) > 2\n", {"id=1&items=a,b,c", "id=2&items=a"}),
               ::testing::ElementsAre("1"));
   EXPECT_THAT(IdsOfHits(head + "cond h o.Customer == nil\n", {"id=1", "id=2"}),
+              ::testing::IsEmpty());
+  // An interface is nil when its itab word is (d holds an *Order or a label, never nil).
+  EXPECT_THAT(IdsOfHits(head + "cond h d != nil\n", {"id=1", "id=2&label=x"}),
+              ::testing::ElementsAre("1", "2"));
+  EXPECT_THAT(IdsOfHits(head + "cond h d == nil\n", {"id=1", "id=2&label=x"}),
               ::testing::IsEmpty());
 }
 
@@ -790,6 +804,7 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
       "/order?id=7&name=ann&items=a,b,c&paid=1&tag=first&qty=2&label=lbl&urgent=1",
       "/order?id=-12&items=x&qty=-3&label=" + std::string(80, 'q') + "&tag=" + std::string(70, 'z'),
       "/order?id=99999999999&name=%22quoted%22%0Aline&items=&tag=%E2%82%AC&label=x",
+      "/order?id=5&name=bo&items=z&qty=1&tag=t",  // no label: d holds the *main.Order
   };
   // The resolver's facts, as the session manager hands them to the engines (read here directly:
   // the resolver's gate on the bundled Delve's Go range is not what this test is about).
@@ -826,6 +841,20 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
   std::vector<v1::HitEvent> delve_hits = run(*delve_factory);
   ASSERT_EQ(ebpf_hits.size(), requests.size());
   ASSERT_EQ(delve_hits.size(), requests.size());
+  std::vector<std::string> saw_args, saw_values;
+  // Each run allocates its own objects: pointers agree in form, not address. A dynamic type that
+  // is not a pointer is named and its value elided ("main.Describer(main.label {...})"): Delve's
+  // text begins the same.
+  auto expect_same = [](const std::string& ebpf, const std::string& delve,
+                        const std::string& what) {
+    const std::string ev = WithoutAddresses(ebpf);
+    const std::string dv = WithoutAddresses(delve);
+    if (absl::EndsWith(ev, " {...})")) {
+      EXPECT_THAT(dv, StartsWith(ev.substr(0, ev.size() - 5))) << what;
+    } else {
+      EXPECT_EQ(ev, dv) << what;
+    }
+  };
   for (size_t i = 0; i < requests.size(); ++i) {
     const v1::HitEvent& e = ebpf_hits[i];
     const v1::HitEvent& d = delve_hits[i];
@@ -843,23 +872,29 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
         // Delve's words for an unreadable value are its own; both must say it is unreadable.
         EXPECT_THAT(e.vars(k).value(), HasSubstr("unreadable")) << d.vars(k).value();
       } else {
-        EXPECT_EQ(e.vars(k).value(), d.vars(k).value())
-            << "request " << i << " " << e.vars(k).name();
+        expect_same(e.vars(k).value(), d.vars(k).value(),
+                    absl::StrCat("request ", i, " ", e.vars(k).name()));
       }
     }
-    // Scalar arguments the eBPF engine reports equal Delve's.
-    for (const v1::Variable& ea : e.args()) {
-      bool found = false;
-      for (const v1::Variable& da : d.args()) {
-        if (da.name() != ea.name()) continue;
-        found = true;
-        // Each run allocates its own objects: pointers agree in form, not address.
-        EXPECT_EQ(WithoutAddresses(ea.value()), WithoutAddresses(da.value()))
-            << "request " << i << " arg " << ea.name();
-      }
-      EXPECT_TRUE(found) << ea.name();
+    // The same arguments, in order (the header "main.handleOrder(w, o, d, tag, qty, urgent)"),
+    // with the values Delve prints.
+    std::vector<std::string> ebpf_names, delve_names;
+    for (const v1::Variable& a : e.args()) ebpf_names.push_back(a.name());
+    for (const v1::Variable& a : d.args()) delve_names.push_back(a.name());
+    EXPECT_EQ(ebpf_names, delve_names) << "request " << i;
+    for (int k = 0; k < e.args_size() && k < d.args_size(); ++k) {
+      expect_same(e.args(k).value(), d.args(k).value(),
+                  absl::StrCat("request ", i, " arg ", e.args(k).name()));
     }
+    saw_args.push_back(absl::StrJoin(ebpf_names, ", "));
+    for (const v1::Variable& a : e.args()) saw_values.push_back(a.value());
   }
+  // What this test is about, on this target: every parameter is read, interfaces included, both
+  // of d's dynamic types seen.
+  EXPECT_THAT(saw_args, Each(std::string("w, o, d, tag, qty, urgent")));
+  EXPECT_THAT(saw_values, Contains(StartsWith("io.Writer((*net/http.response)(0x")));
+  EXPECT_THAT(saw_values, Contains(StartsWith("main.Describer((*main.Order)(0x")));
+  EXPECT_THAT(saw_values, Contains("main.Describer(main.label {...})"));
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.handleOrder"));
   std::filesystem::remove_all(work);
 }
@@ -1015,6 +1050,39 @@ TEST(EbpfEngineTest, ReturnValuesEqualWhatDelvePrints) {
 // Go 1.26 optimized (the default build): Go's DWARF has no location for the results at the RETs,
 // so Delve 1.27 prints `<optimized out>` for each; at a RET Go's register ABI says where they
 // are, and the eBPF engine reads them there. Where Delve prints a value, both agree.
+// An interface result (error) at each RET of an optimized function: nil, or its dynamic type by
+// the itab symbol with the data pointer, as the Delve engine prints an interface argument.
+TEST(EbpfEngineTest, AnInterfaceResultNamesItsDynamicType) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  Events ev;
+  auto factory = NewEbpfSessionFactory({});
+  auto s = factory->StartTrace(Spec((*t)->pid(), "trace v main.validate\n"), ev.Callback());
+  ASSERT_TRUE(s.ok()) << s.status();
+  Get(**t, "/order?id=1&qty=2");
+  Get(**t, "/order?id=2&qty=-1");
+  ASSERT_TRUE(ev.WaitHits(2, absl::Seconds(10), /*returns=*/true));
+  (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  ASSERT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
+  std::vector<std::string> results;
+  for (const v1::HitEvent& r : ev.Returns()) {
+    ASSERT_EQ(r.results_size(), 1);
+    results.push_back(r.results(0).value());
+  }
+  EXPECT_THAT(results,
+              ::testing::ElementsAre(
+                  "error nil",
+                  ::testing::MatchesRegex(R"(error\(\(\*errors\.errorString\)\(0x[0-9a-f]+\)\))")));
+  // The calls list qty, as Delve's arguments do.
+  auto hits = ev.Hits();
+  ASSERT_EQ(hits.size(), 2u);
+  ASSERT_EQ(hits[1].args_size(), 1);
+  EXPECT_EQ(hits[1].args(0).name(), "qty");
+  EXPECT_EQ(hits[1].args(0).value(), "-1");
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.validate"));
+}
+
 TEST(EbpfEngineTest, ReturnValuesOnAnOptimizedTargetComeFromTheRegisterAbi) {
   KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
   std::string dlv = ModernDelve();

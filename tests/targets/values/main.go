@@ -1,10 +1,11 @@
 // The eBPF engine's target: functions whose parameters cover every kind of value the engine reads
 // (strings, integers, booleans, pointers, slices, field chains through pointers and interfaces),
 // and a deep recursion that grows the goroutine's stack. Every request to /order calls
-// main.handleOrder and main.summarize once; /recurse?n=N calls main.recurse N+1 times.
+// main.handleOrder, main.validate and main.summarize once; /recurse?n=N calls main.recurse N+1 times.
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -72,6 +73,18 @@ func summarize(tag string, qty int) (string, int, bool) {
 	return tag + "!", qty * 2, qty > 1
 }
 
+var errNegative = errors.New("negative quantity")
+
+// validate returns an interface (error): nil, or a pointer dynamic type.
+//
+//go:noinline
+func validate(qty int) error {
+	if qty < 0 {
+		return errNegative
+	}
+	return nil
+}
+
 func serveOrder(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	id, _ := strconv.ParseInt(q.Get("id"), 10, 64)
@@ -90,6 +103,9 @@ func serveOrder(w http.ResponseWriter, r *http.Request) {
 		d = label{Text: q.Get("label"), N: int(id)}
 	}
 	handleOrder(w, o, d, q.Get("tag"), qty, q.Get("urgent") == "1")
+	if err := validate(qty); err != nil {
+		sink++
+	}
 	if s, n, ok := summarize(q.Get("tag"), qty); ok {
 		sink += n + len(s)
 	}
