@@ -73,6 +73,20 @@ struct Alt {
   TypeInfo type;
 };
 
+// The place of a value of `type` that DWARF locates by `pieces`. A location without DW_OP_piece
+// is the whole value: in one register, or contiguous on the stack (a parameter passed on the
+// stack: "DW_OP_call_frame_cfa", the value at CFA + 0).
+Place PlaceOf(const std::vector<Piece>& pieces, const TypeInfo& type) {
+  Place p;
+  uint64_t off = 0;
+  for (Piece pc : pieces) {
+    if (pc.size == 0 && pieces.size() == 1 && pc.where == Piece::Where::kStack) pc.size = type.size;
+    p.pieces.push_back(Place::At{off, pc});
+    off += pc.size == 0 ? type.size : pc.size;
+  }
+  return p;
+}
+
 // Ops that leave the `size`-byte word at `offset` within the value in acc.
 absl::StatusOr<std::vector<kdbg_op>> Word(const Place& p, uint64_t offset, uint64_t size) {
   std::vector<kdbg_op> ops;
@@ -301,8 +315,32 @@ std::vector<DynamicType> DynamicTypesOf(gobinary::DwarfReader& dwarf,
   return out;
 }
 
+// Ops that store the two 8-byte words at `offset` within the value in slot.w0 and slot.w1: one
+// read after one walk of the chain when the value is in memory.
+absl::Status StoreTwoWords(const Place& p, uint64_t offset, std::vector<kdbg_op>* body) {
+  if (p.memory) {
+    body->insert(body->end(), p.base.begin(), p.base.end());
+    body->push_back(
+        Op(KDBG_OP_LOAD2, 0, static_cast<int32_t>(p.offset + static_cast<int64_t>(offset))));
+    return absl::OkStatus();
+  }
+  for (uint8_t w = 0; w < 2; ++w) {
+    KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> ops, Word(p, offset + 8 * w, 8));
+    body->insert(body->end(), ops.begin(), ops.end());
+    body->push_back(Op(KDBG_OP_STORE, w));
+  }
+  return absl::OkStatus();
+}
+
+// What a slot reads of its value.
+enum class Read {
+  kValue,        // the value (ScalarFormat)
+  kLen,          // len() of a string or slice
+  kSliceHeader,  // a slice's len and cap (SlotFormat::kSliceHeader; its elements are not read)
+};
+
 // Appends the ops of one slot: every alternative, in order.
-absl::Status EmitSlot(gobinary::DwarfReader& dwarf, const std::vector<Alt>& alts, bool len,
+absl::Status EmitSlot(gobinary::DwarfReader& dwarf, const std::vector<Alt>& alts, Read read,
                       uint16_t slot, std::vector<kdbg_op>* ops, Slot* meta) {
   bool first = true;
   for (const Alt& a : alts) {
@@ -310,7 +348,7 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, const std::vector<Alt>& alts
     SlotFormat f;
     int size = 8;
     std::string type = a.type.name;
-    if (len) {
+    if (read == Read::kLen) {
       if (a.type.kind != GoKind::kString && a.type.kind != GoKind::kSlice) {
         return absl::InvalidArgumentError(
             absl::StrCat("len() of ", a.type.name, ": only strings and slices"));
@@ -320,6 +358,12 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, const std::vector<Alt>& alts
       body.push_back(Op(KDBG_OP_STORE, 0));
       f = SlotFormat::kSigned;
       type = "int";
+    } else if (read == Read::kSliceHeader) {
+      if (a.type.kind != GoKind::kSlice) {
+        return absl::InvalidArgumentError(absl::StrCat(a.type.name, " is not a slice"));
+      }
+      KDBG_RETURN_IF_ERROR(StoreTwoWords(a.place, 8, &body));  // {array, len, cap}
+      f = SlotFormat::kSliceHeader;
     } else {
       KDBG_ASSIGN_OR_RETURN(f, ScalarFormat(a.type, &size));
       if (f == SlotFormat::kInterface && dwarf.IsPie()) {
@@ -328,24 +372,15 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, const std::vector<Alt>& alts
             " is an interface in a position-independent executable: itab addresses move with the "
             "load address; use the Delve engine"));
       }
-      // Strings and interfaces are two words: {pointer, length}, {itab, data}.
-      const bool two_words = f == SlotFormat::kString || f == SlotFormat::kInterface;
-      if (two_words && a.place.memory) {
-        // Both words in one read, after one walk of the chain that leads to them.
-        body.insert(body.end(), a.place.base.begin(), a.place.base.end());
-        body.push_back(Op(KDBG_OP_LOAD2, 0, static_cast<int32_t>(a.place.offset)));
+      if (f == SlotFormat::kString || f == SlotFormat::kInterface) {
+        // Two words: {pointer, length}, {itab, data}.
+        KDBG_RETURN_IF_ERROR(StoreTwoWords(a.place, 0, &body));
+        if (f == SlotFormat::kString) body.push_back(Op(KDBG_OP_STR));
       } else {
-        // A scalar, or two words in registers or stack slots.
-        KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w0, Word(a.place, 0, two_words ? 8 : size));
+        KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w0, Word(a.place, 0, size));
         body.insert(body.end(), w0.begin(), w0.end());
         body.push_back(Op(KDBG_OP_STORE, 0));
-        if (two_words) {
-          KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w1, Word(a.place, 8, 8));
-          body.insert(body.end(), w1.begin(), w1.end());
-          body.push_back(Op(KDBG_OP_STORE, 1));
-        }
       }
-      if (f == SlotFormat::kString) body.push_back(Op(KDBG_OP_STR));
     }
     if (first) {
       meta->format = f;
@@ -464,12 +499,14 @@ absl::StatusOr<std::vector<ProbePlan>> CompileReturns(gobinary::DwarfReader& dwa
       a.type = *type;
       bool located = false;
       auto pieces = dwarf.ParameterAt(fn, p->name, site);
-      if (pieces.ok() && !pieces->empty()) {
-        uint64_t off = 0;
-        for (const Piece& pc : *pieces) {
-          a.place.pieces.push_back(Place::At{off, pc});
-          off += pc.size == 0 ? a.type.size : pc.size;
-        }
+      // At a RET the frame is popped: a location in it (-N -l code keeps results in frame slots
+      // until it loads them into the registers) is no longer the result's.
+      const bool in_registers = pieces.ok() && !pieces->empty() &&
+                                std::all_of(pieces->begin(), pieces->end(), [](const Piece& pc) {
+                                  return pc.where == Piece::Where::kRegister;
+                                });
+      if (in_registers) {
+        a.place = PlaceOf(*pieces, a.type);
         located = true;
       } else if (abi_known && regs > 0 && next_reg + regs <= kAbiIntRegCount) {
         // No DWARF location at the RET: at a RET the ABI itself says where the results are.
@@ -495,7 +532,7 @@ absl::StatusOr<std::vector<ProbePlan>> CompileReturns(gobinary::DwarfReader& dwa
         continue;
       }
       std::vector<kdbg_op> ops;
-      absl::Status s = EmitSlot(dwarf, {a}, false, slot, &ops, &meta);
+      absl::Status s = EmitSlot(dwarf, {a}, Read::kValue, slot, &ops, &meta);
       if (!s.ok()) {
         meta.unread =
             absl::StrCat("(unreadable ", type->name, " results are not read by the eBPF engine)");
@@ -593,6 +630,8 @@ absl::Status CompileComparison(const Cond& c, const Slot& value, ProbePlan* pp) 
       pp->cond_imm = c.uint_value;
       return absl::OkStatus();
     }
+    case SlotFormat::kSliceHeader:
+      break;  // an argument's slot, never a condition's
   }
   return mismatch("that constant");
 }
@@ -772,11 +811,7 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
                               dwarf.ParameterAt(pp.function, name, pp.address));
         Alt a;
         KDBG_ASSIGN_OR_RETURN(a.type, dwarf.Type(p.type));
-        uint64_t off = 0;
-        for (const Piece& pc : pieces) {
-          a.place.pieces.push_back(Place::At{off, pc});
-          off += pc.size == 0 ? a.type.size : pc.size;
-        }
+        a.place = PlaceOf(pieces, a.type);
         return a;
       }
       return absl::InvalidArgumentError(absl::StrCat(pp.function.name, " has no parameter ", name,
@@ -805,7 +840,8 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       if (!alts.ok()) return fail(alts.status());
       Slot meta;
       meta.name = bp.prints[i];
-      absl::Status s = EmitSlot(dwarf, *alts, e->len, slot++, &pp.ops, &meta);
+      absl::Status s =
+          EmitSlot(dwarf, *alts, e->len ? Read::kLen : Read::kValue, slot++, &pp.ops, &meta);
       if (!s.ok()) return fail(s);
       pp.vars.push_back(std::move(meta));
     }
@@ -829,7 +865,9 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       meta.type = a->type.name;
       std::vector<kdbg_op> ops;
       Slot read = meta;
-      absl::Status s = slot < max_slots ? EmitSlot(dwarf, {*a}, false, slot, &ops, &read)
+      // A slice argument: its len and cap (Delve also prints up to 16 elements).
+      const Read what = a->type.kind == GoKind::kSlice ? Read::kSliceHeader : Read::kValue;
+      absl::Status s = slot < max_slots ? EmitSlot(dwarf, {*a}, what, slot, &ops, &read)
                                         : absl::ResourceExhaustedError("past the record's slots");
       if (!s.ok()) {
         meta.unread = absl::StrCat("(unreadable ", a->type.name,
@@ -852,7 +890,8 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       auto alts = alternatives(c->operand);
       if (!alts.ok()) return fail(alts.status());
       Slot meta;
-      absl::Status s = EmitSlot(dwarf, *alts, c->operand.len, slot, &pp.ops, &meta);
+      absl::Status s =
+          EmitSlot(dwarf, *alts, c->operand.len ? Read::kLen : Read::kValue, slot, &pp.ops, &meta);
       if (!s.ok()) return fail(s);
       s = CompileComparison(*c, meta, &pp);
       if (!s.ok()) return fail(s);
@@ -933,6 +972,9 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v) {
       return absl::StrCat(slot.type, "(", it->name,
                           it->kind == GoKind::kStruct ? " {...})" : " ...)");
     }
+    case SlotFormat::kSliceHeader:
+      return absl::StrCat(slot.type, " len: ", v.w0, ", cap: ", v.w1,
+                          v.w0 == 0 ? ", []" : ", [...]");
   }
   return "";
 }

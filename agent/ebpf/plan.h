@@ -77,8 +77,9 @@ struct Cond {
 absl::StatusOr<Cond> ParseCond(absl::string_view text);
 
 // How the agent turns a filled slot back into text, like `dlv print`. kInterface: a non-empty
-// interface's two words, w0 the itab (0: nil), w1 the data word.
-enum class SlotFormat { kString, kSigned, kUnsigned, kBool, kPointer, kInterface };
+// interface's two words, w0 the itab (0: nil), w1 the data word. kSliceHeader (arguments only): a
+// slice's len (w0) and cap (w1), its elements not read.
+enum class SlotFormat { kString, kSigned, kUnsigned, kBool, kPointer, kInterface, kSliceHeader };
 
 // A dynamic type an interface slot may hold, from the binary's itab symbols
 // ("go:itab.*net/http.response,io.Writer" at 0x724e80: {0x724e80, "*net/http.response", kPtr}).
@@ -151,7 +152,8 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
 // hit_format.h): "\"127.0.0.1:5\"...+3 more", "42", "true", "(*main.T)(0xc000..)", "nil",
 // interfaces "io.Writer((*net/http.response)(0xc000..))", "main.Describer(nil)" (a nil *T in
 // it), "error nil"; or "(unreadable ...)". A dynamic type that is not a pointer is named, its
-// value elided: "main.Describer(main.label {...})", "error(syscall.Errno ...)".
+// value elided: "main.Describer(main.label {...})", "error(syscall.Errno ...)"; a slice argument
+// "[]string len: 3, cap: 4, [...]" ("[]" when empty).
 std::string FormatSlot(const Slot& slot, const kdbg_slot& value);
 
 }  // namespace kdbg::ebpf

@@ -166,6 +166,12 @@ TEST(EbpfPlanTest, FormatsInterfacesByTheirItab) {
   EXPECT_EQ(FormatSlot(d, fault), "(unreadable could not read memory at 0x10)");
 }
 
+TEST(EbpfPlanTest, FormatsASliceArgumentByItsHeader) {
+  Slot items = MakeSlot("items", "[]string", SlotFormat::kSliceHeader, 24);
+  EXPECT_EQ(FormatSlot(items, Ok(3, 4)), "[]string len: 3, cap: 4, [...]");
+  EXPECT_EQ(FormatSlot(items, Ok(0, 8)), "[]string len: 0, cap: 8, []");  // as Delve prints it
+}
+
 // The record carries vars, then the args and results that are read; an unread one takes no slot.
 TEST(EbpfPlanTest, RecordSlotsSkipUnreadValues) {
   ProbePlan pp;

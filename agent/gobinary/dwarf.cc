@@ -112,6 +112,17 @@ class LibdwReader final : public DwarfReader {
       Dwarf_Op* ops = nullptr;
       size_t nops = 0;
       int n = dwarf_getlocation_addr(&attr, pc, &ops, &nops, 1);
+      Dwarf_Block block;
+      if (n < 0 && dwarf_whatform(&attr) == DW_FORM_block1 && dwarf_formblock(&attr, &block) == 0 &&
+          block.length < 128) {
+        // Go writes a parameter's one location for the whole function (one passed on the stack:
+        // "DW_AT_location: 1 byte block: 9c (DW_OP_call_frame_cfa)") as DW_FORM_block1, which
+        // libdw refuses in a DWARF >= 4 unit (only exprloc there). Under 128 bytes a block1 is
+        // encoded exactly as an exprloc (its length byte is the ULEB128 of the length).
+        Dwarf_Attribute as_exprloc = attr;
+        as_exprloc.form = DW_FORM_exprloc;
+        n = dwarf_getlocation_addr(&as_exprloc, pc, &ops, &nops, 1);
+      }
       if (n <= 0) {
         return absl::NotFoundError(
             absl::StrCat("parameter ", param, " is not available at 0x", absl::Hex(pc)));

@@ -1060,8 +1060,8 @@ TEST(EbpfEngineTest, AnInterfaceResultNamesItsDynamicType) {
   auto factory = NewEbpfSessionFactory({});
   auto s = factory->StartTrace(Spec((*t)->pid(), "trace v main.validate\n"), ev.Callback());
   ASSERT_TRUE(s.ok()) << s.status();
-  Get(**t, "/order?id=1&qty=2");
-  Get(**t, "/order?id=2&qty=-1");
+  Get(**t, "/order?id=1&qty=2&items=a,b,c");
+  Get(**t, "/order?id=2&qty=-1&items=x");
   ASSERT_TRUE(ev.WaitHits(2, absl::Seconds(10), /*returns=*/true));
   (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
   ASSERT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
@@ -1074,13 +1074,59 @@ TEST(EbpfEngineTest, AnInterfaceResultNamesItsDynamicType) {
               ::testing::ElementsAre(
                   "error nil",
                   ::testing::MatchesRegex(R"(error\(\(\*errors\.errorString\)\(0x[0-9a-f]+\)\))")));
-  // The calls list qty, as Delve's arguments do.
+  // The calls list every argument, as Delve's do: a slice by its len and cap, an array said to be
+  // unread.
   auto hits = ev.Hits();
   ASSERT_EQ(hits.size(), 2u);
-  ASSERT_EQ(hits[1].args_size(), 1);
-  EXPECT_EQ(hits[1].args(0).name(), "qty");
-  EXPECT_EQ(hits[1].args(0).value(), "-1");
+  auto args = [](const v1::HitEvent& h) {
+    std::vector<std::string> out;
+    for (const auto& a : h.args()) out.push_back(absl::StrCat(a.name(), "=", a.value()));
+    return out;
+  };
+  const std::string digest =
+      "digest=(unreadable [4]uint8 values are not read by the eBPF engine; --engine delve reads "
+      "them)";
+  EXPECT_THAT(args(hits[0]),
+              ::testing::ElementsAre("qty=2", "items=[]string len: 3, cap: 3, [...]", digest));
+  EXPECT_THAT(args(hits[1]),
+              ::testing::ElementsAre("qty=-1", "items=[]string len: 1, cap: 1, [...]", digest));
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.validate"));
+}
+
+// Parameters passed on the stack (past the nine integer registers, or a struct that holds an
+// array): Go's DWARF locates them for the whole function, id and qty by location lists, r by one
+// expression as a DW_FORM_block1 ("DW_OP_fbreg: 16"), which libdw alone refuses in a DWARF 5 unit.
+TEST(EbpfEngineTest, ArgumentsPassedOnTheStackAreRead) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  Events ev;
+  auto factory = NewEbpfSessionFactory({});
+  auto s = factory->StartTrace(
+      Spec((*t)->pid(), "trace s main.stackArgs\non s print id\non s print qty\non s print r.ID\n"),
+      ev.Callback());
+  ASSERT_TRUE(s.ok()) << s.status();
+  Get(**t, "/order?id=31&qty=7");
+  Get(**t, "/order?id=-4&qty=-9");
+  ASSERT_TRUE(ev.WaitHits(2));
+  (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  ASSERT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
+  auto hits = ev.Hits();
+  ASSERT_EQ(hits.size(), 2u);
+  auto vars = [](const v1::HitEvent& h) {
+    std::vector<std::string> out;
+    for (const auto& v : h.vars()) out.push_back(v.value());
+    return out;
+  };
+  EXPECT_THAT(vars(hits[0]), ::testing::ElementsAre("31", "7", "310"));
+  EXPECT_THAT(vars(hits[1]), ::testing::ElementsAre("-4", "-9", "-40"));
+  ASSERT_EQ(hits[1].args_size(), 12);
+  EXPECT_EQ(hits[1].args(8).value(), "9");
+  EXPECT_EQ(hits[1].args(10).name(), "qty");
+  EXPECT_EQ(hits[1].args(10).value(), "-9");
+  EXPECT_EQ(hits[1].args(11).name(), "r");
+  EXPECT_THAT(hits[1].args(11).value(), HasSubstr("main.receipt values are not read"));
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.stackArgs"));
 }
 
 TEST(EbpfEngineTest, ReturnValuesOnAnOptimizedTargetComeFromTheRegisterAbi) {

@@ -1,7 +1,7 @@
 // The eBPF engine's target: functions whose parameters cover every kind of value the engine reads
 // (strings, integers, booleans, pointers, slices, field chains through pointers and interfaces),
 // and a deep recursion that grows the goroutine's stack. Every request to /order calls
-// main.handleOrder, main.validate and main.summarize once; /recurse?n=N calls main.recurse N+1 times.
+// main.handleOrder, main.stackArgs, main.validate and main.summarize once; /recurse?n=N calls main.recurse N+1 times.
 package main
 
 import (
@@ -75,14 +75,31 @@ func summarize(tag string, qty int) (string, int, bool) {
 
 var errNegative = errors.New("negative quantity")
 
-// validate returns an interface (error): nil, or a pointer dynamic type.
+// validate returns an interface (error): nil, or a pointer dynamic type. Its arguments include
+// a slice and an array.
 //
 //go:noinline
-func validate(qty int) error {
-	if qty < 0 {
+func validate(qty int, items []string, digest [4]byte) error {
+	if qty < 0 || len(items) > 100 || digest[0] == 1 {
 		return errNegative
 	}
 	return nil
+}
+
+// receipt holds an array, so it is never given registers: always passed on the stack.
+type receipt struct {
+	ID   int64
+	Sums [2]int
+}
+
+// stackArgs gets id, qty and r on the stack (ABIInternal has nine integer registers). Go 1.26's
+// DWARF locates them for the whole function: id and qty by location lists ("DW_OP_call_frame_cfa",
+// "DW_OP_fbreg: 8"), r by one expression (DW_FORM_block1 "DW_OP_fbreg: 16"). (A string there is
+// misplaced by 8 bytes in Go 1.26's DWARF: Delve and kdbg both read it wrong, so it is left out.)
+//
+//go:noinline
+func stackArgs(a, b, c, d, e, f, g, h, i int, id int64, qty int, r receipt) int {
+	return a + b + c + d + e + f + g + h + i + int(id) + qty + int(r.ID) + r.Sums[1]
 }
 
 func serveOrder(w http.ResponseWriter, r *http.Request) {
@@ -103,7 +120,8 @@ func serveOrder(w http.ResponseWriter, r *http.Request) {
 		d = label{Text: q.Get("label"), N: int(id)}
 	}
 	handleOrder(w, o, d, q.Get("tag"), qty, q.Get("urgent") == "1")
-	if err := validate(qty); err != nil {
+	sink += stackArgs(1, 2, 3, 4, 5, 6, 7, 8, 9, id, qty, receipt{ID: id * 10, Sums: [2]int{qty, 1}})
+	if err := validate(qty, o.Items, [4]byte{byte(len(name))}); err != nil {
 		sink++
 	}
 	if s, n, ok := summarize(q.Get("tag"), qty); ok {
