@@ -17,7 +17,8 @@ std::string ClassifyPartFailure(absl::StatusCode code, const std::string& messag
   if (absl::StrContains(message, "--debug-binary")) return "stripped";
   if (absl::StrContains(message, "supported range")) return "unsupported-go";
   if (absl::StrContains(message, "no kdbg agent") ||
-      absl::StrContains(message, "cannot reach the kdbg agent")) {
+      absl::StrContains(message, "cannot reach the kdbg agent") ||
+      absl::StrContains(message, "lost the kdbg agent")) {
     return "no-agent";
   }
   if (code == absl::StatusCode::kNotFound) return "not-found";
@@ -132,7 +133,7 @@ struct MergeRelay::Part {
        asking = false;     // asking: on_part_lost called, its `done` not yet
   std::string stop_error;  // why its agent could not stop it (then its call is cancelled)
   v1::EndReason stop_reason = v1::END_REASON_UNSPECIFIED;  // MAX_HITS or STOP_REQUESTED
-  grpc::Status lost_status;  // the broken call's status while asking how the part ended
+  grpc::Status lost_end;  // the part's end if no agent recorded one (LostAgentStatus)
   PartOutcome out;
 };
 
@@ -422,8 +423,8 @@ void MergeRelay::OnPartDone(size_t i, const grpc::Status& status) {
                AgentLostMidSession(status, p.spoke, p.out.ended_seen, cancelled_)) {
       // Held open (AllPartsFinished) until OnPartLostAnswered.
       p.asking = true;
-      p.lost_status = LabelAgentStatus(status, p.label);
-      a.lost.emplace_back(i, p.lost_status);
+      p.lost_end = LostAgentStatus(status, p.label);
+      a.lost.emplace_back(i, LabelAgentStatus(status, p.label));
     } else if (!p.out.ended_seen && !p.error_seen) {
       if (status.ok()) {
         QueuePartFailure(
@@ -460,9 +461,9 @@ void MergeRelay::OnPartLostAnswered(size_t i, std::optional<v1::Event> ended) {
         queue_.push_back(*std::move(ended));
       }
     } else {
-      auto code = static_cast<absl::StatusCode>(p.lost_status.error_code());
-      QueuePartFailure(p, absl::StatusCodeToString(code), p.lost_status.error_message(),
-                       ClassifyPartFailure(code, p.lost_status.error_message()));
+      QueuePartFailure(
+          p, "UNAVAILABLE", p.lost_end.error_message(),
+          ClassifyPartFailure(absl::StatusCode::kUnavailable, p.lost_end.error_message()));
     }
     a = Step();
   }

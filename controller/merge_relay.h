@@ -94,7 +94,8 @@ struct MergeOutcome {
 // PERMISSION_DENIED -> "denied", NOT_FOUND -> "not-found", and by the agent's own words
 // ("... is not a Go program" -> "not-go", "--debug-binary" -> "stripped", "outside the bundled
 // Delve's supported range" -> "unsupported-go", "not running"/"terminated" -> "not-running",
-// "no kdbg agent"/"cannot reach the kdbg agent" -> "no-agent"); anything else "error".
+// "no kdbg agent"/"cannot reach the kdbg agent"/"lost the kdbg agent" -> "no-agent"); anything
+// else "error".
 std::string ClassifyPartFailure(absl::StatusCode code, const std::string& message);
 
 // The closing EndedEvent of a session over several pods: hits in all, one PodOutcome per part,

@@ -1,5 +1,7 @@
 #include "controller/merge_relay.h"
 
+#include "controller/relay.h"
+
 #include "gtest/gtest.h"
 
 namespace kdbg::controller {
@@ -21,6 +23,12 @@ TEST(MergeRelayTest, ClassifiesPartFailuresByTheAgentsOwnWords) {
                                 "supported range Go 1.24-1.27"),
             "unsupported-go");
   EXPECT_EQ(ClassifyPartFailure(StatusCode::kUnavailable, "no kdbg agent is ready on node node-c"),
+            "no-agent");
+  EXPECT_EQ(ClassifyPartFailure(StatusCode::kUnavailable,
+                                LostAgentStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                                             "recvmsg:Connection timed out"),
+                                                "kdbg-agent-x (10.0.0.2:7443, node node-c)")
+                                    .error_message()),
             "no-agent");
   EXPECT_EQ(ClassifyPartFailure(StatusCode::kNotFound, "pod default/x not found"), "not-found");
   EXPECT_EQ(ClassifyPartFailure(StatusCode::kInternal, "boom"), "error");

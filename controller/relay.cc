@@ -17,6 +17,16 @@ grpc::Status LabelAgentStatus(const grpc::Status& s, const std::string& label) {
   return grpc::Status(s.error_code(), msg, kAnsweredByKdbg);
 }
 
+grpc::Status LostAgentStatus(const grpc::Status& raw, const std::string& label) {
+  return grpc::Status(
+      grpc::StatusCode::UNAVAILABLE,
+      absl::StrCat("lost the kdbg agent ", label, " during the session (", raw.error_message(),
+                   "); the agent ends the session safely on its side (after a cut link once it "
+                   "notices, within about 20 s; after a crash, its guardian or restarted agent): "
+                   "check with `kdbg sessions`"),
+      kAnsweredByKdbg);
+}
+
 bool AgentLostMidSession(const grpc::Status& agent_status, bool agent_spoke, bool ended_seen,
                          bool client_gone) {
   return agent_status.error_code() == grpc::StatusCode::UNAVAILABLE && agent_spoke && !ended_seen &&
@@ -152,6 +162,7 @@ void EventRelay::OnAgentDone(const grpc::Status& status) {
       asking_ = true;  // holds the CLI's call (and this object) until OnLostAnswered
       ask = true;
       labelled = outcome_.status;
+      lost_end_ = LostAgentStatus(status, agent_label_);
     }
   });
   if (ask) lost_(labelled, [this](std::optional<v1::Event> e) { OnLostAnswered(std::move(e)); });
@@ -165,6 +176,8 @@ void EventRelay::OnLostAnswered(std::optional<v1::Event> ended) {
       outcome_.ended = ended->ended();
       outcome_.status = grpc::Status::OK;
       if (!cancelled_) queue_.push_back(std::move(*ended));
+    } else {
+      outcome_.status = lost_end_;
     }
   });
 }

@@ -33,6 +33,11 @@ namespace kdbg::controller {
 // CANCELLED unchanged.
 grpc::Status LabelAgentStatus(const grpc::Status& s, const std::string& label);
 
+// The end of a session (or part) whose agent was lost mid-session (AgentLostMidSession) and that
+// no agent recorded an end for: UNAVAILABLE, "lost the kdbg agent LABEL during the session (RAW
+// MESSAGE); ..." saying that the agent's side ends it safely and how to check.
+grpc::Status LostAgentStatus(const grpc::Status& raw, const std::string& label);
+
 // An agent call that ended as a killed agent's does: UNAVAILABLE after the agent sent at least one
 // event (`agent_spoke`), with no EndedEvent and the CLI still there. Someone else (the agent's
 // guardian, its restarted successor) may then know how the session ended: the relays (EventRelay,
@@ -159,6 +164,7 @@ class EventRelay {
   bool agent_done_ ABSL_GUARDED_BY(mu_) = false;
   bool agent_spoke_ ABSL_GUARDED_BY(mu_) = false;  // at least one event came from the agent
   bool asking_ ABSL_GUARDED_BY(mu_) = false;       // `lost_` called, `done` not yet
+  grpc::Status lost_end_ ABSL_GUARDED_BY(mu_);     // the end when no agent recorded one
   bool hold_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool agent_cancel_sent_ ABSL_GUARDED_BY(mu_) = false;

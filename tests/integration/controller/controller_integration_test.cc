@@ -387,14 +387,19 @@ TEST_F(ControllerIntegrationTest, AgentKilledMidTraceIsAuditedAsItsGuardianEnded
 }
 
 // The same break with no recorded end (the node's agent answers, but did not recover this
-// session): the broken stream is the end, ERROR, as before, after one question.
+// session): the broken stream is the end, ERROR, after one question; the CLI is told that the
+// agent was lost mid-session, that its side ends the session, and how to check.
 TEST_F(ControllerIntegrationTest, AgentStreamBrokenWithoutARecordedEndIsAnError) {
   AgentScript script;
   script.die = true;
   f_->agent_a().set_script(script);
   TraceResult r = Trace("t-alice", "default", "web-a");
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_THAT(r.status.error_message(), HasSubstr("kdbg-agent-node-a"));
+  EXPECT_TRUE(AnsweredByKdbg(r.status));
+  EXPECT_THAT(r.status.error_message(),
+              ::testing::StartsWith("lost the kdbg agent kdbg-agent-node-a"));
+  EXPECT_THAT(r.status.error_message(), HasSubstr("during the session ("));
+  EXPECT_THAT(r.status.error_message(), HasSubstr("check with `kdbg sessions`"));
   EXPECT_EQ(f_->agent_a().stop_requests().size(), 1u);
   auto lines = AuditLines(2);
   ASSERT_EQ(lines.size(), 2u);

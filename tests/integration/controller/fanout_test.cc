@@ -84,6 +84,17 @@ class FanoutTest : public ::testing::Test {
     return m;
   }
 
+  // web-a and web-b traced by alice, web-a's agent following `a` and web-b's reporting one hit.
+  Merged RunWithAgentA(const AgentScript& a) {
+    Start();
+    f_->agent_a().set_script(a);
+    AgentScript one_hit;
+    one_hit.hits = 1;
+    f_->agent_b().set_script(one_hit);
+    auto ctx = ControllerFixture::Context("t-alice");
+    return Run(Request({"web-a", "web-b"}), ctx.get());
+  }
+
   // An agent whose parts arm and then run until stopped or cancelled.
   static AgentScript UntilStopped() {
     AgentScript script;
@@ -495,14 +506,8 @@ TEST_F(FanoutTest, TotalRateRelaysAtMostItOverEveryPodAndCountsTheRest) {
 // the guardian recorded (RECOVERED) is the part's, in the stream, the summary and the audit, and
 // the other part is untouched.
 TEST_F(FanoutTest, AgentKilledMidTraceIsAuditedAsItsGuardianEndedThePart) {
-  Start();
   const AgentScript dying = KilledMidTrace();
-  f_->agent_a().set_script(dying);
-  AgentScript script;
-  script.hits = 1;
-  f_->agent_b().set_script(script);
-  auto ctx = ControllerFixture::Context("t-alice");
-  Merged m = Run(Request({"web-a", "web-b"}), ctx.get());
+  Merged m = RunWithAgentA(dying);
   ASSERT_TRUE(m.status.ok()) << m.status.error_message();
   int a_ended = 0;
   bool told = false;
@@ -535,6 +540,29 @@ TEST_F(FanoutTest, AgentKilledMidTraceIsAuditedAsItsGuardianEndedThePart) {
   EXPECT_EQ(a["end_reason"], "END_REASON_RECOVERED");
   EXPECT_EQ(a["reason"], dying.recovered_message);
   EXPECT_EQ(a["hits"], 2);
+}
+
+// The same break with no recorded end: that part's error says its agent was lost mid-session and
+// that the agent's side ends it (failure "no-agent"); the other part is untouched.
+TEST_F(FanoutTest, APartWhoseAgentIsLostWithoutARecordedEndSaysSo) {
+  AgentScript dying;
+  dying.die = true;
+  Merged m = RunWithAgentA(dying);
+  ASSERT_TRUE(m.status.ok()) << m.status.error_message();
+  std::vector<std::string> errors;
+  for (const v1::Event& e : m.Of("web-a")) {
+    if (!e.has_error()) continue;
+    errors.push_back(e.error().message());
+    EXPECT_EQ(e.error().failure(), "no-agent");
+  }
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_THAT(errors[0], ::testing::StartsWith("lost the kdbg agent kdbg-agent-node-a"));
+  EXPECT_THAT(errors[0], HasSubstr("check with `kdbg sessions`"));
+  const v1::EndedEvent& s = m.events.back().ended();
+  ASSERT_EQ(s.pods_size(), 2);
+  EXPECT_EQ(s.pods(0).failure(), "no-agent");
+  EXPECT_EQ(s.pods(1).reason(), v1::END_REASON_MAX_HITS);
+  WaitIdle();
 }
 
 TEST_F(FanoutTest, ClientGoneCancelsEveryPart) {
