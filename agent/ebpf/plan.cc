@@ -282,11 +282,7 @@ absl::StatusOr<SlotFormat> ScalarFormat(const TypeInfo& t, int* size) {
     case GoKind::kUnsafePointer:
       return SlotFormat::kPointer;
     case GoKind::kInterface:
-      if (!t.empty_interface) return SlotFormat::kInterface;
-      return absl::UnimplementedError(
-          absl::StrCat(t.name,
-                       " is an empty interface: its dynamic type is not read by the eBPF engine; "
-                       "use the Delve engine"));
+      return SlotFormat::kInterface;
     default:
       return absl::UnimplementedError(absl::StrCat(
           t.name, " values (kind ", static_cast<int>(t.kind),
@@ -295,23 +291,30 @@ absl::StatusOr<SlotFormat> ScalarFormat(const TypeInfo& t, int* size) {
   }
 }
 
-// The dynamic types an interface slot of `interface_name` may hold, by itab (Slot::dynamic_types).
-std::vector<DynamicType> DynamicTypesOf(gobinary::DwarfReader& dwarf,
-                                        const std::string& interface_name) {
-  std::vector<DynamicType> out;
-  for (const gobinary::Itab& itab : dwarf.ItabsFor(interface_name)) {
+// The dynamic types an interface slot of type `t` may hold (Slot::dynamic_types): by itab for a
+// non-empty interface, by type descriptor for an empty one.
+std::shared_ptr<const std::vector<DynamicType>> DynamicTypesOf(gobinary::DwarfReader& dwarf,
+                                                               const TypeInfo& t) {
+  auto out = std::make_shared<std::vector<DynamicType>>();
+  if (t.empty_interface) {
+    for (const gobinary::RuntimeType& r : dwarf.RuntimeTypes()) {
+      out->push_back(DynamicType{r.address, r.name, r.kind});  // sorted by address already
+    }
+    return out;
+  }
+  for (const gobinary::Itab& itab : dwarf.ItabsFor(t.name)) {
     DynamicType d;
-    d.itab = itab.address;
+    d.word = itab.address;
     d.name = itab.concrete;
     if (absl::StartsWith(d.name, "*")) {
       d.kind = GoKind::kPtr;
-    } else if (auto t = dwarf.TypeByName(d.name); t.ok()) {
-      d.kind = t->kind;
+    } else if (auto ct = dwarf.TypeByName(d.name); ct.ok()) {
+      d.kind = ct->kind;
     }
-    out.push_back(std::move(d));
+    out->push_back(std::move(d));
   }
-  std::sort(out.begin(), out.end(),
-            [](const DynamicType& a, const DynamicType& b) { return a.itab < b.itab; });
+  std::sort(out->begin(), out->end(),
+            [](const DynamicType& a, const DynamicType& b) { return a.word < b.word; });
   return out;
 }
 
@@ -386,7 +389,7 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, const std::vector<Alt>& alts
       meta->format = f;
       meta->size = size;
       meta->type = type;
-      if (f == SlotFormat::kInterface) meta->dynamic_types = DynamicTypesOf(dwarf, type);
+      if (f == SlotFormat::kInterface) meta->dynamic_types = DynamicTypesOf(dwarf, a.type);
       first = false;
     } else if (meta->format != f || meta->size != size ||
                ((f == SlotFormat::kPointer || f == SlotFormat::kInterface) && meta->type != type)) {
@@ -958,19 +961,25 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v) {
       return absl::StrCat("(", slot.type, ")(0x", absl::Hex(raw), ")");
     case SlotFormat::kInterface: {
       if (v.w0 == 0) return absl::StrCat(slot.type, " nil");
-      auto it = std::lower_bound(slot.dynamic_types.begin(), slot.dynamic_types.end(), v.w0,
-                                 [](const DynamicType& d, uint64_t itab) { return d.itab < itab; });
-      if (it == slot.dynamic_types.end() || it->itab != v.w0) {
-        // An itab made at run time (an interface-to-interface conversion): no symbol names it.
-        return absl::StrCat(slot.type, "((unreadable dynamic type with itab 0x", absl::Hex(v.w0),
-                            ", not among the binary's itab symbols))");
+      const DynamicType* dt = nullptr;
+      if (slot.dynamic_types != nullptr) {
+        auto it =
+            std::lower_bound(slot.dynamic_types->begin(), slot.dynamic_types->end(), v.w0,
+                             [](const DynamicType& d, uint64_t word) { return d.word < word; });
+        if (it != slot.dynamic_types->end() && it->word == v.w0) dt = &*it;
       }
-      if (it->kind == GoKind::kPtr) {
+      if (dt == nullptr) {
+        // A non-empty interface's itab made at run time (an interface-to-interface conversion):
+        // no symbol names it; an empty interface's type without DWARF.
+        return absl::StrCat(slot.type, "((unreadable dynamic type at 0x", absl::Hex(v.w0),
+                            ", not in the binary's itab symbols or DWARF))");
+      }
+      if (dt->kind == GoKind::kPtr) {
         if (v.w1 == 0) return absl::StrCat(slot.type, "(nil)");
-        return absl::StrCat(slot.type, "((", it->name, ")(0x", absl::Hex(v.w1), "))");
+        return absl::StrCat(slot.type, "((", dt->name, ")(0x", absl::Hex(v.w1), "))");
       }
-      return absl::StrCat(slot.type, "(", it->name,
-                          it->kind == GoKind::kStruct ? " {...})" : " ...)");
+      return absl::StrCat(slot.type, "(", dt->name,
+                          dt->kind == GoKind::kStruct ? " {...})" : " ...)");
     }
     case SlotFormat::kSliceHeader:
       return absl::StrCat(slot.type, " len: ", v.w0, ", cap: ", v.w1,

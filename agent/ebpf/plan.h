@@ -12,10 +12,10 @@
 // != only) or a string literal of at most 64 bytes (== and != only).
 // where IDENT starts at a parameter and each `.field` goes through a struct, a pointer to a struct
 // or a non-empty interface (one alternative per itab symbol of that interface), ending on a string,
-// integer, boolean, pointer or non-empty interface (its itab and data words; the itab symbols name
-// the dynamic type); len() of a string or slice. A hit's args are every parameter: those of other
-// types carry a Slot::unread text instead of a slot. Anything else runs on Delve, and the
-// Disqualification says which script line and why.
+// integer, boolean, pointer or interface (its two words; an itab symbol names a non-empty one's
+// dynamic type, the DWARF's runtime type addresses an empty one's); len() of a string or slice. A
+// hit's args are every parameter: those of other types carry a Slot::unread text instead of a slot.
+// Anything else runs on Delve, and the Disqualification says which script line and why.
 //
 // Return values: a tracepoint without `cond` on a function with results also gets one probe on
 // each RET instruction of the function (ret_sites.h: decoded, never uretprobes). At a RET the
@@ -34,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -81,10 +82,12 @@ absl::StatusOr<Cond> ParseCond(absl::string_view text);
 // slice's len (w0) and cap (w1), its elements not read.
 enum class SlotFormat { kString, kSigned, kUnsigned, kBool, kPointer, kInterface, kSliceHeader };
 
-// A dynamic type an interface slot may hold, from the binary's itab symbols
-// ("go:itab.*net/http.response,io.Writer" at 0x724e80: {0x724e80, "*net/http.response", kPtr}).
+// A dynamic type an interface slot may hold, by the interface's first word: for a non-empty
+// interface its itab, from the binary's itab symbols ("go:itab.*net/http.response,io.Writer" at
+// 0x724e80: {0x724e80, "*net/http.response", kPtr}); for an empty one (any) the type descriptor
+// (gobinary::RuntimeType).
 struct DynamicType {
-  uint64_t itab = 0;
+  uint64_t word = 0;
   std::string name;
   gobinary::GoKind kind = gobinary::GoKind::kInvalid;  // kInvalid: not in the DWARF
 };
@@ -97,8 +100,9 @@ struct Slot {
   // Non-empty: a value this engine does not read (an argument or result of a type it does not
   // read, or one optimized out at the probe); printed as this text and given no record slot.
   std::string unread;
-  // kInterface: every itab of the interface the binary's symbols name, sorted by address.
-  std::vector<DynamicType> dynamic_types;
+  // kInterface: the dynamic types it may hold, sorted by `word` (shared by the slots of one
+  // interface type: an empty interface's are every type of the binary).
+  std::shared_ptr<const std::vector<DynamicType>> dynamic_types;
 };
 
 struct ProbePlan {

@@ -148,9 +148,10 @@ TEST(EbpfPlanTest, FormatsLikeDelve) {
 // type found by its itab; a type that is not a pointer is named, its value elided.
 TEST(EbpfPlanTest, FormatsInterfacesByTheirItab) {
   Slot d = MakeSlot("d", "main.Describer", SlotFormat::kInterface, 16);
-  d.dynamic_types = {{0x724e80, "*main.Order", gobinary::GoKind::kPtr},
-                     {0x725060, "main.label", gobinary::GoKind::kStruct},
-                     {0x7251a0, "main.code", gobinary::GoKind::kInt}};
+  d.dynamic_types = std::make_shared<const std::vector<DynamicType>>(
+      std::vector<DynamicType>{{0x724e80, "*main.Order", gobinary::GoKind::kPtr},
+                               {0x725060, "main.label", gobinary::GoKind::kStruct},
+                               {0x7251a0, "main.code", gobinary::GoKind::kInt}});
   EXPECT_EQ(FormatSlot(d, Ok(0, 0)), "main.Describer nil");
   EXPECT_EQ(FormatSlot(d, Ok(0x724e80, 0xc000012345)),
             "main.Describer((*main.Order)(0xc000012345))");
@@ -158,8 +159,8 @@ TEST(EbpfPlanTest, FormatsInterfacesByTheirItab) {
   EXPECT_EQ(FormatSlot(d, Ok(0x725060, 0xc0000aa000)), "main.Describer(main.label {...})");
   EXPECT_EQ(FormatSlot(d, Ok(0x7251a0, 0xc0000aa000)), "main.Describer(main.code ...)");
   EXPECT_EQ(FormatSlot(d, Ok(0x725061, 0xc0000aa000)),
-            "main.Describer((unreadable dynamic type with itab 0x725061, not among the binary's "
-            "itab symbols))");
+            "main.Describer((unreadable dynamic type at 0x725061, not in the binary's itab symbols "
+            "or DWARF))");
   kdbg_slot fault{};
   fault.status = KDBG_SLOT_FAULT;
   fault.w0 = 0x10;

@@ -3,6 +3,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -16,6 +17,7 @@ namespace kdbg::gobinary {
 namespace {
 
 constexpr int kDwAtGoKind = 0x2900;
+constexpr int kDwAtGoRuntimeType = 0x2904;  // an offset from runtime.types
 
 const char* Name(Dwarf_Die* die) {
   const char* n = dwarf_diename(die);
@@ -190,6 +192,41 @@ class LibdwReader final : public DwarfReader {
       if (i.interface == interface_name) out.push_back(i);
     }
     return out;
+  }
+
+  const std::vector<RuntimeType>& RuntimeTypes() override {
+    if (runtime_types_loaded_) return runtime_types_;
+    runtime_types_loaded_ = true;
+    uint64_t base = 0;
+    for (const FunctionSymbol& sym : bin_->DataSymbols("runtime.types")) {
+      if (sym.name == "runtime.types") base = sym.address;
+    }
+    if (base == 0) return runtime_types_;
+    Dwarf_Off off = 0, next = 0;
+    size_t hsize = 0;
+    while (dwarf_nextcu(dwarf_, off, &next, &hsize, nullptr, nullptr, nullptr) == 0) {
+      Dwarf_Die cu, d;
+      if (dwarf_offdie(dwarf_, off + hsize, &cu) != nullptr && dwarf_child(&cu, &d) == 0) {
+        do {
+          Dwarf_Attribute attr;
+          Dwarf_Word rt = 0;
+          Dwarf_Addr rt_addr = 0;
+          if (dwarf_attr(&d, kDwAtGoRuntimeType, &attr) == nullptr) continue;
+          if (dwarf_formudata(&attr, &rt) != 0) {
+            if (dwarf_formaddr(&attr, &rt_addr) != 0) continue;
+            rt = rt_addr;
+          }
+          if (rt == 0) continue;
+          auto t = Type(dwarf_dieoffset(&d));
+          if (!t.ok() || t->name.empty()) continue;
+          runtime_types_.push_back(RuntimeType{base + rt, t->name, t->kind});
+        } while (dwarf_siblingof(&d, &d) == 0);
+      }
+      off = next;
+    }
+    std::sort(runtime_types_.begin(), runtime_types_.end(),
+              [](const RuntimeType& a, const RuntimeType& b) { return a.address < b.address; });
+    return runtime_types_;
   }
 
   absl::StatusOr<uint64_t> GoidOffset() override {
@@ -380,6 +417,8 @@ class LibdwReader final : public DwarfReader {
   absl::flat_hash_map<std::string, Dwarf_Off> types_;
   bool symbols_loaded_ = false;
   std::vector<Itab> itabs_;
+  bool runtime_types_loaded_ = false;
+  std::vector<RuntimeType> runtime_types_;
 };
 
 }  // namespace

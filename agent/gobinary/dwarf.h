@@ -1,5 +1,6 @@
 // DWARF queries on a Go executable, for engines that read the target's memory themselves (the eBPF
-// engine): functions and their parameters' locations at a PC, type layouts, itab symbols, the
+// engine): functions and their parameters' locations at a PC, type layouts, itab symbols, types
+// by their runtime descriptor's address, the
 // goroutine id's offset in runtime.g, and the bytes and file offsets of code. Built on libdw and
 // libelf (elfutils); part of the one Go-binary inspector (library kdbg_gobinary).
 //
@@ -82,6 +83,17 @@ struct Itab {
   uint64_t address = 0;
 };
 
+// A type the Go runtime knows by the address of its type descriptor (what an empty interface's
+// first word, or an itab's Type, points at). Go writes it on the type's DIE as
+//   DW_AT_go_runtime_type (0x2904): 0x55460
+// an offset from the runtime.types symbol (0x680000 in that binary: main.label's descriptor is at
+// 0x6d5460).
+struct RuntimeType {
+  uint64_t address = 0;
+  std::string name;  // Go's spelling: "main.label", "*main.Order", "string"
+  GoKind kind = GoKind::kInvalid;
+};
+
 class DwarfReader {
  public:
   // On an opened binary: uses the GoBinary's ELF and DWARF handles (no second reader of the
@@ -104,6 +116,9 @@ class DwarfReader {
   virtual absl::StatusOr<TypeInfo> TypeByName(absl::string_view name) = 0;
   // Every itab symbol for `interface_name`.
   virtual std::vector<Itab> ItabsFor(absl::string_view interface_name) = 0;
+  // Every type with a runtime descriptor, sorted by address (read once per reader); empty when the
+  // binary has no runtime.types symbol (stripped of its symbol table).
+  virtual const std::vector<RuntimeType>& RuntimeTypes() = 0;
   // Offset of `goid` in runtime.g.
   virtual absl::StatusOr<uint64_t> GoidOffset() = 0;
   // The file offset of virtual address `vaddr` in an executable PT_LOAD segment (what uprobes

@@ -1050,19 +1050,24 @@ TEST(EbpfEngineTest, ReturnValuesEqualWhatDelvePrints) {
 // Go 1.26 optimized (the default build): Go's DWARF has no location for the results at the RETs,
 // so Delve 1.27 prints `<optimized out>` for each; at a RET Go's register ABI says where they
 // are, and the eBPF engine reads them there. Where Delve prints a value, both agree.
-// An interface result (error) at each RET of an optimized function: nil, or its dynamic type by
-// the itab symbol with the data pointer, as the Delve engine prints an interface argument.
-TEST(EbpfEngineTest, AnInterfaceResultNamesItsDynamicType) {
+// Interfaces as arguments and results of an optimized function: an error result at each RET
+// (nil, or its dynamic type by the itab symbol with the data pointer) and an empty-interface
+// argument (nil, a pointer, an int: the dynamic type by its descriptor, DW_AT_go_runtime_type;
+// Delve 1.27.2 cannot print this one on Go 1.26: "error loading module data"); the other arguments
+// as Delve lists them: a slice by its len and cap, an array said to be unread.
+TEST(EbpfEngineTest, InterfaceArgumentsAndResultsNameTheirDynamicType) {
   KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
   auto t = GoTarget::Start("values");
   ASSERT_TRUE(t.ok()) << t.status();
   Events ev;
   auto factory = NewEbpfSessionFactory({});
-  auto s = factory->StartTrace(Spec((*t)->pid(), "trace v main.validate\n"), ev.Callback());
+  auto s = factory->StartTrace(Spec((*t)->pid(), "trace v main.validate\non v print extra\n"),
+                               ev.Callback());
   ASSERT_TRUE(s.ok()) << s.status();
   Get(**t, "/order?id=1&qty=2&items=a,b,c");
-  Get(**t, "/order?id=2&qty=-1&items=x");
-  ASSERT_TRUE(ev.WaitHits(2, absl::Seconds(10), /*returns=*/true));
+  Get(**t, "/order?id=2&qty=-1&items=x&extra=order");
+  Get(**t, "/order?id=3&qty=1&items=y&extra=qty");  // extra == 1: an error
+  ASSERT_TRUE(ev.WaitHits(3, absl::Seconds(10), /*returns=*/true));
   (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
   ASSERT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
   std::vector<std::string> results;
@@ -1070,14 +1075,11 @@ TEST(EbpfEngineTest, AnInterfaceResultNamesItsDynamicType) {
     ASSERT_EQ(r.results_size(), 1);
     results.push_back(r.results(0).value());
   }
-  EXPECT_THAT(results,
-              ::testing::ElementsAre(
-                  "error nil",
-                  ::testing::MatchesRegex(R"(error\(\(\*errors\.errorString\)\(0x[0-9a-f]+\)\))")));
-  // The calls list every argument, as Delve's do: a slice by its len and cap, an array said to be
-  // unread.
+  const auto err_string =
+      ::testing::MatchesRegex(R"(error\(\(\*errors\.errorString\)\(0x[0-9a-f]+\)\))");
+  EXPECT_THAT(results, ::testing::ElementsAre("error nil", err_string, err_string));
   auto hits = ev.Hits();
-  ASSERT_EQ(hits.size(), 2u);
+  ASSERT_EQ(hits.size(), 3u);
   auto args = [](const v1::HitEvent& h) {
     std::vector<std::string> out;
     for (const auto& a : h.args()) out.push_back(absl::StrCat(a.name(), "=", a.value()));
@@ -1086,10 +1088,17 @@ TEST(EbpfEngineTest, AnInterfaceResultNamesItsDynamicType) {
   const std::string digest =
       "digest=(unreadable [4]uint8 values are not read by the eBPF engine; --engine delve reads "
       "them)";
-  EXPECT_THAT(args(hits[0]),
-              ::testing::ElementsAre("qty=2", "items=[]string len: 3, cap: 3, [...]", digest));
-  EXPECT_THAT(args(hits[1]),
-              ::testing::ElementsAre("qty=-1", "items=[]string len: 1, cap: 1, [...]", digest));
+  EXPECT_THAT(args(hits[0]), ::testing::ElementsAre("qty=2", "items=[]string len: 3, cap: 3, [...]",
+                                                    digest, "extra=interface {} nil"));
+  EXPECT_THAT(
+      args(hits[1]),
+      ::testing::ElementsAre(
+          "qty=-1", "items=[]string len: 1, cap: 1, [...]", digest,
+          ::testing::MatchesRegex(R"(extra=interface \{\}\(\(\*main\.Order\)\(0x[0-9a-f]+\)\))")));
+  EXPECT_THAT(args(hits[2]), ::testing::ElementsAre("qty=1", "items=[]string len: 1, cap: 1, [...]",
+                                                    digest, "extra=interface {}(int ...)"));
+  ASSERT_EQ(hits[2].vars_size(), 1);
+  EXPECT_EQ(hits[2].vars(0).value(), "interface {}(int ...)");
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.validate"));
 }
 

@@ -76,11 +76,11 @@ func summarize(tag string, qty int) (string, int, bool) {
 var errNegative = errors.New("negative quantity")
 
 // validate returns an interface (error): nil, or a pointer dynamic type. Its arguments include
-// a slice and an array.
+// a slice, an array and an empty interface (nil, *Order or int: /order?extra=order|qty).
 //
 //go:noinline
-func validate(qty int, items []string, digest [4]byte) error {
-	if qty < 0 || len(items) > 100 || digest[0] == 1 {
+func validate(qty int, items []string, digest [4]byte, extra any) error {
+	if qty < 0 || len(items) > 100 || digest[0] == 1 || extra == 1 {
 		return errNegative
 	}
 	return nil
@@ -121,7 +121,14 @@ func serveOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	handleOrder(w, o, d, q.Get("tag"), qty, q.Get("urgent") == "1")
 	sink += stackArgs(1, 2, 3, 4, 5, 6, 7, 8, 9, id, qty, receipt{ID: id * 10, Sums: [2]int{qty, 1}})
-	if err := validate(qty, o.Items, [4]byte{byte(len(name))}); err != nil {
+	var extra any
+	switch q.Get("extra") {
+	case "order":
+		extra = o
+	case "qty":
+		extra = qty
+	}
+	if err := validate(qty, o.Items, [4]byte{byte(len(name))}, extra); err != nil {
 		sink++
 	}
 	if s, n, ok := summarize(q.Get("tag"), qty); ok {
