@@ -8,8 +8,8 @@
 //   expr := IDENT ( "." IDENT )*  |  "len(" expr ")"
 // and every `cond` is one the BPF program evaluates exactly (ParseCond):
 //   cond := expr OP constant  |  expr  |  "!" expr          OP := == != < <= > >=
-// against an integer (decimal or 0x hex, in the value's range), true/false, nil (pointers, == and
-// != only) or a string literal of at most 64 bytes (== and != only).
+// against an integer (decimal or 0x hex, in the value's range), true/false, nil (pointers and
+// interfaces, == and != only) or a string literal of at most 64 bytes (== and != only).
 // where IDENT starts at a parameter and each `.field` goes through a struct, a pointer to a struct
 // or a non-empty interface (one alternative per itab symbol of that interface), ending on a string,
 // integer, boolean, pointer or interface (its two words; an itab symbol names a non-empty one's
