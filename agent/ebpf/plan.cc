@@ -572,6 +572,21 @@ ProbeSite FindProbeSite(gobinary::DwarfReader& dwarf, const gobinary::Function& 
     i = 9;
   } else if (at(0, "\x4c\x8d\xa4\x24") && at(8, "\x4d\x3b\x66\x10")) {  // (disp32)
     i = 12;
+  } else if (at(0, "\x49\x89\xe4")) {
+    // A frame above StackBig (4 KiB) guards against underflow first:
+    //   MOVQ SP, R12; SUBQ $N, R12 (imm32 or imm8); JB morestack (rel8 or rel32);
+    //   CMPQ R12, 16(R14); JBE morestack
+    size_t j = at(3, "\x49\x81\xec") ? 10 : at(3, "\x49\x83\xec") ? 7 : 0;
+    if (j == 0) return {fn.entry, false};
+    if (at(j, "\x72")) {
+      j += 2;
+    } else if (at(j, "\x0f\x82")) {
+      j += 6;
+    } else {
+      return {fn.entry, false};
+    }
+    if (!at(j, "\x4d\x3b\x66\x10")) return {fn.entry, false};
+    i = j + 4;
   } else {
     return {fn.entry, false};
   }

@@ -26,6 +26,8 @@
 //
 // Where the probe goes (shared/design/EBPF.md): Go functions begin with a stack check
 //   [LEAQ -N(SP), R12]  CMPQ SP|R12, 16(R14)   JBE morestack
+// or, for a frame above 4 KiB,
+//   MOVQ SP, R12  SUBQ $N, R12  JB morestack  CMPQ R12, 16(R14)  JBE morestack
 // The probe sits on the JBE (decoded from these exact encodings, so at an instruction boundary)
 // and the BPF program ignores hits where CF|ZF is set (the function is about to grow its stack and
 // will be entered again): one event per call. A function without a recognised check is probed at

@@ -342,6 +342,36 @@ TEST(EbpfEngineTest, DeepRecursionGivesOneEventPerCall) {
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.recurse"));
 }
 
+// A frame above 4 KiB has another stack check (MOVQ SP, R12; SUBQ $N, R12; JB; CMPQ R12,
+// 16(R14); JBE): the probe sits on its JBE too, so a call whose stack grows is still one event.
+TEST(EbpfEngineTest, ABigFrameFunctionGivesOneEventPerCall) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string script = "trace main.bigRecurse\non 1 print n\n";
+  auto plan = PlanFor((*t)->pid(), script);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->probes[0].check_flags) << "the probe is on the stack check's JBE";
+  Events ev;
+  auto factory = NewEbpfSessionFactory({});
+  agent::TraceSpec spec = Spec((*t)->pid(), script);
+  spec.requested_hits_per_second = 100000;
+  auto s = factory->StartTrace(spec, ev.Callback());
+  ASSERT_TRUE(s.ok()) << s.status();
+  // 2,001 calls with ~4.7 KiB frames: the stack grows from 8 KiB to 16 MiB.
+  EXPECT_FALSE(Get(**t, "/recurse?n=2000&big=1").empty());
+  ASSERT_TRUE(ev.WaitHits(2001));
+  absl::SleepFor(absl::Milliseconds(100));
+  (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  ASSERT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
+  auto hits = ev.Hits();
+  ASSERT_EQ(hits.size(), 2001u) << "one event per call, even when the stack grows";
+  for (size_t i = 0; i < hits.size(); ++i) {
+    ASSERT_EQ(hits[i].vars(0).value(), absl::StrCat(2000 - static_cast<int>(i))) << i;
+  }
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.bigRecurse"));
+}
+
 TEST(EbpfEngineTest, SigkilledTracerLeavesNoProbe) {
   KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
   auto t = GoTarget::Start("values");

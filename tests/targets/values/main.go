@@ -1,7 +1,8 @@
 // The eBPF engine's target: functions whose parameters cover every kind of value the engine reads
 // (strings, integers, booleans, pointers, slices, field chains through pointers and interfaces),
 // and a deep recursion that grows the goroutine's stack. Every request to /order calls
-// main.handleOrder, main.stackArgs, main.validate and main.summarize once; /recurse?n=N calls main.recurse N+1 times.
+// main.handleOrder, main.stackArgs, main.validate and main.summarize once; /recurse?n=N calls main.recurse N+1 times
+// (&big=1: main.bigRecurse).
 package main
 
 import (
@@ -60,6 +61,19 @@ func recurse(n int, pad [64]int64) int {
 	}
 	pad[n%64]++
 	return recurse(n-1, pad) + 1
+}
+
+// bigRecurse has a frame above 4 KiB (it passes 4800 bytes of arguments on): Go's stack check for
+// such a frame guards against underflow first (MOVQ SP, R12; SUBQ $N, R12; JCS; CMPQ R12,
+// 16(R14); JBE).
+//
+//go:noinline
+func bigRecurse(n int, pad [600]int64) int {
+	if n <= 0 {
+		return int(pad[0])
+	}
+	pad[n%600]++
+	return bigRecurse(n-1, pad) + 1
 }
 
 // summarize has results of each kind the eBPF engine reads, and two returns (its RETs are the
@@ -138,6 +152,10 @@ func serveOrder(w http.ResponseWriter, r *http.Request) {
 
 func serveRecurse(w http.ResponseWriter, r *http.Request) {
 	n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+	if r.URL.Query().Get("big") == "1" {
+		fmt.Fprintf(w, "%d\n", bigRecurse(n, [600]int64{}))
+		return
+	}
 	fmt.Fprintf(w, "%d\n", recurse(n, [64]int64{}))
 }
 
