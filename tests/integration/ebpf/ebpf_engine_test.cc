@@ -1083,8 +1083,8 @@ TEST(EbpfEngineTest, ReturnValuesEqualWhatDelvePrints) {
 // Interfaces as arguments and results of an optimized function: an error result at each RET
 // (nil, or its dynamic type by the itab symbol with the data pointer) and an empty-interface
 // argument (nil, a pointer, an int: the dynamic type by its descriptor, DW_AT_go_runtime_type;
-// Delve 1.27.2 cannot print this one on Go 1.26: "error loading module data"); the other arguments
-// as Delve lists them: a slice by its len and cap, an array said to be unread.
+// Delve 1.27.2 prints "error loading module data: read out of bounds" for this one, in registers);
+// the other arguments as Delve lists them: a slice by its len and cap, an array said to be unread.
 TEST(EbpfEngineTest, InterfaceArgumentsAndResultsNameTheirDynamicType) {
   KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
   auto t = GoTarget::Start("values");
