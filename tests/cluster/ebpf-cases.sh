@@ -119,6 +119,9 @@ cmd_ebpf_trace() {
   grep -q '"function":"main.handleSlash"' <<<"$hit" || fail "hit not in main.handleSlash: $hit"
   grep -qE '"r.RemoteAddr":"\\"10\.244\.[0-9]+\.1:[0-9]+\\""' <<<"$hit" || fail "hit does not print r.RemoteAddr of the host's request: $hit"
   grep -q '"r.Method":"\\"GET\\""' <<<"$hit" || fail "hit does not print r.Method \"GET\": $hit"
+  # Every parameter, as the Delve engine lists and prints them (w through its itab symbol).
+  grep -qE '"args":\{"w":"net/http\.ResponseWriter\(\(\*net/http\.response\)\(0x[0-9a-f]+\)\)","r":"\(\*net/http\.Request\)\(0x[0-9a-f]+\)"\}' <<<"$hit" ||
+    fail "hit's args are not w and r as the Delve engine prints them: $hit"
   # The kernel's view: the agent holds a uprobe perf event on the target, and the target's code
   # has the int3 at that offset.
   local probes off apid_probe
