@@ -148,15 +148,17 @@ class DebugBinaryTest : public ::testing::Test {
       absl::SleepFor(absl::Milliseconds(20));
     EXPECT_THAT(FilesIn(UploadDir()), ::testing::IsEmpty());
   }
-  kdbg::v1::TraceRequest TraceReq(const std::string& id, const std::string& upload) {
+  // Delve by default: most of this suite proves Delve's use of the upload; `auto` picks the eBPF
+  // engine for this script, which reads the upload's DWARF itself
+  // (TheEbpfEngineReadsTheUploadsDwarf).
+  kdbg::v1::TraceRequest TraceReq(const std::string& id, const std::string& upload,
+                                  const std::string& engine = "delve") {
     kdbg::v1::TraceRequest r;
     r.mutable_target()->set_host_pid(target_->pid());
     r.mutable_options()->set_script(
         "trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\n");
     r.mutable_options()->set_script_name("trace.dlv");
-    // This suite proves Delve's use of the upload; `auto` would pick the eBPF engine for this
-    // script (it reads the upload's DWARF itself: tests/integration/ebpf).
-    r.mutable_options()->set_engine("delve");
+    r.mutable_options()->set_engine(engine);
     r.set_user("alice");
     r.set_session_id(id);
     r.set_debug_binary_id(upload);
@@ -222,6 +224,46 @@ TEST_F(DebugBinaryTest, StrippedTargetTracedWithItsUnstrippedBuildPrintsRealValu
     EXPECT_GE(e.hit().args_size(), 2) << e.DebugString();  // w and r, from the upload's DWARF
   }
   ctx.TryCancel();  // what the controller does when the CLI goes (Ctrl-C, killed)
+  while (reader->Read(&e)) {
+  }
+  ExpectReleasedAndNoFile();
+}
+
+// The production case the eBPF engine exists for: a stripped service, traced without ever being
+// stopped. With --engine auto the agent arms uprobes from the upload's DWARF (same build ID, same
+// addresses), prints the same values, never ptraces the target, and deletes the upload at the end.
+TEST_F(DebugBinaryTest, TheEbpfEngineReadsTheUploadsDwarf) {
+  kdbg::v1::DebugBinaryUploaded up;
+  grpc::Status st = Upload(Slurp(unstripped_), &up);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  auto reader = stub_->Trace(&ctx, TraceReq("it-debugbin-ebpf", up.upload_id(), "auto"));
+  kdbg::v1::Event e;
+  ASSERT_TRUE(reader->Read(&e)) << reader->Finish().error_message();
+  ASSERT_TRUE(e.has_armed()) << e.DebugString();
+  EXPECT_EQ(e.armed().engine(), "ebpf") << e.armed().engine_note();
+  EXPECT_EQ(e.armed().tracepoints(0).function(), "main.handleSlash");
+  EXPECT_THAT(DlvProcessesFor(target_->pid()), ::testing::IsEmpty());
+  std::vector<int> ports;
+  for (int i = 0; i < 3; ++i) {
+    auto r = HttpGet("127.0.0.1", target_->port());
+    ASSERT_TRUE(r.ok()) << r.status();
+    ports.push_back(r->local_port);
+    EXPECT_EQ(kdbg::testing::ReadProcStatus(target_->pid())->tracer_pid, 0) << "never ptraced";
+  }
+  size_t seen = 0;
+  while (seen < ports.size() && reader->Read(&e)) {
+    if (!e.has_hit()) continue;
+    EXPECT_EQ(e.hit().function(), "main.handleSlash");
+    ASSERT_EQ(e.hit().vars_size(), 1) << e.DebugString();
+    EXPECT_EQ(e.hit().vars(0).value(), absl::StrCat("\"127.0.0.1:", ports[seen], "\""));
+    ASSERT_EQ(e.hit().args_size(), 2) << e.DebugString();
+    EXPECT_THAT(e.hit().args(0).value(), ::testing::StartsWith("net/http.ResponseWriter(("));
+    ++seen;
+  }
+  EXPECT_EQ(seen, ports.size());
+  ctx.TryCancel();
   while (reader->Read(&e)) {
   }
   ExpectReleasedAndNoFile();
