@@ -11,10 +11,14 @@ namespace kdbg::agent::testing {
 
 class StreamReader {
  public:
-  explicit StreamReader(std::shared_ptr<EventStream> stream) : stream_(std::move(stream)) {
-    stream_->SetWakeup([this] {
-      absl::MutexLock lock(&mu_);
-      ++wakeups_;
+  // The wakeup holds the count it bumps: EventStream calls a wakeup outside its lock, so a call in
+  // flight may outlive SetWakeup(nullptr) and this reader (as the agent's reactor holds itself by
+  // a weak_ptr, agent_service.cc).
+  explicit StreamReader(std::shared_ptr<EventStream> stream)
+      : stream_(std::move(stream)), wakeups_(std::make_shared<Wakeups>()) {
+    stream_->SetWakeup([w = wakeups_] {
+      absl::MutexLock lock(&w->mu);
+      ++w->count;
     });
   }
   ~StreamReader() { stream_->SetWakeup(nullptr); }
@@ -22,24 +26,28 @@ class StreamReader {
   // The next item, waiting up to `timeout` (real time) for one; kEmpty on timeout.
   EventStream::Item Next(absl::Duration timeout = absl::Seconds(10)) {
     absl::Time deadline = absl::Now() + timeout;
+    Wakeups& w = *wakeups_;
     for (;;) {
       int64_t seen;
       {
-        absl::MutexLock lock(&mu_);
-        seen = wakeups_;
+        absl::MutexLock lock(&w.mu);
+        seen = w.count;
       }
       EventStream::Item item = stream_->Pop();
       if (item.kind != EventStream::Item::Kind::kEmpty) return item;
-      absl::MutexLock lock(&mu_);
-      auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return wakeups_ != seen; };
-      if (!mu_.AwaitWithDeadline(absl::Condition(&changed), deadline)) return {};
+      absl::MutexLock lock(&w.mu);
+      auto changed = [&w, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(w.mu) { return w.count != seen; };
+      if (!w.mu.AwaitWithDeadline(absl::Condition(&changed), deadline)) return {};
     }
   }
 
  private:
+  struct Wakeups {
+    absl::Mutex mu;
+    int64_t count ABSL_GUARDED_BY(mu) = 0;
+  };
   std::shared_ptr<EventStream> stream_;
-  absl::Mutex mu_;
-  int64_t wakeups_ ABSL_GUARDED_BY(mu_) = 0;
+  std::shared_ptr<Wakeups> wakeups_;
 };
 
 }  // namespace kdbg::agent::testing
