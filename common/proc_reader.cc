@@ -96,6 +96,21 @@ absl::StatusOr<ProcStatus> ParseProcStatus(absl::string_view text) {
   return st;
 }
 
+absl::StatusOr<uint64_t> ParseAuxvValue(absl::string_view auxv, uint64_t type) {
+  if (auxv.size() % 16 != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("auxv of ", auxv.size(), " bytes is not whole {type, value} pairs"));
+  }
+  for (size_t i = 0; i + 16 <= auxv.size(); i += 16) {
+    uint64_t t = 0, v = 0;
+    std::memcpy(&t, auxv.data() + i, 8);
+    std::memcpy(&v, auxv.data() + i + 8, 8);
+    if (t == 0) break;  // AT_NULL
+    if (t == type) return v;
+  }
+  return absl::NotFoundError(absl::StrCat("auxv has no entry of type ", type));
+}
+
 std::vector<std::string> ParseNulSeparated(absl::string_view text) {
   std::vector<std::string> out;
   if (!text.empty() && text.back() == '\0') text.remove_suffix(1);

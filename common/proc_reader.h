@@ -22,6 +22,9 @@
 //   <root>/PID/exe      symlink to the executable ("/usr/bin/hello (deleted)" once replaced);
 //                       opening it reaches the file across mount namespaces
 //   <root>/sys/kernel/yama/ptrace_scope, <root>/self/status   host facts, through ReadFile
+//   <root>/PID/auxv     the auxiliary vector the kernel gave the process, binary: pairs of native
+//                       64-bit words {type, value} up to {AT_NULL = 0, 0}; AT_ENTRY (9) is the
+//                       program's entry point as loaded (through ReadFile("PID/auxv"))
 #pragma once
 
 #include <sys/types.h>
@@ -76,6 +79,10 @@ absl::StatusOr<uint64_t> ParseStartTicks(absl::string_view stat);
 absl::StatusOr<ProcStatus> ParseProcStatus(absl::string_view text);
 // cmdline and environ.
 std::vector<std::string> ParseNulSeparated(absl::string_view text);
+// The value of entry `type` of an auxv (AT_ENTRY = 9). NotFound when absent, InvalidArgument when
+// the text is not whole 16-byte pairs.
+absl::StatusOr<uint64_t> ParseAuxvValue(absl::string_view auxv, uint64_t type);
+inline constexpr uint64_t kAuxvEntry = 9;  // AT_ENTRY
 
 // Reads a whole (small) file; NotFound / PermissionDenied / Internal from errno.
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path);

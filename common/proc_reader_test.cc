@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <map>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "common/testing/fake_proc_reader.h"
 #include "gtest/gtest.h"
@@ -68,6 +71,36 @@ TEST(ParseNulSeparated, CmdlineAndEnviron) {
 // The real reader over the recorded tree beside it (testdata/make_proc_tree.sh), as an agent reads
 // the host's /proc mounted at --proc-root.
 std::string Tree() { return kdbg::testing::TestdataDir("common") + "/proc"; }
+
+// auxv as the kernel writes it: {type, value} pairs of native words, ending with AT_NULL.
+TEST(ParseAuxvValue, FindsTheEntryBeforeAtNull) {
+  auto pairs = [](const std::vector<std::pair<uint64_t, uint64_t>>& kv) {
+    std::string out;
+    for (auto [k, v] : kv) {
+      out.append(reinterpret_cast<const char*>(&k), 8);
+      out.append(reinterpret_cast<const char*>(&v), 8);
+    }
+    return out;
+  };
+  const std::string auxv =
+      pairs({{33, 0x7ffd1000}, {6, 4096}, {9, 0x55e1c7a61e40}, {0, 0}, {9, 1}});
+  auto entry = ParseAuxvValue(auxv, kAuxvEntry);
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  EXPECT_EQ(*entry, 0x55e1c7a61e40u);
+  EXPECT_EQ(ParseAuxvValue(pairs({{6, 4096}, {0, 0}, {9, 1}}), kAuxvEntry).status().code(),
+            absl::StatusCode::kNotFound);  // nothing past AT_NULL
+  EXPECT_EQ(ParseAuxvValue(auxv.substr(0, 20), kAuxvEntry).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// The live file of this process: AT_ENTRY is where the kernel loaded its entry point.
+TEST(ParseAuxvValue, OfThisProcess) {
+  auto auxv = NewProcReader()->ReadFile("self/auxv");
+  ASSERT_TRUE(auxv.ok()) << auxv.status();
+  auto entry = ParseAuxvValue(*auxv, kAuxvEntry);
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  EXPECT_NE(*entry, 0u);
+}
 
 TEST(ProcReader, InspectsARecordedTree) {
   auto proc = NewProcReader(Tree() + "/");

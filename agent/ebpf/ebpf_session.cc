@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -95,7 +96,17 @@ class EbpfSession final : public DebugSession {
     KDBG_ASSIGN_OR_RETURN(
         std::unique_ptr<gobinary::DwarfReader> dwarf,
         gobinary::DwarfReader::Open(spec_.executable.empty() ? exe_ : spec_.executable));
-    KDBG_ASSIGN_OR_RETURN(Plan plan, CompilePlan(script, spec_.script_name, *dwarf));
+    std::optional<uint64_t> pie_load_bias;
+    if (dwarf->IsPie()) {
+      // Where the kernel loaded it: the entry point it reports minus the linked one.
+      auto auxv = proc_->ReadFile(absl::StrCat(spec_.pid, "/auxv"));
+      absl::StatusOr<uint64_t> entry =
+          auxv.ok() ? ParseAuxvValue(*auxv, kAuxvEntry) : absl::StatusOr<uint64_t>(auxv.status());
+      if (entry.ok() && *entry >= dwarf->EntryAddress()) {
+        pie_load_bias = *entry - dwarf->EntryAddress();
+      }
+    }
+    KDBG_ASSIGN_OR_RETURN(Plan plan, CompilePlan(script, spec_.script_name, *dwarf, pie_load_bias));
     dwarf.reset();
     KDBG_ASSIGN_OR_RETURN(bpf_, BpfProbes::Load(options_.ring_bytes));
     absl::Time t1 = absl::Now();

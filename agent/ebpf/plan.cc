@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -149,9 +150,14 @@ absl::StatusOr<Place> Deref(const Place& p) {
   return out;
 }
 
+// What to add to the binary's link-time data addresses (itabs, type descriptors) for the running
+// target's: 0 for a fixed-address executable, a PIE's load bias, nullopt for a PIE whose load bias
+// is not known (its interfaces are not read then).
+using Bias = std::optional<uint64_t>;
+
 class Compiler {
  public:
-  Compiler(gobinary::DwarfReader& dwarf) : dwarf_(dwarf) {}
+  Compiler(gobinary::DwarfReader& dwarf, Bias bias) : dwarf_(dwarf), bias_(bias) {}
 
   // Applies `.field` to every alternative; alternatives whose type lacks the field are dropped
   // (after an interface step) or an error (before one).
@@ -208,11 +214,11 @@ class Compiler {
           absl::StrCat(so_far, " is an empty interface (", a.type.name,
                        "): its dynamic type cannot be matched by itab; use the Delve engine"));
     }
-    if (dwarf_.IsPie()) {
+    if (!bias_.has_value()) {
       return absl::UnimplementedError(
           absl::StrCat(so_far,
-                       " is an interface in a position-independent executable: itab addresses move "
-                       "with the load address; use the Delve engine"));
+                       " is an interface in a position-independent executable whose load address "
+                       "is not known: use the Delve engine"));
     }
     std::vector<gobinary::Itab> itabs = dwarf_.ItabsFor(a.type.name);
     if (itabs.empty()) {
@@ -229,7 +235,7 @@ class Compiler {
       Alt c;
       c.prefix = a.prefix;
       c.prefix.insert(c.prefix.end(), tab.begin(), tab.end());
-      c.prefix.push_back(Op(KDBG_OP_GUARD, 0, 0, itab.address));
+      c.prefix.push_back(Op(KDBG_OP_GUARD, 0, 0, itab.address + *bias_));
       c.place.memory = true;
       c.place.base = data;
       if (ct->kind == GoKind::kPtr) {
@@ -256,6 +262,7 @@ class Compiler {
   }
 
   gobinary::DwarfReader& dwarf_;
+  Bias bias_;
 };
 
 absl::StatusOr<SlotFormat> ScalarFormat(const TypeInfo& t, int* size) {
@@ -294,17 +301,17 @@ absl::StatusOr<SlotFormat> ScalarFormat(const TypeInfo& t, int* size) {
 // The dynamic types an interface slot of type `t` may hold (Slot::dynamic_types): by itab for a
 // non-empty interface, by type descriptor for an empty one.
 std::shared_ptr<const std::vector<DynamicType>> DynamicTypesOf(gobinary::DwarfReader& dwarf,
-                                                               const TypeInfo& t) {
+                                                               uint64_t bias, const TypeInfo& t) {
   auto out = std::make_shared<std::vector<DynamicType>>();
   if (t.empty_interface) {
     for (const gobinary::RuntimeType& r : dwarf.RuntimeTypes()) {
-      out->push_back(DynamicType{r.address, r.name, r.kind});  // sorted by address already
+      out->push_back(DynamicType{r.address + bias, r.name, r.kind});  // sorted by address already
     }
     return out;
   }
   for (const gobinary::Itab& itab : dwarf.ItabsFor(t.name)) {
     DynamicType d;
-    d.word = itab.address;
+    d.word = itab.address + bias;
     d.name = itab.concrete;
     if (absl::StartsWith(d.name, "*")) {
       d.kind = GoKind::kPtr;
@@ -343,8 +350,8 @@ enum class Read {
 };
 
 // Appends the ops of one slot: every alternative, in order.
-absl::Status EmitSlot(gobinary::DwarfReader& dwarf, const std::vector<Alt>& alts, Read read,
-                      uint16_t slot, std::vector<kdbg_op>* ops, Slot* meta) {
+absl::Status EmitSlot(gobinary::DwarfReader& dwarf, Bias bias, const std::vector<Alt>& alts,
+                      Read read, uint16_t slot, std::vector<kdbg_op>* ops, Slot* meta) {
   bool first = true;
   for (const Alt& a : alts) {
     std::vector<kdbg_op> body = a.prefix;
@@ -369,11 +376,11 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, const std::vector<Alt>& alts
       f = SlotFormat::kSliceHeader;
     } else {
       KDBG_ASSIGN_OR_RETURN(f, ScalarFormat(a.type, &size));
-      if (f == SlotFormat::kInterface && dwarf.IsPie()) {
+      if (f == SlotFormat::kInterface && !bias.has_value()) {
         return absl::UnimplementedError(absl::StrCat(
             a.type.name,
-            " is an interface in a position-independent executable: itab addresses move with the "
-            "load address; use the Delve engine"));
+            " is an interface in a position-independent executable whose load address is not "
+            "known: use the Delve engine"));
       }
       if (f == SlotFormat::kString || f == SlotFormat::kInterface) {
         // Two words: {pointer, length}, {itab, data}.
@@ -389,7 +396,7 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, const std::vector<Alt>& alts
       meta->format = f;
       meta->size = size;
       meta->type = type;
-      if (f == SlotFormat::kInterface) meta->dynamic_types = DynamicTypesOf(dwarf, a.type);
+      if (f == SlotFormat::kInterface) meta->dynamic_types = DynamicTypesOf(dwarf, *bias, a.type);
       first = false;
     } else if (meta->format != f || meta->size != size ||
                ((f == SlotFormat::kPointer || f == SlotFormat::kInterface) && meta->type != type)) {
@@ -453,7 +460,7 @@ int AbiIntRegs(const TypeInfo& t) {
 
 // The return probes of `entry` (plan.h): one per RET of its function, reading its results. Empty
 // when the function has no results.
-absl::StatusOr<std::vector<ProbePlan>> CompileReturns(gobinary::DwarfReader& dwarf,
+absl::StatusOr<std::vector<ProbePlan>> CompileReturns(gobinary::DwarfReader& dwarf, Bias bias,
                                                       const ProbePlan& entry, size_t entry_index) {
   const gobinary::Function& fn = entry.function;
   std::vector<const gobinary::Parameter*> results;
@@ -535,7 +542,7 @@ absl::StatusOr<std::vector<ProbePlan>> CompileReturns(gobinary::DwarfReader& dwa
         continue;
       }
       std::vector<kdbg_op> ops;
-      absl::Status s = EmitSlot(dwarf, {a}, Read::kValue, slot, &ops, &meta);
+      absl::Status s = EmitSlot(dwarf, bias, {a}, Read::kValue, slot, &ops, &meta);
       if (!s.ok()) {
         meta.unread =
             absl::StrCat("(unreadable ", type->name, " results are not read by the eBPF engine)");
@@ -782,14 +789,16 @@ std::optional<Disqualification> CheckScript(const delve::TraceScript& script) {
 }
 
 absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_view script_name,
-                                 gobinary::DwarfReader& dwarf) {
+                                 gobinary::DwarfReader& dwarf,
+                                 std::optional<uint64_t> pie_load_bias) {
   if (script.breakpoints.size() > KDBG_MAX_PROBES) {
     return absl::InvalidArgumentError(
         absl::StrCat(script_name, ": more than ", KDBG_MAX_PROBES, " tracepoints"));
   }
   Plan plan;
   KDBG_ASSIGN_OR_RETURN(plan.goid_offset, dwarf.GoidOffset());
-  Compiler compiler(dwarf);
+  const Bias bias = dwarf.IsPie() ? pie_load_bias : Bias(0);
+  Compiler compiler(dwarf, bias);
   for (const delve::ScriptBreakpoint& bp : script.breakpoints) {
     auto where = [&](int line, absl::string_view msg) {
       return absl::StrCat(script_name, ":", line, ": ", msg);
@@ -859,7 +868,7 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       Slot meta;
       meta.name = bp.prints[i];
       absl::Status s =
-          EmitSlot(dwarf, *alts, e->len ? Read::kLen : Read::kValue, slot++, &pp.ops, &meta);
+          EmitSlot(dwarf, bias, *alts, e->len ? Read::kLen : Read::kValue, slot++, &pp.ops, &meta);
       if (!s.ok()) return fail(s);
       pp.vars.push_back(std::move(meta));
     }
@@ -885,7 +894,7 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       Slot read = meta;
       // A slice argument: its len and cap (Delve also prints up to 16 elements).
       const Read what = a->type.kind == GoKind::kSlice ? Read::kSliceHeader : Read::kValue;
-      absl::Status s = slot < max_slots ? EmitSlot(dwarf, {*a}, what, slot, &ops, &read)
+      absl::Status s = slot < max_slots ? EmitSlot(dwarf, bias, {*a}, what, slot, &ops, &read)
                                         : absl::ResourceExhaustedError("past the record's slots");
       if (!s.ok()) {
         meta.unread = absl::StrCat("(unreadable ", a->type.name,
@@ -908,8 +917,8 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       auto alts = alternatives(c->operand);
       if (!alts.ok()) return fail(alts.status());
       Slot meta;
-      absl::Status s =
-          EmitSlot(dwarf, *alts, c->operand.len ? Read::kLen : Read::kValue, slot, &pp.ops, &meta);
+      absl::Status s = EmitSlot(dwarf, bias, *alts, c->operand.len ? Read::kLen : Read::kValue,
+                                slot, &pp.ops, &meta);
       if (!s.ok()) return fail(s);
       s = CompileComparison(*c, meta, &pp);
       if (!s.ok()) return fail(s);
@@ -926,7 +935,7 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
     if (pp.cond.empty()) {
       // A tracepoint with a condition reports the calls that match it, and no returns (a RET
       // probe cannot tell which call it ends).
-      auto r = CompileReturns(dwarf, pp, entry_index);
+      auto r = CompileReturns(dwarf, bias, pp, entry_index);
       if (r.ok()) returns = std::move(*r);
     }
     plan.probes.push_back(std::move(pp));

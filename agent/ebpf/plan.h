@@ -151,8 +151,11 @@ struct Plan {
 //   NotFound          "trace.dlv:1: location \"nope\" not found"
 //   InvalidArgument   "trace.dlv:2: o.Nope: *main.Order has no field Nope"
 //   Unimplemented     "trace.dlv:2: d.x: ..." (a value this engine cannot read)
+// `pie_load_bias`: for a position-independent executable, where the running target was loaded
+// (its run-time addresses minus the link-time ones); without it a PIE's interfaces are not read.
 absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_view script_name,
-                                 gobinary::DwarfReader& dwarf);
+                                 gobinary::DwarfReader& dwarf,
+                                 std::optional<uint64_t> pie_load_bias = std::nullopt);
 
 // Formats one slot of a record as the Delve engine prints the same value (agent/delve/
 // hit_format.h): "\"127.0.0.1:5\"...+3 more", "42", "true", "(*main.T)(0xc000..)", "nil",

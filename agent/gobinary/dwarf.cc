@@ -243,6 +243,8 @@ class LibdwReader final : public DwarfReader {
 
   bool IsPie() override { return bin_->IsPie(); }
 
+  uint64_t EntryAddress() override { return bin_->EntryAddress(); }
+
   absl::StatusOr<std::string> CodeBytes(uint64_t vaddr, size_t n) override {
     return bin_->CodeBytes(vaddr, n);
   }

@@ -126,6 +126,8 @@ class DwarfReader {
   virtual absl::StatusOr<uint64_t> FileOffset(uint64_t vaddr) = 0;
   // True for a position-independent executable (ET_DYN): its addresses move by the load bias.
   virtual bool IsPie() = 0;
+  // GoBinary::EntryAddress.
+  virtual uint64_t EntryAddress() = 0;
   // Up to `n` bytes of the file at virtual address `vaddr`.
   virtual absl::StatusOr<std::string> CodeBytes(uint64_t vaddr, size_t n) = 0;
   // The first line-table row flagged prologue_end in [fn.entry, fn.end), if any.

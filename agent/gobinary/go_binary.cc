@@ -244,6 +244,11 @@ bool GoBinary::IsPie() const {
   return gelf_getehdr(elf_, &eh) != nullptr && eh.e_type == ET_DYN;
 }
 
+uint64_t GoBinary::EntryAddress() const {
+  GElf_Ehdr eh;
+  return gelf_getehdr(elf_, &eh) != nullptr ? eh.e_entry : 0;
+}
+
 std::vector<FunctionSymbol> GoBinary::DataSymbols(absl::string_view prefix) const {
   std::vector<FunctionSymbol> out;
   for (Elf_Scn* scn = elf_nextscn(elf_, nullptr); scn != nullptr; scn = elf_nextscn(elf_, scn)) {

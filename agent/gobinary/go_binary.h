@@ -102,6 +102,9 @@ class GoBinary {
   absl::StatusOr<std::string> CodeBytes(uint64_t address, size_t n) const;
   // True for a position-independent executable (ET_DYN): its addresses move by the load bias.
   bool IsPie() const;
+  // The ELF header's entry point (e_entry), as linked: a running PIE's load bias is the entry
+  // the kernel reports (AT_ENTRY, common/proc_reader.h) minus this.
+  uint64_t EntryAddress() const;
   // Every symbol that is not a function (STT_OBJECT and others) whose name starts with `prefix`,
   // read from .symtab on each call: "go:itab.*main.Order,main.Describer" at the itab's address.
   std::vector<FunctionSymbol> DataSymbols(absl::string_view prefix) const;

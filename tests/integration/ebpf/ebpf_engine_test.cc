@@ -808,6 +808,47 @@ std::string WithoutAddresses(const std::string& v) {
   return out;
 }
 
+// A position-independent executable: the itab and type addresses the plan compares and names
+// move with the load address, which the agent reads from the kernel (AT_ENTRY in /proc/PID/auxv
+// minus the ELF entry). The same script on the PIE build prints what it prints on the fixed one.
+TEST(EbpfEngineTest, InterfacesOfAPositionIndependentExecutableAreRead) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  auto t = GoTarget::Start("values-pie");
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto bin = gobinary::GoBinary::Open(absl::StrCat("/proc/", (*t)->pid(), "/exe"));
+  ASSERT_TRUE(bin.ok()) << bin.status();
+  ASSERT_TRUE((*bin)->IsPie());
+  Events ev;
+  auto factory = NewEbpfSessionFactory({});
+  auto s = factory->StartTrace(
+      Spec((*t)->pid(),
+           "trace h main.handleOrder\non h print d.Text\non h print d\ntrace v main.validate\n"),
+      ev.Callback());
+  ASSERT_TRUE(s.ok()) << s.status();
+  Get(**t, "/order?id=7&qty=2&label=lbl");
+  Get(**t, "/order?id=8&qty=3&extra=order");
+  ASSERT_TRUE(ev.WaitHits(4));
+  (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  ASSERT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
+  std::vector<std::string> seen;
+  for (const v1::HitEvent& h : ev.Hits()) {
+    for (const auto& v : h.vars()) {
+      seen.push_back(absl::StrCat(v.name(), "=", WithoutAddresses(v.value())));
+    }
+    for (const auto& a : h.args()) {
+      if (a.name() == "w" || a.name() == "extra") {
+        seen.push_back(absl::StrCat(a.name(), "=", WithoutAddresses(a.value())));
+      }
+    }
+  }
+  EXPECT_THAT(seen, ::testing::IsSupersetOf({"d.Text=\"lbl\"", "d=main.Describer(main.label {...})",
+                                             "w=io.Writer((*net/http.response)(0xADDR))",
+                                             "extra=interface {} nil",
+                                             "d=main.Describer((*main.Order)(0xADDR))",
+                                             "extra=interface {}((*main.Order)(0xADDR))"}));
+  ExpectReleased(**t, 0);
+}
+
 // The same script on the same binary through both engines, with the same requests: every printed
 // value (and every scalar argument) must be what Delve prints.
 TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
