@@ -808,6 +808,26 @@ std::string WithoutAddresses(const std::string& v) {
   return out;
 }
 
+// Runs `script` on the eBPF engine against `t` while `paths` are requested in order, waits for
+// `calls` calls and `returns` return events, and ends the session; every event it sent.
+std::unique_ptr<Events> RunScript(const GoTarget& t, const std::string& script,
+                                  const std::vector<std::string>& paths, size_t calls,
+                                  size_t returns = 0) {
+  auto ev = std::make_unique<Events>();
+  auto factory = NewEbpfSessionFactory({});
+  auto s = factory->StartTrace(Spec(t.pid(), script), ev->Callback());
+  EXPECT_TRUE(s.ok()) << s.status();
+  if (!s.ok()) return ev;
+  for (const std::string& p : paths) Get(t, p);
+  EXPECT_TRUE(ev->WaitHits(calls));
+  if (returns > 0) {
+    EXPECT_TRUE(ev->WaitHits(returns, absl::Seconds(10), /*returns=*/true));
+  }
+  (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  EXPECT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
+  return ev;
+}
+
 // A position-independent executable: the itab and type addresses the plan compares and names
 // move with the load address, which the agent reads from the kernel (AT_ENTRY in /proc/PID/auxv
 // minus the ELF entry). The same script on the PIE build prints what it prints on the fixed one.
@@ -818,20 +838,11 @@ TEST(EbpfEngineTest, InterfacesOfAPositionIndependentExecutableAreRead) {
   auto bin = gobinary::GoBinary::Open(absl::StrCat("/proc/", (*t)->pid(), "/exe"));
   ASSERT_TRUE(bin.ok()) << bin.status();
   ASSERT_TRUE((*bin)->IsPie());
-  Events ev;
-  auto factory = NewEbpfSessionFactory({});
-  auto s = factory->StartTrace(
-      Spec((*t)->pid(),
-           "trace h main.handleOrder\non h print d.Text\non h print d\ntrace v main.validate\n"),
-      ev.Callback());
-  ASSERT_TRUE(s.ok()) << s.status();
-  Get(**t, "/order?id=7&qty=2&label=lbl");
-  Get(**t, "/order?id=8&qty=3&extra=order");
-  ASSERT_TRUE(ev.WaitHits(4));
-  (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
-  ASSERT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
+  auto ev = RunScript(
+      **t, "trace h main.handleOrder\non h print d.Text\non h print d\ntrace v main.validate\n",
+      {"/order?id=7&qty=2&label=lbl", "/order?id=8&qty=3&extra=order"}, 4);
   std::vector<std::string> seen;
-  for (const v1::HitEvent& h : ev.Hits()) {
+  for (const v1::HitEvent& h : ev->Hits()) {
     for (const auto& v : h.vars()) {
       seen.push_back(absl::StrCat(v.name(), "=", WithoutAddresses(v.value())));
     }
@@ -1130,26 +1141,19 @@ TEST(EbpfEngineTest, InterfaceArgumentsAndResultsNameTheirDynamicType) {
   KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
   auto t = GoTarget::Start("values");
   ASSERT_TRUE(t.ok()) << t.status();
-  Events ev;
-  auto factory = NewEbpfSessionFactory({});
-  auto s = factory->StartTrace(Spec((*t)->pid(), "trace v main.validate\non v print extra\n"),
-                               ev.Callback());
-  ASSERT_TRUE(s.ok()) << s.status();
-  Get(**t, "/order?id=1&qty=2&items=a,b,c");
-  Get(**t, "/order?id=2&qty=-1&items=x&extra=order");
-  Get(**t, "/order?id=3&qty=1&items=y&extra=qty");  // extra == 1: an error
-  ASSERT_TRUE(ev.WaitHits(3, absl::Seconds(10), /*returns=*/true));
-  (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
-  ASSERT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
+  auto ev = RunScript(**t, "trace v main.validate\non v print extra\n",
+                      {"/order?id=1&qty=2&items=a,b,c", "/order?id=2&qty=-1&items=x&extra=order",
+                       "/order?id=3&qty=1&items=y&extra=qty"},  // the last: extra == 1, an error
+                      3, 3);
   std::vector<std::string> results;
-  for (const v1::HitEvent& r : ev.Returns()) {
+  for (const v1::HitEvent& r : ev->Returns()) {
     ASSERT_EQ(r.results_size(), 1);
     results.push_back(r.results(0).value());
   }
   const auto err_string =
       ::testing::MatchesRegex(R"(error\(\(\*errors\.errorString\)\(0x[0-9a-f]+\)\))");
   EXPECT_THAT(results, ::testing::ElementsAre("error nil", err_string, err_string));
-  auto hits = ev.Hits();
+  auto hits = ev->Hits();
   ASSERT_EQ(hits.size(), 3u);
   auto args = [](const v1::HitEvent& h) {
     std::vector<std::string> out;
@@ -1180,18 +1184,10 @@ TEST(EbpfEngineTest, ArgumentsPassedOnTheStackAreRead) {
   KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
   auto t = GoTarget::Start("values");
   ASSERT_TRUE(t.ok()) << t.status();
-  Events ev;
-  auto factory = NewEbpfSessionFactory({});
-  auto s = factory->StartTrace(
-      Spec((*t)->pid(), "trace s main.stackArgs\non s print id\non s print qty\non s print r.ID\n"),
-      ev.Callback());
-  ASSERT_TRUE(s.ok()) << s.status();
-  Get(**t, "/order?id=31&qty=7");
-  Get(**t, "/order?id=-4&qty=-9");
-  ASSERT_TRUE(ev.WaitHits(2));
-  (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
-  ASSERT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
-  auto hits = ev.Hits();
+  auto ev =
+      RunScript(**t, "trace s main.stackArgs\non s print id\non s print qty\non s print r.ID\n",
+                {"/order?id=31&qty=7", "/order?id=-4&qty=-9"}, 2);
+  auto hits = ev->Hits();
   ASSERT_EQ(hits.size(), 2u);
   auto vars = [](const v1::HitEvent& h) {
     std::vector<std::string> out;
