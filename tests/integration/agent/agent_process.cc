@@ -4,9 +4,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/pidfd.h"
+#include "common/proc_reader.h"
 #include "common/tls.h"
 #include "tests/support/test_env.h"
 
@@ -84,8 +88,33 @@ AgentProcess::~AgentProcess() {
     (void)process_->Terminate(absl::Seconds(30), /*kill_after_grace=*/false);
   }
   process_.reset();
+  // The guardian wakes when the agent exits, even cleanly, and builds the engine (which creates
+  // <state>/delve): let it finish before anyone removes the state directory.
+  if (pid_t guard = GuardianPid(); guard > 0) {
+    auto cmdline = ReadSmallFile(absl::StrCat("/proc/", guard, "/cmdline"));
+    if (cmdline.ok() && absl::StrContains(*cmdline, "guard")) {
+      if (auto fd = PidfdOpen(guard); fd.ok()) PidfdWaitExit(fd->get(), absl::Seconds(30));
+    }
+  }
   std::error_code ec;
   if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir_, ec);
+}
+
+pid_t AgentProcess::GuardianPid() const {
+  // {"ts":...,"msg":"guardian started","guard_pid":12793,"outside_container_cgroup":false}
+  std::ifstream in(dir_ + "/agent.log");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!absl::StrContains(line, "\"guardian started\"")) continue;
+    size_t at = line.find("\"guard_pid\":");
+    if (at == std::string::npos) continue;
+    int pid = 0;
+    if (absl::SimpleAtoi(line.substr(at + 12, line.find_first_of(",}", at + 12) - (at + 12)),
+                         &pid)) {
+      return pid;
+    }
+  }
+  return 0;
 }
 
 std::string AgentProcess::Logs() const {

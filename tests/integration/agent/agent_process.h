@@ -2,6 +2,8 @@
 // state dir, JSON logs in a file; SIGTERM (never SIGKILL while Delve may be attached) on destroy.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 
@@ -28,6 +30,9 @@ class AgentProcess {
   const std::string& state_dir() const { return state_dir_; }
   ChildProcess& process() { return *process_; }
   std::string Logs() const;
+  // The guardian the agent started (its log's "guardian started" guard_pid), 0 if none. The
+  // destructor waits for it to exit (bounded): it outlives the agent to recover its sessions.
+  pid_t GuardianPid() const;
   // A stub authenticated with `cert` (nullptr: no client certificate), trusting `roots`' CA.
   std::unique_ptr<kdbg::v1::Agent::Stub> Stub(const CertFiles* cert, const TestPki* roots) const;
 
