@@ -461,9 +461,9 @@ void MergeRelay::OnPartLostAnswered(size_t i, std::optional<v1::Event> ended) {
         queue_.push_back(*std::move(ended));
       }
     } else {
-      QueuePartFailure(
-          p, "UNAVAILABLE", p.lost_end.error_message(),
-          ClassifyPartFailure(absl::StatusCode::kUnavailable, p.lost_end.error_message()));
+      auto code = static_cast<absl::StatusCode>(p.lost_end.error_code());
+      QueuePartFailure(p, absl::StatusCodeToString(code), p.lost_end.error_message(),
+                       ClassifyPartFailure(code, p.lost_end.error_message()));
     }
     a = Step();
   }

@@ -610,14 +610,15 @@ absl::Status CompileComparison(const Cond& c, const Slot& value, ProbePlan* pp) 
   };
   const bool equality = c.op == KDBG_COND_EQ || c.op == KDBG_COND_NE;
   pp->cond_op = c.op;
-  pp->cond_shift = static_cast<uint32_t>(64 - 8 * value.size);
+  // The value's bits in w0: all of them for a word or more (strings and interfaces compare w0's
+  // length or itab word).
+  pp->cond_shift = value.size >= 8 ? 0 : static_cast<uint32_t>(64 - 8 * value.size);
   switch (value.format) {
     case SlotFormat::kString:
       if (c.literal != Cond::Literal::kString || !equality) return mismatch("that constant");
       pp->cond_kind = KDBG_COND_STRING;
       pp->cond_imm = c.string_value.size();
       pp->cond_str = c.string_value;
-      pp->cond_shift = 0;
       return absl::OkStatus();
     case SlotFormat::kBool:
       if (c.literal != Cond::Literal::kBool || !equality) return mismatch("that constant");
@@ -630,7 +631,6 @@ absl::Status CompileComparison(const Cond& c, const Slot& value, ProbePlan* pp) 
       if (c.literal != Cond::Literal::kNil || !equality) return mismatch("that constant");
       pp->cond_kind = KDBG_COND_UNSIGNED;
       pp->cond_imm = 0;
-      if (value.format == SlotFormat::kInterface) pp->cond_shift = 0;
       return absl::OkStatus();
     case SlotFormat::kSigned: {
       if (c.literal != Cond::Literal::kInt) return mismatch("a non-integer");
@@ -890,13 +890,17 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
         continue;
       }
       meta.type = a->type.name;
+      if (slot >= max_slots) {
+        meta.unread = absl::StrCat("(unreadable past the ", KDBG_MAX_SLOTS,
+                                   " values an eBPF hit carries; --engine delve reads it)");
+        pp.args.push_back(std::move(meta));
+        continue;
+      }
       std::vector<kdbg_op> ops;
-      Slot read = meta;
-      // A slice argument: its len and cap (Delve also prints up to 16 elements).
+      // A slice argument: its len and cap (Delve also prints up to 16 elements). EmitSlot fills
+      // `meta` only when it succeeds.
       const Read what = a->type.kind == GoKind::kSlice ? Read::kSliceHeader : Read::kValue;
-      absl::Status s = slot < max_slots ? EmitSlot(dwarf, bias, {*a}, what, slot, &ops, &read)
-                                        : absl::ResourceExhaustedError("past the record's slots");
-      if (!s.ok()) {
+      if (!EmitSlot(dwarf, bias, {*a}, what, slot, &ops, &meta).ok()) {
         meta.unread = absl::StrCat("(unreadable ", a->type.name,
                                    " values are not read by the eBPF engine; --engine delve reads "
                                    "them)");
@@ -905,7 +909,7 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       }
       ++slot;
       pp.ops.insert(pp.ops.end(), ops.begin(), ops.end());
-      pp.args.push_back(std::move(read));
+      pp.args.push_back(std::move(meta));
     }
     if (!bp.cond.empty()) {
       auto fail = [&](const absl::Status& s) {

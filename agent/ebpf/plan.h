@@ -102,8 +102,8 @@ struct Slot {
   // Non-empty: a value this engine does not read (an argument or result of a type it does not
   // read, or one optimized out at the probe); printed as this text and given no record slot.
   std::string unread;
-  // kInterface: the dynamic types it may hold, sorted by `word` (shared by the slots of one
-  // interface type: an empty interface's are every type of the binary).
+  // kInterface: the dynamic types it may hold, sorted by `word`; an empty interface's are every
+  // type of the binary (shared by the copies of this slot in the plan and the session).
   std::shared_ptr<const std::vector<DynamicType>> dynamic_types;
 };
 
