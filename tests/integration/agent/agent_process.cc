@@ -5,13 +5,13 @@
 #include <sstream>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/pidfd.h"
 #include "common/proc_reader.h"
 #include "common/tls.h"
+#include "nlohmann/json.hpp"
 #include "tests/support/test_env.h"
 
 namespace kdbg::testing {
@@ -101,17 +101,15 @@ AgentProcess::~AgentProcess() {
 }
 
 pid_t AgentProcess::GuardianPid() const {
+  // One JSON object per line (--log-format json):
   // {"ts":...,"msg":"guardian started","guard_pid":12793,"outside_container_cgroup":false}
   std::ifstream in(dir_ + "/agent.log");
   std::string line;
   while (std::getline(in, line)) {
-    if (!absl::StrContains(line, "\"guardian started\"")) continue;
-    size_t at = line.find("\"guard_pid\":");
-    if (at == std::string::npos) continue;
-    int pid = 0;
-    if (absl::SimpleAtoi(line.substr(at + 12, line.find_first_of(",}", at + 12) - (at + 12)),
-                         &pid)) {
-      return pid;
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.value("msg", "") == "guardian started" && j.contains("guard_pid") &&
+        j["guard_pid"].is_number_integer()) {
+      return j["guard_pid"].get<pid_t>();
     }
   }
   return 0;
