@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "agent/delve/json_access.h"
 #include "common/pidfd.h"
 #include "common/proc_reader.h"
 #include "common/tls.h"
@@ -90,7 +91,13 @@ AgentProcess::~AgentProcess() {
   process_.reset();
   // The guardian wakes when the agent exits, even cleanly, and builds the engine (which creates
   // <state>/delve): let it finish before anyone removes the state directory.
-  if (pid_t guard = GuardianPid(); guard > 0) {
+  pid_t guard = 0;
+  try {
+    guard = GuardianPid();
+  } catch (
+      ...) {  // only std::bad_alloc could come from reading the log: a destructor must not throw
+  }
+  if (guard > 0) {
     auto cmdline = ReadSmallFile(absl::StrCat("/proc/", guard, "/cmdline"));
     if (cmdline.ok() && absl::StrContains(*cmdline, "guard")) {
       if (auto fd = PidfdOpen(guard); fd.ok()) PidfdWaitExit(fd->get(), absl::Seconds(30));
@@ -107,9 +114,8 @@ pid_t AgentProcess::GuardianPid() const {
   std::string line;
   while (std::getline(in, line)) {
     nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && j.value("msg", "") == "guardian started" && j.contains("guard_pid") &&
-        j["guard_pid"].is_number_integer()) {
-      return j["guard_pid"].get<pid_t>();
+    if (delve::jsonx::Str(j, "msg") == "guardian started") {
+      return static_cast<pid_t>(delve::jsonx::Int(j, "guard_pid"));
     }
   }
   return 0;
