@@ -42,13 +42,22 @@ void AskDwarf(const std::string& path) {
     if (!fn.ok()) continue;
     (void)r.FileOffset(fn->entry);
     (void)r.CodeBytes(fn->entry, 32);
-    (void)r.PrologueEnd(*fn);
+    (void)r.AfterPrologue(*fn);
     (void)r.LineAt(fn->entry);
+    (void)r.CfaFromRsp(fn->entry);
     for (const auto& p : fn->params) {
       (void)r.ParameterAt(*fn, p.name, fn->entry);
       if (auto t = r.Type(p.type); t.ok()) {
         for (const auto& m : t->members) (void)r.Type(m.type);
         if (t->elem != 0) (void)r.Type(t->elem);
+      }
+    }
+  }
+  for (const char* name : {"main.handleSlash", "errors.New"}) {
+    for (const auto& call : r.InlinedCalls(name)) {
+      (void)r.CfaFromRsp(call.callee.entry);
+      for (const auto& p : call.callee.params) {
+        (void)r.ParameterAt(call.callee, p.name, call.callee.entry);
       }
     }
   }

@@ -380,13 +380,19 @@ absl::StatusOr<std::vector<Location>> DelveClient::FindLocation(const std::strin
 }
 
 json BreakpointToJson(const BreakpointRequest& bp) {
-  json j = {{"name", bp.name},
-            {"addrs", bp.addrs},
-            {"file", bp.file},
-            {"line", bp.line},
-            {"continue", bp.tracepoint}};
-  if (!bp.addrs.empty()) j["addr"] = bp.addrs.front();
-  if (!bp.function.empty()) j["functionName"] = bp.function;
+  json j = {{"name", bp.name}, {"continue", bp.tracepoint}};
+  if (!bp.addrs.empty()) {
+    // The addresses alone, as dlv's own `trace` and `break` send FindLocation's PCs: Delve's
+    // CreateBreakpoint takes a file first, then a function name, and only then the addresses
+    // (service/debugger/debugger.go), and a file:line re-resolves to every address of that line,
+    // which for a function the compiler inlined is not where each inlined call begins.
+    j["addrs"] = bp.addrs;
+    j["addr"] = bp.addrs.front();
+  } else {
+    j["file"] = bp.file;
+    j["line"] = bp.line;
+    if (!bp.function.empty()) j["functionName"] = bp.function;
+  }
   if (!bp.variables.empty()) j["variables"] = bp.variables;
   if (bp.load_args) {
     // dlv trace's ShortLoadConfig plus one level of pointers: enough for r.RemoteAddr-style values

@@ -37,6 +37,10 @@ TEST(BreakpointToJsonTest, TracepointFlagUsesDelvesContinueKey) {
   EXPECT_FALSE(j.contains("Tracepoint"));  // silently ignored by Delve: would make a stopping bp
   EXPECT_EQ(j["name"], "handleSlash");
   EXPECT_EQ(j["addrs"], json({0x6a1b2c, 0x6a1b40}));
+  // Delve would prefer a file:line (or a function name) to the addresses: neither is sent.
+  EXPECT_FALSE(j.contains("file"));
+  EXPECT_FALSE(j.contains("line"));
+  EXPECT_FALSE(j.contains("functionName"));
   EXPECT_EQ(j["variables"], json({"r.RemoteAddr"}));
   EXPECT_EQ(j["stacktrace"], 5);
   EXPECT_EQ(j["Cond"], "r.Method == \"GET\"");

@@ -47,8 +47,8 @@ int64_t MonotonicNanos() {
 
 struct ProbeState {
   ProbePlan plan;
-  int64_t hits = 0;
-  int64_t returns = 0;  // an entry probe: the returns its return probes reported
+  int64_t hits = 0;     // a tracepoint's first probe: the calls its entry and inlined calls saw
+  int64_t returns = 0;  // a tracepoint's first probe: the returns its return probes reported
   bool disarmed = false;
   uint64_t drops_reported = 0;
 };
@@ -159,8 +159,9 @@ class EbpfSession final : public DebugSession {
     armed_.set_attach_ms(absl::ToInt64Milliseconds(t1 - t0));
     armed_.set_arm_ms(absl::ToInt64Milliseconds(absl::Now() - t1));
     armed_.set_engine("ebpf");
-    for (const ProbeState& ps : probes_) {
-      if (ps.plan.is_return) continue;  // part of its tracepoint
+    for (size_t i = 0; i < probes_.size(); ++i) {
+      const ProbeState& ps = probes_[i];
+      if (ps.plan.entry != i) continue;  // a return or an inlined call: part of its tracepoint
       kdbg::v1::Tracepoint* t = armed_.add_tracepoints();
       t->set_name(ps.plan.tracepoint);
       t->set_location(ps.plan.location);
@@ -303,8 +304,8 @@ class EbpfSession final : public DebugSession {
     if (rec.probe >= probes_.size()) return false;
     ProbeState& ps = probes_[rec.probe];
     if (rec.kind == KDBG_REC_RATE_LIMITED) {
-      // The tracepoint's entry and return probes go together.
-      const size_t group = ps.plan.is_return ? ps.plan.entry : rec.probe;
+      // The tracepoint's probes (entry, inlined calls, returns) go together.
+      const size_t group = ps.plan.entry;
       if (!probes_[group].disarmed) {
         Notice(kdbg::v1::NOTICE_KIND_RATE_LIMITED,
                absl::StrCat("tracepoint ", ps.plan.tracepoint, " exceeded ", rate_,
@@ -312,8 +313,7 @@ class EbpfSession final : public DebugSession {
       }
       for (uint32_t i = 0; i < probes_.size(); ++i) {
         ProbeState& other = probes_[i];
-        if ((i == group || (other.plan.is_return && other.plan.entry == group)) &&
-            !other.disarmed) {
+        if (other.plan.entry == group && !other.disarmed) {
           other.disarmed = true;
           bpf_->Detach(i);
         }
@@ -322,17 +322,18 @@ class EbpfSession final : public DebugSession {
     }
     if (spec_.max_hits > 0 && hits_.load() >= spec_.max_hits) return true;
     size_t have = (size - offsetof(kdbg_record, slots)) / sizeof(kdbg_slot);
-    ++ps.hits;
     if (ps.plan.is_return) return OnReturn(rec, have, ps);
+    const int64_t count = ++probes_[ps.plan.entry].hits;  // the tracepoint's, as Delve counts
     hits_.fetch_add(1);
     kdbg::v1::Event e;
     kdbg::v1::HitEvent* hit = e.mutable_hit();
     hit->set_tracepoint(ps.plan.tracepoint);
     hit->set_goroutine(static_cast<int64_t>(rec.goid));
-    hit->set_function(ps.plan.function.name);
+    // An inlined call: Delve names the function the code is in.
+    hit->set_function(ps.plan.caller.empty() ? ps.plan.function.name : ps.plan.caller);
     hit->set_file(ps.plan.file);
     hit->set_line(ps.plan.line);
-    hit->set_hit_count(ps.hits);
+    hit->set_hit_count(count);
     size_t slot = 0;
     auto add = [&](const Slot& s, google::protobuf::RepeatedPtrField<kdbg::v1::Variable>* out) {
       kdbg::v1::Variable* v = out->Add();

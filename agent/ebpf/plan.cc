@@ -60,6 +60,9 @@ struct Place {
   bool memory = false;
   std::vector<kdbg_op> base;
   int64_t offset = 0;
+  // At the probe, CFA = RSP + cfa_rsp: 8 at a function's entry and at a RET; at an inlined call,
+  // the caller's frame size + 8 (gobinary::DwarfReader::CfaFromRsp).
+  int64_t cfa_rsp = 8;
   struct At {
     uint64_t offset;  // within the value
     Piece piece;
@@ -77,8 +80,9 @@ struct Alt {
 // The place of a value of `type` that DWARF locates by `pieces`. A location without DW_OP_piece
 // is the whole value: in one register, or contiguous on the stack (a parameter passed on the
 // stack: "DW_OP_call_frame_cfa", the value at CFA + 0).
-Place PlaceOf(const std::vector<Piece>& pieces, const TypeInfo& type) {
+Place PlaceOf(const std::vector<Piece>& pieces, const TypeInfo& type, int64_t cfa_rsp = 8) {
   Place p;
+  p.cfa_rsp = cfa_rsp;
   uint64_t off = 0;
   for (Piece pc : pieces) {
     if (pc.size == 0 && pieces.size() == 1 && pc.where == Piece::Where::kStack) pc.size = type.size;
@@ -105,15 +109,15 @@ absl::StatusOr<std::vector<kdbg_op>> Word(const Place& p, uint64_t offset, uint6
       ops.push_back(Op(KDBG_OP_REG, static_cast<uint8_t>(kDwarfToPtRegs[at.piece.dwarf_reg])));
       return ops;
     }
-    // CFA = RSP + 8 at the probe (before the prologue pushes anything).
     ops.push_back(Op(KDBG_OP_REG, KDBG_RSP));
-    ops.push_back(Op(
-        KDBG_OP_LOAD, static_cast<uint8_t>(size),
-        static_cast<int32_t>(8 + at.piece.cfa_offset + static_cast<int64_t>(offset - at.offset))));
+    ops.push_back(Op(KDBG_OP_LOAD, static_cast<uint8_t>(size),
+                     static_cast<int32_t>(p.cfa_rsp + at.piece.cfa_offset +
+                                          static_cast<int64_t>(offset - at.offset))));
     return ops;
   }
   return absl::UnimplementedError(
-      absl::StrCat("bytes ", offset, "..", offset + size, " are not in one register or slot"));
+      absl::StrCat("bytes ", offset, "..", offset + size,
+                   " of the value are not in one register or stack slot here"));
 }
 
 // The place of a member at `offset` within the value at `p`.
@@ -788,6 +792,211 @@ std::optional<Disqualification> CheckScript(const delve::TraceScript& script) {
   return std::nullopt;
 }
 
+namespace {
+
+// Whether `address` starts an instruction of the caller's code (decoded: a uprobe in the middle
+// of an instruction crashes the Go program).
+absl::Status CheckInstructionStart(gobinary::DwarfReader& dwarf,
+                                   const gobinary::InlinedCall& call) {
+  const uint64_t at = call.callee.entry;
+  if (call.caller_end <= call.caller_entry || at < call.caller_entry || at >= call.caller_end) {
+    return absl::InternalError(
+        absl::StrCat("the call at 0x", absl::Hex(at), " is outside ", call.caller, "'s code"));
+  }
+  const uint64_t n = call.caller_end - call.caller_entry;
+  KDBG_ASSIGN_OR_RETURN(std::string code, dwarf.CodeBytes(call.caller_entry, n));
+  if (code.size() != n) {
+    return absl::OutOfRangeError(
+        absl::StrCat("the code of ", call.caller, " is not all in the file"));
+  }
+  KDBG_ASSIGN_OR_RETURN(bool starts, StartsInstruction(code, call.caller_entry, at));
+  if (!starts) {
+    return absl::InternalError(absl::StrCat("0x", absl::Hex(at), " (where the DWARF says ",
+                                            call.callee.name, " is inlined in ", call.caller,
+                                            ") is not an instruction boundary"));
+  }
+  return absl::OkStatus();
+}
+
+// One probe of tracepoint `bp`: at its function's out-of-line entry (`call` null; `fn` the
+// function), or at one call the compiler inlined (`fn` is call->callee: the call's parameters).
+// At an inlined call a print or condition whose parameter the call has no value for is not an
+// error, as Delve evaluates it there: the print says so, the condition lets every call through
+// (Delve reports a hit whose condition fails to evaluate).
+absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
+                                       absl::string_view script_name, gobinary::DwarfReader& dwarf,
+                                       Bias bias, Compiler& compiler, const gobinary::Function& fn,
+                                       const gobinary::InlinedCall* call) {
+  auto where = [&](int line, absl::string_view msg) {
+    return absl::StrCat(script_name, ":", line, ": ", msg);
+  };
+  ProbePlan pp;
+  pp.tracepoint = bp.name;
+  pp.location = bp.location;
+  pp.script_line = bp.line;
+  pp.function = fn;
+  int64_t cfa_rsp = 8;  // at the entry probe (nothing pushed yet)
+  if (call == nullptr) {
+    ProbeSite site = FindProbeSite(dwarf, pp.function);
+    pp.address = site.address;
+    pp.check_flags = site.check_flags;
+    pp.file = pp.function.file;
+    pp.line = pp.function.line;
+    auto pe = dwarf.AfterPrologue(pp.function);
+    if (pe.ok() && pe->has_value()) {
+      auto pos = dwarf.LineAt(**pe);
+      if (pos.ok()) {
+        pp.file = pos->first;
+        pp.line = pos->second;
+      }
+    }
+  } else {
+    // Where Delve puts its breakpoint for the call, and reports it: the call's first address, in
+    // the caller (file and line are the inlined code's).
+    KDBG_RETURN_IF_ERROR(CheckInstructionStart(dwarf, *call));
+    // The call's values on the stack are in the caller's frame.
+    KDBG_ASSIGN_OR_RETURN(cfa_rsp, dwarf.CfaFromRsp(fn.entry));
+    pp.address = fn.entry;
+    pp.caller = call->caller;
+    pp.file = fn.file;
+    pp.line = fn.line;
+  }
+  KDBG_ASSIGN_OR_RETURN(pp.file_offset, dwarf.FileOffset(pp.address));
+  // The parameters' alternatives, by name. NotFound: the parameter has no value at the probe (no
+  // location list entry; at an inlined call, no DIE at all).
+  auto param = [&](const std::string& name) -> absl::StatusOr<Alt> {
+    for (const gobinary::Parameter& p : pp.function.params) {
+      if (p.name != name || p.is_return) continue;
+      KDBG_ASSIGN_OR_RETURN(std::vector<Piece> pieces,
+                            dwarf.ParameterAt(pp.function, name, pp.address));
+      Alt a;
+      KDBG_ASSIGN_OR_RETURN(a.type, dwarf.Type(p.type));
+      a.place = PlaceOf(pieces, a.type, cfa_rsp);
+      return a;
+    }
+    if (call != nullptr) {
+      for (const gobinary::Parameter& p : call->declared) {
+        if (p.name == name && !p.is_return) {
+          return absl::NotFoundError(absl::StrCat("could not find symbol value for ", name));
+        }
+      }
+    }
+    return absl::InvalidArgumentError(absl::StrCat(pp.function.name, " has no parameter ", name,
+                                                   " (the eBPF engine reads parameters only)"));
+  };
+  // The alternatives of a parsed expression: its parameter, then each field.
+  auto alternatives = [&](const Expr& e) -> absl::StatusOr<std::vector<Alt>> {
+    KDBG_ASSIGN_OR_RETURN(Alt root, param(e.path[0]));
+    std::vector<Alt> alts{std::move(root)};
+    std::string so_far = e.path[0];
+    for (size_t k = 1; k < e.path.size(); ++k) {
+      KDBG_ASSIGN_OR_RETURN(alts, compiler.Field(std::move(alts), e.path[k], so_far));
+      so_far = absl::StrCat(so_far, ".", e.path[k]);
+    }
+    return alts;
+  };
+  // At an inlined call, a missing value is the call's, not the script's error.
+  auto missing_at_call = [&](const absl::Status& s) {
+    return call != nullptr && absl::IsNotFound(s);
+  };
+  uint16_t slot = 0;
+  for (size_t i = 0; i < bp.prints.size(); ++i) {
+    int line = i < bp.print_lines.size() ? bp.print_lines[i] : bp.line;
+    auto fail = [&](const absl::Status& s) {
+      return absl::Status(s.code(), where(line, absl::StrCat(bp.prints[i], ": ", s.message())));
+    };
+    auto e = ParseExpr(bp.prints[i]);
+    if (!e.ok()) return fail(e.status());
+    Slot meta;
+    meta.name = bp.prints[i];
+    auto alts = alternatives(*e);
+    if (missing_at_call(alts.status())) {
+      meta.unread = absl::StrContains(alts.status().message(), "symbol value")
+                        ? absl::StrCat("(unreadable ", alts.status().message(), ")")
+                        : std::string(delve::kOptimizedOut);
+      pp.vars.push_back(std::move(meta));
+      continue;
+    }
+    if (!alts.ok()) return fail(alts.status());
+    absl::Status s =
+        EmitSlot(dwarf, bias, *alts, e->len ? Read::kLen : Read::kValue, slot++, &pp.ops, &meta);
+    if (!s.ok()) return fail(s);
+    pp.vars.push_back(std::move(meta));
+  }
+  // Arguments like Delve's: every parameter, in order. Strings, numbers, booleans, pointers and
+  // interfaces are read; the others say why not. The condition's value takes the last slot.
+  const uint16_t max_slots = bp.cond.empty() ? KDBG_MAX_SLOTS : KDBG_MAX_SLOTS - 1;
+  for (const gobinary::Parameter& p : pp.function.params) {
+    if (p.is_return) continue;
+    Slot meta;
+    meta.name = p.name;
+    auto a = param(p.name);
+    if (!a.ok()) {
+      // NotFound: no location list entry covers the probe's PC (what Delve calls "could not
+      // find loclist entry", printed <optimized out> by both engines).
+      meta.unread = absl::IsNotFound(a.status())
+                        ? std::string(delve::kOptimizedOut)
+                        : absl::StrCat("(unreadable ", a.status().message(), ")");
+      pp.args.push_back(std::move(meta));
+      continue;
+    }
+    meta.type = a->type.name;
+    if (slot >= max_slots) {
+      meta.unread = absl::StrCat("(unreadable past the ", KDBG_MAX_SLOTS,
+                                 " values an eBPF hit carries; --engine delve reads it)");
+      pp.args.push_back(std::move(meta));
+      continue;
+    }
+    std::vector<kdbg_op> ops;
+    // A slice argument: its len and cap (Delve also prints up to 16 elements). EmitSlot fills
+    // `meta` only when it succeeds.
+    const Read what = a->type.kind == GoKind::kSlice ? Read::kSliceHeader : Read::kValue;
+    if (absl::Status s = EmitSlot(dwarf, bias, {*a}, what, slot, &ops, &meta); !s.ok()) {
+      // A value of a type this engine reads whose location it cannot follow here (at an inlined
+      // call, a string the DWARF locates in one register) says why.
+      int size = 0;
+      const bool readable = what == Read::kSliceHeader || ScalarFormat(a->type, &size).ok();
+      meta.unread = readable ? absl::StrCat("(unreadable ", s.message(), ")")
+                             : absl::StrCat("(unreadable ", a->type.name,
+                                            " values are not read by the eBPF engine; --engine "
+                                            "delve reads them)");
+      pp.args.push_back(std::move(meta));
+      continue;
+    }
+    ++slot;
+    pp.ops.insert(pp.ops.end(), ops.begin(), ops.end());
+    pp.args.push_back(std::move(meta));
+  }
+  if (!bp.cond.empty()) {
+    auto fail = [&](const absl::Status& s) {
+      return absl::Status(s.code(),
+                          where(bp.cond_line, absl::StrCat("cond ", bp.cond, ": ", s.message())));
+    };
+    auto c = ParseCond(bp.cond);
+    if (!c.ok()) return fail(absl::UnimplementedError(c.status().message()));
+    pp.cond = bp.cond;
+    auto alts = alternatives(c->operand);
+    if (!missing_at_call(alts.status())) {
+      if (!alts.ok()) return fail(alts.status());
+      Slot meta;
+      absl::Status s = EmitSlot(dwarf, bias, *alts, c->operand.len ? Read::kLen : Read::kValue,
+                                slot, &pp.ops, &meta);
+      if (!s.ok()) return fail(s);
+      s = CompileComparison(*c, meta, &pp);
+      if (!s.ok()) return fail(s);
+      pp.cond_slot = slot;
+    }
+  }
+  if (pp.ops.size() > KDBG_MAX_OPS) {
+    return absl::InvalidArgumentError(
+        where(bp.line, absl::StrCat("tracepoint ", bp.name, " needs ", pp.ops.size(),
+                                    " read steps; the eBPF engine allows ", KDBG_MAX_OPS)));
+  }
+  return pp;
+}
+
+}  // namespace
+
 absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_view script_name,
                                  gobinary::DwarfReader& dwarf,
                                  std::optional<uint64_t> pie_load_bias) {
@@ -800,149 +1009,55 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
   const Bias bias = dwarf.IsPie() ? pie_load_bias : Bias(0);
   Compiler compiler(dwarf, bias);
   for (const delve::ScriptBreakpoint& bp : script.breakpoints) {
-    auto where = [&](int line, absl::string_view msg) {
-      return absl::StrCat(script_name, ":", line, ": ", msg);
+    auto where = [&](absl::string_view msg) {
+      return absl::StrCat(script_name, ":", bp.line, ": ", msg);
     };
-    ProbePlan pp;
-    pp.tracepoint = bp.name;
-    pp.location = bp.location;
-    pp.script_line = bp.line;
-    auto fn = dwarf.FindFunction(bp.location);
-    if (!fn.ok() && !absl::StrContains(bp.location, ".")) {
-      fn = dwarf.FindFunction(absl::StrCat("main.", bp.location));  // Delve's shorthand
+    // The function's out-of-line body and the calls the compiler inlined, as Delve finds a
+    // function's locations: `handleOrder` is Delve's shorthand for main.handleOrder.
+    std::vector<std::string> names = {bp.location};
+    if (!absl::StrContains(bp.location, ".")) names.push_back(absl::StrCat("main.", bp.location));
+    absl::StatusOr<gobinary::Function> fn = absl::NotFoundError("");
+    std::vector<gobinary::InlinedCall> calls;
+    for (const std::string& name : names) {
+      fn = dwarf.FindFunction(name);
+      calls = dwarf.InlinedCalls(name);
+      if (fn.ok() || !calls.empty()) break;
     }
-    if (!fn.ok()) {
-      return absl::NotFoundError(
-          where(bp.line, absl::StrCat("location \"", bp.location, "\" not found")));
+    if (!fn.ok() && calls.empty()) {
+      return absl::NotFoundError(where(absl::StrCat("location \"", bp.location, "\" not found")));
     }
-    pp.function = *fn;
-    ProbeSite site = FindProbeSite(dwarf, pp.function);
-    pp.address = site.address;
-    pp.check_flags = site.check_flags;
-    KDBG_ASSIGN_OR_RETURN(pp.file_offset, dwarf.FileOffset(pp.address));
-    pp.file = pp.function.file;
-    pp.line = pp.function.line;
-    auto pe = dwarf.PrologueEnd(pp.function);
-    if (pe.ok() && pe->has_value()) {
-      auto pos = dwarf.LineAt(**pe);
-      if (pos.ok()) {
-        pp.file = pos->first;
-        pp.line = pos->second;
-      }
-    }
-    // The parameters' alternatives, by name.
-    auto param = [&](const std::string& name) -> absl::StatusOr<Alt> {
-      for (const gobinary::Parameter& p : pp.function.params) {
-        if (p.name != name || p.is_return) continue;
-        KDBG_ASSIGN_OR_RETURN(std::vector<Piece> pieces,
-                              dwarf.ParameterAt(pp.function, name, pp.address));
-        Alt a;
-        KDBG_ASSIGN_OR_RETURN(a.type, dwarf.Type(p.type));
-        a.place = PlaceOf(pieces, a.type);
-        return a;
-      }
-      return absl::InvalidArgumentError(absl::StrCat(pp.function.name, " has no parameter ", name,
-                                                     " (the eBPF engine reads parameters only)"));
-    };
-    // The alternatives of a parsed expression: its parameter, then each field.
-    auto alternatives = [&](const Expr& e) -> absl::StatusOr<std::vector<Alt>> {
-      KDBG_ASSIGN_OR_RETURN(Alt root, param(e.path[0]));
-      std::vector<Alt> alts{std::move(root)};
-      std::string so_far = e.path[0];
-      for (size_t k = 1; k < e.path.size(); ++k) {
-        KDBG_ASSIGN_OR_RETURN(alts, compiler.Field(std::move(alts), e.path[k], so_far));
-        so_far = absl::StrCat(so_far, ".", e.path[k]);
-      }
-      return alts;
-    };
-    uint16_t slot = 0;
-    for (size_t i = 0; i < bp.prints.size(); ++i) {
-      int line = i < bp.print_lines.size() ? bp.print_lines[i] : bp.line;
-      auto fail = [&](const absl::Status& s) {
-        return absl::Status(s.code(), where(line, absl::StrCat(bp.prints[i], ": ", s.message())));
-      };
-      auto e = ParseExpr(bp.prints[i]);
-      if (!e.ok()) return fail(e.status());
-      auto alts = alternatives(*e);
-      if (!alts.ok()) return fail(alts.status());
-      Slot meta;
-      meta.name = bp.prints[i];
-      absl::Status s =
-          EmitSlot(dwarf, bias, *alts, e->len ? Read::kLen : Read::kValue, slot++, &pp.ops, &meta);
-      if (!s.ok()) return fail(s);
-      pp.vars.push_back(std::move(meta));
-    }
-    // Arguments like Delve's: every parameter, in order. Strings, numbers, booleans, pointers and
-    // interfaces are read; the others say why not. The condition's value takes the last slot.
-    const uint16_t max_slots = bp.cond.empty() ? KDBG_MAX_SLOTS : KDBG_MAX_SLOTS - 1;
-    for (const gobinary::Parameter& p : pp.function.params) {
-      if (p.is_return) continue;
-      Slot meta;
-      meta.name = p.name;
-      auto a = param(p.name);
-      if (!a.ok()) {
-        // NotFound: no location list entry covers the probe's PC (what Delve calls "could not
-        // find loclist entry", printed <optimized out> by both engines).
-        meta.unread = absl::IsNotFound(a.status())
-                          ? std::string(delve::kOptimizedOut)
-                          : absl::StrCat("(unreadable ", a.status().message(), ")");
-        pp.args.push_back(std::move(meta));
-        continue;
-      }
-      meta.type = a->type.name;
-      if (slot >= max_slots) {
-        meta.unread = absl::StrCat("(unreadable past the ", KDBG_MAX_SLOTS,
-                                   " values an eBPF hit carries; --engine delve reads it)");
-        pp.args.push_back(std::move(meta));
-        continue;
-      }
-      std::vector<kdbg_op> ops;
-      // A slice argument: its len and cap (Delve also prints up to 16 elements). EmitSlot fills
-      // `meta` only when it succeeds.
-      const Read what = a->type.kind == GoKind::kSlice ? Read::kSliceHeader : Read::kValue;
-      if (!EmitSlot(dwarf, bias, {*a}, what, slot, &ops, &meta).ok()) {
-        meta.unread = absl::StrCat("(unreadable ", a->type.name,
-                                   " values are not read by the eBPF engine; --engine delve reads "
-                                   "them)");
-        pp.args.push_back(std::move(meta));
-        continue;
-      }
-      ++slot;
-      pp.ops.insert(pp.ops.end(), ops.begin(), ops.end());
-      pp.args.push_back(std::move(meta));
-    }
-    if (!bp.cond.empty()) {
-      auto fail = [&](const absl::Status& s) {
-        return absl::Status(s.code(),
-                            where(bp.cond_line, absl::StrCat("cond ", bp.cond, ": ", s.message())));
-      };
-      auto c = ParseCond(bp.cond);
-      if (!c.ok()) return fail(absl::UnimplementedError(c.status().message()));
-      auto alts = alternatives(c->operand);
-      if (!alts.ok()) return fail(alts.status());
-      Slot meta;
-      absl::Status s = EmitSlot(dwarf, bias, *alts, c->operand.len ? Read::kLen : Read::kValue,
-                                slot, &pp.ops, &meta);
-      if (!s.ok()) return fail(s);
-      s = CompileComparison(*c, meta, &pp);
-      if (!s.ok()) return fail(s);
-      pp.cond = bp.cond;
-      pp.cond_slot = slot;
-    }
-    if (pp.ops.size() > KDBG_MAX_OPS) {
-      return absl::InvalidArgumentError(
-          where(bp.line, absl::StrCat("tracepoint ", bp.name, " needs ", pp.ops.size(),
-                                      " read steps; the eBPF engine allows ", KDBG_MAX_OPS)));
+    const size_t sites = (fn.ok() ? 1 : 0) + calls.size();
+    if (plan.probes.size() + sites > KDBG_MAX_PROBES) {
+      return absl::ResourceExhaustedError(where(absl::StrCat(
+          bp.location, " is inlined at ", calls.size(), " call sites: with the script's other ",
+          "tracepoints that is more than the ", KDBG_MAX_PROBES,
+          " probes the eBPF engine arms (Delve sets a breakpoint at each)")));
     }
     const size_t entry_index = plan.probes.size();
     std::vector<ProbePlan> returns;
-    if (pp.cond.empty()) {
-      // A tracepoint with a condition reports the calls that match it, and no returns (a RET
-      // probe cannot tell which call it ends).
-      auto r = CompileReturns(dwarf, bias, pp, entry_index);
-      if (r.ok()) returns = std::move(*r);
+    if (fn.ok()) {
+      KDBG_ASSIGN_OR_RETURN(ProbePlan pp,
+                            CompileProbe(bp, script_name, dwarf, bias, compiler, *fn, nullptr));
+      pp.entry = entry_index;
+      if (pp.cond.empty()) {
+        // A tracepoint with a condition reports the calls that match it, and no returns (a RET
+        // probe cannot tell which call it ends). Inlined calls have no RET.
+        auto r = CompileReturns(dwarf, bias, pp, entry_index);
+        if (r.ok()) returns = std::move(*r);
+      }
+      plan.probes.push_back(std::move(pp));
     }
-    plan.probes.push_back(std::move(pp));
+    for (const gobinary::InlinedCall& call : calls) {
+      auto pp = CompileProbe(bp, script_name, dwarf, bias, compiler, call.callee, &call);
+      if (!pp.ok()) {
+        return absl::Status(
+            pp.status().code(),
+            absl::StrCat(pp.status().message(), " (at its call inlined in ", call.caller, ", ",
+                         call.callee.file, ":", call.callee.line, ")"));
+      }
+      pp->entry = entry_index;
+      plan.probes.push_back(*std::move(pp));
+    }
     if (plan.probes.size() + returns.size() <= KDBG_MAX_PROBES) {
       for (ProbePlan& rp : returns) plan.probes.push_back(std::move(rp));
     }
@@ -1017,7 +1132,8 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v) {
 }
 
 uint32_t ProbePlan::RecordSlots() const {
-  uint32_t n = static_cast<uint32_t>(vars.size());
+  uint32_t n = 0;
+  for (const Slot& s : vars) n += s.unread.empty() ? 1 : 0;
   for (const Slot& s : args) n += s.unread.empty() ? 1 : 0;
   for (const Slot& s : results) n += s.unread.empty() ? 1 : 0;
   return n;

@@ -33,6 +33,13 @@
 // will be entered again): one event per call. A function without a recognised check is probed at
 // its entry PC (an instruction boundary by definition). At both places nothing has been spilled
 // yet and CFA = RSP + 8.
+//
+// Inlined calls: a function the compiler inlined has a probe at each inlined call too, where Delve
+// puts its breakpoints (the call's DW_AT_low_pc, else its first range; checked to start an
+// instruction by decoding the caller), reading the call's own parameter DIEs there; a hit names
+// the caller as its function, as Delve's does. A function inlined at every call has only these.
+// No return probes for inlined calls (no RET); more probes than KDBG_MAX_PROBES is an error
+// (ResourceExhausted), never a silent subset.
 #pragma once
 
 #include <cstdint>
@@ -117,15 +124,23 @@ struct ProbePlan {
   uint64_t address = 0;      // virtual address of the probe
   uint64_t file_offset = 0;  // what the uprobe takes
   bool check_flags = false;  // the probe is on the stack-check JBE
+  // An inlined call of the function (gobinary::InlinedCall): the function it was inlined into,
+  // which a hit names as Delve does ("" for the out-of-line entry and its returns). `function`
+  // is then the call's (its parameters are the call's), `entry` the tracepoint's first probe.
+  std::string caller;
   std::vector<kdbg_op> ops;
-  std::vector<Slot> vars;  // the print expressions, slots 0..vars.size()-1
+  // The print expressions, in order; those without `unread` take slots 0.. (at an inlined call a
+  // parameter may have no value: `unread` says so, as Delve does there).
+  std::vector<Slot> vars;
   // Every parameter, in order, as Delve lists a function's arguments; those without `unread` take
   // the following slots.
   std::vector<Slot> args;
   // A return probe (on one RET of the function, see ret_sites.h): `results` in order, the slots
-  // from 0 (those without `unread`); vars, args and cond are empty; `entry` is the index of the
-  // tracepoint's entry probe in Plan::probes.
+  // from 0 (those without `unread`); vars, args and cond are empty.
   bool is_return = false;
+  // The index in Plan::probes of the tracepoint's first probe (its out-of-line entry, else its
+  // first inlined call): its entry, inlined calls and returns count hits and are disarmed
+  // together.
   size_t entry = 0;
   std::vector<Slot> results;
   std::string cond;  // as written ("" for none)

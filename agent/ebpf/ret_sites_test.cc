@@ -48,5 +48,27 @@ TEST(FindReturnSitesTest, NoReturn) {
   EXPECT_TRUE(sites->empty());
 }
 
+// An inlined call's probe address must start an instruction of its caller.
+TEST(StartsInstructionTest, OnlyInstructionStarts) {
+  const std::string code(
+      "\x49\x3b\x66\x10"      // 0x1000 CMPQ SP, 0x10(R14)
+      "\x76\x1c"              // 0x1004 JBE
+      "\xb8\xc3\x00\x00\x00"  // 0x1006 MOVL $0xc3, AX
+      "\xc3",                 // 0x100b RET
+      12);
+  for (uint64_t at : {0x1000, 0x1004, 0x1006, 0x100b}) {
+    auto r = StartsInstruction(code, 0x1000, at);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(*r) << std::hex << at;
+  }
+  for (uint64_t at : {0x1001, 0x1005, 0x1007, 0x100c, 0x2000}) {
+    auto r = StartsInstruction(code, 0x1000, at);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_FALSE(*r) << std::hex << at;
+  }
+  // Bytes before the address that do not decode: an error, not a guess.
+  EXPECT_FALSE(StartsInstruction(std::string("\x55\x06\xc3", 3), 0x2000, 0x2002).ok());
+}
+
 }  // namespace
 }  // namespace kdbg::ebpf

@@ -4,7 +4,9 @@
 #include <elfutils/libdw.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -31,9 +33,46 @@ uint64_t UdataAttr(Dwarf_Die* die, int at, uint64_t dflt = 0) {
   return v;
 }
 
+// Through DW_AT_abstract_origin: the parameters of an out-of-line copy of a function the compiler
+// also inlined, and of each inlined call, have their name and type only on the abstract DIE
+// ("DW_TAG_formal_parameter DW_AT_abstract_origin <0x27df1> DW_AT_location 0x20330").
 bool TypeRef(Dwarf_Die* die, Dwarf_Die* out) {
   Dwarf_Attribute attr;
-  return dwarf_attr(die, DW_AT_type, &attr) != nullptr && dwarf_formref_die(&attr, out) != nullptr;
+  return dwarf_attr_integrate(die, DW_AT_type, &attr) != nullptr &&
+         dwarf_formref_die(&attr, out) != nullptr;
+}
+
+// The formal parameters among `die`'s children, in order.
+std::vector<Parameter> Params(Dwarf_Die* die) {
+  std::vector<Parameter> out;
+  Dwarf_Die child;
+  if (dwarf_child(die, &child) != 0) return out;
+  do {
+    if (dwarf_tag(&child) != DW_TAG_formal_parameter) continue;
+    Parameter p;
+    p.name = Name(&child);
+    Dwarf_Die t;
+    if (TypeRef(&child, &t)) p.type = dwarf_dieoffset(&t);
+    Dwarf_Attribute vp;
+    bool flag = false;
+    if (dwarf_attr_integrate(&child, DW_AT_variable_parameter, &vp) != nullptr) {
+      dwarf_formflag(&vp, &flag);
+    }
+    p.is_return = flag;
+    out.push_back(std::move(p));
+  } while (dwarf_siblingof(&child, &child) == 0);
+  return out;
+}
+
+// The source position of `pc` in `die`'s compile unit's line table.
+void LineOf(Dwarf_Die* die, uint64_t pc, Function* fn) {
+  Dwarf_Die cu;
+  if (dwarf_diecu(die, &cu, nullptr, nullptr) == nullptr) return;
+  Dwarf_Line* line = dwarf_getsrc_die(&cu, pc);
+  if (line == nullptr) return;
+  const char* f = dwarf_linesrc(line, nullptr, nullptr);
+  if (f != nullptr) fn->file = f;
+  dwarf_lineno(line, &fn->line);
 }
 
 class LibdwReader final : public DwarfReader {
@@ -61,46 +100,67 @@ class LibdwReader final : public DwarfReader {
     if (dwarf_offdie(dwarf_, it->second, &die) == nullptr) return absl::InternalError("bad DIE");
     Function fn;
     fn.name = std::string(name);
+    fn.die = it->second;
     Dwarf_Addr lo = 0, hi = 0;
     if (dwarf_lowpc(&die, &lo) != 0 || dwarf_highpc(&die, &hi) != 0) {
       return absl::NotFoundError(absl::StrCat("function ", name, " has no code (inlined only?)"));
     }
     fn.entry = lo;
     fn.end = hi;
-    Dwarf_Die cu;
-    if (dwarf_diecu(&die, &cu, nullptr, nullptr) != nullptr) {
-      Dwarf_Line* line = dwarf_getsrc_die(&cu, lo);
-      if (line != nullptr) {
-        const char* f = dwarf_linesrc(line, nullptr, nullptr);
-        if (f != nullptr) fn.file = f;
-        dwarf_lineno(line, &fn.line);
-      }
-    }
-    Dwarf_Die child;
-    if (dwarf_child(&die, &child) == 0) {
-      do {
-        if (dwarf_tag(&child) != DW_TAG_formal_parameter) continue;
-        Parameter p;
-        p.name = Name(&child);
-        Dwarf_Die t;
-        if (TypeRef(&child, &t)) p.type = dwarf_dieoffset(&t);
-        Dwarf_Attribute vp;
-        bool flag = false;
-        if (dwarf_attr(&child, DW_AT_variable_parameter, &vp) != nullptr) {
-          dwarf_formflag(&vp, &flag);
-        }
-        p.is_return = flag;
-        fn.params.push_back(std::move(p));
-      } while (dwarf_siblingof(&child, &child) == 0);
-    }
+    LineOf(&die, lo, &fn);
+    fn.params = Params(&die);
     return fn;
+  }
+
+  std::vector<InlinedCall> InlinedCalls(absl::string_view name) override {
+    std::vector<InlinedCall> out;
+    auto abstract = abstract_.find(name);
+    if (abstract == abstract_.end()) return out;
+    IndexInlinedCalls();
+    auto sites = inlined_.find(abstract->second);
+    Dwarf_Die abstract_die;
+    if (sites == inlined_.end() ||
+        dwarf_offdie(dwarf_, abstract->second, &abstract_die) == nullptr) {
+      return out;
+    }
+    const std::vector<Parameter> declared = Params(&abstract_die);
+    for (const auto& [site_off, caller_off] : sites->second) {
+      Dwarf_Die site, caller;
+      if (dwarf_offdie(dwarf_, site_off, &site) == nullptr ||
+          dwarf_offdie(dwarf_, caller_off, &caller) == nullptr) {
+        continue;
+      }
+      // Where Delve puts its breakpoint for this call: DW_AT_low_pc, else the first range
+      // (dwarf_ranges yields low_pc/high_pc first when the DIE has them).
+      Dwarf_Addr base = 0, start = 0, end = 0;
+      if (dwarf_ranges(&site, 0, &base, &start, &end) <= 0) continue;
+      // Delve also skips a call without its call line.
+      if (!dwarf_hasattr(&site, DW_AT_call_file) || !dwarf_hasattr(&site, DW_AT_call_line)) {
+        continue;
+      }
+      InlinedCall call;
+      call.callee.name = std::string(name);
+      call.callee.die = site_off;
+      call.callee.entry = start;
+      call.callee.end = end;
+      LineOf(&site, start, &call.callee);
+      call.callee.params = Params(&site);
+      call.declared = declared;
+      call.caller = Name(&caller);
+      Dwarf_Addr lo = 0, hi = 0;
+      if (dwarf_lowpc(&caller, &lo) == 0 && dwarf_highpc(&caller, &hi) == 0) {
+        call.caller_entry = lo;
+        call.caller_end = hi;
+      }
+      out.push_back(std::move(call));
+    }
+    return out;
   }
 
   absl::StatusOr<std::vector<Piece>> ParameterAt(const Function& fn, absl::string_view param,
                                                  uint64_t pc) override {
-    auto it = functions_.find(fn.name);
     Dwarf_Die die;
-    if (it == functions_.end() || dwarf_offdie(dwarf_, it->second, &die) == nullptr) {
+    if (fn.die == 0 || dwarf_offdie(dwarf_, fn.die, &die) == nullptr) {
       return absl::NotFoundError(absl::StrCat("function ", fn.name, " not found"));
     }
     Dwarf_Die child;
@@ -202,28 +262,20 @@ class LibdwReader final : public DwarfReader {
       if (sym.name == "runtime.types") base = sym.address;
     }
     if (base == 0) return runtime_types_;
-    Dwarf_Off off = 0, next = 0;
-    size_t hsize = 0;
-    while (dwarf_nextcu(dwarf_, off, &next, &hsize, nullptr, nullptr, nullptr) == 0) {
-      Dwarf_Die cu, d;
-      if (dwarf_offdie(dwarf_, off + hsize, &cu) != nullptr && dwarf_child(&cu, &d) == 0) {
-        do {
-          Dwarf_Attribute attr;
-          Dwarf_Word rt = 0;
-          Dwarf_Addr rt_addr = 0;
-          if (dwarf_attr(&d, kDwAtGoRuntimeType, &attr) == nullptr) continue;
-          if (dwarf_formudata(&attr, &rt) != 0) {
-            if (dwarf_formaddr(&attr, &rt_addr) != 0) continue;
-            rt = rt_addr;
-          }
-          if (rt == 0) continue;
-          auto t = Type(dwarf_dieoffset(&d));
-          if (!t.ok() || t->name.empty()) continue;
-          runtime_types_.push_back(RuntimeType{base + rt, t->name, t->kind});
-        } while (dwarf_siblingof(&d, &d) == 0);
+    ForEachTopLevelDie([&](Dwarf_Die* d) {
+      Dwarf_Attribute attr;
+      Dwarf_Word rt = 0;
+      Dwarf_Addr rt_addr = 0;
+      if (dwarf_attr(d, kDwAtGoRuntimeType, &attr) == nullptr) return;
+      if (dwarf_formudata(&attr, &rt) != 0) {
+        if (dwarf_formaddr(&attr, &rt_addr) != 0) return;
+        rt = rt_addr;
       }
-      off = next;
-    }
+      if (rt == 0) return;
+      auto t = Type(dwarf_dieoffset(d));
+      if (!t.ok() || t->name.empty()) return;
+      runtime_types_.push_back(RuntimeType{base + rt, t->name, t->kind});
+    });
     std::sort(runtime_types_.begin(), runtime_types_.end(),
               [](const RuntimeType& a, const RuntimeType& b) { return a.address < b.address; });
     return runtime_types_;
@@ -249,30 +301,55 @@ class LibdwReader final : public DwarfReader {
     return bin_->CodeBytes(vaddr, n);
   }
 
-  absl::StatusOr<std::optional<uint64_t>> PrologueEnd(const Function& fn) override {
-    auto it = functions_.find(fn.name);
+  absl::StatusOr<int64_t> CfaFromRsp(uint64_t pc) override {
+    if (cfi_ == nullptr) cfi_ = dwarf_getcfi(dwarf_);  // owned by dwarf_
+    if (cfi_ == nullptr) return absl::NotFoundError("the binary has no call frame information");
+    Dwarf_Frame* frame = nullptr;
+    if (dwarf_cfi_addrframe(cfi_, pc, &frame) != 0) {
+      return absl::NotFoundError(absl::StrCat("no call frame information covers 0x", absl::Hex(pc),
+                                              ": ", dwarf_errmsg(-1)));
+    }
+    Dwarf_Op* ops = nullptr;  // in `frame`
+    size_t nops = 0;
+    absl::StatusOr<int64_t> out = absl::UnimplementedError(
+        absl::StrCat("the frame address at 0x", absl::Hex(pc), " is not RSP + an offset"));
+    constexpr int kDwarfRsp = 7;
+    if (dwarf_frame_cfa(frame, &ops, &nops) == 0 && nops == 1) {
+      if (ops[0].atom == DW_OP_breg0 + kDwarfRsp) {
+        out = static_cast<int64_t>(ops[0].number);
+      } else if (ops[0].atom == DW_OP_bregx && ops[0].number == kDwarfRsp) {
+        out = static_cast<int64_t>(ops[0].number2);
+      }
+    }
+    free(frame);  // NOLINT(cppcoreguidelines-no-malloc): libdw allocates it with malloc
+    return out;
+  }
+
+  absl::StatusOr<std::optional<uint64_t>> AfterPrologue(const Function& fn) override {
     Dwarf_Die die, cu;
-    if (it == functions_.end() || dwarf_offdie(dwarf_, it->second, &die) == nullptr ||
+    if (fn.die == 0 || dwarf_offdie(dwarf_, fn.die, &die) == nullptr ||
         dwarf_diecu(&die, &cu, nullptr, nullptr) == nullptr) {
       return absl::NotFoundError(absl::StrCat("function ", fn.name, " not found"));
     }
     Dwarf_Lines* lines = nullptr;
     size_t n = 0;
     if (dwarf_getsrclines(&cu, &lines, &n) != 0) return absl::InternalError("no line table");
+    std::optional<uint64_t> first_stmt;  // the rows are sorted by address
     for (size_t i = 0; i < n; ++i) {
       Dwarf_Line* l = dwarf_onesrcline(lines, i);
       Dwarf_Addr a = 0;
-      bool pe = false;
+      bool flag = false;
       if (l == nullptr || dwarf_lineaddr(l, &a) != 0) continue;
       if (a < fn.entry || a >= fn.end) continue;
-      if (dwarf_lineprologueend(l, &pe) == 0 && pe) return std::optional<uint64_t>(a);
+      if (dwarf_lineprologueend(l, &flag) == 0 && flag) return std::optional<uint64_t>(a);
+      if (!first_stmt && dwarf_linebeginstatement(l, &flag) == 0 && flag) first_stmt = a;
     }
-    return std::optional<uint64_t>();
+    return first_stmt;
   }
 
   absl::StatusOr<std::pair<std::string, int>> LineAt(uint64_t pc) override {
     Dwarf_Die cu;
-    if (dwarf_addrdie(dwarf_, pc, &cu) == nullptr) {
+    if (!UnitAt(pc, &cu)) {
       return absl::NotFoundError(absl::StrCat("no compile unit covers 0x", absl::Hex(pc)));
     }
     Dwarf_Line* line = dwarf_getsrc_die(&cu, pc);
@@ -370,30 +447,100 @@ class LibdwReader final : public DwarfReader {
     return out;
   }
 
-  void Index() {
+  // Calls `each` with every compile unit's DIE.
+  void ForEachUnit(const std::function<void(Dwarf_Die*)>& each) {
     Dwarf_Off off = 0, next = 0;
     size_t hsize = 0;
     while (dwarf_nextcu(dwarf_, off, &next, &hsize, nullptr, nullptr, nullptr) == 0) {
       Dwarf_Die cu;
-      if (dwarf_offdie(dwarf_, off + hsize, &cu) != nullptr) {
-        Dwarf_Die d;
-        if (dwarf_child(&cu, &d) == 0) {
-          do {
-            int tag = dwarf_tag(&d);
-            const char* n = dwarf_diename(&d);
-            if (n == nullptr) continue;
-            if (tag == DW_TAG_subprogram) {
-              if (dwarf_hasattr(&d, DW_AT_low_pc)) functions_.emplace(n, dwarf_dieoffset(&d));
-            } else if (tag == DW_TAG_base_type || tag == DW_TAG_pointer_type ||
-                       tag == DW_TAG_structure_type || tag == DW_TAG_typedef ||
-                       tag == DW_TAG_array_type) {
-              types_.emplace(n, dwarf_dieoffset(&d));
-            }
-          } while (dwarf_siblingof(&d, &d) == 0);
-        }
-      }
+      if (dwarf_offdie(dwarf_, off + hsize, &cu) != nullptr) each(&cu);
       off = next;
     }
+  }
+
+  // Calls `each` with every DIE right under a compile unit (Go's functions and types).
+  void ForEachTopLevelDie(const std::function<void(Dwarf_Die*)>& each) {
+    ForEachUnit([&](Dwarf_Die* cu) {
+      Dwarf_Die d;
+      if (dwarf_child(cu, &d) != 0) return;
+      do {
+        each(&d);
+      } while (dwarf_siblingof(&d, &d) == 0);
+    });
+  }
+
+  void Index() {
+    ForEachTopLevelDie([&](Dwarf_Die* d) {
+      const int tag = dwarf_tag(d);
+      const char* n = dwarf_diename(d);
+      if (n == nullptr) return;
+      if (tag == DW_TAG_subprogram) {
+        if (dwarf_hasattr(d, DW_AT_low_pc)) {
+          functions_.emplace(n, dwarf_dieoffset(d));
+        } else if (dwarf_hasattr(d, DW_AT_inline)) {
+          abstract_.emplace(n, dwarf_dieoffset(d));  // inlined somewhere
+        }
+      } else if (tag == DW_TAG_base_type || tag == DW_TAG_pointer_type ||
+                 tag == DW_TAG_structure_type || tag == DW_TAG_typedef ||
+                 tag == DW_TAG_array_type) {
+        types_.emplace(n, dwarf_dieoffset(d));
+      }
+    });
+  }
+
+  // The compile unit whose code covers `pc`. Not dwarf_addrdie: Go writes no .debug_aranges,
+  // and libdw before 0.189 does not fall back to the units' own ranges (a Go 1.26 unit:
+  // "DW_AT_low_pc 0x5c64e0, DW_AT_ranges 0xcc30"), so it finds none.
+  bool UnitAt(uint64_t pc, Dwarf_Die* out) {
+    if (!unit_ranges_loaded_) {
+      unit_ranges_loaded_ = true;
+      ForEachUnit([&](Dwarf_Die* cu) {
+        Dwarf_Addr base = 0, start = 0, end = 0;
+        ptrdiff_t it = 0;
+        while ((it = dwarf_ranges(cu, it, &base, &start, &end)) > 0) {
+          unit_ranges_.push_back(UnitRange{start, end, dwarf_dieoffset(cu)});
+        }
+      });
+      std::sort(unit_ranges_.begin(), unit_ranges_.end(),
+                [](const UnitRange& a, const UnitRange& b) { return a.start < b.start; });
+    }
+    auto it = std::upper_bound(unit_ranges_.begin(), unit_ranges_.end(), pc,
+                               [](uint64_t p, const UnitRange& r) { return p < r.start; });
+    if (it == unit_ranges_.begin()) return false;
+    --it;
+    return pc < it->end && dwarf_offdie(dwarf_, it->unit, out) != nullptr;
+  }
+
+  // inlined_: every DW_TAG_inlined_subroutine, by its abstract origin, with the out-of-line
+  // function that holds it. Inlined calls sit in their caller's subprogram, in lexical blocks and
+  // in other inlined calls; a call inlined in another package's code is in that package's unit.
+  void IndexInlinedCalls() {
+    if (inlined_indexed_) return;
+    inlined_indexed_ = true;
+    ForEachTopLevelDie([&](Dwarf_Die* d) {
+      if (dwarf_tag(d) == DW_TAG_subprogram && dwarf_hasattr(d, DW_AT_low_pc)) {
+        WalkInlined(d, dwarf_dieoffset(d), 0);
+      }
+    });
+  }
+
+  void WalkInlined(Dwarf_Die* parent, Dwarf_Off caller, int depth) {
+    Dwarf_Die c;
+    if (depth > 64 || !dwarf_haschildren(parent) || dwarf_child(parent, &c) != 0) return;
+    do {
+      const int tag = dwarf_tag(&c);
+      if (tag == DW_TAG_inlined_subroutine) {
+        Dwarf_Attribute attr;
+        Dwarf_Die origin;
+        if (dwarf_attr(&c, DW_AT_abstract_origin, &attr) != nullptr &&
+            dwarf_formref_die(&attr, &origin) != nullptr) {
+          inlined_[dwarf_dieoffset(&origin)].emplace_back(dwarf_dieoffset(&c), caller);
+        }
+        WalkInlined(&c, caller, depth + 1);
+      } else if (tag == DW_TAG_lexical_block) {
+        WalkInlined(&c, caller, depth + 1);
+      }
+    } while (dwarf_siblingof(&c, &c) == 0);
   }
 
   void LoadSymbols() {
@@ -414,9 +561,20 @@ class LibdwReader final : public DwarfReader {
   }
 
   std::shared_ptr<const GoBinary> bin_;
-  Dwarf* dwarf_ = nullptr;  // bin_'s
+  Dwarf* dwarf_ = nullptr;    // bin_'s
+  Dwarf_CFI* cfi_ = nullptr;  // dwarf_'s, read on first use
   absl::flat_hash_map<std::string, Dwarf_Off> functions_;
   absl::flat_hash_map<std::string, Dwarf_Off> types_;
+  absl::flat_hash_map<std::string, Dwarf_Off> abstract_;  // DW_AT_inline subprograms, by name
+  bool inlined_indexed_ = false;
+  struct UnitRange {
+    uint64_t start = 0, end = 0;
+    Dwarf_Off unit = 0;  // the unit's DIE
+  };
+  bool unit_ranges_loaded_ = false;
+  std::vector<UnitRange> unit_ranges_;  // sorted by start
+  // abstract origin -> {inlined call's DIE, its out-of-line caller's DIE}
+  absl::flat_hash_map<Dwarf_Off, std::vector<std::pair<Dwarf_Off, Dwarf_Off>>> inlined_;
   bool symbols_loaded_ = false;
   std::vector<Itab> itabs_;
   bool runtime_types_loaded_ = false;

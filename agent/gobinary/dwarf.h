@@ -68,13 +68,33 @@ struct Parameter {
   bool is_return = false;  // DW_AT_variable_parameter 1 (Go's results)
 };
 
+// A function's code: its out-of-line body (DW_TAG_subprogram), or one call of it the compiler
+// inlined (DW_TAG_inlined_subroutine: `entry` is where the inlined code begins, and the
+// parameters are those the call's DIE lists, which may be fewer than the function's).
 struct Function {
   std::string name;
-  uint64_t entry = 0;  // DW_AT_low_pc
-  uint64_t end = 0;    // DW_AT_high_pc as an address
+  uint64_t entry = 0;  // DW_AT_low_pc (an inlined call: its low_pc, else its first range's start)
+  uint64_t end = 0;    // DW_AT_high_pc as an address (an inlined call: the end of that range)
   std::string file;
   int line = 0;  // the line of the entry PC in the line table
   std::vector<Parameter> params;
+  uint64_t die = 0;  // the DIE whose children are `params` (what ParameterAt reads)
+};
+
+// One call site where the compiler inlined a function. Go writes it inside the caller's
+// subprogram (possibly nested in lexical blocks and other inlined calls) as
+//   DW_TAG_inlined_subroutine  DW_AT_abstract_origin <the function's DW_AT_inline DIE>,
+//                              DW_AT_ranges 0x9ea8 (or DW_AT_low_pc/high_pc),
+//                              DW_AT_call_file 0x2, DW_AT_call_line 23
+//     DW_TAG_formal_parameter  DW_AT_abstract_origin <the parameter's>, DW_AT_location ...
+// with no DIE for a parameter the compiler folded away (a constant argument) and none for
+// results.
+struct InlinedCall {
+  Function callee;                  // the inlined function at this site (name: the function's own)
+  std::vector<Parameter> declared;  // the function's parameters as declared (its abstract DIE)
+  std::string caller;               // the out-of-line function holding the site ("main.handle")
+  uint64_t caller_entry = 0;        // the caller's code, [caller_entry, caller_end)
+  uint64_t caller_end = 0;
 };
 
 struct Itab {
@@ -103,11 +123,15 @@ class DwarfReader {
   static absl::StatusOr<std::unique_ptr<DwarfReader>> Open(const std::string& path);
   virtual ~DwarfReader() = default;
 
-  // By Go's full name ("main.handleOrder", "net/http.(*conn).serve"). NotFound if absent.
+  // By Go's full name ("main.handleOrder", "net/http.(*conn).serve"): its out-of-line body.
+  // NotFound if absent (a function the compiler inlined at every call has none).
   virtual absl::StatusOr<Function> FindFunction(absl::string_view name) = 0;
-  // The pieces of `param` of `fn` at `pc`; NotFound when the location list has no entry for pc
-  // (the value is not available there), Unimplemented for DWARF operations this reader does not
-  // evaluate.
+  // Every call site where the compiler inlined `name`, in DWARF order; empty if none. The first
+  // call walks every compile unit's functions once (kept for the reader's life).
+  virtual std::vector<InlinedCall> InlinedCalls(absl::string_view name) = 0;
+  // The pieces of `param` of `fn` (an out-of-line function or an inlined call) at `pc`; NotFound
+  // when the location list has no entry for pc (the value is not available there) or `fn` has no
+  // such parameter, Unimplemented for DWARF operations this reader does not evaluate.
   virtual absl::StatusOr<std::vector<Piece>> ParameterAt(const Function& fn,
                                                          absl::string_view param, uint64_t pc) = 0;
   // Typedefs without a Go kind are followed; a typedef of kind interface is the interface.
@@ -130,8 +154,16 @@ class DwarfReader {
   virtual uint64_t EntryAddress() = 0;
   // Up to `n` bytes of the file at virtual address `vaddr`.
   virtual absl::StatusOr<std::string> CodeBytes(uint64_t vaddr, size_t n) = 0;
-  // The first line-table row flagged prologue_end in [fn.entry, fn.end), if any.
-  virtual absl::StatusOr<std::optional<uint64_t>> PrologueEnd(const Function& fn) = 0;
+  // Where the canonical frame address is at `pc`, as an offset from RSP (CFA = RSP + offset), from
+  // the call frame information Go writes in .debug_frame (readelf: "0x6220a0 rsp+8", "0x6220bd
+  // rsp+464": 8 at a function's entry, the frame's size + 8 in its body). NotFound when no FDE
+  // covers pc, Unimplemented for a rule other than RSP + offset.
+  virtual absl::StatusOr<int64_t> CfaFromRsp(uint64_t pc) = 0;
+  // Where Delve puts a breakpoint on `fn` and reports its hits (FirstPCAfterPrologue): the first
+  // line-table row flagged prologue_end in [fn.entry, fn.end); failing that (a leaf function
+  // without a stack check: "main.go 122 0x622080", "main.go 123 0x622085 x") the first flagged
+  // is_stmt; nullopt if neither.
+  virtual absl::StatusOr<std::optional<uint64_t>> AfterPrologue(const Function& fn) = 0;
   // The source position of `pc` in the line table: {file, line}; NotFound if none.
   virtual absl::StatusOr<std::pair<std::string, int>> LineAt(uint64_t pc) = 0;
 };

@@ -41,6 +41,7 @@ namespace kdbg::ebpf {
 namespace {
 
 using kdbg::testing::GoTarget;
+using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::Each;
 using ::testing::HasSubstr;
@@ -860,6 +861,49 @@ TEST(EbpfEngineTest, InterfacesOfAPositionIndependentExecutableAreRead) {
   ExpectReleased(**t, 0);
 }
 
+// The hits of `script` on `engine` ("ebpf" or "delve": the bundled Delve) while `requests` are
+// made in order, once `hits` calls were reported; the session ended.
+std::vector<v1::HitEvent> EngineHits(const GoTarget& t, const std::string& engine,
+                                     const std::string& script,
+                                     const std::vector<std::string>& requests, size_t hits) {
+  std::unique_ptr<agent::DebugSessionFactory> factory;
+  std::string work;
+  if (engine == "ebpf") {
+    factory = NewEbpfSessionFactory({});
+  } else {
+    work = kdbg::testing::MakeTempDir("ebpf-vs-delve");
+    delve::DelveOptions d;
+    d.dlv_path = ModernDelve();
+    d.work_dir = work;
+    factory = delve::NewDelveSessionFactory(std::move(d));
+  }
+  // The resolver's facts, as the session manager hands them to the engines (read here directly:
+  // the resolver's gate on the bundled Delve's Go range is not what these tests are about).
+  auto facts = gobinary::InspectGoBinary(absl::StrCat("/proc/", t.pid(), "/exe"));
+  EXPECT_TRUE(facts.ok()) << facts.status();
+  agent::TraceSpec spec = Spec(t.pid(), script);
+  if (facts.ok()) {
+    spec.binary.set_path(absl::StrCat("/proc/", t.pid(), "/exe"));
+    spec.binary.set_go_version(facts->go_version);
+    spec.binary.set_build_id(facts->build_id);
+    spec.binary.set_has_dwarf(facts->has_dwarf);
+    spec.binary.set_optimized(facts->optimized);
+    spec.binary.set_stripped(facts->stripped);
+  }
+  spec.max_hits_per_second = 100;
+  Events ev;
+  auto s = factory->StartTrace(spec, ev.Callback());
+  EXPECT_TRUE(s.ok()) << engine << ": " << s.status();
+  if (s.ok()) {
+    for (const std::string& r : requests) Get(t, r);
+    EXPECT_TRUE(ev.WaitHits(hits)) << engine;
+    (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+    EXPECT_TRUE((*s)->Wait(absl::Seconds(20)).ok()) << engine;
+  }
+  if (!work.empty()) std::filesystem::remove_all(work);
+  return ev.Hits();  // calls (returns apart)
+}
+
 // The same script on the same binary through both engines, with the same requests: every printed
 // value (and every scalar argument) must be what Delve prints.
 TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
@@ -888,39 +932,9 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
       "/order?id=99999999999&name=%22quoted%22%0Aline&items=&tag=%E2%82%AC&label=x",
       "/order?id=5&name=bo&items=z&qty=1&tag=t",  // no label: d holds the *main.Order
   };
-  // The resolver's facts, as the session manager hands them to the engines (read here directly:
-  // the resolver's gate on the bundled Delve's Go range is not what this test is about).
-  auto facts = gobinary::InspectGoBinary(absl::StrCat("/proc/", (*t)->pid(), "/exe"));
-  ASSERT_TRUE(facts.ok()) << facts.status();
-  v1::BinaryInfo binary;
-  binary.set_path(absl::StrCat("/proc/", (*t)->pid(), "/exe"));
-  binary.set_go_version(facts->go_version);
-  binary.set_build_id(facts->build_id);
-  binary.set_has_dwarf(facts->has_dwarf);
-  binary.set_optimized(facts->optimized);
-  binary.set_stripped(facts->stripped);
-  auto run = [&](agent::DebugSessionFactory& f) {
-    Events ev;
-    agent::TraceSpec spec = Spec((*t)->pid(), script);
-    spec.binary = binary;
-    spec.max_hits_per_second = 100;
-    auto s = f.StartTrace(spec, ev.Callback());
-    EXPECT_TRUE(s.ok()) << s.status();
-    if (!s.ok()) return std::vector<v1::HitEvent>{};
-    for (const std::string& r : requests) Get(**t, r);
-    EXPECT_TRUE(ev.WaitHits(requests.size()));
-    (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
-    EXPECT_TRUE((*s)->Wait(absl::Seconds(20)).ok());
-    return ev.Hits();
-  };
-  auto ebpf_factory = NewEbpfSessionFactory({});
-  std::vector<v1::HitEvent> ebpf_hits = run(*ebpf_factory);
-  std::string work = kdbg::testing::MakeTempDir("ebpf-vs-delve");
-  delve::DelveOptions d;
-  d.dlv_path = dlv;
-  d.work_dir = work;
-  auto delve_factory = delve::NewDelveSessionFactory(std::move(d));
-  std::vector<v1::HitEvent> delve_hits = run(*delve_factory);
+  std::vector<v1::HitEvent> ebpf_hits = EngineHits(**t, "ebpf", script, requests, requests.size());
+  std::vector<v1::HitEvent> delve_hits =
+      EngineHits(**t, "delve", script, requests, requests.size());
   ASSERT_EQ(ebpf_hits.size(), requests.size());
   ASSERT_EQ(delve_hits.size(), requests.size());
   std::vector<std::string> saw_args, saw_values;
@@ -978,7 +992,85 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
   EXPECT_THAT(saw_values, Contains(StartsWith("main.Describer((*main.Order)(0x")));
   EXPECT_THAT(saw_values, Contains("main.Describer(main.label {...})"));
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.handleOrder"));
-  std::filesystem::remove_all(work);
+}
+
+// A function the compiler inlined is traced at every call, as Delve traces it: main.clampQty is
+// inlined in serveOrder and also called out of line (through clampFn), main.half only inlined.
+// The eBPF engine probes each inlined call where Delve puts its breakpoint, reads the call's own
+// parameters there (in the caller's frame), and reports the hit as Delve does: in the caller,
+// at the inlined code's line.
+TEST(EbpfEngineTest, InlinedCallsAreHitAsOnDelve) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  KDBG_REQUIRE_REAL(!ModernDelve().empty(),
+                    "a Delve built for Go 1.26 (scripts/deps; or $KDBG_DLV)");
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string script =
+      "trace c main.clampQty\n"
+      "on c print qty\n"
+      "trace h half\n"  // Delve's shorthand for main.half
+      "on h print n\n";
+  auto plan = PlanFor((*t)->pid(), script);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  // clampQty's entry, its inlined call and its RETs; half's inlined call.
+  ASSERT_GE(plan->probes.size(), 4u);
+  EXPECT_EQ(std::count_if(plan->probes.begin(), plan->probes.end(),
+                          [](const ProbePlan& p) { return !p.is_return; }),
+            3);
+  EXPECT_EQ(plan->probes[1].caller, "main.serveOrder");
+  EXPECT_EQ(plan->probes[1].entry, 0u);
+  const std::vector<std::string> requests = {"/order?id=7&qty=1&note=nn&items=a",
+                                             "/order?id=40&qty=3&items=b"};
+  std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, requests, 6);
+  std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, requests, 6);
+  auto line = [](const v1::HitEvent& h) {
+    std::vector<std::string> parts = {
+        h.tracepoint(), h.function(),
+        absl::StrCat(std::filesystem::path(h.file()).filename().string(), ":", h.line())};
+    for (const auto& v : h.vars()) parts.push_back(absl::StrCat(v.name(), "=", v.value()));
+    for (const auto& a : h.args()) parts.push_back(absl::StrCat(a.name(), "=", a.value()));
+    return absl::StrJoin(parts, " ");
+  };
+  std::vector<std::string> ebpf_lines, dlv_lines;
+  for (const auto& h : ebpf) ebpf_lines.push_back(line(h));
+  for (const auto& h : dlv) dlv_lines.push_back(line(h));
+  ASSERT_EQ(ebpf.size(), 6u) << absl::StrJoin(ebpf_lines, "\n");
+  ASSERT_EQ(dlv.size(), 6u) << absl::StrJoin(dlv_lines, "\n");
+  for (size_t i = 0; i < ebpf.size(); ++i) {
+    SCOPED_TRACE(absl::StrCat("hit ", i, "\n ebpf:  ", ebpf_lines[i], "\n delve: ", dlv_lines[i]));
+    EXPECT_EQ(ebpf[i].tracepoint(), dlv[i].tracepoint());
+    EXPECT_EQ(ebpf[i].function(), dlv[i].function());
+    EXPECT_EQ(ebpf[i].file(), dlv[i].file());
+    EXPECT_EQ(ebpf[i].line(), dlv[i].line());
+    ASSERT_EQ(ebpf[i].vars_size(), dlv[i].vars_size());
+    ASSERT_EQ(ebpf[i].args_size(), dlv[i].args_size());
+    auto same = [](const v1::Variable& e, const v1::Variable& d) {
+      EXPECT_EQ(e.name(), d.name());
+      if (absl::StartsWith(d.value(), "(unreadable")) {
+        EXPECT_THAT(e.value(), HasSubstr("unreadable")) << d.value();  // each in its own words
+      } else {
+        EXPECT_EQ(e.value(), d.value()) << e.name();
+      }
+    };
+    for (int k = 0; k < ebpf[i].vars_size(); ++k) same(ebpf[i].vars(k), dlv[i].vars(k));
+    for (int k = 0; k < ebpf[i].args_size(); ++k) same(ebpf[i].args(k), dlv[i].args(k));
+  }
+  // What the test is about: both calls of clampQty per request (the inlined one in serveOrder
+  // with the request's qty, the out-of-line one with qty+1), half's inlined call with the id, and
+  // one hit count per tracepoint over its probes.
+  EXPECT_THAT(ebpf_lines, Contains(StartsWith("c main.serveOrder main.go:")));
+  EXPECT_THAT(ebpf_lines,
+              Contains(AllOf(StartsWith("c main.serveOrder "), HasSubstr("qty=1 qty=1"))));
+  EXPECT_THAT(ebpf_lines,
+              Contains(AllOf(StartsWith("c main.clampQty "), HasSubstr("qty=2 qty=2"))));
+  EXPECT_THAT(ebpf_lines,
+              Contains(AllOf(StartsWith("h main.serveOrder "), HasSubstr("n=40 n=40"))));
+  std::vector<int64_t> c_counts;
+  for (const auto& h : ebpf) {
+    if (h.tracepoint() == "c") c_counts.push_back(h.hit_count());
+  }
+  EXPECT_EQ(c_counts, (std::vector<int64_t>{1, 2, 3, 4}));
+  ExpectReleased(**t, plan->probes[1].address);
 }
 
 // Return values: the eBPF engine's return events against Delve's own return tracing (what `dlv

@@ -1,8 +1,9 @@
 // The eBPF engine's target: functions whose parameters cover every kind of value the engine reads
 // (strings, integers, booleans, pointers, slices, field chains through pointers and interfaces),
 // and a deep recursion that grows the goroutine's stack. Every request to /order calls
-// main.handleOrder, main.stackArgs, main.validate and main.summarize once; /recurse?n=N calls main.recurse N+1 times
-// (&big=1: main.bigRecurse).
+// main.handleOrder, main.stackArgs, main.validate and main.summarize once, and main.clampQty twice
+// (once inlined, once out of line) and main.half once (inlined); /recurse?n=N calls main.recurse
+// N+1 times (&big=1: main.bigRecurse).
 package main
 
 import (
@@ -116,6 +117,20 @@ func stackArgs(a, b, c, d, e, f, g, h, i int, id int64, qty int, r receipt) int 
 	return a + b + c + d + e + f + g + h + i + int(id) + qty + int(r.ID) + r.Sums[1]
 }
 
+// clampQty is small enough to inline: serveOrder's direct call is inlined, and its call through
+// clampFn runs the out-of-line body. A tracepoint on it hits at both, as Delve's does.
+func clampQty(qty int, note string) int {
+	if qty > 100 {
+		return 100
+	}
+	return qty + len(note)
+}
+
+var clampFn = clampQty
+
+// half is only ever inlined: the binary has no out-of-line body for it.
+func half(n int64) int64 { return n / 2 }
+
 func serveOrder(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	id, _ := strconv.ParseInt(q.Get("id"), 10, 64)
@@ -148,6 +163,7 @@ func serveOrder(w http.ResponseWriter, r *http.Request) {
 	if s, n, ok := summarize(q.Get("tag"), qty); ok {
 		sink += n + len(s)
 	}
+	sink += clampQty(qty, o.Note) + clampFn(qty+1, "fn") + int(half(id))
 }
 
 func serveRecurse(w http.ResponseWriter, r *http.Request) {

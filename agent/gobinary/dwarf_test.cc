@@ -1,0 +1,112 @@
+// The DWARF reader on a real Go 1.26 optimized build (tests/targets/values): functions the compiler
+// also inlined, and their inlined calls.
+#include "agent/gobinary/dwarf.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/test_env.h"
+
+namespace kdbg::gobinary {
+namespace {
+
+using kdbg::testing::TargetPath;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+std::unique_ptr<DwarfReader> OpenValues() {
+  auto r = DwarfReader::Open(TargetPath("values"));
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *std::move(r) : nullptr;
+}
+
+std::vector<std::string> Names(const Function& fn) {
+  std::vector<std::string> out;
+  for (const Parameter& p : fn.params) out.push_back(p.name);
+  return out;
+}
+
+std::string TypeName(DwarfReader& r, TypeId id) {
+  auto t = r.Type(id);
+  return t.ok() ? t->name : t.status().ToString();
+}
+
+// main.clampQty has an out-of-line body (called through a func value) whose parameters name their
+// type only on the abstract DIE (DW_AT_abstract_origin): read through it.
+TEST(DwarfReader, ParametersOfAFunctionAlsoInlinedHaveTheirTypes) {
+  auto r = OpenValues();
+  ASSERT_NE(r, nullptr);
+  auto fn = r->FindFunction("main.clampQty");
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  EXPECT_THAT(Names(*fn), ElementsAre("qty", "note", "~r0"));
+  ASSERT_EQ(fn->params.size(), 3u);
+  EXPECT_EQ(TypeName(*r, fn->params[0].type), "int");
+  EXPECT_EQ(TypeName(*r, fn->params[1].type), "string");
+  EXPECT_FALSE(fn->params[1].is_return);
+  EXPECT_TRUE(fn->params[2].is_return);
+  auto pieces = r->ParameterAt(*fn, "qty", fn->entry);
+  EXPECT_TRUE(pieces.ok()) << pieces.status();
+}
+
+// A leaf function has no stack check and no prologue_end row: Delve puts its breakpoint on the
+// first is_stmt row (its first statement), and so reports the hit's line.
+TEST(DwarfReader, AfterThePrologueOfALeafIsItsFirstStatement) {
+  auto r = OpenValues();
+  ASSERT_NE(r, nullptr);
+  auto fn = r->FindFunction("main.clampQty");
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  auto at = r->AfterPrologue(*fn);
+  ASSERT_TRUE(at.ok()) << at.status();
+  ASSERT_TRUE(at->has_value()) << std::hex << fn->entry << " " << fn->end << " " << fn->die;
+  EXPECT_GT(**at, fn->entry);
+  auto line = r->LineAt(**at);
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(line->second, fn->line + 1);  // `if qty > 100 {`, below the func line
+}
+
+TEST(DwarfReader, InlinedCallsAreFoundInTheirCaller) {
+  auto r = OpenValues();
+  ASSERT_NE(r, nullptr);
+  absl::Time start = absl::Now();
+  std::vector<InlinedCall> calls = r->InlinedCalls("main.clampQty");
+  const absl::Duration first = absl::Now() - start;
+  ASSERT_EQ(calls.size(), 1u);  // serveOrder's direct call; the other goes through clampFn
+  const InlinedCall& c = calls[0];
+  EXPECT_EQ(c.caller, "main.serveOrder");
+  EXPECT_EQ(c.callee.name, "main.clampQty");
+  EXPECT_GE(c.callee.entry, c.caller_entry);
+  EXPECT_LT(c.callee.entry, c.caller_end);
+  EXPECT_TRUE(absl::EndsWith(c.callee.file, "values/main.go")) << c.callee.file;
+  EXPECT_GT(c.callee.line, 0);
+  // The call's own parameters (no results: an inlined call has no DIE for them).
+  for (const Parameter& p : c.callee.params) {
+    EXPECT_FALSE(p.is_return) << p.name;
+    EXPECT_NE(p.type, 0u) << p.name;
+  }
+  EXPECT_FALSE(c.callee.params.empty());
+
+  // half is only ever inlined: no body, one call.
+  EXPECT_EQ(r->FindFunction("main.half").status().code(), absl::StatusCode::kNotFound);
+  std::vector<InlinedCall> half = r->InlinedCalls("main.half");
+  ASSERT_EQ(half.size(), 1u);
+  EXPECT_EQ(half[0].caller, "main.serveOrder");
+  EXPECT_THAT(Names(half[0].callee), ElementsAre("n"));
+  EXPECT_EQ(TypeName(*r, half[0].callee.params[0].type), "int64");
+
+  // Never inlined: none.
+  EXPECT_THAT(r->InlinedCalls("main.handleOrder"), IsEmpty());
+  EXPECT_THAT(r->InlinedCalls("main.nope"), IsEmpty());
+  // A function of the standard library inlined all over it (Go 1.26: 861 calls), in other
+  // packages' units.
+  std::vector<InlinedCall> many = r->InlinedCalls("errors.New");
+  EXPECT_GE(many.size(), 100u);
+  EXPECT_TRUE(std::any_of(many.begin(), many.end(),
+                          [](const InlinedCall& c) { return absl::StartsWith(c.caller, "os."); }));
+  std::cerr << "first InlinedCalls (walks every unit): " << first << "\n";
+}
+
+}  // namespace
+}  // namespace kdbg::gobinary
