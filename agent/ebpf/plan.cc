@@ -1012,51 +1012,66 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
     auto where = [&](absl::string_view msg) {
       return absl::StrCat(script_name, ":", bp.line, ": ", msg);
     };
-    // The function's out-of-line body and the calls the compiler inlined, as Delve finds a
-    // function's locations: `handleOrder` is Delve's shorthand for main.handleOrder.
+    // The functions a name covers, as Delve finds them: `handleOrder` is Delve's shorthand for
+    // main.handleOrder, and a generic function's name without type parameters (`main.sum`) covers
+    // every instantiation (main.sum[go.shape.int], ...).
     std::vector<std::string> names = {bp.location};
     if (!absl::StrContains(bp.location, ".")) names.push_back(absl::StrCat("main.", bp.location));
-    absl::StatusOr<gobinary::Function> fn = absl::NotFoundError("");
-    std::vector<gobinary::InlinedCall> calls;
+    // Each function's out-of-line body (if any) and the calls the compiler inlined.
+    struct Target {
+      absl::StatusOr<gobinary::Function> body;
+      std::vector<gobinary::InlinedCall> calls;
+    };
+    std::vector<Target> targets;
     for (const std::string& name : names) {
-      fn = dwarf.FindFunction(name);
-      calls = dwarf.InlinedCalls(name);
-      if (fn.ok() || !calls.empty()) break;
+      Target t{dwarf.FindFunction(name), dwarf.InlinedCalls(name)};
+      if (t.body.ok() || !t.calls.empty()) {
+        targets.push_back(std::move(t));
+        break;
+      }
+      for (const std::string& inst : dwarf.Instantiations(name)) {
+        targets.push_back(Target{dwarf.FindFunction(inst), dwarf.InlinedCalls(inst)});
+      }
+      if (!targets.empty()) break;
     }
-    if (!fn.ok() && calls.empty()) {
+    size_t sites = 0;
+    for (const Target& t : targets) sites += (t.body.ok() ? 1 : 0) + t.calls.size();
+    if (sites == 0) {
       return absl::NotFoundError(where(absl::StrCat("location \"", bp.location, "\" not found")));
     }
-    const size_t sites = (fn.ok() ? 1 : 0) + calls.size();
     if (plan.probes.size() + sites > KDBG_MAX_PROBES) {
       return absl::ResourceExhaustedError(where(absl::StrCat(
-          bp.location, " is inlined at ", calls.size(), " call sites: with the script's other ",
-          "tracepoints that is more than the ", KDBG_MAX_PROBES,
+          bp.location, " is at ", sites,
+          " places (its bodies and the calls the compiler inlined): ",
+          "with the script's other tracepoints that is more than the ", KDBG_MAX_PROBES,
           " probes the eBPF engine arms (Delve sets a breakpoint at each)")));
     }
     const size_t entry_index = plan.probes.size();
     std::vector<ProbePlan> returns;
-    if (fn.ok()) {
-      KDBG_ASSIGN_OR_RETURN(ProbePlan pp,
-                            CompileProbe(bp, script_name, dwarf, bias, compiler, *fn, nullptr));
-      pp.entry = entry_index;
-      if (pp.cond.empty()) {
-        // A tracepoint with a condition reports the calls that match it, and no returns (a RET
-        // probe cannot tell which call it ends). Inlined calls have no RET.
-        auto r = CompileReturns(dwarf, bias, pp, entry_index);
-        if (r.ok()) returns = std::move(*r);
+    for (const Target& t : targets) {
+      if (t.body.ok()) {
+        KDBG_ASSIGN_OR_RETURN(
+            ProbePlan pp, CompileProbe(bp, script_name, dwarf, bias, compiler, *t.body, nullptr));
+        pp.entry = entry_index;
+        if (pp.cond.empty()) {
+          // A tracepoint with a condition reports the calls that match it, and no returns (a
+          // RET probe cannot tell which call it ends). Inlined calls have no RET.
+          auto r = CompileReturns(dwarf, bias, pp, entry_index);
+          if (r.ok()) returns.insert(returns.end(), r->begin(), r->end());
+        }
+        plan.probes.push_back(std::move(pp));
       }
-      plan.probes.push_back(std::move(pp));
-    }
-    for (const gobinary::InlinedCall& call : calls) {
-      auto pp = CompileProbe(bp, script_name, dwarf, bias, compiler, call.callee, &call);
-      if (!pp.ok()) {
-        return absl::Status(
-            pp.status().code(),
-            absl::StrCat(pp.status().message(), " (at its call inlined in ", call.caller, ", ",
-                         call.callee.file, ":", call.callee.line, ")"));
+      for (const gobinary::InlinedCall& call : t.calls) {
+        auto pp = CompileProbe(bp, script_name, dwarf, bias, compiler, call.callee, &call);
+        if (!pp.ok()) {
+          return absl::Status(
+              pp.status().code(),
+              absl::StrCat(pp.status().message(), " (at its call inlined in ", call.caller, ", ",
+                           call.callee.file, ":", call.callee.line, ")"));
+        }
+        pp->entry = entry_index;
+        plan.probes.push_back(*std::move(pp));
       }
-      pp->entry = entry_index;
-      plan.probes.push_back(*std::move(pp));
     }
     if (plan.probes.size() + returns.size() <= KDBG_MAX_PROBES) {
       for (ProbePlan& rp : returns) plan.probes.push_back(std::move(rp));

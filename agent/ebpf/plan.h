@@ -3,7 +3,8 @@
 // interprets (probe_abi.h), with the probe address.
 //
 // Qualifies: every tracepoint is a function entry (`trace [name] FUNCTION`: `handleOrder`,
-// `main.handleOrder`, `net/http.(*conn).serve`), no `cond -hitcount`, no `on .. stack`, every
+// `main.handleOrder`, `net/http.(*conn).serve`, `main.sum` for every instantiation of a generic
+// function), no `cond -hitcount`, no `on .. stack`, every
 // `on .. print` expression is
 //   expr := IDENT ( "." IDENT )*  |  "len(" expr ")"
 // and every `cond` is one the BPF program evaluates exactly (ParseCond):

@@ -20,6 +20,9 @@ namespace {
 
 constexpr int kDwAtGoKind = 0x2900;
 constexpr int kDwAtGoRuntimeType = 0x2904;  // an offset from runtime.types
+// On a generic function's type parameter: "DW_TAG_typedef .param0 DW_AT_type <[]go.shape.int>
+// DW_AT_go_dict_index 0". Its name is no Go type's: the value's type is the shape beneath.
+constexpr int kDwAtGoDictIndex = 0x2906;
 
 const char* Name(Dwarf_Die* die) {
   const char* n = dwarf_diename(die);
@@ -112,6 +115,12 @@ class LibdwReader final : public DwarfReader {
     return fn;
   }
 
+  std::vector<std::string> Instantiations(absl::string_view name) override {
+    auto it = generic_.find(name);
+    if (it == generic_.end()) return {};
+    return it->second;
+  }
+
   std::vector<InlinedCall> InlinedCalls(absl::string_view name) override {
     std::vector<InlinedCall> out;
     auto abstract = abstract_.find(name);
@@ -202,7 +211,7 @@ class LibdwReader final : public DwarfReader {
     // A typedef without a Go kind only renames (main.Describer -> main.Describer of kind 20).
     std::string outer_name;
     for (int i = 0; i < 8 && dwarf_tag(&die) == DW_TAG_typedef; ++i) {
-      if (outer_name.empty()) outer_name = Name(&die);
+      if (outer_name.empty() && !dwarf_hasattr(&die, kDwAtGoDictIndex)) outer_name = Name(&die);
       if (UdataAttr(&die, kDwAtGoKind) != 0) break;
       Dwarf_Die next;
       if (!TypeRef(&die, &next)) break;
@@ -475,10 +484,16 @@ class LibdwReader final : public DwarfReader {
       const char* n = dwarf_diename(d);
       if (n == nullptr) return;
       if (tag == DW_TAG_subprogram) {
+        bool known = false;
         if (dwarf_hasattr(d, DW_AT_low_pc)) {
-          functions_.emplace(n, dwarf_dieoffset(d));
+          known = functions_.emplace(n, dwarf_dieoffset(d)).second;
         } else if (dwarf_hasattr(d, DW_AT_inline)) {
-          abstract_.emplace(n, dwarf_dieoffset(d));  // inlined somewhere
+          known = abstract_.emplace(n, dwarf_dieoffset(d)).second;  // inlined somewhere
+        }
+        // An instantiation of a generic function, once even when it has both DIEs.
+        if (known && std::strchr(n, '[') != nullptr &&
+            !(functions_.contains(n) && abstract_.contains(n))) {
+          generic_[NameWithoutTypeParams(n)].emplace_back(n);
         }
       } else if (tag == DW_TAG_base_type || tag == DW_TAG_pointer_type ||
                  tag == DW_TAG_structure_type || tag == DW_TAG_typedef ||
@@ -566,6 +581,8 @@ class LibdwReader final : public DwarfReader {
   absl::flat_hash_map<std::string, Dwarf_Off> functions_;
   absl::flat_hash_map<std::string, Dwarf_Off> types_;
   absl::flat_hash_map<std::string, Dwarf_Off> abstract_;  // DW_AT_inline subprograms, by name
+  // A generic function's name without type parameters -> its instantiations' full names.
+  absl::flat_hash_map<std::string, std::vector<std::string>> generic_;
   bool inlined_indexed_ = false;
   struct UnitRange {
     uint64_t start = 0, end = 0;
@@ -594,6 +611,21 @@ absl::StatusOr<std::unique_ptr<DwarfReader>> DwarfReader::On(
 absl::StatusOr<std::unique_ptr<DwarfReader>> DwarfReader::Open(const std::string& path) {
   KDBG_ASSIGN_OR_RETURN(std::unique_ptr<GoBinary> bin, GoBinary::Open(path));
   return On(std::shared_ptr<const GoBinary>(std::move(bin)));
+}
+
+std::string NameWithoutTypeParams(absl::string_view name) {
+  std::string out;
+  int depth = 0;
+  for (char c : name) {
+    if (c == '[') {
+      ++depth;
+    } else if (c == ']' && depth > 0) {
+      --depth;
+    } else if (depth == 0) {
+      out.push_back(c);
+    }
+  }
+  return out;
 }
 
 std::string DwarfRegisterName(int reg) {

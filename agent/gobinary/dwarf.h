@@ -126,6 +126,11 @@ class DwarfReader {
   // By Go's full name ("main.handleOrder", "net/http.(*conn).serve"): its out-of-line body.
   // NotFound if absent (a function the compiler inlined at every call has none).
   virtual absl::StatusOr<Function> FindFunction(absl::string_view name) = 0;
+  // The full names of the instantiations of the generic function `name` ("main.sum" ->
+  // "main.sum[go.shape.int]", "main.sum[go.shape.float64]"; "main.(*List).Push" ->
+  // "main.(*List[go.shape.int]).Push"), as Delve matches a generic function by its name without
+  // type parameters; with or without an out-of-line body; empty if none.
+  virtual std::vector<std::string> Instantiations(absl::string_view name) = 0;
   // Every call site where the compiler inlined `name`, in DWARF order; empty if none. The first
   // call walks every compile unit's functions once (kept for the reader's life).
   virtual std::vector<InlinedCall> InlinedCalls(absl::string_view name) = 0;
@@ -167,6 +172,11 @@ class DwarfReader {
   // The source position of `pc` in the line table: {file, line}; NotFound if none.
   virtual absl::StatusOr<std::pair<std::string, int>> LineAt(uint64_t pc) = 0;
 };
+
+// `name` without its type parameters: every bracketed part removed
+// ("main.(*List[go.shape.int]).Push"
+// -> "main.(*List).Push"), as Delve's Function.NameWithoutTypeParams.
+std::string NameWithoutTypeParams(absl::string_view name);
 
 // DWARF register number -> the amd64 register's name ("rax"); "" if unknown.
 std::string DwarfRegisterName(int reg);

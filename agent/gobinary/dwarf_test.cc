@@ -108,5 +108,30 @@ TEST(DwarfReader, InlinedCallsAreFoundInTheirCaller) {
   std::cerr << "first InlinedCalls (walks every unit): " << first << "\n";
 }
 
+TEST(DwarfReader, NameWithoutTypeParams) {
+  EXPECT_EQ(NameWithoutTypeParams("main.sum[go.shape.int]"), "main.sum");
+  EXPECT_EQ(NameWithoutTypeParams("main.(*List[go.shape.int]).Push"), "main.(*List).Push");
+  EXPECT_EQ(NameWithoutTypeParams("main.Map[go.shape.string,go.shape.[]int]"), "main.Map");
+  EXPECT_EQ(NameWithoutTypeParams("main.handleOrder"), "main.handleOrder");
+}
+
+// A generic function is found by its name without type parameters, as Delve finds it: every
+// instantiation (tests/targets/modern-values calls sum with ints and float64s).
+TEST(DwarfReader, AGenericFunctionsInstantiations) {
+  auto r = DwarfReader::Open(TargetPath("modern-values"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::vector<std::string> inst = (*r)->Instantiations("main.sum");
+  std::sort(inst.begin(), inst.end());
+  EXPECT_THAT(inst, ElementsAre("main.sum[go.shape.float64]", "main.sum[go.shape.int]"));
+  for (const std::string& name : inst) EXPECT_TRUE((*r)->FindFunction(name).ok()) << name;
+  // xs is typed by the type parameter's typedef (".param0", DW_AT_go_dict_index): named by the
+  // shape beneath, as Delve names it.
+  auto fn = (*r)->FindFunction("main.sum[go.shape.int]");
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  ASSERT_FALSE(fn->params.empty());
+  EXPECT_EQ(TypeName(**r, fn->params[0].type), "[]go.shape.int");
+  EXPECT_THAT((*r)->Instantiations("main.process"), IsEmpty());  // not generic
+}
+
 }  // namespace
 }  // namespace kdbg::gobinary

@@ -994,6 +994,39 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.handleOrder"));
 }
 
+// A generic function traced by its name without type parameters hits every instantiation, as on
+// Delve (tests/targets/modern-values: sum[int] and sum[float64] per request).
+TEST(EbpfEngineTest, AGenericFunctionTracedByNameHitsEveryInstantiation) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  KDBG_REQUIRE_REAL(!ModernDelve().empty(),
+                    "a Delve built for Go 1.26 (scripts/deps; or $KDBG_DLV)");
+  auto t = GoTarget::Start("modern-values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string script = "trace s main.sum\n";
+  const std::vector<std::string> requests = {"/values?n=7&name=al"};
+  std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, requests, 2);
+  std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, requests, 2);
+  ASSERT_EQ(ebpf.size(), 2u);
+  ASSERT_EQ(dlv.size(), 2u);
+  std::vector<std::string> functions;
+  for (size_t i = 0; i < ebpf.size(); ++i) {
+    EXPECT_EQ(ebpf[i].function(), dlv[i].function());
+    EXPECT_EQ(ebpf[i].line(), dlv[i].line());
+    functions.push_back(ebpf[i].function());
+    ASSERT_EQ(ebpf[i].args_size(), 1);
+    ASSERT_EQ(dlv[i].args_size(), 1);
+    EXPECT_EQ(ebpf[i].args(0).name(), "xs");
+    // The slice by its len and cap; Delve also prints the elements.
+    const std::string& e = ebpf[i].args(0).value();
+    ASSERT_TRUE(absl::EndsWith(e, ", [...]")) << e;
+    EXPECT_THAT(dlv[i].args(0).value(), StartsWith(e.substr(0, e.size() - 5))) << e;
+  }
+  std::sort(functions.begin(), functions.end());
+  EXPECT_THAT(functions,
+              ::testing::ElementsAre("main.sum[go.shape.float64]", "main.sum[go.shape.int]"));
+  ExpectReleased(**t, 0);
+}
+
 // A function the compiler inlined is traced at every call, as Delve traces it: main.clampQty is
 // inlined in serveOrder and also called out of line (through clampFn), main.half only inlined.
 // The eBPF engine probes each inlined call where Delve puts its breakpoint, reads the call's own
