@@ -115,9 +115,10 @@ absl::StatusOr<std::vector<kdbg_op>> Word(const Place& p, uint64_t offset, uint6
                                           static_cast<int64_t>(offset - at.offset))));
     return ops;
   }
-  return absl::UnimplementedError(
-      absl::StrCat("bytes ", offset, "..", offset + size,
-                   " of the value are not in one register or stack slot here"));
+  // NotFound: the DWARF locates only part of the value here (at an inlined call, a string in one
+  // register); the value is unreadable at this probe, not a type this engine cannot read.
+  return absl::NotFoundError(
+      absl::StrCat("bytes ", offset, "..", offset + size, " of the value have no location here"));
 }
 
 // The place of a member at `offset` within the value at `p`.
@@ -895,10 +896,11 @@ absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
     }
     return alts;
   };
-  // At an inlined call, a missing value is the call's, not the script's error.
-  auto missing_at_call = [&](const absl::Status& s) {
-    return call != nullptr && absl::IsNotFound(s);
-  };
+  // A value the probe has no location for (NotFound: a parameter without a location list entry
+  // there, one an inlined call has no DIE for, a value only partly located) is no error of the
+  // script: a print of it says so, as Delve's hit does (the Delve engine prints <optimized out>
+  // for a declared parameter Delve cannot find), and a condition on it lets every call through,
+  // as Delve reports a hit whose condition fails to evaluate.
   uint16_t slot = 0;
   for (size_t i = 0; i < bp.prints.size(); ++i) {
     int line = i < bp.print_lines.size() ? bp.print_lines[i] : bp.line;
@@ -910,17 +912,22 @@ absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
     Slot meta;
     meta.name = bp.prints[i];
     auto alts = alternatives(*e);
-    if (missing_at_call(alts.status())) {
-      meta.unread = absl::StrContains(alts.status().message(), "symbol value")
-                        ? absl::StrCat("(unreadable ", alts.status().message(), ")")
-                        : std::string(delve::kOptimizedOut);
-      pp.vars.push_back(std::move(meta));
+    std::vector<kdbg_op> ops;
+    const absl::Status s =
+        alts.ok()
+            ? EmitSlot(dwarf, bias, *alts, e->len ? Read::kLen : Read::kValue, slot, &ops, &meta)
+            : alts.status();
+    if (absl::IsNotFound(s)) {
+      Slot unread;
+      unread.name = bp.prints[i];
+      unread.unread = alts.ok() ? absl::StrCat("(unreadable ", s.message(), ")")
+                                : std::string(delve::kOptimizedOut);
+      pp.vars.push_back(std::move(unread));
       continue;
     }
-    if (!alts.ok()) return fail(alts.status());
-    absl::Status s =
-        EmitSlot(dwarf, bias, *alts, e->len ? Read::kLen : Read::kValue, slot++, &pp.ops, &meta);
     if (!s.ok()) return fail(s);
+    ++slot;
+    pp.ops.insert(pp.ops.end(), ops.begin(), ops.end());
     pp.vars.push_back(std::move(meta));
   }
   // Arguments like Delve's: every parameter, in order. Strings, numbers, booleans, pointers and
@@ -976,14 +983,17 @@ absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
     if (!c.ok()) return fail(absl::UnimplementedError(c.status().message()));
     pp.cond = bp.cond;
     auto alts = alternatives(c->operand);
-    if (!missing_at_call(alts.status())) {
-      if (!alts.ok()) return fail(alts.status());
-      Slot meta;
-      absl::Status s = EmitSlot(dwarf, bias, *alts, c->operand.len ? Read::kLen : Read::kValue,
-                                slot, &pp.ops, &meta);
+    Slot meta;
+    std::vector<kdbg_op> ops;
+    absl::Status s = alts.ok()
+                         ? EmitSlot(dwarf, bias, *alts, c->operand.len ? Read::kLen : Read::kValue,
+                                    slot, &ops, &meta)
+                         : alts.status();
+    if (!absl::IsNotFound(s)) {  // else no comparison: every call is reported
       if (!s.ok()) return fail(s);
       s = CompileComparison(*c, meta, &pp);
       if (!s.ok()) return fail(s);
+      pp.ops.insert(pp.ops.end(), ops.begin(), ops.end());
       pp.cond_slot = slot;
     }
   }
@@ -993,6 +1003,16 @@ absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
                                     " read steps; the eBPF engine allows ", KDBG_MAX_OPS)));
   }
   return pp;
+}
+
+// NotFound from CompilePlan means the script's location is not in the binary (the engine choice
+// then gives that error, not the Delve engine); any other NotFound on the way (a binary without
+// .debug_frame, runtime.g without goid) becomes FailedPrecondition, which sends the script to
+// Delve with the reason.
+template <typename T>
+absl::StatusOr<T> NotAbsent(absl::StatusOr<T> r) {
+  if (absl::IsNotFound(r.status())) return absl::FailedPreconditionError(r.status().message());
+  return r;
 }
 
 }  // namespace
@@ -1005,7 +1025,7 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
         absl::StrCat(script_name, ": more than ", KDBG_MAX_PROBES, " tracepoints"));
   }
   Plan plan;
-  KDBG_ASSIGN_OR_RETURN(plan.goid_offset, dwarf.GoidOffset());
+  KDBG_ASSIGN_OR_RETURN(plan.goid_offset, NotAbsent(dwarf.GoidOffset()));
   const Bias bias = dwarf.IsPie() ? pie_load_bias : Bias(0);
   Compiler compiler(dwarf, bias);
   for (const delve::ScriptBreakpoint& bp : script.breakpoints) {
@@ -1050,8 +1070,8 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
     std::vector<ProbePlan> returns;
     for (const Target& t : targets) {
       if (t.body.ok()) {
-        KDBG_ASSIGN_OR_RETURN(
-            ProbePlan pp, CompileProbe(bp, script_name, dwarf, bias, compiler, *t.body, nullptr));
+        KDBG_ASSIGN_OR_RETURN(ProbePlan pp, NotAbsent(CompileProbe(bp, script_name, dwarf, bias,
+                                                                   compiler, *t.body, nullptr)));
         pp.entry = entry_index;
         if (pp.cond.empty()) {
           // A tracepoint with a condition reports the calls that match it, and no returns (a
@@ -1062,7 +1082,8 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
         plan.probes.push_back(std::move(pp));
       }
       for (const gobinary::InlinedCall& call : t.calls) {
-        auto pp = CompileProbe(bp, script_name, dwarf, bias, compiler, call.callee, &call);
+        auto pp =
+            NotAbsent(CompileProbe(bp, script_name, dwarf, bias, compiler, call.callee, &call));
         if (!pp.ok()) {
           return absl::Status(
               pp.status().code(),

@@ -167,6 +167,9 @@ struct Plan {
 //   NotFound          "trace.dlv:1: location \"nope\" not found"
 //   InvalidArgument   "trace.dlv:2: o.Nope: *main.Order has no field Nope"
 //   Unimplemented     "trace.dlv:2: d.x: ..." (a value this engine cannot read)
+//   FailedPrecondition, ResourceExhausted: what the binary lacks, more probes than it arms
+// Only NotFound means the location is not in the binary. A value with no location at a probe is
+// no error: its print is unreadable (`<optimized out>`), its condition lets every call through.
 // `pie_load_bias`: for a position-independent executable, where the running target was loaded
 // (its run-time addresses minus the link-time ones); without it a PIE's interfaces are not read.
 absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_view script_name,

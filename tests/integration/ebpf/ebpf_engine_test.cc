@@ -794,6 +794,10 @@ std::string ModernDelve() {
   return "";
 }
 
+// What a test that runs both engines needs.
+constexpr char kBothEngines[] =
+    "root, a kernel with BPF uprobes and a Delve built for Go 1.26 (scripts/deps; or $KDBG_DLV)";
+
 std::string WithoutAddresses(const std::string& v) {
   std::string out;
   for (size_t i = 0; i < v.size(); ++i) {
@@ -907,9 +911,7 @@ std::vector<v1::HitEvent> EngineHits(const GoTarget& t, const std::string& engin
 // The same script on the same binary through both engines, with the same requests: every printed
 // value (and every scalar argument) must be what Delve prints.
 TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
-  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
-  std::string dlv = ModernDelve();
-  KDBG_REQUIRE_REAL(!dlv.empty(), "a Delve built for Go 1.26 (scripts/deps; or $KDBG_DLV)");
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
   auto t = GoTarget::Start("values");
   ASSERT_TRUE(t.ok()) << t.status();
   const std::string script =
@@ -994,12 +996,53 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.handleOrder"));
 }
 
+// One line per hit: "tracepoint function file:line name=value..." (vars, then args).
+std::string HitLine(const v1::HitEvent& h) {
+  std::vector<std::string> parts = {
+      h.tracepoint(), h.function(),
+      absl::StrCat(std::filesystem::path(h.file()).filename().string(), ":", h.line())};
+  for (const auto& v : h.vars()) parts.push_back(absl::StrCat(v.name(), "=", v.value()));
+  for (const auto& a : h.args()) parts.push_back(absl::StrCat(a.name(), "=", a.value()));
+  return absl::StrJoin(parts, " ");
+}
+
+// Expects `want` hits from each engine, the same in order: tracepoint, function, file, line, the
+// names and values of vars and args (a value Delve cannot read is unreadable on eBPF too, each in
+// its own words). Returns the eBPF hits' lines.
+std::vector<std::string> ExpectSameHits(const std::vector<v1::HitEvent>& ebpf,
+                                        const std::vector<v1::HitEvent>& dlv, size_t want) {
+  std::vector<std::string> ebpf_lines, dlv_lines;
+  for (const auto& h : ebpf) ebpf_lines.push_back(HitLine(h));
+  for (const auto& h : dlv) dlv_lines.push_back(HitLine(h));
+  EXPECT_EQ(ebpf.size(), want) << absl::StrJoin(ebpf_lines, "\n");
+  EXPECT_EQ(dlv.size(), want) << absl::StrJoin(dlv_lines, "\n");
+  for (size_t i = 0; i < ebpf.size() && i < dlv.size(); ++i) {
+    SCOPED_TRACE(absl::StrCat("hit ", i, "\n ebpf:  ", ebpf_lines[i], "\n delve: ", dlv_lines[i]));
+    EXPECT_EQ(ebpf[i].tracepoint(), dlv[i].tracepoint());
+    EXPECT_EQ(ebpf[i].function(), dlv[i].function());
+    EXPECT_EQ(ebpf[i].file(), dlv[i].file());
+    EXPECT_EQ(ebpf[i].line(), dlv[i].line());
+    auto same = [](const auto& e, const auto& d) {
+      ASSERT_EQ(e.size(), d.size());
+      for (int k = 0; k < e.size(); ++k) {
+        EXPECT_EQ(e[k].name(), d[k].name());
+        if (absl::StartsWith(d[k].value(), "(unreadable")) {
+          EXPECT_THAT(e[k].value(), HasSubstr("unreadable")) << d[k].value();
+        } else {
+          EXPECT_EQ(e[k].value(), d[k].value()) << e[k].name();
+        }
+      }
+    };
+    same(ebpf[i].vars(), dlv[i].vars());
+    same(ebpf[i].args(), dlv[i].args());
+  }
+  return ebpf_lines;
+}
+
 // A generic function traced by its name without type parameters hits every instantiation, as on
 // Delve (tests/targets/modern-values: sum[int] and sum[float64] per request).
 TEST(EbpfEngineTest, AGenericFunctionTracedByNameHitsEveryInstantiation) {
-  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
-  KDBG_REQUIRE_REAL(!ModernDelve().empty(),
-                    "a Delve built for Go 1.26 (scripts/deps; or $KDBG_DLV)");
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
   auto t = GoTarget::Start("modern-values");
   ASSERT_TRUE(t.ok()) << t.status();
   const std::string script = "trace s main.sum\n";
@@ -1033,9 +1076,7 @@ TEST(EbpfEngineTest, AGenericFunctionTracedByNameHitsEveryInstantiation) {
 // parameters there (in the caller's frame), and reports the hit as Delve does: in the caller,
 // at the inlined code's line.
 TEST(EbpfEngineTest, InlinedCallsAreHitAsOnDelve) {
-  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
-  KDBG_REQUIRE_REAL(!ModernDelve().empty(),
-                    "a Delve built for Go 1.26 (scripts/deps; or $KDBG_DLV)");
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
   auto t = GoTarget::Start("values");
   ASSERT_TRUE(t.ok()) << t.status();
   const std::string script =
@@ -1056,38 +1097,7 @@ TEST(EbpfEngineTest, InlinedCallsAreHitAsOnDelve) {
                                              "/order?id=40&qty=3&items=b"};
   std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, requests, 6);
   std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, requests, 6);
-  auto line = [](const v1::HitEvent& h) {
-    std::vector<std::string> parts = {
-        h.tracepoint(), h.function(),
-        absl::StrCat(std::filesystem::path(h.file()).filename().string(), ":", h.line())};
-    for (const auto& v : h.vars()) parts.push_back(absl::StrCat(v.name(), "=", v.value()));
-    for (const auto& a : h.args()) parts.push_back(absl::StrCat(a.name(), "=", a.value()));
-    return absl::StrJoin(parts, " ");
-  };
-  std::vector<std::string> ebpf_lines, dlv_lines;
-  for (const auto& h : ebpf) ebpf_lines.push_back(line(h));
-  for (const auto& h : dlv) dlv_lines.push_back(line(h));
-  ASSERT_EQ(ebpf.size(), 6u) << absl::StrJoin(ebpf_lines, "\n");
-  ASSERT_EQ(dlv.size(), 6u) << absl::StrJoin(dlv_lines, "\n");
-  for (size_t i = 0; i < ebpf.size(); ++i) {
-    SCOPED_TRACE(absl::StrCat("hit ", i, "\n ebpf:  ", ebpf_lines[i], "\n delve: ", dlv_lines[i]));
-    EXPECT_EQ(ebpf[i].tracepoint(), dlv[i].tracepoint());
-    EXPECT_EQ(ebpf[i].function(), dlv[i].function());
-    EXPECT_EQ(ebpf[i].file(), dlv[i].file());
-    EXPECT_EQ(ebpf[i].line(), dlv[i].line());
-    ASSERT_EQ(ebpf[i].vars_size(), dlv[i].vars_size());
-    ASSERT_EQ(ebpf[i].args_size(), dlv[i].args_size());
-    auto same = [](const v1::Variable& e, const v1::Variable& d) {
-      EXPECT_EQ(e.name(), d.name());
-      if (absl::StartsWith(d.value(), "(unreadable")) {
-        EXPECT_THAT(e.value(), HasSubstr("unreadable")) << d.value();  // each in its own words
-      } else {
-        EXPECT_EQ(e.value(), d.value()) << e.name();
-      }
-    };
-    for (int k = 0; k < ebpf[i].vars_size(); ++k) same(ebpf[i].vars(k), dlv[i].vars(k));
-    for (int k = 0; k < ebpf[i].args_size(); ++k) same(ebpf[i].args(k), dlv[i].args(k));
-  }
+  const std::vector<std::string> ebpf_lines = ExpectSameHits(ebpf, dlv, 6);
   // What the test is about: both calls of clampQty per request (the inlined one in serveOrder
   // with the request's qty, the out-of-line one with qty+1), half's inlined call with the id, and
   // one hit count per tracepoint over its probes.
@@ -1104,6 +1114,31 @@ TEST(EbpfEngineTest, InlinedCallsAreHitAsOnDelve) {
   }
   EXPECT_EQ(c_counts, (std::vector<int64_t>{1, 2, 3, 4}));
   ExpectReleased(**t, plan->probes[1].address);
+}
+
+// At an inlined call a value may have no location (clampQty's `note` is only partly located in
+// serveOrder): its print is unreadable and a condition on a value that is located there runs in
+// the BPF program at that call too, as Delve evaluates it at each of its breakpoint's addresses.
+TEST(EbpfEngineTest, ConditionsAndPrintsAtAnInlinedCallAreAsOnDelve) {
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string script =
+      "trace c main.clampQty\n"
+      "on c print note\n"
+      "cond c qty > 2\n";
+  // qty=1: the inlined call sees 1, the out-of-line one 2 (no hit); qty=3: 3 and 4 (two hits).
+  const std::vector<std::string> requests = {"/order?id=7&qty=1&note=nn&items=a",
+                                             "/order?id=8&qty=3&items=b"};
+  std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, requests, 2);
+  std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, requests, 2);
+  const std::vector<std::string> lines = ExpectSameHits(ebpf, dlv, 2);
+  EXPECT_THAT(lines,
+              ::testing::ElementsAre(AllOf(StartsWith("c main.serveOrder "),
+                                           HasSubstr("note=(unreadable"), HasSubstr("qty=3")),
+                                     AllOf(StartsWith("c main.clampQty "), HasSubstr("note=\"fn\""),
+                                           HasSubstr("qty=4"))));
+  ExpectReleased(**t, 0);
 }
 
 // Return values: the eBPF engine's return events against Delve's own return tracing (what `dlv
@@ -1241,14 +1276,12 @@ std::vector<std::string> DelveReturnLines(const GoTarget& t, const std::string& 
 
 // Built with -N -l, Delve finds every result at the RETs: the eBPF engine prints the same.
 TEST(EbpfEngineTest, ReturnValuesEqualWhatDelvePrints) {
-  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
-  std::string dlv = ModernDelve();
-  KDBG_REQUIRE_REAL(!dlv.empty(), "a Delve built for Go 1.26 (scripts/deps; or $KDBG_DLV)");
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
   auto t = GoTarget::Start("values-nol");
   ASSERT_TRUE(t.ok()) << t.status();
   std::vector<std::string> ebpf = EbpfReturnLines(**t);
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.summarize"));
-  std::vector<std::string> delve = DelveReturnLines(**t, dlv);
+  std::vector<std::string> delve = DelveReturnLines(**t, ModernDelve());
   EXPECT_EQ(ebpf, delve);
   EXPECT_EQ(ebpf, ExpectedReturnLines()) << "equal to Delve's, and right";
   ExpectReleased(**t, 0);
@@ -1331,15 +1364,13 @@ TEST(EbpfEngineTest, ArgumentsPassedOnTheStackAreRead) {
 }
 
 TEST(EbpfEngineTest, ReturnValuesOnAnOptimizedTargetComeFromTheRegisterAbi) {
-  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
-  std::string dlv = ModernDelve();
-  KDBG_REQUIRE_REAL(!dlv.empty(), "a Delve built for Go 1.26 (scripts/deps; or $KDBG_DLV)");
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
   auto t = GoTarget::Start("values");
   ASSERT_TRUE(t.ok()) << t.status();
   std::vector<std::string> ebpf = EbpfReturnLines(**t);
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.summarize"));
   EXPECT_EQ(ebpf, ExpectedReturnLines());
-  std::vector<std::string> delve = DelveReturnLines(**t, dlv);
+  std::vector<std::string> delve = DelveReturnLines(**t, ModernDelve());
   ASSERT_EQ(delve.size(), ebpf.size());
   for (size_t i = 0; i < delve.size(); ++i) {
     // Per value: Delve's `<optimized out>` or the same text.
