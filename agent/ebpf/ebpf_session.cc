@@ -132,6 +132,7 @@ class EbpfSession final : public DebugSession {
       p.cond_imm = pp.cond_imm;
       std::memcpy(p.cond_str, pp.cond_str.data(), std::min(pp.cond_str.size(), sizeof(p.cond_str)));
       p.nused = std::max(p.nslots, pp.cond_op != KDBG_COND_NONE ? pp.cond_slot + 1 : 0);
+      p.rate_probe = pp.is_return ? i : static_cast<uint32_t>(pp.entry);
       for (size_t k = 0; k < pp.ops.size(); ++k) {
         p.ops[k] = pp.ops[k];
         // The program resets slots [0, nused) only: a step naming another would read the

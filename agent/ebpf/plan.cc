@@ -1020,9 +1020,9 @@ absl::StatusOr<T> NotAbsent(absl::StatusOr<T> r) {
 absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_view script_name,
                                  gobinary::DwarfReader& dwarf,
                                  std::optional<uint64_t> pie_load_bias) {
-  if (script.breakpoints.size() > KDBG_MAX_PROBES) {
+  if (script.breakpoints.size() > KDBG_MAX_TRACEPOINTS) {
     return absl::InvalidArgumentError(
-        absl::StrCat(script_name, ": more than ", KDBG_MAX_PROBES, " tracepoints"));
+        absl::StrCat(script_name, ": more than ", KDBG_MAX_TRACEPOINTS, " tracepoints"));
   }
   Plan plan;
   KDBG_ASSIGN_OR_RETURN(plan.goid_offset, NotAbsent(dwarf.GoidOffset()));

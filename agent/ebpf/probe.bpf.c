@@ -245,7 +245,10 @@ int kdbg_probe(struct pt_regs* ctx) {
   if (!p || !st) return 0;
   __u64 pid_tgid = bpf_get_current_pid_tgid();
   if ((pid_tgid >> 32) != p->tgid) return 0;
-  if (st->disarmed) return 0;
+  __u32 rate_idx = p->rate_probe;
+  struct kdbg_probe_state* rate = bpf_map_lookup_elem(&state, &rate_idx);
+  if (!rate) return 0;
+  if (rate->disarmed) return 0;
   struct kdbg_record* rec = bpf_map_lookup_elem(&scratch, &zero);
   if (!rec) return 0;
   struct run_ctx c = {};
@@ -263,8 +266,8 @@ int kdbg_probe(struct pt_regs* ctx) {
   rec->tid = (__u32)pid_tgid;
   rec->goid = 0;
   rec->nslots = 0;
-  if (over_rate(p, st, now)) {
-    if (__sync_val_compare_and_swap(&st->disarmed, 0, 1) == 0) {
+  if (over_rate(p, rate, now)) {
+    if (__sync_val_compare_and_swap(&rate->disarmed, 0, 1) == 0) {
       rec->kind = KDBG_REC_RATE_LIMITED;
       submit(rec, __builtin_offsetof(struct kdbg_record, slots));
     }

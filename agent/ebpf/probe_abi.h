@@ -37,7 +37,9 @@ typedef __s32 kdbg_s32;
 typedef __u64 kdbg_u64;
 #endif
 
-#define KDBG_MAX_PROBES 64
+// Uprobes one session arms: a tracepoint takes one per out-of-line body, inlined call and RET.
+#define KDBG_MAX_PROBES 256
+#define KDBG_MAX_TRACEPOINTS 64
 #define KDBG_MAX_OPS 256
 #define KDBG_MAX_SLOTS 32  // a power of two
 // Delve's tracepoint LoadConfig reads at most 64 bytes of a string (MaxStringLen: 64).
@@ -104,7 +106,12 @@ struct kdbg_probe {
   kdbg_u32 cond_slot;    // the slot the condition's value is computed into
   kdbg_u32 cond_shift;   // 64 - 8 * the value's size in bytes
   kdbg_u32 nused;        // slots any op names (< nused): the program resets only these per hit
-  kdbg_u64 cond_imm;     // the constant (two's complement), or the string's length
+  // The probe whose state holds this probe's token bucket and disarmed flag: a tracepoint's entry
+  // and its inlined calls share its first probe's (one rate per tracepoint, as on Delve); a
+  // return probe has its own (it never reports more than the calls).
+  kdbg_u32 rate_probe;
+  kdbg_u32 pad0;
+  kdbg_u64 cond_imm;  // the constant (two's complement), or the string's length
   char cond_str[KDBG_STR_MAX];
   struct kdbg_op ops[KDBG_MAX_OPS];
 };

@@ -548,6 +548,22 @@ TEST(EbpfEngineTest, ClearLeftProbesClearsWhatARecordNames) {
   std::filesystem::remove_all(dir);
 }
 
+// Events reach the session through the ring buffer's consumer, later on a loaded machine (a test
+// failed once with a fixed 200 ms wait and no event yet): waits up to 10 s for the disarm's
+// notice, then lets the hits queued before it drain. False if none came.
+bool WaitForRateLimited(Events& ev) {
+  auto noticed = [&ev] {
+    for (const auto& n : ev.Notices()) {
+      if (n.kind() == kdbg::v1::NOTICE_KIND_RATE_LIMITED) return true;
+    }
+    return false;
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!noticed() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  absl::SleepFor(absl::Milliseconds(200));
+  return noticed();
+}
+
 TEST(EbpfEngineTest, ProbeOverItsRateIsDisarmedWithANotice) {
   KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
   auto t = GoTarget::Start("values");
@@ -559,19 +575,7 @@ TEST(EbpfEngineTest, ProbeOverItsRateIsDisarmedWithANotice) {
   auto s = factory->StartTrace(spec, ev.Callback());
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_FALSE(Get(**t, "/recurse?n=1000").empty());
-  // Events reach the session through the ring buffer's consumer, later on a loaded machine (it
-  // failed here once with a fixed 200 ms wait and no event yet): wait for the disarm's notice,
-  // then let the hits queued before it drain.
-  auto noticed = [&ev] {
-    for (const auto& n : ev.Notices()) {
-      if (n.kind() == kdbg::v1::NOTICE_KIND_RATE_LIMITED) return true;
-    }
-    return false;
-  };
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (!noticed() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
-  ASSERT_TRUE(noticed()) << "no rate-limited notice within 10 s";
-  absl::SleepFor(absl::Milliseconds(200));
+  ASSERT_TRUE(WaitForRateLimited(ev)) << "no rate-limited notice within 10 s";
   size_t before = ev.Hits().size();
   EXPECT_GE(before, 50u);
   EXPECT_FALSE(Get(**t, "/recurse?n=10").empty());  // after the disarm: no more hits
@@ -583,6 +587,35 @@ TEST(EbpfEngineTest, ProbeOverItsRateIsDisarmedWithANotice) {
   EXPECT_GE(ev.Hits().size(), 50u);
   EXPECT_LE(ev.Hits().size(), 55u);
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.recurse"));
+}
+
+// A tracepoint's rate is one budget over its probes: main.clampQty's entry and its call inlined in
+// serveOrder share one bucket in the BPF program. 10 requests make 20 calls; at 5 hits/s (a
+// bucket of 5) the tracepoint reports about 5 before it is disarmed, not 5 per probe.
+TEST(EbpfEngineTest, ATracepointsInlinedCallsShareItsRate) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  Events ev;
+  auto factory = NewEbpfSessionFactory({});
+  agent::TraceSpec spec = Spec((*t)->pid(), "trace c main.clampQty\n");
+  spec.requested_hits_per_second = 5;
+  auto s = factory->StartTrace(spec, ev.Callback());
+  ASSERT_TRUE(s.ok()) << s.status();
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < 10; ++i) Get(**t, "/order?id=1&qty=1&items=a");
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(WaitForRateLimited(ev)) << "no rate-limited notice within 10 s";
+  (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  ASSERT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
+  // 5 in the bucket, plus what 5/s refilled while the requests ran.
+  const size_t most = 5 + static_cast<size_t>(absl::ToDoubleSeconds(took) * 5) + 1;
+  EXPECT_GE(ev.Hits().size(), 5u);
+  EXPECT_LE(ev.Hits().size(), most) << "the requests took " << took;
+  bool inlined = false;
+  for (const v1::HitEvent& h : ev.Hits()) inlined |= h.function() == "main.serveOrder";
+  EXPECT_TRUE(inlined) << "no hit at the inlined call";
+  ExpectReleased(**t, 0);
 }
 
 TEST(EbpfEngineTest, MaxHitsAndDurationEndTheSession) {
