@@ -821,9 +821,9 @@ absl::Status CheckInstructionStart(gobinary::DwarfReader& dwarf,
 
 // One probe of tracepoint `bp`: at its function's out-of-line entry (`call` null; `fn` the
 // function), or at one call the compiler inlined (`fn` is call->callee: the call's parameters).
-// At an inlined call a print or condition whose parameter the call has no value for is not an
-// error, as Delve evaluates it there: the print says so, the condition lets every call through
-// (Delve reports a hit whose condition fails to evaluate).
+// A print or condition of a value the probe has no location for is not an error, as Delve
+// evaluates it there: the print says so, the condition lets every call through (Delve reports a
+// hit whose condition fails to evaluate).
 absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
                                        absl::string_view script_name, gobinary::DwarfReader& dwarf,
                                        Bias bias, Compiler& compiler, const gobinary::Function& fn,

@@ -130,8 +130,8 @@ struct ProbePlan {
   // is then the call's (its parameters are the call's), `entry` the tracepoint's first probe.
   std::string caller;
   std::vector<kdbg_op> ops;
-  // The print expressions, in order; those without `unread` take slots 0.. (at an inlined call a
-  // parameter may have no value: `unread` says so, as Delve does there).
+  // The print expressions, in order; those without `unread` take slots 0.. (a value with no
+  // location at the probe, common at an inlined call, is `unread`: "<optimized out>").
   std::vector<Slot> vars;
   // Every parameter, in order, as Delve lists a function's arguments; those without `unread` take
   // the following slots.
