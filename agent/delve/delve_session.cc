@@ -345,6 +345,11 @@ absl::Status DelveSession::Arm() {
     // inlined copy; FindLocation names each location's function.
     tp.functions.insert(t->function());
     for (const Location& l : *locs) tp.functions.insert(l.function);
+    // A function inlined at every call: its locations name the callers; the location names it
+    // (`scale` is Delve's shorthand for main.scale).
+    tp.functions.insert(bp.location);
+    if (!absl::StrContains(bp.location, "."))
+      tp.functions.insert(absl::StrCat("main.", bp.location));
     t->set_file(jsonx::Str(*created, "file", tp.request.file));
     t->set_line(static_cast<int32_t>(jsonx::Int(*created, "line", tp.request.line)));
     t->set_script_line(bp.line);
@@ -498,8 +503,13 @@ bool DelveSession::Declares(TracepointState& tp, const std::string& name) {
     for (const std::string& function : tp.functions) {
       if (dwarf_ == nullptr) break;
       auto fn = dwarf_->FindFunction(function);
-      if (!fn.ok()) continue;  // "(multiple functions)", or inlined only
-      for (const gobinary::Parameter& p : fn->params) {
+      std::vector<gobinary::Parameter> params;
+      if (fn.ok()) {
+        params = fn->params;
+      } else if (auto calls = dwarf_->InlinedCalls(function); !calls.empty()) {
+        params = calls.front().declared;  // inlined at every call: as declared
+      }  // else "(multiple functions)", a file:line, or no function
+      for (const gobinary::Parameter& p : params) {
         if (!p.is_return) tp.declared->insert(p.name);
       }
     }

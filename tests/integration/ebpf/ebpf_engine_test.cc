@@ -1116,21 +1116,23 @@ TEST(EbpfEngineTest, InlinedCallsAreHitAsOnDelve) {
       "trace c main.clampQty\n"
       "on c print qty\n"
       "trace h half\n"  // Delve's shorthand for main.half
-      "on h print n\n";
+      "on h print n\n"
+      "trace s main.scale\n"  // its one call passes a constant `by`: no DIE for it there
+      "on s print by\n";
   auto plan = PlanFor((*t)->pid(), script);
   ASSERT_TRUE(plan.ok()) << plan.status();
-  // clampQty's entry, its inlined call and its RETs; half's inlined call.
-  ASSERT_GE(plan->probes.size(), 4u);
+  // clampQty's entry, its inlined call and its RETs; half's and scale's inlined calls.
+  ASSERT_GE(plan->probes.size(), 5u);
   EXPECT_EQ(std::count_if(plan->probes.begin(), plan->probes.end(),
                           [](const ProbePlan& p) { return !p.is_return; }),
-            3);
+            4);
   EXPECT_EQ(plan->probes[1].caller, "main.serveOrder");
   EXPECT_EQ(plan->probes[1].entry, 0u);
   const std::vector<std::string> requests = {"/order?id=7&qty=1&note=nn&items=a",
                                              "/order?id=40&qty=3&items=b"};
-  std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, requests, 6);
-  std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, requests, 6);
-  const std::vector<std::string> ebpf_lines = ExpectSameHits(ebpf, dlv, 6);
+  std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, requests, 8);
+  std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, requests, 8);
+  const std::vector<std::string> ebpf_lines = ExpectSameHits(ebpf, dlv, 8);
   // What the test is about: both calls of clampQty per request (the inlined one in serveOrder
   // with the request's qty, the out-of-line one with qty+1), half's inlined call with the id, and
   // one hit count per tracepoint over its probes.
@@ -1141,6 +1143,14 @@ TEST(EbpfEngineTest, InlinedCallsAreHitAsOnDelve) {
               Contains(AllOf(StartsWith("c main.clampQty "), HasSubstr("qty=2 qty=2"))));
   EXPECT_THAT(ebpf_lines,
               Contains(AllOf(StartsWith("h main.serveOrder "), HasSubstr("n=40 n=40"))));
+  // A parameter the call has no DIE for: not among the arguments, printed <optimized out> by both
+  // engines (the Delve engine knows scale declares `by` although no body of it exists).
+  EXPECT_THAT(ebpf_lines, Contains("s main.serveOrder main.go:140 by=<optimized out> n=40"));
+  for (const v1::HitEvent& h : dlv) {
+    if (h.tracepoint() == "s") {
+      EXPECT_EQ(h.vars(0).value(), "<optimized out>");
+    }
+  }
   std::vector<int64_t> c_counts;
   for (const auto& h : ebpf) {
     if (h.tracepoint() == "c") c_counts.push_back(h.hit_count());

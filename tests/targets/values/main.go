@@ -2,8 +2,8 @@
 // (strings, integers, booleans, pointers, slices, field chains through pointers and interfaces),
 // and a deep recursion that grows the goroutine's stack. Every request to /order calls
 // main.handleOrder, main.stackArgs, main.validate and main.summarize once, and main.clampQty twice
-// (once inlined, once out of line) and main.half once (inlined); /recurse?n=N calls main.recurse
-// N+1 times (&big=1: main.bigRecurse).
+// (once inlined, once out of line) and main.half and main.scale once (inlined); /recurse?n=N calls
+// main.recurse N+1 times (&big=1: main.bigRecurse).
 package main
 
 import (
@@ -131,6 +131,15 @@ var clampFn = clampQty
 // half is only ever inlined: the binary has no out-of-line body for it.
 func half(n int64) int64 { return n / 2 }
 
+// scale is only ever inlined, and its one call passes a constant `by`: Go's DWARF for that call
+// has no DIE for `by` (folded away), which Delve then "could not find".
+func scale(n, by int64) int64 {
+	if n > 1000 {
+		return n * by
+	}
+	return n + by
+}
+
 func serveOrder(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	id, _ := strconv.ParseInt(q.Get("id"), 10, 64)
@@ -163,7 +172,7 @@ func serveOrder(w http.ResponseWriter, r *http.Request) {
 	if s, n, ok := summarize(q.Get("tag"), qty); ok {
 		sink += n + len(s)
 	}
-	sink += clampQty(qty, o.Note) + clampFn(qty+1, "fn") + int(half(id))
+	sink += clampQty(qty, o.Note) + clampFn(qty+1, "fn") + int(half(id)) + int(scale(id, 3))
 }
 
 func serveRecurse(w http.ResponseWriter, r *http.Request) {
