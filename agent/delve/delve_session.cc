@@ -347,9 +347,9 @@ absl::Status DelveSession::Arm() {
     for (const Location& l : *locs) tp.functions.insert(l.function);
     // A function inlined at every call: its locations name the callers; the location names it
     // (`scale` is Delve's shorthand for main.scale).
-    tp.functions.insert(bp.location);
-    if (!absl::StrContains(bp.location, "."))
-      tp.functions.insert(absl::StrCat("main.", bp.location));
+    for (const std::string& name : gobinary::FunctionNamesFor(bp.location)) {
+      tp.functions.insert(name);
+    }
     t->set_file(jsonx::Str(*created, "file", tp.request.file));
     t->set_line(static_cast<int32_t>(jsonx::Int(*created, "line", tp.request.line)));
     t->set_script_line(bp.line);

@@ -1035,15 +1035,13 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
     // The functions a name covers, as Delve finds them: `handleOrder` is Delve's shorthand for
     // main.handleOrder, and a generic function's name without type parameters (`main.sum`) covers
     // every instantiation (main.sum[go.shape.int], ...).
-    std::vector<std::string> names = {bp.location};
-    if (!absl::StrContains(bp.location, ".")) names.push_back(absl::StrCat("main.", bp.location));
     // Each function's out-of-line body (if any) and the calls the compiler inlined.
     struct Target {
       absl::StatusOr<gobinary::Function> body;
       std::vector<gobinary::InlinedCall> calls;
     };
     std::vector<Target> targets;
-    for (const std::string& name : names) {
+    for (const std::string& name : gobinary::FunctionNamesFor(bp.location)) {
       Target t{dwarf.FindFunction(name), dwarf.InlinedCalls(name)};
       if (t.body.ok() || !t.calls.empty()) {
         targets.push_back(std::move(t));

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -67,15 +68,22 @@ std::vector<Parameter> Params(Dwarf_Die* die) {
   return out;
 }
 
-// The source position of `pc` in `die`'s compile unit's line table.
+// The source position of `pc` in compile unit `cu`'s line table: {file, line}; nullopt if none.
+std::optional<std::pair<std::string, int>> LineIn(Dwarf_Die* cu, uint64_t pc) {
+  Dwarf_Line* line = dwarf_getsrc_die(cu, pc);
+  if (line == nullptr) return std::nullopt;
+  std::pair<std::string, int> out;
+  const char* f = dwarf_linesrc(line, nullptr, nullptr);
+  if (f != nullptr) out.first = f;
+  dwarf_lineno(line, &out.second);
+  return out;
+}
+
+// fn's file and line: those of `pc` in the line table of `die`'s compile unit.
 void LineOf(Dwarf_Die* die, uint64_t pc, Function* fn) {
   Dwarf_Die cu;
   if (dwarf_diecu(die, &cu, nullptr, nullptr) == nullptr) return;
-  Dwarf_Line* line = dwarf_getsrc_die(&cu, pc);
-  if (line == nullptr) return;
-  const char* f = dwarf_linesrc(line, nullptr, nullptr);
-  if (f != nullptr) fn->file = f;
-  dwarf_lineno(line, &fn->line);
+  if (auto pos = LineIn(&cu, pc)) std::tie(fn->file, fn->line) = *pos;
 }
 
 class LibdwReader final : public DwarfReader {
@@ -361,13 +369,9 @@ class LibdwReader final : public DwarfReader {
     if (!UnitAt(pc, &cu)) {
       return absl::NotFoundError(absl::StrCat("no compile unit covers 0x", absl::Hex(pc)));
     }
-    Dwarf_Line* line = dwarf_getsrc_die(&cu, pc);
-    if (line == nullptr) return absl::NotFoundError(absl::StrCat("no line for 0x", absl::Hex(pc)));
-    std::pair<std::string, int> out;
-    const char* f = dwarf_linesrc(line, nullptr, nullptr);
-    if (f != nullptr) out.first = f;
-    dwarf_lineno(line, &out.second);
-    return out;
+    auto pos = LineIn(&cu, pc);
+    if (!pos) return absl::NotFoundError(absl::StrCat("no line for 0x", absl::Hex(pc)));
+    return *std::move(pos);
   }
 
  private:
@@ -611,6 +615,12 @@ absl::StatusOr<std::unique_ptr<DwarfReader>> DwarfReader::On(
 absl::StatusOr<std::unique_ptr<DwarfReader>> DwarfReader::Open(const std::string& path) {
   KDBG_ASSIGN_OR_RETURN(std::unique_ptr<GoBinary> bin, GoBinary::Open(path));
   return On(std::shared_ptr<const GoBinary>(std::move(bin)));
+}
+
+std::vector<std::string> FunctionNamesFor(absl::string_view location) {
+  std::vector<std::string> out = {std::string(location)};
+  if (!absl::StrContains(location, ".")) out.push_back(absl::StrCat("main.", location));
+  return out;
 }
 
 std::string NameWithoutTypeParams(absl::string_view name) {

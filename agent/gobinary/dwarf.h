@@ -173,6 +173,11 @@ class DwarfReader {
   virtual absl::StatusOr<std::pair<std::string, int>> LineAt(uint64_t pc) = 0;
 };
 
+// The full names a trace script's function location may stand for, in the order to try them:
+// itself, and for a bare name Delve's shorthand for package main ("handleOrder" ->
+// "main.handleOrder").
+std::vector<std::string> FunctionNamesFor(absl::string_view location);
+
 // `name` without its type parameters: every bracketed part removed
 // ("main.(*List[go.shape.int]).Push"
 // -> "main.(*List).Push"), as Delve's Function.NameWithoutTypeParams.

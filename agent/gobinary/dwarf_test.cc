@@ -113,6 +113,8 @@ TEST(DwarfReader, NameWithoutTypeParams) {
   EXPECT_EQ(NameWithoutTypeParams("main.(*List[go.shape.int]).Push"), "main.(*List).Push");
   EXPECT_EQ(NameWithoutTypeParams("main.Map[go.shape.string,go.shape.[]int]"), "main.Map");
   EXPECT_EQ(NameWithoutTypeParams("main.handleOrder"), "main.handleOrder");
+  EXPECT_THAT(FunctionNamesFor("half"), ElementsAre("half", "main.half"));
+  EXPECT_THAT(FunctionNamesFor("net/http.(*conn).serve"), ElementsAre("net/http.(*conn).serve"));
 }
 
 // A generic function is found by its name without type parameters, as Delve finds it: every
