@@ -241,15 +241,21 @@ class Compiler {
       c.prefix = a.prefix;
       c.prefix.insert(c.prefix.end(), tab.begin(), tab.end());
       c.prefix.push_back(Op(KDBG_OP_GUARD, 0, 0, itab.address + *bias_));
-      c.place.memory = true;
-      c.place.base = data;
       if (ct->kind == GoKind::kPtr) {
-        // Pointer-shaped: the data word is the pointer itself.
+        // The data word is the pointer itself.
         auto elem = dwarf_.Type(ct->elem);
         if (!elem.ok()) continue;
+        c.place.memory = true;
+        c.place.base = data;
         c.type = *elem;
+      } else if (gobinary::IsDirectIface(dwarf_, *ct)) {
+        // A struct of one pointer-shaped field: the data word is that field's value.
+        c.place = Sub(a.place, 8, 8);
+        c.type = *ct;
       } else {
-        c.type = *ct;  // the data word points to a copy of the value
+        c.place.memory = true;  // the data word points to a copy of the value
+        c.place.base = data;
+        c.type = *ct;
       }
       auto r = FieldOne(std::move(c), field, absl::StrCat(so_far, ".(", itab.concrete, ")"));
       if (!r.ok()) {

@@ -247,6 +247,10 @@ class LibdwReader final : public DwarfReader {
       if (TypeRef(&die, &e)) t.elem = dwarf_dieoffset(&e);
       if (t.kind == GoKind::kInvalid) t.kind = GoKind::kPtr;
       if (t.size == 0) t.size = 8;
+    } else if (tag == DW_TAG_array_type) {
+      Dwarf_Die e;
+      if (TypeRef(&die, &e)) t.elem = dwarf_dieoffset(&e);
+      if (t.kind == GoKind::kInvalid) t.kind = GoKind::kArray;
     } else if (tag == DW_TAG_structure_type) {
       Members(&die, &t);
       if (t.kind == GoKind::kInvalid) t.kind = GoKind::kStruct;
@@ -615,6 +619,29 @@ absl::StatusOr<std::unique_ptr<DwarfReader>> DwarfReader::On(
 absl::StatusOr<std::unique_ptr<DwarfReader>> DwarfReader::Open(const std::string& path) {
   KDBG_ASSIGN_OR_RETURN(std::unique_ptr<GoBinary> bin, GoBinary::Open(path));
   return On(std::shared_ptr<const GoBinary>(std::move(bin)));
+}
+
+bool IsDirectIface(DwarfReader& dwarf, const TypeInfo& t) {
+  switch (t.kind) {
+    case GoKind::kPtr:
+    case GoKind::kChan:
+    case GoKind::kMap:
+    case GoKind::kFunc:
+    case GoKind::kUnsafePointer:
+      return true;
+    case GoKind::kStruct: {
+      if (t.members.size() != 1) return false;
+      auto m = dwarf.Type(t.members[0].type);
+      return m.ok() && IsDirectIface(dwarf, *m);
+    }
+    case GoKind::kArray: {
+      auto e = dwarf.Type(t.elem);
+      // One element: the array is as big as its element (a direct one is 8 bytes, never 0).
+      return t.elem != 0 && e.ok() && e->size == t.size && IsDirectIface(dwarf, *e);
+    }
+    default:
+      return false;
+  }
 }
 
 std::vector<std::string> FunctionNamesFor(absl::string_view location) {

@@ -48,7 +48,7 @@ struct TypeInfo {
   GoKind kind = GoKind::kInvalid;
   std::string name;  // Go's spelling: "*net/http.Request", "[]string", "main.Describer"
   uint64_t size = 0;
-  TypeId elem = 0;               // pointer target
+  TypeId elem = 0;               // pointer target, array element
   bool empty_interface = false;  // interface{} / any (eface: type word, not itab)
   std::vector<Member> members;   // structs (string, slice and interface headers too)
 };
@@ -182,6 +182,12 @@ std::vector<std::string> FunctionNamesFor(absl::string_view location);
 // ("main.(*List[go.shape.int]).Push"
 // -> "main.(*List).Push"), as Delve's Function.NameWithoutTypeParams.
 std::string NameWithoutTypeParams(absl::string_view name);
+
+// Whether Go stores a value of type `t` in an interface's data word itself rather than behind a
+// pointer to a copy (the compiler's IsDirectIface): a pointer, channel, map, function or
+// unsafe.Pointer, or a struct of exactly one field / an array of exactly one element of such a
+// type (`struct{ o *Order }`). False when a type on the way cannot be read.
+bool IsDirectIface(DwarfReader& dwarf, const TypeInfo& t);
 
 // DWARF register number -> the amd64 register's name ("rax"); "" if unknown.
 std::string DwarfRegisterName(int reg);

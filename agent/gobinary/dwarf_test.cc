@@ -108,6 +108,26 @@ TEST(DwarfReader, InlinedCallsAreFoundInTheirCaller) {
   std::cerr << "first InlinedCalls (walks every unit): " << first << "\n";
 }
 
+// Which types Go keeps in an interface's data word itself: pointer-shaped ones (the values
+// target's main.ref is a struct of one *main.Order), not structs and arrays of other shapes.
+TEST(DwarfReader, DirectInterfaceTypesArePointerShaped) {
+  auto r = OpenValues();
+  ASSERT_NE(r, nullptr);
+  auto direct = [&](const std::string& name) -> std::string {
+    auto t = r->TypeByName(name);
+    if (!t.ok()) return t.status().ToString();
+    return IsDirectIface(*r, *t) ? "direct" : "indirect";
+  };
+  EXPECT_EQ(direct("main.ref"), "direct");
+  EXPECT_EQ(direct("*main.Order"), "direct");
+  EXPECT_EQ(direct("main.Order"), "indirect");
+  EXPECT_EQ(direct("main.label"), "indirect");  // a string and an int
+  EXPECT_EQ(direct("main.Describer"), "indirect");
+  EXPECT_EQ(direct("[4]uint8"), "indirect");  // validate's digest: 8 bytes, not one pointer
+  EXPECT_EQ(direct("[2]int"), "indirect");
+  EXPECT_EQ(direct("string"), "indirect");
+}
+
 TEST(DwarfReader, NameWithoutTypeParams) {
   EXPECT_EQ(NameWithoutTypeParams("main.sum[go.shape.int]"), "main.sum");
   EXPECT_EQ(NameWithoutTypeParams("main.(*List[go.shape.int]).Push"), "main.(*List).Push");

@@ -1015,12 +1015,16 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
       "on h print o.Paid\n"
       "on h print o.Weight\n"
       "on h print d.Text\n"
-      "on h print o.Customer.Email\n";
+      "on h print o.Customer.Email\n"
+      "on h print d.Order.Note\n"
+      "on h print d.Order.Customer.Name\n";
   const std::vector<std::string> requests = {
       "/order?id=7&name=ann&items=a,b,c&paid=1&tag=first&qty=2&label=lbl&urgent=1",
       "/order?id=-12&items=x&qty=-3&label=" + std::string(80, 'q') + "&tag=" + std::string(70, 'z'),
       "/order?id=99999999999&name=%22quoted%22%0Aline&items=&tag=%E2%82%AC&label=x",
       "/order?id=5&name=bo&items=z&qty=1&tag=t",  // no label: d holds the *main.Order
+      // d holds a main.ref, a struct of one pointer: in the interface's data word itself.
+      "/order?id=6&name=cy&items=y&qty=4&tag=r&note=by-ref&ref=1",
   };
   std::vector<v1::HitEvent> ebpf_hits = EngineHits(**t, "ebpf", script, requests, requests.size());
   std::vector<v1::HitEvent> delve_hits =
@@ -1041,6 +1045,11 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
   EXPECT_THAT(saw_values, Contains(StartsWith("io.Writer((*net/http.response)(0x")));
   EXPECT_THAT(saw_values, Contains(StartsWith("main.Describer((*main.Order)(0x")));
   EXPECT_THAT(saw_values, Contains("main.Describer(main.label {...})"));
+  EXPECT_THAT(saw_values, Contains("main.Describer(main.ref {...})"));
+  // The fields behind the ref: what Delve prints too (above), checked here against the request.
+  ASSERT_FALSE(ebpf_hits.empty());
+  EXPECT_THAT(HitLine(ebpf_hits.back()), AllOf(HasSubstr(" d.Order.Note=\"by-ref\" "),
+                                               HasSubstr(" d.Order.Customer.Name=\"cy\" ")));
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.handleOrder"));
 }
 

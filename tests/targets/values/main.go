@@ -3,7 +3,7 @@
 // and a deep recursion that grows the goroutine's stack. Every request to /order calls
 // main.handleOrder, main.stackArgs, main.validate and main.summarize once, and main.clampQty twice
 // (once inlined, once out of line) and main.half and main.scale once (inlined); /recurse?n=N calls
-// main.recurse N+1 times (&big=1: main.bigRecurse).
+// main.recurse N+1 times (&big=1: main.bigRecurse). Its Describer: &label=L a label, &ref=1 a ref.
 package main
 
 import (
@@ -31,7 +31,7 @@ type Order struct {
 	Weight   uint16
 }
 
-// Describer is satisfied by *Order and label, so an interface parameter has two dynamic types.
+// Describer is satisfied by *Order, label and ref (below), so it has three dynamic types.
 type Describer interface{ Describe() string }
 
 type label struct {
@@ -157,6 +157,9 @@ func serveOrder(w http.ResponseWriter, r *http.Request) {
 	if q.Get("label") != "" {
 		d = label{Text: q.Get("label"), N: int(id)}
 	}
+	if q.Get("ref") != "" {
+		d = ref{Order: o}
+	}
 	handleOrder(w, o, d, q.Get("tag"), qty, q.Get("urgent") == "1")
 	sink += stackArgs(1, 2, 3, 4, 5, 6, 7, 8, 9, id, qty, receipt{ID: id * 10, Sums: [2]int{qty, 1}})
 	var extra any
@@ -194,3 +197,9 @@ func main() {
 	http.HandleFunc("/recurse", serveRecurse)
 	http.ListenAndServe(addr, nil)
 }
+
+// ref is a struct of one pointer field: Go stores it in an interface's data word itself, not
+// behind a pointer (a "direct interface" type), so d.Order reads that word.
+type ref struct{ Order *Order }
+
+func (r ref) Describe() string { return r.Order.Note }
