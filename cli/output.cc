@@ -231,7 +231,9 @@ std::string ArmedText(const kdbg::v1::ArmedEvent& armed) {
       absl::StrFormat("kdbg: armed %d tracepoint%s on PID %d (attach %d ms, arm %d ms)\n", n,
                       n == 1 ? "" : "s", armed.host_pid(), armed.attach_ms(), armed.arm_ms());
   if (armed.engine() == "ebpf") {
-    absl::StrAppend(&out, "kdbg: engine ebpf (uprobes; the target is never stopped)\n");
+    absl::StrAppend(&out, "kdbg: engine ebpf (uprobes; the target is never stopped)",
+                    armed.engine_note().empty() ? "" : absl::StrCat("; ", armed.engine_note()),
+                    "\n");
   } else if (!armed.engine().empty()) {
     absl::StrAppend(&out, "kdbg: engine delve (every hit stops the target for about 1 ms)",
                     armed.engine_note().empty() ? "" : absl::StrCat("; ", armed.engine_note()),

@@ -1,5 +1,6 @@
 #include "cli/output.h"
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -7,6 +8,7 @@ namespace kdbg::cli {
 namespace {
 
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 kdbg::v1::Event HitEvent() {
   kdbg::v1::Event e;
@@ -200,6 +202,20 @@ TEST(OutputTest, ArmedTextAndJson) {
   EXPECT_EQ(j["tracepoints"][0]["file"], "/src/hello/main.go");
   EXPECT_EQ(j["tracepoints"][0]["line"], 10);
   EXPECT_EQ(j["tracepoints"][0]["location"], "main.go:10");
+
+  // Each engine's line, with its note: why Delve (auto), what eBPF does not report.
+  a->set_engine("ebpf");
+  a->set_engine_note("returns not reported for t.dlv:2 main.f (...)");
+  EXPECT_THAT(RenderEvent(e, OutputFormat::kText).err,
+              HasSubstr("\nkdbg: engine ebpf (uprobes; the target is never stopped); returns not "
+                        "reported for t.dlv:2 main.f (...)\nkdbg:   handleSlash"));
+  a->set_engine("delve");
+  a->set_engine_note("t.dlv:3: stacks (`on .. stack`) run on Delve");
+  EXPECT_THAT(RenderEvent(e, OutputFormat::kText).err,
+              HasSubstr("\nkdbg: engine delve (every hit stops the target for about 1 ms); "
+                        "t.dlv:3: stacks (`on .. stack`) run on Delve\n"));
+  EXPECT_EQ(json::parse(RenderEvent(e, OutputFormat::kJson).out)["engine_note"],
+            "t.dlv:3: stacks (`on .. stack`) run on Delve");
 }
 
 TEST(OutputTest, EndedTextAndJsonAndCleanness) {

@@ -248,6 +248,29 @@ class DirProcReader final : public ProcReader {
     return ReadSmallFile(absl::StrCat(root_, "/", relative));
   }
 
+  absl::StatusOr<std::string> ReadMemory(pid_t pid, uint64_t address, size_t n) const override {
+    const std::string path = absl::StrCat(root_, "/", pid, "/mem");
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+      if (errno == ENOENT || errno == ESRCH) return Gone(pid);
+      return ErrnoToStatus(errno, absl::StrCat("open ", path));
+    }
+    std::string out(n, '\0');
+    size_t got = 0;
+    while (got < n) {
+      ssize_t r = ::pread(fd.get(), out.data() + got, n - got, static_cast<off_t>(address + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        // EIO: an unmapped or unreadable page; 0: past the end (a recorded tree's short file).
+        return absl::OutOfRangeError(absl::StrCat(
+            "pid ", pid, ": ", n, " bytes at 0x", absl::Hex(address), " are not readable",
+            r < 0 ? absl::StrCat(" (", std::strerror(errno), ")") : ""));
+      }
+      got += static_cast<size_t>(r);
+    }
+    return out;
+  }
+
  private:
   // A per-process file; a vanished process (ENOENT, ESRCH) is NotFound "process PID is gone".
   absl::StatusOr<std::string> ReadOf(pid_t pid, absl::string_view file) const {

@@ -120,6 +120,11 @@ class ProcReader {
   // Reads a file relative to the root ("sys/kernel/yama/ptrace_scope", "self/status"). Errors as
   // ReadSmallFile.
   virtual absl::StatusOr<std::string> ReadFile(absl::string_view relative) const = 0;
+
+  // `n` bytes of the process's memory at `address`, from "<root>/<pid>/mem" (the caller needs
+  // ptrace access to it: root with CAP_SYS_PTRACE; the process is neither stopped nor traced).
+  // OutOfRange when fewer than `n` bytes there are mapped and readable; NotFound: gone.
+  virtual absl::StatusOr<std::string> ReadMemory(pid_t pid, uint64_t address, size_t n) const = 0;
 };
 
 // The real reader: reads every file itself under `root` (trailing slashes are ignored).

@@ -1,6 +1,7 @@
 #include "common/proc_reader.h"
 
 #include <sys/auxv.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -170,6 +171,21 @@ TEST(ProcReader, CmdlineEnvironAndHostFiles) {
   EXPECT_EQ(proc->Environ(99999).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(*proc->ReadFile("sys/kernel/yama/ptrace_scope"), "1\n");
   EXPECT_EQ(proc->ReadFile("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+// The process's own memory through /proc/PID/mem: what the eBPF engine reads of a target after a
+// hit (a runtime-made itab's type word), without stopping or tracing it.
+TEST(ProcReader, ReadsAProcesssMemory) {
+  static const char kBytes[] = "kdbg memory\x01\x02";
+  auto proc = NewProcReader();
+  const auto address = reinterpret_cast<uint64_t>(kBytes);
+  auto got = proc->ReadMemory(::getpid(), address, sizeof(kBytes));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, std::string(kBytes, sizeof(kBytes)));
+  auto unmapped = proc->ReadMemory(::getpid(), 0x10, 8);  // the zero page is never mapped
+  EXPECT_EQ(unmapped.status().code(), absl::StatusCode::kOutOfRange) << unmapped.status();
+  auto gone = NewProcReader("/nonexistent/proc")->ReadMemory(::getpid(), address, 8);
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kNotFound) << gone.status();
 }
 
 TEST(FakeProcReader, AnswersFromMemory) {

@@ -21,6 +21,7 @@
 #include "agent/delve/trace_script.h"
 #include "agent/ebpf/bpf_probes.h"
 #include "agent/ebpf/hand_off_pacer.h"
+#include "agent/ebpf/itab_types.h"
 #include "agent/ebpf/plan.h"
 #include "agent/gobinary/build_info.h"
 #include "agent/gobinary/dwarf.h"
@@ -107,6 +108,18 @@ class EbpfSession final : public DebugSession {
       }
     }
     KDBG_ASSIGN_OR_RETURN(Plan plan, CompilePlan(script, spec_.script_name, *dwarf, pie_load_bias));
+    if (!dwarf->IsPie() || pie_load_bias.has_value()) {
+      // Read again, on the first itab without a symbol only: most sessions never see one.
+      itabs_ = std::make_unique<ItabTypes>(
+          *proc_, spec_.pid, pie_load_bias.value_or(0),
+          [path = spec_.executable.empty()
+                      ? exe_
+                      : spec_.executable]() -> absl::StatusOr<std::vector<gobinary::RuntimeType>> {
+            KDBG_ASSIGN_OR_RETURN(std::unique_ptr<gobinary::DwarfReader> d,
+                                  gobinary::DwarfReader::Open(path));
+            return d->RuntimeTypes();
+          });
+    }
     dwarf.reset();
     KDBG_ASSIGN_OR_RETURN(bpf_, BpfProbes::Load(options_.ring_bytes));
     absl::Time t1 = absl::Now();
@@ -160,6 +173,7 @@ class EbpfSession final : public DebugSession {
     armed_.set_attach_ms(absl::ToInt64Milliseconds(t1 - t0));
     armed_.set_arm_ms(absl::ToInt64Milliseconds(absl::Now() - t1));
     armed_.set_engine("ebpf");
+    armed_.set_engine_note(absl::StrJoin(plan.notes, "; "));
     for (size_t i = 0; i < probes_.size(); ++i) {
       const ProbeState& ps = probes_[i];
       if (ps.plan.entry != i) continue;  // a return or an inlined call: part of its tracepoint
@@ -345,7 +359,7 @@ class EbpfSession final : public DebugSession {
         return;
       }
       if (slot < have && slot < KDBG_MAX_SLOTS) {
-        v->set_value(FormatSlot(s, rec.slots[slot]));
+        v->set_value(FormatSlot(s, rec.slots[slot], itabs_.get()));
       } else {
         v->set_value("(unreadable record truncated)");
       }
@@ -379,8 +393,9 @@ class EbpfSession final : public DebugSession {
         v->set_value(s.unread);
         continue;
       }
-      v->set_value(slot < have && slot < KDBG_MAX_SLOTS ? FormatSlot(s, rec.slots[slot])
-                                                        : "(unreadable record truncated)");
+      v->set_value(slot < have && slot < KDBG_MAX_SLOTS
+                       ? FormatSlot(s, rec.slots[slot], itabs_.get())
+                       : "(unreadable record truncated)");
       ++slot;
     }
     Emit(std::move(e), mono_to_unix_ + static_cast<int64_t>(rec.ktime_ns));
@@ -499,6 +514,7 @@ class EbpfSession final : public DebugSession {
   std::string exe_;
   std::unique_ptr<BpfProbes> bpf_;
   std::vector<ProbeState> probes_;
+  std::unique_ptr<ItabTypes> itabs_;  // null for a PIE whose load bias is unknown
   UniqueFd pidfd_;
   int rate_ = 0;
   int64_t mono_to_unix_ = 0;

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/ebpf/itab_types.h"
 #include "agent/ebpf/ret_sites.h"
 #include "common/status.h"
 
@@ -407,7 +408,10 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, Bias bias, const std::vector
       meta->format = f;
       meta->size = size;
       meta->type = type;
-      if (f == SlotFormat::kInterface) meta->dynamic_types = DynamicTypesOf(dwarf, *bias, a.type);
+      if (f == SlotFormat::kInterface) {
+        meta->dynamic_types = DynamicTypesOf(dwarf, *bias, a.type);
+        meta->by_itab = !a.type.empty_interface;
+      }
       first = false;
     } else if (meta->format != f || meta->size != size ||
                ((f == SlotFormat::kPointer || f == SlotFormat::kInterface) && meta->type != type)) {
@@ -1034,6 +1038,12 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
   KDBG_ASSIGN_OR_RETURN(plan.goid_offset, NotAbsent(dwarf.GoidOffset()));
   const Bias bias = dwarf.IsPie() ? pie_load_bias : Bias(0);
   Compiler compiler(dwarf, bias);
+  // Each tracepoint's return probes, armed after every tracepoint's calls while they fit.
+  struct Returns {
+    std::string label;  // "trace.dlv:3 main.summarize"
+    absl::StatusOr<std::vector<ProbePlan>> probes;
+  };
+  std::vector<Returns> pending;
   for (const delve::ScriptBreakpoint& bp : script.breakpoints) {
     auto where = [&](absl::string_view msg) {
       return absl::StrCat(script_name, ":", bp.line, ": ", msg);
@@ -1071,7 +1081,6 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
           " probes the eBPF engine arms (Delve sets a breakpoint at each)")));
     }
     const size_t entry_index = plan.probes.size();
-    std::vector<ProbePlan> returns;
     for (const Target& t : targets) {
       if (t.body.ok()) {
         KDBG_ASSIGN_OR_RETURN(ProbePlan pp, NotAbsent(CompileProbe(bp, script_name, dwarf, bias,
@@ -1080,8 +1089,8 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
         if (pp.cond.empty()) {
           // A tracepoint with a condition reports the calls that match it, and no returns (a
           // RET probe cannot tell which call it ends). Inlined calls have no RET.
-          auto r = CompileReturns(dwarf, bias, pp, entry_index);
-          if (r.ok()) returns.insert(returns.end(), r->begin(), r->end());
+          pending.push_back(Returns{absl::StrCat(script_name, ":", bp.line, " ", t.body->name),
+                                    CompileReturns(dwarf, bias, pp, entry_index)});
         }
         plan.probes.push_back(std::move(pp));
       }
@@ -1098,14 +1107,27 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
         plan.probes.push_back(*std::move(pp));
       }
     }
-    if (plan.probes.size() + returns.size() <= KDBG_MAX_PROBES) {
-      for (ProbePlan& rp : returns) plan.probes.push_back(std::move(rp));
+  }
+  std::vector<std::string> over;  // the tracepoints whose returns do not fit
+  for (Returns& r : pending) {
+    if (!r.probes.ok()) {
+      plan.notes.push_back(absl::StrCat("returns not reported for ", r.label, " (",
+                                        r.probes.status().message(), ")"));
+    } else if (plan.probes.size() + r.probes->size() > KDBG_MAX_PROBES) {
+      over.push_back(r.label);
+    } else {
+      for (ProbePlan& rp : *r.probes) plan.probes.push_back(std::move(rp));
     }
+  }
+  if (!over.empty()) {
+    plan.notes.push_back(absl::StrCat("returns not reported for ", absl::StrJoin(over, ", "),
+                                      " (their RET probes would pass the ", KDBG_MAX_PROBES,
+                                      " probes the eBPF engine arms)"));
   }
   return plan;
 }
 
-std::string FormatSlot(const Slot& slot, const kdbg_slot& v) {
+std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
   switch (v.status) {
     case KDBG_SLOT_OK:
       break;
@@ -1114,6 +1136,12 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v) {
     case KDBG_SLOT_FAULT:
       return absl::StrCat("(unreadable could not read memory at 0x", absl::Hex(v.w0), ")");
     case KDBG_SLOT_NO_TYPE:
+      // A field chain through an interface holding a type it has no alternative for (w0: the
+      // itab): one without the field, or one whose itab was made at run time.
+      if (const DynamicType* dt = itabs != nullptr ? itabs->Lookup(v.w0) : nullptr) {
+        return absl::StrCat("(unreadable dynamic type ", dt->name,
+                            " is not one this expression was compiled for)");
+      }
       return absl::StrCat("(unreadable dynamic type with itab 0x", absl::Hex(v.w0),
                           " not compiled)");
     default:
@@ -1151,9 +1179,10 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v) {
                              [](const DynamicType& d, uint64_t word) { return d.word < word; });
         if (it != slot.dynamic_types->end() && it->word == v.w0) dt = &*it;
       }
+      if (dt == nullptr && slot.by_itab && itabs != nullptr) dt = itabs->Lookup(v.w0);
       if (dt == nullptr) {
-        // A non-empty interface's itab made at run time (an interface-to-interface conversion):
-        // no symbol names it; an empty interface's type without DWARF.
+        // A non-empty interface's itab made at run time whose type could not be read (no
+        // `itabs`, or the DWARF does not name it); an empty interface's type without DWARF.
         return absl::StrCat(slot.type, "((unreadable dynamic type at 0x", absl::Hex(v.w0),
                             ", not in the binary's itab symbols or DWARF))");
       }

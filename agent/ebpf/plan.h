@@ -23,7 +23,7 @@
 // frame is gone (CFA = RSP + 8 again) and Go's ABIInternal holds the results in RAX, RBX, RCX,
 // RDI, RSI, R8-R11 in order (a string takes two); each result is read from its DWARF location at
 // that PC, else from that assignment; a result of a type this engine does not read prints
-// `(unreadable ...)`. No RET decoded (or decoding failed): no return events for it.
+// `(unreadable ...)`. No RET decoded (or decoding failed): no return events for it, and a note.
 //
 // Where the probe goes (shared/design/EBPF.md): Go functions begin with a stack check
 //   [LEAQ -N(SP), R12]  CMPQ SP|R12, 16(R14)   JBE morestack
@@ -39,8 +39,8 @@
 // puts its breakpoints (the call's DW_AT_low_pc, else its first range; checked to start an
 // instruction by decoding the caller), reading the call's own parameter DIEs there; a hit names
 // the caller as its function, as Delve's does. A function inlined at every call has only these.
-// No return probes for inlined calls (no RET); more probes than KDBG_MAX_PROBES is an error
-// (ResourceExhausted), never a silent subset.
+// No return probes for inlined calls (no RET); more call probes than KDBG_MAX_PROBES is an error
+// (ResourceExhausted), never a silent subset; return probes past it are named in Plan::notes.
 #pragma once
 
 #include <cstdint>
@@ -102,6 +102,8 @@ struct DynamicType {
   gobinary::GoKind kind = gobinary::GoKind::kInvalid;  // kInvalid: not in the DWARF
 };
 
+class ItabTypes;  // itab_types.h
+
 struct Slot {
   std::string name;  // the expression as written, or the parameter's name
   std::string type;  // Go type name: "string", "int", "*main.Order"
@@ -113,6 +115,8 @@ struct Slot {
   // kInterface: the dynamic types it may hold, sorted by `word`; an empty interface's are every
   // type of the binary (shared by the copies of this slot in the plan and the session).
   std::shared_ptr<const std::vector<DynamicType>> dynamic_types;
+  // kInterface: the first word is an itab (a non-empty interface), not a type descriptor.
+  bool by_itab = false;
 };
 
 struct ProbePlan {
@@ -158,9 +162,15 @@ struct ProbePlan {
   uint32_t RecordSlots() const;
 };
 
+// Every tracepoint's call probes come first, then the return probes, which are armed only while
+// they fit in KDBG_MAX_PROBES: a tracepoint whose returns are not armed (over that, or its code
+// not decoded) gets a note saying so, never silence.
 struct Plan {
   std::vector<ProbePlan> probes;
   uint64_t goid_offset = 0;
+  // "returns not reported for trace.dlv:3 main.summarize, trace.dlv:4 main.summarize (their RET
+  // probes would pass the 256 probes the eBPF engine arms)": shown with the armed tracepoints.
+  std::vector<std::string> notes;
 };
 
 // Compiles a qualifying script against the binary. Errors name the script line:
@@ -182,6 +192,8 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
 // it), "error nil"; or "(unreadable ...)". A dynamic type that is not a pointer is named, its
 // value elided: "main.Describer(main.label {...})", "error(syscall.Errno ...)"; a slice argument
 // "[]string len: 3, cap: 4, [...]" ("[]" when empty).
-std::string FormatSlot(const Slot& slot, const kdbg_slot& value);
+// `itabs` (may be null) names the dynamic type of an itab the plan has no symbol for (made at run
+// time): "error((*main.memo)(0xc000..))" instead of "(unreadable dynamic type at 0x...)".
+std::string FormatSlot(const Slot& slot, const kdbg_slot& value, ItabTypes* itabs = nullptr);
 
 }  // namespace kdbg::ebpf

@@ -2,8 +2,10 @@
 
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_env.h"
 
 namespace kdbg::ebpf {
 namespace {
@@ -185,6 +187,52 @@ TEST(EbpfPlanTest, RecordSlotsSkipUnreadValues) {
   pp.results = {MakeSlot("~r0", "int", SlotFormat::kSigned, 8)};
   pp.results.push_back(pp.args[1]);
   EXPECT_EQ(pp.RecordSlots(), 4u);
+}
+
+// Every tracepoint's calls are armed; return probes only while they fit in KDBG_MAX_PROBES, and
+// those that do not are named in a note. On the values target main.clampQty has two call probes
+// (its body and one inlined call) and two RETs; sync.(*Mutex).Lock is inlined at 66 calls (Go
+// 1.26.8's runtime and library), without returns.
+TEST(EbpfPlanTest, ReturnsThatDoNotFitAreNamedNotDropped) {
+  auto dwarf = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
+  ASSERT_TRUE(dwarf.ok()) << dwarf.status();
+  std::string text;
+  for (int i = 1; i <= 63; ++i) absl::StrAppend(&text, "trace c", i, " main.clampQty\n");
+  absl::StrAppend(&text, "trace m sync.(*Mutex).Lock\n");
+  auto plan = CompilePlan(Parse(text), "t.dlv", **dwarf);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  size_t calls = 0, returns = 0;
+  std::vector<std::string> with_returns;
+  for (const ProbePlan& p : plan->probes) {
+    if (!p.is_return) {
+      ++calls;
+      EXPECT_EQ(returns, 0u) << "call probes come first";
+    } else {
+      ++returns;
+      if (with_returns.empty() || with_returns.back() != p.tracepoint) {
+        with_returns.push_back(p.tracepoint);
+      }
+      EXPECT_EQ(plan->probes[p.entry].tracepoint, p.tracepoint);
+    }
+  }
+  ASSERT_GE(calls, 63u * 2 + 2);  // the binary decides Lock's count; the test needs some
+  ASSERT_LE(calls, size_t{KDBG_MAX_PROBES});
+  EXPECT_LE(plan->probes.size(), size_t{KDBG_MAX_PROBES});
+  // Returns in script order while they fit: c1, c2, ... then the rest named.
+  const size_t fit = (KDBG_MAX_PROBES - calls) / 2;
+  ASSERT_LT(fit, 63u);
+  ASSERT_EQ(with_returns.size(), fit);
+  EXPECT_EQ(with_returns.back(), absl::StrCat("c", fit));
+  ASSERT_EQ(plan->notes.size(), 1u);
+  EXPECT_EQ(plan->notes[0].rfind(absl::StrCat("returns not reported for t.dlv:", fit + 1,
+                                              " main.clampQty, t.dlv:", fit + 2, " main.clampQty"),
+                                 0),
+            0u)
+      << plan->notes[0];
+  EXPECT_TRUE(absl::EndsWith(plan->notes[0],
+                             "t.dlv:63 main.clampQty (their RET probes would pass the 256 probes "
+                             "the eBPF engine arms)"))
+      << plan->notes[0];
 }
 
 }  // namespace

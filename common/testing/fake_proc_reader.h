@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -40,6 +41,8 @@ class FakeProcReader : public ProcReader {
   int sigtrap_checks_left_pending = 0;
   // Files for ReadFile, by relative path ("sys/kernel/yama/ptrace_scope").
   std::map<std::string, std::string> files;
+  // Memory for ReadMemory: regions by {pid, start address}.
+  std::map<std::pair<pid_t, uint64_t>, std::string> memory;
 
   const std::string& root() const override { return root_; }
 
@@ -124,6 +127,17 @@ class FakeProcReader : public ProcReader {
     auto it = files.find(std::string(relative));
     if (it == files.end()) return absl::NotFoundError(absl::StrCat("open ", root_, "/", relative));
     return it->second;
+  }
+
+  absl::StatusOr<std::string> ReadMemory(pid_t pid, uint64_t address, size_t n) const override {
+    absl::MutexLock l(&mu);
+    for (const auto& [key, bytes] : memory) {
+      if (key.first == pid && address >= key.second && address - key.second + n <= bytes.size()) {
+        return bytes.substr(address - key.second, n);
+      }
+    }
+    return absl::OutOfRangeError(absl::StrCat("pid ", pid, ": ", n, " bytes at 0x",
+                                              absl::Hex(address), " are not readable"));
   }
 
  private:

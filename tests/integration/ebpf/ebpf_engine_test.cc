@@ -494,7 +494,8 @@ TEST(EbpfEngineTest, TheChartsCapabilitiesRunTheEngine) {
   std::ofstream(script) << "trace h main.handleOrder\non h print tag\n";
   std::thread load([&] {
     for (int i = 0; i < 40; ++i) {
-      (void)kdbg::testing::HttpGet("127.0.0.1", port, absl::StrCat("/order?id=", i, "&tag=caps"));
+      (void)kdbg::testing::HttpGet("127.0.0.1", port,
+                                   absl::StrCat("/order?id=", i, "&tag=caps&memo=m"));
       absl::SleepFor(absl::Milliseconds(100));
     }
   });
@@ -503,6 +504,9 @@ TEST(EbpfEngineTest, TheChartsCapabilitiesRunTheEngine) {
   EXPECT_EQ(rc, 0) << out;
   EXPECT_THAT(out, HasSubstr("\"armed\""));
   EXPECT_THAT(out, HasSubstr("caps"));  // a hit's tag
+  // d's itab was made at run time: its type read from the target's memory (/proc/PID/mem, which
+  // CAP_SYS_PTRACE opens for another user's process).
+  EXPECT_THAT(out, HasSubstr("main.Describer((*main.memo)(0x"));
   auto st = kdbg::testing::ReadProcStatus((*target)->pid());
   ASSERT_TRUE(st.ok()) << st.status();
   EXPECT_EQ(st->tracer_pid, 0);
@@ -1025,6 +1029,8 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
       "/order?id=5&name=bo&items=z&qty=1&tag=t",  // no label: d holds the *main.Order
       // d holds a main.ref, a struct of one pointer: in the interface's data word itself.
       "/order?id=6&name=cy&items=y&qty=4&tag=r&note=by-ref&ref=1",
+      // d holds a *main.memo by an itab the runtime made (no itab symbol for it).
+      "/order?id=8&name=di&items=w&qty=5&tag=m&memo=m1",
   };
   std::vector<v1::HitEvent> ebpf_hits = EngineHits(**t, "ebpf", script, requests, requests.size());
   std::vector<v1::HitEvent> delve_hits =
@@ -1046,10 +1052,11 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
   EXPECT_THAT(saw_values, Contains(StartsWith("main.Describer((*main.Order)(0x")));
   EXPECT_THAT(saw_values, Contains("main.Describer(main.label {...})"));
   EXPECT_THAT(saw_values, Contains("main.Describer(main.ref {...})"));
+  EXPECT_THAT(saw_values, Contains(StartsWith("main.Describer((*main.memo)(0x")));
   // The fields behind the ref: what Delve prints too (above), checked here against the request.
-  ASSERT_FALSE(ebpf_hits.empty());
-  EXPECT_THAT(HitLine(ebpf_hits.back()), AllOf(HasSubstr(" d.Order.Note=\"by-ref\" "),
-                                               HasSubstr(" d.Order.Customer.Name=\"cy\" ")));
+  ASSERT_EQ(ebpf_hits.size(), requests.size());
+  EXPECT_THAT(HitLine(ebpf_hits[4]), AllOf(HasSubstr(" d.Order.Note=\"by-ref\" "),
+                                           HasSubstr(" d.Order.Customer.Name=\"cy\" ")));
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.handleOrder"));
 }
 

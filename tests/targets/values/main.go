@@ -3,7 +3,7 @@
 // and a deep recursion that grows the goroutine's stack. Every request to /order calls
 // main.handleOrder, main.stackArgs, main.validate and main.summarize once, and main.clampQty twice
 // (once inlined, once out of line) and main.half and main.scale once (inlined); /recurse?n=N calls
-// main.recurse N+1 times (&big=1: main.bigRecurse). Its Describer: &label=L a label, &ref=1 a ref.
+// main.recurse N+1 times (&big=1: main.bigRecurse). Its Describer: &label=L, &ref=1, &memo=M.
 package main
 
 import (
@@ -31,7 +31,7 @@ type Order struct {
 	Weight   uint16
 }
 
-// Describer is satisfied by *Order, label and ref (below), so it has three dynamic types.
+// Describer is satisfied by *Order, label, ref and *memo (below): four dynamic types.
 type Describer interface{ Describe() string }
 
 type label struct {
@@ -160,6 +160,9 @@ func serveOrder(w http.ResponseWriter, r *http.Request) {
 	if q.Get("ref") != "" {
 		d = ref{Order: o}
 	}
+	if q.Get("memo") != "" {
+		d = asDescriber(&memo{Memo: q.Get("memo")})
+	}
 	handleOrder(w, o, d, q.Get("tag"), qty, q.Get("urgent") == "1")
 	sink += stackArgs(1, 2, 3, 4, 5, 6, 7, 8, 9, id, qty, receipt{ID: id * 10, Sums: [2]int{qty, 1}})
 	var extra any
@@ -203,3 +206,15 @@ func main() {
 type ref struct{ Order *Order }
 
 func (r ref) Describe() string { return r.Order.Note }
+
+// memo implements Describer, but only a type assertion at run time makes it one: the binary has
+// no go:itab.*main.memo,main.Describer symbol, and the runtime makes that itab (getitab).
+type memo struct{ Memo string }
+
+func (m *memo) Describe() string { return m.Memo }
+
+//go:noinline
+func asDescriber(x any) Describer {
+	d, _ := x.(Describer)
+	return d
+}
