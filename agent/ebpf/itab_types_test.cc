@@ -26,12 +26,12 @@ void PutItab(testing::FakeProcReader& proc, uint64_t itab, uint64_t type) {
 struct Fixture {
   testing::FakeProcReader proc;
   int loads = 0;
-  ItabTypes itabs{proc, kPid, kBias, [this]() -> absl::StatusOr<std::vector<gobinary::RuntimeType>> {
-                    ++loads;
-                    return std::vector<gobinary::RuntimeType>{
-                        {0x6000, "main.label", gobinary::GoKind::kStruct},
-                        {0x6100, "*main.memo", gobinary::GoKind::kPtr}};
-                  }};
+  ItabTypes itabs{
+      proc, kPid, kBias, [this]() -> absl::StatusOr<std::vector<gobinary::RuntimeType>> {
+        ++loads;
+        return std::vector<gobinary::RuntimeType>{{0x6000, "main.label", gobinary::GoKind::kStruct},
+                                                  {0x6100, "*main.memo", gobinary::GoKind::kPtr}};
+      }};
 };
 
 TEST(ItabTypesTest, NamesTheTypeAnItabMadeAtRunTimePointsTo) {
