@@ -100,6 +100,7 @@ std::string FunctionsJson(const kdbg::v1::FunctionList& list) {
     j["name"] = f.name();
     j["address"] = absl::StrFormat("0x%x", f.address());
     j["size"] = f.size();
+    if (f.address() == 0) j["inlined_at_every_call"] = true;  // no code of its own
     absl::StrAppend(&out, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "\n");
   }
   return out;

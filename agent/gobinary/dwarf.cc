@@ -129,6 +129,16 @@ class LibdwReader final : public DwarfReader {
     return it->second;
   }
 
+  std::vector<std::string> InlinedOnlyFunctions() override {
+    IndexInlinedCalls();
+    std::vector<std::string> out;
+    for (const auto& [name, off] : abstract_) {
+      if (!functions_.contains(name) && inlined_.contains(off)) out.push_back(name);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
   std::vector<InlinedCall> InlinedCalls(absl::string_view name) override {
     std::vector<InlinedCall> out;
     auto abstract = abstract_.find(name);

@@ -134,6 +134,10 @@ class DwarfReader {
   // Every call site where the compiler inlined `name`, in DWARF order; empty if none. The first
   // call walks every compile unit's functions once (kept for the reader's life).
   virtual std::vector<InlinedCall> InlinedCalls(absl::string_view name) = 0;
+  // The functions the compiler inlined at every call: no out-of-line body, at least one inlined
+  // call ("main.half"); sorted. What the symbol table cannot list, and a trace script can name.
+  // Walks every unit's functions as InlinedCalls does (once for both).
+  virtual std::vector<std::string> InlinedOnlyFunctions() = 0;
   // The pieces of `param` of `fn` (an out-of-line function or an inlined call) at `pc`; NotFound
   // when the location list has no entry for pc (the value is not available there) or `fn` has no
   // such parameter, Unimplemented for DWARF operations this reader does not evaluate.

@@ -1,5 +1,7 @@
 #include "agent/gobinary/function_match.h"
 
+#include "agent/gobinary/dwarf.h"
+
 #include <algorithm>
 
 #include "absl/strings/match.h"
@@ -37,7 +39,8 @@ bool IsRuntimePackage(const std::string& package) {
   return absl::StartsWith(package, "runtime/") || absl::StartsWith(package, "internal/runtime/");
 }
 
-absl::StatusOr<FunctionMatches> MatchFunctions(const GoBinary& binary, const FunctionQuery& query) {
+absl::StatusOr<FunctionMatches> MatchFunctions(const GoBinary& binary, const FunctionQuery& query,
+                                               const std::vector<std::string>& inlined_only) {
   RE2::Options options;
   options.set_log_errors(false);
   RE2 re(query.regexp, options);
@@ -53,12 +56,14 @@ absl::StatusOr<FunctionMatches> MatchFunctions(const GoBinary& binary, const Fun
         "rebuild without -s");
   }
   std::vector<FunctionSymbol> all;
-  for (const FunctionSymbol& f : binary.Functions()) {
-    if (Generated(f.name)) continue;
-    if (query.exclude_runtime && IsRuntimePackage(FunctionPackage(f.name))) continue;
-    if (!query.regexp.empty() && !RE2::PartialMatch(f.name, re)) continue;
+  auto consider = [&](const FunctionSymbol& f) {
+    if (Generated(f.name)) return;
+    if (query.exclude_runtime && IsRuntimePackage(FunctionPackage(f.name))) return;
+    if (!query.regexp.empty() && !RE2::PartialMatch(f.name, re)) return;
     all.push_back(f);
-  }
+  };
+  for (const FunctionSymbol& f : binary.Functions()) consider(f);
+  for (const std::string& name : inlined_only) consider(FunctionSymbol{name, 0, 0});
   std::sort(all.begin(), all.end(), [](const FunctionSymbol& a, const FunctionSymbol& b) {
     return a.name != b.name ? a.name < b.name : a.address < b.address;
   });
@@ -68,6 +73,27 @@ absl::StatusOr<FunctionMatches> MatchFunctions(const GoBinary& binary, const Fun
   int64_t end = query.limit > 0 ? std::min<int64_t>(begin + query.limit, m.total) : m.total;
   m.functions.assign(all.begin() + begin, all.begin() + end);
   return m;
+}
+
+std::vector<std::string> InlinedOnlyCache::For(const std::shared_ptr<const GoBinary>& binary) {
+  const std::string& id = binary->facts().build_id;
+  if (!id.empty()) {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [build, names] : builds_) {
+      if (build == id) return names;
+    }
+  }
+  std::vector<std::string> names;
+  if (!binary->facts().stripped) {
+    auto dwarf = DwarfReader::On(binary);
+    if (dwarf.ok()) names = (*dwarf)->InlinedOnlyFunctions();
+  }
+  if (!id.empty()) {
+    absl::MutexLock lock(&mu_);
+    builds_.emplace_back(id, names);
+    if (builds_.size() > kMaxBuilds) builds_.pop_front();
+  }
+  return names;
 }
 
 }  // namespace kdbg::gobinary

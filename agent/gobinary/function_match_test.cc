@@ -1,6 +1,10 @@
 // MatchFunctions on the real Go 1.26 test targets as production builds them.
 #include "agent/gobinary/function_match.h"
 
+#include <algorithm>
+
+#include "agent/gobinary/dwarf.h"
+
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -69,6 +73,39 @@ TEST(MatchFunctions, ExcludeRuntimeLeavesOutTheSchedulerButNotTheStandardLibrary
   for (const auto& f : without->functions) {
     EXPECT_TRUE(absl::StartsWith(f.name, "net/http.")) << f.name;
   }
+}
+
+// A function the compiler inlined at every call has no symbol; the DWARF names it and it is
+// listed (address 0) among the symbol table's, as `dlv funcs` lists it. On the values target:
+// main.half and main.scale are only inlined; main.clampQty also has a body (one entry).
+TEST(MatchFunctions, FunctionsInlinedAtEveryCallAreListedFromTheDwarf) {
+  auto bin = GoBinary::Open(kdbg::testing::TargetPath("values"));
+  ASSERT_TRUE(bin.ok()) << bin.status();
+  std::shared_ptr<const GoBinary> shared(*std::move(bin));
+  auto dwarf = DwarfReader::On(shared);
+  ASSERT_TRUE(dwarf.ok()) << dwarf.status();
+  const std::vector<std::string> inlined = (*dwarf)->InlinedOnlyFunctions();
+  EXPECT_THAT(inlined, ::testing::IsSupersetOf({"main.half", "main.scale"}));
+  EXPECT_THAT(inlined, ::testing::Not(::testing::Contains("main.clampQty")));
+  EXPECT_TRUE(std::is_sorted(inlined.begin(), inlined.end()));
+  auto without = MatchFunctions(*shared, {.regexp = "^main\\.(half|scale|clampQty)$"});
+  ASSERT_TRUE(without.ok()) << without.status();
+  EXPECT_THAT(Names(*without), ::testing::ElementsAre("main.clampQty"));
+  auto m = MatchFunctions(*shared, {.regexp = "^main\\.(half|scale|clampQty)$"}, inlined);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_THAT(Names(*m), ::testing::ElementsAre("main.clampQty", "main.half", "main.scale"));
+  EXPECT_EQ(m->total, 3);
+  EXPECT_NE(m->functions[0].address, 0u);
+  EXPECT_EQ(m->functions[1].address, 0u);
+  EXPECT_EQ(m->functions[2].size, 0u);
+
+  // What the agent lists from: the same names, per build; none for a stripped binary.
+  InlinedOnlyCache cache;
+  EXPECT_EQ(cache.For(shared), inlined);
+  EXPECT_EQ(cache.For(shared), inlined);
+  std::shared_ptr<const GoBinary> stripped(Open("hello-world-stripped"));
+  ASSERT_NE(stripped, nullptr);
+  EXPECT_THAT(cache.For(stripped), ::testing::IsEmpty());
 }
 
 TEST(MatchFunctions, CompilerGeneratedSymbolsAreNeverListed) {

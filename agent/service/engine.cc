@@ -138,17 +138,22 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
     return ToBinaryInfo(*facts);
   };
   e.list_functions =
-      [proc_root = config.proc_root](
+      [proc_root = config.proc_root,
+       inlined_only = std::make_shared<gobinary::InlinedOnlyCache>()](
           const kdbg::v1::ResolvedTarget& target,
           const kdbg::v1::FunctionQuery& query) -> absl::StatusOr<kdbg::v1::FunctionList> {
     std::string exe = absl::StrCat(proc_root, "/", target.host_pid(), "/exe");
-    KDBG_ASSIGN_OR_RETURN(std::unique_ptr<gobinary::GoBinary> bin, gobinary::GoBinary::Open(exe));
+    KDBG_ASSIGN_OR_RETURN(std::unique_ptr<gobinary::GoBinary> opened,
+                          gobinary::GoBinary::Open(exe));
+    std::shared_ptr<const gobinary::GoBinary> bin(std::move(opened));
     gobinary::FunctionQuery q;
     q.regexp = query.regexp();
     q.offset = query.offset();
     q.limit = query.limit();
     q.exclude_runtime = query.exclude_runtime();
-    KDBG_ASSIGN_OR_RETURN(gobinary::FunctionMatches m, gobinary::MatchFunctions(*bin, q));
+    // With the functions inlined at every call, from the DWARF (once per build).
+    KDBG_ASSIGN_OR_RETURN(gobinary::FunctionMatches m,
+                          gobinary::MatchFunctions(*bin, q, inlined_only->For(bin)));
     kdbg::v1::FunctionList list;
     for (const gobinary::FunctionSymbol& f : m.functions) {
       kdbg::v1::FunctionInfo* info = list.add_functions();
@@ -158,9 +163,7 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
     }
     if (query.with_source() && !m.functions.empty()) {
       // Where each function was compiled, from the DWARF of the same opened binary.
-      std::shared_ptr<const gobinary::GoBinary> shared(std::move(bin));
-      absl::StatusOr<std::unique_ptr<gobinary::DwarfReader>> dwarf =
-          gobinary::DwarfReader::On(shared);
+      absl::StatusOr<std::unique_ptr<gobinary::DwarfReader>> dwarf = gobinary::DwarfReader::On(bin);
       for (int i = 0; dwarf.ok() && i < list.functions_size() && i < 100; ++i) {
         absl::StatusOr<gobinary::Function> fn = (*dwarf)->FindFunction(list.functions(i).name());
         if (!fn.ok()) continue;

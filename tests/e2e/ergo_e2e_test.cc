@@ -178,7 +178,13 @@ TEST_F(ErgoE2eTest, FuncsListsTheTargetsFunctionsFilteredAndPaged) {
   std::vector<std::string> names = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
   EXPECT_NE(std::find(names.begin(), names.end(), "main.handleSlash"), names.end()) << r.out;
   EXPECT_NE(std::find(names.begin(), names.end(), "main.main"), names.end()) << r.out;
+  // Inlined at its only call (addr.go): no symbol, listed from the DWARF as `dlv funcs` lists it.
+  EXPECT_NE(std::find(names.begin(), names.end(), "main.listenAddr"), names.end()) << r.out;
   EXPECT_TRUE(std::is_sorted(names.begin(), names.end())) << r.out;
+  auto json = RunKdbg(sb_, {"funcs", "pod/hello-world", "^main\\.listenAddr$", "-o", "json"},
+                      sb_.CliEnv());
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_TRUE(absl::StrContains(json.out, "\"inlined_at_every_call\":true")) << json.out;
   EXPECT_TRUE(absl::StrContains(
       r.err, absl::StrCat("kdbg: ", names.size(), " functions match \"^main\\.\"")))
       << r.err;
