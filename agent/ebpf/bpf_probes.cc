@@ -115,7 +115,8 @@ struct BpfProbes::Impl {
   }
 };
 
-absl::StatusOr<std::unique_ptr<BpfProbes>> BpfProbes::Load(size_t ring_bytes) {
+absl::StatusOr<std::unique_ptr<BpfProbes>> BpfProbes::Load(size_t ring_bytes,
+                                                            uint32_t pending_calls) {
   static std::once_flag once;
   std::call_once(once, [] { libbpf_set_print(LibbpfPrint); });
   absl::Status support = CheckNodeSupport();
@@ -129,6 +130,9 @@ absl::StatusOr<std::unique_ptr<BpfProbes>> BpfProbes::Load(size_t ring_bytes) {
   bpf_map* events = bpf_object__find_map_by_name(m.obj, "events");
   if (events == nullptr) return absl::InternalError("BPF object has no events map");
   bpf_map__set_max_entries(events, static_cast<uint32_t>(ring_bytes));
+  bpf_map* calls = bpf_object__find_map_by_name(m.obj, "calls");
+  if (calls == nullptr) return absl::InternalError("BPF object has no calls map");
+  bpf_map__set_max_entries(calls, pending_calls);
   if (int err = bpf_object__load(m.obj); err != 0) {
     return ErrnoStatus(-err, "load the BPF program (kernel >= 5.17 with BTF needed)");
   }

@@ -30,7 +30,10 @@ class BpfProbes {
   //   Unavailable         no uprobe PMU / BPF refused by the kernel (with the kernel's words)
   //   PermissionDenied    the agent lacks CAP_BPF/CAP_PERFMON (or CAP_SYS_ADMIN); Attach: lacks
   //                       CAP_SYS_ADMIN on a kernel that wants it for uprobes (SelfTest)
-  static absl::StatusOr<std::unique_ptr<BpfProbes>> Load(size_t ring_bytes = 8u << 20);
+  // `pending_calls`: the size of the `calls` map (probe_abi.h, kdbg_track): KDBG_MAX_CALLS when a
+  // probe tracks calls, else a token (the map's memory is the agent's, charged per session).
+  static absl::StatusOr<std::unique_ptr<BpfProbes>> Load(size_t ring_bytes = 8u << 20,
+                                                         uint32_t pending_calls = 64);
   // Detaches every probe and frees the program and maps.
   ~BpfProbes();
 

@@ -121,7 +121,10 @@ class EbpfSession final : public DebugSession {
           });
     }
     dwarf.reset();
-    KDBG_ASSIGN_OR_RETURN(bpf_, BpfProbes::Load(options_.ring_bytes));
+    const bool tracks_calls = std::any_of(plan.probes.begin(), plan.probes.end(),
+                                          [](const ProbePlan& p) { return p.track != KDBG_TRACK_NONE; });
+    KDBG_ASSIGN_OR_RETURN(bpf_,
+                          BpfProbes::Load(options_.ring_bytes, tracks_calls ? KDBG_MAX_CALLS : 64));
     absl::Time t1 = absl::Now();
     int rate = spec_.requested_hits_per_second > 0 ? spec_.requested_hits_per_second
                                                    : options_.default_hits_per_second;
@@ -146,6 +149,9 @@ class EbpfSession final : public DebugSession {
       std::memcpy(p.cond_str, pp.cond_str.data(), std::min(pp.cond_str.size(), sizeof(p.cond_str)));
       p.nused = std::max(p.nslots, pp.cond_op != KDBG_COND_NONE ? pp.cond_slot + 1 : 0);
       p.rate_probe = pp.is_return ? i : static_cast<uint32_t>(pp.entry);
+      p.track = pp.track;
+      p.entry = static_cast<uint32_t>(pp.entry);
+      p.stack_hi_offset = static_cast<uint32_t>(plan.stack_hi_offset);
       for (size_t k = 0; k < pp.ops.size(); ++k) {
         p.ops[k] = pp.ops[k];
         // The program resets slots [0, nused) only: a step naming another would read the

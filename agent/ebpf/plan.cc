@@ -1042,6 +1042,8 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
   struct Returns {
     std::string label;  // "trace.dlv:3 main.summarize"
     absl::StatusOr<std::vector<ProbePlan>> probes;
+    size_t body = 0;     // the index of the entry probe of the body they return from
+    bool cond = false;   // the tracepoint has a condition: only its reported calls' returns
   };
   std::vector<Returns> pending;
   for (const delve::ScriptBreakpoint& bp : script.breakpoints) {
@@ -1086,12 +1088,10 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
         KDBG_ASSIGN_OR_RETURN(ProbePlan pp, NotAbsent(CompileProbe(bp, script_name, dwarf, bias,
                                                                    compiler, *t.body, nullptr)));
         pp.entry = entry_index;
-        if (pp.cond.empty()) {
-          // A tracepoint with a condition reports the calls that match it, and no returns (a
-          // RET probe cannot tell which call it ends). Inlined calls have no RET.
-          pending.push_back(Returns{absl::StrCat(script_name, ":", bp.line, " ", t.body->name),
-                                    CompileReturns(dwarf, bias, pp, entry_index)});
-        }
+        // Inlined calls have no RET: returns are the out-of-line body's.
+        pending.push_back(Returns{absl::StrCat(script_name, ":", bp.line, " ", t.body->name),
+                                  CompileReturns(dwarf, bias, pp, entry_index),
+                                  plan.probes.size(), !pp.cond.empty()});
         plan.probes.push_back(std::move(pp));
       }
       for (const gobinary::InlinedCall& call : t.calls) {
@@ -1109,13 +1109,24 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
     }
   }
   std::vector<std::string> over;  // the tracepoints whose returns do not fit
+  std::optional<absl::StatusOr<uint64_t>> stack_hi;  // read for the first conditional one
   for (Returns& r : pending) {
+    if (r.probes.ok() && r.cond && !r.probes->empty()) {
+      // Its returns are told from other calls' by the call's depth in its goroutine's stack.
+      if (!stack_hi.has_value()) stack_hi = dwarf.StackHiOffset();
+      if (!stack_hi->ok()) r.probes = stack_hi->status();
+    }
     if (!r.probes.ok()) {
       plan.notes.push_back(absl::StrCat("returns not reported for ", r.label, " (",
                                         r.probes.status().message(), ")"));
     } else if (plan.probes.size() + r.probes->size() > KDBG_MAX_PROBES) {
       over.push_back(r.label);
     } else {
+      if (r.cond && !r.probes->empty()) {
+        plan.stack_hi_offset = **stack_hi;
+        plan.probes[r.body].track = KDBG_TRACK_CALL;
+        for (ProbePlan& rp : *r.probes) rp.track = KDBG_TRACK_RETURN;
+      }
       for (ProbePlan& rp : *r.probes) plan.probes.push_back(std::move(rp));
     }
   }

@@ -18,8 +18,10 @@
 // hit's args are every parameter: those of other types carry a Slot::unread text instead of a slot.
 // Anything else runs on Delve, and the Disqualification says which script line and why.
 //
-// Return values: a tracepoint without `cond` on a function with results also gets one probe on
-// each RET instruction of the function (ret_sites.h: decoded, never uretprobes). At a RET the
+// Return values: a tracepoint on a function with results also gets one probe on each RET
+// instruction of the function (ret_sites.h: decoded, never uretprobes); with a `cond`, they report
+// the returns of the calls whose condition held only (the BPF program pairs them by goroutine and
+// stack depth: probe_abi.h, kdbg_track). At a RET the
 // frame is gone (CFA = RSP + 8 again) and Go's ABIInternal holds the results in RAX, RBX, RCX,
 // RDI, RSI, R8-R11 in order (a string takes two); each result is read from its DWARF location at
 // that PC, else from that assignment; a result of a type this engine does not read prints
@@ -147,6 +149,9 @@ struct ProbePlan {
   // first inlined call): its entry, inlined calls and returns count hits and are disarmed
   // together.
   size_t entry = 0;
+  // KDBG_TRACK_CALL: the entry probe of a conditional tracepoint's body with results, whose
+  // reported calls' returns are awaited; KDBG_TRACK_RETURN: a return probe of one (probe_abi.h).
+  kdbg_track track = KDBG_TRACK_NONE;
   std::vector<Slot> results;
   std::string cond;  // as written ("" for none)
   // The condition's comparison (cond_op KDBG_COND_NONE: none), as kdbg_probe carries it; its value
@@ -168,6 +173,7 @@ struct ProbePlan {
 struct Plan {
   std::vector<ProbePlan> probes;
   uint64_t goid_offset = 0;
+  uint64_t stack_hi_offset = 0;  // runtime.g.stack.hi, when a probe's track is not NONE
   // "returns not reported for trace.dlv:3 main.summarize, trace.dlv:4 main.summarize (their RET
   // probes would pass the 256 probes the eBPF engine arms)": shown with the armed tracepoints.
   std::vector<std::string> notes;

@@ -235,5 +235,29 @@ TEST(EbpfPlanTest, ReturnsThatDoNotFitAreNamedNotDropped) {
       << plan->notes[0];
 }
 
+// A conditional tracepoint's returns are paired with its reported calls (probe_abi.h,
+// kdbg_track): its out-of-line entry records them, its return probes look them up; its inlined
+// calls (no RET) record nothing; a tracepoint without a condition reports every return.
+TEST(EbpfPlanTest, AConditionalTracepointsReturnsTrackItsCalls) {
+  auto dwarf = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
+  ASSERT_TRUE(dwarf.ok()) << dwarf.status();
+  auto plan = CompilePlan(Parse("trace c main.clampQty\ncond c qty > 2\n"
+                                "trace s main.summarize\n"),
+                          "t.dlv", **dwarf);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->stack_hi_offset, 8u);  // runtime.g.stack.hi in every Go release so far
+  EXPECT_TRUE(plan->notes.empty());
+  std::vector<std::string> probes;
+  for (const ProbePlan& p : plan->probes) {
+    probes.push_back(absl::StrCat(p.tracepoint, p.is_return ? " ret" : "",
+                                  p.caller.empty() ? "" : " inlined", " track=", p.track,
+                                  " entry=", p.entry));
+  }
+  EXPECT_EQ(probes, (std::vector<std::string>{
+                        "c track=1 entry=0", "c inlined track=0 entry=0", "s track=0 entry=2",
+                        "c ret track=2 entry=0", "c ret track=2 entry=0", "s ret track=0 entry=2",
+                        "s ret track=0 entry=2"}));
+}
+
 }  // namespace
 }  // namespace kdbg::ebpf

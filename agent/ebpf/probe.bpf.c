@@ -35,6 +35,14 @@ struct {
   __type(value, struct kdbg_record);
 } scratch SEC(".maps");
 
+// The calls of conditional tracepoints whose returns are awaited (probe_abi.h, kdbg_track).
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, KDBG_MAX_CALLS);
+  __type(key, struct kdbg_call_key);
+  __type(value, __u8);
+} calls SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 4 << 20);  // replaced by the loader
@@ -259,6 +267,22 @@ int kdbg_probe(struct pt_regs* ctx) {
     __sync_fetch_and_add(&st->skipped, 1);
     return 0;
   }
+  // A conditional tracepoint's call or return: its key (probe_abi.h, kdbg_call_key).
+  struct kdbg_call_key key = {};
+  int keyed = 0;
+  __u64 g = c.regs[KDBG_R14];
+  if (p->track != KDBG_TRACK_NONE && g) {
+    __u64 hi = 0;
+    key.entry = p->entry;
+    keyed = !bpf_probe_read_user(&hi, sizeof(hi), (void*)(g + p->stack_hi_offset)) &&
+            !bpf_probe_read_user(&key.goid, sizeof(key.goid), (void*)(g + p->goid_offset));
+    key.depth = hi - c.regs[KDBG_RSP];
+  }
+  if (p->track == KDBG_TRACK_RETURN) {
+    // Not the return of a call the user saw: no event, no hit.
+    if (!keyed || !bpf_map_lookup_elem(&calls, &key)) return 0;
+    bpf_map_delete_elem(&calls, &key);
+  }
   __sync_fetch_and_add(&st->hits, 1);
   __u64 now = bpf_ktime_get_ns();
   rec->ktime_ns = now;
@@ -274,7 +298,6 @@ int kdbg_probe(struct pt_regs* ctx) {
     return 0;
   }
   rec->kind = KDBG_REC_HIT;
-  __u64 g = c.regs[KDBG_R14];
   if (g) bpf_probe_read_user(&rec->goid, sizeof(rec->goid), (void*)(g + p->goid_offset));
   __u32 nslots = p->nslots;
   if (nslots > KDBG_MAX_SLOTS) nslots = KDBG_MAX_SLOTS;
@@ -296,6 +319,10 @@ int kdbg_probe(struct pt_regs* ctx) {
   if (p->cond_op != KDBG_COND_NONE && !cond_holds(p, rec)) {
     __sync_fetch_and_add(&st->cond_false, 1);
     return 0;
+  }
+  if (p->track == KDBG_TRACK_CALL && keyed) {
+    __u8 one = 1;
+    bpf_map_update_elem(&calls, &key, &one, BPF_ANY);
   }
   submit(rec, __builtin_offsetof(struct kdbg_record, slots) + nslots * sizeof(struct kdbg_slot));
   return 0;

@@ -85,6 +85,27 @@ enum kdbg_cond_op {
   KDBG_COND_GE = 6,
 };
 
+// Which calls a return probe reports (kdbg_probe.track). A tracepoint without a condition reports
+// every return. With one, its out-of-line entry probe records each call whose condition held (and
+// was reported) under a kdbg_call_key in the `calls` map, and its return probes report only the
+// returns whose key is there (and remove it): the returns of the calls the user saw.
+enum kdbg_track {
+  KDBG_TRACK_NONE = 0,
+  KDBG_TRACK_CALL = 1,    // an entry probe: record the call's key when its hit is reported
+  KDBG_TRACK_RETURN = 2,  // a return probe: report only a return whose call's key is recorded
+};
+
+// A pending call: the tracepoint, the goroutine, and the call's depth in its goroutine's stack,
+// g.stack.hi - RSP (at the entry and at each RET, RSP points at the return address: the same
+// frame gives the same depth, and copying the stack to grow it keeps depths, not addresses).
+struct kdbg_call_key {
+  kdbg_u32 entry;  // the tracepoint's first probe (kdbg_probe.entry)
+  kdbg_u32 pad;
+  kdbg_u64 goid;
+  kdbg_u64 depth;
+};
+#define KDBG_MAX_CALLS 16384  // pending calls remembered (LRU: a call that never returns ages out)
+
 // How the condition's slot is compared with the constant.
 enum kdbg_cond_kind {
   KDBG_COND_SIGNED = 0,    // w0's low (64 - cond_shift) bits, sign-extended, vs (s64)cond_imm
@@ -110,7 +131,9 @@ struct kdbg_probe {
   // and its inlined calls share its first probe's (one rate per tracepoint, as on Delve); a
   // return probe has its own (it never reports more than the calls).
   kdbg_u32 rate_probe;
-  kdbg_u32 pad0;
+  kdbg_u32 track;            // enum kdbg_track
+  kdbg_u32 entry;            // the tracepoint's first probe: kdbg_call_key.entry
+  kdbg_u32 stack_hi_offset;  // offset of runtime.g.stack.hi (track != NONE)
   kdbg_u64 cond_imm;  // the constant (two's complement), or the string's length
   char cond_str[KDBG_STR_MAX];
   struct kdbg_op ops[KDBG_MAX_OPS];

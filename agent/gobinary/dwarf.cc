@@ -320,6 +320,18 @@ class LibdwReader final : public DwarfReader {
     return absl::NotFoundError("runtime.g has no goid field");
   }
 
+  absl::StatusOr<uint64_t> StackHiOffset() override {
+    KDBG_ASSIGN_OR_RETURN(TypeInfo g, TypeByName("runtime.g"));
+    for (const Member& m : g.members) {
+      if (m.name != "stack") continue;
+      KDBG_ASSIGN_OR_RETURN(TypeInfo stack, Type(m.type));
+      for (const Member& h : stack.members) {
+        if (h.name == "hi") return m.offset + h.offset;
+      }
+    }
+    return absl::NotFoundError("runtime.g has no stack.hi field");
+  }
+
   absl::StatusOr<uint64_t> FileOffset(uint64_t vaddr) override {
     return bin_->CodeFileOffset(vaddr);
   }

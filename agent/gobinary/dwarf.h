@@ -154,6 +154,9 @@ class DwarfReader {
   virtual const std::vector<RuntimeType>& RuntimeTypes() = 0;
   // Offset of `goid` in runtime.g.
   virtual absl::StatusOr<uint64_t> GoidOffset() = 0;
+  // Offset of the goroutine's stack top, `stack.hi`, in runtime.g (g.stack is a runtime.stack
+  // {lo, hi uintptr}; 8 in every Go release so far).
+  virtual absl::StatusOr<uint64_t> StackHiOffset() = 0;
   // The file offset of virtual address `vaddr` in an executable PT_LOAD segment (what uprobes
   // take); OutOfRange if no such segment maps it.
   virtual absl::StatusOr<uint64_t> FileOffset(uint64_t vaddr) = 0;

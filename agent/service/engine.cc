@@ -138,8 +138,7 @@ absl::StatusOr<Engine> MakeEngine(const AgentConfig& config) {
     return ToBinaryInfo(*facts);
   };
   e.list_functions =
-      [proc_root = config.proc_root,
-       inlined_only = std::make_shared<gobinary::InlinedOnlyCache>()](
+      [proc_root = config.proc_root, inlined_only = std::make_shared<gobinary::InlinedOnlyCache>()](
           const kdbg::v1::ResolvedTarget& target,
           const kdbg::v1::FunctionQuery& query) -> absl::StatusOr<kdbg::v1::FunctionList> {
     std::string exe = absl::StrCat(proc_root, "/", target.host_pid(), "/exe");

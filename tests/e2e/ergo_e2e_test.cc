@@ -181,8 +181,8 @@ TEST_F(ErgoE2eTest, FuncsListsTheTargetsFunctionsFilteredAndPaged) {
   // Inlined at its only call (addr.go): no symbol, listed from the DWARF as `dlv funcs` lists it.
   EXPECT_NE(std::find(names.begin(), names.end(), "main.listenAddr"), names.end()) << r.out;
   EXPECT_TRUE(std::is_sorted(names.begin(), names.end())) << r.out;
-  auto json = RunKdbg(sb_, {"funcs", "pod/hello-world", "^main\\.listenAddr$", "-o", "json"},
-                      sb_.CliEnv());
+  auto json =
+      RunKdbg(sb_, {"funcs", "pod/hello-world", "^main\\.listenAddr$", "-o", "json"}, sb_.CliEnv());
   EXPECT_EQ(json.exit_code, 0) << json.err;
   EXPECT_TRUE(absl::StrContains(json.out, "\"inlined_at_every_call\":true")) << json.out;
   EXPECT_TRUE(absl::StrContains(

@@ -343,6 +343,46 @@ TEST(EbpfEngineTest, DeepRecursionGivesOneEventPerCall) {
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.recurse"));
 }
 
+// A tracepoint with a condition reports the returns of the calls it reported, and only those:
+// the BPF program pairs each with its call by goroutine and depth in the goroutine's stack, which
+// the stack's growth (here from 8 KiB to 16 MiB while a's calls are pending) does not change.
+TEST(EbpfEngineTest, AConditionalTracepointReportsTheReturnsOfItsCalls) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  Events ev;
+  auto factory = NewEbpfSessionFactory({});
+  agent::TraceSpec spec = Spec((*t)->pid(),
+                               "trace a main.recurse\ncond a n >= 19990\non a print n\n"
+                               "trace b main.recurse\ncond b n <= 3\non b print n\n");
+  spec.requested_hits_per_second = 100000;
+  auto s = factory->StartTrace(spec, ev.Callback());
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_FALSE(Get(**t, "/recurse?n=20000").empty());
+  ASSERT_TRUE(ev.WaitHits(15));
+  ASSERT_TRUE(ev.WaitHits(15, absl::Seconds(10), /*returns=*/true));
+  absl::SleepFor(absl::Milliseconds(200));
+  (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  ASSERT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
+  std::vector<std::string> calls, returns;
+  for (const v1::HitEvent& h : ev.Hits()) {
+    calls.push_back(absl::StrCat(h.tracepoint(), " n=", h.vars(0).value()));
+  }
+  // recurse(n) returns 312 + n (DeepRecursionGivesOneEventPerCall), innermost first.
+  for (const v1::HitEvent& r : ev.Returns()) {
+    ASSERT_EQ(r.results_size(), 1);
+    returns.push_back(absl::StrCat(r.tracepoint(), " => ", r.results(0).value()));
+  }
+  std::vector<std::string> want_calls, want_returns;
+  for (int n = 20000; n >= 19990; --n) want_calls.push_back(absl::StrCat("a n=", n));
+  for (int n = 3; n >= 0; --n) want_calls.push_back(absl::StrCat("b n=", n));
+  for (int n = 0; n <= 3; ++n) want_returns.push_back(absl::StrCat("b => ", 312 + n));
+  for (int n = 19990; n <= 20000; ++n) want_returns.push_back(absl::StrCat("a => ", 312 + n));
+  EXPECT_EQ(calls, want_calls);
+  EXPECT_EQ(returns, want_returns);
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.recurse"));
+}
+
 // A frame above 4 KiB has another stack check (MOVQ SP, R12; SUBQ $N, R12; JB; CMPQ R12,
 // 16(R14); JBE): the probe sits on its JBE too, so a call whose stack grows is still one event.
 TEST(EbpfEngineTest, ABigFrameFunctionGivesOneEventPerCall) {
