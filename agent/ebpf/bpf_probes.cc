@@ -116,7 +116,7 @@ struct BpfProbes::Impl {
 };
 
 absl::StatusOr<std::unique_ptr<BpfProbes>> BpfProbes::Load(size_t ring_bytes,
-                                                            uint32_t pending_calls) {
+                                                           uint32_t pending_calls) {
   static std::once_flag once;
   std::call_once(once, [] { libbpf_set_print(LibbpfPrint); });
   absl::Status support = CheckNodeSupport();

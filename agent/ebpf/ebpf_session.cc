@@ -121,8 +121,9 @@ class EbpfSession final : public DebugSession {
           });
     }
     dwarf.reset();
-    const bool tracks_calls = std::any_of(plan.probes.begin(), plan.probes.end(),
-                                          [](const ProbePlan& p) { return p.track != KDBG_TRACK_NONE; });
+    const bool tracks_calls =
+        std::any_of(plan.probes.begin(), plan.probes.end(),
+                    [](const ProbePlan& p) { return p.track != KDBG_TRACK_NONE; });
     KDBG_ASSIGN_OR_RETURN(bpf_,
                           BpfProbes::Load(options_.ring_bytes, tracks_calls ? KDBG_MAX_CALLS : 64));
     absl::Time t1 = absl::Now();

@@ -1042,8 +1042,8 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
   struct Returns {
     std::string label;  // "trace.dlv:3 main.summarize"
     absl::StatusOr<std::vector<ProbePlan>> probes;
-    size_t body = 0;     // the index of the entry probe of the body they return from
-    bool cond = false;   // the tracepoint has a condition: only its reported calls' returns
+    size_t body = 0;    // the index of the entry probe of the body they return from
+    bool cond = false;  // the tracepoint has a condition: only its reported calls' returns
   };
   std::vector<Returns> pending;
   for (const delve::ScriptBreakpoint& bp : script.breakpoints) {
@@ -1090,8 +1090,8 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
         pp.entry = entry_index;
         // Inlined calls have no RET: returns are the out-of-line body's.
         pending.push_back(Returns{absl::StrCat(script_name, ":", bp.line, " ", t.body->name),
-                                  CompileReturns(dwarf, bias, pp, entry_index),
-                                  plan.probes.size(), !pp.cond.empty()});
+                                  CompileReturns(dwarf, bias, pp, entry_index), plan.probes.size(),
+                                  !pp.cond.empty()});
         plan.probes.push_back(std::move(pp));
       }
       for (const gobinary::InlinedCall& call : t.calls) {
@@ -1108,7 +1108,7 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       }
     }
   }
-  std::vector<std::string> over;  // the tracepoints whose returns do not fit
+  std::vector<std::string> over;                     // the tracepoints whose returns do not fit
   std::optional<absl::StatusOr<uint64_t>> stack_hi;  // read for the first conditional one
   for (Returns& r : pending) {
     if (r.probes.ok() && r.cond && !r.probes->empty()) {

@@ -253,10 +253,10 @@ TEST(EbpfPlanTest, AConditionalTracepointsReturnsTrackItsCalls) {
                                   p.caller.empty() ? "" : " inlined", " track=", p.track,
                                   " entry=", p.entry));
   }
-  EXPECT_EQ(probes, (std::vector<std::string>{
-                        "c track=1 entry=0", "c inlined track=0 entry=0", "s track=0 entry=2",
-                        "c ret track=2 entry=0", "c ret track=2 entry=0", "s ret track=0 entry=2",
-                        "s ret track=0 entry=2"}));
+  EXPECT_EQ(probes, (std::vector<std::string>{"c track=1 entry=0", "c inlined track=0 entry=0",
+                                              "s track=0 entry=2", "c ret track=2 entry=0",
+                                              "c ret track=2 entry=0", "s ret track=0 entry=2",
+                                              "s ret track=0 entry=2"}));
 }
 
 }  // namespace

@@ -134,7 +134,7 @@ struct kdbg_probe {
   kdbg_u32 track;            // enum kdbg_track
   kdbg_u32 entry;            // the tracepoint's first probe: kdbg_call_key.entry
   kdbg_u32 stack_hi_offset;  // offset of runtime.g.stack.hi (track != NONE)
-  kdbg_u64 cond_imm;  // the constant (two's complement), or the string's length
+  kdbg_u64 cond_imm;         // the constant (two's complement), or the string's length
   char cond_str[KDBG_STR_MAX];
   struct kdbg_op ops[KDBG_MAX_OPS];
 };
