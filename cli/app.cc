@@ -241,6 +241,9 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
                    "auto (default): eBPF uprobes when the whole script qualifies (function "
                    "entries, printed parameters and fields), else Delve; ebpf; delve")
       ->check(CLI::IsMember(kEngines));
+  trace_cmd->add_flag("--no-returns", trace.no_returns,
+                      "report calls only: the eBPF engine then sets no probe on the functions' "
+                      "RET instructions, which cost the target several times a call's probe");
   trace_cmd->add_option("--lease", lease,
                         "hard upper bound on the session, enforced by the agent even if this CLI "
                         "vanishes (capped by the cluster's policy); default: the cluster's");

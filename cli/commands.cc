@@ -97,6 +97,7 @@ int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const Command
   req.mutable_options()->set_max_hits_per_second(o.rate_limit);
   req.mutable_options()->set_allow_unsupported_go(o.allow_unsupported_go);
   req.mutable_options()->set_engine(o.engine);
+  req.mutable_options()->set_no_returns(o.no_returns);
   req.mutable_options()->set_batch_events(true);  // unpacked below
   req.set_lease_ms(absl::ToInt64Milliseconds(o.lease));
   if (conn->many) {

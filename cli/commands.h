@@ -48,6 +48,7 @@ struct TraceCommandOptions {
   // A workload or selector: hits per second relayed over every pod (--rate-limit-total); 0: none.
   int rate_limit_total = 0;
   std::string engine = "auto";  // auto, ebpf, delve
+  bool no_returns = false;      // --no-returns: calls only (the eBPF engine's return probes off)
   // Upper bound on the session's life whatever happens (--lease); zero: the cluster's default.
   absl::Duration lease = absl::ZeroDuration();
   // --debug-binary: the unstripped binary of a stripped target's build (sent to its agent).

@@ -77,7 +77,8 @@ struct TraceSpec {
   // What the request itself asked for (max_hits_per_second may hold the agent's Delve default):
   // zero lets the eBPF engine use its own, higher default.
   int requested_hits_per_second = 0;
-  std::string engine;  // "auto" (or empty), "ebpf", "delve": see agent/service/engine.h
+  std::string engine;       // "auto" (or empty), "ebpf", "delve": see agent/service/engine.h
+  bool no_returns = false;  // TraceOptions.no_returns: the eBPF engine arms no return probes
   // The target's stop limit (kube/probes.h, from its liveness probe): the Delve engine ends the
   // session (END_REASON_STOP_LIMIT) when the target was held stopped longer than this in total
   // within any window of twice its length. Zero: no limit.

@@ -107,7 +107,8 @@ class EbpfSession final : public DebugSession {
         pie_load_bias = *entry - dwarf->EntryAddress();
       }
     }
-    KDBG_ASSIGN_OR_RETURN(Plan plan, CompilePlan(script, spec_.script_name, *dwarf, pie_load_bias));
+    KDBG_ASSIGN_OR_RETURN(Plan plan, CompilePlan(script, spec_.script_name, *dwarf, pie_load_bias,
+                                                 !spec_.no_returns));
     if (!dwarf->IsPie() || pie_load_bias.has_value()) {
       // Read again, on the first itab without a symbol only: most sessions never see one.
       itabs_ = std::make_unique<ItabTypes>(

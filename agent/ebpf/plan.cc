@@ -1029,7 +1029,7 @@ absl::StatusOr<T> NotAbsent(absl::StatusOr<T> r) {
 
 absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_view script_name,
                                  gobinary::DwarfReader& dwarf,
-                                 std::optional<uint64_t> pie_load_bias) {
+                                 std::optional<uint64_t> pie_load_bias, bool returns) {
   if (script.breakpoints.size() > KDBG_MAX_TRACEPOINTS) {
     return absl::InvalidArgumentError(
         absl::StrCat(script_name, ": more than ", KDBG_MAX_TRACEPOINTS, " tracepoints"));
@@ -1089,9 +1089,11 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
                                                                    compiler, *t.body, nullptr)));
         pp.entry = entry_index;
         // Inlined calls have no RET: returns are the out-of-line body's.
-        pending.push_back(Returns{absl::StrCat(script_name, ":", bp.line, " ", t.body->name),
-                                  CompileReturns(dwarf, bias, pp, entry_index), plan.probes.size(),
-                                  !pp.cond.empty()});
+        if (returns) {
+          pending.push_back(Returns{absl::StrCat(script_name, ":", bp.line, " ", t.body->name),
+                                    CompileReturns(dwarf, bias, pp, entry_index),
+                                    plan.probes.size(), !pp.cond.empty()});
+        }
         plan.probes.push_back(std::move(pp));
       }
       for (const gobinary::InlinedCall& call : t.calls) {

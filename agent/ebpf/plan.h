@@ -188,9 +188,11 @@ struct Plan {
 // no error: its print is unreadable (`<optimized out>`), its condition lets every call through.
 // `pie_load_bias`: for a position-independent executable, where the running target was loaded
 // (its run-time addresses minus the link-time ones); without it a PIE's interfaces are not read.
+// `returns` false: no return probes at all (TraceSpec::no_returns).
 absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_view script_name,
                                  gobinary::DwarfReader& dwarf,
-                                 std::optional<uint64_t> pie_load_bias = std::nullopt);
+                                 std::optional<uint64_t> pie_load_bias = std::nullopt,
+                                 bool returns = true);
 
 // Formats one slot of a record as the Delve engine prints the same value (agent/delve/
 // hit_format.h): "\"127.0.0.1:5\"...+3 more", "42", "true", "(*main.T)(0xc000..)", "nil",

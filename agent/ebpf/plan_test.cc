@@ -253,6 +253,16 @@ TEST(EbpfPlanTest, AConditionalTracepointsReturnsTrackItsCalls) {
                                   p.caller.empty() ? "" : " inlined", " track=", p.track,
                                   " entry=", p.entry));
   }
+  // --no-returns: calls only.
+  auto calls_only = CompilePlan(Parse("trace c main.clampQty\ncond c qty > 2\n"
+                                      "trace s main.summarize\n"),
+                                "t.dlv", **dwarf, std::nullopt, /*returns=*/false);
+  ASSERT_TRUE(calls_only.ok()) << calls_only.status();
+  ASSERT_EQ(calls_only->probes.size(), 3u);
+  for (const ProbePlan& p : calls_only->probes) {
+    EXPECT_FALSE(p.is_return);
+    EXPECT_EQ(p.track, KDBG_TRACK_NONE);
+  }
   EXPECT_EQ(probes, (std::vector<std::string>{"c track=1 entry=0", "c inlined track=0 entry=0",
                                               "s track=0 entry=2", "c ret track=2 entry=0",
                                               "c ret track=2 entry=0", "s ret track=0 entry=2",

@@ -365,6 +365,7 @@ void SessionManager::Run(const std::shared_ptr<Session>& s) {
     if (debug_binary != nullptr) spec.executable = debug_binary->path();
     spec.requested_hits_per_second = req.options.max_hits_per_second();
     spec.engine = req.options.engine();
+    spec.no_returns = req.options.no_returns();
     started = factory_->StartTrace(spec, cb);
   }
   metrics_->ObserveAttach(clock_->Now() - t1);

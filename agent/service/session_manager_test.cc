@@ -188,6 +188,7 @@ TEST_F(SessionManagerTest, GoOutsideDelvesRangeGoesOnToTheEbpfEngine) {
   for (const std::string engine : {"", "auto", "ebpf"}) {
     SessionRequest r = Trace(absl::StrCat("old-", i++), "s-ebpf-" + engine);
     r.options.set_engine(engine);
+    r.options.set_no_returns(engine == "ebpf");
     auto s = manager_->Start(r);
     ASSERT_TRUE(s.ok()) << s.status();
     StreamReader reader((*s)->stream());
@@ -202,6 +203,8 @@ TEST_F(SessionManagerTest, GoOutsideDelvesRangeGoesOnToTheEbpfEngine) {
     EXPECT_EQ(spec.binary.go_version(), "go1.19.8");
   }
   EXPECT_EQ(factory_.trace_specs()[2].engine, "ebpf");
+  EXPECT_FALSE(factory_.trace_specs()[1].no_returns);
+  EXPECT_TRUE(factory_.trace_specs()[2].no_returns);  // --no-returns reaches the engine
   manager_->Shutdown(kdbg::v1::END_REASON_AGENT_SHUTDOWN, absl::Seconds(5));
 }
 

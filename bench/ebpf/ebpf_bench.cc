@@ -283,17 +283,16 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
   for (int i = 0; i < 3; ++i) timed();  // warm up: grow and shrink stacks, fault pages in
 
   auto factory = kdbg::ebpf::NewEbpfSessionFactory({});
-  // Two scripts on the same function: the entry alone (a condition that always holds: a
-  // tracepoint with `cond` has no return probes) and entry + return (main.recurse returns an int:
-  // one more uprobe on each RET, one more event per call).
+  // The same script on the same function, twice: the entry alone (TraceSpec::no_returns, what
+  // `kdbg trace --no-returns` asks) and entry + return (main.recurse returns an int: one more
+  // uprobe on each RET, one more event per call).
   struct Variant {
     const char* script;
     bool returns;
     std::vector<double> traced, eps, traced_cpu;
   };
-  std::vector<Variant> variants = {
-      {"trace main.recurse\ncond 1 n >= 0\non 1 print n\n", false, {}, {}, {}},
-      {"trace main.recurse\non 1 print n\n", true, {}, {}, {}}};
+  std::vector<Variant> variants = {{"trace main.recurse\non 1 print n\n", false, {}, {}, {}},
+                                   {"trace main.recurse\non 1 print n\n", true, {}, {}, {}}};
   std::vector<double> untraced, untraced_cpu, armed;
   int64_t dropped = 0, missing = 0;
   for (int run = 0; run < runs; ++run) {
@@ -311,6 +310,7 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
       spec.script = v.script;
       spec.script_name = "bench.dlv";
       spec.requested_hits_per_second = 100000;
+      spec.no_returns = !v.returns;
       absl::Time a0 = absl::Now();
       auto s = factory->StartTrace(spec, [&](const kdbg::v1::Event& e) {
         if (!e.has_hit()) return;

@@ -234,7 +234,7 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, TraceTextLikeDlvTrace) {
   ctl_.trace_events = TraceScript(true);
   Kdbg k({"trace", "pod/hello-world", "--init", script_, "--duration", "30s", "--max-hits", "2",
-          "--rate-limit", "250", "--lease", "90s"},
+          "--rate-limit", "250", "--lease", "90s", "--no-returns"},
          Env(), dir_);
   EXPECT_EQ(k.Finish(), 0) << k.err();
   EXPECT_EQ(k.out(),
@@ -268,6 +268,7 @@ TEST_F(CliTest, TraceTextLikeDlvTrace) {
   EXPECT_EQ(req.options().duration_ms(), 30000);
   EXPECT_EQ(req.options().max_hits(), 2);
   EXPECT_EQ(req.options().max_hits_per_second(), 250);
+  EXPECT_TRUE(req.options().no_returns());
   EXPECT_EQ(req.lease_ms(), 90000);
   EXPECT_EQ(kube_->seen_authorizations().back(), "Bearer good-token");
 }
@@ -300,6 +301,7 @@ TEST_F(CliTest, QuickTraceSendsTheScriptOfTheMatchingFunctions) {
             "on handleSlash print r.URL.Path\n"
             "on handleSlash stack 3\n");
   EXPECT_EQ(ctl_.trace_requests[0].options().script_name(), "quick-trace");
+  EXPECT_FALSE(ctl_.trace_requests[0].options().no_returns());  // returns by default
 }
 
 // Too many matches, none, or only runtime ones: one clear line, exit 1, and no Trace call (no
