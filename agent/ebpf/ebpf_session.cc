@@ -94,9 +94,9 @@ class EbpfSession final : public DebugSession {
     }
     exe_ = proc_->ExePath(spec_.pid);
     // A stripped target's symbols come from its --debug-binary (build ID already checked).
-    KDBG_ASSIGN_OR_RETURN(
-        std::unique_ptr<gobinary::DwarfReader> dwarf,
-        gobinary::DwarfReader::Open(spec_.executable.empty() ? exe_ : spec_.executable));
+    const std::string dwarf_path = spec_.executable.empty() ? exe_ : spec_.executable;
+    KDBG_ASSIGN_OR_RETURN(std::unique_ptr<gobinary::DwarfReader> dwarf,
+                          gobinary::DwarfReader::Open(dwarf_path));
     std::optional<uint64_t> pie_load_bias;
     if (dwarf->IsPie()) {
       // Where the kernel loaded it: the entry point it reports minus the linked one.
@@ -113,11 +113,9 @@ class EbpfSession final : public DebugSession {
       // Read again, on the first itab without a symbol only: most sessions never see one.
       itabs_ = std::make_unique<ItabTypes>(
           *proc_, spec_.pid, pie_load_bias.value_or(0),
-          [path = spec_.executable.empty()
-                      ? exe_
-                      : spec_.executable]() -> absl::StatusOr<std::vector<gobinary::RuntimeType>> {
+          [dwarf_path]() -> absl::StatusOr<std::vector<gobinary::RuntimeType>> {
             KDBG_ASSIGN_OR_RETURN(std::unique_ptr<gobinary::DwarfReader> d,
-                                  gobinary::DwarfReader::Open(path));
+                                  gobinary::DwarfReader::Open(dwarf_path));
             return d->RuntimeTypes();
           });
     }

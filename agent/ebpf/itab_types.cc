@@ -26,11 +26,8 @@ const DynamicType* ItabTypes::Lookup(uint64_t itab) {
       found = DynamicType{itab, it->name, it->kind};
     }
   }
-  // A full cache stops remembering (a target making itabs without end), never forgets a name.
-  if (known_.size() >= kMaxItabs) {
-    overflow_ = std::move(found);
-    return overflow_.has_value() ? &*overflow_ : nullptr;
-  }
+  // Bounded for a target that makes itabs without end: a full cache starts again.
+  if (known_.size() >= kMaxItabs) known_.clear();
   auto& slot = known_[itab];
   slot = std::move(found);
   return slot.has_value() ? &*slot : nullptr;

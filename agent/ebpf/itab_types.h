@@ -35,8 +35,8 @@ class ItabTypes {
       : proc_(proc), pid_(pid), bias_(bias), load_(std::move(load)) {}
 
   // The type of the itab at `itab` (a run-time address), or nullptr: its memory unreadable, or a
-  // type the DWARF does not name. Remembered per itab (up to kMaxItabs); the pointer stays valid
-  // until the next call. Not thread-safe.
+  // type the DWARF does not name. Remembered per itab (kMaxItabs at most: then forgotten all at
+  // once); the pointer stays valid until the next call. Not thread-safe.
   const DynamicType* Lookup(uint64_t itab);
 
   static constexpr size_t kMaxItabs = 4096;
@@ -48,7 +48,6 @@ class ItabTypes {
   TypesLoader load_;
   std::optional<std::vector<gobinary::RuntimeType>> types_;  // after the first lookup
   absl::node_hash_map<uint64_t, std::optional<DynamicType>> known_;
-  std::optional<DynamicType> overflow_;  // the last lookup past kMaxItabs
 };
 
 }  // namespace kdbg::ebpf

@@ -63,6 +63,22 @@ TEST(ItabTypesTest, UnreadableOrUnnamedIsNull) {
   EXPECT_EQ(f.itabs.Lookup(0xc000200000), nullptr);
 }
 
+// A target that makes itabs without end cannot grow the cache past kMaxItabs: when it is full it
+// starts again, and a type it names is named again (read once more).
+TEST(ItabTypesTest, AFullCacheStartsAgain) {
+  Fixture f;
+  PutItab(f.proc, 0xc000100000, 0x6100 + kBias);
+  ASSERT_NE(f.itabs.Lookup(0xc000100000), nullptr);
+  for (uint64_t i = 1; i <= ItabTypes::kMaxItabs; ++i) {
+    EXPECT_EQ(f.itabs.Lookup(0xdead0000 + 64 * i), nullptr);  // unreadable, remembered so
+  }
+  f.proc.memory.clear();  // forgotten: the next lookup reads the target again, and cannot
+  EXPECT_EQ(f.itabs.Lookup(0xc000100000), nullptr);
+  PutItab(f.proc, 0xc000100000, 0x6100 + kBias);
+  EXPECT_EQ(f.itabs.Lookup(0xc000100000), nullptr) << "remembered as unreadable since";
+  EXPECT_EQ(f.loads, 1);
+}
+
 // With the plan's slot: an itab found neither among the symbols nor by `itabs` keeps saying so.
 TEST(ItabTypesTest, FormatSlotNamesARuntimeItabsType) {
   Fixture f;

@@ -242,21 +242,14 @@ class Compiler {
       c.prefix = a.prefix;
       c.prefix.insert(c.prefix.end(), tab.begin(), tab.end());
       c.prefix.push_back(Op(KDBG_OP_GUARD, 0, 0, itab.address + *bias_));
-      if (ct->kind == GoKind::kPtr) {
-        // The data word is the pointer itself.
-        auto elem = dwarf_.Type(ct->elem);
-        if (!elem.ok()) continue;
-        c.place.memory = true;
-        c.place.base = data;
-        c.type = *elem;
-      } else if (gobinary::IsDirectIface(dwarf_, *ct)) {
-        // A struct of one pointer-shaped field: the data word is that field's value.
+      c.type = *ct;
+      if (gobinary::IsDirectIface(dwarf_, *ct)) {
+        // Pointer-shaped (a pointer, or a struct of one such field): the data word is the value
+        // (FieldOne follows a pointer).
         c.place = Sub(a.place, 8, 8);
-        c.type = *ct;
       } else {
         c.place.memory = true;  // the data word points to a copy of the value
         c.place.base = data;
-        c.type = *ct;
       }
       auto r = FieldOne(std::move(c), field, absl::StrCat(so_far, ".(", itab.concrete, ")"));
       if (!r.ok()) {

@@ -7,12 +7,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/status.h"
 
@@ -312,24 +314,10 @@ class LibdwReader final : public DwarfReader {
     return runtime_types_;
   }
 
-  absl::StatusOr<uint64_t> GoidOffset() override {
-    KDBG_ASSIGN_OR_RETURN(TypeInfo g, TypeByName("runtime.g"));
-    for (const Member& m : g.members) {
-      if (m.name == "goid") return m.offset;
-    }
-    return absl::NotFoundError("runtime.g has no goid field");
-  }
+  absl::StatusOr<uint64_t> GoidOffset() override { return MemberOffset("runtime.g", {"goid"}); }
 
   absl::StatusOr<uint64_t> StackHiOffset() override {
-    KDBG_ASSIGN_OR_RETURN(TypeInfo g, TypeByName("runtime.g"));
-    for (const Member& m : g.members) {
-      if (m.name != "stack") continue;
-      KDBG_ASSIGN_OR_RETURN(TypeInfo stack, Type(m.type));
-      for (const Member& h : stack.members) {
-        if (h.name == "hi") return m.offset + h.offset;
-      }
-    }
-    return absl::NotFoundError("runtime.g has no stack.hi field");
+    return MemberOffset("runtime.g", {"stack", "hi"});
   }
 
   absl::StatusOr<uint64_t> FileOffset(uint64_t vaddr) override {
@@ -554,6 +542,26 @@ class LibdwReader final : public DwarfReader {
     if (it == unit_ranges_.begin()) return false;
     --it;
     return pc < it->end && dwarf_offdie(dwarf_, it->unit, out) != nullptr;
+  }
+
+  // The offset of the field chain `path` ({"stack", "hi"}) in the struct type named `type`.
+  absl::StatusOr<uint64_t> MemberOffset(absl::string_view type,
+                                        std::initializer_list<absl::string_view> path) {
+    KDBG_ASSIGN_OR_RETURN(TypeInfo t, TypeByName(type));
+    uint64_t offset = 0;
+    for (auto name = path.begin(); name != path.end(); ++name) {
+      auto m = std::find_if(t.members.begin(), t.members.end(),
+                            [&](const Member& x) { return x.name == *name; });
+      if (m == t.members.end()) {
+        return absl::NotFoundError(
+            absl::StrCat(type, " has no ", absl::StrJoin(path, "."), " field"));
+      }
+      offset += m->offset;
+      if (name + 1 != path.end()) {
+        KDBG_ASSIGN_OR_RETURN(t, Type(m->type));
+      }
+    }
+    return offset;
   }
 
   // inlined_: every DW_TAG_inlined_subroutine, by its abstract origin, with the out-of-line
