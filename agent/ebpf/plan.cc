@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -76,6 +77,9 @@ struct Alt {
   std::vector<kdbg_op> prefix;
   Place place;
   TypeInfo type;
+  // Through an interface: a guard on the way compares its dynamic type's descriptor, which a
+  // KDBG_SLOT_NO_TYPE then carries (Slot::guard_types names it).
+  bool guarded = false;
 };
 
 // The place of a value of `type` that DWARF locates by `pieces`. A location without DW_OP_piece
@@ -161,25 +165,96 @@ absl::StatusOr<Place> Deref(const Place& p) {
 // is not known (its interfaces are not read then).
 using Bias = std::optional<uint64_t>;
 
+// The binary's types with a runtime descriptor (gobinary::RuntimeType), read once per plan and
+// only when an expression needs them: what an empty interface's first word and an itab's Type
+// word point at, moved by the load bias.
+class RuntimeTypeTable {
+ public:
+  RuntimeTypeTable(gobinary::DwarfReader& dwarf, uint64_t bias) : dwarf_(dwarf), bias_(bias) {}
+
+  // Every one, sorted by run-time address (DynamicType::word); shared by the slots that name them.
+  std::shared_ptr<const std::vector<DynamicType>> All() {
+    if (all_ == nullptr) {
+      auto all = std::make_shared<std::vector<DynamicType>>();
+      for (const gobinary::RuntimeType& r : dwarf_.RuntimeTypes()) {
+        all->push_back(DynamicType{r.address + bias_, r.name, r.kind});  // sorted already
+      }
+      all_ = std::move(all);
+    }
+    return all_;
+  }
+
+  // The one named `name` ("*main.Order"), or nullptr.
+  const gobinary::RuntimeType* Named(absl::string_view name) {
+    if (by_name_.empty()) {
+      for (const gobinary::RuntimeType& r : dwarf_.RuntimeTypes()) by_name_.emplace(r.name, &r);
+    }
+    auto it = by_name_.find(name);
+    return it == by_name_.end() ? nullptr : it->second;
+  }
+
+  // Those with a field `field`: structs that have it, pointers to such structs. In name order.
+  const std::vector<const gobinary::RuntimeType*>& WithField(const std::string& field) {
+    auto [it, added] = with_field_.try_emplace(field);
+    if (!added) return it->second;
+    for (const gobinary::RuntimeType& r : dwarf_.RuntimeTypes()) {
+      if (r.kind != GoKind::kStruct && r.kind != GoKind::kPtr) continue;
+      auto t = dwarf_.Type(r.id);
+      if (t.ok() && t->kind == GoKind::kPtr) t = dwarf_.Type(t->elem);
+      if (!t.ok() || t->kind != GoKind::kStruct) continue;
+      for (const gobinary::Member& m : t->members) {
+        if (m.name == field) {
+          it->second.push_back(&r);
+          break;
+        }
+      }
+    }
+    std::sort(it->second.begin(), it->second.end(),
+              [](const gobinary::RuntimeType* a, const gobinary::RuntimeType* b) {
+                return a->name < b->name;
+              });
+    return it->second;
+  }
+
+ private:
+  gobinary::DwarfReader& dwarf_;
+  const uint64_t bias_;
+  std::shared_ptr<const std::vector<DynamicType>> all_;
+  absl::flat_hash_map<std::string, const gobinary::RuntimeType*> by_name_;
+  absl::flat_hash_map<std::string, std::vector<const gobinary::RuntimeType*>> with_field_;
+};
+
 class Compiler {
  public:
-  Compiler(gobinary::DwarfReader& dwarf, Bias bias) : dwarf_(dwarf), bias_(bias) {}
+  Compiler(gobinary::DwarfReader& dwarf, Bias bias)
+      : dwarf_(dwarf), bias_(bias), types_(dwarf, bias.value_or(0)) {}
+
+  RuntimeTypeTable& types() { return types_; }
+
+  // Whether a field chain through an interface also tries the types with that field that no
+  // itab symbol pairs with the interface (those of itabs the runtime makes, and every type an
+  // empty interface may hold): on by default; CompileProbe turns it off for a probe they take
+  // past KDBG_MAX_OPS. `used_other_types` tells whether an expression compiled since the last
+  // reset tried any.
+  void set_other_types(bool on) { other_types_ = on; }
+  bool used_other_types() const { return used_other_types_; }
+  void reset_used_other_types() { used_other_types_ = false; }
 
   // Applies `.field` to every alternative; alternatives whose type lacks the field are dropped
   // (after an interface step) or an error (before one).
   absl::StatusOr<std::vector<Alt>> Field(std::vector<Alt> alts, const std::string& field,
                                          const std::string& so_far) {
     std::vector<Alt> out;
-    std::string last_error;
+    absl::Status last_error;
     for (Alt& a : alts) {
       auto r = FieldOne(std::move(a), field, so_far);
       if (!r.ok()) {
-        last_error = std::string(r.status().message());
+        last_error = r.status();
         continue;
       }
       for (Alt& x : *r) out.push_back(std::move(x));
     }
-    if (out.empty()) return absl::InvalidArgumentError(last_error);
+    if (out.empty()) return last_error;
     return out;
   }
 
@@ -212,36 +287,58 @@ class Compiler {
         absl::StrCat(so_far, " is ", a.type.name, ", which has no field ", field));
   }
 
-  // One alternative per itab of the interface: guard on the itab word, then the concrete value.
+  // One alternative per dynamic type the interface may hold: a guard on its type descriptor (an
+  // empty interface's first word; a non-empty one's itab's Type, itab+8), then the concrete
+  // value. Tried in order: the types the binary's itab symbols pair with the interface, then
+  // (other_types_) every other type with the field. A guard compares the descriptor, not the
+  // itab, so an itab the runtime made (an interface-to-interface conversion, a type assertion to
+  // an interface) is matched as well as one the linker wrote.
   absl::StatusOr<std::vector<Alt>> Interface(const Alt& a, const std::string& field,
                                              const std::string& so_far) {
-    if (a.type.empty_interface) {
-      return absl::UnimplementedError(
-          absl::StrCat(so_far, " is an empty interface (", a.type.name,
-                       "): its dynamic type cannot be matched by itab; use the Delve engine"));
-    }
     if (!bias_.has_value()) {
       return absl::UnimplementedError(
           absl::StrCat(so_far,
                        " is an interface in a position-independent executable whose load address "
                        "is not known: use the Delve engine"));
     }
-    std::vector<gobinary::Itab> itabs = dwarf_.ItabsFor(a.type.name);
-    if (itabs.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(so_far, " is ", a.type.name, ": no type in the binary implements it"));
+    if (dwarf_.RuntimeTypes().empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(so_far,
+                       " is an interface, and the binary's DWARF names no runtime type (no "
+                       "runtime.types symbol) to tell its dynamic type by: use the Delve engine"));
     }
-    KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> tab, Word(a.place, 0, 8));
+    std::vector<const gobinary::RuntimeType*> candidates;
+    auto add = [&](const gobinary::RuntimeType* r) {
+      if (r != nullptr && std::find(candidates.begin(), candidates.end(), r) == candidates.end()) {
+        candidates.push_back(r);
+      }
+    };
+    if (!a.type.empty_interface) {
+      // A concrete type of an itab symbol without a runtime type in the DWARF cannot be told by
+      // its descriptor: not tried (none in the Go 1.24-1.27 binaries checked).
+      for (const gobinary::Itab& itab : dwarf_.ItabsFor(a.type.name)) {
+        add(types_.Named(itab.concrete));
+      }
+    }
+    const size_t by_itab_symbols = candidates.size();
+    if (other_types_) {
+      for (const gobinary::RuntimeType* r : types_.WithField(field)) add(r);
+    }
+    used_other_types_ |= candidates.size() > by_itab_symbols;
+    // The word that names the dynamic type: the type descriptor's address.
+    KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> type_word, Word(a.place, 0, 8));
+    if (!a.type.empty_interface) type_word.push_back(Op(KDBG_OP_LOAD, 8, 8));  // ITab.Type
     KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> data, Word(a.place, 8, 8));
     std::vector<Alt> out;
     std::string last_error;
-    for (const gobinary::Itab& itab : itabs) {
-      auto ct = dwarf_.TypeByName(itab.concrete);
+    for (const gobinary::RuntimeType* r : candidates) {
+      auto ct = dwarf_.Type(r->id);
       if (!ct.ok()) continue;
       Alt c;
       c.prefix = a.prefix;
-      c.prefix.insert(c.prefix.end(), tab.begin(), tab.end());
-      c.prefix.push_back(Op(KDBG_OP_GUARD, 0, 0, itab.address + *bias_));
+      c.prefix.insert(c.prefix.end(), type_word.begin(), type_word.end());
+      c.prefix.push_back(Op(KDBG_OP_GUARD, 0, 0, r->address + *bias_));
+      c.guarded = true;
       c.type = *ct;
       if (gobinary::IsDirectIface(dwarf_, *ct)) {
         // Pointer-shaped (a pointer, or a struct of one such field): the data word is the value
@@ -251,23 +348,31 @@ class Compiler {
         c.place.memory = true;  // the data word points to a copy of the value
         c.place.base = data;
       }
-      auto r = FieldOne(std::move(c), field, absl::StrCat(so_far, ".(", itab.concrete, ")"));
-      if (!r.ok()) {
-        last_error = std::string(r.status().message());
+      auto f = FieldOne(std::move(c), field, absl::StrCat(so_far, ".(", r->name, ")"));
+      if (!f.ok()) {
+        last_error = std::string(f.status().message());
         continue;
       }
-      for (Alt& x : *r) out.push_back(std::move(x));
+      for (Alt& x : *f) out.push_back(std::move(x));
     }
     if (out.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("no type implementing ", a.type.name, " has a field ", field,
-                       last_error.empty() ? "" : absl::StrCat(" (", last_error, ")")));
+      if (!other_types_ && !types_.WithField(field).empty()) {
+        return absl::UnimplementedError(
+            absl::StrCat(so_far, " is ", a.type.name, ": the types with a field ", field,
+                         " take more read steps than this probe has left; use the Delve engine"));
+      }
+      return absl::InvalidArgumentError(absl::StrCat(
+          "no type ", a.type.empty_interface ? "in the binary" : "implementing " + a.type.name,
+          " has a field ", field, last_error.empty() ? "" : absl::StrCat(" (", last_error, ")")));
     }
     return out;
   }
 
   gobinary::DwarfReader& dwarf_;
   Bias bias_;
+  RuntimeTypeTable types_;
+  bool other_types_ = true;
+  bool used_other_types_ = false;
 };
 
 absl::StatusOr<SlotFormat> ScalarFormat(const TypeInfo& t, int* size) {
@@ -306,14 +411,10 @@ absl::StatusOr<SlotFormat> ScalarFormat(const TypeInfo& t, int* size) {
 // The dynamic types an interface slot of type `t` may hold (Slot::dynamic_types): by itab for a
 // non-empty interface, by type descriptor for an empty one.
 std::shared_ptr<const std::vector<DynamicType>> DynamicTypesOf(gobinary::DwarfReader& dwarf,
+                                                               RuntimeTypeTable& types,
                                                                uint64_t bias, const TypeInfo& t) {
+  if (t.empty_interface) return types.All();
   auto out = std::make_shared<std::vector<DynamicType>>();
-  if (t.empty_interface) {
-    for (const gobinary::RuntimeType& r : dwarf.RuntimeTypes()) {
-      out->push_back(DynamicType{r.address + bias, r.name, r.kind});  // sorted by address already
-    }
-    return out;
-  }
   for (const gobinary::Itab& itab : dwarf.ItabsFor(t.name)) {
     DynamicType d;
     d.word = itab.address + bias;
@@ -355,8 +456,9 @@ enum class Read {
 };
 
 // Appends the ops of one slot: every alternative, in order.
-absl::Status EmitSlot(gobinary::DwarfReader& dwarf, Bias bias, const std::vector<Alt>& alts,
-                      Read read, uint16_t slot, std::vector<kdbg_op>* ops, Slot* meta) {
+absl::Status EmitSlot(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, Bias bias,
+                      const std::vector<Alt>& alts, Read read, uint16_t slot,
+                      std::vector<kdbg_op>* ops, Slot* meta) {
   bool first = true;
   for (const Alt& a : alts) {
     std::vector<kdbg_op> body = a.prefix;
@@ -402,7 +504,7 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, Bias bias, const std::vector
       meta->size = size;
       meta->type = type;
       if (f == SlotFormat::kInterface) {
-        meta->dynamic_types = DynamicTypesOf(dwarf, *bias, a.type);
+        meta->dynamic_types = DynamicTypesOf(dwarf, types, *bias, a.type);
         meta->by_itab = !a.type.empty_interface;
       }
       first = false;
@@ -411,6 +513,7 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, Bias bias, const std::vector
       // Pointers and interfaces print their type: alternatives must agree on it.
       continue;  // a dynamic type whose field differs in kind: not compiled
     }
+    if (a.guarded && meta->guard_types == nullptr) meta->guard_types = types.All();
     kdbg_op alt = Op(KDBG_OP_ALT);
     alt.slot = slot;
     ops->push_back(alt);
@@ -468,7 +571,8 @@ int AbiIntRegs(const TypeInfo& t) {
 
 // The return probes of `entry` (plan.h): one per RET of its function, reading its results. Empty
 // when the function has no results.
-absl::StatusOr<std::vector<ProbePlan>> CompileReturns(gobinary::DwarfReader& dwarf, Bias bias,
+absl::StatusOr<std::vector<ProbePlan>> CompileReturns(gobinary::DwarfReader& dwarf,
+                                                      RuntimeTypeTable& types, Bias bias,
                                                       const ProbePlan& entry, size_t entry_index) {
   const gobinary::Function& fn = entry.function;
   std::vector<const gobinary::Parameter*> results;
@@ -550,7 +654,7 @@ absl::StatusOr<std::vector<ProbePlan>> CompileReturns(gobinary::DwarfReader& dwa
         continue;
       }
       std::vector<kdbg_op> ops;
-      absl::Status s = EmitSlot(dwarf, bias, {a}, Read::kValue, slot, &ops, &meta);
+      absl::Status s = EmitSlot(dwarf, types, bias, {a}, Read::kValue, slot, &ops, &meta);
       if (!s.ok()) {
         meta.unread =
             absl::StrCat("(unreadable ", type->name, " results are not read by the eBPF engine)");
@@ -827,10 +931,11 @@ absl::Status CheckInstructionStart(gobinary::DwarfReader& dwarf,
 // A print or condition of a value the probe has no location for is not an error, as Delve
 // evaluates it there: the print says so, the condition lets every call through (Delve reports a
 // hit whose condition fails to evaluate).
-absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
-                                       absl::string_view script_name, gobinary::DwarfReader& dwarf,
-                                       Bias bias, Compiler& compiler, const gobinary::Function& fn,
-                                       const gobinary::InlinedCall* call) {
+absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
+                                           absl::string_view script_name,
+                                           gobinary::DwarfReader& dwarf, Bias bias,
+                                           Compiler& compiler, const gobinary::Function& fn,
+                                           const gobinary::InlinedCall* call) {
   auto where = [&](int line, absl::string_view msg) {
     return absl::StrCat(script_name, ":", line, ": ", msg);
   };
@@ -916,10 +1021,10 @@ absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
     meta.name = bp.prints[i];
     auto alts = alternatives(*e);
     std::vector<kdbg_op> ops;
-    const absl::Status s =
-        alts.ok()
-            ? EmitSlot(dwarf, bias, *alts, e->len ? Read::kLen : Read::kValue, slot, &ops, &meta)
-            : alts.status();
+    const absl::Status s = alts.ok()
+                               ? EmitSlot(dwarf, compiler.types(), bias, *alts,
+                                          e->len ? Read::kLen : Read::kValue, slot, &ops, &meta)
+                               : alts.status();
     if (absl::IsNotFound(s)) {
       Slot unread;
       unread.name = bp.prints[i];
@@ -961,7 +1066,8 @@ absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
     // A slice argument: its len and cap (Delve also prints up to 16 elements). EmitSlot fills
     // `meta` only when it succeeds.
     const Read what = a->type.kind == GoKind::kSlice ? Read::kSliceHeader : Read::kValue;
-    if (absl::Status s = EmitSlot(dwarf, bias, {*a}, what, slot, &ops, &meta); !s.ok()) {
+    if (absl::Status s = EmitSlot(dwarf, compiler.types(), bias, {*a}, what, slot, &ops, &meta);
+        !s.ok()) {
       // A value of a type this engine reads whose location it cannot follow here (at an inlined
       // call, a string the DWARF locates in one register) says why.
       int size = 0;
@@ -989,8 +1095,8 @@ absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
     Slot meta;
     std::vector<kdbg_op> ops;
     absl::Status s = alts.ok()
-                         ? EmitSlot(dwarf, bias, *alts, c->operand.len ? Read::kLen : Read::kValue,
-                                    slot, &ops, &meta)
+                         ? EmitSlot(dwarf, compiler.types(), bias, *alts,
+                                    c->operand.len ? Read::kLen : Read::kValue, slot, &ops, &meta)
                          : alts.status();
     if (!absl::IsNotFound(s)) {  // else no comparison: every call is reported
       if (!s.ok()) return fail(s);
@@ -1006,6 +1112,23 @@ absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
                                     " read steps; the eBPF engine allows ", KDBG_MAX_OPS)));
   }
   return pp;
+}
+
+// CompileProbeOnce, and again without the types no itab symbol names (Compiler::set_other_types)
+// when they took it past KDBG_MAX_OPS or failed it otherwise: a field chain through an
+// interface then reads what it read before they were tried, and a hit whose dynamic type is one
+// of them names it (KDBG_SLOT_NO_TYPE).
+absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
+                                       absl::string_view script_name, gobinary::DwarfReader& dwarf,
+                                       Bias bias, Compiler& compiler, const gobinary::Function& fn,
+                                       const gobinary::InlinedCall* call) {
+  compiler.reset_used_other_types();
+  auto pp = CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call);
+  if (pp.ok() || !compiler.used_other_types()) return pp;
+  compiler.set_other_types(false);
+  auto again = CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call);
+  compiler.set_other_types(true);
+  return again;
 }
 
 // NotFound from CompilePlan means the script's location is not in the binary (the engine choice
@@ -1084,7 +1207,7 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
         // Inlined calls have no RET: returns are the out-of-line body's.
         if (returns) {
           pending.push_back(Returns{absl::StrCat(script_name, ":", bp.line, " ", t.body->name),
-                                    CompileReturns(dwarf, bias, pp, entry_index),
+                                    CompileReturns(dwarf, compiler.types(), bias, pp, entry_index),
                                     plan.probes.size(), !pp.cond.empty()});
         }
         plan.probes.push_back(std::move(pp));
@@ -1141,15 +1264,21 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
       return "(unreadable nil pointer dereference)";
     case KDBG_SLOT_FAULT:
       return absl::StrCat("(unreadable could not read memory at 0x", absl::Hex(v.w0), ")");
-    case KDBG_SLOT_NO_TYPE:
+    case KDBG_SLOT_NO_TYPE: {
       // A field chain through an interface holding a type it has no alternative for (w0: the
-      // itab): one without the field, or one whose itab was made at run time.
-      if (const DynamicType* dt = itabs != nullptr ? itabs->Lookup(v.w0) : nullptr) {
-        return absl::StrCat("(unreadable dynamic type ", dt->name,
-                            " is not one this expression was compiled for)");
+      // type's descriptor): one without the field, or one left out for the probe's read steps.
+      if (v.w0 == 0) return "(unreadable nil interface)";
+      if (slot.guard_types != nullptr) {
+        auto it =
+            std::lower_bound(slot.guard_types->begin(), slot.guard_types->end(), v.w0,
+                             [](const DynamicType& d, uint64_t word) { return d.word < word; });
+        if (it != slot.guard_types->end() && it->word == v.w0) {
+          return absl::StrCat("(unreadable dynamic type ", it->name,
+                              " is not one this expression was compiled for)");
+        }
       }
-      return absl::StrCat("(unreadable dynamic type with itab 0x", absl::Hex(v.w0),
-                          " not compiled)");
+      return absl::StrCat("(unreadable dynamic type at 0x", absl::Hex(v.w0), " not compiled)");
+    }
     default:
       return "(unreadable not evaluated)";
   }

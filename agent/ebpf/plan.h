@@ -119,6 +119,10 @@ struct Slot {
   std::shared_ptr<const std::vector<DynamicType>> dynamic_types;
   // kInterface: the first word is an itab (a non-empty interface), not a type descriptor.
   bool by_itab = false;
+  // A field chain through an interface: the types its guards compare (every runtime type of the
+  // binary, sorted by `word`, their descriptors' run-time addresses), which name the dynamic type
+  // a KDBG_SLOT_NO_TYPE carries.
+  std::shared_ptr<const std::vector<DynamicType>> guard_types;
 };
 
 struct ProbePlan {
@@ -200,8 +204,10 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
 // it), "error nil"; or "(unreadable ...)". A dynamic type that is not a pointer is named, its
 // value elided: "main.Describer(main.label {...})", "error(syscall.Errno ...)"; a slice argument
 // "[]string len: 3, cap: 4, [...]" ("[]" when empty).
-// `itabs` (may be null) names the dynamic type of an itab the plan has no symbol for (made at run
-// time): "error((*main.memo)(0xc000..))" instead of "(unreadable dynamic type at 0x...)".
+// `itabs` (may be null) names the dynamic type of an interface value whose itab the plan has no
+// symbol for (made at run time): "error((*main.memo)(0xc000..))" instead of "(unreadable dynamic
+// type at 0x...)". A field chain through an interface holding a type it was not compiled for:
+// "(unreadable dynamic type main.label is not one this expression was compiled for)".
 std::string FormatSlot(const Slot& slot, const kdbg_slot& value, ItabTypes* itabs = nullptr);
 
 }  // namespace kdbg::ebpf

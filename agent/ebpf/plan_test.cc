@@ -1,9 +1,12 @@
 #include "agent/ebpf/plan.h"
 
+#include <algorithm>
 #include <cstring>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_env.h"
 
@@ -169,6 +172,23 @@ TEST(EbpfPlanTest, FormatsInterfacesByTheirItab) {
   EXPECT_EQ(FormatSlot(d, fault), "(unreadable could not read memory at 0x10)");
 }
 
+// A field chain through an interface holding a type it was not compiled for: the guard that
+// missed carries the type's descriptor, named by the slot's table of them.
+TEST(EbpfPlanTest, NamesTheDynamicTypeAFieldChainWasNotCompiledFor) {
+  Slot text = MakeSlot("d.Text", "string", SlotFormat::kString, 8);
+  kdbg_slot no_type{};
+  no_type.status = KDBG_SLOT_NO_TYPE;
+  no_type.w0 = 0x6d6100;
+  EXPECT_EQ(FormatSlot(text, no_type), "(unreadable dynamic type at 0x6d6100 not compiled)");
+  text.guard_types = std::make_shared<const std::vector<DynamicType>>(
+      std::vector<DynamicType>{{0x6d6000, "main.label", gobinary::GoKind::kStruct},
+                               {0x6d6100, "*main.memo", gobinary::GoKind::kPtr}});
+  EXPECT_EQ(FormatSlot(text, no_type),
+            "(unreadable dynamic type *main.memo is not one this expression was compiled for)");
+  no_type.w0 = 0;
+  EXPECT_EQ(FormatSlot(text, no_type), "(unreadable nil interface)");
+}
+
 TEST(EbpfPlanTest, FormatsASliceArgumentByItsHeader) {
   Slot items = MakeSlot("items", "[]string", SlotFormat::kSliceHeader, 24);
   EXPECT_EQ(FormatSlot(items, Ok(3, 4)), "[]string len: 3, cap: 4, [...]");
@@ -267,6 +287,68 @@ TEST(EbpfPlanTest, AConditionalTracepointsReturnsTrackItsCalls) {
                                               "s track=0 entry=2", "c ret track=2 entry=0",
                                               "c ret track=2 entry=0", "s ret track=0 entry=2",
                                               "s ret track=0 entry=2"}));
+}
+
+// A field chain through an interface guards on the dynamic type's descriptor (an itab's Type
+// word), so a type whose itab the runtime makes (*main.memo: no go:itab symbol) is read too; the
+// types of the itab symbols come first. Through an empty interface, every type with the field.
+TEST(EbpfPlanTest, AFieldThroughAnInterfaceIsToldByItsTypeDescriptor) {
+  auto dwarf = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
+  ASSERT_TRUE(dwarf.ok()) << dwarf.status();
+  absl::flat_hash_map<std::string, uint64_t> address;
+  absl::flat_hash_map<uint64_t, std::string> name;
+  for (const gobinary::RuntimeType& r : (*dwarf)->RuntimeTypes()) {
+    address[r.name] = r.address;
+    name[r.address] = r.name;
+  }
+  for (const gobinary::Itab& itab : (*dwarf)->ItabsFor("main.Describer")) {
+    EXPECT_TRUE(address.contains(itab.concrete)) << itab.concrete << " has no runtime type";
+  }
+  auto plan = CompilePlan(Parse("trace h main.handleOrder\non h print d.Memo\non h print d.Text\n"
+                                "trace v main.validate\non v print extra.Note\n"),
+                          "t.dlv", **dwarf);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  auto guards = [&](const ProbePlan& pp, uint16_t slot) {
+    std::vector<std::string> out;
+    for (const kdbg_op& op : pp.ops) {
+      if (op.code == KDBG_OP_GUARD && op.slot == slot) out.push_back(name[op.imm]);
+    }
+    return out;
+  };
+  const ProbePlan& h = plan->probes[0];
+  ASSERT_EQ(h.function.name, "main.handleOrder");
+  // No itab symbol pairs *main.memo with main.Describer; the binary also has main.memo's own
+  // descriptor (as the element of *main.memo's).
+  EXPECT_THAT(guards(h, 0), ::testing::ElementsAre("*main.memo", "main.memo"));
+  // The itab symbol's type first, then the others with a Text field, by name.
+  const std::vector<std::string> text = guards(h, 1);
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text[0], "main.label");
+  EXPECT_TRUE(std::is_sorted(text.begin() + 1, text.end())) << ::testing::PrintToString(text);
+  ASSERT_NE(h.vars[0].guard_types, nullptr);
+  const ProbePlan& v = plan->probes[1];
+  ASSERT_EQ(v.function.name, "main.validate");
+  EXPECT_THAT(guards(v, 0), ::testing::IsSupersetOf({"*main.Order", "main.stickyNote"}));
+}
+
+// Types that no itab symbol names are tried only while the probe's read steps allow: past
+// KDBG_MAX_OPS the probe is compiled without them, and a field through an empty interface, which
+// then has none, sends the script to Delve with the reason.
+TEST(EbpfPlanTest, TypesNoItabSymbolNamesGiveWayToTheProbesReadSteps) {
+  auto dwarf = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
+  ASSERT_TRUE(dwarf.ok()) << dwarf.status();
+  std::string some = "trace v main.validate\n", many = some;
+  for (int i = 0; i < 4; ++i) absl::StrAppend(&some, "on v print extra.Note\n");
+  for (int i = 0; i < 24; ++i) absl::StrAppend(&many, "on v print extra.Note\n");
+  auto plan = CompilePlan(Parse(some), "t.dlv", **dwarf);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_LE(plan->probes[0].ops.size(), size_t{KDBG_MAX_OPS});
+  auto over = CompilePlan(Parse(many), "t.dlv", **dwarf);
+  ASSERT_EQ(over.status().code(), absl::StatusCode::kUnimplemented) << over.status();
+  EXPECT_TRUE(absl::StrContains(over.status().message(),
+                                "extra is interface {}: the types with a field Note take more read "
+                                "steps than this probe has left; use the Delve engine"))
+      << over.status();
 }
 
 }  // namespace

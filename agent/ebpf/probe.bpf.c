@@ -142,9 +142,15 @@ static long run_op(__u32 i, void* data) {
     }
     case KDBG_OP_GUARD:
       if (c->acc != op->imm) {
-        c->status = KDBG_SLOT_NO_TYPE;
-        s->w0 = c->acc;
         c->skip = 1;
+        // An earlier alternative of this slot matched the dynamic type and then met a nil
+        // pointer or unreadable memory: that, not this type's mismatch, is the slot's outcome.
+        if (s->status == KDBG_SLOT_NIL || s->status == KDBG_SLOT_FAULT) {
+          c->status = s->status;
+        } else {
+          c->status = KDBG_SLOT_NO_TYPE;
+          s->w0 = c->acc;
+        }
       }
       break;
     case KDBG_OP_STORE:
@@ -318,6 +324,9 @@ int kdbg_probe(struct pt_regs* ctx) {
   bpf_loop(KDBG_MAX_OPS, run_op, &c, 0);
   if (p->cond_op != KDBG_COND_NONE && !cond_holds(p, rec)) {
     __sync_fetch_and_add(&st->cond_false, 1);
+    // A call this tracepoint reported that never returned (a panic through it, recovered further
+    // up; runtime.Goexit) left its key: this call, at its depth, must not inherit it.
+    if (p->track == KDBG_TRACK_CALL && keyed) bpf_map_delete_elem(&calls, &key);
     return 0;
   }
   if (p->track == KDBG_TRACK_CALL && keyed) {

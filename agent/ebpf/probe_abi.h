@@ -10,7 +10,9 @@
 //   REG a               acc = saved register number a (index into x86-64 struct pt_regs)
 //   LOAD a=size, off    acc = zero-extended `size` bytes of user memory at acc+off
 //                       (status NIL if acc is 0, FAULT if unreadable)
-//   GUARD imm           fail this alternative unless acc == imm (itab of the concrete type)
+//   GUARD imm           fail this alternative unless acc == imm (the dynamic type's descriptor):
+//                       status NO_TYPE, unless an earlier alternative of the slot matched its type
+//                       and failed NIL or FAULT (that status stays)
 //   STORE a=word        slot.w[a] = acc
 //   LOAD2 off           slot.w0, slot.w1 = the two 8-byte words at acc+off, in one read (a
 //                       string's or slice's pointer and length; NIL / FAULT as LOAD)
@@ -63,7 +65,8 @@ enum kdbg_slot_status {
   KDBG_SLOT_OK = 1,       //
   KDBG_SLOT_NIL = 2,      // a pointer on the way was nil (w0: the failing op's index)
   KDBG_SLOT_FAULT = 3,    // user memory unreadable (w0: the address)
-  KDBG_SLOT_NO_TYPE = 4,  // an interface held a dynamic type the agent did not compile (w0: itab)
+  KDBG_SLOT_NO_TYPE = 4,  // an interface held a dynamic type the agent did not compile (w0: its
+                          // type descriptor's address; 0 for a nil interface)
 };
 
 struct kdbg_op {
@@ -91,7 +94,8 @@ enum kdbg_cond_op {
 // returns whose key is there (and remove it): the returns of the calls the user saw.
 enum kdbg_track {
   KDBG_TRACK_NONE = 0,
-  KDBG_TRACK_CALL = 1,    // an entry probe: record the call's key when its hit is reported
+  KDBG_TRACK_CALL = 1,    // an entry probe: record the call's key when its hit is reported,
+                          // remove it when its condition fails
   KDBG_TRACK_RETURN = 2,  // a return probe: report only a return whose call's key is recorded
 };
 

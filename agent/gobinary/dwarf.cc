@@ -307,7 +307,7 @@ class LibdwReader final : public DwarfReader {
       if (rt == 0) return;
       auto t = Type(dwarf_dieoffset(d));
       if (!t.ok() || t->name.empty()) return;
-      runtime_types_.push_back(RuntimeType{base + rt, t->name, t->kind});
+      runtime_types_.push_back(RuntimeType{base + rt, t->name, t->kind, t->id});
     });
     std::sort(runtime_types_.begin(), runtime_types_.end(),
               [](const RuntimeType& a, const RuntimeType& b) { return a.address < b.address; });

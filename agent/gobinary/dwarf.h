@@ -112,6 +112,7 @@ struct RuntimeType {
   uint64_t address = 0;
   std::string name;  // Go's spelling: "main.label", "*main.Order", "string"
   GoKind kind = GoKind::kInvalid;
+  TypeId id = 0;  // its DIE (DwarfReader::Type)
 };
 
 class DwarfReader {

@@ -383,6 +383,43 @@ TEST(EbpfEngineTest, AConditionalTracepointReportsTheReturnsOfItsCalls) {
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.recurse"));
 }
 
+// A reported call that never returns (a panic through it, recovered by its caller) leaves its key
+// behind; the next call at that depth whose condition fails must not report its return as if it
+// were the panicking call's.
+TEST(EbpfEngineTest, AConditionalCallThatPanickedLeavesNoReturnToTheNextCall) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  Events ev;
+  auto factory = NewEbpfSessionFactory({});
+  agent::TraceSpec spec =
+      Spec((*t)->pid(), "trace main.mayPanic\ncond 1 n == 1\non 1 print n\non 1 print boom\n");
+  auto s = factory->StartTrace(spec, ev.Callback());
+  ASSERT_TRUE(s.ok()) << s.status();
+  // mayPanic(1, true) panics (reported, no return); mayPanic(2) and (3), same frame, fail the
+  // condition. Then mayPanic(1, false) is reported and returns 2.
+  EXPECT_EQ(Get(**t, "/panics?n=3&boom=1"), "9\n");
+  EXPECT_EQ(Get(**t, "/panics?n=1"), "2\n");
+  ASSERT_TRUE(ev.WaitHits(2));
+  ASSERT_TRUE(ev.WaitHits(1, absl::Seconds(10), /*returns=*/true));
+  absl::SleepFor(absl::Milliseconds(200));
+  (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
+  ASSERT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
+  std::vector<std::string> calls, returns;
+  for (const v1::HitEvent& h : ev.Hits()) {
+    ASSERT_EQ(h.vars_size(), 2);
+    calls.push_back(absl::StrCat("n=", h.vars(0).value(), " boom=", h.vars(1).value()));
+  }
+  for (const v1::HitEvent& r : ev.Returns()) {
+    ASSERT_EQ(r.results_size(), 1);
+    returns.push_back(absl::StrCat("=> ", r.results(0).value()));
+  }
+  EXPECT_THAT(calls, ::testing::ElementsAre("n=1 boom=true", "n=1 boom=false"));
+  EXPECT_THAT(returns, ::testing::ElementsAre("=> 2"))
+      << "mayPanic(2)'s return (=> 4) is of a call not shown";
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.mayPanic"));
+}
+
 // A frame above 4 KiB has another stack check (MOVQ SP, R12; SUBQ $N, R12; JB; CMPQ R12,
 // 16(R14); JBE): the probe sits on its JBE too, so a call whose stack grows is still one event.
 TEST(EbpfEngineTest, ABigFrameFunctionGivesOneEventPerCall) {
@@ -1061,7 +1098,8 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
       "on h print d.Text\n"
       "on h print o.Customer.Email\n"
       "on h print d.Order.Note\n"
-      "on h print d.Order.Customer.Name\n";
+      "on h print d.Order.Customer.Name\n"
+      "on h print d.Memo\n";
   const std::vector<std::string> requests = {
       "/order?id=7&name=ann&items=a,b,c&paid=1&tag=first&qty=2&label=lbl&urgent=1",
       "/order?id=-12&items=x&qty=-3&label=" + std::string(80, 'q') + "&tag=" + std::string(70, 'z'),
@@ -1097,7 +1135,36 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
   ASSERT_EQ(ebpf_hits.size(), requests.size());
   EXPECT_THAT(HitLine(ebpf_hits[4]), AllOf(HasSubstr(" d.Order.Note=\"by-ref\" "),
                                            HasSubstr(" d.Order.Customer.Name=\"cy\" ")));
+  // A field behind the itab the runtime made: its type is told by the itab's type descriptor.
+  EXPECT_THAT(HitLine(ebpf_hits[5]), HasSubstr(" d.Memo=\"m1\""));
+  EXPECT_THAT(HitLine(ebpf_hits[0]),
+              HasSubstr(" d.Memo=(unreadable dynamic type main.label is not one this expression "
+                        "was compiled for)"));
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.handleOrder"));
+}
+
+// The field chain the original trace script prints, through http.ResponseWriter to the
+// *net/http.response's request: the request's own RemoteAddr, on both engines.
+TEST(EbpfEngineTest, TheOriginalScriptsFieldThroughTheResponseWriterIsRead) {
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string script =
+      "trace s main.serveOrder\non s print w.req.RemoteAddr\non s print r.RemoteAddr\n";
+  const std::vector<std::string> requests = {"/order?id=1&items=a", "/order?id=2&items=b"};
+  std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, requests, requests.size());
+  std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, requests, requests.size());
+  // Each engine's requests come from their own client ports: each hit's two values agree.
+  ASSERT_EQ(ebpf.size(), requests.size());
+  ASSERT_EQ(dlv.size(), requests.size());
+  for (const std::vector<v1::HitEvent>* hits : {&ebpf, &dlv}) {
+    for (const v1::HitEvent& h : *hits) {
+      ASSERT_EQ(h.vars_size(), 2);
+      EXPECT_THAT(h.vars(0).value(), ::testing::MatchesRegex(R"("127\.0\.0\.1:[0-9]+")"));
+      EXPECT_EQ(h.vars(0).value(), h.vars(1).value()) << (hits == &ebpf ? "ebpf" : "delve");
+    }
+  }
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.serveOrder"));
 }
 
 // A generic function traced by its name without type parameters hits every instantiation, as on
@@ -1396,6 +1463,40 @@ TEST(EbpfEngineTest, InterfaceArgumentsAndResultsNameTheirDynamicType) {
                                                     digest, "extra=interface {}(int ...)"));
   ASSERT_EQ(hits[2].vars_size(), 1);
   EXPECT_EQ(hits[2].vars(0).value(), "interface {}(int ...)");
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.validate"));
+}
+
+// A field through an empty interface (any): the dynamic type is told by its descriptor, the
+// interface's first word, among every type of the binary with that field (*main.Order and
+// main.stickyNote have a Note). A type without the field, a nil interface and a nil *main.Order in
+// it are unreadable, each saying why. (Not compared with Delve: Delve 1.27.2 cannot read this
+// argument in registers, InterfaceArgumentsAndResultsNameTheirDynamicType.)
+TEST(EbpfEngineTest, AFieldThroughAnEmptyInterfaceIsReadByItsDynamicType) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::vector<std::string> requests = {
+      "/order?id=1&items=a&note=by-ptr&extra=order",
+      "/order?id=2&items=b&note=stuck&extra=sticky",
+      "/order?id=3&items=c&extra=qty",
+      "/order?id=4&items=d",
+      "/order?id=5&items=e&extra=nilorder",
+  };
+  auto ev = RunScript(**t, "trace v main.validate\non v print extra.Note\n", requests,
+                      requests.size(), requests.size());
+  std::vector<std::string> notes;
+  for (const v1::HitEvent& h : ev->Hits()) {
+    ASSERT_EQ(h.vars_size(), 1);
+    notes.push_back(h.vars(0).value());
+  }
+  EXPECT_THAT(notes,
+              ::testing::ElementsAre(
+                  "\"by-ptr\"", "\"stuck\"",
+                  "(unreadable dynamic type int is not one this expression was compiled for)",
+                  "(unreadable nil interface)",
+                  // The *main.Order alternative matched and met nil: the guards of the types
+                  // tried after it do not hide that.
+                  "(unreadable nil pointer dereference)"));
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.validate"));
 }
 

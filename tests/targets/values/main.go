@@ -171,6 +171,10 @@ func serveOrder(w http.ResponseWriter, r *http.Request) {
 		extra = o
 	case "qty":
 		extra = qty
+	case "nilorder":
+		extra = (*Order)(nil)
+	case "sticky":
+		extra = stickyNote{Note: o.Note, At: int(id)}
 	}
 	if err := validate(qty, o.Items, [4]byte{byte(len(name))}, extra); err != nil {
 		sink++
@@ -198,6 +202,7 @@ func main() {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	http.HandleFunc("/order", serveOrder)
 	http.HandleFunc("/recurse", serveRecurse)
+	http.HandleFunc("/panics", servePanics)
 	http.ListenAndServe(addr, nil)
 }
 
@@ -217,4 +222,42 @@ func (m *memo) Describe() string { return m.Memo }
 func asDescriber(x any) Describer {
 	d, _ := x.(Describer)
 	return d
+}
+
+// mayPanic panics when boom is set: that call never returns (its caller recovers), and the next
+// call, from the same frame, runs at the same depth in the goroutine's stack.
+//
+//go:noinline
+func mayPanic(n int, boom bool) int {
+	if boom {
+		panic(n)
+	}
+	return n * 2
+}
+
+//go:noinline
+func callRecovering(n int, boom bool) (r int) {
+	defer func() {
+		if recover() != nil {
+			r = -1
+		}
+	}()
+	return mayPanic(n, boom)
+}
+
+// servePanics calls mayPanic(1), ..., mayPanic(n) from one frame; with boom=1 the first panics.
+func servePanics(w http.ResponseWriter, r *http.Request) {
+	n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+	boom := r.URL.Query().Get("boom") == "1"
+	sum := 0
+	for i := 1; i <= n; i++ {
+		sum += callRecovering(i, boom && i == 1)
+	}
+	fmt.Fprintf(w, "%d\n", sum)
+}
+
+// stickyNote has a Note field too: an any holding it or a *Order is read by either type's layout.
+type stickyNote struct {
+	Note string
+	At   int
 }
