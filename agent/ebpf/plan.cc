@@ -6,9 +6,11 @@
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <optional>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -276,15 +278,36 @@ class Compiler {
       return absl::InvalidArgumentError(
           absl::StrCat(so_far, " is ", a.type.name, ", which has no field ", field));
     }
-    for (const gobinary::Member& m : a.type.members) {
-      if (m.name != field) continue;
-      KDBG_ASSIGN_OR_RETURN(TypeInfo mt, dwarf_.Type(m.type));
-      a.place = Sub(a.place, m.offset, mt.size);
-      a.type = std::move(mt);
-      return std::vector<Alt>{std::move(a)};
+    const std::string type_name = a.type.name;
+    // The field itself, else a promoted one: breadth first through the embedded fields (an
+    // embedded pointer followed), in declaration order, the shallowest first, as Go selects it
+    // and Delve finds it (findStructMemberOrMethod); each struct type once.
+    std::deque<Alt> queue{std::move(a)};
+    absl::flat_hash_set<std::string> seen;
+    while (!queue.empty()) {
+      Alt s = std::move(queue.front());
+      queue.pop_front();
+      if (s.type.kind == GoKind::kPtr) {
+        auto elem = dwarf_.Type(s.type.elem);
+        if (!elem.ok() || elem->kind != GoKind::kStruct) continue;
+        auto p = Deref(s.place);
+        if (!p.ok()) continue;
+        s.place = *std::move(p);
+        s.type = *std::move(elem);
+      }
+      if (s.type.kind != GoKind::kStruct || !seen.insert(s.type.name).second) continue;
+      for (const gobinary::Member& m : s.type.members) {
+        if (m.name != field && !m.embedded) continue;
+        KDBG_ASSIGN_OR_RETURN(TypeInfo mt, dwarf_.Type(m.type));
+        Alt next = s;
+        next.place = Sub(s.place, m.offset, mt.size);
+        next.type = std::move(mt);
+        if (m.name == field) return std::vector<Alt>{std::move(next)};
+        queue.push_back(std::move(next));
+      }
     }
     return absl::InvalidArgumentError(
-        absl::StrCat(so_far, " is ", a.type.name, ", which has no field ", field));
+        absl::StrCat(so_far, " is ", type_name, ", which has no field ", field));
   }
 
   // One alternative per dynamic type the interface may hold: a guard on its type descriptor (an

@@ -331,6 +331,24 @@ TEST(EbpfPlanTest, AFieldThroughAnInterfaceIsToldByItsTypeDescriptor) {
   EXPECT_THAT(guards(v, 0), ::testing::IsSupersetOf({"*main.Order", "main.stickyNote"}));
 }
 
+// A promoted field is found breadth first through the embedded fields; a name no struct on the
+// way has stays an error naming the outer type.
+TEST(EbpfPlanTest, PromotedFieldsAreFoundThroughEmbeddedFields) {
+  auto dwarf = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
+  ASSERT_TRUE(dwarf.ok()) << dwarf.status();
+  auto plan = CompilePlan(Parse("trace s main.ship\non s print e.ID\non s print e.Source\n"),
+                          "t.dlv", **dwarf);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->probes[0].vars.size(), 2u);
+  EXPECT_EQ(plan->probes[0].vars[0].type, "int64");
+  EXPECT_EQ(plan->probes[0].vars[1].type, "string");
+  auto bad = CompilePlan(Parse("trace s main.ship\non s print e.Nope\n"), "t.dlv", **dwarf);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(
+      absl::StrContains(bad.status().message(), "e is main.envelope, which has no field Nope"))
+      << bad.status();
+}
+
 // Types that no itab symbol names are tried only while the probe's read steps allow: past
 // KDBG_MAX_OPS the probe is compiled without them, and a field through an empty interface, which
 // then has none, sends the script to Delve with the reason.

@@ -22,6 +22,7 @@ namespace kdbg::gobinary {
 namespace {
 
 constexpr int kDwAtGoKind = 0x2900;
+constexpr int kDwAtGoEmbeddedField = 0x2903;
 constexpr int kDwAtGoRuntimeType = 0x2904;  // an offset from runtime.types
 // On a generic function's type parameter: "DW_TAG_typedef .param0 DW_AT_type <[]go.shape.int>
 // DW_AT_go_dict_index 0". Its name is no Go type's: the value's type is the shape beneath.
@@ -37,6 +38,16 @@ uint64_t UdataAttr(Dwarf_Die* die, int at, uint64_t dflt = 0) {
   Dwarf_Word v;
   if (dwarf_attr(die, at, &attr) == nullptr || dwarf_formudata(&attr, &v) != 0) return dflt;
   return v;
+}
+
+// A flag attribute (Go writes DW_AT_go_embedded_field as DW_FORM_flag); false when absent.
+bool FlagAttr(Dwarf_Die* die, int at) {
+  Dwarf_Attribute attr;
+  if (dwarf_attr(die, at, &attr) == nullptr) return false;
+  bool flag = false;
+  if (dwarf_formflag(&attr, &flag) == 0) return flag;
+  Dwarf_Word v = 0;
+  return dwarf_formudata(&attr, &v) == 0 && v != 0;
 }
 
 // Through DW_AT_abstract_origin: the parameters of an out-of-line copy of a function the compiler
@@ -418,6 +429,7 @@ class LibdwReader final : public DwarfReader {
       Member mem;
       mem.name = Name(&m);
       mem.offset = UdataAttr(&m, DW_AT_data_member_location);
+      mem.embedded = FlagAttr(&m, kDwAtGoEmbeddedField);
       Dwarf_Die mt;
       if (TypeRef(&m, &mt)) mem.type = dwarf_dieoffset(&mt);
       t->members.push_back(std::move(mem));

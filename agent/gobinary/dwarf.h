@@ -41,6 +41,9 @@ struct Member {
   std::string name;
   uint64_t offset = 0;
   TypeId type = 0;
+  // An embedded field (DW_AT_go_embedded_field 0x2903: 1), named by its type: `*Base` in a struct
+  // is the member "Base" of type *main.Base, whose fields are promoted.
+  bool embedded = false;
 };
 
 struct TypeInfo {

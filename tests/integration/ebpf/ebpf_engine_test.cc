@@ -1143,6 +1143,28 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.handleOrder"));
 }
 
+// Promoted fields: through an embedded pointer (*Order: e.ID, e.Customer.Name) and an embedded
+// struct (meta: e.Source), as Delve reads them.
+TEST(EbpfEngineTest, PromotedFieldsAreWhatDelvePrints) {
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string script =
+      "trace s main.ship\non s print e.ID\non s print e.Customer.Name\non s print e.Source\n"
+      "on s print e.Seq\non s print e.Order.Note\n";
+  const std::vector<std::string> requests = {"/order?id=41&name=eve&items=a&source=web&note=n1",
+                                             "/order?id=-3&items=b"};
+  std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, requests, requests.size());
+  std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, requests, requests.size());
+  ExpectSameHits(ebpf, dlv, requests.size());
+  ASSERT_EQ(ebpf.size(), requests.size());
+  EXPECT_THAT(HitLine(ebpf[0]), HasSubstr(" e.ID=41 e.Customer.Name=\"eve\" e.Source=\"web\" "
+                                          "e.Seq=42 e.Order.Note=\"n1\""));
+  EXPECT_THAT(HitLine(ebpf[1]), HasSubstr(" e.ID=-3 e.Customer.Name=\"\" e.Source=\"\" e.Seq=-2 "
+                                          "e.Order.Note=\"\""));
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.ship"));
+}
+
 // The field chain the original trace script prints, through http.ResponseWriter to the
 // *net/http.response's request: the request's own RemoteAddr, on both engines.
 TEST(EbpfEngineTest, TheOriginalScriptsFieldThroughTheResponseWriterIsRead) {

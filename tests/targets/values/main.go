@@ -183,6 +183,7 @@ func serveOrder(w http.ResponseWriter, r *http.Request) {
 		sink += n + len(s)
 	}
 	sink += clampQty(qty, o.Note) + clampFn(qty+1, "fn") + int(half(id)) + int(scale(id, 3))
+	sink += ship(&envelope{Order: o, meta: meta{Source: q.Get("source")}, Seq: int(id) + 1})
 }
 
 func serveRecurse(w http.ResponseWriter, r *http.Request) {
@@ -261,3 +262,16 @@ type stickyNote struct {
 	Note string
 	At   int
 }
+
+// envelope's fields are promoted from an embedded pointer (*Order: e.ID, e.Customer.Name) and an
+// embedded struct (meta: e.Source), as Go selects them.
+type envelope struct {
+	*Order
+	meta
+	Seq int
+}
+
+type meta struct{ Source string }
+
+//go:noinline
+func ship(e *envelope) int { return int(e.ID) + len(e.Source) + e.Seq }
