@@ -489,12 +489,20 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, Bia
     int size = 8;
     std::string type = a.type.name;
     if (read == Read::kLen) {
-      if (a.type.kind != GoKind::kString && a.type.kind != GoKind::kSlice) {
+      if (a.type.kind == GoKind::kMap) {
+        // A map is a pointer to its header, whose first word is the count: Go 1.24+'s
+        // internal/runtime/maps.Map{used uint64; ...}, before it runtime.hmap{count int; ...}.
+        // A nil map's len is 0.
+        KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w, Word(a.place, 0, 8));
+        body.insert(body.end(), w.begin(), w.end());
+        body.push_back(Op(KDBG_OP_LOAD0, 8, 0));
+      } else if (a.type.kind == GoKind::kString || a.type.kind == GoKind::kSlice) {
+        KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w, Word(a.place, 8, 8));
+        body.insert(body.end(), w.begin(), w.end());
+      } else {
         return absl::InvalidArgumentError(
-            absl::StrCat("len() of ", a.type.name, ": only strings and slices"));
+            absl::StrCat("len() of ", a.type.name, ": only strings, slices and maps"));
       }
-      KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w, Word(a.place, 8, 8));
-      body.insert(body.end(), w.begin(), w.end());
       body.push_back(Op(KDBG_OP_STORE, 0));
       f = SlotFormat::kSigned;
       type = "int";

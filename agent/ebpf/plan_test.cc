@@ -349,6 +349,25 @@ TEST(EbpfPlanTest, PromotedFieldsAreFoundThroughEmbeddedFields) {
       << bad.status();
 }
 
+// len() of a map reads the count its header starts with, a nil map as 0 (LOAD0); len() of other
+// kinds is refused.
+TEST(EbpfPlanTest, LenOfAMapReadsTheCountItsHeaderStartsWith) {
+  auto dwarf = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
+  ASSERT_TRUE(dwarf.ok()) << dwarf.status();
+  auto plan = CompilePlan(Parse("trace t main.tally\non t print len(counts)\n"), "t.dlv", **dwarf);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::vector<uint8_t> codes;
+  for (const kdbg_op& op : plan->probes[0].ops) {
+    if (op.slot == 0) codes.push_back(op.code);
+  }
+  EXPECT_THAT(codes, ::testing::ElementsAre(KDBG_OP_ALT, KDBG_OP_REG, KDBG_OP_LOAD0, KDBG_OP_STORE,
+                                            KDBG_OP_END));
+  auto bad = CompilePlan(Parse("trace t main.ship\non t print len(e.Seq)\n"), "t.dlv", **dwarf);
+  EXPECT_TRUE(
+      absl::StrContains(bad.status().message(), "len() of int: only strings, slices and maps"))
+      << bad.status();
+}
+
 // Types that no itab symbol names are tried only while the probe's read steps allow: past
 // KDBG_MAX_OPS the probe is compiled without them, and a field through an empty interface, which
 // then has none, sends the script to Delve with the reason.

@@ -88,10 +88,12 @@ static long run_op(__u32 i, void* data) {
     case KDBG_OP_REG:
       c->acc = c->regs[op->a & 31];
       break;
+    case KDBG_OP_LOAD0:
     case KDBG_OP_LOAD: {
       __u64 addr = c->acc + (__s64)op->off;
       __u64 v = 0;
       long err;
+      if (c->acc == 0 && op->code == KDBG_OP_LOAD0) break;  // acc stays 0
       if (c->acc == 0) {
         c->status = KDBG_SLOT_NIL;
         s->w0 = i;

@@ -16,6 +16,7 @@
 //   STORE a=word        slot.w[a] = acc
 //   LOAD2 off           slot.w0, slot.w1 = the two 8-byte words at acc+off, in one read (a
 //                       string's or slice's pointer and length; NIL / FAULT as LOAD)
+//   LOAD0 a=size, off   as LOAD, but a nil acc reads as 0 (len() of a nil map)
 //   STR                 copy min(slot.w1, KDBG_STR_MAX) bytes from slot.w0 into slot.str
 //   END slot            if nothing failed, the slot is filled (status OK); else keep the status
 //
@@ -57,6 +58,7 @@ enum kdbg_op_code {
   KDBG_OP_STR = 6,
   KDBG_OP_END = 7,
   KDBG_OP_LOAD2 = 8,
+  KDBG_OP_LOAD0 = 9,
 };
 
 // Slot status, as the record carries it.

@@ -184,6 +184,7 @@ func serveOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	sink += clampQty(qty, o.Note) + clampFn(qty+1, "fn") + int(half(id)) + int(scale(id, 3))
 	sink += ship(&envelope{Order: o, meta: meta{Source: q.Get("source")}, Seq: int(id) + 1})
+	sink += tallyTags(q["tag"])
 }
 
 func serveRecurse(w http.ResponseWriter, r *http.Request) {
@@ -275,3 +276,19 @@ type meta struct{ Source string }
 
 //go:noinline
 func ship(e *envelope) int { return int(e.ID) + len(e.Source) + e.Seq }
+
+// tallyTags counts the request's tags in a map: nil without any, a Go 1.24+ swiss map with a
+// directory of tables past 8 entries.
+func tallyTags(tags []string) int {
+	var counts map[string]int
+	for _, t := range tags {
+		if counts == nil {
+			counts = map[string]int{}
+		}
+		counts[t]++
+	}
+	return tally(counts)
+}
+
+//go:noinline
+func tally(counts map[string]int) int { return len(counts) }
