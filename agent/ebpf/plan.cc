@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <optional>
 
@@ -16,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agent/ebpf/itab_types.h"
@@ -112,6 +116,12 @@ absl::StatusOr<std::vector<kdbg_op>> Word(const Place& p, uint64_t offset, uint6
     uint64_t psize = at.piece.size == 0 ? 8 : at.piece.size;
     if (offset < at.offset || offset + size > at.offset + psize) continue;
     if (at.piece.where == Piece::Where::kRegister) {
+      if (at.piece.dwarf_reg >= 17 && at.piece.dwarf_reg <= 32) {
+        // DWARF's XMM0-15 (a float in Go's register ABI): a uprobe's pt_regs has none of them.
+        return absl::UnimplementedError(absl::StrCat(
+            "a value in register xmm", at.piece.dwarf_reg - 17,
+            ": the eBPF engine reads no floating-point register; --engine delve reads it"));
+      }
       if (offset != at.offset || at.piece.dwarf_reg < 0 || at.piece.dwarf_reg >= 16) break;
       ops.push_back(Op(KDBG_OP_REG, static_cast<uint8_t>(kDwarfToPtRegs[at.piece.dwarf_reg])));
       return ops;
@@ -423,11 +433,14 @@ absl::StatusOr<SlotFormat> ScalarFormat(const TypeInfo& t, int* size) {
       return SlotFormat::kPointer;
     case GoKind::kInterface:
       return SlotFormat::kInterface;
+    case GoKind::kFloat32:
+    case GoKind::kFloat64:
+      return SlotFormat::kFloat;
     default:
       return absl::UnimplementedError(absl::StrCat(
           t.name, " values (kind ", static_cast<int>(t.kind),
-          ") are not read by the eBPF engine: print a string, integer, boolean, pointer or "
-          "interface field of it, or use the Delve engine"));
+          ") are not read by the eBPF engine: print a string, integer, float, boolean, pointer "
+          "or interface field of it, or use the Delve engine"));
   }
 }
 
@@ -798,8 +811,9 @@ absl::Status CompileComparison(const Cond& c, const Slot& value, ProbePlan* pp) 
       pp->cond_imm = c.uint_value;
       return absl::OkStatus();
     }
-    case SlotFormat::kSliceHeader:
-      break;  // an argument's slot, never a condition's
+    case SlotFormat::kSliceHeader:  // an argument's slot, never a condition's
+    case SlotFormat::kFloat:        // Delve compares floats
+      break;
   }
   return mismatch("that constant");
 }
@@ -1287,6 +1301,56 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
   return plan;
 }
 
+namespace {
+
+// As Delve prints a float (service/api/conversions.go, convertFloatValue): "+Inf", "-Inf", "NaN",
+// else strconv.FormatFloat(f, 'f', -1, bits) of the value as go/constant holds it: the shortest
+// digits that read back as the same float32 or float64, written out without an exponent
+// ("0.1", "123456.79" for a float32, "1000000000000000000000" for 1e21), and 0 for -0 (a
+// go/constant value has no negative zero). std::to_chars gives the shortest digits in scientific
+// notation ("1.2345679e+05"); in fixed notation it would write 1e21 as a float32 exactly
+// ("1000000020040877342720").
+std::string FormatFloat(uint64_t word, int size) {
+  char buf[64];
+  std::to_chars_result r;
+  double d;
+  if (size == 4) {
+    float f;
+    const auto bits = static_cast<uint32_t>(word);
+    std::memcpy(&f, &bits, sizeof(f));
+    d = f;
+    r = std::to_chars(buf, buf + sizeof(buf), f, std::chars_format::scientific);
+  } else {
+    std::memcpy(&d, &word, sizeof(d));
+    r = std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::scientific);
+  }
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "+Inf" : "-Inf";
+  if (d == 0) return "0";
+  if (r.ec != std::errc()) return "(unreadable float)";
+  absl::string_view sci(buf, static_cast<size_t>(r.ptr - buf));  // "-1.2345679e+05"
+  const bool negative = absl::ConsumePrefix(&sci, "-");
+  const size_t e = sci.find('e');
+  int exponent = 0;
+  if (e == absl::string_view::npos || !absl::SimpleAtoi(sci.substr(e + 1), &exponent)) {
+    return "(unreadable float)";
+  }
+  const std::string digits = absl::StrReplaceAll(sci.substr(0, e), {{".", ""}});
+  const int point = exponent + 1;  // digits before the decimal point
+  std::string out = negative ? "-" : "";
+  if (point <= 0) {
+    absl::StrAppend(&out, "0.", std::string(static_cast<size_t>(-point), '0'), digits);
+  } else if (static_cast<size_t>(point) >= digits.size()) {
+    absl::StrAppend(&out, digits, std::string(static_cast<size_t>(point) - digits.size(), '0'));
+  } else {
+    absl::StrAppend(&out, digits.substr(0, static_cast<size_t>(point)), ".",
+                    digits.substr(static_cast<size_t>(point)));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
   switch (v.status) {
     case KDBG_SLOT_OK:
@@ -1362,6 +1426,8 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
     case SlotFormat::kSliceHeader:
       return absl::StrCat(slot.type, " len: ", v.w0, ", cap: ", v.w1,
                           v.w0 == 0 ? ", []" : ", [...]");
+    case SlotFormat::kFloat:
+      return FormatFloat(v.w0, slot.size);
   }
   return "";
 }

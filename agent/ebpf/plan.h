@@ -92,7 +92,16 @@ absl::StatusOr<Cond> ParseCond(absl::string_view text);
 // How the agent turns a filled slot back into text, like `dlv print`. kInterface: a non-empty
 // interface's two words, w0 the itab (0: nil), w1 the data word. kSliceHeader (arguments only): a
 // slice's len (w0) and cap (w1), its elements not read.
-enum class SlotFormat { kString, kSigned, kUnsigned, kBool, kPointer, kInterface, kSliceHeader };
+enum class SlotFormat {
+  kString,
+  kSigned,
+  kUnsigned,
+  kBool,
+  kPointer,
+  kInterface,
+  kSliceHeader,
+  kFloat,  // float32 (size 4) or float64 (size 8), read from memory (uprobes save no XMM register)
+};
 
 // A dynamic type an interface slot may hold, by the interface's first word: for a non-empty
 // interface its itab, from the binary's itab symbols ("go:itab.*net/http.response,io.Writer" at

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
@@ -187,6 +188,35 @@ TEST(EbpfPlanTest, NamesTheDynamicTypeAFieldChainWasNotCompiledFor) {
             "(unreadable dynamic type *main.memo is not one this expression was compiled for)");
   no_type.w0 = 0;
   EXPECT_EQ(FormatSlot(text, no_type), "(unreadable nil interface)");
+}
+
+// Floats as Delve prints them: strconv.FormatFloat(f, 'f', -1, bits), Inf and NaN by name.
+TEST(EbpfPlanTest, FormatsFloatsLikeDelve) {
+  auto f64 = [](double d) {
+    uint64_t w;
+    std::memcpy(&w, &d, 8);
+    return FormatSlot(MakeSlot("f", "float64", SlotFormat::kFloat, 8), Ok(w));
+  };
+  auto f32 = [](float f) {
+    uint32_t w;
+    std::memcpy(&w, &f, 4);
+    // The word above the float's 4 bytes is whatever LOAD zero-extended or the register held.
+    return FormatSlot(MakeSlot("f", "float32", SlotFormat::kFloat, 4), Ok(0xdead000000000000 | w));
+  };
+  EXPECT_EQ(f64(0.1), "0.1");
+  EXPECT_EQ(f64(-0.0), "0");  // Delve's value goes through go/constant, which has no -0
+  EXPECT_EQ(f64(-2.5), "-2.5");
+  EXPECT_EQ(f64(123456.789), "123456.789");
+  EXPECT_EQ(f64(1e21), "1000000000000000000000");
+  EXPECT_EQ(f64(5e-324), absl::StrCat("0.", std::string(323, '0'), "5"));
+  EXPECT_EQ(f64(std::numeric_limits<double>::quiet_NaN()), "NaN");
+  EXPECT_EQ(f64(std::numeric_limits<double>::infinity()), "+Inf");
+  EXPECT_EQ(f64(-std::numeric_limits<double>::infinity()), "-Inf");
+  EXPECT_EQ(f32(0.1F), "0.1");
+  EXPECT_EQ(f32(1e21F), "1000000000000000000000");  // the shortest digits, not the exact value
+  EXPECT_EQ(f32(123456.789F), "123456.79");
+  EXPECT_EQ(f32(std::numeric_limits<float>::max()), "340282350000000000000000000000000000000");
+  EXPECT_EQ(f32(-std::numeric_limits<float>::infinity()), "-Inf");
 }
 
 TEST(EbpfPlanTest, FormatsASliceArgumentByItsHeader) {

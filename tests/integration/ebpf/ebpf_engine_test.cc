@@ -1170,6 +1170,31 @@ TEST(EbpfEngineTest, PromotedFieldsAreWhatDelvePrints) {
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.ship"));
 }
 
+// Floats read from memory (fields behind a pointer), printed as Delve prints them: the shortest
+// decimal that reads back the same, no exponent, Inf and NaN by name.
+TEST(EbpfEngineTest, FloatFieldsAreWhatDelvePrints) {
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string script = "trace s main.ship\non s print e.Mass\non s print e.Scale\n";
+  const std::vector<std::string> ws = {"0.1", "-0", "1e21", "NaN", "-Inf", "2.5", "123456.789"};
+  std::vector<std::string> requests;
+  requests.reserve(ws.size());
+  for (const std::string& w : ws) requests.push_back(absl::StrCat("/order?id=1&items=a&w=", w));
+  std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, requests, requests.size());
+  std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, requests, requests.size());
+  ExpectSameHits(ebpf, dlv, requests.size());
+  std::vector<std::string> values;
+  for (const v1::HitEvent& h : ebpf) {
+    ASSERT_EQ(h.vars_size(), 2);
+    values.push_back(absl::StrCat(h.vars(0).value(), " ", h.vars(1).value()));
+  }
+  EXPECT_THAT(values, ::testing::ElementsAre(
+                          "0.1 0.1", "0 0", "1000000000000000000000 1000000000000000000000",
+                          "NaN NaN", "-Inf -Inf", "2.5 2.5", "123456.789 123456.79"));
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.ship"));
+}
+
 // len() of a map: nil, a small one, one of 20 entries (Go 1.24+: a directory of tables), as Delve
 // reads it.
 TEST(EbpfEngineTest, LenOfAMapIsWhatDelvePrints) {

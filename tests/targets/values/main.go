@@ -183,7 +183,7 @@ func serveOrder(w http.ResponseWriter, r *http.Request) {
 		sink += n + len(s)
 	}
 	sink += clampQty(qty, o.Note) + clampFn(qty+1, "fn") + int(half(id)) + int(scale(id, 3))
-	sink += ship(&envelope{Order: o, meta: meta{Source: q.Get("source")}, Seq: int(id) + 1})
+	sink += ship(&envelope{Order: o, meta: meta{Source: q.Get("source"), Mass: weight(q.Get("w")), Scale: float32(weight(q.Get("w")))}, Seq: int(id) + 1})
 	sink += tallyTags(q["tag"])
 }
 
@@ -272,7 +272,17 @@ type envelope struct {
 	Seq int
 }
 
-type meta struct{ Source string }
+type meta struct {
+	Source string
+	Mass   float64 // not Weight: *Order has one, and e.Weight would be ambiguous
+	Scale  float32
+}
+
+// weight is the request's w parsed as Go parses it ("NaN", "-Inf", "1e21", "-0"); 0 if absent.
+func weight(w string) float64 {
+	f, _ := strconv.ParseFloat(w, 64)
+	return f
+}
 
 //go:noinline
 func ship(e *envelope) int { return int(e.ID) + len(e.Source) + e.Seq }
