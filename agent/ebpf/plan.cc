@@ -248,6 +248,19 @@ class Compiler {
   // empty interface may hold): on by default; CompileProbe turns it off for a probe they take
   // past KDBG_MAX_OPS. `used_other_types` tells whether an expression compiled since the last
   // reset tried any.
+  // Applies `[index]` to every alternative: an element of a slice or array, a byte of a string
+  // (Delve's uint8). A slice's or string's length is checked at the hit (KDBG_OP_CHECK: "index
+  // out of bounds", as Delve says); an array's here.
+  absl::StatusOr<std::vector<Alt>> Index(std::vector<Alt> alts, uint64_t index,
+                                         const std::string& so_far) {
+    std::vector<Alt> out;
+    for (Alt& a : alts) {
+      KDBG_ASSIGN_OR_RETURN(Alt x, IndexOne(std::move(a), index, so_far));
+      out.push_back(std::move(x));
+    }
+    return out;
+  }
+
   void set_other_types(bool on) { other_types_ = on; }
   bool used_other_types() const { return used_other_types_; }
   void reset_used_other_types() { used_other_types_ = false; }
@@ -318,6 +331,47 @@ class Compiler {
     }
     return absl::InvalidArgumentError(
         absl::StrCat(so_far, " is ", type_name, ", which has no field ", field));
+  }
+
+  absl::StatusOr<Alt> IndexOne(Alt a, uint64_t index, const std::string& so_far) {
+    if (a.type.kind == GoKind::kArray) {
+      KDBG_ASSIGN_OR_RETURN(TypeInfo elem, dwarf_.Type(a.type.elem));
+      const uint64_t count = elem.size == 0 ? 0 : a.type.size / elem.size;
+      if (index >= count) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(so_far, " is ", a.type.name, ": index ", index, " out of bounds"));
+      }
+      a.place = Sub(a.place, index * elem.size, elem.size);
+      a.type = std::move(elem);
+      return a;
+    }
+    if (a.type.kind != GoKind::kSlice && a.type.kind != GoKind::kString) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(so_far, " is ", a.type.name, ", which cannot be indexed"));
+    }
+    // {str *uint8; len int} and {array *T; len int; cap int}: the element type from the pointer.
+    TypeInfo elem;
+    if (a.type.kind == GoKind::kString) {
+      KDBG_ASSIGN_OR_RETURN(elem, dwarf_.TypeByName("uint8"));
+    } else {
+      if (a.type.members.empty()) return absl::InternalError("a slice type without members");
+      KDBG_ASSIGN_OR_RETURN(TypeInfo array, dwarf_.Type(a.type.members[0].type));
+      KDBG_ASSIGN_OR_RETURN(elem, dwarf_.Type(array.elem));
+    }
+    KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> len, Word(a.place, 8, 8));
+    KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> data, Word(a.place, 0, 8));
+    a.prefix.insert(a.prefix.end(), len.begin(), len.end());
+    a.prefix.push_back(Op(KDBG_OP_CHECK, 0, 0, index));
+    if (index > static_cast<uint64_t>(INT32_MAX) / std::max<uint64_t>(elem.size, 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(so_far, "[", index, "]: index too large"));
+    }
+    Place p;
+    p.memory = true;
+    p.base = std::move(data);
+    p.offset = static_cast<int64_t>(index * elem.size);
+    a.place = std::move(p);
+    a.type = std::move(elem);
+    return a;
   }
 
   // One alternative per dynamic type the interface may hold: a guard on its type descriptor (an
@@ -828,12 +882,28 @@ absl::StatusOr<Expr> ParseExpr(absl::string_view text) {
     e.len = true;
     s = absl::StripAsciiWhitespace(s);
   }
+  auto bad = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "`", text, "` is not a parameter, a field chain (a.b.c, a.b[2].c) or len() of one"));
+  };
   for (absl::string_view part : absl::StrSplit(s, '.')) {
-    if (!IsIdent(part)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("`", text, "` is not a parameter, a field chain (a.b.c) or len() of one"));
+    // An identifier, then any constant indexes: "Items[2]", "grid[1][0]".
+    const size_t bracket = part.find('[');
+    if (!IsIdent(part.substr(0, bracket))) return bad();
+    e.path.emplace_back(part.substr(0, bracket));
+    absl::string_view rest = bracket == absl::string_view::npos ? "" : part.substr(bracket);
+    while (!rest.empty()) {
+      const size_t close = rest.find(']');
+      uint64_t index = 0;
+      if (rest[0] != '[' || close == absl::string_view::npos || close < 2 ||
+          !std::all_of(rest.begin() + 1, rest.begin() + static_cast<std::ptrdiff_t>(close),
+                       [](char c) { return c >= '0' && c <= '9'; }) ||
+          !absl::SimpleAtoi(rest.substr(1, close - 1), &index)) {
+        return bad();
+      }
+      e.path.push_back(absl::StrCat("[", index, "]"));
+      rest.remove_prefix(close + 1);
     }
-    e.path.emplace_back(part);
   }
   return e;
 }
@@ -1044,8 +1114,16 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
     std::vector<Alt> alts{std::move(root)};
     std::string so_far = e.path[0];
     for (size_t k = 1; k < e.path.size(); ++k) {
-      KDBG_ASSIGN_OR_RETURN(alts, compiler.Field(std::move(alts), e.path[k], so_far));
-      so_far = absl::StrCat(so_far, ".", e.path[k]);
+      const std::string& step = e.path[k];
+      uint64_t index = 0;
+      if (absl::StartsWith(step, "[") &&
+          absl::SimpleAtoi(absl::string_view(step).substr(1, step.size() - 2), &index)) {
+        KDBG_ASSIGN_OR_RETURN(alts, compiler.Index(std::move(alts), index, so_far));
+        absl::StrAppend(&so_far, step);
+      } else {
+        KDBG_ASSIGN_OR_RETURN(alts, compiler.Field(std::move(alts), step, so_far));
+        absl::StrAppend(&so_far, ".", step);
+      }
     }
     return alts;
   };
@@ -1359,6 +1437,8 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
       return "(unreadable nil pointer dereference)";
     case KDBG_SLOT_FAULT:
       return absl::StrCat("(unreadable could not read memory at 0x", absl::Hex(v.w0), ")");
+    case KDBG_SLOT_RANGE:
+      return "(unreadable index out of bounds)";
     case KDBG_SLOT_NO_TYPE: {
       // A field chain through an interface holding a type it has no alternative for (w0: the
       // type's descriptor): one without the field, or one left out for the probe's read steps.

@@ -69,7 +69,8 @@ std::optional<Disqualification> CheckScript(const delve::TraceScript& script);
 // A parsed print expression.
 struct Expr {
   bool len = false;
-  std::vector<std::string> path;  // "o", "Customer", "Name"
+  // "o", "Customer", "Name"; an index is its own step: `o.Items[2]` is "o", "Items", "[2]".
+  std::vector<std::string> path;
 };
 absl::StatusOr<Expr> ParseExpr(absl::string_view text);
 

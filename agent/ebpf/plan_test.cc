@@ -29,7 +29,16 @@ TEST(EbpfPlanTest, ParsesFieldChainsAndLen) {
   ASSERT_TRUE(l.ok());
   EXPECT_TRUE(l->len);
   EXPECT_EQ(l->path, (std::vector<std::string>{"o", "Items"}));
-  EXPECT_FALSE(ParseExpr("o.Items[0]").ok());
+  auto i = ParseExpr("o.Items[12].Name");
+  ASSERT_TRUE(i.ok());
+  EXPECT_EQ(i->path, (std::vector<std::string>{"o", "Items", "[12]", "Name"}));
+  auto g = ParseExpr("len(grid[1][0])");
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->path, (std::vector<std::string>{"grid", "[1]", "[0]"}));
+  for (const char* bad : {"o.Items[i]", "o.Items[-1]", "o.Items[]", "o.Items[1", "o.[1]", "[1]",
+                          "o.Items[1]x", "o.Items[99999999999999999999]"}) {
+    EXPECT_FALSE(ParseExpr(bad).ok()) << bad;
+  }
   EXPECT_FALSE(ParseExpr("*p").ok());
   EXPECT_FALSE(ParseExpr("a + b").ok());
   EXPECT_FALSE(ParseExpr("len(x").ok());
@@ -100,7 +109,7 @@ TEST(EbpfPlanTest, ParsesConditions) {
   ASSERT_TRUE(nil.ok());
   EXPECT_EQ(nil->op, KDBG_COND_NE);
   EXPECT_EQ(nil->literal, Cond::Literal::kNil);
-  for (const char* bad : {"a || b", "a == ", "a = 1", "a == 1.5", "a == 'x'", "x[0] == 1", "a == b",
+  for (const char* bad : {"a || b", "a == ", "a = 1", "a == 1.5", "a == 'x'", "x[i] == 1", "a == b",
                           "a ==  -", "a == \"x\\\"y\""}) {
     EXPECT_FALSE(ParseCond(bad).ok()) << bad;
   }
@@ -396,6 +405,35 @@ TEST(EbpfPlanTest, LenOfAMapReadsTheCountItsHeaderStartsWith) {
   EXPECT_TRUE(
       absl::StrContains(bad.status().message(), "len() of int: only strings, slices and maps"))
       << bad.status();
+}
+
+// An index into an array is checked here, one into a slice or string at the hit (CHECK before
+// the element is read); other kinds cannot be indexed.
+TEST(EbpfPlanTest, IndexesAreCheckedAgainstTheirLength) {
+  auto dwarf = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
+  ASSERT_TRUE(dwarf.ok()) << dwarf.status();
+  auto plan = CompilePlan(Parse("trace v main.validate\non v print digest[3]\non v print "
+                                "items[7]\n"),
+                          "t.dlv", **dwarf);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->probes[0].vars[0].type, "uint8");
+  EXPECT_EQ(plan->probes[0].vars[1].type, "string");
+  bool checked = false;
+  for (const kdbg_op& op : plan->probes[0].ops) {
+    if (op.code == KDBG_OP_CHECK) {
+      EXPECT_EQ(op.slot, 1);
+      EXPECT_EQ(op.imm, 7u);
+      checked = true;
+    }
+  }
+  EXPECT_TRUE(checked);
+  auto past = CompilePlan(Parse("trace v main.validate\non v print digest[4]\n"), "t.dlv", **dwarf);
+  EXPECT_TRUE(
+      absl::StrContains(past.status().message(), "digest is [4]uint8: index 4 out of bounds"))
+      << past.status();
+  auto scalar = CompilePlan(Parse("trace v main.validate\non v print qty[0]\n"), "t.dlv", **dwarf);
+  EXPECT_TRUE(absl::StrContains(scalar.status().message(), "qty is int, which cannot be indexed"))
+      << scalar.status();
 }
 
 // Types that no itab symbol names are tried only while the probe's read steps allow: past

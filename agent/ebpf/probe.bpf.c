@@ -146,13 +146,21 @@ static long run_op(__u32 i, void* data) {
       if (c->acc != op->imm) {
         c->skip = 1;
         // An earlier alternative of this slot matched the dynamic type and then met a nil
-        // pointer or unreadable memory: that, not this type's mismatch, is the slot's outcome.
-        if (s->status == KDBG_SLOT_NIL || s->status == KDBG_SLOT_FAULT) {
-          c->status = s->status;
-        } else {
+        // pointer, unreadable memory or an index out of range: that, not this type's mismatch,
+        // is the slot's outcome.
+        if (s->status == KDBG_SLOT_UNSET || s->status == KDBG_SLOT_NO_TYPE) {
           c->status = KDBG_SLOT_NO_TYPE;
           s->w0 = c->acc;
+        } else {
+          c->status = s->status;
         }
+      }
+      break;
+    case KDBG_OP_CHECK:
+      if (op->imm >= c->acc) {
+        c->status = KDBG_SLOT_RANGE;
+        s->w0 = c->acc;
+        c->skip = 1;
       }
       break;
     case KDBG_OP_STORE:

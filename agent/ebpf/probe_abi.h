@@ -12,11 +12,13 @@
 //                       (status NIL if acc is 0, FAULT if unreadable)
 //   GUARD imm           fail this alternative unless acc == imm (the dynamic type's descriptor):
 //                       status NO_TYPE, unless an earlier alternative of the slot matched its type
-//                       and failed NIL or FAULT (that status stays)
+//                       and failed otherwise (NIL, FAULT, RANGE: that status stays)
 //   STORE a=word        slot.w[a] = acc
 //   LOAD2 off           slot.w0, slot.w1 = the two 8-byte words at acc+off, in one read (a
 //                       string's or slice's pointer and length; NIL / FAULT as LOAD)
 //   LOAD0 a=size, off   as LOAD, but a nil acc reads as 0 (len() of a nil map)
+//   CHECK imm           fail this alternative (status RANGE) unless imm < acc: an index within a
+//                       length
 //   STR                 copy min(slot.w1, KDBG_STR_MAX) bytes from slot.w0 into slot.str
 //   END slot            if nothing failed, the slot is filled (status OK); else keep the status
 //
@@ -59,6 +61,7 @@ enum kdbg_op_code {
   KDBG_OP_END = 7,
   KDBG_OP_LOAD2 = 8,
   KDBG_OP_LOAD0 = 9,
+  KDBG_OP_CHECK = 10,
 };
 
 // Slot status, as the record carries it.
@@ -69,6 +72,7 @@ enum kdbg_slot_status {
   KDBG_SLOT_FAULT = 3,    // user memory unreadable (w0: the address)
   KDBG_SLOT_NO_TYPE = 4,  // an interface held a dynamic type the agent did not compile (w0: its
                           // type descriptor's address; 0 for a nil interface)
+  KDBG_SLOT_RANGE = 5,    // an index past a slice's or string's length (w0: the length)
 };
 
 struct kdbg_op {

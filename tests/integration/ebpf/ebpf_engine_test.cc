@@ -1195,6 +1195,28 @@ TEST(EbpfEngineTest, FloatFieldsAreWhatDelvePrints) {
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.ship"));
 }
 
+// Constant indexes: an element of a slice behind a pointer, a byte of a string (Delve's uint8),
+// and past the length "index out of bounds" on both engines.
+TEST(EbpfEngineTest, IndexesAreWhatDelvePrints) {
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string script =
+      "trace h main.handleOrder\non h print o.Items[1]\non h print tag[0]\non h print "
+      "o.Items[0]\n";
+  const std::vector<std::string> requests = {"/order?id=1&items=a,b,c&tag=first",
+                                             "/order?id=2&items=x"};
+  std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, requests, requests.size());
+  std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, requests, requests.size());
+  ExpectSameHits(ebpf, dlv, requests.size());
+  ASSERT_EQ(ebpf.size(), requests.size());
+  EXPECT_THAT(HitLine(ebpf[0]), HasSubstr(" o.Items[1]=\"b\" tag[0]=102 o.Items[0]=\"a\" "));
+  EXPECT_THAT(HitLine(ebpf[1]),
+              HasSubstr(" o.Items[1]=(unreadable index out of bounds) tag[0]=(unreadable index out "
+                        "of bounds) o.Items[0]=\"x\" "));
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.handleOrder"));
+}
+
 // len() of a map: nil, a small one, one of 20 entries (Go 1.24+: a directory of tables), as Delve
 // reads it.
 TEST(EbpfEngineTest, LenOfAMapIsWhatDelvePrints) {
