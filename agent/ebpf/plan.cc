@@ -243,24 +243,31 @@ class Compiler {
 
   RuntimeTypeTable& types() { return types_; }
 
+  // Applies `[index]` to every alternative (those it does not apply to are dropped, an error when
+  // none is left): an element of a slice or array, a byte of a string (Delve's uint8). A slice's or
+  // string's length is checked at the hit (KDBG_OP_CHECK: "index out of bounds", as Delve says); an
+  // array's here.
+  absl::StatusOr<std::vector<Alt>> Index(std::vector<Alt> alts, uint64_t index,
+                                         const std::string& so_far) {
+    std::vector<Alt> out;
+    absl::Status last_error;
+    for (Alt& a : alts) {
+      auto x = IndexOne(std::move(a), index, so_far);
+      if (!x.ok()) {
+        last_error = x.status();  // dropped, as Field drops a dynamic type without the field
+        continue;
+      }
+      out.push_back(*std::move(x));
+    }
+    if (out.empty()) return last_error;
+    return out;
+  }
+
   // Whether a field chain through an interface also tries the types with that field that no
   // itab symbol pairs with the interface (those of itabs the runtime makes, and every type an
   // empty interface may hold): on by default; CompileProbe turns it off for a probe they take
   // past KDBG_MAX_OPS. `used_other_types` tells whether an expression compiled since the last
   // reset tried any.
-  // Applies `[index]` to every alternative: an element of a slice or array, a byte of a string
-  // (Delve's uint8). A slice's or string's length is checked at the hit (KDBG_OP_CHECK: "index
-  // out of bounds", as Delve says); an array's here.
-  absl::StatusOr<std::vector<Alt>> Index(std::vector<Alt> alts, uint64_t index,
-                                         const std::string& so_far) {
-    std::vector<Alt> out;
-    for (Alt& a : alts) {
-      KDBG_ASSIGN_OR_RETURN(Alt x, IndexOne(std::move(a), index, so_far));
-      out.push_back(std::move(x));
-    }
-    return out;
-  }
-
   void set_other_types(bool on) { other_types_ = on; }
   bool used_other_types() const { return used_other_types_; }
   void reset_used_other_types() { used_other_types_ = false; }
@@ -333,6 +340,7 @@ class Compiler {
         absl::StrCat(so_far, " is ", type_name, ", which has no field ", field));
   }
 
+  // `a[index]`: the element's place, behind a length check (CHECK) for a slice or string.
   absl::StatusOr<Alt> IndexOne(Alt a, uint64_t index, const std::string& so_far) {
     if (a.type.kind == GoKind::kArray) {
       KDBG_ASSIGN_OR_RETURN(TypeInfo elem, dwarf_.Type(a.type.elem));
@@ -358,13 +366,13 @@ class Compiler {
       KDBG_ASSIGN_OR_RETURN(TypeInfo array, dwarf_.Type(a.type.members[0].type));
       KDBG_ASSIGN_OR_RETURN(elem, dwarf_.Type(array.elem));
     }
+    if (index > static_cast<uint64_t>(INT32_MAX) / std::max<uint64_t>(elem.size, 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(so_far, "[", index, "]: index too large"));
+    }
     KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> len, Word(a.place, 8, 8));
     KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> data, Word(a.place, 0, 8));
     a.prefix.insert(a.prefix.end(), len.begin(), len.end());
     a.prefix.push_back(Op(KDBG_OP_CHECK, 0, 0, index));
-    if (index > static_cast<uint64_t>(INT32_MAX) / std::max<uint64_t>(elem.size, 1)) {
-      return absl::InvalidArgumentError(absl::StrCat(so_far, "[", index, "]: index too large"));
-    }
     Place p;
     p.memory = true;
     p.base = std::move(data);
