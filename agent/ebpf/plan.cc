@@ -549,7 +549,8 @@ absl::Status StoreTwoWords(const Place& p, uint64_t offset, std::vector<kdbg_op>
 // What a slot reads of its value.
 enum class Read {
   kValue,        // the value (ScalarFormat)
-  kLen,          // len() of a string or slice
+  kLen,          // len() of a string, slice, map or channel
+  kCap,          // cap() of a slice or channel
   kSliceHeader,  // a slice's len and cap (SlotFormat::kSliceHeader; its elements are not read)
 };
 
@@ -564,10 +565,10 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, Bia
     int size = 8;
     std::string type = a.type.name;
     if (read == Read::kLen) {
-      if (a.type.kind == GoKind::kMap) {
-        // A map is a pointer to its header, whose first word is the count: Go 1.24+'s
-        // internal/runtime/maps.Map{used uint64; ...}, before it runtime.hmap{count int; ...}.
-        // A nil map's len is 0.
+      if (a.type.kind == GoKind::kMap || a.type.kind == GoKind::kChan) {
+        // A map or channel is a pointer to its header, whose first word is the count: Go 1.24+'s
+        // internal/runtime/maps.Map{used uint64; ...}, before it runtime.hmap{count int; ...};
+        // runtime.hchan{qcount uint; dataqsiz uint; ...}. A nil one's len is 0.
         KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w, Word(a.place, 0, 8));
         body.insert(body.end(), w.begin(), w.end());
         body.push_back(Op(KDBG_OP_LOAD0, 8, 0));
@@ -576,7 +577,23 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, Bia
         body.insert(body.end(), w.begin(), w.end());
       } else {
         return absl::InvalidArgumentError(
-            absl::StrCat("len() of ", a.type.name, ": only strings, slices and maps"));
+            absl::StrCat("len() of ", a.type.name, ": only strings, slices, maps and channels"));
+      }
+      body.push_back(Op(KDBG_OP_STORE, 0));
+      f = SlotFormat::kSigned;
+      type = "int";
+    } else if (read == Read::kCap) {
+      if (a.type.kind == GoKind::kChan) {
+        // runtime.hchan's second word, dataqsiz (a nil channel's cap is 0).
+        KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w, Word(a.place, 0, 8));
+        body.insert(body.end(), w.begin(), w.end());
+        body.push_back(Op(KDBG_OP_LOAD0, 8, 8));
+      } else if (a.type.kind == GoKind::kSlice) {
+        KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w, Word(a.place, 16, 8));
+        body.insert(body.end(), w.begin(), w.end());
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("cap() of ", a.type.name, ": only slices and channels"));
       }
       body.push_back(Op(KDBG_OP_STORE, 0));
       f = SlotFormat::kSigned;
@@ -885,10 +902,14 @@ absl::Status CompileComparison(const Cond& c, const Slot& value, ProbePlan* pp) 
 absl::StatusOr<Expr> ParseExpr(absl::string_view text) {
   absl::string_view s = absl::StripAsciiWhitespace(text);
   Expr e;
-  if (absl::ConsumePrefix(&s, "len(")) {
-    if (!absl::ConsumeSuffix(&s, ")")) return absl::InvalidArgumentError("unbalanced len(");
-    e.len = true;
+  for (absl::string_view builtin : {"len(", "cap("}) {
+    if (!absl::ConsumePrefix(&s, builtin)) continue;
+    if (!absl::ConsumeSuffix(&s, ")")) {
+      return absl::InvalidArgumentError(absl::StrCat("unbalanced ", builtin));
+    }
+    (builtin == "len(" ? e.len : e.cap) = true;
     s = absl::StripAsciiWhitespace(s);
+    break;
   }
   auto bad = [&] {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -1152,10 +1173,12 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
     meta.name = bp.prints[i];
     auto alts = alternatives(*e);
     std::vector<kdbg_op> ops;
-    const absl::Status s = alts.ok()
-                               ? EmitSlot(dwarf, compiler.types(), bias, *alts,
-                                          e->len ? Read::kLen : Read::kValue, slot, &ops, &meta)
-                               : alts.status();
+    const absl::Status s = alts.ok() ? EmitSlot(dwarf, compiler.types(), bias, *alts,
+                                                e->len   ? Read::kLen
+                                                : e->cap ? Read::kCap
+                                                         : Read::kValue,
+                                                slot, &ops, &meta)
+                                     : alts.status();
     if (absl::IsNotFound(s)) {
       Slot unread;
       unread.name = bp.prints[i];
@@ -1225,10 +1248,12 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
     auto alts = alternatives(c->operand);
     Slot meta;
     std::vector<kdbg_op> ops;
-    absl::Status s = alts.ok()
-                         ? EmitSlot(dwarf, compiler.types(), bias, *alts,
-                                    c->operand.len ? Read::kLen : Read::kValue, slot, &ops, &meta)
-                         : alts.status();
+    absl::Status s = alts.ok() ? EmitSlot(dwarf, compiler.types(), bias, *alts,
+                                          c->operand.len   ? Read::kLen
+                                          : c->operand.cap ? Read::kCap
+                                                           : Read::kValue,
+                                          slot, &ops, &meta)
+                               : alts.status();
     if (!absl::IsNotFound(s)) {  // else no comparison: every call is reported
       if (!s.ok()) return fail(s);
       s = CompileComparison(*c, meta, &pp);

@@ -68,7 +68,8 @@ std::optional<Disqualification> CheckScript(const delve::TraceScript& script);
 
 // A parsed print expression.
 struct Expr {
-  bool len = false;
+  bool len = false;  // len() of it
+  bool cap = false;  // cap() of it
   // "o", "Customer", "Name"; an index is its own step: `o.Items[2]` is "o", "Items", "[2]".
   std::vector<std::string> path;
 };

@@ -32,6 +32,12 @@ TEST(EbpfPlanTest, ParsesFieldChainsAndLen) {
   auto i = ParseExpr("o.Items[12].Name");
   ASSERT_TRUE(i.ok());
   EXPECT_EQ(i->path, (std::vector<std::string>{"o", "Items", "[12]", "Name"}));
+  auto c = ParseExpr("cap(o.Items)");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->cap);
+  EXPECT_FALSE(c->len);
+  EXPECT_EQ(c->path, (std::vector<std::string>{"o", "Items"}));
+  EXPECT_FALSE(ParseExpr("cap(o.Items").ok());
   auto g = ParseExpr("len(grid[1][0])");
   ASSERT_TRUE(g.ok());
   EXPECT_EQ(g->path, (std::vector<std::string>{"grid", "[1]", "[0]"}));
@@ -402,8 +408,8 @@ TEST(EbpfPlanTest, LenOfAMapReadsTheCountItsHeaderStartsWith) {
   EXPECT_THAT(codes, ::testing::ElementsAre(KDBG_OP_ALT, KDBG_OP_REG, KDBG_OP_LOAD0, KDBG_OP_STORE,
                                             KDBG_OP_END));
   auto bad = CompilePlan(Parse("trace t main.ship\non t print len(e.Seq)\n"), "t.dlv", **dwarf);
-  EXPECT_TRUE(
-      absl::StrContains(bad.status().message(), "len() of int: only strings, slices and maps"))
+  EXPECT_TRUE(absl::StrContains(bad.status().message(),
+                                "len() of int: only strings, slices, maps and channels"))
       << bad.status();
 }
 

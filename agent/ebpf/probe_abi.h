@@ -16,7 +16,8 @@
 //   STORE a=word        slot.w[a] = acc
 //   LOAD2 off           slot.w0, slot.w1 = the two 8-byte words at acc+off, in one read (a
 //                       string's or slice's pointer and length; NIL / FAULT as LOAD)
-//   LOAD0 a=size, off   as LOAD, but a nil acc reads as 0 (len() of a nil map)
+//   LOAD0 a=size, off   as LOAD, but a nil acc reads as 0 (len() or cap() of a nil map or
+//                       channel)
 //   CHECK imm           fail this alternative (status RANGE) unless imm < acc: an index within a
 //                       length
 //   STR                 copy min(slot.w1, KDBG_STR_MAX) bytes from slot.w0 into slot.str

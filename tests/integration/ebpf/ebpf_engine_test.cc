@@ -1240,6 +1240,32 @@ TEST(EbpfEngineTest, LenOfAMapIsWhatDelvePrints) {
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.tally"));
 }
 
+// len() and cap() of a channel (nil, empty, 3 of 8 queued) and cap() of a slice, as Delve reads
+// them; a condition on one runs in the BPF program too.
+TEST(EbpfEngineTest, LenAndCapOfAChannelAreWhatDelvePrints) {
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string script =
+      "trace d main.depth\non d print len(ch)\non d print cap(ch)\non d print cap(spare)\n";
+  const std::vector<std::string> requests = {"/order?id=1&items=a", "/order?id=2&items=b&q=0",
+                                             "/order?id=3&items=c&q=3"};
+  std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, requests, requests.size());
+  std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, requests, requests.size());
+  ExpectSameHits(ebpf, dlv, requests.size());
+  std::vector<std::string> got;
+  for (const v1::HitEvent& h : ebpf) {
+    ASSERT_EQ(h.vars_size(), 3);
+    got.push_back(absl::StrCat(h.vars(0).value(), " ", h.vars(1).value(), " ", h.vars(2).value()));
+  }
+  EXPECT_THAT(got, ::testing::ElementsAre("0 0 5", "0 8 5", "3 8 5"));
+  auto cond =
+      RunScript(**t, "trace d main.depth\ncond d len(ch) > 2\non d print len(ch)\n", requests, 1);
+  ASSERT_EQ(cond->Hits().size(), 1u);
+  EXPECT_EQ(cond->Hits()[0].vars(0).value(), "3");
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.depth"));
+}
+
 // The field chain the original trace script prints, through http.ResponseWriter to the
 // *net/http.response's request: the request's own RemoteAddr, on both engines.
 TEST(EbpfEngineTest, TheOriginalScriptsFieldThroughTheResponseWriterIsRead) {

@@ -185,6 +185,7 @@ func serveOrder(w http.ResponseWriter, r *http.Request) {
 	sink += clampQty(qty, o.Note) + clampFn(qty+1, "fn") + int(half(id)) + int(scale(id, 3))
 	sink += ship(&envelope{Order: o, meta: meta{Source: q.Get("source"), Mass: weight(q.Get("w")), Scale: float32(weight(q.Get("w")))}, Seq: int(id) + 1})
 	sink += tallyTags(q["tag"])
+	sink += queueDepth(q.Get("q"))
 }
 
 func serveRecurse(w http.ResponseWriter, r *http.Request) {
@@ -302,3 +303,18 @@ func tallyTags(tags []string) int {
 
 //go:noinline
 func tally(counts map[string]int) int { return len(counts) }
+
+// queueDepth fills a channel of 8 with the request's q items; without q the channel is nil.
+func queueDepth(q string) int {
+	var ch chan int
+	if n, err := strconv.Atoi(q); err == nil {
+		ch = make(chan int, 8)
+		for i := 0; i < n && i < 8; i++ {
+			ch <- i
+		}
+	}
+	return depth(ch, make([]int, 2, 5))
+}
+
+//go:noinline
+func depth(ch chan int, spare []int) int { return len(ch) + cap(ch) + cap(spare) }
