@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -129,9 +130,13 @@ SafeEndResult RunSafeEnd(DelveClient& main, DelveClient& side, pid_t target, Pro
   auto list =
       WhileStopped(side, clock, t, &out, [&](absl::Duration d) { return main.ListBreakpoints(d); });
   if (list.ok()) {
+    // The list is of physical breakpoints ("All": true): a logical one at several addresses (a
+    // function's body and the calls the compiler inlined) is listed once per address, and
+    // cleared, every address at once, by its first entry.
+    absl::flat_hash_set<int> seen;
     for (const json& bp : *list) {
       int id = static_cast<int>(jsonx::Int(bp, "id"));
-      if (id <= 0) continue;
+      if (id <= 0 || !seen.insert(id).second) continue;
       absl::Status s = WhileStopped(side, clock, t, &out,
                                     [&](absl::Duration d) { return main.ClearBreakpoint(id, d); });
       if (s.ok()) {

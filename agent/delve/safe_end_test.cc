@@ -2,6 +2,7 @@
 // and above all which are not (never halt a stopped process).
 #include "agent/delve/safe_end.h"
 
+#include "absl/strings/str_join.h"
 #include "agent/delve/testing/fake_delve.h"
 #include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
@@ -59,6 +60,18 @@ TEST_F(SafeEndTest, PendingContinueThatReturnsIsNotHalted) {
     }
   }
   EXPECT_EQ(delve_.calls().back().second["Kill"], false);
+}
+
+// A tracepoint at several addresses (a body and its inlined calls) is one breakpoint listed once
+// per address: cleared once, and no problem reported for its other entries (Delve answers "no
+// breakpoint with id N" to a second clear).
+TEST_F(SafeEndTest, ABreakpointAtSeveralAddressesIsClearedOnce) {
+  delve_.AddBreakpoint(3, /*addresses=*/3);
+  SafeEndResult r = Run();
+  EXPECT_TRUE(r.detached);
+  EXPECT_EQ(r.cleared, 3);
+  EXPECT_TRUE(r.problems.empty()) << absl::StrJoin(r.problems, "; ");
+  EXPECT_TRUE(delve_.breakpoints().empty());
 }
 
 TEST_F(SafeEndTest, RunningProcessIsHaltedOnTheSecondConnection) {

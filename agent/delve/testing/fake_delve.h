@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/delve/rpc_connection.h"
 #include "common/testing/fake_proc_reader.h"
@@ -42,7 +43,10 @@ class FakeDelve : public RpcDialer {
     On("RPCServer.ClearBreakpoint", [this](const json& p) -> absl::StatusOr<json> {
       int id = p.value("Id", 0);
       absl::MutexLock lock(&mu_);
-      std::erase(breakpoints_, id);
+      // As Delve (service/rpc2/server.go): an id it does not know is an error.
+      if (id > 0 && std::erase(breakpoints_, id) == 0) {
+        return absl::NotFoundError(absl::StrCat("no breakpoint with id ", id));
+      }
       return json::object();
     });
   }
@@ -56,9 +60,11 @@ class FakeDelve : public RpcDialer {
     absl::MutexLock lock(&mu_);
     stops_.push_back(std::move(state));
   }
-  void AddBreakpoint(int id) {
+  // A breakpoint at `addresses` addresses: ListBreakpoints ("All": true, as DelveClient asks)
+  // lists it once per address, as Delve lists physical breakpoints.
+  void AddBreakpoint(int id, int addresses = 1) {
     absl::MutexLock lock(&mu_);
-    breakpoints_.push_back(id);
+    for (int i = 0; i < addresses; ++i) breakpoints_.push_back(id);
   }
   std::vector<int> breakpoints() {
     absl::MutexLock lock(&mu_);
