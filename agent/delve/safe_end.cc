@@ -132,14 +132,16 @@ SafeEndResult RunSafeEnd(DelveClient& main, DelveClient& side, pid_t target, Pro
   if (list.ok()) {
     // The list is of physical breakpoints ("All": true): a logical one at several addresses (a
     // function's body and the calls the compiler inlined) is listed once per address, and
-    // cleared, every address at once, by its first entry.
-    absl::flat_hash_set<int> seen;
+    // cleared, every address at once, by one ClearBreakpoint; a failed one is tried again at its
+    // next entry.
+    absl::flat_hash_set<int> cleared;
     for (const json& bp : *list) {
       int id = static_cast<int>(jsonx::Int(bp, "id"));
-      if (id <= 0 || !seen.insert(id).second) continue;
+      if (id <= 0 || cleared.contains(id)) continue;
       absl::Status s = WhileStopped(side, clock, t, &out,
                                     [&](absl::Duration d) { return main.ClearBreakpoint(id, d); });
       if (s.ok()) {
+        cleared.insert(id);
         ++out.cleared;
       } else {
         out.problems.push_back(absl::StrCat("clear breakpoint ", id, ": ", s.message()));

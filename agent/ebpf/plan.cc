@@ -83,10 +83,14 @@ struct Alt {
   std::vector<kdbg_op> prefix;
   Place place;
   TypeInfo type;
-  // Through an interface: a guard on the way compares its dynamic type's descriptor, which a
-  // KDBG_SLOT_NO_TYPE then carries (Slot::guard_types names it).
-  bool guarded = false;
 };
+
+// Whether the alternative passes through an interface: a GUARD on the way compares its dynamic
+// type's descriptor, which a KDBG_SLOT_NO_TYPE then carries (Slot::guard_types names it).
+bool Guarded(const Alt& a) {
+  return std::any_of(a.prefix.begin(), a.prefix.end(),
+                     [](const kdbg_op& op) { return op.code == KDBG_OP_GUARD; });
+}
 
 // The place of a value of `type` that DWARF locates by `pieces`. A location without DW_OP_piece
 // is the whole value: in one register, or contiguous on the stack (a parameter passed on the
@@ -249,18 +253,10 @@ class Compiler {
   // array's here.
   absl::StatusOr<std::vector<Alt>> Index(std::vector<Alt> alts, uint64_t index,
                                          const std::string& so_far) {
-    std::vector<Alt> out;
-    absl::Status last_error;
-    for (Alt& a : alts) {
-      auto x = IndexOne(std::move(a), index, so_far);
-      if (!x.ok()) {
-        last_error = x.status();  // dropped, as Field drops a dynamic type without the field
-        continue;
-      }
-      out.push_back(*std::move(x));
-    }
-    if (out.empty()) return last_error;
-    return out;
+    return EachAlternative(std::move(alts), [&](Alt a) -> absl::StatusOr<std::vector<Alt>> {
+      KDBG_ASSIGN_OR_RETURN(Alt x, IndexOne(std::move(a), index, so_far));
+      return std::vector<Alt>{std::move(x)};
+    });
   }
 
   // Whether a field chain through an interface also tries the types with that field that no
@@ -276,10 +272,20 @@ class Compiler {
   // (after an interface step) or an error (before one).
   absl::StatusOr<std::vector<Alt>> Field(std::vector<Alt> alts, const std::string& field,
                                          const std::string& so_far) {
+    return EachAlternative(std::move(alts),
+                           [&](Alt a) { return FieldOne(std::move(a), field, so_far); });
+  }
+
+ private:
+  // `step` applied to every alternative, their results in order; an alternative it fails on is
+  // dropped (a dynamic type the step does not apply to), and the last failure is the error when
+  // none is left.
+  template <typename Step>
+  static absl::StatusOr<std::vector<Alt>> EachAlternative(std::vector<Alt> alts, Step step) {
     std::vector<Alt> out;
     absl::Status last_error;
     for (Alt& a : alts) {
-      auto r = FieldOne(std::move(a), field, so_far);
+      absl::StatusOr<std::vector<Alt>> r = step(std::move(a));
       if (!r.ok()) {
         last_error = r.status();
         continue;
@@ -290,7 +296,6 @@ class Compiler {
     return out;
   }
 
- private:
   absl::StatusOr<std::vector<Alt>> FieldOne(Alt a, const std::string& field,
                                             const std::string& so_far) {
     if (a.type.kind == GoKind::kPtr) {
@@ -433,7 +438,6 @@ class Compiler {
       c.prefix = a.prefix;
       c.prefix.insert(c.prefix.end(), type_word.begin(), type_word.end());
       c.prefix.push_back(Op(KDBG_OP_GUARD, 0, 0, r->address + *bias_));
-      c.guarded = true;
       c.type = *ct;
       if (gobinary::IsDirectIface(dwarf_, *ct)) {
         // Pointer-shaped (a pointer, or a struct of one such field): the data word is the value
@@ -554,6 +558,12 @@ enum class Read {
   kSliceHeader,  // a slice's len and cap (SlotFormat::kSliceHeader; its elements are not read)
 };
 
+// What a print or condition reads of its expression's value.
+Read ReadOf(const Expr& e) {
+  if (e.len) return Read::kLen;
+  return e.cap ? Read::kCap : Read::kValue;
+}
+
 // Appends the ops of one slot: every alternative, in order.
 absl::Status EmitSlot(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, Bias bias,
                       const std::vector<Alt>& alts, Read read, uint16_t slot,
@@ -636,7 +646,7 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, Bia
       // Pointers and interfaces print their type: alternatives must agree on it.
       continue;  // a dynamic type whose field differs in kind: not compiled
     }
-    if (a.guarded && meta->guard_types == nullptr) meta->guard_types = types.All();
+    if (meta->guard_types == nullptr && Guarded(a)) meta->guard_types = types.All();
     kdbg_op alt = Op(KDBG_OP_ALT);
     alt.slot = slot;
     ops->push_back(alt);
@@ -1173,12 +1183,9 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
     meta.name = bp.prints[i];
     auto alts = alternatives(*e);
     std::vector<kdbg_op> ops;
-    const absl::Status s = alts.ok() ? EmitSlot(dwarf, compiler.types(), bias, *alts,
-                                                e->len   ? Read::kLen
-                                                : e->cap ? Read::kCap
-                                                         : Read::kValue,
-                                                slot, &ops, &meta)
-                                     : alts.status();
+    const absl::Status s =
+        alts.ok() ? EmitSlot(dwarf, compiler.types(), bias, *alts, ReadOf(*e), slot, &ops, &meta)
+                  : alts.status();
     if (absl::IsNotFound(s)) {
       Slot unread;
       unread.name = bp.prints[i];
@@ -1248,10 +1255,7 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
     auto alts = alternatives(c->operand);
     Slot meta;
     std::vector<kdbg_op> ops;
-    absl::Status s = alts.ok() ? EmitSlot(dwarf, compiler.types(), bias, *alts,
-                                          c->operand.len   ? Read::kLen
-                                          : c->operand.cap ? Read::kCap
-                                                           : Read::kValue,
+    absl::Status s = alts.ok() ? EmitSlot(dwarf, compiler.types(), bias, *alts, ReadOf(c->operand),
                                           slot, &ops, &meta)
                                : alts.status();
     if (!absl::IsNotFound(s)) {  // else no comparison: every call is reported
