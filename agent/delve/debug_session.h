@@ -79,6 +79,10 @@ struct TraceSpec {
   int requested_hits_per_second = 0;
   std::string engine;       // "auto" (or empty), "ebpf", "delve": see agent/service/engine.h
   bool no_returns = false;  // TraceOptions.no_returns: the eBPF engine arms no return probes
+  // Called by the eBPF engine once its plan is compiled, before it attaches its first uprobe; a
+  // non-OK status ends the start with that status, nothing attached (the engine choice claims
+  // the build there: agent/ebpf/build_claims.h). Empty: nothing to ask.
+  std::function<absl::Status()> before_probing;
   // The target's stop limit (kube/probes.h, from its liveness probe): the Delve engine ends the
   // session (END_REASON_STOP_LIMIT) when the target was held stopped longer than this in total
   // within any window of twice its length. Zero: no limit.

@@ -109,6 +109,7 @@ class EbpfSession final : public DebugSession {
     }
     KDBG_ASSIGN_OR_RETURN(Plan plan, CompilePlan(script, spec_.script_name, *dwarf, pie_load_bias,
                                                  !spec_.no_returns));
+    if (spec_.before_probing) KDBG_RETURN_IF_ERROR(spec_.before_probing());
     if (!dwarf->IsPie() || pie_load_bias.has_value()) {
       // Read again, on the first itab without a symbol only: most sessions never see one.
       itabs_ = std::make_unique<ItabTypes>(

@@ -1,8 +1,11 @@
 #include "agent/ebpf/engine_choice.h"
 
+#include <functional>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "agent/delve/trace_script.h"
+#include "agent/ebpf/build_claims.h"
 #include "common/log.h"
 
 namespace kdbg::ebpf {
@@ -24,6 +27,32 @@ EventCallback Stamp(EventCallback cb, std::string engine, std::string note) {
   };
 }
 
+// A session holding a claim on its build (build_claims.h), released once the session is gone.
+class Claimed final : public DebugSession {
+ public:
+  Claimed(std::unique_ptr<DebugSession> inner, std::shared_ptr<BuildClaims> claims, int64_t token)
+      : inner_(std::move(inner)), claims_(std::move(claims)), token_(token) {}
+  ~Claimed() override {
+    inner_.reset();  // ends the session safely first: its breakpoints or probes are gone
+    claims_->Release(token_);
+  }
+  const std::string& id() const override { return inner_->id(); }
+  pid_t target_pid() const override { return inner_->target_pid(); }
+  std::string delve_address() const override { return inner_->delve_address(); }
+  int64_t hits() const override { return inner_->hits(); }
+  void RequestEnd(kdbg::v1::EndReason reason) override { inner_->RequestEnd(reason); }
+  absl::StatusOr<kdbg::v1::EndedEvent> Wait(absl::Duration timeout) override {
+    return inner_->Wait(timeout);
+  }
+  bool Ended() const override { return inner_->Ended(); }
+  void NoteClientActivity() override { inner_->NoteClientActivity(); }
+
+ private:
+  std::unique_ptr<DebugSession> inner_;
+  std::shared_ptr<BuildClaims> claims_;
+  int64_t token_;
+};
+
 class Choosing final : public agent::DebugSessionFactory {
  public:
   Choosing(std::shared_ptr<agent::DebugSessionFactory> delve,
@@ -33,8 +62,12 @@ class Choosing final : public agent::DebugSessionFactory {
   absl::StatusOr<std::unique_ptr<DebugSession>> StartTrace(const agent::TraceSpec& spec,
                                                            EventCallback cb) override {
     std::string engine = absl::AsciiStrToLower(spec.engine);
-    if (engine == "delve") return delve_->StartTrace(spec, Stamp(std::move(cb), "delve", ""));
-    if (engine == "ebpf") return ebpf_->StartTrace(spec, std::move(cb));
+    if (engine == "delve") {
+      return Delve(spec.binary.build_id(), spec.session_id, spec.pid,
+                   ", or trace it with --engine ebpf too",
+                   [&] { return delve_->StartTrace(spec, Stamp(std::move(cb), "delve", "")); });
+    }
+    if (engine == "ebpf") return Ebpf(spec, std::move(cb), ", or use --engine delve");
     if (!engine.empty() && engine != "auto") {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown engine \"", spec.engine, "\": use auto, ebpf or delve"));
@@ -42,11 +75,12 @@ class Choosing final : public agent::DebugSessionFactory {
     // A script both engines refuse gets its error now, from the shared parser.
     auto script = delve::ParseTraceScript(spec.script, spec.script_name);
     if (!script.ok()) return script.status();
-    auto s = ebpf_->StartTrace(spec, cb);
+    auto s = Ebpf(spec, cb, "");
     if (s.ok() || absl::IsNotFound(s.status())) return s;
     std::string note = absl::StrCat("eBPF engine not used: ", s.status().message());
     log::Info("engine auto: delve", {{"session", spec.session_id}, {"why", note}});
-    auto d = delve_->StartTrace(spec, Stamp(std::move(cb), "delve", note));
+    auto d = Delve(spec.binary.build_id(), spec.session_id, spec.pid, "",
+                   [&] { return delve_->StartTrace(spec, Stamp(std::move(cb), "delve", note)); });
     if (d.ok()) return d;
     // Neither engine runs it: both reasons (e.g. a Go version outside Delve's range, and the
     // script line that keeps eBPF out).
@@ -55,12 +89,57 @@ class Choosing final : public agent::DebugSessionFactory {
 
   absl::StatusOr<std::unique_ptr<DebugSession>> StartAttach(const agent::AttachSpec& spec,
                                                             EventCallback cb) override {
-    return delve_->StartAttach(spec, std::move(cb));
+    return Delve(spec.binary.build_id(), spec.session_id, spec.pid, "",
+                 [&] { return delve_->StartAttach(spec, std::move(cb)); });
   }
 
  private:
+  using Started = absl::StatusOr<std::unique_ptr<DebugSession>>;
+
+  // A Delve session, started by `start` once the build is claimed for Delve; `remedy` follows the
+  // refusal's "Stop session S first (kdbg stop S)".
+  Started Delve(const std::string& build_id, const std::string& session_id, pid_t pid,
+                absl::string_view remedy, const std::function<Started()>& start) {
+    absl::StatusOr<int64_t> token =
+        claims_->Acquire(build_id, {BuildClaims::Kind::kDelve, session_id, pid});
+    if (!token.ok()) {
+      return absl::Status(token.status().code(), absl::StrCat(token.status().message(), remedy));
+    }
+    Started started = start();
+    return Claim(std::move(started), *token);
+  }
+
+  // An eBPF session: the engine claims the build once its plan is compiled (a script that does
+  // not qualify claims nothing), before its first uprobe.
+  Started Ebpf(const agent::TraceSpec& spec, EventCallback cb, absl::string_view remedy) {
+    auto token = std::make_shared<int64_t>(0);
+    agent::TraceSpec claiming = spec;
+    claiming.before_probing = [this, token, remedy = std::string(remedy),
+                               build = spec.binary.build_id(), id = spec.session_id,
+                               pid = spec.pid]() -> absl::Status {
+      absl::StatusOr<int64_t> t = claims_->Acquire(build, {BuildClaims::Kind::kUprobes, id, pid});
+      if (!t.ok())
+        return absl::Status(t.status().code(), absl::StrCat(t.status().message(), remedy));
+      *token = *t;
+      return absl::OkStatus();
+    };
+    Started started = ebpf_->StartTrace(claiming, std::move(cb));
+    return Claim(std::move(started), *token);
+  }
+
+  // `started` holding `token` until it is gone; the token released at once when it did not start.
+  Started Claim(Started started, int64_t token) {
+    if (!started.ok()) {
+      claims_->Release(token);
+      return started;
+    }
+    return std::unique_ptr<DebugSession>(
+        std::make_unique<Claimed>(std::move(*started), claims_, token));
+  }
+
   std::shared_ptr<agent::DebugSessionFactory> delve_;
   std::shared_ptr<agent::DebugSessionFactory> ebpf_;
+  std::shared_ptr<BuildClaims> claims_ = std::make_shared<BuildClaims>();
 };
 
 }  // namespace

@@ -12,6 +12,14 @@
 // (`engine_note`, e.g. "trace.dlv:3: stacks (`on .. stack`) run on Delve"). Attach sessions always
 // run on Delve.
 //
+// Delve's breakpoints and the eBPF engine's uprobes never meet in processes of one build on the
+// node (build_claims.h: the kernel would take Delve's int3s for uprobes and drop their hits
+// silently). While sessions of one engine hold a build (Go build ID), the other engine is
+// refused there with FailedPrecondition naming the holding session (`kdbg stop` it, or use the
+// same engine); `auto` then runs on Delve when Delve holds it (engine_note says why), and an
+// eBPF claim is made only once the script qualifies (TraceSpec.before_probing). A session
+// releases its claim when it is destroyed (after its safe end), a failed start at once.
+//
 // Thread safety: as the wrapped factories (both are thread-safe).
 #pragma once
 

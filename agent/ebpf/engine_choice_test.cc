@@ -30,9 +30,13 @@ class FakeFactory : public agent::DebugSessionFactory {
  public:
   explicit FakeFactory(absl::Status result) : result_(std::move(result)) {}
   absl::StatusOr<std::unique_ptr<agent::DebugSession>> StartTrace(
-      const agent::TraceSpec&, agent::EventCallback cb) override {
+      const agent::TraceSpec& spec, agent::EventCallback cb) override {
     ++traces;
     if (!result_.ok()) return result_;
+    // As the eBPF engine asks once its plan is compiled.
+    if (spec.before_probing) {
+      if (absl::Status s = spec.before_probing(); !s.ok()) return s;
+    }
     kdbg::v1::Event e;
     e.mutable_armed()->set_host_pid(1);
     if (cb) cb(e);
@@ -41,8 +45,10 @@ class FakeFactory : public agent::DebugSessionFactory {
   absl::StatusOr<std::unique_ptr<agent::DebugSession>> StartAttach(const agent::AttachSpec&,
                                                                    agent::EventCallback) override {
     ++attaches;
-    return absl::UnavailableError("fake");
+    if (!attach_result.ok()) return attach_result;
+    return std::unique_ptr<agent::DebugSession>(std::make_unique<FakeSession>());
   }
+  absl::Status attach_result = absl::UnavailableError("fake");
   int traces = 0;
   int attaches = 0;
 
@@ -125,6 +131,91 @@ TEST(EngineChoiceTest, ExplicitEngines) {
   ChoiceRun x = Start("bpftrace", absl::OkStatus());
   EXPECT_TRUE(absl::IsInvalidArgument(x.status));
   EXPECT_THAT(std::string(x.status.message()), HasSubstr("use auto, ebpf or delve"));
+}
+
+// Delve's breakpoints and uprobes never meet in processes of one build (build_claims.h): each
+// engine is refused while the other holds the build, saying which session and how to go on; auto
+// takes Delve then; an ended (destroyed) session or a start that failed frees the build.
+TEST(EngineChoiceTest, DelveAndUprobesNeverShareABuild) {
+  auto delve = std::make_shared<FakeFactory>(absl::OkStatus());
+  auto ebpf = std::make_shared<FakeFactory>(absl::OkStatus());
+  delve->attach_result = absl::OkStatus();
+  auto f = NewEngineChoosingFactory(delve, ebpf);
+  std::vector<kdbg::v1::Event> events;
+  auto spec = [](const std::string& engine, pid_t pid, const std::string& build) {
+    agent::TraceSpec s;
+    s.engine = engine;
+    s.script = "trace h main.f\n";
+    s.script_name = "t.dlv";
+    s.session_id = absl::StrCat("s", pid);
+    s.pid = pid;
+    s.binary.set_build_id(build);
+    return s;
+  };
+  auto cb = [&events](const kdbg::v1::Event& e) { events.push_back(e); };
+  auto traced = f->StartTrace(spec("ebpf", 11, "B1"), cb);
+  ASSERT_TRUE(traced.ok()) << traced.status();
+
+  auto d = f->StartTrace(spec("delve", 12, "B1"), cb);
+  EXPECT_TRUE(absl::IsFailedPrecondition(d.status())) << d.status();
+  EXPECT_EQ(d.status().message(),
+            "pid 11, the same build as pid 12 (Go build ID B1), is traced with the eBPF engine by "
+            "session s11: the kernel would take Delve's breakpoints in pid 12 for that session's "
+            "uprobes wherever both stop (an inlined call, or any breakpoint you set) and drop "
+            "those hits without a word. Stop session s11 first (kdbg stop s11), or trace it with "
+            "--engine ebpf too");
+  agent::AttachSpec attach;
+  attach.session_id = "s13";
+  attach.pid = 13;
+  attach.binary.set_build_id("B1");
+  auto a = f->StartAttach(attach, cb);
+  EXPECT_TRUE(absl::IsFailedPrecondition(a.status())) << a.status();
+  EXPECT_THAT(std::string(a.status().message()),
+              ::testing::EndsWith("Stop session s11 first (kdbg stop s11)"));
+  // Another eBPF session on the build, a Delve one on another build: both run.
+  EXPECT_TRUE(f->StartTrace(spec("auto", 14, "B1"), cb).ok());
+  EXPECT_TRUE(f->StartTrace(spec("delve", 15, "B2"), cb).ok());
+  EXPECT_EQ(delve->traces, 1);
+  EXPECT_EQ(delve->attaches, 0);
+
+  // The eBPF session gone, the build is Delve's to take; then uprobes are refused there, and auto
+  // runs on Delve saying why.
+  traced->reset();
+  auto held = f->StartTrace(spec("delve", 16, "B3"), cb);
+  ASSERT_TRUE(held.ok()) << held.status();
+  auto e = f->StartTrace(spec("ebpf", 17, "B3"), cb);
+  EXPECT_TRUE(absl::IsFailedPrecondition(e.status())) << e.status();
+  EXPECT_EQ(e.status().message(),
+            "pid 16, the same build as pid 17 (Go build ID B3), is debugged with Delve by session "
+            "s16: this session's uprobes would make the kernel take that session's breakpoints "
+            "wherever both stop (an inlined call, or any breakpoint set there) and drop its hits "
+            "without a word. Stop session s16 first (kdbg stop s16), or use --engine delve");
+  events.clear();
+  auto automatic = f->StartTrace(spec("auto", 18, "B3"), cb);
+  ASSERT_TRUE(automatic.ok()) << automatic.status();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].armed().engine(), "delve");
+  EXPECT_THAT(events[0].armed().engine_note(),
+              HasSubstr("eBPF engine not used: pid 16, the same build as pid 18"));
+  // A build ID-less binary is not tracked.
+  EXPECT_TRUE(f->StartTrace(spec("delve", 19, ""), cb).ok());
+  EXPECT_TRUE(f->StartTrace(spec("ebpf", 20, ""), cb).ok());
+}
+
+TEST(EngineChoiceTest, AStartThatFailedFreesTheBuild) {
+  auto delve = std::make_shared<FakeFactory>(absl::UnavailableError("dlv did not start"));
+  auto ebpf = std::make_shared<FakeFactory>(absl::OkStatus());
+  auto f = NewEngineChoosingFactory(delve, ebpf);
+  agent::TraceSpec s;
+  s.engine = "delve";
+  s.script = "trace h main.f\n";
+  s.session_id = "s1";
+  s.pid = 1;
+  s.binary.set_build_id("B1");
+  EXPECT_TRUE(absl::IsUnavailable(f->StartTrace(s, nullptr).status()));
+  s.engine = "ebpf";
+  s.session_id = "s2";
+  EXPECT_TRUE(f->StartTrace(s, nullptr).ok());
 }
 
 }  // namespace

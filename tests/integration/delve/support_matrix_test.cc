@@ -179,8 +179,7 @@ TEST(AgentResolveGoGateTest, ShowsTheGoVersionBesideTheBundledDelvesRange) {
     };
     std::string text = run("");
     std::string json_out = run(" -o json");
-    EXPECT_THAT(text,
-                HasSubstr(absl::StrCat("binary ", kdbg::testing::TargetPath(c.target), "  ", go)));
+    EXPECT_THAT(text, HasSubstr(absl::StrCat("binary ", (*t)->binary(), "  ", go)));
     EXPECT_THAT(text, HasSubstr(absl::StrCat(
                           "delve ", c.delve,
                           "  bundled Delve supports Go 1.24-1.27 (Delve 1.26.2: Go 1.24-1.26, "
