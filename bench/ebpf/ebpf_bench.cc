@@ -19,24 +19,37 @@
 // --http-only 1 skips the values target's runs; --http-loads keep_alive runs only that load;
 // --idle-probe 1: the traced HTTP runs arm a probe on main.main (it never runs again) instead of
 // the handler, so the target's CPU shows what an attached probe costs with no hit at all (session
-// 7: nothing measurable, see bench/README.md).
+// 7: nothing measurable, see bench/README.md). --floor-probe 1: the traced HTTP runs attach, where
+// the engine probes handleSlash, a uprobe whose BPF program does nothing (`r0 = 0; exit`), so
+// the ratio is the floor any uprobe engine pays on this kernel: the trap and the dispatch alone
+// (its runs are counted with BPF_ENABLE_STATS and must equal the requests).
 // Prints one JSON object.
+#include <linux/bpf.h>
+#include <linux/perf_event.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "agent/delve/trace_script.h"
 #include "agent/ebpf/ebpf_session.h"
+#include "agent/ebpf/plan.h"
+#include "agent/gobinary/dwarf.h"
 #include "bench/delve/cpu_split.h"
 #include "bench/delve/load_gen.h"
 #include "common/child_process.h"
@@ -51,6 +64,72 @@ double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
 }
+
+// A uprobe at `file_offset` of `exe` for `pid` whose BPF program only returns: the cost of the
+// trap and the kernel's dispatch with nothing run. Detached (both fds closed) on destruction.
+class FloorProbe {
+ public:
+  static std::unique_ptr<FloorProbe> Attach(const std::string& exe, uint64_t file_offset, pid_t pid,
+                                            std::string* error) {
+    auto p = std::unique_ptr<FloorProbe>(new FloorProbe());
+    // While this fd is open the kernel counts every program's runs (run_cnt).
+    bpf_attr stats{};
+    stats.enable_stats.type = BPF_STATS_RUN_TIME;
+    p->stats_fd_ = static_cast<int>(::syscall(SYS_bpf, BPF_ENABLE_STATS, &stats, sizeof(stats)));
+    bpf_insn insns[2] = {};
+    insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;  // r0 = 0
+    insns[0].dst_reg = BPF_REG_0;
+    insns[1].code = BPF_JMP | BPF_EXIT;  // exit
+    static const char kLicense[] = "GPL";
+    bpf_attr load{};
+    load.prog_type = BPF_PROG_TYPE_KPROBE;
+    load.insns = reinterpret_cast<uint64_t>(insns);
+    load.insn_cnt = 2;
+    load.license = reinterpret_cast<uint64_t>(kLicense);
+    p->prog_fd_ = static_cast<int>(::syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load)));
+    if (p->prog_fd_ < 0) {
+      *error = absl::StrCat("BPF_PROG_LOAD: ", std::strerror(errno));
+      return nullptr;
+    }
+    std::ifstream type_file("/sys/bus/event_source/devices/uprobe/type");
+    int type = -1;
+    type_file >> type;
+    perf_event_attr attr{};
+    attr.size = sizeof(attr);
+    attr.type = static_cast<uint32_t>(type);
+    attr.config1 = reinterpret_cast<uint64_t>(exe.c_str());
+    attr.config2 = file_offset;
+    p->event_fd_ =
+        static_cast<int>(::syscall(SYS_perf_event_open, &attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC));
+    if (p->event_fd_ < 0 || ::ioctl(p->event_fd_, PERF_EVENT_IOC_SET_BPF, p->prog_fd_) != 0 ||
+        ::ioctl(p->event_fd_, PERF_EVENT_IOC_ENABLE, 0) != 0) {
+      *error = absl::StrCat("attach the floor uprobe: ", std::strerror(errno));
+      return nullptr;
+    }
+    return p;
+  }
+  ~FloorProbe() {
+    for (int fd : {event_fd_, prog_fd_, stats_fd_}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  // How many times the program ran (0 when the kernel does not count).
+  uint64_t Runs() const {
+    bpf_prog_info info{};
+    bpf_attr attr{};
+    attr.info.bpf_fd = static_cast<uint32_t>(prog_fd_);
+    attr.info.info_len = sizeof(info);
+    attr.info.info = reinterpret_cast<uint64_t>(&info);
+    if (::syscall(SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr)) != 0) return 0;
+    return info.run_cnt;
+  }
+
+ private:
+  FloorProbe() = default;
+  int stats_fd_ = -1;
+  int prog_fd_ = -1;
+  int event_fd_ = -1;
+};
 
 int Fail(const std::string& why) {
   std::fprintf(stderr, "kdbg-ebpf-bench: %s\n", why.c_str());
@@ -122,7 +201,7 @@ RunCpu CpuPerRequest(const Sample& sa, const Sample& sb, int64_t requests) {
 // shape of the design experiment docs/ebpf-engine.md compares with, whose untraced server did
 // ~8,700 req/s).
 int HttpMain(const std::string& target, int runs, int seconds, const std::vector<HttpLoad>& loads,
-             bool idle_probe, nlohmann::json* out) {
+             bool idle_probe, bool floor_probe, nlohmann::json* out) {
   int port = kdbg::testing::FreePort();
   SpawnOptions o;
   o.argv = {target};
@@ -153,6 +232,17 @@ int HttpMain(const std::string& target, int runs, int seconds, const std::vector
     });
   };
   const std::map<std::string, pid_t> trees = {{"target", (*child)->pid()}};
+  // Where the engine probes handleSlash, for --floor-probe.
+  const std::string exe = absl::StrCat("/proc/", (*child)->pid(), "/exe");
+  uint64_t handler_offset = 0;
+  if (floor_probe) {
+    auto dwarf = kdbg::gobinary::DwarfReader::Open(exe);
+    auto script = kdbg::delve::ParseTraceScript("trace h main.handleSlash\n", "floor.dlv");
+    if (!dwarf.ok() || !script.ok()) return Fail("cannot read the http target's DWARF");
+    auto plan = kdbg::ebpf::CompilePlan(*script, "floor.dlv", **dwarf, std::nullopt, false);
+    if (!plan.ok() || plan->probes.empty()) return Fail("cannot place the floor probe");
+    handler_offset = plan->probes[0].file_offset;
+  }
   for (const HttpLoad& load : loads) {
     std::vector<double> untraced, traced;
     std::vector<RunCpu> cpu_untraced, cpu_traced;
@@ -164,6 +254,19 @@ int HttpMain(const std::string& target, int runs, int seconds, const std::vector
       untraced.push_back(ur.rps());
       cpu_untraced.push_back(CpuPerRequest(u0, u1, ur.requests));
       int64_t before = hits.load();
+      if (floor_probe) {
+        std::string error;
+        auto fp = FloorProbe::Attach(exe, handler_offset, (*child)->pid(), &error);
+        if (fp == nullptr) return Fail(error);
+        Sample t0 = TakeSample(trees);
+        LoadResult r = RunLoad("127.0.0.1", port, 2, absl::Seconds(seconds), load.keep_alive);
+        Sample t1 = TakeSample(trees);
+        traced.push_back(r.rps());
+        cpu_traced.push_back(CpuPerRequest(t0, t1, r.requests));
+        traced_requests += r.requests;
+        traced_hits += static_cast<int64_t>(fp->Runs());
+        continue;
+      }
       auto s = start(absl::StrCat(load.name, "-", run));
       if (!s.ok()) return Fail(std::string(s.status().message()));
       // StartTrace returns armed; the load starts after it, so arming is not in the run.
@@ -226,7 +329,12 @@ int HttpMain(const std::string& target, int runs, int seconds, const std::vector
           {"in_target_user", (tt - st) - (tu - su)},
           {"consumer", bt - bu},
           {"total", tt - tu + bt - bu}}}};
-    if (traced_hits != (idle_probe ? 0 : traced_requests)) {
+    // The floor probe counts every call, also those of requests the load generator cut off at
+    // the end of a run (it counts only answered ones): a few more per run.
+    const bool counted =
+        floor_probe ? traced_hits >= traced_requests && traced_hits <= traced_requests + 4 * runs
+                    : traced_hits == (idle_probe ? 0 : traced_requests);
+    if (!counted) {
       return Fail(absl::StrCat(load.name, ": ", traced_hits, " hits for ", traced_requests,
                                " traced requests (", dropped, " dropped)"));
     }
@@ -375,13 +483,14 @@ int RunMain(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   std::string target, http_target;
   int runs = 5, calls = 50000, seconds = 2;
-  bool http_only = false, idle_probe = false;
+  bool http_only = false, idle_probe = false, floor_probe = false;
   std::vector<HttpLoad> loads = {{"keep_alive", true}, {"connection_per_request", false}};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--http-loads" && v == "keep_alive") loads.resize(1);
     if (k == "--http-only") http_only = v == "1";
     if (k == "--idle-probe") idle_probe = v == "1";
+    if (k == "--floor-probe") floor_probe = v == "1";
     if (k == "--target") target = v;
     if (k == "--runs") runs = std::atoi(v.c_str());
     if (k == "--calls") calls = std::atoi(v.c_str());
@@ -392,14 +501,14 @@ int RunMain(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: kdbg-ebpf-bench --target PATH [--runs N] [--calls C] [--http-target PATH"
                  " [--seconds S] [--http-loads all|keep_alive] [--http-only 0|1]"
-                 " [--idle-probe 0|1]]\n");
+                 " [--idle-probe 0|1] [--floor-probe 0|1]]\n");
     return 2;
   }
   nlohmann::json out = nlohmann::json::object();
   int rc = http_only ? 0 : kdbg::bench::Main(target, runs, calls, &out);
   if (rc == 0 && !http_target.empty()) {
     nlohmann::json details = out["details"];
-    rc = kdbg::bench::HttpMain(http_target, runs, seconds, loads, idle_probe, &out);
+    rc = kdbg::bench::HttpMain(http_target, runs, seconds, loads, idle_probe, floor_probe, &out);
     details["http"] = out["details"]["http"];
     out["details"] = details;
   }
