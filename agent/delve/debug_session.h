@@ -58,6 +58,7 @@ class EventBunch {
 struct TraceSpec {
   std::string session_id;                          // empty: one is generated
   pid_t pid = 0;                                   // ResolvedTarget.host_pid
+  std::string pod;                                 // "namespace/name", for messages; may be empty
   uint64_t start_time_ticks = 0;                   // ResolvedTarget.start_time_ticks
   kdbg::v1::BinaryInfo binary;                     // ResolvedTarget.binary
   std::string script;                              // trace script text
@@ -92,6 +93,7 @@ struct TraceSpec {
 struct AttachSpec {
   std::string session_id;
   pid_t pid = 0;
+  std::string pod;  // as TraceSpec
   uint64_t start_time_ticks = 0;
   kdbg::v1::BinaryInfo binary;
   std::string executable;             // as TraceSpec::executable

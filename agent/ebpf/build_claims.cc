@@ -3,6 +3,15 @@
 #include "absl/strings/str_cat.h"
 
 namespace kdbg::ebpf {
+namespace {
+
+// "pod default/checkout-7d9 (pid 4242)", or "pid 4242".
+std::string Who(const BuildClaims::Claim& c) {
+  if (c.pod.empty()) return absl::StrCat("pid ", c.pid);
+  return absl::StrCat("pod ", c.pod, " (pid ", c.pid, ")");
+}
+
+}  // namespace
 
 absl::StatusOr<int64_t> BuildClaims::Acquire(const std::string& build_id, const Claim& claim) {
   if (build_id.empty()) return 0;
@@ -10,8 +19,8 @@ absl::StatusOr<int64_t> BuildClaims::Acquire(const std::string& build_id, const 
   for (const auto& [token, h] : held_) {
     if (h.build_id != build_id || h.claim.kind == claim.kind) continue;
     const Claim& other = h.claim;
-    std::string same = absl::StrCat("pid ", other.pid, ", the same build as pid ", claim.pid,
-                                    " (Go build ID ", build_id, "),");
+    std::string same = absl::StrCat(Who(other), " runs the same build as ", Who(claim),
+                                    " (Go build ID ", build_id, ") and");
     if (claim.kind == Kind::kDelve) {
       return absl::FailedPreconditionError(absl::StrCat(
           same, " is traced with the eBPF engine by session ", other.session_id,

@@ -39,6 +39,7 @@ class BuildClaims {
     Kind kind = Kind::kDelve;
     std::string session_id;
     pid_t pid = 0;
+    std::string pod;  // "namespace/name", or empty
   };
 
   // Claims `build_id` for `claim`'s session and returns the token that Release takes.

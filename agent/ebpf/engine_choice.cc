@@ -63,8 +63,7 @@ class Choosing final : public agent::DebugSessionFactory {
                                                            EventCallback cb) override {
     std::string engine = absl::AsciiStrToLower(spec.engine);
     if (engine == "delve") {
-      return Delve(spec.binary.build_id(), spec.session_id, spec.pid,
-                   ", or trace it with --engine ebpf too",
+      return Delve(spec.binary.build_id(), DelveClaim(spec), ", or trace it with --engine ebpf too",
                    [&] { return delve_->StartTrace(spec, Stamp(std::move(cb), "delve", "")); });
     }
     if (engine == "ebpf") return Ebpf(spec, std::move(cb), ", or use --engine delve");
@@ -79,7 +78,7 @@ class Choosing final : public agent::DebugSessionFactory {
     if (s.ok() || absl::IsNotFound(s.status())) return s;
     std::string note = absl::StrCat("eBPF engine not used: ", s.status().message());
     log::Info("engine auto: delve", {{"session", spec.session_id}, {"why", note}});
-    auto d = Delve(spec.binary.build_id(), spec.session_id, spec.pid, "",
+    auto d = Delve(spec.binary.build_id(), DelveClaim(spec), "",
                    [&] { return delve_->StartTrace(spec, Stamp(std::move(cb), "delve", note)); });
     if (d.ok()) return d;
     // Neither engine runs it: both reasons (e.g. a Go version outside Delve's range, and the
@@ -89,19 +88,23 @@ class Choosing final : public agent::DebugSessionFactory {
 
   absl::StatusOr<std::unique_ptr<DebugSession>> StartAttach(const agent::AttachSpec& spec,
                                                             EventCallback cb) override {
-    return Delve(spec.binary.build_id(), spec.session_id, spec.pid, "",
+    return Delve(spec.binary.build_id(), DelveClaim(spec), "",
                  [&] { return delve_->StartAttach(spec, std::move(cb)); });
   }
 
  private:
   using Started = absl::StatusOr<std::unique_ptr<DebugSession>>;
 
+  template <typename Spec>
+  static BuildClaims::Claim DelveClaim(const Spec& spec) {
+    return {BuildClaims::Kind::kDelve, spec.session_id, spec.pid, spec.pod};
+  }
+
   // A Delve session, started by `start` once the build is claimed for Delve; `remedy` follows the
   // refusal's "Stop session S first (kdbg stop S)".
-  Started Delve(const std::string& build_id, const std::string& session_id, pid_t pid,
+  Started Delve(const std::string& build_id, const BuildClaims::Claim& claim,
                 absl::string_view remedy, const std::function<Started()>& start) {
-    absl::StatusOr<int64_t> token =
-        claims_->Acquire(build_id, {BuildClaims::Kind::kDelve, session_id, pid});
+    absl::StatusOr<int64_t> token = claims_->Acquire(build_id, claim);
     if (!token.ok()) {
       return absl::Status(token.status().code(), absl::StrCat(token.status().message(), remedy));
     }
@@ -114,10 +117,10 @@ class Choosing final : public agent::DebugSessionFactory {
   Started Ebpf(const agent::TraceSpec& spec, EventCallback cb, absl::string_view remedy) {
     auto token = std::make_shared<int64_t>(0);
     agent::TraceSpec claiming = spec;
+    BuildClaims::Claim claim{BuildClaims::Kind::kUprobes, spec.session_id, spec.pid, spec.pod};
     claiming.before_probing = [this, token, remedy = std::string(remedy),
-                               build = spec.binary.build_id(), id = spec.session_id,
-                               pid = spec.pid]() -> absl::Status {
-      absl::StatusOr<int64_t> t = claims_->Acquire(build, {BuildClaims::Kind::kUprobes, id, pid});
+                               build = spec.binary.build_id(), claim]() -> absl::Status {
+      absl::StatusOr<int64_t> t = claims_->Acquire(build, claim);
       if (!t.ok())
         return absl::Status(t.status().code(), absl::StrCat(t.status().message(), remedy));
       *token = *t;

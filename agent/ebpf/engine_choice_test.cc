@@ -149,6 +149,7 @@ TEST(EngineChoiceTest, DelveAndUprobesNeverShareABuild) {
     s.script_name = "t.dlv";
     s.session_id = absl::StrCat("s", pid);
     s.pid = pid;
+    s.pod = absl::StrCat("ns/p", pid);
     s.binary.set_build_id(build);
     return s;
   };
@@ -158,15 +159,18 @@ TEST(EngineChoiceTest, DelveAndUprobesNeverShareABuild) {
 
   auto d = f->StartTrace(spec("delve", 12, "B1"), cb);
   EXPECT_TRUE(absl::IsFailedPrecondition(d.status())) << d.status();
-  EXPECT_EQ(d.status().message(),
-            "pid 11, the same build as pid 12 (Go build ID B1), is traced with the eBPF engine by "
-            "session s11: the kernel would take Delve's breakpoints in pid 12 for that session's "
-            "uprobes wherever both stop (an inlined call, or any breakpoint you set) and drop "
-            "those hits without a word. Stop session s11 first (kdbg stop s11), or trace it with "
-            "--engine ebpf too");
+  EXPECT_EQ(
+      d.status().message(),
+      "pod ns/p11 (pid 11) runs the same build as pod ns/p12 (pid 12) (Go build ID B1) and is "
+      "traced with the eBPF engine by session s11: the kernel would take Delve's breakpoints in "
+      "pid 12 for that session's "
+      "uprobes wherever both stop (an inlined call, or any breakpoint you set) and drop "
+      "those hits without a word. Stop session s11 first (kdbg stop s11), or trace it with "
+      "--engine ebpf too");
   agent::AttachSpec attach;
   attach.session_id = "s13";
   attach.pid = 13;
+  attach.pod = "ns/p13";
   attach.binary.set_build_id("B1");
   auto a = f->StartAttach(attach, cb);
   EXPECT_TRUE(absl::IsFailedPrecondition(a.status())) << a.status();
@@ -185,18 +189,21 @@ TEST(EngineChoiceTest, DelveAndUprobesNeverShareABuild) {
   ASSERT_TRUE(held.ok()) << held.status();
   auto e = f->StartTrace(spec("ebpf", 17, "B3"), cb);
   EXPECT_TRUE(absl::IsFailedPrecondition(e.status())) << e.status();
-  EXPECT_EQ(e.status().message(),
-            "pid 16, the same build as pid 17 (Go build ID B3), is debugged with Delve by session "
-            "s16: this session's uprobes would make the kernel take that session's breakpoints "
-            "wherever both stop (an inlined call, or any breakpoint set there) and drop its hits "
-            "without a word. Stop session s16 first (kdbg stop s16), or use --engine delve");
+  EXPECT_EQ(
+      e.status().message(),
+      "pod ns/p16 (pid 16) runs the same build as pod ns/p17 (pid 17) (Go build ID B3) and is "
+      "debugged with Delve by session s16: this session's uprobes would make the kernel take that "
+      "session's breakpoints "
+      "wherever both stop (an inlined call, or any breakpoint set there) and drop its hits "
+      "without a word. Stop session s16 first (kdbg stop s16), or use --engine delve");
   events.clear();
   auto automatic = f->StartTrace(spec("auto", 18, "B3"), cb);
   ASSERT_TRUE(automatic.ok()) << automatic.status();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].armed().engine(), "delve");
   EXPECT_THAT(events[0].armed().engine_note(),
-              HasSubstr("eBPF engine not used: pid 16, the same build as pid 18"));
+              HasSubstr("eBPF engine not used: pod ns/p16 (pid 16) runs the same build as pod "
+                        "ns/p18 (pid 18)"));
   // A build ID-less binary is not tracked.
   EXPECT_TRUE(f->StartTrace(spec("delve", 19, ""), cb).ok());
   EXPECT_TRUE(f->StartTrace(spec("ebpf", 20, ""), cb).ok());

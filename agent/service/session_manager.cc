@@ -29,6 +29,11 @@ std::string TargetName(const kdbg::v1::TargetRef& t) {
   return out;
 }
 
+// "namespace/name" of the target's pod, or empty for a bare pid.
+std::string PodName(const kdbg::v1::TargetRef& t) {
+  return t.pod_name().empty() ? "" : absl::StrCat(t.pod_namespace(), "/", t.pod_name());
+}
+
 }  // namespace
 
 std::string DebugBinaryTargetKey(const kdbg::v1::TargetRef& target) {
@@ -341,6 +346,7 @@ void SessionManager::Run(const std::shared_ptr<Session>& s) {
     AttachSpec spec;
     spec.session_id = s->id();
     spec.pid = pid;
+    spec.pod = PodName(req.target);
     spec.start_time_ticks = target->start_time_ticks();
     spec.binary = target->binary();
     if (debug_binary != nullptr) spec.executable = debug_binary->path();
@@ -351,6 +357,7 @@ void SessionManager::Run(const std::shared_ptr<Session>& s) {
     TraceSpec spec;
     spec.session_id = s->id();
     spec.pid = pid;
+    spec.pod = PodName(req.target);
     spec.start_time_ticks = target->start_time_ticks();
     spec.binary = target->binary();
     spec.allow_unsupported_go = req.options.allow_unsupported_go();

@@ -497,6 +497,50 @@ TEST_F(E2eTest, EngineEbpfRefusesANonQualifyingScriptWithTheReason) {
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
 }
 
+// One engine per build on a node (agent/ebpf/build_claims.h: the kernel would take Delve's
+// breakpoints for the uprobes of another process of the same file): while pod/hello-world is
+// traced with the eBPF engine, a Delve trace of another pod of the same image on node-a
+// (two-containers' web) fails with one line naming the session to stop, and leaves that target
+// untouched; the eBPF session goes on.
+TEST_F(E2eTest, DelveOnAnotherPodOfABuildTracedWithEbpfIsRefused) {
+  std::string script = Script("function.dlv", kFunctionScript);
+  auto p = KdbgProcess::Start(
+      sb_, {"trace", "pod/hello-world", "--init", script, "--engine", "ebpf", "-o", "json"},
+      sb_.CliEnv());
+  ASSERT_TRUE(p.ok()) << p.status();
+  auto armed = (*p)->WaitFor("armed", kArmTimeout);
+  ASSERT_TRUE(armed.has_value()) << (*p)->Stderr();
+  const std::string id = armed->value("session", "");
+  ASSERT_FALSE(id.empty()) << armed->dump();
+  auto r = RunKdbg(
+      sb_,
+      {"trace", "pod/two-containers", "-c", "web", "--init", TraceScript(), "--engine", "delve"},
+      sb_.CliEnv());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "kdbg: error: pod default/hello-world (pid ")) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, absl::StrCat("runs the same build as pod "
+                                                    "default/two-containers (pid ")))
+      << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, absl::StrCat("is traced with the eBPF engine by session ",
+                                                    id, ": the kernel would take Delve's")))
+      << r.err;
+  EXPECT_TRUE(absl::StrContains(
+      r.err, absl::StrCat("kdbg stop ", id, "), or trace it with --engine ebpf too")))
+      << r.err;
+  EXPECT_FALSE(absl::StrContains(r.err, "armed")) << r.err;
+  auto web = sb_.ContainerPid("default", "two-containers", "web");
+  ASSERT_TRUE(web.ok()) << web.status();
+  auto status = testing::ReadProcStatus(*web);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->tracer_pid, 0) << "Delve attached to the refused target";
+  std::set<int> sent = SendRequests(sb_.Get("HELLO_URL"), 2);
+  EXPECT_EQ(CollectHitPorts(**p, 2, 0), sent);
+  (*p)->Signal(SIGINT);
+  EXPECT_EQ((*p)->Wait(absl::Seconds(20)), 0) << (*p)->Stderr();
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  ExpectReleased("default", "two-containers", sb_.Get("TWO_CONTAINERS_WEB_URL"));
+}
+
 // The bundled Delve's Go range gates the Delve engine only: the Go 1.19 service (outside every
 // bundled Delve's range, with the register ABI the eBPF engine needs) is traced on eBPF without
 // --allow-unsupported-go, and refused on Delve with what to do.

@@ -1480,8 +1480,9 @@ TEST(EbpfEngineTest, DelveIsRefusedWhereUprobesWouldTakeItsBreakpoints) {
   EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
   EXPECT_THAT(
       std::string(refused.status().message()),
-      AllOf(HasSubstr(absl::StrCat("pid ", (*a)->pid(), ", the same build as pid ", (*b)->pid())),
-            HasSubstr("traced with the eBPF engine by session on-a"), HasSubstr("kdbg stop on-a")));
+      AllOf(
+          HasSubstr(absl::StrCat("pid ", (*a)->pid(), " runs the same build as pid ", (*b)->pid())),
+          HasSubstr("traced with the eBPF engine by session on-a"), HasSubstr("kdbg stop on-a")));
   auto st = kdbg::testing::ReadProcStatus((*b)->pid());
   ASSERT_TRUE(st.ok()) << st.status();
   EXPECT_EQ(st->tracer_pid, 0);  // Delve never attached
