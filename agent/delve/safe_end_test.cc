@@ -121,5 +121,33 @@ TEST_F(SafeEndTest, TargetThatExitedIsOnlyDetached) {
   EXPECT_EQ(delve_.methods().back(), "RPCServer.Detach");
 }
 
+// A breakpoint's int3 that is no longer in the stopped target's code (the kernel took it for
+// another process's uprobe at the same code of the file: agent/ebpf/build_claims.h) is named in
+// the end's problems: its hits were lost. Watchpoints, disabled breakpoints and bytes that cannot
+// be read are not judged; the breakpoints are cleared either way.
+TEST_F(SafeEndTest, ABreakpointWhoseInt3WasRemovedIsNamed) {
+  delve_.On("RPCServer.ListBreakpoints", [](const json&) -> absl::StatusOr<json> {
+    return json{{"Breakpoints",
+                 json::array({{{"id", -1}, {"name", "unrecovered-panic"}, {"addr", 0x500000}},
+                              {{"id", 1}, {"name", "c"}, {"addr", 0x401000}, {"addrs", {0x401000}}},
+                              {{"id", 1}, {"name", "c"}, {"addr", 0x402010}, {"addrs", {0x402010}}},
+                              {{"id", 7}, {"addr", 0x403000}},
+                              {{"id", 8}, {"addr", 0x404000}, {"disabled", true}},
+                              {{"id", 9}, {"addr", 0x405000}, {"WatchExpr", "x"}, {"WatchType", 2}},
+                              {{"id", 10}, {"addr", 0x7f0000}}})}};
+  });
+  for (int id : {8, 9, 10}) delve_.AddBreakpoint(id);  // 1 and 7: the fixture's
+  std::string text(0x6000, '\x90');
+  for (uint64_t a : {0x401000, 0x403000}) text[a - 0x400000] = '\xcc';
+  proc_.memory[{4242, 0x400000}] = text;  // 0x402010, 0x404000, 0x405000: no int3 there
+  SafeEndResult r = Run();
+  EXPECT_TRUE(r.detached);
+  EXPECT_THAT(r.problems,
+              ElementsAre("breakpoint 1 (c) at 0x402010 was no longer in the target's code: "
+                          "something else removed its int3, such as a uprobe of another program "
+                          "at that code of the same executable (docs/troubleshooting.md), and its "
+                          "hits after that were lost"));
+}
+
 }  // namespace
 }  // namespace kdbg::delve

@@ -990,11 +990,13 @@ struct EngineSession {
     session.reset();
     if (!work.empty()) std::filesystem::remove_all(work);
   }
-  // Ends the session (expected to end within 20 s).
-  void End(const std::string& engine) {
-    if (session == nullptr) return;
+  // Ends the session (expected to end within 20 s); the ended event's message.
+  std::string End(const std::string& engine) {
+    if (session == nullptr) return "";
     session->RequestEnd(v1::END_REASON_CLIENT_STOP);
-    EXPECT_TRUE(session->Wait(absl::Seconds(20)).ok()) << engine;
+    auto ended = session->Wait(absl::Seconds(20));
+    EXPECT_TRUE(ended.ok()) << engine;
+    return ended.ok() ? ended->message() : "";
   }
 };
 
@@ -1445,7 +1447,10 @@ TEST(EbpfEngineTest, KernelFactAUprobeOfAnotherProcessOfTheFileTakesDelvesBreakp
   auto [live, file] = CodeByte((*b)->pid(), inlined);
   EXPECT_EQ(live, file) << "Delve's int3 is still in b's code";
   ebpf->End("ebpf");
-  delve->End("delve");
+  // The Delve engine's safe end finds the int3 gone and says so (safe_end.h).
+  EXPECT_THAT(delve->End("delve"),
+              HasSubstr(absl::StrCat("breakpoint 1 (c) at 0x", absl::Hex(inlined),
+                                     " was no longer in the target's code")));
   ExpectReleased(**b, inlined);
   ExpectReleased(**a, inlined);
 }
