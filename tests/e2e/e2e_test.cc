@@ -541,6 +541,39 @@ TEST_F(E2eTest, DelveOnAnotherPodOfABuildTracedWithEbpfIsRefused) {
   ExpectReleased("default", "two-containers", sb_.Get("TWO_CONTAINERS_WEB_URL"));
 }
 
+// The other way round: while another pod of the image is debugged with Delve on node-a, `--engine
+// auto` on a script the eBPF engine could run takes Delve instead and says why on the armed
+// line; hits flow as on Delve.
+TEST_F(E2eTest, AutoRunsOnDelveWhereAnotherPodOfTheBuildIsDebuggedWithDelve) {
+  auto held = StartTrace("two-containers", TraceScript(), {"-c", "web", "--engine", "delve"});
+  ASSERT_NE(held, nullptr);
+  const std::string holder = last_session_;
+  std::string script = Script("function.dlv", kFunctionScript);
+  auto p = StartTrace("hello-world", script, {"--engine", "auto"});
+  ASSERT_NE(p, nullptr);
+  const nlohmann::json* armed = nullptr;
+  for (const auto& j : p->seen()) {
+    if (j.value("type", "") == "armed") armed = &j;
+  }
+  ASSERT_NE(armed, nullptr);
+  EXPECT_EQ(armed->value("engine", ""), "delve") << armed->dump();
+  const std::string note = armed->value("engine_note", "");
+  EXPECT_TRUE(absl::StartsWith(note, "eBPF engine not used: pod default/two-containers (pid "))
+      << note;
+  EXPECT_TRUE(absl::StrContains(
+      note, absl::StrCat("is debugged with Delve by session ", holder,
+                         ": this session's uprobes would make the kernel take that session's")))
+      << note;
+  std::set<int> sent = SendRequests(sb_.Get("HELLO_URL"), 1);
+  EXPECT_EQ(CollectHitPorts(*p, 1, 0), sent);
+  p->Signal(SIGINT);
+  EXPECT_EQ(p->Wait(absl::Seconds(20)), 0) << p->Stderr();
+  held->Signal(SIGINT);
+  EXPECT_EQ(held->Wait(absl::Seconds(20)), 0) << held->Stderr();
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  ExpectReleased("default", "two-containers", sb_.Get("TWO_CONTAINERS_WEB_URL"));
+}
+
 // The bundled Delve's Go range gates the Delve engine only: the Go 1.19 service (outside every
 // bundled Delve's range, with the register ABI the eBPF engine needs) is traced on eBPF without
 // --allow-unsupported-go, and refused on Delve with what to do.
