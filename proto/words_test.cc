@@ -22,6 +22,7 @@ TEST(WordsTest, EveryValueHasItsWord) {
   EXPECT_EQ(Word(NOTICE_KIND_BREAKPOINT_CONTINUED), "breakpoint-continued");
   EXPECT_EQ(Word(NOTICE_KIND_INTERNAL_BREAKPOINT), "internal-breakpoint");
   EXPECT_EQ(Word(NOTICE_KIND_CONTINUE_ERROR), "continue-error");
+  EXPECT_EQ(Word(NOTICE_KIND_BREAKPOINT_LOST), "breakpoint-lost");
 }
 
 TEST(WordsTest, ValuesFromANewerPeer) {

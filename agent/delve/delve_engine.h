@@ -86,6 +86,12 @@ struct DelveOptions {
   // conditions read hit counts (`cond -hitcount`, runtime.bphitcount) are never renewed: renewing
   // restarts Delve's counts.
   int renew_after_goroutines = 256;
+  // How often a trace session checks, at a stop (the target stopped: every breakpoint's int3 is
+  // then in place), that its breakpoints' int3s are still in the target's code. The kernel
+  // removes one at code where another process of the same executable has a uprobe
+  // (agent/ebpf/build_claims.h: kdbg's own eBPF sessions never do, another program's can); its
+  // hits are lost from then on, and a notice says so. Zero: at every stop.
+  absl::Duration int3_check_interval = absl::Seconds(1);
 };
 
 // What RecoverOrphans found and did, one per leftover Delve.

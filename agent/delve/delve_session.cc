@@ -435,6 +435,33 @@ void DelveSession::EmitHits(std::vector<PendingHit>* hits) {
   hits->clear();
 }
 
+std::vector<std::string> DelveSession::LostInt3s() {
+  std::vector<std::string> lost;
+  // Never waits for the worker (it holds the lock while it reads a stop): the next stop will do.
+  if (!state_mu_.TryLock()) return lost;
+  next_int3_check_ = clock_.Now() + options_.int3_check_interval;
+  {
+    for (auto& [id, tp] : tracepoints_) {
+      if (tp.cleared || tp.renew) continue;
+      for (uint64_t addr : tp.request.addrs) {
+        if (tp.int3_lost.contains(addr)) continue;
+        absl::StatusOr<std::string> byte = proc_.ReadMemory(config_.pid, addr, 1);
+        if (!byte.ok() || byte->size() != 1 || static_cast<unsigned char>((*byte)[0]) == 0xCC) {
+          continue;
+        }
+        tp.int3_lost.insert(addr);
+        lost.push_back(absl::StrCat(
+            "tracepoint ", tp.name, ": its breakpoint at 0x", absl::Hex(addr),
+            " is no longer in the target's code: something else removed its int3, such as a "
+            "uprobe of another program at that code of the same executable "
+            "(docs/troubleshooting.md); its hits there are lost from now on"));
+      }
+    }
+  }
+  state_mu_.Unlock();
+  return lost;
+}
+
 absl::Status DelveSession::RenewGrownBreakpoints() {
   absl::MutexLock lock(&state_mu_);
   for (auto it = tracepoints_.begin(); it != tracepoints_.end();) {
@@ -661,8 +688,13 @@ EndReason DelveSession::TraceLoop() {
       // stop is parsed and judged first, as below.
       std::optional<absl::Status> sent;
       int64_t bound = 0;
-      if (text.ok() && MayContinueUnparsed(*text, deadline, &bound)) sent = send_continue();
+      std::vector<std::string> lost;  // breakpoint-lost notices, sent once the target runs
+      if (text.ok() && MayContinueUnparsed(*text, deadline, &bound)) {
+        if (Int3CheckDue()) lost = LostInt3s();  // before the continue: the target is stopped
+        sent = send_continue();
+      }
       if (sent.has_value() && sent->ok()) {
+        for (const std::string& m : lost) Notice(kdbg::v1::NOTICE_KIND_BREAKPOINT_LOST, m);
         // The target runs again: the worker reads this stop while this thread waits for the next.
         QueueStop(*text, bound);
         if (over_stop_limit()) return kdbg::v1::END_REASON_STOP_LIMIT;
@@ -715,6 +747,7 @@ EndReason DelveSession::TraceLoop() {
           EmitHits(&hits);
           return kdbg::v1::END_REASON_MAX_HITS;
         }
+        if (Int3CheckDue()) lost = LostInt3s();  // still stopped at a reported stop
       }
       if (!sent.has_value()) {
         if (auto r = Requested()) {
@@ -739,6 +772,7 @@ EndReason DelveSession::TraceLoop() {
         end_detail_ = absl::StrCat("lost Delve: ", sent->message());
         return kdbg::v1::END_REASON_ERROR;
       }
+      for (const std::string& m : lost) Notice(kdbg::v1::NOTICE_KIND_BREAKPOINT_LOST, m);
       if (over_stop_limit()) return kdbg::v1::END_REASON_STOP_LIMIT;
     }
   }();

@@ -87,6 +87,7 @@ class DelveSession final : public kdbg::agent::DebugSession {
     std::deque<absl::Time> window;  // hit times in the last second
     bool cleared = false;
     bool noticed_stop = false;
+    std::set<uint64_t> int3_lost;  // addresses whose int3 was found gone (said once)
     // Names that had a value at an earlier hit of this tracepoint (arguments, printed
     // identifiers): at another PC of an optimized function, Delve's "could not find symbol value
     // for NAME" then means the compiler kept no value there (e.g. a second inlined call site).
@@ -141,6 +142,12 @@ class DelveSession final : public kdbg::agent::DebugSession {
   // worker drained: no queued stop names an old breakpoint id). Not OK when a breakpoint was
   // cleared and could not be created again: the session must end, that tracepoint is gone.
   absl::Status RenewGrownBreakpoints();
+  // At a stop (loop thread, the target stopped, before its continue), once per
+  // DelveOptions::int3_check_interval: a breakpoint-lost notice's text for each breakpoint
+  // address whose byte in the target is no longer int3, once per address; the caller sends them
+  // after the continue. Nothing when the worker holds the tracepoints (tried at the next stop).
+  std::vector<std::string> LostInt3s();
+  bool Int3CheckDue() const { return clock_.Now() >= next_int3_check_; }
   void Finish(kdbg::v1::EndReason reason);
   void CleanupAfterFailedSetup();
   void RemoveHome();
@@ -172,6 +179,7 @@ class DelveSession final : public kdbg::agent::DebugSession {
   // trace loop runs (the worker's HandleStop, the loop's MayContinueUnparsed and renewals).
   std::map<int, TracepointState> tracepoints_;
   absl::Mutex state_mu_;
+  absl::Time next_int3_check_ = absl::InfinitePast();  // loop thread only
   std::vector<std::string> names_;
   kdbg::v1::ArmedEvent armed_;
   absl::Time start_;

@@ -824,6 +824,9 @@ TEST_F(DelveEngineTest, AGoroutinePerRequestRenewsTheBreakpointAndEveryCallIsRep
   auto renewal = [&](const DelveBinary& delve) {
     DelveOptions o = factory_->options();
     o.renew_after_goroutines = 4;
+    // Every stop also checks that each breakpoint's int3 is in place: renewals included, none is
+    // ever found missing (a false "breakpoint-lost" would be one here).
+    o.int3_check_interval = absl::ZeroDuration();
     o.delves = {delve};
     factory_ = NewDelveSessionFactory(o);
     const std::string log_path = work_dir_ + "/agent-" + delve.version + ".log";
@@ -867,6 +870,9 @@ TEST_F(DelveEngineTest, AGoroutinePerRequestRenewsTheBreakpointAndEveryCallIsRep
       EXPECT_EQ(slash[i].vars(0).value(), absl::StrCat("\"127.0.0.1:", ports[i], "\""));
     }
     EXPECT_EQ(h.size(), static_cast<size_t>(kRequests - 1));  // the first fails `> 1`, never again
+    for (const v1::NoticeEvent& n : events.Notices()) {
+      EXPECT_NE(n.kind(), v1::NOTICE_KIND_BREAKPOINT_LOST) << n.message();
+    }
     (*session)->RequestEnd(v1::END_REASON_CLIENT_STOP);
     auto ended = (*session)->Wait(absl::Seconds(20));
     ASSERT_TRUE(ended.ok()) << ended.status();

@@ -1446,6 +1446,14 @@ TEST(EbpfEngineTest, KernelFactAUprobeOfAnotherProcessOfTheFileTakesDelvesBreakp
                                             StartsWith("c main.clampQty main.go:123 qty=4")));
   auto [live, file] = CodeByte((*b)->pid(), inlined);
   EXPECT_EQ(live, file) << "Delve's int3 is still in b's code";
+  // The Delve engine finds it at its next stop (the out-of-line call's) and says so, once.
+  std::vector<std::string> lost;
+  for (const v1::NoticeEvent& n : on_b.Notices()) {
+    if (n.kind() == v1::NOTICE_KIND_BREAKPOINT_LOST) lost.push_back(n.message());
+  }
+  EXPECT_THAT(lost, ::testing::ElementsAre(StartsWith(absl::StrCat(
+                        "tracepoint c: its breakpoint at 0x", absl::Hex(inlined),
+                        " is no longer in the target's code: something else removed its int3"))));
   ebpf->End("ebpf");
   // The Delve engine's safe end finds the int3 gone and says so (safe_end.h).
   EXPECT_THAT(delve->End("delve"),
