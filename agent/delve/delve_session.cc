@@ -440,22 +440,13 @@ std::vector<std::string> DelveSession::LostInt3s() {
   // Never waits for the worker (it holds the lock while it reads a stop): the next stop will do.
   if (!state_mu_.TryLock()) return lost;
   next_int3_check_ = clock_.Now() + options_.int3_check_interval;
-  {
-    for (auto& [id, tp] : tracepoints_) {
-      if (tp.cleared || tp.renew) continue;
-      for (uint64_t addr : tp.request.addrs) {
-        if (tp.int3_lost.contains(addr)) continue;
-        absl::StatusOr<std::string> byte = proc_.ReadMemory(config_.pid, addr, 1);
-        if (!byte.ok() || byte->size() != 1 || static_cast<unsigned char>((*byte)[0]) == 0xCC) {
-          continue;
-        }
-        tp.int3_lost.insert(addr);
-        lost.push_back(absl::StrCat(
-            "tracepoint ", tp.name, ": its breakpoint at 0x", absl::Hex(addr),
-            " is no longer in the target's code: something else removed its int3, such as a "
-            "uprobe of another program at that code of the same executable "
-            "(docs/troubleshooting.md); its hits there are lost from now on"));
-      }
+  for (auto& [id, tp] : tracepoints_) {
+    if (tp.cleared || tp.renew) continue;
+    for (uint64_t addr : AddressesWithoutInt3(proc_, config_.pid, tp.request.addrs)) {
+      if (!tp.int3_lost.insert(addr).second) continue;  // said once
+      lost.push_back(absl::StrCat("tracepoint ", tp.name, ": its breakpoint at 0x", absl::Hex(addr),
+                                  " is no longer in the target's code: ", kInt3RemovedWhy,
+                                  "; its hits there are lost from now on"));
     }
   }
   state_mu_.Unlock();

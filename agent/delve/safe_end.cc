@@ -26,30 +26,32 @@ std::optional<int> ParseExitedError(const std::string& message) {
   return status;
 }
 
-namespace {
-
-// The addresses of a physical breakpoint (ListBreakpoints "All": true) whose int3 (0xCC) is no
-// longer in the stopped target's code: its hits since were lost. The kernel removes a Delve int3
-// at code where another process of the same executable has a uprobe (agent/ebpf/build_claims.h);
-// anything else writing the code could too. Watchpoints (debug registers) and disabled
-// breakpoints have no int3; a byte that cannot be read is not judged.
-std::vector<uint64_t> MissingInt3s(const json& bp, pid_t target, const ProcReader& proc) {
+std::vector<uint64_t> AddressesWithoutInt3(const ProcReader& proc, pid_t pid,
+                                           const std::vector<uint64_t>& addrs) {
   std::vector<uint64_t> out;
-  if (jsonx::Bool(bp, "disabled") || !jsonx::Str(bp, "WatchExpr").empty() ||
-      jsonx::Int(bp, "WatchType") != 0) {
-    return out;
-  }
-  std::vector<uint64_t> addrs;
-  for (const json& a : jsonx::Arr(bp, "addrs")) addrs.push_back(jsonx::UintValue(a));
-  if (addrs.empty()) addrs.push_back(jsonx::Uint(bp, "addr"));
   for (uint64_t addr : addrs) {
     if (addr == 0) continue;
-    absl::StatusOr<std::string> byte = proc.ReadMemory(target, addr, 1);
+    absl::StatusOr<std::string> byte = proc.ReadMemory(pid, addr, 1);
     if (byte.ok() && byte->size() == 1 && static_cast<unsigned char>((*byte)[0]) != 0xCC) {
       out.push_back(addr);
     }
   }
   return out;
+}
+
+namespace {
+
+// The addresses of a physical breakpoint (ListBreakpoints "All": true) without their int3 in
+// the stopped target. Watchpoints (debug registers) and disabled breakpoints have none.
+std::vector<uint64_t> MissingInt3s(const json& bp, pid_t target, const ProcReader& proc) {
+  if (jsonx::Bool(bp, "disabled") || !jsonx::Str(bp, "WatchExpr").empty() ||
+      jsonx::Int(bp, "WatchType") != 0) {
+    return {};
+  }
+  std::vector<uint64_t> addrs;
+  for (const json& a : jsonx::Arr(bp, "addrs")) addrs.push_back(jsonx::UintValue(a));
+  if (addrs.empty()) addrs.push_back(jsonx::Uint(bp, "addr"));
+  return AddressesWithoutInt3(proc, target, addrs);
 }
 
 // Reads the pending continue's reply, retrying an interrupt (RequestEnd may arrive meanwhile).
@@ -167,10 +169,8 @@ SafeEndResult RunSafeEnd(DelveClient& main, DelveClient& side, pid_t target, Pro
         std::string name = jsonx::Str(bp, "name");
         out.problems.push_back(absl::StrCat(
             "breakpoint ", id, name.empty() ? "" : absl::StrCat(" (", name, ")"), " at 0x",
-            absl::Hex(addr),
-            " was no longer in the target's code: something else removed its int3, such as a "
-            "uprobe of another program at that code of the same executable "
-            "(docs/troubleshooting.md), and its hits after that were lost"));
+            absl::Hex(addr), " was no longer in the target's code: ", kInt3RemovedWhy,
+            ", and its hits after that were lost"));
       }
     }
     for (const json& bp : *list) {

@@ -50,6 +50,19 @@ SafeEndResult RunSafeEnd(DelveClient& main, DelveClient& side, pid_t target, Pro
                          Clock& clock, const SafeEndTimeouts& timeouts,
                          const std::vector<std::string>& extra_names = {});
 
+// Of `addrs` (Delve breakpoint addresses), those whose byte in `pid`'s code is no longer int3
+// (0xCC): breakpoints something else removed, whose hits since were lost. The kernel removes a
+// Delve int3 at code where another process of the same executable has a uprobe
+// (agent/ebpf/build_claims.h); anything else writing the code could too. Judged only while the
+// target is stopped (while it runs, Delve lifts an int3 for a moment to step over it); a byte
+// that cannot be read is not judged.
+std::vector<uint64_t> AddressesWithoutInt3(const ProcReader& proc, pid_t pid,
+                                           const std::vector<uint64_t>& addrs);
+// Why such a breakpoint is gone, for the messages that name one.
+inline constexpr char kInt3RemovedWhy[] =
+    "something else removed its int3, such as a uprobe of another program at that code of the "
+    "same executable (docs/troubleshooting.md)";
+
 // Parses "Process 4242 has exited with status 3" (Delve's error text when the target is gone).
 std::optional<int> ParseExitedError(const std::string& message);
 

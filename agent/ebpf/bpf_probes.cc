@@ -213,8 +213,7 @@ absl::StatusOr<kdbg_probe_state> BpfProbes::State(uint32_t index) {
   return st;
 }
 
-absl::Status ClearUprobe(const std::string& exe, uint64_t file_offset, pid_t pid) {
-  KDBG_RETURN_IF_ERROR(CheckNodeSupport());
+absl::StatusOr<UniqueFd> OpenUprobeEvent(const std::string& exe, uint64_t file_offset, pid_t pid) {
   std::ifstream type_file("/sys/bus/event_source/devices/uprobe/type");
   int type = -1;
   if (!(type_file >> type)) return absl::UnavailableError("cannot read the uprobe PMU's type");
@@ -227,11 +226,20 @@ absl::Status ClearUprobe(const std::string& exe, uint64_t file_offset, pid_t pid
   if (fd < 0) {
     int err = errno;
     if (err == ESRCH) return absl::NotFoundError(absl::StrCat("process ", pid, " is gone"));
-    return ErrnoStatus(err, absl::StrCat("place a uprobe on ", exe, " at offset 0x",
-                                         absl::Hex(file_offset), " to clear it"));
+    return ErrnoStatus(
+        err, absl::StrCat("place a uprobe on ", exe, " at offset 0x", absl::Hex(file_offset)));
   }
-  ::close(static_cast<int>(fd));
-  return absl::OkStatus();
+  return UniqueFd(static_cast<int>(fd));
+}
+
+absl::Status ClearUprobe(const std::string& exe, uint64_t file_offset, pid_t pid) {
+  KDBG_RETURN_IF_ERROR(CheckNodeSupport());
+  absl::StatusOr<UniqueFd> fd = OpenUprobeEvent(exe, file_offset, pid);
+  if (!fd.ok()) {
+    if (absl::IsNotFound(fd.status())) return fd.status();
+    return absl::Status(fd.status().code(), absl::StrCat(fd.status().message(), " to clear it"));
+  }
+  return absl::OkStatus();  // closed here: the registration's clean removal
 }
 
 absl::Status SelfTest() {

@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/ebpf/probe_abi.h"
+#include "common/fd.h"
 
 namespace kdbg::ebpf {
 
@@ -74,6 +75,13 @@ absl::Status CheckNodeSupport();
 // when nothing is left (the int3 goes in and out). `file_offset` must be where the engine placed a
 // probe (an instruction boundary). Errors: the kernel's (NotFound: the process is gone).
 absl::Status ClearUprobe(const std::string& exe, uint64_t file_offset, pid_t pid);
+
+// A uprobe perf event (the uprobe PMU: /sys/bus/event_source/devices/uprobe/type) at `file_offset`
+// of `exe` for process `pid`, with no program: its int3 is in place while the descriptor is open
+// (PERF_EVENT_IOC_SET_BPF gives it one). The one place this engine opens such an event without
+// libbpf (ClearUprobe; the benchmark's floor probe). Errors: the kernel's (NotFound: the process
+// is gone).
+absl::StatusOr<UniqueFd> OpenUprobeEvent(const std::string& exe, uint64_t file_offset, pid_t pid);
 
 // Whether this process can run the eBPF engine here, tried for real on the first call and
 // remembered (a process's capabilities, seccomp filter and kernel do not change under it): loads

@@ -133,6 +133,19 @@ TEST(EngineChoiceTest, ExplicitEngines) {
   EXPECT_THAT(std::string(x.status.message()), HasSubstr("use auto, ebpf or delve"));
 }
 
+// A trace of pid `pid` (session "s<pid>", pod "ns/p<pid>") of a binary with Go build ID `build`.
+agent::TraceSpec SpecFor(const std::string& engine, pid_t pid, const std::string& build) {
+  agent::TraceSpec s;
+  s.engine = engine;
+  s.script = "trace h main.f\n";
+  s.script_name = "t.dlv";
+  s.session_id = absl::StrCat("s", pid);
+  s.pid = pid;
+  s.pod = absl::StrCat("ns/p", pid);
+  s.binary.set_build_id(build);
+  return s;
+}
+
 // Delve's breakpoints and uprobes never meet in processes of one build (build_claims.h): each
 // engine is refused while the other holds the build, saying which session and how to go on; auto
 // takes Delve then; an ended (destroyed) session or a start that failed frees the build.
@@ -142,17 +155,7 @@ TEST(EngineChoiceTest, DelveAndUprobesNeverShareABuild) {
   delve->attach_result = absl::OkStatus();
   auto f = NewEngineChoosingFactory(delve, ebpf);
   std::vector<kdbg::v1::Event> events;
-  auto spec = [](const std::string& engine, pid_t pid, const std::string& build) {
-    agent::TraceSpec s;
-    s.engine = engine;
-    s.script = "trace h main.f\n";
-    s.script_name = "t.dlv";
-    s.session_id = absl::StrCat("s", pid);
-    s.pid = pid;
-    s.pod = absl::StrCat("ns/p", pid);
-    s.binary.set_build_id(build);
-    return s;
-  };
+  auto spec = SpecFor;
   auto cb = [&events](const kdbg::v1::Event& e) { events.push_back(e); };
   auto traced = f->StartTrace(spec("ebpf", 11, "B1"), cb);
   ASSERT_TRUE(traced.ok()) << traced.status();
@@ -185,19 +188,19 @@ TEST(EngineChoiceTest, DelveAndUprobesNeverShareABuild) {
   // The eBPF session gone, the build is Delve's to take; then uprobes are refused there, and auto
   // runs on Delve saying why.
   traced->reset();
-  auto held = f->StartTrace(spec("delve", 16, "B3"), cb);
+  auto held = f->StartTrace(spec("delve", 16, "B1"), cb);
   ASSERT_TRUE(held.ok()) << held.status();
-  auto e = f->StartTrace(spec("ebpf", 17, "B3"), cb);
+  auto e = f->StartTrace(spec("ebpf", 17, "B1"), cb);
   EXPECT_TRUE(absl::IsFailedPrecondition(e.status())) << e.status();
   EXPECT_EQ(
       e.status().message(),
-      "pod ns/p16 (pid 16) runs the same build as pod ns/p17 (pid 17) (Go build ID B3) and is "
+      "pod ns/p16 (pid 16) runs the same build as pod ns/p17 (pid 17) (Go build ID B1) and is "
       "debugged with Delve by session s16: this session's uprobes would make the kernel take that "
       "session's breakpoints "
       "wherever both stop (an inlined call, or any breakpoint set there) and drop its hits "
       "without a word. Stop session s16 first (kdbg stop s16), or use --engine delve");
   events.clear();
-  auto automatic = f->StartTrace(spec("auto", 18, "B3"), cb);
+  auto automatic = f->StartTrace(spec("auto", 18, "B1"), cb);
   ASSERT_TRUE(automatic.ok()) << automatic.status();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].armed().engine(), "delve");
@@ -213,16 +216,8 @@ TEST(EngineChoiceTest, AStartThatFailedFreesTheBuild) {
   auto delve = std::make_shared<FakeFactory>(absl::UnavailableError("dlv did not start"));
   auto ebpf = std::make_shared<FakeFactory>(absl::OkStatus());
   auto f = NewEngineChoosingFactory(delve, ebpf);
-  agent::TraceSpec s;
-  s.engine = "delve";
-  s.script = "trace h main.f\n";
-  s.session_id = "s1";
-  s.pid = 1;
-  s.binary.set_build_id("B1");
-  EXPECT_TRUE(absl::IsUnavailable(f->StartTrace(s, nullptr).status()));
-  s.engine = "ebpf";
-  s.session_id = "s2";
-  EXPECT_TRUE(f->StartTrace(s, nullptr).ok());
+  EXPECT_TRUE(absl::IsUnavailable(f->StartTrace(SpecFor("delve", 1, "B1"), nullptr).status()));
+  EXPECT_TRUE(f->StartTrace(SpecFor("ebpf", 2, "B1"), nullptr).ok());
 }
 
 }  // namespace

@@ -19,19 +19,19 @@ std::string CodeName(absl::StatusCode code) {
   return absl::StatusCodeToString(code);
 }
 
+// "namespace/name" of the target's pod, or empty for a bare pid.
+std::string PodName(const kdbg::v1::TargetRef& t) {
+  return t.pod_name().empty() ? "" : absl::StrCat(t.pod_namespace(), "/", t.pod_name());
+}
+
 std::string TargetName(const kdbg::v1::TargetRef& t) {
-  std::string out;
-  if (!t.pod_name().empty()) out = absl::StrCat(t.pod_namespace(), "/", t.pod_name(), " ");
+  std::string out = PodName(t);
+  if (!out.empty()) out += " ";
   if (!t.container_id().empty())
     absl::StrAppend(&out, "container ", t.container_id());
   else
     absl::StrAppend(&out, "pid ", t.host_pid());
   return out;
-}
-
-// "namespace/name" of the target's pod, or empty for a bare pid.
-std::string PodName(const kdbg::v1::TargetRef& t) {
-  return t.pod_name().empty() ? "" : absl::StrCat(t.pod_namespace(), "/", t.pod_name());
 }
 
 }  // namespace

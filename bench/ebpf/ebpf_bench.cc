@@ -47,12 +47,14 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/delve/trace_script.h"
+#include "agent/ebpf/bpf_probes.h"
 #include "agent/ebpf/ebpf_session.h"
 #include "agent/ebpf/plan.h"
 #include "agent/gobinary/dwarf.h"
 #include "bench/delve/cpu_split.h"
 #include "bench/delve/load_gen.h"
 #include "common/child_process.h"
+#include "common/fd.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/http_probe.h"
 #include "tests/support/test_env.h"
@@ -66,7 +68,8 @@ double Median(std::vector<double> v) {
 }
 
 // A uprobe at `file_offset` of `exe` for `pid` whose BPF program only returns: the cost of the
-// trap and the kernel's dispatch with nothing run. Detached (both fds closed) on destruction.
+// trap and the kernel's dispatch with nothing run. Detached (its descriptors closed, the event's
+// first) on destruction.
 class FloorProbe {
  public:
   static std::unique_ptr<FloorProbe> Attach(const std::string& exe, uint64_t file_offset, pid_t pid,
@@ -75,7 +78,7 @@ class FloorProbe {
     // While this fd is open the kernel counts every program's runs (run_cnt).
     bpf_attr stats{};
     stats.enable_stats.type = BPF_STATS_RUN_TIME;
-    p->stats_fd_ = static_cast<int>(::syscall(SYS_bpf, BPF_ENABLE_STATS, &stats, sizeof(stats)));
+    p->stats_.Reset(static_cast<int>(::syscall(SYS_bpf, BPF_ENABLE_STATS, &stats, sizeof(stats))));
     bpf_insn insns[2] = {};
     insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;  // r0 = 0
     insns[0].dst_reg = BPF_REG_0;
@@ -86,38 +89,29 @@ class FloorProbe {
     load.insns = reinterpret_cast<uint64_t>(insns);
     load.insn_cnt = 2;
     load.license = reinterpret_cast<uint64_t>(kLicense);
-    p->prog_fd_ = static_cast<int>(::syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load)));
-    if (p->prog_fd_ < 0) {
+    p->prog_.Reset(static_cast<int>(::syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load))));
+    if (!p->prog_.valid()) {
       *error = absl::StrCat("BPF_PROG_LOAD: ", std::strerror(errno));
       return nullptr;
     }
-    std::ifstream type_file("/sys/bus/event_source/devices/uprobe/type");
-    int type = -1;
-    type_file >> type;
-    perf_event_attr attr{};
-    attr.size = sizeof(attr);
-    attr.type = static_cast<uint32_t>(type);
-    attr.config1 = reinterpret_cast<uint64_t>(exe.c_str());
-    attr.config2 = file_offset;
-    p->event_fd_ =
-        static_cast<int>(::syscall(SYS_perf_event_open, &attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC));
-    if (p->event_fd_ < 0 || ::ioctl(p->event_fd_, PERF_EVENT_IOC_SET_BPF, p->prog_fd_) != 0 ||
-        ::ioctl(p->event_fd_, PERF_EVENT_IOC_ENABLE, 0) != 0) {
-      *error = absl::StrCat("attach the floor uprobe: ", std::strerror(errno));
+    absl::StatusOr<UniqueFd> event = kdbg::ebpf::OpenUprobeEvent(exe, file_offset, pid);
+    if (!event.ok()) {
+      *error = std::string(event.status().message());
+      return nullptr;
+    }
+    p->event_ = std::move(*event);
+    if (::ioctl(p->event_.get(), PERF_EVENT_IOC_SET_BPF, p->prog_.get()) != 0 ||
+        ::ioctl(p->event_.get(), PERF_EVENT_IOC_ENABLE, 0) != 0) {
+      *error = absl::StrCat("attach the floor program: ", std::strerror(errno));
       return nullptr;
     }
     return p;
-  }
-  ~FloorProbe() {
-    for (int fd : {event_fd_, prog_fd_, stats_fd_}) {
-      if (fd >= 0) ::close(fd);
-    }
   }
   // How many times the program ran (0 when the kernel does not count).
   uint64_t Runs() const {
     bpf_prog_info info{};
     bpf_attr attr{};
-    attr.info.bpf_fd = static_cast<uint32_t>(prog_fd_);
+    attr.info.bpf_fd = static_cast<uint32_t>(prog_.get());
     attr.info.info_len = sizeof(info);
     attr.info.info = reinterpret_cast<uint64_t>(&info);
     if (::syscall(SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr)) != 0) return 0;
@@ -126,9 +120,7 @@ class FloorProbe {
 
  private:
   FloorProbe() = default;
-  int stats_fd_ = -1;
-  int prog_fd_ = -1;
-  int event_fd_ = -1;
+  UniqueFd stats_, prog_, event_;  // closed in reverse: the event first
 };
 
 int Fail(const std::string& why) {

@@ -81,8 +81,8 @@ class E2eTest : public ::testing::Test {
       (*p)->Wait(absl::Seconds(20));
       return nullptr;
     }
-    last_session_ = (*armed).value("session", "");
-    EXPECT_FALSE(last_session_.empty()) << armed->dump();
+    last_armed_ = *armed;
+    EXPECT_FALSE(LastSession().empty()) << armed->dump();
     return std::move(*p);
   }
 
@@ -141,7 +141,8 @@ class E2eTest : public ::testing::Test {
   }
 
   Sandbox sb_;
-  std::string last_session_;  // of the last StartTrace that armed
+  nlohmann::json last_armed_;  // the armed line of the last StartTrace that armed
+  std::string LastSession() const { return last_armed_.value("session", ""); }
 };
 
 TEST_F(E2eTest, TraceHitsCarryTheClientPorts) {
@@ -156,7 +157,7 @@ TEST_F(E2eTest, TraceHitsCarryTheClientPorts) {
   EXPECT_EQ((*ended)["hits"], 3);
   EXPECT_EQ(p->Wait(absl::Seconds(20)), 0) << p->Stderr();
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
-  ExpectAuditedEnd(last_session_, "hello-world", "END_REASON_STOP_REQUESTED");
+  ExpectAuditedEnd(LastSession(), "hello-world", "END_REASON_STOP_REQUESTED");
 }
 
 TEST_F(E2eTest, TextOutputLooksLikeDlvTrace) {
@@ -463,11 +464,7 @@ TEST_F(E2eTest, EngineAutoRunsEbpfOnAFunctionScriptAndCtrlCLeavesNoUprobe) {
 TEST_F(E2eTest, EngineAutoOnALineScriptRunsDelveAndNamesTheLine) {
   auto p = StartTrace("hello-world", TraceScript(), {"--engine", "auto"});
   ASSERT_NE(p, nullptr);
-  const nlohmann::json* armed = nullptr;
-  for (const auto& j : p->seen()) {
-    if (j.value("type", "") == "armed") armed = &j;
-  }
-  ASSERT_NE(armed, nullptr);
+  const nlohmann::json* armed = &last_armed_;
   EXPECT_EQ(armed->value("engine", ""), "delve") << armed->dump();
   EXPECT_TRUE(
       absl::StrContains(armed->value("engine_note", ""), "eBPF engine not used: trace.dlv:2: "))
@@ -547,15 +544,11 @@ TEST_F(E2eTest, DelveOnAnotherPodOfABuildTracedWithEbpfIsRefused) {
 TEST_F(E2eTest, AutoRunsOnDelveWhereAnotherPodOfTheBuildIsDebuggedWithDelve) {
   auto held = StartTrace("two-containers", TraceScript(), {"-c", "web", "--engine", "delve"});
   ASSERT_NE(held, nullptr);
-  const std::string holder = last_session_;
+  const std::string holder = LastSession();
   std::string script = Script("function.dlv", kFunctionScript);
   auto p = StartTrace("hello-world", script, {"--engine", "auto"});
   ASSERT_NE(p, nullptr);
-  const nlohmann::json* armed = nullptr;
-  for (const auto& j : p->seen()) {
-    if (j.value("type", "") == "armed") armed = &j;
-  }
-  ASSERT_NE(armed, nullptr);
+  const nlohmann::json* armed = &last_armed_;
   EXPECT_EQ(armed->value("engine", ""), "delve") << armed->dump();
   const std::string note = armed->value("engine_note", "");
   EXPECT_TRUE(absl::StartsWith(note, "eBPF engine not used: pod default/two-containers (pid "))
@@ -647,7 +640,7 @@ TEST_F(E2eTest, CtrlCEndsSafely) {
   EXPECT_EQ(p->Wait(absl::Seconds(20)), 0);
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
   // Ctrl-C asks the controller to stop the session (the stream is server-to-client only).
-  ExpectAuditedEnd(last_session_, "hello-world", "stop");
+  ExpectAuditedEnd(LastSession(), "hello-world", "stop");
 }
 
 TEST_F(E2eTest, SigkillOfCliEndsSafely) {
@@ -658,7 +651,7 @@ TEST_F(E2eTest, SigkillOfCliEndsSafely) {
   // Requests keep flowing while the agent notices the client is gone and lets go.
   SendRequests(sb_.Get("HELLO_URL"), 2);
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
-  ExpectAuditedEnd(last_session_, "hello-world", "gone");
+  ExpectAuditedEnd(LastSession(), "hello-world", "gone");
 }
 
 // A network cut between the CLI and the controller mid-trace (the link goes silent: no FIN, no RST;
@@ -686,10 +679,10 @@ TEST_F(E2eTest, NetworkCutBetweenCliAndControllerEndsSafely) {
   EXPECT_LE(took, kKeepaliveTime * 2 + kKeepaliveTimeout + absl::Seconds(10));
   EXPECT_TRUE(absl::StrContains(
       p->Stderr(), absl::StrCat("trace: lost the controller at 127.0.0.1:", proxy.port(),
-                                " during session ", last_session_)))
+                                " during session ", LastSession())))
       << p->Stderr();
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
-  ExpectAuditedEnd(last_session_, "hello-world", "gone");
+  ExpectAuditedEnd(LastSession(), "hello-world", "gone");
 }
 
 TEST_F(E2eTest, StopFromSecondTerminalEndsSafely) {
@@ -714,7 +707,7 @@ TEST_F(E2eTest, StopFromSecondTerminalEndsSafely) {
       << ended->dump();
   p->Wait(absl::Seconds(20));
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
-  ExpectAuditedEnd(last_session_, "hello-world", "stop");
+  ExpectAuditedEnd(LastSession(), "hello-world", "stop");
 }
 
 TEST_F(E2eTest, LeaseExpiryEndsSafely) {
@@ -727,7 +720,7 @@ TEST_F(E2eTest, LeaseExpiryEndsSafely) {
       << ended->dump();
   p->Wait(absl::Seconds(20));
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
-  ExpectAuditedEnd(last_session_, "hello-world", "lease");
+  ExpectAuditedEnd(LastSession(), "hello-world", "lease");
 }
 
 TEST_F(E2eTest, ControllerKilledEndsSafely) {
@@ -776,7 +769,7 @@ TEST_F(E2eTest, AgentSigkillThenRestartEndsSafely) {
       absl::StrContains((*ended)["message"].get<std::string>(), "the agent's guardian recovered"))
       << ended->dump();
   EXPECT_NE(p->Wait(absl::Seconds(20)), 0) << "a killed agent is not a clean end";
-  ExpectAuditedEnd(last_session_, "hello-world", "recovered");
+  ExpectAuditedEnd(LastSession(), "hello-world", "recovered");
   auto again = StartTrace("hello-world", TraceScript());
   ASSERT_NE(again, nullptr);
   again->Signal(SIGINT);
@@ -797,7 +790,7 @@ TEST_F(E2eTest, TargetExitingMidTraceEndsTheSession) {
       << ended->dump();
   p->Wait(absl::Seconds(20));
   EXPECT_TRUE(testing::DlvProcessesFor(*pid).empty());
-  ExpectAuditedEnd(last_session_, "doomed", "exit");
+  ExpectAuditedEnd(LastSession(), "doomed", "exit");
 }
 
 // ---- bad input: one clear line, non-zero exit, nothing left behind

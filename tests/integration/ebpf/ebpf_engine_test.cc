@@ -35,6 +35,7 @@
 #include "tests/support/go_target.h"
 #include "tests/support/http_probe.h"
 #include "tests/support/proc_probe.h"
+#include "tests/support/resolved_target.h"
 #include "tests/support/session_events.h"
 #include "tests/support/test_env.h"
 
@@ -1000,21 +1001,12 @@ struct EngineSession {
   }
 };
 
-// Spec() with the resolver's facts about `t`'s binary, as the session manager hands them to the
-// engines (read here directly: the resolver's gate on the bundled Delve's Go range is not what
-// these tests are about), at 100 hits/s.
+// Spec() with the resolver's facts about `t` (start time, binary), as the session manager hands
+// them to the engines, at 100 hits/s.
 agent::TraceSpec SpecWithFacts(const GoTarget& t, const std::string& script) {
-  auto facts = gobinary::InspectGoBinary(absl::StrCat("/proc/", t.pid(), "/exe"));
-  EXPECT_TRUE(facts.ok()) << facts.status();
   agent::TraceSpec spec = Spec(t.pid(), script);
-  if (facts.ok()) {
-    spec.binary.set_path(absl::StrCat("/proc/", t.pid(), "/exe"));
-    spec.binary.set_go_version(facts->go_version);
-    spec.binary.set_build_id(facts->build_id);
-    spec.binary.set_has_dwarf(facts->has_dwarf);
-    spec.binary.set_optimized(facts->optimized);
-    spec.binary.set_stripped(facts->stripped);
-  }
+  absl::Status resolved = kdbg::testing::ResolveInto(t.pid(), &spec);
+  EXPECT_TRUE(resolved.ok()) << resolved;
   spec.max_hits_per_second = 100;
   return spec;
 }
