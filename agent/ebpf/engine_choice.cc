@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/delve/trace_script.h"
 #include "agent/ebpf/build_claims.h"
+#include "agent/ebpf/plan.h"
 #include "common/log.h"
 
 namespace kdbg::ebpf {
@@ -66,7 +67,7 @@ class Choosing final : public agent::DebugSessionFactory {
       return Delve(spec.binary.build_id(), DelveClaim(spec), ", or trace it with --engine ebpf too",
                    [&] { return delve_->StartTrace(spec, Stamp(std::move(cb), "delve", "")); });
     }
-    if (engine == "ebpf") return Ebpf(spec, std::move(cb), ", or use --engine delve");
+    if (engine == "ebpf") return Refused(Ebpf(spec, std::move(cb), ", or use --engine delve"));
     if (!engine.empty() && engine != "auto") {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown engine \"", spec.engine, "\": use auto, ebpf or delve"));
@@ -76,6 +77,7 @@ class Choosing final : public agent::DebugSessionFactory {
     if (!script.ok()) return script.status();
     auto s = Ebpf(spec, cb, "");
     if (s.ok() || absl::IsNotFound(s.status())) return s;
+    if (IsScriptMistake(s.status())) return Refused(std::move(s));
     std::string note = absl::StrCat("eBPF engine not used: ", s.status().message());
     log::Info("engine auto: delve", {{"session", spec.session_id}, {"why", note}});
     auto d = Delve(spec.binary.build_id(), DelveClaim(spec), "",
@@ -128,6 +130,15 @@ class Choosing final : public agent::DebugSessionFactory {
     };
     Started started = ebpf_->StartTrace(claiming, std::move(cb));
     return Claim(std::move(started), *token);
+  }
+
+  // A mistake of the script (plan.h, IsScriptMistake) says what to do: on Delve the session would
+  // run, and every hit would stop the target to print the error.
+  static Started Refused(Started started) {
+    if (started.ok() || !IsScriptMistake(started.status())) return started;
+    return absl::Status(started.status().code(),
+                        absl::StrCat(started.status().message(),
+                                     "; fix the script: no engine could evaluate it at any hit"));
   }
 
   // `started` holding `token` until it is gone; the token released at once when it did not start.

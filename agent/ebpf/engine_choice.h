@@ -4,7 +4,11 @@
 //          cannot run it).
 //   auto   (also empty) the eBPF engine when the whole script qualifies and the node supports
 //          it, else Delve. A script Delve would refuse the same way (malformed, unknown location)
-//          is refused at once. When Delve refuses too (e.g. a Go version outside the bundled
+//          is refused at once, and so is one the eBPF engine compiled far enough to find a field
+//          the value's type does not have (plan.h, IsScriptMistake: "... which has no field
+//          RemoteAdr (did you mean RemoteAddr?); fix the script ..."), which on Delve would
+//          stop the target at every hit to print that error. (--engine delve runs such a script
+//          as `dlv trace` would.) When Delve refuses too (e.g. a Go version outside the bundled
 //          Delve's range), the error gives both reasons: "<Delve's> (eBPF engine not used: ...)".
 // The bundled Delve's Go range gates the Delve engine only (the session manager lets an
 // unsupported Go through when the session may run on eBPF); the eBPF engine needs Go >= 1.17.

@@ -1,5 +1,7 @@
 #include "agent/ebpf/engine_choice.h"
 
+#include "agent/ebpf/plan.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -108,6 +110,28 @@ TEST(EngineChoiceTest, AutoWhenNeitherEngineRunsGivesBothReasons) {
             "main.go:1 ...)");
   EXPECT_EQ(r.ebpf->traces, 1);
   EXPECT_EQ(r.delve->traces, 1);
+}
+
+// A field no value of its type can have (plan.h, IsScriptMistake) is refused on either engine
+// choice that compiles the script, and never run on Delve (an error at every hit, each a stop).
+TEST(EngineChoiceTest, AMistakeOfTheScriptIsRefusedNotRunOnDelve) {
+  const absl::Status mistake = ScriptMistake(absl::InvalidArgumentError(
+      "t.dlv:2: r.RemoteAdr: r is net/http.Request, which has no field RemoteAdr (did you mean "
+      "RemoteAddr?)"));
+  for (const char* engine : {"auto", "", "ebpf"}) {
+    ChoiceRun r = Start(engine, mistake);
+    EXPECT_TRUE(absl::IsInvalidArgument(r.status)) << r.status;
+    EXPECT_EQ(r.status.message(),
+              "t.dlv:2: r.RemoteAdr: r is net/http.Request, which has no field RemoteAdr (did you "
+              "mean RemoteAddr?); fix the script: no engine could evaluate it at any hit");
+    EXPECT_EQ(r.ebpf->traces, 1);
+    EXPECT_EQ(r.delve->traces, 0) << engine;
+    EXPECT_TRUE(r.events.empty());
+  }
+  // The same words unmarked (a field through an interface) still run on Delve.
+  ChoiceRun unmarked = Start("auto", absl::InvalidArgumentError("t.dlv:2: d.X: no type has X"));
+  EXPECT_TRUE(unmarked.status.ok()) << unmarked.status;
+  EXPECT_EQ(unmarked.delve->traces, 1);
 }
 
 TEST(EngineChoiceTest, AutoRefusesWhatDelveWouldRefuseToo) {

@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -90,6 +91,58 @@ struct Alt {
 bool Guarded(const Alt& a) {
   return std::any_of(a.prefix.begin(), a.prefix.end(),
                      [](const kdbg_op& op) { return op.code == KDBG_OP_GUARD; });
+}
+
+constexpr absl::string_view kScriptMistakeUrl = "kdbg.io/ebpf/script-mistake";
+
+// `s` with another message, its code and its payloads (the ScriptMistake mark) kept.
+absl::Status WithMessage(const absl::Status& s, absl::string_view message) {
+  absl::Status out(s.code(), message);
+  s.ForEachPayload(
+      [&](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
+}
+
+// The edits (insert, delete, replace a letter, swap two adjacent ones) from `a` to `b`: the optimal
+// string alignment distance, so that the typo "nmae" is one edit from "name".
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min(
+          {d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// What follows "x is T, which has no field F": " (did you mean Note?)" for the field of `fields`
+// nearest F, case ignored, within one edit (F of up to 4 letters) or two, else " (its fields: ID,
+// Customer, ...)".
+std::string FieldHint(const std::string& field, const std::vector<std::string>& fields) {
+  constexpr size_t kMaxListed = 12;
+  const std::string want = absl::AsciiStrToLower(field);
+  const std::string* nearest = nullptr;
+  size_t best = field.size() <= 4 ? 2 : 3;  // one more than the edits allowed
+  for (const std::string& f : fields) {
+    const size_t d = EditDistance(want, absl::AsciiStrToLower(f));
+    if (d < best) {
+      nearest = &f;
+      best = d;
+    }
+  }
+  if (nearest != nullptr) return absl::StrCat(" (did you mean ", *nearest, "?)");
+  if (fields.empty()) return "";
+  const size_t n = std::min(fields.size(), kMaxListed);
+  return absl::StrCat(
+      " (its fields: ",
+      absl::StrJoin(fields.begin(), fields.begin() + static_cast<ptrdiff_t>(n), ", "),
+      fields.size() > n ? ", ..." : "", ")");
 }
 
 // The place of a value of `type` that DWARF locates by `pieces`. A location without DW_OP_piece
@@ -296,8 +349,14 @@ class Compiler {
     return out;
   }
 
+  // `.field` on one alternative: the field itself, else a promoted one. "x is T, which has no
+  // field F" is a ScriptMistake when nothing could give `x.F` a value at any hit: T is a struct
+  // not reached through an interface, no embedded interface on the way (Delve looks into one's
+  // dynamic value), and no method F of T or of an embedded type (Delve evaluates `x.M` to the
+  // method).
   absl::StatusOr<std::vector<Alt>> FieldOne(Alt a, const std::string& field,
                                             const std::string& so_far) {
+    const bool guarded = Guarded(a);
     if (a.type.kind == GoKind::kPtr) {
       KDBG_ASSIGN_OR_RETURN(TypeInfo elem, dwarf_.Type(a.type.elem));
       if (elem.kind != GoKind::kStruct) {
@@ -319,19 +378,32 @@ class Compiler {
     // and Delve finds it (findStructMemberOrMethod); each struct type once.
     std::deque<Alt> queue{std::move(a)};
     absl::flat_hash_set<std::string> seen;
+    std::vector<std::string> fields;  // every field name on the way, for the message's hint
+    std::vector<std::string> owners;  // the types whose methods `x.field` could name
+    bool open = false;                // an embedded interface, or a type not followed
     while (!queue.empty()) {
       Alt s = std::move(queue.front());
       queue.pop_front();
       if (s.type.kind == GoKind::kPtr) {
         auto elem = dwarf_.Type(s.type.elem);
-        if (!elem.ok() || elem->kind != GoKind::kStruct) continue;
-        auto p = Deref(s.place);
-        if (!p.ok()) continue;
-        s.place = *std::move(p);
+        auto p = elem.ok() && elem->kind == GoKind::kStruct ? Deref(s.place)
+                                                            : absl::StatusOr<Place>(Place{});
+        if (!elem.ok() || !p.ok()) {
+          open = true;
+          continue;
+        }
+        if (elem->kind == GoKind::kStruct) s.place = *std::move(p);
         s.type = *std::move(elem);
       }
-      if (s.type.kind != GoKind::kStruct || !seen.insert(s.type.name).second) continue;
+      if (s.type.kind != GoKind::kStruct) {
+        if (s.type.kind == GoKind::kInterface) open = true;
+        owners.push_back(s.type.name);
+        continue;
+      }
+      if (!seen.insert(s.type.name).second) continue;
+      owners.push_back(s.type.name);
       for (const gobinary::Member& m : s.type.members) {
+        fields.push_back(m.name);
         if (m.name != field && !m.embedded) continue;
         KDBG_ASSIGN_OR_RETURN(TypeInfo mt, dwarf_.Type(m.type));
         Alt next = s;
@@ -341,8 +413,35 @@ class Compiler {
         queue.push_back(std::move(next));
       }
     }
-    return absl::InvalidArgumentError(
-        absl::StrCat(so_far, " is ", type_name, ", which has no field ", field));
+    absl::Status missing = absl::InvalidArgumentError(absl::StrCat(
+        so_far, " is ", type_name, ", which has no field ", field, FieldHint(field, fields)));
+    if (guarded || open || AnyMayHaveMethod(owners, field)) return missing;
+    return ScriptMistake(std::move(missing));
+  }
+
+  // Whether a type of `owners` ("main.Order", "net/http.Request") may have a method `name`: the
+  // binary has "pkg.T.name" or "pkg.(*T).name" (a body, or calls the compiler inlined). True for a
+  // name that does not split that way (a generic instantiation, an unnamed type): a refusal is
+  // never made on a guess.
+  bool AnyMayHaveMethod(const std::vector<std::string>& owners, const std::string& name) {
+    std::vector<std::string> candidates;
+    for (absl::string_view t : owners) {
+      t = absl::StripPrefix(t, "*");
+      const size_t slash = t.rfind('/');
+      const size_t dot = t.find('.', slash == absl::string_view::npos ? 0 : slash + 1);
+      if (absl::StrContains(t, "[") || dot == absl::string_view::npos) return true;
+      const absl::string_view pkg = t.substr(0, dot), type = t.substr(dot + 1);
+      if (type.empty() || absl::StrContains(type, ".")) return true;
+      candidates.push_back(absl::StrCat(pkg, ".", type, ".", name));
+      candidates.push_back(absl::StrCat(pkg, ".(*", type, ").", name));
+    }
+    for (const std::string& c : candidates) {
+      if (dwarf_.FindFunction(c).ok() || !dwarf_.InlinedCalls(c).empty()) return true;
+    }
+    const std::vector<std::string> inlined_only = dwarf_.InlinedOnlyFunctions();
+    return std::any_of(candidates.begin(), candidates.end(), [&](const std::string& c) {
+      return std::find(inlined_only.begin(), inlined_only.end(), c) != inlined_only.end();
+    });
   }
 
   // `a[index]`: the element's place, behind a length check (CHECK) for a slice or string.
@@ -1175,7 +1274,7 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
   for (size_t i = 0; i < bp.prints.size(); ++i) {
     int line = i < bp.print_lines.size() ? bp.print_lines[i] : bp.line;
     auto fail = [&](const absl::Status& s) {
-      return absl::Status(s.code(), where(line, absl::StrCat(bp.prints[i], ": ", s.message())));
+      return WithMessage(s, where(line, absl::StrCat(bp.prints[i], ": ", s.message())));
     };
     auto e = ParseExpr(bp.prints[i]);
     if (!e.ok()) return fail(e.status());
@@ -1246,8 +1345,7 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
   }
   if (!bp.cond.empty()) {
     auto fail = [&](const absl::Status& s) {
-      return absl::Status(s.code(),
-                          where(bp.cond_line, absl::StrCat("cond ", bp.cond, ": ", s.message())));
+      return WithMessage(s, where(bp.cond_line, absl::StrCat("cond ", bp.cond, ": ", s.message())));
     };
     auto c = ParseCond(bp.cond);
     if (!c.ok()) return fail(absl::UnimplementedError(c.status().message()));
@@ -1376,8 +1474,8 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
         auto pp =
             NotAbsent(CompileProbe(bp, script_name, dwarf, bias, compiler, call.callee, &call));
         if (!pp.ok()) {
-          return absl::Status(
-              pp.status().code(),
+          return WithMessage(
+              pp.status(),
               absl::StrCat(pp.status().message(), " (at its call inlined in ", call.caller, ", ",
                            call.callee.file, ":", call.callee.line, ")"));
         }
@@ -1555,6 +1653,15 @@ uint32_t ProbePlan::RecordSlots() const {
   for (const Slot& s : args) n += s.unread.empty() ? 1 : 0;
   for (const Slot& s : results) n += s.unread.empty() ? 1 : 0;
   return n;
+}
+
+absl::Status ScriptMistake(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kScriptMistakeUrl, absl::Cord("field"));
+  return status;
+}
+
+bool IsScriptMistake(const absl::Status& status) {
+  return status.GetPayload(kScriptMistakeUrl).has_value();
 }
 
 }  // namespace kdbg::ebpf

@@ -209,6 +209,18 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
                                  std::optional<uint64_t> pie_load_bias = std::nullopt,
                                  bool returns = true);
 
+// Whether `status`, from CompilePlan, is a mistake of the script itself that no engine could
+// evaluate at any hit: a field the value's static type does not have, neither declared, nor
+// promoted from an embedded field, nor as a method of the type or of an embedded one, and not
+// reached through an interface (whose dynamic value might have it):
+//   InvalidArgument "trace.dlv:2: r.RemoteAdr: r is net/http.Request, which has no field
+//                    RemoteAdr (did you mean RemoteAddr?)"
+// The engine choice refuses such a script rather than run it on Delve, where every hit would
+// stop the target to print the same error.
+bool IsScriptMistake(const absl::Status& status);
+// `status` (not OK) marked so that IsScriptMistake tells it.
+absl::Status ScriptMistake(absl::Status status);
+
 // Formats one slot of a record as the Delve engine prints the same value (agent/delve/
 // hit_format.h): "\"127.0.0.1:5\"...+3 more", "42", "true", "(*main.T)(0xc000..)", "nil",
 // interfaces "io.Writer((*net/http.response)(0xc000..))", "main.Describer(nil)" (a nil *T in

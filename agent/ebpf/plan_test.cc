@@ -394,6 +394,54 @@ TEST(EbpfPlanTest, PromotedFieldsAreFoundThroughEmbeddedFields) {
       << bad.status();
 }
 
+// A field that no value of the static type can have is a mistake of the script (the engine choice
+// refuses it rather than run it on Delve), with the nearest field named or the fields listed. Not
+// one where a value might have it: a method of that name (of the type or of an embedded one),
+// a field through an interface, a parameter that is not there (Delve also finds locals and
+// package variables).
+TEST(EbpfPlanTest, AFieldTheTypeCannotHaveIsAMistakeOfTheScript) {
+  auto dwarf = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
+  ASSERT_TRUE(dwarf.ok()) << dwarf.status();
+  struct Case {
+    std::string script;
+    bool mistake;
+    std::string message;
+  } cases[] = {
+      {"trace h main.handleOrder\non h print o.Nope\n", true,
+       "t.dlv:2: o.Nope: o is main.Order, which has no field Nope (did you mean Note?)"},
+      {"trace h main.handleOrder\non h print o.Customer.nmae\n", true,
+       "o.Customer.nmae: o.Customer is main.Customer, which has no field nmae (did you mean "
+       "Name?)"},
+      {"trace s main.ship\non s print e.Zzzzzz\n", true,
+       "e is main.envelope, which has no field Zzzzzz (its fields: Order, meta, Seq, ID, "
+       "Customer, Items, Paid, Note, Weight, Source, Mass, Scale)"},
+      {"trace h main.handleOrder\ncond h o.Nope == 1\n", true,
+       "t.dlv:2: cond o.Nope == 1: o is main.Order, which has no field Nope"},
+      // The linker dropped (*Order).Describe (never called): Delve finds no method either.
+      {"trace h main.handleOrder\non h print o.Describe\n", true, "which has no field Describe"},
+      // Through an interface: a dynamic type may have it.
+      {"trace h main.handleOrder\non h print d.Nope\n", false, "Nope"},
+      {"trace h main.handleOrder\non h print nope\n", false, "has no parameter nope"},
+  };
+  for (const Case& c : cases) {
+    auto plan = CompilePlan(Parse(c.script), "t.dlv", **dwarf);
+    ASSERT_FALSE(plan.ok()) << c.script;
+    EXPECT_EQ(IsScriptMistake(plan.status()), c.mistake) << plan.status();
+    EXPECT_TRUE(absl::StrContains(plan.status().message(), c.message)) << plan.status();
+  }
+  EXPECT_FALSE(IsScriptMistake(absl::InvalidArgumentError("o is main.Order, which has no field")));
+  // (*Order).String is in modern-values: Delve evaluates o.String to that method.
+  auto modern = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("modern-values"));
+  ASSERT_TRUE(modern.ok()) << modern.status();
+  auto method =
+      CompilePlan(Parse("trace p main.process\non p print o.String\n"), "t.dlv", **modern);
+  ASSERT_FALSE(method.ok());
+  EXPECT_FALSE(IsScriptMistake(method.status())) << method.status();
+  auto typo = CompilePlan(Parse("trace p main.process\non p print o.Strin\n"), "t.dlv", **modern);
+  ASSERT_FALSE(typo.ok());
+  EXPECT_TRUE(IsScriptMistake(typo.status())) << typo.status();
+}
+
 // len() of a map reads the count its header starts with, a nil map as 0 (LOAD0); len() of other
 // kinds is refused.
 TEST(EbpfPlanTest, LenOfAMapReadsTheCountItsHeaderStartsWith) {

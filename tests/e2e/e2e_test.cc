@@ -1233,6 +1233,12 @@ INSTANTIATE_TEST_SUITE_P(
                                "trace handleSlash main.go:10\ncall os.Exit(1)\n", "bad.dlv:2"},
                       BadInput{"UnknownFunction", "hello-world",
                                "trace main.noSuchFunction\ncontinue\n", "nosuchfunction"},
+                      // A field net/http.Request cannot have: refused with the nearest one,
+                      // not run on Delve with an error (and a stop) at every hit.
+                      BadInput{"AFieldTheTypeLacks", "hello-world",
+                               "trace main.handleSlash\non 1 print r.RemoteAdr\n",
+                               "bad.dlv:2: r.remoteadr: r is net/http.request, which has no field "
+                               "remoteadr (did you mean remoteaddr?); fix the script"},
                       BadInput{"UnknownPod", "no-such-pod", "trace main.main\n", "not found"},
                       BadInput{"StrippedTarget", "stripped", "trace main.handleSlash\n",
                                "--debug-binary file"},

@@ -865,10 +865,11 @@ TEST(EbpfEngineTest, ErrorsNameTheLineAndLeaveNothing) {
     std::string script;
     absl::StatusCode code;
     std::string message;
+    bool mistake = false;  // IsScriptMistake: refused by the engine choice, not run on Delve
   } cases[] = {
       {"trace nope\n", absl::StatusCode::kNotFound, "t.dlv:1: location \"nope\" not found"},
       {"trace h main.handleOrder\non h print o.Nope\n", absl::StatusCode::kInvalidArgument,
-       "t.dlv:2: o.Nope: o is main.Order, which has no field Nope"},
+       "t.dlv:2: o.Nope: o is main.Order, which has no field Nope (did you mean Note?)", true},
       {"trace h main.handleOrder\non h print nope\n", absl::StatusCode::kInvalidArgument,
        "t.dlv:2: nope: main.handleOrder has no parameter nope"},
       {"trace h main.handleOrder\non h print o.Items\n", absl::StatusCode::kUnimplemented,
@@ -883,6 +884,7 @@ TEST(EbpfEngineTest, ErrorsNameTheLineAndLeaveNothing) {
     ASSERT_FALSE(s.ok()) << c.script;
     EXPECT_EQ(s.status().code(), c.code) << s.status();
     EXPECT_THAT(std::string(s.status().message()), HasSubstr(c.message));
+    EXPECT_EQ(IsScriptMistake(s.status()), c.mistake) << s.status();
     EXPECT_TRUE(ev.All().empty());
   }
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.handleOrder"));
