@@ -350,10 +350,10 @@ class Compiler {
   }
 
   // `.field` on one alternative: the field itself, else a promoted one. "x is T, which has no
-  // field F" is a ScriptMistake when nothing could give `x.F` a value at any hit: T is a struct
-  // not reached through an interface, no embedded interface on the way (Delve looks into one's
-  // dynamic value), and no method F of T or of an embedded type (Delve evaluates `x.M` to the
-  // method).
+  // field F" is a ScriptMistake when nothing could give `x.F` a value at any hit: T, not reached
+  // through an interface, is a predeclared type (string, int, ...), or a struct with no such
+  // field declared or promoted, no embedded interface on the way (Delve looks into one's dynamic
+  // value), and no method F of T or of an embedded type (Delve evaluates `x.M` to the method).
   absl::StatusOr<std::vector<Alt>> FieldOne(Alt a, const std::string& field,
                                             const std::string& so_far) {
     const bool guarded = Guarded(a);
@@ -369,8 +369,14 @@ class Compiler {
     }
     if (a.type.kind == GoKind::kInterface) return Interface(a, field, so_far);
     if (a.type.kind != GoKind::kStruct) {
-      return absl::InvalidArgumentError(
+      absl::Status s = absl::InvalidArgumentError(
           absl::StrCat(so_far, " is ", a.type.name, ", which has no field ", field));
+      // A predeclared type (string, int, bool, ...) has neither fields nor methods.
+      const bool predeclared =
+          (a.type.kind == GoKind::kString ||
+           (a.type.kind >= GoKind::kBool && a.type.kind <= GoKind::kComplex128)) &&
+          !absl::StrContains(a.type.name, ".");
+      return predeclared && !guarded ? ScriptMistake(std::move(s)) : s;
     }
     const std::string type_name = a.type.name;
     // The field itself, else a promoted one: breadth first through the embedded fields (an
@@ -404,12 +410,15 @@ class Compiler {
       owners.push_back(s.type.name);
       for (const gobinary::Member& m : s.type.members) {
         fields.push_back(m.name);
-        if (m.name != field && !m.embedded) continue;
+        // An embedded field is named by its type, "Order" (Delve also takes "pkg.Order").
+        const bool named =
+            m.name == field || (m.embedded && absl::EndsWith(m.name, absl::StrCat(".", field)));
+        if (!named && !m.embedded) continue;
         KDBG_ASSIGN_OR_RETURN(TypeInfo mt, dwarf_.Type(m.type));
         Alt next = s;
         next.place = Sub(s.place, m.offset, mt.size);
         next.type = std::move(mt);
-        if (m.name == field) return std::vector<Alt>{std::move(next)};
+        if (named) return std::vector<Alt>{std::move(next)};
         queue.push_back(std::move(next));
       }
     }

@@ -212,7 +212,8 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
 // Whether `status`, from CompilePlan, is a mistake of the script itself that no engine could
 // evaluate at any hit: a field the value's static type does not have, neither declared, nor
 // promoted from an embedded field, nor as a method of the type or of an embedded one, and not
-// reached through an interface (whose dynamic value might have it):
+// reached through an interface (whose dynamic value might have it); or any field of a value of a
+// predeclared type (string, int, bool, ...: neither fields nor methods):
 //   InvalidArgument "trace.dlv:2: r.RemoteAdr: r is net/http.Request, which has no field
 //                    RemoteAdr (did you mean RemoteAddr?)"
 // The engine choice refuses such a script rather than run it on Delve, where every hit would

@@ -415,6 +415,10 @@ TEST(EbpfPlanTest, AFieldTheTypeCannotHaveIsAMistakeOfTheScript) {
       {"trace s main.ship\non s print e.Zzzzzz\n", true,
        "e is main.envelope, which has no field Zzzzzz (its fields: Order, meta, Seq, ID, "
        "Customer, Items, Paid, Note, Weight, Source, Mass, Scale)"},
+      {"trace h main.handleOrder\non h print tag.Len\n", true,
+       "t.dlv:2: tag.Len: tag is string, which has no field Len"},
+      {"trace h main.handleOrder\non h print o.ID.X\n", true,
+       "o.ID is int64, which has no field X"},
       {"trace h main.handleOrder\ncond h o.Nope == 1\n", true,
        "t.dlv:2: cond o.Nope == 1: o is main.Order, which has no field Nope"},
       // The linker dropped (*Order).Describe (never called): Delve finds no method either.
@@ -430,6 +434,11 @@ TEST(EbpfPlanTest, AFieldTheTypeCannotHaveIsAMistakeOfTheScript) {
     EXPECT_TRUE(absl::StrContains(plan.status().message(), c.message)) << plan.status();
   }
   EXPECT_FALSE(IsScriptMistake(absl::InvalidArgumentError("o is main.Order, which has no field")));
+  // An embedded field is selected by its type's name.
+  auto embedded = CompilePlan(Parse("trace s main.ship\non s print e.Order.ID\non s print "
+                                    "e.meta.Source\n"),
+                              "t.dlv", **dwarf);
+  EXPECT_TRUE(embedded.ok()) << embedded.status();
   // (*Order).String is in modern-values: Delve evaluates o.String to that method.
   auto modern = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("modern-values"));
   ASSERT_TRUE(modern.ok()) << modern.status();
