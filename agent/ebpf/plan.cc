@@ -121,28 +121,59 @@ size_t EditDistance(absl::string_view a, absl::string_view b) {
   return d[a.size()][b.size()];
 }
 
-// What follows "x is T, which has no field F": " (did you mean Note?)" for the field of `fields`
-// nearest F, case ignored, within one edit (F of up to 4 letters) or two, else " (its fields: ID,
-// Customer, ...)".
-std::string FieldHint(const std::string& field, const std::vector<std::string>& fields) {
-  constexpr size_t kMaxListed = 12;
-  const std::string want = absl::AsciiStrToLower(field);
-  const std::string* nearest = nullptr;
-  size_t best = field.size() <= 4 ? 2 : 3;  // one more than the edits allowed
-  for (const std::string& f : fields) {
-    const size_t d = EditDistance(want, absl::AsciiStrToLower(f));
+// The index in `candidates` of the one nearest `want`, case ignored, within one edit for a
+// `want` of up to 4 letters and two above (a typo, not another name); -1 if none.
+int Nearest(absl::string_view want, const std::vector<std::string>& candidates) {
+  const std::string w = absl::AsciiStrToLower(want);
+  size_t best = w.size() <= 4 ? 2 : 3;  // one more than the edits allowed
+  int nearest = -1;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const std::string& c = candidates[i];
+    if (c.size() + best <= w.size() || w.size() + best <= c.size()) continue;  // too long or short
+    const size_t d = EditDistance(w, absl::AsciiStrToLower(c));
     if (d < best) {
-      nearest = &f;
+      nearest = static_cast<int>(i);
       best = d;
     }
   }
-  if (nearest != nullptr) return absl::StrCat(" (did you mean ", *nearest, "?)");
+  return nearest;
+}
+
+// What follows "x is T, which has no field F": " (did you mean Note?)" for the field of `fields`
+// nearest F (Nearest), else " (its fields: ID, Customer, ...)".
+std::string FieldHint(const std::string& field, const std::vector<std::string>& fields) {
+  constexpr size_t kMaxListed = 12;
+  if (int i = Nearest(field, fields); i >= 0) {
+    return absl::StrCat(" (did you mean ", fields[static_cast<size_t>(i)], "?)");
+  }
   if (fields.empty()) return "";
   const size_t n = std::min(fields.size(), kMaxListed);
   return absl::StrCat(
       " (its fields: ",
       absl::StrJoin(fields.begin(), fields.begin() + static_cast<ptrdiff_t>(n), ", "),
       fields.size() > n ? ", ..." : "", ")");
+}
+
+// What follows "location \"L\" not found" for a function name L: " (did you mean
+// main.handleOrder?)", the binary's function (with a body or only inlined; a generic one by its
+// name without type parameters) nearest L (Nearest), where L may be Delve's shorthand for a
+// function of package main ("handleOrder"); "" for none, and for a file:line or an address.
+std::string FunctionHint(gobinary::DwarfReader& dwarf, absl::string_view location) {
+  if (location.empty() || absl::StrContains(location, ":") || location[0] == '*') return "";
+  const bool shorthand = !absl::StrContains(location, ".");
+  std::vector<std::string> names = dwarf.FunctionNames();
+  for (std::string& n : dwarf.InlinedOnlyFunctions()) names.push_back(std::move(n));
+  std::vector<std::string> full, compared;
+  absl::flat_hash_set<std::string> seen;
+  for (const std::string& n : names) {
+    std::string name = gobinary::NameWithoutTypeParams(n);
+    if (shorthand && !absl::StartsWith(name, "main.")) continue;
+    if (!seen.insert(name).second) continue;
+    compared.push_back(shorthand ? name.substr(5) : name);
+    full.push_back(std::move(name));
+  }
+  const int i = Nearest(location, compared);
+  return i < 0 ? "" : absl::StrCat(" (did you mean ", full[static_cast<size_t>(i)], "?)");
 }
 
 // The place of a value of `type` that DWARF locates by `pieces`. A location without DW_OP_piece
@@ -1456,7 +1487,8 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
     size_t sites = 0;
     for (const Target& t : targets) sites += (t.body.ok() ? 1 : 0) + t.calls.size();
     if (sites == 0) {
-      return absl::NotFoundError(where(absl::StrCat("location \"", bp.location, "\" not found")));
+      return absl::NotFoundError(where(absl::StrCat("location \"", bp.location, "\" not found",
+                                                    FunctionHint(dwarf, bp.location))));
     }
     if (plan.probes.size() + sites > KDBG_MAX_PROBES) {
       return absl::ResourceExhaustedError(where(absl::StrCat(

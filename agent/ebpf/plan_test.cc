@@ -451,6 +451,34 @@ TEST(EbpfPlanTest, AFieldTheTypeCannotHaveIsAMistakeOfTheScript) {
   EXPECT_TRUE(IsScriptMistake(typo.status())) << typo.status();
 }
 
+// A location that names no function of the binary names the nearest one, in full, whether the
+// script spelled it in full or as Delve's shorthand for package main; a generic function by its
+// name without type parameters; nothing when no name is that near.
+TEST(EbpfPlanTest, AnUnknownFunctionNamesTheNearest) {
+  auto values = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
+  ASSERT_TRUE(values.ok()) << values.status();
+  auto modern = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("modern-values"));
+  ASSERT_TRUE(modern.ok()) << modern.status();
+  struct Case {
+    gobinary::DwarfReader* dwarf;
+    std::string script;
+    std::string message;  // the whole message
+  } cases[] = {
+      {values->get(), "trace main.handelOrder\n",
+       "t.dlv:1: location \"main.handelOrder\" not found (did you mean main.handleOrder?)"},
+      {values->get(), "trace h handelOrder\n",
+       "t.dlv:1: location \"handelOrder\" not found (did you mean main.handleOrder?)"},
+      {values->get(), "trace main.zzzzzzzz\n", "t.dlv:1: location \"main.zzzzzzzz\" not found"},
+      {modern->get(), "trace main.smu\n",
+       "t.dlv:1: location \"main.smu\" not found (did you mean main.sum?)"},
+  };
+  for (const Case& c : cases) {
+    auto plan = CompilePlan(Parse(c.script), "t.dlv", *c.dwarf);
+    EXPECT_TRUE(absl::IsNotFound(plan.status())) << plan.status();
+    EXPECT_EQ(plan.status().message(), c.message);
+  }
+}
+
 // len() of a map reads the count its header starts with, a nil map as 0 (LOAD0); len() of other
 // kinds is refused.
 TEST(EbpfPlanTest, LenOfAMapReadsTheCountItsHeaderStartsWith) {

@@ -142,6 +142,13 @@ class LibdwReader final : public DwarfReader {
     return it->second;
   }
 
+  std::vector<std::string> FunctionNames() override {
+    std::vector<std::string> out;
+    out.reserve(functions_.size());
+    for (const auto& [name, off] : functions_) out.push_back(name);
+    return out;
+  }
+
   std::vector<std::string> InlinedOnlyFunctions() override {
     IndexInlinedCalls();
     std::vector<std::string> out;

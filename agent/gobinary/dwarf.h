@@ -142,6 +142,10 @@ class DwarfReader {
   // call ("main.half"); sorted. What the symbol table cannot list, and a trace script can name.
   // Walks every unit's functions as InlinedCalls does (once for both).
   virtual std::vector<std::string> InlinedOnlyFunctions() = 0;
+  // The full names of the functions with an out-of-line body ("main.handleOrder",
+  // "main.sum[go.shape.int]"), in no order: with InlinedOnlyFunctions, every function a trace
+  // script can name.
+  virtual std::vector<std::string> FunctionNames() = 0;
   // The pieces of `param` of `fn` (an out-of-line function or an inlined call) at `pc`; NotFound
   // when the location list has no entry for pc (the value is not available there) or `fn` has no
   // such parameter, Unimplemented for DWARF operations this reader does not evaluate.

@@ -1233,6 +1233,9 @@ INSTANTIATE_TEST_SUITE_P(
                                "trace handleSlash main.go:10\ncall os.Exit(1)\n", "bad.dlv:2"},
                       BadInput{"UnknownFunction", "hello-world",
                                "trace main.noSuchFunction\ncontinue\n", "nosuchfunction"},
+                      BadInput{"AFunctionNameTypo", "hello-world", "trace main.handelSlash\n",
+                               "location \"main.handelslash\" not found (did you mean "
+                               "main.handleslash?)"},
                       // A field net/http.Request cannot have: refused with the nearest one,
                       // not run on Delve with an error (and a stop) at every hit.
                       BadInput{"AFieldTheTypeLacks", "hello-world",
