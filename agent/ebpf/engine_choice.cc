@@ -76,8 +76,9 @@ class Choosing final : public agent::DebugSessionFactory {
     auto script = delve::ParseTraceScript(spec.script, spec.script_name);
     if (!script.ok()) return script.status();
     auto s = Ebpf(spec, cb, "");
-    if (s.ok() || absl::IsNotFound(s.status())) return s;
-    if (IsScriptMistake(s.status())) return Refused(std::move(s));
+    if (s.ok() || absl::IsNotFound(s.status()) || IsScriptMistake(s.status())) {
+      return Refused(std::move(s));
+    }
     std::string note = absl::StrCat("eBPF engine not used: ", s.status().message());
     log::Info("engine auto: delve", {{"session", spec.session_id}, {"why", note}});
     auto d = Delve(spec.binary.build_id(), DelveClaim(spec), "",

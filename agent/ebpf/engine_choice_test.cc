@@ -179,12 +179,11 @@ TEST(EngineChoiceTest, DelveAndUprobesNeverShareABuild) {
   delve->attach_result = absl::OkStatus();
   auto f = NewEngineChoosingFactory(delve, ebpf);
   std::vector<kdbg::v1::Event> events;
-  auto spec = SpecFor;
   auto cb = [&events](const kdbg::v1::Event& e) { events.push_back(e); };
-  auto traced = f->StartTrace(spec("ebpf", 11, "B1"), cb);
+  auto traced = f->StartTrace(SpecFor("ebpf", 11, "B1"), cb);
   ASSERT_TRUE(traced.ok()) << traced.status();
 
-  auto d = f->StartTrace(spec("delve", 12, "B1"), cb);
+  auto d = f->StartTrace(SpecFor("delve", 12, "B1"), cb);
   EXPECT_TRUE(absl::IsFailedPrecondition(d.status())) << d.status();
   EXPECT_EQ(
       d.status().message(),
@@ -204,17 +203,17 @@ TEST(EngineChoiceTest, DelveAndUprobesNeverShareABuild) {
   EXPECT_THAT(std::string(a.status().message()),
               ::testing::EndsWith("Stop session s11 first (kdbg stop s11)"));
   // Another eBPF session on the build, a Delve one on another build: both run.
-  EXPECT_TRUE(f->StartTrace(spec("auto", 14, "B1"), cb).ok());
-  EXPECT_TRUE(f->StartTrace(spec("delve", 15, "B2"), cb).ok());
+  EXPECT_TRUE(f->StartTrace(SpecFor("auto", 14, "B1"), cb).ok());
+  EXPECT_TRUE(f->StartTrace(SpecFor("delve", 15, "B2"), cb).ok());
   EXPECT_EQ(delve->traces, 1);
   EXPECT_EQ(delve->attaches, 0);
 
   // The eBPF session gone, the build is Delve's to take; then uprobes are refused there, and auto
   // runs on Delve saying why.
   traced->reset();
-  auto held = f->StartTrace(spec("delve", 16, "B1"), cb);
+  auto held = f->StartTrace(SpecFor("delve", 16, "B1"), cb);
   ASSERT_TRUE(held.ok()) << held.status();
-  auto e = f->StartTrace(spec("ebpf", 17, "B1"), cb);
+  auto e = f->StartTrace(SpecFor("ebpf", 17, "B1"), cb);
   EXPECT_TRUE(absl::IsFailedPrecondition(e.status())) << e.status();
   EXPECT_EQ(
       e.status().message(),
@@ -224,7 +223,7 @@ TEST(EngineChoiceTest, DelveAndUprobesNeverShareABuild) {
       "wherever both stop (an inlined call, or any breakpoint set there) and drop its hits "
       "without a word. Stop session s16 first (kdbg stop s16), or use --engine delve");
   events.clear();
-  auto automatic = f->StartTrace(spec("auto", 18, "B1"), cb);
+  auto automatic = f->StartTrace(SpecFor("auto", 18, "B1"), cb);
   ASSERT_TRUE(automatic.ok()) << automatic.status();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].armed().engine(), "delve");
@@ -232,8 +231,8 @@ TEST(EngineChoiceTest, DelveAndUprobesNeverShareABuild) {
               HasSubstr("eBPF engine not used: pod ns/p16 (pid 16) runs the same build as pod "
                         "ns/p18 (pid 18)"));
   // A build ID-less binary is not tracked.
-  EXPECT_TRUE(f->StartTrace(spec("delve", 19, ""), cb).ok());
-  EXPECT_TRUE(f->StartTrace(spec("ebpf", 20, ""), cb).ok());
+  EXPECT_TRUE(f->StartTrace(SpecFor("delve", 19, ""), cb).ok());
+  EXPECT_TRUE(f->StartTrace(SpecFor("ebpf", 20, ""), cb).ok());
 }
 
 TEST(EngineChoiceTest, AStartThatFailedFreesTheBuild) {

@@ -423,13 +423,18 @@ class Compiler {
       queue.pop_front();
       if (s.type.kind == GoKind::kPtr) {
         auto elem = dwarf_.Type(s.type.elem);
-        auto p = elem.ok() && elem->kind == GoKind::kStruct ? Deref(s.place)
-                                                            : absl::StatusOr<Place>(Place{});
-        if (!elem.ok() || !p.ok()) {
+        if (!elem.ok()) {
           open = true;
           continue;
         }
-        if (elem->kind == GoKind::kStruct) s.place = *std::move(p);
+        if (elem->kind == GoKind::kStruct) {
+          auto p = Deref(s.place);
+          if (!p.ok()) {
+            open = true;
+            continue;
+          }
+          s.place = *std::move(p);
+        }
         s.type = *std::move(elem);
       }
       if (s.type.kind != GoKind::kStruct) {

@@ -449,6 +449,12 @@ TEST(EbpfPlanTest, AFieldTheTypeCannotHaveIsAMistakeOfTheScript) {
   auto typo = CompilePlan(Parse("trace p main.process\non p print o.Strin\n"), "t.dlv", **modern);
   ASSERT_FALSE(typo.ok());
   EXPECT_TRUE(IsScriptMistake(typo.status())) << typo.status();
+  // ... and (*Counter).Add promoted through tagged's embedded *Counter: t.Add is that method.
+  auto promoted = CompilePlan(Parse("trace b main.bump\non b print t.Add\n"), "t.dlv", **modern);
+  ASSERT_FALSE(promoted.ok());
+  EXPECT_FALSE(IsScriptMistake(promoted.status())) << promoted.status();
+  auto field = CompilePlan(Parse("trace b main.bump\non b print t.Total\n"), "t.dlv", **modern);
+  EXPECT_TRUE(field.ok()) << field.status();
 }
 
 // A location that names no function of the binary names the nearest one, in full, whether the

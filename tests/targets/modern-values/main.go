@@ -101,9 +101,21 @@ func main() {
 		addr = ":8081"
 	}
 	http.HandleFunc("/values", handleValues)
+	http.HandleFunc("/bump", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, bump(&tagged{Counter: counter, Tag: r.URL.Query().Get("tag")}))
+	})
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	if err := http.ListenAndServe(addr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
+
+// tagged embeds *Counter: its fields (t.Total) and its method Add (t.Add) are promoted.
+type tagged struct {
+	*Counter
+	Tag string
+}
+
+//go:noinline
+func bump(t *tagged) int { return t.Add(1) + len(t.Tag) }
