@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "controller/event_peek.h"
 #include "controller/relay.h"
 
 namespace kdbg::controller {
@@ -560,7 +561,7 @@ MergeRelay::Actions MergeRelay::Step() {
     queue_.push_back(std::move(e));
   }
   if (!writing_ && !cancelled_ && !finish_called_ && !queue_.empty()) {
-    write_buf_ = std::move(queue_.front());
+    write_event_ = std::move(queue_.front());
     queue_.pop_front();
     writing_ = true;
     a.write = true;
@@ -588,7 +589,10 @@ MergeRelay::Actions MergeRelay::Step() {
 
 void MergeRelay::Run(Actions a) {
   for (size_t i : a.cancel) parts_[i]->ctx.TryCancel();
-  if (a.write) server_.StartWrite(&write_buf_);
+  if (a.write) {
+    write_buf_ = SerializeEvent(write_event_);
+    server_.StartWrite(&write_buf_);
+  }
   for (size_t i : a.read) parts_[i]->reactor.StartRead(&parts_[i]->read_buf);
   for (size_t i : a.remove_hold) parts_[i]->reactor.RemoveHold();
   if (a.hit_limit && cb_.on_hit_limit) {

@@ -49,6 +49,7 @@
 #include "controller/relay.h"
 #include "controller/total_rate.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/client_callback.h"
 #include "grpcpp/support/server_callback.h"
 #include "kdbg/v1/types.pb.h"
@@ -135,7 +136,7 @@ class MergeRelay {
   // `clock` (the total rate's) must outlive the relay.
   MergeRelay(size_t max_buffered, std::string session_id, std::vector<std::string> pods,
              Limits limits, Clock* clock, Callbacks callbacks);
-  grpc::ServerWriteReactor<v1::Event>* reactor() { return &server_; }
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* reactor() { return &server_; }
 
   // Queues an event of the controller's own (progress notices; stamped with the session ID).
   void Send(v1::Event event);
@@ -169,7 +170,7 @@ class MergeRelay {
     std::vector<std::pair<size_t, grpc::Status>> lost;  // for on_part_lost
     grpc::Status status;
   };
-  class ServerSide : public grpc::ServerWriteReactor<v1::Event> {
+  class ServerSide : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
    public:
     explicit ServerSide(MergeRelay* r) : r_(r) {}
     void OnWriteDone(bool ok) override { r_->OnClientWriteDone(ok); }
@@ -209,7 +210,10 @@ class MergeRelay {
   Callbacks cb_;
   ServerSide server_{this};
   std::vector<std::unique_ptr<Part>> parts_;
-  v1::Event write_buf_;
+  // The event being written to the CLI, serialized into write_buf_ outside the lock (Run); only
+  // one write is in flight.
+  v1::Event write_event_;
+  grpc::ByteBuffer write_buf_;
 
   absl::Mutex mu_;
   std::deque<v1::Event> queue_ ABSL_GUARDED_BY(mu_);

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "controller/event_peek.h"
 
 namespace kdbg::controller {
 
@@ -45,9 +46,10 @@ bool TakeRecoveredEnd(std::optional<v1::Event>* answer, int64_t relayed) {
 EventRelay::EventRelay(size_t max_buffered, std::function<void(const RelayOutcome&)> on_finished)
     : max_buffered_(max_buffered < 1 ? 1 : max_buffered), on_finished_(std::move(on_finished)) {}
 
-void EventRelay::Send(v1::Event event) {
+void EventRelay::Send(const v1::Event& event) {
+  grpc::ByteBuffer bytes = SerializeEvent(event);
   Update([&] {
-    if (!cancelled_ && !finish_called_) queue_.push_back(std::move(event));
+    if (!cancelled_ && !finish_called_) queue_.emplace_back().Swap(&bytes);
   });
 }
 
@@ -65,7 +67,8 @@ bool EventRelay::ClientGone() {
   return cancelled_;
 }
 
-void EventRelay::StartAgent(const std::string& agent_label, const StartFn& start) {
+void EventRelay::StartAgent(const std::string& agent_label, const grpc::ByteBuffer& request,
+                            const StartFn& start) {
   Actions early;
   bool gone = false;
   {
@@ -87,8 +90,10 @@ void EventRelay::StartAgent(const std::string& agent_label, const StartFn& start
     Run(early);
     return;
   }
+  request_ = request;  // shares its slices
   start(&agent_ctx_, &agent_);
   agent_.AddHold();
+  agent_.StartWriteLast(&request_, grpc::WriteOptions());
   agent_.StartRead(&read_buf_);
   agent_.StartCall();
   Actions a;
@@ -110,6 +115,7 @@ void EventRelay::StartAgent(const std::string& agent_label, const StartFn& start
 void EventRelay::OnClientWriteDone(bool ok) {
   Update([&] {
     writing_ = false;
+    write_buf_.Clear();
     if (!ok) {
       cancelled_ = true;
       outcome_.client_gone = true;
@@ -131,24 +137,34 @@ void EventRelay::OnClientDone() {
 void EventRelay::OnAgentReadDone(bool ok) {
   Update([&] {
     reading_ = false;
-    if (ok) {
-      agent_spoke_ = true;
-      // Calls, not returns (HitEvent.returned), as the agent counts them.
-      if (read_buf_.has_hit() && !read_buf_.hit().returned()) ++outcome_.hits;
-      for (const v1::Event& e : read_buf_.batch().events()) {
-        outcome_.hits += e.has_hit() && !e.hit().returned() ? 1 : 0;
-      }
-      if (read_buf_.has_armed()) outcome_.host_pid = read_buf_.armed().host_pid();
-      if (read_buf_.has_ended()) {
-        outcome_.ended_seen = true;
-        outcome_.ended = read_buf_.ended();
-        outcome_.hits = read_buf_.ended().hits();
-      }
-      if (!cancelled_) queue_.push_back(std::move(read_buf_));
-      read_buf_.Clear();
-    } else {
+    if (!ok) {
       agent_reads_ended_ = true;
+      return;
     }
+    agent_spoke_ = true;
+    absl::StatusOr<EventPeek> peek = PeekEvent(read_buf_);
+    if (!peek.ok()) {
+      // Read no more; Step cancels the agent's call (its safe end) and the CLI gets this.
+      agent_reads_ended_ = true;
+      malformed_ = grpc::Status(grpc::StatusCode::INTERNAL,
+                                absl::StrCat("agent ", agent_label_,
+                                             " sent an event the controller "
+                                             "cannot read (",
+                                             peek.status().message(), "); the session was ended"),
+                                kAnsweredByKdbg);
+      read_buf_.Clear();
+      return;
+    }
+    // Calls, not returns (HitEvent.returned), as the agent counts them.
+    outcome_.hits += peek->hits;
+    if (peek->armed) outcome_.host_pid = peek->armed->host_pid();
+    if (peek->ended) {
+      outcome_.ended_seen = true;
+      outcome_.ended = *peek->ended;
+      outcome_.hits = peek->ended->hits();
+    }
+    if (!cancelled_) queue_.emplace_back().Swap(&read_buf_);
+    read_buf_.Clear();
   });
 }
 
@@ -157,7 +173,7 @@ void EventRelay::OnAgentDone(const grpc::Status& status) {
   grpc::Status labelled;
   Update([&] {
     agent_done_ = true;
-    outcome_.status = LabelAgentStatus(status, agent_label_);
+    outcome_.status = malformed_.ok() ? LabelAgentStatus(status, agent_label_) : malformed_;
     if (lost_ && AgentLostMidSession(status, agent_spoke_, outcome_.ended_seen, cancelled_)) {
       asking_ = true;  // holds the CLI's call (and this object) until OnLostAnswered
       ask = true;
@@ -175,7 +191,7 @@ void EventRelay::OnLostAnswered(std::optional<v1::Event> ended) {
       outcome_.ended_seen = true;
       outcome_.ended = ended->ended();
       outcome_.status = grpc::Status::OK;
-      if (!cancelled_) queue_.push_back(std::move(*ended));
+      if (!cancelled_) queue_.push_back(SerializeEvent(*ended));
     } else {
       outcome_.status = lost_end_;
     }
@@ -185,15 +201,13 @@ void EventRelay::OnLostAnswered(std::optional<v1::Event> ended) {
 EventRelay::Actions EventRelay::Step() {
   Actions a;
   const bool agent_live = agent_started_ && !agent_done_;
-  if (cancelled_) {
-    queue_.clear();
-    if (agent_live && !agent_cancel_sent_) {
-      agent_cancel_sent_ = true;
-      a.cancel_agent = true;
-    }
+  if (cancelled_) queue_.clear();
+  if ((cancelled_ || !malformed_.ok()) && agent_live && !agent_cancel_sent_) {
+    agent_cancel_sent_ = true;
+    a.cancel_agent = true;
   }
   if (!writing_ && !cancelled_ && !finish_called_ && !queue_.empty()) {
-    write_buf_ = std::move(queue_.front());
+    write_buf_.Swap(&queue_.front());
     queue_.pop_front();
     writing_ = true;
     a.write = true;

@@ -1,10 +1,11 @@
 // Stream relays between a CLI's call on the controller and the controller's call on an agent, both
 // on gRPC's callback API (no thread per stream).
 //
-// EventRelay (Trace, Attach): agent -> CLI events through a bounded queue. While the queue holds
-// `max_buffered` events the relay stops reading from the agent, so a slow CLI slows the agent's
-// stream (HTTP/2 flow control) instead of growing memory. TunnelRelay (Tunnel): bytes both ways,
-// at most one frame in flight and one waiting per direction.
+// EventRelay (Trace, Attach): agent -> CLI events through a bounded queue, as the bytes the agent
+// sent (never parsed into messages and serialized again: event_peek.h says why and what is read
+// of them). While the queue holds `max_buffered` events the relay stops reading from the agent, so
+// a slow CLI slows the agent's stream (HTTP/2 flow control) instead of growing memory. TunnelRelay
+// (Tunnel): bytes both ways, at most one frame in flight and one waiting per direction.
 //
 // Ending: when the CLI vanishes (cancel, failed write) the agent call is cancelled at once, which
 // makes the agent end the session safely; when the agent call ends, its status (after the queued
@@ -22,6 +23,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/client_callback.h"
 #include "grpcpp/support/server_callback.h"
 #include "kdbg/v1/types.pb.h"
@@ -75,18 +77,24 @@ void ChangeThenAct(absl::Mutex& mu, Change&& change, Step&& step, Run&& run) {
 
 class EventRelay {
  public:
-  using StartFn = std::function<void(grpc::ClientContext*, grpc::ClientReadReactor<v1::Event>*)>;
+  // The agent's call, raw both ways (the request serialized by the caller, the events as sent).
+  using AgentReactor = grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>;
+  using StartFn = std::function<void(grpc::ClientContext*, AgentReactor*)>;
 
   EventRelay(size_t max_buffered, std::function<void(const RelayOutcome&)> on_finished);
-  grpc::ServerWriteReactor<v1::Event>* reactor() { return &server_; }
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* reactor() { return &server_; }
 
   // Queues an event of the controller's own (progress notices). Thread-safe.
-  void Send(v1::Event event);
+  void Send(const v1::Event& event);
   // Setup failed: the CLI gets `status` after the events already queued.
   void Fail(const grpc::Status& status);
-  // Setup succeeded: `start` must bind the reactor with stub->async()->Trace(ctx, &req, reactor)
-  // (the request must outlive the call). `agent_label` prefixes the agent's error messages.
-  void StartAgent(const std::string& agent_label, const StartFn& start);
+  // Setup succeeded: `start` must bind the reactor to the agent's server-streaming method (Trace
+  // or Attach) with grpc::GenericStub::PrepareBidiStreamingCall; the relay sends `request` (that
+  // method's request, serialized) as the only message. `agent_label` prefixes the agent's error
+  // messages. An event from the agent that is not a well-formed Event ends the session: the
+  // agent's call is cancelled (its safe end) and the CLI gets INTERNAL.
+  void StartAgent(const std::string& agent_label, const grpc::ByteBuffer& request,
+                  const StartFn& start);
   // True once the CLI went away (setup may stop early).
   bool ClientGone();
 
@@ -108,7 +116,7 @@ class EventRelay {
          destroy = false;
     grpc::Status status;
   };
-  class ServerSide : public grpc::ServerWriteReactor<v1::Event> {
+  class ServerSide : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
    public:
     explicit ServerSide(EventRelay* r) : r_(r) {}
     void OnWriteDone(bool ok) override { r_->OnClientWriteDone(ok); }
@@ -118,7 +126,7 @@ class EventRelay {
    private:
     EventRelay* r_;
   };
-  class AgentSide : public grpc::ClientReadReactor<v1::Event> {
+  class AgentSide : public AgentReactor {
    public:
     explicit AgentSide(EventRelay* r) : r_(r) {}
     void OnReadDone(bool ok) override { r_->OnAgentReadDone(ok); }
@@ -149,11 +157,12 @@ class EventRelay {
   ServerSide server_{this};
   AgentSide agent_{this};
   grpc::ClientContext agent_ctx_;
-  v1::Event read_buf_;
-  v1::Event write_buf_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer read_buf_;
+  grpc::ByteBuffer write_buf_;
 
   absl::Mutex mu_;
-  std::deque<v1::Event> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<grpc::ByteBuffer> queue_ ABSL_GUARDED_BY(mu_);
   std::string agent_label_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
@@ -165,6 +174,7 @@ class EventRelay {
   bool agent_spoke_ ABSL_GUARDED_BY(mu_) = false;  // at least one event came from the agent
   bool asking_ ABSL_GUARDED_BY(mu_) = false;       // `lost_` called, `done` not yet
   grpc::Status lost_end_ ABSL_GUARDED_BY(mu_);     // the end when no agent recorded one
+  grpc::Status malformed_ ABSL_GUARDED_BY(mu_);    // an event that was not one: the end
   bool hold_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool agent_cancel_sent_ ABSL_GUARDED_BY(mu_) = false;

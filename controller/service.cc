@@ -15,13 +15,20 @@
 #include "common/log.h"
 #include "common/session_id.h"
 #include "common/status.h"
+#include "controller/event_peek.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "kube/names.h"
 #include "kube/probes.h"
 #include "proto/words.h"
 
 namespace kdbg::controller {
 namespace {
+
+// "/kdbg.v1.Agent/NAME": an agent method's path, for the raw calls (GenericStub).
+std::string AgentMethod(const char* name) {
+  return absl::StrCat("/", v1::Agent::service_full_name(), "/", name);
+}
 
 std::string Header(grpc::CallbackServerContext* ctx, const char* key) {
   const auto& md = ctx->client_metadata();
@@ -140,9 +147,7 @@ struct ControllerService::StreamState {
   AuditRecord record;
   bool acquired = false;
   // Live for the agent call's lifetime.
-  std::unique_ptr<v1::Agent::Stub> stub;
-  v1::TraceRequest agent_trace;
-  v1::AttachRequest agent_attach;
+  std::unique_ptr<grpc::GenericStub> stub;
 };
 
 void ControllerService::AuditDecision(AuditRecord record, const absl::Status& status) {
@@ -232,25 +237,31 @@ absl::StatusOr<ControllerService::Target> ControllerService::Locate(const v1::Po
 // ---------------------------------------------------------------------------------------------
 // Trace / Attach
 
-grpc::ServerWriteReactor<v1::Event>* ControllerService::Trace(
-    grpc::CallbackServerContext* ctx, const v1::ControllerTraceRequest* req) {
-  if (req->pods_size() > 0) return TraceMany(ctx, req);
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ControllerService::Trace(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req) {
   auto state = std::make_shared<StreamState>();
   state->mode = v1::SESSION_MODE_TRACE;
-  state->trace = *req;
-  auto* relay = new EventRelay(options_.max_buffered_events,
-                               [this, state](const RelayOutcome& o) { FinishStream(state, o); });
-  d_.work->Post([this, ctx, relay, state] { SetupStream(ctx, relay, state); });
-  return relay->reactor();
+  const bool parsed = ParseBytes(*req, &state->trace);
+  if (parsed && state->trace.pods_size() > 0) return TraceMany(ctx, state->trace);
+  return StartStream(ctx, parsed, state);
 }
 
-grpc::ServerWriteReactor<v1::Event>* ControllerService::Attach(
-    grpc::CallbackServerContext* ctx, const v1::ControllerAttachRequest* req) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ControllerService::Attach(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req) {
   auto state = std::make_shared<StreamState>();
   state->mode = v1::SESSION_MODE_ATTACH;
-  state->attach = *req;
+  return StartStream(ctx, ParseBytes(*req, &state->attach), state);
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ControllerService::StartStream(
+    grpc::CallbackServerContext* ctx, bool parsed, const std::shared_ptr<StreamState>& state) {
   auto* relay = new EventRelay(options_.max_buffered_events,
                                [this, state](const RelayOutcome& o) { FinishStream(state, o); });
+  if (!parsed) {
+    relay->Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                             "the request is not a well-formed kdbg.v1 request"));
+    return relay->reactor();
+  }
   d_.work->Post([this, ctx, relay, state] { SetupStream(ctx, relay, state); });
   return relay->reactor();
 }
@@ -299,7 +310,7 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
   relay->Send(
       Progress(d_.clock, absl::StrCat("agent ", located->agent.pod_name, " at ",
                                       located->agent.address, ", session ", rec.session_id)));
-  state->stub = d_.channels->Stub(located->agent.address);
+  state->stub = std::make_unique<grpc::GenericStub>(d_.channels->Channel(located->agent.address));
   relay->OnAgentLost(
       [this, state, relay](const grpc::Status& agent_status, EventRelay::DoneFn done) {
         relay->Send(LostAgentNotice(agent_status, state->record.node, state->record.session_id));
@@ -307,8 +318,10 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
       });
   std::string label =
       absl::StrCat(located->agent.pod_name, " (", located->agent.address, ", node ", rec.node, ")");
+  grpc::ByteBuffer request;
+  std::string method;
   if (trace) {
-    v1::TraceRequest& r = state->agent_trace;
+    v1::TraceRequest r;
     *r.mutable_target() = located->ref;
     *r.mutable_options() = state->trace.options();
     r.set_user(rec.user);
@@ -316,12 +329,10 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
     r.set_session_id(rec.session_id);
     r.set_debug_binary_id(state->trace.debug_binary_id());
     r.set_max_stop_ms(budget.max_stop_ms());
-    relay->StartAgent(label,
-                      [state](grpc::ClientContext* c, grpc::ClientReadReactor<v1::Event>* reactor) {
-                        state->stub->async()->Trace(c, &state->agent_trace, reactor);
-                      });
+    request = SerializeMessage(r);
+    method = AgentMethod("Trace");
   } else {
-    v1::AttachRequest& r = state->agent_attach;
+    v1::AttachRequest r;
     *r.mutable_target() = located->ref;
     r.set_allow_unsupported_go(state->attach.allow_unsupported_go());
     r.set_user(rec.user);
@@ -329,11 +340,13 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
     r.set_session_id(rec.session_id);
     r.set_debug_binary_id(state->attach.debug_binary_id());
     r.set_max_stop_ms(budget.max_stop_ms());
-    relay->StartAgent(label,
-                      [state](grpc::ClientContext* c, grpc::ClientReadReactor<v1::Event>* reactor) {
-                        state->stub->async()->Attach(c, &state->agent_attach, reactor);
-                      });
+    request = SerializeMessage(r);
+    method = AgentMethod("Attach");
   }
+  relay->StartAgent(
+      label, request, [state, method](grpc::ClientContext* c, EventRelay::AgentReactor* reactor) {
+        state->stub->PrepareBidiStreamingCall(c, method, grpc::StubOptions(), reactor);
+      });
 }
 
 void ControllerService::FinishStream(const std::shared_ptr<StreamState>& state,
@@ -450,13 +463,13 @@ struct ControllerService::FanoutState {
   MergeRelay* relay = nullptr;
 };
 
-grpc::ServerWriteReactor<v1::Event>* ControllerService::TraceMany(
-    grpc::CallbackServerContext* ctx, const v1::ControllerTraceRequest* req) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ControllerService::TraceMany(
+    grpc::CallbackServerContext* ctx, const v1::ControllerTraceRequest& req) {
   auto state = std::make_shared<FanoutState>();
-  state->req = *req;
+  state->req = req;
   state->id = NewSessionId();
-  state->parts.resize(static_cast<size_t>(req->pods_size()));
-  std::vector<std::string> pods(req->pods().begin(), req->pods().end());
+  state->parts.resize(static_cast<size_t>(req.pods_size()));
+  std::vector<std::string> pods(req.pods().begin(), req.pods().end());
   MergeRelay::Callbacks cb;
   // The total --max-hits reached: each running part's agent is asked to stop it; a part whose
   // agent cannot (unreachable, no answer within agent_call_timeout, no such session yet) has its
@@ -495,8 +508,8 @@ grpc::ServerWriteReactor<v1::Event>* ControllerService::TraceMany(
     AskRecoveredEnd(p.agent_req.session_id(), p.record.node, std::move(done));
   };
   MergeRelay::Limits limits;
-  limits.max_hits_total = req->options().max_hits();
-  limits.max_hits_per_second_total = req->max_hits_per_second_total();
+  limits.max_hits_total = req.options().max_hits();
+  limits.max_hits_per_second_total = req.max_hits_per_second_total();
   auto* relay = new MergeRelay(options_.max_buffered_events, state->id, std::move(pods), limits,
                                d_.clock, std::move(cb));
   d_.work->Post([this, ctx, relay, state] { SetupFanout(ctx, relay, state); });

@@ -406,6 +406,32 @@ TEST_F(ControllerIntegrationTest, AgentStreamBrokenWithoutARecordedEndIsAnError)
   EXPECT_EQ(lines[1]["end_reason"], "END_REASON_ERROR");
 }
 
+// The controller relays the agent's events as bytes (event_peek.h); one that is not an Event ends
+// the session: the agent's call is cancelled (its safe end) and the CLI is told why, after the
+// events before it.
+TEST_F(ControllerIntegrationTest, AnEventTheControllerCannotReadEndsTheSession) {
+  AgentScript script;
+  script.hits = 2;
+  script.malformed_event = true;
+  f_->agent_a().set_script(script);
+  TraceResult r = Trace("t-alice", "default", "web-a");
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_TRUE(AnsweredByKdbg(r.status));
+  EXPECT_THAT(r.status.error_message(), HasSubstr("agent kdbg-agent-node-a (127.0.0.2:"));
+  EXPECT_THAT(r.status.error_message(),
+              HasSubstr("sent an event the controller cannot read (not a well-formed "
+                        "kdbg.v1.Event"));
+  int hits = 0;
+  for (const v1::Event& e : r.events) hits += e.has_hit() ? 1 : 0;
+  EXPECT_EQ(hits, 2);
+  EXPECT_EQ(f_->agent_a().AwaitCancelled(1, absl::Seconds(5)), 1);
+  auto lines = AuditLines(2);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1]["end_reason"], "END_REASON_ERROR");
+  EXPECT_EQ(lines[1]["hits"], 2);
+  EXPECT_EQ(f_->service().ActiveSessions(), 0);
+}
+
 TEST_F(ControllerIntegrationTest, ClientVanishingCancelsTheAgentCall) {
   AgentScript script;
   script.end_by_itself = false;

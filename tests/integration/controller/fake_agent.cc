@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/time/clock.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "grpcpp/server_builder.h"
 
 namespace kdbg::controller::testing {
@@ -105,6 +106,16 @@ grpc::Status FakeAgent::Trace(grpc::ServerContext* ctx, const v1::TraceRequest* 
     if (script.hit_bytes > 0) h.mutable_hit()->set_function(std::string(script.hit_bytes, 'f'));
     if (!writer->Write(h)) break;
     ++hits_written_;
+  }
+  if (script.malformed_event) {
+    v1::Event bad;
+    bad.set_session_id(req->session_id());
+    // Field 11 (hit), length-delimited, holding a varint cut short: the typed writer sends
+    // unknown fields as they are.
+    v1::Event::GetReflection()->MutableUnknownFields(&bad)->AddLengthDelimited(
+        v1::Event::kHitFieldNumber, std::string("\xff\xff", 2));
+    writer->Write(bad);
+    script.end_by_itself = false;
   }
   if (script.die) {
     absl::MutexLock lock(&mu_);

@@ -32,6 +32,9 @@ struct AgentScript {
   // After its EndedEvent the call stays open this long before it returns: the relay reads the end
   // well before the call is done, as under load.
   int linger_after_end_ms = 0;
+  // After the hits, one event that is not a well-formed Event (its `hit` field's bytes are no
+  // HitEvent), then the call waits for cancellation: an agent with a bug, or bytes corrupted.
+  bool malformed_event = false;
 };
 
 // An agent killed mid-trace (its container): 2 hits, then the stream breaks (UNAVAILABLE, no
