@@ -1,7 +1,5 @@
 #include "agent/delve/hit_format.h"
 
-#include <cstdio>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -120,8 +118,15 @@ void AddVariables(const json& list, google::protobuf::RepeatedPtrField<kdbg::v1:
 }  // namespace
 
 std::string QuoteGoString(absl::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
+  std::string out;
+  out.reserve(s.size() + 2);  // the usual string needs no escape
+  out.push_back('"');
+  size_t plain = 0;  // start of the run not yet copied
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\') continue;
+    out.append(s.data() + plain, i - plain);
+    plain = i + 1;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -139,16 +144,12 @@ std::string QuoteGoString(absl::string_view s) {
         out += "\\r";
         break;
       default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+        absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
     }
   }
-  return out + "\"";
+  out.append(s.data() + plain, s.size() - plain);
+  out.push_back('"');
+  return out;
 }
 
 std::string FormatVariable(const json& v) { return Format(v, 0); }

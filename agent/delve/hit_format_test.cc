@@ -10,6 +10,19 @@ namespace {
 
 using nlohmann::json;
 
+// Go's strconv-style quoting as Delve prints a string: every escape, control bytes as \xNN
+// (lower-case hex, 0x7f too), UTF-8 and printable ASCII as they are, runs between escapes kept.
+TEST(QuoteGoStringTest, EscapesAsDelvePrints) {
+  EXPECT_EQ(QuoteGoString(""), "\"\"");
+  EXPECT_EQ(QuoteGoString("127.0.0.1:53422"), "\"127.0.0.1:53422\"");
+  EXPECT_EQ(QuoteGoString("say \"hi\"\\now"), "\"say \\\"hi\\\"\\\\now\"");
+  EXPECT_EQ(QuoteGoString("a\nb\tc\rd"), "\"a\\nb\\tc\\rd\"");
+  EXPECT_EQ(QuoteGoString(std::string("\x00\x01\x1f\x7f", 4)), "\"\\x00\\x01\\x1f\\x7f\"");
+  EXPECT_EQ(QuoteGoString("h\xc3\xa9llo \xe2\x9c\x93"), "\"h\xc3\xa9llo \xe2\x9c\x93\"");
+  EXPECT_EQ(QuoteGoString("\"x"), "\"\\\"x\"");
+  EXPECT_EQ(QuoteGoString("x\n"), "\"x\\n\"");
+}
+
 TEST(FormatVariableTest, Scalars) {
   EXPECT_EQ(
       FormatVariable({{"kind", 24}, {"type", "string"}, {"value", "127.0.0.1:53422"}, {"len", 15}}),
