@@ -31,7 +31,9 @@ struct EventPeek {
 };
 
 // What `event` (a serialized v1::Event) holds; InvalidArgument when it is not a well-formed
-// Event. Fields it does not know are skipped, as a parser would.
+// Event. Fields it does not know are skipped, as a parser would. It reads each field as written:
+// a protobuf encoder (the agent's) writes a field once, and a singular field written twice, which
+// a parser would merge into one, counts twice here.
 absl::StatusOr<EventPeek> PeekEvent(const grpc::ByteBuffer& event);
 
 // `message` serialized, as gRPC would for a typed call.

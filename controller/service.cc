@@ -243,23 +243,25 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* ControllerService::Trace(
   state->mode = v1::SESSION_MODE_TRACE;
   const bool parsed = ParseBytes(*req, &state->trace);
   if (parsed && state->trace.pods_size() > 0) return TraceMany(ctx, state->trace);
-  return StartStream(ctx, parsed, state);
+  return StartStream(ctx, parsed ? nullptr : &state->trace, state);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ControllerService::Attach(
     grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req) {
   auto state = std::make_shared<StreamState>();
   state->mode = v1::SESSION_MODE_ATTACH;
-  return StartStream(ctx, ParseBytes(*req, &state->attach), state);
+  return StartStream(ctx, ParseBytes(*req, &state->attach) ? nullptr : &state->attach, state);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ControllerService::StartStream(
-    grpc::CallbackServerContext* ctx, bool parsed, const std::shared_ptr<StreamState>& state) {
+    grpc::CallbackServerContext* ctx, const google::protobuf::Message* unparsed,
+    const std::shared_ptr<StreamState>& state) {
   auto* relay = new EventRelay(options_.max_buffered_events,
                                [this, state](const RelayOutcome& o) { FinishStream(state, o); });
-  if (!parsed) {
-    relay->Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                             "the request is not a well-formed kdbg.v1 request"));
+  if (unparsed != nullptr) {
+    relay->Fail(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     absl::StrCat("the request is not a well-formed ", unparsed->GetTypeName())));
     return relay->reactor();
   }
   d_.work->Post([this, ctx, relay, state] { SetupStream(ctx, relay, state); });
@@ -318,29 +320,27 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
       });
   std::string label =
       absl::StrCat(located->agent.pod_name, " (", located->agent.address, ", node ", rec.node, ")");
+  // The fields the agent's TraceRequest and AttachRequest share.
+  auto agent_request = [&](auto& r, const std::string& debug_binary_id) {
+    *r.mutable_target() = located->ref;
+    r.set_user(rec.user);
+    r.set_lease_ms(lease_ms);
+    r.set_session_id(rec.session_id);
+    r.set_debug_binary_id(debug_binary_id);
+    r.set_max_stop_ms(budget.max_stop_ms());
+    return SerializeMessage(r);
+  };
   grpc::ByteBuffer request;
   std::string method;
   if (trace) {
     v1::TraceRequest r;
-    *r.mutable_target() = located->ref;
     *r.mutable_options() = state->trace.options();
-    r.set_user(rec.user);
-    r.set_lease_ms(lease_ms);
-    r.set_session_id(rec.session_id);
-    r.set_debug_binary_id(state->trace.debug_binary_id());
-    r.set_max_stop_ms(budget.max_stop_ms());
-    request = SerializeMessage(r);
+    request = agent_request(r, state->trace.debug_binary_id());
     method = AgentMethod("Trace");
   } else {
     v1::AttachRequest r;
-    *r.mutable_target() = located->ref;
     r.set_allow_unsupported_go(state->attach.allow_unsupported_go());
-    r.set_user(rec.user);
-    r.set_lease_ms(lease_ms);
-    r.set_session_id(rec.session_id);
-    r.set_debug_binary_id(state->attach.debug_binary_id());
-    r.set_max_stop_ms(budget.max_stop_ms());
-    request = SerializeMessage(r);
+    request = agent_request(r, state->attach.debug_binary_id());
     method = AgentMethod("Attach");
   }
   relay->StartAgent(

@@ -133,10 +133,11 @@ class ControllerService final : public ControllerServiceBase {
   // EndedEvents, or the calls' errors, in the parts' order.
   std::vector<absl::StatusOr<v1::EndedEvent>> StopParts(
       const std::vector<std::pair<AgentEndpoint, std::string>>& parts, absl::Duration timeout);
-  // Trace (of one pod) and Attach: an EventRelay, set up off gRPC's thread; a request that did
-  // not parse (`parsed` false) fails at once.
+  // Trace (of one pod) and Attach: an EventRelay, set up off gRPC's thread; `unparsed`, the
+  // request when its bytes did not parse, fails it at once (INVALID_ARGUMENT naming its type).
   grpc::ServerWriteReactor<grpc::ByteBuffer>* StartStream(
-      grpc::CallbackServerContext* ctx, bool parsed, const std::shared_ptr<StreamState>& state);
+      grpc::CallbackServerContext* ctx, const google::protobuf::Message* unparsed,
+      const std::shared_ptr<StreamState>& state);
   void SetupStream(grpc::CallbackServerContext* ctx, EventRelay* relay,
                    const std::shared_ptr<StreamState>& state);
   void FinishStream(const std::shared_ptr<StreamState>& state, const RelayOutcome& outcome);

@@ -159,7 +159,8 @@ std::string FieldHint(const std::string& field, const std::vector<std::string>& 
 // name without type parameters) nearest L (Nearest), where L may be Delve's shorthand for a
 // function of package main ("handleOrder"); "" for none, and for a file:line or an address.
 std::string FunctionHint(gobinary::DwarfReader& dwarf, absl::string_view location) {
-  if (location.empty() || absl::StrContains(location, ":") || location[0] == '*') return "";
+  if (!IsFunctionLocation(location)) return "";
+  constexpr absl::string_view kMain = "main.";
   const bool shorthand = !absl::StrContains(location, ".");
   std::vector<std::string> names = dwarf.FunctionNames();
   for (std::string& n : dwarf.InlinedOnlyFunctions()) names.push_back(std::move(n));
@@ -167,9 +168,9 @@ std::string FunctionHint(gobinary::DwarfReader& dwarf, absl::string_view locatio
   absl::flat_hash_set<std::string> seen;
   for (const std::string& n : names) {
     std::string name = gobinary::NameWithoutTypeParams(n);
-    if (shorthand && !absl::StartsWith(name, "main.")) continue;
+    if (shorthand && !absl::StartsWith(name, kMain)) continue;
     if (!seen.insert(name).second) continue;
-    compared.push_back(shorthand ? name.substr(5) : name);
+    compared.push_back(shorthand ? name.substr(kMain.size()) : name);
     full.push_back(std::move(name));
   }
   const int i = Nearest(location, compared);

@@ -10,6 +10,7 @@
 #include "common/grpc_status.h"
 #include "controller/testing/pods.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
 #include "tests/integration/controller/controller_fixture.h"
 #include "tests/support/tcp_proxy.h"
@@ -302,6 +303,30 @@ TEST_F(ControllerIntegrationTest, HostileRequestsAreRefusedBeforeAnyPodReadOrAge
   EXPECT_FALSE(reader->Read(&e));
   grpc::Status big = reader->Finish();
   EXPECT_EQ(big.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << big.error_message();
+  // A request that does not parse (Trace and Attach take their bytes raw: service.h): its
+  // `target` field's bytes are no PodTarget. Refused by name before anything, no audit line.
+  {
+    v1::ControllerTraceRequest bad_trace;
+    v1::ControllerAttachRequest bad_attach;
+    for (google::protobuf::Message* m :
+         std::initializer_list<google::protobuf::Message*>{&bad_trace, &bad_attach}) {
+      m->GetReflection()->MutableUnknownFields(m)->AddLengthDelimited(1,
+                                                                      std::string("\xff\xff", 2));
+    }
+    auto tctx = ControllerFixture::Context("t-alice");
+    auto treader = stub_->Trace(tctx.get(), bad_trace);
+    EXPECT_FALSE(treader->Read(&e));
+    grpc::Status t = treader->Finish();
+    EXPECT_EQ(t.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << t.error_message();
+    EXPECT_EQ(t.error_message(), "the request is not a well-formed kdbg.v1.ControllerTraceRequest");
+    auto actx = ControllerFixture::Context("t-alice");
+    auto areader = stub_->Attach(actx.get(), bad_attach);
+    EXPECT_FALSE(areader->Read(&e));
+    grpc::Status a = areader->Finish();
+    EXPECT_EQ(a.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << a.error_message();
+    EXPECT_EQ(a.error_message(),
+              "the request is not a well-formed kdbg.v1.ControllerAttachRequest");
+  }
 
   EXPECT_EQ(f_->kube().calls(Method::kGetPod), 0);
   EXPECT_EQ(f_->agent_a().calls() + f_->agent_b().calls(), 0);
