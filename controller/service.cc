@@ -51,6 +51,18 @@ v1::StopBudget StopBudgetProto(const kube::Pod& pod, const std::string& containe
   return out;
 }
 
+// The fields every request to an agent carries (TraceRequest, AttachRequest; one pod or one part
+// of a fan-out): the target, who asks, the lease, the session (or part) id, the stop limit.
+template <typename AgentRequest>
+void SetAgentRequestCommon(const v1::TargetRef& target, const std::string& user, int64_t lease_ms,
+                           const std::string& session_id, int64_t max_stop_ms, AgentRequest* r) {
+  *r->mutable_target() = target;
+  r->set_user(user);
+  r->set_lease_ms(lease_ms);
+  r->set_session_id(session_id);
+  r->set_max_stop_ms(max_stop_ms);
+}
+
 v1::Event Progress(Clock* clock, const std::string& message) {
   v1::Event e;
   e.set_time_unix_nanos(absl::ToUnixNanos(clock->Now()));
@@ -320,14 +332,10 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
       });
   std::string label =
       absl::StrCat(located->agent.pod_name, " (", located->agent.address, ", node ", rec.node, ")");
-  // The fields the agent's TraceRequest and AttachRequest share.
   auto agent_request = [&](auto& r, const std::string& debug_binary_id) {
-    *r.mutable_target() = located->ref;
-    r.set_user(rec.user);
-    r.set_lease_ms(lease_ms);
-    r.set_session_id(rec.session_id);
+    SetAgentRequestCommon(located->ref, rec.user, lease_ms, rec.session_id, budget.max_stop_ms(),
+                          &r);
     r.set_debug_binary_id(debug_binary_id);
-    r.set_max_stop_ms(budget.max_stop_ms());
     return SerializeMessage(r);
   };
   grpc::ByteBuffer request;
@@ -630,13 +638,10 @@ void ControllerService::SetupFanout(grpc::CallbackServerContext* ctx, MergeRelay
     }
     part.stub = d_.channels->Stub(located->agent.address);
     v1::TraceRequest& r = part.agent_req;
-    *r.mutable_target() = located->ref;
+    SetAgentRequestCommon(located->ref, rec.user, lease_ms, prec.session_id, budget.max_stop_ms(),
+                          &r);
     *r.mutable_options() = req.options();
     r.mutable_options()->set_max_hits(per_pod);
-    r.set_max_stop_ms(budget.max_stop_ms());
-    r.set_user(rec.user);
-    r.set_lease_ms(lease_ms);
-    r.set_session_id(prec.session_id);
     std::string label = absl::StrCat(located->agent.pod_name, " (", located->agent.address,
                                      ", node ", prec.node, ")");
     relay->StartPart(

@@ -1,7 +1,5 @@
 #include "agent/delve/rpc_client.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -275,14 +273,9 @@ TEST(DelveClientTest, StopReplyIsParsedWithoutTheStatesCopiesOfAThread) {
 
 // The real TCP connection: framing across partial reads and several messages per read.
 TEST(SocketRpcConnectionTest, SplitsTheStreamIntoMessages) {
-  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(::listen(lfd, 1), 0);
-  socklen_t len = sizeof(addr);
-  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = 0;
+  int lfd = kdbg::testing::ListenLoopback(&port);
+  ASSERT_GE(lfd, 0);
   std::string big(9000, 'x');
   std::thread server([&] {
     int c = ::accept(lfd, nullptr, nullptr);
@@ -305,7 +298,7 @@ TEST(SocketRpcConnectionTest, SplitsTheStreamIntoMessages) {
     ::usleep(20000);
     ::close(c);
   });
-  auto conn = SocketRpcDialer().Dial(absl::StrCat("127.0.0.1:", ntohs(addr.sin_port)));
+  auto conn = SocketRpcDialer().Dial(absl::StrCat("127.0.0.1:", port));
   ASSERT_TRUE(conn.ok()) << conn.status();
   DelveClient client(std::move(*conn));
   auto r = client.Call("RPCServer.State", json::object(), absl::Seconds(5));
@@ -367,17 +360,10 @@ TEST(SocketRpcConnectionTest, AStopStaysReadableAfterTheNextContinueIsSent) {
 // A Delve that accepts but never reads: Send gives up after the dialer's send timeout instead of
 // blocking the session's thread forever once the socket buffers are full.
 TEST(SocketRpcConnectionTest, SendToAPeerThatNeverReadsTimesOut) {
-  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int port = 0;
+  int lfd = kdbg::testing::ListenLoopback(&port);  // accepted by the kernel, never read
   ASSERT_GE(lfd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  ASSERT_EQ(::listen(lfd, 1), 0);  // accepted by the kernel, never read
-  auto conn = SocketRpcDialer(absl::Milliseconds(200))
-                  .Dial(absl::StrCat("127.0.0.1:", ntohs(addr.sin_port)));
+  auto conn = SocketRpcDialer(absl::Milliseconds(200)).Dial(absl::StrCat("127.0.0.1:", port));
   ASSERT_TRUE(conn.ok()) << conn.status();
   std::string big(64 << 20, 'x');  // far more than loopback's socket buffers
   absl::Time start = absl::Now();
