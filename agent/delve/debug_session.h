@@ -127,6 +127,9 @@ class DebugSession {
   // Attach mode: the remote client sent a request (the tunnel saw bytes toward Delve).
   // Thread-safe, non-blocking.
   virtual void NoteClientActivity() {}
+  // Attach mode: how many remote clients (tunnels to Delve's server) are connected now, told each
+  // time one connects or disconnects. Thread-safe, non-blocking.
+  virtual void NoteClientConnections(int open) { (void)open; }
 };
 
 class DebugSessionFactory {

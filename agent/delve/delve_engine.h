@@ -92,6 +92,12 @@ struct DelveOptions {
   // (agent/ebpf/build_claims.h: kdbg's own eBPF sessions never do, another program's can); its
   // hits are lost from then on, and a notice says so. Zero: at every stop.
   absl::Duration int3_check_interval = absl::Seconds(1);
+  // Attach mode: once every debugger client that connected has disconnected, a target left
+  // stopped this long (a `dlv connect` quit without `-c` leaves it halted; a breakpoint a departed
+  // client set stops it at its next hit) is resumed as by the stop limit (AttachSpec::max_stop):
+  // every breakpoint kept, later stops continued at once until a client is back. Without it a
+  // service with no liveness probe would wait, frozen, until the session ends.
+  absl::Duration no_client_grace = absl::Seconds(2);
 };
 
 // What RecoverOrphans found and did, one per leftover Delve.

@@ -777,12 +777,15 @@ EndReason DelveSession::TraceLoop() {
 }
 
 EndReason DelveSession::AttachLoop() {
-  // The remote client drives Delve; we watch for the end, for the target's exit and, with a stop
-  // limit, for a stop held longer than the target's liveness probe safely allows.
+  // The remote client drives Delve; we watch for the end, for the target's exit, for a stop nobody
+  // can end (every client that connected has gone and left the target stopped:
+  // DelveOptions::no_client_grace) and, with a stop limit, for a stop held longer than the
+  // target's liveness probe safely allows. Both are resumed the same way.
   const bool limited = config_.max_stop > absl::ZeroDuration();
+  const absl::Duration no_client_grace = std::max(options_.no_client_grace, absl::Milliseconds(1));
   const absl::Duration tick =
-      limited ? std::clamp(config_.max_stop / 10, absl::Milliseconds(20), absl::Seconds(1))
-              : absl::Seconds(1);
+      std::clamp((limited ? std::min(config_.max_stop, no_client_grace) : no_client_grace) / 10,
+                 absl::Milliseconds(20), absl::Seconds(1));
   // A request noted this shortly before our resume may still be on its way to Delve (the tunnel
   // notes a frame before its pump writes it; Delve serves it once it holds the target): after the
   // resume it would wait for a stop nobody makes, so the target is halted for it as for a
@@ -841,7 +844,6 @@ EndReason DelveSession::AttachLoop() {
     }
     auto st = proc_.Status(config_.pid);
     if (!st.ok() || st->zombie()) return kdbg::v1::END_REASON_TARGET_EXITED;
-    if (!limited) continue;
     if (resumed && !halted_for && main_->pending() &&
         (client_may_wait || client_activity_.load() != activity_at_resume)) {
       // The client is back while we run the target for it (or its last request may still be
@@ -856,13 +858,18 @@ EndReason DelveSession::AttachLoop() {
       }
       continue;
     }
-    if (!st->stopped() || main_->pending()) {
+    // Every client that connected has gone (none yet: the target runs, nobody has stopped it).
+    const bool no_client = clients_open_.load() == 0;
+    if ((!limited && !no_client) || !st->stopped() || main_->pending()) {
       stopped_since.reset();
       continue;
     }
     absl::Time now = clock_.Now();
     if (!stopped_since) stopped_since = now;
-    if (now - *stopped_since < config_.max_stop) continue;
+    const absl::Duration allowed =
+        !no_client ? config_.max_stop
+                   : (limited ? std::min(config_.max_stop, no_client_grace) : no_client_grace);
+    if (now - *stopped_since < allowed) continue;
     // Delve's own view: a target it is running for the client (a step) is left alone.
     auto state = side_->State(/*non_blocking=*/true, options_.call_timeout);
     if (!state.ok()) {
@@ -883,16 +890,31 @@ EndReason DelveSession::AttachLoop() {
     resumed = true;
     halted_for = false;
     activity_at_resume = activity_at_top;
-    client_may_wait = now - absl::FromUnixNanos(last_activity_unix_nanos_.load()) < in_flight;
+    // With no client connected no request of one can be on its way.
+    client_may_wait =
+        !no_client && now - absl::FromUnixNanos(last_activity_unix_nanos_.load()) < in_flight;
     if (client_may_wait) {
       log::Info(
           "stop limit: a request of the remote client may still be on its way; halting for it",
           {{"session", config_.id}});
     }
     stopped_since.reset();
+    const std::string held_for = absl::FormatDuration(absl::Trunc(held, absl::Milliseconds(100)));
+    if (no_client) {
+      log::Info("no debugger client: resumed a stopped target", {{"session", config_.id}});
+      Notice(
+          kdbg::v1::NOTICE_KIND_STOP_LIMIT,
+          absl::StrCat("no debugger client is connected and the target was stopped for ", held_for,
+                       " (a client left it halted, e.g. dlv's `quit` without -c, or a "
+                       "breakpoint was hit after the last client disconnected): kdbg resumed "
+                       "it so the service does not wait for a debugger that is not there; "
+                       "every breakpoint is kept. Breakpoint stops are continued at once "
+                       "until a debugger client connects and sends a request, which halts the "
+                       "target first; Ctrl-C on kdbg attach ends the session"));
+      continue;
+    }
     Notice(kdbg::v1::NOTICE_KIND_STOP_LIMIT,
-           absl::StrCat("the target was stopped for ",
-                        absl::FormatDuration(absl::Trunc(held, absl::Milliseconds(100))),
+           absl::StrCat("the target was stopped for ", held_for,
                         ", the longest stop the pod's liveness probe safely allows (",
                         absl::FormatDuration(config_.max_stop),
                         "): kdbg resumed it so the kubelet does not restart the pod; every "

@@ -73,6 +73,9 @@ class DelveSession final : public kdbg::agent::DebugSession {
   bool Ended() const override;
   // Thread-safe: counts the request and keeps when it was noted (AttachLoop's stop limit).
   void NoteClientActivity() override;
+  // Thread-safe: AttachLoop resumes a target left stopped once the last client has gone
+  // (DelveOptions::no_client_grace).
+  void NoteClientConnections(int open) override { clients_open_.store(open); }
 
  private:
   struct TracepointState {
@@ -186,6 +189,7 @@ class DelveSession final : public kdbg::agent::DebugSession {
   std::atomic<int64_t> hits_{0};
   std::atomic<int64_t> client_activity_{0};  // requests the remote client sent (attach mode)
   std::atomic<int64_t> last_activity_unix_nanos_{0};  // when the last of them was noted (clock_)
+  std::atomic<int> clients_open_{-1};  // remote clients connected; -1 until the first connects
   std::optional<int> exit_status_;
   std::string end_detail_;
   bool ending_ = false;  // Finish() reports a last stop after Delve detached

@@ -47,6 +47,7 @@ class Claimed final : public DebugSession {
   }
   bool Ended() const override { return inner_->Ended(); }
   void NoteClientActivity() override { inner_->NoteClientActivity(); }
+  void NoteClientConnections(int open) override { inner_->NoteClientConnections(open); }
 
  private:
   std::unique_ptr<DebugSession> inner_;

@@ -112,12 +112,17 @@ int Session::AddStopLimitListener(std::function<void(const std::string&)> fn) {
   absl::MutexLock lock(&mu_);
   int id = ++next_listener_id_;
   stop_limit_listeners_.emplace(id, std::move(fn));
+  if (debug_ != nullptr) {
+    debug_->NoteClientConnections(static_cast<int>(stop_limit_listeners_.size()));
+  }
   return id;
 }
 
 void Session::RemoveStopLimitListener(int id) {
   absl::MutexLock lock(&mu_);
-  stop_limit_listeners_.erase(id);
+  if (stop_limit_listeners_.erase(id) > 0 && debug_ != nullptr) {
+    debug_->NoteClientConnections(static_cast<int>(stop_limit_listeners_.size()));
+  }
 }
 
 SessionManager::SessionManager(Options options, Resolver* resolver, DebugSessionFactory* factory,

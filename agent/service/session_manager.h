@@ -84,6 +84,9 @@ class Session {
   // held past the stop limit (NOTICE_KIND_STOP_LIMIT, "kdbg: pod NS/NAME: the target was stopped
   // for ..."), from now on, on the session's thread, with no lock of the session held; it must not
   // block (the tunnels hand it to their reactor). Returns an id for RemoveStopLimitListener.
+  // Each tunnel registers one for as long as it is open, so their number is the number of remote
+  // clients connected: the engine is told it at each change (DebugSession::
+  // NoteClientConnections).
   int AddStopLimitListener(std::function<void(const std::string&)> fn);
   void RemoveStopLimitListener(int id);
   // Registers `closer` to run when the session ends (tunnels to its Delve). Returns false, without

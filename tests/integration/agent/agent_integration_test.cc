@@ -340,6 +340,20 @@ TEST_F(AgentIntegrationTest, SilentNetworkCutEndsAnIdleAttachWithinTheKeepalive)
   attach->Finish();
 }
 
+// `dlv connect` (the bundled Delve) to a tunnel bridge's local port, its commands read from
+// `stdin_path` (a file or a FIFO), its output (stderr too) written to `out_path`.
+absl::StatusOr<std::unique_ptr<ChildProcess>> SpawnDlvConnect(int port,
+                                                              const std::string& stdin_path,
+                                                              const std::string& out_path) {
+  SpawnOptions so;
+  so.argv = {BundledDelvePath(), "connect", absl::StrCat("127.0.0.1:", port)};
+  so.stdin_path = stdin_path;
+  so.stdout_path = out_path;
+  so.stderr_to_stdout = true;
+  so.extra_env = {"TERM=dumb"};
+  return ChildProcess::Spawn(so);
+}
+
 // `dlv connect` through the agent's Tunnel: break, continue until a request stops there, clear
 // and quit leaving the target running. (Disabled from session 1 to 3: its request loop sent its
 // 200 requests in ~2 ms, before dlv had even connected, so no request ever reached the breakpoint
@@ -362,13 +376,7 @@ TEST_F(AgentIntegrationTest, DlvConnectThroughTheTunnelBreaksContinuesAndQuits) 
     std::ofstream cmds(dir + "/stdin");
     cmds << "break main.handleSlash\ncontinue\nclearall\nquit -c\n";
   }
-  SpawnOptions so;
-  so.argv = {BundledDelvePath(), "connect", absl::StrCat("127.0.0.1:", bridge.port())};
-  so.stdin_path = dir + "/stdin";
-  so.stdout_path = dir + "/out";
-  so.stderr_to_stdout = true;
-  so.extra_env = {"TERM=dumb"};
-  auto dlv = ChildProcess::Spawn(so);
+  auto dlv = SpawnDlvConnect(bridge.port(), dir + "/stdin", dir + "/out");
   ASSERT_TRUE(dlv.ok()) << dlv.status();
   // A request to hit the breakpoint; it completes once `continue` after `clearall`/`quit -c`.
   std::atomic<bool> served{false};
@@ -408,6 +416,79 @@ std::optional<kdbg::v1::NoticeEvent> ReadNotice(
     if (e.has_notice() && e.notice().kind() == kind) return e.notice();
   }
   return std::nullopt;
+}
+
+// A `dlv connect` through the tunnel stops the target at its breakpoint, then quits answering "n"
+// to "kill the headless instance?": Delve keeps the target halted for a next client. With no
+// liveness probe (no stop limit) the service would wait, frozen, until the session ends; once the
+// tunnel has closed the agent resumes it after its grace (2 s), tells the CLI why, and the
+// session stays attached.
+TEST_F(AgentIntegrationTest, ATargetTheLastDlvConnectLeftHaltedIsResumed) {
+  StartAgent();
+  auto stub = agent_->Stub(&controller_, pki_.get());
+  grpc::ClientContext ctx;
+  Deadline(&ctx, 120);
+  auto attach = stub->Attach(&ctx, AttachReq("it-noclient"));
+  kdbg::v1::Event e;
+  ASSERT_TRUE(attach->Read(&e));
+  ASSERT_EQ(e.notice().kind(), kdbg::v1::NOTICE_KIND_READY) << e.DebugString();
+
+  TunnelBridge bridge(stub.get(), "it-noclient");
+  std::string dir = MakeTempDir("kdbg-dlv-quit-");
+  {
+    std::ofstream cmds(dir + "/stdin");
+    cmds << "break main.handleSlash\ncontinue\nquit\nn\n";
+  }
+  auto dlv = SpawnDlvConnect(bridge.port(), dir + "/stdin", dir + "/out");
+  ASSERT_TRUE(dlv.ok()) << dlv.status();
+  // Requests until one stops at the breakpoint (dlv's `continue` returns there and dlv quits);
+  // that one is answered only once the agent resumes the target.
+  std::atomic<bool> dlv_done{false};
+  std::atomic<bool> held_served{false};
+  absl::Mutex mu;
+  absl::Time held_answered_at = absl::InfinitePast();
+  std::thread client([&] {
+    for (int i = 0; i < 1200 && !dlv_done; ++i) {
+      auto r = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(30));
+      if (dlv_done && r.ok() && r->status == 200) {
+        absl::MutexLock lock(&mu);
+        held_answered_at = absl::Now();
+        held_served = true;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  });
+  absl::Cleanup join = [&] {
+    dlv_done = true;
+    if (client.joinable()) client.join();
+  };
+  auto st = (*dlv)->Wait(absl::Seconds(60));
+  const absl::Time dlv_exited = absl::Now();
+  dlv_done = true;
+  std::ifstream in(dir + "/out");
+  std::stringstream out;
+  out << in.rdbuf();
+  ASSERT_TRUE(st.ok()) << st.status() << "\n" << out.str();
+  ASSERT_TRUE(absl::StrContains(out.str(), "main.handleSlash()")) << out.str();
+  // The CLI is told, and the request the stop held is answered.
+  auto notice = ReadNotice(attach.get(), kdbg::v1::NOTICE_KIND_STOP_LIMIT);
+  ASSERT_TRUE(notice.has_value()) << agent_->Logs();
+  EXPECT_THAT(notice->message(), ::testing::HasSubstr("no debugger client is connected"));
+  EXPECT_GE(absl::Now() - dlv_exited, absl::Milliseconds(1500));
+  client.join();
+  EXPECT_TRUE(held_served) << "the request held at the breakpoint was never answered";
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_LT(held_answered_at - dlv_exited, absl::Seconds(10));
+  }
+  // The target answers on (the breakpoint's stops are continued at once); the session is still
+  // attached, and ending it releases the target.
+  auto r = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(5));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  CancelAndDrain(&ctx, attach.get());
+  ExpectReleased();
+  if (!HasFailure()) std::filesystem::remove_all(dir);
 }
 
 // Issue #16: a remote client holding a stop past the target's stop limit is told why kdbg
@@ -560,13 +641,7 @@ TEST_F(AgentIntegrationTest, DlvConnectHoldingAStopPastTheLimitIsToldWhyByItsNex
     }
     return absl::StrContains(output(), what);
   };
-  SpawnOptions so;
-  so.argv = {BundledDelvePath(), "connect", absl::StrCat("127.0.0.1:", bridge.port())};
-  so.stdin_path = fifo;
-  so.stdout_path = dir + "/out";
-  so.stderr_to_stdout = true;
-  so.extra_env = {"TERM=dumb"};
-  auto dlv = ChildProcess::Spawn(so);
+  auto dlv = SpawnDlvConnect(bridge.port(), fifo, dir + "/out");
   ASSERT_TRUE(dlv.ok()) << dlv.status();
   type("break main.handleSlash\ncontinue\n");
   ASSERT_TRUE(wait_for("Breakpoint 1 set at")) << output();

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -742,6 +743,104 @@ TEST_F(DelveEngineTest, AttachStopLimitHaltsForARequestNotedJustBeforeTheResume)
   auto r = kdbg::testing::HttpGet("127.0.0.1", a.target->port(), "/", absl::Seconds(5));
   ASSERT_TRUE(r.ok()) << r.status();
   EndCleanly(*a.session, *a.target, v1::END_REASON_CLIENT_STOP);
+}
+
+// No stop limit (no liveness probe), and the remote client leaves the target stopped at its
+// breakpoint: while the client is connected the stop is its own and lasts; once the last client
+// has disconnected (the tunnels tell the session), the engine resumes the target after
+// DelveOptions::no_client_grace (2 s), says so, keeps the breakpoint, continues its later stops at
+// once, and halts the target for a client that comes back.
+TEST_F(DelveEngineTest, AttachResumesATargetTheLastClientLeftStopped) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  agent::AttachSpec spec;
+  spec.session_id = "noclient1";
+  ASSERT_TRUE(kdbg::testing::ResolveInto((*target)->pid(), &spec).ok());
+  auto started = factory_->StartAttach(spec, events.Callback());
+  ASSERT_TRUE(started.ok()) << started.status();
+  agent::DebugSession& session = **started;
+  auto resumes = [&] {
+    int n = 0;
+    for (const auto& notice : events.Notices()) n += notice.kind() == v1::NOTICE_KIND_STOP_LIMIT;
+    return n;
+  };
+  auto target_stopped = [&] {
+    auto st = kdbg::testing::ReadProcStatus((*target)->pid());
+    return st.ok() && st->state == 't';
+  };
+  // A client connects (its tunnel opens), sets a stopping breakpoint and continues.
+  session.NoteClientConnections(1);
+  auto conn = SocketRpcDialer().Dial(session.delve_address());
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  auto remote = std::make_unique<DelveClient>(std::move(*conn));
+  session.NoteClientActivity();
+  ASSERT_TRUE(
+      remote->Call("RPCServer.Command", DelveClient::CommandParams("halt"), absl::Seconds(10))
+          .ok());
+  auto locs = remote->FindLocation("main.handleSlash", absl::Seconds(10));
+  ASSERT_TRUE(locs.ok()) << locs.status();
+  BreakpointRequest bp;
+  bp.name = "user1";
+  bp.addrs = locs->front().pcs;
+  bp.tracepoint = false;
+  ASSERT_TRUE(remote->CreateBreakpoint(bp, absl::Seconds(10)).ok());
+  ASSERT_TRUE(remote->Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok());
+  // A request stops at the breakpoint, and the connected client holds the stop past the grace:
+  // nothing resumes it.
+  std::atomic<bool> answered{false};
+  absl::Time sent_at = absl::Now();
+  std::atomic<int64_t> answered_after_ms{-1};
+  std::thread request([&] {
+    auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(30));
+    answered_after_ms = absl::ToInt64Milliseconds(absl::Now() - sent_at);
+    answered = r.ok() && r->status == 200;
+  });
+  absl::Cleanup join_request = [&] {
+    if (request.joinable()) request.join();
+  };
+  auto at_breakpoint = remote->Receive(absl::Seconds(10));  // the client's continue ends there
+  ASSERT_TRUE(at_breakpoint.ok()) << at_breakpoint.status();
+  absl::SleepFor(absl::Milliseconds(3500));
+  EXPECT_EQ(answered_after_ms.load(), -1) << "a stop the connected client holds was resumed";
+  EXPECT_TRUE(target_stopped());
+  EXPECT_EQ(resumes(), 0);
+  // The client goes away without continuing (dlv's `quit` answered "no"): its tunnel closes.
+  remote.reset();
+  const absl::Time left_at = absl::Now();
+  session.NoteClientConnections(0);
+  request.join();
+  EXPECT_TRUE(answered.load());
+  const absl::Duration resumed_after = absl::Now() - left_at;
+  EXPECT_GE(resumed_after, absl::Milliseconds(1800));
+  EXPECT_LT(resumed_after, absl::Seconds(8));
+  ASSERT_EQ(resumes(), 1);
+  EXPECT_THAT(events.Notices().back().message(), HasSubstr("no debugger client is connected"));
+  EXPECT_THAT(events.Notices().back().message(), HasSubstr("every breakpoint is kept"));
+  // The breakpoint's later stops are continued at once while nobody is connected.
+  for (int i = 0; i < 5; ++i) {
+    absl::Time t = absl::Now();
+    auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(5));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_LT(absl::Now() - t, absl::Milliseconds(800));
+  }
+  EXPECT_EQ(resumes(), 1);
+  // A client comes back: the target is halted for its first request, its breakpoint kept.
+  session.NoteClientConnections(1);
+  auto conn2 = SocketRpcDialer().Dial(session.delve_address());
+  ASSERT_TRUE(conn2.ok()) << conn2.status();
+  DelveClient back(std::move(*conn2));
+  session.NoteClientActivity();
+  bool stopped = false;
+  for (int i = 0; i < 300 && !stopped; ++i) {
+    stopped = target_stopped();
+    if (!stopped) absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(stopped) << "the target was not halted for the returning client";
+  auto list = back.ListBreakpoints(absl::Seconds(10));
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_THAT(list->dump(), HasSubstr("\"user1\""));
+  EndCleanly(session, **target, v1::END_REASON_CLIENT_STOP);
 }
 
 // The stop limit in trace mode: a limit shorter than the agent's own handling of one hit (1 us)
