@@ -202,7 +202,11 @@ int RunAttach(const GlobalOptions& g, const AttachCommandOptions& o, const Comma
         Tunnel* raw = t.get();
         absl::MutexLock lock(&tunnels_mu);
         if (stopping) break;
-        raw->thread = std::thread([&, raw] { PumpTunnel(*conn, session_id, raw); });
+        raw->thread = std::thread([&, raw] {
+          PumpTunnel(*conn, session_id, raw);
+          // Not while the session ends: every tunnel closes then.
+          if (!stopping) console.Err("kdbg: debugger disconnected\n");
+        });
         tunnels.push_back(std::move(t));
         console.Err("kdbg: debugger connected\n");
       }

@@ -377,6 +377,12 @@ TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_TRUE(absl::StrContains(*out, absl::StrCat("\"127.0.0.1:", *sent.begin(), "\"")))
       << "dlv printed: " << *out;
+  // The CLI says when the debugger comes and goes (headless, the session outlives it).
+  const std::string gone = "kdbg: debugger connected\nkdbg: debugger disconnected\n";
+  for (int i = 0; i < 50 && !absl::StrContains((*attach)->Stderr(), gone); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(absl::StrContains((*attach)->Stderr(), gone)) << (*attach)->Stderr();
   (*attach)->Signal(SIGINT);
   EXPECT_EQ((*attach)->Wait(absl::Seconds(20)), 0) << (*attach)->Stderr();
   EXPECT_TRUE(absl::StrContains((*attach)->Stderr(), "detached cleanly")) << (*attach)->Stderr();
