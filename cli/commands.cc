@@ -65,11 +65,13 @@ std::string AttachInstructions(const std::string& host, int port, const std::str
   for (absl::string_view line : absl::StrSplit(vscode_configuration, '\n')) {
     absl::StrAppend(&indented, "  ", line, "\n");
   }
-  return absl::StrCat("Delve is listening for you on ", addr, " (tunnelled to ", pod_ref, ").\n",
-                      "Connect with:\n", "  dlv connect ", addr, "\n",
-                      "or add to .vscode/launch.json (kdbg attach --vscode writes it):\n", indented,
-                      "When you quit dlv, do not kill the process. Press Ctrl-C here to end the "
-                      "session.\n");
+  return absl::StrCat(
+      "Delve is listening for you on ", addr, " (tunnelled to ", pod_ref, ").\n", "Connect with:\n",
+      "  dlv connect ", addr, "\n",
+      "or add to .vscode/launch.json (kdbg attach --vscode writes it):\n", indented,
+      "Leave dlv with `clearall` then `quit -c` (the target runs on); after a plain "
+      "`quit`, answer n to \"kill the process?\" (its default, yes, kills the pod's "
+      "process). Press Ctrl-C here to end the session.\n");
 }
 
 int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const CommandEnv& env) {

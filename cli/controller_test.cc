@@ -201,6 +201,11 @@ TEST(ControllerTest, HostPortAndInstructions) {
   EXPECT_NE(text.find("\"mode\": \"remote\""), std::string::npos) << text;
   EXPECT_NE(text.find("    \"port\": 2345,\n"), std::string::npos) << text;
   EXPECT_NE(text.find("    \"substitutePath\": [\n"), std::string::npos) << text;
+  // Delve 1.27's `quit` asks "Would you like to kill the process? [Y/n]": its default kills the
+  // pod's process, so the way out that keeps it running is said first.
+  EXPECT_NE(text.find("Leave dlv with `clearall` then `quit -c` (the target runs on)"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace
