@@ -52,15 +52,18 @@ v1::StopBudget StopBudgetProto(const kube::Pod& pod, const std::string& containe
 }
 
 // The fields every request to an agent carries (TraceRequest, AttachRequest; one pod or one part
-// of a fan-out): the target, who asks, the lease, the session (or part) id, the stop limit.
+// of a fan-out): the target, who asks, the lease, the session (or part) id, the stop limit, the
+// uploaded debug binary ("": none; a fan-out takes none).
 template <typename AgentRequest>
 void SetAgentRequestCommon(const v1::TargetRef& target, const std::string& user, int64_t lease_ms,
-                           const std::string& session_id, int64_t max_stop_ms, AgentRequest* r) {
+                           const std::string& session_id, int64_t max_stop_ms,
+                           const std::string& debug_binary_id, AgentRequest* r) {
   *r->mutable_target() = target;
   r->set_user(user);
   r->set_lease_ms(lease_ms);
   r->set_session_id(session_id);
   r->set_max_stop_ms(max_stop_ms);
+  r->set_debug_binary_id(debug_binary_id);
 }
 
 v1::Event Progress(Clock* clock, const std::string& message) {
@@ -332,23 +335,21 @@ void ControllerService::SetupStream(grpc::CallbackServerContext* ctx, EventRelay
       });
   std::string label =
       absl::StrCat(located->agent.pod_name, " (", located->agent.address, ", node ", rec.node, ")");
-  auto agent_request = [&](auto& r, const std::string& debug_binary_id) {
-    SetAgentRequestCommon(located->ref, rec.user, lease_ms, rec.session_id, budget.max_stop_ms(),
-                          &r);
-    r.set_debug_binary_id(debug_binary_id);
-    return SerializeMessage(r);
-  };
   grpc::ByteBuffer request;
   std::string method;
   if (trace) {
     v1::TraceRequest r;
+    SetAgentRequestCommon(located->ref, rec.user, lease_ms, rec.session_id, budget.max_stop_ms(),
+                          state->trace.debug_binary_id(), &r);
     *r.mutable_options() = state->trace.options();
-    request = agent_request(r, state->trace.debug_binary_id());
+    request = SerializeMessage(r);
     method = AgentMethod("Trace");
   } else {
     v1::AttachRequest r;
+    SetAgentRequestCommon(located->ref, rec.user, lease_ms, rec.session_id, budget.max_stop_ms(),
+                          state->attach.debug_binary_id(), &r);
     r.set_allow_unsupported_go(state->attach.allow_unsupported_go());
-    request = agent_request(r, state->attach.debug_binary_id());
+    request = SerializeMessage(r);
     method = AgentMethod("Attach");
   }
   relay->StartAgent(
@@ -639,7 +640,7 @@ void ControllerService::SetupFanout(grpc::CallbackServerContext* ctx, MergeRelay
     part.stub = d_.channels->Stub(located->agent.address);
     v1::TraceRequest& r = part.agent_req;
     SetAgentRequestCommon(located->ref, rec.user, lease_ms, prec.session_id, budget.max_stop_ms(),
-                          &r);
+                          /*debug_binary_id=*/"", &r);
     *r.mutable_options() = req.options();
     r.mutable_options()->set_max_hits(per_pod);
     std::string label = absl::StrCat(located->agent.pod_name, " (", located->agent.address,

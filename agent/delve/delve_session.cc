@@ -781,11 +781,13 @@ EndReason DelveSession::AttachLoop() {
   // can end (every client that connected has gone and left the target stopped:
   // DelveOptions::no_client_grace) and, with a stop limit, for a stop held longer than the
   // target's liveness probe safely allows. Both are resumed the same way.
-  const bool limited = config_.max_stop > absl::ZeroDuration();
-  const absl::Duration no_client_grace = std::max(options_.no_client_grace, absl::Milliseconds(1));
+  // The longest stop left alone: while a client is connected, the stop limit (none without a
+  // liveness probe); with none connected, at most the grace.
+  const absl::Duration limit =
+      config_.max_stop > absl::ZeroDuration() ? config_.max_stop : absl::InfiniteDuration();
+  const absl::Duration no_client_limit = std::min(limit, options_.no_client_grace);
   const absl::Duration tick =
-      std::clamp((limited ? std::min(config_.max_stop, no_client_grace) : no_client_grace) / 10,
-                 absl::Milliseconds(20), absl::Seconds(1));
+      std::clamp(no_client_limit / 10, absl::Milliseconds(20), absl::Seconds(1));
   // A request noted this shortly before our resume may still be on its way to Delve (the tunnel
   // notes a frame before its pump writes it; Delve serves it once it holds the target): after the
   // resume it would wait for a stop nobody makes, so the target is halted for it as for a
@@ -860,15 +862,13 @@ EndReason DelveSession::AttachLoop() {
     }
     // Every client that connected has gone (none yet: the target runs, nobody has stopped it).
     const bool no_client = clients_open_.load() == 0;
-    if ((!limited && !no_client) || !st->stopped() || main_->pending()) {
+    const absl::Duration allowed = no_client ? no_client_limit : limit;
+    if (allowed == absl::InfiniteDuration() || !st->stopped() || main_->pending()) {
       stopped_since.reset();
       continue;
     }
     absl::Time now = clock_.Now();
     if (!stopped_since) stopped_since = now;
-    const absl::Duration allowed =
-        !no_client ? config_.max_stop
-                   : (limited ? std::min(config_.max_stop, no_client_grace) : no_client_grace);
     if (now - *stopped_since < allowed) continue;
     // Delve's own view: a target it is running for the client (a step) is left alone.
     auto state = side_->State(/*non_blocking=*/true, options_.call_timeout);

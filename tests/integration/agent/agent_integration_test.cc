@@ -479,6 +479,8 @@ TEST_F(AgentIntegrationTest, ATargetTheLastDlvConnectLeftHaltedIsResumed) {
   EXPECT_TRUE(held_served) << "the request held at the breakpoint was never answered";
   {
     absl::MutexLock lock(&mu);
+    // Held until the resume, not answered by dlv's leaving.
+    EXPECT_GE(held_answered_at - dlv_exited, absl::Milliseconds(1500));
     EXPECT_LT(held_answered_at - dlv_exited, absl::Seconds(10));
   }
   // The target answers on (the breakpoint's stops are continued at once); the session is still
