@@ -1,4 +1,5 @@
 #include "cli/controller.h"
+#include "common/clock.h"
 
 #include <csignal>
 
@@ -62,7 +63,7 @@ absl::StatusOr<Endpoint> FindController(const EndpointOptions& options) {
   }
   std::string output;
   std::string said;  // kubectl's other lines, quoted in the error
-  absl::Time deadline = absl::Now() + options.port_forward_timeout;
+  absl::Time deadline = MonotonicNow() + options.port_forward_timeout;
   int fd = (*child)->stdout_fd();
   while (true) {
     size_t nl;
@@ -81,13 +82,13 @@ absl::StatusOr<Endpoint> FindController(const EndpointOptions& options) {
     if (options.give_up && options.give_up()) {
       return absl::CancelledError("stopped waiting for the controller's port-forward");
     }
-    absl::Duration left = deadline - absl::Now();
+    absl::Duration left = deadline - MonotonicNow();
     if (left <= absl::ZeroDuration()) break;
     if (options.give_up) left = std::min(left, absl::Milliseconds(20));
     pollfd p{fd, POLLIN, 0};
     int r = ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
     if (r < 0 && errno == EINTR) continue;
-    if (r == 0 && options.give_up && absl::Now() < deadline) continue;
+    if (r == 0 && options.give_up && MonotonicNow() < deadline) continue;
     if (r <= 0) break;
     char buf[4096];
     ssize_t n = ::read(fd, buf, sizeof buf);

@@ -1,4 +1,5 @@
 #include "cli/supervisor.h"
+#include "common/clock.h"
 
 #include <signal.h>
 
@@ -55,7 +56,7 @@ void StreamSupervisor::BeginStop(const std::string& why) {
     absl::MutexLock lock(&mu_);
     if (stop_requested_ || done_) return;
     stop_requested_ = true;
-    cancel_at_ = absl::Now() + env_.stop_grace;
+    cancel_at_ = MonotonicNow() + env_.stop_grace;
     id = session_id_;
   }
   console_.Err(
@@ -83,7 +84,7 @@ void StreamSupervisor::Watch() {
     {
       absl::MutexLock lock(&mu_);
       if (done_) return;
-      if (absl::Now() >= cancel_at_) {
+      if (MonotonicNow() >= cancel_at_) {
         cancel_at_ = absl::InfiniteFuture();
         stream_context_->TryCancel();
       }

@@ -1,4 +1,5 @@
 #include "common/child_process.h"
+#include "common/clock.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -175,9 +176,9 @@ bool ChildProcess::TryReap() {
 bool ChildProcess::Running() { return !TryReap(); }
 
 absl::StatusOr<int> ChildProcess::Wait(absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
+  absl::Time deadline = MonotonicNow() + timeout;
   while (!TryReap()) {
-    absl::Duration left = deadline - absl::Now();
+    absl::Duration left = deadline - MonotonicNow();
     if (left <= absl::ZeroDuration()) {
       return absl::DeadlineExceededError(absl::StrCat("process ", pid_, " still running"));
     }
@@ -208,10 +209,10 @@ absl::StatusOr<int> ChildProcess::Terminate(absl::Duration grace, bool kill_afte
 absl::StatusOr<std::string> ChildProcess::ReadAllStdout(absl::Duration timeout) {
   if (!stdout_.valid()) return absl::FailedPreconditionError("stdout was not captured");
   std::string out;
-  absl::Time deadline = absl::Now() + timeout;
+  absl::Time deadline = MonotonicNow() + timeout;
   char buf[4096];
   while (true) {
-    absl::Duration left = deadline - absl::Now();
+    absl::Duration left = deadline - MonotonicNow();
     if (left <= absl::ZeroDuration()) return absl::DeadlineExceededError("reading child output");
     struct pollfd pfd = {stdout_.get(), POLLIN, 0};
     int r = ::poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);

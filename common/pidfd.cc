@@ -1,4 +1,5 @@
 #include "common/pidfd.h"
+#include "common/clock.h"
 
 #include <poll.h>
 #include <sys/syscall.h>
@@ -23,11 +24,11 @@ absl::StatusOr<UniqueFd> PidfdOpen(pid_t pid) {
 
 bool PidfdWaitExit(int pidfd, absl::Duration timeout) {
   absl::Time deadline =
-      timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + timeout;
+      timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : MonotonicNow() + timeout;
   for (;;) {
     int ms = -1;
     if (deadline != absl::InfiniteFuture()) {
-      absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
+      absl::Duration left = std::max(deadline - MonotonicNow(), absl::ZeroDuration());
       ms = static_cast<int>(absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))));
     }
     pollfd p{pidfd, POLLIN, 0};

@@ -1,6 +1,7 @@
 // Hermetic tests of the HTTP client against an in-process plain-HTTP server on port 0 (TLS is
 // covered by tests/integration/kube against the API stub), with a FakeClock for backoff.
 #include "kube/http_client.h"
+#include "common/clock.h"
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -253,17 +254,17 @@ class TricklingServer {
 
  private:
   void Run() {
-    const absl::Time end = absl::Now() + absl::Seconds(15);
+    const absl::Time end = kdbg::MonotonicNow() + absl::Seconds(15);
     pollfd p{listen_fd_, POLLIN, 0};
-    while (!stop_ && absl::Now() < end && ::poll(&p, 1, 100) <= 0) {
+    while (!stop_ && kdbg::MonotonicNow() < end && ::poll(&p, 1, 100) <= 0) {
     }
-    if (stop_ || absl::Now() >= end) return;
+    if (stop_ || kdbg::MonotonicNow() >= end) return;
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) return;
     std::string request;
     char buf[4096];
     pollfd c{fd, POLLIN, 0};
-    while (request.find("\r\n\r\n") == std::string::npos && absl::Now() < end && !stop_) {
+    while (request.find("\r\n\r\n") == std::string::npos && kdbg::MonotonicNow() < end && !stop_) {
       if (::poll(&c, 1, 100) <= 0) continue;
       ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
       if (n <= 0) break;
@@ -271,7 +272,7 @@ class TricklingServer {
     }
     bool open =
         ::send(fd, head_.data(), head_.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head_.size());
-    for (size_t i = 0; open && i < trickle_.size() && !stop_ && absl::Now() < end; ++i) {
+    for (size_t i = 0; open && i < trickle_.size() && !stop_ && kdbg::MonotonicNow() < end; ++i) {
       open = ::send(fd, &trickle_[i], 1, MSG_NOSIGNAL) == 1;
       if (open) ++trickled_;
       absl::SleepFor(absl::Milliseconds(100));
@@ -316,9 +317,9 @@ TEST(HttpClientDeadlineTest, ServerTricklingHeadersOrBodyIsCutAtTheWholeCallDead
     rc.bearer_token = "tok";
     rc.timeout = absl::Seconds(1);
     auto client = NewHttpClient(rc, &clock);
-    absl::Time t0 = absl::Now();
+    absl::Time t0 = kdbg::MonotonicNow();
     auto pod = client->GetPod("default", "myapp");
-    absl::Duration took = absl::Now() - t0;
+    absl::Duration took = kdbg::MonotonicNow() - t0;
     EXPECT_EQ(pod.status().code(), absl::StatusCode::kDeadlineExceeded) << pod.status();
     EXPECT_THAT(pod.status().message(), HasSubstr("did not answer within 1s"));
     EXPECT_GE(took, absl::Milliseconds(950));

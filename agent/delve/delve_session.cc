@@ -1,4 +1,5 @@
 #include "agent/delve/delve_session.h"
+#include "common/clock.h"
 
 #include <unistd.h>
 
@@ -49,14 +50,14 @@ std::string LastDelveMessage(const std::string& log) {
 }  // namespace
 
 TargetCheck CheckTargetReleased(ProcReader& proc, pid_t pid, absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
+  absl::Time deadline = MonotonicNow() + timeout;
   TargetCheck out;
   while (true) {
     auto st = proc.Status(pid);
     out.alive = st.ok() && !st->zombie();
     out.traced = st.ok() && st->tracer_pid != 0;
     out.stopped = st.ok() && st->stopped();
-    if (!out.alive || (!out.traced && !out.stopped) || absl::Now() >= deadline) return out;
+    if (!out.alive || (!out.traced && !out.stopped) || MonotonicNow() >= deadline) return out;
     absl::SleepFor(absl::Milliseconds(5));  // only at the very end of a session, never in the loop
   }
 }
@@ -192,11 +193,11 @@ absl::Status DelveSession::AwaitRunning() {
   // on the cluster (c53): "Delve did not answer RPCServer.State within 10s". The thread-group
   // leader leaves its tracing stop (state `t`) when Delve resumes the threads, which it does
   // after marking the target running; from then on a halt stops it.
-  const absl::Time deadline = absl::Now() + options_.call_timeout;
+  const absl::Time deadline = MonotonicNow() + options_.call_timeout;
   while (true) {
     absl::StatusOr<ProcStatus> st = proc_.Status(config_.pid);
     if (!st.ok() || !st->stopped()) return absl::OkStatus();  // running, or gone (Run sees it)
-    if (absl::Now() >= deadline) {
+    if (MonotonicNow() >= deadline) {
       return absl::UnavailableError(absl::StrCat("Delve did not run the target within ",
                                                  absl::FormatDuration(options_.call_timeout),
                                                  " of its continue"));

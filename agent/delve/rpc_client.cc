@@ -1,4 +1,5 @@
 #include "agent/delve/rpc_client.h"
+#include "common/clock.h"
 
 #include <cstdint>
 #include <deque>
@@ -441,7 +442,7 @@ absl::StatusOr<std::unique_ptr<DelveClient>> DialReady(RpcDialer& dialer,
                                                        const std::string& address,
                                                        absl::Duration timeout,
                                                        const std::function<bool()>& still_alive) {
-  absl::Time deadline = absl::Now() + timeout;
+  absl::Time deadline = MonotonicNow() + timeout;
   absl::Status last = absl::UnavailableError("not tried");
   int attempts = 0;
   while (true) {
@@ -450,7 +451,7 @@ absl::StatusOr<std::unique_ptr<DelveClient>> DialReady(RpcDialer& dialer,
     if (conn.ok()) {
       auto client = std::make_unique<DelveClient>(std::move(*conn));
       auto st = client->State(/*non_blocking=*/true,
-                              std::max(deadline - absl::Now(), absl::Milliseconds(1)));
+                              std::max(deadline - MonotonicNow(), absl::Milliseconds(1)));
       if (st.ok()) return client;
       last = st.status();
       if (!absl::IsUnavailable(last)) return last;
@@ -459,7 +460,7 @@ absl::StatusOr<std::unique_ptr<DelveClient>> DialReady(RpcDialer& dialer,
       if (absl::IsInvalidArgument(last)) return last;
     }
     if (still_alive && !still_alive()) return absl::UnavailableError("Delve exited");
-    if (absl::Now() >= deadline) {
+    if (MonotonicNow() >= deadline) {
       return absl::UnavailableError(absl::StrCat("Delve at ", address, " did not answer within ",
                                                  absl::FormatDuration(timeout), " (", attempts,
                                                  " attempts; last: ", last.message(), ")"));

@@ -1,4 +1,5 @@
 #include "agent/delve/rpc_connection.h"
+#include "common/clock.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -50,7 +51,7 @@ class SocketRpcConnection final : public RpcConnection {
       consumed_ = 0;
       scanned_ = 0;
     }
-    absl::Time deadline = absl::Now() + timeout;
+    absl::Time deadline = MonotonicNow() + timeout;
     while (true) {
       size_t nl = buffer_.find('\n', scanned_);
       if (nl != std::string::npos) {
@@ -58,7 +59,7 @@ class SocketRpcConnection final : public RpcConnection {
         return absl::string_view(buffer_.data(), nl);
       }
       scanned_ = buffer_.size();
-      absl::Duration left = deadline - absl::Now();
+      absl::Duration left = deadline - MonotonicNow();
       if (left < absl::ZeroDuration()) left = absl::ZeroDuration();
       pollfd p[2] = {{fd_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
       int ms = timeout == absl::InfiniteDuration()

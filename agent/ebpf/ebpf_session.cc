@@ -1,4 +1,5 @@
 #include "agent/ebpf/ebpf_session.h"
+#include "common/clock.h"
 
 #include <poll.h>
 #include <time.h>
@@ -40,12 +41,6 @@ using agent::EventCallback;
 using agent::TraceSpec;
 using kdbg::v1::EndReason;
 
-int64_t MonotonicNanos() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
-
 struct ProbeState {
   ProbePlan plan;
   int64_t hits = 0;     // a tracepoint's first probe: the calls its entry and inlined calls saw
@@ -70,7 +65,7 @@ class EbpfSession final : public DebugSession {
   }
 
   absl::Status Start() {
-    absl::Time t0 = absl::Now();
+    absl::Time t0 = MonotonicNow();
     KDBG_ASSIGN_OR_RETURN(delve::TraceScript script,
                           delve::ParseTraceScript(spec_.script, spec_.script_name));
     if (auto why = CheckScript(script)) {
@@ -126,7 +121,7 @@ class EbpfSession final : public DebugSession {
                     [](const ProbePlan& p) { return p.track != KDBG_TRACK_NONE; });
     KDBG_ASSIGN_OR_RETURN(bpf_,
                           BpfProbes::Load(options_.ring_bytes, tracks_calls ? KDBG_MAX_CALLS : 64));
-    absl::Time t1 = absl::Now();
+    absl::Time t1 = MonotonicNow();
     int rate = spec_.requested_hits_per_second > 0 ? spec_.requested_hits_per_second
                                                    : options_.default_hits_per_second;
     rate_ = std::min(rate, options_.max_hits_per_second);
@@ -178,7 +173,7 @@ class EbpfSession final : public DebugSession {
     }
     armed_.set_host_pid(spec_.pid);
     armed_.set_attach_ms(absl::ToInt64Milliseconds(t1 - t0));
-    armed_.set_arm_ms(absl::ToInt64Milliseconds(absl::Now() - t1));
+    armed_.set_arm_ms(absl::ToInt64Milliseconds(MonotonicNow() - t1));
     armed_.set_engine("ebpf");
     armed_.set_engine_note(absl::StrJoin(plan.notes, "; "));
     for (size_t i = 0; i < probes_.size(); ++i) {
@@ -194,7 +189,7 @@ class EbpfSession final : public DebugSession {
       for (const Slot& v : ps.plan.vars) t->add_print(v.name);
       t->set_cond(ps.plan.cond);
     }
-    mono_to_unix_ = absl::ToUnixNanos(absl::Now()) - MonotonicNanos();
+    mono_to_unix_ = absl::ToUnixNanos(absl::Now()) - absl::ToUnixNanos(MonotonicNow());
     start_ = absl::Now();
     log::Info("ebpf session armed", {{"session", spec_.session_id},
                                      {"pid", static_cast<int>(spec_.pid)},

@@ -1,4 +1,5 @@
 #include "agent/service/agent_service.h"
+#include "common/clock.h"
 
 #include <functional>
 #include <utility>
@@ -581,9 +582,9 @@ grpc::ServerUnaryReactor* AgentService::Resolve(grpc::CallbackServerContext* ctx
     return reactor;
   }
   pool_->Post([this, req, resp, reactor, caller] {
-    absl::Time t0 = absl::Now();
+    absl::Time t0 = MonotonicNow();
     absl::StatusOr<kdbg::v1::ResolvedTarget> r = resolver_->Resolve(req->target());
-    metrics_->ObserveResolve(absl::Now() - t0);
+    metrics_->ObserveResolve(MonotonicNow() - t0);
     log::Info("resolve", {{"caller", caller},
                           {"container_id", req->target().container_id()},
                           {"pid", r.ok() ? r->host_pid() : 0},

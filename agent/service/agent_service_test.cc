@@ -1,5 +1,6 @@
 // The Agent service in-process over real mutual TLS on loopback (port 0), with fake engine parts.
 #include "agent/service/agent_service.h"
+#include "common/clock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -34,9 +35,9 @@ using testing::FakeResolver;
 // Waits (real time) for a condition another thread makes true.
 template <typename F>
 bool WaitFor(F pred, absl::Duration timeout = absl::Seconds(10)) {
-  absl::Time deadline = absl::Now() + timeout;
+  absl::Time deadline = kdbg::MonotonicNow() + timeout;
   while (!pred()) {
-    if (absl::Now() > deadline) return false;
+    if (kdbg::MonotonicNow() > deadline) return false;
     absl::SleepFor(absl::Milliseconds(2));
   }
   return true;

@@ -3,6 +3,7 @@
 // most its high-water mark plus one read (or one Send), the peer's writes stall in the kernel, and
 // every byte still arrives, in order, once the slow side reads.
 #include "agent/service/stream_pump.h"
+#include "common/clock.h"
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -74,16 +75,16 @@ class Peer {
 
 // Waits (bounded by `limit`) until `value` has not changed for 300 ms; returns whether it settled.
 bool Settles(const std::atomic<size_t>& value, absl::Duration limit) {
-  absl::Time end = absl::Now() + limit;
+  absl::Time end = kdbg::MonotonicNow() + limit;
   size_t last = value.load();
-  absl::Time since = absl::Now();
-  while (absl::Now() < end) {
+  absl::Time since = kdbg::MonotonicNow();
+  while (kdbg::MonotonicNow() < end) {
     absl::SleepFor(absl::Milliseconds(20));
     size_t v = value.load();
     if (v != last) {
       last = v;
-      since = absl::Now();
-    } else if (absl::Now() - since >= absl::Milliseconds(300)) {
+      since = kdbg::MonotonicNow();
+    } else if (kdbg::MonotonicNow() - since >= absl::Milliseconds(300)) {
       return true;
     }
   }
@@ -98,8 +99,8 @@ TEST(StreamPumpTest, SlowClientStopsThePumpReadingAndDelveIsBackPressuredNothing
   Peer delve;
   std::atomic<size_t> sent{0};
   delve.Serve([&](int fd) {
-    const absl::Time end = absl::Now() + absl::Seconds(60);
-    while (sent < kTotal && !delve.stopping() && absl::Now() < end) {
+    const absl::Time end = kdbg::MonotonicNow() + absl::Seconds(60);
+    while (sent < kTotal && !delve.stopping() && kdbg::MonotonicNow() < end) {
       pollfd p{fd, POLLOUT, 0};
       if (::poll(&p, 1, 100) != 1) continue;
       std::string piece = Pattern(sent, std::min<size_t>(64 * 1024, kTotal - sent));
@@ -111,7 +112,7 @@ TEST(StreamPumpTest, SlowClientStopsThePumpReadingAndDelveIsBackPressuredNothing
     // Keep the connection until the pump half-closes too (or the test ends).
     char b;
     pollfd p{fd, POLLIN, 0};
-    while (!delve.stopping() && absl::Now() < end) {
+    while (!delve.stopping() && kdbg::MonotonicNow() < end) {
       if (::poll(&p, 1, 100) == 1 && ::recv(fd, &b, 1, 0) <= 0) return;
     }
   });
@@ -132,8 +133,8 @@ TEST(StreamPumpTest, SlowClientStopsThePumpReadingAndDelveIsBackPressuredNothing
 
   // 3. The client reads (1 MiB at a time, pausing between): everything arrives, in order, then EOF.
   bool eof = false;
-  const absl::Time end = absl::Now() + absl::Seconds(60);
-  while (!eof && absl::Now() < end) {
+  const absl::Time end = kdbg::MonotonicNow() + absl::Seconds(60);
+  while (!eof && kdbg::MonotonicNow() < end) {
     StreamPump::Chunk c = pump->Take();
     if (c.empty) {
       absl::SleepFor(absl::Milliseconds(1));
@@ -175,9 +176,9 @@ TEST(StreamPumpTest, SlowDelveMakesSendPauseUntilSpaceNothingLost) {
   std::atomic<bool> got_eof{false};
   delve.Serve([&](int fd) {
     start_reading.WaitForNotificationWithTimeout(absl::Seconds(30));
-    const absl::Time end = absl::Now() + absl::Seconds(60);
+    const absl::Time end = kdbg::MonotonicNow() + absl::Seconds(60);
     std::string buf(kPiece, '\0');
-    while (!delve.stopping() && absl::Now() < end) {
+    while (!delve.stopping() && kdbg::MonotonicNow() < end) {
       pollfd p{fd, POLLIN, 0};
       if (::poll(&p, 1, 100) != 1) continue;
       ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
@@ -229,9 +230,9 @@ TEST(StreamPumpTest, SlowDelveMakesSendPauseUntilSpaceNothingLost) {
   // 2. Delve reads slowly: the client resumes only on on_send_space, and sends the rest the same
   // way.
   start_reading.Notify();
-  const absl::Time end = absl::Now() + absl::Seconds(60);
+  const absl::Time end = kdbg::MonotonicNow() + absl::Seconds(60);
   int pauses = 1;
-  while (queued < kTotal && absl::Now() < end) {
+  while (queued < kTotal && kdbg::MonotonicNow() < end) {
     {
       absl::MutexLock lock(&mu);
       auto ready = [&] { return space; };

@@ -16,6 +16,7 @@
 #include "agent/service/agent_service.h"
 #include "agent/service/testing/fake_debug_session.h"
 #include "agent/service/testing/fake_resolver.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/tls.h"
 #include "tests/support/certs/test_certs.h"
@@ -92,11 +93,11 @@ int main(int argc, char** argv) {
     kdbg::v1::Event e;
     reader->Read(&e);  // armed
     int64_t received = 0;
-    absl::Time start = absl::Now(), end = start + absl::Seconds(seconds);
-    while (absl::Now() < end && reader->Read(&e)) {
+    absl::Time start = kdbg::MonotonicNow(), end = start + absl::Seconds(seconds);
+    while (kdbg::MonotonicNow() < end && reader->Read(&e)) {
       if (e.has_hit()) ++received;
     }
-    double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+    double elapsed = absl::ToDoubleSeconds(kdbg::MonotonicNow() - start);
     events_per_s = static_cast<double>(received) / elapsed;
     emitted_per_s = static_cast<double>(metrics.hits()) / elapsed;
     ctx.TryCancel();
@@ -111,7 +112,7 @@ int main(int argc, char** argv) {
   long rss0 = StatusField("VmRSS:"), threads0 = StatusField("Threads:");
   std::vector<std::unique_ptr<grpc::ClientContext>> ctxs;
   std::vector<std::unique_ptr<grpc::ClientReader<kdbg::v1::Event>>> readers;
-  absl::Time t0 = absl::Now();
+  absl::Time t0 = kdbg::MonotonicNow();
   for (int i = 1; i <= sessions; ++i) {
     ctxs.push_back(std::make_unique<grpc::ClientContext>());
     readers.push_back(
@@ -122,7 +123,7 @@ int main(int argc, char** argv) {
     kdbg::v1::Event e;
     if (r->Read(&e) && e.has_armed()) ++armed;
   }
-  double start_all_ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
+  double start_all_ms = absl::ToDoubleMilliseconds(kdbg::MonotonicNow() - t0);
   long rss1 = StatusField("VmRSS:"), threads1 = StatusField("Threads:");
   for (auto& c : ctxs) c->TryCancel();
   for (auto& r : readers) {
@@ -131,9 +132,9 @@ int main(int argc, char** argv) {
     }
     r->Finish();
   }
-  absl::Time t1 = absl::Now();
+  absl::Time t1 = kdbg::MonotonicNow();
   while (manager.size() > 0) absl::SleepFor(absl::Milliseconds(5));
-  double end_all_ms = absl::ToDoubleMilliseconds(absl::Now() - t1);
+  double end_all_ms = absl::ToDoubleMilliseconds(kdbg::MonotonicNow() - t1);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 
   std::printf("| metric | value | unit |\n|---|---|---|\n");

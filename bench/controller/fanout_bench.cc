@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "common/clock.h"
 #include "controller/testing/pods.h"
 #include "tests/integration/controller/controller_fixture.h"
 
@@ -66,14 +67,14 @@ v1::ControllerTraceRequest Request(int pods) {
 // Opens the stream; returns ms until `armed_wanted` armed events arrived, then cancels it.
 double TimeToArmed(v1::Controller::Stub* stub, int pods) {
   auto ctx = ControllerFixture::Context("t-alice");
-  absl::Time t0 = absl::Now();
+  absl::Time t0 = kdbg::MonotonicNow();
   auto reader = stub->Trace(ctx.get(), Request(pods));
   int want = pods == 0 ? 1 : pods, armed = 0;
   double ms = -1;
   v1::Event e;
   while (reader->Read(&e)) {
     if (e.has_armed() && ++armed == want) {
-      ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
+      ms = absl::ToDoubleMilliseconds(kdbg::MonotonicNow() - t0);
       ctx->TryCancel();
     }
   }
@@ -84,7 +85,7 @@ double TimeToArmed(v1::Controller::Stub* stub, int pods) {
 // Hits per second at the client for one stream of `pods` parts (0: single pod).
 double EventsPerSecond(v1::Controller::Stub* stub, int pods, int64_t* hits_out) {
   auto ctx = ControllerFixture::Context("t-alice");
-  absl::Time t0 = absl::Now();
+  absl::Time t0 = kdbg::MonotonicNow();
   auto reader = stub->Trace(ctx.get(), Request(pods));
   int64_t hits = 0;
   v1::Event e;
@@ -94,7 +95,7 @@ double EventsPerSecond(v1::Controller::Stub* stub, int pods, int64_t* hits_out) 
   }
   (void)reader->Finish();
   *hits_out = hits;
-  return static_cast<double>(hits) / absl::ToDoubleSeconds(absl::Now() - t0);
+  return static_cast<double>(hits) / absl::ToDoubleSeconds(kdbg::MonotonicNow() - t0);
 }
 
 // KB of RSS per stream while `n` streams of `pods` parts each are held open.

@@ -25,6 +25,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/clock.h"
 #include "tests/integration/controller/controller_fixture.h"
 
 using kdbg::controller::testing::ControllerFixture;
@@ -163,7 +164,7 @@ int main(int argc, char** argv) {
   auto stub = (*f)->NewStub();
   Collector relay;
   std::vector<std::unique_ptr<Reader<v1::ControllerTraceRequest>>> readers;
-  absl::Time t0 = absl::Now();
+  absl::Time t0 = kdbg::MonotonicNow();
   for (int i = 0; i < streams; ++i) {
     auto r = std::make_unique<Reader<v1::ControllerTraceRequest>>(&relay);
     r->ctx.AddMetadata("authorization", "Bearer t-alice");
@@ -176,7 +177,7 @@ int main(int argc, char** argv) {
     readers.push_back(std::move(r));
   }
   bool all = relay.WaitDone(streams, absl::Seconds(300));
-  double wall = absl::ToDoubleSeconds(absl::Now() - t0);
+  double wall = absl::ToDoubleSeconds(kdbg::MonotonicNow() - t0);
   stop = true;
   sampler.join();
   auto d = direct.Take();

@@ -47,6 +47,7 @@
 #include "bench/delve/cpu_split.h"
 #include "bench/delve/load_gen.h"
 #include "common/child_process.h"
+#include "common/clock.h"
 #include "common/proc_reader.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/resolved_target.h"
@@ -103,7 +104,7 @@ struct RawDelve {
 
 absl::StatusOr<RawDelve> RawAttachAndArm(const Flags& f, pid_t pid) {
   RawDelve r;
-  absl::Time spawned = absl::Now();
+  absl::Time spawned = kdbg::MonotonicNow();
   r.address = absl::StrCat(f.listen_ipv6 ? "[::1]:" : "127.0.0.1:", FreePort());
   SpawnOptions o;
   o.argv = {f.dlv,
@@ -140,7 +141,7 @@ absl::StatusOr<RawDelve> RawAttachAndArm(const Flags& f, pid_t pid) {
   };
   auto st = call(R"({"method":"RPCServer.State","params":[{"NonBlocking":true}],"id":1})");
   if (!st.ok()) return st.status();
-  absl::Time attached = absl::Now();
+  absl::Time attached = kdbg::MonotonicNow();
   r.attach_ms = absl::ToDoubleMilliseconds(attached - spawned);
   auto loc = call(
       R"({"method":"RPCServer.FindLocation","params":[{"Scope":{"GoroutineID":-1},"Loc":"main.go:10"}],"id":2})");
@@ -169,7 +170,7 @@ absl::StatusOr<RawDelve> RawAttachAndArm(const Flags& f, pid_t pid) {
       !s.ok()) {
     return s;
   }
-  r.arm_ms = absl::ToDoubleMilliseconds(absl::Now() - attached);
+  r.arm_ms = absl::ToDoubleMilliseconds(kdbg::MonotonicNow() - attached);
   return r;
 }
 
@@ -278,9 +279,9 @@ int Main(const Flags& f) {
   std::vector<double> kdbg_ms, raw_ms;
   for (int i = 0; i < f.runs; ++i) {
     spec.session_id = absl::StrCat("bench", i);
-    absl::Time t0 = absl::Now();
+    absl::Time t0 = kdbg::MonotonicNow();
     auto s = factory->StartTrace(spec, [](const v1::Event&) {});
-    absl::Time t1 = absl::Now();
+    absl::Time t1 = kdbg::MonotonicNow();
     if (!s.ok()) {
       std::fprintf(stderr, "StartTrace: %s\n", std::string(s.status().message()).c_str());
       return 1;
@@ -289,9 +290,9 @@ int Main(const Flags& f) {
     (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
     (void)(*s)->Wait(absl::Seconds(30));
 
-    t0 = absl::Now();
+    t0 = kdbg::MonotonicNow();
     auto raw = RawAttachAndArm(f, pid);
-    t1 = absl::Now();
+    t1 = kdbg::MonotonicNow();
     if (!raw.ok()) {
       std::fprintf(stderr, "raw: %s\n", std::string(raw.status().message()).c_str());
       return 1;
@@ -405,9 +406,9 @@ int RawOnlyMain(const Flags& f) {
   }
 
   for (int i = 0; i < f.runs && armed; ++i) {
-    absl::Time t0 = absl::Now();
+    absl::Time t0 = kdbg::MonotonicNow();
     auto raw = RawAttachAndArm(f, pid);
-    absl::Time t1 = absl::Now();
+    absl::Time t1 = kdbg::MonotonicNow();
     if (!raw.ok()) {
       std::fprintf(stderr, "raw: %s\n", std::string(raw.status().message()).c_str());
       return 1;
@@ -464,11 +465,11 @@ int RawOnlyMain(const Flags& f) {
     auto raw = RawAttachAndArm(f, pid);
     if (!raw.ok()) return 1;
     for (int i = 0; i < f.latency_requests; ++i) {
-      absl::Time t0 = absl::Now();
+      absl::Time t0 = kdbg::MonotonicNow();
       int fd = SendOneRequest(f.port);
       if (fd < 0) break;
       auto m = raw->conn->ReadMessage(absl::Seconds(10));
-      absl::Time t1 = absl::Now();
+      absl::Time t1 = kdbg::MonotonicNow();
       if (!m.ok()) {
         ::close(fd);
         break;

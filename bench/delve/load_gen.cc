@@ -1,4 +1,5 @@
 #include "bench/delve/load_gen.h"
+#include "common/clock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -70,7 +71,7 @@ bool ReadResponse(int fd, std::string* buf) {
 LoadResult RunLoad(const std::string& host, int port, int connections, absl::Duration duration,
                    bool keep_alive) {
   std::atomic<int64_t> requests{0}, errors{0};
-  absl::Time start = absl::Now();
+  absl::Time start = kdbg::MonotonicNow();
   absl::Time end = start + duration;
   std::vector<std::thread> threads;
   threads.reserve(static_cast<size_t>(std::max(connections, 0)));
@@ -80,7 +81,7 @@ LoadResult RunLoad(const std::string& host, int port, int connections, absl::Dur
     threads.emplace_back([&] {
       int fd = -1;
       std::string buf;
-      while (absl::Now() < end) {
+      while (kdbg::MonotonicNow() < end) {
         if (fd < 0) {
           fd = Connect(host, port);
           buf.clear();
@@ -110,7 +111,7 @@ LoadResult RunLoad(const std::string& host, int port, int connections, absl::Dur
   LoadResult r;
   r.requests = requests.load();
   r.errors = errors.load();
-  r.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  r.seconds = absl::ToDoubleSeconds(kdbg::MonotonicNow() - start);
   return r;
 }
 

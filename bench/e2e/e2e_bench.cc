@@ -69,6 +69,7 @@
 #include "bench/delve/cpu_split.h"
 #include "bench/delve/load_gen.h"
 #include "common/child_process.h"
+#include "common/clock.h"
 #include "nlohmann/json.hpp"
 
 namespace kdbg::bench {
@@ -145,7 +146,7 @@ class Session {
     o.stderr_to_stdout = true;
     s->stderr_copy_ = std::fopen("/tmp/kdbg-e2e-bench.stderr", "w");
     o.destroy_grace = absl::Seconds(15);
-    s->started_ = absl::Now();
+    s->started_ = kdbg::MonotonicNow();
     auto child = ChildProcess::Spawn(o);
     if (!child.ok()) {
       std::fprintf(stderr, "cannot run %s: %s\n", f.kdbg.c_str(),
@@ -247,7 +248,7 @@ class Session {
     while (true) {
       ssize_t n = ::read(child_->stdout_fd(), tmp, sizeof(tmp));
       if (n <= 0) break;
-      absl::Time now = absl::Now();
+      absl::Time now = kdbg::MonotonicNow();
       buf.append(tmp, static_cast<size_t>(n));
       // The lines of this read are taken in place and their bytes dropped once at the end: erasing
       // each line from the front moved the rest of a 64 KiB read once per line (~300 lines).
@@ -660,7 +661,7 @@ int Main(const Flags& f) {
         ::close(fd);
         return Fail("cannot connect to the target");
       }
-      absl::Time t0 = absl::Now();
+      absl::Time t0 = kdbg::MonotonicNow();
       if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
         ::close(fd);
         return Fail("send failed");

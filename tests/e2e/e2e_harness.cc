@@ -1,4 +1,5 @@
 #include "tests/e2e/e2e_harness.h"
+#include "common/clock.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -197,7 +198,7 @@ absl::StatusOr<std::unique_ptr<KdbgProcess>> KdbgProcess::Start(
 }
 
 std::optional<nlohmann::json> KdbgProcess::NextJson(absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
+  absl::Time deadline = kdbg::MonotonicNow() + timeout;
   while (true) {
     size_t nl = buffer_.find('\n');
     if (nl != std::string::npos) {
@@ -211,7 +212,7 @@ std::optional<nlohmann::json> KdbgProcess::NextJson(absl::Duration timeout) {
       seen_.push_back(j);
       return j;
     }
-    absl::Duration left = deadline - absl::Now();
+    absl::Duration left = deadline - kdbg::MonotonicNow();
     if (left <= absl::ZeroDuration()) return std::nullopt;
     pollfd pfd{child_->stdout_fd(), POLLIN, 0};
     if (::poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) <= 0) continue;
@@ -224,9 +225,9 @@ std::optional<nlohmann::json> KdbgProcess::NextJson(absl::Duration timeout) {
 
 std::optional<nlohmann::json> KdbgProcess::WaitFor(const std::string& type,
                                                    absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    auto j = NextJson(deadline - absl::Now());
+  absl::Time deadline = kdbg::MonotonicNow() + timeout;
+  while (kdbg::MonotonicNow() < deadline) {
+    auto j = NextJson(deadline - kdbg::MonotonicNow());
     if (!j) return std::nullopt;
     if ((*j)["type"] == type) return j;
   }
@@ -239,8 +240,8 @@ int KdbgProcess::Wait(absl::Duration timeout) {
   // Drains stdout (unparsed, into raw_) so a full pipe never blocks the CLI while it exits.
   raw_ += buffer_;
   buffer_.clear();
-  absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
+  absl::Time deadline = kdbg::MonotonicNow() + timeout;
+  while (kdbg::MonotonicNow() < deadline) {
     pollfd pfd{child_->stdout_fd(), POLLIN, 0};
     if (::poll(&pfd, 1, 20) > 0) {
       char buf[8192];

@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/child_process.h"
+#include "common/clock.h"
 #include "common/grpc_limits.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_harness.h"
@@ -675,11 +676,11 @@ TEST_F(E2eTest, NetworkCutBetweenCliAndControllerEndsSafely) {
   ASSERT_NE(p, nullptr);
   SendRequests(sb_.Get("HELLO_URL"), 1);
   ASSERT_TRUE(p->WaitFor("hit", absl::Seconds(20)).has_value()) << p->Stderr();
-  const absl::Time cut = absl::Now();
+  const absl::Time cut = kdbg::MonotonicNow();
   proxy.Freeze();
   SendRequests(sb_.Get("HELLO_URL"), 2);  // hits the CLI will never see
   EXPECT_NE(p->Wait(absl::Seconds(60)), 0) << "the CLI must say it lost the controller";
-  const absl::Duration took = absl::Now() - cut;
+  const absl::Duration took = kdbg::MonotonicNow() - cut;
   std::printf("the CLI gave up %.1f s after the cut: %s\n", absl::ToDoubleSeconds(took),
               p->Stderr().c_str());
   EXPECT_LE(took, kKeepaliveTime * 2 + kKeepaliveTimeout + absl::Seconds(10));
@@ -873,7 +874,7 @@ TEST_F(E2eTest, TotalRateOverBothReplicasShowsAtMostItAndCountsTheRest) {
   for (int i = 0; i < 2; ++i) {
     ASSERT_TRUE((*p)->WaitFor("armed", kArmTimeout).has_value()) << (*p)->Stderr();
   }
-  const absl::Time start = absl::Now();
+  const absl::Time start = kdbg::MonotonicNow();
   // 50 requests/s per pod: well under each pod's own --rate-limit (which would clear the
   // tracepoint), far over the total.
   auto send = [&](const std::string& url) {
@@ -895,7 +896,7 @@ TEST_F(E2eTest, TotalRateOverBothReplicasShowsAtMostItAndCountsTheRest) {
     summary = ended;
   }
   ASSERT_TRUE(summary.has_value());
-  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const double seconds = absl::ToDoubleSeconds(kdbg::MonotonicNow() - start);
   EXPECT_EQ((*p)->Wait(absl::Seconds(20)), 0) << (*p)->Stderr();
   int shown = 0;
   for (const auto& j : (*p)->seen()) shown += j.value("type", "") == "hit" ? 1 : 0;

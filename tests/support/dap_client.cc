@@ -1,4 +1,5 @@
 #include "tests/support/dap_client.h"
+#include "common/clock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -66,7 +67,7 @@ std::optional<nlohmann::json> DapClient::Read(absl::Time deadline) {
         return j;
       }
     }
-    absl::Duration left = deadline - absl::Now();
+    absl::Duration left = deadline - kdbg::MonotonicNow();
     if (left <= absl::ZeroDuration()) return std::nullopt;
     pollfd p{fd_.get(), POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) <= 0) continue;
@@ -83,7 +84,7 @@ absl::StatusOr<nlohmann::json> DapClient::Request(const std::string& command,
                                                   absl::Duration timeout) {
   absl::StatusOr<int> seq = Send(command, arguments);
   if (!seq.ok()) return seq.status();
-  absl::Time deadline = absl::Now() + timeout;
+  absl::Time deadline = kdbg::MonotonicNow() + timeout;
   while (auto m = Read(deadline)) {
     if (m->value("type", "") == "event") {
       events_.push_back(*m);
@@ -108,7 +109,7 @@ std::optional<nlohmann::json> DapClient::WaitEvent(const std::string& event,
       return j;
     }
   }
-  absl::Time deadline = absl::Now() + timeout;
+  absl::Time deadline = kdbg::MonotonicNow() + timeout;
   while (auto m = Read(deadline)) {
     if (m->value("event", "") == event) return m;
     if (m->value("type", "") == "event") events_.push_back(*m);

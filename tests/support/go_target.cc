@@ -1,4 +1,5 @@
 #include "tests/support/go_target.h"
+#include "common/clock.h"
 
 #include <filesystem>
 #include <fstream>
@@ -63,9 +64,9 @@ absl::StatusOr<std::unique_ptr<GoTarget>> GoTarget::StartWith(const std::string&
     o.extra_env = {absl::StrCat("HELLO_ADDR=127.0.0.1:", port)};
     o.destroy_grace = absl::Seconds(2);
     KDBG_ASSIGN_OR_RETURN(auto child, ChildProcess::Spawn(o));
-    absl::Time deadline = absl::Now() + absl::Seconds(10);
+    absl::Time deadline = kdbg::MonotonicNow() + absl::Seconds(10);
     last = absl::DeadlineExceededError(absl::StrCat(name, " never answered on port ", port));
-    while (absl::Now() < deadline && child->Running()) {
+    while (kdbg::MonotonicNow() < deadline && child->Running()) {
       auto r = HttpGet("127.0.0.1", port, "/", absl::Seconds(1));
       if (r.ok() && r->status == 200 && child->Running()) {
         std::unique_ptr<GoTarget> t(new GoTarget(std::move(child), port));

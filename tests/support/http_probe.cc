@@ -1,4 +1,5 @@
 #include "tests/support/http_probe.h"
+#include "common/clock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,7 +18,7 @@ namespace kdbg::testing {
 
 absl::StatusOr<HttpResult> HttpGet(const std::string& host, int port, const std::string& path,
                                    absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
+  absl::Time deadline = kdbg::MonotonicNow() + timeout;
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd.valid()) return ErrnoToStatus(errno, "socket");
   sockaddr_in addr{};
@@ -27,7 +28,7 @@ absl::StatusOr<HttpResult> HttpGet(const std::string& host, int port, const std:
     return absl::InvalidArgumentError(absl::StrCat("bad IPv4 address ", host));
   }
   auto wait_for = [&](short events) -> absl::Status {
-    absl::Duration left = deadline - absl::Now();
+    absl::Duration left = deadline - kdbg::MonotonicNow();
     if (left <= absl::ZeroDuration()) return absl::DeadlineExceededError("HTTP GET timed out");
     pollfd p{fd.get(), events, 0};
     int r = ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
@@ -77,9 +78,9 @@ absl::StatusOr<HttpResult> HttpGet(const std::string& host, int port, const std:
 }
 
 absl::Status WaitForHttp(const std::string& host, int port, absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
+  absl::Time deadline = kdbg::MonotonicNow() + timeout;
   absl::Status last = absl::DeadlineExceededError("no attempt");
-  while (absl::Now() < deadline) {
+  while (kdbg::MonotonicNow() < deadline) {
     auto r = HttpGet(host, port, "/", absl::Seconds(1));
     if (r.ok() && r->status == 200) return absl::OkStatus();
     last = r.ok() ? absl::UnavailableError(absl::StrCat("HTTP ", r->status)) : r.status();

@@ -1,4 +1,5 @@
 #include "tests/support/proc_probe.h"
+#include "common/clock.h"
 
 #include <dirent.h>
 #include <unistd.h>
@@ -91,12 +92,12 @@ std::vector<std::string> TcpListenersOf(pid_t pid) {
 }
 
 absl::StatusOr<ProcStatus> WaitUntilReleased(pid_t pid, int timeout_ms) {
-  absl::Time deadline = absl::Now() + absl::Milliseconds(timeout_ms);
+  absl::Time deadline = kdbg::MonotonicNow() + absl::Milliseconds(timeout_ms);
   while (true) {
     auto st = ReadProcStatus(pid);
     if (!st.ok()) return st.status();
     bool stopped = st->state == 'T' || st->state == 't';
-    if ((st->tracer_pid == 0 && !stopped) || absl::Now() >= deadline) return st;
+    if ((st->tracer_pid == 0 && !stopped) || kdbg::MonotonicNow() >= deadline) return st;
     absl::SleepFor(absl::Milliseconds(10));
   }
 }

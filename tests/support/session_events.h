@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/delve/debug_session.h"
+#include "common/clock.h"
 
 namespace kdbg::testing {
 
@@ -19,7 +20,7 @@ class SessionEvents {
   agent::EventCallback Callback() {
     return [this](v1::Event e) {
       absl::MutexLock lock(&mu_);
-      if (e.has_hit() && !e.hit().returned()) call_arrivals_.push_back(absl::Now());
+      if (e.has_hit() && !e.hit().returned()) call_arrivals_.push_back(kdbg::MonotonicNow());
       events_.push_back(std::move(e));
     };
   }

@@ -22,6 +22,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/child_process.h"
+#include "common/clock.h"
 #include "common/fd.h"
 #include "common/grpc_limits.h"
 #include "common/tls.h"
@@ -320,14 +321,14 @@ TEST_F(AgentIntegrationTest, SilentNetworkCutEndsAnIdleAttachWithinTheKeepalive)
   }
   ASSERT_TRUE(ready);
   ASSERT_EQ(DlvProcessesFor(target_->pid()).size(), 1u);
-  const absl::Time cut = absl::Now();
+  const absl::Time cut = kdbg::MonotonicNow();
   proxy->Freeze();
   bool ended = false;
-  while (!ended && absl::Now() - cut < absl::Seconds(45)) {
+  while (!ended && kdbg::MonotonicNow() - cut < absl::Seconds(45)) {
     ended = absl::StrContains(agent_->Logs(), "\"msg\":\"session ended\"");
     if (!ended) absl::SleepFor(absl::Milliseconds(100));
   }
-  const absl::Duration took = absl::Now() - cut;
+  const absl::Duration took = kdbg::MonotonicNow() - cut;
   ASSERT_TRUE(ended) << "the agent did not notice the cut in 45 s: " << agent_->Logs();
   std::printf("session ended %.1f s after the cut\n", absl::ToDoubleSeconds(took));
   EXPECT_LE(took, kKeepaliveTime * 2 + kKeepaliveTimeout + absl::Seconds(5));
@@ -452,7 +453,7 @@ TEST_F(AgentIntegrationTest, ATargetTheLastDlvConnectLeftHaltedIsResumed) {
       auto r = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(30));
       if (dlv_done && r.ok() && r->status == 200) {
         absl::MutexLock lock(&mu);
-        held_answered_at = absl::Now();
+        held_answered_at = kdbg::MonotonicNow();
         held_served = true;
       }
       absl::SleepFor(absl::Milliseconds(50));
@@ -463,7 +464,7 @@ TEST_F(AgentIntegrationTest, ATargetTheLastDlvConnectLeftHaltedIsResumed) {
     if (client.joinable()) client.join();
   };
   auto st = (*dlv)->Wait(absl::Seconds(60));
-  const absl::Time dlv_exited = absl::Now();
+  const absl::Time dlv_exited = kdbg::MonotonicNow();
   dlv_done = true;
   std::ifstream in(dir + "/out");
   std::stringstream out;
@@ -474,7 +475,7 @@ TEST_F(AgentIntegrationTest, ATargetTheLastDlvConnectLeftHaltedIsResumed) {
   auto notice = ReadNotice(attach.get(), kdbg::v1::NOTICE_KIND_STOP_LIMIT);
   ASSERT_TRUE(notice.has_value()) << agent_->Logs();
   EXPECT_THAT(notice->message(), ::testing::HasSubstr("no debugger client is connected"));
-  EXPECT_GE(absl::Now() - dlv_exited, absl::Milliseconds(1500));
+  EXPECT_GE(kdbg::MonotonicNow() - dlv_exited, absl::Milliseconds(1500));
   client.join();
   EXPECT_TRUE(held_served) << "the request held at the breakpoint was never answered";
   {
@@ -532,9 +533,9 @@ TEST_F(AgentIntegrationTest, DapClientHoldingAStopPastTheLimitIsToldWhyAndSeesTh
   absl::StatusOr<HttpResult> held;
   absl::Duration held_for;
   std::thread request([&] {
-    absl::Time t0 = absl::Now();
+    absl::Time t0 = kdbg::MonotonicNow();
     held = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(30));
-    held_for = absl::Now() - t0;
+    held_for = kdbg::MonotonicNow() - t0;
   });
   absl::Cleanup join = [&] {
     if (request.joinable()) request.join();
@@ -544,8 +545,8 @@ TEST_F(AgentIntegrationTest, DapClientHoldingAStopPastTheLimitIsToldWhyAndSeesTh
   EXPECT_EQ((*stopped)["body"]["reason"], "breakpoint") << stopped->dump();
   // Delve writes output events of its own (its console greeting): kdbg's is the one from kdbg.
   std::optional<nlohmann::json> output;
-  for (absl::Time end = absl::Now() + absl::Seconds(10); absl::Now() < end;) {
-    output = dap->WaitEvent("output", end - absl::Now());
+  for (absl::Time end = kdbg::MonotonicNow() + absl::Seconds(10); kdbg::MonotonicNow() < end;) {
+    output = dap->WaitEvent("output", end - kdbg::MonotonicNow());
     if (!output.has_value() || absl::StartsWith((*output)["body"].value("output", ""), "kdbg: ")) {
       break;
     }
@@ -574,10 +575,10 @@ TEST_F(AgentIntegrationTest, DapClientHoldingAStopPastTheLimitIsToldWhyAndSeesTh
   EXPECT_THAT(text, ::testing::HasSubstr(notice->message()));
   // While the IDE sends nothing, stops at its breakpoint are continued at once.
   for (int i = 0; i < 3; ++i) {
-    absl::Time t = absl::Now();
+    absl::Time t = kdbg::MonotonicNow();
     auto r = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(5));
     ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_LT(absl::Now() - t, absl::Milliseconds(800));
+    EXPECT_LT(kdbg::MonotonicNow() - t, absl::Milliseconds(800));
   }
   // The session is still attached, and the DAP conversation goes on: the user pauses the program
   // the IDE shows running (kdbg halts the target for the returning client; Delve, which never knew
@@ -838,8 +839,8 @@ TEST_F(AgentIntegrationTest, SlowConsumerIsToldOfDroppedHitsThroughTheRealStream
   std::atomic<bool> stop{false};
   std::atomic<int> served{0};
   std::thread load([&] {
-    const absl::Time end = absl::Now() + absl::Seconds(90);
-    for (int i = 0; i < 20000 && !stop && absl::Now() < end; ++i) {
+    const absl::Time end = kdbg::MonotonicNow() + absl::Seconds(90);
+    for (int i = 0; i < 20000 && !stop && kdbg::MonotonicNow() < end; ++i) {
       auto r = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(10));
       if (r.ok() && r->status == 200) ++served;
       absl::SleepFor(absl::Microseconds(1500));

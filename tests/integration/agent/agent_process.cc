@@ -1,4 +1,5 @@
 #include "tests/integration/agent/agent_process.h"
+#include "common/clock.h"
 
 #include <filesystem>
 #include <fstream>
@@ -68,14 +69,14 @@ absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(TestPki* pki,
   // Ready when Version answers over mTLS.
   auto client = pki->Issue({"kdbg-controller"});
   if (!client.ok()) return client.status();
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  absl::Time deadline = kdbg::MonotonicNow() + absl::Seconds(20);
   for (;;) {
     auto stub = a->Stub(&*client, pki);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
     kdbg::v1::VersionInfo v;
     if (stub->Version(&ctx, {}, &v).ok()) break;
-    if (!a->process_->Running() || absl::Now() > deadline) {
+    if (!a->process_->Running() || kdbg::MonotonicNow() > deadline) {
       return absl::UnavailableError(
           absl::StrCat("kdbg-agent serve did not come up; its log:\n", a->Logs()));
     }

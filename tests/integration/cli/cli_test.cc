@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "cli/cluster.h"
 #include "common/child_process.h"
+#include "common/clock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/integration/cli/fake_controller.h"
@@ -61,7 +62,7 @@ class Kdbg {
 
   // Next stdout line, or nullopt at EOF/timeout.
   std::optional<std::string> ReadLine(absl::Duration timeout = absl::Seconds(10)) {
-    absl::Time deadline = absl::Now() + timeout;
+    absl::Time deadline = kdbg::MonotonicNow() + timeout;
     while (true) {
       auto nl = buf_.find('\n');
       if (nl != std::string::npos) {
@@ -70,7 +71,7 @@ class Kdbg {
         out_ += line + "\n";
         return line;
       }
-      absl::Duration left = deadline - absl::Now();
+      absl::Duration left = deadline - kdbg::MonotonicNow();
       if (left <= absl::ZeroDuration() || child_ == nullptr) return std::nullopt;
       pollfd p{child_->stdout_fd(), POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) <= 0)
@@ -476,9 +477,9 @@ TEST_F(CliTest, BashCompletionOffersNamespacesPodsWorkloadsContainersAndSessions
   EXPECT_EQ(complete("kdbg sessions -o y", 3), "yaml\n");
   EXPECT_TRUE(absl::StrContains(kube_->seen_authorizations().back(), "Bearer good-token"));
   kube_->SetListDelay(5000);
-  absl::Time t0 = absl::Now();
+  absl::Time t0 = kdbg::MonotonicNow();
   EXPECT_EQ(complete("kdbg trace ''", 2), "");
-  EXPECT_LT(absl::Now() - t0, absl::Seconds(3)) << "the shell waited too long";
+  EXPECT_LT(kdbg::MonotonicNow() - t0, absl::Seconds(3)) << "the shell waited too long";
 }
 
 // The CLI asks for batches (TraceOptions.batch_events) and prints a batch's hits exactly as it
@@ -568,10 +569,10 @@ TEST_F(CliTest, SecondCtrlCQuitsAtOnceAndCancelsTheStream) {
   ASSERT_TRUE(k.ReadLineContaining("goroutine(20)"));
   k.Signal(SIGINT);
   ASSERT_TRUE(ctl_.WaitFor([&] { return !ctl_.stop_requests.empty(); }, absl::Seconds(5)));
-  absl::Time start = absl::Now();
+  absl::Time start = kdbg::MonotonicNow();
   k.Signal(SIGINT);
   EXPECT_EQ(k.Finish(), 130) << k.err();
-  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  EXPECT_LT(kdbg::MonotonicNow() - start, absl::Seconds(2));
   EXPECT_TRUE(absl::StrContains(k.err(), "quit at once; the agent still ends the session safely"))
       << k.err();
   EXPECT_TRUE(ctl_.WaitFor([&] { return ctl_.stream_cancelled; }, absl::Seconds(5)));

@@ -1,4 +1,5 @@
 #include "tests/integration/cli/fake_controller.h"
+#include "common/clock.h"
 
 #include "absl/strings/str_cat.h"
 #include "common/tls.h"
@@ -7,8 +8,8 @@
 namespace kdbg::cli::testing {
 
 bool FakeController::WaitFor(const std::function<bool()>& pred, absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
+  absl::Time deadline = kdbg::MonotonicNow() + timeout;
+  while (kdbg::MonotonicNow() < deadline) {
     {
       absl::MutexLock lock(&mu);
       if (pred()) return true;

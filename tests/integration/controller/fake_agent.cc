@@ -1,4 +1,5 @@
 #include "tests/integration/controller/fake_agent.h"
+#include "common/clock.h"
 
 #include <algorithm>
 
@@ -36,8 +37,9 @@ void FakeAgent::WaitCancelled(grpc::ServerContext* ctx, const std::string& sessi
 }
 
 int FakeAgent::AwaitCancelled(int n, absl::Duration timeout) const {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (cancelled_.load() < n && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  const absl::Time deadline = kdbg::MonotonicNow() + timeout;
+  while (cancelled_.load() < n && kdbg::MonotonicNow() < deadline)
+    absl::SleepFor(absl::Milliseconds(5));
   return cancelled_.load();
 }
 

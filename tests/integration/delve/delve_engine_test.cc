@@ -27,6 +27,7 @@
 #include "agent/delve/delve_engine.h"
 #include "agent/delve/rpc_client.h"
 #include "common/child_process.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -647,11 +648,11 @@ TEST_F(DelveEngineTest, AttachStopLimitResumesAHeldStopAndKeepsTheBreakpoints) {
   ASSERT_TRUE(remote.Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok());
   // A request stops at the breakpoint; the client holds the stop. The engine resumes it after
   // about a second, so the request is answered although nobody continued.
-  absl::Time t0 = absl::Now();
+  absl::Time t0 = kdbg::MonotonicNow();
   auto held = kdbg::testing::HttpGet("127.0.0.1", a.target->port(), "/", absl::Seconds(15));
   ASSERT_TRUE(held.ok()) << held.status();
   EXPECT_EQ(held->status, 200);
-  absl::Duration took = absl::Now() - t0;
+  absl::Duration took = kdbg::MonotonicNow() - t0;
   EXPECT_GE(took, absl::Milliseconds(900));
   EXPECT_LT(took, absl::Seconds(5));
   auto stopped_reply = remote.Receive(absl::Seconds(5));  // the client's continue ended there
@@ -661,10 +662,10 @@ TEST_F(DelveEngineTest, AttachStopLimitResumesAHeldStopAndKeepsTheBreakpoints) {
   // While the client is away the breakpoint's stops are continued at once: requests are answered
   // quickly, and no further notice is needed.
   for (int i = 0; i < 5; ++i) {
-    absl::Time t = absl::Now();
+    absl::Time t = kdbg::MonotonicNow();
     auto r = kdbg::testing::HttpGet("127.0.0.1", a.target->port(), "/", absl::Seconds(5));
     ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_LT(absl::Now() - t, absl::Milliseconds(800));
+    EXPECT_LT(kdbg::MonotonicNow() - t, absl::Milliseconds(800));
   }
   // The client is back (a request through its tunnel): the engine halts the target for it; its
   // breakpoint is still there; the stop it now holds is resumed again after the limit.
@@ -718,10 +719,10 @@ TEST_F(DelveEngineTest, AttachStopLimitHaltsForARequestNotedJustBeforeTheResume)
     // The engine resumes 1.0-1.1 s after the halt (its 100 ms ticks): the note falls ~200-300 ms
     // before.
     absl::SleepFor(absl::Milliseconds(800));
-    const absl::Time noted = absl::Now();
+    const absl::Time noted = kdbg::MonotonicNow();
     a.session->NoteClientActivity();
     ASSERT_TRUE(await_stop_limits(before + 1)) << "the stop limit did not resume the halt";
-    const absl::Duration gap = absl::Now() - noted;
+    const absl::Duration gap = kdbg::MonotonicNow() - noted;
     // The request the note was for, reaching Delve after the resume.
     ASSERT_TRUE(remote.Send("RPCServer.FindLocation", find_params).ok());
     auto found = remote.Receive(absl::Seconds(3));
@@ -789,11 +790,11 @@ TEST_F(DelveEngineTest, AttachResumesATargetTheLastClientLeftStopped) {
   // A request stops at the breakpoint, and the connected client holds the stop past the grace:
   // nothing resumes it.
   std::atomic<bool> answered{false};
-  absl::Time sent_at = absl::Now();
+  absl::Time sent_at = kdbg::MonotonicNow();
   std::atomic<int64_t> answered_after_ms{-1};
   std::thread request([&] {
     auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(30));
-    answered_after_ms = absl::ToInt64Milliseconds(absl::Now() - sent_at);
+    answered_after_ms = absl::ToInt64Milliseconds(kdbg::MonotonicNow() - sent_at);
     answered = r.ok() && r->status == 200;
   });
   absl::Cleanup join_request = [&] {
@@ -807,11 +808,11 @@ TEST_F(DelveEngineTest, AttachResumesATargetTheLastClientLeftStopped) {
   EXPECT_EQ(resumes(), 0);
   // The client goes away without continuing (dlv's `quit` answered "no"): its tunnel closes.
   remote.reset();
-  const absl::Time left_at = absl::Now();
+  const absl::Time left_at = kdbg::MonotonicNow();
   session.NoteClientConnections(0);
   request.join();
   EXPECT_TRUE(answered.load());
-  const absl::Duration resumed_after = absl::Now() - left_at;
+  const absl::Duration resumed_after = kdbg::MonotonicNow() - left_at;
   EXPECT_GE(resumed_after, absl::Milliseconds(1800));
   EXPECT_LT(resumed_after, absl::Seconds(8));
   ASSERT_EQ(resumes(), 1);
@@ -819,10 +820,10 @@ TEST_F(DelveEngineTest, AttachResumesATargetTheLastClientLeftStopped) {
   EXPECT_THAT(events.Notices().back().message(), HasSubstr("every breakpoint is kept"));
   // The breakpoint's later stops are continued at once while nobody is connected.
   for (int i = 0; i < 5; ++i) {
-    absl::Time t = absl::Now();
+    absl::Time t = kdbg::MonotonicNow();
     auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(5));
     ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_LT(absl::Now() - t, absl::Milliseconds(800));
+    EXPECT_LT(kdbg::MonotonicNow() - t, absl::Milliseconds(800));
   }
   EXPECT_EQ(resumes(), 1);
   // A client comes back: the target is halted for its first request, its breakpoint kept.

@@ -29,6 +29,7 @@
 #include "agent/gobinary/dwarf.h"
 #include "agent/gobinary/go_binary.h"
 #include "common/child_process.h"
+#include "common/clock.h"
 #include "common/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -641,8 +642,8 @@ bool WaitForRateLimited(Events& ev) {
     }
     return false;
   };
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (!noticed() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  const absl::Time deadline = kdbg::MonotonicNow() + absl::Seconds(10);
+  while (!noticed() && kdbg::MonotonicNow() < deadline) absl::SleepFor(absl::Milliseconds(20));
   absl::SleepFor(absl::Milliseconds(200));
   return noticed();
 }
@@ -685,9 +686,9 @@ TEST(EbpfEngineTest, ATracepointsInlinedCallsShareItsRate) {
   spec.requested_hits_per_second = 5;
   auto s = factory->StartTrace(spec, ev.Callback());
   ASSERT_TRUE(s.ok()) << s.status();
-  const absl::Time start = absl::Now();
+  const absl::Time start = kdbg::MonotonicNow();
   for (int i = 0; i < 10; ++i) Get(**t, "/order?id=1&qty=1&items=a");
-  const absl::Duration took = absl::Now() - start;
+  const absl::Duration took = kdbg::MonotonicNow() - start;
   ASSERT_TRUE(WaitForRateLimited(ev)) << "no rate-limited notice within 10 s";
   (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
   ASSERT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
@@ -723,13 +724,13 @@ TEST(EbpfEngineTest, MaxHitsAndDurationEndTheSession) {
     Events ev;
     agent::TraceSpec spec = Spec((*t)->pid(), "trace main.recurse\n");
     spec.duration = absl::Milliseconds(300);
-    absl::Time t0 = absl::Now();
+    absl::Time t0 = kdbg::MonotonicNow();
     auto s = factory->StartTrace(spec, ev.Callback());
     ASSERT_TRUE(s.ok()) << s.status();
     auto ended = (*s)->Wait(absl::Seconds(10));
     ASSERT_TRUE(ended.ok());
     EXPECT_EQ(ended->reason(), v1::END_REASON_DURATION);
-    EXPECT_LT(absl::Now() - t0, absl::Seconds(3));
+    EXPECT_LT(kdbg::MonotonicNow() - t0, absl::Seconds(3));
   }
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.recurse"));
 }
@@ -751,17 +752,17 @@ TEST(EbpfEngineTest, HitsGoOutAtMostOncePerBatchIntervalAndALoneHitAtOnce) {
   // Quiet for longer than the interval: the next hit goes at once (the poll's 2 ms, not 200).
   absl::SleepFor(interval + absl::Milliseconds(100));
   EXPECT_FALSE(Get(**t, "/order?tag=lone").empty());
-  const absl::Time answered = absl::Now();
+  const absl::Time answered = kdbg::MonotonicNow();
   ASSERT_TRUE(ev.WaitHits(1));
   EXPECT_LT(ev.CallArrivals()[0] - answered, interval / 2)
       << "a hit after a quiet interval waited for the batch interval";
   // Requests back to back: their hits arrive in a few hand-offs, each `interval` after the last.
   absl::SleepFor(interval + absl::Milliseconds(100));
   constexpr int kRequests = 40;
-  const absl::Time first_sent = absl::Now();
+  const absl::Time first_sent = kdbg::MonotonicNow();
   for (int i = 0; i < kRequests; ++i)
     EXPECT_FALSE(Get(**t, absl::StrCat("/order?tag=b", i)).empty());
-  const absl::Duration sending = absl::Now() - first_sent;
+  const absl::Duration sending = kdbg::MonotonicNow() - first_sent;
   ASSERT_TRUE(ev.WaitHits(1 + kRequests));
   (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
   ASSERT_TRUE((*s)->Wait(absl::Seconds(10)).ok());
@@ -803,14 +804,14 @@ TEST(EbpfEngineTest, ABusyTracepointsHitsGoOutAtTheLongerInterval) {
   // A request every 4 ms for a second (fewer when one takes longer), each 51 calls: ~12,000
   // hits a second, and as many returns.
   constexpr int kCalls = 51;
-  const absl::Time start = absl::Now();
+  const absl::Time start = kdbg::MonotonicNow();
   int requests = 0;
-  while (absl::Now() - start < absl::Seconds(1)) {
+  while (kdbg::MonotonicNow() - start < absl::Seconds(1)) {
     ASSERT_FALSE(Get(**t, absl::StrCat("/recurse?n=", kCalls - 1)).empty());
     ++requests;
-    absl::SleepFor(start + requests * absl::Milliseconds(4) - absl::Now());
+    absl::SleepFor(start + requests * absl::Milliseconds(4) - kdbg::MonotonicNow());
   }
-  const absl::Duration sending = absl::Now() - start;
+  const absl::Duration sending = kdbg::MonotonicNow() - start;
   ASSERT_TRUE(ev.WaitHits(kCalls * requests)) << requests << " requests";
   (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
   auto ended = (*s)->Wait(absl::Seconds(10));

@@ -129,8 +129,8 @@ class StubEnv {
     auto child = ChildProcess::Spawn(opts);
     if (!child.ok()) return child.status();
     stub_ = std::move(*child);
-    absl::Time deadline = absl::Now() + absl::Seconds(20);
-    while (absl::Now() < deadline) {
+    absl::Time deadline = kdbg::MonotonicNow() + absl::Seconds(20);
+    while (kdbg::MonotonicNow() < deadline) {
       std::string port = ReadFile(d + "port");
       if (!port.empty()) {
         port_ = std::stoi(port);
@@ -434,9 +434,9 @@ TEST_F(KubeStubTest, WithItsOwnCaTheSystemBundleIsNotTrusted) {
 TEST_F(KubeStubTest, UnreachableServerIsUnavailableQuickly) {
   RestConfig rc = env->Config("alice-token");
   rc.server = absl::StrCat("https://127.0.0.1:", kdbg::testing::FreePort());
-  absl::Time t0 = absl::Now();
+  absl::Time t0 = kdbg::MonotonicNow();
   auto pod = NewHttpClient(rc, RealClock::Get())->GetPod("default", "myapp");
-  absl::Duration took = absl::Now() - t0;
+  absl::Duration took = kdbg::MonotonicNow() - t0;
   ASSERT_EQ(pod.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(pod.status().message(), HasSubstr("cannot reach the Kubernetes API at " + rc.server));
   EXPECT_LT(took, absl::Seconds(2));  // three attempts with 100 + 200 ms backoff

@@ -1,4 +1,5 @@
 #include "tests/support/containerd/containerd_fixture.h"
+#include "common/clock.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -70,9 +71,9 @@ absl::StatusOr<std::unique_ptr<ContainerdFixture>> ContainerdFixture::Start() {
   o.stderr_to_stdout = true;
   o.destroy_grace = absl::Seconds(10);
   KDBG_ASSIGN_OR_RETURN(f->containerd_, ChildProcess::Spawn(o));
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  absl::Time deadline = kdbg::MonotonicNow() + absl::Seconds(20);
   absl::Status last;
-  while (absl::Now() < deadline) {
+  while (kdbg::MonotonicNow() < deadline) {
     if (!f->containerd_->Running()) {
       return absl::UnavailableError(
           absl::StrCat("containerd exited at start; see ", dir, "/containerd.log"));
