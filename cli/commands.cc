@@ -69,9 +69,9 @@ std::string AttachInstructions(const std::string& host, int port, const std::str
       "Delve is listening for you on ", addr, " (tunnelled to ", pod_ref, ").\n", "Connect with:\n",
       "  dlv connect ", addr, "\n",
       "or add to .vscode/launch.json (kdbg attach --vscode writes it):\n", indented,
-      "Leave dlv with `clearall` then `quit -c` (the target runs on); after a plain "
-      "`quit`, answer n to \"kill the process?\" (its default, yes, kills the pod's "
-      "process). Press Ctrl-C here to end the session.\n");
+      "Leave dlv with `clearall` then `quit -c` (the target runs on); kdbg refuses a "
+      "debugger's request to kill the pod's process (dlv's `quit` asks \"kill the process?\", "
+      "default yes). Press Ctrl-C here to end the session.\n");
 }
 
 int RunTrace(const GlobalOptions& g, const TraceCommandOptions& o, const CommandEnv& env) {

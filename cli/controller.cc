@@ -1,5 +1,4 @@
 #include "cli/controller.h"
-#include "common/clock.h"
 
 #include <csignal>
 
@@ -11,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/clock.h"
 #include "common/grpc_status.h"
 #include "common/status.h"
 #include "common/tls.h"

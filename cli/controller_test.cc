@@ -1,5 +1,4 @@
 #include "cli/controller.h"
-#include "common/clock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
 #include "cli/ide_config.h"
+#include "common/clock.h"
 #include "common/grpc_status.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
@@ -202,9 +202,12 @@ TEST(ControllerTest, HostPortAndInstructions) {
   EXPECT_NE(text.find("\"mode\": \"remote\""), std::string::npos) << text;
   EXPECT_NE(text.find("    \"port\": 2345,\n"), std::string::npos) << text;
   EXPECT_NE(text.find("    \"substitutePath\": [\n"), std::string::npos) << text;
-  // Delve 1.27's `quit` asks "Would you like to kill the process? [Y/n]": its default kills the
-  // pod's process, so the way out that keeps it running is said first.
+  // Delve 1.27's `quit` asks "Would you like to kill the process? [Y/n]": the way out that
+  // keeps the target running is said first, and that the kill would be refused.
   EXPECT_NE(text.find("Leave dlv with `clearall` then `quit -c` (the target runs on)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("kdbg refuses a debugger's request to kill the pod's process"),
             std::string::npos)
       << text;
 }

@@ -1,10 +1,10 @@
 #include "cli/supervisor.h"
-#include "common/clock.h"
 
 #include <signal.h>
 
 #include "absl/strings/str_cat.h"
 #include "cli/interrupts.h"
+#include "common/clock.h"
 
 namespace kdbg::cli::internal {
 

@@ -1,5 +1,4 @@
 #include "common/child_process.h"
-#include "common/clock.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -16,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/clock.h"
 #include "common/pidfd.h"
 #include "common/status.h"
 

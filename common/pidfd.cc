@@ -1,5 +1,4 @@
 #include "common/pidfd.h"
-#include "common/clock.h"
 
 #include <poll.h>
 #include <sys/syscall.h>
@@ -8,6 +7,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/status.h"
 
 namespace kdbg {

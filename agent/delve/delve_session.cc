@@ -1,5 +1,4 @@
 #include "agent/delve/delve_session.h"
-#include "common/clock.h"
 
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include "agent/delve/hit_format.h"
 #include "agent/delve/json_access.h"
 #include "agent/delve/safe_end.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/stream_connect.h"

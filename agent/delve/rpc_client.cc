@@ -1,5 +1,4 @@
 #include "agent/delve/rpc_client.h"
-#include "common/clock.h"
 
 #include <cstdint>
 #include <deque>
@@ -12,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "agent/delve/json_access.h"
+#include "common/clock.h"
 #include "common/status.h"
 
 namespace kdbg::delve {

@@ -1,5 +1,4 @@
 #include "agent/delve/rpc_client.h"
-#include "common/clock.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/delve/testing/fake_delve.h"
+#include "common/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_env.h"

@@ -1,5 +1,4 @@
 #include "agent/delve/rpc_connection.h"
-#include "common/clock.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -10,6 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/fd.h"
 #include "common/status.h"
 #include "common/stream_connect.h"

@@ -1,5 +1,4 @@
 #include "agent/ebpf/ebpf_session.h"
-#include "common/clock.h"
 
 #include <poll.h>
 #include <time.h>
@@ -26,6 +25,7 @@
 #include "agent/ebpf/plan.h"
 #include "agent/gobinary/build_info.h"
 #include "agent/gobinary/dwarf.h"
+#include "common/clock.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "common/pidfd.h"

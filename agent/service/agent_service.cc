@@ -1,5 +1,4 @@
 #include "agent/service/agent_service.h"
-#include "common/clock.h"
 
 #include <functional>
 #include <utility>
@@ -9,6 +8,7 @@
 #include "agent/service/debug_protocol.h"
 #include "agent/service/recovered_sessions.h"
 #include "agent/service/stream_pump.h"
+#include "common/clock.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/tls.h"
@@ -143,7 +143,7 @@ class TunnelReactor final
         pump = pump_;
       }
       if (pump != nullptr) {
-        pump->CloseWrite();
+        if (!EndIfTheClientNeverSpoke(pump)) pump->CloseWrite();
       } else {
         FinishOnce(
             grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -163,7 +163,11 @@ class TunnelReactor final
       pump = pump_;
     }
     if (in_.close_write()) {
-      if (!in_.data().empty()) pump->Send(in_.data());
+      if (!in_.data().empty()) {
+        pump->Send(in_.data());
+      } else if (EndIfTheClientNeverSpoke(pump)) {
+        return;
+      }
       pump->CloseWrite();
       return;  // nothing more to read from a client that half-closed
     }
@@ -180,15 +184,35 @@ class TunnelReactor final
     // goes to the client, the request goes nowhere.
     std::string data = std::move(*in_.mutable_data());
     bool replied;
+    bool refused_kill;
+    bool detached;
+    std::string protocol;
     {
       absl::MutexLock lock(&mu_);
+      const int refused_before = filter_.refused_kills();
+      const int detached_before = filter_.detaches();
       filter_.FromClient(&data);
       data.insert(0, filter_.TakeForDelve());
       std::string replies = filter_.TakeReplies();
       replied = !replies.empty();
       injected_ += replies;
+      refused_kill = filter_.refused_kills() > refused_before;
+      detached = filter_.detaches() > detached_before;
+      protocol = DebugProtocolName(filter_.protocol());
     }
+    const std::string session_id = session != nullptr ? session->id() : std::string();
+    if (refused_kill) {
+      log::Warning("tunnel: refused a debugger client's request to kill the target",
+                   {{"session", session_id}, {"caller", caller_}, {"protocol", protocol}});
+    }
+    // The answer to the client's Detach goes first: the session's end closes this tunnel after
+    // whatever is being written (MaybeWrite sends injected_ before the pump's end).
     if (replied) MaybeWrite();
+    if (detached && session != nullptr) {
+      log::Info("tunnel: the debugger client detached Delve; ending the session",
+                {{"session", session_id}, {"caller", caller_}});
+      session->RequestEnd(kdbg::v1::END_REASON_REMOTE_CLIENT_LEFT);
+    }
     bool room = data.empty() || pump->Send(data);
     if (room) {
       {
@@ -306,6 +330,23 @@ class TunnelReactor final
     }
     log::Info("tunnel opened", {{"session", session_id}, {"caller", caller_}, {"delve", address}});
     return grpc::Status::OK;
+  }
+
+  // A client that closes before its first byte (a port check: `nc -z`, bash's /dev/tcp) will never
+  // speak, and Delve never speaks first: Delve 1.27 even leaves such a connection open
+  // (rpccommon's serveConnectionDemux returns on its failed Peek without closing it). Left open,
+  // the tunnel would count as a connected client for good, and a target the last real client
+  // left stopped would never be resumed (DebugSession::NoteClientConnections). Ends the tunnel
+  // (OK) and returns true in that case.
+  bool EndIfTheClientNeverSpoke(const std::shared_ptr<StreamPump>& pump) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || filter_.protocol() != DebugProtocol::kUndecided) return false;
+      finished_ = true;
+    }
+    pump->Abort("the client closed without sending a byte");
+    Finish(grpc::Status::OK);
+    return true;
   }
 
   void ResumeRead() {

@@ -60,6 +60,38 @@ std::string DapMessage(absl::string_view body) {
   return absl::StrCat("Content-Length: ", body.size(), kHeaderEnd, body);
 }
 
+// What a client asking to kill the target is told instead. dlv prints a JSON-RPC error as it exits
+// (its quit returns the error); an IDE shows a DAP output event in its debug console.
+constexpr char kKillRefused[] =
+    "kdbg: refused to kill the target: kdbg attach never lets a debugger end the pod's process. "
+    "Delve stays attached and the target runs on (a stop no client holds is resumed within "
+    "seconds). To leave dlv: clearall, then quit -c, or quit and answer n to \"kill the "
+    "process?\"; to end the session: Ctrl-C on kdbg attach, or kdbg stop";
+constexpr char kDapTerminateRefused[] =
+    "kdbg: the debugger disconnected without terminating the target: kdbg attach never lets a "
+    "debugger end the pod's process. The target runs on; Ctrl-C on kdbg attach (or kdbg stop) "
+    "ends the session";
+
+// Go's encoding/json (Delve's JSON-RPC and go-dap) matches a field's name case-insensitively.
+bool HasTrueField(const json& object, absl::string_view key) {
+  for (const auto& [k, v] : object.items()) {
+    if (absl::EqualsIgnoreCase(k, key) && v.is_boolean() && v.get<bool>()) return true;
+  }
+  return false;
+}
+
+// Sets every field `key` (any case) that is true to false; returns whether there was one.
+bool ClearTrueFields(json* object, absl::string_view key) {
+  bool cleared = false;
+  for (auto& [k, v] : object->items()) {
+    if (absl::EqualsIgnoreCase(k, key) && v.is_boolean() && v.get<bool>()) {
+      v = false;
+      cleared = true;
+    }
+  }
+  return cleared;
+}
+
 }  // namespace
 
 const char* DebugProtocolName(DebugProtocol p) {
@@ -185,11 +217,16 @@ std::string DebugTunnelFilter::JsonRpcError(absl::string_view id, const std::str
   return absl::StrCat("{\"id\":", id, ",\"result\":null,\"error\":", Quote(text), "}\n");
 }
 
+std::string DebugTunnelFilter::DapOutput(const std::string& text) {
+  return DapMessage(
+      absl::StrCat("{\"seq\":0,\"type\":\"event\",\"event\":\"output\",\"body\":{"
+                   "\"category\":\"important\",\"output\":",
+                   Quote(text + "\n"), "}}"));
+}
+
 std::string DebugTunnelFilter::DapNotice(const std::string& text, int64_t thread_id) {
   return absl::StrCat(
-      DapMessage(absl::StrCat("{\"seq\":0,\"type\":\"event\",\"event\":\"output\",\"body\":{"
-                              "\"category\":\"important\",\"output\":",
-                              Quote(text + "\n"), "}}")),
+      DapOutput(text),
       DapMessage(absl::StrCat(
           "{\"seq\":0,\"type\":\"event\",\"event\":\"continued\",\"body\":{\"threadId\":",
           thread_id, ",\"allThreadsContinued\":true}}")));
@@ -234,23 +271,9 @@ void DebugTunnelFilter::FromClient(std::string* data) {
   if (data->empty()) return;
   if (protocol_ == DebugProtocol::kUndecided) Decide((*data)[0]);
   if (protocol_ == DebugProtocol::kPassThrough) return;
+  // Every message is held until it ends (one over kMaxHeldRequest goes on as it comes), so that
+  // one asking to kill the target, or one a notice answers, never reaches Delve as sent.
   MessageScanner& scanner = *from_client_;
-  if (protocol_ == DebugProtocol::kDap) {  // requests pass untouched; a pause is noted
-    size_t at = 0;
-    while (at < data->size()) {
-      bool ended = false;
-      at += scanner.Next(absl::string_view(*data).substr(at), &ended);
-      if (ended) ObserveClient(scanner);
-    }
-    if (scanner.failed()) FailToPassThrough(&to_delve_, &replies_);
-    return;
-  }
-  // JSON-RPC: requests are tracked, to answer one.
-  if (!holding_ && !Intercepting()) {
-    (void)scanner.Boundaries(*data);  // keeps the state: where the next request starts
-    if (scanner.failed()) FailToPassThrough(&to_delve_, &replies_);
-    return;
-  }
   const std::string in = std::move(*data);
   std::string out;
   size_t i = 0;
@@ -268,8 +291,9 @@ void DebugTunnelFilter::FromClient(std::string* data) {
       Append(&out, absl::string_view(in).substr(i));
       break;
     }
-    if (!holding_ && was_boundary && Intercepting()) {
-      size_t start = piece.find_first_not_of(kWhitespace);
+    if (ended && protocol_ == DebugProtocol::kDap) ObserveClient(scanner);
+    if (!holding_ && was_boundary) {
+      size_t start = piece.find_first_not_of(kWhitespace);  // JSON-RPC: "\n" between requests
       if (start == absl::string_view::npos) {
         Append(&out, piece);
         continue;
@@ -285,18 +309,45 @@ void DebugTunnelFilter::FromClient(std::string* data) {
     }
     Append(&held_, piece);
     if (held_.size() > kMaxHeldRequest) {
-      // Too large to hold: forwarded as it comes; the next request is answered instead.
+      // Too large to hold: forwarded as it comes; a notice answers the next request instead.
       out.append(held_);
       held_.clear();
       holding_ = false;
     } else if (ended) {
       holding_ = false;
-      std::string request = std::move(held_);
+      std::string message = std::move(held_);
       held_.clear();
-      HandleRequest(std::move(request), &out);
+      if (protocol_ == DebugProtocol::kDap) {
+        HandleDapRequest(message, &out);
+      } else {
+        HandleRequest(std::move(message), &out);
+      }
     }
   }
   *data = std::move(out);
+}
+
+void DebugTunnelFilter::HandleDapRequest(const std::string& message, std::string* out) {
+  // VS Code's Stop button on an attach configuration, whose default Delve honours by killing the
+  // target: {"command":"disconnect","arguments":{"restart":false,"terminateDebuggee":true},
+  // "type":"request","seq":14}. The peek is the body's first kPeek bytes; it decides cheaply.
+  const std::string& p = from_client_->peek();
+  if (!HasField(p, "command", "disconnect") || !HasField(p, "type", "request")) {
+    out->append(message);
+    return;
+  }
+  const absl::string_view whole(message);
+  const size_t body_at = whole.find(kHeaderEnd);  // there is one: the scanner ended the message
+  json j = json::parse(whole.substr(body_at + kHeaderEnd.size()), nullptr, false);
+  json* arguments = j.is_object() && j.contains("arguments") ? &j["arguments"] : nullptr;
+  if (arguments == nullptr || !arguments->is_object() ||
+      !ClearTrueFields(arguments, "terminateDebuggee")) {
+    out->append(message);
+    return;
+  }
+  ++refused_kills_;
+  replies_ += DapOutput(kDapTerminateRefused);
+  out->append(DapMessage(j.dump(-1, ' ', false, json::error_handler_t::replace)));
 }
 
 void DebugTunnelFilter::HandleRequest(std::string request, std::string* out) {
@@ -326,10 +377,34 @@ void DebugTunnelFilter::HandleRequest(std::string request, std::string* out) {
     out->append(request);
     return;
   }
-  if (!pending_.has_value() || name == "RPCServer.Detach") {
-    // Not ours to answer: forwarded (after the GetEvents that came with it). A client detaching
-    // is leaving: it is not told.
-    if (name == "RPCServer.Detach") pending_.reset();
+  // `dlv connect`'s quit, answered "yes" to "Would you like to kill the process? [Y/n]" (its
+  // default): {"method":"RPCServer.Detach","params":[{"Kill":true}],"id":9}. Answered here: dlv
+  // prints the error and exits, Delve stays attached, the target runs on.
+  const json* detach_params = name == "RPCServer.Detach" && j.contains("params") &&
+                                      j["params"].is_array() && !j["params"].empty()
+                                  ? &j["params"][0]
+                                  : nullptr;
+  if (detach_params != nullptr && detach_params->is_object() &&
+      HasTrueField(*detach_params, "Kill")) {
+    pending_.reset();
+    flush_get_events();
+    ++refused_kills_;
+    replies_ += JsonRpcError(id, kKillRefused);
+    return;
+  }
+  // The rest of the same quit, "yes" to "kill the headless instance?" and "no" to "kill the
+  // process?": {"method":"RPCServer.Detach","params":[{"Kill":false}],"id":9}. Delve would detach
+  // and exit, leaving a session with nothing behind it: answered here as Delve answers it
+  // ({"id":9,"result":{},"error":null}), and the session ends, safely, as the client asked.
+  if (name == "RPCServer.Detach") {
+    pending_.reset();  // a client leaving is not told
+    flush_get_events();
+    ++detaches_;
+    replies_ += absl::StrCat("{\"id\":", id, ",\"result\":{},\"error\":null}\n");
+    return;
+  }
+  if (!pending_.has_value()) {
+    // Not ours to answer: forwarded (after the GetEvents that came with it).
     flush_get_events();
     out->append(request);
     return;

@@ -40,12 +40,26 @@
 //   - JSON-RPC: the server cannot push. The client's next request is answered here with a
 //     JSON-RPC error carrying the text (`dlv` prints "Command failed: kdbg: ...") and not sent to
 //     Delve; the client's ids are untouched (the reply carries the request's own id). Two
-//     exceptions keep the client whole: RPCServer.Detach (the client is leaving) is forwarded and
-//     the notice dropped; RPCServer.GetEvents, which dlv >= 1.27 sends beside every
+//     exceptions keep the client whole: RPCServer.Detach (the client is leaving; see below) drops
+//     the notice; RPCServer.GetEvents, which dlv >= 1.27 sends beside every
 //     Command{"WithEvents":true} and which Delve answers only at the command's next event, is held
 //     until the request it belongs to is seen, then answered with the same error when that request
 //     was (so `dlv` does not wait for an event that will never come) and forwarded when it was not.
 //     A request over kMaxHeldRequest bytes is forwarded as is and the next one answered.
+//
+// A client may not kill the target: the pod's process is someone's production service, and both
+// clients make killing it one keystroke away. Every message from the client is held until it ends
+// (up to kMaxHeldRequest) and
+//   - JSON-RPC: RPCServer.Detach {"Kill": true} (Delve 1.27's `quit`, answered with its default
+//     "yes" to "Would you like to kill the process? [Y/n]") is answered here with an error and not
+//     sent: `dlv` prints it and exits; Delve stays attached for the next client. A Detach without
+//     Kill ("yes" to "kill the headless instance?", "no" to "kill the process?") is answered here
+//     as Delve would and not sent either (Delve would detach and exit under a session that then
+//     has nothing behind it); it counts in detaches(), and the tunnel ends the session safely.
+//   - DAP: `disconnect` {"terminateDebuggee": true} (VS Code's Stop on an attach configuration)
+//     goes on with terminateDebuggee false: Delve (--accept-multiclient) closes that client's
+//     session only. An `output` event tells the IDE so.
+// Either counts in refused_kills().
 //
 // Not thread-safe: the tunnel calls it under its own lock.
 #pragma once
@@ -137,9 +151,15 @@ class DebugTunnelFilter {
   std::string TakeForDelve() { return std::exchange(to_delve_, {}); }
   // Notices delivered to the client (DAP: events sent; JSON-RPC: a request answered).
   int delivered() const { return delivered_; }
+  // Requests to kill the target that were refused (JSON-RPC) or made harmless (DAP).
+  int refused_kills() const { return refused_kills_; }
+  // JSON-RPC Detach requests without Kill answered here: the client asked Delve to go away.
+  int detaches() const { return detaches_; }
 
   // The JSON-RPC error reply to request `id` (its raw JSON token), as Go's server writes one.
   static std::string JsonRpcError(absl::string_view id, const std::string& text);
+  // A DAP `output` event {category "important"} with `text`.
+  static std::string DapOutput(const std::string& text);
   // The DAP `output` and `continued` events of a notice.
   static std::string DapNotice(const std::string& text, int64_t thread_id);
   // The DAP `stopped` event after a pause of a program the IDE was told runs.
@@ -147,9 +167,6 @@ class DebugTunnelFilter {
 
  private:
   void Decide(char first);
-  bool Intercepting() const {
-    return pending_.has_value() || answer_get_events_ > 0 || !held_get_events_.empty();
-  }
   // Gives up on the protocol: held client bytes are appended to `to_delve` in order, replies made
   // here to `to_client`; from then on bytes pass untouched.
   void FailToPassThrough(std::string* to_delve, std::string* to_client);
@@ -160,21 +177,25 @@ class DebugTunnelFilter {
   void ObserveClient(const MessageScanner& scanner);
   // JSON-RPC: one whole request held from the client; appends what to forward to `out`.
   void HandleRequest(std::string request, std::string* out);
+  // DAP: one whole message held from the client (header and body); appends what to forward.
+  void HandleDapRequest(const std::string& message, std::string* out);
 
   DebugProtocol protocol_ = DebugProtocol::kUndecided;
   std::optional<MessageScanner> from_client_;
   std::optional<MessageScanner> from_delve_;
   std::optional<std::string> pending_;  // the notice not delivered yet
   int delivered_ = 0;
+  int refused_kills_ = 0;
+  int detaches_ = 0;
   // DAP: the threadId of the last "stopped" event from Delve.
   int64_t last_thread_id_ = 1;
   bool told_running_ = false;  // `continued` sent, no stop since
   bool pause_asked_ = false;   // ... and the client asked to pause
   bool paused_due_ = false;    // Delve answered that pause: `stopped` is due
 
+  bool holding_ = false;  // inside a message from the client that is held
+  std::string held_;      // its bytes so far
   // JSON-RPC
-  bool holding_ = false;                      // inside a request from the client that is held
-  std::string held_;                          // its bytes so far
   std::vector<std::string> held_get_events_;  // whole GetEvents requests not forwarded yet
   int answer_get_events_ = 0;  // GetEvents still to answer for a request answered here
   std::string answered_text_;  // the text those get

@@ -348,7 +348,8 @@ TEST(DebugTunnelFilterTest, JsonRpcGetEventsSentBeforeItsCommandIsAnsweredWithIt
   EXPECT_EQ(json::parse(msgs[1])["id"], 14);
 }
 
-TEST(DebugTunnelFilterTest, JsonRpcRequestWithoutEventsReleasesAHeldGetEventsAndDetachIsForwarded) {
+TEST(DebugTunnelFilterTest,
+     JsonRpcRequestWithoutEventsReleasesAHeldGetEventsAndDetachDropsTheNotice) {
   DebugTunnelFilter f;
   std::string d = R"({"method":"RPCServer.IsMulticlient","params":[{}],"id":1})"
                   "\n";
@@ -370,8 +371,10 @@ TEST(DebugTunnelFilterTest, JsonRpcRequestWithoutEventsReleasesAHeldGetEventsAnd
   std::string detach = R"({"method":"RPCServer.Detach","params":[{"Kill":false}],"id":2})";
   d = detach;
   g.FromClient(&d);
-  EXPECT_EQ(d, detach) << "a client leaving is let go";
-  EXPECT_TRUE(g.TakeReplies().empty());
+  EXPECT_EQ(d, "") << "answered here (the session ends instead)";
+  EXPECT_EQ(json::parse(g.TakeReplies()), json::parse(R"({"id":2,"result":{},"error":null})"))
+      << "as Delve answers it, not with the notice";
+  EXPECT_EQ(g.detaches(), 1);
   std::string eval2 = R"({"method":"RPCServer.Eval","params":[{}],"id":3})";
   d = eval2;
   g.FromClient(&d);
@@ -471,6 +474,125 @@ TEST(DebugTunnelFilterTest, AnythingElsePassesThroughUntouchedAndIsNeverToldAnyt
   std::string hello = "Content-Length: 2\r\n\r\n{}";
   h.FromDelve(&hello);
   EXPECT_EQ(h.protocol(), DebugProtocol::kPassThrough);
+}
+
+// Whole real conversations, client to Delve, in chunks of any size: every byte goes on, in order
+// (each message once it has ended), with nothing answered here.
+TEST(DebugTunnelFilterTest, RealClientConversationsReachDelveWholeHoweverChunked) {
+  for (const char* name : {"dap-client-to-delve.bin", "dlv-client-to-delve.bin"}) {
+    const std::string stream = Capture(name);
+    ASSERT_GT(stream.size(), 500u) << name;
+    for (size_t size : {size_t{1}, size_t{7}, size_t{100}, stream.size()}) {
+      DebugTunnelFilter f;
+      std::string forwarded;
+      for (size_t at = 0; at < stream.size(); at += size) {
+        std::string chunk = stream.substr(at, size);
+        f.FromClient(&chunk);
+        forwarded += chunk;
+        forwarded += f.TakeForDelve();
+      }
+      EXPECT_EQ(forwarded, stream) << name << " in chunks of " << size;
+      EXPECT_TRUE(f.TakeReplies().empty());
+      EXPECT_EQ(f.refused_kills(), 0);
+    }
+  }
+}
+
+// Delve 1.27's `quit` asks "Would you like to kill the process? [Y/n]"; its default sends this
+// Detach. It never reaches Delve: the client gets an error saying why and what to do instead.
+TEST(DebugTunnelFilterTest, JsonRpcDetachThatWouldKillTheTargetIsAnsweredHereAndNotForwarded) {
+  std::vector<std::string> reqs = DlvRequests();
+  for (const char* params : {R"({"Kill":true})", R"({"kill":true})"}) {
+    DebugTunnelFilter f;
+    std::string d = reqs[0] + "\n";
+    f.FromClient(&d);
+    ASSERT_EQ(d, reqs[0] + "\n");
+    const std::string detach =
+        absl::StrCat(R"({"method":"RPCServer.Detach","params":[)", params, R"(],"id":21})");
+    // Split mid-request: nothing of it goes on, even before its end.
+    std::string first = detach.substr(0, 20);
+    f.FromClient(&first);
+    EXPECT_EQ(first, "");
+    std::string rest = detach.substr(20) + "\n";
+    f.FromClient(&rest);
+    EXPECT_EQ(rest, "\n") << params;
+    std::vector<std::string> msgs = Messages(DebugProtocol::kJsonRpc, f.TakeReplies());
+    ASSERT_EQ(msgs.size(), 1u) << params;
+    json r = json::parse(msgs[0]);
+    EXPECT_EQ(r["id"], 21);
+    EXPECT_TRUE(r["result"].is_null());
+    ASSERT_TRUE(r["error"].is_string());
+    EXPECT_THAT(r["error"].get<std::string>(), HasSubstr("kdbg: refused to kill the target"));
+    EXPECT_THAT(r["error"].get<std::string>(), HasSubstr("quit -c"));
+    EXPECT_EQ(f.refused_kills(), 1);
+    // The client stays whole: its next request goes on.
+    std::string state = R"({"method":"RPCServer.State","params":[{"NonBlocking":true}],"id":22})";
+    d = state;
+    f.FromClient(&d);
+    EXPECT_EQ(d, state);
+  }
+  // Leaving without killing ("yes" to "kill the headless instance?", "no" to "kill the
+  // process?"): answered as Delve answers it, counted for the tunnel to end the session, and not
+  // sent (Delve would detach and exit under the session).
+  DebugTunnelFilter g;
+  std::string d = R"({"method":"RPCServer.Detach","params":[{"Kill":false}],"id":3})"
+                  "\n";
+  g.FromClient(&d);
+  EXPECT_EQ(d, "\n");
+  EXPECT_EQ(json::parse(g.TakeReplies()), json::parse(R"({"id":3,"result":{},"error":null})"));
+  EXPECT_EQ(g.refused_kills(), 0);
+  EXPECT_EQ(g.detaches(), 1);
+}
+
+// VS Code's Stop on an attach configuration sends disconnect {terminateDebuggee: true}, which
+// Delve honours by killing the target. It goes on without the terminate: Delve closes that
+// client's session only. The IDE is told in its debug console.
+TEST(DebugTunnelFilterTest, DapDisconnectThatWouldTerminateTheTargetGoesOnWithoutTerminating) {
+  const std::string conversation = Capture("dap-client-to-delve.bin");
+  std::vector<std::string> msgs = Messages(DebugProtocol::kDap, conversation);
+  ASSERT_GT(msgs.size(), 5u);
+  const std::string body =
+      R"({"command":"disconnect","arguments":{"restart":false,"terminateDebuggee":true},)"
+      R"("type":"request","seq":14})";
+  const std::string disconnect = absl::StrCat("Content-Length: ", body.size(), "\r\n\r\n", body);
+  DebugTunnelFilter f;
+  std::string d = msgs[0] + msgs[1];
+  f.FromClient(&d);
+  ASSERT_EQ(d, msgs[0] + msgs[1]);
+  std::string forwarded;
+  for (size_t at = 0; at < disconnect.size(); at += 9) {
+    std::string chunk = disconnect.substr(at, 9);
+    f.FromClient(&chunk);
+    forwarded += chunk;
+  }
+  std::vector<std::string> out = Messages(DebugProtocol::kDap, forwarded);
+  ASSERT_EQ(out.size(), 1u) << forwarded;
+  json sent = DapBody(out[0]);
+  EXPECT_EQ(sent["command"], "disconnect");
+  EXPECT_EQ(sent["seq"], 14);
+  EXPECT_EQ(sent["arguments"]["restart"], false);
+  EXPECT_EQ(sent["arguments"]["terminateDebuggee"], false);
+  EXPECT_EQ(f.refused_kills(), 1);
+  std::vector<std::string> told = Messages(DebugProtocol::kDap, f.TakeReplies());
+  ASSERT_EQ(told.size(), 1u);
+  json output = DapBody(told[0]);
+  EXPECT_EQ(output["event"], "output");
+  EXPECT_THAT(output["body"]["output"].get<std::string>(),
+              HasSubstr("disconnected without terminating the target"));
+
+  // Delve half way through a message: the event waits for its end.
+  DebugTunnelFilter g;
+  d = msgs[0];
+  g.FromClient(&d);
+  std::string half = "Content-Length: 15\r\n\r\n{\"seq\":1,";
+  g.FromDelve(&half);
+  d = disconnect;
+  g.FromClient(&d);
+  EXPECT_TRUE(g.TakeReplies().empty()) << "not inside Delve's message";
+  std::string end = "\"a\":1}";
+  g.FromDelve(&end);
+  EXPECT_THAT(end, HasSubstr("disconnected without terminating the target"));
+  EXPECT_TRUE(absl::StartsWith(end, "\"a\":1}Content-Length: ")) << end;
 }
 
 TEST(DebugTunnelFilterTest, NoticeTextIsQuotedSafely) {

@@ -1,5 +1,4 @@
 #include "bench/delve/load_gen.h"
-#include "common/clock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/clock.h"
 
 namespace kdbg::bench {
 namespace {

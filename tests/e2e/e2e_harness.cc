@@ -1,5 +1,4 @@
 #include "tests/e2e/e2e_harness.h"
-#include "common/clock.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -17,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/clock.h"
 #include "common/status.h"
 #include "gtest/gtest.h"
 #include "tests/support/http_probe.h"
@@ -284,6 +284,15 @@ std::vector<nlohmann::json> AuditLines(const Sandbox& sb, const std::string& nee
     if (!j.is_discarded()) out.push_back(j);
   }
   return out;
+}
+
+bool WaitUntilListening(int port, absl::Duration timeout) {
+  for (absl::Time end = MonotonicNow() + timeout;; absl::SleepFor(absl::Milliseconds(100))) {
+    if (RunCommand({"bash", "-c", absl::StrCat("exec 3<>/dev/tcp/127.0.0.1/", port)}).ok()) {
+      return true;
+    }
+    if (MonotonicNow() >= end) return false;
+  }
 }
 
 }  // namespace kdbg::e2e

@@ -86,6 +86,11 @@ class KdbgProcess {
 // no `dlv` names its PID. Empty string when all hold, else what failed.
 std::string TargetReleased(pid_t pid, const std::string& url);
 
+// Whether something accepts TCP connections on 127.0.0.1:`port` within `timeout` (a `kdbg attach
+// --listen` port: each probe is a connection closed before its first byte, which the agent closes
+// too and never counts as a debugger client).
+bool WaitUntilListening(int port, absl::Duration timeout);
+
 // Lines of the audit log that mention `needle`.
 std::vector<nlohmann::json> AuditLines(const Sandbox& sb, const std::string& needle);
 

@@ -68,6 +68,23 @@ class E2eTest : public ::testing::Test {
   }
 
   // Starts `kdbg trace pod/NAME --init SCRIPT -o json` and waits for "armed".
+  // `kdbg attach pod/POD --headless --listen 127.0.0.1:PORT`, once it listens; nullptr (the
+  // failure recorded) if it does not.
+  std::unique_ptr<KdbgProcess> StartHeadlessAttach(const std::string& pod, int port) {
+    auto p = KdbgProcess::Start(
+        sb_, {"attach", "pod/" + pod, "--headless", "--listen", absl::StrCat("127.0.0.1:", port)},
+        sb_.CliEnv());
+    EXPECT_TRUE(p.ok()) << p.status();
+    if (!p.ok()) return nullptr;
+    if (!WaitUntilListening(port, absl::Seconds(20))) {
+      ADD_FAILURE() << "kdbg attach does not listen on " << port << "; stderr: " << (*p)->Stderr();
+      (*p)->Signal(SIGINT);
+      (*p)->Wait(absl::Seconds(20));
+      return nullptr;
+    }
+    return std::move(*p);
+  }
+
   std::unique_ptr<KdbgProcess> StartTrace(const std::string& pod, const std::string& script,
                                           std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"trace", "pod/" + pod, "--init", script, "-o", "json"};
@@ -327,32 +344,23 @@ TEST_F(E2eTest, UnsupportedGoWithTheOverrideMarksEveryLine) {
 
 TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
   int port = testing::FreePort();
-  auto attach = KdbgProcess::Start(
-      sb_,
-      {"attach", "pod/hello-world", "--headless", "--listen", absl::StrCat("127.0.0.1:", port)},
-      sb_.CliEnv());
-  ASSERT_TRUE(attach.ok());
-  bool listening = false;
-  for (int i = 0; i < 200 && !listening; ++i) {
-    listening = RunCommand({"bash", "-c", absl::StrCat("exec 3<>/dev/tcp/127.0.0.1/", port)}).ok();
-    if (!listening) absl::SleepFor(absl::Milliseconds(100));
-  }
-  ASSERT_TRUE(listening) << (*attach)->Stderr();
+  std::unique_ptr<KdbgProcess> attach = StartHeadlessAttach("hello-world", port);
+  ASSERT_NE(attach, nullptr);
   // Another user of this machine is refused, as Delve's own loopback listener refuses one: the
   // connection closes at once (`cat` sees EOF; a tunnelled one would wait for Delve), the CLI says
   // why, and the session goes on for its owner.
   auto other = RunCommand({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash",
                            "-c", absl::StrCat("exec 3<>/dev/tcp/127.0.0.1/", port, "; cat <&3")},
                           absl::Seconds(10));
-  ASSERT_TRUE(other.ok()) << other.status() << "\n" << (*attach)->Stderr();
+  ASSERT_TRUE(other.ok()) << other.status() << "\n" << attach->Stderr();
   EXPECT_EQ(*other, "");
   const std::string refused =
       "kdbg: refused a debugger connection: it came from UID 65534; only your own (UID 0) may "
       "debug through this session";
-  for (int i = 0; i < 50 && !absl::StrContains((*attach)->Stderr(), refused); ++i) {
+  for (int i = 0; i < 50 && !absl::StrContains(attach->Stderr(), refused); ++i) {
     absl::SleepFor(absl::Milliseconds(100));
   }
-  EXPECT_TRUE(absl::StrContains((*attach)->Stderr(), refused)) << (*attach)->Stderr();
+  EXPECT_TRUE(absl::StrContains(attach->Stderr(), refused)) << attach->Stderr();
   // A remote debugging session as a person would type it: break in the handler, see one request,
   // clear, and quit leaving the process running.
   std::string commands = Script(
@@ -380,20 +388,82 @@ TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
       << "dlv printed: " << *out;
   // The CLI says when the debugger comes and goes (headless, the session outlives it).
   const std::string gone = "kdbg: debugger connected\nkdbg: debugger disconnected\n";
-  for (int i = 0; i < 50 && !absl::StrContains((*attach)->Stderr(), gone); ++i) {
+  for (int i = 0; i < 50 && !absl::StrContains(attach->Stderr(), gone); ++i) {
     absl::SleepFor(absl::Milliseconds(100));
   }
-  EXPECT_TRUE(absl::StrContains((*attach)->Stderr(), gone)) << (*attach)->Stderr();
-  (*attach)->Signal(SIGINT);
-  EXPECT_EQ((*attach)->Wait(absl::Seconds(20)), 0) << (*attach)->Stderr();
-  EXPECT_TRUE(absl::StrContains((*attach)->Stderr(), "detached cleanly")) << (*attach)->Stderr();
+  EXPECT_TRUE(absl::StrContains(attach->Stderr(), gone)) << attach->Stderr();
+  attach->Signal(SIGINT);
+  EXPECT_EQ(attach->Wait(absl::Seconds(20)), 0) << attach->Stderr();
+  EXPECT_TRUE(absl::StrContains(attach->Stderr(), "detached cleanly")) << attach->Stderr();
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
   // The progress line "kdbg: agent NAME at ADDR, session ID" names the session.
-  std::string err = (*attach)->Stderr();
+  std::string err = attach->Stderr();
   size_t at = err.find(", session ");
   ASSERT_NE(at, std::string::npos) << err;
   std::string session = err.substr(at + 10, err.find('\n', at) - at - 10);
   ExpectAuditedEnd(session, "hello-world", "stop");
+}
+
+// Delve 1.27's `quit` offers to kill the pod's process by default ("kill the headless instance?
+// [Y/n]", then "kill the process? [Y/n]"). Through kdbg, Enter twice leaves it serving: dlv prints
+// kdbg's refusal and exits, and the session goes on. "y" then "n" (the way out Delve offers that
+// keeps the process) ends the session as Ctrl-C would: the CLI says so and exits 0, the target
+// released, the audit trail naming the debugger client's leaving.
+TEST_F(E2eTest, DlvQuitNeverKillsThePodsProcessAndItsDetachEndsTheSession) {
+  int port = testing::FreePort();
+  std::unique_ptr<KdbgProcess> attach = StartHeadlessAttach("hello-world", port);
+  ASSERT_NE(attach, nullptr);
+  auto run_dlv = [&](const std::string& name, const std::string& keys) -> std::string {
+    SpawnOptions o;
+    o.argv = {testing::BundledDelvePath(), "connect", absl::StrCat("127.0.0.1:", port)};
+    o.stdin_path = Script(name, keys);
+    o.capture_stdout = true;
+    o.stderr_to_stdout = true;
+    auto dlv = ChildProcess::Spawn(o);
+    EXPECT_TRUE(dlv.ok()) << dlv.status();
+    if (!dlv.ok()) return "";
+    auto out = (*dlv)->ReadAllStdout(absl::Seconds(30));
+    auto st = (*dlv)->Wait(absl::Seconds(10));
+    EXPECT_TRUE(st.ok()) << st.status();
+    return absl::StrCat(out.ok() ? *out : out.status().ToString(),
+                        "\n[dlv: ", st.ok() ? ChildProcess::DescribeWaitStatus(*st) : "?", "]");
+  };
+  // With a breakpoint set: Delve's kill detaches without removing it, then sends SIGINT (which the
+  // Go runtime of the container's PID 1 turns into an exit, and after which a process ignoring it
+  // dies of SIGTRAP at its next request).
+  const std::string ready = "Delve attached to process ";
+  for (int i = 0; i < 100 && !absl::StrContains(attach->Stderr(), ready); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  const std::string before = attach->Stderr();
+  const size_t ready_at = before.find(ready);
+  ASSERT_NE(ready_at, std::string::npos) << before;
+  const size_t from = ready_at + ready.size();
+  pid_t pid = 0;  // the pod's process, as the host sees it
+  ASSERT_TRUE(absl::SimpleAtoi(before.substr(from, before.find(' ', from) - from), &pid)) << before;
+  std::string said = run_dlv("dlv-quit-yes-yes", "break main.handleSlash\nquit\ny\ny\n");
+  EXPECT_TRUE(absl::StrContains(said, "Breakpoint 1 set at")) << said;
+  EXPECT_TRUE(absl::StrContains(said, "kill the process?")) << said;
+  EXPECT_TRUE(absl::StrContains(said, "kdbg: refused to kill the target")) << said;
+  ASSERT_EQ(SendRequests(sb_.Get("HELLO_URL"), 3).size(), 3u)
+      << "the pod's process no longer serves\n"
+      << said << "\n"
+      << attach->Stderr();
+  auto alive = testing::ReadProcStatus(pid);
+  ASSERT_TRUE(alive.ok()) << "the pod's process " << pid << " is gone: " << alive.status();
+  EXPECT_NE(alive->state, 'Z') << "the pod's process " << pid << " died";
+
+  said = run_dlv("dlv-quit-yes-no", "quit\ny\nn\n");
+  EXPECT_TRUE(absl::StrContains(said, "[dlv: exit status 0]")) << said;
+  EXPECT_EQ(attach->Wait(absl::Seconds(30)), 0) << attach->Stderr();
+  EXPECT_TRUE(absl::StrContains(attach->Stderr(), "kdbg: ended: debugger client disconnected"))
+      << attach->Stderr();
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  std::string err = attach->Stderr();
+  size_t at = err.find(", session ");
+  ASSERT_NE(at, std::string::npos) << err;
+  std::string session = err.substr(at + 10, err.find('\n', at) - at - 10);
+  ExpectAuditedEnd(session, "hello-world", "remote_client_left");
 }
 
 // ---- the fault matrix: every way a session can end leaves the target running, untraced ----------
@@ -1092,12 +1162,7 @@ TEST_F(E2eDebugBinaryTest, AttachWithTheUnstrippedBuildLetsDlvConnectBreakByFunc
        "--debug-binary", testing::TargetPath("hello-world-optimized")},
       sb_.CliEnv());
   ASSERT_TRUE(attach.ok());
-  bool listening = false;
-  for (int i = 0; i < 200 && !listening; ++i) {
-    listening = RunCommand({"bash", "-c", absl::StrCat("exec 3<>/dev/tcp/127.0.0.1/", port)}).ok();
-    if (!listening) absl::SleepFor(absl::Milliseconds(100));
-  }
-  ASSERT_TRUE(listening) << (*attach)->Stderr();
+  ASSERT_TRUE(WaitUntilListening(port, absl::Seconds(20))) << (*attach)->Stderr();
   // The CLI listens at once; the upload and the build-ID check finish meanwhile.
   for (int i = 0; i < 300 && !absl::StrContains((*attach)->Stderr(), "debug binary accepted");
        ++i) {

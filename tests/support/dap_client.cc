@@ -1,5 +1,4 @@
 #include "tests/support/dap_client.h"
-#include "common/clock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -13,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 
 namespace kdbg::testing {
 

@@ -1,10 +1,10 @@
 #include "tests/support/go_target.h"
-#include "common/clock.h"
 
 #include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/status.h"
 #include "tests/support/http_probe.h"
 #include "tests/support/test_env.h"

@@ -1,5 +1,4 @@
 #include "tests/support/http_probe.h"
-#include "common/clock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/fd.h"
 #include "common/status.h"
 

@@ -1,5 +1,4 @@
 #include "tests/support/proc_probe.h"
-#include "common/clock.h"
 
 #include <dirent.h>
 #include <unistd.h>
@@ -13,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/clock.h"
 
 namespace kdbg::testing {
 

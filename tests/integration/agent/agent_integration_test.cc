@@ -104,6 +104,19 @@ class AgentIntegrationTest : public ::testing::Test {
     r.set_session_id(id);
     return r;
   }
+  // Opens attach session `id` on `ctx` and reads its "ready" notice; nullptr (the failure recorded)
+  // if it does not come first.
+  std::unique_ptr<grpc::ClientReader<kdbg::v1::Event>> AttachReady(kdbg::v1::Agent::Stub* stub,
+                                                                   grpc::ClientContext* ctx,
+                                                                   const std::string& id) {
+    auto attach = stub->Attach(ctx, AttachReq(id));
+    kdbg::v1::Event e;
+    if (!attach->Read(&e) || !e.has_notice() || e.notice().kind() != kdbg::v1::NOTICE_KIND_READY) {
+      ADD_FAILURE() << "no ready notice: " << e.DebugString() << "\n" << agent_->Logs();
+      return nullptr;
+    }
+    return attach;
+  }
   static void Deadline(grpc::ClientContext* ctx, int s = 60) {
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(s));
   }
@@ -355,6 +368,33 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> SpawnDlvConnect(int port,
   return ChildProcess::Spawn(so);
 }
 
+// What a `dlv connect` run said and how it ended.
+struct DlvRun {
+  absl::StatusOr<int> wait_status;  // as ChildProcess::Wait gives it
+  std::string out;                  // its stdout and stderr
+};
+
+// Runs `dlv connect` to 127.0.0.1:`port` typing `keys` (written to DIR/NAME.stdin), up to 60 s.
+DlvRun RunDlvConnect(int port, const std::string& dir, const std::string& name,
+                     const std::string& keys) {
+  {
+    std::ofstream cmds(dir + "/" + name + ".stdin");
+    cmds << keys;
+  }
+  DlvRun run;
+  auto dlv = SpawnDlvConnect(port, dir + "/" + name + ".stdin", dir + "/" + name + ".out");
+  if (!dlv.ok()) {
+    run.wait_status = dlv.status();
+    return run;
+  }
+  run.wait_status = (*dlv)->Wait(absl::Seconds(60));
+  std::ifstream in(dir + "/" + name + ".out");
+  std::stringstream out;
+  out << in.rdbuf();
+  run.out = out.str();
+  return run;
+}
+
 // `dlv connect` through the agent's Tunnel: break, continue until a request stops there, clear
 // and quit leaving the target running. (Disabled from session 1 to 3: its request loop sent its
 // 200 requests in ~2 ms, before dlv had even connected, so no request ever reached the breakpoint
@@ -419,21 +459,28 @@ std::optional<kdbg::v1::NoticeEvent> ReadNotice(
   return std::nullopt;
 }
 
-// A `dlv connect` through the tunnel stops the target at its breakpoint, then quits answering "n"
-// to "kill the headless instance?": Delve keeps the target halted for a next client. With no
-// liveness probe (no stop limit) the service would wait, frozen, until the session ends; once the
-// tunnel has closed the agent resumes it after its grace (2 s), tells the CLI why, and the
-// session stays attached.
+// After a port check's connection, a `dlv connect` through the tunnel stops the target at its
+// breakpoint, then quits answering "n" to "kill the headless instance?": Delve keeps the target
+// halted for a next client. With no liveness probe (no stop limit) the service would wait, frozen,
+// until the session ends; once the tunnel has closed the agent resumes it after its grace (2 s),
+// tells the CLI why, and the session stays attached.
 TEST_F(AgentIntegrationTest, ATargetTheLastDlvConnectLeftHaltedIsResumed) {
   StartAgent();
   auto stub = agent_->Stub(&controller_, pki_.get());
   grpc::ClientContext ctx;
   Deadline(&ctx, 120);
-  auto attach = stub->Attach(&ctx, AttachReq("it-noclient"));
-  kdbg::v1::Event e;
-  ASSERT_TRUE(attach->Read(&e));
-  ASSERT_EQ(e.notice().kind(), kdbg::v1::NOTICE_KIND_READY) << e.DebugString();
+  auto attach = AttachReady(stub.get(), &ctx, "it-noclient");
+  ASSERT_NE(attach, nullptr);
 
+  // First a port check (`nc -z`): a connection closed before its first byte. Delve leaves such a
+  // connection open; the tunnel must end anyway, or it would count as a client for good and the
+  // target below would never be resumed.
+  {
+    TunnelBridge probe(stub.get(), "it-noclient");
+    ASSERT_TRUE(ConnectAndClose(probe.port()));
+    ASSERT_TRUE(probe.Ended(absl::Seconds(10))) << "the silent client's tunnel stayed open";
+    EXPECT_TRUE(probe.status().ok()) << probe.status().error_message();
+  }
   TunnelBridge bridge(stub.get(), "it-noclient");
   std::string dir = MakeTempDir("kdbg-dlv-quit-");
   {
@@ -490,6 +537,91 @@ TEST_F(AgentIntegrationTest, ATargetTheLastDlvConnectLeftHaltedIsResumed) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
   CancelAndDrain(&ctx, attach.get());
+  ExpectReleased();
+  if (!HasFailure()) std::filesystem::remove_all(dir);
+}
+
+// Both debuggers make killing the pod's process one keystroke away: Delve 1.27's `quit` asks "kill
+// the headless instance? [Y/n]" then "kill the process? [Y/n]" (Enter twice sends Detach {"Kill":
+// true}); VS Code's Stop on an attach configuration sends disconnect {terminateDebuggee: true}.
+// Through kdbg neither kills it: dlv is told why (and exits), the IDE's disconnect only closes its
+// own session, Delve stays attached, the target serves on, and the session ends as ever.
+TEST_F(AgentIntegrationTest, DebuggersAskingToKillTheTargetAreRefusedAndTheTargetServesOn) {
+  StartAgent();
+  auto stub = agent_->Stub(&controller_, pki_.get());
+  grpc::ClientContext ctx;
+  Deadline(&ctx, 120);
+  auto attach = AttachReady(stub.get(), &ctx, "it-nokill");
+  ASSERT_NE(attach, nullptr);
+  TunnelBridge bridge(stub.get(), "it-nokill");
+
+  std::string dir = MakeTempDir("kdbg-dlv-kill-");
+  // With a breakpoint set, as a user would have one: Delve's kill (Detach with Kill) detaches
+  // without removing its breakpoints, then sends SIGINT, on which a Go program exits (unless it
+  // ignores SIGINT, as this one started under a test shell does).
+  DlvRun dlv = RunDlvConnect(bridge.port(), dir, "yes-yes", "break main.handleSlash\nquit\ny\ny\n");
+  ASSERT_TRUE(dlv.wait_status.ok()) << dlv.wait_status.status() << "\n" << dlv.out;
+  EXPECT_THAT(dlv.out, ::testing::HasSubstr("kill the process?")) << "Delve's question changed";
+  EXPECT_THAT(dlv.out, ::testing::HasSubstr("kdbg: refused to kill the target")) << dlv.out;
+  EXPECT_THAT(dlv.out, ::testing::HasSubstr("Breakpoint 1 set at")) << dlv.out;
+  // dlv connect halted the target; with no client left the agent resumes it (2 s), the breakpoint
+  // kept and its stops continued.
+  auto r = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(10));
+  ASSERT_TRUE(r.ok()) << "the target no longer serves: " << r.status() << "\n" << dlv.out;
+  EXPECT_EQ(r->status, 200);
+
+  // The session is still attached, with Delve serving the next client: an IDE attaches, then
+  // stops debugging with "terminate". (A bridge carries one connection.)
+  TunnelBridge ide_bridge(stub.get(), "it-nokill");
+  auto dap = DapClient::Connect("127.0.0.1", ide_bridge.port());
+  ASSERT_TRUE(dap.ok()) << dap.status();
+  ASSERT_TRUE(dap->Request("initialize", {{"adapterID", "go"}, {"pathFormat", "path"}}).ok());
+  auto attached = dap->Request("attach", {{"request", "attach"}, {"mode", "remote"}});
+  ASSERT_TRUE(attached.ok()) << attached.status();
+  ASSERT_TRUE(attached->value("success", false)) << attached->dump();
+  ASSERT_TRUE(dap->Request("configurationDone", nlohmann::json::object()).ok());
+  auto bye = dap->Request("disconnect", {{"restart", false}, {"terminateDebuggee", true}});
+  ASSERT_TRUE(bye.ok()) << bye.status();
+  EXPECT_TRUE(bye->value("success", false)) << bye->dump();
+  std::optional<nlohmann::json> told;
+  for (absl::Time end = kdbg::MonotonicNow() + absl::Seconds(10); kdbg::MonotonicNow() < end;) {
+    told = dap->WaitEvent("output", end - kdbg::MonotonicNow());
+    if (!told.has_value() || absl::StartsWith((*told)["body"].value("output", ""), "kdbg: ")) break;
+  }
+  ASSERT_TRUE(told.has_value()) << agent_->Logs();
+  EXPECT_THAT((*told)["body"]["output"].get<std::string>(),
+              ::testing::HasSubstr("disconnected without terminating the target"));
+  for (int i = 0; i < 3; ++i) {
+    r = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(5));
+    ASSERT_TRUE(r.ok()) << "the target no longer serves: " << r.status();
+    EXPECT_EQ(r->status, 200);
+  }
+  grpc::ClientContext lctx;
+  Deadline(&lctx, 10);
+  kdbg::v1::ListSessionsResponse list;
+  ASSERT_TRUE(stub->ListSessions(&lctx, {}, &list).ok());
+  ASSERT_EQ(list.sessions_size(), 1);
+  EXPECT_EQ(list.sessions(0).state(), kdbg::v1::SESSION_STATE_ATTACHED) << list.DebugString();
+  const std::string logs = agent_->Logs();
+  int refusals = 0;
+  for (size_t at = logs.find("refused a debugger client's request to kill");
+       at != std::string::npos;
+       at = logs.find("refused a debugger client's request to kill", at + 1)) {
+    ++refusals;
+  }
+  EXPECT_EQ(refusals, 2) << logs;
+
+  // The way out Delve offers that keeps the process: "yes" to "kill the headless instance?", "no"
+  // to "kill the process?". dlv leaves cleanly and the session ends, safely, as if Ctrl-C.
+  TunnelBridge last_bridge(stub.get(), "it-nokill");
+  DlvRun last = RunDlvConnect(last_bridge.port(), dir, "yes-no", "quit\ny\nn\n");
+  ASSERT_TRUE(last.wait_status.ok()) << last.wait_status.status() << "\n" << last.out;
+  EXPECT_EQ(ChildProcess::DescribeWaitStatus(*last.wait_status), "exit status 0") << last.out;
+  kdbg::v1::EndedEvent ended = ReadEnded(attach.get());
+  EXPECT_EQ(ended.reason(), kdbg::v1::END_REASON_REMOTE_CLIENT_LEFT) << ended.DebugString();
+  EXPECT_TRUE(ended.target_alive());
+  EXPECT_FALSE(ended.target_traced());
+  attach->Finish();
   ExpectReleased();
   if (!HasFailure()) std::filesystem::remove_all(dir);
 }

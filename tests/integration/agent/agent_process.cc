@@ -1,5 +1,4 @@
 #include "tests/integration/agent/agent_process.h"
-#include "common/clock.h"
 
 #include <filesystem>
 #include <fstream>
@@ -10,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "agent/delve/json_access.h"
+#include "common/clock.h"
 #include "common/pidfd.h"
 #include "common/proc_reader.h"
 #include "common/tls.h"

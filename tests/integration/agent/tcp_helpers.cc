@@ -51,6 +51,19 @@ void TunnelBridge::Run() {
   down.join();
   status_ = stream->Finish();
   ::close(c);
+  ended_.Notify();
+}
+
+bool ConnectAndClose(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
+  ::close(fd);
+  return connected;
 }
 
 }  // namespace kdbg::testing

@@ -1,7 +1,7 @@
 #include "tests/integration/cli/fake_controller.h"
-#include "common/clock.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/tls.h"
 #include "gtest/gtest.h"
 

@@ -1,9 +1,9 @@
 #include "tests/integration/controller/fake_agent.h"
-#include "common/clock.h"
 
 #include <algorithm>
 
 #include "absl/time/clock.h"
+#include "common/clock.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "grpcpp/server_builder.h"
 

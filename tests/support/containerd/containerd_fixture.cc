@@ -1,5 +1,4 @@
 #include "tests/support/containerd/containerd_fixture.h"
-#include "common/clock.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -15,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/clock.h"
 #include "common/status.h"
 #include "tests/support/test_env.h"
 
