@@ -163,10 +163,16 @@ class TunnelReactor final
       pump = pump_;
     }
     if (in_.close_write()) {
-      if (!in_.data().empty()) {
-        pump->Send(in_.data());
-      } else if (EndIfTheClientNeverSpoke(pump)) {
-        return;
+      if (in_.data().empty()) {
+        if (EndIfTheClientNeverSpoke(pump)) return;
+      } else {
+        std::shared_ptr<Session> session;
+        {
+          absl::MutexLock lock(&mu_);
+          session = session_.lock();
+        }
+        std::string data = FromClient(std::move(*in_.mutable_data()), session.get());
+        if (!data.empty()) pump->Send(data);
       }
       pump->CloseWrite();
       return;  // nothing more to read from a client that half-closed
@@ -179,40 +185,7 @@ class TunnelReactor final
       read_paused_ = true;
       session = session_.lock();
     }
-    if (session != nullptr && !in_.data().empty()) session->NoteClientActivity();
-    // The filter may answer a request itself (a stop-limit notice, debug_protocol.h): its reply
-    // goes to the client, the request goes nowhere.
-    std::string data = std::move(*in_.mutable_data());
-    bool replied;
-    bool refused_kill;
-    bool detached;
-    std::string protocol;
-    {
-      absl::MutexLock lock(&mu_);
-      const int refused_before = filter_.refused_kills();
-      const int detached_before = filter_.detaches();
-      filter_.FromClient(&data);
-      data.insert(0, filter_.TakeForDelve());
-      std::string replies = filter_.TakeReplies();
-      replied = !replies.empty();
-      injected_ += replies;
-      refused_kill = filter_.refused_kills() > refused_before;
-      detached = filter_.detaches() > detached_before;
-      protocol = DebugProtocolName(filter_.protocol());
-    }
-    const std::string session_id = session != nullptr ? session->id() : std::string();
-    if (refused_kill) {
-      log::Warning("tunnel: refused a debugger client's request to kill the target",
-                   {{"session", session_id}, {"caller", caller_}, {"protocol", protocol}});
-    }
-    // The answer to the client's Detach goes first: the session's end closes this tunnel after
-    // whatever is being written (MaybeWrite sends injected_ before the pump's end).
-    if (replied) MaybeWrite();
-    if (detached && session != nullptr) {
-      log::Info("tunnel: the debugger client detached Delve; ending the session",
-                {{"session", session_id}, {"caller", caller_}});
-      session->RequestEnd(kdbg::v1::END_REASON_REMOTE_CLIENT_LEFT);
-    }
+    std::string data = FromClient(std::move(*in_.mutable_data()), session.get());
     bool room = data.empty() || pump->Send(data);
     if (room) {
       {
@@ -330,6 +303,45 @@ class TunnelReactor final
     }
     log::Info("tunnel opened", {{"session", session_id}, {"caller", caller_}, {"delve", address}});
     return grpc::Status::OK;
+  }
+
+  // The client's bytes through the filter (debug_protocol.h), which may answer a request itself
+  // (a stop-limit notice, a refused kill, a Detach): its replies go to the client, the request
+  // nowhere. A Detach the filter answered ends `session` (when there is one). Returns the bytes
+  // for Delve.
+  std::string FromClient(std::string data, Session* session) {
+    if (session != nullptr && !data.empty()) session->NoteClientActivity();
+    bool replied;
+    bool refused_kill;
+    bool detached;
+    std::string protocol;
+    {
+      absl::MutexLock lock(&mu_);
+      const int refused_before = filter_.refused_kills();
+      const int detached_before = filter_.detaches();
+      filter_.FromClient(&data);
+      data.insert(0, filter_.TakeForDelve());
+      std::string replies = filter_.TakeReplies();
+      replied = !replies.empty();
+      injected_ += replies;
+      refused_kill = filter_.refused_kills() > refused_before;
+      detached = filter_.detaches() > detached_before;
+      protocol = DebugProtocolName(filter_.protocol());
+    }
+    const std::string session_id = session != nullptr ? session->id() : std::string();
+    if (refused_kill) {
+      log::Warning("tunnel: refused a debugger client's request to kill the target",
+                   {{"session", session_id}, {"caller", caller_}, {"protocol", protocol}});
+    }
+    // The answer to the client's Detach goes first: the session's end closes this tunnel after
+    // whatever is being written (MaybeWrite sends injected_ before the pump's end).
+    if (replied) MaybeWrite();
+    if (detached && session != nullptr) {
+      log::Info("tunnel: the debugger client detached Delve; ending the session",
+                {{"session", session_id}, {"caller", caller_}});
+      session->RequestEnd(kdbg::v1::END_REASON_REMOTE_CLIENT_LEFT);
+    }
+    return data;
   }
 
   // A client that closes before its first byte (a port check: `nc -z`, bash's /dev/tcp) will never

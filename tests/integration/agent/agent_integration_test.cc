@@ -611,6 +611,30 @@ TEST_F(AgentIntegrationTest, DebuggersAskingToKillTheTargetAreRefusedAndTheTarge
   }
   EXPECT_EQ(refusals, 2) << logs;
 
+  // A client of the agent's Tunnel API that sends its last bytes with close_write in the same frame
+  // (the CLI never does) gets no way around the refusal either.
+  {
+    grpc::ClientContext tctx;
+    Deadline(&tctx, 30);
+    auto tunnel = stub->Tunnel(&tctx);
+    kdbg::v1::TunnelFrame f;
+    f.set_session_id("it-nokill");
+    ASSERT_TRUE(tunnel->Write(f));
+    f.Clear();
+    f.set_data(R"({"method":"RPCServer.Detach","params":[{"Kill":true}],"id":1})"
+               "\n");
+    f.set_close_write(true);
+    ASSERT_TRUE(tunnel->Write(f));
+    tunnel->WritesDone();
+    std::string answer;
+    while (tunnel->Read(&f)) answer += f.data();
+    EXPECT_TRUE(tunnel->Finish().ok());
+    EXPECT_THAT(answer, ::testing::HasSubstr("kdbg: refused to kill the target")) << answer;
+    r = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(10));
+    ASSERT_TRUE(r.ok()) << "the target no longer serves: " << r.status();
+    EXPECT_EQ(r->status, 200);
+  }
+
   // The way out Delve offers that keeps the process: "yes" to "kill the headless instance?", "no"
   // to "kill the process?". dlv leaves cleanly and the session ends, safely, as if Ctrl-C.
   TunnelBridge last_bridge(stub.get(), "it-nokill");
