@@ -240,7 +240,9 @@ std::string DebugTunnelFilter::DapPaused() {
 }
 
 void DebugTunnelFilter::Decide(char first) {
-  if (first == 'C') {
+  // Delve decides by the very first byte ('C': DAP, anything else: JSON-RPC, whose Go decoder
+  // skips leading whitespace); a 'C' after whitespace is JSON-RPC to Delve, which it cannot parse.
+  if (first == 'C' && !leading_space_) {
     protocol_ = DebugProtocol::kDap;
   } else if (first == '{') {
     protocol_ = DebugProtocol::kJsonRpc;
@@ -269,7 +271,17 @@ void DebugTunnelFilter::FailToPassThrough(std::string* to_delve, std::string* to
 
 void DebugTunnelFilter::FromClient(std::string* data) {
   if (data->empty()) return;
-  if (protocol_ == DebugProtocol::kUndecided) Decide((*data)[0]);
+  if (protocol_ == DebugProtocol::kUndecided) {
+    // Whitespace before the first request is JSON-RPC to Delve as much as a '{' is: it must not
+    // make the requests after it pass unseen.
+    const size_t first = absl::string_view(*data).find_first_not_of(kWhitespace);
+    if (first == absl::string_view::npos) {
+      leading_space_ = true;
+      return;  // goes on as it is; nothing to frame yet
+    }
+    leading_space_ = leading_space_ || first > 0;
+    Decide((*data)[first]);
+  }
   if (protocol_ == DebugProtocol::kPassThrough) return;
   // Every message is held until it ends (one over kMaxHeldRequest goes on as it comes), so that
   // one asking to kill the target, or one a notice answers, never reaches Delve as sent.

@@ -76,9 +76,9 @@
 namespace kdbg::agent {
 
 enum class DebugProtocol {
-  kUndecided,    // the client has not sent a byte yet
+  kUndecided,    // the client has not sent a byte yet, or whitespace only
   kDap,          // first byte 'C' (Delve's own rule)
-  kJsonRpc,      // first byte '{'
+  kJsonRpc,      // first byte that is not whitespace '{'
   kPassThrough,  // anything else, or a parse failure: bytes pass untouched, no notice
 };
 
@@ -166,6 +166,7 @@ class DebugTunnelFilter {
   static std::string DapPaused();
 
  private:
+  // From the client's first byte that is not whitespace.
   void Decide(char first);
   // Gives up on the protocol: held client bytes are appended to `to_delve` in order, replies made
   // here to `to_client`; from then on bytes pass untouched.
@@ -181,6 +182,7 @@ class DebugTunnelFilter {
   void HandleDapRequest(const std::string& message, std::string* out);
 
   DebugProtocol protocol_ = DebugProtocol::kUndecided;
+  bool leading_space_ = false;  // undecided: the client sent whitespace first
   std::optional<MessageScanner> from_client_;
   std::optional<MessageScanner> from_delve_;
   std::optional<std::string> pending_;  // the notice not delivered yet

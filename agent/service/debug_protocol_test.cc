@@ -531,6 +531,22 @@ TEST(DebugTunnelFilterTest, JsonRpcDetachThatWouldKillTheTargetIsAnsweredHereAnd
     f.FromClient(&d);
     EXPECT_EQ(d, state);
   }
+  // Whitespace first (Go's JSON decoder skips it, so Delve serves JSON-RPC) changes nothing.
+  {
+    DebugTunnelFilter w;
+    std::string space = " \n";
+    w.FromClient(&space);
+    EXPECT_EQ(space, " \n");
+    EXPECT_EQ(w.protocol(), DebugProtocol::kUndecided);
+    std::string kill =
+        "\t" +
+        absl::StrCat(R"({"method":"RPCServer.Detach","params":[{"Kill":true}],)", R"("id":5})");
+    w.FromClient(&kill);
+    EXPECT_EQ(w.protocol(), DebugProtocol::kJsonRpc);
+    EXPECT_EQ(kill, "\t");
+    EXPECT_EQ(w.refused_kills(), 1);
+    EXPECT_EQ(json::parse(w.TakeReplies())["id"], 5);
+  }
   // Leaving without killing ("yes" to "kill the headless instance?", "no" to "kill the
   // process?"): answered as Delve answers it, counted for the tunnel to end the session, and not
   // sent (Delve would detach and exit under the session).
