@@ -147,6 +147,7 @@ class Session {
     s->stderr_copy_ = std::fopen("/tmp/kdbg-e2e-bench.stderr", "w");
     o.destroy_grace = absl::Seconds(15);
     s->started_ = kdbg::MonotonicNow();
+    s->wall_minus_monotonic_ = absl::Now() - s->started_;
     auto child = ChildProcess::Spawn(o);
     if (!child.ok()) {
       std::fprintf(stderr, "cannot run %s: %s\n", f.kdbg.c_str(),
@@ -283,7 +284,7 @@ class Session {
           absl::Time t;
           std::string err;
           if (absl::ParseTime(absl::RFC3339_full, e.value("time", ""), &t, &err)) {
-            armed_agent_time_ = t;
+            armed_agent_time_ = t - wall_minus_monotonic_;  // the agent's wall clock
           }
         } else if (type == "hit") {
           ++hits_;
@@ -363,7 +364,9 @@ class Session {
   std::map<std::string, absl::Time> hits_by_addr_;
   json ended_;
   std::FILE* stderr_copy_ = nullptr;
+  // Marks on MonotonicNow()'s timeline; the armed event's wall time is brought onto it.
   std::optional<absl::Time> cli_pod_at_, controller_at_, agent_at_, armed_agent_time_;
+  absl::Duration wall_minus_monotonic_;
   int64_t armed_attach_ms_ = 0, armed_arm_ms_ = 0;
 };
 
