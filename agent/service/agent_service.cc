@@ -166,12 +166,7 @@ class TunnelReactor final
       if (in_.data().empty()) {
         if (EndIfTheClientNeverSpoke(pump)) return;
       } else {
-        std::shared_ptr<Session> session;
-        {
-          absl::MutexLock lock(&mu_);
-          session = session_.lock();
-        }
-        std::string data = FromClient(std::move(*in_.mutable_data()), session.get());
+        std::string data = FromClient(std::move(*in_.mutable_data()));
         if (!data.empty()) pump->Send(data);
       }
       pump->CloseWrite();
@@ -179,13 +174,11 @@ class TunnelReactor final
     }
     // Paused before Send: if Send finds the buffer full, on_send_space (ResumeRead) may fire on the
     // pump's thread before Send even returns, and must find the flag set.
-    std::shared_ptr<Session> session;
     {
       absl::MutexLock lock(&mu_);
       read_paused_ = true;
-      session = session_.lock();
     }
-    std::string data = FromClient(std::move(*in_.mutable_data()), session.get());
+    std::string data = FromClient(std::move(*in_.mutable_data()));
     bool room = data.empty() || pump->Send(data);
     if (room) {
       {
@@ -307,16 +300,18 @@ class TunnelReactor final
 
   // The client's bytes through the filter (debug_protocol.h), which may answer a request itself
   // (a stop-limit notice, a refused kill, a Detach): its replies go to the client, the request
-  // nowhere. A Detach the filter answered ends `session` (when there is one). Returns the bytes
-  // for Delve.
-  std::string FromClient(std::string data, Session* session) {
-    if (session != nullptr && !data.empty()) session->NoteClientActivity();
+  // nowhere. A Detach the filter answered ends the session. Returns the bytes for Delve; the
+  // session hears of the client's activity (any byte) before they are sent.
+  std::string FromClient(std::string data) {
+    const bool spoke = !data.empty();
+    std::shared_ptr<Session> session;
     bool replied;
     bool refused_kill;
     bool detached;
     std::string protocol;
     {
       absl::MutexLock lock(&mu_);
+      session = session_.lock();
       const int refused_before = filter_.refused_kills();
       const int detached_before = filter_.detaches();
       filter_.FromClient(&data);
@@ -328,6 +323,7 @@ class TunnelReactor final
       detached = filter_.detaches() > detached_before;
       protocol = DebugProtocolName(filter_.protocol());
     }
+    if (session != nullptr && spoke) session->NoteClientActivity();
     const std::string session_id = session != nullptr ? session->id() : std::string();
     if (refused_kill) {
       log::Warning("tunnel: refused a debugger client's request to kill the target",

@@ -72,10 +72,15 @@ constexpr char kDapTerminateRefused[] =
     "debugger end the pod's process. The target runs on; Ctrl-C on kdbg attach (or kdbg stop) "
     "ends the session";
 
-// Go's encoding/json (Delve's JSON-RPC and go-dap) matches a field's name case-insensitively.
+// Whether `name: value` is field `key` set to true. Go's encoding/json (Delve's JSON-RPC and
+// go-dap) matches a field's name case-insensitively, so "kill" is Kill too.
+bool IsTrueField(absl::string_view name, const json& value, absl::string_view key) {
+  return absl::EqualsIgnoreCase(name, key) && value.is_boolean() && value.get<bool>();
+}
+
 bool HasTrueField(const json& object, absl::string_view key) {
-  for (const auto& [k, v] : object.items()) {
-    if (absl::EqualsIgnoreCase(k, key) && v.is_boolean() && v.get<bool>()) return true;
+  for (const auto& [name, value] : object.items()) {
+    if (IsTrueField(name, value, key)) return true;
   }
   return false;
 }
@@ -83,9 +88,9 @@ bool HasTrueField(const json& object, absl::string_view key) {
 // Sets every field `key` (any case) that is true to false; returns whether there was one.
 bool ClearTrueFields(json* object, absl::string_view key) {
   bool cleared = false;
-  for (auto& [k, v] : object->items()) {
-    if (absl::EqualsIgnoreCase(k, key) && v.is_boolean() && v.get<bool>()) {
-      v = false;
+  for (auto& [name, value] : object->items()) {
+    if (IsTrueField(name, value, key)) {
+      value = false;
       cleared = true;
     }
   }
@@ -389,30 +394,26 @@ void DebugTunnelFilter::HandleRequest(std::string request, std::string* out) {
     out->append(request);
     return;
   }
-  // `dlv connect`'s quit, answered "yes" to "Would you like to kill the process? [Y/n]" (its
-  // default): {"method":"RPCServer.Detach","params":[{"Kill":true}],"id":9}. Answered here: dlv
-  // prints the error and exits, Delve stays attached, the target runs on.
-  const json* detach_params = name == "RPCServer.Detach" && j.contains("params") &&
-                                      j["params"].is_array() && !j["params"].empty()
-                                  ? &j["params"][0]
-                                  : nullptr;
-  if (detach_params != nullptr && detach_params->is_object() &&
-      HasTrueField(*detach_params, "Kill")) {
+  // `dlv connect`'s quit, after "yes" to "Would you like to kill the headless instance? [Y/n]":
+  // {"method":"RPCServer.Detach","params":[{"Kill":true}],"id":9} with "yes" (its default) to
+  // "Would you like to kill the process? [Y/n]", "Kill":false with "no". Neither reaches Delve.
+  // A kill is refused with an error dlv prints as it exits; Delve stays attached and the target
+  // runs on. A plain detach is answered as Delve answers it ({"id":9,"result":{},"error":null})
+  // and the session ends, safely, as the client asked (Delve would detach and exit under it). A
+  // client leaving is not told a notice.
+  if (name == "RPCServer.Detach") {
     pending_.reset();
     flush_get_events();
-    ++refused_kills_;
-    replies_ += JsonRpcError(id, kKillRefused);
-    return;
-  }
-  // The rest of the same quit, "yes" to "kill the headless instance?" and "no" to "kill the
-  // process?": {"method":"RPCServer.Detach","params":[{"Kill":false}],"id":9}. Delve would detach
-  // and exit, leaving a session with nothing behind it: answered here as Delve answers it
-  // ({"id":9,"result":{},"error":null}), and the session ends, safely, as the client asked.
-  if (name == "RPCServer.Detach") {
-    pending_.reset();  // a client leaving is not told
-    flush_get_events();
-    ++detaches_;
-    replies_ += absl::StrCat("{\"id\":", id, ",\"result\":{},\"error\":null}\n");
+    const json* params = j.contains("params") ? &j["params"] : nullptr;
+    const bool kill = params != nullptr && params->is_array() && !params->empty() &&
+                      (*params)[0].is_object() && HasTrueField((*params)[0], "Kill");
+    if (kill) {
+      ++refused_kills_;
+      replies_ += JsonRpcError(id, kKillRefused);
+    } else {
+      ++detaches_;
+      replies_ += absl::StrCat("{\"id\":", id, ",\"result\":{},\"error\":null}\n");
+    }
     return;
   }
   if (!pending_.has_value()) {

@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "common/stream_connect.h"
 #include "gtest/gtest.h"
 #include "tests/support/http_probe.h"
 #include "tests/support/proc_probe.h"
@@ -288,11 +289,33 @@ std::vector<nlohmann::json> AuditLines(const Sandbox& sb, const std::string& nee
 
 bool WaitUntilListening(int port, absl::Duration timeout) {
   for (absl::Time end = MonotonicNow() + timeout;; absl::SleepFor(absl::Milliseconds(100))) {
-    if (RunCommand({"bash", "-c", absl::StrCat("exec 3<>/dev/tcp/127.0.0.1/", port)}).ok()) {
-      return true;
-    }
+    // A probe's descriptor closes as the result goes out of scope.
+    if (ConnectStream(absl::StrCat("127.0.0.1:", port), absl::ZeroDuration()).ok()) return true;
     if (MonotonicNow() >= end) return false;
   }
+}
+
+DlvConnectRun RunDlvConnect(int port, const std::string& commands,
+                            const std::vector<std::string>& extra_env) {
+  SpawnOptions o;
+  o.argv = {testing::BundledDelvePath(), "connect", absl::StrCat("127.0.0.1:", port)};
+  o.stdin_path = commands;
+  o.capture_stdout = true;
+  o.stderr_to_stdout = true;
+  o.extra_env = extra_env;
+  DlvConnectRun run;
+  auto dlv = ChildProcess::Spawn(o);
+  if (!dlv.ok()) {
+    run.ended = dlv.status().ToString();
+    return run;
+  }
+  auto out = (*dlv)->ReadAllStdout(absl::Seconds(30));
+  auto st = (*dlv)->Wait(absl::Seconds(10));
+  run.out = out.ok() ? *out : out.status().ToString();
+  run.ended = !out.ok() ? "output not read: " + out.status().ToString()
+              : st.ok() ? ChildProcess::DescribeWaitStatus(*st)
+                        : st.status().ToString();
+  return run;
 }
 
 }  // namespace kdbg::e2e

@@ -91,6 +91,16 @@ std::string TargetReleased(pid_t pid, const std::string& url);
 // too and never counts as a debugger client).
 bool WaitUntilListening(int port, absl::Duration timeout);
 
+// What `dlv connect 127.0.0.1:PORT` (the bundled Delve) printed, stdout and stderr, with its
+// commands read from the file `commands`, and how it ended: ChildProcess::DescribeWaitStatus
+// ("exit status 0"), or why it could not run, be read (30 s) or be waited for (10 s).
+struct DlvConnectRun {
+  std::string out;
+  std::string ended;
+};
+DlvConnectRun RunDlvConnect(int port, const std::string& commands,
+                            const std::vector<std::string>& extra_env = {});
+
 // Lines of the audit log that mention `needle`.
 std::vector<nlohmann::json> AuditLines(const Sandbox& sb, const std::string& needle);
 

@@ -129,6 +129,16 @@ class E2eTest : public ::testing::Test {
     return ports;
   }
 
+  // The session an attach names on its progress line "kdbg: agent NAME at ADDR, session ID";
+  // empty (which ExpectAuditedEnd refuses) if `err` has none.
+  static std::string AttachSession(const std::string& err) {
+    const std::string mark = ", session ";
+    const size_t at = err.find(mark);
+    if (at == std::string::npos) return "";
+    const size_t from = at + mark.size();
+    return err.substr(from, err.find('\n', from) - from);
+  }
+
   void ExpectReleased(const std::string& ns, const std::string& pod, const std::string& url) {
     auto pid = sb_.ContainerPid(ns, pod);
     ASSERT_TRUE(pid.ok()) << pid.status();
@@ -370,22 +380,12 @@ TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
     absl::SleepFor(absl::Seconds(2));
     sent = SendRequests(sb_.Get("HELLO_URL"), 1);
   });
-  SpawnOptions o;
-  o.argv = {testing::BundledDelvePath(), "connect", absl::StrCat("127.0.0.1:", port)};
-  o.stdin_path = commands;
-  o.capture_stdout = true;
-  o.stderr_to_stdout = true;
-  auto dlv = ChildProcess::Spawn(o);
-  ASSERT_TRUE(dlv.ok()) << dlv.status();
-  auto out = (*dlv)->ReadAllStdout(absl::Seconds(30));
+  DlvConnectRun dlv = RunDlvConnect(port, commands);
   request.join();
-  ASSERT_TRUE(out.ok()) << out.status();
-  auto st = (*dlv)->Wait(absl::Seconds(10));
-  ASSERT_TRUE(st.ok());
-  EXPECT_EQ(ChildProcess::DescribeWaitStatus(*st), "exit status 0") << *out;
+  ASSERT_EQ(dlv.ended, "exit status 0") << dlv.out;
   ASSERT_EQ(sent.size(), 1u);
-  EXPECT_TRUE(absl::StrContains(*out, absl::StrCat("\"127.0.0.1:", *sent.begin(), "\"")))
-      << "dlv printed: " << *out;
+  EXPECT_TRUE(absl::StrContains(dlv.out, absl::StrCat("\"127.0.0.1:", *sent.begin(), "\"")))
+      << "dlv printed: " << dlv.out;
   // The CLI says when the debugger comes and goes (headless, the session outlives it).
   const std::string gone = "kdbg: debugger connected\nkdbg: debugger disconnected\n";
   for (int i = 0; i < 50 && !absl::StrContains(attach->Stderr(), gone); ++i) {
@@ -396,12 +396,7 @@ TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
   EXPECT_EQ(attach->Wait(absl::Seconds(20)), 0) << attach->Stderr();
   EXPECT_TRUE(absl::StrContains(attach->Stderr(), "detached cleanly")) << attach->Stderr();
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
-  // The progress line "kdbg: agent NAME at ADDR, session ID" names the session.
-  std::string err = attach->Stderr();
-  size_t at = err.find(", session ");
-  ASSERT_NE(at, std::string::npos) << err;
-  std::string session = err.substr(at + 10, err.find('\n', at) - at - 10);
-  ExpectAuditedEnd(session, "hello-world", "stop");
+  ExpectAuditedEnd(AttachSession(attach->Stderr()), "hello-world", "stop");
 }
 
 // Delve 1.27's `quit` offers to kill the pod's process by default ("kill the headless instance?
@@ -413,56 +408,35 @@ TEST_F(E2eTest, DlvQuitNeverKillsThePodsProcessAndItsDetachEndsTheSession) {
   int port = testing::FreePort();
   std::unique_ptr<KdbgProcess> attach = StartHeadlessAttach("hello-world", port);
   ASSERT_NE(attach, nullptr);
-  auto run_dlv = [&](const std::string& name, const std::string& keys) -> std::string {
-    SpawnOptions o;
-    o.argv = {testing::BundledDelvePath(), "connect", absl::StrCat("127.0.0.1:", port)};
-    o.stdin_path = Script(name, keys);
-    o.capture_stdout = true;
-    o.stderr_to_stdout = true;
-    auto dlv = ChildProcess::Spawn(o);
-    EXPECT_TRUE(dlv.ok()) << dlv.status();
-    if (!dlv.ok()) return "";
-    auto out = (*dlv)->ReadAllStdout(absl::Seconds(30));
-    auto st = (*dlv)->Wait(absl::Seconds(10));
-    EXPECT_TRUE(st.ok()) << st.status();
-    return absl::StrCat(out.ok() ? *out : out.status().ToString(),
-                        "\n[dlv: ", st.ok() ? ChildProcess::DescribeWaitStatus(*st) : "?", "]");
-  };
+  // The pod's process as the host sees it: the same one must serve after the refused kill.
+  auto pid = sb_.ContainerPid("default", "hello-world");
+  ASSERT_TRUE(pid.ok()) << pid.status();
   // With a breakpoint set: Delve's kill detaches without removing it, then sends SIGINT (which the
   // Go runtime of the container's PID 1 turns into an exit, and after which a process ignoring it
   // dies of SIGTRAP at its next request).
-  const std::string ready = "Delve attached to process ";
-  for (int i = 0; i < 100 && !absl::StrContains(attach->Stderr(), ready); ++i) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  const std::string before = attach->Stderr();
-  const size_t ready_at = before.find(ready);
-  ASSERT_NE(ready_at, std::string::npos) << before;
-  const size_t from = ready_at + ready.size();
-  pid_t pid = 0;  // the pod's process, as the host sees it
-  ASSERT_TRUE(absl::SimpleAtoi(before.substr(from, before.find(' ', from) - from), &pid)) << before;
-  std::string said = run_dlv("dlv-quit-yes-yes", "break main.handleSlash\nquit\ny\ny\n");
-  EXPECT_TRUE(absl::StrContains(said, "Breakpoint 1 set at")) << said;
-  EXPECT_TRUE(absl::StrContains(said, "kill the process?")) << said;
-  EXPECT_TRUE(absl::StrContains(said, "kdbg: refused to kill the target")) << said;
+  DlvConnectRun dlv =
+      RunDlvConnect(port, Script("dlv-quit-yes-yes", "break main.handleSlash\nquit\ny\ny\n"));
+  EXPECT_TRUE(absl::StrContains(dlv.out, "Breakpoint 1 set at")) << dlv.out;
+  EXPECT_TRUE(absl::StrContains(dlv.out, "kill the process?")) << dlv.out;
+  EXPECT_TRUE(absl::StrContains(dlv.out, "kdbg: refused to kill the target")) << dlv.out;
   ASSERT_EQ(SendRequests(sb_.Get("HELLO_URL"), 3).size(), 3u)
       << "the pod's process no longer serves\n"
-      << said << "\n"
+      << dlv.out << "\n"
       << attach->Stderr();
-  auto alive = testing::ReadProcStatus(pid);
-  ASSERT_TRUE(alive.ok()) << "the pod's process " << pid << " is gone: " << alive.status();
-  EXPECT_NE(alive->state, 'Z') << "the pod's process " << pid << " died";
+  auto alive = testing::ReadProcStatus(*pid);
+  ASSERT_TRUE(alive.ok()) << "the pod's process " << *pid << " is gone: " << alive.status();
+  EXPECT_NE(alive->state, 'Z') << "the pod's process " << *pid << " died";
+  auto now = sb_.ContainerPid("default", "hello-world");
+  ASSERT_TRUE(now.ok()) << now.status();
+  EXPECT_EQ(*now, *pid) << "the pod's process was replaced";
 
-  said = run_dlv("dlv-quit-yes-no", "quit\ny\nn\n");
-  EXPECT_TRUE(absl::StrContains(said, "[dlv: exit status 0]")) << said;
+  dlv = RunDlvConnect(port, Script("dlv-quit-yes-no", "quit\ny\nn\n"));
+  EXPECT_EQ(dlv.ended, "exit status 0") << dlv.out;
   EXPECT_EQ(attach->Wait(absl::Seconds(30)), 0) << attach->Stderr();
   EXPECT_TRUE(absl::StrContains(attach->Stderr(), "kdbg: ended: debugger client disconnected"))
       << attach->Stderr();
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
-  std::string err = attach->Stderr();
-  size_t at = err.find(", session ");
-  ASSERT_NE(at, std::string::npos) << err;
-  std::string session = err.substr(at + 10, err.find('\n', at) - at - 10);
+  const std::string session = AttachSession(attach->Stderr());
   ExpectAuditedEnd(session, "hello-world", "remote_client_left");
 }
 
@@ -1180,25 +1154,16 @@ TEST_F(E2eDebugBinaryTest, AttachWithTheUnstrippedBuildLetsDlvConnectBreakByFunc
     absl::SleepFor(absl::Seconds(2));
     sent = SendRequests(sb_.Get("STRIPPED_URL"), 1);
   });
-  SpawnOptions o;
-  o.argv = {testing::BundledDelvePath(), "connect", absl::StrCat("127.0.0.1:", port)};
-  o.stdin_path = commands;
-  o.capture_stdout = true;
-  o.stderr_to_stdout = true;
-  o.extra_env = {"XDG_CONFIG_HOME=" + ScratchPath("dlv-client-config")};  // the client's history
-  auto dlv = ChildProcess::Spawn(o);
-  ASSERT_TRUE(dlv.ok()) << dlv.status();
-  auto out = (*dlv)->ReadAllStdout(absl::Seconds(30));
+  DlvConnectRun dlv = RunDlvConnect(
+      port, commands,
+      {"XDG_CONFIG_HOME=" + ScratchPath("dlv-client-config")});  // the client's history
   request.join();
-  ASSERT_TRUE(out.ok()) << out.status();
-  auto st = (*dlv)->Wait(absl::Seconds(10));
-  ASSERT_TRUE(st.ok());
-  EXPECT_EQ(ChildProcess::DescribeWaitStatus(*st), "exit status 0") << *out;
-  EXPECT_TRUE(absl::StrContains(*out, "Breakpoint 1 set at ")) << *out;
-  EXPECT_TRUE(absl::StrContains(*out, "main.handleSlash() ")) << *out;
+  ASSERT_EQ(dlv.ended, "exit status 0") << dlv.out;
+  EXPECT_TRUE(absl::StrContains(dlv.out, "Breakpoint 1 set at ")) << dlv.out;
+  EXPECT_TRUE(absl::StrContains(dlv.out, "main.handleSlash() ")) << dlv.out;
   ASSERT_EQ(sent.size(), 1u);
-  EXPECT_TRUE(absl::StrContains(*out, absl::StrCat("\"127.0.0.1:", *sent.begin(), "\"")))
-      << "dlv printed: " << *out;
+  EXPECT_TRUE(absl::StrContains(dlv.out, absl::StrCat("\"127.0.0.1:", *sent.begin(), "\"")))
+      << "dlv printed: " << dlv.out;
   (*attach)->Signal(SIGINT);
   EXPECT_EQ((*attach)->Wait(absl::Seconds(20)), 0) << (*attach)->Stderr();
   EXPECT_TRUE(absl::StrContains((*attach)->Stderr(), "detached cleanly")) << (*attach)->Stderr();

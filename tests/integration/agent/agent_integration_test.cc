@@ -404,21 +404,11 @@ TEST_F(AgentIntegrationTest, DlvConnectThroughTheTunnelBreaksContinuesAndQuits) 
   auto stub = agent_->Stub(&controller_, pki_.get());
   grpc::ClientContext ctx;
   Deadline(&ctx, 120);
-  kdbg::v1::AttachRequest req = AttachReq("it-attach");
-  auto attach = stub->Attach(&ctx, req);
-  kdbg::v1::Event e;
-  ASSERT_TRUE(attach->Read(&e));
-  ASSERT_TRUE(e.has_notice()) << e.DebugString();
-  ASSERT_EQ(e.notice().kind(), kdbg::v1::NOTICE_KIND_READY);
+  auto attach = AttachReady(stub.get(), &ctx, "it-attach");
+  ASSERT_NE(attach, nullptr);
 
   TunnelBridge bridge(stub.get(), "it-attach");
   std::string dir = MakeTempDir("kdbg-dlv-connect-");
-  {
-    std::ofstream cmds(dir + "/stdin");
-    cmds << "break main.handleSlash\ncontinue\nclearall\nquit -c\n";
-  }
-  auto dlv = SpawnDlvConnect(bridge.port(), dir + "/stdin", dir + "/out");
-  ASSERT_TRUE(dlv.ok()) << dlv.status();
   // A request to hit the breakpoint; it completes once `continue` after `clearall`/`quit -c`.
   std::atomic<bool> served{false};
   std::atomic<bool> dlv_done{false};
@@ -430,18 +420,14 @@ TEST_F(AgentIntegrationTest, DlvConnectThroughTheTunnelBreaksContinuesAndQuits) 
       absl::SleepFor(absl::Milliseconds(50));
     }
   });
-  auto st = (*dlv)->Wait(absl::Seconds(60));
+  DlvRun dlv = RunDlvConnect(bridge.port(), dir, "break-quit-c",
+                             "break main.handleSlash\ncontinue\nclearall\nquit -c\n");
   dlv_done = true;
   client.join();
-  std::ifstream in(dir + "/out");
-  std::stringstream out;
-  out << in.rdbuf();
-  ASSERT_TRUE(st.ok()) << st.status() << "\n" << out.str();
-  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0)
-      << ChildProcess::DescribeWaitStatus(*st) << "\n"
-      << out.str();
-  EXPECT_TRUE(absl::StrContains(out.str(), "Breakpoint 1 set at")) << out.str();
-  EXPECT_TRUE(absl::StrContains(out.str(), "main.handleSlash()")) << out.str();
+  ASSERT_TRUE(dlv.wait_status.ok()) << dlv.wait_status.status() << "\n" << dlv.out;
+  EXPECT_EQ(ChildProcess::DescribeWaitStatus(*dlv.wait_status), "exit status 0") << dlv.out;
+  EXPECT_TRUE(absl::StrContains(dlv.out, "Breakpoint 1 set at")) << dlv.out;
+  EXPECT_TRUE(absl::StrContains(dlv.out, "main.handleSlash()")) << dlv.out;
   EXPECT_TRUE(served);
   // The session is still attached; ending the attach stream releases the target.
   CancelAndDrain(&ctx, attach.get());
@@ -483,12 +469,6 @@ TEST_F(AgentIntegrationTest, ATargetTheLastDlvConnectLeftHaltedIsResumed) {
   }
   TunnelBridge bridge(stub.get(), "it-noclient");
   std::string dir = MakeTempDir("kdbg-dlv-quit-");
-  {
-    std::ofstream cmds(dir + "/stdin");
-    cmds << "break main.handleSlash\ncontinue\nquit\nn\n";
-  }
-  auto dlv = SpawnDlvConnect(bridge.port(), dir + "/stdin", dir + "/out");
-  ASSERT_TRUE(dlv.ok()) << dlv.status();
   // Requests until one stops at the breakpoint (dlv's `continue` returns there and dlv quits);
   // that one is answered only once the agent resumes the target.
   std::atomic<bool> dlv_done{false};
@@ -510,14 +490,12 @@ TEST_F(AgentIntegrationTest, ATargetTheLastDlvConnectLeftHaltedIsResumed) {
     dlv_done = true;
     if (client.joinable()) client.join();
   };
-  auto st = (*dlv)->Wait(absl::Seconds(60));
+  DlvRun dlv = RunDlvConnect(bridge.port(), dir, "break-quit",
+                             "break main.handleSlash\ncontinue\nquit\nn\n");
   const absl::Time dlv_exited = kdbg::MonotonicNow();
   dlv_done = true;
-  std::ifstream in(dir + "/out");
-  std::stringstream out;
-  out << in.rdbuf();
-  ASSERT_TRUE(st.ok()) << st.status() << "\n" << out.str();
-  ASSERT_TRUE(absl::StrContains(out.str(), "main.handleSlash()")) << out.str();
+  ASSERT_TRUE(dlv.wait_status.ok()) << dlv.wait_status.status() << "\n" << dlv.out;
+  ASSERT_TRUE(absl::StrContains(dlv.out, "main.handleSlash()")) << dlv.out;
   // The CLI is told, and the request the stop held is answered.
   auto notice = ReadNotice(attach.get(), kdbg::v1::NOTICE_KIND_STOP_LIMIT);
   ASSERT_TRUE(notice.has_value()) << agent_->Logs();

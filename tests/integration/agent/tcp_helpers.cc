@@ -6,6 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "absl/strings/str_cat.h"
+#include "common/stream_connect.h"
+
 namespace kdbg::testing {
 
 TunnelBridge::TunnelBridge(kdbg::v1::Agent::Stub* stub, std::string session_id)
@@ -55,15 +58,8 @@ void TunnelBridge::Run() {
 }
 
 bool ConnectAndClose(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
-  ::close(fd);
-  return connected;
+  // The descriptor closes as the result goes out of scope.
+  return ConnectStream(absl::StrCat("127.0.0.1:", port), absl::ZeroDuration()).ok();
 }
 
 }  // namespace kdbg::testing
