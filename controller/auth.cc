@@ -66,7 +66,7 @@ template <typename T>
 bool Authorizer::Lookup(const absl::flat_hash_map<std::string, Cached<T>>& map,
                         const std::string& key, T* out) {
   auto it = map.find(key);
-  if (it == map.end() || clock_->Now() >= it->second.expires) return false;
+  if (it == map.end() || clock_->MonotonicNow() >= it->second.expires) return false;
   *out = it->second.value;
   return true;
 }
@@ -75,7 +75,7 @@ template <typename T>
 void Authorizer::Store(absl::flat_hash_map<std::string, Cached<T>>* map, const std::string& key,
                        T value) {
   if (cache_options_.ttl <= absl::ZeroDuration() || cache_options_.max_entries == 0) return;
-  const absl::Time now = clock_->Now();
+  const absl::Time now = clock_->MonotonicNow();
   if (map->size() >= cache_options_.max_entries) {
     absl::erase_if(*map, [now](const auto& entry) { return now >= entry.second.expires; });
     if (map->size() >= cache_options_.max_entries) map->clear();

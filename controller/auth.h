@@ -72,7 +72,7 @@ class Authorizer {
   template <typename T>
   struct Cached {
     T value;
-    absl::Time expires;
+    absl::Time expires;  // on clock_->MonotonicNow()'s timeline
   };
   template <typename T>
   bool Lookup(const absl::flat_hash_map<std::string, Cached<T>>& map, const std::string& key,

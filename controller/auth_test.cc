@@ -83,6 +83,16 @@ TEST_F(AuthorizerTest, AcceptedTokenIsReusedForTheTtlThenAskedAgain) {
   EXPECT_EQ(kube_.calls(kube::testing::FakeClient::Method::kReviewToken), 2);
 }
 
+// The cache's TTL is time served: setting the wall clock back does not keep a token (or a right
+// since revoked) cached past it.
+TEST_F(AuthorizerTest, TheWallClockSetBackDoesNotStretchTheTtl) {
+  ASSERT_TRUE(auth_.Authenticate("Bearer t-alice").ok());
+  clock_.StepWall(-absl::Hours(1));
+  clock_.Advance(absl::Seconds(10));
+  ASSERT_TRUE(auth_.Authenticate("Bearer t-alice").ok());
+  EXPECT_EQ(kube_.calls(kube::testing::FakeClient::Method::kReviewToken), 2);
+}
+
 TEST_F(AuthorizerTest, RejectedTokensAndFailedReviewsAreNeverCached) {
   kube_.AddRejectedToken("t-old", "token has expired");
   EXPECT_TRUE(absl::IsUnauthenticated(auth_.Authenticate("Bearer t-old").status()));

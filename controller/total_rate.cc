@@ -10,11 +10,11 @@ TotalHitRate::TotalHitRate(Clock* clock, int32_t per_second)
     : clock_(clock),
       per_second_(std::max<int32_t>(0, per_second)),
       tokens_(per_second_),
-      refilled_(clock->Now()) {}
+      refilled_(clock->MonotonicNow()) {}
 
 bool TotalHitRate::Admit() {
   if (!enabled()) return true;
-  const absl::Time now = clock_->Now();
+  const absl::Time now = clock_->MonotonicNow();
   if (now > refilled_) {
     tokens_ = std::min<double>(per_second_,
                                tokens_ + absl::ToDoubleSeconds(now - refilled_) * per_second_);
@@ -31,7 +31,7 @@ bool TotalHitRate::Admit() {
 
 std::optional<std::string> TotalHitRate::Notice(bool flush) {
   if (unreported_ == 0) return std::nullopt;
-  const absl::Time now = clock_->Now();
+  const absl::Time now = clock_->MonotonicNow();
   if (!flush && last_notice_.has_value() && now - *last_notice_ < absl::Seconds(1)) {
     return std::nullopt;
   }

@@ -41,7 +41,7 @@ class TotalHitRate {
   Clock* clock_;
   int32_t per_second_;
   double tokens_;
-  absl::Time refilled_;
+  absl::Time refilled_;  // this and last_notice_: clock_->MonotonicNow()'s timeline
   int64_t over_ = 0;
   int64_t unreported_ = 0;
   std::optional<absl::Time> last_notice_;

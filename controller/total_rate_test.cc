@@ -29,6 +29,19 @@ TEST(TotalHitRateTest, OneSecondsWorthAtOnceThenTheRate) {
   EXPECT_EQ(r.over(), 3 + 2 + 1 + 15);
 }
 
+// The bucket refills with time served: the wall clock set back an hour does not stop the refill
+// (every hit would be dropped for that hour), set on an hour it gives no extra burst.
+TEST(TotalHitRateTest, TheWallClockSetBackOrOnChangesNothing) {
+  kdbg::testing::FakeClock clock;
+  TotalHitRate r(&clock, 5);
+  EXPECT_EQ(AdmitN(r, 5), 5);
+  clock.StepWall(-absl::Hours(1));
+  clock.Advance(absl::Milliseconds(400));
+  EXPECT_EQ(AdmitN(r, 3), 2);
+  clock.StepWall(absl::Hours(2));
+  EXPECT_EQ(AdmitN(r, 3), 0);
+}
+
 TEST(TotalHitRateTest, SteadyOverloadPassesTheRateOverTime) {
   kdbg::testing::FakeClock clock;
   TotalHitRate r(&clock, 20);

@@ -87,7 +87,7 @@ absl::Status DelveSession::Start() {
 }
 
 void DelveSession::NoteClientActivity() {
-  last_activity_unix_nanos_.store(absl::ToUnixNanos(clock_.Now()));
+  last_activity_nanos_.store(absl::ToUnixNanos(clock_.MonotonicNow()));
   client_activity_.fetch_add(1);
 }
 
@@ -165,16 +165,16 @@ void DelveSession::Run() {
 }
 
 absl::Status DelveSession::Setup() {
-  start_ = clock_.Now();
+  start_ = clock_.MonotonicNow();
   KDBG_RETURN_IF_ERROR(SpawnAndConnect());
-  absl::Time attached = clock_.Now();
+  absl::Time attached = clock_.MonotonicNow();
   armed_.set_host_pid(config_.pid);
   armed_.set_attach_ms(absl::ToInt64Milliseconds(attached - start_));
   if (!config_.attach_mode) KDBG_RETURN_IF_ERROR(Arm());
   // Let the target run: it has been stopped since the attach.
   KDBG_RETURN_IF_ERROR(main_->Send("RPCServer.Command", DelveClient::CommandParams("continue")));
   if (config_.attach_mode) KDBG_RETURN_IF_ERROR(AwaitRunning());
-  armed_.set_arm_ms(absl::ToInt64Milliseconds(clock_.Now() - attached));
+  armed_.set_arm_ms(absl::ToInt64Milliseconds(clock_.MonotonicNow() - attached));
   return absl::OkStatus();
 }
 
@@ -365,7 +365,7 @@ absl::Status DelveSession::Arm() {
 bool DelveSession::HandleStop(const json& state, std::vector<PendingHit>* hits) {
   absl::MutexLock lock(&state_mu_);
   const json& threads = jsonx::Arr(state, "Threads");
-  absl::Time now = clock_.Now();
+  absl::Time now = clock_.MonotonicNow();
   for (const json& th : threads) {
     if (!DelveClient::AtBreakpoint(th)) continue;
     const json& bp = jsonx::Obj(th, "breakPoint");
@@ -440,7 +440,7 @@ std::vector<std::string> DelveSession::LostInt3s() {
   std::vector<std::string> lost;
   // Never waits for the worker (it holds the lock while it reads a stop): the next stop will do.
   if (!state_mu_.TryLock()) return lost;
-  next_int3_check_ = clock_.Now() + options_.int3_check_interval;
+  next_int3_check_ = clock_.MonotonicNow() + options_.int3_check_interval;
   for (auto& [id, tp] : tracepoints_) {
     if (tp.cleared || tp.renew) continue;
     for (uint64_t addr : AddressesWithoutInt3(proc_, config_.pid, tp.request.addrs)) {
@@ -465,7 +465,7 @@ absl::Status DelveSession::RenewGrownBreakpoints() {
     }
     tp.renew = false;
     const int old_id = it->first;
-    const absl::Time began = clock_.Now();
+    const absl::Time began = clock_.MonotonicNow();
     // Delve refuses a second breakpoint at an address that has one: clear, then create. A thread
     // stopped at the old one still steps over the new one at its address when continued (Delve
     // steps every thread whose CurrentBreakpoint is set, over whatever breakpoint is there now), so
@@ -496,7 +496,7 @@ absl::Status DelveSession::RenewGrownBreakpoints() {
                 {"tracepoint", tp.name},
                 {"old_id", old_id},
                 {"new_id", new_id},
-                {"took_ms", absl::ToDoubleMilliseconds(clock_.Now() - began)},
+                {"took_ms", absl::ToDoubleMilliseconds(clock_.MonotonicNow() - began)},
                 {"renewals", static_cast<long long>(renewals_)}});
     it = next;
   }
@@ -572,7 +572,7 @@ bool DelveSession::MayContinueUnparsed(absl::string_view reply, absl::Time deadl
   if (config_.max_hits > 0 && hits_.load() + queued + at_breakpoints >= config_.max_hits) {
     return false;
   }
-  absl::Time now = clock_.Now();
+  absl::Time now = clock_.MonotonicNow();
   absl::MutexLock lock(&state_mu_);
   for (const auto& entry : tracepoints_) {
     const TracepointState& tp = entry.second;
@@ -644,7 +644,7 @@ EndReason DelveSession::TraceLoop() {
   auto send_continue = [&]() {
     absl::Status sent = main_->Send("RPCServer.Command", DelveClient::CommandParams("continue"));
     if (limited) {
-      absl::Time now = clock_.Now();
+      absl::Time now = clock_.MonotonicNow();
       holds.emplace_back(now, now - stopped_at);
       held_in_window += now - stopped_at;
       while (!holds.empty() && now - holds.front().first > 2 * config_.max_stop) {
@@ -669,11 +669,12 @@ EndReason DelveSession::TraceLoop() {
   const EndReason reason = [&]() -> EndReason {
     while (true) {
       if (auto r = Requested()) return *r;
-      absl::Duration timeout = deadline == absl::InfiniteFuture()
-                                   ? absl::InfiniteDuration()
-                                   : std::max(absl::ZeroDuration(), deadline - clock_.Now());
+      absl::Duration timeout =
+          deadline == absl::InfiniteFuture()
+              ? absl::InfiniteDuration()
+              : std::max(absl::ZeroDuration(), deadline - clock_.MonotonicNow());
       absl::StatusOr<absl::string_view> text = main_->ReceiveUnparsed(timeout);
-      stopped_at = clock_.Now();
+      stopped_at = clock_.MonotonicNow();
       // Continue first, then parse, when nothing in this stop can change whether to continue (not
       // exited, no error, the rate limit and max hits cannot be reached by its hits, no end asked):
       // the target then stays stopped only as long as Delve's own client would keep it. Else the
@@ -701,7 +702,7 @@ EndReason DelveSession::TraceLoop() {
         const absl::Status& s = reply.status();
         if (absl::IsCancelled(s)) continue;  // RequestEnd: checked at the top
         if (absl::IsDeadlineExceeded(s)) {
-          if (clock_.Now() >= deadline) return kdbg::v1::END_REASON_DURATION;
+          if (clock_.MonotonicNow() >= deadline) return kdbg::v1::END_REASON_DURATION;
           continue;
         }
         if (auto status = ParseExitedError(std::string(s.message()))) {
@@ -719,7 +720,7 @@ EndReason DelveSession::TraceLoop() {
         Notice(kdbg::v1::NOTICE_KIND_CONTINUE_ERROR,
                absl::StrCat("a hit was lost: Delve could not report this stop (", s.message(),
                             "); continuing"));
-        absl::Time now = clock_.Now();
+        absl::Time now = clock_.MonotonicNow();
         while (!error_window.empty() && now - error_window.front() >= absl::Seconds(1)) {
           error_window.pop_front();
         }
@@ -746,7 +747,7 @@ EndReason DelveSession::TraceLoop() {
           EmitHits(&hits);
           return *r;
         }
-        if (clock_.Now() >= deadline) {
+        if (clock_.MonotonicNow() >= deadline) {
           EmitHits(&hits);
           return kdbg::v1::END_REASON_DURATION;
         }
@@ -868,7 +869,7 @@ EndReason DelveSession::AttachLoop() {
       stopped_since.reset();
       continue;
     }
-    absl::Time now = clock_.Now();
+    absl::Time now = clock_.MonotonicNow();
     if (!stopped_since) stopped_since = now;
     if (now - *stopped_since < allowed) continue;
     // Delve's own view: a target it is running for the client (a step) is left alone.
@@ -893,7 +894,7 @@ EndReason DelveSession::AttachLoop() {
     activity_at_resume = activity_at_top;
     // With no client connected no request of one can be on its way.
     client_may_wait =
-        !no_client && now - absl::FromUnixNanos(last_activity_unix_nanos_.load()) < in_flight;
+        !no_client && now - absl::FromUnixNanos(last_activity_nanos_.load()) < in_flight;
     if (client_may_wait) {
       log::Info(
           "stop limit: a request of the remote client may still be on its way; halting for it",

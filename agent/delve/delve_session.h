@@ -150,7 +150,7 @@ class DelveSession final : public kdbg::agent::DebugSession {
   // address whose byte in the target is no longer int3, once per address; the caller sends them
   // after the continue. Nothing when the worker holds the tracepoints (tried at the next stop).
   std::vector<std::string> LostInt3s();
-  bool Int3CheckDue() const { return clock_.Now() >= next_int3_check_; }
+  bool Int3CheckDue() const { return clock_.MonotonicNow() >= next_int3_check_; }
   void Finish(kdbg::v1::EndReason reason);
   void CleanupAfterFailedSetup();
   void RemoveHome();
@@ -182,13 +182,14 @@ class DelveSession final : public kdbg::agent::DebugSession {
   // trace loop runs (the worker's HandleStop, the loop's MayContinueUnparsed and renewals).
   std::map<int, TracepointState> tracepoints_;
   absl::Mutex state_mu_;
+  // Every absl::Time member is on clock_.MonotonicNow()'s timeline; only events carry clock_.Now().
   absl::Time next_int3_check_ = absl::InfinitePast();  // loop thread only
   std::vector<std::string> names_;
   kdbg::v1::ArmedEvent armed_;
   absl::Time start_;
   std::atomic<int64_t> hits_{0};
-  std::atomic<int64_t> client_activity_{0};  // requests the remote client sent (attach mode)
-  std::atomic<int64_t> last_activity_unix_nanos_{0};  // when the last of them was noted (clock_)
+  std::atomic<int64_t> client_activity_{0};      // requests the remote client sent (attach mode)
+  std::atomic<int64_t> last_activity_nanos_{0};  // when the last was noted (clock_.MonotonicNow())
   std::atomic<int> clients_open_{-1};  // remote clients connected; -1 until the first connects
   std::optional<int> exit_status_;
   std::string end_detail_;

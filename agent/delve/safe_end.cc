@@ -113,14 +113,14 @@ template <typename Fn>
 auto WhileStopped(DelveClient& side, const Clock& clock, const SafeEndTimeouts& t,
                   SafeEndResult* out, Fn call) -> decltype(call(absl::Seconds(1))) {
   absl::Duration step = std::min(absl::Seconds(1), t.call);
-  absl::Time deadline = clock.Now() + t.call;
+  absl::Time deadline = clock.MonotonicNow() + t.call;
   // Each call waits up to `step` of real time on its socket; the attempt bound keeps the loop
   // finite even under a clock that does not move (a test's FakeClock).
   absl::Duration remainder;
   const int64_t max_attempts = absl::IDivDuration(t.call, step, &remainder) + 1;
   for (int64_t attempt = 1;; ++attempt) {
     auto r = call(step);
-    if (!IsDeadline(r) || clock.Now() >= deadline || attempt >= max_attempts) return r;
+    if (!IsDeadline(r) || clock.MonotonicNow() >= deadline || attempt >= max_attempts) return r;
     HaltIfRunning(side, t, out);
   }
 }

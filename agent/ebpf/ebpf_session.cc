@@ -190,7 +190,7 @@ class EbpfSession final : public DebugSession {
       t->set_cond(ps.plan.cond);
     }
     mono_to_unix_ = absl::ToUnixNanos(absl::Now()) - absl::ToUnixNanos(MonotonicNow());
-    start_ = absl::Now();
+    start_ = MonotonicNow();
     log::Info("ebpf session armed", {{"session", spec_.session_id},
                                      {"pid", static_cast<int>(spec_.pid)},
                                      {"probes", static_cast<int>(probes_.size())},
@@ -423,7 +423,7 @@ class EbpfSession final : public DebugSession {
   EndReason Loop() {
     absl::Time deadline =
         spec_.duration > absl::ZeroDuration() ? start_ + spec_.duration : absl::InfiniteFuture();
-    absl::Time next_drop_check = absl::Now() + absl::Seconds(1);
+    absl::Time next_drop_check = MonotonicNow() + absl::Seconds(1);
     absl::Time last_release = absl::InfinitePast();
     bool max_reached = false;
     std::function<void(const kdbg_record&, size_t)> cb = [&](const kdbg_record& r, size_t n) {
@@ -432,7 +432,7 @@ class EbpfSession final : public DebugSession {
     while (true) {
       if (auto r = Requested()) return *r;
       if (max_reached) return kdbg::v1::END_REASON_MAX_HITS;
-      absl::Time now = absl::Now();
+      absl::Time now = MonotonicNow();
       if (now >= deadline) return kdbg::v1::END_REASON_DURATION;
       if (TargetExited()) {
         (void)bpf_->Poll(0, cb);  // what it did before exiting
@@ -444,7 +444,8 @@ class EbpfSession final : public DebugSession {
       }
       Hold();
       auto n = bpf_->Poll(PollTimeoutMs(now, last_release, pacer_.Interval(now)), cb);
-      if (absl::Time after = absl::Now(); ReleaseDue(after, last_release, pacer_.Interval(after))) {
+      if (absl::Time after = MonotonicNow();
+          ReleaseDue(after, last_release, pacer_.Interval(after))) {
         Release(after);
         last_release = after;
       }
@@ -463,7 +464,7 @@ class EbpfSession final : public DebugSession {
       Emit(std::move(e));
     }
     EndReason reason = Loop();
-    Release(absl::Now());  // hits still held by the loop go first
+    Release(MonotonicNow());  // hits still held by the loop go first
     Finish(reason);
   }
 
@@ -520,7 +521,7 @@ class EbpfSession final : public DebugSession {
   UniqueFd pidfd_;
   int rate_ = 0;
   int64_t mono_to_unix_ = 0;
-  absl::Time start_;
+  absl::Time start_;  // this and every pacing time: MonotonicNow()'s timeline
   kdbg::v1::ArmedEvent armed_;
   std::atomic<int64_t> hits_{0};
   std::string end_detail_;

@@ -214,8 +214,8 @@ absl::StatusOr<kdbg::v1::DebugBinaryUploaded> DebugBinaryStore::Upload::Commit(
   auto binary = std::make_shared<DebugBinary>(id_, final_path, facts);
   {
     absl::MutexLock lock(&store_->mu_);
-    store_->waiting_[id_] =
-        Waiting{binary, owner_, store_->options_.clock->Now() + store_->options_.claim_timeout};
+    store_->waiting_[id_] = Waiting{
+        binary, owner_, store_->options_.clock->MonotonicNow() + store_->options_.claim_timeout};
   }
   log::Info("debug binary stored", {{"upload", id_},
                                     {"path", final_path},
@@ -251,7 +251,7 @@ int DebugBinaryStore::ExpireUnclaimed() {
   std::vector<std::shared_ptr<DebugBinary>> expired;
   {
     absl::MutexLock lock(&mu_);
-    absl::Time now = options_.clock->Now();
+    absl::Time now = options_.clock->MonotonicNow();
     for (auto it = waiting_.begin(); it != waiting_.end();) {
       if (now >= it->second.deadline) {
         log::Info("debug binary unclaimed; deleting", {{"upload", it->first}});

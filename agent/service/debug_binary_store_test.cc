@@ -229,6 +229,19 @@ TEST_F(DebugBinaryStoreTest, UnclaimedUploadsExpire) {
   EXPECT_EQ(store_->Claim(up->upload_id(), owner_).status().code(), absl::StatusCode::kNotFound);
 }
 
+// The claim window is time served: the wall clock set on an hour does not delete an upload its
+// session is about to claim; set back, it does not keep one past the window.
+TEST_F(DebugBinaryStoreTest, TheClaimWindowIsTimeServedWhateverTheWallClockDoes) {
+  auto up = UploadAll("GO abc dwarf", "abc");
+  ASSERT_TRUE(up.ok());
+  clock_.StepWall(absl::Hours(1));
+  EXPECT_EQ(store_->ExpireUnclaimed(), 0);
+  clock_.StepWall(-absl::Hours(2));
+  clock_.Advance(absl::Seconds(61));
+  EXPECT_EQ(store_->ExpireUnclaimed(), 1);
+  EXPECT_TRUE(Files(dir_).empty());
+}
+
 TEST_F(DebugBinaryStoreTest, OpeningTheStoreDeletesWhatAnEarlierAgentLeft) {
   auto up = UploadAll("GO abc dwarf", "abc");
   ASSERT_TRUE(up.ok());

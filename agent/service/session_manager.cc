@@ -41,12 +41,13 @@ std::string DebugBinaryTargetKey(const kdbg::v1::TargetRef& target) {
   return absl::StrCat("pid ", target.host_pid());
 }
 
-Session::Session(std::string id, SessionRequest request, absl::Time start, absl::Time lease_expiry,
-                 size_t queue)
+Session::Session(std::string id, SessionRequest request, absl::Time start, absl::Time started,
+                 absl::Duration lease, size_t queue)
     : id_(std::move(id)),
       request_(std::move(request)),
       start_(start),
-      lease_expiry_(lease_expiry),
+      started_(started),
+      lease_(lease),
       stream_(std::make_shared<EventStream>(queue)) {}
 
 kdbg::v1::SessionInfo Session::Info() const {
@@ -56,7 +57,7 @@ kdbg::v1::SessionInfo Session::Info() const {
   *info.mutable_target() = request_.target;
   info.set_user(request_.user);
   info.set_start_unix_nanos(absl::ToUnixNanos(start_));
-  info.set_lease_expiry_unix_nanos(absl::ToUnixNanos(lease_expiry_));
+  info.set_lease_expiry_unix_nanos(absl::ToUnixNanos(start_ + lease_));
   info.set_hits(hits_.load());
   absl::MutexLock lock(&mu_);
   info.set_host_pid(host_pid_);
@@ -174,7 +175,8 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Start(SessionRequest re
   absl::Duration lease =
       request.lease_ms > 0 ? absl::Milliseconds(request.lease_ms) : options_.default_lease;
   if (lease > options_.max_lease) lease = options_.max_lease;
-  absl::Time now = clock_->Now();
+  const absl::Time now = clock_->Now();
+  const absl::Time started = clock_->MonotonicNow();
 
   std::shared_ptr<Session> s;
   {
@@ -198,7 +200,7 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::Start(SessionRequest re
       return absl::AlreadyExistsError(absl::StrCat("session ", id, " already exists on this node"));
     }
     s = std::shared_ptr<Session>(
-        new Session(id, std::move(request), now, now + lease, options_.event_queue_capacity));
+        new Session(id, std::move(request), now, started, lease, options_.event_queue_capacity));
     s->debug_binary_ = std::move(debug_binary);
     sessions_[id] = s;
     ++running_;
@@ -265,9 +267,9 @@ void SessionManager::Run(const std::shared_ptr<Session>& s) {
   const SessionRequest& req = s->request();
   const bool attach = req.mode == kdbg::v1::SESSION_MODE_ATTACH;
 
-  absl::Time t0 = clock_->Now();
+  absl::Time t0 = clock_->MonotonicNow();
   absl::StatusOr<kdbg::v1::ResolvedTarget> target = resolver_->Resolve(req.target);
-  metrics_->ObserveResolve(clock_->Now() - t0);
+  metrics_->ObserveResolve(clock_->MonotonicNow() - t0);
   if (!target.ok()) return Fail(s, target.status(), "resolve");
   const int32_t pid = target->host_pid();
   std::string conflict;
@@ -345,7 +347,7 @@ void SessionManager::Run(const std::shared_ptr<Session>& s) {
   }
 
   EventCallback cb = [this, raw = s.get()](kdbg::v1::Event e) { OnEngineEvent(raw, std::move(e)); };
-  absl::Time t1 = clock_->Now();
+  absl::Time t1 = clock_->MonotonicNow();
   absl::StatusOr<std::unique_ptr<DebugSession>> started;
   if (attach) {
     AttachSpec spec;
@@ -380,7 +382,7 @@ void SessionManager::Run(const std::shared_ptr<Session>& s) {
     spec.no_returns = req.options.no_returns();
     started = factory_->StartTrace(spec, cb);
   }
-  metrics_->ObserveAttach(clock_->Now() - t1);
+  metrics_->ObserveAttach(clock_->MonotonicNow() - t1);
   if (!started.ok()) {
     metrics_->DelveFailure();
     return Fail(s, started.status(), "start");
@@ -492,8 +494,8 @@ void SessionManager::Finish(const std::shared_ptr<Session>& s, const kdbg::v1::E
              {"target", TargetName(s->request().target)},
              {"pid", pid},
              {"start", absl::FormatTime(absl::RFC3339_full, s->start_, absl::UTCTimeZone())},
-             {"duration_ms",
-              static_cast<long long>(absl::ToInt64Milliseconds(clock_->Now() - s->start_))},
+             {"duration_ms", static_cast<long long>(
+                                 absl::ToInt64Milliseconds(clock_->MonotonicNow() - s->started_))},
              {"reason", OutcomeName(ended.reason())},
              {"hits", static_cast<long long>(ended.hits())},
              {"target_alive", ended.target_alive()},
@@ -562,13 +564,13 @@ int SessionManager::size() const {
 }
 
 int SessionManager::CheckLeases() {
-  absl::Time now = clock_->Now();
+  const absl::Time now = clock_->MonotonicNow();
   std::vector<std::shared_ptr<Session>> expired;
   {
     absl::MutexLock lock(&mu_);
     ReapLocked();
     for (const auto& [id, s] : sessions_) {
-      if (now >= s->lease_expiry_) expired.push_back(s);
+      if (now - s->started_ >= s->lease_) expired.push_back(s);
     }
   }
   int n = 0;

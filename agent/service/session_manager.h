@@ -95,13 +95,16 @@ class Session {
 
  private:
   friend class SessionManager;
-  Session(std::string id, SessionRequest request, absl::Time start, absl::Time lease_expiry,
-          size_t queue);
+  // `start`: wall time, as listed; `started`: the same moment on the clock's monotonic timeline,
+  // from which the lease and the session's duration are measured.
+  Session(std::string id, SessionRequest request, absl::Time start, absl::Time started,
+          absl::Duration lease, size_t queue);
 
   const std::string id_;
   const SessionRequest request_;
   const absl::Time start_;
-  const absl::Time lease_expiry_;
+  const absl::Time started_;
+  const absl::Duration lease_;
   const std::shared_ptr<EventStream> stream_;
   std::atomic<int64_t> hits_{0};
 

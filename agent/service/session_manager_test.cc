@@ -268,6 +268,27 @@ TEST_F(SessionManagerTest, LeaseExpiryEndsTheSession) {
   EXPECT_EQ(manager_->CheckLeases(), 0);
 }
 
+// A lease counts time served, not the wall clock: NTP setting it an hour on does not end a session
+// early, and setting it back does not keep one past its lease. The listing still shows wall times.
+TEST_F(SessionManagerTest, ALeaseIsTimeServedWhateverTheWallClockDoes) {
+  Make();
+  SessionRequest r = Trace("c1", "stepped");
+  r.lease_ms = 60'000;
+  auto s = manager_->Start(r);
+  ASSERT_TRUE(s.ok());
+  StreamReader reader((*s)->stream());
+  ASSERT_TRUE(reader.Next().event.has_armed());
+  EXPECT_EQ((*s)->Info().start_unix_nanos(), absl::ToUnixNanos(clock_.Now()));
+  clock_.StepWall(absl::Hours(2));
+  EXPECT_EQ(manager_->CheckLeases(), 0);
+  clock_.StepWall(-absl::Hours(3));
+  clock_.Advance(absl::Seconds(59));
+  EXPECT_EQ(manager_->CheckLeases(), 0);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(manager_->CheckLeases(), 1);
+  EXPECT_EQ(ReadToEnd(reader).reason(), kdbg::v1::END_REASON_LEASE_EXPIRED);
+}
+
 TEST_F(SessionManagerTest, LeaseIsCappedAtTheMaximum) {
   Make();
   SessionRequest r = Trace("c1", "long");

@@ -236,6 +236,34 @@ TEST_F(DelveEngineTest, DurationEndsTheSession) {
   ExpectReleased(**target);
 }
 
+// --duration is time served: the wall clock set an hour on (NTP's step, a VM resumed) does not end
+// the session, nor does setting it back keep the session past its duration.
+TEST_F(DelveEngineTest, DurationIsTimeServedWhateverTheWallClockDoes) {
+  auto target = GoTarget::Start("hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  Events events;
+  agent::TraceSpec spec;
+  spec.duration = absl::Seconds(4);
+  const absl::Time t0 = kdbg::MonotonicNow();
+  auto session = Trace((*target)->pid(), kScript, &events, spec);
+  ASSERT_TRUE(session.ok()) << session.status();
+  clock_.StepWall(absl::Hours(1));
+  absl::SleepFor(absl::Milliseconds(500));
+  auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port());
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(events.WaitHits(1));
+  clock_.StepWall(-absl::Hours(2));
+  auto ended = (*session)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  const absl::Duration took = kdbg::MonotonicNow() - t0;
+  EXPECT_EQ(ended->reason(), v1::END_REASON_DURATION);
+  EXPECT_EQ(ended->hits(), 1);
+  EXPECT_GE(took, absl::Seconds(4));
+  EXPECT_LT(took, absl::Seconds(15));
+  ExpectCleanEnd(*ended);
+  ExpectReleased(**target);
+}
+
 TEST_F(DelveEngineTest, MaxHitsEndsTheSession) {
   auto target = GoTarget::Start("hello-world");
   ASSERT_TRUE(target.ok()) << target.status();
@@ -685,6 +713,32 @@ TEST_F(DelveEngineTest, AttachStopLimitResumesAHeldStopAndKeepsTheBreakpoints) {
   auto r = kdbg::testing::HttpGet("127.0.0.1", a.target->port(), "/", absl::Seconds(5));
   ASSERT_TRUE(r.ok()) << r.status();
 
+  EndCleanly(*a.session, *a.target, v1::END_REASON_CLIENT_STOP);
+}
+
+// The stop limit is time served: a client halts the target, the wall clock is set back an hour
+// while the stop is held, and the engine still resumes it after the limit (on the wall clock it
+// would have held the target an hour: the kubelet restarts a container long before).
+TEST_F(DelveEngineTest, AttachStopLimitResumesAHeldStopWhenTheWallClockIsSetBack) {
+  StopLimitedAttach a;
+  ASSERT_NO_FATAL_FAILURE(StartStopLimitedAttach(*factory_, "limit-step", &a));
+  const int limits_before = a.StopLimits();
+  a.session->NoteClientActivity();
+  ASSERT_TRUE(
+      a.remote->Call("RPCServer.Command", DelveClient::CommandParams("halt"), absl::Seconds(10))
+          .ok());
+  // The engine's 100 ms tick has seen the stop before the step.
+  absl::SleepFor(absl::Milliseconds(400));
+  clock_.StepWall(-absl::Hours(1));
+  const absl::Time stepped = kdbg::MonotonicNow();
+  while (a.StopLimits() == limits_before && kdbg::MonotonicNow() - stepped < absl::Seconds(10)) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(a.StopLimits(), limits_before + 1) << "the halted target was not resumed";
+  EXPECT_LT(kdbg::MonotonicNow() - stepped, absl::Seconds(5));
+  auto r = kdbg::testing::HttpGet("127.0.0.1", a.target->port(), "/", absl::Seconds(5));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
   EndCleanly(*a.session, *a.target, v1::END_REASON_CLIENT_STOP);
 }
 

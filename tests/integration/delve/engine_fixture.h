@@ -1,5 +1,6 @@
 // The engine integration tests' shared fixture: real bundled Delve, a factory on a temporary work
-// directory, an event collector, and the checks that a target was released unharmed.
+// directory and a clock whose wall time a test may step, an event collector, and the checks that a
+// target was released unharmed.
 #pragma once
 
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "agent/delve/delve_engine.h"
+#include "common/testing/stepping_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/go_target.h"
@@ -47,6 +49,7 @@ class DelveEngineTest : public ::testing::Test {
     DelveOptions o;
     o.delves = BundledDelves();
     o.work_dir = work_dir_;
+    o.clock = &clock_;
     factory_ = NewDelveSessionFactory(o);
   }
 
@@ -97,6 +100,7 @@ class DelveEngineTest : public ::testing::Test {
   }
 
   std::string work_dir_;
+  kdbg::testing::SteppingClock clock_;  // real time; a test may step its wall clock
   std::unique_ptr<DelveSessionFactory> factory_;
 };
 
