@@ -23,6 +23,7 @@ TEST(WordsTest, EveryValueHasItsWord) {
   EXPECT_EQ(Word(NOTICE_KIND_INTERNAL_BREAKPOINT), "internal-breakpoint");
   EXPECT_EQ(Word(NOTICE_KIND_CONTINUE_ERROR), "continue-error");
   EXPECT_EQ(Word(NOTICE_KIND_BREAKPOINT_LOST), "breakpoint-lost");
+  EXPECT_EQ(Word(NOTICE_KIND_KILL_REFUSED), "kill-refused");
 }
 
 TEST(WordsTest, ValuesFromANewerPeer) {

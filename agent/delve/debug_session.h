@@ -130,6 +130,13 @@ class DebugSession {
   // Attach mode: how many remote clients (tunnels to Delve's server) are connected now, told each
   // time one connects or disconnects. Thread-safe, non-blocking.
   virtual void NoteClientConnections(int open) { (void)open; }
+  // Attach mode: what the session's user must hear of something done outside the engine (the
+  // tunnel refused a client's request to kill the target): emitted as a notice of `kind`, in order
+  // with the engine's own events. Thread-safe, non-blocking.
+  virtual void TellUser(kdbg::v1::NoticeKind kind, const std::string& message) {
+    (void)kind;
+    (void)message;
+  }
 };
 
 class DebugSessionFactory {

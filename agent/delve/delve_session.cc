@@ -91,6 +91,21 @@ void DelveSession::NoteClientActivity() {
   client_activity_.fetch_add(1);
 }
 
+void DelveSession::TellUser(kdbg::v1::NoticeKind kind, const std::string& message) {
+  absl::MutexLock lock(&mu_);
+  if (!told_closed_) told_.emplace_back(kind, message);
+}
+
+void DelveSession::EmitTold(bool last) {
+  std::vector<std::pair<kdbg::v1::NoticeKind, std::string>> told;
+  {
+    absl::MutexLock lock(&mu_);
+    told.swap(told_);
+    if (last) told_closed_ = true;
+  }
+  for (const auto& [kind, message] : told) Notice(kind, message);
+}
+
 void DelveSession::RequestEnd(EndReason reason) {
   absl::MutexLock lock(&mu_);
   if (ended_ || requested_ != kdbg::v1::END_REASON_UNSPECIFIED) return;
@@ -803,6 +818,7 @@ EndReason DelveSession::AttachLoop() {
   int64_t passed = 0;  // stops continued at once while the client was away
   while (true) {
     if (auto r = Requested()) return *r;
+    EmitTold(/*last=*/false);
     // The client's activity before this tick's wait. A resume below counts from this value, not
     // from the moment it is sent: a request the tunnel noted just before our continue may reach
     // Delve after it, and would wait for a stop nobody makes unless we halt for it.
@@ -844,7 +860,7 @@ EndReason DelveSession::AttachLoop() {
       }
     } else {
       absl::MutexLock lock(&mu_);
-      mu_.AwaitWithTimeout(absl::Condition(this, &DelveSession::RequestedLocked), tick);
+      mu_.AwaitWithTimeout(absl::Condition(this, &DelveSession::RequestedOrToldLocked), tick);
     }
     auto st = proc_.Status(config_.pid);
     if (!st.ok() || st->zombie()) return kdbg::v1::END_REASON_TARGET_EXITED;
@@ -1025,6 +1041,7 @@ void DelveSession::Finish(EndReason reason) {
                                     {"hits", static_cast<long long>(hits_.load())},
                                     {"breakpoints_renewed", static_cast<long long>(renewals_)},
                                     {"message", summary}});
+  EmitTold(/*last=*/true);
   kdbg::v1::Event e;
   *e.mutable_ended() = ended;
   Emit(std::move(e));

@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -76,6 +77,11 @@ class DelveSession final : public kdbg::agent::DebugSession {
   // Thread-safe: AttachLoop resumes a target left stopped once the last client has gone
   // (DelveOptions::no_client_grace).
   void NoteClientConnections(int open) override { clients_open_.store(open); }
+  // Thread-safe, never emits on the caller's thread (whose locks the event's delivery may need):
+  // AttachLoop emits the notice at its next tick (at once while it waits for an end, at most 200
+  // ms later while it waits on Delve), Finish before the ended event; one told after that is
+  // dropped.
+  void TellUser(kdbg::v1::NoticeKind kind, const std::string& message) override;
 
  private:
   struct TracepointState {
@@ -162,6 +168,12 @@ class DelveSession final : public kdbg::agent::DebugSession {
   bool RequestedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return requested_ != kdbg::v1::END_REASON_UNSPECIFIED;
   }
+  // AttachLoop's wait ends for an end asked or a notice told.
+  bool RequestedOrToldLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return RequestedLocked() || !told_.empty();
+  }
+  // Emits the notices TellUser queued; `last`: none is taken after these.
+  void EmitTold(bool last);
   absl::Status DelveExitError(const std::string& log);
 
   DelveOptions options_;
@@ -212,6 +224,8 @@ class DelveSession final : public kdbg::agent::DebugSession {
   bool loop_ready_ ABSL_GUARDED_BY(mu_) = false;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   kdbg::v1::EndedEvent ended_event_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<kdbg::v1::NoticeKind, std::string>> told_ ABSL_GUARDED_BY(mu_);
+  bool told_closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace kdbg::delve

@@ -48,6 +48,9 @@ class Claimed final : public DebugSession {
   bool Ended() const override { return inner_->Ended(); }
   void NoteClientActivity() override { inner_->NoteClientActivity(); }
   void NoteClientConnections(int open) override { inner_->NoteClientConnections(open); }
+  void TellUser(kdbg::v1::NoticeKind kind, const std::string& message) override {
+    inner_->TellUser(kind, message);
+  }
 
  private:
   std::unique_ptr<DebugSession> inner_;

@@ -308,7 +308,7 @@ class TunnelReactor final
     bool replied;
     bool refused_kill;
     bool detached;
-    std::string protocol;
+    DebugProtocol protocol;
     {
       absl::MutexLock lock(&mu_);
       session = session_.lock();
@@ -321,13 +321,18 @@ class TunnelReactor final
       injected_ += replies;
       refused_kill = filter_.refused_kills() > refused_before;
       detached = filter_.detaches() > detached_before;
-      protocol = DebugProtocolName(filter_.protocol());
+      protocol = filter_.protocol();
     }
     if (session != nullptr && spoke) session->NoteClientActivity();
     const std::string session_id = session != nullptr ? session->id() : std::string();
     if (refused_kill) {
       log::Warning("tunnel: refused a debugger client's request to kill the target",
-                   {{"session", session_id}, {"caller", caller_}, {"protocol", protocol}});
+                   {{"session", session_id},
+                    {"caller", caller_},
+                    {"protocol", DebugProtocolName(protocol)}});
+      if (session != nullptr) {
+        session->TellUser(kdbg::v1::NOTICE_KIND_KILL_REFUSED, KillRefusedNotice(protocol));
+      }
     }
     // The answer to the client's Detach goes first: the session's end closes this tunnel after
     // whatever is being written (MaybeWrite sends injected_ before the pump's end).

@@ -99,6 +99,17 @@ bool ClearTrueFields(json* object, absl::string_view key) {
 
 }  // namespace
 
+std::string KillRefusedNotice(DebugProtocol p) {
+  if (p == DebugProtocol::kDap) {
+    return "a debugger (DAP: an IDE's Stop) asked to terminate the target as it disconnected; "
+           "kdbg disconnected it without ending the target, which runs on. Ctrl-C here (or kdbg "
+           "stop) ends the session";
+  }
+  return "a debugger client (dlv: quit, then y to \"kill the process?\") asked Delve to kill the "
+         "target; refused: the target runs on and Delve stays attached. To leave dlv, quit and "
+         "answer n; Ctrl-C here (or kdbg stop) ends the session";
+}
+
 const char* DebugProtocolName(DebugProtocol p) {
   switch (p) {
     case DebugProtocol::kUndecided:

@@ -84,6 +84,10 @@ enum class DebugProtocol {
 
 const char* DebugProtocolName(DebugProtocol p);
 
+// What the session's user (kdbg attach) is told when the filter refused a client's request to end
+// the target (NOTICE_KIND_KILL_REFUSED): what was asked, that the target runs on, what to do.
+std::string KillRefusedNotice(DebugProtocol p);
+
 class MessageScanner {
  public:
   static constexpr size_t kMaxHeader = 1024;     // DAP: "Content-Length: N\r\n\r\n" and others

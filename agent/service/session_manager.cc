@@ -84,6 +84,11 @@ void Session::NoteClientActivity() {
   if (debug_ != nullptr) debug_->NoteClientActivity();
 }
 
+void Session::TellUser(kdbg::v1::NoticeKind kind, const std::string& message) {
+  absl::MutexLock lock(&mu_);
+  if (debug_ != nullptr) debug_->TellUser(kind, message);
+}
+
 bool Session::Ended() const {
   absl::MutexLock lock(&mu_);
   return ended_;

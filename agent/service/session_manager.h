@@ -77,6 +77,9 @@ class Session {
   // Attach mode: the remote client sent a request through a tunnel (DebugSession::
   // NoteClientActivity). Thread-safe, non-blocking.
   void NoteClientActivity();
+  // A notice for the session's user, in order with the engine's events (DebugSession::TellUser);
+  // dropped once the session has ended. Thread-safe, non-blocking.
+  void TellUser(kdbg::v1::NoticeKind kind, const std::string& message);
   // Runs `fn` with the session's EndedEvent once it has ended (at once, on this thread, if it has).
   // A session that never started reports reason END_REASON_ERROR and the error as message.
   void OnEnded(std::function<void(const kdbg::v1::EndedEvent&)> fn);

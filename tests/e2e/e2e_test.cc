@@ -401,9 +401,9 @@ TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
 
 // Delve 1.27's `quit` offers to kill the pod's process by default ("kill the headless instance?
 // [Y/n]", then "kill the process? [Y/n]"). Through kdbg, Enter twice leaves it serving: dlv prints
-// kdbg's refusal and exits, and the session goes on. "y" then "n" (the way out Delve offers that
-// keeps the process) ends the session as Ctrl-C would: the CLI says so and exits 0, the target
-// released, the audit trail naming the debugger client's leaving.
+// kdbg's refusal and exits, kdbg attach says what was refused, and the session goes on. "y" then
+// "n" (the way out Delve offers that keeps the process) ends the session as Ctrl-C would: the CLI
+// says so and exits 0, the target released, the audit trail naming the debugger client's leaving.
 TEST_F(E2eTest, DlvQuitNeverKillsThePodsProcessAndItsDetachEndsTheSession) {
   int port = testing::FreePort();
   std::unique_ptr<KdbgProcess> attach = StartHeadlessAttach("hello-world", port);
@@ -434,6 +434,11 @@ TEST_F(E2eTest, DlvQuitNeverKillsThePodsProcessAndItsDetachEndsTheSession) {
   EXPECT_EQ(dlv.ended, "exit status 0") << dlv.out;
   EXPECT_EQ(attach->Wait(absl::Seconds(30)), 0) << attach->Stderr();
   EXPECT_TRUE(absl::StrContains(attach->Stderr(), "kdbg: ended: debugger client disconnected"))
+      << attach->Stderr();
+  EXPECT_TRUE(absl::StrContains(
+      attach->Stderr(),
+      "kdbg: kill-refused: a debugger client (dlv: quit, then y to \"kill the process?\") asked "
+      "Delve to kill the target; refused: the target runs on"))
       << attach->Stderr();
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
   const std::string session = AttachSession(attach->Stderr());

@@ -133,10 +133,13 @@ class AgentIntegrationTest : public ::testing::Test {
     EXPECT_EQ(r->status, 200);
   }
   // Reads until the EndedEvent; fails if the stream ends first.
-  static kdbg::v1::EndedEvent ReadEnded(grpc::ClientReaderInterface<kdbg::v1::Event>* reader) {
+  // Reads to the EndedEvent; the notices on the way go to `notices` if given.
+  static kdbg::v1::EndedEvent ReadEnded(grpc::ClientReaderInterface<kdbg::v1::Event>* reader,
+                                        std::vector<kdbg::v1::NoticeEvent>* notices = nullptr) {
     kdbg::v1::Event e;
     while (reader->Read(&e)) {
       if (e.has_ended()) return e.ended();
+      if (e.has_notice() && notices != nullptr) notices->push_back(e.notice());
     }
     ADD_FAILURE() << "stream ended without an EndedEvent: " << reader->Finish().error_message();
     return {};
@@ -523,7 +526,8 @@ TEST_F(AgentIntegrationTest, ATargetTheLastDlvConnectLeftHaltedIsResumed) {
 // the headless instance? [Y/n]" then "kill the process? [Y/n]" (Enter twice sends Detach {"Kill":
 // true}); VS Code's Stop on an attach configuration sends disconnect {terminateDebuggee: true}.
 // Through kdbg neither kills it: dlv is told why (and exits), the IDE's disconnect only closes its
-// own session, Delve stays attached, the target serves on, and the session ends as ever.
+// own session, Delve stays attached, the target serves on, the session's user (kdbg attach) gets a
+// kill-refused notice for each, and the session ends as ever.
 TEST_F(AgentIntegrationTest, DebuggersAskingToKillTheTargetAreRefusedAndTheTargetServesOn) {
   StartAgent();
   auto stub = agent_->Stub(&controller_, pki_.get());
@@ -619,11 +623,21 @@ TEST_F(AgentIntegrationTest, DebuggersAskingToKillTheTargetAreRefusedAndTheTarge
   DlvRun last = RunDlvConnect(last_bridge.port(), dir, "yes-no", "quit\ny\nn\n");
   ASSERT_TRUE(last.wait_status.ok()) << last.wait_status.status() << "\n" << last.out;
   EXPECT_EQ(ChildProcess::DescribeWaitStatus(*last.wait_status), "exit status 0") << last.out;
-  kdbg::v1::EndedEvent ended = ReadEnded(attach.get());
+  std::vector<kdbg::v1::NoticeEvent> notices;
+  kdbg::v1::EndedEvent ended = ReadEnded(attach.get(), &notices);
   EXPECT_EQ(ended.reason(), kdbg::v1::END_REASON_REMOTE_CLIENT_LEFT) << ended.DebugString();
   EXPECT_TRUE(ended.target_alive());
   EXPECT_FALSE(ended.target_traced());
   attach->Finish();
+  std::vector<std::string> refused;
+  for (const auto& n : notices) {
+    if (n.kind() == kdbg::v1::NOTICE_KIND_KILL_REFUSED) refused.push_back(n.message());
+  }
+  ASSERT_EQ(refused.size(), 3u) << agent_->Logs();
+  EXPECT_THAT(refused[0], ::testing::HasSubstr("(dlv: quit, then y"));
+  EXPECT_THAT(refused[0], ::testing::HasSubstr("the target runs on and Delve stays attached"));
+  EXPECT_THAT(refused[1], ::testing::HasSubstr("an IDE's Stop"));
+  EXPECT_THAT(refused[2], ::testing::HasSubstr("(dlv: quit, then y"));
   ExpectReleased();
   if (!HasFailure()) std::filesystem::remove_all(dir);
 }
