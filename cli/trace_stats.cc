@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cli/command_util.h"
+#include "common/clock.h"
 
 namespace kdbg::cli {
 
@@ -124,7 +125,7 @@ std::string RedrawInPlace(const std::string& block, int previous_lines) {
 namespace internal {
 
 StatsPrinter::StatsPrinter(Console& console, bool terminal, absl::Duration interval)
-    : console_(console), terminal_(terminal), interval_(interval), stats_(absl::Now()) {
+    : console_(console), terminal_(terminal), interval_(interval), stats_(MonotonicNow()) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -135,7 +136,7 @@ bool StatsPrinter::Feed(const kdbg::v1::Event& event) {
   if (event.has_armed()) stats_.OnArmed(event.armed());
   if (event.has_hit()) {
     // A return (HitEvent.returned) is the same call's second event: counted once, at entry.
-    if (!event.hit().returned()) stats_.OnHit(event.hit(), absl::Now());
+    if (!event.hit().returned()) stats_.OnHit(event.hit(), MonotonicNow());
     return true;
   }
   return false;
@@ -159,7 +160,7 @@ void StatsPrinter::Loop() {
     mu_.AwaitWithTimeout(absl::Condition(&done_), interval_);
     if (done_) break;
     ++tick;
-    if (terminal_ || tick % 5 == 0) Draw(absl::Now());
+    if (terminal_ || tick % 5 == 0) Draw(MonotonicNow());
   }
 }
 
@@ -171,7 +172,7 @@ void StatsPrinter::Finish() {
   }
   if (thread_.joinable()) thread_.join();
   absl::MutexLock lock(&mu_);
-  Draw(absl::Now());
+  Draw(MonotonicNow());
 }
 
 }  // namespace internal
