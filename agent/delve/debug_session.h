@@ -124,19 +124,18 @@ class DebugSession {
   // DeadlineExceeded if still running.
   virtual absl::StatusOr<kdbg::v1::EndedEvent> Wait(absl::Duration timeout) = 0;
   virtual bool Ended() const = 0;
+  // The three calls below come from the attach tunnels. Pure, so that a session wrapping another
+  // (engine_choice.cc's Claimed) cannot drop one silently: an engine without attach mode says so.
   // Attach mode: the remote client sent a request (the tunnel saw bytes toward Delve).
   // Thread-safe, non-blocking.
-  virtual void NoteClientActivity() {}
+  virtual void NoteClientActivity() = 0;
   // Attach mode: how many remote clients (tunnels to Delve's server) are connected now, told each
   // time one connects or disconnects. Thread-safe, non-blocking.
-  virtual void NoteClientConnections(int open) { (void)open; }
+  virtual void NoteClientConnections(int open) = 0;
   // Attach mode: what the session's user must hear of something done outside the engine (the
   // tunnel refused a client's request to kill the target): emitted as a notice of `kind`, in order
   // with the engine's own events. Thread-safe, non-blocking.
-  virtual void TellUser(kdbg::v1::NoticeKind kind, const std::string& message) {
-    (void)kind;
-    (void)message;
-  }
+  virtual void TellUser(kdbg::v1::NoticeKind kind, const std::string& message) = 0;
 };
 
 class DebugSessionFactory {

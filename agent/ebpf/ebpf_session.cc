@@ -225,6 +225,11 @@ class EbpfSession final : public DebugSession {
     return ended_;
   }
 
+  // Trace mode only: no attach tunnel ever reaches an eBPF session.
+  void NoteClientActivity() override {}
+  void NoteClientConnections(int /*open*/) override {}
+  void TellUser(kdbg::v1::NoticeKind /*kind*/, const std::string& /*message*/) override {}
+
  private:
   void Emit(kdbg::v1::Event e, int64_t unix_nanos = 0) {
     e.set_session_id(spec_.session_id);

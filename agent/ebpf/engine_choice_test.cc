@@ -21,6 +21,9 @@ class FakeSession : public agent::DebugSession {
     return kdbg::v1::EndedEvent();
   }
   bool Ended() const override { return true; }
+  void NoteClientActivity() override {}
+  void NoteClientConnections(int /*open*/) override {}
+  void TellUser(kdbg::v1::NoticeKind /*kind*/, const std::string& /*message*/) override {}
 
  private:
   std::string id_ = "fake";

@@ -48,6 +48,10 @@ class FakeDebugSession final : public DebugSession {
     absl::MutexLock lock(&mu_);
     return done_;
   }
+  // What the tunnels tell an attach session: nothing in the fake depends on it.
+  void NoteClientActivity() override {}
+  void NoteClientConnections(int /*open*/) override {}
+  void TellUser(kdbg::v1::NoticeKind /*kind*/, const std::string& /*message*/) override {}
 
   void Inject(int n) {
     absl::MutexLock lock(&mu_);

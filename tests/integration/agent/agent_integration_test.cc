@@ -132,8 +132,8 @@ class AgentIntegrationTest : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->status, 200);
   }
-  // Reads until the EndedEvent; fails if the stream ends first.
-  // Reads to the EndedEvent; the notices on the way go to `notices` if given.
+  // Reads until the EndedEvent (the notices on the way go to `notices` if given); fails if the
+  // stream ends first.
   static kdbg::v1::EndedEvent ReadEnded(grpc::ClientReaderInterface<kdbg::v1::Event>* reader,
                                         std::vector<kdbg::v1::NoticeEvent>* notices = nullptr) {
     kdbg::v1::Event e;
