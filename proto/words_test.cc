@@ -24,6 +24,8 @@ TEST(WordsTest, EveryValueHasItsWord) {
   EXPECT_EQ(Word(NOTICE_KIND_CONTINUE_ERROR), "continue-error");
   EXPECT_EQ(Word(NOTICE_KIND_BREAKPOINT_LOST), "breakpoint-lost");
   EXPECT_EQ(Word(NOTICE_KIND_KILL_REFUSED), "kill-refused");
+  EXPECT_EQ(Word(NOTICE_KIND_BREAKPOINTS_DISABLED), "breakpoints-disabled");
+  EXPECT_EQ(Word(NOTICE_KIND_BREAKPOINTS_ENABLED), "breakpoints-enabled");
 }
 
 TEST(WordsTest, ValuesFromANewerPeer) {

@@ -126,9 +126,13 @@ class DebugSession {
   virtual bool Ended() const = 0;
   // The three calls below come from the attach tunnels. Pure, so that a session wrapping another
   // (engine_choice.cc's Claimed) cannot drop one silently: an engine without attach mode says so.
-  // Attach mode: the remote client sent a request (the tunnel saw bytes toward Delve).
-  // Thread-safe, non-blocking.
-  virtual void NoteClientActivity() = 0;
+  // Attach mode: the remote client sent a request (the tunnel saw bytes toward Delve). Returns true
+  // when the bytes may go to Delve now. False when the engine must first make Delve ready for a
+  // returning client (the Delve engine enables the breakpoints it disabled while no client was
+  // connected): the tunnel holds the bytes until `ready` runs, exactly once, on the engine's
+  // thread, with no lock of the caller's held, when they may go (or the session is ending).
+  // `ready` must not block. Thread-safe, non-blocking; `ready` is dropped unrun when true.
+  virtual bool NoteClientActivity(std::function<void()> ready) = 0;
   // Attach mode: how many remote clients (tunnels to Delve's server) are connected now, told each
   // time one connects or disconnects. Thread-safe, non-blocking.
   virtual void NoteClientConnections(int open) = 0;

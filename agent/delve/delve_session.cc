@@ -86,9 +86,145 @@ absl::Status DelveSession::Start() {
   return absl::OkStatus();
 }
 
-void DelveSession::NoteClientActivity() {
+bool DelveSession::NoteClientActivity(std::function<void()> ready) {
   last_activity_nanos_.store(absl::ToUnixNanos(clock_.MonotonicNow()));
   client_activity_.fetch_add(1);
+  absl::MutexLock lock(&mu_);
+  if (!hold_requests_) return true;
+  held_requests_.push_back(std::move(ready));
+  return false;
+}
+
+void DelveSession::ReleaseHeldRequests() {
+  std::vector<std::function<void()>> held;
+  {
+    absl::MutexLock lock(&mu_);
+    held.swap(held_requests_);
+    hold_requests_ = false;
+  }
+  for (auto& ready : held) {
+    if (ready) ready();
+  }
+}
+
+void DelveSession::ParkClientBreakpoints() {
+  {
+    absl::MutexLock lock(&mu_);
+    hold_requests_ = true;
+  }
+  auto parked = DisableClientBreakpoints(*side_, options_.call_timeout);
+  if (!parked.ok()) {
+    log::Warning("no debugger client: could not list the breakpoints to disable",
+                 {{"session", config_.id}, {"error", std::string(parked.status().message())}});
+  } else {
+    parked_ = std::move(parked->disabled);
+    for (const std::string& kept : parked->kept) {
+      log::Warning("no debugger client: a breakpoint stays enabled",
+                   {{"session", config_.id}, {"breakpoint", kept}});
+    }
+    if (!parked_.empty() || !parked->kept.empty()) {
+      const bool one = parked_.size() == 1;
+      std::string text = absl::StrCat(
+          "no debugger client is connected: ",
+          parked_.empty()
+              ? "kdbg could disable none of the breakpoints the clients left"
+              : absl::StrCat("kdbg disabled the ", one ? "breakpoint" : "breakpoints",
+                             " the clients left (", DescribeBreakpoints(parked_),
+                             ") so the "
+                             "service does not stop at ",
+                             one ? "it" : "them",
+                             " with nobody there; the next client's first request halts the "
+                             "target and enables ",
+                             one ? "it" : "them", " again first"));
+      if (!parked->kept.empty()) {
+        absl::StrAppend(&text, "; left enabled (each hit stops the target for a moment): ",
+                        absl::StrJoin(parked->kept, "; "));
+      }
+      log::Info("no debugger client: breakpoints disabled",
+                {{"session", config_.id}, {"disabled", static_cast<long long>(parked_.size())}});
+      Notice(kdbg::v1::NOTICE_KIND_BREAKPOINTS_DISABLED, text);
+    }
+  }
+  if (parked_.empty()) ReleaseHeldRequests();
+}
+
+std::optional<EndReason> DelveSession::HaltRunningTarget(bool* stopped) {
+  *stopped = false;
+  // Delve answers a halt once the target has stopped (it then holds the target's lock).
+  auto halted =
+      side_->Call("RPCServer.Command", DelveClient::CommandParams("halt"), options_.call_timeout);
+  if (!main_->pending()) {
+    if (!halted.ok()) {
+      log::Warning("halt failed",
+                   {{"session", config_.id}, {"error", std::string(halted.status().message())}});
+      if (auto status = ParseExitedError(std::string(halted.status().message()))) {
+        exit_status_ = *status;
+        return kdbg::v1::END_REASON_TARGET_EXITED;
+      }
+      return std::nullopt;
+    }
+    *stopped = !jsonx::Bool(DelveClient::StopState(*halted), "exited");
+    if (!*stopped) return kdbg::v1::END_REASON_TARGET_EXITED;
+    return std::nullopt;
+  }
+  auto reply = main_->Receive(options_.call_timeout);  // our continue ends at the halt
+  while (!reply.ok() && absl::IsCancelled(reply.status())) {
+    reply = main_->Receive(options_.call_timeout);
+  }
+  if (reply.ok()) {
+    const json& state = DelveClient::StopState(*reply);
+    if (jsonx::Bool(state, "exited")) {
+      exit_status_ = static_cast<int>(jsonx::Int(state, "exitStatus"));
+      return kdbg::v1::END_REASON_TARGET_EXITED;
+    }
+    *stopped = true;
+    return std::nullopt;
+  }
+  if (auto status = ParseExitedError(std::string(reply.status().message()))) {
+    exit_status_ = *status;
+    return kdbg::v1::END_REASON_TARGET_EXITED;
+  }
+  if (absl::IsUnavailable(reply.status())) {
+    end_detail_ = absl::StrCat("lost Delve: ", reply.status().message());
+    return kdbg::v1::END_REASON_ERROR;
+  }
+  log::Warning("halt: the target did not stop",
+               {{"session", config_.id}, {"error", std::string(reply.status().message())}});
+  return std::nullopt;
+}
+
+std::optional<EndReason> DelveSession::UnparkForReturningClient() {
+  // Parked, the target runs on our continue (every stop continued at once); Delve serves
+  // breakpoint calls only once it has stopped.
+  std::optional<EndReason> end;
+  bool stopped = !main_->pending();
+  if (!stopped) end = HaltRunningTarget(&stopped);
+  std::vector<std::string> problems;
+  if (end) {
+    // Nothing to enable: the session ends (the safe end clears every breakpoint).
+  } else if (!stopped) {
+    problems.push_back("the target did not stop for the client; they stay disabled");
+  } else {
+    problems = EnableAgain(*side_, parked_, options_.call_timeout);
+  }
+  if (!end) {
+    const bool one = parked_.size() == 1;
+    std::string text = absl::StrCat(
+        "a debugger client is back: kdbg enabled again the ", one ? "breakpoint" : "breakpoints",
+        " it had disabled while no client was connected (", DescribeBreakpoints(parked_),
+        "); the target is halted for the client");
+    if (!problems.empty()) {
+      absl::StrAppend(&text, "; not enabled: ", absl::StrJoin(problems, "; "));
+    }
+    log::Info("returning client: breakpoints enabled again",
+              {{"session", config_.id},
+               {"enabled", static_cast<long long>(parked_.size())},
+               {"problems", absl::StrJoin(problems, "; ")}});
+    Notice(kdbg::v1::NOTICE_KIND_BREAKPOINTS_ENABLED, text);
+  }
+  parked_.clear();
+  ReleaseHeldRequests();
+  return end;
 }
 
 void DelveSession::TellUser(kdbg::v1::NoticeKind kind, const std::string& message) {
@@ -816,15 +952,44 @@ EndReason DelveSession::AttachLoop() {
   bool client_may_wait = false;             // a request noted within `in_flight` of our resume
   int64_t activity_at_resume = 0;
   int64_t passed = 0;  // stops continued at once while the client was away
+  // The client activity when the breakpoints were last parked (or looked at): a client that has
+  // spoken since may have left breakpoints behind.
+  int64_t activity_parked = client_activity_.load();
+  // Parked, a returning client's request waits (held by its tunnel) for this tick at most.
+  constexpr absl::Duration kParkedTick = absl::Milliseconds(50);
+  // Continues the target on our connection, for a client not holding it; `activity`: the client
+  // activity the resume counts from. False (end_detail_ says why) when Delve is lost.
+  auto resume = [&](int64_t activity) {
+    if (absl::Status sent =
+            main_->Send("RPCServer.Command", DelveClient::CommandParams("continue"));
+        !sent.ok()) {
+      end_detail_ = absl::StrCat("lost Delve: ", sent.message());
+      return false;
+    }
+    resumed = true;
+    halted_for = false;
+    activity_at_resume = activity;
+    stopped_since.reset();
+    return true;
+  };
   while (true) {
     if (auto r = Requested()) return *r;
     EmitTold(/*last=*/false);
+    if (!parked_.empty() && RequestHeld()) {
+      // A client is back while the breakpoints are disabled: Delve is made ready for it first.
+      if (auto end = UnparkForReturningClient()) return *end;
+      resumed = false;  // the target is halted for the client
+      halted_for = false;
+      client_may_wait = false;
+      stopped_since.reset();
+      continue;
+    }
     // The client's activity before this tick's wait. A resume below counts from this value, not
     // from the moment it is sent: a request the tunnel noted just before our continue may reach
     // Delve after it, and would wait for a stop nobody makes unless we halt for it.
     const int64_t activity_at_top = client_activity_.load();
     if (main_->pending()) {
-      auto reply = main_->Receive(tick);
+      auto reply = main_->Receive(parked_.empty() ? tick : std::min(tick, kParkedTick));
       if (reply.ok()) {
         const json& state = DelveClient::StopState(*reply);
         if (jsonx::Bool(state, "exited")) {
@@ -880,6 +1045,29 @@ EndReason DelveSession::AttachLoop() {
     }
     // Every client that connected has gone (none yet: the target runs, nobody has stopped it).
     const bool no_client = clients_open_.load() == 0;
+    const bool park_due =
+        no_client && parked_.empty() && client_activity_.load() != activity_parked;
+    if (park_due) {
+      // The breakpoints the clients left would stop the target at every hit with nobody there. A
+      // target that runs (on a departed client's continue, `quit -c`, or on ours) is halted once
+      // to disable them; one left stopped keeps its stop for the grace below (a client may be
+      // coming back for it), and they are disabled when it is resumed.
+      bool running = main_->pending();
+      if (!running) {
+        auto state = side_->State(/*non_blocking=*/true, options_.call_timeout);
+        running = state.ok() && jsonx::Bool(*state, "Running");
+      }
+      if (running) {
+        activity_parked = client_activity_.load();
+        bool stopped = false;
+        if (auto end = HaltRunningTarget(&stopped)) return *end;
+        if (!stopped) continue;  // said in the log; tried again when a client has spoken
+        ParkClientBreakpoints();
+        if (!resume(activity_parked)) return kdbg::v1::END_REASON_ERROR;
+        client_may_wait = false;
+        continue;
+      }
+    }
     const absl::Duration allowed = no_client ? no_client_limit : limit;
     if (allowed == absl::InfiniteDuration() || !st->stopped() || main_->pending()) {
       stopped_since.reset();
@@ -899,15 +1087,11 @@ EndReason DelveSession::AttachLoop() {
       continue;
     }
     absl::Duration held = now - *stopped_since;
-    if (absl::Status sent =
-            main_->Send("RPCServer.Command", DelveClient::CommandParams("continue"));
-        !sent.ok()) {
-      end_detail_ = absl::StrCat("lost Delve: ", sent.message());
-      return kdbg::v1::END_REASON_ERROR;
+    if (park_due) {
+      activity_parked = client_activity_.load();
+      ParkClientBreakpoints();
     }
-    resumed = true;
-    halted_for = false;
-    activity_at_resume = activity_at_top;
+    if (!resume(activity_at_top)) return kdbg::v1::END_REASON_ERROR;
     // With no client connected no request of one can be on its way.
     client_may_wait =
         !no_client && now - absl::FromUnixNanos(last_activity_nanos_.load()) < in_flight;
@@ -916,7 +1100,6 @@ EndReason DelveSession::AttachLoop() {
           "stop limit: a request of the remote client may still be on its way; halting for it",
           {{"session", config_.id}});
     }
-    stopped_since.reset();
     const std::string held_for = absl::FormatDuration(absl::Trunc(held, absl::Milliseconds(100)));
     if (no_client) {
       log::Info("no debugger client: resumed a stopped target", {{"session", config_.id}});
@@ -926,9 +1109,10 @@ EndReason DelveSession::AttachLoop() {
                        " (a client left it halted, e.g. dlv's `quit` without -c, or a "
                        "breakpoint was hit after the last client disconnected): kdbg resumed "
                        "it so the service does not wait for a debugger that is not there; "
-                       "every breakpoint is kept. Breakpoint stops are continued at once "
-                       "until a debugger client connects and sends a request, which halts the "
-                       "target first; Ctrl-C on kdbg attach ends the session"));
+                       "every breakpoint is kept, disabled while no client is connected. Other "
+                       "stops are continued at once until a debugger client connects and sends "
+                       "a request, which halts the target first; Ctrl-C on kdbg attach ends the "
+                       "session"));
       continue;
     }
     Notice(kdbg::v1::NOTICE_KIND_STOP_LIMIT,
@@ -980,8 +1164,14 @@ void DelveSession::RemoveSocket() {
 }
 
 void DelveSession::Finish(EndReason reason) {
+  if (config_.attach_mode) {
+    // No client request reaches Delve during the safe end (one may be held already: parked).
+    absl::MutexLock lock(&mu_);
+    hold_requests_ = true;
+  }
   SafeEndTimeouts t{options_.halt_timeout, options_.call_timeout};
   SafeEndResult r = RunSafeEnd(*main_, *side_, config_.pid, proc_, clock_, t, names_);
+  if (config_.attach_mode) ReleaseHeldRequests();  // into a Delve that no longer serves
   if (r.last_stop && !config_.attach_mode && reason != kdbg::v1::END_REASON_MAX_HITS) {
     // The stop that arrived while ending: its hits happened, report them.
     ending_ = true;

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "agent/delve/delve_engine.h"
+#include "agent/delve/parked_breakpoints.h"
 #include "agent/delve/rpc_client.h"
 #include "agent/delve/trace_script.h"
 #include "agent/gobinary/dwarf.h"
@@ -72,8 +74,10 @@ class DelveSession final : public kdbg::agent::DebugSession {
   void RequestEnd(kdbg::v1::EndReason reason) override;
   absl::StatusOr<kdbg::v1::EndedEvent> Wait(absl::Duration timeout) override;
   bool Ended() const override;
-  // Thread-safe: counts the request and keeps when it was noted (AttachLoop's stop limit).
-  void NoteClientActivity() override;
+  // Thread-safe: counts the request and keeps when it was noted (AttachLoop's stop limit). While
+  // the breakpoints the clients left are disabled (no client was connected), returns false and
+  // keeps `ready`: AttachLoop halts the target, enables them again and runs it (within ~50 ms).
+  bool NoteClientActivity(std::function<void()> ready) override;
   // Thread-safe: AttachLoop resumes a target left stopped once the last client has gone
   // (DelveOptions::no_client_grace).
   void NoteClientConnections(int open) override { clients_open_.store(open); }
@@ -168,9 +172,28 @@ class DelveSession final : public kdbg::agent::DebugSession {
   bool RequestedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return requested_ != kdbg::v1::END_REASON_UNSPECIFIED;
   }
-  // AttachLoop's wait ends for an end asked or a notice told.
+  // AttachLoop's wait ends for an end asked, a notice told or a request held.
   bool RequestedOrToldLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return RequestedLocked() || !told_.empty();
+    return RequestedLocked() || !told_.empty() || !held_requests_.empty();
+  }
+  // AttachLoop, no client connected since one spoke, the target stopped: disables the breakpoints
+  // the clients left (parked_breakpoints.h) into parked_, and says so. Requests noted meanwhile
+  // are held; released at once when nothing was disabled.
+  void ParkClientBreakpoints();
+  // AttachLoop, a request held while parked: halts the target if it runs on our continue, enables
+  // parked_ again, says so and releases the held requests (the target stays halted for them).
+  // The end's reason when the target exited or Delve was lost on the way.
+  std::optional<kdbg::v1::EndReason> UnparkForReturningClient();
+  // The target runs (on our continue when main_ is pending, else on a client's): halts it and,
+  // for our continue, takes its reply. *stopped: Delve holds it stopped now (false, said in the
+  // log, when the halt went unanswered). The end's reason when the target exited or Delve was
+  // lost.
+  std::optional<kdbg::v1::EndReason> HaltRunningTarget(bool* stopped);
+  // Runs the held requests' `ready`s; later requests go through until the next park.
+  void ReleaseHeldRequests();
+  bool RequestHeld() {
+    absl::MutexLock lock(&mu_);
+    return !held_requests_.empty();
   }
   // Emits the notices TellUser queued; `last`: none is taken after these.
   void EmitTold(bool last);
@@ -203,6 +226,9 @@ class DelveSession final : public kdbg::agent::DebugSession {
   std::atomic<int64_t> client_activity_{0};      // requests the remote client sent (attach mode)
   std::atomic<int64_t> last_activity_nanos_{0};  // when the last was noted (clock_.MonotonicNow())
   std::atomic<int> clients_open_{-1};  // remote clients connected; -1 until the first connects
+  // The breakpoints AttachLoop disabled while no client was connected, as Delve listed them (loop
+  // thread only); non-empty exactly while hold_requests_.
+  std::vector<nlohmann::json> parked_;
   std::optional<int> exit_status_;
   std::string end_detail_;
   bool ending_ = false;  // Finish() reports a last stop after Delve detached
@@ -226,6 +252,10 @@ class DelveSession final : public kdbg::agent::DebugSession {
   kdbg::v1::EndedEvent ended_event_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<kdbg::v1::NoticeKind, std::string>> told_ ABSL_GUARDED_BY(mu_);
   bool told_closed_ ABSL_GUARDED_BY(mu_) = false;
+  // Client requests wait (NoteClientActivity returns false) while this is set: from the start of
+  // a park to the end of the unpark.
+  bool hold_requests_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::function<void()>> held_requests_ ABSL_GUARDED_BY(mu_);  // their `ready`s
 };
 
 }  // namespace kdbg::delve

@@ -434,6 +434,11 @@ absl::StatusOr<json> DelveClient::ListBreakpoints(absl::Duration timeout) {
   return jsonx::Arr(r, "Breakpoints");
 }
 
+absl::StatusOr<json> DelveClient::ListLogicalBreakpoints(absl::Duration timeout) {
+  KDBG_ASSIGN_OR_RETURN(json r, Call("RPCServer.ListBreakpoints", {{"All", false}}, timeout));
+  return jsonx::Arr(r, "Breakpoints");
+}
+
 absl::Status DelveClient::Detach(absl::Duration timeout) {
   return Call("RPCServer.Detach", {{"Kill", false}}, timeout).status();
 }

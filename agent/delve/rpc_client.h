@@ -105,8 +105,12 @@ class DelveClient {
                                                   absl::Duration timeout);
   absl::Status ClearBreakpoint(int id, absl::Duration timeout);
   absl::Status ClearBreakpointByName(const std::string& name, absl::Duration timeout);
-  // Every breakpoint, including internal ones (id < 0).
+  // Every physical breakpoint (ListBreakpoints {"All": true}): one entry per address of each,
+  // Delve's internal ones (id < 0) included; a disabled breakpoint has none.
   absl::StatusOr<nlohmann::json> ListBreakpoints(absl::Duration timeout);
+  // Every logical breakpoint (ListBreakpoints {"All": false}): one entry per breakpoint, with all
+  // its addresses, disabled ones and Delve's own (id < 0) included.
+  absl::StatusOr<nlohmann::json> ListLogicalBreakpoints(absl::Duration timeout);
   absl::Status Detach(absl::Duration timeout);
   static nlohmann::json CommandParams(const std::string& name) { return {{"Name", name}}; }
 

@@ -226,7 +226,7 @@ class EbpfSession final : public DebugSession {
   }
 
   // Trace mode only: no attach tunnel ever reaches an eBPF session.
-  void NoteClientActivity() override {}
+  bool NoteClientActivity(std::function<void()> /*ready*/) override { return true; }
   void NoteClientConnections(int /*open*/) override {}
   void TellUser(kdbg::v1::NoticeKind /*kind*/, const std::string& /*message*/) override {}
 

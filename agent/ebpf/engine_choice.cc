@@ -46,7 +46,9 @@ class Claimed final : public DebugSession {
     return inner_->Wait(timeout);
   }
   bool Ended() const override { return inner_->Ended(); }
-  void NoteClientActivity() override { inner_->NoteClientActivity(); }
+  bool NoteClientActivity(std::function<void()> ready) override {
+    return inner_->NoteClientActivity(std::move(ready));
+  }
   void NoteClientConnections(int open) override { inner_->NoteClientConnections(open); }
   void TellUser(kdbg::v1::NoticeKind kind, const std::string& message) override {
     inner_->TellUser(kind, message);

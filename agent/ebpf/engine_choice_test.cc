@@ -21,7 +21,7 @@ class FakeSession : public agent::DebugSession {
     return kdbg::v1::EndedEvent();
   }
   bool Ended() const override { return true; }
-  void NoteClientActivity() override {}
+  bool NoteClientActivity(std::function<void()> /*ready*/) override { return true; }
   void NoteClientConnections(int /*open*/) override {}
   void TellUser(kdbg::v1::NoticeKind /*kind*/, const std::string& /*message*/) override {}
 

@@ -1,6 +1,8 @@
 #include "agent/service/agent_service.h"
 
 #include <functional>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -166,8 +168,10 @@ class TunnelReactor final
       if (in_.data().empty()) {
         if (EndIfTheClientNeverSpoke(pump)) return;
       } else {
-        std::string data = FromClient(std::move(*in_.mutable_data()));
-        if (!data.empty()) pump->Send(data);
+        std::optional<std::string> data =
+            FromClient(std::move(*in_.mutable_data()), /*close_write=*/true);
+        if (!data) return;  // held: SendHeld sends them, then half-closes
+        if (!data->empty()) pump->Send(*data);
       }
       pump->CloseWrite();
       return;  // nothing more to read from a client that half-closed
@@ -178,8 +182,10 @@ class TunnelReactor final
       absl::MutexLock lock(&mu_);
       read_paused_ = true;
     }
-    std::string data = FromClient(std::move(*in_.mutable_data()));
-    bool room = data.empty() || pump->Send(data);
+    std::optional<std::string> data =
+        FromClient(std::move(*in_.mutable_data()), /*close_write=*/false);
+    if (!data) return;  // held, the read paused: SendHeld sends them and resumes it
+    bool room = data->empty() || pump->Send(*data);
     if (room) {
       {
         absl::MutexLock lock(&mu_);
@@ -301,8 +307,10 @@ class TunnelReactor final
   // The client's bytes through the filter (debug_protocol.h), which may answer a request itself
   // (a stop-limit notice, a refused kill, a Detach): its replies go to the client, the request
   // nowhere. A Detach the filter answered ends the session. Returns the bytes for Delve; the
-  // session hears of the client's activity (any byte) before they are sent.
-  std::string FromClient(std::string data) {
+  // session hears of the client's activity (any byte) before they are sent, and may hold them
+  // (Session::NoteClientActivity): then nullopt, and SendHeld sends them (half-closing after them
+  // when `close_write`) once the session is ready for them.
+  std::optional<std::string> FromClient(std::string data, bool close_write) {
     const bool spoke = !data.empty();
     std::shared_ptr<Session> session;
     bool replied;
@@ -323,7 +331,29 @@ class TunnelReactor final
       detached = filter_.detaches() > detached_before;
       protocol = filter_.protocol();
     }
-    if (session != nullptr && spoke) session->NoteClientActivity();
+    std::optional<std::string> for_delve;  // nullopt: held
+    if (session == nullptr || !spoke) {
+      for_delve = std::move(data);
+    } else {
+      {
+        // Held first: `ready` may run on the engine's thread as soon as the session has it.
+        absl::MutexLock lock(&mu_);
+        held_ = std::move(data);
+        held_close_write_ = close_write;
+        holding_ = true;
+      }
+      std::weak_ptr<TunnelReactor> weak = shared_from_this();
+      if (session->NoteClientActivity([weak] {
+            if (auto r = weak.lock()) r->SendHeld();
+          })) {
+        absl::MutexLock lock(&mu_);
+        for_delve = std::exchange(held_, {});
+        holding_ = false;
+      } else {
+        log::Info("tunnel: the client's request waits for the session",
+                  {{"session", session->id()}, {"caller", caller_}});
+      }
+    }
     const std::string session_id = session != nullptr ? session->id() : std::string();
     if (refused_kill) {
       log::Warning("tunnel: refused a debugger client's request to kill the target",
@@ -342,7 +372,30 @@ class TunnelReactor final
                 {{"session", session_id}, {"caller", caller_}});
       session->RequestEnd(kdbg::v1::END_REASON_REMOTE_CLIENT_LEFT);
     }
-    return data;
+    return for_delve;
+  }
+
+  // The session is ready for the bytes FromClient held: to Delve, then the read resumes (or the
+  // write half closes, as the client asked).
+  void SendHeld() {
+    std::shared_ptr<StreamPump> pump;
+    std::string data;
+    bool close_write;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!holding_) return;
+      holding_ = false;
+      data = std::exchange(held_, {});
+      close_write = held_close_write_;
+      pump = pump_;
+    }
+    if (pump == nullptr) return;
+    const bool room = data.empty() || pump->Send(data);
+    if (close_write) {
+      pump->CloseWrite();
+      return;
+    }
+    if (room) ResumeRead();  // otherwise on_send_space resumes it
   }
 
   // A client that closes before its first byte (a port check: `nc -z`, bash's /dev/tcp) will never
@@ -365,7 +418,7 @@ class TunnelReactor final
   void ResumeRead() {
     {
       absl::MutexLock lock(&mu_);
-      if (!read_paused_ || finished_) return;
+      if (!read_paused_ || finished_ || holding_) return;
       read_paused_ = false;
     }
     StartRead(&in_);
@@ -445,7 +498,11 @@ class TunnelReactor final
   // The debugger protocol on this connection, and what kdbg says to the client in it.
   DebugTunnelFilter filter_ ABSL_GUARDED_BY(mu_);
   std::string injected_ ABSL_GUARDED_BY(mu_);  // for the client, made by filter_, not sent yet
-  int listener_ ABSL_GUARDED_BY(mu_) = 0;      // Session::AddStopLimitListener's id
+  // The client's bytes for Delve the session holds (FromClient, SendHeld); the read is paused.
+  bool holding_ ABSL_GUARDED_BY(mu_) = false;
+  std::string held_ ABSL_GUARDED_BY(mu_);
+  bool held_close_write_ ABSL_GUARDED_BY(mu_) = false;
+  int listener_ ABSL_GUARDED_BY(mu_) = 0;  // Session::AddStopLimitListener's id
   grpc::Status final_;
   kdbg::v1::TunnelFrame in_;
   kdbg::v1::TunnelFrame out_;

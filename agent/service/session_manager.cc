@@ -79,9 +79,9 @@ std::string Session::delve_address() const {
   return delve_address_;
 }
 
-void Session::NoteClientActivity() {
+bool Session::NoteClientActivity(std::function<void()> ready) {
   absl::MutexLock lock(&mu_);
-  if (debug_ != nullptr) debug_->NoteClientActivity();
+  return debug_ == nullptr || debug_->NoteClientActivity(std::move(ready));
 }
 
 void Session::TellUser(kdbg::v1::NoticeKind kind, const std::string& message) {

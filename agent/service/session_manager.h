@@ -74,9 +74,10 @@ class Session {
   // "127.0.0.1:PORT" of Delve once an attach session is attached; empty before and in trace mode.
   std::string delve_address() const;
   bool Ended() const;
-  // Attach mode: the remote client sent a request through a tunnel (DebugSession::
-  // NoteClientActivity). Thread-safe, non-blocking.
-  void NoteClientActivity();
+  // Attach mode: the remote client sent a request through a tunnel. True: its bytes may go to Delve
+  // now; false: the tunnel holds them until `ready` runs (DebugSession::NoteClientActivity: once,
+  // on the engine's thread, with no lock of the session's held). Thread-safe, non-blocking.
+  bool NoteClientActivity(std::function<void()> ready);
   // A notice for the session's user, in order with the engine's events (DebugSession::TellUser);
   // dropped once the session has ended. Thread-safe, non-blocking.
   void TellUser(kdbg::v1::NoticeKind kind, const std::string& message);

@@ -49,7 +49,7 @@ class FakeDebugSession final : public DebugSession {
     return done_;
   }
   // What the tunnels tell an attach session: nothing in the fake depends on it.
-  void NoteClientActivity() override {}
+  bool NoteClientActivity(std::function<void()> /*ready*/) override { return true; }
   void NoteClientConnections(int /*open*/) override {}
   void TellUser(kdbg::v1::NoticeKind /*kind*/, const std::string& /*message*/) override {}
 

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <optional>
 #include <random>
 #include <thread>
@@ -522,6 +524,124 @@ TEST_F(AgentIntegrationTest, ATargetTheLastDlvConnectLeftHaltedIsResumed) {
   if (!HasFailure()) std::filesystem::remove_all(dir);
 }
 
+// `dlv connect` to a tunnel bridge's port, typed at as a user would: its commands go through a
+// FIFO the test writes when it chooses (DIR/stdin), its output (stderr too) collects in DIR/out.
+class InteractiveDlv {
+ public:
+  InteractiveDlv(int port, std::string dir) : dir_(std::move(dir)) {
+    const std::string fifo = dir_ + "/stdin";
+    if (::mkfifo(fifo.c_str(), 0600) != 0) {
+      status_ = absl::InternalError(absl::StrCat("mkfifo ", fifo, ": ", std::strerror(errno)));
+      return;
+    }
+    commands_ = UniqueFd(::open(fifo.c_str(), O_RDWR | O_CLOEXEC));
+    auto dlv = SpawnDlvConnect(port, fifo, dir_ + "/out");
+    if (!dlv.ok()) {
+      status_ = dlv.status();
+      return;
+    }
+    dlv_ = std::move(*dlv);
+  }
+  const absl::Status& status() const { return status_; }
+  // What the user types ("break main.f\ncontinue\n").
+  bool Type(const std::string& keys) {
+    return ::write(commands_.get(), keys.data(), keys.size()) == static_cast<ssize_t>(keys.size());
+  }
+  std::string Output() const {
+    std::ifstream in(dir_ + "/out");
+    std::stringstream out;
+    out << in.rdbuf();
+    return out.str();
+  }
+  // Whether dlv has printed `what`, within 30 s.
+  bool WaitFor(const std::string& what) const {
+    for (int i = 0; i < 300 && !absl::StrContains(Output(), what); ++i) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return absl::StrContains(Output(), what);
+  }
+  absl::StatusOr<int> Wait(absl::Duration timeout) { return dlv_->Wait(timeout); }
+
+ private:
+  std::string dir_;
+  absl::Status status_;
+  UniqueFd commands_;
+  std::unique_ptr<ChildProcess> dlv_;
+};
+
+// `dlv connect` sets a breakpoint on the request handler, stops there at a request, and leaves
+// with `quit -c` (yes to "There are breakpoints set, do you wish to quit and continue without
+// clearing breakpoints?"): the target runs on with a breakpoint nobody is connected to see. The
+// agent halts it once, disables the breakpoint and says so: the requests that follow never stop
+// there (its hit count stays at the one stop dlv saw). A second `dlv connect` finds it enabled
+// again, with that count, and stops there at the next request.
+TEST_F(AgentIntegrationTest, ABreakpointTheLastDlvConnectLeftIsDisabledUntilAClientIsBack) {
+  StartAgent();
+  auto stub = agent_->Stub(&controller_, pki_.get());
+  grpc::ClientContext ctx;
+  Deadline(&ctx, 180);
+  auto attach = AttachReady(stub.get(), &ctx, "it-park");
+  ASSERT_NE(attach, nullptr);
+  std::string dir = MakeTempDir("kdbg-dlv-park-");
+  // One client's session at the breakpoint: dlv types `first` and `continue`; once it has printed
+  // `printed` a request is sent, and `keys` are typed once that request stopped at the breakpoint.
+  auto stop_at_breakpoint_then = [&](const std::string& name, const std::string& first,
+                                     const std::string& printed, const std::string& keys) {
+    std::filesystem::create_directory(dir + "/" + name);
+    TunnelBridge bridge(stub.get(), "it-park");
+    InteractiveDlv dlv(bridge.port(), dir + "/" + name);
+    ASSERT_TRUE(dlv.status().ok()) << dlv.status();
+    ASSERT_TRUE(dlv.Type(first + "continue\n"));
+    ASSERT_TRUE(dlv.WaitFor(printed)) << dlv.Output();
+    absl::StatusOr<HttpResult> held = absl::UnknownError("not sent");
+    std::thread request(
+        [&] { held = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(30)); });
+    absl::Cleanup join = [&] {
+      if (request.joinable()) request.join();
+    };
+    ASSERT_TRUE(dlv.WaitFor("> [Breakpoint 1] main.handleSlash()")) << dlv.Output();
+    ASSERT_TRUE(dlv.Type(keys));
+    auto st = dlv.Wait(absl::Seconds(30));
+    ASSERT_TRUE(st.ok()) << st.status() << "\n" << dlv.Output();
+    EXPECT_EQ(ChildProcess::DescribeWaitStatus(*st), "exit status 0") << dlv.Output();
+    request.join();
+    ASSERT_TRUE(held.ok()) << held.status();
+    EXPECT_EQ(held->status, 200);
+  };
+  ASSERT_NO_FATAL_FAILURE(stop_at_breakpoint_then("first", "break main.handleSlash\n",
+                                                  "Breakpoint 1 set at", "quit -c\ny\n"));
+  auto disabled = ReadNotice(attach.get(), kdbg::v1::NOTICE_KIND_BREAKPOINTS_DISABLED);
+  ASSERT_TRUE(disabled.has_value()) << agent_->Logs();
+  EXPECT_THAT(disabled->message(),
+              ::testing::HasSubstr("disabled the breakpoint the clients left (1 at "
+                                   "main.handleSlash (main.go:10))"));
+  for (int i = 0; i < 20; ++i) {
+    const absl::Time sent = kdbg::MonotonicNow();
+    auto r = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(10));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_LT(kdbg::MonotonicNow() - sent, absl::Seconds(1)) << "request " << i;
+  }
+  ASSERT_NO_FATAL_FAILURE(
+      stop_at_breakpoint_then("back", "breakpoints\n", "Breakpoint 1 (", "clearall\nquit -c\n"));
+  // "Breakpoint 1 (enabled) at 0x... for main.handleSlash() ./main.go:10 (1)": listed as the client
+  // came back, its total hit count the first dlv's one stop, none of the twenty requests since.
+  std::ifstream in(dir + "/back/out");
+  std::string line;
+  std::string listed;
+  while (std::getline(in, line)) {
+    if (absl::StrContains(line, "Breakpoint 1 (")) listed = line;
+  }
+  EXPECT_THAT(listed, ::testing::HasSubstr("Breakpoint 1 (enabled) at"));
+  EXPECT_TRUE(absl::EndsWith(listed, "main.go:10 (1)")) << listed;
+  auto enabled = ReadNotice(attach.get(), kdbg::v1::NOTICE_KIND_BREAKPOINTS_ENABLED);
+  ASSERT_TRUE(enabled.has_value()) << agent_->Logs();
+  EXPECT_THAT(enabled->message(), ::testing::HasSubstr("a debugger client is back"));
+  CancelAndDrain(&ctx, attach.get());
+  ExpectReleased();
+  if (!HasFailure()) std::filesystem::remove_all(dir);
+}
+
 // Both debuggers make killing the pod's process one keystroke away: Delve 1.27's `quit` asks "kill
 // the headless instance? [Y/n]" then "kill the process? [Y/n]" (Enter twice sends Detach {"Kill":
 // true}); VS Code's Stop on an attach configuration sends disconnect {terminateDebuggee: true}.
@@ -772,37 +892,17 @@ TEST_F(AgentIntegrationTest, DlvConnectHoldingAStopPastTheLimitIsToldWhyByItsNex
 
   TunnelBridge bridge(stub.get(), "it-limit-dlv");
   std::string dir = MakeTempDir("kdbg-dlv-limit-");
-  // dlv reads its commands from a FIFO the test writes when it chooses (the user at the prompt).
-  std::string fifo = dir + "/stdin";
-  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  UniqueFd commands(::open(fifo.c_str(), O_RDWR | O_CLOEXEC));
-  ASSERT_TRUE(commands.valid());
-  auto type = [&](const std::string& line) {
-    ASSERT_EQ(::write(commands.get(), line.data(), line.size()), static_cast<ssize_t>(line.size()));
-  };
-  auto output = [&] {
-    std::ifstream in(dir + "/out");
-    std::stringstream out;
-    out << in.rdbuf();
-    return out.str();
-  };
-  auto wait_for = [&](const std::string& what) {
-    for (int i = 0; i < 300 && !absl::StrContains(output(), what); ++i) {
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    return absl::StrContains(output(), what);
-  };
-  auto dlv = SpawnDlvConnect(bridge.port(), fifo, dir + "/out");
-  ASSERT_TRUE(dlv.ok()) << dlv.status();
-  type("break main.handleSlash\ncontinue\n");
-  ASSERT_TRUE(wait_for("Breakpoint 1 set at")) << output();
+  InteractiveDlv dlv(bridge.port(), dir);
+  ASSERT_TRUE(dlv.status().ok()) << dlv.status();
+  ASSERT_TRUE(dlv.Type("break main.handleSlash\ncontinue\n"));
+  ASSERT_TRUE(dlv.WaitFor("Breakpoint 1 set at")) << dlv.Output();
   absl::StatusOr<HttpResult> held;
   std::thread request(
       [&] { held = HttpGet("127.0.0.1", target_->port(), "/", absl::Seconds(30)); });
   absl::Cleanup join = [&] {
     if (request.joinable()) request.join();
   };
-  ASSERT_TRUE(wait_for("> [Breakpoint 1] main.handleSlash()")) << output();
+  ASSERT_TRUE(dlv.WaitFor("> [Breakpoint 1] main.handleSlash()")) << dlv.Output();
   // The user sits at the prompt past the limit: the agent resumes the target.
   auto notice = ReadNotice(attach.get(), kdbg::v1::NOTICE_KIND_STOP_LIMIT);
   request.join();
@@ -812,9 +912,9 @@ TEST_F(AgentIntegrationTest, DlvConnectHoldingAStopPastTheLimitIsToldWhyByItsNex
   // The next command gets the explanation instead of running; the ones after it work as ever (the
   // user's breakpoint is there), and quitting leaves the target running. Typed at once: each
   // command of a client the agent halted the target for starts the limit again.
-  type("continue\nbreakpoints\nclearall\nquit -c\n");
-  auto st = (*dlv)->Wait(absl::Seconds(30));
-  std::string out = output();
+  ASSERT_TRUE(dlv.Type("continue\nbreakpoints\nclearall\nquit -c\n"));
+  auto st = dlv.Wait(absl::Seconds(30));
+  std::string out = dlv.Output();
   ASSERT_TRUE(st.ok()) << st.status() << "\n" << out;
   EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0)
       << ChildProcess::DescribeWaitStatus(*st) << "\n"

@@ -600,6 +600,15 @@ TEST_F(DelveEngineTest, AttachModeExposesDelveAndClearsTheRemoteClientsBreakpoin
   EXPECT_FALSE(std::filesystem::exists(socket_path));
 }
 
+// As the tunnel notes each request of a remote client before it goes to Delve: waits while the
+// engine holds it (the breakpoints disabled while no client was connected, enabled again first).
+// Returns whether it may go (within 10 s).
+bool NoteRequest(agent::DebugSession& session) {
+  auto ready = std::make_shared<absl::Notification>();
+  if (session.NoteClientActivity([ready] { ready->Notify(); })) return true;
+  return ready->WaitForNotificationWithTimeout(absl::Seconds(10));
+}
+
 // An attach session with a 1 s stop limit (a tight liveness probe's budget, kube/probes.h) on
 // hello-world-nol, and a debugger client connected to its Delve. Not movable: the session's
 // callback holds `events`.
@@ -646,19 +655,19 @@ TEST_F(DelveEngineTest, AttachStopLimitResumesAHeldStopAndKeepsTheBreakpoints) {
   // Each request of the client is noted first, as the tunnel notes every frame it forwards. On a
   // loaded machine the setup below can itself outlast the 1 s limit; the engine then resumes the
   // client's halt and halts again for its next request, so notices are counted from the continue.
-  a.session->NoteClientActivity();
+  ASSERT_TRUE(NoteRequest(*a.session));
   ASSERT_TRUE(
       remote.Call("RPCServer.Command", DelveClient::CommandParams("halt"), absl::Seconds(10)).ok());
-  a.session->NoteClientActivity();
+  ASSERT_TRUE(NoteRequest(*a.session));
   auto locs = remote.FindLocation("main.handleSlash", absl::Seconds(10));
   ASSERT_TRUE(locs.ok()) << locs.status();
   BreakpointRequest bp;
   bp.name = "user1";
   bp.addrs = locs->front().pcs;
   bp.tracepoint = false;
-  a.session->NoteClientActivity();
+  ASSERT_TRUE(NoteRequest(*a.session));
   ASSERT_TRUE(remote.CreateBreakpoint(bp, absl::Seconds(10)).ok());
-  a.session->NoteClientActivity();
+  ASSERT_TRUE(NoteRequest(*a.session));
   const int limits_before = stop_limits();
   ASSERT_TRUE(remote.Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok());
   // A request stops at the breakpoint; the client holds the stop. The engine resumes it after
@@ -684,7 +693,7 @@ TEST_F(DelveEngineTest, AttachStopLimitResumesAHeldStopAndKeepsTheBreakpoints) {
   }
   // The client is back (a request through its tunnel): the engine halts the target for it; its
   // breakpoint is still there; the stop it now holds is resumed again after the limit.
-  a.session->NoteClientActivity();
+  ASSERT_TRUE(NoteRequest(*a.session));
   bool stopped = false;
   for (int i = 0; i < 300 && !stopped; ++i) {
     auto st = kdbg::testing::ReadProcStatus(a.target->pid());
@@ -710,7 +719,7 @@ TEST_F(DelveEngineTest, AttachStopLimitResumesAHeldStopWhenTheWallClockIsSetBack
   StopLimitedAttach a;
   ASSERT_NO_FATAL_FAILURE(StartStopLimitedAttach(*factory_, "limit-step", &a));
   const int limits_before = a.StopLimits();
-  a.session->NoteClientActivity();
+  ASSERT_TRUE(NoteRequest(*a.session));
   ASSERT_TRUE(
       a.remote->Call("RPCServer.Command", DelveClient::CommandParams("halt"), absl::Seconds(10))
           .ok());
@@ -752,7 +761,7 @@ TEST_F(DelveEngineTest, AttachStopLimitHaltsForARequestNotedJustBeforeTheResume)
   int judged = 0;
   for (int round = 0; round < 6 && judged < 2; ++round) {
     // The client halts the target and holds it (no request while it holds it).
-    a.session->NoteClientActivity();
+    ASSERT_TRUE(NoteRequest(*a.session));
     ASSERT_TRUE(
         remote.Call("RPCServer.Command", DelveClient::CommandParams("halt"), absl::Seconds(10))
             .ok());
@@ -761,7 +770,7 @@ TEST_F(DelveEngineTest, AttachStopLimitHaltsForARequestNotedJustBeforeTheResume)
     // before.
     absl::SleepFor(absl::Milliseconds(800));
     const absl::Time noted = kdbg::MonotonicNow();
-    a.session->NoteClientActivity();
+    ASSERT_TRUE(NoteRequest(*a.session));
     ASSERT_TRUE(await_stop_limits(before + 1)) << "the stop limit did not resume the halt";
     const absl::Duration gap = kdbg::MonotonicNow() - noted;
     // The request the note was for, reaching Delve after the resume.
@@ -773,7 +782,7 @@ TEST_F(DelveEngineTest, AttachStopLimitHaltsForARequestNotedJustBeforeTheResume)
                               << " before the resume: " << found.status();
     } else if (!found.ok()) {
       // Outside the window: the client's next request brings it back (the engine halts for it).
-      a.session->NoteClientActivity();
+      ASSERT_TRUE(NoteRequest(*a.session));
       found = remote.Receive(absl::Seconds(10));
       ASSERT_TRUE(found.ok()) << found.status();
     }
@@ -790,8 +799,9 @@ TEST_F(DelveEngineTest, AttachStopLimitHaltsForARequestNotedJustBeforeTheResume)
 // No stop limit (no liveness probe), and the remote client leaves the target stopped at its
 // breakpoint: while the client is connected the stop is its own and lasts; once the last client
 // has disconnected (the tunnels tell the session), the engine resumes the target after
-// DelveOptions::no_client_grace (2 s), says so, keeps the breakpoint, continues its later stops at
-// once, and halts the target for a client that comes back.
+// DelveOptions::no_client_grace (2 s), says so, keeps the breakpoint but disables it (later
+// requests never stop there: its hit count stays), and for a client that comes back halts the
+// target and enables it again before that client's first request goes to Delve.
 TEST_F(DelveEngineTest, AttachResumesATargetTheLastClientLeftStopped) {
   auto target = GoTarget::Start("hello-world");
   ASSERT_TRUE(target.ok()) << target.status();
@@ -816,7 +826,7 @@ TEST_F(DelveEngineTest, AttachResumesATargetTheLastClientLeftStopped) {
   auto conn = SocketRpcDialer().Dial(session.delve_address());
   ASSERT_TRUE(conn.ok()) << conn.status();
   auto remote = std::make_unique<DelveClient>(std::move(*conn));
-  session.NoteClientActivity();
+  ASSERT_TRUE(NoteRequest(session));
   ASSERT_TRUE(
       remote->Call("RPCServer.Command", DelveClient::CommandParams("halt"), absl::Seconds(10))
           .ok());
@@ -857,9 +867,22 @@ TEST_F(DelveEngineTest, AttachResumesATargetTheLastClientLeftStopped) {
   EXPECT_GE(resumed_after, absl::Milliseconds(1800));
   EXPECT_LT(resumed_after, absl::Seconds(8));
   ASSERT_EQ(resumes(), 1);
-  EXPECT_THAT(events.Notices().back().message(), HasSubstr("no debugger client is connected"));
-  EXPECT_THAT(events.Notices().back().message(), HasSubstr("every breakpoint is kept"));
-  // The breakpoint's later stops are continued at once while nobody is connected.
+  auto notices_of = [&](v1::NoticeKind kind) {
+    std::vector<std::string> out;
+    for (const auto& notice : events.Notices()) {
+      if (notice.kind() == kind) out.push_back(notice.message());
+    }
+    return out;
+  };
+  auto resumed = notices_of(v1::NOTICE_KIND_STOP_LIMIT);
+  ASSERT_EQ(resumed.size(), 1u);
+  EXPECT_THAT(resumed[0], HasSubstr("no debugger client is connected"));
+  EXPECT_THAT(resumed[0], HasSubstr("every breakpoint is kept"));
+  auto disabled = notices_of(v1::NOTICE_KIND_BREAKPOINTS_DISABLED);
+  ASSERT_EQ(disabled.size(), 1u);
+  EXPECT_THAT(disabled[0], HasSubstr("disabled the breakpoint the clients left (1 \"user1\" at "
+                                     "main.handleSlash (main.go:10))"));
+  // While nobody is connected the breakpoint does not stop the target.
   for (int i = 0; i < 5; ++i) {
     absl::Time t = kdbg::MonotonicNow();
     auto r = kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(5));
@@ -867,21 +890,38 @@ TEST_F(DelveEngineTest, AttachResumesATargetTheLastClientLeftStopped) {
     EXPECT_LT(kdbg::MonotonicNow() - t, absl::Milliseconds(800));
   }
   EXPECT_EQ(resumes(), 1);
-  // A client comes back: the target is halted for its first request, its breakpoint kept.
+  // A client comes back: its first request waits until the engine has halted the target and
+  // enabled the breakpoint again.
   session.NoteClientConnections(1);
   auto conn2 = SocketRpcDialer().Dial(session.delve_address());
   ASSERT_TRUE(conn2.ok()) << conn2.status();
   DelveClient back(std::move(*conn2));
-  session.NoteClientActivity();
-  bool stopped = false;
-  for (int i = 0; i < 300 && !stopped; ++i) {
-    stopped = target_stopped();
-    if (!stopped) absl::SleepFor(absl::Milliseconds(10));
-  }
-  EXPECT_TRUE(stopped) << "the target was not halted for the returning client";
-  auto list = back.ListBreakpoints(absl::Seconds(10));
+  ASSERT_TRUE(NoteRequest(session)) << "the returning client's request was held for good";
+  EXPECT_TRUE(target_stopped()) << "the target was not halted for the returning client";
+  EXPECT_EQ(notices_of(v1::NOTICE_KIND_BREAKPOINTS_ENABLED).size(), 1u);
+  auto list = back.ListLogicalBreakpoints(absl::Seconds(10));
   ASSERT_TRUE(list.ok()) << list.status();
-  EXPECT_THAT(list->dump(), HasSubstr("\"user1\""));
+  bool found = false;
+  for (const auto& bp : *list) {
+    if (bp.value("name", "") != "user1") continue;
+    found = true;
+    EXPECT_FALSE(bp.value("disabled", true));
+    // The one hit the client stopped at; none of the five requests while it was disabled.
+    EXPECT_EQ(bp.value("totalHitCount", 0), 1) << bp.dump();
+  }
+  EXPECT_TRUE(found) << list->dump();
+  // Enabled: the next request stops there again.
+  ASSERT_TRUE(NoteRequest(session));
+  ASSERT_TRUE(back.Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok());
+  std::thread again([&] {
+    (void)kdbg::testing::HttpGet("127.0.0.1", (*target)->port(), "/", absl::Seconds(30));
+  });
+  auto stop = back.Receive(absl::Seconds(10));
+  ASSERT_TRUE(stop.ok()) << stop.status();
+  EXPECT_THAT(stop->dump(), HasSubstr("user1"));
+  ASSERT_TRUE(NoteRequest(session));
+  ASSERT_TRUE(back.Send("RPCServer.Command", DelveClient::CommandParams("continue")).ok());
+  again.join();
   EndCleanly(session, **target, v1::END_REASON_CLIENT_STOP);
 }
 
