@@ -423,6 +423,15 @@ TEST_F(E2eTest, DlvQuitNeverKillsThePodsProcessAndItsDetachEndsTheSession) {
       << "the pod's process no longer serves\n"
       << dlv.out << "\n"
       << attach->Stderr();
+  // The breakpoint dlv left is disabled while nobody is connected (the agent resumed the halt
+  // dlv connect made), and the CLI names it.
+  const std::string disabled =
+      "kdbg: breakpoints-disabled: no debugger client is connected: kdbg disabled the breakpoint "
+      "the clients left (1 at main.handleSlash (main.go:10))";
+  for (int i = 0; i < 50 && !absl::StrContains(attach->Stderr(), disabled); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(absl::StrContains(attach->Stderr(), disabled)) << attach->Stderr();
   auto alive = testing::ReadProcStatus(*pid);
   ASSERT_TRUE(alive.ok()) << "the pod's process " << *pid << " is gone: " << alive.status();
   EXPECT_NE(alive->state, 'Z') << "the pod's process " << *pid << " died";
@@ -433,6 +442,11 @@ TEST_F(E2eTest, DlvQuitNeverKillsThePodsProcessAndItsDetachEndsTheSession) {
   dlv = RunDlvConnect(port, Script("dlv-quit-yes-no", "quit\ny\nn\n"));
   EXPECT_EQ(dlv.ended, "exit status 0") << dlv.out;
   EXPECT_EQ(attach->Wait(absl::Seconds(30)), 0) << attach->Stderr();
+  // The second client's first request found the breakpoint enabled again.
+  EXPECT_TRUE(absl::StrContains(attach->Stderr(),
+                                "kdbg: breakpoints-enabled: a debugger client "
+                                "is back: kdbg enabled again the breakpoint"))
+      << attach->Stderr();
   EXPECT_TRUE(absl::StrContains(attach->Stderr(), "kdbg: ended: debugger client disconnected"))
       << attach->Stderr();
   EXPECT_TRUE(absl::StrContains(
