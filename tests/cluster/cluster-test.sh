@@ -9,7 +9,9 @@
 #   trace      a trace of each sample pod as the allowed user: hits streamed, Ctrl-C ends it, the
 #              target released (running, TracerPid 0, no Delve), audit line and pod Events
 #   attach     kdbg attach + a real `dlv connect` through the tunnel, on each node's pod; Delve on
-#              a Unix socket: no TCP listener in the agent pod but its gRPC and health ports
+#              a Unix socket: no TCP listener in the agent pod but its gRPC and health ports; dlv
+#              leaves its breakpoint (`quit -c`): disabled while no client is connected (the CLI
+#              says so, requests are not stopped), and Ctrl-C releases the target from there
 #   sessions   kdbg sessions lists a trace, the denied user cannot stop it, kdbg stop ends it
 #   denied     the denied user is refused by the controller's SubjectAccessReview; no Delve started
 #   attach-rbac  under the policy's `attach: rbac` (helm upgrade): bob, bound to ClusterRole
@@ -407,10 +409,19 @@ cmd_attach() {
     ( sleep 3; curl -s -m 20 -o /dev/null "http://$ip:8080/" ) &
     local cpid=$!
     BG+=($cpid)
-    printf 'break main.handleSlash\ncontinue\nprint r.RemoteAddr\nclearall\nquit -c\n' |
+    # dlv leaves with its breakpoint set (yes to "There are breakpoints set, do you wish to quit
+    # and continue without clearing breakpoints?").
+    printf 'break main.handleSlash\ncontinue\nprint r.RemoteAddr\nquit -c\ny\n' |
       timeout 60 "$dlv" connect "127.0.0.1:$port" >"$WORK/dlv.out" 2>&1 || fail "dlv connect through the tunnel to pod/$pod failed: $(cat "$WORK/dlv.out")"
     wait $cpid || true
     grep -qE '"10\.244\.[0-9]+\.1:[0-9]+"' "$WORK/dlv.out" || fail "dlv did not print r.RemoteAddr: $(cat "$WORK/dlv.out")"
+    # With nobody connected the agent disables it: requests (and the kubelet's probes) are not
+    # stopped there.
+    wait_line "$WORK/attach.err" 'kdbg: breakpoints-disabled: .*1 at main\.handleSlash \(main\.go:10\)' $apid 20 ||
+      fail "the breakpoint dlv left on pod/$pod was not disabled: $(cat "$WORK/attach.err")"
+    for ((i = 0; i < 20; i++)); do
+      curl -sf -m 2 -o /dev/null "http://$ip:8080/" || fail "request $i to pod/$pod with its breakpoint disabled took over 2 s or failed"
+    done
     kill -INT $apid  # Ctrl-C
     for ((i = 0; i < 60; i++)); do kill -0 $apid 2>/dev/null || break; sleep 0.5; done
     local rc=0
@@ -422,7 +433,7 @@ cmd_attach() {
     local session
     session=$(session_of "$WORK/attach.err")
     expect_audited "$session" "$pod" "CLIENT_STOP|STOP_REQUESTED"
-    echo "cluster-test: attach pod/$pod on $node: Delve on a Unix socket (agent pod TCP listeners: 7443 7444 only), dlv connect printed $(grep -oE '"10\.244\.[0-9]+\.1:[0-9]+"' "$WORK/dlv.out" | head -1), Ctrl-C, released"
+    echo "cluster-test: attach pod/$pod on $node: Delve on a Unix socket (agent pod TCP listeners: 7443 7444 only), dlv connect printed $(grep -oE '"10\.244\.[0-9]+\.1:[0-9]+"' "$WORK/dlv.out" | head -1), quit -c left its breakpoint: disabled, 20 requests served, Ctrl-C, released"
   done < <(sample_pods)
 }
 
