@@ -260,6 +260,15 @@ int KdbgProcess::Wait(absl::Duration timeout) {
 
 std::string KdbgProcess::Stderr() const { return ReadFile(stderr_path_); }
 
+bool KdbgProcess::AwaitStderr(absl::string_view text, absl::Duration timeout) const {
+  const absl::Time deadline = kdbg::MonotonicNow() + timeout;
+  while (!absl::StrContains(Stderr(), text)) {
+    if (kdbg::MonotonicNow() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return true;
+}
+
 std::string TargetReleased(pid_t pid, const std::string& url) {
   auto st = testing::WaitUntilReleased(pid, 10000);
   if (!st.ok()) return absl::StrCat("target ", pid, ": ", st.status().message());

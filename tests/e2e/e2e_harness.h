@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/child_process.h"
 #include "nlohmann/json.hpp"
@@ -70,6 +71,8 @@ class KdbgProcess {
   // Waits for exit; returns the exit code (128+signal when killed), -1 on timeout.
   int Wait(absl::Duration timeout);
   std::string Stderr() const;
+  // Whether stderr contains `text` within `timeout` (checked every 100 ms).
+  bool AwaitStderr(absl::string_view text, absl::Duration timeout) const;
   // Everything Wait() drained from stdout without parsing it (text-mode output).
   const std::string& raw_stdout() const { return raw_; }
   pid_t pid() const { return child_->pid(); }

@@ -367,10 +367,7 @@ TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
   const std::string refused =
       "kdbg: refused a debugger connection: it came from UID 65534; only your own (UID 0) may "
       "debug through this session";
-  for (int i = 0; i < 50 && !absl::StrContains(attach->Stderr(), refused); ++i) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_TRUE(absl::StrContains(attach->Stderr(), refused)) << attach->Stderr();
+  EXPECT_TRUE(attach->AwaitStderr(refused, absl::Seconds(5))) << attach->Stderr();
   // A remote debugging session as a person would type it: break in the handler, see one request,
   // clear, and quit leaving the process running.
   std::string commands = Script(
@@ -388,10 +385,7 @@ TEST_F(E2eTest, AttachTunnelsARealDlvConnect) {
       << "dlv printed: " << dlv.out;
   // The CLI says when the debugger comes and goes (headless, the session outlives it).
   const std::string gone = "kdbg: debugger connected\nkdbg: debugger disconnected\n";
-  for (int i = 0; i < 50 && !absl::StrContains(attach->Stderr(), gone); ++i) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_TRUE(absl::StrContains(attach->Stderr(), gone)) << attach->Stderr();
+  EXPECT_TRUE(attach->AwaitStderr(gone, absl::Seconds(5))) << attach->Stderr();
   attach->Signal(SIGINT);
   EXPECT_EQ(attach->Wait(absl::Seconds(20)), 0) << attach->Stderr();
   EXPECT_TRUE(absl::StrContains(attach->Stderr(), "detached cleanly")) << attach->Stderr();
@@ -428,10 +422,7 @@ TEST_F(E2eTest, DlvQuitNeverKillsThePodsProcessAndItsDetachEndsTheSession) {
   const std::string disabled =
       "kdbg: breakpoints-disabled: no debugger client is connected: kdbg disabled the breakpoint "
       "the clients left (1 at main.handleSlash (main.go:10))";
-  for (int i = 0; i < 50 && !absl::StrContains(attach->Stderr(), disabled); ++i) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_TRUE(absl::StrContains(attach->Stderr(), disabled)) << attach->Stderr();
+  EXPECT_TRUE(attach->AwaitStderr(disabled, absl::Seconds(5))) << attach->Stderr();
   auto alive = testing::ReadProcStatus(*pid);
   ASSERT_TRUE(alive.ok()) << "the pod's process " << *pid << " is gone: " << alive.status();
   EXPECT_NE(alive->state, 'Z') << "the pod's process " << *pid << " died";
@@ -495,11 +486,8 @@ TEST_F(E2eTest, EngineAutoRunsEbpfOnAFunctionScriptAndCtrlCLeavesNoUprobe) {
   auto p = KdbgProcess::Start(
       sb_, {"trace", "pod/hello-world", "--init", script, "--engine", "auto"}, sb_.CliEnv());
   ASSERT_TRUE(p.ok()) << p.status();
-  for (int i = 0; i < 300 && !absl::StrContains((*p)->Stderr(), "kdbg: engine"); ++i) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  ASSERT_TRUE(
-      absl::StrContains((*p)->Stderr(), "kdbg: engine ebpf (uprobes; the target is never stopped)"))
+  ASSERT_TRUE((*p)->AwaitStderr("kdbg: engine ebpf (uprobes; the target is never stopped)",
+                                absl::Seconds(30)))
       << (*p)->Stderr();
   EXPECT_GT(BpfDescriptors(*agent), 0) << "the uprobe is not held by the agent";
   std::set<int> sent = SendRequests(sb_.Get("HELLO_URL"), 3);
@@ -1157,11 +1145,7 @@ TEST_F(E2eDebugBinaryTest, AttachWithTheUnstrippedBuildLetsDlvConnectBreakByFunc
   ASSERT_TRUE(attach.ok());
   ASSERT_TRUE(WaitUntilListening(port, absl::Seconds(20))) << (*attach)->Stderr();
   // The CLI listens at once; the upload and the build-ID check finish meanwhile.
-  for (int i = 0; i < 300 && !absl::StrContains((*attach)->Stderr(), "debug binary accepted");
-       ++i) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_TRUE(absl::StrContains((*attach)->Stderr(), "kdbg: debug binary accepted: build ID "))
+  EXPECT_TRUE((*attach)->AwaitStderr("kdbg: debug binary accepted: build ID ", absl::Seconds(30)))
       << (*attach)->Stderr();
   // In use while the session runs: the upload and Delve's config home beside it.
   EXPECT_FALSE(UploadsLeft().empty());

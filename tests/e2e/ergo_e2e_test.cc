@@ -227,9 +227,7 @@ TEST_F(ErgoE2eTest, AttachWritesAVsCodeConfigurationWhoseSubstitutePathLetsADapC
                           absl::StrCat("127.0.0.1:", port), "--vscode", "--source", checkout},
                          sb_.CliEnv());
   ASSERT_TRUE(attach.ok()) << attach.status();
-  for (int i = 0; i < 300 && !absl::StrContains((*attach)->Stderr(), "kdbg: wrote"); ++i) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  (void)(*attach)->AwaitStderr("kdbg: wrote", absl::Seconds(30));  // asserted below
   std::string err = (*attach)->Stderr();
   ASSERT_TRUE(absl::StrContains(err, "kdbg: wrote configuration \"kdbg: default/hello-world\" to " +
                                          checkout + "/.vscode/launch.json"))
