@@ -124,18 +124,17 @@ void DelveSession::ParkClientBreakpoints() {
     }
     if (!parked_.empty() || !parked->kept.empty()) {
       const bool one = parked_.size() == 1;
-      std::string text = absl::StrCat(
-          "no debugger client is connected: ",
+      const char* const it = one ? "it" : "them";
+      std::string text =
           parked_.empty()
-              ? "kdbg could disable none of the breakpoints the clients left"
-              : absl::StrCat("kdbg disabled the ", one ? "breakpoint" : "breakpoints",
-                             " the clients left (", DescribeBreakpoints(parked_),
-                             ") so the "
-                             "service does not stop at ",
-                             one ? "it" : "them",
+              ? "no debugger client is connected: kdbg could disable none of the breakpoints the "
+                "clients left"
+              : absl::StrCat("no debugger client is connected: kdbg disabled the ",
+                             one ? "breakpoint" : "breakpoints", " the clients left (",
+                             DescribeBreakpoints(parked_), ") so the service does not stop at ", it,
                              " with nobody there; the next client's first request halts the "
                              "target and enables ",
-                             one ? "it" : "them", " again first"));
+                             it, " again first");
       if (!parked->kept.empty()) {
         absl::StrAppend(&text, "; left enabled (each hit stops the target for a moment): ",
                         absl::StrJoin(parked->kept, "; "));
@@ -150,41 +149,21 @@ void DelveSession::ParkClientBreakpoints() {
 
 std::optional<EndReason> DelveSession::HaltRunningTarget(bool* stopped) {
   *stopped = false;
-  // Delve answers a halt once the target has stopped (it then holds the target's lock).
+  // Delve answers a halt once the target has stopped (it then holds the target's lock). Running
+  // on our continue, the stop is that continue's reply.
   auto halted =
       side_->Call("RPCServer.Command", DelveClient::CommandParams("halt"), options_.call_timeout);
-  if (!main_->pending()) {
-    if (!halted.ok()) {
-      log::Warning("halt failed",
-                   {{"session", config_.id}, {"error", std::string(halted.status().message())}});
-      if (auto status = ParseExitedError(std::string(halted.status().message()))) {
-        exit_status_ = *status;
-        return kdbg::v1::END_REASON_TARGET_EXITED;
-      }
-      return std::nullopt;
-    }
-    *stopped = !jsonx::Bool(DelveClient::StopState(*halted), "exited");
-    if (!*stopped) return kdbg::v1::END_REASON_TARGET_EXITED;
-    return std::nullopt;
-  }
-  auto reply = main_->Receive(options_.call_timeout);  // our continue ends at the halt
-  while (!reply.ok() && absl::IsCancelled(reply.status())) {
-    reply = main_->Receive(options_.call_timeout);
-  }
-  if (reply.ok()) {
-    const json& state = DelveClient::StopState(*reply);
-    if (jsonx::Bool(state, "exited")) {
-      exit_status_ = static_cast<int>(jsonx::Int(state, "exitStatus"));
-      return kdbg::v1::END_REASON_TARGET_EXITED;
-    }
-    *stopped = true;
-    return std::nullopt;
-  }
-  if (auto status = ParseExitedError(std::string(reply.status().message()))) {
+  const bool ours = main_->pending();
+  absl::StatusOr<json> reply = ours ? ReceivePending(*main_, options_.call_timeout) : halted;
+  if (std::optional<int> status = ExitStatusOf(reply)) {
     exit_status_ = *status;
     return kdbg::v1::END_REASON_TARGET_EXITED;
   }
-  if (absl::IsUnavailable(reply.status())) {
+  if (reply.ok()) {
+    *stopped = true;
+    return std::nullopt;
+  }
+  if (ours && absl::IsUnavailable(reply.status())) {
     end_detail_ = absl::StrCat("lost Delve: ", reply.status().message());
     return kdbg::v1::END_REASON_ERROR;
   }
@@ -214,7 +193,7 @@ std::optional<EndReason> DelveSession::UnparkForReturningClient() {
         " it had disabled while no client was connected (", DescribeBreakpoints(parked_),
         "); the target is halted for the client");
     if (!problems.empty()) {
-      absl::StrAppend(&text, "; not enabled: ", absl::StrJoin(problems, "; "));
+      absl::StrAppend(&text, "; except, still disabled: ", absl::StrJoin(problems, "; "));
     }
     log::Info("returning client: breakpoints enabled again",
               {{"session", config_.id},
@@ -953,8 +932,10 @@ EndReason DelveSession::AttachLoop() {
   int64_t activity_at_resume = 0;
   int64_t passed = 0;  // stops continued at once while the client was away
   // The client activity when the breakpoints were last parked (or looked at): a client that has
-  // spoken since may have left breakpoints behind.
-  int64_t activity_parked = client_activity_.load();
+  // spoken since may have left breakpoints behind. Zero, not a reading taken here: a client may
+  // speak before this thread gets here (the session is ready, and tunnels open, before the loop
+  // runs), and its breakpoints would never be parked.
+  int64_t activity_parked = 0;
   // Parked, a returning client's request waits (held by its tunnel) for this tick at most.
   constexpr absl::Duration kParkedTick = absl::Milliseconds(50);
   // Continues the target on our connection, for a client not holding it; `activity`: the client
@@ -990,12 +971,11 @@ EndReason DelveSession::AttachLoop() {
     const int64_t activity_at_top = client_activity_.load();
     if (main_->pending()) {
       auto reply = main_->Receive(parked_.empty() ? tick : std::min(tick, kParkedTick));
+      if (std::optional<int> status = ExitStatusOf(reply)) {
+        exit_status_ = *status;
+        return kdbg::v1::END_REASON_TARGET_EXITED;
+      }
       if (reply.ok()) {
-        const json& state = DelveClient::StopState(*reply);
-        if (jsonx::Bool(state, "exited")) {
-          exit_status_ = static_cast<int>(jsonx::Int(state, "exitStatus"));
-          return kdbg::v1::END_REASON_TARGET_EXITED;
-        }
         if (resumed && !halted_for && !client_may_wait &&
             client_activity_.load() == activity_at_resume) {
           // A stop nobody is at (a breakpoint hit while the client is away): continue at once,
@@ -1016,9 +996,6 @@ EndReason DelveSession::AttachLoop() {
         resumed = false;  // this stop is the client's (its halt, or its request waited for it)
         halted_for = false;
         client_may_wait = false;
-      } else if (auto status = ParseExitedError(std::string(reply.status().message()))) {
-        exit_status_ = *status;
-        return kdbg::v1::END_REASON_TARGET_EXITED;
       } else if (absl::IsUnavailable(reply.status())) {
         end_detail_ = absl::StrCat("lost Delve: ", reply.status().message());
         return kdbg::v1::END_REASON_ERROR;

@@ -26,6 +26,20 @@ std::optional<int> ParseExitedError(const std::string& message) {
   return status;
 }
 
+std::optional<int> ExitStatusOf(const absl::StatusOr<json>& reply) {
+  if (!reply.ok()) return ParseExitedError(std::string(reply.status().message()));
+  const json& st = DelveClient::StopState(*reply);
+  if (!jsonx::Bool(st, "exited")) return std::nullopt;
+  return static_cast<int>(jsonx::Int(st, "exitStatus"));
+}
+
+absl::StatusOr<json> ReceivePending(DelveClient& c, absl::Duration timeout) {
+  while (true) {
+    auto r = c.Receive(timeout);
+    if (r.ok() || !absl::IsCancelled(r.status())) return r;
+  }
+}
+
 std::vector<uint64_t> AddressesWithoutInt3(const ProcReader& proc, pid_t pid,
                                            const std::vector<uint64_t>& addrs) {
   std::vector<uint64_t> out;
@@ -54,31 +68,13 @@ std::vector<uint64_t> MissingInt3s(const json& bp, pid_t target, const ProcReade
   return AddressesWithoutInt3(proc, target, addrs);
 }
 
-// Reads the pending continue's reply, retrying an interrupt (RequestEnd may arrive meanwhile).
-absl::StatusOr<json> ReceivePending(DelveClient& c, absl::Duration timeout) {
-  while (true) {
-    auto r = c.Receive(timeout);
-    if (r.ok() || !absl::IsCancelled(r.status())) return r;
-  }
-}
-
 // Notes an exit reported either as a State or as Delve's error text.
 bool NoteExit(const absl::StatusOr<json>& r, SafeEndResult* out) {
-  if (r.ok()) {
-    const json& st = DelveClient::StopState(*r);
-    if (jsonx::Bool(st, "exited")) {
-      out->target_exited = true;
-      out->exit_status = static_cast<int>(jsonx::Int(st, "exitStatus"));
-      return true;
-    }
-    return false;
-  }
-  if (auto status = ParseExitedError(std::string(r.status().message()))) {
-    out->target_exited = true;
-    out->exit_status = *status;
-    return true;
-  }
-  return false;
+  std::optional<int> status = ExitStatusOf(r);
+  if (!status) return false;
+  out->target_exited = true;
+  out->exit_status = *status;
+  return true;
 }
 
 bool IsDeadline(const absl::Status& s) { return absl::IsDeadlineExceeded(s); }

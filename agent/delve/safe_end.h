@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/delve/rpc_client.h"
 #include "common/clock.h"
@@ -65,5 +66,13 @@ inline constexpr char kInt3RemovedWhy[] =
 
 // Parses "Process 4242 has exited with status 3" (Delve's error text when the target is gone).
 std::optional<int> ParseExitedError(const std::string& message);
+
+// The target's exit status when a command's reply says it exited: a State with "exited": true
+// (its "exitStatus"), or Delve's error text (ParseExitedError); nullopt otherwise.
+std::optional<int> ExitStatusOf(const absl::StatusOr<nlohmann::json>& reply);
+
+// Reads the pending command's reply on `c`, past an Interrupt() (RequestEnd may arrive meanwhile;
+// the caller checks for it next).
+absl::StatusOr<nlohmann::json> ReceivePending(DelveClient& c, absl::Duration timeout);
 
 }  // namespace kdbg::delve
