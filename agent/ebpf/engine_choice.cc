@@ -1,5 +1,6 @@
 #include "agent/ebpf/engine_choice.h"
 
+#include <atomic>
 #include <functional>
 
 #include "absl/strings/ascii.h"
@@ -28,14 +29,30 @@ EventCallback Stamp(EventCallback cb, std::string engine, std::string note) {
   };
 }
 
-// A session holding a claim on its build (build_claims.h), released once the session is gone.
+// A session's claim on its build (build_claims.h): 0 until acquired, and again once released.
+using Token = std::shared_ptr<std::atomic<int64_t>>;
+
+// Passes every event to `cb`. As the session's EndedEvent passes (its safe end done: no
+// breakpoint or probe left), releases its claim first, so that the caller's next session of the
+// build, on either engine, is not refused by one that has ended (a CLI exits on that event). A
+// session that left the target traced keeps its claim until it is destroyed.
+EventCallback ReleasedAtEnd(EventCallback cb, std::shared_ptr<BuildClaims> claims, Token token) {
+  return [cb = std::move(cb), claims = std::move(claims),
+          token = std::move(token)](const kdbg::v1::Event& e) {
+    if (e.has_ended() && !e.ended().target_traced()) claims->Release(token->exchange(0));
+    if (cb) cb(e);
+  };
+}
+
+// A session holding a claim on its build, released at its end (ReleasedAtEnd) or once the session
+// is gone.
 class Claimed final : public DebugSession {
  public:
-  Claimed(std::unique_ptr<DebugSession> inner, std::shared_ptr<BuildClaims> claims, int64_t token)
-      : inner_(std::move(inner)), claims_(std::move(claims)), token_(token) {}
+  Claimed(std::unique_ptr<DebugSession> inner, std::shared_ptr<BuildClaims> claims, Token token)
+      : inner_(std::move(inner)), claims_(std::move(claims)), token_(std::move(token)) {}
   ~Claimed() override {
     inner_.reset();  // ends the session safely first: its breakpoints or probes are gone
-    claims_->Release(token_);
+    claims_->Release(token_->exchange(0));
   }
   const std::string& id() const override { return inner_->id(); }
   pid_t target_pid() const override { return inner_->target_pid(); }
@@ -57,7 +74,7 @@ class Claimed final : public DebugSession {
  private:
   std::unique_ptr<DebugSession> inner_;
   std::shared_ptr<BuildClaims> claims_;
-  int64_t token_;
+  Token token_;
 };
 
 class Choosing final : public agent::DebugSessionFactory {
@@ -71,7 +88,10 @@ class Choosing final : public agent::DebugSessionFactory {
     std::string engine = absl::AsciiStrToLower(spec.engine);
     if (engine == "delve") {
       return Delve(spec.binary.build_id(), DelveClaim(spec), ", or trace it with --engine ebpf too",
-                   [&] { return delve_->StartTrace(spec, Stamp(std::move(cb), "delve", "")); });
+                   [&](const Token& token) {
+                     return delve_->StartTrace(
+                         spec, ReleasedAtEnd(Stamp(std::move(cb), "delve", ""), claims_, token));
+                   });
     }
     if (engine == "ebpf") return Refused(Ebpf(spec, std::move(cb), ", or use --engine delve"));
     if (!engine.empty() && engine != "auto") {
@@ -87,8 +107,10 @@ class Choosing final : public agent::DebugSessionFactory {
     }
     std::string note = absl::StrCat("eBPF engine not used: ", s.status().message());
     log::Info("engine auto: delve", {{"session", spec.session_id}, {"why", note}});
-    auto d = Delve(spec.binary.build_id(), DelveClaim(spec), "",
-                   [&] { return delve_->StartTrace(spec, Stamp(std::move(cb), "delve", note)); });
+    auto d = Delve(spec.binary.build_id(), DelveClaim(spec), "", [&](const Token& token) {
+      return delve_->StartTrace(spec,
+                                ReleasedAtEnd(Stamp(std::move(cb), "delve", note), claims_, token));
+    });
     if (d.ok()) return d;
     // Neither engine runs it: both reasons (e.g. a Go version outside Delve's range, and the
     // script line that keeps eBPF out).
@@ -97,8 +119,9 @@ class Choosing final : public agent::DebugSessionFactory {
 
   absl::StatusOr<std::unique_ptr<DebugSession>> StartAttach(const agent::AttachSpec& spec,
                                                             EventCallback cb) override {
-    return Delve(spec.binary.build_id(), DelveClaim(spec), "",
-                 [&] { return delve_->StartAttach(spec, std::move(cb)); });
+    return Delve(spec.binary.build_id(), DelveClaim(spec), "", [&](const Token& token) {
+      return delve_->StartAttach(spec, ReleasedAtEnd(std::move(cb), claims_, token));
+    });
   }
 
  private:
@@ -112,19 +135,21 @@ class Choosing final : public agent::DebugSessionFactory {
   // A Delve session, started by `start` once the build is claimed for Delve; `remedy` follows the
   // refusal's "Stop session S first (kdbg stop S)".
   Started Delve(const std::string& build_id, const BuildClaims::Claim& claim,
-                absl::string_view remedy, const std::function<Started()>& start) {
-    absl::StatusOr<int64_t> token = claims_->Acquire(build_id, claim);
-    if (!token.ok()) {
-      return absl::Status(token.status().code(), absl::StrCat(token.status().message(), remedy));
+                absl::string_view remedy, const std::function<Started(const Token&)>& start) {
+    absl::StatusOr<int64_t> acquired = claims_->Acquire(build_id, claim);
+    if (!acquired.ok()) {
+      return absl::Status(acquired.status().code(),
+                          absl::StrCat(acquired.status().message(), remedy));
     }
-    Started started = start();
-    return Claim(std::move(started), *token);
+    auto token = std::make_shared<std::atomic<int64_t>>(*acquired);
+    Started started = start(token);
+    return Claim(std::move(started), token);
   }
 
   // An eBPF session: the engine claims the build once its plan is compiled (a script that does
   // not qualify claims nothing), before its first uprobe.
   Started Ebpf(const agent::TraceSpec& spec, EventCallback cb, absl::string_view remedy) {
-    auto token = std::make_shared<int64_t>(0);
+    auto token = std::make_shared<std::atomic<int64_t>>(0);
     agent::TraceSpec claiming = spec;
     BuildClaims::Claim claim{BuildClaims::Kind::kUprobes, spec.session_id, spec.pid, spec.pod};
     claiming.before_probing = [this, token, remedy = std::string(remedy),
@@ -132,11 +157,11 @@ class Choosing final : public agent::DebugSessionFactory {
       absl::StatusOr<int64_t> t = claims_->Acquire(build, claim);
       if (!t.ok())
         return absl::Status(t.status().code(), absl::StrCat(t.status().message(), remedy));
-      *token = *t;
+      token->store(*t);
       return absl::OkStatus();
     };
-    Started started = ebpf_->StartTrace(claiming, std::move(cb));
-    return Claim(std::move(started), *token);
+    Started started = ebpf_->StartTrace(claiming, ReleasedAtEnd(std::move(cb), claims_, token));
+    return Claim(std::move(started), token);
   }
 
   // A mistake of the script (plan.h, IsScriptMistake) says what to do: on Delve the session would
@@ -148,10 +173,11 @@ class Choosing final : public agent::DebugSessionFactory {
                                      "; fix the script: no engine could evaluate it at any hit"));
   }
 
-  // `started` holding `token` until it is gone; the token released at once when it did not start.
-  Started Claim(Started started, int64_t token) {
+  // `started` holding `token` until it ends or is gone; the token released at once when it did not
+  // start.
+  Started Claim(Started started, const Token& token) {
     if (!started.ok()) {
-      claims_->Release(token);
+      claims_->Release(token->exchange(0));
       return started;
     }
     return std::unique_ptr<DebugSession>(

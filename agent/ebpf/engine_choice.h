@@ -22,7 +22,9 @@
 // refused there with FailedPrecondition naming the holding session (`kdbg stop` it, or use the
 // same engine); `auto` then runs on Delve when Delve holds it (engine_note says why), and an
 // eBPF claim is made only once the script qualifies (TraceSpec.before_probing). A session
-// releases its claim when it is destroyed (after its safe end), a failed start at once.
+// releases its claim as its EndedEvent goes out (its safe end done: a client that ends a session
+// and at once debugs the build with the other engine is not refused), or, if it left the target
+// traced, when it is destroyed; a failed start at once.
 //
 // Thread safety: as the wrapped factories (both are thread-safe).
 #pragma once

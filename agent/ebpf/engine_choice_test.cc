@@ -45,6 +45,7 @@ class FakeFactory : public agent::DebugSessionFactory {
     kdbg::v1::Event e;
     e.mutable_armed()->set_host_pid(1);
     if (cb) cb(e);
+    last_cb = cb;
     return std::unique_ptr<agent::DebugSession>(std::make_unique<FakeSession>());
   }
   absl::StatusOr<std::unique_ptr<agent::DebugSession>> StartAttach(const agent::AttachSpec&,
@@ -54,6 +55,7 @@ class FakeFactory : public agent::DebugSessionFactory {
     return std::unique_ptr<agent::DebugSession>(std::make_unique<FakeSession>());
   }
   absl::Status attach_result = absl::UnavailableError("fake");
+  agent::EventCallback last_cb;  // the last started trace's, as the engine was given it
   int traces = 0;
   int attaches = 0;
 
@@ -236,6 +238,34 @@ TEST(EngineChoiceTest, DelveAndUprobesNeverShareABuild) {
   // A build ID-less binary is not tracked.
   EXPECT_TRUE(f->StartTrace(SpecFor("delve", 19, ""), cb).ok());
   EXPECT_TRUE(f->StartTrace(SpecFor("ebpf", 20, ""), cb).ok());
+}
+
+// A session's claim goes as its EndedEvent goes out (its safe end is done; the CLI exits on that
+// event and its user may debug the build with the other engine at once), while the session object
+// may still be alive; one whose end left the target traced keeps it until it is gone.
+TEST(EngineChoiceTest, AnEndedSessionFreesTheBuildAsItsEndIsReported) {
+  auto delve = std::make_shared<FakeFactory>(absl::OkStatus());
+  auto ebpf = std::make_shared<FakeFactory>(absl::OkStatus());
+  auto f = NewEngineChoosingFactory(delve, ebpf);
+  std::vector<kdbg::v1::Event> events;
+  auto cb = [&events](const kdbg::v1::Event& e) { events.push_back(e); };
+  auto traced = f->StartTrace(SpecFor("ebpf", 1, "B1"), cb);
+  ASSERT_TRUE(traced.ok()) << traced.status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(f->StartTrace(SpecFor("delve", 2, "B1"), cb).status()));
+  kdbg::v1::Event ended;
+  ended.mutable_ended()->set_target_alive(true);
+  ebpf->last_cb(ended);
+  ASSERT_TRUE(events.back().has_ended()) << "the end is passed on";
+  auto d = f->StartTrace(SpecFor("delve", 3, "B1"), cb);
+  ASSERT_TRUE(d.ok()) << d.status();
+
+  kdbg::v1::Event stuck;
+  stuck.mutable_ended()->set_target_alive(true);
+  stuck.mutable_ended()->set_target_traced(true);
+  delve->last_cb(stuck);
+  EXPECT_TRUE(absl::IsFailedPrecondition(f->StartTrace(SpecFor("ebpf", 4, "B1"), cb).status()));
+  d->reset();
+  EXPECT_TRUE(f->StartTrace(SpecFor("ebpf", 5, "B1"), cb).ok());
 }
 
 TEST(EngineChoiceTest, AStartThatFailedFreesTheBuild) {

@@ -50,6 +50,55 @@ bool IsFunctionLocation(absl::string_view loc) {
   return !absl::EndsWith(loc, ".go");
 }
 
+// Delve's `FILE:LINE` (a file named whole or by its path's end, a positive line), not
+// `*ADDRESS`.
+bool IsFileLineLocation(absl::string_view loc) {
+  const size_t colon = loc.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0 || loc[0] == '*' ||
+      absl::StrContains(loc, ' ')) {
+    return false;
+  }
+  absl::string_view digits = loc.substr(colon + 1);
+  int line = 0;
+  return !digits.empty() &&
+         std::all_of(digits.begin(), digits.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
+         absl::SimpleAtoi(digits, &line) && line > 0;
+}
+
+// The functions whose first line a `FILE:LINE` location names: Delve breaks there past the
+// prologue, as for the function's name (proc.FindFileLocation: "if we picked the entry point of
+// the function, skip it"), and reports the hits where it does for the name (Go writes the
+// prologue_end row on the `func` line; a leaf function has none, and both take its first
+// statement: the probe's ProbePlan::line either way). Every group of the line's code must
+// begin at a function's entry; otherwise (a line in a function's body, code the compiler inlined,
+// no code at all, an ambiguous file) the reason, and the script runs on Delve, which finds every
+// kind of line and words its own errors.
+absl::StatusOr<std::vector<gobinary::Function>> FunctionsStartingAt(gobinary::DwarfReader& dwarf,
+                                                                    absl::string_view location) {
+  const size_t colon = location.rfind(':');
+  int line = 0;
+  if (!absl::SimpleAtoi(location.substr(colon + 1), &line)) {
+    return absl::InvalidArgumentError(absl::StrCat("no line in ", location));
+  }
+  auto not_entry = [&](absl::string_view why) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("location ", location, " is not a function entry (", why,
+                     "; eBPF traces a function by its name or by its first line)"));
+  };
+  auto code = dwarf.LineSites(location.substr(0, colon), line);
+  if (!code.ok()) return not_entry(code.status().message());
+  std::vector<gobinary::Function> out;
+  for (const gobinary::LineSite& site : code->sites) {
+    if (site.inlined) return not_entry(absl::StrCat("code of it is inlined in ", site.function));
+    auto fn = dwarf.FindFunction(site.function);
+    if (!fn.ok()) return not_entry(fn.status().message());
+    if (fn->entry != site.pc) return not_entry(absl::StrCat("it is inside ", site.function));
+    out.push_back(*std::move(fn));
+  }
+  return out;
+}
+
 constexpr int kDwarfToPtRegs[16] = {KDBG_RAX, KDBG_RDX, KDBG_RCX, KDBG_RBX, KDBG_RSI, KDBG_RDI,
                                     KDBG_RBP, KDBG_RSP, KDBG_R8,  KDBG_R9,  KDBG_R10, KDBG_R11,
                                     KDBG_R12, KDBG_R13, KDBG_R14, KDBG_R15};
@@ -1171,10 +1220,11 @@ absl::StatusOr<Cond> ParseCond(absl::string_view text) {
 
 std::optional<Disqualification> CheckScript(const delve::TraceScript& script) {
   for (const delve::ScriptBreakpoint& bp : script.breakpoints) {
-    if (!IsFunctionLocation(bp.location)) {
-      return Disqualification{bp.line, absl::StrCat("location ", bp.location,
-                                                    " is not a function entry (eBPF traces "
-                                                    "`trace [name] FUNCTION` only)")};
+    if (!IsFunctionLocation(bp.location) && !IsFileLineLocation(bp.location)) {
+      return Disqualification{
+          bp.line, absl::StrCat("location ", bp.location,
+                                " is not a function entry (eBPF traces `trace [name] FUNCTION` "
+                                "and `trace [name] FILE:LINE` at a function's first line)")};
     }
     if (!bp.cond.empty()) {
       auto c = ParseCond(bp.cond);
@@ -1479,7 +1529,15 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       std::vector<gobinary::InlinedCall> calls;
     };
     std::vector<Target> targets;
-    for (const std::string& name : gobinary::FunctionNamesFor(bp.location)) {
+    // A function's first line: its out-of-line bodies only (no code of that line is inlined).
+    const bool first_line = IsFileLineLocation(bp.location);
+    if (first_line) {
+      auto fns = FunctionsStartingAt(dwarf, bp.location);
+      if (!fns.ok()) return WithMessage(fns.status(), where(fns.status().message()));
+      for (gobinary::Function& fn : *fns) targets.push_back(Target{std::move(fn), {}});
+    }
+    for (const std::string& name :
+         first_line ? std::vector<std::string>{} : gobinary::FunctionNamesFor(bp.location)) {
       Target t{dwarf.FindFunction(name), dwarf.InlinedCalls(name)};
       if (t.body.ok() || !t.calls.empty()) {
         targets.push_back(std::move(t));

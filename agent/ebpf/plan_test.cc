@@ -54,6 +54,10 @@ TEST(EbpfPlanTest, QualifyingScript) {
   EXPECT_EQ(CheckScript(Parse("trace h main.handleOrder\non h print o.ID\non h print len(tag)\n")),
             std::nullopt);
   EXPECT_EQ(CheckScript(Parse("trace handleOrder\n")), std::nullopt);
+  // FILE:LINE passes the syntactic check; the compile keeps it only at a function's first line
+  // (EbpfEngineTest.AFunctionsFirstLineIsItsEntryAsOnDelve).
+  EXPECT_EQ(CheckScript(Parse("trace h main.go:10\non h print r.RemoteAddr\n")), std::nullopt);
+  EXPECT_EQ(CheckScript(Parse("trace h /src/hello/main.go:10\n")), std::nullopt);
 }
 
 TEST(EbpfPlanTest, DisqualificationNamesTheLine) {
@@ -62,7 +66,7 @@ TEST(EbpfPlanTest, DisqualificationNamesTheLine) {
     int line;
     std::string reason;
   } cases[] = {
-      {"trace h main.go:10\n", 1, "not a function entry"},
+      {"trace h main.go:0\n", 1, "not a function entry"},
       {"trace h *0x401000\n", 1, "not a function entry"},
       {"trace h main.f\ncond h x > 1 && y < 2\n", 2, "condition `x > 1 && y < 2`"},
       {"trace h main.f\ncond h f(x) == 1\n", 2, "condition"},

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <tuple>
 #include <utility>
 
@@ -396,6 +397,92 @@ class LibdwReader final : public DwarfReader {
     return first_stmt;
   }
 
+  absl::StatusOr<SourceLine> LineSites(absl::string_view file, int line) override {
+    // The file, as locspec's partialPathMatch: the whole path, or its end after a '/'.
+    auto matches = [&](absl::string_view path) {
+      if (file.size() + 1 < path.size()) {
+        return absl::EndsWith(path, file) && path[path.size() - file.size() - 1] == '/';
+      }
+      return path == file;
+    };
+    std::vector<std::string> candidates;
+    // The units whose file table names a candidate (only their line tables are read), with it.
+    std::vector<std::pair<Dwarf_Off, std::string>> units;
+    ForEachUnit([&](Dwarf_Die* cu) {
+      Dwarf_Files* files = nullptr;
+      size_t n = 0;
+      if (dwarf_getsrcfiles(cu, &files, &n) != 0) return;
+      for (size_t i = 0; i < n; ++i) {
+        const char* f = dwarf_filesrc(files, i, nullptr, nullptr);
+        if (f == nullptr || !matches(f)) continue;
+        // DWARF 5 lists the unit's primary file twice (entries 0 and 1).
+        if (units.empty() || units.back().first != dwarf_dieoffset(cu) ||
+            units.back().second != f) {
+          units.emplace_back(dwarf_dieoffset(cu), f);
+        }
+        if (std::find(candidates.begin(), candidates.end(), f) == candidates.end()) {
+          candidates.emplace_back(f);
+        }
+      }
+    });
+    if (candidates.empty()) {
+      return absl::NotFoundError(absl::StrCat("no source file ", file, " in the binary"));
+    }
+    if (candidates.size() > 1) {
+      std::sort(candidates.begin(), candidates.end());
+      return absl::FailedPreconditionError(absl::StrCat(
+          file, " is ambiguous: ", absl::StrJoin(candidates, ", "), " (name more of its path)"));
+    }
+    SourceLine out;
+    out.file = candidates[0];
+    // {function DIE, deepest inlined call's DIE or 0} -> its rows {address, is_stmt}.
+    std::map<std::pair<Dwarf_Off, Dwarf_Off>, std::vector<std::pair<uint64_t, bool>>> groups;
+    for (const auto& [unit, unit_file] : units) {
+      Dwarf_Die unit_die;
+      Dwarf_Die* cu = &unit_die;
+      Dwarf_Lines* lines = nullptr;
+      size_t n = 0;
+      if (unit_file != out.file || dwarf_offdie(dwarf_, unit, cu) == nullptr ||
+          dwarf_getsrclines(cu, &lines, &n) != 0) {
+        continue;
+      }
+      for (size_t i = 0; i < n; ++i) {
+        Dwarf_Line* l = dwarf_onesrcline(lines, i);
+        int lineno = 0;
+        Dwarf_Addr a = 0;
+        bool end = false, stmt = false;
+        const char* f = l == nullptr ? nullptr : dwarf_linesrc(l, nullptr, nullptr);
+        if (f == nullptr || dwarf_lineno(l, &lineno) != 0 || lineno != line || out.file != f ||
+            dwarf_lineaddr(l, &a) != 0 || (dwarf_lineendsequence(l, &end) == 0 && end)) {
+          continue;
+        }
+        dwarf_linebeginstatement(l, &stmt);
+        Dwarf_Die fn;
+        if (!FunctionIn(cu, a, &fn)) continue;
+        groups[{dwarf_dieoffset(&fn), DeepestInlined(&fn, a, 0)}].emplace_back(a, stmt);
+      }
+    }
+    for (auto& [key, rows] : groups) {
+      Dwarf_Die fn;
+      if (dwarf_offdie(dwarf_, key.first, &fn) == nullptr) continue;
+      const char* name = Name(&fn);
+      if (std::strstr(name, "\302\267dwrap\302\267") != nullptr ||
+          FlagAttr(&fn, DW_AT_trampoline)) {
+        continue;
+      }
+      std::sort(rows.begin(), rows.end());
+      auto stmt = std::find_if(rows.begin(), rows.end(), [](const auto& r) { return r.second; });
+      out.sites.push_back(
+          LineSite{name, stmt != rows.end() ? stmt->first : rows.front().first, key.second != 0});
+    }
+    if (out.sites.empty()) {
+      return absl::NotFoundError(absl::StrCat("no code at ", out.file, ":", line));
+    }
+    std::sort(out.sites.begin(), out.sites.end(),
+              [](const LineSite& a, const LineSite& b) { return a.pc < b.pc; });
+    return out;
+  }
+
   absl::StatusOr<std::pair<std::string, int>> LineAt(uint64_t pc) override {
     Dwarf_Die cu;
     if (!UnitAt(pc, &cu)) {
@@ -491,6 +578,54 @@ class LibdwReader final : public DwarfReader {
       return absl::NotFoundError(absl::StrCat("parameter ", param, " is optimized away here"));
     }
     return out;
+  }
+
+  // The out-of-line function of unit `cu` whose code holds `pc` (Go writes each function as a
+  // DW_TAG_subprogram right under its unit, with DW_AT_low_pc and DW_AT_high_pc).
+  bool FunctionIn(Dwarf_Die* cu, uint64_t pc, Dwarf_Die* out) {
+    const Dwarf_Off unit = dwarf_dieoffset(cu);
+    auto it = unit_functions_.find(unit);
+    if (it == unit_functions_.end()) {
+      std::vector<CodeRange> fns;
+      Dwarf_Die d;
+      if (dwarf_child(cu, &d) == 0) {
+        do {
+          Dwarf_Addr lo = 0, hi = 0;
+          if (dwarf_tag(&d) == DW_TAG_subprogram && dwarf_lowpc(&d, &lo) == 0 &&
+              dwarf_highpc(&d, &hi) == 0) {
+            fns.push_back(CodeRange{lo, hi, dwarf_dieoffset(&d)});
+          }
+        } while (dwarf_siblingof(&d, &d) == 0);
+      }
+      std::sort(fns.begin(), fns.end(),
+                [](const CodeRange& a, const CodeRange& b) { return a.start < b.start; });
+      it = unit_functions_.emplace(unit, std::move(fns)).first;
+    }
+    const std::vector<CodeRange>& fns = it->second;
+    auto f = std::upper_bound(fns.begin(), fns.end(), pc,
+                              [](uint64_t p, const CodeRange& r) { return p < r.start; });
+    if (f == fns.begin()) return false;
+    --f;
+    return pc < f->end && dwarf_offdie(dwarf_, f->die, out) != nullptr;
+  }
+
+  // The deepest DW_TAG_inlined_subroutine under `parent` (through lexical blocks and other
+  // inlined calls) whose code holds `pc`; 0 if none.
+  Dwarf_Off DeepestInlined(Dwarf_Die* parent, uint64_t pc, int depth) {
+    Dwarf_Die c;
+    if (depth > 64 || !dwarf_haschildren(parent) || dwarf_child(parent, &c) != 0) return 0;
+    do {
+      const int tag = dwarf_tag(&c);
+      if (tag == DW_TAG_inlined_subroutine && dwarf_haspc(&c, pc) == 1) {
+        Dwarf_Off deeper = DeepestInlined(&c, pc, depth + 1);
+        return deeper != 0 ? deeper : dwarf_dieoffset(&c);
+      }
+      if (tag == DW_TAG_lexical_block) {
+        Dwarf_Off inner = DeepestInlined(&c, pc, depth + 1);
+        if (inner != 0) return inner;
+      }
+    } while (dwarf_siblingof(&c, &c) == 0);
+    return 0;
   }
 
   // Calls `each` with every compile unit's DIE.
@@ -647,6 +782,12 @@ class LibdwReader final : public DwarfReader {
   };
   bool unit_ranges_loaded_ = false;
   std::vector<UnitRange> unit_ranges_;  // sorted by start
+  struct CodeRange {
+    uint64_t start = 0, end = 0;
+    Dwarf_Off die = 0;  // the function's DIE
+  };
+  // A unit's DIE -> its functions' code, sorted by start (read as LineSites needs them).
+  absl::flat_hash_map<Dwarf_Off, std::vector<CodeRange>> unit_functions_;
   // abstract origin -> {inlined call's DIE, its out-of-line caller's DIE}
   absl::flat_hash_map<Dwarf_Off, std::vector<std::pair<Dwarf_Off, Dwarf_Off>>> inlined_;
   bool symbols_loaded_ = false;

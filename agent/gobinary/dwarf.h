@@ -118,6 +118,21 @@ struct RuntimeType {
   TypeId id = 0;  // its DIE (DwarfReader::Type)
 };
 
+// The code of one source line, as Delve's `FILE:LINE` breakpoint finds it (pkg/locspec's file
+// match, then proc.FindFileLocation): the line-table rows of that file and line, grouped by the
+// out-of-line function whose code holds them and, within it, by the deepest call the compiler
+// inlined there; Delve breaks once per group, at its first row flagged is_stmt (else its first).
+struct LineSite {
+  std::string function;  // the out-of-line function ("main.handleSlash")
+  uint64_t pc = 0;       // the group's first is_stmt row, else its first
+  bool inlined = false;  // the rows are in a call the compiler inlined into `function`
+};
+
+struct SourceLine {
+  std::string file;             // the one file of the binary that matched, as the line table has it
+  std::vector<LineSite> sites;  // by pc
+};
+
 class DwarfReader {
  public:
   // On an opened binary: uses the GoBinary's ELF and DWARF handles (no second reader of the
@@ -184,6 +199,12 @@ class DwarfReader {
   // without a stack check: "main.go 122 0x622080", "main.go 123 0x622085 x") the first flagged
   // is_stmt; nullopt if neither.
   virtual absl::StatusOr<std::optional<uint64_t>> AfterPrologue(const Function& fn) = 0;
+  // Where line `line` of `file` has code. `file` names a source file whole or as its part after a
+  // '/' ("main.go" matches "/src/hello/main.go"), as Delve matches it. NotFound when no file
+  // matches or the line has no code; FailedPrecondition naming the candidates when more than one
+  // file matches (Delve: "ambiguous"). Functions Delve skips (wrappers named "·dwrap·", those
+  // flagged DW_AT_trampoline) are left out. Reads every unit's line table.
+  virtual absl::StatusOr<SourceLine> LineSites(absl::string_view file, int line) = 0;
   // The source position of `pc` in the line table: {file, line}; NotFound if none.
   virtual absl::StatusOr<std::pair<std::string, int>> LineAt(uint64_t pc) = 0;
 };

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -66,6 +67,49 @@ TEST(DwarfReader, AfterThePrologueOfALeafIsItsFirstStatement) {
   auto line = r->LineAt(**at);
   ASSERT_TRUE(line.ok()) << line.status();
   EXPECT_EQ(line->second, fn->line + 1);  // `if qty > 100 {`, below the func line
+}
+
+// A line's code as Delve's FILE:LINE finds it (tests/targets/values/main.go): handleOrder's first
+// line is its entry; a line of a body is not; clampQty's `if` is in its out-of-line body and in
+// the copy inlined in serveOrder. Files match whole or after a '/', and only one may.
+TEST(DwarfReader, LineSitesAreWhereDelveBreaksOnALine) {
+  auto r = OpenValues();
+  ASSERT_NE(r, nullptr);
+  auto handle = r->FindFunction("main.handleOrder");
+  ASSERT_TRUE(handle.ok()) << handle.status();
+  ASSERT_EQ(handle->line, 48);
+  for (const char* file : {"main.go", "values/main.go"}) {
+    auto first = r->LineSites(file, 48);
+    ASSERT_TRUE(first.ok()) << first.status();
+    EXPECT_TRUE(absl::EndsWith(first->file, "/values/main.go")) << first->file;
+    ASSERT_EQ(first->sites.size(), 1u);
+    EXPECT_EQ(first->sites[0].function, "main.handleOrder");
+    EXPECT_EQ(first->sites[0].pc, handle->entry);
+    EXPECT_FALSE(first->sites[0].inlined);
+  }
+  auto body = r->LineSites("main.go", 49);
+  ASSERT_TRUE(body.ok()) << body.status();
+  ASSERT_EQ(body->sites.size(), 1u);
+  EXPECT_EQ(body->sites[0].function, "main.handleOrder");
+  EXPECT_GT(body->sites[0].pc, handle->entry);
+  EXPECT_LT(body->sites[0].pc, handle->end);
+
+  auto clamp = r->LineSites("main.go", 123);
+  ASSERT_TRUE(clamp.ok()) << clamp.status();
+  std::vector<std::string> where;
+  for (const LineSite& s : clamp->sites) {
+    where.push_back(absl::StrCat(s.function, s.inlined ? " (inlined)" : ""));
+  }
+  EXPECT_THAT(where, ::testing::UnorderedElementsAre("main.clampQty", "main.serveOrder (inlined)"));
+
+  EXPECT_EQ(r->LineSites("alues/main.go", 48).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->LineSites("nope.go", 1).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->LineSites("main.go", 100000).status().code(), absl::StatusCode::kNotFound);
+  auto ambiguous = r->LineSites("proc.go", 10);
+  EXPECT_EQ(ambiguous.status().code(), absl::StatusCode::kFailedPrecondition) << ambiguous.status();
+  EXPECT_THAT(std::string(ambiguous.status().message()),
+              ::testing::AllOf(::testing::HasSubstr("/runtime/proc.go"),
+                               ::testing::HasSubstr("/os/proc.go")));
 }
 
 TEST(DwarfReader, InlinedCallsAreFoundInTheirCaller) {

@@ -259,7 +259,7 @@ cmd_trace() {
   while read -r pod node ip; do
     local before
     before=$(restarts "$pod")
-    kdbg_bg "$WORK/out" "$WORK/err" trace "pod/$pod" --init "$ROOT/examples/trace.dlv" --duration 120s -o json
+    kdbg_bg "$WORK/out" "$WORK/err" trace "pod/$pod" --init "$ROOT/examples/trace.dlv" --engine delve --duration 120s -o json
     local kpid=$BGPID i
     wait_line "$WORK/out" '"type":"armed"' $kpid 60 || { kill $kpid 2>/dev/null; fail "trace of pod/$pod never armed: $(cat "$WORK/err")"; }
     for ((i = 0; i < 40; i++)); do
@@ -298,7 +298,7 @@ cmd_denied() {
   pid=$(host_pid "$node" "${cid#containerd://}")
   local audit_before
   audit_before=$(audit_log | wc -l)
-  KUBECONFIG=$KUBECONFIG_DENIED timeout 60 "$KDBG" trace "pod/$pod" --init "$ROOT/examples/trace.dlv" \
+  KUBECONFIG=$KUBECONFIG_DENIED timeout 60 "$KDBG" trace "pod/$pod" --init "$ROOT/examples/trace.dlv" --engine delve \
     --max-hits 1 --duration 10s >"$WORK/out" 2>"$WORK/err" || rc=$?
   ((rc != 0)) || fail "the denied user could trace pod/$pod"
   grep -q 'could not reach the controller' "$WORK/err" && fail "the denied user did not reach the controller: $(cat "$WORK/err")"
@@ -359,7 +359,7 @@ cmd_attach_rbac() {
   # bob traces (one hit: a request, or the kubelet's readiness probe).
   ( for ((i = 0; i < 20; i++)); do curl -s -m 2 -o /dev/null "http://$ip:8080/" || true; sleep 1; done ) &
   BG+=($!)
-  KUBECONFIG=$KUBECONFIG_DENIED timeout 90 "$KDBG" trace "pod/$pod" --init "$ROOT/examples/trace.dlv" \
+  KUBECONFIG=$KUBECONFIG_DENIED timeout 90 "$KDBG" trace "pod/$pod" --init "$ROOT/examples/trace.dlv" --engine delve \
     --max-hits 1 --duration 30s -o json >"$WORK/out" 2>"$WORK/err" || rc=$?
   ((rc == 0)) || fail "the trace-only user could not trace pod/$pod (exit $rc): $(cat "$WORK/err")"
   grep -q '"type":"hit"' "$WORK/out" || fail "bob's trace streamed no hit: $(cat "$WORK/out" "$WORK/err")"
@@ -443,7 +443,7 @@ cmd_sessions() {
   local pod node ip before
   read -r pod node ip < <(sample_pods)
   before=$(restarts "$pod")
-  kdbg_bg "$WORK/out" "$WORK/err" trace "pod/$pod" --init "$ROOT/examples/trace.dlv" --duration 120s -o json
+  kdbg_bg "$WORK/out" "$WORK/err" trace "pod/$pod" --init "$ROOT/examples/trace.dlv" --engine delve --duration 120s -o json
   local kpid=$BGPID i
   wait_line "$WORK/out" '"type":"armed"' $kpid 60 || fail "trace of pod/$pod never armed: $(cat "$WORK/err")"
   local session list
@@ -498,7 +498,7 @@ cmd_isolation() {
 # Starts `kdbg trace` of pod $1 (JSON to $WORK/out, progress to $WORK/err) and waits until it is
 # armed; sets KPID.
 start_trace() {  # pod
-  kdbg_bg "$WORK/out" "$WORK/err" trace "pod/$1" --init "$ROOT/examples/trace.dlv" --duration 120s -o json
+  kdbg_bg "$WORK/out" "$WORK/err" trace "pod/$1" --init "$ROOT/examples/trace.dlv" --engine delve --duration 120s -o json
   KPID=$BGPID
   wait_line "$WORK/out" '"type":"armed"' $KPID 60 || fail "trace of pod/$1 never armed: $(cat "$WORK/err")"
 }

@@ -20,7 +20,7 @@
 
 # Starts `kdbg trace deploy/hello-world ARGS...` in the background; waits until both parts armed.
 fanout_start() {
-  kdbg_bg "$WORK/fout" "$WORK/ferr" trace deploy/hello-world --init "$ROOT/examples/trace.dlv" -o json "$@"
+  kdbg_bg "$WORK/fout" "$WORK/ferr" trace deploy/hello-world --init "$ROOT/examples/trace.dlv" --engine delve -o json "$@"
   KPID=$BGPID
   local i
   for ((i = 0; i < 120; i++)); do

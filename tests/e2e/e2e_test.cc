@@ -21,6 +21,7 @@
 #include "common/child_process.h"
 #include "common/clock.h"
 #include "common/grpc_limits.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_harness.h"
 #include "tests/support/http_probe.h"
@@ -174,7 +175,7 @@ class E2eTest : public ::testing::Test {
 };
 
 TEST_F(E2eTest, TraceHitsCarryTheClientPorts) {
-  auto p = StartTrace("hello-world", TraceScript());
+  auto p = StartTrace("hello-world", TraceScript(), {"--engine", "delve"});
   ASSERT_NE(p, nullptr);
   std::set<int> sent = SendRequests(sb_.Get("HELLO_URL"), 3);
   std::set<int> printed = CollectHitPorts(*p, 3);
@@ -188,32 +189,43 @@ TEST_F(E2eTest, TraceHitsCarryTheClientPorts) {
   ExpectAuditedEnd(LastSession(), "hello-world", "END_REASON_STOP_REQUESTED");
 }
 
+// The README's command, `kdbg trace pod/hello-world --init examples/trace.dlv`, prints what `dlv
+// trace` prints, on either engine: by default (`auto`) on eBPF, as the script's `main.go:10` is
+// handleSlash's first line, its entry; with `--engine delve` on Delve.
 TEST_F(E2eTest, TextOutputLooksLikeDlvTrace) {
-  auto p = KdbgProcess::Start(
-      sb_, {"trace", "pod/hello-world", "--init", TraceScript(), "--max-hits", "1"}, sb_.CliEnv());
-  ASSERT_TRUE(p.ok());
-  // Requests until one lands after the tracepoints are armed (text mode has no armed line).
-  std::string out;
-  int exit_code = -1;
-  std::thread load([&] {
-    for (int i = 0; i < 100; ++i) {
-      (void)testing::HttpGet("127.0.0.1", Sandbox::PortOf(sb_.Get("HELLO_URL")), "/",
-                             absl::Seconds(2));
-      if (::kill((*p)->pid(), 0) != 0) break;
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-  });
-  exit_code = (*p)->Wait(absl::Seconds(40));
-  load.join();
-  EXPECT_EQ(exit_code, 0) << (*p)->Stderr();
-  const std::string& printed = (*p)->raw_stdout();
-  EXPECT_TRUE(absl::StrContains(printed, "main.handleSlash(w, r) main.go:10")) << printed;
-  EXPECT_TRUE(absl::StrContains(printed, "\tr.RemoteAddr: \"127.0.0.1:")) << printed;
-  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  for (const char* engine : {"auto", "delve"}) {
+    SCOPED_TRACE(engine);
+    auto p = KdbgProcess::Start(sb_,
+                                {"trace", "pod/hello-world", "--init", TraceScript(), "--engine",
+                                 engine, "--max-hits", "1"},
+                                sb_.CliEnv());
+    ASSERT_TRUE(p.ok());
+    // Requests until one lands after the tracepoints are armed (text mode has no armed line).
+    std::thread load([&] {
+      for (int i = 0; i < 100; ++i) {
+        (void)testing::HttpGet("127.0.0.1", Sandbox::PortOf(sb_.Get("HELLO_URL")), "/",
+                               absl::Seconds(2));
+        if (::kill((*p)->pid(), 0) != 0) break;
+        absl::SleepFor(absl::Milliseconds(100));
+      }
+    });
+    const int exit_code = (*p)->Wait(absl::Seconds(40));
+    load.join();
+    EXPECT_EQ(exit_code, 0) << (*p)->Stderr();
+    const std::string& printed = (*p)->raw_stdout();
+    EXPECT_THAT(printed, ::testing::ContainsRegex(
+                             "> goroutine\\([0-9]+\\): main.handleSlash\\(w, r\\) main.go:10\n"
+                             "\tr.RemoteAddr: \"127.0.0.1:[0-9]+\"\n"))
+        << printed;
+    EXPECT_TRUE(absl::StrContains(
+        (*p)->Stderr(), std::string(engine) == "auto" ? "kdbg: engine ebpf" : "kdbg: engine delve"))
+        << (*p)->Stderr();
+    ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+  }
 }
 
 TEST_F(E2eTest, PodOnNodeBIsServedByNodeBAgent) {
-  auto p = StartTrace("hello-node-b", TraceScript());
+  auto p = StartTrace("hello-node-b", TraceScript(), {"--engine", "delve"});
   ASSERT_NE(p, nullptr);
   auto sessions = RunKdbg(sb_, {"sessions", "-o", "json"}, sb_.CliEnv());
   EXPECT_EQ(sessions.exit_code, 0) << sessions.err;
@@ -313,10 +325,11 @@ TEST_F(E2eTest, ResolveNamesTheContainersProcessAndItsBinary) {
 TEST_F(E2eTest, UnsupportedGoWithTheOverrideMarksEveryLine) {
   for (const char* format : {"text", "json"}) {
     SCOPED_TRACE(format);
-    auto p = KdbgProcess::Start(sb_,
-                                {"trace", "pod/old-go", "--init", TraceScript(), "--max-hits", "1",
-                                 "--allow-unsupported-go", "-o", format},
-                                sb_.CliEnv());
+    auto p =
+        KdbgProcess::Start(sb_,
+                           {"trace", "pod/old-go", "--init", TraceScript(), "--engine", "delve",
+                            "--max-hits", "1", "--allow-unsupported-go", "-o", format},
+                           sb_.CliEnv());
     ASSERT_TRUE(p.ok());
     std::thread load([&] {
       for (int i = 0; i < 100; ++i) {
@@ -516,19 +529,26 @@ TEST_F(E2eTest, EngineAutoRunsEbpfOnAFunctionScriptAndCtrlCLeavesNoUprobe) {
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
 }
 
-// `--engine auto` on a script with a file:line location: Delve runs, and the CLI names the line
+// A line of handleSlash's body (its first line, main.go:10, is its entry: eBPF runs that).
+constexpr char kBodyLineScript[] =
+    "trace handleSlash main.go:11\non handleSlash print r.RemoteAddr\n";
+
+// `--engine auto` on a script with a line inside a function: Delve runs, and the CLI names the line
 // that kept eBPF out (`engine`/`engine_note` in the JSON armed line; the text form is the same
 // note, CliTest).
 TEST_F(E2eTest, EngineAutoOnALineScriptRunsDelveAndNamesTheLine) {
-  auto p = StartTrace("hello-world", TraceScript(), {"--engine", "auto"});
+  auto p = StartTrace("hello-world", Script("body.dlv", kBodyLineScript), {"--engine", "auto"});
   ASSERT_NE(p, nullptr);
   const nlohmann::json* armed = &last_armed_;
   EXPECT_EQ(armed->value("engine", ""), "delve") << armed->dump();
-  EXPECT_TRUE(
-      absl::StrContains(armed->value("engine_note", ""), "eBPF engine not used: trace.dlv:2: "))
+  const std::string note = armed->value("engine_note", "");
+  EXPECT_TRUE(absl::StartsWith(note, "eBPF engine not used: ")) << armed->dump();
+  EXPECT_TRUE(absl::StrContains(note,
+                                "body.dlv:1: location main.go:11 is not a function entry (it is "
+                                "inside main.handleSlash;"))
       << armed->dump();
   std::set<int> sent = SendRequests(sb_.Get("HELLO_URL"), 1);
-  EXPECT_EQ(CollectHitPorts(*p, 1), sent);
+  EXPECT_EQ(CollectHitPorts(*p, 1, 11), sent);
   p->Signal(SIGINT);
   EXPECT_EQ(p->Wait(absl::Seconds(20)), 0) << p->Stderr();
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
@@ -539,10 +559,14 @@ TEST_F(E2eTest, EngineAutoOnALineScriptRunsDelveAndNamesTheLine) {
 TEST_F(E2eTest, EngineEbpfRefusesANonQualifyingScriptWithTheReason) {
   auto agent = sb_.DaemonPid("agent-node-a");
   ASSERT_TRUE(agent.ok()) << agent.status();
-  auto r = RunKdbg(sb_, {"trace", "pod/hello-world", "--init", TraceScript(), "--engine", "ebpf"},
+  auto r = RunKdbg(sb_,
+                   {"trace", "pod/hello-world", "--init", Script("body.dlv", kBodyLineScript),
+                    "--engine", "ebpf"},
                    sb_.CliEnv());
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_TRUE(absl::StrContains(r.err, "trace.dlv:2: location main.go:10 is not a function entry"))
+  EXPECT_TRUE(absl::StrContains(r.err,
+                                "body.dlv:1: location main.go:11 is not a function entry (it is "
+                                "inside main.handleSlash;"))
       << r.err;
   EXPECT_FALSE(absl::StrContains(r.err, "armed")) << r.err;
   EXPECT_EQ(BpfDescriptors(*agent), 0);
@@ -688,7 +712,7 @@ TEST_F(E2eTest, EngineAutoRunsExactConditionsInBpfAndOthersOnDelve) {
 }
 
 TEST_F(E2eTest, CtrlCEndsSafely) {
-  auto p = StartTrace("hello-world", TraceScript());
+  auto p = StartTrace("hello-world", TraceScript(), {"--engine", "delve"});
   ASSERT_NE(p, nullptr);
   SendRequests(sb_.Get("HELLO_URL"), 1);
   ASSERT_TRUE(p->WaitFor("hit", absl::Seconds(20)).has_value());
@@ -702,7 +726,7 @@ TEST_F(E2eTest, CtrlCEndsSafely) {
 }
 
 TEST_F(E2eTest, SigkillOfCliEndsSafely) {
-  auto p = StartTrace("hello-world", TraceScript());
+  auto p = StartTrace("hello-world", TraceScript(), {"--engine", "delve"});
   ASSERT_NE(p, nullptr);
   p->Signal(SIGKILL);
   p->Wait(absl::Seconds(5));
@@ -722,8 +746,9 @@ TEST_F(E2eTest, NetworkCutBetweenCliAndControllerEndsSafely) {
   ASSERT_TRUE(absl::SimpleAtoi(controller.substr(controller.rfind(':') + 1), &controller_port))
       << controller;
   TcpProxy proxy(controller_port);
-  auto p = StartTrace("hello-world", TraceScript(),
-                      {"--controller", absl::StrCat("127.0.0.1:", proxy.port())});
+  auto p =
+      StartTrace("hello-world", TraceScript(),
+                 {"--engine", "delve", "--controller", absl::StrCat("127.0.0.1:", proxy.port())});
   ASSERT_NE(p, nullptr);
   SendRequests(sb_.Get("HELLO_URL"), 1);
   ASSERT_TRUE(p->WaitFor("hit", absl::Seconds(20)).has_value()) << p->Stderr();
@@ -744,7 +769,7 @@ TEST_F(E2eTest, NetworkCutBetweenCliAndControllerEndsSafely) {
 }
 
 TEST_F(E2eTest, StopFromSecondTerminalEndsSafely) {
-  auto p = StartTrace("hello-world", TraceScript());
+  auto p = StartTrace("hello-world", TraceScript(), {"--engine", "delve"});
   ASSERT_NE(p, nullptr);
   auto sessions = RunKdbg(sb_, {"sessions", "-o", "json"}, sb_.CliEnv());
   ASSERT_EQ(sessions.exit_code, 0) << sessions.err;
@@ -769,7 +794,7 @@ TEST_F(E2eTest, StopFromSecondTerminalEndsSafely) {
 }
 
 TEST_F(E2eTest, LeaseExpiryEndsSafely) {
-  auto p = StartTrace("hello-world", TraceScript(), {"--lease", "3s"});
+  auto p = StartTrace("hello-world", TraceScript(), {"--engine", "delve", "--lease", "3s"});
   ASSERT_NE(p, nullptr);
   auto ended = p->WaitFor("ended", absl::Seconds(20));
   ASSERT_TRUE(ended.has_value()) << p->Stderr();
@@ -782,7 +807,7 @@ TEST_F(E2eTest, LeaseExpiryEndsSafely) {
 }
 
 TEST_F(E2eTest, ControllerKilledEndsSafely) {
-  auto p = StartTrace("hello-world", TraceScript());
+  auto p = StartTrace("hello-world", TraceScript(), {"--engine", "delve"});
   ASSERT_NE(p, nullptr);
   auto pid = sb_.DaemonPid("controller");
   ASSERT_TRUE(pid.ok());
@@ -794,7 +819,7 @@ TEST_F(E2eTest, ControllerKilledEndsSafely) {
 }
 
 TEST_F(E2eTest, AgentSigtermEndsSafely) {
-  auto p = StartTrace("hello-world", TraceScript());
+  auto p = StartTrace("hello-world", TraceScript(), {"--engine", "delve"});
   ASSERT_NE(p, nullptr);
   auto pid = sb_.DaemonPid("agent-node-a");
   ASSERT_TRUE(pid.ok());
@@ -807,7 +832,7 @@ TEST_F(E2eTest, AgentSigtermEndsSafely) {
 }
 
 TEST_F(E2eTest, AgentSigkillThenRestartEndsSafely) {
-  auto p = StartTrace("hello-world", TraceScript());
+  auto p = StartTrace("hello-world", TraceScript(), {"--engine", "delve"});
   ASSERT_NE(p, nullptr);
   auto pid = sb_.DaemonPid("agent-node-a");
   ASSERT_TRUE(pid.ok());
@@ -828,7 +853,7 @@ TEST_F(E2eTest, AgentSigkillThenRestartEndsSafely) {
       << ended->dump();
   EXPECT_NE(p->Wait(absl::Seconds(20)), 0) << "a killed agent is not a clean end";
   ExpectAuditedEnd(LastSession(), "hello-world", "recovered");
-  auto again = StartTrace("hello-world", TraceScript());
+  auto again = StartTrace("hello-world", TraceScript(), {"--engine", "delve"});
   ASSERT_NE(again, nullptr);
   again->Signal(SIGINT);
   EXPECT_EQ(again->Wait(absl::Seconds(20)), 0);
@@ -836,7 +861,7 @@ TEST_F(E2eTest, AgentSigkillThenRestartEndsSafely) {
 }
 
 TEST_F(E2eTest, TargetExitingMidTraceEndsTheSession) {
-  auto p = StartTrace("doomed", TraceScript());
+  auto p = StartTrace("doomed", TraceScript(), {"--engine", "delve"});
   ASSERT_NE(p, nullptr);
   auto pid = sb_.ContainerPid("default", "doomed");
   ASSERT_TRUE(pid.ok());
@@ -860,8 +885,9 @@ TEST_F(E2eTest, TargetExitingMidTraceEndsTheSession) {
 // (node-b); -l may add the not-Go pod.
 
 TEST_F(E2eTest, TraceDeployReachesEveryReplicaOnBothNodesInOneStream) {
-  auto p = KdbgProcess::Start(sb_, {"trace", "deploy/hello", "--init", TraceScript(), "-o", "json"},
-                              sb_.CliEnv());
+  auto p = KdbgProcess::Start(
+      sb_, {"trace", "deploy/hello", "--init", TraceScript(), "--engine", "delve", "-o", "json"},
+      sb_.CliEnv());
   ASSERT_TRUE(p.ok()) << p.status();
   std::set<std::string> armed;
   for (int i = 0; i < 2; ++i) {
@@ -918,8 +944,8 @@ TEST_F(E2eTest, TotalRateOverBothReplicasShowsAtMostItAndCountsTheRest) {
   constexpr int kRate = 3;
   constexpr int kPerPod = 12;
   auto p = KdbgProcess::Start(sb_,
-                              {"trace", "deploy/hello", "--init", TraceScript(), "-o", "json",
-                               "--rate-limit-total", absl::StrCat(kRate)},
+                              {"trace", "deploy/hello", "--init", TraceScript(), "--engine",
+                               "delve", "-o", "json", "--rate-limit-total", absl::StrCat(kRate)},
                               sb_.CliEnv());
   ASSERT_TRUE(p.ok()) << p.status();
   for (int i = 0; i < 2; ++i) {
@@ -979,10 +1005,11 @@ TEST_F(E2eTest, TotalRateOverBothReplicasShowsAtMostItAndCountsTheRest) {
 }
 
 TEST_F(E2eTest, SelectorWithANonGoPodTracesTheOthersAndSaysWhy) {
-  auto p = KdbgProcess::Start(sb_,
-                              {"trace", "-l", "app in (hello-world, not-go)", "--init",
-                               TraceScript(), "--duration", "8s", "-o", "json"},
-                              sb_.CliEnv());
+  auto p =
+      KdbgProcess::Start(sb_,
+                         {"trace", "-l", "app in (hello-world, not-go)", "--init", TraceScript(),
+                          "--engine", "delve", "--duration", "8s", "-o", "json"},
+                         sb_.CliEnv());
   ASSERT_TRUE(p.ok()) << p.status();
   auto failed = (*p)->WaitFor("failed", kArmTimeout);
   ASSERT_TRUE(failed.has_value()) << (*p)->Stderr();
@@ -1014,8 +1041,9 @@ TEST_F(E2eTest, SelectorWithANonGoPodTracesTheOthersAndSaysWhy) {
 }
 
 TEST_F(E2eTest, CliKilledEndsEveryPartSafely) {
-  auto p = KdbgProcess::Start(sb_, {"trace", "deploy/hello", "--init", TraceScript(), "-o", "json"},
-                              sb_.CliEnv());
+  auto p = KdbgProcess::Start(
+      sb_, {"trace", "deploy/hello", "--init", TraceScript(), "--engine", "delve", "-o", "json"},
+      sb_.CliEnv());
   ASSERT_TRUE(p.ok()) << p.status();
   ASSERT_TRUE((*p)->WaitFor("armed", kArmTimeout).has_value()) << (*p)->Stderr();
   ASSERT_TRUE((*p)->WaitFor("armed", kArmTimeout).has_value()) << (*p)->Stderr();
@@ -1286,9 +1314,10 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"StrippedTarget", "stripped", "trace main.handleSlash\n",
                                "--debug-binary file"},
                       BadInput{"NonGoTarget", "not-go", "trace main.main\n", "not a go program"},
-                      // A line location runs only on Delve (a function entry runs on eBPF,
-                      // which has no such range: GoOutsideDelvesRangeIsTracedOnEbpf).
-                      BadInput{"GoVersionOutsideTheRange", "old-go", "trace h main.go:10\n",
+                      // A line inside a function runs only on Delve (a function entry, by
+                      // name or first line, runs on eBPF, which has no such range:
+                      // GoOutsideDelvesRangeIsTracedOnEbpf).
+                      BadInput{"GoVersionOutsideTheRange", "old-go", "trace h main.go:11\n",
                                "outside the bundled delve's supported range go 1.24-1.27"},
                       BadInput{"ProtectedNamespaceIsRefused", "system-hello",
                                "trace main.handleSlash\n", "kube-system", "kube-system"}),

@@ -88,11 +88,14 @@ class AgentIntegrationTest : public ::testing::Test {
       std::fprintf(stderr, "agent log:\n%s\n", agent_->Logs().c_str());
   }
 
+  // On Delve: this suite proves the agent's Delve sessions (`auto` would run kScript on eBPF, as
+  // its main.go:10 is handleSlash's entry).
   kdbg::v1::TraceRequest TraceReq(const std::string& id, int64_t lease_ms = 0) {
     kdbg::v1::TraceRequest r;
     r.mutable_target()->set_host_pid(target_->pid());
     r.mutable_options()->set_script(kScript);
     r.mutable_options()->set_script_name("trace.dlv");
+    r.mutable_options()->set_engine("delve");
     r.set_user("alice");
     r.set_session_id(id);
     r.set_lease_ms(lease_ms);

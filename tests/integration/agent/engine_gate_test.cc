@@ -99,7 +99,8 @@ class EngineGoGateTest : public ::testing::Test {
 
 constexpr char kFunctionScript[] =
     "trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\n";
-constexpr char kLineScript[] = "trace handleSlash main.go:10\non handleSlash print r.RemoteAddr\n";
+// A line inside handleSlash (its first line, main.go:10, is its entry: eBPF runs that).
+constexpr char kLineScript[] = "trace handleSlash main.go:11\non handleSlash print r.RemoteAddr\n";
 
 TEST_F(EngineGoGateTest, GoOutsideDelvesRangeRunsOnEbpf) {
   for (const std::string engine : {"auto", "ebpf"}) {

@@ -47,6 +47,7 @@ using kdbg::testing::GoTarget;
 using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::Each;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -877,7 +878,11 @@ TEST(EbpfEngineTest, ErrorsNameTheLineAndLeaveNothing) {
        "t.dlv:2: o.Items: []string values"},
       {"trace h main.handleOrder\ncond h qty > 1 && urgent\n", absl::StatusCode::kUnimplemented,
        "t.dlv:2: condition `qty > 1 && urgent`"},
-      {"trace h main.go:48\n", absl::StatusCode::kUnimplemented, "t.dlv:1: location main.go:48"},
+      // handleOrder's first line (48) is its entry (AFunctionsFirstLineIsItsEntryAsOnDelve).
+      {"trace h main.go:49\n", absl::StatusCode::kFailedPrecondition,
+       "t.dlv:1: location main.go:49 is not a function entry (it is inside main.handleOrder;"},
+      {"trace h *0x401000\n", absl::StatusCode::kUnimplemented,
+       "t.dlv:1: location *0x401000 is not a function entry"},
   };
   for (const Case& c : cases) {
     Events ev;
@@ -1315,6 +1320,28 @@ TEST(EbpfEngineTest, TheOriginalScriptsFieldThroughTheResponseWriterIsRead) {
     }
   }
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.serveOrder"));
+}
+
+// A function's first line (`main.go:48`, the line of `func handleOrder(...)`) is its entry, as on
+// Delve, which breaks there past the stack check and reports the hits at that line: the eBPF
+// engine runs such a script (what `examples/trace.dlv`'s `main.go:10` is on hello-world) with
+// Delve's hits. (A line of a function's body stays Delve's: ErrorsNameTheLineAndLeaveNothing.)
+TEST(EbpfEngineTest, AFunctionsFirstLineIsItsEntryAsOnDelve) {
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string script =
+      "trace h main.go:48\non h print tag\non h print o.Customer.Name\non h print qty\n";
+  const std::vector<std::string> requests = {"/order?id=1&name=ann&items=a&tag=x&qty=2",
+                                             "/order?id=2&name=bo&items=b,c&tag=yz&qty=3"};
+  std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, requests, requests.size());
+  std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, requests, requests.size());
+  std::vector<std::string> lines = ExpectSameHits(ebpf, dlv, requests.size());
+  EXPECT_THAT(lines, ElementsAre(StartsWith("h main.handleOrder main.go:48 tag=\"x\" "
+                                            "o.Customer.Name=\"ann\" qty=2 "),
+                                 StartsWith("h main.handleOrder main.go:48 tag=\"yz\" "
+                                            "o.Customer.Name=\"bo\" qty=3 ")));
+  ExpectReleased(**t, 0);
 }
 
 // A generic function traced by its name without type parameters hits every instantiation, as on
