@@ -90,7 +90,8 @@ absl::StatusOr<std::vector<gobinary::Function>> FunctionsStartingAt(gobinary::Dw
   if (!code.ok()) return not_entry(code.status().message());
   std::vector<gobinary::Function> out;
   for (const gobinary::LineSite& site : code->sites) {
-    if (site.inlined) return not_entry(absl::StrCat("code of it is inlined in ", site.function));
+    if (site.inlined)
+      return not_entry(absl::StrCat("part of its code is inlined in ", site.function));
     auto fn = dwarf.FindFunction(site.function);
     if (!fn.ok()) return not_entry(fn.status().message());
     if (fn->entry != site.pc) return not_entry(absl::StrCat("it is inside ", site.function));
@@ -1529,24 +1530,23 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       std::vector<gobinary::InlinedCall> calls;
     };
     std::vector<Target> targets;
-    // A function's first line: its out-of-line bodies only (no code of that line is inlined).
-    const bool first_line = IsFileLineLocation(bp.location);
-    if (first_line) {
+    if (IsFileLineLocation(bp.location)) {
+      // A function's first line: its out-of-line bodies only (no code of that line is inlined).
       auto fns = FunctionsStartingAt(dwarf, bp.location);
       if (!fns.ok()) return WithMessage(fns.status(), where(fns.status().message()));
       for (gobinary::Function& fn : *fns) targets.push_back(Target{std::move(fn), {}});
-    }
-    for (const std::string& name :
-         first_line ? std::vector<std::string>{} : gobinary::FunctionNamesFor(bp.location)) {
-      Target t{dwarf.FindFunction(name), dwarf.InlinedCalls(name)};
-      if (t.body.ok() || !t.calls.empty()) {
-        targets.push_back(std::move(t));
-        break;
+    } else {
+      for (const std::string& name : gobinary::FunctionNamesFor(bp.location)) {
+        Target t{dwarf.FindFunction(name), dwarf.InlinedCalls(name)};
+        if (t.body.ok() || !t.calls.empty()) {
+          targets.push_back(std::move(t));
+          break;
+        }
+        for (const std::string& inst : dwarf.Instantiations(name)) {
+          targets.push_back(Target{dwarf.FindFunction(inst), dwarf.InlinedCalls(inst)});
+        }
+        if (!targets.empty()) break;
       }
-      for (const std::string& inst : dwarf.Instantiations(name)) {
-        targets.push_back(Target{dwarf.FindFunction(inst), dwarf.InlinedCalls(inst)});
-      }
-      if (!targets.empty()) break;
     }
     size_t sites = 0;
     for (const Target& t : targets) sites += (t.body.ok() ? 1 : 0) + t.calls.size();

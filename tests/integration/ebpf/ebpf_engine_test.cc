@@ -881,6 +881,10 @@ TEST(EbpfEngineTest, ErrorsNameTheLineAndLeaveNothing) {
       // handleOrder's first line (48) is its entry (AFunctionsFirstLineIsItsEntryAsOnDelve).
       {"trace h main.go:49\n", absl::StatusCode::kFailedPrecondition,
        "t.dlv:1: location main.go:49 is not a function entry (it is inside main.handleOrder;"},
+      // half's one line, only ever inlined (in serveOrder): Delve breaks in the caller's code.
+      {"trace h main.go:132\n", absl::StatusCode::kFailedPrecondition,
+       "t.dlv:1: location main.go:132 is not a function entry (part of its code is inlined in "
+       "main.serveOrder;"},
       {"trace h *0x401000\n", absl::StatusCode::kUnimplemented,
        "t.dlv:1: location *0x401000 is not a function entry"},
   };
