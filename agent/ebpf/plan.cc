@@ -94,7 +94,10 @@ absl::StatusOr<std::vector<gobinary::Function>> FunctionsStartingAt(gobinary::Dw
       return not_entry(absl::StrCat("part of its code is inlined in ", site.function));
     auto fn = dwarf.FindFunction(site.function);
     if (!fn.ok()) return not_entry(fn.status().message());
-    if (fn->entry != site.pc) return not_entry(absl::StrCat("it is inside ", site.function));
+    if (fn->entry != site.pc) {
+      return not_entry(absl::StrCat("it is inside ", site.function, ", which begins at ",
+                                    location.substr(0, colon), ":", fn->line));
+    }
     out.push_back(*std::move(fn));
   }
   return out;

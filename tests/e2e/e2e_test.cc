@@ -545,7 +545,7 @@ TEST_F(E2eTest, EngineAutoOnALineScriptRunsDelveAndNamesTheLine) {
   EXPECT_TRUE(absl::StartsWith(note, "eBPF engine not used: ")) << armed->dump();
   EXPECT_TRUE(absl::StrContains(note,
                                 "body.dlv:1: location main.go:11 is not a function entry (it is "
-                                "inside main.handleSlash;"))
+                                "inside main.handleSlash, which begins at main.go:10;"))
       << armed->dump();
   std::set<int> sent = SendRequests(sb_.Get("HELLO_URL"), 1);
   EXPECT_EQ(CollectHitPorts(*p, 1, 11), sent);
@@ -566,7 +566,7 @@ TEST_F(E2eTest, EngineEbpfRefusesANonQualifyingScriptWithTheReason) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(r.err,
                                 "body.dlv:1: location main.go:11 is not a function entry (it is "
-                                "inside main.handleSlash;"))
+                                "inside main.handleSlash, which begins at main.go:10;"))
       << r.err;
   EXPECT_FALSE(absl::StrContains(r.err, "armed")) << r.err;
   EXPECT_EQ(BpfDescriptors(*agent), 0);

@@ -880,7 +880,8 @@ TEST(EbpfEngineTest, ErrorsNameTheLineAndLeaveNothing) {
        "t.dlv:2: condition `qty > 1 && urgent`"},
       // handleOrder's first line (48) is its entry (AFunctionsFirstLineIsItsEntryAsOnDelve).
       {"trace h main.go:49\n", absl::StatusCode::kFailedPrecondition,
-       "t.dlv:1: location main.go:49 is not a function entry (it is inside main.handleOrder;"},
+       "t.dlv:1: location main.go:49 is not a function entry (it is inside main.handleOrder, which "
+       "begins at main.go:48;"},
       // half's one line, only ever inlined (in serveOrder): Delve breaks in the caller's code.
       {"trace h main.go:132\n", absl::StatusCode::kFailedPrecondition,
        "t.dlv:1: location main.go:132 is not a function entry (part of its code is inlined in "
