@@ -88,9 +88,8 @@ class Choosing final : public agent::DebugSessionFactory {
     std::string engine = absl::AsciiStrToLower(spec.engine);
     if (engine == "delve") {
       return Delve(spec.binary.build_id(), DelveClaim(spec), ", or trace it with --engine ebpf too",
-                   [&](const Token& token) {
-                     return delve_->StartTrace(
-                         spec, ReleasedAtEnd(Stamp(std::move(cb), "delve", ""), claims_, token));
+                   Stamp(std::move(cb), "delve", ""), [&](EventCallback released) {
+                     return delve_->StartTrace(spec, std::move(released));
                    });
     }
     if (engine == "ebpf") return Refused(Ebpf(spec, std::move(cb), ", or use --engine delve"));
@@ -107,10 +106,9 @@ class Choosing final : public agent::DebugSessionFactory {
     }
     std::string note = absl::StrCat("eBPF engine not used: ", s.status().message());
     log::Info("engine auto: delve", {{"session", spec.session_id}, {"why", note}});
-    auto d = Delve(spec.binary.build_id(), DelveClaim(spec), "", [&](const Token& token) {
-      return delve_->StartTrace(spec,
-                                ReleasedAtEnd(Stamp(std::move(cb), "delve", note), claims_, token));
-    });
+    auto d = Delve(
+        spec.binary.build_id(), DelveClaim(spec), "", Stamp(std::move(cb), "delve", note),
+        [&](EventCallback released) { return delve_->StartTrace(spec, std::move(released)); });
     if (d.ok()) return d;
     // Neither engine runs it: both reasons (e.g. a Go version outside Delve's range, and the
     // script line that keeps eBPF out).
@@ -119,9 +117,9 @@ class Choosing final : public agent::DebugSessionFactory {
 
   absl::StatusOr<std::unique_ptr<DebugSession>> StartAttach(const agent::AttachSpec& spec,
                                                             EventCallback cb) override {
-    return Delve(spec.binary.build_id(), DelveClaim(spec), "", [&](const Token& token) {
-      return delve_->StartAttach(spec, ReleasedAtEnd(std::move(cb), claims_, token));
-    });
+    return Delve(
+        spec.binary.build_id(), DelveClaim(spec), "", std::move(cb),
+        [&](EventCallback released) { return delve_->StartAttach(spec, std::move(released)); });
   }
 
  private:
@@ -132,17 +130,19 @@ class Choosing final : public agent::DebugSessionFactory {
     return {BuildClaims::Kind::kDelve, spec.session_id, spec.pid, spec.pod};
   }
 
-  // A Delve session, started by `start` once the build is claimed for Delve; `remedy` follows the
-  // refusal's "Stop session S first (kdbg stop S)".
+  // A Delve session, started by `start` once the build is claimed for Delve, with `cb` wrapped to
+  // release the claim at the session's end (ReleasedAtEnd); `remedy` follows the refusal's "Stop
+  // session S first (kdbg stop S)".
   Started Delve(const std::string& build_id, const BuildClaims::Claim& claim,
-                absl::string_view remedy, const std::function<Started(const Token&)>& start) {
+                absl::string_view remedy, EventCallback cb,
+                const std::function<Started(EventCallback)>& start) {
     absl::StatusOr<int64_t> acquired = claims_->Acquire(build_id, claim);
     if (!acquired.ok()) {
       return absl::Status(acquired.status().code(),
                           absl::StrCat(acquired.status().message(), remedy));
     }
     auto token = std::make_shared<std::atomic<int64_t>>(*acquired);
-    Started started = start(token);
+    Started started = start(ReleasedAtEnd(std::move(cb), claims_, token));
     return Claim(std::move(started), token);
   }
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <deque>
 #include <optional>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -51,19 +52,22 @@ bool IsFunctionLocation(absl::string_view loc) {
 }
 
 // Delve's `FILE:LINE` (a file named whole or by its path's end, a positive line), not
-// `*ADDRESS`.
-bool IsFileLineLocation(absl::string_view loc) {
+// `*ADDRESS`: {file, line}, or nullopt for any other location.
+std::optional<std::pair<absl::string_view, int>> ParseFileLine(absl::string_view loc) {
   const size_t colon = loc.rfind(':');
   if (colon == absl::string_view::npos || colon == 0 || loc[0] == '*' ||
       absl::StrContains(loc, ' ')) {
-    return false;
+    return std::nullopt;
   }
   absl::string_view digits = loc.substr(colon + 1);
   int line = 0;
-  return !digits.empty() &&
-         std::all_of(digits.begin(), digits.end(),
-                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
-         absl::SimpleAtoi(digits, &line) && line > 0;
+  if (digits.empty() ||
+      !std::all_of(digits.begin(), digits.end(),
+                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) ||
+      !absl::SimpleAtoi(digits, &line) || line <= 0) {
+    return std::nullopt;
+  }
+  return std::make_pair(loc.substr(0, colon), line);
 }
 
 // The functions whose first line a `FILE:LINE` location names: Delve breaks there past the
@@ -75,28 +79,26 @@ bool IsFileLineLocation(absl::string_view loc) {
 // no code at all, an ambiguous file) the reason, and the script runs on Delve, which finds every
 // kind of line and words its own errors.
 absl::StatusOr<std::vector<gobinary::Function>> FunctionsStartingAt(gobinary::DwarfReader& dwarf,
-                                                                    absl::string_view location) {
-  const size_t colon = location.rfind(':');
-  int line = 0;
-  if (!absl::SimpleAtoi(location.substr(colon + 1), &line)) {
-    return absl::InvalidArgumentError(absl::StrCat("no line in ", location));
-  }
+                                                                    absl::string_view location,
+                                                                    absl::string_view file,
+                                                                    int line) {
   auto not_entry = [&](absl::string_view why) {
     return absl::FailedPreconditionError(
         absl::StrCat("location ", location, " is not a function entry (", why,
                      "; eBPF traces a function by its name or by its first line)"));
   };
-  auto code = dwarf.LineSites(location.substr(0, colon), line);
+  auto code = dwarf.LineSites(file, line);
   if (!code.ok()) return not_entry(code.status().message());
   std::vector<gobinary::Function> out;
   for (const gobinary::LineSite& site : code->sites) {
-    if (site.inlined)
+    if (site.inlined) {
       return not_entry(absl::StrCat("part of its code is inlined in ", site.function));
+    }
     auto fn = dwarf.FindFunction(site.function);
     if (!fn.ok()) return not_entry(fn.status().message());
     if (fn->entry != site.pc) {
-      return not_entry(absl::StrCat("it is inside ", site.function, ", which begins at ",
-                                    location.substr(0, colon), ":", fn->line));
+      return not_entry(
+          absl::StrCat("it is inside ", site.function, ", which begins at ", file, ":", fn->line));
     }
     out.push_back(*std::move(fn));
   }
@@ -1224,7 +1226,7 @@ absl::StatusOr<Cond> ParseCond(absl::string_view text) {
 
 std::optional<Disqualification> CheckScript(const delve::TraceScript& script) {
   for (const delve::ScriptBreakpoint& bp : script.breakpoints) {
-    if (!IsFunctionLocation(bp.location) && !IsFileLineLocation(bp.location)) {
+    if (!IsFunctionLocation(bp.location) && !ParseFileLine(bp.location).has_value()) {
       return Disqualification{
           bp.line, absl::StrCat("location ", bp.location,
                                 " is not a function entry (eBPF traces `trace [name] FUNCTION` "
@@ -1533,9 +1535,9 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       std::vector<gobinary::InlinedCall> calls;
     };
     std::vector<Target> targets;
-    if (IsFileLineLocation(bp.location)) {
+    if (auto file_line = ParseFileLine(bp.location)) {
       // A function's first line: its out-of-line bodies only (no code of that line is inlined).
-      auto fns = FunctionsStartingAt(dwarf, bp.location);
+      auto fns = FunctionsStartingAt(dwarf, bp.location, file_line->first, file_line->second);
       if (!fns.ok()) return WithMessage(fns.status(), where(fns.status().message()));
       for (gobinary::Function& fn : *fns) targets.push_back(Target{std::move(fn), {}});
     } else {

@@ -438,12 +438,11 @@ class LibdwReader final : public DwarfReader {
     // {function DIE, deepest inlined call's DIE or 0} -> its rows {address, is_stmt}.
     std::map<std::pair<Dwarf_Off, Dwarf_Off>, std::vector<std::pair<uint64_t, bool>>> groups;
     for (const auto& [unit, unit_file] : units) {
-      Dwarf_Die unit_die;
-      Dwarf_Die* cu = &unit_die;
+      Dwarf_Die cu;
       Dwarf_Lines* lines = nullptr;
       size_t n = 0;
-      if (unit_file != out.file || dwarf_offdie(dwarf_, unit, cu) == nullptr ||
-          dwarf_getsrclines(cu, &lines, &n) != 0) {
+      if (unit_file != out.file || dwarf_offdie(dwarf_, unit, &cu) == nullptr ||
+          dwarf_getsrclines(&cu, &lines, &n) != 0) {
         continue;
       }
       for (size_t i = 0; i < n; ++i) {
@@ -457,9 +456,12 @@ class LibdwReader final : public DwarfReader {
           continue;
         }
         dwarf_linebeginstatement(l, &stmt);
+        // The function holding the row (the one binary inspector's symbol table), by its DIE.
+        absl::StatusOr<FunctionSymbol> sym = bin_->FunctionAt(a);
+        auto die = sym.ok() ? functions_.find(sym->name) : functions_.end();
         Dwarf_Die fn;
-        if (!FunctionIn(cu, a, &fn)) continue;
-        groups[{dwarf_dieoffset(&fn), DeepestInlined(&fn, a, 0)}].emplace_back(a, stmt);
+        if (die == functions_.end() || dwarf_offdie(dwarf_, die->second, &fn) == nullptr) continue;
+        groups[{die->second, DeepestInlined(&fn, a)}].emplace_back(a, stmt);
       }
     }
     for (auto& [key, rows] : groups) {
@@ -580,52 +582,32 @@ class LibdwReader final : public DwarfReader {
     return out;
   }
 
-  // The out-of-line function of unit `cu` whose code holds `pc` (Go writes each function as a
-  // DW_TAG_subprogram right under its unit, with DW_AT_low_pc and DW_AT_high_pc).
-  bool FunctionIn(Dwarf_Die* cu, uint64_t pc, Dwarf_Die* out) {
-    const Dwarf_Off unit = dwarf_dieoffset(cu);
-    auto it = unit_functions_.find(unit);
-    if (it == unit_functions_.end()) {
-      std::vector<CodeRange> fns;
-      Dwarf_Die d;
-      if (dwarf_child(cu, &d) == 0) {
-        do {
-          Dwarf_Addr lo = 0, hi = 0;
-          if (dwarf_tag(&d) == DW_TAG_subprogram && dwarf_lowpc(&d, &lo) == 0 &&
-              dwarf_highpc(&d, &hi) == 0) {
-            fns.push_back(CodeRange{lo, hi, dwarf_dieoffset(&d)});
-          }
-        } while (dwarf_siblingof(&d, &d) == 0);
+  // The deepest DW_TAG_inlined_subroutine under `fn` whose code holds `pc`; 0 if none.
+  Dwarf_Off DeepestInlined(Dwarf_Die* fn, uint64_t pc) {
+    Dwarf_Off deepest = 0;
+    int deepest_depth = -1;
+    ForEachInlinedCall(fn, 0, [&](Dwarf_Die* call, int depth) {
+      if (depth > deepest_depth && dwarf_haspc(call, pc) == 1) {
+        deepest = dwarf_dieoffset(call);
+        deepest_depth = depth;
       }
-      std::sort(fns.begin(), fns.end(),
-                [](const CodeRange& a, const CodeRange& b) { return a.start < b.start; });
-      it = unit_functions_.emplace(unit, std::move(fns)).first;
-    }
-    const std::vector<CodeRange>& fns = it->second;
-    auto f = std::upper_bound(fns.begin(), fns.end(), pc,
-                              [](uint64_t p, const CodeRange& r) { return p < r.start; });
-    if (f == fns.begin()) return false;
-    --f;
-    return pc < f->end && dwarf_offdie(dwarf_, f->die, out) != nullptr;
+    });
+    return deepest;
   }
 
-  // The deepest DW_TAG_inlined_subroutine under `parent` (through lexical blocks and other
-  // inlined calls) whose code holds `pc`; 0 if none.
-  Dwarf_Off DeepestInlined(Dwarf_Die* parent, uint64_t pc, int depth) {
+  // Calls `each` with every DW_TAG_inlined_subroutine under `parent` (Go writes them in their
+  // caller's subprogram, in lexical blocks and in other inlined calls) and its nesting depth.
+  void ForEachInlinedCall(Dwarf_Die* parent, int depth,
+                          const std::function<void(Dwarf_Die*, int)>& each) {
     Dwarf_Die c;
-    if (depth > 64 || !dwarf_haschildren(parent) || dwarf_child(parent, &c) != 0) return 0;
+    if (depth > 64 || !dwarf_haschildren(parent) || dwarf_child(parent, &c) != 0) return;
     do {
       const int tag = dwarf_tag(&c);
-      if (tag == DW_TAG_inlined_subroutine && dwarf_haspc(&c, pc) == 1) {
-        Dwarf_Off deeper = DeepestInlined(&c, pc, depth + 1);
-        return deeper != 0 ? deeper : dwarf_dieoffset(&c);
-      }
-      if (tag == DW_TAG_lexical_block) {
-        Dwarf_Off inner = DeepestInlined(&c, pc, depth + 1);
-        if (inner != 0) return inner;
+      if (tag == DW_TAG_inlined_subroutine) each(&c, depth);
+      if (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block) {
+        ForEachInlinedCall(&c, depth + 1, each);
       }
     } while (dwarf_siblingof(&c, &c) == 0);
-    return 0;
   }
 
   // Calls `each` with every compile unit's DIE.
@@ -725,29 +707,17 @@ class LibdwReader final : public DwarfReader {
     if (inlined_indexed_) return;
     inlined_indexed_ = true;
     ForEachTopLevelDie([&](Dwarf_Die* d) {
-      if (dwarf_tag(d) == DW_TAG_subprogram && dwarf_hasattr(d, DW_AT_low_pc)) {
-        WalkInlined(d, dwarf_dieoffset(d), 0);
-      }
-    });
-  }
-
-  void WalkInlined(Dwarf_Die* parent, Dwarf_Off caller, int depth) {
-    Dwarf_Die c;
-    if (depth > 64 || !dwarf_haschildren(parent) || dwarf_child(parent, &c) != 0) return;
-    do {
-      const int tag = dwarf_tag(&c);
-      if (tag == DW_TAG_inlined_subroutine) {
+      if (dwarf_tag(d) != DW_TAG_subprogram || !dwarf_hasattr(d, DW_AT_low_pc)) return;
+      const Dwarf_Off caller = dwarf_dieoffset(d);
+      ForEachInlinedCall(d, 0, [&](Dwarf_Die* call, int /*depth*/) {
         Dwarf_Attribute attr;
         Dwarf_Die origin;
-        if (dwarf_attr(&c, DW_AT_abstract_origin, &attr) != nullptr &&
+        if (dwarf_attr(call, DW_AT_abstract_origin, &attr) != nullptr &&
             dwarf_formref_die(&attr, &origin) != nullptr) {
-          inlined_[dwarf_dieoffset(&origin)].emplace_back(dwarf_dieoffset(&c), caller);
+          inlined_[dwarf_dieoffset(&origin)].emplace_back(dwarf_dieoffset(call), caller);
         }
-        WalkInlined(&c, caller, depth + 1);
-      } else if (tag == DW_TAG_lexical_block) {
-        WalkInlined(&c, caller, depth + 1);
-      }
-    } while (dwarf_siblingof(&c, &c) == 0);
+      });
+    });
   }
 
   void LoadSymbols() {
@@ -782,12 +752,6 @@ class LibdwReader final : public DwarfReader {
   };
   bool unit_ranges_loaded_ = false;
   std::vector<UnitRange> unit_ranges_;  // sorted by start
-  struct CodeRange {
-    uint64_t start = 0, end = 0;
-    Dwarf_Off die = 0;  // the function's DIE
-  };
-  // A unit's DIE -> its functions' code, sorted by start (read as LineSites needs them).
-  absl::flat_hash_map<Dwarf_Off, std::vector<CodeRange>> unit_functions_;
   // abstract origin -> {inlined call's DIE, its out-of-line caller's DIE}
   absl::flat_hash_map<Dwarf_Off, std::vector<std::pair<Dwarf_Off, Dwarf_Off>>> inlined_;
   bool symbols_loaded_ = false;

@@ -54,6 +54,20 @@ class E2eTest : public ::testing::Test {
 
   std::string TraceScript() { return testing::SourceDir() + "/examples/trace.dlv"; }
 
+  // Requests `url` every 100 ms (at most 100) while `p` runs; `p`'s exit code (Wait, 40 s).
+  static int WaitRequesting(KdbgProcess& p, const std::string& url) {
+    std::thread load([&] {
+      for (int i = 0; i < 100; ++i) {
+        (void)testing::HttpGet("127.0.0.1", Sandbox::PortOf(url), "/", absl::Seconds(2));
+        if (::kill(p.pid(), 0) != 0) break;
+        absl::SleepFor(absl::Milliseconds(100));
+      }
+    });
+    const int exit_code = p.Wait(absl::Seconds(40));
+    load.join();
+    return exit_code;
+  }
+
   // Sends `n` requests to `url`; returns the client ports used.
   std::set<int> SendRequests(const std::string& url, int n) {
     std::set<int> ports;
@@ -201,16 +215,7 @@ TEST_F(E2eTest, TextOutputLooksLikeDlvTrace) {
                                 sb_.CliEnv());
     ASSERT_TRUE(p.ok());
     // Requests until one lands after the tracepoints are armed (text mode has no armed line).
-    std::thread load([&] {
-      for (int i = 0; i < 100; ++i) {
-        (void)testing::HttpGet("127.0.0.1", Sandbox::PortOf(sb_.Get("HELLO_URL")), "/",
-                               absl::Seconds(2));
-        if (::kill((*p)->pid(), 0) != 0) break;
-        absl::SleepFor(absl::Milliseconds(100));
-      }
-    });
-    const int exit_code = (*p)->Wait(absl::Seconds(40));
-    load.join();
+    const int exit_code = WaitRequesting(**p, sb_.Get("HELLO_URL"));
     EXPECT_EQ(exit_code, 0) << (*p)->Stderr();
     const std::string& printed = (*p)->raw_stdout();
     EXPECT_THAT(printed, ::testing::ContainsRegex(
@@ -331,16 +336,7 @@ TEST_F(E2eTest, UnsupportedGoWithTheOverrideMarksEveryLine) {
                             "--max-hits", "1", "--allow-unsupported-go", "-o", format},
                            sb_.CliEnv());
     ASSERT_TRUE(p.ok());
-    std::thread load([&] {
-      for (int i = 0; i < 100; ++i) {
-        (void)testing::HttpGet("127.0.0.1", Sandbox::PortOf(sb_.Get("OLD_GO_URL")), "/",
-                               absl::Seconds(2));
-        if (::kill((*p)->pid(), 0) != 0) break;
-        absl::SleepFor(absl::Milliseconds(100));
-      }
-    });
-    int exit_code = (*p)->Wait(absl::Seconds(40));
-    load.join();
+    const int exit_code = WaitRequesting(**p, sb_.Get("OLD_GO_URL"));
     EXPECT_EQ(exit_code, 0) << (*p)->Stderr();
     std::string out = (*p)->raw_stdout();
     std::string err = (*p)->Stderr();
