@@ -70,37 +70,41 @@ std::optional<std::pair<absl::string_view, int>> ParseFileLine(absl::string_view
   return std::make_pair(loc.substr(0, colon), line);
 }
 
-// The functions whose first line a `FILE:LINE` location names: Delve breaks there past the
-// prologue, as for the function's name (proc.FindFileLocation: "if we picked the entry point of
-// the function, skip it"), and reports the hits where it does for the name (Go writes the
-// prologue_end row on the `func` line; a leaf function has none, and both take its first
-// statement: the probe's ProbePlan::line either way). Every group of the line's code must
-// begin at a function's entry; otherwise (a line in a function's body, code the compiler inlined,
-// no code at all, an ambiguous file) the reason, and the script runs on Delve, which finds every
-// kind of line and words its own errors.
-absl::StatusOr<std::vector<gobinary::Function>> FunctionsStartingAt(gobinary::DwarfReader& dwarf,
-                                                                    absl::string_view location,
-                                                                    absl::string_view file,
-                                                                    int line) {
-  auto not_entry = [&](absl::string_view why) {
+// Where a `FILE:LINE` location's probes go, as Delve breaks there (proc.FindFileLocation): once
+// per group of the line's code (gobinary::LineSite), in the out-of-line function that holds it.
+// At a function's first line (a group beginning at the entry) Delve skips the prologue, as for
+// the function's name ("if we picked the entry point of the function, skip it"), and reports the
+// hits where it does for the name (Go writes the prologue_end row on the `func` line; a leaf
+// function has none, and both take its first statement): `body_pc` is then unset and the probe is
+// the entry probe. Elsewhere in a body, `body_pc` is the group's first is_stmt row, where Delve
+// breaks. Code the compiler inlined at the line, no code at all or an ambiguous file: the
+// reason, and the script runs on Delve, which finds every kind of line and words its own errors.
+struct LineTarget {
+  gobinary::Function function;
+  std::optional<uint64_t> body_pc;
+};
+
+absl::StatusOr<std::vector<LineTarget>> LineTargets(gobinary::DwarfReader& dwarf,
+                                                    absl::string_view location,
+                                                    absl::string_view file, int line) {
+  auto refused = [&](absl::string_view why) {
     return absl::FailedPreconditionError(
-        absl::StrCat("location ", location, " is not a function entry (", why,
-                     "; eBPF traces a function by its name or by its first line)"));
+        absl::StrCat("location ", location, " is not traced by eBPF (", why,
+                     "; eBPF traces a function by its name, or a line of a function's own code)"));
   };
   auto code = dwarf.LineSites(file, line);
-  if (!code.ok()) return not_entry(code.status().message());
-  std::vector<gobinary::Function> out;
+  if (!code.ok()) return refused(code.status().message());
+  std::vector<LineTarget> out;
   for (const gobinary::LineSite& site : code->sites) {
     if (site.inlined) {
-      return not_entry(absl::StrCat("part of its code is inlined in ", site.function));
+      return refused(
+          absl::StrCat("part of its code is inlined in ", site.function, ", where Delve stops"));
     }
     auto fn = dwarf.FindFunction(site.function);
-    if (!fn.ok()) return not_entry(fn.status().message());
-    if (fn->entry != site.pc) {
-      return not_entry(
-          absl::StrCat("it is inside ", site.function, ", which begins at ", file, ":", fn->line));
-    }
-    out.push_back(*std::move(fn));
+    if (!fn.ok()) return refused(fn.status().message());
+    LineTarget t{*std::move(fn), std::nullopt};
+    if (t.function.entry != site.pc) t.body_pc = site.pc;
+    out.push_back(std::move(t));
   }
   return out;
 }
@@ -1229,8 +1233,8 @@ std::optional<Disqualification> CheckScript(const delve::TraceScript& script) {
     if (!IsFunctionLocation(bp.location) && !ParseFileLine(bp.location).has_value()) {
       return Disqualification{
           bp.line, absl::StrCat("location ", bp.location,
-                                " is not a function entry (eBPF traces `trace [name] FUNCTION` "
-                                "and `trace [name] FILE:LINE` at a function's first line)")};
+                                " is not traced by eBPF (eBPF traces `trace [name] FUNCTION` "
+                                "and `trace [name] FILE:LINE`)")};
     }
     if (!bp.cond.empty()) {
       auto c = ParseCond(bp.cond);
@@ -1257,32 +1261,32 @@ std::optional<Disqualification> CheckScript(const delve::TraceScript& script) {
 
 namespace {
 
-// Whether `address` starts an instruction of the caller's code (decoded: a uprobe in the middle
-// of an instruction crashes the Go program).
-absl::Status CheckInstructionStart(gobinary::DwarfReader& dwarf,
-                                   const gobinary::InlinedCall& call) {
-  const uint64_t at = call.callee.entry;
-  if (call.caller_end <= call.caller_entry || at < call.caller_entry || at >= call.caller_end) {
+// Whether `at`, where the DWARF puts `what`, starts an instruction of `fn`'s out-of-line code,
+// [entry, end) (decoded: a uprobe in the middle of an instruction crashes the Go program).
+absl::Status CheckInstructionStart(gobinary::DwarfReader& dwarf, absl::string_view fn,
+                                   uint64_t entry, uint64_t end, uint64_t at,
+                                   absl::string_view what) {
+  if (end <= entry || at < entry || at >= end) {
     return absl::InternalError(
-        absl::StrCat("the call at 0x", absl::Hex(at), " is outside ", call.caller, "'s code"));
+        absl::StrCat(what, " at 0x", absl::Hex(at), " is outside ", fn, "'s code"));
   }
-  const uint64_t n = call.caller_end - call.caller_entry;
-  KDBG_ASSIGN_OR_RETURN(std::string code, dwarf.CodeBytes(call.caller_entry, n));
+  const uint64_t n = end - entry;
+  KDBG_ASSIGN_OR_RETURN(std::string code, dwarf.CodeBytes(entry, n));
   if (code.size() != n) {
-    return absl::OutOfRangeError(
-        absl::StrCat("the code of ", call.caller, " is not all in the file"));
+    return absl::OutOfRangeError(absl::StrCat("the code of ", fn, " is not all in the file"));
   }
-  KDBG_ASSIGN_OR_RETURN(bool starts, StartsInstruction(code, call.caller_entry, at));
+  KDBG_ASSIGN_OR_RETURN(bool starts, StartsInstruction(code, entry, at));
   if (!starts) {
-    return absl::InternalError(absl::StrCat("0x", absl::Hex(at), " (where the DWARF says ",
-                                            call.callee.name, " is inlined in ", call.caller,
+    return absl::InternalError(absl::StrCat("0x", absl::Hex(at), " (where the DWARF says ", what,
                                             ") is not an instruction boundary"));
   }
   return absl::OkStatus();
 }
 
-// One probe of tracepoint `bp`: at its function's out-of-line entry (`call` null; `fn` the
-// function), or at one call the compiler inlined (`fn` is call->callee: the call's parameters).
+// One probe of tracepoint `bp`: at its function's out-of-line entry (`call` null, `body_pc`
+// unset; `fn` the function), at one call the compiler inlined (`fn` is call->callee: the call's
+// parameters), or at `body_pc`, a line in `fn`'s out-of-line body (LineTargets), where the
+// parameters are read from their DWARF locations at that PC in `fn`'s frame.
 // A print or condition of a value the probe has no location for is not an error, as Delve
 // evaluates it there: the print says so, the condition lets every call through (Delve reports a
 // hit whose condition fails to evaluate).
@@ -1290,7 +1294,8 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
                                            absl::string_view script_name,
                                            gobinary::DwarfReader& dwarf, Bias bias,
                                            Compiler& compiler, const gobinary::Function& fn,
-                                           const gobinary::InlinedCall* call) {
+                                           const gobinary::InlinedCall* call,
+                                           std::optional<uint64_t> body_pc) {
   auto where = [&](int line, absl::string_view msg) {
     return absl::StrCat(script_name, ":", line, ": ", msg);
   };
@@ -1300,7 +1305,17 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
   pp.script_line = bp.line;
   pp.function = fn;
   int64_t cfa_rsp = 8;  // at the entry probe (nothing pushed yet)
-  if (call == nullptr) {
+  if (body_pc.has_value()) {
+    // Delve's breakpoint on the line, and where it reports the hits; past the prologue, so the
+    // stack check cannot run the probe twice for one pass, and the frame is the function's.
+    KDBG_RETURN_IF_ERROR(CheckInstructionStart(dwarf, fn.name, fn.entry, fn.end, *body_pc,
+                                               absl::StrCat(bp.location, " begins")));
+    KDBG_ASSIGN_OR_RETURN(cfa_rsp, dwarf.CfaFromRsp(*body_pc));
+    pp.address = *body_pc;
+    KDBG_ASSIGN_OR_RETURN(auto pos, dwarf.LineAt(*body_pc));
+    pp.file = pos.first;
+    pp.line = pos.second;
+  } else if (call == nullptr) {
     ProbeSite site = FindProbeSite(dwarf, pp.function);
     pp.address = site.address;
     pp.check_flags = site.check_flags;
@@ -1317,7 +1332,9 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
   } else {
     // Where Delve puts its breakpoint for the call, and reports it: the call's first address, in
     // the caller (file and line are the inlined code's).
-    KDBG_RETURN_IF_ERROR(CheckInstructionStart(dwarf, *call));
+    KDBG_RETURN_IF_ERROR(CheckInstructionStart(
+        dwarf, call->caller, call->caller_entry, call->caller_end, call->callee.entry,
+        absl::StrCat(call->callee.name, " is inlined in ", call->caller)));
     // The call's values on the stack are in the caller's frame.
     KDBG_ASSIGN_OR_RETURN(cfa_rsp, dwarf.CfaFromRsp(fn.entry));
     pp.address = fn.entry;
@@ -1481,12 +1498,13 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
 absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
                                        absl::string_view script_name, gobinary::DwarfReader& dwarf,
                                        Bias bias, Compiler& compiler, const gobinary::Function& fn,
-                                       const gobinary::InlinedCall* call) {
+                                       const gobinary::InlinedCall* call,
+                                       std::optional<uint64_t> body_pc) {
   compiler.reset_used_other_types();
-  auto pp = CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call);
+  auto pp = CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call, body_pc);
   if (pp.ok() || !compiler.used_other_types()) return pp;
   compiler.set_other_types(false);
-  auto again = CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call);
+  auto again = CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call, body_pc);
   compiler.set_other_types(true);
   return again;
 }
@@ -1530,25 +1548,28 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
     // main.handleOrder, and a generic function's name without type parameters (`main.sum`) covers
     // every instantiation (main.sum[go.shape.int], ...).
     // Each function's out-of-line body (if any) and the calls the compiler inlined.
+    // A line: the out-of-line bodies that hold its code (none of it inlined), each at its entry
+    // (the function's first line) or at the line's first statement in the body (`body_pc`).
     struct Target {
       absl::StatusOr<gobinary::Function> body;
       std::vector<gobinary::InlinedCall> calls;
+      std::optional<uint64_t> body_pc;
     };
     std::vector<Target> targets;
     if (auto file_line = ParseFileLine(bp.location)) {
-      // A function's first line: its out-of-line bodies only (no code of that line is inlined).
-      auto fns = FunctionsStartingAt(dwarf, bp.location, file_line->first, file_line->second);
-      if (!fns.ok()) return WithMessage(fns.status(), where(fns.status().message()));
-      for (gobinary::Function& fn : *fns) targets.push_back(Target{std::move(fn), {}});
+      auto lines = LineTargets(dwarf, bp.location, file_line->first, file_line->second);
+      if (!lines.ok()) return WithMessage(lines.status(), where(lines.status().message()));
+      for (LineTarget& l : *lines) targets.push_back(Target{std::move(l.function), {}, l.body_pc});
     } else {
       for (const std::string& name : gobinary::FunctionNamesFor(bp.location)) {
-        Target t{dwarf.FindFunction(name), dwarf.InlinedCalls(name)};
+        Target t{dwarf.FindFunction(name), dwarf.InlinedCalls(name), std::nullopt};
         if (t.body.ok() || !t.calls.empty()) {
           targets.push_back(std::move(t));
           break;
         }
         for (const std::string& inst : dwarf.Instantiations(name)) {
-          targets.push_back(Target{dwarf.FindFunction(inst), dwarf.InlinedCalls(inst)});
+          targets.push_back(
+              Target{dwarf.FindFunction(inst), dwarf.InlinedCalls(inst), std::nullopt});
         }
         if (!targets.empty()) break;
       }
@@ -1569,11 +1590,13 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
     const size_t entry_index = plan.probes.size();
     for (const Target& t : targets) {
       if (t.body.ok()) {
-        KDBG_ASSIGN_OR_RETURN(ProbePlan pp, NotAbsent(CompileProbe(bp, script_name, dwarf, bias,
-                                                                   compiler, *t.body, nullptr)));
+        KDBG_ASSIGN_OR_RETURN(
+            ProbePlan pp, NotAbsent(CompileProbe(bp, script_name, dwarf, bias, compiler, *t.body,
+                                                 nullptr, t.body_pc)));
         pp.entry = entry_index;
-        // Inlined calls have no RET: returns are the out-of-line body's.
-        if (returns) {
+        // Inlined calls have no RET: returns are the out-of-line body's. A line in the body
+        // reports no return, as on Delve (only a function's tracepoint does).
+        if (returns && !t.body_pc.has_value()) {
           pending.push_back(Returns{absl::StrCat(script_name, ":", bp.line, " ", t.body->name),
                                     CompileReturns(dwarf, compiler.types(), bias, pp, entry_index),
                                     plan.probes.size(), !pp.cond.empty()});
@@ -1581,8 +1604,8 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
         plan.probes.push_back(std::move(pp));
       }
       for (const gobinary::InlinedCall& call : t.calls) {
-        auto pp =
-            NotAbsent(CompileProbe(bp, script_name, dwarf, bias, compiler, call.callee, &call));
+        auto pp = NotAbsent(
+            CompileProbe(bp, script_name, dwarf, bias, compiler, call.callee, &call, std::nullopt));
         if (!pp.ok()) {
           return WithMessage(
               pp.status(),

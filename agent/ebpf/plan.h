@@ -4,10 +4,11 @@
 //
 // Qualifies: every tracepoint is a function entry (`trace [name] FUNCTION`: `handleOrder`,
 // `main.handleOrder`, `net/http.(*conn).serve`, `main.sum` for every instantiation of a generic
-// function; or `trace [name] FILE:LINE` at a function's first line, the line of its `func`, where
-// Delve breaks past the prologue as for the name and reports the hits at that line; the compile
-// checks that every group of the line's code begins at a function's entry, and a line in a body
-// or in inlined code runs on Delve), no `cond -hitcount`, no `on .. stack`, every
+// function; or `trace [name] FILE:LINE`: at a function's first line, the line of its `func`,
+// Delve breaks past the prologue as for the name and reports the hits at that line; at a line in a
+// function's body, at the line's first statement, where the parameters are read from their DWARF
+// locations at that PC, and no returns are reported (as on Delve); a line with code the compiler
+// inlined runs on Delve), no `cond -hitcount`, no `on .. stack`, every
 // `on .. print` expression is
 //   expr := IDENT ( "." IDENT )*  |  "len(" expr ")"
 // and every `cond` is one the BPF program evaluates exactly (ParseCond):

@@ -66,8 +66,8 @@ TEST(EbpfPlanTest, DisqualificationNamesTheLine) {
     int line;
     std::string reason;
   } cases[] = {
-      {"trace h main.go:0\n", 1, "not a function entry"},
-      {"trace h *0x401000\n", 1, "not a function entry"},
+      {"trace h main.go:0\n", 1, "is not traced by eBPF"},
+      {"trace h *0x401000\n", 1, "is not traced by eBPF"},
       {"trace h main.f\ncond h x > 1 && y < 2\n", 2, "condition `x > 1 && y < 2`"},
       {"trace h main.f\ncond h f(x) == 1\n", 2, "condition"},
       {"trace h main.f\ncond h s == \"a\\n\"\n", 2, "escapes"},

@@ -525,26 +525,49 @@ TEST_F(E2eTest, EngineAutoRunsEbpfOnAFunctionScriptAndCtrlCLeavesNoUprobe) {
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
 }
 
-// A line of handleSlash's body (its first line, main.go:10, is its entry: eBPF runs that).
+// A line of handleSlash's body (its first line, main.go:10, is its entry).
 constexpr char kBodyLineScript[] =
     "trace handleSlash main.go:11\non handleSlash print r.RemoteAddr\n";
 
-// `--engine auto` on a script with a line inside a function: Delve runs, and the CLI names the line
+// `--engine auto` on a line inside a function: the eBPF engine runs it where Delve would break
+// (the line's first statement), reads the parameter there, never stops the target, and the hits
+// name the line.
+TEST_F(E2eTest, EngineAutoRunsABodyLineOnEbpf) {
+  auto target = sb_.ContainerPid("default", "hello-world");
+  ASSERT_TRUE(target.ok()) << target.status();
+  auto p = StartTrace("hello-world", Script("body.dlv", kBodyLineScript), {"--engine", "auto"});
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(last_armed_.value("engine", ""), "ebpf") << last_armed_.dump();
+  EXPECT_EQ(last_armed_.value("engine_note", ""), "") << last_armed_.dump();
+  std::set<int> sent = SendRequests(sb_.Get("HELLO_URL"), 2);
+  EXPECT_EQ(CollectHitPorts(*p, 2, 11), sent);
+  auto status = testing::ReadProcStatus(*target);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->tracer_pid, 0) << "the eBPF engine never ptraces the target";
+  p->Signal(SIGINT);
+  EXPECT_EQ(p->Wait(absl::Seconds(20)), 0) << p->Stderr();
+  ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
+}
+
+// A script only Delve runs: a stack with each hit.
+constexpr char kStackScript[] =
+    "trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\n"
+    "on handleSlash stack 5\n";
+
+// `--engine auto` on a script the eBPF engine cannot run: Delve runs, and the CLI names the line
 // that kept eBPF out (`engine`/`engine_note` in the JSON armed line; the text form is the same
 // note, CliTest).
-TEST_F(E2eTest, EngineAutoOnALineScriptRunsDelveAndNamesTheLine) {
-  auto p = StartTrace("hello-world", Script("body.dlv", kBodyLineScript), {"--engine", "auto"});
+TEST_F(E2eTest, EngineAutoOnAScriptOnlyDelveRunsNamesTheLine) {
+  auto p = StartTrace("hello-world", Script("stack.dlv", kStackScript), {"--engine", "auto"});
   ASSERT_NE(p, nullptr);
   const nlohmann::json* armed = &last_armed_;
   EXPECT_EQ(armed->value("engine", ""), "delve") << armed->dump();
   const std::string note = armed->value("engine_note", "");
   EXPECT_TRUE(absl::StartsWith(note, "eBPF engine not used: ")) << armed->dump();
-  EXPECT_TRUE(absl::StrContains(note,
-                                "body.dlv:1: location main.go:11 is not a function entry (it is "
-                                "inside main.handleSlash, which begins at main.go:10;"))
+  EXPECT_TRUE(absl::StrContains(note, "stack.dlv:3: stacks (`on .. stack`) run on Delve"))
       << armed->dump();
   std::set<int> sent = SendRequests(sb_.Get("HELLO_URL"), 1);
-  EXPECT_EQ(CollectHitPorts(*p, 1, 11), sent);
+  EXPECT_EQ(CollectHitPorts(*p, 1, 10), sent);
   p->Signal(SIGINT);
   EXPECT_EQ(p->Wait(absl::Seconds(20)), 0) << p->Stderr();
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
@@ -555,14 +578,12 @@ TEST_F(E2eTest, EngineAutoOnALineScriptRunsDelveAndNamesTheLine) {
 TEST_F(E2eTest, EngineEbpfRefusesANonQualifyingScriptWithTheReason) {
   auto agent = sb_.DaemonPid("agent-node-a");
   ASSERT_TRUE(agent.ok()) << agent.status();
-  auto r = RunKdbg(sb_,
-                   {"trace", "pod/hello-world", "--init", Script("body.dlv", kBodyLineScript),
-                    "--engine", "ebpf"},
-                   sb_.CliEnv());
+  auto r = RunKdbg(
+      sb_,
+      {"trace", "pod/hello-world", "--init", Script("stack.dlv", kStackScript), "--engine", "ebpf"},
+      sb_.CliEnv());
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_TRUE(absl::StrContains(r.err,
-                                "body.dlv:1: location main.go:11 is not a function entry (it is "
-                                "inside main.handleSlash, which begins at main.go:10;"))
+  EXPECT_TRUE(absl::StrContains(r.err, "stack.dlv:3: stacks (`on .. stack`) run on Delve"))
       << r.err;
   EXPECT_FALSE(absl::StrContains(r.err, "armed")) << r.err;
   EXPECT_EQ(BpfDescriptors(*agent), 0);
@@ -1293,30 +1314,29 @@ TEST_P(E2eBadInputTest, FailsWithOneClearLine) {
 
 INSTANTIATE_TEST_SUITE_P(
     E2e, E2eBadInputTest,
-    ::testing::Values(BadInput{"MalformedScript", "hello-world",
-                               "trace handleSlash main.go:10\ncall os.Exit(1)\n", "bad.dlv:2"},
-                      BadInput{"UnknownFunction", "hello-world",
-                               "trace main.noSuchFunction\ncontinue\n", "nosuchfunction"},
-                      BadInput{"AFunctionNameTypo", "hello-world", "trace main.handelSlash\n",
-                               "location \"main.handelslash\" not found (did you mean "
-                               "main.handleslash?)"},
-                      // A field net/http.Request cannot have: refused with the nearest one,
-                      // not run on Delve with an error (and a stop) at every hit.
-                      BadInput{"AFieldTheTypeLacks", "hello-world",
-                               "trace main.handleSlash\non 1 print r.RemoteAdr\n",
-                               "bad.dlv:2: r.remoteadr: r is net/http.request, which has no field "
-                               "remoteadr (did you mean remoteaddr?); fix the script"},
-                      BadInput{"UnknownPod", "no-such-pod", "trace main.main\n", "not found"},
-                      BadInput{"StrippedTarget", "stripped", "trace main.handleSlash\n",
-                               "--debug-binary file"},
-                      BadInput{"NonGoTarget", "not-go", "trace main.main\n", "not a go program"},
-                      // A line inside a function runs only on Delve (a function entry, by
-                      // name or first line, runs on eBPF, which has no such range:
-                      // GoOutsideDelvesRangeIsTracedOnEbpf).
-                      BadInput{"GoVersionOutsideTheRange", "old-go", "trace h main.go:11\n",
-                               "outside the bundled delve's supported range go 1.24-1.27"},
-                      BadInput{"ProtectedNamespaceIsRefused", "system-hello",
-                               "trace main.handleSlash\n", "kube-system", "kube-system"}),
+    ::testing::Values(
+        BadInput{"MalformedScript", "hello-world",
+                 "trace handleSlash main.go:10\ncall os.Exit(1)\n", "bad.dlv:2"},
+        BadInput{"UnknownFunction", "hello-world", "trace main.noSuchFunction\ncontinue\n",
+                 "nosuchfunction"},
+        BadInput{"AFunctionNameTypo", "hello-world", "trace main.handelSlash\n",
+                 "location \"main.handelslash\" not found (did you mean "
+                 "main.handleslash?)"},
+        // A field net/http.Request cannot have: refused with the nearest one,
+        // not run on Delve with an error (and a stop) at every hit.
+        BadInput{"AFieldTheTypeLacks", "hello-world",
+                 "trace main.handleSlash\non 1 print r.RemoteAdr\n",
+                 "bad.dlv:2: r.remoteadr: r is net/http.request, which has no field "
+                 "remoteadr (did you mean remoteaddr?); fix the script"},
+        BadInput{"UnknownPod", "no-such-pod", "trace main.main\n", "not found"},
+        BadInput{"StrippedTarget", "stripped", "trace main.handleSlash\n", "--debug-binary file"},
+        BadInput{"NonGoTarget", "not-go", "trace main.main\n", "not a go program"},
+        // A stack per hit runs only on Delve (the eBPF engine has no such
+        // range: GoOutsideDelvesRangeIsTracedOnEbpf).
+        BadInput{"GoVersionOutsideTheRange", "old-go", "trace h main.handleSlash\non h stack 5\n",
+                 "outside the bundled delve's supported range go 1.24-1.27"},
+        BadInput{"ProtectedNamespaceIsRefused", "system-hello", "trace main.handleSlash\n",
+                 "kube-system", "kube-system"}),
     [](const ::testing::TestParamInfo<BadInput>& info) { return info.param.name; });
 
 }  // namespace

@@ -99,8 +99,8 @@ class EngineGoGateTest : public ::testing::Test {
 
 constexpr char kFunctionScript[] =
     "trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\n";
-// A line inside handleSlash (its first line, main.go:10, is its entry: eBPF runs that).
-constexpr char kLineScript[] = "trace handleSlash main.go:11\non handleSlash print r.RemoteAddr\n";
+// A script only Delve runs (a stack per hit).
+constexpr char kStackScript[] = "trace handleSlash main.handleSlash\non handleSlash stack 5\n";
 
 TEST_F(EngineGoGateTest, GoOutsideDelvesRangeRunsOnEbpf) {
   for (const std::string engine : {"auto", "ebpf"}) {
@@ -142,9 +142,9 @@ TEST_F(EngineGoGateTest, DelveRefusesItWithTheGoRangeAndAutoGivesBothReasons) {
   std::string delve = Refusal(TraceReq("gate-delve", "delve", kFunctionScript));
   EXPECT_THAT(delve, HasSubstr("go1.19"));
   EXPECT_THAT(delve, HasSubstr("--allow-unsupported-go"));
-  std::string both = Refusal(TraceReq("gate-auto-line", "auto", kLineScript));
+  std::string both = Refusal(TraceReq("gate-auto-stack", "auto", kStackScript));
   EXPECT_THAT(both, HasSubstr("go1.19"));
-  EXPECT_THAT(both, HasSubstr("eBPF engine not used: trace.dlv:1:"));
+  EXPECT_THAT(both, HasSubstr("eBPF engine not used: trace.dlv:2: stacks"));
   ExpectReleased();
 }
 

@@ -878,16 +878,19 @@ TEST(EbpfEngineTest, ErrorsNameTheLineAndLeaveNothing) {
        "t.dlv:2: o.Items: []string values"},
       {"trace h main.handleOrder\ncond h qty > 1 && urgent\n", absl::StatusCode::kUnimplemented,
        "t.dlv:2: condition `qty > 1 && urgent`"},
-      // handleOrder's first line (48) is its entry (AFunctionsFirstLineIsItsEntryAsOnDelve).
-      {"trace h main.go:49\n", absl::StatusCode::kFailedPrecondition,
-       "t.dlv:1: location main.go:49 is not a function entry (it is inside main.handleOrder, which "
-       "begins at main.go:48;"},
+      // A line in a body reads parameters only (ALineInAFunctionsBodyIsTracedWhereDelveBreaks):
+      // serveOrder's local `qty` runs on Delve.
+      {"trace s main.go:166\non s print qty\n", absl::StatusCode::kInvalidArgument,
+       "t.dlv:2: qty: main.serveOrder has no parameter qty (the eBPF engine reads parameters "
+       "only"},
       // half's one line, only ever inlined (in serveOrder): Delve breaks in the caller's code.
       {"trace h main.go:132\n", absl::StatusCode::kFailedPrecondition,
-       "t.dlv:1: location main.go:132 is not a function entry (part of its code is inlined in "
-       "main.serveOrder;"},
+       "t.dlv:1: location main.go:132 is not traced by eBPF (part of its code is inlined in "
+       "main.serveOrder, where Delve stops;"},
+      {"trace h main.go:9999\n", absl::StatusCode::kFailedPrecondition,
+       "t.dlv:1: location main.go:9999 is not traced by eBPF ("},
       {"trace h *0x401000\n", absl::StatusCode::kUnimplemented,
-       "t.dlv:1: location *0x401000 is not a function entry"},
+       "t.dlv:1: location *0x401000 is not traced by eBPF"},
   };
   for (const Case& c : cases) {
     Events ev;
@@ -1346,6 +1349,37 @@ TEST(EbpfEngineTest, AFunctionsFirstLineIsItsEntryAsOnDelve) {
                                             "o.Customer.Name=\"ann\" qty=2 "),
                                  StartsWith("h main.handleOrder main.go:48 tag=\"yz\" "
                                             "o.Customer.Name=\"bo\" qty=3 ")));
+  ExpectReleased(**t, 0);
+}
+
+// A line in a function's body is traced where Delve breaks on it (its first statement), with the
+// same hits: the parameters read from their DWARF locations at that PC in the function's frame
+// (spilled to it, or <optimized out> where the location list ends), hits only when the line runs
+// (51: urgent orders only), once per pass (63: every level of a recursion), no return events.
+TEST(EbpfEngineTest, ALineInAFunctionsBodyIsTracedWhereDelveBreaks) {
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::vector<std::string> requests = {"/order?id=1&name=ann&items=a&tag=x&qty=2",
+                                             "/order?id=2&name=bo&items=b,c&tag=yz&qty=3&urgent=1",
+                                             "/order?id=3&name=cy&items=d&tag=w&qty=4"};
+  auto both = [&](const std::string& script, const std::vector<std::string>& paths, size_t want) {
+    SCOPED_TRACE(script);
+    std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, paths, want);
+    std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, paths, want);
+    return ExpectSameHits(ebpf, dlv, want);
+  };
+  // Past the call on line 49 the parameters are read from the frame (spill slots), d is dead.
+  EXPECT_THAT(both("trace h main.go:50\non h print o.Customer.Name\n", requests, 3),
+              ElementsAre(StartsWith("h main.handleOrder main.go:50 o.Customer.Name=\"ann\" w="),
+                          StartsWith("h main.handleOrder main.go:50 o.Customer.Name=\"bo\" w="),
+                          StartsWith("h main.handleOrder main.go:50 o.Customer.Name=\"cy\" w=")));
+  EXPECT_THAT(both("trace h main.go:51\n", requests, 1),
+              ElementsAre(AllOf(StartsWith("h main.handleOrder main.go:51 w="),
+                                HasSubstr(" d=<optimized out> tag=\"yz\" qty=3 urgent=true"))));
+  // Each level of a recursion passes line 64 once.
+  EXPECT_THAT(both("trace r main.go:64\n", {"/recurse?n=4"}, 4),
+              Each(StartsWith("r main.recurse main.go:64 n=")));
   ExpectReleased(**t, 0);
 }
 
