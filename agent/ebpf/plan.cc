@@ -79,6 +79,16 @@ std::optional<std::pair<absl::string_view, int>> ParseFileLine(absl::string_view
 // the entry probe. Elsewhere in a body, `body_pc` is the group's first is_stmt row, where Delve
 // breaks. Code the compiler inlined at the line, no code at all or an ambiguous file: the
 // reason, and the script runs on Delve, which finds every kind of line and words its own errors.
+// Whether `fn` is the body of a range-over-func loop, which Go compiles into a closure named
+// after the function with "-range" and a number ("main.walk-range1"; Delve's rangeParentName).
+bool IsRangeFuncBody(absl::string_view fn) {
+  const size_t at = fn.rfind("-range");
+  if (at == absl::string_view::npos || at == 0) return false;
+  absl::string_view digits = fn.substr(at + 6);
+  return std::all_of(digits.begin(), digits.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
 struct LineTarget {
   gobinary::Function function;
   std::optional<uint64_t> body_pc;
@@ -99,6 +109,12 @@ absl::StatusOr<std::vector<LineTarget>> LineTargets(gobinary::DwarfReader& dwarf
     if (site.inlined) {
       return refused(
           absl::StrCat("part of its code is inlined in ", site.function, ", where Delve stops"));
+    }
+    if (IsRangeFuncBody(site.function)) {
+      // Delve finds such a body's variables in the frames of the function whose loop it is.
+      return refused(absl::StrCat("it is in ", site.function,
+                                  ", the body of a range-over-func loop, whose variables live "
+                                  "in the enclosing function's frame"));
     }
     auto fn = dwarf.FindFunction(site.function);
     if (!fn.ok()) return refused(fn.status().message());
@@ -263,6 +279,7 @@ absl::StatusOr<std::vector<kdbg_op>> Word(const Place& p, uint64_t offset, uint6
   for (const Place::At& at : p.pieces) {
     uint64_t psize = at.piece.size == 0 ? 8 : at.piece.size;
     if (offset < at.offset || offset + size > at.offset + psize) continue;
+    if (at.piece.where == Piece::Where::kNone) break;
     if (at.piece.where == Piece::Where::kRegister) {
       if (at.piece.dwarf_reg >= 17 && at.piece.dwarf_reg <= 32) {
         // DWARF's XMM0-15 (a float in Go's register ABI): a uprobe's pt_regs has none of them.
@@ -1346,6 +1363,24 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
   // The parameters' alternatives, by name. NotFound: the parameter has no value at the probe (no
   // location list entry; at an inlined call, no DIE at all).
   auto param = [&](const std::string& name) -> absl::StatusOr<Alt> {
+    if (body_pc.has_value()) {
+      // At a line inside the body: a parameter or a local in scope there, as Delve finds it.
+      auto v = dwarf.VariableAt(pp.function, name, *body_pc, pp.line);
+      if (!v.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(v.status().message(),
+                         " (the eBPF engine reads parameters and locals; Delve also globals)"));
+      }
+      KDBG_ASSIGN_OR_RETURN(std::vector<Piece> pieces, v->pieces);  // NotFound: optimized out
+      Alt a;
+      KDBG_ASSIGN_OR_RETURN(a.type, dwarf.Type(v->type));
+      a.place = PlaceOf(pieces, a.type, cfa_rsp);
+      if (v->escaped) {  // "&name": the location holds the pointer to the value
+        KDBG_ASSIGN_OR_RETURN(a.place, Deref(a.place));
+        KDBG_ASSIGN_OR_RETURN(a.type, dwarf.Type(a.type.elem));
+      }
+      return a;
+    }
     for (const gobinary::Parameter& p : pp.function.params) {
       if (p.name != name || p.is_return) continue;
       KDBG_ASSIGN_OR_RETURN(std::vector<Piece> pieces,

@@ -15,7 +15,8 @@
 //   cond := expr OP constant  |  expr  |  "!" expr          OP := == != < <= > >=
 // against an integer (decimal or 0x hex, in the value's range), true/false, nil (pointers and
 // interfaces, == and != only) or a string literal of at most 64 bytes (== and != only).
-// where IDENT starts at a parameter and each `.field` goes through a struct, a pointer to a struct
+// where IDENT starts at a parameter (at a line in a body, also at a local variable in scope there:
+// gobinary::DwarfReader::VariableAt) and each `.field` goes through a struct, a pointer to a struct
 // or a non-empty interface (one alternative per itab symbol of that interface), ending on a string,
 // integer, boolean, pointer or interface (its two words; an itab symbol names a non-empty one's
 // dynamic type, the DWARF's runtime type addresses an empty one's); len() of a string or slice. A

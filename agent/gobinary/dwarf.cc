@@ -28,6 +28,8 @@ constexpr int kDwAtGoRuntimeType = 0x2904;  // an offset from runtime.types
 // On a generic function's type parameter: "DW_TAG_typedef .param0 DW_AT_type <[]go.shape.int>
 // DW_AT_go_dict_index 0". Its name is no Go type's: the value's type is the shape beneath.
 constexpr int kDwAtGoDictIndex = 0x2906;
+// On a variable a closure captures (Delve: godwarf.AttrGoClosureOffset).
+constexpr int kDwAtGoClosureOffset = 0x2907;
 
 const char* Name(Dwarf_Die* die) {
   const char* n = dwarf_diename(die);
@@ -215,31 +217,67 @@ class LibdwReader final : public DwarfReader {
     if (dwarf_child(&die, &child) != 0) return absl::NotFoundError("no parameters");
     do {
       if (dwarf_tag(&child) != DW_TAG_formal_parameter || param != Name(&child)) continue;
-      Dwarf_Attribute attr;
-      if (dwarf_attr(&child, DW_AT_location, &attr) == nullptr) {
-        return absl::NotFoundError(absl::StrCat("parameter ", param, " has no location"));
-      }
-      Dwarf_Op* ops = nullptr;
-      size_t nops = 0;
-      int n = dwarf_getlocation_addr(&attr, pc, &ops, &nops, 1);
-      Dwarf_Block block;
-      if (n < 0 && dwarf_whatform(&attr) == DW_FORM_block1 && dwarf_formblock(&attr, &block) == 0 &&
-          block.length < 128) {
-        // Go writes a parameter's one location for the whole function (one passed on the stack:
-        // "DW_AT_location: 1 byte block: 9c (DW_OP_call_frame_cfa)") as DW_FORM_block1, which
-        // libdw refuses in a DWARF >= 4 unit (only exprloc there). Under 128 bytes a block1 is
-        // encoded exactly as an exprloc (its length byte is the ULEB128 of the length).
-        Dwarf_Attribute as_exprloc = attr;
-        as_exprloc.form = DW_FORM_exprloc;
-        n = dwarf_getlocation_addr(&as_exprloc, pc, &ops, &nops, 1);
-      }
-      if (n <= 0) {
-        return absl::NotFoundError(
-            absl::StrCat("parameter ", param, " is not available at 0x", absl::Hex(pc)));
-      }
-      return Pieces(ops, nops, param);
+      return LocationAt(&child, absl::StrCat("parameter ", param), pc);
     } while (dwarf_siblingof(&child, &child) == 0);
     return absl::NotFoundError(absl::StrCat(fn.name, " has no parameter ", param));
+  }
+
+  absl::StatusOr<Variable> VariableAt(const Function& fn, absl::string_view name, uint64_t pc,
+                                      int line) override {
+    Dwarf_Die die;
+    if (fn.die == 0 || dwarf_offdie(dwarf_, fn.die, &die) == nullptr) {
+      return absl::NotFoundError(absl::StrCat("function ", fn.name, " not found"));
+    }
+    const std::string escaped = absl::StrCat("&", name);
+    struct Found {
+      Dwarf_Die die;
+      int depth = -1;
+      uint64_t decl_line = 0;
+    };
+    std::optional<Found> best;
+    // Delve sorts the candidates by (depth, decl line), stably, and takes the last: a later one
+    // of equal rank replaces an earlier one here too. A parameter counts as depth 0.
+    std::function<void(Dwarf_Die*, int)> walk = [&](Dwarf_Die* scope, int depth) {
+      Dwarf_Die child;
+      if (dwarf_child(scope, &child) != 0) return;
+      do {
+        const int tag = dwarf_tag(&child);
+        if (tag == DW_TAG_lexical_block) {
+          if (dwarf_haspc(&child, pc) == 1) walk(&child, depth + 1);
+          continue;
+        }
+        if (tag != DW_TAG_formal_parameter && tag != DW_TAG_variable) continue;
+        const std::string n = Name(&child);
+        if (n != name && n != escaped) continue;
+        int decl = 0;
+        const bool has_decl = dwarf_decl_line(&child, &decl) == 0;
+        if (tag == DW_TAG_variable && has_decl) {
+          const bool captured = dwarf_hasattr(&child, kDwAtGoClosureOffset) != 0;
+          if (line < decl + (captured ? 0 : 1)) continue;  // not declared yet at this line
+        }
+        Found f{child, tag == DW_TAG_formal_parameter && depth <= 1 ? 0 : depth,
+                has_decl ? static_cast<uint64_t>(decl) : 0};
+        if (!best || f.depth > best->depth ||
+            (f.depth == best->depth && f.decl_line >= best->decl_line)) {
+          best = f;
+        }
+      } while (dwarf_siblingof(&child, &child) == 0);
+    };
+    walk(&die, 1);
+    if (!best) {
+      return absl::NotFoundError(absl::StrCat(name, " is not a parameter of ", fn.name,
+                                              " or a local in scope at line ", line));
+    }
+    Variable v;
+    v.name = std::string(name);
+    v.escaped = Name(&best->die) == escaped;
+    v.parameter = dwarf_tag(&best->die) == DW_TAG_formal_parameter;
+    v.decl_line = best->decl_line;
+    Dwarf_Die t;
+    if (TypeRef(&best->die, &t)) v.type = dwarf_dieoffset(&t);
+    v.pieces =
+        LocationAt(&best->die, absl::StrCat(v.parameter ? "parameter " : "variable ", name), pc);
+    return v;
   }
 
   absl::StatusOr<TypeInfo> Type(TypeId id) override {
@@ -532,6 +570,34 @@ class LibdwReader final : public DwarfReader {
     } while (dwarf_siblingof(&m, &m) == 0);
   }
 
+  // The pieces of the value `die` (a parameter or variable, `what` in errors) locates at `pc`:
+  // NotFound when it has no location there.
+  static absl::StatusOr<std::vector<Piece>> LocationAt(Dwarf_Die* die, absl::string_view what,
+                                                       uint64_t pc) {
+    Dwarf_Attribute attr;
+    if (dwarf_attr(die, DW_AT_location, &attr) == nullptr) {
+      return absl::NotFoundError(absl::StrCat(what, " has no location"));
+    }
+    Dwarf_Op* ops = nullptr;
+    size_t nops = 0;
+    int n = dwarf_getlocation_addr(&attr, pc, &ops, &nops, 1);
+    Dwarf_Block block;
+    if (n < 0 && dwarf_whatform(&attr) == DW_FORM_block1 && dwarf_formblock(&attr, &block) == 0 &&
+        block.length < 128) {
+      // Go writes a parameter's one location for the whole function (one passed on the stack:
+      // "DW_AT_location: 1 byte block: 9c (DW_OP_call_frame_cfa)") as DW_FORM_block1, which
+      // libdw refuses in a DWARF >= 4 unit (only exprloc there). Under 128 bytes a block1 is
+      // encoded exactly as an exprloc (its length byte is the ULEB128 of the length).
+      Dwarf_Attribute as_exprloc = attr;
+      as_exprloc.form = DW_FORM_exprloc;
+      n = dwarf_getlocation_addr(&as_exprloc, pc, &ops, &nops, 1);
+    }
+    if (n <= 0) {
+      return absl::NotFoundError(absl::StrCat(what, " is not available at 0x", absl::Hex(pc)));
+    }
+    return Pieces(ops, nops, Name(die));
+  }
+
   static absl::StatusOr<std::vector<Piece>> Pieces(Dwarf_Op* ops, size_t nops,
                                                    absl::string_view param) {
     std::vector<Piece> out;
@@ -563,10 +629,7 @@ class LibdwReader final : public DwarfReader {
       } else if (op == DW_OP_plus_uconst && cur.where == Piece::Where::kStack) {
         cur.cfa_offset += static_cast<int64_t>(ops[i].number);
       } else if (op == DW_OP_piece) {
-        if (!have) {
-          return absl::NotFoundError(
-              absl::StrCat("parameter ", param, " is partly optimized away here"));
-        }
+        if (!have) cur = Piece{Piece::Where::kNone, 0, 0, 0};
         cur.size = ops[i].number;
         out.push_back(cur);
         have = false;
@@ -576,7 +639,8 @@ class LibdwReader final : public DwarfReader {
       }
     }
     if (have) out.push_back(cur);
-    if (out.empty()) {
+    if (std::all_of(out.begin(), out.end(),
+                    [](const Piece& p) { return p.where == Piece::Where::kNone; })) {
       return absl::NotFoundError(absl::StrCat("parameter ", param, " is optimized away here"));
     }
     return out;

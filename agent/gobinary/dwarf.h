@@ -58,7 +58,10 @@ struct TypeInfo {
 
 // Where one piece of a value lives at a PC.
 struct Piece {
-  enum class Where { kRegister, kStack };
+  // kNone: the DWARF gives this piece no location ("DW_OP_piece 0x8, DW_OP_fbreg -416,
+  // DW_OP_piece 0x8": a string whose pointer is gone, its length on the stack); Delve reads such
+  // bytes as zeros, this reader's callers as unreadable.
+  enum class Where { kRegister, kStack, kNone };
   Where where = Where::kRegister;
   int dwarf_reg = 0;       // kRegister: DWARF register number (0 RAX, 1 RDX, 2 RCX, 3 RBX, ...)
   int64_t cfa_offset = 0;  // kStack: the value is at CFA + cfa_offset
@@ -98,6 +101,22 @@ struct InlinedCall {
   std::string caller;               // the out-of-line function holding the site ("main.handle")
   uint64_t caller_entry = 0;        // the caller's code, [caller_entry, caller_end)
   uint64_t caller_end = 0;
+};
+
+// A value a trace script names at a PC of a function's own code: one of its parameters, or a
+// local variable in scope there (DwarfReader::VariableAt). Go writes a local as
+//   DW_TAG_variable  DW_AT_name "qty", DW_AT_decl_line 146, DW_AT_type, DW_AT_location (list)
+// in the subprogram or in a DW_TAG_lexical_block (DW_AT_ranges) of it, and one it moved to the
+// heap as "&qty" of type *int, whose location holds the pointer.
+struct Variable {
+  std::string name;        // as the script names it ("qty", also for "&qty")
+  TypeId type = 0;         // the DIE's type: for an escaped one, the pointer (*int)
+  bool escaped = false;    // the DIE is "&name": the value is behind the pointer it locates
+  bool parameter = false;  // a DW_TAG_formal_parameter
+  uint64_t decl_line = 0;  // DW_AT_decl_line (0: none)
+  // Its pieces at the PC asked for: NotFound when the location list has no entry there (Delve:
+  // "could not find loclist entry"), Unimplemented as ParameterAt.
+  absl::StatusOr<std::vector<Piece>> pieces = absl::NotFoundError("no location");
 };
 
 struct Itab {
@@ -166,6 +185,16 @@ class DwarfReader {
   // such parameter, Unimplemented for DWARF operations this reader does not evaluate.
   virtual absl::StatusOr<std::vector<Piece>> ParameterAt(const Function& fn,
                                                          absl::string_view param, uint64_t pc) = 0;
+  // `name` at `pc`, on source line `line`, in `fn`'s out-of-line body, as Delve's evaluator finds
+  // an identifier (proc.EvalScope.Locals with reader.Variables): the parameters and variables of
+  // the function and of its lexical blocks whose ranges hold pc (not those of inlined calls); a
+  // local only from the line after its DW_AT_decl_line (one a closure captures,
+  // DW_AT_go_closure_offset, from that line), parameters everywhere; "&name" (moved to the heap) as
+  // name; of several, the one in the deepest block, then the one declared last (Delve marks the
+  // others shadowed). NotFound when none is in scope (a global, a typo, a local declared further
+  // down).
+  virtual absl::StatusOr<Variable> VariableAt(const Function& fn, absl::string_view name,
+                                              uint64_t pc, int line) = 0;
   // Typedefs without a Go kind are followed; a typedef of kind interface is the interface.
   virtual absl::StatusOr<TypeInfo> Type(TypeId id) = 0;
   // By Go name ("*main.Order", "main.label"). NotFound if the binary has no such type.

@@ -112,6 +112,52 @@ TEST(DwarfReader, LineSitesAreWhereDelveBreaksOnALine) {
                                ::testing::HasSubstr("/os/proc.go")));
 }
 
+// Names at a line of a body, as Delve's evaluator scopes them (tests/targets/values serveScopes:
+// 327 `label :=`, 328 `total :=` (escapes: "&total"), 331 an inner `label :=` in an if's block).
+TEST(DwarfReader, VariableAtScopesANameAsDelve) {
+  auto r = OpenValues();
+  ASSERT_NE(r, nullptr);
+  auto fn = r->FindFunction("main.serveScopes");
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  auto pc_of = [&](int line) -> uint64_t {
+    auto l = r->LineSites("main.go", line);
+    EXPECT_TRUE(l.ok() && l->sites.size() == 1) << line;
+    return l.ok() && !l->sites.empty() ? l->sites[0].pc : 0;
+  };
+  auto type_name = [&](const Variable& v) {
+    auto t = r->Type(v.type);
+    return t.ok() ? t->name : std::string(t.status().message());
+  };
+  // 331: the inner label is declared on this line, so `label` is still the outer one.
+  auto outer = r->VariableAt(*fn, "label", pc_of(331), 331);
+  ASSERT_TRUE(outer.ok()) << outer.status();
+  EXPECT_EQ(outer->decl_line, 327u);
+  EXPECT_FALSE(outer->parameter);
+  EXPECT_EQ(type_name(*outer), "string");
+  auto inner = r->VariableAt(*fn, "label", pc_of(333), 333);
+  ASSERT_TRUE(inner.ok()) << inner.status();
+  EXPECT_EQ(inner->decl_line, 331u);
+  EXPECT_TRUE(inner->pieces.ok()) << inner->pieces.status();
+  // Past the block, the outer one again.
+  auto after = r->VariableAt(*fn, "label", pc_of(335), 335);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->decl_line, 327u);
+  auto total = r->VariableAt(*fn, "total", pc_of(333), 333);
+  ASSERT_TRUE(total.ok()) << total.status();
+  EXPECT_TRUE(total->escaped);
+  EXPECT_EQ(type_name(*total), "*int");
+  auto param = r->VariableAt(*fn, "r", pc_of(333), 333);
+  ASSERT_TRUE(param.ok()) << param.status();
+  EXPECT_TRUE(param->parameter);
+  // Not yet declared on its own line; a global; no such name.
+  EXPECT_EQ(r->VariableAt(*fn, "total", pc_of(328), 328).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->VariableAt(*fn, "kept", pc_of(333), 333).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(r->VariableAt(*fn, "nope", pc_of(333), 333).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST(DwarfReader, InlinedCallsAreFoundInTheirCaller) {
   auto r = OpenValues();
   ASSERT_NE(r, nullptr);

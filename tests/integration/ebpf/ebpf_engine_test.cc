@@ -878,11 +878,11 @@ TEST(EbpfEngineTest, ErrorsNameTheLineAndLeaveNothing) {
        "t.dlv:2: o.Items: []string values"},
       {"trace h main.handleOrder\ncond h qty > 1 && urgent\n", absl::StatusCode::kUnimplemented,
        "t.dlv:2: condition `qty > 1 && urgent`"},
-      // A line in a body reads parameters only (ALineInAFunctionsBodyIsTracedWhereDelveBreaks):
-      // serveOrder's local `qty` runs on Delve.
-      {"trace s main.go:166\non s print qty\n", absl::StatusCode::kInvalidArgument,
-       "t.dlv:2: qty: main.serveOrder has no parameter qty (the eBPF engine reads parameters "
-       "only"},
+      // A line in a body reads parameters and locals (ALineInAFunctionsBodyIsTracedWhereDelve
+      // Breaks): a global runs on Delve.
+      {"trace s main.go:166\non s print sink\n", absl::StatusCode::kInvalidArgument,
+       "t.dlv:2: sink: sink is not a parameter of main.serveOrder or a local in scope at line 166 "
+       "(the eBPF engine reads parameters and locals; Delve also globals)"},
       // half's one line, only ever inlined (in serveOrder): Delve breaks in the caller's code.
       {"trace h main.go:132\n", absl::StatusCode::kFailedPrecondition,
        "t.dlv:1: location main.go:132 is not traced by eBPF (part of its code is inlined in "
@@ -902,6 +902,16 @@ TEST(EbpfEngineTest, ErrorsNameTheLineAndLeaveNothing) {
     EXPECT_TRUE(ev.All().empty());
   }
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.handleOrder"));
+  // The body of a range-over-func loop is a closure of its own, whose variables Delve finds in
+  // the enclosing function's frame: Delve runs it.
+  auto modern = GoTarget::Start("modern-values");
+  ASSERT_TRUE(modern.ok()) << modern.status();
+  auto range = factory->StartTrace(Spec((*modern)->pid(), "trace e main.go:146\n"), nullptr);
+  ASSERT_FALSE(range.ok());
+  EXPECT_EQ(range.status().code(), absl::StatusCode::kFailedPrecondition) << range.status();
+  EXPECT_THAT(std::string(range.status().message()),
+              HasSubstr("t.dlv:1: location main.go:146 is not traced by eBPF (it is in "
+                        "main.countEvens-range1, the body of a range-over-func loop"));
   // A stripped binary has no DWARF: a precise error, nothing attached.
   auto stripped = GoTarget::Start("hello-world-stripped");
   ASSERT_TRUE(stripped.ok()) << stripped.status();
@@ -1353,9 +1363,9 @@ TEST(EbpfEngineTest, AFunctionsFirstLineIsItsEntryAsOnDelve) {
 }
 
 // A line in a function's body is traced where Delve breaks on it (its first statement), with the
-// same hits: the parameters read from their DWARF locations at that PC in the function's frame
-// (spilled to it, or <optimized out> where the location list ends), hits only when the line runs
-// (51: urgent orders only), once per pass (63: every level of a recursion), no return events.
+// same hits: parameters and locals in scope read from their DWARF locations at that PC (registers
+// or the function's frame; <optimized out> where the location list ends), hits only when the line
+// runs (51: urgent orders only), once per pass (64: every level of a recursion), no returns.
 TEST(EbpfEngineTest, ALineInAFunctionsBodyIsTracedWhereDelveBreaks) {
   KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
   auto t = GoTarget::Start("values");
@@ -1377,6 +1387,32 @@ TEST(EbpfEngineTest, ALineInAFunctionsBodyIsTracedWhereDelveBreaks) {
   EXPECT_THAT(both("trace h main.go:51\n", requests, 1),
               ElementsAre(AllOf(StartsWith("h main.handleOrder main.go:51 w="),
                                 HasSubstr(" d=<optimized out> tag=\"yz\" qty=3 urgent=true"))));
+  // serveOrder's locals where it calls handleOrder (166): found as Delve finds them, in
+  // registers or the frame; `name`'s pointer has no location there (unreadable on both). And in
+  // an if statement's block (183: its own n, s, ok; s's length has no location).
+  EXPECT_THAT(
+      both("trace s main.go:166\non s print qty\non s print id\non s print name\n"
+           "on s print c.Name\non s print len(q)\n",
+           requests, 3),
+      ElementsAre(StartsWith("s main.serveOrder main.go:166 qty=2 id=1 name=(unreadable bytes 0..8 "
+                             "of the value have no location here) c.Name=\"ann\" len(q)=5 w="),
+                  StartsWith("s main.serveOrder main.go:166 qty=3 id=2 name=(unreadable bytes 0..8 "
+                             "of the value have no location here) c.Name=\"bo\" len(q)=6 w="),
+                  StartsWith("s main.serveOrder main.go:166 qty=4 id=3 name=(unreadable bytes 0..8 "
+                             "of the value have no location here) c.Name=\"cy\" len(q)=5 w=")));
+  EXPECT_THAT(both("trace s main.go:183\non s print n\non s print ok\n", requests, 3),
+              ElementsAre(StartsWith("s main.serveOrder main.go:183 n=4 ok=true w="),
+                          StartsWith("s main.serveOrder main.go:183 n=6 ok=true w="),
+                          StartsWith("s main.serveOrder main.go:183 n=8 ok=true w=")));
+  // Scopes (serveScopes): `total` moved to the heap ("&total" in the DWARF: read through its
+  // pointer); an inner `label` shadows the outer one from the line after its declaration.
+  const std::vector<std::string> scopes = {"/scopes?label=abc"};
+  EXPECT_THAT(both("trace s main.go:331\non s print label\non s print total\n", scopes, 1),
+              ElementsAre(StartsWith("s main.serveScopes main.go:331 label=\"abc\" total=3 ")));
+  EXPECT_THAT(both("trace s main.go:333\non s print label\non s print total\n", scopes, 1),
+              ElementsAre(StartsWith("s main.serveScopes main.go:333 label=\"ABC\" total=6 ")));
+  EXPECT_THAT(both("trace s main.go:335\non s print label\non s print total\n", scopes, 1),
+              ElementsAre(StartsWith("s main.serveScopes main.go:335 label=\"abc\" total=6 ")));
   // Each level of a recursion passes line 64 once.
   EXPECT_THAT(both("trace r main.go:64\n", {"/recurse?n=4"}, 4),
               Each(StartsWith("r main.recurse main.go:64 n=")));

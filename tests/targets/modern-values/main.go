@@ -105,6 +105,10 @@ func main() {
 		fmt.Fprintln(w, bump(&tagged{Counter: counter, Tag: r.URL.Query().Get("tag")}))
 	})
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	http.HandleFunc("/evens", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		fmt.Fprintln(w, countEvens(n))
+	})
 	if err := http.ListenAndServe(addr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -119,3 +123,27 @@ type tagged struct {
 
 //go:noinline
 func bump(t *tagged) int { return t.Add(1) + len(t.Tag) }
+
+// evens yields the even numbers below n: an iterator for a range-over-func loop, whose body Go
+// compiles into a closure of its own (main.countEvens-range1; kept out of line: evens is not
+// inlined, so its closure calls the body through a func value).
+//
+//go:noinline
+func evens(n int) func(func(int) bool) {
+	return func(yield func(int) bool) {
+		for i := 0; i < n; i += 2 {
+			if !yield(i) {
+				return
+			}
+		}
+	}
+}
+
+//go:noinline
+func countEvens(n int) int {
+	c := 0
+	for e := range evens(n) {
+		c += e
+	}
+	return c
+}

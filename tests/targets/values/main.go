@@ -206,6 +206,7 @@ func main() {
 	http.HandleFunc("/order", serveOrder)
 	http.HandleFunc("/recurse", serveRecurse)
 	http.HandleFunc("/panics", servePanics)
+	http.HandleFunc("/scopes", serveScopes)
 	http.ListenAndServe(addr, nil)
 }
 
@@ -318,3 +319,23 @@ func queueDepth(q string) int {
 
 //go:noinline
 func depth(ch chan int, spare []int) int { return len(ch) + cap(ch) + cap(spare) }
+
+// serveScopes has a local Go moves to the heap (its address escapes: the DWARF names it "&total",
+// a pointer), and a name declared again in an inner block: there the inner `label` shadows the
+// outer one from the line after its declaration (Delve's scope rules; tests trace each line).
+func serveScopes(w http.ResponseWriter, r *http.Request) {
+	label := r.URL.Query().Get("label")
+	total := len(label)
+	keep(&total)
+	if label != "" {
+		label := strings.ToUpper(label)
+		total += len(label)
+		fmt.Fprintf(w, "%s %d\n", label, total)
+	}
+	fmt.Fprintf(w, "%s %d\n", label, total)
+}
+
+var kept *int
+
+//go:noinline
+func keep(p *int) { kept = p }
