@@ -1360,27 +1360,29 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
     pp.line = fn.line;
   }
   KDBG_ASSIGN_OR_RETURN(pp.file_offset, dwarf.FileOffset(pp.address));
+  // A print's first name at a line inside the body: a parameter or a local in scope there, as
+  // Delve's evaluator finds it (a local may shadow a parameter there; the hit's args are the
+  // parameters themselves).
+  auto variable = [&](const std::string& name) -> absl::StatusOr<Alt> {
+    auto v = dwarf.VariableAt(pp.function, name, *body_pc, pp.line);
+    if (!v.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(v.status().message(),
+                       " (the eBPF engine reads parameters and locals; Delve also globals)"));
+    }
+    KDBG_ASSIGN_OR_RETURN(std::vector<Piece> pieces, v->pieces);  // NotFound: optimized out
+    Alt a;
+    KDBG_ASSIGN_OR_RETURN(a.type, dwarf.Type(v->type));
+    a.place = PlaceOf(pieces, a.type, cfa_rsp);
+    if (v->escaped) {  // "&name": the location holds the pointer to the value
+      KDBG_ASSIGN_OR_RETURN(a.place, Deref(a.place));
+      KDBG_ASSIGN_OR_RETURN(a.type, dwarf.Type(a.type.elem));
+    }
+    return a;
+  };
   // The parameters' alternatives, by name. NotFound: the parameter has no value at the probe (no
   // location list entry; at an inlined call, no DIE at all).
   auto param = [&](const std::string& name) -> absl::StatusOr<Alt> {
-    if (body_pc.has_value()) {
-      // At a line inside the body: a parameter or a local in scope there, as Delve finds it.
-      auto v = dwarf.VariableAt(pp.function, name, *body_pc, pp.line);
-      if (!v.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(v.status().message(),
-                         " (the eBPF engine reads parameters and locals; Delve also globals)"));
-      }
-      KDBG_ASSIGN_OR_RETURN(std::vector<Piece> pieces, v->pieces);  // NotFound: optimized out
-      Alt a;
-      KDBG_ASSIGN_OR_RETURN(a.type, dwarf.Type(v->type));
-      a.place = PlaceOf(pieces, a.type, cfa_rsp);
-      if (v->escaped) {  // "&name": the location holds the pointer to the value
-        KDBG_ASSIGN_OR_RETURN(a.place, Deref(a.place));
-        KDBG_ASSIGN_OR_RETURN(a.type, dwarf.Type(a.type.elem));
-      }
-      return a;
-    }
     for (const gobinary::Parameter& p : pp.function.params) {
       if (p.name != name || p.is_return) continue;
       KDBG_ASSIGN_OR_RETURN(std::vector<Piece> pieces,
@@ -1402,7 +1404,7 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
   };
   // The alternatives of a parsed expression: its parameter, then each field.
   auto alternatives = [&](const Expr& e) -> absl::StatusOr<std::vector<Alt>> {
-    KDBG_ASSIGN_OR_RETURN(Alt root, param(e.path[0]));
+    KDBG_ASSIGN_OR_RETURN(Alt root, body_pc.has_value() ? variable(e.path[0]) : param(e.path[0]));
     std::vector<Alt> alts{std::move(root)};
     std::string so_far = e.path[0];
     for (size_t k = 1; k < e.path.size(); ++k) {

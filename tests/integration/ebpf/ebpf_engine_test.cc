@@ -48,6 +48,7 @@ using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::Each;
 using ::testing::ElementsAre;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -1413,6 +1414,13 @@ TEST(EbpfEngineTest, ALineInAFunctionsBodyIsTracedWhereDelveBreaks) {
               ElementsAre(StartsWith("s main.serveScopes main.go:333 label=\"ABC\" total=6 ")));
   EXPECT_THAT(both("trace s main.go:335\non s print label\non s print total\n", scopes, 1),
               ElementsAre(StartsWith("s main.serveScopes main.go:335 label=\"abc\" total=6 ")));
+  // A local `r` shadows the parameter r in a block: the print is the local, the args the
+  // parameter (dead there: <optimized out> on both).
+  EXPECT_THAT(both("trace s main.go:338\non s print r\n", scopes, 1),
+              ElementsAre(StartsWith("s main.serveScopes main.go:338 r=\"abc!\" w=net/http."
+                                     "ResponseWriter(")));
+  EXPECT_THAT(both("trace s main.go:338\n", scopes, 1),
+              ElementsAre(EndsWith(" r=<optimized out>")));
   // Each level of a recursion passes line 64 once.
   EXPECT_THAT(both("trace r main.go:64\n", {"/recurse?n=4"}, 4),
               Each(StartsWith("r main.recurse main.go:64 n=")));

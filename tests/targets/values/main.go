@@ -333,6 +333,10 @@ func serveScopes(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s %d\n", label, total)
 	}
 	fmt.Fprintf(w, "%s %d\n", label, total)
+	{
+		r := label + "!" // shadows the parameter r in this block (the hit's args keep the parameter)
+		fmt.Fprintln(w, r)
+	}
 }
 
 var kept *int
