@@ -70,15 +70,6 @@ std::optional<std::pair<absl::string_view, int>> ParseFileLine(absl::string_view
   return std::make_pair(loc.substr(0, colon), line);
 }
 
-// Where a `FILE:LINE` location's probes go, as Delve breaks there (proc.FindFileLocation): once
-// per group of the line's code (gobinary::LineSite), in the out-of-line function that holds it.
-// At a function's first line (a group beginning at the entry) Delve skips the prologue, as for
-// the function's name ("if we picked the entry point of the function, skip it"), and reports the
-// hits where it does for the name (Go writes the prologue_end row on the `func` line; a leaf
-// function has none, and both take its first statement): `body_pc` is then unset and the probe is
-// the entry probe. Elsewhere in a body, `body_pc` is the group's first is_stmt row, where Delve
-// breaks. Code the compiler inlined at the line, no code at all or an ambiguous file: the
-// reason, and the script runs on Delve, which finds every kind of line and words its own errors.
 // Whether `fn` is the body of a range-over-func loop, which Go compiles into a closure named
 // after the function with "-range" and a number ("main.walk-range1"; Delve's rangeParentName).
 bool IsRangeFuncBody(absl::string_view fn) {
@@ -89,6 +80,15 @@ bool IsRangeFuncBody(absl::string_view fn) {
                      [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
 }
 
+// Where a `FILE:LINE` location's probes go, as Delve breaks there (proc.FindFileLocation): once
+// per group of the line's code (gobinary::LineSite), in the out-of-line function that holds it.
+// At a function's first line (a group beginning at the entry) Delve skips the prologue, as for
+// the function's name ("if we picked the entry point of the function, skip it"), and reports the
+// hits where it does for the name (Go writes the prologue_end row on the `func` line; a leaf
+// function has none, and both take its first statement): `body_pc` is then unset and the probe is
+// the entry probe. Elsewhere in a body, `body_pc` is the group's first is_stmt row, where Delve
+// breaks. Code the compiler inlined at the line, no code at all or an ambiguous file: the
+// reason, and the script runs on Delve, which finds every kind of line and words its own errors.
 struct LineTarget {
   gobinary::Function function;
   std::optional<uint64_t> body_pc;
@@ -1326,7 +1326,7 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
     // Delve's breakpoint on the line, and where it reports the hits; past the prologue, so the
     // stack check cannot run the probe twice for one pass, and the frame is the function's.
     KDBG_RETURN_IF_ERROR(CheckInstructionStart(dwarf, fn.name, fn.entry, fn.end, *body_pc,
-                                               absl::StrCat(bp.location, " begins")));
+                                               absl::StrCat("line ", bp.location, " begins")));
     KDBG_ASSIGN_OR_RETURN(cfa_rsp, dwarf.CfaFromRsp(*body_pc));
     pp.address = *body_pc;
     KDBG_ASSIGN_OR_RETURN(auto pos, dwarf.LineAt(*body_pc));

@@ -595,11 +595,11 @@ class LibdwReader final : public DwarfReader {
     if (n <= 0) {
       return absl::NotFoundError(absl::StrCat(what, " is not available at 0x", absl::Hex(pc)));
     }
-    return Pieces(ops, nops, Name(die));
+    return Pieces(ops, nops, what);
   }
 
   static absl::StatusOr<std::vector<Piece>> Pieces(Dwarf_Op* ops, size_t nops,
-                                                   absl::string_view param) {
+                                                   absl::string_view what) {
     std::vector<Piece> out;
     Piece cur;
     bool have = false;
@@ -623,8 +623,7 @@ class LibdwReader final : public DwarfReader {
           cur.cfa_offset += static_cast<int64_t>(ops[i].number);
           ++i;
         } else {
-          return absl::UnimplementedError(
-              absl::StrCat("parameter ", param, ": DWARF location uses a constant"));
+          return absl::UnimplementedError(absl::StrCat(what, ": DWARF location uses a constant"));
         }
       } else if (op == DW_OP_plus_uconst && cur.where == Piece::Where::kStack) {
         cur.cfa_offset += static_cast<int64_t>(ops[i].number);
@@ -634,14 +633,14 @@ class LibdwReader final : public DwarfReader {
         out.push_back(cur);
         have = false;
       } else {
-        return absl::UnimplementedError(absl::StrCat(
-            "parameter ", param, ": DWARF location operation 0x", absl::Hex(op), " not supported"));
+        return absl::UnimplementedError(
+            absl::StrCat(what, ": DWARF location operation 0x", absl::Hex(op), " not supported"));
       }
     }
     if (have) out.push_back(cur);
     if (std::all_of(out.begin(), out.end(),
                     [](const Piece& p) { return p.where == Piece::Where::kNone; })) {
-      return absl::NotFoundError(absl::StrCat("parameter ", param, " is optimized away here"));
+      return absl::NotFoundError(absl::StrCat(what, " is optimized away here"));
     }
     return out;
   }
