@@ -1401,6 +1401,10 @@ TEST(EbpfEngineTest, ALineInAFunctionsBodyIsTracedWhereDelveBreaks) {
                              "of the value have no location here) c.Name=\"bo\" len(q)=6 w="),
                   StartsWith("s main.serveOrder main.go:166 qty=4 id=3 name=(unreadable bytes 0..8 "
                              "of the value have no location here) c.Name=\"cy\" len(q)=5 w=")));
+  // A condition on a local runs in the BPF program there too.
+  EXPECT_THAT(both("trace s main.go:166\non s print id\ncond s qty > 2\n", requests, 2),
+              ElementsAre(StartsWith("s main.serveOrder main.go:166 id=2 w="),
+                          StartsWith("s main.serveOrder main.go:166 id=3 w=")));
   EXPECT_THAT(both("trace s main.go:183\non s print n\non s print ok\n", requests, 3),
               ElementsAre(StartsWith("s main.serveOrder main.go:183 n=4 ok=true w="),
                           StartsWith("s main.serveOrder main.go:183 n=6 ok=true w="),
