@@ -238,8 +238,8 @@ int RunApp(const std::vector<std::string>& argv, AppEnv env) {
       ->check(CLI::NonNegativeNumber);
   trace_cmd
       ->add_option("--engine", trace.engine,
-                   "auto (default): eBPF uprobes when the whole script qualifies (function "
-                   "entries, printed parameters and fields), else Delve; ebpf; delve")
+                   "auto (default): eBPF uprobes when the whole script qualifies (functions "
+                   "and lines, printed parameters, locals and fields), else Delve; ebpf; delve")
       ->check(CLI::IsMember(kEngines));
   trace_cmd->add_flag("--no-returns", trace.no_returns,
                       "report calls only: the eBPF engine then sets no probe on the functions' "
