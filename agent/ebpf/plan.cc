@@ -43,6 +43,12 @@ bool IsIdent(absl::string_view s) {
   return true;
 }
 
+// Only decimal digits (true for "").
+bool AllDigits(absl::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
 // A function name, not file:line or *address.
 bool IsFunctionLocation(absl::string_view loc) {
   if (loc.empty() || loc[0] == '*' || absl::StrContains(loc, ':') || absl::StrContains(loc, ' ')) {
@@ -61,10 +67,7 @@ std::optional<std::pair<absl::string_view, int>> ParseFileLine(absl::string_view
   }
   absl::string_view digits = loc.substr(colon + 1);
   int line = 0;
-  if (digits.empty() ||
-      !std::all_of(digits.begin(), digits.end(),
-                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) ||
-      !absl::SimpleAtoi(digits, &line) || line <= 0) {
+  if (digits.empty() || !AllDigits(digits) || !absl::SimpleAtoi(digits, &line) || line <= 0) {
     return std::nullopt;
   }
   return std::make_pair(loc.substr(0, colon), line);
@@ -75,9 +78,7 @@ std::optional<std::pair<absl::string_view, int>> ParseFileLine(absl::string_view
 bool IsRangeFuncBody(absl::string_view fn) {
   const size_t at = fn.rfind("-range");
   if (at == absl::string_view::npos || at == 0) return false;
-  absl::string_view digits = fn.substr(at + 6);
-  return std::all_of(digits.begin(), digits.end(),
-                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  return AllDigits(fn.substr(at + 6));
 }
 
 // Where a `FILE:LINE` location's probes go, as Delve breaks there (proc.FindFileLocation): once

@@ -269,7 +269,6 @@ class LibdwReader final : public DwarfReader {
                                               " or a local in scope at line ", line));
     }
     Variable v;
-    v.name = std::string(name);
     v.escaped = Name(&best->die) == escaped;
     v.parameter = dwarf_tag(&best->die) == DW_TAG_formal_parameter;
     v.decl_line = best->decl_line;

@@ -109,7 +109,6 @@ struct InlinedCall {
 // in the subprogram or in a DW_TAG_lexical_block (DW_AT_ranges) of it, and one it moved to the
 // heap as "&qty" of type *int, whose location holds the pointer.
 struct Variable {
-  std::string name;        // as the script names it ("qty", also for "&qty")
   TypeId type = 0;         // the DIE's type: for an escaped one, the pointer (*int)
   bool escaped = false;    // the DIE is "&name": the value is behind the pointer it locates
   bool parameter = false;  // a DW_TAG_formal_parameter

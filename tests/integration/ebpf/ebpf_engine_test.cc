@@ -913,6 +913,7 @@ TEST(EbpfEngineTest, ErrorsNameTheLineAndLeaveNothing) {
   EXPECT_THAT(std::string(range.status().message()),
               HasSubstr("t.dlv:1: location main.go:146 is not traced by eBPF (it is in "
                         "main.countEvens-range1, the body of a range-over-func loop"));
+  ExpectReleased(**modern, 0);
   // A stripped binary has no DWARF: a precise error, nothing attached.
   auto stripped = GoTarget::Start("hello-world-stripped");
   ASSERT_TRUE(stripped.ok()) << stripped.status();
@@ -1428,6 +1429,19 @@ TEST(EbpfEngineTest, ALineInAFunctionsBodyIsTracedWhereDelveBreaks) {
   // Each level of a recursion passes line 64 once.
   EXPECT_THAT(both("trace r main.go:64\n", {"/recurse?n=4"}, 4),
               Each(StartsWith("r main.recurse main.go:64 n=")));
+  // No returns at a line, as on Delve, though handleOrder and recurse have results (their
+  // function tracepoints report them): each returned before its request was answered, and the
+  // session's end delivers what it holds.
+  for (const auto& [script, path] : std::vector<std::pair<std::string, std::string>>{
+           {"trace h main.go:50\n", requests[0]}, {"trace r main.go:64\n", "/recurse?n=2"}}) {
+    Events ev;
+    std::unique_ptr<EngineSession> s = StartEngine(**t, "ebpf", script, ev);
+    ASSERT_NE(s->session, nullptr) << script;
+    Get(**t, path);
+    ASSERT_TRUE(ev.WaitHits(1)) << script;
+    s->End("ebpf");
+    EXPECT_THAT(ev.Returns(), ::testing::IsEmpty()) << script;
+  }
   ExpectReleased(**t, 0);
 }
 
