@@ -210,12 +210,12 @@ TEST(OutputTest, ArmedTextAndJson) {
               HasSubstr("\nkdbg: engine ebpf (uprobes; the target is never stopped); returns not "
                         "reported for t.dlv:2 main.f (...)\nkdbg:   handleSlash"));
   a->set_engine("delve");
-  a->set_engine_note("t.dlv:3: stacks (`on .. stack`) run on Delve");
+  a->set_engine_note("t.dlv:3: hit-count conditions run on Delve");
   EXPECT_THAT(RenderEvent(e, OutputFormat::kText).err,
               HasSubstr("\nkdbg: engine delve (every hit stops the target for about 1 ms); "
-                        "t.dlv:3: stacks (`on .. stack`) run on Delve\n"));
+                        "t.dlv:3: hit-count conditions run on Delve\n"));
   EXPECT_EQ(json::parse(RenderEvent(e, OutputFormat::kJson).out)["engine_note"],
-            "t.dlv:3: stacks (`on .. stack`) run on Delve");
+            "t.dlv:3: hit-count conditions run on Delve");
 }
 
 TEST(OutputTest, EndedTextAndJsonAndCleanness) {

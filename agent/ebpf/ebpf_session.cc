@@ -18,11 +18,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/types/span.h"
 #include "agent/delve/trace_script.h"
 #include "agent/ebpf/bpf_probes.h"
 #include "agent/ebpf/hand_off_pacer.h"
 #include "agent/ebpf/itab_types.h"
 #include "agent/ebpf/plan.h"
+#include "agent/ebpf/stack_frames.h"
 #include "agent/gobinary/build_info.h"
 #include "agent/gobinary/dwarf.h"
 #include "common/clock.h"
@@ -115,6 +117,17 @@ class EbpfSession final : public DebugSession {
             return d->RuntimeTypes();
           });
     }
+    if (std::any_of(plan.probes.begin(), plan.probes.end(),
+                    [](const ProbePlan& p) { return p.stack_depth > 0; })) {
+      if (dwarf->IsPie() && !pie_load_bias.has_value()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the stacks of process ", spec_.pid,
+            " cannot be named: where its position-independent executable is loaded is unknown "
+            "(its /proc auxv is unreadable); --engine delve reports them"));
+      }
+      // The consumer thread names the frames (the reader is used by that thread only).
+      stack_frames_ = std::make_unique<StackFrames>(std::move(dwarf), pie_load_bias.value_or(0));
+    }
     dwarf.reset();
     const bool tracks_calls =
         std::any_of(plan.probes.begin(), plan.probes.end(),
@@ -148,6 +161,8 @@ class EbpfSession final : public DebugSession {
       p.track = pp.track;
       p.entry = static_cast<uint32_t>(pp.entry);
       p.stack_hi_offset = static_cast<uint32_t>(plan.stack_hi_offset);
+      p.stack_depth = static_cast<uint32_t>(pp.stack_depth);
+      p.cfa_offset = static_cast<int32_t>(pp.cfa_rsp);
       for (size_t k = 0; k < pp.ops.size(); ++k) {
         p.ops[k] = pp.ops[k];
         // The program resets slots [0, nused) only: a step naming another would read the
@@ -343,7 +358,9 @@ class EbpfSession final : public DebugSession {
       return false;
     }
     if (spec_.max_hits > 0 && hits_.load() >= spec_.max_hits) return true;
-    size_t have = (size - offsetof(kdbg_record, slots)) / sizeof(kdbg_slot);
+    // The slots, then the frames' return addresses (probe_abi.h).
+    const size_t body = size - offsetof(kdbg_record, slots);
+    const size_t have = std::min<size_t>(rec.nslots, body / sizeof(kdbg_slot));
     if (ps.plan.is_return) return OnReturn(rec, have, ps);
     const int64_t count = ++probes_[ps.plan.entry].hits;  // the tracepoint's, as Delve counts
     hits_.fetch_add(1);
@@ -374,6 +391,14 @@ class EbpfSession final : public DebugSession {
     };
     for (const Slot& s : ps.plan.vars) add(s, hit->mutable_vars());
     for (const Slot& s : ps.plan.args) add(s, hit->mutable_args());
+    if (ps.plan.stack_depth > 0 && stack_frames_ != nullptr) {
+      const size_t room = (body - have * sizeof(kdbg_slot)) / sizeof(uint64_t);
+      const auto* returns = reinterpret_cast<const uint64_t*>(&rec.slots[have]);
+      std::vector<kdbg::v1::StackFrame> frames = stack_frames_->Frames(
+          ps.plan.report_pc, absl::MakeConstSpan(returns, std::min<size_t>(rec.nframes, room)),
+          ps.plan.stack_depth);
+      for (kdbg::v1::StackFrame& f : frames) *hit->add_stack() = std::move(f);
+    }
     Emit(std::move(e), mono_to_unix_ + static_cast<int64_t>(rec.ktime_ns));
     return spec_.max_hits > 0 && hits_.load() >= spec_.max_hits;
   }
@@ -522,7 +547,8 @@ class EbpfSession final : public DebugSession {
   std::string exe_;
   std::unique_ptr<BpfProbes> bpf_;
   std::vector<ProbeState> probes_;
-  std::unique_ptr<ItabTypes> itabs_;  // null for a PIE whose load bias is unknown
+  std::unique_ptr<ItabTypes> itabs_;           // null for a PIE whose load bias is unknown
+  std::unique_ptr<StackFrames> stack_frames_;  // null unless a tracepoint reports stacks
   UniqueFd pidfd_;
   int rate_ = 0;
   int64_t mono_to_unix_ = 0;

@@ -93,12 +93,12 @@ TEST(EngineChoiceTest, AutoUsesEbpfWhenItStarts) {
 }
 
 TEST(EngineChoiceTest, AutoFallsBackToDelveWithTheReason) {
-  ChoiceRun r = Start("", absl::UnimplementedError("t.dlv:2: stacks (`on .. stack`) run on Delve"));
+  ChoiceRun r = Start("", absl::UnimplementedError("t.dlv:2: hit-count conditions run on Delve"));
   EXPECT_EQ(r.ebpf->traces, 1);
   EXPECT_EQ(r.delve->traces, 1);
   ASSERT_EQ(r.events.size(), 1u);
   EXPECT_EQ(r.events[0].armed().engine(), "delve");
-  EXPECT_THAT(r.events[0].armed().engine_note(), HasSubstr("t.dlv:2: stacks"));
+  EXPECT_THAT(r.events[0].armed().engine_note(), HasSubstr("t.dlv:2: hit-count conditions"));
   ChoiceRun node = Start("auto", absl::UnavailableError("this kernel has no uprobe PMU"));
   EXPECT_EQ(node.delve->traces, 1);
 }

@@ -1261,9 +1261,6 @@ std::optional<Disqualification> CheckScript(const delve::TraceScript& script) {
     if (!bp.hit_cond.empty()) {
       return Disqualification{bp.cond_line, "hit-count conditions run on Delve"};
     }
-    if (bp.stack_depth > 0) {
-      return Disqualification{bp.stack_line, "stacks (`on .. stack`) run on Delve"};
-    }
     for (size_t i = 0; i < bp.prints.size(); ++i) {
       int line = i < bp.print_lines.size() ? bp.print_lines[i] : bp.line;
       auto e = ParseExpr(bp.prints[i]);
@@ -1330,6 +1327,7 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
                                                absl::StrCat("line ", bp.location, " begins")));
     KDBG_ASSIGN_OR_RETURN(cfa_rsp, dwarf.CfaFromRsp(*body_pc));
     pp.address = *body_pc;
+    pp.report_pc = *body_pc;
     KDBG_ASSIGN_OR_RETURN(auto pos, dwarf.LineAt(*body_pc));
     pp.file = pos.first;
     pp.line = pos.second;
@@ -1339,12 +1337,14 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
     pp.check_flags = site.check_flags;
     pp.file = pp.function.file;
     pp.line = pp.function.line;
+    pp.report_pc = pp.function.entry;
     auto pe = dwarf.AfterPrologue(pp.function);
     if (pe.ok() && pe->has_value()) {
       auto pos = dwarf.LineAt(**pe);
       if (pos.ok()) {
         pp.file = pos->first;
         pp.line = pos->second;
+        pp.report_pc = **pe;
       }
     }
   } else {
@@ -1356,11 +1356,14 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
     // The call's values on the stack are in the caller's frame.
     KDBG_ASSIGN_OR_RETURN(cfa_rsp, dwarf.CfaFromRsp(fn.entry));
     pp.address = fn.entry;
+    pp.report_pc = fn.entry;
     pp.caller = call->caller;
     pp.file = fn.file;
     pp.line = fn.line;
   }
   KDBG_ASSIGN_OR_RETURN(pp.file_offset, dwarf.FileOffset(pp.address));
+  pp.cfa_rsp = cfa_rsp;
+  pp.stack_depth = bp.stack_depth;
   // A print's first name at a line inside the body: a parameter or a local in scope there, as
   // Delve's evaluator finds it (a local may shadow a parameter there; the hit's args are the
   // parameters themselves).
@@ -1657,6 +1660,12 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
   }
   std::vector<std::string> over;                     // the tracepoints whose returns do not fit
   std::optional<absl::StatusOr<uint64_t>> stack_hi;  // read for the first conditional one
+  if (std::any_of(plan.probes.begin(), plan.probes.end(),
+                  [](const ProbePlan& p) { return p.stack_depth > 0; })) {
+    // A stack's walk ends at the goroutine's stack top.
+    stack_hi = dwarf.StackHiOffset();
+    KDBG_ASSIGN_OR_RETURN(plan.stack_hi_offset, NotAbsent(*stack_hi));
+  }
   for (Returns& r : pending) {
     if (r.probes.ok() && r.cond && !r.probes->empty()) {
       // Its returns are told from other calls' by the call's depth in its goroutine's stack.

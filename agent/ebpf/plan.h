@@ -8,8 +8,7 @@
 // Delve breaks past the prologue as for the name and reports the hits at that line; at a line in a
 // function's body, at the line's first statement, where the parameters are read from their DWARF
 // locations at that PC, and no returns are reported (as on Delve); a line with code the compiler
-// inlined runs on Delve), no `cond -hitcount`, no `on .. stack`, every
-// `on .. print` expression is
+// inlined runs on Delve), no `cond -hitcount`, every `on .. print` expression is
 //   expr := IDENT ( "." IDENT )*  |  "len(" expr ")"
 // and every `cond` is one the BPF program evaluates exactly (ParseCond):
 //   cond := expr OP constant  |  expr  |  "!" expr          OP := == != < <= > >=
@@ -148,7 +147,13 @@ struct ProbePlan {
   gobinary::Function function;
   std::string file;  // where Delve would report the hit: the first statement after the prologue
   int line = 0;
-  uint64_t address = 0;      // virtual address of the probe
+  uint64_t address = 0;  // virtual address of the probe
+  // Where Delve breaks for this probe, the hit's own frame in a stack (the function's first PC
+  // past its prologue for an entry probe on the stack check; else `address`).
+  uint64_t report_pc = 0;
+  int64_t cfa_rsp = 8;  // CFA - RSP at `address` (gobinary::DwarfReader::CfaFromRsp)
+  // `on .. stack N`: N, the frames past the hit's own reported (calls only; 0: none).
+  int stack_depth = 0;
   uint64_t file_offset = 0;  // what the uprobe takes
   bool check_flags = false;  // the probe is on the stack-check JBE
   // An inlined call of the function (gobinary::InlinedCall): the function it was inlined into,
@@ -193,7 +198,8 @@ struct ProbePlan {
 struct Plan {
   std::vector<ProbePlan> probes;
   uint64_t goid_offset = 0;
-  uint64_t stack_hi_offset = 0;  // runtime.g.stack.hi, when a probe's track is not NONE
+  // runtime.g.stack.hi, when a probe's track is not NONE or it reports stacks.
+  uint64_t stack_hi_offset = 0;
   // "returns not reported for trace.dlv:3 main.summarize, trace.dlv:4 main.summarize (their RET
   // probes would pass the 256 probes the eBPF engine arms)": shown with the armed tracepoints.
   std::vector<std::string> notes;

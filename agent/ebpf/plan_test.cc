@@ -73,7 +73,6 @@ TEST(EbpfPlanTest, DisqualificationNamesTheLine) {
       {"trace h main.f\ncond h s == \"a\\n\"\n", 2, "escapes"},
       {"trace h main.f\ncond h x == y\n", 2, "other than a constant"},
       {"trace h main.f\ncond -hitcount h > 1\n", 2, "hit-count"},
-      {"trace h main.f\non h stack 3\n", 2, "stack"},
       {"trace h main.f\non h print o.ID\non h print m[\"k\"]\n", 3, "not a parameter"},
   };
   for (const Case& c : cases) {
@@ -82,6 +81,11 @@ TEST(EbpfPlanTest, DisqualificationNamesTheLine) {
     EXPECT_EQ(d->line, c.line) << c.script;
     EXPECT_NE(d->reason.find(c.reason), std::string::npos) << d->reason;
   }
+}
+
+TEST(EbpfPlanTest, StacksQualify) {
+  EXPECT_EQ(CheckScript(Parse("trace h main.f\non h stack 3\n")), std::nullopt);
+  EXPECT_EQ(CheckScript(Parse("trace h main.go:12\non h stack\non h print x\n")), std::nullopt);
 }
 
 TEST(EbpfPlanTest, QualifyingConditions) {

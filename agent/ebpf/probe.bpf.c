@@ -186,6 +186,63 @@ static long run_op(__u32 i, void* data) {
   return 0;
 }
 
+// The frame-pointer walk of `on .. stack` (probe_abi.h, kdbg_probe.stack_depth): one calling
+// frame per call, its return address written at words[at].
+struct walk_ctx {
+  __u64* words;  // the record's slots and frames, as 8-byte words
+  __u32 at;      // the next frame's word
+  __u32 n;       // frames written
+  __u64 fp;      // the next frame's frame pointer: [fp] its caller's, [fp + 8] its return address
+  __u64 lo;      // RSP at the hit: frames are above it ...
+  __u64 hi;      // ... and below the goroutine's stack top
+};
+
+static long walk_frame(__u32 i, void* data) {
+  struct walk_ctx* w = data;
+  __u64 fp = w->fp;
+  if (fp < w->lo || fp + 16 > w->hi) return 1;
+  __u64 pair[2] = {0, 0};
+  if (bpf_probe_read_user(pair, sizeof(pair), (void*)fp) || pair[1] == 0) return 1;
+  __u32 at = w->at;
+  if (at >= KDBG_RECORD_WORDS) return 1;
+  w->words[at] = pair[1];
+  w->at = at + 1;
+  w->n++;
+  // A caller's frame is above its callee's; anything else (0 at a goroutine's first frame) ends
+  // the walk.
+  if (pair[0] <= fp) return 1;
+  w->fp = pair[0];
+  return 0;
+}
+
+// Writes up to p->stack_depth return addresses after the record's `nslots` slots; returns how
+// many.
+static __u32 walk_stack(struct kdbg_probe* p, struct kdbg_record* rec, __u64* regs, __u32 nslots) {
+  __u32 depth = p->stack_depth;
+  if (depth > KDBG_MAX_FRAMES) depth = KDBG_MAX_FRAMES;
+  __u64 rsp = regs[KDBG_RSP];
+  __u64 bp = regs[KDBG_RBP];
+  __u64 cfa = rsp + (__s64)p->cfa_offset;
+  __u64 g = regs[KDBG_R14];
+  __u64 hi = 0;
+  if (g == 0 || bpf_probe_read_user(&hi, sizeof(hi), (void*)(g + p->stack_hi_offset))) return 0;
+  struct walk_ctx w = {
+      .words = (__u64*)rec->slots, .at = nslots * 11, .n = 0, .fp = bp, .lo = rsp, .hi = hi};
+  if (bp + 16 != cfa) {
+    // The probed function has not pushed RBP (its entry, or it has no frame): its return address
+    // is at CFA - 8, and RBP is still its caller's frame pointer.
+    __u64 ret = 0;
+    if (bpf_probe_read_user(&ret, sizeof(ret), (void*)(cfa - 8)) || ret == 0) return 0;
+    __u32 at = w.at;
+    if (at >= KDBG_RECORD_WORDS) return 0;
+    w.words[at] = ret;
+    w.at = at + 1;
+    w.n = 1;
+  }
+  if (w.n < depth) bpf_loop(depth - w.n, walk_frame, &w, 0);
+  return w.n;
+}
+
 // Whether the probe's condition holds for the values in `rec` (probe_abi.h). A value that could
 // not be read passes: Delve reports such a hit too, with the evaluation error.
 static int cond_holds(struct kdbg_probe* p, struct kdbg_record* rec) {
@@ -306,6 +363,7 @@ int kdbg_probe(struct pt_regs* ctx) {
   rec->tid = (__u32)pid_tgid;
   rec->goid = 0;
   rec->nslots = 0;
+  rec->nframes = 0;
   if (over_rate(p, rate, now)) {
     if (__sync_val_compare_and_swap(&rate->disarmed, 0, 1) == 0) {
       rec->kind = KDBG_REC_RATE_LIMITED;
@@ -343,6 +401,11 @@ int kdbg_probe(struct pt_regs* ctx) {
     __u8 one = 1;
     bpf_map_update_elem(&calls, &key, &one, BPF_ANY);
   }
-  submit(rec, __builtin_offsetof(struct kdbg_record, slots) + nslots * sizeof(struct kdbg_slot));
+  __u64 size = __builtin_offsetof(struct kdbg_record, slots) + nslots * sizeof(struct kdbg_slot);
+  if (p->stack_depth) {
+    rec->nframes = walk_stack(p, rec, c.regs, nslots);
+    size += rec->nframes * sizeof(__u64);
+  }
+  submit(rec, size);
   return 0;
 }

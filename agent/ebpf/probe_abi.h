@@ -144,8 +144,17 @@ struct kdbg_probe {
   kdbg_u32 rate_probe;
   kdbg_u32 track;            // enum kdbg_track
   kdbg_u32 entry;            // the tracepoint's first probe: kdbg_call_key.entry
-  kdbg_u32 stack_hi_offset;  // offset of runtime.g.stack.hi (track != NONE)
-  kdbg_u64 cond_imm;         // the constant (two's complement), or the string's length
+  kdbg_u32 stack_hi_offset;  // offset of runtime.g.stack.hi (track != NONE, or stack_depth)
+  // `on .. stack N`: the return addresses of up to N calling frames follow the record's slots
+  // (kdbg_record); 0: none. Found as Go's frame pointers chain them (amd64: a function that calls
+  // another pushes RBP below its return address, so [RBP] is the caller's RBP and [RBP + 8] the
+  // return address): the probed frame's own return address is at CFA - 8, CFA = RSP + cfa_offset;
+  // its caller's RBP is [RBP] once the probed function has pushed RBP (RBP + 16 == CFA), else RBP
+  // itself (at the entry, in a function without a frame). The walk stops at a frame pointer
+  // outside (RSP, g.stack.hi) or a zero one (a goroutine's first frame saved RBP 0).
+  kdbg_u32 stack_depth;
+  kdbg_s32 cfa_offset;
+  kdbg_u64 cond_imm;  // the constant (two's complement), or the string's length
   char cond_str[KDBG_STR_MAX];
   struct kdbg_op ops[KDBG_MAX_OPS];
 };
@@ -173,6 +182,12 @@ struct kdbg_slot {
   char str[KDBG_STR_MAX];
 };
 
+// `on .. stack` takes at most 100 frames (script/trace_script.cc).
+#define KDBG_MAX_FRAMES 100
+// The 8-byte words of the slots and the frames after them (a kdbg_slot is 11 words).
+#define KDBG_RECORD_WORDS (KDBG_MAX_SLOTS * 11 + KDBG_MAX_FRAMES)
+// A record as written: the header, `nslots` slots, then `nframes` return addresses (8 bytes each,
+// the caller's first), right after the last slot: at slots[nslots], not at frame_room.
 struct kdbg_record {
   kdbg_u64 ktime_ns;
   kdbg_u32 kind;
@@ -180,9 +195,17 @@ struct kdbg_record {
   kdbg_u64 goid;
   kdbg_u32 tid;
   kdbg_u32 nslots;
+  kdbg_u32 nframes;
+  kdbg_u32 pad;
   struct kdbg_slot slots[KDBG_MAX_SLOTS];
+  kdbg_u64 frame_room[KDBG_MAX_FRAMES];  // room for the frames after all KDBG_MAX_SLOTS slots
 };
 
+#ifdef __cplusplus
+static_assert(sizeof(struct kdbg_slot) == 11 * 8, "KDBG_RECORD_WORDS counts a slot as 11 words");
+#else
+_Static_assert(sizeof(struct kdbg_slot) == 11 * 8, "KDBG_RECORD_WORDS counts a slot as 11 words");
+#endif
 // x86-64 struct pt_regs, as 8-byte words (arch/x86/include/asm/ptrace.h).
 enum kdbg_x86_reg {
   KDBG_R15 = 0,

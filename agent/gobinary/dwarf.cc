@@ -532,6 +532,50 @@ class LibdwReader final : public DwarfReader {
     return *std::move(pos);
   }
 
+  absl::StatusOr<PcCode> CodeAt(uint64_t pc) override {
+    Dwarf_Die cu, fn;
+    if (!UnitAt(pc, &cu) || dwarf_child(&cu, &fn) != 0) {
+      return absl::NotFoundError(absl::StrCat("no compile unit covers 0x", absl::Hex(pc)));
+    }
+    bool found = false;
+    do {
+      found = dwarf_tag(&fn) == DW_TAG_subprogram && dwarf_haspc(&fn, pc) == 1;
+    } while (!found && dwarf_siblingof(&fn, &fn) == 0);
+    if (!found) return absl::NotFoundError(absl::StrCat("no function holds 0x", absl::Hex(pc)));
+    PcCode out;
+    out.function = Name(&fn);
+    Dwarf_Addr lo = 0;
+    if (dwarf_lowpc(&fn, &lo) == 0) out.entry = lo;
+    Dwarf_Files* files = nullptr;
+    size_t nfiles = 0;
+    if (dwarf_getsrcfiles(&cu, &files, &nfiles) != 0) files = nullptr;
+    // Delve's order: a call's own inlined calls (deeper) before it.
+    std::function<void(Dwarf_Die*, int)> walk = [&](Dwarf_Die* parent, int depth) {
+      Dwarf_Die c;
+      if (depth > 64 || !dwarf_haschildren(parent) || dwarf_child(parent, &c) != 0) return;
+      do {
+        const int tag = dwarf_tag(&c);
+        if ((tag != DW_TAG_inlined_subroutine && tag != DW_TAG_lexical_block) ||
+            dwarf_haspc(&c, pc) != 1) {
+          continue;
+        }
+        walk(&c, depth + 1);
+        if (tag != DW_TAG_inlined_subroutine) continue;
+        PcCode::Inlined in;
+        in.function = Name(&c);
+        const uint64_t file = UdataAttr(&c, DW_AT_call_file, ~uint64_t{0});
+        const char* path = files != nullptr && file < nfiles
+                               ? dwarf_filesrc(files, file, nullptr, nullptr)
+                               : nullptr;
+        if (path != nullptr) in.call_file = path;
+        in.call_line = static_cast<int>(UdataAttr(&c, DW_AT_call_line));
+        out.inlined.push_back(std::move(in));
+      } while (dwarf_siblingof(&c, &c) == 0);
+    };
+    walk(&fn, 0);
+    return out;
+  }
+
  private:
   static GoKind BaseKind(Dwarf_Die* die) {
     uint64_t enc = UdataAttr(die, DW_AT_encoding);

@@ -151,6 +151,21 @@ struct SourceLine {
   std::vector<LineSite> sites;  // by pc
 };
 
+// The code at one PC, as Delve's stack trace names it (proc.stackIterator.appendInlineCalls):
+// the out-of-line function whose DW_TAG_subprogram holds it, and the calls the compiler inlined
+// there, innermost first (Delve's reader.InlineStack: every DW_TAG_inlined_subroutine, in the
+// subprogram, its lexical blocks and other inlined calls, whose ranges hold the PC).
+struct PcCode {
+  std::string function;  // "net/http.(*conn).serve"
+  uint64_t entry = 0;    // the subprogram's DW_AT_low_pc
+  struct Inlined {
+    std::string function;   // the inlined function's name ("main.clampQty")
+    std::string call_file;  // DW_AT_call_file, a path from the unit's file table
+    int call_line = 0;      // DW_AT_call_line
+  };
+  std::vector<Inlined> inlined;
+};
+
 class DwarfReader {
  public:
   // On an opened binary: uses the GoBinary's ELF and DWARF handles (no second reader of the
@@ -235,6 +250,9 @@ class DwarfReader {
   virtual absl::StatusOr<SourceLine> LineSites(absl::string_view file, int line) = 0;
   // The source position of `pc` in the line table: {file, line}; NotFound if none.
   virtual absl::StatusOr<std::pair<std::string, int>> LineAt(uint64_t pc) = 0;
+  // The function and inlined calls holding `pc`; NotFound when no subprogram's code holds it
+  // (assembly without DWARF, a PC outside the binary's code).
+  virtual absl::StatusOr<PcCode> CodeAt(uint64_t pc) = 0;
 };
 
 // The full names a trace script's function location may stand for, in the order to try them:

@@ -199,6 +199,30 @@ TEST(DwarfReader, InlinedCallsAreFoundInTheirCaller) {
   std::cerr << "first InlinedCalls (walks every unit): " << first << "\n";
 }
 
+// The code at a PC for a stack: serveNested's call of wrapStamp is inlined, and within it the call
+// of stamp: at that call the function is serveNested, with wrapStamp called from line 353.
+TEST(DwarfReader, CodeAtNamesTheFunctionAndTheCallsInlinedThere) {
+  auto r = OpenValues();
+  ASSERT_NE(r, nullptr);
+  std::vector<InlinedCall> calls = r->InlinedCalls("main.wrapStamp");
+  ASSERT_EQ(calls.size(), 1u);
+  auto code = r->CodeAt(calls[0].callee.entry);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(code->function, "main.serveNested");
+  EXPECT_EQ(code->entry, calls[0].caller_entry);
+  ASSERT_EQ(code->inlined.size(), 1u);
+  EXPECT_EQ(code->inlined[0].function, "main.wrapStamp");
+  EXPECT_TRUE(absl::EndsWith(code->inlined[0].call_file, "values/main.go"))
+      << code->inlined[0].call_file;
+  EXPECT_EQ(code->inlined[0].call_line, 353);
+  // Its own first instruction: no inlined call holds it.
+  auto entry = r->CodeAt(calls[0].caller_entry);
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  EXPECT_EQ(entry->function, "main.serveNested");
+  EXPECT_THAT(entry->inlined, IsEmpty());
+  EXPECT_EQ(r->CodeAt(1).status().code(), absl::StatusCode::kNotFound);
+}
+
 // Which types Go keeps in an interface's data word itself: pointer-shaped ones (the values
 // target's main.ref is a struct of one *main.Order), not structs and arrays of other shapes.
 TEST(DwarfReader, DirectInterfaceTypesArePointerShaped) {

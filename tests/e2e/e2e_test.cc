@@ -549,22 +549,22 @@ TEST_F(E2eTest, EngineAutoRunsABodyLineOnEbpf) {
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
 }
 
-// A script only Delve runs: a stack with each hit.
-constexpr char kStackScript[] =
+// A script only Delve runs: a hit-count condition (every hit passes `> 0`).
+constexpr char kHitCountScript[] =
     "trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\n"
-    "on handleSlash stack 5\n";
+    "cond -hitcount handleSlash > 0\n";
 
 // `--engine auto` on a script the eBPF engine cannot run: Delve runs, and the CLI names the line
 // that kept eBPF out (`engine`/`engine_note` in the JSON armed line; the text form is the same
 // note, CliTest).
 TEST_F(E2eTest, EngineAutoOnAScriptOnlyDelveRunsNamesTheLine) {
-  auto p = StartTrace("hello-world", Script("stack.dlv", kStackScript), {"--engine", "auto"});
+  auto p = StartTrace("hello-world", Script("hitcount.dlv", kHitCountScript), {"--engine", "auto"});
   ASSERT_NE(p, nullptr);
   const nlohmann::json* armed = &last_armed_;
   EXPECT_EQ(armed->value("engine", ""), "delve") << armed->dump();
   const std::string note = armed->value("engine_note", "");
   EXPECT_TRUE(absl::StartsWith(note, "eBPF engine not used: ")) << armed->dump();
-  EXPECT_TRUE(absl::StrContains(note, "stack.dlv:3: stacks (`on .. stack`) run on Delve"))
+  EXPECT_TRUE(absl::StrContains(note, "hitcount.dlv:3: hit-count conditions run on Delve"))
       << armed->dump();
   std::set<int> sent = SendRequests(sb_.Get("HELLO_URL"), 1);
   EXPECT_EQ(CollectHitPorts(*p, 1, 10), sent);
@@ -578,12 +578,12 @@ TEST_F(E2eTest, EngineAutoOnAScriptOnlyDelveRunsNamesTheLine) {
 TEST_F(E2eTest, EngineEbpfRefusesANonQualifyingScriptWithTheReason) {
   auto agent = sb_.DaemonPid("agent-node-a");
   ASSERT_TRUE(agent.ok()) << agent.status();
-  auto r = RunKdbg(
-      sb_,
-      {"trace", "pod/hello-world", "--init", Script("stack.dlv", kStackScript), "--engine", "ebpf"},
-      sb_.CliEnv());
+  auto r = RunKdbg(sb_,
+                   {"trace", "pod/hello-world", "--init", Script("hitcount.dlv", kHitCountScript),
+                    "--engine", "ebpf"},
+                   sb_.CliEnv());
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_TRUE(absl::StrContains(r.err, "stack.dlv:3: stacks (`on .. stack`) run on Delve"))
+  EXPECT_TRUE(absl::StrContains(r.err, "hitcount.dlv:3: hit-count conditions run on Delve"))
       << r.err;
   EXPECT_FALSE(absl::StrContains(r.err, "armed")) << r.err;
   EXPECT_EQ(BpfDescriptors(*agent), 0);
@@ -1314,29 +1314,30 @@ TEST_P(E2eBadInputTest, FailsWithOneClearLine) {
 
 INSTANTIATE_TEST_SUITE_P(
     E2e, E2eBadInputTest,
-    ::testing::Values(
-        BadInput{"MalformedScript", "hello-world",
-                 "trace handleSlash main.go:10\ncall os.Exit(1)\n", "bad.dlv:2"},
-        BadInput{"UnknownFunction", "hello-world", "trace main.noSuchFunction\ncontinue\n",
-                 "nosuchfunction"},
-        BadInput{"AFunctionNameTypo", "hello-world", "trace main.handelSlash\n",
-                 "location \"main.handelslash\" not found (did you mean "
-                 "main.handleslash?)"},
-        // A field net/http.Request cannot have: refused with the nearest one,
-        // not run on Delve with an error (and a stop) at every hit.
-        BadInput{"AFieldTheTypeLacks", "hello-world",
-                 "trace main.handleSlash\non 1 print r.RemoteAdr\n",
-                 "bad.dlv:2: r.remoteadr: r is net/http.request, which has no field "
-                 "remoteadr (did you mean remoteaddr?); fix the script"},
-        BadInput{"UnknownPod", "no-such-pod", "trace main.main\n", "not found"},
-        BadInput{"StrippedTarget", "stripped", "trace main.handleSlash\n", "--debug-binary file"},
-        BadInput{"NonGoTarget", "not-go", "trace main.main\n", "not a go program"},
-        // A stack per hit runs only on Delve (the eBPF engine has no such
-        // range: GoOutsideDelvesRangeIsTracedOnEbpf).
-        BadInput{"GoVersionOutsideTheRange", "old-go", "trace h main.handleSlash\non h stack 5\n",
-                 "outside the bundled delve's supported range go 1.24-1.27"},
-        BadInput{"ProtectedNamespaceIsRefused", "system-hello", "trace main.handleSlash\n",
-                 "kube-system", "kube-system"}),
+    ::testing::Values(BadInput{"MalformedScript", "hello-world",
+                               "trace handleSlash main.go:10\ncall os.Exit(1)\n", "bad.dlv:2"},
+                      BadInput{"UnknownFunction", "hello-world",
+                               "trace main.noSuchFunction\ncontinue\n", "nosuchfunction"},
+                      BadInput{"AFunctionNameTypo", "hello-world", "trace main.handelSlash\n",
+                               "location \"main.handelslash\" not found (did you mean "
+                               "main.handleslash?)"},
+                      // A field net/http.Request cannot have: refused with the nearest one,
+                      // not run on Delve with an error (and a stop) at every hit.
+                      BadInput{"AFieldTheTypeLacks", "hello-world",
+                               "trace main.handleSlash\non 1 print r.RemoteAdr\n",
+                               "bad.dlv:2: r.remoteadr: r is net/http.request, which has no field "
+                               "remoteadr (did you mean remoteaddr?); fix the script"},
+                      BadInput{"UnknownPod", "no-such-pod", "trace main.main\n", "not found"},
+                      BadInput{"StrippedTarget", "stripped", "trace main.handleSlash\n",
+                               "--debug-binary file"},
+                      BadInput{"NonGoTarget", "not-go", "trace main.main\n", "not a go program"},
+                      // A hit-count condition runs only on Delve (the eBPF engine has no such
+                      // range: GoOutsideDelvesRangeIsTracedOnEbpf).
+                      BadInput{"GoVersionOutsideTheRange", "old-go",
+                               "trace h main.handleSlash\ncond -hitcount h > 0\n",
+                               "outside the bundled delve's supported range go 1.24-1.27"},
+                      BadInput{"ProtectedNamespaceIsRefused", "system-hello",
+                               "trace main.handleSlash\n", "kube-system", "kube-system"}),
     [](const ::testing::TestParamInfo<BadInput>& info) { return info.param.name; });
 
 }  // namespace

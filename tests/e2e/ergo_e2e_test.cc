@@ -124,13 +124,13 @@ TEST_F(ErgoE2eTest, QuickTraceByRegexpTracesTheMatchingFunctionWithItsArguments)
   ExpectNoSession();
 }
 
-// --print and --stack: every matching function gets them; a stack keeps the script on Delve
-// (auto), values come from the real target.
-TEST_F(ErgoE2eTest, QuickTraceWithPrintAndStackRunsOnDelveAndShowsBoth) {
+// --print and --stack: every matching function gets them; the script runs on eBPF (auto), the
+// values and the stack's frames come from the real target.
+TEST_F(ErgoE2eTest, QuickTraceWithPrintAndStackRunsOnEbpfAndShowsBoth) {
   auto p = StartQuickTrace(
       {"handleSlash$", "--print", "r.RemoteAddr", "--print", "r.Method", "--stack", "3"});
   ASSERT_NE(p, nullptr);
-  EXPECT_EQ(armed_->value("engine", ""), "delve") << armed_->dump();
+  EXPECT_EQ(armed_->value("engine", ""), "ebpf") << armed_->dump();
   std::set<int> sent = SendRequests(1);
   auto hit = p->WaitFor("hit", absl::Seconds(20));
   ASSERT_TRUE(hit.has_value()) << p->Stderr();
@@ -140,8 +140,11 @@ TEST_F(ErgoE2eTest, QuickTraceWithPrintAndStackRunsOnDelveAndShowsBoth) {
       << hit->dump();
   ASSERT_TRUE(hit->contains("stack")) << hit->dump();
   ASSERT_GE((*hit)["stack"].size(), 2u) << hit->dump();
-  EXPECT_LE((*hit)["stack"].size(), 4u) << "Delve returns depth+1 frames at most: " << hit->dump();
+  EXPECT_LE((*hit)["stack"].size(), 4u) << "depth+1 frames at most, as Delve: " << hit->dump();
   EXPECT_EQ((*hit)["stack"][0]["function"], "main.handleSlash") << hit->dump();
+  EXPECT_EQ((*hit)["stack"][1]["function"], "net/http.HandlerFunc.ServeHTTP") << hit->dump();
+  EXPECT_TRUE(absl::EndsWith((*hit)["stack"][1]["file"].get<std::string>(), "/net/http/server.go"))
+      << hit->dump();
   p->Signal(SIGINT);
   EXPECT_EQ(p->Wait(absl::Seconds(20)), 0) << p->Stderr();
   ExpectReleased();

@@ -99,8 +99,9 @@ class EngineGoGateTest : public ::testing::Test {
 
 constexpr char kFunctionScript[] =
     "trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\n";
-// A script only Delve runs (a stack per hit).
-constexpr char kStackScript[] = "trace handleSlash main.handleSlash\non handleSlash stack 5\n";
+// A script only Delve runs (a hit-count condition).
+constexpr char kHitCountScript[] =
+    "trace handleSlash main.handleSlash\ncond -hitcount handleSlash > 0\n";
 
 TEST_F(EngineGoGateTest, GoOutsideDelvesRangeRunsOnEbpf) {
   for (const std::string engine : {"auto", "ebpf"}) {
@@ -142,9 +143,10 @@ TEST_F(EngineGoGateTest, DelveRefusesItWithTheGoRangeAndAutoGivesBothReasons) {
   std::string delve = Refusal(TraceReq("gate-delve", "delve", kFunctionScript));
   EXPECT_THAT(delve, HasSubstr("go1.19"));
   EXPECT_THAT(delve, HasSubstr("--allow-unsupported-go"));
-  std::string both = Refusal(TraceReq("gate-auto-stack", "auto", kStackScript));
+  std::string both = Refusal(TraceReq("gate-auto-hitcount", "auto", kHitCountScript));
   EXPECT_THAT(both, HasSubstr("go1.19"));
-  EXPECT_THAT(both, HasSubstr("eBPF engine not used: trace.dlv:2: stacks"));
+  EXPECT_THAT(both,
+              HasSubstr("eBPF engine not used: trace.dlv:2: hit-count conditions run on Delve"));
   ExpectReleased();
 }
 

@@ -44,13 +44,16 @@ namespace kdbg::ebpf {
 namespace {
 
 using kdbg::testing::GoTarget;
+using ::testing::_;
 using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::Each;
 using ::testing::ElementsAre;
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
+using ::testing::SizeIs;
 using ::testing::StartsWith;
+using ::testing::UnorderedElementsAre;
 
 bool HaveBpf() { return ::geteuid() == 0 && CheckNodeSupport().ok(); }
 
@@ -1442,6 +1445,80 @@ TEST(EbpfEngineTest, ALineInAFunctionsBodyIsTracedWhereDelveBreaks) {
     s->End("ebpf");
     EXPECT_THAT(ev.Returns(), ::testing::IsEmpty()) << script;
   }
+  ExpectReleased(**t, 0);
+}
+
+// A hit's stack, one line per frame: "function file:line 0xpc".
+std::vector<std::string> StackLines(const v1::HitEvent& h) {
+  std::vector<std::string> out;
+  for (const v1::StackFrame& f : h.stack()) {
+    out.push_back(absl::StrCat(f.function(), " ",
+                               std::filesystem::path(f.file()).filename().string(), ":", f.line(),
+                               " 0x", absl::Hex(f.pc())));
+  }
+  return out;
+}
+
+// `on .. stack N` on eBPF: the BPF program walks Go's frame pointers, the agent names each return
+// address as Delve's stack trace does (inlined calls as frames of their own, a caller at its call
+// instruction); both engines' stacks, frame by frame, with their PCs. Returns the eBPF stacks.
+std::vector<std::vector<std::string>> SameStacks(const GoTarget& t, const std::string& script,
+                                                 const std::vector<std::string>& requests,
+                                                 size_t hits) {
+  SCOPED_TRACE(script);
+  std::vector<v1::HitEvent> ebpf = EngineHits(t, "ebpf", script, requests, hits);
+  std::vector<v1::HitEvent> dlv = EngineHits(t, "delve", script, requests, hits);
+  ExpectSameHits(ebpf, dlv, hits);
+  std::vector<std::vector<std::string>> out;
+  for (size_t i = 0; i < ebpf.size() && i < dlv.size(); ++i) {
+    out.push_back(StackLines(ebpf[i]));
+    EXPECT_EQ(out.back(), StackLines(dlv[i])) << "hit " << i;
+  }
+  return out;
+}
+
+TEST(EbpfEngineTest, StacksAreWhatDelveReports) {
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string order = "/order?id=7&qty=1&note=nn&items=a";
+  // At a function's entry (the probe on its stack check, before it pushes RBP): the whole
+  // goroutine, shorter than the depth asked for, down to runtime.goexit.
+  auto whole = SameStacks(**t, "trace h main.handleOrder\non h stack 20\n", {order}, 1);
+  ASSERT_EQ(whole.size(), 1u);
+  EXPECT_THAT(whole[0], AllOf(SizeIs(::testing::Lt(21u)), Contains(StartsWith("main.serveOrder ")),
+                              Contains(StartsWith("net/http.(*conn).serve ")),
+                              ElementsAre(StartsWith("main.handleOrder main.go:48 "), _, _, _, _, _,
+                                          _, StartsWith("runtime.goexit "))));
+  // At a line in a body (RBP pushed: the frame's own), N + 1 frames.
+  EXPECT_THAT(SameStacks(**t, "trace s main.go:166\non s stack 2\n", {order}, 1),
+              ElementsAre(ElementsAre(StartsWith("main.serveOrder main.go:166 "),
+                                      StartsWith("net/http.HandlerFunc.ServeHTTP "),
+                                      StartsWith("net/http.(*ServeMux).ServeHTTP "))));
+  // Each level of a recursion.
+  EXPECT_THAT(
+      SameStacks(**t, "trace r main.recurse\non r stack 2\n", {"/recurse?n=2"}, 3),
+      ElementsAre(ElementsAre(StartsWith("main.recurse "), StartsWith("main.serveRecurse "), _),
+                  ElementsAre(StartsWith("main.recurse "), StartsWith("main.recurse "),
+                              StartsWith("main.serveRecurse ")),
+                  ElementsAre(StartsWith("main.recurse "), StartsWith("main.recurse "),
+                              StartsWith("main.recurse "))));
+  // clampQty inlined in serveOrder (two frames at one PC), and its out-of-line body called
+  // through a function value: a leaf without a frame, probed at its first instruction.
+  EXPECT_THAT(SameStacks(**t, "trace c main.clampQty\non c stack 1\n", {order}, 2),
+              UnorderedElementsAre(ElementsAre(StartsWith("main.clampQty main.go:123 "),
+                                               StartsWith("main.serveOrder main.go:")),
+                                   ElementsAre(StartsWith("main.clampQty main.go:"),
+                                               StartsWith("main.serveOrder main.go:"))));
+  // A caller's inlined calls: stamp is called by wrapStamp, inlined in serveNested; with one
+  // frame asked for past stamp's, the caller's whole group comes (as on Delve).
+  EXPECT_THAT(SameStacks(**t, "trace t main.stamp\non t stack 1\n", {"/nested?v=a"}, 1),
+              ElementsAre(ElementsAre(StartsWith("main.stamp "), StartsWith("main.wrapStamp "),
+                                      StartsWith("main.serveNested "))));
+  // A leaf that has no frame at all.
+  EXPECT_THAT(SameStacks(**t, "trace k main.keep\non k stack 1\n", {"/scopes?label=a"}, 1),
+              ElementsAre(ElementsAre(StartsWith("main.keep "),
+                                      StartsWith("main.serveScopes main.go:329 "))));
   ExpectReleased(**t, 0);
 }
 

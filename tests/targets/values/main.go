@@ -343,3 +343,17 @@ var kept *int
 
 //go:noinline
 func keep(p *int) { kept = p }
+
+func init() { http.HandleFunc("/nested", serveNested) }
+
+// serveNested calls stamp from code the compiler inlined (wrapStamp): a stack at stamp names
+// wrapStamp, at its call of stamp, then serveNested at its call of wrapStamp, both in serveNested's
+// frame.
+func serveNested(w http.ResponseWriter, r *http.Request) {
+	fmt.Fprintln(w, wrapStamp(r.URL.Query().Get("v")))
+}
+
+func wrapStamp(v string) string { return "<" + stamp(v) + ">" }
+
+//go:noinline
+func stamp(v string) string { return v + "!" }
