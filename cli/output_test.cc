@@ -210,12 +210,16 @@ TEST(OutputTest, ArmedTextAndJson) {
               HasSubstr("\nkdbg: engine ebpf (uprobes; the target is never stopped); returns not "
                         "reported for t.dlv:2 main.f (...)\nkdbg:   handleSlash"));
   a->set_engine("delve");
-  a->set_engine_note("t.dlv:3: hit-count conditions run on Delve");
+  a->set_engine_note(
+      "t.dlv:3: `r.Header[\"Accept\"]` is not a parameter, a field chain (a.b.c, a.b[2].c) or "
+      "len() of one");
   EXPECT_THAT(RenderEvent(e, OutputFormat::kText).err,
               HasSubstr("\nkdbg: engine delve (every hit stops the target for about 1 ms); "
-                        "t.dlv:3: hit-count conditions run on Delve\n"));
+                        "t.dlv:3: `r.Header[\"Accept\"]` is not a parameter, a field chain (a.b.c, "
+                        "a.b[2].c) or len() of one\n"));
   EXPECT_EQ(json::parse(RenderEvent(e, OutputFormat::kJson).out)["engine_note"],
-            "t.dlv:3: hit-count conditions run on Delve");
+            "t.dlv:3: `r.Header[\"Accept\"]` is not a parameter, a field chain (a.b.c, a.b[2].c) "
+            "or len() of one");
 }
 
 TEST(OutputTest, EndedTextAndJsonAndCleanness) {

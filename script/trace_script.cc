@@ -249,6 +249,13 @@ absl::StatusOr<TraceScript> ParseTraceScript(absl::string_view text,
         if (!absl::SimpleAtoi(n, &value) || value < 0) {
           return error(absl::StrCat("bad hit count \"", n, "\": use a non-negative number"));
         }
+        // Delve takes `% 0` and divides by zero at the first hit (proc.checkHitCond), a panic
+        // of the debugger while the target is stopped at its breakpoint.
+        if (op == "%" && value == 0) {
+          return error(
+              "bad hit count \"0\" for %: nothing divides by 0; use a number from 1 "
+              "(% 1 is every hit)");
+        }
         ScriptBreakpoint* bp = find_bp(ref);
         if (bp == nullptr) return unknown_bp(ref);
         bp->hit_cond = absl::StrCat(op, " ", value);

@@ -124,6 +124,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"trace a x.go:1\non a locals\n", "`on a locals` is not supported"},
         BadCase{"trace a x.go:1\ncond -hitcount a ~ 3\n", "bad hit count operator \"~\""},
         BadCase{"trace a x.go:1\ncond -hitcount a > x\n", "bad hit count \"x\""},
+        BadCase{"trace a x.go:1\ncond -hitcount a % 0\n", "use a number from 1"},
         BadCase{"trace a x.go:1\ncond a\n", "usage: cond <bp> <expr>"},
         BadCase{"trace a x.go:1\ncontinue\ntrace b y.go:2\n",
                 "trace.dlv:3: nothing may follow `continue`"},

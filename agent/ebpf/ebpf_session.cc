@@ -162,6 +162,8 @@ class EbpfSession final : public DebugSession {
       p.entry = static_cast<uint32_t>(pp.entry);
       p.stack_hi_offset = static_cast<uint32_t>(plan.stack_hi_offset);
       p.stack_depth = static_cast<uint32_t>(pp.stack_depth);
+      p.hit_op = pp.hit_op;
+      p.hit_val = pp.hit_val;
       p.cfa_offset = static_cast<int32_t>(pp.cfa_rsp);
       for (size_t k = 0; k < pp.ops.size(); ++k) {
         p.ops[k] = pp.ops[k];
@@ -363,6 +365,7 @@ class EbpfSession final : public DebugSession {
     const size_t have = std::min<size_t>(rec.nslots, body / sizeof(kdbg_slot));
     if (ps.plan.is_return) return OnReturn(rec, have, ps);
     const int64_t count = ++probes_[ps.plan.entry].hits;  // the tracepoint's, as Delve counts
+    if (count == MaxReports(ps.plan)) DetachCalls(ps.plan.entry);
     hits_.fetch_add(1);
     kdbg::v1::Event e;
     kdbg::v1::HitEvent* hit = e.mutable_hit();
@@ -401,6 +404,34 @@ class EbpfSession final : public DebugSession {
     }
     Emit(std::move(e), mono_to_unix_ + static_cast<int64_t>(rec.ktime_ns));
     return spec_.max_hits > 0 && hits_.load() >= spec_.max_hits;
+  }
+
+  // The most hits a tracepoint with a hit condition `== N`, `<= N` or `< N` can report (Delve then
+  // disables its breakpoint: proc.manageUnsatisfiableBreakpoints); -1: no bound.
+  static int64_t MaxReports(const ProbePlan& p) {
+    const auto n = static_cast<int64_t>(p.hit_val);
+    switch (p.hit_op) {
+      case KDBG_COND_EQ:
+        return 1;
+      case KDBG_COND_LE:
+        return n;
+      case KDBG_COND_LT:
+        return n - 1;
+      default:
+        return -1;
+    }
+  }
+
+  // Detaches the call probes (the entry and inlined calls) of the tracepoint whose first probe is
+  // `group`: it will report no more calls. Its return probes stay for the calls it reported.
+  void DetachCalls(size_t group) {
+    for (uint32_t i = 0; i < probes_.size(); ++i) {
+      ProbeState& p = probes_[i];
+      if (p.plan.entry == group && !p.plan.is_return && !p.disarmed) {
+        p.disarmed = true;
+        bpf_->Detach(i);
+      }
+    }
   }
 
   // A record of a return probe: a HitEvent with `returned` and the results. Returns do not count

@@ -93,12 +93,14 @@ TEST(EngineChoiceTest, AutoUsesEbpfWhenItStarts) {
 }
 
 TEST(EngineChoiceTest, AutoFallsBackToDelveWithTheReason) {
-  ChoiceRun r = Start("", absl::UnimplementedError("t.dlv:2: hit-count conditions run on Delve"));
+  ChoiceRun r =
+      Start("", absl::UnimplementedError("t.dlv:2: `r.Header[\"Accept\"]` is not a parameter, a "
+                                         "field chain (a.b.c, a.b[2].c) or len() of one"));
   EXPECT_EQ(r.ebpf->traces, 1);
   EXPECT_EQ(r.delve->traces, 1);
   ASSERT_EQ(r.events.size(), 1u);
   EXPECT_EQ(r.events[0].armed().engine(), "delve");
-  EXPECT_THAT(r.events[0].armed().engine_note(), HasSubstr("t.dlv:2: hit-count conditions"));
+  EXPECT_THAT(r.events[0].armed().engine_note(), HasSubstr("t.dlv:2: `r.Header"));
   ChoiceRun node = Start("auto", absl::UnavailableError("this kernel has no uprobe PMU"));
   EXPECT_EQ(node.delve->traces, 1);
 }

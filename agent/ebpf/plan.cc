@@ -1169,6 +1169,22 @@ absl::StatusOr<Expr> ParseExpr(absl::string_view text) {
   return e;
 }
 
+namespace {
+
+// Consumes the comparison operator `*s` begins with ("==", "!=", "<=", ">=", "<", ">"), as a
+// condition and a hit condition write it; nullopt if none.
+std::optional<kdbg_cond_op> ConsumeComparison(absl::string_view* s) {
+  static constexpr std::pair<absl::string_view, kdbg_cond_op> kOps[] = {
+      {"==", KDBG_COND_EQ}, {"!=", KDBG_COND_NE}, {"<=", KDBG_COND_LE},
+      {">=", KDBG_COND_GE}, {"<", KDBG_COND_LT},  {">", KDBG_COND_GT}};
+  for (const auto& [text, op] : kOps) {
+    if (absl::ConsumePrefix(s, text)) return op;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 absl::StatusOr<Cond> ParseCond(absl::string_view text) {
   auto not_exact = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -1187,21 +1203,9 @@ absl::StatusOr<Cond> ParseCond(absl::string_view text) {
   } else if (size_t i = s.find_first_of("=!<>"); i != absl::string_view::npos) {
     lhs = s.substr(0, i);
     absl::string_view rest = s.substr(i);
-    if (absl::ConsumePrefix(&rest, "==")) {
-      c.op = KDBG_COND_EQ;
-    } else if (absl::ConsumePrefix(&rest, "!=")) {
-      c.op = KDBG_COND_NE;
-    } else if (absl::ConsumePrefix(&rest, "<=")) {
-      c.op = KDBG_COND_LE;
-    } else if (absl::ConsumePrefix(&rest, ">=")) {
-      c.op = KDBG_COND_GE;
-    } else if (absl::ConsumePrefix(&rest, "<")) {
-      c.op = KDBG_COND_LT;
-    } else if (absl::ConsumePrefix(&rest, ">")) {
-      c.op = KDBG_COND_GT;
-    } else {
-      return not_exact("has an operator other than a comparison");
-    }
+    std::optional<kdbg_cond_op> op = ConsumeComparison(&rest);
+    if (!op.has_value()) return not_exact("has an operator other than a comparison");
+    c.op = *op;
     rhs = absl::StripAsciiWhitespace(rest);
     if (rhs.empty()) return not_exact("has nothing to compare with");
   } else {
@@ -1257,9 +1261,6 @@ std::optional<Disqualification> CheckScript(const delve::TraceScript& script) {
     if (!bp.cond.empty()) {
       auto c = ParseCond(bp.cond);
       if (!c.ok()) return Disqualification{bp.cond_line, std::string(c.status().message())};
-    }
-    if (!bp.hit_cond.empty()) {
-      return Disqualification{bp.cond_line, "hit-count conditions run on Delve"};
     }
     for (size_t i = 0; i < bp.prints.size(); ++i) {
       int line = i < bp.print_lines.size() ? bp.print_lines[i] : bp.line;
@@ -1524,6 +1525,18 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
       pp.cond_slot = slot;
     }
   }
+  if (!bp.hit_cond.empty()) {
+    // "OP N" (script/trace_script.cc), as Delve's checkHitCond compares the hit count.
+    absl::string_view text = bp.hit_cond;
+    std::optional<kdbg_cond_op> op =
+        absl::ConsumePrefix(&text, "%") ? KDBG_COND_REM : ConsumeComparison(&text);
+    if (!op.has_value() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &pp.hit_val) ||
+        (op == KDBG_COND_REM && pp.hit_val == 0)) {
+      return absl::InvalidArgumentError(
+          where(bp.cond_line, absl::StrCat("cond -hitcount ", bp.hit_cond, ": not OP N")));
+    }
+    pp.hit_op = *op;
+  }
   if (pp.ops.size() > KDBG_MAX_OPS) {
     return absl::InvalidArgumentError(
         where(bp.line, absl::StrCat("tracepoint ", bp.name, " needs ", pp.ops.size(),
@@ -1577,8 +1590,9 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
   struct Returns {
     std::string label;  // "trace.dlv:3 main.summarize"
     absl::StatusOr<std::vector<ProbePlan>> probes;
-    size_t body = 0;    // the index of the entry probe of the body they return from
-    bool cond = false;  // the tracepoint has a condition: only its reported calls' returns
+    size_t body = 0;  // the index of the entry probe of the body they return from
+    // The tracepoint has a condition or a hit condition: only its reported calls' returns.
+    bool cond = false;
   };
   std::vector<Returns> pending;
   for (const delve::ScriptBreakpoint& bp : script.breakpoints) {
@@ -1640,7 +1654,8 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
         if (returns && !t.body_pc.has_value()) {
           pending.push_back(Returns{absl::StrCat(script_name, ":", bp.line, " ", t.body->name),
                                     CompileReturns(dwarf, compiler.types(), bias, pp, entry_index),
-                                    plan.probes.size(), !pp.cond.empty()});
+                                    plan.probes.size(),
+                                    !pp.cond.empty() || pp.hit_op != KDBG_COND_NONE});
         }
         plan.probes.push_back(std::move(pp));
       }

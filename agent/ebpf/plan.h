@@ -8,7 +8,7 @@
 // Delve breaks past the prologue as for the name and reports the hits at that line; at a line in a
 // function's body, at the line's first statement, where the parameters are read from their DWARF
 // locations at that PC, and no returns are reported (as on Delve); a line with code the compiler
-// inlined runs on Delve), no `cond -hitcount`, every `on .. print` expression is
+// inlined runs on Delve), every `on .. print` expression is
 //   expr := IDENT ( "." IDENT )*  |  "len(" expr ")"
 // and every `cond` is one the BPF program evaluates exactly (ParseCond):
 //   cond := expr OP constant  |  expr  |  "!" expr          OP := == != < <= > >=
@@ -187,6 +187,10 @@ struct ProbePlan {
   uint32_t cond_shift = 0;
   uint64_t cond_imm = 0;
   std::string cond_str;
+  // `cond -hitcount` (call probes only): its comparison with hit_val (KDBG_COND_REM for `%`), as
+  // kdbg_probe carries it; KDBG_COND_NONE: none.
+  kdbg_cond_op hit_op = KDBG_COND_NONE;
+  uint64_t hit_val = 0;
 
   // The slots a record of this probe carries: vars, then the args and results that are read.
   uint32_t RecordSlots() const;

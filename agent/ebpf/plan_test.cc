@@ -72,7 +72,6 @@ TEST(EbpfPlanTest, DisqualificationNamesTheLine) {
       {"trace h main.f\ncond h f(x) == 1\n", 2, "condition"},
       {"trace h main.f\ncond h s == \"a\\n\"\n", 2, "escapes"},
       {"trace h main.f\ncond h x == y\n", 2, "other than a constant"},
-      {"trace h main.f\ncond -hitcount h > 1\n", 2, "hit-count"},
       {"trace h main.f\non h print o.ID\non h print m[\"k\"]\n", 3, "not a parameter"},
   };
   for (const Case& c : cases) {
@@ -83,8 +82,9 @@ TEST(EbpfPlanTest, DisqualificationNamesTheLine) {
   }
 }
 
-TEST(EbpfPlanTest, StacksQualify) {
+TEST(EbpfPlanTest, StacksAndHitCountsQualify) {
   EXPECT_EQ(CheckScript(Parse("trace h main.f\non h stack 3\n")), std::nullopt);
+  EXPECT_EQ(CheckScript(Parse("trace h main.f\ncond -hitcount h % 100\n")), std::nullopt);
   EXPECT_EQ(CheckScript(Parse("trace h main.go:12\non h stack\non h print x\n")), std::nullopt);
 }
 
@@ -306,6 +306,48 @@ TEST(EbpfPlanTest, ReturnsThatDoNotFitAreNamedNotDropped) {
                              "t.dlv:63 main.clampQty (their RET probes would pass the 256 probes "
                              "the eBPF engine arms)"))
       << plan->notes[0];
+}
+
+// A hit condition and a stack compile into the call probes: the comparison the BPF program makes
+// with the tracepoint's count; the frame the stack starts from (where Delve breaks, and the CFA
+// at the probe) and the goroutine's stack top it stops at. With a hit condition, as with a
+// condition, the returns reported are the reported calls'.
+TEST(EbpfPlanTest, HitConditionsAndStacksCompileIntoTheCallProbes) {
+  auto dwarf = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
+  ASSERT_TRUE(dwarf.ok()) << dwarf.status();
+  auto plan = CompilePlan(Parse("trace r main.recurse\ncond -hitcount r % 3\non r stack 4\n"
+                                "trace s main.go:166\ncond -hitcount s >= 2\n"),
+                          "t.dlv", **dwarf);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->stack_hi_offset, 8u);
+  auto fn = (*dwarf)->FindFunction("main.recurse");
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  auto after = (*dwarf)->AfterPrologue(*fn);
+  ASSERT_TRUE(after.ok() && after->has_value());
+  int returns = 0;
+  for (const ProbePlan& p : plan->probes) {
+    SCOPED_TRACE(absl::StrCat(p.tracepoint, p.is_return ? " ret" : ""));
+    if (p.is_return) {
+      ++returns;
+      EXPECT_EQ(p.hit_op, KDBG_COND_NONE);
+      EXPECT_EQ(p.stack_depth, 0);
+      EXPECT_EQ(p.track, KDBG_TRACK_RETURN);
+    } else if (p.tracepoint == "r") {
+      EXPECT_EQ(p.hit_op, KDBG_COND_REM);
+      EXPECT_EQ(p.hit_val, 3u);
+      EXPECT_EQ(p.stack_depth, 4);
+      EXPECT_EQ(p.report_pc, **after);
+      EXPECT_EQ(p.cfa_rsp, 8);  // on the stack check: nothing pushed yet
+      EXPECT_EQ(p.track, KDBG_TRACK_CALL);
+    } else {
+      EXPECT_EQ(p.hit_op, KDBG_COND_GE);
+      EXPECT_EQ(p.hit_val, 2u);
+      EXPECT_EQ(p.stack_depth, 0);
+      EXPECT_EQ(p.report_pc, p.address);
+      EXPECT_GT(p.cfa_rsp, 8);  // in serveOrder's body: its frame
+    }
+  }
+  EXPECT_GT(returns, 0);
 }
 
 // A conditional tracepoint's returns are paired with its reported calls (probe_abi.h,

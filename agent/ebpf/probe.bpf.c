@@ -244,7 +244,8 @@ static __u32 walk_stack(struct kdbg_probe* p, struct kdbg_record* rec, __u64* re
 }
 
 // Whether the probe's condition holds for the values in `rec` (probe_abi.h). A value that could
-// not be read passes: Delve reports such a hit too, with the evaluation error.
+// not be read passes: Delve reports such a hit too, with the evaluation error (and counts it for
+// the hit condition: evalBreakpointCondition returns true with the error).
 static int cond_holds(struct kdbg_probe* p, struct kdbg_record* rec) {
   struct kdbg_slot* s = &rec->slots[p->cond_slot & (KDBG_MAX_SLOTS - 1)];
   if (s->status != KDBG_SLOT_OK) return 1;
@@ -282,6 +283,29 @@ static int cond_holds(struct kdbg_probe* p, struct kdbg_record* rec) {
       return cmp > 0;
     case KDBG_COND_GE:
       return cmp >= 0;
+    default:
+      return 1;
+  }
+}
+
+// Whether the tracepoint's `n`th hit whose condition held is reported under its hit condition.
+static int hit_cond_holds(struct kdbg_probe* p, __u64 n) {
+  __u64 v = p->hit_val;
+  switch (p->hit_op) {
+    case KDBG_COND_EQ:
+      return n == v;
+    case KDBG_COND_NE:
+      return n != v;
+    case KDBG_COND_LT:
+      return n < v;
+    case KDBG_COND_LE:
+      return n <= v;
+    case KDBG_COND_GT:
+      return n > v;
+    case KDBG_COND_GE:
+      return n >= v;
+    case KDBG_COND_REM:
+      return v != 0 && n % v == 0;
     default:
       return 1;
   }
@@ -390,7 +414,10 @@ int kdbg_probe(struct pt_regs* ctx) {
   c.rec = rec;
   c.skip = 1;
   bpf_loop(KDBG_MAX_OPS, run_op, &c, 0);
-  if (p->cond_op != KDBG_COND_NONE && !cond_holds(p, rec)) {
+  // Delve's order (proc.checkCond): the condition, then the count of the hits it let through.
+  if ((p->cond_op != KDBG_COND_NONE && !cond_holds(p, rec)) ||
+      (p->hit_op != KDBG_COND_NONE &&
+       !hit_cond_holds(p, __sync_fetch_and_add(&rate->cond_hits, 1) + 1))) {
     __sync_fetch_and_add(&st->cond_false, 1);
     // A call this tracepoint reported that never returned (a panic through it, recovered further
     // up; runtime.Goexit) left its key: this call, at its depth, must not inherit it.

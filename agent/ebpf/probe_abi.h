@@ -93,6 +93,7 @@ enum kdbg_cond_op {
   KDBG_COND_LE = 4,
   KDBG_COND_GT = 5,
   KDBG_COND_GE = 6,
+  KDBG_COND_REM = 7,  // hit conditions only: the hit count is a multiple of the constant
 };
 
 // Which calls a return probe reports (kdbg_probe.track). A tracepoint without a condition reports
@@ -154,6 +155,13 @@ struct kdbg_probe {
   // outside (RSP, g.stack.hi) or a zero one (a goroutine's first frame saved RBP 0).
   kdbg_u32 stack_depth;
   kdbg_s32 cfa_offset;
+  // `cond -hitcount NAME OP N`, as Delve's checkHitCond: a hit is reported only when the
+  // tracepoint's count of hits whose condition held (this one included; Delve's TotalHitCount,
+  // kept in the rate probe's state: one count over the tracepoint's entry and inlined calls)
+  // compares so with N. hit_op KDBG_COND_NONE: none.
+  kdbg_u32 hit_op;
+  kdbg_u32 pad2;
+  kdbg_u64 hit_val;
   kdbg_u64 cond_imm;  // the constant (two's complement), or the string's length
   char cond_str[KDBG_STR_MAX];
   struct kdbg_op ops[KDBG_MAX_OPS];
@@ -166,7 +174,8 @@ struct kdbg_probe_state {
   kdbg_u64 hits;        // hits that passed the filters (before the rate check)
   kdbg_u64 drops;       // records lost because the ring buffer was full
   kdbg_u64 skipped;     // hits on the JBE where the stack will grow (the function re-enters)
-  kdbg_u64 cond_false;  // hits whose condition did not hold (no record)
+  kdbg_u64 cond_false;  // hits whose condition or hit condition did not hold (no record)
+  kdbg_u64 cond_hits;   // hits whose condition held (rate probes: the hit condition's count)
 };
 
 enum kdbg_record_kind {

@@ -18,6 +18,7 @@ bool EndsStack(absl::string_view function) {
 }  // namespace
 
 const StackFrames::Group& StackFrames::At(uint64_t pc, bool top) {
+  if (groups_.size() >= kMaxGroups && !groups_.contains(std::make_pair(pc, top))) groups_.clear();
   auto [it, inserted] = groups_.try_emplace(std::make_pair(pc, top));
   Group& g = it->second;
   if (!inserted) return g;
@@ -71,12 +72,16 @@ std::vector<kdbg::v1::StackFrame> StackFrames::Frames(uint64_t report_pc,
                                                       int depth) {
   std::vector<kdbg::v1::StackFrame> out;
   const size_t want = static_cast<size_t>(depth) + 1;
-  const Group* g = &At(report_pc, true);
-  out.insert(out.end(), g->frames.begin(), g->frames.end());
+  bool last = false;
+  auto add = [&](uint64_t pc, bool top) {
+    const Group& g = At(pc, top);
+    out.insert(out.end(), g.frames.begin(), g.frames.end());
+    last = g.last;
+  };
+  add(report_pc, true);
   for (uint64_t ret : returns) {
-    if (g->last || out.size() >= want || ret < bias_) break;
-    g = &At(ret - bias_, false);
-    out.insert(out.end(), g->frames.begin(), g->frames.end());
+    if (last || out.size() >= want || ret < bias_) break;
+    add(ret - bias_, false);
   }
   return out;
 }

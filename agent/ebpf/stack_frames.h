@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/types/span.h"
 #include "agent/gobinary/dwarf.h"
 #include "kdbg/v1/types.pb.h"
@@ -35,9 +35,12 @@ class StackFrames {
 
   // The frames of a hit reported at `report_pc` (link-time: ProbePlan::report_pc) whose calling
   // frames' return addresses are `returns` (run-time, the caller's first), for a stack of
-  // `depth`. Not thread-safe (one DwarfReader); the physical frames' are remembered by PC.
+  // `depth`. Not thread-safe (one DwarfReader); the physical frames' are remembered by PC
+  // (kMaxGroups at most: then forgotten all at once).
   std::vector<kdbg::v1::StackFrame> Frames(uint64_t report_pc, absl::Span<const uint64_t> returns,
                                            int depth);
+
+  static constexpr size_t kMaxGroups = 16384;
 
  private:
   struct Group {
@@ -49,7 +52,7 @@ class StackFrames {
 
   std::unique_ptr<gobinary::DwarfReader> dwarf_;
   uint64_t bias_;
-  absl::flat_hash_map<std::pair<uint64_t, bool>, Group> groups_;
+  absl::node_hash_map<std::pair<uint64_t, bool>, Group> groups_;
 };
 
 }  // namespace kdbg::ebpf

@@ -2,7 +2,8 @@
 // a child of this program on a loopback port.
 //   cost_per_hit_us   (traced - untraced) CPU time of the target during one request making --calls
 //                     calls of the traced function (main.recurse, one integer printed), divided by
-//                     --calls; runs interleaved, medians (cost_per_call_with_return_us: with the
+//                     --calls; runs interleaved, medians (cost_per_hit_with_stack_us: with a stack
+//                     of 10 frames per hit; cost_per_call_with_return_us: with the
 //                     return probes too)
 //   events_per_s      hits delivered per second during the traced runs (every call an event), with
 //                     the hits dropped counted by the BPF program (must be 0)
@@ -383,16 +384,19 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
   for (int i = 0; i < 3; ++i) timed();  // warm up: grow and shrink stacks, fault pages in
 
   auto factory = kdbg::ebpf::NewEbpfSessionFactory({});
-  // The same script on the same function, twice: the entry alone (TraceSpec::no_returns, what
-  // `kdbg trace --no-returns` asks) and entry + return (main.recurse returns an int: one more
-  // uprobe on each RET, one more event per call).
+  // The same script on the same function: the entry alone (TraceSpec::no_returns, what
+  // `kdbg trace --no-returns` asks), entry + return (main.recurse returns an int: one more
+  // uprobe on each RET, one more event per call), and the entry with a stack of 10 frames per hit
+  // (every call is 10 deep or more in the recursion: the BPF program walks 10 frames each time).
   struct Variant {
     const char* script;
     bool returns;
     std::vector<double> traced, eps, traced_cpu;
   };
-  std::vector<Variant> variants = {{"trace main.recurse\non 1 print n\n", false, {}, {}, {}},
-                                   {"trace main.recurse\non 1 print n\n", true, {}, {}, {}}};
+  std::vector<Variant> variants = {
+      {"trace main.recurse\non 1 print n\n", false, {}, {}, {}},
+      {"trace main.recurse\non 1 print n\n", true, {}, {}, {}},
+      {"trace main.recurse\non 1 print n\non 1 stack 10\n", false, {}, {}, {}}};
   std::vector<double> untraced, untraced_cpu, armed;
   int64_t dropped = 0, missing = 0;
   for (int run = 0; run < runs; ++run) {
@@ -418,7 +422,7 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
         last_hit_ns.store(absl::GetCurrentTimeNanos());
       });
       if (!s.ok()) return Fail(std::string(s.status().message()));
-      if (!v.returns) armed.push_back(absl::ToDoubleMilliseconds(absl::Now() - a0));
+      if (&v == &variants[0]) armed.push_back(absl::ToDoubleMilliseconds(absl::Now() - a0));
       const int64_t want_returns = v.returns ? calls : 0;
       absl::Time t0 = absl::Now();
       double t_cpu = 0;
@@ -446,12 +450,16 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
   (void)(*child)->Terminate(absl::Seconds(2));
   const Variant& entry = variants[0];
   const Variant& with_ret = variants[1];
+  const Variant& with_stack = variants[2];
   nlohmann::json& o2 = *out;
   o2.update(
       {{"ebpf_cost_per_hit_us",
         {{"value", (Median(entry.traced_cpu) - Median(untraced_cpu)) / calls}, {"unit", "us"}}},
        {"ebpf_cost_per_call_with_return_us",
         {{"value", (Median(with_ret.traced_cpu) - Median(untraced_cpu)) / calls}, {"unit", "us"}}},
+       {"ebpf_cost_per_hit_with_stack_us",
+        {{"value", (Median(with_stack.traced_cpu) - Median(untraced_cpu)) / calls},
+         {"unit", "us"}}},
        {"ebpf_events_per_s", {{"value", Median(entry.eps)}, {"unit", "events/s"}}},
        {"ebpf_engine_time_to_armed_ms", {{"value", Median(armed)}, {"unit", "ms"}}},
        {"details",
@@ -463,6 +471,7 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
          {"untraced_request_target_cpu_us", untraced_cpu},
          {"traced_request_target_cpu_us", entry.traced_cpu},
          {"traced_with_return_request_target_cpu_us", with_ret.traced_cpu},
+         {"traced_with_stack_request_target_cpu_us", with_stack.traced_cpu},
          {"wall_cost_per_hit_us", (Median(entry.traced) - Median(untraced)) / calls},
          {"events_per_s_runs", entry.eps},
          {"events_per_s_with_return_runs", with_ret.eps},

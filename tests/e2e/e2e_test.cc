@@ -549,23 +549,25 @@ TEST_F(E2eTest, EngineAutoRunsABodyLineOnEbpf) {
   ExpectReleased("default", "hello-world", sb_.Get("HELLO_URL"));
 }
 
-// A script only Delve runs: a hit-count condition (every hit passes `> 0`).
-constexpr char kHitCountScript[] =
+// A script only Delve runs: a print of a map's entry.
+constexpr char kMapScript[] =
     "trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\n"
-    "cond -hitcount handleSlash > 0\n";
+    "on handleSlash print r.Header[\"Accept\"]\n";
+constexpr char kMapScriptNote[] =
+    "map.dlv:3: `r.Header[\"Accept\"]` is not a parameter, a field chain (a.b.c, a.b[2].c) or "
+    "len() of one";
 
 // `--engine auto` on a script the eBPF engine cannot run: Delve runs, and the CLI names the line
 // that kept eBPF out (`engine`/`engine_note` in the JSON armed line; the text form is the same
 // note, CliTest).
 TEST_F(E2eTest, EngineAutoOnAScriptOnlyDelveRunsNamesTheLine) {
-  auto p = StartTrace("hello-world", Script("hitcount.dlv", kHitCountScript), {"--engine", "auto"});
+  auto p = StartTrace("hello-world", Script("map.dlv", kMapScript), {"--engine", "auto"});
   ASSERT_NE(p, nullptr);
   const nlohmann::json* armed = &last_armed_;
   EXPECT_EQ(armed->value("engine", ""), "delve") << armed->dump();
   const std::string note = armed->value("engine_note", "");
   EXPECT_TRUE(absl::StartsWith(note, "eBPF engine not used: ")) << armed->dump();
-  EXPECT_TRUE(absl::StrContains(note, "hitcount.dlv:3: hit-count conditions run on Delve"))
-      << armed->dump();
+  EXPECT_TRUE(absl::StrContains(note, kMapScriptNote)) << armed->dump();
   std::set<int> sent = SendRequests(sb_.Get("HELLO_URL"), 1);
   EXPECT_EQ(CollectHitPorts(*p, 1, 10), sent);
   p->Signal(SIGINT);
@@ -578,13 +580,12 @@ TEST_F(E2eTest, EngineAutoOnAScriptOnlyDelveRunsNamesTheLine) {
 TEST_F(E2eTest, EngineEbpfRefusesANonQualifyingScriptWithTheReason) {
   auto agent = sb_.DaemonPid("agent-node-a");
   ASSERT_TRUE(agent.ok()) << agent.status();
-  auto r = RunKdbg(sb_,
-                   {"trace", "pod/hello-world", "--init", Script("hitcount.dlv", kHitCountScript),
-                    "--engine", "ebpf"},
-                   sb_.CliEnv());
+  auto r = RunKdbg(
+      sb_,
+      {"trace", "pod/hello-world", "--init", Script("map.dlv", kMapScript), "--engine", "ebpf"},
+      sb_.CliEnv());
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_TRUE(absl::StrContains(r.err, "hitcount.dlv:3: hit-count conditions run on Delve"))
-      << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, kMapScriptNote)) << r.err;
   EXPECT_FALSE(absl::StrContains(r.err, "armed")) << r.err;
   EXPECT_EQ(BpfDescriptors(*agent), 0);
   auto sessions = RunKdbg(sb_, {"sessions", "-o", "json"}, sb_.CliEnv());
@@ -1331,10 +1332,10 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"StrippedTarget", "stripped", "trace main.handleSlash\n",
                                "--debug-binary file"},
                       BadInput{"NonGoTarget", "not-go", "trace main.main\n", "not a go program"},
-                      // A hit-count condition runs only on Delve (the eBPF engine has no such
+                      // A map's entry is printed only by Delve (the eBPF engine has no such
                       // range: GoOutsideDelvesRangeIsTracedOnEbpf).
                       BadInput{"GoVersionOutsideTheRange", "old-go",
-                               "trace h main.handleSlash\ncond -hitcount h > 0\n",
+                               "trace h main.handleSlash\non h print r.Header[\"Accept\"]\n",
                                "outside the bundled delve's supported range go 1.24-1.27"},
                       BadInput{"ProtectedNamespaceIsRefused", "system-hello",
                                "trace main.handleSlash\n", "kube-system", "kube-system"}),

@@ -99,9 +99,9 @@ class EngineGoGateTest : public ::testing::Test {
 
 constexpr char kFunctionScript[] =
     "trace handleSlash main.handleSlash\non handleSlash print r.RemoteAddr\n";
-// A script only Delve runs (a hit-count condition).
-constexpr char kHitCountScript[] =
-    "trace handleSlash main.handleSlash\ncond -hitcount handleSlash > 0\n";
+// A script only Delve runs (a print of a map's entry).
+constexpr char kMapScript[] =
+    "trace handleSlash main.handleSlash\non handleSlash print r.Header[\"Accept\"]\n";
 
 TEST_F(EngineGoGateTest, GoOutsideDelvesRangeRunsOnEbpf) {
   for (const std::string engine : {"auto", "ebpf"}) {
@@ -143,10 +143,11 @@ TEST_F(EngineGoGateTest, DelveRefusesItWithTheGoRangeAndAutoGivesBothReasons) {
   std::string delve = Refusal(TraceReq("gate-delve", "delve", kFunctionScript));
   EXPECT_THAT(delve, HasSubstr("go1.19"));
   EXPECT_THAT(delve, HasSubstr("--allow-unsupported-go"));
-  std::string both = Refusal(TraceReq("gate-auto-hitcount", "auto", kHitCountScript));
+  std::string both = Refusal(TraceReq("gate-auto-map", "auto", kMapScript));
   EXPECT_THAT(both, HasSubstr("go1.19"));
-  EXPECT_THAT(both,
-              HasSubstr("eBPF engine not used: trace.dlv:2: hit-count conditions run on Delve"));
+  EXPECT_THAT(
+      both,
+      HasSubstr("eBPF engine not used: trace.dlv:2: `r.Header[\"Accept\"]` is not a parameter"));
   ExpectReleased();
 }
 

@@ -1520,6 +1520,82 @@ TEST(EbpfEngineTest, StacksAreWhatDelveReports) {
               ElementsAre(ElementsAre(StartsWith("main.keep "),
                                       StartsWith("main.serveScopes main.go:329 "))));
   ExpectReleased(**t, 0);
+  // A position-independent executable: run-time PCs, named at their link-time addresses.
+  auto pie = GoTarget::Start("values-pie");
+  ASSERT_TRUE(pie.ok()) << pie.status();
+  EXPECT_THAT(SameStacks(**pie, "trace t main.stamp\non t stack 2\n", {"/nested?v=a"}, 1),
+              ElementsAre(ElementsAre(StartsWith("main.stamp "), StartsWith("main.wrapStamp "),
+                                      StartsWith("main.serveNested "))));
+  ExpectReleased(**pie, 0);
+}
+
+// `cond -hitcount` on eBPF, as Delve's checkHitCond: the tracepoint's count of hits whose
+// condition held (its entry and its inlined calls together) against N, counted in the BPF program;
+// the returns reported are those of the calls reported.
+TEST(EbpfEngineTest, HitCountConditionsAreDelves) {
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto both = [&](const std::string& script, const std::vector<std::string>& paths, size_t want) {
+    SCOPED_TRACE(script);
+    std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, paths, want);
+    std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, paths, want);
+    return ExpectSameHits(ebpf, dlv, want);
+  };
+  // recurse(5) makes 6 calls, n = 5..0: every second one.
+  EXPECT_THAT(both("trace r main.recurse\ncond -hitcount r % 2\n", {"/recurse?n=5"}, 3),
+              ElementsAre(StartsWith("r main.recurse main.go:59 n=4 "),
+                          StartsWith("r main.recurse main.go:59 n=2 "),
+                          StartsWith("r main.recurse main.go:59 n=0 ")));
+  // Only the hits the condition lets through are counted: n = 3, 2, 1, 0 are hits 1..4.
+  EXPECT_THAT(
+      both("trace r main.recurse\ncond r n < 4\ncond -hitcount r > 2\n", {"/recurse?n=5"}, 2),
+      ElementsAre(StartsWith("r main.recurse main.go:59 n=1 "),
+                  StartsWith("r main.recurse main.go:59 n=0 ")));
+  // One count over clampQty's call inlined in serveOrder and its out-of-line body: each request
+  // calls both, the second hit of all is the only one reported.
+  const std::string order = "/order?id=7&qty=1&note=nn&items=a";
+  EXPECT_THAT(both("trace c main.clampQty\ncond -hitcount c == 2\n", {order, order}, 1),
+              ElementsAre(StartsWith("c main.clampQty ")));
+  // The returns of the calls reported, and no others, innermost first: recurse(n) returns n below
+  // 64.
+  Events ev;
+  std::unique_ptr<EngineSession> s =
+      StartEngine(**t, "ebpf", "trace r main.recurse\ncond -hitcount r % 2\non r print n\n", ev);
+  ASSERT_NE(s->session, nullptr);
+  Get(**t, "/recurse?n=5");
+  ASSERT_TRUE(ev.WaitHits(3));
+  ASSERT_TRUE(ev.WaitHits(3, absl::Seconds(10), /*returns=*/true));
+  absl::SleepFor(absl::Milliseconds(200));
+  s->End("ebpf");
+  std::vector<std::string> returns;
+  for (const v1::HitEvent& r : ev.Returns()) {
+    ASSERT_EQ(r.results_size(), 1);
+    returns.push_back(r.results(0).value());
+  }
+  EXPECT_THAT(returns, ElementsAre("0", "2", "4"));
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.recurse"));
+  // `== 2` can report one hit: then its probe is detached while the session goes on (Delve
+  // disables such a breakpoint), and the target runs the function untouched.
+  const uint64_t probe = ProbeAddress((*t)->pid(), "main.recurse");
+  Events once;
+  std::unique_ptr<EngineSession> s2 =
+      StartEngine(**t, "ebpf", "trace r main.recurse\ncond -hitcount r == 2\n", once);
+  ASSERT_NE(s2->session, nullptr);
+  EXPECT_NE(CodeByte((*t)->pid(), probe).first, CodeByte((*t)->pid(), probe).second);
+  Get(**t, "/recurse?n=5");
+  ASSERT_TRUE(once.WaitHits(1));
+  auto [live, file] = CodeByte((*t)->pid(), probe);
+  for (int i = 0; i < 100 && live != file; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+    std::tie(live, file) = CodeByte((*t)->pid(), probe);
+  }
+  EXPECT_EQ(live, file) << "the probe of a hit condition that can report no more stays armed";
+  Get(**t, "/recurse?n=5");
+  absl::SleepFor(absl::Milliseconds(100));
+  s2->End("ebpf");
+  EXPECT_THAT(once.Hits(), ElementsAre(::testing::Property(&v1::HitEvent::hit_count, 1)));
+  ExpectReleased(**t, probe);
 }
 
 // A generic function traced by its name without type parameters hits every instantiation, as on
