@@ -394,7 +394,8 @@ class EbpfSession final : public DebugSession {
     };
     for (const Slot& s : ps.plan.vars) add(s, hit->mutable_vars());
     for (const Slot& s : ps.plan.args) add(s, hit->mutable_args());
-    if (ps.plan.stack_depth > 0 && stack_frames_ != nullptr) {
+    // The frames follow all `nslots` slots: none to read from a record cut short.
+    if (ps.plan.stack_depth > 0 && stack_frames_ != nullptr && have == rec.nslots) {
       const size_t room = (body - have * sizeof(kdbg_slot)) / sizeof(uint64_t);
       const auto* returns = reinterpret_cast<const uint64_t*>(&rec.slots[have]);
       std::vector<kdbg::v1::StackFrame> frames = stack_frames_->Frames(

@@ -26,6 +26,7 @@
 #include "absl/strings/strip.h"
 #include "agent/ebpf/itab_types.h"
 #include "agent/ebpf/ret_sites.h"
+#include "agent/gobinary/function_match.h"
 #include "common/status.h"
 
 namespace kdbg::ebpf {
@@ -1372,8 +1373,9 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
     auto v = dwarf.VariableAt(pp.function, name, *body_pc, pp.line);
     if (!v.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(v.status().message(),
-                       " (the eBPF engine reads parameters and locals; Delve also globals)"));
+          absl::StrCat(v.status().message(), ", nor a variable of package ",
+                       gobinary::FunctionPackage(pp.function.name),
+                       " (the eBPF engine reads parameters, locals and package variables)"));
     }
     KDBG_ASSIGN_OR_RETURN(std::vector<Piece> pieces, v->pieces);  // NotFound: optimized out
     Alt a;
@@ -1404,15 +1406,54 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
         }
       }
     }
-    return absl::InvalidArgumentError(absl::StrCat(pp.function.name, " has no parameter ", name,
-                                                   " (the eBPF engine reads parameters only)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        pp.function.name, " has no parameter ", name, ", nor has package ",
+        gobinary::FunctionPackage(pp.function.name), " a variable ", name,
+        " (at a function's entry the eBPF engine reads parameters and package variables; at a "
+        "line inside it, also locals)"));
   };
-  // The alternatives of a parsed expression: its parameter, then each field.
+  // A package variable, as Delve's evaluator finds a name no local or parameter has
+  // (proc.EvalScope.findGlobal): `name` in the package of the code the probe is in, or
+  // `pkg.name` by its full name ("main.sink"); at its link-time address plus the load bias.
+  // `used`: the expression's steps it takes (1 or 2). NotFound: no such variable.
+  auto global = [&](const Expr& e, size_t* used) -> absl::StatusOr<Alt> {
+    std::vector<std::pair<std::string, size_t>> names = {
+        {absl::StrCat(gobinary::FunctionPackage(pp.function.name), ".", e.path[0]), 1}};
+    if (e.path.size() > 1 && !absl::StartsWith(e.path[1], "[")) {
+      names.emplace_back(absl::StrCat(e.path[0], ".", e.path[1]), 2);
+    }
+    for (const auto& [name, steps] : names) {
+      auto g = dwarf.Global(name);
+      if (!g.ok()) continue;
+      if (!bias.has_value()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(name,
+                         " is at an address the eBPF engine cannot know: the executable is "
+                         "position-independent and where it is loaded is unknown"));
+      }
+      Alt a;
+      KDBG_ASSIGN_OR_RETURN(a.type, dwarf.Type(g->type));
+      a.place.memory = true;
+      a.place.base = {Op(KDBG_OP_CONST, 0, 0, g->address + *bias)};
+      *used = steps;
+      return a;
+    }
+    return absl::NotFoundError(absl::StrCat("no package variable ", names[0].first));
+  };
+  // The alternatives of a parsed expression: its parameter (or local, or package variable), then
+  // each field.
   auto alternatives = [&](const Expr& e) -> absl::StatusOr<std::vector<Alt>> {
-    KDBG_ASSIGN_OR_RETURN(Alt root, body_pc.has_value() ? variable(e.path[0]) : param(e.path[0]));
-    std::vector<Alt> alts{std::move(root)};
-    std::string so_far = e.path[0];
-    for (size_t k = 1; k < e.path.size(); ++k) {
+    absl::StatusOr<Alt> root = body_pc.has_value() ? variable(e.path[0]) : param(e.path[0]);
+    size_t used = 1;
+    if (absl::IsInvalidArgument(root.status())) {  // no such parameter or local
+      auto g = global(e, &used);
+      if (!absl::IsNotFound(g.status())) root = std::move(g);
+    }
+    if (!root.ok()) return root.status();
+    std::vector<Alt> alts{*std::move(root)};
+    std::string so_far =
+        absl::StrJoin(e.path.begin(), e.path.begin() + static_cast<std::ptrdiff_t>(used), ".");
+    for (size_t k = used; k < e.path.size(); ++k) {
       const std::string& step = e.path[k];
       uint64_t index = 0;
       if (absl::StartsWith(step, "[") &&

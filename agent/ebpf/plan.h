@@ -15,7 +15,9 @@
 // against an integer (decimal or 0x hex, in the value's range), true/false, nil (pointers and
 // interfaces, == and != only) or a string literal of at most 64 bytes (== and != only).
 // where IDENT starts at a parameter (at a line in a body, also at a local variable in scope there:
-// gobinary::DwarfReader::VariableAt) and each `.field` goes through a struct, a pointer to a struct
+// gobinary::DwarfReader::VariableAt) or, failing those, at a package variable (`sink` of the
+// probed code's package, or `main.sink`: gobinary::DwarfReader::Global) and each `.field` goes
+// through a struct, a pointer to a struct
 // or a non-empty interface (one alternative per itab symbol of that interface), ending on a string,
 // integer, boolean, pointer or interface (its two words; an itab symbol names a non-empty one's
 // dynamic type, the DWARF's runtime type addresses an empty one's); len() of a string or slice. A

@@ -475,7 +475,8 @@ TEST(EbpfPlanTest, AFieldTheTypeCannotHaveIsAMistakeOfTheScript) {
       {"trace h main.handleOrder\non h print o.Describe\n", true, "which has no field Describe"},
       // Through an interface: a dynamic type may have it.
       {"trace h main.handleOrder\non h print d.Nope\n", false, "Nope"},
-      {"trace h main.handleOrder\non h print nope\n", false, "has no parameter nope"},
+      {"trace h main.handleOrder\non h print nope\n", false,
+       "has no parameter nope, nor has package main a variable nope"},
   };
   for (const Case& c : cases) {
     auto plan = CompilePlan(Parse(c.script), "t.dlv", **dwarf);

@@ -88,6 +88,9 @@ static long run_op(__u32 i, void* data) {
     case KDBG_OP_REG:
       c->acc = c->regs[op->a & 31];
       break;
+    case KDBG_OP_CONST:
+      c->acc = op->imm;
+      break;
     case KDBG_OP_LOAD0:
     case KDBG_OP_LOAD: {
       __u64 addr = c->acc + (__s64)op->off;

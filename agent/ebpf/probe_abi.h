@@ -8,6 +8,7 @@
 // to its END without failing fills the slot:
 //   ALT slot            start an alternative for `slot` (skipped if the slot is already filled)
 //   REG a               acc = saved register number a (index into x86-64 struct pt_regs)
+//   CONST imm           acc = imm (a package variable's run-time address)
 //   LOAD a=size, off    acc = zero-extended `size` bytes of user memory at acc+off
 //                       (status NIL if acc is 0, FAULT if unreadable)
 //   GUARD imm           fail this alternative unless acc == imm (the dynamic type's descriptor):
@@ -63,6 +64,7 @@ enum kdbg_op_code {
   KDBG_OP_LOAD2 = 8,
   KDBG_OP_LOAD0 = 9,
   KDBG_OP_CHECK = 10,
+  KDBG_OP_CONST = 11,
 };
 
 // Slot status, as the record carries it.

@@ -532,6 +532,37 @@ class LibdwReader final : public DwarfReader {
     return *std::move(pos);
   }
 
+  absl::StatusOr<GlobalVariable> Global(absl::string_view name) override {
+    auto it = globals_.find(name);
+    if (it == globals_.end() && !absl::StrContains(name, '/')) {
+      const std::string suffix = absl::StrCat("/", name);
+      for (auto g = globals_.begin(); g != globals_.end(); ++g) {
+        if (!absl::EndsWith(g->first, suffix)) continue;
+        if (it != globals_.end()) {
+          return absl::NotFoundError(absl::StrCat("package variable ", name,
+                                                  " is ambiguous: ", it->first, ", ", g->first));
+        }
+        it = g;
+      }
+    }
+    Dwarf_Die die;
+    if (it == globals_.end() || dwarf_offdie(dwarf_, it->second, &die) == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no package variable ", name));
+    }
+    GlobalVariable g;
+    Dwarf_Die t;
+    if (TypeRef(&die, &t)) g.type = dwarf_dieoffset(&t);
+    Dwarf_Attribute attr;
+    Dwarf_Op* ops = nullptr;
+    size_t nops = 0;
+    if (g.type == 0 || dwarf_attr(&die, DW_AT_location, &attr) == nullptr ||
+        ExpressionAt(&attr, 0, &ops, &nops) != 1 || nops != 1 || ops[0].atom != DW_OP_addr) {
+      return absl::NotFoundError(absl::StrCat("package variable ", name, " has no address"));
+    }
+    g.address = ops[0].number;
+    return g;
+  }
+
   absl::StatusOr<PcCode> CodeAt(uint64_t pc) override {
     Dwarf_Die cu, fn;
     if (!UnitAt(pc, &cu) || dwarf_child(&cu, &fn) != 0) {
@@ -613,6 +644,25 @@ class LibdwReader final : public DwarfReader {
     } while (dwarf_siblingof(&m, &m) == 0);
   }
 
+  // dwarf_getlocation_addr of a DW_AT_location: its expression at `pc` in `*ops`; the number of
+  // expressions found (1), 0 for none at pc, -1 on error.
+  static int ExpressionAt(Dwarf_Attribute* attr, uint64_t pc, Dwarf_Op** ops, size_t* nops) {
+    int n = dwarf_getlocation_addr(attr, pc, ops, nops, 1);
+    Dwarf_Block block;
+    if (n < 0 && dwarf_whatform(attr) == DW_FORM_block1 && dwarf_formblock(attr, &block) == 0 &&
+        block.length < 128) {
+      // Go writes a location that holds everywhere (a parameter passed on the stack:
+      // "DW_AT_location: 1 byte block: 9c (DW_OP_call_frame_cfa)"; a package variable:
+      // "DW_OP_addr 0x9ac4a8") as DW_FORM_block1, which libdw refuses in a DWARF >= 4 unit (only
+      // exprloc there). Under 128 bytes a block1 is encoded exactly as an exprloc (its length
+      // byte is the ULEB128 of the length).
+      Dwarf_Attribute as_exprloc = *attr;
+      as_exprloc.form = DW_FORM_exprloc;
+      n = dwarf_getlocation_addr(&as_exprloc, pc, ops, nops, 1);
+    }
+    return n;
+  }
+
   // The pieces of the value `die` (a parameter or variable, `what` in errors) locates at `pc`:
   // NotFound when it has no location there.
   static absl::StatusOr<std::vector<Piece>> LocationAt(Dwarf_Die* die, absl::string_view what,
@@ -623,19 +673,7 @@ class LibdwReader final : public DwarfReader {
     }
     Dwarf_Op* ops = nullptr;
     size_t nops = 0;
-    int n = dwarf_getlocation_addr(&attr, pc, &ops, &nops, 1);
-    Dwarf_Block block;
-    if (n < 0 && dwarf_whatform(&attr) == DW_FORM_block1 && dwarf_formblock(&attr, &block) == 0 &&
-        block.length < 128) {
-      // Go writes a parameter's one location for the whole function (one passed on the stack:
-      // "DW_AT_location: 1 byte block: 9c (DW_OP_call_frame_cfa)") as DW_FORM_block1, which
-      // libdw refuses in a DWARF >= 4 unit (only exprloc there). Under 128 bytes a block1 is
-      // encoded exactly as an exprloc (its length byte is the ULEB128 of the length).
-      Dwarf_Attribute as_exprloc = attr;
-      as_exprloc.form = DW_FORM_exprloc;
-      n = dwarf_getlocation_addr(&as_exprloc, pc, &ops, &nops, 1);
-    }
-    if (n <= 0) {
+    if (ExpressionAt(&attr, pc, &ops, &nops) <= 0) {
       return absl::NotFoundError(absl::StrCat(what, " is not available at 0x", absl::Hex(pc)));
     }
     return Pieces(ops, nops, what);
@@ -755,6 +793,8 @@ class LibdwReader final : public DwarfReader {
             !(functions_.contains(n) && abstract_.contains(n))) {
           generic_[NameWithoutTypeParams(n)].emplace_back(n);
         }
+      } else if (tag == DW_TAG_variable) {
+        globals_.emplace(n, dwarf_dieoffset(d));
       } else if (tag == DW_TAG_base_type || tag == DW_TAG_pointer_type ||
                  tag == DW_TAG_structure_type || tag == DW_TAG_typedef ||
                  tag == DW_TAG_array_type) {
@@ -848,6 +888,7 @@ class LibdwReader final : public DwarfReader {
   Dwarf_CFI* cfi_ = nullptr;  // dwarf_'s, read on first use
   absl::flat_hash_map<std::string, Dwarf_Off> functions_;
   absl::flat_hash_map<std::string, Dwarf_Off> types_;
+  absl::flat_hash_map<std::string, Dwarf_Off> globals_;   // package variables, by full name
   absl::flat_hash_map<std::string, Dwarf_Off> abstract_;  // DW_AT_inline subprograms, by name
   // A generic function's name without type parameters -> its instantiations' full names.
   absl::flat_hash_map<std::string, std::vector<std::string>> generic_;

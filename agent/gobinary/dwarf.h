@@ -87,6 +87,13 @@ struct Function {
   uint64_t die = 0;  // the DIE whose children are `params` (what ParameterAt reads)
 };
 
+// A package-level variable: Go writes it under its unit as
+//   DW_TAG_variable  DW_AT_name "main.sink", DW_AT_location (DW_OP_addr 0x7b2e48), DW_AT_type
+struct GlobalVariable {
+  TypeId type = 0;
+  uint64_t address = 0;  // link-time
+};
+
 // One call site where the compiler inlined a function. Go writes it inside the caller's
 // subprogram (possibly nested in lexical blocks and other inlined calls) as
 //   DW_TAG_inlined_subroutine  DW_AT_abstract_origin <the function's DW_AT_inline DIE>,
@@ -250,6 +257,11 @@ class DwarfReader {
   virtual absl::StatusOr<SourceLine> LineSites(absl::string_view file, int line) = 0;
   // The source position of `pc` in the line table: {file, line}; NotFound if none.
   virtual absl::StatusOr<std::pair<std::string, int>> LineAt(uint64_t pc) = 0;
+  // The package variable named `name` in full ("main.sink", "net/http.DefaultServeMux"), or by its
+  // package's last path element ("http.DefaultServeMux") when exactly one package so named has it
+  // (Delve's evaluator maps a package's short name to its paths the same way); NotFound when the
+  // binary has none (or none at a fixed address), or several by that short name.
+  virtual absl::StatusOr<GlobalVariable> Global(absl::string_view name) = 0;
   // The function and inlined calls holding `pc`; NotFound when no subprogram's code holds it
   // (assembly without DWARF, a PC outside the binary's code).
   virtual absl::StatusOr<PcCode> CodeAt(uint64_t pc) = 0;

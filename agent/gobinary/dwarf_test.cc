@@ -223,6 +223,29 @@ TEST(DwarfReader, CodeAtNamesTheFunctionAndTheCallsInlinedThere) {
   EXPECT_EQ(r->CodeAt(1).status().code(), absl::StatusCode::kNotFound);
 }
 
+// Package variables by their full names, at their link-time addresses.
+TEST(DwarfReader, GlobalsAreFoundByTheirFullNames) {
+  auto r = OpenValues();
+  ASSERT_NE(r, nullptr);
+  auto sink = r->Global("main.sink");
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  EXPECT_EQ(TypeName(*r, sink->type), "int");
+  EXPECT_NE(sink->address, 0u);
+  auto release = r->Global("main.release");
+  ASSERT_TRUE(release.ok()) << release.status();
+  EXPECT_EQ(TypeName(*r, release->type), "string");
+  EXPECT_NE(release->address, sink->address);
+  EXPECT_EQ(r->Global("main.nope").status().code(), absl::StatusCode::kNotFound);
+  // By the package's last path element, as Delve's evaluator takes it.
+  auto mux = r->Global("http.DefaultServeMux");
+  ASSERT_TRUE(mux.ok()) << mux.status();
+  auto full = r->Global("net/http.DefaultServeMux");
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(mux->address, full->address);
+  EXPECT_EQ(TypeName(*r, mux->type), "*net/http.ServeMux");
+  EXPECT_EQ(r->Global("main.handleOrder").status().code(), absl::StatusCode::kNotFound);
+}
+
 // Which types Go keeps in an interface's data word itself: pointer-shaped ones (the values
 // target's main.ref is a struct of one *main.Order), not structs and arrays of other shapes.
 TEST(DwarfReader, DirectInterfaceTypesArePointerShaped) {

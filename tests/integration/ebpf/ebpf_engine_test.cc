@@ -51,6 +51,7 @@ using ::testing::Each;
 using ::testing::ElementsAre;
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::SizeIs;
 using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
@@ -877,16 +878,19 @@ TEST(EbpfEngineTest, ErrorsNameTheLineAndLeaveNothing) {
       {"trace h main.handleOrder\non h print o.Nope\n", absl::StatusCode::kInvalidArgument,
        "t.dlv:2: o.Nope: o is main.Order, which has no field Nope (did you mean Note?)", true},
       {"trace h main.handleOrder\non h print nope\n", absl::StatusCode::kInvalidArgument,
-       "t.dlv:2: nope: main.handleOrder has no parameter nope"},
+       "t.dlv:2: nope: main.handleOrder has no parameter nope, nor has package main a variable "
+       "nope"},
       {"trace h main.handleOrder\non h print o.Items\n", absl::StatusCode::kUnimplemented,
        "t.dlv:2: o.Items: []string values"},
       {"trace h main.handleOrder\ncond h qty > 1 && urgent\n", absl::StatusCode::kUnimplemented,
        "t.dlv:2: condition `qty > 1 && urgent`"},
-      // A line in a body reads parameters and locals (ALineInAFunctionsBodyIsTracedWhereDelve
-      // Breaks): a global runs on Delve.
-      {"trace s main.go:166\non s print sink\n", absl::StatusCode::kInvalidArgument,
-       "t.dlv:2: sink: sink is not a parameter of main.serveOrder or a local in scope at line 166 "
-       "(the eBPF engine reads parameters and locals; Delve also globals)"},
+      // A line in a body reads parameters, locals and package variables
+      // (ALineInAFunctionsBodyIsTracedWhereDelveBreaks, PackageVariablesAreWhatDelvePrints): a
+      // local declared further down is none of them here.
+      {"trace s main.go:166\non s print n\n", absl::StatusCode::kInvalidArgument,
+       "t.dlv:2: n: n is not a parameter of main.serveOrder or a local in scope at line 166, nor a "
+       "variable of package main (the eBPF engine reads parameters, locals and package "
+       "variables)"},
       // half's one line, only ever inlined (in serveOrder): Delve breaks in the caller's code.
       {"trace h main.go:132\n", absl::StatusCode::kFailedPrecondition,
        "t.dlv:1: location main.go:132 is not traced by eBPF (part of its code is inlined in "
@@ -1526,6 +1530,56 @@ TEST(EbpfEngineTest, StacksAreWhatDelveReports) {
   EXPECT_THAT(SameStacks(**pie, "trace t main.stamp\non t stack 2\n", {"/nested?v=a"}, 1),
               ElementsAre(ElementsAre(StartsWith("main.stamp "), StartsWith("main.wrapStamp "),
                                       StartsWith("main.serveNested "))));
+  ExpectReleased(**pie, 0);
+}
+
+// Package variables, as Delve's evaluator finds a name no parameter or local has: in the package
+// of the code at the probe (`sink` in main.handleOrder), or by its full name (`main.sink`), at a
+// function's entry, at a line inside one and at an inlined call; strings, integers, and in
+// conditions a pointer and an interface.
+TEST(EbpfEngineTest, PackageVariablesAreWhatDelvePrints) {
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  Get(**t, "/scopes?label=ab");  // sets kept
+  const std::vector<std::string> requests = {"/order?id=1&name=ann&items=a&tag=x&qty=2",
+                                             "/order?id=2&name=bo&items=b,c&tag=yz&qty=3"};
+  auto both = [&](const std::string& script, size_t want) {
+    SCOPED_TRACE(script);
+    std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, requests, want);
+    std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, requests, want);
+    return ExpectSameHits(ebpf, dlv, want);
+  };
+  // (Not sink: each request adds to it, so the two engines' runs would see different values; and
+  // pointers print differently by design, docs/ebpf-engine.md: they are compared in conditions.)
+  EXPECT_THAT(both("trace h main.handleOrder\non h print release\non h print main.generation\n", 2),
+              Each(StartsWith("h main.handleOrder main.go:48 release=\"v1.2.3\" "
+                              "main.generation=7 ")));
+  EXPECT_THAT(both("trace s main.go:166\non s print release\non s print qty\n", 2),
+              Each(StartsWith("s main.serveOrder main.go:166 release=\"v1.2.3\" qty=")));
+  EXPECT_THAT(both("trace c main.clampQty\non c print generation\n", 4),
+              Each(HasSubstr(" generation=7 ")));
+  // In conditions, read in the BPF program.
+  EXPECT_THAT(both("trace h main.handleOrder\ncond h generation == 7\n", 2),
+              Each(StartsWith("h main.handleOrder ")));
+  EXPECT_THAT(both("trace h main.handleOrder\ncond h release != \"v1.2.3\"\n", 0), IsEmpty());
+  EXPECT_THAT(both("trace h main.handleOrder\ncond h kept == nil\n", 0), IsEmpty());
+  EXPECT_THAT(both("trace h main.handleOrder\ncond h errNegative != nil\n", 2),
+              Each(StartsWith("h main.handleOrder ")));
+  // Another package's, by its short name as Delve maps it (net/http).
+  EXPECT_THAT(both("trace h main.handleOrder\ncond h http.DefaultServeMux != nil\n", 2),
+              Each(StartsWith("h main.handleOrder ")));
+  EXPECT_THAT(both("trace h main.handleOrder\ncond h http.DefaultServeMux == nil\n", 0), IsEmpty());
+  ExpectReleased(**t, 0);
+  // A position-independent executable: the variable's link-time address plus the load bias.
+  auto pie = GoTarget::Start("values-pie");
+  ASSERT_TRUE(pie.ok()) << pie.status();
+  const std::string script =
+      "trace h main.handleOrder\ncond h generation == 7\non h print release\n";
+  std::vector<v1::HitEvent> ebpf = EngineHits(**pie, "ebpf", script, {requests[0]}, 1);
+  std::vector<v1::HitEvent> dlv = EngineHits(**pie, "delve", script, {requests[0]}, 1);
+  EXPECT_THAT(ExpectSameHits(ebpf, dlv, 1),
+              ElementsAre(StartsWith("h main.handleOrder main.go:48 release=\"v1.2.3\" ")));
   ExpectReleased(**pie, 0);
 }
 

@@ -357,3 +357,14 @@ func wrapStamp(v string) string { return "<" + stamp(v) + ">" }
 
 //go:noinline
 func stamp(v string) string { return v + "!" }
+
+// Package variables no request changes (unlike sink): both engines print the same values at any
+// hit of any run.
+var release = "v1.2.3"
+var generation = 7
+
+func init() {
+	http.HandleFunc("/release", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, release, generation)
+	})
+}
