@@ -45,9 +45,10 @@ using kdbg::v1::EndReason;
 
 struct ProbeState {
   ProbePlan plan;
-  int64_t hits = 0;     // a tracepoint's first probe: the calls its entry and inlined calls saw
-  int64_t returns = 0;  // a tracepoint's first probe: the returns its return probes reported
-  bool disarmed = false;
+  int64_t hits = 0;       // a tracepoint's first probe: the calls its entry and inlined calls saw
+  int64_t returns = 0;    // a tracepoint's first probe: the returns its return probes reported
+  bool disarmed = false;  // detached (over its rate, or its hit condition can report no more)
+  bool rate_noticed = false;  // a tracepoint's first probe: its rate-limit notice was given
   uint64_t drops_reported = 0;
 };
 
@@ -181,7 +182,18 @@ class EbpfSession final : public DebugSession {
     }
     WriteRecord();
     for (uint32_t i = 0; i < probes_.size(); ++i) {
-      absl::Status s = bpf_->Attach(i, exe_, probes_[i].plan.file_offset, spec_.pid);
+      ProbeState& ps = probes_[i];
+      if (!ps.plan.is_return && MaxReports(ps.plan) == 0) {
+        // `cond -hitcount NAME == 0` (or `< 1`, `<= 0`): no hit can ever be reported; Delve
+        // disables such a breakpoint before the target runs.
+        ps.disarmed = true;
+        if (ps.plan.entry == i) {
+          plan.notes.push_back(absl::StrCat("tracepoint ", ps.plan.tracepoint,
+                                            " is not armed: its hit condition can never hold"));
+        }
+        continue;
+      }
+      absl::Status s = bpf_->Attach(i, exe_, ps.plan.file_offset, spec_.pid);
       if (!s.ok()) {
         bpf_.reset();  // detaches what was attached
         RemoveRecord();
@@ -345,7 +357,8 @@ class EbpfSession final : public DebugSession {
     if (rec.kind == KDBG_REC_RATE_LIMITED) {
       // The tracepoint's probes (entry, inlined calls, returns) go together.
       const size_t group = ps.plan.entry;
-      if (!probes_[group].disarmed) {
+      if (!probes_[group].rate_noticed) {
+        probes_[group].rate_noticed = true;
         Notice(kdbg::v1::NOTICE_KIND_RATE_LIMITED,
                absl::StrCat("tracepoint ", ps.plan.tracepoint, " exceeded ", rate_,
                             " hits per second and was disarmed to protect the target"));
@@ -361,7 +374,8 @@ class EbpfSession final : public DebugSession {
     }
     if (spec_.max_hits > 0 && hits_.load() >= spec_.max_hits) return true;
     // The slots, then the frames' return addresses (probe_abi.h).
-    const size_t body = size - offsetof(kdbg_record, slots);
+    if (size < offsetof(kdbg_record, slots)) return false;
+    const size_t body = std::min(size, sizeof(kdbg_record)) - offsetof(kdbg_record, slots);
     const size_t have = std::min<size_t>(rec.nslots, body / sizeof(kdbg_slot));
     if (ps.plan.is_return) return OnReturn(rec, have, ps);
     const int64_t count = ++probes_[ps.plan.entry].hits;  // the tracepoint's, as Delve counts
@@ -413,11 +427,11 @@ class EbpfSession final : public DebugSession {
     const auto n = static_cast<int64_t>(p.hit_val);
     switch (p.hit_op) {
       case KDBG_COND_EQ:
-        return 1;
+        return n >= 1 ? 1 : 0;
       case KDBG_COND_LE:
         return n;
       case KDBG_COND_LT:
-        return n - 1;
+        return n >= 1 ? n - 1 : 0;
       default:
         return -1;
     }

@@ -1424,7 +1424,8 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
     }
     for (const auto& [name, steps] : names) {
       auto g = dwarf.Global(name);
-      if (!g.ok()) continue;
+      if (absl::IsNotFound(g.status())) continue;
+      KDBG_RETURN_IF_ERROR(g.status());  // ambiguous: Delve takes one of them
       if (!bias.has_value()) {
         return absl::FailedPreconditionError(
             absl::StrCat(name,

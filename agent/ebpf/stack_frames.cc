@@ -17,9 +17,10 @@ bool EndsStack(absl::string_view function) {
 
 }  // namespace
 
-const StackFrames::Group& StackFrames::At(uint64_t pc, bool top) {
-  if (groups_.size() >= kMaxGroups && !groups_.contains(std::make_pair(pc, top))) groups_.clear();
-  auto [it, inserted] = groups_.try_emplace(std::make_pair(pc, top));
+const StackFrames::Group& StackFrames::At(uint64_t pc, Kind kind) {
+  const bool top = kind == Kind::kTop;
+  if (groups_.size() >= kMaxGroups && !groups_.contains(std::make_pair(pc, kind))) groups_.clear();
+  auto [it, inserted] = groups_.try_emplace(std::make_pair(pc, kind));
   Group& g = it->second;
   if (!inserted) return g;
   auto frame = [&](const std::string& function, const std::string& file, int line) {
@@ -38,9 +39,10 @@ const StackFrames::Group& StackFrames::At(uint64_t pc, bool top) {
   }
   // A caller is at its call instruction, which ends just before the return address; the return
   // address is its function's entry only in frames no CALL made (runtime.mstart and
-  // runtime.systemstack_switch are placed there by runtime.systemstack).
+  // runtime.systemstack_switch are placed there by runtime.systemstack); below runtime.sigpanic
+  // the PC is where the fault was.
   uint64_t call_pc = pc;
-  if (!top && pc != code->entry && code->function != "runtime.mstart" &&
+  if (kind == Kind::kCaller && pc != code->entry && code->function != "runtime.mstart" &&
       code->function != "runtime.systemstack_switch") {
     call_pc = pc - 1;
   }
@@ -73,15 +75,17 @@ std::vector<kdbg::v1::StackFrame> StackFrames::Frames(uint64_t report_pc,
   std::vector<kdbg::v1::StackFrame> out;
   const size_t want = static_cast<size_t>(depth) + 1;
   bool last = false;
-  auto add = [&](uint64_t pc, bool top) {
-    const Group& g = At(pc, top);
+  bool sigpanic = false;
+  auto add = [&](uint64_t pc, Kind kind) {
+    const Group& g = At(pc, kind);
     out.insert(out.end(), g.frames.begin(), g.frames.end());
     last = g.last;
+    sigpanic = g.frames.back().function() == "runtime.sigpanic";
   };
-  add(report_pc, true);
+  add(report_pc, Kind::kTop);
   for (uint64_t ret : returns) {
     if (last || out.size() >= want || ret < bias_) break;
-    add(ret - bias_, false);
+    add(ret - bias_, sigpanic ? Kind::kAfterSigpanic : Kind::kCaller);
   }
   return out;
 }

@@ -6,7 +6,8 @@
 //     innermost first (proc.stackIterator.appendInlineCalls over reader.InlineStack), then the
 //     function itself; every one of them carries the physical frame's PC;
 //   - a caller's position is that of the call: its return address minus one (unless the return
-//     address is its function's entry), and its inlined calls are looked up there too;
+//     address is its function's entry, or the frame below is runtime.sigpanic's: a fault, not a
+//     call, left that PC), and its inlined calls are looked up at the return address minus one;
 //   - each inlined frame is at the current position, which then moves to its DW_AT_call_file and
 //     DW_AT_call_line;
 //   - physical frames are added until there are at least N + 1 frames (the last one whole, so a
@@ -47,12 +48,14 @@ class StackFrames {
     std::vector<kdbg::v1::StackFrame> frames;
     bool last = false;  // no frame follows (runtime.goexit, or no function holds the PC)
   };
-  // The frames of the physical frame at link-time `pc`: the hit's own (`top`) or a caller's.
-  const Group& At(uint64_t pc, bool top);
+  // How a physical frame's position is found (Delve's stackIterator.top and sigret).
+  enum class Kind { kTop, kCaller, kAfterSigpanic };
+  // The frames of the physical frame at link-time `pc`.
+  const Group& At(uint64_t pc, Kind kind);
 
   std::unique_ptr<gobinary::DwarfReader> dwarf_;
   uint64_t bias_;
-  absl::node_hash_map<std::pair<uint64_t, bool>, Group> groups_;
+  absl::node_hash_map<std::pair<uint64_t, Kind>, Group> groups_;
 };
 
 }  // namespace kdbg::ebpf

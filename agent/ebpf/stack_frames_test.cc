@@ -78,9 +78,13 @@ TEST(StackFramesTest, NamesFramesAsDelve) {
   // N + 1 frames, the last physical frame whole: one asked for past the hit's gives three.
   EXPECT_EQ(v.frames->Frames(v.stamp, returns, 1).size(), 3u);
   EXPECT_EQ(v.frames->Frames(v.stamp, returns, 0).size(), 1u);
-  // The top frame is not moved back; a caller's return address at its function's entry is not.
+  // The top frame is not moved back, and neither is a caller's return address at its function's
+  // entry (a frame no CALL made), where no inlined call is looked for.
   EXPECT_THAT(Lines(v.frames->Frames(v.serve, {}, 3)),
               ElementsAre(absl::StrCat("main.serveNested ", v.serve_line, " ", v.serve + bias)));
+  EXPECT_THAT(Lines(v.frames->Frames(v.stamp, {v.serve + bias}, 3)),
+              ElementsAre(absl::StrCat("main.stamp 359 ", v.stamp + bias),
+                          absl::StrCat("main.serveNested ", v.serve_line, " ", v.serve + bias)));
   // No function holds it: one unnamed frame, and nothing after it.
   std::vector<kdbg::v1::StackFrame> unknown =
       v.frames->Frames(v.stamp, {bias + 1, v.goexit + 1 + bias}, 10);

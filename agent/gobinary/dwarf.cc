@@ -539,8 +539,9 @@ class LibdwReader final : public DwarfReader {
       for (auto g = globals_.begin(); g != globals_.end(); ++g) {
         if (!absl::EndsWith(g->first, suffix)) continue;
         if (it != globals_.end()) {
-          return absl::NotFoundError(absl::StrCat("package variable ", name,
-                                                  " is ambiguous: ", it->first, ", ", g->first));
+          return absl::FailedPreconditionError(
+              absl::StrCat(name, " names more than one package variable (", it->first, ", ",
+                           g->first, "): not guessed here; Delve takes one of them"));
         }
         it = g;
       }
@@ -580,17 +581,21 @@ class LibdwReader final : public DwarfReader {
     Dwarf_Files* files = nullptr;
     size_t nfiles = 0;
     if (dwarf_getsrcfiles(&cu, &files, &nfiles) != 0) files = nullptr;
-    // Delve's order: a call's own inlined calls (deeper) before it.
-    std::function<void(Dwarf_Die*, int)> walk = [&](Dwarf_Die* parent, int depth) {
+    // Delve's order: a call's own inlined calls (deeper) before it. A call or block holds pc when
+    // its ranges do or one of its descendants' do: Delve merges each DIE's children's ranges into
+    // its own (godwarf.Tree.resolveRanges), as Go's DWARF for a call inlined within an inlined
+    // call may leave the outer call's ranges without the inner's code. Returns whether any DIE
+    // under `parent` holds pc.
+    std::function<bool(Dwarf_Die*, int)> walk = [&](Dwarf_Die* parent, int depth) {
       Dwarf_Die c;
-      if (depth > 64 || !dwarf_haschildren(parent) || dwarf_child(parent, &c) != 0) return;
+      bool any = false;
+      if (depth > 64 || !dwarf_haschildren(parent) || dwarf_child(parent, &c) != 0) return any;
       do {
         const int tag = dwarf_tag(&c);
-        if ((tag != DW_TAG_inlined_subroutine && tag != DW_TAG_lexical_block) ||
-            dwarf_haspc(&c, pc) != 1) {
-          continue;
-        }
-        walk(&c, depth + 1);
+        if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_lexical_block) continue;
+        const bool below = walk(&c, depth + 1);
+        if (!below && dwarf_haspc(&c, pc) != 1) continue;
+        any = true;
         if (tag != DW_TAG_inlined_subroutine) continue;
         PcCode::Inlined in;
         in.function = Name(&c);
@@ -602,6 +607,7 @@ class LibdwReader final : public DwarfReader {
         in.call_line = static_cast<int>(UdataAttr(&c, DW_AT_call_line));
         out.inlined.push_back(std::move(in));
       } while (dwarf_siblingof(&c, &c) == 0);
+      return any;
     };
     walk(&fn, 0);
     return out;

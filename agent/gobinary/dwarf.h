@@ -260,7 +260,8 @@ class DwarfReader {
   // The package variable named `name` in full ("main.sink", "net/http.DefaultServeMux"), or by its
   // package's last path element ("http.DefaultServeMux") when exactly one package so named has it
   // (Delve's evaluator maps a package's short name to its paths the same way); NotFound when the
-  // binary has none (or none at a fixed address), or several by that short name.
+  // binary has none (or none at a fixed address), FailedPrecondition when several packages of that
+  // short name have it.
   virtual absl::StatusOr<GlobalVariable> Global(absl::string_view name) = 0;
   // The function and inlined calls holding `pc`; NotFound when no subprogram's code holds it
   // (assembly without DWARF, a PC outside the binary's code).

@@ -140,7 +140,8 @@ TEST_F(ErgoE2eTest, QuickTraceWithPrintAndStackRunsOnEbpfAndShowsBoth) {
       << hit->dump();
   ASSERT_TRUE(hit->contains("stack")) << hit->dump();
   ASSERT_GE((*hit)["stack"].size(), 2u) << hit->dump();
-  EXPECT_LE((*hit)["stack"].size(), 4u) << "depth+1 frames at most, as Delve: " << hit->dump();
+  EXPECT_LE((*hit)["stack"].size(), 4u)
+      << "depth+1 frames (more only past a frame with inlined calls), as Delve: " << hit->dump();
   EXPECT_EQ((*hit)["stack"][0]["function"], "main.handleSlash") << hit->dump();
   EXPECT_EQ((*hit)["stack"][1]["function"], "net/http.HandlerFunc.ServeHTTP") << hit->dump();
   EXPECT_TRUE(absl::EndsWith((*hit)["stack"][1]["file"].get<std::string>(), "/net/http/server.go"))

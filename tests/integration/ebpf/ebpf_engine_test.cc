@@ -1629,26 +1629,46 @@ TEST(EbpfEngineTest, HitCountConditionsAreDelves) {
   }
   EXPECT_THAT(returns, ElementsAre("0", "2", "4"));
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.recurse"));
-  // `== 2` can report one hit: then its probe is detached while the session goes on (Delve
-  // disables such a breakpoint), and the target runs the function untouched.
+  // `== 2` can report one hit, `<= 2` two: then the probe is detached while the session goes on
+  // (Delve disables such a breakpoint), and the target runs the function untouched.
   const uint64_t probe = ProbeAddress((*t)->pid(), "main.recurse");
-  Events once;
-  std::unique_ptr<EngineSession> s2 =
-      StartEngine(**t, "ebpf", "trace r main.recurse\ncond -hitcount r == 2\n", once);
-  ASSERT_NE(s2->session, nullptr);
-  EXPECT_NE(CodeByte((*t)->pid(), probe).first, CodeByte((*t)->pid(), probe).second);
-  Get(**t, "/recurse?n=5");
-  ASSERT_TRUE(once.WaitHits(1));
-  auto [live, file] = CodeByte((*t)->pid(), probe);
-  for (int i = 0; i < 100 && live != file; ++i) {
-    absl::SleepFor(absl::Milliseconds(20));
-    std::tie(live, file) = CodeByte((*t)->pid(), probe);
+  for (const auto& [hit_cond, reports] :
+       std::vector<std::pair<std::string, size_t>>{{"== 2", 1}, {"<= 2", 2}}) {
+    SCOPED_TRACE(hit_cond);
+    Events ev2;
+    std::unique_ptr<EngineSession> s2 = StartEngine(
+        **t, "ebpf", absl::StrCat("trace r main.recurse\ncond -hitcount r ", hit_cond, "\n"), ev2);
+    ASSERT_NE(s2->session, nullptr);
+    EXPECT_NE(CodeByte((*t)->pid(), probe).first, CodeByte((*t)->pid(), probe).second);
+    Get(**t, "/recurse?n=5");
+    ASSERT_TRUE(ev2.WaitHits(reports));
+    auto [live, file] = CodeByte((*t)->pid(), probe);
+    for (int i = 0; i < 100 && live != file; ++i) {
+      absl::SleepFor(absl::Milliseconds(20));
+      std::tie(live, file) = CodeByte((*t)->pid(), probe);
+    }
+    EXPECT_EQ(live, file) << "the probe of a hit condition that can report no more stays armed";
+    Get(**t, "/recurse?n=5");
+    absl::SleepFor(absl::Milliseconds(100));
+    s2->End("ebpf");
+    EXPECT_EQ(ev2.Hits().size(), reports);
+    ExpectReleased(**t, probe);
   }
-  EXPECT_EQ(live, file) << "the probe of a hit condition that can report no more stays armed";
+  // `== 0` can report nothing: the probe is never attached, and the armed event says so.
+  Events none;
+  std::unique_ptr<EngineSession> s3 =
+      StartEngine(**t, "ebpf", "trace r main.recurse\ncond -hitcount r == 0\n", none);
+  ASSERT_NE(s3->session, nullptr);
+  EXPECT_EQ(CodeByte((*t)->pid(), probe).first, CodeByte((*t)->pid(), probe).second);
   Get(**t, "/recurse?n=5");
   absl::SleepFor(absl::Milliseconds(100));
-  s2->End("ebpf");
-  EXPECT_THAT(once.Hits(), ElementsAre(::testing::Property(&v1::HitEvent::hit_count, 1)));
+  s3->End("ebpf");
+  EXPECT_THAT(none.Hits(), IsEmpty());
+  std::vector<v1::Event> all = none.All();
+  ASSERT_FALSE(all.empty());
+  ASSERT_TRUE(all.front().has_armed());
+  EXPECT_THAT(all.front().armed().engine_note(),
+              HasSubstr("tracepoint r is not armed: its hit condition can never hold"));
   ExpectReleased(**t, probe);
 }
 
