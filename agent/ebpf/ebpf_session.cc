@@ -183,9 +183,9 @@ class EbpfSession final : public DebugSession {
     WriteRecord();
     for (uint32_t i = 0; i < probes_.size(); ++i) {
       ProbeState& ps = probes_[i];
-      if (!ps.plan.is_return && MaxReports(ps.plan) == 0) {
-        // `cond -hitcount NAME == 0` (or `< 1`, `<= 0`): no hit can ever be reported; Delve
-        // disables such a breakpoint before the target runs.
+      if (MaxReports(probes_[ps.plan.entry].plan) == 0) {
+        // `cond -hitcount NAME == 0` (or `< 1`, `<= 0`): no hit can ever be reported, nor a
+        // return of one; Delve disables such a breakpoint before the target runs.
         ps.disarmed = true;
         if (ps.plan.entry == i) {
           plan.notes.push_back(absl::StrCat("tracepoint ", ps.plan.tracepoint,

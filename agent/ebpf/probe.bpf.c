@@ -200,17 +200,23 @@ struct walk_ctx {
   __u64 hi;      // ... and below the goroutine's stack top
 };
 
+// Appends return address `ret`; 0 when the record has no room left.
+static int put_frame(struct walk_ctx* w, __u64 ret) {
+  __u32 at = w->at;
+  if (at >= KDBG_RECORD_WORDS) return 0;
+  w->words[at] = ret;
+  w->at = at + 1;
+  w->n++;
+  return 1;
+}
+
 static long walk_frame(__u32 i, void* data) {
   struct walk_ctx* w = data;
   __u64 fp = w->fp;
   if (fp < w->lo || fp + 16 > w->hi) return 1;
   __u64 pair[2] = {0, 0};
   if (bpf_probe_read_user(pair, sizeof(pair), (void*)fp) || pair[1] == 0) return 1;
-  __u32 at = w->at;
-  if (at >= KDBG_RECORD_WORDS) return 1;
-  w->words[at] = pair[1];
-  w->at = at + 1;
-  w->n++;
+  if (!put_frame(w, pair[1])) return 1;
   // A caller's frame is above its callee's; anything else (0 at a goroutine's first frame) ends
   // the walk.
   if (pair[0] <= fp) return 1;
@@ -235,15 +241,33 @@ static __u32 walk_stack(struct kdbg_probe* p, struct kdbg_record* rec, __u64* re
     // The probed function has not pushed RBP (its entry, or it has no frame): its return address
     // is at CFA - 8, and RBP is still its caller's frame pointer.
     __u64 ret = 0;
-    if (bpf_probe_read_user(&ret, sizeof(ret), (void*)(cfa - 8)) || ret == 0) return 0;
-    __u32 at = w.at;
-    if (at >= KDBG_RECORD_WORDS) return 0;
-    w.words[at] = ret;
-    w.at = at + 1;
-    w.n = 1;
+    if (bpf_probe_read_user(&ret, sizeof(ret), (void*)(cfa - 8)) || ret == 0 ||
+        !put_frame(&w, ret)) {
+      return 0;
+    }
   }
   if (w.n < depth) bpf_loop(depth - w.n, walk_frame, &w, 0);
   return w.n;
+}
+
+// Whether a comparison `op` (enum kdbg_cond_op) holds for `cmp`, the sign of a - b.
+static int compares(__u32 op, int cmp) {
+  switch (op) {
+    case KDBG_COND_EQ:
+      return cmp == 0;
+    case KDBG_COND_NE:
+      return cmp != 0;
+    case KDBG_COND_LT:
+      return cmp < 0;
+    case KDBG_COND_LE:
+      return cmp <= 0;
+    case KDBG_COND_GT:
+      return cmp > 0;
+    case KDBG_COND_GE:
+      return cmp >= 0;
+    default:
+      return 1;
+  }
 }
 
 // Whether the probe's condition holds for the values in `rec` (probe_abi.h). A value that could
@@ -273,45 +297,14 @@ static int cond_holds(struct kdbg_probe* p, struct kdbg_record* rec) {
       cmp = a < b ? -1 : (a > b ? 1 : 0);
     }
   }
-  switch (p->cond_op) {
-    case KDBG_COND_EQ:
-      return cmp == 0;
-    case KDBG_COND_NE:
-      return cmp != 0;
-    case KDBG_COND_LT:
-      return cmp < 0;
-    case KDBG_COND_LE:
-      return cmp <= 0;
-    case KDBG_COND_GT:
-      return cmp > 0;
-    case KDBG_COND_GE:
-      return cmp >= 0;
-    default:
-      return 1;
-  }
+  return compares(p->cond_op, cmp);
 }
 
 // Whether the tracepoint's `n`th hit whose condition held is reported under its hit condition.
 static int hit_cond_holds(struct kdbg_probe* p, __u64 n) {
   __u64 v = p->hit_val;
-  switch (p->hit_op) {
-    case KDBG_COND_EQ:
-      return n == v;
-    case KDBG_COND_NE:
-      return n != v;
-    case KDBG_COND_LT:
-      return n < v;
-    case KDBG_COND_LE:
-      return n <= v;
-    case KDBG_COND_GT:
-      return n > v;
-    case KDBG_COND_GE:
-      return n >= v;
-    case KDBG_COND_REM:
-      return v != 0 && n % v == 0;
-    default:
-      return 1;
-  }
+  if (p->hit_op == KDBG_COND_REM) return v != 0 && n % v == 0;
+  return compares(p->hit_op, n < v ? -1 : (n > v ? 1 : 0));
 }
 
 // GCRA: equivalent to a token bucket of burst_ns/interval_ns tokens refilled one per interval_ns,

@@ -565,6 +565,9 @@ class LibdwReader final : public DwarfReader {
   }
 
   absl::StatusOr<PcCode> CodeAt(uint64_t pc) override {
+    // The subprogram whose ranges hold pc, by the DWARF (as Delve names functions), not the
+    // symbol table that LineSites consults: assembly functions are named there with their ABI
+    // ("runtime.goexit.abi0"), in the DWARF as Delve prints them ("runtime.goexit").
     Dwarf_Die cu, fn;
     if (!UnitAt(pc, &cu) || dwarf_child(&cu, &fn) != 0) {
       return absl::NotFoundError(absl::StrCat("no compile unit covers 0x", absl::Hex(pc)));
