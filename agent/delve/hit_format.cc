@@ -54,7 +54,7 @@ std::string Format(const json& v, int depth) {
   int64_t len = Int(v, "len");
   const json& ch = Arr(v, "children");
   size_t nch = ch.size();
-  if (depth > 3)
+  if (depth > kFormatDepth)
     return kind == GoKind::kString ? QuoteGoString(value) : absl::StrCat(type, " {...}");
   switch (kind) {
     case GoKind::kString: {

@@ -29,8 +29,13 @@ inline constexpr char kOptimizedOut[] = "<optimized out>";
 // structs as `T {a: 1, b: "x"}`, pointers as `*T {...}` or `nil`, slices as `[]T len: 2, cap: 4,
 // [1,2]`, unreadable values as `(unreadable <why>)`, except Delve's "empty OP stack" and "could not
 // find loclist entry" (no value at this PC in optimized code): `<optimized out>`. Nested values are
-// cut at depth 3.
+// cut at depth kFormatDepth.
 std::string FormatVariable(const nlohmann::json& v);
+
+// How deep FormatVariable goes: a value nested deeper (the value itself is at depth 0, a field or
+// a pointer's target one deeper than what holds it) prints as its type and `{...}`, a string in
+// full ("*main.node {...}", "\"leaf\"").
+inline constexpr int kFormatDepth = 3;
 
 // A Go string as Delve prints it: double-quoted, with \" \\ \n \t \r escaped and other control
 // bytes as \xNN; UTF-8 passes through. The eBPF engine formats its strings with this too, so both

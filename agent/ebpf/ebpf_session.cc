@@ -399,6 +399,14 @@ class EbpfSession final : public DebugSession {
         v->set_value(s.unread);  // no slot
         return;
       }
+      if (s.whole != nullptr) {
+        // Its slots as far as the record has them (a slot past it: "record truncated").
+        const size_t n = std::min<size_t>(slot + static_cast<size_t>(s.whole_slots), have);
+        v->set_value(
+            FormatWhole(s, absl::MakeConstSpan(rec.slots + std::min(slot, n), rec.slots + n)));
+        slot += static_cast<size_t>(s.whole_slots);
+        return;
+      }
       if (slot < have && slot < KDBG_MAX_SLOTS) {
         v->set_value(FormatSlot(s, rec.slots[slot], itabs_.get()));
       } else {

@@ -884,6 +884,135 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, Bia
   return absl::OkStatus();
 }
 
+// What of a value Delve loads (proc.LoadConfig), as far as it shapes a value of the kinds
+// WholeValue reads; MaxVariableRecurse is 1 in both of kdbg's.
+struct LoadConfig {
+  bool follow_pointers = true;
+  int max_struct_fields = -1;  // -1: all
+};
+// A print's (proc.LoadFullValue), and a hit's arguments' (the LoadArgs the Delve engine sets on its
+// breakpoints, agent/delve/rpc_client.cc: pointers not followed, the first 3 fields of a struct).
+constexpr LoadConfig kPrintLoad{true, -1};
+constexpr LoadConfig kArgsLoad{false, 3};
+constexpr int kMaxVariableRecurse = 1;
+
+// Compiles a value printed whole (Slot::whole), a pointer or a struct, as Delve loads it
+// (proc.(*Variable).loadValueInternal) with `config`: each string, number, boolean and pointer word
+// it shows takes a record slot, from `first` up to `limit` (exclusive).
+class WholeValue {
+ public:
+  WholeValue(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, Bias bias, LoadConfig config,
+             uint16_t first, uint16_t limit, std::vector<kdbg_op>* ops)
+      : dwarf_(dwarf),
+        types_(types),
+        bias_(bias),
+        config_(config),
+        first_(first),
+        next_(first),
+        limit_(limit),
+        ops_(ops) {}
+
+  // The value `a` (named `path` in errors: "n.Next.At") at recursion level `level`, printed
+  // `depth` deep (delve::kFormatDepth). Unimplemented for a value Delve loads that this engine does
+  // not read (elements of slices, arrays and maps, interfaces' dynamic values, ...), or more slots
+  // than `limit` leaves.
+  absl::Status Emit(const Alt& a, const std::string& path, int level, int depth, ValueNode* node) {
+    node->type = a.type.name;
+    node->kind = a.type.kind;
+    // Printed as its type and {...}: nothing to read.
+    if (depth > delve::kFormatDepth && a.type.kind != GoKind::kString) return absl::OkStatus();
+    switch (a.type.kind) {
+      case GoKind::kPtr: {
+        KDBG_ASSIGN_OR_RETURN(TypeInfo elem, dwarf_.Type(a.type.elem));
+        if (elem.kind == GoKind::kInterface) return NotRead(path, a.type.name, "interface");
+        KDBG_RETURN_IF_ERROR(Leaf(a, path, node));
+        ValueNode& target = node->children.emplace_back();
+        target.type = elem.name;
+        target.kind = elem.kind;
+        // A pointer to a pointer goes one level deeper, and past kMaxVariableRecurse is not
+        // followed.
+        const bool to_pointer = elem.kind == GoKind::kPtr;
+        if (!config_.follow_pointers || (to_pointer && level > kMaxVariableRecurse)) {
+          node->only_addr = true;
+          return absl::OkStatus();
+        }
+        Alt t;
+        t.prefix = a.prefix;
+        KDBG_ASSIGN_OR_RETURN(t.place, Deref(a.place));
+        t.type = std::move(elem);
+        return Emit(t, path, to_pointer ? level + 1 : level, depth + 1, &target);
+      }
+      case GoKind::kStruct: {
+        if (a.type.name == "time.Time") return NotRead(path, a.type.name, "time");
+        node->fields = static_cast<int64_t>(a.type.members.size());
+        node->loaded = level <= kMaxVariableRecurse;
+        if (!node->loaded) return absl::OkStatus();
+        for (const gobinary::Member& m : a.type.members) {
+          if (config_.max_struct_fields >= 0 &&
+              std::cmp_greater_equal(node->children.size(), config_.max_struct_fields)) {
+            break;
+          }
+          // A closure's captured variable ("&x"): Delve reads it through the pointer.
+          if (absl::StartsWith(m.name, "&")) return NotRead(path, a.type.name, "closure");
+          Alt f;
+          f.prefix = a.prefix;
+          KDBG_ASSIGN_OR_RETURN(f.type, dwarf_.Type(m.type));
+          f.place = Sub(a.place, m.offset, f.type.size);
+          ValueNode& field = node->children.emplace_back();
+          field.name = m.name;
+          KDBG_RETURN_IF_ERROR(
+              Emit(f, absl::StrCat(path, ".", m.name), level + 1, depth + 1, &field));
+        }
+        return absl::OkStatus();
+      }
+      default: {
+        int size = 0;
+        if (!ScalarFormat(a.type, &size).ok() || a.type.kind == GoKind::kInterface ||
+            a.type.kind == GoKind::kUnsafePointer) {
+          return NotRead(path, a.type.name, "");
+        }
+        return Leaf(a, path, node);
+      }
+    }
+  }
+
+  // The slots taken so far.
+  int slots() const { return next_ - first_; }
+
+ private:
+  absl::Status Leaf(const Alt& a, const std::string& path, ValueNode* node) {
+    if (next_ >= limit_) {
+      return absl::UnimplementedError(absl::StrCat(
+          path, ": the value printed whole takes more than the ", limit_,
+          " values an eBPF hit's prints carry; print the fields needed, or use --engine delve"));
+    }
+    KDBG_RETURN_IF_ERROR(
+        EmitSlot(dwarf_, types_, bias_, {a}, Read::kValue, next_, ops_, &node->leaf));
+    node->slot = next_++ - first_;
+    return absl::OkStatus();
+  }
+
+  // What Delve prints of the value and the eBPF engine does not read.
+  static absl::Status NotRead(const std::string& path, const std::string& type,
+                              absl::string_view what) {
+    return absl::UnimplementedError(absl::StrCat(
+        path, " is ", type, what == "interface" ? ", a pointer to an interface" : "",
+        what == "time" ? ", which Delve prints as a time" : "",
+        what == "closure" ? ", a closure's variables" : "",
+        "; the eBPF engine prints whole values of strings, numbers, booleans, pointers and "
+        "structs of them, as Delve does: print the fields needed, or use --engine delve"));
+  }
+
+  gobinary::DwarfReader& dwarf_;
+  RuntimeTypeTable& types_;
+  Bias bias_;
+  LoadConfig config_;
+  uint16_t first_;
+  uint16_t next_;
+  uint16_t limit_;
+  std::vector<kdbg_op>* ops_;
+};
+
 // Go's ABIInternal integer registers in assignment order, as DWARF numbers them: RAX, RBX, RCX,
 // RDI, RSI, R8, R9, R10, R11 (src/cmd/compile/abi-internal.md).
 constexpr int kAbiIntRegs[] = {0, 3, 2, 5, 4, 8, 9, 10, 11};
@@ -1485,9 +1614,20 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
     meta.name = bp.prints[i];
     auto alts = alternatives(*e);
     std::vector<kdbg_op> ops;
-    const absl::Status s =
-        alts.ok() ? EmitSlot(dwarf, compiler.types(), bias, *alts, ReadOf(*e), slot, &ops, &meta)
-                  : alts.status();
+    absl::Status s = alts.status();
+    if (alts.ok() && ReadOf(*e) == Read::kValue && alts->size() == 1 && !Guarded(alts->front()) &&
+        (alts->front().type.kind == GoKind::kPtr || alts->front().type.kind == GoKind::kStruct)) {
+      // A pointer or struct, printed whole as Delve loads it (a pointer reached through an
+      // interface keeps one slot: its dynamic types' targets differ).
+      WholeValue whole(dwarf, compiler.types(), bias, kPrintLoad, slot, KDBG_MAX_SLOTS / 2, &ops);
+      auto node = std::make_shared<ValueNode>();
+      s = whole.Emit(alts->front(), bp.prints[i], 0, 0, node.get());
+      meta.type = node->type;
+      meta.whole = std::move(node);
+      meta.whole_slots = whole.slots();
+    } else if (alts.ok()) {
+      s = EmitSlot(dwarf, compiler.types(), bias, *alts, ReadOf(*e), slot, &ops, &meta);
+    }
     if (absl::IsNotFound(s)) {
       Slot unread;
       unread.name = bp.prints[i];
@@ -1497,7 +1637,7 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
       continue;
     }
     if (!s.ok()) return fail(s);
-    ++slot;
+    slot += meta.whole != nullptr ? meta.whole_slots : 1;
     pp.ops.insert(pp.ops.end(), ops.begin(), ops.end());
     pp.vars.push_back(std::move(meta));
   }
@@ -1526,15 +1666,28 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
       continue;
     }
     std::vector<kdbg_op> ops;
-    // A slice argument: its len and cap (Delve also prints up to 16 elements). EmitSlot fills
-    // `meta` only when it succeeds.
+    // A slice argument: its len and cap (Delve also prints up to 16 elements); a struct as Delve
+    // lists it (kArgsLoad), when this engine reads each field it shows. EmitSlot fills `meta` only
+    // when it succeeds.
     const Read what = a->type.kind == GoKind::kSlice ? Read::kSliceHeader : Read::kValue;
-    if (absl::Status s = EmitSlot(dwarf, compiler.types(), bias, {*a}, what, slot, &ops, &meta);
-        !s.ok()) {
+    absl::Status s;
+    if (a->type.kind == GoKind::kStruct) {
+      WholeValue whole(dwarf, compiler.types(), bias, kArgsLoad, slot, max_slots, &ops);
+      auto node = std::make_shared<ValueNode>();
+      s = whole.Emit(*a, p.name, 0, 0, node.get());
+      if (s.ok()) {
+        meta.whole = std::move(node);
+        meta.whole_slots = whole.slots();
+      }
+    } else {
+      s = EmitSlot(dwarf, compiler.types(), bias, {*a}, what, slot, &ops, &meta);
+    }
+    if (!s.ok()) {
       // A value of a type this engine reads whose location it cannot follow here (at an inlined
       // call, a string the DWARF locates in one register) says why.
       int size = 0;
-      const bool readable = what == Read::kSliceHeader || ScalarFormat(a->type, &size).ok();
+      const bool readable =
+          what == Read::kSliceHeader || ScalarFormat(a->type, &size).ok() || absl::IsNotFound(s);
       meta.unread = readable ? absl::StrCat("(unreadable ", s.message(), ")")
                              : absl::StrCat("(unreadable ", a->type.name,
                                             " values are not read by the eBPF engine; --engine "
@@ -1542,7 +1695,7 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
       pp.args.push_back(std::move(meta));
       continue;
     }
-    ++slot;
+    slot += meta.whole != nullptr ? meta.whole_slots : 1;
     pp.ops.insert(pp.ops.end(), ops.begin(), ops.end());
     pp.args.push_back(std::move(meta));
   }
@@ -1801,33 +1954,96 @@ std::string FormatFloat(uint64_t word, int size) {
 
 }  // namespace
 
-std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
+namespace {
+
+// Why a slot holds no value ("nil pointer dereference"), as "(unreadable ...)" says; "" when it
+// holds one.
+std::string Unreadable(const Slot& slot, const kdbg_slot& v) {
   switch (v.status) {
     case KDBG_SLOT_OK:
-      break;
+      return "";
     case KDBG_SLOT_NIL:
-      return "(unreadable nil pointer dereference)";
+      return "nil pointer dereference";
     case KDBG_SLOT_FAULT:
-      return absl::StrCat("(unreadable could not read memory at 0x", absl::Hex(v.w0), ")");
+      return absl::StrCat("could not read memory at 0x", absl::Hex(v.w0));
     case KDBG_SLOT_RANGE:
-      return "(unreadable index out of bounds)";
+      return "index out of bounds";
     case KDBG_SLOT_NO_TYPE: {
       // A field chain through an interface holding a type it has no alternative for (w0: the
       // type's descriptor): one without the field, or one left out for the probe's read steps.
-      if (v.w0 == 0) return "(unreadable nil interface)";
+      if (v.w0 == 0) return "nil interface";
       if (slot.guard_types != nullptr) {
         auto it =
             std::lower_bound(slot.guard_types->begin(), slot.guard_types->end(), v.w0,
                              [](const DynamicType& d, uint64_t word) { return d.word < word; });
         if (it != slot.guard_types->end() && it->word == v.w0) {
-          return absl::StrCat("(unreadable dynamic type ", it->name,
-                              " is not one this expression was compiled for)");
+          return absl::StrCat("dynamic type ", it->name,
+                              " is not one this expression was compiled for");
         }
       }
-      return absl::StrCat("(unreadable dynamic type at 0x", absl::Hex(v.w0), " not compiled)");
+      return absl::StrCat("dynamic type at 0x", absl::Hex(v.w0), " not compiled");
     }
     default:
-      return "(unreadable not evaluated)";
+      return "not evaluated";
+  }
+}
+
+// Delve's api.Variable for `n` (service/api/types.go: the fields delve::FormatVariable reads)
+// from the print's record slots.
+nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values) {
+  nlohmann::json j = {{"name", n.name}, {"type", n.type}, {"kind", static_cast<int>(n.kind)}};
+  if (n.slot < 0) {  // a struct, or nested too deep to be printed
+    if (n.kind != GoKind::kStruct) return j;
+    j["len"] = n.fields;
+    nlohmann::json children = nlohmann::json::array();
+    if (n.loaded) {
+      for (const ValueNode& c : n.children) children.push_back(WholeJson(c, values));
+    }
+    j["children"] = std::move(children);
+    return j;
+  }
+  if (static_cast<size_t>(n.slot) >= values.size()) {
+    j["unreadable"] = "record truncated";
+    return j;
+  }
+  const kdbg_slot& v = values[static_cast<size_t>(n.slot)];
+  if (std::string why = Unreadable(n.leaf, v); !why.empty()) {
+    j["unreadable"] = std::move(why);
+    return j;
+  }
+  if (n.kind == GoKind::kString) {
+    j["value"] = std::string(v.str, std::min<size_t>(v.n, KDBG_STR_MAX));
+    j["len"] = v.w1;
+    return j;
+  }
+  if (n.kind != GoKind::kPtr) {
+    j["value"] = FormatSlot(n.leaf, v);
+    return j;
+  }
+  // A pointer: its target, loaded (at its address), shown by address, or a nil pointer's (Delve's
+  // variable at address 0, never loaded: no fields, no value).
+  const ValueNode& target = n.children.front();
+  nlohmann::json t;
+  if (v.w0 == 0 || n.only_addr) {
+    t = {{"name", ""}, {"type", target.type}, {"kind", static_cast<int>(target.kind)}};
+    if (n.only_addr) t["onlyAddr"] = true;
+  } else {
+    t = WholeJson(target, values);
+  }
+  t["addr"] = v.w0;
+  j["children"] = nlohmann::json::array({std::move(t)});
+  return j;
+}
+
+}  // namespace
+
+std::string FormatWhole(const Slot& slot, absl::Span<const kdbg_slot> values) {
+  return delve::FormatVariable(WholeJson(*slot.whole, values));
+}
+
+std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
+  if (std::string why = Unreadable(slot, v); !why.empty()) {
+    return absl::StrCat("(unreadable ", why, ")");
   }
   int bits = slot.size * 8;
   uint64_t raw = v.w0;
@@ -1850,7 +2066,7 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
     case SlotFormat::kBool:
       return (raw & 0xff) != 0 ? "true" : "false";
     case SlotFormat::kPointer:
-      if (raw == 0) return "nil";
+      // Delve's pointer not followed (an argument: LoadArgs' FollowPointers false), nil or not.
       return absl::StrCat("(", slot.type, ")(0x", absl::Hex(raw), ")");
     case SlotFormat::kInterface: {
       if (v.w0 == 0) return absl::StrCat(slot.type, " nil");
@@ -1886,8 +2102,9 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
 
 uint32_t ProbePlan::RecordSlots() const {
   uint32_t n = 0;
-  for (const Slot& s : vars) n += s.unread.empty() ? 1 : 0;
-  for (const Slot& s : args) n += s.unread.empty() ? 1 : 0;
+  for (const auto* list : {&vars, &args}) {
+    for (const Slot& s : *list) n += !s.unread.empty() ? 0 : s.whole != nullptr ? s.whole_slots : 1;
+  }
   for (const Slot& s : results) n += s.unread.empty() ? 1 : 0;
   return n;
 }

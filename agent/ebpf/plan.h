@@ -20,8 +20,11 @@
 // through a struct, a pointer to a struct
 // or a non-empty interface (one alternative per itab symbol of that interface), ending on a string,
 // integer, boolean, pointer or interface (its two words; an itab symbol names a non-empty one's
-// dynamic type, the DWARF's runtime type addresses an empty one's); len() of a string or slice. A
-// hit's args are every parameter: those of other types carry a Slot::unread text instead of a slot.
+// dynamic type, the DWARF's runtime type addresses an empty one's); len() of a string or slice; or
+// a pointer or struct printed whole, as Delve loads it for a print (ValueNode), when each value
+// Delve shows of it is one of those. A hit's args are every parameter (a struct as Delve lists an
+// argument's, its first 3 fields): those of other types carry a Slot::unread text instead of a
+// slot.
 // Anything else runs on Delve, and the Disqualification says which script line and why.
 //
 // Return values: a tracepoint on a function with results also gets one probe on each RET
@@ -58,6 +61,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "agent/delve/trace_script.h"
 #include "agent/ebpf/probe_abi.h"
 #include "agent/gobinary/dwarf.h"
@@ -122,6 +126,7 @@ struct DynamicType {
 };
 
 class ItabTypes;  // itab_types.h
+struct ValueNode;
 
 struct Slot {
   std::string name;  // the expression as written, or the parameter's name
@@ -140,6 +145,30 @@ struct Slot {
   // binary, sorted by `word`, their descriptors' run-time addresses), which name the dynamic type
   // a KDBG_SLOT_NO_TYPE carries.
   std::shared_ptr<const std::vector<DynamicType>> guard_types;
+  // A print of a whole pointer or struct (`print n`): the value as Delve loads it, whose leaves
+  // take `whole_slots` record slots from this slot's on (FormatWhole); null for one slot.
+  std::shared_ptr<const ValueNode> whole;
+  int whole_slots = 0;
+};
+
+// A value printed whole, shaped as Delve's proc.Variable after loading it for a print
+// (proc.LoadFullValue: pointers followed; the fields of a struct at recursion level 0 or 1, a
+// pointer's target at its pointer's level, one deeper for a pointer to a pointer, which past level
+// 1 is shown by address): what the Delve engine formats (delve::FormatVariable). Strings, numbers,
+// booleans and pointer words are read into record slots; structs are their fields.
+struct ValueNode {
+  std::string name;  // a field's; "" for the value and a pointer's target
+  std::string type;  // Go's name for its type: "*main.node", "main.point", "int32"
+  gobinary::GoKind kind = gobinary::GoKind::kInvalid;
+  // The record slot it is read into, counted from the print's first (-1: nothing read: a struct,
+  // or a value nested past delve::kFormatDepth, printed as its type); `leaf` formats it.
+  int slot = -1;
+  Slot leaf;
+  bool only_addr = false;  // a pointer shown by its address: its target is not loaded
+  // A struct: its field count (Delve's Len), and whether its fields are loaded (children).
+  int64_t fields = 0;
+  bool loaded = false;
+  std::vector<ValueNode> children;  // a struct's fields, a pointer's target
 };
 
 struct ProbePlan {
@@ -240,15 +269,21 @@ bool IsScriptMistake(const absl::Status& status);
 absl::Status ScriptMistake(absl::Status status);
 
 // Formats one slot of a record as the Delve engine prints the same value (agent/delve/
-// hit_format.h): "\"127.0.0.1:5\"...+3 more", "42", "true", "(*main.T)(0xc000..)", "nil",
-// interfaces "io.Writer((*net/http.response)(0xc000..))", "main.Describer(nil)" (a nil *T in
-// it), "error nil"; or "(unreadable ...)". A dynamic type that is not a pointer is named, its
-// value elided: "main.Describer(main.label {...})", "error(syscall.Errno ...)"; a slice argument
+// hit_format.h): "\"127.0.0.1:5\"...+3 more", "42", "true", "(*main.T)(0xc000..)",
+// "(*main.T)(0x0)", interfaces "io.Writer((*net/http.response)(0xc000..))", "main.Describer(nil)"
+// (a nil *T in it), "error nil"; or "(unreadable ...)". A dynamic type that is not a pointer is
+// named, its value elided: "main.Describer(main.label {...})", "error(syscall.Errno ...)"; a slice
+// argument
 // "[]string len: 3, cap: 4, [...]" ("[]" when empty).
 // `itabs` (may be null) names the dynamic type of an interface value whose itab the plan has no
 // symbol for (made at run time): "error((*main.memo)(0xc000..))" instead of "(unreadable dynamic
 // type at 0x...)". A field chain through an interface holding a type it was not compiled for:
 // "(unreadable dynamic type main.label is not one this expression was compiled for)".
 std::string FormatSlot(const Slot& slot, const kdbg_slot& value, ItabTypes* itabs = nullptr);
+
+// Formats a print of a whole value (slot.whole) from its record slots (`values`: slot.whole_slots
+// of them) as the Delve engine prints what Delve loads: "*main.node {Name: \"root\", Next: nil,
+// At: main.point {X: 2, Y: -1}, Count: *2, ...}".
+std::string FormatWhole(const Slot& slot, absl::Span<const kdbg_slot> values);
 
 }  // namespace kdbg::ebpf

@@ -166,10 +166,62 @@ TEST(EbpfPlanTest, FormatsLikeDelve) {
   EXPECT_EQ(FormatSlot(b, Ok(0x100)), "false");
   Slot p = MakeSlot("o", "*main.Order", SlotFormat::kPointer, 8);
   EXPECT_EQ(FormatSlot(p, Ok(0xc000012345)), "(*main.Order)(0xc000012345)");
-  EXPECT_EQ(FormatSlot(p, Ok(0)), "nil");
+  // Not followed, as Delve lists a pointer argument (LoadArgs: FollowPointers false), nil too.
+  EXPECT_EQ(FormatSlot(p, Ok(0)), "(*main.Order)(0x0)");
   kdbg_slot nil{};
   nil.status = KDBG_SLOT_NIL;
   EXPECT_EQ(FormatSlot(str, nil), "(unreadable nil pointer dereference)");
+}
+
+// A value printed whole, as the Delve engine formats what Delve loads for a print: a pointer's
+// target and a struct's fields, a nil pointer's target (never loaded), a pointer to a pointer
+// shown by its address, a struct past MaxVariableRecurse (its field count only), and slots a
+// record was cut before.
+TEST(EbpfPlanTest, FormatsWholeValuesLikeDelve) {
+  using gobinary::GoKind;
+  auto node = [](const std::string& name, const std::string& type, GoKind kind, int slot,
+                 SlotFormat format = SlotFormat::kPointer) {
+    ValueNode n;
+    n.name = name;
+    n.type = type;
+    n.kind = kind;
+    n.slot = slot;
+    n.leaf = MakeSlot(name, type, format, 8);
+    return n;
+  };
+  ValueNode target = node("", "main.node", GoKind::kStruct, -1);
+  target.fields = 4;
+  target.loaded = true;
+  target.children.push_back(node("Name", "string", GoKind::kString, 1, SlotFormat::kString));
+  ValueNode next = node("Next", "*main.node", GoKind::kPtr, 2);
+  next.children.push_back(node("", "main.node", GoKind::kStruct, -1));
+  target.children.push_back(next);
+  ValueNode at = node("At", "main.point", GoKind::kStruct, -1);
+  at.fields = 2;  // not loaded
+  target.children.push_back(at);
+  ValueNode owner = node("Owner", "**main.Customer", GoKind::kPtr, 3);
+  owner.only_addr = true;
+  owner.children.push_back(node("", "*main.Customer", GoKind::kPtr, -1));
+  target.children.push_back(owner);
+  Slot n = MakeSlot("n", "*main.node", SlotFormat::kPointer, 8);
+  n.whole = std::make_shared<ValueNode>(node("", "*main.node", GoKind::kPtr, 0));
+  const_cast<ValueNode&>(*n.whole).children.push_back(target);
+  n.whole_slots = 4;
+  const std::vector<kdbg_slot> values = {Ok(0xc000010000), Ok(0x1000, 70, "root"), Ok(0),
+                                         Ok(0xc000020000)};
+  EXPECT_EQ(FormatWhole(n, values),
+            "*main.node {Name: \"root\"...+66 more, Next: *main.node {}, At: main.point {...+2 "
+            "more}, Owner: (**main.Customer)(0xc000020000)}");
+  EXPECT_EQ(FormatWhole(n, absl::MakeConstSpan(values).subspan(0, 2)),
+            "*main.node {Name: \"root\"...+66 more, Next: (unreadable record truncated), At: "
+            "main.point {...+2 more}, Owner: (unreadable record truncated)}");
+  EXPECT_EQ(FormatWhole(n, {Ok(0)}), "*main.node {}");
+  kdbg_slot fault{};
+  fault.status = KDBG_SLOT_FAULT;
+  fault.w0 = 0x10;
+  EXPECT_EQ(FormatWhole(n, {Ok(0xc000010000), fault, Ok(0), Ok(0)}),
+            "*main.node {Name: (unreadable could not read memory at 0x10), Next: *main.node {}, "
+            "At: main.point {...+2 more}, Owner: (**main.Customer)(0x0)}");
 }
 
 // Interfaces as the Delve engine prints them (agent/delve/hit_format.cc on Delve's api.Variable:

@@ -884,6 +884,14 @@ TEST(EbpfEngineTest, ErrorsNameTheLineAndLeaveNothing) {
        "t.dlv:2: o.Items: []string values"},
       {"trace h main.handleOrder\ncond h qty > 1 && urgent\n", absl::StatusCode::kUnimplemented,
        "t.dlv:2: condition `qty > 1 && urgent`"},
+      // A pointer printed whole: Delve prints the elements of the slice in it.
+      {"trace h main.handleOrder\non h print o\n", absl::StatusCode::kUnimplemented,
+       "t.dlv:2: o: o.Items is []string; the eBPF engine prints whole values of strings, numbers, "
+       "booleans, pointers and structs of them, as Delve does: print the fields needed, or use "
+       "--engine delve"},
+      {"trace v main.visit\non v print n\non v print n.Next\n", absl::StatusCode::kUnimplemented,
+       "t.dlv:3: n.Next: n.Next.At.X: the value printed whole takes more than the 16 values an "
+       "eBPF hit's prints carry"},
       // A line in a body reads parameters, locals and package variables
       // (ALineInAFunctionsBodyIsTracedWhereDelveBreaks, PackageVariablesAreWhatDelvePrints): a
       // local declared further down is none of them here.
@@ -1141,6 +1149,15 @@ std::vector<std::string> ExpectSameHits(const std::vector<v1::HitEvent>& ebpf,
   return ebpf_lines;
 }
 
+// Runs `script` on each engine over `paths` (want hits each) and ExpectSameHits: the eBPF lines.
+std::vector<std::string> BothEnginesHits(const GoTarget& t, const std::string& script,
+                                         const std::vector<std::string>& paths, size_t want) {
+  SCOPED_TRACE(script);
+  std::vector<v1::HitEvent> ebpf = EngineHits(t, "ebpf", script, paths, want);
+  std::vector<v1::HitEvent> dlv = EngineHits(t, "delve", script, paths, want);
+  return ExpectSameHits(ebpf, dlv, want);
+}
+
 // The same script on the same binary through both engines, with the same requests: every printed
 // value (and every scalar argument) must be what Delve prints.
 TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
@@ -1383,10 +1400,7 @@ TEST(EbpfEngineTest, ALineInAFunctionsBodyIsTracedWhereDelveBreaks) {
                                              "/order?id=2&name=bo&items=b,c&tag=yz&qty=3&urgent=1",
                                              "/order?id=3&name=cy&items=d&tag=w&qty=4"};
   auto both = [&](const std::string& script, const std::vector<std::string>& paths, size_t want) {
-    SCOPED_TRACE(script);
-    std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, paths, want);
-    std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, paths, want);
-    return ExpectSameHits(ebpf, dlv, want);
+    return BothEnginesHits(**t, script, paths, want);
   };
   // Past the call on line 49 the parameters are read from the frame (spill slots), d is dead.
   EXPECT_THAT(both("trace h main.go:50\non h print o.Customer.Name\n", requests, 3),
@@ -1545,10 +1559,7 @@ TEST(EbpfEngineTest, PackageVariablesAreWhatDelvePrints) {
   const std::vector<std::string> requests = {"/order?id=1&name=ann&items=a&tag=x&qty=2",
                                              "/order?id=2&name=bo&items=b,c&tag=yz&qty=3"};
   auto both = [&](const std::string& script, size_t want) {
-    SCOPED_TRACE(script);
-    std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, requests, want);
-    std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, requests, want);
-    return ExpectSameHits(ebpf, dlv, want);
+    return BothEnginesHits(**t, script, requests, want);
   };
   // (Not sink: each request adds to it, so the two engines' runs would see different values; and
   // pointers print differently by design, docs/ebpf-engine.md: they are compared in conditions.)
@@ -1583,6 +1594,66 @@ TEST(EbpfEngineTest, PackageVariablesAreWhatDelvePrints) {
   ExpectReleased(**pie, 0);
 }
 
+// `print X` of a pointer or a struct: the value as Delve loads it for a print (proc.LoadFullValue:
+// pointers followed, the fields of a struct and of the structs in it, MaxVariableRecurse 1; a
+// pointer to a pointer past that by its address), each field read by the BPF program and the
+// whole formatted as the Delve engine formats Delve's.
+TEST(EbpfEngineTest, PointersAndStructsPrintAsDelvePrintsThem) {
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto both = [&](const std::string& script, const std::vector<std::string>& paths, size_t want) {
+    return BothEnginesHits(**t, script, paths, want);
+  };
+  const std::vector<std::string> graphs = {"/graph?name=root&k=2&owner=ann",
+                                           "/graph?name=r&k=1&deep=1&owner=bo"};
+  // The node, its fields, and the fields of the node and the point in it (level 1); past depth 3
+  // in the format, a type and {...} (strings in full); a nil **Customer's target.
+  EXPECT_THAT(
+      both("trace v main.visit\non v print n\n", graphs, 2),
+      ElementsAre(StartsWith("v main.visit main.go:400 n=*main.node {Name: \"root\", Next: "
+                             "*main.node {Name: \"leaf\", Next: *main.node {...}, At: main.point "
+                             "{...}, Count: *int {...}, Owner: **main.Customer {...}, Ratio: "
+                             "float64 {...}, Seen: bool {...}}, At: main.point {X: 2, Y: -1}, "
+                             "Count: *2, Owner: *(*main.Customer)(nil), Ratio: 1.25, Seen: true} "),
+                  StartsWith("v main.visit main.go:400 n=*main.node {Name: \"r\", ")));
+  // A struct in registers, a pointer to an int, a nil pointer (Delve's target at address 0, not
+  // loaded); the arguments as Delve lists them (pointers not followed, the first 3 fields of a
+  // struct).
+  EXPECT_THAT(
+      both("trace v main.visit\non v print p\non v print count\non v print none\non v print lim\n",
+           graphs, 2),
+      ElementsAre(
+          AllOf(
+              HasSubstr(" p=main.point {X: 2, Y: -1} count=*2 none=*main.Customer {} "
+                        "lim=main.limits {Min: -1, Max: 200, Step: 2, Name: \"root\", On: true} "),
+              HasSubstr(") p=main.point {X: 2, Y: -1} count=(*int)(0x"),
+              EndsWith(" none=(*main.Customer)(0x0) lim=main.limits {Min: -1, Max: 200, Step: "
+                       "2, ...+2 more}")),
+          HasSubstr(" p=main.point {X: 1, Y: -1} count=*1 none=*main.Customer {} ")));
+  // A pointer to a struct one level down: its fields one deeper (level 1: the "deeper" node's
+  // fields are loaded, its point's are not), a nil pointer in it; a struct field.
+  EXPECT_THAT(both("trace v main.visit\non v print n.Next\non v print n.At\n", graphs, 2),
+              ElementsAre(StartsWith("v main.visit main.go:400 n.Next=*main.node {Name: \"leaf\", "
+                                     "Next: *main.node {}, At: main.point {X: 3, Y: 4}, Count: *2, "
+                                     "Owner: **main.Customer {...}, Ratio: 0.5, Seen: false} "
+                                     "n.At=main.point {X: 2, Y: -1} "),
+                          StartsWith("v main.visit main.go:400 n.Next=*main.node {Name: \"leaf\", "
+                                     "Next: *main.node {Name: \"deeper\", Next: *main.node {...}, "
+                                     "At: main.point {...}, ")));
+  EXPECT_THAT(
+      both("trace h main.handleOrder\non h print o.Customer\n",
+           {"/order?id=1&name=ann&items=a&tag=x&qty=2", "/order?id=2&items=b&qty=1"}, 2),
+      ElementsAre(HasSubstr(" o.Customer=*main.Customer {Name: \"ann\", Tier: 3, Email: "
+                            "\"ann@example.com\"} "),
+                  HasSubstr(" o.Customer=*main.Customer {Name: \"\", Tier: 0, Email: \"\"} ")));
+  // An embedded struct's, with floats.
+  EXPECT_THAT(
+      both("trace s main.ship\non s print e.meta\n", {"/order?id=1&w=1.5&source=web"}, 1),
+      ElementsAre(HasSubstr(" e.meta=main.meta {Source: \"web\", Mass: 1.5, Scale: 1.5} ")));
+  ExpectReleased(**t, 0);
+}
+
 // `cond -hitcount` on eBPF, as Delve's checkHitCond: the tracepoint's count of hits whose
 // condition held (its entry and its inlined calls together) against N, counted in the BPF program;
 // the returns reported are those of the calls reported.
@@ -1591,10 +1662,7 @@ TEST(EbpfEngineTest, HitCountConditionsAreDelves) {
   auto t = GoTarget::Start("values");
   ASSERT_TRUE(t.ok()) << t.status();
   auto both = [&](const std::string& script, const std::vector<std::string>& paths, size_t want) {
-    SCOPED_TRACE(script);
-    std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, paths, want);
-    std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, paths, want);
-    return ExpectSameHits(ebpf, dlv, want);
+    return BothEnginesHits(**t, script, paths, want);
   };
   // recurse(5) makes 6 calls, n = 5..0: every second one.
   EXPECT_THAT(both("trace r main.recurse\ncond -hitcount r % 2\n", {"/recurse?n=5"}, 3),

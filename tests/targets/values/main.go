@@ -368,3 +368,53 @@ func init() {
 		fmt.Fprintln(w, release, generation)
 	})
 }
+
+func init() { http.HandleFunc("/graph", serveGraph) }
+
+// node and point are printed whole (`print n`): Delve follows pointers, loads the fields of a
+// struct and of the structs in it (MaxVariableRecurse 1: two levels), and shows a pointer to a
+// pointer past that by its address.
+type node struct {
+	Name  string
+	Next  *node
+	At    point
+	Count *int
+	Owner **Customer
+	Ratio float64
+	Seen  bool
+}
+
+type point struct {
+	X, Y int32
+}
+
+// limits has more fields than Delve lists of a struct argument (3).
+type limits struct {
+	Min, Max, Step int16
+	Name           string
+	On             bool
+}
+
+//go:noinline
+func visit(n *node, p point, count *int, none *Customer, lim limits) int {
+	if n.Next != nil && none == nil && lim.On {
+		return int(p.X) + *count + int(lim.Step)
+	}
+	return int(p.Y)
+}
+
+// serveGraph links root -> leaf (-> "deeper" with deep=1), each with a point, a counter and (the
+// leaf) an owner behind two pointers.
+func serveGraph(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	k, _ := strconv.Atoi(q.Get("k"))
+	owner := &Customer{Name: q.Get("owner"), Tier: 1, Email: "o@example.com"}
+	leaf := &node{Name: "leaf", At: point{X: 3, Y: 4}, Count: &k, Owner: &owner, Ratio: 0.5}
+	root := &node{Name: q.Get("name"), Next: leaf, At: point{X: int32(k), Y: -1}, Count: &k,
+		Ratio: 1.25, Seen: k > 1}
+	if q.Get("deep") == "1" {
+		leaf.Next = &node{Name: "deeper"}
+	}
+	fmt.Fprintf(w, "%d\n", visit(root, root.At, &k, nil,
+		limits{Min: -1, Max: int16(k * 100), Step: 2, Name: q.Get("name"), On: k > 0}))
+}
