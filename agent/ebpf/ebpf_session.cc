@@ -401,7 +401,8 @@ class EbpfSession final : public DebugSession {
       }
       if (s.whole != nullptr) {
         // Its slots as far as the record has them (a slot past it: "record truncated").
-        const size_t n = std::min<size_t>(slot + static_cast<size_t>(s.whole_slots), have);
+        const size_t n = std::min<size_t>(
+            {slot + static_cast<size_t>(s.whole_slots), have, size_t{KDBG_MAX_SLOTS}});
         v->set_value(
             FormatWhole(s, absl::MakeConstSpan(rec.slots + std::min(slot, n), rec.slots + n)));
         slot += static_cast<size_t>(s.whole_slots);

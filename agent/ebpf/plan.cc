@@ -3,6 +3,7 @@
 #include "agent/delve/hit_format.h"
 
 #include <algorithm>
+#include <bit>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -756,6 +757,27 @@ std::shared_ptr<const std::vector<DynamicType>> DynamicTypesOf(gobinary::DwarfRe
   return out;
 }
 
+// The constants Delve describes a value of integer type `t` by (Slot::constants; Delve's
+// constantsMap.Get: only a type whose name has a package, sorted by value, their names without the
+// type's package), or null.
+std::shared_ptr<const std::vector<gobinary::Constant>> ConstantsFor(gobinary::DwarfReader& dwarf,
+                                                                    const TypeInfo& t) {
+  if (!absl::StrContains(t.name, '.') || absl::StartsWith(t.name, "C.")) return nullptr;
+  std::vector<gobinary::Constant> constants = dwarf.ConstantsOf(t.id);
+  if (constants.empty()) return nullptr;
+  // Delve's packageName: up to the first '.' after the last '/'.
+  const size_t slash = t.name.rfind('/');
+  const size_t dot = t.name.find('.', slash == std::string::npos ? 0 : slash);
+  const std::string prefix = t.name.substr(0, dot + 1);
+  for (gobinary::Constant& c : constants) {
+    if (absl::StartsWith(c.name, prefix)) c.name.erase(0, prefix.size());
+  }
+  std::stable_sort(
+      constants.begin(), constants.end(),
+      [](const gobinary::Constant& a, const gobinary::Constant& b) { return a.value < b.value; });
+  return std::make_shared<const std::vector<gobinary::Constant>>(std::move(constants));
+}
+
 // Ops that store the two 8-byte words at `offset` within the value in slot.w0 and slot.w1: one
 // read after one walk of the chain when the value is in memory.
 absl::Status StoreTwoWords(const Place& p, uint64_t offset, std::vector<kdbg_op>* body) {
@@ -859,6 +881,9 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, Bia
       meta->format = f;
       meta->size = size;
       meta->type = type;
+      if (read == Read::kValue && (f == SlotFormat::kSigned || f == SlotFormat::kUnsigned)) {
+        meta->constants = ConstantsFor(dwarf, a.type);
+      }
       if (f == SlotFormat::kInterface) {
         meta->dynamic_types = DynamicTypesOf(dwarf, types, *bias, a.type);
         meta->by_itab = !a.type.empty_interface;
@@ -883,6 +908,11 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, Bia
   }
   return absl::OkStatus();
 }
+
+// The payload marking a whole value's failure as a value Delve shows and this engine does not
+// read (WholeValue::NotRead), not a limit or a location.
+constexpr char kNotReadPayload[] = "kdbg.dev/ebpf/not-read";
+bool IsNotRead(const absl::Status& s) { return s.GetPayload(kNotReadPayload).has_value(); }
 
 // What of a value Delve loads (proc.LoadConfig), as far as it shapes a value of the kinds
 // WholeValue reads; MaxVariableRecurse is 1 in both of kdbg's.
@@ -924,7 +954,9 @@ class WholeValue {
     switch (a.type.kind) {
       case GoKind::kPtr: {
         KDBG_ASSIGN_OR_RETURN(TypeInfo elem, dwarf_.Type(a.type.elem));
-        if (elem.kind == GoKind::kInterface) return NotRead(path, a.type.name, "interface");
+        if (elem.kind == GoKind::kInterface && config_.follow_pointers) {
+          return NotRead(path, a.type.name, ", a pointer to an interface");
+        }
         KDBG_RETURN_IF_ERROR(Leaf(a, path, node));
         ValueNode& target = node->children.emplace_back();
         target.type = elem.name;
@@ -943,7 +975,6 @@ class WholeValue {
         return Emit(t, path, to_pointer ? level + 1 : level, depth + 1, &target);
       }
       case GoKind::kStruct: {
-        if (a.type.name == "time.Time") return NotRead(path, a.type.name, "time");
         node->fields = static_cast<int64_t>(a.type.members.size());
         node->loaded = level <= kMaxVariableRecurse;
         if (!node->loaded) return absl::OkStatus();
@@ -953,7 +984,8 @@ class WholeValue {
             break;
           }
           // A closure's captured variable ("&x"): Delve reads it through the pointer.
-          if (absl::StartsWith(m.name, "&")) return NotRead(path, a.type.name, "closure");
+          if (absl::StartsWith(m.name, "&"))
+            return NotRead(path, a.type.name, ", a closure's variables");
           Alt f;
           f.prefix = a.prefix;
           KDBG_ASSIGN_OR_RETURN(f.type, dwarf_.Type(m.type));
@@ -983,8 +1015,9 @@ class WholeValue {
   absl::Status Leaf(const Alt& a, const std::string& path, ValueNode* node) {
     if (next_ >= limit_) {
       return absl::UnimplementedError(absl::StrCat(
-          path, ": the value printed whole takes more than the ", limit_,
-          " values an eBPF hit's prints carry; print the fields needed, or use --engine delve"));
+          path, ": the value printed whole takes more slots than are left for it (a hit carries ",
+          KDBG_MAX_SLOTS, ", ", KDBG_MAX_SLOTS / 2,
+          " for its prints); print the fields needed, or use --engine delve"));
     }
     KDBG_RETURN_IF_ERROR(
         EmitSlot(dwarf_, types_, bias_, {a}, Read::kValue, next_, ops_, &node->leaf));
@@ -992,15 +1025,15 @@ class WholeValue {
     return absl::OkStatus();
   }
 
-  // What Delve prints of the value and the eBPF engine does not read.
+  // What Delve prints of the value and the eBPF engine does not read (IsNotRead).
   static absl::Status NotRead(const std::string& path, const std::string& type,
                               absl::string_view what) {
-    return absl::UnimplementedError(absl::StrCat(
-        path, " is ", type, what == "interface" ? ", a pointer to an interface" : "",
-        what == "time" ? ", which Delve prints as a time" : "",
-        what == "closure" ? ", a closure's variables" : "",
+    absl::Status s = absl::UnimplementedError(absl::StrCat(
+        path, " is ", type, what,
         "; the eBPF engine prints whole values of strings, numbers, booleans, pointers and "
         "structs of them, as Delve does: print the fields needed, or use --engine delve"));
+    s.SetPayload(kNotReadPayload, absl::Cord("1"));
+    return s;
   }
 
   gobinary::DwarfReader& dwarf_;
@@ -1436,12 +1469,12 @@ absl::Status CheckInstructionStart(gobinary::DwarfReader& dwarf, absl::string_vi
 // A print or condition of a value the probe has no location for is not an error, as Delve
 // evaluates it there: the print says so, the condition lets every call through (Delve reports a
 // hit whose condition fails to evaluate).
-absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
-                                           absl::string_view script_name,
-                                           gobinary::DwarfReader& dwarf, Bias bias,
-                                           Compiler& compiler, const gobinary::Function& fn,
-                                           const gobinary::InlinedCall* call,
-                                           std::optional<uint64_t> body_pc) {
+// `whole_args`: struct arguments read field by field (as Delve lists them), else said to be unread;
+// `*used_whole_args` tells whether any was.
+absl::StatusOr<ProbePlan> CompileProbeOnce(
+    const delve::ScriptBreakpoint& bp, absl::string_view script_name, gobinary::DwarfReader& dwarf,
+    Bias bias, Compiler& compiler, const gobinary::Function& fn, const gobinary::InlinedCall* call,
+    std::optional<uint64_t> body_pc, bool whole_args, bool* used_whole_args) {
   auto where = [&](int line, absl::string_view msg) {
     return absl::StrCat(script_name, ":", line, ": ", msg);
   };
@@ -1619,7 +1652,9 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
         (alts->front().type.kind == GoKind::kPtr || alts->front().type.kind == GoKind::kStruct)) {
       // A pointer or struct, printed whole as Delve loads it (a pointer reached through an
       // interface keeps one slot: its dynamic types' targets differ).
-      WholeValue whole(dwarf, compiler.types(), bias, kPrintLoad, slot, KDBG_MAX_SLOTS / 2, &ops);
+      // Within the prints' KDBG_MAX_SLOTS / 2, a slot kept for each print after it.
+      const auto limit = static_cast<uint16_t>(KDBG_MAX_SLOTS / 2 - (bp.prints.size() - i - 1));
+      WholeValue whole(dwarf, compiler.types(), bias, kPrintLoad, slot, limit, &ops);
       auto node = std::make_shared<ValueNode>();
       s = whole.Emit(alts->front(), bp.prints[i], 0, 0, node.get());
       meta.type = node->type;
@@ -1671,7 +1706,10 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
     // when it succeeds.
     const Read what = a->type.kind == GoKind::kSlice ? Read::kSliceHeader : Read::kValue;
     absl::Status s;
-    if (a->type.kind == GoKind::kStruct) {
+    if (a->type.kind == GoKind::kStruct && !whole_args) {
+      s = absl::UnimplementedError("not read whole");  // said below
+    } else if (a->type.kind == GoKind::kStruct) {
+      *used_whole_args = true;
       WholeValue whole(dwarf, compiler.types(), bias, kArgsLoad, slot, max_slots, &ops);
       auto node = std::make_shared<ValueNode>();
       s = whole.Emit(*a, p.name, 0, 0, node.get());
@@ -1686,8 +1724,10 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(const delve::ScriptBreakpoint& bp,
       // A value of a type this engine reads whose location it cannot follow here (at an inlined
       // call, a string the DWARF locates in one register) says why.
       int size = 0;
-      const bool readable =
-          what == Read::kSliceHeader || ScalarFormat(a->type, &size).ok() || absl::IsNotFound(s);
+      // A struct says why when the reason is not its type (a location, the record's slots).
+      const bool readable = what == Read::kSliceHeader || ScalarFormat(a->type, &size).ok() ||
+                            absl::IsNotFound(s) ||
+                            (a->type.kind == GoKind::kStruct && whole_args && !IsNotRead(s));
       meta.unread = readable ? absl::StrCat("(unreadable ", s.message(), ")")
                              : absl::StrCat("(unreadable ", a->type.name,
                                             " values are not read by the eBPF engine; --engine "
@@ -1750,12 +1790,24 @@ absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
                                        const gobinary::InlinedCall* call,
                                        std::optional<uint64_t> body_pc) {
   compiler.reset_used_other_types();
-  auto pp = CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call, body_pc);
-  if (pp.ok() || !compiler.used_other_types()) return pp;
-  compiler.set_other_types(false);
-  auto again = CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call, body_pc);
-  compiler.set_other_types(true);
-  return again;
+  bool whole_args = false;
+  auto pp = CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call, body_pc, true,
+                             &whole_args);
+  if (!pp.ok() && compiler.used_other_types()) {
+    compiler.set_other_types(false);
+    pp = CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call, body_pc, true,
+                          &whole_args);
+    compiler.set_other_types(true);
+  }
+  // Struct arguments, which the script does not ask for, never cost it the engine (their read
+  // steps past KDBG_MAX_OPS): without them, each says it is unread.
+  if (!pp.ok() && whole_args) {
+    bool unused = false;
+    auto without =
+        CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call, body_pc, false, &unused);
+    if (without.ok()) return without;
+  }
+  return pp;
 }
 
 // NotFound from CompilePlan means the script's location is not in the binary (the engine choice
@@ -1988,6 +2040,35 @@ std::string Unreadable(const Slot& slot, const kdbg_slot& v) {
   }
 }
 
+// `value` (the integer n) as Delve's api.VariableValueAsString prints a value of a type with
+// constants: "modeExec (4)", "modeRead|modeWrite (3)" (proc.(*constantType).describe: the constant
+// equal to n, else n as the bitwise or of the single-bit constants when they make all of it),
+// else `value` alone.
+std::string WithConstants(const Slot& slot, int64_t n, std::string value) {
+  if (slot.constants == nullptr) return value;
+  std::string describe;
+  for (const gobinary::Constant& c : *slot.constants) {
+    if (c.value == n) {
+      describe = c.name;
+      break;
+    }
+  }
+  if (describe.empty() && n != 0) {
+    std::vector<absl::string_view> bits;
+    uint64_t left = static_cast<uint64_t>(n);
+    for (const gobinary::Constant& c : *slot.constants) {
+      const auto v = static_cast<uint64_t>(c.value);
+      if (std::popcount(v) == 1 && (left & v) != 0) {
+        bits.push_back(c.name);
+        left &= ~v;
+      }
+    }
+    if (left == 0) describe = absl::StrJoin(bits, "|");
+  }
+  if (describe.empty()) return value;
+  return absl::StrCat(describe, " (", value, ")");
+}
+
 // Delve's api.Variable for `n` (service/api/types.go: the fields delve::FormatVariable reads)
 // from the print's record slots.
 nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values) {
@@ -2059,10 +2140,10 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
       int64_t x = static_cast<int64_t>(raw);
       if (bits < 64 && (raw >> (bits - 1)) & 1)
         x = static_cast<int64_t>(raw | ~((uint64_t{1} << bits) - 1));
-      return absl::StrCat(x);
+      return WithConstants(slot, x, absl::StrCat(x));
     }
     case SlotFormat::kUnsigned:
-      return absl::StrCat(raw);
+      return WithConstants(slot, static_cast<int64_t>(raw), absl::StrCat(raw));
     case SlotFormat::kBool:
       return (raw & 0xff) != 0 ? "true" : "false";
     case SlotFormat::kPointer:

@@ -145,6 +145,10 @@ struct Slot {
   // binary, sorted by `word`, their descriptors' run-time addresses), which name the dynamic type
   // a KDBG_SLOT_NO_TYPE carries.
   std::shared_ptr<const std::vector<DynamicType>> guard_types;
+  // kSigned, kUnsigned of a named type with constants ("main.mode": modeRead = 1, ...): those,
+  // sorted by value, their package prefix trimmed ("modeRead"), by which Delve describes a value
+  // ("modeRead|modeWrite (3)"; proc.(*Variable).ConstDescr); null for none.
+  std::shared_ptr<const std::vector<gobinary::Constant>> constants;
   // A print of a whole pointer or struct (`print n`): the value as Delve loads it, whose leaves
   // take `whole_slots` record slots from this slot's on (FormatWhole); null for one slot.
   std::shared_ptr<const ValueNode> whole;

@@ -173,6 +173,24 @@ TEST(EbpfPlanTest, FormatsLikeDelve) {
   EXPECT_EQ(FormatSlot(str, nil), "(unreadable nil pointer dereference)");
 }
 
+// An integer of a named type with constants, as Delve describes it (proc.(*constantType).describe):
+// by the constant equal to it, else as the single-bit constants that make all of it, else alone.
+TEST(EbpfPlanTest, FormatsIntegersByTheirTypesConstantsLikeDelve) {
+  Slot m = MakeSlot("m", "main.mode", SlotFormat::kUnsigned, 1);
+  m.constants = std::make_shared<const std::vector<gobinary::Constant>>(
+      std::vector<gobinary::Constant>{{"modeRead", 1}, {"modeWrite", 2}, {"modeExec", 4}});
+  EXPECT_EQ(FormatSlot(m, Ok(4)), "modeExec (4)");
+  EXPECT_EQ(FormatSlot(m, Ok(0x103)), "modeRead|modeWrite (3)");  // the byte's bits only
+  EXPECT_EQ(FormatSlot(m, Ok(0)), "0");
+  EXPECT_EQ(FormatSlot(m, Ok(9)), "9");  // 8 is no constant's
+  Slot s = MakeSlot("s", "main.state", SlotFormat::kSigned, 8);
+  s.constants = std::make_shared<const std::vector<gobinary::Constant>>(
+      std::vector<gobinary::Constant>{{"stopped", -1}, {"idle", 0}, {"busy", 3}});
+  EXPECT_EQ(FormatSlot(s, Ok(0)), "idle (0)");
+  EXPECT_EQ(FormatSlot(s, Ok(static_cast<uint64_t>(-1))), "stopped (-1)");
+  EXPECT_EQ(FormatSlot(s, Ok(1)), "1");  // 3 is not a single bit
+}
+
 // A value printed whole, as the Delve engine formats what Delve loads for a print: a pointer's
 // target and a struct's fields, a nil pointer's target (never loaded), a pointer to a pointer
 // shown by its address, a struct past MaxVariableRecurse (its field count only), and slots a

@@ -532,6 +532,11 @@ class LibdwReader final : public DwarfReader {
     return *std::move(pos);
   }
 
+  std::vector<Constant> ConstantsOf(TypeId type) override {
+    auto it = constants_.find(type);
+    return it == constants_.end() ? std::vector<Constant>{} : it->second;
+  }
+
   absl::StatusOr<GlobalVariable> Global(absl::string_view name) override {
     auto it = globals_.find(name);
     if (it == globals_.end() && !absl::StrContains(name, '/')) {
@@ -804,6 +809,14 @@ class LibdwReader final : public DwarfReader {
         }
       } else if (tag == DW_TAG_variable) {
         globals_.emplace(n, dwarf_dieoffset(d));
+      } else if (tag == DW_TAG_constant) {
+        Dwarf_Die type;
+        Dwarf_Attribute attr;
+        Dwarf_Sword value = 0;
+        if (TypeRef(d, &type) && dwarf_attr(d, DW_AT_const_value, &attr) != nullptr &&
+            dwarf_formsdata(&attr, &value) == 0) {
+          constants_[dwarf_dieoffset(&type)].push_back(Constant{n, static_cast<int64_t>(value)});
+        }
       } else if (tag == DW_TAG_base_type || tag == DW_TAG_pointer_type ||
                  tag == DW_TAG_structure_type || tag == DW_TAG_typedef ||
                  tag == DW_TAG_array_type) {
@@ -897,7 +910,8 @@ class LibdwReader final : public DwarfReader {
   Dwarf_CFI* cfi_ = nullptr;  // dwarf_'s, read on first use
   absl::flat_hash_map<std::string, Dwarf_Off> functions_;
   absl::flat_hash_map<std::string, Dwarf_Off> types_;
-  absl::flat_hash_map<std::string, Dwarf_Off> globals_;   // package variables, by full name
+  absl::flat_hash_map<std::string, Dwarf_Off> globals_;  // package variables, by full name
+  absl::flat_hash_map<Dwarf_Off, std::vector<Constant>> constants_;  // by their type's DIE
   absl::flat_hash_map<std::string, Dwarf_Off> abstract_;  // DW_AT_inline subprograms, by name
   // A generic function's name without type parameters -> its instantiations' full names.
   absl::flat_hash_map<std::string, std::vector<std::string>> generic_;

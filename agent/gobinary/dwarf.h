@@ -94,6 +94,14 @@ struct GlobalVariable {
   uint64_t address = 0;  // link-time
 };
 
+// A constant of a type, as Go writes each typed package-level constant under its unit:
+//   DW_TAG_constant  DW_AT_name "crypto/internal/fips140/bigmod.yes",
+//                    DW_AT_type <"crypto/internal/fips140/bigmod.choice">, DW_AT_const_value 1
+struct Constant {
+  std::string name;  // full: "main.modeRead"
+  int64_t value = 0;
+};
+
 // One call site where the compiler inlined a function. Go writes it inside the caller's
 // subprogram (possibly nested in lexical blocks and other inlined calls) as
 //   DW_TAG_inlined_subroutine  DW_AT_abstract_origin <the function's DW_AT_inline DIE>,
@@ -263,6 +271,9 @@ class DwarfReader {
   // binary has none (or none at a fixed address), FailedPrecondition when several packages of that
   // short name have it.
   virtual absl::StatusOr<GlobalVariable> Global(absl::string_view name) = 0;
+  // The constants whose DW_AT_type is `type` (a TypeInfo::id), in the DWARF's order; none for most
+  // types. Delve names an integer of a named type by them (proc.(*Variable).ConstDescr).
+  virtual std::vector<Constant> ConstantsOf(TypeId type) = 0;
   // The function and inlined calls holding `pc`; NotFound when no subprogram's code holds it
   // (assembly without DWARF, a PC outside the binary's code).
   virtual absl::StatusOr<PcCode> CodeAt(uint64_t pc) = 0;

@@ -246,6 +246,23 @@ TEST(DwarfReader, GlobalsAreFoundByTheirFullNames) {
   EXPECT_EQ(r->Global("main.handleOrder").status().code(), absl::StatusCode::kNotFound);
 }
 
+// The constants of a named integer type, by which Delve names its values; none for a type
+// without (and `int`'s, which Delve never uses, are there too).
+TEST(DwarfReader, ConstantsAreFoundByTheirType) {
+  auto r = OpenValues();
+  ASSERT_NE(r, nullptr);
+  auto mode = r->TypeByName("main.mode");
+  ASSERT_TRUE(mode.ok()) << mode.status();
+  std::vector<std::pair<std::string, int64_t>> got;
+  for (const Constant& c : r->ConstantsOf(mode->id)) got.emplace_back(c.name, c.value);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, int64_t>>{
+                     {"main.modeExec", 4}, {"main.modeRead", 1}, {"main.modeWrite", 2}}));
+  auto point = r->TypeByName("main.point");
+  ASSERT_TRUE(point.ok()) << point.status();
+  EXPECT_TRUE(r->ConstantsOf(point->id).empty());
+}
+
 // Which types Go keeps in an interface's data word itself: pointer-shaped ones (the values
 // target's main.ref is a struct of one *main.Order), not structs and arrays of other shapes.
 TEST(DwarfReader, DirectInterfaceTypesArePointerShaped) {

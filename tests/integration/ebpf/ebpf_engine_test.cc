@@ -890,8 +890,12 @@ TEST(EbpfEngineTest, ErrorsNameTheLineAndLeaveNothing) {
        "booleans, pointers and structs of them, as Delve does: print the fields needed, or use "
        "--engine delve"},
       {"trace v main.visit\non v print n\non v print n.Next\n", absl::StatusCode::kUnimplemented,
-       "t.dlv:3: n.Next: n.Next.At.X: the value printed whole takes more than the 16 values an "
-       "eBPF hit's prints carry"},
+       "t.dlv:3: n.Next: n.Next.Next.Name: the value printed whole takes more slots than are left "
+       "for it (a hit carries 32, 16 for its prints)"},
+      // A slot is kept for each print after it: n's 13 do not fit before three more.
+      {"trace v main.visit\non v print n.Name\non v print n\non v print n.Seen\non v print "
+       "n.Ratio\non v print count\n",
+       absl::StatusCode::kUnimplemented, "t.dlv:3: n: n.Mode: the value printed whole takes more"},
       // A line in a body reads parameters, locals and package variables
       // (ALineInAFunctionsBodyIsTracedWhereDelveBreaks, PackageVariablesAreWhatDelvePrints): a
       // local declared further down is none of them here.
@@ -1561,8 +1565,8 @@ TEST(EbpfEngineTest, PackageVariablesAreWhatDelvePrints) {
   auto both = [&](const std::string& script, size_t want) {
     return BothEnginesHits(**t, script, requests, want);
   };
-  // (Not sink: each request adds to it, so the two engines' runs would see different values; and
-  // pointers print differently by design, docs/ebpf-engine.md: they are compared in conditions.)
+  // (Not sink: each request adds to it, so the two engines' runs would see different values. The
+  // pointer and the interface, kept and errNegative, are compared in conditions.)
   EXPECT_THAT(both("trace h main.handleOrder\non h print release\non h print main.generation\n", 2),
               Each(StartsWith("h main.handleOrder main.go:48 release=\"v1.2.3\" "
                               "main.generation=7 ")));
@@ -1611,12 +1615,14 @@ TEST(EbpfEngineTest, PointersAndStructsPrintAsDelvePrintsThem) {
   // in the format, a type and {...} (strings in full); a nil **Customer's target.
   EXPECT_THAT(
       both("trace v main.visit\non v print n\n", graphs, 2),
-      ElementsAre(StartsWith("v main.visit main.go:400 n=*main.node {Name: \"root\", Next: "
+      ElementsAre(StartsWith("v main.visit main.go:410 n=*main.node {Name: \"root\", Next: "
                              "*main.node {Name: \"leaf\", Next: *main.node {...}, At: main.point "
                              "{...}, Count: *int {...}, Owner: **main.Customer {...}, Ratio: "
-                             "float64 {...}, Seen: bool {...}}, At: main.point {X: 2, Y: -1}, "
-                             "Count: *2, Owner: *(*main.Customer)(nil), Ratio: 1.25, Seen: true} "),
-                  StartsWith("v main.visit main.go:400 n=*main.node {Name: \"r\", ")));
+                             "float64 {...}, Seen: bool {...}, Mode: main.mode {...}}, At: "
+                             "main.point {X: 2, Y: -1}, Count: *2, Owner: *(*main.Customer)(nil), "
+                             "Ratio: 1.25, Seen: true, Mode: modeRead|modeWrite (3)} "),
+                  StartsWith("v main.visit main.go:410 n=*main.node {Name: \"r\", ")));
+  // (A mode is named by its constants, as Delve names it; the argument m=17 is no sum of them.)
   // A struct in registers, a pointer to an int, a nil pointer (Delve's target at address 0, not
   // loaded); the arguments as Delve lists them (pointers not followed, the first 3 fields of a
   // struct).
@@ -1629,16 +1635,17 @@ TEST(EbpfEngineTest, PointersAndStructsPrintAsDelvePrintsThem) {
                         "lim=main.limits {Min: -1, Max: 200, Step: 2, Name: \"root\", On: true} "),
               HasSubstr(") p=main.point {X: 2, Y: -1} count=(*int)(0x"),
               EndsWith(" none=(*main.Customer)(0x0) lim=main.limits {Min: -1, Max: 200, Step: "
-                       "2, ...+2 more}")),
+                       "2, ...+2 more} m=17")),
           HasSubstr(" p=main.point {X: 1, Y: -1} count=*1 none=*main.Customer {} ")));
   // A pointer to a struct one level down: its fields one deeper (level 1: the "deeper" node's
   // fields are loaded, its point's are not), a nil pointer in it; a struct field.
   EXPECT_THAT(both("trace v main.visit\non v print n.Next\non v print n.At\n", graphs, 2),
-              ElementsAre(StartsWith("v main.visit main.go:400 n.Next=*main.node {Name: \"leaf\", "
+              ElementsAre(StartsWith("v main.visit main.go:410 n.Next=*main.node {Name: \"leaf\", "
                                      "Next: *main.node {}, At: main.point {X: 3, Y: 4}, Count: *2, "
-                                     "Owner: **main.Customer {...}, Ratio: 0.5, Seen: false} "
+                                     "Owner: **main.Customer {...}, Ratio: 0.5, Seen: false, Mode: "
+                                     "modeExec (4)} "
                                      "n.At=main.point {X: 2, Y: -1} "),
-                          StartsWith("v main.visit main.go:400 n.Next=*main.node {Name: \"leaf\", "
+                          StartsWith("v main.visit main.go:410 n.Next=*main.node {Name: \"leaf\", "
                                      "Next: *main.node {Name: \"deeper\", Next: *main.node {...}, "
                                      "At: main.point {...}, ")));
   EXPECT_THAT(

@@ -382,7 +382,17 @@ type node struct {
 	Owner **Customer
 	Ratio float64
 	Seen  bool
+	Mode  mode
 }
+
+// mode's constants are single bits: Delve prints a mode by their names ("modeRead|modeWrite (3)").
+type mode uint8
+
+const (
+	modeRead mode = 1 << iota
+	modeWrite
+	modeExec
+)
 
 type point struct {
 	X, Y int32
@@ -396,8 +406,8 @@ type limits struct {
 }
 
 //go:noinline
-func visit(n *node, p point, count *int, none *Customer, lim limits) int {
-	if n.Next != nil && none == nil && lim.On {
+func visit(n *node, p point, count *int, none *Customer, lim limits, m mode) int {
+	if n.Next != nil && none == nil && lim.On && m != 0 {
 		return int(p.X) + *count + int(lim.Step)
 	}
 	return int(p.Y)
@@ -409,12 +419,13 @@ func serveGraph(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	k, _ := strconv.Atoi(q.Get("k"))
 	owner := &Customer{Name: q.Get("owner"), Tier: 1, Email: "o@example.com"}
-	leaf := &node{Name: "leaf", At: point{X: 3, Y: 4}, Count: &k, Owner: &owner, Ratio: 0.5}
+	leaf := &node{Name: "leaf", At: point{X: 3, Y: 4}, Count: &k, Owner: &owner, Ratio: 0.5,
+		Mode: modeExec}
 	root := &node{Name: q.Get("name"), Next: leaf, At: point{X: int32(k), Y: -1}, Count: &k,
-		Ratio: 1.25, Seen: k > 1}
+		Ratio: 1.25, Seen: k > 1, Mode: mode(k) | modeRead}
 	if q.Get("deep") == "1" {
 		leaf.Next = &node{Name: "deeper"}
 	}
 	fmt.Fprintf(w, "%d\n", visit(root, root.At, &k, nil,
-		limits{Min: -1, Max: int16(k * 100), Step: 2, Name: q.Get("name"), On: k > 0}))
+		limits{Min: -1, Max: int16(k * 100), Step: 2, Name: q.Get("name"), On: k > 0}, mode(k*8)|modeRead))
 }
