@@ -66,7 +66,9 @@ std::string Format(const json& v, int depth) {
     }
     case GoKind::kPtr:
       if (nch == 0) return absl::StrCat("(", type, ")(nil)");
-      if (Uint(ch[0], "addr") == 0 && Int(ch[0], "kind") == 0) return "nil";
+      // A nil pointer: Delve's target at address 0, never loaded (a struct with no fields, an int
+      // with no value: `*main.T {}`, `*` if printed as the target), or shown by that address.
+      if (ch[0].is_object() && ch[0].contains("addr") && Uint(ch[0], "addr") == 0) return "nil";
       if (Bool(ch[0], "onlyAddr")) {
         return absl::StrCat("(", type, ")(0x", absl::Hex(Uint(ch[0], "addr")), ")");
       }

@@ -45,8 +45,17 @@ TEST(FormatVariableTest, Composites) {
   EXPECT_EQ(FormatVariable(st), "main.T {A: 1, B: \"x\", ...+1 more}");
   json ptr = {{"kind", 22}, {"type", "*main.T"}, {"children", {st}}};
   EXPECT_EQ(FormatVariable(ptr), "*main.T {A: 1, B: \"x\", ...+1 more}");
-  json nilptr = {{"kind", 22}, {"type", "*main.T"}, {"children", {{{"kind", 0}, {"addr", 0}}}}};
+  // A nil pointer: Delve's target at address 0, of the pointer's element kind, never loaded;
+  // followed or not (an argument's, onlyAddr), and inside a loaded value.
+  json nilptr = {{"kind", 22},
+                 {"type", "*main.T"},
+                 {"children", {{{"kind", 25}, {"type", "main.T"}, {"addr", 0}}}}};
   EXPECT_EQ(FormatVariable(nilptr), "nil");
+  nilptr["children"][0]["onlyAddr"] = true;
+  EXPECT_EQ(FormatVariable(nilptr), "nil");
+  json holder = {{"kind", 25}, {"type", "main.H"}, {"len", 1}, {"children", {nilptr}}};
+  holder["children"][0]["name"] = "Next";
+  EXPECT_EQ(FormatVariable(holder), "main.H {Next: nil}");
   json slice = {{"kind", 23},
                 {"type", "[]int"},
                 {"len", 2},

@@ -2147,7 +2147,7 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
     case SlotFormat::kBool:
       return (raw & 0xff) != 0 ? "true" : "false";
     case SlotFormat::kPointer:
-      // Delve's pointer not followed (an argument: LoadArgs' FollowPointers false), nil or not.
+      if (raw == 0) return "nil";
       return absl::StrCat("(", slot.type, ")(0x", absl::Hex(raw), ")");
     case SlotFormat::kInterface: {
       if (v.w0 == 0) return absl::StrCat(slot.type, " nil");

@@ -274,7 +274,7 @@ absl::Status ScriptMistake(absl::Status status);
 
 // Formats one slot of a record as the Delve engine prints the same value (agent/delve/
 // hit_format.h): "\"127.0.0.1:5\"...+3 more", "42", "true", "(*main.T)(0xc000..)",
-// "(*main.T)(0x0)", interfaces "io.Writer((*net/http.response)(0xc000..))", "main.Describer(nil)"
+// "nil", interfaces "io.Writer((*net/http.response)(0xc000..))", "main.Describer(nil)"
 // (a nil *T in it), "error nil"; or "(unreadable ...)". A dynamic type that is not a pointer is
 // named, its value elided: "main.Describer(main.label {...})", "error(syscall.Errno ...)"; a slice
 // argument

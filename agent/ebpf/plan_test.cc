@@ -166,8 +166,7 @@ TEST(EbpfPlanTest, FormatsLikeDelve) {
   EXPECT_EQ(FormatSlot(b, Ok(0x100)), "false");
   Slot p = MakeSlot("o", "*main.Order", SlotFormat::kPointer, 8);
   EXPECT_EQ(FormatSlot(p, Ok(0xc000012345)), "(*main.Order)(0xc000012345)");
-  // Not followed, as Delve lists a pointer argument (LoadArgs: FollowPointers false), nil too.
-  EXPECT_EQ(FormatSlot(p, Ok(0)), "(*main.Order)(0x0)");
+  EXPECT_EQ(FormatSlot(p, Ok(0)), "nil");
   kdbg_slot nil{};
   nil.status = KDBG_SLOT_NIL;
   EXPECT_EQ(FormatSlot(str, nil), "(unreadable nil pointer dereference)");
@@ -228,18 +227,18 @@ TEST(EbpfPlanTest, FormatsWholeValuesLikeDelve) {
   const std::vector<kdbg_slot> values = {Ok(0xc000010000), Ok(0x1000, 70, "root"), Ok(0),
                                          Ok(0xc000020000)};
   EXPECT_EQ(FormatWhole(n, values),
-            "*main.node {Name: \"root\"...+66 more, Next: *main.node {}, At: main.point {...+2 "
+            "*main.node {Name: \"root\"...+66 more, Next: nil, At: main.point {...+2 "
             "more}, Owner: (**main.Customer)(0xc000020000)}");
   EXPECT_EQ(FormatWhole(n, absl::MakeConstSpan(values).subspan(0, 2)),
             "*main.node {Name: \"root\"...+66 more, Next: (unreadable record truncated), At: "
             "main.point {...+2 more}, Owner: (unreadable record truncated)}");
-  EXPECT_EQ(FormatWhole(n, {Ok(0)}), "*main.node {}");
+  EXPECT_EQ(FormatWhole(n, {Ok(0)}), "nil");
   kdbg_slot fault{};
   fault.status = KDBG_SLOT_FAULT;
   fault.w0 = 0x10;
   EXPECT_EQ(FormatWhole(n, {Ok(0xc000010000), fault, Ok(0), Ok(0)}),
-            "*main.node {Name: (unreadable could not read memory at 0x10), Next: *main.node {}, "
-            "At: main.point {...+2 more}, Owner: (**main.Customer)(0x0)}");
+            "*main.node {Name: (unreadable could not read memory at 0x10), Next: nil, "
+            "At: main.point {...+2 more}, Owner: nil}");
 }
 
 // Interfaces as the Delve engine prints them (agent/delve/hit_format.cc on Delve's api.Variable:

@@ -1619,29 +1619,29 @@ TEST(EbpfEngineTest, PointersAndStructsPrintAsDelvePrintsThem) {
                              "*main.node {Name: \"leaf\", Next: *main.node {...}, At: main.point "
                              "{...}, Count: *int {...}, Owner: **main.Customer {...}, Ratio: "
                              "float64 {...}, Seen: bool {...}, Mode: main.mode {...}}, At: "
-                             "main.point {X: 2, Y: -1}, Count: *2, Owner: *(*main.Customer)(nil), "
+                             "main.point {X: 2, Y: -1}, Count: *2, Owner: nil, "
                              "Ratio: 1.25, Seen: true, Mode: modeRead|modeWrite (3)} "),
                   StartsWith("v main.visit main.go:410 n=*main.node {Name: \"r\", ")));
   // (A mode is named by its constants, as Delve names it; the argument m=17 is no sum of them.)
-  // A struct in registers, a pointer to an int, a nil pointer (Delve's target at address 0, not
-  // loaded); the arguments as Delve lists them (pointers not followed, the first 3 fields of a
-  // struct).
+  // A struct in registers, a pointer to an int, a nil pointer (Delve's target at address 0, never
+  // loaded: "nil" on both engines, printed or an argument); the arguments as Delve lists them
+  // (pointers not followed, the first 3 fields of a struct).
   EXPECT_THAT(
       both("trace v main.visit\non v print p\non v print count\non v print none\non v print lim\n",
            graphs, 2),
       ElementsAre(
           AllOf(
-              HasSubstr(" p=main.point {X: 2, Y: -1} count=*2 none=*main.Customer {} "
+              HasSubstr(" p=main.point {X: 2, Y: -1} count=*2 none=nil "
                         "lim=main.limits {Min: -1, Max: 200, Step: 2, Name: \"root\", On: true} "),
               HasSubstr(") p=main.point {X: 2, Y: -1} count=(*int)(0x"),
-              EndsWith(" none=(*main.Customer)(0x0) lim=main.limits {Min: -1, Max: 200, Step: "
+              EndsWith(" none=nil lim=main.limits {Min: -1, Max: 200, Step: "
                        "2, ...+2 more} m=17")),
-          HasSubstr(" p=main.point {X: 1, Y: -1} count=*1 none=*main.Customer {} ")));
+          HasSubstr(" p=main.point {X: 1, Y: -1} count=*1 none=nil ")));
   // A pointer to a struct one level down: its fields one deeper (level 1: the "deeper" node's
   // fields are loaded, its point's are not), a nil pointer in it; a struct field.
   EXPECT_THAT(both("trace v main.visit\non v print n.Next\non v print n.At\n", graphs, 2),
               ElementsAre(StartsWith("v main.visit main.go:410 n.Next=*main.node {Name: \"leaf\", "
-                                     "Next: *main.node {}, At: main.point {X: 3, Y: 4}, Count: *2, "
+                                     "Next: nil, At: main.point {X: 3, Y: 4}, Count: *2, "
                                      "Owner: **main.Customer {...}, Ratio: 0.5, Seen: false, Mode: "
                                      "modeExec (4)} "
                                      "n.At=main.point {X: 2, Y: -1} "),
@@ -1654,6 +1654,17 @@ TEST(EbpfEngineTest, PointersAndStructsPrintAsDelvePrintsThem) {
       ElementsAre(HasSubstr(" o.Customer=*main.Customer {Name: \"ann\", Tier: 3, Email: "
                             "\"ann@example.com\"} "),
                   HasSubstr(" o.Customer=*main.Customer {Name: \"\", Tier: 0, Email: \"\"} ")));
+  // At a line in a body, a local; a package variable, nil and then set.
+  const std::vector<std::string> order = {"/order?id=1&name=ann&items=a&qty=2"};
+  EXPECT_THAT(both("trace s main.go:154\non s print c\n", order, 1),
+              ElementsAre(StartsWith("s main.serveOrder main.go:154 c=*main.Customer {Name: "
+                                     "\"ann\", Tier: 3, Email: \"ann@example.com\"} ")));
+  // A nil *int (Delve's int at address 0, with no value).
+  EXPECT_THAT(both("trace h main.handleOrder\non h print kept\n", order, 1),
+              ElementsAre(StartsWith("h main.handleOrder main.go:48 kept=nil ")));
+  Get(**t, "/scopes?label=ab");
+  EXPECT_THAT(both("trace h main.handleOrder\non h print kept\n", order, 1),
+              ElementsAre(StartsWith("h main.handleOrder main.go:48 kept=*4 ")));
   // An embedded struct's, with floats.
   EXPECT_THAT(
       both("trace s main.ship\non s print e.meta\n", {"/order?id=1&w=1.5&source=web"}, 1),
