@@ -919,11 +919,12 @@ bool IsNotRead(const absl::Status& s) { return s.GetPayload(kNotReadPayload).has
 struct LoadConfig {
   bool follow_pointers = true;
   int max_struct_fields = -1;  // -1: all
+  int max_array_values = 64;
 };
 // A print's (proc.LoadFullValue), and a hit's arguments' (the LoadArgs the Delve engine sets on its
 // breakpoints, agent/delve/rpc_client.cc: pointers not followed, the first 3 fields of a struct).
-constexpr LoadConfig kPrintLoad{true, -1};
-constexpr LoadConfig kArgsLoad{false, 3};
+constexpr LoadConfig kPrintLoad{true, -1, 64};
+constexpr LoadConfig kArgsLoad{false, 3, 16};
 constexpr int kMaxVariableRecurse = 1;
 
 // Compiles a value printed whole (Slot::whole), a pointer or a struct, as Delve loads it
@@ -997,6 +998,9 @@ class WholeValue {
         }
         return absl::OkStatus();
       }
+      case GoKind::kArray:
+      case GoKind::kSlice:
+        return Elements(a, path, node);
       default: {
         int size = 0;
         if (!ScalarFormat(a.type, &size).ok() || a.type.kind == GoKind::kInterface ||
@@ -1012,17 +1016,89 @@ class WholeValue {
   int slots() const { return next_ - first_; }
 
  private:
-  absl::Status Leaf(const Alt& a, const std::string& path, ValueNode* node) {
-    if (next_ >= limit_) {
-      return absl::UnimplementedError(absl::StrCat(
-          path, ": the value printed whole takes more slots than are left for it (a hit carries ",
-          KDBG_MAX_SLOTS, ", ", KDBG_MAX_SLOTS / 2,
-          " for its prints); print the fields needed, or use --engine delve"));
+  // An array or slice of numbers or booleans (ValueNode::element), as Delve loads its elements: an
+  // array of at most 64 bytes, in 16-byte slots; a slice of 1-byte elements ([]byte, []bool), its
+  // header, then up to 64 of them copied as a string's bytes are. Larger elements in a slice,
+  // whose count only the hit knows, and other elements: NotRead.
+  absl::Status Elements(const Alt& a, const std::string& path, ValueNode* node) {
+    gobinary::TypeId elem_id = a.type.elem;
+    if (a.type.kind == GoKind::kSlice) {  // {array *T, len, cap}
+      if (a.type.members.empty()) return NotRead(path, a.type.name, "");
+      KDBG_ASSIGN_OR_RETURN(TypeInfo data, dwarf_.Type(a.type.members.front().type));
+      elem_id = data.elem;
     }
-    KDBG_RETURN_IF_ERROR(
-        EmitSlot(dwarf_, types_, bias_, {a}, Read::kValue, next_, ops_, &node->leaf));
+    KDBG_ASSIGN_OR_RETURN(TypeInfo elem, dwarf_.Type(elem_id));
+    int size = 0;
+    auto format = ScalarFormat(elem, &size);
+    if (!format.ok() || *format == SlotFormat::kString || *format == SlotFormat::kPointer ||
+        *format == SlotFormat::kInterface || elem.size == 0 ||
+        (a.type.kind == GoKind::kSlice && elem.size != 1) ||
+        (a.type.kind == GoKind::kArray && a.type.size > 4 * 16)) {
+      return NotRead(path, a.type.name, "");
+    }
+    node->element.type = elem.name;
+    node->element.format = *format;
+    node->element.size = size;
+    node->element.constants = ConstantsFor(dwarf_, elem);
+    node->max_elements = config_.max_array_values;
+    if (a.type.kind == GoKind::kSlice) {
+      KDBG_RETURN_IF_ERROR(Leaf(a, path, node, Read::kSliceHeader));
+      std::vector<kdbg_op> bytes = a.prefix;
+      KDBG_RETURN_IF_ERROR(StoreTwoWords(a.place, 0, &bytes));  // {data, len}
+      bytes.push_back(Op(KDBG_OP_STR));
+      KDBG_RETURN_IF_ERROR(Raw(path, bytes));
+      node->slots = 2;
+      return absl::OkStatus();
+    }
+    node->array_len = static_cast<int64_t>(a.type.size / elem.size);
+    node->slot = next_ - first_;
+    for (uint64_t at = 0; at < a.type.size; at += 16) {
+      std::vector<kdbg_op> chunk = a.prefix;
+      for (uint8_t w = 0; w < 2 && at + 8 * w < a.type.size; ++w) {
+        KDBG_ASSIGN_OR_RETURN(
+            std::vector<kdbg_op> word,
+            Word(a.place, at + 8 * w, std::min<uint64_t>(8, a.type.size - at - 8 * w)));
+        chunk.insert(chunk.end(), word.begin(), word.end());
+        chunk.push_back(Op(KDBG_OP_STORE, w));
+      }
+      KDBG_RETURN_IF_ERROR(Raw(path, chunk));
+      ++node->slots;
+    }
+    return absl::OkStatus();
+  }
+
+  // The next slot, filled by `body` (one alternative).
+  absl::Status Raw(const std::string& path, const std::vector<kdbg_op>& body) {
+    KDBG_RETURN_IF_ERROR(Room(path));
+    kdbg_op alt = Op(KDBG_OP_ALT);
+    alt.slot = next_;
+    ops_->push_back(alt);
+    for (kdbg_op o : body) {
+      o.slot = next_;
+      ops_->push_back(o);
+    }
+    kdbg_op end = Op(KDBG_OP_END);
+    end.slot = next_;
+    ops_->push_back(end);
+    ++next_;
+    return absl::OkStatus();
+  }
+
+  // `a` read into the next slot as EmitSlot reads it (`read`: kValue, or a slice's kSliceHeader).
+  absl::Status Leaf(const Alt& a, const std::string& path, ValueNode* node,
+                    Read read = Read::kValue) {
+    KDBG_RETURN_IF_ERROR(Room(path));
+    KDBG_RETURN_IF_ERROR(EmitSlot(dwarf_, types_, bias_, {a}, read, next_, ops_, &node->leaf));
     node->slot = next_++ - first_;
     return absl::OkStatus();
+  }
+
+  absl::Status Room(const std::string& path) const {
+    if (next_ < limit_) return absl::OkStatus();
+    return absl::UnimplementedError(absl::StrCat(
+        path, ": the value printed whole takes more slots than are left for it (a hit carries ",
+        KDBG_MAX_SLOTS, ", ", KDBG_MAX_SLOTS / 2,
+        " for its prints); print the fields needed, or use --engine delve"));
   }
 
   // What Delve prints of the value and the eBPF engine does not read (IsNotRead).
@@ -1649,7 +1725,8 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
     std::vector<kdbg_op> ops;
     absl::Status s = alts.status();
     if (alts.ok() && ReadOf(*e) == Read::kValue && alts->size() == 1 && !Guarded(alts->front()) &&
-        (alts->front().type.kind == GoKind::kPtr || alts->front().type.kind == GoKind::kStruct)) {
+        (alts->front().type.kind == GoKind::kPtr || alts->front().type.kind == GoKind::kStruct ||
+         alts->front().type.kind == GoKind::kArray || alts->front().type.kind == GoKind::kSlice)) {
       // A pointer or struct, printed whole as Delve loads it (a pointer reached through an
       // interface keeps one slot: its dynamic types' targets differ).
       // Within the prints' KDBG_MAX_SLOTS / 2, a slot kept for each print after it.
@@ -1706,9 +1783,10 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
     // when it succeeds.
     const Read what = a->type.kind == GoKind::kSlice ? Read::kSliceHeader : Read::kValue;
     absl::Status s;
-    if (a->type.kind == GoKind::kStruct && !whole_args) {
-      s = absl::UnimplementedError("not read whole");  // said below
-    } else if (a->type.kind == GoKind::kStruct) {
+    const GoKind kind = a->type.kind;
+    const bool whole_kind =
+        kind == GoKind::kStruct || kind == GoKind::kArray || kind == GoKind::kSlice;
+    if (whole_kind && whole_args) {
       *used_whole_args = true;
       WholeValue whole(dwarf, compiler.types(), bias, kArgsLoad, slot, max_slots, &ops);
       auto node = std::make_shared<ValueNode>();
@@ -1716,7 +1794,12 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
       if (s.ok()) {
         meta.whole = std::move(node);
         meta.whole_slots = whole.slots();
+      } else if (kind == GoKind::kSlice && IsNotRead(s)) {
+        ops.clear();  // its elements are not read: its len and cap
+        s = EmitSlot(dwarf, compiler.types(), bias, {*a}, what, slot, &ops, &meta);
       }
+    } else if (kind == GoKind::kStruct || kind == GoKind::kArray) {
+      s = absl::UnimplementedError("not read whole");  // said below
     } else {
       s = EmitSlot(dwarf, compiler.types(), bias, {*a}, what, slot, &ops, &meta);
     }
@@ -1725,9 +1808,9 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
       // call, a string the DWARF locates in one register) says why.
       int size = 0;
       // A struct says why when the reason is not its type (a location, the record's slots).
-      const bool readable = what == Read::kSliceHeader || ScalarFormat(a->type, &size).ok() ||
-                            absl::IsNotFound(s) ||
-                            (a->type.kind == GoKind::kStruct && whole_args && !IsNotRead(s));
+      const bool readable =
+          what == Read::kSliceHeader || ScalarFormat(a->type, &size).ok() || absl::IsNotFound(s) ||
+          ((kind == GoKind::kStruct || kind == GoKind::kArray) && whole_args && !IsNotRead(s));
       meta.unread = readable ? absl::StrCat("(unreadable ", s.message(), ")")
                              : absl::StrCat("(unreadable ", a->type.name,
                                             " values are not read by the eBPF engine; --engine "
@@ -2071,8 +2154,68 @@ std::string WithConstants(const Slot& slot, int64_t n, std::string value) {
 
 // Delve's api.Variable for `n` (service/api/types.go: the fields delve::FormatVariable reads)
 // from the print's record slots.
+// An array's or slice's elements (ValueNode::element) into `j`, as Delve's api.Variable has them:
+// Len, Cap and the first MaxArrayValues elements as children.
+nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
+                            nlohmann::json j) {
+  auto slot = [&](int k, std::string* why) -> const kdbg_slot* {
+    if (k < 0 || static_cast<size_t>(k) >= values.size()) {
+      *why = "record truncated";
+      return nullptr;
+    }
+    const kdbg_slot& v = values[static_cast<size_t>(k)];
+    *why = Unreadable(n.leaf, v);
+    return why->empty() ? &v : nullptr;
+  };
+  std::string why;
+  std::string bytes;
+  uint64_t len = 0, cap = 0;
+  if (n.kind == GoKind::kSlice) {
+    const kdbg_slot* header = slot(n.slot, &why);
+    const kdbg_slot* data = header != nullptr ? slot(n.slot + 1, &why) : nullptr;
+    if (data == nullptr) {
+      j["unreadable"] = why;
+      return j;
+    }
+    len = header->w0;
+    cap = header->w1;
+    bytes.assign(data->str, std::min<size_t>(data->n, KDBG_STR_MAX));
+  } else {
+    len = cap = static_cast<uint64_t>(n.array_len);
+    for (int k = 0; k < n.slots; ++k) {
+      const kdbg_slot* chunk = slot(n.slot + k, &why);
+      if (chunk == nullptr) {
+        j["unreadable"] = why;
+        return j;
+      }
+      for (uint64_t w : {chunk->w0, chunk->w1}) {
+        for (int b = 0; b < 8; ++b) bytes.push_back(static_cast<char>((w >> (8 * b)) & 0xff));
+      }
+    }
+  }
+  j["len"] = len;
+  j["cap"] = cap;
+  const auto size = static_cast<size_t>(n.element.size);
+  const size_t shown = std::min<size_t>({static_cast<size_t>(std::min<uint64_t>(len, 1 << 20)),
+                                         static_cast<size_t>(n.max_elements), bytes.size() / size});
+  nlohmann::json children = nlohmann::json::array();
+  for (size_t i = 0; i < shown; ++i) {
+    kdbg_slot e{};
+    e.status = KDBG_SLOT_OK;
+    std::memcpy(&e.w0, bytes.data() + i * size, size);
+    children.push_back(
+        {{"name", ""}, {"type", n.element.type}, {"value", FormatSlot(n.element, e)}});
+  }
+  j["children"] = std::move(children);
+  return j;
+}
+
 nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values) {
   nlohmann::json j = {{"name", n.name}, {"type", n.type}, {"kind", static_cast<int>(n.kind)}};
+  if (n.kind == GoKind::kArray || n.kind == GoKind::kSlice) {
+    if (n.slots == 0) return j;  // nested too deep to be printed
+    return ElementsJson(n, values, std::move(j));
+  }
   if (n.slot < 0) {  // a struct, or nested too deep to be printed
     if (n.kind != GoKind::kStruct) return j;
     j["len"] = n.fields;

@@ -173,6 +173,14 @@ struct ValueNode {
   int64_t fields = 0;
   bool loaded = false;
   std::vector<ValueNode> children;  // a struct's fields, a pointer's target
+  // An array or slice of numbers or booleans: how each element is formatted (`element.size`
+  // bytes each), how many Delve loads at most (MaxArrayValues), and an array's length. An array's
+  // bytes are in `slots` record slots from `slot` on (16 bytes each: w0, w1); a slice's length and
+  // capacity in `slot` (w0, w1) and its first 64 bytes in slot + 1 (str).
+  Slot element;
+  int max_elements = 0;
+  int64_t array_len = 0;
+  int slots = 0;
 };
 
 struct ProbePlan {

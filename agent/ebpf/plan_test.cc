@@ -172,6 +172,40 @@ TEST(EbpfPlanTest, FormatsLikeDelve) {
   EXPECT_EQ(FormatSlot(str, nil), "(unreadable nil pointer dereference)");
 }
 
+// A byte slice (its header, then its first bytes as a string's) and an array (16 bytes a slot),
+// as Delve's api.Variable lists their elements: Len, Cap, the first MaxArrayValues.
+TEST(EbpfPlanTest, FormatsSlicesAndArraysOfNumbersLikeDelve) {
+  using gobinary::GoKind;
+  // A print of `type`, its elements of `element` (`size` bytes), in `slots` record slots.
+  auto whole = [](const std::string& type, GoKind kind, int slots, const std::string& element,
+                  SlotFormat format, int size, int max) {
+    ValueNode n;
+    n.type = type;
+    n.kind = kind;
+    n.slot = 0;
+    n.slots = slots;
+    n.element = MakeSlot("", element, format, size);
+    n.max_elements = max;
+    Slot s = MakeSlot("v", type, SlotFormat::kSliceHeader, 8);
+    n.leaf = s;
+    s.whole = std::make_shared<ValueNode>(n);
+    s.whole_slots = slots;
+    return s;
+  };
+  Slot d = whole("[]uint8", GoKind::kSlice, 2, "uint8", SlotFormat::kUnsigned, 1, 3);
+  EXPECT_EQ(FormatWhole(d, {Ok(5, 8), Ok(0x1000, 5, "hello")}),
+            "[]uint8 len: 5, cap: 8, [104, 101, 108, ...+2 more]");
+  EXPECT_EQ(FormatWhole(d, {Ok(0, 0), Ok(0, 0)}), "[]uint8 len: 0, cap: 0, []");
+  EXPECT_EQ(FormatWhole(d, {Ok(5, 8)}), "(unreadable record truncated)");
+  Slot p = whole("[2]int16", GoKind::kArray, 1, "int16", SlotFormat::kSigned, 2, 64);
+  const_cast<ValueNode&>(*p.whole).array_len = 2;
+  EXPECT_EQ(FormatWhole(p, {Ok(0x0002fff9)}), "[2]int16 len: 2, cap: 2, [-7, 2]");
+  kdbg_slot fault{};
+  fault.status = KDBG_SLOT_FAULT;
+  fault.w0 = 0x10;
+  EXPECT_EQ(FormatWhole(p, {fault}), "(unreadable could not read memory at 0x10)");
+}
+
 // An integer of a named type with constants, as Delve describes it (proc.(*constantType).describe):
 // by the constant equal to it, else as the single-bit constants that make all of it, else alone.
 TEST(EbpfPlanTest, FormatsIntegersByTheirTypesConstantsLikeDelve) {

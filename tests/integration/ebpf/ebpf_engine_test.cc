@@ -881,7 +881,7 @@ TEST(EbpfEngineTest, ErrorsNameTheLineAndLeaveNothing) {
        "t.dlv:2: nope: main.handleOrder has no parameter nope, nor has package main a variable "
        "nope"},
       {"trace h main.handleOrder\non h print o.Items\n", absl::StatusCode::kUnimplemented,
-       "t.dlv:2: o.Items: []string values"},
+       "t.dlv:2: o.Items: o.Items is []string; the eBPF engine prints whole values"},
       {"trace h main.handleOrder\ncond h qty > 1 && urgent\n", absl::StatusCode::kUnimplemented,
        "t.dlv:2: condition `qty > 1 && urgent`"},
       // A pointer printed whole: Delve prints the elements of the slice in it.
@@ -1654,6 +1654,24 @@ TEST(EbpfEngineTest, PointersAndStructsPrintAsDelvePrintsThem) {
       ElementsAre(HasSubstr(" o.Customer=*main.Customer {Name: \"ann\", Tier: 3, Email: "
                             "\"ann@example.com\"} "),
                   HasSubstr(" o.Customer=*main.Customer {Name: \"\", Tier: 0, Email: \"\"} ")));
+  // Byte slices (their first 64 elements) and arrays of up to 64 bytes, printed and as arguments
+  // (16 elements).
+  auto zs = [](int n) { return absl::StrJoin(std::vector<std::string>(n, "122"), ", "); };
+  EXPECT_THAT(
+      both("trace d main.digest\non d print data\non d print sum\non d print flags\non d "
+           "print pair\non d print modes\n",
+           {"/graph?name=x&k=2&blob=hello",
+            absl::StrCat("/graph?name=y&k=1&blob=", std::string(70, 'z'))},
+           2),
+      ElementsAre(StartsWith("d main.digest main.go:420 data=[]uint8 len: 5, cap: 5, [104, "
+                             "101, 108, 108, 111] sum=[4]uint8 len: 4, cap: 4, [5, 1, 2, "
+                             "255] flags=[]bool len: 2, cap: 3, [true, false] pair=[2]int16 "
+                             "len: 2, cap: 2, [-7, 2] modes=[3]main.mode len: 3, cap: 3, "
+                             "[modeRead (1), modeRead|modeExec (5), 8] data="),
+                  AllOf(HasSubstr(absl::StrCat(":420 data=[]uint8 len: 70, cap: 70, [", zs(64),
+                                               ", ...+6 more] sum=")),
+                        HasSubstr(absl::StrCat("8] data=[]uint8 len: 70, cap: 70, [", zs(16),
+                                               ", ...+54 more] sum=")))));
   // At a line in a body, a local; a package variable, nil and then set.
   const std::vector<std::string> order = {"/order?id=1&name=ann&items=a&qty=2"};
   EXPECT_THAT(both("trace s main.go:154\non s print c\n", order, 1),
@@ -2130,7 +2148,7 @@ TEST(EbpfEngineTest, ReturnValuesEqualWhatDelvePrints) {
 // (nil, or its dynamic type by the itab symbol with the data pointer) and an empty-interface
 // argument (nil, a pointer, an int: the dynamic type by its descriptor, DW_AT_go_runtime_type;
 // Delve 1.27.2 prints "error loading module data: read out of bounds" for this one, in registers);
-// the other arguments as Delve lists them: a slice by its len and cap, an array said to be unread.
+// the other arguments as Delve lists them: a slice by its len and cap, an array with its elements.
 TEST(EbpfEngineTest, InterfaceArgumentsAndResultsNameTheirDynamicType) {
   KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
   auto t = GoTarget::Start("values");
@@ -2154,9 +2172,7 @@ TEST(EbpfEngineTest, InterfaceArgumentsAndResultsNameTheirDynamicType) {
     for (const auto& a : h.args()) out.push_back(absl::StrCat(a.name(), "=", a.value()));
     return out;
   };
-  const std::string digest =
-      "digest=(unreadable [4]uint8 values are not read by the eBPF engine; --engine delve reads "
-      "them)";
+  const std::string digest = "digest=[4]uint8 len: 4, cap: 4, [0, 0, 0, 0]";
   EXPECT_THAT(args(hits[0]), ::testing::ElementsAre("qty=2", "items=[]string len: 3, cap: 3, [...]",
                                                     digest, "extra=interface {} nil"));
   EXPECT_THAT(
@@ -2229,7 +2245,9 @@ TEST(EbpfEngineTest, ArgumentsPassedOnTheStackAreRead) {
   EXPECT_EQ(hits[1].args(10).name(), "qty");
   EXPECT_EQ(hits[1].args(10).value(), "-9");
   EXPECT_EQ(hits[1].args(11).name(), "r");
-  EXPECT_THAT(hits[1].args(11).value(), HasSubstr("main.receipt values are not read"));
+  // A struct holding an array, on the stack: as Delve lists it.
+  EXPECT_EQ(hits[1].args(11).value(),
+            "main.receipt {ID: -40, Sums: [2]int len: 2, cap: 2, [-9, 1]}");
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.stackArgs"));
 }
 

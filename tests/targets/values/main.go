@@ -413,6 +413,19 @@ func visit(n *node, p point, count *int, none *Customer, lim limits, m mode) int
 	return int(p.Y)
 }
 
+// digest takes byte slices and small arrays, whose elements Delve prints.
+//
+//go:noinline
+func digest(data []byte, sum [4]byte, flags []bool, pair [2]int16, modes [3]mode) int {
+	n := len(data) + int(sum[0]) + int(pair[1]) + int(modes[2])
+	for _, f := range flags {
+		if f {
+			n++
+		}
+	}
+	return n
+}
+
 // serveGraph links root -> leaf (-> "deeper" with deep=1), each with a point, a counter and (the
 // leaf) an owner behind two pointers.
 func serveGraph(w http.ResponseWriter, r *http.Request) {
@@ -426,6 +439,9 @@ func serveGraph(w http.ResponseWriter, r *http.Request) {
 	if q.Get("deep") == "1" {
 		leaf.Next = &node{Name: "deeper"}
 	}
+	blob := []byte(q.Get("blob"))
+	sink += digest(blob, [4]byte{byte(len(blob)), 1, 2, 255}, []bool{k > 0, false, true}[:2],
+		[2]int16{-7, int16(k)}, [3]mode{modeRead, modeRead | modeExec, 8})
 	fmt.Fprintf(w, "%d\n", visit(root, root.At, &k, nil,
 		limits{Min: -1, Max: int16(k * 100), Step: 2, Name: q.Get("name"), On: k > 0}, mode(k*8)|modeRead))
 }
