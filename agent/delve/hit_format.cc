@@ -22,6 +22,14 @@ using gobinary::GoKind;
 
 std::string Format(const json& v, int depth);
 
+// Whether pointer `v` is nil: Delve's target at address 0, never loaded, of the pointer's element
+// kind (a struct with no fields, an int with no value), readable.
+bool IsNilPointer(const json& v) {
+  const json& ch = Arr(v, "children");
+  return ch.size() == 1 && ch[0].is_object() && ch[0].contains("addr") &&
+         Uint(ch[0], "addr") == 0 && Str(ch[0], "unreadable").empty();
+}
+
 std::string Children(const json& v, int depth, bool with_names, int64_t total) {
   std::string out;
   const json& ch = Arr(v, "children");
@@ -66,9 +74,8 @@ std::string Format(const json& v, int depth) {
     }
     case GoKind::kPtr:
       if (nch == 0) return absl::StrCat("(", type, ")(nil)");
-      // A nil pointer: Delve's target at address 0, never loaded (a struct with no fields, an int
-      // with no value: `*main.T {}`, `*` if printed as the target), or shown by that address.
-      if (ch[0].is_object() && ch[0].contains("addr") && Uint(ch[0], "addr") == 0) return "nil";
+      // Not `*main.T {}` (its target printed), nor `(*main.T)(0x0)` (by its address).
+      if (IsNilPointer(v)) return "nil";
       if (Bool(ch[0], "onlyAddr")) {
         return absl::StrCat("(", type, ")(0x", absl::Hex(Uint(ch[0], "addr")), ")");
       }
@@ -91,6 +98,10 @@ std::string Format(const json& v, int depth) {
     case GoKind::kInterface:
       if (nch == 0 || (Int(ch[0], "kind") == 0 && Uint(ch[0], "addr") == 0)) {
         return absl::StrCat(type, " nil");
+      }
+      // A nil pointer in it keeps its type: "error((*main.E)(nil))".
+      if (gobinary::GoKindFromNumber(Int(ch[0], "kind")) == GoKind::kPtr && IsNilPointer(ch[0])) {
+        return absl::StrCat(type, "((", Str(ch[0], "type"), ")(nil))");
       }
       return absl::StrCat(type, "(", Format(ch[0], depth + 1), ")");
     case GoKind::kFunc:

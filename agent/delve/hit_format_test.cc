@@ -56,6 +56,13 @@ TEST(FormatVariableTest, Composites) {
   json holder = {{"kind", 25}, {"type", "main.H"}, {"len", 1}, {"children", {nilptr}}};
   holder["children"][0]["name"] = "Next";
   EXPECT_EQ(FormatVariable(holder), "main.H {Next: nil}");
+  // In an interface, with its type; an unreadable target at address 0 is no nil.
+  json iface = {{"kind", 20}, {"type", "error"}, {"children", {nilptr}}};
+  EXPECT_EQ(FormatVariable(iface), "error((*main.T)(nil))");
+  json bad = nilptr;
+  bad["children"][0]["unreadable"] = "could not read";
+  bad["children"][0].erase("onlyAddr");
+  EXPECT_EQ(FormatVariable(bad), "*(unreadable could not read)");
   json slice = {{"kind", 23},
                 {"type", "[]int"},
                 {"len", 2},

@@ -1031,7 +1031,7 @@ class WholeValue {
     int size = 0;
     auto format = ScalarFormat(elem, &size);
     if (!format.ok() || *format == SlotFormat::kString || *format == SlotFormat::kPointer ||
-        *format == SlotFormat::kInterface || elem.size == 0 ||
+        *format == SlotFormat::kInterface || elem.size == 0 || elem.size > 8 ||
         (a.type.kind == GoKind::kSlice && elem.size != 1) ||
         (a.type.kind == GoKind::kArray && a.type.size > 4 * 16)) {
       return NotRead(path, a.type.name, "");
@@ -1794,8 +1794,8 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
       if (s.ok()) {
         meta.whole = std::move(node);
         meta.whole_slots = whole.slots();
-      } else if (kind == GoKind::kSlice && IsNotRead(s)) {
-        ops.clear();  // its elements are not read: its len and cap
+      } else if (kind == GoKind::kSlice) {
+        ops.clear();  // its elements are not read (or do not fit): its len and cap
         s = EmitSlot(dwarf, compiler.types(), bias, {*a}, what, slot, &ops, &meta);
       }
     } else if (kind == GoKind::kStruct || kind == GoKind::kArray) {
@@ -1863,10 +1863,11 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
   return pp;
 }
 
-// CompileProbeOnce, and again without the types no itab symbol names (Compiler::set_other_types)
-// when they took it past KDBG_MAX_OPS or failed it otherwise: a field chain through an
-// interface then reads what it read before they were tried, and a hit whose dynamic type is one
-// of them names it (KDBG_SLOT_NO_TYPE).
+// CompileProbeOnce, and again when it fails: first without reading whole struct, array and slice
+// arguments (which the script does not ask for: each then says it is unread), then without the
+// types no itab symbol names (Compiler::set_other_types: a field chain through an interface then
+// reads what it read before they were tried, and a hit whose dynamic type is one of them names it,
+// KDBG_SLOT_NO_TYPE), then without both. The last attempt's error when none compiles.
 absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
                                        absl::string_view script_name, gobinary::DwarfReader& dwarf,
                                        Bias bias, Compiler& compiler, const gobinary::Function& fn,
@@ -1874,22 +1875,24 @@ absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
                                        std::optional<uint64_t> body_pc) {
   compiler.reset_used_other_types();
   bool whole_args = false;
-  auto pp = CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call, body_pc, true,
-                             &whole_args);
-  if (!pp.ok() && compiler.used_other_types()) {
-    compiler.set_other_types(false);
-    pp = CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call, body_pc, true,
-                          &whole_args);
-    compiler.set_other_types(true);
+  auto once = [&](bool whole) {
+    bool used = false;
+    auto r =
+        CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call, body_pc, whole, &used);
+    whole_args = whole_args || used;
+    return r;
+  };
+  auto pp = once(true);
+  if (pp.ok()) return pp;
+  if (whole_args) {
+    pp = once(false);
+    if (pp.ok()) return pp;
   }
-  // Struct arguments, which the script does not ask for, never cost it the engine (their read
-  // steps past KDBG_MAX_OPS): without them, each says it is unread.
-  if (!pp.ok() && whole_args) {
-    bool unused = false;
-    auto without =
-        CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call, body_pc, false, &unused);
-    if (without.ok()) return without;
-  }
+  if (!compiler.used_other_types()) return pp;
+  compiler.set_other_types(false);
+  pp = once(true);
+  if (!pp.ok() && whole_args) pp = once(false);
+  compiler.set_other_types(true);
   return pp;
 }
 
@@ -2152,8 +2155,6 @@ std::string WithConstants(const Slot& slot, int64_t n, std::string value) {
   return absl::StrCat(describe, " (", value, ")");
 }
 
-// Delve's api.Variable for `n` (service/api/types.go: the fields delve::FormatVariable reads)
-// from the print's record slots.
 // An array's or slice's elements (ValueNode::element) into `j`, as Delve's api.Variable has them:
 // Len, Cap and the first MaxArrayValues elements as children.
 nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
@@ -2179,6 +2180,10 @@ nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> valu
     }
     len = header->w0;
     cap = header->w1;
+    if (len > cap) {  // a slice header being written
+      j["unreadable"] = absl::StrCat("slice length ", len, " above its capacity ", cap);
+      return j;
+    }
     bytes.assign(data->str, std::min<size_t>(data->n, KDBG_STR_MAX));
   } else {
     len = cap = static_cast<uint64_t>(n.array_len);
@@ -2210,6 +2215,8 @@ nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> valu
   return j;
 }
 
+// Delve's api.Variable for `n` (service/api/types.go: the fields delve::FormatVariable reads)
+// from the print's record slots.
 nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values) {
   nlohmann::json j = {{"name", n.name}, {"type", n.type}, {"kind", static_cast<int>(n.kind)}};
   if (n.kind == GoKind::kArray || n.kind == GoKind::kSlice) {
@@ -2309,7 +2316,7 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
                             ", not in the binary's itab symbols or DWARF))");
       }
       if (dt->kind == GoKind::kPtr) {
-        if (v.w1 == 0) return absl::StrCat(slot.type, "(nil)");
+        if (v.w1 == 0) return absl::StrCat(slot.type, "((", dt->name, ")(nil))");
         return absl::StrCat(slot.type, "((", dt->name, ")(0x", absl::Hex(v.w1), "))");
       }
       return absl::StrCat(slot.type, "(", dt->name,

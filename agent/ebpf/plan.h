@@ -282,10 +282,10 @@ absl::Status ScriptMistake(absl::Status status);
 
 // Formats one slot of a record as the Delve engine prints the same value (agent/delve/
 // hit_format.h): "\"127.0.0.1:5\"...+3 more", "42", "true", "(*main.T)(0xc000..)",
-// "nil", interfaces "io.Writer((*net/http.response)(0xc000..))", "main.Describer(nil)"
-// (a nil *T in it), "error nil"; or "(unreadable ...)". A dynamic type that is not a pointer is
-// named, its value elided: "main.Describer(main.label {...})", "error(syscall.Errno ...)"; a slice
-// argument
+// "nil", interfaces "io.Writer((*net/http.response)(0xc000..))",
+// "main.Describer((*main.Order)(nil))" (a nil *T in it), "error nil"; or "(unreadable ...)". A
+// dynamic type that is not a pointer is named, its value elided: "main.Describer(main.label
+// {...})", "error(syscall.Errno ...)"; a slice argument
 // "[]string len: 3, cap: 4, [...]" ("[]" when empty).
 // `itabs` (may be null) names the dynamic type of an interface value whose itab the plan has no
 // symbol for (made at run time): "error((*main.memo)(0xc000..))" instead of "(unreadable dynamic

@@ -276,8 +276,8 @@ TEST(EbpfPlanTest, FormatsWholeValuesLikeDelve) {
 }
 
 // Interfaces as the Delve engine prints them (agent/delve/hit_format.cc on Delve's api.Variable:
-// "io.Writer((*net/http.response)(0xc000...))", "error nil", "main.Describer(nil)"), the dynamic
-// type found by its itab; a type that is not a pointer is named, its value elided.
+// "io.Writer((*net/http.response)(0xc000...))", "error nil", "main.Describer((*main.Order)(nil))"),
+// the dynamic type found by its itab; a type that is not a pointer is named, its value elided.
 TEST(EbpfPlanTest, FormatsInterfacesByTheirItab) {
   Slot d = MakeSlot("d", "main.Describer", SlotFormat::kInterface, 16);
   d.dynamic_types = std::make_shared<const std::vector<DynamicType>>(
@@ -287,7 +287,7 @@ TEST(EbpfPlanTest, FormatsInterfacesByTheirItab) {
   EXPECT_EQ(FormatSlot(d, Ok(0, 0)), "main.Describer nil");
   EXPECT_EQ(FormatSlot(d, Ok(0x724e80, 0xc000012345)),
             "main.Describer((*main.Order)(0xc000012345))");
-  EXPECT_EQ(FormatSlot(d, Ok(0x724e80, 0)), "main.Describer(nil)");
+  EXPECT_EQ(FormatSlot(d, Ok(0x724e80, 0)), "main.Describer((*main.Order)(nil))");
   EXPECT_EQ(FormatSlot(d, Ok(0x725060, 0xc0000aa000)), "main.Describer(main.label {...})");
   EXPECT_EQ(FormatSlot(d, Ok(0x7251a0, 0xc0000aa000)), "main.Describer(main.code ...)");
   EXPECT_EQ(FormatSlot(d, Ok(0x725061, 0xc0000aa000)),

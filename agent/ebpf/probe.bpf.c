@@ -103,20 +103,10 @@ static long run_op(__u32 i, void* data) {
         c->skip = 1;
         return 0;
       }
-      switch (op->a) {
-        case 1:
-          err = bpf_probe_read_user(&v, 1, (void*)addr);
-          break;
-        case 2:
-          err = bpf_probe_read_user(&v, 2, (void*)addr);
-          break;
-        case 4:
-          err = bpf_probe_read_user(&v, 4, (void*)addr);
-          break;
-        default:
-          err = bpf_probe_read_user(&v, 8, (void*)addr);
-          break;
-      }
+      // `a` bytes (1..8; any other: 8), little-endian into the zeroed word: zero-extended.
+      __u32 size = op->a;
+      if (size == 0 || size > 8) size = 8;
+      err = bpf_probe_read_user(&v, size, (void*)addr);
       if (err) {
         c->status = KDBG_SLOT_FAULT;
         s->w0 = addr;

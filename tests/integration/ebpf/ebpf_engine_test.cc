@@ -1655,22 +1655,23 @@ TEST(EbpfEngineTest, PointersAndStructsPrintAsDelvePrintsThem) {
                             "\"ann@example.com\"} "),
                   HasSubstr(" o.Customer=*main.Customer {Name: \"\", Tier: 0, Email: \"\"} ")));
   // Byte slices (their first 64 elements) and arrays of up to 64 bytes, printed and as arguments
-  // (16 elements).
+  // (16 elements); an interface holding a nil pointer keeps its dynamic type.
   auto zs = [](int n) { return absl::StrJoin(std::vector<std::string>(n, "122"), ", "); };
   EXPECT_THAT(
       both("trace d main.digest\non d print data\non d print sum\non d print flags\non d "
-           "print pair\non d print modes\n",
+           "print pair\non d print modes\non d print d\n",
            {"/graph?name=x&k=2&blob=hello",
             absl::StrCat("/graph?name=y&k=1&blob=", std::string(70, 'z'))},
            2),
-      ElementsAre(StartsWith("d main.digest main.go:420 data=[]uint8 len: 5, cap: 5, [104, "
+      ElementsAre(StartsWith("d main.digest main.go:421 data=[]uint8 len: 5, cap: 5, [104, "
                              "101, 108, 108, 111] sum=[4]uint8 len: 4, cap: 4, [5, 1, 2, "
                              "255] flags=[]bool len: 2, cap: 3, [true, false] pair=[2]int16 "
                              "len: 2, cap: 2, [-7, 2] modes=[3]main.mode len: 3, cap: 3, "
-                             "[modeRead (1), modeRead|modeExec (5), 8] data="),
-                  AllOf(HasSubstr(absl::StrCat(":420 data=[]uint8 len: 70, cap: 70, [", zs(64),
+                             "[modeRead (1), modeRead|modeExec (5), 8] "
+                             "d=main.Describer((*main.Order)(nil)) data="),
+                  AllOf(HasSubstr(absl::StrCat(":421 data=[]uint8 len: 70, cap: 70, [", zs(64),
                                                ", ...+6 more] sum=")),
-                        HasSubstr(absl::StrCat("8] data=[]uint8 len: 70, cap: 70, [", zs(16),
+                        HasSubstr(absl::StrCat("nil)) data=[]uint8 len: 70, cap: 70, [", zs(16),
                                                ", ...+54 more] sum=")))));
   // At a line in a body, a local; a package variable, nil and then set.
   const std::vector<std::string> order = {"/order?id=1&name=ann&items=a&qty=2"};

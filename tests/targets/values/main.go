@@ -413,11 +413,15 @@ func visit(n *node, p point, count *int, none *Customer, lim limits, m mode) int
 	return int(p.Y)
 }
 
-// digest takes byte slices and small arrays, whose elements Delve prints.
+// digest takes byte slices and small arrays, whose elements Delve prints, and an interface
+// holding a nil pointer.
 //
 //go:noinline
-func digest(data []byte, sum [4]byte, flags []bool, pair [2]int16, modes [3]mode) int {
+func digest(data []byte, sum [4]byte, flags []bool, pair [2]int16, modes [3]mode, d Describer) int {
 	n := len(data) + int(sum[0]) + int(pair[1]) + int(modes[2])
+	if d != nil {
+		n++
+	}
 	for _, f := range flags {
 		if f {
 			n++
@@ -441,7 +445,7 @@ func serveGraph(w http.ResponseWriter, r *http.Request) {
 	}
 	blob := []byte(q.Get("blob"))
 	sink += digest(blob, [4]byte{byte(len(blob)), 1, 2, 255}, []bool{k > 0, false, true}[:2],
-		[2]int16{-7, int16(k)}, [3]mode{modeRead, modeRead | modeExec, 8})
+		[2]int16{-7, int16(k)}, [3]mode{modeRead, modeRead | modeExec, 8}, (*Order)(nil))
 	fmt.Fprintf(w, "%d\n", visit(root, root.At, &k, nil,
 		limits{Min: -1, Max: int16(k * 100), Step: 2, Name: q.Get("name"), On: k > 0}, mode(k*8)|modeRead))
 }
