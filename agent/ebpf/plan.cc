@@ -795,6 +795,20 @@ absl::Status StoreTwoWords(const Place& p, uint64_t offset, std::vector<kdbg_op>
   return absl::OkStatus();
 }
 
+// Appends one alternative filling `slot`: ALT, `body` (each op naming the slot), END.
+void AppendAlternative(uint16_t slot, const std::vector<kdbg_op>& body, std::vector<kdbg_op>* ops) {
+  kdbg_op alt = Op(KDBG_OP_ALT);
+  alt.slot = slot;
+  ops->push_back(alt);
+  for (kdbg_op o : body) {
+    o.slot = slot;
+    ops->push_back(o);
+  }
+  kdbg_op end = Op(KDBG_OP_END);
+  end.slot = slot;
+  ops->push_back(end);
+}
+
 // What a slot reads of its value.
 enum class Read {
   kValue,        // the value (ScalarFormat)
@@ -895,16 +909,7 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, Bia
       continue;  // a dynamic type whose field differs in kind: not compiled
     }
     if (meta->guard_types == nullptr && Guarded(a)) meta->guard_types = types.All();
-    kdbg_op alt = Op(KDBG_OP_ALT);
-    alt.slot = slot;
-    ops->push_back(alt);
-    for (kdbg_op& o : body) {
-      o.slot = slot;
-      ops->push_back(o);
-    }
-    kdbg_op end = Op(KDBG_OP_END);
-    end.slot = slot;
-    ops->push_back(end);
+    AppendAlternative(slot, body, ops);
   }
   return absl::OkStatus();
 }
@@ -977,8 +982,7 @@ class WholeValue {
       }
       case GoKind::kStruct: {
         node->fields = static_cast<int64_t>(a.type.members.size());
-        node->loaded = level <= kMaxVariableRecurse;
-        if (!node->loaded) return absl::OkStatus();
+        if (level > kMaxVariableRecurse) return absl::OkStatus();  // its fields not loaded
         for (const gobinary::Member& m : a.type.members) {
           if (config_.max_struct_fields >= 0 &&
               std::cmp_greater_equal(node->children.size(), config_.max_struct_fields)) {
@@ -1070,17 +1074,7 @@ class WholeValue {
   // The next slot, filled by `body` (one alternative).
   absl::Status Raw(const std::string& path, const std::vector<kdbg_op>& body) {
     KDBG_RETURN_IF_ERROR(Room(path));
-    kdbg_op alt = Op(KDBG_OP_ALT);
-    alt.slot = next_;
-    ops_->push_back(alt);
-    for (kdbg_op o : body) {
-      o.slot = next_;
-      ops_->push_back(o);
-    }
-    kdbg_op end = Op(KDBG_OP_END);
-    end.slot = next_;
-    ops_->push_back(end);
-    ++next_;
+    AppendAlternative(next_++, body, ops_);
     return absl::OkStatus();
   }
 
@@ -2155,19 +2149,24 @@ std::string WithConstants(const Slot& slot, int64_t n, std::string value) {
   return absl::StrCat(describe, " (", value, ")");
 }
 
+// Record slot `k` of a value printed whole, read for node `n`: null, with *why set, when the
+// record was cut before it or the slot holds no value.
+const kdbg_slot* LeafSlot(const ValueNode& n, absl::Span<const kdbg_slot> values, int k,
+                          std::string* why) {
+  if (k < 0 || static_cast<size_t>(k) >= values.size()) {
+    *why = "record truncated";
+    return nullptr;
+  }
+  const kdbg_slot& v = values[static_cast<size_t>(k)];
+  *why = Unreadable(n.leaf, v);
+  return why->empty() ? &v : nullptr;
+}
+
 // An array's or slice's elements (ValueNode::element) into `j`, as Delve's api.Variable has them:
 // Len, Cap and the first MaxArrayValues elements as children.
 nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
                             nlohmann::json j) {
-  auto slot = [&](int k, std::string* why) -> const kdbg_slot* {
-    if (k < 0 || static_cast<size_t>(k) >= values.size()) {
-      *why = "record truncated";
-      return nullptr;
-    }
-    const kdbg_slot& v = values[static_cast<size_t>(k)];
-    *why = Unreadable(n.leaf, v);
-    return why->empty() ? &v : nullptr;
-  };
+  auto slot = [&](int k, std::string* why) { return LeafSlot(n, values, k, why); };
   std::string why;
   std::string bytes;
   uint64_t len = 0, cap = 0;
@@ -2225,23 +2224,19 @@ nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values)
   }
   if (n.slot < 0) {  // a struct, or nested too deep to be printed
     if (n.kind != GoKind::kStruct) return j;
-    j["len"] = n.fields;
+    j["len"] = n.fields;  // its loaded fields, if any, are its children
     nlohmann::json children = nlohmann::json::array();
-    if (n.loaded) {
-      for (const ValueNode& c : n.children) children.push_back(WholeJson(c, values));
-    }
+    for (const ValueNode& c : n.children) children.push_back(WholeJson(c, values));
     j["children"] = std::move(children);
     return j;
   }
-  if (static_cast<size_t>(n.slot) >= values.size()) {
-    j["unreadable"] = "record truncated";
-    return j;
-  }
-  const kdbg_slot& v = values[static_cast<size_t>(n.slot)];
-  if (std::string why = Unreadable(n.leaf, v); !why.empty()) {
+  std::string why;
+  const kdbg_slot* leaf = LeafSlot(n, values, n.slot, &why);
+  if (leaf == nullptr) {
     j["unreadable"] = std::move(why);
     return j;
   }
+  const kdbg_slot& v = *leaf;
   if (n.kind == GoKind::kString) {
     j["value"] = std::string(v.str, std::min<size_t>(v.n, KDBG_STR_MAX));
     j["len"] = v.w1;

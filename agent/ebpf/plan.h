@@ -169,10 +169,9 @@ struct ValueNode {
   int slot = -1;
   Slot leaf;
   bool only_addr = false;  // a pointer shown by its address: its target is not loaded
-  // A struct: its field count (Delve's Len), and whether its fields are loaded (children).
+  // A struct: its field count (Delve's Len); its fields, when Delve loads them, are `children`.
   int64_t fields = 0;
-  bool loaded = false;
-  std::vector<ValueNode> children;  // a struct's fields, a pointer's target
+  std::vector<ValueNode> children;  // a struct's loaded fields, a pointer's target
   // An array or slice of numbers or booleans: how each element is formatted (`element.size`
   // bytes each), how many Delve loads at most (MaxArrayValues), and an array's length. An array's
   // bytes are in `slots` record slots from `slot` on (16 bytes each: w0, w1); a slice's length and

@@ -176,12 +176,14 @@ TEST(EbpfPlanTest, FormatsLikeDelve) {
 // as Delve's api.Variable lists their elements: Len, Cap, the first MaxArrayValues.
 TEST(EbpfPlanTest, FormatsSlicesAndArraysOfNumbersLikeDelve) {
   using gobinary::GoKind;
-  // A print of `type`, its elements of `element` (`size` bytes), in `slots` record slots.
-  auto whole = [](const std::string& type, GoKind kind, int slots, const std::string& element,
-                  SlotFormat format, int size, int max) {
+  // A print of `type` (an array of `array_len`), its elements of `element` (`size` bytes), in
+  // `slots` record slots.
+  auto whole = [](const std::string& type, GoKind kind, int64_t array_len, int slots,
+                  const std::string& element, SlotFormat format, int size, int max) {
     ValueNode n;
     n.type = type;
     n.kind = kind;
+    n.array_len = array_len;
     n.slot = 0;
     n.slots = slots;
     n.element = MakeSlot("", element, format, size);
@@ -192,13 +194,12 @@ TEST(EbpfPlanTest, FormatsSlicesAndArraysOfNumbersLikeDelve) {
     s.whole_slots = slots;
     return s;
   };
-  Slot d = whole("[]uint8", GoKind::kSlice, 2, "uint8", SlotFormat::kUnsigned, 1, 3);
+  Slot d = whole("[]uint8", GoKind::kSlice, 0, 2, "uint8", SlotFormat::kUnsigned, 1, 3);
   EXPECT_EQ(FormatWhole(d, {Ok(5, 8), Ok(0x1000, 5, "hello")}),
             "[]uint8 len: 5, cap: 8, [104, 101, 108, ...+2 more]");
   EXPECT_EQ(FormatWhole(d, {Ok(0, 0), Ok(0, 0)}), "[]uint8 len: 0, cap: 0, []");
   EXPECT_EQ(FormatWhole(d, {Ok(5, 8)}), "(unreadable record truncated)");
-  Slot p = whole("[2]int16", GoKind::kArray, 1, "int16", SlotFormat::kSigned, 2, 64);
-  const_cast<ValueNode&>(*p.whole).array_len = 2;
+  Slot p = whole("[2]int16", GoKind::kArray, 2, 1, "int16", SlotFormat::kSigned, 2, 64);
   EXPECT_EQ(FormatWhole(p, {Ok(0x0002fff9)}), "[2]int16 len: 2, cap: 2, [-7, 2]");
   kdbg_slot fault{};
   fault.status = KDBG_SLOT_FAULT;
@@ -241,22 +242,22 @@ TEST(EbpfPlanTest, FormatsWholeValuesLikeDelve) {
     return n;
   };
   ValueNode target = node("", "main.node", GoKind::kStruct, -1);
-  target.fields = 4;
-  target.loaded = true;
+  target.fields = 4;  // loaded: its fields are its children
   target.children.push_back(node("Name", "string", GoKind::kString, 1, SlotFormat::kString));
   ValueNode next = node("Next", "*main.node", GoKind::kPtr, 2);
   next.children.push_back(node("", "main.node", GoKind::kStruct, -1));
   target.children.push_back(next);
   ValueNode at = node("At", "main.point", GoKind::kStruct, -1);
-  at.fields = 2;  // not loaded
+  at.fields = 2;  // not loaded: no children
   target.children.push_back(at);
   ValueNode owner = node("Owner", "**main.Customer", GoKind::kPtr, 3);
   owner.only_addr = true;
   owner.children.push_back(node("", "*main.Customer", GoKind::kPtr, -1));
   target.children.push_back(owner);
   Slot n = MakeSlot("n", "*main.node", SlotFormat::kPointer, 8);
-  n.whole = std::make_shared<ValueNode>(node("", "*main.node", GoKind::kPtr, 0));
-  const_cast<ValueNode&>(*n.whole).children.push_back(target);
+  ValueNode root = node("", "*main.node", GoKind::kPtr, 0);
+  root.children.push_back(target);
+  n.whole = std::make_shared<ValueNode>(std::move(root));
   n.whole_slots = 4;
   const std::vector<kdbg_slot> values = {Ok(0xc000010000), Ok(0x1000, 70, "root"), Ok(0),
                                          Ok(0xc000020000)};
