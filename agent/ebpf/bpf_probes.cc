@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -91,6 +92,8 @@ struct BpfProbes::Impl {
   bpf_program* prog = nullptr;
   int probes_fd = -1;
   int state_fd = -1;
+  int subops_fd = -1;
+  int dispatch_fd = -1;
   ring_buffer* rb = nullptr;
   std::vector<bpf_link*> links = std::vector<bpf_link*>(KDBG_MAX_PROBES, nullptr);
   const std::function<void(const kdbg_record&, size_t)>* cb = nullptr;
@@ -116,7 +119,13 @@ struct BpfProbes::Impl {
 };
 
 absl::StatusOr<std::unique_ptr<BpfProbes>> BpfProbes::Load(size_t ring_bytes,
-                                                           uint32_t pending_calls) {
+                                                           uint32_t pending_calls, uint32_t subops,
+                                                           uint32_t dispatch) {
+  if (subops > KDBG_MAX_SUBOPS || dispatch > KDBG_MAX_DISPATCH) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(subops, " subprogram steps and ", dispatch, " dynamic types: over the ",
+                     KDBG_MAX_SUBOPS, " and ", KDBG_MAX_DISPATCH, " the eBPF engine loads"));
+  }
   static std::once_flag once;
   std::call_once(once, [] { libbpf_set_print(LibbpfPrint); });
   absl::Status support = CheckNodeSupport();
@@ -133,12 +142,22 @@ absl::StatusOr<std::unique_ptr<BpfProbes>> BpfProbes::Load(size_t ring_bytes,
   bpf_map* calls = bpf_object__find_map_by_name(m.obj, "calls");
   if (calls == nullptr) return absl::InternalError("BPF object has no calls map");
   bpf_map__set_max_entries(calls, pending_calls);
+  // Array and hash maps take their memory when created: only what the plan fills (at least one).
+  bpf_map* sub = bpf_object__find_map_by_name(m.obj, "subops");
+  bpf_map* types = bpf_object__find_map_by_name(m.obj, "dispatch");
+  if (sub == nullptr || types == nullptr) {
+    return absl::InternalError("BPF object has no subops or dispatch map");
+  }
+  bpf_map__set_max_entries(sub, std::max<uint32_t>(subops, 1));
+  bpf_map__set_max_entries(types, std::max<uint32_t>(dispatch, 1));
   if (int err = bpf_object__load(m.obj); err != 0) {
     return ErrnoStatus(-err, "load the BPF program (kernel >= 5.17 with BTF needed)");
   }
   m.prog = bpf_object__find_program_by_name(m.obj, "kdbg_probe");
   m.probes_fd = bpf_object__find_map_fd_by_name(m.obj, "probes");
   m.state_fd = bpf_object__find_map_fd_by_name(m.obj, "state");
+  m.subops_fd = bpf_map__fd(sub);
+  m.dispatch_fd = bpf_map__fd(types);
   if (m.prog == nullptr || m.probes_fd < 0 || m.state_fd < 0) {
     return absl::InternalError("BPF object lacks its program or maps");
   }
@@ -157,6 +176,33 @@ absl::Status BpfProbes::Configure(uint32_t index, const kdbg_probe& probe) {
   kdbg_probe_state zero{};
   if (bpf_map_update_elem(impl_->state_fd, &index, &zero, BPF_ANY) != 0) {
     return ErrnoStatus(errno, "reset the probe state");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BpfProbes::ConfigureSubprograms(
+    absl::Span<const kdbg_op> ops,
+    absl::Span<const std::pair<kdbg_dispatch_key, kdbg_dispatch>> entries) {
+  // One system call each, not one per op: a plan for `error` in a large service has thousands.
+  std::vector<uint32_t> keys(ops.size());
+  for (uint32_t i = 0; i < keys.size(); ++i) keys[i] = i;
+  if (!ops.empty()) {
+    auto count = static_cast<uint32_t>(ops.size());
+    if (bpf_map_update_batch(impl_->subops_fd, keys.data(), ops.data(), &count, nullptr) != 0) {
+      return ErrnoStatus(errno, "write the subprograms");
+    }
+  }
+  if (!entries.empty()) {
+    std::vector<kdbg_dispatch_key> k;
+    std::vector<kdbg_dispatch> v;
+    for (const auto& [key, value] : entries) {
+      k.push_back(key);
+      v.push_back(value);
+    }
+    auto count = static_cast<uint32_t>(k.size());
+    if (bpf_map_update_batch(impl_->dispatch_fd, k.data(), v.data(), &count, nullptr) != 0) {
+      return ErrnoStatus(errno, "write the dynamic types' subprograms");
+    }
   }
   return absl::OkStatus();
 }

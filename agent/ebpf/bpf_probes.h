@@ -18,8 +18,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "agent/ebpf/probe_abi.h"
 #include "common/fd.h"
 
@@ -33,13 +35,21 @@ class BpfProbes {
   //                       CAP_SYS_ADMIN on a kernel that wants it for uprobes (SelfTest)
   // `pending_calls`: the size of the `calls` map (probe_abi.h, kdbg_track): KDBG_MAX_CALLS when a
   // probe tracks calls, else a token (the map's memory is the agent's, charged per session).
+  // `subops`, `dispatch`: the sizes of those maps (probe_abi.h, KDBG_OP_CALL), at most
+  // KDBG_MAX_SUBOPS and KDBG_MAX_DISPATCH (ResourceExhausted).
   static absl::StatusOr<std::unique_ptr<BpfProbes>> Load(size_t ring_bytes = 8u << 20,
-                                                         uint32_t pending_calls = 64);
+                                                         uint32_t pending_calls = 64,
+                                                         uint32_t subops = 0,
+                                                         uint32_t dispatch = 0);
   // Detaches every probe and frees the program and maps.
   ~BpfProbes();
 
   // Writes probe `index`'s program (before Attach).
   absl::Status Configure(uint32_t index, const kdbg_probe& probe);
+  // Writes the session's subprograms (at most the sizes Load was given; before Attach).
+  absl::Status ConfigureSubprograms(
+      absl::Span<const kdbg_op> ops,
+      absl::Span<const std::pair<kdbg_dispatch_key, kdbg_dispatch>> entries);
   // Attaches probe `index` at `file_offset` of `binary` (use /proc/PID/exe) for process `pid`.
   absl::Status Attach(uint32_t index, const std::string& binary, uint64_t file_offset, pid_t pid);
   // Detaches probe `index` (no-op if not attached).

@@ -133,8 +133,19 @@ class EbpfSession final : public DebugSession {
     const bool tracks_calls =
         std::any_of(plan.probes.begin(), plan.probes.end(),
                     [](const ProbePlan& p) { return p.track != KDBG_TRACK_NONE; });
+    const Subprograms& sub = *plan.subprograms;
     KDBG_ASSIGN_OR_RETURN(bpf_,
-                          BpfProbes::Load(options_.ring_bytes, tracks_calls ? KDBG_MAX_CALLS : 64));
+                          BpfProbes::Load(options_.ring_bytes, tracks_calls ? KDBG_MAX_CALLS : 64,
+                                          static_cast<uint32_t>(sub.ops.size()),
+                                          static_cast<uint32_t>(sub.values.size())));
+    std::vector<std::pair<kdbg_dispatch_key, kdbg_dispatch>> dispatch;
+    for (const auto& [key, v] : sub.values) {
+      kdbg_dispatch_key k{};
+      k.type = v.word;
+      k.variant = v.variant;
+      dispatch.push_back({k, kdbg_dispatch{KDBG_MAX_OPS + v.pc, static_cast<uint32_t>(v.slots)}});
+    }
+    KDBG_RETURN_IF_ERROR(bpf_->ConfigureSubprograms(sub.ops, dispatch));
     absl::Time t1 = MonotonicNow();
     int rate = spec_.requested_hits_per_second > 0 ? spec_.requested_hits_per_second
                                                    : options_.default_hits_per_second;
@@ -170,7 +181,9 @@ class EbpfSession final : public DebugSession {
         p.ops[k] = pp.ops[k];
         // The program resets slots [0, nused) only: a step naming another would read the
         // status an earlier hit left there.
-        if (p.ops[k].slot >= p.nused || p.nused > KDBG_MAX_SLOTS) {
+        const bool call = p.ops[k].code == KDBG_OP_CALL;
+        if (p.ops[k].slot >= p.nused || p.nused > KDBG_MAX_SLOTS ||
+            (call && p.ops[k].off + (p.ops[k].a & 63) > static_cast<int32_t>(p.nused))) {
           return absl::InternalError(absl::StrCat("tracepoint ", pp.tracepoint, ": read step ", k,
                                                   " names slot ", p.ops[k].slot, " of ", p.nused));
         }
@@ -403,8 +416,8 @@ class EbpfSession final : public DebugSession {
         // Its slots as far as the record has them (a slot past it: "record truncated").
         const size_t n = std::min<size_t>(
             {slot + static_cast<size_t>(s.whole_slots), have, size_t{KDBG_MAX_SLOTS}});
-        v->set_value(
-            FormatWhole(s, absl::MakeConstSpan(rec.slots + std::min(slot, n), rec.slots + n)));
+        v->set_value(FormatWhole(
+            s, absl::MakeConstSpan(rec.slots + std::min(slot, n), rec.slots + n), itabs_.get()));
         slot += static_cast<size_t>(s.whole_slots);
         return;
       }

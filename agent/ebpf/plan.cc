@@ -270,6 +270,21 @@ Place PlaceOf(const std::vector<Piece>& pieces, const TypeInfo& type, int64_t cf
   return p;
 }
 
+// The DWARF register number standing for KDBG_REG_DATA (probe_abi.h): a subprogram's data word.
+constexpr int kDataDwarfReg = 1000;
+
+// Where a subprogram finds a dynamic value that is its interface's data word (pointer-shaped:
+// gobinary::IsDirectIface), as if it were in a register.
+Place DataWord() {
+  Place p;
+  Piece piece;
+  piece.where = Piece::Where::kRegister;
+  piece.dwarf_reg = kDataDwarfReg;
+  piece.size = 8;
+  p.pieces.push_back(Place::At{0, piece});
+  return p;
+}
+
 // Ops that leave the `size`-byte word at `offset` within the value in acc.
 absl::StatusOr<std::vector<kdbg_op>> Word(const Place& p, uint64_t offset, uint64_t size) {
   std::vector<kdbg_op> ops;
@@ -284,6 +299,11 @@ absl::StatusOr<std::vector<kdbg_op>> Word(const Place& p, uint64_t offset, uint6
     if (offset < at.offset || offset + size > at.offset + psize) continue;
     if (at.piece.where == Piece::Where::kNone) break;
     if (at.piece.where == Piece::Where::kRegister) {
+      if (at.piece.dwarf_reg == kDataDwarfReg) {
+        if (offset != at.offset) break;
+        ops.push_back(Op(KDBG_OP_REG, KDBG_REG_DATA));
+        return ops;
+      }
       if (at.piece.dwarf_reg >= 17 && at.piece.dwarf_reg <= 32) {
         // DWARF's XMM0-15 (a float in Go's register ABI): a uprobe's pt_regs has none of them.
         return absl::UnimplementedError(absl::StrCat(
@@ -404,12 +424,17 @@ class RuntimeTypeTable {
   absl::flat_hash_map<std::string, std::vector<const gobinary::RuntimeType*>> with_field_;
 };
 
+class Dispatcher;
+
 class Compiler {
  public:
   Compiler(gobinary::DwarfReader& dwarf, Bias bias)
       : dwarf_(dwarf), bias_(bias), types_(dwarf, bias.value_or(0)) {}
 
   RuntimeTypeTable& types() { return types_; }
+  // What prints of interfaces compile their dynamic values with (null: not read).
+  Dispatcher* dispatcher() const { return dispatcher_; }
+  void set_dispatcher(Dispatcher* d) { dispatcher_ = d; }
 
   // Applies `[index]` to every alternative (those it does not apply to are dropped, an error when
   // none is left): an element of a slice or array, a byte of a string (Delve's uint8). A slice's or
@@ -696,6 +721,7 @@ class Compiler {
   RuntimeTypeTable types_;
   bool other_types_ = true;
   bool used_other_types_ = false;
+  Dispatcher* dispatcher_ = nullptr;
 };
 
 absl::StatusOr<SlotFormat> ScalarFormat(const TypeInfo& t, int* size) {
@@ -934,11 +960,13 @@ constexpr int kMaxVariableRecurse = 1;
 
 // Compiles a value printed whole (Slot::whole), a pointer or a struct, as Delve loads it
 // (proc.(*Variable).loadValueInternal) with `config`: each string, number, boolean and pointer word
-// it shows takes a record slot, from `first` up to `limit` (exclusive).
+// it shows takes a record slot, from `first` up to `limit` (exclusive). With a `dispatcher`, a
+// non-empty interface's dynamic value is read too (KDBG_OP_CALL); without one it is NotRead.
 class WholeValue {
  public:
   WholeValue(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, Bias bias, LoadConfig config,
-             uint16_t first, uint16_t limit, std::vector<kdbg_op>* ops)
+             uint16_t first, uint16_t limit, std::vector<kdbg_op>* ops,
+             Dispatcher* dispatcher = nullptr)
       : dwarf_(dwarf),
         types_(types),
         bias_(bias),
@@ -946,7 +974,8 @@ class WholeValue {
         first_(first),
         next_(first),
         limit_(limit),
-        ops_(ops) {}
+        ops_(ops),
+        dispatcher_(dispatcher) {}
 
   // The value `a` (named `path` in errors: "n.Next.At") at recursion level `level`, printed
   // `depth` deep (delve::kFormatDepth). Unimplemented for a value Delve loads that this engine does
@@ -1005,6 +1034,8 @@ class WholeValue {
       case GoKind::kArray:
       case GoKind::kSlice:
         return Elements(a, path, node);
+      case GoKind::kInterface:
+        return Interface(a, path, level, depth, node);
       default: {
         int size = 0;
         if (!ScalarFormat(a.type, &size).ok() || a.type.kind == GoKind::kInterface ||
@@ -1020,6 +1051,9 @@ class WholeValue {
   int slots() const { return next_ - first_; }
 
  private:
+  absl::Status Interface(const Alt& a, const std::string& path, int level, int depth,
+                         ValueNode* node);
+
   // An array or slice of numbers or booleans (ValueNode::element), as Delve loads its elements: an
   // array of at most 64 bytes, in 16-byte slots; a slice of 1-byte elements ([]byte, []bool), its
   // header, then up to 64 of them copied as a string's bytes are. Larger elements in a slice,
@@ -1114,7 +1148,134 @@ class WholeValue {
   uint16_t next_;
   uint16_t limit_;
   std::vector<kdbg_op>* ops_;
+  Dispatcher* dispatcher_;
 };
+
+// The slots of a region a subprogram reads a dynamic value into: its first holds the descriptor.
+constexpr int kMaxRegion = KDBG_MAX_SLOTS / 2 - 1;
+
+// Compiles the subprograms of the dynamic types printed interfaces may hold (Subprograms), each
+// (type, variant) once per plan, into `out`.
+class Dispatcher {
+ public:
+  Dispatcher(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, uint64_t bias,
+             std::shared_ptr<Subprograms> out)
+      : dwarf_(dwarf), types_(types), bias_(bias), out_(std::move(out)) {}
+
+  std::shared_ptr<const Subprograms> subprograms() const { return out_; }
+  // Whether a type was left out because the subprograms were full.
+  bool full() const { return full_; }
+
+  // What a CALL for an interface of type `iface` at recursion level `level`, its dynamic value at
+  // format depth `depth`, runs: the variant, and the slots of its region (the largest of the
+  // subprograms of its dynamic types that fit in `room`). Unimplemented (NotRead) when none does.
+  struct Site {
+    uint32_t variant = 0;
+    int slots = 0;
+  };
+  absl::StatusOr<Site> For(const TypeInfo& iface, const std::string& path, LoadConfig config,
+                           int level, int depth, int room) {
+    Site site;
+    site.variant = static_cast<uint32_t>((config.follow_pointers ? 0 : 256) + level * 16 +
+                                         std::min(depth, 15));
+    for (const gobinary::RuntimeType* r : Candidates(iface.name)) {
+      const DynamicValue* v = Compile(*r, config, level, depth, site.variant);
+      if (v != nullptr && v->slots <= room) site.slots = std::max(site.slots, v->slots);
+    }
+    if (site.slots == 0) {
+      absl::Status s = absl::UnimplementedError(
+          absl::StrCat(path, " is ", iface.name,
+                       ": no dynamic type it holds in this binary is one the eBPF engine prints "
+                       "(or fits the values a hit carries); print the fields needed, or use "
+                       "--engine delve"));
+      s.SetPayload(kNotReadPayload, absl::Cord("1"));
+      return s;
+    }
+    return site;
+  }
+
+ private:
+  // The types the binary's itab symbols pair with interface `name`, by name.
+  const std::vector<const gobinary::RuntimeType*>& Candidates(const std::string& name) {
+    auto [it, added] = candidates_.try_emplace(name);
+    if (added) {
+      for (const gobinary::Itab& itab : dwarf_.ItabsFor(name)) {
+        if (const gobinary::RuntimeType* r = types_.Named(itab.concrete)) it->second.push_back(r);
+      }
+    }
+    return it->second;
+  }
+
+  // The subprogram of `r` for `variant`, compiled the first time; null when this engine does not
+  // read its value (or the subprograms are full).
+  const DynamicValue* Compile(const gobinary::RuntimeType& r, LoadConfig config, int level,
+                              int depth, uint32_t variant) {
+    const std::pair<uint32_t, uint64_t> key{variant, r.address + bias_};
+    if (!tried_.insert(key).second) return out_->Find(key.first, key.second);
+    auto t = dwarf_.Type(r.id);
+    if (!t.ok()) return nullptr;
+    Alt a;
+    a.type = *t;
+    if (gobinary::IsDirectIface(dwarf_, *t)) {
+      a.place = DataWord();  // the data word is the value
+    } else {
+      a.place.memory = true;  // the data word points to a copy of the value
+      a.place.base = {Op(KDBG_OP_REG, KDBG_REG_DATA)};
+    }
+    DynamicValue v;
+    v.word = key.second;
+    v.variant = variant;
+    v.data.name = "data";
+    std::vector<kdbg_op> ops;
+    WholeValue whole(dwarf_, types_, bias_, config, 1, kMaxRegion, &ops, this);
+    if (!whole.Emit(a, r.name, level, depth, &v.data).ok()) return nullptr;
+    ops.push_back(Op(KDBG_OP_RET));
+    if (out_->ops.size() + ops.size() > KDBG_MAX_SUBOPS ||
+        out_->values.size() >= KDBG_MAX_DISPATCH) {
+      full_ = true;
+      return nullptr;
+    }
+    v.pc = static_cast<uint32_t>(out_->ops.size());
+    v.slots = 1 + whole.slots();
+    out_->ops.insert(out_->ops.end(), ops.begin(), ops.end());
+    return &out_->values.emplace(key, std::move(v)).first->second;
+  }
+
+  gobinary::DwarfReader& dwarf_;
+  RuntimeTypeTable& types_;
+  const uint64_t bias_;
+  std::shared_ptr<Subprograms> out_;
+  absl::flat_hash_map<std::string, std::vector<const gobinary::RuntimeType*>> candidates_;
+  absl::flat_hash_set<std::pair<uint32_t, uint64_t>> tried_;
+  bool full_ = false;
+};
+
+// An interface: its two words; its dynamic value as Delve loads it (proc.(*Variable).loadInterface:
+// at the interface's own level while that is at most kMaxVariableRecurse, else by address), by the
+// subprogram of its dynamic type, whose region follows the words.
+absl::Status WholeValue::Interface(const Alt& a, const std::string& path, int level, int depth,
+                                   ValueNode* node) {
+  if (dispatcher_ == nullptr || a.type.empty_interface || !bias_.has_value()) {
+    return NotRead(path, a.type.name, a.type.empty_interface ? ", an empty interface" : "");
+  }
+  KDBG_RETURN_IF_ERROR(Leaf(a, path, node));
+  if (level > kMaxVariableRecurse) {
+    node->only_addr = true;
+    return absl::OkStatus();
+  }
+  KDBG_ASSIGN_OR_RETURN(Dispatcher::Site site,
+                        dispatcher_->For(a.type, path, config_, level, depth + 1, limit_ - next_));
+  node->region = next_ - first_;
+  node->region_slots = site.slots;
+  node->variant = site.variant;
+  node->subprograms = dispatcher_->subprograms();
+  kdbg_op call = Op(KDBG_OP_CALL, static_cast<uint8_t>(site.slots | KDBG_CALL_ITAB),
+                    static_cast<int32_t>(next_), site.variant);
+  call.slot = static_cast<uint16_t>(first_ + node->slot);
+  ops_->push_back(call);
+  next_ = static_cast<uint16_t>(next_ + site.slots);
+  return absl::OkStatus();
+}
 
 // Go's ABIInternal integer registers in assignment order, as DWARF numbers them: RAX, RBX, RCX,
 // RDI, RSI, R8, R9, R10, R11 (src/cmd/compile/abi-internal.md).
@@ -1718,19 +1879,30 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
     auto alts = alternatives(*e);
     std::vector<kdbg_op> ops;
     absl::Status s = alts.status();
-    if (alts.ok() && ReadOf(*e) == Read::kValue && alts->size() == 1 && !Guarded(alts->front()) &&
-        (alts->front().type.kind == GoKind::kPtr || alts->front().type.kind == GoKind::kStruct ||
-         alts->front().type.kind == GoKind::kArray || alts->front().type.kind == GoKind::kSlice)) {
-      // A pointer or struct, printed whole as Delve loads it (a pointer reached through an
-      // interface keeps one slot: its dynamic types' targets differ).
+    const bool single =
+        alts.ok() && ReadOf(*e) == Read::kValue && alts->size() == 1 && !Guarded(alts->front());
+    const GoKind kind = single ? alts->front().type.kind : GoKind::kInvalid;
+    const bool dynamic = kind == GoKind::kInterface && !alts->front().type.empty_interface &&
+                         compiler.dispatcher() != nullptr;
+    if (kind == GoKind::kPtr || kind == GoKind::kStruct || kind == GoKind::kArray ||
+        kind == GoKind::kSlice || dynamic) {
+      // A pointer, struct or non-empty interface, printed whole as Delve loads it (a value reached
+      // through an interface keeps one slot: its dynamic types' targets differ).
       // Within the prints' KDBG_MAX_SLOTS / 2, a slot kept for each print after it.
       const auto limit = static_cast<uint16_t>(KDBG_MAX_SLOTS / 2 - (bp.prints.size() - i - 1));
-      WholeValue whole(dwarf, compiler.types(), bias, kPrintLoad, slot, limit, &ops);
+      WholeValue whole(dwarf, compiler.types(), bias, kPrintLoad, slot, limit, &ops,
+                       compiler.dispatcher());
       auto node = std::make_shared<ValueNode>();
       s = whole.Emit(alts->front(), bp.prints[i], 0, 0, node.get());
-      meta.type = node->type;
-      meta.whole = std::move(node);
-      meta.whole_slots = whole.slots();
+      if (s.ok() || !dynamic) {
+        meta.type = node->type;
+        meta.whole = std::move(node);
+        meta.whole_slots = whole.slots();
+      } else {
+        // No dynamic type it holds is read (or fits): its words, as before the subprograms.
+        ops.clear();
+        s = EmitSlot(dwarf, compiler.types(), bias, *alts, ReadOf(*e), slot, &ops, &meta);
+      }
     } else if (alts.ok()) {
       s = EmitSlot(dwarf, compiler.types(), bias, *alts, ReadOf(*e), slot, &ops, &meta);
     }
@@ -1778,18 +1950,23 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
     const Read what = a->type.kind == GoKind::kSlice ? Read::kSliceHeader : Read::kValue;
     absl::Status s;
     const GoKind kind = a->type.kind;
+    const bool dynamic =
+        kind == GoKind::kInterface && !a->type.empty_interface && compiler.dispatcher() != nullptr;
     const bool whole_kind =
-        kind == GoKind::kStruct || kind == GoKind::kArray || kind == GoKind::kSlice;
+        kind == GoKind::kStruct || kind == GoKind::kArray || kind == GoKind::kSlice || dynamic;
     if (whole_kind && whole_args) {
       *used_whole_args = true;
-      WholeValue whole(dwarf, compiler.types(), bias, kArgsLoad, slot, max_slots, &ops);
+      WholeValue whole(dwarf, compiler.types(), bias, kArgsLoad, slot, max_slots, &ops,
+                       compiler.dispatcher());
       auto node = std::make_shared<ValueNode>();
       s = whole.Emit(*a, p.name, 0, 0, node.get());
       if (s.ok()) {
         meta.whole = std::move(node);
         meta.whole_slots = whole.slots();
-      } else if (kind == GoKind::kSlice) {
-        ops.clear();  // its elements are not read (or do not fit): its len and cap
+      } else if (kind == GoKind::kSlice || dynamic) {
+        // A slice's elements not read (or not fitting): its len and cap; an interface none of
+        // whose dynamic types is read: its words.
+        ops.clear();
         s = EmitSlot(dwarf, compiler.types(), bias, {*a}, what, slot, &ops, &meta);
       }
     } else if (kind == GoKind::kStruct || kind == GoKind::kArray) {
@@ -1913,6 +2090,11 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
   KDBG_ASSIGN_OR_RETURN(plan.goid_offset, NotAbsent(dwarf.GoidOffset()));
   const Bias bias = dwarf.IsPie() ? pie_load_bias : Bias(0);
   Compiler compiler(dwarf, bias);
+  std::optional<Dispatcher> dispatcher;
+  if (bias.has_value()) {
+    dispatcher.emplace(dwarf, compiler.types(), *bias, plan.subprograms);
+    compiler.set_dispatcher(&*dispatcher);
+  }
   // Each tracepoint's return probes, armed after every tracepoint's calls while they fit.
   struct Returns {
     std::string label;  // "trace.dlv:3 main.summarize"
@@ -2027,6 +2209,12 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
       }
       for (ProbePlan& rp : *r.probes) plan.probes.push_back(std::move(rp));
     }
+  }
+  if (dispatcher.has_value() && dispatcher->full()) {
+    plan.notes.push_back(absl::StrCat(
+        "some dynamic types' values print by address (their subprograms would pass the ",
+        KDBG_MAX_SUBOPS, " read steps or ", KDBG_MAX_DISPATCH,
+        " types the eBPF engine loads); --engine delve prints them"));
   }
   if (!over.empty()) {
     plan.notes.push_back(absl::StrCat("returns not reported for ", absl::StrJoin(over, ", "),
@@ -2214,9 +2402,34 @@ nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> valu
   return j;
 }
 
+nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values, ItabTypes* itabs);
+
+// An interface `n` whose words are `v`, into `j`: nil (no children); its dynamic value as its
+// type's subprogram read it into the region (the descriptor in the region's first slot, the value's
+// slots counted from there); else (by address, a type not compiled, or one that did not fit) its
+// words as FormatSlot prints them, a value delve::FormatVariable shows as it is (kind 0).
+nlohmann::json InterfaceJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
+                             const kdbg_slot& v, ItabTypes* itabs, nlohmann::json j) {
+  if (v.w0 == 0) {
+    j["children"] = nlohmann::json::array();
+    return j;
+  }
+  const DynamicValue* dv = nullptr;
+  if (n.subprograms != nullptr && n.region >= 0 && static_cast<size_t>(n.region) < values.size() &&
+      values[static_cast<size_t>(n.region)].status == KDBG_SLOT_OK) {
+    dv = n.subprograms->Find(n.variant, values[static_cast<size_t>(n.region)].w0);
+  }
+  if (dv == nullptr) {
+    return {{"name", n.name}, {"type", n.type}, {"value", FormatSlot(n.leaf, v, itabs)}};
+  }
+  j["children"] = nlohmann::json::array(
+      {WholeJson(dv->data, values.subspan(static_cast<size_t>(n.region) + 1), itabs)});
+  return j;
+}
+
 // Delve's api.Variable for `n` (service/api/types.go: the fields delve::FormatVariable reads)
 // from the print's record slots.
-nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values) {
+nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values, ItabTypes* itabs) {
   nlohmann::json j = {{"name", n.name}, {"type", n.type}, {"kind", static_cast<int>(n.kind)}};
   if (n.kind == GoKind::kArray || n.kind == GoKind::kSlice) {
     if (n.slots == 0) return j;  // nested too deep to be printed
@@ -2226,7 +2439,7 @@ nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values)
     if (n.kind != GoKind::kStruct) return j;
     j["len"] = n.fields;  // its loaded fields, if any, are its children
     nlohmann::json children = nlohmann::json::array();
-    for (const ValueNode& c : n.children) children.push_back(WholeJson(c, values));
+    for (const ValueNode& c : n.children) children.push_back(WholeJson(c, values, itabs));
     j["children"] = std::move(children);
     return j;
   }
@@ -2237,6 +2450,7 @@ nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values)
     return j;
   }
   const kdbg_slot& v = *leaf;
+  if (n.kind == GoKind::kInterface) return InterfaceJson(n, values, v, itabs, std::move(j));
   if (n.kind == GoKind::kString) {
     j["value"] = std::string(v.str, std::min<size_t>(v.n, KDBG_STR_MAX));
     j["len"] = v.w1;
@@ -2254,7 +2468,7 @@ nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values)
     t = {{"name", ""}, {"type", target.type}, {"kind", static_cast<int>(target.kind)}};
     if (n.only_addr) t["onlyAddr"] = true;
   } else {
-    t = WholeJson(target, values);
+    t = WholeJson(target, values, itabs);
   }
   t["addr"] = v.w0;
   j["children"] = nlohmann::json::array({std::move(t)});
@@ -2263,8 +2477,8 @@ nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values)
 
 }  // namespace
 
-std::string FormatWhole(const Slot& slot, absl::Span<const kdbg_slot> values) {
-  return delve::FormatVariable(WholeJson(*slot.whole, values));
+std::string FormatWhole(const Slot& slot, absl::Span<const kdbg_slot> values, ItabTypes* itabs) {
+  return delve::FormatVariable(WholeJson(*slot.whole, values, itabs));
 }
 
 std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {

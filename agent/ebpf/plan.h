@@ -55,6 +55,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -127,6 +128,7 @@ struct DynamicType {
 
 class ItabTypes;  // itab_types.h
 struct ValueNode;
+struct Subprograms;
 
 struct Slot {
   std::string name;  // the expression as written, or the parameter's name
@@ -180,6 +182,34 @@ struct ValueNode {
   int max_elements = 0;
   int64_t array_len = 0;
   int slots = 0;
+  // A non-empty interface: its two words in `slot` (`leaf` formats them when its dynamic value is
+  // not read); its dynamic value, when Delve loads it (proc.(*Variable).loadInterface: at the
+  // interface's recursion level, up to 1), read by the subprogram of its dynamic type for
+  // `variant` into the `region_slots` slots from `region` (Subprograms), else `only_addr`.
+  int region = -1;
+  int region_slots = 0;
+  uint32_t variant = 0;
+  std::shared_ptr<const Subprograms> subprograms;
+};
+
+// The subprograms of a plan (probe_abi.h, KDBG_OP_CALL): for each dynamic type a printed
+// interface may hold and each variant (the interface's recursion level and format depth in what is
+// printed), the read steps of its value as Delve loads it. Shared by every probe and print.
+struct DynamicValue {
+  uint64_t word = 0;  // the type descriptor's run-time address
+  uint32_t variant = 0;
+  uint32_t pc = 0;  // its first op in Subprograms::ops
+  int slots = 0;    // of its region: slot 0 the descriptor, the value's from 1
+  ValueNode data;   // the dynamic value (Delve's "data" child), its slots counted in the region
+};
+struct Subprograms {
+  std::vector<kdbg_op> ops;
+  // Those compiled, by (variant, word).
+  std::map<std::pair<uint32_t, uint64_t>, DynamicValue> values;
+  const DynamicValue* Find(uint32_t variant, uint64_t word) const {
+    auto it = values.find({variant, word});
+    return it == values.end() ? nullptr : &it->second;
+  }
 };
 
 struct ProbePlan {
@@ -249,6 +279,8 @@ struct Plan {
   // "returns not reported for trace.dlv:3 main.summarize, trace.dlv:4 main.summarize (their RET
   // probes would pass the 256 probes the eBPF engine arms)": shown with the armed tracepoints.
   std::vector<std::string> notes;
+  // The subprograms the probes' KDBG_OP_CALLs run (never null).
+  std::shared_ptr<Subprograms> subprograms = std::make_shared<Subprograms>();
 };
 
 // Compiles a qualifying script against the binary. Errors name the script line:
@@ -295,6 +327,9 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& value, ItabTypes* itab
 // Formats a print of a whole value (slot.whole) from its record slots (`values`: slot.whole_slots
 // of them) as the Delve engine prints what Delve loads: "*main.node {Name: \"root\", Next: nil,
 // At: main.point {X: 2, Y: -1}, Count: *2, ...}".
-std::string FormatWhole(const Slot& slot, absl::Span<const kdbg_slot> values);
+// An interface in it whose dynamic value was not read (a type not compiled, or past Delve's
+// recursion level) prints as FormatSlot prints it, with `itabs`.
+std::string FormatWhole(const Slot& slot, absl::Span<const kdbg_slot> values,
+                        ItabTypes* itabs = nullptr);
 
 }  // namespace kdbg::ebpf

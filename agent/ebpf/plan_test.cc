@@ -530,6 +530,90 @@ TEST(EbpfPlanTest, AFieldThroughAnInterfaceIsToldByItsTypeDescriptor) {
   EXPECT_THAT(guards(v, 0), ::testing::IsSupersetOf({"*main.Order", "main.stickyNote"}));
 }
 
+// `print err` of a non-empty interface: its words, then a CALL (probe_abi.h) into the region
+// after them, where the subprogram of its dynamic type (one per type and variant, shared by the
+// plan's probes) reads the value as Delve loads it; a wrapped error's own interface CALLs again,
+// one level down. A type whose value this engine does not read (a *main.Order holds a []string)
+// has none: its words print as before. Formatted from a record as the Delve engine formats Delve's.
+TEST(EbpfPlanTest, InterfacesCallTheSubprogramsOfTheirDynamicTypes) {
+  auto dwarf = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
+  ASSERT_TRUE(dwarf.ok()) << dwarf.status();
+  absl::flat_hash_map<std::string, uint64_t> descriptor;
+  for (const gobinary::RuntimeType& r : (*dwarf)->RuntimeTypes()) descriptor[r.name] = r.address;
+  uint64_t itab = 0;
+  for (const gobinary::Itab& i : (*dwarf)->ItabsFor("error")) {
+    if (i.concrete == "*errors.errorString") itab = i.address;
+  }
+  ASSERT_NE(itab, 0u);
+  auto plan =
+      CompilePlan(Parse("trace r main.report\non r print err\non r print d\n"), "t.dlv", **dwarf);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const ProbePlan& r = plan->probes[0];
+  ASSERT_EQ(r.vars.size(), 2u);
+  const Slot& err = r.vars[0];
+  ASSERT_NE(err.whole, nullptr);
+  EXPECT_EQ(err.whole->kind, gobinary::GoKind::kInterface);
+  EXPECT_EQ(err.whole->slot, 0);
+  EXPECT_EQ(err.whole->region, 1);
+  EXPECT_EQ(err.whole_slots, 1 + err.whole->region_slots);
+  std::vector<kdbg_op> calls;
+  for (const kdbg_op& op : r.ops) {
+    if (op.code == KDBG_OP_CALL) calls.push_back(op);
+  }
+  ASSERT_EQ(calls.size(), 4u);  // err's and d's prints, then the arguments err and d
+  EXPECT_EQ(calls[0].slot, 0);
+  EXPECT_EQ(calls[0].off, 1);
+  EXPECT_EQ(calls[0].a, KDBG_CALL_ITAB | err.whole->region_slots);
+  EXPECT_EQ(calls[1].slot, err.whole_slots);
+  // The arguments' variant: loaded as Delve lists arguments (pointers not followed).
+  EXPECT_NE(calls[2].imm, calls[0].imm);
+  ASSERT_NE(r.args[0].whole, nullptr);
+  EXPECT_EQ(calls[2].imm, r.args[0].whole->variant);
+  const Subprograms& sub = *plan->subprograms;
+  const uint32_t top = err.whole->variant;
+  for (const char* t : {"*errors.errorString", "*fmt.wrapError", "main.fault", "*main.badInput",
+                        "main.errCode", "main.label"}) {
+    const DynamicValue* v = sub.Find(top, descriptor[t]);
+    ASSERT_NE(v, nullptr) << t;
+    EXPECT_EQ(v->data.type, t);
+    EXPECT_LE(v->slots, err.whole->region_slots) << t;
+    // Each ends in RET, before the next one's first op.
+    size_t end = v->pc;
+    while (end < sub.ops.size() && sub.ops[end].code != KDBG_OP_RET) ++end;
+    ASSERT_LT(end, sub.ops.size()) << t;
+  }
+  EXPECT_EQ(sub.Find(top, descriptor["*main.Order"]), nullptr);
+  // The wrapped error's field: a CALL one level down, to its types' subprograms there.
+  const DynamicValue* wrap = sub.Find(top, descriptor["*fmt.wrapError"]);
+  bool nested = false;
+  for (size_t k = wrap->pc; sub.ops[k].code != KDBG_OP_RET; ++k) {
+    if (sub.ops[k].code == KDBG_OP_CALL) {
+      nested = true;
+      EXPECT_NE(sub.Find(static_cast<uint32_t>(sub.ops[k].imm), descriptor["*errors.errorString"]),
+                nullptr);
+    }
+  }
+  EXPECT_TRUE(nested);
+  EXPECT_LE(sub.ops.size(), size_t{KDBG_MAX_SUBOPS});
+
+  // A record: the words, the descriptor the CALL wrote, the pointer, the string.
+  const uint64_t es = descriptor["*errors.errorString"];
+  std::vector<kdbg_slot> values(static_cast<size_t>(err.whole_slots));
+  values[0] = Ok(itab, 0xc000010000);
+  values[1] = Ok(es);
+  values[2] = Ok(0xc000010000);
+  values[3] = Ok(0xc000020000, 4, "boom");
+  EXPECT_EQ(FormatWhole(err, values), "error(*errors.errorString {s: \"boom\"})");
+  values[2] = Ok(0);  // a typed nil pointer
+  EXPECT_EQ(FormatWhole(err, values), "error((*errors.errorString)(nil))");
+  values[0] = Ok(0, 0);
+  EXPECT_EQ(FormatWhole(err, values), "error nil");
+  // No subprogram ran (a type not compiled): the words, by the itab.
+  values[0] = Ok(itab, 0xc000010000);
+  values[1].status = KDBG_SLOT_NO_TYPE;
+  EXPECT_EQ(FormatWhole(err, values), "error((*errors.errorString)(0xc000010000))");
+}
+
 // A promoted field is found breadth first through the embedded fields; a name no struct on the
 // way has stays an error naming the outer type.
 TEST(EbpfPlanTest, PromotedFieldsAreFoundThroughEmbeddedFields) {

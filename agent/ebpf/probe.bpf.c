@@ -35,6 +35,21 @@ struct {
   __type(value, struct kdbg_record);
 } scratch SEC(".maps");
 
+// Subprograms (probe_abi.h, KDBG_OP_CALL): their ops, and which one prints a dynamic type.
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, KDBG_MAX_SUBOPS);
+  __type(key, __u32);
+  __type(value, struct kdbg_op);
+} subops SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, KDBG_MAX_DISPATCH);
+  __type(key, struct kdbg_dispatch_key);
+  __type(value, struct kdbg_dispatch);
+} dispatch SEC(".maps");
+
 // The calls of conditional tracepoints whose returns are awaited (probe_abi.h, kdbg_track).
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -55,22 +70,79 @@ const volatile __u64 wakeup_bytes = 256 << 10;
 struct run_ctx {
   struct kdbg_probe* probe;
   struct kdbg_record* rec;
-  __u64 regs[32];  // struct pt_regs's KDBG_NREGS words, then zeros
+  __u64 regs[KDBG_NREGS + 3];  // struct pt_regs's KDBG_NREGS words, KDBG_REG_DATA, zeros
   __u64 acc;
   __u32 status;  // of the current alternative: OK while it runs
   __u32 skip;    // the current alternative is skipped (slot already filled) or has failed
   __u32 slot;
+  __u32 pc;     // the next op: the probe's below KDBG_MAX_OPS, a subprogram's from there
+  __u32 base;   // slots are counted from here (a subprogram's region)
+  __u32 depth;  // CALLs in progress
+  // Where each CALL in progress returns to: its caller's next op, base and data word.
+  __u32 ret_pc[KDBG_MAX_CALL_DEPTH];
+  __u32 ret_base[KDBG_MAX_CALL_DEPTH];
+  __u64 ret_data[KDBG_MAX_CALL_DEPTH];
 };
+
+// KDBG_OP_CALL (probe_abi.h): `s` the interface's slot, `t` the region's first.
+static __always_inline void call(struct run_ctx* c, struct kdbg_op* op, struct kdbg_slot* s,
+                                 struct kdbg_slot* t) {
+  t->status = KDBG_SLOT_NO_TYPE;
+  t->w0 = 0;
+  if (s->status != KDBG_SLOT_OK || s->w0 == 0) return;
+  __u64 type = s->w0;
+  if ((op->a & KDBG_CALL_ITAB) && bpf_probe_read_user(&type, sizeof(type), (void*)(s->w0 + 8))) {
+    t->status = KDBG_SLOT_FAULT;
+    t->w0 = s->w0 + 8;
+    return;
+  }
+  t->w0 = type;
+  struct kdbg_dispatch_key key = {.type = type, .variant = (__u32)op->imm};
+  struct kdbg_dispatch* d = bpf_map_lookup_elem(&dispatch, &key);
+  __u32 depth = c->depth;
+  if (!d || d->nslots > (op->a & 63) || depth >= KDBG_MAX_CALL_DEPTH) return;
+  t->status = KDBG_SLOT_OK;
+  c->ret_pc[depth] = c->pc;
+  c->ret_base[depth] = c->base;
+  c->ret_data[depth] = c->regs[KDBG_REG_DATA];
+  c->depth = depth + 1;
+  c->base = c->base + (__u32)op->off;
+  c->regs[KDBG_REG_DATA] = s->w1;
+  c->pc = d->pc;
+}
 
 static long run_op(__u32 i, void* data) {
   struct run_ctx* c = data;
+  __u32 pc = c->pc;
+  c->pc = pc + 1;
+  struct kdbg_op* op;
   // Masks keep every index provably in bounds for the verifier (KDBG_MAX_OPS is a power of two).
-  __u32 k = i & (KDBG_MAX_OPS - 1);
-  if (k >= c->probe->nops) return 1;
-  struct kdbg_op* op = &c->probe->ops[k];
-  __u32 slot = op->slot & (KDBG_MAX_SLOTS - 1);
+  if (pc < KDBG_MAX_OPS) {
+    if (pc >= c->probe->nops) return 1;
+    op = &c->probe->ops[pc & (KDBG_MAX_OPS - 1)];
+  } else {
+    __u32 k = pc - KDBG_MAX_OPS;
+    op = bpf_map_lookup_elem(&subops, &k);
+    if (!op) return 1;
+  }
+  __u32 slot = (c->base + op->slot) & (KDBG_MAX_SLOTS - 1);
   struct kdbg_slot* s = &c->rec->slots[slot];
   switch (op->code) {
+    case KDBG_OP_CALL:
+      call(c, op, s, &c->rec->slots[(c->base + (__u32)op->off) & (KDBG_MAX_SLOTS - 1)]);
+      c->skip = 1;
+      return 0;
+    case KDBG_OP_RET: {
+      __u32 depth = c->depth;
+      if (depth == 0 || depth > KDBG_MAX_CALL_DEPTH) return 1;
+      depth--;
+      c->depth = depth;
+      c->pc = c->ret_pc[depth & (KDBG_MAX_CALL_DEPTH - 1)];
+      c->base = c->ret_base[depth & (KDBG_MAX_CALL_DEPTH - 1)];
+      c->regs[KDBG_REG_DATA] = c->ret_data[depth & (KDBG_MAX_CALL_DEPTH - 1)];
+      c->skip = 1;
+      return 0;
+    }
     case KDBG_OP_ALT:
       c->slot = slot;
       c->skip = s->status == KDBG_SLOT_OK;
@@ -86,7 +158,7 @@ static long run_op(__u32 i, void* data) {
   if (c->skip) return 0;
   switch (op->code) {
     case KDBG_OP_REG:
-      c->acc = c->regs[op->a & 31];
+      c->acc = op->a < KDBG_NREGS + 3 ? c->regs[op->a] : 0;
       break;
     case KDBG_OP_CONST:
       c->acc = op->imm;
@@ -99,7 +171,7 @@ static long run_op(__u32 i, void* data) {
       if (c->acc == 0 && op->code == KDBG_OP_LOAD0) break;  // acc stays 0
       if (c->acc == 0) {
         c->status = KDBG_SLOT_NIL;
-        s->w0 = i;
+        s->w0 = pc;
         c->skip = 1;
         return 0;
       }
@@ -121,7 +193,7 @@ static long run_op(__u32 i, void* data) {
       __u64 pair[2] = {0, 0};
       if (c->acc == 0) {
         c->status = KDBG_SLOT_NIL;
-        s->w0 = i;
+        s->w0 = pc;
         c->skip = 1;
         return 0;
       }
@@ -399,7 +471,7 @@ int kdbg_probe(struct pt_regs* ctx) {
   c.probe = p;
   c.rec = rec;
   c.skip = 1;
-  bpf_loop(KDBG_MAX_OPS, run_op, &c, 0);
+  bpf_loop(KDBG_MAX_STEPS, run_op, &c, 0);
   // Delve's order (proc.checkCond): the condition, then the count of the hits it let through.
   if ((p->cond_op != KDBG_COND_NONE && !cond_holds(p, rec)) ||
       (p->hit_op != KDBG_COND_NONE &&

@@ -23,6 +23,22 @@
 //                       length
 //   STR                 copy min(slot.w1, KDBG_STR_MAX) bytes from slot.w0 into slot.str
 //   END slot            if nothing failed, the slot is filled (status OK); else keep the status
+//   CALL slot, a, off, imm   (outside alternatives) print an interface's dynamic value, as Delve
+//                       loads it, through the subprogram compiled for its dynamic type: `slot`
+//                       holds the interface's two words (w0 its itab when a & KDBG_CALL_ITAB,
+//                       else its type descriptor; w1 its data word); the descriptor (an itab's
+//                       Type, itab+8) is written to slot `off`'s w0 and looked up in the
+//                       `dispatch` map under variant imm. Found, and its nslots within a's low 6
+//                       bits (the room the caller left): that slot's status is OK and the
+//                       subprogram runs with slots counted from `off` (its slot 0 is that one)
+//                       and the data word as register KDBG_REG_DATA. Else (a nil interface, a
+//                       type not compiled, or not fitting) the status is NO_TYPE, nothing runs.
+//   RET                 end of a subprogram: back after its CALL, slots and data as before
+//
+// Subprograms live in the `subops` array map, shared by every probe of a session (a CALL's target
+// pc is KDBG_MAX_OPS + its index there); slots in them are relative to the CALL's region, so one
+// subprogram per (dynamic type, variant) serves every print of an interface of that variant. A
+// subprogram may CALL again (a wrapped error's field), at most KDBG_MAX_CALL_DEPTH deep.
 //
 // A probe with a condition (`cond NAME VALUE OP CONSTANT`) computes VALUE into slot `cond_slot`
 // (past the slots the record carries) and writes a record only when the comparison holds, or when
@@ -51,6 +67,14 @@ typedef __u64 kdbg_u64;
 #define KDBG_MAX_SLOTS 32  // a power of two
 // Delve's tracepoint LoadConfig reads at most 64 bytes of a string (MaxStringLen: 64).
 #define KDBG_STR_MAX 64
+// Subprogram ops (all probes of a session), dispatch entries, and nesting of CALLs.
+#define KDBG_MAX_SUBOPS 32768
+#define KDBG_MAX_DISPATCH 8192
+#define KDBG_MAX_CALL_DEPTH 2
+// Op executions per hit: a probe's own KDBG_MAX_OPS and the subprograms it calls.
+#define KDBG_MAX_STEPS 4096
+// CALL's flag (in `a`): the interface's first word is an itab.
+#define KDBG_CALL_ITAB 0x80
 
 enum kdbg_op_code {
   KDBG_OP_NOP = 0,
@@ -65,6 +89,20 @@ enum kdbg_op_code {
   KDBG_OP_LOAD0 = 9,
   KDBG_OP_CHECK = 10,
   KDBG_OP_CONST = 11,
+  KDBG_OP_CALL = 12,
+  KDBG_OP_RET = 13,
+};
+
+// Key and value of the `dispatch` hash map: the subprogram of a dynamic type (its descriptor's
+// run-time address) for a variant (the planner's: how deep the interface is in what is printed).
+struct kdbg_dispatch_key {
+  kdbg_u64 type;
+  kdbg_u32 variant;
+  kdbg_u32 pad;
+};
+struct kdbg_dispatch {
+  kdbg_u32 pc;      // KDBG_MAX_OPS + its first op's index in `subops`
+  kdbg_u32 nslots;  // the slots it uses, its slot 0 (the descriptor) included
 };
 
 // Slot status, as the record carries it.
@@ -241,4 +279,6 @@ enum kdbg_x86_reg {
   KDBG_RSP = 19,
   KDBG_SS = 20,
   KDBG_NREGS = 21,
+  // Not in pt_regs: the data word of the interface whose dynamic value a subprogram reads (CALL).
+  KDBG_REG_DATA = 21,
 };

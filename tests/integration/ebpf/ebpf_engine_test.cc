@@ -186,9 +186,10 @@ TEST(EbpfEngineTest, HitsCarryParameterFieldAndInterfaceValues) {
       vars(hits[0]),
       ::testing::ElementsAre("tag=\"first\"", "o.ID=7", "o.Customer.Name=\"ann\"", "len(o.Items)=3",
                              "o.Paid=true", "o.Weight=21", "o.Customer.Tier=3", "d.Text=\"lbl\"",
-                             "d=main.Describer(main.label {...})"));
-  // An interface printed: its dynamic type by its itab; a pointer's address, as Delve's
-  // arguments show it (Delve's `print` would follow the pointer).
+                             "d=main.Describer(main.label {Text: \"lbl\", N: 7})"));
+  // An interface printed: its dynamic value, read by its type's subprogram; a dynamic type this
+  // engine does not print whole (a *main.Order holds a []string) by its address, as Delve's
+  // arguments show it (Delve's `print` follows the pointer).
   EXPECT_THAT(
       vars(hits[1]),
       ::testing::ElementsAre(
@@ -1020,11 +1021,11 @@ TEST(EbpfEngineTest, InterfacesOfAPositionIndependentExecutableAreRead) {
       }
     }
   }
-  EXPECT_THAT(seen, ::testing::IsSupersetOf({"d.Text=\"lbl\"", "d=main.Describer(main.label {...})",
-                                             "w=io.Writer((*net/http.response)(0xADDR))",
-                                             "extra=interface {} nil",
-                                             "d=main.Describer((*main.Order)(0xADDR))",
-                                             "extra=interface {}((*main.Order)(0xADDR))"}));
+  EXPECT_THAT(seen, ::testing::IsSupersetOf(
+                        {"d.Text=\"lbl\"", "d=main.Describer(main.label {Text: \"lbl\", N: 7})",
+                         "w=io.Writer((*net/http.response)(0xADDR))", "extra=interface {} nil",
+                         "d=main.Describer((*main.Order)(0xADDR))",
+                         "extra=interface {}((*main.Order)(0xADDR))"}));
   ExpectReleased(**t, 0);
 }
 
@@ -1213,8 +1214,8 @@ TEST(EbpfEngineTest, ValuesEqualWhatDelvePrints) {
   EXPECT_THAT(saw_args, Each(std::string("w, o, d, tag, qty, urgent")));
   EXPECT_THAT(saw_values, Contains(StartsWith("io.Writer((*net/http.response)(0x")));
   EXPECT_THAT(saw_values, Contains(StartsWith("main.Describer((*main.Order)(0x")));
-  EXPECT_THAT(saw_values, Contains("main.Describer(main.label {...})"));
-  EXPECT_THAT(saw_values, Contains("main.Describer(main.ref {...})"));
+  EXPECT_THAT(saw_values, Contains("main.Describer(main.label {Text: \"lbl\", N: 7})"));
+  EXPECT_THAT(saw_values, Contains(StartsWith("main.Describer(main.ref {Order: (*main.Order)(0x")));
   EXPECT_THAT(saw_values, Contains(StartsWith("main.Describer((*main.memo)(0x")));
   // The fields behind the ref: what Delve prints too (above), checked here against the request.
   ASSERT_EQ(ebpf_hits.size(), requests.size());
@@ -1688,6 +1689,45 @@ TEST(EbpfEngineTest, PointersAndStructsPrintAsDelvePrintsThem) {
   EXPECT_THAT(
       both("trace s main.ship\non s print e.meta\n", {"/order?id=1&w=1.5&source=web"}, 1),
       ElementsAre(HasSubstr(" e.meta=main.meta {Source: \"web\", Mass: 1.5, Scale: 1.5} ")));
+  ExpectReleased(**t, 0);
+}
+
+// `print X` of a non-empty interface: its dynamic value as Delve loads it (loadInterface: at the
+// interface's own level), read by the subprogram the agent compiled for the dynamic type
+// (KDBG_OP_CALL, looked up by the type's descriptor): a pointer to a struct, a struct value (behind
+// the data word), a named integer with constants, a typed nil pointer, nil; and an interface inside
+// it (a wrapped error) by its own type's subprogram, one level down, printed to the format's depth.
+// As arguments too, as Delve lists them (pointers not followed: by address; a struct's fields).
+// The same requests through both engines, every value equal, the text written out.
+TEST(EbpfEngineTest, InterfacesPrintTheirDynamicValuesAsDelvePrintsThem) {
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string at = "r main.report main.go:485 ";
+  const std::string label = "d=main.Describer(main.label {Text: \"\", N: 3}) ";
+  EXPECT_THAT(
+      BothEnginesHits(**t, "trace r main.report\non r print err\non r print d\n",
+                      {"/fail?kind=plain&label=a", "/fail?kind=wrapped", "/fail?kind=fault",
+                       "/fail?kind=input", "/fail?kind=nilptr", "/fail?kind=code", "/fail"},
+                      7),
+      ElementsAre(AllOf(StartsWith(at + "err=error(*errors.errorString {s: \"plain failure\"}) "
+                                        "d=main.Describer(main.label {Text: \"a\", N: 3}) "),
+                        HasSubstr(") err=error((*errors.errorString)(0x")),
+                  StartsWith(at +
+                             "err=error(*fmt.wrapError {msg: \"while loading: negative quantity\", "
+                             "err: error(*errors.errorString {...})}) " +
+                             label),
+                  AllOf(StartsWith(at + "err=error(main.fault {Code: 7, Op: \"dial\"}) " + label),
+                        EndsWith(" err=error(main.fault {Code: 7, Op: \"dial\"}) " +
+                                 label.substr(0, label.size() - 1))),
+                  StartsWith(at +
+                             "err=error(*main.badInput {Field: \"qty\", Err: error(main.fault "
+                             "{...})}) " +
+                             label),
+                  StartsWith(at + "err=error((*main.badInput)(nil)) " + label),
+                  EndsWith(at + "err=error(codeRefused (2)) " + label +
+                           "err=error(codeRefused (2)) " + label.substr(0, label.size() - 1)),
+                  StartsWith(at + "err=error nil " + label)));
   ExpectReleased(**t, 0);
 }
 

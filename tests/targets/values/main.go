@@ -449,3 +449,68 @@ func serveGraph(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "%d\n", visit(root, root.At, &k, nil,
 		limits{Min: -1, Max: int16(k * 100), Step: 2, Name: q.Get("name"), On: k > 0}, mode(k*8)|modeRead))
 }
+
+// fault is an error of a struct type: an interface holds a pointer to a copy of it.
+type fault struct {
+	Code int
+	Op   string
+}
+
+func (f fault) Error() string { return f.Op }
+
+// badInput is an error that wraps another (an interface inside the dynamic value).
+type badInput struct {
+	Field string
+	Err   error
+}
+
+// errCode is an error of a named integer type with constants (Delve names its value by them).
+type errCode uint16
+
+const (
+	codeTimeout errCode = 1
+	codeRefused errCode = 2
+)
+
+func (c errCode) Error() string { return "code " + strconv.Itoa(int(c)) }
+
+func (b *badInput) Error() string {
+	if b == nil {
+		return "no input"
+	}
+	return b.Field + ": " + b.Err.Error()
+}
+
+//go:noinline
+func report(err error, d Describer) int {
+	if err == nil {
+		return 0
+	}
+	return len(err.Error())
+}
+
+// serveFail passes main.report an error of the kind ?kind= names: plain (errors.New), wrapped
+// (fmt.Errorf with %w), fault (a struct value), input (*badInput wrapping a fault), nilptr (a nil
+// *badInput), code (codeRefused); none: a nil error. Its Describer: a label ?label=.
+func serveFail(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var err error
+	switch q.Get("kind") {
+	case "plain":
+		err = errors.New("plain failure")
+	case "wrapped":
+		err = fmt.Errorf("while loading: %w", errNegative)
+	case "fault":
+		err = fault{Code: 7, Op: "dial"}
+	case "input":
+		err = &badInput{Field: "qty", Err: fault{Code: -1, Op: "parse"}}
+	case "nilptr":
+		var b *badInput
+		err = b
+	case "code":
+		err = codeRefused
+	}
+	fmt.Fprintln(w, report(err, label{Text: q.Get("label"), N: 3}))
+}
+
+func init() { http.HandleFunc("/fail", serveFail) }
