@@ -99,6 +99,11 @@ std::string Format(const json& v, int depth) {
       if (nch == 0 || (Int(ch[0], "kind") == 0 && Uint(ch[0], "addr") == 0)) {
         return absl::StrCat(type, " nil");
       }
+      // Past the recursion level Delve loads (MaxVariableRecurse), its dynamic value is never
+      // loaded (Delve's data child OnlyAddr, with no value or children): its type only,
+      // "error(*pkg.T
+      // ...)", as dlv prints "...", not a pointer's missing target taken for nil.
+      if (Bool(ch[0], "onlyAddr")) return absl::StrCat(type, "(", Str(ch[0], "type"), " ...)");
       // A nil pointer in it keeps its type: "error((*main.E)(nil))".
       if (gobinary::GoKindFromNumber(Int(ch[0], "kind")) == GoKind::kPtr && IsNilPointer(ch[0])) {
         return absl::StrCat(type, "((", Str(ch[0], "type"), ")(nil))");

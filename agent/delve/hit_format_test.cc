@@ -59,6 +59,20 @@ TEST(FormatVariableTest, Composites) {
   // In an interface, with its type; an unreadable target at address 0 is no nil.
   json iface = {{"kind", 20}, {"type", "error"}, {"children", {nilptr}}};
   EXPECT_EQ(FormatVariable(iface), "error((*main.T)(nil))");
+  // Past MaxVariableRecurse its data is OnlyAddr, never loaded (no target): its type only.
+  json unloaded = {{"kind", 20},
+                   {"type", "error"},
+                   {"children",
+                    {{{"name", "data"},
+                      {"kind", 22},
+                      {"type", "*main.T"},
+                      {"addr", 0xc000010000},
+                      {"onlyAddr", true}}}}};
+  EXPECT_EQ(FormatVariable(unloaded), "error(*main.T ...)");
+  unloaded["children"][0]["kind"] = 25;
+  unloaded["children"][0]["type"] = "main.S";
+  unloaded["children"][0]["len"] = 2;
+  EXPECT_EQ(FormatVariable(unloaded), "error(main.S ...)");
   json bad = nilptr;
   bad["children"][0]["unreadable"] = "could not read";
   bad["children"][0].erase("onlyAddr");

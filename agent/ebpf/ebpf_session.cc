@@ -140,6 +140,19 @@ class EbpfSession final : public DebugSession {
                                           static_cast<uint32_t>(sub.values.size())));
     std::vector<std::pair<kdbg_dispatch_key, kdbg_dispatch>> dispatch;
     for (const auto& [key, v] : sub.values) {
+      // As the probes' ops below: a step names a slot of its region only, and ends in RET.
+      for (size_t k = v.pc;; ++k) {
+        if (k >= sub.ops.size()) {
+          return absl::InternalError(absl::StrCat("subprogram ", v.data.type, " has no RET"));
+        }
+        const kdbg_op& op = sub.ops[k];
+        if (op.code == KDBG_OP_RET) break;
+        if (op.slot >= v.slots ||
+            (op.code == KDBG_OP_CALL && op.off + (op.a & 63) > static_cast<int32_t>(v.slots))) {
+          return absl::InternalError(absl::StrCat("subprogram ", v.data.type, ": read step ", k,
+                                                  " names slot ", op.slot, " of ", v.slots));
+        }
+      }
       kdbg_dispatch_key k{};
       k.type = v.word;
       k.variant = v.variant;

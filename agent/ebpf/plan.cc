@@ -16,6 +16,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
@@ -435,6 +436,9 @@ class Compiler {
   // What prints of interfaces compile their dynamic values with (null: not read).
   Dispatcher* dispatcher() const { return dispatcher_; }
   void set_dispatcher(Dispatcher* d) { dispatcher_ = d; }
+  // The most slots an interface's region takes (WholeValue::set_region_cap).
+  int region_cap() const { return region_cap_; }
+  void set_region_cap(int cap) { region_cap_ = cap; }
 
   // Applies `[index]` to every alternative (those it does not apply to are dropped, an error when
   // none is left): an element of a slice or array, a byte of a string (Delve's uint8). A slice's or
@@ -722,6 +726,7 @@ class Compiler {
   bool other_types_ = true;
   bool used_other_types_ = false;
   Dispatcher* dispatcher_ = nullptr;
+  int region_cap_ = KDBG_MAX_SLOTS;
 };
 
 absl::StatusOr<SlotFormat> ScalarFormat(const TypeInfo& t, int* size) {
@@ -943,6 +948,8 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, Bia
 // The payload marking a whole value's failure as a value Delve shows and this engine does not
 // read (WholeValue::NotRead), not a limit or a location.
 constexpr char kNotReadPayload[] = "kdbg.dev/ebpf/not-read";
+// The payload marking a whole value's failure as one of room (WholeValue::Room).
+constexpr char kRoomPayload[] = "kdbg.dev/ebpf/room";
 bool IsNotRead(const absl::Status& s) { return s.GetPayload(kNotReadPayload).has_value(); }
 
 // What of a value Delve loads (proc.LoadConfig), as far as it shapes a value of the kinds
@@ -957,6 +964,9 @@ struct LoadConfig {
 constexpr LoadConfig kPrintLoad{true, -1, 64};
 constexpr LoadConfig kArgsLoad{false, 3, 16};
 constexpr int kMaxVariableRecurse = 1;
+
+// The slots of a region a subprogram reads a dynamic value into: its first holds the descriptor.
+constexpr int kMaxRegion = KDBG_MAX_SLOTS / 2 - 1;
 
 // Compiles a value printed whole (Slot::whole), a pointer or a struct, as Delve loads it
 // (proc.(*Variable).loadValueInternal) with `config`: each string, number, boolean and pointer word
@@ -979,7 +989,8 @@ class WholeValue {
 
   // The value `a` (named `path` in errors: "n.Next.At") at recursion level `level`, printed
   // `depth` deep (delve::kFormatDepth). Unimplemented for a value Delve loads that this engine does
-  // not read (elements of slices, arrays and maps, interfaces' dynamic values, ...), or more slots
+  // not read (elements of slices, arrays and maps, empty interfaces' dynamic values, ...; a
+  // non-empty interface's without a dispatcher), or more slots
   // than `limit` leaves.
   absl::Status Emit(const Alt& a, const std::string& path, int level, int depth, ValueNode* node) {
     node->type = a.type.name;
@@ -1038,8 +1049,7 @@ class WholeValue {
         return Interface(a, path, level, depth, node);
       default: {
         int size = 0;
-        if (!ScalarFormat(a.type, &size).ok() || a.type.kind == GoKind::kInterface ||
-            a.type.kind == GoKind::kUnsafePointer) {
+        if (!ScalarFormat(a.type, &size).ok() || a.type.kind == GoKind::kUnsafePointer) {
           return NotRead(path, a.type.name, "");
         }
         return Leaf(a, path, node);
@@ -1049,6 +1059,29 @@ class WholeValue {
 
   // The slots taken so far.
   int slots() const { return next_ - first_; }
+
+  // At most `cap` slots for an interface's region (kMaxRegion unless set).
+  void set_region_cap(int cap) { max_region_ = cap; }
+
+  // Emit, giving each interface's region (its largest dynamic type's subprogram, which the fields
+  // after it may need room beside) at most kMaxRegion slots (or the cap set), else 8, 4, 2: the
+  // first that fits.
+  absl::Status EmitFitting(const Alt& a, const std::string& path, int level, int depth,
+                           ValueNode* node) {
+    const size_t ops_before = ops_->size();
+    const ValueNode start = *node;
+    absl::Status s;
+    for (int cap : {kMaxRegion, 8, 4, 2}) {
+      if (cap > max_region_) continue;
+      ops_->resize(ops_before);
+      *node = start;
+      next_ = first_;
+      region_cap_ = cap;
+      s = Emit(a, path, level, depth, node);
+      if (s.ok() || !s.GetPayload(kRoomPayload).has_value()) return s;
+    }
+    return s;
+  }
 
  private:
   absl::Status Interface(const Alt& a, const std::string& path, int level, int depth,
@@ -1123,10 +1156,12 @@ class WholeValue {
 
   absl::Status Room(const std::string& path) const {
     if (next_ < limit_) return absl::OkStatus();
-    return absl::UnimplementedError(absl::StrCat(
+    absl::Status s = absl::UnimplementedError(absl::StrCat(
         path, ": the value printed whole takes more slots than are left for it (a hit carries ",
         KDBG_MAX_SLOTS, ", ", KDBG_MAX_SLOTS / 2,
         " for its prints); print the fields needed, or use --engine delve"));
+    s.SetPayload(kRoomPayload, absl::Cord("1"));
+    return s;
   }
 
   // What Delve prints of the value and the eBPF engine does not read (IsNotRead).
@@ -1149,10 +1184,9 @@ class WholeValue {
   uint16_t limit_;
   std::vector<kdbg_op>* ops_;
   Dispatcher* dispatcher_;
+  int region_cap_ = KDBG_MAX_SLOTS;
+  int max_region_ = kMaxRegion;
 };
-
-// The slots of a region a subprogram reads a dynamic value into: its first holds the descriptor.
-constexpr int kMaxRegion = KDBG_MAX_SLOTS / 2 - 1;
 
 // Compiles the subprograms of the dynamic types printed interfaces may hold (Subprograms), each
 // (type, variant) once per plan, into `out`.
@@ -1178,16 +1212,26 @@ class Dispatcher {
     Site site;
     site.variant = static_cast<uint32_t>((config.follow_pointers ? 0 : 256) + level * 16 +
                                          std::min(depth, 15));
+    bool over_room = false;
     for (const gobinary::RuntimeType* r : Candidates(iface.name)) {
       const DynamicValue* v = Compile(*r, config, level, depth, site.variant);
       if (v != nullptr && v->slots <= room) site.slots = std::max(site.slots, v->slots);
+      over_room |= v != nullptr && v->slots > room;
+    }
+    if (site.slots == 0 && over_room) {
+      absl::Status s = absl::UnimplementedError(absl::StrCat(
+          path, " is ", iface.name,
+          ": the values of its dynamic types take more slots than are left (a hit carries ",
+          KDBG_MAX_SLOTS, ", ", KDBG_MAX_SLOTS / 2,
+          " for its prints); print the fields needed, or use --engine delve"));
+      s.SetPayload(kRoomPayload, absl::Cord("1"));
+      return s;
     }
     if (site.slots == 0) {
       absl::Status s = absl::UnimplementedError(
           absl::StrCat(path, " is ", iface.name,
-                       ": no dynamic type it holds in this binary is one the eBPF engine prints "
-                       "(or fits the values a hit carries); print the fields needed, or use "
-                       "--engine delve"));
+                       ": no dynamic type it holds in this binary is one the eBPF engine prints; "
+                       "print the fields needed, or use --engine delve"));
       s.SetPayload(kNotReadPayload, absl::Cord("1"));
       return s;
     }
@@ -1228,7 +1272,7 @@ class Dispatcher {
     v.data.name = "data";
     std::vector<kdbg_op> ops;
     WholeValue whole(dwarf_, types_, bias_, config, 1, kMaxRegion, &ops, this);
-    if (!whole.Emit(a, r.name, level, depth, &v.data).ok()) return nullptr;
+    if (!whole.EmitFitting(a, r.name, level, depth, &v.data).ok()) return nullptr;
     ops.push_back(Op(KDBG_OP_RET));
     if (out_->ops.size() + ops.size() > KDBG_MAX_SUBOPS ||
         out_->values.size() >= KDBG_MAX_DISPATCH) {
@@ -1245,7 +1289,8 @@ class Dispatcher {
   RuntimeTypeTable& types_;
   const uint64_t bias_;
   std::shared_ptr<Subprograms> out_;
-  absl::flat_hash_map<std::string, std::vector<const gobinary::RuntimeType*>> candidates_;
+  // Node-based: Compile, while For walks one interface's list, may add another's.
+  absl::node_hash_map<std::string, std::vector<const gobinary::RuntimeType*>> candidates_;
   absl::flat_hash_set<std::pair<uint32_t, uint64_t>> tried_;
   bool full_ = false;
 };
@@ -1264,11 +1309,11 @@ absl::Status WholeValue::Interface(const Alt& a, const std::string& path, int le
     return absl::OkStatus();
   }
   KDBG_ASSIGN_OR_RETURN(Dispatcher::Site site,
-                        dispatcher_->For(a.type, path, config_, level, depth + 1, limit_ - next_));
+                        dispatcher_->For(a.type, path, config_, level, depth + 1,
+                                         std::min(limit_ - next_, region_cap_)));
   node->region = next_ - first_;
   node->region_slots = site.slots;
   node->variant = site.variant;
-  node->subprograms = dispatcher_->subprograms();
   kdbg_op call = Op(KDBG_OP_CALL, static_cast<uint8_t>(site.slots | KDBG_CALL_ITAB),
                     static_cast<int32_t>(next_), site.variant);
   call.slot = static_cast<uint16_t>(first_ + node->slot);
@@ -1892,12 +1937,15 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
       const auto limit = static_cast<uint16_t>(KDBG_MAX_SLOTS / 2 - (bp.prints.size() - i - 1));
       WholeValue whole(dwarf, compiler.types(), bias, kPrintLoad, slot, limit, &ops,
                        compiler.dispatcher());
+      whole.set_region_cap(compiler.region_cap());
       auto node = std::make_shared<ValueNode>();
-      s = whole.Emit(alts->front(), bp.prints[i], 0, 0, node.get());
+      s = whole.EmitFitting(alts->front(), bp.prints[i], 0, 0, node.get());
       if (s.ok() || !dynamic) {
         meta.type = node->type;
         meta.whole = std::move(node);
         meta.whole_slots = whole.slots();
+        if (compiler.dispatcher() != nullptr)
+          meta.subprograms = compiler.dispatcher()->subprograms();
       } else {
         // No dynamic type it holds is read (or fits): its words, as before the subprograms.
         ops.clear();
@@ -1958,11 +2006,14 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
       *used_whole_args = true;
       WholeValue whole(dwarf, compiler.types(), bias, kArgsLoad, slot, max_slots, &ops,
                        compiler.dispatcher());
+      whole.set_region_cap(compiler.region_cap());
       auto node = std::make_shared<ValueNode>();
-      s = whole.Emit(*a, p.name, 0, 0, node.get());
+      s = whole.EmitFitting(*a, p.name, 0, 0, node.get());
       if (s.ok()) {
         meta.whole = std::move(node);
         meta.whole_slots = whole.slots();
+        if (compiler.dispatcher() != nullptr)
+          meta.subprograms = compiler.dispatcher()->subprograms();
       } else if (kind == GoKind::kSlice || dynamic) {
         // A slice's elements not read (or not fitting): its len and cap; an interface none of
         // whose dynamic types is read: its words.
@@ -2034,7 +2085,8 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
   return pp;
 }
 
-// CompileProbeOnce, and again when it fails: first without reading whole struct, array and slice
+// CompileProbeOnce, and again when it fails (for each cap on interfaces' regions, smaller while
+// the values do not fit): first without reading whole struct, array and slice
 // arguments (which the script does not ask for: each then says it is unread), then without the
 // types no itab symbol names (Compiler::set_other_types: a field chain through an interface then
 // reads what it read before they were tried, and a hit whose dynamic type is one of them names it,
@@ -2044,26 +2096,38 @@ absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
                                        Bias bias, Compiler& compiler, const gobinary::Function& fn,
                                        const gobinary::InlinedCall* call,
                                        std::optional<uint64_t> body_pc) {
-  compiler.reset_used_other_types();
-  bool whole_args = false;
-  auto once = [&](bool whole) {
-    bool used = false;
-    auto r =
-        CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call, body_pc, whole, &used);
-    whole_args = whole_args || used;
-    return r;
-  };
-  auto pp = once(true);
-  if (pp.ok()) return pp;
-  if (whole_args) {
-    pp = once(false);
+  auto attempt = [&]() -> absl::StatusOr<ProbePlan> {
+    compiler.reset_used_other_types();
+    bool whole_args = false;
+    auto once = [&](bool whole) {
+      bool used = false;
+      auto r =
+          CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call, body_pc, whole, &used);
+      whole_args = whole_args || used;
+      return r;
+    };
+    auto pp = once(true);
     if (pp.ok()) return pp;
+    if (whole_args) {
+      pp = once(false);
+      if (pp.ok()) return pp;
+    }
+    if (!compiler.used_other_types()) return pp;
+    compiler.set_other_types(false);
+    pp = once(true);
+    if (!pp.ok() && whole_args) pp = once(false);
+    compiler.set_other_types(true);
+    return pp;
+  };
+  // Interfaces' regions as large as their largest dynamic types first; smaller when the values
+  // the hit carries do not all fit so (a later print or argument needs the slots).
+  absl::StatusOr<ProbePlan> pp;
+  for (int cap : {kMaxRegion, 7, 3}) {
+    compiler.set_region_cap(cap);
+    pp = attempt();
+    if (pp.ok() || !pp.status().GetPayload(kRoomPayload).has_value()) break;
   }
-  if (!compiler.used_other_types()) return pp;
-  compiler.set_other_types(false);
-  pp = once(true);
-  if (!pp.ok() && whole_args) pp = once(false);
-  compiler.set_other_types(true);
+  compiler.set_region_cap(kMaxRegion);
   return pp;
 }
 
@@ -2337,6 +2401,18 @@ std::string WithConstants(const Slot& slot, int64_t n, std::string value) {
   return absl::StrCat(describe, " (", value, ")");
 }
 
+// The dynamic type of interface `slot` holding words `v` (w0 not 0): by its itab or descriptor
+// among the slot's dynamic types, else an itab made at run time read by `itabs`; null if unknown.
+const DynamicType* DynamicTypeOf(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
+  if (slot.dynamic_types != nullptr) {
+    auto it = std::lower_bound(slot.dynamic_types->begin(), slot.dynamic_types->end(), v.w0,
+                               [](const DynamicType& d, uint64_t word) { return d.word < word; });
+    if (it != slot.dynamic_types->end() && it->word == v.w0) return &*it;
+  }
+  if (slot.by_itab && itabs != nullptr) return itabs->Lookup(v.w0);
+  return nullptr;
+}
+
 // Record slot `k` of a value printed whole, read for node `n`: null, with *why set, when the
 // record was cut before it or the slot holds no value.
 const kdbg_slot* LeafSlot(const ValueNode& n, absl::Span<const kdbg_slot> values, int k,
@@ -2402,34 +2478,53 @@ nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> valu
   return j;
 }
 
-nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values, ItabTypes* itabs);
+// What formats a whole value: the plan's subprograms (may be null) and the session's itab reader.
+struct WholeContext {
+  const Subprograms* subprograms = nullptr;
+  ItabTypes* itabs = nullptr;
+};
+
+nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
+                         const WholeContext& cx);
 
 // An interface `n` whose words are `v`, into `j`: nil (no children); its dynamic value as its
 // type's subprogram read it into the region (the descriptor in the region's first slot, the value's
 // slots counted from there); else (by address, a type not compiled, or one that did not fit) its
 // words as FormatSlot prints them, a value delve::FormatVariable shows as it is (kind 0).
 nlohmann::json InterfaceJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
-                             const kdbg_slot& v, ItabTypes* itabs, nlohmann::json j) {
+                             const kdbg_slot& v, const WholeContext& cx, nlohmann::json j) {
   if (v.w0 == 0) {
     j["children"] = nlohmann::json::array();
     return j;
   }
+  if (n.only_addr) {
+    // Past Delve's recursion level: its dynamic value by type only (Delve's data child, OnlyAddr,
+    // never loaded; delve::FormatVariable prints "error(*pkg.T ...)").
+    if (const DynamicType* dt = DynamicTypeOf(n.leaf, v, cx.itabs)) {
+      j["children"] = nlohmann::json::array({{{"name", "data"},
+                                              {"type", dt->name},
+                                              {"kind", static_cast<int>(dt->kind)},
+                                              {"onlyAddr", true}}});
+      return j;
+    }
+  }
   const DynamicValue* dv = nullptr;
-  if (n.subprograms != nullptr && n.region >= 0 && static_cast<size_t>(n.region) < values.size() &&
+  if (cx.subprograms != nullptr && n.region >= 0 && static_cast<size_t>(n.region) < values.size() &&
       values[static_cast<size_t>(n.region)].status == KDBG_SLOT_OK) {
-    dv = n.subprograms->Find(n.variant, values[static_cast<size_t>(n.region)].w0);
+    dv = cx.subprograms->Find(n.variant, values[static_cast<size_t>(n.region)].w0);
   }
   if (dv == nullptr) {
-    return {{"name", n.name}, {"type", n.type}, {"value", FormatSlot(n.leaf, v, itabs)}};
+    return {{"name", n.name}, {"type", n.type}, {"value", FormatSlot(n.leaf, v, cx.itabs)}};
   }
   j["children"] = nlohmann::json::array(
-      {WholeJson(dv->data, values.subspan(static_cast<size_t>(n.region) + 1), itabs)});
+      {WholeJson(dv->data, values.subspan(static_cast<size_t>(n.region) + 1), cx)});
   return j;
 }
 
 // Delve's api.Variable for `n` (service/api/types.go: the fields delve::FormatVariable reads)
 // from the print's record slots.
-nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values, ItabTypes* itabs) {
+nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
+                         const WholeContext& cx) {
   nlohmann::json j = {{"name", n.name}, {"type", n.type}, {"kind", static_cast<int>(n.kind)}};
   if (n.kind == GoKind::kArray || n.kind == GoKind::kSlice) {
     if (n.slots == 0) return j;  // nested too deep to be printed
@@ -2439,7 +2534,7 @@ nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
     if (n.kind != GoKind::kStruct) return j;
     j["len"] = n.fields;  // its loaded fields, if any, are its children
     nlohmann::json children = nlohmann::json::array();
-    for (const ValueNode& c : n.children) children.push_back(WholeJson(c, values, itabs));
+    for (const ValueNode& c : n.children) children.push_back(WholeJson(c, values, cx));
     j["children"] = std::move(children);
     return j;
   }
@@ -2450,7 +2545,7 @@ nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
     return j;
   }
   const kdbg_slot& v = *leaf;
-  if (n.kind == GoKind::kInterface) return InterfaceJson(n, values, v, itabs, std::move(j));
+  if (n.kind == GoKind::kInterface) return InterfaceJson(n, values, v, cx, std::move(j));
   if (n.kind == GoKind::kString) {
     j["value"] = std::string(v.str, std::min<size_t>(v.n, KDBG_STR_MAX));
     j["len"] = v.w1;
@@ -2468,7 +2563,7 @@ nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
     t = {{"name", ""}, {"type", target.type}, {"kind", static_cast<int>(target.kind)}};
     if (n.only_addr) t["onlyAddr"] = true;
   } else {
-    t = WholeJson(target, values, itabs);
+    t = WholeJson(target, values, cx);
   }
   t["addr"] = v.w0;
   j["children"] = nlohmann::json::array({std::move(t)});
@@ -2478,7 +2573,7 @@ nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
 }  // namespace
 
 std::string FormatWhole(const Slot& slot, absl::Span<const kdbg_slot> values, ItabTypes* itabs) {
-  return delve::FormatVariable(WholeJson(*slot.whole, values, itabs));
+  return delve::FormatVariable(WholeJson(*slot.whole, values, {slot.subprograms.get(), itabs}));
 }
 
 std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
@@ -2510,14 +2605,7 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
       return absl::StrCat("(", slot.type, ")(0x", absl::Hex(raw), ")");
     case SlotFormat::kInterface: {
       if (v.w0 == 0) return absl::StrCat(slot.type, " nil");
-      const DynamicType* dt = nullptr;
-      if (slot.dynamic_types != nullptr) {
-        auto it =
-            std::lower_bound(slot.dynamic_types->begin(), slot.dynamic_types->end(), v.w0,
-                             [](const DynamicType& d, uint64_t word) { return d.word < word; });
-        if (it != slot.dynamic_types->end() && it->word == v.w0) dt = &*it;
-      }
-      if (dt == nullptr && slot.by_itab && itabs != nullptr) dt = itabs->Lookup(v.w0);
+      const DynamicType* dt = DynamicTypeOf(slot, v, itabs);
       if (dt == nullptr) {
         // A non-empty interface's itab made at run time whose type could not be read (no
         // `itabs`, or the DWARF does not name it); an empty interface's type without DWARF.

@@ -155,6 +155,9 @@ struct Slot {
   // take `whole_slots` record slots from this slot's on (FormatWhole); null for one slot.
   std::shared_ptr<const ValueNode> whole;
   int whole_slots = 0;
+  // The plan's subprograms, which `whole`'s interfaces name by variant (null: none). Only slots
+  // hold it: a subprogram's own nodes do not, or the table would own itself.
+  std::shared_ptr<const Subprograms> subprograms;
 };
 
 // A value printed whole, shaped as Delve's proc.Variable after loading it for a print
@@ -185,11 +188,11 @@ struct ValueNode {
   // A non-empty interface: its two words in `slot` (`leaf` formats them when its dynamic value is
   // not read); its dynamic value, when Delve loads it (proc.(*Variable).loadInterface: at the
   // interface's recursion level, up to 1), read by the subprogram of its dynamic type for
-  // `variant` into the `region_slots` slots from `region` (Subprograms), else `only_addr`.
+  // `variant` into the `region_slots` slots from `region` (the Slot's Subprograms), else
+  // `only_addr`.
   int region = -1;
   int region_slots = 0;
   uint32_t variant = 0;
-  std::shared_ptr<const Subprograms> subprograms;
 };
 
 // The subprograms of a plan (probe_abi.h, KDBG_OP_CALL): for each dynamic type a printed
@@ -327,8 +330,9 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& value, ItabTypes* itab
 // Formats a print of a whole value (slot.whole) from its record slots (`values`: slot.whole_slots
 // of them) as the Delve engine prints what Delve loads: "*main.node {Name: \"root\", Next: nil,
 // At: main.point {X: 2, Y: -1}, Count: *2, ...}".
-// An interface in it whose dynamic value was not read (a type not compiled, or past Delve's
-// recursion level) prints as FormatSlot prints it, with `itabs`.
+// An interface in it whose dynamic value was not read (a type not compiled) prints as FormatSlot
+// prints it, with `itabs`; past Delve's recursion level, by its dynamic type only ("error(*T
+// ...)", as the Delve engine prints Delve's unloaded value).
 std::string FormatWhole(const Slot& slot, absl::Span<const kdbg_slot> values,
                         ItabTypes* itabs = nullptr);
 

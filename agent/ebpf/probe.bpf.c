@@ -84,6 +84,9 @@ struct run_ctx {
   __u64 ret_data[KDBG_MAX_CALL_DEPTH];
 };
 
+_Static_assert((KDBG_MAX_CALL_DEPTH & (KDBG_MAX_CALL_DEPTH - 1)) == 0,
+               "RET masks its index with KDBG_MAX_CALL_DEPTH - 1");
+
 // KDBG_OP_CALL (probe_abi.h): `s` the interface's slot, `t` the region's first.
 static __always_inline void call(struct run_ctx* c, struct kdbg_op* op, struct kdbg_slot* s,
                                  struct kdbg_slot* t) {

@@ -31,14 +31,19 @@
 //                       `dispatch` map under variant imm. Found, and its nslots within a's low 6
 //                       bits (the room the caller left): that slot's status is OK and the
 //                       subprogram runs with slots counted from `off` (its slot 0 is that one)
-//                       and the data word as register KDBG_REG_DATA. Else (a nil interface, a
-//                       type not compiled, or not fitting) the status is NO_TYPE, nothing runs.
+//                       and the data word as register KDBG_REG_DATA. Else nothing runs, and
+//                       that slot's status is NO_TYPE (w0: the descriptor; 0 for a nil
+//                       interface or an unread `slot`) for a type not compiled, not fitting, or
+//                       past KDBG_MAX_CALL_DEPTH, or FAULT (w0: itab+8) for an unreadable itab.
+//                       A CALL is never inside an alternative (between an END and an ALT).
 //   RET                 end of a subprogram: back after its CALL, slots and data as before
 //
 // Subprograms live in the `subops` array map, shared by every probe of a session (a CALL's target
 // pc is KDBG_MAX_OPS + its index there); slots in them are relative to the CALL's region, so one
 // subprogram per (dynamic type, variant) serves every print of an interface of that variant. A
-// subprogram may CALL again (a wrapped error's field), at most KDBG_MAX_CALL_DEPTH deep.
+// subprogram may CALL again (a wrapped error's field), at most KDBG_MAX_CALL_DEPTH deep. Every op
+// of a subprogram fills a slot of its region, and a region lies within the record's KDBG_MAX_SLOTS:
+// the steps a hit runs stay far below KDBG_MAX_STEPS (about ten per slot at most).
 //
 // A probe with a condition (`cond NAME VALUE OP CONSTANT`) computes VALUE into slot `cond_slot`
 // (past the slots the record carries) and writes a record only when the comparison holds, or when
@@ -70,7 +75,7 @@ typedef __u64 kdbg_u64;
 // Subprogram ops (all probes of a session), dispatch entries, and nesting of CALLs.
 #define KDBG_MAX_SUBOPS 32768
 #define KDBG_MAX_DISPATCH 8192
-#define KDBG_MAX_CALL_DEPTH 2
+#define KDBG_MAX_CALL_DEPTH 2  // a power of two
 // Op executions per hit: a probe's own KDBG_MAX_OPS and the subprograms it calls.
 #define KDBG_MAX_STEPS 4096
 // CALL's flag (in `a`): the interface's first word is an itab.

@@ -303,6 +303,17 @@ class LibdwReader final : public DwarfReader {
       // An interface: the header struct beneath holds the layout.
       Dwarf_Die hdr;
       if (TypeRef(&die, &hdr)) {
+        // A typedef may name another ("error" -> "error" -> runtime.iface, seen in Go 1.26's
+        // DWARF for a parameter's type): follow them to the header struct, keeping a kind met
+        // on the way.
+        for (int hops = 0; hops < 8 && dwarf_tag(&hdr) == DW_TAG_typedef; ++hops) {
+          if (t.kind == GoKind::kInvalid) {
+            t.kind = GoKindFromNumber(static_cast<int64_t>(UdataAttr(&hdr, kDwAtGoKind)));
+          }
+          Dwarf_Die next;
+          if (!TypeRef(&hdr, &next)) break;
+          hdr = next;
+        }
         t.empty_interface = absl::StrContains(Name(&hdr), "eface");
         t.size = UdataAttr(&hdr, DW_AT_byte_size);
         Members(&hdr, &t);

@@ -4,7 +4,9 @@
 //                     calls of the traced function (main.recurse, one integer printed), divided by
 //                     --calls; runs interleaved, medians (cost_per_hit_with_stack_us: with a stack
 //                     of 10 frames per hit; cost_per_call_with_return_us: with the
-//                     return probes too)
+//                     return probes too; cost_per_hit_interface_us: main.recurseErr, its error
+//                     printed whole, `*errors.errorString {s: ...}`, through the subprogram of
+//                     its dynamic type, KDBG_OP_CALL)
 //   events_per_s      hits delivered per second during the traced runs (every call an event), with
 //                     the hits dropped counted by the BPF program (must be 0)
 //   time_to_armed_ms  the engine alone: StartTrace until armed (DWARF, compile, load, attach)
@@ -367,37 +369,45 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
     return Fail("target did not answer");
   }
   const std::string path = absl::StrCat("/recurse?n=", calls - 1);
+  const std::string err_path = absl::StrCat("/recurse-err?n=", calls - 1);
   // Wall time of one request, and the target's CPU time (utime + stime: the uprobe traps and the
   // BPF program run in its threads) over it in *cpu_us. The cost per hit is taken from the CPU
   // time: on a machine shared with other work the wall time also counts the target's waits for a
   // CPU, which grow with every trap (measured: 12 us "per hit" in wall time at load 10).
   const pid_t target_pid = (*child)->pid();
-  auto timed = [&](double* cpu_us = nullptr) -> double {
+  auto timed = [&](double* cpu_us = nullptr, const std::string* on = nullptr) -> double {
     double c0 = TreeCpuSeconds(target_pid);
     absl::Time t0 = absl::Now();
-    auto r = kdbg::testing::HttpGet("127.0.0.1", port, path, absl::Seconds(60));
+    auto r =
+        kdbg::testing::HttpGet("127.0.0.1", port, on != nullptr ? *on : path, absl::Seconds(60));
     if (!r.ok() || r->status != 200) return -1;
     double wall = absl::ToDoubleMicroseconds(absl::Now() - t0);
     if (cpu_us != nullptr) *cpu_us = (TreeCpuSeconds(target_pid) - c0) * 1e6;
     return wall;
   };
-  for (int i = 0; i < 3; ++i) timed();  // warm up: grow and shrink stacks, fault pages in
+  for (int i = 0; i < 3; ++i) {  // warm up: grow and shrink stacks, fault pages in
+    timed();
+    timed(nullptr, &err_path);
+  }
 
   auto factory = kdbg::ebpf::NewEbpfSessionFactory({});
   // The same script on the same function: the entry alone (TraceSpec::no_returns, what
   // `kdbg trace --no-returns` asks), entry + return (main.recurse returns an int: one more
   // uprobe on each RET, one more event per call), and the entry with a stack of 10 frames per hit
-  // (every call is 10 deep or more in the recursion: the BPF program walks 10 frames each time).
+  // (every call is 10 deep or more in the recursion: the BPF program walks 10 frames each time);
+  // and main.recurseErr's error printed whole, against its own untraced requests.
   struct Variant {
     const char* script;
     bool returns;
+    const std::string* path;
     std::vector<double> traced, eps, traced_cpu;
   };
   std::vector<Variant> variants = {
-      {"trace main.recurse\non 1 print n\n", false, {}, {}, {}},
-      {"trace main.recurse\non 1 print n\n", true, {}, {}, {}},
-      {"trace main.recurse\non 1 print n\non 1 stack 10\n", false, {}, {}, {}}};
-  std::vector<double> untraced, untraced_cpu, armed;
+      {"trace main.recurse\non 1 print n\n", false, &path, {}, {}, {}},
+      {"trace main.recurse\non 1 print n\n", true, &path, {}, {}, {}},
+      {"trace main.recurse\non 1 print n\non 1 stack 10\n", false, &path, {}, {}, {}},
+      {"trace main.recurseErr\non 1 print err\n", false, &err_path, {}, {}, {}}};
+  std::vector<double> untraced, untraced_cpu, armed, untraced_err_cpu;
   int64_t dropped = 0, missing = 0;
   for (int run = 0; run < runs; ++run) {
     double u_cpu = 0;
@@ -405,6 +415,8 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
     if (u < 0) return Fail("untraced request failed");
     untraced.push_back(u);
     untraced_cpu.push_back(u_cpu);
+    if (timed(&u_cpu, &err_path) < 0) return Fail("untraced request failed");
+    untraced_err_cpu.push_back(u_cpu);
     for (Variant& v : variants) {
       std::atomic<int64_t> hits{0}, returns{0};
       std::atomic<int64_t> last_hit_ns{0};
@@ -426,7 +438,7 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
       const int64_t want_returns = v.returns ? calls : 0;
       absl::Time t0 = absl::Now();
       double t_cpu = 0;
-      double t = timed(&t_cpu);
+      double t = timed(&t_cpu, v.path);
       if (t < 0) return Fail("traced request failed");
       v.traced.push_back(t);
       v.traced_cpu.push_back(t_cpu);
@@ -451,6 +463,7 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
   const Variant& entry = variants[0];
   const Variant& with_ret = variants[1];
   const Variant& with_stack = variants[2];
+  const Variant& with_interface = variants[3];
   nlohmann::json& o2 = *out;
   o2.update(
       {{"ebpf_cost_per_hit_us",
@@ -459,6 +472,9 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
         {{"value", (Median(with_ret.traced_cpu) - Median(untraced_cpu)) / calls}, {"unit", "us"}}},
        {"ebpf_cost_per_hit_with_stack_us",
         {{"value", (Median(with_stack.traced_cpu) - Median(untraced_cpu)) / calls},
+         {"unit", "us"}}},
+       {"ebpf_cost_per_hit_interface_us",
+        {{"value", (Median(with_interface.traced_cpu) - Median(untraced_err_cpu)) / calls},
          {"unit", "us"}}},
        {"ebpf_events_per_s", {{"value", Median(entry.eps)}, {"unit", "events/s"}}},
        {"ebpf_engine_time_to_armed_ms", {{"value", Median(armed)}, {"unit", "ms"}}},
@@ -472,6 +488,8 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
          {"traced_request_target_cpu_us", entry.traced_cpu},
          {"traced_with_return_request_target_cpu_us", with_ret.traced_cpu},
          {"traced_with_stack_request_target_cpu_us", with_stack.traced_cpu},
+         {"untraced_err_request_target_cpu_us", untraced_err_cpu},
+         {"traced_with_interface_request_target_cpu_us", with_interface.traced_cpu},
          {"wall_cost_per_hit_us", (Median(entry.traced) - Median(untraced)) / calls},
          {"events_per_s_runs", entry.eps},
          {"events_per_s_with_return_runs", with_ret.eps},

@@ -1728,6 +1728,15 @@ TEST(EbpfEngineTest, InterfacesPrintTheirDynamicValuesAsDelvePrintsThem) {
                   EndsWith(at + "err=error(codeRefused (2)) " + label +
                            "err=error(codeRefused (2)) " + label.substr(0, label.size() - 1)),
                   StartsWith(at + "err=error nil " + label)));
+  // Two struct levels down, past MaxVariableRecurse, Delve does not load the dynamic value (its
+  // data OnlyAddr): its type only, on both engines (a struct passed in registers).
+  const std::string o =
+      "i main.inspect main.go:530 o=main.outer {Name: \"o\", In: main.inner {Err: ";
+  EXPECT_THAT(BothEnginesHits(**t, "trace i main.inspect\non i print o\n",
+                              {"/fail?kind=plain", "/fail?kind=fault", "/fail"}, 3),
+              ElementsAre(StartsWith(o + "error(*errors.errorString ...), N: 2}} "),
+                          StartsWith(o + "error(main.fault ...), N: 2}} "),
+                          StartsWith(o + "error nil, N: 2}} ")));
   ExpectReleased(**t, 0);
 }
 

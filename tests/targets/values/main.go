@@ -510,7 +510,41 @@ func serveFail(w http.ResponseWriter, r *http.Request) {
 	case "code":
 		err = codeRefused
 	}
+	sink += inspect(outer{Name: "o", In: inner{Err: err, N: 2}})
 	fmt.Fprintln(w, report(err, label{Text: q.Get("label"), N: 3}))
 }
 
+// outer holds an error two struct levels down: Delve loads that interface's dynamic value by
+// address only (past MaxVariableRecurse).
+type outer struct {
+	Name string
+	In   inner
+}
+
+type inner struct {
+	Err error
+	N   int
+}
+
+//go:noinline
+func inspect(o outer) int { return o.In.N }
+
 func init() { http.HandleFunc("/fail", serveFail) }
+
+// recurseErr is main.recurse with an error beside: /recurse-err?n=N calls it N+1 times (the
+// benchmark's interface printed whole, kdbg-ebpf-bench).
+//
+//go:noinline
+func recurseErr(n int, err error) int {
+	if n <= 0 {
+		return 0
+	}
+	return recurseErr(n-1, err) + 1
+}
+
+func init() {
+	http.HandleFunc("/recurse-err", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		fmt.Fprintf(w, "%d\n", recurseErr(n, errNegative))
+	})
+}
