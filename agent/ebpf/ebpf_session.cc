@@ -418,28 +418,7 @@ class EbpfSession final : public DebugSession {
     hit->set_hit_count(count);
     size_t slot = 0;
     auto add = [&](const Slot& s, google::protobuf::RepeatedPtrField<kdbg::v1::Variable>* out) {
-      kdbg::v1::Variable* v = out->Add();
-      v->set_name(s.name);
-      v->set_type(s.type);
-      if (!s.unread.empty()) {
-        v->set_value(s.unread);  // no slot
-        return;
-      }
-      if (s.whole != nullptr) {
-        // Its slots as far as the record has them (a slot past it: "record truncated").
-        const size_t n = std::min<size_t>(
-            {slot + static_cast<size_t>(s.whole_slots), have, size_t{KDBG_MAX_SLOTS}});
-        v->set_value(FormatWhole(
-            s, absl::MakeConstSpan(rec.slots + std::min(slot, n), rec.slots + n), itabs_.get()));
-        slot += static_cast<size_t>(s.whole_slots);
-        return;
-      }
-      if (slot < have && slot < KDBG_MAX_SLOTS) {
-        v->set_value(FormatSlot(s, rec.slots[slot], itabs_.get()));
-      } else {
-        v->set_value("(unreadable record truncated)");
-      }
-      ++slot;
+      AddValue(s, rec, have, &slot, out);
     };
     for (const Slot& s : ps.plan.vars) add(s, hit->mutable_vars());
     for (const Slot& s : ps.plan.args) add(s, hit->mutable_args());
@@ -484,6 +463,35 @@ class EbpfSession final : public DebugSession {
     }
   }
 
+  // Appends `s` to `out`, formatted from the record's slots from *slot on (`have` of them arrived),
+  // and moves *slot past them: none for a value not read (its `unread` text), its whole value's,
+  // else one.
+  void AddValue(const Slot& s, const kdbg_record& rec, size_t have, size_t* slot,
+                google::protobuf::RepeatedPtrField<kdbg::v1::Variable>* out) {
+    kdbg::v1::Variable* v = out->Add();
+    v->set_name(s.name);
+    v->set_type(s.type);
+    if (!s.unread.empty()) {
+      v->set_value(s.unread);  // no slot
+      return;
+    }
+    if (s.whole != nullptr) {
+      // Its slots as far as the record has them (a slot past it: "record truncated").
+      const size_t n = std::min<size_t>(
+          {*slot + static_cast<size_t>(s.whole_slots), have, size_t{KDBG_MAX_SLOTS}});
+      v->set_value(FormatWhole(
+          s, absl::MakeConstSpan(rec.slots + std::min(*slot, n), rec.slots + n), itabs_.get()));
+      *slot += static_cast<size_t>(s.whole_slots);
+      return;
+    }
+    if (*slot < have && *slot < KDBG_MAX_SLOTS) {
+      v->set_value(FormatSlot(s, rec.slots[*slot], itabs_.get()));
+    } else {
+      v->set_value("(unreadable record truncated)");
+    }
+    ++*slot;
+  }
+
   // A record of a return probe: a HitEvent with `returned` and the results. Returns do not count
   // as hits (--max-hits and the session's total count calls).
   bool OnReturn(const kdbg_record& rec, size_t have, const ProbeState& ps) {
@@ -498,19 +506,7 @@ class EbpfSession final : public DebugSession {
     hit->set_hit_count(count);  // this tracepoint's returns so far
     hit->set_returned(true);
     size_t slot = 0;
-    for (const Slot& s : ps.plan.results) {
-      kdbg::v1::Variable* v = hit->add_results();
-      v->set_name(s.name);
-      v->set_type(s.type);
-      if (!s.unread.empty()) {
-        v->set_value(s.unread);
-        continue;
-      }
-      v->set_value(slot < have && slot < KDBG_MAX_SLOTS
-                       ? FormatSlot(s, rec.slots[slot], itabs_.get())
-                       : "(unreadable record truncated)");
-      ++slot;
-    }
+    for (const Slot& s : ps.plan.results) AddValue(s, rec, have, &slot, hit->mutable_results());
     Emit(std::move(e), mono_to_unix_ + static_cast<int64_t>(rec.ktime_ns));
     return false;
   }

@@ -1367,6 +1367,7 @@ int AbiIntRegs(const TypeInfo& t) {
 // when the function has no results.
 absl::StatusOr<std::vector<ProbePlan>> CompileReturns(gobinary::DwarfReader& dwarf,
                                                       RuntimeTypeTable& types, Bias bias,
+                                                      Dispatcher* dispatcher,
                                                       const ProbePlan& entry, size_t entry_index) {
   const gobinary::Function& fn = entry.function;
   std::vector<const gobinary::Parameter*> results;
@@ -1448,14 +1449,29 @@ absl::StatusOr<std::vector<ProbePlan>> CompileReturns(gobinary::DwarfReader& dwa
         continue;
       }
       std::vector<kdbg_op> ops;
-      absl::Status s = EmitSlot(dwarf, types, bias, {a}, Read::kValue, slot, &ops, &meta);
+      absl::Status s = absl::UnimplementedError("not read whole");
+      if (dispatcher != nullptr && a.type.kind == GoKind::kInterface && !a.type.empty_interface) {
+        // Its dynamic value as Delve loads a result (dlv trace's LoadArgs, as arguments), when a
+        // subprogram of its types reads it; else its words.
+        WholeValue whole(dwarf, types, bias, kArgsLoad, slot, KDBG_MAX_SLOTS, &ops, dispatcher);
+        auto node = std::make_shared<ValueNode>();
+        s = whole.EmitFitting(a, p->name, 0, 0, node.get());
+        if (s.ok()) {
+          meta.whole = std::move(node);
+          meta.whole_slots = whole.slots();
+          meta.subprograms = dispatcher->subprograms();
+        } else {
+          ops.clear();
+        }
+      }
+      if (!s.ok()) s = EmitSlot(dwarf, types, bias, {a}, Read::kValue, slot, &ops, &meta);
       if (!s.ok()) {
         meta.unread =
             absl::StrCat("(unreadable ", type->name, " results are not read by the eBPF engine)");
         rp.results.push_back(std::move(meta));
         continue;
       }
-      ++slot;
+      slot = static_cast<uint16_t>(slot + (meta.whole != nullptr ? meta.whole_slots : 1));
       rp.ops.insert(rp.ops.end(), ops.begin(), ops.end());
       rp.results.push_back(std::move(meta));
     }
@@ -2225,10 +2241,10 @@ absl::StatusOr<Plan> CompilePlan(const delve::TraceScript& script, absl::string_
         // Inlined calls have no RET: returns are the out-of-line body's. A line in the body
         // reports no return, as on Delve (only a function's tracepoint does).
         if (returns && !t.body_pc.has_value()) {
-          pending.push_back(Returns{absl::StrCat(script_name, ":", bp.line, " ", t.body->name),
-                                    CompileReturns(dwarf, compiler.types(), bias, pp, entry_index),
-                                    plan.probes.size(),
-                                    !pp.cond.empty() || pp.hit_op != KDBG_COND_NONE});
+          pending.push_back(Returns{
+              absl::StrCat(script_name, ":", bp.line, " ", t.body->name),
+              CompileReturns(dwarf, compiler.types(), bias, compiler.dispatcher(), pp, entry_index),
+              plan.probes.size(), !pp.cond.empty() || pp.hit_op != KDBG_COND_NONE});
         }
         plan.probes.push_back(std::move(pp));
       }
@@ -2633,7 +2649,7 @@ uint32_t ProbePlan::RecordSlots() const {
   for (const auto* list : {&vars, &args}) {
     for (const Slot& s : *list) n += !s.unread.empty() ? 0 : s.whole != nullptr ? s.whole_slots : 1;
   }
-  for (const Slot& s : results) n += s.unread.empty() ? 1 : 0;
+  for (const Slot& s : results) n += !s.unread.empty() ? 0 : s.whole != nullptr ? s.whole_slots : 1;
   return n;
 }
 

@@ -2075,16 +2075,29 @@ std::string ReturnLine(const std::string& function, const std::vector<std::strin
   return absl::StrCat(function, " => (", absl::StrJoin(values, ","), ")");
 }
 
-// The eBPF engine's return lines for ReturnRequests() on `target`.
-std::vector<std::string> EbpfReturnLines(const GoTarget& t) {
-  const size_t want = 2 * ReturnRequests().size();
+// What a return test traces: functions, the requests, the returns they make.
+struct ReturnCase {
+  std::vector<std::string> functions;
+  std::vector<std::string> requests;
+  size_t want = 0;
+};
+ReturnCase OrderReturns() {
+  return {{"main.handleOrder", "main.summarize"}, ReturnRequests(), 2 * ReturnRequests().size()};
+}
+
+// The eBPF engine's return lines for `c` (OrderReturns: ReturnRequests()) on `target`.
+std::vector<std::string> EbpfReturnLines(const GoTarget& t, const ReturnCase& c = OrderReturns()) {
+  const size_t want = c.want;
   Events ev;
   auto factory = NewEbpfSessionFactory({});
-  auto s = factory->StartTrace(Spec(t.pid(), "trace h main.handleOrder\ntrace s main.summarize\n"),
-                               ev.Callback());
+  std::string script;
+  for (size_t i = 0; i < c.functions.size(); ++i) {
+    absl::StrAppend(&script, "trace t", i, " ", c.functions[i], "\n");
+  }
+  auto s = factory->StartTrace(Spec(t.pid(), script), ev.Callback());
   EXPECT_TRUE(s.ok()) << s.status();
   if (!s.ok()) return {};
-  for (const std::string& r : ReturnRequests()) Get(t, r);
+  for (const std::string& r : c.requests) Get(t, r);
   EXPECT_TRUE(ev.WaitHits(want, absl::Seconds(10), /*returns=*/true));
   (*s)->RequestEnd(v1::END_REASON_CLIENT_STOP);
   auto ended = (*s)->Wait(absl::Seconds(10));
@@ -2102,8 +2115,9 @@ std::vector<std::string> EbpfReturnLines(const GoTarget& t) {
 }
 
 // Delve's, driven as `dlv trace` drives it; the target runs on, released, afterwards.
-std::vector<std::string> DelveReturnLines(const GoTarget& t, const std::string& dlv) {
-  const size_t want = 2 * ReturnRequests().size();
+std::vector<std::string> DelveReturnLines(const GoTarget& t, const std::string& dlv,
+                                          const ReturnCase& c = OrderReturns()) {
+  const size_t want = c.want;
   std::vector<std::string> lines;
   std::string home = kdbg::testing::MakeTempDir("ebpf-ret-delve");
   EXPECT_TRUE(delve::PrepareDelveHome(home, "", "").ok());
@@ -2130,7 +2144,7 @@ std::vector<std::string> DelveReturnLines(const GoTarget& t, const std::string& 
   if (conn == nullptr) return lines;  // the child's destructor ends Delve
   delve::DelveClient client(std::move(conn));
   bool armed = true;
-  for (const char* fn : {"main.handleOrder", "main.summarize"}) {
+  for (const std::string& fn : c.functions) {
     auto addrs =
         client.Call("RPCServer.FunctionReturnLocations", {{"FnName", fn}}, absl::Seconds(30));
     EXPECT_TRUE(addrs.ok()) << addrs.status();
@@ -2153,7 +2167,7 @@ std::vector<std::string> DelveReturnLines(const GoTarget& t, const std::string& 
   std::thread load;
   if (armed) {
     load = std::thread([&] {
-      for (const std::string& r : ReturnRequests()) Get(t, r);
+      for (const std::string& r : c.requests) Get(t, r);
     });
   }
   while (armed && lines.size() < want) {
@@ -2188,6 +2202,35 @@ TEST(EbpfEngineTest, ReturnValuesEqualWhatDelvePrints) {
   std::vector<std::string> delve = DelveReturnLines(**t, ModernDelve());
   EXPECT_EQ(ebpf, delve);
   EXPECT_EQ(ebpf, ExpectedReturnLines()) << "equal to Delve's, and right";
+  ExpectReleased(**t, 0);
+}
+
+// An error result holding a struct (its fields, as Delve loads a result: dlv trace's LoadArgs),
+// a pointer (by address: pointers not followed), a named integer with constants, nil: by the
+// subprogram of the dynamic type (KDBG_OP_CALL) at each RET, equal to Delve's ReturnValues.
+TEST(EbpfEngineTest, InterfaceResultsEqualWhatDelvePrints) {
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
+  auto t = GoTarget::Start("values-nol");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const ReturnCase c = {
+      {"main.failure"},
+      {"/failure?kind=fault", "/failure?kind=plain", "/failure?kind=code", "/failure"},
+      4};
+  std::vector<std::string> ebpf = EbpfReturnLines(**t, c);
+  ExpectReleased(**t, 0);
+  std::vector<std::string> delve = DelveReturnLines(**t, ModernDelve(), c);
+  auto same_form = [](std::vector<std::string> lines) {  // each request allocates its own
+    for (std::string& l : lines) l = WithoutAddresses(l);
+    return lines;
+  };
+  EXPECT_EQ(same_form(ebpf), same_form(delve));
+  ASSERT_EQ(ebpf.size(), 4u);
+  EXPECT_EQ(ebpf[0], "main.failure => (error(main.fault {Code: 7, Op: \"dial\"}))");
+  EXPECT_THAT(ebpf[1],
+              ::testing::MatchesRegex(
+                  R"(main\.failure => \(error\(\(\*errors\.errorString\)\(0x[0-9a-f]+\)\)\))"));
+  EXPECT_EQ(ebpf[2], "main.failure => (error(codeRefused (2)))");
+  EXPECT_EQ(ebpf[3], "main.failure => (error nil)");
   ExpectReleased(**t, 0);
 }
 

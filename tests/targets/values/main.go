@@ -548,3 +548,26 @@ func init() {
 		fmt.Fprintf(w, "%d\n", recurseErr(n, errNegative))
 	})
 }
+
+// failure returns the error /failure?kind= names: fault (a struct value), plain (errors.New),
+// code (codeRefused); else nil. Its results at each RET, through an interface.
+//
+//go:noinline
+func failure(kind string) error {
+	switch kind {
+	case "fault":
+		return fault{Code: 7, Op: "dial"}
+	case "plain":
+		return errors.New("plain failure")
+	case "code":
+		return codeRefused
+	}
+	return nil
+}
+
+func init() {
+	http.HandleFunc("/failure", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, failure(r.URL.Query().Get("kind")) != nil)
+	})
+}
+
