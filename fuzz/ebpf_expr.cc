@@ -35,18 +35,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (kdbg::ebpf::CheckScript(*script).has_value()) return 0;
   auto plan = kdbg::ebpf::CompilePlan(*script, "fuzz.dlv", *dwarf);
   if (!plan.ok()) return 0;
-  // One entry probe per tracepoint; each return probe belongs to an entry probe of its tracepoint.
-  size_t entries = 0;
-  for (const kdbg::ebpf::ProbePlan& p : plan->probes) {
-    if (!p.is_return) {
-      ++entries;
-      continue;
-    }
+  // One first probe per tracepoint (its out-of-line entry, else its first inlined call, whose
+  // `entry` is itself); every other probe (an inlined call, a return) belongs to the first probe
+  // of its tracepoint.
+  size_t firsts = 0;
+  for (size_t i = 0; i < plan->probes.size(); ++i) {
+    const kdbg::ebpf::ProbePlan& p = plan->probes[i];
     if (p.entry >= plan->probes.size() || plan->probes[p.entry].is_return ||
-        plan->probes[p.entry].tracepoint != p.tracepoint) {
+        plan->probes[p.entry].tracepoint != p.tracepoint ||
+        plan->probes[p.entry].entry != p.entry) {
       std::abort();
     }
+    if (p.entry == i) ++firsts;
   }
-  if (entries != script->breakpoints.size()) std::abort();
+  if (firsts != script->breakpoints.size()) std::abort();
   return 0;
 }
