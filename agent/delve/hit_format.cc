@@ -101,8 +101,8 @@ std::string Format(const json& v, int depth) {
       }
       // Past the recursion level Delve loads (MaxVariableRecurse), its dynamic value is never
       // loaded (Delve's data child OnlyAddr, with no value or children): its type only,
-      // "error(*pkg.T
-      // ...)", as dlv prints "...", not a pointer's missing target taken for nil.
+      // "error(*pkg.T ...)", never a pointer's missing target taken for nil (dlv's own printer
+      // writes "..." for such a pointer, "*(*T)(0x...)" for another kind).
       if (Bool(ch[0], "onlyAddr")) return absl::StrCat(type, "(", Str(ch[0], "type"), " ...)");
       // A nil pointer in it keeps its type: "error((*main.E)(nil))".
       if (gobinary::GoKindFromNumber(Int(ch[0], "kind")) == GoKind::kPtr && IsNilPointer(ch[0])) {

@@ -188,10 +188,12 @@ absl::Status BpfProbes::ConfigureSubprograms(
   for (uint32_t i = 0; i < keys.size(); ++i) keys[i] = i;
   if (!ops.empty()) {
     auto count = static_cast<uint32_t>(ops.size());
-    if (bpf_map_update_batch(impl_->subops_fd, keys.data(), ops.data(), &count, nullptr) != 0 ||
-        count != ops.size()) {
-      return ErrnoStatus(
-          errno, absl::StrCat("write the subprograms (", count, " of ", ops.size(), " written)"));
+    if (bpf_map_update_batch(impl_->subops_fd, keys.data(), ops.data(), &count, nullptr) != 0) {
+      return ErrnoStatus(errno, "write the subprograms");
+    }
+    if (count != ops.size()) {
+      return absl::InternalError(
+          absl::StrCat("write the subprograms: ", count, " of ", ops.size(), " written"));
     }
   }
   if (!entries.empty()) {
@@ -202,10 +204,12 @@ absl::Status BpfProbes::ConfigureSubprograms(
       v.push_back(value);
     }
     auto count = static_cast<uint32_t>(k.size());
-    if (bpf_map_update_batch(impl_->dispatch_fd, k.data(), v.data(), &count, nullptr) != 0 ||
-        count != k.size()) {
-      return ErrnoStatus(errno, absl::StrCat("write the dynamic types' subprograms (", count,
-                                             " of ", k.size(), " written)"));
+    if (bpf_map_update_batch(impl_->dispatch_fd, k.data(), v.data(), &count, nullptr) != 0) {
+      return ErrnoStatus(errno, "write the dynamic types' subprograms");
+    }
+    if (count != k.size()) {
+      return absl::InternalError(absl::StrCat("write the dynamic types' subprograms: ", count,
+                                              " of ", k.size(), " written"));
     }
   }
   return absl::OkStatus();

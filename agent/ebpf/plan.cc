@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <optional>
 #include <utility>
 
@@ -950,6 +951,7 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, Bia
 constexpr char kNotReadPayload[] = "kdbg.dev/ebpf/not-read";
 // The payload marking a whole value's failure as one of room (WholeValue::Room).
 constexpr char kRoomPayload[] = "kdbg.dev/ebpf/room";
+bool IsRoom(const absl::Status& s) { return s.GetPayload(kRoomPayload).has_value(); }
 bool IsNotRead(const absl::Status& s) { return s.GetPayload(kNotReadPayload).has_value(); }
 
 // What of a value Delve loads (proc.LoadConfig), as far as it shapes a value of the kinds
@@ -967,6 +969,9 @@ constexpr int kMaxVariableRecurse = 1;
 
 // The slots of a region a subprogram reads a dynamic value into: its first holds the descriptor.
 constexpr int kMaxRegion = KDBG_MAX_SLOTS / 2 - 1;
+// The caps on a region tried in turn while a hit's values do not fit (WholeValue::EmitFitting,
+// CompileProbe): a region takes its interface's largest subprogram within the cap.
+constexpr int kRegionCaps[] = {kMaxRegion, 7, 3};
 
 // Compiles a value printed whole (Slot::whole), a pointer or a struct, as Delve loads it
 // (proc.(*Variable).loadValueInternal) with `config`: each string, number, boolean and pointer word
@@ -1064,14 +1069,14 @@ class WholeValue {
   void set_region_cap(int cap) { max_region_ = cap; }
 
   // Emit, giving each interface's region (its largest dynamic type's subprogram, which the fields
-  // after it may need room beside) at most kMaxRegion slots (or the cap set), else 8, 4, 2: the
+  // after it may need room beside) at most each of kRegionCaps in turn, from the cap set: the
   // first that fits.
   absl::Status EmitFitting(const Alt& a, const std::string& path, int level, int depth,
                            ValueNode* node) {
     const size_t ops_before = ops_->size();
     const ValueNode start = *node;
     absl::Status s;
-    for (int cap : {kMaxRegion, 8, 4, 2}) {
+    for (int cap : kRegionCaps) {
       if (cap > max_region_) continue;
       ops_->resize(ops_before);
       *node = start;
@@ -1400,7 +1405,10 @@ absl::StatusOr<std::vector<ProbePlan>> CompileReturns(gobinary::DwarfReader& dwa
     int next_reg = 0;       // the next ABIInternal integer register
     bool abi_known = true;  // false past a result whose register use this engine cannot tell
     uint16_t slot = 0;
-    for (const gobinary::Parameter* p : results) {
+    for (size_t k = 0; k < results.size(); ++k) {
+      const gobinary::Parameter* p = results[k];
+      // A slot kept for each result after this one.
+      const int limit = KDBG_MAX_SLOTS - static_cast<int>(results.size() - k - 1);
       Slot meta;
       meta.name = p->name;
       auto type = dwarf.Type(p->type);
@@ -1448,12 +1456,19 @@ absl::StatusOr<std::vector<ProbePlan>> CompileReturns(gobinary::DwarfReader& dwa
         rp.results.push_back(std::move(meta));
         continue;
       }
+      if (slot >= limit) {  // (a result past KDBG_MAX_SLOTS: each takes a slot at least)
+        meta.unread = absl::StrCat("(unreadable past the ", KDBG_MAX_SLOTS,
+                                   " values an eBPF hit carries; --engine delve reads it)");
+        rp.results.push_back(std::move(meta));
+        continue;
+      }
       std::vector<kdbg_op> ops;
       absl::Status s = absl::UnimplementedError("not read whole");
       if (dispatcher != nullptr && a.type.kind == GoKind::kInterface && !a.type.empty_interface) {
         // Its dynamic value as Delve loads a result (dlv trace's LoadArgs, as arguments), when a
         // subprogram of its types reads it; else its words.
-        WholeValue whole(dwarf, types, bias, kArgsLoad, slot, KDBG_MAX_SLOTS, &ops, dispatcher);
+        WholeValue whole(dwarf, types, bias, kArgsLoad, slot, static_cast<uint16_t>(limit), &ops,
+                         dispatcher);
         auto node = std::make_shared<ValueNode>();
         s = whole.EmitFitting(a, p->name, 0, 0, node.get());
         if (s.ok()) {
@@ -1962,6 +1977,8 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
         meta.whole_slots = whole.slots();
         if (compiler.dispatcher() != nullptr)
           meta.subprograms = compiler.dispatcher()->subprograms();
+      } else if (IsRoom(s) && compiler.region_cap() > kRegionCaps[std::size(kRegionCaps) - 1]) {
+        return fail(s);  // CompileProbe tries smaller regions before this value gives up its own
       } else {
         // No dynamic type it holds is read (or fits): its words, as before the subprograms.
         ops.clear();
@@ -2030,6 +2047,8 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
         meta.whole_slots = whole.slots();
         if (compiler.dispatcher() != nullptr)
           meta.subprograms = compiler.dispatcher()->subprograms();
+      } else if (IsRoom(s) && compiler.region_cap() > kRegionCaps[std::size(kRegionCaps) - 1]) {
+        return s;  // CompileProbe tries smaller regions before this argument gives up its value
       } else if (kind == GoKind::kSlice || dynamic) {
         // A slice's elements not read (or not fitting): its len and cap; an interface none of
         // whose dynamic types is read: its words.
@@ -2101,8 +2120,8 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
   return pp;
 }
 
-// CompileProbeOnce, and again when it fails (for each cap on interfaces' regions, smaller while
-// the values do not fit): first without reading whole struct, array and slice
+// CompileProbeOnce, and again when it fails (each time with interfaces' regions capped smaller
+// while the values do not fit: kRegionCaps): first without reading whole struct, array and slice
 // arguments (which the script does not ask for: each then says it is unread), then without the
 // types no itab symbol names (Compiler::set_other_types: a field chain through an interface then
 // reads what it read before they were tried, and a hit whose dynamic type is one of them names it,
@@ -2112,38 +2131,33 @@ absl::StatusOr<ProbePlan> CompileProbe(const delve::ScriptBreakpoint& bp,
                                        Bias bias, Compiler& compiler, const gobinary::Function& fn,
                                        const gobinary::InlinedCall* call,
                                        std::optional<uint64_t> body_pc) {
-  auto attempt = [&]() -> absl::StatusOr<ProbePlan> {
-    compiler.reset_used_other_types();
-    bool whole_args = false;
-    auto once = [&](bool whole) {
-      bool used = false;
-      auto r =
-          CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call, body_pc, whole, &used);
-      whole_args = whole_args || used;
-      return r;
-    };
-    auto pp = once(true);
-    if (pp.ok()) return pp;
-    if (whole_args) {
-      pp = once(false);
-      if (pp.ok()) return pp;
-    }
-    if (!compiler.used_other_types()) return pp;
-    compiler.set_other_types(false);
-    pp = once(true);
-    if (!pp.ok() && whole_args) pp = once(false);
-    compiler.set_other_types(true);
-    return pp;
-  };
-  // Interfaces' regions as large as their largest dynamic types first; smaller when the values
+  compiler.reset_used_other_types();
+  bool whole_args = false;
+  // Interfaces' regions as large as their largest dynamic types first; smaller while the values
   // the hit carries do not all fit so (a later print or argument needs the slots).
-  absl::StatusOr<ProbePlan> pp;
-  for (int cap : {kMaxRegion, 7, 3}) {
-    compiler.set_region_cap(cap);
-    pp = attempt();
-    if (pp.ok() || !pp.status().GetPayload(kRoomPayload).has_value()) break;
+  auto once = [&](bool whole) {
+    absl::StatusOr<ProbePlan> r;
+    for (int cap : kRegionCaps) {
+      compiler.set_region_cap(cap);
+      bool used = false;
+      r = CompileProbeOnce(bp, script_name, dwarf, bias, compiler, fn, call, body_pc, whole, &used);
+      whole_args = whole_args || used;
+      if (r.ok() || !IsRoom(r.status())) break;
+    }
+    compiler.set_region_cap(kMaxRegion);
+    return r;
+  };
+  auto pp = once(true);
+  if (pp.ok()) return pp;
+  if (whole_args) {
+    pp = once(false);
+    if (pp.ok()) return pp;
   }
-  compiler.set_region_cap(kMaxRegion);
+  if (!compiler.used_other_types()) return pp;
+  compiler.set_other_types(false);
+  pp = once(true);
+  if (!pp.ok() && whole_args) pp = once(false);
+  compiler.set_other_types(true);
   return pp;
 }
 

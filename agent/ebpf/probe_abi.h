@@ -43,7 +43,8 @@
 // subprogram per (dynamic type, variant) serves every print of an interface of that variant. A
 // subprogram may CALL again (a wrapped error's field), at most KDBG_MAX_CALL_DEPTH deep. Every op
 // of a subprogram fills a slot of its region, and a region lies within the record's KDBG_MAX_SLOTS:
-// the steps a hit runs stay far below KDBG_MAX_STEPS (about ten per slot at most).
+// the steps a hit runs stay far below KDBG_MAX_STEPS (an estimate, not checked: about ten per
+// slot; past it the remaining slots stay unset and print "not evaluated").
 //
 // A probe with a condition (`cond NAME VALUE OP CONSTANT`) computes VALUE into slot `cond_slot`
 // (past the slots the record carries) and writes a record only when the comparison holds, or when

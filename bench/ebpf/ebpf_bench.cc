@@ -6,7 +6,8 @@
 //                     of 10 frames per hit; cost_per_call_with_return_us: with the
 //                     return probes too; cost_per_hit_interface_us: main.recurseErr, its error
 //                     printed whole, `*errors.errorString {s: ...}`, through the subprogram of
-//                     its dynamic type, KDBG_OP_CALL)
+//                     its dynamic type, KDBG_OP_CALL: two per hit, the print's and the
+//                     argument's)
 //   events_per_s      hits delivered per second during the traced runs (every call an event), with
 //                     the hits dropped counted by the BPF program (must be 0)
 //   time_to_armed_ms  the engine alone: StartTrace until armed (DWARF, compile, load, attach)
