@@ -1300,12 +1300,26 @@ class Dispatcher {
   bool full_ = false;
 };
 
+// Whether a value of type `t` is read by its dynamic type's subprogram: a non-empty interface,
+// when there is a dispatcher.
+bool ReadsDynamicValue(const TypeInfo& t, const Dispatcher* d) {
+  return d != nullptr && t.kind == GoKind::kInterface && !t.empty_interface;
+}
+
+// The subprograms a value compiled with `d` names (null without one): what its Slot holds.
+std::shared_ptr<const Subprograms> SubprogramsOf(const Dispatcher* d) {
+  return d != nullptr ? d->subprograms() : nullptr;
+}
+
+// Whether kRegionCaps has a smaller cap than `cap` left to try.
+bool SmallerRegionsLeft(int cap) { return cap > kRegionCaps[std::size(kRegionCaps) - 1]; }
+
 // An interface: its two words; its dynamic value as Delve loads it (proc.(*Variable).loadInterface:
 // at the interface's own level while that is at most kMaxVariableRecurse, else by address), by the
 // subprogram of its dynamic type, whose region follows the words.
 absl::Status WholeValue::Interface(const Alt& a, const std::string& path, int level, int depth,
                                    ValueNode* node) {
-  if (dispatcher_ == nullptr || a.type.empty_interface || !bias_.has_value()) {
+  if (!ReadsDynamicValue(a.type, dispatcher_) || !bias_.has_value()) {
     return NotRead(path, a.type.name, a.type.empty_interface ? ", an empty interface" : "");
   }
   KDBG_RETURN_IF_ERROR(Leaf(a, path, node));
@@ -1464,7 +1478,7 @@ absl::StatusOr<std::vector<ProbePlan>> CompileReturns(gobinary::DwarfReader& dwa
       }
       std::vector<kdbg_op> ops;
       absl::Status s = absl::UnimplementedError("not read whole");
-      if (dispatcher != nullptr && a.type.kind == GoKind::kInterface && !a.type.empty_interface) {
+      if (ReadsDynamicValue(a.type, dispatcher)) {
         // Its dynamic value as Delve loads a result (dlv trace's LoadArgs, as arguments), when a
         // subprogram of its types reads it; else its words.
         WholeValue whole(dwarf, types, bias, kArgsLoad, slot, static_cast<uint16_t>(limit), &ops,
@@ -1474,7 +1488,7 @@ absl::StatusOr<std::vector<ProbePlan>> CompileReturns(gobinary::DwarfReader& dwa
         if (s.ok()) {
           meta.whole = std::move(node);
           meta.whole_slots = whole.slots();
-          meta.subprograms = dispatcher->subprograms();
+          meta.subprograms = SubprogramsOf(dispatcher);
         } else {
           ops.clear();
         }
@@ -1958,8 +1972,7 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
     const bool single =
         alts.ok() && ReadOf(*e) == Read::kValue && alts->size() == 1 && !Guarded(alts->front());
     const GoKind kind = single ? alts->front().type.kind : GoKind::kInvalid;
-    const bool dynamic = kind == GoKind::kInterface && !alts->front().type.empty_interface &&
-                         compiler.dispatcher() != nullptr;
+    const bool dynamic = single && ReadsDynamicValue(alts->front().type, compiler.dispatcher());
     if (kind == GoKind::kPtr || kind == GoKind::kStruct || kind == GoKind::kArray ||
         kind == GoKind::kSlice || dynamic) {
       // A pointer, struct or non-empty interface, printed whole as Delve loads it (a value reached
@@ -1975,9 +1988,8 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
         meta.type = node->type;
         meta.whole = std::move(node);
         meta.whole_slots = whole.slots();
-        if (compiler.dispatcher() != nullptr)
-          meta.subprograms = compiler.dispatcher()->subprograms();
-      } else if (IsRoom(s) && compiler.region_cap() > kRegionCaps[std::size(kRegionCaps) - 1]) {
+        meta.subprograms = SubprogramsOf(compiler.dispatcher());
+      } else if (IsRoom(s) && SmallerRegionsLeft(compiler.region_cap())) {
         return fail(s);  // CompileProbe tries smaller regions before this value gives up its own
       } else {
         // No dynamic type it holds is read (or fits): its words, as before the subprograms.
@@ -2031,8 +2043,7 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
     const Read what = a->type.kind == GoKind::kSlice ? Read::kSliceHeader : Read::kValue;
     absl::Status s;
     const GoKind kind = a->type.kind;
-    const bool dynamic =
-        kind == GoKind::kInterface && !a->type.empty_interface && compiler.dispatcher() != nullptr;
+    const bool dynamic = ReadsDynamicValue(a->type, compiler.dispatcher());
     const bool whole_kind =
         kind == GoKind::kStruct || kind == GoKind::kArray || kind == GoKind::kSlice || dynamic;
     if (whole_kind && whole_args) {
@@ -2045,9 +2056,8 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
       if (s.ok()) {
         meta.whole = std::move(node);
         meta.whole_slots = whole.slots();
-        if (compiler.dispatcher() != nullptr)
-          meta.subprograms = compiler.dispatcher()->subprograms();
-      } else if (IsRoom(s) && compiler.region_cap() > kRegionCaps[std::size(kRegionCaps) - 1]) {
+        meta.subprograms = SubprogramsOf(compiler.dispatcher());
+      } else if (IsRoom(s) && SmallerRegionsLeft(compiler.region_cap())) {
         return s;  // CompileProbe tries smaller regions before this argument gives up its value
       } else if (kind == GoKind::kSlice || dynamic) {
         // A slice's elements not read (or not fitting): its len and cap; an interface none of
