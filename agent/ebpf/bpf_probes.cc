@@ -97,14 +97,15 @@ struct BpfProbes::Impl {
   ring_buffer* rb = nullptr;
   std::vector<bpf_link*> links = std::vector<bpf_link*>(KDBG_MAX_PROBES, nullptr);
   const std::function<void(const kdbg_record&, size_t)>* cb = nullptr;
+  // Each record is copied here (aligned) and handed on with its size: only the bytes it has are
+  // current, the rest are an earlier record's (callbacks read no further than the size).
+  std::unique_ptr<kdbg_record> rec = std::make_unique<kdbg_record>();
 
   static int OnSample(void* ctx, void* data, size_t size) {
     auto* self = static_cast<Impl*>(ctx);
     if (size < offsetof(kdbg_record, slots) || self->cb == nullptr) return 0;
-    kdbg_record rec;
-    std::memset(&rec, 0, sizeof(rec));
-    std::memcpy(&rec, data, std::min(size, sizeof(rec)));
-    (*self->cb)(rec, size);
+    std::memcpy(self->rec.get(), data, std::min(size, sizeof(kdbg_record)));
+    (*self->cb)(*self->rec, size);
     return 0;
   }
 

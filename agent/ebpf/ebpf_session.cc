@@ -52,6 +52,21 @@ struct ProbeState {
   uint64_t drops_reported = 0;
 };
 
+// Whether read step `op` stays within the `slots` slots its program resets or its region holds:
+// the slot it names, a CALL's region, an EACH's elements; and a subprogram it runs is one of the
+// `subops` loaded.
+bool StepWithin(const kdbg_op& op, uint32_t slots, size_t subops) {
+  if (op.slot >= slots) return false;
+  if (op.code == KDBG_OP_CALL) return op.off >= 0 && op.off + (op.a & 63) <= int64_t{slots};
+  if (op.code == KDBG_OP_EACH) {
+    const uint64_t pc = op.imm & 0xffffffff;
+    return op.off >= 0 &&
+           op.off + 1 + static_cast<int64_t>(op.imm >> 56) * op.a <= int64_t{slots} &&
+           pc >= KDBG_MAX_OPS && pc < KDBG_MAX_OPS + subops;
+  }
+  return true;
+}
+
 class EbpfSession final : public DebugSession {
  public:
   EbpfSession(const TraceSpec& spec, EventCallback cb, const EbpfOptions& options)
@@ -139,20 +154,25 @@ class EbpfSession final : public DebugSession {
                                           static_cast<uint32_t>(sub.ops.size()),
                                           static_cast<uint32_t>(sub.values.size())));
     std::vector<std::pair<kdbg_dispatch_key, kdbg_dispatch>> dispatch;
-    for (const auto& [key, v] : sub.values) {
-      // As the probes' ops below: a step names a slot of its region only, and ends in RET.
-      for (size_t k = v.pc;; ++k) {
+    // As the probes' ops below: a step names a slot of its region only, and ends in RET.
+    auto check = [&](uint32_t pc, int slots, const std::string& type) -> absl::Status {
+      for (size_t k = pc;; ++k) {
         if (k >= sub.ops.size()) {
-          return absl::InternalError(absl::StrCat("subprogram ", v.data.type, " has no RET"));
+          return absl::InternalError(absl::StrCat("subprogram ", type, " has no RET"));
         }
         const kdbg_op& op = sub.ops[k];
-        if (op.code == KDBG_OP_RET) break;
-        if (op.slot >= v.slots ||
-            (op.code == KDBG_OP_CALL && op.off + (op.a & 63) > static_cast<int32_t>(v.slots))) {
-          return absl::InternalError(absl::StrCat("subprogram ", v.data.type, ": read step ", k,
-                                                  " names slot ", op.slot, " of ", v.slots));
+        if (op.code == KDBG_OP_RET) return absl::OkStatus();
+        if (!StepWithin(op, static_cast<uint32_t>(slots), sub.ops.size())) {
+          return absl::InternalError(absl::StrCat("subprogram ", type, ": read step ", k,
+                                                  " names slot ", op.slot, " of ", slots));
         }
       }
+    };
+    for (const auto& [key, e] : sub.elements) {
+      KDBG_RETURN_IF_ERROR(check(e.pc, e.slots, e.shape.type));
+    }
+    for (const auto& [key, v] : sub.values) {
+      KDBG_RETURN_IF_ERROR(check(v.pc, v.slots, v.data.type));
       kdbg_dispatch_key k{};
       k.type = v.word;
       k.variant = v.variant;
@@ -194,9 +214,7 @@ class EbpfSession final : public DebugSession {
         p.ops[k] = pp.ops[k];
         // The program resets slots [0, nused) only: a step naming another would read the
         // status an earlier hit left there.
-        const bool call = p.ops[k].code == KDBG_OP_CALL;
-        if (p.ops[k].slot >= p.nused || p.nused > KDBG_MAX_SLOTS ||
-            (call && p.ops[k].off + (p.ops[k].a & 63) > static_cast<int32_t>(p.nused))) {
+        if (p.nused > KDBG_MAX_SLOTS || !StepWithin(p.ops[k], p.nused, sub.ops.size())) {
           return absl::InternalError(absl::StrCat("tracepoint ", pp.tracepoint, ": read step ", k,
                                                   " names slot ", p.ops[k].slot, " of ", p.nused));
         }

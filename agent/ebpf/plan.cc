@@ -967,21 +967,38 @@ constexpr LoadConfig kPrintLoad{true, -1, 64};
 constexpr LoadConfig kArgsLoad{false, 3, 16};
 constexpr int kMaxVariableRecurse = 1;
 
+// The slots of a record a tracepoint's prints take at most (a slot kept for each print after one);
+// its arguments take those left.
+constexpr int kPrintSlots = KDBG_MAX_SLOTS * 3 / 4;
 // The slots of a region a subprogram reads a dynamic value into: its first holds the descriptor.
-constexpr int kMaxRegion = KDBG_MAX_SLOTS / 2 - 1;
+constexpr int kMaxRegion = 15;
 // The caps on a region tried in turn while a hit's values do not fit (WholeValue::EmitFitting,
 // CompileProbe): a region takes its interface's largest subprogram within the cap.
 constexpr int kRegionCaps[] = {kMaxRegion, 7, 3};
 
+// What Delve prints of a value and the eBPF engine does not read (IsNotRead): `path` is `type`
+// `what`.
+absl::Status NotReadError(const std::string& path, const std::string& type,
+                          absl::string_view what) {
+  absl::Status s = absl::UnimplementedError(absl::StrCat(
+      path, " is ", type, what,
+      "; the eBPF engine prints whole values of strings, numbers, booleans, pointers, interfaces, "
+      "structs and slices of them, as Delve does: print the fields needed, or use --engine delve"));
+  s.SetPayload(kNotReadPayload, absl::Cord("1"));
+  return s;
+}
+
 // Compiles a value printed whole (Slot::whole), a pointer or a struct, as Delve loads it
 // (proc.(*Variable).loadValueInternal) with `config`: each string, number, boolean and pointer word
 // it shows takes a record slot, from `first` up to `limit` (exclusive). With a `dispatcher`, a
-// non-empty interface's dynamic value is read too (KDBG_OP_CALL); without one it is NotRead.
+// non-empty interface's dynamic value (KDBG_OP_CALL) and a slice's elements other than numbers
+// (KDBG_OP_EACH) are read too, by subprograms; without one they are NotRead. `nest`: the CALLs
+// and EACHs the code compiled runs inside (0 for a probe's own ops), at most KDBG_MAX_CALL_DEPTH.
 class WholeValue {
  public:
   WholeValue(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, Bias bias, LoadConfig config,
              uint16_t first, uint16_t limit, std::vector<kdbg_op>* ops,
-             Dispatcher* dispatcher = nullptr)
+             Dispatcher* dispatcher = nullptr, int nest = 0)
       : dwarf_(dwarf),
         types_(types),
         bias_(bias),
@@ -990,7 +1007,8 @@ class WholeValue {
         next_(first),
         limit_(limit),
         ops_(ops),
-        dispatcher_(dispatcher) {}
+        dispatcher_(dispatcher),
+        nest_(nest) {}
 
   // The value `a` (named `path` in errors: "n.Next.At") at recursion level `level`, printed
   // `depth` deep (delve::kFormatDepth). Unimplemented for a value Delve loads that this engine does
@@ -1049,7 +1067,7 @@ class WholeValue {
       }
       case GoKind::kArray:
       case GoKind::kSlice:
-        return Elements(a, path, node);
+        return Elements(a, path, level, depth, node);
       case GoKind::kInterface:
         return Interface(a, path, level, depth, node);
       default: {
@@ -1091,12 +1109,24 @@ class WholeValue {
  private:
   absl::Status Interface(const Alt& a, const std::string& path, int level, int depth,
                          ValueNode* node);
+  absl::Status EachElement(const Alt& a, const std::string& path, int level, int depth,
+                           ValueNode* node);
 
-  // An array or slice of numbers or booleans (ValueNode::element), as Delve loads its elements: an
-  // array of at most 64 bytes, in 16-byte slots; a slice of 1-byte elements ([]byte, []bool), its
-  // header, then up to 64 of them copied as a string's bytes are. Larger elements in a slice,
-  // whose count only the hit knows, and other elements: NotRead.
-  absl::Status Elements(const Alt& a, const std::string& path, ValueNode* node) {
+  // NotRead for a CALL or EACH of `a` past KDBG_MAX_CALL_DEPTH of them.
+  absl::Status NestWithin(const Alt& a, const std::string& path) const {
+    if (nest_ < KDBG_MAX_CALL_DEPTH) return absl::OkStatus();
+    return NotRead(
+        path, a.type.name,
+        absl::StrCat(", nested in more than ", KDBG_MAX_CALL_DEPTH, " interfaces and slices"));
+  }
+
+  // An array or slice, as Delve loads its elements (proc.(*Variable).loadArrayValues: the first
+  // MaxArrayValues, at the next recursion level). Of numbers or booleans (ValueNode::element): an
+  // array of at most 64 bytes, in 16-byte slots; a slice's header, then the bytes of its first
+  // MaxArrayValues elements copied as a string's bytes are, 64 to a slot. A slice of other
+  // elements: by its element type's subprogram (EachElement). Other arrays: NotRead.
+  absl::Status Elements(const Alt& a, const std::string& path, int level, int depth,
+                        ValueNode* node) {
     gobinary::TypeId elem_id = a.type.elem;
     if (a.type.kind == GoKind::kSlice) {  // {array *T, len, cap}
       if (a.type.members.empty()) return NotRead(path, a.type.name, "");
@@ -1104,26 +1134,33 @@ class WholeValue {
       elem_id = data.elem;
     }
     KDBG_ASSIGN_OR_RETURN(TypeInfo elem, dwarf_.Type(elem_id));
+    node->max_elements = config_.max_array_values;
     int size = 0;
     auto format = ScalarFormat(elem, &size);
-    if (!format.ok() || *format == SlotFormat::kString || *format == SlotFormat::kPointer ||
-        *format == SlotFormat::kInterface || elem.size == 0 || elem.size > 8 ||
-        (a.type.kind == GoKind::kSlice && elem.size != 1) ||
-        (a.type.kind == GoKind::kArray && a.type.size > 4 * 16)) {
+    const bool number = format.ok() && *format != SlotFormat::kString &&
+                        *format != SlotFormat::kPointer && *format != SlotFormat::kInterface &&
+                        elem.size > 0 && elem.size <= 8;
+    if (a.type.kind == GoKind::kSlice && !number) return EachElement(a, path, level, depth, node);
+    if (!number || (a.type.kind == GoKind::kArray && a.type.size > 4 * 16)) {
       return NotRead(path, a.type.name, "");
     }
     node->element.type = elem.name;
     node->element.format = *format;
     node->element.size = size;
     node->element.constants = ConstantsFor(dwarf_, elem);
-    node->max_elements = config_.max_array_values;
     if (a.type.kind == GoKind::kSlice) {
       KDBG_RETURN_IF_ERROR(Leaf(a, path, node, Read::kSliceHeader));
-      std::vector<kdbg_op> bytes = a.prefix;
-      KDBG_RETURN_IF_ERROR(StoreTwoWords(a.place, 0, &bytes));  // {data, len}
-      bytes.push_back(Op(KDBG_OP_STR));
-      KDBG_RETURN_IF_ERROR(Raw(path, bytes));
-      node->slots = 2;
+      // The STR op copies at most KDBG_STR_MAX elements' bytes, KDBG_STR_MAX bytes to a slot.
+      const int bytes = std::min(node->max_elements, KDBG_STR_MAX) * static_cast<int>(elem.size);
+      node->slots = 1;
+      for (int at = 0; at < bytes; at += KDBG_STR_MAX) {
+        std::vector<kdbg_op> chunk = a.prefix;
+        KDBG_RETURN_IF_ERROR(StoreTwoWords(a.place, 0, &chunk));  // {data, len}
+        chunk.push_back(
+            Op(KDBG_OP_STR, static_cast<uint8_t>(elem.size), 0, static_cast<uint64_t>(at)));
+        KDBG_RETURN_IF_ERROR(Raw(path, chunk));
+        ++node->slots;
+      }
       return absl::OkStatus();
     }
     node->array_len = static_cast<int64_t>(a.type.size / elem.size);
@@ -1163,21 +1200,15 @@ class WholeValue {
     if (next_ < limit_) return absl::OkStatus();
     absl::Status s = absl::UnimplementedError(absl::StrCat(
         path, ": the value printed whole takes more slots than are left for it (a hit carries ",
-        KDBG_MAX_SLOTS, ", ", KDBG_MAX_SLOTS / 2,
+        KDBG_MAX_SLOTS, ", ", kPrintSlots,
         " for its prints); print the fields needed, or use --engine delve"));
     s.SetPayload(kRoomPayload, absl::Cord("1"));
     return s;
   }
 
-  // What Delve prints of the value and the eBPF engine does not read (IsNotRead).
   static absl::Status NotRead(const std::string& path, const std::string& type,
                               absl::string_view what) {
-    absl::Status s = absl::UnimplementedError(absl::StrCat(
-        path, " is ", type, what,
-        "; the eBPF engine prints whole values of strings, numbers, booleans, pointers and "
-        "structs of them, as Delve does: print the fields needed, or use --engine delve"));
-    s.SetPayload(kNotReadPayload, absl::Cord("1"));
-    return s;
+    return NotReadError(path, type, what);
   }
 
   gobinary::DwarfReader& dwarf_;
@@ -1189,6 +1220,7 @@ class WholeValue {
   uint16_t limit_;
   std::vector<kdbg_op>* ops_;
   Dispatcher* dispatcher_;
+  int nest_;
   int region_cap_ = KDBG_MAX_SLOTS;
   int max_region_ = kMaxRegion;
 };
@@ -1205,21 +1237,27 @@ class Dispatcher {
   // Whether a type was left out because the subprograms were full.
   bool full() const { return full_; }
 
+  // The variant of a subprogram: what shapes the value it reads (probe_abi.h, KDBG_OP_CALL).
+  static uint32_t Variant(LoadConfig config, int level, int depth, int nest) {
+    return static_cast<uint32_t>(nest * 512 + (config.follow_pointers ? 0 : 256) +
+                                 std::min(level, 15) * 16 + std::min(depth, 15));
+  }
+
   // What a CALL for an interface of type `iface` at recursion level `level`, its dynamic value at
-  // format depth `depth`, runs: the variant, and the slots of its region (the largest of the
-  // subprograms of its dynamic types that fit in `room`). Unimplemented (NotRead) when none does.
+  // format depth `depth`, run inside `nest` CALLs and EACHs, runs: the variant, and the slots of
+  // its region (the largest of the subprograms of its dynamic types that fit in `room`).
+  // Unimplemented (NotRead) when none does.
   struct Site {
     uint32_t variant = 0;
     int slots = 0;
   };
   absl::StatusOr<Site> For(const TypeInfo& iface, const std::string& path, LoadConfig config,
-                           int level, int depth, int room) {
+                           int level, int depth, int nest, int room) {
     Site site;
-    site.variant = static_cast<uint32_t>((config.follow_pointers ? 0 : 256) + level * 16 +
-                                         std::min(depth, 15));
+    site.variant = Variant(config, level, depth, nest);
     bool over_room = false;
     for (const gobinary::RuntimeType* r : Candidates(iface.name)) {
-      const DynamicValue* v = Compile(*r, config, level, depth, site.variant);
+      const DynamicValue* v = Compile(*r, config, level, depth, nest, site.variant);
       if (v != nullptr && v->slots <= room) site.slots = std::max(site.slots, v->slots);
       over_room |= v != nullptr && v->slots > room;
     }
@@ -1227,7 +1265,7 @@ class Dispatcher {
       absl::Status s = absl::UnimplementedError(absl::StrCat(
           path, " is ", iface.name,
           ": the values of its dynamic types take more slots than are left (a hit carries ",
-          KDBG_MAX_SLOTS, ", ", KDBG_MAX_SLOTS / 2,
+          KDBG_MAX_SLOTS, ", ", kPrintSlots,
           " for its prints); print the fields needed, or use --engine delve"));
       s.SetPayload(kRoomPayload, absl::Cord("1"));
       return s;
@@ -1241,6 +1279,44 @@ class Dispatcher {
       return s;
     }
     return site;
+  }
+
+  // The subprogram reading one element of type `elem` (of slice `path`) at recursion level
+  // `level` (its elements'), printed `depth` deep, run inside `nest` CALLs and EACHs (its EACH's
+  // included), its interfaces' regions at most `region_cap` slots: compiled the first time, with
+  // the element's address as KDBG_REG_DATA. NotRead when this engine does not read such an
+  // element.
+  absl::StatusOr<const ElementValue*> Element(gobinary::TypeId elem, const std::string& path,
+                                              LoadConfig config, int level, int depth, int nest,
+                                              int region_cap) {
+    const std::pair<uint32_t, uint64_t> key{
+        Variant(config, level, depth, nest) + (static_cast<uint32_t>(region_cap) << 16), elem};
+    if (auto it = element_errors_.find(key); it != element_errors_.end()) return it->second;
+    if (auto it = out_->elements.find(key); it != out_->elements.end()) return &it->second;
+    auto compile = [&]() -> absl::StatusOr<const ElementValue*> {
+      KDBG_ASSIGN_OR_RETURN(TypeInfo t, dwarf_.Type(elem));
+      Alt a;
+      a.type = std::move(t);
+      a.place.memory = true;
+      a.place.base = {Op(KDBG_OP_REG, KDBG_REG_DATA)};
+      ElementValue v;
+      std::vector<kdbg_op> ops;
+      WholeValue whole(dwarf_, types_, bias_, config, 0, KDBG_MAX_SLOTS - 2, &ops, this, nest);
+      whole.set_region_cap(region_cap);
+      KDBG_RETURN_IF_ERROR(whole.EmitFitting(a, absl::StrCat(path, "[0]"), level, depth, &v.shape));
+      ops.push_back(Op(KDBG_OP_RET));
+      if (out_->ops.size() + ops.size() > KDBG_MAX_SUBOPS) {
+        full_ = true;
+        return NotReadError(path, "a slice", " whose elements' subprogram does not fit");
+      }
+      v.pc = static_cast<uint32_t>(out_->ops.size());
+      v.slots = whole.slots();
+      out_->ops.insert(out_->ops.end(), ops.begin(), ops.end());
+      return &out_->elements.emplace(key, std::move(v)).first->second;
+    };
+    absl::StatusOr<const ElementValue*> v = compile();
+    if (!v.ok()) element_errors_.emplace(key, v.status());
+    return v;
   }
 
  private:
@@ -1258,7 +1334,7 @@ class Dispatcher {
   // The subprogram of `r` for `variant`, compiled the first time; null when this engine does not
   // read its value (or the subprograms are full).
   const DynamicValue* Compile(const gobinary::RuntimeType& r, LoadConfig config, int level,
-                              int depth, uint32_t variant) {
+                              int depth, int nest, uint32_t variant) {
     const std::pair<uint32_t, uint64_t> key{variant, r.address + bias_};
     if (!tried_.insert(key).second) return out_->Find(key.first, key.second);
     auto t = dwarf_.Type(r.id);
@@ -1276,7 +1352,7 @@ class Dispatcher {
     v.variant = variant;
     v.data.name = "data";
     std::vector<kdbg_op> ops;
-    WholeValue whole(dwarf_, types_, bias_, config, 1, kMaxRegion, &ops, this);
+    WholeValue whole(dwarf_, types_, bias_, config, 1, kMaxRegion, &ops, this, nest);
     if (!whole.EmitFitting(a, r.name, level, depth, &v.data).ok()) return nullptr;
     ops.push_back(Op(KDBG_OP_RET));
     if (out_->ops.size() + ops.size() > KDBG_MAX_SUBOPS ||
@@ -1297,6 +1373,8 @@ class Dispatcher {
   // Node-based: Compile, while For walks one interface's list, may add another's.
   absl::node_hash_map<std::string, std::vector<const gobinary::RuntimeType*>> candidates_;
   absl::flat_hash_set<std::pair<uint32_t, uint64_t>> tried_;
+  // Elements whose subprogram failed to compile, by Element's key: why.
+  absl::flat_hash_map<std::pair<uint32_t, uint64_t>, absl::Status> element_errors_;
   bool full_ = false;
 };
 
@@ -1327,8 +1405,9 @@ absl::Status WholeValue::Interface(const Alt& a, const std::string& path, int le
     node->only_addr = true;
     return absl::OkStatus();
   }
+  KDBG_RETURN_IF_ERROR(NestWithin(a, path));
   KDBG_ASSIGN_OR_RETURN(Dispatcher::Site site,
-                        dispatcher_->For(a.type, path, config_, level, depth + 1,
+                        dispatcher_->For(a.type, path, config_, level, depth + 1, nest_ + 1,
                                          std::min(limit_ - next_, region_cap_)));
   node->region = next_ - first_;
   node->region_slots = site.slots;
@@ -1338,6 +1417,51 @@ absl::Status WholeValue::Interface(const Alt& a, const std::string& path, int le
   call.slot = static_cast<uint16_t>(first_ + node->slot);
   ops_->push_back(call);
   next_ = static_cast<uint16_t>(next_ + site.slots);
+  return absl::OkStatus();
+}
+
+// A slice of elements other than numbers: its length and capacity; its data pointer, the first
+// slot of a region that holds its first MaxArrayValues elements, each read by its element type's
+// subprogram (KDBG_OP_EACH) at the next recursion level, as Delve loads them.
+absl::Status WholeValue::EachElement(const Alt& a, const std::string& path, int level, int depth,
+                                     ValueNode* node) {
+  if (dispatcher_ == nullptr) return NotRead(path, a.type.name, "");
+  KDBG_RETURN_IF_ERROR(NestWithin(a, path));
+  KDBG_ASSIGN_OR_RETURN(TypeInfo data, dwarf_.Type(a.type.members.front().type));
+  KDBG_ASSIGN_OR_RETURN(TypeInfo elem, dwarf_.Type(data.elem));
+  if (elem.size == 0 || elem.size > 0xffffff) return NotRead(path, a.type.name, "");
+  const int max = std::min(config_.max_array_values, 255);
+  // The elements' interfaces take regions as small as needed for them all to fit (kRegionCaps).
+  const ElementValue* e = nullptr;
+  for (int cap : kRegionCaps) {
+    if (cap > std::min(region_cap_, max_region_)) continue;
+    KDBG_ASSIGN_OR_RETURN(
+        e, dispatcher_->Element(data.elem, path, config_, level + 1, depth + 1, nest_ + 1, cap));
+    if (e->slots > 0 && e->slots <= 255 && next_ + 2 + max * e->slots <= limit_) break;
+    e = nullptr;
+  }
+  if (e == nullptr) {
+    // Not a Room error: smaller regions elsewhere would not make these fit (tried above).
+    return absl::UnimplementedError(absl::StrCat(
+        path, ": the ", max, " elements Delve reads of a ", a.type.name,
+        " take more slots than are left (a hit carries ", KDBG_MAX_SLOTS, ", ", kPrintSlots,
+        " for its prints); print the fields needed, or use --engine delve"));
+  }
+  KDBG_RETURN_IF_ERROR(Leaf(a, path, node, Read::kSliceHeader));
+  node->region = next_ - first_;
+  std::vector<kdbg_op> pointer = a.prefix;
+  KDBG_ASSIGN_OR_RETURN(std::vector<kdbg_op> w, Word(a.place, 0, 8));
+  pointer.insert(pointer.end(), w.begin(), w.end());
+  pointer.push_back(Op(KDBG_OP_STORE, 0));
+  KDBG_RETURN_IF_ERROR(Raw(path, pointer));
+  kdbg_op each = Op(KDBG_OP_EACH, static_cast<uint8_t>(e->slots), node->region + first_,
+                    KDBG_EACH_IMM(KDBG_MAX_OPS + e->pc, elem.size, max));
+  each.slot = static_cast<uint16_t>(first_ + node->slot);
+  ops_->push_back(each);
+  node->element_slots = e->slots;
+  node->children.push_back(e->shape);
+  next_ = static_cast<uint16_t>(next_ + max * e->slots);
+  node->slots = next_ - first_ - node->slot;
   return absl::OkStatus();
 }
 
@@ -1751,9 +1875,9 @@ std::optional<Disqualification> CheckScript(const delve::TraceScript& script) {
       auto e = ParseExpr(bp.prints[i]);
       if (!e.ok()) return Disqualification{line, std::string(e.status().message())};
     }
-    if (bp.prints.size() > KDBG_MAX_SLOTS / 2) {
-      return Disqualification{bp.line, absl::StrCat("more than ", KDBG_MAX_SLOTS / 2,
-                                                    " print expressions on one tracepoint")};
+    if (bp.prints.size() > kPrintSlots) {
+      return Disqualification{
+          bp.line, absl::StrCat("more than ", kPrintSlots, " print expressions on one tracepoint")};
     }
   }
   return std::nullopt;
@@ -1977,8 +2101,8 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
         kind == GoKind::kSlice || dynamic) {
       // A pointer, struct or non-empty interface, printed whole as Delve loads it (a value reached
       // through an interface keeps one slot: its dynamic types' targets differ).
-      // Within the prints' KDBG_MAX_SLOTS / 2, a slot kept for each print after it.
-      const auto limit = static_cast<uint16_t>(KDBG_MAX_SLOTS / 2 - (bp.prints.size() - i - 1));
+      // Within the prints' kPrintSlots, a slot kept for each print after it.
+      const auto limit = static_cast<uint16_t>(kPrintSlots - (bp.prints.size() - i - 1));
       WholeValue whole(dwarf, compiler.types(), bias, kPrintLoad, slot, limit, &ops,
                        compiler.dispatcher());
       whole.set_region_cap(compiler.region_cap());
@@ -2466,18 +2590,35 @@ const kdbg_slot* LeafSlot(const ValueNode& n, absl::Span<const kdbg_slot> values
   return why->empty() ? &v : nullptr;
 }
 
-// An array's or slice's elements (ValueNode::element) into `j`, as Delve's api.Variable has them:
-// Len, Cap and the first MaxArrayValues elements as children.
+// What formats a whole value: the plan's subprograms (may be null) and the session's itab reader.
+struct WholeContext {
+  const Subprograms* subprograms = nullptr;
+  ItabTypes* itabs = nullptr;
+};
+
+nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
+                         const WholeContext& cx);
+
+// Delve's maxErrCount (pkg/proc/variables.go): loadArrayValues stops after more unreadable
+// elements than this.
+constexpr int kMaxErrCount = 3;
+
+// `values` from `k` on (empty past their end).
+absl::Span<const kdbg_slot> From(absl::Span<const kdbg_slot> values, size_t k) {
+  return k <= values.size() ? values.subspan(k) : absl::Span<const kdbg_slot>();
+}
+
+// An array's or slice's elements (ValueNode::element, or element_slots) into `j`, as Delve's
+// api.Variable has them: Len, Cap and the first MaxArrayValues elements as children.
 nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
-                            nlohmann::json j) {
+                            const WholeContext& cx, nlohmann::json j) {
   auto slot = [&](int k, std::string* why) { return LeafSlot(n, values, k, why); };
   std::string why;
   std::string bytes;
   uint64_t len = 0, cap = 0;
   if (n.kind == GoKind::kSlice) {
     const kdbg_slot* header = slot(n.slot, &why);
-    const kdbg_slot* data = header != nullptr ? slot(n.slot + 1, &why) : nullptr;
-    if (data == nullptr) {
+    if (header == nullptr) {
       j["unreadable"] = why;
       return j;
     }
@@ -2487,7 +2628,43 @@ nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> valu
       j["unreadable"] = absl::StrCat("slice length ", len, " above its capacity ", cap);
       return j;
     }
-    bytes.assign(data->str, std::min<size_t>(data->n, KDBG_STR_MAX));
+    // The data pointer: the EACH region's first slot, or each byte chunk's w0.
+    const int data_at = n.element_slots > 0 ? n.region : n.slot + 1;
+    if (len > 0 && static_cast<size_t>(data_at) < values.size() &&
+        values[static_cast<size_t>(data_at)].w0 == 0 &&
+        values[static_cast<size_t>(data_at)].status != KDBG_SLOT_UNSET) {
+      j["unreadable"] = "non-zero length array with nil base";  // Delve's words
+      return j;
+    }
+    if (n.element_slots > 0) {
+      if (slot(n.region, &why) == nullptr) {
+        j["unreadable"] = why;
+        return j;
+      }
+      j["len"] = len;
+      j["cap"] = cap;
+      nlohmann::json children = nlohmann::json::array();
+      const uint64_t shown = std::min<uint64_t>(len, static_cast<uint64_t>(n.max_elements));
+      int errors = 0;
+      for (uint64_t i = 0; i < shown; ++i) {
+        const size_t at = static_cast<size_t>(n.region) + 1 +
+                          static_cast<size_t>(i) * static_cast<size_t>(n.element_slots);
+        nlohmann::json e = WholeJson(n.children.front(), From(values, at), cx);
+        errors += e.contains("unreadable") ? 1 : 0;
+        children.push_back(std::move(e));
+        if (errors > kMaxErrCount) break;
+      }
+      j["children"] = std::move(children);
+      return j;
+    }
+    for (int k = 1; k < n.slots; ++k) {
+      const kdbg_slot* chunk = slot(n.slot + k, &why);
+      if (chunk == nullptr) {
+        j["unreadable"] = why;
+        return j;
+      }
+      bytes.append(chunk->str, std::min<size_t>(chunk->n, KDBG_STR_MAX));
+    }
   } else {
     len = cap = static_cast<uint64_t>(n.array_len);
     for (int k = 0; k < n.slots; ++k) {
@@ -2517,15 +2694,6 @@ nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> valu
   j["children"] = std::move(children);
   return j;
 }
-
-// What formats a whole value: the plan's subprograms (may be null) and the session's itab reader.
-struct WholeContext {
-  const Subprograms* subprograms = nullptr;
-  ItabTypes* itabs = nullptr;
-};
-
-nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
-                         const WholeContext& cx);
 
 // An interface `n` whose words are `v`, into `j`: nil (no children); its dynamic value as its
 // type's subprogram read it into the region (the descriptor in the region's first slot, the value's
@@ -2557,7 +2725,7 @@ nlohmann::json InterfaceJson(const ValueNode& n, absl::Span<const kdbg_slot> val
     return {{"name", n.name}, {"type", n.type}, {"value", FormatSlot(n.leaf, v, cx.itabs)}};
   }
   j["children"] = nlohmann::json::array(
-      {WholeJson(dv->data, values.subspan(static_cast<size_t>(n.region) + 1), cx)});
+      {WholeJson(dv->data, From(values, static_cast<size_t>(n.region) + 1), cx)});
   return j;
 }
 
@@ -2568,7 +2736,7 @@ nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
   nlohmann::json j = {{"name", n.name}, {"type", n.type}, {"kind", static_cast<int>(n.kind)}};
   if (n.kind == GoKind::kArray || n.kind == GoKind::kSlice) {
     if (n.slots == 0) return j;  // nested too deep to be printed
-    return ElementsJson(n, values, std::move(j));
+    return ElementsJson(n, values, cx, std::move(j));
   }
   if (n.slot < 0) {  // a struct, or nested too deep to be printed
     if (n.kind != GoKind::kStruct) return j;

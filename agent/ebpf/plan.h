@@ -21,11 +21,11 @@
 // or a non-empty interface (one alternative per itab symbol of that interface), ending on a string,
 // integer, boolean, pointer or interface (its two words; an itab symbol names a non-empty one's
 // dynamic type, the DWARF's runtime type addresses an empty one's); len() of a string or slice; or
-// a pointer or struct printed whole, as Delve loads it for a print (ValueNode), when each value
-// Delve shows of it is one of those. A hit's args are every parameter (a struct as Delve lists an
-// argument's, its first 3 fields): those of other types carry a Slot::unread text instead of a
-// slot.
-// Anything else runs on Delve, and the Disqualification says which script line and why.
+// a pointer, struct, slice or non-empty interface printed whole, as Delve loads it for a print
+// (ValueNode), when each value Delve shows of it is one of those and they fit the record. A hit's
+// args are every parameter (a struct as Delve lists an argument's, its first 3 fields): those of
+// other types carry a Slot::unread text instead of a slot. Anything else runs on Delve, and the
+// Disqualification says which script line and why.
 //
 // Return values: a tracepoint on a function with results also gets one probe on each RET
 // instruction of the function (ret_sites.h: decoded, never uretprobes); with a `cond`, they report
@@ -177,14 +177,20 @@ struct ValueNode {
   // A struct: its field count (Delve's Len); its fields, when Delve loads them, are `children`.
   int64_t fields = 0;
   std::vector<ValueNode> children;  // a struct's loaded fields, a pointer's target
-  // An array or slice of numbers or booleans: how each element is formatted (`element.size`
-  // bytes each), how many Delve loads at most (MaxArrayValues), and an array's length. An array's
-  // bytes are in `slots` record slots from `slot` on (16 bytes each: w0, w1); a slice's length and
-  // capacity in `slot` (w0, w1) and its first 64 bytes in slot + 1 (str).
+  // An array or slice: how many elements Delve loads at most (MaxArrayValues), an array's length,
+  // and the record slots it takes from `slot` on (0: nested too deep to be printed). Of numbers
+  // or booleans, how each element is formatted (`element.size` bytes each): an array's bytes are
+  // in those slots (16 bytes each: w0, w1); a slice's length and capacity in `slot` (w0, w1) and
+  // the bytes of its first max_elements elements in the slots after it (str, 64 bytes each).
   Slot element;
   int max_elements = 0;
   int64_t array_len = 0;
   int slots = 0;
+  // A slice of other elements (strings, pointers, structs, interfaces, slices), read one by one
+  // by the subprogram of its element type (KDBG_OP_EACH): its length and capacity in `slot`, its
+  // data pointer in `region`, then `element_slots` slots per element, each shaped as children[0]
+  // (its slots counted from the element's first).
+  int element_slots = 0;
   // A non-empty interface: its two words in `slot` (`leaf` formats them when its dynamic value is
   // not read); its dynamic value, when Delve loads it (proc.(*Variable).loadInterface: at the
   // interface's recursion level, up to 1), read by the subprogram of its dynamic type for
@@ -205,10 +211,19 @@ struct DynamicValue {
   int slots = 0;    // of its region: slot 0 the descriptor, the value's from 1
   ValueNode data;   // the dynamic value (Delve's "data" child), its slots counted in the region
 };
+// The subprogram of one element of a slice (KDBG_OP_EACH): its slots counted from the element's
+// first.
+struct ElementValue {
+  uint32_t pc = 0;  // its first op in Subprograms::ops
+  int slots = 0;
+  ValueNode shape;
+};
 struct Subprograms {
   std::vector<kdbg_op> ops;
   // Those compiled, by (variant, word).
   std::map<std::pair<uint32_t, uint64_t>, DynamicValue> values;
+  // Elements' subprograms, by (variant, the element type's DIE offset).
+  std::map<std::pair<uint32_t, uint64_t>, ElementValue> elements;
   const DynamicValue* Find(uint32_t variant, uint64_t word) const {
     auto it = values.find({variant, word});
     return it == values.end() ? nullptr : &it->second;
@@ -319,7 +334,7 @@ absl::Status ScriptMistake(absl::Status status);
 // "nil", interfaces "io.Writer((*net/http.response)(0xc000..))",
 // "main.Describer((*main.Order)(nil))" (a nil *T in it), "error nil"; or "(unreadable ...)". A
 // dynamic type that is not a pointer is named, its value elided: "main.Describer(main.label
-// {...})", "error(syscall.Errno ...)"; a slice argument
+// {...})", "error(syscall.Errno ...)"; a slice argument whose elements are not read
 // "[]string len: 3, cap: 4, [...]" ("[]" when empty).
 // `itabs` (may be null) names the dynamic type of an interface value whose itab the plan has no
 // symbol for (made at run time): "error((*main.memo)(0xc000..))" instead of "(unreadable dynamic

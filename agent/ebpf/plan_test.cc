@@ -207,6 +207,89 @@ TEST(EbpfPlanTest, FormatsSlicesAndArraysOfNumbersLikeDelve) {
   EXPECT_EQ(FormatWhole(p, {fault}), "(unreadable could not read memory at 0x10)");
 }
 
+// A slice of strings printed (64 elements, Delve's MaxArrayValues for a print) and as an argument
+// (16): its header, its data pointer, then an EACH (probe_abi.h) running its element type's
+// subprogram once per element, a slot each; a slice of numbers: its elements' bytes, 64 to a slot.
+// Formatted from a record as the Delve engine formats Delve's, with Delve's own limits (a nil base
+// with a length, at most maxErrCount unreadable elements).
+TEST(EbpfPlanTest, SlicesReadTheirElementsAsDelveLoadsThem) {
+  auto dwarf = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
+  ASSERT_TRUE(dwarf.ok()) << dwarf.status();
+  auto plan = CompilePlan(Parse("trace b main.basket\non b print names\non b print qtys\n"),
+                          "t.dlv", **dwarf);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const ProbePlan& b = plan->probes[0];
+  ASSERT_EQ(b.vars.size(), 2u);
+  const Slot& names = b.vars[0];
+  ASSERT_NE(names.whole, nullptr);
+  EXPECT_EQ(names.whole->slot, 0);
+  EXPECT_EQ(names.whole->region, 1);
+  EXPECT_EQ(names.whole->element_slots, 1);
+  EXPECT_EQ(names.whole->max_elements, 64);
+  EXPECT_EQ(names.whole_slots, 2 + 64);
+  std::vector<kdbg_op> each;
+  for (const kdbg_op& op : b.ops) {
+    if (op.code == KDBG_OP_EACH) each.push_back(op);
+  }
+  ASSERT_EQ(each.size(), 2u);  // the print's and the argument's
+  EXPECT_EQ(each[0].slot, 0);
+  EXPECT_EQ(each[0].off, 1);
+  EXPECT_EQ(each[0].a, 1);
+  EXPECT_EQ(each[0].imm >> 56, 64u);
+  EXPECT_EQ((each[0].imm >> 32) & 0xffffff, 16u);  // a string header's size
+  EXPECT_EQ(each[1].imm >> 56, 16u);
+  // The element's subprogram: the string at the element's address, then RET.
+  const Subprograms& sub = *plan->subprograms;
+  const uint32_t pc = static_cast<uint32_t>(each[0].imm) - KDBG_MAX_OPS;
+  std::vector<uint8_t> codes;
+  for (size_t k = pc; k < sub.ops.size(); ++k) {
+    codes.push_back(sub.ops[k].code);
+    if (sub.ops[k].code == KDBG_OP_RET) break;
+  }
+  EXPECT_THAT(codes, ::testing::ElementsAre(KDBG_OP_ALT, KDBG_OP_REG, KDBG_OP_LOAD2, KDBG_OP_STR,
+                                            KDBG_OP_END, KDBG_OP_RET));
+  // qtys: its header, then 8 slots of 64 bytes (64 elements of 8 bytes).
+  const Slot& qtys = b.vars[1];
+  ASSERT_NE(qtys.whole, nullptr);
+  EXPECT_EQ(qtys.whole->element_slots, 0);
+  EXPECT_EQ(qtys.whole_slots, 1 + 8);
+  ASSERT_GE(b.args.size(), 1u);
+  ASSERT_NE(b.args[0].whole, nullptr);
+  EXPECT_EQ(b.args[0].whole_slots, 2 + 16);
+
+  std::vector<kdbg_slot> values(66);
+  values[0] = Ok(3, 4);
+  values[1] = Ok(0xc000100000);
+  values[2] = Ok(0xc000200000, 1, "a");
+  values[3] = Ok(0xc000200001, 1, "b");
+  values[4] = Ok(0xc000200002, 70, std::string(64, 'c'));
+  EXPECT_EQ(FormatWhole(names, values), absl::StrCat("[]string len: 3, cap: 4, [\"a\", \"b\", \"",
+                                                     std::string(64, 'c'), "\"...+6 more]"));
+  values[0] = Ok(2, 2);
+  values[1] = Ok(0);
+  EXPECT_EQ(FormatWhole(names, values), "(unreadable non-zero length array with nil base)");
+  kdbg_slot fault{};
+  fault.status = KDBG_SLOT_FAULT;
+  fault.w0 = 0x10;
+  values[0] = Ok(6, 6);
+  values[1] = Ok(0xc000100000);
+  for (size_t k = 2; k < 8; ++k) values[k] = fault;
+  const std::string unreadable = "(unreadable could not read memory at 0x10)";
+  EXPECT_EQ(FormatWhole(names, values),
+            absl::StrCat("[]string len: 6, cap: 6, [", unreadable, ", ", unreadable, ", ",
+                         unreadable, ", ", unreadable, ", ...+2 more]"));
+  std::vector<kdbg_slot> numbers(9);
+  std::string bytes(24, '\0');
+  for (int i = 0; i < 3; ++i) {
+    const int64_t q = i * 10 - 5;
+    std::memcpy(bytes.data() + 8 * i, &q, 8);
+  }
+  numbers[0] = Ok(3, 5);
+  numbers[1] = Ok(0xc000300000, 3, bytes);
+  for (size_t k = 2; k < numbers.size(); ++k) numbers[k] = Ok(0xc000300000, 3);  // nothing past 24
+  EXPECT_EQ(FormatWhole(qtys, numbers), "[]int len: 3, cap: 5, [-5, 5, 15]");
+}
+
 // An integer of a named type with constants, as Delve describes it (proc.(*constantType).describe):
 // by the constant equal to it, else as the single-bit constants that make all of it, else alone.
 TEST(EbpfPlanTest, FormatsIntegersByTheirTypesConstantsLikeDelve) {
@@ -794,12 +877,16 @@ TEST(EbpfPlanTest, TypesNoItabSymbolNamesGiveWayToTheProbesReadSteps) {
 TEST(EbpfPlanTest, InterfaceRegionsShrinkUntilEveryPrintFits) {
   auto dwarf = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
   ASSERT_TRUE(dwarf.ok()) << dwarf.status();
+  // The error printed eight times over: at 15 slots its regions pass the prints' 96.
+  std::string errs;
+  for (int i = 0; i < 7; ++i) errs += "on i print o.In.Err\n";
   auto plan = CompilePlan(Parse("trace i main.inspect\non i print o.Name\non i print o.In.N\n"
-                                "on i print o.In.Err\non i print o.In\non i print o\n"),
+                                "on i print o.In.Err\non i print o.In\non i print o\n" +
+                                errs),
                           "t.dlv", **dwarf);
   ASSERT_TRUE(plan.ok()) << plan.status();
   const ProbePlan& pp = plan->probes[0];
-  ASSERT_EQ(pp.vars.size(), 5u);
+  ASSERT_EQ(pp.vars.size(), 12u);
   for (const Slot& v : pp.vars) EXPECT_EQ(v.unread, "") << v.name;
   const Slot& err = pp.vars[2];
   ASSERT_NE(err.whole, nullptr);

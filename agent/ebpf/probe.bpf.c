@@ -67,9 +67,11 @@ struct {
 // which bounds the delay of an event that no wake-up follows.
 const volatile __u64 wakeup_bytes = 256 << 10;
 
-struct run_ctx {
-  struct kdbg_probe* probe;
-  struct kdbg_record* rec;
+// The interpreter's state at a hit, in a per-CPU map value rather than on the stack: the verifier
+// tracks what a program keeps on its stack value by value, and the many combinations of these
+// fields across the op switch multiplied the states it explored (and the time to load) several
+// times over; a map value's fields it takes as unknown.
+struct run_state {
   __u64 regs[KDBG_NREGS + 3];  // struct pt_regs's KDBG_NREGS words, KDBG_REG_DATA, zeros
   __u64 acc;
   __u32 status;  // of the current alternative: OK while it runs
@@ -77,11 +79,26 @@ struct run_ctx {
   __u32 slot;
   __u32 pc;     // the next op: the probe's below KDBG_MAX_OPS, a subprogram's from there
   __u32 base;   // slots are counted from here (a subprogram's region)
-  __u32 depth;  // CALLs in progress
-  // Where each CALL in progress returns to: its caller's next op, base and data word.
+  __u32 depth;  // CALLs and EACHs in progress
+  // Where each CALL or EACH in progress returns to: its caller's next op (right after the CALL or
+  // EACH op), base and data word; and, for an EACH, the elements left to read after this one.
   __u32 ret_pc[KDBG_MAX_CALL_DEPTH];
   __u32 ret_base[KDBG_MAX_CALL_DEPTH];
   __u64 ret_data[KDBG_MAX_CALL_DEPTH];
+  __u32 left[KDBG_MAX_CALL_DEPTH];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct run_state);
+} run SEC(".maps");
+
+struct run_ctx {
+  struct kdbg_probe* probe;
+  struct kdbg_record* rec;
+  struct run_state* st;
 };
 
 _Static_assert((KDBG_MAX_CALL_DEPTH & (KDBG_MAX_CALL_DEPTH - 1)) == 0,
@@ -102,80 +119,127 @@ static __always_inline void call(struct run_ctx* c, struct kdbg_op* op, struct k
   t->w0 = type;
   struct kdbg_dispatch_key key = {.type = type, .variant = (__u32)op->imm};
   struct kdbg_dispatch* d = bpf_map_lookup_elem(&dispatch, &key);
-  __u32 depth = c->depth;
+  __u32 depth = c->st->depth;
   if (!d || d->nslots > (op->a & 63) || depth >= KDBG_MAX_CALL_DEPTH) return;
   t->status = KDBG_SLOT_OK;
-  c->ret_pc[depth] = c->pc;
-  c->ret_base[depth] = c->base;
-  c->ret_data[depth] = c->regs[KDBG_REG_DATA];
-  c->depth = depth + 1;
-  c->base = c->base + (__u32)op->off;
-  c->regs[KDBG_REG_DATA] = s->w1;
-  c->pc = d->pc;
+  c->st->ret_pc[depth] = c->st->pc;
+  c->st->ret_base[depth] = c->st->base;
+  c->st->ret_data[depth] = c->st->regs[KDBG_REG_DATA];
+  c->st->left[depth] = 0;
+  c->st->depth = depth + 1;
+  c->st->base = c->st->base + (__u32)op->off;
+  c->st->regs[KDBG_REG_DATA] = s->w1;
+  c->st->pc = d->pc;
+}
+
+// KDBG_OP_EACH (probe_abi.h): `s` holds the count, `t` the first element's address.
+static __always_inline void each(struct run_ctx* c, struct kdbg_op* op, struct kdbg_slot* s,
+                                 struct kdbg_slot* t) {
+  __u64 n = s->w0;
+  __u64 max = op->imm >> 56;
+  __u32 depth = c->st->depth;
+  if (s->status != KDBG_SLOT_OK || t->status != KDBG_SLOT_OK || depth >= KDBG_MAX_CALL_DEPTH)
+    return;
+  if (n > max) n = max;
+  if (n == 0) return;
+  c->st->ret_pc[depth] = c->st->pc;
+  c->st->ret_base[depth] = c->st->base;
+  c->st->ret_data[depth] = c->st->regs[KDBG_REG_DATA];
+  c->st->left[depth] = (__u32)n - 1;
+  c->st->depth = depth + 1;
+  c->st->base = c->st->base + (__u32)op->off + 1;
+  c->st->regs[KDBG_REG_DATA] = t->w0;
+  c->st->pc = (__u32)op->imm;
+}
+
+// The op at `pc`: the probe's below KDBG_MAX_OPS, a subprogram's from there; null past the end.
+static __always_inline struct kdbg_op* op_at(struct run_ctx* c, __u32 pc) {
+  // Masks keep every index provably in bounds for the verifier (KDBG_MAX_OPS is a power of two).
+  if (pc < KDBG_MAX_OPS) {
+    if (pc >= c->probe->nops) return 0;
+    // Hidden from clang, which would otherwise drop the mask it knows to hold and index by a copy
+    // of pc the verifier cannot bound.
+    __u32 i = pc;
+    barrier_var(i);
+    return &c->probe->ops[i & (KDBG_MAX_OPS - 1)];
+  }
+  __u32 k = pc - KDBG_MAX_OPS;
+  return bpf_map_lookup_elem(&subops, &k);
+}
+
+// KDBG_OP_RET: the next element of the EACH in progress, else back to the caller. 0 when the
+// program cannot go on.
+static __always_inline int ret(struct run_ctx* c) {
+  __u32 depth = c->st->depth;
+  if (depth == 0 || depth > KDBG_MAX_CALL_DEPTH) return 0;
+  depth = (depth - 1) & (KDBG_MAX_CALL_DEPTH - 1);
+  if (c->st->left[depth] > 0) {
+    // The EACH op is the one before its return pc.
+    struct kdbg_op* each_op = op_at(c, c->st->ret_pc[depth] - 1);
+    if (!each_op || each_op->code != KDBG_OP_EACH) return 0;
+    c->st->left[depth]--;
+    c->st->base += each_op->a;
+    c->st->regs[KDBG_REG_DATA] += (each_op->imm >> 32) & 0xffffff;
+    c->st->pc = (__u32)each_op->imm;
+    return 1;
+  }
+  c->st->depth = depth;
+  c->st->pc = c->st->ret_pc[depth];
+  c->st->base = c->st->ret_base[depth];
+  c->st->regs[KDBG_REG_DATA] = c->st->ret_data[depth];
+  return 1;
 }
 
 static long run_op(__u32 i, void* data) {
   struct run_ctx* c = data;
-  __u32 pc = c->pc;
-  c->pc = pc + 1;
-  struct kdbg_op* op;
-  // Masks keep every index provably in bounds for the verifier (KDBG_MAX_OPS is a power of two).
-  if (pc < KDBG_MAX_OPS) {
-    if (pc >= c->probe->nops) return 1;
-    op = &c->probe->ops[pc & (KDBG_MAX_OPS - 1)];
-  } else {
-    __u32 k = pc - KDBG_MAX_OPS;
-    op = bpf_map_lookup_elem(&subops, &k);
-    if (!op) return 1;
-  }
-  __u32 slot = (c->base + op->slot) & (KDBG_MAX_SLOTS - 1);
+  __u32 pc = c->st->pc;
+  c->st->pc = pc + 1;
+  struct kdbg_op* op = op_at(c, pc);
+  if (!op) return 1;
+  __u32 slot = (c->st->base + op->slot) & (KDBG_MAX_SLOTS - 1);
   struct kdbg_slot* s = &c->rec->slots[slot];
   switch (op->code) {
     case KDBG_OP_CALL:
-      call(c, op, s, &c->rec->slots[(c->base + (__u32)op->off) & (KDBG_MAX_SLOTS - 1)]);
-      c->skip = 1;
+      call(c, op, s, &c->rec->slots[(c->st->base + (__u32)op->off) & (KDBG_MAX_SLOTS - 1)]);
+      c->st->skip = 1;
       return 0;
-    case KDBG_OP_RET: {
-      __u32 depth = c->depth;
-      if (depth == 0 || depth > KDBG_MAX_CALL_DEPTH) return 1;
-      depth--;
-      c->depth = depth;
-      c->pc = c->ret_pc[depth & (KDBG_MAX_CALL_DEPTH - 1)];
-      c->base = c->ret_base[depth & (KDBG_MAX_CALL_DEPTH - 1)];
-      c->regs[KDBG_REG_DATA] = c->ret_data[depth & (KDBG_MAX_CALL_DEPTH - 1)];
-      c->skip = 1;
+    case KDBG_OP_EACH:
+      each(c, op, s, &c->rec->slots[(c->st->base + (__u32)op->off) & (KDBG_MAX_SLOTS - 1)]);
+      c->st->skip = 1;
       return 0;
-    }
+    case KDBG_OP_RET:
+      c->st->skip = 1;
+      return ret(c) ? 0 : 1;
     case KDBG_OP_ALT:
-      c->slot = slot;
-      c->skip = s->status == KDBG_SLOT_OK;
-      c->status = KDBG_SLOT_OK;
+      c->st->slot = slot;
+      c->st->skip = s->status == KDBG_SLOT_OK;
+      c->st->status = KDBG_SLOT_OK;
       return 0;
     case KDBG_OP_END:
-      if (s->status != KDBG_SLOT_OK) s->status = c->status;
-      c->skip = 1;
+      if (s->status != KDBG_SLOT_OK) s->status = c->st->status;
+      c->st->skip = 1;
       return 0;
     default:
       break;
   }
-  if (c->skip) return 0;
+  if (c->st->skip) return 0;
   switch (op->code) {
     case KDBG_OP_REG:
-      c->acc = op->a < KDBG_NREGS + 3 ? c->regs[op->a] : 0;
+      c->st->acc = op->a < KDBG_NREGS + 3 ? c->st->regs[op->a] : 0;
       break;
     case KDBG_OP_CONST:
-      c->acc = op->imm;
+      c->st->acc = op->imm;
       break;
     case KDBG_OP_LOAD0:
     case KDBG_OP_LOAD: {
-      __u64 addr = c->acc + (__s64)op->off;
+      __u64 addr = c->st->acc + (__s64)op->off;
       __u64 v = 0;
       long err;
-      if (c->acc == 0 && op->code == KDBG_OP_LOAD0) break;  // acc stays 0
-      if (c->acc == 0) {
-        c->status = KDBG_SLOT_NIL;
+      if (c->st->acc == 0 && op->code == KDBG_OP_LOAD0) break;  // acc stays 0
+      if (c->st->acc == 0) {
+        c->st->status = KDBG_SLOT_NIL;
         s->w0 = pc;
-        c->skip = 1;
+        c->st->skip = 1;
         return 0;
       }
       // `a` bytes (1..8; any other: 8), little-endian into the zeroed word: zero-extended.
@@ -183,27 +247,27 @@ static long run_op(__u32 i, void* data) {
       if (size == 0 || size > 8) size = 8;
       err = bpf_probe_read_user(&v, size, (void*)addr);
       if (err) {
-        c->status = KDBG_SLOT_FAULT;
+        c->st->status = KDBG_SLOT_FAULT;
         s->w0 = addr;
-        c->skip = 1;
+        c->st->skip = 1;
         return 0;
       }
-      c->acc = v;
+      c->st->acc = v;
       break;
     }
     case KDBG_OP_LOAD2: {
-      __u64 addr = c->acc + (__s64)op->off;
+      __u64 addr = c->st->acc + (__s64)op->off;
       __u64 pair[2] = {0, 0};
-      if (c->acc == 0) {
-        c->status = KDBG_SLOT_NIL;
+      if (c->st->acc == 0) {
+        c->st->status = KDBG_SLOT_NIL;
         s->w0 = pc;
-        c->skip = 1;
+        c->st->skip = 1;
         return 0;
       }
       if (bpf_probe_read_user(pair, sizeof(pair), (void*)addr)) {
-        c->status = KDBG_SLOT_FAULT;
+        c->st->status = KDBG_SLOT_FAULT;
         s->w0 = addr;
-        c->skip = 1;
+        c->st->skip = 1;
         return 0;
       }
       s->w0 = pair[0];
@@ -211,38 +275,44 @@ static long run_op(__u32 i, void* data) {
       break;
     }
     case KDBG_OP_GUARD:
-      if (c->acc != op->imm) {
-        c->skip = 1;
+      if (c->st->acc != op->imm) {
+        c->st->skip = 1;
         // An earlier alternative of this slot matched the dynamic type and then met a nil
         // pointer, unreadable memory or an index out of range: that, not this type's mismatch,
         // is the slot's outcome.
         if (s->status == KDBG_SLOT_UNSET || s->status == KDBG_SLOT_NO_TYPE) {
-          c->status = KDBG_SLOT_NO_TYPE;
-          s->w0 = c->acc;
+          c->st->status = KDBG_SLOT_NO_TYPE;
+          s->w0 = c->st->acc;
         } else {
-          c->status = s->status;
+          c->st->status = s->status;
         }
       }
       break;
     case KDBG_OP_CHECK:
-      if (op->imm >= c->acc) {
-        c->status = KDBG_SLOT_RANGE;
-        s->w0 = c->acc;
-        c->skip = 1;
+      if (op->imm >= c->st->acc) {
+        c->st->status = KDBG_SLOT_RANGE;
+        s->w0 = c->st->acc;
+        c->st->skip = 1;
       }
       break;
     case KDBG_OP_STORE:
       if (op->a == 0)
-        s->w0 = c->acc;
+        s->w0 = c->st->acc;
       else
-        s->w1 = c->acc;
+        s->w1 = c->st->acc;
       break;
     case KDBG_OP_STR: {
-      __u64 n = s->w1;
+      // Bytes [imm, imm + KDBG_STR_MAX) of min(w1, KDBG_STR_MAX) elements of `a` bytes.
+      __u64 count = s->w1;
+      __u64 size = op->a ? op->a : 1;
+      if (count > KDBG_STR_MAX) count = KDBG_STR_MAX;
+      __u64 total = count * size;
+      __u64 n = total > op->imm ? total - op->imm : 0;
       if (n > KDBG_STR_MAX) n = KDBG_STR_MAX;
-      if (n > 0 && bpf_probe_read_user(s->str, n & (2 * KDBG_STR_MAX - 1), (void*)s->w0)) {
-        c->status = KDBG_SLOT_FAULT;
-        c->skip = 1;
+      if (n > 0 &&
+          bpf_probe_read_user(s->str, n & (2 * KDBG_STR_MAX - 1), (void*)(s->w0 + op->imm))) {
+        c->st->status = KDBG_SLOT_FAULT;
+        c->st->skip = 1;
         n = 0;
       }
       s->n = n;
@@ -417,24 +487,27 @@ int kdbg_probe(struct pt_regs* ctx) {
   if (rate->disarmed) return 0;
   struct kdbg_record* rec = bpf_map_lookup_elem(&scratch, &zero);
   if (!rec) return 0;
-  struct run_ctx c = {};
-  if (bpf_probe_read_kernel(c.regs, KDBG_NREGS * sizeof(__u64), ctx)) return 0;
+  struct run_state* st_run = bpf_map_lookup_elem(&run, &zero);
+  if (!st_run) return 0;
+  __builtin_memset(st_run, 0, sizeof(*st_run));
+  struct run_ctx c = {.probe = p, .rec = rec, .st = st_run};
+  if (bpf_probe_read_kernel(st_run->regs, KDBG_NREGS * sizeof(__u64), ctx)) return 0;
   // On the JBE after `CMPQ SP, 16(R14)`: CF or ZF set means the jump to morestack is taken and the
   // function will run again from its entry on a bigger stack; report only the run that proceeds.
-  if (p->check_flags && (c.regs[KDBG_EFLAGS] & 0x41)) {
+  if (p->check_flags && (st_run->regs[KDBG_EFLAGS] & 0x41)) {
     __sync_fetch_and_add(&st->skipped, 1);
     return 0;
   }
   // A conditional tracepoint's call or return: its key (probe_abi.h, kdbg_call_key).
   struct kdbg_call_key key = {};
   int keyed = 0;
-  __u64 g = c.regs[KDBG_R14];
+  __u64 g = st_run->regs[KDBG_R14];
   if (p->track != KDBG_TRACK_NONE && g) {
     __u64 hi = 0;
     key.entry = p->entry;
     keyed = !bpf_probe_read_user(&hi, sizeof(hi), (void*)(g + p->stack_hi_offset)) &&
             !bpf_probe_read_user(&key.goid, sizeof(key.goid), (void*)(g + p->goid_offset));
-    key.depth = hi - c.regs[KDBG_RSP];
+    key.depth = hi - st_run->regs[KDBG_RSP];
   }
   if (p->track == KDBG_TRACK_RETURN) {
     // Not the return of a call the user saw: no event, no hit.
@@ -471,9 +544,7 @@ int kdbg_probe(struct pt_regs* ctx) {
     rec->slots[i].w1 = 0;
   }
   rec->nslots = nslots;
-  c.probe = p;
-  c.rec = rec;
-  c.skip = 1;
+  st_run->skip = 1;
   bpf_loop(KDBG_MAX_STEPS, run_op, &c, 0);
   // Delve's order (proc.checkCond): the condition, then the count of the hits it let through.
   if ((p->cond_op != KDBG_COND_NONE && !cond_holds(p, rec)) ||
@@ -491,7 +562,7 @@ int kdbg_probe(struct pt_regs* ctx) {
   }
   __u64 size = __builtin_offsetof(struct kdbg_record, slots) + nslots * sizeof(struct kdbg_slot);
   if (p->stack_depth) {
-    rec->nframes = walk_stack(p, rec, c.regs, nslots);
+    rec->nframes = walk_stack(p, rec, st_run->regs, nslots);
     size += rec->nframes * sizeof(__u64);
   }
   submit(rec, size);

@@ -21,7 +21,10 @@
 //                       channel)
 //   CHECK imm           fail this alternative (status RANGE) unless imm < acc: an index within a
 //                       length
-//   STR                 copy min(slot.w1, KDBG_STR_MAX) bytes from slot.w0 into slot.str
+//   STR a=size, imm     copy bytes [imm, imm + KDBG_STR_MAX) of the first min(slot.w1,
+//                       KDBG_STR_MAX) elements of `a` bytes each (0 or 1: bytes) at slot.w0 into
+//                       slot.str, as many as there are (a string's bytes: a=0, imm=0; the chunk at
+//                       imm of a slice's elements, w0 and w1 its data pointer and length)
 //   END slot            if nothing failed, the slot is filled (status OK); else keep the status
 //   CALL slot, a, off, imm   (outside alternatives) print an interface's dynamic value, as Delve
 //                       loads it, through the subprogram compiled for its dynamic type: `slot`
@@ -36,12 +39,21 @@
 //                       interface or an unread `slot`) for a type not compiled, not fitting, or
 //                       past KDBG_MAX_CALL_DEPTH, or FAULT (w0: itab+8) for an unreadable itab.
 //                       A CALL is never inside an alternative (between an END and an ALT).
-//   RET                 end of a subprogram: back after its CALL, slots and data as before
+//   EACH slot, a, off, imm   (outside alternatives) read a slice's or array's elements, each by
+//                       the subprogram at pc imm & 0xffffffff: `slot` holds the count (w0), slot
+//                       `off` the first element's address (w0), both status OK; for each of the
+//                       first min(count, imm >> 56) elements the subprogram runs with slots counted
+//                       from off + 1 + i * a and the element's address (first + i * ((imm >> 32) &
+//                       0xffffff)) as register KDBG_REG_DATA. Nothing runs when either slot is
+//                       not OK or past KDBG_MAX_CALL_DEPTH (the elements' slots stay unset).
+//   RET                 end of a subprogram: back after its CALL (or its EACH's last element),
+//                       slots and data as before
 //
 // Subprograms live in the `subops` array map, shared by every probe of a session (a CALL's target
-// pc is KDBG_MAX_OPS + its index there); slots in them are relative to the CALL's region, so one
-// subprogram per (dynamic type, variant) serves every print of an interface of that variant. A
-// subprogram may CALL again (a wrapped error's field), at most KDBG_MAX_CALL_DEPTH deep. Every op
+// pc is KDBG_MAX_OPS + its index there); slots in them are relative to the CALL's region (an
+// EACH's element), so one subprogram per (dynamic type or element type, variant) serves every
+// value of that variant. A subprogram may CALL or EACH again (a wrapped error's field, a slice in
+// an element), at most KDBG_MAX_CALL_DEPTH deep. Every op
 // of a subprogram fills a slot of its region, and a region lies within the record's KDBG_MAX_SLOTS:
 // the steps a hit runs stay far below KDBG_MAX_STEPS (an estimate, not checked: about ten per
 // slot; past it the remaining slots stay unset and print "not evaluated").
@@ -70,13 +82,13 @@ typedef __u64 kdbg_u64;
 #define KDBG_MAX_PROBES 256
 #define KDBG_MAX_TRACEPOINTS 64
 #define KDBG_MAX_OPS 256
-#define KDBG_MAX_SLOTS 32  // a power of two
+#define KDBG_MAX_SLOTS 128  // a power of two
 // Delve's tracepoint LoadConfig reads at most 64 bytes of a string (MaxStringLen: 64).
 #define KDBG_STR_MAX 64
 // Subprogram ops (all probes of a session), dispatch entries, and nesting of CALLs.
 #define KDBG_MAX_SUBOPS 32768
 #define KDBG_MAX_DISPATCH 8192
-#define KDBG_MAX_CALL_DEPTH 2  // a power of two
+#define KDBG_MAX_CALL_DEPTH 4  // a power of two
 // Op executions per hit: a probe's own KDBG_MAX_OPS and the subprograms it calls.
 #define KDBG_MAX_STEPS 4096
 // CALL's flag (in `a`): the interface's first word is an itab.
@@ -97,7 +109,11 @@ enum kdbg_op_code {
   KDBG_OP_CONST = 11,
   KDBG_OP_CALL = 12,
   KDBG_OP_RET = 13,
+  KDBG_OP_EACH = 14,
 };
+// EACH's imm: the subprogram's pc, the element's size in bytes and the most elements read.
+#define KDBG_EACH_IMM(pc, stride, max) \
+  ((kdbg_u64)(pc) | ((kdbg_u64)((stride)&0xffffff) << 32) | ((kdbg_u64)(max) << 56))
 
 // Key and value of the `dispatch` hash map: the subprogram of a dynamic type (its descriptor's
 // run-time address) for a variant (the planner's: how deep the interface is in what is printed).

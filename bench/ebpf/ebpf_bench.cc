@@ -7,7 +7,10 @@
 //                     return probes too; cost_per_hit_interface_us: main.recurseErr, its error
 //                     printed whole, `*errors.errorString {s: ...}`, through the subprogram of
 //                     its dynamic type, KDBG_OP_CALL: two per hit, the print's and the
-//                     argument's)
+//                     argument's; cost_per_hit_slice_us: main.recurseNames, a slice of 8
+//                     strings printed, `[]string len: 8, ...`, each element by the subprogram of
+//                     its type, KDBG_OP_EACH: 64 elements' room for the print, 16 for the
+//                     argument)
 //   events_per_s      hits delivered per second during the traced runs (every call an event), with
 //                     the hits dropped counted by the BPF program (must be 0)
 //   time_to_armed_ms  the engine alone: StartTrace until armed (DWARF, compile, load, attach)
@@ -371,6 +374,8 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
   }
   const std::string path = absl::StrCat("/recurse?n=", calls - 1);
   const std::string err_path = absl::StrCat("/recurse-err?n=", calls - 1);
+  const std::string names_path =
+      absl::StrCat("/recurse-names?n=", calls - 1, "&names=ann,bo,cy,di,ed,flo,gus,hal");
   // Wall time of one request, and the target's CPU time (utime + stime: the uprobe traps and the
   // BPF program run in its threads) over it in *cpu_us. The cost per hit is taken from the CPU
   // time: on a machine shared with other work the wall time also counts the target's waits for a
@@ -389,9 +394,18 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
   for (int i = 0; i < 3; ++i) {  // warm up: grow and shrink stacks, fault pages in
     timed();
     timed(nullptr, &err_path);
+    timed(nullptr, &names_path);
   }
 
   auto factory = kdbg::ebpf::NewEbpfSessionFactory({});
+  // The interface's records are 25 slots (~2.2 KB), the slice's 85 (~7.5 KB, room for 64 + 16
+  // elements whatever the length): the request's 50,000 calls write them faster than this process
+  // reads them (with the default 8 MiB ring, session 34's interface runs dropped 70% of theirs),
+  // and the target's cost is measured with every record kept (a dropped one costs it less), so
+  // their ring holds a whole request's.
+  kdbg::ebpf::EbpfOptions big_ring;
+  big_ring.ring_bytes = size_t{512} << 20;
+  auto big_ring_factory = kdbg::ebpf::NewEbpfSessionFactory(big_ring);
   // The same script on the same function: the entry alone (TraceSpec::no_returns, what
   // `kdbg trace --no-returns` asks), entry + return (main.recurse returns an int: one more
   // uprobe on each RET, one more event per call), and the entry with a stack of 10 frames per hit
@@ -402,13 +416,15 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
     bool returns;
     const std::string* path;
     std::vector<double> traced, eps, traced_cpu;
+    bool big_ring = false;
   };
   std::vector<Variant> variants = {
       {"trace main.recurse\non 1 print n\n", false, &path, {}, {}, {}},
       {"trace main.recurse\non 1 print n\n", true, &path, {}, {}, {}},
       {"trace main.recurse\non 1 print n\non 1 stack 10\n", false, &path, {}, {}, {}},
-      {"trace main.recurseErr\non 1 print err\n", false, &err_path, {}, {}, {}}};
-  std::vector<double> untraced, untraced_cpu, armed, untraced_err_cpu;
+      {"trace main.recurseErr\non 1 print err\n", false, &err_path, {}, {}, {}, true},
+      {"trace main.recurseNames\non 1 print names\n", false, &names_path, {}, {}, {}, true}};
+  std::vector<double> untraced, untraced_cpu, armed, untraced_err_cpu, untraced_names_cpu;
   int64_t dropped = 0, missing = 0;
   for (int run = 0; run < runs; ++run) {
     double u_cpu = 0;
@@ -418,6 +434,8 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
     untraced_cpu.push_back(u_cpu);
     if (timed(&u_cpu, &err_path) < 0) return Fail("untraced request failed");
     untraced_err_cpu.push_back(u_cpu);
+    if (timed(&u_cpu, &names_path) < 0) return Fail("untraced request failed");
+    untraced_names_cpu.push_back(u_cpu);
     for (Variant& v : variants) {
       std::atomic<int64_t> hits{0}, returns{0};
       std::atomic<int64_t> last_hit_ns{0};
@@ -429,11 +447,12 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
       spec.requested_hits_per_second = 100000;
       spec.no_returns = !v.returns;
       absl::Time a0 = absl::Now();
-      auto s = factory->StartTrace(spec, [&](const kdbg::v1::Event& e) {
-        if (!e.has_hit()) return;
-        (e.hit().returned() ? returns : hits).fetch_add(1);
-        last_hit_ns.store(absl::GetCurrentTimeNanos());
-      });
+      auto s = (v.big_ring ? big_ring_factory : factory)
+                   ->StartTrace(spec, [&](const kdbg::v1::Event& e) {
+                     if (!e.has_hit()) return;
+                     (e.hit().returned() ? returns : hits).fetch_add(1);
+                     last_hit_ns.store(absl::GetCurrentTimeNanos());
+                   });
       if (!s.ok()) return Fail(std::string(s.status().message()));
       if (&v == &variants[0]) armed.push_back(absl::ToDoubleMilliseconds(absl::Now() - a0));
       const int64_t want_returns = v.returns ? calls : 0;
@@ -465,6 +484,7 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
   const Variant& with_ret = variants[1];
   const Variant& with_stack = variants[2];
   const Variant& with_interface = variants[3];
+  const Variant& with_slice = variants[4];
   nlohmann::json& o2 = *out;
   o2.update(
       {{"ebpf_cost_per_hit_us",
@@ -476,6 +496,9 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
          {"unit", "us"}}},
        {"ebpf_cost_per_hit_interface_us",
         {{"value", (Median(with_interface.traced_cpu) - Median(untraced_err_cpu)) / calls},
+         {"unit", "us"}}},
+       {"ebpf_cost_per_hit_slice_us",
+        {{"value", (Median(with_slice.traced_cpu) - Median(untraced_names_cpu)) / calls},
          {"unit", "us"}}},
        {"ebpf_events_per_s", {{"value", Median(entry.eps)}, {"unit", "events/s"}}},
        {"ebpf_engine_time_to_armed_ms", {{"value", Median(armed)}, {"unit", "ms"}}},
@@ -491,6 +514,8 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
          {"traced_with_stack_request_target_cpu_us", with_stack.traced_cpu},
          {"untraced_err_request_target_cpu_us", untraced_err_cpu},
          {"traced_with_interface_request_target_cpu_us", with_interface.traced_cpu},
+         {"untraced_names_request_target_cpu_us", untraced_names_cpu},
+         {"traced_with_slice_request_target_cpu_us", with_slice.traced_cpu},
          {"wall_cost_per_hit_us", (Median(entry.traced) - Median(untraced)) / calls},
          {"events_per_s_runs", entry.eps},
          {"events_per_s_with_return_runs", with_ret.eps},

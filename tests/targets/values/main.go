@@ -571,3 +571,92 @@ func init() {
 	})
 }
 
+
+// line is a basket's element of a struct type.
+type line struct {
+	SKU string
+	Qty int
+}
+
+// basket, crate and firstErr take slices whose elements Delve prints one by one: strings,
+// numbers of each size, pointers (nil among them), structs and interfaces (nil, a pointer, a
+// struct value). At most nine words of arguments each: all in registers (Go 1.26's DWARF puts
+// arguments passed on the stack 8 bytes past where the code reads them, and Delve reads them
+// there: docs/ebpf-engine.md, Not done).
+//
+//go:noinline
+func basket(names []string, qtys []int, weights []float64) int {
+	return len(names) + len(qtys) + len(weights)
+}
+
+//go:noinline
+func crate(small []int16, owners []*Customer, lines []line) int {
+	return len(small) + len(owners) + len(lines)
+}
+
+//go:noinline
+func firstErr(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serveBasket fills their slices: /basket?names=a,b&n=N (N elements in each other slice; no
+// names: a nil slice).
+func serveBasket(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	n, _ := strconv.Atoi(q.Get("n"))
+	var names []string
+	if s := q.Get("names"); s != "" {
+		names = strings.Split(s, ",")
+	}
+	qtys := make([]int, n, n+2)
+	weights := make([]float64, n)
+	small := make([]int16, n)
+	var owners []*Customer
+	var lines []line
+	var errs []error
+	for i := 0; i < n; i++ {
+		qtys[i] = i*10 - 5
+		weights[i] = float64(i) + 0.25
+		small[i] = int16(-i)
+		if i%2 == 0 {
+			owners = append(owners, &Customer{Name: fmt.Sprint("c", i), Tier: int8(i), Email: "e"})
+		} else {
+			owners = append(owners, nil)
+		}
+		lines = append(lines, line{SKU: fmt.Sprint("sku-", i), Qty: i})
+		switch i % 3 {
+		case 0:
+			errs = append(errs, nil)
+		case 1:
+			errs = append(errs, errNegative)
+		default:
+			errs = append(errs, fault{Code: i, Op: "op"})
+		}
+	}
+	fmt.Fprintln(w, basket(names, qtys, weights)+crate(small, owners, lines), firstErr(errs))
+}
+
+func init() { http.HandleFunc("/basket", serveBasket) }
+
+// recurseNames is main.recurse with a slice of strings beside: /recurse-names?n=N&names=a,b calls
+// it N+1 times (the benchmark's slice printed whole, kdbg-ebpf-bench).
+//
+//go:noinline
+func recurseNames(n int, names []string) int {
+	if n <= 0 {
+		return 0
+	}
+	return recurseNames(n-1, names) + 1
+}
+
+func init() {
+	http.HandleFunc("/recurse-names", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		fmt.Fprintf(w, "%d\n", recurseNames(n, strings.Split(r.URL.Query().Get("names"), ",")))
+	})
+}
