@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -52,17 +53,20 @@ struct ProbeState {
   uint64_t drops_reported = 0;
 };
 
+// The element subprograms of a plan (KDBG_OP_EACH) by their pc (KDBG_MAX_OPS + their index in
+// Subprograms::ops): the slots each takes.
+using ElementPrograms = absl::flat_hash_map<uint64_t, int>;
+
 // Whether read step `op` stays within the `slots` slots its program resets or its region holds:
-// the slot it names, a CALL's region, an EACH's elements; and a subprogram it runs is one of the
-// `subops` loaded.
-bool StepWithin(const kdbg_op& op, uint32_t slots, size_t subops) {
+// the slot it names, a CALL's region, an EACH's count and data slots; and an EACH runs an element
+// subprogram whose elements take at most the slots it allots them.
+bool StepWithin(const kdbg_op& op, uint32_t slots, const ElementPrograms& elements) {
   if (op.slot >= slots) return false;
   if (op.code == KDBG_OP_CALL) return op.off >= 0 && op.off + (op.a & 63) <= int64_t{slots};
   if (op.code == KDBG_OP_EACH) {
-    const uint64_t pc = op.imm & 0xffffffff;
-    return op.off >= 0 &&
-           op.off + 1 + static_cast<int64_t>(op.imm >> 56) * op.a <= int64_t{slots} &&
-           pc >= KDBG_MAX_OPS && pc < KDBG_MAX_OPS + subops;
+    auto it = elements.find(op.imm & 0xffffffff);
+    return op.off >= 0 && op.off < int64_t{slots} && it != elements.end() && it->second > 0 &&
+           it->second <= op.a;
   }
   return true;
 }
@@ -154,6 +158,10 @@ class EbpfSession final : public DebugSession {
                                           static_cast<uint32_t>(sub.ops.size()),
                                           static_cast<uint32_t>(sub.values.size())));
     std::vector<std::pair<kdbg_dispatch_key, kdbg_dispatch>> dispatch;
+    ElementPrograms elements;
+    bool elements_in_subprograms = false;
+    for (const auto& [key, e] : sub.elements) elements[KDBG_MAX_OPS + e.pc] = e.slots;
+    for (const kdbg_op& op : sub.ops) elements_in_subprograms |= op.code == KDBG_OP_EACH;
     // As the probes' ops below: a step names a slot of its region only, and ends in RET.
     auto check = [&](uint32_t pc, int slots, const std::string& type) -> absl::Status {
       for (size_t k = pc;; ++k) {
@@ -162,7 +170,7 @@ class EbpfSession final : public DebugSession {
         }
         const kdbg_op& op = sub.ops[k];
         if (op.code == KDBG_OP_RET) return absl::OkStatus();
-        if (!StepWithin(op, static_cast<uint32_t>(slots), sub.ops.size())) {
+        if (!StepWithin(op, static_cast<uint32_t>(slots), elements)) {
           return absl::InternalError(absl::StrCat("subprogram ", type, ": read step ", k,
                                                   " names slot ", op.slot, " of ", slots));
         }
@@ -201,7 +209,12 @@ class EbpfSession final : public DebugSession {
       p.cond_shift = pp.cond_shift;
       p.cond_imm = pp.cond_imm;
       std::memcpy(p.cond_str, pp.cond_str.data(), std::min(pp.cond_str.size(), sizeof(p.cond_str)));
-      p.nused = std::max(p.nslots, pp.cond_op != KDBG_COND_NONE ? pp.cond_slot + 1 : 0);
+      p.heap_from = std::max(p.nslots, pp.cond_op != KDBG_COND_NONE ? pp.cond_slot + 1 : 0);
+      // Slices' elements go to the slots past heap_from, at the hit: all are reset then.
+      const bool each = std::any_of(pp.ops.begin(), pp.ops.end(), [&](const kdbg_op& op) {
+        return op.code == KDBG_OP_EACH || (op.code == KDBG_OP_CALL && elements_in_subprograms);
+      });
+      p.nused = each ? KDBG_MAX_SLOTS : p.heap_from;
       p.rate_probe = pp.is_return ? i : static_cast<uint32_t>(pp.entry);
       p.track = pp.track;
       p.entry = static_cast<uint32_t>(pp.entry);
@@ -214,9 +227,10 @@ class EbpfSession final : public DebugSession {
         p.ops[k] = pp.ops[k];
         // The program resets slots [0, nused) only: a step naming another would read the
         // status an earlier hit left there.
-        if (p.nused > KDBG_MAX_SLOTS || !StepWithin(p.ops[k], p.nused, sub.ops.size())) {
+        if (p.heap_from > KDBG_MAX_SLOTS || !StepWithin(p.ops[k], p.heap_from, elements)) {
           return absl::InternalError(absl::StrCat("tracepoint ", pp.tracepoint, ": read step ", k,
-                                                  " names slot ", p.ops[k].slot, " of ", p.nused));
+                                                  " names slot ", p.ops[k].slot, " of ",
+                                                  p.heap_from));
         }
       }
       KDBG_RETURN_IF_ERROR(bpf_->Configure(i, p));
@@ -498,7 +512,8 @@ class EbpfSession final : public DebugSession {
       const size_t n = std::min<size_t>(
           {*slot + static_cast<size_t>(s.whole_slots), have, size_t{KDBG_MAX_SLOTS}});
       v->set_value(FormatWhole(
-          s, absl::MakeConstSpan(rec.slots + std::min(*slot, n), rec.slots + n), itabs_.get()));
+          s, absl::MakeConstSpan(rec.slots + std::min(*slot, n), rec.slots + n), itabs_.get(),
+          absl::MakeConstSpan(rec.slots, std::min<size_t>(have, KDBG_MAX_SLOTS))));
       *slot += static_cast<size_t>(s.whole_slots);
       return;
     }

@@ -972,6 +972,8 @@ constexpr int kMaxVariableRecurse = 1;
 constexpr int kPrintSlots = KDBG_MAX_SLOTS * 3 / 4;
 // The slots of a region a subprogram reads a dynamic value into: its first holds the descriptor.
 constexpr int kMaxRegion = 15;
+// The slots one element of a slice may take (KDBG_OP_EACH): a record holds at least two.
+constexpr int kMaxElementSlots = KDBG_MAX_SLOTS / 4;
 // The caps on a region tried in turn while a hit's values do not fit (WholeValue::EmitFitting,
 // CompileProbe): a region takes its interface's largest subprogram within the cap.
 constexpr int kRegionCaps[] = {kMaxRegion, 7, 3};
@@ -1284,39 +1286,33 @@ class Dispatcher {
   // The subprogram reading one element of type `elem` (of slice `path`) at recursion level
   // `level` (its elements'), printed `depth` deep, run inside `nest` CALLs and EACHs (its EACH's
   // included), its interfaces' regions at most `region_cap` slots: compiled the first time, with
-  // the element's address as KDBG_REG_DATA. NotRead when this engine does not read such an
-  // element.
+  // the element's address as KDBG_REG_DATA, in at most kMaxElementSlots slots. NotRead when this
+  // engine does not read such an element (not remembered: the error names `path`).
   absl::StatusOr<const ElementValue*> Element(gobinary::TypeId elem, const std::string& path,
                                               LoadConfig config, int level, int depth, int nest,
                                               int region_cap) {
     const std::pair<uint32_t, uint64_t> key{
         Variant(config, level, depth, nest) + (static_cast<uint32_t>(region_cap) << 16), elem};
-    if (auto it = element_errors_.find(key); it != element_errors_.end()) return it->second;
     if (auto it = out_->elements.find(key); it != out_->elements.end()) return &it->second;
-    auto compile = [&]() -> absl::StatusOr<const ElementValue*> {
-      KDBG_ASSIGN_OR_RETURN(TypeInfo t, dwarf_.Type(elem));
-      Alt a;
-      a.type = std::move(t);
-      a.place.memory = true;
-      a.place.base = {Op(KDBG_OP_REG, KDBG_REG_DATA)};
-      ElementValue v;
-      std::vector<kdbg_op> ops;
-      WholeValue whole(dwarf_, types_, bias_, config, 0, KDBG_MAX_SLOTS - 2, &ops, this, nest);
-      whole.set_region_cap(region_cap);
-      KDBG_RETURN_IF_ERROR(whole.EmitFitting(a, absl::StrCat(path, "[0]"), level, depth, &v.shape));
-      ops.push_back(Op(KDBG_OP_RET));
-      if (out_->ops.size() + ops.size() > KDBG_MAX_SUBOPS) {
-        full_ = true;
-        return NotReadError(path, "a slice", " whose elements' subprogram does not fit");
-      }
-      v.pc = static_cast<uint32_t>(out_->ops.size());
-      v.slots = whole.slots();
-      out_->ops.insert(out_->ops.end(), ops.begin(), ops.end());
-      return &out_->elements.emplace(key, std::move(v)).first->second;
-    };
-    absl::StatusOr<const ElementValue*> v = compile();
-    if (!v.ok()) element_errors_.emplace(key, v.status());
-    return v;
+    KDBG_ASSIGN_OR_RETURN(TypeInfo t, dwarf_.Type(elem));
+    Alt a;
+    a.type = std::move(t);
+    a.place.memory = true;
+    a.place.base = {Op(KDBG_OP_REG, KDBG_REG_DATA)};
+    ElementValue v;
+    std::vector<kdbg_op> ops;
+    WholeValue whole(dwarf_, types_, bias_, config, 0, kMaxElementSlots, &ops, this, nest);
+    whole.set_region_cap(region_cap);
+    KDBG_RETURN_IF_ERROR(whole.EmitFitting(a, absl::StrCat(path, "[0]"), level, depth, &v.shape));
+    ops.push_back(Op(KDBG_OP_RET));
+    if (out_->ops.size() + ops.size() > KDBG_MAX_SUBOPS) {
+      full_ = true;
+      return NotReadError(path, "a slice", " whose elements' subprogram does not fit");
+    }
+    v.pc = static_cast<uint32_t>(out_->ops.size());
+    v.slots = whole.slots();
+    out_->ops.insert(out_->ops.end(), ops.begin(), ops.end());
+    return &out_->elements.emplace(key, std::move(v)).first->second;
   }
 
  private:
@@ -1373,8 +1369,6 @@ class Dispatcher {
   // Node-based: Compile, while For walks one interface's list, may add another's.
   absl::node_hash_map<std::string, std::vector<const gobinary::RuntimeType*>> candidates_;
   absl::flat_hash_set<std::pair<uint32_t, uint64_t>> tried_;
-  // Elements whose subprogram failed to compile, by Element's key: why.
-  absl::flat_hash_map<std::pair<uint32_t, uint64_t>, absl::Status> element_errors_;
   bool full_ = false;
 };
 
@@ -1420,9 +1414,11 @@ absl::Status WholeValue::Interface(const Alt& a, const std::string& path, int le
   return absl::OkStatus();
 }
 
-// A slice of elements other than numbers: its length and capacity; its data pointer, the first
-// slot of a region that holds its first MaxArrayValues elements, each read by its element type's
-// subprogram (KDBG_OP_EACH) at the next recursion level, as Delve loads them.
+// A slice of elements other than numbers: its length and capacity, its data pointer, and an EACH
+// that reads its first MaxArrayValues elements, each by its element type's subprogram at the next
+// recursion level, as Delve loads them, into the record's slots past the probe's own (as many as
+// fit at the hit: probe_abi.h). Elements that take no slot (a struct past the recursion level,
+// a value past the format's depth) need no EACH: they print from their shape alone.
 absl::Status WholeValue::EachElement(const Alt& a, const std::string& path, int level, int depth,
                                      ValueNode* node) {
   if (dispatcher_ == nullptr) return NotRead(path, a.type.name, "");
@@ -1431,22 +1427,9 @@ absl::Status WholeValue::EachElement(const Alt& a, const std::string& path, int 
   KDBG_ASSIGN_OR_RETURN(TypeInfo elem, dwarf_.Type(data.elem));
   if (elem.size == 0 || elem.size > 0xffffff) return NotRead(path, a.type.name, "");
   const int max = std::min(config_.max_array_values, 255);
-  // The elements' interfaces take regions as small as needed for them all to fit (kRegionCaps).
-  const ElementValue* e = nullptr;
-  for (int cap : kRegionCaps) {
-    if (cap > std::min(region_cap_, max_region_)) continue;
-    KDBG_ASSIGN_OR_RETURN(
-        e, dispatcher_->Element(data.elem, path, config_, level + 1, depth + 1, nest_ + 1, cap));
-    if (e->slots > 0 && e->slots <= 255 && next_ + 2 + max * e->slots <= limit_) break;
-    e = nullptr;
-  }
-  if (e == nullptr) {
-    // Not a Room error: smaller regions elsewhere would not make these fit (tried above).
-    return absl::UnimplementedError(absl::StrCat(
-        path, ": the ", max, " elements Delve reads of a ", a.type.name,
-        " take more slots than are left (a hit carries ", KDBG_MAX_SLOTS, ", ", kPrintSlots,
-        " for its prints); print the fields needed, or use --engine delve"));
-  }
+  KDBG_ASSIGN_OR_RETURN(const ElementValue* e,
+                        dispatcher_->Element(data.elem, path, config_, level + 1, depth + 1,
+                                             nest_ + 1, std::min(region_cap_, max_region_)));
   KDBG_RETURN_IF_ERROR(Leaf(a, path, node, Read::kSliceHeader));
   node->region = next_ - first_;
   std::vector<kdbg_op> pointer = a.prefix;
@@ -1454,13 +1437,14 @@ absl::Status WholeValue::EachElement(const Alt& a, const std::string& path, int 
   pointer.insert(pointer.end(), w.begin(), w.end());
   pointer.push_back(Op(KDBG_OP_STORE, 0));
   KDBG_RETURN_IF_ERROR(Raw(path, pointer));
-  kdbg_op each = Op(KDBG_OP_EACH, static_cast<uint8_t>(e->slots), node->region + first_,
-                    KDBG_EACH_IMM(KDBG_MAX_OPS + e->pc, elem.size, max));
-  each.slot = static_cast<uint16_t>(first_ + node->slot);
-  ops_->push_back(each);
+  if (e->slots > 0) {
+    kdbg_op each = Op(KDBG_OP_EACH, static_cast<uint8_t>(e->slots), node->region + first_,
+                      KDBG_EACH_IMM(KDBG_MAX_OPS + e->pc, elem.size, max));
+    each.slot = static_cast<uint16_t>(first_ + node->slot);
+    ops_->push_back(each);
+  }
   node->element_slots = e->slots;
   node->children.push_back(e->shape);
-  next_ = static_cast<uint16_t>(next_ + max * e->slots);
   node->slots = next_ - first_ - node->slot;
   return absl::OkStatus();
 }
@@ -2590,10 +2574,12 @@ const kdbg_slot* LeafSlot(const ValueNode& n, absl::Span<const kdbg_slot> values
   return why->empty() ? &v : nullptr;
 }
 
-// What formats a whole value: the plan's subprograms (may be null) and the session's itab reader.
+// What formats a whole value: the plan's subprograms (may be null), the session's itab reader, and
+// the hit's whole record (slices' elements are in its slots past the probe's own).
 struct WholeContext {
   const Subprograms* subprograms = nullptr;
   ItabTypes* itabs = nullptr;
+  absl::Span<const kdbg_slot> record;
 };
 
 nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
@@ -2628,28 +2614,37 @@ nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> valu
       j["unreadable"] = absl::StrCat("slice length ", len, " above its capacity ", cap);
       return j;
     }
-    // The data pointer: the EACH region's first slot, or each byte chunk's w0.
-    const int data_at = n.element_slots > 0 ? n.region : n.slot + 1;
+    // The data pointer: its own slot (elements read one by one), or each byte chunk's w0.
+    const bool each = !n.children.empty();
+    const int data_at = each ? n.region : n.slot + 1;
     if (len > 0 && static_cast<size_t>(data_at) < values.size() &&
         values[static_cast<size_t>(data_at)].w0 == 0 &&
         values[static_cast<size_t>(data_at)].status != KDBG_SLOT_UNSET) {
       j["unreadable"] = "non-zero length array with nil base";  // Delve's words
       return j;
     }
-    if (n.element_slots > 0) {
-      if (slot(n.region, &why) == nullptr) {
+    if (each) {
+      const kdbg_slot* data = slot(n.region, &why);
+      if (data == nullptr) {
         j["unreadable"] = why;
         return j;
       }
       j["len"] = len;
       j["cap"] = cap;
       nlohmann::json children = nlohmann::json::array();
-      const uint64_t shown = std::min<uint64_t>(len, static_cast<uint64_t>(n.max_elements));
+      // The EACH read data->n elements into the record from slot data->w1 on (fewer than Delve's
+      // when the record ran out of slots: the rest then show as "...+N more"); elements that take
+      // no slot print from their shape.
+      uint64_t shown = std::min<uint64_t>(len, static_cast<uint64_t>(n.max_elements));
+      if (n.element_slots > 0) shown = std::min<uint64_t>(shown, data->n);
       int errors = 0;
       for (uint64_t i = 0; i < shown; ++i) {
-        const size_t at = static_cast<size_t>(n.region) + 1 +
-                          static_cast<size_t>(i) * static_cast<size_t>(n.element_slots);
-        nlohmann::json e = WholeJson(n.children.front(), From(values, at), cx);
+        const uint64_t at = std::min<uint64_t>(
+            data->w1 + i * static_cast<uint64_t>(n.element_slots), cx.record.size());
+        nlohmann::json e = WholeJson(n.children.front(),
+                                     n.element_slots > 0 ? From(cx.record, static_cast<size_t>(at))
+                                                         : absl::Span<const kdbg_slot>(),
+                                     cx);
         errors += e.contains("unreadable") ? 1 : 0;
         children.push_back(std::move(e));
         if (errors > kMaxErrCount) break;
@@ -2780,8 +2775,10 @@ nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
 
 }  // namespace
 
-std::string FormatWhole(const Slot& slot, absl::Span<const kdbg_slot> values, ItabTypes* itabs) {
-  return delve::FormatVariable(WholeJson(*slot.whole, values, {slot.subprograms.get(), itabs}));
+std::string FormatWhole(const Slot& slot, absl::Span<const kdbg_slot> values, ItabTypes* itabs,
+                        absl::Span<const kdbg_slot> record) {
+  return delve::FormatVariable(
+      WholeJson(*slot.whole, values, {slot.subprograms.get(), itabs, record}));
 }
 
 std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {

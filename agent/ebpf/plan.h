@@ -188,8 +188,10 @@ struct ValueNode {
   int slots = 0;
   // A slice of other elements (strings, pointers, structs, interfaces, slices), read one by one
   // by the subprogram of its element type (KDBG_OP_EACH): its length and capacity in `slot`, its
-  // data pointer in `region`, then `element_slots` slots per element, each shaped as children[0]
-  // (its slots counted from the element's first).
+  // data pointer in `region` (whose w1 and n the EACH sets: the record slot of its first element
+  // and how many it read), `element_slots` slots per element in the record's slots past the
+  // probe's own, each shaped as children[0] (its slots counted from the element's first; 0 slots:
+  // no EACH, the shape alone prints each element).
   int element_slots = 0;
   // A non-empty interface: its two words in `slot` (`leaf` formats them when its dynamic value is
   // not read); its dynamic value, when Delve loads it (proc.(*Variable).loadInterface: at the
@@ -212,7 +214,7 @@ struct DynamicValue {
   ValueNode data;   // the dynamic value (Delve's "data" child), its slots counted in the region
 };
 // The subprogram of one element of a slice (KDBG_OP_EACH): its slots counted from the element's
-// first.
+// first (at most a quarter of a record).
 struct ElementValue {
   uint32_t pc = 0;  // its first op in Subprograms::ops
   int slots = 0;
@@ -222,7 +224,7 @@ struct Subprograms {
   std::vector<kdbg_op> ops;
   // Those compiled, by (variant, word).
   std::map<std::pair<uint32_t, uint64_t>, DynamicValue> values;
-  // Elements' subprograms, by (variant, the element type's DIE offset).
+  // Elements' subprograms, by (variant + the region cap << 16, the element type's DIE offset).
   std::map<std::pair<uint32_t, uint64_t>, ElementValue> elements;
   const DynamicValue* Find(uint32_t variant, uint64_t word) const {
     auto it = values.find({variant, word});
@@ -348,7 +350,9 @@ std::string FormatSlot(const Slot& slot, const kdbg_slot& value, ItabTypes* itab
 // An interface in it whose dynamic value was not read (a type not compiled) prints as FormatSlot
 // prints it, with `itabs`; past Delve's recursion level, by its dynamic type only ("error(*T
 // ...)", as the Delve engine prints Delve's unloaded value).
+// `record`: the hit's whole record, whose slots past the probe's own hold slices' elements
+// (KDBG_OP_EACH).
 std::string FormatWhole(const Slot& slot, absl::Span<const kdbg_slot> values,
-                        ItabTypes* itabs = nullptr);
+                        ItabTypes* itabs = nullptr, absl::Span<const kdbg_slot> record = {});
 
 }  // namespace kdbg::ebpf

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_env.h"
@@ -207,11 +208,12 @@ TEST(EbpfPlanTest, FormatsSlicesAndArraysOfNumbersLikeDelve) {
   EXPECT_EQ(FormatWhole(p, {fault}), "(unreadable could not read memory at 0x10)");
 }
 
-// A slice of strings printed (64 elements, Delve's MaxArrayValues for a print) and as an argument
-// (16): its header, its data pointer, then an EACH (probe_abi.h) running its element type's
-// subprogram once per element, a slot each; a slice of numbers: its elements' bytes, 64 to a slot.
-// Formatted from a record as the Delve engine formats Delve's, with Delve's own limits (a nil base
-// with a length, at most maxErrCount unreadable elements).
+// A slice of strings printed (up to 64 elements, Delve's MaxArrayValues for a print) and as an
+// argument (16): its header, its data pointer, then an EACH (probe_abi.h) running its element
+// type's subprogram once per element, a slot each, in the record's slots past the probe's own; a
+// slice of numbers: its elements' bytes, 64 to a slot. Formatted from a record as the Delve engine
+// formats Delve's, with Delve's own limits (a nil base with a length, at most maxErrCount
+// unreadable elements) and the record's (the elements that fit, then "...+N more").
 TEST(EbpfPlanTest, SlicesReadTheirElementsAsDelveLoadsThem) {
   auto dwarf = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
   ASSERT_TRUE(dwarf.ok()) << dwarf.status();
@@ -226,7 +228,7 @@ TEST(EbpfPlanTest, SlicesReadTheirElementsAsDelveLoadsThem) {
   EXPECT_EQ(names.whole->region, 1);
   EXPECT_EQ(names.whole->element_slots, 1);
   EXPECT_EQ(names.whole->max_elements, 64);
-  EXPECT_EQ(names.whole_slots, 2 + 64);
+  EXPECT_EQ(names.whole_slots, 2);  // the elements are past the probe's own slots
   std::vector<kdbg_op> each;
   for (const kdbg_op& op : b.ops) {
     if (op.code == KDBG_OP_EACH) each.push_back(op);
@@ -255,39 +257,52 @@ TEST(EbpfPlanTest, SlicesReadTheirElementsAsDelveLoadsThem) {
   EXPECT_EQ(qtys.whole_slots, 1 + 8);
   ASSERT_GE(b.args.size(), 1u);
   ASSERT_NE(b.args[0].whole, nullptr);
-  EXPECT_EQ(b.args[0].whole_slots, 2 + 16);
+  EXPECT_EQ(b.args[0].whole_slots, 2);
 
-  std::vector<kdbg_slot> values(66);
-  values[0] = Ok(3, 4);
-  values[1] = Ok(0xc000100000);
-  values[2] = Ok(0xc000200000, 1, "a");
-  values[3] = Ok(0xc000200001, 1, "b");
-  values[4] = Ok(0xc000200002, 70, std::string(64, 'c'));
-  EXPECT_EQ(FormatWhole(names, values), absl::StrCat("[]string len: 3, cap: 4, [\"a\", \"b\", \"",
-                                                     std::string(64, 'c'), "\"...+6 more]"));
-  values[0] = Ok(2, 2);
-  values[1] = Ok(0);
-  EXPECT_EQ(FormatWhole(names, values), "(unreadable non-zero length array with nil base)");
+  // A record: the header, the data slot (its EACH wrote where the elements start and how many it
+  // read), the elements from slot 40.
+  std::vector<kdbg_slot> record(KDBG_MAX_SLOTS);
+  auto format = [&](const std::vector<kdbg_slot>& r) {
+    return FormatWhole(names, absl::MakeConstSpan(r).subspan(0, 2), nullptr, r);
+  };
+  record[0] = Ok(3, 4);
+  record[1] = Ok(0xc000100000, 40);
+  record[1].n = 3;
+  record[40] = Ok(0xc000200000, 1, "a");
+  record[41] = Ok(0xc000200001, 1, "b");
+  record[42] = Ok(0xc000200002, 70, std::string(64, 'c'));
+  EXPECT_EQ(format(record), absl::StrCat("[]string len: 3, cap: 4, [\"a\", \"b\", \"",
+                                         std::string(64, 'c'), "\"...+6 more]"));
+  record[1].n = 2;  // the record had room for two
+  EXPECT_EQ(format(record), "[]string len: 3, cap: 4, [\"a\", \"b\", ...+1 more]");
+  record[0] = Ok(2, 2);
+  record[1] = Ok(0, 40);
+  EXPECT_EQ(format(record), "(unreadable non-zero length array with nil base)");
   kdbg_slot fault{};
   fault.status = KDBG_SLOT_FAULT;
   fault.w0 = 0x10;
-  values[0] = Ok(6, 6);
-  values[1] = Ok(0xc000100000);
-  for (size_t k = 2; k < 8; ++k) values[k] = fault;
+  record[0] = Ok(6, 6);
+  record[1] = Ok(0xc000100000, 40);
+  record[1].n = 6;
+  for (size_t k = 40; k < 46; ++k) record[k] = fault;
   const std::string unreadable = "(unreadable could not read memory at 0x10)";
-  EXPECT_EQ(FormatWhole(names, values),
-            absl::StrCat("[]string len: 6, cap: 6, [", unreadable, ", ", unreadable, ", ",
-                         unreadable, ", ", unreadable, ", ...+2 more]"));
+  EXPECT_EQ(format(record), absl::StrCat("[]string len: 6, cap: 6, [", unreadable, ", ", unreadable,
+                                         ", ", unreadable, ", ", unreadable, ", ...+2 more]"));
+  // Ten numbers: eight in the first chunk, two in the second.
   std::vector<kdbg_slot> numbers(9);
-  std::string bytes(24, '\0');
-  for (int i = 0; i < 3; ++i) {
+  std::string bytes(80, '\0');
+  std::vector<std::string> want;
+  for (int i = 0; i < 10; ++i) {
     const int64_t q = i * 10 - 5;
     std::memcpy(bytes.data() + 8 * i, &q, 8);
+    want.push_back(absl::StrCat(q));
   }
-  numbers[0] = Ok(3, 5);
-  numbers[1] = Ok(0xc000300000, 3, bytes);
-  for (size_t k = 2; k < numbers.size(); ++k) numbers[k] = Ok(0xc000300000, 3);  // nothing past 24
-  EXPECT_EQ(FormatWhole(qtys, numbers), "[]int len: 3, cap: 5, [-5, 5, 15]");
+  numbers[0] = Ok(10, 12);
+  numbers[1] = Ok(0xc000300000, 10, bytes.substr(0, 64));
+  numbers[2] = Ok(0xc000300000, 10, bytes.substr(64));
+  for (size_t k = 3; k < numbers.size(); ++k) numbers[k] = Ok(0xc000300000, 10);  // past 80
+  EXPECT_EQ(FormatWhole(qtys, numbers),
+            absl::StrCat("[]int len: 10, cap: 12, [", absl::StrJoin(want, ", "), "]"));
 }
 
 // An integer of a named type with constants, as Delve describes it (proc.(*constantType).describe):
@@ -616,8 +631,8 @@ TEST(EbpfPlanTest, AFieldThroughAnInterfaceIsToldByItsTypeDescriptor) {
 // `print err` of a non-empty interface: its words, then a CALL (probe_abi.h) into the region
 // after them, where the subprogram of its dynamic type (one per type and variant, shared by the
 // plan's probes) reads the value as Delve loads it; a wrapped error's own interface CALLs again,
-// one level down. A type whose value this engine does not read (a *main.Order holds a []string)
-// has none: its words print as before. Formatted from a record as the Delve engine formats Delve's.
+// one level down; a slice in one (a *main.Order's Items) EACHes. Formatted from a record as the
+// Delve engine formats Delve's.
 TEST(EbpfPlanTest, InterfacesCallTheSubprogramsOfTheirDynamicTypes) {
   auto dwarf = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
   ASSERT_TRUE(dwarf.ok()) << dwarf.status();
@@ -661,7 +676,14 @@ TEST(EbpfPlanTest, InterfacesCallTheSubprogramsOfTheirDynamicTypes) {
     EXPECT_EQ(v->data.type, t);
     EXPECT_LE(v->slots, err.whole->region_slots) << t << " does not fit the region it is for";
   }
-  EXPECT_EQ(sub.Find(top, descriptor["*main.Order"]), nullptr);
+  // *main.Order's Items (a []string) is read element by element (EACH), past the probe's slots.
+  const DynamicValue* order = sub.Find(top, descriptor["*main.Order"]);
+  ASSERT_NE(order, nullptr);
+  bool each = false;
+  for (size_t k = order->pc; sub.ops[k].code != KDBG_OP_RET; ++k) {
+    each |= sub.ops[k].code == KDBG_OP_EACH;
+  }
+  EXPECT_TRUE(each);
   // The wrapped error's field: a CALL one level down, to its types' subprograms there.
   const DynamicValue* wrap = sub.Find(top, descriptor["*fmt.wrapError"]);
   bool nested = false;

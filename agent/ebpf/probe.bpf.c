@@ -80,6 +80,7 @@ struct run_state {
   __u32 pc;     // the next op: the probe's below KDBG_MAX_OPS, a subprogram's from there
   __u32 base;   // slots are counted from here (a subprogram's region)
   __u32 depth;  // CALLs and EACHs in progress
+  __u32 heap;   // the record's next slot free for elements (EACH), from the probe's nused on
   // Where each CALL or EACH in progress returns to: its caller's next op (right after the CALL or
   // EACH op), base and data word; and, for an EACH, the elements left to read after this one.
   __u32 ret_pc[KDBG_MAX_CALL_DEPTH];
@@ -132,22 +133,32 @@ static __always_inline void call(struct run_ctx* c, struct kdbg_op* op, struct k
   c->st->pc = d->pc;
 }
 
-// KDBG_OP_EACH (probe_abi.h): `s` holds the count, `t` the first element's address.
+// KDBG_OP_EACH (probe_abi.h): `s` holds the count, `t` the first element's address; the elements
+// take slots from the record's next free one (run_state.heap) on, as many as fit (a probe with
+// EACHs has every slot reset at each hit: kdbg_probe.nused).
 static __always_inline void each(struct run_ctx* c, struct kdbg_op* op, struct kdbg_slot* s,
                                  struct kdbg_slot* t) {
   __u64 n = s->w0;
   __u64 max = op->imm >> 56;
   __u32 depth = c->st->depth;
-  if (s->status != KDBG_SLOT_OK || t->status != KDBG_SLOT_OK || depth >= KDBG_MAX_CALL_DEPTH)
+  __u32 a = op->a;
+  __u32 start = c->st->heap;
+  t->w1 = start;
+  t->n = 0;
+  if (s->status != KDBG_SLOT_OK || t->status != KDBG_SLOT_OK || depth >= KDBG_MAX_CALL_DEPTH ||
+      a == 0 || start >= KDBG_MAX_SLOTS)
     return;
   if (n > max) n = max;
+  if (n > (KDBG_MAX_SLOTS - start) / a) n = (KDBG_MAX_SLOTS - start) / a;
   if (n == 0) return;
+  t->n = (__u32)n;
+  c->st->heap = start + (__u32)n * a;
   c->st->ret_pc[depth] = c->st->pc;
   c->st->ret_base[depth] = c->st->base;
   c->st->ret_data[depth] = c->st->regs[KDBG_REG_DATA];
   c->st->left[depth] = (__u32)n - 1;
   c->st->depth = depth + 1;
-  c->st->base = c->st->base + (__u32)op->off + 1;
+  c->st->base = start;
   c->st->regs[KDBG_REG_DATA] = t->w0;
   c->st->pc = (__u32)op->imm;
 }
@@ -533,8 +544,8 @@ int kdbg_probe(struct pt_regs* ctx) {
   if (g) bpf_probe_read_user(&rec->goid, sizeof(rec->goid), (void*)(g + p->goid_offset));
   __u32 nslots = p->nslots;
   if (nslots > KDBG_MAX_SLOTS) nslots = KDBG_MAX_SLOTS;
-  // Only the slots the ops name: a slot is 88 bytes, and resetting all 32 at every hit was 16%
-  // of this program's time in a profile of the HTTP case.
+  // Only the slots the ops name (all for a probe with EACHs): a slot is 88 bytes, and resetting
+  // all 32 at every hit was 16% of this program's time in a profile of the HTTP case.
   __u32 nused = p->nused;
   for (int i = 0; i < KDBG_MAX_SLOTS; i++) {
     if (i >= nused) break;
@@ -544,6 +555,7 @@ int kdbg_probe(struct pt_regs* ctx) {
     rec->slots[i].w1 = 0;
   }
   rec->nslots = nslots;
+  st_run->heap = p->heap_from;
   st_run->skip = 1;
   bpf_loop(KDBG_MAX_STEPS, run_op, &c, 0);
   // Delve's order (proc.checkCond): the condition, then the count of the hits it let through.
@@ -560,6 +572,9 @@ int kdbg_probe(struct pt_regs* ctx) {
     __u8 one = 1;
     bpf_map_update_elem(&calls, &key, &one, BPF_ANY);
   }
+  // Slices' elements take slots past the probe's own (each()).
+  if (st_run->heap > p->heap_from && st_run->heap <= KDBG_MAX_SLOTS) nslots = st_run->heap;
+  rec->nslots = nslots;
   __u64 size = __builtin_offsetof(struct kdbg_record, slots) + nslots * sizeof(struct kdbg_slot);
   if (p->stack_depth) {
     rec->nframes = walk_stack(p, rec, st_run->regs, nslots);

@@ -9,8 +9,8 @@
 //                     its dynamic type, KDBG_OP_CALL: two per hit, the print's and the
 //                     argument's; cost_per_hit_slice_us: main.recurseNames, a slice of 8
 //                     strings printed, `[]string len: 8, ...`, each element by the subprogram of
-//                     its type, KDBG_OP_EACH: 64 elements' room for the print, 16 for the
-//                     argument)
+//                     its type, KDBG_OP_EACH, in the record's slots past the probe's own: the
+//                     print's 8 and the argument's 8)
 //   events_per_s      hits delivered per second during the traced runs (every call an event), with
 //                     the hits dropped counted by the BPF program (must be 0)
 //   time_to_armed_ms  the engine alone: StartTrace until armed (DWARF, compile, load, attach)
@@ -398,11 +398,11 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
   }
 
   auto factory = kdbg::ebpf::NewEbpfSessionFactory({});
-  // The interface's records are 25 slots (~2.2 KB), the slice's 85 (~7.5 KB, room for 64 + 16
-  // elements whatever the length): the request's 50,000 calls write them faster than this process
-  // reads them (with the default 8 MiB ring, session 34's interface runs dropped 70% of theirs),
-  // and the target's cost is measured with every record kept (a dropped one costs it less), so
-  // their ring holds a whole request's.
+  // The interface's records are 25 slots (~2.2 KB), the slice's 21 (5 of the probe's own, 16
+  // elements): the request's 50,000 calls write them faster than this process reads them (with
+  // the default 8 MiB ring, session 34's interface runs dropped 70% of theirs), and the target's
+  // cost is measured with every record kept (a dropped one costs it less), so their ring holds a
+  // whole request's.
   kdbg::ebpf::EbpfOptions big_ring;
   big_ring.ring_bytes = size_t{512} << 20;
   auto big_ring_factory = kdbg::ebpf::NewEbpfSessionFactory(big_ring);

@@ -187,16 +187,16 @@ TEST(EbpfEngineTest, HitsCarryParameterFieldAndInterfaceValues) {
       ::testing::ElementsAre("tag=\"first\"", "o.ID=7", "o.Customer.Name=\"ann\"", "len(o.Items)=3",
                              "o.Paid=true", "o.Weight=21", "o.Customer.Tier=3", "d.Text=\"lbl\"",
                              "d=main.Describer(main.label {Text: \"lbl\", N: 7})"));
-  // An interface printed: its dynamic value, read by its type's subprogram; a dynamic type this
-  // engine does not print whole (a *main.Order holds a []string) by its address, as Delve's
-  // arguments show it (Delve's `print` follows the pointer).
+  // An interface printed: its dynamic value, read by its type's subprogram (a *main.Order: its
+  // []string element by element).
   EXPECT_THAT(
       vars(hits[1]),
       ::testing::ElementsAre(
           absl::StrCat("tag=\"", std::string(64, 'z'), "\"...+6 more"), "o.ID=-12",
           "o.Customer.Name=\"\"", "len(o.Items)=1", "o.Paid=false", "o.Weight=65500",
           "o.Customer.Tier=0", HasSubstr("d.Text=(unreadable"),
-          ::testing::MatchesRegex(R"(d=main\.Describer\(\(\*main\.Order\)\(0x[0-9a-f]+\)\))")));
+          "d=main.Describer(*main.Order {ID: -12, Customer: *main.Customer {...}, Items: []string "
+          "len: 1, cap: 1, [\"x\"], Paid: false, Note: \"\", Weight: 65500})"));
   EXPECT_GT(hits[0].goroutine(), 0);
   EXPECT_EQ(hits[0].function(), "main.handleOrder");
   EXPECT_EQ(hits[0].hit_count(), 1);
@@ -1029,11 +1029,13 @@ TEST(EbpfEngineTest, InterfacesOfAPositionIndependentExecutableAreRead) {
       }
     }
   }
-  EXPECT_THAT(seen, ::testing::IsSupersetOf(
-                        {"d.Text=\"lbl\"", "d=main.Describer(main.label {Text: \"lbl\", N: 7})",
-                         "w=io.Writer((*net/http.response)(0xADDR))", "extra=interface {} nil",
-                         "d=main.Describer((*main.Order)(0xADDR))",
-                         "extra=interface {}((*main.Order)(0xADDR))"}));
+  const std::string order =
+      "d=main.Describer(*main.Order {ID: 8, Customer: *main.Customer {...}, Items: []string len: "
+      "1, cap: 1, [\"\"], Paid: false, Note: \"\", Weight: 24})";
+  EXPECT_THAT(seen, ::testing::IsSupersetOf(std::vector<std::string>{
+                        "d.Text=\"lbl\"", "d=main.Describer(main.label {Text: \"lbl\", N: 7})",
+                        "w=io.Writer((*net/http.response)(0xADDR))", "extra=interface {} nil",
+                        order, "extra=interface {}((*main.Order)(0xADDR))"}));
   ExpectReleased(**t, 0);
 }
 
@@ -1709,16 +1711,17 @@ TEST(EbpfEngineTest, SlicesPrintTheirElementsAsDelvePrintsThem) {
   KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
   auto t = GoTarget::Start("values");
   ASSERT_TRUE(t.ok()) << t.status();
-  std::vector<std::string> names;
-  for (int i = 0; i < 70; ++i) names.push_back(absl::StrCat("n", i));
+  std::vector<std::string> names(70);
+  for (int i = 0; i < 70; ++i) names[static_cast<size_t>(i)] = absl::StrCat("n", i);
   auto quoted = [&](size_t n) {
     std::vector<std::string> out;
     for (size_t i = 0; i < n; ++i) out.push_back(absl::StrCat("\"", names[i], "\""));
     return absl::StrJoin(out, ", ");
   };
   const std::vector<std::string> paths = {"/basket?names=a,b&n=3", "/basket?n=0",
-                                          "/basket?names=" + absl::StrJoin(names, ",") + "&n=1"};
-  // Printed (64 elements) and as arguments (16).
+                                          "/basket?names=" + absl::StrJoin(names, ",") + "&n=70"};
+  // Printed (64 elements) and as arguments (16); 70 numbers of 8 bytes: the first 64 printed take
+  // eight slots of bytes.
   const std::vector<std::string> b = BothEnginesHits(
       **t, "trace b main.basket\non b print names\non b print qtys\non b print weights\n", paths,
       3);
@@ -1731,10 +1734,17 @@ TEST(EbpfEngineTest, SlicesPrintTheirElementsAsDelvePrintsThem) {
       "names=[]string len: 0, cap: 0, [] qtys=[]int len: 0, cap: 2, [] weights=[]float64 len: "
       "0, cap: 0, []";
   EXPECT_EQ(b[1], absl::StrCat("b main.basket main.go:589 ", none, " ", none));
-  EXPECT_THAT(b[2], AllOf(HasSubstr(absl::StrCat(":589 names=[]string len: 70, cap: 70, [",
-                                                 quoted(64), ", ...+6 more] qtys=")),
-                          HasSubstr(absl::StrCat("] names=[]string len: 70, cap: 70, [", quoted(16),
-                                                 ", ...+54 more] qtys="))));
+  std::vector<std::string> qtys(64);
+  for (int i = 0; i < 64; ++i) qtys[static_cast<size_t>(i)] = absl::StrCat(i * 10 - 5);
+  EXPECT_THAT(b[2],
+              AllOf(HasSubstr(absl::StrCat(":589 names=[]string len: 70, cap: 70, [", quoted(64),
+                                           ", ...+6 more] qtys=[]int len: 70, "
+                                           "cap: 72, [",
+                                           absl::StrJoin(qtys, ", "), ", ...+6 more] ")),
+                    HasSubstr(absl::StrCat("] names=[]string len: 70, cap: 70, [", quoted(16),
+                                           ", ...+54 more] qtys=[]int len: 70, cap: 72, [",
+                                           absl::StrJoin(qtys.begin(), qtys.begin() + 16, ", "),
+                                           ", ...+54 more] "))));
   // Pointers (as arguments: by address), structs, numbers of two bytes; interfaces.
   const std::vector<std::string> c = BothEnginesHits(**t, "trace c main.crate\n", {paths[0]}, 1);
   ASSERT_EQ(c.size(), 1u);
@@ -1750,7 +1760,41 @@ TEST(EbpfEngineTest, SlicesPrintTheirElementsAsDelvePrintsThem) {
   EXPECT_THAT(f[0], AllOf(StartsWith("f main.firstErr main.go:599 errs=[]error len: 3, cap: 4, "
                                      "[error nil, error((*errors.errorString)(0x"),
                           EndsWith(")), error(main.fault {Code: 2, Op: \"op\"})]")));
+  // A slice of structs two levels down: Delve loads no field of them (each prints its field count),
+  // and this engine reads nothing of them but the slice's header.
+  EXPECT_THAT(BothEnginesHits(**t, "trace p main.pack\non p print m\n", {"/pack?n=2"}, 1),
+              ElementsAre(StartsWith("p main.pack main.go:672 m=*main.manifest {ID: 2, Lines: "
+                                     "[]main.line len: 2, cap: 2, [main.line {...+2 more}, "
+                                     "main.line {...+2 more}]} m=(*main.manifest)(0x")));
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.basket"));
+}
+
+// More elements than the record has slots left for: those that fit, then "...+N more" (Delve
+// prints 64). 40 customers printed (a pointer and three fields each): 30 fit past the probe's own
+// 8 slots, and the arguments' elements, read after the print's, find no slot left.
+TEST(EbpfEngineTest, SlicesLongerThanTheRecordShowTheElementsThatFit) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto ev = RunScript(**t, "trace c main.crate\non c print owners\n", {"/basket?n=40"}, 1);
+  auto hits = ev->Hits();
+  ASSERT_EQ(hits.size(), 1u);
+  ASSERT_EQ(hits[0].vars_size(), 1);
+  std::vector<std::string> shown(30, "nil");
+  for (size_t i = 0; i < shown.size(); i += 2) {
+    shown[i] = absl::StrCat("*main.Customer {Name: \"c", i, "\", Tier: ", i, ", Email: \"e\"}");
+  }
+  EXPECT_EQ(hits[0].vars(0).value(), absl::StrCat("[]*main.Customer len: 40, cap: 64, [",
+                                                  absl::StrJoin(shown, ", "), ", ...+10 more]"));
+  ASSERT_EQ(hits[0].args_size(), 3);
+  // (Their capacities as append grew them.)
+  EXPECT_THAT(
+      hits[0].args(1).value(),
+      ::testing::MatchesRegex(R"(\[\]\*main\.Customer len: 40, cap: [0-9]+, \[\.\.\.\+40 more\])"));
+  EXPECT_THAT(
+      hits[0].args(2).value(),
+      ::testing::MatchesRegex(R"(\[\]main\.line len: 40, cap: [0-9]+, \[\.\.\.\+40 more\])"));
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.crate"));
 }
 
 // `print X` of a non-empty interface: its dynamic value as Delve loads it (loadInterface: at the

@@ -660,3 +660,24 @@ func init() {
 		fmt.Fprintf(w, "%d\n", recurseNames(n, strings.Split(r.URL.Query().Get("names"), ",")))
 	})
 }
+
+// manifest holds a slice of structs: printed whole, its elements are at recursion level 2, where
+// Delve loads no struct's fields.
+type manifest struct {
+	ID    int
+	Lines []line
+}
+
+//go:noinline
+func pack(m *manifest) int { return m.ID + len(m.Lines) }
+
+func init() {
+	http.HandleFunc("/pack", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		m := &manifest{ID: n}
+		for i := 0; i < n; i++ {
+			m.Lines = append(m.Lines, line{SKU: fmt.Sprint("p-", i), Qty: i})
+		}
+		fmt.Fprintln(w, pack(m))
+	})
+}
