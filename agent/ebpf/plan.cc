@@ -972,7 +972,7 @@ constexpr int kMaxVariableRecurse = 1;
 constexpr int kPrintSlots = KDBG_MAX_SLOTS * 3 / 4;
 // The slots of a region a subprogram reads a dynamic value into: its first holds the descriptor.
 constexpr int kMaxRegion = 15;
-// The slots one element of a slice may take (KDBG_OP_EACH): a record holds at least two.
+// The slots one element of a slice may take (KDBG_OP_EACH).
 constexpr int kMaxElementSlots = KDBG_MAX_SLOTS / 4;
 // The caps on a region tried in turn while a hit's values do not fit (WholeValue::EmitFitting,
 // CompileProbe): a region takes its interface's largest subprogram within the cap.
@@ -1303,7 +1303,15 @@ class Dispatcher {
     std::vector<kdbg_op> ops;
     WholeValue whole(dwarf_, types_, bias_, config, 0, kMaxElementSlots, &ops, this, nest);
     whole.set_region_cap(region_cap);
-    KDBG_RETURN_IF_ERROR(whole.EmitFitting(a, absl::StrCat(path, "[0]"), level, depth, &v.shape));
+    if (absl::Status s = whole.EmitFitting(a, absl::StrCat(path, "[0]"), level, depth, &v.shape);
+        !s.ok()) {
+      if (!IsRoom(s)) return s;
+      // Not Room for the caller: EmitFitting tried the smaller regions, and no other value's
+      // room would make an element fit.
+      return absl::UnimplementedError(absl::StrCat(
+          path, ": an element of it takes more than the ", kMaxElementSlots,
+          " slots this engine gives one; print the fields needed, or use --engine delve"));
+    }
     ops.push_back(Op(KDBG_OP_RET));
     if (out_->ops.size() + ops.size() > KDBG_MAX_SUBOPS) {
       full_ = true;
@@ -2627,6 +2635,12 @@ nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> valu
       const kdbg_slot* data = slot(n.region, &why);
       if (data == nullptr) {
         j["unreadable"] = why;
+        return j;
+      }
+      if (n.element_slots > 0 && data->w1 == 0) {
+        // The EACH never ran (it writes where the elements start, always past slot 0): the hit's
+        // steps ran out before it.
+        j["unreadable"] = "not evaluated";
         return j;
       }
       j["len"] = len;

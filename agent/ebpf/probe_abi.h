@@ -63,7 +63,8 @@
 // slot; past it the remaining slots stay unset and print "not evaluated").
 //
 // A probe with a condition (`cond NAME VALUE OP CONSTANT`) computes VALUE into slot `cond_slot`
-// (past the slots the record carries) and writes a record only when the comparison holds, or when
+// (past the probe's own slots; a record whose slices took slots past it carries it too, unread)
+// and writes a record only when the comparison holds, or when
 // VALUE could not be read (Delve too reports the hit when its condition fails to evaluate).
 #pragma once
 
@@ -227,7 +228,8 @@ struct kdbg_probe {
   // compares so with N. hit_op KDBG_COND_NONE: none.
   kdbg_u32 hit_op;
   // The record's first slot for slices' elements (KDBG_OP_EACH): past every slot the probe's ops
-  // name, its condition's included. A probe with EACHs has nused KDBG_MAX_SLOTS.
+  // name, its condition's included. A probe that may run an EACH (its own, or in a subprogram it
+  // CALLs) has nused KDBG_MAX_SLOTS.
   kdbg_u32 heap_from;
   kdbg_u64 hit_val;
   kdbg_u64 cond_imm;  // the constant (two's complement), or the string's length
@@ -255,7 +257,7 @@ struct kdbg_slot {
   kdbg_u64 w0;
   kdbg_u64 w1;
   kdbg_u32 status;
-  kdbg_u32 n;  // bytes copied into str
+  kdbg_u32 n;  // bytes copied into str (a slice's data pointer: the elements its EACH read)
   char str[KDBG_STR_MAX];
 };
 

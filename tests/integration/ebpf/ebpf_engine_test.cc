@@ -1760,6 +1760,16 @@ TEST(EbpfEngineTest, SlicesPrintTheirElementsAsDelvePrintsThem) {
   EXPECT_THAT(f[0], AllOf(StartsWith("f main.firstErr main.go:599 errs=[]error len: 3, cap: 4, "
                                      "[error nil, error((*errors.errorString)(0x"),
                           EndsWith(")), error(main.fault {Code: 2, Op: \"op\"})]")));
+  // With a condition (its slot below the elements') and a stack (its frames after them): the
+  // two requests with names, each stack as Delve's.
+  const auto stacks = SameStacks(
+      **t, "trace b main.basket\ncond b len(names) > 1\non b print names\non b stack 3\n", paths,
+      2);
+  ASSERT_EQ(stacks.size(), 2u);
+  for (const auto& stack : stacks) {
+    EXPECT_THAT(stack, AllOf(SizeIs(4u), ElementsAre(StartsWith("main.basket "),
+                                                     StartsWith("main.serveBasket "), _, _)));
+  }
   // A slice of structs two levels down: Delve loads no field of them (each prints its field count),
   // and this engine reads nothing of them but the slice's header.
   EXPECT_THAT(BothEnginesHits(**t, "trace p main.pack\non p print m\n", {"/pack?n=2"}, 1),
