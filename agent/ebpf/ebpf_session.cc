@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -70,27 +69,6 @@ bool StepWithin(const kdbg_op& op, uint32_t slots, const ElementPrograms& elemen
            it->second <= op.a;
   }
   return true;
-}
-
-// The variants (KDBG_OP_CALL's imm) whose subprograms may run an EACH, themselves or through a
-// CALL in them: a probe that CALLs one may place slices' elements past its own slots.
-absl::flat_hash_set<uint64_t> VariantsReachingEach(const Subprograms& sub) {
-  absl::flat_hash_set<uint64_t> out;
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (const auto& [key, v] : sub.values) {
-      if (out.contains(v.variant)) continue;
-      for (size_t k = v.pc; k < sub.ops.size() && sub.ops[k].code != KDBG_OP_RET; ++k) {
-        const kdbg_op& op = sub.ops[k];
-        if (op.code == KDBG_OP_EACH || (op.code == KDBG_OP_CALL && out.contains(op.imm))) {
-          out.insert(v.variant);
-          changed = true;
-          break;
-        }
-      }
-    }
-  }
-  return out;
 }
 
 class EbpfSession final : public DebugSession {
@@ -182,7 +160,6 @@ class EbpfSession final : public DebugSession {
     std::vector<std::pair<kdbg_dispatch_key, kdbg_dispatch>> dispatch;
     ElementPrograms elements;
     for (const auto& [key, e] : sub.elements) elements[KDBG_MAX_OPS + e.pc] = e.slots;
-    const absl::flat_hash_set<uint64_t> reaching_each = VariantsReachingEach(sub);
     // As the probes' ops below: a step names a slot of its region only, and ends in RET.
     auto check = [&](uint32_t pc, int slots, const std::string& type) -> absl::Status {
       for (size_t k = pc;; ++k) {
@@ -230,13 +207,7 @@ class EbpfSession final : public DebugSession {
       p.cond_shift = pp.cond_shift;
       p.cond_imm = pp.cond_imm;
       std::memcpy(p.cond_str, pp.cond_str.data(), std::min(pp.cond_str.size(), sizeof(p.cond_str)));
-      p.heap_from = std::max(p.nslots, pp.cond_op != KDBG_COND_NONE ? pp.cond_slot + 1 : 0);
-      // Slices' elements go to the slots past heap_from, at the hit: all are reset then.
-      const bool each = std::any_of(pp.ops.begin(), pp.ops.end(), [&](const kdbg_op& op) {
-        return op.code == KDBG_OP_EACH ||
-               (op.code == KDBG_OP_CALL && reaching_each.contains(op.imm));
-      });
-      p.nused = each ? KDBG_MAX_SLOTS : p.heap_from;
+      p.nused = std::max(p.nslots, pp.cond_op != KDBG_COND_NONE ? pp.cond_slot + 1 : 0);
       p.rate_probe = pp.is_return ? i : static_cast<uint32_t>(pp.entry);
       p.track = pp.track;
       p.entry = static_cast<uint32_t>(pp.entry);
@@ -249,10 +220,9 @@ class EbpfSession final : public DebugSession {
         p.ops[k] = pp.ops[k];
         // The program resets slots [0, nused) only: a step naming another would read the
         // status an earlier hit left there.
-        if (p.heap_from > KDBG_MAX_SLOTS || !StepWithin(p.ops[k], p.heap_from, elements)) {
+        if (p.nused > KDBG_MAX_SLOTS || !StepWithin(p.ops[k], p.nused, elements)) {
           return absl::InternalError(absl::StrCat("tracepoint ", pp.tracepoint, ": read step ", k,
-                                                  " names slot ", p.ops[k].slot, " of ",
-                                                  p.heap_from));
+                                                  " names slot ", p.ops[k].slot, " of ", p.nused));
         }
       }
       KDBG_RETURN_IF_ERROR(bpf_->Configure(i, p));

@@ -80,13 +80,16 @@ struct run_state {
   __u32 pc;     // the next op: the probe's below KDBG_MAX_OPS, a subprogram's from there
   __u32 base;   // slots are counted from here (a subprogram's region)
   __u32 depth;  // CALLs and EACHs in progress
-  __u32 heap;   // the record's next slot free for elements (EACH), from the probe's heap_from on
+  __u32 heap;   // the record's next slot free for elements (EACH), from the probe's nused on
   // Where each CALL or EACH in progress returns to: its caller's next op (right after the CALL or
   // EACH op), base and data word; and, for an EACH, the elements left to read after this one.
   __u32 ret_pc[KDBG_MAX_CALL_DEPTH];
   __u32 ret_base[KDBG_MAX_CALL_DEPTH];
   __u64 ret_data[KDBG_MAX_CALL_DEPTH];
   __u32 left[KDBG_MAX_CALL_DEPTH];
+  // Kept from hit to hit (the rest is zeroed at each): this CPU's last hit wrote the record's slots
+  // [0, dirty) (its own, its slices' elements, the frames after them); the next resets those.
+  __u32 dirty;
 };
 
 struct {
@@ -134,8 +137,8 @@ static __always_inline void call(struct run_ctx* c, struct kdbg_op* op, struct k
 }
 
 // KDBG_OP_EACH (probe_abi.h): `s` holds the count, `t` the first element's address; the elements
-// take slots from the record's next free one (run_state.heap) on, as many as fit (a probe with
-// EACHs has every slot reset at each hit: kdbg_probe.nused).
+// take slots from the record's next free one (run_state.heap) on, as many as fit (reset at the
+// hit's start when an earlier hit wrote them: run_state.dirty).
 static __always_inline void each(struct run_ctx* c, struct kdbg_op* op, struct kdbg_slot* s,
                                  struct kdbg_slot* t) {
   __u64 n = s->w0;
@@ -500,7 +503,7 @@ int kdbg_probe(struct pt_regs* ctx) {
   if (!rec) return 0;
   struct run_state* st_run = bpf_map_lookup_elem(&run, &zero);
   if (!st_run) return 0;
-  __builtin_memset(st_run, 0, sizeof(*st_run));
+  __builtin_memset(st_run, 0, __builtin_offsetof(struct run_state, dirty));
   struct run_ctx c = {.probe = p, .rec = rec, .st = st_run};
   if (bpf_probe_read_kernel(st_run->regs, KDBG_NREGS * sizeof(__u64), ctx)) return 0;
   // On the JBE after `CMPQ SP, 16(R14)`: CF or ZF set means the jump to morestack is taken and the
@@ -544,21 +547,23 @@ int kdbg_probe(struct pt_regs* ctx) {
   if (g) bpf_probe_read_user(&rec->goid, sizeof(rec->goid), (void*)(g + p->goid_offset));
   __u32 nslots = p->nslots;
   if (nslots > KDBG_MAX_SLOTS) nslots = KDBG_MAX_SLOTS;
-  // Only the slots the ops name (all for a probe that may read slices' elements): a slot is 88
-  // bytes, and resetting all 32 of the record's slots then at every hit was 16% of this
-  // program's time in a profile of the HTTP case (session 7).
+  // Only the slots the ops name, and those the last hit left written (slices' elements and frames
+  // may lie past them): a slot is 88 bytes, and resetting all 32 of the record's slots then at
+  // every hit was 16% of this program's time in a profile of the HTTP case (session 7).
   __u32 nused = p->nused;
+  __u32 reset = nused > st_run->dirty ? nused : st_run->dirty;
   for (int i = 0; i < KDBG_MAX_SLOTS; i++) {
-    if (i >= nused) break;
+    if (i >= reset) break;
     rec->slots[i].status = KDBG_SLOT_UNSET;
     rec->slots[i].n = 0;
     rec->slots[i].w0 = 0;
     rec->slots[i].w1 = 0;
   }
   rec->nslots = nslots;
-  st_run->heap = p->heap_from;
+  st_run->heap = p->nused;
   st_run->skip = 1;
   bpf_loop(KDBG_MAX_STEPS, run_op, &c, 0);
+  st_run->dirty = st_run->heap > nused ? st_run->heap : nused;
   // Delve's order (proc.checkCond): the condition, then the count of the hits it let through.
   if ((p->cond_op != KDBG_COND_NONE && !cond_holds(p, rec)) ||
       (p->hit_op != KDBG_COND_NONE &&
@@ -574,11 +579,14 @@ int kdbg_probe(struct pt_regs* ctx) {
     bpf_map_update_elem(&calls, &key, &one, BPF_ANY);
   }
   // Slices' elements take slots past the probe's own (each()).
-  if (st_run->heap > p->heap_from && st_run->heap <= KDBG_MAX_SLOTS) nslots = st_run->heap;
+  if (st_run->heap > p->nused && st_run->heap <= KDBG_MAX_SLOTS) nslots = st_run->heap;
   rec->nslots = nslots;
   __u64 size = __builtin_offsetof(struct kdbg_record, slots) + nslots * sizeof(struct kdbg_slot);
   if (p->stack_depth) {
     rec->nframes = walk_stack(p, rec, st_run->regs, nslots);
+    __u32 end =
+        nslots + (rec->nframes * 8 + sizeof(struct kdbg_slot) - 1) / sizeof(struct kdbg_slot);
+    if (end > st_run->dirty) st_run->dirty = end;
     size += rec->nframes * sizeof(__u64);
   }
   submit(rec, size);

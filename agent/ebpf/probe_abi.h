@@ -43,7 +43,7 @@
 //                       subprogram at pc imm & 0xffffffff: `slot` holds the count (w0), slot
 //                       `off` the first element's address (w0), both status OK. The elements take
 //                       `a` slots each from the record's next free slot on (past the probe's
-//                       heap_from, after any earlier EACH's): of the first min(count, imm >> 56),
+//                       nused, after any earlier EACH's): of the first min(count, imm >> 56),
 //                       as many as fit in KDBG_MAX_SLOTS. Slot `off` gets w1 = the first element's
 //                       slot (counted in the record), n = how many were read (0: none, also when
 //                       either slot is not OK or past KDBG_MAX_CALL_DEPTH). For each the
@@ -205,7 +205,9 @@ struct kdbg_probe {
   kdbg_u32 cond_kind;    // enum kdbg_cond_kind
   kdbg_u32 cond_slot;    // the slot the condition's value is computed into
   kdbg_u32 cond_shift;   // 64 - 8 * the value's size in bytes
-  kdbg_u32 nused;        // slots any op names (< nused; all with EACHs): reset at every hit
+  kdbg_u32 nused;        // slots any op names (< nused), the condition's included: the program
+                         // resets these per hit (and those its CPU's last hit wrote past them);
+                         // slices' elements (KDBG_OP_EACH) take the slots from nused on
   // The probe whose state holds this probe's token bucket and disarmed flag: a tracepoint's entry
   // and its inlined calls share its first probe's (one rate per tracepoint, as on Delve); a
   // return probe has its own (it never reports more than the calls).
@@ -227,10 +229,7 @@ struct kdbg_probe {
   // kept in the rate probe's state: one count over the tracepoint's entry and inlined calls)
   // compares so with N. hit_op KDBG_COND_NONE: none.
   kdbg_u32 hit_op;
-  // The record's first slot for slices' elements (KDBG_OP_EACH): past every slot the probe's ops
-  // name, its condition's included. A probe that may run an EACH (its own, or in a subprogram it
-  // CALLs) has nused KDBG_MAX_SLOTS.
-  kdbg_u32 heap_from;
+  kdbg_u32 pad2;
   kdbg_u64 hit_val;
   kdbg_u64 cond_imm;  // the constant (two's complement), or the string's length
   char cond_str[KDBG_STR_MAX];

@@ -1805,6 +1805,24 @@ TEST(EbpfEngineTest, SlicesLongerThanTheRecordShowTheElementsThatFit) {
       hits[0].args(2).value(),
       ::testing::MatchesRegex(R"(\[\]main\.line len: 40, cap: [0-9]+, \[\.\.\.\+40 more\])"));
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.crate"));
+  // The slots a hit's elements took are reset before the next hit reads its own there: basket's
+  // names at the hit after crate's 30 customers (the same goroutine, most often the same CPU, so
+  // the same scratch record) are its own, never a customer left behind.
+  auto two = RunScript(
+      **t, "trace b main.basket\non b print names\ntrace c main.crate\non c print owners\n",
+      {"/basket?names=x,y,z&n=40", "/basket?names=q&n=2"}, 4);
+  std::vector<std::string> values;
+  for (const v1::HitEvent& h : two->Hits()) {
+    ASSERT_EQ(h.vars_size(), 1);
+    values.push_back(h.vars(0).value());
+  }
+  EXPECT_THAT(values,
+              ElementsAre("[]string len: 3, cap: 3, [\"x\", \"y\", \"z\"]",
+                          StartsWith("[]*main.Customer len: 40, cap: 64, [*main.Customer {Name: "),
+                          "[]string len: 1, cap: 1, [\"q\"]",
+                          "[]*main.Customer len: 2, cap: 4, [*main.Customer {Name: \"c0\", Tier: "
+                          "0, Email: \"e\"}, nil]"));
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.crate"));
 }
 
 // `print X` of a non-empty interface: its dynamic value as Delve loads it (loadInterface: at the
