@@ -947,7 +947,7 @@ absl::Status EmitSlot(gobinary::DwarfReader& dwarf, RuntimeTypeTable& types, Bia
 }
 
 // The payload marking a whole value's failure as a value Delve shows and this engine does not
-// read (WholeValue::NotRead), not a limit or a location.
+// read (NotReadError), not a limit or a location.
 constexpr char kNotReadPayload[] = "kdbg.dev/ebpf/not-read";
 // The payload marking a whole value's failure as one of room (WholeValue::Room).
 constexpr char kRoomPayload[] = "kdbg.dev/ebpf/room";
@@ -1026,7 +1026,7 @@ class WholeValue {
       case GoKind::kPtr: {
         KDBG_ASSIGN_OR_RETURN(TypeInfo elem, dwarf_.Type(a.type.elem));
         if (elem.kind == GoKind::kInterface && config_.follow_pointers) {
-          return NotRead(path, a.type.name, ", a pointer to an interface");
+          return NotReadError(path, a.type.name, ", a pointer to an interface");
         }
         KDBG_RETURN_IF_ERROR(Leaf(a, path, node));
         ValueNode& target = node->children.emplace_back();
@@ -1055,7 +1055,7 @@ class WholeValue {
           }
           // A closure's captured variable ("&x"): Delve reads it through the pointer.
           if (absl::StartsWith(m.name, "&"))
-            return NotRead(path, a.type.name, ", a closure's variables");
+            return NotReadError(path, a.type.name, ", a closure's variables");
           Alt f;
           f.prefix = a.prefix;
           KDBG_ASSIGN_OR_RETURN(f.type, dwarf_.Type(m.type));
@@ -1075,7 +1075,7 @@ class WholeValue {
       default: {
         int size = 0;
         if (!ScalarFormat(a.type, &size).ok() || a.type.kind == GoKind::kUnsafePointer) {
-          return NotRead(path, a.type.name, "");
+          return NotReadError(path, a.type.name, "");
         }
         return Leaf(a, path, node);
       }
@@ -1117,7 +1117,7 @@ class WholeValue {
   // NotRead for a CALL or EACH of `a` past KDBG_MAX_CALL_DEPTH of them.
   absl::Status NestWithin(const Alt& a, const std::string& path) const {
     if (nest_ < KDBG_MAX_CALL_DEPTH) return absl::OkStatus();
-    return NotRead(
+    return NotReadError(
         path, a.type.name,
         absl::StrCat(", nested in more than ", KDBG_MAX_CALL_DEPTH, " interfaces and slices"));
   }
@@ -1131,7 +1131,7 @@ class WholeValue {
                         ValueNode* node) {
     gobinary::TypeId elem_id = a.type.elem;
     if (a.type.kind == GoKind::kSlice) {  // {array *T, len, cap}
-      if (a.type.members.empty()) return NotRead(path, a.type.name, "");
+      if (a.type.members.empty()) return NotReadError(path, a.type.name, "");
       KDBG_ASSIGN_OR_RETURN(TypeInfo data, dwarf_.Type(a.type.members.front().type));
       elem_id = data.elem;
     }
@@ -1144,7 +1144,7 @@ class WholeValue {
                         elem.size > 0 && elem.size <= 8;
     if (a.type.kind == GoKind::kSlice && !number) return EachElement(a, path, level, depth, node);
     if (!number || (a.type.kind == GoKind::kArray && a.type.size > 4 * 16)) {
-      return NotRead(path, a.type.name, "");
+      return NotReadError(path, a.type.name, "");
     }
     node->element.type = elem.name;
     node->element.format = *format;
@@ -1206,11 +1206,6 @@ class WholeValue {
         " for its prints); print the fields needed, or use --engine delve"));
     s.SetPayload(kRoomPayload, absl::Cord("1"));
     return s;
-  }
-
-  static absl::Status NotRead(const std::string& path, const std::string& type,
-                              absl::string_view what) {
-    return NotReadError(path, type, what);
   }
 
   gobinary::DwarfReader& dwarf_;
@@ -1400,7 +1395,7 @@ bool SmallerRegionsLeft(int cap) { return cap > kRegionCaps[std::size(kRegionCap
 absl::Status WholeValue::Interface(const Alt& a, const std::string& path, int level, int depth,
                                    ValueNode* node) {
   if (!ReadsDynamicValue(a.type, dispatcher_) || !bias_.has_value()) {
-    return NotRead(path, a.type.name, a.type.empty_interface ? ", an empty interface" : "");
+    return NotReadError(path, a.type.name, a.type.empty_interface ? ", an empty interface" : "");
   }
   KDBG_RETURN_IF_ERROR(Leaf(a, path, node));
   if (level > kMaxVariableRecurse) {
@@ -1429,11 +1424,11 @@ absl::Status WholeValue::Interface(const Alt& a, const std::string& path, int le
 // a value past the format's depth) need no EACH: they print from their shape alone.
 absl::Status WholeValue::EachElement(const Alt& a, const std::string& path, int level, int depth,
                                      ValueNode* node) {
-  if (dispatcher_ == nullptr) return NotRead(path, a.type.name, "");
+  if (dispatcher_ == nullptr) return NotReadError(path, a.type.name, "");
   KDBG_RETURN_IF_ERROR(NestWithin(a, path));
   KDBG_ASSIGN_OR_RETURN(TypeInfo data, dwarf_.Type(a.type.members.front().type));
   KDBG_ASSIGN_OR_RETURN(TypeInfo elem, dwarf_.Type(data.elem));
-  if (elem.size == 0 || elem.size > 0xffffff) return NotRead(path, a.type.name, "");
+  if (elem.size == 0 || elem.size > 0xffffff) return NotReadError(path, a.type.name, "");
   const int max = std::min(config_.max_array_values, 255);
   KDBG_ASSIGN_OR_RETURN(const ElementValue* e,
                         dispatcher_->Element(data.elem, path, config_, level + 1, depth + 1,

@@ -559,7 +559,8 @@ int kdbg_probe(struct pt_regs* ctx) {
     rec->slots[i].w0 = 0;
     rec->slots[i].w1 = 0;
   }
-  rec->nslots = nslots;
+  // (p->nused read again, not the local: the verifier tracks the local's range, and the states
+  // it explored grew by a fifth with it.)
   st_run->heap = p->nused;
   st_run->skip = 1;
   bpf_loop(KDBG_MAX_STEPS, run_op, &c, 0);

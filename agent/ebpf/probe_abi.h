@@ -45,7 +45,8 @@
 //                       `a` slots each from the record's next free slot on (past the probe's
 //                       nused, after any earlier EACH's): of the first min(count, imm >> 56),
 //                       as many as fit in KDBG_MAX_SLOTS. Slot `off` gets w1 = the first element's
-//                       slot (counted in the record), n = how many were read (0: none, also when
+//                       slot (counted in the record; never 0, so w1 still 0 says the hit's steps
+//                       ran out before the EACH), n = how many were read (0: none, also when
 //                       either slot is not OK or past KDBG_MAX_CALL_DEPTH). For each the
 //                       subprogram runs with slots counted from its first and the element's
 //                       address (first + i * ((imm >> 32) & 0xffffff)) as register KDBG_REG_DATA.
