@@ -89,6 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)b.FindFunction(fns.back().name);
   }
   (void)b.dwarf();
+  (void)b.Producer();  // every compile unit's name and producer
   AskDwarf(path);
   return 0;
 }

@@ -108,6 +108,11 @@ class LibdwReader final : public DwarfReader {
   absl::Status Init(std::shared_ptr<const GoBinary> bin) {
     bin_ = std::move(bin);
     dwarf_ = bin_->dwarf();
+    if (dwarf_ == nullptr && !bin_->dwarf_problem().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(bin_->path(), " has damaged DWARF debug info (", bin_->dwarf_problem(),
+                       "): values cannot be read from it; rebuild the binary"));
+    }
     if (dwarf_ == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(
           bin_->path(),

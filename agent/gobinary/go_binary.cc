@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "agent/gobinary/build_info.h"
 #include "common/status.h"
 
@@ -43,6 +44,28 @@ std::string MainProducer(Dwarf* dw) {
     off = next;
   }
   return first;
+}
+
+// The name of a DWARF string section of `elf` whose data does not end in a NUL byte, else "".
+// Called after dwarf_begin_elf: libdw has decompressed SHF_COMPRESSED sections in place by then,
+// so elf_getdata returns the bytes libdw reads strings from (DW_FORM_strp, DW_FORM_line_strp).
+std::string UnterminatedStringSection(Elf* elf) {
+  size_t shstrndx = 0;
+  if (elf_getshdrstrndx(elf, &shstrndx) != 0) return "the section name table";
+  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn != nullptr; scn = elf_nextscn(elf, scn)) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == nullptr) continue;
+    const char* name_c = elf_strptr(elf, shstrndx, shdr.sh_name);
+    if (name_c == nullptr) continue;
+    absl::string_view name(name_c);
+    // ".debug_str", ".zdebug_str" (GNU-compressed), ".debug_str.dwo" (split DWARF).
+    if (!absl::ConsumePrefix(&name, ".z") && !absl::ConsumePrefix(&name, ".")) continue;
+    absl::ConsumeSuffix(&name, ".dwo");
+    if (name != "debug_str" && name != "debug_line_str") continue;
+    absl::string_view bytes = SectionBytes(scn);
+    if (!bytes.empty() && bytes.back() != '\0') return name_c;
+  }
+  return "";
 }
 
 }  // namespace
@@ -125,9 +148,24 @@ absl::Status GoBinary::ReadFacts() {
 
 Dwarf* GoBinary::dwarf() const {
   std::call_once(dwarf_once_, [this] {
-    if (facts_.has_dwarf) dwarf_ = dwarf_begin_elf(elf_, DWARF_C_READ, nullptr);
+    if (!facts_.has_dwarf) return;
+    dwarf_ = dwarf_begin_elf(elf_, DWARF_C_READ, nullptr);
+    if (dwarf_ == nullptr) {
+      dwarf_problem_ = absl::StrCat("libdw refused it: ", dwarf_errmsg(-1));
+      return;
+    }
+    if (std::string section = UnterminatedStringSection(elf_); !section.empty()) {
+      dwarf_end(dwarf_);
+      dwarf_ = nullptr;
+      dwarf_problem_ = absl::StrCat(section, " does not end in a NUL byte");
+    }
   });
   return dwarf_;
+}
+
+const std::string& GoBinary::dwarf_problem() const {
+  (void)dwarf();
+  return dwarf_problem_;
 }
 
 const std::string& GoBinary::Producer() const {

@@ -114,6 +114,11 @@ class GoBinary {
   // dwarf() are not thread-safe: one DwarfReader at a time per GoBinary.
   ::Elf* elf() const { return elf_; }
   ::Dwarf* dwarf() const;
+  // Why dwarf() is null in a binary that has DWARF sections, else "": libdw refused them, or a
+  // string section (.debug_str, .debug_line_str) does not end in a NUL byte. libdw hands out
+  // pointers into those sections without checking that the string ends inside them, so such a
+  // binary's DWARF is not used at all.
+  const std::string& dwarf_problem() const;
   // DW_AT_producer of the main package's compile unit (else the first unit's that has one), read
   // on first use (it loads the DWARF); "" without DWARF.
   const std::string& Producer() const;
@@ -131,6 +136,7 @@ class GoBinary {
   mutable std::vector<FunctionSymbol> functions_;
   mutable std::once_flag dwarf_once_;
   mutable ::Dwarf* dwarf_ = nullptr;
+  mutable std::string dwarf_problem_;
   mutable std::once_flag producer_once_;
   mutable std::string producer_;
 };

@@ -5,6 +5,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "agent/gobinary/build_info.h"
+#include "agent/gobinary/dwarf.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_env.h"
@@ -192,6 +193,31 @@ TEST(GoBinary, DwarfHandleForTheReadersBesideIt) {
   EXPECT_NE(bin->elf(), nullptr);
   EXPECT_NE(bin->dwarf(), nullptr);
   EXPECT_EQ(bin->dwarf(), bin->dwarf());  // opened once
+}
+
+// A string section whose last string runs off its end, as in a damaged or hostile image (found by
+// fuzz_gobinary: the fixture is tiny with .debug_line_str's last byte changed and its type made
+// SHT_NOTE, so that libelf copies it to the heap, where ASan saw libdw's pointer to the unit's
+// name read past the copy). libdw checks the offset, not the NUL: such DWARF is not used at all.
+TEST(GoBinary, DwarfWhoseStringSectionDoesNotEndInANulIsNotUsed) {
+  const std::string corpus = kdbg::testing::SourceDir() + "/fuzz/corpus/gobinary/";
+  auto intact = GoBinary::Open(corpus + "tiny");
+  ASSERT_TRUE(intact.ok()) << intact.status();
+  EXPECT_NE((*intact)->dwarf(), nullptr);
+  EXPECT_EQ((*intact)->dwarf_problem(), "");
+
+  const std::string damaged = corpus + "crash-unterminated-line-str";
+  auto bin = GoBinary::Open(damaged);
+  ASSERT_TRUE(bin.ok()) << bin.status();
+  EXPECT_TRUE((*bin)->facts().has_dwarf);
+  EXPECT_EQ((*bin)->dwarf(), nullptr);
+  EXPECT_EQ((*bin)->dwarf_problem(), ".debug_line_str does not end in a NUL byte");
+  EXPECT_EQ((*bin)->Producer(), "");
+  auto reader = DwarfReader::Open(damaged);
+  EXPECT_EQ(reader.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(reader.status().message(),
+              HasSubstr("has damaged DWARF debug info (.debug_line_str does not end in a NUL "
+                        "byte): values cannot be read from it; rebuild the binary"));
 }
 
 TEST(GoBinary, Errors) {
