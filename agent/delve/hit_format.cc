@@ -87,12 +87,17 @@ std::string Format(const json& v, int depth) {
       return absl::StrCat(type, " len: ", len, ", cap: ", Int(v, "cap"), ", [",
                           Children(v, depth, false, len), "]");
     case GoKind::kMap: {
+      // Delve's api.Variable: `base` the runtime's header (0: a nil map), children the first
+      // MaxArrayValues entries' keys and elements in turn; none past its recursion level.
+      if (nch == 0 && Uint(v, "base") == 0 && len == 0) return absl::StrCat(type, " nil");
       std::string out = absl::StrCat(type, " [");
       for (size_t i = 0; i + 1 < nch; i += 2) {
         if (i > 0) out += ", ";
         absl::StrAppend(&out, Format(ch[i], depth + 1), ": ", Format(ch[i + 1], depth + 1));
       }
-      if (len > static_cast<int64_t>(nch / 2)) absl::StrAppend(&out, nch > 0 ? ", " : "", "...");
+      const auto shown = static_cast<int64_t>(nch / 2);
+      if (len > shown && shown == 0) absl::StrAppend(&out, "...");
+      if (len > shown && shown > 0) absl::StrAppend(&out, ", ...+", len - shown, " more");
       return out + "]";
     }
     case GoKind::kInterface:

@@ -111,6 +111,27 @@ TEST(BuildHitTest, FromAContinueReplyThread) {
   EXPECT_EQ(hit.stack(1).line(), 2109);
 }
 
+// Delve's api.Variable of a map (service/api/prettyprint.go writeMapTo): `base` 0 is a nil map;
+// children are keys and elements in turn; fewer entries than `len` end in what is left.
+TEST(FormatVariableTest, Maps) {
+  auto entry = [](const std::string& key, int value) {
+    return json::array({{{"kind", 24}, {"type", "string"}, {"value", key}, {"len", key.size()}},
+                        {{"kind", 2}, {"type", "int"}, {"value", std::to_string(value)}}});
+  };
+  json m = {{"kind", 21}, {"type", "map[string]int"}, {"base", 0xc000010000}, {"len", 2}};
+  m["children"] = entry("a", 1);
+  for (const json& c : entry("b", 2)) m["children"].push_back(c);
+  EXPECT_EQ(FormatVariable(m), "map[string]int [\"a\": 1, \"b\": 2]");
+  m["len"] = 5;
+  EXPECT_EQ(FormatVariable(m), "map[string]int [\"a\": 1, \"b\": 2, ...+3 more]");
+  m["children"] = json::array();  // past the recursion level Delve loads: its length only
+  EXPECT_EQ(FormatVariable(m), "map[string]int [...]");
+  m["len"] = 0;
+  EXPECT_EQ(FormatVariable(m), "map[string]int []");
+  m["base"] = 0;
+  EXPECT_EQ(FormatVariable(m), "map[string]int nil");
+}
+
 TEST(FormatVariableTest, OptimizedOutAndReturnValues) {
   // Delve's words for "no value at this PC": an empty location expression, no loclist entry.
   EXPECT_EQ(FormatVariable({{"kind", 22}, {"unreadable", "empty OP stack"}}), "<optimized out>");

@@ -58,15 +58,17 @@ struct ProbeState {
 using ElementPrograms = absl::flat_hash_map<uint64_t, int>;
 
 // Whether read step `op` stays within the `slots` slots its program resets or its region holds:
-// the slot it names, a CALL's region, an EACH's count and data slots; and an EACH runs an element
-// subprogram whose elements take at most the slots it allots them.
+// the slot it names, a CALL's region, an EACH's count and data slots, a MAP's pointer and output
+// slots; and an EACH or MAP runs an element subprogram whose elements take at most the slots it
+// allots them (a MAP that reads only the map's length, `a` 0, runs none).
 bool StepWithin(const kdbg_op& op, uint32_t slots, const ElementPrograms& elements) {
   if (op.slot >= slots) return false;
   if (op.code == KDBG_OP_CALL) return op.off >= 0 && op.off + (op.a & 63) <= int64_t{slots};
-  if (op.code == KDBG_OP_EACH) {
+  if (op.code == KDBG_OP_EACH || op.code == KDBG_OP_MAP) {
+    if (op.off < 0 || op.off >= int64_t{slots}) return false;
+    if (op.code == KDBG_OP_MAP && op.a == 0) return true;
     auto it = elements.find(op.imm & 0xffffffff);
-    return op.off >= 0 && op.off < int64_t{slots} && it != elements.end() && it->second > 0 &&
-           it->second <= op.a;
+    return it != elements.end() && it->second > 0 && it->second <= op.a;
   }
   return true;
 }

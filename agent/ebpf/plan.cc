@@ -978,6 +978,12 @@ constexpr int kMaxElementSlots = KDBG_MAX_SLOTS / 4;
 // CompileProbe): a region takes its interface's largest subprogram within the cap.
 constexpr int kRegionCaps[] = {kMaxRegion, 7, 3};
 
+// In a WholeValue's `nest`, beside the count of CALLs, EACHs and MAPs the code runs inside (the low
+// bits): one of them is a MAP's entry. A MAP finds its entries into the BPF program's one list
+// (run_state.m_addrs), so no MAP runs inside another's entries.
+constexpr int kInMap = 8;
+static_assert(KDBG_MAX_CALL_DEPTH < kInMap);
+
 // What Delve prints of a value and the eBPF engine does not read (IsNotRead): `path` is `type`
 // `what`.
 absl::Status NotReadError(const std::string& path, const std::string& type,
@@ -985,7 +991,8 @@ absl::Status NotReadError(const std::string& path, const std::string& type,
   absl::Status s = absl::UnimplementedError(absl::StrCat(
       path, " is ", type, what,
       "; the eBPF engine prints whole values of strings, numbers, booleans, pointers, interfaces, "
-      "structs and slices of them, as Delve does: print the fields needed, or use --engine delve"));
+      "structs, slices and maps of them, as Delve does: print the fields needed, or use --engine "
+      "delve"));
   s.SetPayload(kNotReadPayload, absl::Cord("1"));
   return s;
 }
@@ -1072,6 +1079,8 @@ class WholeValue {
         return Elements(a, path, level, depth, node);
       case GoKind::kInterface:
         return Interface(a, path, level, depth, node);
+      case GoKind::kMap:
+        return MapEntries(a, path, level, depth, node);
       default: {
         int size = 0;
         if (!ScalarFormat(a.type, &size).ok() || a.type.kind == GoKind::kUnsafePointer) {
@@ -1113,13 +1122,15 @@ class WholeValue {
                          ValueNode* node);
   absl::Status EachElement(const Alt& a, const std::string& path, int level, int depth,
                            ValueNode* node);
+  absl::Status MapEntries(const Alt& a, const std::string& path, int level, int depth,
+                          ValueNode* node);
 
-  // NotRead for a CALL or EACH of `a` past KDBG_MAX_CALL_DEPTH of them.
+  // NotRead for a CALL, EACH or MAP of `a` past KDBG_MAX_CALL_DEPTH of them.
   absl::Status NestWithin(const Alt& a, const std::string& path) const {
-    if (nest_ < KDBG_MAX_CALL_DEPTH) return absl::OkStatus();
-    return NotReadError(
-        path, a.type.name,
-        absl::StrCat(", nested in more than ", KDBG_MAX_CALL_DEPTH, " interfaces and slices"));
+    if ((nest_ & (kInMap - 1)) < KDBG_MAX_CALL_DEPTH) return absl::OkStatus();
+    return NotReadError(path, a.type.name,
+                        absl::StrCat(", nested in more than ", KDBG_MAX_CALL_DEPTH,
+                                     " interfaces, slices and maps"));
   }
 
   // An array or slice, as Delve loads its elements (proc.(*Variable).loadArrayValues: the first
@@ -1304,13 +1315,13 @@ class Dispatcher {
       // Not Room for the caller: EmitFitting tried the smaller regions, and no other value's
       // room would make an element fit.
       return absl::UnimplementedError(absl::StrCat(
-          path, ": an element of it takes more than the ", kMaxElementSlots,
+          path, ": an element or entry of it takes more than the ", kMaxElementSlots,
           " slots this engine gives one; print the fields needed, or use --engine delve"));
     }
     ops.push_back(Op(KDBG_OP_RET));
     if (out_->ops.size() + ops.size() > KDBG_MAX_SUBOPS) {
       full_ = true;
-      return NotReadError(path, "a slice", " whose elements' subprogram does not fit");
+      return NotReadError(path, "a slice or map", " whose elements' subprogram does not fit");
     }
     v.pc = static_cast<uint32_t>(out_->ops.size());
     v.slots = whole.slots();
@@ -1449,6 +1460,108 @@ absl::Status WholeValue::EachElement(const Alt& a, const std::string& path, int 
   node->element_slots = e->slots;
   node->children.push_back(e->shape);
   node->slots = next_ - first_ - node->slot;
+  return absl::OkStatus();
+}
+
+// The runtime's slot of map `map` (Go 1.24+ swiss tables, internal/runtime/maps), `struct { key K;
+// elem V }`, from the types Go's linker writes for each map type ("map[string]int" -> pointer to
+// "map<string,int>" {used uint64 +0; seed; dirPtr **table<string,int> +16; dirLen int +24; ...},
+// "table<string,int>" {...; groups groupReference<string,int> +16}, groupReference {data
+// *noalg.map.group[string]int +0; lengthMask uint64 +8}, the group {ctrl uint64 +0; slots
+// [8]struct { key string; elem int } +8}), checked against the layout the BPF program walks
+// (probe_abi.h, KDBG_OP_MAP). NotRead for another layout (Go before 1.24: runtime.hmap's buckets)
+// or a key or element stored by pointer (over 128 bytes).
+absl::StatusOr<TypeInfo> SwissSlot(gobinary::DwarfReader& dwarf, const TypeInfo& map,
+                                   const std::string& path) {
+  auto other = [&](absl::string_view why) {
+    return NotReadError(path, map.name, absl::StrCat(" (", why, ")"));
+  };
+  // A type the DWARF does not give says so as any other layout does (NotRead).
+  auto type = [&](gobinary::TypeId id) -> absl::StatusOr<TypeInfo> {
+    auto t = dwarf.Type(id);
+    if (!t.ok()) return other(absl::StrCat("its DWARF: ", t.status().message()));
+    return t;
+  };
+  auto member = [&](const TypeInfo& t, absl::string_view name,
+                    uint64_t offset) -> absl::StatusOr<TypeInfo> {
+    for (const gobinary::Member& m : t.members) {
+      if (m.name == name && m.offset == offset) return type(m.type);
+    }
+    return other(absl::StrCat("not a Go 1.24+ map: ", t.name, " has no ", name, " at +", offset));
+  };
+  if (map.elem == 0 || map.key == 0 || map.value == 0) {
+    return other("its runtime header is not in the DWARF");
+  }
+  KDBG_ASSIGN_OR_RETURN(TypeInfo header, type(map.elem));
+  KDBG_ASSIGN_OR_RETURN(TypeInfo used, member(header, "used", 0));
+  KDBG_ASSIGN_OR_RETURN(TypeInfo dir_len, member(header, "dirLen", 24));
+  KDBG_ASSIGN_OR_RETURN(TypeInfo dir_ptr, member(header, "dirPtr", 16));
+  KDBG_ASSIGN_OR_RETURN(TypeInfo table_ptr, type(dir_ptr.elem));
+  KDBG_ASSIGN_OR_RETURN(TypeInfo table, type(table_ptr.elem));
+  KDBG_ASSIGN_OR_RETURN(TypeInfo groups, member(table, "groups", 16));
+  KDBG_ASSIGN_OR_RETURN(TypeInfo mask, member(groups, "lengthMask", 8));
+  KDBG_ASSIGN_OR_RETURN(TypeInfo data, member(groups, "data", 0));
+  KDBG_ASSIGN_OR_RETURN(TypeInfo group, type(data.elem));
+  KDBG_ASSIGN_OR_RETURN(TypeInfo ctrl, member(group, "ctrl", 0));
+  KDBG_ASSIGN_OR_RETURN(TypeInfo slots, member(group, "slots", 8));
+  KDBG_ASSIGN_OR_RETURN(TypeInfo slot, type(slots.elem));
+  if (used.size != 8 || dir_len.size != 8 || mask.size != 8 || ctrl.size != 8 || slot.size == 0 ||
+      slot.size > 0xffffff || slots.size != 8 * slot.size || group.size != 8 + slots.size) {
+    return other(absl::StrCat("its groups are not 8 slots of ", slot.size, " bytes"));
+  }
+  KDBG_ASSIGN_OR_RETURN(TypeInfo key, type(map.key));
+  KDBG_ASSIGN_OR_RETURN(TypeInfo value, type(map.value));
+  KDBG_ASSIGN_OR_RETURN(TypeInfo slot_key, member(slot, "key", 0));
+  if (slot_key.name != key.name) return other("its keys are stored by pointer");
+  for (const gobinary::Member& m : slot.members) {
+    if (m.name != "elem") continue;
+    KDBG_ASSIGN_OR_RETURN(TypeInfo elem, type(m.type));
+    if (elem.name != value.name) return other("its elements are stored by pointer");
+    return slot;
+  }
+  return other("its slots have no elem");
+}
+
+// A map, as Delve loads it (proc.(*Variable).loadMap: its first MaxArrayValues entries, keys and
+// elements at the next recursion level; past kMaxVariableRecurse its length only): its pointer,
+// and a MAP that reads its length and finds its entries, each read by the subprogram of its
+// runtime slot struct (its key and elem fields at the next level) into the record's slots past
+// the probe's own (as many as fit at the hit: probe_abi.h). A MAP that reads only the length (`a`
+// 0: the first word of the header, Go 1.24+'s `used` as runtime.hmap's `count` before it) finds
+// no entries, so it may run in another map's entries.
+absl::Status WholeValue::MapEntries(const Alt& a, const std::string& path, int level, int depth,
+                                    ValueNode* node) {
+  const int max = std::min(config_.max_array_values, KDBG_MAP_MAX);
+  const ElementValue* e = nullptr;
+  uint64_t slot_size = 0;
+  if (level <= kMaxVariableRecurse) {
+    if (dispatcher_ == nullptr) return NotReadError(path, a.type.name, "");
+    if ((nest_ & kInMap) != 0) {
+      return NotReadError(path, a.type.name, ", a map in a map's entries");
+    }
+    KDBG_RETURN_IF_ERROR(NestWithin(a, path));
+    KDBG_ASSIGN_OR_RETURN(TypeInfo slot, SwissSlot(dwarf_, a.type, path));
+    slot_size = slot.size;
+    // The slot struct at the map's level and depth: its key and elem one deeper, as Delve's.
+    KDBG_ASSIGN_OR_RETURN(
+        e, dispatcher_->Element(slot.id, path, config_, level, depth, (nest_ + 1) | kInMap,
+                                std::min(region_cap_, max_region_)));
+  }
+  Alt pointer = a;  // the map's one word, read as a pointer is
+  pointer.type.kind = GoKind::kPtr;
+  pointer.type.size = 8;
+  KDBG_RETURN_IF_ERROR(Leaf(pointer, path, node));
+  node->leaf.type = a.type.name;
+  node->region = next_ - first_;
+  KDBG_RETURN_IF_ERROR(Room(path));
+  ++next_;
+  node->max_elements = e != nullptr ? max : 0;
+  node->element_slots = e != nullptr ? e->slots : 0;
+  if (e != nullptr) node->children.push_back(e->shape);
+  kdbg_op m = Op(KDBG_OP_MAP, static_cast<uint8_t>(node->element_slots), node->region + first_,
+                 KDBG_EACH_IMM(KDBG_MAX_OPS + (e != nullptr ? e->pc : 0), slot_size, max));
+  m.slot = static_cast<uint16_t>(first_ + node->slot);
+  ops_->push_back(m);
   return absl::OkStatus();
 }
 
@@ -2085,10 +2198,10 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
     const GoKind kind = single ? alts->front().type.kind : GoKind::kInvalid;
     const bool dynamic = single && ReadsDynamicValue(alts->front().type, compiler.dispatcher());
     if (kind == GoKind::kPtr || kind == GoKind::kStruct || kind == GoKind::kArray ||
-        kind == GoKind::kSlice || dynamic) {
-      // A pointer, struct or non-empty interface, printed whole as Delve loads it (a value reached
-      // through an interface keeps one slot: its dynamic types' targets differ).
-      // Within the prints' kPrintSlots, a slot kept for each print after it.
+        kind == GoKind::kSlice || kind == GoKind::kMap || dynamic) {
+      // A pointer, struct, array, slice, map or non-empty interface, printed whole as Delve loads
+      // it (a value reached through an interface keeps one slot: its dynamic types' targets
+      // differ). Within the prints' kPrintSlots, a slot kept for each print after it.
       const auto limit = static_cast<uint16_t>(kPrintSlots - (bp.prints.size() - i - 1));
       WholeValue whole(dwarf, compiler.types(), bias, kPrintLoad, slot, limit, &ops,
                        compiler.dispatcher());
@@ -2155,8 +2268,8 @@ absl::StatusOr<ProbePlan> CompileProbeOnce(
     absl::Status s;
     const GoKind kind = a->type.kind;
     const bool dynamic = ReadsDynamicValue(a->type, compiler.dispatcher());
-    const bool whole_kind =
-        kind == GoKind::kStruct || kind == GoKind::kArray || kind == GoKind::kSlice || dynamic;
+    const bool whole_kind = kind == GoKind::kStruct || kind == GoKind::kArray ||
+                            kind == GoKind::kSlice || kind == GoKind::kMap || dynamic;
     if (whole_kind && whole_args) {
       *used_whole_args = true;
       WholeValue whole(dwarf, compiler.types(), bias, kArgsLoad, slot, max_slots, &ops,
@@ -2699,6 +2812,55 @@ nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> valu
   return j;
 }
 
+// A map's entries (ValueNode, kMap) into `j`, as Delve's api.Variable has them: Len, and the first
+// MaxArrayValues entries' keys and elements, one after the other, as children (those the MAP read:
+// fewer when the record ran out of slots or the map is sparse past KDBG_MAP_GROUPS groups; the
+// printer then shows "..."). Entries that take no slot print from their shape.
+nlohmann::json MapJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
+                       const WholeContext& cx, nlohmann::json j) {
+  std::string why;
+  const kdbg_slot* pointer = LeafSlot(n, values, n.slot, &why);
+  if (pointer == nullptr) {
+    j["unreadable"] = why;
+    return j;
+  }
+  nlohmann::json children = nlohmann::json::array();
+  j["base"] = pointer->w0;  // the runtime's header; 0: a nil map (no entries)
+  if (pointer->w0 == 0) {
+    j["len"] = 0;
+    j["children"] = std::move(children);
+    return j;
+  }
+  // Its length and entries (the MAP's slot): unset when the hit's steps ran out before the MAP
+  // was done.
+  const kdbg_slot* header = LeafSlot(n, values, n.region, &why);
+  if (header == nullptr) {
+    j["unreadable"] = why;
+    return j;
+  }
+  j["len"] = header->w0;
+  uint64_t shown = std::min<uint64_t>(header->w0, static_cast<uint64_t>(n.max_elements));
+  if (n.element_slots > 0) shown = std::min<uint64_t>(shown, header->n);
+  int errors = 0;
+  for (uint64_t i = 0; i < shown && !n.children.empty(); ++i) {
+    const uint64_t at = std::min<uint64_t>(header->w1 + i * static_cast<uint64_t>(n.element_slots),
+                                           cx.record.size());
+    nlohmann::json entry = WholeJson(n.children.front(),
+                                     n.element_slots > 0 ? From(cx.record, static_cast<size_t>(at))
+                                                         : absl::Span<const kdbg_slot>(),
+                                     cx);
+    // The slot struct {key, elem}: its two fields are the entry.
+    nlohmann::json& fields = entry["children"];
+    if (!fields.is_array() || fields.size() != 2) break;
+    errors += fields[0].contains("unreadable") || fields[1].contains("unreadable") ? 1 : 0;
+    children.push_back(std::move(fields[0]));
+    children.push_back(std::move(fields[1]));
+    if (errors > kMaxErrCount) break;  // as Delve's loadMap
+  }
+  j["children"] = std::move(children);
+  return j;
+}
+
 // An interface `n` whose words are `v`, into `j`: nil (no children); its dynamic value as its
 // type's subprogram read it into the region (the descriptor in the region's first slot, the value's
 // slots counted from there); else (by address, a type not compiled, or one that did not fit) its
@@ -2741,6 +2903,10 @@ nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
   if (n.kind == GoKind::kArray || n.kind == GoKind::kSlice) {
     if (n.slots == 0) return j;  // nested too deep to be printed
     return ElementsJson(n, values, cx, std::move(j));
+  }
+  if (n.kind == GoKind::kMap) {
+    if (n.slot < 0) return j;  // nested too deep to be printed
+    return MapJson(n, values, cx, std::move(j));
   }
   if (n.slot < 0) {  // a struct, or nested too deep to be printed
     if (n.kind != GoKind::kStruct) return j;

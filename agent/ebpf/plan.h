@@ -193,6 +193,11 @@ struct ValueNode {
   // probe's own, each shaped as children[0] (its slots counted from the element's first; 0 slots:
   // no EACH, the shape alone prints each element).
   int element_slots = 0;
+  // A map (Go 1.24+ swiss tables), its entries read one by one as Delve iterates them
+  // (KDBG_OP_MAP): its pointer in `slot` (0: nil); its length in `region`'s w0 (w1, n: the record
+  // slot of its first entry, how many were read), `element_slots` slots per entry past the
+  // probe's own, each shaped as children[0], the runtime's slot struct {key K; elem V} whose two
+  // fields Delve prints as "key: elem"; at most max_elements.
   // A non-empty interface: its two words in `slot` (`leaf` formats them when its dynamic value is
   // not read); its dynamic value, when Delve loads it (proc.(*Variable).loadInterface: at the
   // interface's recursion level, up to 1), read by the subprogram of its dynamic type for
@@ -213,8 +218,8 @@ struct DynamicValue {
   int slots = 0;    // of its region: slot 0 the descriptor, the value's from 1
   ValueNode data;   // the dynamic value (Delve's "data" child), its slots counted in the region
 };
-// The subprogram of one element of a slice (KDBG_OP_EACH): its slots counted from the element's
-// first (at most a quarter of a record).
+// The subprogram of one element of a slice (KDBG_OP_EACH) or entry of a map (KDBG_OP_MAP): its
+// slots counted from the element's first (at most a quarter of a record).
 struct ElementValue {
   uint32_t pc = 0;  // its first op in Subprograms::ops
   int slots = 0;

@@ -208,6 +208,83 @@ TEST(EbpfPlanTest, FormatsSlicesAndArraysOfNumbersLikeDelve) {
   EXPECT_EQ(FormatWhole(p, {fault}), "(unreadable could not read memory at 0x10)");
 }
 
+// A map (Go 1.24+ swiss tables): its pointer, then a MAP that finds its entries as Delve iterates
+// them and reads each by the subprogram of the runtime's slot struct {key string; elem int} (24
+// bytes: groups of 200), 64 printed, 16 as an argument; a record's entries formatted as Delve
+// prints them.
+TEST(EbpfPlanTest, MapsReadTheirEntriesAsDelveIteratesThem) {
+  auto dwarf = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
+  ASSERT_TRUE(dwarf.ok()) << dwarf.status();
+  auto plan = CompilePlan(Parse("trace b main.browse\non b print m\n"), "t.dlv", **dwarf);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const ProbePlan& b = plan->probes[0];
+  ASSERT_EQ(b.vars.size(), 1u);
+  const Slot& m = b.vars[0];
+  ASSERT_NE(m.whole, nullptr);
+  EXPECT_EQ(m.whole->slot, 0);
+  EXPECT_EQ(m.whole->region, 1);
+  EXPECT_EQ(m.whole->element_slots, 2);  // the key's string, the element's int
+  EXPECT_EQ(m.whole->max_elements, 64);
+  EXPECT_EQ(m.whole_slots, 2);
+  std::vector<kdbg_op> maps;
+  for (const kdbg_op& op : b.ops) {
+    if (op.code == KDBG_OP_MAP) maps.push_back(op);
+  }
+  ASSERT_EQ(maps.size(), 2u);  // the print's and the argument's
+  EXPECT_EQ(maps[0].slot, 0);
+  EXPECT_EQ(maps[0].off, 1);
+  EXPECT_EQ(maps[0].a, 2);
+  EXPECT_EQ(maps[0].imm >> 56, 64u);
+  EXPECT_EQ((maps[0].imm >> 32) & 0xffffff, 24u);  // struct { key string; elem int }
+  EXPECT_EQ(maps[1].imm >> 56, 16u);
+  ASSERT_EQ(b.args.size(), 1u);
+  ASSERT_NE(b.args[0].whole, nullptr);
+  EXPECT_EQ(b.args[0].whole->max_elements, 16);
+
+  // A record: the pointer, the MAP's slot (the length, where the entries start, how many were
+  // read), the entries from slot 40.
+  std::vector<kdbg_slot> record(KDBG_MAX_SLOTS);
+  auto format = [&](const std::vector<kdbg_slot>& r) {
+    return FormatWhole(m, absl::MakeConstSpan(r).subspan(0, 2), nullptr, r);
+  };
+  record[0] = Ok(0xc000100000, 0);
+  record[1] = Ok(3, 40);
+  record[1].n = 3;
+  record[40] = Ok(0xc000200000, 2, "k0");
+  record[41] = Ok(0);
+  record[42] = Ok(0xc000200002, 2, "k1");
+  record[43] = Ok(3);
+  record[44] = Ok(0xc000200004, 2, "k2");
+  record[45] = Ok(static_cast<uint64_t>(-6));
+  EXPECT_EQ(format(record), "map[string]int [\"k0\": 0, \"k1\": 3, \"k2\": -6]");
+  record[1].n = 2;  // the record had room for two
+  EXPECT_EQ(format(record), "map[string]int [\"k0\": 0, \"k1\": 3, ...+1 more]");
+  record[1] = Ok(0, 40);
+  EXPECT_EQ(format(record), "map[string]int []");
+  record[0] = Ok(0, 0);
+  EXPECT_EQ(format(record), "map[string]int nil");
+  kdbg_slot fault{};
+  fault.status = KDBG_SLOT_FAULT;
+  fault.w0 = 0xc000100000;
+  record[0] = Ok(0xc000100000, 0);
+  record[1] = fault;
+  EXPECT_EQ(format(record), "(unreadable could not read memory at 0xc000100000)");
+  record[1] = kdbg_slot{};  // the hit's steps ran out before the MAP was done
+  EXPECT_EQ(format(record), "(unreadable not evaluated)");
+
+  // A map in a map's entries is not read (one MAP at a time); maps of structs, interfaces and
+  // slices are.
+  auto stock = CompilePlan(Parse("trace s main.stock\non s print byID\non s print errs\n"
+                                 "on s print tags\n"),
+                           "t.dlv", **dwarf);
+  ASSERT_TRUE(stock.ok()) << stock.status();
+  for (const Slot& v : stock->probes[0].vars) EXPECT_NE(v.whole, nullptr) << v.name;
+  auto nested = CompilePlan(Parse("trace b main.browse\non b print shelves\n"), "t.dlv", **dwarf);
+  EXPECT_EQ(nested.status().code(), absl::StatusCode::kUnimplemented) << nested.status();
+  EXPECT_THAT(nested.status().message(),
+              ::testing::HasSubstr("is map[string]int, a map in a map's entries"));
+}
+
 // A slice of strings printed (up to 64 elements, Delve's MaxArrayValues for a print) and as an
 // argument (16): its header, its data pointer, then an EACH (probe_abi.h) running its element
 // type's subprogram once per element, a slot each, in the record's slots past the probe's own; a

@@ -79,17 +79,33 @@ struct run_state {
   __u32 slot;
   __u32 pc;     // the next op: the probe's below KDBG_MAX_OPS, a subprogram's from there
   __u32 base;   // slots are counted from here (a subprogram's region)
-  __u32 depth;  // CALLs and EACHs in progress
-  __u32 heap;   // the record's next slot free for elements (EACH), from the probe's nused on
-  // Where each CALL or EACH in progress returns to: its caller's next op (right after the CALL or
-  // EACH op), base and data word; and, for an EACH, the elements left to read after this one.
+  __u32 depth;  // CALLs, EACHs and MAPs in progress
+  __u32 heap;   // the record's next slot free for elements (EACH, MAP), from the probe's nused on
+  // Where each CALL, EACH or MAP in progress returns to: its caller's next op (right after the
+  // op), base and data word; and, for an EACH or MAP, the elements left to read after this one.
   __u32 ret_pc[KDBG_MAX_CALL_DEPTH];
   __u32 ret_base[KDBG_MAX_CALL_DEPTH];
   __u64 ret_data[KDBG_MAX_CALL_DEPTH];
   __u32 left[KDBG_MAX_CALL_DEPTH];
+  // The map whose entries a MAP is finding (while m_scan): its directory (or its one group), the
+  // last table looked at (a directory repeats a table's pointer in consecutive entries), that
+  // table's groups, and how many entries were found (their addresses in m_addrs) of m_max.
+  __u64 m_dir;
+  __u64 m_table;
+  __u64 m_data;
+  __u32 m_dirlen;
+  __u32 m_diri;
+  __u32 m_groups;
+  __u32 m_gi;
+  __u32 m_max;
+  __u32 m_n;
+  __u32 m_budget;
+  __u32 m_scan;
   // Kept from hit to hit (the rest is zeroed at each): this CPU's last hit wrote the record's slots
   // [0, dirty) (its own, its slices' elements, the frames after them); the next resets those.
   __u32 dirty;
+  __u32 pad;
+  __u64 m_addrs[KDBG_MAP_MAX];  // not reset: m_n says how many are this hit's
 };
 
 struct {
@@ -107,6 +123,8 @@ struct run_ctx {
 
 _Static_assert((KDBG_MAX_CALL_DEPTH & (KDBG_MAX_CALL_DEPTH - 1)) == 0,
                "RET masks its index with KDBG_MAX_CALL_DEPTH - 1");
+_Static_assert((KDBG_MAP_MAX & (KDBG_MAP_MAX - 1)) == 0,
+               "MAP and RET mask an entry's index with KDBG_MAP_MAX - 1");
 
 // KDBG_OP_CALL (probe_abi.h): `s` the interface's slot, `t` the region's first.
 static __always_inline void call(struct run_ctx* c, struct kdbg_op* op, struct kdbg_slot* s,
@@ -136,6 +154,25 @@ static __always_inline void call(struct run_ctx* c, struct kdbg_op* op, struct k
   c->st->pc = d->pc;
 }
 
+// Starts running an EACH's or MAP's subprogram (op->imm's pc) on its first element: `n` elements
+// of op->a slots each, from the record's next free slot on (the caller checked they fit), the
+// first at `data`.
+static __always_inline void first_element(struct run_ctx* c, struct kdbg_op* op, __u32 n,
+                                          __u64 data) {
+  __u32 depth = c->st->depth;
+  __u32 start = c->st->heap;
+  if (depth >= KDBG_MAX_CALL_DEPTH) return;
+  c->st->heap = start + n * op->a;
+  c->st->ret_pc[depth] = c->st->pc;
+  c->st->ret_base[depth] = c->st->base;
+  c->st->ret_data[depth] = c->st->regs[KDBG_REG_DATA];
+  c->st->left[depth] = n - 1;
+  c->st->depth = depth + 1;
+  c->st->base = start;
+  c->st->regs[KDBG_REG_DATA] = data;
+  c->st->pc = (__u32)op->imm;
+}
+
 // KDBG_OP_EACH (probe_abi.h): `s` holds the count, `t` the first element's address; the elements
 // take slots from the record's next free one (run_state.heap) on, as many as fit (reset at the
 // hit's start when an earlier hit wrote them: run_state.dirty).
@@ -155,15 +192,100 @@ static __always_inline void each(struct run_ctx* c, struct kdbg_op* op, struct k
   if (n > (KDBG_MAX_SLOTS - start) / a) n = (KDBG_MAX_SLOTS - start) / a;
   if (n == 0) return;
   t->n = (__u32)n;
-  c->st->heap = start + (__u32)n * a;
-  c->st->ret_pc[depth] = c->st->pc;
-  c->st->ret_base[depth] = c->st->base;
-  c->st->ret_data[depth] = c->st->regs[KDBG_REG_DATA];
-  c->st->left[depth] = (__u32)n - 1;
-  c->st->depth = depth + 1;
-  c->st->base = start;
-  c->st->regs[KDBG_REG_DATA] = t->w0;
-  c->st->pc = (__u32)op->imm;
+  first_element(c, op, (__u32)n, t->w0);
+}
+
+// KDBG_OP_MAP (probe_abi.h), one step: the map's header, a directory entry (a table's pointer and
+// its groups) or a group's ctrl word; once the entries are found, the first one's subprogram.
+// Leaves st->pc at this op (`pc`) while there is more to look at, and `t` unset until then (a
+// hit whose steps run out meanwhile says so).
+static __always_inline void map_step(struct run_ctx* c, struct kdbg_op* op, struct kdbg_slot* s,
+                                     struct kdbg_slot* t, __u32 pc) {
+  struct run_state* st = c->st;
+  __u64 slot_size = (op->imm >> 32) & 0xffffff;
+  if (!st->m_scan) {
+    __u64 hdr[4] = {0, 0, 0, 0};  // used, seed, dirPtr, dirLen
+    t->w1 = st->heap;
+    t->n = 0;
+    if (s->status != KDBG_SLOT_OK || s->w0 == 0) return;
+    if (bpf_probe_read_user(hdr, sizeof(hdr), (void*)s->w0)) {
+      t->status = KDBG_SLOT_FAULT;
+      t->w0 = s->w0;
+      return;
+    }
+    t->w0 = hdr[0];
+    t->status = KDBG_SLOT_OK;  // unless there are entries to find (below)
+    __u64 max = op->imm >> 56;
+    if (max > KDBG_MAP_MAX) max = KDBG_MAP_MAX;
+    if (max > hdr[0]) max = hdr[0];
+    if (op->a == 0 || st->heap >= KDBG_MAX_SLOTS || st->depth >= KDBG_MAX_CALL_DEPTH) return;
+    __u64 room = (KDBG_MAX_SLOTS - st->heap) / op->a;
+    if (max > room) max = room;
+    if (max == 0 || hdr[2] == 0 || slot_size == 0) return;
+    st->m_max = (__u32)max;
+    st->m_n = 0;
+    st->m_budget = KDBG_MAP_GROUPS;
+    st->m_table = 0;
+    st->m_gi = 0;
+    st->m_diri = 0;
+    if (hdr[3] == 0) {  // a small map: dirPtr is its one group
+      st->m_data = hdr[2];
+      st->m_groups = 1;
+      st->m_dirlen = 0;
+    } else {
+      st->m_dir = hdr[2];
+      st->m_groups = 0;
+      st->m_dirlen = hdr[3] > KDBG_MAP_GROUPS ? KDBG_MAP_GROUPS : (__u32)hdr[3];
+    }
+    st->m_scan = 1;
+    t->status = KDBG_SLOT_UNSET;
+    st->pc = pc;
+    return;
+  }
+  int more = 1;
+  if (st->m_gi < st->m_groups) {
+    __u64 group = st->m_data + (__u64)st->m_gi * (8 + 8 * slot_size);
+    __u64 ctrl = 0;
+    st->m_gi++;
+    if (bpf_probe_read_user(&ctrl, sizeof(ctrl), (void*)group)) {
+      more = 0;
+    } else {
+      for (int j = 0; j < 8; j++) {
+        __u32 n = st->m_n;
+        if (n >= st->m_max) break;
+        if ((ctrl >> (8 * j)) & 0x80) continue;  // empty or deleted
+        st->m_addrs[n & (KDBG_MAP_MAX - 1)] = group + 8 + (__u64)j * slot_size;
+        st->m_n = n + 1;
+      }
+    }
+  } else if (st->m_diri < st->m_dirlen) {
+    __u64 table = 0;
+    __u64 groups[2] = {0, 0};  // data, lengthMask
+    if (bpf_probe_read_user(&table, sizeof(table), (void*)(st->m_dir + 8 * (__u64)st->m_diri))) {
+      more = 0;
+    } else if (table != st->m_table && table != 0) {
+      st->m_table = table;
+      if (bpf_probe_read_user(groups, sizeof(groups), (void*)(table + 16))) {
+        more = 0;
+      } else {
+        st->m_data = groups[0];
+        st->m_groups = groups[1] >= KDBG_MAP_GROUPS ? KDBG_MAP_GROUPS : (__u32)groups[1] + 1;
+        st->m_gi = 0;
+      }
+    }
+    st->m_diri++;
+  } else {
+    more = 0;
+  }
+  if (st->m_budget > 0) st->m_budget--;
+  if (more && st->m_n < st->m_max && st->m_budget > 0) {
+    st->pc = pc;
+    return;
+  }
+  st->m_scan = 0;
+  t->status = KDBG_SLOT_OK;
+  t->n = st->m_n;
+  if (st->m_n > 0) first_element(c, op, st->m_n, st->m_addrs[0]);
 }
 
 // The op at `pc`: the probe's below KDBG_MAX_OPS, a subprogram's from there; null past the end.
@@ -181,19 +303,26 @@ static __always_inline struct kdbg_op* op_at(struct run_ctx* c, __u32 pc) {
   return bpf_map_lookup_elem(&subops, &k);
 }
 
-// KDBG_OP_RET: the next element of the EACH in progress, else back to the caller. 0 when the
-// program cannot go on.
+// KDBG_OP_RET: the next element of the EACH or entry of the MAP in progress, else back to the
+// caller. 0 when the program cannot go on.
 static __always_inline int ret(struct run_ctx* c) {
   __u32 depth = c->st->depth;
   if (depth == 0 || depth > KDBG_MAX_CALL_DEPTH) return 0;
   depth = (depth - 1) & (KDBG_MAX_CALL_DEPTH - 1);
   if (c->st->left[depth] > 0) {
-    // The EACH op is the one before its return pc.
+    // The EACH or MAP op is the one before its return pc.
     struct kdbg_op* each_op = op_at(c, c->st->ret_pc[depth] - 1);
-    if (!each_op || each_op->code != KDBG_OP_EACH) return 0;
+    if (!each_op) return 0;
+    if (each_op->code == KDBG_OP_EACH) {
+      c->st->regs[KDBG_REG_DATA] += (each_op->imm >> 32) & 0xffffff;
+    } else if (each_op->code == KDBG_OP_MAP) {
+      __u32 i = c->st->m_n - c->st->left[depth];  // the next entry's index
+      c->st->regs[KDBG_REG_DATA] = c->st->m_addrs[i & (KDBG_MAP_MAX - 1)];
+    } else {
+      return 0;
+    }
     c->st->left[depth]--;
     c->st->base += each_op->a;
-    c->st->regs[KDBG_REG_DATA] += (each_op->imm >> 32) & 0xffffff;
     c->st->pc = (__u32)each_op->imm;
     return 1;
   }
@@ -219,6 +348,10 @@ static long run_op(__u32 i, void* data) {
       return 0;
     case KDBG_OP_EACH:
       each(c, op, s, &c->rec->slots[(c->st->base + (__u32)op->off) & (KDBG_MAX_SLOTS - 1)]);
+      c->st->skip = 1;
+      return 0;
+    case KDBG_OP_MAP:
+      map_step(c, op, s, &c->rec->slots[(c->st->base + (__u32)op->off) & (KDBG_MAX_SLOTS - 1)], pc);
       c->st->skip = 1;
       return 0;
     case KDBG_OP_RET:

@@ -51,8 +51,31 @@
 //                       subprogram runs with slots counted from its first and the element's
 //                       address (first + i * ((imm >> 32) & 0xffffff)) as register KDBG_REG_DATA.
 //                       A record with elements carries nslots up to the last element's slots.
-//   RET                 end of a subprogram: back after its CALL (or its EACH's last element),
-//                       slots and data as before
+//   MAP slot, a, off, imm   (outside alternatives) read a Go 1.24+ map's entries (a swiss
+//                       table, internal/runtime/maps), each by the subprogram at pc imm &
+//                       0xffffffff: `slot` holds the map pointer (w0, status OK; 0: a nil map,
+//                       nothing read). Slot `off` gets w0 = the map's `used` (its length; FAULT,
+//                       w0 the address, when the header cannot be read), w1 = the first entry's
+//                       record slot (never 0), n = how many were read, and status OK. The
+//                       entries are found as Delve iterates them (the directory's tables in order,
+//                       each once; a table's groups in order; a group's full slots, ctrl byte
+//                       high bit clear, in order): at most min(used, imm >> 56, 64) of them, as
+//                       many as fit in KDBG_MAX_SLOTS at `a` slots each, within KDBG_MAP_GROUPS
+//                       steps (directory entries and groups looked at: a sparse map's later
+//                       entries are not reached, fewer are read; so are those past a group or
+//                       table that cannot be read). Slot `off` stays unset until the entries are
+//                       found (steps that run out meanwhile leave it so); `a` 0: only the length
+//                       is read. The op runs once per directory entry or group it looks at, then
+//                       the subprogram once per entry as EACH runs it, the slot's address as
+//                       register KDBG_REG_DATA (its key at +0). A slot is (imm >> 32) & 0xffffff
+//                       bytes; a group is the 8-byte ctrl word and 8 slots. Layout assumed (the
+//                       agent checks it in the binary's DWARF): map used +0, dirPtr +16 (the
+//                       group of a map with dirLen 0, else an array of dirLen table pointers),
+//                       dirLen +24; table groups.data +16, groups.lengthMask +24 (a MAP with `a`
+//                       0 reads only the header's first word, also runtime.hmap's count). One MAP
+//                       with entries at a time: never inside another's entries.
+//   RET                 end of a subprogram: back after its CALL (or its EACH's or MAP's last
+//                       element), slots and data as before
 //
 // Subprograms live in the `subops` array map, shared by every probe of a session (a CALL's target
 // pc is KDBG_MAX_OPS + its index there); slots in them are relative to the CALL's region (an
@@ -116,7 +139,11 @@ enum kdbg_op_code {
   KDBG_OP_CALL = 12,
   KDBG_OP_RET = 13,
   KDBG_OP_EACH = 14,
+  KDBG_OP_MAP = 15,
 };
+// The most entries a MAP reads, and groups it looks at, per map.
+#define KDBG_MAP_MAX 64  // a power of two
+#define KDBG_MAP_GROUPS 256
 // EACH's imm: the subprogram's pc, the element's size in bytes and the most elements read.
 #define KDBG_EACH_IMM(pc, stride, max) \
   ((kdbg_u64)(pc) | ((kdbg_u64)((stride)&0xffffff) << 32) | ((kdbg_u64)(max) << 56))

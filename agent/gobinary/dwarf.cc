@@ -23,6 +23,8 @@ namespace kdbg::gobinary {
 namespace {
 
 constexpr int kDwAtGoKind = 0x2900;
+constexpr int kDwAtGoKey = 0x2901;   // on a map's typedef: its key type
+constexpr int kDwAtGoElem = 0x2902;  // on a map's typedef: its element type
 constexpr int kDwAtGoEmbeddedField = 0x2903;
 constexpr int kDwAtGoRuntimeType = 0x2904;  // an offset from runtime.types
 // On a generic function's type parameter: "DW_TAG_typedef .param0 DW_AT_type <[]go.shape.int>
@@ -318,6 +320,32 @@ class LibdwReader final : public DwarfReader {
           Dwarf_Die next;
           if (!TypeRef(&hdr, &next)) break;
           hdr = next;
+        }
+        if (t.kind == GoKind::kMap) {
+          // "map[string]int" -> "*map<string,int>": a map is a pointer to the runtime's header.
+          // Its key and element types are on the typedef of the map type ("main.Tags" names
+          // that typedef).
+          Dwarf_Die d = die, header;
+          auto ref = [](Dwarf_Die* from, int at) -> TypeId {
+            Dwarf_Attribute attr;
+            Dwarf_Die to;
+            return dwarf_attr(from, at, &attr) != nullptr &&
+                           dwarf_formref_die(&attr, &to) != nullptr
+                       ? dwarf_dieoffset(&to)
+                       : 0;
+          };
+          for (int hops = 0; hops < 8 && t.key == 0; ++hops) {
+            t.key = ref(&d, kDwAtGoKey);
+            t.value = ref(&d, kDwAtGoElem);
+            Dwarf_Die next;
+            if (dwarf_tag(&d) != DW_TAG_typedef || !TypeRef(&d, &next)) break;
+            d = next;
+          }
+          if (dwarf_tag(&hdr) == DW_TAG_pointer_type && TypeRef(&hdr, &header)) {
+            t.elem = dwarf_dieoffset(&header);
+          }
+          t.size = 8;
+          return t;
         }
         t.empty_interface = absl::StrContains(Name(&hdr), "eface");
         t.size = UdataAttr(&hdr, DW_AT_byte_size);

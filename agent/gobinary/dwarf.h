@@ -51,7 +51,10 @@ struct TypeInfo {
   GoKind kind = GoKind::kInvalid;
   std::string name;  // Go's spelling: "*net/http.Request", "[]string", "main.Describer"
   uint64_t size = 0;
-  TypeId elem = 0;               // pointer target, array element
+  TypeId elem = 0;   // pointer target, array element; a map's header struct behind its pointer
+                     // ("map<string,int>": Go 1.24+'s internal/runtime/maps.Map, or runtime.hmap)
+  TypeId key = 0;    // a map's key type (DW_AT_go_key)
+  TypeId value = 0;  // a map's element type (DW_AT_go_elem)
   bool empty_interface = false;  // interface{} / any (eface: type word, not itab)
   std::vector<Member> members;   // structs (string, slice and interface headers too)
 };

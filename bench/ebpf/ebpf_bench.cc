@@ -10,7 +10,10 @@
 //                     argument's; cost_per_hit_slice_us: main.recurseNames, a slice of 8
 //                     strings printed, `[]string len: 8, ...`, each element by the subprogram of
 //                     its type, KDBG_OP_EACH, in the record's slots past the probe's own: the
-//                     print's 8 and the argument's 8)
+//                     print's 8 and the argument's 8; cost_per_hit_map_us: main.recurseTags, a
+//                     map of 8 strings to ints printed, `map[string]int ["tag0": 0, ...]`, its
+//                     entries found by KDBG_OP_MAP and each read by the subprogram of the map's
+//                     slot: the print's 8 and the argument's 8)
 //   events_per_s      hits delivered per second during the traced runs (every call an event), with
 //                     the hits dropped counted by the BPF program (must be 0)
 //   time_to_armed_ms  the engine alone: StartTrace until armed (DWARF, compile, load, attach)
@@ -376,6 +379,7 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
   const std::string err_path = absl::StrCat("/recurse-err?n=", calls - 1);
   const std::string names_path =
       absl::StrCat("/recurse-names?n=", calls - 1, "&names=ann,bo,cy,di,ed,flo,gus,hal");
+  const std::string tags_path = absl::StrCat("/recurse-tags?n=", calls - 1);
   // Wall time of one request, and the target's CPU time (utime + stime: the uprobe traps and the
   // BPF program run in its threads) over it in *cpu_us. The cost per hit is taken from the CPU
   // time: on a machine shared with other work the wall time also counts the target's waits for a
@@ -395,14 +399,15 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
     timed();
     timed(nullptr, &err_path);
     timed(nullptr, &names_path);
+    timed(nullptr, &tags_path);
   }
 
   auto factory = kdbg::ebpf::NewEbpfSessionFactory({});
   // The interface's records are 25 slots (~2.2 KB), the slice's 21 (5 of the probe's own, 16
-  // elements): the request's 50,000 calls write them faster than this process reads them (with
-  // the default 8 MiB ring, session 34's interface runs dropped 70% of theirs), and the target's
-  // cost is measured with every record kept (a dropped one costs it less), so their ring holds a
-  // whole request's.
+  // elements), the map's 37 (5 and 16 entries of 2: ~3.3 KB, 163 MB a request): the request's
+  // 50,000 calls write them faster than this process reads them (with the default 8 MiB ring,
+  // session 34's interface runs dropped 70% of theirs), and the target's cost is measured with
+  // every record kept (a dropped one costs it less), so their ring holds a whole request's.
   kdbg::ebpf::EbpfOptions big_ring;
   big_ring.ring_bytes = size_t{512} << 20;
   auto big_ring_factory = kdbg::ebpf::NewEbpfSessionFactory(big_ring);
@@ -423,8 +428,10 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
       {"trace main.recurse\non 1 print n\n", true, &path, {}, {}, {}},
       {"trace main.recurse\non 1 print n\non 1 stack 10\n", false, &path, {}, {}, {}},
       {"trace main.recurseErr\non 1 print err\n", false, &err_path, {}, {}, {}, true},
-      {"trace main.recurseNames\non 1 print names\n", false, &names_path, {}, {}, {}, true}};
-  std::vector<double> untraced, untraced_cpu, armed, untraced_err_cpu, untraced_names_cpu;
+      {"trace main.recurseNames\non 1 print names\n", false, &names_path, {}, {}, {}, true},
+      {"trace main.recurseTags\non 1 print tags\n", false, &tags_path, {}, {}, {}, true}};
+  std::vector<double> untraced, untraced_cpu, armed, untraced_err_cpu, untraced_names_cpu,
+      untraced_tags_cpu;
   int64_t dropped = 0, missing = 0;
   for (int run = 0; run < runs; ++run) {
     double u_cpu = 0;
@@ -436,6 +443,8 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
     untraced_err_cpu.push_back(u_cpu);
     if (timed(&u_cpu, &names_path) < 0) return Fail("untraced request failed");
     untraced_names_cpu.push_back(u_cpu);
+    if (timed(&u_cpu, &tags_path) < 0) return Fail("untraced request failed");
+    untraced_tags_cpu.push_back(u_cpu);
     for (Variant& v : variants) {
       std::atomic<int64_t> hits{0}, returns{0};
       std::atomic<int64_t> last_hit_ns{0};
@@ -485,6 +494,7 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
   const Variant& with_stack = variants[2];
   const Variant& with_interface = variants[3];
   const Variant& with_slice = variants[4];
+  const Variant& with_map = variants[5];
   nlohmann::json& o2 = *out;
   o2.update(
       {{"ebpf_cost_per_hit_us",
@@ -499,6 +509,9 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
          {"unit", "us"}}},
        {"ebpf_cost_per_hit_slice_us",
         {{"value", (Median(with_slice.traced_cpu) - Median(untraced_names_cpu)) / calls},
+         {"unit", "us"}}},
+       {"ebpf_cost_per_hit_map_us",
+        {{"value", (Median(with_map.traced_cpu) - Median(untraced_tags_cpu)) / calls},
          {"unit", "us"}}},
        {"ebpf_events_per_s", {{"value", Median(entry.eps)}, {"unit", "events/s"}}},
        {"ebpf_engine_time_to_armed_ms", {{"value", Median(armed)}, {"unit", "ms"}}},
@@ -516,6 +529,8 @@ int Main(const std::string& target, int runs, int calls, nlohmann::json* out) {
          {"traced_with_interface_request_target_cpu_us", with_interface.traced_cpu},
          {"untraced_names_request_target_cpu_us", untraced_names_cpu},
          {"traced_with_slice_request_target_cpu_us", with_slice.traced_cpu},
+         {"untraced_tags_request_target_cpu_us", untraced_tags_cpu},
+         {"traced_with_map_request_target_cpu_us", with_map.traced_cpu},
          {"wall_cost_per_hit_us", (Median(entry.traced) - Median(untraced)) / calls},
          {"events_per_s_runs", entry.eps},
          {"events_per_s_with_return_runs", with_ret.eps},

@@ -681,3 +681,91 @@ func init() {
 		fmt.Fprintln(w, pack(m))
 	})
 }
+
+// stock takes maps as Delve prints them, entry by entry: strings to numbers, numbers to structs,
+// strings to interfaces (nil, a pointer, a struct value) and to slices of strings. /stock?n=N
+// fills counts with N entries (past 8: a table; past 896: a directory of several tables), the
+// others with min(N, 5); n=-1: nil maps, n=0: empty ones.
+//
+//go:noinline
+func stock(counts map[string]int, byID map[int]line, errs map[string]error, tags map[string][]string) int {
+	return len(counts) + len(byID) + len(errs) + len(tags)
+}
+
+func init() {
+	http.HandleFunc("/stock", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		var counts map[string]int
+		var byID map[int]line
+		var errs map[string]error
+		var tags map[string][]string
+		if n >= 0 {
+			counts = map[string]int{}
+			byID = map[int]line{}
+			errs = map[string]error{}
+			tags = map[string][]string{}
+		}
+		for i := 0; i < n; i++ {
+			counts[fmt.Sprint("k", i)] = i * 3
+			if i >= 5 {
+				continue
+			}
+			byID[i*7] = line{SKU: fmt.Sprint("s", i), Qty: -i}
+			switch i % 3 {
+			case 0:
+				errs[fmt.Sprint("e", i)] = nil
+			case 1:
+				errs[fmt.Sprint("e", i)] = errNegative
+			default:
+				errs[fmt.Sprint("e", i)] = fault{Code: i, Op: "op"}
+			}
+			tags[fmt.Sprint("t", i)] = strings.Split(strings.Repeat("x,", i)+"y", ",")
+		}
+		fmt.Fprintln(w, stock(counts, byID, errs, tags))
+	})
+}
+
+// Maps that live as long as the process (their entries' order, a hash's, is the same at every
+// call): 5 entries (one group), 20 (a table) and 1000 (a directory of several tables).
+var shelves = map[string]map[string]int{"small": {}, "mid": {}, "big": {}}
+
+func init() {
+	for name, n := range map[string]int{"small": 5, "mid": 20, "big": 1000} {
+		for i := 0; i < n; i++ {
+			shelves[name][fmt.Sprint("k", i)] = i * 3
+		}
+	}
+}
+
+// browse takes one of them: /browse?which=small|mid|big.
+//
+//go:noinline
+func browse(m map[string]int) int { return len(m) }
+
+func init() {
+	http.HandleFunc("/browse", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, browse(shelves[r.URL.Query().Get("which")]))
+	})
+}
+
+// recurseTags is main.recurse with a map of 8 entries beside: /recurse-tags?n=N calls it N+1
+// times (the benchmark's map printed whole, kdbg-ebpf-bench).
+//
+//go:noinline
+func recurseTags(n int, tags map[string]int) int {
+	if n <= 0 {
+		return 0
+	}
+	return recurseTags(n-1, tags) + 1
+}
+
+func init() {
+	http.HandleFunc("/recurse-tags", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		tags := map[string]int{}
+		for i := 0; i < 8; i++ {
+			tags[fmt.Sprint("tag", i)] = i
+		}
+		fmt.Fprintf(w, "%d\n", recurseTags(n, tags))
+	})
+}
