@@ -978,12 +978,6 @@ constexpr int kMaxElementSlots = KDBG_MAX_SLOTS / 4;
 // CompileProbe): a region takes its interface's largest subprogram within the cap.
 constexpr int kRegionCaps[] = {kMaxRegion, 7, 3};
 
-// In a WholeValue's `nest`, beside the count of CALLs, EACHs and MAPs the code runs inside (the low
-// bits): one of them is a MAP's entry. A MAP finds its entries into the BPF program's one list
-// (run_state.m_addrs), so no MAP runs inside another's entries.
-constexpr int kInMap = 8;
-static_assert(KDBG_MAX_CALL_DEPTH < kInMap);
-
 // What Delve prints of a value and the eBPF engine does not read (IsNotRead): `path` is `type`
 // `what`.
 absl::Status NotReadError(const std::string& path, const std::string& type,
@@ -1127,7 +1121,7 @@ class WholeValue {
 
   // NotRead for a CALL, EACH or MAP of `a` past KDBG_MAX_CALL_DEPTH of them.
   absl::Status NestWithin(const Alt& a, const std::string& path) const {
-    if ((nest_ & (kInMap - 1)) < KDBG_MAX_CALL_DEPTH) return absl::OkStatus();
+    if (nest_ < KDBG_MAX_CALL_DEPTH) return absl::OkStatus();
     return NotReadError(path, a.type.name,
                         absl::StrCat(", nested in more than ", KDBG_MAX_CALL_DEPTH,
                                      " interfaces, slices and maps"));
@@ -1526,9 +1520,9 @@ absl::StatusOr<TypeInfo> SwissSlot(gobinary::DwarfReader& dwarf, const TypeInfo&
 // elements at the next recursion level; past kMaxVariableRecurse its length only): its pointer,
 // and a MAP that reads its length and finds its entries, each read by the subprogram of its
 // runtime slot struct (its key and elem fields at the next level) into the record's slots past
-// the probe's own (as many as fit at the hit: probe_abi.h). A MAP that reads only the length (`a`
-// 0: the first word of the header, Go 1.24+'s `used` as runtime.hmap's `count` before it) finds
-// no entries, so it may run in another map's entries.
+// the probe's own (as many as fit at the hit: probe_abi.h); a map in its entries too, as the
+// nesting allows. A MAP that reads only the length (`a` 0: the first word of the header, Go
+// 1.24+'s `used` as runtime.hmap's `count` before it) finds no entries.
 absl::Status WholeValue::MapEntries(const Alt& a, const std::string& path, int level, int depth,
                                     ValueNode* node) {
   const int max = std::min(config_.max_array_values, KDBG_MAP_MAX);
@@ -1536,16 +1530,12 @@ absl::Status WholeValue::MapEntries(const Alt& a, const std::string& path, int l
   uint64_t slot_size = 0;
   if (level <= kMaxVariableRecurse) {
     if (dispatcher_ == nullptr) return NotReadError(path, a.type.name, "");
-    if ((nest_ & kInMap) != 0) {
-      return NotReadError(path, a.type.name, ", a map in a map's entries");
-    }
     KDBG_RETURN_IF_ERROR(NestWithin(a, path));
     KDBG_ASSIGN_OR_RETURN(TypeInfo slot, SwissSlot(dwarf_, a.type, path));
     slot_size = slot.size;
     // The slot struct at the map's level and depth: its key and elem one deeper, as Delve's.
-    KDBG_ASSIGN_OR_RETURN(
-        e, dispatcher_->Element(slot.id, path, config_, level, depth, (nest_ + 1) | kInMap,
-                                std::min(region_cap_, max_region_)));
+    KDBG_ASSIGN_OR_RETURN(e, dispatcher_->Element(slot.id, path, config_, level, depth, nest_ + 1,
+                                                  std::min(region_cap_, max_region_)));
   }
   Alt pointer = a;  // the map's one word, read as a pointer is
   pointer.type.kind = GoKind::kPtr;

@@ -87,9 +87,11 @@ struct run_state {
   __u32 ret_base[KDBG_MAX_CALL_DEPTH];
   __u64 ret_data[KDBG_MAX_CALL_DEPTH];
   __u32 left[KDBG_MAX_CALL_DEPTH];
-  // The map whose entries a MAP is finding (while m_scan): its directory (or its one group), the
-  // last table looked at (a directory repeats a table's pointer in consecutive entries), that
-  // table's groups, and how many entries were found (their addresses in m_addrs) of m_max.
+  // The map whose entries a MAP is finding (while m_scan; one at a time: a MAP in a map's entries
+  // runs after its own map's entries were all found): its directory (or its one group), the last
+  // table looked at (a directory repeats a table's pointer in consecutive entries), that table's
+  // groups, and how many entries were found of m_max, their addresses in m_addrs[depth], the
+  // frame their subprogram will run in.
   __u64 m_dir;
   __u64 m_table;
   __u64 m_data;
@@ -101,11 +103,13 @@ struct run_state {
   __u32 m_n;
   __u32 m_budget;
   __u32 m_scan;
+  __u32 m_count[KDBG_MAX_CALL_DEPTH];  // the entries of the MAP whose frame is at that depth
   // Kept from hit to hit (the rest is zeroed at each): this CPU's last hit wrote the record's slots
   // [0, dirty) (its own, its slices' elements, the frames after them); the next resets those.
   __u32 dirty;
   __u32 pad;
-  __u64 m_addrs[KDBG_MAP_MAX];  // not reset: m_n says how many are this hit's
+  // Not reset: m_count says how many are this hit's (m_n while they are found).
+  __u64 m_addrs[KDBG_MAX_CALL_DEPTH][KDBG_MAP_MAX];
 };
 
 struct {
@@ -254,7 +258,8 @@ static __always_inline void map_step(struct run_ctx* c, struct kdbg_op* op, stru
         __u32 n = st->m_n;
         if (n >= st->m_max) break;
         if ((ctrl >> (8 * j)) & 0x80) continue;  // empty or deleted
-        st->m_addrs[n & (KDBG_MAP_MAX - 1)] = group + 8 + (__u64)j * slot_size;
+        st->m_addrs[st->depth & (KDBG_MAX_CALL_DEPTH - 1)][n & (KDBG_MAP_MAX - 1)] =
+            group + 8 + (__u64)j * slot_size;
         st->m_n = n + 1;
       }
     }
@@ -285,7 +290,9 @@ static __always_inline void map_step(struct run_ctx* c, struct kdbg_op* op, stru
   st->m_scan = 0;
   t->status = KDBG_SLOT_OK;
   t->n = st->m_n;
-  if (st->m_n > 0) first_element(c, op, st->m_n, st->m_addrs[0]);
+  __u32 d = st->depth & (KDBG_MAX_CALL_DEPTH - 1);
+  st->m_count[d] = st->m_n;
+  if (st->m_n > 0) first_element(c, op, st->m_n, st->m_addrs[d][0]);
 }
 
 // The op at `pc`: the probe's below KDBG_MAX_OPS, a subprogram's from there; null past the end.
@@ -316,8 +323,8 @@ static __always_inline int ret(struct run_ctx* c) {
     if (each_op->code == KDBG_OP_EACH) {
       c->st->regs[KDBG_REG_DATA] += (each_op->imm >> 32) & 0xffffff;
     } else if (each_op->code == KDBG_OP_MAP) {
-      __u32 i = c->st->m_n - c->st->left[depth];  // the next entry's index
-      c->st->regs[KDBG_REG_DATA] = c->st->m_addrs[i & (KDBG_MAP_MAX - 1)];
+      __u32 i = c->st->m_count[depth] - c->st->left[depth];  // the next entry's index
+      c->st->regs[KDBG_REG_DATA] = c->st->m_addrs[depth][i & (KDBG_MAP_MAX - 1)];
     } else {
       return 0;
     }

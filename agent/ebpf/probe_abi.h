@@ -72,8 +72,9 @@
 //                       agent checks it in the binary's DWARF): map used +0, dirPtr +16 (the
 //                       group of a map with dirLen 0, else an array of dirLen table pointers),
 //                       dirLen +24; table groups.data +16, groups.lengthMask +24 (a MAP with `a`
-//                       0 reads only the header's first word, also runtime.hmap's count). One MAP
-//                       with entries at a time: never inside another's entries.
+//                       0 reads only the header's first word, also runtime.hmap's count). A MAP
+//                       may run in another's entries (a map in a map): each keeps its entries'
+//                       addresses by the depth of the frame they run in.
 //   RET                 end of a subprogram: back after its CALL (or its EACH's or MAP's last
 //                       element), slots and data as before
 //

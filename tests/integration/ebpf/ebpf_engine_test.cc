@@ -888,11 +888,6 @@ TEST(EbpfEngineTest, ErrorsNameTheLineAndLeaveNothing) {
       {"trace h main.handleOrder\non h print nope\n", absl::StatusCode::kInvalidArgument,
        "t.dlv:2: nope: main.handleOrder has no parameter nope, nor has package main a variable "
        "nope"},
-      // One MAP at a time: a map in a map's entries runs on Delve.
-      {"trace b main.browse\non b print shelves\n", absl::StatusCode::kUnimplemented,
-       "t.dlv:2: shelves: shelves[0].elem is map[string]int, a map in a map's entries; the eBPF "
-       "engine prints whole values of strings, numbers, booleans, pointers, interfaces, structs, "
-       "slices and maps of them, as Delve does: print the fields needed, or use --engine delve"},
       {"trace h main.handleOrder\ncond h qty > 1 && urgent\n", absl::StatusCode::kUnimplemented,
        "t.dlv:2: condition `qty > 1 && urgent`"},
       // A pointer printed whole: Delve prints the function in it by name (its map, r.Header, is
@@ -1847,6 +1842,12 @@ TEST(EbpfEngineTest, MapsPrintTheirEntriesAsDelvePrintsThem) {
   EXPECT_EQ(std::count(b[1].begin(), b[1].end(), ':'), 1 + 20 + 16)
       << "20 entries printed, 16 as the argument, ...+4 more: " << b[1];
   EXPECT_THAT(b[1], HasSubstr(", ...+4 more]"));
+  // A map of maps (a package variable): each inner map's entries too.
+  EXPECT_THAT(
+      BothEnginesHits(**t, "trace b main.browse\non b print nested\n", {"/browse?which=small"}, 1),
+      ElementsAre(HasSubstr(" nested=map[string]map[string]int [\"c\": map[string]int "
+                            "nil, \"a\": map[string]int [\"x\": 1], \"b\": "
+                            "map[string]int [\"y\": 2, \"z\": 3]] m=")));
   b = BothEnginesHits(**t, "trace b main.browse\n", {"/browse?which=big"}, 1);
   ASSERT_EQ(b.size(), 1u);
   EXPECT_THAT(b[0], AllOf(HasSubstr(" m=map[string]int [\"k"), EndsWith(", ...+984 more]")));

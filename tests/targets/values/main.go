@@ -769,3 +769,6 @@ func init() {
 		fmt.Fprintf(w, "%d\n", recurseTags(n, tags))
 	})
 }
+
+// nested is a map of maps (each inner map's entries in the order they were put in: one group).
+var nested = map[string]map[string]int{"a": {"x": 1}, "b": {"y": 2, "z": 3}, "c": nil}
