@@ -53,6 +53,31 @@ TEST(DwarfReader, ParametersOfAFunctionAlsoInlinedHaveTheirTypes) {
   EXPECT_TRUE(pieces.ok()) << pieces.status();
 }
 
+// A map's type is the linker's typedef "map[string]int" of a pointer to its runtime header
+// "map<string,int>" (Go 1.24+: internal/runtime/maps.Map's fields): a one-word value, its key and
+// element types from DW_AT_go_key and DW_AT_go_elem (what the eBPF engine's MAP walks: plan.cc,
+// SwissSlot).
+TEST(DwarfReader, AMapTypeNamesItsKeyElementAndRuntimeHeader) {
+  auto r = OpenValues();
+  ASSERT_NE(r, nullptr);
+  auto fn = r->FindFunction("main.browse");
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  ASSERT_FALSE(fn->params.empty());
+  auto m = r->Type(fn->params[0].type);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->name, "map[string]int");
+  EXPECT_EQ(m->kind, GoKind::kMap);
+  EXPECT_EQ(m->size, 8u);
+  EXPECT_EQ(TypeName(*r, m->key), "string");
+  EXPECT_EQ(TypeName(*r, m->value), "int");
+  auto header = r->Type(m->elem);
+  ASSERT_TRUE(header.ok()) << header.status();
+  EXPECT_EQ(header->name, "map<string,int>");
+  std::vector<std::string> fields;
+  for (const Member& f : header->members) fields.push_back(absl::StrCat(f.name, "+", f.offset));
+  EXPECT_THAT(fields, ::testing::IsSupersetOf({"used+0", "dirPtr+16", "dirLen+24"}));
+}
+
 // A leaf function has no stack check and no prologue_end row: Delve puts its breakpoint on the
 // first is_stmt row (its first statement), and so reports the hit's line.
 TEST(DwarfReader, AfterThePrologueOfALeafIsItsFirstStatement) {
