@@ -277,7 +277,12 @@ TEST(EbpfPlanTest, MapsReadTheirEntriesAsDelveIteratesThem) {
                                  "on s print tags\n"),
                            "t.dlv", **dwarf);
   ASSERT_TRUE(stock.ok()) << stock.status();
-  for (const Slot& v : stock->probes[0].vars) EXPECT_NE(v.whole, nullptr) << v.name;
+  ASSERT_EQ(stock->probes[0].vars.size(), 3u);
+  for (const Slot& v : stock->probes[0].vars) {
+    ASSERT_NE(v.whole, nullptr) << v.name;
+    EXPECT_EQ(v.whole->kind, gobinary::GoKind::kMap) << v.name;
+    EXPECT_GT(v.whole->element_slots, 0) << v.name;
+  }
   auto nested = CompilePlan(Parse("trace b main.browse\non b print shelves\n"), "t.dlv", **dwarf);
   ASSERT_TRUE(nested.ok()) << nested.status();
   int map_ops = 0;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -46,26 +47,39 @@ std::string MainProducer(Dwarf* dw) {
   return first;
 }
 
+// Calls `fn(scn, shdr, name)` for each section of `elf` whose header and name can be read, in
+// order, until it returns false. False when `elf` has no section name table.
+bool ForEachNamedSection(
+    Elf* elf, const std::function<bool(Elf_Scn*, const GElf_Shdr&, absl::string_view)>& fn) {
+  size_t shstrndx = 0;
+  if (elf_getshdrstrndx(elf, &shstrndx) != 0) return false;
+  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn != nullptr; scn = elf_nextscn(elf, scn)) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == nullptr) continue;
+    const char* name = elf_strptr(elf, shstrndx, shdr.sh_name);
+    if (name != nullptr && !fn(scn, shdr, name)) break;
+  }
+  return true;
+}
+
 // The name of a DWARF string section of `elf` whose data does not end in a NUL byte, else "".
 // Called after dwarf_begin_elf: libdw has decompressed SHF_COMPRESSED sections in place by then,
 // so elf_getdata returns the bytes libdw reads strings from (DW_FORM_strp, DW_FORM_line_strp).
 std::string UnterminatedStringSection(Elf* elf) {
-  size_t shstrndx = 0;
-  if (elf_getshdrstrndx(elf, &shstrndx) != 0) return "the section name table";
-  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn != nullptr; scn = elf_nextscn(elf, scn)) {
-    GElf_Shdr shdr;
-    if (gelf_getshdr(scn, &shdr) == nullptr) continue;
-    const char* name_c = elf_strptr(elf, shstrndx, shdr.sh_name);
-    if (name_c == nullptr) continue;
-    absl::string_view name(name_c);
-    // ".debug_str", ".zdebug_str" (GNU-compressed), ".debug_str.dwo" (split DWARF).
-    if (!absl::ConsumePrefix(&name, ".z") && !absl::ConsumePrefix(&name, ".")) continue;
-    absl::ConsumeSuffix(&name, ".dwo");
-    if (name != "debug_str" && name != "debug_line_str") continue;
-    absl::string_view bytes = SectionBytes(scn);
-    if (!bytes.empty() && bytes.back() != '\0') return name_c;
+  std::string bad;
+  if (!ForEachNamedSection(elf, [&](Elf_Scn* scn, const GElf_Shdr&, absl::string_view full) {
+        // ".debug_str", ".zdebug_str" (GNU-compressed), ".debug_str.dwo" (split DWARF).
+        absl::string_view name = full;
+        if (!absl::ConsumePrefix(&name, ".z") && !absl::ConsumePrefix(&name, ".")) return true;
+        absl::ConsumeSuffix(&name, ".dwo");
+        if (name != "debug_str" && name != "debug_line_str") return true;
+        absl::string_view bytes = SectionBytes(scn);
+        if (!bytes.empty() && bytes.back() != '\0') bad = std::string(full);
+        return bad.empty();
+      })) {
+    return "the section name table";
   }
-  return "";
+  return bad;
 }
 
 }  // namespace
@@ -95,30 +109,26 @@ absl::StatusOr<std::unique_ptr<GoBinary>> GoBinary::Open(const std::string& path
 }
 
 absl::Status GoBinary::ReadFacts() {
-  size_t shstrndx = 0;
-  if (elf_getshdrstrndx(elf_, &shstrndx) != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path_, ": no section name table (", elf_errmsg(-1), ")"));
-  }
   bool has_symtab = false;
   std::optional<BuildInfo> build_info;
-  for (Elf_Scn* scn = elf_nextscn(elf_, nullptr); scn != nullptr; scn = elf_nextscn(elf_, scn)) {
-    GElf_Shdr shdr;
-    if (gelf_getshdr(scn, &shdr) == nullptr) continue;
-    const char* name_c = elf_strptr(elf_, shstrndx, shdr.sh_name);
-    if (name_c == nullptr) continue;
-    absl::string_view name(name_c);
-    if (shdr.sh_type == SHT_SYMTAB) has_symtab = true;
-    if (name == ".debug_info" || name == ".zdebug_info") facts_.has_dwarf = true;
-    if (name == ".gopclntab") facts_.is_go = true;
-    if (name == ".go.buildinfo") {
-      facts_.is_go = true;
-      if (!build_info) build_info = ParseGoBuildInfo(SectionBytes(scn));
-    } else if (name == ".note.go.buildid") {
-      facts_.build_id = ParseGoBuildIdNote(SectionBytes(scn));
-    } else if (name == ".note.gnu.build-id") {
-      facts_.gnu_build_id = ParseGnuBuildIdNote(SectionBytes(scn));
-    }
+  const bool named =
+      ForEachNamedSection(elf_, [&](Elf_Scn* scn, const GElf_Shdr& shdr, absl::string_view name) {
+        if (shdr.sh_type == SHT_SYMTAB) has_symtab = true;
+        if (name == ".debug_info" || name == ".zdebug_info") facts_.has_dwarf = true;
+        if (name == ".gopclntab") facts_.is_go = true;
+        if (name == ".go.buildinfo") {
+          facts_.is_go = true;
+          if (!build_info) build_info = ParseGoBuildInfo(SectionBytes(scn));
+        } else if (name == ".note.go.buildid") {
+          facts_.build_id = ParseGoBuildIdNote(SectionBytes(scn));
+        } else if (name == ".note.gnu.build-id") {
+          facts_.gnu_build_id = ParseGnuBuildIdNote(SectionBytes(scn));
+        }
+        return true;
+      });
+  if (!named) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path_, ": no section name table (", elf_errmsg(-1), ")"));
   }
   facts_.stripped = !has_symtab;
   if (build_info) {

@@ -1333,6 +1333,7 @@ TEST(EbpfEngineTest, LenOfAMapIsWhatDelvePrints) {
     lens.push_back(h.vars(0).value());
   }
   EXPECT_THAT(lens, ::testing::ElementsAre("0", "2", "20"));
+  ASSERT_EQ(dlv[2].vars_size(), 1);
   EXPECT_EQ(dlv[2].vars(0).value(), "20");
   for (const v1::HitEvent* h : {&ebpf[2], &dlv[2]}) {
     ASSERT_EQ(h->args_size(), 1);
