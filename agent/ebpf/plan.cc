@@ -969,11 +969,11 @@ constexpr int kMaxVariableRecurse = 1;
 
 // The slots of a record a tracepoint's prints take at most (a slot kept for each print after one);
 // its arguments take those left.
-constexpr int kPrintSlots = KDBG_MAX_SLOTS * 3 / 4;
+constexpr int kPrintSlots = 96;
 // The slots of a region a subprogram reads a dynamic value into: its first holds the descriptor.
 constexpr int kMaxRegion = 15;
 // The slots one element of a slice may take (KDBG_OP_EACH).
-constexpr int kMaxElementSlots = KDBG_MAX_SLOTS / 4;
+constexpr int kMaxElementSlots = 32;
 // The caps on a region tried in turn while a hit's values do not fit (WholeValue::EmitFitting,
 // CompileProbe): a region takes its interface's largest subprogram within the cap.
 constexpr int kRegionCaps[] = {kMaxRegion, 7, 3};

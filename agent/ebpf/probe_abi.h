@@ -112,7 +112,11 @@ typedef __u64 kdbg_u64;
 #define KDBG_MAX_PROBES 256
 #define KDBG_MAX_TRACEPOINTS 64
 #define KDBG_MAX_OPS 256
-#define KDBG_MAX_SLOTS 128  // a power of two
+// A record's slots: a power of two (the BPF program masks slot indexes with it). 256 hold Delve's
+// 64 entries of a map of strings to numbers (two slots each) past a probe's own; a record, 88 bytes
+// a slot, stays within a per-CPU map value's 32 KiB (PCPU_MIN_UNIT_SIZE), and only its used slots
+// travel.
+#define KDBG_MAX_SLOTS 256
 // Delve's tracepoint LoadConfig reads at most 64 bytes of a string (MaxStringLen: 64).
 #define KDBG_STR_MAX 64
 // Subprogram ops (all probes of a session), dispatch entries, and nesting of CALLs.
@@ -310,8 +314,10 @@ struct kdbg_record {
 
 #ifdef __cplusplus
 static_assert(sizeof(struct kdbg_slot) == 11 * 8, "KDBG_RECORD_WORDS counts a slot as 11 words");
+static_assert(sizeof(struct kdbg_record) <= 32768, "a per-CPU map value is at most 32 KiB");
 #else
 _Static_assert(sizeof(struct kdbg_slot) == 11 * 8, "KDBG_RECORD_WORDS counts a slot as 11 words");
+_Static_assert(sizeof(struct kdbg_record) <= 32768, "a per-CPU map value is at most 32 KiB");
 #endif
 // x86-64 struct pt_regs, as 8-byte words (arch/x86/include/asm/ptrace.h).
 enum kdbg_x86_reg {

@@ -899,7 +899,7 @@ TEST(EbpfEngineTest, ErrorsNameTheLineAndLeaveNothing) {
       {absl::StrCat("trace v main.visit\n", Repeat("on v print n\n", 8)),
        absl::StatusCode::kUnimplemented,
        "t.dlv:9: n: n.At.Y: the value printed whole takes more slots than are left "
-       "for it (a hit carries 128, 96 for its prints)"},
+       "for it (a hit carries 256, 96 for its prints)"},
       // A slot is kept for each print after it: n's 13 do not fit before six more.
       {absl::StrCat("trace v main.visit\n", Repeat("on v print n\n", 7),
                     Repeat("on v print n.Seen\n", 6)),
@@ -1857,23 +1857,28 @@ TEST(EbpfEngineTest, MapsPrintTheirEntriesAsDelvePrintsThem) {
   }
 }
 
-// A map longer than the record has slots left for: the entries that fit, then "...+N more" (Delve
-// prints 64), the same first entries as Delve's.
-TEST(EbpfEngineTest, MapsLongerThanTheRecordShowTheEntriesThatFit) {
+// A map of 1,000 entries printed: its first 64, then "...+936 more", the same entries as Delve's in
+// the same order (Delve's MaxArrayValues; two slots each, past the probe's own: the record's 256
+// slots hold them all). Printed again in the same hit, it finds fewer slots left than its entries
+// take: those that fit, then how many more, where Delve shows 64 again.
+TEST(EbpfEngineTest, AMapOfAThousandEntriesPrintsItsFirst64AsDelveDoes) {
   KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
   auto t = GoTarget::Start("values");
   ASSERT_TRUE(t.ok()) << t.status();
-  const std::string script = "trace b main.browse\non b print m\n";
+  const std::string script = "trace b main.browse\non b print m\non b print m\n";
   const std::vector<std::string> big = {"/browse?which=big"};
   std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, big, 1);
   std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, big, 1);
   ASSERT_EQ(ebpf.size(), 1u);
   ASSERT_EQ(dlv.size(), 1u);
-  ASSERT_EQ(ebpf[0].vars_size(), 1);
-  ASSERT_EQ(dlv[0].vars_size(), 1);
-  const std::string e = ebpf[0].vars(0).value();
+  ASSERT_EQ(ebpf[0].vars_size(), 2);
+  ASSERT_EQ(dlv[0].vars_size(), 2);
   const std::string d = dlv[0].vars(0).value();
   EXPECT_THAT(d, EndsWith(", ...+936 more]"));
+  EXPECT_EQ(std::count(d.begin(), d.end(), ':'), 64) << d;
+  EXPECT_EQ(dlv[0].vars(1).value(), d);
+  EXPECT_EQ(ebpf[0].vars(0).value(), d);
+  const std::string e = ebpf[0].vars(1).value();
   const size_t cut = e.rfind(", ...+");
   ASSERT_NE(cut, std::string::npos) << e;
   const std::string entries = e.substr(0, cut);
@@ -1885,35 +1890,75 @@ TEST(EbpfEngineTest, MapsLongerThanTheRecordShowTheEntriesThatFit) {
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.browse"));
 }
 
+// A slice whose elements take more slots than the record has left shows those that fit, then
+// "...+N more" (Delve shows 64); one whose elements fit shows them all, as Delve does.
 TEST(EbpfEngineTest, SlicesLongerThanTheRecordShowTheElementsThatFit) {
   KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
   auto t = GoTarget::Start("values");
   ASSERT_TRUE(t.ok()) << t.status();
+  // crate(small, owners, lines) with 40 of each: every printed customer (a pointer and three
+  // fields, four slots) fits, and then each argument's first 16 (Delve's for an argument).
   auto ev = RunScript(**t, "trace c main.crate\non c print owners\n", {"/basket?n=40"}, 1);
   auto hits = ev->Hits();
   ASSERT_EQ(hits.size(), 1u);
   ASSERT_EQ(hits[0].vars_size(), 1);
-  std::vector<std::string> shown(30, "nil");
-  for (size_t i = 0; i < shown.size(); i += 2) {
-    shown[i] = absl::StrCat("*main.Customer {Name: \"c", i, "\", Tier: ", i, ", Email: \"e\"}");
-  }
+  auto customers = [](int n) {
+    std::vector<std::string> shown(n, "nil");
+    for (size_t i = 0; i < shown.size(); i += 2) {
+      shown[i] = absl::StrCat("*main.Customer {Name: \"c", i, "\", Tier: ", i, ", Email: \"e\"}");
+    }
+    return shown;
+  };
   EXPECT_EQ(hits[0].vars(0).value(), absl::StrCat("[]*main.Customer len: 40, cap: 64, [",
-                                                  absl::StrJoin(shown, ", "), ", ...+10 more]"));
+                                                  absl::StrJoin(customers(40), ", "), "]"));
   ASSERT_EQ(hits[0].args_size(), 3);
-  // (Their capacities as append grew them.)
-  EXPECT_THAT(
-      hits[0].args(1).value(),
-      ::testing::MatchesRegex(R"(\[\]\*main\.Customer len: 40, cap: [0-9]+, \[\.\.\.\+40 more\])"));
-  EXPECT_THAT(
-      hits[0].args(2).value(),
-      ::testing::MatchesRegex(R"(\[\]main\.line len: 40, cap: [0-9]+, \[\.\.\.\+40 more\])"));
+  std::vector<std::string> small, lines;
+  for (int i = 0; i < 16; ++i) {
+    small.push_back(absl::StrCat(-i));
+    lines.push_back(absl::StrCat("main.line {SKU: \"sku-", i, "\", Qty: ", i, "}"));
+  }
+  EXPECT_EQ(hits[0].args(0).value(), absl::StrCat("[]int16 len: 40, cap: 40, [",
+                                                  absl::StrJoin(small, ", "), ", ...+24 more]"));
+  // (Their capacities as append grew them; pointers not followed in an argument.)
+  EXPECT_THAT(hits[0].args(1).value(),
+              ::testing::MatchesRegex(
+                  R"(\[\]\*main\.Customer len: 40, cap: [0-9]+, \[)"
+                  R"((\(\*main\.Customer\)\(0x[0-9a-f]+\), nil, ){8}\.\.\.\+24 more\])"));
+  EXPECT_THAT(hits[0].args(2).value(),
+              AllOf(StartsWith("[]main.line len: 40, cap: "),
+                    EndsWith(absl::StrCat(", [", absl::StrJoin(lines, ", "), ", ...+24 more]"))));
+  // 100 customers: 64 would take every slot of the record; those that fit, then how many more.
+  auto hundred = RunScript(**t, "trace c main.crate\non c print owners\n", {"/basket?n=100"}, 1);
+  hits = hundred->Hits();
+  ASSERT_EQ(hits.size(), 1u);
+  ASSERT_EQ(hits[0].vars_size(), 1);
+  const std::string e = hits[0].vars(0).value();
+  const size_t cut = e.rfind(", ...+");
+  ASSERT_NE(cut, std::string::npos) << e;
+  const std::string shown = e.substr(0, cut);
+  int n = 0;
+  for (size_t at = shown.find("*main.Customer {"); at != std::string::npos;
+       at = shown.find("*main.Customer {", at + 1)) {
+    ++n;
+  }
+  n = 2 * n - (shown.ends_with("nil") ? 0 : 1);  // every other one is nil
+  EXPECT_GT(n, 40) << e;
+  EXPECT_LT(n, 64) << e;
+  EXPECT_THAT(e, AllOf(StartsWith("[]*main.Customer len: 100, cap: "),
+                       EndsWith(absl::StrCat(", [", absl::StrJoin(customers(n), ", "), ", ...+",
+                                             100 - n, " more]"))));
+  // Elements read later in the hit (the arguments', after the prints') find none left.
+  ASSERT_EQ(hits[0].args_size(), 3);
+  EXPECT_THAT(hits[0].args(1).value(),
+              ::testing::MatchesRegex(
+                  R"(\[\]\*main\.Customer len: 100, cap: [0-9]+, \[\.\.\.\+100 more\])"));
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.crate"));
   // The slots a hit's elements took are reset before the next hit reads its own there: basket's
-  // names at the hit after crate's 30 customers (the same goroutine, most often the same CPU, so
-  // the same scratch record) are its own, never a customer left behind.
+  // names at the hit after crate's customers (the same goroutine, most often the same CPU, so the
+  // same scratch record) are its own, never a customer left behind.
   auto two = RunScript(
       **t, "trace b main.basket\non b print names\ntrace c main.crate\non c print owners\n",
-      {"/basket?names=x,y,z&n=40", "/basket?names=q&n=2"}, 4);
+      {"/basket?names=x,y,z&n=100", "/basket?names=q&n=2"}, 4);
   std::vector<std::string> values;
   for (const v1::HitEvent& h : two->Hits()) {
     ASSERT_EQ(h.vars_size(), 1);
@@ -1921,7 +1966,7 @@ TEST(EbpfEngineTest, SlicesLongerThanTheRecordShowTheElementsThatFit) {
   }
   EXPECT_THAT(values,
               ElementsAre("[]string len: 3, cap: 3, [\"x\", \"y\", \"z\"]",
-                          StartsWith("[]*main.Customer len: 40, cap: 64, [*main.Customer {Name: "),
+                          StartsWith("[]*main.Customer len: 100, cap: "),
                           "[]string len: 1, cap: 1, [\"q\"]",
                           "[]*main.Customer len: 2, cap: 4, [*main.Customer {Name: \"c0\", Tier: "
                           "0, Email: \"e\"}, nil]"));
