@@ -1258,7 +1258,7 @@ class Dispatcher {
     Site site;
     site.variant = Variant(config, level, depth, nest);
     bool over_room = false;
-    for (const gobinary::RuntimeType* r : Candidates(iface.name)) {
+    for (const gobinary::RuntimeType* r : Candidates(iface)) {
       const DynamicValue* v = Compile(*r, config, level, depth, nest, site.variant);
       if (v != nullptr && v->slots <= room) site.slots = std::max(site.slots, v->slots);
       over_room |= v != nullptr && v->slots > room;
@@ -1313,26 +1313,64 @@ class Dispatcher {
           " slots this engine gives one; print the fields needed, or use --engine delve"));
     }
     ops.push_back(Op(KDBG_OP_RET));
-    if (out_->ops.size() + ops.size() > KDBG_MAX_SUBOPS) {
+    std::optional<uint32_t> pc = Place(ops, whole.slots());
+    if (!pc.has_value()) {
       full_ = true;
       return NotReadError(path, "a slice or map", " whose elements' subprogram does not fit");
     }
-    v.pc = static_cast<uint32_t>(out_->ops.size());
+    v.pc = *pc;
     v.slots = whole.slots();
-    out_->ops.insert(out_->ops.end(), ops.begin(), ops.end());
     return &out_->elements.emplace(key, std::move(v)).first->second;
   }
 
  private:
-  // The types the binary's itab symbols pair with interface `name`, by name.
-  const std::vector<const gobinary::RuntimeType*>& Candidates(const std::string& name) {
-    auto [it, added] = candidates_.try_emplace(name);
-    if (added) {
-      for (const gobinary::Itab& itab : dwarf_.ItabsFor(name)) {
+  // The types whose subprograms a CALL on an interface of type `iface` looks up: for a non-empty
+  // interface those the binary's itab symbols pair with it, by name; for an empty one (any holds
+  // any type, and no symbol pairs a type with it) the scalar types, whose values are one slot
+  // each (ScalarCandidate): the predeclared ones, then named ones in the binary's order up to
+  // kMaxEmptyInterfaceTypes (Delve's own binary has 361 scalar types; a large service's many
+  // named strings would otherwise take the dispatch table's room from its interfaces' types).
+  const std::vector<const gobinary::RuntimeType*>& Candidates(const TypeInfo& iface) {
+    auto [it, added] = candidates_.try_emplace(iface.name);
+    if (!added) return it->second;
+    if (!iface.empty_interface) {
+      for (const gobinary::Itab& itab : dwarf_.ItabsFor(iface.name)) {
         if (const gobinary::RuntimeType* r = types_.Named(itab.concrete)) it->second.push_back(r);
       }
+      return it->second;
     }
+    std::vector<const gobinary::RuntimeType*> named;
+    for (const gobinary::RuntimeType& r : dwarf_.RuntimeTypes()) {
+      if (!ScalarCandidate(r.kind)) continue;
+      (absl::StrContains(r.name, ".") ? named : it->second).push_back(&r);
+    }
+    named.resize(std::min(named.size(), kMaxEmptyInterfaceTypes -
+                                            std::min(kMaxEmptyInterfaceTypes, it->second.size())));
+    it->second.insert(it->second.end(), named.begin(), named.end());
     return it->second;
+  }
+  static constexpr size_t kMaxEmptyInterfaceTypes = 1024;
+
+  // The kinds an empty interface's candidates have: booleans, integers, floats and strings.
+  static bool ScalarCandidate(GoKind k) {
+    return k == GoKind::kBool || k == GoKind::kString ||
+           (k >= GoKind::kInt && k <= GoKind::kUintptr) || k == GoKind::kFloat32 ||
+           k == GoKind::kFloat64;
+  }
+
+  // Where `ops`, a subprogram of `slots` slots, start in the subprograms: an identical one already
+  // there is shared (the subprograms of `int` and of `time.Duration` read the same 8 bytes; a
+  // subprogram's ops are position-independent, as it is compiled before its place is known); else
+  // they are appended. Null when they do not fit KDBG_MAX_SUBOPS.
+  std::optional<uint32_t> Place(const std::vector<kdbg_op>& ops, int slots) {
+    std::string key = absl::StrCat(slots, ":");
+    key.append(reinterpret_cast<const char*>(ops.data()), ops.size() * sizeof(kdbg_op));
+    if (auto it = placed_.find(key); it != placed_.end()) return it->second;
+    if (out_->ops.size() + ops.size() > KDBG_MAX_SUBOPS) return std::nullopt;
+    const auto pc = static_cast<uint32_t>(out_->ops.size());
+    out_->ops.insert(out_->ops.end(), ops.begin(), ops.end());
+    placed_.emplace(std::move(key), pc);
+    return pc;
   }
 
   // The subprogram of `r` for `variant`, compiled the first time; null when this engine does not
@@ -1359,14 +1397,14 @@ class Dispatcher {
     WholeValue whole(dwarf_, types_, bias_, config, 1, kMaxRegion, &ops, this, nest);
     if (!whole.EmitFitting(a, r.name, level, depth, &v.data).ok()) return nullptr;
     ops.push_back(Op(KDBG_OP_RET));
-    if (out_->ops.size() + ops.size() > KDBG_MAX_SUBOPS ||
-        out_->values.size() >= KDBG_MAX_DISPATCH) {
+    std::optional<uint32_t> pc;
+    if (out_->values.size() >= KDBG_MAX_DISPATCH ||
+        !(pc = Place(ops, 1 + whole.slots())).has_value()) {
       full_ = true;
       return nullptr;
     }
-    v.pc = static_cast<uint32_t>(out_->ops.size());
+    v.pc = *pc;
     v.slots = 1 + whole.slots();
-    out_->ops.insert(out_->ops.end(), ops.begin(), ops.end());
     return &out_->values.emplace(key, std::move(v)).first->second;
   }
 
@@ -1377,13 +1415,15 @@ class Dispatcher {
   // Node-based: Compile, while For walks one interface's list, may add another's.
   absl::node_hash_map<std::string, std::vector<const gobinary::RuntimeType*>> candidates_;
   absl::flat_hash_set<std::pair<uint32_t, uint64_t>> tried_;
+  absl::flat_hash_map<std::string, uint32_t> placed_;  // Place's runs, by their bytes
   bool full_ = false;
 };
 
-// Whether a value of type `t` is read by its dynamic type's subprogram: a non-empty interface,
-// when there is a dispatcher.
+// Whether a value of type `t` printed, or an argument or result, is read by its dynamic type's
+// subprogram: an interface, when there is a dispatcher. (An empty interface only there, at the
+// root of what is printed: WholeValue::Interface.)
 bool ReadsDynamicValue(const TypeInfo& t, const Dispatcher* d) {
-  return d != nullptr && t.kind == GoKind::kInterface && !t.empty_interface;
+  return d != nullptr && t.kind == GoKind::kInterface;
 }
 
 // The subprograms a value compiled with `d` names (null without one): what its Slot holds.
@@ -1396,10 +1436,14 @@ bool SmallerRegionsLeft(int cap) { return cap > kRegionCaps[std::size(kRegionCap
 
 // An interface: its two words; its dynamic value as Delve loads it (proc.(*Variable).loadInterface:
 // at the interface's own level while that is at most kMaxVariableRecurse, else by address), by the
-// subprogram of its dynamic type, whose region follows the words.
+// subprogram of its dynamic type, whose region follows the words. An empty interface only as the
+// value printed, an argument or a result (depth 0): its subprograms are those of the scalar types
+// (Dispatcher::Candidates), and a value holding one deeper (a struct's field, a slice's element)
+// stays NotRead, so that what Delve prints whole there runs on Delve.
 absl::Status WholeValue::Interface(const Alt& a, const std::string& path, int level, int depth,
                                    ValueNode* node) {
-  if (!ReadsDynamicValue(a.type, dispatcher_) || !bias_.has_value()) {
+  if (!ReadsDynamicValue(a.type, dispatcher_) || !bias_.has_value() ||
+      (a.type.empty_interface && depth > 0)) {
     return NotReadError(path, a.type.name, a.type.empty_interface ? ", an empty interface" : "");
   }
   KDBG_RETURN_IF_ERROR(Leaf(a, path, node));
@@ -1414,8 +1458,10 @@ absl::Status WholeValue::Interface(const Alt& a, const std::string& path, int le
   node->region = next_ - first_;
   node->region_slots = site.slots;
   node->variant = site.variant;
-  kdbg_op call = Op(KDBG_OP_CALL, static_cast<uint8_t>(site.slots | KDBG_CALL_ITAB),
-                    static_cast<int32_t>(next_), site.variant);
+  kdbg_op call =
+      Op(KDBG_OP_CALL,
+         static_cast<uint8_t>(site.slots | (a.type.empty_interface ? 0 : KDBG_CALL_ITAB)),
+         static_cast<int32_t>(next_), site.variant);
   call.slot = static_cast<uint16_t>(first_ + node->slot);
   ops_->push_back(call);
   next_ = static_cast<uint16_t>(next_ + site.slots);

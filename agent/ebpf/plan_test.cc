@@ -796,6 +796,72 @@ TEST(EbpfPlanTest, InterfacesCallTheSubprogramsOfTheirDynamicTypes) {
   EXPECT_EQ(FormatWhole(err, values), "error((*errors.errorString)(0xc000010000))");
 }
 
+// An empty interface printed (or an argument): a CALL by its type word (no KDBG_CALL_ITAB) to the
+// subprograms of the binary's scalar types, each reading one slot behind the data word; the types
+// of one size and kind share their ops (int and main.errCode's cousins: only the slot formats
+// differ). A dynamic type with no subprogram prints its words, named by its descriptor.
+TEST(EbpfPlanTest, EmptyInterfacesCallTheSubprogramsOfScalarTypes) {
+  auto dwarf = gobinary::DwarfReader::Open(kdbg::testing::TargetPath("values"));
+  ASSERT_TRUE(dwarf.ok()) << dwarf.status();
+  absl::flat_hash_map<std::string, uint64_t> descriptor;
+  int scalars = 0;
+  for (const gobinary::RuntimeType& r : (*dwarf)->RuntimeTypes()) {
+    descriptor[r.name] = r.address;
+    const gobinary::GoKind k = r.kind;
+    scalars += k == gobinary::GoKind::kBool || k == gobinary::GoKind::kString ||
+               (k >= gobinary::GoKind::kInt && k <= gobinary::GoKind::kUintptr) ||
+               k == gobinary::GoKind::kFloat32 || k == gobinary::GoKind::kFloat64;
+  }
+  auto plan = CompilePlan(Parse("trace n main.note\non n print v\n"), "t.dlv", **dwarf);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const ProbePlan& n = plan->probes[0];
+  ASSERT_EQ(n.vars.size(), 1u);
+  const Slot& v = n.vars[0];
+  ASSERT_NE(v.whole, nullptr);
+  EXPECT_EQ(v.whole->kind, gobinary::GoKind::kInterface);
+  EXPECT_EQ(v.whole->region_slots, 2);  // the descriptor, the value
+  std::vector<kdbg_op> calls;
+  for (const kdbg_op& op : n.ops) {
+    if (op.code == KDBG_OP_CALL) calls.push_back(op);
+  }
+  ASSERT_EQ(calls.size(), 2u);  // the print, then the argument v (b, a pointer, is no CALL)
+  EXPECT_EQ(calls[0].a, 2);     // the region's slots, by type word
+  const Subprograms& sub = *plan->subprograms;
+  const uint32_t top = v.whole->variant;
+  for (const char* t : {"int", "int8", "uint16", "float32", "float64", "bool", "string",
+                        "main.color", "main.mode"}) {
+    const DynamicValue* d = sub.Find(top, descriptor[t]);
+    ASSERT_NE(d, nullptr) << t;
+    EXPECT_EQ(d->data.type, t);
+  }
+  EXPECT_EQ(sub.Find(top, descriptor["*main.Order"]), nullptr);
+  EXPECT_EQ(sub.values.size(), 2u * static_cast<size_t>(scalars));  // the print's, the argument's
+  EXPECT_GT(scalars, 50);
+  EXPECT_LT(sub.ops.size(), 100u) << "identical subprograms are shared";
+  ASSERT_NE(sub.Find(top, descriptor["main.errCode"]), nullptr);
+  EXPECT_EQ(sub.Find(top, descriptor["uint16"])->pc, sub.Find(top, descriptor["main.errCode"])->pc);
+  EXPECT_NE(sub.Find(top, descriptor["uint16"])->pc, sub.Find(top, descriptor["int"])->pc);
+  EXPECT_EQ(sub.Find(top, descriptor["string"])->pc, sub.Find(top, descriptor["main.color"])->pc);
+
+  // A record: the words, the descriptor the CALL wrote, the value.
+  std::vector<kdbg_slot> values(static_cast<size_t>(v.whole_slots));
+  values[0] = Ok(descriptor["main.color"], 0xc000010000);
+  values[1] = Ok(descriptor["main.color"]);
+  values[2] = Ok(0xc000020000, 6, "blue-x");
+  EXPECT_EQ(FormatWhole(v, values), "interface {}(\"blue-x\")");
+  values[0] = Ok(descriptor["main.mode"], 0xc000010000);
+  values[1] = Ok(descriptor["main.mode"]);
+  values[2] = Ok(3);
+  EXPECT_EQ(FormatWhole(v, values), "interface {}(modeRead|modeWrite (3))");
+  values[0] = Ok(0, 0);
+  EXPECT_EQ(FormatWhole(v, values), "interface {} nil");
+  // No subprogram ran (a type not compiled): its words, named by the descriptor.
+  values[0] = Ok(descriptor["*main.Order"], 0xc000010000);
+  values[1] = Ok(descriptor["*main.Order"]);
+  values[1].status = KDBG_SLOT_NO_TYPE;
+  EXPECT_EQ(FormatWhole(v, values), "interface {}((*main.Order)(0xc000010000))");
+}
+
 // A promoted field is found breadth first through the embedded fields; a name no struct on the
 // way has stays an error naming the outer type.
 TEST(EbpfPlanTest, PromotedFieldsAreFoundThroughEmbeddedFields) {

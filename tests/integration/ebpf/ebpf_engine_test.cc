@@ -2528,13 +2528,71 @@ TEST(EbpfEngineTest, InterfaceResultsEqualWhatDelvePrints) {
   ExpectReleased(**t, 0);
 }
 
+// An empty interface printed, or as an argument, that holds a boolean, integer, float or string
+// (named or not): its dynamic value as Delve prints it, read by its type's subprogram (for an `any`
+// the eBPF engine compiles those of the binary's scalar types, one slot each; identical ones
+// shared). One of another type (a pointer, a struct) still prints by its type and address, where
+// Delve prints it whole. Compared with Delve's through memory (`b.V`): of one in registers (`v`,
+// the argument) Delve 1.27.2 often prints "(unreadable error loading module data: ...)", as it
+// reads the module data through the variable's register pieces.
+TEST(EbpfEngineTest, EmptyInterfacesHoldingScalarsPrintTheirValuesAsDelveDoes) {
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string script = "trace n main.note\non n print b.V\non n print v\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"string&who=ann", R"(interface {}("hello, ann"))"},
+      {"long", absl::StrCat(R"(interface {}(")", Repeat("ab", 32), R"("...+6 more))")},
+      {"int", "interface {}(-35)"},
+      {"int8", "interface {}(-5)"},
+      {"uint16", "interface {}(60005)"},
+      {"float64", "interface {}(1.25)"},
+      {"float32", "interface {}(0.625)"},
+      {"bool", "interface {}(true)"},
+      {"color&who=x", R"(interface {}("blue-x"))"},
+      {"mode", "interface {}(modeRead|modeWrite (3))"},
+      {"nil", "interface {} nil"},
+      // Not read: by type and address, as before.
+      {"order", "interface {}((*main.Order)(0xADDR))"},
+      {"sticky", "interface {}(main.stickyNote {...})"},
+  };
+  std::vector<std::string> paths;
+  paths.reserve(cases.size());
+  for (const auto& [kind, want] : cases) paths.push_back(absl::StrCat("/note?kind=", kind));
+  std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, paths, paths.size());
+  std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, paths, paths.size());
+  ASSERT_EQ(ebpf.size(), cases.size());
+  ASSERT_EQ(dlv.size(), cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(paths[i]);
+    ASSERT_EQ(ebpf[i].vars_size(), 2);
+    ASSERT_EQ(ebpf[i].args_size(), 2);
+    ASSERT_EQ(dlv[i].vars_size(), 2);
+    const std::string& want = cases[i].second;
+    EXPECT_EQ(WithoutAddresses(ebpf[i].vars(0).value()), want);
+    EXPECT_EQ(WithoutAddresses(ebpf[i].vars(1).value()), want);
+    EXPECT_EQ(WithoutAddresses(ebpf[i].args(0).value()), want);
+    EXPECT_EQ(ebpf[i].args(1).name(), "b");
+    if (absl::EndsWith(want, ")(0xADDR))")) {
+      // Delve follows the pointer: "interface {}(*main.Order {ID: 5, ...})".
+      EXPECT_THAT(dlv[i].vars(0).value(), StartsWith("interface {}(*main.Order {ID: 5, "));
+    } else if (absl::EndsWith(want, " {...})")) {
+      EXPECT_EQ(dlv[i].vars(0).value(), R"(interface {}(main.stickyNote {Note: "stuck", At: 5}))");
+    } else {
+      EXPECT_EQ(dlv[i].vars(0).value(), want);
+    }
+  }
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.note"));
+}
+
 // Go 1.26 optimized (the default build): Go's DWARF has no location for the results at the RETs,
 // so Delve 1.27 prints `<optimized out>` for each; at a RET Go's register ABI says where they
 // are, and the eBPF engine reads them there. Where Delve prints a value, both agree.
 // Interfaces as arguments and results of an optimized function: an error result at each RET
 // (nil, or its dynamic type by the itab symbol with the data pointer) and an empty-interface
-// argument (nil, a pointer, an int: the dynamic type by its descriptor, DW_AT_go_runtime_type;
-// Delve 1.27.2 prints "error loading module data: read out of bounds" for this one, in registers);
+// argument (nil, a pointer, an int: the dynamic type by its descriptor, DW_AT_go_runtime_type, and
+// the int's value by its subprogram; Delve 1.27.2 prints "error loading module data: read out of
+// bounds" for this one, in registers);
 // the other arguments as Delve lists them: a slice by its len and cap, an array with its elements.
 TEST(EbpfEngineTest, InterfaceArgumentsAndResultsNameTheirDynamicType) {
   KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
@@ -2570,9 +2628,9 @@ TEST(EbpfEngineTest, InterfaceArgumentsAndResultsNameTheirDynamicType) {
           ::testing::MatchesRegex(R"(extra=interface \{\}\(\(\*main\.Order\)\(0x[0-9a-f]+\)\))")));
   EXPECT_THAT(args(hits[2]),
               ::testing::ElementsAre("qty=1", "items=[]string len: 1, cap: 1, [\"y\"]", digest,
-                                     "extra=interface {}(int ...)"));
+                                     "extra=interface {}(1)"));
   ASSERT_EQ(hits[2].vars_size(), 1);
-  EXPECT_EQ(hits[2].vars(0).value(), "interface {}(int ...)");
+  EXPECT_EQ(hits[2].vars(0).value(), "interface {}(1)");
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.validate"));
 }
 

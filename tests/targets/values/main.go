@@ -772,3 +772,60 @@ func init() {
 
 // nested is a map of maps (each inner map's entries in the order they were put in: one group).
 var nested = map[string]map[string]int{"a": {"x": 1}, "b": {"y": 2, "z": 3}, "c": nil}
+
+// color is a named string an empty interface holds (/note).
+type color string
+
+// box holds an empty interface in memory (Delve reads one in registers through its register
+// pieces, and there often fails: "error loading module data").
+type box struct {
+	V     any
+	Count int
+}
+
+// note takes an empty interface, and a box holding it: /note?kind=K passes a string (and a long
+// one), an int, an int8, a uint16, a float64, a float32, a bool, a color, a mode, a *Order, a
+// stickyNote or nil; the values made from the request, so that each is boxed at run time.
+//
+//go:noinline
+func note(v any, b *box) int {
+	if v == nil {
+		return b.Count
+	}
+	return 1
+}
+
+func init() {
+	http.HandleFunc("/note", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		n := len(r.URL.Path) // 5
+		var v any
+		switch q.Get("kind") {
+		case "string":
+			v = "hello, " + q.Get("who")
+		case "long":
+			v = strings.Repeat("ab", 30+n)
+		case "int":
+			v = n * -7
+		case "int8":
+			v = int8(-n)
+		case "uint16":
+			v = uint16(60000 + n)
+		case "float64":
+			v = float64(n) / 4
+		case "float32":
+			v = float32(n) / 8
+		case "bool":
+			v = n > 3
+		case "color":
+			v = color("blue-" + q.Get("who"))
+		case "mode":
+			v = mode(n - 2)
+		case "order":
+			v = &Order{ID: int64(n), Note: "boxed"}
+		case "sticky":
+			v = stickyNote{Note: "stuck", At: n}
+		}
+		fmt.Fprintln(w, note(v, &box{V: v, Count: n}))
+	})
+}
