@@ -1444,7 +1444,11 @@ absl::Status WholeValue::Interface(const Alt& a, const std::string& path, int le
                                    ValueNode* node) {
   if (!ReadsDynamicValue(a.type, dispatcher_) || !bias_.has_value() ||
       (a.type.empty_interface && depth > 0)) {
-    return NotReadError(path, a.type.name, a.type.empty_interface ? ", an empty interface" : "");
+    return NotReadError(path, a.type.name,
+                        !a.type.empty_interface ? ""
+                        : depth > 0 ? ", an empty interface inside a value printed whole (print "
+                                      "it on its own)"
+                                    : ", an empty interface");
   }
   KDBG_RETURN_IF_ERROR(Leaf(a, path, node));
   if (level > kMaxVariableRecurse) {

@@ -860,6 +860,15 @@ TEST(EbpfPlanTest, EmptyInterfacesCallTheSubprogramsOfScalarTypes) {
   values[1] = Ok(descriptor["*main.Order"]);
   values[1].status = KDBG_SLOT_NO_TYPE;
   EXPECT_EQ(FormatWhole(v, values), "interface {}((*main.Order)(0xc000010000))");
+  // Inside a value printed whole, where Delve prints every dynamic type whole: not read here.
+  auto inside = CompilePlan(Parse("trace n main.note\non n print b\n"), "t.dlv", **dwarf);
+  EXPECT_EQ(inside.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(
+      inside.status().message(),
+      ::testing::HasSubstr("t.dlv:2: b: b.V is interface {}, an empty interface inside a value "
+                           "printed whole (print it on its own)"));
+  // On its own (a field chain to it): read.
+  EXPECT_TRUE(CompilePlan(Parse("trace n main.note\non n print b.V\n"), "t.dlv", **dwarf).ok());
 }
 
 // A promoted field is found breadth first through the embedded fields; a name no struct on the

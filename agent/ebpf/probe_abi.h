@@ -84,8 +84,9 @@
 // value of that variant. A subprogram may CALL or EACH again (a wrapped error's field, a slice in
 // an element), at most KDBG_MAX_CALL_DEPTH deep. Every op
 // of a subprogram fills a slot of its region, and a region lies within the record's KDBG_MAX_SLOTS:
-// the steps a hit runs stay far below KDBG_MAX_STEPS (an estimate, not checked: about ten per
-// slot; past it the remaining slots stay unset and print "not evaluated").
+// the steps a hit runs stay below KDBG_MAX_STEPS (an estimate, not checked: about ten per slot,
+// ~2,560 for a full record, and a MAP's walk one per group, at most KDBG_MAP_GROUPS; past it the
+// remaining slots stay unset and print "not evaluated").
 //
 // A probe with a condition (`cond NAME VALUE OP CONSTANT`) computes VALUE into slot `cond_slot`
 // (past the probe's own slots; a record whose slices took slots past it carries it too, unread)
