@@ -2586,6 +2586,25 @@ TEST(EbpfEngineTest, EmptyInterfacesHoldingScalarsPrintTheirValuesAsDelveDoes) {
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.note"));
 }
 
+// An empty interface as a result, read at each RET (Delve 1.27 prints <optimized out> for results
+// of Go 1.26 optimized code): a scalar's value, a pointer by its type and address, nil.
+TEST(EbpfEngineTest, EmptyInterfaceResultsPrintTheirScalarValues) {
+  KDBG_REQUIRE_REAL(HaveBpf(), "root and a kernel with BPF uprobes");
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto ev = RunScript(
+      **t, "trace p main.pick\n",
+      {"/pick?kind=string", "/pick?kind=int", "/pick?kind=order", "/pick?kind=none"}, 4, 4);
+  std::vector<std::string> results;
+  for (const v1::HitEvent& r : ev->Returns()) {
+    ASSERT_EQ(r.results_size(), 1);
+    results.push_back(WithoutAddresses(r.results(0).value()));
+  }
+  EXPECT_THAT(results, ElementsAre(R"(interface {}("picked-5"))", "interface {}(15)",
+                                   "interface {}((*main.Order)(0xADDR))", "interface {} nil"));
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.pick"));
+}
+
 // Go 1.26 optimized (the default build): Go's DWARF has no location for the results at the RETs,
 // so Delve 1.27 prints `<optimized out>` for each; at a RET Go's register ABI says where they
 // are, and the eBPF engine reads them there. Where Delve prints a value, both agree.

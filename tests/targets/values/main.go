@@ -829,3 +829,25 @@ func init() {
 		fmt.Fprintln(w, note(v, &box{V: v, Count: n}))
 	})
 }
+
+// pick returns an empty interface: /pick?kind=K a string, an int, a *Order or nil (its result
+// read at each RET by the eBPF engine).
+//
+//go:noinline
+func pick(kind string, n int) any {
+	switch kind {
+	case "string":
+		return "picked-" + strconv.Itoa(n)
+	case "int":
+		return n * 3
+	case "order":
+		return &Order{ID: int64(n)}
+	}
+	return nil
+}
+
+func init() {
+	http.HandleFunc("/pick", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, pick(r.URL.Query().Get("kind"), len(r.URL.Path)) != nil)
+	})
+}
