@@ -1436,14 +1436,16 @@ bool SmallerRegionsLeft(int cap) { return cap > kRegionCaps[std::size(kRegionCap
 
 // An interface: its two words; its dynamic value as Delve loads it (proc.(*Variable).loadInterface:
 // at the interface's own level while that is at most kMaxVariableRecurse, else by address), by the
-// subprogram of its dynamic type, whose region follows the words. An empty interface only as the
-// value printed, an argument or a result (depth 0): its subprograms are those of the scalar types
-// (Dispatcher::Candidates), and a value holding one deeper (a struct's field, a slice's element)
-// stays NotRead, so that what Delve prints whole there runs on Delve.
+// subprogram of its dynamic type, whose region follows the words. An empty interface's
+// subprograms are those of the scalar types (Dispatcher::Candidates; another type shows its type
+// and address): read as the value printed, or anywhere in an argument or result (`args ...any`'s
+// elements; Delve does not follow pointers there either), but a print holding one deeper (a
+// struct's field, a slice's element) stays NotRead, so that what Delve prints whole there runs on
+// Delve.
 absl::Status WholeValue::Interface(const Alt& a, const std::string& path, int level, int depth,
                                    ValueNode* node) {
   if (!ReadsDynamicValue(a.type, dispatcher_) || !bias_.has_value() ||
-      (a.type.empty_interface && depth > 0)) {
+      (a.type.empty_interface && depth > 0 && config_.follow_pointers)) {
     return NotReadError(path, a.type.name,
                         !a.type.empty_interface ? ""
                         : depth > 0 ? ", an empty interface inside a value printed whole (print "

@@ -682,6 +682,11 @@ TEST_F(DelveEngineTest, AttachStopLimitResumesAHeldStopAndKeepsTheBreakpoints) {
   EXPECT_LT(took, absl::Seconds(5));
   auto stopped_reply = remote.Receive(absl::Seconds(5));  // the client's continue ended there
   ASSERT_TRUE(stopped_reply.ok()) << stopped_reply.status();
+  // The engine resumes first and then tells (DelveSession: the target's wait is the one that
+  // matters), so the request's answer may come before the notice.
+  for (int i = 0; i < 500 && stop_limits() < limits_before + 1; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   ASSERT_EQ(stop_limits(), limits_before + 1);
   EXPECT_THAT(a.events.Notices().back().message(), HasSubstr("every breakpoint is kept"));
   // While the client is away the breakpoint's stops are continued at once: requests are answered

@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "agent/delve/delve_engine.h"
 #include "agent/delve/delve_home.h"
@@ -2584,6 +2585,54 @@ TEST(EbpfEngineTest, EmptyInterfacesHoldingScalarsPrintTheirValuesAsDelveDoes) {
     }
   }
   ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.note"));
+}
+
+// A logger's `args ...any` as an argument: its first 16 elements, each an empty interface read as
+// Delve lists arguments (pointers not followed): a string's and an int's values, a pointer's type
+// and address, nil, a bool; a struct in one by its type only (Delve shows its fields). Printed
+// whole (`print args`) it runs on Delve, which prints every type in it whole.
+TEST(EbpfEngineTest, VariadicAnyArgumentsListTheirElementsAsDelveDoes) {
+  KDBG_REQUIRE_REAL(HaveBpf() && !ModernDelve().empty(), kBothEngines);
+  auto t = GoTarget::Start("values");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string script = "trace l main.logf\n";
+  const std::vector<std::string> paths = {"/logf?n=5", "/logf?n=20"};
+  std::vector<v1::HitEvent> ebpf = EngineHits(**t, "ebpf", script, paths, paths.size());
+  std::vector<v1::HitEvent> dlv = EngineHits(**t, "delve", script, paths, paths.size());
+  ASSERT_EQ(ebpf.size(), 2u);
+  ASSERT_EQ(dlv.size(), 2u);
+  std::vector<std::string> e, d;
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_EQ(ebpf[i].args_size(), 2);
+    ASSERT_EQ(dlv[i].args_size(), 2);
+    e.push_back(WithoutAddresses(ebpf[i].args(1).value()));
+    d.push_back(WithoutAddresses(dlv[i].args(1).value()));
+  }
+  const std::string five =
+      R"([]interface {} len: 5, cap: 8, [interface {}("arg0"), interface {}(100), )"
+      R"(interface {}((*main.Order)(0xADDR)), interface {} nil, interface {}(true)])";
+  EXPECT_EQ(e[0], five);
+  EXPECT_EQ(d[0], five);
+  // The struct elements (5 and 11) elided on eBPF; the rest as Delve's.
+  EXPECT_THAT(e[1], HasSubstr("interface {}(main.stickyNote {...}), interface {}(\"arg6\")"));
+  EXPECT_THAT(e[1], EndsWith("interface {}(1300), interface {}((*main.Order)(0xADDR)), interface "
+                             "{} nil, ...+4 more]"));
+  std::string delve_elided = d[1];
+  for (const char* at : {"5", "11"}) {
+    delve_elided = absl::StrReplaceAll(
+        delve_elided,
+        {{absl::StrCat(R"(main.stickyNote {Note: "s", At: )", at, "}"), "main.stickyNote {...}"}});
+  }
+  EXPECT_EQ(e[1], delve_elided);
+  // Printed whole: not on eBPF (auto takes Delve), with the reason.
+  Events ev;
+  auto refused = NewEbpfSessionFactory({})->StartTrace(
+      SpecWithFacts(**t, "trace l main.logf\non l print args\n"), ev.Callback());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnimplemented) << refused.status();
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("is interface {}, an empty interface inside a value printed whole"));
+  ExpectReleased(**t, ProbeAddress((*t)->pid(), "main.logf"));
 }
 
 // An empty interface as a result, read at each RET (Delve 1.27 prints <optimized out> for results

@@ -851,3 +851,33 @@ func init() {
 		fmt.Fprintln(w, pick(r.URL.Query().Get("kind"), len(r.URL.Path)) != nil)
 	})
 }
+
+// logf takes its arguments as a logger does: /logf?n=N passes N of them (a string, an int, a
+// *Order, nil, a bool, a stickyNote, in turn).
+//
+//go:noinline
+func logf(format string, args ...any) int { return len(format) + len(args) }
+
+func init() {
+	http.HandleFunc("/logf", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		var args []any
+		for i := 0; i < n; i++ {
+			switch i % 6 {
+			case 0:
+				args = append(args, fmt.Sprint("arg", i))
+			case 1:
+				args = append(args, i*100)
+			case 2:
+				args = append(args, &Order{ID: int64(i)})
+			case 3:
+				args = append(args, nil)
+			case 4:
+				args = append(args, i%2 == 0)
+			default:
+				args = append(args, stickyNote{Note: "s", At: i})
+			}
+		}
+		fmt.Fprintln(w, logf("%v", args...))
+	})
+}
