@@ -730,9 +730,10 @@ class Compiler {
   int region_cap_ = KDBG_MAX_SLOTS;
 };
 
-absl::StatusOr<SlotFormat> ScalarFormat(const TypeInfo& t, int* size) {
-  *size = static_cast<int>(t.size == 0 ? 8 : t.size);
-  switch (t.kind) {
+// The slot format of a value of kind `k` read in one slot; nullopt for the kinds this engine does
+// not read so (arrays, structs, maps, channels, functions, complex numbers).
+std::optional<SlotFormat> KindFormat(GoKind k) {
+  switch (k) {
     case GoKind::kString:
       return SlotFormat::kString;
     case GoKind::kBool:
@@ -759,11 +760,17 @@ absl::StatusOr<SlotFormat> ScalarFormat(const TypeInfo& t, int* size) {
     case GoKind::kFloat64:
       return SlotFormat::kFloat;
     default:
-      return absl::UnimplementedError(absl::StrCat(
-          t.name, " values (kind ", static_cast<int>(t.kind),
-          ") are not read by the eBPF engine: print a string, integer, float, boolean, pointer "
-          "or interface field of it, or use the Delve engine"));
+      return std::nullopt;
   }
+}
+
+absl::StatusOr<SlotFormat> ScalarFormat(const TypeInfo& t, int* size) {
+  *size = static_cast<int>(t.size == 0 ? 8 : t.size);
+  if (std::optional<SlotFormat> f = KindFormat(t.kind)) return *f;
+  return absl::UnimplementedError(absl::StrCat(
+      t.name, " values (kind ", static_cast<int>(t.kind),
+      ") are not read by the eBPF engine: print a string, integer, float, boolean, pointer or "
+      "interface field of it, or use the Delve engine"));
 }
 
 // The dynamic types an interface slot of type `t` may hold (Slot::dynamic_types): by itab for a
@@ -1315,7 +1322,6 @@ class Dispatcher {
     ops.push_back(Op(KDBG_OP_RET));
     std::optional<uint32_t> pc = Place(ops, whole.slots());
     if (!pc.has_value()) {
-      full_ = true;
       return NotReadError(path, "a slice or map", " whose elements' subprogram does not fit");
     }
     v.pc = *pc;
@@ -1344,29 +1350,31 @@ class Dispatcher {
       if (!ScalarCandidate(r.kind)) continue;
       (absl::StrContains(r.name, ".") ? named : it->second).push_back(&r);
     }
-    named.resize(std::min(named.size(), kMaxEmptyInterfaceTypes -
-                                            std::min(kMaxEmptyInterfaceTypes, it->second.size())));
     it->second.insert(it->second.end(), named.begin(), named.end());
+    if (it->second.size() > kMaxEmptyInterfaceTypes) it->second.resize(kMaxEmptyInterfaceTypes);
     return it->second;
   }
   static constexpr size_t kMaxEmptyInterfaceTypes = 1024;
 
-  // The kinds an empty interface's candidates have: booleans, integers, floats and strings.
+  // The kinds an empty interface's candidates have: those read in one slot (KindFormat) but
+  // pointers and interfaces, whose targets Delve prints.
   static bool ScalarCandidate(GoKind k) {
-    return k == GoKind::kBool || k == GoKind::kString ||
-           (k >= GoKind::kInt && k <= GoKind::kUintptr) || k == GoKind::kFloat32 ||
-           k == GoKind::kFloat64;
+    std::optional<SlotFormat> f = KindFormat(k);
+    return f.has_value() && *f != SlotFormat::kPointer && *f != SlotFormat::kInterface;
   }
 
   // Where `ops`, a subprogram of `slots` slots, start in the subprograms: an identical one already
   // there is shared (the subprograms of `int` and of `time.Duration` read the same 8 bytes; a
   // subprogram's ops are position-independent, as it is compiled before its place is known); else
-  // they are appended. Null when they do not fit KDBG_MAX_SUBOPS.
+  // they are appended. Null (and full()) when they do not fit KDBG_MAX_SUBOPS.
   std::optional<uint32_t> Place(const std::vector<kdbg_op>& ops, int slots) {
     std::string key = absl::StrCat(slots, ":");
     key.append(reinterpret_cast<const char*>(ops.data()), ops.size() * sizeof(kdbg_op));
     if (auto it = placed_.find(key); it != placed_.end()) return it->second;
-    if (out_->ops.size() + ops.size() > KDBG_MAX_SUBOPS) return std::nullopt;
+    if (out_->ops.size() + ops.size() > KDBG_MAX_SUBOPS) {
+      full_ = true;
+      return std::nullopt;
+    }
     const auto pc = static_cast<uint32_t>(out_->ops.size());
     out_->ops.insert(out_->ops.end(), ops.begin(), ops.end());
     placed_.emplace(std::move(key), pc);
@@ -1397,12 +1405,12 @@ class Dispatcher {
     WholeValue whole(dwarf_, types_, bias_, config, 1, kMaxRegion, &ops, this, nest);
     if (!whole.EmitFitting(a, r.name, level, depth, &v.data).ok()) return nullptr;
     ops.push_back(Op(KDBG_OP_RET));
-    std::optional<uint32_t> pc;
-    if (out_->values.size() >= KDBG_MAX_DISPATCH ||
-        !(pc = Place(ops, 1 + whole.slots())).has_value()) {
+    if (out_->values.size() >= KDBG_MAX_DISPATCH) {
       full_ = true;
       return nullptr;
     }
+    std::optional<uint32_t> pc = Place(ops, 1 + whole.slots());
+    if (!pc.has_value()) return nullptr;
     v.pc = *pc;
     v.slots = 1 + whole.slots();
     return &out_->values.emplace(key, std::move(v)).first->second;
@@ -1419,9 +1427,9 @@ class Dispatcher {
   bool full_ = false;
 };
 
-// Whether a value of type `t` printed, or an argument or result, is read by its dynamic type's
-// subprogram: an interface, when there is a dispatcher. (An empty interface only there, at the
-// root of what is printed: WholeValue::Interface.)
+// Whether a value of type `t` (printed, an argument or a result) is read by its dynamic type's
+// subprogram: an interface, when there is a dispatcher (an empty one not everywhere:
+// WholeValue::Interface).
 bool ReadsDynamicValue(const TypeInfo& t, const Dispatcher* d) {
   return d != nullptr && t.kind == GoKind::kInterface;
 }
@@ -1438,19 +1446,19 @@ bool SmallerRegionsLeft(int cap) { return cap > kRegionCaps[std::size(kRegionCap
 // at the interface's own level while that is at most kMaxVariableRecurse, else by address), by the
 // subprogram of its dynamic type, whose region follows the words. An empty interface's
 // subprograms are those of the scalar types (Dispatcher::Candidates; another type shows its type
-// and address): read as the value printed, or anywhere in an argument or result (`args ...any`'s
-// elements; Delve does not follow pointers there either), but a print holding one deeper (a
-// struct's field, a slice's element) stays NotRead, so that what Delve prints whole there runs on
-// Delve.
+// and address, which is what Delve shows where it does not follow pointers): read as the value
+// printed, and anywhere in an argument or result (`args ...any`'s elements); a print holding one
+// deeper (a struct's field, a slice's element), where Delve prints every type whole, stays
+// NotRead and runs on Delve.
 absl::Status WholeValue::Interface(const Alt& a, const std::string& path, int level, int depth,
                                    ValueNode* node) {
-  if (!ReadsDynamicValue(a.type, dispatcher_) || !bias_.has_value() ||
-      (a.type.empty_interface && depth > 0 && config_.follow_pointers)) {
+  const bool any_in_print = a.type.empty_interface && depth > 0 && config_.follow_pointers;
+  if (any_in_print) {
     return NotReadError(path, a.type.name,
-                        !a.type.empty_interface ? ""
-                        : depth > 0 ? ", an empty interface inside a value printed whole (print "
-                                      "it on its own)"
-                                    : ", an empty interface");
+                        ", an empty interface inside a value printed whole (print it on its own)");
+  }
+  if (!ReadsDynamicValue(a.type, dispatcher_) || !bias_.has_value()) {
+    return NotReadError(path, a.type.name, a.type.empty_interface ? ", an empty interface" : "");
   }
   KDBG_RETURN_IF_ERROR(Leaf(a, path, node));
   if (level > kMaxVariableRecurse) {

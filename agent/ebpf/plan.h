@@ -219,7 +219,7 @@ struct DynamicValue {
   ValueNode data;   // the dynamic value (Delve's "data" child), its slots counted in the region
 };
 // The subprogram of one element of a slice (KDBG_OP_EACH) or entry of a map (KDBG_OP_MAP): its
-// slots counted from the element's first (at most a quarter of a record).
+// slots counted from the element's first (at most 32: plan.cc, kMaxElementSlots).
 struct ElementValue {
   uint32_t pc = 0;  // its first op in Subprograms::ops
   int slots = 0;
