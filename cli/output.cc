@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -111,10 +112,41 @@ Json Vars(const google::protobuf::RepeatedPtrField<kdbg::v1::Variable>& vars) {
 // nlohmann::json throws on invalid UTF-8; values come from the target's memory, so replace.
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
+// Whether `s` is printable ASCII and holds no `"` or `\\`: JSON takes it as it is. Most names and
+// values are; eight bytes at a time (a byte below 0x20, at or above 0x80, or equal to one of the
+// two: the classic has-less-than and has-zero word tests, which never miss such a byte).
+bool PlainJson(absl::string_view s) {
+  constexpr uint64_t kOnes = 0x0101010101010101;
+  constexpr uint64_t kHigh = 0x8080808080808080;
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, sizeof(w));
+    const uint64_t quote = w ^ (kOnes * '"');
+    const uint64_t backslash = w ^ (kOnes * '\\');
+    if (((w | ((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) |
+          ((backslash - kOnes) & ~backslash)) &
+         kHigh) != 0) {
+      return false;
+    }
+  }
+  for (; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
 // Appends `s` as a JSON string exactly as Dump prints it: `"` and `\\` escaped, \b \f \n \r \t,
 // other control characters as \u00xx, everything else (UTF-8 included) as is; a string that is
 // not valid UTF-8 goes through Dump (which replaces the bad bytes).
 void AppendJsonString(std::string* out, absl::string_view s) {
+  if (PlainJson(s)) {  // one pass for the usual string
+    out->push_back('"');
+    out->append(s.data(), s.size());
+    out->push_back('"');
+    return;
+  }
   if (!ValidUtf8(s)) {
     out->append(Dump(Json(std::string(s))));
     return;

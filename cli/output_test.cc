@@ -133,7 +133,19 @@ TEST(OutputTest, HitJsonIsByteForByteWhatNlohmannPrints) {
                                            "overlong \xc0\xaf",
                                            "surrogate \xed\xa0\x80",
                                            ""};
-  for (const std::string& value : values) {
+  // Each byte a JSON string escapes or checks (and its plain neighbours), at every place of the
+  // first three words of a longer string and its tail.
+  std::vector<std::string> all = values;
+  for (char special : {'"', '\\', '\x01', '\x1f', '\x7f', ' ', '!', '#', '[', ']', '\xc3'}) {
+    for (size_t at = 0; at < 27; ++at) {
+      std::string s(27, 'a');
+      s[at] = special;
+      if (special == '\xc3') s.insert(at + 1, "\xa9");  // é, whole
+      all.push_back(s);
+      if (special == '\xc3') all.push_back(std::string(27, 'a').replace(at, 1, "\xc3"));  // cut
+    }
+  }
+  for (const std::string& value : all) {
     kdbg::v1::Event e = HitEvent();
     e.mutable_hit()->mutable_vars(0)->set_value(value);
     e.mutable_hit()->mutable_args(0)->set_name(value);

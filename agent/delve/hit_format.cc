@@ -20,23 +20,56 @@ using nlohmann::json;
 
 using gobinary::GoKind;
 
-std::string Format(const json& v, int depth);
+// What Format reads of a value, the same for Delve's JSON and for an ApiVariable: each JSON
+// accessor falls back (jsonx) where a field is missing or of another type.
+bool IsObject(const json& v) { return v.is_object(); }
+std::string UnreadableOf(const json& v) { return Str(v, "unreadable"); }
+GoKind KindOf(const json& v) { return gobinary::GoKindFromNumber(Int(v, "kind")); }
+std::string NameOf(const json& v) { return Str(v, "name"); }
+std::string TypeOf(const json& v) { return Str(v, "type"); }
+std::string ValueOf(const json& v) { return Str(v, "value"); }
+int64_t LenOf(const json& v) { return Int(v, "len"); }
+int64_t CapOf(const json& v) { return Int(v, "cap"); }
+uint64_t BaseOf(const json& v) { return Uint(v, "base"); }
+bool HasAddr(const json& v) { return v.is_object() && v.contains("addr"); }
+uint64_t AddrOf(const json& v) { return Uint(v, "addr"); }
+bool OnlyAddr(const json& v) { return Bool(v, "onlyAddr"); }
+const json& ChildrenOf(const json& v) { return Arr(v, "children"); }
+
+bool IsObject(const ApiVariable& /*v*/) { return true; }
+const std::string& UnreadableOf(const ApiVariable& v) { return v.unreadable; }
+GoKind KindOf(const ApiVariable& v) { return v.kind; }
+absl::string_view NameOf(const ApiVariable& v) { return v.name; }
+absl::string_view TypeOf(const ApiVariable& v) { return v.type; }
+const std::string& ValueOf(const ApiVariable& v) { return v.value; }
+int64_t LenOf(const ApiVariable& v) { return v.len; }
+int64_t CapOf(const ApiVariable& v) { return v.cap; }
+uint64_t BaseOf(const ApiVariable& v) { return v.base; }
+bool HasAddr(const ApiVariable& v) { return v.addr.has_value(); }
+uint64_t AddrOf(const ApiVariable& v) { return v.addr.value_or(0); }
+bool OnlyAddr(const ApiVariable& v) { return v.only_addr; }
+const std::vector<ApiVariable>& ChildrenOf(const ApiVariable& v) { return v.children; }
+
+template <typename V>
+std::string Format(const V& v, int depth);
 
 // Whether pointer `v` is nil: Delve's target at address 0, never loaded, of the pointer's element
 // kind (a struct with no fields, an int with no value), readable.
-bool IsNilPointer(const json& v) {
-  const json& ch = Arr(v, "children");
-  return ch.size() == 1 && ch[0].is_object() && ch[0].contains("addr") &&
-         Uint(ch[0], "addr") == 0 && Str(ch[0], "unreadable").empty();
+template <typename V>
+bool IsNilPointer(const V& v) {
+  const auto& ch = ChildrenOf(v);
+  return ch.size() == 1 && IsObject(ch[0]) && HasAddr(ch[0]) && AddrOf(ch[0]) == 0 &&
+         UnreadableOf(ch[0]).empty();
 }
 
-std::string Children(const json& v, int depth, bool with_names, int64_t total) {
+template <typename V>
+std::string Children(const V& v, int depth, bool with_names, int64_t total) {
   std::string out;
-  const json& ch = Arr(v, "children");
+  const auto& ch = ChildrenOf(v);
   size_t n = ch.size();
   for (size_t i = 0; i < n; ++i) {
     if (i > 0) out += ", ";
-    if (with_names) absl::StrAppend(&out, Str(ch[i], "name"), ": ");
+    if (with_names) absl::StrAppend(&out, NameOf(ch[i]), ": ");
     out += Format(ch[i], depth + 1);
   }
   if (total > static_cast<int64_t>(n))
@@ -44,9 +77,10 @@ std::string Children(const json& v, int depth, bool with_names, int64_t total) {
   return out;
 }
 
-std::string Format(const json& v, int depth) {
-  if (!v.is_object()) return "";
-  std::string unreadable = Str(v, "unreadable");
+template <typename V>
+std::string Format(const V& v, int depth) {
+  if (!IsObject(v)) return "";
+  const auto& unreadable = UnreadableOf(v);
   if (!unreadable.empty()) {
     // Delve's two words for "optimized code keeps no value here": an empty DWARF location
     // expression, or a location list with no entry covering this PC.
@@ -56,11 +90,11 @@ std::string Format(const json& v, int depth) {
     }
     return absl::StrCat("(unreadable ", unreadable, ")");
   }
-  GoKind kind = gobinary::GoKindFromNumber(Int(v, "kind"));
-  std::string type = Str(v, "type");
-  std::string value = Str(v, "value");
-  int64_t len = Int(v, "len");
-  const json& ch = Arr(v, "children");
+  GoKind kind = KindOf(v);
+  const auto& type = TypeOf(v);
+  const auto& value = ValueOf(v);
+  int64_t len = LenOf(v);
+  const auto& ch = ChildrenOf(v);
   size_t nch = ch.size();
   if (depth > kFormatDepth)
     return kind == GoKind::kString ? QuoteGoString(value) : absl::StrCat(type, " {...}");
@@ -76,20 +110,18 @@ std::string Format(const json& v, int depth) {
       if (nch == 0) return absl::StrCat("(", type, ")(nil)");
       // Not `*main.T {}` (its target printed), nor `(*main.T)(0x0)` (by its address).
       if (IsNilPointer(v)) return "nil";
-      if (Bool(ch[0], "onlyAddr")) {
-        return absl::StrCat("(", type, ")(0x", absl::Hex(Uint(ch[0], "addr")), ")");
-      }
+      if (OnlyAddr(ch[0])) return absl::StrCat("(", type, ")(0x", absl::Hex(AddrOf(ch[0])), ")");
       return absl::StrCat("*", Format(ch[0], depth + 1));
     case GoKind::kStruct:
       return absl::StrCat(type, " {", Children(v, depth, true, len), "}");
     case GoKind::kSlice:
     case GoKind::kArray:
-      return absl::StrCat(type, " len: ", len, ", cap: ", Int(v, "cap"), ", [",
+      return absl::StrCat(type, " len: ", len, ", cap: ", CapOf(v), ", [",
                           Children(v, depth, false, len), "]");
     case GoKind::kMap: {
       // Delve's api.Variable: `base` the runtime's header (0: a nil map), children the first
       // MaxArrayValues entries' keys and elements in turn; none past its recursion level.
-      if (nch == 0 && Uint(v, "base") == 0 && len == 0) return absl::StrCat(type, " nil");
+      if (nch == 0 && BaseOf(v) == 0 && len == 0) return absl::StrCat(type, " nil");
       std::string out = absl::StrCat(type, " [");
       for (size_t i = 0; i + 1 < nch; i += 2) {
         if (i > 0) out += ", ";
@@ -101,24 +133,24 @@ std::string Format(const json& v, int depth) {
       return out + "]";
     }
     case GoKind::kInterface:
-      if (nch == 0 || (Int(ch[0], "kind") == 0 && Uint(ch[0], "addr") == 0)) {
+      if (nch == 0 || (KindOf(ch[0]) == GoKind::kInvalid && AddrOf(ch[0]) == 0)) {
         return absl::StrCat(type, " nil");
       }
       // Past the recursion level Delve loads (MaxVariableRecurse), its dynamic value is never
       // loaded (Delve's data child OnlyAddr, with no value or children): its type only,
       // "error(*pkg.T ...)", never a pointer's missing target taken for nil (dlv's own printer
       // writes "..." for such a pointer, "*(*T)(0x...)" for another kind).
-      if (Bool(ch[0], "onlyAddr")) return absl::StrCat(type, "(", Str(ch[0], "type"), " ...)");
+      if (OnlyAddr(ch[0])) return absl::StrCat(type, "(", TypeOf(ch[0]), " ...)");
       // A nil pointer in it keeps its type: "error((*main.E)(nil))".
-      if (gobinary::GoKindFromNumber(Int(ch[0], "kind")) == GoKind::kPtr && IsNilPointer(ch[0])) {
-        return absl::StrCat(type, "((", Str(ch[0], "type"), ")(nil))");
+      if (KindOf(ch[0]) == GoKind::kPtr && IsNilPointer(ch[0])) {
+        return absl::StrCat(type, "((", TypeOf(ch[0]), ")(nil))");
       }
       return absl::StrCat(type, "(", Format(ch[0], depth + 1), ")");
     case GoKind::kFunc:
-      return value.empty() ? "nil" : value;
+      return value.empty() ? "nil" : std::string(value);
     default:
       if (value.empty() && kind == GoKind::kInvalid) return "(invalid)";
-      return value;
+      return std::string(value);
   }
 }
 
@@ -176,6 +208,8 @@ std::string QuoteGoString(absl::string_view s) {
 }
 
 std::string FormatVariable(const json& v) { return Format(v, 0); }
+
+std::string FormatVariable(const ApiVariable& v) { return Format(v, 0); }
 
 kdbg::v1::HitEvent BuildHit(const json& thread, const std::string& tracepoint, int64_t hit_count) {
   kdbg::v1::HitEvent hit;

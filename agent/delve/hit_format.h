@@ -11,11 +11,15 @@
 //                      "stacktrace":[{"pc":..,"file":..,"line":..,"function":{"name":..}}]}}
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
+#include "agent/gobinary/go_kind.h"
 
 #include "kdbg/v1/types.pb.h"
 #include "nlohmann/json.hpp"
@@ -31,6 +35,27 @@ inline constexpr char kOptimizedOut[] = "<optimized out>";
 // find loclist entry" (no value at this PC in optimized code): `<optimized out>`. Nested values are
 // cut at depth kFormatDepth.
 std::string FormatVariable(const nlohmann::json& v);
+
+// The fields of Delve's api.Variable that FormatVariable reads, for a caller that builds a value
+// without JSON (the eBPF engine, from its record: agent/ebpf/plan.cc). `name` and `type` view
+// strings that outlive the call; `addr` is present where Delve's JSON has "addr" (a pointer's
+// target: at 0 with no value, a nil pointer's).
+struct ApiVariable {
+  absl::string_view name;
+  absl::string_view type;
+  gobinary::GoKind kind = gobinary::GoKind::kInvalid;
+  std::string value;  // a string's bytes, a number's text
+  int64_t len = 0;
+  int64_t cap = 0;
+  uint64_t base = 0;  // a map's header (0: a nil map)
+  std::optional<uint64_t> addr;
+  bool only_addr = false;  // a target not loaded, shown by its address (or type)
+  std::string unreadable;
+  std::vector<ApiVariable> children;
+};
+
+// The same text as FormatVariable of the JSON with these fields.
+std::string FormatVariable(const ApiVariable& v);
 
 // How deep FormatVariable goes: a value nested deeper (the value itself is at depth 0, a field or
 // a pointer's target one deeper than what holds it) prints as its type and `{...}`, a string in

@@ -3,12 +3,45 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "agent/delve/json_access.h"
 #include "gtest/gtest.h"
 
 namespace kdbg::delve {
 namespace {
 
 using nlohmann::json;
+
+// `j` (an object, as Delve sends a value) as an ApiVariable: the same fields, read as
+// FormatVariable reads the JSON (json_access.h); its strings view `j`'s.
+ApiVariable FromJson(const json& j) {
+  auto view = [&](const char* key) -> absl::string_view {
+    const json* v = jsonx::Find(j, key);
+    return v != nullptr && v->is_string() ? absl::string_view(v->get_ref<const std::string&>())
+                                          : absl::string_view();
+  };
+  ApiVariable v;
+  v.name = view("name");
+  v.type = view("type");
+  v.kind = gobinary::GoKindFromNumber(jsonx::Int(j, "kind"));
+  v.value = jsonx::Str(j, "value");
+  v.len = jsonx::Int(j, "len");
+  v.cap = jsonx::Int(j, "cap");
+  v.base = jsonx::Uint(j, "base");
+  if (j.contains("addr")) v.addr = jsonx::Uint(j, "addr");
+  v.only_addr = jsonx::Bool(j, "onlyAddr");
+  v.unreadable = jsonx::Str(j, "unreadable");
+  for (const json& c : jsonx::Arr(j, "children")) v.children.push_back(FromJson(c));
+  return v;
+}
+
+// FormatVariable of `j`, checked to be the same text from its ApiVariable (the eBPF engine's way
+// in): a difference is returned instead, so the caller's expectation fails showing both.
+std::string Format(const json& j) {
+  std::string from_json = FormatVariable(j);
+  std::string from_api = FormatVariable(FromJson(j));
+  if (from_json != from_api) return absl::StrCat("JSON: ", from_json, " ApiVariable: ", from_api);
+  return from_json;
+}
 
 // Go's strconv-style quoting as Delve prints a string: every escape, control bytes as \xNN
 // (lower-case hex, 0x7f too), UTF-8 and printable ASCII as they are, runs between escapes kept.
@@ -24,14 +57,13 @@ TEST(QuoteGoStringTest, EscapesAsDelvePrints) {
 }
 
 TEST(FormatVariableTest, Scalars) {
-  EXPECT_EQ(
-      FormatVariable({{"kind", 24}, {"type", "string"}, {"value", "127.0.0.1:53422"}, {"len", 15}}),
-      "\"127.0.0.1:53422\"");
-  EXPECT_EQ(FormatVariable({{"kind", 24}, {"value", "a\"b\n"}, {"len", 4}}), "\"a\\\"b\\n\"");
-  EXPECT_EQ(FormatVariable({{"kind", 24}, {"value", "abc"}, {"len", 10}}), "\"abc\"...+7 more");
-  EXPECT_EQ(FormatVariable({{"kind", 2}, {"type", "int"}, {"value", "42"}}), "42");
-  EXPECT_EQ(FormatVariable({{"kind", 1}, {"value", "true"}}), "true");
-  EXPECT_EQ(FormatVariable({{"kind", 24}, {"unreadable", "could not read"}}),
+  EXPECT_EQ(Format({{"kind", 24}, {"type", "string"}, {"value", "127.0.0.1:53422"}, {"len", 15}}),
+            "\"127.0.0.1:53422\"");
+  EXPECT_EQ(Format({{"kind", 24}, {"value", "a\"b\n"}, {"len", 4}}), "\"a\\\"b\\n\"");
+  EXPECT_EQ(Format({{"kind", 24}, {"value", "abc"}, {"len", 10}}), "\"abc\"...+7 more");
+  EXPECT_EQ(Format({{"kind", 2}, {"type", "int"}, {"value", "42"}}), "42");
+  EXPECT_EQ(Format({{"kind", 1}, {"value", "true"}}), "true");
+  EXPECT_EQ(Format({{"kind", 24}, {"unreadable", "could not read"}}),
             "(unreadable could not read)");
 }
 
@@ -42,23 +74,23 @@ TEST(FormatVariableTest, Composites) {
              {"children",
               {{{"name", "A"}, {"kind", 2}, {"value", "1"}},
                {{"name", "B"}, {"kind", 24}, {"value", "x"}, {"len", 1}}}}};
-  EXPECT_EQ(FormatVariable(st), "main.T {A: 1, B: \"x\", ...+1 more}");
+  EXPECT_EQ(Format(st), "main.T {A: 1, B: \"x\", ...+1 more}");
   json ptr = {{"kind", 22}, {"type", "*main.T"}, {"children", {st}}};
-  EXPECT_EQ(FormatVariable(ptr), "*main.T {A: 1, B: \"x\", ...+1 more}");
+  EXPECT_EQ(Format(ptr), "*main.T {A: 1, B: \"x\", ...+1 more}");
   // A nil pointer: Delve's target at address 0, of the pointer's element kind, never loaded;
   // followed or not (an argument's, onlyAddr), and inside a loaded value.
   json nilptr = {{"kind", 22},
                  {"type", "*main.T"},
                  {"children", {{{"kind", 25}, {"type", "main.T"}, {"addr", 0}}}}};
-  EXPECT_EQ(FormatVariable(nilptr), "nil");
+  EXPECT_EQ(Format(nilptr), "nil");
   nilptr["children"][0]["onlyAddr"] = true;
-  EXPECT_EQ(FormatVariable(nilptr), "nil");
+  EXPECT_EQ(Format(nilptr), "nil");
   json holder = {{"kind", 25}, {"type", "main.H"}, {"len", 1}, {"children", {nilptr}}};
   holder["children"][0]["name"] = "Next";
-  EXPECT_EQ(FormatVariable(holder), "main.H {Next: nil}");
+  EXPECT_EQ(Format(holder), "main.H {Next: nil}");
   // In an interface, with its type; an unreadable target at address 0 is no nil.
   json iface = {{"kind", 20}, {"type", "error"}, {"children", {nilptr}}};
-  EXPECT_EQ(FormatVariable(iface), "error((*main.T)(nil))");
+  EXPECT_EQ(Format(iface), "error((*main.T)(nil))");
   // Past MaxVariableRecurse its data is OnlyAddr, never loaded (no target): its type only.
   json unloaded = {{"kind", 20},
                    {"type", "error"},
@@ -68,21 +100,21 @@ TEST(FormatVariableTest, Composites) {
                       {"type", "*main.T"},
                       {"addr", 0xc000010000},
                       {"onlyAddr", true}}}}};
-  EXPECT_EQ(FormatVariable(unloaded), "error(*main.T ...)");
+  EXPECT_EQ(Format(unloaded), "error(*main.T ...)");
   unloaded["children"][0]["kind"] = 25;
   unloaded["children"][0]["type"] = "main.S";
   unloaded["children"][0]["len"] = 2;
-  EXPECT_EQ(FormatVariable(unloaded), "error(main.S ...)");
+  EXPECT_EQ(Format(unloaded), "error(main.S ...)");
   json bad = nilptr;
   bad["children"][0]["unreadable"] = "could not read";
   bad["children"][0].erase("onlyAddr");
-  EXPECT_EQ(FormatVariable(bad), "*(unreadable could not read)");
+  EXPECT_EQ(Format(bad), "*(unreadable could not read)");
   json slice = {{"kind", 23},
                 {"type", "[]int"},
                 {"len", 2},
                 {"cap", 4},
                 {"children", {{{"kind", 2}, {"value", "1"}}, {{"kind", 2}, {"value", "2"}}}}};
-  EXPECT_EQ(FormatVariable(slice), "[]int len: 2, cap: 4, [1, 2]");
+  EXPECT_EQ(Format(slice), "[]int len: 2, cap: 4, [1, 2]");
 }
 
 TEST(BuildHitTest, FromAContinueReplyThread) {
@@ -121,24 +153,24 @@ TEST(FormatVariableTest, Maps) {
   json m = {{"kind", 21}, {"type", "map[string]int"}, {"base", 0xc000010000}, {"len", 2}};
   m["children"] = entry("a", 1);
   for (const json& c : entry("b", 2)) m["children"].push_back(c);
-  EXPECT_EQ(FormatVariable(m), "map[string]int [\"a\": 1, \"b\": 2]");
+  EXPECT_EQ(Format(m), "map[string]int [\"a\": 1, \"b\": 2]");
   m["len"] = 5;
-  EXPECT_EQ(FormatVariable(m), "map[string]int [\"a\": 1, \"b\": 2, ...+3 more]");
+  EXPECT_EQ(Format(m), "map[string]int [\"a\": 1, \"b\": 2, ...+3 more]");
   m["children"] = json::array();  // past the recursion level Delve loads: its length only
-  EXPECT_EQ(FormatVariable(m), "map[string]int [...]");
+  EXPECT_EQ(Format(m), "map[string]int [...]");
   m["len"] = 0;
-  EXPECT_EQ(FormatVariable(m), "map[string]int []");
+  EXPECT_EQ(Format(m), "map[string]int []");
   m["base"] = 0;
-  EXPECT_EQ(FormatVariable(m), "map[string]int nil");
+  EXPECT_EQ(Format(m), "map[string]int nil");
 }
 
 TEST(FormatVariableTest, OptimizedOutAndReturnValues) {
   // Delve's words for "no value at this PC": an empty location expression, no loclist entry.
-  EXPECT_EQ(FormatVariable({{"kind", 22}, {"unreadable", "empty OP stack"}}), "<optimized out>");
-  EXPECT_EQ(FormatVariable({{"kind", 22},
-                            {"unreadable",
-                             "could not find loclist entry at 0x2f68a for address "
-                             "0x621711"}}),
+  EXPECT_EQ(Format({{"kind", 22}, {"unreadable", "empty OP stack"}}), "<optimized out>");
+  EXPECT_EQ(Format({{"kind", 22},
+                    {"unreadable",
+                     "could not find loclist entry at 0x2f68a for address "
+                     "0x621711"}}),
             "<optimized out>");
   json th = json::parse(R"({"function":{"name":"main.f","optimized":true},
     "breakPointInfo":{"arguments":[{"name":"n","kind":2,"value":"7","flags":40},

@@ -18,15 +18,15 @@ using agent::EventCallback;
 
 // Stamps the ArmedEvent with the engine and the reason it was chosen.
 EventCallback Stamp(EventCallback cb, std::string engine, std::string note) {
-  return [cb = std::move(cb), engine = std::move(engine),
-          note = std::move(note)](const kdbg::v1::Event& e) {
-    if (!cb) return;
-    if (!e.has_armed()) return cb(e);
-    kdbg::v1::Event copy = e;
-    copy.mutable_armed()->set_engine(engine);
-    if (!note.empty()) copy.mutable_armed()->set_engine_note(note);
-    cb(copy);
-  };
+  return
+      [cb = std::move(cb), engine = std::move(engine), note = std::move(note)](kdbg::v1::Event e) {
+        if (!cb) return;
+        if (e.has_armed()) {
+          e.mutable_armed()->set_engine(engine);
+          if (!note.empty()) e.mutable_armed()->set_engine_note(note);
+        }
+        cb(std::move(e));  // every event is moved on, none copied
+      };
 }
 
 // A session's claim on its build (build_claims.h): 0 until acquired, and again once released.
@@ -38,9 +38,9 @@ using Token = std::shared_ptr<std::atomic<int64_t>>;
 // session that left the target traced keeps its claim until it is destroyed.
 EventCallback ReleasedAtEnd(EventCallback cb, std::shared_ptr<BuildClaims> claims, Token token) {
   return [cb = std::move(cb), claims = std::move(claims),
-          token = std::move(token)](const kdbg::v1::Event& e) {
+          token = std::move(token)](kdbg::v1::Event e) {
     if (e.has_ended() && !e.ended().target_traced()) claims->Release(token->exchange(0));
-    if (cb) cb(e);
+    if (cb) cb(std::move(e));  // moved on: a hit's values are not copied
   };
 }
 

@@ -2748,8 +2748,10 @@ struct WholeContext {
   absl::Span<const kdbg_slot> record;
 };
 
-nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
-                         const WholeContext& cx);
+using delve::ApiVariable;
+
+ApiVariable WholeVariable(const ValueNode& n, absl::Span<const kdbg_slot> values,
+                          const WholeContext& cx);
 
 // Delve's maxErrCount (pkg/proc/variables.go): loadArrayValues stops after more unreadable
 // elements than this.
@@ -2762,8 +2764,8 @@ absl::Span<const kdbg_slot> From(absl::Span<const kdbg_slot> values, size_t k) {
 
 // An array's or slice's elements (ValueNode::element, or element_slots) into `j`, as Delve's
 // api.Variable has them: Len, Cap and the first MaxArrayValues elements as children.
-nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
-                            const WholeContext& cx, nlohmann::json j) {
+ApiVariable Elements(const ValueNode& n, absl::Span<const kdbg_slot> values, const WholeContext& cx,
+                     ApiVariable j) {
   auto slot = [&](int k, std::string* why) { return LeafSlot(n, values, k, why); };
   std::string why;
   std::string bytes;
@@ -2771,13 +2773,13 @@ nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> valu
   if (n.kind == GoKind::kSlice) {
     const kdbg_slot* header = slot(n.slot, &why);
     if (header == nullptr) {
-      j["unreadable"] = why;
+      j.unreadable = why;
       return j;
     }
     len = header->w0;
     cap = header->w1;
     if (len > cap) {  // a slice header being written
-      j["unreadable"] = absl::StrCat("slice length ", len, " above its capacity ", cap);
+      j.unreadable = absl::StrCat("slice length ", len, " above its capacity ", cap);
       return j;
     }
     // The data pointer: its own slot (elements read one by one), or each byte chunk's w0.
@@ -2786,48 +2788,47 @@ nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> valu
     if (len > 0 && static_cast<size_t>(data_at) < values.size() &&
         values[static_cast<size_t>(data_at)].w0 == 0 &&
         values[static_cast<size_t>(data_at)].status != KDBG_SLOT_UNSET) {
-      j["unreadable"] = "non-zero length array with nil base";  // Delve's words
+      j.unreadable = "non-zero length array with nil base";  // Delve's words
       return j;
     }
     if (each) {
       const kdbg_slot* data = slot(n.region, &why);
       if (data == nullptr) {
-        j["unreadable"] = why;
+        j.unreadable = why;
         return j;
       }
       if (n.element_slots > 0 && data->w1 == 0) {
         // The EACH never ran (it writes where the elements start, always past slot 0): the hit's
         // steps ran out before it.
-        j["unreadable"] = "not evaluated";
+        j.unreadable = "not evaluated";
         return j;
       }
-      j["len"] = len;
-      j["cap"] = cap;
-      nlohmann::json children = nlohmann::json::array();
+      j.len = static_cast<int64_t>(len);
+      j.cap = static_cast<int64_t>(cap);
       // The EACH read data->n elements into the record from slot data->w1 on (fewer than Delve's
       // when the record ran out of slots: the rest then show as "...+N more"); elements that take
       // no slot print from their shape.
       uint64_t shown = std::min<uint64_t>(len, static_cast<uint64_t>(n.max_elements));
       if (n.element_slots > 0) shown = std::min<uint64_t>(shown, data->n);
+      j.children.reserve(static_cast<size_t>(shown));
       int errors = 0;
       for (uint64_t i = 0; i < shown; ++i) {
         const uint64_t at = std::min<uint64_t>(
             data->w1 + i * static_cast<uint64_t>(n.element_slots), cx.record.size());
-        nlohmann::json e = WholeJson(n.children.front(),
-                                     n.element_slots > 0 ? From(cx.record, static_cast<size_t>(at))
-                                                         : absl::Span<const kdbg_slot>(),
-                                     cx);
-        errors += e.contains("unreadable") ? 1 : 0;
-        children.push_back(std::move(e));
+        ApiVariable e = WholeVariable(n.children.front(),
+                                      n.element_slots > 0 ? From(cx.record, static_cast<size_t>(at))
+                                                          : absl::Span<const kdbg_slot>(),
+                                      cx);
+        errors += e.unreadable.empty() ? 0 : 1;
+        j.children.push_back(std::move(e));
         if (errors > kMaxErrCount) break;
       }
-      j["children"] = std::move(children);
       return j;
     }
     for (int k = 1; k < n.slots; ++k) {
       const kdbg_slot* chunk = slot(n.slot + k, &why);
       if (chunk == nullptr) {
-        j["unreadable"] = why;
+        j.unreadable = why;
         return j;
       }
       bytes.append(chunk->str, std::min<size_t>(chunk->n, KDBG_STR_MAX));
@@ -2837,7 +2838,7 @@ nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> valu
     for (int k = 0; k < n.slots; ++k) {
       const kdbg_slot* chunk = slot(n.slot + k, &why);
       if (chunk == nullptr) {
-        j["unreadable"] = why;
+        j.unreadable = why;
         return j;
       }
       for (uint64_t w : {chunk->w0, chunk->w1}) {
@@ -2845,20 +2846,21 @@ nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> valu
       }
     }
   }
-  j["len"] = len;
-  j["cap"] = cap;
+  j.len = static_cast<int64_t>(len);
+  j.cap = static_cast<int64_t>(cap);
   const auto size = static_cast<size_t>(n.element.size);
   const size_t shown = std::min<size_t>({static_cast<size_t>(std::min<uint64_t>(len, 1 << 20)),
                                          static_cast<size_t>(n.max_elements), bytes.size() / size});
-  nlohmann::json children = nlohmann::json::array();
+  j.children.reserve(shown);
   for (size_t i = 0; i < shown; ++i) {
     kdbg_slot e{};
     e.status = KDBG_SLOT_OK;
     std::memcpy(&e.w0, bytes.data() + i * size, size);
-    children.push_back(
-        {{"name", ""}, {"type", n.element.type}, {"value", FormatSlot(n.element, e)}});
+    // No kind: delve::FormatVariable prints the value as it is.
+    ApiVariable& c = j.children.emplace_back();
+    c.type = n.element.type;
+    c.value = FormatSlot(n.element, e);
   }
-  j["children"] = std::move(children);
   return j;
 }
 
@@ -2866,69 +2868,65 @@ nlohmann::json ElementsJson(const ValueNode& n, absl::Span<const kdbg_slot> valu
 // MaxArrayValues entries' keys and elements, one after the other, as children (those the MAP read:
 // fewer when the record ran out of slots or the map is sparse past KDBG_MAP_GROUPS groups; the
 // printer then shows "..."). Entries that take no slot print from their shape.
-nlohmann::json MapJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
-                       const WholeContext& cx, nlohmann::json j) {
+ApiVariable MapEntries(const ValueNode& n, absl::Span<const kdbg_slot> values,
+                       const WholeContext& cx, ApiVariable j) {
   std::string why;
   const kdbg_slot* pointer = LeafSlot(n, values, n.slot, &why);
   if (pointer == nullptr) {
-    j["unreadable"] = why;
+    j.unreadable = why;
     return j;
   }
-  nlohmann::json children = nlohmann::json::array();
-  j["base"] = pointer->w0;  // the runtime's header; 0: a nil map (no entries)
+  j.base = pointer->w0;  // the runtime's header; 0: a nil map (no entries)
   if (pointer->w0 == 0) {
-    j["len"] = 0;
-    j["children"] = std::move(children);
+    j.len = 0;
     return j;
   }
   // Its length and entries (the MAP's slot): unset when the hit's steps ran out before the MAP
   // was done.
   const kdbg_slot* header = LeafSlot(n, values, n.region, &why);
   if (header == nullptr) {
-    j["unreadable"] = why;
+    j.unreadable = why;
     return j;
   }
-  j["len"] = header->w0;
+  j.len = static_cast<int64_t>(header->w0);
   uint64_t shown = std::min<uint64_t>(header->w0, static_cast<uint64_t>(n.max_elements));
   if (n.element_slots > 0) shown = std::min<uint64_t>(shown, header->n);
+  j.children.reserve(static_cast<size_t>(2 * shown));
   int errors = 0;
   for (uint64_t i = 0; i < shown && !n.children.empty(); ++i) {
     const uint64_t at = std::min<uint64_t>(header->w1 + i * static_cast<uint64_t>(n.element_slots),
                                            cx.record.size());
-    nlohmann::json entry = WholeJson(n.children.front(),
-                                     n.element_slots > 0 ? From(cx.record, static_cast<size_t>(at))
-                                                         : absl::Span<const kdbg_slot>(),
-                                     cx);
+    ApiVariable entry = WholeVariable(n.children.front(),
+                                      n.element_slots > 0 ? From(cx.record, static_cast<size_t>(at))
+                                                          : absl::Span<const kdbg_slot>(),
+                                      cx);
     // The slot struct {key, elem}: its two fields are the entry.
-    nlohmann::json& fields = entry["children"];
-    if (!fields.is_array() || fields.size() != 2) break;
-    errors += fields[0].contains("unreadable") || fields[1].contains("unreadable") ? 1 : 0;
-    children.push_back(std::move(fields[0]));
-    children.push_back(std::move(fields[1]));
+    std::vector<ApiVariable>& fields = entry.children;
+    if (fields.size() != 2) break;
+    errors += !fields[0].unreadable.empty() || !fields[1].unreadable.empty() ? 1 : 0;
+    j.children.push_back(std::move(fields[0]));
+    j.children.push_back(std::move(fields[1]));
     if (errors > kMaxErrCount) break;  // as Delve's loadMap
   }
-  j["children"] = std::move(children);
   return j;
 }
 
 // An interface `n` whose words are `v`, into `j`: nil (no children); its dynamic value as its
 // type's subprogram read it into the region (the descriptor in the region's first slot, the value's
 // slots counted from there); else (by address, a type not compiled, or one that did not fit) its
-// words as FormatSlot prints them, a value delve::FormatVariable shows as it is (kind 0).
-nlohmann::json InterfaceJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
-                             const kdbg_slot& v, const WholeContext& cx, nlohmann::json j) {
-  if (v.w0 == 0) {
-    j["children"] = nlohmann::json::array();
-    return j;
-  }
+// words as FormatSlot prints them, a value delve::FormatVariable shows as it is (no kind).
+ApiVariable InterfaceValue(const ValueNode& n, absl::Span<const kdbg_slot> values,
+                           const kdbg_slot& v, const WholeContext& cx, ApiVariable j) {
+  if (v.w0 == 0) return j;
   if (n.only_addr) {
     // Past Delve's recursion level: its dynamic value by type only (Delve's data child, OnlyAddr,
     // never loaded; delve::FormatVariable prints "error(*pkg.T ...)").
     if (const DynamicType* dt = DynamicTypeOf(n.leaf, v, cx.itabs)) {
-      j["children"] = nlohmann::json::array({{{"name", "data"},
-                                              {"type", dt->name},
-                                              {"kind", static_cast<int>(dt->kind)},
-                                              {"onlyAddr", true}}});
+      ApiVariable& data = j.children.emplace_back();
+      data.name = "data";
+      data.type = dt->name;
+      data.kind = dt->kind;
+      data.only_addr = true;
       return j;
     }
   }
@@ -2938,63 +2936,71 @@ nlohmann::json InterfaceJson(const ValueNode& n, absl::Span<const kdbg_slot> val
     dv = cx.subprograms->Find(n.variant, values[static_cast<size_t>(n.region)].w0);
   }
   if (dv == nullptr) {
-    return {{"name", n.name}, {"type", n.type}, {"value", FormatSlot(n.leaf, v, cx.itabs)}};
+    ApiVariable words;
+    words.name = n.name;
+    words.type = n.type;
+    words.value = FormatSlot(n.leaf, v, cx.itabs);
+    return words;
   }
-  j["children"] = nlohmann::json::array(
-      {WholeJson(dv->data, From(values, static_cast<size_t>(n.region) + 1), cx)});
+  j.children.push_back(
+      WholeVariable(dv->data, From(values, static_cast<size_t>(n.region) + 1), cx));
   return j;
 }
 
 // Delve's api.Variable for `n` (service/api/types.go: the fields delve::FormatVariable reads)
-// from the print's record slots.
-nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
-                         const WholeContext& cx) {
-  nlohmann::json j = {{"name", n.name}, {"type", n.type}, {"kind", static_cast<int>(n.kind)}};
+// from the print's record slots. Its strings view the plan's (and the itab reader's), which
+// outlive the formatting.
+ApiVariable WholeVariable(const ValueNode& n, absl::Span<const kdbg_slot> values,
+                          const WholeContext& cx) {
+  ApiVariable j;
+  j.name = n.name;
+  j.type = n.type;
+  j.kind = n.kind;
   if (n.kind == GoKind::kArray || n.kind == GoKind::kSlice) {
     if (n.slots == 0) return j;  // nested too deep to be printed
-    return ElementsJson(n, values, cx, std::move(j));
+    return Elements(n, values, cx, std::move(j));
   }
   if (n.kind == GoKind::kMap) {
     if (n.slot < 0) return j;  // nested too deep to be printed
-    return MapJson(n, values, cx, std::move(j));
+    return MapEntries(n, values, cx, std::move(j));
   }
   if (n.slot < 0) {  // a struct, or nested too deep to be printed
     if (n.kind != GoKind::kStruct) return j;
-    j["len"] = n.fields;  // its loaded fields, if any, are its children
-    nlohmann::json children = nlohmann::json::array();
-    for (const ValueNode& c : n.children) children.push_back(WholeJson(c, values, cx));
-    j["children"] = std::move(children);
+    j.len = n.fields;  // its loaded fields, if any, are its children
+    j.children.reserve(n.children.size());
+    for (const ValueNode& c : n.children) j.children.push_back(WholeVariable(c, values, cx));
     return j;
   }
   std::string why;
   const kdbg_slot* leaf = LeafSlot(n, values, n.slot, &why);
   if (leaf == nullptr) {
-    j["unreadable"] = std::move(why);
+    j.unreadable = std::move(why);
     return j;
   }
   const kdbg_slot& v = *leaf;
-  if (n.kind == GoKind::kInterface) return InterfaceJson(n, values, v, cx, std::move(j));
+  if (n.kind == GoKind::kInterface) return InterfaceValue(n, values, v, cx, std::move(j));
   if (n.kind == GoKind::kString) {
-    j["value"] = std::string(v.str, std::min<size_t>(v.n, KDBG_STR_MAX));
-    j["len"] = v.w1;
+    j.value.assign(v.str, std::min<size_t>(v.n, KDBG_STR_MAX));
+    j.len = static_cast<int64_t>(v.w1);
     return j;
   }
   if (n.kind != GoKind::kPtr) {
-    j["value"] = FormatSlot(n.leaf, v);
+    j.value = FormatSlot(n.leaf, v);
     return j;
   }
   // A pointer: its target, loaded (at its address), shown by address, or a nil pointer's (Delve's
   // variable at address 0, never loaded: no fields, no value).
   const ValueNode& target = n.children.front();
-  nlohmann::json t;
+  ApiVariable t;
   if (v.w0 == 0 || n.only_addr) {
-    t = {{"name", ""}, {"type", target.type}, {"kind", static_cast<int>(target.kind)}};
-    if (n.only_addr) t["onlyAddr"] = true;
+    t.type = target.type;
+    t.kind = target.kind;
+    t.only_addr = n.only_addr;
   } else {
-    t = WholeJson(target, values, cx);
+    t = WholeVariable(target, values, cx);
   }
-  t["addr"] = v.w0;
-  j["children"] = nlohmann::json::array({std::move(t)});
+  t.addr = v.w0;
+  j.children.push_back(std::move(t));
   return j;
 }
 
@@ -3003,7 +3009,7 @@ nlohmann::json WholeJson(const ValueNode& n, absl::Span<const kdbg_slot> values,
 std::string FormatWhole(const Slot& slot, absl::Span<const kdbg_slot> values, ItabTypes* itabs,
                         absl::Span<const kdbg_slot> record) {
   return delve::FormatVariable(
-      WholeJson(*slot.whole, values, {slot.subprograms.get(), itabs, record}));
+      WholeVariable(*slot.whole, values, {slot.subprograms.get(), itabs, record}));
 }
 
 std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
