@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/types/span.h"
+#include "agent/delve/hit_event_pool.h"
 #include "agent/delve/trace_script.h"
 #include "agent/ebpf/bpf_probes.h"
 #include "agent/ebpf/hand_off_pacer.h"
@@ -433,7 +434,7 @@ class EbpfSession final : public DebugSession {
     const int64_t count = ++probes_[ps.plan.entry].hits;  // the tracepoint's, as Delve counts
     if (count == MaxReports(ps.plan)) DetachCalls(ps.plan.entry);
     hits_.fetch_add(1);
-    kdbg::v1::Event e;
+    kdbg::v1::Event e = agent::HitEventPool::Shared().Take();  // back once written
     kdbg::v1::HitEvent* hit = e.mutable_hit();
     hit->set_tracepoint(ps.plan.tracepoint);
     hit->set_goroutine(static_cast<int64_t>(rec.goid));
@@ -523,7 +524,7 @@ class EbpfSession final : public DebugSession {
   // as hits (--max-hits and the session's total count calls).
   bool OnReturn(const kdbg_record& rec, size_t have, const ProbeState& ps) {
     const int64_t count = ++probes_[ps.plan.entry].returns;
-    kdbg::v1::Event e;
+    kdbg::v1::Event e = agent::HitEventPool::Shared().Take();
     kdbg::v1::HitEvent* hit = e.mutable_hit();
     hit->set_tracepoint(ps.plan.tracepoint);
     hit->set_goroutine(static_cast<int64_t>(rec.goid));

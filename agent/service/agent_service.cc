@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/delve/hit_event_pool.h"
 #include "agent/service/debug_protocol.h"
 #include "agent/service/recovered_sessions.h"
 #include "agent/service/stream_pump.h"
@@ -58,10 +59,14 @@ class SessionStreamReactor final : public grpc::ServerWriteReactor<kdbg::v1::Eve
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
       return;
     }
+    kdbg::v1::Event written;
     {
       absl::MutexLock lock(&mu_);
+      written = std::move(current_);
       writing_ = false;
     }
+    // Its hits go back to the engine that filled them (the eBPF engine's: hit_event_pool.h).
+    HitEventPool::Shared().GiveHits(std::move(written));
     MaybeWrite();
   }
 
