@@ -6,11 +6,14 @@
 // profile of a traced HTTP load (docs/STATUS.md, session 38). A protobuf message cleared keeps its
 // strings' memory and its repeated fields' elements, so an event taken back after its write and
 // filled again allocates little (building, serializing and freeing a four-variable hit: 1.05-1.23
-// us, with the pool 0.73-0.86 us, in a throwaway loop of 200,000 hits with jemalloc). The pool is
-// shared by the process (engines and streams do not know each other: events reach the stream
-// through callbacks) and bounded: it keeps at most kMaxPooled events, none larger than
-// kMaxPooledBytes, and only as many as were handed out (the Delve engine's hits, built elsewhere,
-// are never kept).
+// us, with the pool 0.73-0.86 us, in a throwaway loop of 200,000 hits with jemalloc). Values are
+// formatted into new strings and moved in: what is reused is the rest (the variables, their names
+// and types, the tracepoint, function and file). The pool is shared by the process (engines and
+// streams do not know each other: events reach the stream through callbacks) and bounded: it
+// keeps at most kMaxPooled events, none larger than kMaxPooledBytes when last written, and no
+// more than are still out (taken and not given back). The Delve engine's hits are built
+// elsewhere: kept only in place of events taken and lost on the way (dropped by a full stream, a
+// failed write), as many.
 #pragma once
 
 #include <cstddef>
@@ -25,9 +28,11 @@ namespace kdbg::agent {
 
 class HitEventPool {
  public:
-  // One full message's worth (agent_service.cc's kMaxBatch): at most ~4 MiB kept.
+  // One full message's worth (agent_service.cc's kMaxBatch).
   static constexpr size_t kMaxPooled = 2048;
-  static constexpr size_t kMaxPooledBytes = 2048;  // a pooled event's strings keep their size
+  // The serialized size of a hit kept, at most: a cleared event keeps its strings' capacity and
+  // its variables, and a large print's would stay with it.
+  static constexpr size_t kMaxPooledBytes = 2048;
 
   // The process's pool.
   static HitEventPool& Shared();
