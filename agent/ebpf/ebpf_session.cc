@@ -405,6 +405,8 @@ class EbpfSession final : public DebugSession {
 
   // Returns true when the session must end (max hits reached).
   bool OnRecord(const kdbg_record& rec, size_t size) {
+    if (itabs_ != nullptr)
+      itabs_->Trim();  // between hits: a hit's names stay valid while formatted
     if (rec.probe >= probes_.size()) return false;
     ProbeState& ps = probes_[rec.probe];
     if (rec.kind == KDBG_REC_RATE_LIMITED) {

@@ -26,11 +26,13 @@ const DynamicType* ItabTypes::Lookup(uint64_t itab) {
       found = DynamicType{itab, it->name, it->kind};
     }
   }
-  // Bounded for a target that makes itabs without end: a full cache starts again.
-  if (known_.size() >= kMaxItabs) known_.clear();
   auto& slot = known_[itab];
   slot = std::move(found);
   return slot.has_value() ? &*slot : nullptr;
+}
+
+void ItabTypes::Trim() {
+  if (known_.size() >= kMaxItabs) known_.clear();
 }
 
 }  // namespace kdbg::ebpf

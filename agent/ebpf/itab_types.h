@@ -35,9 +35,13 @@ class ItabTypes {
       : proc_(proc), pid_(pid), bias_(bias), load_(std::move(load)) {}
 
   // The type of the itab at `itab` (a run-time address), or nullptr: its memory unreadable, or a
-  // type the DWARF does not name. Remembered per itab (kMaxItabs at most: then forgotten all at
-  // once); the pointer stays valid until the next call. Not thread-safe.
+  // type the DWARF does not name. Remembered per itab; the pointer stays valid until Trim. Not
+  // thread-safe.
   const DynamicType* Lookup(uint64_t itab);
+
+  // Forgets every itab once kMaxItabs or more are remembered (a target that makes itabs without
+  // end), invalidating Lookup's pointers: called between hits, never while one is formatted.
+  void Trim();
 
   static constexpr size_t kMaxItabs = 4096;
 

@@ -63,15 +63,19 @@ TEST(ItabTypesTest, UnreadableOrUnnamedIsNull) {
   EXPECT_EQ(f.itabs.Lookup(0xc000200000), nullptr);
 }
 
-// A target that makes itabs without end cannot grow the cache past kMaxItabs: when it is full it
-// starts again, and a type it names is named again (read once more).
-TEST(ItabTypesTest, AFullCacheStartsAgain) {
+// A target that makes itabs without end cannot grow the cache past kMaxItabs between hits: Trim,
+// when it is full, starts again, and a type it names is named again (read once more). Until then
+// every pointer Lookup gave stays valid (a hit's formatting holds them).
+TEST(ItabTypesTest, AFullCacheStartsAgainWhenTrimmed) {
   Fixture f;
   PutItab(f.proc, 0xc000100000, 0x6100 + kBias);
-  ASSERT_NE(f.itabs.Lookup(0xc000100000), nullptr);
+  const DynamicType* first = f.itabs.Lookup(0xc000100000);
+  ASSERT_NE(first, nullptr);
   for (uint64_t i = 1; i <= ItabTypes::kMaxItabs; ++i) {
     EXPECT_EQ(f.itabs.Lookup(0xdead0000 + 64 * i), nullptr);  // unreadable, remembered so
   }
+  EXPECT_EQ(first->name, "*main.memo");  // still valid (ASan would see it freed)
+  f.itabs.Trim();
   f.proc.memory.clear();  // forgotten: the next lookup reads the target again, and cannot
   EXPECT_EQ(f.itabs.Lookup(0xc000100000), nullptr);
   PutItab(f.proc, 0xc000100000, 0x6100 + kBias);

@@ -2746,10 +2746,6 @@ struct WholeContext {
   const Subprograms* subprograms = nullptr;
   ItabTypes* itabs = nullptr;
   absl::Span<const kdbg_slot> record;
-  // Copies of names an ApiVariable views that would not outlive the formatting: an itab reader's
-  // type (ItabTypes::Lookup's stays valid only until its next call, which a later interface of
-  // the same value may make). A deque: what it holds stays put as it grows.
-  std::deque<std::string>* kept = nullptr;
 };
 
 using delve::ApiVariable;
@@ -2928,7 +2924,7 @@ ApiVariable InterfaceValue(const ValueNode& n, absl::Span<const kdbg_slot> value
     if (const DynamicType* dt = DynamicTypeOf(n.leaf, v, cx.itabs)) {
       ApiVariable& data = j.children.emplace_back();
       data.name = "data";
-      data.type = cx.kept->emplace_back(dt->name);  // it may be the itab reader's
+      data.type = dt->name;  // the plan's, or the itab reader's (valid until its Trim)
       data.kind = dt->kind;
       data.only_addr = true;
       return j;
@@ -2952,8 +2948,8 @@ ApiVariable InterfaceValue(const ValueNode& n, absl::Span<const kdbg_slot> value
 }
 
 // Delve's api.Variable for `n` (service/api/types.go: the fields delve::FormatVariable reads)
-// from the print's record slots. Its strings view the plan's, which outlive the formatting, or
-// copies in cx.kept.
+// from the print's record slots. Its strings view the plan's and the itab reader's, which
+// outlive the formatting.
 ApiVariable WholeVariable(const ValueNode& n, absl::Span<const kdbg_slot> values,
                           const WholeContext& cx) {
   ApiVariable j;
@@ -3012,9 +3008,8 @@ ApiVariable WholeVariable(const ValueNode& n, absl::Span<const kdbg_slot> values
 
 std::string FormatWhole(const Slot& slot, absl::Span<const kdbg_slot> values, ItabTypes* itabs,
                         absl::Span<const kdbg_slot> record) {
-  std::deque<std::string> kept;
   return delve::FormatVariable(
-      WholeVariable(*slot.whole, values, {slot.subprograms.get(), itabs, record, &kept}));
+      WholeVariable(*slot.whole, values, {slot.subprograms.get(), itabs, record}));
 }
 
 std::string FormatSlot(const Slot& slot, const kdbg_slot& v, ItabTypes* itabs) {
